@@ -1,0 +1,160 @@
+// requiresGrad, .grad, backward, grad(), grad mode and hooks.
+#include <memory>
+
+#include "binding/addon.h"
+#include "binding/convert.h"
+#include "core/autograd.h"
+#include "core/engine.h"
+#include "core/grad_mode.h"
+#include "runtime/error.h"
+
+namespace tapegrad::binding {
+
+namespace {
+
+Napi::Value requires_grad(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), arg_tensor(info, 0, "requiresGrad", "tensor").requires_grad());
+}
+
+Napi::Value set_requires_grad(const Napi::CallbackInfo& info) {
+  const Tensor t = arg_tensor(info, 0, "setRequiresGrad", "tensor");
+  const bool value = arg_bool(info, 1, "setRequiresGrad", "requiresGrad");
+  if (!t.is_leaf())
+    throw_error("setRequiresGrad: can only be changed on leaf tensors; this tensor was computed by '",
+                t.grad_fn()->name(), "'. Use detach() to get a leaf");
+  if (value && !is_floating(t.dtype()))
+    throw_type_error("setRequiresGrad: only float32 and float64 tensors can require grad, got ",
+                     dtype_name(t.dtype()));
+  t.impl()->requires_grad = value;
+  return info.Env().Undefined();
+}
+
+Napi::Value is_leaf(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), arg_tensor(info, 0, "isLeaf", "tensor").is_leaf());
+}
+
+Napi::Value grad_fn_name(const Napi::CallbackInfo& info) {
+  const Tensor t = arg_tensor(info, 0, "gradFn", "tensor");
+  if (!t.grad_fn()) return info.Env().Null();
+  return Napi::String::New(info.Env(), t.grad_fn()->name());
+}
+
+Napi::Value get_grad(const Napi::CallbackInfo& info) {
+  const Tensor t = arg_tensor(info, 0, "grad", "tensor");
+  if (!t.impl()->grad) return info.Env().Null();
+  return wrap(info.Env(), Tensor(t.impl()->grad));
+}
+
+// setGrad(handle, gradHandle | null)
+Napi::Value set_grad(const Napi::CallbackInfo& info) {
+  const Tensor t = arg_tensor(info, 0, "grad", "tensor");
+  if (!arg_present(info, 1)) {
+    t.impl()->grad.reset();
+    return info.Env().Undefined();
+  }
+  const Tensor g = arg_tensor(info, 1, "grad", "value");
+  if (g.shape() != t.shape() || g.dtype() != t.dtype())
+    throw_range_error("grad: the assigned gradient has shape ", shape_str(g.shape()), " and dtype ",
+                      dtype_name(g.dtype()), ", expected shape ", shape_str(t.shape()), " and dtype ",
+                      dtype_name(t.dtype()));
+  t.impl()->grad = g.impl_ptr();
+  return info.Env().Undefined();
+}
+
+Napi::Value detach_handle(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), detach(arg_tensor(info, 0, "detach", "tensor")));
+}
+
+Napi::Value version(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), arg_tensor(info, 0, "version", "tensor").version());
+}
+
+std::vector<Tensor> optional_tensors(const Napi::CallbackInfo& info, std::size_t i, std::size_t n, const char* op) {
+  std::vector<Tensor> out(n);
+  if (!arg_present(info, i)) return out;
+  if (!info[i].IsArray()) throw_type_error(op, ": gradients must be an array");
+  const Napi::Array a = info[i].As<Napi::Array>();
+  if (a.Length() != n) throw_range_error(op, ": expected ", n, " output gradients, got ", a.Length());
+  for (std::uint32_t k = 0; k < n; ++k) {
+    const Napi::Value v = a.Get(k);
+    if (!v.IsUndefined() && !v.IsNull()) out[k] = unwrap(v, op, "gradient");
+  }
+  return out;
+}
+
+// backward(roots, gradients | null, retainGraph, createGraph)
+Napi::Value backward(const Napi::CallbackInfo& info) {
+  const std::vector<Tensor> roots = arg_tensors(info, 0, "backward", "outputs");
+  const std::vector<Tensor> grads = optional_tensors(info, 1, roots.size(), "backward");
+  BackwardOptions options{arg_bool(info, 2, "backward", "retainGraph"), arg_bool(info, 3, "backward", "createGraph")};
+  if (options.create_graph) options.retain_graph = true;
+  tapegrad::backward(roots, grads, options);
+  return info.Env().Undefined();
+}
+
+// grad(outputs, inputs, gradients | null, retainGraph, createGraph, allowUnused) -> (handle | null)[]
+Napi::Value grad(const Napi::CallbackInfo& info) {
+  const std::vector<Tensor> roots = arg_tensors(info, 0, "grad", "outputs");
+  const std::vector<Tensor> inputs = arg_tensors(info, 1, "grad", "inputs");
+  const std::vector<Tensor> grads = optional_tensors(info, 2, roots.size(), "grad");
+  BackwardOptions options{arg_bool(info, 3, "grad", "retainGraph"), arg_bool(info, 4, "grad", "createGraph")};
+  if (options.create_graph) options.retain_graph = true;
+  const std::vector<Tensor> result =
+      tapegrad::grad(roots, grads, inputs, options, arg_bool(info, 5, "grad", "allowUnused"));
+  Napi::Array out = Napi::Array::New(info.Env(), result.size());
+  for (std::uint32_t i = 0; i < result.size(); ++i)
+    out.Set(i, result[i].defined() ? wrap(info.Env(), result[i]) : info.Env().Null());
+  return out;
+}
+
+Napi::Value is_grad_enabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), grad_enabled());
+}
+
+Napi::Value set_grad_enabled_js(const Napi::CallbackInfo& info) {
+  set_grad_enabled(arg_bool(info, 0, "setGradEnabled", "enabled"));
+  return info.Env().Undefined();
+}
+
+// registerHook(handle, fn): fn(gradHandle) returns a handle or undefined.
+// Hooks run on the JS thread during a synchronous backward.
+Napi::Value register_hook(const Napi::CallbackInfo& info) {
+  const Tensor t = arg_tensor(info, 0, "registerHook", "tensor");
+  if (!info[1].IsFunction()) throw_type_error("registerHook: hook must be a function");
+  if (!t.requires_grad())
+    throw_error("registerHook: cannot register a hook on a tensor that does not require grad");
+  auto fn = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info[1].As<Napi::Function>()));
+  const napi_env env = info.Env();
+  GradHook hook = [fn, env](const Tensor& g) -> Tensor {
+    Napi::Env e(env);
+    Napi::Value result = fn->Call({wrap(e, g)});
+    if (result.IsUndefined() || result.IsNull()) return {};
+    return unwrap(result, "registerHook", "the hook's return value");
+  };
+  if (t.is_leaf()) {
+    t.impl()->hooks.push_back(std::move(hook));
+  } else {
+    t.grad_fn()->pre_hooks.emplace_back(t.impl()->output_nr, std::move(hook));
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_autograd(Napi::Env env, Napi::Object exports) {
+  define<requires_grad>(env, exports, "requiresGrad");
+  define<set_requires_grad>(env, exports, "setRequiresGrad");
+  define<is_leaf>(env, exports, "isLeaf");
+  define<grad_fn_name>(env, exports, "gradFn");
+  define<get_grad>(env, exports, "getGrad");
+  define<set_grad>(env, exports, "setGrad");
+  define<detach_handle>(env, exports, "detach");
+  define<version>(env, exports, "version");
+  define<backward>(env, exports, "backward");
+  define<grad>(env, exports, "grad");
+  define<is_grad_enabled>(env, exports, "isGradEnabled");
+  define<set_grad_enabled_js>(env, exports, "setGradEnabled");
+  define<register_hook>(env, exports, "registerHook");
+}
+
+}  // namespace tapegrad::binding

@@ -1,0 +1,67 @@
+// Conversions between JavaScript values and core types, with the argument
+// checks that turn bad input into JS errors naming the function and the
+// argument. No math here.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "runtime/error.h"
+
+namespace tapegrad::binding {
+
+// What a JS tensor handle points to. dispose() empties `tensor` at once;
+// the finalizer frees the box when the handle is collected.
+struct TensorBox {
+  Tensor tensor;
+  std::int64_t reported_bytes = 0;  // told to V8 via AdjustExternalMemory
+};
+
+// A new JS handle owning a reference to `t`.
+Napi::Value wrap(Napi::Env env, Tensor t);
+// Releases the handle's reference now (idempotent).
+void dispose(Napi::Env env, const Napi::Value& handle);
+// The tensor behind a handle; TypeError when `v` is not a tensor handle,
+// TapegradError when it was disposed.
+Tensor unwrap(const Napi::Value& v, const char* op, const char* arg);
+
+Tensor arg_tensor(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
+// A tensor handle, or a number turned into a 0-d tensor whose dtype suits `like`.
+Tensor arg_tensor_or_number(const Napi::CallbackInfo& info, std::size_t i, const DType* like, const char* op,
+                            const char* arg);
+double arg_number(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
+// An integer argument (rejects NaN, fractions, values beyond 2^53).
+std::int64_t arg_int(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
+bool arg_bool(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
+std::string arg_string(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
+DType arg_dtype(const Napi::CallbackInfo& info, std::size_t i, const char* op);
+// An array of integers; with allow_minus_one, -1 entries pass (reshape).
+Shape arg_shape(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg,
+                bool allow_minus_one = false);
+// A number or an array of integer dims; undefined/null gives an empty list (all dims).
+std::vector<std::int64_t> arg_dims(const Napi::CallbackInfo& info, std::size_t i, const char* op);
+// An array of tensor handles.
+std::vector<Tensor> arg_tensors(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
+bool arg_present(const Napi::CallbackInfo& info, std::size_t i);
+
+// Runs `Fn`, turning core errors into JS TypeError / RangeError / TapegradError.
+Napi::Value call_guarded(const Napi::CallbackInfo& info, Napi::Value (*fn)(const Napi::CallbackInfo&));
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  return call_guarded(info, Fn);
+}
+
+// Adds a guarded function to `exports`.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+void define(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New<guarded<Fn>>(env, name));
+}
+
+// Throws a JS error of the matching class for a core error.
+[[noreturn]] void throw_js(Napi::Env env, const std::exception& e);
+
+}  // namespace tapegrad::binding

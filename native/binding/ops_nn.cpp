@@ -1,0 +1,9 @@
+// nn ops.
+#include "binding/addon.h"
+#include "binding/convert.h"
+
+namespace tapegrad::binding {
+
+void register_nn(Napi::Env env, Napi::Object exports) {}
+
+}  // namespace tapegrad::binding

@@ -1,0 +1,37 @@
+// Shape and indexing ops.
+#include "binding/addon.h"
+#include "binding/convert.h"
+#include "ops/shape.h"
+
+namespace tapegrad::binding {
+
+namespace {
+
+Napi::Value reshape(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), ops::reshape(arg_tensor(info, 0, "reshape", "input"),
+                                       arg_shape(info, 1, "reshape", "shape", true)));
+}
+
+Napi::Value expand(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), ops::expand(arg_tensor(info, 0, "expand", "input"),
+                                      arg_shape(info, 1, "expand", "shape", true)));
+}
+
+Napi::Value contiguous(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), ops::contiguous(arg_tensor(info, 0, "contiguous", "input")));
+}
+
+Napi::Value clone(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), ops::clone(arg_tensor(info, 0, "clone", "input")));
+}
+
+}  // namespace
+
+void register_shape(Napi::Env env, Napi::Object exports) {
+  define<reshape>(env, exports, "reshape");
+  define<expand>(env, exports, "expand");
+  define<contiguous>(env, exports, "contiguous");
+  define<clone>(env, exports, "clone");
+}
+
+}  // namespace tapegrad::binding

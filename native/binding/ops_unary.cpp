@@ -1,0 +1,9 @@
+// unary ops.
+#include "binding/addon.h"
+#include "binding/convert.h"
+
+namespace tapegrad::binding {
+
+void register_unary(Napi::Env env, Napi::Object exports) {}
+
+}  // namespace tapegrad::binding

@@ -1,0 +1,172 @@
+// Creating tensors, reading them back, and the facts about the backend.
+#include <cstring>
+
+#include "binding/addon.h"
+#include "binding/convert.h"
+#include "core/random.h"
+#include "core/strided.h"
+#include "kernels/kernels.h"
+#include "ops/factory.h"
+#include "runtime/allocator.h"
+#include "runtime/cpu_features.h"
+#include "runtime/error.h"
+
+namespace tapegrad::binding {
+
+namespace {
+
+// fromData(typedArray, shape, dtype, opName)
+Napi::Value from_data(const Napi::CallbackInfo& info) {
+  const std::string op = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "tensor";
+  if (!info[0].IsTypedArray()) throw_type_error(op, ": data must be a typed array");
+  const Napi::TypedArray array = info[0].As<Napi::TypedArray>();
+  DType src;
+  switch (array.TypedArrayType()) {
+    case napi_float32_array: src = DType::Float32; break;
+    case napi_float64_array: src = DType::Float64; break;
+    case napi_int32_array: src = DType::Int32; break;
+    default: throw_type_error(op, ": data must be a Float32Array, Float64Array or Int32Array");
+  }
+  const Shape shape = arg_shape(info, 1, op.c_str(), "shape");
+  const DType dtype = arg_dtype(info, 2, op.c_str());
+  const auto* bytes = static_cast<const std::uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  return wrap(info.Env(), ops::from_data(bytes, src, static_cast<std::int64_t>(array.ElementLength()), shape, dtype,
+                                         op.c_str()));
+}
+
+// full(shape, value, dtype, opName)
+Napi::Value full(const Napi::CallbackInfo& info) {
+  const std::string op = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "full";
+  const Shape shape = arg_shape(info, 0, op.c_str(), "shape");
+  const double value = arg_number(info, 1, op.c_str(), "value");
+  return wrap(info.Env(), ops::full(shape, value, arg_dtype(info, 2, op.c_str()), op.c_str()));
+}
+
+Napi::Value arange(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), ops::arange(arg_number(info, 0, "arange", "start"), arg_number(info, 1, "arange", "end"),
+                                      arg_number(info, 2, "arange", "step"), arg_dtype(info, 3, "arange")));
+}
+
+Napi::Value eye(const Napi::CallbackInfo& info) {
+  const std::int64_t n = arg_int(info, 0, "eye", "n");
+  const std::int64_t m = arg_int(info, 1, "eye", "m");
+  if (n < 0 || m < 0) throw_range_error("eye: n and m must be non-negative, got ", n, " and ", m);
+  return wrap(info.Env(), ops::eye(n, m, arg_dtype(info, 2, "eye")));
+}
+
+Napi::Value rand(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), ops::rand(arg_shape(info, 0, "rand", "shape"), arg_dtype(info, 1, "rand")));
+}
+
+Napi::Value randn(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), ops::randn(arg_shape(info, 0, "randn", "shape"), arg_dtype(info, 1, "randn")));
+}
+
+Napi::Value randint(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), ops::randint(arg_int(info, 0, "randint", "low"), arg_int(info, 1, "randint", "high"),
+                                       arg_shape(info, 2, "randint", "shape"), arg_dtype(info, 3, "randint")));
+}
+
+Napi::Value manual_seed(const Napi::CallbackInfo& info) {
+  const std::int64_t seed = arg_int(info, 0, "manualSeed", "seed");
+  tapegrad::manual_seed(static_cast<std::uint64_t>(seed));
+  return info.Env().Undefined();
+}
+
+Napi::Value shape(const Napi::CallbackInfo& info) {
+  const Tensor t = arg_tensor(info, 0, "shape", "tensor");
+  Napi::Array out = Napi::Array::New(info.Env(), t.shape().size());
+  for (std::uint32_t i = 0; i < t.shape().size(); ++i) out.Set(i, static_cast<double>(t.shape()[i]));
+  return out;
+}
+
+Napi::Value dtype(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), dtype_name(arg_tensor(info, 0, "dtype", "tensor").dtype()));
+}
+
+Napi::Value strides(const Napi::CallbackInfo& info) {
+  const Tensor t = arg_tensor(info, 0, "strides", "tensor");
+  Napi::Array out = Napi::Array::New(info.Env(), t.strides().size());
+  for (std::uint32_t i = 0; i < t.strides().size(); ++i) out.Set(i, static_cast<double>(t.strides()[i]));
+  return out;
+}
+
+Napi::Value is_contiguous(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), arg_tensor(info, 0, "isContiguous", "tensor").is_contiguous());
+}
+
+// data(handle): a typed-array copy of the elements in row-major order.
+Napi::Value data(const Napi::CallbackInfo& info) {
+  const Tensor t = contiguous_data(arg_tensor(info, 0, "data", "tensor"));
+  const std::size_t bytes = static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), bytes);
+  if (bytes)
+    std::memcpy(buffer.Data(), static_cast<const std::uint8_t*>(t.storage().data) + t.offset() * dtype_size(t.dtype()), bytes);
+  const auto n = static_cast<std::size_t>(t.numel());
+  switch (t.dtype()) {
+    case DType::Float32: return Napi::Float32Array::New(info.Env(), n, buffer, 0);
+    case DType::Float64: return Napi::Float64Array::New(info.Env(), n, buffer, 0);
+    default: return Napi::Int32Array::New(info.Env(), n, buffer, 0);
+  }
+}
+
+Napi::Value dispose_handle(const Napi::CallbackInfo& info) {
+  dispose(info.Env(), info[0]);
+  return info.Env().Undefined();
+}
+
+Napi::Value backend_info(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("isa", runtime::isa_name(kernels::active().isa));
+  out.Set("detectedIsa", runtime::isa_name(runtime::detect_isa()));
+  out.Set("version", TAPEGRAD_VERSION);
+  out.Set("buildType", TAPEGRAD_BUILD_TYPE);
+  return out;
+}
+
+Napi::Value memory(const Napi::CallbackInfo& info) {
+  const runtime::MemoryStats s = runtime::memory_stats();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("liveTensors", static_cast<double>(addon_data(info.Env()).live_handles));
+  out.Set("liveBytes", static_cast<double>(s.live_bytes));
+  out.Set("peakBytes", static_cast<double>(s.peak_bytes));
+  out.Set("liveBuffers", static_cast<double>(s.live_buffers));
+  return out;
+}
+
+// Exercises the kernel table from tests: sumKernel(Float32Array|Float64Array).
+Napi::Value sum_kernel(const Napi::CallbackInfo& info) {
+  if (!info[0].IsTypedArray()) throw_type_error("sumKernel: expected a Float32Array or Float64Array");
+  const Napi::TypedArray a = info[0].As<Napi::TypedArray>();
+  const auto* p = static_cast<const std::uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  const auto n = static_cast<std::int64_t>(a.ElementLength());
+  if (a.TypedArrayType() == napi_float32_array)
+    return Napi::Number::New(info.Env(), kernels::active().sum_f32(n, reinterpret_cast<const float*>(p)));
+  if (a.TypedArrayType() == napi_float64_array)
+    return Napi::Number::New(info.Env(), kernels::active().sum_f64(n, reinterpret_cast<const double*>(p)));
+  throw_type_error("sumKernel: expected a Float32Array or Float64Array");
+}
+
+}  // namespace
+
+void register_tensor(Napi::Env env, Napi::Object exports) {
+  define<from_data>(env, exports, "fromData");
+  define<full>(env, exports, "full");
+  define<arange>(env, exports, "arange");
+  define<eye>(env, exports, "eye");
+  define<rand>(env, exports, "rand");
+  define<randn>(env, exports, "randn");
+  define<randint>(env, exports, "randint");
+  define<manual_seed>(env, exports, "manualSeed");
+  define<shape>(env, exports, "shape");
+  define<dtype>(env, exports, "dtype");
+  define<strides>(env, exports, "strides");
+  define<is_contiguous>(env, exports, "isContiguous");
+  define<data>(env, exports, "data");
+  define<dispose_handle>(env, exports, "dispose");
+  define<backend_info>(env, exports, "backendInfo");
+  define<memory>(env, exports, "memory");
+  define<sum_kernel>(env, exports, "sumKernel");
+}
+
+}  // namespace tapegrad::binding

@@ -1,0 +1,123 @@
+#include "core/autograd.h"
+
+#include <atomic>
+
+#include "core/grad_mode.h"
+#include "core/strided.h"
+#include "runtime/error.h"
+
+namespace tapegrad {
+
+namespace {
+std::atomic<std::uint64_t> g_next_sequence_nr{0};
+thread_local bool t_grad_enabled = true;
+}  // namespace
+
+bool grad_enabled() { return t_grad_enabled; }
+void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
+
+Node::Node(std::vector<Edge> edges)
+    : next_edges(std::move(edges)), sequence_nr(g_next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
+
+// Long chains (an RNN over thousands of steps) would overflow the stack if
+// each node's destructor released the next one recursively: move edges that
+// hold the last reference onto a heap stack instead.
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> stack;
+  auto take = [&stack](std::vector<Edge>& edges) {
+    for (Edge& e : edges)
+      if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));
+    edges.clear();
+  };
+  take(next_edges);
+  while (!stack.empty()) {
+    std::shared_ptr<Node> node = std::move(stack.back());
+    stack.pop_back();
+    take(node->next_edges);
+  }
+}
+
+SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
+  if (!t.defined()) return;
+  version_ = t.version();
+  is_output_ = is_output && t.grad_fn() != nullptr;
+  if (is_output_) {
+    data_ = detach(t);
+    grad_fn_ = t.grad_fn();
+    output_nr_ = t.impl()->output_nr;
+  } else {
+    data_ = t;
+  }
+}
+
+Tensor SavedTensor::unpack() const {
+  if (!data_.defined()) return data_;
+  if (data_.version() != version_)
+    throw_error("one of the tensors saved for the gradient was modified by an in-place operation (version ",
+                data_.version(), ", expected ", version_, ")");
+  if (!is_output_) return data_;
+  auto fn = grad_fn_.lock();
+  if (!fn) return data_;
+  Tensor t = detach(data_);
+  t.impl()->grad_fn = std::move(fn);
+  t.impl()->output_nr = output_nr_;
+  return t;
+}
+
+FunctionNode::FunctionNode(const char* name, std::vector<Edge> next_edges, BackwardFn fn)
+    : Node(std::move(next_edges)), name_(name), backward_(std::move(fn)) {}
+
+Grads FunctionNode::apply(Grads&& grad_outputs) {
+  if (!backward_)
+    throw_error("backward: tried to go through the graph a second time (at '", name_,
+                "'); its saved tensors were freed by the first backward. Pass { retainGraph: true } "
+                "to the first call to backward through it again");
+  return backward_(grad_outputs, *this);
+}
+
+Edge gradient_edge(const Tensor& t) {
+  TensorImpl* impl = t.impl();
+  if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
+  if (!impl->requires_grad) return {};
+  std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    acc->outputs.push_back({t.shape(), t.dtype()});
+    impl->grad_accumulator = acc;
+  }
+  return {acc, 0};
+}
+
+bool should_record(std::initializer_list<const Tensor*> inputs) {
+  if (!grad_enabled()) return false;
+  for (const Tensor* t : inputs)
+    if (t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+bool should_record(const std::vector<Tensor>& inputs) {
+  if (!grad_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn fn) {
+  if (!should_record(inputs)) return;
+  std::vector<Edge> edges;
+  edges.reserve(inputs.size());
+  for (const Tensor& t : inputs) edges.push_back(t.defined() ? gradient_edge(t) : Edge{});
+  auto node = std::make_shared<FunctionNode>(name, std::move(edges), std::move(fn));
+  node->outputs.reserve(outputs.size());
+  for (std::uint32_t i = 0; i < outputs.size(); ++i) {
+    node->outputs.push_back({outputs[i].shape(), outputs[i].dtype()});
+    outputs[i].impl()->grad_fn = node;
+    outputs[i].impl()->output_nr = i;
+  }
+}
+
+void record(const char* name, std::initializer_list<Tensor> inputs, const Tensor& output, BackwardFn fn) {
+  record(name, std::vector<Tensor>(inputs), std::vector<Tensor>{output}, std::move(fn));
+}
+
+}  // namespace tapegrad

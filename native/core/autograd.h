@@ -1,0 +1,115 @@
+// The graph the forward pass records: backward nodes with edges to the
+// nodes of their inputs, saved tensors that check their version, and the
+// `record` call every op uses to attach its backward rule.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace tapegrad {
+
+using Grads = std::vector<Tensor>;
+
+struct Edge {
+  std::shared_ptr<Node> node;  // null: that input needs no gradient
+  std::uint32_t input_nr = 0;  // which output of `node` the gradient is for
+};
+
+// Shape and dtype of a node's output, to fill in a zero gradient for an
+// output that received none.
+struct OutputMeta {
+  Shape shape;
+  DType dtype;
+};
+
+class Node {
+ public:
+  explicit Node(std::vector<Edge> next_edges);
+  virtual ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Gradients for each input from gradients for each output.
+  virtual Grads apply(Grads&& grad_outputs) = 0;
+  // Drops saved tensors after a backward pass without retainGraph.
+  virtual void release_saved() {}
+  virtual const char* name() const = 0;
+
+  bool needs_grad(std::size_t input) const { return input < next_edges.size() && next_edges[input].node; }
+
+  std::vector<Edge> next_edges;
+  std::vector<OutputMeta> outputs;
+  // Creation order; the engine runs later nodes first and sums gradients in
+  // this order, so results do not depend on scheduling.
+  const std::uint64_t sequence_nr;
+  // Hooks registered on non-leaf outputs: (output index, hook).
+  std::vector<std::pair<std::uint32_t, GradHook>> pre_hooks;
+};
+
+// A tensor kept for backward. For an op's own output it keeps no strong
+// reference to the node (that would be a cycle) and re-attaches it on unpack.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  SavedTensor(const Tensor& t, bool is_output = false);
+  // Throws if the tensor was modified in place after it was saved.
+  Tensor unpack() const;
+  bool defined() const { return data_.defined(); }
+
+ private:
+  Tensor data_;
+  std::uint32_t version_ = 0;
+  std::weak_ptr<Node> grad_fn_;
+  std::uint32_t output_nr_ = 0;
+  bool is_output_ = false;
+};
+
+// The backward rule of an op: from gradients of its outputs, gradients of
+// its inputs (undefined where node.needs_grad(i) is false). Written with
+// differentiable ops so that createGraph records gradients of gradients.
+using BackwardFn = std::function<Grads(const Grads& grad_outputs, const Node& node)>;
+
+class FunctionNode final : public Node {
+ public:
+  FunctionNode(const char* name, std::vector<Edge> next_edges, BackwardFn fn);
+  Grads apply(Grads&& grad_outputs) override;
+  void release_saved() override { backward_ = nullptr; }
+  const char* name() const override { return name_; }
+
+ private:
+  const char* name_;
+  BackwardFn backward_;
+};
+
+// The sink of a leaf's gradient: adds it into leaf.grad.
+class AccumulateGrad final : public Node {
+ public:
+  explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf);
+  Grads apply(Grads&& grad_outputs) override;
+  const char* name() const override { return "AccumulateGrad"; }
+  const std::shared_ptr<TensorImpl>& leaf() const { return leaf_; }
+
+ private:
+  std::shared_ptr<TensorImpl> leaf_;
+};
+
+// The edge a gradient for `t` flows along: its grad_fn, or for a leaf that
+// requires grad its AccumulateGrad node (created on first use).
+Edge gradient_edge(const Tensor& t);
+
+// True when grad mode is on and any input requires grad.
+bool should_record(std::initializer_list<const Tensor*> inputs);
+bool should_record(const std::vector<Tensor>& inputs);
+
+// Attaches a backward node to `outputs` when should_record(inputs).
+// Call after the forward computation; `fn` captures what it saved.
+void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn fn);
+void record(const char* name, std::initializer_list<Tensor> inputs, const Tensor& output, BackwardFn fn);
+
+}  // namespace tapegrad

@@ -1,0 +1,295 @@
+#include "core/engine.h"
+
+#include <algorithm>
+#include <cstring>
+#include <queue>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/grad_mode.h"
+#include "core/strided.h"
+#include "runtime/error.h"
+
+namespace tapegrad {
+
+namespace {
+
+Tensor filled(const Shape& shape, DType dtype, double value) {
+  Tensor t = empty(shape, dtype, "backward");
+  visit_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = t.data<T>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(value);
+  });
+  return t;
+}
+
+// out = a + b, elementwise over one shape, written into `out` (any strides).
+void add_into(const Tensor& a, const Tensor& b, const Tensor& out) {
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = static_cast<const T*>(a.storage().data);
+    const T* pb = static_cast<const T*>(b.storage().data);
+    T* po = static_cast<T*>(out.storage().data);
+    for_each_row<3>(out.shape(), {&a.strides(), &b.strides(), &out.strides()}, {a.offset(), b.offset(), out.offset()},
+                    [&](const auto& off, std::int64_t n, const auto& in) {
+                      for (std::int64_t i = 0; i < n; ++i)
+                        po[off[2] + i * in[2]] = pa[off[0] + i * in[0]] + pb[off[1] + i * in[1]];
+                    });
+  });
+}
+
+}  // namespace
+
+Tensor accumulate(const Tensor& a, const Tensor& b) {
+  Tensor out = empty(a.shape(), a.dtype(), "backward");
+  add_into(a, b, out);
+  record("add", {a, b}, out, [](const Grads& g, const Node&) { return Grads{g[0], g[0]}; });
+  return out;
+}
+
+AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : Node({}), leaf_(std::move(leaf)) {}
+
+Grads AccumulateGrad::apply(Grads&& grads) {
+  Tensor g = std::move(grads[0]);
+  if (!g.defined()) return {};
+  TensorImpl* leaf = leaf_.get();
+  // A gradient nobody else holds becomes .grad as it is; otherwise copy, so
+  // later in-place accumulation cannot write into another tensor.
+  const bool create_graph = grad_enabled();
+  if (!leaf->grad) {
+    if (create_graph) {
+      leaf->grad = g.impl_ptr();
+    } else if (g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous() &&
+               !g.impl()->grad_fn) {
+      leaf->grad = g.impl_ptr();
+    } else {
+      Tensor copy = empty(g.shape(), g.dtype(), "backward");
+      copy_elements(g, copy);
+      leaf->grad = copy.impl_ptr();
+    }
+    return {};
+  }
+  Tensor current(leaf->grad);
+  if (create_graph || current.requires_grad()) {
+    leaf->grad = accumulate(current, g).impl_ptr();
+  } else {
+    add_into(current, g, current);
+    current.bump_version();
+  }
+  return {};
+}
+
+namespace {
+
+struct Contribution {
+  std::uint64_t producer;  // sequence_nr of the node that sent it
+  std::uint32_t edge;      // which of its edges
+  Tensor grad;
+};
+
+struct NodeState {
+  int dependencies = 0;
+  std::vector<std::vector<Contribution>> slots;  // per output of the node
+};
+
+struct Capture {
+  Node* node;
+  std::uint32_t slot;
+};
+
+struct LaterFirst {
+  bool operator()(const Node* a, const Node* b) const { return a->sequence_nr < b->sequence_nr; }
+};
+
+// Sums the contributions to one slot in a fixed order.
+Tensor sum_slot(std::vector<Contribution>& parts) {
+  if (parts.empty()) return {};
+  std::sort(parts.begin(), parts.end(), [](const Contribution& a, const Contribution& b) {
+    return a.producer != b.producer ? a.producer > b.producer : a.edge < b.edge;
+  });
+  Tensor total = std::move(parts[0].grad);
+  for (std::size_t i = 1; i < parts.size(); ++i) total = accumulate(total, parts[i].grad);
+  parts.clear();
+  return total;
+}
+
+void check_grad(const Node& producer, std::size_t input, const Tensor& grad, const OutputMeta& expected) {
+  if (grad.shape() != expected.shape || grad.dtype() != expected.dtype)
+    throw_error("backward: the gradient computed by '", producer.name(), "' for its input ", input, " has shape ",
+                shape_str(grad.shape()), " and dtype ", dtype_name(grad.dtype()), ", expected ",
+                shape_str(expected.shape), " and ", dtype_name(expected.dtype));
+}
+
+// Runs the graph under `roots`. With captures, gradients arriving at those
+// (node, slot) pairs are returned instead of accumulated into leaves.
+std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
+                        BackwardOptions options, const std::vector<Capture>* captures) {
+  const char* op = captures ? "grad" : "backward";
+  if (roots.size() != grad_roots.size())
+    throw_range_error(op, ": expected ", roots.size(), " output gradients, got ", grad_roots.size());
+
+  std::vector<Edge> root_edges;
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    const Tensor& r = roots[i];
+    if (!r.requires_grad())
+      throw_error(op, ": output ", i, " does not require grad and has no grad_fn; call setRequiresGrad(true) on an "
+                  "input, or compute it with grad mode enabled");
+    const Tensor& g = grad_roots[i];
+    if (!g.defined() && r.numel() != 1)
+      throw_error(op, ": output ", i, " has shape ", shape_str(r.shape()),
+                  "; gradients can be created implicitly only for outputs with one element. Pass a gradient");
+    if (g.defined() && (g.shape() != r.shape() || g.dtype() != r.dtype()))
+      throw_range_error(op, ": gradient ", i, " has shape ", shape_str(g.shape()), " and dtype ", dtype_name(g.dtype()),
+                        ", expected shape ", shape_str(r.shape()), " and dtype ", dtype_name(r.dtype()));
+    root_edges.push_back(gradient_edge(r));
+  }
+
+  // Count dependencies: one per edge reaching a node from the roots.
+  std::unordered_map<Node*, NodeState> state;
+  std::vector<Node*> stack;
+  for (const Edge& e : root_edges) {
+    if (state.emplace(e.node.get(), NodeState{}).second) stack.push_back(e.node.get());
+  }
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (const Edge& e : n->next_edges) {
+      if (!e.node) continue;
+      auto [it, inserted] = state.emplace(e.node.get(), NodeState{});
+      it->second.dependencies++;
+      if (inserted) stack.push_back(e.node.get());
+    }
+  }
+
+  // With captures, only nodes that lead to a captured slot need to run.
+  std::unordered_set<Node*> needed;
+  std::unordered_map<Node*, std::vector<std::pair<std::uint32_t, std::size_t>>> capture_at;
+  if (captures) {
+    for (std::size_t i = 0; i < captures->size(); ++i)
+      capture_at[(*captures)[i].node].push_back({(*captures)[i].slot, i});
+    // Post-order walk: a node is needed if it is captured or any child is.
+    std::unordered_map<Node*, int> seen;  // 1 = entered, 2 = done
+    for (const Edge& e : root_edges) {
+      std::vector<std::pair<Node*, std::size_t>> walk{{e.node.get(), 0}};
+      if (seen.count(e.node.get())) continue;
+      seen[e.node.get()] = 1;
+      while (!walk.empty()) {
+        auto& [n, next] = walk.back();
+        if (next < n->next_edges.size()) {
+          Node* child = n->next_edges[next++].node.get();
+          if (child && !seen.count(child)) {
+            seen[child] = 1;
+            walk.push_back({child, 0});
+          }
+          continue;
+        }
+        bool need = capture_at.count(n) > 0;
+        for (const Edge& c : n->next_edges)
+          if (c.node && needed.count(c.node.get())) need = true;
+        if (need) needed.insert(n);
+        seen[n] = 2;
+        walk.pop_back();
+      }
+    }
+  }
+
+  std::vector<Tensor> captured(captures ? captures->size() : 0);
+  std::priority_queue<Node*, std::vector<Node*>, LaterFirst> ready;
+
+  auto deliver = [&](Node* target, std::uint32_t slot, Contribution c) {
+    NodeState& s = state[target];
+    if (s.slots.size() < target->outputs.size()) s.slots.resize(target->outputs.size());
+    s.slots[slot].push_back(std::move(c));
+  };
+
+  GradModeGuard mode(options.create_graph);
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    Tensor g = grad_roots[i];
+    if (!g.defined()) g = filled(roots[i].shape(), roots[i].dtype(), 1.0);
+    deliver(root_edges[i].node.get(), root_edges[i].input_nr,
+            {UINT64_MAX, static_cast<std::uint32_t>(i), std::move(g)});
+  }
+  for (const Edge& e : root_edges)
+    if (state[e.node.get()].dependencies == 0) {
+      state[e.node.get()].dependencies = -1;  // queued once
+      ready.push(e.node.get());
+    }
+
+  while (!ready.empty()) {
+    Node* node = ready.top();
+    ready.pop();
+    NodeState& s = state[node];
+    Grads inputs(node->outputs.size());
+    bool any = false;
+    for (std::size_t k = 0; k < node->outputs.size(); ++k) {
+      if (k < s.slots.size()) inputs[k] = sum_slot(s.slots[k]);
+      any = any || inputs[k].defined();
+    }
+    for (auto& [slot, hook] : node->pre_hooks) {
+      if (!inputs[slot].defined()) continue;
+      Tensor replaced = hook(inputs[slot]);
+      if (replaced.defined()) inputs[slot] = replaced;
+    }
+    if (auto* acc = dynamic_cast<AccumulateGrad*>(node); acc && inputs[0].defined()) {
+      for (const GradHook& hook : acc->leaf()->hooks) {
+        Tensor replaced = hook(inputs[0]);
+        if (replaced.defined()) inputs[0] = replaced;
+      }
+    }
+    if (captures) {
+      auto it = capture_at.find(node);
+      if (it != capture_at.end())
+        for (auto [slot, index] : it->second) captured[index] = inputs[slot];
+    }
+    const bool run_node = any && (captures ? needed.count(node) > 0 && !dynamic_cast<AccumulateGrad*>(node) : true);
+    Grads outputs;
+    if (run_node) {
+      for (std::size_t k = 0; k < inputs.size(); ++k)
+        if (!inputs[k].defined()) inputs[k] = filled(node->outputs[k].shape, node->outputs[k].dtype, 0.0);
+      outputs = node->apply(std::move(inputs));
+      if (!options.retain_graph) node->release_saved();
+    }
+    for (std::size_t i = 0; i < node->next_edges.size(); ++i) {
+      const Edge& e = node->next_edges[i];
+      if (!e.node) continue;
+      if (i < outputs.size() && outputs[i].defined()) {
+        check_grad(*node, i, outputs[i], e.node->outputs[e.input_nr]);
+        deliver(e.node.get(), e.input_nr, {node->sequence_nr, static_cast<std::uint32_t>(i), std::move(outputs[i])});
+      }
+      NodeState& next = state[e.node.get()];
+      if (--next.dependencies == 0) {
+        next.dependencies = -1;
+        ready.push(e.node.get());
+      }
+    }
+  }
+  return captured;
+}
+
+}  // namespace
+
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots, BackwardOptions options) {
+  run(roots, grad_roots, options, nullptr);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
+                         const std::vector<Tensor>& inputs, BackwardOptions options, bool allow_unused) {
+  std::vector<Capture> captures;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].requires_grad())
+      throw_error("grad: input ", i, " does not require grad");
+    Edge e = gradient_edge(inputs[i]);
+    captures.push_back({e.node.get(), e.input_nr});
+  }
+  // Keep AccumulateGrad nodes of leaf inputs alive while the graph runs.
+  std::vector<std::shared_ptr<Node>> keep;
+  for (const Tensor& t : inputs) keep.push_back(gradient_edge(t).node);
+  std::vector<Tensor> result = run(roots, grad_roots, options, &captures);
+  for (std::size_t i = 0; i < result.size(); ++i)
+    if (!result[i].defined() && !allow_unused)
+      throw_error("grad: input ", i, " was not used to compute the outputs; pass { allowUnused: true } to get null for it");
+  return result;
+}
+
+}  // namespace tapegrad

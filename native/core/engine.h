@@ -1,0 +1,29 @@
+// The backward engine: counts each node's dependencies from the roots, then
+// runs ready nodes in reverse creation order. Every call owns its state, so
+// calls from different threads do not interfere.
+#pragma once
+
+#include <vector>
+
+#include "core/autograd.h"
+
+namespace tapegrad {
+
+struct BackwardOptions {
+  bool retain_graph = false;
+  bool create_graph = false;
+};
+
+// Accumulates d(roots)/d(leaf) into every leaf's .grad. `grad_roots` holds
+// one gradient per root (undefined: ones, allowed for scalar roots only).
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots, BackwardOptions options);
+
+// Returns d(roots)/d(inputs) without touching .grad. An input the roots do
+// not depend on gives an undefined tensor when allow_unused, else an error.
+std::vector<Tensor> grad(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
+                         const std::vector<Tensor>& inputs, BackwardOptions options, bool allow_unused);
+
+// a + b for gradients of one shape; differentiable when grad mode is on.
+Tensor accumulate(const Tensor& a, const Tensor& b);
+
+}  // namespace tapegrad

@@ -1,0 +1,89 @@
+#include "core/tensor.h"
+
+#include <limits>
+#include <string>
+
+#include "runtime/allocator.h"
+#include "runtime/error.h"
+
+namespace tapegrad {
+
+Storage::Storage(std::size_t n, const char* op) : data(runtime::allocate(n, op)), nbytes(n) {}
+Storage::~Storage() { runtime::release(data, nbytes); }
+
+bool Tensor::is_contiguous() const {
+  std::int64_t expected = 1;
+  for (std::size_t i = impl_->shape.size(); i-- > 0;) {
+    if (impl_->shape[i] == 1) continue;
+    if (impl_->strides[i] != expected) return false;
+    expected *= impl_->shape[i];
+  }
+  return true;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape strides(shape.size());
+  std::int64_t stride = 1;
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= shape[i] > 0 ? shape[i] : 1;
+  }
+  return strides;
+}
+
+std::int64_t checked_numel(const Shape& shape, const char* op) {
+  std::int64_t n = 1;
+  for (std::int64_t s : shape) {
+    if (s < 0) throw_range_error(op, ": dimensions must be non-negative integers, got shape ", shape_str(shape));
+    if (s != 0 && n > std::numeric_limits<std::int64_t>::max() / 16 / s)
+      throw_range_error(op, ": shape ", shape_str(shape), " has too many elements");
+    n *= s;
+  }
+  return n;
+}
+
+Tensor empty(const Shape& shape, DType dtype, const char* op) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->numel = checked_numel(shape, op);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(impl->numel) * dtype_size(dtype), op);
+  return Tensor(std::move(impl));
+}
+
+Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base.impl()->storage;
+  impl->numel = 1;
+  for (std::int64_t s : shape) impl->numel *= s;
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = base.dtype();
+  impl->is_view = true;
+  return Tensor(std::move(impl));
+}
+
+Tensor detach(const Tensor& t) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = t.impl()->storage;
+  impl->shape = t.shape();
+  impl->strides = t.strides();
+  impl->offset = t.offset();
+  impl->numel = t.numel();
+  impl->dtype = t.dtype();
+  impl->is_view = true;
+  return Tensor(std::move(impl));
+}
+
+std::string shape_str(const Shape& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+}  // namespace tapegrad

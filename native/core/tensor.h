@@ -1,0 +1,108 @@
+// Storage, TensorImpl and the Tensor handle. A tensor is a strided view of a
+// reference-counted storage, plus the autograd metadata that ties it to the
+// graph of backward nodes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace tapegrad {
+
+using Shape = std::vector<std::int64_t>;
+class Node;
+class Tensor;
+
+// A 64-byte aligned buffer. The version counter lives here so that every
+// view of the storage sees in-place writes made through any other view.
+struct Storage {
+  Storage(std::size_t nbytes, const char* op);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data;
+  std::size_t nbytes;
+  std::atomic<std::uint32_t> version{0};
+  // Set while an async job reads or writes the storage; JS writes then fail.
+  std::atomic<std::int32_t> locks{0};
+};
+
+// Called with a gradient; returns a replacement, or an undefined tensor to keep it.
+using GradHook = std::function<Tensor(const Tensor&)>;
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Shape strides;  // in elements
+  std::int64_t offset = 0;
+  std::int64_t numel = 1;
+  DType dtype = DType::Float32;
+
+  // Autograd. A leaf requires grad when requires_grad is set; a non-leaf
+  // when it has a grad_fn.
+  bool requires_grad = false;
+  std::shared_ptr<Node> grad_fn;
+  std::uint32_t output_nr = 0;
+  std::weak_ptr<Node> grad_accumulator;  // leaves: their AccumulateGrad node
+  std::shared_ptr<TensorImpl> grad;      // leaves: accumulated gradient
+  std::vector<GradHook> hooks;           // leaves: run before accumulation
+  bool is_view = false;                  // shares storage with another tensor
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  bool defined() const { return impl_ != nullptr; }
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+
+  const Shape& shape() const { return impl_->shape; }
+  const Shape& strides() const { return impl_->strides; }
+  std::int64_t offset() const { return impl_->offset; }
+  DType dtype() const { return impl_->dtype; }
+  std::int64_t numel() const { return impl_->numel; }
+  std::int64_t dim() const { return static_cast<std::int64_t>(impl_->shape.size()); }
+  std::int64_t size(std::int64_t d) const { return impl_->shape[static_cast<std::size_t>(d)]; }
+  bool is_contiguous() const;
+  Storage& storage() const { return *impl_->storage; }
+
+  template <typename T>
+  T* data() const {
+    return static_cast<T*>(impl_->storage->data) + impl_->offset;
+  }
+
+  bool requires_grad() const { return impl_->requires_grad || impl_->grad_fn != nullptr; }
+  bool is_leaf() const { return impl_->grad_fn == nullptr; }
+  const std::shared_ptr<Node>& grad_fn() const { return impl_->grad_fn; }
+  std::uint32_t version() const { return impl_->storage->version.load(std::memory_order_relaxed); }
+  void bump_version() const { impl_->storage->version.fetch_add(1, std::memory_order_relaxed); }
+
+  bool same(const Tensor& other) const { return impl_ == other.impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+// Contiguous strides for a shape.
+Shape contiguous_strides(const Shape& shape);
+// Element count; throws a RangeError naming `op` on negative sizes or overflow.
+std::int64_t checked_numel(const Shape& shape, const char* op);
+
+// A new contiguous tensor with uninitialised memory.
+Tensor empty(const Shape& shape, DType dtype, const char* op);
+// A view of `base`'s storage (no autograd edges: the caller records them).
+Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset);
+// The same data and version counter, without autograd history.
+Tensor detach(const Tensor& t);
+
+// "[2, 3]" for messages.
+std::string shape_str(const Shape& shape);
+
+}  // namespace tapegrad

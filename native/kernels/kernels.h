@@ -1,0 +1,33 @@
+// The kernel table: one set of function pointers per ISA, chosen at run time.
+// Kernels take pointers, sizes and strides; they know nothing of tensors.
+//
+// This header is shared by baseline code and the per-ISA units, so it must
+// hold declarations only: an inline function or template here could be
+// emitted from an AVX-512 unit and then run on a CPU without it.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/cpu_features.h"
+
+namespace tapegrad::kernels {
+
+struct KernelTable {
+  runtime::Isa isa;
+  // y[i] += a * x[i]
+  void (*axpy_f32)(std::int64_t n, float a, const float* x, float* y);
+  void (*axpy_f64)(std::int64_t n, double a, const double* x, double* y);
+  // Sum with a fixed association order, identical on every ISA.
+  float (*sum_f32)(std::int64_t n, const float* x);
+  double (*sum_f64)(std::int64_t n, const double* x);
+};
+
+// The table for the active ISA (runtime::active_isa()).
+const KernelTable& active();
+
+namespace scalar { const KernelTable& table(); }
+namespace avx2 { const KernelTable& table(); }
+namespace avx512 { const KernelTable& table(); }
+namespace neon { const KernelTable& table(); }
+
+}  // namespace tapegrad::kernels

@@ -1,0 +1,131 @@
+#include "ops/factory.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/random.h"
+#include "runtime/error.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+template <typename Fill>
+Tensor generate(const Shape& shape, DType dtype, const char* op, Fill&& fill) {
+  Tensor t = empty(shape, dtype, op);
+  visit_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    fill(t.data<T>(), t.numel());
+  });
+  return t;
+}
+
+void check_int32_value(double v, const char* op, const char* arg) {
+  if (!(v >= -2147483648.0 && v <= 2147483647.0))
+    throw_range_error(op, ": ", arg, " ", v, " does not fit in int32");
+}
+
+}  // namespace
+
+Tensor full(const Shape& shape, double value, DType dtype, const char* op) {
+  if (dtype == DType::Int32) check_int32_value(value, op, "value");
+  return generate(shape, dtype, op, [&](auto* p, std::int64_t n) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    const T v = static_cast<T>(value);
+    for (std::int64_t i = 0; i < n; ++i) p[i] = v;
+  });
+}
+
+Tensor from_data(const void* src, DType src_dtype, std::int64_t n, const Shape& shape, DType dtype, const char* op) {
+  const std::int64_t expected = checked_numel(shape, op);
+  if (n != expected)
+    throw_range_error(op, ": data has ", n, " elements but shape ", shape_str(shape), " needs ", expected);
+  Tensor t = empty(shape, dtype, op);
+  visit_dtype(src_dtype, [&](auto src_tag) {
+    using S = decltype(src_tag);
+    const S* s = static_cast<const S*>(src);
+    visit_dtype(dtype, [&](auto dst_tag) {
+      using D = decltype(dst_tag);
+      D* d = t.data<D>();
+      if constexpr (std::is_same_v<D, std::int32_t> && !std::is_same_v<S, std::int32_t>) {
+        for (std::int64_t i = 0; i < n; ++i) {
+          if (!(std::isfinite(static_cast<double>(s[i])) && s[i] == std::trunc(s[i])))
+            throw_type_error(op, ": int32 data must be integers, got ", static_cast<double>(s[i]), " at index ", i);
+          check_int32_value(static_cast<double>(s[i]), op, "value");
+          d[i] = static_cast<D>(s[i]);
+        }
+      } else {
+        for (std::int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
+      }
+    });
+  });
+  return t;
+}
+
+Tensor arange(double start, double end, double step, DType dtype) {
+  if (!std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
+    throw_range_error("arange: start, end and step must be finite, got ", start, ", ", end, ", ", step);
+  if (step == 0) throw_range_error("arange: step must be non-zero");
+  if ((end - start) / step < 0)
+    throw_range_error("arange: step ", step, " goes away from end (start ", start, ", end ", end, ")");
+  const double count = std::ceil((end - start) / step);
+  if (count > 1e15) throw_range_error("arange: too many elements (", count, ")");
+  if (dtype == DType::Int32) {
+    check_int32_value(start, "arange", "start");
+    check_int32_value(start + step * (count - 1), "arange", "end");
+  }
+  return generate({static_cast<std::int64_t>(count)}, dtype, "arange", [&](auto* p, std::int64_t n) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + step * static_cast<double>(i));
+  });
+}
+
+Tensor eye(std::int64_t n, std::int64_t m, DType dtype) {
+  Tensor t = full({n, m}, 0.0, dtype, "eye");
+  visit_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = t.data<T>();
+    for (std::int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = T(1);
+  });
+  return t;
+}
+
+Tensor rand(const Shape& shape, DType dtype) {
+  if (!is_floating(dtype)) throw_type_error("rand: dtype must be float32 or float64, got ", dtype_name(dtype));
+  return generate(shape, dtype, "rand", [&](auto* p, std::int64_t n) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    std::vector<double> u(static_cast<std::size_t>(n));
+    random_uniform(u.data(), n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      T v = static_cast<T>(u[i]);
+      p[i] = v < T(1) ? v : std::nextafter(T(1), T(0));  // rounding must not reach 1
+    }
+  });
+}
+
+Tensor randn(const Shape& shape, DType dtype) {
+  if (!is_floating(dtype)) throw_type_error("randn: dtype must be float32 or float64, got ", dtype_name(dtype));
+  return generate(shape, dtype, "randn", [&](auto* p, std::int64_t n) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    std::vector<double> z(static_cast<std::size_t>(n));
+    random_normal(z.data(), n);
+    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(z[i]);
+  });
+}
+
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, DType dtype) {
+  if (high <= low) throw_range_error("randint: high must be greater than low, got low ", low, " and high ", high);
+  if (dtype == DType::Int32) {
+    check_int32_value(static_cast<double>(low), "randint", "low");
+    check_int32_value(static_cast<double>(high - 1), "randint", "high");
+  }
+  return generate(shape, dtype, "randint", [&](auto* p, std::int64_t n) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    std::vector<std::int64_t> v(static_cast<std::size_t>(n));
+    random_integers(v.data(), n, low, high);
+    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(v[i]);
+  });
+}
+
+}  // namespace tapegrad::ops

@@ -1,0 +1,17 @@
+// Tensors made from nothing or from host data.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace tapegrad::ops {
+
+Tensor full(const Shape& shape, double value, DType dtype, const char* op = "full");
+// Copies n values of `src_dtype` from `src` into a new tensor of `dtype`.
+Tensor from_data(const void* src, DType src_dtype, std::int64_t n, const Shape& shape, DType dtype, const char* op);
+Tensor arange(double start, double end, double step, DType dtype);
+Tensor eye(std::int64_t n, std::int64_t m, DType dtype);
+Tensor rand(const Shape& shape, DType dtype);
+Tensor randn(const Shape& shape, DType dtype);
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, DType dtype);
+
+}  // namespace tapegrad::ops

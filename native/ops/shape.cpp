@@ -1,0 +1,119 @@
+#include "ops/shape.h"
+
+#include "core/autograd.h"
+#include "core/strided.h"
+#include "ops/common.h"
+#include "ops/reduce.h"
+#include "runtime/error.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+// Strides that view `t` as `shape` without copying, if any exist (PyTorch's
+// computeStride): split or merge runs of dims that are laid out contiguously.
+bool view_strides(const Tensor& t, const Shape& shape, Shape& out) {
+  const Shape& old_shape = t.shape();
+  const Shape& old_strides = t.strides();
+  out.assign(shape.size(), 0);
+  if (t.numel() == 0 || old_shape.empty()) {
+    out = contiguous_strides(shape);
+    return true;
+  }
+  std::int64_t view_d = static_cast<std::int64_t>(shape.size()) - 1;
+  std::int64_t chunk_base_stride = old_strides.empty() ? 1 : old_strides.back();
+  std::int64_t tensor_numel = 1, view_numel = 1;
+  for (std::int64_t d = static_cast<std::int64_t>(old_shape.size()) - 1; d >= 0; --d) {
+    tensor_numel *= old_shape[d];
+    if (d == 0 || (old_shape[d - 1] != 1 && old_strides[d - 1] != tensor_numel * chunk_base_stride)) {
+      while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
+        out[view_d] = view_numel * chunk_base_stride;
+        view_numel *= shape[view_d];
+        --view_d;
+      }
+      if (view_numel != tensor_numel) return false;
+      if (d > 0) {
+        chunk_base_stride = old_strides[d - 1];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  return view_d == -1;
+}
+
+}  // namespace
+
+Tensor reshape(const Tensor& t, const Shape& requested) {
+  Shape shape = requested;
+  std::int64_t infer = -1, known = 1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (infer >= 0) throw_range_error("reshape: only one dimension can be -1, got shape ", shape_str(requested));
+      infer = static_cast<std::int64_t>(i);
+    } else if (shape[i] < 0) {
+      throw_range_error("reshape: dimensions must be non-negative or -1, got shape ", shape_str(requested));
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || t.numel() % known != 0)
+      throw_range_error("reshape: shape ", shape_str(requested), " is invalid for a tensor of shape ",
+                        shape_str(t.shape()), " (", t.numel(), " elements)");
+    shape[infer] = t.numel() / known;
+  }
+  if (checked_numel(shape, "reshape") != t.numel())
+    throw_range_error("reshape: shape ", shape_str(requested), " is invalid for a tensor of shape ",
+                      shape_str(t.shape()), " (", t.numel(), " elements)");
+  if (shape == t.shape()) return t;
+  Shape strides;
+  Tensor out = view_strides(t, shape, strides) ? make_view(t, shape, strides, t.offset())
+                                               : make_view(contiguous_data(t), shape, contiguous_strides(shape), 0);
+  if (!out.impl()->storage || out.impl()->storage != t.impl()->storage) out.impl()->is_view = false;
+  record("reshape", {t}, out, [in = t.shape()](const Grads& g, const Node&) { return Grads{reshape(g[0], in)}; });
+  return out;
+}
+
+Tensor expand(const Tensor& t, const Shape& shape) {
+  if (shape.size() < t.shape().size())
+    throw_range_error("expand: the target shape ", shape_str(shape), " has fewer dimensions than the tensor's shape ",
+                      shape_str(t.shape()));
+  const std::size_t lead = shape.size() - t.shape().size();
+  Shape target = shape;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const std::int64_t have = i < lead ? 1 : t.shape()[i - lead];
+    if (target[i] == -1 && i >= lead) target[i] = have;
+    if (target[i] < 0 || (have != 1 && have != target[i]))
+      throw_range_error("expand: cannot expand shape ", shape_str(t.shape()), " to ", shape_str(shape), " (dim ", i,
+                        ": ", have, " to ", shape[i], ")");
+  }
+  if (target == t.shape()) return t;
+  Tensor out = make_view(t, target, broadcast_strides(t, target), t.offset());
+  record("expand", {t}, out, [in = t.shape()](const Grads& g, const Node&) { return Grads{sum_to(g[0], in)}; });
+  return out;
+}
+
+Tensor sum_to(const Tensor& t, const Shape& shape) {
+  if (t.shape() == shape) return t;
+  const std::size_t lead = t.shape().size() - shape.size();
+  std::vector<std::int64_t> dims;
+  for (std::size_t i = 0; i < t.shape().size(); ++i)
+    if (i < lead || (shape[i - lead] == 1 && t.shape()[i] != 1)) dims.push_back(static_cast<std::int64_t>(i));
+  Tensor summed = sum(t, dims, true);
+  return reshape(summed, shape);
+}
+
+Tensor contiguous(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  return clone(t);
+}
+
+Tensor clone(const Tensor& t) {
+  Tensor out = empty(t.shape(), t.dtype(), "clone");
+  copy_elements(t, out);
+  record("clone", {t}, out, [](const Grads& g, const Node&) { return Grads{g[0]}; });
+  return out;
+}
+
+}  // namespace tapegrad::ops

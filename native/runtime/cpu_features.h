@@ -1,0 +1,18 @@
+// Run-time CPU feature probe. The addon is built for the baseline of its
+// architecture; SIMD code is chosen here, once, from what the CPU reports.
+#pragma once
+
+namespace tapegrad::runtime {
+
+enum class Isa { Scalar, Neon, Avx2, Avx512 };
+
+// Best ISA this CPU supports that the build contains.
+Isa detect_isa();
+
+// The ISA in use: detect_isa(), lowered by TAPEGRAD_ISA=scalar|avx2|avx512
+// when that names a path the CPU can run. Fixed at first call.
+Isa active_isa();
+
+const char* isa_name(Isa isa);
+
+}  // namespace tapegrad::runtime

@@ -1,0 +1,18 @@
+// tapegrad: tape-based reverse-mode automatic differentiation on CPU tensors.
+import { TapegradError } from './errors.js';
+import { native } from './native.js';
+
+native.setErrorClass(TapegradError);
+
+export { TapegradError } from './errors.js';
+export { Tensor } from './tensor.js';
+export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions } from './tensor.js';
+export {
+  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint, manualSeed,
+} from './creation.js';
+export type { TensorOptions, FromDataOptions } from './creation.js';
+export { noGrad, enableGrad, isGradEnabled, grad, gradcheck, gradgradcheck } from './autograd.js';
+export type { GradOptions, GradcheckOptions } from './autograd.js';
+export { tidy, memory } from './memory.js';
+export { backendInfo } from './backend.js';
+export type { BackendInfo } from './backend.js';

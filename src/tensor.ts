@@ -1,0 +1,265 @@
+// The Tensor class: a JS handle on a native tensor. Methods call the native
+// layer; the native layer checks every argument and throws errors naming
+// the op.
+import { TapegradError } from './errors.js';
+import { formatTensor } from './format.js';
+import { native, type Handle } from './native.js';
+import { track } from './scope.js';
+
+export type DType = 'float32' | 'float64' | 'int32';
+export type TypedArray = Float32Array | Float64Array | Int32Array;
+/** Nested arrays of numbers, as returned by toArray(). */
+export type NestedArray = number | NestedArray[];
+/** A tensor, or a number used as a 0-d tensor of a suitable dtype. */
+export type TensorLike = Tensor | number;
+/** A dim, or several dims; negative dims count from the end. */
+export type Dims = number | readonly number[];
+
+export interface BackwardOptions {
+  /** Keep the graph's saved tensors so backward can run through it again. */
+  retainGraph?: boolean;
+  /** Record the backward pass itself, for gradients of gradients. */
+  createGraph?: boolean;
+}
+
+/** @internal Passes a tensor's handle, or a number (or anything else, for the native layer to reject). */
+export function operand(x: unknown): Handle | number {
+  return x instanceof Tensor ? x._handle : (x as Handle | number);
+}
+
+export class Tensor {
+  /** @internal */
+  _handle: Handle;
+  /** @internal */
+  _disposed = false;
+  private _shape: readonly number[] | undefined;
+
+  /** @internal Use `tensor()` and the other factories to make tensors. */
+  constructor(handle: Handle) {
+    this._handle = handle;
+    track(this);
+  }
+
+  /** @internal */
+  static _fromHandle(handle: Handle): Tensor {
+    return new Tensor(handle);
+  }
+
+  // ---- facts -----------------------------------------------------------
+
+  /** The size of each dimension. */
+  get shape(): readonly number[] {
+    if (this._shape === undefined) this._shape = Object.freeze(native.shape(this._handle));
+    else if (this._disposed) throw new TapegradError('shape: the tensor was disposed');
+    return this._shape;
+  }
+  get dtype(): DType {
+    return native.dtype(this._handle);
+  }
+  /** Number of dimensions. */
+  get ndim(): number {
+    return this.shape.length;
+  }
+  /** Number of elements. */
+  get size(): number {
+    let n = 1;
+    for (const s of this.shape) n *= s;
+    return n;
+  }
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+  /** Element strides of the view into its storage. */
+  strides(): number[] {
+    return native.strides(this._handle);
+  }
+  isContiguous(): boolean {
+    return native.isContiguous(this._handle);
+  }
+
+  // ---- reading back ----------------------------------------------------
+
+  /** A typed-array copy of the elements in row-major order. */
+  data(): TypedArray {
+    return native.data(this._handle);
+  }
+  /** The elements as nested arrays (a number for a 0-d tensor). */
+  toArray(): NestedArray {
+    const values = this.data();
+    const shape = this.shape;
+    if (shape.length === 0) return values[0] as number;
+    let pos = 0;
+    const build = (dim: number): NestedArray[] => {
+      const n = shape[dim] as number;
+      const out: NestedArray[] = new Array(n);
+      for (let i = 0; i < n; i++) out[i] = dim === shape.length - 1 ? (values[pos++] as number) : build(dim + 1);
+      return out;
+    };
+    return build(0);
+  }
+  /** The value of a one-element tensor. */
+  item(): number {
+    const values = this.data();
+    if (values.length !== 1)
+      throw new RangeError(`item: the tensor must have exactly one element, got shape [${this.shape.join(', ')}]`);
+    return values[0] as number;
+  }
+  toString(): string {
+    const parts: string[] = [];
+    if (this.dtype !== 'float32') parts.push(`dtype=${this.dtype}`);
+    const fn = native.gradFn(this._handle);
+    if (fn !== null) parts.push(`gradFn=<${fn}>`);
+    else if (this.requiresGrad) parts.push('requiresGrad=true');
+    const suffix = parts.length ? ', ' + parts.join(', ') : '';
+    return formatTensor(this.data(), this.shape, this.dtype, suffix);
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  // ---- memory ----------------------------------------------------------
+
+  /** Frees the native memory now (unless a graph or a view still uses it). Idempotent. */
+  dispose(): void {
+    if (this._disposed) return;
+    native.dispose(this._handle);
+    this._disposed = true;
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  // ---- autograd --------------------------------------------------------
+
+  get requiresGrad(): boolean {
+    return native.requiresGrad(this._handle);
+  }
+  /** Marks a leaf tensor as requiring grad (or not). Returns this tensor. */
+  setRequiresGrad(value = true): this {
+    native.setRequiresGrad(this._handle, value);
+    return this;
+  }
+  /** True for tensors created by the user rather than by an op that recorded a graph. */
+  get isLeaf(): boolean {
+    return native.isLeaf(this._handle);
+  }
+  /** The name of the backward node that created this tensor, or null for a leaf. */
+  get gradFn(): string | null {
+    return native.gradFn(this._handle);
+  }
+  /** The gradient accumulated by backward() into this leaf, or null. */
+  get grad(): Tensor | null {
+    const g = native.getGrad(this._handle);
+    return g === null ? null : new Tensor(g);
+  }
+  set grad(value: Tensor | null) {
+    native.setGrad(this._handle, value === null ? null : value._handle);
+  }
+  /** Sets .grad to null. */
+  zeroGrad(): void {
+    native.setGrad(this._handle, null);
+  }
+  /** The same data without autograd history (a leaf that does not require grad). */
+  detach(): Tensor {
+    return new Tensor(native.detach(this._handle));
+  }
+  /** Computes gradients of this tensor with respect to the leaves and accumulates them into their .grad. */
+  backward(gradOutput?: Tensor | null, options: BackwardOptions = {}): void {
+    native.backward(
+      [this._handle],
+      gradOutput ? [gradOutput._handle] : null,
+      options.retainGraph ?? false,
+      options.createGraph ?? false,
+    );
+  }
+  /**
+   * Calls `fn` with the gradient of this tensor during backward; a tensor it
+   * returns replaces the gradient.
+   */
+  registerHook(fn: (grad: Tensor) => Tensor | void): void {
+    native.registerHook(this._handle, (g) => {
+      const result = fn(new Tensor(g));
+      return result instanceof Tensor ? result._handle : undefined;
+    });
+  }
+  /** The in-place version counter of the storage (bumped by every in-place write). */
+  get version(): number {
+    return native.version(this._handle);
+  }
+
+  // ---- elementwise binary ----------------------------------------------
+
+  add(other: TensorLike): Tensor {
+    return new Tensor(native.add(this._handle, operand(other)));
+  }
+  sub(other: TensorLike): Tensor {
+    return new Tensor(native.sub(this._handle, operand(other)));
+  }
+  mul(other: TensorLike): Tensor {
+    return new Tensor(native.mul(this._handle, operand(other)));
+  }
+  div(other: TensorLike): Tensor {
+    return new Tensor(native.div(this._handle, operand(other)));
+  }
+  /** Converts to another dtype (differentiable between float dtypes). */
+  to(dtype: DType): Tensor {
+    return new Tensor(native.cast(this._handle, dtype));
+  }
+
+  // ---- in place --------------------------------------------------------
+
+  addInPlace(other: TensorLike): this {
+    native.addInPlace(this._handle, operand(other));
+    return this;
+  }
+  subInPlace(other: TensorLike): this {
+    native.subInPlace(this._handle, operand(other));
+    return this;
+  }
+  mulInPlace(other: TensorLike): this {
+    native.mulInPlace(this._handle, operand(other));
+    return this;
+  }
+  /** Copies `source`'s elements (broadcast to this shape) into this tensor. */
+  copyFrom(source: TensorLike): this {
+    native.copyFrom(this._handle, operand(source));
+    return this;
+  }
+  /** Sets every element to `value`. */
+  fill(value: number): this {
+    native.copyFrom(this._handle, value);
+    return this;
+  }
+  /** Sets every element to zero. */
+  zero(): this {
+    return this.fill(0);
+  }
+
+  // ---- reductions ------------------------------------------------------
+
+  /** Sum over all elements, or over `dim` (keepDim keeps reduced dims as size 1). */
+  sum(dim?: Dims, keepDim = false): Tensor {
+    return new Tensor(native.sum(this._handle, dim, keepDim));
+  }
+
+  // ---- shape -----------------------------------------------------------
+
+  /** The same elements in a new shape (one entry may be -1); a view when the layout allows. */
+  reshape(...shape: number[] | [readonly number[]]): Tensor {
+    const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
+    return new Tensor(native.reshape(this._handle, s));
+  }
+  /** A broadcast view with size-1 dims repeated (-1 keeps a dim). */
+  expand(...shape: number[] | [readonly number[]]): Tensor {
+    const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
+    return new Tensor(native.expand(this._handle, s));
+  }
+  /** This tensor if contiguous, else a contiguous copy. */
+  contiguous(): Tensor {
+    return new Tensor(native.contiguous(this._handle));
+  }
+  /** A copy with its own storage (differentiable). */
+  clone(): Tensor {
+    return new Tensor(native.clone(this._handle));
+  }
+}

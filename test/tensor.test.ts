@@ -1,0 +1,251 @@
+import { describe, expect, it } from 'vitest';
+import { expectClose, tg } from './helpers.js';
+
+describe('tensor()', () => {
+  it('makes 0-d, nested and typed-array tensors', () => {
+    const s = tg.tensor(3.5);
+    expect(s.shape).toEqual([]);
+    expect(s.ndim).toBe(0);
+    expect(s.item()).toBe(3.5);
+    const m = tg.tensor([[1, 2, 3], [4, 5, 6]]);
+    expect(m.shape).toEqual([2, 3]);
+    expect(m.dtype).toBe('float32');
+    expect(m.size).toBe(6);
+    expect(m.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    const f64 = tg.tensor(new Float64Array([1, 2, 3, 4]), { shape: [2, 2] });
+    expect(f64.dtype).toBe('float64');
+    expect(f64.toArray()).toEqual([[1, 2], [3, 4]]);
+    const i32 = tg.tensor(new Int32Array([7, -8]));
+    expect(i32.dtype).toBe('int32');
+    expect(Array.from(i32.data())).toEqual([7, -8]);
+    expect(i32.data()).toBeInstanceOf(Int32Array);
+  });
+
+  it('follows the dtype option over the data', () => {
+    const t = tg.tensor(new Float32Array([1.5, 2.5]), { dtype: 'float64' });
+    expect(t.dtype).toBe('float64');
+    expect(t.data()).toBeInstanceOf(Float64Array);
+    expect(tg.tensor([[1, 2]], { dtype: 'int32' }).data()).toBeInstanceOf(Int32Array);
+  });
+
+  it('rounds float32 data like Math.fround', () => {
+    expect(tg.tensor([0.1]).data()[0]).toBe(Math.fround(0.1));
+    expect(tg.tensor([0.1], { dtype: 'float64' }).data()[0]).toBe(0.1);
+  });
+
+  it('copies the data (later writes to the source do not leak in)', () => {
+    const src = new Float32Array([1, 2]);
+    const t = tg.tensor(src);
+    src[0] = 100;
+    expect(t.data()[0]).toBe(1);
+    const out = t.data();
+    out[1] = 50;
+    expect(t.data()[1]).toBe(2);
+  });
+
+  it('handles empty tensors', () => {
+    const e = tg.tensor([]);
+    expect(e.shape).toEqual([0]);
+    expect(e.size).toBe(0);
+    expect(tg.zeros([2, 0]).toArray()).toEqual([[], []]);
+  });
+});
+
+describe('factories', () => {
+  it('zeros, ones, full, eye', () => {
+    expect(tg.zeros([2, 2]).toArray()).toEqual([[0, 0], [0, 0]]);
+    expect(tg.ones([3], { dtype: 'int32' }).toArray()).toEqual([1, 1, 1]);
+    expect(tg.full([2], 7.25, { dtype: 'float64' }).toArray()).toEqual([7.25, 7.25]);
+    expect(tg.eye(2, 3).toArray()).toEqual([[1, 0, 0], [0, 1, 0]]);
+    expect(tg.eye(2).toArray()).toEqual([[1, 0], [0, 1]]);
+    const like = tg.onesLike(tg.zeros([2], { dtype: 'float64' }));
+    expect(like.dtype).toBe('float64');
+  });
+
+  it('arange picks int32 for integer arguments and float32 otherwise', () => {
+    const a = tg.arange(5);
+    expect(a.dtype).toBe('int32');
+    expect(a.toArray()).toEqual([0, 1, 2, 3, 4]);
+    expect(tg.arange(2, 8, 2).toArray()).toEqual([2, 4, 6]);
+    expect(tg.arange(0, 1, 0.25).toArray()).toEqual([0, 0.25, 0.5, 0.75]);
+    expect(tg.arange(5, 0, -2).toArray()).toEqual([5, 3, 1]);
+    expect(tg.arange(3, { dtype: 'float64' }).dtype).toBe('float64');
+  });
+
+  it('seeded random numbers repeat for the same seed', () => {
+    tg.manualSeed(42);
+    const a = tg.rand([1000]).data();
+    const n1 = tg.randn([5], { dtype: 'float64' }).data();
+    tg.manualSeed(42);
+    const b = tg.rand([1000]).data();
+    const n2 = tg.randn([5], { dtype: 'float64' }).data();
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(Array.from(n1)).toEqual(Array.from(n2));
+    for (const v of a) {
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThan(1);
+    }
+    const mean = Array.from(a).reduce((s, v) => s + v, 0) / a.length;
+    expect(Math.abs(mean - 0.5)).toBeLessThan(0.05);
+  });
+
+  it('randn has mean 0 and variance 1', () => {
+    tg.manualSeed(7);
+    const v = Array.from(tg.randn([20000], { dtype: 'float64' }).data());
+    const mean = v.reduce((s, x) => s + x, 0) / v.length;
+    const variance = v.reduce((s, x) => s + (x - mean) ** 2, 0) / v.length;
+    expect(Math.abs(mean)).toBeLessThan(0.03);
+    expect(Math.abs(variance - 1)).toBeLessThan(0.05);
+  });
+
+  it('randint stays in [low, high) and hits every value', () => {
+    tg.manualSeed(1);
+    const v = Array.from(tg.randint(-2, 3, [2000]).data());
+    expect(new Set(v)).toEqual(new Set([-2, -1, 0, 1, 2]));
+  });
+
+  it('follows xoshiro256** seeded by splitmix64, so every platform gets the same numbers', () => {
+    // An independent BigInt implementation of the documented generator.
+    const M = (1n << 64n) - 1n;
+    const rotl = (x: bigint, k: bigint) => ((x << k) | (x >> (64n - k))) & M;
+    let x = 123n;
+    const s: bigint[] = [];
+    for (let i = 0; i < 4; i++) {
+      x = (x + 0x9e3779b97f4a7c15n) & M;
+      let z = x;
+      z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
+      z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
+      s.push(z ^ (z >> 31n));
+    }
+    const next = () => {
+      const result = (rotl((s[1]! * 5n) & M, 7n) * 9n) & M;
+      const t = (s[1]! << 17n) & M;
+      s[2]! ^= s[0]!; s[3]! ^= s[1]!; s[1]! ^= s[2]!; s[0]! ^= s[3]!; s[2]! ^= t;
+      s[3] = rotl(s[3]!, 45n);
+      return result;
+    };
+    const expected = Array.from({ length: 4 }, () => Number(next() >> 11n) * 2 ** -53);
+    tg.manualSeed(123);
+    expect(Array.from(tg.rand([4], { dtype: 'float64' }).data())).toEqual(expected);
+  });
+});
+
+describe('reading back', () => {
+  it('toString looks like PyTorch', () => {
+    expect(tg.tensor([[1, 2], [3, 4]]).toString()).toBe('tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])');
+    expect(tg.tensor([1, 2], { dtype: 'int32' }).toString()).toBe('tensor([1, 2], dtype=int32)');
+    expect(tg.tensor(2, { dtype: 'float64' }).toString()).toBe('tensor(2.0000, dtype=float64)');
+    const big = tg.arange(2000).toString();
+    expect(big).toContain('...');
+    expect(big.length).toBeLessThan(100);
+    const x = tg.tensor([1], { requiresGrad: true });
+    expect(x.toString()).toContain('requiresGrad=true');
+    expect(x.mul(2).toString()).toContain('gradFn=<mul>');
+  });
+
+  it('item needs exactly one element', () => {
+    expect(tg.tensor([[5]]).item()).toBe(5);
+    expect(() => tg.tensor([1, 2]).item()).toThrow(RangeError);
+  });
+});
+
+describe('bad input', () => {
+  it('rejects ragged and non-numeric data', () => {
+    expect(() => tg.tensor([[1, 2], [3]])).toThrow(/tensor: data is not rectangular.*\[1\]/);
+    expect(() => tg.tensor([1, 'a' as unknown as number])).toThrow(TypeError);
+    expect(() => tg.tensor('abc' as unknown as number)).toThrow(/tensor: data must be/);
+  });
+
+  it('rejects data that does not match the shape', () => {
+    expect(() => tg.tensor(new Float32Array(5), { shape: [2, 3] })).toThrow(
+      /tensor: data has 5 elements but shape \[2, 3\] needs 6/,
+    );
+    expect(() => tg.tensor(new Float32Array(5), { shape: [2, 3] })).toThrow(RangeError);
+  });
+
+  it('rejects bad dims', () => {
+    expect(() => tg.zeros([2, -1])).toThrow(/zeros: shape must hold non-negative integers, got -1 at index 1/);
+    expect(() => tg.zeros([1.5])).toThrow(RangeError);
+    expect(() => tg.zeros([NaN])).toThrow(/got NaN at index 0/);
+    expect(() => tg.ones('3' as unknown as number[])).toThrow(TypeError);
+  });
+
+  it('rejects unknown dtypes', () => {
+    expect(() => tg.zeros([2], { dtype: 'float16' as 'float32' })).toThrow(
+      /zeros: dtype must be 'float32', 'float64' or 'int32', got 'float16'/,
+    );
+    expect(() => tg.zeros([2], { dtype: 'float16' as 'float32' })).toThrow(TypeError);
+  });
+
+  it('rejects non-integers for int32 data', () => {
+    expect(() => tg.tensor([1.5], { dtype: 'int32' })).toThrow(/int32 data must be integers, got 1.5/);
+    expect(() => tg.tensor([3e10], { dtype: 'int32' })).toThrow(/does not fit in int32/);
+  });
+
+  it('turns impossible allocations into RangeErrors', () => {
+    expect(() => tg.zeros([1e6, 1e6, 1e6])).toThrow(RangeError);
+    expect(() => tg.zeros([1e7, 1e7])).toThrow(/zeros: cannot allocate/);
+  });
+
+  it('rejects bad factory arguments', () => {
+    expect(() => tg.arange(0, 5, 0)).toThrow(/arange: step must be non-zero/);
+    expect(() => tg.arange(0, 5, -1)).toThrow(RangeError);
+    expect(() => tg.randint(3, 3, [2])).toThrow(/randint: high must be greater than low/);
+    expect(() => tg.rand([2], { dtype: 'int32' })).toThrow(TypeError);
+    expect(() => tg.eye(-1)).toThrow(RangeError);
+  });
+
+  it('never crashes on a disposed tensor', () => {
+    const t = tg.tensor([1, 2]);
+    t.dispose();
+    t.dispose();
+    expect(t.isDisposed).toBe(true);
+    expect(() => t.data()).toThrow(tg.TapegradError);
+    expect(() => t.add(1)).toThrow(/add: input is a disposed tensor/);
+    expect(() => tg.tensor([1]).mul(t)).toThrow(/mul: other is a disposed tensor/);
+  });
+
+  it('rejects values that are not tensors', () => {
+    expect(() => tg.tensor([1]).add('x' as unknown as number)).toThrow(/add: other must be a Tensor, got 'x'/);
+    expect(() => tg.tensor([1]).add({} as unknown as number)).toThrow(TypeError);
+  });
+});
+
+describe('memory', () => {
+  it('dispose frees native memory at once', () => {
+    const before = tg.memory().liveBytes;
+    const t = tg.zeros([1024, 1024]);
+    expect(tg.memory().liveBytes - before).toBe(4 * 1024 * 1024);
+    t.dispose();
+    expect(tg.memory().liveBytes).toBe(before);
+  });
+
+  it('Symbol.dispose frees at the end of a using-block equivalent', () => {
+    const before = tg.memory().liveBytes;
+    const t = tg.zeros([256]);
+    t[Symbol.dispose]();
+    expect(tg.memory().liveBytes).toBe(before);
+  });
+
+  it('tidy disposes what it does not return', () => {
+    const before = tg.memory().liveTensors;
+    const kept = tg.tidy(() => {
+      const a = tg.ones([4]);
+      const b = a.mul(2);
+      return b.add(1);
+    });
+    expect(kept.toArray()).toEqual([3, 3, 3, 3]);
+    expect(tg.memory().liveTensors).toBe(before + 1);
+    kept.dispose();
+  });
+});
+
+describe('backendInfo', () => {
+  it('reports isa, threads, version and build type', () => {
+    const info = tg.backendInfo();
+    expect(['avx512', 'avx2', 'neon', 'scalar']).toContain(info.isa);
+    expect(info.threads).toBeGreaterThanOrEqual(1);
+    expect(info.version).toBe(require('../package.json').version);
+    expect(['release', 'debug', 'sanitize', 'relwithdebinfo']).toContain(info.buildType);
+  });
+});

@@ -55,13 +55,18 @@ export interface NativeAddon {
   mulInPlace(a: Handle, b: Operand): Handle;
   copyFrom(a: Handle, b: Operand): Handle;
   cast(a: Handle, dtype: DTypeName): Handle;
+  // unary (elementwise helper: add unary ops here)
   // reduce
   sum(a: Handle, dims: Dims, keepDim: boolean): Handle;
   // shape
   reshape(a: Handle, shape: readonly number[]): Handle;
   expand(a: Handle, shape: readonly number[]): Handle;
+  transpose(a: Handle, dim0: number, dim1: number): Handle;
+  permute(a: Handle, dims: readonly number[]): Handle;
   contiguous(a: Handle): Handle;
   clone(a: Handle): Handle;
+  // linalg
+  // nn
 }
 
 function load(): NativeAddon {

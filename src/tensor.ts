@@ -206,6 +206,8 @@ export class Tensor {
     return new Tensor(native.cast(this._handle, dtype));
   }
 
+  // ---- elementwise unary ----------------------------------------------
+
   // ---- in place --------------------------------------------------------
 
   addInPlace(other: TensorLike): this {
@@ -235,6 +237,8 @@ export class Tensor {
     return this.fill(0);
   }
 
+  // ---- comparisons and selection ---------------------------------------
+
   // ---- reductions ------------------------------------------------------
 
   /** Sum over all elements, or over `dim` (keepDim keeps reduced dims as size 1). */
@@ -254,6 +258,15 @@ export class Tensor {
     const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
     return new Tensor(native.expand(this._handle, s));
   }
+  /** A view with dims `dim0` and `dim1` swapped. */
+  transpose(dim0: number, dim1: number): Tensor {
+    return new Tensor(native.transpose(this._handle, dim0, dim1));
+  }
+  /** A view with the dims in the given order. */
+  permute(...dims: number[] | [readonly number[]]): Tensor {
+    const d = Array.isArray(dims[0]) ? (dims[0] as readonly number[]) : (dims as number[]);
+    return new Tensor(native.permute(this._handle, d));
+  }
   /** This tensor if contiguous, else a contiguous copy. */
   contiguous(): Tensor {
     return new Tensor(native.contiguous(this._handle));
@@ -262,4 +275,6 @@ export class Tensor {
   clone(): Tensor {
     return new Tensor(native.clone(this._handle));
   }
+
+  // ---- linear algebra --------------------------------------------------
 }

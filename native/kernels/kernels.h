@@ -20,6 +20,16 @@ struct KernelTable {
   // Sum with a fixed association order, identical on every ISA.
   float (*sum_f32)(std::int64_t n, const float* x);
   double (*sum_f64)(std::int64_t n, const double* x);
+  // C = alpha * A·B + beta * C with any row/column strides (transposes and
+  // views are just strides): A is m×k with element (i, p) at
+  // a[i * a_rs + p * a_cs], B is k×n likewise, C is m×n. beta == 0 ignores
+  // C's previous contents, NaN included.
+  void (*gemm_f32)(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t a_rs,
+                   std::int64_t a_cs, const float* b, std::int64_t b_rs, std::int64_t b_cs, float beta, float* c,
+                   std::int64_t c_rs, std::int64_t c_cs);
+  void (*gemm_f64)(std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const double* a, std::int64_t a_rs,
+                   std::int64_t a_cs, const double* b, std::int64_t b_rs, std::int64_t b_cs, double beta, double* c,
+                   std::int64_t c_rs, std::int64_t c_cs);
 };
 
 // The table for the active ISA (runtime::active_isa()).

@@ -104,6 +104,39 @@ Tensor sum_to(const Tensor& t, const Shape& shape) {
   return reshape(summed, shape);
 }
 
+Tensor transpose(const Tensor& t, std::int64_t dim0, std::int64_t dim1) {
+  const std::int64_t d0 = normalize_dim(dim0, t.dim(), "transpose", "dim0");
+  const std::int64_t d1 = normalize_dim(dim1, t.dim(), "transpose", "dim1");
+  if (d0 == d1 || t.dim() < 2) return t;
+  Shape shape = t.shape(), strides = t.strides();
+  std::swap(shape[d0], shape[d1]);
+  std::swap(strides[d0], strides[d1]);
+  Tensor out = make_view(t, shape, strides, t.offset());
+  record("transpose", {t}, out, [d0, d1](const Grads& g, const Node&) { return Grads{transpose(g[0], d0, d1)}; });
+  return out;
+}
+
+Tensor permute(const Tensor& t, const std::vector<std::int64_t>& dims) {
+  if (static_cast<std::int64_t>(dims.size()) != t.dim())
+    throw_range_error("permute: expected ", t.dim(), " dims for a tensor of shape ", shape_str(t.shape()), ", got ",
+                      dims.size());
+  std::vector<std::int64_t> order(dims.size()), inverse(dims.size());
+  std::vector<bool> seen(dims.size(), false);
+  Shape shape(dims.size()), strides(dims.size());
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const std::int64_t d = normalize_dim(dims[i], t.dim(), "permute");
+    if (seen[d]) throw_range_error("permute: dim ", d, " appears more than once");
+    seen[d] = true;
+    order[i] = d;
+    inverse[d] = static_cast<std::int64_t>(i);
+    shape[i] = t.shape()[d];
+    strides[i] = t.strides()[d];
+  }
+  Tensor out = make_view(t, shape, strides, t.offset());
+  record("permute", {t}, out, [inverse](const Grads& g, const Node&) { return Grads{permute(g[0], inverse)}; });
+  return out;
+}
+
 Tensor contiguous(const Tensor& t) {
   if (t.is_contiguous()) return t;
   return clone(t);

@@ -1,0 +1,1 @@
+// tg.nn.functional: activations, losses and layers as functions.

@@ -14,9 +14,10 @@ const libasan = execFileSync('g++', ['-print-file-name=libasan.so']).toString().
 const env = {
   ...process.env,
   TAPEGRAD_NATIVE: path.join(root, 'build-asan', 'Release', 'tapegrad.node'),
+  // Huge requests must fail as RangeErrors, not abort: allocator_may_return_null.
   // The runtime must come first; Node's own allocations are not ours to check for leaks here.
   LD_PRELOAD: libasan,
-  ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1',
+  ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1:allocator_may_return_null=1',
   UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
 };
-run(process.execPath, [require.resolve('vitest/vitest.mjs'), 'run', ...process.argv.slice(2)], env);
+run(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...process.argv.slice(2)], env);

@@ -17,3 +17,5 @@ export { tidy, memory } from './memory.js';
 export { backendInfo } from './backend.js';
 export type { BackendInfo } from './backend.js';
 export * as optim from './optim/index.js';
+export { save, saveSync, load, loadSync, serialize, deserialize } from './io/safetensors.js';
+export type { Metadata, SaveOptions, SafetensorsContents } from './io/safetensors.js';

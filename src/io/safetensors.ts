@@ -52,7 +52,12 @@ interface Entry {
 }
 
 /** Parses safetensors bytes into tensors (copies; the buffer may be reused). */
-export function deserialize(bytes: Uint8Array, op = 'deserialize'): SafetensorsContents {
+/** Decodes safetensors bytes (a Buffer or Uint8Array) into named tensors and the header's metadata. */
+export function deserialize(bytes: Uint8Array): SafetensorsContents {
+  return decode(bytes, 'deserialize');
+}
+
+function decode(bytes: Uint8Array, op: string): SafetensorsContents {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${op}: expected a Buffer or Uint8Array`);
   if (bytes.length < 8) fail(op, `the file has ${bytes.length} bytes, too few for the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -176,7 +181,12 @@ export interface SaveOptions {
  * Encodes named tensors as safetensors bytes. A tensor that appears under
  * several names (tied weights) is written once, under its first name.
  */
-export function serialize(tensors: Record<string, Tensor> | Map<string, Tensor>, options: SaveOptions = {}, op = 'serialize'): Buffer {
+export function serialize(tensors: Record<string, Tensor> | Map<string, Tensor>, options: SaveOptions = {}): Uint8Array {
+  return encode(tensors, options, 'serialize');
+}
+
+// Returns a Buffer (a Uint8Array) so fs writes it without a copy.
+function encode(tensors: Record<string, Tensor> | Map<string, Tensor>, options: SaveOptions, op: string): Buffer {
   const pairs = tensors instanceof Map ? [...tensors] : Object.entries(tensors ?? fail(op, 'expected an object of tensors'));
   const seen = new Set<Tensor>();
   const unique: [string, Tensor][] = [];
@@ -222,14 +232,14 @@ export function serialize(tensors: Record<string, Tensor> | Map<string, Tensor>,
 
 /** Writes named tensors (e.g. model.stateDict()) to a .safetensors file; replaces it atomically. */
 export async function save(tensors: Record<string, Tensor> | Map<string, Tensor>, path: string, options: SaveOptions = {}): Promise<void> {
-  const bytes = serialize(tensors, options, 'save');
+  const bytes = encode(tensors, options, 'save');
   const tmp = `${path}.${process.pid}.tmp`;
   await fsp.writeFile(tmp, bytes);
   await fsp.rename(tmp, path);
 }
 
 export function saveSync(tensors: Record<string, Tensor> | Map<string, Tensor>, path: string, options: SaveOptions = {}): void {
-  const bytes = serialize(tensors, options, 'saveSync');
+  const bytes = encode(tensors, options, 'saveSync');
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, bytes);
   renameSync(tmp, path);
@@ -237,9 +247,9 @@ export function saveSync(tensors: Record<string, Tensor> | Map<string, Tensor>, 
 
 /** Reads a .safetensors file into named tensors. */
 export async function load(path: string): Promise<Record<string, Tensor>> {
-  return deserialize(await fsp.readFile(path), 'load').tensors;
+  return decode(await fsp.readFile(path), 'load').tensors;
 }
 
 export function loadSync(path: string): Record<string, Tensor> {
-  return deserialize(readFileSync(path), 'loadSync').tensors;
+  return decode(readFileSync(path), 'loadSync').tensors;
 }

@@ -38,6 +38,7 @@ export interface NativeAddon {
   detach(h: Handle): Handle;
   version(h: Handle): number;
   backward(roots: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean, createGraph: boolean): void;
+  backwardAsync(roots: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean): Promise<void>;
   grad(
     outputs: Handle[], inputs: Handle[], grads: (Handle | null)[] | null,
     retainGraph: boolean, createGraph: boolean, allowUnused: boolean,
@@ -99,6 +100,11 @@ export interface NativeAddon {
   clone(a: Handle): Handle;
   // linalg
   // nn
+  // optim (gradients are read from each parameter's .grad)
+  sgdStep(params: Handle[], momentumBuffers: Handle[] | null, options: object): void;
+  adamStep(params: Handle[], expAvg: Handle[], expAvgSq: Handle[], maxExpAvgSq: Handle[] | null, options: object): void;
+  rmspropStep(params: Handle[], squareAvg: Handle[], gradAvg: Handle[] | null, momentumBuffers: Handle[] | null, options: object): void;
+  adagradStep(params: Handle[], sums: Handle[], options: object): void;
 }
 
 function load(): NativeAddon {

@@ -7,6 +7,7 @@ native.setErrorClass(TapegradError);
 export { TapegradError } from './errors.js';
 export { Tensor } from './tensor.js';
 export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions } from './tensor.js';
+export type { VarOptions } from './tensor.js';
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint, manualSeed,
 } from './creation.js';

@@ -58,6 +58,16 @@ export interface NativeAddon {
   // unary (elementwise helper: add unary ops here)
   // reduce
   sum(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  mean(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  prod(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  max(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  min(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  argmax(a: Handle, dim: number | undefined, keepDim: boolean): Handle;
+  argmin(a: Handle, dim: number | undefined, keepDim: boolean): Handle;
+  var(a: Handle, dims: Dims, correction: number, keepDim: boolean): Handle;
+  std(a: Handle, dims: Dims, correction: number, keepDim: boolean): Handle;
+  logsumexp(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  norm(a: Handle, p: number | 'fro', dims: Dims, keepDim: boolean): Handle;
   // shape
   reshape(a: Handle, shape: readonly number[]): Handle;
   expand(a: Handle, shape: readonly number[]): Handle;

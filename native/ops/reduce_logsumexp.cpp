@@ -1,0 +1,51 @@
+// logsumexp, shifted by the group maximum so that exp never overflows.
+#include <cmath>
+#include <limits>
+
+#include "core/autograd.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "ops/reduce_impl.h"
+#include "ops/shape.h"
+#include "runtime/error.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+// TODO(exp): d logsumexp / d x = exp(x - out); needs the elementwise exp.
+Tensor logsumexp_backward(const Tensor&, const Tensor&, const Tensor&, const ReducePlan&) {
+  throw_error("logsumexp: backward is not implemented yet");
+}
+
+}  // namespace
+
+Tensor logsumexp(const Tensor& t0, const std::vector<std::int64_t>& dims, bool keepdim) {
+  // Integer inputs are computed in the default float dtype, as in PyTorch.
+  const Tensor t = is_floating(t0.dtype()) ? t0 : cast(t0, DType::Float32);
+  const ReducePlan plan = plan_reduce(t, dims, keepdim, "logsumexp");
+  Tensor out = visit_floating(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    // NaN propagates through the shift; an all -inf (or empty) group gives
+    // -inf rather than -inf - -inf = NaN; +inf anywhere gives +inf.
+    auto shift = reduce_into<T, double>(t, plan, -inf, [](double& m, T x, std::int64_t) {
+      if (std::isnan(x) || x > m) m = std::isnan(m) ? m : static_cast<double>(x);
+    });
+    std::vector<double> total(shift.size(), 0.0);
+    for_each_reduced<T>(t, plan, [&](std::int64_t pos, T x, std::int64_t) {
+      if (std::isfinite(shift[pos])) total[pos] += std::exp(static_cast<double>(x) - shift[pos]);
+    });
+    for (std::size_t i = 0; i < shift.size(); ++i)
+      if (std::isfinite(shift[i])) shift[i] += std::log(total[i]);
+    return tensor_from<T>(shift, plan.out_shape, "logsumexp");
+  });
+  record("logsumexp", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node&) {
+    const Tensor in = x.unpack();
+    const Tensor res = reshape(o.unpack(), plan.kept_shape);
+    return Grads{logsumexp_backward(reshape(g[0], plan.kept_shape), in, res, plan)};
+  });
+  return out;
+}
+
+}  // namespace tapegrad::ops

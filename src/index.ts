@@ -17,3 +17,4 @@ export type { GradOptions, GradcheckOptions } from './autograd.js';
 export { tidy, memory } from './memory.js';
 export { backendInfo } from './backend.js';
 export type { BackendInfo } from './backend.js';
+export * as optim from './optim/index.js';

@@ -77,6 +77,11 @@ export interface NativeAddon {
   clone(a: Handle): Handle;
   // linalg
   // nn
+  // optim (gradients are read from each parameter's .grad)
+  sgdStep(params: Handle[], momentumBuffers: Handle[] | null, options: object): void;
+  adamStep(params: Handle[], expAvg: Handle[], expAvgSq: Handle[], maxExpAvgSq: Handle[] | null, options: object): void;
+  rmspropStep(params: Handle[], squareAvg: Handle[], gradAvg: Handle[] | null, momentumBuffers: Handle[] | null, options: object): void;
+  adagradStep(params: Handle[], sums: Handle[], options: object): void;
 }
 
 function load(): NativeAddon {

@@ -194,9 +194,15 @@ describe('var and std', () => {
     expectClose(x.var().item(), 5 / 3, 1e-6);
   });
   it('gradcheck and gradgradcheck', () => {
-    gradcheckDims((x, d, k) => x.var(d, { keepDim: k }), 5);
+    // correction 0: the size-1 groups of gradcheckDims would divide by N - 1 = 0.
+    gradcheckDims((x, d, k) => x.var(d, { keepDim: k, correction: 0 }), 5);
     gradcheckDims((x, d, k) => x.std(d, { keepDim: k, correction: 0 }), 6);
-    expect(tg.gradcheck((x) => x.std([0, 2], { correction: 1 }), [leaf([2, 3, 2])])).toBe(true);
+    for (const correction of [1, 2, 0.5]) {
+      expect(tg.gradcheck((x) => x.var([0, 2], { correction }), [leaf([2, 3, 2])])).toBe(true);
+      expect(tg.gradcheck((x) => x.std(-1, { correction, keepDim: true }), [leaf([3, 4])])).toBe(true);
+      expect(tg.gradcheck((x) => x.transpose(0, 1).var(1, { correction }), [leaf([3, 4])])).toBe(true);
+    }
+    expect(tg.gradcheck((x) => x.std().mul(x), [leaf([3, 2])])).toBe(true);
     expect(tg.gradgradcheck((x) => x.var(1), [leaf([3, 4])])).toBe(true);
     expect(tg.gradgradcheck((x) => x.var([0, 2], { keepDim: true, correction: 0 }).mul(x), [leaf([2, 3, 2])])).toBe(
       true,

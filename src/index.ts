@@ -7,7 +7,6 @@ native.setErrorClass(TapegradError);
 export { TapegradError } from './errors.js';
 export { Tensor } from './tensor.js';
 export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions } from './tensor.js';
-export type { VarOptions } from './tensor.js';
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint, manualSeed,
 } from './creation.js';
@@ -18,3 +17,4 @@ export { tidy, memory } from './memory.js';
 export { backendInfo } from './backend.js';
 export type { BackendInfo } from './backend.js';
 export * as optim from './optim/index.js';
+export type { VarOptions } from './tensor.js';

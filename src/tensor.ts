@@ -16,13 +16,6 @@ export type TensorLike = Tensor | number;
 /** A dim, or several dims; negative dims count from the end. */
 export type Dims = number | readonly number[];
 
-/** Options of var() and std(). */
-export interface VarOptions {
-  /** Subtracted from the element count in the divisor: 1 (default) is Bessel's correction, 0 the population value. */
-  correction?: number;
-  keepDim?: boolean;
-}
-
 export interface BackwardOptions {
   /** Keep the graph's saved tensors so backward can run through it again. */
   retainGraph?: boolean;
@@ -331,4 +324,11 @@ export class Tensor {
   }
 
   // ---- linear algebra --------------------------------------------------
+}
+
+/** Options of var() and std(). */
+export interface VarOptions {
+  /** Subtracted from the element count in the divisor: 1 (default) is Bessel's correction, 0 the population value. */
+  correction?: number;
+  keepDim?: boolean;
 }

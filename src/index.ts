@@ -5,6 +5,7 @@ import { native } from './native.js';
 native.setErrorClass(TapegradError);
 
 export { TapegradError } from './errors.js';
+export type { VarOptions } from './tensor.js';
 export { Tensor } from './tensor.js';
 export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions } from './tensor.js';
 export {
@@ -13,8 +14,9 @@ export {
 export type { TensorOptions, FromDataOptions } from './creation.js';
 export { noGrad, enableGrad, isGradEnabled, grad, gradcheck, gradgradcheck } from './autograd.js';
 export type { GradOptions, GradcheckOptions } from './autograd.js';
-export { tidy, memory } from './memory.js';
+export { tidy, tidyAsync, memory } from './memory.js';
 export { backendInfo } from './backend.js';
 export type { BackendInfo } from './backend.js';
 export * as optim from './optim/index.js';
-export type { VarOptions } from './tensor.js';
+export { save, saveSync, load, loadSync, serialize, deserialize } from './io/safetensors.js';
+export type { Metadata, SaveOptions, SafetensorsContents } from './io/safetensors.js';

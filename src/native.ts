@@ -38,6 +38,7 @@ export interface NativeAddon {
   detach(h: Handle): Handle;
   version(h: Handle): number;
   backward(roots: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean, createGraph: boolean): void;
+  backwardAsync(roots: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean): Promise<void>;
   grad(
     outputs: Handle[], inputs: Handle[], grads: (Handle | null)[] | null,
     retainGraph: boolean, createGraph: boolean, allowUnused: boolean,

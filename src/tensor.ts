@@ -174,6 +174,14 @@ export class Tensor {
     );
   }
   /**
+   * backward() on a worker thread: the event loop keeps serving while it runs.
+   * Until the promise settles, in-place writes to the leaves and to their .grad
+   * (including optimizer steps) throw. Graphs with JS hooks need backward().
+   */
+  backwardAsync(gradOutput?: Tensor | null, options: { retainGraph?: boolean } = {}): Promise<void> {
+    return native.backwardAsync([this._handle], gradOutput ? [gradOutput._handle] : null, options.retainGraph ?? false);
+  }
+  /**
    * Calls `fn` with the gradient of this tensor during backward; a tensor it
    * returns replaces the gradient.
    */

@@ -121,7 +121,9 @@ export abstract class Module {
     const strict = options.strict ?? true;
     if (state === null || typeof state !== 'object') throw new TypeError('loadStateDict: expected an object of tensors');
     const own = this.stateDict();
-    const missingKeys = Object.keys(own).filter((k) => !(k in state));
+    // A tied tensor (one tensor under several names) is saved once: any of its names will do.
+    const provided = new Set(Object.keys(own).filter((k) => k in state).map((k) => own[k]));
+    const missingKeys = Object.keys(own).filter((k) => !(k in state) && !provided.has(own[k]));
     const unexpectedKeys = Object.keys(state).filter((k) => !(k in own));
     if (strict && (missingKeys.length || unexpectedKeys.length))
       throw new RangeError(

@@ -13,10 +13,31 @@ namespace tapegrad::ops {
 
 namespace {
 
-// TODO(exp): d logsumexp / d x = exp(x - out); needs the elementwise exp.
-Tensor logsumexp_backward(const Tensor&, const Tensor&, const Tensor&, const ReducePlan&) {
-  throw_error("logsumexp: backward is not implemented yet");
+// d logsumexp / d x = exp(x - out), the softmax of the group. A group whose
+// result is -inf (every element -inf) gets a zero gradient instead of
+// exp(-inf - -inf) = NaN: its result is replaced by 0 before the subtraction,
+// so no NaN enters the graph (where() would not stop one in the other branch).
+#ifdef TAPEGRAD_REDUCE_ELEMENTWISE_MATH
+Tensor logsumexp_backward(const Tensor& g, const Tensor& x, const Tensor& res, const ReducePlan& plan) {
+  const Tensor r = contiguous_data(res);
+  const bool any_neg_inf_group = visit_floating(r.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    for (std::int64_t i = 0; i < plan.outputs; ++i)
+      if (r.data<T>()[i] == -std::numeric_limits<T>::infinity()) return true;
+    return false;
+  });
+  Tensor shift = res;
+  if (any_neg_inf_group) {
+    const Tensor neg_inf = scalar(-std::numeric_limits<double>::infinity(), res.dtype());
+    shift = where(eq(res, neg_inf), scalar(0, res.dtype()), res);
+  }
+  return mul(g, exp(sub(x, shift)));
 }
+#else
+Tensor logsumexp_backward(const Tensor&, const Tensor&, const Tensor&, const ReducePlan&) {
+  throw_error("logsumexp: backward needs exp from the elementwise ops, which this build lacks");
+}
+#endif
 
 }  // namespace
 

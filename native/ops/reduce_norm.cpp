@@ -57,10 +57,27 @@ Tensor zero_norm_mask(const Tensor& result, const ReducePlan& plan, bool zero) {
   });
 }
 
-// TODO(pow): general p needs the elementwise pow.
-Tensor norm_backward_general(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const ReducePlan&, double) {
-  throw_error("norm: backward for this p is not implemented yet");
+// d norm / d x for any other p: sign(x) |x|^(p-1) / norm^(p-1) (PyTorch's
+// formula). |x| is written as x * sign(x) with a constant sign, and zeros of x
+// and of the norm are replaced by 1 under pow and masked afterwards, so
+// neither 0^(negative) nor 0 * inf reaches the graph.
+#ifdef TAPEGRAD_REDUCE_ELEMENTWISE_MATH
+Tensor norm_backward_general(const Tensor& g, const Tensor& x, const Tensor& safe_norm, const Tensor& nonzero_norm,
+                             const ReducePlan& plan, double p) {
+  return visit_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const Tensor sgn = map_reduced<T>(x, plan, "norm", [](std::int64_t, T v) { return sign_of(v); });
+    const Tensor is_zero = map_reduced<T>(x, plan, "norm", [](std::int64_t, T v) { return v == 0 ? 1 : 0; });
+    const Tensor exponent = scalar(p - 1, x.dtype());
+    const Tensor scaled = mul(sgn, pow(add(mul(x, sgn), is_zero), exponent));
+    return mul(scaled, div(mul(g, nonzero_norm), pow(safe_norm, exponent)));
+  });
 }
+#else
+Tensor norm_backward_general(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const ReducePlan&, double p) {
+  throw_error("norm: backward for p = ", p, " needs pow from the elementwise ops, which this build lacks");
+}
+#endif
 
 // d norm / d x, for each case of p (g is the output gradient in kept shape).
 Tensor norm_backward(const Tensor& g, const Tensor& x, const Tensor& result, const ReducePlan& plan, double p) {

@@ -5,6 +5,7 @@ import { native } from './native.js';
 native.setErrorClass(TapegradError);
 
 export { TapegradError } from './errors.js';
+export type { VarOptions } from './tensor.js';
 export { Tensor } from './tensor.js';
 export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions } from './tensor.js';
 export type { GeluOptions } from './tensor.js';

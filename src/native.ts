@@ -91,6 +91,16 @@ export interface NativeAddon {
   clamp(a: Handle, min: number | null | undefined, max: number | null | undefined): Handle;
   // reduce
   sum(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  mean(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  prod(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  max(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  min(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  argmax(a: Handle, dim: number | undefined, keepDim: boolean): Handle;
+  argmin(a: Handle, dim: number | undefined, keepDim: boolean): Handle;
+  var(a: Handle, dims: Dims, correction: number, keepDim: boolean): Handle;
+  std(a: Handle, dims: Dims, correction: number, keepDim: boolean): Handle;
+  logsumexp(a: Handle, dims: Dims, keepDim: boolean): Handle;
+  norm(a: Handle, p: number | 'fro', dims: Dims, keepDim: boolean): Handle;
   // shape
   reshape(a: Handle, shape: readonly number[]): Handle;
   expand(a: Handle, shape: readonly number[]): Handle;

@@ -397,6 +397,52 @@ export class Tensor {
   sum(dim?: Dims, keepDim = false): Tensor {
     return new Tensor(native.sum(this._handle, dim, keepDim));
   }
+  /** Mean over all elements or over `dim` (float dtypes only; NaN for an empty reduction). */
+  mean(dim?: Dims, keepDim = false): Tensor {
+    return new Tensor(native.mean(this._handle, dim, keepDim));
+  }
+  /** Product over all elements or over `dim` (1 for an empty reduction). */
+  prod(dim?: Dims, keepDim = false): Tensor {
+    return new Tensor(native.prod(this._handle, dim, keepDim));
+  }
+  /**
+   * Largest value over all elements or over `dim` (values only, like PyTorch's
+   * amax; NaN propagates). The gradient is split evenly among tied maxima.
+   */
+  max(dim?: Dims, keepDim = false): Tensor {
+    return new Tensor(native.max(this._handle, dim, keepDim));
+  }
+  /** Smallest value over all elements or over `dim` (like amin; ties share the gradient). */
+  min(dim?: Dims, keepDim = false): Tensor {
+    return new Tensor(native.min(this._handle, dim, keepDim));
+  }
+  /** int32 index of the first maximum along `dim`, or the flat index over all elements. */
+  argmax(dim?: number, keepDim = false): Tensor {
+    return new Tensor(native.argmax(this._handle, dim, keepDim));
+  }
+  /** int32 index of the first minimum along `dim`, or the flat index over all elements. */
+  argmin(dim?: number, keepDim = false): Tensor {
+    return new Tensor(native.argmin(this._handle, dim, keepDim));
+  }
+  /** Variance over all elements or over `dim`, divided by max(0, N - correction) (correction 1 by default). */
+  var(dim?: Dims, options: VarOptions = {}): Tensor {
+    return new Tensor(native.var(this._handle, dim, options.correction ?? 1, options.keepDim ?? false));
+  }
+  /** Standard deviation: the square root of var() (gradient 0 where it is 0). */
+  std(dim?: Dims, options: VarOptions = {}): Tensor {
+    return new Tensor(native.std(this._handle, dim, options.correction ?? 1, options.keepDim ?? false));
+  }
+  /** log(sum(exp(x))) over `dim`, computed stably (shifted by the maximum). */
+  logsumexp(dim: Dims, keepDim = false): Tensor {
+    return new Tensor(native.logsumexp(this._handle, dim, keepDim));
+  }
+  /**
+   * Vector p-norm over all elements or over `dim`: p = 2 (default, also 'fro'),
+   * 1, Infinity (max |x|), -Infinity (min |x|), 0 (count of nonzeros) or any other number.
+   */
+  norm(p: number | 'fro' = 2, dim?: Dims, keepDim = false): Tensor {
+    return new Tensor(native.norm(this._handle, p, dim, keepDim));
+  }
 
   // ---- shape -----------------------------------------------------------
 
@@ -429,4 +475,11 @@ export class Tensor {
   }
 
   // ---- linear algebra --------------------------------------------------
+}
+
+/** Options of var() and std(). */
+export interface VarOptions {
+  /** Subtracted from the element count in the divisor: 1 (default) is Bessel's correction, 0 the population value. */
+  correction?: number;
+  keepDim?: boolean;
 }

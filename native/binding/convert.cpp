@@ -160,7 +160,7 @@ std::vector<std::int64_t> arg_dims(const Napi::CallbackInfo& info, std::size_t i
   for (std::uint32_t k = 0; k < a.Length(); ++k) {
     const Napi::Value e = a.Get(k);
     const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
-    if (!std::isfinite(x) || std::trunc(x) != x)
+    if (!std::isfinite(x) || std::trunc(x) != x || std::fabs(x) > 9007199254740991.0)
       throw_range_error(op, ": dims must be integers, got ", describe(e), " at index ", k);
     dims.push_back(static_cast<std::int64_t>(x));
   }

@@ -1,9 +1,14 @@
+// The reduction plan shared by the family, and the linear reductions: sum, mean.
 #include "ops/reduce.h"
+
 #include <algorithm>
+#include <type_traits>
 
 #include "core/autograd.h"
+#include "ops/elementwise.h"
 #include "ops/reduce_impl.h"
 #include "ops/shape.h"
+#include "runtime/error.h"
 
 namespace tapegrad::ops {
 
@@ -17,6 +22,7 @@ ReducePlan plan_reduce(const Tensor& t, const std::vector<std::int64_t>& dims, b
     plan.group *= t.shape()[d];
     plan.kept_shape[d] = 1;
   }
+  for (std::int64_t s : plan.kept_shape) plan.outputs *= s;
   for (std::int64_t d = 0; d < t.dim(); ++d) {
     const bool reduced = std::find(plan.dims.begin(), plan.dims.end(), d) != plan.dims.end();
     if (keepdim || !reduced) plan.out_shape.push_back(plan.kept_shape[d]);
@@ -24,19 +30,47 @@ ReducePlan plan_reduce(const Tensor& t, const std::vector<std::int64_t>& dims, b
   return plan;
 }
 
+void require_nonempty_groups(const Tensor& t, const ReducePlan& plan, const char* op) {
+  for (std::int64_t d : plan.dims)
+    if (t.shape()[d] == 0)
+      throw_range_error(op, ": cannot reduce over dim ", d, " of size 0 (input shape ", shape_str(t.shape()), "); ",
+                        op, " of an empty set is undefined");
+}
+
+Tensor expand_reduced(const Tensor& g, const ReducePlan& plan, const Shape& input_shape) {
+  return expand(reshape(g, plan.kept_shape), input_shape);
+}
+
 Tensor sum(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim) {
   const ReducePlan plan = plan_reduce(t, dims, keepdim, "sum");
-  Tensor out = empty(plan.out_shape, t.dtype(), "sum");
-  visit_dtype(t.dtype(), [&](auto tag) {
+  Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
     // Accumulate in double (int64 for int32) so float32 sums keep their accuracy.
     using Acc = std::conditional_t<std::is_same_v<T, std::int32_t>, std::int64_t, double>;
     auto acc = reduce_into<T, Acc>(t, plan, Acc(0), [](Acc& a, T x, std::int64_t) { a += x; });
-    T* po = out.data<T>();
-    for (std::size_t i = 0; i < acc.size(); ++i) po[i] = static_cast<T>(acc[i]);
+    return tensor_from<T>(acc, plan.out_shape, "sum");
   });
-  record("sum", {t}, out, [in = t.shape(), kept = plan.kept_shape](const Grads& g, const Node&) {
-    return Grads{expand(reshape(g[0], kept), in)};
+  record("sum", {t}, out, [plan, in = t.shape()](const Grads& g, const Node&) {
+    return Grads{expand_reduced(g[0], plan, in)};
+  });
+  return out;
+}
+
+Tensor mean(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim) {
+  // PyTorch refuses to guess a floating dtype for an integer mean.
+  if (!is_floating(t.dtype()))
+    throw_type_error("mean: input must be a float32 or float64 tensor, got ", dtype_name(t.dtype()),
+                     "; convert it first, e.g. x.to('float32').mean()");
+  const ReducePlan plan = plan_reduce(t, dims, keepdim, "mean");
+  Tensor out = visit_floating(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    auto acc = reduce_into<T, double>(t, plan, 0.0, [](double& a, T x, std::int64_t) { a += x; });
+    // 0 / 0 gives NaN for the mean of nothing, as in PyTorch.
+    for (double& a : acc) a /= static_cast<double>(plan.group);
+    return tensor_from<T>(acc, plan.out_shape, "mean");
+  });
+  record("mean", {t}, out, [plan, in = t.shape()](const Grads& g, const Node&) {
+    return Grads{mul(expand_reduced(g[0], plan, in), scalar(1.0 / static_cast<double>(plan.group), g[0].dtype()))};
   });
   return out;
 }

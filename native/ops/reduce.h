@@ -1,7 +1,9 @@
 // Reductions over all elements or over given dims (negative dims allowed).
-// An empty dims list means every dim.
+// An empty dims list means every dim. Floating reductions accumulate in
+// double, in a fixed order, so results are deterministic.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "core/tensor.h"
@@ -9,5 +11,29 @@
 namespace tapegrad::ops {
 
 Tensor sum(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim);
+// Floating inputs only (TypeError for int32, as in PyTorch). Mean of nothing is NaN.
+Tensor mean(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim);
+// Product; 1 for nothing. The gradient is exact where inputs hold zeros.
+Tensor prod(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim);
+
+// Largest / smallest values (PyTorch's amax / amin: values only, NaN
+// propagates). The gradient is split evenly among tied extrema.
+Tensor amax(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim);
+Tensor amin(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim);
+// int32 index of the first largest / smallest value along `dim`, or the flat
+// index over all elements when dim is absent. Not differentiable.
+Tensor argmax(const Tensor& t, std::optional<std::int64_t> dim, bool keepdim);
+Tensor argmin(const Tensor& t, std::optional<std::int64_t> dim, bool keepdim);
+
+// Variance with Bessel-style `correction` (divisor max(0, N - correction)),
+// and its square root. Floating inputs only.
+Tensor variance(const Tensor& t, const std::vector<std::int64_t>& dims, double correction, bool keepdim);
+Tensor std_dev(const Tensor& t, const std::vector<std::int64_t>& dims, double correction, bool keepdim);
+
+// log(sum(exp(x))) shifted by the maximum; int32 inputs are computed as float32.
+Tensor logsumexp(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim);
+
+// Vector p-norm over the dims: any real p, +-Infinity; p = 2 is also 'fro'.
+Tensor norm(const Tensor& t, double p, const std::vector<std::int64_t>& dims, bool keepdim);
 
 }  // namespace tapegrad::ops

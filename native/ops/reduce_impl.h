@@ -1,10 +1,19 @@
-// The loop behind reductions. Only op families include this file.
+// The loops and helpers behind reductions. Only op families include this file.
 #pragma once
 
 #include <vector>
 
 #include "core/strided.h"
 #include "ops/common.h"
+
+// The backward rules of logsumexp and of the general p-norm need exp, pow, eq
+// and where from the elementwise family (which brings ops/unary.h). Until that
+// family is merged they throw a TapegradError; delete this switch and its two
+// #if blocks (reduce_logsumexp.cpp, reduce_norm.cpp) once it is in main.
+#if __has_include("ops/unary.h")
+#define TAPEGRAD_REDUCE_ELEMENTWISE_MATH 1
+#include "ops/unary.h"
+#endif
 
 namespace tapegrad::ops {
 
@@ -13,27 +22,60 @@ struct ReducePlan {
   Shape kept_shape;                // reduced dims as size 1
   Shape out_shape;                 // as returned (keepdim or not)
   std::int64_t group = 1;          // elements reduced into each output
+  std::int64_t outputs = 1;        // number of output elements
 };
 
 ReducePlan plan_reduce(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim, const char* op);
 
-// Runs acc = step(acc, x) over every input element into a kept_shape buffer of
-// Acc initialised to `init`, in a fixed order (row-major over the input).
-template <typename T, typename Acc, typename Step>
-std::vector<Acc> reduce_into(const Tensor& t, const ReducePlan& plan, Acc init, Step step) {
-  std::int64_t outputs = 1;
-  for (std::int64_t s : plan.kept_shape) outputs *= s;
-  std::vector<Acc> acc(static_cast<std::size_t>(outputs), init);
+// For ops with no identity (max, argmax): a RangeError naming the op when a
+// reduced dim is empty.
+void require_nonempty_groups(const Tensor& t, const ReducePlan& plan, const char* op);
+
+// Calls f(out_pos, x, index) for every input element in a fixed order
+// (row-major over the input): out_pos is the element's output position in a
+// contiguous kept_shape buffer, index its row-major position in the input.
+template <typename T, typename F>
+void for_each_reduced(const Tensor& t, const ReducePlan& plan, F&& f) {
   Shape out_strides = contiguous_strides(plan.kept_shape);
   for (std::int64_t d : plan.dims) out_strides[d] = 0;
   const T* p = static_cast<const T*>(t.storage().data);
-  std::int64_t index = 0;  // row-major position, for steps that need it (argmax)
+  std::int64_t index = 0;
   for_each_row<2>(t.shape(), {&t.strides(), &out_strides}, {t.offset(), 0},
                   [&](const auto& off, std::int64_t n, const auto& in) {
-                    for (std::int64_t i = 0; i < n; ++i, ++index)
-                      step(acc[off[1] + i * in[1]], p[off[0] + i * in[0]], index);
+                    for (std::int64_t i = 0; i < n; ++i, ++index) f(off[1] + i * in[1], p[off[0] + i * in[0]], index);
                   });
+}
+
+// Runs step(acc, x, index) over every input element into a kept_shape buffer
+// of Acc initialised to `init`, in a fixed order (row-major over the input).
+template <typename T, typename Acc, typename Step>
+std::vector<Acc> reduce_into(const Tensor& t, const ReducePlan& plan, Acc init, Step step) {
+  std::vector<Acc> acc(static_cast<std::size_t>(plan.outputs), init);
+  for_each_reduced<T>(t, plan, [&](std::int64_t pos, T x, std::int64_t index) { step(acc[pos], x, index); });
   return acc;
 }
+
+// A contiguous tensor of `shape` filled from a kept_shape or input-shaped buffer.
+template <typename T, typename Src>
+Tensor tensor_from(const std::vector<Src>& values, const Shape& shape, const char* op) {
+  Tensor out = empty(shape, dtype_of<T>::value, op);
+  T* po = out.data<T>();
+  for (std::size_t i = 0; i < values.size(); ++i) po[i] = static_cast<T>(values[i]);
+  return out;
+}
+
+// An input-shaped contiguous tensor of T with element i = f(out_pos, x_i):
+// the non-differentiable masks and weights that backward rules multiply by.
+template <typename T, typename F>
+Tensor map_reduced(const Tensor& t, const ReducePlan& plan, const char* op, F&& f) {
+  Tensor out = empty(t.shape(), dtype_of<T>::value, op);
+  T* po = out.data<T>();
+  for_each_reduced<T>(t, plan, [&](std::int64_t pos, T x, std::int64_t index) { po[index] = static_cast<T>(f(pos, x)); });
+  return out;
+}
+
+// The gradient of a reduction's output brought back to the input's shape
+// (reduced dims restored as size 1, then broadcast). Differentiable.
+Tensor expand_reduced(const Tensor& g, const ReducePlan& plan, const Shape& input_shape);
 
 }  // namespace tapegrad::ops

@@ -1,0 +1,110 @@
+// Extrema: max / min (values, PyTorch's amax / amin) and argmax / argmin.
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "core/autograd.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "ops/reduce_impl.h"
+#include "ops/shape.h"
+#include "runtime/error.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+template <typename T>
+bool is_nan(T x) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(x);
+  return false;
+}
+
+// True when x should replace the current extremum. NaN wins (it propagates,
+// as in PyTorch) and ties keep the earlier element.
+template <bool Max, typename T>
+bool beats(T x, T current) {
+  if (is_nan(x)) return !is_nan(current);
+  return Max ? x > current : x < current;
+}
+
+template <bool Max>
+Tensor extremum(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim, const char* op) {
+  const ReducePlan plan = plan_reduce(t, dims, keepdim, op);
+  require_nonempty_groups(t, plan, op);
+  Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    // Starting from the far end of the range gives the right value for any non-empty group.
+    using L = std::numeric_limits<T>;
+    T init = Max ? L::lowest() : L::max();
+    if constexpr (L::has_infinity) init = Max ? -L::infinity() : L::infinity();
+    auto acc = reduce_into<T, T>(t, plan, init, [](T& a, T x, std::int64_t) {
+      if (beats<Max>(x, a)) a = x;
+    });
+    return tensor_from<T>(acc, plan.out_shape, op);
+  });
+  // d out / d x: 1 / count for each element equal to its group's extremum
+  // (split evenly among ties, as amax / amin do); NaN extrema send the
+  // gradient to the NaN elements.
+  record(op, {t}, out, [plan, op, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node&) {
+    const Tensor in = x.unpack();
+    const Tensor res = contiguous_data(o.unpack());
+    Tensor weights = visit_floating(in.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* r = res.data<T>();
+      auto hits = [&](std::int64_t pos, T v) { return is_nan(r[pos]) ? is_nan(v) : v == r[pos]; };
+      std::vector<double> count(static_cast<std::size_t>(plan.outputs), 0.0);
+      for_each_reduced<T>(in, plan, [&](std::int64_t pos, T v, std::int64_t) { count[pos] += hits(pos, v) ? 1 : 0; });
+      return map_reduced<T>(in, plan, op, [&](std::int64_t pos, T v) { return hits(pos, v) ? 1.0 / count[pos] : 0.0; });
+    });
+    return Grads{mul(expand_reduced(g[0], plan, in.shape()), weights)};
+  });
+  return out;
+}
+
+template <bool Max>
+Tensor arg_extremum(const Tensor& t, std::optional<std::int64_t> dim, bool keepdim, const char* op) {
+  std::vector<std::int64_t> dims;
+  if (dim) dims.push_back(*dim);
+  const ReducePlan plan = plan_reduce(t, dims, keepdim, op);
+  require_nonempty_groups(t, plan, op);
+  if (plan.group - 1 > std::numeric_limits<std::int32_t>::max())
+    throw_range_error(op, ": the reduced size ", plan.group, " is too large for int32 indices");
+  // Position of an element inside its group: its index along `dim`, or its
+  // flat index when reducing everything (a 0-d input has only index 0).
+  std::int64_t inner = 1, extent = 1;
+  const bool along_dim = dim && t.dim() > 0;
+  if (along_dim) {
+    const std::int64_t d = plan.dims[0];
+    for (std::int64_t k = d + 1; k < t.dim(); ++k) inner *= t.shape()[k];
+    extent = t.shape()[d];
+  }
+  return visit_dtype(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<T> best(static_cast<std::size_t>(plan.outputs));
+    std::vector<std::int32_t> at(static_cast<std::size_t>(plan.outputs), -1);
+    for_each_reduced<T>(t, plan, [&](std::int64_t pos, T x, std::int64_t index) {
+      if (at[pos] >= 0 && !beats<Max>(x, best[pos])) return;
+      best[pos] = x;
+      at[pos] = static_cast<std::int32_t>(along_dim ? (index / inner) % extent : index);
+    });
+    return tensor_from<std::int32_t>(at, plan.out_shape, op);
+  });
+}
+
+}  // namespace
+
+Tensor amax(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim) {
+  return extremum<true>(t, dims, keepdim, "max");
+}
+Tensor amin(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim) {
+  return extremum<false>(t, dims, keepdim, "min");
+}
+Tensor argmax(const Tensor& t, std::optional<std::int64_t> dim, bool keepdim) {
+  return arg_extremum<true>(t, dim, keepdim, "argmax");
+}
+Tensor argmin(const Tensor& t, std::optional<std::int64_t> dim, bool keepdim) {
+  return arg_extremum<false>(t, dim, keepdim, "argmin");
+}
+
+}  // namespace tapegrad::ops

@@ -1,0 +1,72 @@
+// logsumexp, shifted by the group maximum so that exp never overflows.
+#include <cmath>
+#include <limits>
+
+#include "core/autograd.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "ops/reduce_impl.h"
+#include "ops/shape.h"
+#include "runtime/error.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+// d logsumexp / d x = exp(x - out), the softmax of the group. A group whose
+// result is -inf (every element -inf) gets a zero gradient instead of
+// exp(-inf - -inf) = NaN: its result is replaced by 0 before the subtraction,
+// so no NaN enters the graph (where() would not stop one in the other branch).
+#ifdef TAPEGRAD_REDUCE_ELEMENTWISE_MATH
+Tensor logsumexp_backward(const Tensor& g, const Tensor& x, const Tensor& res, const ReducePlan& plan) {
+  const Tensor r = contiguous_data(res);
+  const bool any_neg_inf_group = visit_floating(r.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    for (std::int64_t i = 0; i < plan.outputs; ++i)
+      if (r.data<T>()[i] == -std::numeric_limits<T>::infinity()) return true;
+    return false;
+  });
+  Tensor shift = res;
+  if (any_neg_inf_group) {
+    const Tensor neg_inf = scalar(-std::numeric_limits<double>::infinity(), res.dtype());
+    shift = where(eq(res, neg_inf), scalar(0, res.dtype()), res);
+  }
+  return mul(g, exp(sub(x, shift)));
+}
+#else
+Tensor logsumexp_backward(const Tensor&, const Tensor&, const Tensor&, const ReducePlan&) {
+  throw_error("logsumexp: backward needs exp from the elementwise ops, which this build lacks");
+}
+#endif
+
+}  // namespace
+
+Tensor logsumexp(const Tensor& t0, const std::vector<std::int64_t>& dims, bool keepdim) {
+  // Integer inputs are computed in the default float dtype, as in PyTorch.
+  const Tensor t = is_floating(t0.dtype()) ? t0 : cast(t0, DType::Float32);
+  const ReducePlan plan = plan_reduce(t, dims, keepdim, "logsumexp");
+  Tensor out = visit_floating(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    // NaN propagates through the shift; an all -inf (or empty) group gives
+    // -inf rather than -inf - -inf = NaN; +inf anywhere gives +inf.
+    auto shift = reduce_into<T, double>(t, plan, -inf, [](double& m, T x, std::int64_t) {
+      if (std::isnan(x) || x > m) m = std::isnan(m) ? m : static_cast<double>(x);
+    });
+    std::vector<double> total(shift.size(), 0.0);
+    for_each_reduced<T>(t, plan, [&](std::int64_t pos, T x, std::int64_t) {
+      if (std::isfinite(shift[pos])) total[pos] += std::exp(static_cast<double>(x) - shift[pos]);
+    });
+    for (std::size_t i = 0; i < shift.size(); ++i)
+      if (std::isfinite(shift[i])) shift[i] += std::log(total[i]);
+    return tensor_from<T>(shift, plan.out_shape, "logsumexp");
+  });
+  record("logsumexp", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node&) {
+    const Tensor in = x.unpack();
+    const Tensor res = reshape(o.unpack(), plan.kept_shape);
+    return Grads{logsumexp_backward(reshape(g[0], plan.kept_shape), in, res, plan)};
+  });
+  return out;
+}
+
+}  // namespace tapegrad::ops

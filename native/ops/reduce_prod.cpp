@@ -1,0 +1,78 @@
+// prod, with a gradient that stays exact where the input holds zeros.
+#include <cstdint>
+#include <type_traits>
+
+#include "core/autograd.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "ops/reduce_impl.h"
+#include "ops/shape.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+// d prod / d x_k = the product of the other elements of x_k's group.
+//
+// Without zeros that is prod / x_k. With zeros, dividing would give 0/0, so
+// the groups are split by their zero count z, using the product P of the
+// group's nonzero elements (computed by prod itself, so it is differentiable):
+//   z = 0: others(k) = P / x_k
+//   z = 1: others(k) = x_0 * P / x_k for nonzero x_k (x_0 the zero element,
+//          kept as a factor so that gradients of gradients see it), P for x_0
+//   z > 1: others(k) = 0
+// Second derivatives are exact for z <= 1; for z > 1 they are taken as zero
+// (as PyTorch does for a reduction over all elements).
+Tensor product_of_others(const Tensor& x, const Tensor& result, const ReducePlan& plan) {
+  return visit_floating(x.dtype(), [&](auto tag) -> Tensor {
+    using T = decltype(tag);
+    std::vector<std::int64_t> zeros(static_cast<std::size_t>(plan.outputs), 0);
+    for_each_reduced<T>(x, plan, [&](std::int64_t pos, T v, std::int64_t) { zeros[pos] += v == 0 ? 1 : 0; });
+    bool any = false;
+    for (std::int64_t z : zeros) any = any || z > 0;
+    if (!any) return div(expand(reshape(result, plan.kept_shape), x.shape()), x);
+
+    const char* op = "prod";
+    const Tensor is_zero = map_reduced<T>(x, plan, op, [](std::int64_t, T v) { return v == 0 ? 1 : 0; });
+    const Tensor not_zero = map_reduced<T>(x, plan, op, [](std::int64_t, T v) { return v == 0 ? 0 : 1; });
+    // Nonzero elements of groups with at most one zero, and the zero of groups with exactly one.
+    const Tensor divides = map_reduced<T>(x, plan, op, [&](std::int64_t pos, T v) { return v != 0 && zeros[pos] <= 1; });
+    const Tensor lone_zero = map_reduced<T>(x, plan, op, [&](std::int64_t pos, T v) { return v == 0 && zeros[pos] == 1; });
+    std::vector<T> no_zero(zeros.size());
+    for (std::size_t i = 0; i < zeros.size(); ++i) no_zero[i] = zeros[i] == 0 ? 1 : 0;
+
+    // The zeros replaced by 1 in a way whose derivative ignores them.
+    const Tensor safe = add(mul(x, not_zero), is_zero);
+    const Tensor nonzero_product = prod(safe, plan.dims, true);
+    // x_0 for groups with one zero, 1 for groups without (0 + 1).
+    const Tensor zero_factor = add(sum(mul(x, is_zero), plan.dims, true), tensor_from<T>(no_zero, plan.kept_shape, op));
+    const Tensor others_nonzero = mul(divides, div(mul(zero_factor, nonzero_product), safe));
+    return add(others_nonzero, mul(lone_zero, nonzero_product));
+  });
+}
+
+}  // namespace
+
+Tensor prod(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim) {
+  const ReducePlan plan = plan_reduce(t, dims, keepdim, "prod");
+  Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, std::int32_t>) {
+      // int32 products wrap around as in PyTorch; unsigned arithmetic keeps that defined in C++.
+      auto acc = reduce_into<T, std::uint32_t>(t, plan, 1u, [](std::uint32_t& a, T x, std::int64_t) {
+        a *= static_cast<std::uint32_t>(x);
+      });
+      return tensor_from<T>(acc, plan.out_shape, "prod");
+    } else {
+      auto acc = reduce_into<T, double>(t, plan, 1.0, [](double& a, T x, std::int64_t) { a *= x; });
+      return tensor_from<T>(acc, plan.out_shape, "prod");
+    }
+  });
+  record("prod", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node&) {
+    const Tensor in = x.unpack();
+    return Grads{mul(expand_reduced(g[0], plan, in.shape()), product_of_others(in, o.unpack(), plan))};
+  });
+  return out;
+}
+
+}  // namespace tapegrad::ops

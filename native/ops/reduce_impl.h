@@ -6,14 +6,8 @@
 #include "core/strided.h"
 #include "ops/common.h"
 
-// The backward rules of logsumexp and of the general p-norm need exp, pow, eq
-// and where from the elementwise family (which brings ops/unary.h). Until that
-// family is merged they throw a TapegradError; delete this switch and its two
-// #if blocks (reduce_logsumexp.cpp, reduce_norm.cpp) once it is in main.
-#if __has_include("ops/unary.h")
-#define TAPEGRAD_REDUCE_ELEMENTWISE_MATH 1
+// Backward rules of logsumexp and the general p-norm use exp, pow, eq, where.
 #include "ops/unary.h"
-#endif
 
 namespace tapegrad::ops {
 

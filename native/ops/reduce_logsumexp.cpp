@@ -17,7 +17,6 @@ namespace {
 // result is -inf (every element -inf) gets a zero gradient instead of
 // exp(-inf - -inf) = NaN: its result is replaced by 0 before the subtraction,
 // so no NaN enters the graph (where() would not stop one in the other branch).
-#ifdef TAPEGRAD_REDUCE_ELEMENTWISE_MATH
 Tensor logsumexp_backward(const Tensor& g, const Tensor& x, const Tensor& res, const ReducePlan& plan) {
   const Tensor r = contiguous_data(res);
   const bool any_neg_inf_group = visit_floating(r.dtype(), [&](auto tag) {
@@ -33,11 +32,6 @@ Tensor logsumexp_backward(const Tensor& g, const Tensor& x, const Tensor& res, c
   }
   return mul(g, exp(sub(x, shift)));
 }
-#else
-Tensor logsumexp_backward(const Tensor&, const Tensor&, const Tensor&, const ReducePlan&) {
-  throw_error("logsumexp: backward needs exp from the elementwise ops, which this build lacks");
-}
-#endif
 
 }  // namespace
 

@@ -61,7 +61,6 @@ Tensor zero_norm_mask(const Tensor& result, const ReducePlan& plan, bool zero) {
 // formula). |x| is written as x * sign(x) with a constant sign, and zeros of x
 // and of the norm are replaced by 1 under pow and masked afterwards, so
 // neither 0^(negative) nor 0 * inf reaches the graph.
-#ifdef TAPEGRAD_REDUCE_ELEMENTWISE_MATH
 Tensor norm_backward_general(const Tensor& g, const Tensor& x, const Tensor& safe_norm, const Tensor& nonzero_norm,
                              const ReducePlan& plan, double p) {
   return visit_floating(x.dtype(), [&](auto tag) {
@@ -73,11 +72,6 @@ Tensor norm_backward_general(const Tensor& g, const Tensor& x, const Tensor& saf
     return mul(scaled, div(mul(g, nonzero_norm), pow(safe_norm, exponent)));
   });
 }
-#else
-Tensor norm_backward_general(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const ReducePlan&, double p) {
-  throw_error("norm: backward for p = ", p, " needs pow from the elementwise ops, which this build lacks");
-}
-#endif
 
 // d norm / d x, for each case of p (g is the output gradient in kept shape).
 Tensor norm_backward(const Tensor& g, const Tensor& x, const Tensor& result, const ReducePlan& plan, double p) {

@@ -67,6 +67,10 @@ export interface NativeAddon {
   contiguous(a: Handle): Handle;
   clone(a: Handle): Handle;
   // linalg
+  matmul(a: Handle, b: Handle): Handle;
+  dot(a: Handle, b: Handle): Handle;
+  outer(a: Handle, b: Handle): Handle;
+  linear(x: Handle, weight: Handle, bias: Handle | null): Handle;
   // nn
   // optim (gradients are read from each parameter's .grad)
   sgdStep(params: Handle[], momentumBuffers: Handle[] | null, options: object): void;

@@ -1,6 +1,105 @@
-// tg.nn.functional: activations, losses and layers as functions.
+// tg.nn.functional: activations, losses and layers as functions, with
+// PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
 import { native, type Handle } from '../native.js';
 import { Tensor, operand } from '../tensor.js';
+
+/** How a loss combines its per-element values. */
+export type Reduction = 'mean' | 'sum' | 'none';
+
+export interface LossOptions {
+  /** 'mean' (default), 'sum', or 'none' for the unreduced per-element losses. */
+  reduction?: Reduction;
+}
+
+export interface NllLossOptions extends LossOptions {
+  /** One rescaling weight per class (a 1-D tensor of size C); not differentiated. */
+  weight?: Tensor | null;
+  /** Targets equal to this index count neither in the loss nor in the mean's divisor. Default -100. */
+  ignoreIndex?: number;
+}
+
+export interface CrossEntropyOptions extends NllLossOptions {
+  /** In [0, 1]: the share of the target replaced by the uniform distribution. Default 0. */
+  labelSmoothing?: number;
+}
+
+export interface HuberLossOptions extends LossOptions {
+  /** Where the loss turns from quadratic to linear (> 0). Default 1. */
+  delta?: number;
+}
+
+export interface BinaryCrossEntropyOptions extends LossOptions {
+  /** Rescales each element's loss; broadcasts to the input. */
+  weight?: Tensor | null;
+}
+
+// A tensor argument, or anything else for the native layer to reject with a TypeError.
+function h(t: unknown): Handle {
+  return operand(t) as Handle;
+}
+function optional(t: Tensor | null | undefined): Handle | null {
+  return t === undefined || t === null ? null : h(t);
+}
+
+// ---- softmax ------------------------------------------------------------------
+
+/** exp(x) / sum(exp(x)) along `dim`, computed with the max subtracted (no overflow). */
+export function softmax(input: Tensor, dim: number): Tensor {
+  return new Tensor(native.softmax(h(input), dim));
+}
+
+/** log(softmax(x)) along `dim`, computed stably as x - max - log(sum(exp(x - max))). */
+export function logSoftmax(input: Tensor, dim: number): Tensor {
+  return new Tensor(native.logSoftmax(h(input), dim));
+}
+
+// ---- losses -------------------------------------------------------------------
+
+/**
+ * Cross-entropy between logits and targets. `input` is [N, C] (or [C], or
+ * [N, C, d1, ...]); `target` is either int32 class indices of shape [N] (or
+ * [], or [N, d1, ...]) or float class probabilities of the input's shape.
+ * The mean over class indices divides by the summed weights of the targets
+ * that are not ignored; over probabilities, by the number of samples.
+ */
+export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  return new Tensor(
+    native.crossEntropy(
+      h(input), h(target), optional(options.weight), options.ignoreIndex ?? -100, options.labelSmoothing ?? 0,
+      options.reduction ?? 'mean',
+    ),
+  );
+}
+
+/** Negative log-likelihood of int32 class indices under log-probabilities (see crossEntropy for shapes). */
+export function nllLoss(input: Tensor, target: Tensor, options: NllLossOptions = {}): Tensor {
+  return new Tensor(
+    native.nllLoss(h(input), h(target), optional(options.weight), options.ignoreIndex ?? -100, options.reduction ?? 'mean'),
+  );
+}
+
+/** (input - target)², reduced. input and target have the same shape. */
+export function mseLoss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  return new Tensor(native.mseLoss(h(input), h(target), options.reduction ?? 'mean'));
+}
+
+/** |input - target|, reduced. */
+export function l1Loss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  return new Tensor(native.l1Loss(h(input), h(target), options.reduction ?? 'mean'));
+}
+
+/** 0.5·d² where |d| < delta, else delta·(|d| - 0.5·delta), with d = input - target. */
+export function huberLoss(input: Tensor, target: Tensor, options: HuberLossOptions = {}): Tensor {
+  return new Tensor(native.huberLoss(h(input), h(target), options.delta ?? 1, options.reduction ?? 'mean'));
+}
+
+/**
+ * -(t·log(x) + (1 - t)·log(1 - x)) for probabilities x in [0, 1]; each log is
+ * clamped at -100 as in PyTorch, so x = 0 or 1 gives a finite loss.
+ */
+export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BinaryCrossEntropyOptions = {}): Tensor {
+  return new Tensor(native.binaryCrossEntropy(h(input), h(target), optional(options.weight), options.reduction ?? 'mean'));
+}
 
 // ---- layers -------------------------------------------------------------------
 
@@ -10,6 +109,35 @@ import { Tensor, operand } from '../tensor.js';
  * broadcasts to the output.
  */
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  const b = bias === undefined || bias === null ? null : (operand(bias) as Handle);
-  return new Tensor(native.linear(operand(input) as Handle, operand(weight) as Handle, b));
+  return new Tensor(native.linear(h(input), h(weight), optional(bias)));
+}
+
+/**
+ * Normalises over the trailing dims `normalizedShape` to zero mean and unit
+ * (biased) variance, then applies the optional weight and bias of that shape.
+ */
+export function layerNorm(
+  input: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5,
+): Tensor {
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  return new Tensor(native.layerNorm(h(input), shape, optional(weight), optional(bias), eps));
+}
+
+/**
+ * Zeroes each element with probability p, drawn from the global generator
+ * (manualSeed), and scales the others by 1/(1 - p). Returns the input itself
+ * when training is false.
+ */
+export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
+  return new Tensor(native.dropout(h(input), p, training));
+}
+
+/** Rows of `weight` [numEmbeddings, embeddingDim] at the int32 `indices`: shape [...indices.shape, embeddingDim]. */
+export function embedding(indices: Tensor, weight: Tensor): Tensor {
+  return new Tensor(native.embedding(h(indices), h(weight)));
+}
+
+/** int32 one-hot vectors of length numClasses (-1: the largest index + 1). */
+export function oneHot(indices: Tensor, numClasses = -1): Tensor {
+  return new Tensor(native.oneHot(h(indices), numClasses));
 }

@@ -489,3 +489,40 @@ describe('embedding and oneHot', () => {
     expect(() => F.oneHot(ints([1]), -3)).toThrow(RangeError);
   });
 });
+
+describe('a 2-layer MLP', () => {
+  // x/(1 + x²): a smooth activation made of arithmetic ops.
+  const act = (h: Tensor) => h.div(h.mul(h).add(1));
+  const mlp = (x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) => F.linear(act(F.linear(x, w1, b1)), w2, b2);
+
+  it('gradcheck and gradgradcheck through linear → activation → linear → mseLoss', () => {
+    const x = leaf([4, 3], 1).detach(), y = leaf([4, 2], 2).detach();
+    const params = [leaf([5, 3], 3), leaf([5], 4), leaf([2, 5], 5), leaf([2], 6)];
+    const loss = (w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) => F.mseLoss(mlp(x, w1, b1, w2, b2), y);
+    expect(tg.gradcheck(loss, params)).toBe(true);
+    expect(tg.gradgradcheck(loss, params)).toBe(true);
+    // and with respect to the input, through crossEntropy
+    const t = ints([0, 1, 1, 0]);
+    expect(tg.gradcheck((v) => F.crossEntropy(mlp(v, ...(params.map((p) => p.detach()) as [Tensor, Tensor, Tensor, Tensor])), t), [leaf([4, 3], 7)])).toBe(true);
+  });
+
+  it('trains: the loss falls with SGD', () => {
+    tg.manualSeed(0);
+    const x = tg.randn([32, 3]);
+    const y = x.matmul(tg.tensor([[1], [-2], [0.5]])).add(0.3);
+    const w1 = tg.randn([8, 3]).mul(0.5).setRequiresGrad(), b1 = tg.zeros([8], { requiresGrad: true });
+    const w2 = tg.randn([1, 8]).mul(0.5).setRequiresGrad(), b2 = tg.zeros([1], { requiresGrad: true });
+    const opt = new tg.optim.SGD([w1, b1, w2, b2], { lr: 0.1 });
+    const losses: number[] = [];
+    for (let step = 0; step < 200; step++) {
+      tg.tidy(() => {
+        const loss = F.mseLoss(mlp(x, w1, b1, w2, b2), y);
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+        losses.push(loss.item());
+      });
+    }
+    expect(losses[199]!).toBeLessThan(losses[0]! * 0.05);
+  });
+});

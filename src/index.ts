@@ -7,6 +7,8 @@ native.setErrorClass(TapegradError);
 export { TapegradError } from './errors.js';
 export { Tensor } from './tensor.js';
 export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions } from './tensor.js';
+export type { GeluOptions } from './tensor.js';
+export { add, sub, mul, div, pow, maximum, minimum, where } from './ops.js';
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint, manualSeed,
 } from './creation.js';

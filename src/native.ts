@@ -56,7 +56,39 @@ export interface NativeAddon {
   mulInPlace(a: Handle, b: Operand): Handle;
   copyFrom(a: Handle, b: Operand): Handle;
   cast(a: Handle, dtype: DTypeName): Handle;
+  pow(a: Operand, b: Operand): Handle;
+  maximum(a: Operand, b: Operand): Handle;
+  minimum(a: Operand, b: Operand): Handle;
+  eq(a: Operand, b: Operand): Handle;
+  ne(a: Operand, b: Operand): Handle;
+  lt(a: Operand, b: Operand): Handle;
+  le(a: Operand, b: Operand): Handle;
+  gt(a: Operand, b: Operand): Handle;
+  ge(a: Operand, b: Operand): Handle;
+  where(cond: Handle, a: Operand, b: Operand): Handle;
   // unary (elementwise helper: add unary ops here)
+  neg(a: Handle): Handle;
+  abs(a: Handle): Handle;
+  sign(a: Handle): Handle;
+  square(a: Handle): Handle;
+  relu(a: Handle): Handle;
+  exp(a: Handle): Handle;
+  log(a: Handle): Handle;
+  log1p(a: Handle): Handle;
+  expm1(a: Handle): Handle;
+  sqrt(a: Handle): Handle;
+  rsqrt(a: Handle): Handle;
+  sin(a: Handle): Handle;
+  cos(a: Handle): Handle;
+  tanh(a: Handle): Handle;
+  sigmoid(a: Handle): Handle;
+  reciprocal(a: Handle): Handle;
+  silu(a: Handle): Handle;
+  leakyRelu(a: Handle, negativeSlope: number): Handle;
+  elu(a: Handle, alpha: number): Handle;
+  gelu(a: Handle, approximate: 'none' | 'tanh'): Handle;
+  softplus(a: Handle, beta: number, threshold: number): Handle;
+  clamp(a: Handle, min: number | null | undefined, max: number | null | undefined): Handle;
   // reduce
   sum(a: Handle, dims: Dims, keepDim: boolean): Handle;
   // shape

@@ -1,6 +1,48 @@
 // Functions over several tensors, exported at the top level (tg.cat, tg.where, ...).
 import { native, type Handle } from './native.js';
-import { Tensor, operand } from './tensor.js';
+import { Tensor, operand, type TensorLike } from './tensor.js';
+
+// ---- elementwise ----------------------------------------------------------
+// Functional forms of the binary ops: a number is allowed on either side
+// (tg.sub(2, t)), with at least one tensor.
+
+/** a + b. */
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  return new Tensor(native.add(operand(a), operand(b)));
+}
+/** a - b. */
+export function sub(a: TensorLike, b: TensorLike): Tensor {
+  return new Tensor(native.sub(operand(a), operand(b)));
+}
+/** a * b. */
+export function mul(a: TensorLike, b: TensorLike): Tensor {
+  return new Tensor(native.mul(operand(a), operand(b)));
+}
+/** a / b (true division: int32 operands divide as float32). */
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  return new Tensor(native.div(operand(a), operand(b)));
+}
+/** a ** b, differentiable in both (see Tensor.pow). */
+export function pow(a: TensorLike, b: TensorLike): Tensor {
+  return new Tensor(native.pow(operand(a), operand(b)));
+}
+/** Elementwise maximum (see Tensor.maximum). */
+export function maximum(a: TensorLike, b: TensorLike): Tensor {
+  return new Tensor(native.maximum(operand(a), operand(b)));
+}
+/** Elementwise minimum (see Tensor.minimum). */
+export function minimum(a: TensorLike, b: TensorLike): Tensor {
+  return new Tensor(native.minimum(operand(a), operand(b)));
+}
+/**
+ * `input` where `condition` is nonzero (NaN counts as nonzero), else `other`.
+ * condition may have any dtype; the three broadcast together; the result has
+ * the promoted dtype of input and other (float32 when both are numbers).
+ * Differentiable in input and other.
+ */
+export function where(condition: Tensor, input: TensorLike, other: TensorLike): Tensor {
+  return new Tensor(native.where(operand(condition) as Handle, operand(input), operand(other)));
+}
 
 // ---- linear algebra ---------------------------------------------------------
 

@@ -16,6 +16,12 @@ export type TensorLike = Tensor | number;
 /** A dim, or several dims; negative dims count from the end. */
 export type Dims = number | readonly number[];
 
+/** Options of Tensor.gelu. */
+export interface GeluOptions {
+  /** 'none' (default): x·Φ(x) with the exact erf; 'tanh': PyTorch's tanh approximation. */
+  approximate?: 'none' | 'tanh';
+}
+
 export interface BackwardOptions {
   /** Keep the graph's saved tensors so backward can run through it again. */
   retainGraph?: boolean;
@@ -210,12 +216,122 @@ export class Tensor {
   div(other: TensorLike): Tensor {
     return new Tensor(native.div(this._handle, operand(other)));
   }
+  /**
+   * this ** exponent. Gradients flow to both sides as in PyTorch (0 for the
+   * base where the exponent is 0; 0 for the exponent where the base is 0 and
+   * the exponent >= 0). int32 ** negative gives 0 except for bases 1 and -1.
+   */
+  pow(exponent: TensorLike): Tensor {
+    return new Tensor(native.pow(this._handle, operand(exponent)));
+  }
+  /** Elementwise maximum; NaN wins; on ties the gradient is split half and half. */
+  maximum(other: TensorLike): Tensor {
+    return new Tensor(native.maximum(this._handle, operand(other)));
+  }
+  /** Elementwise minimum; NaN wins; on ties the gradient is split half and half. */
+  minimum(other: TensorLike): Tensor {
+    return new Tensor(native.minimum(this._handle, operand(other)));
+  }
   /** Converts to another dtype (differentiable between float dtypes). */
   to(dtype: DType): Tensor {
     return new Tensor(native.cast(this._handle, dtype));
   }
 
   // ---- elementwise unary ----------------------------------------------
+  // neg, abs, sign, square, relu and clamp keep int32; the others compute an
+  // int32 tensor as float32 (as PyTorch).
+
+  /** -x. */
+  neg(): Tensor {
+    return new Tensor(native.neg(this._handle));
+  }
+  /** |x|; the gradient at 0 is 0. */
+  abs(): Tensor {
+    return new Tensor(native.abs(this._handle));
+  }
+  /** -1, 0 or 1 (NaN and ±0 pass through, as Math.sign); the gradient is 0. */
+  sign(): Tensor {
+    return new Tensor(native.sign(this._handle));
+  }
+  /** x². */
+  square(): Tensor {
+    return new Tensor(native.square(this._handle));
+  }
+  /** max(x, 0); NaN passes through. */
+  relu(): Tensor {
+    return new Tensor(native.relu(this._handle));
+  }
+  /**
+   * min(max(x, min), max). Either bound may be left out (undefined or null),
+   * not both; min > max gives max everywhere. The gradient is 1 inside
+   * [min, max] (inclusive) and 0 outside. int32 stays int32 when the bounds
+   * are integers, else the result is float32.
+   */
+  clamp(min?: number | null, max?: number | null): Tensor {
+    return new Tensor(native.clamp(this._handle, min, max));
+  }
+  /** e^x. */
+  exp(): Tensor {
+    return new Tensor(native.exp(this._handle));
+  }
+  /** Natural logarithm. */
+  log(): Tensor {
+    return new Tensor(native.log(this._handle));
+  }
+  /** log(1 + x), accurate near 0. */
+  log1p(): Tensor {
+    return new Tensor(native.log1p(this._handle));
+  }
+  /** e^x - 1, accurate near 0. */
+  expm1(): Tensor {
+    return new Tensor(native.expm1(this._handle));
+  }
+  sqrt(): Tensor {
+    return new Tensor(native.sqrt(this._handle));
+  }
+  /** 1 / sqrt(x). */
+  rsqrt(): Tensor {
+    return new Tensor(native.rsqrt(this._handle));
+  }
+  sin(): Tensor {
+    return new Tensor(native.sin(this._handle));
+  }
+  cos(): Tensor {
+    return new Tensor(native.cos(this._handle));
+  }
+  tanh(): Tensor {
+    return new Tensor(native.tanh(this._handle));
+  }
+  /** 1 / (1 + e^-x), computed without overflow for any x. */
+  sigmoid(): Tensor {
+    return new Tensor(native.sigmoid(this._handle));
+  }
+  /** 1 / x. */
+  reciprocal(): Tensor {
+    return new Tensor(native.reciprocal(this._handle));
+  }
+  /** x for x > 0, else negativeSlope·x. */
+  leakyRelu(negativeSlope = 0.01): Tensor {
+    return new Tensor(native.leakyRelu(this._handle, negativeSlope));
+  }
+  /** x for x > 0, else alpha·(e^x - 1). */
+  elu(alpha = 1): Tensor {
+    return new Tensor(native.elu(this._handle, alpha));
+  }
+  /** x·Φ(x) (Φ the standard normal CDF), or its tanh approximation. */
+  gelu(options: GeluOptions = {}): Tensor {
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError(`gelu: options must be an object like { approximate: 'tanh' }, got ${String(options)}`);
+    return new Tensor(native.gelu(this._handle, options.approximate ?? 'none'));
+  }
+  /** x·sigmoid(x) (also called swish). */
+  silu(): Tensor {
+    return new Tensor(native.silu(this._handle));
+  }
+  /** log(1 + e^(beta·x)) / beta; x itself where beta·x > threshold (as PyTorch). */
+  softplus(beta = 1, threshold = 20): Tensor {
+    return new Tensor(native.softplus(this._handle, beta, threshold));
+  }
 
   // ---- in place --------------------------------------------------------
 
@@ -247,6 +363,33 @@ export class Tensor {
   }
 
   // ---- comparisons and selection ---------------------------------------
+  // Results hold 1 (true) and 0 (false) in the promoted dtype of the operands,
+  // so a mask multiplies directly: x.mul(x.gt(0)). Not differentiable.
+
+  /** 1 where this == other, else 0. */
+  eq(other: TensorLike): Tensor {
+    return new Tensor(native.eq(this._handle, operand(other)));
+  }
+  /** 1 where this != other (NaN != NaN), else 0. */
+  ne(other: TensorLike): Tensor {
+    return new Tensor(native.ne(this._handle, operand(other)));
+  }
+  /** 1 where this < other, else 0. */
+  lt(other: TensorLike): Tensor {
+    return new Tensor(native.lt(this._handle, operand(other)));
+  }
+  /** 1 where this <= other, else 0. */
+  le(other: TensorLike): Tensor {
+    return new Tensor(native.le(this._handle, operand(other)));
+  }
+  /** 1 where this > other, else 0. */
+  gt(other: TensorLike): Tensor {
+    return new Tensor(native.gt(this._handle, operand(other)));
+  }
+  /** 1 where this >= other, else 0. */
+  ge(other: TensorLike): Tensor {
+    return new Tensor(native.ge(this._handle, operand(other)));
+  }
 
   // ---- reductions ------------------------------------------------------
 

@@ -276,15 +276,18 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_
 std::vector<Tensor> grad(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
                          const std::vector<Tensor>& inputs, BackwardOptions options, bool allow_unused) {
   std::vector<Capture> captures;
+  // Keep AccumulateGrad nodes of leaf inputs alive while the graph runs. Held
+  // from the moment they are made: a leaf that no graph uses (an input that is
+  // itself an output) has no other owner, and a second gradient_edge call
+  // would make a new node that the capture does not point to.
+  std::vector<std::shared_ptr<Node>> keep;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].requires_grad())
       throw_error("grad: input ", i, " does not require grad");
     Edge e = gradient_edge(inputs[i]);
     captures.push_back({e.node.get(), e.input_nr});
+    keep.push_back(std::move(e.node));
   }
-  // Keep AccumulateGrad nodes of leaf inputs alive while the graph runs.
-  std::vector<std::shared_ptr<Node>> keep;
-  for (const Tensor& t : inputs) keep.push_back(gradient_edge(t).node);
   std::vector<Tensor> result = run(roots, grad_roots, options, &captures);
   for (std::size_t i = 0; i < result.size(); ++i)
     if (!result[i].defined() && !allow_unused)

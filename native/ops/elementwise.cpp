@@ -1,23 +1,28 @@
 #include "ops/elementwise.h"
 
+#include <cmath>
+#include <optional>
+
 #include "core/autograd.h"
 #include "core/grad_mode.h"
 #include "ops/elementwise_impl.h"
 #include "ops/shape.h"
+#include "ops/unary.h"
 
 namespace tapegrad::ops {
 
 namespace {
 
-// Brings both operands to their promoted dtype.
+// Brings both operands to their promoted dtype. The casts are recorded, so an
+// op that records the promoted pair sends each input a gradient of its own dtype.
 std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b) {
   const DType d = promote(a.dtype(), b.dtype());
   return {cast(a, d), cast(b, d)};
 }
 
+// out = f(a, b) for operands already of one dtype.
 template <typename F>
-Tensor arithmetic(const Tensor& a0, const Tensor& b0, const char* op, F f) {
-  auto [a, b] = promoted(a0, b0);
+Tensor arithmetic(const Tensor& a, const Tensor& b, const char* op, F f) {
   return visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, std::int32_t>) {
@@ -29,6 +34,58 @@ Tensor arithmetic(const Tensor& a0, const Tensor& b0, const char* op, F f) {
       return binary_map<T, T>(a, b, a.dtype(), op, [&](T x, T y) { return static_cast<T>(f(x, y)); });
     }
   });
+}
+
+// 1 where pred(a, b) holds, else 0, in the promoted dtype. Records nothing.
+template <typename P>
+Tensor compare(const Tensor& a0, const Tensor& b0, const char* op, P pred) {
+  GradModeGuard no_grad(false);
+  auto [a, b] = promoted(a0, b0);
+  return visit_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return binary_map<T, T>(a, b, a.dtype(), op, [&](T x, T y) { return pred(x, y) ? T(1) : T(0); });
+  });
+}
+
+// int32 power by squaring, wrapping on overflow; negative exponents as PyTorch's integer kernel.
+std::int32_t int_pow(std::int32_t base, std::int32_t exponent) {
+  if (exponent < 0) {
+    if (base == 1) return 1;
+    if (base == -1) return (exponent & 1) ? -1 : 1;
+    return 0;
+  }
+  std::uint32_t result = 1, b = static_cast<std::uint32_t>(base);
+  for (std::uint32_t e = static_cast<std::uint32_t>(exponent); e != 0; e >>= 1) {
+    if (e & 1u) result *= b;
+    b *= b;
+  }
+  return static_cast<std::int32_t>(result);
+}
+
+// Elementwise max (or min) where NaN wins over any number.
+template <bool Max>
+Tensor extremum(const Tensor& a, const Tensor& b, const char* op) {
+  return visit_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return binary_map<T, T>(a, b, a.dtype(), op, [](T x, T y) {
+      if constexpr (!std::is_same_v<T, std::int32_t>) {
+        if (std::isnan(x)) return x;
+        if (std::isnan(y)) return y;
+      }
+      return (Max ? x > y : x < y) ? x : y;
+    });
+  });
+}
+
+// Gradients of maximum (Max) or minimum: all of g to the winner, half each on ties.
+Grads extremum_backward(const Tensor& g, const Tensor& x, const Tensor& y, const Node& n, bool is_max) {
+  const Tensor zero = scalar(0, g.dtype());
+  const Tensor shared = where(eq(x, y), mul(g, scalar(0.5, g.dtype())), g);
+  // Where x loses, x gets nothing; where y loses, y gets nothing (NaN: both keep g, as PyTorch).
+  const Tensor x_loses = is_max ? lt(x, y) : gt(x, y);
+  const Tensor y_loses = is_max ? gt(x, y) : lt(x, y);
+  return Grads{n.needs_grad(0) ? sum_to(where(x_loses, zero, shared), x.shape()) : Tensor(),
+               n.needs_grad(1) ? sum_to(where(y_loses, zero, shared), y.shape()) : Tensor()};
 }
 
 // Rejects in-place writes that would corrupt autograd history.
@@ -83,7 +140,8 @@ Tensor cast(const Tensor& t, DType dtype) {
   return out;
 }
 
-Tensor add(const Tensor& a, const Tensor& b) {
+Tensor add(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0);
   Tensor out = arithmetic(a, b, "add", [](auto x, auto y) { return x + y; });
   record("add", {a, b}, out, [sa = a.shape(), sb = b.shape()](const Grads& g, const Node& n) {
     return Grads{n.needs_grad(0) ? sum_to(g[0], sa) : Tensor(), n.needs_grad(1) ? sum_to(g[0], sb) : Tensor()};
@@ -91,7 +149,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor sub(const Tensor& a, const Tensor& b) {
+Tensor sub(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0);
   Tensor out = arithmetic(a, b, "sub", [](auto x, auto y) { return x - y; });
   record("sub", {a, b}, out, [sa = a.shape(), sb = b.shape()](const Grads& g, const Node& n) {
     return Grads{n.needs_grad(0) ? sum_to(g[0], sa) : Tensor(),
@@ -100,7 +159,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0);
   Tensor out = arithmetic(a, b, "mul", [](auto x, auto y) { return x * y; });
   record("mul", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
     Tensor x = sa.unpack(), y = sb.unpack();
@@ -113,14 +173,116 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor div(const Tensor& a0, const Tensor& b0) {
   // True division: integer operands divide as float32, as in PyTorch.
   const bool ints = !is_floating(a0.dtype()) && !is_floating(b0.dtype());
-  const Tensor a = ints ? cast(a0, DType::Float32) : a0;
-  const Tensor b = ints ? cast(b0, DType::Float32) : b0;
+  auto [a, b] = promoted(ints ? cast(a0, DType::Float32) : a0, ints ? cast(b0, DType::Float32) : b0);
   Tensor out = arithmetic(a, b, "div", [](auto x, auto y) { return x / y; });
   record("div", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
     Tensor x = sa.unpack(), y = sb.unpack();
     Tensor ga = div(g[0], y);
     return Grads{n.needs_grad(0) ? sum_to(ga, x.shape()) : Tensor(),
                  n.needs_grad(1) ? sum_to(mul(mul(ga, div(x, y)), scalar(-1, g[0].dtype())), y.shape()) : Tensor()};
+  });
+  return out;
+}
+
+Tensor pow(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0);
+  Tensor out = visit_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, std::int32_t>)
+      return binary_map<T, T>(a, b, a.dtype(), "pow", int_pow);
+    else
+      return binary_map<T, T>(a, b, a.dtype(), "pow", [](T x, T y) { return static_cast<T>(std::pow(x, y)); });
+  });
+  // The output is saved after record() gave it its grad_fn, so that the saved
+  // copy refers to the node weakly instead of forming a cycle.
+  auto saved_out = std::make_shared<SavedTensor>();
+  record("pow", {a, b}, out,
+         [sa = SavedTensor(a), sb = SavedTensor(b), saved_out](const Grads& g, const Node& n) {
+           Tensor x = sa.unpack(), y = sb.unpack();
+           const Tensor zero = scalar(0, g[0].dtype()), one = scalar(1, g[0].dtype());
+           Tensor ga, gb;
+           // d/da = b·a^(b-1), taken as 0 where b == 0 (so 0^0 has gradient 0, not 0·inf).
+           if (n.needs_grad(0)) ga = sum_to(where(eq(y, zero), zero, mul(mul(g[0], y), pow(x, sub(y, one)))), x.shape());
+           // d/db = a^b·log(a), taken as 0 where a == 0 and b >= 0 (the limit; log(0) would give NaN).
+           if (n.needs_grad(1)) {
+             const Tensor at_zero = mul(eq(x, zero), ge(y, zero));
+             gb = sum_to(where(at_zero, zero, mul(g[0], mul(saved_out->unpack(), log(x)))), y.shape());
+           }
+           return Grads{ga, gb};
+         });
+  *saved_out = SavedTensor(out, true);
+  return out;
+}
+
+Tensor maximum(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0);
+  Tensor out = extremum<true>(a, b, "maximum");
+  record("maximum", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
+    return extremum_backward(g[0], sa.unpack(), sb.unpack(), n, true);
+  });
+  return out;
+}
+
+Tensor minimum(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0);
+  Tensor out = extremum<false>(a, b, "minimum");
+  record("minimum", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
+    return extremum_backward(g[0], sa.unpack(), sb.unpack(), n, false);
+  });
+  return out;
+}
+
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "eq", [](auto x, auto y) { return x == y; });
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "ne", [](auto x, auto y) { return x != y; });
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "lt", [](auto x, auto y) { return x < y; });
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "le", [](auto x, auto y) { return x <= y; });
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "gt", [](auto x, auto y) { return x > y; });
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "ge", [](auto x, auto y) { return x >= y; });
+}
+
+Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0);
+  Shape shape;
+  try {
+    shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  } catch (const Error&) {
+    throw_range_error("where: shapes ", shape_str(cond.shape()), " (condition), ", shape_str(a.shape()), " (input) and ",
+                      shape_str(b.shape()), " (other) cannot be broadcast together");
+  }
+  Tensor out = empty(shape, a.dtype(), "where");
+  const Shape sc = broadcast_strides(cond, shape), sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
+  const Shape& so = out.strides();
+  visit_dtype(cond.dtype(), [&](auto cond_tag) {
+    using C = decltype(cond_tag);
+    visit_dtype(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const C* pc = static_cast<const C*>(cond.storage().data);
+      const T* pa = static_cast<const T*>(a.storage().data);
+      const T* pb = static_cast<const T*>(b.storage().data);
+      T* po = out.data<T>();
+      for_each_row<4>(shape, {&sc, &sa, &sb, &so}, {cond.offset(), a.offset(), b.offset(), 0},
+                      [&](const auto& off, std::int64_t n, const auto& in) {
+                        for (std::int64_t i = 0; i < n; ++i)
+                          po[off[3] + i * in[3]] =
+                              pc[off[0] + i * in[0]] != C(0) ? pa[off[1] + i * in[1]] : pb[off[2] + i * in[2]];
+                      });
+    });
+  });
+  record("where", {a, b}, out, [sc = SavedTensor(cond), sa = a.shape(), sb = b.shape()](const Grads& g, const Node& n) {
+    const Tensor c = sc.unpack(), zero = scalar(0, g[0].dtype());
+    return Grads{n.needs_grad(0) ? sum_to(where(c, g[0], zero), sa) : Tensor(),
+                 n.needs_grad(1) ? sum_to(where(c, zero, g[0]), sb) : Tensor()};
   });
   return out;
 }

@@ -11,10 +11,32 @@ Tensor scalar(double value, DType dtype);
 // Converts to `dtype` (differentiable between floating dtypes).
 Tensor cast(const Tensor& t, DType dtype);
 
+// Arithmetic: both operands are brought to their promoted dtype first.
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
+// a ** b. Gradients for both operands as PyTorch (0 for the base where b == 0,
+// 0 for the exponent where a == 0 and b >= 0). int32 ** negative is 0 except
+// for bases 1 and -1, as PyTorch's integer kernel.
+Tensor pow(const Tensor& a, const Tensor& b);
+// NaN wins; on ties the gradient is split half and half, as PyTorch.
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+
+// Comparisons: 1 where true and 0 where false, in the promoted dtype of the
+// operands (there is no bool dtype), so a mask multiplies directly. They are
+// not differentiable: the result never requires grad.
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+
+// a where cond is nonzero (NaN counts as nonzero), else b; cond of any dtype,
+// all three broadcast together. Differentiable in a and b.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 // In-place: a op= b, b broadcast to a's shape. Bumps a's version.
 void add_inplace(const Tensor& a, const Tensor& b);

@@ -1,0 +1,353 @@
+#include "ops/unary.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <memory>
+
+#include "core/autograd.h"
+#include "ops/elementwise.h"
+#include "ops/elementwise_impl.h"
+#include "ops/factory.h"
+#include "ops/unary_math.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+// A backward rule of a one-input op: the input's gradient from the output's
+// gradient g and a saved tensor (the input or the output).
+using Rule = std::function<Tensor(const Tensor& g, const Tensor& saved)>;
+
+// Records an op whose backward reads its input.
+void record_with_input(const char* name, const Tensor& x, const Tensor& out, Rule rule) {
+  record(name, {x}, out, [sx = SavedTensor(x), rule = std::move(rule)](const Grads& g, const Node&) {
+    return Grads{rule(g[0], sx.unpack())};
+  });
+}
+
+// Records an op whose backward reads its output. The output is saved after
+// record() gave it its grad_fn, so that the saved copy refers to the node
+// weakly instead of forming a cycle.
+void record_with_output(const char* name, const Tensor& x, const Tensor& out, Rule rule) {
+  auto saved = std::make_shared<SavedTensor>();
+  record(name, {x}, out, [saved, rule = std::move(rule)](const Grads& g, const Node&) {
+    return Grads{rule(g[0], saved->unpack())};
+  });
+  *saved = SavedTensor(out, true);
+}
+
+Tensor k(double value, const Tensor& like) { return scalar(value, like.dtype()); }
+Tensor zero_where_not(const Tensor& mask, const Tensor& g) { return where(mask, g, k(0, g)); }
+
+// The input of a float-valued op: int32 computes as float32, as in PyTorch.
+Tensor as_floating(const Tensor& x) { return is_floating(x.dtype()) ? x : cast(x, DType::Float32); }
+
+// out = f(x) for a floating x, in x's dtype.
+template <typename F>
+Tensor map_floating(const Tensor& x, const char* op, F f) {
+  return visit_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return unary_map<T, T>(x, x.dtype(), op, [&](T v) { return static_cast<T>(f(v)); });
+  });
+}
+
+// out = f(x) for floats and fi(x) for int32, keeping x's dtype.
+template <typename F, typename FI>
+Tensor map_any(const Tensor& x, const char* op, F f, FI fi) {
+  return visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, std::int32_t>)
+      return unary_map<T, T>(x, x.dtype(), op, fi);
+    else
+      return unary_map<T, T>(x, x.dtype(), op, [&](T v) { return static_cast<T>(f(v)); });
+  });
+}
+
+// f'(x) computed by one kernel, for the first-order backward of an
+// activation; recorded with f''(x), written in differentiable ops, so that
+// gradients of gradients work.
+template <typename F>
+Tensor derivative(const char* name, const Tensor& x, F kernel, Tensor (*second)(const Tensor&)) {
+  Tensor d = map_floating(x, name, kernel);
+  record(name, {x}, d, [sx = SavedTensor(x), second](const Grads& g, const Node&) {
+    return Grads{mul(g[0], second(sx.unpack()))};
+  });
+  return d;
+}
+
+// φ(x)(2 - x²): the second derivative of x·Φ(x).
+Tensor gelu_second(const Tensor& x) {
+  const Tensor x2 = square(x);
+  return mul(mul(exp(mul(x2, k(-0.5, x))), k(math::kInvSqrt2Pi, x)), sub(k(2, x), x2));
+}
+
+// With z = 2u, s = σ(z), s' = σ(-z) = 1 - s, t = tanh u = s - s':
+// d²/dx² = 4ss'·(u' + x/2·(u'' - 2t·u'²)).
+Tensor gelu_tanh_second(const Tensor& x) {
+  const Tensor x2 = square(x);
+  const Tensor u = mul(add(x, mul(mul(x2, x), k(math::kGeluCubic, x))), k(math::kSqrt2OverPi, x));
+  const Tensor s = sigmoid(mul(u, k(2, x))), sn = sigmoid(mul(u, k(-2, x)));
+  const Tensor du = mul(add(mul(x2, k(3 * math::kGeluCubic, x)), k(1, x)), k(math::kSqrt2OverPi, x));
+  const Tensor ddu = mul(x, k(6 * math::kGeluCubic * math::kSqrt2OverPi, x));
+  const Tensor t = sub(s, sn);
+  const Tensor inner = add(du, mul(mul(x, k(0.5, x)), sub(ddu, mul(mul(t, k(2, x)), square(du)))));
+  return mul(mul(mul(s, sn), k(4, x)), inner);
+}
+
+// σ(x)σ(-x)(2 + x(σ(-x) - σ(x))): the second derivative of x·σ(x).
+Tensor silu_second(const Tensor& x) {
+  const Tensor s = sigmoid(x), sn = sigmoid(neg(x));
+  return mul(mul(s, sn), add(mul(x, sub(sn, s)), k(2, x)));
+}
+
+// Rejects a NaN (or, with finite, an infinite) number argument.
+void check_number(double v, bool finite, const char* op, const char* arg) {
+  if (std::isnan(v) || (finite && std::isinf(v)))
+    throw_range_error(op, ": ", arg, " must be a ", finite ? "finite number" : "number (not NaN)", ", got ",
+                      std::isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+}
+
+bool fits_int32(double v) {
+  return std::trunc(v) == v && v >= std::numeric_limits<std::int32_t>::min() &&
+         v <= std::numeric_limits<std::int32_t>::max();
+}
+
+}  // namespace
+
+// ---- ops that keep int32 -------------------------------------------------
+
+Tensor neg(const Tensor& x) {
+  Tensor out = map_any(x, "neg", [](auto v) { return -v; }, [](std::int32_t v) {
+    return static_cast<std::int32_t>(0u - static_cast<std::uint32_t>(v));  // wraps: neg(INT32_MIN) = INT32_MIN
+  });
+  record("neg", {x}, out, [](const Grads& g, const Node&) { return Grads{neg(g[0])}; });
+  return out;
+}
+
+Tensor abs(const Tensor& x) {
+  Tensor out = map_any(x, "abs", [](auto v) { return std::fabs(v); }, [](std::int32_t v) {
+    const auto u = static_cast<std::uint32_t>(v);
+    return static_cast<std::int32_t>(v < 0 ? 0u - u : u);  // abs(INT32_MIN) wraps to INT32_MIN
+  });
+  record_with_input("abs", x, out, [](const Tensor& g, const Tensor& v) { return mul(g, sign(v)); });
+  return out;
+}
+
+Tensor sign(const Tensor& x) {
+  Tensor out = map_any(x, "sign", [](auto v) { return v > 0 ? decltype(v)(1) : v < 0 ? decltype(v)(-1) : v; },
+                       [](std::int32_t v) { return static_cast<std::int32_t>((v > 0) - (v < 0)); });
+  record("sign", {x}, out, [shape = x.shape()](const Grads& g, const Node&) {
+    return Grads{full(shape, 0, g[0].dtype(), "sign")};
+  });
+  return out;
+}
+
+Tensor square(const Tensor& x) {
+  Tensor out = map_any(x, "square", [](auto v) { return v * v; }, [](std::int32_t v) {
+    const auto u = static_cast<std::uint32_t>(v);
+    return static_cast<std::int32_t>(u * u);
+  });
+  record_with_input("square", x, out, [](const Tensor& g, const Tensor& v) { return mul(mul(g, v), k(2, g)); });
+  return out;
+}
+
+Tensor relu(const Tensor& x) {
+  Tensor out = map_any(x, "relu", [](auto v) { return v > 0 ? v : v != v ? v : decltype(v)(0); },
+                       [](std::int32_t v) { return v > 0 ? v : 0; });
+  record_with_output("relu", x, out, [](const Tensor& g, const Tensor& y) { return zero_where_not(gt(y, k(0, y)), g); });
+  return out;
+}
+
+Tensor clamp(const Tensor& x0, std::optional<double> lo, std::optional<double> hi) {
+  if (!lo && !hi) throw_type_error("clamp: at least one of min and max must be given");
+  if (lo) check_number(*lo, false, "clamp", "min");
+  if (hi) check_number(*hi, false, "clamp", "max");
+  // Bounds that int32 cannot hold make the result float32 (PyTorch's promotion with a float scalar).
+  const bool keep_int = !is_floating(x0.dtype()) && (!lo || fits_int32(*lo)) && (!hi || fits_int32(*hi));
+  const Tensor x = keep_int || is_floating(x0.dtype()) ? x0 : cast(x0, DType::Float32);
+  const double inf = std::numeric_limits<double>::infinity();
+  const double low = lo.value_or(-inf), high = hi.value_or(inf);
+  Tensor out = visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, std::int32_t>) {
+      const T l = lo ? static_cast<T>(low) : std::numeric_limits<T>::min();
+      const T h = hi ? static_cast<T>(high) : std::numeric_limits<T>::max();
+      return unary_map<T, T>(x, x.dtype(), "clamp", [l, h](T v) { return std::min(std::max(v, l), h); });
+    } else {
+      // Compared in double so that bounds beyond float's range need no narrowing first.
+      return unary_map<T, T>(x, x.dtype(), "clamp", [low, high](T v) {
+        if (std::isnan(v)) return v;
+        const double c = std::min(std::max(static_cast<double>(v), low), high);
+        return c == static_cast<double>(v) ? v : static_cast<T>(c);
+      });
+    }
+  });
+  record_with_input("clamp", x, out, [low, high](const Tensor& g, const Tensor& v) {
+    // 1 where low <= v <= high: a constant mask (no gradient of its own).
+    const Tensor inside = mul(ge(v, k(low, v)), le(v, k(high, v)));
+    return zero_where_not(inside, g);
+  });
+  return out;
+}
+
+// ---- float-valued ops ----------------------------------------------------
+
+Tensor exp(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "exp", [](auto v) { return std::exp(v); });
+  record_with_output("exp", x, out, [](const Tensor& g, const Tensor& y) { return mul(g, y); });
+  return out;
+}
+
+Tensor log(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "log", [](auto v) { return std::log(v); });
+  record_with_input("log", x, out, [](const Tensor& g, const Tensor& v) { return div(g, v); });
+  return out;
+}
+
+Tensor log1p(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "log1p", [](auto v) { return std::log1p(v); });
+  record_with_input("log1p", x, out, [](const Tensor& g, const Tensor& v) { return div(g, add(v, k(1, v))); });
+  return out;
+}
+
+Tensor expm1(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "expm1", [](auto v) { return std::expm1(v); });
+  record_with_output("expm1", x, out, [](const Tensor& g, const Tensor& y) { return mul(g, add(y, k(1, y))); });
+  return out;
+}
+
+Tensor sqrt(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "sqrt", [](auto v) { return std::sqrt(v); });
+  record_with_output("sqrt", x, out, [](const Tensor& g, const Tensor& y) { return div(g, mul(y, k(2, y))); });
+  return out;
+}
+
+Tensor rsqrt(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
+  // d/dx x^(-1/2) = -y³/2.
+  record_with_output("rsqrt", x, out, [](const Tensor& g, const Tensor& y) {
+    return mul(mul(g, mul(y, square(y))), k(-0.5, y));
+  });
+  return out;
+}
+
+Tensor sin(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "sin", [](auto v) { return std::sin(v); });
+  record_with_input("sin", x, out, [](const Tensor& g, const Tensor& v) { return mul(g, cos(v)); });
+  return out;
+}
+
+Tensor cos(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "cos", [](auto v) { return std::cos(v); });
+  record_with_input("cos", x, out, [](const Tensor& g, const Tensor& v) { return neg(mul(g, sin(v))); });
+  return out;
+}
+
+Tensor tanh(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "tanh", [](auto v) { return std::tanh(v); });
+  record_with_output("tanh", x, out, [](const Tensor& g, const Tensor& y) { return mul(g, sub(k(1, y), square(y))); });
+  return out;
+}
+
+Tensor sigmoid(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "sigmoid", [](auto v) { return math::sigmoid(v); });
+  record_with_output("sigmoid", x, out, [](const Tensor& g, const Tensor& y) {
+    return mul(g, mul(y, sub(k(1, y), y)));
+  });
+  return out;
+}
+
+Tensor reciprocal(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "reciprocal", [](auto v) { return decltype(v)(1) / v; });
+  record_with_output("reciprocal", x, out, [](const Tensor& g, const Tensor& y) { return neg(mul(g, square(y))); });
+  return out;
+}
+
+// ---- activations ---------------------------------------------------------
+
+Tensor leaky_relu(const Tensor& x0, double negative_slope) {
+  check_number(negative_slope, true, "leakyRelu", "negativeSlope");
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "leakyRelu", [negative_slope](auto v) {
+    using T = decltype(v);
+    return v > T(0) ? v : v * static_cast<T>(negative_slope);
+  });
+  record_with_input("leakyRelu", x, out, [negative_slope](const Tensor& g, const Tensor& v) {
+    return where(gt(v, k(0, v)), g, mul(g, k(negative_slope, g)));
+  });
+  return out;
+}
+
+Tensor elu(const Tensor& x0, double alpha) {
+  check_number(alpha, true, "elu", "alpha");
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "elu", [alpha](auto v) {
+    using T = decltype(v);
+    return v > T(0) ? v : static_cast<T>(alpha) * std::expm1(v);
+  });
+  // For x <= 0 the derivative alpha·e^x is y + alpha; it is taken from the
+  // output so that no e^x of a large positive x (inf) enters the graph.
+  auto saved = std::make_shared<SavedTensor>();
+  record("elu", {x}, out, [sx = SavedTensor(x), saved, alpha](const Grads& g, const Node&) {
+    const Tensor v = sx.unpack(), y = saved->unpack();
+    return Grads{where(gt(v, k(0, v)), g[0], mul(g[0], add(y, k(alpha, y))))};
+  });
+  *saved = SavedTensor(out, true);
+  return out;
+}
+
+Tensor gelu(const Tensor& x0, GeluApproximate approximate) {
+  const Tensor x = as_floating(x0);
+  if (approximate == GeluApproximate::Tanh) {
+    Tensor out = map_floating(x, "gelu", [](auto v) { return math::gelu_tanh(v); });
+    record_with_input("gelu", x, out, [](const Tensor& g, const Tensor& v) {
+      return mul(g, derivative("geluBackward", v, [](auto u) { return math::gelu_tanh_grad(u); }, gelu_tanh_second));
+    });
+    return out;
+  }
+  Tensor out = map_floating(x, "gelu", [](auto v) { return math::gelu(v); });
+  record_with_input("gelu", x, out, [](const Tensor& g, const Tensor& v) {
+    return mul(g, derivative("geluBackward", v, [](auto u) { return math::gelu_grad(u); }, gelu_second));
+  });
+  return out;
+}
+
+Tensor silu(const Tensor& x0) {
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "silu", [](auto v) { return math::silu(v); });
+  record_with_input("silu", x, out, [](const Tensor& g, const Tensor& v) {
+    return mul(g, derivative("siluBackward", v, [](auto u) { return math::silu_grad(u); }, silu_second));
+  });
+  return out;
+}
+
+Tensor softplus(const Tensor& x0, double beta, double threshold) {
+  check_number(beta, true, "softplus", "beta");
+  if (beta == 0) throw_range_error("softplus: beta must be nonzero, got 0");
+  check_number(threshold, false, "softplus", "threshold");
+  const Tensor x = as_floating(x0);
+  Tensor out = map_floating(x, "softplus", [beta, threshold](auto v) {
+    using T = decltype(v);
+    return math::softplus(v, static_cast<T>(beta), static_cast<T>(threshold));
+  });
+  // d/dx = σ(βx) below the threshold, 1 above it (where the op is x itself).
+  record_with_input("softplus", x, out, [beta, threshold](const Tensor& g, const Tensor& v) {
+    const Tensor bx = mul(v, k(beta, v));
+    return where(gt(bx, k(threshold, bx)), g, mul(g, sigmoid(bx)));
+  });
+  return out;
+}
+
+}  // namespace tapegrad::ops

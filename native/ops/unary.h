@@ -1,0 +1,44 @@
+// Elementwise unary ops and activations. neg, abs, sign, square, relu and
+// clamp keep int32 (int32 arithmetic wraps); the others are float-valued and
+// compute an int32 input as float32, as PyTorch does.
+#pragma once
+
+#include <optional>
+
+#include "core/tensor.h"
+
+namespace tapegrad::ops {
+
+Tensor neg(const Tensor& x);
+Tensor abs(const Tensor& x);
+// -1, 0 or 1 (NaN and ±0 pass through, as Math.sign); its gradient is 0.
+Tensor sign(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor relu(const Tensor& x);
+// min(max(x, lo), hi); either bound may be absent, not both. lo > hi gives hi
+// everywhere. Gradient 1 inside [lo, hi] (inclusive), 0 outside. int32 input
+// stays int32 when every bound is an integer int32 can hold.
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
+
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor log1p(const Tensor& x);
+Tensor expm1(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor reciprocal(const Tensor& x);
+
+Tensor leaky_relu(const Tensor& x, double negative_slope);
+Tensor elu(const Tensor& x, double alpha);
+enum class GeluApproximate { None, Tanh };
+// x·Φ(x) with the exact erf form, or PyTorch's tanh approximation.
+Tensor gelu(const Tensor& x, GeluApproximate approximate);
+Tensor silu(const Tensor& x);
+// log(1 + exp(beta·x)) / beta, and x itself where beta·x > threshold.
+Tensor softplus(const Tensor& x, double beta, double threshold);
+
+}  // namespace tapegrad::ops

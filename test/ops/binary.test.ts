@@ -1,0 +1,483 @@
+import { describe, expect, it } from 'vitest';
+import { expectClose, leaf, tg, type Tensor } from '../helpers.js';
+
+/** A float64 leaf holding `values`. */
+function leafOf(values: number[], shape = [values.length]): Tensor {
+  return tg.tensor(new Float64Array(values), { shape, dtype: 'float64', requiresGrad: true });
+}
+/** A float64 leaf of positive values in [lo, lo + 2·scale]. */
+function positiveLeaf(shape: number[], seed = 1, lo = 0.3, scale = 1): Tensor {
+  const values = Array.from(leaf(shape, seed, scale).data(), (v) => lo + scale + v);
+  return leafOf(values, shape);
+}
+function f64(values: number[], shape = [values.length]): Tensor {
+  return tg.tensor(new Float64Array(values), { shape, dtype: 'float64' });
+}
+function i32(values: number[]): Tensor {
+  return tg.tensor(new Int32Array(values));
+}
+function list(t: Tensor): number[] {
+  return Array.from(t.data());
+}
+/** Equal as IEEE values: NaN equals NaN, and the sign of zero must match. */
+function expectSame(actual: number[], expected: number[], what: string): void {
+  expect(actual.length, what).toBe(expected.length);
+  actual.forEach((a, i) => expect(Object.is(a, expected[i]), `${what}[${i}]: ${a} vs ${expected[i]}`).toBe(true));
+}
+/** Asserts that fn throws an instance of cls whose message matches. */
+function expectThrow(fn: () => unknown, cls: new (...args: never[]) => Error, message: RegExp): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `expected ${cls.name}`).toBeInstanceOf(cls);
+  expect((caught as Error).message).toMatch(message);
+}
+
+type Binary = (a: Tensor, b: Tensor) => Tensor;
+
+// Differentiable binary ops, with the domain their gradient checks need.
+const differentiable: { name: string; fn: Binary; positiveBase?: boolean }[] = [
+  { name: 'add', fn: (a, b) => a.add(b) },
+  { name: 'sub', fn: (a, b) => a.sub(b) },
+  { name: 'mul', fn: (a, b) => a.mul(b) },
+  { name: 'div', fn: (a, b) => a.div(b), positiveBase: true },
+  { name: 'pow', fn: (a, b) => a.pow(b), positiveBase: true },
+  { name: 'maximum', fn: (a, b) => a.maximum(b) },
+  { name: 'minimum', fn: (a, b) => a.minimum(b) },
+  { name: 'tg.sub', fn: (a, b) => tg.sub(a, b) },
+  { name: 'tg.pow', fn: (a, b) => tg.pow(a, b), positiveBase: true },
+];
+
+describe('binary ops: gradients', () => {
+  // div's divisor and pow's base stay positive; the other side may be any sign.
+  const pair = (positive: boolean | undefined, sa: number[], sb: number[], seed: number): [Tensor, Tensor] => {
+    const a = positive ? positiveLeaf(sa, seed) : leaf(sa, seed, 2);
+    const b = positive ? positiveLeaf(sb, seed + 1) : leaf(sb, seed + 1, 2);
+    return [a, b];
+  };
+
+  for (const op of differentiable) {
+    it(`${op.name}: gradcheck with broadcasting, 0-d, transposed and size-1 operands`, () => {
+      expect(tg.gradcheck(op.fn, pair(op.positiveBase, [2, 3], [2, 3], 1))).toBe(true);
+      expect(tg.gradcheck(op.fn, pair(op.positiveBase, [2, 3], [3], 3))).toBe(true);
+      expect(tg.gradcheck(op.fn, pair(op.positiveBase, [2, 1], [1, 3], 5))).toBe(true);
+      expect(tg.gradcheck(op.fn, pair(op.positiveBase, [4], [], 7))).toBe(true);
+      expect(tg.gradcheck(op.fn, pair(op.positiveBase, [], [2, 2], 9))).toBe(true);
+      expect(tg.gradcheck((a, b) => op.fn(a.transpose(0, 1), b), pair(op.positiveBase, [3, 2], [2, 3], 11))).toBe(true);
+      expect(tg.gradcheck((a, b) => op.fn(a, b.transpose(0, 1)), pair(op.positiveBase, [2, 3], [3, 2], 13))).toBe(true);
+      // Only one side requires grad.
+      const [a, b] = pair(op.positiveBase, [2, 2], [2], 15);
+      expect(tg.gradcheck((x) => op.fn(x, b.detach()), [a])).toBe(true);
+      expect(tg.gradcheck((y) => op.fn(a.detach(), y), [b])).toBe(true);
+    });
+
+    it(`${op.name}: gradcheck with the same tensor on both sides`, () => {
+      const [x] = pair(op.positiveBase, [2, 3], [1], 17);
+      expect(tg.gradcheck((t) => op.fn(t, t), [x!])).toBe(true);
+      expect(tg.gradcheck((t) => op.fn(t, t.transpose(0, 1).transpose(0, 1)), [x!])).toBe(true);
+    });
+
+    it(`${op.name}: gradgradcheck`, () => {
+      expect(tg.gradgradcheck(op.fn, pair(op.positiveBase, [2, 3], [3], 19))).toBe(true);
+      expect(tg.gradgradcheck(op.fn, pair(op.positiveBase, [2, 1], [2, 2], 21))).toBe(true);
+      const [x] = pair(op.positiveBase, [3], [1], 23);
+      expect(tg.gradgradcheck((t) => op.fn(t, t), [x!])).toBe(true);
+    });
+  }
+
+  it('numbers on either side: gradcheck and gradgradcheck', () => {
+    const x = leaf([2, 3], 1, 2);
+    const p = positiveLeaf([2, 3], 2);
+    const cases: [string, (t: Tensor) => Tensor, Tensor][] = [
+      ['2 - x', (t) => tg.sub(2, t), x],
+      ['x - 2', (t) => tg.sub(t, 2), x],
+      ['1 / p', (t) => tg.div(1, t), p],
+      ['3 * x', (t) => tg.mul(3, t), x],
+      ['0.5 + x', (t) => tg.add(0.5, t), x],
+      ['x ** 3', (t) => t.pow(3), x],
+      ['x ** 2', (t) => t.pow(2), x],
+      ['p ** -1.5', (t) => t.pow(-1.5), p],
+      ['2 ** x', (t) => tg.pow(2, t), x],
+      ['max(x, 0.1)', (t) => t.maximum(0.1), x],
+      ['min(0.1, x)', (t) => tg.minimum(0.1, t), x],
+      ['max(0.1, x)', (t) => tg.maximum(0.1, t), x],
+    ];
+    for (const [, fn, t] of cases) {
+      expect(tg.gradcheck(fn, [t])).toBe(true);
+      expect(tg.gradgradcheck(fn, [t])).toBe(true);
+    }
+  });
+
+  it('sends each input a gradient of its own dtype when float32 meets float64', () => {
+    for (const op of differentiable) {
+      const a = tg.tensor([1.5, 2], { requiresGrad: true });
+      const b = tg.tensor([3, 0.5], { dtype: 'float64', requiresGrad: true });
+      const out = op.fn(a, b);
+      expect(out.dtype, op.name).toBe('float64');
+      out.sum().backward();
+      expect(a.grad!.dtype, op.name).toBe('float32');
+      expect(b.grad!.dtype, op.name).toBe('float64');
+    }
+    const a = tg.tensor([1.5, 2], { requiresGrad: true });
+    tg.where(tg.tensor([1, 0]), a, f64([7, 8])).sum().backward();
+    expect(a.grad!.dtype).toBe('float32');
+    expect(list(a.grad!)).toEqual([1, 0]);
+  });
+
+  it('mul, div and sub of a tensor with itself', () => {
+    const x = leafOf([1.5, -2]);
+    x.mul(x).sum().backward();
+    expect(list(x.grad!)).toEqual([3, -4]);
+    x.zeroGrad();
+    x.div(x).sum().backward();
+    expectClose(list(x.grad!), [0, 0], 1e-15);
+    x.zeroGrad();
+    x.sub(x).sum().backward();
+    expect(list(x.grad!)).toEqual([0, 0]);
+    x.zeroGrad();
+    x.maximum(x).sum().backward();
+    expect(list(x.grad!)).toEqual([1, 1]);
+  });
+});
+
+describe('arithmetic: values and dtypes', () => {
+  it('functional forms take a number on either side', () => {
+    const t = f64([1, 2, 4]);
+    expect(list(tg.sub(2, t))).toEqual([1, 0, -2]);
+    expect(list(tg.sub(t, 2))).toEqual([-1, 0, 2]);
+    expect(list(tg.div(1, t))).toEqual([1, 0.5, 0.25]);
+    expect(list(tg.add(0.5, t))).toEqual([1.5, 2.5, 4.5]);
+    expect(list(tg.mul(t, 3))).toEqual([3, 6, 12]);
+    expect(list(tg.pow(2, t))).toEqual([2, 4, 16]);
+    expect(list(tg.maximum(2, t))).toEqual([2, 2, 4]);
+    expect(list(tg.minimum(t, 2))).toEqual([1, 2, 2]);
+    expect(tg.sub(2, t).dtype).toBe('float64');
+    expect(tg.add(t, t).toArray()).toEqual([2, 4, 8]);
+  });
+
+  it('keeps the existing dtype rules: numbers follow the tensor, int32 division is float32', () => {
+    const n = i32([7, -7]);
+    expect(n.add(2).dtype).toBe('int32');
+    expect(n.add(2.5).dtype).toBe('float32');
+    expect(list(n.div(2))).toEqual([3.5, -3.5]);
+    expect(n.div(2).dtype).toBe('float32');
+    expect(tg.tensor([1]).add(f64([1])).dtype).toBe('float64');
+    expect(n.add(tg.tensor([0.5, 0.5])).dtype).toBe('float32');
+    expect(list(i32([2147483647]).add(1))).toEqual([-2147483648]);
+    expect(list(tg.sub(1, i32([3])))).toEqual([-2]);
+  });
+
+  it('broadcasts like NumPy', () => {
+    const a = f64([1, 2], [2, 1]);
+    const b = f64([10, 20, 30], [3]);
+    expect(a.add(b).toArray()).toEqual([[11, 21, 31], [12, 22, 32]]);
+    expect(a.sub(b).shape).toEqual([2, 3]);
+    expect(tg.zeros([0, 3]).add(b).shape).toEqual([0, 3]);
+  });
+});
+
+describe('pow', () => {
+  it('matches hand-computed values and JavaScript ** in float64', () => {
+    expect(list(f64([2, 3, -2]).pow(2))).toEqual([4, 9, 4]);
+    expect(list(f64([4, 9]).pow(0.5))).toEqual([2, 3]);
+    expect(list(f64([2, 3], [2, 1]).pow(f64([1, 2, 3])))).toEqual([2, 4, 8, 3, 9, 27]);
+    const bases = [0, -0, 0.5, 2, -2, 10, -Infinity, Infinity, NaN, 1e-300, 1e300];
+    const exps = [0, -0, 1, 2, 3, -1, 0.5, -2.5, 300, -300, Infinity, -Infinity, NaN];
+    const a: number[] = [];
+    const b: number[] = [];
+    for (const x of bases) for (const y of exps) {
+      a.push(x);
+      b.push(y);
+    }
+    const got = list(f64(a).pow(f64(b)));
+    got.forEach((v, i) => {
+      const e = (a[i] as number) ** (b[i] as number);
+      if (!Number.isFinite(e) || e === 0) expect(Object.is(v, e), `${a[i]} ** ${b[i]}: ${v} vs ${e}`).toBe(true);
+      else expect(Math.abs(v - e), `${a[i]} ** ${b[i]}`).toBeLessThanOrEqual(1e-15 * Math.abs(e));
+    });
+  });
+
+  it('follows C and PyTorch where they differ from JavaScript: 1 ** NaN and (-1) ** ±Infinity are 1', () => {
+    expectSame(list(f64([1, 1, -1, -1]).pow(f64([NaN, Infinity, Infinity, -Infinity]))), [1, 1, 1, 1], 'pow');
+  });
+
+  it('int32 ** int32 stays int32, wraps on overflow, and gives 0 for negative exponents except ±1 bases', () => {
+    const out = i32([2, 2, 3, -3, 7, -1, -1, 1, 2, 0, 0]).pow(i32([10, 31, 0, 3, -1, -3, -4, -5, 32, 0, 5]));
+    expect(out.dtype).toBe('int32');
+    expect(list(out)).toEqual([1024, -2147483648, 1, -27, 0, -1, 1, 1, 0, 1, 0]);
+    expect(list(i32([46341]).pow(2))).toEqual([-2147479015]);
+    expect(i32([2]).pow(0.5).dtype).toBe('float32');
+    expect(list(i32([4]).pow(0.5))).toEqual([2]);
+    expect(i32([2]).pow(f64([2])).dtype).toBe('float64');
+  });
+
+  it('has PyTorch gradients at a zero base: no NaN where the exact gradient is defined', () => {
+    // base 0: exponent 2, 1, 0, 0.5, -1
+    const a = leafOf([0, 0, 0, 0, 0]);
+    const b = leafOf([2, 1, 0, 0.5, -1]);
+    const out = a.pow(b);
+    expectSame(list(out), [0, 0, 1, 0, Infinity], 'pow');
+    out.sum().backward();
+    // d/da = b·a^(b-1): 0, 1, 0 (b = 0), inf, -inf; d/db = a^b·log(a) → 0 where a = 0 and b >= 0.
+    expectSame(list(a.grad!), [0, 1, 0, Infinity, -Infinity], 'd/da');
+    expectSame(list(b.grad!).slice(0, 4), [0, 0, 0, 0], 'd/db');
+  });
+
+  it('gradients for a negative base: exact for the base, NaN for the exponent as in PyTorch', () => {
+    const a = leafOf([-2]);
+    const b = leafOf([3]);
+    a.pow(b).sum().backward();
+    expect(list(a.grad!)).toEqual([12]);
+    expect(list(b.grad!)[0]).toBeNaN();
+    const x = leafOf([-1.5, 2]);
+    x.pow(2).sum().backward();
+    expect(list(x.grad!)).toEqual([-3, 4]);
+    const y = leafOf([0, 3]);
+    y.pow(0).sum().backward();
+    expect(list(y.grad!)).toEqual([0, 0]);
+  });
+
+  it('d/db of a^b is a^b·log(a); x.pow(x) gets both parts', () => {
+    const a = leafOf([2, 0.5]);
+    const b = leafOf([3, 2]);
+    a.pow(b).sum().backward();
+    expectClose(list(a.grad!), [12, 1], 1e-15);
+    expectClose(list(b.grad!), [8 * Math.log(2), 0.25 * Math.log(0.5)], 1e-15);
+    const x = leafOf([1.5, 3]);
+    x.pow(x).sum().backward();
+    expectClose(list(x.grad!), [1.5, 3].map((v) => v ** v * (Math.log(v) + 1)), 1e-14);
+  });
+
+  it('second derivatives of a^b match the closed forms', () => {
+    const a = leafOf([1.7]);
+    const b = leafOf([2.3]);
+    const [ga, gb] = tg.grad(a.pow(b), [a, b], { createGraph: true });
+    const [gaa, gab] = tg.grad(ga!, [a, b], { retainGraph: true });
+    const [, gbb] = tg.grad(gb!, [a, b]);
+    const [x, y] = [1.7, 2.3];
+    expectClose(list(gaa!), [y * (y - 1) * x ** (y - 2)], 1e-13);
+    expectClose(list(gab!), [x ** (y - 1) * (1 + y * Math.log(x))], 1e-13);
+    expectClose(list(gbb!), [x ** y * Math.log(x) ** 2], 1e-13);
+  });
+});
+
+describe('maximum and minimum', () => {
+  it('values: NaN wins, numbers and broadcasting work, int32 stays int32', () => {
+    const a = f64([1, 5, NaN, -Infinity, 2]);
+    const b = f64([3, 4, 0, 1, NaN]);
+    expectSame(list(a.maximum(b)), [3, 5, NaN, 1, NaN], 'maximum');
+    expectSame(list(a.minimum(b)), [1, 4, NaN, -Infinity, NaN], 'minimum');
+    expect(f64([1, 2], [2, 1]).maximum(f64([0, 1.5, 3])).toArray()).toEqual([[1, 1.5, 3], [2, 2, 3]]);
+    expect(list(f64([-1, 2]).maximum(0))).toEqual([0, 2]);
+    const n = i32([-2147483648, 3]).maximum(i32([0, 9]));
+    expect(n.dtype).toBe('int32');
+    expect(list(n)).toEqual([0, 9]);
+    expect(list(i32([-5, 3]).minimum(0))).toEqual([-5, 0]);
+    expect(i32([1]).maximum(0.5).dtype).toBe('float32');
+  });
+
+  it('split the gradient half and half on ties, as PyTorch', () => {
+    const a = leafOf([1, 2, 3]);
+    const b = leafOf([1, 0, 5]);
+    a.maximum(b).sum().backward();
+    expect(list(a.grad!)).toEqual([0.5, 1, 0]);
+    expect(list(b.grad!)).toEqual([0.5, 0, 1]);
+    const c = leafOf([1, 2, 3]);
+    const d = leafOf([1, 0, 5]);
+    c.minimum(d).sum().backward();
+    expect(list(c.grad!)).toEqual([0.5, 0, 1]);
+    expect(list(d.grad!)).toEqual([0.5, 1, 0]);
+    // A broadcast operand sums its share over the broadcast dim.
+    const e = leafOf([2, 2, 1], [3]);
+    const s = leafOf([2], [1]);
+    e.maximum(s).sum().backward();
+    expect(list(s.grad!)).toEqual([2]);
+    expect(list(e.grad!)).toEqual([0.5, 0.5, 0]);
+  });
+
+  it('an infinite incoming gradient does not become NaN for the losing side', () => {
+    const a = leafOf([1]);
+    const b = leafOf([2]);
+    a.maximum(b).backward(f64([Infinity]));
+    expect(list(a.grad!)).toEqual([0]);
+    expect(list(b.grad!)).toEqual([Infinity]);
+  });
+});
+
+describe('comparisons', () => {
+  const ops = [
+    ['eq', (a: number, b: number) => a === b],
+    ['ne', (a: number, b: number) => a !== b],
+    ['lt', (a: number, b: number) => a < b],
+    ['le', (a: number, b: number) => a <= b],
+    ['gt', (a: number, b: number) => a > b],
+    ['ge', (a: number, b: number) => a >= b],
+  ] as const;
+
+  it('agree with JavaScript on specials (NaN, ±0, ±Infinity)', () => {
+    const values = [NaN, -Infinity, -1, -0, 0, 1e-300, 2, Infinity];
+    const a: number[] = [];
+    const b: number[] = [];
+    for (const x of values) for (const y of values) {
+      a.push(x);
+      b.push(y);
+    }
+    for (const [name, ref] of ops) {
+      for (const dtype of ['float32', 'float64'] as const) {
+        const out = tg.tensor(a, { dtype })[name](tg.tensor(b, { dtype }));
+        expect(out.dtype).toBe(dtype);
+        const round = dtype === 'float32' ? Math.fround : (v: number) => v;
+        expect(list(out), `${name} ${dtype}`).toEqual(a.map((x, i) => (ref(round(x), round(b[i]!)) ? 1 : 0)));
+      }
+    }
+  });
+
+  it('give the promoted dtype of the operands, holding 1 and 0', () => {
+    expect(i32([1, 2]).eq(i32([1, 3])).dtype).toBe('int32');
+    expect(list(i32([1, 2]).eq(i32([1, 3])))).toEqual([1, 0]);
+    expect(i32([1]).lt(f64([2])).dtype).toBe('float64');
+    expect(i32([1]).lt(tg.tensor([2])).dtype).toBe('float32');
+    expect(i32([1]).lt(2).dtype).toBe('int32');
+    expect(i32([1]).lt(1.5).dtype).toBe('float32');
+    expect(list(i32([1, 2]).lt(1.5))).toEqual([1, 0]);
+    expect(f64([1]).gt(0).dtype).toBe('float64');
+  });
+
+  it('broadcast, and work on 0-d, empty and transposed tensors', () => {
+    expect(f64([1, 2], [2, 1]).lt(f64([0, 1.5, 3])).toArray()).toEqual([[0, 1, 1], [0, 0, 1]]);
+    expect(tg.tensor(3).ge(3).item()).toBe(1);
+    expect(tg.zeros([0]).eq(0).shape).toEqual([0]);
+    const m = f64([1, 2, 3, 4], [2, 2]).transpose(0, 1);
+    expect(m.gt(2).toArray()).toEqual([[0, 1], [0, 1]]);
+  });
+
+  it('are not differentiable, and their masks multiply directly', () => {
+    const x = leafOf([-1, 2, 3]);
+    const mask = x.gt(0);
+    expect(mask.requiresGrad).toBe(false);
+    expect(mask.gradFn).toBe(null);
+    const y = x.mul(mask);
+    expect(list(y)).toEqual([-0, 2, 3]);
+    y.sum().backward();
+    expect(list(x.grad!)).toEqual([0, 1, 1]);
+  });
+});
+
+describe('where', () => {
+  it('selects by nonzero condition of any dtype (NaN counts as true)', () => {
+    const a = f64([1, 2, 3, 4]);
+    const b = f64([-1, -2, -3, -4]);
+    expect(list(tg.where(f64([1, 0, NaN, -0]), a, b))).toEqual([1, -2, 3, -4]);
+    expect(list(tg.where(i32([0, 7, 0, -1]), a, b))).toEqual([-1, 2, -3, 4]);
+    expect(list(tg.where(tg.tensor([0.5, 0, 0, 1]), a, b))).toEqual([1, -2, -3, 4]);
+    expect(list(tg.where(a.gt(2), a, 0))).toEqual([0, 0, 3, 4]);
+  });
+
+  it('broadcasts all three and promotes input and other', () => {
+    const cond = tg.tensor([[1], [0]]);
+    const out = tg.where(cond, f64([1, 2, 3]), tg.tensor(9));
+    expect(out.dtype).toBe('float64');
+    expect(out.toArray()).toEqual([[1, 2, 3], [9, 9, 9]]);
+    expect(tg.where(tg.tensor([1, 0]), i32([1, 2]), i32([5, 6])).dtype).toBe('int32');
+    expect(tg.where(tg.tensor([1, 0]), i32([1, 2]), 0.5).dtype).toBe('float32');
+    expect(list(tg.where(tg.tensor([1, 0]), i32([1, 2]), 0.5))).toEqual([1, 0.5]);
+    expect(tg.where(tg.tensor([1, 0]), 2, i32([5, 6])).dtype).toBe('int32');
+    const numbers = tg.where(tg.tensor([1, 0]), 2, 3);
+    expect(numbers.dtype).toBe('float32');
+    expect(list(numbers)).toEqual([2, 3]);
+    expect(tg.where(tg.tensor(1), f64([1, 2]), 0).shape).toEqual([2]);
+    expect(tg.where(tg.zeros([0, 2]), f64([1, 2]), 0).shape).toEqual([0, 2]);
+  });
+
+  it('gradcheck and gradgradcheck in input and other, with broadcasting', () => {
+    const cond = tg.tensor([[1], [0]]);
+    const a = leaf([2, 3], 1);
+    const b = leaf([3], 2);
+    expect(tg.gradcheck((x, y) => tg.where(cond, x, y), [a, b])).toBe(true);
+    expect(tg.gradgradcheck((x, y) => tg.where(cond, x.mul(x), y.mul(y)), [a, b])).toBe(true);
+    expect(tg.gradcheck((x) => tg.where(cond, x, 0), [a])).toBe(true);
+    expect(tg.gradcheck((y) => tg.where(cond, 1.5, y), [b])).toBe(true);
+    // The same tensor on both sides, and a transposed view.
+    const x = leaf([3, 2], 3);
+    const c = tg.tensor([[1, 0, 1], [0, 0, 1]]);
+    expect(tg.gradcheck((t) => tg.where(c, t.transpose(0, 1), t.transpose(0, 1).mul(2)), [x])).toBe(true);
+    expect(tg.gradgradcheck((t) => tg.where(c, t.transpose(0, 1).exp(), t.transpose(0, 1).square()), [x])).toBe(true);
+  });
+
+  it('routes the gradient to the selected side', () => {
+    const a = leafOf([1, 2, 3]);
+    const b = leafOf([4], [1]);
+    tg.where(tg.tensor([1, 0, 0]), a, b).sum().backward();
+    expect(list(a.grad!)).toEqual([1, 0, 0]);
+    expect(list(b.grad!)).toEqual([2]);
+  });
+});
+
+describe('binary ops: float32 agrees with float64', () => {
+  it('for every op', () => {
+    const xs = Array.from({ length: 24 }, (_, i) => 0.2 + ((i * 37) % 23) * 0.17);
+    const ys = Array.from({ length: 24 }, (_, i) => -1.5 + ((i * 11) % 19) * 0.16);
+    const fns: [string, Binary][] = [
+      ...differentiable.map((d) => [d.name, d.fn] as [string, Binary]),
+      ['where', (a, b) => tg.where(a.gt(1), a, b)],
+      ['lt', (a, b) => a.lt(b)],
+    ];
+    for (const [name, fn] of fns) {
+      const single = fn(tg.tensor(xs), tg.tensor(ys));
+      expect(single.dtype, name).toBe('float32');
+      const double = fn(tg.tensor(xs).to('float64'), tg.tensor(ys).to('float64'));
+      expectClose(list(single), list(double), 2e-6);
+    }
+  });
+});
+
+describe('binary ops: errors', () => {
+  const x = tg.tensor([[1, 2, 3], [4, 5, 6]]);
+
+  it('reject shapes that do not broadcast, naming both shapes', () => {
+    for (const name of ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const) {
+      expectThrow(
+        () => x[name](tg.tensor([1, 2, 3, 4])),
+        RangeError,
+        new RegExp(`^${name}: shapes \\[2, 3\\] and \\[4\\] cannot be broadcast together`),
+      );
+    }
+    expectThrow(() => tg.pow(tg.zeros([4]), x), RangeError, /^pow: shapes \[4\] and \[2, 3\] cannot be broadcast/);
+    expectThrow(
+      () => tg.where(tg.tensor([1, 0]), x, 0),
+      RangeError,
+      /^where: shapes \[2\] \(condition\), \[2, 3\] \(input\) and \[\] \(other\) cannot be broadcast together/,
+    );
+    expectThrow(
+      () => tg.where(tg.tensor([[1], [0]]), tg.zeros([1, 3]), tg.zeros([4])),
+      RangeError,
+      /^where: shapes \[2, 1\] \(condition\), \[1, 3\] \(input\) and \[4\] \(other\)/,
+    );
+  });
+
+  it('reject operands that are neither tensors nor numbers', () => {
+    expectThrow(() => x.pow('2' as unknown as number), TypeError, /^pow: other must be a Tensor, got '2'/);
+    expectThrow(() => x.maximum(null as unknown as number), TypeError, /^maximum: other must be a Tensor, got null/);
+    expectThrow(() => x.lt([1] as unknown as number), TypeError, /^lt: other must be a Tensor, got an array/);
+    expectThrow(() => tg.pow('a' as unknown as number, x), TypeError, /^pow: input must be a Tensor, got 'a'/);
+    expectThrow(() => tg.add(1, 2), TypeError, /^add: at least one operand must be a Tensor/);
+    expectThrow(() => tg.minimum(1, 2), TypeError, /^minimum: at least one operand must be a Tensor/);
+    expectThrow(() => tg.where(1 as unknown as Tensor, x, 0), TypeError, /^where: condition must be a Tensor, got 1/);
+    expectThrow(() => tg.where(x, 'a' as unknown as number, 0), TypeError, /^where: input must be a Tensor, got 'a'/);
+    expectThrow(() => tg.where(x, 0, {} as unknown as number), TypeError, /^where: other must be a Tensor, got an object/);
+    const d = tg.tensor([1]);
+    d.dispose();
+    expectThrow(() => x.pow(d), tg.TapegradError, /^pow: other is a disposed tensor/);
+    expectThrow(() => tg.where(d, 1, 0), tg.TapegradError, /^where: condition is a disposed tensor/);
+  });
+
+  it('int32 tensors cannot require grad, and int32 results of these ops never do', () => {
+    expectThrow(() => i32([1]).setRequiresGrad(true), TypeError, /^setRequiresGrad: only float32 and float64/);
+    const a = leafOf([1, 2]);
+    expect(a.gt(1).requiresGrad).toBe(false);
+    expect(i32([2]).pow(i32([3])).requiresGrad).toBe(false);
+  });
+});

@@ -114,6 +114,9 @@ export interface NativeAddon {
   l1Loss(input: Handle, target: Handle, reduction: string): Handle;
   huberLoss(input: Handle, target: Handle, delta: number, reduction: string): Handle;
   binaryCrossEntropy(input: Handle, target: Handle, weight: Handle | null, reduction: string): Handle;
+  binaryCrossEntropyWithLogits(
+    input: Handle, target: Handle, weight: Handle | null, posWeight: Handle | null, reduction: string,
+  ): Handle;
   layerNorm(x: Handle, normalizedShape: readonly number[], weight: Handle | null, bias: Handle | null, eps: number): Handle;
   dropout(x: Handle, p: number, training: boolean): Handle;
   embedding(indices: Handle, weight: Handle): Handle;

@@ -68,6 +68,15 @@ Napi::Value binary_cross_entropy(const Napi::CallbackInfo& info) {
                                         optional_tensor(info, 2, op, "weight"), arg_reduction(info, 3, op)));
 }
 
+// (input, target, weight | null, posWeight | null, reduction)
+Napi::Value binary_cross_entropy_with_logits(const Napi::CallbackInfo& info) {
+  const char* op = "binaryCrossEntropyWithLogits";
+  return wrap(info.Env(), ops::binary_cross_entropy_with_logits(
+                              arg_tensor(info, 0, op, "input"), arg_tensor(info, 1, op, "target"),
+                              optional_tensor(info, 2, op, "weight"), optional_tensor(info, 3, op, "posWeight"),
+                              arg_reduction(info, 4, op)));
+}
+
 // (input, normalizedShape, weight | null, bias | null, eps)
 Napi::Value layer_norm(const Napi::CallbackInfo& info) {
   const char* op = "layerNorm";
@@ -105,6 +114,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
   define<pair_loss<ops::l1_loss, kL1>>(env, exports, kL1);
   define<huber_loss>(env, exports, "huberLoss");
   define<binary_cross_entropy>(env, exports, "binaryCrossEntropy");
+  define<binary_cross_entropy_with_logits>(env, exports, "binaryCrossEntropyWithLogits");
   define<layer_norm>(env, exports, "layerNorm");
   define<dropout>(env, exports, "dropout");
   define<embedding>(env, exports, "embedding");

@@ -5,6 +5,7 @@
 // incoming gradient by differentiable expressions of the inputs.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -17,6 +18,7 @@
 #include "ops/nn.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "ops/unary.h"
 #include "runtime/error.h"
 
 namespace tapegrad::ops {
@@ -193,8 +195,11 @@ Tensor map1(const Tensor& a, const char* op, F f) {
 Tensor check_broadcast_weight(const Tensor& weight, const Shape& shape, DType dtype, const char* op, const char* arg) {
   if (!weight.defined()) return weight;
   require_floating(weight, op, arg);
-  const Shape b = broadcast_shapes(weight.shape(), shape, op);
-  if (b != shape)
+  const Shape& from = weight.shape();
+  bool fits = from.size() <= shape.size();
+  for (std::size_t i = 0; fits && i < from.size(); ++i)
+    fits = from[i] == 1 || from[i] == shape[shape.size() - from.size() + i];
+  if (!fits)
     throw_range_error(op, ": ", arg, " of shape ", shape_str(weight.shape()), " cannot be broadcast to the input shape ",
                       shape_str(shape));
   return cast(weight, dtype);
@@ -349,6 +354,22 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
   const Tensor one = scalar(1, x.dtype());
   const Tensor log_x = log_clamped(x), log_1mx = log_clamped(sub(one, x));
   Tensor l = sub(mul(sub(t, one), log_1mx), mul(t, log_x));
+  if (weight.defined()) l = mul(l, weight);
+  return reduce_loss(l, reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight0,
+                                        const Tensor& pos_weight0, Reduction reduction) {
+  const char* op = "binaryCrossEntropyWithLogits";
+  const auto [x, t] = float_pair(input, target, op);
+  const Tensor weight = check_broadcast_weight(weight0, x.shape(), x.dtype(), op, "weight");
+  const Tensor pos_weight = check_broadcast_weight(pos_weight0, x.shape(), x.dtype(), op, "posWeight");
+  // -[p·t·log σ(x) + (1 - t)·log(1 - σ(x))] = (1 - t)·x + (1 + (p - 1)·t)·softplus(-x),
+  // with softplus computed as max(z, 0) + log1p(exp(-|z|)): no overflow for any x.
+  const Tensor one = scalar(1, x.dtype());
+  const Tensor sp = softplus(negated(x), 1, std::numeric_limits<double>::infinity());
+  const Tensor scale = pos_weight.defined() ? add(one, mul(sub(pos_weight, one), t)) : Tensor();
+  Tensor l = add(mul(sub(one, t), x), scale.defined() ? mul(scale, sp) : sp);
   if (weight.defined()) l = mul(l, weight);
   return reduce_loss(l, reduction);
 }

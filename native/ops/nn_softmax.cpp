@@ -1,5 +1,5 @@
-// softmax and logSoftmax: one fused, max-shifted pass per row forward; the
-// backward rules use softmax itself, so they differentiate again.
+// softmax and logSoftmax: fused, max-shifted loops forward; backward rules
+// made of differentiable ops, so they differentiate again.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -12,6 +12,7 @@
 #include "ops/elementwise.h"
 #include "ops/nn.h"
 #include "ops/reduce.h"
+#include "ops/unary.h"
 
 namespace tapegrad::ops {
 
@@ -85,10 +86,12 @@ Tensor softmax(const Tensor& x, std::int64_t dim) {
 
 Tensor log_softmax(const Tensor& x, std::int64_t dim) {
   Tensor y = softmax_forward<true>(x, dim, "logSoftmax");
-  // dx = g - softmax(x)·sum(g) along dim.
-  record("logSoftmax", {x}, y, [sx = SavedTensor(x), dim](const Grads& g, const Node&) {
-    return Grads{sub(g[0], mul(softmax(sx.unpack(), dim), sum(g[0], {dim}, true)))};
+  // dx = g - exp(y)·sum(g) along dim (exp(y) is the softmax).
+  auto saved = std::make_shared<SavedTensor>();
+  record("logSoftmax", {x}, y, [saved, dim](const Grads& g, const Node&) {
+    return Grads{sub(g[0], mul(exp(saved->unpack()), sum(g[0], {dim}, true)))};
   });
+  *saved = SavedTensor(y, true);
   return y;
 }
 

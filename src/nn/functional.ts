@@ -1,7 +1,7 @@
 // tg.nn.functional: activations, losses and layers as functions, with
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
 import { native, type Handle } from '../native.js';
-import { Tensor, operand } from '../tensor.js';
+import { Tensor, operand, type GeluOptions } from '../tensor.js';
 
 /** How a loss combines its per-element values. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -39,6 +39,51 @@ function h(t: unknown): Handle {
 }
 function optional(t: Tensor | null | undefined): Handle | null {
   return t === undefined || t === null ? null : h(t);
+}
+
+// ---- activations (the Tensor methods, as functions) ----------------------------
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `'${v}'`;
+  if (typeof v === 'object' && v !== null) return 'an object';
+  return String(v);
+}
+function tensorArg(x: unknown, op: string): Tensor {
+  if (x instanceof Tensor) return x;
+  throw new TypeError(`${op}: input must be a Tensor, got ${describe(x)}`);
+}
+
+/** max(x, 0). */
+export function relu(input: Tensor): Tensor {
+  return tensorArg(input, 'relu').relu();
+}
+/** x·Φ(x), or its tanh approximation with { approximate: 'tanh' }. */
+export function gelu(input: Tensor, options: GeluOptions = {}): Tensor {
+  return tensorArg(input, 'gelu').gelu(options);
+}
+/** x·sigmoid(x). */
+export function silu(input: Tensor): Tensor {
+  return tensorArg(input, 'silu').silu();
+}
+/** 1 / (1 + e^-x). */
+export function sigmoid(input: Tensor): Tensor {
+  return tensorArg(input, 'sigmoid').sigmoid();
+}
+export function tanh(input: Tensor): Tensor {
+  return tensorArg(input, 'tanh').tanh();
+}
+/** x for x > 0, else negativeSlope·x. */
+export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor {
+  return tensorArg(input, 'leakyRelu').leakyRelu(negativeSlope);
+}
+/** x for x > 0, else alpha·(e^x - 1). */
+export function elu(input: Tensor, alpha = 1): Tensor {
+  return tensorArg(input, 'elu').elu(alpha);
+}
+/** log(1 + e^(beta·x)) / beta; x itself where beta·x > threshold. */
+export function softplus(input: Tensor, beta = 1, threshold = 20): Tensor {
+  return tensorArg(input, 'softplus').softplus(beta, threshold);
 }
 
 // ---- softmax ------------------------------------------------------------------
@@ -99,6 +144,25 @@ export function huberLoss(input: Tensor, target: Tensor, options: HuberLossOptio
  */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BinaryCrossEntropyOptions = {}): Tensor {
   return new Tensor(native.binaryCrossEntropy(h(input), h(target), optional(options.weight), options.reduction ?? 'mean'));
+}
+
+export interface BinaryCrossEntropyWithLogitsOptions extends BinaryCrossEntropyOptions {
+  /** Weight of the positive term (per class, broadcast to the input): > 1 raises recall. */
+  posWeight?: Tensor | null;
+}
+
+/**
+ * binaryCrossEntropy(sigmoid(input), target), computed from the logits without
+ * overflow: (1 - t)·x + (1 + (posWeight - 1)·t)·softplus(-x).
+ */
+export function binaryCrossEntropyWithLogits(
+  input: Tensor, target: Tensor, options: BinaryCrossEntropyWithLogitsOptions = {},
+): Tensor {
+  return new Tensor(
+    native.binaryCrossEntropyWithLogits(
+      h(input), h(target), optional(options.weight), optional(options.posWeight), options.reduction ?? 'mean',
+    ),
+  );
 }
 
 // ---- layers -------------------------------------------------------------------

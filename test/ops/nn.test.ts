@@ -363,6 +363,81 @@ describe('binaryCrossEntropy', () => {
   });
 });
 
+describe('binaryCrossEntropyWithLogits', () => {
+  const sp = (z: number) => Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))); // log(1 + e^z)
+
+  it('hand-computed values, posWeight and weight', () => {
+    const x = [0, 2, -1, 0.5], t = [0, 1, 0.5, 1];
+    const l = x.map((v, i) => (1 - t[i]!) * v + sp(-v));
+    expectClose(flat(F.binaryCrossEntropyWithLogits(f64(x), f64(t), { reduction: 'none' })), l, 1e-15);
+    expect(F.binaryCrossEntropyWithLogits(f64(x), f64(t)).item()).toBeCloseTo(l.reduce((a, b) => a + b) / 4, 15);
+    // equals binaryCrossEntropy of the probabilities
+    expect(F.binaryCrossEntropyWithLogits(f64(x), f64(t)).item()).toBeCloseTo(F.binaryCrossEntropy(F.sigmoid(f64(x)), f64(t)).item(), 14);
+    const xx = [[0.5, -2], [1, 3]], tt = [[1, 0], [0.3, 1]], pw = [2, 0.5], w = [[1], [3]];
+    const e = xx.flatMap((r, n) => r.map((v, c) => w[n]![0]! * ((1 - tt[n]![c]!) * v + (1 + (pw[c]! - 1) * tt[n]![c]!) * sp(-v))));
+    expectClose(
+      flat(F.binaryCrossEntropyWithLogits(f64(xx), f64(tt), { posWeight: f64(pw), weight: f64(w), reduction: 'none' })),
+      e,
+      1e-14,
+    );
+    expect(F.binaryCrossEntropyWithLogits(f64(xx).to('float32'), f64(tt).to('float32'), { posWeight: f64(pw).to('float32') }).item()).toBeCloseTo(
+      F.binaryCrossEntropyWithLogits(f64(xx), f64(tt), { posWeight: f64(pw) }).item(),
+      6,
+    );
+  });
+
+  it('is stable for large logits', () => {
+    const out = flat(F.binaryCrossEntropyWithLogits(tg.tensor([100, -100, 1000, -1000]), tg.tensor([1, 0, 0, 1]), { reduction: 'none' }));
+    expectClose(out, [0, 0, 1000, 1000], 1e-6);
+    const a = tg.tensor([1000, -1000], { requiresGrad: true });
+    F.binaryCrossEntropyWithLogits(a, tg.tensor([0, 0]), { reduction: 'sum' }).backward();
+    expect(flat(a.grad!)).toEqual([1, 0]); // sigmoid(x) - t
+  });
+
+  it('gradcheck and gradgradcheck in every argument', () => {
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      const x = leaf([2, 3], 1, 2), t = probs([2, 3], 2);
+      expect(tg.gradcheck((u, v) => F.binaryCrossEntropyWithLogits(u, v, { reduction }), [x, t])).toBe(true);
+      expect(
+        tg.gradcheck((u, v, w, p) => F.binaryCrossEntropyWithLogits(u, v, { reduction, weight: w, posWeight: p }), [
+          x, t, leaf([2, 1], 3), leaf([3], 4, 0.5).add(1).detach().setRequiresGrad(),
+        ]),
+      ).toBe(true);
+    }
+    expect(tg.gradgradcheck((u, v, p) => F.binaryCrossEntropyWithLogits(u, v, { posWeight: p }), [leaf([2, 2], 5), probs([2, 2], 6), leaf([2], 7)])).toBe(true);
+  });
+
+  it('errors', () => {
+    expect(() => F.binaryCrossEntropyWithLogits(tg.zeros([2]), tg.zeros([3]))).toThrow(RangeError);
+    expect(() => F.binaryCrossEntropyWithLogits(tg.zeros([2]), ints([0, 1]))).toThrow(
+      'binaryCrossEntropyWithLogits: target must be a float32 or float64 tensor, got int32',
+    );
+    expect(() => F.binaryCrossEntropyWithLogits(tg.zeros([2, 3]), tg.zeros([2, 3]), { posWeight: tg.ones([2]) })).toThrow(
+      'binaryCrossEntropyWithLogits: posWeight of shape [2] cannot be broadcast to the input shape [2, 3]',
+    );
+  });
+});
+
+describe('activations re-exported in nn.functional', () => {
+  it('match the Tensor methods', () => {
+    const x = leaf([5], 1, 3).detach();
+    const same = (a: Tensor, b: Tensor) => expect(flat(a)).toEqual(flat(b));
+    same(F.relu(x), x.relu());
+    same(F.gelu(x), x.gelu());
+    same(F.gelu(x, { approximate: 'tanh' }), x.gelu({ approximate: 'tanh' }));
+    same(F.silu(x), x.silu());
+    same(F.sigmoid(x), x.sigmoid());
+    same(F.tanh(x), x.tanh());
+    same(F.leakyRelu(x), x.leakyRelu(0.01));
+    same(F.leakyRelu(x, 0.2), x.leakyRelu(0.2));
+    same(F.elu(x, 0.5), x.elu(0.5));
+    same(F.softplus(x, 2, 1), x.softplus(2, 1));
+    expect(flat(F.relu(f64([-1, 2])))).toEqual([0, 2]);
+    expect(() => F.relu(3 as unknown as Tensor)).toThrow(TypeError);
+    expect(() => F.relu(3 as unknown as Tensor)).toThrow('relu: input must be a Tensor, got 3');
+  });
+});
+
 describe('layerNorm', () => {
   it('hand-computed values', () => {
     const x = f64([[1, 2, 3, 4], [2, 2, 2, 2]]);
@@ -491,8 +566,7 @@ describe('embedding and oneHot', () => {
 });
 
 describe('a 2-layer MLP', () => {
-  // x/(1 + x²): a smooth activation made of arithmetic ops.
-  const act = (h: Tensor) => h.div(h.mul(h).add(1));
+  const act = (h: Tensor) => F.tanh(h);
   const mlp = (x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) => F.linear(act(F.linear(x, w1, b1)), w2, b2);
 
   it('gradcheck and gradgradcheck through linear → activation → linear → mseLoss', () => {

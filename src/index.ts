@@ -22,3 +22,5 @@ export type { BackendInfo } from './backend.js';
 export * as optim from './optim/index.js';
 export { save, saveSync, load, loadSync, serialize, deserialize } from './io/safetensors.js';
 export type { Metadata, SaveOptions, SafetensorsContents } from './io/safetensors.js';
+export { matmul, dot, outer } from './ops.js';
+export * as nn from './nn/index.js';

@@ -109,7 +109,28 @@ export interface NativeAddon {
   contiguous(a: Handle): Handle;
   clone(a: Handle): Handle;
   // linalg
+  matmul(a: Handle, b: Handle): Handle;
+  dot(a: Handle, b: Handle): Handle;
+  outer(a: Handle, b: Handle): Handle;
+  linear(x: Handle, weight: Handle, bias: Handle | null): Handle;
   // nn
+  softmax(x: Handle, dim: number): Handle;
+  logSoftmax(x: Handle, dim: number): Handle;
+  crossEntropy(
+    input: Handle, target: Handle, weight: Handle | null, ignoreIndex: number, labelSmoothing: number, reduction: string,
+  ): Handle;
+  nllLoss(input: Handle, target: Handle, weight: Handle | null, ignoreIndex: number, reduction: string): Handle;
+  mseLoss(input: Handle, target: Handle, reduction: string): Handle;
+  l1Loss(input: Handle, target: Handle, reduction: string): Handle;
+  huberLoss(input: Handle, target: Handle, delta: number, reduction: string): Handle;
+  binaryCrossEntropy(input: Handle, target: Handle, weight: Handle | null, reduction: string): Handle;
+  binaryCrossEntropyWithLogits(
+    input: Handle, target: Handle, weight: Handle | null, posWeight: Handle | null, reduction: string,
+  ): Handle;
+  layerNorm(x: Handle, normalizedShape: readonly number[], weight: Handle | null, bias: Handle | null, eps: number): Handle;
+  dropout(x: Handle, p: number, training: boolean): Handle;
+  embedding(indices: Handle, weight: Handle): Handle;
+  oneHot(indices: Handle, numClasses: number): Handle;
   // optim (gradients are read from each parameter's .grad)
   sgdStep(params: Handle[], momentumBuffers: Handle[] | null, options: object): void;
   adamStep(params: Handle[], expAvg: Handle[], expAvgSq: Handle[], maxExpAvgSq: Handle[] | null, options: object): void;

@@ -475,6 +475,24 @@ export class Tensor {
   }
 
   // ---- linear algebra --------------------------------------------------
+
+  /**
+   * Matrix product with PyTorch's rules: 1-D·1-D is a dot product, a 1-D
+   * operand is a row (left) or a column (right) whose dim is then dropped,
+   * and N-D operands are stacks of matrices with broadcast batch dims.
+   * Both operands must have the same dtype (int32 works, without gradients).
+   */
+  matmul(other: Tensor): Tensor {
+    return new Tensor(native.matmul(this._handle, operand(other) as Handle));
+  }
+  /** Dot product of two 1-D tensors of the same size (a 0-d tensor). */
+  dot(other: Tensor): Tensor {
+    return new Tensor(native.dot(this._handle, operand(other) as Handle));
+  }
+  /** Outer product of two 1-D tensors: out[i][j] = this[i] * other[j]. */
+  outer(other: Tensor): Tensor {
+    return new Tensor(native.outer(this._handle, operand(other) as Handle));
+  }
 }
 
 /** Options of var() and std(). */

@@ -1,1 +1,207 @@
-// tg.nn.functional: activations, losses and layers as functions.
+// tg.nn.functional: activations, losses and layers as functions, with
+// PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
+import { native, type Handle } from '../native.js';
+import { Tensor, operand, type GeluOptions } from '../tensor.js';
+
+/** How a loss combines its per-element values. */
+export type Reduction = 'mean' | 'sum' | 'none';
+
+export interface LossOptions {
+  /** 'mean' (default), 'sum', or 'none' for the unreduced per-element losses. */
+  reduction?: Reduction;
+}
+
+export interface NllLossOptions extends LossOptions {
+  /** One rescaling weight per class (a 1-D tensor of size C); not differentiated. */
+  weight?: Tensor | null;
+  /** Targets equal to this index count neither in the loss nor in the mean's divisor. Default -100. */
+  ignoreIndex?: number;
+}
+
+export interface CrossEntropyOptions extends NllLossOptions {
+  /** In [0, 1]: the share of the target replaced by the uniform distribution. Default 0. */
+  labelSmoothing?: number;
+}
+
+export interface HuberLossOptions extends LossOptions {
+  /** Where the loss turns from quadratic to linear (> 0). Default 1. */
+  delta?: number;
+}
+
+export interface BinaryCrossEntropyOptions extends LossOptions {
+  /** Rescales each element's loss; broadcasts to the input. */
+  weight?: Tensor | null;
+}
+
+// A tensor argument, or anything else for the native layer to reject with a TypeError.
+function h(t: unknown): Handle {
+  return operand(t) as Handle;
+}
+function optional(t: Tensor | null | undefined): Handle | null {
+  return t === undefined || t === null ? null : h(t);
+}
+
+// ---- activations (the Tensor methods, as functions) ----------------------------
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `'${v}'`;
+  if (typeof v === 'object' && v !== null) return 'an object';
+  return String(v);
+}
+function tensorArg(x: unknown, op: string): Tensor {
+  if (x instanceof Tensor) return x;
+  throw new TypeError(`${op}: input must be a Tensor, got ${describe(x)}`);
+}
+
+/** max(x, 0). */
+export function relu(input: Tensor): Tensor {
+  return tensorArg(input, 'relu').relu();
+}
+/** x·Φ(x), or its tanh approximation with { approximate: 'tanh' }. */
+export function gelu(input: Tensor, options: GeluOptions = {}): Tensor {
+  return tensorArg(input, 'gelu').gelu(options);
+}
+/** x·sigmoid(x). */
+export function silu(input: Tensor): Tensor {
+  return tensorArg(input, 'silu').silu();
+}
+/** 1 / (1 + e^-x). */
+export function sigmoid(input: Tensor): Tensor {
+  return tensorArg(input, 'sigmoid').sigmoid();
+}
+export function tanh(input: Tensor): Tensor {
+  return tensorArg(input, 'tanh').tanh();
+}
+/** x for x > 0, else negativeSlope·x. */
+export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor {
+  return tensorArg(input, 'leakyRelu').leakyRelu(negativeSlope);
+}
+/** x for x > 0, else alpha·(e^x - 1). */
+export function elu(input: Tensor, alpha = 1): Tensor {
+  return tensorArg(input, 'elu').elu(alpha);
+}
+/** log(1 + e^(beta·x)) / beta; x itself where beta·x > threshold. */
+export function softplus(input: Tensor, beta = 1, threshold = 20): Tensor {
+  return tensorArg(input, 'softplus').softplus(beta, threshold);
+}
+
+// ---- softmax ------------------------------------------------------------------
+
+/** exp(x) / sum(exp(x)) along `dim`, computed with the max subtracted (no overflow). */
+export function softmax(input: Tensor, dim: number): Tensor {
+  return new Tensor(native.softmax(h(input), dim));
+}
+
+/** log(softmax(x)) along `dim`, computed stably as x - max - log(sum(exp(x - max))). */
+export function logSoftmax(input: Tensor, dim: number): Tensor {
+  return new Tensor(native.logSoftmax(h(input), dim));
+}
+
+// ---- losses -------------------------------------------------------------------
+
+/**
+ * Cross-entropy between logits and targets. `input` is [N, C] (or [C], or
+ * [N, C, d1, ...]); `target` is either int32 class indices of shape [N] (or
+ * [], or [N, d1, ...]) or float class probabilities of the input's shape.
+ * The mean over class indices divides by the summed weights of the targets
+ * that are not ignored; over probabilities, by the number of samples.
+ */
+export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  return new Tensor(
+    native.crossEntropy(
+      h(input), h(target), optional(options.weight), options.ignoreIndex ?? -100, options.labelSmoothing ?? 0,
+      options.reduction ?? 'mean',
+    ),
+  );
+}
+
+/** Negative log-likelihood of int32 class indices under log-probabilities (see crossEntropy for shapes). */
+export function nllLoss(input: Tensor, target: Tensor, options: NllLossOptions = {}): Tensor {
+  return new Tensor(
+    native.nllLoss(h(input), h(target), optional(options.weight), options.ignoreIndex ?? -100, options.reduction ?? 'mean'),
+  );
+}
+
+/** (input - target)², reduced. input and target have the same shape. */
+export function mseLoss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  return new Tensor(native.mseLoss(h(input), h(target), options.reduction ?? 'mean'));
+}
+
+/** |input - target|, reduced. */
+export function l1Loss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  return new Tensor(native.l1Loss(h(input), h(target), options.reduction ?? 'mean'));
+}
+
+/** 0.5·d² where |d| < delta, else delta·(|d| - 0.5·delta), with d = input - target. */
+export function huberLoss(input: Tensor, target: Tensor, options: HuberLossOptions = {}): Tensor {
+  return new Tensor(native.huberLoss(h(input), h(target), options.delta ?? 1, options.reduction ?? 'mean'));
+}
+
+/**
+ * -(t·log(x) + (1 - t)·log(1 - x)) for probabilities x in [0, 1]; each log is
+ * clamped at -100 as in PyTorch, so x = 0 or 1 gives a finite loss.
+ */
+export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BinaryCrossEntropyOptions = {}): Tensor {
+  return new Tensor(native.binaryCrossEntropy(h(input), h(target), optional(options.weight), options.reduction ?? 'mean'));
+}
+
+export interface BinaryCrossEntropyWithLogitsOptions extends BinaryCrossEntropyOptions {
+  /** Weight of the positive term (per class, broadcast to the input): > 1 raises recall. */
+  posWeight?: Tensor | null;
+}
+
+/**
+ * binaryCrossEntropy(sigmoid(input), target), computed from the logits without
+ * overflow: (1 - t)·x + (1 + (posWeight - 1)·t)·softplus(-x).
+ */
+export function binaryCrossEntropyWithLogits(
+  input: Tensor, target: Tensor, options: BinaryCrossEntropyWithLogitsOptions = {},
+): Tensor {
+  return new Tensor(
+    native.binaryCrossEntropyWithLogits(
+      h(input), h(target), optional(options.weight), optional(options.posWeight), options.reduction ?? 'mean',
+    ),
+  );
+}
+
+// ---- layers -------------------------------------------------------------------
+
+/**
+ * x·weightᵀ + bias, with weight of shape [outFeatures, inFeatures] as in
+ * PyTorch (a 1-D weight gives one dot product per row) and a bias that
+ * broadcasts to the output.
+ */
+export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return new Tensor(native.linear(h(input), h(weight), optional(bias)));
+}
+
+/**
+ * Normalises over the trailing dims `normalizedShape` to zero mean and unit
+ * (biased) variance, then applies the optional weight and bias of that shape.
+ */
+export function layerNorm(
+  input: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5,
+): Tensor {
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  return new Tensor(native.layerNorm(h(input), shape, optional(weight), optional(bias), eps));
+}
+
+/**
+ * Zeroes each element with probability p, drawn from the global generator
+ * (manualSeed), and scales the others by 1/(1 - p). Returns the input itself
+ * when training is false.
+ */
+export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
+  return new Tensor(native.dropout(h(input), p, training));
+}
+
+/** Rows of `weight` [numEmbeddings, embeddingDim] at the int32 `indices`: shape [...indices.shape, embeddingDim]. */
+export function embedding(indices: Tensor, weight: Tensor): Tensor {
+  return new Tensor(native.embedding(h(indices), h(weight)));
+}
+
+/** int32 one-hot vectors of length numClasses (-1: the largest index + 1). */
+export function oneHot(indices: Tensor, numClasses = -1): Tensor {
+  return new Tensor(native.oneHot(h(indices), numClasses));
+}

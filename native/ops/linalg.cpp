@@ -1,0 +1,264 @@
+#include "ops/linalg.h"
+
+#include <algorithm>
+#include <type_traits>
+
+#include "core/autograd.h"
+#include "core/strided.h"
+#include "kernels/kernels.h"
+#include "ops/common.h"
+#include "ops/elementwise.h"
+#include "ops/shape.h"
+#include "runtime/error.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+using i64 = std::int64_t;
+
+// C = A·B, or C += A·B when `accumulate`, for one matrix: A is rows×k, B is
+// k×cols (any strides), C is row-major with row stride c_rs.
+template <typename T>
+void product(i64 rows, i64 cols, i64 k, const T* a, i64 a_rs, i64 a_cs, const T* b, i64 b_rs, i64 b_cs,
+             bool accumulate, T* c, i64 c_rs) {
+  if (rows == 0 || cols == 0) return;
+  if (k == 0) {  // an empty sum: nothing to read from A or B
+    if (!accumulate)
+      for (i64 i = 0; i < rows; ++i)
+        for (i64 j = 0; j < cols; ++j) c[i * c_rs + j] = T(0);
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    kernels::active().gemm_f32(rows, cols, k, 1.0f, a, a_rs, a_cs, b, b_rs, b_cs, accumulate ? 1.0f : 0.0f, c, c_rs, 1);
+  } else if constexpr (std::is_same_v<T, double>) {
+    kernels::active().gemm_f64(rows, cols, k, 1.0, a, a_rs, a_cs, b, b_rs, b_cs, accumulate ? 1.0 : 0.0, c, c_rs, 1);
+  } else {
+    // int32 wraps modulo 2^32 like PyTorch's integer matmul; unsigned math keeps that defined in C++.
+    for (i64 i = 0; i < rows; ++i)
+      for (i64 j = 0; j < cols; ++j) {
+        std::uint32_t acc = accumulate ? static_cast<std::uint32_t>(c[i * c_rs + j]) : 0u;
+        for (i64 p = 0; p < k; ++p)
+          acc += static_cast<std::uint32_t>(a[i * a_rs + p * a_cs]) * static_cast<std::uint32_t>(b[p * b_rs + j * b_cs]);
+        c[i * c_rs + j] = static_cast<std::int32_t>(acc);
+      }
+  }
+}
+
+// Whether the dims before the last one of `t` can be read as a single dim of
+// rows, and that dim's stride. Lets a stack of matrices times one matrix run
+// as a single GEMM instead of one per batch element.
+bool merged_rows(const Tensor& t, i64& stride) {
+  const i64 nd = t.dim();
+  stride = nd >= 2 ? t.strides()[nd - 2] : 0;
+  bool first = true;
+  i64 expected = 0;
+  for (i64 d = nd - 2; d >= 0; --d) {
+    const i64 size = t.shape()[d];
+    if (size == 1) continue;  // a size-1 dim's stride is never used
+    if (first) {
+      stride = t.strides()[d];
+      first = false;
+    } else if (t.strides()[d] != expected) {
+      return false;
+    }
+    expected = t.strides()[d] * size;
+  }
+  return true;
+}
+
+i64 rows_of(const Shape& s) {
+  i64 rows = 1;
+  for (std::size_t d = 0; d + 1 < s.size(); ++d) rows *= s[d];
+  return rows;
+}
+
+// Strides of a ≥2-D tensor's batch dims read as `batch` (0 where it broadcasts).
+Shape batch_strides(const Tensor& t, const Shape& batch) {
+  const std::size_t nb = batch.size(), tb = t.shape().size() - 2;
+  Shape s(nb, 0);
+  for (std::size_t i = 0; i < tb; ++i) s[nb - tb + i] = t.shape()[i] == 1 ? 0 : t.strides()[i];
+  return s;
+}
+
+// Batch dims of two ≥2-D shapes broadcast together; the message shows the
+// operands' shapes as the user passed them.
+Shape broadcast_batch(const Shape& a2, const Shape& b2, const Shape& a, const Shape& b, const char* op) {
+  const Shape ba(a2.begin(), a2.end() - 2), bb(b2.begin(), b2.end() - 2);
+  const std::size_t n = std::max(ba.size(), bb.size());
+  Shape out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const i64 da = i < n - ba.size() ? 1 : ba[i - (n - ba.size())];
+    const i64 db = i < n - bb.size() ? 1 : bb[i - (n - bb.size())];
+    if (da != db && da != 1 && db != 1)
+      throw_range_error(op, ": the batch dims of shapes ", shape_str(a), " and ", shape_str(b),
+                        " cannot be broadcast together (", da, " vs ", db, ")");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// out (contiguous, laid out as batch + [n, m]) = a·b for each batch element.
+// a and b are ≥2-D with batch dims that broadcast to `batch`.
+void batched_product(const Tensor& a, const Tensor& b, const Shape& batch, const Tensor& out, bool accumulate) {
+  if (out.numel() == 0) return;
+  const i64 na = a.dim(), nb = b.dim();
+  const i64 n = a.shape()[na - 2], k = a.shape()[na - 1], m = b.shape()[nb - 1];
+  const i64 a_rs = a.strides()[na - 2], a_cs = a.strides()[na - 1];
+  const i64 b_rs = b.strides()[nb - 2], b_cs = b.strides()[nb - 1];
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* po = out.data<T>();
+    i64 rows_stride = 0;
+    if (nb == 2 && merged_rows(a, rows_stride)) {
+      product<T>(rows_of(a.shape()), m, k, pa, rows_stride, a_cs, pb, b_rs, b_cs, accumulate, po, m);
+      return;
+    }
+    const Shape sa = batch_strides(a, batch), sb = batch_strides(b, batch);
+    Shape so = contiguous_strides(batch);
+    for (i64& s : so) s *= n * m;
+    for_each_row<3>(batch, {&sa, &sb, &so}, {0, 0, 0}, [&](const auto& off, i64 count, const auto& in) {
+      for (i64 i = 0; i < count; ++i)
+        product<T>(n, m, k, pa + off[0] + i * in[0], a_rs, a_cs, pb + off[1] + i * in[1], b_rs, b_cs, accumulate,
+                   po + off[2] + i * in[2], m);
+    });
+  });
+}
+
+Tensor matmul_impl(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.dim() == 0 || b.dim() == 0)
+    throw_range_error(op, ": both arguments must be at least 1-D, got shapes ", shape_str(a.shape()), " and ",
+                      shape_str(b.shape()));
+  if (a.dtype() != b.dtype())
+    throw_type_error(op, ": both arguments must have the same dtype, got ", dtype_name(a.dtype()), " and ",
+                     dtype_name(b.dtype()));
+  // A vector is a one-row matrix on the left and a one-column matrix on the
+  // right; the added dim is left out of the result.
+  const Tensor a2 = a.dim() == 1 ? make_view(a, {1, a.size(0)}, {0, a.strides()[0]}, a.offset()) : a;
+  const Tensor b2 = b.dim() == 1 ? make_view(b, {b.size(0), 1}, {b.strides()[0], 0}, b.offset()) : b;
+  const i64 k = a2.shape().back(), kb = b2.shape()[b2.shape().size() - 2];
+  if (k != kb)
+    throw_range_error(op, ": shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()), " cannot be multiplied (",
+                      k, " vs ", kb, ")");
+  const Shape batch = broadcast_batch(a2.shape(), b2.shape(), a.shape(), b.shape(), op);
+  const i64 n = a2.shape()[a2.shape().size() - 2], m = b2.shape().back();
+  Shape shape = batch, shape2 = batch;
+  if (a.dim() > 1) shape.push_back(n);
+  if (b.dim() > 1) shape.push_back(m);
+  shape2.push_back(n);
+  shape2.push_back(m);
+  Tensor out = empty(shape, a.dtype(), op);
+  batched_product(a2, b2, batch, out, false);
+
+  record(op, {a, b}, out,
+         [sa = SavedTensor(a), sb = SavedTensor(b), as = a2.shape(), bs = b2.shape(), os = shape2](const Grads& g,
+                                                                                                 const Node& node) {
+           const Tensor a0 = sa.unpack(), b0 = sb.unpack();
+           const Tensor x = reshape(a0, as), y = reshape(b0, bs), go = reshape(g[0], os);
+           Tensor ga, gb;
+           // dA = g·Bᵀ and dB = Aᵀ·g, summed over the batch dims each operand was broadcast along.
+           if (node.needs_grad(0)) ga = reshape(sum_to(matmul(go, transpose(y, -1, -2)), as), a0.shape());
+           if (node.needs_grad(1)) {
+             if (bs.size() == 2 && as.size() > 2) {
+               // B was shared by every batch element: fold the batch into the rows so one GEMM also does the sum.
+               const i64 rows = rows_of(as);
+               gb = matmul(transpose(reshape(x, {rows, as.back()}), 0, 1), reshape(go, {rows, bs.back()}));
+             } else {
+               gb = sum_to(matmul(transpose(x, -1, -2), go), bs);
+             }
+             gb = reshape(gb, b0.shape());
+           }
+           return Grads{ga, gb};
+         });
+  return out;
+}
+
+// Whether `from` broadcasts to exactly `to`.
+bool broadcasts_to(const Shape& from, const Shape& to) {
+  if (from.size() > to.size()) return false;
+  const std::size_t lead = to.size() - from.size();
+  for (std::size_t i = 0; i < from.size(); ++i)
+    if (from[i] != 1 && from[i] != to[lead + i]) return false;
+  return true;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) { return matmul_impl(a, b, "matmul"); }
+
+Tensor dot(const Tensor& a, const Tensor& b) {
+  if (a.dim() != 1 || b.dim() != 1)
+    throw_range_error("dot: both arguments must be 1-D, got shapes ", shape_str(a.shape()), " and ",
+                      shape_str(b.shape()));
+  return matmul_impl(a, b, "dot");
+}
+
+Tensor outer(const Tensor& a, const Tensor& b) {
+  if (a.dim() != 1 || b.dim() != 1)
+    throw_range_error("outer: both arguments must be 1-D, got shapes ", shape_str(a.shape()), " and ",
+                      shape_str(b.shape()));
+  return mul(reshape(a, {a.size(0), 1}), reshape(b, {1, b.size(0)}));
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  if (x.dim() == 0) throw_range_error("linear: input must be at least 1-D, got shape []");
+  if (w.dim() != 1 && w.dim() != 2)
+    throw_range_error("linear: weight must be 2-D [out_features, in_features] or 1-D, got shape ",
+                      shape_str(w.shape()));
+  if (x.dtype() != w.dtype())
+    throw_type_error("linear: input and weight must have the same dtype, got ", dtype_name(x.dtype()), " and ",
+                     dtype_name(w.dtype()));
+  if (bias.defined() && bias.dtype() != x.dtype())
+    throw_type_error("linear: bias must have the input's dtype ", dtype_name(x.dtype()), ", got ",
+                     dtype_name(bias.dtype()));
+  const i64 in = x.shape().back();
+  if (w.shape().back() != in)
+    throw_range_error("linear: input of shape ", shape_str(x.shape()), " does not match weight of shape ",
+                      shape_str(w.shape()), " (in_features ", in, " vs ", w.shape().back(), ")");
+  Shape shape(x.shape().begin(), x.shape().end() - 1);
+  if (w.dim() == 2) shape.push_back(w.size(0));
+  if (bias.defined() && !broadcasts_to(bias.shape(), shape))
+    throw_range_error("linear: bias of shape ", shape_str(bias.shape()), " cannot be broadcast to the output shape ",
+                      shape_str(shape));
+  if (w.dim() == 1 || !is_floating(x.dtype())) {
+    const Tensor y = matmul_impl(x, w.dim() == 2 ? transpose(w, 0, 1) : w, "linear");
+    return bias.defined() ? add(y, bias) : y;
+  }
+
+  // One GEMM over all rows, accumulating onto the bias copied into the output.
+  const i64 out_f = w.size(0), rows = rows_of(x.shape());
+  Tensor out = empty(shape, x.dtype(), "linear");
+  if (out.numel() > 0) {
+    i64 x_rs = 0;
+    const Tensor xs = merged_rows(x, x_rs) ? x : contiguous_data(x);
+    if (!xs.same(x)) x_rs = in;
+    visit_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T* po = out.data<T>();
+      if (bias.defined()) {
+        const T* pb = static_cast<const T*>(bias.storage().data);
+        const Shape sb = broadcast_strides(bias, shape);
+        for_each_row<2>(shape, {&sb, &out.strides()}, {bias.offset(), 0}, [&](const auto& off, i64 n, const auto& s) {
+          for (i64 i = 0; i < n; ++i) po[off[1] + i * s[1]] = pb[off[0] + i * s[0]];
+        });
+      }
+      product<T>(rows, out_f, in, xs.data<T>(), x_rs, xs.strides().back(), w.data<T>(), w.strides()[1], w.strides()[0],
+                 bias.defined(), po, out_f);
+    });
+  }
+  record("linear", {x, w, bias}, out,
+         [sx = SavedTensor(x), sw = SavedTensor(w), bias_shape = bias.defined() ? bias.shape() : Shape{}, rows, in,
+          out_f](const Grads& g, const Node& node) {
+           Tensor gx, gw, gb;
+           if (node.needs_grad(0)) gx = matmul(g[0], sw.unpack());
+           if (node.needs_grad(1))
+             gw = matmul(transpose(reshape(g[0], {rows, out_f}), 0, 1), reshape(sx.unpack(), {rows, in}));
+           if (node.needs_grad(2)) gb = sum_to(g[0], bias_shape);
+           return Grads{gx, gw, gb};
+         });
+  return out;
+}
+
+}  // namespace tapegrad::ops

@@ -1,0 +1,52 @@
+// tg.nn.functional: softmax, losses and layers, with PyTorch's semantics.
+// Forwards are fused loops; backward rules are written with differentiable
+// ops, so every op here also has gradients of gradients.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace tapegrad::ops {
+
+enum class Reduction { None, Mean, Sum };
+
+// exp(x - max) / sum(exp(x - max)) along `dim`.
+Tensor softmax(const Tensor& x, std::int64_t dim);
+// x - max - log(sum(exp(x - max))) along `dim`.
+Tensor log_softmax(const Tensor& x, std::int64_t dim);
+
+// Class-index losses take int32 targets of the input's shape without the
+// class dim (dim 1, or dim 0 for an unbatched 1-D input). `weight` (one per
+// class, may be undefined) rescales each class; targets equal to
+// `ignore_index` contribute nothing, to the loss or to the mean's divisor.
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const Tensor& weight, std::int64_t ignore_index,
+                Reduction reduction);
+// log_softmax + nll_loss for int32 targets; for float targets of the input's
+// shape, class probabilities. label_smoothing mixes in the uniform distribution.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, std::int64_t ignore_index,
+                     double label_smoothing, Reduction reduction);
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction);
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction);
+// 0.5·d² where |d| < delta, else delta·(|d| - 0.5·delta).
+Tensor huber_loss(const Tensor& input, const Tensor& target, double delta, Reduction reduction);
+// -w·(t·log(x) + (1 - t)·log(1 - x)) with each log clamped at -100, x in [0, 1].
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction);
+// binary_cross_entropy(sigmoid(x), t) computed stably; pos_weight scales the
+// positive term (both optional, broadcast to the input).
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight,
+                                        const Tensor& pos_weight, Reduction reduction);
+
+// Normalises over the trailing dims given by `normalized_shape`, then applies
+// the optional elementwise affine weight and bias (of that shape).
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps);
+// Zeroes each element with probability p (global generator) and scales the
+// rest by 1/(1-p); returns x itself when !training or p == 0.
+Tensor dropout(const Tensor& x, double p, bool training);
+// Rows of `weight` [num, dim] picked by int32 `indices`: shape indices + [dim].
+Tensor embedding(const Tensor& indices, const Tensor& weight);
+// int32 one-hot vectors of length num_classes (-1: max index + 1).
+Tensor one_hot(const Tensor& indices, std::int64_t num_classes);
+
+}  // namespace tapegrad::ops

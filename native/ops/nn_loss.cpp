@@ -1,0 +1,377 @@
+// Losses. Class-index losses validate every target before reading the
+// input; their backward scatters the gradient through a constant tensor
+// built from the targets (the loss is linear in the log-probabilities).
+// Elementwise losses are fused forward loops whose backward multiplies the
+// incoming gradient by differentiable expressions of the inputs.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/grad_mode.h"
+#include "core/strided.h"
+#include "ops/common.h"
+#include "ops/elementwise.h"
+#include "ops/elementwise_impl.h"
+#include "ops/factory.h"
+#include "ops/nn.h"
+#include "ops/reduce.h"
+#include "ops/shape.h"
+#include "ops/unary.h"
+#include "runtime/error.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+using i64 = std::int64_t;
+
+Tensor reduce_loss(const Tensor& l, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::None: return l;
+    case Reduction::Sum: return sum(l, {}, false);
+    case Reduction::Mean: break;
+  }
+  // The mean of no elements is NaN (0/0), as in PyTorch.
+  return div(sum(l, {}, false), scalar(static_cast<double>(l.numel()), l.dtype()));
+}
+
+Tensor negated(const Tensor& t) { return mul(t, scalar(-1, t.dtype())); }
+
+// Layout of a class-index loss: input [outer, classes, inner] (contiguous
+// view), target [outer, inner].
+struct ClassLayout {
+  i64 outer = 1, classes = 1, inner = 1;
+  i64 class_dim = 0;
+};
+
+ClassLayout class_layout(const Tensor& input) {
+  ClassLayout l;
+  l.class_dim = input.dim() == 1 ? 0 : 1;
+  for (i64 d = 0; d < input.dim(); ++d) (d < l.class_dim ? l.outer : d == l.class_dim ? l.classes : l.inner) *= input.shape()[d];
+  return l;
+}
+
+// Checks input, target and weight of a class-index loss, and every target
+// value (before anything reads the input with it).
+ClassLayout check_class_targets(const Tensor& input, const Tensor& target, const Tensor& weight, i64 ignore_index,
+                                const char* op) {
+  require_floating(input, op, "input");
+  if (input.dim() == 0) throw_range_error(op, ": input must have a class dim (at least 1-D), got shape []");
+  if (target.dtype() != DType::Int32)
+    throw_type_error(op, ": target must be an int32 tensor of class indices, got ", dtype_name(target.dtype()));
+  const ClassLayout l = class_layout(input);
+  Shape expected = input.shape();
+  expected.erase(expected.begin() + l.class_dim);
+  if (target.shape() != expected)
+    throw_range_error(op, ": expected target of shape ", shape_str(expected), " for input of shape ",
+                      shape_str(input.shape()), ", got ", shape_str(target.shape()));
+  if (weight.defined()) {
+    require_floating(weight, op, "weight");
+    if (weight.shape() != Shape{l.classes})
+      throw_range_error(op, ": weight must have shape [", l.classes, "] (one value per class), got ",
+                        shape_str(weight.shape()));
+  }
+  const Tensor t = contiguous_data(target);
+  const std::int32_t* pt = t.data<std::int32_t>();
+  for (i64 i = 0, n = t.numel(); i < n; ++i)
+    if (pt[i] != ignore_index && (pt[i] < 0 || pt[i] >= l.classes))
+      throw_range_error(op, ": class index ", pt[i], " is out of range for ", l.classes, " classes");
+  return l;
+}
+
+// The per-class weights as contiguous doubles (all 1 when undefined).
+std::vector<double> class_weights(const Tensor& weight, i64 classes) {
+  std::vector<double> w(static_cast<std::size_t>(classes), 1.0);
+  if (!weight.defined()) return w;
+  const Tensor wc = contiguous_data(weight);
+  visit_floating(wc.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = wc.data<T>();
+    for (i64 c = 0; c < classes; ++c) w[c] = static_cast<double>(p[c]);
+  });
+  return w;
+}
+
+// Sum of the weights of the targets that are not ignored: the mean's divisor.
+double target_weight_sum(const Tensor& target, const std::vector<double>& w, i64 ignore_index) {
+  const Tensor t = contiguous_data(target);
+  const std::int32_t* pt = t.data<std::int32_t>();
+  double total = 0;
+  for (i64 i = 0, n = t.numel(); i < n; ++i)
+    if (pt[i] != ignore_index) total += w[pt[i]];
+  return total;
+}
+
+// Weight of shape [C] viewed so it broadcasts along the class dim of `input`.
+Tensor class_view(const Tensor& weight, const Tensor& input, i64 class_dim) {
+  Shape shape(static_cast<std::size_t>(input.dim() - class_dim), 1);
+  shape[0] = weight.numel();
+  return reshape(weight, shape);
+}
+
+Tensor nll_impl(const Tensor& input, const Tensor& target, const Tensor& weight, i64 ignore_index,
+                Reduction reduction, const char* op) {
+  const ClassLayout l = check_class_targets(input, target, weight, ignore_index, op);
+  if (weight.defined() && weight.requires_grad() && grad_enabled())
+    throw_error(op, ": gradients with respect to weight are not supported; pass weight.detach()");
+  const std::vector<double> w = class_weights(weight, l.classes);
+  const double weight_sum = target_weight_sum(target, w, ignore_index);
+  const Tensor x = contiguous_data(input), t = contiguous_data(target);
+  const std::int32_t* pt = t.data<std::int32_t>();
+  Tensor out = empty(reduction == Reduction::None ? target.shape() : Shape{}, input.dtype(), op);
+  visit_floating(input.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    double total = 0;
+    for (i64 o = 0; o < l.outer; ++o)
+      for (i64 i = 0; i < l.inner; ++i) {
+        const std::int32_t c = pt[o * l.inner + i];
+        const double loss = c == ignore_index ? 0.0 : -w[c] * static_cast<double>(px[(o * l.classes + c) * l.inner + i]);
+        if (reduction == Reduction::None) po[o * l.inner + i] = static_cast<T>(loss);
+        else total += loss;
+      }
+    if (reduction == Reduction::Sum) po[0] = static_cast<T>(total);
+    if (reduction == Reduction::Mean) po[0] = static_cast<T>(total / weight_sum);
+  });
+
+  // d loss / d input[o, c, i] = -w[c] (divided by the weight sum for the mean)
+  // at the target class, 0 elsewhere: a constant times the incoming gradient.
+  Shape grad_shape = target.shape();
+  grad_shape.insert(grad_shape.begin() + l.class_dim, 1);
+  const double scale = reduction == Reduction::Mean ? 1.0 / weight_sum : 1.0;
+  record("nllLoss", {input}, out,
+         [st = SavedTensor(target), w, l, ignore_index, scale, reduction, in_shape = input.shape(),
+          grad_shape](const Grads& g, const Node&) {
+           const Tensor t = contiguous_data(st.unpack());
+           const std::int32_t* pt = t.data<std::int32_t>();
+           Tensor m = full(in_shape, 0, g[0].dtype(), "nllLoss");
+           visit_floating(m.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             T* pm = m.data<T>();
+             for (i64 o = 0; o < l.outer; ++o)
+               for (i64 i = 0; i < l.inner; ++i) {
+                 const std::int32_t c = pt[o * l.inner + i];
+                 if (c != ignore_index) pm[(o * l.classes + c) * l.inner + i] = static_cast<T>(-w[c] * scale);
+               }
+           });
+           return Grads{mul(m, reduction == Reduction::None ? reshape(g[0], grad_shape) : g[0])};
+         });
+  return out;
+}
+
+// input and target of an elementwise loss: floating, same shape, one dtype.
+std::pair<Tensor, Tensor> float_pair(const Tensor& input, const Tensor& target, const char* op) {
+  require_floating(input, op, "input");
+  require_floating(target, op, "target");
+  if (input.shape() != target.shape())
+    throw_range_error(op, ": input of shape ", shape_str(input.shape()), " and target of shape ",
+                      shape_str(target.shape()), " must have the same shape");
+  const DType d = promote(input.dtype(), target.dtype());
+  return {cast(input, d), cast(target, d)};
+}
+
+// out[i] = f(a[i], b[i]) for same-shape floating tensors, no autograd.
+template <typename F>
+Tensor map2(const Tensor& a, const Tensor& b, const char* op, F f) {
+  return visit_floating(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return binary_map<T, T>(a, b, a.dtype(), op, [&](T x, T y) { return static_cast<T>(f(x, y)); });
+  });
+}
+
+// out[i] = f(a[i]) for a floating tensor, no autograd.
+template <typename F>
+Tensor map1(const Tensor& a, const char* op, F f) {
+  return visit_floating(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return unary_map<T, T>(a, a.dtype(), op, [&](T x) { return static_cast<T>(f(x)); });
+  });
+}
+
+// An optional weight broadcast to `shape`, in `dtype`.
+Tensor check_broadcast_weight(const Tensor& weight, const Shape& shape, DType dtype, const char* op, const char* arg) {
+  if (!weight.defined()) return weight;
+  require_floating(weight, op, arg);
+  const Shape& from = weight.shape();
+  bool fits = from.size() <= shape.size();
+  for (std::size_t i = 0; fits && i < from.size(); ++i)
+    fits = from[i] == 1 || from[i] == shape[shape.size() - from.size() + i];
+  if (!fits)
+    throw_range_error(op, ": ", arg, " of shape ", shape_str(weight.shape()), " cannot be broadcast to the input shape ",
+                      shape_str(shape));
+  return cast(weight, dtype);
+}
+
+// max(log(x), -100), PyTorch's clamp for binary cross-entropy: finite for
+// x = 0, with gradient 1/x where the log is not clamped and 0 where it is.
+Tensor log_clamped(const Tensor& x) {
+  Tensor out = map1(x, "binaryCrossEntropy", [](auto v) { return std::max<decltype(v)>(std::log(v), -100); });
+  record("binaryCrossEntropy", {x}, out, [sx = SavedTensor(x)](const Grads& g, const Node&) {
+    const Tensor x = sx.unpack();
+    // g·m / (x + (1 - m)) with m = 1 where unclamped: the shift keeps the
+    // clamped entries (x ≈ 0) at 0 instead of 0/0.
+    const Tensor m = map1(x, "binaryCrossEntropy", [](auto v) { return std::log(v) > -100 ? 1 : 0; });
+    const Tensor shift = map1(x, "binaryCrossEntropy", [](auto v) { return std::log(v) > -100 ? 0 : 1; });
+    return Grads{div(mul(g[0], m), add(x, shift))};
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const Tensor& weight, std::int64_t ignore_index,
+                Reduction reduction) {
+  return nll_impl(log_probs, target, weight, ignore_index, reduction, "nllLoss");
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, std::int64_t ignore_index,
+                     double label_smoothing, Reduction reduction) {
+  const char* op = "crossEntropy";
+  require_floating(logits, op, "input");
+  if (logits.dim() == 0) throw_range_error(op, ": input must have a class dim (at least 1-D), got shape []");
+  if (!(label_smoothing >= 0 && label_smoothing <= 1))
+    throw_range_error(op, ": labelSmoothing must be between 0 and 1, got ", label_smoothing);
+  const i64 class_dim = logits.dim() == 1 ? 0 : 1;
+  const i64 classes = logits.shape()[class_dim];
+  const double eps = label_smoothing;
+
+  if (is_floating(target.dtype())) {
+    // Class probabilities of the input's shape.
+    if (target.shape() != logits.shape()) {
+      if (target.dim() == logits.dim() - 1)
+        throw_type_error(op, ": a target of shape ", shape_str(target.shape()),
+                         " holds class indices and must be int32, got ", dtype_name(target.dtype()));
+      throw_range_error(op, ": probability targets must have the input's shape ", shape_str(logits.shape()), ", got ",
+                        shape_str(target.shape()));
+    }
+    if (weight.defined()) {
+      require_floating(weight, op, "weight");
+      if (weight.shape() != Shape{classes})
+        throw_range_error(op, ": weight must have shape [", classes, "] (one value per class), got ",
+                          shape_str(weight.shape()));
+    }
+    const Tensor logp = log_softmax(logits, class_dim);
+    Tensor t = cast(target, logits.dtype());
+    if (eps > 0) t = add(mul(t, scalar(1 - eps, t.dtype())), scalar(eps / static_cast<double>(classes), t.dtype()));
+    Tensor prod = mul(logp, t);
+    if (weight.defined()) prod = mul(prod, class_view(cast(weight, logits.dtype()), logits, class_dim));
+    // The mean is over samples (every position but the class dim), as in PyTorch.
+    return reduce_loss(negated(sum(prod, {class_dim}, false)), reduction);
+  }
+
+  if (target.dtype() == DType::Int32 && target.dim() == logits.dim())
+    throw_type_error(op, ": a target of the input's shape holds class probabilities and must be float32 or float64, got ",
+                     dtype_name(target.dtype()));
+  check_class_targets(logits, target, weight, ignore_index, op);
+  const Tensor logp = log_softmax(logits, class_dim);
+  const Tensor nll = nll_impl(logp, target, weight, ignore_index, reduction, op);
+  if (eps == 0) return nll;
+
+  // Label smoothing, PyTorch's formula: (1 - ε)·nll + ε/C · (the loss against
+  // the uniform distribution), with ignored targets masked out and the same
+  // divisor as nll for the mean.
+  const std::vector<double> w = class_weights(weight, classes);
+  Tensor smooth = weight.defined() ? mul(logp, class_view(cast(detach(weight), logits.dtype()), logits, class_dim)) : logp;
+  smooth = negated(sum(smooth, {class_dim}, false));
+  Tensor keep = empty(target.shape(), logits.dtype(), op);
+  {
+    const Tensor t = contiguous_data(target);
+    const std::int32_t* pt = t.data<std::int32_t>();
+    visit_floating(keep.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T* pk = keep.data<T>();
+      for (i64 i = 0, n = t.numel(); i < n; ++i) pk[i] = pt[i] == ignore_index ? T(0) : T(1);
+    });
+  }
+  smooth = mul(smooth, keep);
+  if (reduction == Reduction::Sum) smooth = sum(smooth, {}, false);
+  if (reduction == Reduction::Mean)
+    smooth = div(sum(smooth, {}, false), scalar(target_weight_sum(target, w, ignore_index), smooth.dtype()));
+  const DType d = logits.dtype();
+  return add(mul(nll, scalar(1 - eps, d)), mul(smooth, scalar(eps / static_cast<double>(classes), d)));
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  const auto [x, t] = float_pair(input, target, "mseLoss");
+  const Tensor d = sub(x, t);
+  return reduce_loss(mul(d, d), reduction);
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  const auto [x, t] = float_pair(input, target, "l1Loss");
+  Tensor out = map2(x, t, "l1Loss", [](auto a, auto b) { return std::fabs(a - b); });
+  // d|x - t|/dx = sign(x - t): a constant (0 at x = t), so the second derivative is 0.
+  record("l1Loss", {x, t}, out, [sx = SavedTensor(x), st = SavedTensor(t)](const Grads& g, const Node& node) {
+    const Tensor s = map2(sx.unpack(), st.unpack(), "l1Loss", [](auto a, auto b) { return (a > b) - (a < b); });
+    const Tensor gx = mul(g[0], s);
+    return Grads{node.needs_grad(0) ? gx : Tensor(), node.needs_grad(1) ? negated(gx) : Tensor()};
+  });
+  return reduce_loss(out, reduction);
+}
+
+Tensor huber_loss(const Tensor& input, const Tensor& target, double delta, Reduction reduction) {
+  if (!(delta > 0)) throw_range_error("huberLoss: delta must be positive, got ", delta);
+  const auto [x, t] = float_pair(input, target, "huberLoss");
+  Tensor out = map2(x, t, "huberLoss", [delta](auto a, auto b) {
+    using T = decltype(a);
+    const double d = static_cast<double>(a) - static_cast<double>(b), ad = std::fabs(d);
+    return static_cast<T>(ad < delta ? 0.5 * d * d : delta * (ad - 0.5 * delta));
+  });
+  // d/dx = clamp(x - t, -delta, delta) = m·(x - t) + c, with m = 1 inside
+  // the quadratic zone and c = ±delta outside it (both constants).
+  record("huberLoss", {x, t}, out,
+         [sx = SavedTensor(x), st = SavedTensor(t), delta](const Grads& g, const Node& node) {
+           const Tensor x = sx.unpack(), t = st.unpack();
+           const Tensor m = map2(x, t, "huberLoss", [delta](auto a, auto b) { return std::fabs(a - b) < delta ? 1 : 0; });
+           const Tensor c = map2(x, t, "huberLoss", [delta](auto a, auto b) {
+             const double d = static_cast<double>(a) - static_cast<double>(b);
+             return std::fabs(d) < delta ? 0.0 : d > 0 ? delta : -delta;
+           });
+           const Tensor gx = mul(g[0], add(mul(sub(x, t), m), c));
+           return Grads{node.needs_grad(0) ? gx : Tensor(), node.needs_grad(1) ? negated(gx) : Tensor()};
+         });
+  return reduce_loss(out, reduction);
+}
+
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight0, Reduction reduction) {
+  const char* op = "binaryCrossEntropy";
+  const auto [x, t] = float_pair(input, target, op);
+  const Tensor weight = check_broadcast_weight(weight0, x.shape(), x.dtype(), op, "weight");
+  visit_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = static_cast<const T*>(x.storage().data);
+    for_each_row<1>(x.shape(), {&x.strides()}, {x.offset()}, [&](const auto& off, i64 n, const auto& in) {
+      for (i64 i = 0; i < n; ++i) {
+        const T v = p[off[0] + i * in[0]];
+        if (!(v >= 0 && v <= 1)) throw_range_error(op, ": input values must be between 0 and 1, got ", v);
+      }
+    });
+  });
+  // (t - 1)·log(1 - x) - t·log(x), PyTorch's arrangement (a zero loss is +0).
+  const Tensor one = scalar(1, x.dtype());
+  const Tensor log_x = log_clamped(x), log_1mx = log_clamped(sub(one, x));
+  Tensor l = sub(mul(sub(t, one), log_1mx), mul(t, log_x));
+  if (weight.defined()) l = mul(l, weight);
+  return reduce_loss(l, reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight0,
+                                        const Tensor& pos_weight0, Reduction reduction) {
+  const char* op = "binaryCrossEntropyWithLogits";
+  const auto [x, t] = float_pair(input, target, op);
+  const Tensor weight = check_broadcast_weight(weight0, x.shape(), x.dtype(), op, "weight");
+  const Tensor pos_weight = check_broadcast_weight(pos_weight0, x.shape(), x.dtype(), op, "posWeight");
+  // -[p·t·log σ(x) + (1 - t)·log(1 - σ(x))] = (1 - t)·x + (1 + (p - 1)·t)·softplus(-x),
+  // with softplus computed as max(z, 0) + log1p(exp(-|z|)): no overflow for any x.
+  const Tensor one = scalar(1, x.dtype());
+  const Tensor sp = softplus(negated(x), 1, std::numeric_limits<double>::infinity());
+  const Tensor scale = pos_weight.defined() ? add(one, mul(sub(pos_weight, one), t)) : Tensor();
+  Tensor l = add(mul(sub(one, t), x), scale.defined() ? mul(scale, sp) : sp);
+  if (weight.defined()) l = mul(l, weight);
+  return reduce_loss(l, reduction);
+}
+
+}  // namespace tapegrad::ops

@@ -1,0 +1,2 @@
+// tg.nn: neural-network building blocks.
+export * as functional from './functional.js';

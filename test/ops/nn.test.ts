@@ -1,0 +1,602 @@
+import { describe, expect, it } from 'vitest';
+import { expectClose, leaf, tg, type Tensor } from '../helpers.js';
+
+const F = tg.nn.functional;
+
+function ints(values: number[] | number[][], shape?: number[]): Tensor {
+  return tg.tensor(values as number[], { dtype: 'int32', ...(shape ? { shape } : {}) });
+}
+function f64(values: number[] | number[][]): Tensor {
+  return tg.tensor(values as number[], { dtype: 'float64' });
+}
+function flat(t: Tensor): number[] {
+  return Array.from(t.data());
+}
+// Probabilities in (0, 1) from a leaf's values, as a float64 leaf.
+function probs(shape: number[], seed: number): Tensor {
+  const raw = leaf(shape, seed).detach();
+  return tg.tensor(flat(raw).map((v) => 0.15 + 0.35 * (v + 1)), { dtype: 'float64', shape, requiresGrad: true });
+}
+const logSumExp = (row: number[]) => {
+  const m = Math.max(...row);
+  return m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
+};
+
+describe('softmax and logSoftmax', () => {
+  it('hand-computed values', () => {
+    const x = f64([1, 2, 3]);
+    const z = Math.exp(1) + Math.exp(2) + Math.exp(3);
+    expectClose(flat(F.softmax(x, 0)), [Math.exp(1) / z, Math.exp(2) / z, Math.exp(3) / z], 1e-15);
+    expectClose(flat(F.logSoftmax(x, -1)), [1 - Math.log(z), 2 - Math.log(z), 3 - Math.log(z)], 1e-15);
+  });
+
+  it('is stable for large and infinite inputs', () => {
+    const s = F.softmax(tg.tensor([1000, 1001, -Infinity]), 0);
+    expectClose(flat(s), [1 / (1 + Math.E), Math.E / (1 + Math.E), 0], 1e-6);
+    const l = F.logSoftmax(tg.tensor([1000, 1000]), 0);
+    expectClose(flat(l), [-Math.LN2, -Math.LN2], 1e-6);
+    expect(flat(F.logSoftmax(tg.tensor([0, -Infinity]), 0))).toEqual([0, -Infinity]);
+  });
+
+  it('works along any dim, negative dims, 0-d and non-contiguous inputs', () => {
+    const x = leaf([2, 3, 4], 1).detach();
+    for (const dim of [0, 1, 2, -1, -2]) {
+      const d = dim < 0 ? dim + 3 : dim;
+      const s = F.softmax(x, dim);
+      expectClose(flat(s.sum(d)), new Array(x.size / x.shape[d]!).fill(1), 1e-12);
+      expectClose(flat(F.logSoftmax(x, dim)), flat(s).map(Math.log), 1e-12);
+    }
+    const t = x.transpose(0, 2);
+    expectClose(flat(F.softmax(t, 1)), flat(F.softmax(t.contiguous(), 1)), 1e-15);
+    expect(F.softmax(tg.tensor(5), 0).item()).toBe(1);
+    expect(F.logSoftmax(tg.tensor(5), -1).item()).toBe(0);
+    expect(F.softmax(tg.zeros([2, 0]), 1).shape).toEqual([2, 0]);
+  });
+
+  it('gradcheck and gradgradcheck', () => {
+    for (const dim of [0, 1, -1]) {
+      expect(tg.gradcheck((x) => F.softmax(x, dim), [leaf([3, 4], 2)])).toBe(true);
+      expect(tg.gradcheck((x) => F.logSoftmax(x, dim), [leaf([3, 4], 3)])).toBe(true);
+    }
+    expect(tg.gradcheck((x) => F.softmax(x.transpose(0, 1), 1), [leaf([4, 3], 4)])).toBe(true);
+    expect(tg.gradcheck((x) => F.logSoftmax(x, 1).mul(F.softmax(x, 1)), [leaf([2, 3, 2], 5)])).toBe(true);
+    expect(tg.gradgradcheck((x) => F.softmax(x, 1), [leaf([2, 3], 6)])).toBe(true);
+    expect(tg.gradgradcheck((x) => F.logSoftmax(x, 0), [leaf([3, 2], 7)])).toBe(true);
+    expect(tg.gradgradcheck((x) => F.logSoftmax(x.transpose(0, 1), -1), [leaf([3, 2], 8)])).toBe(true);
+  });
+
+  it('float32 agrees with float64', () => {
+    const x = leaf([3, 5], 9, 4).detach();
+    expectClose(flat(F.softmax(x.to('float32'), 1)), flat(F.softmax(x, 1)), 1e-6);
+    expectClose(flat(F.logSoftmax(x.to('float32'), 1)), flat(F.logSoftmax(x, 1)), 1e-5);
+    expect(F.softmax(x.to('float32'), 1).dtype).toBe('float32');
+  });
+
+  it('errors', () => {
+    expect(() => F.softmax(tg.tensor([1, 2], { dtype: 'int32' }), 0)).toThrow(TypeError);
+    expect(() => F.softmax(tg.tensor([1, 2], { dtype: 'int32' }), 0)).toThrow(
+      'softmax: input must be a float32 or float64 tensor, got int32',
+    );
+    expect(() => F.logSoftmax(tg.zeros([2, 3]), 2)).toThrow(RangeError);
+    expect(() => F.logSoftmax(tg.zeros([2, 3]), 2)).toThrow('logSoftmax: dim must be in [-2, 1]');
+  });
+});
+
+describe('crossEntropy and nllLoss', () => {
+  const logits = [[1, 2, 3], [1, 0, -1]];
+
+  it('a 2x3 case computed by hand', () => {
+    // Row losses: logsumexp(row) - row[target].
+    const lse = Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)); // 3.4076059644443806
+    const l0 = lse - 3; // target 2
+    const l1 = Math.log(Math.exp(1) + Math.exp(0) + Math.exp(-1)) - 0; // target 1
+    expect(l0).toBeCloseTo(0.40760596444438, 12);
+    const x = f64(logits), t = ints([2, 1]);
+    expect(F.crossEntropy(x, t).item()).toBeCloseTo((l0 + l1) / 2, 14);
+    expect(F.crossEntropy(x, t, { reduction: 'sum' }).item()).toBeCloseTo(l0 + l1, 14);
+    expectClose(flat(F.crossEntropy(x, t, { reduction: 'none' })), [l0, l1], 1e-14);
+    expect(F.crossEntropy(x.to('float32'), t).item()).toBeCloseTo((l0 + l1) / 2, 6);
+    // nllLoss on log-probabilities gives the same
+    expect(F.nllLoss(F.logSoftmax(x, 1), t).item()).toBeCloseTo((l0 + l1) / 2, 14);
+    expect(F.nllLoss(f64([[-1, -2, -3], [-4, -5, -6]]), t, { reduction: 'none' }).toArray()).toEqual([3, 5]);
+  });
+
+  it('the gradient is (softmax - onehot) / N', () => {
+    const x = tg.tensor(logits, { dtype: 'float64', requiresGrad: true });
+    F.crossEntropy(x, ints([2, 1])).backward();
+    const p = F.softmax(x.detach(), 1).toArray() as number[][];
+    const expected = p.map((row, n) => row.map((v, c) => (v - (c === [2, 1][n] ? 1 : 0)) / 2));
+    expectClose(x.grad!.toArray(), expected, 1e-14);
+  });
+
+  it('class weights and ignoreIndex (mean divides by the weights of the kept targets)', () => {
+    const x = f64([[1, 2, 3], [1, 0, -1], [0.5, 0.5, 0]]);
+    const lp = F.logSoftmax(x, 1).toArray() as number[][];
+    const w = f64([0.2, 0.3, 0.5]);
+    const t = ints([2, 1, 0]);
+    const ws = [0.5, 0.3, 0.2];
+    const losses = [-ws[0]! * lp[0]![2]!, -ws[1]! * lp[1]![1]!, -ws[2]! * lp[2]![0]!];
+    expect(F.crossEntropy(x, t, { weight: w }).item()).toBeCloseTo((losses[0]! + losses[1]! + losses[2]!) / 1.0, 14);
+    expect(F.crossEntropy(x, t, { weight: w, reduction: 'sum' }).item()).toBeCloseTo(losses[0]! + losses[1]! + losses[2]!, 14);
+    expectClose(flat(F.crossEntropy(x, t, { weight: w, reduction: 'none' })), losses, 1e-14);
+    // ignore the middle sample: divisor 0.5 + 0.2
+    const ti = ints([2, -100, 0]);
+    expect(F.crossEntropy(x, ti, { weight: w }).item()).toBeCloseTo((losses[0]! + losses[2]!) / 0.7, 14);
+    expectClose(flat(F.crossEntropy(x, ti, { weight: w, reduction: 'none' })), [losses[0]!, 0, losses[2]!], 1e-14);
+    const t7 = ints([2, 7, 7]);
+    expect(F.crossEntropy(x, t7, { ignoreIndex: 7 }).item()).toBeCloseTo(-lp[0]![2]!, 14);
+    // every target ignored: the mean is NaN (0/0), as in PyTorch
+    expect(F.crossEntropy(x, ints([-100, -100, -100])).item()).toBeNaN();
+    expect(F.nllLoss(x, ints([-100, -100, -100]), { reduction: 'sum' }).item()).toBe(0);
+  });
+
+  it('label smoothing follows PyTorch', () => {
+    const x = f64([[1, 2, 3], [1, 0, -1], [0.5, 0.5, 0]]);
+    const lp = F.logSoftmax(x, 1).toArray() as number[][];
+    const t = [2, 1, -100];
+    const eps = 0.1, C = 3;
+    const w = [0.2, 0.3, 0.5];
+    for (const weighted of [false, true]) {
+      const wc = (c: number) => (weighted ? w[c]! : 1);
+      const nll = t.map((c, n) => (c === -100 ? 0 : -wc(c) * lp[n]![c]!));
+      const smooth = t.map((c, n) => (c === -100 ? 0 : -lp[n]!.reduce((s, v, k) => s + v * wc(k), 0)));
+      const divisor = t.filter((c) => c !== -100).reduce((s, c) => s + wc(c), 0);
+      const mean =
+        (1 - eps) * (nll.reduce((a, b) => a + b) / divisor) + (eps / C) * (smooth.reduce((a, b) => a + b) / divisor);
+      const options = { labelSmoothing: eps, ...(weighted ? { weight: f64(w) } : {}) };
+      expect(F.crossEntropy(x, ints(t), options).item()).toBeCloseTo(mean, 14);
+      const none = nll.map((v, i) => (1 - eps) * v + (eps / C) * smooth[i]!);
+      expectClose(flat(F.crossEntropy(x, ints(t), { ...options, reduction: 'none' })), none, 1e-14);
+      expect(F.crossEntropy(x, ints(t), { ...options, reduction: 'sum' }).item()).toBeCloseTo(
+        none.reduce((a, b) => a + b),
+        14,
+      );
+    }
+  });
+
+  it('probability targets', () => {
+    const x = f64([[1, 2, 3], [1, 0, -1]]);
+    const lp = F.logSoftmax(x, 1).toArray() as number[][];
+    const p = [[0.2, 0.3, 0.5], [1, 0, 0]];
+    const rows = p.map((r, n) => -r.reduce((s, v, c) => s + v * lp[n]![c]!, 0));
+    expect(F.crossEntropy(x, f64(p)).item()).toBeCloseTo((rows[0]! + rows[1]!) / 2, 14);
+    expectClose(flat(F.crossEntropy(x, f64(p), { reduction: 'none' })), rows, 1e-14);
+    // one-hot probabilities equal class indices
+    const oh = F.oneHot(ints([2, 1]), 3).to('float64');
+    expect(F.crossEntropy(x, oh).item()).toBeCloseTo(F.crossEntropy(x, ints([2, 1])).item(), 14);
+    // smoothing mixes in 1/C; weights scale each class; the mean divides by N
+    const eps = 0.3, w = [1, 2, 3];
+    const sm = p.map((r, n) => -r.reduce((s, v, c) => s + w[c]! * (v * (1 - eps) + eps / 3) * lp[n]![c]!, 0));
+    expect(F.crossEntropy(x, f64(p), { labelSmoothing: eps, weight: f64(w) }).item()).toBeCloseTo((sm[0]! + sm[1]!) / 2, 14);
+  });
+
+  it('spatial dims [N, C, d] and unbatched [C] inputs', () => {
+    const x = leaf([2, 3, 4], 11).detach();
+    const t = ints([[0, 1, 2, 1], [2, 2, 0, -100]]);
+    // [N, C, d] equals the [N*d, C] case with rows taken position by position
+    const rows = x.permute(0, 2, 1).reshape(8, 3);
+    const tr = t.reshape(8);
+    for (const reduction of ['mean', 'sum'] as const)
+      expect(F.crossEntropy(x, t, { reduction }).item()).toBeCloseTo(F.crossEntropy(rows, tr, { reduction }).item(), 13);
+    const none = F.crossEntropy(x, t, { reduction: 'none', labelSmoothing: 0.2 });
+    expect(none.shape).toEqual([2, 4]);
+    expectClose(flat(none), flat(F.crossEntropy(rows, tr, { reduction: 'none', labelSmoothing: 0.2 })), 1e-14);
+    const one = F.crossEntropy(f64([1, 2, 3]), ints([2]).reshape([]));
+    expect(one.shape).toEqual([]);
+    expect(one.item()).toBeCloseTo(logSumExp([1, 2, 3]) - 3, 14);
+  });
+
+  it('gradcheck for every reduction and option', () => {
+    const t = ints([2, 0, 1, 1]);
+    const ti = ints([2, -100, 1, 0]);
+    const w = f64([0.3, 1.2, 0.7]);
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      const x = leaf([4, 3], 12);
+      expect(tg.gradcheck((v) => F.crossEntropy(v, t, { reduction }), [x])).toBe(true);
+      expect(tg.gradcheck((v) => F.crossEntropy(v, ti, { reduction, weight: w }), [x])).toBe(true);
+      expect(tg.gradcheck((v) => F.crossEntropy(v, ti, { reduction, weight: w, labelSmoothing: 0.2 }), [x])).toBe(true);
+      expect(tg.gradcheck((v) => F.crossEntropy(v, ti, { reduction, labelSmoothing: 0.1 }), [x])).toBe(true);
+      expect(tg.gradcheck((v) => F.nllLoss(v, ti, { reduction, weight: w }), [x])).toBe(true);
+      const p = probs([4, 3], 13);
+      expect(tg.gradcheck((v, q) => F.crossEntropy(v, q, { reduction, labelSmoothing: 0.1 }), [x, p])).toBe(true);
+      expect(tg.gradcheck((v, q) => F.crossEntropy(v, q, { reduction, weight: w }), [x, p])).toBe(true);
+      const xs = leaf([2, 3, 2], 14);
+      expect(tg.gradcheck((v) => F.crossEntropy(v, ints([[0, 2], [1, -100]]), { reduction }), [xs])).toBe(true);
+    }
+    expect(tg.gradcheck((v) => F.crossEntropy(v.transpose(0, 1), ints([1, 0])), [leaf([3, 2], 15)])).toBe(true);
+    expect(tg.gradcheck((v) => F.crossEntropy(v, ints([2]).reshape([])), [leaf([3], 16)])).toBe(true);
+  });
+
+  it('gradgradcheck', () => {
+    const ti = ints([2, -100, 1]);
+    expect(tg.gradgradcheck((v) => F.crossEntropy(v, ti), [leaf([3, 3], 17)])).toBe(true);
+    expect(tg.gradgradcheck((v) => F.crossEntropy(v, ti, { labelSmoothing: 0.2, weight: f64([1, 2, 3]) }), [leaf([3, 3], 18)])).toBe(true);
+    expect(tg.gradgradcheck((v, q) => F.crossEntropy(v, q), [leaf([2, 3], 19), probs([2, 3], 20)])).toBe(true);
+    expect(tg.gradgradcheck((v) => F.nllLoss(v, ti, { reduction: 'none' }), [leaf([3, 3], 21)])).toBe(true);
+  });
+
+  it('errors name the op, the value and the classes', () => {
+    const x = tg.zeros([2, 3]);
+    expect(() => F.crossEntropy(x, ints([0, 3]))).toThrow(RangeError);
+    expect(() => F.crossEntropy(x, ints([0, 3]))).toThrow('crossEntropy: class index 3 is out of range for 3 classes');
+    expect(() => F.nllLoss(x, ints([-1, 0]))).toThrow('nllLoss: class index -1 is out of range for 3 classes');
+    expect(() => F.crossEntropy(x, ints([-1, 0]), { ignoreIndex: -1 })).not.toThrow();
+    expect(() => F.crossEntropy(x, tg.tensor([0, 1]))).toThrow(TypeError);
+    expect(() => F.crossEntropy(x, tg.tensor([0, 1]))).toThrow(
+      'crossEntropy: a target of shape [2] holds class indices and must be int32, got float32',
+    );
+    expect(() => F.crossEntropy(x, ints([[0, 1, 0], [1, 0, 0]]))).toThrow(TypeError);
+    expect(() => F.crossEntropy(x, tg.zeros([2, 4]))).toThrow(
+      "crossEntropy: probability targets must have the input's shape [2, 3], got [2, 4]",
+    );
+    expect(() => F.nllLoss(x, tg.tensor([0, 1]))).toThrow('nllLoss: target must be an int32 tensor of class indices, got float32');
+    expect(() => F.nllLoss(x, ints([0, 1, 2]))).toThrow(
+      'nllLoss: expected target of shape [2] for input of shape [2, 3], got [3]',
+    );
+    expect(() => F.crossEntropy(x, ints([0, 1]), { weight: tg.ones([2]) })).toThrow(
+      'crossEntropy: weight must have shape [3] (one value per class), got [2]',
+    );
+    expect(() => F.crossEntropy(x, ints([0, 1]), { reduction: 'avg' as 'mean' })).toThrow(RangeError);
+    expect(() => F.crossEntropy(x, ints([0, 1]), { reduction: 'avg' as 'mean' })).toThrow(
+      "crossEntropy: reduction must be 'mean', 'sum' or 'none', got 'avg'",
+    );
+    expect(() => F.crossEntropy(x, ints([0, 1]), { labelSmoothing: 1.5 })).toThrow(
+      'crossEntropy: labelSmoothing must be between 0 and 1, got 1.5',
+    );
+    expect(() => F.crossEntropy(x, ints([0, 1]), { ignoreIndex: 0.5 })).toThrow(RangeError);
+    expect(() => F.crossEntropy(ints([0, 1]), ints(0 as unknown as number[]))).toThrow(TypeError);
+    expect(() => F.crossEntropy(tg.tensor(1), ints([0]))).toThrow(RangeError);
+    const wg = tg.ones([3], { requiresGrad: true });
+    expect(() => F.crossEntropy(x, ints([0, 1]), { weight: wg })).toThrow(tg.TapegradError);
+    expect(() => F.crossEntropy(x, ints([0, 1]), { weight: wg })).toThrow(
+      'crossEntropy: gradients with respect to weight are not supported; pass weight.detach()',
+    );
+  });
+});
+
+describe('regression losses', () => {
+  const x = [0.5, -1, 3, 2];
+  const y = [1, 1, 0.5, 2];
+
+  it('hand-computed values for every reduction', () => {
+    const d = x.map((v, i) => v - y[i]!); // [-0.5, -2, 2.5, 0]
+    const mse = d.map((v) => v * v);
+    const l1 = d.map(Math.abs);
+    const huber = d.map((v) => (Math.abs(v) < 1 ? 0.5 * v * v : Math.abs(v) - 0.5));
+    const huber2 = d.map((v) => (Math.abs(v) < 2 ? 0.5 * v * v : 2 * (Math.abs(v) - 1)));
+    expect(mse).toEqual([0.25, 4, 6.25, 0]);
+    const cases: [string, (r: 'mean' | 'sum' | 'none') => Tensor, number[]][] = [
+      ['mse', (r) => F.mseLoss(f64(x), f64(y), { reduction: r }), mse],
+      ['l1', (r) => F.l1Loss(f64(x), f64(y), { reduction: r }), l1],
+      ['huber', (r) => F.huberLoss(f64(x), f64(y), { reduction: r }), huber],
+      ['huber delta 2', (r) => F.huberLoss(f64(x), f64(y), { reduction: r, delta: 2 }), huber2],
+    ];
+    for (const [name, f, elems] of cases) {
+      const total = elems.reduce((a, b) => a + b, 0);
+      expectClose(flat(f('none')), elems, 1e-15, name);
+      expect(f('sum').item(), name).toBeCloseTo(total, 15);
+      expect(f('mean').item(), name).toBeCloseTo(total / 4, 15);
+    }
+    expect(F.mseLoss(tg.tensor(x), tg.tensor(y)).item()).toBeCloseTo(10.5 / 4, 6);
+    expect(F.mseLoss(tg.zeros([0]), tg.zeros([0])).item()).toBeNaN();
+  });
+
+  it('gradients: hand values, gradcheck and gradgradcheck', () => {
+    const a = tg.tensor(x, { dtype: 'float64', requiresGrad: true });
+    F.l1Loss(a, f64(y), { reduction: 'sum' }).backward();
+    expect(a.grad!.toArray()).toEqual([-1, -1, 1, 0]);
+    const b = tg.tensor(x, { dtype: 'float64', requiresGrad: true });
+    F.huberLoss(b, f64(y), { reduction: 'sum' }).backward();
+    expect(b.grad!.toArray()).toEqual([-0.5, -1, 1, 0]);
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      const p = leaf([3, 2], 1, 2), q = leaf([3, 2], 2, 2);
+      expect(tg.gradcheck((u, v) => F.mseLoss(u, v, { reduction }), [p, q])).toBe(true);
+      expect(tg.gradcheck((u, v) => F.l1Loss(u, v, { reduction }), [p, q])).toBe(true);
+      expect(tg.gradcheck((u, v) => F.huberLoss(u, v, { reduction }), [p, q])).toBe(true);
+      expect(tg.gradcheck((u, v) => F.huberLoss(u, v, { reduction, delta: 0.5 }), [p, q])).toBe(true);
+    }
+    const p = leaf([2, 3], 3, 2), q = leaf([3, 2], 4, 2);
+    expect(tg.gradcheck((u, v) => F.mseLoss(u, v.transpose(0, 1)), [p, q])).toBe(true);
+    expect(tg.gradcheck((u) => F.l1Loss(u, u.mul(0.5)), [p])).toBe(true);
+    expect(tg.gradgradcheck((u, v) => F.mseLoss(u, v), [p, leaf([2, 3], 5)])).toBe(true);
+    expect(tg.gradgradcheck((u, v) => F.huberLoss(u, v, { delta: 0.7 }), [p, leaf([2, 3], 6, 2)])).toBe(true);
+    expect(tg.gradgradcheck((u, v) => F.l1Loss(u, v, { reduction: 'none' }), [p, leaf([2, 3], 7)])).toBe(true);
+  });
+
+  it('mixed float dtypes promote; float32 agrees with float64', () => {
+    const out = F.mseLoss(tg.tensor(x), f64(y));
+    expect(out.dtype).toBe('float64');
+    expect(F.huberLoss(tg.tensor(x), tg.tensor(y)).item()).toBeCloseTo(F.huberLoss(f64(x), f64(y)).item(), 6);
+    expect(F.l1Loss(tg.tensor(x), tg.tensor(y)).item()).toBeCloseTo(F.l1Loss(f64(x), f64(y)).item(), 6);
+  });
+
+  it('errors', () => {
+    expect(() => F.mseLoss(tg.zeros([3, 1]), tg.zeros([3]))).toThrow(RangeError);
+    expect(() => F.mseLoss(tg.zeros([3, 1]), tg.zeros([3]))).toThrow(
+      'mseLoss: input of shape [3, 1] and target of shape [3] must have the same shape',
+    );
+    expect(() => F.l1Loss(tg.zeros([3]), ints([1, 2, 3]))).toThrow(TypeError);
+    expect(() => F.l1Loss(tg.zeros([3]), ints([1, 2, 3]))).toThrow('l1Loss: target must be a float32 or float64 tensor, got int32');
+    expect(() => F.huberLoss(tg.zeros([3]), tg.zeros([3]), { delta: 0 })).toThrow('huberLoss: delta must be positive, got 0');
+    expect(() => F.mseLoss(tg.zeros([3]), 3 as unknown as Tensor)).toThrow('mseLoss: target must be a Tensor, got 3');
+  });
+});
+
+describe('binaryCrossEntropy', () => {
+  it('hand-computed values, clamped logs', () => {
+    const x = f64([0.2, 0.9]), t = f64([0, 1]);
+    expect(F.binaryCrossEntropy(x, t).item()).toBeCloseTo(-(Math.log(0.8) + Math.log(0.9)) / 2, 15);
+    expect(F.binaryCrossEntropy(x, f64([0.5, 0.5]), { reduction: 'sum' }).item()).toBeCloseTo(
+      -0.5 * (Math.log(0.2) + Math.log(0.8)) - 0.5 * (Math.log(0.9) + Math.log(0.1)),
+      14,
+    );
+    // log(0) is clamped at -100: a confident wrong answer costs 100
+    const clamped = F.binaryCrossEntropy(f64([0, 1, 0, 1]), f64([1, 0, 0, 1]), { reduction: 'none' });
+    expect(flat(clamped).map((v) => v + 0)).toEqual([100, 100, 0, 0]);
+    const w = f64([[2], [3]]);
+    const xx = f64([[0.2, 0.9], [0.5, 0.5]]), tt = f64([[0, 1], [1, 0]]);
+    const e = [-2 * Math.log(0.8), -2 * Math.log(0.9), -3 * Math.log(0.5), -3 * Math.log(0.5)];
+    expectClose(flat(F.binaryCrossEntropy(xx, tt, { weight: w, reduction: 'none' })), e, 1e-14);
+    expect(F.binaryCrossEntropy(xx.to('float32'), tt.to('float32')).item()).toBeCloseTo(F.binaryCrossEntropy(xx, tt).item(), 6);
+  });
+
+  it('gradient at the clamp is finite; gradcheck and gradgradcheck', () => {
+    const a = tg.tensor([0, 0.5], { dtype: 'float64', requiresGrad: true });
+    F.binaryCrossEntropy(a, f64([1, 1]), { reduction: 'sum' }).backward();
+    expect(flat(a.grad!).map((v) => v + 0)).toEqual([0, -2]); // no gradient through the clamped log
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      expect(tg.gradcheck((u, v) => F.binaryCrossEntropy(u, v, { reduction }), [probs([2, 3], 1), probs([2, 3], 2)])).toBe(true);
+      expect(
+        tg.gradcheck((u, v, w) => F.binaryCrossEntropy(u, v, { reduction, weight: w }), [probs([2, 3], 3), probs([2, 3], 4), leaf([3], 5)]),
+      ).toBe(true);
+    }
+    expect(tg.gradgradcheck((u, v) => F.binaryCrossEntropy(u, v), [probs([2, 2], 6), probs([2, 2], 7)])).toBe(true);
+  });
+
+  it('errors', () => {
+    expect(() => F.binaryCrossEntropy(tg.tensor([0.5, 1.5]), tg.tensor([0, 1]))).toThrow(RangeError);
+    expect(() => F.binaryCrossEntropy(tg.tensor([0.5, 1.5]), tg.tensor([0, 1]))).toThrow(
+      'binaryCrossEntropy: input values must be between 0 and 1, got 1.5',
+    );
+    expect(() => F.binaryCrossEntropy(tg.tensor([0.5]), ints([1]))).toThrow(TypeError);
+    expect(() => F.binaryCrossEntropy(tg.tensor([0.5, 0.5]), tg.tensor([1, 0]), { weight: tg.ones([3]) })).toThrow(RangeError);
+  });
+});
+
+describe('binaryCrossEntropyWithLogits', () => {
+  const sp = (z: number) => Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))); // log(1 + e^z)
+
+  it('hand-computed values, posWeight and weight', () => {
+    const x = [0, 2, -1, 0.5], t = [0, 1, 0.5, 1];
+    const l = x.map((v, i) => (1 - t[i]!) * v + sp(-v));
+    expectClose(flat(F.binaryCrossEntropyWithLogits(f64(x), f64(t), { reduction: 'none' })), l, 1e-15);
+    expect(F.binaryCrossEntropyWithLogits(f64(x), f64(t)).item()).toBeCloseTo(l.reduce((a, b) => a + b) / 4, 15);
+    // equals binaryCrossEntropy of the probabilities
+    expect(F.binaryCrossEntropyWithLogits(f64(x), f64(t)).item()).toBeCloseTo(F.binaryCrossEntropy(F.sigmoid(f64(x)), f64(t)).item(), 14);
+    const xx = [[0.5, -2], [1, 3]], tt = [[1, 0], [0.3, 1]], pw = [2, 0.5], w = [[1], [3]];
+    const e = xx.flatMap((r, n) => r.map((v, c) => w[n]![0]! * ((1 - tt[n]![c]!) * v + (1 + (pw[c]! - 1) * tt[n]![c]!) * sp(-v))));
+    expectClose(
+      flat(F.binaryCrossEntropyWithLogits(f64(xx), f64(tt), { posWeight: f64(pw), weight: f64(w), reduction: 'none' })),
+      e,
+      1e-14,
+    );
+    expect(F.binaryCrossEntropyWithLogits(f64(xx).to('float32'), f64(tt).to('float32'), { posWeight: f64(pw).to('float32') }).item()).toBeCloseTo(
+      F.binaryCrossEntropyWithLogits(f64(xx), f64(tt), { posWeight: f64(pw) }).item(),
+      6,
+    );
+  });
+
+  it('is stable for large logits', () => {
+    const out = flat(F.binaryCrossEntropyWithLogits(tg.tensor([100, -100, 1000, -1000]), tg.tensor([1, 0, 0, 1]), { reduction: 'none' }));
+    expectClose(out, [0, 0, 1000, 1000], 1e-6);
+    const a = tg.tensor([1000, -1000], { requiresGrad: true });
+    F.binaryCrossEntropyWithLogits(a, tg.tensor([0, 0]), { reduction: 'sum' }).backward();
+    expect(flat(a.grad!)).toEqual([1, 0]); // sigmoid(x) - t
+  });
+
+  it('gradcheck and gradgradcheck in every argument', () => {
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      const x = leaf([2, 3], 1, 2), t = probs([2, 3], 2);
+      expect(tg.gradcheck((u, v) => F.binaryCrossEntropyWithLogits(u, v, { reduction }), [x, t])).toBe(true);
+      expect(
+        tg.gradcheck((u, v, w, p) => F.binaryCrossEntropyWithLogits(u, v, { reduction, weight: w, posWeight: p }), [
+          x, t, leaf([2, 1], 3), leaf([3], 4, 0.5).add(1).detach().setRequiresGrad(),
+        ]),
+      ).toBe(true);
+    }
+    expect(tg.gradgradcheck((u, v, p) => F.binaryCrossEntropyWithLogits(u, v, { posWeight: p }), [leaf([2, 2], 5), probs([2, 2], 6), leaf([2], 7)])).toBe(true);
+  });
+
+  it('errors', () => {
+    expect(() => F.binaryCrossEntropyWithLogits(tg.zeros([2]), tg.zeros([3]))).toThrow(RangeError);
+    expect(() => F.binaryCrossEntropyWithLogits(tg.zeros([2]), ints([0, 1]))).toThrow(
+      'binaryCrossEntropyWithLogits: target must be a float32 or float64 tensor, got int32',
+    );
+    expect(() => F.binaryCrossEntropyWithLogits(tg.zeros([2, 3]), tg.zeros([2, 3]), { posWeight: tg.ones([2]) })).toThrow(
+      'binaryCrossEntropyWithLogits: posWeight of shape [2] cannot be broadcast to the input shape [2, 3]',
+    );
+  });
+});
+
+describe('activations re-exported in nn.functional', () => {
+  it('match the Tensor methods', () => {
+    const x = leaf([5], 1, 3).detach();
+    const same = (a: Tensor, b: Tensor) => expect(flat(a)).toEqual(flat(b));
+    same(F.relu(x), x.relu());
+    same(F.gelu(x), x.gelu());
+    same(F.gelu(x, { approximate: 'tanh' }), x.gelu({ approximate: 'tanh' }));
+    same(F.silu(x), x.silu());
+    same(F.sigmoid(x), x.sigmoid());
+    same(F.tanh(x), x.tanh());
+    same(F.leakyRelu(x), x.leakyRelu(0.01));
+    same(F.leakyRelu(x, 0.2), x.leakyRelu(0.2));
+    same(F.elu(x, 0.5), x.elu(0.5));
+    same(F.softplus(x, 2, 1), x.softplus(2, 1));
+    expect(flat(F.relu(f64([-1, 2])))).toEqual([0, 2]);
+    expect(() => F.relu(3 as unknown as Tensor)).toThrow(TypeError);
+    expect(() => F.relu(3 as unknown as Tensor)).toThrow('relu: input must be a Tensor, got 3');
+  });
+});
+
+describe('layerNorm', () => {
+  it('hand-computed values', () => {
+    const x = f64([[1, 2, 3, 4], [2, 2, 2, 2]]);
+    const s = Math.sqrt(1.25 + 1e-5);
+    const row0 = [-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s];
+    expectClose(F.layerNorm(x, [4]).toArray(), [row0, [0, 0, 0, 0]], 1e-14);
+    const w = f64([1, 2, 3, 4]), b = f64([0, 0, 0, 1]);
+    expectClose(flat(F.layerNorm(x, 4, w, b).reshape(-1)), [...row0.map((v, i) => v * (i + 1) + (i === 3 ? 1 : 0)), 0, 0, 0, 1], 1e-14);
+    const z = F.layerNorm(x, [2, 4], null, null, 0);
+    const all = [1, 2, 3, 4, 2, 2, 2, 2];
+    const m = 18 / 8, v = all.reduce((a, c) => a + (c - m) ** 2, 0) / 8;
+    expectClose(flat(z), all.map((c) => (c - m) / Math.sqrt(v)), 1e-14);
+    expect(F.layerNorm(x.to('float32'), [4]).dtype).toBe('float32');
+    expectClose(flat(F.layerNorm(x.to('float32'), [4])), flat(F.layerNorm(x, [4])), 1e-5);
+  });
+
+  it('gradcheck and gradgradcheck', () => {
+    const f = (x: Tensor, w?: Tensor, b?: Tensor) => F.layerNorm(x, [3], w, b);
+    expect(tg.gradcheck((x) => f(x), [leaf([2, 3], 1)])).toBe(true);
+    expect(tg.gradcheck((x, w, b) => f(x, w, b), [leaf([2, 3], 2), leaf([3], 3), leaf([3], 4)])).toBe(true);
+    expect(tg.gradcheck((x, w) => F.layerNorm(x, [2, 3], w), [leaf([2, 2, 3], 5), leaf([2, 3], 6)])).toBe(true);
+    expect(tg.gradcheck((x, b) => F.layerNorm(x.transpose(0, 1), [2], null, b), [leaf([2, 3], 7), leaf([2], 8)])).toBe(true);
+    expect(tg.gradcheck((w) => F.layerNorm(leaf([2, 3], 9).detach(), [3], w), [leaf([3], 10)])).toBe(true);
+    expect(tg.gradgradcheck((x) => f(x), [leaf([2, 3], 11)])).toBe(true);
+    expect(tg.gradgradcheck((x, w, b) => f(x, w, b), [leaf([2, 3], 12), leaf([3], 13), leaf([3], 14)])).toBe(true);
+  });
+
+  it('errors', () => {
+    expect(() => F.layerNorm(tg.zeros([2, 3]), [4])).toThrow(RangeError);
+    expect(() => F.layerNorm(tg.zeros([2, 3]), [4])).toThrow(
+      'layerNorm: normalizedShape [4] does not match the trailing dims of input shape [2, 3]',
+    );
+    expect(() => F.layerNorm(tg.zeros([2, 3]), [])).toThrow('layerNorm: normalizedShape must have at least one dim, got []');
+    expect(() => F.layerNorm(tg.zeros([2, 3]), [3], tg.ones([2]))).toThrow(
+      'layerNorm: weight must have the normalizedShape [3], got [2]',
+    );
+    expect(() => F.layerNorm(tg.zeros([2, 3]), [3], null, tg.ones([3], { dtype: 'float64' }))).toThrow(TypeError);
+    expect(() => F.layerNorm(tg.zeros([2, 3]), [3], null, null, -1)).toThrow(RangeError);
+    expect(() => F.layerNorm(ints([1, 2]), [2])).toThrow(TypeError);
+  });
+});
+
+describe('dropout', () => {
+  it('is the identity when not training or p = 0, zero when p = 1', () => {
+    const x = tg.tensor([1, 2, 3]);
+    expect(F.dropout(x, 0.5, false).toArray()).toEqual([1, 2, 3]);
+    expect(F.dropout(x, 0).toArray()).toEqual([1, 2, 3]);
+    expect(F.dropout(x, 1).toArray()).toEqual([0, 0, 0]);
+  });
+
+  it('drops about p of the elements, scales the rest, and repeats under a seed', () => {
+    tg.manualSeed(7);
+    const x = tg.ones([20000], { dtype: 'float64' });
+    const a = flat(F.dropout(x, 0.3));
+    const kept = a.filter((v) => v !== 0);
+    expect(new Set(kept)).toEqual(new Set([1 / 0.7]));
+    expect(Math.abs(kept.length / a.length - 0.7)).toBeLessThan(0.02);
+    tg.manualSeed(7);
+    expect(flat(F.dropout(x, 0.3))).toEqual(a);
+    expect(flat(F.dropout(x, 0.3))).not.toEqual(a);
+  });
+
+  it('the gradient is the mask', () => {
+    tg.manualSeed(3);
+    const x = tg.tensor([1, 2, 3, 4, 5, 6, 7, 8], { dtype: 'float64', requiresGrad: true });
+    const y = F.dropout(x, 0.5);
+    y.sum().backward();
+    expect(flat(x.grad!)).toEqual(flat(y).map((v, i) => v / (i + 1)));
+    expect(flat(x.grad!).every((v) => v === 0 || v === 2)).toBe(true);
+    expect(tg.gradcheck((u) => { tg.manualSeed(4); return F.dropout(u, 0.4); }, [leaf([3, 4], 1)])).toBe(true);
+    expect(tg.gradgradcheck((u) => { tg.manualSeed(4); return F.dropout(u, 0.4).mul(u); }, [leaf([3], 2)])).toBe(true);
+  });
+
+  it('errors', () => {
+    expect(() => F.dropout(tg.ones([2]), 1.5)).toThrow(RangeError);
+    expect(() => F.dropout(tg.ones([2]), 1.5)).toThrow('dropout: p must be between 0 and 1, got 1.5');
+    expect(() => F.dropout(tg.ones([2]), NaN)).toThrow(RangeError);
+    expect(() => F.dropout(ints([1]), 0.5)).toThrow(TypeError);
+  });
+});
+
+describe('embedding and oneHot', () => {
+  it('embedding picks rows and accumulates gradients of repeated indices', () => {
+    const w = tg.tensor([[1, 2], [3, 4], [5, 6]], { dtype: 'float64', requiresGrad: true });
+    const idx = ints([[2, 0], [2, 2]]);
+    const out = F.embedding(idx, w);
+    expect(out.shape).toEqual([2, 2, 2]);
+    expect(out.toArray()).toEqual([[[5, 6], [1, 2]], [[5, 6], [5, 6]]]);
+    out.sum().backward();
+    expect(w.grad!.toArray()).toEqual([[1, 1], [0, 0], [3, 3]]);
+    expect(F.embedding(ints([1]).reshape([]), w.detach()).toArray()).toEqual([3, 4]);
+    expect(F.embedding(ints([]), w.detach()).shape).toEqual([0, 2]);
+    expect(F.embedding(ints([0, 2]), w.detach().transpose(0, 1).contiguous().transpose(0, 1)).toArray()).toEqual([[1, 2], [5, 6]]);
+  });
+
+  it('embedding gradcheck and gradgradcheck', () => {
+    const idx = ints([[1, 0, 1], [3, 3, 3]]);
+    expect(tg.gradcheck((w) => F.embedding(idx, w), [leaf([4, 2], 1)])).toBe(true);
+    expect(tg.gradcheck((w) => F.embedding(idx, w.transpose(0, 1)), [leaf([2, 4], 2)])).toBe(true);
+    expect(tg.gradgradcheck((w) => F.embedding(idx, w).mul(F.embedding(idx, w)), [leaf([4, 2], 3)])).toBe(true);
+  });
+
+  it('oneHot', () => {
+    expect(F.oneHot(ints([0, 2, 1])).toArray()).toEqual([[1, 0, 0], [0, 0, 1], [0, 1, 0]]);
+    expect(F.oneHot(ints([1]), 4).toArray()).toEqual([[0, 1, 0, 0]]);
+    expect(F.oneHot(ints([[1], [0]]), 2).shape).toEqual([2, 1, 2]);
+    expect(F.oneHot(ints([0])).dtype).toBe('int32');
+    expect(F.oneHot(ints([]), 3).shape).toEqual([0, 3]);
+  });
+
+  it('errors', () => {
+    const w = tg.zeros([3, 2]);
+    expect(() => F.embedding(ints([3]), w)).toThrow(RangeError);
+    expect(() => F.embedding(ints([3]), w)).toThrow('embedding: index 3 is out of range for a weight with 3 rows');
+    expect(() => F.embedding(ints([-1]), w)).toThrow('embedding: index -1 is out of range for a weight with 3 rows');
+    expect(() => F.embedding(tg.tensor([1]), w)).toThrow(TypeError);
+    expect(() => F.embedding(tg.tensor([1]), w)).toThrow('embedding: indices must be an int32 tensor, got float32');
+    expect(() => F.embedding(ints([1]), tg.zeros([3]))).toThrow(RangeError);
+    expect(() => F.oneHot(ints([0, 3]), 3)).toThrow(RangeError);
+    expect(() => F.oneHot(ints([0, 3]), 3)).toThrow('oneHot: class index 3 is out of range for 3 classes');
+    expect(() => F.oneHot(ints([-2]))).toThrow('oneHot: class index -2 is negative');
+    expect(() => F.oneHot(ints([]))).toThrow('oneHot: cannot infer numClasses from an empty tensor; pass numClasses');
+    expect(() => F.oneHot(tg.tensor([1]))).toThrow(TypeError);
+    expect(() => F.oneHot(ints([1]), -3)).toThrow(RangeError);
+  });
+});
+
+describe('a 2-layer MLP', () => {
+  const act = (h: Tensor) => F.tanh(h);
+  const mlp = (x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) => F.linear(act(F.linear(x, w1, b1)), w2, b2);
+
+  it('gradcheck and gradgradcheck through linear → activation → linear → mseLoss', () => {
+    const x = leaf([4, 3], 1).detach(), y = leaf([4, 2], 2).detach();
+    const params = [leaf([5, 3], 3), leaf([5], 4), leaf([2, 5], 5), leaf([2], 6)];
+    const loss = (w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) => F.mseLoss(mlp(x, w1, b1, w2, b2), y);
+    expect(tg.gradcheck(loss, params)).toBe(true);
+    expect(tg.gradgradcheck(loss, params)).toBe(true);
+    // and with respect to the input, through crossEntropy
+    const t = ints([0, 1, 1, 0]);
+    expect(tg.gradcheck((v) => F.crossEntropy(mlp(v, ...(params.map((p) => p.detach()) as [Tensor, Tensor, Tensor, Tensor])), t), [leaf([4, 3], 7)])).toBe(true);
+  });
+
+  it('trains: the loss falls with SGD', () => {
+    tg.manualSeed(0);
+    const x = tg.randn([32, 3]);
+    const y = x.matmul(tg.tensor([[1], [-2], [0.5]])).add(0.3);
+    const w1 = tg.randn([8, 3]).mul(0.5).setRequiresGrad(), b1 = tg.zeros([8], { requiresGrad: true });
+    const w2 = tg.randn([1, 8]).mul(0.5).setRequiresGrad(), b2 = tg.zeros([1], { requiresGrad: true });
+    const opt = new tg.optim.SGD([w1, b1, w2, b2], { lr: 0.1 });
+    const losses: number[] = [];
+    for (let step = 0; step < 200; step++) {
+      tg.tidy(() => {
+        const loss = F.mseLoss(mlp(x, w1, b1, w2, b2), y);
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+        losses.push(loss.item());
+      });
+    }
+    expect(losses[199]!).toBeLessThan(losses[0]! * 0.05);
+  });
+});

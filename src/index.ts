@@ -14,5 +14,5 @@ export type { TensorOptions, FromDataOptions } from './creation.js';
 export { noGrad, enableGrad, isGradEnabled, grad, gradcheck, gradgradcheck } from './autograd.js';
 export type { GradOptions, GradcheckOptions } from './autograd.js';
 export { tidy, memory } from './memory.js';
-export { backendInfo } from './backend.js';
+export { backendInfo, setNumThreads, getNumThreads } from './backend.js';
 export type { BackendInfo } from './backend.js';

@@ -67,7 +67,7 @@ export interface NativeAddon {
   clone(a: Handle): Handle;
   // linalg
   // nn
-  // runtime
+  // runtime (names starting with `_` are internal hooks for tests and benchmarks, not exported by the package)
   setNumThreads(n: number): void;
   getNumThreads(): number;
   /**
@@ -83,6 +83,11 @@ export interface NativeAddon {
   ): T;
   /** Internal benchmark hook: GFLOP/s of independent FMA chains on `threads` threads. */
   _fmaPeak(dtype: 'float32' | 'float64', threads: number, seconds: number): number;
+  /**
+   * Internal test hook: sums i + j over i in [0, n) split across the pool and j in a nested region over
+   * [0, inner); index `throwAt` throws. Returns [sum, chunks, distinct threads].
+   */
+  _testParallelFor(n: number, grain: number, inner: number, throwAt: number): [number, number, number];
   /** Internal benchmark hook: seconds of the fastest of `reps` GEMM calls (row-major operands). */
   _timeGemm(dtype: 'float32' | 'float64', m: number, n: number, k: number, layout: 'nn' | 'tn' | 'nt' | 'tt', reps: number): number;
 }

@@ -1,13 +1,18 @@
 // The runtime: thread count, and internal hooks that reach the kernels
 // directly for tests and the benchmark (names starting with `_`, typed in
 // src/native.ts as internal, not exported by the package).
+#include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "binding/addon.h"
 #include "binding/convert.h"
 #include "kernels/kernels.h"
 #include "kernels/probe.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 #include "runtime/thread_pool.h"
 
 namespace tapegrad::binding {
@@ -124,6 +129,40 @@ Napi::Value time_gemm(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kernels::time_gemm(f64, m, n, k, l, static_cast<int>(reps)));
 }
 
+// _testParallelFor(n, grain, inner, throwAt): adds i + j over i in [0, n)
+// split across the pool and, for each i, j in a nested region over
+// [0, inner); index throwAt (or -1) throws a RangeError. Returns
+// [sum, chunks, distinct threads that ran chunks].
+Napi::Value test_parallel_for(const Napi::CallbackInfo& info) {
+  constexpr const char* op = "_testParallelFor";
+  const std::int64_t n = arg_int(info, 0, op, "n"), grain = arg_int(info, 1, op, "grain");
+  const std::int64_t inner = arg_int(info, 2, op, "inner"), throw_at = arg_int(info, 3, op, "throwAt");
+  if (n < 0 || n > (1 << 24) || inner < 0 || inner > (1 << 12)) throw_range_error(op, ": sizes out of range");
+  std::atomic<std::int64_t> sum{0}, chunks{0};
+  std::mutex mutex;
+  std::set<std::thread::id> ids;
+  runtime::parallel_for(0, n, grain, [&](std::int64_t b, std::int64_t e) {
+    chunks.fetch_add(1);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ids.insert(std::this_thread::get_id());
+    }
+    for (std::int64_t i = b; i < e; ++i) {
+      if (i == throw_at) throw_range_error(op, ": thrown at index ", i);
+      runtime::parallel_for(0, inner, 1, [&](std::int64_t jb, std::int64_t je) {
+        std::int64_t local = 0;
+        for (std::int64_t j = jb; j < je; ++j) local += i + j;
+        sum.fetch_add(local);
+      });
+    }
+  });
+  Napi::Array out = Napi::Array::New(info.Env(), 3);
+  out.Set(0u, static_cast<double>(sum.load()));
+  out.Set(1u, static_cast<double>(chunks.load()));
+  out.Set(2u, static_cast<double>(ids.size()));
+  return out;
+}
+
 }  // namespace
 
 void register_runtime(Napi::Env env, Napi::Object exports) {
@@ -132,6 +171,7 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   define<test_gemm>(env, exports, "_testGemm");
   define<fma_peak>(env, exports, "_fmaPeak");
   define<time_gemm>(env, exports, "_timeGemm");
+  define<test_parallel_for>(env, exports, "_testParallelFor");
 }
 
 }  // namespace tapegrad::binding

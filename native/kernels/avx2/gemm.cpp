@@ -111,23 +111,46 @@ struct Avx2Gemm {
     else update_strided(acc, c, c_rs, c_cs, mr, nr, alpha, beta);
   }
 
-  static void kernel(Index kc, const T* a, const T* b, T* c, Index c_rs, Index c_cs, int mr, int nr, T alpha,
-                     T beta) {
+  // A tile of ROWS × NV vectors out of a packed MR × NR panel pair: edge
+  // tiles (m = 128 leaves 8 rows of a 12-row tile) skip the padding's work.
+  template <int ROWS, int NV>
+  static void kernel_tile(Index kc, const T* a, const T* b, T* c, Index c_rs, Index c_cs, int mr, int nr, T alpha,
+                          T beta) {
     V acc[MR][2];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = Vt::zero();
+    for (int i = 0; i < MR; ++i) {
+      acc[i][0] = acc[i][1] = Vt::zero();
+    }
     for (Index p = 0; p < kc; ++p) {
-      const V b0 = Vt::load(b), b1 = Vt::load(b + L);
+      const V b0 = Vt::load(b), b1 = NV == 2 ? Vt::load(b + L) : Vt::zero();
 #pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < ROWS; ++i) {
         const V ai = Vt::set1(a[i]);
         acc[i][0] = Vt::fmadd(ai, b0, acc[i][0]);
-        acc[i][1] = Vt::fmadd(ai, b1, acc[i][1]);
+        if (NV == 2) acc[i][1] = Vt::fmadd(ai, b1, acc[i][1]);
       }
       a += MR;
       b += NR;
     }
     store(acc, c, c_rs, c_cs, mr, nr, alpha, beta);
+  }
+
+  // Tile heights tried: MR, then halving (12, 6, 3, 2, 1).
+  template <int ROWS>
+  static TG_INLINE void kernel_rows(Index kc, const T* a, const T* b, T* c, Index c_rs, Index c_cs, int mr, int nr,
+                                    T alpha, T beta) {
+    constexpr int kNext = (ROWS + 1) / 2;
+    if (ROWS == 1 || mr > kNext) {
+      if (nr > L) kernel_tile<ROWS, 2>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
+      else kernel_tile<ROWS, 1>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
+    } else if constexpr (ROWS > 1) {
+      kernel_rows<kNext>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
+    }
+  }
+
+  static void kernel(Index kc, const T* a, const T* b, T* c, Index c_rs, Index c_cs, int mr, int nr, T alpha,
+                     T beta) {
+    kernel_rows<MR>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
   }
 
   template <int ROWS>

@@ -29,6 +29,13 @@ struct VecF32 {
   static TG_INLINE V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static TG_INLINE V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static TG_INLINE V add(V a, V b) { return _mm512_add_ps(a, b); }
+  using I = __m512i;
+  static TG_INLINE I index(const std::int64_t* x) {
+    return _mm512_setr_epi32(int(x[0]), int(x[1]), int(x[2]), int(x[3]), int(x[4]), int(x[5]), int(x[6]), int(x[7]),
+                             int(x[8]), int(x[9]), int(x[10]), int(x[11]), int(x[12]), int(x[13]), int(x[14]),
+                             int(x[15]));
+  }
+  static TG_INLINE V permute2(V a, I idx, V b) { return _mm512_permutex2var_ps(a, idx, b); }
   static TG_INLINE M mask(int count) {
     return count >= L ? M(0xFFFF) : count <= 0 ? M(0) : static_cast<M>((1u << count) - 1);
   }
@@ -47,6 +54,11 @@ struct VecF64 {
   static TG_INLINE V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static TG_INLINE V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static TG_INLINE V add(V a, V b) { return _mm512_add_pd(a, b); }
+  using I = __m512i;
+  static TG_INLINE I index(const std::int64_t* x) {
+    return _mm512_setr_epi64(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]);
+  }
+  static TG_INLINE V permute2(V a, I idx, V b) { return _mm512_permutex2var_pd(a, idx, b); }
   static TG_INLINE M mask(int count) {
     return count >= L ? M(0xFF) : count <= 0 ? M(0) : static_cast<M>((1u << count) - 1);
   }
@@ -103,23 +115,51 @@ struct Avx512Gemm {
     else update_strided(acc, c, c_rs, c_cs, mr, nr, alpha, beta);
   }
 
-  static void kernel(Index kc, const T* a, const T* b, T* c, Index c_rs, Index c_cs, int mr, int nr, T alpha,
-                     T beta) {
+  // A tile of ROWS × NV vectors out of a packed MR × NR panel pair: edge
+  // tiles (m = 128 leaves 8 rows of a 12-row tile) skip the padding's work.
+  template <int ROWS, int NV>
+  static void kernel_tile(Index kc, const T* a, const T* b, T* c, Index c_rs, Index c_cs, int mr, int nr, T alpha,
+                          T beta) {
     V acc[MR][2];
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = Vt::zero();
+    for (int i = 0; i < MR; ++i) {
+      acc[i][0] = acc[i][1] = Vt::zero();
+      // The tile of C is needed at the end: start fetching it now.
+      if (i < mr) {
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs + NR - 1), _MM_HINT_T0);
+      }
+    }
     for (Index p = 0; p < kc; ++p) {
-      const V b0 = Vt::load(b), b1 = Vt::load(b + L);
+      const V b0 = Vt::load(b), b1 = NV == 2 ? Vt::load(b + L) : Vt::zero();
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < ROWS; ++i) {
         const V ai = Vt::set1(a[i]);
         acc[i][0] = Vt::fmadd(ai, b0, acc[i][0]);
-        acc[i][1] = Vt::fmadd(ai, b1, acc[i][1]);
+        if (NV == 2) acc[i][1] = Vt::fmadd(ai, b1, acc[i][1]);
       }
       a += MR;
       b += NR;
     }
     store(acc, c, c_rs, c_cs, mr, nr, alpha, beta);
+  }
+
+  // Tile heights tried: MR, then halving (12, 6, 3, 2, 1).
+  template <int ROWS>
+  static TG_INLINE void kernel_rows(Index kc, const T* a, const T* b, T* c, Index c_rs, Index c_cs, int mr, int nr,
+                                    T alpha, T beta) {
+    constexpr int kNext = (ROWS + 1) / 2;
+    if (ROWS == 1 || mr > kNext) {
+      if (nr > L) kernel_tile<ROWS, 2>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
+      else kernel_tile<ROWS, 1>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
+    } else if constexpr (ROWS > 1) {
+      kernel_rows<kNext>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
+    }
+  }
+
+  static void kernel(Index kc, const T* a, const T* b, T* c, Index c_rs, Index c_cs, int mr, int nr, T alpha,
+                     T beta) {
+    kernel_rows<MR>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
   }
 
   template <int ROWS>
@@ -154,8 +194,49 @@ struct Avx512Gemm {
     store(acc, c, c_rs, c_cs, mr, nr, alpha, beta);
   }
 
+  // In-register L×L transpose: stage h swaps bit h of the row index with
+  // bit h of the column index, one two-source permute per row.
+  static TG_INLINE void transpose(V (&r)[L]) {
+#pragma GCC unroll 4
+    for (int h = 1; h < L; h <<= 1) {
+      std::int64_t lo[L], hi[L];
+      for (int c = 0; c < L; ++c) {
+        lo[c] = (c & h) ? L + (c ^ h) : c;
+        hi[c] = (c & h) ? L + c : (c ^ h);
+      }
+      const typename Vt::I ilo = Vt::index(lo), ihi = Vt::index(hi);
+#pragma GCC unroll 16
+      for (int r0 = 0; r0 < L; ++r0) {
+        if (r0 & h) continue;
+        const V x = r[r0], y = r[r0 | h];
+        r[r0] = Vt::permute2(x, ilo, y);
+        r[r0 | h] = Vt::permute2(x, ihi, y);
+      }
+    }
+  }
+
+  // The transposing pack (rows of A, or columns of a transposed B, are
+  // contiguous along p): L streams × L steps at a time through registers.
   static void interleave(const T* src, Index stride, int count, Index kc, T* out, int W) {
-    interleave_portable(src, stride, count, kc, out, W);
+    for (int s0 = 0; s0 < W; s0 += L) {
+      const M store_mask = Vt::mask(W - s0);
+      const int active = count - s0;
+      for (Index p = 0; p < kc; p += L) {
+        const int np = static_cast<int>(min_index(L, kc - p));
+        const M load_mask = Vt::mask(np);
+        V r[L];
+#pragma GCC unroll 16
+        for (int t = 0; t < L; ++t)
+          r[t] = t < active ? Vt::maskz_load(load_mask, src + (s0 + t) * stride + p) : Vt::zero();
+        transpose(r);
+        if (np == L) {
+#pragma GCC unroll 16
+          for (int q = 0; q < L; ++q) Vt::mask_store(out + (p + q) * W + s0, store_mask, r[q]);
+        } else {
+          for (int q = 0; q < np; ++q) Vt::mask_store(out + (p + q) * W + s0, store_mask, r[q]);
+        }
+      }
+    }
   }
 };
 

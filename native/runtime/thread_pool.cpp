@@ -67,19 +67,23 @@ struct Region {
   }
 };
 
-Region* const kStop = reinterpret_cast<Region*>(std::uintptr_t{1});
-
 thread_local bool t_in_region = false;
 
-// A worker owns one slot: the caller stores a region there, the worker runs
-// it and stores nullptr back. The region lives on the caller's stack, so the
-// caller waits for every slot it filled to be empty again before returning.
+// A worker owns one slot holding 0 (idle), the address of a region offered
+// to it, that address | 1 once the worker has claimed it, or kStop. The
+// region lives on the caller's stack. After its own chunks the caller takes
+// back offers not yet claimed (a worker the OS has not scheduled yet then
+// costs nothing) and waits only for claimed ones to go back to 0.
+constexpr std::uintptr_t kIdle = 0, kClaimed = 1, kStop = 2;
+
 struct alignas(64) Slot {
-  std::atomic<Region*> region{nullptr};
+  std::atomic<std::uintptr_t> state{kIdle};
 };
 
+// Waits until done() holds, spinning for kSpin first, then sleeping on
+// `a` while it still holds `old`.
 template <typename Pred>
-void spin_then_wait(std::atomic<Region*>& a, Region* old, Pred done) {
+void spin_then_wait(std::atomic<std::uintptr_t>& a, std::uintptr_t old, Pred done) {
   const auto until = std::chrono::steady_clock::now() + kSpin;
   for (int i = 0; !done(); ++i) {
     if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) {
@@ -131,16 +135,19 @@ class Pool {
     region.chunks = chunks;
     const auto helpers = static_cast<std::size_t>(chunks - 1) < slots_.size() ? static_cast<std::size_t>(chunks - 1)
                                                                                : slots_.size();
+    const auto offer = reinterpret_cast<std::uintptr_t>(&region);
     for (std::size_t w = 0; w < helpers; ++w) {
-      slots_[w]->region.store(&region, std::memory_order_release);
-      slots_[w]->region.notify_one();
+      slots_[w]->state.store(offer, std::memory_order_release);
+      slots_[w]->state.notify_one();
     }
     t_in_region = true;
     region.work();
     t_in_region = false;
     for (std::size_t w = 0; w < helpers; ++w) {
-      std::atomic<Region*>& slot = slots_[w]->region;
-      spin_then_wait(slot, &region, [&] { return slot.load(std::memory_order_acquire) != &region; });
+      std::atomic<std::uintptr_t>& state = slots_[w]->state;
+      std::uintptr_t expected = offer;
+      if (state.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel)) continue;  // taken back
+      spin_then_wait(state, offer | kClaimed, [&] { return state.load(std::memory_order_acquire) == kIdle; });
     }
     region_lock.unlock();
     if (region.error) std::rethrow_exception(region.error);
@@ -161,8 +168,8 @@ class Pool {
   // Called with both mutexes held.
   void stop_workers() {
     for (auto& slot : slots_) {
-      slot->region.store(kStop, std::memory_order_release);
-      slot->region.notify_one();
+      slot->state.store(kStop, std::memory_order_release);
+      slot->state.notify_one();
     }
     for (auto& t : workers_) t.join();
     workers_.clear();
@@ -171,14 +178,17 @@ class Pool {
 
   static void worker_main(Slot* slot) {
     t_in_region = true;  // anything a worker runs that asks for a region runs inline
+    std::atomic<std::uintptr_t>& state = slot->state;
     for (;;) {
-      std::atomic<Region*>& a = slot->region;
-      spin_then_wait(a, nullptr, [&] { return a.load(std::memory_order_acquire) != nullptr; });
-      Region* r = a.load(std::memory_order_acquire);
-      if (r == kStop) return;
-      r->work();
-      a.store(nullptr, std::memory_order_release);
-      a.notify_one();
+      spin_then_wait(state, kIdle, [&] { return state.load(std::memory_order_acquire) != kIdle; });
+      std::uintptr_t v = state.load(std::memory_order_acquire);
+      if (v == kStop) return;
+      // Claim the offer; this fails when the caller took it back meanwhile.
+      if (v == kIdle || (v & kClaimed) || !state.compare_exchange_strong(v, v | kClaimed, std::memory_order_acq_rel))
+        continue;
+      reinterpret_cast<Region*>(v)->work();
+      state.store(kIdle, std::memory_order_release);
+      state.notify_all();
     }
   }
 

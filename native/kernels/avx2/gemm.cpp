@@ -197,11 +197,11 @@ struct Avx2Gemm {
 // 12 KiB f64) in L1, the KC×NC packed B block (192 KiB) in a 256 KiB+ L2.
 struct GemmF32 : Avx2Gemm<VecF32, 6> {
   static constexpr Index KC = 256, NC = 192, MC = 1536;
-  static constexpr double kDirectMax = 48.0 * 48.0 * 48.0;
+  static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
 };
 struct GemmF64 : Avx2Gemm<VecF64, 6> {
   static constexpr Index KC = 256, NC = 96, MC = 1536;
-  static constexpr double kDirectMax = 48.0 * 48.0 * 48.0;
+  static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
 };
 
 volatile double g_probe_sink;

@@ -245,11 +245,11 @@ struct Avx512Gemm {
 // f32, 480 KiB f64) in a 1-2 MiB L2.
 struct GemmF32 : Avx512Gemm<VecF32, 12> {
   static constexpr Index KC = 384, NC = 480, MC = 1536;
-  static constexpr double kDirectMax = 48.0 * 48.0 * 48.0;
+  static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
 };
 struct GemmF64 : Avx512Gemm<VecF64, 12> {
-  static constexpr Index KC = 256, NC = 240, MC = 1536;
-  static constexpr double kDirectMax = 48.0 * 48.0 * 48.0;
+  static constexpr Index KC = 256, NC = 480, MC = 1536;
+  static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
 };
 
 volatile double g_probe_sink;

@@ -2,8 +2,10 @@
 // GEMM kernel checks shared by test/kernels/gemm.test.ts and the child
 // processes it starts with TAPEGRAD_ISA set (the ISA is read when the addon
 // loads, so each path needs its own process). Run directly:
-//   TAPEGRAD_ISA=avx2 node test/kernels/gemm-cases.cjs
-// prints one JSON line: { isa, detectedIsa, cases, checked, failures, threadMismatches }.
+//   TAPEGRAD_ISA=avx2 TAPEGRAD_GEMM_PATH=packed node test/kernels/gemm-cases.cjs
+// prints one JSON line: { isa, detectedIsa, path, cases, checked, failures, threadMismatches }.
+// TAPEGRAD_GEMM_PATH=packed|direct forces the kernel's path for every size
+// (direct only where the layout allows it), so small shapes reach both.
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..', '..');
@@ -76,6 +78,13 @@ function cases() {
   for (const n of [95, 96, 97, 125, 126, 127, 128, 129, 191, 192, 193, 239, 240, 241, 251, 252, 253, 255, 256, 257,
     479, 480, 481])
     add(19, n, 67);
+  // Row-major A with rows 4 KiB apart (packed rather than read in place).
+  add(13, 40, 1024, { aL: 'n' });
+  add(13, 40, 512, { aL: 'n' });
+  add(30, 70, 1024, { aL: 'n', bL: 't' });
+  // Column-major A, narrow and wide (read in place or packed).
+  add(9, 40, 300, { aL: 't' });
+  add(700, 40, 300, { aL: 't' });
   // Packed A blocks (MC = 1536).
   for (const m of [1535, 1536, 1537]) add(m, 9, 11);
   // Around the direct-path limits (32³ and 48³ multiply-adds).
@@ -200,5 +209,6 @@ if (require.main === module) {
   const { native } = require(path.join(root, 'dist', 'native.js'));
   const info = tg.backendInfo();
   const result = runAll(tg, native);
-  process.stdout.write(JSON.stringify({ isa: info.isa, detectedIsa: info.detectedIsa, ...result }) + '\n');
+  const out = { isa: info.isa, detectedIsa: info.detectedIsa, path: process.env.TAPEGRAD_GEMM_PATH ?? 'auto', ...result };
+  process.stdout.write(JSON.stringify(out) + '\n');
 }

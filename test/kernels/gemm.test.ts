@@ -27,15 +27,18 @@ function runnableIsas(): string[] {
 }
 
 describe('gemm kernel on every ISA path', () => {
-  for (const isa of runnableIsas()) {
-    it(`${isa}: random shapes, blocking edges, all layouts, 1/2/5 threads`, () => {
+  // Each ISA with its automatic path choice, and with the packed and the
+  // direct path forced for every shape (small shapes otherwise never pack).
+  for (const isa of runnableIsas()) for (const gemmPath of ['auto', 'packed', 'direct']) {
+    it(`${isa}, ${gemmPath} path: random shapes, blocking edges, all layouts, 1/2/5 threads`, () => {
       const out = execFileSync(process.execPath, [casesPath], {
-        env: { ...process.env, TAPEGRAD_ISA: isa },
+        env: { ...process.env, TAPEGRAD_ISA: isa, TAPEGRAD_GEMM_PATH: gemmPath },
         encoding: 'utf8',
         maxBuffer: 1 << 24,
       });
       const r = JSON.parse(out.trim().split('\n').pop()!);
       expect(r.isa).toBe(isa);
+      expect(r.path).toBe(gemmPath);
       expect(r.cases).toBeGreaterThan(1000);
       expect(r.checked).toBe(r.cases);
       expect(r.failures).toEqual([]);

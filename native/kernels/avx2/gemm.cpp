@@ -8,6 +8,7 @@
 #include "kernels/kernels.h"
 #include "kernels/probe.h"
 #include "runtime/allocator.h"
+#include "runtime/cpu_features.h"
 #include "runtime/thread_pool.h"
 
 #define TG_INLINE inline __attribute__((always_inline))
@@ -65,6 +66,7 @@ struct Avx2Gemm {
   static constexpr int L = Vt::L;
   static constexpr int MR = MR_;
   static constexpr int NR = 2 * L;
+  static constexpr bool kAInPlace = true;
 
   static TG_INLINE V combine(V va, V acc, V vb, V old, bool zero_beta) {
     return zero_beta ? Vt::mul(va, acc) : Vt::fmadd(va, acc, Vt::mul(vb, old));

@@ -7,6 +7,7 @@
 #include "kernels/kernels.h"
 #include "kernels/probe.h"
 #include "runtime/allocator.h"
+#include "runtime/cpu_features.h"
 #include "runtime/thread_pool.h"
 
 #define TG_INLINE inline __attribute__((always_inline))
@@ -73,6 +74,7 @@ struct Avx512Gemm {
   static constexpr int L = Vt::L;
   static constexpr int MR = MR_;
   static constexpr int NR = 2 * L;
+  static constexpr bool kAInPlace = true;
 
   // C = alpha·acc + beta·C on a tile with unit column stride.
   static TG_INLINE void update(V (&acc)[MR][2], T* c, Index c_rs, int mr, int nr, T alpha, T beta) {

@@ -6,6 +6,7 @@
 #include "kernels/kernels.h"
 #include "kernels/probe.h"
 #include "runtime/allocator.h"
+#include "runtime/cpu_features.h"
 #include "runtime/thread_pool.h"
 
 namespace tapegrad::kernels::scalar {

@@ -94,15 +94,13 @@ export function gradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = 
     // Analytical Jacobian, one row per output element.
     const analytical = diffInputs.map((t) => new Float64Array(t.size * totalOut));
     let row = 0;
-    outputs.forEach((out, k) => {
+    outputs.forEach((out) => {
       for (let j = 0; j < out.size; j++, row++) {
         if (!out.requiresGrad) continue;
         const oneHot = new Float64Array(out.size);
         oneHot[j] = 1;
-        const gradOutputs = outputs.map((o, m) =>
-          m === k ? tensor(oneHot, { shape: o.shape, dtype: o.dtype }) : null,
-        );
-        const grads = grad(outputs, diffInputs, { gradOutputs, retainGraph: true, allowUnused: true });
+        const gradOutput = tensor(oneHot, { shape: out.shape, dtype: out.dtype });
+        const grads = grad([out], diffInputs, { gradOutputs: [gradOutput], retainGraph: true, allowUnused: true });
         grads.forEach((g, i) => {
           if (g === null) return;
           const v = g.data();
@@ -113,21 +111,20 @@ export function gradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = 
     });
     // Numerical Jacobian, one column per input element.
     const evalAt = (which: number, element: number, delta: number): Float64Array => {
-      return noGrad(() =>
-        tidy(() => {
+      // Grad mode stays on: fn may itself take gradients (gradgradcheck).
+      return tidy(() => {
           const moved = inputs.map((t, i) => {
             if (i !== which) return t;
             const values = Float64Array.from(t.data());
             values[element] = (values[element] as number) + delta;
-            return tensor(values, { shape: t.shape, dtype: 'float64' });
+            return tensor(values, { shape: t.shape, dtype: 'float64', requiresGrad: true });
           });
           const outs = asList(fn(...moved));
           const flat = new Float64Array(totalOut);
           let pos = 0;
           for (const o of outs) for (const v of o.to('float64').data()) flat[pos++] = v;
           return flat;
-        }),
-      );
+        });
     };
     let worst = { excess: 0, message: '' };
     let d = 0;

@@ -33,6 +33,27 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
+/**
+ * tidy() for async functions: disposes every tensor created inside `fn`
+ * (including after awaits) except those it resolves to. Tensors created by
+ * unrelated code that runs while `fn` awaits are tracked too, so keep other
+ * work out of the scope or return what it needs.
+ */
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const scope = openScope();
+  let result: T;
+  try {
+    result = await fn();
+  } catch (e) {
+    closeScope(scope, new Set());
+    throw e;
+  }
+  const keep = new Set<Tensor>();
+  collectTensors(result, keep);
+  closeScope(scope, keep);
+  return result;
+}
+
 /** Live tensors and native bytes. */
 export function memory(): { liveTensors: number; liveBytes: number; peakBytes: number; liveBuffers: number } {
   return native.memory();

@@ -38,6 +38,7 @@ export interface NativeAddon {
   detach(h: Handle): Handle;
   version(h: Handle): number;
   backward(roots: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean, createGraph: boolean): void;
+  backwardAsync(roots: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean): Promise<void>;
   grad(
     outputs: Handle[], inputs: Handle[], grads: (Handle | null)[] | null,
     retainGraph: boolean, createGraph: boolean, allowUnused: boolean,
@@ -67,6 +68,11 @@ export interface NativeAddon {
   clone(a: Handle): Handle;
   // linalg
   // nn
+  // optim (gradients are read from each parameter's .grad)
+  sgdStep(params: Handle[], momentumBuffers: Handle[] | null, options: object): void;
+  adamStep(params: Handle[], expAvg: Handle[], expAvgSq: Handle[], maxExpAvgSq: Handle[] | null, options: object): void;
+  rmspropStep(params: Handle[], squareAvg: Handle[], gradAvg: Handle[] | null, momentumBuffers: Handle[] | null, options: object): void;
+  adagradStep(params: Handle[], sums: Handle[], options: object): void;
   // runtime (names starting with `_` are internal hooks for tests and benchmarks, not exported by the package)
   setNumThreads(n: number): void;
   getNumThreads(): number;

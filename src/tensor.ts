@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 // The Tensor class: a JS handle on a native tensor. Methods call the native
 // layer; the native layer checks every argument and throws errors naming
 // the op.
@@ -171,6 +172,14 @@ export class Tensor {
       options.retainGraph ?? false,
       options.createGraph ?? false,
     );
+  }
+  /**
+   * backward() on a worker thread: the event loop keeps serving while it runs.
+   * Until the promise settles, in-place writes to the leaves and to their .grad
+   * (including optimizer steps) throw. Graphs with JS hooks need backward().
+   */
+  backwardAsync(gradOutput?: Tensor | null, options: { retainGraph?: boolean } = {}): Promise<void> {
+    return native.backwardAsync([this._handle], gradOutput ? [gradOutput._handle] : null, options.retainGraph ?? false);
   }
   /**
    * Calls `fn` with the gradient of this tensor during backward; a tensor it

@@ -1,5 +1,6 @@
 // requiresGrad, .grad, backward, grad(), grad mode and hooks.
 #include <memory>
+#include <unordered_set>
 
 #include "binding/addon.h"
 #include "binding/convert.h"
@@ -39,8 +40,14 @@ Napi::Value grad_fn_name(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), t.grad_fn()->name());
 }
 
+void check_unlocked(const Tensor& t, const char* op) {
+  if (t.storage().locks.load() != 0)
+    throw_error(op, ": the tensor is in use by a running backwardAsync; await it first");
+}
+
 Napi::Value get_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
+  check_unlocked(t, "grad");
   if (!t.impl()->grad) return info.Env().Null();
   return wrap(info.Env(), Tensor(t.impl()->grad));
 }
@@ -48,6 +55,7 @@ Napi::Value get_grad(const Napi::CallbackInfo& info) {
 // setGrad(handle, gradHandle | null)
 Napi::Value set_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
+  check_unlocked(t, "grad");
   if (!arg_present(info, 1)) {
     t.impl()->grad.reset();
     return info.Env().Undefined();
@@ -88,8 +96,120 @@ Napi::Value backward(const Napi::CallbackInfo& info) {
   const std::vector<Tensor> grads = optional_tensors(info, 1, roots.size(), "backward");
   BackwardOptions options{arg_bool(info, 2, "backward", "retainGraph"), arg_bool(info, 3, "backward", "createGraph")};
   if (options.create_graph) options.retain_graph = true;
+  for (const Tensor& r : roots) check_unlocked(r, "backward");
   tapegrad::backward(roots, grads, options);
   return info.Env().Undefined();
+}
+
+// Runs backward on a libuv worker thread. While it runs, the storages of the
+// roots, of every leaf it accumulates into and of their gradients are locked:
+// in-place writes, optimizer steps, .grad access and dispose() from JS fail
+// with a clear error instead of racing with the engine.
+class BackwardJob final : public Napi::AsyncWorker {
+ public:
+  BackwardJob(Napi::Env env, std::vector<Tensor> roots, std::vector<Tensor> grads, BackwardOptions options)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), roots_(std::move(roots)),
+        grads_(std::move(grads)), options_(options) {
+    collect_and_lock();
+  }
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      tapegrad::backward(roots_, grads_, options_);
+    } catch (const Error& e) {
+      kind_ = e.kind();
+      message_ = e.what();
+      failed_ = true;
+    } catch (const std::exception& e) {
+      kind_ = ErrorKind::Tapegrad;
+      message_ = e.what();
+      failed_ = true;
+    }
+  }
+
+  void OnOK() override {
+    unlock();
+    if (!failed_) {
+      deferred_.Resolve(Env().Undefined());
+      return;
+    }
+    try {
+      throw_js(Env(), Error(kind_, message_));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+  void OnError(const Napi::Error& e) override {
+    unlock();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  void lock(const std::shared_ptr<Storage>& s) {
+    s->locks.fetch_add(1);
+    locked_.push_back(s);
+  }
+
+  void collect_and_lock() {
+    std::vector<Node*> stack;
+    std::unordered_set<Node*> seen;
+    for (const Tensor& r : roots_) {
+      if (!r.requires_grad())
+        throw_error("backwardAsync: the output does not require grad and has no grad_fn");
+      const Edge e = gradient_edge(r);
+      if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+    }
+    std::vector<std::shared_ptr<Storage>> to_lock;
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      if (!n->pre_hooks.empty())
+        throw_error("backwardAsync: the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
+      if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
+        if (!acc->leaf()->hooks.empty())
+          throw_error("backwardAsync: the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
+        to_lock.push_back(acc->leaf()->storage);
+        if (acc->leaf()->grad) to_lock.push_back(acc->leaf()->grad->storage);
+      }
+      for (const Edge& e : n->next_edges)
+        if (e.node && seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+    }
+    for (const Tensor& r : roots_) to_lock.push_back(r.impl()->storage);
+    for (const auto& s : to_lock) {
+      if (s->locks.load() != 0) {
+        unlock();
+        throw_error("backwardAsync: a tensor of this graph is in use by another running backwardAsync");
+      }
+      lock(s);
+    }
+  }
+
+  void unlock() {
+    for (const auto& s : locked_) s->locks.fetch_sub(1);
+    locked_.clear();
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::vector<Tensor> roots_, grads_;
+  BackwardOptions options_;
+  std::vector<std::shared_ptr<Storage>> locked_;
+  bool failed_ = false;
+  ErrorKind kind_ = ErrorKind::Tapegrad;
+  std::string message_;
+};
+
+// backwardAsync(roots, gradients | null, retainGraph) -> Promise<void>
+Napi::Value backward_async(const Napi::CallbackInfo& info) {
+  std::vector<Tensor> roots = arg_tensors(info, 0, "backwardAsync", "outputs");
+  std::vector<Tensor> grads = optional_tensors(info, 1, roots.size(), "backwardAsync");
+  BackwardOptions options{arg_bool(info, 2, "backwardAsync", "retainGraph"), false};
+  auto* job = new BackwardJob(info.Env(), std::move(roots), std::move(grads), options);
+  Napi::Promise promise = job->promise();
+  job->Queue();
+  return promise;
 }
 
 // grad(outputs, inputs, gradients | null, retainGraph, createGraph, allowUnused) -> (handle | null)[]
@@ -151,6 +271,7 @@ void register_autograd(Napi::Env env, Napi::Object exports) {
   define<detach_handle>(env, exports, "detach");
   define<version>(env, exports, "version");
   define<backward>(env, exports, "backward");
+  define<backward_async>(env, exports, "backwardAsync");
   define<grad>(env, exports, "grad");
   define<is_grad_enabled>(env, exports, "isGradEnabled");
   define<set_grad_enabled_js>(env, exports, "setGradEnabled");

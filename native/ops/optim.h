@@ -1,0 +1,45 @@
+// Fused optimizer updates: one call updates every parameter of a group in
+// place, with PyTorch's formulas. Not recorded by autograd.
+#pragma once
+
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace tapegrad::ops {
+
+struct SgdOptions {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov, maximize;
+};
+// `momentum_buffers` holds one tensor per parameter when momentum != 0.
+// `first_step` copies the gradient into the buffers instead of blending.
+void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+              const std::vector<Tensor>& momentum_buffers, const SgdOptions& o, bool first_step);
+
+struct AdamOptions {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled_weight_decay;  // AdamW
+  bool amsgrad, maximize;
+  double step;  // 1-based step count after this update
+};
+void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avg,
+               const std::vector<Tensor>& exp_avg_sq, const std::vector<Tensor>& max_exp_avg_sq, const AdamOptions& o);
+
+struct RmspropOptions {
+  double lr, alpha, eps, weight_decay, momentum;
+  bool centered, maximize;
+};
+void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                  const std::vector<Tensor>& square_avg, const std::vector<Tensor>& grad_avg,
+                  const std::vector<Tensor>& momentum_buffer, const RmspropOptions& o);
+
+struct AdagradOptions {
+  double lr, lr_decay, weight_decay, eps;
+  bool maximize;
+  double step;
+};
+void adagrad_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& sums,
+                  const AdagradOptions& o);
+
+}  // namespace tapegrad::ops

@@ -1,0 +1,56 @@
+// Containers: modules that hold other modules.
+import type { Tensor } from '../tensor.js';
+import { Module } from './module.js';
+
+/** Runs its modules in order; children are named "0", "1", ... as in PyTorch. */
+export class Sequential extends Module {
+  [index: number]: Module;
+  readonly length: number;
+
+  constructor(...modules: Module[]) {
+    super();
+    modules.forEach((m, i) => {
+      if (!(m instanceof Module)) throw new TypeError(`Sequential: argument ${i} is not a Module`);
+      this[i] = m;
+    });
+    this.length = modules.length;
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (let i = 0; i < this.length; i++) y = (this[i] as Module).forward(y);
+    return y;
+  }
+}
+
+/** A list of modules whose parameters are registered, for models with loops over layers. */
+export class ModuleList extends Module {
+  [index: number]: Module;
+  length = 0;
+
+  constructor(modules: Iterable<Module> = []) {
+    super();
+    for (const m of modules) this.append(m);
+  }
+
+  append(m: Module): this {
+    if (!(m instanceof Module)) throw new TypeError('ModuleList.append: expected a Module');
+    this[this.length++] = m;
+    return this;
+  }
+
+  *[Symbol.iterator](): Iterator<Module> {
+    for (let i = 0; i < this.length; i++) yield this[i] as Module;
+  }
+
+  forward(): Tensor {
+    throw new TypeError('ModuleList has no forward(); iterate over its modules');
+  }
+}
+
+/** Returns its input. */
+export class Identity extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}

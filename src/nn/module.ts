@@ -1,0 +1,178 @@
+// nn.Module: a tree of layers that owns its parameters. Parameters and
+// children are found from the module's own properties, in the order they
+// were assigned, so names match PyTorch's ("0.weight", "encoder.bias").
+import { noGrad } from '../autograd.js';
+import { untrack } from '../scope.js';
+import { Tensor, type DType } from '../tensor.js';
+
+const parameters = new WeakSet<Tensor>();
+const buffers = new WeakSet<Tensor>();
+
+/** Marks `t` as a parameter: a leaf that requires grad, owned by its module (never freed by tidy). */
+export function parameter(t: Tensor, requiresGrad = true): Tensor {
+  const p = t.isLeaf ? t : t.detach();
+  if (requiresGrad && p.dtype !== 'int32') p.setRequiresGrad(true);
+  untrack(p);
+  parameters.add(p);
+  return p;
+}
+
+/** Marks `t` as a buffer: state saved in the state dict but not trained (running statistics, masks). */
+export function buffer(t: Tensor): Tensor {
+  untrack(t);
+  buffers.add(t);
+  return t;
+}
+
+export interface LoadResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+type Slot = { owner: Record<string, unknown>; key: string };
+
+export abstract class Module {
+  /** True in training mode (dropout active); see train() and eval(). */
+  training = true;
+
+  /** The layer's computation. */
+  abstract forward(...inputs: Tensor[]): Tensor;
+
+  /** Own parameters, buffers and child modules, in property order. */
+  private *entries(): Generator<[string, Tensor | Module, Slot]> {
+    const self = this as unknown as Record<string, unknown>;
+    for (const key of Object.keys(self)) {
+      const v = self[key];
+      if (v instanceof Module || (v instanceof Tensor && (parameters.has(v) || buffers.has(v))))
+        yield [key, v, { owner: self, key }];
+    }
+  }
+
+  /** Direct child modules with their names. */
+  *namedChildren(): Generator<[string, Module]> {
+    for (const [k, v] of this.entries()) if (v instanceof Module) yield [k, v];
+  }
+  children(): Module[] {
+    return [...this.namedChildren()].map(([, m]) => m);
+  }
+  /** This module and every descendant, depth first. */
+  *namedModules(prefix = ''): Generator<[string, Module]> {
+    yield [prefix, this];
+    for (const [k, m] of this.namedChildren()) yield* m.namedModules(prefix ? `${prefix}.${k}` : k);
+  }
+  modules(): Module[] {
+    return [...this.namedModules()].map(([, m]) => m);
+  }
+
+  private *namedTensors(kind: WeakSet<Tensor>, prefix = ''): Generator<[string, Tensor, Slot]> {
+    for (const [k, v, slot] of this.entries()) {
+      const name = prefix ? `${prefix}.${k}` : k;
+      if (v instanceof Module) yield* v.namedTensors(kind, name);
+      else if (kind.has(v)) yield [name, v, slot];
+    }
+  }
+
+  /** Every parameter with its dotted name. A parameter shared by two layers appears once. */
+  namedParameters(): [string, Tensor][] {
+    const seen = new Set<Tensor>();
+    const out: [string, Tensor][] = [];
+    for (const [name, t] of this.namedTensors(parameters)) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      out.push([name, t]);
+    }
+    return out;
+  }
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+  namedBuffers(): [string, Tensor][] {
+    return [...this.namedTensors(buffers)].map(([n, t]) => [n, t]);
+  }
+
+  /** Training mode on (default) or off, for this module and its descendants. */
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+  /** Evaluation mode: train(false). */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Sets every parameter's gradient to null. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** Parameters and buffers by name. The tensors are the module's own (not copies). */
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [name, t] of this.namedTensors(parameters)) out[name] = t;
+    for (const [name, t] of this.namedTensors(buffers)) out[name] = t;
+    return out;
+  }
+
+  /**
+   * Copies values from `state` into the parameters and buffers. With strict
+   * (default), missing or unexpected names and any shape mismatch are errors.
+   */
+  loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
+    const strict = options.strict ?? true;
+    if (state === null || typeof state !== 'object') throw new TypeError('loadStateDict: expected an object of tensors');
+    const own = this.stateDict();
+    // A tied tensor (one tensor under several names) is saved once: any of its names will do.
+    const provided = new Set(Object.keys(own).filter((k) => k in state).map((k) => own[k]));
+    const missingKeys = Object.keys(own).filter((k) => !(k in state) && !provided.has(own[k]));
+    const unexpectedKeys = Object.keys(state).filter((k) => !(k in own));
+    if (strict && (missingKeys.length || unexpectedKeys.length))
+      throw new RangeError(
+        `loadStateDict: ${missingKeys.length ? `missing keys: ${missingKeys.join(', ')}` : ''}` +
+          `${missingKeys.length && unexpectedKeys.length ? '; ' : ''}` +
+          `${unexpectedKeys.length ? `unexpected keys: ${unexpectedKeys.join(', ')}` : ''}`,
+      );
+    for (const [k, target] of Object.entries(own)) {
+      const source = state[k];
+      if (source === undefined) continue;
+      if (!(source instanceof Tensor)) throw new TypeError(`loadStateDict: '${k}' must be a Tensor`);
+      if (source.shape.join() !== target.shape.join())
+        throw new RangeError(
+          `loadStateDict: '${k}' has shape [${source.shape.join(', ')}] in the state dict and [${target.shape.join(', ')}] in the module`,
+        );
+    }
+    noGrad(() => {
+      for (const [k, target] of Object.entries(own)) {
+        const source = state[k];
+        if (source) target.copyFrom(source.dtype === target.dtype ? source : source.to(target.dtype));
+      }
+    });
+    return { missingKeys, unexpectedKeys };
+  }
+
+  /** Converts every parameter and buffer to `dtype` (new tensors; make optimizers after this). */
+  to(dtype: DType): this {
+    for (const m of this.modules()) {
+      for (const [, v, slot] of m.entries()) {
+        if (!(v instanceof Tensor) || v.dtype === dtype) continue;
+        const converted = noGrad(() => v.to(dtype));
+        slot.owner[slot.key] = parameters.has(v) ? parameter(converted, v.requiresGrad) : buffer(converted);
+        v.dispose();
+      }
+    }
+    return this;
+  }
+
+  /** One line describing this layer's own settings, shown by toString(). */
+  protected extraRepr(): string {
+    return '';
+  }
+
+  /** The module tree, as PyTorch prints it. */
+  toString(): string {
+    const children = [...this.namedChildren()];
+    const head = `${this.constructor.name}(${this.extraRepr()}`;
+    if (children.length === 0) return `${head})`;
+    const lines = children.map(([k, m]) => `  (${k}): ${m.toString().split('\n').join('\n  ')}`);
+    return `${head}\n${lines.join('\n')}\n)`;
+  }
+}

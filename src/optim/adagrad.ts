@@ -1,0 +1,50 @@
+import { native } from '../native.js';
+import { Optimizer, type ParamGroup, type Params } from './optimizer.js';
+
+export interface AdagradOptions {
+  lr: number;
+  lrDecay: number;
+  weightDecay: number;
+  initialAccumulatorValue: number;
+  eps: number;
+  maximize: boolean;
+}
+
+/** Adagrad, as PyTorch computes it. */
+export class Adagrad extends Optimizer<AdagradOptions> {
+  constructor(params: Params<AdagradOptions>, options: Partial<AdagradOptions> = {}) {
+    super('Adagrad', params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false, ...options });
+  }
+
+  protected override validate(g: ParamGroup<AdagradOptions>, i: number): void {
+    super.validate(g, i);
+    this.checkRange(g.lrDecay, 0, Infinity, 'lrDecay', i);
+    this.checkRange(g.weightDecay, 0, Infinity, 'weightDecay', i);
+    this.checkRange(g.initialAccumulatorValue, 0, Infinity, 'initialAccumulatorValue', i);
+    this.checkRange(g.eps, 0, Infinity, 'eps', i);
+  }
+
+  step(): void {
+    for (const g of this.paramGroups) {
+      const params = g.params.filter((p) => p.grad !== null);
+      if (params.length === 0) continue;
+      const states = params.map((p) => {
+        const fresh = !this.state.has(p);
+        const s = this.stateOf(p, ['sum']);
+        if (fresh && g.initialAccumulatorValue !== 0) s.tensors.sum!.fill(g.initialAccumulatorValue);
+        return s;
+      });
+      const byStep = new Map<number, number[]>();
+      states.forEach((s, i) => {
+        s.step++;
+        byStep.set(s.step, [...(byStep.get(s.step) ?? []), i]);
+      });
+      for (const [step, idx] of byStep)
+        native.adagradStep(
+          idx.map((i) => params[i]!._handle),
+          idx.map((i) => states[i]!.tensors.sum!._handle),
+          { lr: g.lr, lrDecay: g.lrDecay, weightDecay: g.weightDecay, eps: g.eps, maximize: g.maximize, step },
+        );
+    }
+  }
+}

@@ -1,0 +1,241 @@
+// Learning-rate schedules. Each sets the lr of every parameter group from
+// the group's initial lr and the step count, in closed form (PyTorch's
+// formulas), so a schedule can be resumed from lastEpoch.
+import type { Optimizer } from './optimizer.js';
+
+type AnyOptimizer = Optimizer<{ lr: number }>;
+
+export abstract class LRScheduler {
+  readonly optimizer: AnyOptimizer;
+  /** The lr each group had when the scheduler was made. */
+  readonly baseLrs: number[];
+  lastEpoch: number;
+
+  protected constructor(optimizer: AnyOptimizer, lastEpoch = -1) {
+    this.optimizer = optimizer;
+    this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
+    this.lastEpoch = lastEpoch;
+  }
+
+  /** The lr for group `i` at step `t`. */
+  protected abstract lrAt(t: number, base: number, i: number): number;
+
+  /** Advances one step (call after optimizer.step()) and sets each group's lr. */
+  step(): void {
+    this.lastEpoch++;
+    this.optimizer.paramGroups.forEach((g, i) => {
+      g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i] as number, i);
+    });
+  }
+
+  /** The lr of each group after the last step. */
+  getLastLr(): number[] {
+    return this.optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  stateDict(): { lastEpoch: number; baseLrs: number[] } {
+    return { lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs] };
+  }
+
+  loadStateDict(state: { lastEpoch: number; baseLrs: number[] }): void {
+    this.lastEpoch = state.lastEpoch;
+    this.baseLrs.splice(0, this.baseLrs.length, ...state.baseLrs);
+    this.optimizer.paramGroups.forEach((g, i) => {
+      g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i] as number, i);
+    });
+  }
+}
+
+function positiveInteger(name: string, option: string, v: number): void {
+  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name}: ${option} must be a positive integer, got ${v}`);
+}
+
+/** lr = base · gamma^floor(t / stepSize). */
+export class StepLR extends LRScheduler {
+  readonly stepSize: number;
+  readonly gamma: number;
+  constructor(optimizer: AnyOptimizer, options: { stepSize: number; gamma?: number }) {
+    super(optimizer);
+    positiveInteger('StepLR', 'stepSize', options.stepSize);
+    this.stepSize = options.stepSize;
+    this.gamma = options.gamma ?? 0.1;
+    this.step();
+  }
+  protected lrAt(t: number, base: number): number {
+    return base * this.gamma ** Math.floor(t / this.stepSize);
+  }
+}
+
+/** Cosine from base to etaMin over tMax steps. */
+export class CosineAnnealingLR extends LRScheduler {
+  readonly tMax: number;
+  readonly etaMin: number;
+  constructor(optimizer: AnyOptimizer, options: { tMax: number; etaMin?: number }) {
+    super(optimizer);
+    positiveInteger('CosineAnnealingLR', 'tMax', options.tMax);
+    this.tMax = options.tMax;
+    this.etaMin = options.etaMin ?? 0;
+    this.step();
+  }
+  protected lrAt(t: number, base: number): number {
+    return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * t) / this.tMax))) / 2;
+  }
+}
+
+/** Linear change of the factor from startFactor to endFactor over totalIters steps (a warm-up). */
+export class LinearLR extends LRScheduler {
+  readonly startFactor: number;
+  readonly endFactor: number;
+  readonly totalIters: number;
+  constructor(optimizer: AnyOptimizer, options: { startFactor?: number; endFactor?: number; totalIters?: number } = {}) {
+    super(optimizer);
+    this.startFactor = options.startFactor ?? 1 / 3;
+    this.endFactor = options.endFactor ?? 1;
+    this.totalIters = options.totalIters ?? 5;
+    if (!(this.startFactor > 0 && this.startFactor <= 1))
+      throw new RangeError(`LinearLR: startFactor must be in (0, 1], got ${this.startFactor}`);
+    if (!(this.endFactor >= 0 && this.endFactor <= 1))
+      throw new RangeError(`LinearLR: endFactor must be in [0, 1], got ${this.endFactor}`);
+    positiveInteger('LinearLR', 'totalIters', this.totalIters);
+    this.step();
+  }
+  protected lrAt(t: number, base: number): number {
+    const progress = Math.min(t, this.totalIters) / this.totalIters;
+    return base * (this.startFactor + (this.endFactor - this.startFactor) * progress);
+  }
+}
+
+export interface OneCycleOptions {
+  maxLr: number | number[];
+  totalSteps: number;
+  pctStart?: number;
+  annealStrategy?: 'cos' | 'linear';
+  divFactor?: number;
+  finalDivFactor?: number;
+  threePhase?: boolean;
+}
+
+/** The 1cycle policy: warm up from maxLr/divFactor to maxLr, then anneal to a tiny lr. */
+export class OneCycleLR extends LRScheduler {
+  private readonly phases: { end: number; from: 'initial' | 'max' | 'min'; to: 'initial' | 'max' | 'min' }[];
+  private readonly maxLrs: number[];
+  private readonly options: Required<Omit<OneCycleOptions, 'maxLr'>>;
+  constructor(optimizer: AnyOptimizer, options: OneCycleOptions) {
+    super(optimizer);
+    this.options = {
+      totalSteps: options.totalSteps, pctStart: options.pctStart ?? 0.3, annealStrategy: options.annealStrategy ?? 'cos',
+      divFactor: options.divFactor ?? 25, finalDivFactor: options.finalDivFactor ?? 1e4, threePhase: options.threePhase ?? false,
+    };
+    positiveInteger('OneCycleLR', 'totalSteps', this.options.totalSteps);
+    if (!(this.options.pctStart > 0 && this.options.pctStart < 1))
+      throw new RangeError(`OneCycleLR: pctStart must be in (0, 1), got ${this.options.pctStart}`);
+    const n = optimizer.paramGroups.length;
+    this.maxLrs = Array.isArray(options.maxLr) ? options.maxLr : new Array(n).fill(options.maxLr);
+    if (this.maxLrs.length !== n) throw new RangeError(`OneCycleLR: expected ${n} maxLr values, got ${this.maxLrs.length}`);
+    const up = this.options.pctStart * this.options.totalSteps - 1;
+    const last = this.options.totalSteps - 1;
+    this.phases = this.options.threePhase
+      ? [
+          { end: up, from: 'initial', to: 'max' },
+          { end: 2 * up, from: 'max', to: 'initial' },
+          { end: last, from: 'initial', to: 'min' },
+        ]
+      : [
+          { end: up, from: 'initial', to: 'max' },
+          { end: last, from: 'max', to: 'min' },
+        ];
+    // As PyTorch: the initial lr is maxLr / divFactor, whatever the optimizer had.
+    optimizer.paramGroups.forEach((g, i) => {
+      g.lr = (this.maxLrs[i] as number) / this.options.divFactor;
+      this.baseLrs[i] = g.lr;
+    });
+    this.step();
+  }
+  protected lrAt(t: number, _base: number, i: number): number {
+    if (t >= this.options.totalSteps)
+      throw new RangeError(`OneCycleLR: stepped ${t + 1} times, more than totalSteps (${this.options.totalSteps})`);
+    const max = this.maxLrs[i] as number;
+    const value = { initial: max / this.options.divFactor, max, min: max / this.options.divFactor / this.options.finalDivFactor };
+    let start = 0;
+    for (const [k, phase] of this.phases.entries()) {
+      if (t <= phase.end || k === this.phases.length - 1) {
+        const pct = (t - start) / (phase.end - start);
+        const a = value[phase.from];
+        const b = value[phase.to];
+        return this.options.annealStrategy === 'cos' ? b + ((a - b) / 2) * (1 + Math.cos(Math.PI * pct)) : (b - a) * pct + a;
+      }
+      start = phase.end;
+    }
+    return value.min;
+  }
+}
+
+export interface ReduceLROnPlateauOptions {
+  mode?: 'min' | 'max';
+  factor?: number;
+  patience?: number;
+  threshold?: number;
+  thresholdMode?: 'rel' | 'abs';
+  cooldown?: number;
+  minLr?: number | number[];
+  eps?: number;
+}
+
+/** Multiplies the lr by `factor` when a metric stops improving for `patience` steps. */
+export class ReduceLROnPlateau {
+  readonly optimizer: AnyOptimizer;
+  private readonly o: Required<Omit<ReduceLROnPlateauOptions, 'minLr'>> & { minLr: number[] };
+  private best: number;
+  private badEpochs = 0;
+  private cooldownCounter = 0;
+  lastEpoch = 0;
+
+  constructor(optimizer: AnyOptimizer, options: ReduceLROnPlateauOptions = {}) {
+    this.optimizer = optimizer;
+    const n = optimizer.paramGroups.length;
+    const minLr = options.minLr ?? 0;
+    this.o = {
+      mode: options.mode ?? 'min', factor: options.factor ?? 0.1, patience: options.patience ?? 10,
+      threshold: options.threshold ?? 1e-4, thresholdMode: options.thresholdMode ?? 'rel', cooldown: options.cooldown ?? 0,
+      eps: options.eps ?? 1e-8, minLr: Array.isArray(minLr) ? minLr : new Array(n).fill(minLr),
+    };
+    if (!(this.o.factor < 1 && this.o.factor >= 0)) throw new RangeError(`ReduceLROnPlateau: factor must be in [0, 1), got ${this.o.factor}`);
+    if (this.o.minLr.length !== n) throw new RangeError(`ReduceLROnPlateau: expected ${n} minLr values, got ${this.o.minLr.length}`);
+    this.best = this.o.mode === 'min' ? Infinity : -Infinity;
+  }
+
+  private isBetter(a: number): boolean {
+    const { mode, thresholdMode, threshold } = this.o;
+    if (mode === 'min') return thresholdMode === 'rel' ? a < this.best * (1 - threshold) : a < this.best - threshold;
+    return thresholdMode === 'rel' ? a > this.best * (1 + threshold) : a > this.best + threshold;
+  }
+
+  /** Reports the metric of the epoch that just ended. */
+  step(metric: number): void {
+    if (typeof metric !== 'number' || Number.isNaN(metric))
+      throw new TypeError(`ReduceLROnPlateau.step: metric must be a number, got ${metric}`);
+    this.lastEpoch++;
+    if (this.isBetter(metric)) {
+      this.best = metric;
+      this.badEpochs = 0;
+    } else {
+      this.badEpochs++;
+    }
+    if (this.cooldownCounter > 0) {
+      this.cooldownCounter--;
+      this.badEpochs = 0;
+    }
+    if (this.badEpochs > this.o.patience) {
+      this.optimizer.paramGroups.forEach((g, i) => {
+        const next = Math.max(g.lr * this.o.factor, this.o.minLr[i] as number);
+        if (g.lr - next > this.o.eps) g.lr = next;
+      });
+      this.cooldownCounter = this.o.cooldown;
+      this.badEpochs = 0;
+    }
+  }
+
+  getLastLr(): number[] {
+    return this.optimizer.paramGroups.map((g) => g.lr);
+  }
+}

@@ -1,0 +1,45 @@
+import { native } from '../native.js';
+import { Optimizer, type ParamGroup, type Params } from './optimizer.js';
+
+export interface RMSpropOptions {
+  lr: number;
+  alpha: number;
+  eps: number;
+  weightDecay: number;
+  momentum: number;
+  centered: boolean;
+  maximize: boolean;
+}
+
+/** RMSprop (PyTorch's form: eps outside the square root; optional centering and momentum). */
+export class RMSprop extends Optimizer<RMSpropOptions> {
+  constructor(params: Params<RMSpropOptions>, options: Partial<RMSpropOptions> = {}) {
+    super('RMSprop', params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, ...options });
+  }
+
+  protected override validate(g: ParamGroup<RMSpropOptions>, i: number): void {
+    super.validate(g, i);
+    this.checkRange(g.alpha, 0, 1, 'alpha', i);
+    this.checkRange(g.eps, 0, Infinity, 'eps', i);
+    this.checkRange(g.momentum, 0, Infinity, 'momentum', i);
+    this.checkRange(g.weightDecay, 0, Infinity, 'weightDecay', i);
+  }
+
+  step(): void {
+    for (const g of this.paramGroups) {
+      const params = g.params.filter((p) => p.grad !== null);
+      if (params.length === 0) continue;
+      const names = ['square_avg', ...(g.centered ? ['grad_avg'] : []), ...(g.momentum > 0 ? ['momentum_buffer'] : [])];
+      const states = params.map((p) => this.stateOf(p, names));
+      const tensors = (name: string) => states.map((s) => s.tensors[name]!._handle);
+      native.rmspropStep(
+        params.map((p) => p._handle),
+        tensors('square_avg'),
+        g.centered ? tensors('grad_avg') : null,
+        g.momentum > 0 ? tensors('momentum_buffer') : null,
+        { ...g, params: undefined },
+      );
+      for (const s of states) s.step++;
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { native } from '../native.js';
+import { Optimizer, type ParamGroup, type Params } from './optimizer.js';
+
+export interface SGDOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+}
+
+/** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's formulas). */
+export class SGD extends Optimizer<SGDOptions> {
+  constructor(params: Params<SGDOptions>, options: Partial<SGDOptions> & { lr: number }) {
+    super('SGD', params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...options });
+  }
+
+  protected override validate(g: ParamGroup<SGDOptions>, i: number): void {
+    super.validate(g, i);
+    this.checkRange(g.momentum, 0, Infinity, 'momentum', i);
+    this.checkRange(g.weightDecay, 0, Infinity, 'weightDecay', i);
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0))
+      throw new RangeError(`SGD: nesterov needs momentum > 0 and dampening 0 (group ${i})`);
+  }
+
+  step(): void {
+    for (const g of this.paramGroups) {
+      const params = g.params.filter((p) => p.grad !== null);
+      if (params.length === 0) continue;
+      const names = g.momentum !== 0 ? ['momentum_buffer'] : [];
+      const states = params.map((p) => this.stateOf(p, names));
+      const firstStep = states[0]!.step === 0;
+      native.sgdStep(
+        params.map((p) => p._handle),
+        g.momentum !== 0 ? states.map((s) => s.tensors.momentum_buffer!._handle) : null,
+        { ...g, params: undefined, firstStep },
+      );
+      for (const s of states) s.step++;
+    }
+  }
+}

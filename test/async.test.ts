@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { tg } from './helpers.js';
+
+describe('backwardAsync', () => {
+  it('gives the same gradients as backward and locks the leaves while it runs', async () => {
+    const make = () => {
+      tg.manualSeed(11);
+      const w = tg.randn([256, 256], { requiresGrad: true });
+      let h = w;
+      for (let i = 0; i < 20; i++) h = h.mul(h.add(0.5)).div(h.mul(h).add(1));
+      return { w, loss: h.sum() };
+    };
+    const a = make();
+    a.loss.backward();
+    const b = make();
+    const pending = b.loss.backwardAsync();
+    expect(() => tg.noGrad(() => b.w.addInPlace(1))).toThrow(/in use by a running async operation/);
+    expect(() => b.w.grad).toThrow(/in use by a running backwardAsync/);
+    await pending;
+    expect(Array.from(b.w.grad!.data())).toEqual(Array.from(a.w.grad!.data()));
+    tg.noGrad(() => b.w.addInPlace(1)); // unlocked again
+  });
+
+  it('rejects with the same error classes as backward', async () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const y = x.mul(x).sum();
+    await y.backwardAsync();
+    await expect(y.backwardAsync()).rejects.toThrow(tg.TapegradError);
+    await expect(y.backwardAsync()).rejects.toThrow(/second time/);
+    expect(() => tg.tensor([1]).sum().backwardAsync()).toThrow(/does not require grad/);
+    const h = x.mul(2);
+    h.registerHook((g) => g);
+    expect(() => h.sum().backwardAsync()).toThrow(/hooks registered from JS/);
+  });
+
+  it('tidyAsync frees what it does not return', async () => {
+    const before = tg.memory().liveTensors;
+    const kept = await tg.tidyAsync(async () => {
+      const x = tg.tensor([1, 2], { requiresGrad: true });
+      const loss = x.mul(x).sum();
+      await loss.backwardAsync();
+      return x.grad!;
+    });
+    expect(kept.toArray()).toEqual([2, 4]);
+    expect(tg.memory().liveTensors).toBe(before + 1);
+  });
+});

@@ -1,0 +1,268 @@
+import { describe, expect, it } from 'vitest';
+import { expectClose, leaf, tg } from './helpers.js';
+
+describe('recording', () => {
+  it('records only when grad mode is on and an input requires grad', () => {
+    const a = tg.tensor([1, 2]);
+    const b = tg.tensor([3, 4], { requiresGrad: true });
+    expect(a.mul(2).requiresGrad).toBe(false);
+    expect(a.mul(2).gradFn).toBe(null);
+    const c = a.mul(b);
+    expect(c.requiresGrad).toBe(true);
+    expect(c.isLeaf).toBe(false);
+    expect(c.gradFn).toBe('mul');
+    const d = tg.noGrad(() => a.mul(b));
+    expect(d.requiresGrad).toBe(false);
+    expect(d.isLeaf).toBe(true);
+  });
+
+  it('grad mode nests and is restored after errors', () => {
+    expect(tg.isGradEnabled()).toBe(true);
+    tg.noGrad(() => {
+      expect(tg.isGradEnabled()).toBe(false);
+      tg.enableGrad(() => expect(tg.isGradEnabled()).toBe(true));
+      expect(tg.isGradEnabled()).toBe(false);
+    });
+    expect(() =>
+      tg.noGrad(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(tg.isGradEnabled()).toBe(true);
+  });
+
+  it('detach gives a leaf sharing data', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const y = x.mul(3);
+    const z = y.detach();
+    expect(z.requiresGrad).toBe(false);
+    expect(z.isLeaf).toBe(true);
+    expect(z.toArray()).toEqual([3, 6]);
+  });
+
+  it('only float leaves can require grad', () => {
+    expect(() => tg.tensor([1], { dtype: 'int32', requiresGrad: true })).toThrow(TypeError);
+    const x = tg.tensor([1], { requiresGrad: true });
+    expect(() => x.mul(2).setRequiresGrad(false)).toThrow(/setRequiresGrad: can only be changed on leaf tensors.*'mul'/);
+  });
+});
+
+describe('backward', () => {
+  it('computes the gradient of a small program by hand', () => {
+    // f = sum((a * b + a) / b) ; df/da = (b + 1) / b ; df/db = -a / b^2
+    const a = tg.tensor([1, 2, 3], { dtype: 'float64', requiresGrad: true });
+    const b = tg.tensor([4, 5, 6], { dtype: 'float64', requiresGrad: true });
+    a.mul(b).add(a).div(b).sum().backward();
+    expectClose(a.grad!.toArray(), [5 / 4, 6 / 5, 7 / 6], 1e-12);
+    expectClose(b.grad!.toArray(), [-1 / 16, -2 / 25, -3 / 36], 1e-12);
+  });
+
+  it('accumulates into .grad across calls until zeroGrad', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    x.mul(x).sum().backward();
+    x.mul(x).sum().backward();
+    expect(x.grad!.toArray()).toEqual([4, 8]);
+    x.zeroGrad();
+    expect(x.grad).toBe(null);
+    x.mul(3).sum().backward();
+    expect(x.grad!.toArray()).toEqual([3, 3]);
+    x.grad = null;
+    expect(x.grad).toBe(null);
+  });
+
+  it('sums gradients of a tensor used several times', () => {
+    const x = tg.tensor([2], { dtype: 'float64', requiresGrad: true });
+    const y = x.mul(x).mul(x).add(x.mul(4)); // x^3 + 4x
+    y.sum().backward();
+    expect(x.grad!.item()).toBe(3 * 4 + 4);
+  });
+
+  it('needs a gradient for non-scalar outputs', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const y = x.mul(2);
+    expect(() => y.backward()).toThrow(/gradients can be created implicitly only for outputs with one element/);
+    y.backward(tg.tensor([1, 10]));
+    expect(x.grad!.toArray()).toEqual([2, 20]);
+    expect(() => x.mul(2).backward(tg.tensor([1, 2, 3]))).toThrow(/gradient 0 has shape \[3\].*expected shape \[2\]/);
+  });
+
+  it('refuses a second backward through a freed graph, unless retainGraph', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const loss = x.mul(x).sum();
+    loss.backward();
+    expect(() => loss.backward()).toThrow(tg.TapegradError);
+    expect(() => loss.backward()).toThrow(/second time.*retainGraph/);
+    const kept = x.mul(x).sum();
+    kept.backward(null, { retainGraph: true });
+    kept.backward();
+    expect(x.grad!.toArray()).toEqual([2 + 4, 4 + 8]);
+  });
+
+  it('refuses backward from a tensor that does not require grad', () => {
+    expect(() => tg.tensor([1]).sum().backward()).toThrow(/does not require grad/);
+  });
+
+  it('backward on a leaf gives ones', () => {
+    const x = tg.tensor(3, { requiresGrad: true });
+    x.backward();
+    expect(x.grad!.item()).toBe(1);
+  });
+
+  it('frees deep graphs without recursion', () => {
+    const x = tg.tensor([1], { dtype: 'float64', requiresGrad: true });
+    let y = x;
+    tg.tidy(() => {
+      for (let i = 0; i < 50000; i++) y = y.mul(1);
+      y.sum().backward();
+    });
+    expect(x.grad!.item()).toBe(1);
+  });
+});
+
+describe('grad()', () => {
+  it('returns gradients without touching .grad', () => {
+    const x = tg.tensor([1, 2], { dtype: 'float64', requiresGrad: true });
+    const w = tg.tensor([3, 4], { dtype: 'float64', requiresGrad: true });
+    const y = x.mul(w).sum();
+    const [gx, gw] = tg.grad(y, [x, w]);
+    expect(gx!.toArray()).toEqual([3, 4]);
+    expect(gw!.toArray()).toEqual([1, 2]);
+    expect(x.grad).toBe(null);
+    expect(w.grad).toBe(null);
+  });
+
+  it('works for non-leaf inputs and reports unused inputs', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const h = x.mul(2);
+    const unused = tg.tensor([5], { requiresGrad: true });
+    const y = h.mul(h).sum();
+    expect(() => tg.grad(y, [unused], { retainGraph: true })).toThrow(/was not used.*allowUnused/);
+    const [gh, gu] = tg.grad(y, [h, unused], { allowUnused: true });
+    expect(gh!.toArray()).toEqual([4, 8]);
+    expect(gu).toBe(null);
+  });
+
+  it('createGraph gives gradients of gradients', () => {
+    // f = x^3: f' = 3x^2, f'' = 6x
+    const x = tg.tensor([2], { dtype: 'float64', requiresGrad: true });
+    const f = x.mul(x).mul(x).sum();
+    const [g] = tg.grad(f, [x], { createGraph: true });
+    expect(g!.item()).toBe(12);
+    expect(g!.requiresGrad).toBe(true);
+    const [gg] = tg.grad(g!.sum(), [x]);
+    expect(gg!.item()).toBe(12);
+  });
+
+  it('backward with createGraph builds a differentiable .grad', () => {
+    const x = tg.tensor([3], { dtype: 'float64', requiresGrad: true });
+    x.mul(x).sum().backward(null, { createGraph: true });
+    const g = x.grad!;
+    expect(g.requiresGrad).toBe(true);
+    const [gg] = tg.grad(g.sum(), [x]);
+    expect(gg!.item()).toBe(2);
+  });
+});
+
+describe('in-place ops and versions', () => {
+  it('bump the version and refuse leaves that require grad', () => {
+    const w = tg.tensor([1, 2], { requiresGrad: true });
+    expect(() => w.addInPlace(1)).toThrow(/addInPlace: cannot modify a tensor that requires grad in place \(a leaf\)/);
+    const v0 = w.version;
+    tg.noGrad(() => w.subInPlace(tg.tensor([0.5, 0.5])));
+    expect(w.version).toBe(v0 + 1);
+    expect(w.toArray()).toEqual([0.5, 1.5]);
+  });
+
+  it('detect a saved tensor modified after it was saved', () => {
+    const w = tg.tensor([1, 2], { requiresGrad: true });
+    const x = tg.tensor([3, 4]);
+    const loss = w.mul(x).sum();
+    x.addInPlace(1);
+    expect(() => loss.backward()).toThrow(tg.TapegradError);
+    const w2 = tg.tensor([1, 2], { requiresGrad: true });
+    const loss2 = w2.mul(w2).sum();
+    tg.noGrad(() => w2.mulInPlace(2));
+    expect(() => loss2.backward()).toThrow(/modified by an in-place operation/);
+  });
+
+  it('fill, zero, copyFrom and views see the same storage', () => {
+    const a = tg.zeros([2, 3]);
+    const t = a.transpose(0, 1);
+    a.fill(2);
+    expect(t.toArray()).toEqual([[2, 2], [2, 2], [2, 2]]);
+    a.copyFrom(tg.tensor([1, 2, 3]));
+    expect(t.toArray()).toEqual([[1, 1], [2, 2], [3, 3]]);
+    t.zero();
+    expect(a.toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect(() => a.addInPlace(tg.ones([2, 1, 3]))).toThrow(/addInPlace: the operand of shape \[2, 1, 3\] cannot be broadcast to the shape \[2, 3\]/);
+    expect(() => a.addInPlace(tg.ones([3, 3]))).toThrow(/addInPlace: shapes \[2, 3\] and \[3, 3\] cannot be broadcast/);
+  });
+});
+
+describe('hooks', () => {
+  it('observe and replace gradients of leaves and intermediates', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const seen: number[][] = [];
+    x.registerHook((g) => {
+      seen.push(g.toArray() as number[]);
+    });
+    const h = x.mul(3);
+    h.registerHook((g) => g.mul(10));
+    h.sum().backward();
+    expect(seen).toEqual([[30, 30]]);
+    expect(x.grad!.toArray()).toEqual([30, 30]);
+  });
+});
+
+describe('determinism', () => {
+  it('gives bitwise identical gradients on repeated runs', () => {
+    const run = () => {
+      tg.manualSeed(3);
+      const x = tg.randn([64, 32], { requiresGrad: true });
+      const w = tg.randn([32], { requiresGrad: true });
+      const a = x.mul(w);
+      const loss = a.mul(a).sum(1).add(a.sum(1)).div(x.sum(1).add(100)).sum();
+      loss.backward();
+      return [Array.from(x.grad!.data()), Array.from(w.grad!.data())];
+    };
+    expect(run()).toEqual(run());
+  });
+});
+
+describe('gradcheck', () => {
+  it('passes for a correct program and reports the worst element otherwise', () => {
+    const a = leaf([2, 3], 1);
+    const b = leaf([3], 2);
+    expect(tg.gradcheck((x, y) => x.mul(y).div(y.mul(y).add(2)).sum(0), [a, b])).toBe(true);
+    // A "function" whose analytical gradient is wrong: detach hides a dependency.
+    const wrong = (x: tg.Tensor) => x.mul(x.detach());
+    expect(() => tg.gradcheck(wrong, [leaf([3], 3)])).toThrow(/gradcheck: gradient mismatch for input 0/);
+    expect(tg.gradcheck(wrong, [leaf([3], 3)], { raiseException: false })).toBe(false);
+  });
+
+  it('needs float64 inputs', () => {
+    const x = tg.tensor([1], { requiresGrad: true });
+    expect(() => tg.gradcheck((t) => t.mul(2), [x])).toThrow(/must be float64/);
+  });
+
+  it('gradgradcheck checks second derivatives', () => {
+    expect(tg.gradgradcheck((x, y) => x.mul(x).mul(y).div(y.add(3)), [leaf([2, 2], 4), leaf([2], 5)])).toBe(true);
+  });
+
+  it('covers broadcasting, non-contiguous inputs and shared inputs of the arithmetic ops', () => {
+    const a = leaf([3, 1], 6);
+    const b = leaf([1, 4], 7);
+    for (const f of [
+      (x: tg.Tensor, y: tg.Tensor) => x.add(y),
+      (x: tg.Tensor, y: tg.Tensor) => x.sub(y),
+      (x: tg.Tensor, y: tg.Tensor) => x.mul(y),
+      (x: tg.Tensor, y: tg.Tensor) => x.div(y.add(2)),
+    ]) {
+      expect(tg.gradcheck(f, [a, b])).toBe(true);
+      expect(tg.gradcheck((x) => f(x, x), [a])).toBe(true);
+      expect(tg.gradcheck((x, y) => f(x.transpose(0, 1), y.transpose(0, 1)), [a, b])).toBe(true);
+    }
+    expect(tg.gradcheck((x) => x.mul(2).sub(1).div(4), [leaf([2, 3], 8)])).toBe(true);
+    expect(tg.gradcheck((x) => tg.tensor(1, { dtype: 'float64' }).sub(x), [leaf([2], 9)])).toBe(true);
+  });
+});

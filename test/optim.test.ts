@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { expectClose, tg } from './helpers.js';
+
+const { SGD, Adam, AdamW, RMSprop, Adagrad, lrScheduler } = tg.optim;
+
+// A parameter with a fixed gradient, float64 so formulas can be checked exactly.
+function paramWithGrad(values: number[], grad: number[]): tg.Tensor {
+  const p = tg.tensor(values, { dtype: 'float64', requiresGrad: true });
+  p.grad = tg.tensor(grad, { dtype: 'float64' });
+  return p;
+}
+
+// Reference implementations in plain JS of PyTorch's update rules, one element at a time.
+function refAdam(p: number, g: number, steps: number, o: { lr: number; b1: number; b2: number; eps: number; wd: number; decoupled: boolean; amsgrad?: boolean }) {
+  let m = 0, v = 0, vmax = 0;
+  for (let t = 1; t <= steps; t++) {
+    let d = g;
+    if (o.wd) {
+      if (o.decoupled) p *= 1 - o.lr * o.wd;
+      else d += o.wd * p;
+    }
+    m = o.b1 * m + (1 - o.b1) * d;
+    v = o.b2 * v + (1 - o.b2) * d * d;
+    vmax = Math.max(vmax, v);
+    const denom = Math.sqrt(o.amsgrad ? vmax : v) / Math.sqrt(1 - o.b2 ** t) + o.eps;
+    p -= (o.lr / (1 - o.b1 ** t)) * (m / denom);
+  }
+  return p;
+}
+
+describe('optimizers match PyTorch formulas', () => {
+  it('one Adam step on a known gradient', () => {
+    const p = paramWithGrad([1, -2], [0.5, 0.25]);
+    new Adam([p], { lr: 0.1 }).step();
+    // First step: m̂ = g, v̂ = g², so the update is lr · g / (|g| + eps) ≈ lr · sign(g).
+    expectClose(p.toArray(), [1 - 0.1 * 0.5 / (0.5 + 1e-8), -2 - 0.1 * 0.25 / (0.25 + 1e-8)], 1e-12);
+  });
+
+  it('Adam with weight decay and AMSGrad over several steps, and AdamW', () => {
+    for (const [Cls, decoupled] of [[Adam, false], [AdamW, true]] as const) {
+      for (const amsgrad of [false, true]) {
+        const p = paramWithGrad([1.5], [0.3]);
+        const opt = new Cls([p], { lr: 0.01, betas: [0.8, 0.9], eps: 1e-6, weightDecay: 0.1, amsgrad });
+        for (let i = 0; i < 5; i++) opt.step();
+        expectClose(p.item(), refAdam(1.5, 0.3, 5, { lr: 0.01, b1: 0.8, b2: 0.9, eps: 1e-6, wd: 0.1, decoupled, amsgrad }), 1e-12);
+      }
+    }
+  });
+
+  it('SGD with momentum, dampening, weight decay and Nesterov', () => {
+    const run = (o: { momentum: number; dampening: number; weightDecay: number; nesterov: boolean }) => {
+      const p = paramWithGrad([1], [0.5]);
+      const opt = new SGD([p], { lr: 0.1, ...o });
+      opt.step();
+      opt.step();
+      return p.item();
+    };
+    // plain: p = 1 - 0.1·0.5·2
+    expect(run({ momentum: 0, dampening: 0, weightDecay: 0, nesterov: false })).toBeCloseTo(0.9, 12);
+    // momentum 0.9: buf1 = 0.5, p1 = 0.95; buf2 = 0.9·0.5 + 0.5 = 0.95, p2 = 0.95 - 0.095
+    expect(run({ momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false })).toBeCloseTo(0.855, 12);
+    // dampening 0.5: buf2 = 0.45 + 0.25 = 0.7, p2 = 0.95 - 0.07
+    expect(run({ momentum: 0.9, dampening: 0.5, weightDecay: 0, nesterov: false })).toBeCloseTo(0.88, 12);
+    // nesterov: d1 = 0.5 + 0.9·0.5 = 0.95 → p1 = 0.905; buf2 = 0.95, d2 = 0.5 + 0.855 = 1.355 → p2 = 0.7695
+    expect(run({ momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: true })).toBeCloseTo(0.7695, 12);
+    // weight decay 0.1: d1 = 0.6 → p1 = 0.94; d2 = 0.5 + 0.094 = 0.594 → p2 = 0.8806
+    expect(run({ momentum: 0, dampening: 0, weightDecay: 0.1, nesterov: false })).toBeCloseTo(0.8806, 12);
+  });
+
+  it('RMSprop plain, centered and with momentum', () => {
+    const p = paramWithGrad([1], [0.5]);
+    new RMSprop([p], { lr: 0.01, alpha: 0.9 }).step();
+    // sq = 0.1·0.25 = 0.025; p -= 0.01·0.5/(sqrt(0.025) + 1e-8)
+    expect(p.item()).toBeCloseTo(1 - (0.01 * 0.5) / (Math.sqrt(0.025) + 1e-8), 12);
+    const c = paramWithGrad([1], [0.5]);
+    new RMSprop([c], { lr: 0.01, alpha: 0.9, centered: true, momentum: 0.5 }).step();
+    // ga = 0.05; avg = sqrt(0.025 - 0.0025) + eps; buf = 0.5/avg
+    expect(c.item()).toBeCloseTo(1 - (0.01 * 0.5) / (Math.sqrt(0.0225) + 1e-8), 12);
+  });
+
+  it('Adagrad with lr decay and an initial accumulator', () => {
+    const p = paramWithGrad([1], [0.5]);
+    const opt = new Adagrad([p], { lr: 0.1, lrDecay: 0.5, initialAccumulatorValue: 0.75 });
+    opt.step();
+    const p1 = 1 - (0.1 * 0.5) / (Math.sqrt(0.75 + 0.25) + 1e-10);
+    expect(p.item()).toBeCloseTo(p1, 12);
+    opt.step();
+    expect(p.item()).toBeCloseTo(p1 - (0.1 / 1.5) * 0.5 / (Math.sqrt(1.25) + 1e-10), 12);
+  });
+
+  it('skips parameters without a gradient and bumps the version of updated ones', () => {
+    const a = paramWithGrad([1], [1]);
+    const b = tg.tensor([5], { requiresGrad: true });
+    const v = a.version;
+    new SGD([a, b], { lr: 0.5 }).step();
+    expect(a.item()).toBe(0.5);
+    expect(b.item()).toBe(5);
+    expect(a.version).toBe(v + 1);
+  });
+
+  it('parameter groups have their own options', () => {
+    const a = paramWithGrad([1], [1]);
+    const b = paramWithGrad([1], [1]);
+    const opt = new SGD([{ params: [a] }, { params: [b], lr: 0.5 }], { lr: 0.1 });
+    opt.step();
+    expect(a.item()).toBeCloseTo(0.9, 12);
+    expect(b.item()).toBeCloseTo(0.5, 12);
+    opt.zeroGrad();
+    expect(a.grad).toBe(null);
+  });
+
+  it('rejects bad options and parameters', () => {
+    const p = paramWithGrad([1], [1]);
+    expect(() => new SGD([p], { lr: -1 })).toThrow(/SGD: lr must be a non-negative number, got -1/);
+    expect(() => new Adam([p], { betas: [1.2, 0.9] })).toThrow(/Adam: betas\[0\] must be in \[0, 1\), got 1.2/);
+    expect(() => new SGD([p], { lr: 0.1, nesterov: true })).toThrow(/nesterov needs momentum/);
+    expect(() => new SGD([], { lr: 0.1 })).toThrow(/empty parameter list/);
+    expect(() => new SGD([p, p], { lr: 0.1 })).toThrow(/appears in more than one place/);
+    expect(() => new SGD([p.mul(2)], { lr: 0.1 })).toThrow(/not a leaf/);
+  });
+});
+
+describe('state dicts resume bit-identically', () => {
+  it('Adam: 10 steps equal 5 steps, save, load into fresh objects, 5 steps', () => {
+    const grads = Array.from({ length: 10 }, (_, i) => [Math.sin(i), Math.cos(i)]);
+    const make = () => tg.tensor([0.3, -0.7], { requiresGrad: true });
+    const a = make();
+    const optA = new Adam([a], { lr: 0.05, amsgrad: true });
+    for (const g of grads) {
+      a.grad = tg.tensor(g);
+      optA.step();
+    }
+    const b = make();
+    const optB = new Adam([b], { lr: 0.05, amsgrad: true });
+    for (const g of grads.slice(0, 5)) {
+      b.grad = tg.tensor(g);
+      optB.step();
+    }
+    const saved = optB.stateDict();
+    const c = tg.tensor(b.data(), { requiresGrad: true });
+    const optC = new Adam([c], { lr: 0.999 });
+    optC.loadStateDict(saved);
+    expect(optC.paramGroups[0]!.lr).toBe(0.05);
+    for (const g of grads.slice(5)) {
+      c.grad = tg.tensor(g);
+      optC.step();
+    }
+    expect(Array.from(c.data())).toEqual(Array.from(a.data()));
+  });
+
+  it('rejects a state dict for other parameters', () => {
+    const p = paramWithGrad([1, 2], [1, 1]);
+    const opt = new SGD([p], { lr: 0.1, momentum: 0.9 });
+    opt.step();
+    const q = paramWithGrad([1, 2, 3], [1, 1, 1]);
+    expect(() => new SGD([q], { lr: 0.1 }).loadStateDict(opt.stateDict())).toThrow(/must be a tensor of shape \[3\]/);
+    expect(() => new SGD([q, paramWithGrad([1], [1])], { lr: 0.1 }).loadStateDict(opt.stateDict())).toThrow(RangeError);
+  });
+});
+
+describe('learning-rate schedules', () => {
+  const opt = () => new SGD([paramWithGrad([1], [1])], { lr: 1 });
+
+  it('StepLR, CosineAnnealingLR and LinearLR follow their curves', () => {
+    const o1 = opt();
+    const s1 = new lrScheduler.StepLR(o1, { stepSize: 2, gamma: 0.5 });
+    const l1 = [s1.getLastLr()[0]];
+    for (let i = 0; i < 4; i++) {
+      s1.step();
+      l1.push(s1.getLastLr()[0]);
+    }
+    expect(l1).toEqual([1, 1, 0.5, 0.5, 0.25]);
+    const o2 = opt();
+    const s2 = new lrScheduler.CosineAnnealingLR(o2, { tMax: 4, etaMin: 0 });
+    const l2 = [o2.paramGroups[0]!.lr];
+    for (let i = 0; i < 4; i++) {
+      s2.step();
+      l2.push(o2.paramGroups[0]!.lr);
+    }
+    expectClose(l2, [1, (1 + Math.SQRT1_2) / 2, 0.5, (1 - Math.SQRT1_2) / 2, 0], 1e-12);
+    const o3 = opt();
+    const s3 = new lrScheduler.LinearLR(o3, { startFactor: 0.25, totalIters: 3 });
+    const l3 = [o3.paramGroups[0]!.lr];
+    for (let i = 0; i < 4; i++) {
+      s3.step();
+      l3.push(o3.paramGroups[0]!.lr);
+    }
+    expectClose(l3, [0.25, 0.5, 0.75, 1, 1], 1e-12);
+  });
+
+  it('OneCycleLR warms up to maxLr and anneals to maxLr / divFactor / finalDivFactor', () => {
+    const o = opt();
+    const s = new lrScheduler.OneCycleLR(o, { maxLr: 1, totalSteps: 10, pctStart: 0.3 });
+    const lrs = [o.paramGroups[0]!.lr];
+    for (let i = 0; i < 9; i++) {
+      s.step();
+      lrs.push(o.paramGroups[0]!.lr);
+    }
+    expect(lrs[0]).toBeCloseTo(0.04, 12);
+    expect(lrs[2]).toBeCloseTo(1, 12);
+    expect(lrs[9]).toBeCloseTo(0.04 / 1e4, 12);
+    for (let i = 3; i < 10; i++) expect(lrs[i]!).toBeLessThan(lrs[i - 1]!);
+    expect(() => s.step()).toThrow(/more than totalSteps/);
+  });
+
+  it('ReduceLROnPlateau cuts the lr after patience bad epochs', () => {
+    const o = opt();
+    const s = new lrScheduler.ReduceLROnPlateau(o, { patience: 1, factor: 0.5 });
+    for (const m of [1, 0.5, 0.6, 0.6]) s.step(m);
+    expect(o.paramGroups[0]!.lr).toBe(0.5);
+    s.step(0.1);
+    expect(o.paramGroups[0]!.lr).toBe(0.5);
+  });
+});

@@ -1,0 +1,209 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tg } from './helpers.js';
+
+// An independent, minimal reading of the format from its specification, used
+// to write files the way another implementation would and to check ours.
+const ref = {
+  write(entries: { name: string; dtype: string; shape: number[]; bytes: Uint8Array }[], metadata?: Record<string, string>): Buffer {
+    const header: Record<string, unknown> = {};
+    if (metadata) header.__metadata__ = metadata;
+    let offset = 0;
+    for (const e of entries) {
+      header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + e.bytes.length] };
+      offset += e.bytes.length;
+    }
+    const json = Buffer.from(JSON.stringify(header));
+    const out = Buffer.alloc(8 + json.length + offset);
+    out.writeBigUInt64LE(BigInt(json.length));
+    json.copy(out, 8);
+    let pos = 8 + json.length;
+    for (const e of entries) {
+      out.set(e.bytes, pos);
+      pos += e.bytes.length;
+    }
+    return out;
+  },
+  read(buf: Buffer): { header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>; data: Buffer } {
+    const n = Number(buf.readBigUInt64LE(0));
+    return { header: JSON.parse(buf.subarray(8, 8 + n).toString()), data: buf.subarray(8 + n) };
+  },
+};
+
+const bytesOf = (a: Float32Array | Float64Array | Int32Array | Uint16Array | BigInt64Array) => new Uint8Array(a.buffer.slice(0));
+const dir = mkdtempSync(path.join(tmpdir(), 'tapegrad-st-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('safetensors round trips', () => {
+  it('saves and loads float32, float64 and int32 with metadata, to files and buffers', async () => {
+    const tensors = {
+      'layer.weight': tg.tensor([[1.5, -2], [3, 4.25]]),
+      'layer.bias': tg.tensor([0.1, 0.2], { dtype: 'float64' }),
+      steps: tg.tensor([7, -8, 9], { dtype: 'int32' }),
+      scalar: tg.tensor(3),
+      empty: tg.zeros([0, 4]),
+    };
+    const file = path.join(dir, 'a.safetensors');
+    await tg.save(tensors, file, { metadata: { format: 'pt', note: 'hi' } });
+    const back = await tg.load(file);
+    expect(Object.keys(back).sort()).toEqual(Object.keys(tensors).sort());
+    for (const [k, t] of Object.entries(tensors)) {
+      expect(back[k]!.dtype).toBe(t.dtype);
+      expect(back[k]!.shape).toEqual(t.shape);
+      expect(Array.from(back[k]!.data())).toEqual(Array.from(t.data()));
+    }
+    tg.saveSync(tensors, file);
+    expect(tg.loadSync(file)['layer.bias']!.toArray()).toEqual([0.1, 0.2]);
+    const buf = tg.serialize(tensors, { metadata: { a: 'b' } });
+    expect(tg.deserialize(buf).metadata).toEqual({ a: 'b' });
+    // Header padded with spaces to a multiple of 8.
+    expect(Number(buf.readBigUInt64LE(0)) % 8).toBe(0);
+  });
+
+  it('writes files the reference reader parses, with contiguous data for views', () => {
+    const t = tg.tensor([[1, 2, 3], [4, 5, 6]]).transpose(0, 1);
+    const buf = tg.serialize({ t, i: tg.tensor([1, 2], { dtype: 'int32' }) });
+    const { header, data } = ref.read(buf);
+    // Same dtype size: ordered by name.
+    expect(header.i).toEqual({ dtype: 'I32', shape: [2], data_offsets: [0, 8] });
+    expect(header.t).toEqual({ dtype: 'F32', shape: [3, 2], data_offsets: [8, 32] });
+    expect(Array.from(new Float32Array(data.buffer.slice(data.byteOffset + 8, data.byteOffset + 32)))).toEqual([1, 4, 2, 5, 3, 6]);
+  });
+
+  it('reads files written by the reference writer, converting F16, BF16 and I64', () => {
+    const f16 = new Uint16Array([0x3c00, 0xc000, 0x3555, 0x7c00, 0x0001]); // 1, -2, ~0.333, inf, 2^-24
+    const bf16 = new Uint16Array([0x3f80, 0xc040, 0x4049]); // 1, -3, ~3.14
+    const i64 = new BigInt64Array([5n, -7n, 2147483647n]);
+    const buf = ref.write(
+      [
+        { name: 'h', dtype: 'F16', shape: [5], bytes: bytesOf(f16) },
+        { name: 'b', dtype: 'BF16', shape: [3], bytes: bytesOf(bf16) },
+        { name: 'l', dtype: 'I64', shape: [3], bytes: bytesOf(i64) },
+        { name: 'f', dtype: 'F64', shape: [1, 1], bytes: bytesOf(new Float64Array([Math.PI])) },
+      ],
+      { source: 'reference' },
+    );
+    const { tensors, metadata } = tg.deserialize(buf);
+    expect(metadata).toEqual({ source: 'reference' });
+    const h = Array.from(tensors.h!.data());
+    expect(h[0]).toBe(1);
+    expect(h[1]).toBe(-2);
+    expect(h[2]).toBeCloseTo(1 / 3, 3);
+    expect(h[3]).toBe(Infinity);
+    expect(h[4]).toBe(2 ** -24);
+    expect(tensors.b!.dtype).toBe('float32');
+    expect(Array.from(tensors.b!.data())).toEqual([1, -3, 3.140625]);
+    expect(tensors.l!.dtype).toBe('int32');
+    expect(tensors.l!.toArray()).toEqual([5, -7, 2147483647]);
+    expect(tensors.f!.toArray()).toEqual([[Math.PI]]);
+  });
+
+  it('writes tied weights once', () => {
+    const w = tg.tensor([1, 2]);
+    const { header } = ref.read(tg.serialize({ 'a.weight': w, 'b.weight': w }));
+    expect(Object.keys(header)).toEqual(['a.weight']);
+  });
+});
+
+describe('safetensors rejects malformed files', () => {
+  const good = () => ref.write([{ name: 'x', dtype: 'F32', shape: [2], bytes: bytesOf(new Float32Array([1, 2])) }]);
+  const withHeader = (header: string, data = new Uint8Array(8)) => {
+    const json = Buffer.from(header);
+    const out = Buffer.alloc(8 + json.length + data.length);
+    out.writeBigUInt64LE(BigInt(json.length));
+    json.copy(out, 8);
+    out.set(data, 8 + json.length);
+    return out;
+  };
+  const cases: [string, () => Uint8Array, RegExp][] = [
+    ['too short', () => new Uint8Array(5), /too few for the 8-byte header length/],
+    ['truncated data', () => good().subarray(0, good().length - 1), /need 8 bytes of data, but the file has 7/],
+    ['header past the end', () => {
+      const b = good();
+      b.writeBigUInt64LE(10_000n);
+      return b;
+    }, /runs past the end of the file/],
+    ['huge header length', () => {
+      const b = good();
+      b.writeBigUInt64LE(2n ** 63n);
+      return b;
+    }, /exceeds the limit/],
+    ['not JSON', () => withHeader('{"x": nope}'), /not valid JSON/],
+    ['not starting with {', () => withHeader(' {"x":{}}'), /must start with '\{'/],
+    ['not an object', () => withHeader('{"x": 3}'), /must be an object/],
+    ['duplicate names', () => withHeader('{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}'), /duplicate key "x"/],
+    ['unknown dtype', () => withHeader('{"x":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}'), /dtype "Q4"; supported/],
+    ['shape not matching offsets', () => withHeader('{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}'), /needs 12 bytes, but its data_offsets cover 8/],
+    ['negative shape', () => withHeader('{"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}'), /non-negative integers/],
+    ['offsets reversed', () => withHeader('{"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}'), /begin <= end/],
+    ['overlap', () => withHeader('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}'), /overlaps/],
+    ['gap', () => withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}'), /gap in the data/],
+    ['trailing bytes', () => withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'), /4 bytes after the last tensor/],
+    ['out of range offsets', () => withHeader('{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'), /need 16 bytes of data, but the file has 8/],
+    ['shape overflow', () => withHeader('{"a":{"dtype":"F64","shape":[9007199254740991,9007199254740991],"data_offsets":[0,8]}}'), /too large/],
+    ['metadata not flat', () => withHeader('{"__metadata__":{"a":{"b":"c"}}}', new Uint8Array(0)), /__metadata__ must map strings to strings/],
+    ['I64 out of int32 range', () => ref.write([{ name: 'l', dtype: 'I64', shape: [1], bytes: bytesOf(new BigInt64Array([2n ** 40n])) }]), /does not fit in int32/],
+    ['invalid UTF-8', () => withHeader('{"\xff":1}'.replace('\xff', '\u00ff')).fill(0xff, 10, 11), /not valid UTF-8/],
+  ];
+  for (const [name, make, message] of cases) {
+    it(name, () => {
+      expect(() => tg.deserialize(make())).toThrow(tg.TapegradError);
+      expect(() => tg.deserialize(make())).toThrow(message);
+    });
+  }
+
+  it('load names the file operation in its errors', async () => {
+    const file = path.join(dir, 'bad.safetensors');
+    writeFileSync(file, Buffer.from([1, 2, 3]));
+    await expect(tg.load(file)).rejects.toThrow(/^load: /);
+    expect(() => tg.loadSync(file)).toThrow(/^loadSync: /);
+  });
+
+  it('survives thousands of random mutations of a valid file', () => {
+    const base = tg.serialize({
+      a: tg.tensor([[1, 2], [3, 4]]),
+      b: tg.tensor([1, 2, 3], { dtype: 'int32' }),
+      c: tg.tensor([0.5], { dtype: 'float64' }),
+    }, { metadata: { k: 'v' } });
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    let parsed = 0;
+    for (let i = 0; i < 3000; i++) {
+      let b: Buffer = Buffer.from(base);
+      const kind = rnd(4);
+      if (kind === 0) for (let k = 0; k <= rnd(4); k++) b[rnd(b.length)] = rnd(256);
+      else if (kind === 1) b = b.subarray(0, rnd(b.length));
+      else if (kind === 2) b.writeBigUInt64LE(BigInt(rnd(200)), 0);
+      else {
+        const pos = 8 + rnd(Number(base.readBigUInt64LE(0)));
+        b[pos] = '{}[],:"0123456789-e'.charCodeAt(rnd(19));
+      }
+      try {
+        const { tensors } = tg.deserialize(b);
+        parsed++;
+        for (const t of Object.values(tensors)) t.data();
+      } catch (e) {
+        expect(e).toBeInstanceOf(tg.TapegradError);
+      }
+    }
+    expect(parsed).toBeGreaterThan(0);
+  });
+});
+
+describe('safetensors interoperability with a file on disk', () => {
+  it('a file written here has the exact bytes the spec describes', () => {
+    const file = path.join(dir, 'spec.safetensors');
+    tg.saveSync({ w: tg.tensor([1, 2], { dtype: 'int32' }) }, file);
+    const buf = readFileSync(file);
+    const json = '{"w":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}}';
+    const padded = json + ' '.repeat((8 - (json.length % 8)) % 8);
+    expect(Number(buf.readBigUInt64LE(0))).toBe(padded.length);
+    expect(buf.subarray(8, 8 + padded.length).toString()).toBe(padded);
+    expect(Array.from(buf.subarray(8 + padded.length))).toEqual([1, 0, 0, 0, 2, 0, 0, 0]);
+  });
+});

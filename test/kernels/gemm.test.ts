@@ -120,6 +120,20 @@ describe('thread pool', () => {
     expect(tg.backendInfo().threads).toBe(3);
   });
 
+  it('counts only the CPUs in the affinity mask', () => {
+    let taskset = true;
+    try {
+      execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+    } catch {
+      taskset = false;
+    }
+    if (!taskset) return; // no taskset on this system: nothing to pin with
+    const index = path.resolve(__dirname, '../../dist/index.js');
+    const out = execFileSync('taskset', ['-c', '0', process.execPath, '-e',
+      `console.log(require(${JSON.stringify(index)}).getNumThreads())`], { encoding: 'utf8' });
+    expect(out.trim()).toBe('1');
+  });
+
   it('rejects bad thread counts', () => {
     expect(() => tg.setNumThreads(0)).toThrow(RangeError);
     expect(() => tg.setNumThreads(0)).toThrow('setNumThreads: n must be an integer from 1 to 1024, got 0');

@@ -228,8 +228,11 @@ struct Avx512Gemm {
         const M load_mask = Vt::mask(np);
         V r[L];
 #pragma GCC unroll 16
-        for (int t = 0; t < L; ++t)
+        for (int t = 0; t < L; ++t) {
+          // Streams are far apart (rows of A, columns of Bᵀ): fetch ahead.
+          if (t < active) _mm_prefetch(reinterpret_cast<const char*>(src + (s0 + t) * stride + p + 4 * L), _MM_HINT_T0);
           r[t] = t < active ? Vt::maskz_load(load_mask, src + (s0 + t) * stride + p) : Vt::zero();
+        }
         transpose(r);
         if (np == L) {
 #pragma GCC unroll 16

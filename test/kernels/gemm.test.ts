@@ -26,6 +26,15 @@ function runnableIsas(): string[] {
   return ['scalar'];
 }
 
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('gemm kernel on every ISA path', () => {
   // Each ISA with its automatic path choice, and with the packed and the
   // direct path forced for every shape (small shapes otherwise never pack).
@@ -120,14 +129,7 @@ describe('thread pool', () => {
     expect(tg.backendInfo().threads).toBe(3);
   });
 
-  it('counts only the CPUs in the affinity mask', () => {
-    let taskset = true;
-    try {
-      execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
-    } catch {
-      taskset = false;
-    }
-    if (!taskset) return; // no taskset on this system: nothing to pin with
+  it.skipIf(!hasTaskset())('counts only the CPUs in the affinity mask', () => {
     const index = path.resolve(__dirname, '../../dist/index.js');
     const out = execFileSync('taskset', ['-c', '0', process.execPath, '-e',
       `console.log(require(${JSON.stringify(index)}).getNumThreads())`], { encoding: 'utf8' });

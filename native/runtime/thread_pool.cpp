@@ -159,9 +159,15 @@ class Pool {
     std::lock_guard<std::mutex> lock(config_mutex_);
     if (threads_ == 0) threads_ = default_num_threads();
     const auto want = static_cast<std::size_t>(threads_ - 1);
+    // Reserved first, so a failed thread start (std::system_error) leaves
+    // slots_ and workers_ paired; an offer to a slot without a worker would
+    // only be taken back.
+    slots_.reserve(want);
+    workers_.reserve(want);
     while (workers_.size() < want) {
-      slots_.push_back(std::make_unique<Slot>());
-      workers_.emplace_back(worker_main, slots_.back().get());
+      auto slot = std::make_unique<Slot>();
+      workers_.emplace_back(worker_main, slot.get());
+      slots_.push_back(std::move(slot));
     }
   }
 

@@ -14,5 +14,18 @@ export interface BackendInfo {
 }
 
 export function backendInfo(): BackendInfo {
-  return { ...native.backendInfo(), threads: 1 };
+  return { ...native.backendInfo(), threads: native.getNumThreads() };
+}
+
+/**
+ * Sets the number of threads kernels use (the caller included), from 1 up.
+ * Process-wide: it applies to every worker thread that loaded tapegrad.
+ */
+export function setNumThreads(n: number): void {
+  native.setNumThreads(n);
+}
+
+/** Threads kernels use. Defaults to the physical cores available to the process (CPU affinity, cgroup quota). */
+export function getNumThreads(): number {
+  return native.getNumThreads();
 }

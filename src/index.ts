@@ -17,7 +17,7 @@ export type { TensorOptions, FromDataOptions } from './creation.js';
 export { noGrad, enableGrad, isGradEnabled, grad, gradcheck, gradgradcheck } from './autograd.js';
 export type { GradOptions, GradcheckOptions } from './autograd.js';
 export { tidy, tidyAsync, memory } from './memory.js';
-export { backendInfo } from './backend.js';
+export { backendInfo, setNumThreads, getNumThreads } from './backend.js';
 export type { BackendInfo } from './backend.js';
 export * as optim from './optim/index.js';
 export { save, saveSync, load, loadSync, serialize, deserialize } from './io/safetensors.js';

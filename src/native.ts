@@ -136,6 +136,29 @@ export interface NativeAddon {
   adamStep(params: Handle[], expAvg: Handle[], expAvgSq: Handle[], maxExpAvgSq: Handle[] | null, options: object): void;
   rmspropStep(params: Handle[], squareAvg: Handle[], gradAvg: Handle[] | null, momentumBuffers: Handle[] | null, options: object): void;
   adagradStep(params: Handle[], sums: Handle[], options: object): void;
+  // runtime (names starting with `_` are internal hooks for tests and benchmarks, not exported by the package)
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  /**
+   * Internal test hook, not part of the package API: C = alpha·A·B + beta·C
+   * through the active GEMM kernel on views of typed arrays (offset, row
+   * stride, column stride each), in place on `c`, which it returns.
+   */
+  _testGemm<T extends Float32Array | Float64Array>(
+    dtype: 'float32' | 'float64', m: number, n: number, k: number,
+    alpha: number, a: T, aOffset: number, aRowStride: number, aColStride: number,
+    b: T, bOffset: number, bRowStride: number, bColStride: number,
+    beta: number, c: T, cOffset: number, cRowStride: number, cColStride: number,
+  ): T;
+  /** Internal benchmark hook: GFLOP/s of independent FMA chains on `threads` threads. */
+  _fmaPeak(dtype: 'float32' | 'float64', threads: number, seconds: number): number;
+  /**
+   * Internal test hook: sums i + j over i in [0, n) split across the pool and j in a nested region over
+   * [0, inner); index `throwAt` throws. Returns [sum, chunks, distinct threads].
+   */
+  _testParallelFor(n: number, grain: number, inner: number, throwAt: number): [number, number, number];
+  /** Internal benchmark hook: seconds of the fastest of `reps` GEMM calls (row-major operands). */
+  _timeGemm(dtype: 'float32' | 'float64', m: number, n: number, k: number, layout: 'nn' | 'tn' | 'nt' | 'tt', reps: number): number;
 }
 
 function load(): NativeAddon {

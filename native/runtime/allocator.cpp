@@ -41,4 +41,31 @@ MemoryStats memory_stats() {
   return {g_live_bytes.load(), g_peak_bytes.load(), g_live_buffers.load()};
 }
 
+namespace {
+struct ScratchSet {
+  void* ptr[kScratchSlots] = {};
+  std::size_t size[kScratchSlots] = {};
+  ~ScratchSet() {
+    for (void* p : ptr) std::free(p);
+  }
+};
+thread_local ScratchSet t_scratch;
+}  // namespace
+
+void* scratch(int slot, std::size_t nbytes, const char* op) {
+  ScratchSet& s = t_scratch;
+  if (nbytes <= s.size[slot] && s.ptr[slot]) return s.ptr[slot];
+  std::size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
+  if (rounded < nbytes) throw_range_error(op, ": cannot allocate ", nbytes, " bytes of scratch memory");
+  std::free(s.ptr[slot]);
+  s.ptr[slot] = nullptr;
+  s.size[slot] = 0;
+  void* ptr = nullptr;
+  if (posix_memalign(&ptr, kAlignment, rounded ? rounded : kAlignment) != 0 || ptr == nullptr)
+    throw_range_error(op, ": cannot allocate ", nbytes, " bytes of scratch memory (out of memory)");
+  s.ptr[slot] = ptr;
+  s.size[slot] = rounded;
+  return ptr;
+}
+
 }  // namespace tapegrad::runtime

@@ -18,4 +18,13 @@ struct MemoryStats {
 };
 MemoryStats memory_stats();
 
+// A per-thread scratch buffer, 64-byte aligned and at least `nbytes` long,
+// for kernels' temporary data (GEMM pack buffers). It is kept and reused by
+// later calls with the same slot on the same thread (it only grows), and
+// freed when the thread exits. Valid until the next call with that slot on
+// that thread. Not tensor memory: memory_stats() does not count it.
+// Throws a RangeError naming `op` when the memory cannot be had.
+inline constexpr int kScratchSlots = 4;
+void* scratch(int slot, std::size_t nbytes, const char* op);
+
 }  // namespace tapegrad::runtime

@@ -55,6 +55,16 @@ Isa active_isa() {
   return isa;
 }
 
+GemmPath gemm_path_override() {
+  static const GemmPath path = [] {
+    const char* want = std::getenv("TAPEGRAD_GEMM_PATH");
+    if (want && !std::strcmp(want, "packed")) return GemmPath::Packed;
+    if (want && !std::strcmp(want, "direct")) return GemmPath::Direct;
+    return GemmPath::Auto;
+  }();
+  return path;
+}
+
 const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return "scalar";

@@ -15,4 +15,9 @@ Isa active_isa();
 
 const char* isa_name(Isa isa);
 
+// For tests: TAPEGRAD_GEMM_PATH=packed|direct forces GEMM's packed path, or
+// its direct path wherever the layout allows one. Read once.
+enum class GemmPath { Auto, Packed, Direct };
+GemmPath gemm_path_override();
+
 }  // namespace tapegrad::runtime

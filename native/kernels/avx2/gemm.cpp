@@ -1,0 +1,245 @@
+// GEMM for the AVX2+FMA path: 6×16 (float32) and 6×8 (float64) micro-tiles,
+// two vectors wide: 12 accumulators, 2 B vectors and a broadcast in 16
+// registers.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/kernels.h"
+#include "kernels/probe.h"
+#include "runtime/allocator.h"
+#include "runtime/cpu_features.h"
+#include "runtime/thread_pool.h"
+
+#define TG_INLINE inline __attribute__((always_inline))
+
+namespace tapegrad::kernels::avx2 {
+namespace {
+
+#include "kernels/gemm.inc"
+
+// Masks are lane vectors here; masked stores are slow on some cores, so
+// full-width rows use plain loads and stores.
+struct VecF32 {
+  using T = float;
+  using V = __m256;
+  using M = __m256i;
+  static constexpr int L = 8;
+  static TG_INLINE V zero() { return _mm256_setzero_ps(); }
+  static TG_INLINE V set1(T x) { return _mm256_set1_ps(x); }
+  static TG_INLINE V load(const T* p) { return _mm256_loadu_ps(p); }
+  static TG_INLINE void store(T* p, V v) { _mm256_storeu_ps(p, v); }
+  static TG_INLINE V maskz_load(M m, const T* p) { return _mm256_maskload_ps(p, m); }
+  static TG_INLINE void mask_store(T* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
+  static TG_INLINE V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static TG_INLINE V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static TG_INLINE V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static TG_INLINE M mask(int count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+};
+
+struct VecF64 {
+  using T = double;
+  using V = __m256d;
+  using M = __m256i;
+  static constexpr int L = 4;
+  static TG_INLINE V zero() { return _mm256_setzero_pd(); }
+  static TG_INLINE V set1(T x) { return _mm256_set1_pd(x); }
+  static TG_INLINE V load(const T* p) { return _mm256_loadu_pd(p); }
+  static TG_INLINE void store(T* p, V v) { _mm256_storeu_pd(p, v); }
+  static TG_INLINE V maskz_load(M m, const T* p) { return _mm256_maskload_pd(p, m); }
+  static TG_INLINE void mask_store(T* p, M m, V v) { _mm256_maskstore_pd(p, m, v); }
+  static TG_INLINE V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static TG_INLINE V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static TG_INLINE V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static TG_INLINE M mask(int count) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(count), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+};
+
+template <typename Vt, int MR_>
+struct Avx2Gemm {
+  using T = typename Vt::T;
+  using V = typename Vt::V;
+  using M = typename Vt::M;
+  static constexpr int L = Vt::L;
+  static constexpr int MR = MR_;
+  static constexpr int NR = 2 * L;
+  static constexpr bool kAInPlace = true;
+
+  static TG_INLINE V combine(V va, V acc, V vb, V old, bool zero_beta) {
+    return zero_beta ? Vt::mul(va, acc) : Vt::fmadd(va, acc, Vt::mul(vb, old));
+  }
+
+  // C = alpha·acc + beta·C on a tile with unit column stride.
+  static TG_INLINE void update(V (&acc)[MR][2], T* c, Index c_rs, int mr, int nr, T alpha, T beta) {
+    const V va = Vt::set1(alpha), vb = Vt::set1(beta);
+    const bool zb = beta == T(0);
+    if (nr == NR) {
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        if (i >= mr) break;
+        T* ci = c + i * c_rs;
+        const V old0 = zb ? Vt::zero() : Vt::load(ci), old1 = zb ? Vt::zero() : Vt::load(ci + L);
+        Vt::store(ci, combine(va, acc[i][0], vb, old0, zb));
+        Vt::store(ci + L, combine(va, acc[i][1], vb, old1, zb));
+      }
+      return;
+    }
+    const M m0 = Vt::mask(nr), m1 = Vt::mask(nr - L);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      if (i >= mr) break;
+      T* ci = c + i * c_rs;
+      const V old0 = zb ? Vt::zero() : Vt::maskz_load(m0, ci), old1 = zb ? Vt::zero() : Vt::maskz_load(m1, ci + L);
+      Vt::mask_store(ci, m0, combine(va, acc[i][0], vb, old0, zb));
+      Vt::mask_store(ci + L, m1, combine(va, acc[i][1], vb, old1, zb));
+    }
+  }
+
+  // Any C strides: through a buffer, with the same arithmetic as update().
+  static void update_strided(V (&acc)[MR][2], T* c, Index c_rs, Index c_cs, int mr, int nr, T alpha, T beta) {
+    alignas(64) T buf[MR * NR];
+    for (int i = 0; i < mr; ++i)
+      for (int j = 0; j < NR; ++j) buf[i * NR + j] = beta != T(0) && j < nr ? c[i * c_rs + j * c_cs] : T(0);
+    update(acc, buf, NR, mr, NR, alpha, beta);
+    for (int i = 0; i < mr; ++i)
+      for (int j = 0; j < nr; ++j) c[i * c_rs + j * c_cs] = buf[i * NR + j];
+  }
+
+  static TG_INLINE void store(V (&acc)[MR][2], T* c, Index c_rs, Index c_cs, int mr, int nr, T alpha, T beta) {
+    if (c_cs == 1) update(acc, c, c_rs, mr, nr, alpha, beta);
+    else update_strided(acc, c, c_rs, c_cs, mr, nr, alpha, beta);
+  }
+
+  // A tile of ROWS × NV vectors out of a packed MR × NR panel pair: edge
+  // tiles (m = 128 leaves 8 rows of a 12-row tile) skip the padding's work.
+  template <int ROWS, int NV>
+  static void kernel_tile(Index kc, const T* a, const T* b, T* c, Index c_rs, Index c_cs, int mr, int nr, T alpha,
+                          T beta) {
+    V acc[MR][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      acc[i][0] = acc[i][1] = Vt::zero();
+    }
+    for (Index p = 0; p < kc; ++p) {
+      const V b0 = Vt::load(b), b1 = NV == 2 ? Vt::load(b + L) : Vt::zero();
+#pragma GCC unroll 8
+      for (int i = 0; i < ROWS; ++i) {
+        const V ai = Vt::set1(a[i]);
+        acc[i][0] = Vt::fmadd(ai, b0, acc[i][0]);
+        if (NV == 2) acc[i][1] = Vt::fmadd(ai, b1, acc[i][1]);
+      }
+      a += MR;
+      b += NR;
+    }
+    store(acc, c, c_rs, c_cs, mr, nr, alpha, beta);
+  }
+
+  // Tile heights tried: MR, then halving (12, 6, 3, 2, 1).
+  template <int ROWS>
+  static TG_INLINE void kernel_rows(Index kc, const T* a, const T* b, T* c, Index c_rs, Index c_cs, int mr, int nr,
+                                    T alpha, T beta) {
+    constexpr int kNext = (ROWS + 1) / 2;
+    if (ROWS == 1 || mr > kNext) {
+      if (nr > L) kernel_tile<ROWS, 2>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
+      else kernel_tile<ROWS, 1>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
+    } else if constexpr (ROWS > 1) {
+      kernel_rows<kNext>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
+    }
+  }
+
+  static void kernel(Index kc, const T* a, const T* b, T* c, Index c_rs, Index c_cs, int mr, int nr, T alpha,
+                     T beta) {
+    kernel_rows<MR>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
+  }
+
+  template <int ROWS>
+  static TG_INLINE void direct_rows(Index kc, const T* a, Index a_rs, Index a_cs, const T* b, Index b_rs, int nr,
+                                    V (&acc)[MR][2]) {
+    const M m0 = Vt::mask(nr), m1 = Vt::mask(nr - L);
+    const bool full = nr == NR;
+    for (Index p = 0; p < kc; ++p) {
+      const T* bp = b + p * b_rs;
+      const V b0 = full ? Vt::load(bp) : Vt::maskz_load(m0, bp);
+      const V b1 = full ? Vt::load(bp + L) : Vt::maskz_load(m1, bp + L);
+      const T* ap = a + p * a_cs;
+#pragma GCC unroll 8
+      for (int i = 0; i < ROWS; ++i) {
+        const V ai = Vt::set1(ap[i * a_rs]);
+        acc[i][0] = Vt::fmadd(ai, b0, acc[i][0]);
+        acc[i][1] = Vt::fmadd(ai, b1, acc[i][1]);
+      }
+    }
+  }
+
+  template <int ROWS>
+  static TG_INLINE void direct_dispatch(int mr, Index kc, const T* a, Index a_rs, Index a_cs, const T* b, Index b_rs,
+                                        int nr, V (&acc)[MR][2]) {
+    if (mr == ROWS) direct_rows<ROWS>(kc, a, a_rs, a_cs, b, b_rs, nr, acc);
+    else if constexpr (ROWS > 1) direct_dispatch<ROWS - 1>(mr, kc, a, a_rs, a_cs, b, b_rs, nr, acc);
+  }
+
+  static void direct(Index kc, const T* a, Index a_rs, Index a_cs, const T* b, Index b_rs, T* c, Index c_rs,
+                     Index c_cs, int mr, int nr, T alpha, T beta) {
+    V acc[MR][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = Vt::zero();
+    direct_dispatch<MR>(mr, kc, a, a_rs, a_cs, b, b_rs, nr, acc);
+    store(acc, c, c_rs, c_cs, mr, nr, alpha, beta);
+  }
+
+  static void interleave(const T* src, Index stride, int count, Index kc, T* out, int W) {
+    interleave_portable(src, stride, count, kc, out, W);
+  }
+};
+
+// Blocking (same on every AVX2 CPU): the kc×6 A micro-panel (6 KiB f32,
+// 12 KiB f64) in L1, the KC×NC packed B block (192 KiB) in a 256 KiB+ L2.
+struct GemmF32 : Avx2Gemm<VecF32, 6> {
+  static constexpr Index KC = 256, NC = 192, MC = 1536;
+  static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
+};
+struct GemmF64 : Avx2Gemm<VecF64, 6> {
+  static constexpr Index KC = 256, NC = 96, MC = 1536;
+  static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
+};
+
+volatile double g_probe_sink;
+
+template <typename Vt>
+double probe(std::int64_t iters) {
+  using V = typename Vt::V;
+  constexpr int kChains = 12;  // more than latency × pipes on AVX2 cores
+  V acc[kChains];
+  for (int j = 0; j < kChains; ++j) acc[j] = Vt::set1(static_cast<typename Vt::T>(j));
+  const V x = Vt::set1(static_cast<typename Vt::T>(0.9999)), y = Vt::set1(static_cast<typename Vt::T>(1e-4));
+  for (std::int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 16
+    for (int j = 0; j < kChains; ++j) acc[j] = Vt::fmadd(acc[j], x, y);
+  }
+  alignas(64) typename Vt::T out[Vt::L];
+  V sum = acc[0];
+  for (int j = 1; j < kChains; ++j) sum = Vt::add(sum, acc[j]);
+  Vt::store(out, sum);
+  g_probe_sink = static_cast<double>(out[0]);
+  return static_cast<double>(iters) * kChains * Vt::L * 2;
+}
+
+}  // namespace
+
+void gemm_f32(Index m, Index n, Index k, float alpha, const float* a, Index a_rs, Index a_cs, const float* b,
+              Index b_rs, Index b_cs, float beta, float* c, Index c_rs, Index c_cs) {
+  gemm_run<GemmF32>(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
+}
+
+void gemm_f64(Index m, Index n, Index k, double alpha, const double* a, Index a_rs, Index a_cs, const double* b,
+              Index b_rs, Index b_cs, double beta, double* c, Index c_rs, Index c_cs) {
+  gemm_run<GemmF64>(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
+}
+
+double fma_probe_f32(std::int64_t iters) { return probe<VecF32>(iters); }
+double fma_probe_f64(std::int64_t iters) { return probe<VecF64>(iters); }
+
+}  // namespace tapegrad::kernels::avx2

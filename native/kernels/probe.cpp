@@ -1,0 +1,104 @@
+// The peak probe and the GEMM timer behind the benchmark's test hooks.
+#include "kernels/probe.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "runtime/cpu_features.h"
+#include "runtime/thread_pool.h"
+
+namespace tapegrad::kernels {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double probe(bool f64, std::int64_t iters) {
+  switch (active().isa) {
+#if defined(TAPEGRAD_HAVE_X86_SIMD)
+    case runtime::Isa::Avx512: return f64 ? avx512::fma_probe_f64(iters) : avx512::fma_probe_f32(iters);
+    case runtime::Isa::Avx2: return f64 ? avx2::fma_probe_f64(iters) : avx2::fma_probe_f32(iters);
+#endif
+#if defined(TAPEGRAD_HAVE_NEON)
+    case runtime::Isa::Neon: return f64 ? neon::fma_probe_f64(iters) : neon::fma_probe_f32(iters);
+#endif
+    default: return f64 ? scalar::fma_probe_f64(iters) : scalar::fma_probe_f32(iters);
+  }
+}
+
+struct ProbeJob {
+  bool f64;
+  std::int64_t iters;
+  std::atomic<double> flops{0};
+};
+
+void probe_chunk(void* ctx, std::int64_t begin, std::int64_t end) {
+  auto& job = *static_cast<ProbeJob*>(ctx);
+  double done = 0;
+  for (std::int64_t t = begin; t < end; ++t) done += probe(job.f64, job.iters);
+  double old = job.flops.load();
+  while (!job.flops.compare_exchange_weak(old, old + done)) {
+  }
+}
+
+template <typename T>
+double time_gemm_typed(std::int64_t m, std::int64_t n, std::int64_t k, GemmLayout layout, int reps) {
+  std::mt19937 rng(12345);
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  std::vector<T> a(static_cast<std::size_t>(m * k)), b(static_cast<std::size_t>(k * n)), c(static_cast<std::size_t>(m * n));
+  for (auto& x : a) x = static_cast<T>(dist(rng));
+  for (auto& x : b) x = static_cast<T>(dist(rng));
+  const bool ta = layout == GemmLayout::TN || layout == GemmLayout::TT;
+  const bool tb = layout == GemmLayout::NT || layout == GemmLayout::TT;
+  // A is stored k×m when transposed, B n×k; both row-major.
+  const std::int64_t a_rs = ta ? 1 : k, a_cs = ta ? m : 1;
+  const std::int64_t b_rs = tb ? 1 : n, b_cs = tb ? k : 1;
+  const KernelTable& kt = active();
+  auto call = [&] {
+    if constexpr (sizeof(T) == 4)
+      kt.gemm_f32(m, n, k, 1.0f, a.data(), a_rs, a_cs, b.data(), b_rs, b_cs, 0.0f, c.data(), n, 1);
+    else
+      kt.gemm_f64(m, n, k, 1.0, a.data(), a_rs, a_cs, b.data(), b_rs, b_cs, 0.0, c.data(), n, 1);
+  };
+  call();  // warm up: page in C, grow the pack buffers
+  double best = 1e300;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    call();
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (s < best) best = s;
+  }
+  return best;
+}
+
+}  // namespace
+
+double measure_fma_peak(bool f64, int threads, double seconds) {
+  // Calibrate on one thread, then run every thread for about `seconds`.
+  std::int64_t iters = 1 << 14;
+  for (;;) {
+    const auto t0 = Clock::now();
+    probe(f64, iters);
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (s > seconds / 10 || iters > (std::int64_t{1} << 40)) {
+      iters = static_cast<std::int64_t>(static_cast<double>(iters) * seconds / s) + 1;
+      break;
+    }
+    iters *= 4;
+  }
+  ProbeJob job{f64, iters};
+  const auto t0 = Clock::now();
+  runtime::parallel_for(0, threads, 1, probe_chunk, &job);
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return job.flops.load() / s * 1e-9;
+}
+
+double time_gemm(bool f64, std::int64_t m, std::int64_t n, std::int64_t k, GemmLayout layout, int reps) {
+  return f64 ? time_gemm_typed<double>(m, n, k, layout, reps) : time_gemm_typed<float>(m, n, k, layout, reps);
+}
+
+}  // namespace tapegrad::kernels

@@ -1,0 +1,25 @@
+// parallel_for with a lambda, for baseline code (core, ops).
+//
+// Not for the per-ISA kernel units: the template below would be instantiated
+// there with SIMD flags (see kernels/kernels.h); they call the
+// function-pointer form in runtime/thread_pool.h.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "runtime/thread_pool.h"
+
+namespace tapegrad::runtime {
+
+// fn(begin, end) over [begin, end) split across the pool; see thread_pool.h.
+template <typename Fn>
+void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, Fn&& fn) {
+  using F = std::remove_reference_t<Fn>;
+  parallel_for(
+      begin, end, grain,
+      [](void* ctx, std::int64_t b, std::int64_t e) { (*static_cast<F*>(ctx))(b, e); },
+      const_cast<void*>(static_cast<const void*>(&fn)));
+}
+
+}  // namespace tapegrad::runtime

@@ -1,0 +1,208 @@
+// The GEMM kernel and the thread pool, tested below the ops through internal
+// hooks (native._testGemm, native._testParallelFor).
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tg } from '../helpers.js';
+import { native } from '../../dist/native.js';
+
+const require = createRequire(import.meta.url);
+const casesPath = path.join(__dirname, 'gemm-cases.cjs');
+const G = require(casesPath) as {
+  runAll(t: typeof tg, n: typeof native): { cases: number; checked: number; failures: unknown[]; threadMismatches: number };
+};
+
+const defaultThreads = tg.getNumThreads();
+afterEach(() => tg.setNumThreads(defaultThreads));
+
+// The paths this CPU can run (TAPEGRAD_ISA only lowers the path).
+function runnableIsas(): string[] {
+  const detected = tg.backendInfo().detectedIsa;
+  if (detected === 'avx512') return ['scalar', 'avx2', 'avx512'];
+  if (detected === 'avx2') return ['scalar', 'avx2'];
+  if (detected === 'neon') return ['scalar', 'neon'];
+  return ['scalar'];
+}
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('gemm kernel on every ISA path', () => {
+  // Each ISA with its automatic path choice, and with the packed and the
+  // direct path forced for every shape (small shapes otherwise never pack).
+  for (const isa of runnableIsas()) for (const gemmPath of ['auto', 'packed', 'direct']) {
+    it(`${isa}, ${gemmPath} path: random shapes, blocking edges, all layouts, 1/2/5 threads`, () => {
+      const out = execFileSync(process.execPath, [casesPath], {
+        env: { ...process.env, TAPEGRAD_ISA: isa, TAPEGRAD_GEMM_PATH: gemmPath },
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+      });
+      const r = JSON.parse(out.trim().split('\n').pop()!);
+      expect(r.isa).toBe(isa);
+      expect(r.path).toBe(gemmPath);
+      expect(r.cases).toBeGreaterThan(1000);
+      expect(r.checked).toBe(r.cases);
+      expect(r.failures).toEqual([]);
+      expect(r.threadMismatches).toBe(0);
+    });
+  }
+
+  it('the in-process path passes the same checks', () => {
+    const r = G.runAll(tg, native);
+    expect(r.failures).toEqual([]);
+    expect(r.threadMismatches).toBe(0);
+  });
+});
+
+describe('gemm kernel values', () => {
+  it('computes a hand-worked product with alpha and beta', () => {
+    // [[1,2],[3,4]]·[[5,6],[7,8]] = [[19,22],[43,50]]; C = 2·AB − 1·[[1,1],[1,1]]
+    for (const dtype of ['float32', 'float64'] as const) {
+      const Arr = dtype === 'float32' ? Float32Array : Float64Array;
+      const a = Arr.from([1, 2, 3, 4]), b = Arr.from([5, 6, 7, 8]), c = Arr.from([1, 1, 1, 1]);
+      native._testGemm(dtype, 2, 2, 2, 2, a, 0, 2, 1, b, 0, 2, 1, -1, c, 0, 2, 1);
+      expect(Array.from(c)).toEqual([37, 43, 85, 99]);
+      // Aᵀ·B through strides: Aᵀ = [[1,3],[2,4]], Aᵀ·B = [[26,30],[38,44]]
+      const d = new Arr(4).fill(NaN);
+      native._testGemm(dtype, 2, 2, 2, 1, a, 0, 1, 2, b, 0, 2, 1, 0, d, 0, 2, 1);
+      expect(Array.from(d)).toEqual([26, 30, 38, 44]);
+    }
+  });
+
+  it('beta = 0 overwrites NaN and Infinity in C; k = 0 scales C by beta', () => {
+    const a = Float32Array.from([1, 2]), b = Float32Array.from([3, 4]);
+    const c = Float32Array.from([NaN, Infinity, -Infinity, NaN]);
+    native._testGemm('float32', 2, 2, 1, 1, a, 0, 1, 1, b, 0, 2, 1, 0, c, 0, 2, 1);
+    expect(Array.from(c)).toEqual([3, 4, 6, 8]);
+    const z = Float64Array.from([1, 2, 3]);
+    native._testGemm('float64', 1, 3, 0, 1, new Float64Array(0), 0, 1, 1, new Float64Array(0), 0, 1, 1, 3, z, 0, 3, 1);
+    expect(Array.from(z)).toEqual([3, 6, 9]);
+  });
+
+  it('a large product is bitwise identical on 1, 2 and 7 threads', () => {
+    const m = 301, n = 517, k = 389;
+    const a = new Float32Array(m * k).map((_, i) => Math.sin(i));
+    const b = new Float32Array(k * n).map((_, i) => Math.cos(i));
+    const results = [1, 2, 7].map((t) => {
+      tg.setNumThreads(t);
+      return native._testGemm('float32', m, n, k, 1, a, 0, k, 1, b, 0, n, 1, 0, new Float32Array(m * n), 0, n, 1);
+    });
+    expect(Buffer.from(results[1].buffer).equals(Buffer.from(results[0].buffer))).toBe(true);
+    expect(Buffer.from(results[2].buffer).equals(Buffer.from(results[0].buffer))).toBe(true);
+    let s = 0;
+    for (let p = 0; p < k; p++) s += a[5 * k + p] * b[p * n + 7];
+    expect(Math.abs(results[0][5 * n + 7] - s)).toBeLessThan(1e-3);
+  });
+
+  it('rejects bad arguments of the hook with JS errors', () => {
+    const a = new Float32Array(4), b = new Float32Array(4), c = new Float32Array(4);
+    expect(() => native._testGemm('float32', 2, 2, 2, 1, a, 0, 2, 1, b, 0, 2, 1, 0, c, 0, 3, 1)).toThrow(RangeError);
+    expect(() => native._testGemm('float32', 2, 2, 2, 1, a, 0, 2, 1, b, 0, 2, 1, 0, c, 0, 3, 1)).toThrow(
+      /_testGemm: c: a 2x2 view with offset 0 and strides \(3, 1\) does not fit in 4 elements/,
+    );
+    expect(() => native._testGemm('float32', 2, 2, 2, 1, a, -1, 2, 1, b, 0, 2, 1, 0, c, 0, 2, 1)).toThrow(RangeError);
+    expect(() =>
+      native._testGemm('float64', 2, 2, 2, 1, a as unknown as Float64Array, 0, 2, 1, b as unknown as Float64Array, 0,
+        2, 1, 0, c as unknown as Float64Array, 0, 2, 1),
+    ).toThrow(/_testGemm: a must be a Float64Array/);
+    expect(() =>
+      native._testGemm('int32' as 'float32', 2, 2, 2, 1, a, 0, 2, 1, b, 0, 2, 1, 0, c, 0, 2, 1),
+    ).toThrow(TypeError);
+  });
+});
+
+describe('thread pool', () => {
+  it('defaults to the cores available and reports them in backendInfo', () => {
+    expect(defaultThreads).toBeGreaterThanOrEqual(1);
+    expect(Number.isInteger(defaultThreads)).toBe(true);
+    expect(tg.backendInfo().threads).toBe(defaultThreads);
+    tg.setNumThreads(3);
+    expect(tg.getNumThreads()).toBe(3);
+    expect(tg.backendInfo().threads).toBe(3);
+  });
+
+  it.skipIf(!hasTaskset())('counts only the CPUs in the affinity mask', () => {
+    const index = path.resolve(__dirname, '../../dist/index.js');
+    const out = execFileSync('taskset', ['-c', '0', process.execPath, '-e',
+      `console.log(require(${JSON.stringify(index)}).getNumThreads())`], { encoding: 'utf8' });
+    expect(out.trim()).toBe('1');
+  });
+
+  it('rejects bad thread counts', () => {
+    expect(() => tg.setNumThreads(0)).toThrow(RangeError);
+    expect(() => tg.setNumThreads(0)).toThrow('setNumThreads: n must be an integer from 1 to 1024, got 0');
+    expect(() => tg.setNumThreads(-2)).toThrow(RangeError);
+    expect(() => tg.setNumThreads(1.5)).toThrow(RangeError);
+    expect(() => tg.setNumThreads(5000)).toThrow(RangeError);
+    expect(() => tg.setNumThreads('2' as unknown as number)).toThrow(TypeError);
+    expect(tg.getNumThreads()).toBe(defaultThreads);
+  });
+
+  it('splits large ranges, runs nested regions inline, and keeps small ranges on one chunk', () => {
+    const expected = (n: number, inner: number) => inner * (n * (n - 1)) / 2 + n * (inner * (inner - 1)) / 2;
+    for (const threads of [1, 2, 4]) {
+      tg.setNumThreads(threads);
+      const [sum, chunks, ids] = native._testParallelFor(1000, 1, 10, -1);
+      expect(sum).toBe(expected(1000, 10));
+      expect(chunks).toBe(threads);
+      expect(ids).toBeLessThanOrEqual(threads);
+      expect(ids).toBeGreaterThanOrEqual(1);
+    }
+    tg.setNumThreads(4);
+    // grain: at most n / grain chunks.
+    expect(native._testParallelFor(1000, 400, 3, -1)).toEqual([expected(1000, 3), 2, expect.any(Number)]);
+    expect(native._testParallelFor(1000, 5000, 3, -1)).toEqual([expected(1000, 3), 1, 1]);
+    expect(native._testParallelFor(0, 1, 3, -1)).toEqual([0, 0, 0]);
+  });
+
+  it('rethrows an exception from a chunk and keeps working', () => {
+    tg.setNumThreads(2);
+    expect(() => native._testParallelFor(1000, 1, 2, 700)).toThrow(RangeError);
+    expect(() => native._testParallelFor(1000, 1, 2, 3)).toThrow('_testParallelFor: thrown at index 3');
+    expect(native._testParallelFor(100, 1, 2, -1)[0]).toBe(2 * 4950 + 100);
+  });
+
+  it('serves several worker threads that load the addon at once', async () => {
+    const distIndex = path.resolve(__dirname, '../../dist/index.js');
+    const distNative = path.resolve(__dirname, '../../dist/native.js');
+    const source = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const tg = require(${JSON.stringify(distIndex)});
+      const { native } = require(${JSON.stringify(distNative)});
+      const { m, n, k, seed, setter } = workerData;
+      const a = new Float64Array(m * k).map((_, i) => Math.sin(i + seed));
+      const b = new Float64Array(k * n).map((_, i) => Math.cos(i * 0.5 + seed));
+      let worst = 0;
+      for (let rep = 0; rep < 4; rep++) {
+        if (setter) tg.setNumThreads(1 + (rep % 3));
+        const c = native._testGemm('float64', m, n, k, 1, a, 0, k, 1, b, 0, n, 1, 0, new Float64Array(m * n), 0, n, 1);
+        for (const [i, j] of [[0, 0], [m - 1, n - 1], [m >> 1, n >> 2]]) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+          worst = Math.max(worst, Math.abs(c[i * n + j] - s));
+        }
+      }
+      parentPort.postMessage(worst);
+    `;
+    const run = (data: object) =>
+      new Promise<number>((resolve, reject) => {
+        const w = new Worker(source, { eval: true, workerData: data });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    const errors = await Promise.all([
+      run({ m: 220, n: 310, k: 170, seed: 1, setter: false }),
+      run({ m: 180, n: 200, k: 260, seed: 2, setter: true }),
+      run({ m: 300, n: 150, k: 150, seed: 3, setter: false }),
+    ]);
+    for (const e of errors) expect(e).toBeLessThan(1e-10);
+  });
+});

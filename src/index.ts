@@ -11,6 +11,7 @@ export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint, manualSeed,
 } from './creation.js';
 export type { TensorOptions, FromDataOptions } from './creation.js';
+export { cat, stack } from './ops.js';
 export { noGrad, enableGrad, isGradEnabled, grad, gradcheck, gradgradcheck } from './autograd.js';
 export type { GradOptions, GradcheckOptions } from './autograd.js';
 export { tidy, tidyAsync, memory } from './memory.js';

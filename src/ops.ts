@@ -7,7 +7,11 @@ function handles(op: string, tensors: readonly Tensor[]): ReturnType<typeof oper
   return tensors.map(operand);
 }
 
-/** Joins tensors along an existing dim; their shapes must match in every other dim. Dtypes promote (int32 < float32 < float64). */
+/**
+ * Joins tensors along an existing dim; their shapes must match in every other
+ * dim. Dtypes promote (int32 < float32 < float64). As PyTorch, 1-D empty
+ * tensors (shape [0]) are skipped.
+ */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   return new Tensor(native.cat(handles('cat', tensors), dim));
 }

@@ -108,7 +108,8 @@ Strided index_along(const Tensor& idx, std::size_t ndim, std::int64_t dim) {
 // Checks a 0-d or 1-D int32 index and returns it as 1-D.
 Tensor vector_index(const Tensor& index, const char* op) {
   require_index(index, op);
-  if (index.dim() > 1) throw_range_error(op, ": index must be a 0-d or 1-D tensor, got shape ", shape_str(index.shape()));
+  if (index.dim() > 1)
+    throw_range_error(op, ": index must be a 0-d or 1-D tensor, got shape ", shape_str(index.shape()));
   return at_least_1d(index);
 }
 

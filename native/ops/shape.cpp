@@ -42,6 +42,11 @@ bool view_strides(const Tensor& t, const Shape& shape, Shape& out) {
   return view_d == -1;
 }
 
+[[noreturn]] void invalid_shape(const Tensor& t, const Shape& requested, const char* op) {
+  throw_range_error(op, ": shape ", shape_str(requested), " is invalid for a tensor of shape ", shape_str(t.shape()),
+                    " (", t.numel(), " elements)");
+}
+
 // Resolves one -1 entry and checks the element count.
 Shape infer_shape(const Tensor& t, const Shape& requested, const char* op) {
   Shape shape = requested;
@@ -57,32 +62,30 @@ Shape infer_shape(const Tensor& t, const Shape& requested, const char* op) {
     }
   }
   if (infer >= 0) {
-    if (known == 0 || t.numel() % known != 0)
-      throw_range_error(op, ": shape ", shape_str(requested), " is invalid for a tensor of shape ", shape_str(t.shape()),
-                        " (", t.numel(), " elements)");
+    if (known == 0 || t.numel() % known != 0) invalid_shape(t, requested, op);
     shape[infer] = t.numel() / known;
   }
-  if (checked_numel(shape, op) != t.numel())
-    throw_range_error(op, ": shape ", shape_str(requested), " is invalid for a tensor of shape ", shape_str(t.shape()),
-                      " (", t.numel(), " elements)");
+  if (checked_numel(shape, op) != t.numel()) invalid_shape(t, requested, op);
   return shape;
 }
 
-// A view of t's storage with a backward that reshapes the gradient back.
-Tensor view_of(const Tensor& t, const Shape& shape, const Shape& strides, const char* name) {
-  Tensor out = make_view(t, shape, strides, t.offset());
+// Every op that only rearranges elements: the gradient is reshaped back.
+Tensor record_reshape(const char* name, const Tensor& t, const Tensor& out) {
   record(name, {t}, out, [in = t.shape()](const Grads& g, const Node&) { return Grads{reshape(g[0], in)}; });
   return out;
 }
 
-// A view when the strides allow it, else a copy; both record `name`.
+Tensor view_of(const Tensor& t, const Shape& shape, const Shape& strides, const char* name) {
+  return record_reshape(name, t, make_view(t, shape, strides, t.offset()));
+}
+
+// A view when the strides allow it, else a copy.
 Tensor reshape_as(const Tensor& t, const Shape& shape, const char* name) {
   Shape strides;
   if (view_strides(t, shape, strides)) return view_of(t, shape, strides, name);
   Tensor out = make_view(contiguous_data(t), shape, contiguous_strides(shape), 0);
   out.impl()->is_view = false;  // owns its copy: reported to V8 as its own memory
-  record(name, {t}, out, [in = t.shape()](const Grads& g, const Node&) { return Grads{reshape(g[0], in)}; });
-  return out;
+  return record_reshape(name, t, out);
 }
 
 }  // namespace
@@ -107,8 +110,8 @@ Tensor flatten(const Tensor& t, std::int64_t start_dim, std::int64_t end_dim) {
   const std::int64_t start = normalize_dim(start_dim, t.dim(), "flatten", "startDim");
   const std::int64_t end = normalize_dim(end_dim, t.dim(), "flatten", "endDim");
   if (start > end)
-    throw_range_error("flatten: startDim (", start_dim, ") must not come after endDim (", end_dim, ") for a tensor with ",
-                      t.dim(), " dimensions");
+    throw_range_error("flatten: startDim (", start_dim, ") must not come after endDim (", end_dim,
+                      ") for a tensor with ", t.dim(), " dimensions");
   if (t.dim() == 0) return reshape_as(t, {1}, "flatten");
   if (start == end) return t;  // as PyTorch: nothing to merge
   Shape shape(t.shape().begin(), t.shape().begin() + start);

@@ -22,7 +22,9 @@ Tensor range_view(const Tensor& t, std::int64_t d, std::int64_t start, std::int6
   // With at most one element the stride is never used; keeping it small
   // keeps stride * step from overflowing for huge steps.
   if (length > 1) strides[d] *= step;
-  Tensor out = make_view(t, shape, strides, t.offset() + start * t.strides()[d]);
+  // An empty view addresses nothing: keep its offset inside the storage.
+  const std::int64_t offset = length == 0 ? t.offset() : t.offset() + start * t.strides()[d];
+  Tensor out = make_view(t, shape, strides, offset);
   record(name, {t}, out, [in = t.shape(), d, start, step](const Grads& g, const Node&) {
     return Grads{slice_backward(g[0], in, d, start, step)};
   });
@@ -50,7 +52,7 @@ std::vector<Tensor> pieces(const Tensor& t, std::int64_t d, const std::vector<st
   for (std::int64_t n : sizes) {
     Shape shape = t.shape();
     shape[d] = n;
-    out.push_back(make_view(t, shape, t.strides(), t.offset() + start * t.strides()[d]));
+    out.push_back(make_view(t, shape, t.strides(), n == 0 ? t.offset() : t.offset() + start * t.strides()[d]));
     start += n;
   }
   record("split", {t}, out, [d](const Grads& g, const Node& node) {

@@ -117,6 +117,8 @@ describe('gather', () => {
     expect(tg.gradcheck((x) => x.T.gather(0, int([[1, 0], [1, 1]])), [leaf([2, 3])])).toBe(true);
     expect(tg.gradcheck((x) => x.gather(0, int([[0], [0], [0]])).mul(x.slice(1, 0, 1).gather(0, int([[1], [0], [1]]))), [leaf([2, 2])])).toBe(true);
     expect(tg.gradgradcheck((x) => x.gather(-1, idx).mul(x), [leaf([2, 3])])).toBe(true);
+    expect(tg.gradcheck((x) => x.gather(1, tg.zeros([2, 0], { dtype: 'int32' })), [leaf([2, 3])])).toBe(true);
+    expect(tg.gradcheck((x) => x.gather(0, int([[0, 0]])), [leaf([1, 2])])).toBe(true);
   });
 });
 

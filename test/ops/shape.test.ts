@@ -60,6 +60,7 @@ describe('view', () => {
     expect(tg.gradcheck((x) => x.view(3, 2).mul(x.view(3, 2)), [leaf([2, 3])])).toBe(true);
     expect(tg.gradgradcheck((x) => x.view(-1).mul(x.view(-1)), [leaf([2, 1, 3])])).toBe(true);
     expect(tg.gradcheck((x) => x.transpose(0, 1).view(2, 1, 3), [leaf([3, 2])])).toBe(true);
+    expect(tg.gradcheck((x) => x.expand(2, 3).view(2, 1, 3), [leaf([1, 3])])).toBe(true);
     expect(m23().setRequiresGrad().view(6).gradFn).toBe('view');
   });
 });
@@ -165,6 +166,7 @@ describe('squeeze and unsqueeze', () => {
     expect(tg.gradcheck((x) => x.squeeze().mul(x.squeeze()), [leaf([1, 3, 1])])).toBe(true);
     expect(tg.gradcheck((x) => x.unsqueeze(1).mul(x.unsqueeze(0)), [leaf([3])])).toBe(true); // broadcast [3,1]*[1,3]
     expect(tg.gradcheck((x) => x.T.unsqueeze(-1), [leaf([2, 3])])).toBe(true);
+    expect(tg.gradcheck((x) => x.squeeze().unsqueeze(0), [leaf([1, 0, 1])])).toBe(true);
     expect(tg.gradgradcheck((x) => x.unsqueeze(0).squeeze(0).mul(x), [leaf([2, 2])])).toBe(true);
   });
 });
@@ -237,6 +239,29 @@ describe('slice', () => {
     expect(x.slice(-1, -1).toArray()).toEqual([[3], [7], [11]]);
     expect(x.slice(0, 0, 3, 2).toArray()).toEqual([[0, 1, 2, 3], [8, 9, 10, 11]]);
     expect(x.slice(0, 0, 3, 2).strides()).toEqual([8, 1]);
+  });
+
+  it('matches Python slicing for every small case', () => {
+    // Python's list slicing, written out: negative bounds count from the end, then clamp.
+    const python = (n: number, start: number | null, end: number | null, step: number) => {
+      const bound = (v: number | null, fallback: number) =>
+        v === null ? fallback : v < 0 ? Math.max(v + n, 0) : Math.min(v, n);
+      const out: number[] = [];
+      for (let i = bound(start, 0); i < bound(end, n); i += step) out.push(i);
+      return out;
+    };
+    const bounds = [null, -7, -5, -3, -1, 0, 1, 2, 4, 5, 7];
+    for (let n = 0; n <= 5; n++) {
+      const x = tg.arange(n);
+      for (const start of bounds)
+        for (const end of bounds)
+          for (const step of [1, 2, 3]) {
+            const got = x.slice(0, start, end, step);
+            expect(got.toArray(), `n=${n} [${start}:${end}:${step}]`).toEqual(python(n, start, end, step));
+            got.dispose();
+          }
+      x.dispose();
+    }
   });
 
   it('is a view: writes through it reach the base and back', () => {
@@ -350,6 +375,8 @@ describe('split and chunk', () => {
       return b.mul(a);
     }, [leaf([2, 3])])).toBe(true);
     expect(tg.gradcheck((x) => x.T.chunk(3, 0), [leaf([2, 5])])).toBe(true);
+    expect(tg.gradcheck((x) => x.split([0, 2, 0], 1), [leaf([1, 2])])).toBe(true);
+    expect(tg.gradcheck((x) => x.chunk(2, 1), [leaf([2, 0])])).toBe(true);
     expect(tg.gradgradcheck((x) => {
       const [a, b] = x.chunk(2) as [Tensor, Tensor];
       return a.mul(b);

@@ -5,11 +5,9 @@ import { native } from './native.js';
 native.setErrorClass(TapegradError);
 
 export { TapegradError } from './errors.js';
-export type { VarOptions } from './tensor.js';
 export { Tensor } from './tensor.js';
-export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions } from './tensor.js';
-export type { GeluOptions } from './tensor.js';
-export { add, sub, mul, div, pow, maximum, minimum, where } from './ops.js';
+export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions, VarOptions, GeluOptions } from './tensor.js';
+export { add, sub, mul, div, pow, maximum, minimum, where, matmul, dot, outer, cat, stack } from './ops.js';
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint, manualSeed,
 } from './creation.js';
@@ -22,5 +20,4 @@ export type { BackendInfo } from './backend.js';
 export * as optim from './optim/index.js';
 export { save, saveSync, load, loadSync, serialize, deserialize } from './io/safetensors.js';
 export type { Metadata, SaveOptions, SafetensorsContents } from './io/safetensors.js';
-export { matmul, dot, outer } from './ops.js';
 export * as nn from './nn/index.js';

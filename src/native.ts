@@ -108,6 +108,20 @@ export interface NativeAddon {
   permute(a: Handle, dims: readonly number[]): Handle;
   contiguous(a: Handle): Handle;
   clone(a: Handle): Handle;
+  view(a: Handle, shape: readonly number[]): Handle;
+  flatten(a: Handle, startDim: number, endDim: number): Handle;
+  squeeze(a: Handle, dims: Dims): Handle;
+  unsqueeze(a: Handle, dim: number): Handle;
+  broadcastTo(a: Handle, shape: readonly number[]): Handle;
+  slice(a: Handle, dim: number, start: number | null | undefined, end: number | null | undefined, step: number): Handle;
+  narrow(a: Handle, dim: number, start: number, length: number): Handle;
+  split(a: Handle, splitSizeOrSections: number | readonly number[], dim: number): Handle[];
+  chunk(a: Handle, chunks: number, dim: number): Handle[];
+  cat(tensors: readonly Operand[], dim: number): Handle;
+  stack(tensors: readonly Operand[], dim: number): Handle;
+  indexSelect(a: Handle, dim: number, index: Operand): Handle;
+  gather(a: Handle, dim: number, index: Operand): Handle;
+  scatterAdd(a: Handle, dim: number, index: Operand, src: Operand): Handle;
   // linalg
   matmul(a: Handle, b: Handle): Handle;
   dot(a: Handle, b: Handle): Handle;

@@ -473,6 +473,73 @@ export class Tensor {
   clone(): Tensor {
     return new Tensor(native.clone(this._handle));
   }
+  /** As reshape, but always a view sharing storage; a RangeError naming both shapes when the layout forbids it. */
+  view(...shape: number[] | [readonly number[]]): Tensor {
+    const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
+    return new Tensor(native.view(this._handle, s));
+  }
+  /** Merges dims `startDim`..`endDim` into one (a view when the layout allows; a 0-d tensor becomes shape [1]). */
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return new Tensor(native.flatten(this._handle, startDim, endDim));
+  }
+  /** A view without size-1 dims: all of them, or those in `dim` (listed dims of other sizes stay). */
+  squeeze(dim?: Dims): Tensor {
+    return new Tensor(native.squeeze(this._handle, dim));
+  }
+  /** A view with a size-1 dim inserted at `dim` (in [-ndim-1, ndim]). */
+  unsqueeze(dim: number): Tensor {
+    return new Tensor(native.unsqueeze(this._handle, dim));
+  }
+  /**
+   * A view with all dims reversed (as PyTorch's `.T`, which still allows any
+   * number of dims; use `mT` to transpose batches of matrices).
+   */
+  get T(): Tensor {
+    const dims = Array.from({ length: this.ndim }, (_, i) => this.ndim - 1 - i);
+    return new Tensor(native.permute(this._handle, dims));
+  }
+  /** A view with the last two dims swapped (a batch of transposed matrices). */
+  get mT(): Tensor {
+    if (this.ndim < 2)
+      throw new RangeError(`mT: the tensor must have at least 2 dims, got shape [${this.shape.join(', ')}]`);
+    return new Tensor(native.transpose(this._handle, -2, -1));
+  }
+  /** A broadcast view of this tensor as `shape` (the same as expand). */
+  broadcastTo(...shape: number[] | [readonly number[]]): Tensor {
+    const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
+    return new Tensor(native.broadcastTo(this._handle, s));
+  }
+  /**
+   * A view of `start:end:step` along `dim`, as Python slicing: negative bounds
+   * count from the end, bounds past either end are clamped, `step` must be positive.
+   */
+  slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
+    return new Tensor(native.slice(this._handle, dim, start, end, step));
+  }
+  /** A view of `length` elements from `start` along `dim` (a negative start counts from the end; no clamping). */
+  narrow(dim: number, start: number, length: number): Tensor {
+    return new Tensor(native.narrow(this._handle, dim, start, length));
+  }
+  /** Views of pieces along `dim`: of size `splitSizeOrSections` (the last may be smaller), or of the listed sizes. */
+  split(splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+    return native.split(this._handle, splitSizeOrSections, dim).map((h) => new Tensor(h));
+  }
+  /** Views of at most `chunks` equal pieces along `dim` (the last may be smaller; there may be fewer). */
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return native.chunk(this._handle, chunks, dim).map((h) => new Tensor(h));
+  }
+  /** The entries `index[i]` along `dim` (index: int32, 0-d or 1-D). */
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return new Tensor(native.indexSelect(this._handle, dim, operand(index)));
+  }
+  /** out[i][j] = this[i][index[i][j]] for dim 1 (index: int32 with this tensor's number of dims). */
+  gather(dim: number, index: Tensor): Tensor {
+    return new Tensor(native.gather(this._handle, dim, operand(index)));
+  }
+  /** A copy with src[i][j] added at [index[i][j]][j] for dim 0 (out of place; differentiable in this and src). */
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
+    return new Tensor(native.scatterAdd(this._handle, dim, operand(index), operand(src)));
+  }
 
   // ---- linear algebra --------------------------------------------------
 

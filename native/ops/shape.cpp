@@ -42,42 +42,119 @@ bool view_strides(const Tensor& t, const Shape& shape, Shape& out) {
   return view_d == -1;
 }
 
-}  // namespace
+[[noreturn]] void invalid_shape(const Tensor& t, const Shape& requested, const char* op) {
+  throw_range_error(op, ": shape ", shape_str(requested), " is invalid for a tensor of shape ", shape_str(t.shape()),
+                    " (", t.numel(), " elements)");
+}
 
-Tensor reshape(const Tensor& t, const Shape& requested) {
+// Resolves one -1 entry and checks the element count.
+Shape infer_shape(const Tensor& t, const Shape& requested, const char* op) {
   Shape shape = requested;
   std::int64_t infer = -1, known = 1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      if (infer >= 0) throw_range_error("reshape: only one dimension can be -1, got shape ", shape_str(requested));
+      if (infer >= 0) throw_range_error(op, ": only one dimension can be -1, got shape ", shape_str(requested));
       infer = static_cast<std::int64_t>(i);
     } else if (shape[i] < 0) {
-      throw_range_error("reshape: dimensions must be non-negative or -1, got shape ", shape_str(requested));
+      throw_range_error(op, ": dimensions must be non-negative or -1, got shape ", shape_str(requested));
     } else {
-      known *= shape[i];
+      known = checked_numel({known, shape[i]}, op);
     }
   }
   if (infer >= 0) {
-    if (known == 0 || t.numel() % known != 0)
-      throw_range_error("reshape: shape ", shape_str(requested), " is invalid for a tensor of shape ",
-                        shape_str(t.shape()), " (", t.numel(), " elements)");
+    if (known == 0 || t.numel() % known != 0) invalid_shape(t, requested, op);
     shape[infer] = t.numel() / known;
   }
-  if (checked_numel(shape, "reshape") != t.numel())
-    throw_range_error("reshape: shape ", shape_str(requested), " is invalid for a tensor of shape ",
-                      shape_str(t.shape()), " (", t.numel(), " elements)");
-  if (shape == t.shape()) return t;
-  Shape strides;
-  Tensor out = view_strides(t, shape, strides) ? make_view(t, shape, strides, t.offset())
-                                               : make_view(contiguous_data(t), shape, contiguous_strides(shape), 0);
-  if (!out.impl()->storage || out.impl()->storage != t.impl()->storage) out.impl()->is_view = false;
-  record("reshape", {t}, out, [in = t.shape()](const Grads& g, const Node&) { return Grads{reshape(g[0], in)}; });
+  if (checked_numel(shape, op) != t.numel()) invalid_shape(t, requested, op);
+  return shape;
+}
+
+// Every op that only rearranges elements: the gradient is reshaped back.
+Tensor record_reshape(const char* name, const Tensor& t, const Tensor& out) {
+  record(name, {t}, out, [in = t.shape()](const Grads& g, const Node&) { return Grads{reshape(g[0], in)}; });
   return out;
 }
 
-Tensor expand(const Tensor& t, const Shape& shape) {
+Tensor view_of(const Tensor& t, const Shape& shape, const Shape& strides, const char* name) {
+  return record_reshape(name, t, make_view(t, shape, strides, t.offset()));
+}
+
+// A view when the strides allow it, else a copy.
+Tensor reshape_as(const Tensor& t, const Shape& shape, const char* name) {
+  Shape strides;
+  if (view_strides(t, shape, strides)) return view_of(t, shape, strides, name);
+  Tensor out = make_view(contiguous_data(t), shape, contiguous_strides(shape), 0);
+  out.impl()->is_view = false;  // owns its copy: reported to V8 as its own memory
+  return record_reshape(name, t, out);
+}
+
+}  // namespace
+
+Tensor reshape(const Tensor& t, const Shape& requested) {
+  const Shape shape = infer_shape(t, requested, "reshape");
+  if (shape == t.shape()) return t;
+  return reshape_as(t, shape, "reshape");
+}
+
+Tensor view(const Tensor& t, const Shape& requested) {
+  const Shape shape = infer_shape(t, requested, "view");
+  Shape strides;
+  if (!view_strides(t, shape, strides))
+    throw_range_error("view: a tensor of shape ", shape_str(t.shape()), " and strides ", shape_str(t.strides()),
+                      " cannot be viewed as shape ", shape_str(shape),
+                      " without a copy (the merged dims are not contiguous in memory); use reshape()");
+  return view_of(t, shape, strides, "view");
+}
+
+Tensor flatten(const Tensor& t, std::int64_t start_dim, std::int64_t end_dim) {
+  const std::int64_t start = normalize_dim(start_dim, t.dim(), "flatten", "startDim");
+  const std::int64_t end = normalize_dim(end_dim, t.dim(), "flatten", "endDim");
+  if (start > end)
+    throw_range_error("flatten: startDim (", start_dim, ") must not come after endDim (", end_dim,
+                      ") for a tensor with ", t.dim(), " dimensions");
+  if (t.dim() == 0) return reshape_as(t, {1}, "flatten");
+  if (start == end) return t;  // as PyTorch: nothing to merge
+  Shape shape(t.shape().begin(), t.shape().begin() + start);
+  std::int64_t merged = 1;
+  for (std::int64_t d = start; d <= end; ++d) merged *= t.shape()[d];
+  shape.push_back(merged);
+  shape.insert(shape.end(), t.shape().begin() + end + 1, t.shape().end());
+  return reshape_as(t, shape, "flatten");
+}
+
+Tensor squeeze(const Tensor& t, const std::optional<std::vector<std::int64_t>>& dims) {
+  std::vector<bool> drop(t.shape().size(), false);
+  if (!dims) {
+    for (std::size_t d = 0; d < drop.size(); ++d) drop[d] = t.shape()[d] == 1;
+  } else {
+    for (std::int64_t d : normalize_dims(*dims, t.dim(), "squeeze")) drop[d] = t.shape()[d] == 1;
+  }
+  Shape shape, strides;
+  for (std::size_t d = 0; d < drop.size(); ++d) {
+    if (drop[d]) continue;
+    shape.push_back(t.shape()[d]);
+    strides.push_back(t.strides()[d]);
+  }
+  return view_of(t, shape, strides, "squeeze");
+}
+
+Tensor unsqueeze(const Tensor& t, std::int64_t dim) {
+  const std::int64_t nd = t.dim();
+  if (dim < -nd - 1 || dim > nd)
+    throw_range_error("unsqueeze: dim must be in [", -nd - 1, ", ", nd, "] for a tensor with ", nd,
+                      " dimensions, got ", dim);
+  const std::int64_t d = dim < 0 ? dim + nd + 1 : dim;
+  Shape shape = t.shape(), strides = t.strides();
+  // Any stride is valid for a size-1 dim; this one keeps contiguous tensors contiguous.
+  const std::int64_t stride = d >= nd ? 1 : shape[d] * strides[d];
+  shape.insert(shape.begin() + d, 1);
+  strides.insert(strides.begin() + d, stride);
+  return view_of(t, shape, strides, "unsqueeze");
+}
+
+Tensor expand(const Tensor& t, const Shape& shape, const char* op) {
   if (shape.size() < t.shape().size())
-    throw_range_error("expand: the target shape ", shape_str(shape), " has fewer dimensions than the tensor's shape ",
+    throw_range_error(op, ": the target shape ", shape_str(shape), " has fewer dimensions than the tensor's shape ",
                       shape_str(t.shape()));
   const std::size_t lead = shape.size() - t.shape().size();
   Shape target = shape;
@@ -85,9 +162,10 @@ Tensor expand(const Tensor& t, const Shape& shape) {
     const std::int64_t have = i < lead ? 1 : t.shape()[i - lead];
     if (target[i] == -1 && i >= lead) target[i] = have;
     if (target[i] < 0 || (have != 1 && have != target[i]))
-      throw_range_error("expand: cannot expand shape ", shape_str(t.shape()), " to ", shape_str(shape), " (dim ", i,
+      throw_range_error(op, ": cannot expand shape ", shape_str(t.shape()), " to ", shape_str(shape), " (dim ", i,
                         ": ", have, " to ", shape[i], ")");
   }
+  checked_numel(target, op);  // make_view multiplies the sizes: no overflow
   if (target == t.shape()) return t;
   Tensor out = make_view(t, target, broadcast_strides(t, target), t.offset());
   record("expand", {t}, out, [in = t.shape()](const Grads& g, const Node&) { return Grads{sum_to(g[0], in)}; });

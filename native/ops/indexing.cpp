@@ -1,0 +1,226 @@
+#include "ops/indexing.h"
+
+#include <type_traits>
+
+#include "core/autograd.h"
+#include "core/strided.h"
+#include "ops/common.h"
+#include "ops/factory.h"
+#include "ops/shape.h"
+#include "runtime/error.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+// Where an operand's elements sit for one loop over an iteration shape.
+struct Strided {
+  Shape strides;
+  std::int64_t offset;
+};
+
+// t, or a one-element 1-D view of a 0-d t, so that kernels always have a dim to index.
+Tensor at_least_1d(const Tensor& t) { return t.dim() == 0 ? make_view(t, {1}, {1}, t.offset()) : t; }
+
+void require_index(const Tensor& index, const char* op) {
+  if (index.dtype() != DType::Int32)
+    throw_type_error(op, ": index must be an int32 tensor, got ", dtype_name(index.dtype()));
+}
+
+// Every index value must lie in [0, size) before a kernel reads through it.
+void check_index_values(const Tensor& index, std::int64_t dim, std::int64_t size, const char* op) {
+  const auto* p = static_cast<const std::int32_t*>(index.storage().data);
+  for_each_row<1>(index.shape(), {&index.strides()}, {index.offset()},
+                  [&](const auto& off, std::int64_t n, const auto& in) {
+                    for (std::int64_t i = 0; i < n; ++i) {
+                      const std::int32_t v = p[off[0] + i * in[0]];
+                      if (v < 0 || v >= size)
+                        throw_range_error(op, ": index ", v, " is out of range for dim ", dim, " of size ", size);
+                    }
+                  });
+}
+
+// Strides of t with `dim` zeroed: the index supplies that coordinate.
+Strided without_dim(const Tensor& t, std::int64_t dim) {
+  Strided s{t.strides(), t.offset()};
+  s.strides[dim] = 0;
+  return s;
+}
+
+// Integer sums wrap, as in PyTorch (signed overflow is undefined in C++).
+template <typename T>
+T add_wrapping(T a, T b) {
+  if constexpr (std::is_same_v<T, std::int32_t>)
+    return static_cast<T>(static_cast<std::uint32_t>(a) + static_cast<std::uint32_t>(b));
+  else
+    return a + b;
+}
+
+// Over `shape`: out[p] = src[p + index[p] * step] (reads through the index).
+void gather_kernel(const Shape& shape, const Tensor& out, const Tensor& src, const Strided& s, std::int64_t step,
+                   const Tensor& index, const Strided& x) {
+  const auto* idx = static_cast<const std::int32_t*>(index.storage().data);
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* po = static_cast<T*>(out.storage().data);
+    const T* ps = static_cast<const T*>(src.storage().data);
+    for_each_row<3>(shape, {&out.strides(), &s.strides, &x.strides}, {out.offset(), s.offset, x.offset},
+                    [&](const auto& off, std::int64_t n, const auto& in) {
+                      for (std::int64_t i = 0; i < n; ++i)
+                        po[off[0] + i * in[0]] = ps[off[1] + i * in[1] + idx[off[2] + i * in[2]] * step];
+                    });
+  });
+}
+
+// Over `shape`: out[p + index[p] * step] += src[p] (writes through the index),
+// in row-major order, so results do not depend on scheduling.
+void scatter_add_kernel(const Shape& shape, const Tensor& out, const Strided& o, std::int64_t step, const Tensor& src,
+                        const Tensor& index, const Strided& x) {
+  const auto* idx = static_cast<const std::int32_t*>(index.storage().data);
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* po = static_cast<T*>(out.storage().data);
+    const T* ps = static_cast<const T*>(src.storage().data);
+    for_each_row<3>(shape, {&o.strides, &src.strides(), &x.strides}, {o.offset, src.offset(), x.offset},
+                    [&](const auto& off, std::int64_t n, const auto& in) {
+                      for (std::int64_t i = 0; i < n; ++i) {
+                        T& y = po[off[0] + i * in[0] + idx[off[2] + i * in[2]] * step];
+                        y = add_wrapping(y, ps[off[1] + i * in[1]]);
+                      }
+                    });
+  });
+}
+
+// A fresh contiguous copy with no history, to add into.
+Tensor copy_of(const Tensor& t, const char* op) {
+  Tensor out = empty(t.shape(), t.dtype(), op);
+  copy_elements(t, out);
+  return out;
+}
+
+// Index strides for index_select / index_add: the 1-D index runs along `dim` only.
+Strided index_along(const Tensor& idx, std::size_t ndim, std::int64_t dim) {
+  Strided x{Shape(ndim, 0), idx.offset()};
+  x.strides[dim] = idx.strides()[0];
+  return x;
+}
+
+// Checks a 0-d or 1-D int32 index and returns it as 1-D.
+Tensor vector_index(const Tensor& index, const char* op) {
+  require_index(index, op);
+  if (index.dim() > 1)
+    throw_range_error(op, ": index must be a 0-d or 1-D tensor, got shape ", shape_str(index.shape()));
+  return at_least_1d(index);
+}
+
+// Zero-pads t at the end of each dim up to `shape` (differentiable).
+Tensor pad_to(Tensor t, const Shape& shape) {
+  for (std::size_t k = 0; k < shape.size(); ++k) {
+    if (t.shape()[k] == shape[k]) continue;
+    Shape grown = t.shape();
+    grown[k] = shape[k];
+    t = slice_backward(t, grown, static_cast<std::int64_t>(k), 0, 1);
+  }
+  return t;
+}
+
+}  // namespace
+
+Tensor index_select(const Tensor& t, std::int64_t dim, const Tensor& index) {
+  const char* op = "indexSelect";
+  const Tensor idx = vector_index(index, op);
+  const std::int64_t d = normalize_dim(dim, t.dim(), op);
+  const Tensor self = at_least_1d(t);
+  const std::int64_t n = idx.shape()[0];
+  if (t.dim() == 0 && n != 1) throw_range_error(op, ": a 0-d input takes exactly one index, got ", n);
+  check_index_values(idx, d, self.shape()[d], op);
+  Shape shape = self.shape();
+  shape[d] = n;
+  Tensor out = empty(t.dim() == 0 ? Shape{} : shape, t.dtype(), op);
+  gather_kernel(shape, at_least_1d(out), self, without_dim(self, d), self.strides()[d], idx,
+                index_along(idx, shape.size(), d));
+  record(op, {t}, out, [d, in = t.shape(), saved = SavedTensor(index)](const Grads& g, const Node&) {
+    return Grads{index_add(full(in, 0.0, g[0].dtype(), "indexSelect"), d, saved.unpack(), g[0])};
+  });
+  return out;
+}
+
+Tensor index_add(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& source) {
+  const char* op = "indexAdd";
+  const Tensor idx = vector_index(index, op);
+  require_same_dtype(t, source, op);
+  const std::int64_t d = normalize_dim(dim, t.dim(), op);
+  const Tensor self = at_least_1d(t);
+  Shape shape = self.shape();
+  shape[d] = idx.shape()[0];
+  const Shape expected = t.dim() == 0 ? Shape{} : shape;
+  if (source.shape() != expected || (t.dim() == 0 && shape[0] != 1))
+    throw_range_error(op, ": source must have shape ", shape_str(expected), " for an input of shape ",
+                      shape_str(t.shape()), " and ", shape[d], " indices, got ", shape_str(source.shape()));
+  check_index_values(idx, d, self.shape()[d], op);
+  Tensor out = copy_of(t, op);
+  const Tensor out1 = at_least_1d(out);
+  scatter_add_kernel(shape, out1, without_dim(out1, d), out1.strides()[d], at_least_1d(source), idx,
+                     index_along(idx, shape.size(), d));
+  record(op, {t, source}, out, [d, saved = SavedTensor(index)](const Grads& g, const Node& node) {
+    return Grads{node.needs_grad(0) ? g[0] : Tensor(),
+                 node.needs_grad(1) ? index_select(g[0], d, saved.unpack()) : Tensor()};
+  });
+  return out;
+}
+
+Tensor gather(const Tensor& t, std::int64_t dim, const Tensor& index) {
+  const char* op = "gather";
+  require_index(index, op);
+  if (index.dim() != t.dim())
+    throw_range_error(op, ": index must have as many dims as the input (", t.dim(), "), got shape ",
+                      shape_str(index.shape()));
+  const std::int64_t d = normalize_dim(dim, t.dim(), op);
+  const Tensor self = at_least_1d(t), idx = at_least_1d(index);
+  for (std::int64_t k = 0; k < self.dim(); ++k)
+    if (k != d && idx.shape()[k] > self.shape()[k])
+      throw_range_error(op, ": index of shape ", shape_str(index.shape()), " is larger than the input of shape ",
+                        shape_str(t.shape()), " in dim ", k, " (only dim ", d, " may be larger)");
+  check_index_values(idx, d, self.shape()[d], op);
+  Tensor out = empty(index.shape(), t.dtype(), op);
+  gather_kernel(idx.shape(), at_least_1d(out), self, without_dim(self, d), self.strides()[d], idx,
+                {idx.strides(), idx.offset()});
+  record(op, {t}, out, [d, in = t.shape(), saved = SavedTensor(index)](const Grads& g, const Node&) {
+    return Grads{scatter_add(full(in, 0.0, g[0].dtype(), "gather"), d, saved.unpack(), g[0])};
+  });
+  return out;
+}
+
+Tensor scatter_add(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& src) {
+  const char* op = "scatterAdd";
+  require_index(index, op);
+  if (src.dtype() != t.dtype())
+    throw_type_error(op, ": src must have the input's dtype (", dtype_name(t.dtype()), "), got ",
+                     dtype_name(src.dtype()));
+  if (index.dim() != t.dim() || src.dim() != t.dim())
+    throw_range_error(op, ": input, index and src must have the same number of dims, got shapes ",
+                      shape_str(t.shape()), ", ", shape_str(index.shape()), " and ", shape_str(src.shape()));
+  const std::int64_t d = normalize_dim(dim, t.dim(), op);
+  const Tensor self = at_least_1d(t), idx = at_least_1d(index), from = at_least_1d(src);
+  for (std::int64_t k = 0; k < self.dim(); ++k) {
+    if (idx.shape()[k] > from.shape()[k])
+      throw_range_error(op, ": index of shape ", shape_str(index.shape()), " is larger than src of shape ",
+                        shape_str(src.shape()), " in dim ", k);
+    if (k != d && idx.shape()[k] > self.shape()[k])
+      throw_range_error(op, ": index of shape ", shape_str(index.shape()), " is larger than the input of shape ",
+                        shape_str(t.shape()), " in dim ", k, " (only dim ", d, " may be larger)");
+  }
+  check_index_values(idx, d, self.shape()[d], op);
+  Tensor out = copy_of(t, op);
+  const Tensor out1 = at_least_1d(out);
+  scatter_add_kernel(idx.shape(), out1, without_dim(out1, d), out1.strides()[d], from, idx,
+                     {idx.strides(), idx.offset()});
+  record(op, {t, src}, out, [d, src_shape = src.shape(), saved = SavedTensor(index)](const Grads& g, const Node& node) {
+    // src elements that no index entry covers do not reach the output: zero gradient.
+    return Grads{node.needs_grad(0) ? g[0] : Tensor(),
+                 node.needs_grad(1) ? pad_to(gather(g[0], d, saved.unpack()), src_shape) : Tensor()};
+  });
+  return out;
+}
+
+}  // namespace tapegrad::ops

@@ -1,0 +1,502 @@
+import { describe, expect, it } from 'vitest';
+import { expectClose, leaf, tg } from '../helpers.js';
+import type { Tensor } from '../helpers.js';
+
+/** Asserts `fn` throws an error of class `cls` whose message matches `message`. */
+function expectError(fn: () => unknown, cls: new (...args: never[]) => Error, message: RegExp): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, 'expected an error').toBeInstanceOf(cls);
+  expect((caught as Error).message).toMatch(message);
+}
+
+const m23 = () => tg.tensor([[1, 2, 3], [4, 5, 6]]);
+
+/** Writes `value` into `target` in place, as a user would to a parameter. */
+function overwrite(target: Tensor, value: number): void {
+  tg.noGrad(() => target.fill(value));
+}
+
+describe('view', () => {
+  it('reshapes without copying, inferring one -1', () => {
+    const x = m23();
+    const v = x.view(3, 2);
+    expect(v.toArray()).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(x.view([-1]).toArray()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(x.view(-1, 1, 2).shape).toEqual([3, 1, 2]);
+    expect(tg.tensor([7]).view([]).shape).toEqual([]);
+  });
+
+  it('shares storage: writes through either are seen by the other', () => {
+    const x = tg.zeros([2, 3], { requiresGrad: true });
+    const v = x.view(6);
+    tg.noGrad(() => v.copyFrom(tg.tensor([1, 2, 3, 4, 5, 6])));
+    expect(x.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    overwrite(x, 9);
+    expect(Array.from(v.data())).toEqual([9, 9, 9, 9, 9, 9]);
+    expect(v.version).toBe(x.version);
+  });
+
+  it('views a split dim of a transposed tensor, but not a merge', () => {
+    const t = tg.arange(24).reshape(2, 3, 4).transpose(0, 2); // [4, 3, 2]
+    const v = t.view(2, 2, 3, 2);
+    expect(v.toArray()).toEqual(t.reshape(2, 2, 3, 2).toArray());
+    expectError(() => m23().T.view(6), RangeError,
+      /^view: a tensor of shape \[3, 2\] and strides \[1, 3\] cannot be viewed as shape \[6\] without a copy.*reshape/);
+  });
+
+  it('rejects bad shapes', () => {
+    expectError(() => m23().view(4, 2), RangeError, /^view: shape \[4, 2\] is invalid for a tensor of shape \[2, 3\] \(6 elements\)/);
+    expectError(() => m23().view(-1, -1), RangeError, /^view: only one dimension can be -1/);
+    expectError(() => m23().view(-2, 3), RangeError, /^view: shape must hold non-negative integers or -1, got -2 at index 0/);
+    expectError(() => m23().view(1.5, 4), RangeError, /got 1\.5 at index 0/);
+  });
+
+  it('gradcheck', () => {
+    expect(tg.gradcheck((x) => x.view(3, 2).mul(x.view(3, 2)), [leaf([2, 3])])).toBe(true);
+    expect(tg.gradgradcheck((x) => x.view(-1).mul(x.view(-1)), [leaf([2, 1, 3])])).toBe(true);
+    expect(tg.gradcheck((x) => x.transpose(0, 1).view(2, 1, 3), [leaf([3, 2])])).toBe(true);
+    expect(tg.gradcheck((x) => x.expand(2, 3).view(2, 1, 3), [leaf([1, 3])])).toBe(true);
+    expect(m23().setRequiresGrad().view(6).gradFn).toBe('view');
+  });
+});
+
+describe('reshape', () => {
+  it('of a transposed tensor copies: writes do not reach the original', () => {
+    const x = m23();
+    const r = x.T.reshape(6);
+    expect(r.toArray()).toEqual([1, 4, 2, 5, 3, 6]);
+    overwrite(r, 0);
+    expect(x.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    // A contiguous tensor reshapes to a view instead.
+    const v = x.reshape(3, 2);
+    overwrite(v, 1);
+    expect(x.toArray()).toEqual([[1, 1, 1], [1, 1, 1]]);
+  });
+
+  it('gradcheck through the copying path', () => {
+    expect(tg.gradcheck((x) => x.T.reshape(-1).mul(tg.arange(6, { dtype: 'float64' })), [leaf([2, 3])])).toBe(true);
+  });
+});
+
+describe('flatten', () => {
+  it('merges the chosen dims', () => {
+    const x = tg.arange(24).reshape(2, 3, 4);
+    expect(x.flatten().shape).toEqual([24]);
+    expect(x.flatten(1).shape).toEqual([2, 12]);
+    expect(x.flatten(0, 1).shape).toEqual([6, 4]);
+    expect(x.flatten(-2, -1).shape).toEqual([2, 12]);
+    expect(x.flatten(1, 1).shape).toEqual([2, 3, 4]);
+    expect(x.flatten(0, -2).toArray()).toEqual(x.reshape(6, 4).toArray());
+    expect(tg.tensor(5).flatten().shape).toEqual([1]);
+    expect(tg.zeros([2, 0, 3]).flatten(1).shape).toEqual([2, 0]);
+  });
+
+  it('is a view when contiguous and a copy otherwise', () => {
+    const x = tg.zeros([2, 3]);
+    overwrite(x.flatten(), 4);
+    expect(x.toArray()).toEqual([[4, 4, 4], [4, 4, 4]]);
+    const y = tg.zeros([2, 3]);
+    const f = y.T.flatten();
+    overwrite(f, 4);
+    expect(y.toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+  });
+
+  it('rejects bad dims', () => {
+    expectError(() => tg.zeros([2, 3, 4]).flatten(2, 1), RangeError, /^flatten: startDim \(2\) must not come after endDim \(1\)/);
+    expectError(() => tg.zeros([2, 3]).flatten(0, 2), RangeError, /^flatten: endDim must be in \[-2, 1\] .* got 2/);
+    expectError(() => tg.zeros([2]).flatten(0.5), RangeError, /^flatten: startDim must be an integer, got 0\.5/);
+  });
+
+  it('gradcheck', () => {
+    expect(tg.gradcheck((x) => x.flatten(1).mul(x.flatten(1)), [leaf([2, 3, 2])])).toBe(true);
+    expect(tg.gradcheck((x) => x.transpose(0, 2).flatten(0, 1), [leaf([2, 3, 2])])).toBe(true);
+    expect(tg.gradcheck((x) => x.flatten(), [leaf([])])).toBe(true);
+  });
+});
+
+describe('squeeze and unsqueeze', () => {
+  it('squeeze drops size-1 dims: all, or the listed ones', () => {
+    const x = tg.zeros([1, 3, 1, 2]);
+    expect(x.squeeze().shape).toEqual([3, 2]);
+    expect(x.squeeze(0).shape).toEqual([3, 1, 2]);
+    expect(x.squeeze(-2).shape).toEqual([1, 3, 2]);
+    expect(x.squeeze([0, 2]).shape).toEqual([3, 2]);
+    expect(x.squeeze(1).shape).toEqual([1, 3, 1, 2]); // size 3: left alone, as PyTorch
+    expect(x.squeeze([]).shape).toEqual([1, 3, 1, 2]);
+    expect(tg.tensor(2).squeeze().shape).toEqual([]);
+    expect(tg.tensor(2).squeeze(0).shape).toEqual([]);
+    expect(tg.zeros([1, 0]).squeeze().shape).toEqual([0]);
+  });
+
+  it('unsqueeze inserts a size-1 dim at any of ndim + 1 places', () => {
+    const x = m23();
+    expect(x.unsqueeze(0).shape).toEqual([1, 2, 3]);
+    expect(x.unsqueeze(2).shape).toEqual([2, 3, 1]);
+    expect(x.unsqueeze(-1).shape).toEqual([2, 3, 1]);
+    expect(x.unsqueeze(-3).shape).toEqual([1, 2, 3]);
+    expect(x.unsqueeze(1).toArray()).toEqual([[[1, 2, 3]], [[4, 5, 6]]]);
+    expect(x.unsqueeze(1).isContiguous()).toBe(true);
+    expect(tg.tensor(3).unsqueeze(0).toArray()).toEqual([3]);
+    expect(tg.tensor(3).unsqueeze(-1).shape).toEqual([1]);
+  });
+
+  it('both are views', () => {
+    const x = tg.zeros([1, 3]);
+    overwrite(x.squeeze(), 2);
+    overwrite(x.unsqueeze(0).slice(2, 1, 2), 5);
+    expect(x.toArray()).toEqual([[2, 5, 2]]);
+    expect(x.squeeze().gradFn).toBe(null);
+    expect(x.setRequiresGrad().squeeze(1).gradFn).toBe('squeeze');
+  });
+
+  it('rejects bad dims', () => {
+    expectError(() => m23().squeeze(2), RangeError, /^squeeze: dim must be in \[-2, 1\] for a tensor with 2 dimensions, got 2/);
+    expectError(() => tg.zeros([1, 1]).squeeze([0, -2]), RangeError, /^squeeze: dim 0 appears more than once/);
+    expectError(() => m23().squeeze('a' as unknown as number), TypeError, /^squeeze: dim must be an integer or an array/);
+    expectError(() => m23().unsqueeze(3), RangeError, /^unsqueeze: dim must be in \[-3, 2\] for a tensor with 2 dimensions, got 3/);
+    expectError(() => m23().unsqueeze(-4), RangeError, /got -4/);
+  });
+
+  it('gradcheck', () => {
+    expect(tg.gradcheck((x) => x.squeeze().mul(x.squeeze()), [leaf([1, 3, 1])])).toBe(true);
+    expect(tg.gradcheck((x) => x.unsqueeze(1).mul(x.unsqueeze(0)), [leaf([3])])).toBe(true); // broadcast [3,1]*[1,3]
+    expect(tg.gradcheck((x) => x.T.unsqueeze(-1), [leaf([2, 3])])).toBe(true);
+    expect(tg.gradcheck((x) => x.squeeze().unsqueeze(0), [leaf([1, 0, 1])])).toBe(true);
+    expect(tg.gradgradcheck((x) => x.unsqueeze(0).squeeze(0).mul(x), [leaf([2, 2])])).toBe(true);
+  });
+});
+
+describe('T and mT', () => {
+  it('T reverses every dim (identity for 0-d and 1-D)', () => {
+    expect(m23().T.toArray()).toEqual([[1, 4], [2, 5], [3, 6]]);
+    const x = tg.arange(24).reshape(2, 3, 4);
+    expect(x.T.shape).toEqual([4, 3, 2]);
+    expect(x.T.toArray()).toEqual(x.permute(2, 1, 0).toArray());
+    expect(tg.tensor([1, 2]).T.toArray()).toEqual([1, 2]);
+    expect(tg.tensor(3).T.item()).toBe(3);
+  });
+
+  it('mT swaps the last two dims only', () => {
+    const x = tg.arange(12).reshape(2, 3, 2);
+    expect(x.mT.shape).toEqual([2, 2, 3]);
+    expect(x.mT.toArray()).toEqual([[[0, 2, 4], [1, 3, 5]], [[6, 8, 10], [7, 9, 11]]]);
+    expectError(() => tg.tensor([1, 2]).mT, RangeError, /^mT: the tensor must have at least 2 dims, got shape \[2\]/);
+  });
+
+  it('are views', () => {
+    const x = tg.zeros([2, 2]);
+    tg.noGrad(() => x.T.slice(0, 1, 2).copyFrom(tg.tensor([[7, 8]])));
+    expect(x.toArray()).toEqual([[0, 7], [0, 8]]);
+  });
+
+  it('gradcheck', () => {
+    const w = tg.tensor([[1, 2], [3, 4], [5, 6]], { dtype: 'float64' });
+    expect(tg.gradcheck((x) => x.T.mul(w), [leaf([2, 3])])).toBe(true);
+    expect(tg.gradcheck((x) => x.mT.mul(x.mT), [leaf([2, 3, 2])])).toBe(true);
+  });
+});
+
+describe('broadcastTo', () => {
+  it('is expand under its own name', () => {
+    const x = tg.tensor([[1], [2]]);
+    expect(x.broadcastTo(2, 3).toArray()).toEqual([[1, 1, 1], [2, 2, 2]]);
+    expect(x.broadcastTo([3, 2, -1]).shape).toEqual([3, 2, 1]);
+    expect(x.broadcastTo(2, 3).strides()).toEqual([1, 0]);
+    expectError(() => x.broadcastTo(3, 3), RangeError, /^broadcastTo: cannot expand shape \[2, 1\] to \[3, 3\] \(dim 0: 2 to 3\)/);
+    expectError(() => x.broadcastTo(3), RangeError, /^broadcastTo: the target shape \[3\] has fewer dimensions/);
+    expectError(() => tg.zeros([1, 1]).broadcastTo(2 ** 40, 2 ** 40), RangeError, /^broadcastTo: shape \[1099511627776, 1099511627776\] has too many elements/);
+  });
+
+  it('gradcheck sums the gradient back', () => {
+    expect(tg.gradcheck((x) => x.broadcastTo(2, 3, 2).mul(tg.arange(12, { dtype: 'float64' }).reshape(2, 3, 2)), [leaf([3, 1])])).toBe(true);
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    x.broadcastTo(3, 2).sum().backward();
+    expect(x.grad!.toArray()).toEqual([3, 3]);
+  });
+});
+
+describe('slice', () => {
+  const r = () => tg.arange(10);
+
+  it('follows Python slicing: defaults, negative bounds, clamping, steps', () => {
+    expect(r().slice(0).toArray()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(r().slice(0, 2, 5).toArray()).toEqual([2, 3, 4]);
+    expect(r().slice(0, -3).toArray()).toEqual([7, 8, 9]);
+    expect(r().slice(0, null, -8).toArray()).toEqual([0, 1]);
+    expect(r().slice(0, 1, null, 3).toArray()).toEqual([1, 4, 7]);
+    expect(r().slice(0, undefined, undefined, 4).toArray()).toEqual([0, 4, 8]);
+    expect(r().slice(0, -100, 100).size).toBe(10);
+    expect(r().slice(0, 20).toArray()).toEqual([]);
+    expect(r().slice(0, 6, 2).toArray()).toEqual([]);
+    expect(r().slice(0, 3, 9, 2 ** 52).toArray()).toEqual([3]);
+    const x = tg.arange(12).reshape(3, 4);
+    expect(x.slice(1, 1, 3).toArray()).toEqual([[1, 2], [5, 6], [9, 10]]);
+    expect(x.slice(-1, -1).toArray()).toEqual([[3], [7], [11]]);
+    expect(x.slice(0, 0, 3, 2).toArray()).toEqual([[0, 1, 2, 3], [8, 9, 10, 11]]);
+    expect(x.slice(0, 0, 3, 2).strides()).toEqual([8, 1]);
+  });
+
+  it('matches Python slicing for every small case', () => {
+    // Python's list slicing, written out: negative bounds count from the end, then clamp.
+    const python = (n: number, start: number | null, end: number | null, step: number) => {
+      const bound = (v: number | null, fallback: number) =>
+        v === null ? fallback : v < 0 ? Math.max(v + n, 0) : Math.min(v, n);
+      const out: number[] = [];
+      for (let i = bound(start, 0); i < bound(end, n); i += step) out.push(i);
+      return out;
+    };
+    const bounds = [null, -7, -5, -3, -1, 0, 1, 2, 4, 5, 7];
+    for (let n = 0; n <= 5; n++) {
+      const x = tg.arange(n);
+      for (const start of bounds)
+        for (const end of bounds)
+          for (const step of [1, 2, 3]) {
+            const got = x.slice(0, start, end, step);
+            expect(got.toArray(), `n=${n} [${start}:${end}:${step}]`).toEqual(python(n, start, end, step));
+            got.dispose();
+          }
+      x.dispose();
+    }
+  });
+
+  it('is a view: writes through it reach the base and back', () => {
+    const x = tg.zeros([3, 4], { requiresGrad: true });
+    const s = x.slice(1, 1, 4, 2); // columns 1 and 3
+    tg.noGrad(() => s.copyFrom(tg.tensor([[1, 2], [3, 4], [5, 6]])));
+    expect(x.toArray()).toEqual([[0, 1, 0, 2], [0, 3, 0, 4], [0, 5, 0, 6]]);
+    tg.noGrad(() => x.slice(0, 2).fill(-1));
+    expect(s.toArray()).toEqual([[1, 2], [3, 4], [-1, -1]]);
+    expect(s.gradFn).toBe('slice');
+  });
+
+  it('rejects bad arguments', () => {
+    expectError(() => r().slice(0, 0, 5, 0), RangeError, /^slice: step must be a positive integer, got 0/);
+    expectError(() => r().slice(0, 0, 5, -1), RangeError, /^slice: step must be a positive integer, got -1/);
+    expectError(() => r().slice(1), RangeError, /^slice: dim must be in \[-1, 0\] for a tensor with 1 dimensions, got 1/);
+    expectError(() => tg.tensor(1).slice(0), RangeError, /^slice: cannot be applied to a 0-d tensor/);
+    expectError(() => r().slice(0, 1.5), RangeError, /^slice: start must be an integer, got 1\.5/);
+    expectError(() => r().slice(0, 1, '2' as unknown as number), TypeError, /^slice: end must be an integer, got '2'/);
+  });
+
+  it('gradcheck, including non-contiguous inputs, steps and empty results', () => {
+    expect(tg.gradcheck((x) => x.slice(1, 1, -1), [leaf([2, 4])])).toBe(true);
+    expect(tg.gradcheck((x) => x.T.slice(0, 0, 5, 2).mul(x.T.slice(0, 1, 5, 2)), [leaf([3, 4])])).toBe(true);
+    expect(tg.gradcheck((x) => x.slice(0, 2, 2).sum().add(x.slice(0, 0, 1)), [leaf([3])])).toBe(true);
+    expect(tg.gradcheck((x) => x.slice(0, 1).slice(0, 1), [leaf([4, 1])])).toBe(true);
+    expect(tg.gradgradcheck((x) => x.slice(-1, 0, null, 2).mul(x.slice(-1, 0, null, 2)), [leaf([2, 5])])).toBe(true);
+  });
+
+  it('backward fills zeros outside the slice', () => {
+    const x = tg.zeros([5], { requiresGrad: true });
+    x.slice(0, 1, 5, 2).mul(tg.tensor([3, 4])).sum().backward();
+    expect(x.grad!.toArray()).toEqual([0, 3, 0, 4, 0]);
+  });
+});
+
+describe('narrow', () => {
+  it('takes length elements from start', () => {
+    const x = tg.arange(12).reshape(3, 4);
+    expect(x.narrow(1, 1, 2).toArray()).toEqual([[1, 2], [5, 6], [9, 10]]);
+    expect(x.narrow(0, -1, 1).toArray()).toEqual([[8, 9, 10, 11]]);
+    expect(x.narrow(-1, 4, 0).shape).toEqual([3, 0]);
+    const y = tg.zeros([4]);
+    overwrite(y.narrow(0, 1, 2), 1);
+    expect(y.toArray()).toEqual([0, 1, 1, 0]);
+  });
+
+  it('checks bounds strictly', () => {
+    const x = tg.zeros([3, 4]);
+    expectError(() => x.narrow(1, 3, 2), RangeError, /^narrow: start \(3\) \+ length \(2\) exceeds dim 1 of size 4/);
+    expectError(() => x.narrow(0, 4, 0), RangeError, /^narrow: start 4 is out of range for dim 0 of size 3/);
+    expectError(() => x.narrow(0, -4, 1), RangeError, /^narrow: start -4 is out of range for dim 0 of size 3/);
+    expectError(() => x.narrow(0, 0, -1), RangeError, /^narrow: length must be non-negative, got -1/);
+    expectError(() => x.narrow(2, 0, 1), RangeError, /^narrow: dim must be in \[-2, 1\]/);
+  });
+
+  it('gradcheck', () => {
+    expect(tg.gradcheck((x) => x.narrow(0, 1, 2).mul(x.narrow(0, 0, 2)), [leaf([3, 2])])).toBe(true);
+    expect(tg.gradgradcheck((x) => x.T.narrow(0, 1, 1).mul(x.T.narrow(0, 1, 1)), [leaf([2, 3])])).toBe(true);
+  });
+});
+
+describe('split and chunk', () => {
+  it('split by size: the last piece may be smaller', () => {
+    const parts = tg.arange(7).split(3);
+    expect(parts.map((p) => p.toArray())).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
+    const cols = tg.arange(6).reshape(2, 3).split(2, -1);
+    expect(cols.map((p) => p.toArray())).toEqual([[[0, 1], [3, 4]], [[2], [5]]]);
+    expect(tg.arange(3).split(5).map((p) => p.toArray())).toEqual([[0, 1, 2]]);
+    expect(tg.zeros([0, 2]).split(0).map((p) => p.shape)).toEqual([[0, 2]]);
+  });
+
+  it('split by sections', () => {
+    const parts = tg.arange(6).split([1, 0, 5]);
+    expect(parts.map((p) => p.toArray())).toEqual([[0], [], [1, 2, 3, 4, 5]]);
+    expect(tg.zeros([2, 5]).split([2, 3], 1).map((p) => p.shape)).toEqual([[2, 2], [2, 3]]);
+  });
+
+  it('pieces are views of the input', () => {
+    const x = tg.zeros([4]);
+    const [a, b] = x.split(2) as [Tensor, Tensor];
+    overwrite(b, 3);
+    expect(x.toArray()).toEqual([0, 0, 3, 3]);
+    overwrite(x, 1);
+    expect(a.toArray()).toEqual([1, 1]);
+  });
+
+  it('chunk makes at most `chunks` pieces of ceil(size / chunks)', () => {
+    expect(tg.arange(5).chunk(2).map((p) => p.toArray())).toEqual([[0, 1, 2], [3, 4]]);
+    expect(tg.arange(6).chunk(4).map((p) => p.toArray())).toEqual([[0, 1], [2, 3], [4, 5]]); // 3 pieces, as PyTorch
+    expect(tg.arange(2).chunk(5).map((p) => p.toArray())).toEqual([[0], [1]]);
+    expect(tg.zeros([2, 0]).chunk(3, 1).map((p) => p.shape)).toEqual([[2, 0], [2, 0], [2, 0]]);
+  });
+
+  it('rejects bad arguments', () => {
+    const x = tg.zeros([4, 2]);
+    expectError(() => x.split([1, 2]), RangeError, /^split: sections \[1, 2\] sum to 3 but dim 0 has size 4/);
+    expectError(() => x.split([3, 3]), RangeError, /^split: sections \[3, 3\] sum to more than the size 4 of dim 0/);
+    expectError(() => x.split([-1, 5]), RangeError, /^split: splitSizeOrSections must hold non-negative integers, got -1 at index 0/);
+    expectError(() => x.split(0), RangeError, /^split: splitSize can be 0 only when the dim has size 0, but dim 0 has size 4/);
+    expectError(() => x.split(-2), RangeError, /^split: splitSize must be non-negative, got -2/);
+    expectError(() => x.split('2' as unknown as number), TypeError, /^split: splitSizeOrSections must be an integer, got '2'/);
+    expectError(() => x.split(1, 2), RangeError, /^split: dim must be in \[-2, 1\]/);
+    expectError(() => x.chunk(0), RangeError, /^chunk: chunks must be a positive integer, got 0/);
+    expectError(() => tg.tensor(1).chunk(1), RangeError, /^chunk: cannot be applied to a 0-d tensor/);
+  });
+
+  it('gradcheck, with unused pieces getting zero gradient', () => {
+    expect(tg.gradcheck((x) => {
+      const [a, b] = x.split([1, 2], 1) as [Tensor, Tensor];
+      return b.mul(a);
+    }, [leaf([2, 3])])).toBe(true);
+    expect(tg.gradcheck((x) => x.T.chunk(3, 0), [leaf([2, 5])])).toBe(true);
+    expect(tg.gradcheck((x) => x.split([0, 2, 0], 1), [leaf([1, 2])])).toBe(true);
+    expect(tg.gradcheck((x) => x.chunk(2, 1), [leaf([2, 0])])).toBe(true);
+    expect(tg.gradgradcheck((x) => {
+      const [a, b] = x.chunk(2) as [Tensor, Tensor];
+      return a.mul(b);
+    }, [leaf([4, 2])])).toBe(true);
+    const x = tg.zeros([5], { requiresGrad: true });
+    const parts = x.split(2);
+    expect(parts[0]!.gradFn).toBe('split');
+    parts[1]!.mul(tg.tensor([2, 3])).sum().backward();
+    expect(x.grad!.toArray()).toEqual([0, 0, 2, 3, 0]);
+  });
+});
+
+describe('cat', () => {
+  it('joins along a dim', () => {
+    const a = tg.tensor([[1, 2]]);
+    const b = tg.tensor([[3, 4], [5, 6]]);
+    expect(tg.cat([a, b]).toArray()).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(tg.cat([b, b.T], 1).toArray()).toEqual([[3, 4, 3, 5], [5, 6, 4, 6]]);
+    expect(tg.cat([b, b], -1).shape).toEqual([2, 4]);
+    expect(tg.cat([a]).toArray()).toEqual([[1, 2]]);
+    expect(tg.cat([tg.zeros([2, 0]), b], 1).toArray()).toEqual([[3, 4], [5, 6]]);
+  });
+
+  it('result is a new tensor, not a view', () => {
+    const a = tg.zeros([2]);
+    const c = tg.cat([a, a]);
+    overwrite(c, 1);
+    expect(a.toArray()).toEqual([0, 0]);
+  });
+
+  it('promotes dtypes as PyTorch, with gradients in each input dtype', () => {
+    const i = tg.tensor([1, 2], { dtype: 'int32' });
+    const f = tg.tensor([0.5], { requiresGrad: true });
+    const d = tg.tensor([0.25], { dtype: 'float64', requiresGrad: true });
+    expect(tg.cat([i, i]).dtype).toBe('int32');
+    const c1 = tg.cat([i, f]);
+    expect(c1.dtype).toBe('float32');
+    expect(c1.toArray()).toEqual([1, 2, 0.5]);
+    const c2 = tg.cat([f, d, i]);
+    expect(c2.dtype).toBe('float64');
+    c2.mul(tg.tensor([2, 3, 4, 5], { dtype: 'float64' })).sum().backward();
+    expect(f.grad!.dtype).toBe('float32');
+    expect(f.grad!.toArray()).toEqual([2]);
+    expect(d.grad!.toArray()).toEqual([3]);
+  });
+
+  it('skips 1-D empty tensors, as PyTorch', () => {
+    const b = tg.tensor([[1, 2]], { requiresGrad: true });
+    const e = tg.zeros([0], { requiresGrad: true });
+    const c = tg.cat([e, b, e]);
+    expect(c.toArray()).toEqual([[1, 2]]);
+    c.sum().backward();
+    expect(e.grad!.shape).toEqual([0]);
+    expect(b.grad!.toArray()).toEqual([[1, 1]]);
+    expect(tg.cat([tg.zeros([0]), tg.zeros([0])]).shape).toEqual([0]);
+  });
+
+  it('rejects bad input', () => {
+    expectError(() => tg.cat([]), RangeError, /^cat: expected a non-empty array of tensors/);
+    expectError(() => tg.cat([tg.zeros([2, 3]), tg.zeros([2, 4])]), RangeError,
+      /^cat: shapes must match except in dim 0; tensors\[0\] has shape \[2, 3\] and tensors\[1\] has shape \[2, 4\]/);
+    expectError(() => tg.cat([tg.zeros([2, 3]), tg.zeros([3])]), RangeError,
+      /^cat: tensors must have the same number of dims; tensors\[0\] has shape \[2, 3\] and tensors\[1\] has shape \[3\]/);
+    expectError(() => tg.cat([tg.zeros([1]), tg.tensor(1)]), RangeError, /^cat: tensors\[1\] is 0-d and cannot be concatenated/);
+    expectError(() => tg.cat([tg.zeros([2])], 1), RangeError, /^cat: dim must be in \[-1, 0\]/);
+    expectError(() => tg.cat([tg.zeros([2]), 3 as unknown as Tensor]), TypeError, /^cat: tensors\[1\] must be a Tensor, got 3/);
+    expectError(() => tg.cat('ab' as unknown as Tensor[]), TypeError, /^cat: tensors must be an array of tensors/);
+    const gone = tg.zeros([1]);
+    gone.dispose();
+    expectError(() => tg.cat([gone]), tg.TapegradError, /^cat: tensors\[0\] is a disposed tensor/);
+  });
+
+  it('gradcheck: the same tensor twice, non-contiguous, size-0 and size-1 dims', () => {
+    const x = leaf([2, 3]);
+    expect(tg.gradcheck((a) => tg.cat([a, a]), [x])).toBe(true);
+    expect(tg.gradcheck((a, b) => tg.cat([a.T, b, a.T], 1), [x, leaf([3, 1], 2)])).toBe(true);
+    expect(tg.gradcheck((a, b) => tg.cat([a, b], 1).mul(tg.cat([b, a], 1)), [leaf([2, 0]), leaf([2, 1], 3)])).toBe(true);
+    expect(tg.gradgradcheck((a, b) => tg.cat([a.mul(b), b], -1), [leaf([1, 2]), leaf([1, 2], 4)])).toBe(true);
+  });
+});
+
+describe('stack', () => {
+  it('joins along a new dim', () => {
+    const a = tg.tensor([1, 2]);
+    const b = tg.tensor([3, 4]);
+    expect(tg.stack([a, b]).toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(tg.stack([a, b], 1).toArray()).toEqual([[1, 3], [2, 4]]);
+    expect(tg.stack([a, b], -1).toArray()).toEqual([[1, 3], [2, 4]]);
+    expect(tg.stack([a, b], -2).toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(tg.stack([tg.tensor(1), tg.tensor(2)]).toArray()).toEqual([1, 2]);
+    expect(tg.stack([a, tg.tensor([0.5, 1], { dtype: 'float64' })]).dtype).toBe('float64');
+  });
+
+  it('rejects bad input', () => {
+    expectError(() => tg.stack([]), RangeError, /^stack: expected a non-empty array of tensors/);
+    expectError(() => tg.stack([tg.zeros([2]), tg.zeros([3])]), RangeError,
+      /^stack: all tensors must have the same shape; tensors\[0\] has shape \[2\] and tensors\[1\] has shape \[3\]/);
+    expectError(() => tg.stack([tg.zeros([2])], 2), RangeError, /^stack: dim must be in \[-2, 1\] for tensors with 1 dimensions, got 2/);
+  });
+
+  it('gradcheck', () => {
+    const x = leaf([2, 3]);
+    expect(tg.gradcheck((a) => tg.stack([a, a.mul(a)], 1), [x])).toBe(true);
+    expect(tg.gradcheck((a, b) => tg.stack([a.T, b], -1), [x, leaf([3, 2], 5)])).toBe(true);
+    expect(tg.gradgradcheck((a, b) => tg.stack([a, b]).mul(tg.stack([b, a])), [leaf([2]), leaf([2], 6)])).toBe(true);
+  });
+});
+
+describe('float32 and float64 agree', () => {
+  it('through a chain of shape ops', () => {
+    const run = (dtype: 'float32' | 'float64') => {
+      const x = tg.tensor([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], { dtype, requiresGrad: true });
+      const y = tg.cat([x.T.slice(0, 1), x.flatten().unsqueeze(1).narrow(0, 0, 2)], 1).mul(3).sum();
+      y.backward();
+      return [y.item(), x.grad!.toArray()] as const;
+    };
+    const [v32, g32] = run('float32');
+    const [v64, g64] = run('float64');
+    expectClose(v32, v64, 1e-6);
+    expectClose(g32, g64, 1e-6);
+    expectClose(g64, [[3, 6, 3], [0, 3, 3]], 1e-12);
+  });
+});

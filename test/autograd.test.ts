@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectClose, leaf, tg } from './helpers.js';
+import { expectClose, leaf, tg, type Tensor } from './helpers.js';
 
 describe('recording', () => {
   it('records only when grad mode is on and an input requires grad', () => {
@@ -264,5 +264,30 @@ describe('gradcheck', () => {
     }
     expect(tg.gradcheck((x) => x.mul(2).sub(1).div(4), [leaf([2, 3], 8)])).toBe(true);
     expect(tg.gradcheck((x) => tg.tensor(1, { dtype: 'float64' }).sub(x), [leaf([2], 9)])).toBe(true);
+  });
+});
+
+describe('graph lifetime', () => {
+  it('frees every tensor of a graph whose ops save their own output, with and without backward', () => {
+    const F = tg.nn.functional;
+    const x = tg.randn([8, 8]).setRequiresGrad(true);
+    const ops = (t: Tensor) => [
+      t.prod(0), t.max(1), t.min(0), t.logsumexp(1), t.norm(3, 1), t.std(1), t.exp(), t.sigmoid(), t.tanh(),
+      t.sqrt(), t.pow(2), F.softmax(t, 1), F.logSoftmax(t, 0), F.layerNorm(t, [8]),
+    ];
+    tg.tidy(() => void ops(x)); // warm-up: caches, lazily created state
+    const before = tg.memory();
+    for (let i = 0; i < 5; i++) {
+      tg.tidy(() => void ops(x));
+      tg.tidy(() => {
+        for (const y of ops(x)) y.sum().backward();
+      });
+    }
+    x.grad!.dispose();
+    x.grad = null;
+    const after = tg.memory();
+    expect(after.liveTensors).toBe(before.liveTensors);
+    expect(after.liveBytes).toBe(before.liveBytes);
+    expect(after.liveBuffers).toBe(before.liveBuffers);
   });
 });

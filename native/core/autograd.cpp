@@ -40,9 +40,10 @@ Node::~Node() {
 SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
   if (!t.defined()) return;
   version_ = t.version();
-  is_output_ = is_output && t.grad_fn() != nullptr;
+  is_output_ = is_output;
   if (is_output_) {
     data_ = detach(t);
+    awaits_owner_ = t.grad_fn() == nullptr;
     grad_fn_ = t.grad_fn();
     output_nr_ = t.impl()->output_nr;
   } else {
@@ -50,13 +51,15 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
   }
 }
 
-Tensor SavedTensor::unpack() const {
+Tensor SavedTensor::unpack(const Node* owner) const {
   if (!data_.defined()) return data_;
   if (data_.version() != version_)
     throw_error("one of the tensors saved for the gradient was modified by an in-place operation (version ",
                 data_.version(), ", expected ", version_, ")");
   if (!is_output_) return data_;
-  auto fn = grad_fn_.lock();
+  if (awaits_owner_ && owner == nullptr)
+    throw_error("internal: an output saved before record() must be unpacked with its node");
+  std::shared_ptr<Node> fn = awaits_owner_ ? std::const_pointer_cast<Node>(owner->shared_from_this()) : grad_fn_.lock();
   if (!fn) return data_;
   Tensor t = detach(data_);
   t.impl()->grad_fn = std::move(fn);

@@ -28,7 +28,7 @@ struct OutputMeta {
   DType dtype;
 };
 
-class Node {
+class Node : public std::enable_shared_from_this<Node> {
  public:
   explicit Node(std::vector<Edge> next_edges);
   virtual ~Node();
@@ -53,13 +53,16 @@ class Node {
 };
 
 // A tensor kept for backward. For an op's own output it keeps no strong
-// reference to the node (that would be a cycle) and re-attaches it on unpack.
+// reference to the output or its node (either would be a cycle through the
+// node's backward rule) and re-attaches the node on unpack. An output saved
+// before record() gave it a node (in the rule's capture list) is re-attached
+// to the node passed to unpack, which must be the rule's own node.
 class SavedTensor {
  public:
   SavedTensor() = default;
   SavedTensor(const Tensor& t, bool is_output = false);
   // Throws if the tensor was modified in place after it was saved.
-  Tensor unpack() const;
+  Tensor unpack(const Node* owner = nullptr) const;
   bool defined() const { return data_.defined(); }
 
  private:
@@ -68,6 +71,7 @@ class SavedTensor {
   std::weak_ptr<Node> grad_fn_;
   std::uint32_t output_nr_ = 0;
   bool is_output_ = false;
+  bool awaits_owner_ = false;  // saved before record(): the node comes with unpack
 };
 
 // The backward rule of an op: from gradients of its outputs, gradients of

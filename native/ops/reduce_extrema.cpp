@@ -46,9 +46,9 @@ Tensor extremum(const Tensor& t, const std::vector<std::int64_t>& dims, bool kee
   // d out / d x: 1 / count for each element equal to its group's extremum
   // (split evenly among ties, as amax / amin do); NaN extrema send the
   // gradient to the NaN elements.
-  record(op, {t}, out, [plan, op, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node&) {
+  record(op, {t}, out, [plan, op, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {
     const Tensor in = x.unpack();
-    const Tensor res = contiguous_data(o.unpack());
+    const Tensor res = contiguous_data(o.unpack(&node));
     Tensor weights = visit_floating(in.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* r = res.data<T>();

@@ -55,9 +55,9 @@ Tensor logsumexp(const Tensor& t0, const std::vector<std::int64_t>& dims, bool k
       if (std::isfinite(shift[i])) shift[i] += std::log(total[i]);
     return tensor_from<T>(shift, plan.out_shape, "logsumexp");
   });
-  record("logsumexp", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node&) {
+  record("logsumexp", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {
     const Tensor in = x.unpack();
-    const Tensor res = reshape(o.unpack(), plan.kept_shape);
+    const Tensor res = reshape(o.unpack(&node), plan.kept_shape);
     return Grads{logsumexp_backward(reshape(g[0], plan.kept_shape), in, res, plan)};
   });
   return out;

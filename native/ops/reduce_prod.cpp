@@ -68,9 +68,9 @@ Tensor prod(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim
       return tensor_from<T>(acc, plan.out_shape, "prod");
     }
   });
-  record("prod", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node&) {
+  record("prod", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {
     const Tensor in = x.unpack();
-    return Grads{mul(expand_reduced(g[0], plan, in.shape()), product_of_others(in, o.unpack(), plan))};
+    return Grads{mul(expand_reduced(g[0], plan, in.shape()), product_of_others(in, o.unpack(&node), plan))};
   });
   return out;
 }

@@ -8,3 +8,4 @@ export {
   Linear, ReLU, GELU, Tanh, Sigmoid, SiLU, Softmax, LogSoftmax, Dropout, LayerNorm, Embedding, Flatten, MLP,
 } from './layers.js';
 export type { LayerOptions, LayerNormOptions, EmbeddingOptions, MLPOptions, Activation } from './layers.js';
+export { CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss } from './loss.js';

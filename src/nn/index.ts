@@ -4,5 +4,8 @@ export * as init from './init.js';
 export { Module, parameter, buffer } from './module.js';
 export type { LoadResult } from './module.js';
 export { Sequential, ModuleList, Identity } from './containers.js';
-export { Linear } from './layers.js';
-export type { LayerOptions } from './layers.js';
+export {
+  Linear, ReLU, GELU, Tanh, Sigmoid, SiLU, Softmax, LogSoftmax, Dropout, LayerNorm, Embedding, Flatten, MLP,
+} from './layers.js';
+export type { LayerOptions, LayerNormOptions, EmbeddingOptions, MLPOptions, Activation } from './layers.js';
+export { CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss } from './loss.js';

@@ -1,0 +1,387 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectClose, leaf, tg } from '../helpers.js';
+
+const nn = tg.nn;
+const f64 = (data: tg.NestedArray) => tg.tensor(data, { dtype: 'float64' });
+
+// Runs `fn` with the module's named parameters replaced by `values` (for gradcheck, whose
+// finite differences pass fresh tensors), then puts the originals back.
+function withParams<T>(m: tg.nn.Module, names: string[], values: tg.Tensor[], fn: () => T): T {
+  const slots = names.map((n) => {
+    const path = n.split('.');
+    let owner = m as unknown as Record<string, unknown>;
+    for (const k of path.slice(0, -1)) owner = owner[k] as Record<string, unknown>;
+    return { owner, key: path[path.length - 1] as string };
+  });
+  const saved = slots.map((s) => s.owner[s.key]);
+  slots.forEach((s, i) => (s.owner[s.key] = values[i]));
+  try {
+    return fn();
+  } finally {
+    slots.forEach((s, i) => (s.owner[s.key] = saved[i]));
+  }
+}
+
+// gradcheck of m.forward(x) with respect to x and every parameter (the module must be float64).
+function gradcheckModule(m: tg.nn.Module, x: tg.Tensor, before?: () => void): void {
+  const named = m.namedParameters();
+  const names = named.map(([n]) => n);
+  const params = named.map(([, p]) => p);
+  expect(params.every((p) => p.dtype === 'float64')).toBe(true);
+  const inputs = x.dtype === 'int32' ? params : [x, ...params];
+  expect(
+    tg.gradcheck(
+      (...ts) => {
+        const ps = x.dtype === 'int32' ? ts : ts.slice(1);
+        const xin = x.dtype === 'int32' ? x : (ts[0] as tg.Tensor);
+        return withParams(m, names, ps, () => {
+          before?.();
+          return m.forward(xin);
+        });
+      },
+      inputs,
+    ),
+  ).toBe(true);
+}
+
+// Writes values into a parameter (outside autograd, as an optimizer would).
+const setTo = (p: tg.Tensor, v: tg.Tensor) => tg.noGrad(() => p.copyFrom(v));
+
+const shapes = (m: tg.nn.Module) => m.namedParameters().map(([n, p]) => [n, [...p.shape]]);
+
+describe('activation layers', () => {
+  const x = f64([-2, -0.5, 0, 1, 3]);
+
+  it('ReLU, Tanh, Sigmoid, SiLU values', () => {
+    expectClose(new nn.ReLU().forward(x).toArray(), [0, 0, 0, 1, 3], 0);
+    expectClose(new nn.Tanh().forward(x).toArray(), [-2, -0.5, 0, 1, 3].map(Math.tanh), 1e-15);
+    const sig = (v: number) => 1 / (1 + Math.exp(-v));
+    expectClose(new nn.Sigmoid().forward(x).toArray(), [sig(-2), sig(-0.5), 0.5, 0.7310585786300049, sig(3)], 1e-15);
+    expectClose(new nn.SiLU().forward(x).toArray(), [-2 * sig(-2), -0.5 * sig(-0.5), 0, 0.7310585786300049, 3 * sig(3)], 1e-15);
+  });
+
+  it('GELU exact and tanh approximation', () => {
+    const t = f64([1, -0.5, 0]);
+    const exact = new nn.GELU();
+    expect(exact.approximate).toBe('none');
+    expectClose(exact.forward(t).toArray(), [0.8413447460685429, -0.15426876936299344, 0], 1e-14);
+    expectClose(new nn.GELU({ approximate: 'tanh' }).forward(t).toArray(), [0.8411919906082768, -0.15428599017485606, 0], 1e-14);
+    expect(() => new nn.GELU({ approximate: 'fast' as 'tanh' })).toThrow(RangeError);
+    expect(() => new nn.GELU({ approximate: 'fast' as 'tanh' })).toThrow("GELU: approximate must be 'none' or 'tanh', got 'fast'");
+  });
+
+  it('Softmax and LogSoftmax along a dim, negative dims included', () => {
+    const t = f64([[0, Math.log(2), Math.log(3)], [0, 0, 0]]);
+    expectClose(new nn.Softmax(1).forward(t).toArray(), [[1 / 6, 2 / 6, 3 / 6], [1 / 3, 1 / 3, 1 / 3]], 1e-15);
+    expectClose(new nn.Softmax(-1).forward(t).toArray(), [[1 / 6, 2 / 6, 3 / 6], [1 / 3, 1 / 3, 1 / 3]], 1e-15);
+    expectClose(new nn.Softmax(0).forward(t).toArray(), [[0.5, 2 / 3, 3 / 4], [0.5, 1 / 3, 1 / 4]], 1e-15);
+    expectClose(new nn.LogSoftmax(1).forward(t).toArray(), [[1 / 6, 2 / 6, 3 / 6].map(Math.log), [1, 1, 1].map(() => -Math.log(3))], 1e-14);
+    expect(() => new nn.Softmax(0.5)).toThrow(TypeError);
+    expect(() => new nn.Softmax(3).forward(t)).toThrow(RangeError);
+  });
+
+  it('reprs as PyTorch prints them', () => {
+    expect(String(new nn.ReLU())).toBe('ReLU()');
+    expect(String(new nn.GELU())).toBe("GELU(approximate='none')");
+    expect(String(new nn.GELU({ approximate: 'tanh' }))).toBe("GELU(approximate='tanh')");
+    expect(String(new nn.Tanh())).toBe('Tanh()');
+    expect(String(new nn.Sigmoid())).toBe('Sigmoid()');
+    expect(String(new nn.SiLU())).toBe('SiLU()');
+    expect(String(new nn.Softmax(-1))).toBe('Softmax(dim=-1)');
+    expect(String(new nn.LogSoftmax(1))).toBe('LogSoftmax(dim=1)');
+    expect(String(new nn.Dropout(0.25))).toBe('Dropout(p=0.25)');
+    expect(String(new nn.Flatten())).toBe('Flatten(startDim=1, endDim=-1)');
+    expect(String(new nn.LayerNorm([2, 3]))).toBe('LayerNorm([2, 3], eps=0.00001, elementwiseAffine=true, bias=true)');
+    expect(String(new nn.LayerNorm(4, { elementwiseAffine: false }))).toBe('LayerNorm([4], eps=0.00001, elementwiseAffine=false)');
+    expect(String(new nn.Embedding(10, 3))).toBe('Embedding(10, 3)');
+    expect(String(new nn.Embedding(10, 3, { paddingIdx: -1 }))).toBe('Embedding(10, 3, paddingIdx=9)');
+  });
+
+  it('have no parameters, and gradcheck through each', () => {
+    const layers = [
+      new nn.ReLU(), new nn.GELU(), new nn.GELU({ approximate: 'tanh' }), new nn.Tanh(), new nn.Sigmoid(), new nn.SiLU(),
+      new nn.Softmax(1), new nn.LogSoftmax(0), new nn.Flatten(0), new nn.Dropout(0.3).eval(),
+    ];
+    for (const m of layers) {
+      expect(m.parameters()).toEqual([]);
+      // Values away from ReLU's kink at 0.
+      expect(tg.gradcheck((t) => m.forward(t), [leaf([3, 4], 2)])).toBe(true);
+    }
+  });
+});
+
+describe('Dropout', () => {
+  it('is the identity in eval mode and with p = 0', () => {
+    const x = leaf([50], 3);
+    const d = new nn.Dropout(0.5);
+    d.eval();
+    expect(d.training).toBe(false);
+    expect(d.forward(x).toArray()).toEqual(x.toArray());
+    expect(new nn.Dropout(0).forward(x).toArray()).toEqual(x.toArray());
+  });
+
+  it('in training zeroes about p of the elements and scales the rest by 1/(1 - p)', () => {
+    tg.manualSeed(11);
+    const n = 20000;
+    const p = 0.3;
+    const y = new nn.Dropout(p).forward(tg.ones([n], { dtype: 'float64' })).data();
+    let zeros = 0;
+    for (const v of y) {
+      if (v === 0) zeros++;
+      else expect(v).toBeCloseTo(1 / (1 - p), 14);
+    }
+    // Binomial std is sqrt(n p (1-p)) ≈ 65: allow 5 of them.
+    expect(Math.abs(zeros - p * n)).toBeLessThan(330);
+    expect(new nn.Dropout(1).forward(tg.ones([10])).toArray()).toEqual(new Array(10).fill(0));
+  });
+
+  it('masks are reproducible through tg.manualSeed, and gradcheck with a fixed mask', () => {
+    const d = new nn.Dropout(0.4);
+    const x = leaf([64], 5);
+    tg.manualSeed(7);
+    const a = d.forward(x).toArray();
+    tg.manualSeed(7);
+    expect(d.forward(x).toArray()).toEqual(a);
+    expect(d.forward(x).toArray()).not.toEqual(a);
+    expect(tg.gradcheck((t) => (tg.manualSeed(9), d.forward(t)), [leaf([4, 5], 1)])).toBe(true);
+  });
+
+  it('rejects p outside [0, 1]', () => {
+    expect(() => new nn.Dropout(1.5)).toThrow(RangeError);
+    expect(() => new nn.Dropout(-0.1)).toThrow('Dropout: p must be a probability in [0, 1], got -0.1');
+    expect(() => new nn.Dropout(NaN)).toThrow(RangeError);
+  });
+});
+
+describe('LayerNorm', () => {
+  it('parameters weight (ones) and bias (zeros) of normalizedShape', () => {
+    const ln = new nn.LayerNorm([2, 3], { dtype: 'float64' });
+    expect(shapes(ln)).toEqual([['weight', [2, 3]], ['bias', [2, 3]]]);
+    expect(ln.weight!.toArray()).toEqual([[1, 1, 1], [1, 1, 1]]);
+    expect(ln.bias!.toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect(ln.weight!.dtype).toBe('float64');
+    expect(new nn.LayerNorm(4, { bias: false }).namedParameters().map(([n]) => n)).toEqual(['weight']);
+    const plain = new nn.LayerNorm(4, { elementwiseAffine: false });
+    expect(plain.parameters()).toEqual([]);
+    expect(plain.weight).toBeNull();
+    expect(plain.bias).toBeNull();
+  });
+
+  it('normalises over the trailing dims with eps, then applies weight and bias', () => {
+    const x = f64([[1, 2, 3], [10, 10, 13]]);
+    const s = 1 / Math.sqrt(2 / 3 + 1e-5);
+    expectClose(new nn.LayerNorm(3, { dtype: 'float64' }).forward(x).toArray(), [[-s, 0, s], [-1 / Math.sqrt(2 + 1e-5), -1 / Math.sqrt(2 + 1e-5), 2 / Math.sqrt(2 + 1e-5)]], 1e-14);
+    const ln = new nn.LayerNorm(3, { dtype: 'float64', eps: 0 });
+    setTo(ln.weight!, f64([2, 1, -1]));
+    setTo(ln.bias!, f64([0.5, 0, 1]));
+    const r = Math.sqrt(1.5); // (x - mean) / std for [1, 2, 3] with biased variance 2/3
+    expectClose(ln.forward(x.slice(0, 0, 1)).toArray(), [[-2 * r + 0.5, 0, -r + 1]], 1e-14);
+    // Normalising over two dims: the whole [2, 2] block shares a mean and variance.
+    const ln2 = new nn.LayerNorm([2, 2], { dtype: 'float64', eps: 0 });
+    expectClose(ln2.forward(f64([[[0, 2], [4, 6]]])).toArray(), [[[-3, -1], [1, 3]].map((r2) => r2.map((v) => v / Math.sqrt(5)))], 1e-14);
+  });
+
+  it('gradcheck through input, weight and bias', () => {
+    const ln = new nn.LayerNorm([3], { dtype: 'float64' });
+    setTo(ln.weight!, f64([1.5, -0.5, 0.7]));
+    setTo(ln.bias!, f64([0.1, 0.2, -0.3]));
+    gradcheckModule(ln, leaf([2, 4, 3], 1));
+    gradcheckModule(new nn.LayerNorm([2, 3], { dtype: 'float64' }), leaf([2, 2, 3], 4));
+  });
+
+  it('rejects bad shapes and eps', () => {
+    expect(() => new nn.LayerNorm(0)).toThrow('LayerNorm: normalizedShape[0] must be a positive integer, got 0');
+    expect(() => new nn.LayerNorm([])).toThrow(TypeError);
+    expect(() => new nn.LayerNorm(3, { eps: -1 })).toThrow(RangeError);
+    expect(() => new nn.LayerNorm(3).forward(tg.ones([2, 4]))).toThrow(/layerNorm/);
+  });
+});
+
+describe('Embedding', () => {
+  it('looks up rows, any index shape', () => {
+    const e = new nn.Embedding(4, 2, { dtype: 'float64' });
+    setTo(e.weight, f64([[0, 1], [2, 3], [4, 5], [6, 7]]));
+    expect(shapes(e)).toEqual([['weight', [4, 2]]]);
+    const idx = tg.tensor([[3, 0], [1, 1]], { dtype: 'int32' });
+    expect(e.forward(idx).toArray()).toEqual([[[6, 7], [0, 1]], [[2, 3], [2, 3]]]);
+    expect(() => e.forward(tg.tensor([4], { dtype: 'int32' }))).toThrow(RangeError);
+  });
+
+  it('initialises N(0, 1) from the seeded generator', () => {
+    tg.manualSeed(1);
+    const w = new nn.Embedding(1000, 64).weight;
+    const mean = w.mean().item();
+    const std = w.std().item();
+    expect(Math.abs(mean)).toBeLessThan(0.02); // standard error 1/sqrt(64000) ≈ 0.004
+    expect(Math.abs(std - 1)).toBeLessThan(0.02);
+    tg.manualSeed(1);
+    expect(new nn.Embedding(1000, 64).weight.toArray()).toEqual(w.toArray());
+  });
+
+  it('paddingIdx: the row starts at zero and gets no gradient', () => {
+    tg.manualSeed(2);
+    const e = new nn.Embedding(5, 3, { paddingIdx: 1, dtype: 'float64' });
+    expect(e.weight.slice(0, 1, 2).toArray()).toEqual([[0, 0, 0]]);
+    expect(e.weight.slice(0, 0, 1).abs().sum().item()).toBeGreaterThan(0);
+    // A padding row changed by hand is still returned as it is.
+    tg.noGrad(() => e.weight.slice(0, 1, 2).fill(2));
+    const idx = tg.tensor([1, 2, 1, 4, 2], { dtype: 'int32' });
+    const y = e.forward(idx);
+    expect(y.slice(0, 0, 1).toArray()).toEqual([[2, 2, 2]]);
+    y.mul(f64([[1], [2], [3], [4], [5]])).sum().backward();
+    expect(e.weight.grad!.toArray()).toEqual([[0, 0, 0], [0, 0, 0], [7, 7, 7], [0, 0, 0], [4, 4, 4]]);
+    expect(new nn.Embedding(5, 3, { paddingIdx: -2 }).paddingIdx).toBe(3);
+    expect(() => new nn.Embedding(5, 3, { paddingIdx: 5 })).toThrow('Embedding: paddingIdx must be in [-5, 4], got 5');
+  });
+
+  it('gradcheck through the weight', () => {
+    const e = new nn.Embedding(5, 3, { dtype: 'float64' });
+    gradcheckModule(e, tg.tensor([[0, 4, 4], [2, 1, 0]], { dtype: 'int32' }));
+  });
+});
+
+describe('Flatten', () => {
+  it('flattens startDim..endDim', () => {
+    const x = tg.zeros([2, 3, 4, 5]);
+    expect(new nn.Flatten().forward(x).shape).toEqual([2, 60]);
+    expect(new nn.Flatten(0, 1).forward(x).shape).toEqual([6, 4, 5]);
+    expect(new nn.Flatten(1, 2).forward(x).shape).toEqual([2, 12, 5]);
+    expect(new nn.Flatten(-2).forward(x).shape).toEqual([2, 3, 20]);
+    const t = f64([[[1, 2], [3, 4]]]);
+    expect(new nn.Flatten().forward(t).toArray()).toEqual([[1, 2, 3, 4]]);
+    expect(() => new nn.Flatten(1.5)).toThrow(TypeError);
+  });
+});
+
+describe('Linear', () => {
+  it('parameter shapes, values and init within ±1/sqrt(inFeatures)', () => {
+    tg.manualSeed(3);
+    const l = new nn.Linear(200, 50);
+    expect(shapes(l)).toEqual([['weight', [50, 200]], ['bias', [50]]]);
+    const bound = 1 / Math.sqrt(200);
+    for (const p of [l.weight, l.bias!]) {
+      expect(p.max().item()).toBeLessThanOrEqual(bound);
+      expect(p.min().item()).toBeGreaterThanOrEqual(-bound);
+    }
+    // Uniform over the whole range: std bound/√3, extremes near the bounds.
+    expect(l.weight.max().item()).toBeGreaterThan(0.95 * bound);
+    expect(l.weight.min().item()).toBeLessThan(-0.95 * bound);
+    expect(Math.abs(l.weight.std().item() - bound / Math.sqrt(3))).toBeLessThan(0.03 * bound);
+    expect(new nn.Linear(3, 2, { bias: false }).namedParameters().map(([n]) => n)).toEqual(['weight']);
+  });
+
+  it('computes x·Wᵀ + b and gradchecks', () => {
+    const l = new nn.Linear(3, 2, { dtype: 'float64' });
+    setTo(l.weight, f64([[1, 2, 3], [-1, 0, 1]]));
+    setTo(l.bias!, f64([0.5, -0.5]));
+    expect(l.forward(f64([[1, 1, 1], [0, 2, -1]])).toArray()).toEqual([[6.5, -0.5], [1.5, -1.5]]);
+    gradcheckModule(l, leaf([4, 3], 1));
+  });
+});
+
+describe('MLP', () => {
+  it('is a Sequential with torch-like parameter names and a PyTorch-style tree', () => {
+    const m = new nn.MLP([784, 256, 256, 10]);
+    expect(m).toBeInstanceOf(nn.Sequential);
+    expect(shapes(m)).toEqual([
+      ['0.weight', [256, 784]], ['0.bias', [256]],
+      ['2.weight', [256, 256]], ['2.bias', [256]],
+      ['4.weight', [10, 256]], ['4.bias', [10]],
+    ]);
+    expect(m.toString()).toBe(
+      [
+        'MLP(',
+        '  (0): Linear(inFeatures=784, outFeatures=256, bias=true)',
+        '  (1): ReLU()',
+        '  (2): Linear(inFeatures=256, outFeatures=256, bias=true)',
+        '  (3): ReLU()',
+        '  (4): Linear(inFeatures=256, outFeatures=10, bias=true)',
+        ')',
+      ].join('\n'),
+    );
+    const d = new nn.MLP([4, 8, 2], { activation: 'gelu', dropout: 0.1, dtype: 'float64' });
+    expect(d.toString()).toBe(
+      [
+        'MLP(',
+        '  (0): Linear(inFeatures=4, outFeatures=8, bias=true)',
+        "  (1): GELU(approximate='none')",
+        '  (2): Dropout(p=0.1)',
+        '  (3): Linear(inFeatures=8, outFeatures=2, bias=true)',
+        ')',
+      ].join('\n'),
+    );
+    expect(d.namedParameters().map(([n, p]) => `${n}:${p.dtype}`)).toEqual(['0.weight:float64', '0.bias:float64', '3.weight:float64', '3.bias:float64']);
+    expect(new nn.MLP([3, 1]).length).toBe(1);
+  });
+
+  it('forward equals the composed layers', () => {
+    const m = new nn.MLP([3, 4, 2], { activation: 'tanh', dtype: 'float64' });
+    const x = leaf([5, 3], 2);
+    const l0 = m[0] as tg.nn.Linear;
+    const l2 = m[2] as tg.nn.Linear;
+    const expected = tg.nn.functional.linear(tg.nn.functional.linear(x, l0.weight, l0.bias).tanh(), l2.weight, l2.bias);
+    expectClose(m.forward(x).toArray(), expected.toArray(), 1e-15);
+  });
+
+  it('gradcheck through every activation', () => {
+    for (const activation of ['relu', 'gelu', 'tanh', 'silu'] as const) {
+      tg.manualSeed(4);
+      gradcheckModule(new nn.MLP([3, 5, 4, 2], { activation, dtype: 'float64' }), leaf([3, 3], 6));
+    }
+  });
+
+  it('same seed, same weights; another seed, other weights', () => {
+    const weights = (seed: number) => {
+      tg.manualSeed(seed);
+      return new nn.MLP([6, 5, 3]).parameters().map((p) => p.toArray());
+    };
+    expect(weights(42)).toEqual(weights(42));
+    expect(weights(42)).not.toEqual(weights(43));
+  });
+
+  it('rejects bad sizes, activations and dropout', () => {
+    expect(() => new nn.MLP([4])).toThrow(TypeError);
+    expect(() => new nn.MLP([4, 0, 2])).toThrow('MLP: sizes[1] must be a positive integer, got 0');
+    expect(() => new nn.MLP([4, 2], { activation: 'softmax' as 'relu' })).toThrow(
+      "MLP: activation must be 'relu', 'gelu', 'tanh' or 'silu', got 'softmax'",
+    );
+    expect(() => new nn.MLP([4, 2], { dropout: 2 })).toThrow(RangeError);
+  });
+});
+
+describe('state dicts of layers', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tapegrad-layers-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  class Net extends nn.Module {
+    emb = new nn.Embedding(10, 4, { paddingIdx: 0 });
+    norm = new nn.LayerNorm(4);
+    mlp = new nn.MLP([4, 8, 3], { activation: 'silu' });
+    forward(idx: tg.Tensor): tg.Tensor {
+      return this.mlp.forward(this.norm.forward(this.emb.forward(idx)));
+    }
+  }
+
+  it('round trips through stateDict/loadStateDict and a safetensors file', () => {
+    tg.manualSeed(1);
+    const a = new Net();
+    tg.manualSeed(2);
+    const b = new Net();
+    const c = new Net();
+    const idx = tg.tensor([[1, 2, 0], [9, 3, 3]], { dtype: 'int32' });
+    expect(Object.keys(a.stateDict())).toEqual([
+      'emb.weight', 'norm.weight', 'norm.bias', 'mlp.0.weight', 'mlp.0.bias', 'mlp.2.weight', 'mlp.2.bias',
+    ]);
+    expect(b.forward(idx).toArray()).not.toEqual(a.forward(idx).toArray());
+    b.loadStateDict(a.stateDict());
+    expect(b.forward(idx).toArray()).toEqual(a.forward(idx).toArray());
+    const file = join(dir, 'net.safetensors');
+    tg.saveSync(a.stateDict(), file);
+    c.loadStateDict(tg.loadSync(file));
+    for (const [k, v] of Object.entries(c.stateDict())) expect(v.toArray(), k).toEqual(a.stateDict()[k]!.toArray());
+    expect(() => c.loadStateDict({ ...a.stateDict(), 'norm.weight': tg.ones([5]) })).toThrow(RangeError);
+  });
+});

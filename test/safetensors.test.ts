@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -205,5 +206,92 @@ describe('safetensors interoperability with a file on disk', () => {
     expect(Number(buf.readBigUInt64LE(0))).toBe(padded.length);
     expect(buf.subarray(8, 8 + padded.length).toString()).toBe(padded);
     expect(Array.from(buf.subarray(8 + padded.length))).toEqual([1, 0, 0, 0, 2, 0, 0, 0]);
+  });
+});
+
+// PyTorch 1.13 (Debian's python3-torch) has no safetensors writer of its own,
+// so the Python side serialises torch tensors' own bytes (including float16,
+// bfloat16 and int64 storage) following the spec with json and struct only,
+// and reads tapegrad's file back into torch tensors the same way.
+const TORCH_SCRIPT = String.raw`
+import json, struct, sys, torch
+mode, path = sys.argv[1], sys.argv[2]
+def write(named, path):
+    header, blobs, offset = {}, [], 0
+    names = {torch.float32: 'F32', torch.float64: 'F64', torch.int32: 'I32', torch.float16: 'F16', torch.bfloat16: 'BF16', torch.int64: 'I64'}
+    for name, t in named.items():
+        t = t.contiguous()
+        raw = bytes(t.view(torch.uint8).flatten().tolist()) if t.dtype == torch.bfloat16 else t.numpy().tobytes()
+        header[name] = {'dtype': names[t.dtype], 'shape': list(t.shape), 'data_offsets': [offset, offset + len(raw)]}
+        blobs.append(raw); offset += len(raw)
+    h = json.dumps(header).encode()
+    h += b' ' * ((8 - len(h) % 8) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h))); f.write(h); f.write(b''.join(blobs))
+if mode == 'write':
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(3, 2)
+    write({'weight': lin.weight.detach(), 'bias': lin.bias.detach().double(),
+           'half': torch.tensor([0.5, -2.0, 65504.0], dtype=torch.float16),
+           'bf': torch.tensor([1.0, -3.5], dtype=torch.bfloat16),
+           'idx': torch.tensor([[1, -2], [3, 4]], dtype=torch.int64)}, path)
+    print(json.dumps({'weight': lin.weight.tolist(), 'bias': lin.bias.tolist()}))
+else:
+    data = open(path, 'rb').read()
+    n = struct.unpack('<Q', data[:8])[0]
+    header = json.loads(data[8:8 + n]); base = 8 + n
+    types = {'F32': torch.float32, 'F64': torch.float64, 'I32': torch.int32}
+    out = {}
+    for name, e in header.items():
+        if name == '__metadata__': continue
+        a, b = e['data_offsets']
+        t = torch.frombuffer(bytearray(data[base + a:base + b]), dtype=types[e['dtype']]).reshape(e['shape'])
+        out[name] = {'dtype': str(t.dtype), 'values': t.tolist()}
+    print(json.dumps(out))
+`;
+
+function torchAvailable(): boolean {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.runIf(torchAvailable())('safetensors interoperability with PyTorch', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tapegrad-torch-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const python = (...args: string[]) =>
+    JSON.parse(execFileSync('/usr/bin/python3', ['-c', TORCH_SCRIPT, ...args], { encoding: 'utf8' }));
+
+  it('loads a torch.nn.Linear written from PyTorch, with float16, bfloat16 and int64 converted', () => {
+    const file = path.join(dir, 'linear.safetensors');
+    const expected = python('write', file);
+    const loaded = tg.loadSync(file);
+    expect(loaded.weight!.dtype).toBe('float32');
+    expect(Array.from(loaded.weight!.data())).toEqual(Array.from(new Float32Array(expected.weight.flat())));
+    expect(loaded.bias!.dtype).toBe('float64');
+    expect(Array.from(loaded.bias!.data())).toEqual(Array.from(new Float32Array(expected.bias)).map(Number));
+    expect(Array.from(loaded.half!.data())).toEqual([0.5, -2, 65504]);
+    expect(Array.from(loaded.bf!.data())).toEqual([1, -3.5]);
+    expect(loaded.idx!.toArray()).toEqual([[1, -2], [3, 4]]);
+    const model = new tg.nn.Linear(3, 2);
+    model.loadStateDict({ weight: loaded.weight!, bias: loaded.bias!.to('float32') });
+    expect(Array.from(model.weight.data())).toEqual(Array.from(loaded.weight!.data()));
+  });
+
+  it('writes a file PyTorch reads back with the same values', () => {
+    const file = path.join(dir, 'ours.safetensors');
+    const t = {
+      a: tg.tensor([[1.5, -2.25], [3, 1e-8]]),
+      b: tg.tensor([0.1, 0.2], { dtype: 'float64' }),
+      c: tg.tensor([-7, 2147483647], { dtype: 'int32' }),
+    };
+    tg.saveSync(t, file, { metadata: { format: 'pt' } });
+    const back = python('read', file);
+    expect(back.a).toEqual({ dtype: 'torch.float32', values: [[1.5, -2.25], [3, Math.fround(1e-8)]] });
+    expect(back.b).toEqual({ dtype: 'torch.float64', values: [0.1, 0.2] });
+    expect(back.c).toEqual({ dtype: 'torch.int32', values: [-7, 2147483647] });
   });
 });

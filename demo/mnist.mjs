@@ -31,6 +31,7 @@ const options = {
   seed: { type: 'string', default: '1', description: 'seed of the split, the initial weights, the shuffle and the shifts' },
   train: { type: 'string', default: '8000', description: 'training examples to use (the test set is always 2,000)' },
   out: { type: 'string', default: path.join(here, 'mnist-mlp.safetensors'), description: 'where the weights are saved (default demo/mnist-mlp.safetensors)' },
+  'off-thread': { type: 'boolean', default: false, description: 'run backward and the optimizer update on a worker thread (Trainer)' },
   help: { type: 'boolean', short: 'h', default: false, description: 'show this help' },
 };
 
@@ -176,7 +177,7 @@ console.log(
 const started = performance.now();
 const history = await tg.train.fit(model, train, {
   epochs, loss, optimizer, scheduler, schedulerInterval: 'batch', metrics: ['accuracy'],
-  verbose: process.stdout.isTTY ? 1 : 2,
+  verbose: process.stdout.isTTY ? 1 : 2, offThread: args['off-thread'],
 });
 const seconds = (performance.now() - started) / 1000;
 const examples = history.epochs.length * train.numExamples;

@@ -150,6 +150,8 @@ export interface NativeAddon {
   adamStep(params: Handle[], expAvg: Handle[], expAvgSq: Handle[], maxExpAvgSq: Handle[] | null, options: object): void;
   rmspropStep(params: Handle[], squareAvg: Handle[], gradAvg: Handle[] | null, momentumBuffers: Handle[] | null, options: object): void;
   adagradStep(params: Handle[], sums: Handle[], options: object): void;
+  leavesReached(loss: Handle, tensors: Handle[]): boolean[];
+  trainStepAsync(loss: Handle, updates: [string, unknown[]][]): Promise<void>;
   // runtime (names starting with `_` are internal hooks for tests and benchmarks, not exported by the package)
   setNumThreads(n: number): void;
   getNumThreads(): number;

@@ -10,16 +10,8 @@ import type { Callback, FitContext } from './callbacks.js';
 import { History, type EpochLogs } from './history.js';
 import { resolveMetrics, validationName, type Metric, type MetricSpec } from './metrics.js';
 import { Progress, type ProgressOutput } from './progress.js';
-
-/** A model: an nn.Module (its forward is called) or a function of the input tensors. */
-export type Model = Module | ((...inputs: Tensor[]) => Tensor);
-/** A loss: a loss module (nn.CrossEntropyLoss, ...) or a function (prediction, target) => scalar tensor. */
-export type LossFn = Module | ((prediction: Tensor, target: Tensor) => Tensor);
-/**
- * Training data: a DataLoader, or any iterable of batches. A batch is a
- * list of tensors: the model's inputs followed by the target.
- */
-export type Batches = Iterable<Tensor[]>;
+import { forwardOf, lossOf, metricValues, scalarLoss, splitBatch, type Batches, type LossFn, type Model } from './step.js';
+import { Trainer } from './trainer.js';
 
 export interface EvaluateOptions {
   loss: LossFn;
@@ -43,30 +35,12 @@ export interface FitOptions extends EvaluateOptions {
   verbose?: boolean | 0 | 1 | 2;
   /** Where progress goes (default process.stdout). */
   output?: ProgressOutput;
-}
-
-function forwardOf(model: Model): (inputs: Tensor[]) => Tensor {
-  if (model instanceof Module) return (inputs) => model.forward(...inputs);
-  if (typeof model === 'function') return (inputs) => model(...inputs);
-  throw new TypeError(`fit: model must be an nn.Module or a function, got ${model === null ? 'null' : typeof model}`);
-}
-
-function lossOf(loss: LossFn | undefined, op: string): (p: Tensor, t: Tensor) => Tensor {
-  if (loss instanceof Module) return (p, t) => loss.forward(p, t);
-  if (typeof loss === 'function') return loss;
-  throw new TypeError(`${op}: options.loss must be a loss module or a function (prediction, target) => tensor, got ${String(loss)}`);
-}
-
-function splitBatch(batch: unknown, op: string): { inputs: Tensor[]; target: Tensor } {
-  if (!Array.isArray(batch) || batch.length < 2 || !batch.every((t) => t instanceof Tensor))
-    throw new TypeError(`${op}: each batch must be a list of tensors, the inputs followed by the target (e.g. [x, y])`);
-  return { inputs: batch.slice(0, -1) as Tensor[], target: batch[batch.length - 1] as Tensor };
-}
-
-function scalarLoss(l: unknown, op: string): Tensor {
-  if (!(l instanceof Tensor)) throw new TypeError(`${op}: the loss function must return a Tensor, got ${typeof l}`);
-  if (l.size !== 1) throw new RangeError(`${op}: the loss must be a single value, got shape [${l.shape.join(', ')}]; use reduction 'mean' or 'sum'`);
-  return l;
+  /**
+   * Run each step's backward pass and optimizer update on a worker thread
+   * (see Trainer), so the event loop is free while the kernels run (default
+   * false: everything on the JS thread, which yields between batches).
+   */
+  offThread?: boolean;
 }
 
 function stepsOf(data: Batches): number | undefined {
@@ -94,12 +68,6 @@ class Means {
     for (const [k, v] of this.sums) out[k] = this.count > 0 ? v / this.count : NaN;
     return out;
   }
-}
-
-function metricValues(metrics: Metric[], prediction: Tensor, target: Tensor): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const m of metrics) out[m.name] = m.fn(prediction, target);
-  return out;
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -148,9 +116,9 @@ function withMode<T>(model: Model, training: boolean, fn: () => Promise<T>): Pro
  * with the model in eval mode: `{ loss, accuracy, ... }`.
  */
 export function evaluate(model: Model, data: Batches, options: EvaluateOptions): Promise<Record<string, number>> {
-  const forward = forwardOf(model);
+  const forward = forwardOf(model, 'evaluate');
   const lossFn = lossOf(options?.loss, 'evaluate');
-  const metrics = resolveMetrics(options.metrics);
+  const metrics = resolveMetrics(options.metrics, 'evaluate');
   return withMode(model, false, () => evaluateWith(forward, lossFn, metrics, data, 'evaluate'));
 }
 
@@ -180,7 +148,7 @@ function isPlateau(s: unknown): s is ReduceLROnPlateau {
  */
 export async function fit(model: Model, data: Batches, options: FitOptions): Promise<History> {
   if (options === null || typeof options !== 'object') throw new TypeError('fit: options must be an object');
-  const forward = forwardOf(model);
+  const forward = forwardOf(model, 'fit');
   const lossFn = lossOf(options.loss, 'fit');
   const { optimizer } = options;
   if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.step !== 'function')
@@ -189,7 +157,8 @@ export async function fit(model: Model, data: Batches, options: FitOptions): Pro
     throw new TypeError('fit: data must be a DataLoader or an iterable of batches');
   const epochs = options.epochs ?? 1;
   if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${String(options.epochs)}`);
-  const metrics = resolveMetrics(options.metrics);
+  const metrics = resolveMetrics(options.metrics, 'fit');
+  const trainer = options.offThread ? new Trainer(model, { loss: options.loss, optimizer, metrics }) : null;
   const callbacks = options.callbacks ?? [];
   if (!Array.isArray(callbacks)) throw new TypeError('fit: callbacks must be an array');
   const interval = options.schedulerInterval ?? 'epoch';
@@ -222,14 +191,18 @@ export async function fit(model: Model, data: Batches, options: FitOptions): Pro
         try {
           const { inputs, target } = splitBatch(batch, 'fit');
           size = target.shape[0] ?? 1;
-          optimizer.zeroGrad();
-          values = tidy(() => {
-            const prediction = forward(inputs);
-            const loss = scalarLoss(lossFn(prediction, target), 'fit');
-            loss.backward();
-            optimizer.step();
-            return { loss: loss.item(), ...metricValues(metrics, prediction, target) };
-          });
+          if (trainer) {
+            values = await trainer.stepWithMetrics(batch as Tensor[]);
+          } else {
+            optimizer.zeroGrad();
+            values = tidy(() => {
+              const prediction = forward(inputs);
+              const loss = scalarLoss(lossFn(prediction, target), 'fit');
+              loss.backward();
+              optimizer.step();
+              return { loss: loss.item(), ...metricValues(metrics, prediction, target) };
+            });
+          }
         } finally {
           disposeAll(batch);
         }

@@ -78,6 +78,17 @@ describe('Trainer.step', () => {
     expect(w.grad).not.toBeNull();
   });
 
+  it('gives the same result whatever number of threads the job uses', async () => {
+    const make = optimizers['Adam (AMSGrad)']!;
+    const run = async (threads: number) => {
+      const s = setup(make, [64, 128, 128, 10], 256);
+      const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, threads });
+      for (let i = 0; i < 3; i++) await trainer.step([s.x, s.y]);
+      return weights(s.model);
+    };
+    expect(await run(1)).toEqual(await run(2));
+  });
+
   it('keeps the event loop free while backward and the update run', async () => {
     const s = setup(optimizers['SGD (Nesterov, weight decay)']!, [512, 1024, 1024, 10], 512);
     const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer });
@@ -149,6 +160,7 @@ describe('Trainer.step', () => {
     expect(() => new tg.train.Trainer(s.model, { loss: s.loss } as never)).toThrow(/options.optimizer must be an optimizer/);
     expect(() => new tg.train.Trainer(s.model, { optimizer: s.optimizer } as never)).toThrow(/options.loss must be/);
     expect(() => new tg.train.Trainer(null as never, { loss: s.loss, optimizer: s.optimizer })).toThrow(/Trainer: model must be/);
+    expect(() => new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, threads: -1 })).toThrow(/threads must be a positive integer/);
     const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer });
     await expect(trainer.step([s.x])).rejects.toThrow(/inputs followed by the target/);
     const gone = tg.randn([16, 12]);

@@ -17,9 +17,10 @@ namespace tapegrad::binding {
 // `also_lock` are locked: writes, optimizer steps, .grad access and
 // dispose() from JS fail with a clear error instead of racing the job.
 // Throws at once (naming `op`) when the graph has JS hooks or a tensor is
-// already in use by another job.
+// already in use by another job. The job's kernels use at most `threads`
+// threads; 0 leaves one core to the JS thread (all but one of the pool's).
 Napi::Promise queue_backward_job(Napi::Env env, const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
                                  BackwardOptions options, std::vector<std::function<void()>> updates,
-                                 std::vector<Tensor> also_lock);
+                                 std::vector<Tensor> also_lock, int threads = 0);
 
 }  // namespace tapegrad::binding

@@ -1,4 +1,5 @@
 // requiresGrad, .grad, backward, grad(), grad mode and hooks.
+#include <algorithm>
 #include <memory>
 #include <unordered_set>
 
@@ -9,6 +10,8 @@
 #include "core/engine.h"
 #include "core/grad_mode.h"
 #include "runtime/error.h"
+#include "runtime/background.h"
+#include "runtime/thread_pool.h"
 
 namespace tapegrad::binding {
 
@@ -104,14 +107,15 @@ Napi::Value backward(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-// See async_job.h. The engine runs on a libuv worker thread; optimizer
-// updates follow it on the same thread, allowed to write what the job locked.
+// See async_job.h. The engine runs off the JS thread; optimizer updates
+// follow it on the same thread, allowed to write what the job locked.
 class BackwardJob final : public Napi::AsyncWorker {
  public:
   BackwardJob(Napi::Env env, const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
-              BackwardOptions options, std::vector<std::function<void()>> updates, std::vector<Tensor> also_lock)
+              BackwardOptions options, std::vector<std::function<void()>> updates, std::vector<Tensor> also_lock,
+              int threads)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), op_(op), roots_(std::move(roots)),
-        grads_(std::move(grads)), options_(options), updates_(std::move(updates)) {
+        grads_(std::move(grads)), options_(options), updates_(std::move(updates)), threads_(threads) {
     collect_and_lock(also_lock);
   }
 
@@ -119,9 +123,15 @@ class BackwardJob final : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      AsyncJobScope scope;
-      tapegrad::backward(roots_, grads_, options_);
-      for (const auto& update : updates_) update();
+      // On a background thread that never preempts the JS thread, with at
+      // most all but one of the pool's threads: the event loop keeps a core.
+      const int threads = threads_ > 0 ? threads_ : std::max(1, runtime::num_threads() - 1);
+      runtime::run_in_background([&] {
+        AsyncJobScope scope;
+        runtime::ThreadCapScope cap(threads);
+        tapegrad::backward(roots_, grads_, options_);
+        for (const auto& update : updates_) update();
+      });
     } catch (const Error& e) {
       kind_ = e.kind();
       message_ = e.what();
@@ -204,6 +214,7 @@ class BackwardJob final : public Napi::AsyncWorker {
   std::vector<Tensor> roots_, grads_;
   BackwardOptions options_;
   std::vector<std::function<void()>> updates_;
+  int threads_;
   std::vector<std::shared_ptr<Storage>> locked_;
   bool failed_ = false;
   ErrorKind kind_ = ErrorKind::Tapegrad;
@@ -212,8 +223,9 @@ class BackwardJob final : public Napi::AsyncWorker {
 
 Napi::Promise queue_backward_job(Napi::Env env, const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
                                  BackwardOptions options, std::vector<std::function<void()>> updates,
-                                 std::vector<Tensor> also_lock) {
-  auto* job = new BackwardJob(env, op, std::move(roots), std::move(grads), options, std::move(updates), also_lock);
+                                 std::vector<Tensor> also_lock, int threads) {
+  auto* job =
+      new BackwardJob(env, op, std::move(roots), std::move(grads), options, std::move(updates), also_lock, threads);
   Napi::Promise promise = job->promise();
   job->Queue();
   return promise;

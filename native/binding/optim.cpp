@@ -9,6 +9,7 @@
 #include "binding/convert.h"
 #include "core/autograd.h"
 #include "ops/optim.h"
+#include "runtime/thread_pool.h"
 
 namespace tapegrad::binding {
 
@@ -192,8 +193,9 @@ Napi::Value leaves_reached(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// trainStepAsync(loss, updates: [kind, args][]) -> Promise<void>: backward
-// from `loss`, then each optimizer update, on a worker thread.
+// trainStepAsync(loss, updates: [kind, args][], threads) -> Promise<void>:
+// backward from `loss`, then each optimizer update, on a worker thread with
+// at most `threads` compute threads (0: all but one).
 Napi::Value train_step_async(const Napi::CallbackInfo& info) {
   const Tensor loss = arg_tensor(info, 0, "trainStepAsync", "loss");
   if (!info[1].IsArray()) throw_type_error("trainStepAsync: updates must be an array");
@@ -205,8 +207,11 @@ Napi::Value train_step_async(const Napi::CallbackInfo& info) {
     runs.push_back(std::move(u.run));
     touched.insert(touched.end(), u.tensors.begin(), u.tensors.end());
   }
+  const std::int64_t threads = arg_present(info, 2) ? arg_int(info, 2, "trainStepAsync", "threads") : 0;
+  if (threads < 0 || threads > runtime::kMaxThreads)
+    throw_range_error("trainStepAsync: threads must be from 0 to ", runtime::kMaxThreads, ", got ", threads);
   return queue_backward_job(info.Env(), "trainStepAsync", {loss}, {Tensor()}, BackwardOptions{}, std::move(runs),
-                            std::move(touched));
+                            std::move(touched), static_cast<int>(threads));
 }
 
 }  // namespace

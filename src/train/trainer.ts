@@ -12,6 +12,12 @@ export interface TrainerOptions {
   optimizer: Optimizer<{ lr: number }>;
   /** Metrics computed on each batch's prediction (see stepWithMetrics). */
   metrics?: MetricSpec[];
+  /**
+   * Compute threads for the off-thread part of a step. Default: all of
+   * tapegrad's threads but one, which stays free for the JS thread so the
+   * event loop is not starved (with a single thread, that one).
+   */
+  threads?: number;
 }
 
 /**
@@ -27,6 +33,9 @@ export interface TrainerOptions {
  * gradients and the optimizer state are locked: writing them from JS
  * (in-place ops, optimizer.step(), .grad, dispose) throws instead of racing.
  * Steps called before the previous one settled wait for it, in order.
+ * The worker thread leaves one core to the JS thread and, on Linux, never
+ * preempts it (SCHED_BATCH), so timers and I/O run on time: see
+ * bench/event-loop.mjs for the event-loop delay this gives.
  */
 export class Trainer {
   readonly optimizer: Optimizer<{ lr: number }>;
@@ -34,6 +43,7 @@ export class Trainer {
   private readonly lossFn: (p: Tensor, t: Tensor) => Tensor;
   private readonly metrics: Metric[];
   private readonly params: Tensor[];
+  private readonly threads: number;
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
 
@@ -47,6 +57,9 @@ export class Trainer {
     this.optimizer = optimizer;
     this.params = optimizer.paramGroups.flatMap((g) => g.params);
     this.metrics = resolveMetrics(options.metrics, 'Trainer');
+    this.threads = options.threads ?? 0;
+    if (!Number.isInteger(this.threads) || this.threads < 0)
+      throw new RangeError(`Trainer: threads must be a positive integer, got ${String(options.threads)}`);
   }
 
   /** True while a step runs or waits. */
@@ -93,7 +106,7 @@ export class Trainer {
         await loss.backwardAsync();
         this.optimizer.step();
       } else {
-        await native.trainStepAsync(loss._handle, plan.updates);
+        await native.trainStepAsync(loss._handle, plan.updates, this.threads);
         plan.commit();
       }
       return { loss: loss.item(), ...values };

@@ -151,7 +151,7 @@ export interface NativeAddon {
   rmspropStep(params: Handle[], squareAvg: Handle[], gradAvg: Handle[] | null, momentumBuffers: Handle[] | null, options: object): void;
   adagradStep(params: Handle[], sums: Handle[], options: object): void;
   leavesReached(loss: Handle, tensors: Handle[]): boolean[];
-  trainStepAsync(loss: Handle, updates: [string, unknown[]][], threads: number): Promise<void>;
+  trainStepAsync(loss: Handle, updates: [string, unknown[]][], threads: number, alsoLock: Handle[]): Promise<void>;
   // runtime (names starting with `_` are internal hooks for tests and benchmarks, not exported by the package)
   setNumThreads(n: number): void;
   getNumThreads(): number;

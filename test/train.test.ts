@@ -69,6 +69,9 @@ describe('Trainer.step', () => {
     expect(() => w.grad).toThrow(/in use by a running backwardAsync or train step; await it first/);
     expect(() => s.optimizer.step()).toThrow(tg.TapegradError);
     expect(() => w.dispose()).toThrow(/in use by a running async operation/);
+    // The batch is read by the backward pass: locked too.
+    expect(() => tg.noGrad(() => s.x.mulInPlace(2))).toThrow(/in use by a running async operation/);
+    expect(() => s.y.dispose()).toThrow(/in use by a running async operation/);
     const before = weights(s.model);
     const loss = await pending;
     expect(Number.isFinite(loss)).toBe(true);

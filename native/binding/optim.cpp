@@ -193,9 +193,10 @@ Napi::Value leaves_reached(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// trainStepAsync(loss, updates: [kind, args][], threads) -> Promise<void>:
+// trainStepAsync(loss, updates: [kind, args][], threads, alsoLock) -> Promise<void>:
 // backward from `loss`, then each optimizer update, on a worker thread with
-// at most `threads` compute threads (0: all but one).
+// at most `threads` compute threads (0: all but one). `alsoLock` (the batch)
+// is locked against writes from JS too, since the graph reads it.
 Napi::Value train_step_async(const Napi::CallbackInfo& info) {
   const Tensor loss = arg_tensor(info, 0, "trainStepAsync", "loss");
   if (!info[1].IsArray()) throw_type_error("trainStepAsync: updates must be an array");
@@ -210,6 +211,10 @@ Napi::Value train_step_async(const Napi::CallbackInfo& info) {
   const std::int64_t threads = arg_present(info, 2) ? arg_int(info, 2, "trainStepAsync", "threads") : 0;
   if (threads < 0 || threads > runtime::kMaxThreads)
     throw_range_error("trainStepAsync: threads must be from 0 to ", runtime::kMaxThreads, ", got ", threads);
+  if (arg_present(info, 3)) {
+    const std::vector<Tensor> batch = arg_tensors(info, 3, "trainStepAsync", "alsoLock");
+    touched.insert(touched.end(), batch.begin(), batch.end());
+  }
   return queue_backward_job(info.Env(), "trainStepAsync", {loss}, {Tensor()}, BackwardOptions{}, std::move(runs),
                             std::move(touched), static_cast<int>(threads));
 }

@@ -30,8 +30,9 @@ export interface TrainerOptions {
  * JS thread (building the graph is cheap next to the kernels it queues),
  * then runs backward and the optimizer's fused update on a libuv worker
  * thread and resolves with the loss. While a step runs, the parameters, their
- * gradients and the optimizer state are locked: writing them from JS
- * (in-place ops, optimizer.step(), .grad, dispose) throws instead of racing.
+ * gradients, the optimizer state and the batch are locked: writing them from
+ * JS (in-place ops, optimizer.step(), .grad, dispose) throws instead of
+ * racing.
  * Steps called before the previous one settled wait for it, in order.
  * The worker thread leaves one core to the JS thread and, on Linux, never
  * preempts it (SCHED_BATCH), so timers and I/O run on time: see
@@ -106,7 +107,7 @@ export class Trainer {
         await loss.backwardAsync();
         this.optimizer.step();
       } else {
-        await native.trainStepAsync(loss._handle, plan.updates, this.threads);
+        await native.trainStepAsync(loss._handle, plan.updates, this.threads, [...inputs, target].map((t) => t._handle));
         plan.commit();
       }
       return { loss: loss.item(), ...values };

@@ -1,0 +1,10 @@
+// tg.train: training loops (fit, evaluate), callbacks and metrics.
+export { fit, evaluate } from './fit.js';
+export type { FitOptions, EvaluateOptions, Model, LossFn, Batches } from './fit.js';
+export { EarlyStopping } from './callbacks.js';
+export type { Callback, FitContext, EarlyStoppingOptions } from './callbacks.js';
+export { History } from './history.js';
+export type { EpochLogs } from './history.js';
+export { accuracy } from './metrics.js';
+export type { Metric, MetricSpec } from './metrics.js';
+export type { ProgressOutput } from './progress.js';

@@ -58,7 +58,8 @@ describe('Trainer.step', () => {
 
   it('locks the parameters, gradients and optimizer state while the step runs', async () => {
     const s = setup(optimizers['Adam (AMSGrad)']!, [256, 512, 512, 10], 256);
-    const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer });
+    // The whole forward pass at once: the job is queued when step() returns.
+    const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, yieldEveryMs: 0 });
     await trainer.step([s.x, s.y]); // creates the optimizer state
     const w = s.model.parameters()[0]!;
     const state = s.optimizer.stateDict().state[0]!.tensors.exp_avg!;
@@ -107,6 +108,40 @@ describe('Trainer.step', () => {
     running = false;
     // A synchronous step would have run to the end before the first tick.
     expect(ticks).toBeGreaterThan(0);
+  });
+
+  it('runs a Sequential layer by layer, yielding in between, with the same result', async () => {
+    const make = optimizers['SGD (Nesterov, weight decay)']!;
+    const build = () => {
+      tg.manualSeed(4);
+      // Nested containers are flattened into one list of layers.
+      const model = new tg.nn.Sequential(new tg.nn.Linear(12, 32), new tg.nn.Sequential(new tg.nn.Tanh(), new tg.nn.Linear(32, 4)));
+      tg.manualSeed(5);
+      return { model, optimizer: make(model.parameters()), x: tg.randn([16, 12]), y: tg.randint(0, 4, [16]), loss: new tg.nn.CrossEntropyLoss() };
+    };
+    const a = build();
+    const b = build();
+    const whole = new tg.train.Trainer(a.model, { loss: a.loss, optimizer: a.optimizer, yieldEveryMs: 0 });
+    const sliced = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer, yieldEveryMs: 1e-9 });
+    await whole.step([a.x, a.y]);
+    await sliced.step([b.x, b.y]);
+    const before = tg.memory().liveTensors;
+    let ticks = 0;
+    for (let i = 0; i < 3; i++) {
+      const la = await whole.step([a.x, a.y]);
+      let turns = 0;
+      const count = () => void turns++;
+      const pending = sliced.step([b.x, b.y]);
+      setImmediate(count);
+      setImmediate(count);
+      const lb = await pending;
+      ticks += turns;
+      expect(lb).toBe(la);
+    }
+    expect(weights(b.model)).toEqual(weights(a.model));
+    // Yields happened during the forward pass, and nothing leaked.
+    expect(ticks).toBeGreaterThan(0);
+    expect(tg.memory().liveTensors).toBe(before);
   });
 
   it('runs steps called without awaiting one after the other, in order', async () => {
@@ -164,6 +199,7 @@ describe('Trainer.step', () => {
     expect(() => new tg.train.Trainer(s.model, { optimizer: s.optimizer } as never)).toThrow(/options.loss must be/);
     expect(() => new tg.train.Trainer(null as never, { loss: s.loss, optimizer: s.optimizer })).toThrow(/Trainer: model must be/);
     expect(() => new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, threads: -1 })).toThrow(/threads must be a positive integer/);
+    expect(() => new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, yieldEveryMs: -1 })).toThrow(/yieldEveryMs must be a non-negative number/);
     const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer });
     await expect(trainer.step([s.x])).rejects.toThrow(/inputs followed by the target/);
     const gone = tg.randn([16, 12]);

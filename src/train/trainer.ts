@@ -2,6 +2,8 @@
 // worker thread, so a server's event loop keeps serving while it trains.
 import { tidy } from '../memory.js';
 import { native } from '../native.js';
+import { Sequential } from '../nn/containers.js';
+import { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { Tensor } from '../tensor.js';
 import { forwardOf, lossOf, metricValues, scalarLoss, splitBatch, type LossFn, type Model } from './step.js';
@@ -18,7 +20,27 @@ export interface TrainerOptions {
    * event loop is not starved (with a single thread, that one).
    */
   threads?: number;
+  /**
+   * The forward pass of an nn.Sequential (an MLP, say) runs layer by layer,
+   * yielding to the event loop between layers once this many milliseconds
+   * have passed since the last yield (default 1; 0: the whole forward pass
+   * at once). Other models run their forward pass at once.
+   */
+  yieldEveryMs?: number;
 }
+
+/** The layers of a plain Sequential (nested ones flattened), or null when forward is custom. */
+function sequentialLayers(model: unknown): Module[] | null {
+  if (!(model instanceof Sequential) || model.forward !== Sequential.prototype.forward) return null;
+  const layers: Module[] = [];
+  for (let i = 0; i < model.length; i++) {
+    const m = model[i] as Module;
+    layers.push(...(sequentialLayers(m) ?? [m]));
+  }
+  return layers;
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Runs training steps off the JS thread:
@@ -27,16 +49,20 @@ export interface TrainerOptions {
  *     const loss = await trainer.step([x, y]);
  *
  * Each step zeroes the gradients, runs the forward pass and the loss on the
- * JS thread (building the graph is cheap next to the kernels it queues),
- * then runs backward and the optimizer's fused update on a libuv worker
- * thread and resolves with the loss. While a step runs, the parameters, their
- * gradients, the optimizer state and the batch are locked: writing them from
- * JS (in-place ops, optimizer.step(), .grad, dispose) throws instead of
- * racing.
- * Steps called before the previous one settled wait for it, in order.
- * The worker thread leaves one core to the JS thread and, on Linux, never
- * preempts it (SCHED_BATCH), so timers and I/O run on time: see
- * bench/event-loop.mjs for the event-loop delay this gives.
+ * JS thread (an nn.Sequential layer by layer, yielding to the event loop in
+ * between: see yieldEveryMs), then runs backward and the optimizer's fused
+ * update on a background thread and resolves with the loss. The background
+ * thread leaves one core to the JS thread and, on Linux, never preempts it,
+ * so timers and I/O run on time: bench/event-loop.mjs measures the
+ * event-loop delay this gives. Results are bit-identical to backward() and
+ * optimizer.step().
+ *
+ * From the backward pass on, the parameters, their gradients, the optimizer
+ * state and the batch are locked: writing them from JS (in-place ops,
+ * optimizer.step(), .grad, dispose) throws instead of racing. (A write
+ * between the layers of a yielding forward pass is caught by backward's
+ * check of saved tensors' versions.) Steps called before the previous one
+ * settled wait for it, in order.
  */
 export class Trainer {
   readonly optimizer: Optimizer<{ lr: number }>;
@@ -45,6 +71,8 @@ export class Trainer {
   private readonly metrics: Metric[];
   private readonly params: Tensor[];
   private readonly threads: number;
+  private readonly yieldEveryMs: number;
+  private readonly layers: Module[] | null;
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
 
@@ -61,6 +89,10 @@ export class Trainer {
     this.threads = options.threads ?? 0;
     if (!Number.isInteger(this.threads) || this.threads < 0)
       throw new RangeError(`Trainer: threads must be a positive integer, got ${String(options.threads)}`);
+    this.yieldEveryMs = options.yieldEveryMs ?? 1;
+    if (typeof this.yieldEveryMs !== 'number' || !(this.yieldEveryMs >= 0))
+      throw new RangeError(`Trainer: yieldEveryMs must be a non-negative number, got ${String(options.yieldEveryMs)}`);
+    this.layers = sequentialLayers(model);
   }
 
   /** True while a step runs or waits. */
@@ -88,16 +120,44 @@ export class Trainer {
     return run.finally(() => this.pending--);
   }
 
-  // Runs synchronously up to the native job, which locks what it uses.
+  // The model's output. A Sequential runs layer by layer and yields to the
+  // event loop every yieldEveryMs; what each layer made but did not return
+  // is freed at once (the graph keeps what backward needs).
+  private async forwardInSlices(inputs: Tensor[]): Promise<Tensor> {
+    const input = inputs[0] as Tensor;
+    let h = input;
+    let since = performance.now();
+    try {
+      for (const layer of this.layers as Module[]) {
+        const x = h;
+        h = tidy(() => layer.forward(x));
+        if (x !== input && x !== h) x.dispose();
+        if (performance.now() - since >= this.yieldEveryMs) {
+          await nextTurn();
+          since = performance.now();
+        }
+      }
+    } catch (e) {
+      if (h !== input) h.dispose();
+      throw e;
+    }
+    return h === input ? tidy(() => input.view(input.shape)) : h;
+  }
+
+  // Runs synchronously up to the native job (when the forward pass does not
+  // yield), which then locks what it uses.
   private async run(inputs: Tensor[], target: Tensor): Promise<Record<string, number>> {
     for (const t of [...inputs, target])
       if (t.isDisposed) throw new TypeError('Trainer.step: the batch holds a disposed tensor');
     this.optimizer.zeroGrad();
+    // Without slicing, nothing awaits before the job is queued.
+    const sliced = this.layers !== null && inputs.length === 1 && this.yieldEveryMs > 0;
+    const prediction = sliced ? await this.forwardInSlices(inputs) : tidy(() => this.forward(inputs));
     const { loss, values } = tidy(() => {
-      const prediction = this.forward(inputs);
       const loss = scalarLoss(this.lossFn(prediction, target), 'Trainer.step');
       return { loss, values: metricValues(this.metrics, prediction, target) };
     });
+    prediction.dispose();
     try {
       const reached = native.leavesReached(loss._handle, this.params.map((p) => p._handle));
       const willHaveGrad = new Set(this.params.filter((_, i) => reached[i]));

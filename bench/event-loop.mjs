@@ -1,8 +1,9 @@
 // Event-loop delay while training: how long other work (an HTTP handler, a
 // timer) waits while an MLP trains in the same process, with the
 // synchronous API (each step runs on the JS thread; the loop yields between
-// steps) and with the async one (Trainer.step: forward on the JS thread,
-// backward and the optimizer update on a worker thread).
+// steps) and with the async one (Trainer.step: the forward pass on the JS
+// thread, yielding between layers; backward and the optimizer update on a
+// background thread).
 //
 //   npm run bench:event-loop                 # batch 128 and 1024, 3 repetitions
 //   npm run bench:event-loop -- --quick      # 1 repetition, shorter runs
@@ -100,7 +101,8 @@ console.log(
 );
 console.log(
   'monitorEventLoopDelay at 1 ms resolution (an idle loop reads about 1 ms: the timer interval itself), in ms;\n' +
-    'async steps run forward on the JS thread, backward and the update on a worker thread that leaves a core free\n',
+    'async: the forward pass on the JS thread, layer by layer with yields in between; backward and the update on a\n' +
+    'background thread that leaves the JS thread a core and never preempts it\n',
 );
 const rows = [];
 {

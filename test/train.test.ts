@@ -198,7 +198,7 @@ describe('Trainer.step', () => {
     expect(() => new tg.train.Trainer(s.model, { loss: s.loss } as never)).toThrow(/options.optimizer must be an optimizer/);
     expect(() => new tg.train.Trainer(s.model, { optimizer: s.optimizer } as never)).toThrow(/options.loss must be/);
     expect(() => new tg.train.Trainer(null as never, { loss: s.loss, optimizer: s.optimizer })).toThrow(/Trainer: model must be/);
-    expect(() => new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, threads: -1 })).toThrow(/threads must be a positive integer/);
+    expect(() => new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, threads: -1 })).toThrow(/threads must be a non-negative integer/);
     expect(() => new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, yieldEveryMs: -1 })).toThrow(/yieldEveryMs must be a non-negative number/);
     const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer });
     await expect(trainer.step([s.x])).rejects.toThrow(/inputs followed by the target/);

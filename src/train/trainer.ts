@@ -88,7 +88,7 @@ export class Trainer {
     this.metrics = resolveMetrics(options.metrics, 'Trainer');
     this.threads = options.threads ?? 0;
     if (!Number.isInteger(this.threads) || this.threads < 0)
-      throw new RangeError(`Trainer: threads must be a positive integer, got ${String(options.threads)}`);
+      throw new RangeError(`Trainer: threads must be a non-negative integer (0: all but one), got ${String(options.threads)}`);
     this.yieldEveryMs = options.yieldEveryMs ?? 1;
     if (typeof this.yieldEveryMs !== 'number' || !(this.yieldEveryMs >= 0))
       throw new RangeError(`Trainer: yieldEveryMs must be a non-negative number, got ${String(options.yieldEveryMs)}`);
@@ -153,11 +153,18 @@ export class Trainer {
     // Without slicing, nothing awaits before the job is queued.
     const sliced = this.layers !== null && inputs.length === 1 && this.yieldEveryMs > 0;
     const prediction = sliced ? await this.forwardInSlices(inputs) : tidy(() => this.forward(inputs));
-    const { loss, values } = tidy(() => {
-      const loss = scalarLoss(this.lossFn(prediction, target), 'Trainer.step');
-      return { loss, values: metricValues(this.metrics, prediction, target) };
-    });
-    prediction.dispose();
+    const batch = new Set([...inputs, target]);
+    let loss: Tensor, values: Record<string, number>;
+    try {
+      ({ loss, values } = tidy(() => {
+        const l = scalarLoss(this.lossFn(prediction, target), 'Trainer.step');
+        return { loss: l, values: metricValues(this.metrics, prediction, target) };
+      }));
+    } catch (e) {
+      if (!batch.has(prediction)) prediction.dispose();
+      throw e;
+    }
+    if (prediction !== loss && !batch.has(prediction)) prediction.dispose();
     try {
       const reached = native.leavesReached(loss._handle, this.params.map((p) => p._handle));
       const willHaveGrad = new Set(this.params.filter((_, i) => reached[i]));
@@ -172,7 +179,7 @@ export class Trainer {
       }
       return { loss: loss.item(), ...values };
     } finally {
-      loss.dispose();
+      if (!batch.has(loss)) loss.dispose();
     }
   }
 }

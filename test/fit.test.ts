@@ -79,6 +79,18 @@ describe('fit', () => {
     expect(new Set(counts.slice(1)).size).toBe(1);
   });
 
+  it('frees the batches a loader makes but not batches the caller made', async () => {
+    const s = setup();
+    const x = tg.randn([8, 2]);
+    const y = tg.tensor(Int32Array.from([0, 1, 0, 1, 0, 1, 0, 1]));
+    const before = tg.memory().liveTensors;
+    const h = await tg.train.fit(s.model, [[x, y]], { epochs: 3, loss: s.loss, optimizer: s.optimizer, verbose: 0, validation: [[x, y]] });
+    expect(h.epochs).toHaveLength(3);
+    expect(x.isDisposed || y.isDisposed).toBe(false);
+    // Only the optimizer's state (two tensors per parameter) was added.
+    expect(tg.memory().liveTensors).toBe(before + 2 * s.model.parameters().length);
+  });
+
   it('prints one line per epoch when not on a terminal, and nothing when quiet', async () => {
     const s = setup();
     const plain = sink(false);

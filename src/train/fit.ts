@@ -5,6 +5,7 @@ import { tidy } from '../memory.js';
 import { Module } from '../nn/module.js';
 import type { LRScheduler, ReduceLROnPlateau } from '../optim/lr_scheduler.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { closeScope, openScope } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import type { Callback, FitContext } from './callbacks.js';
 import { History, type EpochLogs } from './history.js';
@@ -48,8 +49,32 @@ function stepsOf(data: Batches): number | undefined {
   return typeof n === 'number' && Number.isInteger(n) ? n : undefined;
 }
 
-function disposeAll(batch: unknown): void {
-  if (Array.isArray(batch)) for (const t of batch) if (t instanceof Tensor) t.dispose();
+/**
+ * The batches of `data`, each with the tensors that producing it created (a
+ * DataLoader's fresh batch): those are freed after use, while batches the
+ * caller made beforehand (an array of [x, y] reused every epoch) are left alone.
+ */
+function* batchesOf(data: Batches): Generator<[unknown, Tensor[]]> {
+  const it = data[Symbol.iterator]();
+  try {
+    for (;;) {
+      const created = openScope();
+      let r: IteratorResult<Tensor[]>;
+      try {
+        r = it.next();
+      } finally {
+        closeScope(created, created);
+      }
+      if (r.done) return;
+      yield [r.value, [...created]];
+    }
+  } finally {
+    it.return?.();
+  }
+}
+
+function disposeAll(tensors: Tensor[]): void {
+  for (const t of tensors) t.dispose();
 }
 
 /** Sums of batch values weighted by batch size, for epoch means. */
@@ -81,7 +106,7 @@ async function evaluateWith(
 ): Promise<Record<string, number>> {
   const means = new Means();
   let lastYield = Date.now();
-  for (const batch of data) {
+  for (const [batch, created] of batchesOf(data)) {
     try {
       const { inputs, target } = splitBatch(batch, op);
       const values = noGrad(() =>
@@ -92,7 +117,7 @@ async function evaluateWith(
       );
       means.add(values, target.shape[0] ?? 1);
     } finally {
-      disposeAll(batch);
+      disposeAll(created);
     }
     if (Date.now() - lastYield > 20) {
       await yieldToEventLoop();
@@ -185,7 +210,7 @@ export async function fit(model: Model, data: Batches, options: FitOptions): Pro
     let lastYield = Date.now();
     let step = 0;
     await withMode(model, true, async () => {
-      for (const batch of data) {
+      for (const [batch, created] of batchesOf(data)) {
         let values: Record<string, number>;
         let size: number;
         try {
@@ -204,7 +229,7 @@ export async function fit(model: Model, data: Batches, options: FitOptions): Pro
             });
           }
         } finally {
-          disposeAll(batch);
+          disposeAll(created);
         }
         means.add(values, size);
         step++;

@@ -65,11 +65,14 @@ describe('scaledDotProductAttention values', () => {
 
   it('float32 agrees with float64', () => {
     const q = leaf([2, 3, 6, 8], 6), k = leaf([2, 3, 7, 8], 7), v = leaf([2, 3, 7, 5], 8), m = leaf([6, 7], 9);
-    const y64 = sdpa(q, k, v, { attnMask: m }).data();
-    const y32 = sdpa(q.to('float32'), k.to('float32'), v.to('float32'), { attnMask: m.to('float32') });
-    expect(y32.dtype).toBe('float32');
-    const d = y32.data();
-    for (let i = 0; i < d.length; i++) expect(Math.abs((d[i] as number) - (y64[i] as number))).toBeLessThan(1e-5);
+    // scale 6 spreads the scores over about ±30, so the exponentials span many binades.
+    for (const scale of [undefined, 6]) {
+      const y64 = sdpa(q, k, v, { attnMask: m, scale }).data();
+      const y32 = sdpa(q.to('float32'), k.to('float32'), v.to('float32'), { attnMask: m.to('float32'), scale });
+      expect(y32.dtype).toBe('float32');
+      const d = y32.data();
+      for (let i = 0; i < d.length; i++) expect(Math.abs((d[i] as number) - (y64[i] as number))).toBeLessThan(1e-5);
+    }
   });
 
   it('a fully masked row is NaN, as PyTorch; the other rows are unaffected', () => {
@@ -79,6 +82,19 @@ describe('scaledDotProductAttention values', () => {
     expect(y[0]!.every(Number.isNaN)).toBe(true);
     const ref = reference(q, k, v, tg.tensor([[0, -Infinity, 0, 0]], { dtype: 'float64' })).toArray() as number[][];
     expectClose(y[1], ref[1], 1e-14);
+  });
+
+  it('float32: a NaN input makes its row NaN; huge negative scores weigh exactly 0', () => {
+    const q = tg.tensor([[Number.NaN, 0], [1, 0], [0, 1]]), k = tg.tensor([[1, 0], [0, 1], [1, 1]]), v = tg.tensor([[1], [2], [4]]);
+    const y = sdpa(q, k, v).toArray() as number[][];
+    expect(Number.isNaN(y[0]![0])).toBe(true);
+    expectClose(y.slice(1), (reference(q.to('float64'), k.to('float64'), v.to('float64')).toArray() as number[][]).slice(1), 1e-6);
+    // A NaN in the mask (a negative-signed NaN, as 0·∞ gives) also spreads to its row only.
+    const m = tg.tensor([[0, 0, 0], [0, -1e30, -100], [0, 0, 0]]).add(tg.tensor([[0, 0, 0], [0, 0, 0], [0, 0, Infinity]]).mul(tg.tensor([[0, 0, 0], [0, 0, 0], [0, 0, 0]])));
+    const z = sdpa(tg.tensor([[0, 0], [1, 0], [0, 1]]), k, v, { attnMask: m }).toArray() as number[][];
+    expect(z[1]![0]).toBe(1); // keys 1 and 2 weighed down by -1e30 and -100 (e^-100 vanishes next to 1 in float32)
+    expect(Number.isNaN(z[2]![0])).toBe(true);
+    expect(Number.isNaN(z[0]![0])).toBe(false);
   });
 
   it('handles empty sizes', () => {

@@ -1,11 +1,12 @@
 // Attention benchmark: forward + backward of a pre-LayerNorm transformer
 // encoder block (nn.TransformerEncoderLayer, batch 16, sequence 64, width 128,
-// 4 heads, MLP 512, GELU, no dropout, float32) and of scaledDotProductAttention
+// 4 heads, MLP 512, ReLU as PyTorch's default or --activation gelu, no
+// dropout, float32) and of scaledDotProductAttention
 // alone on its shapes, in ms, with PyTorch's time for the same computation
 // in the same run when /usr/bin/python3 has torch. Prints a table; asserts
 // nothing.
 //
-//   node bench/attention.mjs [--reps 30] [--rounds 3] [--threads N]
+//   node bench/attention.mjs [--reps 30] [--rounds 3] [--threads N] [--activation relu|gelu]
 //
 // Before timing, the PyTorch block is loaded with this block's weights and
 // both losses must agree (relative 1e-4). Each figure is the median over all
@@ -27,12 +28,16 @@ const tg = createRequire(import.meta.url)(path.join(here, '..', 'dist', 'index.j
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (i < 0) return fallback;
+  const v = process.argv[i + 1];
+  return typeof fallback === 'number' ? Number(v) : v;
 }
 const reps = arg('reps', 30);
 const rounds = arg('rounds', 3);
 const threads = arg('threads', tg.getNumThreads());
 tg.setNumThreads(threads);
+const activation = arg('activation', 'relu');
+if (activation !== 'relu' && activation !== 'gelu') throw new RangeError(`--activation must be relu or gelu, got ${activation}`);
 
 const B = 16, L = 64, D = 128, H = 4, FF = 512;
 const median = (xs) => {
@@ -44,7 +49,7 @@ const median = (xs) => {
 // ---- tapegrad ----------------------------------------------------------------
 tg.manualSeed(0);
 const block = new tg.nn.TransformerEncoderLayer(D, H, {
-  dimFeedforward: FF, dropout: 0, activation: 'gelu', normFirst: true, batchFirst: true,
+  dimFeedforward: FF, dropout: 0, activation, normFirst: true, batchFirst: true,
 });
 const x = tg.randn([B, L, D]);
 const heads = [0, 1, 2].map(() => tg.randn([B, H, L, D / H]).setRequiresGrad(true));
@@ -77,7 +82,7 @@ function timeIt(fn) {
 // ---- PyTorch -----------------------------------------------------------------
 const TORCH_SCRIPT = String.raw`
 import json, struct, sys, time, statistics, torch
-path, reps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, reps, threads, activation = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 torch.set_num_threads(threads)
 B, L, D, H, FF = 16, 64, 128, 4, 512
 data = open(path, 'rb').read()
@@ -88,7 +93,7 @@ for name, e in header.items():
     if name == '__metadata__': continue
     a, b = e['data_offsets']
     t[name] = torch.frombuffer(bytearray(data[base + a:base + b]), dtype=torch.float32).reshape(e['shape'])
-block = torch.nn.TransformerEncoderLayer(D, H, dim_feedforward=FF, dropout=0.0, activation='gelu', norm_first=True, batch_first=True)
+block = torch.nn.TransformerEncoderLayer(D, H, dim_feedforward=FF, dropout=0.0, activation=activation, norm_first=True, batch_first=True)
 block.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('state.')}, strict=True)
 block.train()
 x = t['x']
@@ -131,14 +136,14 @@ function runTorch(file) {
   for (const v of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS']) env[v] = String(threads);
   const blasDir = process.env.TAPEGRAD_BENCH_BLAS_DIR;
   if (blasDir) env.LD_LIBRARY_PATH = env.LD_LIBRARY_PATH ? `${blasDir}:${env.LD_LIBRARY_PATH}` : blasDir;
-  const out = execFileSync('/usr/bin/python3', ['-c', TORCH_SCRIPT, file, String(reps), String(threads)], { env, encoding: 'utf8' });
+  const out = execFileSync('/usr/bin/python3', ['-c', TORCH_SCRIPT, file, String(reps), String(threads), activation], { env, encoding: 'utf8' });
   return JSON.parse(out);
 }
 
 // ---- run -----------------------------------------------------------------------
 const info = tg.backendInfo();
 console.log(`tapegrad ${info.version} (${info.isa}), ${threads} threads, ${os.cpus()[0]?.model ?? 'unknown CPU'}`);
-console.log(`pre-LN encoder block: batch ${B}, seq ${L}, width ${D}, ${H} heads, MLP ${FF}, GELU, float32; ${rounds} rounds of ${reps} reps`);
+console.log(`pre-LN encoder block: batch ${B}, seq ${L}, width ${D}, ${H} heads, MLP ${FF}, ${activation}, float32; ${rounds} rounds of ${reps} reps`);
 
 const withTorch = torchAvailable();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tapegrad-bench-attn-'));

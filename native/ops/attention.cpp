@@ -295,10 +295,34 @@ const T* at(const Tensor& t) {
   return static_cast<const T*>(t.storage().data) + t.offset();
 }
 
-// probs ← softmax(scale·Q·Kᵀ + mask), out ← probs·V; both contiguous.
+// The output [..., B, L, Ev], stored as [..., L, B, Ev] (B the last batch
+// dim): the layout in which MultiheadAttention's merge of the heads,
+// [N, H, L, D] → [N, L, H·D], is a view instead of a copy (PyTorch's CPU
+// flash-attention kernel returns the same layout).
+Tensor output_tensor(const Plan& p, DType dtype) {
+  const std::size_t nb = p.batch.size();
+  if (nb == 0 || p.batch.back() == 1) return empty(with_matrix(p.batch, p.L, p.Ev), dtype, kOp);
+  const i64 heads = p.batch.back();
+  Shape storage_shape(p.batch.begin(), p.batch.end() - 1);
+  storage_shape.push_back(p.L);
+  storage_shape.push_back(heads);
+  storage_shape.push_back(p.Ev);
+  const Tensor base = empty(storage_shape, dtype, kOp);
+  Shape strides = contiguous_strides(storage_shape);  // [..., L, B, Ev]
+  const i64 l_stride = strides[nb - 1], b_stride = strides[nb];
+  strides[nb - 1] = b_stride;
+  strides[nb] = l_stride;
+  Tensor out = make_view(base, with_matrix(p.batch, p.L, p.Ev), strides, 0);
+  out.impl()->is_view = false;  // the only owner of its storage
+  return out;
+}
+
+// probs (contiguous) ← softmax(scale·Q·Kᵀ + mask), out ← probs·V.
 template <typename T>
 void forward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, T* probs,
-                    T* out) {
+                    const Tensor& out) {
+  const Layout o = layout_of(out, p.batch, p.L, p.Ev);
+  T* po = out.data<T>();
   const T* pq = at<T>(q);
   const T* pk = at<T>(k);
   const T* pv = at<T>(v);
@@ -306,7 +330,7 @@ void forward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tenso
   const bool boolean = p.kind == MaskKind::Boolean;
   const std::size_t m_size = boolean ? sizeof(std::int32_t) : sizeof(T);
   const char* pm = mask.defined() ? static_cast<const char*>(mask.storage().data) : nullptr;
-  const i64 LS = p.L * p.S, LEv = p.L * p.Ev;
+  const i64 LS = p.L * p.S;
   const T scale = static_cast<T>(p.scale);
   runtime::parallel_for(0, p.nbatch, 1, [&](i64 begin, i64 end) {
     for (i64 b = begin; b < end; ++b) {
@@ -320,7 +344,8 @@ void forward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tenso
           pm ? pm + m_size * static_cast<std::size_t>(mask.offset() + batch_offset(b, p.batch, p.mask.batch_strides))
              : nullptr;
       masked_softmax<T>(p, sb, mb);
-      gemm<T>(p.L, p.Ev, p.S, T(1), sb, p.S, 1, vb, p.v.rs, p.v.cs, T(0), out + b * LEv, p.Ev);
+      gemm<T>(p.L, p.Ev, p.S, T(1), sb, p.S, 1, vb, p.v.rs, p.v.cs, T(0), po + batch_offset(b, p.batch, o.batch_strides),
+              o.rs);
     }
   });
 }
@@ -386,11 +411,11 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     bool is_causal, std::optional<double> scale) {
   const Plan plan = make_plan(q, k, v, attn_mask, is_causal, scale);
   Tensor probs = empty(with_matrix(plan.batch, plan.L, plan.S), q.dtype(), kOp);
-  Tensor out = empty(with_matrix(plan.batch, plan.L, plan.Ev), q.dtype(), kOp);
+  Tensor out = output_tensor(plan, q.dtype());
   if (plan.nbatch > 0)
     visit_floating(q.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      forward_kernel<T>(plan, q, k, v, attn_mask, probs.data<T>(), out.data<T>());
+      forward_kernel<T>(plan, q, k, v, attn_mask, probs.data<T>(), out);
     });
 
   record(kOp, {q, k, v, attn_mask}, out,

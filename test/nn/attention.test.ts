@@ -58,7 +58,10 @@ describe('scaledDotProductAttention values', () => {
     const x = leaf([2, 5, 3 * 6], 5);
     const [qs, ks, vs] = x.chunk(3, -1).map((t) => t.reshape(2, 5, 2, 3).permute(0, 2, 1, 3)) as [Tensor, Tensor, Tensor];
     expect(qs.isContiguous()).toBe(false);
-    expectClose(sdpa(qs, ks, vs, { isCausal: true }).toArray(),
+    const ys = sdpa(qs, ks, vs, { isCausal: true });
+    // Stored as [N, L, H, D], so merging the heads back is a view.
+    expect(ys.permute(0, 2, 1, 3).isContiguous()).toBe(true);
+    expectClose(ys.toArray(),
       reference(qs, ks, vs, tg.tensor([...Array(25)].map((_, i) => (i % 5 > Math.floor(i / 5) ? -Infinity : 0)), { shape: [5, 5], dtype: 'float64' })).toArray(),
       1e-14);
   });
@@ -204,6 +207,22 @@ describe('MultiheadAttention', () => {
     expect(u.shape).toEqual([4, 6]);
     expect(uw!.shape).toEqual([4, 4]);
     expectClose(u.toArray(), (b.toArray() as number[][][])[1], 1e-14);
+  });
+
+  it('drops attention weights out in training mode only, reproducibly under a seed', () => {
+    const m = new nn.MultiheadAttention(4, 2, { dropout: 0.5, dtype: 'float64' });
+    const x = leaf([3, 2, 4], 3).detach();
+    const run = () => m.forward(x, x, x, { needWeights: false })[0].toArray();
+    m.eval();
+    const evalOut = run();
+    m.train();
+    tg.manualSeed(5);
+    const a = run();
+    tg.manualSeed(5);
+    expect(run()).toEqual(a);
+    expect(a).not.toEqual(evalOut);
+    m.eval();
+    expect(run()).toEqual(evalOut);
   });
 
   it('gradcheck through the projections (float64)', () => {

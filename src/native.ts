@@ -145,6 +145,9 @@ export interface NativeAddon {
   dropout(x: Handle, p: number, training: boolean): Handle;
   embedding(indices: Handle, weight: Handle): Handle;
   oneHot(indices: Handle, numClasses: number): Handle;
+  scaledDotProductAttention(
+    query: Handle, key: Handle, value: Handle, attnMask: Handle | null, isCausal: boolean, scale: number | null,
+  ): Handle;
   // optim (gradients are read from each parameter's .grad)
   sgdStep(params: Handle[], momentumBuffers: Handle[] | null, options: object): void;
   adamStep(params: Handle[], expAvg: Handle[], expAvgSq: Handle[], maxExpAvgSq: Handle[] | null, options: object): void;

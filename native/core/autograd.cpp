@@ -5,6 +5,7 @@
 #include "core/grad_mode.h"
 #include "core/strided.h"
 #include "runtime/error.h"
+#include "runtime/object_pool.h"
 
 namespace tapegrad {
 
@@ -84,7 +85,7 @@ Edge gradient_edge(const Tensor& t) {
   if (!impl->requires_grad) return {};
   std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
   if (!acc) {
-    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    acc = std::allocate_shared<AccumulateGrad>(runtime::PoolAllocator<AccumulateGrad>(), t.impl_ptr());
     acc->outputs.push_back({t.shape(), t.dtype()});
     impl->grad_accumulator = acc;
   }
@@ -110,7 +111,7 @@ void record(const char* name, const std::vector<Tensor>& inputs, const std::vect
   std::vector<Edge> edges;
   edges.reserve(inputs.size());
   for (const Tensor& t : inputs) edges.push_back(t.defined() ? gradient_edge(t) : Edge{});
-  auto node = std::make_shared<FunctionNode>(name, std::move(edges), std::move(fn));
+  auto node = std::allocate_shared<FunctionNode>(runtime::PoolAllocator<FunctionNode>(), name, std::move(edges), std::move(fn));
   node->outputs.reserve(outputs.size());
   for (std::uint32_t i = 0; i < outputs.size(); ++i) {
     node->outputs.push_back({outputs[i].shape(), outputs[i].dtype()});

@@ -95,6 +95,8 @@ Shape contiguous_strides(const Shape& shape);
 // Element count; throws a RangeError naming `op` on negative sizes or overflow.
 std::int64_t checked_numel(const Shape& shape, const char* op);
 
+// An empty TensorImpl from the per-thread object pool.
+std::shared_ptr<TensorImpl> new_tensor_impl();
 // A new contiguous tensor with uninitialised memory.
 Tensor empty(const Shape& shape, DType dtype, const char* op);
 // A view of `base`'s storage (no autograd edges: the caller records them).

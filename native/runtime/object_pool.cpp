@@ -1,0 +1,81 @@
+#include "runtime/object_pool.h"
+
+#include <cstdint>
+
+namespace tapegrad::runtime {
+
+namespace {
+
+constexpr std::size_t kGranule = 16;
+constexpr int kClasses = static_cast<int>(kPoolMaxBlock / kGranule);
+// Per thread and class; beyond it, freed blocks go back to operator delete.
+constexpr std::uint32_t kMaxBlocksPerClass = 8192;
+
+#ifdef TAPEGRAD_SANITIZE
+constexpr bool kBypass = true;
+#else
+constexpr bool kBypass = false;
+#endif
+
+struct FreeBlock {
+  FreeBlock* next;
+};
+
+struct Pool {
+  FreeBlock* head[kClasses] = {};
+  std::uint32_t count[kClasses] = {};
+  ~Pool();
+};
+// Set once this thread's pool is destroyed; trivially destructible, so
+// still readable by blocks freed later during thread exit.
+thread_local bool t_pool_dead = false;
+Pool::~Pool() {
+  t_pool_dead = true;
+  for (FreeBlock*& h : head)
+    while (h) {
+      FreeBlock* b = h;
+      h = b->next;
+      ::operator delete(b);
+    }
+}
+
+Pool* pool() {
+  if (t_pool_dead) return nullptr;
+  static thread_local Pool p;
+  return &p;
+}
+
+int class_of(std::size_t size) { return static_cast<int>((size + kGranule - 1) / kGranule) - 1; }
+
+}  // namespace
+
+void* pool_allocate(std::size_t size) {
+  if (!kBypass) {
+    const int c = class_of(size);
+    if (Pool* p = pool(); p && p->head[c]) {
+      FreeBlock* b = p->head[c];
+      p->head[c] = b->next;
+      p->count[c]--;
+      return b;
+    }
+    return ::operator new(static_cast<std::size_t>(c + 1) * kGranule);
+  }
+  return ::operator new(size);
+}
+
+void pool_release(void* ptr, std::size_t size) noexcept {
+  if (!ptr) return;
+  if (!kBypass) {
+    const int c = class_of(size);
+    if (Pool* p = pool(); p && p->count[c] < kMaxBlocksPerClass) {
+      auto* b = static_cast<FreeBlock*>(ptr);
+      b->next = p->head[c];
+      p->head[c] = b;
+      p->count[c]++;
+      return;
+    }
+  }
+  ::operator delete(ptr);
+}
+
+}  // namespace tapegrad::runtime

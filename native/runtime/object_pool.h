@@ -17,7 +17,7 @@ inline constexpr std::size_t kPoolMaxBlock = 512;
 void* pool_allocate(std::size_t size);
 void pool_release(void* p, std::size_t size) noexcept;
 
-// A stateless allocator for std::allocate_shared.
+// A stateless allocator for std::allocate_shared and small vectors.
 template <typename T>
 struct PoolAllocator {
   using value_type = T;
@@ -25,15 +25,17 @@ struct PoolAllocator {
   template <typename U>
   PoolAllocator(const PoolAllocator<U>&) noexcept {}
   T* allocate(std::size_t n) {
-    if (n == 1 && sizeof(T) <= kPoolMaxBlock && alignof(T) <= alignof(std::max_align_t))
-      return static_cast<T*>(pool_allocate(sizeof(T)));
+    if (pooled(n)) return static_cast<T*>(pool_allocate(n * sizeof(T)));
     return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{alignof(T)}));
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    if (n == 1 && sizeof(T) <= kPoolMaxBlock && alignof(T) <= alignof(std::max_align_t))
-      pool_release(p, sizeof(T));
+    if (pooled(n))
+      pool_release(p, n * sizeof(T));
     else
       ::operator delete(p, std::align_val_t{alignof(T)});
+  }
+  static constexpr bool pooled(std::size_t n) {
+    return n != 0 && n <= kPoolMaxBlock / sizeof(T) && alignof(T) <= alignof(std::max_align_t);
   }
   template <typename U>
   bool operator==(const PoolAllocator<U>&) const noexcept { return true; }

@@ -51,7 +51,7 @@ class Node : public std::enable_shared_from_this<Node> {
   bool needs_grad(std::size_t input) const { return input < next_edges.size() && next_edges[input].node; }
 
   EdgeList next_edges;
-  std::vector<OutputMeta> outputs;
+  std::vector<OutputMeta, runtime::PoolAllocator<OutputMeta>> outputs;
   // Creation order; the engine runs later nodes first and sums gradients in
   // this order, so results do not depend on scheduling.
   const std::uint64_t sequence_nr;

@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "runtime/object_pool.h"
 
 namespace tapegrad {
 
-using Shape = std::vector<std::int64_t>;
+// Shapes and strides live in the per-thread object pool: every op makes some.
+using Shape = std::vector<std::int64_t, runtime::PoolAllocator<std::int64_t>>;
 class Node;
 class Tensor;
 

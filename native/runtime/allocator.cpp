@@ -131,16 +131,19 @@ SharedCache& shared_cache() {
   return *cache;
 }
 
+// Trivially constructible and destructible, so that reaching it costs one
+// TLS lookup and no initialisation guard.
 struct ThreadCache {
-  FreeBuffer* head[kThreadClasses] = {};
-  std::int64_t bytes = 0;
-  std::uint64_t epoch = 0;
+  FreeBuffer* head[kThreadClasses];
+  std::int64_t bytes;
+  std::uint64_t epoch;
+  bool registered;  // the reaper below exists for this thread
+  bool dead;        // this thread is exiting: bypass the cache
 
   void flush() {
     for (int c = 0; c < kThreadClasses; ++c) {
       const std::size_t size = class_size(c);
-      while (head[c]) {
-        FreeBuffer* b = head[c];
+      while (FreeBuffer* b = head[c]) {
         head[c] = b->next;
         system_release(b, size);
         g_cached_bytes.fetch_sub(static_cast<std::int64_t>(size), std::memory_order_relaxed);
@@ -148,25 +151,33 @@ struct ThreadCache {
     }
     bytes = 0;
   }
-  ~ThreadCache();
 };
-// Set when this thread's cache is gone (thread exit): buffers freed later
-// bypass it. Trivially destructible, so it stays readable during exit.
-thread_local bool t_cache_dead = false;
-ThreadCache::~ThreadCache() {
-  t_cache_dead = true;
-  flush();
-}
+thread_local ThreadCache t_cache;
+
+// Returns the thread's cached buffers when the thread exits.
+struct ThreadCacheReaper {
+  ~ThreadCacheReaper() {
+    t_cache.dead = true;
+    t_cache.flush();
+  }
+};
 
 ThreadCache* thread_cache() {
-  if (t_cache_dead) return nullptr;
-  static thread_local ThreadCache cache;
-  const std::uint64_t epoch = g_epoch.load(std::memory_order_relaxed);
-  if (cache.epoch != epoch) {
-    cache.flush();
-    cache.epoch = epoch;
+  ThreadCache* cache = &t_cache;
+  if (__builtin_expect(!cache->registered, 0)) {
+    if (cache->dead) return nullptr;
+    cache->registered = true;
+    cache->epoch = g_epoch.load(std::memory_order_relaxed);
+    static thread_local ThreadCacheReaper reaper;
+    (void)reaper;
   }
-  return &cache;
+  if (cache->dead) return nullptr;
+  const std::uint64_t epoch = g_epoch.load(std::memory_order_relaxed);
+  if (cache->epoch != epoch) {
+    cache->flush();
+    cache->epoch = epoch;
+  }
+  return cache;
 }
 
 void count_allocation(std::size_t nbytes) {

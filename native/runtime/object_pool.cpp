@@ -21,28 +21,38 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
+// Trivially constructible and destructible, so that reaching it costs one
+// TLS lookup and no initialisation guard (this runs several times per op).
 struct Pool {
-  FreeBlock* head[kClasses] = {};
-  std::uint32_t count[kClasses] = {};
-  ~Pool();
+  FreeBlock* head[kClasses];
+  std::uint32_t count[kClasses];
+  bool registered;  // the reaper below exists for this thread
+  bool dead;        // this thread is exiting: free blocks directly
 };
-// Set once this thread's pool is destroyed; trivially destructible, so
-// still readable by blocks freed later during thread exit.
-thread_local bool t_pool_dead = false;
-Pool::~Pool() {
-  t_pool_dead = true;
-  for (FreeBlock*& h : head)
-    while (h) {
-      FreeBlock* b = h;
-      h = b->next;
-      ::operator delete(b);
-    }
-}
+thread_local Pool t_pool;
+
+// Frees the thread's blocks when the thread exits.
+struct PoolReaper {
+  ~PoolReaper() {
+    Pool& p = t_pool;
+    p.dead = true;
+    for (int c = 0; c < kClasses; ++c)
+      while (FreeBlock* b = p.head[c]) {
+        p.head[c] = b->next;
+        ::operator delete(b);
+      }
+  }
+};
 
 Pool* pool() {
-  if (t_pool_dead) return nullptr;
-  static thread_local Pool p;
-  return &p;
+  Pool* p = &t_pool;
+  if (__builtin_expect(!p->registered, 0)) {
+    if (p->dead) return nullptr;
+    p->registered = true;
+    static thread_local PoolReaper reaper;
+    (void)reaper;
+  }
+  return p->dead ? nullptr : p;
 }
 
 int class_of(std::size_t size) { return static_cast<int>((size + kGranule - 1) / kGranule) - 1; }

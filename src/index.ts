@@ -14,7 +14,8 @@ export {
 export type { TensorOptions, FromDataOptions } from './creation.js';
 export { noGrad, enableGrad, isGradEnabled, grad, gradcheck, gradgradcheck } from './autograd.js';
 export type { GradOptions, GradcheckOptions } from './autograd.js';
-export { tidy, tidyAsync, memory } from './memory.js';
+export { tidy, tidyAsync, memory, setCacheLimit, emptyCache } from './memory.js';
+export type { MemoryInfo } from './memory.js';
 export { backendInfo, setNumThreads, getNumThreads } from './backend.js';
 export type { BackendInfo } from './backend.js';
 export * as optim from './optim/index.js';

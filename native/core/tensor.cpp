@@ -5,6 +5,7 @@
 
 #include "runtime/allocator.h"
 #include "runtime/error.h"
+#include "runtime/object_pool.h"
 
 namespace tapegrad {
 
@@ -54,18 +55,22 @@ std::int64_t checked_numel(const Shape& shape, const char* op) {
   return n;
 }
 
+std::shared_ptr<TensorImpl> new_tensor_impl() {
+  return std::allocate_shared<TensorImpl>(runtime::PoolAllocator<TensorImpl>());
+}
+
 Tensor empty(const Shape& shape, DType dtype, const char* op) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = new_tensor_impl();
   impl->numel = checked_numel(shape, op);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(impl->numel) * dtype_size(dtype), op);
+  impl->storage = std::allocate_shared<Storage>(runtime::PoolAllocator<Storage>(), static_cast<std::size_t>(impl->numel) * dtype_size(dtype), op);
   return Tensor(std::move(impl));
 }
 
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = new_tensor_impl();
   impl->storage = base.impl()->storage;
   impl->numel = 1;
   for (std::int64_t s : shape) impl->numel *= s;
@@ -78,7 +83,7 @@ Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t of
 }
 
 Tensor detach(const Tensor& t) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = new_tensor_impl();
   impl->storage = t.impl()->storage;
   impl->shape = t.shape();
   impl->strides = t.strides();

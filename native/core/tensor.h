@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "runtime/object_pool.h"
 
 namespace tapegrad {
 
-using Shape = std::vector<std::int64_t>;
+// Shapes and strides live in the per-thread object pool: every op makes some.
+using Shape = std::vector<std::int64_t, runtime::PoolAllocator<std::int64_t>>;
 class Node;
 class Tensor;
 
@@ -111,6 +113,8 @@ Shape contiguous_strides(const Shape& shape);
 // Element count; throws a RangeError naming `op` on negative sizes or overflow.
 std::int64_t checked_numel(const Shape& shape, const char* op);
 
+// An empty TensorImpl from the per-thread object pool.
+std::shared_ptr<TensorImpl> new_tensor_impl();
 // A new contiguous tensor with uninitialised memory.
 Tensor empty(const Shape& shape, DType dtype, const char* op);
 // A view of `base`'s storage (no autograd edges: the caller records them).

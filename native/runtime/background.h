@@ -1,8 +1,8 @@
 // Background threads for jobs that must not disturb the JS thread: on
 // Linux they never preempt another thread when they wake (SCHED_BATCH) and
-// run at a lower priority (nice 5), so the event loop's timers and I/O
-// callbacks get a core at once while a job computes. With no other demand
-// for the CPU they run at full speed.
+// run 5 nice steps below the thread that started them, so the event loop's
+// timers and I/O callbacks get a core at once while a job computes. With no
+// other demand for the CPU they run at full speed.
 #pragma once
 
 #include <functional>

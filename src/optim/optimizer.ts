@@ -1,5 +1,6 @@
 // The optimizer base: parameter groups with their own options, zeroGrad,
 // per-parameter state, and state dicts for resuming training.
+import { noGrad } from '../autograd.js';
 import { zerosLike } from '../creation.js';
 import { untrack } from '../scope.js';
 import { Tensor } from '../tensor.js';
@@ -47,6 +48,8 @@ export abstract class Optimizer<O extends { lr: number }> {
         seen.add(p);
       });
       const group = { ...defaults, ...spec, params: groupParams } as ParamGroup<O>;
+      for (const [key, value] of Object.entries(defaults))
+        if (value !== undefined) checkOptionType(name, key, (group as Record<string, unknown>)[key], value, g);
       this.validate(group, g);
       return group;
     });
@@ -99,46 +102,100 @@ export abstract class Optimizer<O extends { lr: number }> {
     return { state, paramGroups };
   }
 
-  /** Restores options and state (copied) from stateDict() of an optimizer over the same parameters. */
+  /**
+   * Restores options and state (copied) from stateDict() of an optimizer of
+   * the same kind over parameters of the same shapes. Everything is checked
+   * before anything changes: group and parameter counts, option names and
+   * types, state shapes and step counts.
+   */
   loadStateDict(dict: OptimizerStateDict<O>): void {
-    if (!dict || !Array.isArray(dict.paramGroups) || typeof dict.state !== 'object')
-      throw new TypeError(`${this.name}.loadStateDict: expected an object with state and paramGroups`);
+    const op = `${this.name}.loadStateDict`;
+    if (dict === null || typeof dict !== 'object' || !Array.isArray(dict.paramGroups))
+      throw new TypeError(`${op}: expected an object with paramGroups (and state), as stateDict() returns`);
+    // A state dict taken before the first step may have no state at all (stateDictFromTensors drops empty objects).
+    const stateIn = dict.state ?? {};
+    if (stateIn === null || typeof stateIn !== 'object') throw new TypeError(`${op}: state must be an object`);
     if (dict.paramGroups.length !== this.paramGroups.length)
       throw new RangeError(
-        `${this.name}.loadStateDict: the state dict has ${dict.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`,
+        `${op}: the state dict has ${dict.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`,
       );
     const flat: Tensor[] = [];
-    dict.paramGroups.forEach((g, i) => {
+    const groups = dict.paramGroups.map((g, i) => {
       const mine = this.paramGroups[i] as ParamGroup<O>;
+      if (g === null || typeof g !== 'object' || !Array.isArray(g.params))
+        throw new TypeError(`${op}: group ${i} must be an object with a params list`);
       if (g.params.length !== mine.params.length)
         throw new RangeError(
-          `${this.name}.loadStateDict: group ${i} has ${g.params.length} parameters in the state dict and ${mine.params.length} here`,
+          `${op}: group ${i} has ${g.params.length} parameters in the state dict and ${mine.params.length} here`,
         );
       flat.push(...mine.params);
+      const { params: _ignored, ...options } = g as Record<string, unknown>;
+      const merged = { ...mine } as Record<string, unknown>;
+      const copied: Record<string, unknown> = {};
+      for (const key of Object.keys(mine)) {
+        if (key !== 'params' && !(key in options))
+          throw new RangeError(`${op}: group ${i} lacks option '${key}' (a state dict of another optimizer?)`);
+      }
+      for (const [key, value] of Object.entries(options)) {
+        if (!(key in mine))
+          throw new RangeError(`${op}: group ${i} has option '${key}', which ${this.name} does not have (a state dict of another optimizer?)`);
+        checkOptionType(op, key, value, (mine as Record<string, unknown>)[key], i);
+        merged[key] = copied[key] = Array.isArray(value) ? [...value] : value;
+      }
+      const group = merged as ParamGroup<O>;
+      this.validate(group, i);
+      return copied;
     });
-    for (const [key, s] of Object.entries(dict.state)) {
-      const p = flat[Number(key)];
-      if (!p) throw new RangeError(`${this.name}.loadStateDict: state for parameter ${key}, which does not exist`);
-      for (const [name, t] of Object.entries(s.tensors)) {
+    const entries: [string, ParamState][] = [];
+    for (const [key, s] of Object.entries(stateIn as Record<string, ParamState>)) {
+      const index = Number(key);
+      const p = Number.isInteger(index) && index >= 0 ? flat[index] : undefined;
+      if (!p) throw new RangeError(`${op}: state for parameter ${key}, which does not exist (${flat.length} parameters)`);
+      if (s === null || typeof s !== 'object') throw new TypeError(`${op}: state of parameter ${key} must be an object with step and tensors`);
+      // An optimizer without state tensors (SGD without momentum) may come back with no tensors object.
+      const tensors = s.tensors ?? {};
+      if (tensors === null || typeof tensors !== 'object')
+        throw new TypeError(`${op}: state of parameter ${key} must be an object with step and tensors`);
+      if (!Number.isInteger(s.step) || s.step < 0)
+        throw new RangeError(`${op}: the step count of parameter ${key} must be a non-negative integer, got ${String(s.step)}`);
+      entries.push([key, { step: s.step, tensors }]);
+      for (const [name, t] of Object.entries(tensors)) {
         if (!(t instanceof Tensor) || t.shape.join() !== p.shape.join())
           throw new RangeError(
-            `${this.name}.loadStateDict: state '${name}' of parameter ${key} must be a tensor of shape [${p.shape.join(', ')}]`,
+            `${op}: state '${name}' of parameter ${key} must be a tensor of shape [${p.shape.join(', ')}]` +
+              (t instanceof Tensor ? `, got [${t.shape.join(', ')}]` : ''),
           );
       }
     }
-    dict.paramGroups.forEach((g, i) => {
-      const { params: _ignored, ...options } = g;
-      Object.assign(this.paramGroups[i] as ParamGroup<O>, options);
+    groups.forEach((options, i) => Object.assign(this.paramGroups[i] as ParamGroup<O>, options));
+    // Copy first, then free the old state: `dict` may hold this optimizer's own tensors.
+    const next = new Map<Tensor, ParamState>();
+    noGrad(() => {
+      for (const [key, s] of entries) {
+        const p = flat[Number(key)] as Tensor;
+        const tensors: Record<string, Tensor> = {};
+        for (const [name, t] of Object.entries(s.tensors)) {
+          tensors[name] = owned(t.dtype === p.dtype ? t.clone() : t.to(p.dtype));
+        }
+        next.set(p, { step: s.step, tensors });
+      }
     });
     for (const s of this.state.values()) for (const t of Object.values(s.tensors)) t.dispose();
     this.state.clear();
-    for (const [key, s] of Object.entries(dict.state)) {
-      const p = flat[Number(key)] as Tensor;
-      const tensors: Record<string, Tensor> = {};
-      for (const [name, t] of Object.entries(s.tensors)) tensors[name] = owned(t.detach().to(p.dtype).clone());
-      this.state.set(p, { step: s.step, tensors });
-    }
+    for (const [p, s] of next) this.state.set(p, s);
   }
+}
+
+/** Checks that a loaded option has the type of the optimizer's own value (number, boolean, or array of numbers). */
+function checkOptionType(op: string, key: string, value: unknown, current: unknown, group: number): void {
+  const describe = (v: unknown) => (Array.isArray(v) ? `an array of ${v.length} numbers` : `a ${typeof v}`);
+  const ok = Array.isArray(current)
+    ? Array.isArray(value) && value.length === current.length && value.every((x) => typeof x === 'number')
+    : typeof value === typeof current;
+  if (!ok)
+    throw new TypeError(
+      `${op}: option '${key}' of group ${group} must be ${describe(current)}, got ${Array.isArray(value) ? 'an array' : typeof value} ${JSON.stringify(value)}`,
+    );
 }
 
 /** Keeps an optimizer-owned tensor out of any tidy scope. */

@@ -29,13 +29,19 @@ export class SGD extends Optimizer<SGDOptions> {
       const params = g.params.filter((p) => p.grad !== null);
       if (params.length === 0) continue;
       const names = g.momentum !== 0 ? ['momentum_buffer'] : [];
+      // A momentum buffer starts as the first gradient itself (PyTorch's None buffer): parameters
+      // whose buffer is new (e.g. one that had no gradient before) go in their own call.
+      const fresh = params.map((p) => g.momentum !== 0 && !this.state.get(p)?.tensors.momentum_buffer);
       const states = params.map((p) => this.stateOf(p, names));
-      const firstStep = states[0]!.step === 0;
-      native.sgdStep(
-        params.map((p) => p._handle),
-        g.momentum !== 0 ? states.map((s) => s.tensors.momentum_buffer!._handle) : null,
-        { ...g, params: undefined, firstStep },
-      );
+      for (const firstStep of [true, false]) {
+        const idx = fresh.flatMap((f, i) => (f === firstStep ? [i] : []));
+        if (idx.length === 0) continue;
+        native.sgdStep(
+          idx.map((i) => params[i]!._handle),
+          g.momentum !== 0 ? idx.map((i) => states[i]!.tensors.momentum_buffer!._handle) : null,
+          { ...g, params: undefined, firstStep },
+        );
+      }
       for (const s of states) s.step++;
     }
   }

@@ -1,0 +1,107 @@
+// Gradient clipping, as torch.nn.utils computes it. The work runs in native
+// reductions and in-place ops under noGrad; JS only combines one number per
+// parameter.
+import { noGrad } from '../autograd.js';
+import { TapegradError } from '../errors.js';
+import { Tensor } from '../tensor.js';
+
+export interface ClipGradNormOptions {
+  /** The p of the p-norm: any positive number, or Infinity for the largest |g| (default 2). */
+  normType?: number;
+  /** Throw instead of clipping when the total norm is NaN or infinite (default false, as PyTorch). */
+  errorIfNonfinite?: boolean;
+}
+
+/** The gradients of `params` that exist (a parameter without .grad is skipped). */
+function gradsOf(op: string, params: Tensor | Iterable<Tensor>): Tensor[] {
+  if (params instanceof Tensor) params = [params];
+  if (params === null || typeof params !== 'object' || typeof (params as Iterable<Tensor>)[Symbol.iterator] !== 'function')
+    throw new TypeError(`${op}: params must be a Tensor or an iterable of Tensors, got ${String(params)}`);
+  const grads: Tensor[] = [];
+  let i = 0;
+  for (const p of params) {
+    if (!(p instanceof Tensor)) throw new TypeError(`${op}: parameter ${i} is not a Tensor`);
+    const g = p.grad;
+    if (g !== null) grads.push(g);
+    i++;
+  }
+  return grads;
+}
+
+/**
+ * Scales the gradients of `params` in place so that their total norm (the
+ * norm of the vector of every gradient element) is at most `maxNorm`, and
+ * returns the total norm before clipping. The scale is
+ * min(1, maxNorm / (total + 1e-6)). Parameters without a gradient are
+ * skipped; with none, the total is 0.
+ */
+export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number, options: ClipGradNormOptions = {}): number {
+  const op = 'clipGradNorm';
+  if (typeof maxNorm !== 'number' || !(maxNorm >= 0))
+    throw new RangeError(`${op}: maxNorm must be a non-negative number, got ${String(maxNorm)}`);
+  const normType = options.normType ?? 2;
+  if (typeof normType !== 'number' || !(normType > 0))
+    throw new RangeError(`${op}: normType must be a positive number or Infinity, got ${String(normType)}`);
+  const grads = gradsOf(op, params);
+  try {
+    if (grads.length === 0) return 0;
+    const norms = noGrad(() =>
+      grads.map((g) => {
+        const n = g.norm(normType);
+        const v = n.item();
+        n.dispose();
+        return v;
+      }),
+    );
+    // Each per-gradient norm is combined in double precision: ‖(n₁, …, n_k)‖_p.
+    let total: number;
+    if (normType === Infinity) total = Math.max(...norms);
+    else if (normType === 2) total = Math.hypot(...norms);
+    else total = norms.reduce((s, n) => s + n ** normType, 0) ** (1 / normType);
+    if (norms.some(Number.isNaN)) total = NaN;
+    if (options.errorIfNonfinite && !Number.isFinite(total))
+      throw new TapegradError(
+        `${op}: the total norm of order ${normType} of the gradients is ${total}, so they cannot be clipped; ` +
+          'pass errorIfNonfinite: false to clip anyway',
+      );
+    const coef = maxNorm / (total + 1e-6);
+    // With coef >= 1 the gradients would be multiplied by 1: leave them as they are.
+    if (!(coef >= 1)) noGrad(() => grads.forEach((g) => g.mulInPlace(coef)));
+    return total;
+  } finally {
+    for (const g of grads) g.dispose();
+  }
+}
+
+/** Clamps every gradient element of `params` to [-clipValue, clipValue], in place. */
+export function clipGradValue(params: Tensor | Iterable<Tensor>, clipValue: number): void {
+  const op = 'clipGradValue';
+  if (typeof clipValue !== 'number' || !(clipValue >= 0))
+    throw new RangeError(`${op}: clipValue must be a non-negative number, got ${String(clipValue)}`);
+  const grads = gradsOf(op, params);
+  try {
+    noGrad(() => {
+      for (const g of grads) {
+        const clamped = g.clamp(-clipValue, clipValue);
+        g.copyFrom(clamped);
+        clamped.dispose();
+      }
+    });
+  } finally {
+    for (const g of grads) g.dispose();
+  }
+}
+
+/** The same named tensors with `prefix` put before each name, to keep several state dicts in one file. */
+export function addPrefix(prefix: string, tensors: Record<string, Tensor>): Record<string, Tensor> {
+  if (typeof prefix !== 'string') throw new TypeError(`addPrefix: prefix must be a string, got ${typeof prefix}`);
+  if (tensors === null || typeof tensors !== 'object') throw new TypeError('addPrefix: expected an object of named tensors');
+  return Object.fromEntries(Object.entries(tensors).map(([k, t]) => [prefix + k, t]));
+}
+
+/** The tensors whose names start with `prefix`, with the prefix removed (the inverse of addPrefix). */
+export function selectPrefix(prefix: string, tensors: Record<string, Tensor>): Record<string, Tensor> {
+  if (typeof prefix !== 'string') throw new TypeError(`selectPrefix: prefix must be a string, got ${typeof prefix}`);
+  if (tensors === null || typeof tensors !== 'object') throw new TypeError('selectPrefix: expected an object of named tensors');
+  return Object.fromEntries(Object.entries(tensors).flatMap(([k, t]) => (k.startsWith(prefix) ? [[k.slice(prefix.length), t]] : [])));
+}

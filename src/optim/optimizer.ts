@@ -29,8 +29,14 @@ export abstract class Optimizer<O extends { lr: number }> {
   protected readonly defaults: O;
   private readonly name: string;
 
-  protected constructor(name: string, params: Params<O>, defaults: O) {
+  /** `defaults` holds every option's default (its type is the option's type); `options` overrides them. */
+  protected constructor(name: string, params: Params<O>, defaults: O, options: Partial<O> = {}) {
     this.name = name;
+    if (options === null || typeof options !== 'object') throw new TypeError(`${name}: options must be an object`);
+    for (const [key, value] of Object.entries(options))
+      if (value !== undefined && (defaults as Record<string, unknown>)[key] !== undefined)
+        checkOptionType(name, key, value, (defaults as Record<string, unknown>)[key], 0, 'options');
+    defaults = { ...defaults, ...options };
     this.defaults = defaults;
     const list = Array.isArray(params) ? params : [...(params as Iterable<Tensor>)];
     const specs: ParamGroupSpec<O>[] =
@@ -47,9 +53,10 @@ export abstract class Optimizer<O extends { lr: number }> {
         if (seen.has(p)) throw new RangeError(`${name}: parameter ${i} of group ${g} appears in more than one place`);
         seen.add(p);
       });
+      for (const [key, value] of Object.entries(spec))
+        if (key !== 'params' && value !== undefined && (defaults as Record<string, unknown>)[key] !== undefined)
+          checkOptionType(name, key, value, (defaults as Record<string, unknown>)[key], g);
       const group = { ...defaults, ...spec, params: groupParams } as ParamGroup<O>;
-      for (const [key, value] of Object.entries(defaults))
-        if (value !== undefined) checkOptionType(name, key, (group as Record<string, unknown>)[key], value, g);
       this.validate(group, g);
       return group;
     });
@@ -58,7 +65,7 @@ export abstract class Optimizer<O extends { lr: number }> {
 
   /** Checks a group's options; throws RangeError naming the option. */
   protected validate(group: ParamGroup<O>, index: number): void {
-    if (!(group.lr >= 0)) throw new RangeError(`${this.name}: lr must be a non-negative number, got ${group.lr} (group ${index})`);
+    if (typeof group.lr !== 'number' || !(group.lr >= 0)) throw new RangeError(`${this.name}: lr must be a non-negative number, got ${group.lr} (group ${index})`);
   }
 
   protected checkRange(value: number, lo: number, hi: number, option: string, index: number, hiOpen = false): void {
@@ -132,15 +139,15 @@ export abstract class Optimizer<O extends { lr: number }> {
       const { params: _ignored, ...options } = g as Record<string, unknown>;
       const merged = { ...mine } as Record<string, unknown>;
       const copied: Record<string, unknown> = {};
-      for (const key of Object.keys(mine)) {
-        if (key !== 'params' && !(key in options))
-          throw new RangeError(`${op}: group ${i} lacks option '${key}' (a state dict of another optimizer?)`);
-      }
       for (const [key, value] of Object.entries(options)) {
         if (!(key in mine))
           throw new RangeError(`${op}: group ${i} has option '${key}', which ${this.name} does not have (a state dict of another optimizer?)`);
         checkOptionType(op, key, value, (mine as Record<string, unknown>)[key], i);
         merged[key] = copied[key] = Array.isArray(value) ? [...value] : value;
+      }
+      for (const key of Object.keys(mine)) {
+        if (key !== 'params' && !(key in options))
+          throw new RangeError(`${op}: group ${i} lacks option '${key}' (a state dict of another optimizer?)`);
       }
       const group = merged as ParamGroup<O>;
       this.validate(group, i);
@@ -187,14 +194,14 @@ export abstract class Optimizer<O extends { lr: number }> {
 }
 
 /** Checks that a loaded option has the type of the optimizer's own value (number, boolean, or array of numbers). */
-function checkOptionType(op: string, key: string, value: unknown, current: unknown, group: number): void {
+function checkOptionType(op: string, key: string, value: unknown, current: unknown, group: number, where = `group ${group}`): void {
   const describe = (v: unknown) => (Array.isArray(v) ? `an array of ${v.length} numbers` : `a ${typeof v}`);
   const ok = Array.isArray(current)
     ? Array.isArray(value) && value.length === current.length && value.every((x) => typeof x === 'number')
     : typeof value === typeof current;
   if (!ok)
     throw new TypeError(
-      `${op}: option '${key}' of group ${group} must be ${describe(current)}, got ${Array.isArray(value) ? 'an array' : typeof value} ${JSON.stringify(value)}`,
+      `${op}: option '${key}' of ${where} must be ${describe(current)}, got ${Array.isArray(value) ? 'an array' : typeof value} ${JSON.stringify(value)}`,
     );
 }
 

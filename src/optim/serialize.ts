@@ -20,6 +20,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Tensor);
 }
 
+// `underTensors`: `value` is an entry of a "tensors" object.
 function encode(value: unknown, path: string, out: Record<string, Tensor>, underTensors: boolean): void {
   const where = path || 'the state dict';
   if (value instanceof Tensor) {
@@ -37,7 +38,7 @@ function encode(value: unknown, path: string, out: Record<string, Tensor>, under
     for (const [key, v] of Object.entries(value)) {
       if (key === '' || key.includes('.'))
         throw new RangeError(`stateDictToTensors: the key ${JSON.stringify(key)} at '${where}' cannot be part of a dotted name`);
-      encode(v, path ? `${path}.${key}` : key, out, key === TENSORS_KEY);
+      encode(v, path ? `${path}.${key}` : key, out, path.split('.').pop() === TENSORS_KEY);
     }
   } else {
     throw new TypeError(`stateDictToTensors: '${where}' is ${value === null ? 'null' : `a ${typeof value}`}; expected numbers, booleans, arrays, objects and tensors`);

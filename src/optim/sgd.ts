@@ -13,7 +13,7 @@ export interface SGDOptions {
 /** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's formulas). */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: Params<SGDOptions>, options: Partial<SGDOptions> & { lr: number }) {
-    super('SGD', params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...options });
+    super('SGD', params, { lr: undefined as unknown as number, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false }, options);
   }
 
   protected override validate(g: ParamGroup<SGDOptions>, i: number): void {

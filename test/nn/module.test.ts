@@ -89,10 +89,10 @@ describe('nn.Module', () => {
       /'body.0.weight' has shape \[4, 5\] in the state dict and \[4, 4\] in the module/,
     );
     expect(() => b.loadStateDict({ ...state, 'norm.weight': [1, 2] as unknown as tg.Tensor })).toThrow(/'norm.weight' must be a Tensor/);
-    const before = b.norm.weight.toArray();
+    const before = b.norm.weight!.toArray();
     const result = b.loadStateDict({ ...missing, extra: tg.ones([1]), 'norm.weight': tg.full([4], 3) }, { strict: false });
     expect(result).toEqual({ missingKeys: ['norm.bias'], unexpectedKeys: ['extra'] });
-    expect(b.norm.weight.toArray()).toEqual([3, 3, 3, 3]);
+    expect(b.norm.weight!.toArray()).toEqual([3, 3, 3, 3]);
     expect(before).toEqual([1, 1, 1, 1]);
     // float64 values load into float32 parameters, converted
     b.loadStateDict({ ...state, 'norm.bias': tg.full([4], 0.5, { dtype: 'float64' }) });

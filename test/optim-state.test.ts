@@ -330,3 +330,21 @@ describe('scheduler state dicts', () => {
     expect(o.paramGroups[0]!.lr).toBeCloseTo(0.02, 15);
   });
 });
+
+describe('addParamGroup', () => {
+  it('adds a group with its own options, checked like the constructor’s', () => {
+    const a = tg.tensor([1], { dtype: 'float64', requiresGrad: true });
+    const b = tg.tensor([1], { dtype: 'float64', requiresGrad: true });
+    const opt = new SGD([a], { lr: 0.1, momentum: 0.9 });
+    opt.addParamGroup({ params: [b], lr: 0.5 });
+    expect(opt.paramGroups.map((g) => [g.lr, g.momentum])).toEqual([[0.1, 0.9], [0.5, 0.9]]);
+    a.grad = tg.tensor([1], { dtype: 'float64' });
+    b.grad = tg.tensor([1], { dtype: 'float64' });
+    opt.step();
+    expect([a.item(), b.item()]).toEqual([1 - 0.1, 1 - 0.5]);
+    expect(() => opt.addParamGroup({ params: [a] })).toThrow(/SGD: parameter 0 of group 2 appears in more than one place/);
+    expect(() => opt.addParamGroup({ params: [tg.zeros([1], { requiresGrad: true })], lr: -1 })).toThrow(/lr must be a non-negative number, got -1 \(group 2\)/);
+    expect(() => opt.addParamGroup({ params: 3 } as never)).toThrow(/parameter group 2 must be an object with a params list/);
+    expect(opt.paramGroups).toHaveLength(2);
+  });
+});

@@ -41,26 +41,36 @@ export abstract class Optimizer<O extends { lr: number }> {
     const list = Array.isArray(params) ? params : [...(params as Iterable<Tensor>)];
     const specs: ParamGroupSpec<O>[] =
       list.length > 0 && !(list[0] instanceof Tensor) ? (list as ParamGroupSpec<O>[]) : [{ params: list as Tensor[] } as unknown as ParamGroupSpec<O>];
-    const seen = new Set<Tensor>();
-    this.paramGroups = specs.map((spec, g) => {
-      if (spec === null || typeof spec !== 'object' || !('params' in spec))
-        throw new TypeError(`${name}: parameter group ${g} must be an object with a params list`);
-      const groupParams = [...spec.params];
-      groupParams.forEach((p, i) => {
-        if (!(p instanceof Tensor)) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a Tensor`);
-        if (!p.isLeaf) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a leaf tensor`);
-        if (p.dtype === 'int32') throw new TypeError(`${name}: parameter ${i} of group ${g} must be float32 or float64`);
-        if (seen.has(p)) throw new RangeError(`${name}: parameter ${i} of group ${g} appears in more than one place`);
-        seen.add(p);
-      });
-      for (const [key, value] of Object.entries(spec))
-        if (key !== 'params' && value !== undefined && (defaults as Record<string, unknown>)[key] !== undefined)
-          checkOptionType(name, key, value, (defaults as Record<string, unknown>)[key], g);
-      const group = { ...defaults, ...spec, params: groupParams } as ParamGroup<O>;
-      this.validate(group, g);
-      return group;
+    this.paramGroups = [];
+    for (const spec of specs) this.addParamGroup(spec);
+    if (this.paramGroups.every((g) => g.params.length === 0)) throw new RangeError(`${name}: got an empty parameter list`);
+  }
+
+  /**
+   * Adds a group of parameters with its own options (the optimizer's
+   * defaults fill the rest), e.g. layers unfrozen while fine-tuning.
+   * A scheduler made before this does not know the new group.
+   */
+  addParamGroup(spec: ParamGroupSpec<O>): void {
+    const { name } = this;
+    const g = this.paramGroups.length;
+    if (spec === null || typeof spec !== 'object' || !('params' in spec) || typeof spec.params?.[Symbol.iterator] !== 'function')
+      throw new TypeError(`${name}: parameter group ${g} must be an object with a params list`);
+    const seen = new Set(this.paramGroups.flatMap((group) => group.params));
+    const groupParams = [...spec.params];
+    groupParams.forEach((p, i) => {
+      if (!(p instanceof Tensor)) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a Tensor`);
+      if (!p.isLeaf) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a leaf tensor`);
+      if (p.dtype === 'int32') throw new TypeError(`${name}: parameter ${i} of group ${g} must be float32 or float64`);
+      if (seen.has(p)) throw new RangeError(`${name}: parameter ${i} of group ${g} appears in more than one place`);
+      seen.add(p);
     });
-    if (seen.size === 0) throw new RangeError(`${name}: got an empty parameter list`);
+    const defaults = this.defaults as Record<string, unknown>;
+    for (const [key, value] of Object.entries(spec))
+      if (key !== 'params' && value !== undefined && defaults[key] !== undefined) checkOptionType(name, key, value, defaults[key], g);
+    const group = { ...this.defaults, ...spec, params: groupParams } as ParamGroup<O>;
+    this.validate(group, g);
+    this.paramGroups.push(group);
   }
 
   /** Checks a group's options; throws RangeError naming the option. */

@@ -150,6 +150,9 @@ export interface NativeAddon {
   adamStep(params: Handle[], expAvg: Handle[], expAvgSq: Handle[], maxExpAvgSq: Handle[] | null, options: object): void;
   rmspropStep(params: Handle[], squareAvg: Handle[], gradAvg: Handle[] | null, momentumBuffers: Handle[] | null, options: object): void;
   adagradStep(params: Handle[], sums: Handle[], options: object): void;
+  gradNorm(params: Handle[], normType: number): number;
+  gradScale(params: Handle[], coef: number): void;
+  gradClamp(params: Handle[], clipValue: number): void;
   // runtime (names starting with `_` are internal hooks for tests and benchmarks, not exported by the package)
   setNumThreads(n: number): void;
   getNumThreads(): number;

@@ -1,8 +1,7 @@
-// Gradient clipping, as torch.nn.utils computes it. The work runs in native
-// reductions and in-place ops under noGrad; JS only combines one number per
-// parameter.
-import { noGrad } from '../autograd.js';
+// Gradient clipping, as torch.nn.utils computes it, in fused native loops
+// over every gradient (nothing per element in JS, no temporary tensors).
 import { TapegradError } from '../errors.js';
+import { native, type Handle } from '../native.js';
 import { Tensor } from '../tensor.js';
 
 export interface ClipGradNormOptions {
@@ -12,27 +11,24 @@ export interface ClipGradNormOptions {
   errorIfNonfinite?: boolean;
 }
 
-/** The gradients of `params` that exist (a parameter without .grad is skipped). */
-function gradsOf(op: string, params: Tensor | Iterable<Tensor>): Tensor[] {
+/** The native handles of `params`, checked. */
+function handlesOf(op: string, params: Tensor | Iterable<Tensor>): Handle[] {
   if (params instanceof Tensor) params = [params];
   if (params === null || typeof params !== 'object' || typeof (params as Iterable<Tensor>)[Symbol.iterator] !== 'function')
     throw new TypeError(`${op}: params must be a Tensor or an iterable of Tensors, got ${String(params)}`);
-  const grads: Tensor[] = [];
-  let i = 0;
+  const handles: Handle[] = [];
   for (const p of params) {
-    if (!(p instanceof Tensor)) throw new TypeError(`${op}: parameter ${i} is not a Tensor`);
-    const g = p.grad;
-    if (g !== null) grads.push(g);
-    i++;
+    if (!(p instanceof Tensor)) throw new TypeError(`${op}: parameter ${handles.length} is not a Tensor`);
+    handles.push(p._handle);
   }
-  return grads;
+  return handles;
 }
 
 /**
  * Scales the gradients of `params` in place so that their total norm (the
- * norm of the vector of every gradient element) is at most `maxNorm`, and
- * returns the total norm before clipping. The scale is
- * min(1, maxNorm / (total + 1e-6)). Parameters without a gradient are
+ * norm of the vector of every gradient element, accumulated in double) is
+ * at most `maxNorm`, and returns the total norm before clipping. The scale
+ * is min(1, maxNorm / (total + 1e-6)). Parameters without a gradient are
  * skipped; with none, the total is 0.
  */
 export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number, options: ClipGradNormOptions = {}): number {
@@ -42,54 +38,25 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
   const normType = options.normType ?? 2;
   if (typeof normType !== 'number' || !(normType > 0))
     throw new RangeError(`${op}: normType must be a positive number or Infinity, got ${String(normType)}`);
-  const grads = gradsOf(op, params);
-  try {
-    if (grads.length === 0) return 0;
-    const norms = noGrad(() =>
-      grads.map((g) => {
-        const n = g.norm(normType);
-        const v = n.item();
-        n.dispose();
-        return v;
-      }),
+  const handles = handlesOf(op, params);
+  const total = native.gradNorm(handles, normType);
+  if (options.errorIfNonfinite && !Number.isFinite(total))
+    throw new TapegradError(
+      `${op}: the total norm of order ${normType} of the gradients is ${total}, so they cannot be clipped; ` +
+        'pass errorIfNonfinite: false to clip anyway',
     );
-    // Each per-gradient norm is combined in double precision: ‖(n₁, …, n_k)‖_p.
-    let total: number;
-    if (normType === Infinity) total = Math.max(...norms);
-    else if (normType === 2) total = Math.hypot(...norms);
-    else total = norms.reduce((s, n) => s + n ** normType, 0) ** (1 / normType);
-    if (norms.some(Number.isNaN)) total = NaN;
-    if (options.errorIfNonfinite && !Number.isFinite(total))
-      throw new TapegradError(
-        `${op}: the total norm of order ${normType} of the gradients is ${total}, so they cannot be clipped; ` +
-          'pass errorIfNonfinite: false to clip anyway',
-      );
-    const coef = maxNorm / (total + 1e-6);
-    // With coef >= 1 the gradients would be multiplied by 1: leave them as they are.
-    if (!(coef >= 1)) noGrad(() => grads.forEach((g) => g.mulInPlace(coef)));
-    return total;
-  } finally {
-    for (const g of grads) g.dispose();
-  }
+  const coef = maxNorm / (total + 1e-6);
+  // With coef >= 1 the gradients would be multiplied by 1: leave them as they are.
+  if (!(coef >= 1)) native.gradScale(handles, coef);
+  return total;
 }
 
-/** Clamps every gradient element of `params` to [-clipValue, clipValue], in place. */
+/** Clamps every gradient element of `params` to [-clipValue, clipValue], in place (NaN stays NaN). */
 export function clipGradValue(params: Tensor | Iterable<Tensor>, clipValue: number): void {
   const op = 'clipGradValue';
   if (typeof clipValue !== 'number' || !(clipValue >= 0))
     throw new RangeError(`${op}: clipValue must be a non-negative number, got ${String(clipValue)}`);
-  const grads = gradsOf(op, params);
-  try {
-    noGrad(() => {
-      for (const g of grads) {
-        const clamped = g.clamp(-clipValue, clipValue);
-        g.copyFrom(clamped);
-        clamped.dispose();
-      }
-    });
-  } finally {
-    for (const g of grads) g.dispose();
-  }
+  native.gradClamp(handlesOf(op, params), clipValue);
 }
 
 /** The same named tensors with `prefix` put before each name, to keep several state dicts in one file. */

@@ -79,6 +79,26 @@ describe('clipGradNorm', () => {
     expect(() => clipGradNorm([withGrad([NaN])], 1, { errorIfNonfinite: true })).toThrow(/is NaN/);
   });
 
+  it('sums in double: a float32 gradient of 2^20 ones has norm exactly 1024', () => {
+    const p = tg.zeros([1 << 20], { requiresGrad: true });
+    p.grad = tg.ones([1 << 20]);
+    expect(clipGradNorm(p, Infinity)).toBe(1024);
+    expect(clipGradNorm(p, Infinity, { normType: 1 })).toBe(1 << 20);
+    expect(clipGradNorm(p, Infinity, { normType: Infinity })).toBe(1);
+  });
+
+  it('changes the gradient in place (its version moves), and refuses gradients in use by backwardAsync', async () => {
+    const a = withGrad([3, 4]);
+    const v = a.grad!.version;
+    clipGradNorm(a, 1);
+    expect(a.grad!.version).toBe(v + 1);
+    const x = tg.randn([64, 64], { requiresGrad: true });
+    const pending = x.mul(x).sum().backwardAsync();
+    expect(() => clipGradNorm([x], 1)).toThrow(/in use by a running async operation/);
+    await pending;
+    expect(clipGradNorm([x], 1)).toBeGreaterThan(1);
+  });
+
   it('creates no lasting tensors and works inside tidy without freeing the gradients', () => {
     const a = withGrad([3, 4]);
     const before = tg.memory().liveTensors;
@@ -110,6 +130,9 @@ describe('clipGradValue', () => {
     expect(grad.toArray()).toEqual([-1, 0.5, 1]); // the same storage, changed in place
     clipGradValue(a, 0);
     expect(gradOf(a).map(Math.abs)).toEqual([0, 0, 0]);
+    const c = withGrad([NaN, -Infinity, Infinity], 'float32');
+    clipGradValue(c, 2);
+    expect(gradOf(c)).toEqual([NaN, -2, 2]);
   });
 
   it('skips parameters without a gradient and rejects bad clip values', () => {

@@ -61,6 +61,8 @@ describe('scaledDotProductAttention values', () => {
     const ys = sdpa(qs, ks, vs, { isCausal: true });
     // Stored as [N, L, H, D], so merging the heads back is a view.
     expect(ys.permute(0, 2, 1, 3).isContiguous()).toBe(true);
+    // Contiguous operands give a contiguous result.
+    expect(sdpa(qs.contiguous(), ks, vs).isContiguous()).toBe(true);
     expectClose(ys.toArray(),
       reference(qs, ks, vs, tg.tensor([...Array(25)].map((_, i) => (i % 5 > Math.floor(i / 5) ? -Infinity : 0)), { shape: [5, 5], dtype: 'float64' })).toArray(),
       1e-14);

@@ -140,6 +140,14 @@ describe('scaledDotProductAttention gradients (float64)', () => {
     check((a, c) => sdpa(a!, k, c!), [q, v]);
   });
 
+  it('gives bitwise identical gradients on repeated runs (float32, broadcast summed)', () => {
+    const q = tg.randn([3, 4, 16, 8]).setRequiresGrad(true), k = tg.randn([4, 20, 8]).setRequiresGrad(true);
+    const v = tg.randn([4, 20, 8]).setRequiresGrad(true);
+    const run = () => tg.grad([sdpa(q, k, v, { isCausal: true }).square().sum()], [q, k, v]).map((g) => Array.from(g!.data()));
+    const first = run();
+    for (let i = 0; i < 3; i++) expect(run()).toEqual(first);
+  });
+
   it('the fused backward equals the backward of the composed ops', () => {
     const q = leaf([2, 2, 5, 4], 21), k = leaf([2, 2, 6, 4], 22), v = leaf([2, 2, 6, 3], 23), m = leaf([5, 6], 24);
     const g = leaf([2, 2, 5, 3], 25).detach();

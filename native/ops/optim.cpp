@@ -17,8 +17,8 @@ void check_state(const char* op, const Tensor& param, const Tensor& t, const cha
                       dtype_name(t.dtype()), ", expected ", shape_str(param.shape()), " and ",
                       dtype_name(param.dtype()));
   if (!t.is_contiguous()) throw_error(op, ": ", what, " for parameter ", i, " must be contiguous");
-  if (t.storage().locks.load() != 0)
-    throw_error(op, ": parameter ", i, " is in use by a running async operation");
+  if (locked_against_writes(t.storage()))
+    throw_error(op, ": parameter ", i, " is in use by a running async operation; await it first");
 }
 
 void check_param(const char* op, const Tensor& p, std::size_t i) {

@@ -63,10 +63,9 @@ enum class Lookup { Live, Disposed, NotAHandle };
 
 // The slot a handle value names; `slot` is set for Live and Disposed.
 Lookup lookup(AddonData& d, const Napi::Value& v, HandleSlot** slot) {
-  napi_valuetype type;
-  if (napi_typeof(v.Env(), v, &type) != napi_ok || type != napi_external) return Lookup::NotAHandle;
+  // Fails (napi_invalid_arg) for anything but an External: no separate type check needed.
   void* data = nullptr;
-  napi_get_value_external(v.Env(), v, &data);
+  if (napi_get_value_external(v.Env(), v, &data) != napi_ok) return Lookup::NotAHandle;
   const auto bits = reinterpret_cast<std::uint64_t>(data);
   if (!(bits & kHandleMark)) return Lookup::NotAHandle;
   const std::uint64_t index = bits & kSlotMask;

@@ -84,12 +84,15 @@ Lookup lookup(AddonData& d, const Napi::Value& v, HandleSlot** slot) {
 }
 
 void release_slot(Napi::Env env, AddonData& d, HandleSlot& s) {
+  // Freed last, after the table is consistent: freeing a graph runs destructors.
+  Tensor released = std::move(s.tensor);
   s.tensor = Tensor();
   s.generation++;
-  report_external(env, d, -s.reported_bytes);
+  const std::int64_t bytes = s.reported_bytes;
   s.reported_bytes = 0;
   d.free_slots.push_back(static_cast<std::uint32_t>(&s - d.handles.data()));
   d.live_handles--;
+  report_external(env, d, -bytes);
 }
 
 }  // namespace

@@ -18,8 +18,11 @@ namespace tapegrad::kernels {
 enum class BinaryOp : int { Add, Sub, Mul, Div, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, ReluBackward };
 
 // Elementwise unary ops on float32/float64. Clamp reads lo and hi (min then
-// max, NaN passes through); the others ignore them. Relu keeps NaN.
-enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp };
+// max, NaN passes through); the others ignore them. Relu keeps NaN. Exp,
+// Log, Tanh, Sigmoid and Gelu (exact, x·Φ(x)) are vectorised for float32,
+// within 1 ulp of the correctly rounded result (see basic.inc); float64
+// calls the C library per element.
+enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu };
 
 struct KernelTable {
   runtime::Isa isa;

@@ -223,14 +223,18 @@ Tensor clamp(const Tensor& x0, std::optional<double> lo, std::optional<double> h
 
 Tensor exp(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "exp", [](auto v) { return std::exp(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Exp, x, "exp", [&] {
+    return map_floating(x, "exp", [](auto v) { return std::exp(v); });
+  });
   record_with_output("exp", x, out, [](const Tensor& g, const Tensor& y) { return mul(g, y); });
   return out;
 }
 
 Tensor log(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "log", [](auto v) { return std::log(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Log, x, "log", [&] {
+    return map_floating(x, "log", [](auto v) { return std::log(v); });
+  });
   record_with_input("log", x, out, [](const Tensor& g, const Tensor& v) { return div(g, v); });
   return out;
 }
@@ -284,14 +288,18 @@ Tensor cos(const Tensor& x0) {
 
 Tensor tanh(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "tanh", [](auto v) { return std::tanh(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Tanh, x, "tanh", [&] {
+    return map_floating(x, "tanh", [](auto v) { return std::tanh(v); });
+  });
   record_with_output("tanh", x, out, [](const Tensor& g, const Tensor& y) { return mul(g, sub(k(1, y), square(y))); });
   return out;
 }
 
 Tensor sigmoid(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "sigmoid", [](auto v) { return math::sigmoid(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Sigmoid, x, "sigmoid", [&] {
+    return map_floating(x, "sigmoid", [](auto v) { return math::sigmoid(v); });
+  });
   record_with_output("sigmoid", x, out, [](const Tensor& g, const Tensor& y) {
     return mul(g, mul(y, sub(k(1, y), y)));
   });
@@ -349,7 +357,9 @@ Tensor gelu(const Tensor& x0, GeluApproximate approximate) {
     });
     return out;
   }
-  Tensor out = map_floating(x, "gelu", [](auto v) { return math::gelu(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Gelu, x, "gelu", [&] {
+    return map_floating(x, "gelu", [](auto v) { return math::gelu(v); });
+  });
   record_with_input("gelu", x, out, [](const Tensor& g, const Tensor& v) {
     return mul(g, derivative("geluBackward", v, [](auto u) { return math::gelu_grad(u); }, gelu_second));
   });

@@ -103,11 +103,16 @@ void check_inplace(const Tensor& a, const char* op) {
 }
 
 template <typename F>
-void arithmetic_inplace(const Tensor& a, const Tensor& b0, const char* op, F f) {
+void arithmetic_inplace(const Tensor& a, const Tensor& b0, std::optional<kernels::BinaryOp> kernel_op, const char* op,
+                        F f) {
   check_inplace(a, op);
   if (!is_floating(a.dtype()) && is_floating(b0.dtype()))
     throw_type_error(op, ": cannot write a ", dtype_name(b0.dtype()), " result into an int32 tensor in place");
   Tensor b = cast(b0, a.dtype());
+  if (kernel_op && fast_binary_inplace(*kernel_op, a, b, op)) {
+    a.bump_version();
+    return;
+  }
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, std::int32_t>) {
@@ -293,16 +298,16 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
 }
 
 void add_inplace(const Tensor& a, const Tensor& b) {
-  arithmetic_inplace(a, b, "addInPlace", [](auto x, auto y) { return x + y; });
+  arithmetic_inplace(a, b, kernels::BinaryOp::Add, "addInPlace", [](auto x, auto y) { return x + y; });
 }
 void sub_inplace(const Tensor& a, const Tensor& b) {
-  arithmetic_inplace(a, b, "subInPlace", [](auto x, auto y) { return x - y; });
+  arithmetic_inplace(a, b, kernels::BinaryOp::Sub, "subInPlace", [](auto x, auto y) { return x - y; });
 }
 void mul_inplace(const Tensor& a, const Tensor& b) {
-  arithmetic_inplace(a, b, "mulInPlace", [](auto x, auto y) { return x * y; });
+  arithmetic_inplace(a, b, kernels::BinaryOp::Mul, "mulInPlace", [](auto x, auto y) { return x * y; });
 }
 void copy_inplace(const Tensor& dst, const Tensor& src) {
-  arithmetic_inplace(dst, src, "copyFrom", [](auto, auto y) { return y; });
+  arithmetic_inplace(dst, src, std::nullopt, "copyFrom", [](auto, auto y) { return y; });
 }
 
 }  // namespace tapegrad::ops

@@ -87,43 +87,79 @@ bool elementwise_fast_paths() {
   return enabled;
 }
 
-std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
-  if (!elementwise_fast_paths() || a.dtype() != b.dtype() || !is_floating(a.dtype())) return std::nullopt;
+namespace {
+
+// A broadcast binary op laid out for the kernels: the output seen as
+// rows × inner, each operand with its Access.
+struct BinaryPlan {
   Shape shape;
+  std::int64_t rows = 1, inner = 0;
+  Access a, b;
+};
+
+std::optional<BinaryPlan> plan_binary(const Tensor& a, const Tensor& b, const char* name) {
+  if (!elementwise_fast_paths() || a.dtype() != b.dtype() || !is_floating(a.dtype())) return std::nullopt;
+  BinaryPlan plan;
   if (a.shape() == b.shape()) {
-    shape = a.shape();
+    plan.shape = a.shape();
   } else {
     try {
-      shape = broadcast_shapes(a.shape(), b.shape(), name);
+      plan.shape = broadcast_shapes(a.shape(), b.shape(), name);
     } catch (...) {
       return std::nullopt;  // the generic path reports it
     }
   }
+  const Shape& shape = plan.shape;
   const Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
   const std::size_t nd = shape.size();
   std::int64_t numel = 1;
   for (std::int64_t s : shape) numel *= s;
-  // Split point: k = 0 is one flat run; otherwise the first k at which both
-  // operands have a row/column access.
-  std::optional<Access> aa, ab;
-  std::int64_t rows = 1, inner = numel;
+  // The first split (k = 0 is one flat run) at which both operands have an access.
+  std::int64_t rows = 1;
   for (std::size_t k = 0; k < (nd == 0 ? 1 : nd); ++k) {
-    if (k > 0) {
-      rows *= shape[k - 1];
-      inner = rows == 0 ? 0 : numel / rows;
+    if (k > 0) rows *= shape[k - 1];
+    const std::int64_t inner = rows == 0 ? 0 : numel / rows;
+    const std::optional<Access> aa = access_at(shape, sa, k, inner), ab = access_at(shape, sb, k, inner);
+    if (aa && ab) {
+      plan.rows = rows;
+      plan.inner = inner;
+      plan.a = *aa;
+      plan.b = *ab;
+      return plan;
     }
-    aa = access_at(shape, sa, k, inner);
-    ab = access_at(shape, sb, k, inner);
-    if (aa && ab) break;
   }
-  if (!aa || !ab) return std::nullopt;
-  Tensor out = empty(shape, a.dtype(), name);
-  if (numel == 0) return out;
+  return std::nullopt;
+}
+
+void run_plan(kernels::BinaryOp op, const BinaryPlan& plan, const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (plan.rows == 0 || plan.inner == 0) return;
   if (a.dtype() == DType::Float32)
-    run_binary<float>(op, rows, inner, a.data<float>(), *aa, b.data<float>(), *ab, out.data<float>());
+    run_binary<float>(op, plan.rows, plan.inner, a.data<float>(), plan.a, b.data<float>(), plan.b, out.data<float>());
   else
-    run_binary<double>(op, rows, inner, a.data<double>(), *aa, b.data<double>(), *ab, out.data<double>());
+    run_binary<double>(op, plan.rows, plan.inner, a.data<double>(), plan.a, b.data<double>(), plan.b,
+                       out.data<double>());
+}
+
+}  // namespace
+
+std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  const std::optional<BinaryPlan> plan = plan_binary(a, b, name);
+  if (!plan) return std::nullopt;
+  Tensor out = empty(plan->shape, a.dtype(), name);
+  run_plan(op, *plan, a, b, out);
   return out;
+}
+
+bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  if (!a.is_contiguous()) return false;
+  const std::optional<BinaryPlan> plan = plan_binary(a, b, name);
+  // a is read and written at the same positions only when it is the full operand.
+  if (!plan || plan->shape != a.shape() || plan->a.step != 1 || plan->a.row_stride != plan->inner) return false;
+  if (b.storage().data == a.storage().data &&
+      !(b.offset() == a.offset() && b.strides() == a.strides() && b.shape() == a.shape()))
+    return false;  // b is some other view of a's memory: the generic loop's order applies
+  run_plan(op, *plan, a, b, a);
+  return true;
 }
 
 std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const char* name, double lo, double hi) {

@@ -21,6 +21,10 @@ bool elementwise_fast_paths();
 // autograd history. Broadcast errors are left to the generic path.
 std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name);
 
+// a = op(a, b) in place for a contiguous floating a and b of its dtype
+// broadcast to a's shape in a fast layout; false (nothing written) otherwise.
+bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name);
+
 // op(x) for a contiguous floating x; nullopt otherwise. Clamp's bounds must
 // be exact in x's dtype (or infinite).
 std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const char* name, double lo = 0, double hi = 0);

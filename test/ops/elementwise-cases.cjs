@@ -178,9 +178,28 @@ function runAll(tg) {
             cases++;
             out.dispose();
           }
+          // In place, where b broadcasts to a's shape: a op= b.
+          const outShape = broadcastRef(av, as, bv, bs, (x) => x, round).shape;
+          if (JSON.stringify(outShape) === JSON.stringify(as))
+            for (const [method, name] of [['addInPlace', 'add'], ['subInPlace', 'sub'], ['mulInPlace', 'mul']]) {
+              const target = makeA(as, seed - 2, dtype, tg);
+              tg.noGrad(() => target[method](b));
+              compare(failures, `${dtype} ${method} [${as}] ${va} with [${bs}] ${vb}`, target.data(),
+                broadcastRef(av, as, bv, bs, BINARY[name], round).out);
+              cases++;
+              target.dispose();
+            }
           a.dispose();
           b.dispose();
         }
+      // In place with itself as the operand.
+      for (const [method, f] of [['addInPlace', (x) => x + x], ['mulInPlace', (x) => x * x]]) {
+        const a = tg.tensor(values(1001, seed++, dtype), { shape: [1001], dtype });
+        const want = Array.from(a.data(), (x) => round(f(x)));
+        tg.noGrad(() => a[method](a));
+        compare(failures, `${dtype} ${method} with itself`, a.data(), want);
+        cases++;
+      }
     for (const shape of UNARY_SHAPES)
       for (const [view, make] of VIEWS) {
         const x = make(shape, seed++, dtype, tg);

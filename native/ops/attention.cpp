@@ -295,24 +295,28 @@ const T* at(const Tensor& t) {
   return static_cast<const T*>(t.storage().data) + t.offset();
 }
 
-// The output [..., B, L, Ev], stored as [..., L, B, Ev] (B the last batch
-// dim): the layout in which MultiheadAttention's merge of the heads,
-// [N, H, L, D] → [N, L, H·D], is a view instead of a copy (PyTorch's CPU
-// flash-attention kernel returns the same layout).
-Tensor output_tensor(const Plan& p, DType dtype) {
+// A result [..., B, rows, cols] for an operand `like`: contiguous, or stored
+// as [..., rows, B, cols] (B the last batch dim) when `like` is laid out so,
+// as the head-split views of MultiheadAttention are. For the output, that is
+// the layout in which merging the heads, [N, H, L, D] → [N, L, H·D], is a
+// view instead of a copy (PyTorch's CPU flash-attention kernel returns the
+// same layout); for the gradients of q, k and v, the one in which the head
+// split's backward is a view too.
+Tensor result_like(const Plan& p, const Tensor& like, i64 rows, i64 cols) {
   const std::size_t nb = p.batch.size();
-  if (nb == 0 || p.batch.back() == 1) return empty(with_matrix(p.batch, p.L, p.Ev), dtype, kOp);
-  const i64 heads = p.batch.back();
+  const DType dtype = like.dtype();
+  const i64 nd = like.dim();
+  const bool heads_inner = nb > 0 && p.batch.back() > 1 && nd >= 3 && like.shape()[nd - 3] > 1 &&
+                           like.shape()[nd - 2] > 1 && like.strides()[nd - 3] < like.strides()[nd - 2];
+  if (!heads_inner) return empty(with_matrix(p.batch, rows, cols), dtype, kOp);
   Shape storage_shape(p.batch.begin(), p.batch.end() - 1);
-  storage_shape.push_back(p.L);
-  storage_shape.push_back(heads);
-  storage_shape.push_back(p.Ev);
+  storage_shape.push_back(rows);
+  storage_shape.push_back(p.batch.back());
+  storage_shape.push_back(cols);
   const Tensor base = empty(storage_shape, dtype, kOp);
-  Shape strides = contiguous_strides(storage_shape);  // [..., L, B, Ev]
-  const i64 l_stride = strides[nb - 1], b_stride = strides[nb];
-  strides[nb - 1] = b_stride;
-  strides[nb] = l_stride;
-  Tensor out = make_view(base, with_matrix(p.batch, p.L, p.Ev), strides, 0);
+  Shape strides = contiguous_strides(storage_shape);  // [..., rows, B, cols]
+  std::swap(strides[nb - 1], strides[nb]);            // read as [..., B, rows, cols]
+  Tensor out = make_view(base, with_matrix(p.batch, rows, cols), strides, 0);
   out.impl()->is_view = false;  // the only owner of its storage
   return out;
 }
@@ -356,7 +360,14 @@ void forward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tenso
 // Results cover the full batch; the caller sums broadcast dims away.
 template <typename T>
 void backward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tensor& v, const T* probs,
-                     const Tensor& grad, T* dq, T* dk, T* dv, T* dmask) {
+                     const Tensor& grad, const Tensor& gq, const Tensor& gk, const Tensor& gv, T* dmask) {
+  // Where each batch element's gradient goes (see result_like).
+  auto target = [&](const Tensor& t, i64 rows, i64 cols) {
+    return t.defined() ? std::make_pair(t.data<T>(), layout_of(t, p.batch, rows, cols)) : std::make_pair(nullptr, Layout{});
+  };
+  const auto [dq, lq] = target(gq, p.L, p.E);
+  const auto [dk, lk] = target(gk, p.S, p.E);
+  const auto [dv, lv] = target(gv, p.S, p.Ev);
   const T* pq = at<T>(q);
   const T* pk = at<T>(k);
   const T* pv = at<T>(v);
@@ -372,7 +383,9 @@ void backward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tens
       const T* vb = pv + batch_offset(b, p.batch, p.v.batch_strides);
       const T* gb = pg + batch_offset(b, p.batch, g.batch_strides);
       const T* pb = probs + b * LS;
-      if (dv) gemm<T>(p.S, p.Ev, p.L, T(1), pb, 1, p.S, gb, g.rs, g.cs, T(0), dv + b * p.S * p.Ev, p.Ev);
+      if (dv)
+        gemm<T>(p.S, p.Ev, p.L, T(1), pb, 1, p.S, gb, g.rs, g.cs, T(0), dv + batch_offset(b, p.batch, lv.batch_strides),
+                lv.rs);
       if (!dq && !dk && !dmask) continue;
       T* ds = dmask ? dmask + b * LS : scratch.data();
       gemm<T>(p.L, p.S, p.Ev, T(1), gb, g.rs, g.cs, vb, p.v.cs, p.v.rs, T(0), ds, p.S);
@@ -382,8 +395,12 @@ void backward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tens
         const T d = row_dot(row, pr, p.S);
         for (i64 j = 0; j < p.S; ++j) row[j] = pr[j] * (row[j] - d);
       }
-      if (dq) gemm<T>(p.L, p.E, p.S, scale, ds, p.S, 1, kb, p.k.rs, p.k.cs, T(0), dq + b * p.L * p.E, p.E);
-      if (dk) gemm<T>(p.S, p.E, p.L, scale, ds, 1, p.S, qb, p.q.rs, p.q.cs, T(0), dk + b * p.S * p.E, p.E);
+      if (dq)
+        gemm<T>(p.L, p.E, p.S, scale, ds, p.S, 1, kb, p.k.rs, p.k.cs, T(0), dq + batch_offset(b, p.batch, lq.batch_strides),
+                lq.rs);
+      if (dk)
+        gemm<T>(p.S, p.E, p.L, scale, ds, 1, p.S, qb, p.q.rs, p.q.cs, T(0), dk + batch_offset(b, p.batch, lk.batch_strides),
+                lk.rs);
     }
   });
 }
@@ -411,7 +428,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     bool is_causal, std::optional<double> scale) {
   const Plan plan = make_plan(q, k, v, attn_mask, is_causal, scale);
   Tensor probs = empty(with_matrix(plan.batch, plan.L, plan.S), q.dtype(), kOp);
-  Tensor out = output_tensor(plan, q.dtype());
+  Tensor out = result_like(plan, q, plan.L, plan.Ev);
   if (plan.nbatch > 0)
     visit_floating(q.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -446,15 +463,14 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
            const Tensor pr = sp.unpack();
            const DType dt = q0.dtype();
            Tensor fq, fk, fv, fm;
-           if (node.needs_grad(0)) fq = empty(with_matrix(plan.batch, plan.L, plan.E), dt, kOp);
-           if (node.needs_grad(1)) fk = empty(with_matrix(plan.batch, plan.S, plan.E), dt, kOp);
-           if (node.needs_grad(2)) fv = empty(with_matrix(plan.batch, plan.S, plan.Ev), dt, kOp);
+           if (node.needs_grad(0)) fq = result_like(plan, q0, plan.L, plan.E);
+           if (node.needs_grad(1)) fk = result_like(plan, k0, plan.S, plan.E);
+           if (node.needs_grad(2)) fv = result_like(plan, v0, plan.S, plan.Ev);
            if (want_mask) fm = empty(with_matrix(plan.batch, plan.L, plan.S), dt, kOp);
            if (plan.nbatch > 0)
              visit_floating(dt, [&](auto tag) {
                using T = decltype(tag);
-               auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-               backward_kernel<T>(plan, q0, k0, v0, pr.data<T>(), g[0], ptr(fq), ptr(fk), ptr(fv), ptr(fm));
+               backward_kernel<T>(plan, q0, k0, v0, pr.data<T>(), g[0], fq, fk, fv, fm.defined() ? fm.data<T>() : nullptr);
              });
            if (fq.defined()) gq = sum_to(fq, q0.shape());
            if (fk.defined()) gk = sum_to(fk, k0.shape());

@@ -61,6 +61,8 @@ describe('scaledDotProductAttention values', () => {
     const ys = sdpa(qs, ks, vs, { isCausal: true });
     // Stored as [N, L, H, D], so merging the heads back is a view.
     expect(ys.permute(0, 2, 1, 3).isContiguous()).toBe(true);
+    // Contiguous operands give a contiguous result.
+    expect(sdpa(qs.contiguous(), ks, vs).isContiguous()).toBe(true);
     expectClose(ys.toArray(),
       reference(qs, ks, vs, tg.tensor([...Array(25)].map((_, i) => (i % 5 > Math.floor(i / 5) ? -Infinity : 0)), { shape: [5, 5], dtype: 'float64' })).toArray(),
       1e-14);
@@ -136,6 +138,14 @@ describe('scaledDotProductAttention gradients (float64)', () => {
   it('only some inputs require grad', () => {
     const q = leaf([2, 3], 18), k = leaf([4, 3], 19).detach(), v = leaf([4, 2], 20);
     check((a, c) => sdpa(a!, k, c!), [q, v]);
+  });
+
+  it('gives bitwise identical gradients on repeated runs (float32, broadcast summed)', () => {
+    const q = tg.randn([3, 4, 16, 8]).setRequiresGrad(true), k = tg.randn([4, 20, 8]).setRequiresGrad(true);
+    const v = tg.randn([4, 20, 8]).setRequiresGrad(true);
+    const run = () => tg.grad([sdpa(q, k, v, { isCausal: true }).square().sum()], [q, k, v]).map((g) => Array.from(g!.data()));
+    const first = run();
+    for (let i = 0; i < 3; i++) expect(run()).toEqual(first);
   });
 
   it('the fused backward equals the backward of the composed ops', () => {

@@ -22,3 +22,5 @@ export * as optim from './optim/index.js';
 export { save, saveSync, load, loadSync, serialize, deserialize } from './io/safetensors.js';
 export type { Metadata, SaveOptions, SafetensorsContents } from './io/safetensors.js';
 export * as nn from './nn/index.js';
+export * as data from './data/index.js';
+export * as train from './train/index.js';

@@ -151,11 +151,19 @@ export interface NativeAddon {
   dropout(x: Handle, p: number, training: boolean): Handle;
   embedding(indices: Handle, weight: Handle): Handle;
   oneHot(indices: Handle, numClasses: number): Handle;
+  scaledDotProductAttention(
+    query: Handle, key: Handle, value: Handle, attnMask: Handle | null, isCausal: boolean, scale: number | null,
+  ): Handle;
   // optim (gradients are read from each parameter's .grad)
   sgdStep(params: Handle[], momentumBuffers: Handle[] | null, options: object): void;
   adamStep(params: Handle[], expAvg: Handle[], expAvgSq: Handle[], maxExpAvgSq: Handle[] | null, options: object): void;
   rmspropStep(params: Handle[], squareAvg: Handle[], gradAvg: Handle[] | null, momentumBuffers: Handle[] | null, options: object): void;
   adagradStep(params: Handle[], sums: Handle[], options: object): void;
+  leavesReached(loss: Handle, tensors: Handle[]): boolean[];
+  trainStepAsync(loss: Handle, updates: [string, unknown[]][], threads: number, alsoLock: Handle[]): Promise<void>;
+  gradNorm(params: Handle[], normType: number): number;
+  gradScale(params: Handle[], coef: number): void;
+  gradClamp(params: Handle[], clipValue: number): void;
   // runtime (names starting with `_` are internal hooks for tests and benchmarks, not exported by the package)
   setNumThreads(n: number): void;
   getNumThreads(): number;

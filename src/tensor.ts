@@ -234,6 +234,13 @@ export class Tensor {
   minimum(other: TensorLike): Tensor {
     return new Tensor(native.minimum(this._handle, operand(other)));
   }
+  /**
+   * Elements of this tensor where `condition` is true, of `other` elsewhere (PyTorch's
+   * `Tensor.where`); the same as `tg.where(condition, this, other)`.
+   */
+  where(condition: Tensor, other: TensorLike): Tensor {
+    return new Tensor(native.where(operand(condition) as Handle, this._handle, operand(other)));
+  }
   /** Converts to another dtype (differentiable between float dtypes). */
   to(dtype: DType): Tensor {
     return new Tensor(native.cast(this._handle, dtype));

@@ -39,6 +39,7 @@ void register_reduce(Napi::Env env, Napi::Object exports);
 void register_shape(Napi::Env env, Napi::Object exports);
 void register_linalg(Napi::Env env, Napi::Object exports);
 void register_nn(Napi::Env env, Napi::Object exports);
+void register_attention(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
 void register_runtime(Napi::Env env, Napi::Object exports);
 

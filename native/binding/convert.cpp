@@ -256,7 +256,10 @@ std::vector<std::int64_t> arg_dims(const Napi::CallbackInfo& info, std::size_t i
 }
 
 std::vector<Tensor> arg_tensors(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg) {
-  const Napi::Value v = info[i];
+  return tensor_list(info[i], op, arg);
+}
+
+std::vector<Tensor> tensor_list(const Napi::Value& v, const char* op, const char* arg) {
   if (!v.IsArray()) throw_type_error(op, ": ", arg, " must be an array of tensors, got ", describe(v));
   const Napi::Array a = v.As<Napi::Array>();
   std::vector<Tensor> out;

@@ -12,6 +12,18 @@ namespace tapegrad {
 Storage::Storage(std::size_t n, const char* op) : data(runtime::allocate(n, op)), nbytes(n) {}
 Storage::~Storage() { runtime::release(data, nbytes); }
 
+namespace {
+// Set on a worker thread while an async job runs there. Jobs never share
+// a locked storage (locking fails when it is already locked), so a job may
+// write whatever is locked while it runs.
+thread_local bool t_in_async_job = false;
+}  // namespace
+
+bool locked_against_writes(const Storage& s) { return s.locks.load() != 0 && !t_in_async_job; }
+
+AsyncJobScope::AsyncJobScope() : previous_(t_in_async_job) { t_in_async_job = true; }
+AsyncJobScope::~AsyncJobScope() { t_in_async_job = previous_; }
+
 bool Tensor::is_contiguous() const {
   std::int64_t expected = 1;
   for (std::size_t i = impl_->shape.size(); i-- > 0;) {

@@ -34,6 +34,22 @@ struct Storage {
   std::atomic<std::int32_t> locks{0};
 };
 
+// True when `s` is locked by an async job and the caller is not that job:
+// writes must then fail. A job marks the thread it runs on with an
+// AsyncJobScope, so the updates it was queued to make pass.
+bool locked_against_writes(const Storage& s);
+
+class AsyncJobScope {
+ public:
+  AsyncJobScope();
+  ~AsyncJobScope();
+  AsyncJobScope(const AsyncJobScope&) = delete;
+  AsyncJobScope& operator=(const AsyncJobScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // Called with a gradient; returns a replacement, or an undefined tensor to keep it.
 using GradHook = std::function<Tensor(const Tensor&)>;
 

@@ -146,6 +146,7 @@ describe.skipIf(!cacheOn)('buffer cache', () => {
       expect(tg.memory().cachedBytes).toBeLessThanOrEqual(limit);
     }
     tg.setCacheLimit(Infinity);
+    expect(tg.memory().cacheLimitBytes).toBe(Infinity);
     tg.tidy(() => {
       for (let i = 0; i < 8; i++) tg.zeros([100_000 + i * 30_000]);
     });

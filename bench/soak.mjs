@@ -121,7 +121,11 @@ for (const name of loops) {
   if (!rows) throw new Error(`unknown loop '${name}' (tidy or manual)`);
   const growth = rows[rows.length - 1] - rows[0];
   const max = Math.max(...rows), min = Math.min(...rows);
+  // The GC lets untidied tensors pile up to its external-memory threshold
+  // before collecting them: the second half shows the plateau.
+  const half = rows[Math.floor(rows.length / 2) - 1];
+  const sign = (x) => (x >= 0 ? '+' : '') + mb(x);
   summary.push(`${name}: RSS ${mb(rows[0])} MB at step ${every}, ${mb(rows[rows.length - 1])} MB at step ${steps} ` +
-    `(${growth >= 0 ? '+' : ''}${mb(growth)} MB; range ${mb(min)}–${mb(max)} MB)`);
+    `(${sign(growth)} MB; ${sign(rows[rows.length - 1] - half)} MB over the second half; range ${mb(min)}–${mb(max)} MB)`);
 }
 for (const line of summary) console.log(line);

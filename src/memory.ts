@@ -71,13 +71,15 @@ export interface MemoryInfo {
    * cannot free them); bounded by cacheLimitBytes. emptyCache() frees them.
    */
   cachedBytes: number;
-  /** The most cachedBytes may reach (setCacheLimit); 0 when the cache is off. */
+  /** The most cachedBytes may reach (setCacheLimit); 0 when the cache is off, Infinity when unlimited. */
   cacheLimitBytes: number;
 }
 
 /** Live tensors, native bytes, and the allocator's cache. */
 export function memory(): MemoryInfo {
-  return native.memory();
+  const m = native.memory();
+  if (m.cacheLimitBytes >= 2 ** 63) m.cacheLimitBytes = Infinity; // setCacheLimit(Infinity)
+  return m;
 }
 
 /**

@@ -6,9 +6,28 @@
 import { native } from './native.js';
 import type { Tensor } from './tensor.js';
 
-/** @internal The tensors a tidy() scope owns (those whose `_scope` is still this scope). */
-export interface Scope {
-  tensors: Tensor[];
+/**
+ * @internal The tensors made while a scope was open. It owns those whose
+ * `_scope` is still this scope; iterating lists every tensor made in it
+ * (also after it closed), and `has` tells whether it owns one.
+ */
+export class Scope implements Iterable<Tensor> {
+  readonly tensors: Tensor[] = [];
+  get size(): number {
+    return this.tensors.length;
+  }
+  has(t: Tensor): boolean {
+    return t._scope === this;
+  }
+  [Symbol.iterator](): Iterator<Tensor> {
+    return this.tensors[Symbol.iterator]();
+  }
+}
+
+/** @internal What closeScope keeps: a Set of tensors, or a scope (keeps all it owns). */
+export interface KeepSet {
+  readonly size: number;
+  has(t: Tensor): boolean;
 }
 
 const scopes: Scope[] = [];
@@ -33,19 +52,18 @@ export function untrack(t: Tensor): void {
 
 /** @internal */
 export function openScope(): Scope {
-  const s: Scope = { tensors: [] };
+  const s = new Scope();
   scopes.push(s);
   return s;
 }
 
 /** @internal Closes `scope`, disposing what it owns except `keep`; kept tensors move to the parent scope. */
-export function closeScope(scope: Scope, keep: Set<Tensor>): void {
+export function closeScope(scope: Scope, keep: KeepSet): void {
   const i = scopes.lastIndexOf(scope);
   if (i >= 0) scopes.splice(i, 1);
   const parent = scopes[scopes.length - 1];
   let failure: unknown;
   const owned = scope.tensors;
-  scope.tensors = [];
   for (let k = 0; k < owned.length; k++) {
     const t = owned[k]!;
     if (t._scope !== scope) continue; // untracked, or moved by an inner scope's keep

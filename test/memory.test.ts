@@ -89,6 +89,37 @@ describe.skipIf(!cacheOn)('buffer cache', () => {
     w.dispose();
   });
 
+  it('stays consistent when kernels and backward run on two threads', () => {
+    tg.setNumThreads(2);
+    try {
+      const x = tg.randn([256, 256]);
+      const w1 = tg.randn([256, 256]).setRequiresGrad(true);
+      const w2 = tg.randn([256, 256]).setRequiresGrad(true);
+      const step = () =>
+        tg.tidy(() => {
+          const h = x.matmul(w1).tanh();
+          h.matmul(w2).add(h.matmul(w1)).square().mean().backward();
+          for (const w of [w1, w2]) {
+            w.grad!.dispose();
+            w.grad = null;
+          }
+        });
+      step();
+      const base = tg.memory();
+      for (let i = 0; i < 20; i++) step();
+      const end = tg.memory();
+      expect(end.liveBytes).toBe(base.liveBytes);
+      expect(end.liveBuffers).toBe(base.liveBuffers);
+      expect(end.cachedBytes).toBeLessThanOrEqual(end.cacheLimitBytes);
+      tg.emptyCache();
+      // Only the other thread's own small cache (at most 1 MiB) may remain until it next runs.
+      expect(tg.memory().cachedBytes).toBeLessThanOrEqual(1 << 20);
+      for (const t of [x, w1, w2]) t.dispose();
+    } finally {
+      tg.setNumThreads(1);
+    }
+  });
+
   it('emptyCache returns every cached buffer', () => {
     tg.tidy(() => {
       for (const n of [8, 300, 5000, 70_000, 400_000]) tg.ones([n]);
@@ -115,6 +146,7 @@ describe.skipIf(!cacheOn)('buffer cache', () => {
       expect(tg.memory().cachedBytes).toBeLessThanOrEqual(limit);
     }
     tg.setCacheLimit(Infinity);
+    expect(tg.memory().cacheLimitBytes).toBe(Infinity);
     tg.tidy(() => {
       for (let i = 0; i < 8; i++) tg.zeros([100_000 + i * 30_000]);
     });

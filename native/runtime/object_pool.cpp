@@ -8,8 +8,9 @@ namespace {
 
 constexpr std::size_t kGranule = 16;
 constexpr int kClasses = static_cast<int>(kPoolMaxBlock / kGranule);
-// Per thread and class; beyond it, freed blocks go back to operator delete.
-constexpr std::uint32_t kMaxBlocksPerClass = 8192;
+// Per thread; beyond it, freed blocks go back to operator delete. A graph of
+// a few thousand small ops fits.
+constexpr std::size_t kMaxPooledBytes = std::size_t{8} << 20;
 
 #ifdef TAPEGRAD_SANITIZE
 constexpr bool kBypass = true;
@@ -25,7 +26,7 @@ struct FreeBlock {
 // TLS lookup and no initialisation guard (this runs several times per op).
 struct Pool {
   FreeBlock* head[kClasses];
-  std::uint32_t count[kClasses];
+  std::size_t bytes;
   bool registered;  // the reaper below exists for this thread
   bool dead;        // this thread is exiting: free blocks directly
 };
@@ -65,7 +66,7 @@ void* pool_allocate(std::size_t size) {
     if (Pool* p = pool(); p && p->head[c]) {
       FreeBlock* b = p->head[c];
       p->head[c] = b->next;
-      p->count[c]--;
+      p->bytes -= static_cast<std::size_t>(c + 1) * kGranule;
       // The next pop reads that block's link: start loading it now.
       __builtin_prefetch(p->head[c]);
       return b;
@@ -79,11 +80,12 @@ void pool_release(void* ptr, std::size_t size) noexcept {
   if (!ptr) return;
   if (!kBypass) {
     const int c = class_of(size);
-    if (Pool* p = pool(); p && p->count[c] < kMaxBlocksPerClass) {
+    const std::size_t size_of_class = static_cast<std::size_t>(c + 1) * kGranule;
+    if (Pool* p = pool(); p && p->bytes + size_of_class <= kMaxPooledBytes) {
       auto* b = static_cast<FreeBlock*>(ptr);
       b->next = p->head[c];
       p->head[c] = b;
-      p->count[c]++;
+      p->bytes += size_of_class;
       return;
     }
   }

@@ -78,19 +78,36 @@ std::vector<double> sums(const Tensor& t, const ReducePlan& plan, bool trailing)
   // group rows of `outputs` columns: column sums, split over columns.
   const auto& table = kernels::active();
   const std::int64_t grain = std::max<std::int64_t>(64, (std::int64_t{1} << 15) / group);
-  // Rows are summed in blocks of kRowBlock, then the block sums in order:
-  // error grows with kRowBlock + group / kRowBlock, not with group.
+  // Rows are summed in blocks of kRowBlock, then the block sums are added in
+  // block order: error grows with kRowBlock + group / kRowBlock, not with
+  // group. Split over row blocks when there are enough of them (each thread
+  // streams whole rows), else over columns; the arithmetic is the same.
   constexpr std::int64_t kRowBlock = 256;
+  const std::int64_t blocks = (group + kRowBlock - 1) / kRowBlock;
+  const auto sum_block = [&](std::int64_t block, std::int64_t begin, std::int64_t width, double* into) {
+    const std::int64_t r0 = block * kRowBlock, rows = std::min(kRowBlock, group - r0);
+    std::fill(into, into + width, 0.0);
+    if constexpr (std::is_same_v<T, float>)
+      table.add_rows_f32(rows, width, x + r0 * outputs + begin, outputs, into);
+    else
+      table.add_rows_f64(rows, width, x + r0 * outputs + begin, outputs, into);
+  };
+  if (blocks >= 4 && blocks * outputs <= (std::int64_t{1} << 24)) {
+    std::vector<double> partial(static_cast<std::size_t>(blocks * outputs));
+    const std::int64_t block_grain = std::max<std::int64_t>(1, (std::int64_t{1} << 15) / (kRowBlock * outputs));
+    runtime::parallel_for(0, blocks, block_grain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t b = begin; b < end; ++b) sum_block(b, 0, outputs, partial.data() + b * outputs);
+    });
+    for (std::int64_t b = 0; b < blocks; ++b)
+      for (std::int64_t j = 0; j < outputs; ++j)
+        acc[static_cast<std::size_t>(j)] += partial[static_cast<std::size_t>(b * outputs + j)];
+    return acc;
+  }
   runtime::parallel_for(0, outputs, grain, [&](std::int64_t begin, std::int64_t end) {
     const std::int64_t width = end - begin;
     std::vector<double> block(static_cast<std::size_t>(width));
-    for (std::int64_t r0 = 0; r0 < group; r0 += kRowBlock) {
-      const std::int64_t rows = std::min(kRowBlock, group - r0);
-      std::fill(block.begin(), block.end(), 0.0);
-      if constexpr (std::is_same_v<T, float>)
-        table.add_rows_f32(rows, width, x + r0 * outputs + begin, outputs, block.data());
-      else
-        table.add_rows_f64(rows, width, x + r0 * outputs + begin, outputs, block.data());
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      sum_block(b, begin, width, block.data());
       for (std::int64_t j = 0; j < width; ++j) acc[static_cast<std::size_t>(begin + j)] += block[static_cast<std::size_t>(j)];
     }
   });

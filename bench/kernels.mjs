@@ -5,6 +5,7 @@
 //
 //   npm run bench:kernels                 # everything
 //   npm run bench:kernels -- --quick      # N up to 1024, float32 only
+//   npm run bench:kernels -- --elementwise   # only the elementwise/reduction GB/s table
 //
 // NumPy uses whatever BLAS its libblas.so.3 is (the bench prints which). On
 // Debian that is the reference BLAS unless OpenBLAS is the selected
@@ -22,6 +23,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runElementwise } from './elementwise.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -126,6 +128,11 @@ const info = tg.backendInfo();
 console.log(`tapegrad ${info.version} kernels bench: ${cpuName()}, ${os.cpus().length} CPUs, isa ${info.isa}, ` +
   `${allThreads} threads by default`);
 
+if (process.argv.includes('--elementwise')) {
+  runElementwise(tg, { quick });
+  process.exit(0);
+}
+
 // Peak: independent FMA chains on the active ISA, per thread count.
 const peak = {};
 for (const dtype of dtypes) {
@@ -190,3 +197,5 @@ for (const dtype of dtypes) {
   }
 }
 console.log('\nShapes: A is m×k, B is k×n; Aᵀ·B and A·Bᵀ read row-major storage of the transposed operand.');
+
+runElementwise(tg, { quick });

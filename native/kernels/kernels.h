@@ -48,6 +48,13 @@ struct KernelTable {
                      std::int64_t b_step, float* out);
   void (*binary_f64)(BinaryOp op, std::int64_t n, const double* a, std::int64_t a_step, const double* b,
                      std::int64_t b_step, double* out);
+  // Sum of n floats accumulated in double: 16 interleaved lanes combined
+  // pairwise, the same order (and result) on every ISA.
+  double (*sum_wide_f32)(std::int64_t n, const float* x);
+  // acc[j] += sum over i < rows of x[i * row_stride + j], j < cols, in
+  // double, rows in order (column sums of a row-major block).
+  void (*add_rows_f32)(std::int64_t rows, std::int64_t cols, const float* x, std::int64_t row_stride, double* acc);
+  void (*add_rows_f64)(std::int64_t rows, std::int64_t cols, const double* x, std::int64_t row_stride, double* acc);
   // out[i] = op(x[i]), i < n; out may be x exactly.
   void (*unary_f32)(UnaryOp op, std::int64_t n, const float* x, float* out, float lo, float hi);
   void (*unary_f64)(UnaryOp op, std::int64_t n, const double* x, double* out, double lo, double hi);

@@ -154,7 +154,8 @@ bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b,
   if (!a.is_contiguous()) return false;
   const std::optional<BinaryPlan> plan = plan_binary(a, b, name);
   // a is read and written at the same positions only when it is the full operand.
-  if (!plan || plan->shape != a.shape() || plan->a.step != 1 || plan->a.row_stride != plan->inner) return false;
+  if (!plan || plan->shape != a.shape() || plan->a.step != 1 || (plan->rows > 1 && plan->a.row_stride != plan->inner))
+    return false;
   if (b.storage().data == a.storage().data &&
       !(b.offset() == a.offset() && b.strides() == a.strides() && b.shape() == a.shape()))
     return false;  // b is some other view of a's memory: the generic loop's order applies

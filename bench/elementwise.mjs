@@ -1,0 +1,86 @@
+// Elementwise and reduction throughput in GB/s against a memcpy of the same
+// size (TypedArray.prototype.set, which is memmove), on 1 and on all threads,
+// for a tensor inside L2 and two beyond it. Bytes are those the op must move:
+// every input read once and the output written once. Times are medians of
+// repeated calls from JS (a microsecond or two of call overhead is included;
+// it is noise at these sizes). Out-of-place ops allocate their output on
+// every call, as users' code does; the in-place rows show the kernels alone.
+// Part of `npm run bench:kernels` (alone: `npm run bench:kernels -- --elementwise`).
+
+function median(v) {
+  const s = [...v].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+// Median seconds of fn() over enough calls for about `budget` seconds.
+function time(fn, budget) {
+  fn();
+  const t0 = process.hrtime.bigint();
+  fn();
+  const once = Number(process.hrtime.bigint() - t0) / 1e9;
+  const reps = Math.max(5, Math.min(400, Math.ceil(budget / Math.max(once, 1e-7))));
+  const times = [];
+  for (let i = 0; i < reps; i++) {
+    const s = process.hrtime.bigint();
+    fn();
+    times.push(Number(process.hrtime.bigint() - s) / 1e9);
+  }
+  return median(times);
+}
+
+export function runElementwise(tg, { quick = false } = {}) {
+  const allThreads = tg.getNumThreads();
+  const threadCounts = allThreads > 1 ? [1, allThreads] : [1];
+  // 64 Ki floats (256 KiB) sits in L2; 4 Mi (16 MiB) and 32 Mi (128 MiB) do not.
+  const sizes = quick ? [1 << 16, 1 << 22] : [1 << 16, 1 << 22, 1 << 25];
+  const budget = quick ? 0.1 : 0.25;
+  const cols = 1024;
+  console.log('\nElementwise and reductions, float32: GB/s (bytes read + written / median time), % of memcpy:');
+  for (const n of sizes) {
+    const a = tg.randn([n / cols, cols]), b = tg.randn([n / cols, cols]), bias = tg.randn([cols]);
+    const pos = tg.noGrad(() => a.abs().add(0.5));
+    const target = a.clone();
+    const src = new Float32Array(n).fill(1), dst = new Float32Array(n);
+    const F = 4;
+    // [label, bytes, fn]
+    const ops = [
+      ['add a+b', 3 * n * F, () => a.add(b).dispose()],
+      ['add bias row', 2 * n * F, () => a.add(bias).dispose()],
+      ['mul by number', 2 * n * F, () => a.mul(0.5).dispose()],
+      ['maximum', 3 * n * F, () => a.maximum(b).dispose()],
+      ['gt', 3 * n * F, () => a.gt(b).dispose()],
+      ['relu', 2 * n * F, () => a.relu().dispose()],
+      ['addInPlace', 3 * n * F, () => target.addInPlace(b)],
+      ['mulInPlace num', 2 * n * F, () => target.mulInPlace(1)],
+      ['exp', 2 * n * F, () => a.exp().dispose()],
+      ['log', 2 * n * F, () => pos.log().dispose()],
+      ['tanh', 2 * n * F, () => a.tanh().dispose()],
+      ['sigmoid', 2 * n * F, () => a.sigmoid().dispose()],
+      ['gelu', 2 * n * F, () => a.gelu().dispose()],
+      ['sum (all)', n * F, () => a.sum().dispose()],
+      ['sum dim 0', n * F, () => a.sum([0]).dispose()],
+      ['sum dim 1', n * F, () => a.sum([1]).dispose()],
+    ];
+    const memcpy = {}, rates = {};
+    for (const t of threadCounts) {
+      tg.setNumThreads(t);
+      memcpy[t] = (2 * n * F) / time(() => dst.set(src), budget) / 1e9;
+      for (const [label, bytes, fn] of ops) rates[`${t}|${label}`] = bytes / time(fn, budget) / 1e9;
+    }
+    tg.setNumThreads(allThreads);
+    const mib = (n * F) / (1 << 20);
+    console.log(`\n  ${n} elements (${mib} MiB per tensor); memcpy ${threadCounts.map((t) => `${memcpy[1].toFixed(1)} GB/s`)[0]}`);
+    const head = ['op'.padEnd(16), ...threadCounts.flatMap((t) => [`${t}T GB/s`.padStart(10), `${t}T %cpy`.padStart(9)])];
+    console.log('  ' + head.join(' '));
+    for (const [label] of ops) {
+      const row = [label.padEnd(16)];
+      for (const t of threadCounts) {
+        const r = rates[`${t}|${label}`];
+        row.push(r.toFixed(1).padStart(10), `${((100 * r) / memcpy[1]).toFixed(0)}%`.padStart(9));
+      }
+      console.log('  ' + row.join(' '));
+    }
+    for (const t of [a, b, bias, pos, target]) t.dispose();
+  }
+  console.log('\n  %cpy: against a single-threaded memcpy of the same bytes (memcpy does not use threads).');
+}

@@ -1,0 +1,103 @@
+// sum and mean over contiguous inputs reduced over trailing or leading dims
+// (the blocked fast path) and over other layouts, against a compensated
+// float64 reference; prints a digest of every result bit so that runs on
+// other ISA paths and thread counts can be compared exactly.
+'use strict';
+const crypto = require('node:crypto');
+const path = require('node:path');
+
+function values(n, seed) {
+  const out = new Float64Array(n);
+  let s = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    // Mixed signs and magnitudes, so cancellation matters.
+    out[i] = ((s / 4294967296) - 0.45) * (i % 7 === 0 ? 1e4 : 1);
+  }
+  return out;
+}
+
+// Neumaier's compensated sum.
+function refSum(xs) {
+  let s = 0, c = 0;
+  for (const x of xs) {
+    const t = s + x;
+    c += Math.abs(s) >= Math.abs(x) ? (s - t) + x : (x - t) + s;
+    s = t;
+  }
+  return s + c;
+}
+
+const CASES = [
+  [[0], [0]], [[1], [0]], [[17], [0]], [[100003], [0]], [[1 << 19], [0]], [[33, 1001], [1]], [[33, 1001], [0]],
+  [[4, 5, 6], [1, 2]], [[4, 5, 6], [0, 1]], [[3, 0], [1]], [[0, 3], [0]], [[12, 40000], [1]], [[40000, 12], [0]],
+  [[2, 3, 4], [0, 2]], [[5, 1], [0]], [[128, 256], [0]],
+];
+
+function runAll(tg) {
+  const failures = [];
+  const hash = crypto.createHash('sha1');
+  let cases = 0;
+  for (const dtype of ['float32', 'float64'])
+    for (const [shape, dims] of CASES)
+      for (const layout of ['contiguous', 'transposed']) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        let x = tg.tensor(values(n, cases + 1), { shape, dtype });
+        if (layout === 'transposed') {
+          if (shape.length < 2) continue;
+          x = x.transpose(0, 1).contiguous().transpose(0, 1);  // same values, not contiguous
+        }
+        const xv = x.data();
+        // Reference per output over the logical values.
+        const nd = shape.length, strides = [];
+        let acc = 1;
+        for (let d = nd - 1; d >= 0; d--) { strides[d] = acc; acc *= shape[d]; }
+        const keptStrides = [];
+        let kacc = 1;
+        for (let d = nd - 1; d >= 0; d--) { keptStrides[d] = dims.includes(d) ? 0 : kacc; kacc *= dims.includes(d) ? 1 : shape[d]; }
+        const groups = Array.from({ length: kacc }, () => []);
+        for (let i = 0; i < n; i++) {
+          let pos = 0;
+          for (let d = 0; d < nd; d++) pos += Math.floor(i / strides[d]) % shape[d] * keptStrides[d];
+          groups[pos].push(xv[i]);
+        }
+        for (const op of ['sum', 'mean']) {
+          const out = x[op](dims);
+          const got = out.data();
+          hash.update(Buffer.from(got.buffer, got.byteOffset, got.byteLength));
+          const label = `${dtype} ${op} [${shape}] dims [${dims}] ${layout}`;
+          if (got.length !== groups.length) {
+            failures.push({ label, error: `${got.length} outputs, expected ${groups.length}` });
+            continue;
+          }
+          for (let j = 0; j < groups.length; j++) {
+            const g = groups[j];
+            const exact = refSum(g) / (op === 'mean' ? g.length : 1);
+            const scale = g.reduce((a, v) => a + Math.abs(v), 0) / (op === 'mean' ? g.length : 1);
+            const want = dtype === 'float32' ? Math.fround(exact) : exact;
+            // The blocked fast path (contiguous, trailing or leading dims) is held
+            // to a tighter bound than the generic running sum.
+            const fast = layout === 'contiguous' && process.env.TAPEGRAD_ELEMENTWISE !== 'generic' &&
+              (dims.every((d, i) => d === i) || dims.every((d, i) => d === nd - dims.length + i));
+            const tol = dtype === 'float32' ? 6e-8 * Math.abs(exact) + 1e-12 * scale : (fast ? 2e-14 : 1e-12) * scale;
+            const ok = Number.isNaN(exact) ? Number.isNaN(got[j]) : Math.abs(got[j] - want) <= tol;
+            if (!ok) {
+              failures.push({ label, index: j, got: got[j], want });
+              break;
+            }
+          }
+          cases++;
+        }
+      }
+  return { cases, failures, digest: hash.digest('hex') };
+}
+
+module.exports = { runAll };
+
+if (require.main === module) {
+  const root = path.resolve(__dirname, '..', '..');
+  const tg = require(path.join(root, 'dist', 'index.js'));
+  if (process.env.TAPEGRAD_TEST_THREADS) tg.setNumThreads(Number(process.env.TAPEGRAD_TEST_THREADS));
+  const r = runAll(tg);
+  process.stdout.write(JSON.stringify({ isa: tg.backendInfo().isa, threads: tg.getNumThreads(), ...r, failures: r.failures.slice(0, 20) }) + '\n');
+}

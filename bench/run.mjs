@@ -9,6 +9,7 @@
 //   npm run bench -- --quick               # fewer, shorter repetitions
 //   npm run bench -- --only=mlp,matmul     # workloads: matmul mlp elementwise transformer conv
 //   npm run bench -- --engines=tapegrad,tfjs-wasm,pytorch
+//   --threads=N sets the thread count of tapegrad and PyTorch (default: each engine's own)
 //   --reps=N --rep-ms=MS --out=DIR --size=tiny (small shapes, for the smoke test)
 //   --corrupt=ENGINE perturbs that engine's check values (shows the check rejects them)
 //
@@ -23,10 +24,10 @@ const args = Object.fromEntries(
     return [m[1], m[2] ?? true];
   }),
 );
-const known = new Set(['quick', 'only', 'engines', 'reps', 'rep-ms', 'out', 'size', 'corrupt', 'help']);
+const known = new Set(['quick', 'only', 'engines', 'reps', 'rep-ms', 'out', 'size', 'corrupt', 'threads', 'help']);
 for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`bench: unknown option --${k}`);
 if (args.help) {
-  console.log('npm run bench -- [--quick] [--only=matmul,mlp,elementwise,transformer,conv] [--engines=tapegrad,tfjs-cpu,tfjs-wasm,js-pytorch,plainjs,pytorch] [--reps=N] [--rep-ms=MS] [--out=DIR] [--size=tiny]');
+  console.log('npm run bench -- [--quick] [--only=matmul,mlp,elementwise,transformer,conv] [--engines=tapegrad,tfjs-cpu,tfjs-wasm,js-pytorch,plainjs,pytorch] [--threads=N] [--reps=N] [--rep-ms=MS] [--out=DIR] [--size=tiny]');
   process.exit(0);
 }
 const list = (v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : undefined);
@@ -39,4 +40,5 @@ await runBench({
   outDir: typeof args.out === 'string' ? args.out : undefined,
   size: args.size === 'tiny' ? 'tiny' : 'full',
   corrupt: list(args.corrupt) ?? [],
+  threads: args.threads ? Number(args.threads) : undefined,
 });

@@ -119,6 +119,10 @@ export function machine() {
 const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
 
 export async function runBench(opts = {}) {
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new Error(`bench: --threads must be a positive integer, got ${opts.threads}`);
+    process.env.TAPEGRAD_BENCH_THREADS = String(opts.threads);
+  }
   const size = opts.size ?? 'full';
   const quick = Boolean(opts.quick);
   const reps = opts.reps ?? (quick ? 3 : 7);
@@ -144,7 +148,7 @@ export async function runBench(opts = {}) {
 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tapegrad-bench-'));
   const procs = Object.fromEntries(engineNames.map((e) => [e, new EngineProcess(e)]));
-  const results = { date: new Date().toISOString(), machine: machine(), options: { size, quick, reps, repMs }, engines: engineInfo, cells: [] };
+  const results = { date: new Date().toISOString(), machine: machine(), options: { size, quick, reps, repMs, threads: opts.threads ?? 'default' }, engines: engineInfo, cells: [] };
   try {
     for (const [name, proc] of Object.entries(procs)) {
       try {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 const require = createRequire(import.meta.url);
 const tg = require(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/index.js'));
 const F = tg.nn.functional;
+if (process.env.TAPEGRAD_BENCH_THREADS) tg.setNumThreads(Number(process.env.TAPEGRAD_BENCH_THREADS));
 
 export const version = () => `${require('../../../package.json').version} (${tg.getNumThreads()} threads)`;
 

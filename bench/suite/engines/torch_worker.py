@@ -1,6 +1,6 @@
 # PyTorch as an optional column of `npm run bench`: the same protocol as
 # worker.mjs (JSON lines on stdin, tagged replies on stdout), the same data files.
-import json, math, sys, time
+import json, math, os, sys, time
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -96,6 +96,8 @@ def setup(cell, d):
 
 
 def main():
+    if os.environ.get('TAPEGRAD_BENCH_THREADS'):
+        torch.set_num_threads(int(os.environ['TAPEGRAD_BENCH_THREADS']))
     reply({'ready': True, 'version': f'{torch.__version__} ({torch.get_num_threads()} threads)'})
     step = None
     for line in sys.stdin:

@@ -69,20 +69,24 @@ export function setup(cell, d) {
     }
     case 'transformer': {
       const { batch: B, seq: T, width: C, heads: H, hidden } = p;
-      const Dh = C / H;
-      const x = t(d.x, [B * T, C]), target = t(d.target, [B * T, C]);
+      const x = t(d.x, [B, T, C]), target = t(d.target, [B, T, C]);
       const P = {};
-      const shapes = { ln1w: [C], ln1b: [C], ln2w: [C], ln2b: [C], wq: [C, C], bq: [C], wk: [C, C], bk: [C], wv: [C, C],
-        bv: [C], wo: [C, C], bo: [C], w1: [C, hidden], b1: [hidden], w2: [hidden, C], b2: [C] };
+      const shapes = { ln1w: [C], ln1b: [C], ln2w: [C], ln2b: [C], w1: [C, hidden], b1: [hidden], w2: [hidden, C], b2: [C] };
       for (const [name, shape] of Object.entries(shapes)) P[name] = t(d[name], shape, true);
-      const opt = sgd(Object.values(P), p.lr);
-      const heads = (z) => z.reshape(B, T, H, Dh).transpose(1, 2);
+      // nn.MultiheadAttention stores PyTorch's [out, in] weights: the shared [in, out] data, transposed.
+      const mha = new tg.nn.MultiheadAttention(C, H, { batchFirst: true });
+      tg.noGrad(() => tg.tidy(() => {
+        const tr = (arr) => t(arr, [C, C]).T;
+        mha.in_proj_weight.copyFrom(tg.cat([tr(d.wq), tr(d.wk), tr(d.wv)], 0));
+        mha.in_proj_bias.copyFrom(tg.cat([t(d.bq, [C]), t(d.bk, [C]), t(d.bv, [C])], 0));
+        mha.out_proj.weight.copyFrom(tr(d.wo));
+        mha.out_proj.bias.copyFrom(t(d.bo, [C]));
+      }));
+      const opt = sgd([...mha.parameters(), ...Object.values(P)], p.lr);
       const step = () => tg.tidy(() => {
         opt.zeroGrad();
         const a = F.layerNorm(x, C, P.ln1w, P.ln1b);
-        const q = heads(a.matmul(P.wq).add(P.bq)), k = heads(a.matmul(P.wk).add(P.bk)), v = heads(a.matmul(P.wv).add(P.bv));
-        const att = F.softmax(q.matmul(k.transpose(2, 3)).mul(1 / Math.sqrt(Dh)), -1).matmul(v);
-        const h = x.add(att.transpose(1, 2).reshape(B * T, C).matmul(P.wo).add(P.bo));
+        const h = x.add(mha.forward(a, a, a, { needWeights: false })[0]);
         const m = F.layerNorm(h, C, P.ln2w, P.ln2b).matmul(P.w1).add(P.b1).gelu({ approximate: 'tanh' });
         const out = h.add(m.matmul(P.w2).add(P.b2));
         const loss = F.mseLoss(out, target);

@@ -70,21 +70,23 @@ def setup(cell, d):
         return step, step
     if w == 'transformer':
         B, T, C, H, hidden = p['batch'], p['seq'], p['width'], p['heads'], p['hidden']
-        Dh = C // H
-        x = d['x'].reshape(B * T, C)
-        target = d['target'].reshape(B * T, C)
-        shapes = {'ln1w': [C], 'ln1b': [C], 'ln2w': [C], 'ln2b': [C], 'wq': [C, C], 'bq': [C], 'wk': [C, C], 'bk': [C],
-                  'wv': [C, C], 'bv': [C], 'wo': [C, C], 'bo': [C], 'w1': [C, hidden], 'b1': [hidden], 'w2': [hidden, C], 'b2': [C]}
+        x = d['x'].reshape(B, T, C)
+        target = d['target'].reshape(B, T, C)
+        shapes = {'ln1w': [C], 'ln1b': [C], 'ln2w': [C], 'ln2b': [C], 'w1': [C, hidden], 'b1': [hidden], 'w2': [hidden, C], 'b2': [C]}
         P = {name: d[name].reshape(shape).clone().requires_grad_() for name, shape in shapes.items()}
-        opt = torch.optim.SGD(list(P.values()), lr=p['lr'])
-        def heads(z):
-            return z.reshape(B, T, H, Dh).transpose(1, 2)
+        mha = torch.nn.MultiheadAttention(C, H, batch_first=True)
+        with torch.no_grad():
+            # PyTorch's [out, in] weights: the shared [in, out] data, transposed.
+            tr = lambda name: d[name].reshape(C, C).t()
+            mha.in_proj_weight.copy_(torch.cat([tr('wq'), tr('wk'), tr('wv')], 0))
+            mha.in_proj_bias.copy_(torch.cat([d['bq'], d['bk'], d['bv']]))
+            mha.out_proj.weight.copy_(tr('wo'))
+            mha.out_proj.bias.copy_(d['bo'])
+        opt = torch.optim.SGD(list(mha.parameters()) + list(P.values()), lr=p['lr'])
         def step():
             opt.zero_grad()
             a = F.layer_norm(x, [C], P['ln1w'], P['ln1b'])
-            q, k, v = heads(a @ P['wq'] + P['bq']), heads(a @ P['wk'] + P['bk']), heads(a @ P['wv'] + P['bv'])
-            att = torch.softmax((q @ k.transpose(2, 3)) * (1 / math.sqrt(Dh)), -1) @ v
-            h = x + att.transpose(1, 2).reshape(B * T, C) @ P['wo'] + P['bo']
+            h = x + mha(a, a, a, need_weights=False)[0]
             m = F.gelu(F.layer_norm(h, [C], P['ln2w'], P['ln2b']) @ P['w1'] + P['b1'], approximate='tanh')
             out = h + m @ P['w2'] + P['b2']
             loss = F.mse_loss(out, target)

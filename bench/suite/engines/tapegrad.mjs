@@ -8,7 +8,7 @@ const tg = require(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 const F = tg.nn.functional;
 if (process.env.TAPEGRAD_BENCH_THREADS) tg.setNumThreads(Number(process.env.TAPEGRAD_BENCH_THREADS));
 
-export const version = () => `${require('../../../package.json').version} (${tg.getNumThreads()} threads)`;
+export const version = () => `${require('../../../package.json').version} (${tg.getNumThreads()} thread${tg.getNumThreads() === 1 ? "" : "s"})`;
 
 const t = (arr, shape, requiresGrad = false) => tg.tensor(arr, { shape, requiresGrad });
 

@@ -100,7 +100,7 @@ def setup(cell, d):
 def main():
     if os.environ.get('TAPEGRAD_BENCH_THREADS'):
         torch.set_num_threads(int(os.environ['TAPEGRAD_BENCH_THREADS']))
-    reply({'ready': True, 'version': f'{torch.__version__} ({torch.get_num_threads()} threads)'})
+    reply({'ready': True, 'version': f'{torch.__version__} ({torch.get_num_threads()} thread{"" if torch.get_num_threads() == 1 else "s"})'})
     step = None
     for line in sys.stdin:
         if not line.strip():

@@ -28,6 +28,8 @@ function pythonEnv() {
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   const blas = process.env.TAPEGRAD_BENCH_BLAS_DIR;
+  // With --threads, OpenBLAS's own pool follows it too (torch.set_num_threads does not reach it).
+  if (process.env.TAPEGRAD_BENCH_THREADS) env.OPENBLAS_NUM_THREADS = process.env.TAPEGRAD_BENCH_THREADS;
   if (blas) env.LD_LIBRARY_PATH = [blas, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   return env;
 }

@@ -1,0 +1,272 @@
+// Orchestrates the benchmark: engine processes, correctness checks, timing,
+// the table, the JSON and the SVG.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { renderSvg } from './svg.mjs';
+import { cells as allCells, generate, matmulReference, writeData } from './workloads.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const REPLY = '@@bench ';
+
+export const ENGINES = ['tapegrad', 'tfjs-cpu', 'tfjs-wasm', 'js-pytorch', 'plainjs', 'pytorch'];
+export const ENGINE_LABELS = {
+  tapegrad: 'tapegrad', 'tfjs-cpu': 'TF.js cpu', 'tfjs-wasm': 'TF.js wasm', 'js-pytorch': 'js-pytorch',
+  plainjs: 'plain JS', pytorch: 'PyTorch',
+};
+/** Agreement required between engines, relative to max(1, |reference|), float32 everywhere. */
+export const TOLERANCE = { matmul: 1e-3, mlp: 1e-3, elementwise: 1e-3, transformer: 2e-3 };
+const UNITS = { matmul: 'GFLOP/s', mlp: 'ms/step', elementwise: 'µs/op', transformer: 'ms/step', conv: '' };
+export const HIGHER_IS_BETTER = { matmul: true };
+
+function pythonEnv() {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const blas = process.env.TAPEGRAD_BENCH_BLAS_DIR;
+  // With --threads, OpenBLAS's own pool follows it too (torch.set_num_threads does not reach it).
+  if (process.env.TAPEGRAD_BENCH_THREADS) env.OPENBLAS_NUM_THREADS = process.env.TAPEGRAD_BENCH_THREADS;
+  if (blas) env.LD_LIBRARY_PATH = [blas, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
+  return env;
+}
+
+function pytorchAvailable() {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { stdio: 'ignore', env: pythonEnv() });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One engine process speaking the JSON-lines protocol of worker.mjs. */
+class EngineProcess {
+  constructor(name) {
+    this.name = name;
+    this.pending = [];
+    this.stderr = '';
+    this.child = name === 'pytorch'
+      ? spawn('/usr/bin/python3', [path.join(here, 'engines', 'torch_worker.py')], { env: pythonEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn(process.execPath, [path.join(here, 'worker.mjs'), name], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (b) => { this.stderr = (this.stderr + b).slice(-4000); });
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      if (line.startsWith(REPLY)) this.pending.shift()?.resolve(JSON.parse(line.slice(REPLY.length)));
+    });
+    this.child.on('exit', (code) => {
+      for (const p of this.pending.splice(0)) p.reject(new Error(`${name} exited (${code}): ${this.stderr.trim().slice(-600)}`));
+    });
+    this.ready = new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
+    this.ready.catch(() => {}); // awaited later; an early exit must not be an unhandled rejection
+  }
+  send(msg) {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      this.child.stdin.write(JSON.stringify(msg) + '\n');
+    });
+  }
+  close() {
+    this.child.stdin.end(JSON.stringify({ cmd: 'exit' }) + '\n');
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+};
+
+/**
+ * Compares each engine's check values with the reference; returns the
+ * largest relative error per engine and whether it is within tolerance.
+ */
+export function verify(reference, checks, tolerance) {
+  const out = {};
+  for (const [engine, values] of Object.entries(checks)) {
+    if (!Array.isArray(values) || values.length !== reference.length) {
+      out[engine] = { ok: false, maxError: Infinity, reason: `${values?.length ?? 0} check values, expected ${reference.length}` };
+      continue;
+    }
+    let maxError = 0;
+    for (let i = 0; i < values.length; i++) {
+      const err = Math.abs(values[i] - reference[i]) / Math.max(1, Math.abs(reference[i]));
+      maxError = Number.isNaN(err) ? Infinity : Math.max(maxError, err);
+    }
+    out[engine] = { ok: maxError <= tolerance, maxError };
+    if (maxError > tolerance) out[engine].reason = `disagrees with the reference: max relative error ${maxError.toExponential(2)} > ${tolerance}`;
+  }
+  return out;
+}
+
+/** The figure reported for a cell from the median milliseconds per step. */
+function figure(cell, ms) {
+  const p = cell.params;
+  if (cell.workload === 'matmul') return (2 * p.m * p.n * p.k) / (ms * 1e6);
+  if (cell.workload === 'elementwise') return (ms * 1000) / p.ops;
+  return ms;
+}
+
+export function machine() {
+  let cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  try {
+    const m = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/);
+    if (m) cpu = m[1].trim();
+  } catch {}
+  return { cpu, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100), platform: `${os.type()} ${os.release()} ${os.arch()}` };
+}
+
+const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
+
+export async function runBench(opts = {}) {
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new Error(`bench: --threads must be a positive integer, got ${opts.threads}`);
+    process.env.TAPEGRAD_BENCH_THREADS = String(opts.threads);
+  }
+  const size = opts.size ?? 'full';
+  const quick = Boolean(opts.quick);
+  const reps = opts.reps ?? (quick ? 3 : 7);
+  const repMs = opts.repMs ?? (quick ? 60 : 200);
+  // One rep of a slower cell is a single step; above this one calibration run stands alone.
+  const slowMs = quick ? 1000 : 3000;
+  const outDir = path.resolve(opts.outDir ?? path.join(root, 'bench', 'results'));
+  const log = opts.log ?? ((s) => console.log(s));
+
+  let engineNames = opts.engines ?? ENGINES;
+  for (const e of engineNames) if (!ENGINES.includes(e)) throw new Error(`bench: unknown engine ${e}; expected one of ${ENGINES.join(', ')}`);
+  const engineInfo = {};
+  if (engineNames.includes('pytorch') && !pytorchAvailable()) {
+    engineInfo.pytorch = { available: false, reason: '/usr/bin/python3 cannot import torch' };
+    engineNames = engineNames.filter((e) => e !== 'pytorch');
+  }
+  let list = allCells(size);
+  if (opts.only) {
+    const known = new Set(list.map((c) => c.workload));
+    for (const w of opts.only) if (!known.has(w)) throw new Error(`bench: unknown workload ${w}; expected one of ${[...known].join(', ')}`);
+    list = list.filter((c) => opts.only.includes(c.workload));
+  }
+
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tapegrad-bench-'));
+  const procs = Object.fromEntries(engineNames.map((e) => [e, new EngineProcess(e)]));
+  const results = { date: new Date().toISOString(), machine: machine(), options: { size, quick, reps, repMs, threads: opts.threads ?? 'default' }, engines: engineInfo, cells: [] };
+  try {
+    for (const [name, proc] of Object.entries(procs)) {
+      try {
+        const r = await proc.ready;
+        engineInfo[name] = { available: true, version: r.version };
+        if (name === 'pytorch') engineInfo[name].blas = process.env.TAPEGRAD_BENCH_BLAS_DIR || 'the system libblas.so.3';
+      } catch (e) {
+        engineInfo[name] = { available: false, reason: String(e.message).slice(0, 300) };
+        delete procs[name];
+      }
+    }
+    const live = Object.keys(procs);
+    log(`Machine: ${results.machine.cpu}, ${results.machine.cores} cores, Node ${results.machine.node}`);
+    log(`Engines: ${Object.entries(engineInfo).map(([n, i]) => `${n} ${i.available ? i.version : `(unavailable: ${i.reason})`}`).join('; ')}`);
+
+    for (const [index, cell] of list.entries()) {
+      const record = { id: cell.id, workload: cell.workload, params: cell.params, unit: UNITS[cell.workload], results: {} };
+      results.cells.push(record);
+      if (cell.leftForLater) {
+        record.status = 'left for later';
+        log(`${cell.id}: left for later (a convolutional network step is not part of this suite yet)`);
+        continue;
+      }
+      const data = generate(cell);
+      const manifest = writeData(dataDir, index, data);
+      // Set up and check in every engine (not timed; the check's steps are also the first warm-up).
+      const checks = {};
+      await Promise.all(live.map(async (e) => {
+        const r = await procs[e].send({ cmd: 'setup', cell, manifest }).catch((err) => ({ error: String(err.message) }));
+        if (r.unsupported) record.results[e] = { status: 'n/a', reason: r.unsupported };
+        else if (r.error) record.results[e] = { status: 'error', reason: r.error.split('\n')[0].slice(0, 300) };
+        else {
+          checks[e] = opts.corrupt?.includes(e) ? r.check.map((v) => v * 1.1 + 1) : r.check;
+          record.results[e] = { status: 'pending', check: checks[e] };
+        }
+      }));
+      let reference, referenceName;
+      if (cell.workload === 'matmul') {
+        reference = matmulReference(cell.params, data.a, data.b);
+        referenceName = 'float64 dot products in the runner';
+      } else {
+        referenceName = ['tapegrad', 'pytorch', ...live].find((e) => checks[e]);
+        reference = referenceName ? checks[referenceName] : [];
+      }
+      record.tolerance = TOLERANCE[cell.workload];
+      record.reference = referenceName;
+      const verdicts = verify(reference, checks, record.tolerance);
+      const timed = [];
+      for (const [e, v] of Object.entries(verdicts)) {
+        record.results[e].maxError = v.maxError;
+        if (v.ok) timed.push(e);
+        else Object.assign(record.results[e], { status: 'wrong', reason: v.reason });
+      }
+      // Calibration: a step count per engine for about repMs per repetition.
+      const iters = {}, samples = Object.fromEntries(timed.map((e) => [e, []]));
+      for (const e of timed) {
+        const r = await procs[e].send({ cmd: 'time', iters: 1 });
+        if (r.error) { Object.assign(record.results[e], { status: 'error', reason: r.error.split('\n')[0] }); continue; }
+        if (r.ms > slowMs) samples[e].push(r.ms);
+        iters[e] = Math.max(1, Math.round(repMs / Math.max(r.ms, 1e-3)));
+      }
+      // Warm-up, then repetitions with the engines in a rotating order.
+      const active = timed.filter((e) => iters[e] && samples[e].length === 0);
+      for (const e of active) await procs[e].send({ cmd: 'time', iters: iters[e] });
+      for (let rep = 0; rep < reps; rep++) {
+        for (let j = 0; j < active.length; j++) {
+          const e = active[(j + rep) % active.length];
+          const r = await procs[e].send({ cmd: 'time', iters: iters[e] });
+          if (r.error) throw new Error(`${e} failed while timing ${cell.id}: ${r.error}`);
+          samples[e].push(r.ms / iters[e]);
+        }
+      }
+      for (const e of timed) {
+        if (!samples[e]?.length) continue;
+        const ms = median(samples[e]);
+        Object.assign(record.results[e], { status: 'ok', ms, value: figure(cell, ms), samples: samples[e].length, stepsPerSample: iters[e] });
+      }
+      const base = record.results.tapegrad?.status === 'ok' ? record.results.tapegrad.ms : null;
+      for (const r of Object.values(record.results)) if (r.status === 'ok' && base) r.timeRatio = r.ms / base;
+      log(`${cell.id}: ${live.map((e) => `${e} ${record.results[e].status === 'ok' ? `${fmt(record.results[e].value)} ${record.unit}` : record.results[e].status}`).join(', ')}`);
+    }
+  } finally {
+    for (const p of Object.values(procs)) p.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  printTable(results, log);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(path.join(outDir, 'latest.svg'), renderSvg(results));
+  log(`Wrote ${path.join(outDir, 'latest.json')} and latest.svg`);
+  return results;
+}
+
+function printTable(results, log) {
+  const engines = Object.keys(results.engines).filter((e) => results.engines[e].available);
+  const header = ['workload', 'unit', ...engines.map((e) => ENGINE_LABELS[e])];
+  const rows = results.cells.map((c) => {
+    if (c.status === 'left for later') return [c.id, '', ...engines.map(() => 'left for later')];
+    return [c.id, c.unit, ...engines.map((e) => {
+      const r = c.results[e];
+      if (!r) return '';
+      if (r.status !== 'ok') return r.status;
+      return e === 'tapegrad' ? fmt(r.value) : `${fmt(r.value)} (${r.timeRatio ? fmt(r.timeRatio) + '×' : '-'})`;
+    })];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (r) => r.map((v, i) => String(v).padEnd(widths[i])).join('  ');
+  log('');
+  log('Medians; in parentheses each engine\'s time relative to tapegrad\'s (above 1: tapegrad is faster).');
+  log(line(header));
+  for (const r of rows) log(line(r));
+  const notes = [];
+  for (const c of results.cells)
+    for (const [e, r] of Object.entries(c.results))
+      if (r.status !== 'ok' && r.reason) notes.push(`${c.id}, ${e}: ${r.status} — ${r.reason}`);
+  if (notes.length) log('\n' + notes.join('\n'));
+  log('conv step: left for later (a small convolutional network is not part of this suite yet).');
+}

@@ -6,6 +6,10 @@
 // When /usr/bin/python3 has torch, PyTorch runs the same chains in the same
 // run and the ratio is printed. Asserts nothing.
 //
+// Two figures per case: wall-clock time and CPU time of the process (user +
+// system, all threads), each the median over the repetitions. On a machine
+// shared with other work the CPU figure is the steadier one.
+//
 //   npm run bench:overhead                # 1000-op chains, 15 reps
 //   npm run bench:overhead -- --quick     # fewer reps
 //   npm run bench:overhead -- --no-torch  # skip PyTorch
@@ -76,15 +80,18 @@ function measureTapegrad(kase) {
   const x = tg.randn([16]).setRequiresGrad(kase.backward);
   const c = tg.full([16], 0.999);
   for (let i = 0; i < WARMUP; i++) runChain(x, c, kase);
-  const times = [];
+  const wall = [], cpu = [];
   for (let r = 0; r < REPS; r++) {
+    const u0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     for (let k = 0; k < PER_REP; k++) runChain(x, c, kase);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e3 / CHAIN / PER_REP);
+    wall.push(Number(process.hrtime.bigint() - t0) / 1e3 / CHAIN / PER_REP);
+    const u = process.cpuUsage(u0);
+    cpu.push((u.user + u.system) / CHAIN / PER_REP);
   }
   x.dispose();
   c.dispose();
-  return median(times);
+  return { wall: median(wall), cpu: median(cpu) };
 }
 
 const torchScript = `
@@ -109,12 +116,13 @@ for name, bwd, step in cases:
             y.sum().backward()
             x.grad = None
     for _ in range(WARMUP): run()
-    ts = []
+    wall, cpu = [], []
     for _ in range(REPS):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(PER_REP): run()
-        ts.append((time.perf_counter() - t0) * 1e6 / CHAIN / PER_REP)
-    print(name + '\\t' + repr(statistics.median(ts)))
+        wall.append((time.perf_counter() - t0) * 1e6 / CHAIN / PER_REP)
+        cpu.append((time.process_time() - c0) * 1e6 / CHAIN / PER_REP)
+    print(name + '\\t' + repr(statistics.median(wall)) + '\\t' + repr(statistics.median(cpu)))
 `;
 
 function measureTorch() {
@@ -126,8 +134,8 @@ function measureTorch() {
     const out = execFileSync('/usr/bin/python3', ['-c', torchScript], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const result = new Map();
     for (const line of out.trim().split('\n')) {
-      const [name, value] = line.split('\t');
-      result.set(name, Number(value));
+      const [name, wall, cpu] = line.split('\t');
+      result.set(name, { wall: Number(wall), cpu: Number(cpu) });
     }
     return result;
   } catch {
@@ -139,12 +147,13 @@ tg.setNumThreads(1);
 console.log(`per-op overhead: chains of ${CHAIN} ops on [16] float32 tensors, median of ${REPS} reps of ${PER_REP} chains (1 thread)`);
 const ours = cases.map((k) => [k.name, measureTapegrad(k)]);
 const torch = measureTorch();
-const header = ['case', 'tapegrad µs/op', ...(torch ? ['PyTorch µs/op', 'PyTorch / tapegrad'] : [])];
+const header = ['case', 'tapegrad µs/op', 'cpu µs/op', ...(torch ? ['PyTorch µs/op', 'cpu µs/op', 'PyTorch / tapegrad (wall, cpu)'] : [])];
 const rows = ours.map(([name, us]) => {
-  const row = [name, us.toFixed(3)];
+  const row = [name, us.wall.toFixed(3), us.cpu.toFixed(3)];
   if (torch) {
     const t = torch.get(name);
-    row.push(t === undefined ? '-' : t.toFixed(3), t === undefined ? '-' : (t / us).toFixed(2) + '×');
+    if (t === undefined) row.push('-', '-', '-');
+    else row.push(t.wall.toFixed(3), t.cpu.toFixed(3), `${(t.wall / us.wall).toFixed(2)}×, ${(t.cpu / us.cpu).toFixed(2)}×`);
   }
   return row;
 });

@@ -161,6 +161,9 @@ export interface NativeAddon {
   adagradStep(params: Handle[], sums: Handle[], options: object): void;
   leavesReached(loss: Handle, tensors: Handle[]): boolean[];
   trainStepAsync(loss: Handle, updates: [string, unknown[]][], threads: number, alsoLock: Handle[]): Promise<void>;
+  gradNorm(params: Handle[], normType: number): number;
+  gradScale(params: Handle[], coef: number): void;
+  gradClamp(params: Handle[], clipValue: number): void;
   // runtime (names starting with `_` are internal hooks for tests and benchmarks, not exported by the package)
   setNumThreads(n: number): void;
   getNumThreads(): number;

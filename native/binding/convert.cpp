@@ -20,8 +20,8 @@ constexpr std::uint64_t kSlotMask = (std::uint64_t{1} << kSlotBits) - 1;
 constexpr std::uint64_t kGenerationMask = (std::uint64_t{1} << (63 - kSlotBits)) - 1;
 constexpr std::int64_t kReportStep = 1 << 20;
 
-void* encode_handle(std::uint32_t slot, std::uint64_t generation) {
-  return reinterpret_cast<void*>(kHandleMark | ((generation & kGenerationMask) << kSlotBits) | slot);
+std::uint64_t encode_handle(std::uint32_t slot, std::uint64_t generation) {
+  return kHandleMark | ((generation & kGenerationMask) << kSlotBits) | slot;
 }
 
 std::int64_t owned_bytes(const Tensor& t) {
@@ -47,6 +47,7 @@ std::string describe(const Napi::Value& v) {
     case napi_object: return v.IsArray() ? "an array" : "an object";
     case napi_function: return "a function";
     case napi_external: return "a native handle";
+    case napi_bigint: return "a BigInt";
     default: return "a value of another type";
   }
 }
@@ -63,11 +64,10 @@ enum class Lookup { Live, Disposed, NotAHandle };
 
 // The slot a handle value names; `slot` is set for Live and Disposed.
 Lookup lookup(AddonData& d, const Napi::Value& v, HandleSlot** slot) {
-  napi_valuetype type;
-  if (napi_typeof(v.Env(), v, &type) != napi_ok || type != napi_external) return Lookup::NotAHandle;
-  void* data = nullptr;
-  napi_get_value_external(v.Env(), v, &data);
-  const auto bits = reinterpret_cast<std::uint64_t>(data);
+  // Fails (napi_bigint_expected) for anything but a BigInt: no separate type check needed.
+  std::uint64_t bits = 0;
+  bool lossless = false;
+  if (napi_get_value_bigint_uint64(v.Env(), v, &bits, &lossless) != napi_ok || !lossless) return Lookup::NotAHandle;
   if (!(bits & kHandleMark)) return Lookup::NotAHandle;
   const std::uint64_t index = bits & kSlotMask;
   const std::uint64_t generation = (bits & ~kHandleMark) >> kSlotBits;
@@ -84,12 +84,15 @@ Lookup lookup(AddonData& d, const Napi::Value& v, HandleSlot** slot) {
 }
 
 void release_slot(Napi::Env env, AddonData& d, HandleSlot& s) {
+  // Freed last, after the table is consistent: freeing a graph runs destructors.
+  Tensor released = std::move(s.tensor);
   s.tensor = Tensor();
   s.generation++;
-  report_external(env, d, -s.reported_bytes);
+  const std::int64_t bytes = s.reported_bytes;
   s.reported_bytes = 0;
   d.free_slots.push_back(static_cast<std::uint32_t>(&s - d.handles.data()));
   d.live_handles--;
+  report_external(env, d, -bytes);
 }
 
 }  // namespace
@@ -111,7 +114,7 @@ Napi::Value wrap(Napi::Env env, Tensor t) {
   report_external(env, d, s.reported_bytes);
   d.live_handles++;
   napi_value handle;
-  if (napi_create_external(env, encode_handle(index, s.generation), nullptr, nullptr, &handle) != napi_ok) {
+  if (napi_create_bigint_uint64(env, encode_handle(index, s.generation), &handle) != napi_ok) {
     release_slot(env, d, s);
     throw Napi::Error::New(env, "tapegrad: cannot create a tensor handle");
   }
@@ -136,8 +139,7 @@ void adopt(Napi::Env env, const Napi::Value& owner, const Napi::Value& handle) {
   HandleSlot* s = nullptr;
   if (lookup(d, handle, &s) != Lookup::Live) return;
   if (!owner.IsObject()) throw_type_error("adopt: owner must be an object");
-  void* data = nullptr;
-  napi_get_value_external(env, handle, &data);
+  void* data = reinterpret_cast<void*>(encode_handle(static_cast<std::uint32_t>(s - d.handles.data()), s->generation));
   const napi_status status = napi_add_finalizer(
       env, owner, data,
       [](napi_env raw_env, void* value, void*) {

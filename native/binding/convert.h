@@ -14,10 +14,11 @@
 
 namespace tapegrad::binding {
 
-// A JS tensor handle is an External whose value encodes a slot of the
-// environment's handle table and the slot's generation (see addon.h); it has
-// no finalizer of its own, so ops inside tidy() pay for none. A tensor that
-// outlives every tidy scope gets one through adopt().
+// A JS tensor handle is a BigInt that encodes a slot of the environment's
+// handle table and the slot's generation (see addon.h). A BigInt is cheap to
+// make (no weak reference, unlike an External) and cannot be mistaken for a
+// number operand. It has no finalizer of its own, so ops inside tidy() pay
+// for none; a tensor that outlives every tidy scope gets one through adopt().
 
 // A new JS handle owning a reference to `t`.
 Napi::Value wrap(Napi::Env env, Tensor t);

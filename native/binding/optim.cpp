@@ -219,6 +219,32 @@ Napi::Value train_step_async(const Napi::CallbackInfo& info) {
                             std::move(touched), static_cast<int>(threads));
 }
 
+double number_arg(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* name) {
+  if (!info[i].IsNumber()) throw_type_error(op, ": ", name, " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+// gradNorm(params, normType) -> the total norm of the parameters' gradients
+Napi::Value grad_norm(const Napi::CallbackInfo& info) {
+  const auto params = arg_tensors(info, 0, "clipGradNorm", "params");
+  const double p = number_arg(info, 1, "clipGradNorm", "normType");
+  return Napi::Number::New(info.Env(), ops::grad_norm(params, grads_of(params), p));
+}
+
+// gradScale(params, coef): every gradient *= coef
+Napi::Value grad_scale(const Napi::CallbackInfo& info) {
+  const auto params = arg_tensors(info, 0, "clipGradNorm", "params");
+  ops::grad_scale(params, grads_of(params), number_arg(info, 1, "clipGradNorm", "coef"));
+  return info.Env().Undefined();
+}
+
+// gradClamp(params, clipValue): every gradient clamped to [-clipValue, clipValue]
+Napi::Value grad_clamp(const Napi::CallbackInfo& info) {
+  const auto params = arg_tensors(info, 0, "clipGradValue", "params");
+  ops::grad_clamp(params, grads_of(params), number_arg(info, 1, "clipGradValue", "clipValue"));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_optim(Napi::Env env, Napi::Object exports) {
@@ -228,6 +254,9 @@ void register_optim(Napi::Env env, Napi::Object exports) {
   define<run_now<adagrad_update>>(env, exports, "adagradStep");
   define<leaves_reached>(env, exports, "leavesReached");
   define<train_step_async>(env, exports, "trainStepAsync");
+  define<grad_norm>(env, exports, "gradNorm");
+  define<grad_scale>(env, exports, "gradScale");
+  define<grad_clamp>(env, exports, "gradClamp");
 }
 
 }  // namespace tapegrad::binding

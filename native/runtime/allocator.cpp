@@ -204,6 +204,7 @@ void* allocate(std::size_t nbytes, const char* op) {
       if (ThreadCache* tc = thread_cache(); tc && tc->head[c]) {
         FreeBuffer* b = tc->head[c];
         tc->head[c] = b->next;
+        __builtin_prefetch(tc->head[c]);  // the next pop reads its link
         tc->bytes -= static_cast<std::int64_t>(size);
         g_cached_bytes.fetch_sub(static_cast<std::int64_t>(size), std::memory_order_relaxed);
         ptr = b;

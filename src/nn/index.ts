@@ -1,6 +1,7 @@
 // tg.nn: neural-network building blocks.
 export * as functional from './functional.js';
 export * as init from './init.js';
+export * as utils from './utils.js';
 export { Module, parameter, buffer } from './module.js';
 export type { LoadResult } from './module.js';
 export { Sequential, ModuleList, Identity } from './containers.js';

@@ -58,15 +58,18 @@ function* batchesOf(data: Batches): Generator<[unknown, Tensor[]]> {
   const it = data[Symbol.iterator]();
   try {
     for (;;) {
-      const created = openScope();
+      const scope = openScope();
       let r: IteratorResult<Tensor[]>;
+      let created: Tensor[] = [];
       try {
         r = it.next();
       } finally {
-        closeScope(created, created);
+        // Everything the data source made is kept (moved to the parent scope) and listed for disposal after the batch.
+        created = scope.tensors.filter((t) => t._scope === scope);
+        closeScope(scope, new Set(created));
       }
       if (r.done) return;
-      yield [r.value, [...created]];
+      yield [r.value, created];
     }
   } finally {
     it.return?.();

@@ -264,9 +264,9 @@ T row_dot(const T* a, const T* b, i64 n) {
 // one batch element. Masked-out positions get exactly 0; a row with no
 // position left is NaN (0/0), as PyTorch's softmax over all -inf.
 template <typename T>
-void masked_softmax(const Plan& p, T* scores, const void* mask) {
+void masked_softmax(const Plan& p, T* scores, const void* mask, i64 row_begin, i64 row_end) {
   const T neg_inf = -std::numeric_limits<T>::infinity();
-  for (i64 i = 0; i < p.L; ++i) {
+  for (i64 i = row_begin; i < row_end; ++i) {
     T* row = scores + i * p.S;
     if (p.kind == MaskKind::Additive) {
       const T* m = static_cast<const T*>(mask) + i * p.mask.rs;
@@ -336,20 +336,30 @@ void forward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tenso
   const char* pm = mask.defined() ? static_cast<const char*>(mask.storage().data) : nullptr;
   const i64 LS = p.L * p.S;
   const T scale = static_cast<T>(p.scale);
-  runtime::parallel_for(0, p.nbatch, 1, [&](i64 begin, i64 end) {
-    for (i64 b = begin; b < end; ++b) {
+  // Query rows are independent: with few batch elements each is also split
+  // into blocks of at least 32 rows, so the softmax runs in parallel too (the
+  // GEMMs inside a parallel region run on one thread). The split depends on
+  // the shape only, never on the thread count, so results do not either.
+  constexpr i64 kTasks = 8;
+  const i64 blocks =
+      p.nbatch >= kTasks ? 1 : std::max<i64>(1, std::min((p.L + 31) / 32, (kTasks + p.nbatch - 1) / p.nbatch));
+  const i64 block_rows = (p.L + blocks - 1) / blocks;
+  runtime::parallel_for(0, p.nbatch * blocks, 1, [&](i64 begin, i64 end) {
+    for (i64 task = begin; task < end; ++task) {
+      const i64 b = task / blocks, r0 = (task % blocks) * block_rows, r1 = std::min(p.L, r0 + block_rows);
+      if (r0 >= r1) continue;
       const T* qb = pq + batch_offset(b, p.batch, p.q.batch_strides);
       const T* kb = pk + batch_offset(b, p.batch, p.k.batch_strides);
       const T* vb = pv + batch_offset(b, p.batch, p.v.batch_strides);
       T* sb = probs + b * LS;
       // Kᵀ: element (e, j) of the right operand is k[j, e].
-      gemm<T>(p.L, p.S, p.E, scale, qb, p.q.rs, p.q.cs, kb, p.k.cs, p.k.rs, T(0), sb, p.S);
+      gemm<T>(r1 - r0, p.S, p.E, scale, qb + r0 * p.q.rs, p.q.rs, p.q.cs, kb, p.k.cs, p.k.rs, T(0), sb + r0 * p.S, p.S);
       const void* mb =
           pm ? pm + m_size * static_cast<std::size_t>(mask.offset() + batch_offset(b, p.batch, p.mask.batch_strides))
              : nullptr;
-      masked_softmax<T>(p, sb, mb);
-      gemm<T>(p.L, p.Ev, p.S, T(1), sb, p.S, 1, vb, p.v.rs, p.v.cs, T(0), po + batch_offset(b, p.batch, o.batch_strides),
-              o.rs);
+      masked_softmax<T>(p, sb, mb, r0, r1);
+      gemm<T>(r1 - r0, p.Ev, p.S, T(1), sb + r0 * p.S, p.S, 1, vb, p.v.rs, p.v.cs, T(0),
+              po + batch_offset(b, p.batch, o.batch_strides) + r0 * o.rs, o.rs);
     }
   });
 }

@@ -68,6 +68,24 @@ describe('scaledDotProductAttention values', () => {
       1e-14);
   });
 
+  it('long sequences with few batch elements (split into row blocks) keep the mask and causal rows aligned', () => {
+    const q = leaf([1, 100, 4], 31), k = leaf([1, 90, 4], 32), v = leaf([1, 90, 3], 33), m = leaf([100, 90], 34);
+    expectClose(sdpa(q, k, v, { attnMask: m }).toArray(), reference(q, k, v, m).toArray(), 1e-14);
+    const tri = tg.tensor(Array.from({ length: 100 * 90 }, (_, i) => (i % 90 > Math.floor(i / 90) ? -Infinity : 0)), { shape: [100, 90], dtype: 'float64' });
+    expectClose(sdpa(q, k, v, { isCausal: true }).toArray(), reference(q, k, v, tri).toArray(), 1e-14);
+    // The same bits whatever the thread count.
+    const q32 = q.detach().to('float32'), k32 = k.detach().to('float32'), v32 = v.detach().to('float32');
+    const before = tg.getNumThreads();
+    try {
+      tg.setNumThreads(1);
+      const one = Array.from(sdpa(q32, k32, v32, { isCausal: true }).data());
+      tg.setNumThreads(2);
+      expect(Array.from(sdpa(q32, k32, v32, { isCausal: true }).data())).toEqual(one);
+    } finally {
+      tg.setNumThreads(before);
+    }
+  });
+
   it('float32 agrees with float64', () => {
     const q = leaf([2, 3, 6, 8], 6), k = leaf([2, 3, 7, 8], 7), v = leaf([2, 3, 7, 5], 8), m = leaf([6, 7], 9);
     // scale 6 spreads the scores over about ±30, so the exponentials span many binades.

@@ -10,10 +10,16 @@ namespace tapegrad::binding {
 
 namespace {
 
-std::vector<Tensor> grads_of(const std::vector<Tensor>& params) {
+// Reading .grad while a backwardAsync may still write it would race: a
+// locked parameter is refused before its gradient is looked at.
+std::vector<Tensor> grads_of(const std::vector<Tensor>& params, const char* op) {
   std::vector<Tensor> grads;
   grads.reserve(params.size());
-  for (const Tensor& p : params) grads.push_back(p.impl()->grad ? Tensor(p.impl()->grad) : Tensor());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Tensor& p = params[i];
+    if (p.storage().locks.load() != 0) throw_error(op, ": parameter ", i, " is in use by a running async operation");
+    grads.push_back(p.impl()->grad ? Tensor(p.impl()->grad) : Tensor());
+  }
   return grads;
 }
 
@@ -46,7 +52,7 @@ Napi::Value sgd_step(const Napi::CallbackInfo& info) {
   const char* op = "SGD.step";
   const auto params = arg_tensors(info, 0, op, "params");
   const Napi::Object o = options(info, 2, op);
-  ops::sgd_step(params, grads_of(params), state(info, 1, op, "momentumBuffers"),
+  ops::sgd_step(params, grads_of(params, op), state(info, 1, op, "momentumBuffers"),
                 {num(o, "lr", op), num(o, "momentum", op), num(o, "dampening", op), num(o, "weightDecay", op),
                  flag(o, "nesterov"), flag(o, "maximize")},
                 flag(o, "firstStep"));
@@ -58,7 +64,7 @@ Napi::Value adam_step(const Napi::CallbackInfo& info) {
   const char* op = "Adam.step";
   const auto params = arg_tensors(info, 0, op, "params");
   const Napi::Object o = options(info, 4, op);
-  ops::adam_step(params, grads_of(params), state(info, 1, op, "expAvg"), state(info, 2, op, "expAvgSq"),
+  ops::adam_step(params, grads_of(params, op), state(info, 1, op, "expAvg"), state(info, 2, op, "expAvgSq"),
                  state(info, 3, op, "maxExpAvgSq"),
                  {num(o, "lr", op), num(o, "beta1", op), num(o, "beta2", op), num(o, "eps", op),
                   num(o, "weightDecay", op), flag(o, "decoupled"), flag(o, "amsgrad"), flag(o, "maximize"),
@@ -71,7 +77,7 @@ Napi::Value rmsprop_step(const Napi::CallbackInfo& info) {
   const char* op = "RMSprop.step";
   const auto params = arg_tensors(info, 0, op, "params");
   const Napi::Object o = options(info, 4, op);
-  ops::rmsprop_step(params, grads_of(params), state(info, 1, op, "squareAvg"), state(info, 2, op, "gradAvg"),
+  ops::rmsprop_step(params, grads_of(params, op), state(info, 1, op, "squareAvg"), state(info, 2, op, "gradAvg"),
                     state(info, 3, op, "momentumBuffers"),
                     {num(o, "lr", op), num(o, "alpha", op), num(o, "eps", op), num(o, "weightDecay", op),
                      num(o, "momentum", op), flag(o, "centered"), flag(o, "maximize")});
@@ -83,7 +89,7 @@ Napi::Value adagrad_step(const Napi::CallbackInfo& info) {
   const char* op = "Adagrad.step";
   const auto params = arg_tensors(info, 0, op, "params");
   const Napi::Object o = options(info, 2, op);
-  ops::adagrad_step(params, grads_of(params), state(info, 1, op, "sums"),
+  ops::adagrad_step(params, grads_of(params, op), state(info, 1, op, "sums"),
                     {num(o, "lr", op), num(o, "lrDecay", op), num(o, "weightDecay", op), num(o, "eps", op),
                      flag(o, "maximize"), num(o, "step", op)});
   return info.Env().Undefined();
@@ -96,22 +102,25 @@ double number_arg(const Napi::CallbackInfo& info, std::size_t i, const char* op,
 
 // gradNorm(params, normType) -> the total norm of the parameters' gradients
 Napi::Value grad_norm(const Napi::CallbackInfo& info) {
-  const auto params = arg_tensors(info, 0, "clipGradNorm", "params");
-  const double p = number_arg(info, 1, "clipGradNorm", "normType");
-  return Napi::Number::New(info.Env(), ops::grad_norm(params, grads_of(params), p));
+  const char* op = "clipGradNorm";
+  const auto params = arg_tensors(info, 0, op, "params");
+  const double p = number_arg(info, 1, op, "normType");
+  return Napi::Number::New(info.Env(), ops::grad_norm(params, grads_of(params, op), p));
 }
 
 // gradScale(params, coef): every gradient *= coef
 Napi::Value grad_scale(const Napi::CallbackInfo& info) {
-  const auto params = arg_tensors(info, 0, "clipGradNorm", "params");
-  ops::grad_scale(params, grads_of(params), number_arg(info, 1, "clipGradNorm", "coef"));
+  const char* op = "clipGradNorm";
+  const auto params = arg_tensors(info, 0, op, "params");
+  ops::grad_scale(params, grads_of(params, op), number_arg(info, 1, op, "coef"));
   return info.Env().Undefined();
 }
 
 // gradClamp(params, clipValue): every gradient clamped to [-clipValue, clipValue]
 Napi::Value grad_clamp(const Napi::CallbackInfo& info) {
-  const auto params = arg_tensors(info, 0, "clipGradValue", "params");
-  ops::grad_clamp(params, grads_of(params), number_arg(info, 1, "clipGradValue", "clipValue"));
+  const char* op = "clipGradValue";
+  const auto params = arg_tensors(info, 0, op, "params");
+  ops::grad_clamp(params, grads_of(params, op), number_arg(info, 1, op, "clipValue"));
   return info.Env().Undefined();
 }
 

@@ -85,11 +85,23 @@ double grad_norm(const std::vector<Tensor>& params, const std::vector<Tensor>& g
   bool nan = false;
   for_each_grad(op, params, grads, [&](const auto* g, std::int64_t n, auto) {
     if (std::isinf(p)) {
-      for (std::int64_t k = 0; k < n; ++k) {
-        const double a = std::abs(static_cast<double>(g[k]));
-        if (std::isnan(a)) nan = true;
-        else if (a > total) total = a;
+      // Branch-free: NaN never wins a comparison, so it is looked for on the side.
+      double m0 = total, m1 = 0;
+      bool bad = false;
+      std::int64_t k = 0;
+      for (; k + 2 <= n; k += 2) {
+        const double a = std::abs(static_cast<double>(g[k])), b = std::abs(static_cast<double>(g[k + 1]));
+        m0 = a > m0 ? a : m0;
+        m1 = b > m1 ? b : m1;
+        bad |= (a != a) | (b != b);
       }
+      for (; k < n; ++k) {
+        const double a = std::abs(static_cast<double>(g[k]));
+        m0 = a > m0 ? a : m0;
+        bad |= a != a;
+      }
+      total = std::max(m0, m1);
+      nan = nan || bad;
     } else if (p == 2) {
       total += sum_of(g, n, [](double x) { return x * x; });
     } else if (p == 1) {

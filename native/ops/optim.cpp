@@ -19,8 +19,8 @@ void check_state(const char* op, const Tensor& param, const Tensor& t, const cha
                       dtype_name(t.dtype()), ", expected ", shape_str(param.shape()), " and ",
                       dtype_name(param.dtype()));
   if (!t.is_contiguous()) throw_error(op, ": ", what, " for parameter ", i, " must be contiguous");
-  if (t.storage().locks.load() != 0)
-    throw_error(op, ": parameter ", i, " is in use by a running async operation");
+  if (locked_against_writes(t.storage()))
+    throw_error(op, ": parameter ", i, " is in use by a running async operation; await it first");
 }
 
 void check_param(const char* op, const Tensor& p, std::size_t i) {
@@ -28,15 +28,24 @@ void check_param(const char* op, const Tensor& p, std::size_t i) {
   check_state(op, p, p, "the parameter", i);
 }
 
-// Runs fn(T* param, const T* grad, n, i) for each parameter with a gradient.
-template <typename Fn>
-void for_each_param(const char* op, const std::vector<Tensor>& params, const std::vector<Tensor>& grads, Fn&& fn) {
+// Checks every parameter and gradient before anything is written, so a bad
+// one leaves all of them unchanged. A parameter without a gradient is checked
+// too: a running async backward may be about to write its gradient.
+void check_all(const char* op, const std::vector<Tensor>& params, const std::vector<Tensor>& grads) {
   if (grads.size() != params.size())
     throw_range_error(op, ": got ", grads.size(), " gradients for ", params.size(), " parameters");
   for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!grads[i].defined()) continue;  // no gradient: skipped, as in PyTorch
     check_param(op, params[i], i);
-    check_state(op, params[i], grads[i], "the gradient", i);
+    if (grads[i].defined()) check_state(op, params[i], grads[i], "the gradient", i);
+  }
+}
+
+// Runs fn(T* param, const T* grad, n, i) for each parameter with a gradient.
+template <typename Fn>
+void for_each_param(const char* op, const std::vector<Tensor>& params, const std::vector<Tensor>& grads, Fn&& fn) {
+  check_all(op, params, grads);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (!grads[i].defined()) continue;  // no gradient: skipped, as in PyTorch
     visit_floating(params[i].dtype(), [&](auto tag) {
       using T = decltype(tag);
       fn(params[i].data<T>(), static_cast<const T*>(grads[i].data<T>()), params[i].numel(), i, T{});
@@ -48,12 +57,9 @@ void for_each_param(const char* op, const std::vector<Tensor>& params, const std
 // Runs fn(T* grad, n, T{}) for each parameter with a gradient, after checking it.
 template <typename Fn>
 void for_each_grad(const char* op, const std::vector<Tensor>& params, const std::vector<Tensor>& grads, Fn&& fn) {
-  if (grads.size() != params.size())
-    throw_range_error(op, ": got ", grads.size(), " gradients for ", params.size(), " parameters");
+  check_all(op, params, grads);
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (!grads[i].defined()) continue;
-    check_param(op, params[i], i);
-    check_state(op, params[i], grads[i], "the gradient", i);
     visit_floating(grads[i].dtype(), [&](auto tag) {
       using T = decltype(tag);
       fn(grads[i].data<T>(), grads[i].numel(), T{});

@@ -10,3 +10,8 @@ export {
 } from './layers.js';
 export type { LayerOptions, LayerNormOptions, EmbeddingOptions, MLPOptions, Activation } from './layers.js';
 export { CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss } from './loss.js';
+export { MultiheadAttention, TransformerEncoderLayer } from './attention.js';
+export type {
+  MultiheadAttentionOptions, MultiheadAttentionForwardOptions, TransformerEncoderLayerOptions,
+  TransformerEncoderLayerForwardOptions,
+} from './attention.js';

@@ -35,8 +35,13 @@ export abstract class Module {
   /** True in training mode (dropout active); see train() and eval(). */
   training = true;
 
-  /** The layer's computation. */
-  abstract forward(...inputs: Tensor[]): Tensor;
+  /**
+   * The layer's computation. Most layers map tensors to a tensor; some take
+   * an options object too or return a tuple (MultiheadAttention), so the
+   * base signature leaves the types to each layer.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  abstract forward(...inputs: any[]): any;
 
   /** Own parameters, buffers and child modules, in property order. */
   private *entries(): Generator<[string, Tensor | Module, Slot]> {

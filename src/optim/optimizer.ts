@@ -2,6 +2,7 @@
 // per-parameter state, and state dicts for resuming training.
 import { noGrad } from '../autograd.js';
 import { zerosLike } from '../creation.js';
+import { native } from '../native.js';
 import { untrack } from '../scope.js';
 import { Tensor } from '../tensor.js';
 
@@ -15,6 +16,20 @@ export type Params<O> = Iterable<Tensor> | ParamGroupSpec<O>[];
 export interface ParamState {
   step: number;
   tensors: Record<string, Tensor>;
+}
+
+/** @internal One fused native update: the kernel's name and its arguments. */
+export type NativeUpdate = ['sgd' | 'adam' | 'rmsprop' | 'adagrad', unknown[]];
+
+/** @internal What one step does: its native updates, then the bookkeeping once they ran. */
+export interface StepPlan {
+  updates: NativeUpdate[];
+  commit(): void;
+}
+
+/** @internal Runs one planned update on the calling thread. */
+export function runUpdate([kind, args]: NativeUpdate): void {
+  (native[`${kind}Step`] as (...a: unknown[]) => void)(...args);
 }
 
 export interface OptimizerStateDict<O> {
@@ -86,7 +101,21 @@ export abstract class Optimizer<O extends { lr: number }> {
   }
 
   /** Applies one update to every parameter that has a gradient. */
-  abstract step(): void;
+  step(): void {
+    const plan = this._plan((p) => p.grad !== null);
+    if (plan === null) throw new TypeError(`${this.name}: step() is not implemented`);
+    for (const u of plan.updates) runUpdate(u);
+    plan.commit();
+  }
+
+  /**
+   * @internal The native updates of one step, for the parameters `hasGrad`
+   * accepts, so that a train step can run them after an async backward
+   * (before the gradients exist). Null for optimizers that only define step().
+   */
+  _plan(_hasGrad: (p: Tensor) => boolean): StepPlan | null {
+    return null;
+  }
 
   /** Sets every parameter's gradient to null. */
   zeroGrad(): void {

@@ -1,5 +1,5 @@
-import { native } from '../native.js';
-import { Optimizer, type ParamGroup, type Params } from './optimizer.js';
+import type { Tensor } from '../tensor.js';
+import { Optimizer, type NativeUpdate, type ParamGroup, type ParamState, type Params, type StepPlan } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -24,9 +24,11 @@ export class SGD extends Optimizer<SGDOptions> {
       throw new RangeError(`SGD: nesterov needs momentum > 0 and dampening 0 (group ${i})`);
   }
 
-  step(): void {
+  override _plan(hasGrad: (p: Tensor) => boolean): StepPlan {
+    const updates: NativeUpdate[] = [];
+    const stepped: ParamState[] = [];
     for (const g of this.paramGroups) {
-      const params = g.params.filter((p) => p.grad !== null);
+      const params = g.params.filter(hasGrad);
       if (params.length === 0) continue;
       const names = g.momentum !== 0 ? ['momentum_buffer'] : [];
       // A momentum buffer starts as the first gradient itself (PyTorch's None buffer): parameters
@@ -36,13 +38,14 @@ export class SGD extends Optimizer<SGDOptions> {
       for (const firstStep of [true, false]) {
         const idx = fresh.flatMap((f, i) => (f === firstStep ? [i] : []));
         if (idx.length === 0) continue;
-        native.sgdStep(
+        updates.push(['sgd', [
           idx.map((i) => params[i]!._handle),
           g.momentum !== 0 ? idx.map((i) => states[i]!.tensors.momentum_buffer!._handle) : null,
           { ...g, params: undefined, firstStep },
-        );
+        ]]);
       }
-      for (const s of states) s.step++;
+      stepped.push(...states);
     }
+    return { updates, commit: () => stepped.forEach((s) => s.step++) };
   }
 }

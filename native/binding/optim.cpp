@@ -219,6 +219,15 @@ Napi::Value train_step_async(const Napi::CallbackInfo& info) {
                             std::move(touched), static_cast<int>(threads));
 }
 
+// For the clipping calls from JS: reading .grad while a backwardAsync may
+// still write it would race, so a locked parameter is refused first.
+std::vector<Tensor> unlocked_grads_of(const std::vector<Tensor>& params, const char* op) {
+  for (std::size_t i = 0; i < params.size(); ++i)
+    if (locked_against_writes(params[i].storage()))
+      throw_error(op, ": parameter ", i, " is in use by a running async operation; await it first");
+  return grads_of(params);
+}
+
 double number_arg(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* name) {
   if (!info[i].IsNumber()) throw_type_error(op, ": ", name, " must be a number");
   return info[i].As<Napi::Number>().DoubleValue();
@@ -226,22 +235,25 @@ double number_arg(const Napi::CallbackInfo& info, std::size_t i, const char* op,
 
 // gradNorm(params, normType) -> the total norm of the parameters' gradients
 Napi::Value grad_norm(const Napi::CallbackInfo& info) {
-  const auto params = arg_tensors(info, 0, "clipGradNorm", "params");
-  const double p = number_arg(info, 1, "clipGradNorm", "normType");
-  return Napi::Number::New(info.Env(), ops::grad_norm(params, grads_of(params), p));
+  const char* op = "clipGradNorm";
+  const auto params = arg_tensors(info, 0, op, "params");
+  const double p = number_arg(info, 1, op, "normType");
+  return Napi::Number::New(info.Env(), ops::grad_norm(params, unlocked_grads_of(params, op), p));
 }
 
 // gradScale(params, coef): every gradient *= coef
 Napi::Value grad_scale(const Napi::CallbackInfo& info) {
-  const auto params = arg_tensors(info, 0, "clipGradNorm", "params");
-  ops::grad_scale(params, grads_of(params), number_arg(info, 1, "clipGradNorm", "coef"));
+  const char* op = "clipGradNorm";
+  const auto params = arg_tensors(info, 0, op, "params");
+  ops::grad_scale(params, unlocked_grads_of(params, op), number_arg(info, 1, op, "coef"));
   return info.Env().Undefined();
 }
 
 // gradClamp(params, clipValue): every gradient clamped to [-clipValue, clipValue]
 Napi::Value grad_clamp(const Napi::CallbackInfo& info) {
-  const auto params = arg_tensors(info, 0, "clipGradValue", "params");
-  ops::grad_clamp(params, grads_of(params), number_arg(info, 1, "clipGradValue", "clipValue"));
+  const char* op = "clipGradValue";
+  const auto params = arg_tensors(info, 0, op, "params");
+  ops::grad_clamp(params, unlocked_grads_of(params, op), number_arg(info, 1, op, "clipValue"));
   return info.Env().Undefined();
 }
 

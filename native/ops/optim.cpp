@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "runtime/error.h"
 
@@ -91,11 +92,23 @@ double grad_norm(const std::vector<Tensor>& params, const std::vector<Tensor>& g
   bool nan = false;
   for_each_grad(op, params, grads, [&](const auto* g, std::int64_t n, auto) {
     if (std::isinf(p)) {
-      for (std::int64_t k = 0; k < n; ++k) {
-        const double a = std::abs(static_cast<double>(g[k]));
-        if (std::isnan(a)) nan = true;
-        else if (a > total) total = a;
+      // Branch-free: NaN never wins a comparison, so it is looked for on the side.
+      double m0 = total, m1 = 0;
+      bool bad = false;
+      std::int64_t k = 0;
+      for (; k + 2 <= n; k += 2) {
+        const double a = std::abs(static_cast<double>(g[k])), b = std::abs(static_cast<double>(g[k + 1]));
+        m0 = a > m0 ? a : m0;
+        m1 = b > m1 ? b : m1;
+        bad |= (a != a) | (b != b);
       }
+      for (; k < n; ++k) {
+        const double a = std::abs(static_cast<double>(g[k]));
+        m0 = a > m0 ? a : m0;
+        bad |= a != a;
+      }
+      total = std::max(m0, m1);
+      nan = nan || bad;
     } else if (p == 2) {
       total += sum_of(g, n, [](double x) { return x * x; });
     } else if (p == 1) {
@@ -129,6 +142,19 @@ void grad_clamp(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
     if (g.defined()) g.bump_version();
 }
 
+namespace {
+
+// Calls fn with std::true_type or std::false_type: each option of an update
+// becomes a template parameter, so every inner loop is free of branches and
+// the compiler can vectorise it.
+template <typename Fn>
+void with_flag(bool b, Fn&& fn) {
+  if (b) fn(std::true_type{});
+  else fn(std::false_type{});
+}
+
+}  // namespace
+
 void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
               const std::vector<Tensor>& bufs, const SgdOptions& o, bool first_step) {
   const bool momentum = o.momentum != 0;
@@ -141,15 +167,26 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
     }
     const T lr = static_cast<T>(o.lr), wd = static_cast<T>(o.weight_decay), mu = static_cast<T>(o.momentum);
     const T damp = static_cast<T>(1 - o.dampening);
-    for (std::int64_t k = 0; k < n; ++k) {
-      T d = o.maximize ? -g[k] : g[k];
-      if (wd != 0) d += wd * p[k];
-      if (momentum) {
-        buf[k] = first_step ? d : mu * buf[k] + damp * d;
-        d = o.nesterov ? d + mu * buf[k] : buf[k];
-      }
-      p[k] -= lr * d;
-    }
+    with_flag(o.maximize, [&](auto maximize) {
+      with_flag(wd != 0, [&](auto decay) {
+        with_flag(momentum, [&](auto use_momentum) {
+          with_flag(first_step, [&](auto first) {
+            with_flag(o.nesterov, [&](auto nesterov) {
+              for (std::int64_t k = 0; k < n; ++k) {
+                T d = maximize ? -g[k] : g[k];
+                if constexpr (decltype(decay)::value) d += wd * p[k];
+                if constexpr (decltype(use_momentum)::value) {
+                  const T b = first ? d : mu * buf[k] + damp * d;
+                  buf[k] = b;
+                  d = nesterov ? d + mu * b : b;
+                }
+                p[k] -= lr * d;
+              }
+            });
+          });
+        });
+      });
+    });
   });
 }
 
@@ -171,21 +208,32 @@ void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
     }
     const T b1 = static_cast<T>(o.beta1), b2 = static_cast<T>(o.beta2), eps = static_cast<T>(o.eps);
     const T wd = static_cast<T>(o.weight_decay), lr = static_cast<T>(o.lr);
+    const T one_minus_b1 = T(1) - b1, one_minus_b2 = T(1) - b2, decay_factor = T(1) - lr * wd;
     const T step_size = static_cast<T>(o.lr / bias1);
     const T sqrt_bias2 = static_cast<T>(std::sqrt(bias2));
-    for (std::int64_t k = 0; k < n; ++k) {
-      T d = o.maximize ? -g[k] : g[k];
-      if (wd != 0) {
-        if (o.decoupled_weight_decay) p[k] *= T(1) - lr * wd;
-        else d += wd * p[k];
-      }
-      mi[k] = b1 * mi[k] + (T(1) - b1) * d;
-      vi[k] = b2 * vi[k] + (T(1) - b2) * d * d;
-      T second = vi[k];
-      if (vm) second = vm[k] = std::max(vm[k], vi[k]);
-      const T denom = std::sqrt(second) / sqrt_bias2 + eps;
-      p[k] -= step_size * mi[k] / denom;
-    }
+    with_flag(o.maximize, [&](auto maximize) {
+      with_flag(wd != 0, [&](auto decay) {
+        with_flag(o.decoupled_weight_decay, [&](auto decoupled) {
+          with_flag(o.amsgrad, [&](auto amsgrad) {
+            for (std::int64_t k = 0; k < n; ++k) {
+              T d = maximize ? -g[k] : g[k];
+              if constexpr (decltype(decay)::value) {
+                if constexpr (decltype(decoupled)::value) p[k] *= decay_factor;
+                else d += wd * p[k];
+              }
+              const T mk = b1 * mi[k] + one_minus_b1 * d;
+              const T vk = b2 * vi[k] + one_minus_b2 * d * d;
+              mi[k] = mk;
+              vi[k] = vk;
+              T second = vk;
+              if constexpr (decltype(amsgrad)::value) second = vm[k] = vm[k] < vk ? vk : vm[k];
+              const T denom = std::sqrt(second) / sqrt_bias2 + eps;
+              p[k] -= step_size * mk / denom;
+            }
+          });
+        });
+      });
+    });
   });
 }
 
@@ -207,25 +255,36 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
       buf = bufs[i].data<T>();
     }
     const T alpha = static_cast<T>(o.alpha), eps = static_cast<T>(o.eps), wd = static_cast<T>(o.weight_decay);
-    const T lr = static_cast<T>(o.lr), mu = static_cast<T>(o.momentum);
-    for (std::int64_t k = 0; k < n; ++k) {
-      T d = o.maximize ? -g[k] : g[k];
-      if (wd != 0) d += wd * p[k];
-      s[k] = alpha * s[k] + (T(1) - alpha) * d * d;
-      T avg;
-      if (ga) {
-        ga[k] = alpha * ga[k] + (T(1) - alpha) * d;
-        avg = std::sqrt(s[k] - ga[k] * ga[k]) + eps;
-      } else {
-        avg = std::sqrt(s[k]) + eps;
-      }
-      if (buf) {
-        buf[k] = mu * buf[k] + d / avg;
-        p[k] -= lr * buf[k];
-      } else {
-        p[k] -= lr * d / avg;
-      }
-    }
+    const T lr = static_cast<T>(o.lr), mu = static_cast<T>(o.momentum), one_minus_alpha = T(1) - alpha;
+    with_flag(o.maximize, [&](auto maximize) {
+      with_flag(wd != 0, [&](auto decay) {
+        with_flag(o.centered, [&](auto centered) {
+          with_flag(o.momentum > 0, [&](auto use_momentum) {
+            for (std::int64_t k = 0; k < n; ++k) {
+              T d = maximize ? -g[k] : g[k];
+              if constexpr (decltype(decay)::value) d += wd * p[k];
+              const T sk = alpha * s[k] + one_minus_alpha * d * d;
+              s[k] = sk;
+              T avg;
+              if constexpr (decltype(centered)::value) {
+                const T gk = alpha * ga[k] + one_minus_alpha * d;
+                ga[k] = gk;
+                avg = std::sqrt(sk - gk * gk) + eps;
+              } else {
+                avg = std::sqrt(sk) + eps;
+              }
+              if constexpr (decltype(use_momentum)::value) {
+                const T b = mu * buf[k] + d / avg;
+                buf[k] = b;
+                p[k] -= lr * b;
+              } else {
+                p[k] -= lr * d / avg;
+              }
+            }
+          });
+        });
+      });
+    });
   });
 }
 
@@ -238,12 +297,17 @@ void adagrad_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
     check_state(op, params[i], sums.at(i), "sum", i);
     T* s = sums[i].data<T>();
     const T lr = static_cast<T>(clr), eps = static_cast<T>(o.eps), wd = static_cast<T>(o.weight_decay);
-    for (std::int64_t k = 0; k < n; ++k) {
-      T d = o.maximize ? -g[k] : g[k];
-      if (wd != 0) d += wd * p[k];
-      s[k] += d * d;
-      p[k] -= lr * d / (std::sqrt(s[k]) + eps);
-    }
+    with_flag(o.maximize, [&](auto maximize) {
+      with_flag(wd != 0, [&](auto decay) {
+        for (std::int64_t k = 0; k < n; ++k) {
+          T d = maximize ? -g[k] : g[k];
+          if constexpr (decltype(decay)::value) d += wd * p[k];
+          const T sk = s[k] + d * d;
+          s[k] = sk;
+          p[k] -= lr * d / (std::sqrt(sk) + eps);
+        }
+      });
+    });
   });
 }
 

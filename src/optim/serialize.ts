@@ -87,7 +87,6 @@ function arraysBack(node: unknown): unknown {
  * scheduler.loadStateDict, which check it and copy what they keep.
  * Use nn.utils.selectPrefix first when the file holds other tensors too.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function stateDictFromTensors<T = any>(tensors: Record<string, Tensor>): T {
   if (!isPlainObject(tensors)) throw new TypeError('stateDictFromTensors: expected an object of named tensors');
   const root: Record<string, unknown> = {};

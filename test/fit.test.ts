@@ -87,8 +87,9 @@ describe('fit', () => {
     const h = await tg.train.fit(s.model, [[x, y]], { epochs: 3, loss: s.loss, optimizer: s.optimizer, verbose: 0, validation: [[x, y]] });
     expect(h.epochs).toHaveLength(3);
     expect(x.isDisposed || y.isDisposed).toBe(false);
-    // Only the optimizer's state (two tensors per parameter) was added.
-    expect(tg.memory().liveTensors).toBe(before + 2 * s.model.parameters().length);
+    // At most the optimizer's state (two tensors per parameter) was added; finalizers of tensors
+    // earlier tests left to the GC may run while fit awaits, so the count can only be lower.
+    expect(tg.memory().liveTensors).toBeLessThanOrEqual(before + 2 * s.model.parameters().length);
   });
 
   it('prints one line per epoch when not on a terminal, and nothing when quiet', async () => {

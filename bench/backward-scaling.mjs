@@ -1,0 +1,84 @@
+// Backward-pass scaling: time of backward() alone (the forward is recorded
+// fresh before each repetition, untimed) for several graphs, on 1 thread
+// and on all threads, under each backward strategy:
+//   intra   one node at a time, kernels split across the pool
+//   inter   any ready nodes run side by side, one pool thread each
+//   hybrid  (the default) nodes run side by side only when each is large
+// Medians of repetitions; prints a table; asserts nothing.
+//
+//   npm run bench:backward
+//   npm run bench:backward -- --reps 41
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const tg = require(path.join(root, 'dist', 'index.js'));
+const { native } = require(path.join(root, 'dist', 'native.js'));
+const graphs = require(path.join(here, 'backward-graphs.cjs'));
+
+const repsArg = process.argv.indexOf('--reps');
+const reps = repsArg > 0 ? Number(process.argv[repsArg + 1]) : 25;
+const warmup = 5;
+const allThreads = tg.getNumThreads();
+const threadCounts = allThreads > 1 ? [1, allThreads] : [1];
+const strategies = ['hybrid', 'intra', 'inter'];
+
+const cases = [
+  ['MLP 784-256-256-10, batch 128', graphs.mlp(tg)],
+  ['4 branches 512x512, batch 128', graphs.branches(tg)],
+  ['4 residual blocks 256, batch 128', graphs.residual(tg)],
+  ['transformer block 4x64x256, 4 heads', graphs.transformer(tg)],
+];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+};
+
+// One timed sample per (threads, strategy) in turn inside each repetition,
+// so slow phases of a noisy machine hit every configuration alike.
+function measure(graph) {
+  const times = new Map();
+  for (const t of threadCounts) for (const s of strategies) times.set(`${t}/${s}`, []);
+  for (let rep = 0; rep < warmup + reps; rep++) {
+    for (const t of threadCounts) {
+      tg.setNumThreads(t);
+      for (const s of strategies) {
+        native._setBackwardStrategy(s);
+        for (const p of graph.params) p.zeroGrad();
+        tg.tidy(() => {
+          const loss = graph.forward();
+          const start = process.hrtime.bigint();
+          loss.backward();
+          const ms = Number(process.hrtime.bigint() - start) / 1e6;
+          if (rep >= warmup) times.get(`${t}/${s}`).push(ms);
+        });
+      }
+    }
+  }
+  const out = {};
+  for (const [k, v] of times) out[k] = median(v);
+  return out;
+}
+
+const fmt = (x) => x.toFixed(2).padStart(7);
+const ratio = (x) => `${x.toFixed(2)}x`.padStart(7);
+console.log(`backward() time in ms, median of ${reps} reps (${allThreads} threads available)\n`);
+const header = ['graph'.padEnd(38), 'thr'.padStart(3), ...strategies.map((s) => s.padStart(7)),
+  'hyb/intra'.padStart(9), 'hyb/inter'.padStart(9), 'scale'.padStart(7)];
+console.log(header.join(' '));
+for (const [name, graph] of cases) {
+  const r = measure(graph);
+  for (const t of threadCounts) {
+    const h = r[`${t}/hybrid`], i = r[`${t}/intra`], e = r[`${t}/inter`];
+    // Speed-ups: how much faster hybrid is than each pure strategy, and
+    // hybrid on t threads against hybrid on one.
+    console.log([name.padEnd(38), String(t).padStart(3), fmt(h), fmt(i), fmt(e),
+      ratio(i / h).padStart(9), ratio(e / h).padStart(9), ratio(r['1/hybrid'] / h)].join(' '));
+  }
+}
+native._setBackwardStrategy('hybrid');
+tg.setNumThreads(allThreads);

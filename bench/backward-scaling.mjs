@@ -4,7 +4,9 @@
 //   intra   one node at a time, kernels split across the pool
 //   inter   any ready nodes run side by side, one pool thread each
 //   hybrid  (the default) nodes run side by side only when each is large
-// Medians of repetitions; prints a table; asserts nothing.
+// Medians of repetitions; prints a table; asserts nothing about speed. The
+// last column says whether every configuration gave bitwise identical
+// gradients (it should).
 //
 //   npm run bench:backward
 //   npm run bench:backward -- --reps 41
@@ -40,8 +42,16 @@ const median = (xs) => {
 
 // One timed sample per (threads, strategy) in turn inside each repetition,
 // so slow phases of a noisy machine hit every configuration alike.
+function gradBytes(params) {
+  return params.map((p) => {
+    const d = p.grad.data();
+    return Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('base64');
+  }).join('|');
+}
+
 function measure(graph) {
   const times = new Map();
+  const grads = new Set();
   for (const t of threadCounts) for (const s of strategies) times.set(`${t}/${s}`, []);
   for (let rep = 0; rep < warmup + reps; rep++) {
     for (const t of threadCounts) {
@@ -56,11 +66,13 @@ function measure(graph) {
           const ms = Number(process.hrtime.bigint() - start) / 1e6;
           if (rep >= warmup) times.get(`${t}/${s}`).push(ms);
         });
+        if (rep === 0) grads.add(gradBytes(graph.params));
       }
     }
   }
   const out = {};
   for (const [k, v] of times) out[k] = median(v);
+  out.identical = grads.size === 1;
   return out;
 }
 
@@ -68,7 +80,7 @@ const fmt = (x) => x.toFixed(2).padStart(7);
 const ratio = (x) => `${x.toFixed(2)}x`.padStart(7);
 console.log(`backward() time in ms, median of ${reps} reps (${allThreads} threads available)\n`);
 const header = ['graph'.padEnd(38), 'thr'.padStart(3), ...strategies.map((s) => s.padStart(7)),
-  'hyb/intra'.padStart(9), 'hyb/inter'.padStart(9), 'scale'.padStart(7)];
+  'hyb/intra'.padStart(9), 'hyb/inter'.padStart(9), 'scale'.padStart(7), 'gradients'];
 console.log(header.join(' '));
 for (const [name, graph] of cases) {
   const r = measure(graph);
@@ -77,7 +89,7 @@ for (const [name, graph] of cases) {
     // Speed-ups: how much faster hybrid is than each pure strategy, and
     // hybrid on t threads against hybrid on one.
     console.log([name.padEnd(38), String(t).padStart(3), fmt(h), fmt(i), fmt(e),
-      ratio(i / h).padStart(9), ratio(e / h).padStart(9), ratio(r['1/hybrid'] / h)].join(' '));
+      ratio(i / h).padStart(9), ratio(e / h).padStart(9), ratio(r['1/hybrid'] / h), r.identical ? 'bitwise identical' : 'DIFFER'].join(' '));
   }
 }
 native._setBackwardStrategy('hybrid');

@@ -154,7 +154,10 @@ export function randint(low: number, high: number, shape: readonly number[], opt
   return finish(new Tensor(native.randint(low, high, shapeArg(shape), options.dtype ?? 'int32')), options);
 }
 
-/** Seeds the generator behind rand, randn, randint and dropout: same seed, same numbers on every platform. */
+/**
+ * Seeds the generator behind rand, randn, randint and dropout: same seed, same numbers on every platform.
+ * Each thread (the main thread and every worker) has its own generator.
+ */
 export function manualSeed(seed: number): void {
   native.manualSeed(seed);
 }

@@ -14,10 +14,13 @@ export {
 export type { TensorOptions, FromDataOptions } from './creation.js';
 export { noGrad, enableGrad, isGradEnabled, grad, gradcheck, gradgradcheck } from './autograd.js';
 export type { GradOptions, GradcheckOptions } from './autograd.js';
-export { tidy, tidyAsync, memory } from './memory.js';
+export { tidy, tidyAsync, memory, setCacheLimit, emptyCache } from './memory.js';
+export type { MemoryInfo } from './memory.js';
 export { backendInfo, setNumThreads, getNumThreads } from './backend.js';
 export type { BackendInfo } from './backend.js';
 export * as optim from './optim/index.js';
 export { save, saveSync, load, loadSync, serialize, deserialize } from './io/safetensors.js';
 export type { Metadata, SaveOptions, SafetensorsContents } from './io/safetensors.js';
 export * as nn from './nn/index.js';
+export * as data from './data/index.js';
+export * as train from './train/index.js';

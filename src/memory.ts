@@ -54,7 +54,46 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   return result;
 }
 
-/** Live tensors and native bytes. */
-export function memory(): { liveTensors: number; liveBytes: number; peakBytes: number; liveBuffers: number } {
+/** What tg.memory() reports. */
+export interface MemoryInfo {
+  /** Tensor objects not yet disposed (or collected). */
+  liveTensors: number;
+  /** Bytes of tensor buffers in use (as requested, before size-class rounding). */
+  liveBytes: number;
+  /** The most liveBytes reached since the process started. */
+  peakBytes: number;
+  /** Tensor buffers in use (views share one). */
+  liveBuffers: number;
+  /**
+   * Bytes of freed buffers the allocator keeps for reuse, so that a training
+   * step does not go back to the system for memory each op. Not counted in
+   * liveBytes, and not reported to V8 as external memory (garbage collection
+   * cannot free them); bounded by cacheLimitBytes. emptyCache() frees them.
+   */
+  cachedBytes: number;
+  /** The most cachedBytes may reach (setCacheLimit); 0 when the cache is off. */
+  cacheLimitBytes: number;
+}
+
+/** Live tensors, native bytes, and the allocator's cache. */
+export function memory(): MemoryInfo {
   return native.memory();
+}
+
+/**
+ * Sets the most bytes the buffer cache may keep (default 256 MiB; 0 turns
+ * caching off, Infinity removes the limit) and frees what is above it.
+ * Process-wide. A thread's own small cache (at most 1 MiB) is trimmed when
+ * that thread next allocates or frees.
+ */
+export function setCacheLimit(bytes: number): void {
+  native.setCacheLimit(bytes);
+}
+
+/**
+ * Returns every cached buffer to the system (for example before a long idle
+ * period). Live tensors are untouched.
+ */
+export function emptyCache(): void {
+  native.emptyCache();
 }

@@ -25,8 +25,14 @@ export interface NativeAddon {
   isContiguous(h: Handle): boolean;
   data(h: Handle): Float32Array | Float64Array | Int32Array;
   dispose(h: Handle): void;
+  /** Frees the handle's tensor when `owner` is garbage-collected (handles have no finalizer of their own). */
+  adopt(owner: object, h: Handle): void;
+  setCacheLimit(bytes: number): void;
+  emptyCache(): void;
   backendInfo(): { isa: string; detectedIsa: string; version: string; buildType: string };
-  memory(): { liveTensors: number; liveBytes: number; peakBytes: number; liveBuffers: number };
+  memory(): {
+    liveTensors: number; liveBytes: number; peakBytes: number; liveBuffers: number; cachedBytes: number; cacheLimitBytes: number;
+  };
   sumKernel(data: Float32Array | Float64Array): number;
   // autograd
   requiresGrad(h: Handle): boolean;
@@ -145,11 +151,19 @@ export interface NativeAddon {
   dropout(x: Handle, p: number, training: boolean): Handle;
   embedding(indices: Handle, weight: Handle): Handle;
   oneHot(indices: Handle, numClasses: number): Handle;
+  scaledDotProductAttention(
+    query: Handle, key: Handle, value: Handle, attnMask: Handle | null, isCausal: boolean, scale: number | null,
+  ): Handle;
   // optim (gradients are read from each parameter's .grad)
   sgdStep(params: Handle[], momentumBuffers: Handle[] | null, options: object): void;
   adamStep(params: Handle[], expAvg: Handle[], expAvgSq: Handle[], maxExpAvgSq: Handle[] | null, options: object): void;
   rmspropStep(params: Handle[], squareAvg: Handle[], gradAvg: Handle[] | null, momentumBuffers: Handle[] | null, options: object): void;
   adagradStep(params: Handle[], sums: Handle[], options: object): void;
+  leavesReached(loss: Handle, tensors: Handle[]): boolean[];
+  trainStepAsync(loss: Handle, updates: [string, unknown[]][], threads: number, alsoLock: Handle[]): Promise<void>;
+  gradNorm(params: Handle[], normType: number): number;
+  gradScale(params: Handle[], coef: number): void;
+  gradClamp(params: Handle[], clipValue: number): void;
   // runtime (names starting with `_` are internal hooks for tests and benchmarks, not exported by the package)
   setNumThreads(n: number): void;
   getNumThreads(): number;

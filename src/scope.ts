@@ -1,33 +1,68 @@
-// Tracking of tensors created inside tidy() scopes.
+// Tracking of tensors created inside tidy() scopes. A tensor is owned either
+// by the innermost scope open when it was made (which disposes it) or, once
+// it escapes every scope, by the garbage collector through a native
+// finalizer (`adopt`). Tensors inside a scope need no finalizer, which keeps
+// small ops cheap.
+import { native } from './native.js';
 import type { Tensor } from './tensor.js';
 
-const scopes: Set<Tensor>[] = [];
+/** @internal The tensors a tidy() scope owns (those whose `_scope` is still this scope). */
+export interface Scope {
+  tensors: Tensor[];
+}
 
-/** @internal Called for every new tensor. */
+const scopes: Scope[] = [];
+
+/** @internal Called for every new tensor: tracks it in the current scope, or hands it to the GC. */
 export function track(t: Tensor): void {
   const top = scopes[scopes.length - 1];
-  if (top !== undefined) top.add(t);
+  if (top !== undefined) {
+    t._scope = top;
+    top.tensors.push(t);
+  } else {
+    native.adopt(t, t._handle);
+  }
 }
 
 /** @internal Keeps `t` out of the current scopes (owned by a module or optimizer). */
 export function untrack(t: Tensor): void {
-  for (const s of scopes) s.delete(t);
+  if (t._scope === null) return;
+  t._scope = null;
+  if (!t._disposed) native.adopt(t, t._handle);
 }
 
 /** @internal */
-export function openScope(): Set<Tensor> {
-  const s = new Set<Tensor>();
+export function openScope(): Scope {
+  const s: Scope = { tensors: [] };
   scopes.push(s);
   return s;
 }
 
-/** @internal Closes `scope`, disposing what it tracked except `keep`; kept tensors move to the parent scope. */
-export function closeScope(scope: Set<Tensor>, keep: Set<Tensor>): void {
+/** @internal Closes `scope`, disposing what it owns except `keep`; kept tensors move to the parent scope. */
+export function closeScope(scope: Scope, keep: Set<Tensor>): void {
   const i = scopes.lastIndexOf(scope);
   if (i >= 0) scopes.splice(i, 1);
   const parent = scopes[scopes.length - 1];
-  for (const t of scope) {
-    if (keep.has(t)) parent?.add(t);
-    else t.dispose();
+  let failure: unknown;
+  const owned = scope.tensors;
+  scope.tensors = [];
+  for (let k = 0; k < owned.length; k++) {
+    const t = owned[k]!;
+    if (t._scope !== scope) continue; // untracked, or moved by an inner scope's keep
+    if (keep.size !== 0 && keep.has(t)) {
+      t._scope = parent ?? null;
+      if (parent !== undefined) parent.tensors.push(t);
+      else if (!t._disposed) native.adopt(t, t._handle);
+      continue;
+    }
+    t._scope = null;
+    try {
+      t.dispose();
+    } catch (e) {
+      // In use by an async job: the GC frees it later; the rest are still disposed.
+      native.adopt(t, t._handle);
+      failure ??= e;
+    }
   }
+  if (failure !== undefined) throw failure;
 }

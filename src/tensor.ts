@@ -5,7 +5,7 @@
 import { TapegradError } from './errors.js';
 import { formatTensor } from './format.js';
 import { native, type Handle } from './native.js';
-import { track } from './scope.js';
+import { track, type Scope } from './scope.js';
 
 export type DType = 'float32' | 'float64' | 'int32';
 export type TypedArray = Float32Array | Float64Array | Int32Array;
@@ -39,6 +39,8 @@ export class Tensor {
   _handle: Handle;
   /** @internal */
   _disposed = false;
+  /** @internal The tidy() scope that owns this tensor; null when the GC or a module/optimizer owns it. */
+  _scope: Scope | null = null;
   private _shape: readonly number[] | undefined;
 
   /** @internal Use `tensor()` and the other factories to make tensors. */
@@ -231,6 +233,13 @@ export class Tensor {
   /** Elementwise minimum; NaN wins; on ties the gradient is split half and half. */
   minimum(other: TensorLike): Tensor {
     return new Tensor(native.minimum(this._handle, operand(other)));
+  }
+  /**
+   * Elements of this tensor where `condition` is true, of `other` elsewhere (PyTorch's
+   * `Tensor.where`); the same as `tg.where(condition, this, other)`.
+   */
+  where(condition: Tensor, other: TensorLike): Tensor {
+    return new Tensor(native.where(operand(condition) as Handle, this._handle, operand(other)));
   }
   /** Converts to another dtype (differentiable between float dtypes). */
   to(dtype: DType): Tensor {

@@ -144,6 +144,8 @@ export const OPS: Op[] = [
   }),
   d('embedding', FLOAT, () => [away([4, 3], 30)], (w) => F.embedding(ints([3, 0, 3]), w!)),
   nd('oneHot', ['int32'], () => [ints([2, 0, 1])], (i) => F.oneHot(i!, 4)),
+  d('scaledDotProductAttention', FLOAT, () => [away([2, 3, 2], 31), away([2, 4, 2], 32), away([2, 4, 3], 33), away([3, 4], 34)],
+    (q, k, v, m) => F.scaledDotProductAttention(q!, k!, v!, { attnMask: m! })),
 ];
 
 const CODE = (dt: DT[]) => dt.map((t) => ({ float32: 'f32', float64: 'f64', int32: 'i32' })[t]).join(', ');

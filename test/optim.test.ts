@@ -212,3 +212,108 @@ describe('learning-rate schedules', () => {
     expect(o.paramGroups[0]!.lr).toBe(0.5);
   });
 });
+
+describe('more hand-computed updates', () => {
+  it('SGD: a parameter whose first gradient comes late starts its momentum buffer from it', () => {
+    const a = paramWithGrad([1], [0.5]);
+    const b = tg.tensor([1], { dtype: 'float64', requiresGrad: true });
+    const opt = new SGD([a, b], { lr: 0.1, momentum: 0.9, dampening: 0.5 });
+    opt.step(); // only a: buf_a = 0.5, a = 0.95
+    b.grad = tg.tensor([0.5], { dtype: 'float64' });
+    opt.step();
+    // a: buf = 0.9·0.5 + 0.5·0.5 = 0.7 → 0.95 - 0.07; b: buf = 0.5 (not 0.5·0.5) → 1 - 0.05
+    expect(a.item()).toBeCloseTo(0.88, 14);
+    expect(b.item()).toBeCloseTo(0.95, 14);
+  });
+
+  it('maximize ascends: SGD and Adam', () => {
+    const p = paramWithGrad([1], [0.5]);
+    new SGD([p], { lr: 0.1, maximize: true }).step();
+    expect(p.item()).toBeCloseTo(1.05, 14);
+    const q = paramWithGrad([1], [0.5]);
+    new Adam([q], { lr: 0.1, maximize: true }).step();
+    expect(q.item()).toBeCloseTo(1 + (0.1 * 0.5) / (0.5 + 1e-8), 14);
+  });
+
+  it('one AdamW step: decay the weight by lr·wd, then the Adam step', () => {
+    const p = paramWithGrad([1, -2], [0.5, -0.25]);
+    new AdamW([p], { lr: 0.1, weightDecay: 0.1 }).step();
+    expectClose(p.toArray(), [0.99 - (0.1 * 0.5) / (0.5 + 1e-8), -1.98 + (0.1 * 0.25) / (0.25 + 1e-8)], 1e-14);
+  });
+
+  it('weight decay in RMSprop and Adagrad adds wd·p to the gradient', () => {
+    const r = paramWithGrad([1], [0.5]);
+    new RMSprop([r], { lr: 0.01, alpha: 0.9, weightDecay: 0.1 }).step();
+    // d = 0.6, sq = 0.1·0.36
+    expect(r.item()).toBeCloseTo(1 - (0.01 * 0.6) / (Math.sqrt(0.036) + 1e-8), 14);
+    const a = paramWithGrad([1], [0.5]);
+    new Adagrad([a], { lr: 0.1, weightDecay: 0.1 }).step();
+    // d = 0.6, sum = 0.36
+    expect(a.item()).toBeCloseTo(1 - (0.1 * 0.6) / (0.6 + 1e-10), 14);
+  });
+
+  it('float32 parameters get the same update rounded to float32', () => {
+    const p = tg.tensor([1, -2], { requiresGrad: true });
+    p.grad = tg.tensor([0.5, 0.25]);
+    new SGD([p], { lr: 0.1, momentum: 0.9 }).step();
+    expect(p.toArray()).toEqual([Math.fround(1 - Math.fround(0.1) * 0.5), Math.fround(-2 - Math.fround(Math.fround(0.1) * 0.25))]);
+  });
+});
+
+describe('scheduler curves at given steps', () => {
+  const opt = (lr = 1) => new SGD([paramWithGrad([1], [1])], { lr });
+  const curve = (o: tg.optim.Optimizer<{ lr: number }>, s: { step(): void }, n: number) => {
+    const lrs = [o.paramGroups[0]!.lr];
+    for (let i = 0; i < n; i++) {
+      s.step();
+      lrs.push(o.paramGroups[0]!.lr);
+    }
+    return lrs;
+  };
+
+  it('OneCycleLR: cosine up over pctStart·totalSteps - 1 steps, cosine down to the end', () => {
+    const o = opt();
+    const lrs = curve(o, new lrScheduler.OneCycleLR(o, { maxLr: 1, totalSteps: 10, pctStart: 0.3 }), 9);
+    const initial = 0.04;
+    const min = initial / 1e4;
+    const down = (t: number) => min + ((1 - min) / 2) * (1 + Math.cos((Math.PI * (t - 2)) / 7));
+    expectClose(lrs, [initial, 1 + (initial - 1) / 2, 1, down(3), down(4), down(5), down(6), down(7), down(8), min], 1e-14);
+  });
+
+  it('OneCycleLR linear and three-phase', () => {
+    const o = opt();
+    const lrs = curve(o, new lrScheduler.OneCycleLR(o, { maxLr: 1, totalSteps: 9, pctStart: 0.25, annealStrategy: 'linear', threePhase: true, divFactor: 4, finalDivFactor: 10 }), 8);
+    // up to 1 at step 1.25, back to 0.25 at step 2.5, down to 0.025 at step 8
+    const min = 0.025;
+    expectClose(
+      lrs,
+      [0.25, 0.25 + 0.75 * 0.8, 1 - 0.75 * 0.6, 0.25 - ((0.25 - min) * 0.5) / 5.5, 0.25 - ((0.25 - min) * 1.5) / 5.5, 0.25 - ((0.25 - min) * 2.5) / 5.5,
+        0.25 - ((0.25 - min) * 3.5) / 5.5, 0.25 - ((0.25 - min) * 4.5) / 5.5, min],
+      1e-14,
+    );
+  });
+
+  it('StepLR and LinearLR with two groups follow each group’s base lr', () => {
+    const a = paramWithGrad([1], [1]);
+    const b = paramWithGrad([1], [1]);
+    const o = new SGD([{ params: [a] }, { params: [b], lr: 0.5 }], { lr: 2 });
+    const s = new lrScheduler.LinearLR(o, { startFactor: 0.5, endFactor: 1, totalIters: 2 });
+    expect(s.getLastLr()).toEqual([1, 0.25]);
+    s.step();
+    expect(s.getLastLr()).toEqual([1.5, 0.375]);
+    s.step();
+    s.step();
+    expect(s.getLastLr()).toEqual([2, 0.5]);
+  });
+
+  it('ReduceLROnPlateau: mode max, absolute threshold, cooldown and minLr', () => {
+    const o = opt();
+    const s = new lrScheduler.ReduceLROnPlateau(o, { mode: 'max', thresholdMode: 'abs', threshold: 0.1, patience: 1, factor: 0.5, cooldown: 1, minLr: 0.3 });
+    const lrs = [1, 1.05, 1.2, 1.2, 1, 1, 1, 1, 1, 1, 1].map((m) => {
+      s.step(m);
+      return o.paramGroups[0]!.lr;
+    });
+    expect(lrs).toEqual([1, 1, 1, 1, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3, 0.3]);
+    expect(() => s.step(NaN)).toThrow(/metric must be a number/);
+  });
+});

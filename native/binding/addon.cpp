@@ -26,6 +26,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_shape(env, exports);
   register_linalg(env, exports);
   register_nn(env, exports);
+  register_attention(env, exports);
   register_optim(env, exports);
   register_runtime(env, exports);
   return exports;

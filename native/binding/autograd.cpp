@@ -1,14 +1,18 @@
 // requiresGrad, .grad, backward, grad(), grad mode and hooks.
+#include <algorithm>
 #include <memory>
 #include <unordered_set>
 
 #include "binding/addon.h"
+#include "binding/async_job.h"
 #include "binding/convert.h"
 #include "core/autograd.h"
 #include "core/engine.h"
 #include "core/grad_mode.h"
 #include "core/schedule.h"
 #include "runtime/error.h"
+#include "runtime/background.h"
+#include "runtime/thread_pool.h"
 
 namespace tapegrad::binding {
 
@@ -43,7 +47,7 @@ Napi::Value grad_fn_name(const Napi::CallbackInfo& info) {
 
 void check_unlocked(const Tensor& t, const char* op) {
   if (t.storage().locks.load() != 0)
-    throw_error(op, ": the tensor is in use by a running backwardAsync; await it first");
+    throw_error(op, ": the tensor is in use by a running backwardAsync or train step; await it first");
 }
 
 Napi::Value get_grad(const Napi::CallbackInfo& info) {
@@ -102,23 +106,33 @@ Napi::Value backward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Runs backward on a libuv worker thread. While it runs, the storages of the
-// roots, of every leaf it accumulates into and of their gradients are locked:
-// in-place writes, optimizer steps, .grad access and dispose() from JS fail
-// with a clear error instead of racing with the engine.
+}  // namespace
+
+// See async_job.h. The engine runs off the JS thread; optimizer updates
+// follow it on the same thread, allowed to write what the job locked.
 class BackwardJob final : public Napi::AsyncWorker {
  public:
-  BackwardJob(Napi::Env env, std::vector<Tensor> roots, std::vector<Tensor> grads, BackwardOptions options)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), roots_(std::move(roots)),
-        grads_(std::move(grads)), options_(options) {
-    collect_and_lock();
+  BackwardJob(Napi::Env env, const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
+              BackwardOptions options, std::vector<std::function<void()>> updates, std::vector<Tensor> also_lock,
+              int threads)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), op_(op), roots_(std::move(roots)),
+        grads_(std::move(grads)), options_(options), updates_(std::move(updates)), threads_(threads) {
+    collect_and_lock(also_lock);
   }
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      tapegrad::backward(roots_, grads_, options_);
+      // On a background thread that never preempts the JS thread, with at
+      // most all but one of the pool's threads: the event loop keeps a core.
+      const int threads = threads_ > 0 ? threads_ : std::max(1, runtime::num_threads() - 1);
+      runtime::run_in_background([&] {
+        AsyncJobScope scope;
+        runtime::ThreadCapScope cap(threads);
+        tapegrad::backward(roots_, grads_, options_);
+        for (const auto& update : updates_) update();
+      });
     } catch (const Error& e) {
       kind_ = e.kind();
       message_ = e.what();
@@ -154,12 +168,12 @@ class BackwardJob final : public Napi::AsyncWorker {
     locked_.push_back(s);
   }
 
-  void collect_and_lock() {
+  void collect_and_lock(const std::vector<Tensor>& also_lock) {
     std::vector<Node*> stack;
     std::unordered_set<Node*> seen;
     for (const Tensor& r : roots_) {
       if (!r.requires_grad())
-        throw_error("backwardAsync: the output does not require grad and has no grad_fn");
+        throw_error(op_, ": the output does not require grad and has no grad_fn");
       const Edge e = gradient_edge(r);
       if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
     }
@@ -168,10 +182,10 @@ class BackwardJob final : public Napi::AsyncWorker {
       Node* n = stack.back();
       stack.pop_back();
       if (!n->pre_hooks.empty())
-        throw_error("backwardAsync: the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
+        throw_error(op_, ": the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
       if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
         if (!acc->leaf()->hooks.empty())
-          throw_error("backwardAsync: the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
+          throw_error(op_, ": the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
         to_lock.push_back(acc->leaf()->storage);
         if (acc->leaf()->grad) to_lock.push_back(acc->leaf()->grad->storage);
       }
@@ -179,10 +193,13 @@ class BackwardJob final : public Napi::AsyncWorker {
         if (e.node && seen.insert(e.node.get()).second) stack.push_back(e.node.get());
     }
     for (const Tensor& r : roots_) to_lock.push_back(r.impl()->storage);
+    for (const Tensor& t : also_lock) to_lock.push_back(t.impl()->storage);
+    std::unordered_set<const Storage*> mine;
     for (const auto& s : to_lock) {
+      if (!mine.insert(s.get()).second) continue;  // views and repeats: lock once
       if (s->locks.load() != 0) {
         unlock();
-        throw_error("backwardAsync: a tensor of this graph is in use by another running backwardAsync");
+        throw_error(op_, ": a tensor it uses is in use by another running backwardAsync or train step; await it first");
       }
       lock(s);
     }
@@ -194,23 +211,35 @@ class BackwardJob final : public Napi::AsyncWorker {
   }
 
   Napi::Promise::Deferred deferred_;
+  const char* op_;
   std::vector<Tensor> roots_, grads_;
   BackwardOptions options_;
+  std::vector<std::function<void()>> updates_;
+  int threads_;
   std::vector<std::shared_ptr<Storage>> locked_;
   bool failed_ = false;
   ErrorKind kind_ = ErrorKind::Tapegrad;
   std::string message_;
 };
 
+Napi::Promise queue_backward_job(Napi::Env env, const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
+                                 BackwardOptions options, std::vector<std::function<void()>> updates,
+                                 std::vector<Tensor> also_lock, int threads) {
+  auto* job =
+      new BackwardJob(env, op, std::move(roots), std::move(grads), options, std::move(updates), also_lock, threads);
+  Napi::Promise promise = job->promise();
+  job->Queue();
+  return promise;
+}
+
+namespace {
+
 // backwardAsync(roots, gradients | null, retainGraph) -> Promise<void>
 Napi::Value backward_async(const Napi::CallbackInfo& info) {
   std::vector<Tensor> roots = arg_tensors(info, 0, "backwardAsync", "outputs");
   std::vector<Tensor> grads = optional_tensors(info, 1, roots.size(), "backwardAsync");
   BackwardOptions options{arg_bool(info, 2, "backwardAsync", "retainGraph"), false};
-  auto* job = new BackwardJob(info.Env(), std::move(roots), std::move(grads), options);
-  Napi::Promise promise = job->promise();
-  job->Queue();
-  return promise;
+  return queue_backward_job(info.Env(), "backwardAsync", std::move(roots), std::move(grads), options, {}, {});
 }
 
 // grad(outputs, inputs, gradients | null, retainGraph, createGraph, allowUnused) -> (handle | null)[]

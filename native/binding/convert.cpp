@@ -12,8 +12,17 @@ namespace tapegrad::binding {
 
 namespace {
 
-// Tags tensor handles so that any other External is rejected.
-constexpr napi_type_tag kTensorTag = {0x7461706567726164ULL, 0x74656e736f720001ULL};
+// Handle values: bit 63 set (never a user-space pointer), the generation in
+// bits 24..62 and the slot in bits 0..23.
+constexpr std::uint64_t kHandleMark = std::uint64_t{1} << 63;
+constexpr int kSlotBits = 24;
+constexpr std::uint64_t kSlotMask = (std::uint64_t{1} << kSlotBits) - 1;
+constexpr std::uint64_t kGenerationMask = (std::uint64_t{1} << (63 - kSlotBits)) - 1;
+constexpr std::int64_t kReportStep = 1 << 20;
+
+std::uint64_t encode_handle(std::uint32_t slot, std::uint64_t generation) {
+  return kHandleMark | ((generation & kGenerationMask) << kSlotBits) | slot;
+}
 
 std::int64_t owned_bytes(const Tensor& t) {
   return t.impl()->is_view ? 0 : static_cast<std::int64_t>(t.storage().nbytes);
@@ -38,47 +47,126 @@ std::string describe(const Napi::Value& v) {
     case napi_object: return v.IsArray() ? "an array" : "an object";
     case napi_function: return "a function";
     case napi_external: return "a native handle";
+    case napi_bigint: return "a BigInt";
     default: return "a value of another type";
   }
 }
 
-TensorBox* box_of(const Napi::Value& v, const char* op, const char* arg) {
-  bool tagged = false;
-  if (v.IsExternal()) napi_check_object_type_tag(v.Env(), v, &kTensorTag, &tagged);
-  if (!tagged) throw_type_error(op, ": ", arg, " must be a Tensor, got ", describe(v));
-  return v.As<Napi::External<TensorBox>>().Data();
+void report_external(Napi::Env env, AddonData& d, std::int64_t delta) {
+  d.unreported_bytes += delta;
+  if (d.unreported_bytes >= kReportStep || d.unreported_bytes <= -kReportStep) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, d.unreported_bytes);
+    d.unreported_bytes = 0;
+  }
+}
+
+enum class Lookup { Live, Disposed, NotAHandle };
+
+// The slot a handle value names; `slot` is set for Live and Disposed.
+Lookup lookup(AddonData& d, const Napi::Value& v, HandleSlot** slot) {
+  // Fails (napi_bigint_expected) for anything but a BigInt: no separate type check needed.
+  std::uint64_t bits = 0;
+  bool lossless = false;
+  if (napi_get_value_bigint_uint64(v.Env(), v, &bits, &lossless) != napi_ok || !lossless) return Lookup::NotAHandle;
+  if (!(bits & kHandleMark)) return Lookup::NotAHandle;
+  const std::uint64_t index = bits & kSlotMask;
+  const std::uint64_t generation = (bits & ~kHandleMark) >> kSlotBits;
+  if (index >= d.handles.size()) return Lookup::NotAHandle;
+  HandleSlot& s = d.handles[index];
+  const std::uint64_t current = s.generation & kGenerationMask;
+  if (generation == current && s.tensor.defined()) {
+    *slot = &s;
+    return Lookup::Live;
+  }
+  if (generation == 0 || generation > current) return Lookup::NotAHandle;
+  *slot = &s;
+  return Lookup::Disposed;
+}
+
+void release_slot(Napi::Env env, AddonData& d, HandleSlot& s) {
+  // Freed last, after the table is consistent: freeing a graph runs destructors.
+  Tensor released = std::move(s.tensor);
+  s.tensor = Tensor();
+  s.generation++;
+  const std::int64_t bytes = s.reported_bytes;
+  s.reported_bytes = 0;
+  d.free_slots.push_back(static_cast<std::uint32_t>(&s - d.handles.data()));
+  d.live_handles--;
+  report_external(env, d, -bytes);
 }
 
 }  // namespace
 
 Napi::Value wrap(Napi::Env env, Tensor t) {
-  auto* box = new TensorBox{std::move(t), 0};
-  box->reported_bytes = owned_bytes(box->tensor);
-  auto handle = Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
-    if (b->reported_bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -b->reported_bytes);
-    delete b;
-  });
-  napi_type_tag_object(env, handle, &kTensorTag);
-  if (box->reported_bytes) Napi::MemoryManagement::AdjustExternalMemory(env, box->reported_bytes);
-  addon_data(env).live_handles++;
-  return handle;
+  AddonData& d = addon_data(env);
+  std::uint32_t index;
+  if (!d.free_slots.empty()) {
+    index = d.free_slots.back();
+    d.free_slots.pop_back();
+  } else {
+    if (d.handles.size() > kSlotMask) throw_range_error("tapegrad: too many live tensors (", d.handles.size(), ")");
+    index = static_cast<std::uint32_t>(d.handles.size());
+    d.handles.emplace_back();
+  }
+  HandleSlot& s = d.handles[index];
+  s.reported_bytes = owned_bytes(t);
+  s.tensor = std::move(t);
+  report_external(env, d, s.reported_bytes);
+  d.live_handles++;
+  napi_value handle;
+  if (napi_create_bigint_uint64(env, encode_handle(index, s.generation), &handle) != napi_ok) {
+    release_slot(env, d, s);
+    throw Napi::Error::New(env, "tapegrad: cannot create a tensor handle");
+  }
+  return Napi::Value(env, handle);
 }
 
 void dispose(Napi::Env env, const Napi::Value& handle) {
-  TensorBox* box = box_of(handle, "dispose", "tensor");
-  if (!box->tensor.defined()) return;
-  if (box->tensor.storage().locks.load() != 0)
+  AddonData& d = addon_data(env);
+  HandleSlot* s = nullptr;
+  switch (lookup(d, handle, &s)) {
+    case Lookup::NotAHandle: throw_type_error("dispose: tensor must be a Tensor, got ", describe(handle));
+    case Lookup::Disposed: return;
+    case Lookup::Live: break;
+  }
+  if (s->tensor.storage().locks.load() != 0)
     throw_error("dispose: the tensor is in use by a running async operation; await it first");
-  box->tensor = Tensor();
-  if (box->reported_bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -box->reported_bytes);
-  box->reported_bytes = 0;
-  addon_data(env).live_handles--;
+  release_slot(env, d, *s);
+}
+
+void adopt(Napi::Env env, const Napi::Value& owner, const Napi::Value& handle) {
+  AddonData& d = addon_data(env);
+  HandleSlot* s = nullptr;
+  if (lookup(d, handle, &s) != Lookup::Live) return;
+  if (!owner.IsObject()) throw_type_error("adopt: owner must be an object");
+  void* data = reinterpret_cast<void*>(encode_handle(static_cast<std::uint32_t>(s - d.handles.data()), s->generation));
+  const napi_status status = napi_add_finalizer(
+      env, owner, data,
+      [](napi_env raw_env, void* value, void*) {
+        Napi::Env e(raw_env);
+        AddonData* data_ptr = nullptr;
+        if (napi_get_instance_data(raw_env, reinterpret_cast<void**>(&data_ptr)) != napi_ok || !data_ptr) return;
+        AddonData& d = *data_ptr;
+        const auto bits = reinterpret_cast<std::uint64_t>(value);
+        const std::uint64_t index = bits & kSlotMask;
+        if (index >= d.handles.size()) return;
+        HandleSlot& slot = d.handles[index];
+        // A slot disposed (and maybe reused) since has another generation.
+        if (((bits & ~kHandleMark) >> kSlotBits) != (slot.generation & kGenerationMask) || !slot.tensor.defined()) return;
+        release_slot(e, d, slot);
+      },
+      nullptr, nullptr);
+  if (status != napi_ok) throw Napi::Error::New(env, "tapegrad: cannot register a tensor finalizer");
 }
 
 Tensor unwrap(const Napi::Value& v, const char* op, const char* arg) {
-  TensorBox* box = box_of(v, op, arg);
-  if (!box->tensor.defined()) throw_error(op, ": ", arg, " is a disposed tensor");
-  return box->tensor;
+  HandleSlot* s = nullptr;
+  switch (lookup(addon_data(v.Env()), v, &s)) {
+    case Lookup::Live: return s->tensor;
+    case Lookup::Disposed: throw_error(op, ": ", arg, " is a disposed tensor");
+    case Lookup::NotAHandle: break;
+  }
+  throw_type_error(op, ": ", arg, " must be a Tensor, got ", describe(v));
 }
 
 Tensor arg_tensor(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg) {
@@ -168,7 +256,10 @@ std::vector<std::int64_t> arg_dims(const Napi::CallbackInfo& info, std::size_t i
 }
 
 std::vector<Tensor> arg_tensors(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg) {
-  const Napi::Value v = info[i];
+  return tensor_list(info[i], op, arg);
+}
+
+std::vector<Tensor> tensor_list(const Napi::Value& v, const char* op, const char* arg) {
   if (!v.IsArray()) throw_type_error(op, ": ", arg, " must be an array of tensors, got ", describe(v));
   const Napi::Array a = v.As<Napi::Array>();
   std::vector<Tensor> out;

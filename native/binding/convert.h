@@ -14,17 +14,18 @@
 
 namespace tapegrad::binding {
 
-// What a JS tensor handle points to. dispose() empties `tensor` at once;
-// the finalizer frees the box when the handle is collected.
-struct TensorBox {
-  Tensor tensor;
-  std::int64_t reported_bytes = 0;  // told to V8 via AdjustExternalMemory
-};
+// A JS tensor handle is a BigInt that encodes a slot of the environment's
+// handle table and the slot's generation (see addon.h). A BigInt is cheap to
+// make (no weak reference, unlike an External) and cannot be mistaken for a
+// number operand. It has no finalizer of its own, so ops inside tidy() pay
+// for none; a tensor that outlives every tidy scope gets one through adopt().
 
 // A new JS handle owning a reference to `t`.
 Napi::Value wrap(Napi::Env env, Tensor t);
 // Releases the handle's reference now (idempotent).
 void dispose(Napi::Env env, const Napi::Value& handle);
+// Frees the handle's tensor when `owner` (the JS Tensor object) is collected.
+void adopt(Napi::Env env, const Napi::Value& owner, const Napi::Value& handle);
 // The tensor behind a handle; TypeError when `v` is not a tensor handle,
 // TapegradError when it was disposed.
 Tensor unwrap(const Napi::Value& v, const char* op, const char* arg);
@@ -45,6 +46,7 @@ Shape arg_shape(const Napi::CallbackInfo& info, std::size_t i, const char* op, c
 // A number or an array of integer dims; undefined/null gives an empty list (all dims).
 std::vector<std::int64_t> arg_dims(const Napi::CallbackInfo& info, std::size_t i, const char* op);
 // An array of tensor handles.
+std::vector<Tensor> tensor_list(const Napi::Value& v, const char* op, const char* arg);
 std::vector<Tensor> arg_tensors(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
 bool arg_present(const Napi::CallbackInfo& info, std::size_t i);
 

@@ -94,8 +94,10 @@ Napi::Value wrap_all(Napi::Env env, std::vector<Tensor> tensors) {
 Napi::Value split(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "split", "input");
   const std::int64_t dim = arg_int(info, 2, "split", "dim");
-  if (info[1].IsArray())
-    return wrap_all(info.Env(), ops::split_with_sizes(t, arg_shape(info, 1, "split", "splitSizeOrSections"), dim));
+  if (info[1].IsArray()) {
+    const Shape sizes = arg_shape(info, 1, "split", "splitSizeOrSections");
+    return wrap_all(info.Env(), ops::split_with_sizes(t, std::vector<std::int64_t>(sizes.begin(), sizes.end()), dim));
+  }
   return wrap_all(info.Env(), ops::split(t, arg_int(info, 1, "split", "splitSizeOrSections"), dim));
 }
 

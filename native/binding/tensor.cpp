@@ -1,4 +1,6 @@
 // Creating tensors, reading them back, and the facts about the backend.
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "binding/addon.h"
@@ -115,6 +117,12 @@ Napi::Value dispose_handle(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// adopt(tensorObject, handle): the handle's tensor is freed when the object is collected.
+Napi::Value adopt_handle(const Napi::CallbackInfo& info) {
+  adopt(info.Env(), info[0], info[1]);
+  return info.Env().Undefined();
+}
+
 Napi::Value backend_info(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("isa", runtime::isa_name(kernels::active().isa));
@@ -131,7 +139,21 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
   out.Set("liveBytes", static_cast<double>(s.live_bytes));
   out.Set("peakBytes", static_cast<double>(s.peak_bytes));
   out.Set("liveBuffers", static_cast<double>(s.live_buffers));
+  out.Set("cachedBytes", static_cast<double>(s.cached_bytes));
+  out.Set("cacheLimitBytes", static_cast<double>(s.cache_limit));
   return out;
+}
+
+Napi::Value set_cache_limit(const Napi::CallbackInfo& info) {
+  const double bytes = arg_number(info, 0, "setCacheLimit", "bytes");
+  if (!(bytes >= 0)) throw_range_error("setCacheLimit: bytes must be a non-negative number (Infinity: no limit), got ", bytes);
+  runtime::set_cache_limit(bytes >= 9.2e18 ? INT64_MAX : static_cast<std::int64_t>(bytes));
+  return info.Env().Undefined();
+}
+
+Napi::Value empty_cache(const Napi::CallbackInfo& info) {
+  runtime::empty_cache();
+  return info.Env().Undefined();
 }
 
 // Exercises the kernel table from tests: sumKernel(Float32Array|Float64Array).
@@ -164,6 +186,9 @@ void register_tensor(Napi::Env env, Napi::Object exports) {
   define<is_contiguous>(env, exports, "isContiguous");
   define<data>(env, exports, "data");
   define<dispose_handle>(env, exports, "dispose");
+  define<adopt_handle>(env, exports, "adopt");
+  define<set_cache_limit>(env, exports, "setCacheLimit");
+  define<empty_cache>(env, exports, "emptyCache");
   define<backend_info>(env, exports, "backendInfo");
   define<memory>(env, exports, "memory");
   define<sum_kernel>(env, exports, "sumKernel");

@@ -5,6 +5,7 @@
 #include "core/grad_mode.h"
 #include "core/strided.h"
 #include "runtime/error.h"
+#include "runtime/object_pool.h"
 
 namespace tapegrad {
 
@@ -16,7 +17,7 @@ thread_local bool t_grad_enabled = true;
 bool grad_enabled() { return t_grad_enabled; }
 void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
 
-Node::Node(std::vector<Edge> edges)
+Node::Node(EdgeList edges)
     : next_edges(std::move(edges)), sequence_nr(g_next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
 
 // Long chains (an RNN over thousands of steps) would overflow the stack if
@@ -24,7 +25,7 @@ Node::Node(std::vector<Edge> edges)
 // hold the last reference onto a heap stack instead.
 Node::~Node() {
   std::vector<std::shared_ptr<Node>> stack;
-  auto take = [&stack](std::vector<Edge>& edges) {
+  auto take = [&stack](EdgeList& edges) {
     for (Edge& e : edges)
       if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));
     edges.clear();
@@ -67,7 +68,7 @@ Tensor SavedTensor::unpack(const Node* owner) const {
   return t;
 }
 
-FunctionNode::FunctionNode(const char* name, std::vector<Edge> next_edges, BackwardFn fn)
+FunctionNode::FunctionNode(const char* name, EdgeList next_edges, BackwardFn fn)
     : Node(std::move(next_edges)), name_(name), backward_(std::move(fn)) {}
 
 Grads FunctionNode::apply(Grads&& grad_outputs) {
@@ -84,7 +85,7 @@ Edge gradient_edge(const Tensor& t) {
   if (!impl->requires_grad) return {};
   std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
   if (!acc) {
-    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    acc = std::allocate_shared<AccumulateGrad>(runtime::PoolAllocator<AccumulateGrad>(), t.impl_ptr());
     acc->outputs.push_back({t.shape(), t.dtype()});
     impl->grad_accumulator = acc;
   }
@@ -105,22 +106,36 @@ bool should_record(const std::vector<Tensor>& inputs) {
   return false;
 }
 
-void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn fn) {
-  if (!should_record(inputs)) return;
-  std::vector<Edge> edges;
-  edges.reserve(inputs.size());
-  for (const Tensor& t : inputs) edges.push_back(t.defined() ? gradient_edge(t) : Edge{});
-  auto node = std::make_shared<FunctionNode>(name, std::move(edges), std::move(fn));
-  node->outputs.reserve(outputs.size());
-  for (std::uint32_t i = 0; i < outputs.size(); ++i) {
+namespace {
+
+void record_node(const char* name, const Tensor* inputs, std::size_t n_inputs, const Tensor* outputs,
+                 std::size_t n_outputs, BackwardFn fn) {
+  EdgeList edges;
+  edges.reserve(n_inputs);
+  for (std::size_t i = 0; i < n_inputs; ++i) edges.push_back(inputs[i].defined() ? gradient_edge(inputs[i]) : Edge{});
+  auto node = std::allocate_shared<FunctionNode>(runtime::PoolAllocator<FunctionNode>(), name, std::move(edges),
+                                                 std::move(fn));
+  node->outputs.reserve(n_outputs);
+  for (std::uint32_t i = 0; i < n_outputs; ++i) {
     node->outputs.push_back({outputs[i].shape(), outputs[i].dtype()});
     outputs[i].impl()->grad_fn = node;
     outputs[i].impl()->output_nr = i;
   }
 }
 
+}  // namespace
+
+void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn fn) {
+  if (!should_record(inputs)) return;
+  record_node(name, inputs.data(), inputs.size(), outputs.data(), outputs.size(), std::move(fn));
+}
+
 void record(const char* name, std::initializer_list<Tensor> inputs, const Tensor& output, BackwardFn fn) {
-  record(name, std::vector<Tensor>(inputs), std::vector<Tensor>{output}, std::move(fn));
+  if (!grad_enabled()) return;
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return;
+  record_node(name, inputs.begin(), inputs.size(), &output, 1, std::move(fn));
 }
 
 }  // namespace tapegrad

@@ -7,10 +7,14 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <new>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
+#include "runtime/object_pool.h"
 
 namespace tapegrad {
 
@@ -28,9 +32,12 @@ struct OutputMeta {
   DType dtype;
 };
 
+// A node's edges, in memory from the per-thread object pool.
+using EdgeList = std::vector<Edge, runtime::PoolAllocator<Edge>>;
+
 class Node : public std::enable_shared_from_this<Node> {
  public:
-  explicit Node(std::vector<Edge> next_edges);
+  explicit Node(EdgeList next_edges);
   virtual ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -43,8 +50,8 @@ class Node : public std::enable_shared_from_this<Node> {
 
   bool needs_grad(std::size_t input) const { return input < next_edges.size() && next_edges[input].node; }
 
-  std::vector<Edge> next_edges;
-  std::vector<OutputMeta> outputs;
+  EdgeList next_edges;
+  std::vector<OutputMeta, runtime::PoolAllocator<OutputMeta>> outputs;
   // Creation order; the engine runs later nodes first and sums gradients in
   // this order, so results do not depend on scheduling.
   const std::uint64_t sequence_nr;
@@ -77,11 +84,77 @@ class SavedTensor {
 // The backward rule of an op: from gradients of its outputs, gradients of
 // its inputs (undefined where node.needs_grad(i) is false). Written with
 // differentiable ops so that createGraph records gradients of gradients.
-using BackwardFn = std::function<Grads(const Grads& grad_outputs, const Node& node)>;
+// Called as fn(grad_outputs, node). Like std::function, but move-only and
+// with the captured state in the per-thread object pool: every recorded op
+// makes one, so it should not cost a malloc.
+class BackwardFn {
+ public:
+  BackwardFn() = default;
+  BackwardFn(std::nullptr_t) {}
+  template <typename F, typename Fn = std::decay_t<F>,
+            typename = std::enable_if_t<!std::is_same_v<Fn, BackwardFn> &&
+                                        std::is_invocable_r_v<Grads, Fn&, const Grads&, const Node&>>>
+  BackwardFn(F&& f) {
+    void* mem = fits<Fn>() ? runtime::pool_allocate(sizeof(Fn)) : ::operator new(sizeof(Fn), std::align_val_t{alignof(Fn)});
+    try {
+      state_ = new (mem) Fn(std::forward<F>(f));
+    } catch (...) {
+      free_memory<Fn>(mem);
+      throw;
+    }
+    invoke_ = [](void* state, const Grads& g, const Node& node) -> Grads { return (*static_cast<Fn*>(state))(g, node); };
+    destroy_ = [](void* state) {
+      static_cast<Fn*>(state)->~Fn();
+      free_memory<Fn>(state);
+    };
+  }
+  BackwardFn(BackwardFn&& other) noexcept
+      : state_(std::exchange(other.state_, nullptr)), invoke_(other.invoke_), destroy_(other.destroy_) {}
+  BackwardFn& operator=(BackwardFn&& other) noexcept {
+    if (this != &other) {
+      reset();
+      state_ = std::exchange(other.state_, nullptr);
+      invoke_ = other.invoke_;
+      destroy_ = other.destroy_;
+    }
+    return *this;
+  }
+  BackwardFn& operator=(std::nullptr_t) noexcept {
+    reset();
+    return *this;
+  }
+  BackwardFn(const BackwardFn&) = delete;
+  BackwardFn& operator=(const BackwardFn&) = delete;
+  ~BackwardFn() { reset(); }
+
+  explicit operator bool() const { return state_ != nullptr; }
+  Grads operator()(const Grads& g, const Node& node) const { return invoke_(state_, g, node); }
+
+ private:
+  template <typename Fn>
+  static constexpr bool fits() {
+    return sizeof(Fn) <= runtime::kPoolMaxBlock && alignof(Fn) <= alignof(std::max_align_t);
+  }
+  template <typename Fn>
+  static void free_memory(void* mem) noexcept {
+    if constexpr (fits<Fn>())
+      runtime::pool_release(mem, sizeof(Fn));
+    else
+      ::operator delete(mem, std::align_val_t{alignof(Fn)});
+  }
+  void reset() noexcept {
+    // Clear first: destroying the state may free tensors whose graphs lead back here.
+    if (void* state = std::exchange(state_, nullptr)) destroy_(state);
+  }
+
+  void* state_ = nullptr;
+  Grads (*invoke_)(void*, const Grads&, const Node&) = nullptr;
+  void (*destroy_)(void*) = nullptr;
+};
 
 class FunctionNode final : public Node {
  public:
-  FunctionNode(const char* name, std::vector<Edge> next_edges, BackwardFn fn);
+  FunctionNode(const char* name, EdgeList next_edges, BackwardFn fn);
   Grads apply(Grads&& grad_outputs) override;
   void release_saved() override { backward_ = nullptr; }
   const char* name() const override { return name_; }

@@ -1,7 +1,6 @@
 #include "core/random.h"
 
 #include <cmath>
-#include <mutex>
 
 namespace tapegrad {
 
@@ -34,8 +33,11 @@ struct Xoshiro256 {
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 };
 
-std::mutex g_mutex;
-Xoshiro256 g_rng = [] {
+// One generator per thread: every JS thread (the main thread and each worker)
+// that loaded the addon has its own stream, so manualSeed in one worker makes
+// that worker's numbers reproducible whatever the others draw. Random ops run
+// on the JS thread that called them, never on pool threads.
+thread_local Xoshiro256 g_rng = [] {
   Xoshiro256 r{};
   r.seed(0);
   return r;
@@ -44,17 +46,14 @@ Xoshiro256 g_rng = [] {
 }  // namespace
 
 void manual_seed(std::uint64_t seed) {
-  std::lock_guard lock(g_mutex);
   g_rng.seed(seed);
 }
 
 void random_uniform(double* out, std::int64_t n) {
-  std::lock_guard lock(g_mutex);
   for (std::int64_t i = 0; i < n; ++i) out[i] = g_rng.uniform();
 }
 
 void random_normal(double* out, std::int64_t n) {
-  std::lock_guard lock(g_mutex);
   constexpr double kTwoPi = 6.283185307179586476925286766559;
   for (std::int64_t i = 0; i < n; i += 2) {
     const double u1 = 1.0 - g_rng.uniform();  // (0, 1]: log is finite
@@ -66,7 +65,6 @@ void random_normal(double* out, std::int64_t n) {
 }
 
 void random_integers(std::int64_t* out, std::int64_t n, std::int64_t low, std::int64_t high) {
-  std::lock_guard lock(g_mutex);
   const std::uint64_t range = static_cast<std::uint64_t>(high - low);
   // Rejection sampling: no modulo bias.
   const std::uint64_t limit = UINT64_MAX - UINT64_MAX % range;

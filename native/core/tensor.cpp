@@ -5,11 +5,24 @@
 
 #include "runtime/allocator.h"
 #include "runtime/error.h"
+#include "runtime/object_pool.h"
 
 namespace tapegrad {
 
 Storage::Storage(std::size_t n, const char* op) : data(runtime::allocate(n, op)), nbytes(n) {}
 Storage::~Storage() { runtime::release(data, nbytes); }
+
+namespace {
+// Set on a worker thread while an async job runs there. Jobs never share
+// a locked storage (locking fails when it is already locked), so a job may
+// write whatever is locked while it runs.
+thread_local bool t_in_async_job = false;
+}  // namespace
+
+bool locked_against_writes(const Storage& s) { return s.locks.load() != 0 && !t_in_async_job; }
+
+AsyncJobScope::AsyncJobScope() : previous_(t_in_async_job) { t_in_async_job = true; }
+AsyncJobScope::~AsyncJobScope() { t_in_async_job = previous_; }
 
 bool Tensor::is_contiguous() const {
   std::int64_t expected = 1;
@@ -42,18 +55,22 @@ std::int64_t checked_numel(const Shape& shape, const char* op) {
   return n;
 }
 
+std::shared_ptr<TensorImpl> new_tensor_impl() {
+  return std::allocate_shared<TensorImpl>(runtime::PoolAllocator<TensorImpl>());
+}
+
 Tensor empty(const Shape& shape, DType dtype, const char* op) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = new_tensor_impl();
   impl->numel = checked_numel(shape, op);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(impl->numel) * dtype_size(dtype), op);
+  impl->storage = std::allocate_shared<Storage>(runtime::PoolAllocator<Storage>(), static_cast<std::size_t>(impl->numel) * dtype_size(dtype), op);
   return Tensor(std::move(impl));
 }
 
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = new_tensor_impl();
   impl->storage = base.impl()->storage;
   impl->numel = 1;
   for (std::int64_t s : shape) impl->numel *= s;
@@ -66,7 +83,7 @@ Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t of
 }
 
 Tensor detach(const Tensor& t) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = new_tensor_impl();
   impl->storage = t.impl()->storage;
   impl->shape = t.shape();
   impl->strides = t.strides();

@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "runtime/object_pool.h"
 
 namespace tapegrad {
 
-using Shape = std::vector<std::int64_t>;
+// Shapes and strides live in the per-thread object pool: every op makes some.
+using Shape = std::vector<std::int64_t, runtime::PoolAllocator<std::int64_t>>;
 class Node;
 class Tensor;
 
@@ -30,6 +32,22 @@ struct Storage {
   std::atomic<std::uint32_t> version{0};
   // Set while an async job reads or writes the storage; JS writes then fail.
   std::atomic<std::int32_t> locks{0};
+};
+
+// True when `s` is locked by an async job and the caller is not that job:
+// writes must then fail. A job marks the thread it runs on with an
+// AsyncJobScope, so the updates it was queued to make pass.
+bool locked_against_writes(const Storage& s);
+
+class AsyncJobScope {
+ public:
+  AsyncJobScope();
+  ~AsyncJobScope();
+  AsyncJobScope(const AsyncJobScope&) = delete;
+  AsyncJobScope& operator=(const AsyncJobScope&) = delete;
+
+ private:
+  bool previous_;
 };
 
 // Called with a gradient; returns a replacement, or an undefined tensor to keep it.
@@ -95,6 +113,8 @@ Shape contiguous_strides(const Shape& shape);
 // Element count; throws a RangeError naming `op` on negative sizes or overflow.
 std::int64_t checked_numel(const Shape& shape, const char* op);
 
+// An empty TensorImpl from the per-thread object pool.
+std::shared_ptr<TensorImpl> new_tensor_impl();
 // A new contiguous tensor with uninitialised memory.
 Tensor empty(const Shape& shape, DType dtype, const char* op);
 // A view of `base`'s storage (no autograd edges: the caller records them).

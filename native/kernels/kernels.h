@@ -12,6 +12,18 @@
 
 namespace tapegrad::kernels {
 
+// Elementwise binary ops on float32/float64. Comparisons write 1 or 0.
+// maximum/minimum: NaN wins. ReluBackward: out = b > 0 ? a : 0 (a is the
+// incoming gradient, b the relu output; NaN in b blocks the gradient).
+enum class BinaryOp : int { Add, Sub, Mul, Div, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, ReluBackward };
+
+// Elementwise unary ops on float32/float64. Clamp reads lo and hi (min then
+// max, NaN passes through); the others ignore them. Relu keeps NaN. Exp,
+// Log, Tanh, Sigmoid and Gelu (exact, x·Φ(x)) are vectorised for float32,
+// within 1 ulp of the correctly rounded result (see basic.inc); float64
+// calls the C library per element.
+enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu };
+
 struct KernelTable {
   runtime::Isa isa;
   // y[i] += a * x[i]
@@ -30,6 +42,15 @@ struct KernelTable {
   void (*gemm_f64)(std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const double* a, std::int64_t a_rs,
                    std::int64_t a_cs, const double* b, std::int64_t b_rs, std::int64_t b_cs, double beta, double* c,
                    std::int64_t c_rs, std::int64_t c_cs);
+  // out[i] = op(a[i * a_step], b[i * b_step]), i < n; each step is 1
+  // (contiguous) or 0 (one value repeated). out may be a or b exactly.
+  void (*binary_f32)(BinaryOp op, std::int64_t n, const float* a, std::int64_t a_step, const float* b,
+                     std::int64_t b_step, float* out);
+  void (*binary_f64)(BinaryOp op, std::int64_t n, const double* a, std::int64_t a_step, const double* b,
+                     std::int64_t b_step, double* out);
+  // out[i] = op(x[i]), i < n; out may be x exactly.
+  void (*unary_f32)(UnaryOp op, std::int64_t n, const float* x, float* out, float lo, float hi);
+  void (*unary_f64)(UnaryOp op, std::int64_t n, const double* x, double* out, double lo, double hi);
 };
 
 // The table for the active ISA (runtime::active_isa()).

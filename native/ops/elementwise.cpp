@@ -5,6 +5,7 @@
 
 #include "core/autograd.h"
 #include "core/grad_mode.h"
+#include "ops/elementwise_fast.h"
 #include "ops/elementwise_impl.h"
 #include "ops/shape.h"
 #include "ops/unary.h"
@@ -22,7 +23,8 @@ std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b) {
 
 // out = f(a, b) for operands already of one dtype.
 template <typename F>
-Tensor arithmetic(const Tensor& a, const Tensor& b, const char* op, F f) {
+Tensor arithmetic(const Tensor& a, const Tensor& b, kernels::BinaryOp kernel_op, const char* op, F f) {
+  if (auto out = fast_binary(kernel_op, a, b, op)) return *std::move(out);
   return visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, std::int32_t>) {
@@ -38,9 +40,10 @@ Tensor arithmetic(const Tensor& a, const Tensor& b, const char* op, F f) {
 
 // 1 where pred(a, b) holds, else 0, in the promoted dtype. Records nothing.
 template <typename P>
-Tensor compare(const Tensor& a0, const Tensor& b0, const char* op, P pred) {
+Tensor compare(const Tensor& a0, const Tensor& b0, kernels::BinaryOp kernel_op, const char* op, P pred) {
   GradModeGuard no_grad(false);
   auto [a, b] = promoted(a0, b0);
+  if (auto out = fast_binary(kernel_op, a, b, op)) return *std::move(out);
   return visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return binary_map<T, T>(a, b, a.dtype(), op, [&](T x, T y) { return pred(x, y) ? T(1) : T(0); });
@@ -65,6 +68,8 @@ std::int32_t int_pow(std::int32_t base, std::int32_t exponent) {
 // Elementwise max (or min) where NaN wins over any number.
 template <bool Max>
 Tensor extremum(const Tensor& a, const Tensor& b, const char* op) {
+  if (auto out = fast_binary(Max ? kernels::BinaryOp::Maximum : kernels::BinaryOp::Minimum, a, b, op))
+    return *std::move(out);
   return visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return binary_map<T, T>(a, b, a.dtype(), op, [](T x, T y) {
@@ -98,11 +103,16 @@ void check_inplace(const Tensor& a, const char* op) {
 }
 
 template <typename F>
-void arithmetic_inplace(const Tensor& a, const Tensor& b0, const char* op, F f) {
+void arithmetic_inplace(const Tensor& a, const Tensor& b0, std::optional<kernels::BinaryOp> kernel_op, const char* op,
+                        F f) {
   check_inplace(a, op);
   if (!is_floating(a.dtype()) && is_floating(b0.dtype()))
     throw_type_error(op, ": cannot write a ", dtype_name(b0.dtype()), " result into an int32 tensor in place");
   Tensor b = cast(b0, a.dtype());
+  if (kernel_op && fast_binary_inplace(*kernel_op, a, b, op)) {
+    a.bump_version();
+    return;
+  }
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, std::int32_t>) {
@@ -142,7 +152,7 @@ Tensor cast(const Tensor& t, DType dtype) {
 
 Tensor add(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0);
-  Tensor out = arithmetic(a, b, "add", [](auto x, auto y) { return x + y; });
+  Tensor out = arithmetic(a, b, kernels::BinaryOp::Add, "add", [](auto x, auto y) { return x + y; });
   record("add", {a, b}, out, [sa = a.shape(), sb = b.shape()](const Grads& g, const Node& n) {
     return Grads{n.needs_grad(0) ? sum_to(g[0], sa) : Tensor(), n.needs_grad(1) ? sum_to(g[0], sb) : Tensor()};
   });
@@ -151,7 +161,7 @@ Tensor add(const Tensor& a0, const Tensor& b0) {
 
 Tensor sub(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0);
-  Tensor out = arithmetic(a, b, "sub", [](auto x, auto y) { return x - y; });
+  Tensor out = arithmetic(a, b, kernels::BinaryOp::Sub, "sub", [](auto x, auto y) { return x - y; });
   record("sub", {a, b}, out, [sa = a.shape(), sb = b.shape()](const Grads& g, const Node& n) {
     return Grads{n.needs_grad(0) ? sum_to(g[0], sa) : Tensor(),
                  n.needs_grad(1) ? sum_to(mul(g[0], scalar(-1, g[0].dtype())), sb) : Tensor()};
@@ -161,7 +171,7 @@ Tensor sub(const Tensor& a0, const Tensor& b0) {
 
 Tensor mul(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0);
-  Tensor out = arithmetic(a, b, "mul", [](auto x, auto y) { return x * y; });
+  Tensor out = arithmetic(a, b, kernels::BinaryOp::Mul, "mul", [](auto x, auto y) { return x * y; });
   record("mul", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
     Tensor x = sa.unpack(), y = sb.unpack();
     return Grads{n.needs_grad(0) ? sum_to(mul(g[0], y), x.shape()) : Tensor(),
@@ -174,7 +184,7 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
   // True division: integer operands divide as float32, as in PyTorch.
   const bool ints = !is_floating(a0.dtype()) && !is_floating(b0.dtype());
   auto [a, b] = promoted(ints ? cast(a0, DType::Float32) : a0, ints ? cast(b0, DType::Float32) : b0);
-  Tensor out = arithmetic(a, b, "div", [](auto x, auto y) { return x / y; });
+  Tensor out = arithmetic(a, b, kernels::BinaryOp::Div, "div", [](auto x, auto y) { return x / y; });
   record("div", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
     Tensor x = sa.unpack(), y = sb.unpack();
     Tensor ga = div(g[0], y);
@@ -233,22 +243,22 @@ Tensor minimum(const Tensor& a0, const Tensor& b0) {
 }
 
 Tensor eq(const Tensor& a, const Tensor& b) {
-  return compare(a, b, "eq", [](auto x, auto y) { return x == y; });
+  return compare(a, b, kernels::BinaryOp::Eq, "eq", [](auto x, auto y) { return x == y; });
 }
 Tensor ne(const Tensor& a, const Tensor& b) {
-  return compare(a, b, "ne", [](auto x, auto y) { return x != y; });
+  return compare(a, b, kernels::BinaryOp::Ne, "ne", [](auto x, auto y) { return x != y; });
 }
 Tensor lt(const Tensor& a, const Tensor& b) {
-  return compare(a, b, "lt", [](auto x, auto y) { return x < y; });
+  return compare(a, b, kernels::BinaryOp::Lt, "lt", [](auto x, auto y) { return x < y; });
 }
 Tensor le(const Tensor& a, const Tensor& b) {
-  return compare(a, b, "le", [](auto x, auto y) { return x <= y; });
+  return compare(a, b, kernels::BinaryOp::Le, "le", [](auto x, auto y) { return x <= y; });
 }
 Tensor gt(const Tensor& a, const Tensor& b) {
-  return compare(a, b, "gt", [](auto x, auto y) { return x > y; });
+  return compare(a, b, kernels::BinaryOp::Gt, "gt", [](auto x, auto y) { return x > y; });
 }
 Tensor ge(const Tensor& a, const Tensor& b) {
-  return compare(a, b, "ge", [](auto x, auto y) { return x >= y; });
+  return compare(a, b, kernels::BinaryOp::Ge, "ge", [](auto x, auto y) { return x >= y; });
 }
 
 Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
@@ -288,16 +298,16 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
 }
 
 void add_inplace(const Tensor& a, const Tensor& b) {
-  arithmetic_inplace(a, b, "addInPlace", [](auto x, auto y) { return x + y; });
+  arithmetic_inplace(a, b, kernels::BinaryOp::Add, "addInPlace", [](auto x, auto y) { return x + y; });
 }
 void sub_inplace(const Tensor& a, const Tensor& b) {
-  arithmetic_inplace(a, b, "subInPlace", [](auto x, auto y) { return x - y; });
+  arithmetic_inplace(a, b, kernels::BinaryOp::Sub, "subInPlace", [](auto x, auto y) { return x - y; });
 }
 void mul_inplace(const Tensor& a, const Tensor& b) {
-  arithmetic_inplace(a, b, "mulInPlace", [](auto x, auto y) { return x * y; });
+  arithmetic_inplace(a, b, kernels::BinaryOp::Mul, "mulInPlace", [](auto x, auto y) { return x * y; });
 }
 void copy_inplace(const Tensor& dst, const Tensor& src) {
-  arithmetic_inplace(dst, src, "copyFrom", [](auto, auto y) { return y; });
+  arithmetic_inplace(dst, src, std::nullopt, "copyFrom", [](auto, auto y) { return y; });
 }
 
 }  // namespace tapegrad::ops

@@ -1,5 +1,6 @@
 #include "ops/optim.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/error.h"
@@ -17,8 +18,8 @@ void check_state(const char* op, const Tensor& param, const Tensor& t, const cha
                       dtype_name(t.dtype()), ", expected ", shape_str(param.shape()), " and ",
                       dtype_name(param.dtype()));
   if (!t.is_contiguous()) throw_error(op, ": ", what, " for parameter ", i, " must be contiguous");
-  if (t.storage().locks.load() != 0)
-    throw_error(op, ": parameter ", i, " is in use by a running async operation");
+  if (locked_against_writes(t.storage()))
+    throw_error(op, ": parameter ", i, " is in use by a running async operation; await it first");
 }
 
 void check_param(const char* op, const Tensor& p, std::size_t i) {
@@ -26,15 +27,24 @@ void check_param(const char* op, const Tensor& p, std::size_t i) {
   check_state(op, p, p, "the parameter", i);
 }
 
-// Runs fn(T* param, const T* grad, n, i) for each parameter with a gradient.
-template <typename Fn>
-void for_each_param(const char* op, const std::vector<Tensor>& params, const std::vector<Tensor>& grads, Fn&& fn) {
+// Checks every parameter and gradient before anything is written, so a bad
+// one leaves all of them unchanged. A parameter without a gradient is checked
+// too: a running async backward may be about to write its gradient.
+void check_all(const char* op, const std::vector<Tensor>& params, const std::vector<Tensor>& grads) {
   if (grads.size() != params.size())
     throw_range_error(op, ": got ", grads.size(), " gradients for ", params.size(), " parameters");
   for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!grads[i].defined()) continue;  // no gradient: skipped, as in PyTorch
     check_param(op, params[i], i);
-    check_state(op, params[i], grads[i], "the gradient", i);
+    if (grads[i].defined()) check_state(op, params[i], grads[i], "the gradient", i);
+  }
+}
+
+// Runs fn(T* param, const T* grad, n, i) for each parameter with a gradient.
+template <typename Fn>
+void for_each_param(const char* op, const std::vector<Tensor>& params, const std::vector<Tensor>& grads, Fn&& fn) {
+  check_all(op, params, grads);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (!grads[i].defined()) continue;  // no gradient: skipped, as in PyTorch
     visit_floating(params[i].dtype(), [&](auto tag) {
       using T = decltype(tag);
       fn(params[i].data<T>(), static_cast<const T*>(grads[i].data<T>()), params[i].numel(), i, T{});
@@ -43,7 +53,81 @@ void for_each_param(const char* op, const std::vector<Tensor>& params, const std
   }
 }
 
+// Runs fn(T* grad, n, T{}) for each parameter with a gradient, after checking it.
+template <typename Fn>
+void for_each_grad(const char* op, const std::vector<Tensor>& params, const std::vector<Tensor>& grads, Fn&& fn) {
+  check_all(op, params, grads);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    visit_floating(grads[i].dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      fn(grads[i].data<T>(), grads[i].numel(), T{});
+    });
+  }
+}
+
+// Four independent accumulators: the sum does not wait on one long chain
+// of additions, and its order (hence its value) is fixed.
+template <typename T, typename F>
+double sum_of(const T* g, std::int64_t n, F&& f) {
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  std::int64_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    a0 += f(static_cast<double>(g[k]));
+    a1 += f(static_cast<double>(g[k + 1]));
+    a2 += f(static_cast<double>(g[k + 2]));
+    a3 += f(static_cast<double>(g[k + 3]));
+  }
+  for (; k < n; ++k) a0 += f(static_cast<double>(g[k]));
+  return (a0 + a1) + (a2 + a3);
+}
+
 }  // namespace
+
+double grad_norm(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, double p) {
+  const char* op = "clipGradNorm";
+  if (!(p > 0)) throw_range_error(op, ": normType must be a positive number or Infinity, got ", p);
+  double total = 0;
+  bool nan = false;
+  for_each_grad(op, params, grads, [&](const auto* g, std::int64_t n, auto) {
+    if (std::isinf(p)) {
+      for (std::int64_t k = 0; k < n; ++k) {
+        const double a = std::abs(static_cast<double>(g[k]));
+        if (std::isnan(a)) nan = true;
+        else if (a > total) total = a;
+      }
+    } else if (p == 2) {
+      total += sum_of(g, n, [](double x) { return x * x; });
+    } else if (p == 1) {
+      total += sum_of(g, n, [](double x) { return std::abs(x); });
+    } else {
+      total += sum_of(g, n, [p](double x) { return std::pow(std::abs(x), p); });
+    }
+  });
+  if (nan) return std::nan("");
+  if (std::isinf(p) || p == 1) return total;
+  return p == 2 ? std::sqrt(total) : std::pow(total, 1 / p);
+}
+
+void grad_scale(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, double coef) {
+  for_each_grad("clipGradNorm", params, grads, [&](auto* g, std::int64_t n, auto zero) {
+    const auto c = static_cast<decltype(zero)>(coef);
+    for (std::int64_t k = 0; k < n; ++k) g[k] *= c;
+  });
+  for (const Tensor& g : grads)
+    if (g.defined()) g.bump_version();
+}
+
+void grad_clamp(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, double clip) {
+  if (!(clip >= 0)) throw_range_error("clipGradValue: clipValue must be a non-negative number, got ", clip);
+  for_each_grad("clipGradValue", params, grads, [&](auto* g, std::int64_t n, auto zero) {
+    using T = decltype(zero);
+    const T hi = static_cast<T>(clip), lo = -hi;
+    for (std::int64_t k = 0; k < n; ++k) g[k] = std::min(std::max(g[k], lo), hi);  // NaN passes through
+  });
+  for (const Tensor& g : grads)
+    if (g.defined()) g.bump_version();
+}
 
 void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
               const std::vector<Tensor>& bufs, const SgdOptions& o, bool first_step) {

@@ -42,4 +42,15 @@ struct AdagradOptions {
 void adagrad_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& sums,
                   const AdagradOptions& o);
 
+// Gradient clipping over the .grad of every parameter that has one (the
+// others are skipped). grad_norm returns the norm of all gradient elements
+// taken together, accumulated in double: `p` is any positive number or
+// infinity (the largest |g|); NaN anywhere gives NaN; no gradients give 0.
+// `grads[i]` is the gradient of `params[i]` or an undefined tensor.
+double grad_norm(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, double p);
+// g *= coef, in place.
+void grad_scale(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, double coef);
+// g = min(max(g, -clip), clip), in place; NaN stays NaN.
+void grad_clamp(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, double clip);
+
 }  // namespace tapegrad::ops

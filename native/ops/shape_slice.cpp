@@ -122,11 +122,11 @@ std::vector<Tensor> split_with_sizes(const Tensor& t, const std::vector<std::int
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     if (sizes[i] < 0) throw_range_error("split: sections must be non-negative, got ", sizes[i], " at index ", i);
     if (sizes[i] > size - total)  // also keeps the running total from overflowing
-      throw_range_error("split: sections ", shape_str(sizes), " sum to more than the size ", size, " of dim ", d);
+      throw_range_error("split: sections ", shape_str(Shape(sizes.begin(), sizes.end())), " sum to more than the size ", size, " of dim ", d);
     total += sizes[i];
   }
   if (total != size)
-    throw_range_error("split: sections ", shape_str(sizes), " sum to ", total, " but dim ", d, " has size ", size);
+    throw_range_error("split: sections ", shape_str(Shape(sizes.begin(), sizes.end())), " sum to ", total, " but dim ", d, " has size ", size);
   return pieces(t, d, sizes);
 }
 

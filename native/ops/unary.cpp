@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_fast.h"
 #include "ops/elementwise_impl.h"
 #include "ops/factory.h"
 #include "ops/unary_math.h"
@@ -35,6 +36,13 @@ void record_with_output(const char* name, const Tensor& x, const Tensor& out, Ru
     return Grads{rule(g[0], saved->unpack())};
   });
   *saved = SavedTensor(out, true);
+}
+
+// The vectorised kernel's result where x's layout has one, else generic().
+template <typename G>
+Tensor fast_or(kernels::UnaryOp op, const Tensor& x, const char* name, G generic) {
+  if (auto out = fast_unary(op, x, name)) return *std::move(out);
+  return generic();
 }
 
 Tensor k(double value, const Tensor& like) { return scalar(value, like.dtype()); }
@@ -118,17 +126,21 @@ bool fits_int32(double v) {
 // ---- ops that keep int32 -------------------------------------------------
 
 Tensor neg(const Tensor& x) {
-  Tensor out = map_any(x, "neg", [](auto v) { return -v; }, [](std::int32_t v) {
-    return static_cast<std::int32_t>(0u - static_cast<std::uint32_t>(v));  // wraps: neg(INT32_MIN) = INT32_MIN
+  Tensor out = fast_or(kernels::UnaryOp::Neg, x, "neg", [&] {
+    return map_any(x, "neg", [](auto v) { return -v; }, [](std::int32_t v) {
+      return static_cast<std::int32_t>(0u - static_cast<std::uint32_t>(v));  // wraps: neg(INT32_MIN) = INT32_MIN
+    });
   });
   record("neg", {x}, out, [](const Grads& g, const Node&) { return Grads{neg(g[0])}; });
   return out;
 }
 
 Tensor abs(const Tensor& x) {
-  Tensor out = map_any(x, "abs", [](auto v) { return std::fabs(v); }, [](std::int32_t v) {
-    const auto u = static_cast<std::uint32_t>(v);
-    return static_cast<std::int32_t>(v < 0 ? 0u - u : u);  // abs(INT32_MIN) wraps to INT32_MIN
+  Tensor out = fast_or(kernels::UnaryOp::Abs, x, "abs", [&] {
+    return map_any(x, "abs", [](auto v) { return std::fabs(v); }, [](std::int32_t v) {
+      const auto u = static_cast<std::uint32_t>(v);
+      return static_cast<std::int32_t>(v < 0 ? 0u - u : u);  // abs(INT32_MIN) wraps to INT32_MIN
+    });
   });
   record_with_input("abs", x, out, [](const Tensor& g, const Tensor& v) { return mul(g, sign(v)); });
   return out;
@@ -144,19 +156,34 @@ Tensor sign(const Tensor& x) {
 }
 
 Tensor square(const Tensor& x) {
-  Tensor out = map_any(x, "square", [](auto v) { return v * v; }, [](std::int32_t v) {
-    const auto u = static_cast<std::uint32_t>(v);
-    return static_cast<std::int32_t>(u * u);
+  Tensor out = fast_or(kernels::UnaryOp::Square, x, "square", [&] {
+    return map_any(x, "square", [](auto v) { return v * v; }, [](std::int32_t v) {
+      const auto u = static_cast<std::uint32_t>(v);
+      return static_cast<std::int32_t>(u * u);
+    });
   });
   record_with_input("square", x, out, [](const Tensor& g, const Tensor& v) { return mul(mul(g, v), k(2, g)); });
   return out;
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor out = map_any(x, "relu", [](auto v) { return v > 0 ? v : v != v ? v : decltype(v)(0); },
-                       [](std::int32_t v) { return v > 0 ? v : 0; });
-  record_with_output("relu", x, out, [](const Tensor& g, const Tensor& y) { return zero_where_not(gt(y, k(0, y)), g); });
+  Tensor out = fast_or(kernels::UnaryOp::Relu, x, "relu", [&] {
+    return map_any(x, "relu", [](auto v) { return v > 0 ? v : v != v ? v : decltype(v)(0); },
+                   [](std::int32_t v) { return v > 0 ? v : 0; });
+  });
+  record_with_output("relu", x, out, [](const Tensor& g, const Tensor& y) { return relu_backward(g, y); });
   return out;
+}
+
+Tensor relu_backward(const Tensor& grad, const Tensor& output) {
+  std::optional<Tensor> fast = fast_binary(kernels::BinaryOp::ReluBackward, grad, output, "reluBackward");
+  if (!fast) return zero_where_not(gt(output, k(0, output)), grad);
+  // Linear in grad with a constant mask, so its own backward is itself; the
+  // mask has no gradient, so the output is kept without its history.
+  record("reluBackward", {grad}, *fast, [sy = SavedTensor(detach(output))](const Grads& g, const Node&) {
+    return Grads{relu_backward(g[0], sy.unpack())};
+  });
+  return *std::move(fast);
 }
 
 Tensor clamp(const Tensor& x0, std::optional<double> lo, std::optional<double> hi) {
@@ -168,7 +195,8 @@ Tensor clamp(const Tensor& x0, std::optional<double> lo, std::optional<double> h
   const Tensor x = keep_int || is_floating(x0.dtype()) ? x0 : cast(x0, DType::Float32);
   const double inf = std::numeric_limits<double>::infinity();
   const double low = lo.value_or(-inf), high = hi.value_or(inf);
-  Tensor out = visit_dtype(x.dtype(), [&](auto tag) {
+  std::optional<Tensor> fast = fast_unary(kernels::UnaryOp::Clamp, x, "clamp", low, high);
+  Tensor out = fast ? *std::move(fast) : visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, std::int32_t>) {
       const T l = lo ? static_cast<T>(low) : std::numeric_limits<T>::min();
@@ -195,14 +223,18 @@ Tensor clamp(const Tensor& x0, std::optional<double> lo, std::optional<double> h
 
 Tensor exp(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "exp", [](auto v) { return std::exp(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Exp, x, "exp", [&] {
+    return map_floating(x, "exp", [](auto v) { return std::exp(v); });
+  });
   record_with_output("exp", x, out, [](const Tensor& g, const Tensor& y) { return mul(g, y); });
   return out;
 }
 
 Tensor log(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "log", [](auto v) { return std::log(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Log, x, "log", [&] {
+    return map_floating(x, "log", [](auto v) { return std::log(v); });
+  });
   record_with_input("log", x, out, [](const Tensor& g, const Tensor& v) { return div(g, v); });
   return out;
 }
@@ -223,7 +255,9 @@ Tensor expm1(const Tensor& x0) {
 
 Tensor sqrt(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "sqrt", [](auto v) { return std::sqrt(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Sqrt, x, "sqrt", [&] {
+    return map_floating(x, "sqrt", [](auto v) { return std::sqrt(v); });
+  });
   record_with_output("sqrt", x, out, [](const Tensor& g, const Tensor& y) { return div(g, mul(y, k(2, y))); });
   return out;
 }
@@ -254,14 +288,18 @@ Tensor cos(const Tensor& x0) {
 
 Tensor tanh(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "tanh", [](auto v) { return std::tanh(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Tanh, x, "tanh", [&] {
+    return map_floating(x, "tanh", [](auto v) { return std::tanh(v); });
+  });
   record_with_output("tanh", x, out, [](const Tensor& g, const Tensor& y) { return mul(g, sub(k(1, y), square(y))); });
   return out;
 }
 
 Tensor sigmoid(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "sigmoid", [](auto v) { return math::sigmoid(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Sigmoid, x, "sigmoid", [&] {
+    return map_floating(x, "sigmoid", [](auto v) { return math::sigmoid(v); });
+  });
   record_with_output("sigmoid", x, out, [](const Tensor& g, const Tensor& y) {
     return mul(g, mul(y, sub(k(1, y), y)));
   });
@@ -270,7 +308,9 @@ Tensor sigmoid(const Tensor& x0) {
 
 Tensor reciprocal(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "reciprocal", [](auto v) { return decltype(v)(1) / v; });
+  Tensor out = fast_or(kernels::UnaryOp::Reciprocal, x, "reciprocal", [&] {
+    return map_floating(x, "reciprocal", [](auto v) { return decltype(v)(1) / v; });
+  });
   record_with_output("reciprocal", x, out, [](const Tensor& g, const Tensor& y) { return neg(mul(g, square(y))); });
   return out;
 }
@@ -317,7 +357,9 @@ Tensor gelu(const Tensor& x0, GeluApproximate approximate) {
     });
     return out;
   }
-  Tensor out = map_floating(x, "gelu", [](auto v) { return math::gelu(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Gelu, x, "gelu", [&] {
+    return map_floating(x, "gelu", [](auto v) { return math::gelu(v); });
+  });
   record_with_input("gelu", x, out, [](const Tensor& g, const Tensor& v) {
     return mul(g, derivative("geluBackward", v, [](auto u) { return math::gelu_grad(u); }, gelu_second));
   });

@@ -15,6 +15,9 @@ Tensor abs(const Tensor& x);
 Tensor sign(const Tensor& x);
 Tensor square(const Tensor& x);
 Tensor relu(const Tensor& x);
+// The gradient of relu: grad where output > 0, else 0 (NaN outputs block
+// it). Differentiable in grad (its backward is itself), for double backward.
+Tensor relu_backward(const Tensor& grad, const Tensor& output);
 // min(max(x, lo), hi); either bound may be absent, not both. lo > hi gives hi
 // everywhere. Gradient 1 inside [lo, hi] (inclusive), 0 outside. int32 input
 // stays int32 when every bound is an integer int32 can hold.

@@ -1,5 +1,19 @@
-// 64-byte aligned buffers for tensor storage, with counters that
-// tg.memory() reports.
+// 64-byte aligned buffers for tensor storage, kept in a size-class cache so
+// that a training step reuses memory instead of calling malloc/free per op,
+// with counters that tg.memory() reports.
+//
+// Requests are rounded up to a size class (multiples of 64 bytes up to 1 KiB,
+// then four classes per power of two, so at most 25% is lost to rounding).
+// A freed buffer goes to a cache of its class instead of back to the system,
+// while the bytes cached stay within a limit (set_cache_limit). Each thread
+// has a small cache of its own for buffers up to 64 KiB, so the common path
+// takes no lock; larger buffers and overflow go to a shared cache behind a
+// mutex. Large buffers come from mmap, so memory given back is returned to
+// the system at once (no heap fragmentation).
+//
+// Sanitizer builds (TAPEGRAD_SANITIZE) and processes started with
+// TAPEGRAD_BUFFER_CACHE=0 bypass the cache: every buffer is malloc'd and
+// freed exactly, so AddressSanitizer sees use after free.
 #pragma once
 
 #include <cstddef>
@@ -9,14 +23,27 @@ namespace tapegrad::runtime {
 
 // Throws a RangeError naming `op` when the memory cannot be had.
 void* allocate(std::size_t nbytes, const char* op);
+// `nbytes` must be the size passed to allocate. Any thread may release.
 void release(void* ptr, std::size_t nbytes);
 
 struct MemoryStats {
-  std::int64_t live_bytes;
-  std::int64_t peak_bytes;
+  std::int64_t live_bytes;     // bytes requested by buffers not yet released
+  std::int64_t peak_bytes;     // the most live_bytes ever reached
   std::int64_t live_buffers;
+  std::int64_t cached_bytes;   // freed buffers kept for reuse (their class size)
+  std::int64_t cache_limit;    // the most cached_bytes may reach
 };
 MemoryStats memory_stats();
+
+// Sets the most bytes the cache may hold (0 disables caching) and trims it.
+// Buffers in other threads' own caches are trimmed when those threads next
+// allocate or free; a thread's own cache is at most 1 MiB.
+void set_cache_limit(std::int64_t bytes);
+// Returns every cached buffer to the system (other threads' own caches: at
+// their next allocation or free, or when they exit).
+void empty_cache();
+// False when the cache is bypassed (sanitizer build or TAPEGRAD_BUFFER_CACHE=0).
+bool cache_enabled();
 
 // A per-thread scratch buffer, 64-byte aligned and at least `nbytes` long,
 // for kernels' temporary data (GEMM pack buffers). It is kept and reused by

@@ -68,6 +68,7 @@ struct Region {
 };
 
 thread_local bool t_in_region = false;
+thread_local int t_thread_cap = kMaxThreads;  // see ThreadCapScope
 
 // A worker owns one slot holding 0 (idle), the address of a region offered
 // to it, that address | 1 once the worker has claimed it, or kStop. The
@@ -116,7 +117,7 @@ class Pool {
     if (grain < 1) grain = 1;
     std::int64_t chunks = len / grain;
     if (chunks > 1 && !t_in_region) {
-      const int n = threads();
+      const int n = threads() < t_thread_cap ? threads() : t_thread_cap;
       if (chunks > n) chunks = n;
     } else {
       chunks = 1;
@@ -305,6 +306,9 @@ void set_num_threads(int n) {
 }
 
 bool in_parallel_region() { return t_in_region; }
+
+ThreadCapScope::ThreadCapScope(int max) : previous_(t_thread_cap) { t_thread_cap = max < 1 ? 1 : max; }
+ThreadCapScope::~ThreadCapScope() { t_thread_cap = previous_; }
 
 void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, RangeFn fn, void* ctx) {
   pool().run(begin, end, grain, fn, ctx);

@@ -33,6 +33,20 @@ int default_num_threads();
 // True on a pool worker, and on a caller while its region runs.
 bool in_parallel_region();
 
+// While it lives, regions opened on this thread use at most `max` threads
+// (the caller included). Async training jobs use it to leave a core to the
+// JS thread, so the event loop is not starved while they compute.
+class ThreadCapScope {
+ public:
+  explicit ThreadCapScope(int max);
+  ~ThreadCapScope();
+  ThreadCapScope(const ThreadCapScope&) = delete;
+  ThreadCapScope& operator=(const ThreadCapScope&) = delete;
+
+ private:
+  int previous_;
+};
+
 // Runs fn over [begin, end) in chunks of at least `grain` elements, one
 // chunk per thread at most; runs it inline (one call over the whole range)
 // when the range is too small to split, when nested, or when the pool is

@@ -205,3 +205,39 @@ export function embedding(indices: Tensor, weight: Tensor): Tensor {
 export function oneHot(indices: Tensor, numClasses = -1): Tensor {
   return new Tensor(native.oneHot(h(indices), numClasses));
 }
+
+// ---- attention ------------------------------------------------------------------
+
+export interface ScaledDotProductAttentionOptions {
+  /**
+   * Broadcasts to the attention weights [..., L, S]. An int32 mask is boolean:
+   * nonzero positions take part, zeros are left out (comparisons of int32
+   * tensors give one; `m.to('int32')` turns a float 0/1 mask into one). A
+   * float mask of the query's dtype is added to the scores (use -Infinity to
+   * leave a position out) and receives a gradient.
+   */
+  attnMask?: Tensor | null;
+  /** Query i attends to keys j <= i only (top-left aligned). Cannot be combined with attnMask. */
+  isCausal?: boolean;
+  /** Multiplies Q·Kᵀ; default 1/sqrt(E). */
+  scale?: number | null;
+}
+
+/**
+ * softmax(scale·Q·Kᵀ + mask)·V, fused, with PyTorch's semantics:
+ * query [..., L, E], key [..., S, E], value [..., S, Ev] → [..., L, Ev], batch
+ * dims broadcast. The softmax subtracts each row's maximum. A query row whose
+ * every position is masked out gives NaN, as PyTorch's math kernel does.
+ * Differentiable in query, key, value and a float mask, twice over.
+ */
+export function scaledDotProductAttention(
+  query: Tensor, key: Tensor, value: Tensor, options: ScaledDotProductAttentionOptions = {},
+): Tensor {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`scaledDotProductAttention: options must be an object, got ${describe(options)}`);
+  return new Tensor(
+    native.scaledDotProductAttention(
+      h(query), h(key), h(value), optional(options.attnMask), options.isCausal ?? false, options.scale ?? null,
+    ),
+  );
+}

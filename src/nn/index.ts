@@ -1,6 +1,7 @@
 // tg.nn: neural-network building blocks.
 export * as functional from './functional.js';
 export * as init from './init.js';
+export * as utils from './utils.js';
 export { Module, parameter, buffer } from './module.js';
 export type { LoadResult } from './module.js';
 export { Sequential, ModuleList, Identity } from './containers.js';
@@ -9,3 +10,8 @@ export {
 } from './layers.js';
 export type { LayerOptions, LayerNormOptions, EmbeddingOptions, MLPOptions, Activation } from './layers.js';
 export { CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss } from './loss.js';
+export { MultiheadAttention, TransformerEncoderLayer } from './attention.js';
+export type {
+  MultiheadAttentionOptions, MultiheadAttentionForwardOptions, TransformerEncoderLayerOptions,
+  TransformerEncoderLayerForwardOptions,
+} from './attention.js';

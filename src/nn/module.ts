@@ -35,8 +35,13 @@ export abstract class Module {
   /** True in training mode (dropout active); see train() and eval(). */
   training = true;
 
-  /** The layer's computation. */
-  abstract forward(...inputs: Tensor[]): Tensor;
+  /**
+   * The layer's computation. Most layers map tensors to a tensor; some take
+   * an options object too or return a tuple (MultiheadAttention), so the
+   * base signature leaves the types to each layer.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  abstract forward(...inputs: any[]): any;
 
   /** Own parameters, buffers and child modules, in property order. */
   private *entries(): Generator<[string, Tensor | Module, Slot]> {
@@ -143,22 +148,40 @@ export abstract class Module {
     noGrad(() => {
       for (const [k, target] of Object.entries(own)) {
         const source = state[k];
-        if (source) target.copyFrom(source.dtype === target.dtype ? source : source.to(target.dtype));
+        if (!source) continue;
+        if (source.dtype === target.dtype) target.copyFrom(source);
+        else {
+          const cast = source.to(target.dtype);
+          target.copyFrom(cast);
+          cast.dispose();
+        }
       }
     });
     return { missingKeys, unexpectedKeys };
   }
 
-  /** Converts every parameter and buffer to `dtype` (new tensors; make optimizers after this). */
+  /**
+   * Converts every floating-point parameter and buffer to `dtype` (new
+   * tensors; make optimizers after this). Integer buffers keep their dtype, as in PyTorch.
+   */
   to(dtype: DType): this {
+    if (dtype !== 'float32' && dtype !== 'float64')
+      throw new TypeError(`${this.constructor.name}.to: dtype must be 'float32' or 'float64', got ${String(dtype)}`);
+    // A tensor shared by several layers (tied weights) is converted once and stays shared.
+    const converted = new Map<Tensor, Tensor>();
     for (const m of this.modules()) {
       for (const [, v, slot] of m.entries()) {
-        if (!(v instanceof Tensor) || v.dtype === dtype) continue;
-        const converted = noGrad(() => v.to(dtype));
-        slot.owner[slot.key] = parameters.has(v) ? parameter(converted, v.requiresGrad) : buffer(converted);
-        v.dispose();
+        if (!(v instanceof Tensor) || v.dtype === dtype || v.dtype === 'int32') continue;
+        let next = converted.get(v);
+        if (!next) {
+          const cast = noGrad(() => v.to(dtype));
+          next = parameters.has(v) ? parameter(cast, v.requiresGrad) : buffer(cast);
+          converted.set(v, next);
+        }
+        slot.owner[slot.key] = next;
       }
     }
+    for (const v of converted.keys()) v.dispose();
     return this;
   }
 

@@ -1,5 +1,5 @@
-import { native } from '../native.js';
-import { Optimizer, type ParamGroup, type Params } from './optimizer.js';
+import type { Tensor } from '../tensor.js';
+import { Optimizer, type NativeUpdate, type ParamGroup, type ParamState, type Params, type StepPlan } from './optimizer.js';
 
 export interface AdagradOptions {
   lr: number;
@@ -13,7 +13,7 @@ export interface AdagradOptions {
 /** Adagrad, as PyTorch computes it. */
 export class Adagrad extends Optimizer<AdagradOptions> {
   constructor(params: Params<AdagradOptions>, options: Partial<AdagradOptions> = {}) {
-    super('Adagrad', params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false, ...options });
+    super('Adagrad', params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false }, options);
   }
 
   protected override validate(g: ParamGroup<AdagradOptions>, i: number): void {
@@ -24,9 +24,11 @@ export class Adagrad extends Optimizer<AdagradOptions> {
     this.checkRange(g.eps, 0, Infinity, 'eps', i);
   }
 
-  step(): void {
+  override _plan(hasGrad: (p: Tensor) => boolean): StepPlan {
+    const updates: NativeUpdate[] = [];
+    const stepped: ParamState[] = [];
     for (const g of this.paramGroups) {
-      const params = g.params.filter((p) => p.grad !== null);
+      const params = g.params.filter(hasGrad);
       if (params.length === 0) continue;
       const states = params.map((p) => {
         const fresh = !this.state.has(p);
@@ -35,16 +37,15 @@ export class Adagrad extends Optimizer<AdagradOptions> {
         return s;
       });
       const byStep = new Map<number, number[]>();
-      states.forEach((s, i) => {
-        s.step++;
-        byStep.set(s.step, [...(byStep.get(s.step) ?? []), i]);
-      });
+      states.forEach((s, i) => byStep.set(s.step + 1, [...(byStep.get(s.step + 1) ?? []), i]));
       for (const [step, idx] of byStep)
-        native.adagradStep(
+        updates.push(['adagrad', [
           idx.map((i) => params[i]!._handle),
           idx.map((i) => states[i]!.tensors.sum!._handle),
           { lr: g.lr, lrDecay: g.lrDecay, weightDecay: g.weightDecay, eps: g.eps, maximize: g.maximize, step },
-        );
+        ]]);
+      stepped.push(...states);
     }
+    return { updates, commit: () => stepped.forEach((s) => s.step++) };
   }
 }

@@ -1,5 +1,5 @@
-import { native } from '../native.js';
-import { Optimizer, type ParamGroup, type Params } from './optimizer.js';
+import type { Tensor } from '../tensor.js';
+import { Optimizer, type NativeUpdate, type ParamGroup, type ParamState, type Params, type StepPlan } from './optimizer.js';
 
 export interface AdamOptions {
   lr: number;
@@ -24,21 +24,20 @@ abstract class AdamFamily extends Optimizer<AdamOptions> {
     this.checkRange(g.weightDecay, 0, Infinity, 'weightDecay', i);
   }
 
-  step(): void {
+  override _plan(hasGrad: (p: Tensor) => boolean): StepPlan {
+    const updates: NativeUpdate[] = [];
+    const stepped: ParamState[] = [];
     for (const g of this.paramGroups) {
-      const params = g.params.filter((p) => p.grad !== null);
+      const params = g.params.filter(hasGrad);
       if (params.length === 0) continue;
       const names = g.amsgrad ? ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] : ['exp_avg', 'exp_avg_sq'];
       const states = params.map((p) => this.stateOf(p, names));
       // One native call per distinct step count (a parameter that joined late keeps its own).
       const byStep = new Map<number, number[]>();
-      states.forEach((s, i) => {
-        s.step++;
-        byStep.set(s.step, [...(byStep.get(s.step) ?? []), i]);
-      });
+      states.forEach((s, i) => byStep.set(s.step + 1, [...(byStep.get(s.step + 1) ?? []), i]));
       for (const [step, idx] of byStep) {
         const tensors = (name: string) => idx.map((i) => states[i]!.tensors[name]!._handle);
-        native.adamStep(
+        updates.push(['adam', [
           idx.map((i) => params[i]!._handle),
           tensors('exp_avg'),
           tensors('exp_avg_sq'),
@@ -47,9 +46,11 @@ abstract class AdamFamily extends Optimizer<AdamOptions> {
             lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay,
             decoupled: this.decoupled, amsgrad: g.amsgrad, maximize: g.maximize, step,
           },
-        );
+        ]]);
       }
+      stepped.push(...states);
     }
+    return { updates, commit: () => stepped.forEach((s) => s.step++) };
   }
 }
 
@@ -57,7 +58,7 @@ abstract class AdamFamily extends Optimizer<AdamOptions> {
 export class Adam extends AdamFamily {
   protected readonly decoupled = false;
   constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
-    super('Adam', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...options });
+    super('Adam', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false }, options);
   }
 }
 
@@ -65,6 +66,6 @@ export class Adam extends AdamFamily {
 export class AdamW extends AdamFamily {
   protected readonly decoupled = true;
   constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
-    super('AdamW', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...options });
+    super('AdamW', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false }, options);
   }
 }

@@ -10,3 +10,4 @@ export type { RMSpropOptions } from './rmsprop.js';
 export { Adagrad } from './adagrad.js';
 export type { AdagradOptions } from './adagrad.js';
 export * as lrScheduler from './lr_scheduler.js';
+export { stateDictToTensors, stateDictFromTensors } from './serialize.js';

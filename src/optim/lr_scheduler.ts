@@ -38,6 +38,12 @@ export abstract class LRScheduler {
   }
 
   loadStateDict(state: { lastEpoch: number; baseLrs: number[] }): void {
+    const op = `${this.constructor.name}.loadStateDict`;
+    if (state === null || typeof state !== 'object') throw new TypeError(`${op}: expected an object with lastEpoch and baseLrs`);
+    if (!Number.isInteger(state.lastEpoch) || state.lastEpoch < -1)
+      throw new RangeError(`${op}: lastEpoch must be an integer >= -1, got ${String(state.lastEpoch)}`);
+    if (!Array.isArray(state.baseLrs) || state.baseLrs.length !== this.baseLrs.length || !state.baseLrs.every((v) => typeof v === 'number'))
+      throw new RangeError(`${op}: baseLrs must be ${this.baseLrs.length} numbers, one per parameter group`);
     this.lastEpoch = state.lastEpoch;
     this.baseLrs.splice(0, this.baseLrs.length, ...state.baseLrs);
     this.optimizer.paramGroups.forEach((g, i) => {
@@ -237,5 +243,22 @@ export class ReduceLROnPlateau {
 
   getLastLr(): number[] {
     return this.optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  /** The counters and best metric, enough to resume with loadStateDict (the lrs live in the optimizer's state dict). */
+  stateDict(): { best: number; badEpochs: number; cooldownCounter: number; lastEpoch: number } {
+    return { best: this.best, badEpochs: this.badEpochs, cooldownCounter: this.cooldownCounter, lastEpoch: this.lastEpoch };
+  }
+
+  loadStateDict(state: { best: number; badEpochs: number; cooldownCounter: number; lastEpoch: number }): void {
+    if (state === null || typeof state !== 'object') throw new TypeError('ReduceLROnPlateau.loadStateDict: expected an object');
+    if (typeof state.best !== 'number') throw new TypeError(`ReduceLROnPlateau.loadStateDict: best must be a number, got ${String(state.best)}`);
+    for (const key of ['badEpochs', 'cooldownCounter', 'lastEpoch'] as const)
+      if (!Number.isInteger(state[key]) || state[key] < 0)
+        throw new RangeError(`ReduceLROnPlateau.loadStateDict: ${key} must be a non-negative integer, got ${String(state[key])}`);
+    this.best = state.best;
+    this.badEpochs = state.badEpochs;
+    this.cooldownCounter = state.cooldownCounter;
+    this.lastEpoch = state.lastEpoch;
   }
 }

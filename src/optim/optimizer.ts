@@ -1,6 +1,8 @@
 // The optimizer base: parameter groups with their own options, zeroGrad,
 // per-parameter state, and state dicts for resuming training.
+import { noGrad } from '../autograd.js';
 import { zerosLike } from '../creation.js';
+import { native } from '../native.js';
 import { untrack } from '../scope.js';
 import { Tensor } from '../tensor.js';
 
@@ -16,6 +18,20 @@ export interface ParamState {
   tensors: Record<string, Tensor>;
 }
 
+/** @internal One fused native update: the kernel's name and its arguments. */
+export type NativeUpdate = ['sgd' | 'adam' | 'rmsprop' | 'adagrad', unknown[]];
+
+/** @internal What one step does: its native updates, then the bookkeeping once they ran. */
+export interface StepPlan {
+  updates: NativeUpdate[];
+  commit(): void;
+}
+
+/** @internal Runs one planned update on the calling thread. */
+export function runUpdate([kind, args]: NativeUpdate): void {
+  (native[`${kind}Step`] as (...a: unknown[]) => void)(...args);
+}
+
 export interface OptimizerStateDict<O> {
   /** Keyed by the parameter's position across all groups, as PyTorch does. */
   state: Record<number, ParamState>;
@@ -28,34 +44,53 @@ export abstract class Optimizer<O extends { lr: number }> {
   protected readonly defaults: O;
   private readonly name: string;
 
-  protected constructor(name: string, params: Params<O>, defaults: O) {
+  /** `defaults` holds every option's default (its type is the option's type); `options` overrides them. */
+  protected constructor(name: string, params: Params<O>, defaults: O, options: Partial<O> = {}) {
     this.name = name;
+    if (options === null || typeof options !== 'object') throw new TypeError(`${name}: options must be an object`);
+    for (const [key, value] of Object.entries(options))
+      if (value !== undefined && (defaults as Record<string, unknown>)[key] !== undefined)
+        checkOptionType(name, key, value, (defaults as Record<string, unknown>)[key], 0, 'options');
+    defaults = { ...defaults, ...options };
     this.defaults = defaults;
     const list = Array.isArray(params) ? params : [...(params as Iterable<Tensor>)];
     const specs: ParamGroupSpec<O>[] =
       list.length > 0 && !(list[0] instanceof Tensor) ? (list as ParamGroupSpec<O>[]) : [{ params: list as Tensor[] } as unknown as ParamGroupSpec<O>];
-    const seen = new Set<Tensor>();
-    this.paramGroups = specs.map((spec, g) => {
-      if (spec === null || typeof spec !== 'object' || !('params' in spec))
-        throw new TypeError(`${name}: parameter group ${g} must be an object with a params list`);
-      const groupParams = [...spec.params];
-      groupParams.forEach((p, i) => {
-        if (!(p instanceof Tensor)) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a Tensor`);
-        if (!p.isLeaf) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a leaf tensor`);
-        if (p.dtype === 'int32') throw new TypeError(`${name}: parameter ${i} of group ${g} must be float32 or float64`);
-        if (seen.has(p)) throw new RangeError(`${name}: parameter ${i} of group ${g} appears in more than one place`);
-        seen.add(p);
-      });
-      const group = { ...defaults, ...spec, params: groupParams } as ParamGroup<O>;
-      this.validate(group, g);
-      return group;
+    this.paramGroups = [];
+    for (const spec of specs) this.addParamGroup(spec);
+    if (this.paramGroups.every((g) => g.params.length === 0)) throw new RangeError(`${name}: got an empty parameter list`);
+  }
+
+  /**
+   * Adds a group of parameters with its own options (the optimizer's
+   * defaults fill the rest), e.g. layers unfrozen while fine-tuning.
+   * A scheduler made before this does not know the new group.
+   */
+  addParamGroup(spec: ParamGroupSpec<O>): void {
+    const { name } = this;
+    const g = this.paramGroups.length;
+    if (spec === null || typeof spec !== 'object' || !('params' in spec) || typeof spec.params?.[Symbol.iterator] !== 'function')
+      throw new TypeError(`${name}: parameter group ${g} must be an object with a params list`);
+    const seen = new Set(this.paramGroups.flatMap((group) => group.params));
+    const groupParams = [...spec.params];
+    groupParams.forEach((p, i) => {
+      if (!(p instanceof Tensor)) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a Tensor`);
+      if (!p.isLeaf) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a leaf tensor`);
+      if (p.dtype === 'int32') throw new TypeError(`${name}: parameter ${i} of group ${g} must be float32 or float64`);
+      if (seen.has(p)) throw new RangeError(`${name}: parameter ${i} of group ${g} appears in more than one place`);
+      seen.add(p);
     });
-    if (seen.size === 0) throw new RangeError(`${name}: got an empty parameter list`);
+    const defaults = this.defaults as Record<string, unknown>;
+    for (const [key, value] of Object.entries(spec))
+      if (key !== 'params' && value !== undefined && defaults[key] !== undefined) checkOptionType(name, key, value, defaults[key], g);
+    const group = { ...this.defaults, ...spec, params: groupParams } as ParamGroup<O>;
+    this.validate(group, g);
+    this.paramGroups.push(group);
   }
 
   /** Checks a group's options; throws RangeError naming the option. */
   protected validate(group: ParamGroup<O>, index: number): void {
-    if (!(group.lr >= 0)) throw new RangeError(`${this.name}: lr must be a non-negative number, got ${group.lr} (group ${index})`);
+    if (typeof group.lr !== 'number' || !(group.lr >= 0)) throw new RangeError(`${this.name}: lr must be a non-negative number, got ${group.lr} (group ${index})`);
   }
 
   protected checkRange(value: number, lo: number, hi: number, option: string, index: number, hiOpen = false): void {
@@ -66,7 +101,21 @@ export abstract class Optimizer<O extends { lr: number }> {
   }
 
   /** Applies one update to every parameter that has a gradient. */
-  abstract step(): void;
+  step(): void {
+    const plan = this._plan((p) => p.grad !== null);
+    if (plan === null) throw new TypeError(`${this.name}: step() is not implemented`);
+    for (const u of plan.updates) runUpdate(u);
+    plan.commit();
+  }
+
+  /**
+   * @internal The native updates of one step, for the parameters `hasGrad`
+   * accepts, so that a train step can run them after an async backward
+   * (before the gradients exist). Null for optimizers that only define step().
+   */
+  _plan(_hasGrad: (p: Tensor) => boolean): StepPlan | null {
+    return null;
+  }
 
   /** Sets every parameter's gradient to null. */
   zeroGrad(): void {
@@ -99,46 +148,100 @@ export abstract class Optimizer<O extends { lr: number }> {
     return { state, paramGroups };
   }
 
-  /** Restores options and state (copied) from stateDict() of an optimizer over the same parameters. */
+  /**
+   * Restores options and state (copied) from stateDict() of an optimizer of
+   * the same kind over parameters of the same shapes. Everything is checked
+   * before anything changes: group and parameter counts, option names and
+   * types, state shapes and step counts.
+   */
   loadStateDict(dict: OptimizerStateDict<O>): void {
-    if (!dict || !Array.isArray(dict.paramGroups) || typeof dict.state !== 'object')
-      throw new TypeError(`${this.name}.loadStateDict: expected an object with state and paramGroups`);
+    const op = `${this.name}.loadStateDict`;
+    if (dict === null || typeof dict !== 'object' || !Array.isArray(dict.paramGroups))
+      throw new TypeError(`${op}: expected an object with paramGroups (and state), as stateDict() returns`);
+    // A state dict taken before the first step may have no state at all (stateDictFromTensors drops empty objects).
+    const stateIn = dict.state ?? {};
+    if (stateIn === null || typeof stateIn !== 'object') throw new TypeError(`${op}: state must be an object`);
     if (dict.paramGroups.length !== this.paramGroups.length)
       throw new RangeError(
-        `${this.name}.loadStateDict: the state dict has ${dict.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`,
+        `${op}: the state dict has ${dict.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`,
       );
     const flat: Tensor[] = [];
-    dict.paramGroups.forEach((g, i) => {
+    const groups = dict.paramGroups.map((g, i) => {
       const mine = this.paramGroups[i] as ParamGroup<O>;
+      if (g === null || typeof g !== 'object' || !Array.isArray(g.params))
+        throw new TypeError(`${op}: group ${i} must be an object with a params list`);
       if (g.params.length !== mine.params.length)
         throw new RangeError(
-          `${this.name}.loadStateDict: group ${i} has ${g.params.length} parameters in the state dict and ${mine.params.length} here`,
+          `${op}: group ${i} has ${g.params.length} parameters in the state dict and ${mine.params.length} here`,
         );
       flat.push(...mine.params);
+      const { params: _ignored, ...options } = g as Record<string, unknown>;
+      const merged = { ...mine } as Record<string, unknown>;
+      const copied: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(options)) {
+        if (!(key in mine))
+          throw new RangeError(`${op}: group ${i} has option '${key}', which ${this.name} does not have (a state dict of another optimizer?)`);
+        checkOptionType(op, key, value, (mine as Record<string, unknown>)[key], i);
+        merged[key] = copied[key] = Array.isArray(value) ? [...value] : value;
+      }
+      for (const key of Object.keys(mine)) {
+        if (key !== 'params' && !(key in options))
+          throw new RangeError(`${op}: group ${i} lacks option '${key}' (a state dict of another optimizer?)`);
+      }
+      const group = merged as ParamGroup<O>;
+      this.validate(group, i);
+      return copied;
     });
-    for (const [key, s] of Object.entries(dict.state)) {
-      const p = flat[Number(key)];
-      if (!p) throw new RangeError(`${this.name}.loadStateDict: state for parameter ${key}, which does not exist`);
-      for (const [name, t] of Object.entries(s.tensors)) {
+    const entries: [string, ParamState][] = [];
+    for (const [key, s] of Object.entries(stateIn as Record<string, ParamState>)) {
+      const index = Number(key);
+      const p = Number.isInteger(index) && index >= 0 ? flat[index] : undefined;
+      if (!p) throw new RangeError(`${op}: state for parameter ${key}, which does not exist (${flat.length} parameters)`);
+      if (s === null || typeof s !== 'object') throw new TypeError(`${op}: state of parameter ${key} must be an object with step and tensors`);
+      // An optimizer without state tensors (SGD without momentum) may come back with no tensors object.
+      const tensors = s.tensors ?? {};
+      if (tensors === null || typeof tensors !== 'object')
+        throw new TypeError(`${op}: state of parameter ${key} must be an object with step and tensors`);
+      if (!Number.isInteger(s.step) || s.step < 0)
+        throw new RangeError(`${op}: the step count of parameter ${key} must be a non-negative integer, got ${String(s.step)}`);
+      entries.push([key, { step: s.step, tensors }]);
+      for (const [name, t] of Object.entries(tensors)) {
         if (!(t instanceof Tensor) || t.shape.join() !== p.shape.join())
           throw new RangeError(
-            `${this.name}.loadStateDict: state '${name}' of parameter ${key} must be a tensor of shape [${p.shape.join(', ')}]`,
+            `${op}: state '${name}' of parameter ${key} must be a tensor of shape [${p.shape.join(', ')}]` +
+              (t instanceof Tensor ? `, got [${t.shape.join(', ')}]` : ''),
           );
       }
     }
-    dict.paramGroups.forEach((g, i) => {
-      const { params: _ignored, ...options } = g;
-      Object.assign(this.paramGroups[i] as ParamGroup<O>, options);
+    groups.forEach((options, i) => Object.assign(this.paramGroups[i] as ParamGroup<O>, options));
+    // Copy first, then free the old state: `dict` may hold this optimizer's own tensors.
+    const next = new Map<Tensor, ParamState>();
+    noGrad(() => {
+      for (const [key, s] of entries) {
+        const p = flat[Number(key)] as Tensor;
+        const tensors: Record<string, Tensor> = {};
+        for (const [name, t] of Object.entries(s.tensors)) {
+          tensors[name] = owned(t.dtype === p.dtype ? t.clone() : t.to(p.dtype));
+        }
+        next.set(p, { step: s.step, tensors });
+      }
     });
     for (const s of this.state.values()) for (const t of Object.values(s.tensors)) t.dispose();
     this.state.clear();
-    for (const [key, s] of Object.entries(dict.state)) {
-      const p = flat[Number(key)] as Tensor;
-      const tensors: Record<string, Tensor> = {};
-      for (const [name, t] of Object.entries(s.tensors)) tensors[name] = owned(t.detach().to(p.dtype).clone());
-      this.state.set(p, { step: s.step, tensors });
-    }
+    for (const [p, s] of next) this.state.set(p, s);
   }
+}
+
+/** Checks that a loaded option has the type of the optimizer's own value (number, boolean, or array of numbers). */
+function checkOptionType(op: string, key: string, value: unknown, current: unknown, group: number, where = `group ${group}`): void {
+  const describe = (v: unknown) => (Array.isArray(v) ? `an array of ${v.length} numbers` : `a ${typeof v}`);
+  const ok = Array.isArray(current)
+    ? Array.isArray(value) && value.length === current.length && value.every((x) => typeof x === 'number')
+    : typeof value === typeof current;
+  if (!ok)
+    throw new TypeError(
+      `${op}: option '${key}' of ${where} must be ${describe(current)}, got ${Array.isArray(value) ? 'an array' : typeof value} ${JSON.stringify(value)}`,
+    );
 }
 
 /** Keeps an optimizer-owned tensor out of any tidy scope. */

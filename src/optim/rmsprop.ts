@@ -1,5 +1,5 @@
-import { native } from '../native.js';
-import { Optimizer, type ParamGroup, type Params } from './optimizer.js';
+import type { Tensor } from '../tensor.js';
+import { Optimizer, type NativeUpdate, type ParamGroup, type ParamState, type Params, type StepPlan } from './optimizer.js';
 
 export interface RMSpropOptions {
   lr: number;
@@ -14,7 +14,7 @@ export interface RMSpropOptions {
 /** RMSprop (PyTorch's form: eps outside the square root; optional centering and momentum). */
 export class RMSprop extends Optimizer<RMSpropOptions> {
   constructor(params: Params<RMSpropOptions>, options: Partial<RMSpropOptions> = {}) {
-    super('RMSprop', params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, ...options });
+    super('RMSprop', params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false }, options);
   }
 
   protected override validate(g: ParamGroup<RMSpropOptions>, i: number): void {
@@ -25,21 +25,24 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
     this.checkRange(g.weightDecay, 0, Infinity, 'weightDecay', i);
   }
 
-  step(): void {
+  override _plan(hasGrad: (p: Tensor) => boolean): StepPlan {
+    const updates: NativeUpdate[] = [];
+    const stepped: ParamState[] = [];
     for (const g of this.paramGroups) {
-      const params = g.params.filter((p) => p.grad !== null);
+      const params = g.params.filter(hasGrad);
       if (params.length === 0) continue;
       const names = ['square_avg', ...(g.centered ? ['grad_avg'] : []), ...(g.momentum > 0 ? ['momentum_buffer'] : [])];
       const states = params.map((p) => this.stateOf(p, names));
       const tensors = (name: string) => states.map((s) => s.tensors[name]!._handle);
-      native.rmspropStep(
+      updates.push(['rmsprop', [
         params.map((p) => p._handle),
         tensors('square_avg'),
         g.centered ? tensors('grad_avg') : null,
         g.momentum > 0 ? tensors('momentum_buffer') : null,
         { ...g, params: undefined },
-      );
-      for (const s of states) s.step++;
+      ]]);
+      stepped.push(...states);
     }
+    return { updates, commit: () => stepped.forEach((s) => s.step++) };
   }
 }

@@ -1,5 +1,5 @@
-import { native } from '../native.js';
-import { Optimizer, type ParamGroup, type Params } from './optimizer.js';
+import type { Tensor } from '../tensor.js';
+import { Optimizer, type NativeUpdate, type ParamGroup, type ParamState, type Params, type StepPlan } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -13,7 +13,7 @@ export interface SGDOptions {
 /** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's formulas). */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: Params<SGDOptions>, options: Partial<SGDOptions> & { lr: number }) {
-    super('SGD', params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...options });
+    super('SGD', params, { lr: undefined as unknown as number, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false }, options);
   }
 
   protected override validate(g: ParamGroup<SGDOptions>, i: number): void {
@@ -24,19 +24,28 @@ export class SGD extends Optimizer<SGDOptions> {
       throw new RangeError(`SGD: nesterov needs momentum > 0 and dampening 0 (group ${i})`);
   }
 
-  step(): void {
+  override _plan(hasGrad: (p: Tensor) => boolean): StepPlan {
+    const updates: NativeUpdate[] = [];
+    const stepped: ParamState[] = [];
     for (const g of this.paramGroups) {
-      const params = g.params.filter((p) => p.grad !== null);
+      const params = g.params.filter(hasGrad);
       if (params.length === 0) continue;
       const names = g.momentum !== 0 ? ['momentum_buffer'] : [];
+      // A momentum buffer starts as the first gradient itself (PyTorch's None buffer): parameters
+      // whose buffer is new (e.g. one that had no gradient before) go in their own call.
+      const fresh = params.map((p) => g.momentum !== 0 && !this.state.get(p)?.tensors.momentum_buffer);
       const states = params.map((p) => this.stateOf(p, names));
-      const firstStep = states[0]!.step === 0;
-      native.sgdStep(
-        params.map((p) => p._handle),
-        g.momentum !== 0 ? states.map((s) => s.tensors.momentum_buffer!._handle) : null,
-        { ...g, params: undefined, firstStep },
-      );
-      for (const s of states) s.step++;
+      for (const firstStep of [true, false]) {
+        const idx = fresh.flatMap((f, i) => (f === firstStep ? [i] : []));
+        if (idx.length === 0) continue;
+        updates.push(['sgd', [
+          idx.map((i) => params[i]!._handle),
+          g.momentum !== 0 ? idx.map((i) => states[i]!.tensors.momentum_buffer!._handle) : null,
+          { ...g, params: undefined, firstStep },
+        ]]);
+      }
+      stepped.push(...states);
     }
+    return { updates, commit: () => stepped.forEach((s) => s.step++) };
   }
 }

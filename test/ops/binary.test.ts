@@ -376,6 +376,13 @@ describe('where', () => {
     expect(list(tg.where(a.gt(2), a, 0))).toEqual([0, 0, 3, 4]);
   });
 
+  it('as a tensor method takes this where the condition holds, like PyTorch', () => {
+    const a = f64([1, 2, 3, 4]);
+    expect(list(a.where(a.gt(2), -1))).toEqual([-1, -1, 3, 4]);
+    const x = leaf([2, 3], 3);
+    expect(tg.gradcheck((u) => u.where(tg.tensor([[1], [0]]), u.mul(2)), [x])).toBe(true);
+  });
+
   it('broadcasts all three and promotes input and other', () => {
     const cond = tg.tensor([[1], [0]]);
     const out = tg.where(cond, f64([1, 2, 3]), tg.tensor(9));

@@ -1,0 +1,26 @@
+// Jobs that run the backward engine (and optimizer updates after it) on a
+// libuv worker thread, so the event loop keeps serving while they run.
+#pragma once
+
+#include <napi.h>
+
+#include <functional>
+#include <vector>
+
+#include "core/engine.h"
+
+namespace tapegrad::binding {
+
+// Queues backward from `roots`, then each of `updates` in order, on a worker
+// thread; the promise settles on the JS thread. Until then the storages of
+// the roots, of every leaf the backward reaches (and of its .grad) and of
+// `also_lock` are locked: writes, optimizer steps, .grad access and
+// dispose() from JS fail with a clear error instead of racing the job.
+// Throws at once (naming `op`) when the graph has JS hooks or a tensor is
+// already in use by another job. The job's kernels use at most `threads`
+// threads; 0 leaves one core to the JS thread (all but one of the pool's).
+Napi::Promise queue_backward_job(Napi::Env env, const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
+                                 BackwardOptions options, std::vector<std::function<void()>> updates,
+                                 std::vector<Tensor> also_lock, int threads = 0);
+
+}  // namespace tapegrad::binding

@@ -1,0 +1,484 @@
+// scaledDotProductAttention: per batch element one GEMM for the scores, a
+// masked max-shifted softmax over each row in place, one GEMM for the output.
+// The strided GEMM reads Kᵀ, Pᵀ and head-split views of q/k/v in place, so
+// nothing is transposed or copied.
+//
+// Backward has two forms of the same math. Without createGraph it is fused
+// like the forward (four GEMMs and one pass over the scores per batch
+// element). With createGraph the rule is written with differentiable ops
+// (matmul, softmax, ...) that recompute the probabilities, so gradients of
+// gradients flow through every input, as in every other rule.
+#include "ops/attention.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/grad_mode.h"
+#include "core/strided.h"
+#include "kernels/kernels.h"
+#include "ops/common.h"
+#include "ops/elementwise.h"
+#include "ops/linalg.h"
+#include "ops/nn.h"
+#include "ops/reduce.h"
+#include "ops/shape.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+using i64 = std::int64_t;
+constexpr const char* kOp = "scaledDotProductAttention";
+
+enum class MaskKind { None, Boolean, Additive };
+
+// An operand read as batch + [rows, cols]: strides of the batch dims (0 where
+// it broadcasts) and of its two matrix dims.
+struct Layout {
+  Shape batch_strides;
+  i64 rs = 0, cs = 0;
+};
+
+Layout layout_of(const Tensor& t, const Shape& batch, i64 rows, i64 cols) {
+  Shape full = batch;
+  full.push_back(rows);
+  full.push_back(cols);
+  Shape s = broadcast_strides(t, full);
+  Layout l;
+  l.cs = s.back();
+  l.rs = s[s.size() - 2];
+  s.resize(batch.size());
+  l.batch_strides = std::move(s);
+  return l;
+}
+
+// Element offset of batch element `b` (row-major flat index over `batch`).
+i64 batch_offset(i64 b, const Shape& batch, const Shape& strides) {
+  i64 off = 0;
+  for (std::size_t d = batch.size(); d-- > 0;) {
+    off += (b % batch[d]) * strides[d];
+    b /= batch[d];
+  }
+  return off;
+}
+
+// C (row-major, row stride c_rs) = alpha·A·B + beta·C, A rows×k and B k×cols
+// with any strides. An empty sum (k == 0) reads neither A nor B.
+template <typename T>
+void gemm(i64 rows, i64 cols, i64 k, T alpha, const T* a, i64 a_rs, i64 a_cs, const T* b, i64 b_rs, i64 b_cs, T beta,
+          T* c, i64 c_rs) {
+  if (rows == 0 || cols == 0) return;
+  if (k == 0) {
+    for (i64 i = 0; i < rows; ++i)
+      for (i64 j = 0; j < cols; ++j) c[i * c_rs + j] = beta == T(0) ? T(0) : beta * c[i * c_rs + j];
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>)
+    kernels::active().gemm_f32(rows, cols, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, 1);
+  else
+    kernels::active().gemm_f64(rows, cols, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, 1);
+}
+
+// Everything the kernels need, checked once.
+struct Plan {
+  Shape batch;  // broadcast batch dims of q, k, v
+  i64 nbatch = 1, L = 0, S = 0, E = 0, Ev = 0;
+  Layout q, k, v, mask;
+  MaskKind kind = MaskKind::None;
+  bool causal = false;
+  double scale = 1;
+};
+
+Shape with_matrix(const Shape& batch, i64 rows, i64 cols) {
+  Shape s = batch;
+  s.push_back(rows);
+  s.push_back(cols);
+  return s;
+}
+
+Plan make_plan(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, bool is_causal,
+               std::optional<double> scale) {
+  require_floating(q, kOp, "query");
+  const struct {
+    const Tensor* t;
+    const char* name;
+    const char* form;
+  } args[] = {{&q, "query", "[..., L, E]"}, {&k, "key", "[..., S, E]"}, {&v, "value", "[..., S, Ev]"}};
+  for (const auto& a : args) {
+    if (a.t->dtype() != q.dtype())
+      throw_type_error(kOp, ": ", a.name, " must have the query's dtype ", dtype_name(q.dtype()), ", got ",
+                       dtype_name(a.t->dtype()));
+    if (a.t->dim() < 2)
+      throw_range_error(kOp, ": ", a.name, " must be at least 2-D ", a.form, ", got shape ", shape_str(a.t->shape()));
+  }
+  Plan p;
+  p.L = q.shape()[q.dim() - 2];
+  p.E = q.shape().back();
+  p.S = k.shape()[k.dim() - 2];
+  p.Ev = v.shape().back();
+  if (k.shape().back() != p.E)
+    throw_range_error(kOp, ": key must be [..., S, E] with the query's E = ", p.E, ", got shape ",
+                      shape_str(k.shape()), " (query shape ", shape_str(q.shape()), ")");
+  if (v.shape()[v.dim() - 2] != p.S)
+    throw_range_error(kOp, ": value must be [..., S, Ev] with the key's S = ", p.S, ", got shape ",
+                      shape_str(v.shape()), " (key shape ", shape_str(k.shape()), ")");
+  // Batch dims broadcast as NumPy's, right-aligned.
+  const std::size_t nb = std::max({q.dim(), k.dim(), v.dim()}) - 2;
+  p.batch.assign(nb, 1);
+  for (const auto& a : args) {
+    const std::size_t tb = a.t->shape().size() - 2;
+    for (std::size_t i = 0; i < tb; ++i) {
+      const i64 size = a.t->shape()[i];
+      i64& out = p.batch[nb - tb + i];
+      if (size != 1 && out != 1 && size != out)
+        throw_range_error(kOp, ": the batch dims of query ", shape_str(q.shape()), ", key ", shape_str(k.shape()),
+                          " and value ", shape_str(v.shape()), " cannot be broadcast together (", out, " vs ", size,
+                          " in ", a.name, ")");
+      if (size != 1) out = size;
+    }
+  }
+  for (i64 s : p.batch) p.nbatch *= s;
+  p.q = layout_of(q, p.batch, p.L, p.E);
+  p.k = layout_of(k, p.batch, p.S, p.E);
+  p.v = layout_of(v, p.batch, p.S, p.Ev);
+
+  if (mask.defined()) {
+    if (is_causal)
+      throw_range_error(kOp, ": attnMask and isCausal cannot both be given (isCausal is a mask of its own)");
+    if (mask.dtype() == DType::Int32)
+      p.kind = MaskKind::Boolean;
+    else if (mask.dtype() == q.dtype())
+      p.kind = MaskKind::Additive;
+    else
+      throw_type_error(kOp, ": attnMask must be int32 (a boolean mask) or the query's dtype ", dtype_name(q.dtype()),
+                       " (added to the scores), got ", dtype_name(mask.dtype()));
+    const Shape weights = with_matrix(p.batch, p.L, p.S);
+    bool fits = mask.shape().size() <= weights.size();
+    for (std::size_t i = 0; fits && i < mask.shape().size(); ++i) {
+      const i64 m = mask.shape()[i], w = weights[weights.size() - mask.shape().size() + i];
+      fits = m == 1 || m == w;
+    }
+    if (!fits)
+      throw_range_error(kOp, ": attnMask of shape ", shape_str(mask.shape()),
+                        " cannot be broadcast to the attention weights' shape ", shape_str(weights));
+    p.mask = layout_of(mask, p.batch, p.L, p.S);
+  }
+  p.causal = is_causal;
+  p.scale = scale.has_value() ? *scale : 1.0 / std::sqrt(static_cast<double>(p.E));
+  if (!std::isfinite(p.scale)) throw_range_error(kOp, ": scale must be a finite number, got ", p.scale);
+  return p;
+}
+
+// e^x for x in [-inf, 0] (a row minus its finite maximum), float32: Cephes'
+// range reduction and degree-6 polynomial (about 1 ulp). std::exp per
+// element cost more than both GEMMs together, so this is written to
+// vectorise: no calls, and no float compares (under the default
+// -ftrapping-math GCC will not if-convert them). Below about -87.3 (where e^x
+// is subnormal) the power of two underflows to exactly 0, as e^-inf must.
+inline float exp_nonpositive(float x) {
+  // Clamp to >= -88: for floats of sign 1 a larger magnitude is a larger bit pattern.
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(x), limit = std::bit_cast<std::uint32_t>(-88.0f);
+  const float xc = std::bit_cast<float>(bits < limit ? bits : limit);
+  // n = round(xc·log2(e)) in [-127, 0], rounded by the adder: 1.5·2^23 pushes the fraction out.
+  const float shifted = xc * 1.44269504088896341f + 12582912.0f;
+  const float fn = shifted - 12582912.0f;
+  const std::int32_t n = std::bit_cast<std::int32_t>(shifted) - 0x4B400000;
+  const float r = (xc - fn * 0.693359375f) + fn * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  // 2^n; n = -127 gives the bit pattern of +0.
+  return y * std::bit_cast<float>(static_cast<std::uint32_t>(n + 127) << 23);
+}
+
+// The largest element of a row; NaN when the row holds a NaN.
+template <typename T>
+T row_max(const T* row, i64 n) {
+  T mx = -std::numeric_limits<T>::infinity();
+  for (i64 j = 0; j < n; ++j)
+    if (!(row[j] <= mx)) mx = row[j];
+  return mx;
+}
+
+// The same for float32 on integer keys that order as the floats do, so that
+// the loop vectorises (see exp_nonpositive); NaN is found from its bits.
+template <>
+float row_max<float>(const float* row, i64 n) {
+  std::int32_t best = std::numeric_limits<std::int32_t>::min();
+  std::uint32_t nan = 0;
+  for (i64 j = 0; j < n; ++j) {
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(row[j]);
+    // Negative floats: flip the magnitude bits so a larger magnitude is a smaller key.
+    const std::int32_t key = static_cast<std::int32_t>(bits ^ ((bits >> 31) * 0x7FFFFFFFu));
+    best = key > best ? key : best;
+    nan |= (bits & 0x7FFFFFFFu) > 0x7F800000u;
+  }
+  if (nan) return std::numeric_limits<float>::quiet_NaN();
+  if (n == 0) return -std::numeric_limits<float>::infinity();
+  const std::uint32_t k = static_cast<std::uint32_t>(best);
+  return std::bit_cast<float>(k ^ ((k >> 31) * 0x7FFFFFFFu));
+}
+
+// A sum in a fixed order over 8 lanes (so it vectorises), the same on every run.
+template <typename T>
+T row_sum(const T* row, i64 n) {
+  constexpr int W = 8;
+  T acc[W] = {};
+  i64 j = 0;
+  for (; j + W <= n; j += W)
+    for (int l = 0; l < W; ++l) acc[l] += row[j + l];
+  for (; j < n; ++j) acc[0] += row[j];
+  T total = 0;
+  for (int l = 0; l < W; ++l) total += acc[l];
+  return total;
+}
+
+// sum(a·b) over 8 lanes in a fixed order, as row_sum.
+template <typename T>
+T row_dot(const T* a, const T* b, i64 n) {
+  constexpr int W = 8;
+  T acc[W] = {};
+  i64 j = 0;
+  for (; j + W <= n; j += W)
+    for (int l = 0; l < W; ++l) acc[l] += a[j + l] * b[j + l];
+  for (; j < n; ++j) acc[0] += a[j] * b[j];
+  T total = 0;
+  for (int l = 0; l < W; ++l) total += acc[l];
+  return total;
+}
+
+// scores[i, :] → softmax(scores[i, :] + mask[i, :]) in place for the rows of
+// one batch element. Masked-out positions get exactly 0; a row with no
+// position left is NaN (0/0), as PyTorch's softmax over all -inf.
+template <typename T>
+void masked_softmax(const Plan& p, T* scores, const void* mask) {
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+  for (i64 i = 0; i < p.L; ++i) {
+    T* row = scores + i * p.S;
+    if (p.kind == MaskKind::Additive) {
+      const T* m = static_cast<const T*>(mask) + i * p.mask.rs;
+      for (i64 j = 0; j < p.S; ++j) row[j] += m[j * p.mask.cs];
+    } else if (p.kind == MaskKind::Boolean) {
+      const std::int32_t* m = static_cast<const std::int32_t*>(mask) + i * p.mask.rs;
+      for (i64 j = 0; j < p.S; ++j) row[j] = m[j * p.mask.cs] == 0 ? neg_inf : row[j];
+    } else if (p.causal) {
+      for (i64 j = i + 1; j < p.S; ++j) row[j] = neg_inf;
+    }
+    const T mx = row_max(row, p.S);
+    if (std::is_same_v<T, float> && std::isfinite(mx)) {
+      for (i64 j = 0; j < p.S; ++j) row[j] = exp_nonpositive(static_cast<float>(row[j] - mx));
+    } else {
+      // float64, and rows whose maximum is ±inf or NaN: all masked gives NaN, as 0/0.
+      for (i64 j = 0; j < p.S; ++j) row[j] = std::exp(row[j] - mx);
+    }
+    const T total = row_sum(row, p.S);
+    const T inv = T(1) / total;
+    for (i64 j = 0; j < p.S; ++j) row[j] *= inv;
+  }
+}
+
+template <typename T>
+const T* at(const Tensor& t) {
+  return static_cast<const T*>(t.storage().data) + t.offset();
+}
+
+// A result [..., B, rows, cols] for an operand `like`: contiguous, or stored
+// as [..., rows, B, cols] (B the last batch dim) when `like` is laid out so,
+// as the head-split views of MultiheadAttention are. For the output, that is
+// the layout in which merging the heads, [N, H, L, D] → [N, L, H·D], is a
+// view instead of a copy (PyTorch's CPU flash-attention kernel returns the
+// same layout); for the gradients of q, k and v, the one in which the head
+// split's backward is a view too.
+Tensor result_like(const Plan& p, const Tensor& like, i64 rows, i64 cols) {
+  const std::size_t nb = p.batch.size();
+  const DType dtype = like.dtype();
+  const i64 nd = like.dim();
+  const bool heads_inner = nb > 0 && p.batch.back() > 1 && nd >= 3 && like.shape()[nd - 3] > 1 &&
+                           like.shape()[nd - 2] > 1 && like.strides()[nd - 3] < like.strides()[nd - 2];
+  if (!heads_inner) return empty(with_matrix(p.batch, rows, cols), dtype, kOp);
+  Shape storage_shape(p.batch.begin(), p.batch.end() - 1);
+  storage_shape.push_back(rows);
+  storage_shape.push_back(p.batch.back());
+  storage_shape.push_back(cols);
+  const Tensor base = empty(storage_shape, dtype, kOp);
+  Shape strides = contiguous_strides(storage_shape);  // [..., rows, B, cols]
+  std::swap(strides[nb - 1], strides[nb]);            // read as [..., B, rows, cols]
+  Tensor out = make_view(base, with_matrix(p.batch, rows, cols), strides, 0);
+  out.impl()->is_view = false;  // the only owner of its storage
+  return out;
+}
+
+// probs (contiguous) ← softmax(scale·Q·Kᵀ + mask), out ← probs·V.
+template <typename T>
+void forward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, T* probs,
+                    const Tensor& out) {
+  const Layout o = layout_of(out, p.batch, p.L, p.Ev);
+  T* po = out.data<T>();
+  const T* pq = at<T>(q);
+  const T* pk = at<T>(k);
+  const T* pv = at<T>(v);
+  // The mask is T (additive) or int32 (boolean): offsets count its own elements.
+  const bool boolean = p.kind == MaskKind::Boolean;
+  const std::size_t m_size = boolean ? sizeof(std::int32_t) : sizeof(T);
+  const char* pm = mask.defined() ? static_cast<const char*>(mask.storage().data) : nullptr;
+  const i64 LS = p.L * p.S;
+  const T scale = static_cast<T>(p.scale);
+  runtime::parallel_for(0, p.nbatch, 1, [&](i64 begin, i64 end) {
+    for (i64 b = begin; b < end; ++b) {
+      const T* qb = pq + batch_offset(b, p.batch, p.q.batch_strides);
+      const T* kb = pk + batch_offset(b, p.batch, p.k.batch_strides);
+      const T* vb = pv + batch_offset(b, p.batch, p.v.batch_strides);
+      T* sb = probs + b * LS;
+      // Kᵀ: element (e, j) of the right operand is k[j, e].
+      gemm<T>(p.L, p.S, p.E, scale, qb, p.q.rs, p.q.cs, kb, p.k.cs, p.k.rs, T(0), sb, p.S);
+      const void* mb =
+          pm ? pm + m_size * static_cast<std::size_t>(mask.offset() + batch_offset(b, p.batch, p.mask.batch_strides))
+             : nullptr;
+      masked_softmax<T>(p, sb, mb);
+      gemm<T>(p.L, p.Ev, p.S, T(1), sb, p.S, 1, vb, p.v.rs, p.v.cs, T(0), po + batch_offset(b, p.batch, o.batch_strides),
+              o.rs);
+    }
+  });
+}
+
+// Gradients of q, k, v and an additive mask, fused per batch element:
+//   dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP - rowsum(dP ⊙ P)),
+//   dQ = scale·dS·K, dK = scale·dSᵀ·Q, dMask = dS.
+// Results cover the full batch; the caller sums broadcast dims away.
+template <typename T>
+void backward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tensor& v, const T* probs,
+                     const Tensor& grad, const Tensor& gq, const Tensor& gk, const Tensor& gv, T* dmask) {
+  // Where each batch element's gradient goes (see result_like).
+  auto target = [&](const Tensor& t, i64 rows, i64 cols) {
+    return t.defined() ? std::make_pair(t.data<T>(), layout_of(t, p.batch, rows, cols)) : std::make_pair(nullptr, Layout{});
+  };
+  const auto [dq, lq] = target(gq, p.L, p.E);
+  const auto [dk, lk] = target(gk, p.S, p.E);
+  const auto [dv, lv] = target(gv, p.S, p.Ev);
+  const T* pq = at<T>(q);
+  const T* pk = at<T>(k);
+  const T* pv = at<T>(v);
+  const T* pg = at<T>(grad);
+  const Layout g = layout_of(grad, p.batch, p.L, p.Ev);
+  const i64 LS = p.L * p.S;
+  const T scale = static_cast<T>(p.scale);
+  runtime::parallel_for(0, p.nbatch, 1, [&](i64 begin, i64 end) {
+    std::vector<T> scratch(dmask ? 0 : static_cast<std::size_t>(LS));
+    for (i64 b = begin; b < end; ++b) {
+      const T* qb = pq + batch_offset(b, p.batch, p.q.batch_strides);
+      const T* kb = pk + batch_offset(b, p.batch, p.k.batch_strides);
+      const T* vb = pv + batch_offset(b, p.batch, p.v.batch_strides);
+      const T* gb = pg + batch_offset(b, p.batch, g.batch_strides);
+      const T* pb = probs + b * LS;
+      if (dv)
+        gemm<T>(p.S, p.Ev, p.L, T(1), pb, 1, p.S, gb, g.rs, g.cs, T(0), dv + batch_offset(b, p.batch, lv.batch_strides),
+                lv.rs);
+      if (!dq && !dk && !dmask) continue;
+      T* ds = dmask ? dmask + b * LS : scratch.data();
+      gemm<T>(p.L, p.S, p.Ev, T(1), gb, g.rs, g.cs, vb, p.v.cs, p.v.rs, T(0), ds, p.S);
+      for (i64 i = 0; i < p.L; ++i) {
+        T* row = ds + i * p.S;
+        const T* pr = pb + i * p.S;
+        const T d = row_dot(row, pr, p.S);
+        for (i64 j = 0; j < p.S; ++j) row[j] = pr[j] * (row[j] - d);
+      }
+      if (dq)
+        gemm<T>(p.L, p.E, p.S, scale, ds, p.S, 1, kb, p.k.rs, p.k.cs, T(0), dq + batch_offset(b, p.batch, lq.batch_strides),
+                lq.rs);
+      if (dk)
+        gemm<T>(p.S, p.E, p.L, scale, ds, 1, p.S, qb, p.q.rs, p.q.cs, T(0), dk + batch_offset(b, p.batch, lk.batch_strides),
+                lk.rs);
+    }
+  });
+}
+
+// The mask as a tensor added to the scores: the additive mask itself, a
+// boolean mask as 0 / -inf, the causal mask as an [L, S] tensor of 0 / -inf.
+Tensor additive_mask(const Plan& p, const Tensor& mask, DType dtype) {
+  const double neg_inf = -std::numeric_limits<double>::infinity();
+  if (p.kind == MaskKind::Additive) return mask;
+  if (p.kind == MaskKind::Boolean) return where(mask, scalar(0, dtype), scalar(neg_inf, dtype));
+  if (!p.causal) return Tensor();
+  Tensor m = empty({p.L, p.S}, dtype, kOp);
+  visit_floating(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* d = m.data<T>();
+    for (i64 i = 0; i < p.L; ++i)
+      for (i64 j = 0; j < p.S; ++j) d[i * p.S + j] = j <= i ? T(0) : static_cast<T>(neg_inf);
+  });
+  return m;
+}
+
+}  // namespace
+
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
+                                    bool is_causal, std::optional<double> scale) {
+  const Plan plan = make_plan(q, k, v, attn_mask, is_causal, scale);
+  Tensor probs = empty(with_matrix(plan.batch, plan.L, plan.S), q.dtype(), kOp);
+  Tensor out = result_like(plan, q, plan.L, plan.Ev);
+  if (plan.nbatch > 0)
+    visit_floating(q.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      forward_kernel<T>(plan, q, k, v, attn_mask, probs.data<T>(), out);
+    });
+
+  record(kOp, {q, k, v, attn_mask}, out,
+         [plan, sq = SavedTensor(q), sk = SavedTensor(k), sv = SavedTensor(v), sm = SavedTensor(attn_mask),
+          sp = SavedTensor(probs)](const Grads& g, const Node& node) {
+           const Tensor q0 = sq.unpack(), k0 = sk.unpack(), v0 = sv.unpack();
+           const Tensor m0 = sm.defined() ? sm.unpack() : Tensor();
+           const bool want_mask = node.needs_grad(3) && plan.kind == MaskKind::Additive;
+           Tensor gq, gk, gv, gm;
+           if (grad_enabled()) {
+             // createGraph: the same math as differentiable ops, the
+             // probabilities recomputed so that they carry a graph too.
+             Tensor scores = mul(matmul(q0, transpose(k0, -1, -2)), scalar(plan.scale, q0.dtype()));
+             const Tensor bias = additive_mask(plan, m0, q0.dtype());
+             if (bias.defined()) scores = add(scores, bias);
+             const Tensor pr = softmax(scores, -1);
+             if (node.needs_grad(2)) gv = sum_to(matmul(transpose(pr, -1, -2), g[0]), v0.shape());
+             if (node.needs_grad(0) || node.needs_grad(1) || want_mask) {
+               const Tensor dp = matmul(g[0], transpose(v0, -1, -2));
+               const Tensor ds = mul(pr, sub(dp, sum(mul(dp, pr), {-1}, true)));
+               const Tensor sc = scalar(plan.scale, q0.dtype());
+               if (node.needs_grad(0)) gq = sum_to(mul(matmul(ds, k0), sc), q0.shape());
+               if (node.needs_grad(1)) gk = sum_to(mul(matmul(transpose(ds, -1, -2), q0), sc), k0.shape());
+               if (want_mask) gm = sum_to(ds, m0.shape());
+             }
+             return Grads{gq, gk, gv, gm};
+           }
+           const Tensor pr = sp.unpack();
+           const DType dt = q0.dtype();
+           Tensor fq, fk, fv, fm;
+           if (node.needs_grad(0)) fq = result_like(plan, q0, plan.L, plan.E);
+           if (node.needs_grad(1)) fk = result_like(plan, k0, plan.S, plan.E);
+           if (node.needs_grad(2)) fv = result_like(plan, v0, plan.S, plan.Ev);
+           if (want_mask) fm = empty(with_matrix(plan.batch, plan.L, plan.S), dt, kOp);
+           if (plan.nbatch > 0)
+             visit_floating(dt, [&](auto tag) {
+               using T = decltype(tag);
+               backward_kernel<T>(plan, q0, k0, v0, pr.data<T>(), g[0], fq, fk, fv, fm.defined() ? fm.data<T>() : nullptr);
+             });
+           if (fq.defined()) gq = sum_to(fq, q0.shape());
+           if (fk.defined()) gk = sum_to(fk, k0.shape());
+           if (fv.defined()) gv = sum_to(fv, v0.shape());
+           if (fm.defined()) gm = sum_to(fm, m0.shape());
+           return Grads{gq, gk, gv, gm};
+         });
+  return out;
+}
+
+}  // namespace tapegrad::ops

@@ -1,0 +1,190 @@
+#include "ops/elementwise_fast.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "ops/common.h"
+#include "runtime/parallel.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+// Elements per chunk of a parallel elementwise loop: below about 32K
+// elements (128 KiB of float32) waking a second thread costs more than it saves.
+constexpr std::int64_t kGrain = std::int64_t{1} << 15;
+
+// How one operand is read, row by row, for an output seen as rows × inner:
+// row r starts at base + r * row_stride and steps by `step` (0 or 1).
+struct Access {
+  std::int64_t row_stride = 0;
+  std::int64_t step = 0;
+};
+
+// True when `strides` (as broadcast to `shape`) read dims [from, to) as one
+// contiguous block; dims of size 1 do not matter.
+bool contiguous_span(const Shape& shape, const Shape& strides, std::size_t from, std::size_t to) {
+  std::int64_t expected = 1;
+  for (std::size_t d = to; d-- > from;) {
+    if (shape[d] != 1 && strides[d] != expected) return false;
+    expected *= shape[d];
+  }
+  return true;
+}
+
+// True when `strides` repeat one value over dims [from, to).
+bool zero_span(const Shape& shape, const Shape& strides, std::size_t from, std::size_t to) {
+  for (std::size_t d = from; d < to; ++d)
+    if (shape[d] != 1 && strides[d] != 0) return false;
+  return true;
+}
+
+// The access of an operand with broadcast strides `s` when the output splits
+// at dim k into rows (dims before k) × inner (dims from k): full, a repeated
+// row, a repeated column value, or one value.
+std::optional<Access> access_at(const Shape& shape, const Shape& s, std::size_t k, std::int64_t inner) {
+  const std::size_t nd = shape.size();
+  const bool rows_contig = contiguous_span(shape, s, 0, k), rows_zero = zero_span(shape, s, 0, k);
+  const bool inner_contig = contiguous_span(shape, s, k, nd), inner_zero = zero_span(shape, s, k, nd);
+  if (inner_contig && rows_zero) return Access{0, 1};
+  if (inner_zero && rows_zero) return Access{0, 0};
+  if (inner_contig && contiguous_span(shape, s, 0, nd)) return Access{inner, 1};
+  if (inner_zero && rows_contig) return Access{1, 0};
+  return std::nullopt;
+}
+
+template <typename T>
+void run_binary(kernels::BinaryOp op, std::int64_t rows, std::int64_t inner, const T* pa, Access aa, const T* pb,
+                Access ab, T* po) {
+  const auto& table = kernels::active();
+  const auto kernel = [&] {
+    if constexpr (std::is_same_v<T, float>)
+      return table.binary_f32;
+    else
+      return table.binary_f64;
+  }();
+  if (rows == 1) {
+    // One flat run: split it by elements.
+    runtime::parallel_for(0, inner, kGrain, [&](std::int64_t begin, std::int64_t end) {
+      kernel(op, end - begin, pa + begin * aa.step, aa.step, pb + begin * ab.step, ab.step, po + begin);
+    });
+    return;
+  }
+  const std::int64_t grain = inner >= kGrain ? 1 : kGrain / inner;
+  runtime::parallel_for(0, rows, grain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r)
+      kernel(op, inner, pa + r * aa.row_stride, aa.step, pb + r * ab.row_stride, ab.step, po + r * inner);
+  });
+}
+
+}  // namespace
+
+bool elementwise_fast_paths() {
+  static const bool enabled = [] {
+    const char* mode = std::getenv("TAPEGRAD_ELEMENTWISE");
+    return !(mode && std::strcmp(mode, "generic") == 0);
+  }();
+  return enabled;
+}
+
+namespace {
+
+// A broadcast binary op laid out for the kernels: the output seen as
+// rows × inner, each operand with its Access.
+struct BinaryPlan {
+  Shape shape;
+  std::int64_t rows = 1, inner = 0;
+  Access a, b;
+};
+
+std::optional<BinaryPlan> plan_binary(const Tensor& a, const Tensor& b, const char* name) {
+  if (!elementwise_fast_paths() || a.dtype() != b.dtype() || !is_floating(a.dtype())) return std::nullopt;
+  BinaryPlan plan;
+  if (a.shape() == b.shape()) {
+    plan.shape = a.shape();
+  } else {
+    try {
+      plan.shape = broadcast_shapes(a.shape(), b.shape(), name);
+    } catch (...) {
+      return std::nullopt;  // the generic path reports it
+    }
+  }
+  const Shape& shape = plan.shape;
+  const Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
+  const std::size_t nd = shape.size();
+  std::int64_t numel = 1;
+  for (std::int64_t s : shape) numel *= s;
+  // The first split (k = 0 is one flat run) at which both operands have an access.
+  std::int64_t rows = 1;
+  for (std::size_t k = 0; k < (nd == 0 ? 1 : nd); ++k) {
+    if (k > 0) rows *= shape[k - 1];
+    const std::int64_t inner = rows == 0 ? 0 : numel / rows;
+    const std::optional<Access> aa = access_at(shape, sa, k, inner), ab = access_at(shape, sb, k, inner);
+    if (aa && ab) {
+      plan.rows = rows;
+      plan.inner = inner;
+      plan.a = *aa;
+      plan.b = *ab;
+      return plan;
+    }
+  }
+  return std::nullopt;
+}
+
+void run_plan(kernels::BinaryOp op, const BinaryPlan& plan, const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (plan.rows == 0 || plan.inner == 0) return;
+  if (a.dtype() == DType::Float32)
+    run_binary<float>(op, plan.rows, plan.inner, a.data<float>(), plan.a, b.data<float>(), plan.b, out.data<float>());
+  else
+    run_binary<double>(op, plan.rows, plan.inner, a.data<double>(), plan.a, b.data<double>(), plan.b,
+                       out.data<double>());
+}
+
+}  // namespace
+
+std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  const std::optional<BinaryPlan> plan = plan_binary(a, b, name);
+  if (!plan) return std::nullopt;
+  Tensor out = empty(plan->shape, a.dtype(), name);
+  run_plan(op, *plan, a, b, out);
+  return out;
+}
+
+bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  if (!a.is_contiguous()) return false;
+  const std::optional<BinaryPlan> plan = plan_binary(a, b, name);
+  // a is read and written at the same positions only when it is the full operand.
+  if (!plan || plan->shape != a.shape() || plan->a.step != 1 || plan->a.row_stride != plan->inner) return false;
+  if (b.storage().data == a.storage().data &&
+      !(b.offset() == a.offset() && b.strides() == a.strides() && b.shape() == a.shape()))
+    return false;  // b is some other view of a's memory: the generic loop's order applies
+  run_plan(op, *plan, a, b, a);
+  return true;
+}
+
+std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const char* name, double lo, double hi) {
+  if (!elementwise_fast_paths() || !is_floating(x.dtype()) || !x.is_contiguous()) return std::nullopt;
+  if (x.dtype() == DType::Float32 && (static_cast<double>(static_cast<float>(lo)) != lo ||
+                                      static_cast<double>(static_cast<float>(hi)) != hi))
+    return std::nullopt;  // a bound float cannot hold exactly: the generic clamp compares in double
+  Tensor out = empty(x.shape(), x.dtype(), name);
+  const std::int64_t n = x.numel();
+  const auto& table = kernels::active();
+  if (x.dtype() == DType::Float32) {
+    const float* px = x.data<float>();
+    float* po = out.data<float>();
+    const float l = static_cast<float>(lo), h = static_cast<float>(hi);
+    runtime::parallel_for(0, n, kGrain, [&](std::int64_t begin, std::int64_t end) {
+      table.unary_f32(op, end - begin, px + begin, po + begin, l, h);
+    });
+  } else {
+    const double* px = x.data<double>();
+    double* po = out.data<double>();
+    runtime::parallel_for(0, n, kGrain, [&](std::int64_t begin, std::int64_t end) {
+      table.unary_f64(op, end - begin, px + begin, po + begin, lo, hi);
+    });
+  }
+  return out;
+}
+
+}  // namespace tapegrad::ops

@@ -1,0 +1,185 @@
+// Trainer: training steps whose backward pass and optimizer update run on a
+// worker thread, so a server's event loop keeps serving while it trains.
+import { tidy } from '../memory.js';
+import { native } from '../native.js';
+import { Sequential } from '../nn/containers.js';
+import { Module } from '../nn/module.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { Tensor } from '../tensor.js';
+import { forwardOf, lossOf, metricValues, scalarLoss, splitBatch, type LossFn, type Model } from './step.js';
+import { resolveMetrics, type Metric, type MetricSpec } from './metrics.js';
+
+export interface TrainerOptions {
+  loss: LossFn;
+  optimizer: Optimizer<{ lr: number }>;
+  /** Metrics computed on each batch's prediction (see stepWithMetrics). */
+  metrics?: MetricSpec[];
+  /**
+   * Compute threads for the off-thread part of a step. Default: all of
+   * tapegrad's threads but one, which stays free for the JS thread so the
+   * event loop is not starved (with a single thread, that one).
+   */
+  threads?: number;
+  /**
+   * The forward pass of an nn.Sequential (an MLP, say) runs layer by layer,
+   * yielding to the event loop between layers once this many milliseconds
+   * have passed since the last yield (default 1; 0: the whole forward pass
+   * at once). Other models run their forward pass at once.
+   */
+  yieldEveryMs?: number;
+}
+
+/** The layers of a plain Sequential (nested ones flattened), or null when forward is custom. */
+function sequentialLayers(model: unknown): Module[] | null {
+  if (!(model instanceof Sequential) || model.forward !== Sequential.prototype.forward) return null;
+  const layers: Module[] = [];
+  for (let i = 0; i < model.length; i++) {
+    const m = model[i] as Module;
+    layers.push(...(sequentialLayers(m) ?? [m]));
+  }
+  return layers;
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Runs training steps off the JS thread:
+ *
+ *     const trainer = new tg.train.Trainer(model, { loss: new nn.CrossEntropyLoss(), optimizer });
+ *     const loss = await trainer.step([x, y]);
+ *
+ * Each step zeroes the gradients, runs the forward pass and the loss on the
+ * JS thread (an nn.Sequential layer by layer, yielding to the event loop in
+ * between: see yieldEveryMs), then runs backward and the optimizer's fused
+ * update on a background thread and resolves with the loss. The background
+ * thread leaves one core to the JS thread and, on Linux, never preempts it,
+ * so timers and I/O run on time: bench/event-loop.mjs measures the
+ * event-loop delay this gives. Results are bit-identical to backward() and
+ * optimizer.step().
+ *
+ * From the backward pass on, the parameters, their gradients, the optimizer
+ * state and the batch are locked: writing them from JS (in-place ops,
+ * optimizer.step(), .grad, dispose) throws instead of racing. (A write
+ * between the layers of a yielding forward pass is caught by backward's
+ * check of saved tensors' versions.) Steps called before the previous one
+ * settled wait for it, in order.
+ */
+export class Trainer {
+  readonly optimizer: Optimizer<{ lr: number }>;
+  private readonly forward: (inputs: Tensor[]) => Tensor;
+  private readonly lossFn: (p: Tensor, t: Tensor) => Tensor;
+  private readonly metrics: Metric[];
+  private readonly params: Tensor[];
+  private readonly threads: number;
+  private readonly yieldEveryMs: number;
+  private readonly layers: Module[] | null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+
+  constructor(model: Model, options: TrainerOptions) {
+    if (options === null || typeof options !== 'object') throw new TypeError('Trainer: options must be an object');
+    this.forward = forwardOf(model, 'Trainer');
+    this.lossFn = lossOf(options.loss, 'Trainer');
+    const { optimizer } = options;
+    if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.step !== 'function' || !Array.isArray(optimizer.paramGroups))
+      throw new TypeError('Trainer: options.optimizer must be an optimizer (tg.optim.SGD, Adam, ...)');
+    this.optimizer = optimizer;
+    this.params = optimizer.paramGroups.flatMap((g) => g.params);
+    this.metrics = resolveMetrics(options.metrics, 'Trainer');
+    this.threads = options.threads ?? 0;
+    if (!Number.isInteger(this.threads) || this.threads < 0)
+      throw new RangeError(`Trainer: threads must be a non-negative integer (0: all but one), got ${String(options.threads)}`);
+    this.yieldEveryMs = options.yieldEveryMs ?? 1;
+    if (typeof this.yieldEveryMs !== 'number' || !(this.yieldEveryMs >= 0))
+      throw new RangeError(`Trainer: yieldEveryMs must be a non-negative number, got ${String(options.yieldEveryMs)}`);
+    this.layers = sequentialLayers(model);
+  }
+
+  /** True while a step runs or waits. */
+  get busy(): boolean {
+    return this.pending > 0;
+  }
+
+  /** One step on `batch` (the model's inputs followed by the target); resolves with the loss. */
+  async step(batch: Tensor[]): Promise<number> {
+    return (await this.stepWithMetrics(batch)).loss as number;
+  }
+
+  /** As step(), resolving with the loss and the metrics of the batch's prediction: `{ loss, accuracy }`. */
+  stepWithMetrics(batch: Tensor[]): Promise<Record<string, number>> {
+    let inputs: Tensor[], target: Tensor;
+    try {
+      ({ inputs, target } = splitBatch(batch, 'Trainer.step'));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // An idle trainer starts at once, so the step's tensors are locked when step() returns.
+    const run = this.pending === 0 ? this.run(inputs, target) : this.queue.then(() => this.run(inputs, target));
+    this.pending++;
+    this.queue = run.catch(() => undefined);
+    return run.finally(() => this.pending--);
+  }
+
+  // The model's output. A Sequential runs layer by layer and yields to the
+  // event loop every yieldEveryMs; what each layer made but did not return
+  // is freed at once (the graph keeps what backward needs).
+  private async forwardInSlices(inputs: Tensor[]): Promise<Tensor> {
+    const input = inputs[0] as Tensor;
+    let h = input;
+    let since = performance.now();
+    try {
+      for (const layer of this.layers as Module[]) {
+        const x = h;
+        h = tidy(() => layer.forward(x));
+        if (x !== input && x !== h) x.dispose();
+        if (performance.now() - since >= this.yieldEveryMs) {
+          await nextTurn();
+          since = performance.now();
+        }
+      }
+    } catch (e) {
+      if (h !== input) h.dispose();
+      throw e;
+    }
+    return h === input ? tidy(() => input.view(input.shape)) : h;
+  }
+
+  // Runs synchronously up to the native job (when the forward pass does not
+  // yield), which then locks what it uses.
+  private async run(inputs: Tensor[], target: Tensor): Promise<Record<string, number>> {
+    for (const t of [...inputs, target])
+      if (t.isDisposed) throw new TypeError('Trainer.step: the batch holds a disposed tensor');
+    this.optimizer.zeroGrad();
+    // Without slicing, nothing awaits before the job is queued.
+    const sliced = this.layers !== null && inputs.length === 1 && this.yieldEveryMs > 0;
+    const prediction = sliced ? await this.forwardInSlices(inputs) : tidy(() => this.forward(inputs));
+    const batch = new Set([...inputs, target]);
+    let loss: Tensor, values: Record<string, number>;
+    try {
+      ({ loss, values } = tidy(() => {
+        const l = scalarLoss(this.lossFn(prediction, target), 'Trainer.step');
+        return { loss: l, values: metricValues(this.metrics, prediction, target) };
+      }));
+    } catch (e) {
+      if (!batch.has(prediction)) prediction.dispose();
+      throw e;
+    }
+    if (prediction !== loss && !batch.has(prediction)) prediction.dispose();
+    try {
+      const reached = native.leavesReached(loss._handle, this.params.map((p) => p._handle));
+      const willHaveGrad = new Set(this.params.filter((_, i) => reached[i]));
+      const plan = this.optimizer._plan((p) => willHaveGrad.has(p));
+      if (plan === null) {
+        // An optimizer that only defines step(): backward off the thread, the update on it.
+        await loss.backwardAsync();
+        this.optimizer.step();
+      } else {
+        await native.trainStepAsync(loss._handle, plan.updates, this.threads, [...inputs, target].map((t) => t._handle));
+        plan.commit();
+      }
+      return { loss: loss.item(), ...values };
+    } finally {
+      if (!batch.has(loss)) loss.dispose();
+    }
+  }
+}

@@ -1,0 +1,423 @@
+// Random-graph differential test against PyTorch: seeded random programs of
+// tapegrad ops (tensor methods, tg.cat/stack, tg.nn.functional) run in float64
+// here and in torch, and the outputs and every input's gradient must agree to
+// rtol 1e-7. Runs where /usr/bin/python3 can import torch.
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { tg, type Tensor } from './helpers.js';
+
+const F = tg.nn.functional;
+
+/** One instruction: an op applied to earlier values (by index) with parameters. */
+interface Step {
+  op: string;
+  args: number[];
+  p: Record<string, unknown>;
+}
+interface Program {
+  steps: Step[];
+  weights: number[];
+}
+
+// The random source: a small LCG so programs are the same on every platform.
+class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+  next(): number {
+    this.s = (Math.imul(this.s, 1664525) + 1013904223) >>> 0;
+    return this.s / 2 ** 32;
+  }
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.next() * xs.length)]!;
+  }
+  bool(): boolean {
+    return this.next() < 0.5;
+  }
+}
+
+const positive = (t: Tensor): Tensor => t.abs().add(0.5);
+
+// How each op runs in tapegrad. `v` holds the program's values so far.
+const RUN: Record<string, (v: Tensor[], s: Step) => Tensor> = {
+  input: (_v, s) => tg.tensor(s.p.data as number[], { shape: s.p.shape as number[], dtype: 'float64', requiresGrad: true }),
+  constant: (_v, s) => tg.tensor(s.p.data as number[], { shape: s.p.shape as number[], dtype: 'float64' }),
+  index: (_v, s) => tg.tensor(s.p.data as number[], { shape: s.p.shape as number[], dtype: 'int32' }),
+  neg: (v, s) => v[s.args[0]!]!.neg(),
+  abs: (v, s) => v[s.args[0]!]!.abs(),
+  exp: (v, s) => v[s.args[0]!]!.exp(),
+  expm1: (v, s) => v[s.args[0]!]!.expm1(),
+  square: (v, s) => v[s.args[0]!]!.square(),
+  sin: (v, s) => v[s.args[0]!]!.sin(),
+  cos: (v, s) => v[s.args[0]!]!.cos(),
+  tanh: (v, s) => v[s.args[0]!]!.tanh(),
+  sigmoid: (v, s) => v[s.args[0]!]!.sigmoid(),
+  relu: (v, s) => v[s.args[0]!]!.relu(),
+  leakyRelu: (v, s) => v[s.args[0]!]!.leakyRelu(0.1),
+  elu: (v, s) => v[s.args[0]!]!.elu(1.3),
+  gelu: (v, s) => v[s.args[0]!]!.gelu({ approximate: s.p.approximate as 'none' | 'tanh' }),
+  silu: (v, s) => v[s.args[0]!]!.silu(),
+  softplus: (v, s) => v[s.args[0]!]!.softplus(2, 20),
+  clamp: (v, s) => v[s.args[0]!]!.clamp(-0.5, 0.7),
+  log: (v, s) => positive(v[s.args[0]!]!).log(),
+  log1p: (v, s) => v[s.args[0]!]!.abs().log1p(),
+  sqrt: (v, s) => positive(v[s.args[0]!]!).sqrt(),
+  rsqrt: (v, s) => positive(v[s.args[0]!]!).rsqrt(),
+  reciprocal: (v, s) => positive(v[s.args[0]!]!).reciprocal(),
+  powScalar: (v, s) => positive(v[s.args[0]!]!).pow(s.p.e as number),
+  add: (v, s) => v[s.args[0]!]!.add(v[s.args[1]!]!),
+  sub: (v, s) => v[s.args[0]!]!.sub(v[s.args[1]!]!),
+  mul: (v, s) => v[s.args[0]!]!.mul(v[s.args[1]!]!),
+  div: (v, s) => v[s.args[0]!]!.div(positive(v[s.args[1]!]!)),
+  pow: (v, s) => positive(v[s.args[0]!]!).pow(v[s.args[1]!]!),
+  maximum: (v, s) => v[s.args[0]!]!.maximum(v[s.args[1]!]!),
+  minimum: (v, s) => v[s.args[0]!]!.minimum(v[s.args[1]!]!),
+  where: (v, s) => tg.where(v[s.args[1]!]!.gt(0), v[s.args[0]!]!, v[s.args[1]!]!),
+  rsub: (v, s) => tg.sub(s.p.c as number, v[s.args[0]!]!),
+  rdiv: (v, s) => tg.div(s.p.c as number, positive(v[s.args[0]!]!)),
+  sum: (v, s) => v[s.args[0]!]!.sum(s.p.dim as number | number[] | undefined, s.p.keepDim as boolean),
+  mean: (v, s) => v[s.args[0]!]!.mean(s.p.dim as number | number[] | undefined, s.p.keepDim as boolean),
+  prod: (v, s) => v[s.args[0]!]!.prod(s.p.dim as number | undefined, s.p.keepDim as boolean),
+  max: (v, s) => v[s.args[0]!]!.max(s.p.dim as number | undefined, s.p.keepDim as boolean),
+  min: (v, s) => v[s.args[0]!]!.min(s.p.dim as number | undefined, s.p.keepDim as boolean),
+  var: (v, s) => v[s.args[0]!]!.var(s.p.dim as number, { correction: s.p.correction as number, keepDim: s.p.keepDim as boolean }),
+  std: (v, s) => v[s.args[0]!]!.std(s.p.dim as number, { correction: s.p.correction as number, keepDim: s.p.keepDim as boolean }),
+  logsumexp: (v, s) => v[s.args[0]!]!.logsumexp(s.p.dim as number, s.p.keepDim as boolean),
+  norm: (v, s) => v[s.args[0]!]!.norm(s.p.ord as number, s.p.dim as number | undefined, s.p.keepDim as boolean),
+  transpose: (v, s) => v[s.args[0]!]!.transpose(s.p.d0 as number, s.p.d1 as number),
+  permute: (v, s) => v[s.args[0]!]!.permute(s.p.dims as number[]),
+  reshape: (v, s) => v[s.args[0]!]!.reshape(s.p.shape as number[]),
+  flatten: (v, s) => v[s.args[0]!]!.flatten(),
+  unsqueeze: (v, s) => v[s.args[0]!]!.unsqueeze(s.p.dim as number),
+  squeeze: (v, s) => v[s.args[0]!]!.squeeze(s.p.dim as number),
+  expand: (v, s) => v[s.args[0]!]!.unsqueeze(0).expand(s.p.shape as number[]),
+  narrow: (v, s) => v[s.args[0]!]!.narrow(s.p.dim as number, s.p.start as number, s.p.length as number),
+  slice: (v, s) => v[s.args[0]!]!.slice(s.p.dim as number, s.p.start as number, null, 2),
+  mT: (v, s) => v[s.args[0]!]!.mT,
+  cat: (v, s) => tg.cat([v[s.args[0]!]!, v[s.args[1]!]!], s.p.dim as number),
+  stack: (v, s) => tg.stack([v[s.args[0]!]!, v[s.args[1]!]!], s.p.dim as number),
+  split: (v, s) => v[s.args[0]!]!.split(s.p.size as number, s.p.dim as number).at(-1)!,
+  chunk: (v, s) => v[s.args[0]!]!.chunk(2, s.p.dim as number)[0]!,
+  indexSelect: (v, s) => v[s.args[0]!]!.indexSelect(s.p.dim as number, v[s.args[1]!]!),
+  gather: (v, s) => v[s.args[0]!]!.gather(s.p.dim as number, v[s.args[1]!]!),
+  scatterAdd: (v, s) => v[s.args[0]!]!.scatterAdd(s.p.dim as number, v[s.args[1]!]!, v[s.args[2]!]!),
+  matmul: (v, s) => v[s.args[0]!]!.matmul(v[s.args[1]!]!),
+  outer: (v, s) => v[s.args[0]!]!.outer(v[s.args[1]!]!),
+  dot: (v, s) => v[s.args[0]!]!.dot(v[s.args[1]!]!),
+  softmax: (v, s) => F.softmax(v[s.args[0]!]!, s.p.dim as number),
+  logSoftmax: (v, s) => F.logSoftmax(v[s.args[0]!]!, s.p.dim as number),
+  layerNorm: (v, s) => F.layerNorm(v[s.args[0]!]!, s.p.n as number, v[s.args[1]!]!, v[s.args[2]!]!),
+  linear: (v, s) => F.linear(v[s.args[0]!]!, v[s.args[1]!]!, v[s.args[2]!]!),
+  mseLoss: (v, s) => F.mseLoss(v[s.args[0]!]!, v[s.args[1]!]!, { reduction: s.p.reduction as 'mean' }),
+  l1Loss: (v, s) => F.l1Loss(v[s.args[0]!]!, v[s.args[1]!]!, { reduction: s.p.reduction as 'mean' }),
+  huberLoss: (v, s) => F.huberLoss(v[s.args[0]!]!, v[s.args[1]!]!, { delta: 0.5, reduction: s.p.reduction as 'mean' }),
+  bceWithLogits: (v, s) => F.binaryCrossEntropyWithLogits(v[s.args[0]!]!, v[s.args[1]!]!, { reduction: s.p.reduction as 'mean' }),
+  bce: (v, s) => F.binaryCrossEntropy(v[s.args[0]!]!.sigmoid(), v[s.args[1]!]!, { reduction: s.p.reduction as 'mean' }),
+  crossEntropy: (v, s) =>
+    F.crossEntropy(v[s.args[0]!]!, v[s.args[1]!]!, { labelSmoothing: s.p.smoothing as number, reduction: s.p.reduction as 'mean' }),
+  nllLoss: (v, s) => F.nllLoss(F.logSoftmax(v[s.args[0]!]!, 1), v[s.args[1]!]!, { reduction: s.p.reduction as 'mean' }),
+  embedding: (v, s) => F.embedding(v[s.args[1]!]!, v[s.args[0]!]!),
+};
+
+// The same ops in torch, interpreted from the program's JSON.
+const TORCH_INTERPRETER = String.raw`
+import json, sys, torch
+import torch.nn.functional as F
+torch.set_default_dtype(torch.float64)
+pos = lambda t: t.abs() + 0.5
+def maybe_dim(p):
+    return {} if p.get('dim') is None else {'dim': p['dim'], 'keepdim': p['keepDim']}
+def extreme(a, p, fn):
+    return whole(a, p, fn(a)) if p.get('dim') is None else fn(a, p['dim'], keepdim=p['keepDim']).values
+def whole(a, p, r):
+    # A reduction over every dim with keepDim keeps them all as size 1, as NumPy does.
+    return r.reshape([1] * a.ndim) if p.get('keepDim') else r
+R = {
+  'input': lambda v, s, p: torch.tensor(p['data'], dtype=torch.float64).reshape(p['shape']).requires_grad_(),
+  'constant': lambda v, s, p: torch.tensor(p['data'], dtype=torch.float64).reshape(p['shape']),
+  'index': lambda v, s, p: torch.tensor(p['data'], dtype=torch.int64).reshape(p['shape']),
+  'neg': lambda v, s, p: -v[0], 'abs': lambda v, s, p: v[0].abs(), 'exp': lambda v, s, p: v[0].exp(),
+  'expm1': lambda v, s, p: v[0].expm1(), 'square': lambda v, s, p: v[0].square(),
+  'sin': lambda v, s, p: v[0].sin(), 'cos': lambda v, s, p: v[0].cos(), 'tanh': lambda v, s, p: v[0].tanh(),
+  'sigmoid': lambda v, s, p: v[0].sigmoid(), 'relu': lambda v, s, p: v[0].relu(),
+  'leakyRelu': lambda v, s, p: F.leaky_relu(v[0], 0.1), 'elu': lambda v, s, p: F.elu(v[0], 1.3),
+  'gelu': lambda v, s, p: F.gelu(v[0], approximate=p['approximate']), 'silu': lambda v, s, p: F.silu(v[0]),
+  'softplus': lambda v, s, p: F.softplus(v[0], 2, 20), 'clamp': lambda v, s, p: v[0].clamp(-0.5, 0.7),
+  'log': lambda v, s, p: pos(v[0]).log(), 'log1p': lambda v, s, p: v[0].abs().log1p(),
+  'sqrt': lambda v, s, p: pos(v[0]).sqrt(), 'rsqrt': lambda v, s, p: pos(v[0]).rsqrt(),
+  'reciprocal': lambda v, s, p: pos(v[0]).reciprocal(), 'powScalar': lambda v, s, p: pos(v[0]).pow(p['e']),
+  'add': lambda v, s, p: v[0] + v[1], 'sub': lambda v, s, p: v[0] - v[1], 'mul': lambda v, s, p: v[0] * v[1],
+  'div': lambda v, s, p: v[0] / pos(v[1]), 'pow': lambda v, s, p: pos(v[0]).pow(v[1]),
+  'maximum': lambda v, s, p: torch.maximum(v[0], v[1]), 'minimum': lambda v, s, p: torch.minimum(v[0], v[1]),
+  'where': lambda v, s, p: torch.where(v[1] > 0, v[0], v[1]),
+  'rsub': lambda v, s, p: p['c'] - v[0], 'rdiv': lambda v, s, p: p['c'] / pos(v[0]),
+  'sum': lambda v, s, p: whole(v[0], p, v[0].sum()) if p.get('dim') is None else v[0].sum(**maybe_dim(p)),
+  'mean': lambda v, s, p: whole(v[0], p, v[0].mean()) if p.get('dim') is None else v[0].mean(**maybe_dim(p)),
+  'prod': lambda v, s, p: whole(v[0], p, v[0].prod()) if p.get('dim') is None else v[0].prod(p['dim'], keepdim=p['keepDim']),
+  'max': lambda v, s, p: extreme(v[0], p, torch.max), 'min': lambda v, s, p: extreme(v[0], p, torch.min),
+  'var': lambda v, s, p: torch.var(v[0], p['dim'], correction=p['correction'], keepdim=p['keepDim']),
+  'std': lambda v, s, p: torch.std(v[0], p['dim'], correction=p['correction'], keepdim=p['keepDim']),
+  'logsumexp': lambda v, s, p: torch.logsumexp(v[0], p['dim'], keepdim=p['keepDim']),
+  'norm': lambda v, s, p: whole(v[0], p, torch.linalg.vector_norm(v[0], p['ord'])) if p.get('dim') is None else torch.linalg.vector_norm(v[0], p['ord'], **maybe_dim(p)),
+  'transpose': lambda v, s, p: v[0].transpose(p['d0'], p['d1']), 'permute': lambda v, s, p: v[0].permute(p['dims']),
+  'reshape': lambda v, s, p: v[0].reshape(p['shape']), 'flatten': lambda v, s, p: v[0].flatten(),
+  'unsqueeze': lambda v, s, p: v[0].unsqueeze(p['dim']), 'squeeze': lambda v, s, p: v[0].squeeze(p['dim']),
+  'expand': lambda v, s, p: v[0].unsqueeze(0).expand(p['shape']),
+  'narrow': lambda v, s, p: v[0].narrow(p['dim'], p['start'], p['length']),
+  'slice': lambda v, s, p: v[0].transpose(0, p['dim'])[p['start']::2].transpose(0, p['dim']),
+  'mT': lambda v, s, p: v[0].mT,
+  'cat': lambda v, s, p: torch.cat([v[0], v[1]], p['dim']), 'stack': lambda v, s, p: torch.stack([v[0], v[1]], p['dim']),
+  'split': lambda v, s, p: v[0].split(p['size'], p['dim'])[-1], 'chunk': lambda v, s, p: v[0].chunk(2, p['dim'])[0],
+  'indexSelect': lambda v, s, p: v[0].index_select(p['dim'], v[1]), 'gather': lambda v, s, p: v[0].gather(p['dim'], v[1]),
+  'scatterAdd': lambda v, s, p: v[0].scatter_add(p['dim'], v[1], v[2]),
+  'matmul': lambda v, s, p: v[0].matmul(v[1]), 'outer': lambda v, s, p: torch.outer(v[0], v[1]),
+  'dot': lambda v, s, p: torch.dot(v[0], v[1]),
+  'softmax': lambda v, s, p: F.softmax(v[0], p['dim']), 'logSoftmax': lambda v, s, p: F.log_softmax(v[0], p['dim']),
+  'layerNorm': lambda v, s, p: F.layer_norm(v[0], (p['n'],), v[1], v[2]),
+  'linear': lambda v, s, p: F.linear(v[0], v[1], v[2]),
+  'mseLoss': lambda v, s, p: F.mse_loss(v[0], v[1], reduction=p['reduction']),
+  'l1Loss': lambda v, s, p: F.l1_loss(v[0], v[1], reduction=p['reduction']),
+  'huberLoss': lambda v, s, p: F.huber_loss(v[0], v[1], delta=0.5, reduction=p['reduction']),
+  'bceWithLogits': lambda v, s, p: F.binary_cross_entropy_with_logits(v[0], v[1], reduction=p['reduction']),
+  'bce': lambda v, s, p: F.binary_cross_entropy(v[0].sigmoid(), v[1], reduction=p['reduction']),
+  'crossEntropy': lambda v, s, p: F.cross_entropy(v[0], v[1], label_smoothing=p['smoothing'], reduction=p['reduction']),
+  'nllLoss': lambda v, s, p: F.nll_loss(F.log_softmax(v[0], 1), v[1], reduction=p['reduction']),
+  'embedding': lambda v, s, p: F.embedding(v[1], v[0]),
+}
+results = []
+for prog in json.load(sys.stdin):
+    vals, shapes = [], []
+    try:
+        for st in prog['steps']:
+            vals.append(R[st['op']]([vals[i] for i in st['args']], st, st['p']))
+            shapes.append(list(vals[-1].shape))
+        out = vals[-1]
+        (out * torch.tensor(prog['weights']).reshape(out.shape)).sum().backward()
+    except Exception as e:
+        results.append({'error': str(e), 'shapes': shapes})
+        continue
+    grads = [vals[i].grad.flatten().tolist() if vals[i].grad is not None else None
+             for i, st in enumerate(prog['steps']) if st['op'] == 'input']
+    results.append({'out': out.detach().flatten().tolist(), 'shapes': shapes, 'grads': grads})
+json.dump(results, sys.stdout)
+`;
+
+const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+const randomData = (rng: Rng, n: number): number[] => Array.from({ length: n }, () => Math.round((rng.next() * 4 - 2) * 1e6) / 1e6);
+
+/** Builds one random program by growing a chain from an input, running each step in tapegrad as it goes. */
+function generate(seed: number): { program: Program; values: Tensor[] } {
+  const rng = new Rng(seed);
+  const steps: Step[] = [];
+  const values: Tensor[] = [];
+  const push = (step: Step): number => {
+    values.push(RUN[step.op]!(values, step));
+    steps.push(step);
+    return values.length - 1;
+  };
+  const input = (shape: number[]): number => push({ op: 'input', args: [], p: { shape, data: randomData(rng, size(shape)) } });
+  const constant = (shape: number[], data: number[]): number => push({ op: 'constant', args: [], p: { shape, data } });
+  const index = (shape: number[], bound: number): number =>
+    push({ op: 'index', args: [], p: { shape, data: Array.from({ length: size(shape) }, () => rng.int(0, bound - 1)) } });
+  // A shape that broadcasts against `shape`: a suffix of it with some sizes set to 1.
+  const broadcastable = (shape: readonly number[]): number[] =>
+    shape.slice(rng.int(0, shape.length)).map((d) => (rng.next() < 0.3 ? 1 : d));
+  const dimOf = (nd: number): number => rng.int(-nd, nd - 1);
+  const reduction = (): string => rng.pick(['mean', 'sum', 'none']);
+  const hasTies = (t: Tensor): boolean => new Set(t.data()).size < t.size;
+
+  const rank = rng.int(1, 3);
+  let cur = input(Array.from({ length: rank }, () => rng.int(1, 4)));
+  const length = rng.int(2, 6);
+  for (let k = 0; k < length; k++) {
+    const a = values[cur]!;
+    const shape = [...a.shape];
+    const nd = shape.length;
+    const mark = values.length;
+    const kinds = ['unary', 'binary', 'scalar', 'shape', 'combine'];
+    if (nd >= 1 && a.size > 0) kinds.push('reduce', 'nn');
+    const kind = rng.pick(kinds);
+    let step: Step | null = null;
+    if (kind === 'unary') {
+      const op = rng.pick(['neg', 'abs', 'exp', 'expm1', 'square', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'leakyRelu', 'elu',
+        'gelu', 'silu', 'softplus', 'clamp', 'log', 'log1p', 'sqrt', 'rsqrt', 'reciprocal', 'powScalar']);
+      step = { op, args: [cur], p: op === 'gelu' ? { approximate: rng.pick(['none', 'tanh']) } : op === 'powScalar' ? { e: rng.pick([3, 2.5, -1.5]) } : {} };
+    } else if (kind === 'binary') {
+      const op = rng.pick(['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where']);
+      // The other operand: the value itself (a shared input), an earlier value of the same shape, or a new broadcastable input.
+      const same = values.findIndex((t, i) => i !== cur && t.requiresGrad && t.shape.join() === shape.join());
+      const choice = rng.next();
+      const other = choice < 0.15 ? cur : choice < 0.35 && same >= 0 ? same : input(rng.bool() ? broadcastable(shape) : [rng.int(1, 3), ...shape]);
+      if ((op === 'maximum' || op === 'minimum') && other === cur) continue;
+      step = { op, args: [cur, other], p: {} };
+    } else if (kind === 'scalar') {
+      step = { op: rng.pick(['rsub', 'rdiv']), args: [cur], p: { c: rng.pick([2, -0.75, 1.5]) } };
+    } else if (kind === 'reduce') {
+      const op = rng.pick(['sum', 'mean', 'prod', 'max', 'min', 'var', 'std', 'logsumexp', 'norm']);
+      const dim = op === 'var' || op === 'std' || op === 'logsumexp' || rng.next() < 0.7 ? dimOf(nd) : undefined;
+      // Ties make max/min gradients a convention, and a zero std's gradient is rounding noise in torch.
+      if ((op === 'max' || op === 'min' || op === 'std') && hasTies(a)) continue;
+      if ((op === 'var' || op === 'std') && shape[dim! < 0 ? dim! + nd : dim!]! < 2) continue;
+      const multi = (op === 'sum' || op === 'mean') && nd >= 2 && rng.next() < 0.3;
+      step = {
+        op, args: [cur],
+        p: { dim: multi ? [0, -1] : dim, keepDim: rng.bool(), correction: rng.pick([0, 1]), ord: rng.pick([1, 2, 3]) },
+      };
+    } else if (kind === 'shape') {
+      const choices = ['reshape', 'flatten', 'unsqueeze', 'expand'];
+      if (nd >= 2) choices.push('transpose', 'permute', 'mT');
+      if (nd >= 1) choices.push('narrow', 'slice', 'split', 'chunk');
+      if (shape.includes(1)) choices.push('squeeze');
+      const op = rng.pick(choices);
+      const d = nd > 0 ? dimOf(nd) : 0;
+      const len = shape[d < 0 ? d + nd : d] ?? 1;
+      if ((op === 'narrow' || op === 'split' || op === 'chunk' || op === 'slice') && len < 1) continue;
+      const permutation = Array.from({ length: nd }, (_, i) => i).sort(() => rng.next() - 0.5);
+      const start = rng.int(0, Math.max(0, len - 1));
+      step = {
+        op, args: [cur],
+        p: {
+          d0: dimOf(nd), d1: dimOf(nd), dims: permutation, dim: op === 'unsqueeze' ? rng.int(-nd - 1, nd) : op === 'squeeze' ? shape.indexOf(1) : d,
+          shape: op === 'reshape' ? (nd >= 2 ? [-1, shape[nd - 1]!] : [1, -1]) : [3, ...shape],
+          start, length: rng.int(1, len - start), size: rng.int(1, len),
+        },
+      };
+    } else if (kind === 'combine') {
+      const choices = ['cat', 'stack'];
+      if (nd >= 1 && a.size > 0) choices.push('indexSelect', 'gather', 'scatterAdd', 'matmul');
+      if (nd === 1) choices.push('outer', 'dot');
+      const op = rng.pick(choices);
+      const d = nd > 0 ? dimOf(nd) : 0;
+      const dd = d < 0 ? d + nd : d;
+      if (op === 'cat' || op === 'stack') {
+        if (op === 'cat' && nd === 0) continue;
+        const otherShape = [...shape];
+        if (op === 'cat') otherShape[dd] = rng.int(1, 3);
+        step = { op, args: [cur, rng.bool() && op === 'stack' ? cur : input(otherShape)], p: { dim: op === 'stack' ? rng.int(-nd - 1, nd) : d } };
+      } else if (op === 'indexSelect') {
+        step = { op, args: [cur, index([rng.int(1, 5)], shape[dd]!)], p: { dim: d } };
+      } else if (op === 'gather' || op === 'scatterAdd') {
+        const idxShape = shape.map((s, i) => (i === dd ? rng.int(1, 4) : rng.int(1, s)));
+        const idx = index(idxShape, shape[dd]!);
+        step = op === 'gather' ? { op, args: [cur, idx], p: { dim: d } } : { op, args: [cur, idx, input(idxShape)], p: { dim: d } };
+      } else if (op === 'matmul') {
+        const k2 = shape[nd - 1]!;
+        const right = nd === 1 || rng.bool() ? [k2, rng.int(1, 4)] : [nd >= 3 ? rng.pick([1, shape[nd - 3]!]) : rng.int(1, 2), k2, rng.int(1, 3)];
+        step = { op, args: [cur, input(rng.next() < 0.2 ? [k2] : right)], p: {} };
+      } else {
+        step = { op, args: [cur, input(op === 'dot' ? shape : [rng.int(1, 4)])], p: {} };
+      }
+    } else {
+      const last = shape[nd - 1]!;
+      const choices = ['softmax', 'logSoftmax', 'layerNorm', 'linear', 'mseLoss', 'l1Loss', 'huberLoss', 'bceWithLogits', 'bce'];
+      if (nd === 2) choices.push('crossEntropy', 'nllLoss', 'embedding');
+      const op = rng.pick(choices);
+      const probabilities = (): number => constant(shape, Array.from({ length: a.size }, () => Math.round(rng.next() * 1e6) / 1e6));
+      if (op === 'softmax' || op === 'logSoftmax') step = { op, args: [cur], p: { dim: dimOf(nd) } };
+      else if (op === 'layerNorm' && last < 2) continue;
+      else if (op === 'layerNorm') step = { op, args: [cur, input([last]), input([last])], p: { n: last } };
+      else if (op === 'linear') {
+        const out = rng.int(1, 4);
+        step = { op, args: [cur, input([out, last]), input([out])], p: {} };
+      } else if (op === 'mseLoss' || op === 'l1Loss' || op === 'huberLoss') step = { op, args: [cur, input(shape)], p: { reduction: reduction() } };
+      // PyTorch clamps x(1 - x) at 1e-12 in binaryCrossEntropy's gradient; tapegrad differentiates
+      // the clamped log itself, so the two differ only for probabilities within ~1e-12 of 0 or 1.
+      else if (op === 'bce' && a.abs().max().item() > 20) continue;
+      else if (op === 'bceWithLogits' || op === 'bce') step = { op, args: [cur, probabilities()], p: { reduction: reduction() } };
+      else if (op === 'crossEntropy' || op === 'nllLoss') {
+        const target = op === 'crossEntropy' && rng.bool() ? constant(shape, softmaxRows(rng, shape)) : index([shape[0]!], last);
+        step = { op, args: [cur, target], p: { reduction: reduction(), smoothing: rng.pick([0, 0.1]) } };
+      } else step = { op, args: [cur, index([rng.int(1, 5)], shape[0]!)], p: {} };
+    }
+    let next: number;
+    try {
+      next = push(step);
+    } catch (error) {
+      throw new Error(`program ${seed}: ${step.op} ${JSON.stringify(step.p)} on [${shape}] threw ${String(error)}`);
+    }
+    const out = values[next]!.data();
+    // Keep values moderate so finite differences of the reference and float64 rounding stay meaningful.
+    if (out.some((x) => !Number.isFinite(x) || Math.abs(x) > 1e3)) {
+      steps.length = mark;
+      values.length = mark;
+      continue;
+    }
+    cur = next;
+  }
+  // The chain's output must be the last value: the reference reads it from there.
+  if (cur !== values.length - 1) push({ op: 'neg', args: [cur], p: {} });
+  const out = values.at(-1)!;
+  return { program: { steps, weights: randomData(rng, out.size) }, values };
+}
+
+function softmaxRows(rng: Rng, shape: readonly number[]): number[] {
+  const rows: number[] = [];
+  for (let i = 0; i < shape[0]!; i++) {
+    const raw = Array.from({ length: shape[1]! }, () => rng.next() + 0.1);
+    const total = raw.reduce((a, b) => a + b, 0);
+    rows.push(...raw.map((x) => x / total));
+  }
+  return rows;
+}
+
+function torchAvailable(): boolean {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function close(actual: ArrayLike<number>, expected: readonly number[], where: string): void {
+  expect(actual.length, `${where}: length`).toBe(expected.length);
+  // rtol 1e-7, plus an absolute floor at the vector's scale for values that are zero in exact arithmetic.
+  const atol = 1e-10 * Math.max(1, ...expected.map((e) => (Number.isFinite(e) ? Math.abs(e) : 0)));
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    if (Number.isNaN(e)) expect(Number.isNaN(a), `${where}[${i}]: ${a} vs NaN`).toBe(true);
+    else expect(Math.abs(a - e) <= atol + 1e-7 * Math.abs(e), `${where}[${i}]: ${a} vs ${e}`).toBe(true);
+  }
+}
+
+describe.runIf(torchAvailable())('random programs agree with PyTorch in float64', () => {
+  it('outputs and every input gradient, rtol 1e-7, over 500 seeded programs (DIFFERENTIAL_PROGRAMS=n for more)', () => {
+    const cases = Array.from({ length: Number(process.env.DIFFERENTIAL_PROGRAMS ?? 500) }, (_, i) => generate(1000 + i));
+    const programs = cases.map((c) => c.program);
+    const reference = JSON.parse(
+      execFileSync('/usr/bin/python3', ['-c', TORCH_INTERPRETER], {
+        input: JSON.stringify(programs),
+        encoding: 'utf8',
+        maxBuffer: 1 << 28,
+        env: { ...process.env, OMP_NUM_THREADS: '1' },
+      }),
+    ) as { out: number[]; shapes: number[][]; grads: (number[] | null)[]; error?: string }[];
+    const opsSeen = new Set<string>();
+    cases.forEach(({ program, values }, n) => {
+      const describeProgram = program.steps.map((s, i) => `${i}:${s.op}(${s.args})${JSON.stringify(s.p).slice(0, 80)}`).join(' ');
+      const where = `program ${1000 + n} [${describeProgram}]`;
+      program.steps.forEach((s) => opsSeen.add(s.op));
+      // Every step's shape must match, up to the step where torch raised (which must not exist).
+      values.slice(0, reference[n]!.shapes.length).forEach((v, i) => expect([...v.shape], `${where}: shape of step ${i}`).toEqual(reference[n]!.shapes[i]));
+      expect(reference[n]!.error, `${where}: torch raised`).toBeUndefined();
+      const out = values.at(-1)!;
+      close(out.data(), reference[n]!.out, `${where}: output`);
+      const weights = tg.tensor(program.weights, { shape: [...out.shape], dtype: 'float64' });
+      out.mul(weights).sum().backward();
+      const inputs = values.filter((_, i) => program.steps[i]!.op === 'input');
+      inputs.forEach((x, i) => {
+        const expected = reference[n]!.grads[i];
+        if (expected === null || expected === undefined) expect(x.grad, `${where}: grad of input ${i}`).toBeNull();
+        else close(x.grad ? x.grad.data() : new Float64Array(expected.length), expected, `${where}: grad of input ${i}`);
+      });
+    });
+    // The generator must actually exercise the op set.
+    const missing = Object.keys(RUN).filter((op) => !opsSeen.has(op));
+    expect(missing).toEqual([]);
+  }, 120_000);
+});

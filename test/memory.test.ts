@@ -1,0 +1,298 @@
+// The allocator's buffer cache, memory() counters, tidy/dispose ownership and
+// finalizers of tensors that escape every scope.
+import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { Worker } from 'node:worker_threads';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { tg } from './helpers.js';
+
+const dist = path.resolve(__dirname, '..', 'dist', 'index.js');
+const defaultLimit = tg.memory().cacheLimitBytes;
+// Sanitizer builds and TAPEGRAD_BUFFER_CACHE=0 turn the cache off.
+const cacheOn = defaultLimit > 0;
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Collects garbage and lets Node run the finalizers it queued. */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+beforeAll(() => tg.setNumThreads(1));
+afterEach(() => tg.setCacheLimit(defaultLimit));
+
+describe('memory() counters', () => {
+  it('reports every field as a number, with the cache limit', () => {
+    const m: tg.MemoryInfo = tg.memory();
+    for (const key of ['liveTensors', 'liveBytes', 'peakBytes', 'liveBuffers', 'cachedBytes', 'cacheLimitBytes'] as const)
+      expect(typeof m[key], key).toBe('number');
+    expect(m.peakBytes).toBeGreaterThanOrEqual(m.liveBytes);
+    if (cacheOn) expect(m.cacheLimitBytes).toBe(256 * 1024 * 1024);
+    else expect(m.cacheLimitBytes).toBe(0);
+  });
+
+  it('counts requested bytes as live, and a freed buffer as cached, not live', () => {
+    const before = tg.memory();
+    const t = tg.zeros([1000]);
+    const during = tg.memory();
+    expect(during.liveBytes - before.liveBytes).toBe(4000);
+    expect(during.liveBuffers - before.liveBuffers).toBe(1);
+    expect(during.liveTensors - before.liveTensors).toBe(1);
+    expect(during.peakBytes).toBeGreaterThanOrEqual(during.liveBytes);
+    t.dispose();
+    const after = tg.memory();
+    expect(after.liveBytes).toBe(before.liveBytes);
+    expect(after.liveBuffers).toBe(before.liveBuffers);
+    expect(after.liveTensors).toBe(before.liveTensors);
+    // 4000 bytes round up to the 4096-byte class.
+    if (cacheOn) expect(after.cachedBytes - during.cachedBytes).toBe(4096);
+    else expect(after.cachedBytes).toBe(0);
+  });
+});
+
+describe.skipIf(!cacheOn)('buffer cache', () => {
+  it('reuses a freed buffer for the next request of its size class', () => {
+    for (const n of [16, 1000, 100_000, 1_000_000]) {
+      const a = tg.zeros([n]);
+      a.dispose();
+      const cached = tg.memory().cachedBytes;
+      expect(cached, `n=${n}`).toBeGreaterThanOrEqual(4 * n);
+      // Any request in the class takes the cached buffer: the cache shrinks by the class size.
+      const b = tg.zeros([n - 1]);
+      const taken = cached - tg.memory().cachedBytes;
+      expect(taken, `n=${n}`).toBeGreaterThanOrEqual(4 * n);
+      expect(taken, `n=${n}`).toBeLessThanOrEqual(Math.max(64, 4 * n * 1.25));
+      b.dispose();
+    }
+  });
+
+  it('serves a training step from the cache once it is warm', () => {
+    const x = tg.randn([32, 64]);
+    const w = tg.randn([64, 16]).setRequiresGrad(true);
+    const step = () =>
+      tg.tidy(() => {
+        x.matmul(w).relu().sum().backward();
+        w.grad!.dispose();
+        w.grad = null;
+      });
+    step();
+    step();
+    const warm = tg.memory().cachedBytes;
+    for (let i = 0; i < 20; i++) step();
+    expect(tg.memory().cachedBytes).toBe(warm);
+    x.dispose();
+    w.dispose();
+  });
+
+  it('emptyCache returns every cached buffer', () => {
+    tg.tidy(() => {
+      for (const n of [8, 300, 5000, 70_000, 400_000]) tg.ones([n]);
+    });
+    expect(tg.memory().cachedBytes).toBeGreaterThan(0);
+    tg.emptyCache();
+    expect(tg.memory().cachedBytes).toBe(0);
+    // Allocation works as before afterwards.
+    const t = tg.full([3], 2);
+    expect(t.toArray()).toEqual([2, 2, 2]);
+    t.dispose();
+  });
+
+  it('keeps cachedBytes within the limit, trims to a lower limit, and caches nothing at 0', () => {
+    tg.emptyCache();
+    const limit = 1 << 20;
+    tg.setCacheLimit(limit);
+    expect(tg.memory().cacheLimitBytes).toBe(limit);
+    for (let i = 0; i < 50; i++) {
+      tg.tidy(() => {
+        tg.zeros([1 + ((i * 7919) % 200_000)]);
+        tg.zeros([64 * (i + 1)]);
+      });
+      expect(tg.memory().cachedBytes).toBeLessThanOrEqual(limit);
+    }
+    tg.setCacheLimit(Infinity);
+    tg.tidy(() => {
+      for (let i = 0; i < 8; i++) tg.zeros([100_000 + i * 30_000]);
+    });
+    expect(tg.memory().cachedBytes).toBeGreaterThan(limit);
+    tg.setCacheLimit(limit);
+    expect(tg.memory().cachedBytes).toBeLessThanOrEqual(limit);
+    tg.setCacheLimit(0);
+    expect(tg.memory().cachedBytes).toBe(0);
+    tg.tidy(() => void tg.zeros([1000]));
+    expect(tg.memory().cachedBytes).toBe(0);
+  });
+});
+
+describe('setCacheLimit arguments', () => {
+  it('rejects what is not a non-negative number', () => {
+    expect(() => tg.setCacheLimit(-1)).toThrow(RangeError);
+    expect(() => tg.setCacheLimit(-1)).toThrow(/setCacheLimit: bytes must be a non-negative number/);
+    expect(() => tg.setCacheLimit(NaN)).toThrow(RangeError);
+    expect(() => tg.setCacheLimit('1mb' as unknown as number)).toThrow(TypeError);
+    expect(() => tg.setCacheLimit('1mb' as unknown as number)).toThrow(/setCacheLimit: bytes must be a number, got '1mb'/);
+  });
+});
+
+describe('no leak across training steps', () => {
+  function mlp() {
+    tg.manualSeed(3);
+    const model = new tg.nn.Sequential(new tg.nn.Linear(8, 16), new tg.nn.ReLU(), new tg.nn.Linear(16, 2));
+    const x = tg.randn([32, 8]);
+    const y = tg.randint(0, 2, [32]);
+    return { model, x, y, loss: new tg.nn.CrossEntropyLoss() };
+  }
+
+  it('returns to the same live tensors and bytes after each tidy step (Adam)', () => {
+    const { model, x, y, loss } = mlp();
+    const opt = new tg.optim.Adam(model.parameters(), { lr: 1e-2 });
+    const step = () =>
+      tg.tidy(() => {
+        opt.zeroGrad();
+        const l = loss.forward(model.forward(x), y);
+        l.backward();
+        opt.step();
+        return l.item();
+      });
+    const first = step();
+    step();
+    const base = tg.memory();
+    let last = first;
+    for (let i = 0; i < 300; i++) last = step();
+    const end = tg.memory();
+    expect(end.liveTensors).toBe(base.liveTensors);
+    expect(end.liveBytes).toBe(base.liveBytes);
+    expect(end.liveBuffers).toBe(base.liveBuffers);
+    if (cacheOn) expect(end.cachedBytes).toBe(base.cachedBytes);
+    expect(last).toBeLessThan(first);
+  });
+
+  it('frees the intermediates nobody disposed once collected (explicit dispose, SGD)', async () => {
+    const { model, x, y, loss } = mlp();
+    const opt = new tg.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+    const step = () => {
+      opt.zeroGrad();
+      const out = model.forward(x);
+      const l = loss.forward(out, y);
+      l.backward();
+      opt.step();
+      out.dispose();
+      l.dispose();
+    };
+    step();
+    await collect();
+    const base = tg.memory();
+    for (let i = 0; i < 300; i++) step();
+    // The layers' intermediate outputs were never disposed: their finalizers free them.
+    await collect();
+    const end = tg.memory();
+    expect(end.liveTensors).toBe(base.liveTensors);
+    expect(end.liveBytes).toBe(base.liveBytes);
+    expect(end.liveBuffers).toBe(base.liveBuffers);
+  });
+});
+
+describe('ownership', () => {
+  it('throws a TapegradError naming the op for a disposed tensor, and dispose stays idempotent', () => {
+    const t = tg.ones([2]);
+    t.dispose();
+    t.dispose();
+    expect(() => t.exp()).toThrow(tg.TapegradError);
+    expect(() => t.exp()).toThrow(/exp: input is a disposed tensor/);
+    expect(() => tg.ones([2]).mul(t)).toThrow(/mul: other is a disposed tensor/);
+    expect(() => t.toArray()).toThrow(tg.TapegradError);
+  });
+
+  it('a disposed handle stays disposed after its slot is reused by other tensors', () => {
+    const a = tg.ones([2]);
+    a.dispose();
+    const others = Array.from({ length: 50 }, () => tg.zeros([2]));
+    expect(() => a.add(1)).toThrow(/add: input is a disposed tensor/);
+    for (const o of others) {
+      expect(o.toArray()).toEqual([0, 0]);
+      o.dispose();
+    }
+  });
+
+  it('rejects BigInts and other values that are not tensor handles', () => {
+    const t = tg.ones([2]);
+    for (const bad of [5n, -1n, 2n ** 64n, 2n ** 63n + 7n, 2n ** 63n + (2n ** 62n) * 3n])
+      expect(() => t.add(bad as unknown as number), String(bad)).toThrow(/add: other must be a Tensor, got a BigInt/);
+    expect(() => t.add(Symbol('x') as unknown as number)).toThrow(TypeError);
+    t.dispose();
+  });
+
+  it('tidy keeps what it returns, nested scopes pass kept tensors outwards, errors still dispose', () => {
+    const before = tg.memory().liveTensors;
+    const kept = tg.tidy(() => {
+      const inner = tg.tidy(() => {
+        tg.ones([3]);
+        return { a: tg.full([2], 5), list: [tg.zeros([1])] };
+      });
+      tg.ones([4]);
+      return inner.a;
+    });
+    expect(tg.memory().liveTensors).toBe(before + 1);
+    expect(kept.toArray()).toEqual([5, 5]);
+    kept.dispose();
+    expect(() =>
+      tg.tidy(() => {
+        tg.ones([2]);
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(tg.memory().liveTensors).toBe(before);
+  });
+
+  it('frees tensors that escape every scope when they are garbage-collected', async () => {
+    await collect();
+    const before = tg.memory();
+    (() => {
+      for (let i = 0; i < 200; i++) tg.ones([256]).add(1);
+      tg.tidy(() => tg.full([1024], 1)); // kept by tidy, then dropped
+    })();
+    expect(tg.memory().liveTensors).toBeGreaterThan(before.liveTensors);
+    await collect();
+    const after = tg.memory();
+    expect(after.liveTensors).toBe(before.liveTensors);
+    expect(after.liveBytes).toBe(before.liveBytes);
+  });
+
+  it('module parameters survive the tidy that created them and are freed once unreachable', async () => {
+    await collect();
+    const before = tg.memory().liveTensors;
+    let model: tg.nn.Linear | null = tg.tidy(() => new tg.nn.Linear(4, 3));
+    expect(tg.memory().liveTensors).toBe(before + 2);
+    expect(model.weight.shape).toEqual([3, 4]);
+    model = null;
+    await collect();
+    expect(tg.memory().liveTensors).toBe(before);
+  });
+
+  it('a worker thread allocates and frees through its own handle table and cache', async () => {
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const tg = require(${JSON.stringify(dist)});
+      const base = tg.memory().liveTensors;
+      const w = tg.randn([16]).setRequiresGrad(true);
+      for (let i = 0; i < 200; i++) tg.tidy(() => { let y = w; for (let k = 0; k < 20; k++) y = y.mul(0.99).tanh(); y.sum().backward(); });
+      const grad = w.grad;
+      const g = grad.toArray().length;
+      grad.dispose();
+      w.dispose();
+      parentPort.postMessage({ extra: tg.memory().liveTensors - base, g });`;
+    const result = await new Promise<unknown>((resolve, reject) => {
+      const worker = new Worker(code, { eval: true });
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    expect(result).toEqual({ extra: 0, g: 16 });
+    const t = tg.ones([4]).mul(2);
+    expect(t.toArray()).toEqual([2, 2, 2, 2]);
+    t.dispose();
+  });
+});

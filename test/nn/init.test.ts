@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { tg } from '../helpers.js';
+
+const init = tg.nn.init;
+
+// min, max, mean and standard deviation of every element.
+function stats(t: tg.Tensor): { min: number; max: number; mean: number; std: number } {
+  const d = Array.from(t.data());
+  const mean = d.reduce((s, v) => s + v, 0) / d.length;
+  const std = Math.sqrt(d.reduce((s, v) => s + (v - mean) ** 2, 0) / d.length);
+  return { min: Math.min(...d), max: Math.max(...d), mean, std };
+}
+
+describe('nn.init', () => {
+  it('calculateGain as PyTorch', () => {
+    expect(init.calculateGain('linear')).toBe(1);
+    expect(init.calculateGain('sigmoid')).toBe(1);
+    expect(init.calculateGain('tanh')).toBe(5 / 3);
+    expect(init.calculateGain('relu')).toBe(Math.SQRT2);
+    expect(init.calculateGain('leaky_relu')).toBe(Math.sqrt(2 / (1 + 0.01 ** 2)));
+    expect(init.calculateGain('leaky_relu', 0.2)).toBe(Math.sqrt(2 / 1.04));
+    expect(init.calculateGain('selu')).toBe(0.75);
+    expect(() => init.calculateGain('swish' as never)).toThrow(/unknown nonlinearity 'swish'/);
+  });
+
+  it('uniform and normal fill in place with the asked distribution', () => {
+    tg.manualSeed(1);
+    const u = tg.zeros([200, 100]);
+    expect(init.uniform(u, -2, 3)).toBe(u);
+    const su = stats(u);
+    expect(su.min).toBeGreaterThanOrEqual(-2);
+    expect(su.max).toBeLessThan(3);
+    expect(su.min).toBeLessThan(-1.99);
+    expect(su.max).toBeGreaterThan(2.99);
+    expect(su.mean).toBeCloseTo(0.5, 1);
+    const n = init.normal(tg.zeros([200, 100], { dtype: 'float64' }), 1, 0.5);
+    const sn = stats(n);
+    expect(sn.mean).toBeCloseTo(1, 2);
+    expect(Math.abs(sn.std / 0.5 - 1)).toBeLessThan(0.02);
+  });
+
+  it('constant, zeros and ones', () => {
+    const t = tg.zeros([2, 2]);
+    expect(init.constant(t, 7).toArray()).toEqual([[7, 7], [7, 7]]);
+    expect(init.ones(t).toArray()).toEqual([[1, 1], [1, 1]]);
+    expect(init.zeros(t).toArray()).toEqual([[0, 0], [0, 0]]);
+  });
+
+  it('xavier: bound gain·sqrt(6 / (fanIn + fanOut)), std gain·sqrt(2 / (fanIn + fanOut))', () => {
+    tg.manualSeed(2);
+    // fanIn = 30·2·2 = 120, fanOut = 50·2·2 = 200 (conv-style receptive field)
+    const w = init.xavierUniform(tg.zeros([50, 30, 2, 2]), 2);
+    const bound = 2 * Math.sqrt(6 / 320);
+    const s = stats(w);
+    expect(s.max).toBeLessThanOrEqual(bound);
+    expect(s.min).toBeGreaterThanOrEqual(-bound);
+    expect(s.max).toBeGreaterThan(0.99 * bound);
+    const n = stats(init.xavierNormal(tg.zeros([400, 200], { dtype: 'float64' })));
+    expect(Math.abs(n.std / Math.sqrt(2 / 600) - 1)).toBeLessThan(0.02);
+  });
+
+  it('kaiming: bound gain·sqrt(3 / fan), std gain / sqrt(fan), fan in or fan out', () => {
+    tg.manualSeed(3);
+    const w = init.kaimingUniform(tg.zeros([300, 100]), { nonlinearity: 'relu' });
+    const bound = Math.SQRT2 * Math.sqrt(3 / 100);
+    const s = stats(w);
+    expect(s.max).toBeLessThanOrEqual(bound);
+    expect(s.max).toBeGreaterThan(0.99 * bound);
+    const out = stats(init.kaimingUniform(tg.zeros([300, 100]), { nonlinearity: 'relu', mode: 'fanOut' }));
+    expect(out.max).toBeLessThanOrEqual(Math.SQRT2 * Math.sqrt(3 / 300));
+    expect(out.max).toBeGreaterThan(0.99 * Math.SQRT2 * Math.sqrt(3 / 300));
+    // default: leaky_relu with a = 0, i.e. gain sqrt(2)
+    const n = stats(init.kaimingNormal(tg.zeros([400, 200], { dtype: 'float64' })));
+    expect(Math.abs(n.std / (Math.SQRT2 / Math.sqrt(200)) - 1)).toBeLessThan(0.02);
+    // a = sqrt(5), as Linear uses: bound 1 / sqrt(fanIn)
+    const lin = stats(init.kaimingUniform(tg.zeros([100, 64]), { a: Math.sqrt(5) }));
+    expect(lin.max).toBeLessThanOrEqual(1 / 8 + 1e-7);
+    expect(lin.max).toBeGreaterThan(0.98 / 8);
+  });
+
+  it('is reproducible through manualSeed, needs 2 dims for fans, and does not record gradients', () => {
+    tg.manualSeed(11);
+    const a = init.normal(tg.zeros([5]));
+    tg.manualSeed(11);
+    const b = init.normal(tg.zeros([5]));
+    expect(a.toArray()).toEqual(b.toArray());
+    expect(() => init.xavierUniform(tg.zeros([5]))).toThrow(/fan in and fan out need a tensor with at least 2 dims, got \[5\]/);
+    const p = tg.zeros([3, 3], { requiresGrad: true });
+    init.kaimingUniform(p);
+    expect(p.isLeaf).toBe(true);
+    expect(p.gradFn).toBe(null);
+  });
+});

@@ -1,0 +1,243 @@
+// Elementwise ops over many layouts (same shape, a single value on either
+// side, row and column broadcasts, size 0/1, odd tails, parallel-sized runs,
+// offset, transposed, strided and expanded views) and special values (NaN,
+// ±Infinity, ±0, denormals, huge magnitudes), compared exactly with a
+// reference computed here in float64 (rounded to float32 where the op is
+// float32; +, -, ×, ÷ and sqrt round the same either way).
+//
+// Run as a child with TAPEGRAD_ISA / TAPEGRAD_ELEMENTWISE set, it prints one
+// JSON line; elementwise.test.ts runs it for every ISA path and for the
+// generic loops.
+'use strict';
+const path = require('node:path');
+
+const SPECIALS = {
+  float64: [NaN, Infinity, -Infinity, 0, -0, 5e-324, -2.2e-308, 1e300, -1e300, 1, -1, 0.5],
+  float32: [NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-40, 3e38, -3e38, 1, -1, 0.5],
+};
+
+function values(n, seed, dtype) {
+  const out = new Float64Array(n);
+  let s = (seed * 2654435761) >>> 0;
+  const next = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+  const sp = SPECIALS[dtype];
+  for (let i = 0; i < n; i++) {
+    const r = next();
+    // Specials, small halves (ties for eq and maximum), and wide-range numbers.
+    if (r < 0.15) out[i] = sp[Math.floor(next() * sp.length)];
+    else if (r < 0.5) out[i] = Math.round(next() * 8 - 4) / 2;
+    else out[i] = (next() - 0.5) * Math.pow(10, Math.floor(next() * 12 - 6));
+  }
+  if (dtype === 'float32') for (let i = 0; i < n; i++) out[i] = Math.fround(out[i]);
+  return out;
+}
+
+const numel = (shape) => shape.reduce((a, b) => a * b, 1);
+
+// Operand makers: [label, make(shape, seed, dtype, tg) -> tensor of `shape`].
+const VIEWS = [
+  ['contiguous', (shape, seed, dtype, tg) => tg.tensor(values(numel(shape), seed, dtype), { shape, dtype })],
+  // The same values behind a storage offset.
+  ['offset', (shape, seed, dtype, tg) => {
+    const big = [numel(shape) + 3];
+    return tg.tensor(values(big[0], seed, dtype), { shape: big, dtype }).narrow(0, 3, numel(shape)).reshape(shape);
+  }],
+  // Transposed: not contiguous (when 2-d with both dims > 1).
+  ['transposed', (shape, seed, dtype, tg) => {
+    if (shape.length !== 2) return null;
+    const t = [shape[1], shape[0]];
+    return tg.tensor(values(numel(t), seed, dtype), { shape: t, dtype }).transpose(0, 1);
+  }],
+  // Every other element of the last dim.
+  ['strided', (shape, seed, dtype, tg) => {
+    if (shape.length === 0) return null;
+    const s = [...shape];
+    s[s.length - 1] *= 2;
+    return tg.tensor(values(numel(s), seed, dtype), { shape: s, dtype }).slice(s.length - 1, 0, null, 2);
+  }],
+];
+
+const BINARY_SHAPES = [
+  [[0], [0]], [[1], [1]], [[7], [7]], [[33], [33]], [[70001], [70001]], [[5, 7], []], [[], [5, 7]],
+  [[70001], [1]], [[1], [70001]], [[4, 33], [33]], [[33], [4, 33]], [[3, 1, 17], [17]], [[2, 3, 17], [3, 17]],
+  [[4, 33], [4, 1]], [[4, 1], [4, 33]], [[1, 5], [4, 1]], [[300, 257], [257]], [[3000, 1], [3000, 40]],
+  [[0, 3], [3]], [[2, 0], [2, 1]], [[], []], [[6, 9], [6, 9]], [[2, 3, 4], [2, 1, 4]],
+];
+
+const f32 = Math.fround;
+const isNaN_ = Number.isNaN;
+const BINARY = {
+  add: (x, y) => x + y,
+  sub: (x, y) => x - y,
+  mul: (x, y) => x * y,
+  div: (x, y) => x / y,
+  maximum: (x, y) => (isNaN_(x) ? x : isNaN_(y) ? y : x > y ? x : y),
+  minimum: (x, y) => (isNaN_(x) ? x : isNaN_(y) ? y : x < y ? x : y),
+  eq: (x, y) => +(x === y),
+  ne: (x, y) => +(x !== y),
+  lt: (x, y) => +(x < y),
+  le: (x, y) => +(x <= y),
+  gt: (x, y) => +(x > y),
+  ge: (x, y) => +(x >= y),
+};
+
+const clampRef = (lo, hi) => (x) => {
+  if (isNaN_(x)) return x;
+  const t = x < lo ? lo : x;
+  return hi < t ? hi : t;
+};
+const UNARY = [
+  ['neg', (t) => t.neg(), (x) => -x],
+  ['abs', (t) => t.abs(), Math.abs],
+  ['square', (t) => t.square(), (x) => x * x],
+  ['sqrt', (t) => t.sqrt(), Math.sqrt],
+  ['reciprocal', (t) => t.reciprocal(), (x) => 1 / x],
+  ['relu', (t) => t.relu(), (x) => (x > 0 || isNaN_(x) ? x : 0)],
+  ['clamp(-1, 2)', (t) => t.clamp(-1, 2), clampRef(-1, 2)],
+  ['clamp(0.5, null)', (t) => t.clamp(0.5, null), clampRef(0.5, Infinity)],
+  ['clamp(null, -0.5)', (t) => t.clamp(null, -0.5), clampRef(-Infinity, -0.5)],
+  ['clamp(3, 1)', (t) => t.clamp(3, 1), clampRef(3, 1)],
+  ['clamp(0.1, 1e39)', (t) => t.clamp(0.1, 1e39), null],  // 0.1 is inexact in float32: reference per dtype below
+];
+const UNARY_SHAPES = [[0], [1], [7], [33], [70001], [], [5, 9], [3, 0], [4, 33]];
+
+// Broadcast reference: out[i] = f(a[ia], b[ib]) over row-major logical values.
+function broadcastRef(av, as, bv, bs, f, round) {
+  const nd = Math.max(as.length, bs.length);
+  const pad = (s) => [...Array(nd - s.length).fill(1), ...s];
+  const pa = pad(as), pb = pad(bs);
+  const shape = pa.map((d, i) => Math.max(d, pb[i]));
+  if (pa.some((d, i) => d === 0 || pb[i] === 0)) shape.forEach((_, i) => (shape[i] = pa[i] === 0 || pb[i] === 0 ? 0 : shape[i]));
+  const strides = (s) => {
+    const st = new Array(nd).fill(0);
+    let acc = 1;
+    for (let d = nd - 1; d >= 0; d--) {
+      st[d] = s[d] === 1 ? 0 : acc;
+      acc *= s[d];
+    }
+    return st;
+  };
+  const sa = strides(pa), sb = strides(pb);
+  const n = numel(shape);
+  const out = new Float64Array(n);
+  const idx = new Array(nd).fill(0);
+  for (let i = 0; i < n; i++) {
+    let ia = 0, ib = 0;
+    for (let d = 0; d < nd; d++) {
+      ia += idx[d] * sa[d];
+      ib += idx[d] * sb[d];
+    }
+    out[i] = round(f(av[ia], bv[ib]));
+    for (let d = nd - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return { shape, out };
+}
+
+function sameValue(x, y) {
+  return Object.is(x, y) || (isNaN_(x) && isNaN_(y));
+}
+
+function compare(failures, label, got, want) {
+  if (got.length !== want.length) {
+    failures.push({ label, error: `length ${got.length} vs ${want.length}` });
+    return;
+  }
+  for (let i = 0; i < want.length; i++)
+    if (!sameValue(got[i], want[i])) {
+      failures.push({ label, index: i, got: String(got[i]), want: String(want[i]) });
+      return;
+    }
+}
+
+function runAll(tg) {
+  const failures = [];
+  let cases = 0;
+  for (const dtype of ['float32', 'float64']) {
+    const round = dtype === 'float32' ? f32 : (x) => x;
+    let seed = 1;
+    for (const [as, bs] of BINARY_SHAPES)
+      for (const [va, makeA] of VIEWS)
+        for (const [vb, makeB] of VIEWS) {
+          if (va !== 'contiguous' && vb !== 'contiguous') continue;
+          const a = makeA(as, seed++, dtype, tg), b = makeB(bs, seed++, dtype, tg);
+          if (!a || !b) continue;
+          const av = a.data(), bv = b.data();
+          for (const [name, f] of Object.entries(BINARY)) {
+            const label = `${dtype} ${name} [${as}] ${va} with [${bs}] ${vb}`;
+            const out = a[name](b);
+            const ref = broadcastRef(av, as, bv, bs, f, round);
+            if (JSON.stringify(out.shape) !== JSON.stringify(ref.shape))
+              failures.push({ label, error: `shape ${out.shape} vs ${ref.shape}` });
+            else compare(failures, label, out.data(), ref.out);
+            cases++;
+            out.dispose();
+          }
+          // In place, where b broadcasts to a's shape: a op= b.
+          const outShape = broadcastRef(av, as, bv, bs, (x) => x, round).shape;
+          if (JSON.stringify(outShape) === JSON.stringify(as))
+            for (const [method, name] of [['addInPlace', 'add'], ['subInPlace', 'sub'], ['mulInPlace', 'mul']]) {
+              const target = makeA(as, seed - 2, dtype, tg);
+              tg.noGrad(() => target[method](b));
+              compare(failures, `${dtype} ${method} [${as}] ${va} with [${bs}] ${vb}`, target.data(),
+                broadcastRef(av, as, bv, bs, BINARY[name], round).out);
+              cases++;
+              target.dispose();
+            }
+          a.dispose();
+          b.dispose();
+        }
+      // In place with itself as the operand.
+      for (const [method, f] of [['addInPlace', (x) => x + x], ['mulInPlace', (x) => x * x]]) {
+        const a = tg.tensor(values(1001, seed++, dtype), { shape: [1001], dtype });
+        const want = Array.from(a.data(), (x) => round(f(x)));
+        tg.noGrad(() => a[method](a));
+        compare(failures, `${dtype} ${method} with itself`, a.data(), want);
+        cases++;
+      }
+    for (const shape of UNARY_SHAPES)
+      for (const [view, make] of VIEWS) {
+        const x = make(shape, seed++, dtype, tg);
+        if (!x) continue;
+        const xv = x.data();
+        for (const [name, op, ref0] of UNARY) {
+          const lo = dtype === 'float32' ? f32(0.1) : 0.1;
+          const ref = ref0 ?? ((v) => (isNaN_(v) ? v : v < 0.1 ? lo : v > 1e39 ? 1e39 : v));
+          const out = op(x);
+          const want = Array.from(xv, (v) => round(ref(v)));
+          compare(failures, `${dtype} ${name} [${shape}] ${view}`, out.data(), want);
+          cases++;
+          out.dispose();
+        }
+        // relu's gradient: g where relu(x) > 0, else 0 (NaN blocks it).
+        const leaf = x.detach().setRequiresGrad(true);
+        const g = tg.tensor(values(numel(shape), seed++, dtype), { shape, dtype });
+        leaf.relu().backward(g);
+        const gv = g.data();
+        compare(failures, `${dtype} relu backward [${shape}] ${view}`, leaf.grad.data(),
+          Array.from(xv, (v, i) => (v > 0 ? gv[i] : 0)));
+        cases++;
+        x.dispose();
+      }
+  }
+  return { cases, failures };
+}
+
+module.exports = { runAll };
+
+if (require.main === module) {
+  const root = path.resolve(__dirname, '..', '..');
+  const tg = require(path.join(root, 'dist', 'index.js'));
+  const r = runAll(tg);
+  process.stdout.write(JSON.stringify({
+    isa: tg.backendInfo().isa,
+    mode: process.env.TAPEGRAD_ELEMENTWISE ?? 'auto',
+    cases: r.cases,
+    failures: r.failures.slice(0, 20),
+  }) + '\n');
+}

@@ -1,0 +1,84 @@
+// The vectorised elementwise fast paths (same-shape, single-value, row and
+// column broadcasts) against a float64 reference, on every ISA path this CPU
+// runs and with the fast paths switched off, through child processes
+// (TAPEGRAD_ISA and TAPEGRAD_ELEMENTWISE are read once per process).
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expectClose, tg } from '../helpers.js';
+
+const require = createRequire(import.meta.url);
+const casesPath = path.join(__dirname, 'elementwise-cases.cjs');
+const C = require(casesPath) as { runAll(t: typeof tg): { cases: number; failures: unknown[] } };
+
+function runnableIsas(): string[] {
+  const detected = tg.backendInfo().detectedIsa;
+  if (detected === 'avx512') return ['scalar', 'avx2', 'avx512'];
+  if (detected === 'avx2') return ['scalar', 'avx2'];
+  if (detected === 'neon') return ['scalar', 'neon'];
+  return ['scalar'];
+}
+
+function runChild(env: Record<string, string>) {
+  const out = execFileSync(process.execPath, [casesPath], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+describe('elementwise fast paths', () => {
+  for (const isa of runnableIsas()) {
+    it(`${isa}: every layout and special value matches the reference exactly`, () => {
+      const r = runChild({ TAPEGRAD_ISA: isa });
+      expect(r.isa).toBe(isa);
+      expect(r.cases).toBeGreaterThan(3000);
+      expect(r.failures).toEqual([]);
+    });
+  }
+
+  it('the generic loops (TAPEGRAD_ELEMENTWISE=generic) give the same results', () => {
+    const r = runChild({ TAPEGRAD_ELEMENTWISE: 'generic' });
+    expect(r.mode).toBe('generic');
+    expect(r.failures).toEqual([]);
+  });
+
+  it('the in-process path passes the same checks', () => {
+    const r = C.runAll(tg);
+    expect(r.failures).toEqual([]);
+  });
+
+  it('a bias row broadcast over a batch, by hand', () => {
+    const x = tg.tensor([[1, 2, 3], [4, 5, 6]]);
+    const b = tg.tensor([10, 20, 30]);
+    expect(x.add(b).toArray()).toEqual([[11, 22, 33], [14, 25, 36]]);
+    expect(b.sub(x).toArray()).toEqual([[9, 18, 27], [6, 15, 24]]);
+    expect(x.maximum(tg.tensor([[2], [5]])).toArray()).toEqual([[2, 2, 3], [5, 5, 6]]);
+    expect(x.gt(2).toArray()).toEqual([[0, 0, 1], [1, 1, 1]]);
+  });
+
+  it('maximum and minimum propagate NaN; relu keeps NaN and blocks its gradient', () => {
+    const a = tg.tensor([NaN, 1, 2, -Infinity]);
+    const b = tg.tensor([0, NaN, 3, 0]);
+    const max = a.maximum(b).toArray() as number[];
+    expect(Number.isNaN(max[0]) && Number.isNaN(max[1])).toBe(true);
+    expect(max.slice(2)).toEqual([3, 0]);
+    const x = tg.tensor([NaN, -1, 2], { requiresGrad: true });
+    const y = x.relu();
+    expect(Number.isNaN((y.toArray() as number[])[0])).toBe(true);
+    y.backward(tg.tensor([5, 6, 7]));
+    expect(x.grad!.toArray()).toEqual([0, 0, 7]);
+  });
+
+  it('relu backward is differentiable: gradients of gradients through it', () => {
+    const x = tg.tensor([-1, 2, 3], { dtype: 'float64', requiresGrad: true });
+    const g = tg.tensor([1, 1, 1], { dtype: 'float64', requiresGrad: true });
+    const [gx] = tg.grad([x.relu().mul(x)], [x], { gradOutputs: [g], createGraph: true });
+    // d/dx (relu(x)·x) = 2x where x > 0, else 0.
+    expectClose(gx!.toArray(), [0, 4, 6]);
+    const [gg] = tg.grad([gx!.sum()], [g]);
+    expectClose(gg!.toArray(), [0, 4, 6]);
+  });
+});

@@ -1,0 +1,350 @@
+// Checkpoints: model, optimizer and scheduler saved to safetensors and loaded
+// into fresh objects resume training bit-identically.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tg } from './helpers.js';
+
+const { SGD, Adam, AdamW, RMSprop, Adagrad, lrScheduler, stateDictToTensors, stateDictFromTensors } = tg.optim;
+const { addPrefix, selectPrefix } = tg.nn.utils;
+
+type Opt = tg.optim.Optimizer<{ lr: number }>;
+type Sched = { step(metric?: number): void; stateDict(): object; loadStateDict(s: never): void };
+
+interface Config {
+  name: string;
+  optimizer(m: tg.nn.Module, lr: number): Opt;
+  scheduler(o: Opt): Sched;
+  /** ReduceLROnPlateau steps with the loss. */
+  metric?: boolean;
+}
+
+// Biases in their own group with their own options, to cover parameter groups.
+const groups = (m: tg.nn.Module) => {
+  const named = m.namedParameters();
+  return [
+    { params: named.filter(([n]) => n.endsWith('weight')).map(([, p]) => p) },
+    { params: named.filter(([n]) => n.endsWith('bias')).map(([, p]) => p), lr: 0.02 },
+  ];
+};
+
+const configs: Config[] = [
+  { name: 'SGD', optimizer: (m, lr) => new SGD(m.parameters(), { lr }), scheduler: (o) => new lrScheduler.StepLR(o, { stepSize: 3, gamma: 0.5 }) },
+  {
+    name: 'SGD with momentum, dampening and weight decay',
+    optimizer: (m, lr) => new SGD(m.parameters(), { lr, momentum: 0.9, dampening: 0.1, weightDecay: 1e-3 }),
+    scheduler: (o) => new lrScheduler.LinearLR(o, { startFactor: 0.2, totalIters: 7 }),
+  },
+  {
+    name: 'SGD Nesterov in two parameter groups',
+    optimizer: (m, lr) => new SGD(groups(m), { lr, momentum: 0.8, nesterov: true }),
+    scheduler: (o) => new lrScheduler.CosineAnnealingLR(o, { tMax: 10, etaMin: 1e-3 }),
+  },
+  {
+    name: 'Adam with AMSGrad',
+    optimizer: (m, lr) => new Adam(m.parameters(), { lr: lr / 10, amsgrad: true, weightDecay: 1e-4 }),
+    scheduler: (o) => new lrScheduler.CosineAnnealingLR(o, { tMax: 10 }),
+  },
+  {
+    name: 'AdamW in two parameter groups',
+    optimizer: (m, lr) => new AdamW(groups(m), { lr: lr / 10, betas: [0.8, 0.99] }),
+    scheduler: (o) => new lrScheduler.OneCycleLR(o, { maxLr: [0.05, 0.01], totalSteps: 11 }),
+  },
+  {
+    name: 'RMSprop centered with momentum',
+    optimizer: (m, lr) => new RMSprop(m.parameters(), { lr: lr / 10, centered: true, momentum: 0.5, weightDecay: 1e-4 }),
+    scheduler: (o) => new lrScheduler.ReduceLROnPlateau(o, { patience: 0, factor: 0.7, threshold: 0.05 }),
+    metric: true,
+  },
+  {
+    name: 'Adagrad with lr decay and an initial accumulator',
+    optimizer: (m, lr) => new Adagrad(m.parameters(), { lr, lrDecay: 0.01, initialAccumulatorValue: 0.1 }),
+    scheduler: (o) => new lrScheduler.StepLR(o, { stepSize: 4 }),
+  },
+];
+
+// Fixed data: step i uses batch i % 4.
+tg.manualSeed(1234);
+const xs = Array.from({ length: 4 }, () => tg.randn([8, 4]));
+const ys = Array.from({ length: 4 }, () => tg.randint(0, 3, [8]));
+const lossFn = new tg.nn.CrossEntropyLoss();
+
+function makeModel(seed: number): tg.nn.Module {
+  tg.manualSeed(seed);
+  return new tg.nn.MLP([4, 16, 3], { activation: 'tanh' });
+}
+
+function train(m: tg.nn.Module, opt: Opt, sched: Sched, metric: boolean, from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    tg.tidy(() => {
+      opt.zeroGrad();
+      const loss = lossFn.forward(m.forward(xs[i % 4]!), ys[i % 4]!);
+      loss.backward();
+      opt.step();
+      if (metric) sched.step(loss.item());
+      else sched.step();
+    });
+  }
+}
+
+const weights = (m: tg.nn.Module) => m.parameters().map((p) => Array.from(p.data()));
+
+function checkpoint(m: tg.nn.Module, opt: Opt, sched: Sched): Record<string, tg.Tensor> {
+  return {
+    ...addPrefix('model.', m.stateDict()),
+    ...addPrefix('optimizer.', stateDictToTensors(opt.stateDict())),
+    ...addPrefix('scheduler.', stateDictToTensors(sched.stateDict())),
+  };
+}
+
+function restore(saved: Record<string, tg.Tensor>, m: tg.nn.Module, opt: Opt, sched: Sched): void {
+  m.loadStateDict(selectPrefix('model.', saved));
+  opt.loadStateDict(stateDictFromTensors(selectPrefix('optimizer.', saved)));
+  sched.loadStateDict(stateDictFromTensors(selectPrefix('scheduler.', saved)) as never);
+}
+
+describe('training resumes bit-identically from a safetensors checkpoint', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tapegrad-resume-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const c of configs) {
+    it(`${c.name}: 10 steps equal 5 steps, save, load into fresh objects, 5 steps`, () => {
+      const metric = c.metric ?? false;
+      const a = makeModel(7);
+      const optA = c.optimizer(a, 0.1);
+      const schedA = c.scheduler(optA);
+      train(a, optA, schedA, metric, 0, 10);
+
+      const b = makeModel(7);
+      const optB = c.optimizer(b, 0.1);
+      const schedB = c.scheduler(optB);
+      train(b, optB, schedB, metric, 0, 5);
+      const bytes = tg.serialize(checkpoint(b, optB, schedB));
+
+      // Fresh objects with other weights and other options: everything must come from the file.
+      const fresh = () => {
+        const m = makeModel(99);
+        const o = c.optimizer(m, 0.37);
+        return { m, o, s: c.scheduler(o) };
+      };
+      const r = fresh();
+      restore(tg.deserialize(bytes).tensors, r.m, r.o, r.s);
+      expect(r.o.paramGroups.map((g) => g.lr)).toEqual(optB.paramGroups.map((g) => g.lr));
+      train(r.m, r.o, r.s, metric, 5, 10);
+      expect(weights(r.m)).toEqual(weights(a));
+      expect(r.o.paramGroups.map((g) => g.lr)).toEqual(optA.paramGroups.map((g) => g.lr));
+
+      // The same through a file; and without the optimizer's state the run differs (the test can fail).
+      const file = join(dir, 'ckpt.safetensors');
+      tg.saveSync(checkpoint(b, optB, schedB), file);
+      const f = fresh();
+      restore(tg.loadSync(file), f.m, f.o, f.s);
+      train(f.m, f.o, f.s, metric, 5, 10);
+      expect(weights(f.m)).toEqual(weights(a));
+      const w = fresh();
+      w.m.loadStateDict(b.stateDict());
+      train(w.m, w.o, w.s, metric, 5, 10);
+      expect(weights(w.m)).not.toEqual(weights(a));
+    });
+  }
+
+  it('works with the async tg.save / tg.load', async () => {
+    const c = configs[3]!;
+    const a = makeModel(7);
+    const optA = c.optimizer(a, 0.1);
+    const schedA = c.scheduler(optA);
+    train(a, optA, schedA, false, 0, 6);
+    const file = join(dir, 'async.safetensors');
+    await tg.save(checkpoint(a, optA, schedA), file);
+    const m = makeModel(5);
+    const o = c.optimizer(m, 0.2);
+    const s = c.scheduler(o);
+    restore(await tg.load(file), m, o, s);
+    train(a, optA, schedA, false, 6, 8);
+    train(m, o, s, false, 6, 8);
+    expect(weights(m)).toEqual(weights(a));
+  });
+});
+
+describe('stateDictToTensors / stateDictFromTensors', () => {
+  it('encodes numbers as float64 scalars, booleans as int32 scalars, number arrays as float64 vectors', () => {
+    const p = tg.tensor([1, 2], { requiresGrad: true });
+    p.grad = tg.tensor([0.5, -0.5]);
+    const opt = new Adam([p], { lr: 0.1, amsgrad: true });
+    opt.step();
+    const t = stateDictToTensors(opt.stateDict());
+    expect(Object.keys(t).sort()).toEqual(
+      [
+        'paramGroups.0.amsgrad', 'paramGroups.0.betas', 'paramGroups.0.eps', 'paramGroups.0.lr', 'paramGroups.0.maximize',
+        'paramGroups.0.params', 'paramGroups.0.weightDecay', 'state.0.step', 'state.0.tensors.exp_avg',
+        'state.0.tensors.exp_avg_sq', 'state.0.tensors.max_exp_avg_sq',
+      ].sort(),
+    );
+    expect(t['paramGroups.0.amsgrad']!.dtype).toBe('int32');
+    expect(t['paramGroups.0.amsgrad']!.item()).toBe(1);
+    expect(t['paramGroups.0.lr']!.dtype).toBe('float64');
+    expect(t['paramGroups.0.lr']!.item()).toBe(0.1);
+    expect(t['paramGroups.0.betas']!.toArray()).toEqual([0.9, 0.999]);
+    expect(t['state.0.step']!.item()).toBe(1);
+    const back = stateDictFromTensors(t);
+    expect(back.paramGroups).toEqual([{ lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: true, maximize: false, params: [0] }]);
+    expect(back.state[0].step).toBe(1);
+    expect(back.state[0].tensors.exp_avg).toBe(t['state.0.tensors.exp_avg']);
+  });
+
+  it('keeps Infinity exactly (ReduceLROnPlateau before any metric)', () => {
+    const opt = new SGD([tg.zeros([1], { requiresGrad: true })], { lr: 1 });
+    const s = new lrScheduler.ReduceLROnPlateau(opt);
+    const back = stateDictFromTensors(stateDictToTensors(s.stateDict()));
+    expect(back).toEqual({ best: Infinity, badEpochs: 0, cooldownCounter: 0, lastEpoch: 0 });
+  });
+
+  it('a state dict before the first step, and SGD without momentum, round trip', () => {
+    const p = tg.tensor([1], { requiresGrad: true });
+    const opt = new SGD([p], { lr: 0.5 });
+    const other = new SGD([tg.tensor([1], { requiresGrad: true })], { lr: 0.1 });
+    other.loadStateDict(stateDictFromTensors(stateDictToTensors(opt.stateDict())));
+    expect(other.paramGroups[0]!.lr).toBe(0.5);
+    p.grad = tg.tensor([1]);
+    opt.step();
+    other.loadStateDict(stateDictFromTensors(stateDictToTensors(opt.stateDict())));
+    expect(other.stateDict().state[0]!.step).toBe(1);
+  });
+
+  it('rejects what it cannot encode or decode, naming the entry', () => {
+    expect(() => stateDictToTensors({ a: { b: 'text' } })).toThrow(/stateDictToTensors: 'a.b' is a string/);
+    expect(() => stateDictToTensors({ a: null })).toThrow(/'a' is null/);
+    expect(() => stateDictToTensors({ w: tg.ones([1]) })).toThrow(/a tensor at 'w' outside a 'tensors' object/);
+    expect(() => stateDictToTensors({ 'a.b': 1 })).toThrow(/cannot be part of a dotted name/);
+    expect(() => stateDictToTensors(5 as unknown as object)).toThrow(TypeError);
+    expect(() => stateDictFromTensors({ flag: tg.tensor(2, { dtype: 'int32' }) })).toThrow(/'flag' holds a boolean as 0 or 1, got 2/);
+    expect(() => stateDictFromTensors({ m: tg.ones([2, 2]) })).toThrow(/'m' must be a float scalar, a float vector or an int32 scalar, got float32 of shape \[2, 2\]/);
+    expect(() => stateDictFromTensors({ a: tg.ones([]), 'a.b': tg.ones([]) })).toThrow(/is below 'a', which is a value/);
+    expect(() => stateDictFromTensors({ 'a..b': tg.ones([]) })).toThrow(/not a dotted name/);
+  });
+});
+
+describe('Optimizer.loadStateDict validates before changing anything', () => {
+  const param = (n: number) => {
+    const p = tg.zeros([n], { requiresGrad: true });
+    p.grad = tg.ones([n]);
+    return p;
+  };
+  const trained = () => {
+    const opt = new Adam([param(2), param(3)], { lr: 0.1 });
+    opt.step();
+    return opt.stateDict();
+  };
+
+  it('names the mismatch', () => {
+    const dict = trained();
+    expect(() => new SGD([param(2), param(3)], { lr: 0.1 }).loadStateDict(dict as never)).toThrow(
+      /SGD.loadStateDict: group 0 has option 'betas', which SGD does not have/,
+    );
+    expect(() => new Adam([param(2)]).loadStateDict(dict)).toThrow(/group 0 has 2 parameters in the state dict and 1 here/);
+    expect(() => new Adam([{ params: [param(2)] }, { params: [param(3)] }]).loadStateDict(dict)).toThrow(
+      /the state dict has 1 parameter groups, this optimizer 2/,
+    );
+    expect(() => new Adam([param(2), param(4)]).loadStateDict(dict)).toThrow(
+      /state 'exp_avg' of parameter 1 must be a tensor of shape \[4\], got \[3\]/,
+    );
+    const badType = { ...dict, paramGroups: [{ ...dict.paramGroups[0]!, lr: '0.1' as unknown as number }] };
+    expect(() => new Adam([param(2), param(3)]).loadStateDict(badType)).toThrow(/option 'lr' of group 0 must be a number, got string "0.1"/);
+    const badBetas = { ...dict, paramGroups: [{ ...dict.paramGroups[0]!, betas: [0.9] as unknown as [number, number] }] };
+    expect(() => new Adam([param(2), param(3)]).loadStateDict(badBetas)).toThrow(/option 'betas' of group 0 must be an array of 2 numbers/);
+    const badRange = { ...dict, paramGroups: [{ ...dict.paramGroups[0]!, lr: -1 }] };
+    expect(() => new Adam([param(2), param(3)]).loadStateDict(badRange)).toThrow(/Adam: lr must be a non-negative number, got -1/);
+    const { amsgrad: _a, ...lacking } = dict.paramGroups[0]!;
+    expect(() => new Adam([param(2), param(3)]).loadStateDict({ ...dict, paramGroups: [lacking as never] })).toThrow(/group 0 lacks option 'amsgrad'/);
+    const badStep = { ...dict, state: { 0: { ...dict.state[0]!, step: 1.5 } } };
+    expect(() => new Adam([param(2), param(3)]).loadStateDict(badStep)).toThrow(/step count of parameter 0 must be a non-negative integer, got 1.5/);
+    expect(() => new Adam([param(2), param(3)]).loadStateDict({ ...dict, state: { 7: dict.state[0]! } })).toThrow(/state for parameter 7, which does not exist/);
+    expect(() => new Adam([param(2)]).loadStateDict(null as never)).toThrow(TypeError);
+  });
+
+  it('a failed load leaves the optimizer as it was', () => {
+    const p = param(2);
+    const opt = new Adam([p], { lr: 0.3 });
+    opt.step();
+    const before = opt.stateDict();
+    const snapshot = before.state[0]!.tensors.exp_avg!.toArray();
+    const bad = { ...before, paramGroups: [{ ...before.paramGroups[0]!, lr: 0.01, eps: -1 }] };
+    expect(() => opt.loadStateDict(bad)).toThrow(/eps/);
+    expect(opt.paramGroups[0]!.lr).toBe(0.3);
+    expect(opt.stateDict().state[0]!.tensors.exp_avg!.toArray()).toEqual(snapshot);
+  });
+
+  it('loading its own state dict works (copies before freeing)', () => {
+    const p = param(2);
+    const opt = new Adam([p], { lr: 0.3 });
+    opt.step();
+    const m = opt.stateDict().state[0]!.tensors.exp_avg!.toArray();
+    opt.loadStateDict(opt.stateDict());
+    expect(opt.stateDict().state[0]!.tensors.exp_avg!.toArray()).toEqual(m);
+  });
+
+  it('loaded state is owned by the optimizer: a tidy around the load frees none of it', () => {
+    const dict = trained();
+    const opt = new Adam([param(2), param(3)]);
+    tg.tidy(() => opt.loadStateDict(dict));
+    opt.step();
+    expect(opt.stateDict().state[1]!.step).toBe(2);
+  });
+
+  it('option types are checked when the optimizer is made', () => {
+    expect(() => new SGD([param(1)], { lr: 0.1, momentum: '0.9' as unknown as number })).toThrow(
+      /SGD: option 'momentum' of options must be a number, got string "0.9"/,
+    );
+    expect(() => new Adam([param(1)], { amsgrad: 1 as unknown as boolean })).toThrow(/option 'amsgrad' of options must be a boolean/);
+    expect(() => new Adam([{ params: [param(1)], betas: 0.9 as unknown as [number, number] }])).toThrow(/option 'betas' of group 0 must be an array of 2 numbers/);
+  });
+});
+
+describe('scheduler state dicts', () => {
+  it('ReduceLROnPlateau resumes its counters', () => {
+    const make = () => {
+      const o = new SGD([tg.zeros([1], { requiresGrad: true })], { lr: 1 });
+      return { o, s: new lrScheduler.ReduceLROnPlateau(o, { patience: 2, factor: 0.5, cooldown: 1 }) };
+    };
+    const metrics = [5, 4, 4, 4, 4, 4, 4, 3, 3, 3, 3];
+    const a = make();
+    for (const m of metrics) a.s.step(m);
+    const b = make();
+    for (const m of metrics.slice(0, 5)) b.s.step(m);
+    const c = make();
+    c.o.loadStateDict(b.o.stateDict());
+    c.s.loadStateDict(b.s.stateDict());
+    for (const m of metrics.slice(5)) c.s.step(m);
+    expect(c.o.paramGroups[0]!.lr).toBe(a.o.paramGroups[0]!.lr);
+    expect(c.s.stateDict()).toEqual(a.s.stateDict());
+    expect(() => c.s.loadStateDict({ best: 1, badEpochs: -1, cooldownCounter: 0, lastEpoch: 0 })).toThrow(/badEpochs must be a non-negative integer/);
+  });
+
+  it('LRScheduler.loadStateDict checks its input', () => {
+    const o = new SGD([tg.zeros([1], { requiresGrad: true })], { lr: 1 });
+    const s = new lrScheduler.StepLR(o, { stepSize: 2 });
+    expect(() => s.loadStateDict({ lastEpoch: 0.5, baseLrs: [1] })).toThrow(/StepLR.loadStateDict: lastEpoch must be an integer >= -1, got 0.5/);
+    expect(() => s.loadStateDict({ lastEpoch: 3, baseLrs: [1, 2] })).toThrow(/baseLrs must be 1 numbers, one per parameter group/);
+    s.loadStateDict({ lastEpoch: 4, baseLrs: [2] });
+    expect(o.paramGroups[0]!.lr).toBeCloseTo(0.02, 15);
+  });
+});
+
+describe('addParamGroup', () => {
+  it('adds a group with its own options, checked like the constructor’s', () => {
+    const a = tg.tensor([1], { dtype: 'float64', requiresGrad: true });
+    const b = tg.tensor([1], { dtype: 'float64', requiresGrad: true });
+    const opt = new SGD([a], { lr: 0.1, momentum: 0.9 });
+    opt.addParamGroup({ params: [b], lr: 0.5 });
+    expect(opt.paramGroups.map((g) => [g.lr, g.momentum])).toEqual([[0.1, 0.9], [0.5, 0.9]]);
+    a.grad = tg.tensor([1], { dtype: 'float64' });
+    b.grad = tg.tensor([1], { dtype: 'float64' });
+    opt.step();
+    expect([a.item(), b.item()]).toEqual([1 - 0.1, 1 - 0.5]);
+    expect(() => opt.addParamGroup({ params: [a] })).toThrow(/SGD: parameter 0 of group 2 appears in more than one place/);
+    expect(() => opt.addParamGroup({ params: [tg.zeros([1], { requiresGrad: true })], lr: -1 })).toThrow(/lr must be a non-negative number, got -1 \(group 2\)/);
+    expect(() => opt.addParamGroup({ params: 3 } as never)).toThrow(/parameter group 2 must be an object with a params list/);
+    expect(opt.paramGroups).toHaveLength(2);
+  });
+});

@@ -1,0 +1,277 @@
+// Off-thread training steps: Trainer and fit({ offThread }), locking, and
+// termination of a worker thread in the middle of a step.
+import { Worker } from 'node:worker_threads';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tg } from './helpers.js';
+
+type Opt = tg.optim.Optimizer<{ lr: number }>;
+
+const optimizers: Record<string, (params: tg.Tensor[]) => Opt> = {
+  'SGD (Nesterov, weight decay)': (p) => new tg.optim.SGD(p, { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }),
+  'Adam (AMSGrad)': (p) => new tg.optim.Adam(p, { lr: 1e-2, amsgrad: true }),
+  AdamW: (p) => new tg.optim.AdamW(p, { lr: 1e-2 }),
+  'RMSprop (centered, momentum)': (p) => new tg.optim.RMSprop(p, { lr: 1e-3, centered: true, momentum: 0.5 }),
+  'Adagrad (initial accumulator)': (p) => new tg.optim.Adagrad(p, { lr: 0.1, initialAccumulatorValue: 0.1 }),
+};
+
+function setup(make: (p: tg.Tensor[]) => Opt, sizes = [12, 32, 32, 4], batch = 16) {
+  tg.manualSeed(4);
+  const model = new tg.nn.MLP(sizes);
+  const optimizer = make(model.parameters());
+  tg.manualSeed(5);
+  const x = tg.randn([batch, sizes[0]!]);
+  const y = tg.randint(0, sizes[sizes.length - 1]!, [batch]);
+  return { model, optimizer, x, y, loss: new tg.nn.CrossEntropyLoss() };
+}
+
+const weights = (m: tg.nn.Module) => m.parameters().flatMap((p) => Array.from(p.data()));
+
+describe('Trainer.step', () => {
+  for (const [name, make] of Object.entries(optimizers)) {
+    it(`matches synchronous steps bit for bit: ${name}`, async () => {
+      const a = setup(make);
+      const b = setup(make);
+      const trainer = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer });
+      for (let i = 0; i < 4; i++) {
+        const expected = tg.tidy(() => {
+          a.optimizer.zeroGrad();
+          const l = a.loss.forward(a.model.forward(a.x), a.y);
+          l.backward();
+          a.optimizer.step();
+          return l.item();
+        });
+        expect(await trainer.step([b.x, b.y])).toBe(expected);
+      }
+      expect(weights(b.model)).toEqual(weights(a.model));
+      // The optimizer's bookkeeping advanced as with step(): the state dicts agree.
+      const sa = a.optimizer.stateDict();
+      const sb = b.optimizer.stateDict();
+      expect(Object.keys(sb.state)).toEqual(Object.keys(sa.state));
+      for (const k of Object.keys(sa.state)) {
+        expect(sb.state[Number(k)]!.step).toBe(sa.state[Number(k)]!.step);
+        for (const [n, t] of Object.entries(sa.state[Number(k)]!.tensors))
+          expect(Array.from(sb.state[Number(k)]!.tensors[n]!.data())).toEqual(Array.from(t.data()));
+      }
+    });
+  }
+
+  it('locks the parameters, gradients and optimizer state while the step runs', async () => {
+    const s = setup(optimizers['Adam (AMSGrad)']!, [256, 512, 512, 10], 256);
+    // The whole forward pass at once: the job is queued when step() returns.
+    const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, yieldEveryMs: 0 });
+    await trainer.step([s.x, s.y]); // creates the optimizer state
+    const w = s.model.parameters()[0]!;
+    const state = s.optimizer.stateDict().state[0]!.tensors.exp_avg!;
+    const pending = trainer.step([s.x, s.y]);
+    expect(trainer.busy).toBe(true);
+    expect(() => tg.noGrad(() => w.addInPlace(1))).toThrow(/in use by a running async operation/);
+    expect(() => tg.noGrad(() => state.mulInPlace(0))).toThrow(/in use by a running async operation/);
+    expect(() => w.grad).toThrow(/in use by a running backwardAsync or train step; await it first/);
+    expect(() => s.optimizer.step()).toThrow(tg.TapegradError);
+    expect(() => w.dispose()).toThrow(/in use by a running async operation/);
+    // The batch is read by the backward pass: locked too.
+    expect(() => tg.noGrad(() => s.x.mulInPlace(2))).toThrow(/in use by a running async operation/);
+    expect(() => s.y.dispose()).toThrow(/in use by a running async operation/);
+    const before = weights(s.model);
+    const loss = await pending;
+    expect(Number.isFinite(loss)).toBe(true);
+    expect(trainer.busy).toBe(false);
+    expect(weights(s.model)).not.toEqual(before);
+    tg.noGrad(() => w.addInPlace(0)); // unlocked again
+    expect(w.grad).not.toBeNull();
+  });
+
+  it('gives the same result whatever number of threads the job uses', async () => {
+    const make = optimizers['Adam (AMSGrad)']!;
+    const run = async (threads: number) => {
+      const s = setup(make, [64, 128, 128, 10], 256);
+      const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, threads });
+      for (let i = 0; i < 3; i++) await trainer.step([s.x, s.y]);
+      return weights(s.model);
+    };
+    expect(await run(1)).toEqual(await run(2));
+  });
+
+  it('keeps the event loop free while backward and the update run', async () => {
+    const s = setup(optimizers['SGD (Nesterov, weight decay)']!, [512, 1024, 1024, 10], 512);
+    const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer });
+    let ticks = 0;
+    let running = true;
+    const spin = () => {
+      ticks++;
+      if (running) setImmediate(spin);
+    };
+    const step = trainer.step([s.x, s.y]);
+    setImmediate(spin);
+    await step;
+    running = false;
+    // A synchronous step would have run to the end before the first tick.
+    expect(ticks).toBeGreaterThan(0);
+  });
+
+  it('runs a Sequential layer by layer, yielding in between, with the same result', async () => {
+    const make = optimizers['SGD (Nesterov, weight decay)']!;
+    const build = () => {
+      tg.manualSeed(4);
+      // Nested containers are flattened into one list of layers.
+      const model = new tg.nn.Sequential(new tg.nn.Linear(12, 32), new tg.nn.Sequential(new tg.nn.Tanh(), new tg.nn.Linear(32, 4)));
+      tg.manualSeed(5);
+      return { model, optimizer: make(model.parameters()), x: tg.randn([16, 12]), y: tg.randint(0, 4, [16]), loss: new tg.nn.CrossEntropyLoss() };
+    };
+    const a = build();
+    const b = build();
+    const whole = new tg.train.Trainer(a.model, { loss: a.loss, optimizer: a.optimizer, yieldEveryMs: 0 });
+    const sliced = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer, yieldEveryMs: 1e-9 });
+    await whole.step([a.x, a.y]);
+    await sliced.step([b.x, b.y]);
+    const before = tg.memory().liveTensors;
+    let ticks = 0;
+    for (let i = 0; i < 3; i++) {
+      const la = await whole.step([a.x, a.y]);
+      let turns = 0;
+      const count = () => void turns++;
+      const pending = sliced.step([b.x, b.y]);
+      setImmediate(count);
+      setImmediate(count);
+      const lb = await pending;
+      ticks += turns;
+      expect(lb).toBe(la);
+    }
+    expect(weights(b.model)).toEqual(weights(a.model));
+    // Yields happened during the forward pass, and nothing leaked.
+    expect(ticks).toBeGreaterThan(0);
+    expect(tg.memory().liveTensors).toBe(before);
+  });
+
+  it('runs steps called without awaiting one after the other, in order', async () => {
+    const make = optimizers['SGD (Nesterov, weight decay)']!;
+    const a = setup(make);
+    const b = setup(make);
+    const trainer = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer });
+    const expected: number[] = [];
+    for (let i = 0; i < 3; i++)
+      expected.push(tg.tidy(() => {
+        a.optimizer.zeroGrad();
+        const l = a.loss.forward(a.model.forward(a.x), a.y);
+        l.backward();
+        a.optimizer.step();
+        return l.item();
+      }));
+    const losses = await Promise.all([0, 1, 2].map(() => trainer.step([b.x, b.y])));
+    expect(losses).toEqual(expected);
+    expect(weights(b.model)).toEqual(weights(a.model));
+  });
+
+  it('falls back to an update on the JS thread for optimizers that only define step()', async () => {
+    class HalfStep extends tg.optim.Optimizer<{ lr: number }> {
+      constructor(params: tg.Tensor[]) {
+        super('HalfStep', params, { lr: 0.5 });
+      }
+      override step(): void {
+        tg.noGrad(() => {
+          for (const p of this.paramGroups[0]!.params) tg.tidy(() => void p.subInPlace(p.grad!.mul(this.paramGroups[0]!.lr)));
+        });
+      }
+    }
+    const w = tg.tensor([1, 2], { requiresGrad: true });
+    const opt = new HalfStep([w]);
+    const trainer = new tg.train.Trainer((x: tg.Tensor) => x.mul(w).sum().reshape([1]), { loss: (p: tg.Tensor) => p.sum(), optimizer: opt });
+    expect(await trainer.step([tg.tensor([3, 4]), tg.tensor([0])])).toBe(11);
+    expect(w.toArray()).toEqual([1 - 1.5, 2 - 2]);
+  });
+
+  it('does not leak tensors from step to step', async () => {
+    const s = setup(optimizers['Adam (AMSGrad)']!);
+    const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, metrics: ['accuracy'] });
+    await trainer.step([s.x, s.y]);
+    const before = tg.memory().liveTensors;
+    for (let i = 0; i < 20; i++) {
+      const r = await trainer.stepWithMetrics([s.x, s.y]);
+      expect(r.accuracy).toBeGreaterThanOrEqual(0);
+    }
+    expect(tg.memory().liveTensors).toBe(before);
+  });
+
+  it('reports bad input as errors', async () => {
+    const s = setup(optimizers['SGD (Nesterov, weight decay)']!);
+    expect(() => new tg.train.Trainer(s.model, { loss: s.loss } as never)).toThrow(/options.optimizer must be an optimizer/);
+    expect(() => new tg.train.Trainer(s.model, { optimizer: s.optimizer } as never)).toThrow(/options.loss must be/);
+    expect(() => new tg.train.Trainer(null as never, { loss: s.loss, optimizer: s.optimizer })).toThrow(/Trainer: model must be/);
+    expect(() => new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, threads: -1 })).toThrow(/threads must be a non-negative integer/);
+    expect(() => new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, yieldEveryMs: -1 })).toThrow(/yieldEveryMs must be a non-negative number/);
+    const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer });
+    await expect(trainer.step([s.x])).rejects.toThrow(/inputs followed by the target/);
+    const gone = tg.randn([16, 12]);
+    gone.dispose();
+    await expect(trainer.step([gone, s.y])).rejects.toThrow(/disposed tensor/);
+    const bad = new tg.train.Trainer(s.model, { loss: (p: tg.Tensor) => p, optimizer: s.optimizer });
+    await expect(bad.step([s.x, s.y])).rejects.toThrow(/the loss must be a single value/);
+    const noGradLoss = new tg.train.Trainer(s.model, { loss: () => tg.tensor(1), optimizer: s.optimizer });
+    await expect(noGradLoss.step([s.x, s.y])).rejects.toThrow(/does not require grad/);
+    // The trainer keeps working after a failed step.
+    expect(Number.isFinite(await trainer.step([s.x, s.y]))).toBe(true);
+  });
+});
+
+describe('fit({ offThread: true })', () => {
+  it('gives the same history as fit on the JS thread', async () => {
+    const run = async (offThread: boolean) => {
+      const s = setup(optimizers['Adam (AMSGrad)']!);
+      const xs = tg.randn([64, 12]);
+      const ys = tg.randint(0, 4, [64]);
+      const loader = new tg.data.DataLoader([xs, ys], { batchSize: 16, shuffle: true, seed: 2 });
+      const h = await tg.train.fit(s.model, loader, { epochs: 3, loss: s.loss, optimizer: s.optimizer, metrics: ['accuracy'], verbose: 0, offThread });
+      return { loss: h.loss, acc: h.get('accuracy'), w: weights(s.model) };
+    };
+    const sync = await run(false);
+    const off = await run(true);
+    expect(off).toEqual(sync);
+  });
+});
+
+describe('worker termination', () => {
+  const dist = path.join(__dirname, '..', 'dist', 'index.js');
+  // A worker that trains a large MLP in a loop, with the async step or backwardAsync.
+  const source = (mode: 'trainer' | 'backward') => `
+    const { parentPort } = require('node:worker_threads');
+    const tg = require(${JSON.stringify(dist)});
+    tg.manualSeed(1);
+    const model = new tg.nn.MLP([512, 1024, 1024, 10]);
+    const optimizer = new tg.optim.SGD(model.parameters(), { lr: 0.01 });
+    const loss = new tg.nn.CrossEntropyLoss();
+    const trainer = new tg.train.Trainer(model, { loss, optimizer });
+    const x = tg.randn([512, 512]);
+    const y = tg.randint(0, 10, [512]);
+    (async () => {
+      for (let i = 0; ; i++) {
+        if (${JSON.stringify(mode)} === 'trainer') await trainer.step([x, y]);
+        else await tg.tidyAsync(async () => { const l = loss.forward(model.forward(x), y); await l.backwardAsync(); });
+        if (i === 0) parentPort.postMessage('running');
+      }
+    })();
+  `;
+
+  for (const mode of ['trainer', 'backward'] as const) {
+    it(`ends cleanly when terminated in the middle of a step (${mode})`, async () => {
+      for (let round = 0; round < 4; round++) {
+        const w = new Worker(source(mode), { eval: true });
+        const errors: unknown[] = [];
+        w.on('error', (e) => errors.push(e));
+        await new Promise<void>((resolve, reject) => {
+          w.once('message', () => resolve());
+          w.once('error', reject);
+        });
+        await new Promise((r) => setTimeout(r, 3 * round));
+        const code = await Promise.race([
+          w.terminate(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('terminate() hung')), 20_000)),
+        ]);
+        expect(code).toBe(1);
+        expect(errors).toEqual([]);
+      }
+      // The main thread's addon still works.
+      expect(tg.tensor([1, 2]).mul(2).toArray()).toEqual([2, 4]);
+    });
+  }
+});

@@ -79,6 +79,30 @@ describe('multithreaded backward', () => {
     }
   });
 
+  it('runs independent nodes side by side only under the strategies and sizes that allow it', () => {
+    const grouped = (strategy: 'hybrid' | 'intra' | 'inter', threads: number, g: Graph) => {
+      native._setBackwardStrategy(strategy);
+      tg.setNumThreads(threads);
+      const before = native._backwardGroupedNodes();
+      backwardBytes(g);
+      return native._backwardGroupedNodes() - before;
+    };
+    const large = graphs.branches(tg);
+    const small = graphs.branches(tg, { dtype: 'float64', width: 48, batch: 16, count: 8 });
+    expect(grouped('inter', 2, large)).toBeGreaterThanOrEqual(4);
+    expect(grouped('hybrid', 2, large)).toBeGreaterThanOrEqual(4); // 512×512 GEMMs pay for a thread each
+    expect(grouped('inter', 2, small)).toBeGreaterThanOrEqual(8);
+    expect(grouped('hybrid', 2, small)).toBe(0); // too small to be worth a hand-off
+    expect(grouped('intra', 2, large)).toBe(0);
+    expect(grouped('inter', 1, large)).toBe(0);
+    // createGraph rules record new nodes and share leaves' accumulators: one at a time.
+    native._setBackwardStrategy('inter');
+    tg.setNumThreads(2);
+    const before = native._backwardGroupedNodes();
+    tg.tidy(() => tg.grad(large.forward(), large.params, { createGraph: true }));
+    expect(native._backwardGroupedNodes() - before).toBe(0);
+  });
+
   it('matches the gradients computed by hand-written chains (values, not only agreement)', () => {
     // y = sum over 4 branches of (x·Wbᵀ); dL/dx for L = sum(y) is the sum of each Wb's column sums.
     tg.setNumThreads(2);

@@ -300,6 +300,11 @@ Napi::Value set_backward_strategy_js(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), previous);
 }
 
+// _backwardGroupedNodes(): nodes run side by side so far (see core/schedule.h).
+Napi::Value backward_grouped_nodes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(grouped_nodes()));
+}
+
 }  // namespace
 
 void register_autograd(Napi::Env env, Napi::Object exports) {
@@ -318,6 +323,7 @@ void register_autograd(Napi::Env env, Napi::Object exports) {
   define<set_grad_enabled_js>(env, exports, "setGradEnabled");
   define<register_hook>(env, exports, "registerHook");
   define<set_backward_strategy_js>(env, exports, "_setBackwardStrategy");
+  define<backward_grouped_nodes>(env, exports, "_backwardGroupedNodes");
 }
 
 }  // namespace tapegrad::binding

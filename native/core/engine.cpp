@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <queue>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -101,7 +101,7 @@ struct Capture {
 };
 
 struct LaterFirst {
-  bool operator()(const Node* a, const Node* b) const { return a->sequence_nr < b->sequence_nr; }
+  bool operator()(const Node* a, const Node* b) const { return a->sequence_nr > b->sequence_nr; }
 };
 
 // Sums the contributions to one slot in a fixed order.
@@ -197,7 +197,8 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   }
 
   std::vector<Tensor> captured(captures ? captures->size() : 0);
-  std::priority_queue<Node*, std::vector<Node*>, LaterFirst> ready;
+  // Ordered latest first; a set, so the hybrid policy can look past the top.
+  std::set<Node*, LaterFirst> ready;
 
   auto deliver = [&](Node* target, std::uint32_t slot, Contribution c) {
     NodeState& s = state[target];
@@ -215,7 +216,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   for (const Edge& e : root_edges)
     if (state[e.node.get()].dependencies == 0) {
       state[e.node.get()].dependencies = -1;  // queued once
-      ready.push(e.node.get());
+      ready.insert(e.node.get());
     }
 
   // One step takes a group of ready nodes (see core/schedule.h), prepares
@@ -271,18 +272,22 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
 
   while (!ready.empty()) {
     group.clear();
-    group.push_back(ready.top());
-    ready.pop();
-    if (group_limit > 1) {
-      // Hybrid: only nodes that each pay for a thread of their own join.
-      const bool any_size = strategy == BackwardStrategy::Inter;
-      if (any_size || node_cost(*group[0]) >= kConcurrentNodeCost) {
-        while (!ready.empty() && static_cast<int>(group.size()) < group_limit &&
-               (any_size || node_cost(*ready.top()) >= kConcurrentNodeCost)) {
-          group.push_back(ready.top());
-          ready.pop();
-        }
+    if (group_limit > 1 && strategy == BackwardStrategy::Inter) {
+      // Inter: the latest ready nodes, however small.
+      while (!ready.empty() && static_cast<int>(group.size()) < group_limit) {
+        group.push_back(*ready.begin());
+        ready.erase(ready.begin());
       }
+    } else if (group_limit > 1) {
+      // Hybrid: every ready node that pays for a thread of its own, latest
+      // first, when there are at least two; otherwise the latest node alone.
+      for (auto it = ready.begin(); it != ready.end() && static_cast<int>(group.size()) < group_limit; ++it)
+        if (node_cost(**it) >= kConcurrentNodeCost) group.push_back(*it);
+      if (group.size() < 2) group.assign(1, *ready.begin());
+      for (Node* n : group) ready.erase(n);
+    } else {
+      group.push_back(*ready.begin());
+      ready.erase(ready.begin());
     }
     const std::size_t count = group.size();
     group_inputs.resize(count);
@@ -296,6 +301,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
       // on the pool runs on the thread that opened it). Grad mode is per
       // thread: set it on the pool threads too.
       const bool mode = options.create_graph;
+      note_grouped_nodes(count);
       runtime::parallel_for(0, static_cast<std::int64_t>(count), 1, [&](std::int64_t b, std::int64_t e) {
         GradModeGuard pool_mode(mode);
         for (std::int64_t i = b; i < e; ++i) apply(static_cast<std::size_t>(i));
@@ -314,7 +320,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
         NodeState& next = state[e.node.get()];
         if (--next.dependencies == 0) {
           next.dependencies = -1;
-          ready.push(e.node.get());
+          ready.insert(e.node.get());
         }
       }
     }

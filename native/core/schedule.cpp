@@ -9,6 +9,9 @@ namespace tapegrad {
 
 namespace {
 std::atomic<int> g_strategy{static_cast<int>(BackwardStrategy::Hybrid)};
+std::atomic<std::uint64_t> g_grouped_nodes{0};
+
+constexpr double kNsPerElement = 0.5, kFlopsPerNs = 100;
 
 double numel_of(const Shape& shape) {
   double n = 1;
@@ -40,28 +43,36 @@ const char* backward_strategy_name(BackwardStrategy strategy) {
   }
 }
 
+void note_grouped_nodes(std::size_t count) { g_grouped_nodes.fetch_add(count, std::memory_order_relaxed); }
+
+std::uint64_t grouped_nodes() { return g_grouped_nodes.load(std::memory_order_relaxed); }
+
 double node_cost(const Node& node) {
   // Gradients flowing in (one per output) and out (one per input that needs one).
   double in = 0, out = 0;
   for (const OutputMeta& m : node.outputs) in += numel_of(m.shape);
   for (const Edge& e : node.next_edges)
     if (e.node && e.input_nr < e.node->outputs.size()) out += numel_of(e.node->outputs[e.input_nr].shape);
+  // A leaf's first gradient is stored as it is; later ones are one add.
+  if (const auto* acc = dynamic_cast<const AccumulateGrad*>(&node)) return acc->leaf()->grad ? kNsPerElement * in : 0;
   const char* name = node.name();
-  if (std::strcmp(name, "matmul") == 0 || std::strcmp(name, "linear") == 0) {
-    // out[.., n, m] = a[.., n, k]·b[k, m]: the gradients of a and b together
-    // hold n·k + k·m elements, the output n·m, so k ≈ (a + b) / (n + m);
-    // each needed input gradient is one GEMM of 2·n·m·k.
-    if (node.outputs.empty() || node.outputs[0].shape.size() < 1) return in + out;
-    const Shape& o = node.outputs[0].shape;
-    const double cols = static_cast<double>(o.back());
-    const double rows = in / (cols > 0 ? cols : 1);
-    double gemms = 0;
-    for (std::size_t i = 0; i < node.next_edges.size() && i < 2; ++i)
-      if (node.next_edges[i].node) gemms += 1;
-    const double k = out / (rows + cols > 0 ? rows + cols : 1);
-    return in + out + gemms * 2 * in * k;
+  const bool is_linear = std::strcmp(name, "linear") == 0;
+  if (is_linear || std::strcmp(name, "matmul") == 0) {
+    // out = a·b with a [.., n, k]: each needed input gradient is one GEMM of
+    // 2·(elements of out)·k flops. k is the last dim of a (and of linear's
+    // weight [out, in]), or the second-to-last of matmul's b.
+    double k = 0, gemms = 0;
+    for (std::size_t i = 0; i < node.next_edges.size() && i < 2; ++i) {
+      const Edge& e = node.next_edges[i];
+      if (!e.node || e.input_nr >= e.node->outputs.size()) continue;
+      const Shape& s = e.node->outputs[e.input_nr].shape;
+      if (s.empty()) continue;
+      gemms += 1;
+      k = static_cast<double>(i == 0 || is_linear || s.size() < 2 ? s.back() : s[s.size() - 2]);
+    }
+    return kNsPerElement * (in + out) + gemms * 2 * in * k / kFlopsPerNs;
   }
-  return in + out;
+  return kNsPerElement * (in + out);
 }
 
 }  // namespace tapegrad

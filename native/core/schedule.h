@@ -30,12 +30,20 @@ BackwardStrategy backward_strategy();
 BackwardStrategy parse_backward_strategy(std::string_view name, const char* op);
 const char* backward_strategy_name(BackwardStrategy strategy);
 
-// Estimated work of a node's backward, in float operations: elements read
-// and written for most nodes, 2·m·n·k per GEMM for matmul and linear.
+// Nodes the engine has run in groups of two or more since the process
+// started (all threads): lets tests see that a strategy took effect.
+void note_grouped_nodes(std::size_t count);
+std::uint64_t grouped_nodes();
+
+// Estimated time of a node's backward on one thread, in nanoseconds: about
+// half a nanosecond per gradient element read or written, plus 2·m·n·k GEMM
+// flops at about 100 GFLOP/s for matmul and linear. Only the order of
+// magnitude matters: it decides whether a node is worth a pool thread.
 double node_cost(const Node& node);
 
-// Work below which a node is not worth a pool thread of its own.
-inline constexpr double kConcurrentNodeCost = 1 << 17;
+// A pool hand-off costs a few microseconds; a node below this runs on the
+// walking thread (with its own kernels split across the pool).
+inline constexpr double kConcurrentNodeCost = 20'000;
 
 // Work below which the two GEMMs of a matmul backward run one after the
 // other (each still splitting its tiles across the pool).

@@ -1,122 +1,96 @@
-// Backward-pass scaling: the time of loss.backward() alone (the forward pass
-// is rebuilt, untimed, before each repetition) for four graph shapes on 1 and
-// on 2 threads, medians of several repetitions, with the speed-up. Each graph
-// has the same seeded weights and data on both thread counts, and the bench
-// checks that the gradients are bitwise identical across them before it
-// prints a time. Asserts nothing about speed.
+// Backward-pass scaling: time of backward() alone (the forward is recorded
+// fresh before each repetition, untimed) for several graphs, on 1 thread
+// and on all threads, under each backward strategy:
+//   intra   one node at a time, kernels split across the pool
+//   inter   any ready nodes run side by side, one pool thread each
+//   hybrid  (the default) nodes run side by side only when each is large
+// Medians of repetitions; prints a table; asserts nothing about speed. The
+// last column says whether every configuration gave bitwise identical
+// gradients (it should).
 //
-//   npm run bench:backward             # 25 reps per cell
-//   npm run bench:backward -- --quick  # fewer reps
+//   npm run bench:backward
+//   npm run bench:backward -- --reps 41
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
 
 const require = createRequire(import.meta.url);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
 const tg = require(path.join(root, 'dist', 'index.js'));
-const { nn } = tg;
-const F = nn.functional;
+const { native } = require(path.join(root, 'dist', 'native.js'));
+const graphs = require(path.join(here, 'backward-graphs.cjs'));
 
-const quick = process.argv.includes('--quick');
-const REPS = quick ? 7 : 25;
-const WARMUP = quick ? 3 : 8;
+const repsArg = process.argv.indexOf('--reps');
+const reps = repsArg > 0 ? Number(process.argv[repsArg + 1]) : 25;
+const warmup = 5;
+const allThreads = tg.getNumThreads();
+const threadCounts = allThreads > 1 ? [1, allThreads] : [1];
+const strategies = ['hybrid', 'intra', 'inter'];
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-// Each graph: build() returns { params, forward() -> scalar loss }.
-const graphs = [
-  {
-    name: 'MLP 784-256-256-10, batch 128',
-    build() {
-      const model = new nn.Sequential(new nn.Linear(784, 256), new nn.ReLU(), new nn.Linear(256, 256), new nn.ReLU(), new nn.Linear(256, 10));
-      const x = tg.randn([128, 784]);
-      const y = tg.randint(0, 10, [128]);
-      return { params: model.parameters(), forward: () => F.crossEntropy(model.forward(x), y) };
-    },
-  },
-  {
-    name: '4 independent branches 512→512, batch 256',
-    build() {
-      const branches = Array.from({ length: 4 }, () => new nn.Linear(512, 512));
-      const x = tg.randn([256, 512]);
-      return {
-        params: branches.flatMap((b) => b.parameters()),
-        forward: () => branches.map((b) => b.forward(x).tanh()).reduce((a, b) => a.add(b)).square().mean(),
-      };
-    },
-  },
-  {
-    name: '4 residual MLP blocks, width 256, batch 256',
-    build() {
-      const blocks = Array.from({ length: 4 }, () => new nn.Sequential(new nn.LayerNorm(256), new nn.Linear(256, 512), new nn.GELU(), new nn.Linear(512, 256)));
-      const x = tg.randn([256, 256]);
-      return {
-        params: blocks.flatMap((b) => b.parameters()),
-        forward: () => blocks.reduce((h, b) => h.add(b.forward(h)), x).square().mean(),
-      };
-    },
-  },
-  {
-    name: 'pre-LN transformer block, batch 16, seq 64, width 128, 4 heads',
-    build() {
-      const layer = new nn.TransformerEncoderLayer(128, 4, { dimFeedforward: 512, dropout: 0, activation: 'gelu', normFirst: true, batchFirst: true });
-      const x = tg.randn([16, 64, 128]);
-      return { params: layer.parameters(), forward: () => layer.forward(x).square().mean() };
-    },
-  },
+const cases = [
+  ['MLP 784-256-256-10, batch 128', graphs.mlp(tg)],
+  ['4 branches 512x512, batch 128', graphs.branches(tg)],
+  ['4 residual blocks 256, batch 128', graphs.residual(tg)],
+  ['transformer block 4x64x256, 4 heads', graphs.transformer(tg)],
 ];
 
-function gradsOf(params) {
-  return params.map((p) => p.grad.data());
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+};
+
+// One timed sample per (threads, strategy) in turn inside each repetition,
+// so slow phases of a noisy machine hit every configuration alike.
+function gradBytes(params) {
+  return params.map((p) => {
+    const d = p.grad.data();
+    return Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('base64');
+  }).join('|');
 }
 
-function sameBits(a, b) {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i], y = b[i];
-    if (x.length !== y.length) return false;
-    const bx = new Uint8Array(x.buffer, x.byteOffset, x.byteLength), by = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
-    for (let j = 0; j < bx.length; j++) if (bx[j] !== by[j]) return false;
+function measure(graph) {
+  const times = new Map();
+  const grads = new Set();
+  for (const t of threadCounts) for (const s of strategies) times.set(`${t}/${s}`, []);
+  for (let rep = 0; rep < warmup + reps; rep++) {
+    for (const t of threadCounts) {
+      tg.setNumThreads(t);
+      for (const s of strategies) {
+        native._setBackwardStrategy(s);
+        for (const p of graph.params) p.zeroGrad();
+        tg.tidy(() => {
+          const loss = graph.forward();
+          const start = process.hrtime.bigint();
+          loss.backward();
+          const ms = Number(process.hrtime.bigint() - start) / 1e6;
+          if (rep >= warmup) times.get(`${t}/${s}`).push(ms);
+        });
+        if (rep === 0) grads.add(gradBytes(graph.params));
+      }
+    }
   }
-  return true;
+  const out = {};
+  for (const [k, v] of times) out[k] = median(v);
+  out.identical = grads.size === 1;
+  return out;
 }
 
-function measure(graph, threads) {
-  tg.setNumThreads(threads);
-  tg.manualSeed(7);
-  const { params, forward } = graph.build();
-  const times = [];
-  let grads = null;
-  for (let r = 0; r < WARMUP + REPS; r++) {
-    for (const p of params) p.grad = null;
-    const loss = forward();
-    const t0 = performance.now();
-    loss.backward();
-    const dt = performance.now() - t0;
-    if (r >= WARMUP) times.push(dt);
-    if (r === 0) grads = gradsOf(params);
-    loss.dispose();
+const fmt = (x) => x.toFixed(2).padStart(7);
+const ratio = (x) => `${x.toFixed(2)}x`.padStart(7);
+console.log(`backward() time in ms, median of ${reps} reps (${allThreads} threads available)\n`);
+const header = ['graph'.padEnd(38), 'thr'.padStart(3), ...strategies.map((s) => s.padStart(7)),
+  'hyb/intra'.padStart(9), 'hyb/inter'.padStart(9), 'scale'.padStart(7), 'gradients'];
+console.log(header.join(' '));
+for (const [name, graph] of cases) {
+  const r = measure(graph);
+  for (const t of threadCounts) {
+    const h = r[`${t}/hybrid`], i = r[`${t}/intra`], e = r[`${t}/inter`];
+    // Speed-ups: how much faster hybrid is than each pure strategy, and
+    // hybrid on t threads against hybrid on one.
+    console.log([name.padEnd(38), String(t).padStart(3), fmt(h), fmt(i), fmt(e),
+      ratio(i / h).padStart(9), ratio(e / h).padStart(9), ratio(r['1/hybrid'] / h), r.identical ? 'bitwise identical' : 'DIFFER'].join(' '));
   }
-  return { ms: median(times), grads };
 }
-
-const initialThreads = tg.getNumThreads();
-const maxThreads = Math.min(2, initialThreads);
-console.log(`backward pass only, median of ${REPS} reps; ${tg.backendInfo().isa}, ${tg.getNumThreads()} threads available`);
-console.log(`${'graph'.padEnd(64)} ${'1 thread ms'.padStart(12)} ${'2 threads ms'.padStart(13)} ${'speed-up'.padStart(9)}  gradients`);
-for (const graph of graphs) {
-  tg.tidy(() => {
-    const one = measure(graph, 1);
-    const two = maxThreads > 1 ? measure(graph, 2) : null;
-    const identical = two ? sameBits(one.grads, two.grads) : true;
-    console.log(
-      `${graph.name.padEnd(64)} ${one.ms.toFixed(2).padStart(12)} ${(two ? two.ms.toFixed(2) : 'n/a').padStart(13)} ` +
-        `${(two ? `${(one.ms / two.ms).toFixed(2)}×` : 'n/a').padStart(9)}  ${identical ? 'bitwise identical' : 'DIFFER'}`,
-    );
-  });
-}
-tg.setNumThreads(initialThreads);
+native._setBackwardStrategy('hybrid');
+tg.setNumThreads(allThreads);

@@ -185,6 +185,10 @@ export interface NativeAddon {
    * [0, inner); index `throwAt` throws. Returns [sum, chunks, distinct threads].
    */
   _testParallelFor(n: number, grain: number, inner: number, throwAt: number): [number, number, number];
+  /** Internal switch for benchmarks and tests: how backward uses the pool. Returns the previous strategy. */
+  _setBackwardStrategy(strategy: 'hybrid' | 'intra' | 'inter'): 'hybrid' | 'intra' | 'inter';
+  /** Internal test hook: how many backward nodes have run side by side with others so far, process-wide. */
+  _backwardGroupedNodes(): number;
   /** Internal benchmark hook: seconds of the fastest of `reps` GEMM calls (row-major operands). */
   _timeGemm(dtype: 'float32' | 'float64', m: number, n: number, k: number, layout: 'nn' | 'tn' | 'nt' | 'tt', reps: number): number;
 }

@@ -9,6 +9,7 @@
 #include "core/autograd.h"
 #include "core/engine.h"
 #include "core/grad_mode.h"
+#include "core/schedule.h"
 #include "runtime/error.h"
 #include "runtime/background.h"
 #include "runtime/thread_pool.h"
@@ -288,6 +289,22 @@ Napi::Value register_hook(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// _setBackwardStrategy(name) -> previous name: internal switch for the
+// backward-scaling bench and the determinism tests (see core/schedule.h).
+Napi::Value set_backward_strategy_js(const Napi::CallbackInfo& info) {
+  constexpr const char* op = "_setBackwardStrategy";
+  const std::string name = arg_string(info, 0, op, "strategy");
+  const BackwardStrategy strategy = parse_backward_strategy(name, op);
+  const char* previous = backward_strategy_name(backward_strategy());
+  set_backward_strategy(strategy);
+  return Napi::String::New(info.Env(), previous);
+}
+
+// _backwardGroupedNodes(): nodes run side by side so far (see core/schedule.h).
+Napi::Value backward_grouped_nodes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(grouped_nodes()));
+}
+
 }  // namespace
 
 void register_autograd(Napi::Env env, Napi::Object exports) {
@@ -305,6 +322,8 @@ void register_autograd(Napi::Env env, Napi::Object exports) {
   define<is_grad_enabled>(env, exports, "isGradEnabled");
   define<set_grad_enabled_js>(env, exports, "setGradEnabled");
   define<register_hook>(env, exports, "registerHook");
+  define<set_backward_strategy_js>(env, exports, "_setBackwardStrategy");
+  define<backward_grouped_nodes>(env, exports, "_backwardGroupedNodes");
 }
 
 }  // namespace tapegrad::binding

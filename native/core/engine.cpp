@@ -2,13 +2,15 @@
 
 #include <algorithm>
 #include <cstring>
-#include <queue>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "core/grad_mode.h"
+#include "core/schedule.h"
 #include "core/strided.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace tapegrad {
 
@@ -99,7 +101,7 @@ struct Capture {
 };
 
 struct LaterFirst {
-  bool operator()(const Node* a, const Node* b) const { return a->sequence_nr < b->sequence_nr; }
+  bool operator()(const Node* a, const Node* b) const { return a->sequence_nr > b->sequence_nr; }
 };
 
 // Sums the contributions to one slot in a fixed order.
@@ -195,7 +197,8 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   }
 
   std::vector<Tensor> captured(captures ? captures->size() : 0);
-  std::priority_queue<Node*, std::vector<Node*>, LaterFirst> ready;
+  // Ordered latest first; a set, so the hybrid policy can look past the top.
+  std::set<Node*, LaterFirst> ready;
 
   auto deliver = [&](Node* target, std::uint32_t slot, Contribution c) {
     NodeState& s = state[target];
@@ -213,14 +216,26 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   for (const Edge& e : root_edges)
     if (state[e.node.get()].dependencies == 0) {
       state[e.node.get()].dependencies = -1;  // queued once
-      ready.push(e.node.get());
+      ready.insert(e.node.get());
     }
 
-  while (!ready.empty()) {
-    Node* node = ready.top();
-    ready.pop();
+  // One step takes a group of ready nodes (see core/schedule.h), prepares
+  // their inputs here (sums, hooks: hooks call into JS, so they stay on this
+  // thread), runs the group's backward rules, possibly concurrently, and then
+  // delivers their outputs here in the group's order. Contributions are summed
+  // in producer order (sum_slot), so results do not depend on the grouping.
+  const BackwardStrategy strategy = backward_strategy();
+  // Rules that record a graph (createGraph) create and share AccumulateGrad
+  // nodes of leaves, which is not safe from two threads: run them one by one.
+  const int group_limit =
+      strategy == BackwardStrategy::Intra || options.create_graph ? 1 : std::max(1, runtime::num_threads());
+  std::vector<Node*> group;
+  std::vector<Grads> group_inputs, group_outputs;
+  std::vector<char> group_runs;
+
+  auto prepare = [&](Node* node, Grads& inputs) -> bool {
     NodeState& s = state[node];
-    Grads inputs(node->outputs.size());
+    inputs.assign(node->outputs.size(), Tensor{});
     bool any = false;
     for (std::size_t k = 0; k < node->outputs.size(); ++k) {
       if (k < s.slots.size()) inputs[k] = sum_slot(s.slots[k]);
@@ -243,24 +258,70 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
         for (auto [slot, index] : it->second) captured[index] = inputs[slot];
     }
     const bool run_node = any && (captures ? needed.count(node) > 0 && !dynamic_cast<AccumulateGrad*>(node) : true);
-    Grads outputs;
-    if (run_node) {
+    if (run_node)
       for (std::size_t k = 0; k < inputs.size(); ++k)
         if (!inputs[k].defined()) inputs[k] = filled(node->outputs[k].shape, node->outputs[k].dtype, 0.0);
-      outputs = node->apply(std::move(inputs));
-      if (!options.retain_graph) node->release_saved();
-    }
-    for (std::size_t i = 0; i < node->next_edges.size(); ++i) {
-      const Edge& e = node->next_edges[i];
-      if (!e.node) continue;
-      if (i < outputs.size() && outputs[i].defined()) {
-        check_grad(*node, i, outputs[i], e.node->outputs[e.input_nr]);
-        deliver(e.node.get(), e.input_nr, {node->sequence_nr, static_cast<std::uint32_t>(i), std::move(outputs[i])});
+    return run_node;
+  };
+
+  auto apply = [&](std::size_t i) {
+    if (!group_runs[i]) return;
+    group_outputs[i] = group[i]->apply(std::move(group_inputs[i]));
+    if (!options.retain_graph) group[i]->release_saved();
+  };
+
+  while (!ready.empty()) {
+    group.clear();
+    if (group_limit > 1 && strategy == BackwardStrategy::Inter) {
+      // Inter: the latest ready nodes, however small.
+      while (!ready.empty() && static_cast<int>(group.size()) < group_limit) {
+        group.push_back(*ready.begin());
+        ready.erase(ready.begin());
       }
-      NodeState& next = state[e.node.get()];
-      if (--next.dependencies == 0) {
-        next.dependencies = -1;
-        ready.push(e.node.get());
+    } else if (group_limit > 1) {
+      // Hybrid: every ready node that pays for a thread of its own, latest
+      // first, when there are at least two; otherwise the latest node alone.
+      for (auto it = ready.begin(); it != ready.end() && static_cast<int>(group.size()) < group_limit; ++it)
+        if (node_cost(**it) >= kConcurrentNodeCost) group.push_back(*it);
+      if (group.size() < 2) group.assign(1, *ready.begin());
+      for (Node* n : group) ready.erase(n);
+    } else {
+      group.push_back(*ready.begin());
+      ready.erase(ready.begin());
+    }
+    const std::size_t count = group.size();
+    group_inputs.resize(count);
+    group_outputs.assign(count, Grads{});
+    group_runs.assign(count, 0);
+    for (std::size_t i = 0; i < count; ++i) group_runs[i] = prepare(group[i], group_inputs[i]);
+    if (count == 1) {
+      apply(0);
+    } else {
+      // Each node runs on one thread with its kernels inline (a nested region
+      // on the pool runs on the thread that opened it). Grad mode is per
+      // thread: set it on the pool threads too.
+      const bool mode = options.create_graph;
+      note_grouped_nodes(count);
+      runtime::parallel_for(0, static_cast<std::int64_t>(count), 1, [&](std::int64_t b, std::int64_t e) {
+        GradModeGuard pool_mode(mode);
+        for (std::int64_t i = b; i < e; ++i) apply(static_cast<std::size_t>(i));
+      });
+    }
+    for (std::size_t g = 0; g < count; ++g) {
+      Node* node = group[g];
+      Grads& outputs = group_outputs[g];
+      for (std::size_t i = 0; i < node->next_edges.size(); ++i) {
+        const Edge& e = node->next_edges[i];
+        if (!e.node) continue;
+        if (i < outputs.size() && outputs[i].defined()) {
+          check_grad(*node, i, outputs[i], e.node->outputs[e.input_nr]);
+          deliver(e.node.get(), e.input_nr, {node->sequence_nr, static_cast<std::uint32_t>(i), std::move(outputs[i])});
+        }
+        NodeState& next = state[e.node.get()];
+        if (--next.dependencies == 0) {
+          next.dependencies = -1;
+          ready.insert(e.node.get());
+        }
       }
     }
   }

@@ -1,6 +1,9 @@
 // The backward engine: counts each node's dependencies from the roots, then
-// runs ready nodes in reverse creation order. Every call owns its state, so
-// calls from different threads do not interfere.
+// runs ready nodes latest first, alone or (see core/schedule.h) several at
+// once on the thread pool. Gradients are summed in creation order, so results
+// do not depend on the schedule or the thread count. Every call owns its
+// state (its own ready queue), so calls from different threads do not
+// interfere.
 #pragma once
 
 #include <vector>

@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "core/autograd.h"
+#include "core/schedule.h"
 #include "core/strided.h"
 #include "kernels/kernels.h"
 #include "ops/common.h"
@@ -159,8 +160,11 @@ Tensor matmul_impl(const Tensor& a, const Tensor& b, const char* op) {
            const Tensor x = reshape(a0, as), y = reshape(b0, bs), go = reshape(g[0], os);
            Tensor ga, gb;
            // dA = g·Bᵀ and dB = Aᵀ·g, summed over the batch dims each operand was broadcast along.
-           if (node.needs_grad(0)) ga = reshape(sum_to(matmul(go, transpose(y, -1, -2)), as), a0.shape());
-           if (node.needs_grad(1)) {
+           auto grad_a = [&] {
+             if (node.needs_grad(0)) ga = reshape(sum_to(matmul(go, transpose(y, -1, -2)), as), a0.shape());
+           };
+           auto grad_b = [&] {
+             if (!node.needs_grad(1)) return;
              if (bs.size() == 2 && as.size() > 2) {
                // B was shared by every batch element: fold the batch into the rows so one GEMM also does the sum.
                const i64 rows = rows_of(as);
@@ -169,7 +173,11 @@ Tensor matmul_impl(const Tensor& a, const Tensor& b, const char* op) {
                gb = sum_to(matmul(transpose(x, -1, -2), go), bs);
              }
              gb = reshape(gb, b0.shape());
-           }
+           };
+           if (node.needs_grad(0) && node.needs_grad(1))
+             run_side_by_side(2.0 * static_cast<double>(go.numel()) * static_cast<double>(as.back()), grad_a, grad_b);
+           else
+             grad_a(), grad_b();
            return Grads{ga, gb};
          });
   return out;
@@ -252,9 +260,18 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
          [sx = SavedTensor(x), sw = SavedTensor(w), bias_shape = bias.defined() ? bias.shape() : Shape{}, rows, in,
           out_f](const Grads& g, const Node& node) {
            Tensor gx, gw, gb;
-           if (node.needs_grad(0)) gx = matmul(g[0], sw.unpack());
-           if (node.needs_grad(1))
-             gw = matmul(transpose(reshape(g[0], {rows, out_f}), 0, 1), reshape(sx.unpack(), {rows, in}));
+           auto grad_x = [&] {
+             if (node.needs_grad(0)) gx = matmul(g[0], sw.unpack());
+           };
+           auto grad_w = [&] {
+             if (node.needs_grad(1))
+               gw = matmul(transpose(reshape(g[0], {rows, out_f}), 0, 1), reshape(sx.unpack(), {rows, in}));
+           };
+           if (node.needs_grad(0) && node.needs_grad(1))
+             run_side_by_side(2.0 * static_cast<double>(rows) * static_cast<double>(out_f) * static_cast<double>(in),
+                              grad_x, grad_w);
+           else
+             grad_x(), grad_w();
            if (node.needs_grad(2)) gb = sum_to(g[0], bias_shape);
            return Grads{gx, gw, gb};
          });

@@ -1,0 +1,71 @@
+// How the backward engine spreads one pass over the thread pool.
+//
+// Inside a node, kernels split across the pool on their own (GEMM tiles;
+// matmul runs dA and dB side by side). Between nodes, the engine may run
+// several ready nodes at once, each on one pool thread with its kernels
+// inline. Running small nodes that way is slower than one walking thread
+// with parallel kernels (the hand-off costs more than it saves), so the
+// default policy only groups nodes whose estimated work pays for it.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/autograd.h"
+#include "core/grad_mode.h"
+#include "runtime/parallel.h"
+
+namespace tapegrad {
+
+enum class BackwardStrategy {
+  Hybrid,  // group ready nodes that are each large enough; the rest run one by one
+  Intra,   // one node at a time; only the kernels inside it split
+  Inter,   // group any ready nodes, however small
+};
+
+// Internal switch for benchmarks and tests; process-wide.
+void set_backward_strategy(BackwardStrategy strategy);
+BackwardStrategy backward_strategy();
+// "hybrid" | "intra" | "inter"; throws a RangeError naming `op` otherwise.
+BackwardStrategy parse_backward_strategy(std::string_view name, const char* op);
+const char* backward_strategy_name(BackwardStrategy strategy);
+
+// Nodes the engine has run in groups of two or more since the process
+// started (all threads): lets tests see that a strategy took effect.
+void note_grouped_nodes(std::size_t count);
+std::uint64_t grouped_nodes();
+
+// Estimated time of a node's backward on one thread, in nanoseconds: about
+// half a nanosecond per gradient element read or written, plus 2·m·n·k GEMM
+// flops at about 100 GFLOP/s for matmul and linear. Only the order of
+// magnitude matters: it decides whether a node is worth a pool thread.
+double node_cost(const Node& node);
+
+// A pool hand-off costs a few microseconds; a node below this runs on the
+// walking thread (with its own kernels split across the pool).
+inline constexpr double kConcurrentNodeCost = 20'000;
+
+// Work below which the two GEMMs of a matmul backward run one after the
+// other (each still splitting its tiles across the pool).
+inline constexpr double kConcurrentGemmFlops = 1 << 21;
+
+// Runs first() and second() (the two GEMMs of a matmul backward) on two pool
+// threads when each does at least kConcurrentGemmFlops of work, one after
+// the other otherwise. Each writes its own result, so the order does not
+// change them. Only without grad mode: recording a graph from two threads
+// would share leaves' AccumulateGrad nodes.
+template <typename First, typename Second>
+void run_side_by_side(double flops_each, First&& first, Second&& second) {
+  if (flops_each < kConcurrentGemmFlops || grad_enabled() || runtime::in_parallel_region() ||
+      runtime::num_threads() < 2) {
+    first();
+    second();
+    return;
+  }
+  runtime::parallel_for(0, 2, 1, [&](std::int64_t b, std::int64_t e) {
+    GradModeGuard pool_mode(false);  // per thread: a pool thread starts with it on
+    for (std::int64_t i = b; i < e; ++i) i == 0 ? first() : second();
+  });
+}
+
+}  // namespace tapegrad

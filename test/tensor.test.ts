@@ -1,3 +1,5 @@
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { expectClose, tg } from './helpers.js';
 
@@ -87,6 +89,36 @@ describe('factories', () => {
     }
     const mean = Array.from(a).reduce((s, v) => s + v, 0) / a.length;
     expect(Math.abs(mean - 0.5)).toBeLessThan(0.05);
+  });
+
+  it('each worker thread has its own generator: its seed alone decides its numbers', async () => {
+    const dist = path.resolve(__dirname, '..', 'dist', 'index.js');
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const tg = require(${JSON.stringify(dist)});
+      const draws = [];
+      for (let i = 0; i < 200; i++) {
+        tg.manualSeed(workerData.seed);
+        draws.push(Array.from(tg.rand([64]).data()).join());
+      }
+      parentPort.postMessage(draws);`;
+    const seeds = [5, 6, 7];
+    const results = await Promise.all(
+      seeds.map(
+        (seed) =>
+          new Promise<string[]>((resolve, reject) => {
+            const w = new Worker(code, { eval: true, workerData: { seed } });
+            w.once('message', resolve);
+            w.once('error', reject);
+          }),
+      ),
+    );
+    seeds.forEach((seed, i) => {
+      tg.manualSeed(seed);
+      const want = Array.from(tg.rand([64]).data()).join();
+      // Every draw, made while the other workers drew too, is this seed's sequence.
+      expect(results[i]!.every((d) => d === want), `seed ${seed}`).toBe(true);
+    });
   });
 
   it('randn has mean 0 and variance 1', () => {

@@ -4,7 +4,7 @@
 // rtol 1e-7. Runs where /usr/bin/python3 can import torch.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { tg, type Tensor } from './helpers.js';
+import { tg, type Tensor, torchAvailable } from './helpers.js';
 
 const F = tg.nn.functional;
 
@@ -362,15 +362,6 @@ function softmaxRows(rng: Rng, shape: readonly number[]): number[] {
     rows.push(...raw.map((x) => x / total));
   }
   return rows;
-}
-
-function torchAvailable(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function close(actual: ArrayLike<number>, expected: readonly number[], where: string): void {

@@ -1,4 +1,5 @@
 // Shared test utilities. Tests use the built package, as users do.
+import { execFileSync } from 'node:child_process';
 import { expect } from 'vitest';
 import * as tg from '../dist/index.js';
 
@@ -29,4 +30,33 @@ export function leaf(shape: number[], seed = 1, scale = 1): Tensor {
   const values = new Float64Array(n);
   for (let i = 0; i < n; i++) values[i] = scale * Math.sin(seed * 12.9898 + i * 78.233 + 0.5);
   return tg.tensor(values, { shape, dtype: 'float64', requiresGrad: true });
+}
+
+/** The ISA paths this CPU can run (TAPEGRAD_ISA only lowers the path). */
+export function runnableIsas(): string[] {
+  const detected = tg.backendInfo().detectedIsa;
+  if (detected === 'avx512') return ['scalar', 'avx2', 'avx512'];
+  if (detected === 'avx2') return ['scalar', 'avx2'];
+  if (detected === 'neon') return ['scalar', 'neon'];
+  return ['scalar'];
+}
+
+/**
+ * Runs a case script in a fresh Node process with extra environment variables
+ * (TAPEGRAD_ISA and similar are read once per process) and parses the JSON
+ * report on its last line of output.
+ */
+export function runCaseScript<T = any>(script: string, env: Record<string, string>): T {
+  const out = execFileSync(process.execPath, [script], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split('\n').pop()!) as T;
+}
+
+/** Whether /usr/bin/python3 can import torch (tests against PyTorch run only then). */
+export function torchAvailable(): boolean {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }

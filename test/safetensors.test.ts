@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tg } from './helpers.js';
+import { tg, torchAvailable } from './helpers.js';
 
 // An independent, minimal reading of the format from its specification, used
 // to write files the way another implementation would and to check ours.
@@ -249,15 +249,6 @@ else:
         out[name] = {'dtype': str(t.dtype), 'values': t.tolist()}
     print(json.dumps(out))
 `;
-
-function torchAvailable(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.runIf(torchAvailable())('safetensors interoperability with PyTorch', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tapegrad-torch-'));

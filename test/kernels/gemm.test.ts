@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tg } from '../helpers.js';
+import { tg, runnableIsas } from '../helpers.js';
 import { native } from '../../dist/native.js';
 
 const require = createRequire(import.meta.url);
@@ -16,15 +16,6 @@ const G = require(casesPath) as {
 
 const defaultThreads = tg.getNumThreads();
 afterEach(() => tg.setNumThreads(defaultThreads));
-
-// The paths this CPU can run (TAPEGRAD_ISA only lowers the path).
-function runnableIsas(): string[] {
-  const detected = tg.backendInfo().detectedIsa;
-  if (detected === 'avx512') return ['scalar', 'avx2', 'avx512'];
-  if (detected === 'avx2') return ['scalar', 'avx2'];
-  if (detected === 'neon') return ['scalar', 'neon'];
-  return ['scalar'];
-}
 
 function hasTaskset(): boolean {
   try {

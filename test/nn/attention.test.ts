@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectClose, leaf, tg, type Tensor } from '../helpers.js';
+import { expectClose, leaf, tg, type Tensor, torchAvailable } from '../helpers.js';
 
 const F = tg.nn.functional;
 const nn = tg.nn;
@@ -275,15 +275,6 @@ describe('MultiheadAttention', () => {
 });
 
 // ---- against PyTorch ------------------------------------------------------------
-
-function torchAvailable(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // Reads our safetensors file (state.* = the module's state dict, input.* =
 // inputs), builds the same torch module in float64, loads the state dict

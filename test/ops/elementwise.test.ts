@@ -2,37 +2,19 @@
 // column broadcasts) against a float64 reference, on every ISA path this CPU
 // runs and with the fast paths switched off, through child processes
 // (TAPEGRAD_ISA and TAPEGRAD_ELEMENTWISE are read once per process).
-import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectClose, tg } from '../helpers.js';
+import { expectClose, tg, runnableIsas, runCaseScript } from '../helpers.js';
 
 const require = createRequire(import.meta.url);
 const casesPath = path.join(__dirname, 'elementwise-cases.cjs');
 const C = require(casesPath) as { runAll(t: typeof tg): { cases: number; failures: unknown[] } };
 
-function runnableIsas(): string[] {
-  const detected = tg.backendInfo().detectedIsa;
-  if (detected === 'avx512') return ['scalar', 'avx2', 'avx512'];
-  if (detected === 'avx2') return ['scalar', 'avx2'];
-  if (detected === 'neon') return ['scalar', 'neon'];
-  return ['scalar'];
-}
-
-function runChild(env: Record<string, string>) {
-  const out = execFileSync(process.execPath, [casesPath], {
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    maxBuffer: 1 << 24,
-  });
-  return JSON.parse(out.trim().split('\n').pop()!);
-}
-
 describe('elementwise fast paths', () => {
   for (const isa of runnableIsas()) {
     it(`${isa}: every layout and special value matches the reference exactly`, () => {
-      const r = runChild({ TAPEGRAD_ISA: isa });
+      const r = runCaseScript(casesPath, { TAPEGRAD_ISA: isa });
       expect(r.isa).toBe(isa);
       expect(r.cases).toBeGreaterThan(3000);
       expect(r.failures).toEqual([]);
@@ -40,7 +22,7 @@ describe('elementwise fast paths', () => {
   }
 
   it('the generic loops (TAPEGRAD_ELEMENTWISE=generic) give the same results', () => {
-    const r = runChild({ TAPEGRAD_ELEMENTWISE: 'generic' });
+    const r = runCaseScript(casesPath, { TAPEGRAD_ELEMENTWISE: 'generic' });
     expect(r.mode).toBe('generic');
     expect(r.failures).toEqual([]);
   });

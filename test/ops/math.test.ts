@@ -1,24 +1,15 @@
 // float32 exp, log, tanh, sigmoid and gelu (vectorised per ISA) within their
 // documented error (1 ulp of the float64 reference) over the whole float
 // range, with exact special values, on every ISA path this CPU runs.
-import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tg } from '../helpers.js';
+import { tg, runnableIsas, runCaseScript } from '../helpers.js';
 
 const require = createRequire(import.meta.url);
 const casesPath = path.join(__dirname, 'math-cases.cjs');
 type Report = { count: number; result: Record<string, { maxUlp: number; mismatches: unknown[] }> };
 const M = require(casesPath) as { runAll(t: typeof tg): Report };
-
-function runnableIsas(): string[] {
-  const detected = tg.backendInfo().detectedIsa;
-  if (detected === 'avx512') return ['scalar', 'avx2', 'avx512'];
-  if (detected === 'avx2') return ['scalar', 'avx2'];
-  if (detected === 'neon') return ['scalar', 'neon'];
-  return ['scalar'];
-}
 
 function check(r: Report) {
   expect(r.count).toBeGreaterThan(400000);
@@ -31,12 +22,7 @@ function check(r: Report) {
 describe('float32 transcendental kernels', () => {
   for (const isa of runnableIsas())
     it(`${isa}: within 1 ulp of float64 over the float range, special values exact`, () => {
-      const out = execFileSync(process.execPath, [casesPath], {
-        env: { ...process.env, TAPEGRAD_ISA: isa },
-        encoding: 'utf8',
-        maxBuffer: 1 << 24,
-      });
-      const r = JSON.parse(out.trim().split('\n').pop()!);
+      const r = runCaseScript<Report & { isa: string }>(casesPath, { TAPEGRAD_ISA: isa });
       expect(r.isa).toBe(isa);
       check(r);
     });

@@ -1,35 +1,21 @@
 // sum and mean through the blocked fast path (contiguous input, trailing or
 // leading dims) against a compensated float64 reference, and bitwise the
 // same on every ISA path and thread count (child processes).
-import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tg } from '../helpers.js';
+import { tg, runnableIsas, runCaseScript } from '../helpers.js';
 
 const require = createRequire(import.meta.url);
 const casesPath = path.join(__dirname, 'reduce-cases.cjs');
 const R = require(casesPath) as { runAll(t: typeof tg): { cases: number; failures: unknown[]; digest: string } };
-
-function runnableIsas(): string[] {
-  const detected = tg.backendInfo().detectedIsa;
-  if (detected === 'avx512') return ['scalar', 'avx2', 'avx512'];
-  if (detected === 'avx2') return ['scalar', 'avx2'];
-  if (detected === 'neon') return ['scalar', 'neon'];
-  return ['scalar'];
-}
-
-function runChild(env: Record<string, string>) {
-  const out = execFileSync(process.execPath, [casesPath], { env: { ...process.env, ...env }, encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').pop()!);
-}
 
 describe('sum and mean fast path', () => {
   it('accurate against the reference, and bitwise identical across ISA paths and thread counts', () => {
     const digests = new Set<string>();
     for (const isa of runnableIsas())
       for (const threads of ['1', '2']) {
-        const r = runChild({ TAPEGRAD_ISA: isa, TAPEGRAD_TEST_THREADS: threads });
+        const r = runCaseScript(casesPath, { TAPEGRAD_ISA: isa, TAPEGRAD_TEST_THREADS: threads });
         expect(r.isa).toBe(isa);
         expect(r.cases).toBeGreaterThan(100);
         expect(r.failures).toEqual([]);
@@ -39,7 +25,7 @@ describe('sum and mean fast path', () => {
   });
 
   it('the generic loops meet the looser bound', () => {
-    expect(runChild({ TAPEGRAD_ELEMENTWISE: 'generic' }).failures).toEqual([]);
+    expect(runCaseScript(casesPath, { TAPEGRAD_ELEMENTWISE: 'generic' }).failures).toEqual([]);
   });
 
   it('in process, and by hand', () => {

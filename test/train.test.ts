@@ -63,6 +63,8 @@ describe('Trainer.step', () => {
     await trainer.step([s.x, s.y]); // creates the optimizer state
     const w = s.model.parameters()[0]!;
     const state = s.optimizer.stateDict().state[0]!.tensors.exp_avg!;
+    // Read before the step starts: the job may finish its update while the checks below run.
+    const before = weights(s.model);
     const pending = trainer.step([s.x, s.y]);
     expect(trainer.busy).toBe(true);
     expect(() => tg.noGrad(() => w.addInPlace(1))).toThrow(/in use by a running async operation/);
@@ -73,7 +75,6 @@ describe('Trainer.step', () => {
     // The batch is read by the backward pass: locked too.
     expect(() => tg.noGrad(() => s.x.mulInPlace(2))).toThrow(/in use by a running async operation/);
     expect(() => s.y.dispose()).toThrow(/in use by a running async operation/);
-    const before = weights(s.model);
     const loss = await pending;
     expect(Number.isFinite(loss)).toBe(true);
     expect(trainer.busy).toBe(false);

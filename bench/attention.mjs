@@ -22,6 +22,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, pythonEnv } from './common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tg = createRequire(import.meta.url)(path.join(here, '..', 'dist', 'index.js'));
@@ -40,12 +41,6 @@ const activation = arg('activation', 'relu');
 if (activation !== 'relu' && activation !== 'gelu') throw new RangeError(`--activation must be relu or gelu, got ${activation}`);
 
 const B = 16, L = 64, D = 128, H = 4, FF = 512;
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
 // ---- tapegrad ----------------------------------------------------------------
 tg.manualSeed(0);
 const block = new tg.nn.TransformerEncoderLayer(D, H, {
@@ -133,12 +128,7 @@ function torchAvailable() {
 }
 
 function runTorch(file) {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  for (const v of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS']) env[v] = String(threads);
-  const blasDir = process.env.TAPEGRAD_BENCH_BLAS_DIR;
-  if (blasDir) env.LD_LIBRARY_PATH = env.LD_LIBRARY_PATH ? `${blasDir}:${env.LD_LIBRARY_PATH}` : blasDir;
+  const env = pythonEnv(threads);
   const out = execFileSync('/usr/bin/python3', ['-c', TORCH_SCRIPT, file, String(reps), String(threads), activation], { env, encoding: 'utf8' });
   return JSON.parse(out);
 }

@@ -13,6 +13,7 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -34,11 +35,6 @@ const cases = [
   ['4 residual blocks 256, batch 128', graphs.residual(tg)],
   ['transformer block 4x64x256, 4 heads', graphs.transformer(tg)],
 ];
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-};
 
 // One timed sample per (threads, strategy) in turn inside each repetition,
 // so slow phases of a noisy machine hit every configuration alike.

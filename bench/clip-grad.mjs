@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pythonEnv } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -78,9 +79,7 @@ print(json.dumps({
 
 let torch = null;
 try {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
+  const env = pythonEnv();
   torch = JSON.parse(execFileSync('/usr/bin/python3', ['-c', TORCH], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }));
 } catch {
   console.log('PyTorch is not importable by /usr/bin/python3: no comparison column.');

@@ -6,11 +6,7 @@
 // it is noise at these sizes). Out-of-place ops allocate their output on
 // every call, as users' code does; the in-place rows show the kernels alone.
 // Part of `npm run bench:kernels` (alone: `npm run bench:kernels -- --elementwise`).
-
-function median(v) {
-  const s = [...v].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
+import { median } from './common.mjs';
 
 // Median seconds of fn() over enough calls for about `budget` seconds.
 function time(fn, budget) {

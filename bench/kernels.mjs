@@ -24,6 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runElementwise } from './elementwise.mjs';
+import { pythonEnv } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -99,12 +100,7 @@ print(json.dumps(out))
 // removed from this child's environment only, so OpenBLAS picks its own
 // kernel for this CPU.
 function runNumpy(threads) {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  for (const v of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS']) env[v] = String(threads);
-  const blasDir = process.env.TAPEGRAD_BENCH_BLAS_DIR;
-  if (blasDir) env.LD_LIBRARY_PATH = env.LD_LIBRARY_PATH ? `${blasDir}:${env.LD_LIBRARY_PATH}` : blasDir;
+  const env = pythonEnv(threads);
   const out = execFileSync('/usr/bin/python3', ['-c', NUMPY_SCRIPT, JSON.stringify(shapes), JSON.stringify(dtypes)], {
     env,
     encoding: 'utf8',

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './common.mjs';
 
 const here = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(here), '..');
@@ -45,11 +46,6 @@ function child() {
   }
   times.sort((a, b) => a - b);
   process.stdout.write(JSON.stringify({ median: times[times.length >> 1] }) + '\n');
-}
-
-function median(v) {
-  const s = [...v].sort((a, b) => a - b);
-  return s[s.length >> 1];
 }
 
 if (process.env.TAPEGRAD_MLP_CHILD) {

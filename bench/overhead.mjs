@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, pythonEnv } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,12 +31,6 @@ const CHAIN = 1000;
 const PER_REP = 20;
 const REPS = quick ? 5 : 11;
 const WARMUP = quick ? 10 : 40;
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 // Each case builds a chain of CHAIN ops from leaf x (and constant c); `ops`
 // counts the ops timed (the final sum is one more).
@@ -128,9 +123,7 @@ for name, bwd, step in cases:
 function measureTorch() {
   if (!withTorch) return null;
   try {
-    const env = { ...process.env };
-    delete env.OPENBLAS_CORETYPE;
-    delete env.OPENBLAS_L2_SIZE;
+    const env = pythonEnv();
     const out = execFileSync('/usr/bin/python3', ['-c', torchScript], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const result = new Map();
     for (const line of out.trim().split('\n')) {

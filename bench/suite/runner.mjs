@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { renderSvg } from './svg.mjs';
 import { cells as allCells, generate, matmulReference, writeData } from './workloads.mjs';
+import { median, pythonEnv } from '../common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -23,20 +24,9 @@ export const TOLERANCE = { matmul: 1e-3, mlp: 1e-3, elementwise: 1e-3, transform
 const UNITS = { matmul: 'GFLOP/s', mlp: 'ms/step', elementwise: 'µs/op', transformer: 'ms/step', conv: '' };
 export const HIGHER_IS_BETTER = { matmul: true };
 
-function pythonEnv() {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  const blas = process.env.TAPEGRAD_BENCH_BLAS_DIR;
-  // With --threads, OpenBLAS's own pool follows it too (torch.set_num_threads does not reach it).
-  if (process.env.TAPEGRAD_BENCH_THREADS) env.OPENBLAS_NUM_THREADS = process.env.TAPEGRAD_BENCH_THREADS;
-  if (blas) env.LD_LIBRARY_PATH = [blas, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-  return env;
-}
-
 function pytorchAvailable() {
   try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { stdio: 'ignore', env: pythonEnv() });
+    execFileSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { stdio: 'ignore', env: pythonEnv(process.env.TAPEGRAD_BENCH_THREADS) });
     return true;
   } catch {
     return false;
@@ -50,7 +40,7 @@ class EngineProcess {
     this.pending = [];
     this.stderr = '';
     this.child = name === 'pytorch'
-      ? spawn('/usr/bin/python3', [path.join(here, 'engines', 'torch_worker.py')], { env: pythonEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+      ? spawn('/usr/bin/python3', [path.join(here, 'engines', 'torch_worker.py')], { env: pythonEnv(process.env.TAPEGRAD_BENCH_THREADS), stdio: ['pipe', 'pipe', 'pipe'] })
       : spawn(process.execPath, [path.join(here, 'worker.mjs'), name], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (b) => { this.stderr = (this.stderr + b).slice(-4000); });
     createInterface({ input: this.child.stdout }).on('line', (line) => {
@@ -72,12 +62,6 @@ class EngineProcess {
     this.child.stdin.end(JSON.stringify({ cmd: 'exit' }) + '\n');
   }
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
 
 /**
  * Compares each engine's check values with the reference; returns the

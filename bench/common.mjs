@@ -1,0 +1,27 @@
+// Helpers shared by the bench scripts.
+
+/** The median of a list of numbers (the mean of the two middle ones for an even count). */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * The environment for a /usr/bin/python3 child running PyTorch or NumPy:
+ * OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed (in this child only) so
+ * OpenBLAS picks its own kernel for this CPU; the BLAS thread counts set to
+ * `threads` when given; TAPEGRAD_BENCH_BLAS_DIR, when set, put first on the
+ * library path (Debian's torch otherwise loads whichever libblas.so.3 is
+ * selected, often the slow reference BLAS).
+ */
+export function pythonEnv(threads) {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  if (threads !== undefined && threads !== null && threads !== '')
+    for (const v of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS']) env[v] = String(threads);
+  const blas = process.env.TAPEGRAD_BENCH_BLAS_DIR;
+  if (blas) env.LD_LIBRARY_PATH = [blas, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
+  return env;
+}

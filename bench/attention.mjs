@@ -22,7 +22,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, pythonEnv } from './common.mjs';
+import { median, pythonEnv, torchAvailable } from './common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tg = createRequire(import.meta.url)(path.join(here, '..', 'dist', 'index.js'));
@@ -117,15 +117,6 @@ blas = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l.low
 print(json.dumps({'loss': loss, 'block': time_it(block_step), 'attention': time_it(attention_step),
                   'version': torch.__version__, 'blas': blas}))
 `;
-
-function torchAvailable() {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function runTorch(file) {
   const env = pythonEnv(threads);

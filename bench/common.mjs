@@ -1,4 +1,5 @@
 // Helpers shared by the bench scripts.
+import { execFileSync } from 'node:child_process';
 
 /** The median of a list of numbers (the mean of the two middle ones for an even count). */
 export function median(xs) {
@@ -24,4 +25,14 @@ export function pythonEnv(threads) {
   const blas = process.env.TAPEGRAD_BENCH_BLAS_DIR;
   if (blas) env.LD_LIBRARY_PATH = [blas, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   return env;
+}
+
+/** Whether /usr/bin/python3 can import torch (PyTorch columns run only then). */
+export function torchAvailable() {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore', env: pythonEnv() });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -65,8 +65,8 @@ function* batchesOf(data: Batches): Generator<[unknown, Tensor[]]> {
         r = it.next();
       } finally {
         // Everything the data source made is kept (moved to the parent scope) and listed for disposal after the batch.
-        created = scope.tensors.filter((t) => t._scope === scope);
-        closeScope(scope, new Set(created));
+        created = scope.tensors.filter((t) => scope.has(t));
+        closeScope(scope, scope);
       }
       if (r.done) return;
       yield [r.value, created];

@@ -245,7 +245,11 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
     visit_floating(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       T* po = out.data<T>();
-      if (bias.defined()) {
+      if (bias.defined() && bias.is_contiguous() && bias.numel() == out_f) {
+        // The usual [out_features] bias: a row copy per output row.
+        const T* pb = bias.data<T>();
+        for (i64 r = 0; r < rows; ++r) std::copy_n(pb, out_f, po + r * out_f);
+      } else if (bias.defined()) {
         const T* pb = static_cast<const T*>(bias.storage().data);
         const Shape sb = broadcast_strides(bias, shape);
         for_each_row<2>(shape, {&sb, &out.strides()}, {bias.offset(), 0}, [&](const auto& off, i64 n, const auto& s) {

@@ -8,8 +8,10 @@
 
 #include "core/autograd.h"
 #include "core/strided.h"
+#include "kernels/kernels.h"
 #include "ops/common.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_fast.h"
 #include "ops/nn.h"
 #include "ops/reduce.h"
 #include "ops/unary.h"
@@ -53,6 +55,38 @@ void softmax_blocks(const T* x, T* y, i64 outer, i64 size, i64 inner) {
   }
 }
 
+// Softmax along the last dim (inner == 1, the common case): the shifted
+// values of all rows are exponentiated in one call of the active ISA's
+// vectorised exp (rows are often short), then each row is summed in double.
+template <typename T, bool Log>
+void softmax_rows(const T* x, T* y, i64 rows, i64 size) {
+  std::vector<T> mx(static_cast<std::size_t>(rows));
+  for (i64 r = 0; r < rows; ++r) {
+    const T* xr = x + r * size;
+    T m = -std::numeric_limits<T>::infinity();
+    for (i64 d = 0; d < size; ++d)
+      if (!(xr[d] <= m)) m = xr[d];  // NaN propagates to the whole row
+    mx[static_cast<std::size_t>(r)] = m;
+    T* yr = y + r * size;
+    for (i64 d = 0; d < size; ++d) yr[d] = xr[d] - m;
+  }
+  if constexpr (sizeof(T) == 4) kernels::active().unary_f32(kernels::UnaryOp::Exp, rows * size, y, y, 0, 0);
+  else kernels::active().unary_f64(kernels::UnaryOp::Exp, rows * size, y, y, 0, 0);
+  for (i64 r = 0; r < rows; ++r) {
+    const T* xr = x + r * size;
+    T* yr = y + r * size;
+    double total = 0;
+    for (i64 d = 0; d < size; ++d) total += yr[d];
+    if constexpr (Log) {
+      const T m = mx[static_cast<std::size_t>(r)];
+      const double log_total = std::log(total);
+      for (i64 d = 0; d < size; ++d) yr[d] = static_cast<T>(static_cast<double>(xr[d] - m) - log_total);
+    } else {
+      for (i64 d = 0; d < size; ++d) yr[d] = static_cast<T>(yr[d] / total);
+    }
+  }
+}
+
 template <bool Log>
 Tensor softmax_forward(const Tensor& x, i64 dim, const char* op) {
   require_floating(x, op, "input");
@@ -64,7 +98,10 @@ Tensor softmax_forward(const Tensor& x, i64 dim, const char* op) {
   if (out.numel() > 0)
     visit_floating(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      softmax_blocks<T, Log>(xc.data<T>(), out.data<T>(), outer, size, inner);
+      if (inner == 1 && elementwise_fast_paths())
+        softmax_rows<T, Log>(xc.data<T>(), out.data<T>(), outer, size);
+      else
+        softmax_blocks<T, Log>(xc.data<T>(), out.data<T>(), outer, size, inner);
     });
   return out;
 }

@@ -200,10 +200,12 @@ struct Avx2Gemm {
 struct GemmF32 : Avx2Gemm<VecF32, 6> {
   static constexpr Index KC = 256, NC = 192, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
+  static constexpr double kDirectMaxABytes = 0;
 };
 struct GemmF64 : Avx2Gemm<VecF64, 6> {
   static constexpr Index KC = 256, NC = 96, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
+  static constexpr double kDirectMaxABytes = 0;
 };
 
 volatile double g_probe_sink;

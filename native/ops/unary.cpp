@@ -60,6 +60,17 @@ Tensor map_floating(const Tensor& x, const char* op, F f) {
   });
 }
 
+// out = f(x) for a floating x, in x's dtype, with f evaluated in double:
+// float32 rounds once, as the vectorised kernels do, so that the generic
+// loop (strided inputs, TAPEGRAD_ELEMENTWISE=generic) agrees with them.
+template <typename F>
+Tensor map_floating_in_double(const Tensor& x, const char* op, F f) {
+  return visit_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return unary_map<T, T>(x, x.dtype(), op, [&](T v) { return static_cast<T>(f(static_cast<double>(v))); });
+  });
+}
+
 // out = f(x) for floats and fi(x) for int32, keeping x's dtype.
 template <typename F, typename FI>
 Tensor map_any(const Tensor& x, const char* op, F f, FI fi) {
@@ -382,7 +393,7 @@ Tensor gelu(const Tensor& x0, GeluApproximate approximate) {
   const Tensor x = as_floating(x0);
   if (approximate == GeluApproximate::Tanh) {
     Tensor out = fast_or(kernels::UnaryOp::GeluTanh, x, "gelu", [&] {
-      return map_floating(x, "gelu", [](auto v) { return math::gelu_tanh(v); });
+      return map_floating_in_double(x, "gelu", [](double v) { return math::gelu_tanh(v); });
     });
     record_with_input("gelu", x, out, [](const Tensor& g, const Tensor& v) {
       return gelu_backward(g, v, GeluApproximate::Tanh);
@@ -390,7 +401,7 @@ Tensor gelu(const Tensor& x0, GeluApproximate approximate) {
     return out;
   }
   Tensor out = fast_or(kernels::UnaryOp::Gelu, x, "gelu", [&] {
-    return map_floating(x, "gelu", [](auto v) { return math::gelu(v); });
+    return map_floating_in_double(x, "gelu", [](double v) { return math::gelu(v); });
   });
   record_with_input("gelu", x, out, [](const Tensor& g, const Tensor& v) {
     return gelu_backward(g, v, GeluApproximate::None);
@@ -420,7 +431,7 @@ Tensor gelu_backward(const Tensor& grad, const Tensor& input, GeluApproximate ap
 Tensor silu(const Tensor& x0) {
   const Tensor x = as_floating(x0);
   Tensor out = fast_or(kernels::UnaryOp::Silu, x, "silu", [&] {
-    return map_floating(x, "silu", [](auto v) { return math::silu(v); });
+    return map_floating_in_double(x, "silu", [](double v) { return math::silu(v); });
   });
   record_with_input("silu", x, out, [](const Tensor& g, const Tensor& v) { return silu_backward(g, v); });
   return out;

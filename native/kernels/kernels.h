@@ -19,8 +19,9 @@ namespace tapegrad::kernels {
 // incoming gradient: from b the input for GeluBackward (exact form),
 // GeluTanhBackward and SiluBackward; from b the output y for TanhBackward,
 // a·(1 - y²), and SigmoidBackward, a·y·(1 - y). float32 computes them in
-// double and rounds once: within 1 ulp of a·f'(b) (see basic.inc for the one
-// exception); float64 calls the C library, as the generic path does.
+// double and rounds once: within 1 ulp of a·f'(b) (basic.inc says how that
+// holds near the zeros of f'); float64 uses the generic path's formulas with
+// the C library's erfc and exp, so both paths give the same bits.
 enum class BinaryOp : int {
   Add, Sub, Mul, Div, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
   ReluBackward, GeluBackward, GeluTanhBackward, SiluBackward, TanhBackward, SigmoidBackward

@@ -35,6 +35,11 @@ export function runElementwise(tg, { quick = false } = {}) {
   for (const n of sizes) {
     const a = tg.randn([n / cols, cols]), b = tg.randn([n / cols, cols]), bias = tg.randn([cols]);
     const pos = tg.noGrad(() => a.abs().add(0.5));
+    // Gradients through a retained graph: the fused g·f'(x) kernel alone
+    // (reads g and x, writes the gradient).
+    const leaf = a.detach().setRequiresGrad(true);
+    const geluOut = leaf.gelu(), geluTanhOut = leaf.gelu({ approximate: 'tanh' });
+    const backward = (y) => () => tg.grad([y], [leaf], { gradOutputs: [b], retainGraph: true })[0].dispose();
     const target = a.clone();
     const src = new Float32Array(n).fill(1), dst = new Float32Array(n);
     const F = 4;
@@ -53,6 +58,10 @@ export function runElementwise(tg, { quick = false } = {}) {
       ['tanh', 2 * n * F, () => a.tanh().dispose()],
       ['sigmoid', 2 * n * F, () => a.sigmoid().dispose()],
       ['gelu', 2 * n * F, () => a.gelu().dispose()],
+      ['gelu tanh', 2 * n * F, () => a.gelu({ approximate: 'tanh' }).dispose()],
+      ['silu', 2 * n * F, () => a.silu().dispose()],
+      ['gelu grad', 3 * n * F, backward(geluOut)],
+      ['gelu tanh grad', 3 * n * F, backward(geluTanhOut)],
       ['sum (all)', n * F, () => a.sum().dispose()],
       ['sum dim 0', n * F, () => a.sum([0]).dispose()],
       ['sum dim 1', n * F, () => a.sum([1]).dispose()],
@@ -76,7 +85,7 @@ export function runElementwise(tg, { quick = false } = {}) {
       }
       console.log('  ' + row.join(' '));
     }
-    for (const t of [a, b, bias, pos, target]) t.dispose();
+    for (const t of [a, b, bias, pos, target, geluOut, geluTanhOut, leaf]) t.dispose();
   }
   console.log('\n  %cpy: against a single-threaded memcpy of the same bytes (memcpy does not use threads).');
 }

@@ -15,14 +15,25 @@ namespace tapegrad::kernels {
 // Elementwise binary ops on float32/float64. Comparisons write 1 or 0.
 // maximum/minimum: NaN wins. ReluBackward: out = b > 0 ? a : 0 (a is the
 // incoming gradient, b the relu output; NaN in b blocks the gradient).
-enum class BinaryOp : int { Add, Sub, Mul, Div, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, ReluBackward };
+// The other *Backward ops are an activation's gradient a·f'(·), a the
+// incoming gradient: from b the input for GeluBackward (exact form),
+// GeluTanhBackward and SiluBackward; from b the output y for TanhBackward,
+// a·(1 - y²), and SigmoidBackward, a·y·(1 - y). float32 computes them in
+// double and rounds once: within 1 ulp of a·f'(b) (basic.inc says how that
+// holds near the zeros of f'); float64 uses the generic path's formulas with
+// the C library's erfc and exp, so both paths give the same bits.
+enum class BinaryOp : int {
+  Add, Sub, Mul, Div, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
+  ReluBackward, GeluBackward, GeluTanhBackward, SiluBackward, TanhBackward, SigmoidBackward
+};
 
 // Elementwise unary ops on float32/float64. Clamp reads lo and hi (min then
 // max, NaN passes through); the others ignore them. Relu keeps NaN. Exp,
-// Log, Tanh, Sigmoid and Gelu (exact, x·Φ(x)) are vectorised for float32,
+// Log, Tanh, Sigmoid, Gelu (exact, x·Φ(x)), GeluTanh (PyTorch's tanh
+// approximation, as x·σ(2u)) and Silu (x·σ(x)) are vectorised for float32,
 // within 1 ulp of the correctly rounded result (see basic.inc); float64
 // calls the C library per element.
-enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu };
+enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu };
 
 struct KernelTable {
   runtime::Isa isa;

@@ -60,6 +60,17 @@ Tensor map_floating(const Tensor& x, const char* op, F f) {
   });
 }
 
+// out = f(x) for a floating x, in x's dtype, with f evaluated in double:
+// float32 rounds once, as the vectorised kernels do, so that the generic
+// loop (strided inputs, TAPEGRAD_ELEMENTWISE=generic) agrees with them.
+template <typename F>
+Tensor map_floating_in_double(const Tensor& x, const char* op, F f) {
+  return visit_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return unary_map<T, T>(x, x.dtype(), op, [&](T v) { return static_cast<T>(f(static_cast<double>(v))); });
+  });
+}
+
 // out = f(x) for floats and fi(x) for int32, keeping x's dtype.
 template <typename F, typename FI>
 Tensor map_any(const Tensor& x, const char* op, F f, FI fi) {
@@ -70,18 +81,6 @@ Tensor map_any(const Tensor& x, const char* op, F f, FI fi) {
     else
       return unary_map<T, T>(x, x.dtype(), op, [&](T v) { return static_cast<T>(f(v)); });
   });
-}
-
-// f'(x) computed by one kernel, for the first-order backward of an
-// activation; recorded with f''(x), written in differentiable ops, so that
-// gradients of gradients work.
-template <typename F>
-Tensor derivative(const char* name, const Tensor& x, F kernel, Tensor (*second)(const Tensor&)) {
-  Tensor d = map_floating(x, name, kernel);
-  record(name, {x}, d, [sx = SavedTensor(x), second](const Grads& g, const Node&) {
-    return Grads{mul(g[0], second(sx.unpack()))};
-  });
-  return d;
 }
 
 // φ(x)(2 - x²): the second derivative of x·Φ(x).
@@ -107,6 +106,38 @@ Tensor gelu_tanh_second(const Tensor& x) {
 Tensor silu_second(const Tensor& x) {
   const Tensor s = sigmoid(x), sn = sigmoid(neg(x));
   return mul(mul(s, sn), add(mul(x, sub(sn, s)), k(2, x)));
+}
+
+// -2y and 1 - 2y: d/dy of (1 - y²) and y(1 - y), the tanh and sigmoid
+// derivatives written in their outputs.
+Tensor tanh_second(const Tensor& y) { return mul(y, k(-2, y)); }
+Tensor sigmoid_second(const Tensor& y) { return sub(k(1, y), mul(y, k(2, y))); }
+
+// grad·f'(v), the first-order backward of an activation f, where v is f's
+// input or output (as f' is written). One fused kernel `op` where the layout
+// has one; else the generic loop over `slope(g, v)`, evaluated in double
+// (float32 rounds once, as the kernels do). Recorded with inputs {grad, v}:
+// linear in grad, so its gradient there is the same op again (`again`), and
+// gg·grad·(d/dv f'(v)) in v, with `second` written in differentiable ops, so
+// that gradients of any order work.
+template <typename Slope>
+Tensor fused_backward(kernels::BinaryOp op, const char* name, const Tensor& grad0, const Tensor& v, Slope slope,
+                      Tensor (*second)(const Tensor&), Tensor (*again)(const Tensor&, const Tensor&)) {
+  const Tensor grad = grad0.dtype() == v.dtype() ? grad0 : cast(grad0, v.dtype());
+  std::optional<Tensor> fast = fast_binary(op, grad, v, name);
+  Tensor out = fast ? *std::move(fast) : visit_floating(v.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return binary_map<T, T>(grad, v, v.dtype(), name, [&](T g, T x) {
+      return static_cast<T>(slope(static_cast<double>(g), static_cast<double>(x)));
+    });
+  });
+  record(name, {grad, v}, out, [sg = SavedTensor(grad), sv = SavedTensor(v), second, again](const Grads& g,
+                                                                                             const Node& node) {
+    const Tensor gv = sv.unpack();
+    return Grads{node.needs_grad(0) ? again(g[0], gv) : Tensor(),
+                 node.needs_grad(1) ? mul(mul(g[0], sg.unpack()), second(gv)) : Tensor()};
+  });
+  return out;
 }
 
 // Rejects a NaN (or, with finite, an infinite) number argument.
@@ -291,8 +322,14 @@ Tensor tanh(const Tensor& x0) {
   Tensor out = fast_or(kernels::UnaryOp::Tanh, x, "tanh", [&] {
     return map_floating(x, "tanh", [](auto v) { return std::tanh(v); });
   });
-  record_with_output("tanh", x, out, [](const Tensor& g, const Tensor& y) { return mul(g, sub(k(1, y), square(y))); });
+  record_with_output("tanh", x, out, [](const Tensor& g, const Tensor& y) { return tanh_backward(g, y); });
   return out;
+}
+
+Tensor tanh_backward(const Tensor& grad, const Tensor& output) {
+  return fused_backward(
+      kernels::BinaryOp::TanhBackward, "tanhBackward", grad, output, [](double g, double y) { return g * (1.0 - y * y); },
+      tanh_second, tanh_backward);
 }
 
 Tensor sigmoid(const Tensor& x0) {
@@ -300,10 +337,14 @@ Tensor sigmoid(const Tensor& x0) {
   Tensor out = fast_or(kernels::UnaryOp::Sigmoid, x, "sigmoid", [&] {
     return map_floating(x, "sigmoid", [](auto v) { return math::sigmoid(v); });
   });
-  record_with_output("sigmoid", x, out, [](const Tensor& g, const Tensor& y) {
-    return mul(g, mul(y, sub(k(1, y), y)));
-  });
+  record_with_output("sigmoid", x, out, [](const Tensor& g, const Tensor& y) { return sigmoid_backward(g, y); });
   return out;
+}
+
+Tensor sigmoid_backward(const Tensor& grad, const Tensor& output) {
+  return fused_backward(
+      kernels::BinaryOp::SigmoidBackward, "sigmoidBackward", grad, output,
+      [](double g, double y) { return g * (y * (1.0 - y)); }, sigmoid_second, sigmoid_backward);
 }
 
 Tensor reciprocal(const Tensor& x0) {
@@ -351,28 +392,55 @@ Tensor elu(const Tensor& x0, double alpha) {
 Tensor gelu(const Tensor& x0, GeluApproximate approximate) {
   const Tensor x = as_floating(x0);
   if (approximate == GeluApproximate::Tanh) {
-    Tensor out = map_floating(x, "gelu", [](auto v) { return math::gelu_tanh(v); });
+    Tensor out = fast_or(kernels::UnaryOp::GeluTanh, x, "gelu", [&] {
+      return map_floating_in_double(x, "gelu", [](double v) { return math::gelu_tanh(v); });
+    });
     record_with_input("gelu", x, out, [](const Tensor& g, const Tensor& v) {
-      return mul(g, derivative("geluBackward", v, [](auto u) { return math::gelu_tanh_grad(u); }, gelu_tanh_second));
+      return gelu_backward(g, v, GeluApproximate::Tanh);
     });
     return out;
   }
   Tensor out = fast_or(kernels::UnaryOp::Gelu, x, "gelu", [&] {
-    return map_floating(x, "gelu", [](auto v) { return math::gelu(v); });
+    return map_floating_in_double(x, "gelu", [](double v) { return math::gelu(v); });
   });
   record_with_input("gelu", x, out, [](const Tensor& g, const Tensor& v) {
-    return mul(g, derivative("geluBackward", v, [](auto u) { return math::gelu_grad(u); }, gelu_second));
+    return gelu_backward(g, v, GeluApproximate::None);
   });
   return out;
 }
 
+namespace {
+Tensor gelu_erf_backward(const Tensor& grad, const Tensor& input) {
+  return gelu_backward(grad, input, GeluApproximate::None);
+}
+Tensor gelu_tanh_backward(const Tensor& grad, const Tensor& input) {
+  return gelu_backward(grad, input, GeluApproximate::Tanh);
+}
+}  // namespace
+
+Tensor gelu_backward(const Tensor& grad, const Tensor& input, GeluApproximate approximate) {
+  if (approximate == GeluApproximate::Tanh)
+    return fused_backward(
+        kernels::BinaryOp::GeluTanhBackward, "geluBackward", grad, input,
+        [](double g, double x) { return g * math::gelu_tanh_grad(x); }, gelu_tanh_second, gelu_tanh_backward);
+  return fused_backward(
+      kernels::BinaryOp::GeluBackward, "geluBackward", grad, input,
+      [](double g, double x) { return g * math::gelu_grad(x); }, gelu_second, gelu_erf_backward);
+}
+
 Tensor silu(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "silu", [](auto v) { return math::silu(v); });
-  record_with_input("silu", x, out, [](const Tensor& g, const Tensor& v) {
-    return mul(g, derivative("siluBackward", v, [](auto u) { return math::silu_grad(u); }, silu_second));
+  Tensor out = fast_or(kernels::UnaryOp::Silu, x, "silu", [&] {
+    return map_floating_in_double(x, "silu", [](double v) { return math::silu(v); });
   });
+  record_with_input("silu", x, out, [](const Tensor& g, const Tensor& v) { return silu_backward(g, v); });
   return out;
+}
+
+Tensor silu_backward(const Tensor& grad, const Tensor& input) {
+  return fused_backward(
+      kernels::BinaryOp::SiluBackward, "siluBackward", grad, input,
+      [](double g, double x) { return g * math::silu_grad(x); }, silu_second, silu_backward);
 }
 
 Tensor softplus(const Tensor& x0, double beta, double threshold) {

@@ -33,6 +33,10 @@ Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
+// The gradients of tanh and sigmoid from their output y: grad·(1 - y²) and
+// grad·y·(1 - y), one fused kernel. Differentiable in both arguments.
+Tensor tanh_backward(const Tensor& grad, const Tensor& output);
+Tensor sigmoid_backward(const Tensor& grad, const Tensor& output);
 Tensor reciprocal(const Tensor& x);
 
 Tensor leaky_relu(const Tensor& x, double negative_slope);
@@ -41,6 +45,10 @@ enum class GeluApproximate { None, Tanh };
 // x·Φ(x) with the exact erf form, or PyTorch's tanh approximation.
 Tensor gelu(const Tensor& x, GeluApproximate approximate);
 Tensor silu(const Tensor& x);
+// The gradients of gelu and silu from their input: grad·f'(input), one fused
+// kernel. Differentiable in both arguments (gradients of any order).
+Tensor gelu_backward(const Tensor& grad, const Tensor& input, GeluApproximate approximate);
+Tensor silu_backward(const Tensor& grad, const Tensor& input);
 // log(1 + exp(beta·x)) / beta, and x itself where beta·x > threshold.
 Tensor softplus(const Tensor& x, double beta, double threshold);
 

@@ -1,6 +1,8 @@
 // Scalar formulas behind the unary ops, in forms that stay accurate and free
 // of NaN at the extremes (large |x|, ±Infinity). T is float or double; float
-// inputs are computed in float, as the float32 kernels of PyTorch are.
+// inputs are computed in float, as the float32 kernels of PyTorch are, except
+// by gelu, silu and the activation gradients, which call the double versions
+// so that their generic loops agree with the vectorised kernels.
 #pragma once
 
 #include <cmath>

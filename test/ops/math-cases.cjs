@@ -25,7 +25,37 @@ function inputs() {
   // Dense sweeps where the functions change.
   for (let i = 0; i <= 200000; i++) v.push(-110 + (200 * i) / 200000);
   for (let i = 0; i <= 20000; i++) v.push(-0.1 + (0.2 * i) / 20000, 0.5 + (1.5 * i) / 20000);
+  // Around the zeros of the gelu, gelu-tanh and silu derivatives (x ≈ -0.7518, -0.7525, -1.2785),
+  // every float there.
+  for (const root of [-0.7517915, -0.7524614, -1.2784645]) {
+    const c = new Float32Array([root]);
+    const cb = new Uint32Array(c.buffer);
+    for (let d = -20000; d <= 20000; d++) {
+      bits[0] = cb[0] + d;
+      v.push(f[0]);
+    }
+  }
   return Float32Array.from(v);
+}
+
+// Incoming gradients for the backward kernels: mostly moderate, some with
+// any exponent (products that overflow or reach the denormals), and specials.
+function gradients(n) {
+  const g = new Float32Array(n);
+  const bits = new Uint32Array(1);
+  const f = new Float32Array(bits.buffer);
+  const specials = [NaN, Infinity, -Infinity, 0, -0, 1e-45, FLT_MAX];
+  let s = 777;
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0);
+  for (let i = 0; i < n; i++) {
+    const r = next() / 4294967296;
+    if (r < 0.01) g[i] = specials[next() % specials.length];
+    else if (r < 0.2) {
+      bits[0] = next() & 0xff7fffff;  // finite: exponent field never all ones
+      g[i] = f[0];
+    } else g[i] = (next() / 4294967296 - 0.5) * 4;
+  }
+  return g;
 }
 
 function ulp(r) {
@@ -46,6 +76,8 @@ function runAll(tg) {
     sigmoid: [(a) => a.sigmoid(), null, sig],
     // No erf in JS: the float64 op (the C library's erfc) is the reference.
     gelu: [(a) => a.gelu(), (a) => a.gelu(), null],
+    geluTanh: [(a) => a.gelu({ approximate: 'tanh' }), (a) => a.gelu({ approximate: 'tanh' }), null],
+    silu: [(a) => a.silu(), (a) => a.silu(), null],
   };
   const result = {};
   for (const [name, [op32, op64, ref]] of Object.entries(ops)) {
@@ -68,6 +100,48 @@ function runAll(tg) {
     }
     result[name] = { maxUlp, worst, mismatches };
   }
+  // Backward: g·f'(x) in float32 against the float64 op's gradient for the
+  // same g and x. maxUlp is in ulps of the result; near a zero of f' the
+  // kernels promise an absolute error of about 1e-16·|g| instead, so
+  // maxAbs (in units of |g|·2^-53) is reported for the cases beyond 1 ulp.
+  const g = gradients(x.length);
+  const g32 = tg.tensor(g, { dtype: 'float32' }), g64 = tg.tensor(Float64Array.from(g), { dtype: 'float64' });
+  const grad = (t, gt, f) => {
+    const leaf = t.detach().setRequiresGrad(true);
+    f(leaf).backward(gt);
+    return leaf.grad.data();
+  };
+  // tanh and sigmoid differentiate from their float32 output y: the
+  // reference is the same formula in float64 on that y, rounded once.
+  const y = { tanh: t.tanh().data(), sigmoid: t.sigmoid().data() };
+  const backward = {
+    geluBackward: [(a) => a.gelu(), null],
+    geluTanhBackward: [(a) => a.gelu({ approximate: 'tanh' }), null],
+    siluBackward: [(a) => a.silu(), null],
+    tanhBackward: [(a) => a.tanh(), (i) => g[i] * (1 - y.tanh[i] * y.tanh[i])],
+    sigmoidBackward: [(a) => a.sigmoid(), (i) => g[i] * (y.sigmoid[i] * (1 - y.sigmoid[i]))],
+  };
+  for (const [name, [op, ref]] of Object.entries(backward)) {
+    const got = grad(t, g32, op);
+    const want = ref ? Float64Array.from(x, (_, i) => ref(i)) : grad(t64, g64, op);
+    let maxUlp = 0, maxAbs = 0, worst = null;
+    const mismatches = [];
+    for (let i = 0; i < x.length; i++) {
+      const o = got[i], r = want[i];
+      if (Object.is(o, Math.fround(r)) || (o === 0 && Math.fround(r) === 0)) continue;
+      if (Number.isNaN(r) || Number.isNaN(o) || !Number.isFinite(o) || !Number.isFinite(r)) {
+        if (mismatches.length < 10) mismatches.push({ x: x[i], g: g[i], got: String(o), want: String(r) });
+        continue;
+      }
+      const e = Math.abs(o - r) / ulp(r);
+      if (e > 1) maxAbs = Math.max(maxAbs, Math.abs(o - r) / (Math.abs(g[i]) * 2 ** -53));
+      if (e > maxUlp) {
+        maxUlp = e;
+        worst = { x: x[i], g: g[i], got: o, want: r };
+      }
+    }
+    result[name] = { maxUlp, maxAbs, worst, mismatches };
+  }
   return { count: x.length, result };
 }
 
@@ -77,5 +151,5 @@ if (require.main === module) {
   const root = path.resolve(__dirname, '..', '..');
   const tg = require(path.join(root, 'dist', 'index.js'));
   const r = runAll(tg);
-  process.stdout.write(JSON.stringify({ isa: tg.backendInfo().isa, ...r }) + '\n');
+  process.stdout.write(JSON.stringify({ isa: tg.backendInfo().isa, mode: process.env.TAPEGRAD_ELEMENTWISE ?? 'auto', ...r }) + '\n');
 }

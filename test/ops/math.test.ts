@@ -1,19 +1,21 @@
-// float32 exp, log, tanh, sigmoid and gelu (vectorised per ISA) within their
-// documented error (1 ulp of the float64 reference) over the whole float
-// range, with exact special values, on every ISA path this CPU runs.
-import { createRequire } from 'node:module';
+// float32 exp, log, tanh, sigmoid, gelu (both forms) and silu, and the fused
+// activation gradients (vectorised per ISA), within their documented error
+// (1 ulp of the float64 reference) over the whole float range, with exact
+// special values, on every ISA path this CPU runs and on the generic loops.
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tg, runnableIsas, runCaseScript } from '../helpers.js';
 
-const require = createRequire(import.meta.url);
 const casesPath = path.join(__dirname, 'math-cases.cjs');
+const list = (t: tg.Tensor) => Array.from(t.data());
 type Report = { count: number; result: Record<string, { maxUlp: number; mismatches: unknown[] }> };
-const M = require(casesPath) as { runAll(t: typeof tg): Report };
 
-function check(r: Report) {
+// The gradients g·f'(x) for float32 g and x, from backward().
+const BACKWARD = ['geluBackward', 'geluTanhBackward', 'siluBackward', 'tanhBackward', 'sigmoidBackward'];
+
+function check(r: Report, ops: string[]) {
   expect(r.count).toBeGreaterThan(400000);
-  for (const op of ['exp', 'log', 'tanh', 'sigmoid', 'gelu']) {
+  for (const op of ops) {
     expect(r.result[op]!.mismatches, op).toEqual([]);
     expect(r.result[op]!.maxUlp, op).toBeLessThanOrEqual(1);
   }
@@ -24,16 +26,39 @@ describe('float32 transcendental kernels', () => {
     it(`${isa}: within 1 ulp of float64 over the float range, special values exact`, () => {
       const r = runCaseScript<Report & { isa: string }>(casesPath, { TAPEGRAD_ISA: isa });
       expect(r.isa).toBe(isa);
-      check(r);
+      check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', ...BACKWARD]);
     });
+
+  // exp, log, tanh and sigmoid fall back to the C library's float functions
+  // there (a few ulps); gelu, silu and the gradients are evaluated in double.
+  it('generic loops (TAPEGRAD_ELEMENTWISE=generic): gelu, silu and the gradients within 1 ulp', () => {
+    const r = runCaseScript<Report & { mode: string }>(casesPath, { TAPEGRAD_ELEMENTWISE: 'generic' });
+    expect(r.mode).toBe('generic');
+    check(r, ['gelu', 'geluTanh', 'silu', ...BACKWARD]);
+  });
 
   it('special values by hand', () => {
     const x = tg.tensor([NaN, Infinity, -Infinity, 0, -0, 1e-45, 100, -200]);
-    const list = (t: tg.Tensor) => Array.from(t.data());
     expect(list(x.exp())).toEqual([NaN, Infinity, 0, 1, 1, 1, Infinity, 0]);
     expect(list(x.log())).toEqual([NaN, Infinity, NaN, -Infinity, -Infinity, Math.fround(Math.log(Math.fround(1e-45))), Math.fround(Math.log(100)), NaN]);
     expect(list(x.tanh()).map((v) => Object.is(v, -0) ? '-0' : v)).toEqual([NaN, 1, -1, 0, '-0', Math.fround(1e-45), 1, -1]);
     expect(list(x.sigmoid())).toEqual([NaN, 1, 0, 0.5, 0.5, 0.5, 1, 0]);
     expect(list(x.gelu()).map((v) => (v === 0 ? 0 : v))).toEqual([NaN, Infinity, 0, 0, 0, 0, 100, 0]);
+    expect(list(x.gelu({ approximate: 'tanh' })).map((v) => (v === 0 ? 0 : v))).toEqual([NaN, Infinity, 0, 0, 0, 0, 100, 0]);
+    expect(list(x.silu()).map((v) => (v === 0 ? 0 : v))).toEqual([NaN, Infinity, 0, 0, 0, 0, 100, 0]);
+  });
+
+  it('gradients at special values by hand: the limits 1 and 0 at ±Infinity, NaN passed on', () => {
+    const values = [NaN, Infinity, -Infinity, 0, 100, -200];
+    const grad = (f: (t: tg.Tensor) => tg.Tensor) => {
+      const x = tg.tensor(values, { requiresGrad: true });
+      f(x).backward(tg.tensor([3, 3, 3, 3, 3, 3]));
+      return list(x.grad!).map((v) => (v === 0 ? 0 : v));
+    };
+    expect(grad((t) => t.gelu())).toEqual([NaN, 3, 0, 1.5, 3, 0]);
+    expect(grad((t) => t.gelu({ approximate: 'tanh' }))).toEqual([NaN, 3, 0, 1.5, 3, 0]);
+    expect(grad((t) => t.silu())).toEqual([NaN, 3, 0, 1.5, 3, 0]);
+    expect(grad((t) => t.tanh())).toEqual([NaN, 0, 0, 3, 0, 0]);
+    expect(grad((t) => t.sigmoid())).toEqual([NaN, 0, 0, 0.75, 0, 0]);
   });
 });

@@ -1,6 +1,7 @@
 #include "core/engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <set>
 #include <unordered_map>
@@ -279,11 +280,21 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
         ready.erase(ready.begin());
       }
     } else if (group_limit > 1) {
-      // Hybrid: every ready node that pays for a thread of its own, latest
-      // first, when there are at least two; otherwise the latest node alone.
-      for (auto it = ready.begin(); it != ready.end() && static_cast<int>(group.size()) < group_limit; ++it)
-        if (node_cost(**it) >= kConcurrentNodeCost) group.push_back(*it);
-      if (group.size() < 2) group.assign(1, *ready.begin());
+      // Hybrid: first the latest node too cheap for a hand-off (a view, an
+      // add, a leaf's gradient), since running those can make more nodes
+      // ready to group (as in a chain of adds over branches). Then every
+      // ready node too small to split its own kernels but worth a hand-off,
+      // when there are at least two. Otherwise the latest node, with its
+      // kernels split across the pool.
+      Node* cheap = nullptr;
+      for (Node* n : ready) {
+        if (node_cost(*n) < kConcurrentNodeCost) {
+          cheap = n;
+          break;
+        }
+        if (runs_grouped(*n)) group.push_back(n);
+      }
+      if (cheap || group.size() < 2) group.assign(1, cheap ? cheap : *ready.begin());
       for (Node* n : group) ready.erase(n);
     } else {
       group.push_back(*ready.begin());
@@ -298,13 +309,22 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
       apply(0);
     } else {
       // Each node runs on one thread with its kernels inline (a nested region
-      // on the pool runs on the thread that opened it). Grad mode is per
+      // on the pool runs on the thread that opened it). Threads take the
+      // next node as they finish one, largest estimate first, so a long node
+      // does not leave the others' threads idle behind a fixed split. Which
+      // thread runs a node does not change its result. Grad mode is per
       // thread: set it on the pool threads too.
+      std::vector<std::size_t> order(count);
+      std::vector<double> cost(count);
+      for (std::size_t i = 0; i < count; ++i) order[i] = i, cost[i] = node_cost(*group[i]);
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
+      std::atomic<std::size_t> next{0};
       const bool mode = options.create_graph;
       note_grouped_nodes(count);
-      runtime::parallel_for(0, static_cast<std::int64_t>(count), 1, [&](std::int64_t b, std::int64_t e) {
+      const auto threads = std::min<std::int64_t>(static_cast<std::int64_t>(count), runtime::num_threads());
+      runtime::parallel_for(0, threads, 1, [&](std::int64_t, std::int64_t) {
         GradModeGuard pool_mode(mode);
-        for (std::int64_t i = b; i < e; ++i) apply(static_cast<std::size_t>(i));
+        for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;) apply(order[i]);
       });
     }
     for (std::size_t g = 0; g < count; ++g) {

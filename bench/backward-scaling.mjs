@@ -38,6 +38,7 @@ const cases = [
   ['transformer block 4x64x256, 4 heads', graphs.transformer(tg)],
   // GEMMs below the kernels' parallel threshold: where running nodes side by side should pay.
   ['8 small branches 128x128, batch 32', graphs.branches(tg, { width: 128, batch: 32, count: 8 })],
+  ['attention head by head, 8 heads 64x32', graphs.heads(tg)],
 ];
 
 // One timed sample per (threads, strategy) in turn inside each repetition,

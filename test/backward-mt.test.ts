@@ -13,7 +13,7 @@ const require = createRequire(import.meta.url);
 const graphsPath = path.resolve(__dirname, '../bench/backward-graphs.cjs');
 type Graph = { params: Tensor[]; forward(): Tensor };
 type Builder = (t: typeof tg, options?: Record<string, unknown>) => Graph;
-const graphs = require(graphsPath) as Record<'mlp' | 'branches' | 'residual' | 'transformer', Builder>;
+const graphs = require(graphsPath) as Record<'mlp' | 'branches' | 'residual' | 'transformer' | 'heads', Builder>;
 
 const defaultThreads = tg.getNumThreads();
 afterEach(() => {
@@ -57,6 +57,7 @@ const cases: [string, () => Graph, (g: Graph) => string[]][] = [
   ['8 small branches (float64)', () => graphs.branches(tg, { dtype: 'float64', width: 48, batch: 16, count: 8 }), backwardBytes],
   ['8 branches below the GEMM parallel threshold (float32)', () => graphs.branches(tg, { width: 128, batch: 32, count: 8 }), backwardBytes],
   ['residual stack (float32)', () => graphs.residual(tg), backwardBytes],
+  ['attention head by head, 8 heads (float32)', () => graphs.heads(tg), backwardBytes],
   ['transformer block (float32)', () => graphs.transformer(tg, { batch: 2, seq: 32, dim: 128 }), backwardBytes],
   ['createGraph through 3 branches (float64)', () => graphs.branches(tg, { dtype: 'float64', width: 64, batch: 32, count: 3 }), createGraphBytes],
 ];
@@ -97,6 +98,7 @@ describe('multithreaded backward', () => {
     expect(grouped('hybrid', 2, medium)).toBeGreaterThanOrEqual(16);
     expect(grouped('inter', 2, small)).toBeGreaterThanOrEqual(8);
     expect(grouped('hybrid', 2, small)).toBe(0); // too small to be worth a hand-off
+    expect(grouped('hybrid', 2, graphs.heads(tg))).toBeGreaterThanOrEqual(24); // q, k, v projections of 8 heads
     expect(grouped('intra', 2, large)).toBe(0);
     expect(grouped('inter', 1, large)).toBe(0);
     // createGraph rules record new nodes and share leaves' accumulators: one at a time.

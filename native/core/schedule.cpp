@@ -10,10 +10,13 @@
 namespace tapegrad {
 
 namespace {
-// Intra is the default: in bench/backward-scaling.mjs on 2 threads it beat or
-// tied hybrid and inter on every graph (hybrid pairs nodes one thread each,
-// leaving a thread idle when their costs differ, while intra already splits
-// each GEMM and runs a matmul's dA and dB side by side).
+// Intra is the default: in bench/backward-scaling.mjs on 2 threads hybrid
+// tied it on the graphs whose nodes split themselves (MLP, residual,
+// transformer block, 512-wide branches: hybrid runs those alone too) and
+// lost where it did group nodes (8 small branches 0.23 vs 0.21 ms, attention
+// head by head 0.41 vs 0.33 ms): nodes of a few microseconds ran up to twice
+// as slow side by side, and the first group after a stretch of one-thread
+// work waited for a sleeping worker to wake.
 std::atomic<int> g_strategy{static_cast<int>(BackwardStrategy::Intra)};
 std::atomic<std::uint64_t> g_grouped_nodes{0};
 

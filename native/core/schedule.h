@@ -40,9 +40,10 @@ std::uint64_t grouped_nodes();
 // Estimated time of a node's backward on one thread, in nanoseconds: about
 // half a nanosecond per gradient element read or written, plus 2·m·n·k GEMM
 // flops at about 100 GFLOP/s for matmul and linear; rules that only re-view
-// the gradient (reshape, permute, an add without broadcasting) cost nothing.
-// It overestimates by about 3x on AVX-512 machines; only the order of
-// magnitude matters: it decides whether a node is worth a pool thread.
+// the gradient (permute, transpose, an add without broadcasting) cost
+// nothing, and a reshape counts as the copy it may need. It overestimates by
+// about 3x on AVX-512 machines; only the order of magnitude matters: it
+// decides whether a node is worth a pool thread.
 double node_cost(const Node& node);
 
 // Whether a node's own kernels split across the pool: a GEMM of at least

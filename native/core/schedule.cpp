@@ -121,21 +121,25 @@ NodeWork work_of(const Node& node) {
   return w;
 }
 
-}  // namespace
+double cost_of(const NodeWork& w) { return kNsPerElement * w.elements + 2 * w.macs / kFlopsPerNs; }
 
-double node_cost(const Node& node) {
-  const NodeWork w = work_of(node);
-  return kNsPerElement * w.elements + 2 * w.macs / kFlopsPerNs;
-}
-
-bool splits_itself(const Node& node) {
-  const NodeWork w = work_of(node);
+bool splits_itself(const NodeWork& w) {
   if (w.one_thread) return false;
   // Each GEMM splits its tiles from kGemmParallelMinMacs on, and a matmul's
   // two GEMMs run side by side from the same size (kConcurrentGemmFlops).
   static_assert(kConcurrentGemmFlops == 2 * kernels::kGemmParallelMinMacs);
   if (w.gemms > 0 && w.macs / w.gemms >= kernels::kGemmParallelMinMacs) return true;
   return w.elements >= 2 * static_cast<double>(runtime::kElementwiseGrain);
+}
+
+}  // namespace
+
+double node_cost(const Node& node) { return cost_of(work_of(node)); }
+
+NodeRole node_role(const Node& node) {
+  const NodeWork w = work_of(node);
+  if (cost_of(w) < kConcurrentNodeCost) return NodeRole::Cheap;
+  return splits_itself(w) ? NodeRole::SplitsItself : NodeRole::Groupable;
 }
 
 }  // namespace tapegrad

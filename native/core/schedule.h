@@ -46,18 +46,21 @@ std::uint64_t grouped_nodes();
 // decides whether a node is worth a pool thread.
 double node_cost(const Node& node);
 
-// Whether a node's own kernels split across the pool: a GEMM of at least
-// kernels::kGemmParallelMinMacs multiply-adds (or a matmul backward whose two
-// GEMMs run side by side), or elementwise work of two grains or more. Such a
-// node runs alone on the walking thread, never grouped.
-bool splits_itself(const Node& node);
-
 // A pool hand-off costs one to a few microseconds; a node estimated below
 // this runs on the walking thread.
 inline constexpr double kConcurrentNodeCost = 10'000;
 
-// Whether the hybrid policy may run this node beside others.
-inline bool runs_grouped(const Node& node) { return node_cost(node) >= kConcurrentNodeCost && !splits_itself(node); }
+// How the hybrid policy runs a node.
+enum class NodeRole {
+  Cheap,      // estimated below kConcurrentNodeCost: alone, and early, since
+              // it may make more groupable nodes ready
+  Groupable,  // too small to split its own kernels, worth a hand-off
+  SplitsItself,  // its kernels split across the pool (a GEMM of at least
+                 // kernels::kGemmParallelMinMacs multiply-adds, a matmul
+                 // backward whose two GEMMs run side by side, elementwise
+                 // work of two grains or more): alone
+};
+NodeRole node_role(const Node& node);
 
 // Work below which the two GEMMs of a matmul backward run one after the
 // other (each still splitting its tiles across the pool).

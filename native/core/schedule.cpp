@@ -10,14 +10,13 @@
 namespace tapegrad {
 
 namespace {
-// Intra is the default: in bench/backward-scaling.mjs on 2 threads hybrid
-// tied it on the graphs whose nodes split themselves (MLP, residual,
-// transformer block, 512-wide branches: hybrid runs those alone too) and
-// lost where it did group nodes (8 small branches 0.23 vs 0.21 ms, attention
-// head by head 0.41 vs 0.33 ms): nodes of a few microseconds ran up to twice
-// as slow side by side, and the first group after a stretch of one-thread
-// work waited for a sleeping worker to wake.
-std::atomic<int> g_strategy{static_cast<int>(BackwardStrategy::Intra)};
+// Hybrid is the default: in bench/backward-scaling.mjs on 2 threads (medians
+// of 8 runs) it tied intra within 2% where every node splits itself or is
+// cheap (MLP, residual stack, transformer block, 512-wide branches: hybrid
+// runs those one by one too) and beat it where small nodes wait side by side
+// (8 branches of 128-wide linears 0.16 vs 0.20 ms, attention head by head
+// 0.29 vs 0.31 ms). Inter lost to both on the 512-wide branches (1.55x).
+std::atomic<int> g_strategy{static_cast<int>(BackwardStrategy::Hybrid)};
 std::atomic<std::uint64_t> g_grouped_nodes{0};
 
 constexpr double kNsPerElement = 0.5, kFlopsPerNs = 100;

@@ -3,8 +3,9 @@
 // and on all threads, under each backward strategy:
 //   intra   one node at a time, kernels split across the pool
 //   inter   any ready nodes run side by side, one pool thread each
-//   hybrid  (the default) nodes run side by side only when each is too small
-//           to split its own kernels but large enough to pay for the hand-off
+//   hybrid  nodes run side by side only when each is too small to split its
+//           own kernels but large enough to pay for the hand-off
+// intra is the default (see native/core/schedule.cpp for why).
 // Medians of repetitions; prints a table; asserts nothing about speed. The
 // last column says whether every configuration gave bitwise identical
 // gradients (it should).

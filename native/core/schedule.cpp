@@ -10,13 +10,16 @@
 namespace tapegrad {
 
 namespace {
-// Hybrid is the default: in bench/backward-scaling.mjs on 2 threads (medians
-// of 8 runs) it tied intra within 2% where every node splits itself or is
-// cheap (MLP, residual stack, transformer block, 512-wide branches: hybrid
-// runs those one by one too) and beat it where small nodes wait side by side
+// Intra is the default. In bench/backward-scaling.mjs on 2 threads hybrid
+// tied it within 2% where every node splits itself or is cheap (MLP, residual
+// stack, transformer block, 512-wide branches: hybrid runs those one by one
+// too). Where small nodes wait side by side it won with both cores free
 // (8 branches of 128-wide linears 0.16 vs 0.20 ms, attention head by head
-// 0.29 vs 0.31 ms). Inter lost to both on the 512-wide branches (1.55x).
-std::atomic<int> g_strategy{static_cast<int>(BackwardStrategy::Hybrid)};
+// 0.29 vs 0.31 ms) but lost about 7% while another process kept one core busy
+// (0.22 vs 0.20, 0.37 vs 0.34 ms): a hand-off then waits for a worker the OS
+// has not run. Intra was never the slower one. Inter lost to both on the
+// 512-wide branches (1.55x).
+std::atomic<int> g_strategy{static_cast<int>(BackwardStrategy::Intra)};
 std::atomic<std::uint64_t> g_grouped_nodes{0};
 
 constexpr double kNsPerElement = 0.5, kFlopsPerNs = 100;

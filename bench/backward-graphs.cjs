@@ -108,4 +108,26 @@ function transformer(tg, { dtype = 'float32', seed = 1, batch = 4, seq = 64, dim
   };
 }
 
-module.exports = { mlp, branches, residual, transformer };
+// Multi-head self-attention written head by head (separate projections per
+// head, as in per-head implementations): many small independent branches whose
+// GEMMs are each below the kernels' parallel threshold.
+function heads(tg, { dtype = 'float32', seed = 1, seq = 64, dim = 256, count = 8 } = {}) {
+  const F = tg.nn.functional;
+  const dh = dim / count;
+  const x = values(tg, [seq, dim], dtype, seed, 1);
+  const projections = Array.from({ length: count }, (_, h) =>
+    [1, 2, 3].map((j) => linearParams(tg, dim, dh, dtype, seed + 10 * h + j)));
+  const [wo, bo] = linearParams(tg, dim, dim, dtype, seed + 10 * count + 1);
+  return {
+    params: [...projections.flat(2), wo, bo],
+    forward() {
+      const ctx = projections.map(([pq, pk, pv]) => {
+        const q = F.linear(x, pq[0], pq[1]), k = F.linear(x, pk[0], pk[1]), v = F.linear(x, pv[0], pv[1]);
+        return tg.matmul(F.softmax(tg.matmul(q, k.transpose(0, 1)).mul(1 / Math.sqrt(dh)), -1), v);
+      });
+      return F.linear(tg.cat(ctx, 1), wo, bo).square().mean();
+    },
+  };
+}
+
+module.exports = { mlp, branches, residual, transformer, heads };

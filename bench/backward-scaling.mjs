@@ -3,7 +3,9 @@
 // and on all threads, under each backward strategy:
 //   intra   one node at a time, kernels split across the pool
 //   inter   any ready nodes run side by side, one pool thread each
-//   hybrid  (the default) nodes run side by side only when each is large
+//   hybrid  nodes run side by side only when each is too small to split its
+//           own kernels but large enough to pay for the hand-off
+// intra is the default (see native/core/schedule.cpp for why).
 // Medians of repetitions; prints a table; asserts nothing about speed. The
 // last column says whether every configuration gave bitwise identical
 // gradients (it should).
@@ -28,12 +30,16 @@ const warmup = 5;
 const allThreads = tg.getNumThreads();
 const threadCounts = allThreads > 1 ? [1, allThreads] : [1];
 const strategies = ['hybrid', 'intra', 'inter'];
+const defaultStrategy = native._setBackwardStrategy('intra'); // returns the one it replaces
 
 const cases = [
   ['MLP 784-256-256-10, batch 128', graphs.mlp(tg)],
   ['4 branches 512x512, batch 128', graphs.branches(tg)],
   ['4 residual blocks 256, batch 128', graphs.residual(tg)],
   ['transformer block 4x64x256, 4 heads', graphs.transformer(tg)],
+  // GEMMs below the kernels' parallel threshold: where running nodes side by side should pay.
+  ['8 small branches 128x128, batch 32', graphs.branches(tg, { width: 128, batch: 32, count: 8 })],
+  ['attention head by head, 8 heads 64x32', graphs.heads(tg)],
 ];
 
 // One timed sample per (threads, strategy) in turn inside each repetition,
@@ -52,7 +58,10 @@ function measure(graph) {
   for (let rep = 0; rep < warmup + reps; rep++) {
     for (const t of threadCounts) {
       tg.setNumThreads(t);
-      for (const s of strategies) {
+      // Rotated each repetition: the first backward after a thread-count
+      // switch runs on freshly started workers (cold caches and arenas).
+      for (let j = 0; j < strategies.length; j++) {
+        const s = strategies[(rep + j) % strategies.length];
         native._setBackwardStrategy(s);
         for (const p of graph.params) p.zeroGrad();
         tg.tidy(() => {
@@ -88,5 +97,5 @@ for (const [name, graph] of cases) {
       ratio(i / h).padStart(9), ratio(e / h).padStart(9), ratio(r['1/hybrid'] / h), r.identical ? 'bitwise identical' : 'DIFFER'].join(' '));
   }
 }
-native._setBackwardStrategy('hybrid');
+native._setBackwardStrategy(defaultStrategy);
 tg.setNumThreads(allThreads);

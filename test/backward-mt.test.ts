@@ -13,7 +13,7 @@ const require = createRequire(import.meta.url);
 const graphsPath = path.resolve(__dirname, '../bench/backward-graphs.cjs');
 type Graph = { params: Tensor[]; forward(): Tensor };
 type Builder = (t: typeof tg, options?: Record<string, unknown>) => Graph;
-const graphs = require(graphsPath) as Record<'mlp' | 'branches' | 'residual' | 'transformer', Builder>;
+const graphs = require(graphsPath) as Record<'mlp' | 'branches' | 'residual' | 'transformer' | 'heads', Builder>;
 
 const defaultThreads = tg.getNumThreads();
 afterEach(() => {
@@ -22,7 +22,7 @@ afterEach(() => {
 });
 
 const strategies = ['hybrid', 'intra', 'inter'] as const;
-const threadCounts = [1, 2, 4];
+const threadCounts = [1, 2, 3, 4];
 
 function bytes(t: Tensor | null): string {
   if (t === null) return 'null';
@@ -55,7 +55,9 @@ const cases: [string, () => Graph, (g: Graph) => string[]][] = [
   ['MLP (float32)', () => graphs.mlp(tg), backwardBytes],
   ['4 branches sharing their input (float32)', () => graphs.branches(tg), backwardBytes],
   ['8 small branches (float64)', () => graphs.branches(tg, { dtype: 'float64', width: 48, batch: 16, count: 8 }), backwardBytes],
+  ['8 branches below the GEMM parallel threshold (float32)', () => graphs.branches(tg, { width: 128, batch: 32, count: 8 }), backwardBytes],
   ['residual stack (float32)', () => graphs.residual(tg), backwardBytes],
+  ['attention head by head, 8 heads (float32)', () => graphs.heads(tg), backwardBytes],
   ['transformer block (float32)', () => graphs.transformer(tg, { batch: 2, seq: 32, dim: 128 }), backwardBytes],
   ['createGraph through 3 branches (float64)', () => graphs.branches(tg, { dtype: 'float64', width: 64, batch: 32, count: 3 }), createGraphBytes],
 ];
@@ -88,11 +90,15 @@ describe('multithreaded backward', () => {
       return native._backwardGroupedNodes() - before;
     };
     const large = graphs.branches(tg);
+    const medium = graphs.branches(tg, { width: 128, batch: 32, count: 8 });
     const small = graphs.branches(tg, { dtype: 'float64', width: 48, batch: 16, count: 8 });
     expect(grouped('inter', 2, large)).toBeGreaterThanOrEqual(4);
-    expect(grouped('hybrid', 2, large)).toBeGreaterThanOrEqual(4); // 512×512 GEMMs pay for a thread each
+    expect(grouped('hybrid', 2, large)).toBe(0); // 512×512 GEMMs split across the pool themselves
+    // GEMMs below the kernels' parallel threshold: both linears of all 8 branches, 8 at a time.
+    expect(grouped('hybrid', 2, medium)).toBeGreaterThanOrEqual(16);
     expect(grouped('inter', 2, small)).toBeGreaterThanOrEqual(8);
     expect(grouped('hybrid', 2, small)).toBe(0); // too small to be worth a hand-off
+    expect(grouped('hybrid', 2, graphs.heads(tg))).toBeGreaterThanOrEqual(24); // q, k, v projections of 8 heads
     expect(grouped('intra', 2, large)).toBe(0);
     expect(grouped('inter', 1, large)).toBe(0);
     // createGraph rules record new nodes and share leaves' accumulators: one at a time.
@@ -202,8 +208,8 @@ describe('multithreaded backward', () => {
       const { parentPort, workerData } = require('node:worker_threads');
       const tg = require(${JSON.stringify(distIndex)});
       const graphs = require(${JSON.stringify(graphsPath)});
-      const { kind, seed } = workerData;
-      const g = graphs[kind](tg, { seed });
+      const { kind, seed, options } = workerData;
+      const g = graphs[kind](tg, { ...options, seed });
       const out = [];
       for (let rep = 0; rep < 3; rep++) {
         for (const p of g.params) p.zeroGrad();
@@ -217,8 +223,9 @@ describe('multithreaded backward', () => {
       { kind: 'mlp', seed: 2 },
       { kind: 'branches', seed: 3 },
       { kind: 'residual', seed: 4 },
+      { kind: 'branches', seed: 5, options: { width: 128, batch: 32, count: 8 } },
     ];
-    for (const strategy of ['inter', 'hybrid'] as const) {
+    for (const strategy of strategies) {
       native._setBackwardStrategy(strategy); // process-wide: the workers see it too
       tg.setNumThreads(2);
       const results = await Promise.all(
@@ -233,7 +240,7 @@ describe('multithreaded backward', () => {
       );
       tg.setNumThreads(1);
       jobs.forEach((job, j) => {
-        const g = graphs[job.kind as 'mlp'](tg, { seed: job.seed });
+        const g = graphs[job.kind as 'mlp'](tg, { ...job.options, seed: job.seed });
         const expected = backwardBytes(g);
         for (const rep of results[j]) rep.forEach((b, i) => expect(b, `${strategy} ${job.kind} param ${i}`).toBe(expected[i]));
       });

@@ -1,6 +1,7 @@
 #include "core/engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <set>
 #include <unordered_map>
@@ -104,6 +105,33 @@ struct LaterFirst {
   bool operator()(const Node* a, const Node* b) const { return a->sequence_nr > b->sequence_nr; }
 };
 
+// Nodes whose gradients are complete, latest first. Under the hybrid policy
+// each node's role is found once, when it becomes ready, and kept in a set
+// per role, so choosing a step does not rescan every waiting node.
+struct ReadyQueue {
+  explicit ReadyQueue(bool by_role) : by_role(by_role) {}
+
+  void push(Node* node) {
+    all.insert(node);
+    if (!by_role) return;
+    switch (node_role(*node)) {
+      case NodeRole::Cheap: cheap.insert(node); break;
+      case NodeRole::Groupable: groupable.insert(node); break;
+      case NodeRole::SplitsItself: break;
+    }
+  }
+
+  void take(Node* node) {
+    all.erase(node);
+    if (!by_role) return;
+    cheap.erase(node);
+    groupable.erase(node);
+  }
+
+  const bool by_role;
+  std::set<Node*, LaterFirst> all, cheap, groupable;
+};
+
 // Sums the contributions to one slot in a fixed order.
 Tensor sum_slot(std::vector<Contribution>& parts) {
   if (parts.empty()) return {};
@@ -197,8 +225,13 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   }
 
   std::vector<Tensor> captured(captures ? captures->size() : 0);
-  // Ordered latest first; a set, so the hybrid policy can look past the top.
-  std::set<Node*, LaterFirst> ready;
+  const BackwardStrategy strategy = backward_strategy();
+  // Rules that record a graph (createGraph) create and share AccumulateGrad
+  // nodes of leaves, which is not safe from two threads: run them one by one.
+  const int group_limit =
+      strategy == BackwardStrategy::Intra || options.create_graph ? 1 : std::max(1, runtime::num_threads());
+  const bool hybrid = group_limit > 1 && strategy == BackwardStrategy::Hybrid;
+  ReadyQueue ready(hybrid);
 
   auto deliver = [&](Node* target, std::uint32_t slot, Contribution c) {
     NodeState& s = state[target];
@@ -216,7 +249,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   for (const Edge& e : root_edges)
     if (state[e.node.get()].dependencies == 0) {
       state[e.node.get()].dependencies = -1;  // queued once
-      ready.insert(e.node.get());
+      ready.push(e.node.get());
     }
 
   // One step takes a group of ready nodes (see core/schedule.h), prepares
@@ -224,11 +257,6 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   // thread), runs the group's backward rules, possibly concurrently, and then
   // delivers their outputs here in the group's order. Contributions are summed
   // in producer order (sum_slot), so results do not depend on the grouping.
-  const BackwardStrategy strategy = backward_strategy();
-  // Rules that record a graph (createGraph) create and share AccumulateGrad
-  // nodes of leaves, which is not safe from two threads: run them one by one.
-  const int group_limit =
-      strategy == BackwardStrategy::Intra || options.create_graph ? 1 : std::max(1, runtime::num_threads());
   std::vector<Node*> group;
   std::vector<Grads> group_inputs, group_outputs;
   std::vector<char> group_runs;
@@ -270,25 +298,24 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     if (!options.retain_graph) group[i]->release_saved();
   };
 
-  while (!ready.empty()) {
+  while (!ready.all.empty()) {
     group.clear();
-    if (group_limit > 1 && strategy == BackwardStrategy::Inter) {
-      // Inter: the latest ready nodes, however small.
-      while (!ready.empty() && static_cast<int>(group.size()) < group_limit) {
-        group.push_back(*ready.begin());
-        ready.erase(ready.begin());
-      }
+    if (hybrid) {
+      // First the latest cheap node (a view, an add, a leaf's gradient):
+      // running those can make more nodes ready to group, as in a chain of
+      // adds over branches. Then every groupable node, when there are at
+      // least two. Otherwise the latest node, its kernels split across the pool.
+      if (!ready.cheap.empty()) group.push_back(*ready.cheap.begin());
+      else if (ready.groupable.size() >= 2) group.assign(ready.groupable.begin(), ready.groupable.end());
+      else group.push_back(*ready.all.begin());
     } else if (group_limit > 1) {
-      // Hybrid: every ready node that pays for a thread of its own, latest
-      // first, when there are at least two; otherwise the latest node alone.
-      for (auto it = ready.begin(); it != ready.end() && static_cast<int>(group.size()) < group_limit; ++it)
-        if (node_cost(**it) >= kConcurrentNodeCost) group.push_back(*it);
-      if (group.size() < 2) group.assign(1, *ready.begin());
-      for (Node* n : group) ready.erase(n);
+      // Inter: the latest ready nodes, however small.
+      for (auto it = ready.all.begin(); it != ready.all.end() && static_cast<int>(group.size()) < group_limit; ++it)
+        group.push_back(*it);
     } else {
-      group.push_back(*ready.begin());
-      ready.erase(ready.begin());
+      group.push_back(*ready.all.begin());
     }
+    for (Node* n : group) ready.take(n);
     const std::size_t count = group.size();
     group_inputs.resize(count);
     group_outputs.assign(count, Grads{});
@@ -298,13 +325,22 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
       apply(0);
     } else {
       // Each node runs on one thread with its kernels inline (a nested region
-      // on the pool runs on the thread that opened it). Grad mode is per
+      // on the pool runs on the thread that opened it). Threads take the
+      // next node as they finish one, largest estimate first, so a long node
+      // does not leave the others' threads idle behind a fixed split. Which
+      // thread runs a node does not change its result. Grad mode is per
       // thread: set it on the pool threads too.
+      std::vector<std::size_t> order(count);
+      std::vector<double> cost(count);
+      for (std::size_t i = 0; i < count; ++i) order[i] = i, cost[i] = node_cost(*group[i]);
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
+      std::atomic<std::size_t> next{0};
       const bool mode = options.create_graph;
       note_grouped_nodes(count);
-      runtime::parallel_for(0, static_cast<std::int64_t>(count), 1, [&](std::int64_t b, std::int64_t e) {
+      const auto threads = std::min<std::int64_t>(static_cast<std::int64_t>(count), runtime::num_threads());
+      runtime::parallel_for(0, threads, 1, [&](std::int64_t, std::int64_t) {
         GradModeGuard pool_mode(mode);
-        for (std::int64_t i = b; i < e; ++i) apply(static_cast<std::size_t>(i));
+        for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;) apply(order[i]);
       });
     }
     for (std::size_t g = 0; g < count; ++g) {
@@ -320,7 +356,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
         NodeState& next = state[e.node.get()];
         if (--next.dependencies == 0) {
           next.dependencies = -1;
-          ready.insert(e.node.get());
+          ready.push(e.node.get());
         }
       }
     }

@@ -2,16 +2,23 @@
 
 #include <atomic>
 #include <cstring>
+#include <initializer_list>
 
+#include "kernels/kernels.h"
 #include "runtime/error.h"
 
 namespace tapegrad {
 
 namespace {
-// Intra is the default: in bench/backward-scaling.mjs on 2 threads it beat or
-// tied hybrid and inter on every graph (hybrid pairs nodes one thread each,
-// leaving a thread idle when their costs differ, while intra already splits
-// each GEMM and runs a matmul's dA and dB side by side).
+// Intra is the default. In bench/backward-scaling.mjs on 2 threads hybrid
+// tied it within 2% where every node splits itself or is cheap (MLP, residual
+// stack, transformer block, 512-wide branches: hybrid runs those one by one
+// too). Where small nodes wait side by side it won with both cores free
+// (8 branches of 128-wide linears 0.16 vs 0.20 ms, attention head by head
+// 0.29 vs 0.31 ms) but lost about 7% while another process kept one core busy
+// (0.22 vs 0.20, 0.37 vs 0.34 ms): a hand-off then waits for a worker the OS
+// has not run. Intra was never the slower one. Inter lost to both on the
+// 512-wide branches (1.55x).
 std::atomic<int> g_strategy{static_cast<int>(BackwardStrategy::Intra)};
 std::atomic<std::uint64_t> g_grouped_nodes{0};
 
@@ -51,32 +58,90 @@ void note_grouped_nodes(std::size_t count) { g_grouped_nodes.fetch_add(count, st
 
 std::uint64_t grouped_nodes() { return g_grouped_nodes.load(std::memory_order_relaxed); }
 
-double node_cost(const Node& node) {
+namespace {
+
+// What a node's backward does, from its shapes and op kind.
+struct NodeWork {
+  double elements = 0;  // gradient elements read and written outside GEMMs
+  double macs = 0;      // multiply-adds of its GEMMs, all together
+  int gemms = 0;
+  bool one_thread = false;  // its rule never splits across the pool
+};
+
+bool is_named(const Node& node, std::initializer_list<const char*> names) {
+  for (const char* n : names)
+    if (std::strcmp(node.name(), n) == 0) return true;
+  return false;
+}
+
+NodeWork work_of(const Node& node) {
+  NodeWork w;
   // Gradients flowing in (one per output) and out (one per input that needs one).
   double in = 0, out = 0;
+  bool same_shapes = true;
   for (const OutputMeta& m : node.outputs) in += numel_of(m.shape);
-  for (const Edge& e : node.next_edges)
-    if (e.node && e.input_nr < e.node->outputs.size()) out += numel_of(e.node->outputs[e.input_nr].shape);
-  // A leaf's first gradient is stored as it is; later ones are one add.
-  if (const auto* acc = dynamic_cast<const AccumulateGrad*>(&node)) return acc->leaf()->grad ? kNsPerElement * in : 0;
-  const char* name = node.name();
-  const bool is_linear = std::strcmp(name, "linear") == 0;
-  if (is_linear || std::strcmp(name, "matmul") == 0) {
+  for (const Edge& e : node.next_edges) {
+    if (!e.node || e.input_nr >= e.node->outputs.size()) continue;
+    const Shape& s = e.node->outputs[e.input_nr].shape;
+    out += numel_of(s);
+    same_shapes = same_shapes && !node.outputs.empty() && s == node.outputs[0].shape;
+  }
+  // A leaf's first gradient is stored as it is; later ones are one add, in a
+  // plain loop on the calling thread.
+  if (const auto* acc = dynamic_cast<const AccumulateGrad*>(&node)) {
+    w.elements = acc->leaf()->grad ? in : 0;
+    w.one_thread = true;
+    return w;
+  }
+  // Rules that return a view of the incoming gradient (or the gradient
+  // itself) copy nothing.
+  if (is_named(node, {"permute", "transpose", "clone"}) || (is_named(node, {"add"}) && same_shapes))
+    return w;
+  // A reshape of a gradient that is not contiguous (one coming back through
+  // a permute) copies it, in a plain loop on the calling thread.
+  if (is_named(node, {"reshape", "view", "flatten", "squeeze", "unsqueeze"})) {
+    w.elements = in;
+    w.one_thread = true;
+    return w;
+  }
+  w.elements = in + out;
+  const bool is_linear = is_named(node, {"linear"});
+  if (is_linear || is_named(node, {"matmul"})) {
     // out = a·b with a [.., n, k]: each needed input gradient is one GEMM of
-    // 2·(elements of out)·k flops. k is the last dim of a (and of linear's
-    // weight [out, in]), or the second-to-last of matmul's b.
-    double k = 0, gemms = 0;
+    // (elements of out)·k multiply-adds. k is the last dim of a (and of
+    // linear's weight [out, in]), or the second-to-last of matmul's b.
     for (std::size_t i = 0; i < node.next_edges.size() && i < 2; ++i) {
       const Edge& e = node.next_edges[i];
       if (!e.node || e.input_nr >= e.node->outputs.size()) continue;
       const Shape& s = e.node->outputs[e.input_nr].shape;
       if (s.empty()) continue;
-      gemms += 1;
-      k = static_cast<double>(i == 0 || is_linear || s.size() < 2 ? s.back() : s[s.size() - 2]);
+      const double k = static_cast<double>(i == 0 || is_linear || s.size() < 2 ? s.back() : s[s.size() - 2]);
+      w.gemms += 1;
+      w.macs += in * k;
     }
-    return kNsPerElement * (in + out) + gemms * 2 * in * k / kFlopsPerNs;
   }
-  return kNsPerElement * (in + out);
+  return w;
+}
+
+double cost_of(const NodeWork& w) { return kNsPerElement * w.elements + 2 * w.macs / kFlopsPerNs; }
+
+bool splits_itself(const NodeWork& w) {
+  if (w.one_thread) return false;
+  // Each GEMM splits its tiles from kGemmParallelMinMacs on, and a matmul's
+  // two GEMMs run side by side from the same size (kConcurrentGemmFlops).
+  static_assert(kConcurrentGemmFlops == 2 * kernels::kGemmParallelMinMacs);
+  if (w.gemms > 0 && w.macs / w.gemms >= kernels::kGemmParallelMinMacs) return true;
+  return w.elements >= 2 * static_cast<double>(runtime::kElementwiseGrain);
+}
+
+}  // namespace
+
+double node_cost(const Node& node) { return cost_of(work_of(node)); }
+
+NodeRole node_role(const Node& node) {
+  const NodeWork w = work_of(node);
+  if (cost_of(w) < kConcurrentNodeCost) return NodeRole::Cheap;
+  return splits_itself(w) ? NodeRole::SplitsItself : NodeRole::Groupable;
 }
 
 }  // namespace tapegrad

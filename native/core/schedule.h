@@ -3,9 +3,11 @@
 // Inside a node, kernels split across the pool on their own (GEMM tiles;
 // matmul runs dA and dB side by side). Between nodes, the engine may run
 // several ready nodes at once, each on one pool thread with its kernels
-// inline. Running small nodes that way is slower than one walking thread
-// with parallel kernels (the hand-off costs more than it saves), so the
-// default policy only groups nodes whose estimated work pays for it.
+// inline. That only pays for nodes too small to split their own kernels:
+// a node that splits itself, run on one thread beside another, loses its
+// own parallelism (measured: 4 branches of 512×512 linears took 1.5x as
+// long grouped as one by one), and a node cheaper than the hand-off gains
+// nothing.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +20,7 @@
 namespace tapegrad {
 
 enum class BackwardStrategy {
-  Hybrid,  // group ready nodes that are each large enough; the rest run one by one
+  Hybrid,  // group ready nodes too small to split themselves but worth a hand-off; the rest one by one
   Intra,   // one node at a time; only the kernels inside it split
   Inter,   // group any ready nodes, however small
 };
@@ -37,13 +39,28 @@ std::uint64_t grouped_nodes();
 
 // Estimated time of a node's backward on one thread, in nanoseconds: about
 // half a nanosecond per gradient element read or written, plus 2·m·n·k GEMM
-// flops at about 100 GFLOP/s for matmul and linear. Only the order of
-// magnitude matters: it decides whether a node is worth a pool thread.
+// flops at about 100 GFLOP/s for matmul and linear; rules that only re-view
+// the gradient (permute, transpose, an add without broadcasting) cost
+// nothing, and a reshape counts as the copy it may need. It overestimates by
+// about 3x on AVX-512 machines; only the order of magnitude matters: it
+// decides whether a node is worth a pool thread.
 double node_cost(const Node& node);
 
-// A pool hand-off costs a few microseconds; a node below this runs on the
-// walking thread (with its own kernels split across the pool).
-inline constexpr double kConcurrentNodeCost = 20'000;
+// A pool hand-off costs one to a few microseconds; a node estimated below
+// this runs on the walking thread.
+inline constexpr double kConcurrentNodeCost = 10'000;
+
+// How the hybrid policy runs a node.
+enum class NodeRole {
+  Cheap,      // estimated below kConcurrentNodeCost: alone, and early, since
+              // it may make more groupable nodes ready
+  Groupable,  // too small to split its own kernels, worth a hand-off
+  SplitsItself,  // its kernels split across the pool (a GEMM of at least
+                 // kernels::kGemmParallelMinMacs multiply-adds, a matmul
+                 // backward whose two GEMMs run side by side, elementwise
+                 // work of two grains or more): alone
+};
+NodeRole node_role(const Node& node);
 
 // Work below which the two GEMMs of a matmul backward run one after the
 // other (each still splitting its tiles across the pool).

@@ -35,6 +35,12 @@ enum class BinaryOp : int {
 // calls the C library per element.
 enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu };
 
+// Products below this many multiply-adds run on one thread: waking the pool
+// costs more than it saves. Shared with the backward scheduler, which runs
+// smaller nodes side by side instead. (A constant emits no code, so it is
+// safe in this header.)
+inline constexpr double kGemmParallelMinMacs = 1 << 20;
+
 struct KernelTable {
   runtime::Isa isa;
   // y[i] += a * x[i]

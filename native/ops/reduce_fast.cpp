@@ -68,7 +68,7 @@ std::vector<double> sums(const Tensor& t, const ReducePlan& plan, bool trailing)
     if (outputs == 1) {
       acc[0] = blocked_sum(group, x, true);
     } else {
-      const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 15) / group);
+      const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / group);
       runtime::parallel_for(0, outputs, grain, [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t r = begin; r < end; ++r) acc[static_cast<std::size_t>(r)] = blocked_sum(group, x + r * group, false);
       });
@@ -77,7 +77,7 @@ std::vector<double> sums(const Tensor& t, const ReducePlan& plan, bool trailing)
   }
   // group rows of `outputs` columns: column sums, split over columns.
   const auto& table = kernels::active();
-  const std::int64_t grain = std::max<std::int64_t>(64, (std::int64_t{1} << 15) / group);
+  const std::int64_t grain = std::max<std::int64_t>(64, runtime::kElementwiseGrain / group);
   // Rows are summed in blocks of kRowBlock, then the block sums are added in
   // block order: error grows with kRowBlock + group / kRowBlock, not with
   // group. Split over row blocks when there are enough of them (each thread
@@ -94,7 +94,7 @@ std::vector<double> sums(const Tensor& t, const ReducePlan& plan, bool trailing)
   };
   if (blocks >= 4 && blocks * outputs <= (std::int64_t{1} << 24)) {
     std::vector<double> partial(static_cast<std::size_t>(blocks * outputs));
-    const std::int64_t block_grain = std::max<std::int64_t>(1, (std::int64_t{1} << 15) / (kRowBlock * outputs));
+    const std::int64_t block_grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / (kRowBlock * outputs));
     runtime::parallel_for(0, blocks, block_grain, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t b = begin; b < end; ++b) sum_block(b, 0, outputs, partial.data() + b * outputs);
     });

@@ -12,6 +12,11 @@
 
 namespace tapegrad::runtime {
 
+// Elements per chunk of a parallel elementwise loop or reduction: below about
+// 32K elements (128 KiB of float32) waking a second thread costs more than it
+// saves.
+inline constexpr std::int64_t kElementwiseGrain = std::int64_t{1} << 15;
+
 // fn(begin, end) over [begin, end) split across the pool; see thread_pool.h.
 template <typename Fn>
 void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, Fn&& fn) {

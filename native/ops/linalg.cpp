@@ -1,7 +1,9 @@
 #include "ops/linalg.h"
 
 #include <algorithm>
+#include <array>
 #include <type_traits>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/schedule.h"
@@ -11,6 +13,7 @@
 #include "ops/elementwise.h"
 #include "ops/shape.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 
@@ -120,10 +123,21 @@ void batched_product(const Tensor& a, const Tensor& b, const Shape& batch, const
     const Shape sa = batch_strides(a, batch), sb = batch_strides(b, batch);
     Shape so = contiguous_strides(batch);
     for (i64& s : so) s *= n * m;
+    // The operands' offsets of every product, so that products too small to
+    // split their own tiles (attention scores, per head) run side by side.
+    std::vector<std::array<i64, 3>> offsets;
     for_each_row<3>(batch, {&sa, &sb, &so}, {0, 0, 0}, [&](const auto& off, i64 count, const auto& in) {
-      for (i64 i = 0; i < count; ++i)
-        product<T>(n, m, k, pa + off[0] + i * in[0], a_rs, a_cs, pb + off[1] + i * in[1], b_rs, b_cs, accumulate,
-                   po + off[2] + i * in[2], m);
+      for (i64 i = 0; i < count; ++i) offsets.push_back({off[0] + i * in[0], off[1] + i * in[1], off[2] + i * in[2]});
+    });
+    const double macs = static_cast<double>(n) * static_cast<double>(m) * static_cast<double>(k);
+    const i64 grain = macs >= kernels::kGemmParallelMinMacs
+                          ? static_cast<i64>(offsets.size())  // each product splits itself
+                          : std::max<i64>(1, static_cast<i64>(kernels::kGemmParallelMinMacs / std::max(macs, 1.0)));
+    runtime::parallel_for(0, static_cast<i64>(offsets.size()), grain, [&](i64 begin, i64 end) {
+      for (i64 i = begin; i < end; ++i) {
+        const auto& o = offsets[static_cast<std::size_t>(i)];
+        product<T>(n, m, k, pa + o[0], a_rs, a_cs, pb + o[1], b_rs, b_cs, accumulate, po + o[2], m);
+      }
     });
   });
 }

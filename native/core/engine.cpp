@@ -10,6 +10,7 @@
 #include "core/grad_mode.h"
 #include "core/schedule.h"
 #include "core/strided.h"
+#include "kernels/kernels.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -28,7 +29,24 @@ Tensor filled(const Shape& shape, DType dtype, double value) {
 }
 
 // out = a + b, elementwise over one shape, written into `out` (any strides).
+// Contiguous float operands, the usual case, go through the ISA's add kernel,
+// split over the pool when large.
 void add_into(const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (is_floating(out.dtype()) && a.is_contiguous() && b.is_contiguous() && out.is_contiguous()) {
+    visit_floating(out.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* pa = a.data<T>();
+      const T* pb = b.data<T>();
+      T* po = out.data<T>();
+      runtime::parallel_for(0, out.numel(), runtime::kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
+        if constexpr (sizeof(T) == 4)
+          kernels::active().binary_f32(kernels::BinaryOp::Add, end - begin, pa + begin, 1, pb + begin, 1, po + begin);
+        else
+          kernels::active().binary_f64(kernels::BinaryOp::Add, end - begin, pa + begin, 1, pb + begin, 1, po + begin);
+      });
+    });
+    return;
+  }
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* pa = static_cast<const T*>(a.storage().data);

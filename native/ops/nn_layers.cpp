@@ -143,7 +143,7 @@ LayerNormGrads layer_norm_backward(const Tensor& grad0, const Tensor& x, const T
                                    const Tensor& weight, i64 nd, bool affine_grads) {
   const Tensor grad = grad0.dtype() == x.dtype() ? grad0 : cast(grad0, x.dtype());
   const Shape normalized_shape(x.shape().end() - nd, x.shape().end());
-  const i64 rows = mean.numel(), cols = rows == 0 ? 0 : x.numel() / rows;
+  const i64 rows = mean.numel(), cols = checked_numel(normalized_shape, "layerNormBackward");
   LayerNormGrads out;
   out.dx = empty(x.shape(), x.dtype(), "layerNormBackward");
   if (affine_grads) {
@@ -170,10 +170,10 @@ LayerNormGrads layer_norm_backward(const Tensor& grad0, const Tensor& x, const T
   // mean: -rstd·ΣQ, rstd: Σ u·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) + Σ Q·(x - mean).
   record("layerNormBackward", std::vector<Tensor>{grad, x, mean, rstd, weight}, outputs,
          [sg = SavedTensor(grad), sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd),
-          sw = SavedTensor(weight), nd, affine_grads, normalized_shape](const Grads& gg, const Node& node) {
+          sw = SavedTensor(weight), nd, cols, affine_grads, normalized_shape](const Grads& gg, const Node& node) {
            const Tensor g = sg.unpack(), x = sx.unpack(), m = sm.unpack(), r = sr.unpack(), w = sw.unpack();
            const std::vector<i64> dims = last_dims(x.dim(), nd);
-           const Tensor n = scalar(static_cast<double>(checked_numel(normalized_shape, "layerNorm")), x.dtype());
+           const Tensor n = scalar(static_cast<double>(cols), x.dtype());
            const auto row_mean = [&](const Tensor& t) { return div(sum(t, dims, true), n); };
            const Tensor& u = gg[0];
            const Tensor x_centered = sub(x, m), xhat = mul(x_centered, r);

@@ -40,8 +40,8 @@ constexpr i64 kRowGrain = i64{1} << 15;
 // elements, one partial sum per block, and the blocks combined in order: a
 // partition fixed by the shape alone, so the sums are identical for any
 // thread count. At most kMaxRowBlocks blocks bound the partials' memory.
-constexpr i64 kRowBlockElements = i64{1} << 13;
-constexpr i64 kMaxRowBlocks = 64;
+constexpr i64 kRowBlockElements = i64{1} << 14;
+constexpr i64 kMaxRowBlocks = 32;
 
 // Records norm_stats: mean and rstd = 1/sqrt(var + eps) (biased variance)
 // over the last dims of x (`group` elements), kept as size-1 dims, computed
@@ -118,15 +118,16 @@ void layer_norm_backward_kernel(const Tensor& gc, const Tensor& xc, const Tensor
     }
   });
   if (!affine) return;
+  // Into block 0, blocks in order; block-major, so the reads are sequential.
+  double* total = partials.data();
+  for (i64 b = 1; b < blocks; ++b) {
+    const double* block = partials.data() + b * 2 * cols;
+    for (i64 j = 0; j < 2 * cols; ++j) total[j] += block[j];
+  }
   T *pdw = dweight.data<T>(), *pdb = dbias.data<T>();
   for (i64 j = 0; j < cols; ++j) {
-    double sw = 0, sb = 0;
-    for (i64 b = 0; b < blocks; ++b) {
-      sw += partials[static_cast<std::size_t>(b * 2 * cols + j)];
-      sb += partials[static_cast<std::size_t>(b * 2 * cols + cols + j)];
-    }
-    pdw[j] = static_cast<T>(sw);
-    pdb[j] = static_cast<T>(sb);
+    pdw[j] = static_cast<T>(total[j]);
+    pdb[j] = static_cast<T>(total[cols + j]);
   }
 }
 

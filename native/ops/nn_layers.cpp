@@ -39,9 +39,12 @@ constexpr i64 kRowGrain = i64{1} << 15;
 // The affine gradients are summed over rows in blocks of about this many
 // elements, one partial sum per block, and the blocks combined in order: a
 // partition fixed by the shape alone, so the sums are identical for any
-// thread count. At most kMaxRowBlocks blocks bound the partials' memory.
+// thread count. At most kMaxRowBlocks blocks, of at least kMinBlockRows rows
+// (partials of 2 doubles per column then take at most half a float32
+// input's memory), bound the partials' memory.
 constexpr i64 kRowBlockElements = i64{1} << 14;
 constexpr i64 kMaxRowBlocks = 32;
+constexpr i64 kMinBlockRows = 8;
 
 // Records norm_stats: mean and rstd = 1/sqrt(var + eps) (biased variance)
 // over the last dims of x (`group` elements), kept as size-1 dims, computed
@@ -104,7 +107,8 @@ void layer_norm_backward_kernel(const Tensor& gc, const Tensor& xc, const Tensor
   T* pdx = dx.data<T>();
   const bool affine = dweight.defined();
   const i64 numel = rows * cols;
-  const i64 blocks = std::clamp<i64>(numel / kRowBlockElements, 1, std::min(kMaxRowBlocks, std::max<i64>(rows, 1)));
+  const i64 blocks =
+      std::clamp<i64>(numel / kRowBlockElements, 1, std::min(kMaxRowBlocks, std::max<i64>(rows / kMinBlockRows, 1)));
   const i64 rows_per_block = (rows + blocks - 1) / blocks;
   // Per block: cols sums of g·x̂, then cols sums of g.
   std::vector<double> partials(affine ? static_cast<std::size_t>(blocks * 2 * cols) : 0, 0.0);
@@ -112,9 +116,9 @@ void layer_norm_backward_kernel(const Tensor& gc, const Tensor& xc, const Tensor
   runtime::parallel_for(0, blocks, block_grain, [&](i64 first, i64 last) {
     for (i64 b = first; b < last; ++b) {
       const i64 begin = std::min(rows, b * rows_per_block), end = std::min(rows, begin + rows_per_block);
-      double* dw = affine ? partials.data() + b * 2 * cols : nullptr;
+      double* block_partials = affine ? partials.data() + b * 2 * cols : nullptr;
       kernel(end - begin, cols, pg + begin * cols, px + begin * cols, pm + begin, pr + begin, pw, pdx + begin * cols,
-             dw, affine ? dw + cols : nullptr);
+             block_partials, affine ? block_partials + cols : nullptr);
     }
   });
   if (!affine) return;
@@ -187,9 +191,9 @@ LayerNormGrads layer_norm_backward(const Tensor& grad0, const Tensor& x, const T
            if (affine_grads) q = add(q, mul(gg[1], g));
            Grads result(5);
            if (node.needs_grad(0)) {
-             Tensor gg_grad = w.defined() ? mul(p, w) : p;
-             if (affine_grads) gg_grad = add(add(gg_grad, mul(gg[1], xhat)), gg[2]);
-             result[0] = gg_grad;
+             Tensor for_grad = w.defined() ? mul(p, w) : p;
+             if (affine_grads) for_grad = add(add(for_grad, mul(gg[1], xhat)), gg[2]);
+             result[0] = for_grad;
            }
            if (node.needs_grad(1)) result[1] = mul(q, r);
            if (node.needs_grad(2)) result[2] = neg(mul(sum(q, dims, true), r));

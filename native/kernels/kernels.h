@@ -75,6 +75,24 @@ struct KernelTable {
   // out[i] = op(x[i]), i < n; out may be x exactly.
   void (*unary_f32)(UnaryOp op, std::int64_t n, const float* x, float* out, float lo, float hi);
   void (*unary_f64)(UnaryOp op, std::int64_t n, const double* x, double* out, double lo, double hi);
+  // Layer normalisation of `rows` contiguous rows of `cols` elements: per
+  // row mean and rstd = 1/sqrt(biased variance + eps) (two passes, in
+  // double, a fixed summation order), and out = (x - mean)·rstd·weight +
+  // bias (weight, bias: cols elements, or null to skip).
+  void (*layer_norm_f32)(std::int64_t rows, std::int64_t cols, const float* x, const float* weight, const float* bias,
+                         double eps, float* out, float* mean, float* rstd);
+  void (*layer_norm_f64)(std::int64_t rows, std::int64_t cols, const double* x, const double* weight,
+                         const double* bias, double eps, double* out, double* mean, double* rstd);
+  // Its gradient for the same rows, g the output's: dx = rstd·(ĝ - mean(ĝ)
+  // - x̂·mean(ĝ·x̂)) with x̂ = (x - mean)·rstd, ĝ = g·weight (weight may be
+  // null: ĝ = g). When dweight is not null, also adds Σ g·x̂ into dweight
+  // and Σ g into dbias (cols doubles each), rows in order.
+  void (*layer_norm_backward_f32)(std::int64_t rows, std::int64_t cols, const float* g, const float* x,
+                                  const float* mean, const float* rstd, const float* weight, float* dx,
+                                  double* dweight, double* dbias);
+  void (*layer_norm_backward_f64)(std::int64_t rows, std::int64_t cols, const double* g, const double* x,
+                                  const double* mean, const double* rstd, const double* weight, double* dx,
+                                  double* dweight, double* dbias);
 };
 
 // The table for the active ISA (runtime::active_isa()).

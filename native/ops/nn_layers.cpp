@@ -2,18 +2,22 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
 #include "core/random.h"
 #include "core/strided.h"
+#include "kernels/kernels.h"
 #include "ops/common.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/nn.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "ops/unary.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 
@@ -27,34 +31,27 @@ std::vector<i64> last_dims(i64 ndim, i64 count) {
   return dims;
 }
 
-// Mean and 1/sqrt(var + eps) (biased variance) over the last `nd` dims of x,
-// kept as size-1 dims. An op of its own so that layerNorm's backward, which
-// uses them, can be differentiated again: d mean = 1/D, d rstd = -rstd³·(x - mean)/D.
-std::pair<Tensor, Tensor> norm_stats(const Tensor& x, i64 nd, double eps) {
-  Shape kept = x.shape();
-  i64 group = 1;
-  for (i64 d = x.dim() - nd; d < x.dim(); ++d) {
-    group *= kept[d];
-    kept[d] = 1;
-  }
-  Tensor mean = empty(kept, x.dtype(), "layerNorm"), rstd = empty(kept, x.dtype(), "layerNorm");
-  const Tensor xc = contiguous_data(x);
-  visit_floating(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = xc.data<T>();
-    T* pm = mean.data<T>();
-    T* pr = rstd.data<T>();
-    for (i64 r = 0, rows = mean.numel(); r < rows; ++r) {
-      const T* row = px + r * group;
-      double m = 0, v = 0;
-      for (i64 j = 0; j < group; ++j) m += row[j];
-      m /= static_cast<double>(group);
-      for (i64 j = 0; j < group; ++j) v += (row[j] - m) * (row[j] - m);  // two passes: no cancellation
-      v /= static_cast<double>(group);
-      pm[r] = static_cast<T>(m);
-      pr[r] = static_cast<T>(1.0 / std::sqrt(v + eps));
-    }
-  });
+// Elements per parallel chunk of layerNorm's row loops: below about 32K
+// (128 KiB of float32) waking a second thread costs more than it saves, as
+// for the elementwise kernels.
+constexpr i64 kRowGrain = i64{1} << 15;
+
+// The affine gradients are summed over rows in blocks of about this many
+// elements, one partial sum per block, and the blocks combined in order: a
+// partition fixed by the shape alone, so the sums are identical for any
+// thread count. At most kMaxRowBlocks blocks, of at least kMinBlockRows rows
+// (partials of 2 doubles per column then take at most half a float32
+// input's memory), bound the partials' memory.
+constexpr i64 kRowBlockElements = i64{1} << 14;
+constexpr i64 kMaxRowBlocks = 32;
+constexpr i64 kMinBlockRows = 8;
+
+// Records norm_stats: mean and rstd = 1/sqrt(var + eps) (biased variance)
+// over the last dims of x (`group` elements), kept as size-1 dims, computed
+// by layer_norm's fused kernel. An op of its own so that layerNorm's
+// backward, which reads them, can be differentiated again:
+// d mean = 1/D, d rstd = -rstd³·(x - mean)/D.
+void record_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& rstd, i64 group) {
   auto saved_mean = std::make_shared<SavedTensor>(), saved_rstd = std::make_shared<SavedTensor>();
   record("layerNorm", std::vector<Tensor>{x}, std::vector<Tensor>{mean, rstd},
          [sx = SavedTensor(x), saved_mean, saved_rstd, group](const Grads& g, const Node&) {
@@ -67,7 +64,147 @@ std::pair<Tensor, Tensor> norm_stats(const Tensor& x, i64 nd, double eps) {
          });
   *saved_mean = SavedTensor(mean, true);
   *saved_rstd = SavedTensor(rstd, true);
-  return {mean, rstd};
+}
+
+template <typename T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+// The fused forward: out, and the per-row mean and rstd, rows split over the pool.
+template <typename T>
+void layer_norm_forward(const Tensor& xc, const Tensor& wc, const Tensor& bc, double eps, i64 rows, i64 cols,
+                        const Tensor& out, const Tensor& mean, const Tensor& rstd) {
+  const auto& table = kernels::active();
+  const auto kernel = [&] {
+    if constexpr (std::is_same_v<T, float>)
+      return table.layer_norm_f32;
+    else
+      return table.layer_norm_f64;
+  }();
+  const T *px = xc.data<T>(), *pw = data_or_null<T>(wc), *pb = data_or_null<T>(bc);
+  T *po = out.data<T>(), *pm = mean.data<T>(), *pr = rstd.data<T>();
+  runtime::parallel_for(0, rows, std::max<i64>(1, kRowGrain / std::max<i64>(cols, 1)), [&](i64 begin, i64 end) {
+    kernel(end - begin, cols, px + begin * cols, pw, pb, eps, po + begin * cols, pm + begin, pr + begin);
+  });
+}
+
+// The fused first-order backward: dx, and when dweight/dbias are defined,
+// their sums over rows (per row block in double, blocks combined in order).
+template <typename T>
+void layer_norm_backward_kernel(const Tensor& gc, const Tensor& xc, const Tensor& mean, const Tensor& rstd,
+                                const Tensor& wc, i64 rows, i64 cols, const Tensor& dx, const Tensor& dweight,
+                                const Tensor& dbias) {
+  const auto& table = kernels::active();
+  const auto kernel = [&] {
+    if constexpr (std::is_same_v<T, float>)
+      return table.layer_norm_backward_f32;
+    else
+      return table.layer_norm_backward_f64;
+  }();
+  const T *pg = gc.data<T>(), *px = xc.data<T>(), *pm = mean.data<T>(), *pr = rstd.data<T>();
+  const T* pw = data_or_null<T>(wc);
+  T* pdx = dx.data<T>();
+  const bool affine = dweight.defined();
+  const i64 numel = rows * cols;
+  const i64 blocks =
+      std::clamp<i64>(numel / kRowBlockElements, 1, std::min(kMaxRowBlocks, std::max<i64>(rows / kMinBlockRows, 1)));
+  const i64 rows_per_block = (rows + blocks - 1) / blocks;
+  // Per block: cols sums of g·x̂, then cols sums of g.
+  std::vector<double> partials(affine ? static_cast<std::size_t>(blocks * 2 * cols) : 0, 0.0);
+  const i64 block_grain = std::max<i64>(1, kRowGrain / std::max<i64>(rows_per_block * cols, 1));
+  runtime::parallel_for(0, blocks, block_grain, [&](i64 first, i64 last) {
+    for (i64 b = first; b < last; ++b) {
+      const i64 begin = std::min(rows, b * rows_per_block), end = std::min(rows, begin + rows_per_block);
+      double* block_partials = affine ? partials.data() + b * 2 * cols : nullptr;
+      kernel(end - begin, cols, pg + begin * cols, px + begin * cols, pm + begin, pr + begin, pw, pdx + begin * cols,
+             block_partials, affine ? block_partials + cols : nullptr);
+    }
+  });
+  if (!affine) return;
+  // Into block 0, blocks in order; block-major, so the reads are sequential.
+  double* total = partials.data();
+  for (i64 b = 1; b < blocks; ++b) {
+    const double* block = partials.data() + b * 2 * cols;
+    for (i64 j = 0; j < 2 * cols; ++j) total[j] += block[j];
+  }
+  T *pdw = dweight.data<T>(), *pdb = dbias.data<T>();
+  for (i64 j = 0; j < cols; ++j) {
+    pdw[j] = static_cast<T>(total[j]);
+    pdb[j] = static_cast<T>(total[cols + j]);
+  }
+}
+
+struct LayerNormGrads {
+  Tensor dx, dweight, dbias;  // dweight and dbias only when asked for
+};
+
+// The first-order gradients of layerNorm in one fused pass per row, from the
+// output's gradient and the forward's saved mean and rstd (the outputs of
+// norm_stats). Recorded as "layerNormBackward" with inputs
+// {grad, x, mean, rstd, weight}, its own backward written in differentiable
+// ops, so that gradients of any order work.
+LayerNormGrads layer_norm_backward(const Tensor& grad0, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                                   const Tensor& weight, i64 nd, bool affine_grads) {
+  const Tensor grad = grad0.dtype() == x.dtype() ? grad0 : cast(grad0, x.dtype());
+  const Shape normalized_shape(x.shape().end() - nd, x.shape().end());
+  const i64 rows = mean.numel(), cols = checked_numel(normalized_shape, "layerNormBackward");
+  LayerNormGrads out;
+  out.dx = empty(x.shape(), x.dtype(), "layerNormBackward");
+  if (affine_grads) {
+    out.dweight = empty(normalized_shape, x.dtype(), "layerNormBackward");
+    out.dbias = empty(normalized_shape, x.dtype(), "layerNormBackward");
+  }
+  {
+    const Tensor gc = contiguous_data(grad), xc = contiguous_data(x);
+    const Tensor wc = weight.defined() ? contiguous_data(weight) : weight;
+    visit_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      layer_norm_backward_kernel<T>(gc, xc, mean, rstd, wc, rows, cols, out.dx, out.dweight, out.dbias);
+    });
+  }
+  std::vector<Tensor> outputs{out.dx};
+  if (affine_grads) {
+    outputs.push_back(out.dweight);
+    outputs.push_back(out.dbias);
+  }
+  // With u, vw, vb the gradients of dx, dweight, dbias, ur = u·rstd, and
+  // P, Q the gradients reaching ĝ and x̂:
+  // P = ur - mean(ur) - x̂·mean(ur·x̂),  Q = -ur·mean(ĝ·x̂) - ĝ·mean(ur·x̂) + vw·g;
+  // then grad = P·weight + vw·x̂ + vb, weight: Σ P·g, x: Q·rstd,
+  // mean: -rstd·ΣQ, rstd: Σ u·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) + Σ Q·(x - mean).
+  record("layerNormBackward", std::vector<Tensor>{grad, x, mean, rstd, weight}, outputs,
+         [sg = SavedTensor(grad), sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd),
+          sw = SavedTensor(weight), nd, cols, affine_grads, normalized_shape](const Grads& gg, const Node& node) {
+           const Tensor g = sg.unpack(), x = sx.unpack(), m = sm.unpack(), r = sr.unpack(), w = sw.unpack();
+           const std::vector<i64> dims = last_dims(x.dim(), nd);
+           const Tensor n = scalar(static_cast<double>(cols), x.dtype());
+           const auto row_mean = [&](const Tensor& t) { return div(sum(t, dims, true), n); };
+           const Tensor& u = gg[0];
+           const Tensor x_centered = sub(x, m), xhat = mul(x_centered, r);
+           const Tensor gh = w.defined() ? mul(g, w) : g;
+           const Tensor mean_ghx = row_mean(mul(gh, xhat));
+           const Tensor ur = mul(u, r);
+           const Tensor mean_urx = row_mean(mul(ur, xhat));
+           const Tensor p = sub(sub(ur, row_mean(ur)), mul(xhat, mean_urx));
+           Tensor q = sub(neg(mul(ur, mean_ghx)), mul(gh, mean_urx));
+           if (affine_grads) q = add(q, mul(gg[1], g));
+           Grads result(5);
+           if (node.needs_grad(0)) {
+             Tensor for_grad = w.defined() ? mul(p, w) : p;
+             if (affine_grads) for_grad = add(add(for_grad, mul(gg[1], xhat)), gg[2]);
+             result[0] = for_grad;
+           }
+           if (node.needs_grad(1)) result[1] = mul(q, r);
+           if (node.needs_grad(2)) result[2] = neg(mul(sum(q, dims, true), r));
+           if (node.needs_grad(3)) {
+             const Tensor dx_over_rstd = sub(sub(gh, row_mean(gh)), mul(xhat, mean_ghx));
+             result[3] = sum(add(mul(u, dx_over_rstd), mul(q, x_centered)), dims, true);
+           }
+           if (node.needs_grad(4)) result[4] = sum_to(mul(p, g), normalized_shape);
+           return result;
+         });
+  return out;
 }
 
 void check_affine(const Tensor& t, const Tensor& x, const Shape& normalized_shape, const char* arg) {
@@ -139,48 +276,30 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   check_affine(weight, x, normalized_shape, "weight");
   check_affine(bias, x, normalized_shape, "bias");
 
-  const auto [mean, rstd] = norm_stats(x, nd, eps);
-  i64 group = 1;
-  for (i64 s : normalized_shape) group *= s;
+  const i64 group = checked_numel(normalized_shape, "layerNorm");
+  Shape kept = x.shape();
+  for (i64 d = x.dim() - nd; d < x.dim(); ++d) kept[d] = 1;
   Tensor out = empty(x.shape(), x.dtype(), "layerNorm");
-  const Tensor xc = contiguous_data(x);
-  const Tensor wc = weight.defined() ? contiguous_data(weight) : weight, bc = bias.defined() ? contiguous_data(bias) : bias;
-  visit_floating(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = xc.data<T>();
-    const T* pm = mean.data<T>();
-    const T* pr = rstd.data<T>();
-    const T* pw = wc.defined() ? wc.data<T>() : nullptr;
-    const T* pb = bc.defined() ? bc.data<T>() : nullptr;
-    T* po = out.data<T>();
-    for (i64 r = 0, rows = mean.numel(); r < rows; ++r)
-      for (i64 j = 0; j < group; ++j) {
-        T v = (px[r * group + j] - pm[r]) * pr[r];
-        if (pw) v *= pw[j];
-        if (pb) v += pb[j];
-        po[r * group + j] = v;
-      }
-  });
+  Tensor mean = empty(kept, x.dtype(), "layerNorm"), rstd = empty(kept, x.dtype(), "layerNorm");
+  {
+    const Tensor xc = contiguous_data(x);
+    const Tensor wc = weight.defined() ? contiguous_data(weight) : weight;
+    const Tensor bc = bias.defined() ? contiguous_data(bias) : bias;
+    visit_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      layer_norm_forward<T>(xc, wc, bc, eps, mean.numel(), group, out, mean, rstd);
+    });
+  }
+  record_norm_stats(x, mean, rstd, group);
 
-  // With x̂ = (x - mean)·rstd and ĝ = g·weight, over the normalised dims:
-  // dx = rstd·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)), dweight = Σ g·x̂, dbias = Σ g.
   record("layerNorm", {x, weight, bias}, out,
-         [sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd), sw = SavedTensor(weight), nd,
-          group, shape = normalized_shape](const Grads& g, const Node& node) {
-           const Tensor x = sx.unpack(), rstd = sr.unpack(), w = sw.unpack();
-           const Tensor xhat = mul(sub(x, sm.unpack()), rstd);
-           Tensor gx, gw, gb;
-           if (node.needs_grad(0)) {
-             const std::vector<i64> dims = last_dims(x.dim(), nd);
-             const Tensor n = scalar(static_cast<double>(group), x.dtype());
-             const Tensor gh = w.defined() ? mul(g[0], w) : g[0];
-             const Tensor mean_gh = div(sum(gh, dims, true), n);
-             const Tensor mean_ghx = div(sum(mul(gh, xhat), dims, true), n);
-             gx = mul(rstd, sub(sub(gh, mean_gh), mul(xhat, mean_ghx)));
-           }
-           if (node.needs_grad(1)) gw = sum_to(mul(g[0], xhat), shape);
-           if (node.needs_grad(2)) gb = sum_to(g[0], shape);
-           return Grads{gx, gw, gb};
+         [sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd), sw = SavedTensor(weight),
+          nd](const Grads& g, const Node& node) {
+           const bool affine_grads = node.needs_grad(1) || node.needs_grad(2);
+           LayerNormGrads grads =
+               layer_norm_backward(g[0], sx.unpack(), sm.unpack(), sr.unpack(), sw.unpack(), nd, affine_grads);
+           return Grads{node.needs_grad(0) ? grads.dx : Tensor(), node.needs_grad(1) ? grads.dweight : Tensor(),
+                        node.needs_grad(2) ? grads.dbias : Tensor()};
          });
   return out;
 }

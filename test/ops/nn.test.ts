@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { expectClose, leaf, tg, type Tensor } from '../helpers.js';
+import * as path from 'node:path';
+import { expectClose, leaf, runCaseScript, runnableIsas, tg, type Tensor } from '../helpers.js';
 
 const F = tg.nn.functional;
+const layerNormCases = path.join(__dirname, 'layer-norm-cases.cjs');
 
 function ints(values: number[] | number[][], shape?: number[]): Tensor {
   return tg.tensor(values as number[], { dtype: 'int32', ...(shape ? { shape } : {}) });
@@ -463,6 +465,94 @@ describe('layerNorm', () => {
     expect(tg.gradcheck((w) => F.layerNorm(leaf([2, 3], 9).detach(), [3], w), [leaf([3], 10)])).toBe(true);
     expect(tg.gradgradcheck((x) => f(x), [leaf([2, 3], 11)])).toBe(true);
     expect(tg.gradgradcheck((x, w, b) => f(x, w, b), [leaf([2, 3], 12), leaf([3], 13), leaf([3], 14)])).toBe(true);
+  });
+
+  // The first-order gradients as a function of everything they depend on
+  // (the fused layerNormBackward op and, through mean and rstd, the stats op).
+  const lnGrads = (shape: number[], affine: 'both' | 'weight' | 'bias' | 'none') =>
+    (x: Tensor, g: Tensor, w?: Tensor, b?: Tensor): Tensor[] => {
+      const wt = affine === 'both' || affine === 'weight' ? w! : null;
+      const bt = affine === 'both' || affine === 'bias' ? b! : null;
+      const ins = [x, ...(wt ? [wt] : []), ...(bt ? [bt] : [])];
+      return tg.grad(F.layerNorm(x, shape, wt, bt), ins, { gradOutputs: g, createGraph: true }) as Tensor[];
+    };
+
+  it('fused backward: gradcheck in all its inputs, and second order', () => {
+    // Differentiating the gradients checks layerNormBackward's own backward.
+    expect(tg.gradcheck(lnGrads([3], 'both'), [leaf([2, 3], 21), leaf([2, 3], 22), leaf([3], 23), leaf([3], 24)])).toBe(true);
+    expect(tg.gradcheck(lnGrads([2, 3], 'weight'), [leaf([2, 2, 3], 25), leaf([2, 2, 3], 26), leaf([2, 3], 27)])).toBe(true);
+    expect(tg.gradcheck(lnGrads([4], 'bias'), [leaf([3, 4], 28), leaf([3, 4], 29), leaf([4], 30), leaf([4], 31)])).toBe(true);
+    expect(tg.gradcheck(lnGrads([5], 'none'), [leaf([2, 5], 32), leaf([2, 5], 33)])).toBe(true);
+    // Rows longer than the kernels' 16 lanes.
+    expect(tg.gradcheck(lnGrads([19], 'both'), [leaf([2, 19], 34), leaf([2, 19], 35), leaf([19], 36), leaf([19], 37)])).toBe(true);
+    expect(tg.gradgradcheck((x, w, b) => F.layerNorm(x, [2, 3], w, b), [leaf([2, 2, 3], 38), leaf([2, 3], 39), leaf([2, 3], 40)])).toBe(true);
+    expect(tg.gradgradcheck((x) => F.layerNorm(x, [2, 2]), [leaf([3, 2, 2], 41)])).toBe(true);
+    // Third order: the gradients of layerNormBackward's backward.
+    expect(tg.gradgradcheck(lnGrads([3], 'both'), [leaf([2, 3], 42), leaf([2, 3], 43), leaf([3], 44), leaf([3], 45)])).toBe(true);
+  });
+
+  it('backward: hand-computed values', () => {
+    // Row 0: x = [1, 2, 3, 4], mean 2.5, var 1.25, r = 1/√1.25, x̂ = [-1.5, -0.5, 0.5, 1.5]·r;
+    // g = [1, 0, 0, 0], w0 = 2: ĝ = [2, 0, 0, 0], mean(ĝ) = 0.5, mean(ĝ·x̂) = -0.75r,
+    // dx = r·(ĝ - 0.5 + 0.75r·x̂) = 2r·[0.3, -0.4, -0.1, 0.2].
+    // Row 1: x = [0, 0, 4, 4], r = 0.5, x̂ = [-1, -1, 1, 1]; g = [0, 0, 0, 1], w3 = 1:
+    // dx = 0.5·([0, 0, 0, 1] - 0.25 - 0.25·x̂) = [0, 0, -0.25, 0.25].
+    const r = 1 / Math.sqrt(1.25);
+    const x = tg.tensor([[1, 2, 3, 4], [0, 0, 4, 4]], { dtype: 'float64', requiresGrad: true });
+    const w = tg.tensor([2, 1, 1, 1], { dtype: 'float64', requiresGrad: true });
+    const b = tg.zeros([4], { dtype: 'float64', requiresGrad: true });
+    F.layerNorm(x, [4], w, b, 0).backward(f64([[1, 0, 0, 0], [0, 0, 0, 1]]));
+    expectClose(x.grad!.toArray(), [[0.6 * r, -0.8 * r, -0.2 * r, 0.4 * r], [0, 0, -0.25, 0.25]], 1e-14);
+    expectClose(flat(w.grad!), [-1.5 * r, 0, 0, 1], 1e-14);
+    expectClose(flat(b.grad!), [1, 0, 0, 1], 1e-14);
+    // A sum's gradient arrives as a broadcast (stride-0) tensor; dx of a sum is 0.
+    const x2 = tg.tensor([[1, 5, 2], [3, 3, 9]], { dtype: 'float64', requiresGrad: true });
+    F.layerNorm(x2, [3]).sum().backward();
+    expectClose(flat(x2.grad!), [0, 0, 0, 0, 0, 0], 1e-15);
+  });
+
+  it('normalizedShape over two trailing dims, and no weight or bias', () => {
+    const x = leaf([3, 2, 5], 46).detach();
+    const z = F.layerNorm(x, [2, 5]);
+    const zr = F.layerNorm(x.reshape([3, 10]), [10]).reshape([3, 2, 5]);
+    expectClose(z.toArray(), zr.toArray(), 1e-15);
+    const w = leaf([2, 5], 47), b = leaf([2, 5], 48);
+    const y = F.layerNorm(x, [2, 5], w, b);
+    expectClose(flat(y), flat(z.mul(w).add(b)), 1e-15);
+    expect(tg.gradcheck((xx) => F.layerNorm(xx, [2, 5]), [leaf([3, 2, 5], 49)])).toBe(true);
+    expect(tg.gradcheck((xx, bb) => F.layerNorm(xx, [5], null, bb), [leaf([4, 5], 50), leaf([5], 51)])).toBe(true);
+  });
+
+  it('identical results for 1 and 2 threads', () => {
+    const threads = tg.getNumThreads();
+    const run = (n: number) => {
+      tg.setNumThreads(n);
+      try {
+        // Large enough that rows and the affine gradients' row blocks are split.
+        const x = leaf([96, 1024], 52).detach().to('float32').setRequiresGrad(true);
+        const w = leaf([1024], 53).detach().to('float32').setRequiresGrad(true);
+        const b = leaf([1024], 54).detach().to('float32').setRequiresGrad(true);
+        const y = F.layerNorm(x, [1024], w, b);
+        y.backward(leaf([96, 1024], 55).detach().to('float32'));
+        return [y, x.grad!, w.grad!, b.grad!].map((t) => Array.from(t.data()));
+      } finally {
+        tg.setNumThreads(threads);
+      }
+    };
+    const one = run(1), two = run(2);
+    for (let i = 0; i < one.length; i++) expect(two[i]).toEqual(one[i]);
+  });
+
+  it('accurate, and bitwise identical across ISA paths and thread counts', () => {
+    const digests = new Set<string>();
+    for (const isa of runnableIsas())
+      for (const threads of ['1', '2']) {
+        const r = runCaseScript(layerNormCases, { TAPEGRAD_ISA: isa, TAPEGRAD_TEST_THREADS: threads });
+        expect(r.isa).toBe(isa);
+        expect(r.failures).toEqual([]);
+        digests.add(r.digest);
+      }
+    expect(digests.size).toBe(1);
   });
 
   it('errors', () => {

@@ -10,10 +10,6 @@ namespace tapegrad::ops {
 
 namespace {
 
-// Elements per chunk of a parallel elementwise loop: below about 32K
-// elements (128 KiB of float32) waking a second thread costs more than it saves.
-constexpr std::int64_t kGrain = std::int64_t{1} << 15;
-
 // How one operand is read, row by row, for an output seen as rows × inner:
 // row r starts at base + r * row_stride and steps by `step` (0 or 1).
 struct Access {
@@ -65,12 +61,12 @@ void run_binary(kernels::BinaryOp op, std::int64_t rows, std::int64_t inner, con
   }();
   if (rows == 1) {
     // One flat run: split it by elements.
-    runtime::parallel_for(0, inner, kGrain, [&](std::int64_t begin, std::int64_t end) {
+    runtime::parallel_for(0, inner, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
       kernel(op, end - begin, pa + begin * aa.step, aa.step, pb + begin * ab.step, ab.step, po + begin);
     });
     return;
   }
-  const std::int64_t grain = inner >= kGrain ? 1 : kGrain / inner;
+  const std::int64_t grain = inner >= kElementwiseGrain ? 1 : kElementwiseGrain / inner;
   runtime::parallel_for(0, rows, grain, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t r = begin; r < end; ++r)
       kernel(op, inner, pa + r * aa.row_stride, aa.step, pb + r * ab.row_stride, ab.step, po + r * inner);
@@ -175,13 +171,13 @@ std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const cha
     const float* px = x.data<float>();
     float* po = out.data<float>();
     const float l = static_cast<float>(lo), h = static_cast<float>(hi);
-    runtime::parallel_for(0, n, kGrain, [&](std::int64_t begin, std::int64_t end) {
+    runtime::parallel_for(0, n, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
       table.unary_f32(op, end - begin, px + begin, po + begin, l, h);
     });
   } else {
     const double* px = x.data<double>();
     double* po = out.data<double>();
-    runtime::parallel_for(0, n, kGrain, [&](std::int64_t begin, std::int64_t end) {
+    runtime::parallel_for(0, n, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
       table.unary_f64(op, end - begin, px + begin, po + begin, lo, hi);
     });
   }

@@ -12,6 +12,11 @@
 
 namespace tapegrad::ops {
 
+// Elements per chunk of a parallel elementwise loop (fast paths, optimizer
+// updates): below about 32K elements (128 KiB of float32) waking a second
+// thread costs more than it saves.
+inline constexpr std::int64_t kElementwiseGrain = std::int64_t{1} << 15;
+
 // False when TAPEGRAD_ELEMENTWISE=generic (read once): every op then takes
 // its generic loop, which tests and benchmarks compare against.
 bool elementwise_fast_paths();

@@ -5,7 +5,8 @@
 // per process).
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runnableIsas, runCaseScript } from './helpers.js';
+import { native } from '../dist/native.js';
+import { runnableIsas, runCaseScript, tg } from './helpers.js';
 
 const casesPath = path.join(__dirname, 'optim-cases.cjs');
 type Report = { isa: string; checked: number; hashes: Record<string, string>; failures: unknown[] };
@@ -26,5 +27,25 @@ describe('optimizer update kernels', () => {
     const [first, ...rest] = [...reports.values()];
     expect(first).toBeDefined();
     for (const r of rest) expect(r.hashes, r.isa).toEqual(first!.hashes);
+  });
+});
+
+describe('fused updates check everything before writing anything', () => {
+  it('a bad state tensor of a later parameter leaves the earlier ones unchanged', () => {
+    const p0 = tg.tensor([1, 2, 3], { requiresGrad: true });
+    const p1 = tg.tensor([4, 5], { requiresGrad: true });
+    p0.grad = tg.tensor([1, 1, 1]);
+    p1.grad = tg.tensor([1, 1]);
+    const bufs = [tg.zeros([3]), tg.zeros([3])];  // the second has the wrong shape
+    const options = { lr: 0.5, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, firstStep: false };
+    expect(() => native.sgdStep([p0._handle, p1._handle], bufs.map((b) => b._handle), options)).toThrow(
+      /SGD\.step: the momentum buffer for parameter 1 has shape \[3\] and dtype float32, expected \[2\] and float32/,
+    );
+    expect(p0.toArray()).toEqual([1, 2, 3]);
+    expect(bufs[0]!.toArray()).toEqual([0, 0, 0]);
+    expect(() => native.sgdStep([p0._handle, p1._handle], [bufs[0]!._handle], options)).toThrow(
+      /SGD\.step: missing the momentum buffer for parameter 1/,
+    );
+    expect(p0.toArray()).toEqual([1, 2, 3]);
   });
 });

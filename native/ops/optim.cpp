@@ -225,14 +225,14 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
 void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& m,
                const std::vector<Tensor>& v, const std::vector<Tensor>& vmax, const AdamOptions& o) {
   const char* op = o.decoupled_weight_decay ? "AdamW.step" : "Adam.step";
-  check_update(op, params, grads, {{&m, "exp_avg"}, {&v, "exp_avg_sq"}, {o.amsgrad ? &vmax : nullptr, "max_exp_avg_sq"}});
+  check_update(op, params, grads,
+               {{&m, "exp_avg"}, {&v, "exp_avg_sq"}, {o.amsgrad ? &vmax : nullptr, "max_exp_avg_sq"}});
   const double bias1 = 1 - std::pow(o.beta1, o.step);
   const double bias2 = 1 - std::pow(o.beta2, o.step);
-  const kernels::AdamUpdate u{o.lr,         o.beta1,
-                              o.beta2,      o.eps,
-                              o.weight_decay, o.lr / bias1,
-                              std::sqrt(bias2), o.decoupled_weight_decay,
-                              o.amsgrad,    o.maximize};
+  const kernels::AdamUpdate u{o.lr,        o.beta1,          o.beta2,
+                              o.eps,       o.weight_decay,   o.lr / bias1,
+                              std::sqrt(bias2), o.decoupled_weight_decay, o.amsgrad,
+                              o.maximize};
   update_each_param(params, grads, [&](std::int64_t begin, std::int64_t end, std::size_t i, auto zero) {
     using T = decltype(zero);
     run_kernel(u, end - begin, params[i].data<T>() + begin, grads[i].data<T>() + begin, m[i].data<T>() + begin,
@@ -245,7 +245,9 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
   const char* op = "RMSprop.step";
   const bool momentum = o.momentum > 0;
   check_update(op, params, grads,
-               {{&sq, "square_avg"}, {o.centered ? &gavg : nullptr, "grad_avg"}, {momentum ? &bufs : nullptr, "momentum_buffer"}});
+               {{&sq, "square_avg"},
+                {o.centered ? &gavg : nullptr, "grad_avg"},
+                {momentum ? &bufs : nullptr, "momentum_buffer"}});
   const kernels::RmspropUpdate u{o.lr, o.alpha, o.eps, o.weight_decay, o.momentum, o.centered, o.maximize};
   update_each_param(params, grads, [&](std::int64_t begin, std::int64_t end, std::size_t i, auto zero) {
     using T = decltype(zero);

@@ -49,3 +49,17 @@ describe('fused updates check everything before writing anything', () => {
     expect(p0.toArray()).toEqual([1, 2, 3]);
   });
 });
+
+describe('a step wraps no tensors', () => {
+  it('checking which parameters have a gradient leaves no handles for the garbage collector', () => {
+    const params = [tg.randn([300], { requiresGrad: true }), tg.randn([4], { requiresGrad: true })];
+    params[0]!.grad = tg.randn([300]);
+    for (const opt of [new tg.optim.SGD(params, { lr: 0.1, momentum: 0.9 }), new tg.optim.Adam(params, { lr: 0.1 })]) {
+      opt.step(); // state tensors are made on the first step
+      const before = tg.memory().liveTensors;
+      for (let i = 0; i < 5; i++) opt.step();
+      expect(tg.memory().liveTensors).toBe(before);
+    }
+    expect(params[1]!.grad).toBeNull();
+  });
+});

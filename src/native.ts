@@ -40,6 +40,7 @@ export interface NativeAddon {
   isLeaf(h: Handle): boolean;
   gradFn(h: Handle): string | null;
   getGrad(h: Handle): Handle | null;
+  hasGrad(h: Handle): boolean;
   setGrad(h: Handle, g: Handle | null): void;
   detach(h: Handle): Handle;
   version(h: Handle): number;

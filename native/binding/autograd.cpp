@@ -57,6 +57,15 @@ Napi::Value get_grad(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), Tensor(t.impl()->grad));
 }
 
+// hasGrad(handle): whether .grad is set, without wrapping it: optimizer steps
+// ask it of every parameter on every step, and each wrapper reports the
+// gradient's bytes to V8, which then collects garbage far more often.
+Napi::Value has_grad(const Napi::CallbackInfo& info) {
+  const Tensor t = arg_tensor(info, 0, "grad", "tensor");
+  check_unlocked(t, "grad");
+  return Napi::Boolean::New(info.Env(), static_cast<bool>(t.impl()->grad));
+}
+
 // setGrad(handle, gradHandle | null)
 Napi::Value set_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
@@ -313,6 +322,7 @@ void register_autograd(Napi::Env env, Napi::Object exports) {
   define<is_leaf>(env, exports, "isLeaf");
   define<grad_fn_name>(env, exports, "gradFn");
   define<get_grad>(env, exports, "getGrad");
+  define<has_grad>(env, exports, "hasGrad");
   define<set_grad>(env, exports, "setGrad");
   define<detach_handle>(env, exports, "detach");
   define<version>(env, exports, "version");

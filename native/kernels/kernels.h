@@ -41,6 +41,33 @@ enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp,
 // safe in this header.)
 inline constexpr double kGemmParallelMinMacs = 1 << 20;
 
+// Fused optimizer updates over n contiguous elements, in place, with
+// PyTorch's formulas (see ops/optim.h). Options arrive as doubles and are
+// rounded to the element type inside, as the update's arithmetic is; values
+// derived with pow stay in baseline code (step_size, sqrt_bias2, Adagrad's
+// decayed lr) so every ISA sees the same ones.
+struct SgdUpdate {
+  double lr, momentum, weight_decay;
+  double one_minus_dampening;
+  bool nesterov, maximize;
+  bool first_step;  // the momentum buffer takes the gradient itself
+};
+struct AdamUpdate {
+  double lr, beta1, beta2, eps, weight_decay;
+  double step_size;   // lr / (1 - beta1^step)
+  double sqrt_bias2;  // sqrt(1 - beta2^step)
+  bool decoupled_weight_decay, amsgrad, maximize;
+};
+struct RmspropUpdate {
+  double lr, alpha, eps, weight_decay, momentum;
+  bool centered, maximize;
+};
+struct AdagradUpdate {
+  double lr;  // already decayed for this step
+  double eps, weight_decay;
+  bool maximize;
+};
+
 struct KernelTable {
   runtime::Isa isa;
   // y[i] += a * x[i]
@@ -93,6 +120,20 @@ struct KernelTable {
   void (*layer_norm_backward_f64)(std::int64_t rows, std::int64_t cols, const double* g, const double* x,
                                   const double* mean, const double* rstd, const double* weight, double* dx,
                                   double* dweight, double* dbias);
+  // Optimizer updates of one parameter's elements [0, n). State pointers an
+  // update does not use (no momentum, not centered, no amsgrad) may be null.
+  void (*sgd_f32)(const SgdUpdate& u, std::int64_t n, float* param, const float* grad, float* momentum_buffer);
+  void (*sgd_f64)(const SgdUpdate& u, std::int64_t n, double* param, const double* grad, double* momentum_buffer);
+  void (*adam_f32)(const AdamUpdate& u, std::int64_t n, float* param, const float* grad, float* exp_avg,
+                   float* exp_avg_sq, float* max_exp_avg_sq);
+  void (*adam_f64)(const AdamUpdate& u, std::int64_t n, double* param, const double* grad, double* exp_avg,
+                   double* exp_avg_sq, double* max_exp_avg_sq);
+  void (*rmsprop_f32)(const RmspropUpdate& u, std::int64_t n, float* param, const float* grad, float* square_avg,
+                      float* grad_avg, float* momentum_buffer);
+  void (*rmsprop_f64)(const RmspropUpdate& u, std::int64_t n, double* param, const double* grad, double* square_avg,
+                      double* grad_avg, double* momentum_buffer);
+  void (*adagrad_f32)(const AdagradUpdate& u, std::int64_t n, float* param, const float* grad, float* sum);
+  void (*adagrad_f64)(const AdagradUpdate& u, std::int64_t n, double* param, const double* grad, double* sum);
 };
 
 // The table for the active ISA (runtime::active_isa()).

@@ -31,10 +31,9 @@ std::vector<i64> last_dims(i64 ndim, i64 count) {
   return dims;
 }
 
-// Elements per parallel chunk of layerNorm's row loops: below about 32K
-// (128 KiB of float32) waking a second thread costs more than it saves, as
-// for the elementwise kernels.
-constexpr i64 kRowGrain = i64{1} << 15;
+// Elements per parallel chunk of layerNorm's row loops, as for the
+// elementwise kernels.
+constexpr i64 kRowGrain = runtime::kElementwiseGrain;
 
 // The affine gradients are summed over rows in blocks of about this many
 // elements, one partial sum per block, and the blocks combined in order: a

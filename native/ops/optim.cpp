@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
+#include <initializer_list>
 
+#include "kernels/kernels.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 
@@ -37,20 +39,6 @@ void check_all(const char* op, const std::vector<Tensor>& params, const std::vec
   for (std::size_t i = 0; i < params.size(); ++i) {
     check_param(op, params[i], i);
     if (grads[i].defined()) check_state(op, params[i], grads[i], "the gradient", i);
-  }
-}
-
-// Runs fn(T* param, const T* grad, n, i) for each parameter with a gradient.
-template <typename Fn>
-void for_each_param(const char* op, const std::vector<Tensor>& params, const std::vector<Tensor>& grads, Fn&& fn) {
-  check_all(op, params, grads);
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!grads[i].defined()) continue;  // no gradient: skipped, as in PyTorch
-    visit_floating(params[i].dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      fn(params[i].data<T>(), static_cast<const T*>(grads[i].data<T>()), params[i].numel(), i, T{});
-    });
-    params[i].bump_version();
   }
 }
 
@@ -144,170 +132,137 @@ void grad_clamp(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
 
 namespace {
 
-// Calls fn with std::true_type or std::false_type: each option of an update
-// becomes a template parameter, so every inner loop is free of branches and
-// the compiler can vectorise it.
+// A list of state tensors (one per parameter) that an update reads and
+// writes, named for errors; null when this update does not use it.
+struct StateList {
+  const std::vector<Tensor>* tensors;
+  const char* name;
+};
+
+// check_all, then the state tensors of every parameter with a gradient: a
+// bad one anywhere leaves every parameter and state unchanged.
+void check_update(const char* op, const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                  std::initializer_list<StateList> states) {
+  check_all(op, params, grads);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    for (const StateList& s : states) {
+      if (!s.tensors) continue;
+      if (i >= s.tensors->size()) throw_error(op, ": missing ", s.name, " for parameter ", i);
+      check_state(op, params[i], (*s.tensors)[i], s.name, i);
+    }
+  }
+}
+
+// Runs fn(begin, end, i, T{}) over the elements of each parameter with a
+// gradient, large ones split over the pool like the elementwise fast paths.
+// Updates are elementwise, so the split changes no result.
 template <typename Fn>
-void with_flag(bool b, Fn&& fn) {
-  if (b) fn(std::true_type{});
-  else fn(std::false_type{});
+void update_each_param(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, Fn&& fn) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (!grads[i].defined()) continue;  // no gradient: skipped, as in PyTorch
+    visit_floating(params[i].dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      runtime::parallel_for(0, params[i].numel(), runtime::kElementwiseGrain,
+                            [&](std::int64_t begin, std::int64_t end) { fn(begin, end, i, T{}); });
+    });
+    params[i].bump_version();
+  }
+}
+
+// The data of element `begin` of list[i], or null when the update does not use the list.
+template <typename T>
+T* state_at(bool used, const std::vector<Tensor>& list, std::size_t i, std::int64_t begin) {
+  return used ? list[i].data<T>() + begin : nullptr;
+}
+
+// The active ISA's kernel for the element type.
+void run_kernel(const kernels::SgdUpdate& u, std::int64_t n, float* p, const float* g, float* buf) {
+  kernels::active().sgd_f32(u, n, p, g, buf);
+}
+void run_kernel(const kernels::SgdUpdate& u, std::int64_t n, double* p, const double* g, double* buf) {
+  kernels::active().sgd_f64(u, n, p, g, buf);
+}
+void run_kernel(const kernels::AdamUpdate& u, std::int64_t n, float* p, const float* g, float* m, float* v,
+                float* vmax) {
+  kernels::active().adam_f32(u, n, p, g, m, v, vmax);
+}
+void run_kernel(const kernels::AdamUpdate& u, std::int64_t n, double* p, const double* g, double* m, double* v,
+                double* vmax) {
+  kernels::active().adam_f64(u, n, p, g, m, v, vmax);
+}
+void run_kernel(const kernels::RmspropUpdate& u, std::int64_t n, float* p, const float* g, float* sq, float* gavg,
+                float* buf) {
+  kernels::active().rmsprop_f32(u, n, p, g, sq, gavg, buf);
+}
+void run_kernel(const kernels::RmspropUpdate& u, std::int64_t n, double* p, const double* g, double* sq,
+                double* gavg, double* buf) {
+  kernels::active().rmsprop_f64(u, n, p, g, sq, gavg, buf);
+}
+void run_kernel(const kernels::AdagradUpdate& u, std::int64_t n, float* p, const float* g, float* sum) {
+  kernels::active().adagrad_f32(u, n, p, g, sum);
+}
+void run_kernel(const kernels::AdagradUpdate& u, std::int64_t n, double* p, const double* g, double* sum) {
+  kernels::active().adagrad_f64(u, n, p, g, sum);
 }
 
 }  // namespace
 
 void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
               const std::vector<Tensor>& bufs, const SgdOptions& o, bool first_step) {
+  const char* op = "SGD.step";
   const bool momentum = o.momentum != 0;
-  for_each_param("SGD.step", params, grads, [&](auto* p, const auto* g, std::int64_t n, std::size_t i, auto zero) {
+  check_update(op, params, grads, {{momentum ? &bufs : nullptr, "the momentum buffer"}});
+  const kernels::SgdUpdate u{o.lr, o.momentum, o.weight_decay, 1 - o.dampening, o.nesterov, o.maximize, first_step};
+  update_each_param(params, grads, [&](std::int64_t begin, std::int64_t end, std::size_t i, auto zero) {
     using T = decltype(zero);
-    T* buf = nullptr;
-    if (momentum) {
-      check_state("SGD.step", params[i], bufs.at(i), "the momentum buffer", i);
-      buf = bufs[i].data<T>();
-    }
-    const T lr = static_cast<T>(o.lr), wd = static_cast<T>(o.weight_decay), mu = static_cast<T>(o.momentum);
-    const T damp = static_cast<T>(1 - o.dampening);
-    with_flag(o.maximize, [&](auto maximize) {
-      with_flag(wd != 0, [&](auto decay) {
-        with_flag(momentum, [&](auto use_momentum) {
-          with_flag(first_step, [&](auto first) {
-            with_flag(o.nesterov, [&](auto nesterov) {
-              for (std::int64_t k = 0; k < n; ++k) {
-                T d = maximize ? -g[k] : g[k];
-                if constexpr (decltype(decay)::value) d += wd * p[k];
-                if constexpr (decltype(use_momentum)::value) {
-                  const T b = first ? d : mu * buf[k] + damp * d;
-                  buf[k] = b;
-                  d = nesterov ? d + mu * b : b;
-                }
-                p[k] -= lr * d;
-              }
-            });
-          });
-        });
-      });
-    });
+    run_kernel(u, end - begin, params[i].data<T>() + begin, grads[i].data<T>() + begin,
+               state_at<T>(momentum, bufs, i, begin));
   });
 }
 
 void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& m,
                const std::vector<Tensor>& v, const std::vector<Tensor>& vmax, const AdamOptions& o) {
   const char* op = o.decoupled_weight_decay ? "AdamW.step" : "Adam.step";
+  check_update(op, params, grads,
+               {{&m, "exp_avg"}, {&v, "exp_avg_sq"}, {o.amsgrad ? &vmax : nullptr, "max_exp_avg_sq"}});
   const double bias1 = 1 - std::pow(o.beta1, o.step);
   const double bias2 = 1 - std::pow(o.beta2, o.step);
-  for_each_param(op, params, grads, [&](auto* p, const auto* g, std::int64_t n, std::size_t i, auto zero) {
+  const kernels::AdamUpdate u{o.lr,        o.beta1,          o.beta2,
+                              o.eps,       o.weight_decay,   o.lr / bias1,
+                              std::sqrt(bias2), o.decoupled_weight_decay, o.amsgrad,
+                              o.maximize};
+  update_each_param(params, grads, [&](std::int64_t begin, std::int64_t end, std::size_t i, auto zero) {
     using T = decltype(zero);
-    check_state(op, params[i], m.at(i), "exp_avg", i);
-    check_state(op, params[i], v.at(i), "exp_avg_sq", i);
-    T* mi = m[i].data<T>();
-    T* vi = v[i].data<T>();
-    T* vm = nullptr;
-    if (o.amsgrad) {
-      check_state(op, params[i], vmax.at(i), "max_exp_avg_sq", i);
-      vm = vmax[i].data<T>();
-    }
-    const T b1 = static_cast<T>(o.beta1), b2 = static_cast<T>(o.beta2), eps = static_cast<T>(o.eps);
-    const T wd = static_cast<T>(o.weight_decay), lr = static_cast<T>(o.lr);
-    const T one_minus_b1 = T(1) - b1, one_minus_b2 = T(1) - b2, decay_factor = T(1) - lr * wd;
-    const T step_size = static_cast<T>(o.lr / bias1);
-    const T sqrt_bias2 = static_cast<T>(std::sqrt(bias2));
-    with_flag(o.maximize, [&](auto maximize) {
-      with_flag(wd != 0, [&](auto decay) {
-        with_flag(o.decoupled_weight_decay, [&](auto decoupled) {
-          with_flag(o.amsgrad, [&](auto amsgrad) {
-            for (std::int64_t k = 0; k < n; ++k) {
-              T d = maximize ? -g[k] : g[k];
-              if constexpr (decltype(decay)::value) {
-                if constexpr (decltype(decoupled)::value) p[k] *= decay_factor;
-                else d += wd * p[k];
-              }
-              const T mk = b1 * mi[k] + one_minus_b1 * d;
-              const T vk = b2 * vi[k] + one_minus_b2 * d * d;
-              mi[k] = mk;
-              vi[k] = vk;
-              T second = vk;
-              if constexpr (decltype(amsgrad)::value) second = vm[k] = vm[k] < vk ? vk : vm[k];
-              const T denom = std::sqrt(second) / sqrt_bias2 + eps;
-              p[k] -= step_size * mk / denom;
-            }
-          });
-        });
-      });
-    });
+    run_kernel(u, end - begin, params[i].data<T>() + begin, grads[i].data<T>() + begin, m[i].data<T>() + begin,
+               v[i].data<T>() + begin, state_at<T>(o.amsgrad, vmax, i, begin));
   });
 }
 
 void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& sq,
                   const std::vector<Tensor>& gavg, const std::vector<Tensor>& bufs, const RmspropOptions& o) {
   const char* op = "RMSprop.step";
-  for_each_param(op, params, grads, [&](auto* p, const auto* g, std::int64_t n, std::size_t i, auto zero) {
+  const bool momentum = o.momentum > 0;
+  check_update(op, params, grads,
+               {{&sq, "square_avg"},
+                {o.centered ? &gavg : nullptr, "grad_avg"},
+                {momentum ? &bufs : nullptr, "momentum_buffer"}});
+  const kernels::RmspropUpdate u{o.lr, o.alpha, o.eps, o.weight_decay, o.momentum, o.centered, o.maximize};
+  update_each_param(params, grads, [&](std::int64_t begin, std::int64_t end, std::size_t i, auto zero) {
     using T = decltype(zero);
-    check_state(op, params[i], sq.at(i), "square_avg", i);
-    T* s = sq[i].data<T>();
-    T* ga = nullptr;
-    T* buf = nullptr;
-    if (o.centered) {
-      check_state(op, params[i], gavg.at(i), "grad_avg", i);
-      ga = gavg[i].data<T>();
-    }
-    if (o.momentum > 0) {
-      check_state(op, params[i], bufs.at(i), "momentum_buffer", i);
-      buf = bufs[i].data<T>();
-    }
-    const T alpha = static_cast<T>(o.alpha), eps = static_cast<T>(o.eps), wd = static_cast<T>(o.weight_decay);
-    const T lr = static_cast<T>(o.lr), mu = static_cast<T>(o.momentum), one_minus_alpha = T(1) - alpha;
-    with_flag(o.maximize, [&](auto maximize) {
-      with_flag(wd != 0, [&](auto decay) {
-        with_flag(o.centered, [&](auto centered) {
-          with_flag(o.momentum > 0, [&](auto use_momentum) {
-            for (std::int64_t k = 0; k < n; ++k) {
-              T d = maximize ? -g[k] : g[k];
-              if constexpr (decltype(decay)::value) d += wd * p[k];
-              const T sk = alpha * s[k] + one_minus_alpha * d * d;
-              s[k] = sk;
-              T avg;
-              if constexpr (decltype(centered)::value) {
-                const T gk = alpha * ga[k] + one_minus_alpha * d;
-                ga[k] = gk;
-                avg = std::sqrt(sk - gk * gk) + eps;
-              } else {
-                avg = std::sqrt(sk) + eps;
-              }
-              if constexpr (decltype(use_momentum)::value) {
-                const T b = mu * buf[k] + d / avg;
-                buf[k] = b;
-                p[k] -= lr * b;
-              } else {
-                p[k] -= lr * d / avg;
-              }
-            }
-          });
-        });
-      });
-    });
+    run_kernel(u, end - begin, params[i].data<T>() + begin, grads[i].data<T>() + begin, sq[i].data<T>() + begin,
+               state_at<T>(o.centered, gavg, i, begin), state_at<T>(momentum, bufs, i, begin));
   });
 }
 
 void adagrad_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& sums,
                   const AdagradOptions& o) {
   const char* op = "Adagrad.step";
-  const double clr = o.lr / (1 + (o.step - 1) * o.lr_decay);
-  for_each_param(op, params, grads, [&](auto* p, const auto* g, std::int64_t n, std::size_t i, auto zero) {
+  check_update(op, params, grads, {{&sums, "sum"}});
+  const kernels::AdagradUpdate u{o.lr / (1 + (o.step - 1) * o.lr_decay), o.eps, o.weight_decay, o.maximize};
+  update_each_param(params, grads, [&](std::int64_t begin, std::int64_t end, std::size_t i, auto zero) {
     using T = decltype(zero);
-    check_state(op, params[i], sums.at(i), "sum", i);
-    T* s = sums[i].data<T>();
-    const T lr = static_cast<T>(clr), eps = static_cast<T>(o.eps), wd = static_cast<T>(o.weight_decay);
-    with_flag(o.maximize, [&](auto maximize) {
-      with_flag(wd != 0, [&](auto decay) {
-        for (std::int64_t k = 0; k < n; ++k) {
-          T d = maximize ? -g[k] : g[k];
-          if constexpr (decltype(decay)::value) d += wd * p[k];
-          const T sk = s[k] + d * d;
-          s[k] = sk;
-          p[k] -= lr * d / (std::sqrt(sk) + eps);
-        }
-      });
-    });
+    run_kernel(u, end - begin, params[i].data<T>() + begin, grads[i].data<T>() + begin, sums[i].data<T>() + begin);
   });
 }
 

@@ -12,9 +12,9 @@
 
 namespace tapegrad::runtime {
 
-// Elements per chunk of a parallel elementwise loop or reduction: below about
-// 32K elements (128 KiB of float32) waking a second thread costs more than it
-// saves.
+// Elements per chunk of a parallel elementwise loop, reduction, row-wise
+// op or optimizer update: below about 32K elements (128 KiB of float32)
+// waking a second thread costs more than it saves.
 inline constexpr std::int64_t kElementwiseGrain = std::int64_t{1} << 15;
 
 // fn(begin, end) over [begin, end) split across the pool; see thread_pool.h.

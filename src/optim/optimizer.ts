@@ -102,7 +102,7 @@ export abstract class Optimizer<O extends { lr: number }> {
 
   /** Applies one update to every parameter that has a gradient. */
   step(): void {
-    const plan = this._plan((p) => p.grad !== null);
+    const plan = this._plan((p) => native.hasGrad(p._handle));
     if (plan === null) throw new TypeError(`${this.name}: step() is not implemented`);
     for (const u of plan.updates) runUpdate(u);
     plan.commit();

@@ -100,7 +100,10 @@ def setup(cell, d):
 def main():
     if os.environ.get('TAPEGRAD_BENCH_THREADS'):
         torch.set_num_threads(int(os.environ['TAPEGRAD_BENCH_THREADS']))
-    reply({'ready': True, 'version': f'{torch.__version__} ({torch.get_num_threads()} thread{"" if torch.get_num_threads() == 1 else "s"})'})
+    threads = torch.get_num_threads()
+    # Without --threads the BLAS under torch (OpenBLAS) picks its own thread count.
+    blas = os.environ.get('OPENBLAS_NUM_THREADS') or 'all cores'
+    reply({'ready': True, 'version': f'{torch.__version__} ({threads} thread{"" if threads == 1 else "s"}, BLAS on {blas})'})
     step = None
     for line in sys.stdin:
         if not line.strip():

@@ -70,6 +70,37 @@ describe('backward', () => {
     expect(x.grad).toBe(null);
   });
 
+  it('.grad hands out one wrapper per gradient until it is disposed or replaced', () => {
+    const x = tg.tensor([1, 2, 3], { requiresGrad: true });
+    x.mul(x).sum().backward();
+    const g = x.grad as Tensor;
+    expect(x.grad).toBe(g);
+    const live = tg.memory().liveTensors;
+    for (let i = 0; i < 100; i++) void x.grad;
+    expect(tg.memory().liveTensors).toBe(live);
+    // Accumulation writes into the same gradient: still the same wrapper, new values.
+    x.sum().backward();
+    expect(x.grad).toBe(g);
+    expect(Array.from(g.data())).toEqual([3, 5, 7]);
+    g.dispose();
+    const h = x.grad as Tensor;
+    expect(h).not.toBe(g);
+    expect(Array.from(h.data())).toEqual([3, 5, 7]);
+    x.zeroGrad();
+    expect(x.grad).toBe(null);
+    x.mul(3).sum().backward();
+    expect(x.grad).not.toBe(h);
+    expect(Array.from((x.grad as Tensor).data())).toEqual([3, 3, 3]);
+    const assigned = tg.tensor([7, 8, 9]);
+    x.grad = assigned;
+    expect(x.grad).toBe(assigned);
+    // A wrapper made inside tidy is disposed with it; the gradient itself stays.
+    x.grad = null;
+    x.sum().backward();
+    tg.tidy(() => void x.grad);
+    expect(Array.from((x.grad as Tensor).data())).toEqual([1, 1, 1]);
+  });
+
   it('sums gradients of a tensor used several times', () => {
     const x = tg.tensor([2], { dtype: 'float64', requiresGrad: true });
     const y = x.mul(x).mul(x).add(x.mul(4)); // x^3 + 4x

@@ -66,6 +66,15 @@ Napi::Value has_grad(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), static_cast<bool>(t.impl()->grad));
 }
 
+// isGrad(handle, candidate): whether `candidate` wraps the tensor's current
+// gradient, so that .grad can hand out the wrapper it made before.
+Napi::Value is_grad(const Napi::CallbackInfo& info) {
+  const Tensor t = arg_tensor(info, 0, "grad", "tensor");
+  check_unlocked(t, "grad");
+  const Tensor candidate = arg_tensor(info, 1, "grad", "candidate");
+  return Napi::Boolean::New(info.Env(), t.impl()->grad.get() == candidate.impl());
+}
+
 // setGrad(handle, gradHandle | null)
 Napi::Value set_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
@@ -323,6 +332,7 @@ void register_autograd(Napi::Env env, Napi::Object exports) {
   define<grad_fn_name>(env, exports, "gradFn");
   define<get_grad>(env, exports, "getGrad");
   define<has_grad>(env, exports, "hasGrad");
+  define<is_grad>(env, exports, "isGrad");
   define<set_grad>(env, exports, "setGrad");
   define<detach_handle>(env, exports, "detach");
   define<version>(env, exports, "version");

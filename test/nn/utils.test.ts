@@ -79,6 +79,18 @@ describe('clipGradNorm', () => {
     expect(() => clipGradNorm([withGrad([NaN])], 1, { errorIfNonfinite: true })).toThrow(/is NaN/);
   });
 
+  it('infinity norm in both dtypes: NaN anywhere gives NaN, Infinity and -0 count by magnitude', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      expect(clipGradNorm([withGrad([-0, 0.5, -2.25], dtype)], Infinity, { normType: Infinity })).toBe(2.25);
+      expect(clipGradNorm([withGrad([-Infinity, 1], dtype)], Infinity, { normType: Infinity })).toBe(Infinity);
+      expect(clipGradNorm([withGrad([1, 2], dtype), withGrad([3, NaN, -Infinity], dtype)], Infinity, { normType: Infinity })).toBeNaN();
+      expect(clipGradNorm([withGrad([-0], dtype)], Infinity, { normType: Infinity })).toBe(0);
+      // 1001 elements (not a multiple of any vector width), the largest last.
+      const values = Array.from({ length: 1001 }, (_, i) => (i % 2 ? -i : i) / 7);
+      expect(clipGradNorm([withGrad(values, dtype)], Infinity, { normType: Infinity })).toBe(dtype === 'float32' ? Math.fround(1000 / 7) : 1000 / 7);
+    }
+  });
+
   it('sums in double: a float32 gradient of 2^20 ones has norm exactly 1024', () => {
     const p = tg.zeros([1 << 20], { requiresGrad: true });
     p.grad = tg.ones([1 << 20]);

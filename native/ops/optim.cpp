@@ -118,8 +118,10 @@ double grad_norm(const std::vector<Tensor>& params, const std::vector<Tensor>& g
 
 void grad_scale(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, double coef) {
   for_each_grad("clipGradNorm", params, grads, [&](auto* g, std::int64_t n, auto zero) {
-    const auto c = static_cast<decltype(zero)>(coef);
-    for (std::int64_t k = 0; k < n; ++k) g[k] *= c;
+    using T = decltype(zero);
+    const T c = static_cast<T>(coef);
+    if constexpr (sizeof(T) == 4) kernels::active().binary_f32(kernels::BinaryOp::Mul, n, g, 1, &c, 0, g);
+    else kernels::active().binary_f64(kernels::BinaryOp::Mul, n, g, 1, &c, 0, g);
   });
   for (const Tensor& g : grads)
     if (g.defined()) g.bump_version();
@@ -130,7 +132,9 @@ void grad_clamp(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
   for_each_grad("clipGradValue", params, grads, [&](auto* g, std::int64_t n, auto zero) {
     using T = decltype(zero);
     const T hi = static_cast<T>(clip), lo = -hi;
-    for (std::int64_t k = 0; k < n; ++k) g[k] = std::min(std::max(g[k], lo), hi);  // NaN passes through
+    // The ISA's clamp kernel: NaN passes through.
+    if constexpr (sizeof(T) == 4) kernels::active().unary_f32(kernels::UnaryOp::Clamp, n, g, g, lo, hi);
+    else kernels::active().unary_f64(kernels::UnaryOp::Clamp, n, g, g, lo, hi);
   });
   for (const Tensor& g : grads)
     if (g.defined()) g.bump_version();

@@ -140,9 +140,10 @@ describe('Trainer.step', () => {
       expect(lb).toBe(la);
     }
     expect(weights(b.model)).toEqual(weights(a.model));
-    // Yields happened during the forward pass, and nothing leaked.
+    // Yields happened during the forward pass, and nothing leaked (the awaits
+    // let finalizers of earlier garbage run, so the count may also fall).
     expect(ticks).toBeGreaterThan(0);
-    expect(tg.memory().liveTensors).toBe(before);
+    expect(tg.memory().liveTensors).toBeLessThanOrEqual(before);
   });
 
   it('runs steps called without awaiting one after the other, in order', async () => {
@@ -191,7 +192,8 @@ describe('Trainer.step', () => {
       const r = await trainer.stepWithMetrics([s.x, s.y]);
       expect(r.accuracy).toBeGreaterThanOrEqual(0);
     }
-    expect(tg.memory().liveTensors).toBe(before);
+    // No growth: the awaits let finalizers of earlier tests' garbage run, so the count may also fall.
+    expect(tg.memory().liveTensors).toBeLessThanOrEqual(before);
   });
 
   it('reports bad input as errors', async () => {

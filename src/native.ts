@@ -41,7 +41,6 @@ export interface NativeAddon {
   gradFn(h: Handle): string | null;
   getGrad(h: Handle): Handle | null;
   hasGrad(h: Handle): boolean;
-  isGrad(h: Handle, candidate: Handle): boolean;
   setGrad(h: Handle, g: Handle | null): void;
   detach(h: Handle): Handle;
   version(h: Handle): number;

@@ -42,7 +42,6 @@ export class Tensor {
   /** @internal The tidy() scope that owns this tensor; null when the GC or a module/optimizer owns it. */
   _scope: Scope | null = null;
   private _shape: readonly number[] | undefined;
-  private _gradWrapper: Tensor | undefined;
 
   /** @internal Use `tensor()` and the other factories to make tensors. */
   constructor(handle: Handle) {
@@ -159,23 +158,15 @@ export class Tensor {
   }
   /** The gradient accumulated by backward() into this leaf, or null. */
   get grad(): Tensor | null {
-    // One wrapper per gradient, as long as it is not disposed: a new one on
-    // every read would report the gradient's bytes to V8 again (garbage
-    // collection then runs far more often), and p.grad === p.grad holds.
-    const w = this._gradWrapper;
-    if (w !== undefined && !w._disposed && native.isGrad(this._handle, w._handle)) return w;
     const g = native.getGrad(this._handle);
-    this._gradWrapper = g === null ? undefined : new Tensor(g);
-    return this._gradWrapper ?? null;
+    return g === null ? null : new Tensor(g);
   }
   set grad(value: Tensor | null) {
     native.setGrad(this._handle, value === null ? null : value._handle);
-    this._gradWrapper = value ?? undefined;
   }
   /** Sets .grad to null. */
   zeroGrad(): void {
     native.setGrad(this._handle, null);
-    this._gradWrapper = undefined;
   }
   /** The same data without autograd history (a leaf that does not require grad). */
   detach(): Tensor {

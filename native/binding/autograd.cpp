@@ -54,25 +54,16 @@ Napi::Value get_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
   check_unlocked(t, "grad");
   if (!t.impl()->grad) return info.Env().Null();
-  return wrap(info.Env(), Tensor(t.impl()->grad));
+  // The leaf owns its gradient: the handle does not report its bytes again.
+  return wrap(info.Env(), Tensor(t.impl()->grad), false);
 }
 
 // hasGrad(handle): whether .grad is set, without wrapping it: optimizer steps
-// ask it of every parameter on every step, and each wrapper reports the
-// gradient's bytes to V8, which then collects garbage far more often.
+// ask it of every parameter on every step.
 Napi::Value has_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
   check_unlocked(t, "grad");
   return Napi::Boolean::New(info.Env(), static_cast<bool>(t.impl()->grad));
-}
-
-// isGrad(handle, candidate): whether `candidate` wraps the tensor's current
-// gradient, so that .grad can hand out the wrapper it made before.
-Napi::Value is_grad(const Napi::CallbackInfo& info) {
-  const Tensor t = arg_tensor(info, 0, "grad", "tensor");
-  check_unlocked(t, "grad");
-  const Tensor candidate = arg_tensor(info, 1, "grad", "candidate");
-  return Napi::Boolean::New(info.Env(), t.impl()->grad.get() == candidate.impl());
 }
 
 // setGrad(handle, gradHandle | null)
@@ -332,7 +323,6 @@ void register_autograd(Napi::Env env, Napi::Object exports) {
   define<grad_fn_name>(env, exports, "gradFn");
   define<get_grad>(env, exports, "getGrad");
   define<has_grad>(env, exports, "hasGrad");
-  define<is_grad>(env, exports, "isGrad");
   define<set_grad>(env, exports, "setGrad");
   define<detach_handle>(env, exports, "detach");
   define<version>(env, exports, "version");

@@ -97,7 +97,7 @@ void release_slot(Napi::Env env, AddonData& d, HandleSlot& s) {
 
 }  // namespace
 
-Napi::Value wrap(Napi::Env env, Tensor t) {
+Napi::Value wrap(Napi::Env env, Tensor t, bool report) {
   AddonData& d = addon_data(env);
   std::uint32_t index;
   if (!d.free_slots.empty()) {
@@ -109,7 +109,7 @@ Napi::Value wrap(Napi::Env env, Tensor t) {
     d.handles.emplace_back();
   }
   HandleSlot& s = d.handles[index];
-  s.reported_bytes = owned_bytes(t);
+  s.reported_bytes = report ? owned_bytes(t) : 0;
   s.tensor = std::move(t);
   report_external(env, d, s.reported_bytes);
   d.live_handles++;

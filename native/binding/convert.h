@@ -20,8 +20,12 @@ namespace tapegrad::binding {
 // number operand. It has no finalizer of its own, so ops inside tidy() pay
 // for none; a tensor that outlives every tidy scope gets one through adopt().
 
-// A new JS handle owning a reference to `t`.
-Napi::Value wrap(Napi::Env env, Tensor t);
+// A new JS handle owning a reference to `t`. Its bytes are reported to V8 as
+// external memory unless `report` is false: for a tensor that something
+// native owns anyway (a leaf's gradient), freeing the handle frees nothing,
+// and reporting it again on every read would only make V8 collect garbage
+// more often.
+Napi::Value wrap(Napi::Env env, Tensor t, bool report = true);
 // Releases the handle's reference now (idempotent).
 void dispose(Napi::Env env, const Napi::Value& handle);
 // Frees the handle's tensor when `owner` (the JS Tensor object) is collected.

@@ -259,7 +259,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
     visit_floating(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       T* po = out.data<T>();
-      if (bias.defined() && bias.is_contiguous() && bias.numel() == out_f) {
+      if (bias.defined() && bias.dim() >= 1 && bias.shape().back() == out_f && bias.numel() == out_f &&
+          bias.is_contiguous()) {
         // The usual [out_features] bias: a row copy per output row.
         const T* pb = bias.data<T>();
         for (i64 r = 0; r < rows; ++r) std::copy_n(pb, out_f, po + r * out_f);

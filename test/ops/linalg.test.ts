@@ -262,6 +262,14 @@ describe('dot, outer, linear', () => {
       Array.from(xt.matmul(wt.transpose(0, 1)).add(bb).data()),
       1e-12,
     );
+    // Biases that broadcast but are not an [out_features] row: a column over a square output, a scalar, a [1, out] row.
+    const xs = values([4, 3], 26), ws = values([4, 3], 27);
+    for (const bias of [values([4, 1], 28), values([], 29), values([1, 4], 30), values([1, 1], 31)])
+      expectClose(
+        Array.from(tg.nn.functional.linear(xs, ws, bias).data()),
+        Array.from(xs.matmul(ws.transpose(0, 1)).add(bias).data()),
+        1e-12,
+      );
     // in_features 0: the output is the bias
     const empty = tg.nn.functional.linear(tg.zeros([2, 0]), tg.zeros([3, 0]), tg.tensor([1, 2, 3]));
     expect(empty.toArray()).toEqual([[1, 2, 3], [1, 2, 3]]);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -11,6 +12,7 @@
 #include "core/schedule.h"
 #include "core/strided.h"
 #include "kernels/kernels.h"
+#include "ops/elementwise_fast.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -28,25 +30,9 @@ Tensor filled(const Shape& shape, DType dtype, double value) {
   return t;
 }
 
-// out = a + b, elementwise over one shape, written into `out` (any strides).
-// Contiguous float operands, the usual case, go through the ISA's add kernel,
-// split over the pool when large.
+// out = a + b, elementwise over one shape, written into `out` (any strides):
+// the generic loop, for layouts the elementwise fast paths do not take.
 void add_into(const Tensor& a, const Tensor& b, const Tensor& out) {
-  if (is_floating(out.dtype()) && a.is_contiguous() && b.is_contiguous() && out.is_contiguous()) {
-    visit_floating(out.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      const T* pa = a.data<T>();
-      const T* pb = b.data<T>();
-      T* po = out.data<T>();
-      runtime::parallel_for(0, out.numel(), runtime::kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
-        if constexpr (sizeof(T) == 4)
-          kernels::active().binary_f32(kernels::BinaryOp::Add, end - begin, pa + begin, 1, pb + begin, 1, po + begin);
-        else
-          kernels::active().binary_f64(kernels::BinaryOp::Add, end - begin, pa + begin, 1, pb + begin, 1, po + begin);
-      });
-    });
-    return;
-  }
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* pa = static_cast<const T*>(a.storage().data);
@@ -63,8 +49,9 @@ void add_into(const Tensor& a, const Tensor& b, const Tensor& out) {
 }  // namespace
 
 Tensor accumulate(const Tensor& a, const Tensor& b) {
-  Tensor out = empty(a.shape(), a.dtype(), "backward");
-  add_into(a, b, out);
+  std::optional<Tensor> fast = ops::fast_binary(kernels::BinaryOp::Add, a, b, "backward");
+  Tensor out = fast ? *fast : empty(a.shape(), a.dtype(), "backward");
+  if (!fast) add_into(a, b, out);
   record("add", {a, b}, out, [](const Grads& g, const Node&) { return Grads{g[0], g[0]}; });
   return out;
 }
@@ -95,7 +82,7 @@ Grads AccumulateGrad::apply(Grads&& grads) {
   if (create_graph || current.requires_grad()) {
     leaf->grad = accumulate(current, g).impl_ptr();
   } else {
-    add_into(current, g, current);
+    if (!ops::fast_binary_inplace(kernels::BinaryOp::Add, current, g, "backward")) add_into(current, g, current);
     current.bump_version();
   }
   return {};

@@ -86,11 +86,10 @@ NodeWork work_of(const Node& node) {
     out += numel_of(s);
     same_shapes = same_shapes && !node.outputs.empty() && s == node.outputs[0].shape;
   }
-  // A leaf's first gradient is stored as it is; later ones are one add, in a
-  // plain loop on the calling thread.
+  // A leaf's first gradient is stored as it is; later ones are one add
+  // (the elementwise fast path, split over the pool when large).
   if (const auto* acc = dynamic_cast<const AccumulateGrad*>(&node)) {
     w.elements = acc->leaf()->grad ? in : 0;
-    w.one_thread = true;
     return w;
   }
   // Rules that return a view of the incoming gradient (or the gradient

@@ -256,21 +256,11 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
     i64 x_rs = 0;
     const Tensor xs = merged_rows(x, x_rs) ? x : contiguous_data(x);
     if (!xs.same(x)) x_rs = in;
+    // The bias broadcast to the output's shape, copied in (rows copied or filled), for the GEMM to add onto.
+    if (bias.defined()) copy_elements(make_view(bias, shape, broadcast_strides(bias, shape), bias.offset()), out);
     visit_floating(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       T* po = out.data<T>();
-      if (bias.defined() && bias.dim() >= 1 && bias.shape().back() == out_f && bias.numel() == out_f &&
-          bias.is_contiguous()) {
-        // The usual [out_features] bias: a row copy per output row.
-        const T* pb = bias.data<T>();
-        for (i64 r = 0; r < rows; ++r) std::copy_n(pb, out_f, po + r * out_f);
-      } else if (bias.defined()) {
-        const T* pb = static_cast<const T*>(bias.storage().data);
-        const Shape sb = broadcast_strides(bias, shape);
-        for_each_row<2>(shape, {&sb, &out.strides()}, {bias.offset(), 0}, [&](const auto& off, i64 n, const auto& s) {
-          for (i64 i = 0; i < n; ++i) po[off[1] + i * s[1]] = pb[off[0] + i * s[0]];
-        });
-      }
       product<T>(rows, out_f, in, xs.data<T>(), x_rs, xs.strides().back(), w.data<T>(), w.strides()[1], w.strides()[0],
                  bias.defined(), po, out_f);
     });

@@ -1,9 +1,10 @@
 // Event-loop delay while training: how long other work (an HTTP handler, a
 // timer) waits while an MLP trains in the same process, with the
 // synchronous API (each step runs on the JS thread; the loop yields between
-// steps) and with the async one (Trainer.step: the forward pass on the JS
-// thread, yielding between layers; backward and the optimizer update on a
-// background thread).
+// steps), with the async one (Trainer.step: the forward pass replayed from a
+// trace, backward and the optimizer update, all on a background thread), and
+// with Trainer({ traceForward: false }) (the forward pass on the JS thread,
+// yielding between layers; the rest in the background).
 //
 //   npm run bench:event-loop                 # batch 128 and 1024, 3 repetitions
 //   npm run bench:event-loop -- --quick      # 1 repetition, shorter runs
@@ -35,7 +36,11 @@ function setup(batch) {
   const loss = new tg.nn.CrossEntropyLoss();
   const x = tg.randn([batch, sizes[0]]);
   const y = tg.randint(0, 10, [batch]);
-  return { model, optimizer, loss, x, y, trainer: new tg.train.Trainer(model, { loss, optimizer }) };
+  return {
+    model, optimizer, loss, x, y,
+    trainer: new tg.train.Trainer(model, { loss, optimizer }),
+    jsForwardTrainer: new tg.train.Trainer(model, { loss, optimizer, traceForward: false }),
+  };
 }
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
@@ -52,9 +57,11 @@ async function syncStep(s) {
   await nextTurn();
 }
 
-async function asyncStep(s) {
-  await s.trainer.step([s.x, s.y]);
-}
+const apis = {
+  sync: syncStep,
+  async: (s) => s.trainer.step([s.x, s.y]),
+  'async-js': (s) => s.jsForwardTrainer.step([s.x, s.y]),
+};
 
 // The same measurement with nothing running: what the machine itself adds.
 async function idle() {
@@ -67,7 +74,7 @@ async function idle() {
 
 async function measure(batch, mode) {
   const s = setup(batch);
-  const step = mode === 'sync' ? syncStep : asyncStep;
+  const step = apis[mode];
   for (let i = 0; i < 10; i++) await step(s);
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
@@ -96,8 +103,9 @@ console.log(
 );
 console.log(
   'monitorEventLoopDelay at 1 ms resolution (an idle loop reads about 1 ms: the timer interval itself), in ms;\n' +
-    'async: the forward pass on the JS thread, layer by layer with yields in between; backward and the update on a\n' +
-    'background thread that leaves the JS thread a core and never preempts it\n',
+    'async: forward (replayed from a trace), backward and the update on a background thread that leaves the JS thread\n' +
+    'a core and never preempts it; async, JS forward: traceForward false, the forward pass on the JS thread layer by\n' +
+    'layer with yields in between\n',
 );
 const rows = [];
 {
@@ -107,10 +115,11 @@ const rows = [];
   rows.push({ batch: '-', mode: 'idle', p50: m('p50'), p99: m('p99'), max: m('max'), stepMs: NaN });
 }
 for (const batch of batches) {
-  const runs = { sync: [], async: [] };
+  const modes = Object.keys(apis);
+  const runs = Object.fromEntries(modes.map((m) => [m, []]));
   for (let r = 0; r < repetitions; r++)
-    for (const mode of r % 2 ? ['async', 'sync'] : ['sync', 'async']) runs[mode].push(await measure(batch, mode));
-  for (const mode of ['sync', 'async']) {
+    for (const mode of r % 2 ? [...modes].reverse() : modes) runs[mode].push(await measure(batch, mode));
+  for (const mode of modes) {
     const m = (k) => median(runs[mode].map((x) => x[k]));
     rows.push({ batch, mode, p50: m('p50'), p99: m('p99'), max: m('max'), stepMs: m('stepMs') });
   }
@@ -121,12 +130,17 @@ const body = rows.map((r) => {
   const sync = rows.find((x) => x.batch === r.batch && x.mode === 'sync');
   return [
     String(r.batch),
-    { idle: 'idle (no training)', sync: 'sync (backward + step)', async: 'async (Trainer.step)' }[r.mode],
+    {
+      idle: 'idle (no training)',
+      sync: 'sync (backward + step)',
+      async: 'async (Trainer.step)',
+      'async-js': 'async, JS forward',
+    }[r.mode],
     r.p50.toFixed(2),
     r.p99.toFixed(2),
     r.max.toFixed(2),
     Number.isNaN(r.stepMs) ? '-' : r.stepMs.toFixed(2),
-    r.mode === 'async' ? (r.p99 / sync.p99).toFixed(2) : r.mode === 'sync' ? '1.00' : '-',
+    r.mode === 'idle' ? '-' : (r.p99 / sync.p99).toFixed(2),
   ];
 });
 const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 
 /** An opaque reference to a native tensor. */
 export type Handle = { readonly __tapegradHandle: unique symbol };
+/** A recorded forward pass (traceEnd). */
+export type TraceHandle = { readonly __tapegradTrace: unique symbol };
 export type DTypeName = 'float32' | 'float64' | 'int32';
 type Dims = number | readonly number[] | undefined;
 type Operand = Handle | number;
@@ -58,10 +60,10 @@ export interface NativeAddon {
   sub(a: Operand, b: Operand): Handle;
   mul(a: Operand, b: Operand): Handle;
   div(a: Operand, b: Operand): Handle;
-  addInPlace(a: Handle, b: Operand): Handle;
-  subInPlace(a: Handle, b: Operand): Handle;
-  mulInPlace(a: Handle, b: Operand): Handle;
-  copyFrom(a: Handle, b: Operand): Handle;
+  addInPlace(a: Handle, b: Operand): void;
+  subInPlace(a: Handle, b: Operand): void;
+  mulInPlace(a: Handle, b: Operand): void;
+  copyFrom(a: Handle, b: Operand): void;
   cast(a: Handle, dtype: DTypeName): Handle;
   pow(a: Operand, b: Operand): Handle;
   maximum(a: Operand, b: Operand): Handle;
@@ -162,6 +164,19 @@ export interface NativeAddon {
   adagradStep(params: Handle[], sums: Handle[], options: object): void;
   leavesReached(loss: Handle, tensors: Handle[]): boolean[];
   trainStepAsync(loss: Handle, updates: [string, unknown[]][], threads: number, alsoLock: Handle[]): Promise<void>;
+  // Traced forward passes (native/binding/trace.h): the op calls between
+  // traceBegin and traceEnd, replayable off the JS thread.
+  traceBegin(inputs: Handle[]): void;
+  traceEnd(outputs: Handle[]): { trace: TraceHandle; reason: null } | { trace: null; reason: string };
+  traceAbort(): void;
+  _traceRun(trace: TraceHandle, inputs: Handle[]): Handle[];
+  tracedStepAsync(
+    trace: TraceHandle,
+    inputs: Handle[],
+    updates: [string, unknown[]][],
+    threads: number,
+    alsoLock: Handle[],
+  ): Promise<Handle[]>;
   gradNorm(params: Handle[], normType: number): number;
   gradScale(params: Handle[], coef: number): void;
   gradClamp(params: Handle[], clipValue: number): void;

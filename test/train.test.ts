@@ -217,6 +217,118 @@ describe('Trainer.step', () => {
   });
 });
 
+describe('Trainer.step with a traced forward pass', () => {
+  // A reference: the same steps on the JS thread, synchronously.
+  const syncStep = (s: ReturnType<typeof setup>, x: tg.Tensor, y: tg.Tensor) =>
+    tg.tidy(() => {
+      s.optimizer.zeroGrad();
+      const l = s.loss.forward(s.model.forward(x), y);
+      l.backward();
+      s.optimizer.step();
+      return l.item();
+    });
+
+  it('runs the forward pass of later steps off the JS thread, bit for bit as on it', async () => {
+    const a = setup(optimizers['Adam (AMSGrad)']!);
+    const b = setup(optimizers['Adam (AMSGrad)']!);
+    let forwardCalls = 0;
+    const model = (x: tg.Tensor) => {
+      forwardCalls++;
+      return b.model.forward(x);
+    };
+    const trainer = new tg.train.Trainer(model, { loss: b.loss, optimizer: b.optimizer, traceForward: true, metrics: ['accuracy'] });
+    for (let i = 0; i < 4; i++) {
+      const expected = syncStep(a, a.x, a.y);
+      const r = await trainer.stepWithMetrics([b.x, b.y]);
+      expect(r.loss).toBe(expected);
+      expect(r.accuracy).toBeGreaterThanOrEqual(0);
+      expect(trainer.forwardInJsReason).toBeNull();
+    }
+    expect(forwardCalls).toBe(1); // recorded once, replayed three times
+    expect(weights(b.model)).toEqual(weights(a.model));
+  });
+
+  it('draws dropout masks from the JS thread\'s random stream, as a step on it would', async () => {
+    const build = () => {
+      tg.manualSeed(4);
+      const model = new tg.nn.Sequential(new tg.nn.Linear(12, 32), new tg.nn.ReLU(), new tg.nn.Dropout(0.3), new tg.nn.Linear(32, 4));
+      tg.manualSeed(5);
+      return { model, optimizer: optimizers['SGD (Nesterov, weight decay)']!(model.parameters()), x: tg.randn([16, 12]), y: tg.randint(0, 4, [16]), loss: new tg.nn.CrossEntropyLoss() };
+    };
+    const a = build();
+    const b = build();
+    const trainer = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer });
+    tg.manualSeed(9);
+    const expected = Array.from({ length: 4 }, () => syncStep(a, a.x, a.y));
+    tg.manualSeed(9);
+    const losses: number[] = [];
+    for (let i = 0; i < 4; i++) losses.push(await trainer.step([b.x, b.y]));
+    expect(losses).toEqual(expected);
+    expect(new Set(losses).size).toBe(4);
+    expect(weights(b.model)).toEqual(weights(a.model));
+    // The replays advanced the JS thread's stream as the steps on it did.
+    expect(tg.rand([3]).toArray()).toEqual((tg.manualSeed(9), Array.from({ length: 4 }, () => syncStep(a, a.x, a.y)), tg.rand([3]).toArray()));
+  });
+
+  it('records a new trace when the batch shape or the train/eval mode changes', async () => {
+    const a = setup(optimizers['Adam (AMSGrad)']!);
+    const b = setup(optimizers['Adam (AMSGrad)']!);
+    const trainer = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer });
+    const small = [a.x.narrow(0, 0, 8).contiguous(), a.y.narrow(0, 0, 8).contiguous()] as const;
+    const batches = [[a.x, a.y], small, [a.x, a.y], small, [a.x, a.y]] as const;
+    for (const [x, y] of batches) expect(await trainer.step([x, y])).toBe(syncStep(a, x, y));
+    a.model.eval();
+    b.model.eval();
+    for (let i = 0; i < 2; i++) expect(await trainer.step([a.x, a.y])).toBe(syncStep(a, a.x, a.y));
+    expect(weights(b.model)).toEqual(weights(a.model));
+  });
+
+  it('keeps running the forward pass in JS where it cannot be traced', async () => {
+    const a = setup(optimizers['SGD (Nesterov, weight decay)']!);
+    const b = setup(optimizers['SGD (Nesterov, weight decay)']!);
+    // Reading a value inside the forward pass: its control flow may depend on the data.
+    const model = (x: tg.Tensor) => {
+      const scale = x.abs().max().item() > 1e9 ? 0 : 1;
+      return b.model.forward(x).mul(scale);
+    };
+    const trainer = new tg.train.Trainer(model, { loss: b.loss, optimizer: b.optimizer, traceForward: true });
+    for (let i = 0; i < 3; i++) {
+      const expected = tg.tidy(() => {
+        a.optimizer.zeroGrad();
+        const l = a.loss.forward(a.model.forward(a.x).mul(1), a.y);
+        l.backward();
+        a.optimizer.step();
+        return l.item();
+      });
+      expect(await trainer.step([b.x, b.y])).toBe(expected);
+    }
+    expect(trainer.forwardInJsReason).toMatch(/calls data/);
+    // 'auto' does not trace models with a forward pass of their own.
+    class Custom extends tg.nn.Module {
+      lin = new tg.nn.Linear(12, 4);
+      forward(x: tg.Tensor) {
+        return this.lin.forward(x);
+      }
+    }
+    const custom = new Custom();
+    const auto = new tg.train.Trainer(custom, { loss: b.loss, optimizer: new tg.optim.SGD(custom.parameters(), { lr: 0.1 }) });
+    await auto.step([b.x, b.y]);
+    expect(auto.forwardInJsReason).toMatch(/traceForward/);
+    expect(() => new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer, traceForward: 'yes' as never })).toThrow(
+      /traceForward must be 'auto', true or false/,
+    );
+  });
+
+  it('reports a batch the trace cannot take, and keeps working', async () => {
+    const s = setup(optimizers['Adam (AMSGrad)']!);
+    const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer });
+    await trainer.step([s.x, s.y]);
+    // A wrong feature count: recorded anew (shapes are part of the key), so the model's own error comes back.
+    await expect(trainer.step([tg.randn([16, 5]), s.y])).rejects.toThrow(/linear/);
+    expect(Number.isFinite(await trainer.step([s.x, s.y]))).toBe(true);
+  });
+});
+
 describe('fit({ offThread: true })', () => {
   it('gives the same history as fit on the JS thread', async () => {
     const run = async (offThread: boolean) => {

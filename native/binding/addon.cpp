@@ -29,6 +29,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_attention(env, exports);
   register_optim(env, exports);
   register_runtime(env, exports);
+  register_trace(env, exports);
   return exports;
 }
 

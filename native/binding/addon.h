@@ -42,5 +42,6 @@ void register_nn(Napi::Env env, Napi::Object exports);
 void register_attention(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
 void register_runtime(Napi::Env env, Napi::Object exports);
+void register_trace(Napi::Env env, Napi::Object exports);
 
 }  // namespace tapegrad::binding

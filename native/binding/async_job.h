@@ -7,6 +7,7 @@
 #include <functional>
 #include <vector>
 
+#include "binding/trace.h"
 #include "core/engine.h"
 
 namespace tapegrad::binding {
@@ -22,5 +23,15 @@ namespace tapegrad::binding {
 Napi::Promise queue_backward_job(Napi::Env env, const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
                                  BackwardOptions options, std::vector<std::function<void()>> updates,
                                  std::vector<Tensor> also_lock, int threads = 0);
+
+// A whole training step: replays `trace` (a recorded forward pass and loss)
+// on `inputs`, runs backward from its first output, then `updates`, all on
+// the worker thread. The promise resolves with handles to the trace's
+// outputs. Locked until then: `inputs`, `also_lock` and every tensor the
+// trace captured (the parameters) with its gradient. Random ops in the trace
+// draw from the calling JS thread's stream, as they would have on it.
+Napi::Promise queue_traced_step_job(Napi::Env env, const char* op, std::shared_ptr<const Trace> trace,
+                                    std::vector<Tensor> inputs, std::vector<std::function<void()>> updates,
+                                    std::vector<Tensor> also_lock, int threads);
 
 }  // namespace tapegrad::binding

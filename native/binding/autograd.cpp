@@ -6,9 +6,11 @@
 #include "binding/addon.h"
 #include "binding/async_job.h"
 #include "binding/convert.h"
+#include "binding/op_args.h"
 #include "core/autograd.h"
 #include "core/engine.h"
 #include "core/grad_mode.h"
+#include "core/random.h"
 #include "core/schedule.h"
 #include "runtime/error.h"
 #include "runtime/background.h"
@@ -83,9 +85,7 @@ Napi::Value set_grad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value detach_handle(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), detach(arg_tensor(info, 0, "detach", "tensor")));
-}
+Tensor detach_op(OpArgs& info) { return detach(info.tensor(0, "detach", "tensor")); }
 
 Napi::Value version(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), arg_tensor(info, 0, "version", "tensor").version());
@@ -129,6 +129,24 @@ class BackwardJob final : public Napi::AsyncWorker {
     collect_and_lock(also_lock);
   }
 
+  // A traced step: the roots come from replaying `trace` on `inputs` in Execute.
+  BackwardJob(Napi::Env env, const char* op, std::shared_ptr<const Trace> trace, std::vector<Tensor> inputs,
+              std::vector<std::function<void()>> updates, std::vector<Tensor> also_lock, int threads)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), op_(op), grads_{Tensor()},
+        updates_(std::move(updates)), threads_(threads), trace_(std::move(trace)), trace_inputs_(std::move(inputs)),
+        random_(current_random_stream()) {
+    std::vector<std::shared_ptr<Storage>> to_lock;
+    for (const Tensor& t : trace_->captured()) {
+      if (!t.impl()->hooks.empty())
+        throw_error(op_, ": the model has hooks registered from JS, which can only run on the JS thread");
+      to_lock.push_back(t.impl()->storage);
+      if (t.impl()->grad) to_lock.push_back(t.impl()->grad->storage);
+    }
+    for (const Tensor& t : trace_inputs_) to_lock.push_back(t.impl()->storage);
+    for (const Tensor& t : also_lock) to_lock.push_back(t.impl()->storage);
+    lock_all(to_lock);
+  }
+
   Napi::Promise promise() const { return deferred_.Promise(); }
 
   void Execute() override {
@@ -139,6 +157,13 @@ class BackwardJob final : public Napi::AsyncWorker {
       runtime::run_in_background([&] {
         AsyncJobScope scope;
         runtime::ThreadCapScope cap(threads);
+        if (trace_) {
+          RandomStreamScope random(random_);
+          outputs_ = trace_->run(trace_inputs_, op_);
+          if (outputs_.empty() || !outputs_[0].requires_grad())
+            throw_error(op_, ": the loss does not require grad (no parameter reached it)");
+          roots_ = {outputs_[0]};
+        }
         tapegrad::backward(roots_, grads_, options_);
         for (const auto& update : updates_) update();
       });
@@ -156,7 +181,7 @@ class BackwardJob final : public Napi::AsyncWorker {
   void OnOK() override {
     unlock();
     if (!failed_) {
-      deferred_.Resolve(Env().Undefined());
+      deferred_.Resolve(trace_ ? wrap_all(Env(), std::move(outputs_)) : Env().Undefined());
       return;
     }
     try {
@@ -203,6 +228,10 @@ class BackwardJob final : public Napi::AsyncWorker {
     }
     for (const Tensor& r : roots_) to_lock.push_back(r.impl()->storage);
     for (const Tensor& t : also_lock) to_lock.push_back(t.impl()->storage);
+    lock_all(to_lock);
+  }
+
+  void lock_all(const std::vector<std::shared_ptr<Storage>>& to_lock) {
     std::unordered_set<const Storage*> mine;
     for (const auto& s : to_lock) {
       if (!mine.insert(s.get()).second) continue;  // views and repeats: lock once
@@ -225,6 +254,9 @@ class BackwardJob final : public Napi::AsyncWorker {
   BackwardOptions options_;
   std::vector<std::function<void()>> updates_;
   int threads_;
+  std::shared_ptr<const Trace> trace_;
+  std::vector<Tensor> trace_inputs_, outputs_;
+  std::shared_ptr<RandomStream> random_;
   std::vector<std::shared_ptr<Storage>> locked_;
   bool failed_ = false;
   ErrorKind kind_ = ErrorKind::Tapegrad;
@@ -236,6 +268,15 @@ Napi::Promise queue_backward_job(Napi::Env env, const char* op, std::vector<Tens
                                  std::vector<Tensor> also_lock, int threads) {
   auto* job =
       new BackwardJob(env, op, std::move(roots), std::move(grads), options, std::move(updates), also_lock, threads);
+  Napi::Promise promise = job->promise();
+  job->Queue();
+  return promise;
+}
+
+Napi::Promise queue_traced_step_job(Napi::Env env, const char* op, std::shared_ptr<const Trace> trace,
+                                    std::vector<Tensor> inputs, std::vector<std::function<void()>> updates,
+                                    std::vector<Tensor> also_lock, int threads) {
+  auto* job = new BackwardJob(env, op, std::move(trace), std::move(inputs), std::move(updates), also_lock, threads);
   Napi::Promise promise = job->promise();
   job->Queue();
   return promise;
@@ -270,10 +311,8 @@ Napi::Value is_grad_enabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), grad_enabled());
 }
 
-Napi::Value set_grad_enabled_js(const Napi::CallbackInfo& info) {
-  set_grad_enabled(arg_bool(info, 0, "setGradEnabled", "enabled"));
-  return info.Env().Undefined();
-}
+// An op, so that noGrad() inside a traced forward pass is replayed.
+void set_grad_enabled_op(OpArgs& info) { set_grad_enabled(info.boolean(0, "setGradEnabled", "enabled")); }
 
 // registerHook(handle, fn): fn(gradHandle) returns a handle or undefined.
 // Hooks run on the JS thread during a synchronous backward.
@@ -317,20 +356,20 @@ Napi::Value backward_grouped_nodes(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_autograd(Napi::Env env, Napi::Object exports) {
-  define<requires_grad>(env, exports, "requiresGrad");
+  define<requires_grad>(env, exports, "requiresGrad", InTrace::Ignored);
   define<set_requires_grad>(env, exports, "setRequiresGrad");
-  define<is_leaf>(env, exports, "isLeaf");
-  define<grad_fn_name>(env, exports, "gradFn");
+  define<is_leaf>(env, exports, "isLeaf", InTrace::Ignored);
+  define<grad_fn_name>(env, exports, "gradFn", InTrace::Ignored);
   define<get_grad>(env, exports, "getGrad");
   define<has_grad>(env, exports, "hasGrad");
   define<set_grad>(env, exports, "setGrad");
-  define<detach_handle>(env, exports, "detach");
-  define<version>(env, exports, "version");
+  define_op<detach_op>(env, exports, "detach");
+  define<version>(env, exports, "version", InTrace::Ignored);
   define<backward>(env, exports, "backward");
   define<backward_async>(env, exports, "backwardAsync");
   define<grad>(env, exports, "grad");
-  define<is_grad_enabled>(env, exports, "isGradEnabled");
-  define<set_grad_enabled_js>(env, exports, "setGradEnabled");
+  define<is_grad_enabled>(env, exports, "isGradEnabled", InTrace::Ignored);
+  define_op<set_grad_enabled_op>(env, exports, "setGradEnabled");
   define<register_hook>(env, exports, "registerHook");
   define<set_backward_strategy_js>(env, exports, "_setBackwardStrategy");
   define<backward_grouped_nodes>(env, exports, "_backwardGroupedNodes");

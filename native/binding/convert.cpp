@@ -5,6 +5,7 @@
 #include <new>
 
 #include "binding/addon.h"
+#include "binding/trace.h"
 #include "ops/elementwise.h"
 #include "runtime/error.h"
 
@@ -292,6 +293,10 @@ void throw_js(Napi::Env env, const std::exception& e) {
 }
 
 Napi::Value call_guarded(const Napi::CallbackInfo& info, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
+  if (info.Data() != nullptr)
+    if (TraceRecorder* recorder = active_trace_recorder())
+      recorder->fail(concat("the forward pass calls ", static_cast<const char*>(info.Data()),
+                            ", which reads tensor values or changes state outside the graph"));
   try {
     return fn(info);
   } catch (const Napi::Error&) {

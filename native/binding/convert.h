@@ -55,16 +55,25 @@ std::vector<Tensor> arg_tensors(const Napi::CallbackInfo& info, std::size_t i, c
 bool arg_present(const Napi::CallbackInfo& info, std::size_t i);
 
 // Runs `Fn`, turning core errors into JS TypeError / RangeError / TapegradError.
+// While a trace is recorded on this thread (binding/trace.h), a function
+// defined with InTrace::Breaks makes that trace unusable.
 Napi::Value call_guarded(const Napi::CallbackInfo& info, Napi::Value (*fn)(const Napi::CallbackInfo&));
 template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
   return call_guarded(info, Fn);
 }
 
-// Adds a guarded function to `exports`.
+// What a call to a function other than an op (those are binding/op_args.h's
+// define_op) does to a trace being recorded: most read values or change
+// state the trace cannot replay (Breaks); metadata reads and dispose do not
+// matter to it (Ignored).
+enum class InTrace { Breaks, Ignored };
+
+// Adds a guarded function to `exports` (`name` must outlive the addon: a literal).
 template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
-void define(Napi::Env env, Napi::Object exports, const char* name) {
-  exports.Set(name, Napi::Function::New<guarded<Fn>>(env, name));
+void define(Napi::Env env, Napi::Object exports, const char* name, InTrace in_trace = InTrace::Breaks) {
+  exports.Set(name, Napi::Function::New<guarded<Fn>>(env, name,
+                                                     in_trace == InTrace::Breaks ? const_cast<char*>(name) : nullptr));
 }
 
 // Throws a JS error of the matching class for a core error.

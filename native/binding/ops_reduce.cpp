@@ -5,6 +5,7 @@
 
 #include "binding/addon.h"
 #include "binding/convert.h"
+#include "binding/op_args.h"
 #include "ops/reduce.h"
 
 namespace tapegrad::binding {
@@ -14,52 +15,52 @@ namespace {
 using DimsOp = Tensor (*)(const Tensor&, const std::vector<std::int64_t>&, bool);
 
 template <DimsOp Op, const char* Name>
-Napi::Value over_dims(const Napi::CallbackInfo& info) {
-  const Tensor t = arg_tensor(info, 0, Name, "input");
-  return wrap(info.Env(), Op(t, arg_dims(info, 1, Name), arg_bool(info, 2, Name, "keepDim")));
+Tensor over_dims(OpArgs& info) {
+  const Tensor t = info.tensor(0, Name, "input");
+  return Op(t, info.dims(1, Name), info.boolean(2, Name, "keepDim"));
 }
 
 // argmax / argmin take one dim (or none, for the flat index), as in PyTorch.
 template <Tensor (*Op)(const Tensor&, std::optional<std::int64_t>, bool), const char* Name>
-Napi::Value over_dim(const Napi::CallbackInfo& info) {
-  const Tensor t = arg_tensor(info, 0, Name, "input");
+Tensor over_dim(OpArgs& info) {
+  const Tensor t = info.tensor(0, Name, "input");
   std::optional<std::int64_t> dim;
-  if (!info[1].IsUndefined() && !info[1].IsNull()) {
-    if (info[1].IsArray()) throw_type_error(Name, ": dim must be a single integer or undefined, got an array");
-    dim = arg_int(info, 1, Name, "dim");
+  if (info.present(1)) {
+    if (info.is_array(1)) throw_type_error(Name, ": dim must be a single integer or undefined, got an array");
+    dim = info.integer(1, Name, "dim");
   }
-  return wrap(info.Env(), Op(t, dim, arg_bool(info, 2, Name, "keepDim")));
+  return Op(t, dim, info.boolean(2, Name, "keepDim"));
 }
 
 // (tensor, dims, correction, keepDim); correction defaults to 1.
 template <Tensor (*Op)(const Tensor&, const std::vector<std::int64_t>&, double, bool), const char* Name>
-Napi::Value moments(const Napi::CallbackInfo& info) {
-  const Tensor t = arg_tensor(info, 0, Name, "input");
-  const std::vector<std::int64_t> dims = arg_dims(info, 1, Name);
-  const double correction = info[2].IsUndefined() ? 1.0 : arg_number(info, 2, Name, "correction");
-  return wrap(info.Env(), Op(t, dims, correction, arg_bool(info, 3, Name, "keepDim")));
+Tensor moments(OpArgs& info) {
+  const Tensor t = info.tensor(0, Name, "input");
+  const std::vector<std::int64_t> dims = info.dims(1, Name);
+  const double correction = !info.present(2) ? 1.0 : info.number(2, Name, "correction");
+  return Op(t, dims, correction, info.boolean(3, Name, "keepDim"));
 }
 
 // (tensor, p, dims, keepDim): p is a number or 'fro' (the 2-norm); defaults to 2.
-Napi::Value norm(const Napi::CallbackInfo& info) {
-  const Tensor t = arg_tensor(info, 0, "norm", "input");
+Tensor norm(OpArgs& info) {
+  const Tensor t = info.tensor(0, "norm", "input");
   double p = 2;
-  if (info[1].IsString()) {
-    const std::string name = info[1].As<Napi::String>().Utf8Value();
+  if (info.is_string(1)) {
+    const std::string name = info.string(1, "norm", "p");
     if (name != "fro")
       throw_range_error("norm: p must be a number or 'fro', got '", name, "'");
-  } else if (!info[1].IsUndefined()) {
-    p = arg_number(info, 1, "norm", "p");
+  } else if (info.present(1)) {
+    p = info.number(1, "norm", "p");
   }
-  return wrap(info.Env(), ops::norm(t, p, arg_dims(info, 2, "norm"), arg_bool(info, 3, "norm", "keepDim")));
+  return ops::norm(t, p, info.dims(2, "norm"), info.boolean(3, "norm", "keepDim"));
 }
 
 // logsumexp needs its dims, as in PyTorch.
-Napi::Value logsumexp(const Napi::CallbackInfo& info) {
-  const Tensor t = arg_tensor(info, 0, "logsumexp", "input");
-  if (info[1].IsUndefined() || info[1].IsNull())
+Tensor logsumexp(OpArgs& info) {
+  const Tensor t = info.tensor(0, "logsumexp", "input");
+  if (!info.present(1))
     throw_type_error("logsumexp: dim is required (an integer or an array of integers)");
-  return wrap(info.Env(), ops::logsumexp(t, arg_dims(info, 1, "logsumexp"), arg_bool(info, 2, "logsumexp", "keepDim")));
+  return ops::logsumexp(t, info.dims(1, "logsumexp"), info.boolean(2, "logsumexp", "keepDim"));
 }
 
 constexpr char kSum[] = "sum", kMean[] = "mean", kProd[] = "prod", kMax[] = "max", kMin[] = "min",
@@ -68,17 +69,17 @@ constexpr char kSum[] = "sum", kMean[] = "mean", kProd[] = "prod", kMax[] = "max
 }  // namespace
 
 void register_reduce(Napi::Env env, Napi::Object exports) {
-  define<over_dims<ops::sum, kSum>>(env, exports, kSum);
-  define<over_dims<ops::mean, kMean>>(env, exports, kMean);
-  define<over_dims<ops::prod, kProd>>(env, exports, kProd);
-  define<over_dims<ops::amax, kMax>>(env, exports, kMax);
-  define<over_dims<ops::amin, kMin>>(env, exports, kMin);
-  define<over_dim<ops::argmax, kArgmax>>(env, exports, kArgmax);
-  define<over_dim<ops::argmin, kArgmin>>(env, exports, kArgmin);
-  define<moments<ops::variance, kVar>>(env, exports, kVar);
-  define<moments<ops::std_dev, kStd>>(env, exports, kStd);
-  define<logsumexp>(env, exports, "logsumexp");
-  define<norm>(env, exports, "norm");
+  define_op<over_dims<ops::sum, kSum>>(env, exports, kSum);
+  define_op<over_dims<ops::mean, kMean>>(env, exports, kMean);
+  define_op<over_dims<ops::prod, kProd>>(env, exports, kProd);
+  define_op<over_dims<ops::amax, kMax>>(env, exports, kMax);
+  define_op<over_dims<ops::amin, kMin>>(env, exports, kMin);
+  define_op<over_dim<ops::argmax, kArgmax>>(env, exports, kArgmax);
+  define_op<over_dim<ops::argmin, kArgmin>>(env, exports, kArgmin);
+  define_op<moments<ops::variance, kVar>>(env, exports, kVar);
+  define_op<moments<ops::std_dev, kStd>>(env, exports, kStd);
+  define_op<logsumexp>(env, exports, "logsumexp");
+  define_op<norm>(env, exports, "norm");
 }
 
 }  // namespace tapegrad::binding

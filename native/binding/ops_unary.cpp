@@ -4,6 +4,7 @@
 
 #include "binding/addon.h"
 #include "binding/convert.h"
+#include "binding/op_args.h"
 #include "ops/unary.h"
 
 namespace tapegrad::binding {
@@ -11,41 +12,41 @@ namespace tapegrad::binding {
 namespace {
 
 template <Tensor (*Op)(const Tensor&), const char* Name>
-Napi::Value unary(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), Op(arg_tensor(info, 0, Name, "input")));
+Tensor unary(OpArgs& info) {
+  return Op(info.tensor(0, Name, "input"));
 }
 
-Napi::Value leaky_relu(const Napi::CallbackInfo& info) {
-  Tensor x = arg_tensor(info, 0, "leakyRelu", "input");
-  return wrap(info.Env(), ops::leaky_relu(x, arg_number(info, 1, "leakyRelu", "negativeSlope")));
+Tensor leaky_relu(OpArgs& info) {
+  Tensor x = info.tensor(0, "leakyRelu", "input");
+  return ops::leaky_relu(x, info.number(1, "leakyRelu", "negativeSlope"));
 }
 
-Napi::Value elu(const Napi::CallbackInfo& info) {
-  Tensor x = arg_tensor(info, 0, "elu", "input");
-  return wrap(info.Env(), ops::elu(x, arg_number(info, 1, "elu", "alpha")));
+Tensor elu(OpArgs& info) {
+  Tensor x = info.tensor(0, "elu", "input");
+  return ops::elu(x, info.number(1, "elu", "alpha"));
 }
 
-Napi::Value gelu(const Napi::CallbackInfo& info) {
-  Tensor x = arg_tensor(info, 0, "gelu", "input");
-  const std::string mode = arg_string(info, 1, "gelu", "approximate");
+Tensor gelu(OpArgs& info) {
+  Tensor x = info.tensor(0, "gelu", "input");
+  const std::string mode = info.string(1, "gelu", "approximate");
   if (mode != "none" && mode != "tanh")
     throw_range_error("gelu: approximate must be 'none' or 'tanh', got '", mode, "'");
-  return wrap(info.Env(), ops::gelu(x, mode == "tanh" ? ops::GeluApproximate::Tanh : ops::GeluApproximate::None));
+  return ops::gelu(x, mode == "tanh" ? ops::GeluApproximate::Tanh : ops::GeluApproximate::None);
 }
 
-Napi::Value softplus(const Napi::CallbackInfo& info) {
-  Tensor x = arg_tensor(info, 0, "softplus", "input");
-  const double beta = arg_number(info, 1, "softplus", "beta");
-  return wrap(info.Env(), ops::softplus(x, beta, arg_number(info, 2, "softplus", "threshold")));
+Tensor softplus(OpArgs& info) {
+  Tensor x = info.tensor(0, "softplus", "input");
+  const double beta = info.number(1, "softplus", "beta");
+  return ops::softplus(x, beta, info.number(2, "softplus", "threshold"));
 }
 
 // clamp(x, min?, max?): undefined or null leaves that side open.
-Napi::Value clamp(const Napi::CallbackInfo& info) {
-  Tensor x = arg_tensor(info, 0, "clamp", "input");
+Tensor clamp(OpArgs& info) {
+  Tensor x = info.tensor(0, "clamp", "input");
   std::optional<double> lo, hi;
-  if (arg_present(info, 1)) lo = arg_number(info, 1, "clamp", "min");
-  if (arg_present(info, 2)) hi = arg_number(info, 2, "clamp", "max");
-  return wrap(info.Env(), ops::clamp(x, lo, hi));
+  if (info.present(1)) lo = info.number(1, "clamp", "min");
+  if (info.present(2)) hi = info.number(2, "clamp", "max");
+  return ops::clamp(x, lo, hi);
 }
 
 constexpr char kNeg[] = "neg", kAbs[] = "abs", kSign[] = "sign", kSquare[] = "square", kRelu[] = "relu",
@@ -56,28 +57,28 @@ constexpr char kNeg[] = "neg", kAbs[] = "abs", kSign[] = "sign", kSquare[] = "sq
 }  // namespace
 
 void register_unary(Napi::Env env, Napi::Object exports) {
-  define<unary<ops::neg, kNeg>>(env, exports, kNeg);
-  define<unary<ops::abs, kAbs>>(env, exports, kAbs);
-  define<unary<ops::sign, kSign>>(env, exports, kSign);
-  define<unary<ops::square, kSquare>>(env, exports, kSquare);
-  define<unary<ops::relu, kRelu>>(env, exports, kRelu);
-  define<unary<ops::exp, kExp>>(env, exports, kExp);
-  define<unary<ops::log, kLog>>(env, exports, kLog);
-  define<unary<ops::log1p, kLog1p>>(env, exports, kLog1p);
-  define<unary<ops::expm1, kExpm1>>(env, exports, kExpm1);
-  define<unary<ops::sqrt, kSqrt>>(env, exports, kSqrt);
-  define<unary<ops::rsqrt, kRsqrt>>(env, exports, kRsqrt);
-  define<unary<ops::sin, kSin>>(env, exports, kSin);
-  define<unary<ops::cos, kCos>>(env, exports, kCos);
-  define<unary<ops::tanh, kTanh>>(env, exports, kTanh);
-  define<unary<ops::sigmoid, kSigmoid>>(env, exports, kSigmoid);
-  define<unary<ops::reciprocal, kReciprocal>>(env, exports, kReciprocal);
-  define<unary<ops::silu, kSilu>>(env, exports, kSilu);
-  define<leaky_relu>(env, exports, "leakyRelu");
-  define<elu>(env, exports, "elu");
-  define<gelu>(env, exports, "gelu");
-  define<softplus>(env, exports, "softplus");
-  define<clamp>(env, exports, "clamp");
+  define_op<unary<ops::neg, kNeg>>(env, exports, kNeg);
+  define_op<unary<ops::abs, kAbs>>(env, exports, kAbs);
+  define_op<unary<ops::sign, kSign>>(env, exports, kSign);
+  define_op<unary<ops::square, kSquare>>(env, exports, kSquare);
+  define_op<unary<ops::relu, kRelu>>(env, exports, kRelu);
+  define_op<unary<ops::exp, kExp>>(env, exports, kExp);
+  define_op<unary<ops::log, kLog>>(env, exports, kLog);
+  define_op<unary<ops::log1p, kLog1p>>(env, exports, kLog1p);
+  define_op<unary<ops::expm1, kExpm1>>(env, exports, kExpm1);
+  define_op<unary<ops::sqrt, kSqrt>>(env, exports, kSqrt);
+  define_op<unary<ops::rsqrt, kRsqrt>>(env, exports, kRsqrt);
+  define_op<unary<ops::sin, kSin>>(env, exports, kSin);
+  define_op<unary<ops::cos, kCos>>(env, exports, kCos);
+  define_op<unary<ops::tanh, kTanh>>(env, exports, kTanh);
+  define_op<unary<ops::sigmoid, kSigmoid>>(env, exports, kSigmoid);
+  define_op<unary<ops::reciprocal, kReciprocal>>(env, exports, kReciprocal);
+  define_op<unary<ops::silu, kSilu>>(env, exports, kSilu);
+  define_op<leaky_relu>(env, exports, "leakyRelu");
+  define_op<elu>(env, exports, "elu");
+  define_op<gelu>(env, exports, "gelu");
+  define_op<softplus>(env, exports, "softplus");
+  define_op<clamp>(env, exports, "clamp");
 }
 
 }  // namespace tapegrad::binding

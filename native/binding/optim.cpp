@@ -193,30 +193,54 @@ Napi::Value leaves_reached(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The optimizer updates, threads and alsoLock arguments of the async train steps.
+struct StepPlan {
+  std::vector<std::function<void()>> runs;
+  std::vector<Tensor> touched;  // what the updates write and the batch: locked during the job
+  int threads = 0;
+};
+
+StepPlan step_plan(const Napi::CallbackInfo& info, std::size_t first, const char* op) {
+  if (!info[first].IsArray()) throw_type_error(op, ": updates must be an array");
+  const Napi::Array list = info[first].As<Napi::Array>();
+  StepPlan plan;
+  for (std::uint32_t k = 0; k < list.Length(); ++k) {
+    Update u = parse_update(info.Env(), list.Get(k), k);
+    plan.runs.push_back(std::move(u.run));
+    plan.touched.insert(plan.touched.end(), u.tensors.begin(), u.tensors.end());
+  }
+  const std::int64_t threads = arg_present(info, first + 1) ? arg_int(info, first + 1, op, "threads") : 0;
+  if (threads < 0 || threads > runtime::kMaxThreads)
+    throw_range_error(op, ": threads must be from 0 to ", runtime::kMaxThreads, ", got ", threads);
+  plan.threads = static_cast<int>(threads);
+  if (arg_present(info, first + 2)) {
+    const std::vector<Tensor> batch = arg_tensors(info, first + 2, op, "alsoLock");
+    plan.touched.insert(plan.touched.end(), batch.begin(), batch.end());
+  }
+  return plan;
+}
+
 // trainStepAsync(loss, updates: [kind, args][], threads, alsoLock) -> Promise<void>:
 // backward from `loss`, then each optimizer update, on a worker thread with
 // at most `threads` compute threads (0: all but one). `alsoLock` (the batch)
 // is locked against writes from JS too, since the graph reads it.
 Napi::Value train_step_async(const Napi::CallbackInfo& info) {
   const Tensor loss = arg_tensor(info, 0, "trainStepAsync", "loss");
-  if (!info[1].IsArray()) throw_type_error("trainStepAsync: updates must be an array");
-  const Napi::Array list = info[1].As<Napi::Array>();
-  std::vector<std::function<void()>> runs;
-  std::vector<Tensor> touched;
-  for (std::uint32_t k = 0; k < list.Length(); ++k) {
-    Update u = parse_update(info.Env(), list.Get(k), k);
-    runs.push_back(std::move(u.run));
-    touched.insert(touched.end(), u.tensors.begin(), u.tensors.end());
-  }
-  const std::int64_t threads = arg_present(info, 2) ? arg_int(info, 2, "trainStepAsync", "threads") : 0;
-  if (threads < 0 || threads > runtime::kMaxThreads)
-    throw_range_error("trainStepAsync: threads must be from 0 to ", runtime::kMaxThreads, ", got ", threads);
-  if (arg_present(info, 3)) {
-    const std::vector<Tensor> batch = arg_tensors(info, 3, "trainStepAsync", "alsoLock");
-    touched.insert(touched.end(), batch.begin(), batch.end());
-  }
-  return queue_backward_job(info.Env(), "trainStepAsync", {loss}, {Tensor()}, BackwardOptions{}, std::move(runs),
-                            std::move(touched), static_cast<int>(threads));
+  StepPlan plan = step_plan(info, 1, "trainStepAsync");
+  return queue_backward_job(info.Env(), "trainStepAsync", {loss}, {Tensor()}, BackwardOptions{}, std::move(plan.runs),
+                            std::move(plan.touched), plan.threads);
+}
+
+// tracedStepAsync(trace, inputs, updates, threads, alsoLock) -> Promise<handle[]>:
+// as trainStepAsync, with the forward pass too: the trace (whose first output
+// is the loss) is replayed on `inputs` in the job. Resolves with the trace's outputs.
+Napi::Value traced_step_async(const Napi::CallbackInfo& info) {
+  const char* op = "tracedStepAsync";
+  std::shared_ptr<const Trace> trace = arg_trace(info, 0, op);
+  std::vector<Tensor> inputs = arg_tensors(info, 1, op, "inputs");
+  StepPlan plan = step_plan(info, 2, op);
+  return queue_traced_step_job(info.Env(), op, std::move(trace), std::move(inputs), std::move(plan.runs),
+                               std::move(plan.touched), plan.threads);
 }
 
 // For the clipping calls from JS: reading .grad while a backwardAsync may
@@ -266,6 +290,7 @@ void register_optim(Napi::Env env, Napi::Object exports) {
   define<run_now<adagrad_update>>(env, exports, "adagradStep");
   define<leaves_reached>(env, exports, "leavesReached");
   define<train_step_async>(env, exports, "trainStepAsync");
+  define<traced_step_async>(env, exports, "tracedStepAsync");
   define<grad_norm>(env, exports, "gradNorm");
   define<grad_scale>(env, exports, "gradScale");
   define<grad_clamp>(env, exports, "gradClamp");

@@ -167,7 +167,7 @@ Napi::Value test_parallel_for(const Napi::CallbackInfo& info) {
 
 void register_runtime(Napi::Env env, Napi::Object exports) {
   define<set_num_threads>(env, exports, "setNumThreads");
-  define<get_num_threads>(env, exports, "getNumThreads");
+  define<get_num_threads>(env, exports, "getNumThreads", InTrace::Ignored);
   define<test_gemm>(env, exports, "_testGemm");
   define<fma_peak>(env, exports, "_fmaPeak");
   define<time_gemm>(env, exports, "_timeGemm");

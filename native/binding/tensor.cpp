@@ -5,6 +5,7 @@
 
 #include "binding/addon.h"
 #include "binding/convert.h"
+#include "binding/op_args.h"
 #include "core/random.h"
 #include "core/strided.h"
 #include "kernels/kernels.h"
@@ -18,55 +19,44 @@ namespace tapegrad::binding {
 namespace {
 
 // fromData(typedArray, shape, dtype, opName)
-Napi::Value from_data(const Napi::CallbackInfo& info) {
-  const std::string op = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "tensor";
-  if (!info[0].IsTypedArray()) throw_type_error(op, ": data must be a typed array");
-  const Napi::TypedArray array = info[0].As<Napi::TypedArray>();
-  DType src;
-  switch (array.TypedArrayType()) {
-    case napi_float32_array: src = DType::Float32; break;
-    case napi_float64_array: src = DType::Float64; break;
-    case napi_int32_array: src = DType::Int32; break;
-    default: throw_type_error(op, ": data must be a Float32Array, Float64Array or Int32Array");
-  }
-  const Shape shape = arg_shape(info, 1, op.c_str(), "shape");
-  const DType dtype = arg_dtype(info, 2, op.c_str());
-  const auto* bytes = static_cast<const std::uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
-  return wrap(info.Env(), ops::from_data(bytes, src, static_cast<std::int64_t>(array.ElementLength()), shape, dtype,
-                                         op.c_str()));
+Tensor from_data(OpArgs& info) {
+  const std::string op = info.is_string(3) ? info.string(3, "tensor", "opName") : "tensor";
+  const ElementsView data = info.elements(0, op.c_str());
+  const Shape shape = info.shape(1, op.c_str(), "shape");
+  return ops::from_data(data.bytes, data.dtype, data.count, shape, info.dtype(2, op.c_str()), op.c_str());
 }
 
 // full(shape, value, dtype, opName)
-Napi::Value full(const Napi::CallbackInfo& info) {
-  const std::string op = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "full";
-  const Shape shape = arg_shape(info, 0, op.c_str(), "shape");
-  const double value = arg_number(info, 1, op.c_str(), "value");
-  return wrap(info.Env(), ops::full(shape, value, arg_dtype(info, 2, op.c_str()), op.c_str()));
+Tensor full(OpArgs& info) {
+  const std::string op = info.is_string(3) ? info.string(3, "full", "opName") : "full";
+  const Shape shape = info.shape(0, op.c_str(), "shape");
+  const double value = info.number(1, op.c_str(), "value");
+  return ops::full(shape, value, info.dtype(2, op.c_str()), op.c_str());
 }
 
-Napi::Value arange(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), ops::arange(arg_number(info, 0, "arange", "start"), arg_number(info, 1, "arange", "end"),
-                                      arg_number(info, 2, "arange", "step"), arg_dtype(info, 3, "arange")));
+Tensor arange(OpArgs& info) {
+  return ops::arange(info.number(0, "arange", "start"), info.number(1, "arange", "end"),
+                     info.number(2, "arange", "step"), info.dtype(3, "arange"));
 }
 
-Napi::Value eye(const Napi::CallbackInfo& info) {
-  const std::int64_t n = arg_int(info, 0, "eye", "n");
-  const std::int64_t m = arg_int(info, 1, "eye", "m");
+Tensor eye(OpArgs& info) {
+  const std::int64_t n = info.integer(0, "eye", "n");
+  const std::int64_t m = info.integer(1, "eye", "m");
   if (n < 0 || m < 0) throw_range_error("eye: n and m must be non-negative, got ", n, " and ", m);
-  return wrap(info.Env(), ops::eye(n, m, arg_dtype(info, 2, "eye")));
+  return ops::eye(n, m, info.dtype(2, "eye"));
 }
 
-Napi::Value rand(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), ops::rand(arg_shape(info, 0, "rand", "shape"), arg_dtype(info, 1, "rand")));
+Tensor rand(OpArgs& info) {
+  return ops::rand(info.shape(0, "rand", "shape"), info.dtype(1, "rand"));
 }
 
-Napi::Value randn(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), ops::randn(arg_shape(info, 0, "randn", "shape"), arg_dtype(info, 1, "randn")));
+Tensor randn(OpArgs& info) {
+  return ops::randn(info.shape(0, "randn", "shape"), info.dtype(1, "randn"));
 }
 
-Napi::Value randint(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), ops::randint(arg_int(info, 0, "randint", "low"), arg_int(info, 1, "randint", "high"),
-                                       arg_shape(info, 2, "randint", "shape"), arg_dtype(info, 3, "randint")));
+Tensor randint(OpArgs& info) {
+  return ops::randint(info.integer(0, "randint", "low"), info.integer(1, "randint", "high"),
+                      info.shape(2, "randint", "shape"), info.dtype(3, "randint"));
 }
 
 Napi::Value manual_seed(const Napi::CallbackInfo& info) {
@@ -172,25 +162,25 @@ Napi::Value sum_kernel(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_tensor(Napi::Env env, Napi::Object exports) {
-  define<from_data>(env, exports, "fromData");
-  define<full>(env, exports, "full");
-  define<arange>(env, exports, "arange");
-  define<eye>(env, exports, "eye");
-  define<rand>(env, exports, "rand");
-  define<randn>(env, exports, "randn");
-  define<randint>(env, exports, "randint");
+  define_op<from_data>(env, exports, "fromData");
+  define_op<full>(env, exports, "full");
+  define_op<arange>(env, exports, "arange");
+  define_op<eye>(env, exports, "eye");
+  define_op<rand>(env, exports, "rand");
+  define_op<randn>(env, exports, "randn");
+  define_op<randint>(env, exports, "randint");
   define<manual_seed>(env, exports, "manualSeed");
-  define<shape>(env, exports, "shape");
-  define<dtype>(env, exports, "dtype");
-  define<strides>(env, exports, "strides");
-  define<is_contiguous>(env, exports, "isContiguous");
+  define<shape>(env, exports, "shape", InTrace::Ignored);
+  define<dtype>(env, exports, "dtype", InTrace::Ignored);
+  define<strides>(env, exports, "strides", InTrace::Ignored);
+  define<is_contiguous>(env, exports, "isContiguous", InTrace::Ignored);
   define<data>(env, exports, "data");
-  define<dispose_handle>(env, exports, "dispose");
-  define<adopt_handle>(env, exports, "adopt");
+  define<dispose_handle>(env, exports, "dispose", InTrace::Ignored);
+  define<adopt_handle>(env, exports, "adopt", InTrace::Ignored);
   define<set_cache_limit>(env, exports, "setCacheLimit");
   define<empty_cache>(env, exports, "emptyCache");
-  define<backend_info>(env, exports, "backendInfo");
-  define<memory>(env, exports, "memory");
+  define<backend_info>(env, exports, "backendInfo", InTrace::Ignored);
+  define<memory>(env, exports, "memory", InTrace::Ignored);
   define<sum_kernel>(env, exports, "sumKernel");
 }
 

@@ -1,6 +1,7 @@
 #include "core/random.h"
 
 #include <cmath>
+#include <mutex>
 
 namespace tapegrad {
 
@@ -33,47 +34,84 @@ struct Xoshiro256 {
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 };
 
-// One generator per thread: every JS thread (the main thread and each worker)
-// that loaded the addon has its own stream, so manualSeed in one worker makes
-// that worker's numbers reproducible whatever the others draw. Random ops run
-// on the JS thread that called them, never on pool threads.
-thread_local Xoshiro256 g_rng = [] {
-  Xoshiro256 r{};
-  r.seed(0);
-  return r;
-}();
+}  // namespace
+
+struct RandomStream {
+  std::mutex mutex;  // a stream lent to a job may also be drawn from its JS thread
+  Xoshiro256 generator{};
+};
+
+namespace {
+
+// The calling thread's stream: every JS thread (the main thread and each
+// worker) that loaded the addon has its own, so manualSeed in one worker
+// makes that worker's numbers reproducible whatever the others draw.
+thread_local std::shared_ptr<RandomStream> t_stream;
+
+RandomStream& stream() {
+  if (!t_stream) {
+    t_stream = std::make_shared<RandomStream>();
+    t_stream->generator.seed(0);
+  }
+  return *t_stream;
+}
+
+// Runs `fn(generator)` under the stream's lock (once per call, not per number).
+template <class Fn>
+void with_generator(Fn&& fn) {
+  RandomStream& s = stream();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  fn(s.generator);
+}
 
 }  // namespace
 
+std::shared_ptr<RandomStream> current_random_stream() {
+  stream();
+  return t_stream;
+}
+
+RandomStreamScope::RandomStreamScope(std::shared_ptr<RandomStream> stream) : previous_(std::move(t_stream)) {
+  t_stream = std::move(stream);
+}
+
+RandomStreamScope::~RandomStreamScope() { t_stream = std::move(previous_); }
+
 void manual_seed(std::uint64_t seed) {
-  g_rng.seed(seed);
+  with_generator([&](Xoshiro256& g) { g.seed(seed); });
 }
 
 void random_uniform(double* out, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) out[i] = g_rng.uniform();
+  with_generator([&](Xoshiro256& g) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = g.uniform();
+  });
 }
 
 void random_normal(double* out, std::int64_t n) {
   constexpr double kTwoPi = 6.283185307179586476925286766559;
-  for (std::int64_t i = 0; i < n; i += 2) {
-    const double u1 = 1.0 - g_rng.uniform();  // (0, 1]: log is finite
-    const double u2 = g_rng.uniform();
-    const double r = std::sqrt(-2.0 * std::log(u1));
-    out[i] = r * std::cos(kTwoPi * u2);
-    if (i + 1 < n) out[i + 1] = r * std::sin(kTwoPi * u2);
-  }
+  with_generator([&](Xoshiro256& g) {
+    for (std::int64_t i = 0; i < n; i += 2) {
+      const double u1 = 1.0 - g.uniform();  // (0, 1]: log is finite
+      const double u2 = g.uniform();
+      const double r = std::sqrt(-2.0 * std::log(u1));
+      out[i] = r * std::cos(kTwoPi * u2);
+      if (i + 1 < n) out[i + 1] = r * std::sin(kTwoPi * u2);
+    }
+  });
 }
 
 void random_integers(std::int64_t* out, std::int64_t n, std::int64_t low, std::int64_t high) {
   const std::uint64_t range = static_cast<std::uint64_t>(high - low);
   // Rejection sampling: no modulo bias.
   const std::uint64_t limit = UINT64_MAX - UINT64_MAX % range;
-  for (std::int64_t i = 0; i < n; ++i) {
-    std::uint64_t x;
-    do x = g_rng.next();
-    while (x >= limit);
-    out[i] = low + static_cast<std::int64_t>(x % range);
-  }
+  with_generator([&](Xoshiro256& g) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      std::uint64_t x;
+      do x = g.next();
+      while (x >= limit);
+      out[i] = low + static_cast<std::int64_t>(x % range);
+    }
+  });
 }
 
 }  // namespace tapegrad

@@ -1,11 +1,13 @@
 // Trainer: training steps whose backward pass and optimizer update run on a
 // worker thread, so a server's event loop keeps serving while it trains.
+import { isGradEnabled } from '../autograd.js';
 import { tidy } from '../memory.js';
-import { native } from '../native.js';
+import { native, type TraceHandle } from '../native.js';
 import { Sequential } from '../nn/containers.js';
 import { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { Tensor } from '../tensor.js';
+import * as nn from '../nn/index.js';
 import { forwardOf, lossOf, metricValues, scalarLoss, splitBatch, type LossFn, type Model } from './step.js';
 import { resolveMetrics, type Metric, type MetricSpec } from './metrics.js';
 
@@ -27,7 +29,49 @@ export interface TrainerOptions {
    * at once). Other models run their forward pass at once.
    */
   yieldEveryMs?: number;
+  /**
+   * Whether the forward pass and the loss run off the JS thread too. The
+   * first step for each batch shape runs them in JS and records the native
+   * ops they call (a trace, as torch.jit.trace makes); later steps with that
+   * shape replay the trace on the background thread, so the whole step
+   * leaves the JS thread. A trace holds what the forward pass did for that
+   * shape, not the JS code: a step that reads tensor values in between
+   * (item(), toArray()) cannot be traced and keeps running in JS.
+   * 'auto' (default): trace when the model and the loss are made only of
+   * tapegrad's own modules (nn.Sequential, nn.Linear, nn.CrossEntropyLoss,
+   * ...), whose forward passes depend on nothing but the input shapes and
+   * train()/eval(). true: trace any model; use it only when the forward pass
+   * depends on nothing else either (no Math.random, counters or JS state).
+   * false: the forward pass always runs in JS.
+   */
+  traceForward?: 'auto' | boolean;
 }
+
+// The classes whose forward pass is a fixed sequence of native ops for given
+// input shapes and modes, so 'auto' traces them.
+const traceableModules: ReadonlySet<Function> = new Set([
+  nn.Sequential, nn.Identity, nn.Linear, nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.Softmax, nn.LogSoftmax,
+  nn.Dropout, nn.LayerNorm, nn.Embedding, nn.Flatten, nn.MLP, nn.MultiheadAttention, nn.TransformerEncoderLayer,
+  nn.CrossEntropyLoss, nn.NLLLoss, nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.BCELoss, nn.BCEWithLogitsLoss,
+]);
+
+function builtFromTraceableModules(m: unknown): boolean {
+  if (!(m instanceof Module)) return false;
+  return m.modules().every((x) => {
+    const cls = Object.getPrototypeOf(x)?.constructor;
+    return traceableModules.has(cls) && !Object.prototype.hasOwnProperty.call(x, 'forward');
+  });
+}
+
+/** A recorded forward pass for one batch signature, or why there is none. */
+interface TraceEntry {
+  trace: TraceHandle | null;
+  reason: string | null;
+  /** The parameters the loss reached when recorded: those the update will find a gradient for. */
+  reached: ReadonlySet<Tensor>;
+}
+
+const maxTraces = 8;
 
 /** The layers of a plain Sequential (nested ones flattened), or null when forward is custom. */
 function sequentialLayers(model: unknown): Module[] | null {
@@ -48,10 +92,12 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  *     const trainer = new tg.train.Trainer(model, { loss: new nn.CrossEntropyLoss(), optimizer });
  *     const loss = await trainer.step([x, y]);
  *
- * Each step zeroes the gradients, runs the forward pass and the loss on the
- * JS thread (an nn.Sequential layer by layer, yielding to the event loop in
- * between: see yieldEveryMs), then runs backward and the optimizer's fused
- * update on a background thread and resolves with the loss. The background
+ * Each step zeroes the gradients, runs the forward pass and the loss, backward
+ * and the optimizer's fused update on a background thread, and resolves with
+ * the loss. The forward pass runs there by replaying a trace recorded on the
+ * first step of each batch shape (see traceForward); where it cannot be
+ * traced it runs on the JS thread (an nn.Sequential layer by layer, yielding
+ * to the event loop in between: see yieldEveryMs). The background
  * thread leaves one core to the JS thread and, on Linux, never preempts it,
  * so timers and I/O run on time: bench/event-loop.mjs measures the
  * event-loop delay this gives. Results are bit-identical to backward() and
@@ -73,6 +119,9 @@ export class Trainer {
   private readonly threads: number;
   private readonly yieldEveryMs: number;
   private readonly layers: Module[] | null;
+  private readonly model: Model;
+  private readonly tracing: boolean;
+  private readonly traces = new Map<string, TraceEntry>();
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
 
@@ -93,7 +142,22 @@ export class Trainer {
     if (typeof this.yieldEveryMs !== 'number' || !(this.yieldEveryMs >= 0))
       throw new RangeError(`Trainer: yieldEveryMs must be a non-negative number, got ${String(options.yieldEveryMs)}`);
     this.layers = sequentialLayers(model);
+    this.model = model;
+    const trace = options.traceForward ?? 'auto';
+    if (trace !== 'auto' && typeof trace !== 'boolean')
+      throw new TypeError(`Trainer: traceForward must be 'auto', true or false, got ${String(options.traceForward)}`);
+    this.tracing =
+      trace === 'auto' ? builtFromTraceableModules(model) && builtFromTraceableModules(options.loss) : trace;
   }
+
+  /**
+   * Why the forward pass of the last step ran in JS, or null when it ran off
+   * the JS thread (replayed) or was being traced.
+   */
+  get forwardInJsReason(): string | null {
+    return this.lastReason;
+  }
+  private lastReason: string | null = null;
 
   /** True while a step runs or waits. */
   get busy(): boolean {
@@ -150,6 +214,15 @@ export class Trainer {
     for (const t of [...inputs, target])
       if (t.isDisposed) throw new TypeError('Trainer.step: the batch holds a disposed tensor');
     this.optimizer.zeroGrad();
+    if (this.tracing) {
+      const key = this.traceKey(inputs, target);
+      const entry = this.traces.get(key);
+      if (entry === undefined) return this.recordStep(key, inputs, target);
+      if (entry.trace !== null) return this.replayStep(entry.trace, entry.reached, inputs, target);
+      this.lastReason = entry.reason;
+    } else {
+      this.lastReason = 'traceForward is off (or the model is not made only of tapegrad modules)';
+    }
     // Without slicing, nothing awaits before the job is queued.
     const sliced = this.layers !== null && inputs.length === 1 && this.yieldEveryMs > 0;
     const prediction = sliced ? await this.forwardInSlices(inputs) : tidy(() => this.forward(inputs));
@@ -166,20 +239,95 @@ export class Trainer {
     }
     if (prediction !== loss && !batch.has(prediction)) prediction.dispose();
     try {
-      const reached = native.leavesReached(loss._handle, this.params.map((p) => p._handle));
-      const willHaveGrad = new Set(this.params.filter((_, i) => reached[i]));
-      const plan = this.optimizer._plan((p) => willHaveGrad.has(p));
-      if (plan === null) {
-        // An optimizer that only defines step(): backward off the thread, the update on it.
-        await loss.backwardAsync();
-        this.optimizer.step();
-      } else {
-        await native.trainStepAsync(loss._handle, plan.updates, this.threads, [...inputs, target].map((t) => t._handle));
-        plan.commit();
-      }
+      await this.backwardAndUpdate(loss, this.reachedBy(loss), [...inputs, target]);
       return { loss: loss.item(), ...values };
     } finally {
       if (!batch.has(loss)) loss.dispose();
+    }
+  }
+
+  private reachedBy(loss: Tensor): Set<Tensor> {
+    const reached = native.leavesReached(loss._handle, this.params.map((p) => p._handle));
+    return new Set(this.params.filter((_, i) => reached[i]));
+  }
+
+  // Backward from `loss` and the optimizer update, off the JS thread.
+  private async backwardAndUpdate(loss: Tensor, reached: ReadonlySet<Tensor>, batch: Tensor[]): Promise<void> {
+    const plan = this.optimizer._plan((p) => reached.has(p));
+    if (plan === null) {
+      // An optimizer that only defines step(): backward off the thread, the update on it.
+      await loss.backwardAsync();
+      this.optimizer.step();
+    } else {
+      await native.trainStepAsync(loss._handle, plan.updates, this.threads, batch.map((t) => t._handle));
+      plan.commit();
+    }
+  }
+
+  // What a trace depends on besides the JS code: the batch's shapes and
+  // dtypes, the modules' train/eval modes, which parameters require grad,
+  // and grad mode.
+  private traceKey(inputs: Tensor[], target: Tensor): string {
+    const shapes = [...inputs, target].map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(' ');
+    const modes = this.model instanceof Module ? this.model.modules().map((m) => (m.training ? 't' : 'e')).join('') : '';
+    const grads = this.params.map((p) => (p.requiresGrad ? 'g' : 'n')).join('');
+    return `${shapes}|${modes}|${grads}|${isGradEnabled() ? 'grad' : 'nograd'}`;
+  }
+
+  // A step whose forward pass and loss run in JS while their native calls
+  // are recorded; the rest as in the untraced step.
+  private async recordStep(key: string, inputs: Tensor[], target: Tensor): Promise<Record<string, number>> {
+    const batch = [...inputs, target];
+    const owned = new Set(batch);
+    let prediction: Tensor | undefined, loss: Tensor | undefined;
+    let recorded: ReturnType<typeof native.traceEnd>;
+    native.traceBegin(batch.map((t) => t._handle));
+    try {
+      prediction = tidy(() => this.forward(inputs));
+      const p = prediction;
+      loss = tidy(() => scalarLoss(this.lossFn(p, target), 'Trainer.step'));
+      recorded = native.traceEnd([loss._handle, prediction._handle]);
+    } catch (e) {
+      native.traceAbort();
+      if (loss !== undefined && !owned.has(loss)) loss.dispose();
+      if (prediction !== undefined && prediction !== loss && !owned.has(prediction)) prediction.dispose();
+      throw e;
+    }
+    try {
+      const values = tidy(() => metricValues(this.metrics, prediction as Tensor, target));
+      const reached = this.reachedBy(loss);
+      if (this.traces.size >= maxTraces) this.traces.delete(this.traces.keys().next().value as string);
+      this.traces.set(key, { trace: recorded.trace, reason: recorded.reason, reached });
+      this.lastReason = recorded.reason;
+      await this.backwardAndUpdate(loss, reached, batch);
+      return { loss: loss.item(), ...values };
+    } finally {
+      if (!owned.has(prediction)) prediction.dispose();
+      if (!owned.has(loss)) loss.dispose();
+    }
+  }
+
+  // A step whose forward pass is the trace, replayed off the JS thread with backward and the update.
+  private async replayStep(
+    trace: TraceHandle,
+    reached: ReadonlySet<Tensor>,
+    inputs: Tensor[],
+    target: Tensor,
+  ): Promise<Record<string, number>> {
+    this.lastReason = null;
+    const batch = [...inputs, target];
+    const handles = batch.map((t) => t._handle);
+    const plan = this.optimizer._plan((p) => reached.has(p));
+    const outputs = await native.tracedStepAsync(trace, handles, plan?.updates ?? [], this.threads, handles);
+    const [loss, prediction] = outputs.map((h) => Tensor._fromHandle(h)) as [Tensor, Tensor];
+    try {
+      if (plan === null) this.optimizer.step();
+      else plan.commit();
+      const values = tidy(() => metricValues(this.metrics, prediction, target));
+      return { loss: loss.item(), ...values };
+    } finally {
+      loss.dispose();
+      prediction.dispose();
     }
   }
 }

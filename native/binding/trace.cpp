@@ -1,0 +1,305 @@
+#include "binding/trace.h"
+
+#include <algorithm>
+
+#include "binding/addon.h"
+#include "binding/convert.h"
+#include "binding/op_args.h"
+#include "core/grad_mode.h"
+#include "runtime/error.h"
+
+namespace tapegrad::binding {
+
+// ---- OpArgs -----------------------------------------------------------------
+
+template <class T, class Read>
+T OpArgs::answer(Read&& read) {
+  if (replay_) {
+    if (next_ >= replay_->size()) throw std::logic_error("trace replay: a call asked more than was recorded");
+    return std::get<T>((*replay_)[next_++]);
+  }
+  T value = read();
+  if (recorder_) reads_.emplace_back(value);
+  return value;
+}
+
+namespace {
+
+Tensor replayed(const std::vector<Tensor>& values, std::int32_t id) {
+  const Tensor& t = values.at(static_cast<std::size_t>(id));
+  if (!t.defined()) throw std::logic_error("trace replay: a value was used after its release");
+  return t;
+}
+
+}  // namespace
+
+Tensor OpArgs::tensor(std::size_t i, const char* op, const char* arg) {
+  if (replay_) return replayed(*values_, answer<TensorRef>([] { return TensorRef{}; }).id);
+  Tensor t = arg_tensor(*info_, i, op, arg);
+  if (recorder_) reads_.emplace_back(TensorRef{recorder_->id_of(t)});
+  return t;
+}
+
+Tensor OpArgs::tensor_or_number(std::size_t i, const DType* like, const char* op, const char* arg) {
+  // A number becomes a new 0-d tensor, captured by the trace as a constant.
+  if (replay_) return replayed(*values_, answer<TensorRef>([] { return TensorRef{}; }).id);
+  Tensor t = arg_tensor_or_number(*info_, i, like, op, arg);
+  if (recorder_) reads_.emplace_back(TensorRef{recorder_->id_of(t)});
+  return t;
+}
+
+std::vector<Tensor> OpArgs::tensors(std::size_t i, const char* op, const char* arg) {
+  if (replay_) {
+    std::vector<Tensor> out;
+    for (std::int32_t id : answer<TensorRefs>([] { return TensorRefs{}; }).ids) out.push_back(replayed(*values_, id));
+    return out;
+  }
+  std::vector<Tensor> ts = arg_tensors(*info_, i, op, arg);
+  if (recorder_) {
+    TensorRefs refs;
+    for (const Tensor& t : ts) refs.ids.push_back(recorder_->id_of(t));
+    reads_.emplace_back(std::move(refs));
+  }
+  return ts;
+}
+
+double OpArgs::number(std::size_t i, const char* op, const char* arg) {
+  return answer<double>([&] { return arg_number(*info_, i, op, arg); });
+}
+
+std::int64_t OpArgs::integer(std::size_t i, const char* op, const char* arg) {
+  return answer<std::int64_t>([&] { return arg_int(*info_, i, op, arg); });
+}
+
+bool OpArgs::boolean(std::size_t i, const char* op, const char* arg) {
+  return answer<bool>([&] { return arg_bool(*info_, i, op, arg); });
+}
+
+std::string OpArgs::string(std::size_t i, const char* op, const char* arg) {
+  return answer<std::string>([&] { return arg_string(*info_, i, op, arg); });
+}
+
+DType OpArgs::dtype(std::size_t i, const char* op) {
+  return static_cast<DType>(
+      answer<std::int64_t>([&] { return static_cast<std::int64_t>(arg_dtype(*info_, i, op)); }));
+}
+
+Shape OpArgs::shape(std::size_t i, const char* op, const char* arg, bool allow_minus_one) {
+  const std::vector<std::int64_t> s = answer<std::vector<std::int64_t>>([&] {
+    const Shape live = arg_shape(*info_, i, op, arg, allow_minus_one);
+    return std::vector<std::int64_t>(live.begin(), live.end());
+  });
+  return Shape(s.begin(), s.end());
+}
+
+std::vector<std::int64_t> OpArgs::dims(std::size_t i, const char* op) {
+  return answer<std::vector<std::int64_t>>([&] { return arg_dims(*info_, i, op); });
+}
+
+ElementsView OpArgs::elements(std::size_t i, const char* op) {
+  if (replay_) {
+    const Bytes b = answer<Bytes>([] { return Bytes{}; });
+    return {b.data->data(), b.dtype, b.count};
+  }
+  const Napi::Value v = (*info_)[i];
+  if (!v.IsTypedArray()) throw_type_error(op, ": data must be a typed array");
+  const Napi::TypedArray array = v.As<Napi::TypedArray>();
+  DType dtype;
+  switch (array.TypedArrayType()) {
+    case napi_float32_array: dtype = DType::Float32; break;
+    case napi_float64_array: dtype = DType::Float64; break;
+    case napi_int32_array: dtype = DType::Int32; break;
+    default: throw_type_error(op, ": data must be a Float32Array, Float64Array or Int32Array");
+  }
+  const auto* bytes = static_cast<const std::uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  const auto count = static_cast<std::int64_t>(array.ElementLength());
+  if (recorder_) {
+    // The elements as they are now: a later change to the JS array does not reach the replay.
+    auto copy = std::make_shared<std::vector<std::uint8_t>>(bytes, bytes + array.ByteLength());
+    reads_.emplace_back(Bytes{std::move(copy), dtype, count});
+  }
+  return {bytes, dtype, count};
+}
+
+bool OpArgs::present(std::size_t i) {
+  return answer<bool>([&] { return arg_present(*info_, i); });
+}
+
+bool OpArgs::is_number(std::size_t i) {
+  return answer<bool>([&] { return (*info_)[i].IsNumber(); });
+}
+
+bool OpArgs::is_string(std::size_t i) {
+  return answer<bool>([&] { return (*info_)[i].IsString(); });
+}
+
+bool OpArgs::is_array(std::size_t i) {
+  return answer<bool>([&] { return (*info_)[i].IsArray(); });
+}
+
+Napi::Value wrap_all(Napi::Env env, std::vector<Tensor> tensors) {
+  Napi::Array out = Napi::Array::New(env, tensors.size());
+  for (std::uint32_t i = 0; i < tensors.size(); ++i) out.Set(i, wrap(env, std::move(tensors[i])));
+  return out;
+}
+
+// ---- recording --------------------------------------------------------------
+
+TraceRecorder::TraceRecorder(std::vector<Tensor> inputs) {
+  trace_.grad_enabled_ = grad_enabled();
+  for (Tensor& t : inputs) {
+    trace_.inputs_.push_back({t.shape(), t.dtype()});
+    ids_[t.impl()] = static_cast<std::int32_t>(trace_.value_count_++);
+    seen_.push_back(std::move(t));
+  }
+}
+
+std::int32_t TraceRecorder::id_of(const Tensor& t) {
+  const auto found = ids_.find(t.impl());
+  if (found != ids_.end()) return found->second;
+  const auto id = static_cast<std::int32_t>(trace_.value_count_++);
+  ids_[t.impl()] = id;
+  trace_.captured_ids_.push_back(id);
+  trace_.captured_.push_back(t);
+  seen_.push_back(t);
+  return id;
+}
+
+void TraceRecorder::add_call(ReplayFn run, const char* name, std::vector<TraceRead> reads,
+                             const std::vector<Tensor>& outputs) {
+  TraceCall call{run, name, std::move(reads), {}, {}};
+  for (const Tensor& t : outputs) {
+    const auto id = static_cast<std::int32_t>(trace_.value_count_++);
+    ids_[t.impl()] = id;  // an op that returns its input gives it a second id
+    seen_.push_back(t);
+    call.outputs.push_back(id);
+  }
+  trace_.calls_.push_back(std::move(call));
+}
+
+void TraceRecorder::fail(std::string reason) {
+  if (failure_.empty()) failure_ = std::move(reason);
+}
+
+std::shared_ptr<const Trace> TraceRecorder::finish(const std::vector<Tensor>& outputs, std::string& why_not) {
+  if (!failure_.empty()) {
+    why_not = failure_;
+    return nullptr;
+  }
+  for (const Tensor& t : outputs) trace_.outputs_.push_back(id_of(t));
+  // Each value is released after the call that reads it last (or makes it,
+  // if none reads it), unless it is captured or an output.
+  std::vector<std::int64_t> last(trace_.value_count_, -1);
+  for (std::size_t c = 0; c < trace_.calls_.size(); ++c) {
+    const TraceCall& call = trace_.calls_[c];
+    for (std::int32_t id : call.outputs) last[id] = static_cast<std::int64_t>(c);
+    for (const TraceRead& r : call.reads) {
+      if (const auto* ref = std::get_if<TensorRef>(&r)) last[ref->id] = static_cast<std::int64_t>(c);
+      if (const auto* refs = std::get_if<TensorRefs>(&r))
+        for (std::int32_t id : refs->ids) last[id] = static_cast<std::int64_t>(c);
+    }
+  }
+  for (std::int32_t id : trace_.captured_ids_) last[id] = -1;
+  for (std::int32_t id : trace_.outputs_) last[id] = -1;
+  for (std::size_t id = 0; id < last.size(); ++id)
+    if (last[id] >= 0) trace_.calls_[last[id]].release.push_back(static_cast<std::int32_t>(id));
+  return std::make_shared<const Trace>(std::move(trace_));
+}
+
+// ---- replay -----------------------------------------------------------------
+
+std::vector<Tensor> Trace::run(const std::vector<Tensor>& inputs, const char* op) const {
+  if (inputs.size() != inputs_.size())
+    throw_range_error(op, ": the traced forward pass takes ", inputs_.size(), " tensors, got ", inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].shape() != inputs_[i].shape || inputs[i].dtype() != inputs_[i].dtype)
+      throw_range_error(op, ": tensor ", i, " of the batch has shape ", shape_str(inputs[i].shape()), " and dtype ",
+                        dtype_name(inputs[i].dtype()), ", the trace was recorded with ", shape_str(inputs_[i].shape),
+                        " and ", dtype_name(inputs_[i].dtype));
+  std::vector<Tensor> values(value_count_);
+  std::copy(inputs.begin(), inputs.end(), values.begin());
+  for (std::size_t k = 0; k < captured_.size(); ++k) values[captured_ids_[k]] = captured_[k];
+  GradModeGuard grad_mode(grad_enabled_);
+  for (const TraceCall& call : calls_) {
+    OpArgs args(call.reads, values);
+    std::vector<Tensor> outs = call.run(args);
+    if (outs.size() != call.outputs.size())
+      throw_error(op, ": the traced call to ", call.name, " made ", outs.size(), " tensors on replay, ",
+                  call.outputs.size(), " when recorded");
+    for (std::size_t k = 0; k < outs.size(); ++k) values[call.outputs[k]] = std::move(outs[k]);
+    for (std::int32_t id : call.release) values[id] = Tensor();
+  }
+  std::vector<Tensor> out;
+  for (std::int32_t id : outputs_) out.push_back(values[id]);
+  return out;
+}
+
+// ---- JS functions -----------------------------------------------------------
+
+namespace {
+
+thread_local std::unique_ptr<TraceRecorder> t_recorder;
+
+constexpr napi_type_tag kTraceTag = {0x7a3c1e5b9d2f4a60ULL, 0x8b1d3f5e7a9c2e41ULL};
+
+using TraceBox = std::shared_ptr<const Trace>;
+
+// traceBegin(inputs): records the op calls from here on this thread.
+Napi::Value trace_begin(const Napi::CallbackInfo& info) {
+  if (t_recorder) throw_error("traceBegin: a trace is already being recorded on this thread");
+  t_recorder = std::make_unique<TraceRecorder>(arg_tensors(info, 0, "traceBegin", "inputs"));
+  return info.Env().Undefined();
+}
+
+// traceEnd(outputs) -> { trace, reason }: the trace, or null and why it cannot be replayed.
+Napi::Value trace_end(const Napi::CallbackInfo& info) {
+  if (!t_recorder) throw_error("traceEnd: no trace is being recorded on this thread");
+  std::unique_ptr<TraceRecorder> recorder = std::move(t_recorder);
+  std::string why_not;
+  TraceBox trace = recorder->finish(arg_tensors(info, 0, "traceEnd", "outputs"), why_not);
+  recorder.reset();
+  Napi::Object out = Napi::Object::New(info.Env());
+  if (!trace) {
+    out.Set("trace", info.Env().Null());
+    out.Set("reason", why_not);
+    return out;
+  }
+  auto external = Napi::External<TraceBox>::New(info.Env(), new TraceBox(std::move(trace)),
+                                                [](Napi::Env, TraceBox* box) { delete box; });
+  external.TypeTag(&kTraceTag);
+  out.Set("trace", external);
+  out.Set("reason", info.Env().Null());
+  return out;
+}
+
+// traceAbort(): stops recording (the forward pass threw).
+Napi::Value trace_abort(const Napi::CallbackInfo& info) {
+  t_recorder.reset();
+  return info.Env().Undefined();
+}
+
+// _traceRun(trace, inputs) -> handles: replays on the JS thread (tests compare it with the JS forward pass).
+Napi::Value trace_run(const Napi::CallbackInfo& info) {
+  const TraceBox& trace = arg_trace(info, 0, "_traceRun");
+  return wrap_all(info.Env(), trace->run(arg_tensors(info, 1, "_traceRun", "inputs"), "_traceRun"));
+}
+
+}  // namespace
+
+const std::shared_ptr<const Trace>& arg_trace(const Napi::CallbackInfo& info, std::size_t i, const char* op) {
+  const Napi::Value v = info[i];
+  if (!v.IsExternal() || !v.As<Napi::External<TraceBox>>().CheckTypeTag(&kTraceTag))
+    throw_type_error(op, ": trace must be a trace from traceEnd");
+  return *v.As<Napi::External<TraceBox>>().Data();
+}
+
+TraceRecorder* active_trace_recorder() { return t_recorder.get(); }
+
+void register_trace(Napi::Env env, Napi::Object exports) {
+  define<trace_begin>(env, exports, "traceBegin", InTrace::Ignored);
+  define<trace_end>(env, exports, "traceEnd", InTrace::Ignored);
+  define<trace_abort>(env, exports, "traceAbort", InTrace::Ignored);
+  define<trace_run>(env, exports, "_traceRun");
+}
+
+}  // namespace tapegrad::binding

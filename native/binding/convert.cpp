@@ -160,6 +160,20 @@ void adopt(Napi::Env env, const Napi::Value& owner, const Napi::Value& handle) {
   if (status != napi_ok) throw Napi::Error::New(env, "tapegrad: cannot register a tensor finalizer");
 }
 
+std::uint64_t handle_key(const Napi::Value& handle) {
+  std::uint64_t bits = 0;
+  bool lossless = false;
+  napi_get_value_bigint_uint64(handle.Env(), handle, &bits, &lossless);
+  return bits;
+}
+
+std::vector<std::uint64_t> handle_keys(const Napi::Value& array) {
+  const Napi::Array a = array.As<Napi::Array>();
+  std::vector<std::uint64_t> keys;
+  for (std::uint32_t k = 0; k < a.Length(); ++k) keys.push_back(handle_key(a.Get(k)));
+  return keys;
+}
+
 Tensor unwrap(const Napi::Value& v, const char* op, const char* arg) {
   HandleSlot* s = nullptr;
   switch (lookup(addon_data(v.Env()), v, &s)) {

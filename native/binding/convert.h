@@ -30,6 +30,13 @@ Napi::Value wrap(Napi::Env env, Tensor t, bool report = true);
 void dispose(Napi::Env env, const Napi::Value& handle);
 // Frees the handle's tensor when `owner` (the JS Tensor object) is collected.
 void adopt(Napi::Env env, const Napi::Value& owner, const Napi::Value& handle);
+// The handle's bits: an identity no other handle shares, even after it is
+// disposed (the slot's next handle has a new generation). Traces tell
+// tensors apart by it: two handles may hold one tensor (an op that returns
+// its input), yet a replay may give them different tensors.
+std::uint64_t handle_key(const Napi::Value& handle);
+// The keys of an array of handles.
+std::vector<std::uint64_t> handle_keys(const Napi::Value& array);
 // The tensor behind a handle; TypeError when `v` is not a tensor handle,
 // TapegradError when it was disposed.
 Tensor unwrap(const Napi::Value& v, const char* op, const char* arg);

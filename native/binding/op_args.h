@@ -90,13 +90,13 @@ Napi::Value op_entry(const Napi::CallbackInfo& info) {
       if (recorder) recorder->add_call(&replay_op<Fn>, name, std::move(args.reads()), {});
       return info.Env().Undefined();
     } else if constexpr (std::is_same_v<R, Tensor>) {
-      Tensor out = Fn(args);
-      if (recorder) recorder->add_call(&replay_op<Fn>, name, std::move(args.reads()), {out});
-      return wrap(info.Env(), std::move(out));
+      Napi::Value out = wrap(info.Env(), Fn(args));
+      if (recorder) recorder->add_call(&replay_op<Fn>, name, std::move(args.reads()), {handle_key(out)});
+      return out;
     } else {
-      std::vector<Tensor> outs = Fn(args);
-      if (recorder) recorder->add_call(&replay_op<Fn>, name, std::move(args.reads()), outs);
-      return wrap_all(info.Env(), std::move(outs));
+      Napi::Value outs = wrap_all(info.Env(), Fn(args));
+      if (recorder) recorder->add_call(&replay_op<Fn>, name, std::move(args.reads()), handle_keys(outs));
+      return outs;
     }
   } catch (const Napi::Error&) {
     throw;

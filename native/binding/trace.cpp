@@ -35,16 +35,18 @@ Tensor replayed(const std::vector<Tensor>& values, std::int32_t id) {
 
 Tensor OpArgs::tensor(std::size_t i, const char* op, const char* arg) {
   if (replay_) return replayed(*values_, answer<TensorRef>([] { return TensorRef{}; }).id);
-  Tensor t = arg_tensor(*info_, i, op, arg);
-  if (recorder_) reads_.emplace_back(TensorRef{recorder_->id_of(t)});
+  const Napi::Value handle = (*info_)[i];
+  Tensor t = unwrap(handle, op, arg);
+  if (recorder_) reads_.emplace_back(TensorRef{recorder_->id_of(handle_key(handle), t)});
   return t;
 }
 
 Tensor OpArgs::tensor_or_number(std::size_t i, const DType* like, const char* op, const char* arg) {
   // A number becomes a new 0-d tensor, captured by the trace as a constant.
   if (replay_) return replayed(*values_, answer<TensorRef>([] { return TensorRef{}; }).id);
+  if (!(*info_)[i].IsNumber()) return tensor(i, op, arg);
   Tensor t = arg_tensor_or_number(*info_, i, like, op, arg);
-  if (recorder_) reads_.emplace_back(TensorRef{recorder_->id_of(t)});
+  if (recorder_) reads_.emplace_back(TensorRef{recorder_->capture(t)});
   return t;
 }
 
@@ -56,8 +58,9 @@ std::vector<Tensor> OpArgs::tensors(std::size_t i, const char* op, const char* a
   }
   std::vector<Tensor> ts = arg_tensors(*info_, i, op, arg);
   if (recorder_) {
+    const std::vector<std::uint64_t> keys = handle_keys((*info_)[i]);
     TensorRefs refs;
-    for (const Tensor& t : ts) refs.ids.push_back(recorder_->id_of(t));
+    for (std::size_t k = 0; k < ts.size(); ++k) refs.ids.push_back(recorder_->id_of(keys[k], ts[k]));
     reads_.emplace_back(std::move(refs));
   }
   return ts;
@@ -145,33 +148,35 @@ Napi::Value wrap_all(Napi::Env env, std::vector<Tensor> tensors) {
 
 // ---- recording --------------------------------------------------------------
 
-TraceRecorder::TraceRecorder(std::vector<Tensor> inputs) {
+TraceRecorder::TraceRecorder(const std::vector<std::uint64_t>& keys, const std::vector<Tensor>& inputs) {
   trace_.grad_enabled_ = grad_enabled();
-  for (Tensor& t : inputs) {
-    trace_.inputs_.push_back({t.shape(), t.dtype()});
-    ids_[t.impl()] = static_cast<std::int32_t>(trace_.value_count_++);
-    seen_.push_back(std::move(t));
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    trace_.inputs_.push_back({inputs[i].shape(), inputs[i].dtype()});
+    ids_.emplace(keys[i], static_cast<std::int32_t>(trace_.value_count_++));  // a repeated input keeps its first id
   }
 }
 
-std::int32_t TraceRecorder::id_of(const Tensor& t) {
-  const auto found = ids_.find(t.impl());
+std::int32_t TraceRecorder::id_of(std::uint64_t key, const Tensor& t) {
+  const auto found = ids_.find(key);
   if (found != ids_.end()) return found->second;
+  const std::int32_t id = capture(t);
+  ids_[key] = id;
+  return id;
+}
+
+std::int32_t TraceRecorder::capture(const Tensor& t) {
   const auto id = static_cast<std::int32_t>(trace_.value_count_++);
-  ids_[t.impl()] = id;
   trace_.captured_ids_.push_back(id);
   trace_.captured_.push_back(t);
-  seen_.push_back(t);
   return id;
 }
 
 void TraceRecorder::add_call(ReplayFn run, const char* name, std::vector<TraceRead> reads,
-                             const std::vector<Tensor>& outputs) {
+                             const std::vector<std::uint64_t>& outputs) {
   TraceCall call{run, name, std::move(reads), {}, {}};
-  for (const Tensor& t : outputs) {
+  for (std::uint64_t key : outputs) {
     const auto id = static_cast<std::int32_t>(trace_.value_count_++);
-    ids_[t.impl()] = id;  // an op that returns its input gives it a second id
-    seen_.push_back(t);
+    ids_[key] = id;
     call.outputs.push_back(id);
   }
   trace_.calls_.push_back(std::move(call));
@@ -181,12 +186,13 @@ void TraceRecorder::fail(std::string reason) {
   if (failure_.empty()) failure_ = std::move(reason);
 }
 
-std::shared_ptr<const Trace> TraceRecorder::finish(const std::vector<Tensor>& outputs, std::string& why_not) {
+std::shared_ptr<const Trace> TraceRecorder::finish(const std::vector<std::uint64_t>& keys,
+                                                   const std::vector<Tensor>& outputs, std::string& why_not) {
   if (!failure_.empty()) {
     why_not = failure_;
     return nullptr;
   }
-  for (const Tensor& t : outputs) trace_.outputs_.push_back(id_of(t));
+  for (std::size_t i = 0; i < outputs.size(); ++i) trace_.outputs_.push_back(id_of(keys[i], outputs[i]));
   // Each value is released after the call that reads it last (or makes it,
   // if none reads it), unless it is captured or an output.
   std::vector<std::int64_t> last(trace_.value_count_, -1);
@@ -247,7 +253,8 @@ using TraceBox = std::shared_ptr<const Trace>;
 // traceBegin(inputs): records the op calls from here on this thread.
 Napi::Value trace_begin(const Napi::CallbackInfo& info) {
   if (t_recorder) throw_error("traceBegin: a trace is already being recorded on this thread");
-  t_recorder = std::make_unique<TraceRecorder>(arg_tensors(info, 0, "traceBegin", "inputs"));
+  const std::vector<Tensor> inputs = arg_tensors(info, 0, "traceBegin", "inputs");
+  t_recorder = std::make_unique<TraceRecorder>(handle_keys(info[0]), inputs);
   return info.Env().Undefined();
 }
 
@@ -256,7 +263,8 @@ Napi::Value trace_end(const Napi::CallbackInfo& info) {
   if (!t_recorder) throw_error("traceEnd: no trace is being recorded on this thread");
   std::unique_ptr<TraceRecorder> recorder = std::move(t_recorder);
   std::string why_not;
-  TraceBox trace = recorder->finish(arg_tensors(info, 0, "traceEnd", "outputs"), why_not);
+  const std::vector<Tensor> outputs = arg_tensors(info, 0, "traceEnd", "outputs");
+  TraceBox trace = recorder->finish(handle_keys(info[0]), outputs, why_not);
   recorder.reset();
   Napi::Object out = Napi::Object::New(info.Env());
   if (!trace) {

@@ -77,23 +77,26 @@ class Trace {
   bool grad_enabled_ = true;
 };
 
+// Values are keyed by JS handle (handle_key), not by tensor: an op that
+// returns its input (contiguous() of a contiguous tensor) gives a second
+// handle to the same tensor, and in a replay the two may differ.
 class TraceRecorder {
  public:
-  explicit TraceRecorder(std::vector<Tensor> inputs);
+  TraceRecorder(const std::vector<std::uint64_t>& keys, const std::vector<Tensor>& inputs);
 
-  // The value id of `t`; a tensor not seen before is captured as it is.
-  std::int32_t id_of(const Tensor& t);
-  void add_call(ReplayFn run, const char* name, std::vector<TraceRead> reads, const std::vector<Tensor>& outputs);
+  // The value id of the tensor behind handle `key`; one not seen before is captured as it is.
+  std::int32_t id_of(std::uint64_t key, const Tensor& t);
+  // A new id for a tensor no handle names (a number operand made a tensor), captured as it is.
+  std::int32_t capture(const Tensor& t);
+  void add_call(ReplayFn run, const char* name, std::vector<TraceRead> reads, const std::vector<std::uint64_t>& outputs);
   // Marks the trace unusable (the first reason is kept).
   void fail(std::string reason);
   // The finished trace, or null with the reason in `why_not`.
-  std::shared_ptr<const Trace> finish(const std::vector<Tensor>& outputs, std::string& why_not);
+  std::shared_ptr<const Trace> finish(const std::vector<std::uint64_t>& keys, const std::vector<Tensor>& outputs,
+                                      std::string& why_not);
 
  private:
-  std::unordered_map<const TensorImpl*, std::int32_t> ids_;
-  // Every tensor seen, held until the end so that no address is reused for
-  // another tensor while ids_ is keyed by it.
-  std::vector<Tensor> seen_;
+  std::unordered_map<std::uint64_t, std::int32_t> ids_;
   Trace trace_;
   std::string failure_;
 };

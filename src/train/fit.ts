@@ -37,9 +37,10 @@ export interface FitOptions extends EvaluateOptions {
   /** Where progress goes (default process.stdout). */
   output?: ProgressOutput;
   /**
-   * Run each step's backward pass and optimizer update on a worker thread
-   * (see Trainer), so the event loop is free while the kernels run (default
-   * false: everything on the JS thread, which yields between batches).
+   * Run each step on a background thread through a Trainer (its forward
+   * pass too where it can be traced: see TrainerOptions.traceForward), so
+   * the event loop is free while the kernels run (default false: everything
+   * on the JS thread, which yields between batches).
    */
   offThread?: boolean;
 }

@@ -23,7 +23,8 @@ export interface TrainerOptions {
    */
   threads?: number;
   /**
-   * The forward pass of an nn.Sequential (an MLP, say) runs layer by layer,
+   * Where the forward pass runs on the JS thread (not traced; see
+   * traceForward), an nn.Sequential (an MLP, say) runs layer by layer,
    * yielding to the event loop between layers once this many milliseconds
    * have passed since the last yield (default 1; 0: the whole forward pass
    * at once). Other models run their forward pass at once.
@@ -103,12 +104,13 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * event-loop delay this gives. Results are bit-identical to backward() and
  * optimizer.step().
  *
- * From the backward pass on, the parameters, their gradients, the optimizer
- * state and the batch are locked: writing them from JS (in-place ops,
- * optimizer.step(), .grad, dispose) throws instead of racing. (A write
- * between the layers of a yielding forward pass is caught by backward's
- * check of saved tensors' versions.) Steps called before the previous one
- * settled wait for it, in order.
+ * From the start of the background job (the start of the step when the
+ * forward pass is replayed, the backward pass otherwise), the parameters,
+ * their gradients, the optimizer state and the batch are locked: writing
+ * them from JS (in-place ops, optimizer.step(), .grad, dispose) throws
+ * instead of racing. (A write between the layers of a yielding forward pass
+ * is caught by backward's check of saved tensors' versions.) Steps called
+ * before the previous one settled wait for it, in order.
  */
 export class Trainer {
   readonly optimizer: Optimizer<{ lr: number }>;

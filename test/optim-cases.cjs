@@ -11,7 +11,7 @@
 // Run as a child with TAPEGRAD_ISA set, it prints one JSON line;
 // optim-isa.test.ts runs it for every ISA path this CPU runs.
 'use strict';
-const path = require('node:path');
+const { caseMain } = require('./case-main.cjs');
 
 const SIZES = [1, 7, 15, 17, 33, 67, 1029, 70003];
 const STEPS = 3;
@@ -180,7 +180,4 @@ function runAll(tg) {
 
 module.exports = { runAll };
 
-if (require.main === module) {
-  const tg = require(path.join(__dirname, '..', 'dist', 'index.js'));
-  console.log(JSON.stringify(runAll(tg)));
-}
+caseMain(module, runAll);

@@ -98,6 +98,7 @@ struct Contribution {
 
 struct NodeState {
   int dependencies = 0;
+  double cost = 0;  // node_cost, found with its role when queued under the hybrid policy
   std::vector<std::vector<Contribution>> slots;  // per output of the node
 };
 
@@ -111,15 +112,18 @@ struct LaterFirst {
 };
 
 // Nodes whose gradients are complete, latest first. Under the hybrid policy
-// each node's role is found once, when it becomes ready, and kept in a set
-// per role, so choosing a step does not rescan every waiting node.
+// each node's role and cost estimate are found once, when it becomes ready:
+// the role picks a set, so choosing a step does not rescan every waiting
+// node, and the cost is kept in the node's state for ordering a group.
 struct ReadyQueue {
   explicit ReadyQueue(bool by_role) : by_role(by_role) {}
 
-  void push(Node* node) {
+  void push(Node* node, NodeState& s) {
     all.insert(node);
     if (!by_role) return;
-    switch (node_role(*node)) {
+    const NodeEstimate e = estimate_node(*node);
+    s.cost = e.cost;
+    switch (e.role) {
       case NodeRole::Cheap: cheap.insert(node); break;
       case NodeRole::Groupable: groupable.insert(node); break;
       case NodeRole::SplitsItself: break;
@@ -252,9 +256,9 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
             {UINT64_MAX, static_cast<std::uint32_t>(i), std::move(g)});
   }
   for (const Edge& e : root_edges)
-    if (state[e.node.get()].dependencies == 0) {
-      state[e.node.get()].dependencies = -1;  // queued once
-      ready.push(e.node.get());
+    if (NodeState& s = state[e.node.get()]; s.dependencies == 0) {
+      s.dependencies = -1;  // queued once
+      ready.push(e.node.get(), s);
     }
 
   // One step takes a group of ready nodes (see core/schedule.h), prepares
@@ -337,7 +341,9 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
       // thread: set it on the pool threads too.
       std::vector<std::size_t> order(count);
       std::vector<double> cost(count);
-      for (std::size_t i = 0; i < count; ++i) order[i] = i, cost[i] = node_cost(*group[i]);
+      // Under the hybrid policy the estimates were found when the nodes were queued.
+      for (std::size_t i = 0; i < count; ++i)
+        order[i] = i, cost[i] = hybrid ? state[group[i]].cost : node_cost(*group[i]);
       std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
       std::atomic<std::size_t> next{0};
       const bool mode = options.create_graph;
@@ -361,7 +367,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
         NodeState& next = state[e.node.get()];
         if (--next.dependencies == 0) {
           next.dependencies = -1;
-          ready.push(e.node.get());
+          ready.push(e.node.get(), next);
         }
       }
     }

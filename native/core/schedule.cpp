@@ -137,10 +137,11 @@ bool splits_itself(const NodeWork& w) {
 
 double node_cost(const Node& node) { return cost_of(work_of(node)); }
 
-NodeRole node_role(const Node& node) {
+NodeEstimate estimate_node(const Node& node) {
   const NodeWork w = work_of(node);
-  if (cost_of(w) < kConcurrentNodeCost) return NodeRole::Cheap;
-  return splits_itself(w) ? NodeRole::SplitsItself : NodeRole::Groupable;
+  const double cost = cost_of(w);
+  if (cost < kConcurrentNodeCost) return {cost, NodeRole::Cheap};
+  return {cost, splits_itself(w) ? NodeRole::SplitsItself : NodeRole::Groupable};
 }
 
 }  // namespace tapegrad

@@ -60,7 +60,12 @@ enum class NodeRole {
                  // backward whose two GEMMs run side by side, elementwise
                  // work of two grains or more): alone
 };
-NodeRole node_role(const Node& node);
+// A node's cost estimate (node_cost) and its role, found together.
+struct NodeEstimate {
+  double cost;
+  NodeRole role;
+};
+NodeEstimate estimate_node(const Node& node);
 
 // Work below which the two GEMMs of a matmul backward run one after the
 // other (each still splitting its tiles across the pool).

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "core/tensor.h"
@@ -22,5 +23,17 @@ Shape broadcast_strides(const Tensor& t, const Shape& shape);
 void require_floating(const Tensor& t, const char* op, const char* arg);
 // Throws unless both tensors have the same dtype.
 void require_same_dtype(const Tensor& a, const Tensor& b, const char* op);
+
+// The entry of a float32/float64 pair in the kernel table for element type
+// T: kernel_for<T>(table.binary_f32, table.binary_f64). (Baseline code only:
+// see kernels/kernels.h on templates shared with the per-ISA units.)
+template <typename T, typename F32, typename F64>
+auto kernel_for(F32 f32, F64 f64) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
+  if constexpr (std::is_same_v<T, float>)
+    return f32;
+  else
+    return f64;
+}
 
 }  // namespace tapegrad::ops

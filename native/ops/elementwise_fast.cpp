@@ -55,12 +55,7 @@ template <typename T>
 void run_binary(kernels::BinaryOp op, std::int64_t rows, std::int64_t inner, const T* pa, Access aa, const T* pb,
                 Access ab, T* po) {
   const auto& table = kernels::active();
-  const auto kernel = [&] {
-    if constexpr (std::is_same_v<T, float>)
-      return table.binary_f32;
-    else
-      return table.binary_f64;
-  }();
+  const auto kernel = kernel_for<T>(table.binary_f32, table.binary_f64);
   if (rows == 1) {
     // One flat run: split it by elements.
     runtime::parallel_for(0, inner, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {

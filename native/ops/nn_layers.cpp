@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -75,12 +74,7 @@ template <typename T>
 void layer_norm_forward(const Tensor& xc, const Tensor& wc, const Tensor& bc, double eps, i64 rows, i64 cols,
                         const Tensor& out, const Tensor& mean, const Tensor& rstd) {
   const auto& table = kernels::active();
-  const auto kernel = [&] {
-    if constexpr (std::is_same_v<T, float>)
-      return table.layer_norm_f32;
-    else
-      return table.layer_norm_f64;
-  }();
+  const auto kernel = kernel_for<T>(table.layer_norm_f32, table.layer_norm_f64);
   const T *px = xc.data<T>(), *pw = data_or_null<T>(wc), *pb = data_or_null<T>(bc);
   T *po = out.data<T>(), *pm = mean.data<T>(), *pr = rstd.data<T>();
   runtime::parallel_for(0, rows, std::max<i64>(1, kRowGrain / std::max<i64>(cols, 1)), [&](i64 begin, i64 end) {
@@ -95,12 +89,7 @@ void layer_norm_backward_kernel(const Tensor& gc, const Tensor& xc, const Tensor
                                 const Tensor& wc, i64 rows, i64 cols, const Tensor& dx, const Tensor& dweight,
                                 const Tensor& dbias) {
   const auto& table = kernels::active();
-  const auto kernel = [&] {
-    if constexpr (std::is_same_v<T, float>)
-      return table.layer_norm_backward_f32;
-    else
-      return table.layer_norm_backward_f64;
-  }();
+  const auto kernel = kernel_for<T>(table.layer_norm_backward_f32, table.layer_norm_backward_f64);
   const T *pg = gc.data<T>(), *px = xc.data<T>(), *pm = mean.data<T>(), *pr = rstd.data<T>();
   const T* pw = data_or_null<T>(wc);
   T* pdx = dx.data<T>();

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "kernels/kernels.h"
+#include "ops/common.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -116,12 +117,13 @@ double grad_norm(const std::vector<Tensor>& params, const std::vector<Tensor>& g
   return p == 2 ? std::sqrt(total) : std::pow(total, 1 / p);
 }
 
+// Like the optimizer updates, clipping ignores TAPEGRAD_ELEMENTWISE=generic: it has no generic loop to compare against.
 void grad_scale(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, double coef) {
+  const auto& table = kernels::active();
   for_each_grad("clipGradNorm", params, grads, [&](auto* g, std::int64_t n, auto zero) {
     using T = decltype(zero);
     const T c = static_cast<T>(coef);
-    if constexpr (sizeof(T) == 4) kernels::active().binary_f32(kernels::BinaryOp::Mul, n, g, 1, &c, 0, g);
-    else kernels::active().binary_f64(kernels::BinaryOp::Mul, n, g, 1, &c, 0, g);
+    kernel_for<T>(table.binary_f32, table.binary_f64)(kernels::BinaryOp::Mul, n, g, 1, &c, 0, g);
   });
   for (const Tensor& g : grads)
     if (g.defined()) g.bump_version();
@@ -129,12 +131,12 @@ void grad_scale(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
 
 void grad_clamp(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, double clip) {
   if (!(clip >= 0)) throw_range_error("clipGradValue: clipValue must be a non-negative number, got ", clip);
+  const auto& table = kernels::active();
   for_each_grad("clipGradValue", params, grads, [&](auto* g, std::int64_t n, auto zero) {
     using T = decltype(zero);
     const T hi = static_cast<T>(clip), lo = -hi;
     // The ISA's clamp kernel: NaN passes through.
-    if constexpr (sizeof(T) == 4) kernels::active().unary_f32(kernels::UnaryOp::Clamp, n, g, g, lo, hi);
-    else kernels::active().unary_f64(kernels::UnaryOp::Clamp, n, g, g, lo, hi);
+    kernel_for<T>(table.unary_f32, table.unary_f64)(kernels::UnaryOp::Clamp, n, g, g, lo, hi);
   });
   for (const Tensor& g : grads)
     if (g.defined()) g.bump_version();

@@ -6,9 +6,7 @@
 // prints one JSON line: { isa, detectedIsa, path, cases, checked, failures, threadMismatches }.
 // TAPEGRAD_GEMM_PATH=packed|direct forces the kernel's path for every size
 // (direct only where the layout allows it), so small shapes reach both.
-const path = require('node:path');
-
-const root = path.resolve(__dirname, '..', '..');
+const { caseMain } = require('../case-main.cjs');
 
 // Deterministic values (mulberry32).
 function rng(seed) {
@@ -207,11 +205,7 @@ function runAll(tg, native) {
 
 module.exports = { rng, cases, prepare, runGemm, check, runAll, LAYOUTS, makeView };
 
-if (require.main === module) {
-  const tg = require(path.join(root, 'dist', 'index.js'));
-  const { native } = require(path.join(root, 'dist', 'native.js'));
-  const info = tg.backendInfo();
-  const result = runAll(tg, native);
-  const out = { isa: info.isa, detectedIsa: info.detectedIsa, path: process.env.TAPEGRAD_GEMM_PATH ?? 'auto', ...result };
-  process.stdout.write(JSON.stringify(out) + '\n');
-}
+caseMain(module, runAll, (tg) => ({
+  detectedIsa: tg.backendInfo().detectedIsa,
+  path: process.env.TAPEGRAD_GEMM_PATH ?? 'auto',
+}));

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tg, runnableIsas } from '../helpers.js';
+import { tg, runCaseScript, runnableIsas } from '../helpers.js';
 import { native } from '../../dist/native.js';
 
 const require = createRequire(import.meta.url);
@@ -31,12 +31,7 @@ describe('gemm kernel on every ISA path', () => {
   // direct path forced for every shape (small shapes otherwise never pack).
   for (const isa of runnableIsas()) for (const gemmPath of ['auto', 'packed', 'direct']) {
     it(`${isa}, ${gemmPath} path: random shapes, blocking edges, all layouts, 1/2/5 threads`, () => {
-      const out = execFileSync(process.execPath, [casesPath], {
-        env: { ...process.env, TAPEGRAD_ISA: isa, TAPEGRAD_GEMM_PATH: gemmPath },
-        encoding: 'utf8',
-        maxBuffer: 1 << 24,
-      });
-      const r = JSON.parse(out.trim().split('\n').pop()!);
+      const r = runCaseScript(casesPath, { TAPEGRAD_ISA: isa, TAPEGRAD_GEMM_PATH: gemmPath });
       expect(r.isa).toBe(isa);
       expect(r.path).toBe(gemmPath);
       expect(r.cases).toBeGreaterThan(1000);

@@ -9,7 +9,7 @@
 // JSON line; elementwise.test.ts runs it for every ISA path and for the
 // generic loops.
 'use strict';
-const path = require('node:path');
+const { caseMain } = require('../case-main.cjs');
 
 const SPECIALS = {
   float64: [NaN, Infinity, -Infinity, 0, -0, 5e-324, -2.2e-308, 1e300, -1e300, 1, -1, 0.5],
@@ -230,14 +230,4 @@ function runAll(tg) {
 
 module.exports = { runAll };
 
-if (require.main === module) {
-  const root = path.resolve(__dirname, '..', '..');
-  const tg = require(path.join(root, 'dist', 'index.js'));
-  const r = runAll(tg);
-  process.stdout.write(JSON.stringify({
-    isa: tg.backendInfo().isa,
-    mode: process.env.TAPEGRAD_ELEMENTWISE ?? 'auto',
-    cases: r.cases,
-    failures: r.failures.slice(0, 20),
-  }) + '\n');
-}
+caseMain(module, runAll, () => ({ mode: process.env.TAPEGRAD_ELEMENTWISE ?? 'auto' }));

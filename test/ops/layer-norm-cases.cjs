@@ -5,7 +5,7 @@
 // counts can be compared exactly.
 'use strict';
 const crypto = require('node:crypto');
-const path = require('node:path');
+const { caseMain } = require('../case-main.cjs');
 
 function values(n, seed, offset = 0) {
   const out = new Float64Array(n);
@@ -95,10 +95,4 @@ function runAll(tg) {
 
 module.exports = { runAll };
 
-if (require.main === module) {
-  const root = path.resolve(__dirname, '..', '..');
-  const tg = require(path.join(root, 'dist', 'index.js'));
-  if (process.env.TAPEGRAD_TEST_THREADS) tg.setNumThreads(Number(process.env.TAPEGRAD_TEST_THREADS));
-  const r = runAll(tg);
-  process.stdout.write(JSON.stringify({ isa: tg.backendInfo().isa, threads: tg.getNumThreads(), ...r, failures: r.failures.slice(0, 20) }) + '\n');
-}
+caseMain(module, runAll, (tg) => ({ threads: tg.getNumThreads() }));

@@ -5,7 +5,7 @@
 // mismatch. Run as a child with TAPEGRAD_ISA set (math.test.ts does), it
 // prints one JSON line.
 'use strict';
-const path = require('node:path');
+const { caseMain } = require('../case-main.cjs');
 
 const FLT_MAX = 3.4028234663852886e38;
 
@@ -147,9 +147,4 @@ function runAll(tg) {
 
 module.exports = { runAll };
 
-if (require.main === module) {
-  const root = path.resolve(__dirname, '..', '..');
-  const tg = require(path.join(root, 'dist', 'index.js'));
-  const r = runAll(tg);
-  process.stdout.write(JSON.stringify({ isa: tg.backendInfo().isa, mode: process.env.TAPEGRAD_ELEMENTWISE ?? 'auto', ...r }) + '\n');
-}
+caseMain(module, runAll, () => ({ mode: process.env.TAPEGRAD_ELEMENTWISE ?? 'auto' }));

@@ -4,7 +4,7 @@
 // other ISA paths and thread counts can be compared exactly.
 'use strict';
 const crypto = require('node:crypto');
-const path = require('node:path');
+const { caseMain } = require('../case-main.cjs');
 
 function values(n, seed) {
   const out = new Float64Array(n);
@@ -94,10 +94,4 @@ function runAll(tg) {
 
 module.exports = { runAll };
 
-if (require.main === module) {
-  const root = path.resolve(__dirname, '..', '..');
-  const tg = require(path.join(root, 'dist', 'index.js'));
-  if (process.env.TAPEGRAD_TEST_THREADS) tg.setNumThreads(Number(process.env.TAPEGRAD_TEST_THREADS));
-  const r = runAll(tg);
-  process.stdout.write(JSON.stringify({ isa: tg.backendInfo().isa, threads: tg.getNumThreads(), ...r, failures: r.failures.slice(0, 20) }) + '\n');
-}
+caseMain(module, runAll, (tg) => ({ threads: tg.getNumThreads() }));

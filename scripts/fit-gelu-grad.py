@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Fits the polynomials of the float32 exact-GELU gradient kernel
+(gelu_grad_core in native/kernels/basic.inc) and prints their coefficients
+and errors. Needs mpmath and numpy (Debian: python3-mpmath, python3-numpy).
+
+    python3 scripts/fit-gelu-grad.py [degree+1 of T] [degree+1 of M]   # default 11 11
+
+T(w) = (Phi(sqrt w) - 1/2)/sqrt w + phi(sqrt w) on w in [0, 1]; Mills' ratio
+M(y) = Phi(-y)/phi(y) on y in [1, 20] as a polynomial in u, the affine map of
+t = 4/(4 + y) onto [-1, 1]. Chebyshev interpolation at 40 digits, then
+monomial coefficients for Horner's rule.
+"""
+import sys
+
+import mpmath as mp
+import numpy as np
+
+mp.mp.dps = 40
+SQ2PI = mp.sqrt(2*mp.pi)
+def mills(y):  # Q(y)/phi(y)
+    y = mp.mpf(y)
+    return mp.erfc(y/mp.sqrt(2))/2 / (mp.exp(-y*y/2)/SQ2PI)
+def T(w):
+    w = mp.mpf(w)
+    if w == 0: return 2/SQ2PI
+    x = mp.sqrt(w)
+    return (mp.ncdf(x) - mp.mpf(1)/2)/x + mp.npdf(x)
+def cheb_coefs(f, lo, hi, n):
+    # Chebyshev interpolation coefficients on [lo,hi], n nodes
+    nodes = [mp.cos(mp.pi*(k+mp.mpf(1)/2)/n) for k in range(n)]
+    vals = [f((hi-lo)/2*u + (hi+lo)/2) for u in nodes]
+    c = []
+    for j in range(n):
+        s = sum(vals[k]*mp.cos(mp.pi*j*(k+mp.mpf(1)/2)/n) for k in range(n))
+        c.append(2*s/n if j else s/n)
+    return c
+
+A = 1.0; C = 4.0; YMAX = 20.0
+NT = int(sys.argv[1]) if len(sys.argv) > 1 else 11
+NM = int(sys.argv[2]) if len(sys.argv) > 2 else 11
+
+def cheb_to_mono(c, lo, hi):
+    # sum c_j T_j(u), u = (2v - lo - hi)/(hi - lo)  ->  monomials in v? we return monomials in u
+    n = len(c)
+    # T_j as polynomial coefficient lists
+    Tp = [[mp.mpf(1)], [mp.mpf(0), mp.mpf(1)]]
+    for j in range(2, n):
+        a = [mp.mpf(0)] + [2*v for v in Tp[-1]]
+        b = Tp[-2] + [mp.mpf(0)]*(len(a)-len(Tp[-2]))
+        Tp.append([x - y for x, y in zip(a, b)])
+    mono = [mp.mpf(0)]*n
+    for j in range(n):
+        for k, v in enumerate(Tp[j]): mono[k] += c[j]*v
+    return mono
+def shift(mono_u, lo, hi):
+    # u = alpha v + beta -> monomials in v
+    alpha = 2/(mp.mpf(hi)-lo); beta = -(mp.mpf(hi)+lo)/(mp.mpf(hi)-lo)
+    n = len(mono_u); out = [mp.mpf(0)]*n
+    for k, ck in enumerate(mono_u):
+        # (alpha v + beta)^k
+        for i in range(k+1):
+            out[i] += ck*mp.binomial(k, i)*alpha**i*beta**(k-i)
+    return out
+
+# T in w on [0, A^2], monomials in w
+cT = cheb_coefs(T, mp.mpf(0), mp.mpf(A)**2, NT)
+Tw = [float(v) for v in shift(cheb_to_mono(cT, 0, A*A), 0, A*A)]
+# M in t = C/(C+y), t in [C/(C+YMAX), C/(C+A)], monomials in u
+tlo, thi = mp.mpf(C)/(C+YMAX), mp.mpf(C)/(C+A)
+cM = cheb_coefs(lambda t: mills(C*(1/t-1)), tlo, thi, NM)
+Mu = [float(v) for v in cheb_to_mono(cM, tlo, thi)]
+alpha = float(2/(thi-tlo)); beta = float(-(thi+tlo)/(thi-tlo))
+print('T', Tw); print('M', Mu); print('alpha beta', repr(alpha), repr(beta))
+
+def horner(cs, v):
+    p = np.full_like(v, cs[-1])
+    for c in reversed(cs[:-1]): p = p*v + c
+    return p
+# T check: absolute error of x*T near the root and relative f' error elsewhere
+xs = np.linspace(-1, 1, 4001)
+w = 0.5*0+xs*xs
+fp = 0.5 + xs*horner(Tw, w)
+errs = []
+for x, f in zip(xs, fp):
+    ref = mp.ncdf(x) + x*mp.npdf(x)
+    errs.append((abs(f - ref)/2**-53, abs(f-ref)/abs(ref)))
+errs = np.array(errs, dtype=float)
+print('near: max abs err (units 2^-53) %.2f, max rel %.2e' % (errs[:,0].max(), errs[:,1].max()))
+ys = np.concatenate([np.linspace(A, 6, 3000), np.linspace(6, YMAX, 2000)])
+q = 1.0/(C + ys)
+t = C*q
+u = alpha*t + beta
+M = horner(Mu, u)
+worst = 0
+for y, m in zip(ys, M):
+    mr = mills(y)
+    worst = max(worst, float(abs(m - mr)/(y - mr)))
+print('far: max f\'-relative err %.2e' % worst)

@@ -377,6 +377,9 @@ describe('trace replay', () => {
       ['.grad', (x) => x.grad, /calls getGrad\b/],
       ['setRequiresGrad()', () => tg.zeros([2]).setRequiresGrad(), /calls setRequiresGrad\b/],
       ['manualSeed()', () => tg.manualSeed(3), /calls manualSeed\b/],
+      // A replay checks shapes and dtypes, not layouts: a forward pass that looks at them cannot be traced.
+      ['isContiguous()', (x) => x.isContiguous(), /calls isContiguous\b/],
+      ['strides()', (x) => x.strides(), /calls strides\b/],
     ];
     tg.tidy(() => {
       for (const [name, read, reason] of cases) {
@@ -395,6 +398,34 @@ describe('trace replay', () => {
         return [x!.mul(2)];
       });
       usable(ok, 'metadata reads');
+    });
+  });
+
+  it('a tensor with a graph made outside the forward pass makes the trace unusable (every replay would walk that graph)', () => {
+    tg.tidy(() => {
+      const w = leaf([2, 2], 3);
+      const wt = w.mT; // computed outside, requires grad
+      const r = record([leaf([2, 2], 1)], ([x]) => [x!.matmul(wt)]);
+      expect(r.trace).toBeNull();
+      expect(r.reason).toMatch(/computed outside it by 'Transpose|detach\(\)/);
+      const detached = wt.detach();
+      usable(record([leaf([2, 2], 1)], ([x]) => [x!.matmul(detached)]), 'detached');
+    });
+  });
+
+  it('one tensor given twice when recorded must be one tensor in a replay', () => {
+    tg.tidy(() => {
+      const forward = ([a, b]: Tensor[]): Tensor[] => [a!.sub(b!).square().sum()];
+      const x = leaf([3], 1);
+      const trace = usable(record([x, x], forward));
+      const [same] = replay(trace, [x, x]);
+      expect(values(same!)).toEqual([0]);
+      expect(() => native._traceRun(trace, [x._handle, leaf([3], 2)._handle])).toThrow(
+        /tensors 0 and 1 of the batch were one tensor when the trace was recorded/,
+      );
+      // Recorded with two tensors, a replay may get one twice: each input is its own value.
+      const two = usable(record([x, leaf([3], 2)], forward));
+      expect(values(replay(two, [x, x])[0]!)).toEqual([0]);
     });
   });
 

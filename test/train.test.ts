@@ -258,16 +258,27 @@ describe('Trainer.step with a traced forward pass', () => {
     const a = build();
     const b = build();
     const trainer = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer });
+    // The JS thread draws too, while each step runs: the order of the draws
+    // is that of the calls, whenever the background thread gets to them.
     tg.manualSeed(9);
-    const expected = Array.from({ length: 4 }, () => syncStep(a, a.x, a.y));
+    const expected: number[] = [];
+    const jsDraws: number[][] = [];
+    for (let i = 0; i < 4; i++) {
+      expected.push(syncStep(a, a.x, a.y));
+      jsDraws.push(tg.rand([3]).toArray() as number[]);
+    }
     tg.manualSeed(9);
     const losses: number[] = [];
-    for (let i = 0; i < 4; i++) losses.push(await trainer.step([b.x, b.y]));
+    const draws: number[][] = [];
+    for (let i = 0; i < 4; i++) {
+      const pending = trainer.step([b.x, b.y]);
+      draws.push(tg.rand([3]).toArray() as number[]);
+      losses.push(await pending);
+    }
     expect(losses).toEqual(expected);
+    expect(draws).toEqual(jsDraws);
     expect(new Set(losses).size).toBe(4);
     expect(weights(b.model)).toEqual(weights(a.model));
-    // The replays advanced the JS thread's stream as the steps on it did.
-    expect(tg.rand([3]).toArray()).toEqual((tg.manualSeed(9), Array.from({ length: 4 }, () => syncStep(a, a.x, a.y)), tg.rand([3]).toArray()));
   });
 
   it('records a new trace when the batch shape or the train/eval mode changes', async () => {
@@ -317,6 +328,87 @@ describe('Trainer.step with a traced forward pass', () => {
     expect(() => new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer, traceForward: 'yes' as never })).toThrow(
       /traceForward must be 'auto', true or false/,
     );
+  });
+
+  it('trains an autoencoder (the batch holds one tensor twice), and then other batches, as on the JS thread', async () => {
+    const build = () => {
+      tg.manualSeed(4);
+      const model = new tg.nn.Sequential(new tg.nn.Linear(6, 3), new tg.nn.Tanh(), new tg.nn.Linear(3, 6));
+      return { model, optimizer: new tg.optim.SGD(model.parameters(), { lr: 0.1 }), loss: new tg.nn.MSELoss() };
+    };
+    const a = build();
+    const b = build();
+    tg.manualSeed(5);
+    const x = tg.randn([8, 6]);
+    const y = tg.randn([8, 6]);
+    const trainer = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer });
+    for (const batch of [[x, x], [x, x], [x, y], [x, y], [x, x]] as const) {
+      const expected = tg.tidy(() => {
+        a.optimizer.zeroGrad();
+        const l = a.loss.forward(a.model.forward(batch[0]), batch[1]);
+        l.backward();
+        a.optimizer.step();
+        return l.item();
+      });
+      expect(await trainer.step([...batch])).toBe(expected);
+    }
+  });
+
+  it('lets two trainers that share a read-only tensor step at once, but not two that share a parameter', async () => {
+    const weight = tg.tensor([1, 2, 0.5, 1]);
+    const loss = new tg.nn.CrossEntropyLoss({ weight });
+    const make = () => {
+      const model = new tg.nn.MLP([12, 16, 4]);
+      return new tg.train.Trainer(model, { loss, optimizer: new tg.optim.SGD(model.parameters(), { lr: 0.1 }) });
+    };
+    const s = setup(optimizers['Adam (AMSGrad)']!);
+    const [t1, t2] = [make(), make()];
+    for (let i = 0; i < 3; i++) {
+      const losses = await Promise.all([t1.step([s.x, s.y]), t2.step([s.x, s.y])]);
+      expect(losses.every(Number.isFinite)).toBe(true);
+    }
+    const shared = new tg.nn.MLP([12, 16, 4]);
+    const u1 = new tg.train.Trainer(shared, { loss, optimizer: new tg.optim.SGD(shared.parameters(), { lr: 0.1 }) });
+    const u2 = new tg.train.Trainer(shared, { loss, optimizer: new tg.optim.SGD(shared.parameters(), { lr: 0.1 }) });
+    await u1.step([s.x, s.y]);
+    await u2.step([s.x, s.y]);
+    const first = u1.step([s.x, s.y]);
+    // (Its zeroGrad already finds the shared parameters in use.)
+    await expect(u2.step([s.x, s.y])).rejects.toThrow(/in use by a(nother)? running/);
+    await first;
+  });
+
+  it('keeps a trace per batch shape for many shapes, replaying each after its first step', async () => {
+    const s = setup(optimizers['SGD (Nesterov, weight decay)']!);
+    let forwardCalls = 0;
+    const model = (x: tg.Tensor) => {
+      forwardCalls++;
+      return s.model.forward(x);
+    };
+    const trainer = new tg.train.Trainer(model, { loss: s.loss, optimizer: s.optimizer, traceForward: true });
+    const sizes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+    for (let epoch = 0; epoch < 3; epoch++)
+      for (const n of sizes) await trainer.step([s.x.narrow(0, 0, n), s.y.narrow(0, 0, n)]);
+    expect(forwardCalls).toBe(sizes.length);
+  });
+
+  it('replays in-place updates of tensors the forward pass captured, as on the JS thread', async () => {
+    const run = async (traceForward: boolean) => {
+      const s = setup(optimizers['SGD (Nesterov, weight decay)']!);
+      const calls = tg.zeros([1]);
+      const model = (x: tg.Tensor) => {
+        tg.noGrad(() => calls.addInPlace(1));
+        return s.model.forward(x).mul(calls.reciprocal());
+      };
+      const trainer = new tg.train.Trainer(model, { loss: s.loss, optimizer: s.optimizer, traceForward });
+      const losses: number[] = [];
+      for (let i = 0; i < 4; i++) losses.push(await trainer.step([s.x, s.y]));
+      return { losses, calls: calls.toArray(), traced: trainer.forwardInJsReason === null };
+    };
+    const traced = await run(true);
+    expect(traced.traced).toBe(true);
+    expect(traced).toEqual({ ...(await run(false)), traced: true });
+    expect(traced.calls).toEqual([4]);
   });
 
   it('reports a batch the trace cannot take, and keeps working', async () => {

@@ -1,6 +1,7 @@
 // requiresGrad, .grad, backward, grad(), grad mode and hooks.
 #include <algorithm>
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "binding/addon.h"
@@ -10,7 +11,6 @@
 #include "core/autograd.h"
 #include "core/engine.h"
 #include "core/grad_mode.h"
-#include "core/random.h"
 #include "core/schedule.h"
 #include "runtime/error.h"
 #include "runtime/background.h"
@@ -20,6 +20,11 @@ namespace tapegrad::binding {
 
 namespace {
 
+void check_unlocked(const Tensor& t, const char* op) {
+  if (t.storage().locks.load() != 0)
+    throw_error(op, ": the tensor is in use by a running backwardAsync or train step; await it first");
+}
+
 Napi::Value requires_grad(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), arg_tensor(info, 0, "requiresGrad", "tensor").requires_grad());
 }
@@ -27,6 +32,7 @@ Napi::Value requires_grad(const Napi::CallbackInfo& info) {
 Napi::Value set_requires_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "setRequiresGrad", "tensor");
   const bool value = arg_bool(info, 1, "setRequiresGrad", "requiresGrad");
+  check_unlocked(t, "setRequiresGrad");
   if (!t.is_leaf())
     throw_error("setRequiresGrad: can only be changed on leaf tensors; this tensor was computed by '",
                 t.grad_fn()->name(), "'. Use detach() to get a leaf");
@@ -47,10 +53,6 @@ Napi::Value grad_fn_name(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), t.grad_fn()->name());
 }
 
-void check_unlocked(const Tensor& t, const char* op) {
-  if (t.storage().locks.load() != 0)
-    throw_error(op, ": the tensor is in use by a running backwardAsync or train step; await it first");
-}
 
 Napi::Value get_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
@@ -122,29 +124,35 @@ Napi::Value backward(const Napi::CallbackInfo& info) {
 class BackwardJob final : public Napi::AsyncWorker {
  public:
   BackwardJob(Napi::Env env, const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
-              BackwardOptions options, std::vector<std::function<void()>> updates, std::vector<Tensor> also_lock,
+              BackwardOptions options, std::vector<std::function<void()>> updates, const LockSets& also_lock,
               int threads)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), op_(op), roots_(std::move(roots)),
         grads_(std::move(grads)), options_(options), updates_(std::move(updates)), threads_(threads) {
     collect_and_lock(also_lock);
   }
 
-  // A traced step: the roots come from replaying `trace` on `inputs` in Execute.
+  // A traced step: the roots come from replaying `trace` on `inputs` in
+  // Execute; the random numbers it will take are drawn now, on the JS thread.
   BackwardJob(Napi::Env env, const char* op, std::shared_ptr<const Trace> trace, std::vector<Tensor> inputs,
-              std::vector<std::function<void()>> updates, std::vector<Tensor> also_lock, int threads)
+              std::vector<std::function<void()>> updates, const LockSets& also_lock, int threads)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), op_(op), grads_{Tensor()},
-        updates_(std::move(updates)), threads_(threads), trace_(std::move(trace)), trace_inputs_(std::move(inputs)),
-        random_(current_random_stream()) {
-    std::vector<std::shared_ptr<Storage>> to_lock;
-    for (const Tensor& t : trace_->captured()) {
+        updates_(std::move(updates)), threads_(threads), trace_(std::move(trace)), trace_inputs_(std::move(inputs)) {
+    trace_->check_inputs(trace_inputs_, op_);
+    LockSets locks = also_lock;
+    const std::vector<Tensor>& captured = trace_->captured();
+    for (std::size_t i = 0; i < captured.size(); ++i) {
+      const Tensor& t = captured[i];
       if (!t.impl()->hooks.empty())
         throw_error(op_, ": the model has hooks registered from JS, which can only run on the JS thread");
-      to_lock.push_back(t.impl()->storage);
-      if (t.impl()->grad) to_lock.push_back(t.impl()->grad->storage);
+      // A leaf that requires grad gets its gradient accumulated: written.
+      const bool written = trace_->writes_captured(i) || t.requires_grad();
+      (written ? locks.writes : locks.reads).push_back(t);
+      if (t.impl()->grad) locks.writes.push_back(Tensor(t.impl()->grad));
     }
-    for (const Tensor& t : trace_inputs_) to_lock.push_back(t.impl()->storage);
-    for (const Tensor& t : also_lock) to_lock.push_back(t.impl()->storage);
-    lock_all(to_lock);
+    for (std::size_t i = 0; i < trace_inputs_.size(); ++i)
+      (trace_->writes_input(i) ? locks.writes : locks.reads).push_back(trace_inputs_[i]);
+    lock_all(locks);
+    draws_ = draw_ahead(trace_->random_calls());
   }
 
   Napi::Promise promise() const { return deferred_.Promise(); }
@@ -158,8 +166,7 @@ class BackwardJob final : public Napi::AsyncWorker {
         AsyncJobScope scope;
         runtime::ThreadCapScope cap(threads);
         if (trace_) {
-          RandomStreamScope random(random_);
-          outputs_ = trace_->run(trace_inputs_, op_);
+          outputs_ = trace_->run(trace_inputs_, op_, &draws_);
           if (outputs_.empty() || !outputs_[0].requires_grad())
             throw_error(op_, ": the loss does not require grad (no parameter reached it)");
           roots_ = {outputs_[0]};
@@ -197,12 +204,7 @@ class BackwardJob final : public Napi::AsyncWorker {
   }
 
  private:
-  void lock(const std::shared_ptr<Storage>& s) {
-    s->locks.fetch_add(1);
-    locked_.push_back(s);
-  }
-
-  void collect_and_lock(const std::vector<Tensor>& also_lock) {
+  void collect_and_lock(const LockSets& also_lock) {
     std::vector<Node*> stack;
     std::unordered_set<Node*> seen;
     for (const Tensor& r : roots_) {
@@ -211,7 +213,7 @@ class BackwardJob final : public Napi::AsyncWorker {
       const Edge e = gradient_edge(r);
       if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
     }
-    std::vector<std::shared_ptr<Storage>> to_lock;
+    LockSets locks = also_lock;
     while (!stack.empty()) {
       Node* n = stack.back();
       stack.pop_back();
@@ -220,33 +222,51 @@ class BackwardJob final : public Napi::AsyncWorker {
       if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
         if (!acc->leaf()->hooks.empty())
           throw_error(op_, ": the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
-        to_lock.push_back(acc->leaf()->storage);
-        if (acc->leaf()->grad) to_lock.push_back(acc->leaf()->grad->storage);
+        // Its gradient is accumulated: written.
+        locks.writes.push_back(Tensor(acc->leaf()));
+        if (acc->leaf()->grad) locks.writes.push_back(Tensor(acc->leaf()->grad));
       }
       for (const Edge& e : n->next_edges)
         if (e.node && seen.insert(e.node.get()).second) stack.push_back(e.node.get());
     }
-    for (const Tensor& r : roots_) to_lock.push_back(r.impl()->storage);
-    for (const Tensor& t : also_lock) to_lock.push_back(t.impl()->storage);
-    lock_all(to_lock);
+    locks.reads.insert(locks.reads.end(), roots_.begin(), roots_.end());
+    lock_all(locks);
   }
 
-  void lock_all(const std::vector<std::shared_ptr<Storage>>& to_lock) {
-    std::unordered_set<const Storage*> mine;
-    for (const auto& s : to_lock) {
-      if (!mine.insert(s.get()).second) continue;  // views and repeats: lock once
-      if (s->locks.load() != 0) {
+  // Locks what the job writes for it alone, and what it only reads shared
+  // with other jobs that only read it. JS writes fail while either is held.
+  void lock_all(const LockSets& locks) {
+    std::unordered_map<Storage*, bool> wanted;  // storage -> written (views and repeats lock once)
+    for (const Tensor& t : locks.writes) wanted[t.impl()->storage.get()] = true;
+    for (const Tensor& t : locks.reads) wanted.emplace(t.impl()->storage.get(), false);
+    for (const auto& [storage, written] : wanted) {
+      std::int32_t current = storage->locks.load();
+      bool taken = false;
+      while (written ? current == 0 : current < kWriteLock) {
+        if (storage->locks.compare_exchange_weak(current, current + (written ? kWriteLock : 1))) {
+          taken = true;
+          break;
+        }
+      }
+      if (!taken) {
         unlock();
         throw_error(op_, ": a tensor it uses is in use by another running backwardAsync or train step; await it first");
       }
-      lock(s);
+      locked_.push_back({storage, written ? kWriteLock : 1});
     }
+    // The job holds the storages: their tensors may be dropped by JS meanwhile.
+    for (const Tensor& t : locks.writes) held_.push_back(t.impl()->storage);
+    for (const Tensor& t : locks.reads) held_.push_back(t.impl()->storage);
   }
 
   void unlock() {
-    for (const auto& s : locked_) s->locks.fetch_sub(1);
+    for (const auto& [storage, amount] : locked_) storage->locks.fetch_sub(amount);
     locked_.clear();
   }
+
+  // Added to a storage's lock count by a job that writes it; a job that only
+  // reads it adds 1, and may share it with other readers but not a writer.
+  static constexpr std::int32_t kWriteLock = 1 << 20;
 
   Napi::Promise::Deferred deferred_;
   const char* op_;
@@ -256,8 +276,9 @@ class BackwardJob final : public Napi::AsyncWorker {
   int threads_;
   std::shared_ptr<const Trace> trace_;
   std::vector<Tensor> trace_inputs_, outputs_;
-  std::shared_ptr<RandomStream> random_;
-  std::vector<std::shared_ptr<Storage>> locked_;
+  RandomDraws draws_;
+  std::vector<std::pair<Storage*, std::int32_t>> locked_;
+  std::vector<std::shared_ptr<Storage>> held_;
   bool failed_ = false;
   ErrorKind kind_ = ErrorKind::Tapegrad;
   std::string message_;
@@ -265,7 +286,7 @@ class BackwardJob final : public Napi::AsyncWorker {
 
 Napi::Promise queue_backward_job(Napi::Env env, const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
                                  BackwardOptions options, std::vector<std::function<void()>> updates,
-                                 std::vector<Tensor> also_lock, int threads) {
+                                 const LockSets& also_lock, int threads) {
   auto* job =
       new BackwardJob(env, op, std::move(roots), std::move(grads), options, std::move(updates), also_lock, threads);
   Napi::Promise promise = job->promise();
@@ -275,7 +296,7 @@ Napi::Promise queue_backward_job(Napi::Env env, const char* op, std::vector<Tens
 
 Napi::Promise queue_traced_step_job(Napi::Env env, const char* op, std::shared_ptr<const Trace> trace,
                                     std::vector<Tensor> inputs, std::vector<std::function<void()>> updates,
-                                    std::vector<Tensor> also_lock, int threads) {
+                                    const LockSets& also_lock, int threads) {
   auto* job = new BackwardJob(env, op, std::move(trace), std::move(inputs), std::move(updates), also_lock, threads);
   Napi::Promise promise = job->promise();
   job->Queue();
@@ -289,7 +310,7 @@ Napi::Value backward_async(const Napi::CallbackInfo& info) {
   std::vector<Tensor> roots = arg_tensors(info, 0, "backwardAsync", "outputs");
   std::vector<Tensor> grads = optional_tensors(info, 1, roots.size(), "backwardAsync");
   BackwardOptions options{arg_bool(info, 2, "backwardAsync", "retainGraph"), false};
-  return queue_backward_job(info.Env(), "backwardAsync", std::move(roots), std::move(grads), options, {}, {});
+  return queue_backward_job(info.Env(), "backwardAsync", std::move(roots), std::move(grads), options, {}, LockSets{});
 }
 
 // grad(outputs, inputs, gradients | null, retainGraph, createGraph, allowUnused) -> (handle | null)[]
@@ -319,6 +340,7 @@ void set_grad_enabled_op(OpArgs& info) { set_grad_enabled(info.boolean(0, "setGr
 Napi::Value register_hook(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "registerHook", "tensor");
   if (!info[1].IsFunction()) throw_type_error("registerHook: hook must be a function");
+  check_unlocked(t, "registerHook");
   if (!t.requires_grad())
     throw_error("registerHook: cannot register a hook on a tensor that does not require grad");
   auto fn = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info[1].As<Napi::Function>()));

@@ -274,14 +274,17 @@ std::vector<Tensor> arg_tensors(const Napi::CallbackInfo& info, std::size_t i, c
   return tensor_list(info[i], op, arg);
 }
 
-std::vector<Tensor> tensor_list(const Napi::Value& v, const char* op, const char* arg) {
+std::vector<Tensor> tensor_list(const Napi::Value& v, const char* op, const char* arg,
+                                std::vector<std::uint64_t>* keys) {
   if (!v.IsArray()) throw_type_error(op, ": ", arg, " must be an array of tensors, got ", describe(v));
   const Napi::Array a = v.As<Napi::Array>();
   std::vector<Tensor> out;
   out.reserve(a.Length());
   for (std::uint32_t k = 0; k < a.Length(); ++k) {
     const std::string name = concat(arg, "[", k, "]");
-    out.push_back(unwrap(a.Get(k), op, name.c_str()));
+    const Napi::Value element = a.Get(k);
+    out.push_back(unwrap(element, op, name.c_str()));
+    if (keys) keys->push_back(handle_key(element));
   }
   return out;
 }

@@ -56,8 +56,10 @@ Shape arg_shape(const Napi::CallbackInfo& info, std::size_t i, const char* op, c
                 bool allow_minus_one = false);
 // A number or an array of integer dims; undefined/null gives an empty list (all dims).
 std::vector<std::int64_t> arg_dims(const Napi::CallbackInfo& info, std::size_t i, const char* op);
-// An array of tensor handles.
-std::vector<Tensor> tensor_list(const Napi::Value& v, const char* op, const char* arg);
+// An array of tensor handles; with `keys`, also each handle's key (read
+// once: an element getter cannot make the two disagree).
+std::vector<Tensor> tensor_list(const Napi::Value& v, const char* op, const char* arg,
+                                std::vector<std::uint64_t>* keys = nullptr);
 std::vector<Tensor> arg_tensors(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
 bool arg_present(const Napi::CallbackInfo& info, std::size_t i);
 

@@ -196,7 +196,7 @@ Napi::Value leaves_reached(const Napi::CallbackInfo& info) {
 // The optimizer updates, threads and alsoLock arguments of the async train steps.
 struct StepPlan {
   std::vector<std::function<void()>> runs;
-  std::vector<Tensor> touched;  // what the updates write and the batch: locked during the job
+  LockSets locks;  // what the updates write, and the batch (read)
   int threads = 0;
 };
 
@@ -207,15 +207,14 @@ StepPlan step_plan(const Napi::CallbackInfo& info, std::size_t first, const char
   for (std::uint32_t k = 0; k < list.Length(); ++k) {
     Update u = parse_update(info.Env(), list.Get(k), k);
     plan.runs.push_back(std::move(u.run));
-    plan.touched.insert(plan.touched.end(), u.tensors.begin(), u.tensors.end());
+    plan.locks.writes.insert(plan.locks.writes.end(), u.tensors.begin(), u.tensors.end());
   }
   const std::int64_t threads = arg_present(info, first + 1) ? arg_int(info, first + 1, op, "threads") : 0;
   if (threads < 0 || threads > runtime::kMaxThreads)
     throw_range_error(op, ": threads must be from 0 to ", runtime::kMaxThreads, ", got ", threads);
   plan.threads = static_cast<int>(threads);
   if (arg_present(info, first + 2)) {
-    const std::vector<Tensor> batch = arg_tensors(info, first + 2, op, "alsoLock");
-    plan.touched.insert(plan.touched.end(), batch.begin(), batch.end());
+    plan.locks.reads = arg_tensors(info, first + 2, op, "alsoLock");
   }
   return plan;
 }
@@ -228,7 +227,7 @@ Napi::Value train_step_async(const Napi::CallbackInfo& info) {
   const Tensor loss = arg_tensor(info, 0, "trainStepAsync", "loss");
   StepPlan plan = step_plan(info, 1, "trainStepAsync");
   return queue_backward_job(info.Env(), "trainStepAsync", {loss}, {Tensor()}, BackwardOptions{}, std::move(plan.runs),
-                            std::move(plan.touched), plan.threads);
+                            plan.locks, plan.threads);
 }
 
 // tracedStepAsync(trace, inputs, updates, threads, alsoLock) -> Promise<handle[]>:
@@ -240,7 +239,7 @@ Napi::Value traced_step_async(const Napi::CallbackInfo& info) {
   std::vector<Tensor> inputs = arg_tensors(info, 1, op, "inputs");
   StepPlan plan = step_plan(info, 2, op);
   return queue_traced_step_job(info.Env(), op, std::move(trace), std::move(inputs), std::move(plan.runs),
-                               std::move(plan.touched), plan.threads);
+                               plan.locks, plan.threads);
 }
 
 // For the clipping calls from JS: reading .grad while a backwardAsync may

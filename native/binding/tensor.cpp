@@ -172,8 +172,10 @@ void register_tensor(Napi::Env env, Napi::Object exports) {
   define<manual_seed>(env, exports, "manualSeed");
   define<shape>(env, exports, "shape", InTrace::Ignored);
   define<dtype>(env, exports, "dtype", InTrace::Ignored);
-  define<strides>(env, exports, "strides", InTrace::Ignored);
-  define<is_contiguous>(env, exports, "isContiguous", InTrace::Ignored);
+  // The layout is not part of what a replay checks (shapes and dtypes are):
+  // a forward pass that looks at it cannot be traced.
+  define<strides>(env, exports, "strides");
+  define<is_contiguous>(env, exports, "isContiguous");
   define<data>(env, exports, "data");
   define<dispose_handle>(env, exports, "dispose", InTrace::Ignored);
   define<adopt_handle>(env, exports, "adopt", InTrace::Ignored);

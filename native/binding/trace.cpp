@@ -5,23 +5,13 @@
 #include "binding/addon.h"
 #include "binding/convert.h"
 #include "binding/op_args.h"
+#include "core/autograd.h"
 #include "core/grad_mode.h"
 #include "runtime/error.h"
 
 namespace tapegrad::binding {
 
 // ---- OpArgs -----------------------------------------------------------------
-
-template <class T, class Read>
-T OpArgs::answer(Read&& read) {
-  if (replay_) {
-    if (next_ >= replay_->size()) throw std::logic_error("trace replay: a call asked more than was recorded");
-    return std::get<T>((*replay_)[next_++]);
-  }
-  T value = read();
-  if (recorder_) reads_.emplace_back(value);
-  return value;
-}
 
 namespace {
 
@@ -33,7 +23,7 @@ Tensor replayed(const std::vector<Tensor>& values, std::int32_t id) {
 
 }  // namespace
 
-Tensor OpArgs::tensor(std::size_t i, const char* op, const char* arg) {
+Tensor OpArgs::traced_tensor(std::size_t i, const char* op, const char* arg) {
   if (replay_) return replayed(*values_, answer<TensorRef>([] { return TensorRef{}; }).id);
   const Napi::Value handle = (*info_)[i];
   Tensor t = unwrap(handle, op, arg);
@@ -41,62 +31,27 @@ Tensor OpArgs::tensor(std::size_t i, const char* op, const char* arg) {
   return t;
 }
 
-Tensor OpArgs::tensor_or_number(std::size_t i, const DType* like, const char* op, const char* arg) {
+Tensor OpArgs::traced_tensor_or_number(std::size_t i, const DType* like, const char* op, const char* arg) {
   // A number becomes a new 0-d tensor, captured by the trace as a constant.
   if (replay_) return replayed(*values_, answer<TensorRef>([] { return TensorRef{}; }).id);
-  if (!(*info_)[i].IsNumber()) return tensor(i, op, arg);
+  if (!(*info_)[i].IsNumber()) return traced_tensor(i, op, arg);
   Tensor t = arg_tensor_or_number(*info_, i, like, op, arg);
   if (recorder_) reads_.emplace_back(TensorRef{recorder_->capture(t)});
   return t;
 }
 
-std::vector<Tensor> OpArgs::tensors(std::size_t i, const char* op, const char* arg) {
+std::vector<Tensor> OpArgs::traced_tensors(std::size_t i, const char* op, const char* arg) {
   if (replay_) {
     std::vector<Tensor> out;
     for (std::int32_t id : answer<TensorRefs>([] { return TensorRefs{}; }).ids) out.push_back(replayed(*values_, id));
     return out;
   }
-  std::vector<Tensor> ts = arg_tensors(*info_, i, op, arg);
-  if (recorder_) {
-    const std::vector<std::uint64_t> keys = handle_keys((*info_)[i]);
-    TensorRefs refs;
-    for (std::size_t k = 0; k < ts.size(); ++k) refs.ids.push_back(recorder_->id_of(keys[k], ts[k]));
-    reads_.emplace_back(std::move(refs));
-  }
+  std::vector<std::uint64_t> keys;
+  std::vector<Tensor> ts = tensor_list((*info_)[i], op, arg, &keys);
+  TensorRefs refs;
+  for (std::size_t k = 0; k < ts.size(); ++k) refs.ids.push_back(recorder_->id_of(keys[k], ts[k]));
+  reads_.emplace_back(std::move(refs));
   return ts;
-}
-
-double OpArgs::number(std::size_t i, const char* op, const char* arg) {
-  return answer<double>([&] { return arg_number(*info_, i, op, arg); });
-}
-
-std::int64_t OpArgs::integer(std::size_t i, const char* op, const char* arg) {
-  return answer<std::int64_t>([&] { return arg_int(*info_, i, op, arg); });
-}
-
-bool OpArgs::boolean(std::size_t i, const char* op, const char* arg) {
-  return answer<bool>([&] { return arg_bool(*info_, i, op, arg); });
-}
-
-std::string OpArgs::string(std::size_t i, const char* op, const char* arg) {
-  return answer<std::string>([&] { return arg_string(*info_, i, op, arg); });
-}
-
-DType OpArgs::dtype(std::size_t i, const char* op) {
-  return static_cast<DType>(
-      answer<std::int64_t>([&] { return static_cast<std::int64_t>(arg_dtype(*info_, i, op)); }));
-}
-
-Shape OpArgs::shape(std::size_t i, const char* op, const char* arg, bool allow_minus_one) {
-  const std::vector<std::int64_t> s = answer<std::vector<std::int64_t>>([&] {
-    const Shape live = arg_shape(*info_, i, op, arg, allow_minus_one);
-    return std::vector<std::int64_t>(live.begin(), live.end());
-  });
-  return Shape(s.begin(), s.end());
-}
-
-std::vector<std::int64_t> OpArgs::dims(std::size_t i, const char* op) {
-  return answer<std::vector<std::int64_t>>([&] { return arg_dims(*info_, i, op); });
 }
 
 ElementsView OpArgs::elements(std::size_t i, const char* op) {
@@ -124,22 +79,6 @@ ElementsView OpArgs::elements(std::size_t i, const char* op) {
   return {bytes, dtype, count};
 }
 
-bool OpArgs::present(std::size_t i) {
-  return answer<bool>([&] { return arg_present(*info_, i); });
-}
-
-bool OpArgs::is_number(std::size_t i) {
-  return answer<bool>([&] { return (*info_)[i].IsNumber(); });
-}
-
-bool OpArgs::is_string(std::size_t i) {
-  return answer<bool>([&] { return (*info_)[i].IsString(); });
-}
-
-bool OpArgs::is_array(std::size_t i) {
-  return answer<bool>([&] { return (*info_)[i].IsArray(); });
-}
-
 Napi::Value wrap_all(Napi::Env env, std::vector<Tensor> tensors) {
   Napi::Array out = Napi::Array::New(env, tensors.size());
   for (std::uint32_t i = 0; i < tensors.size(); ++i) out.Set(i, wrap(env, std::move(tensors[i])));
@@ -151,8 +90,11 @@ Napi::Value wrap_all(Napi::Env env, std::vector<Tensor> tensors) {
 TraceRecorder::TraceRecorder(const std::vector<std::uint64_t>& keys, const std::vector<Tensor>& inputs) {
   trace_.grad_enabled_ = grad_enabled();
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    trace_.inputs_.push_back({inputs[i].shape(), inputs[i].dtype()});
-    ids_.emplace(keys[i], static_cast<std::int32_t>(trace_.value_count_++));  // a repeated input keeps its first id
+    // One tensor given twice (an autoencoder's input and target) is one
+    // value: a replay must get one tensor there too.
+    const auto [at, fresh] = ids_.emplace(keys[i], static_cast<std::int32_t>(i));
+    trace_.inputs_.push_back({inputs[i].shape(), inputs[i].dtype(), fresh ? -1 : at->second});
+    trace_.value_count_++;
   }
 }
 
@@ -165,6 +107,10 @@ std::int32_t TraceRecorder::id_of(std::uint64_t key, const Tensor& t) {
 }
 
 std::int32_t TraceRecorder::capture(const Tensor& t) {
+  // Its graph would be walked by every replay's backward, and freed by the first.
+  if (t.grad_fn())
+    fail(concat("the forward pass uses a tensor computed outside it by '", t.grad_fn()->name(),
+                "' (a tensor with a graph); compute it inside the forward pass, or detach() it"));
   const auto id = static_cast<std::int32_t>(trace_.value_count_++);
   trace_.captured_ids_.push_back(id);
   trace_.captured_.push_back(t);
@@ -172,7 +118,13 @@ std::int32_t TraceRecorder::capture(const Tensor& t) {
 }
 
 void TraceRecorder::add_call(ReplayFn run, const char* name, std::vector<TraceRead> reads,
-                             const std::vector<std::uint64_t>& outputs) {
+                             const std::vector<std::uint64_t>& outputs, bool writes_first) {
+  if (writes_first)
+    for (const TraceRead& r : reads)
+      if (const auto* ref = std::get_if<TensorRef>(&r)) {
+        written_ids_.push_back(ref->id);
+        break;
+      }
   TraceCall call{run, name, std::move(reads), {}, {}};
   for (std::uint64_t key : outputs) {
     const auto id = static_cast<std::int32_t>(trace_.value_count_++);
@@ -193,6 +145,13 @@ std::shared_ptr<const Trace> TraceRecorder::finish(const std::vector<std::uint64
     return nullptr;
   }
   for (std::size_t i = 0; i < outputs.size(); ++i) trace_.outputs_.push_back(id_of(keys[i], outputs[i]));
+  if (!failure_.empty()) {  // an output captured from outside with a graph
+    why_not = failure_;
+    return nullptr;
+  }
+  trace_.written_.assign(trace_.value_count_, false);
+  for (std::int32_t id : written_ids_) trace_.written_[id] = true;
+  trace_.random_calls_ = std::move(random_log_.calls);
   // Each value is released after the call that reads it last (or makes it,
   // if none reads it), unless it is captured or an output.
   std::vector<std::int64_t> last(trace_.value_count_, -1);
@@ -214,18 +173,28 @@ std::shared_ptr<const Trace> TraceRecorder::finish(const std::vector<std::uint64
 
 // ---- replay -----------------------------------------------------------------
 
-std::vector<Tensor> Trace::run(const std::vector<Tensor>& inputs, const char* op) const {
+void Trace::check_inputs(const std::vector<Tensor>& inputs, const char* op) const {
   if (inputs.size() != inputs_.size())
     throw_range_error(op, ": the traced forward pass takes ", inputs_.size(), " tensors, got ", inputs.size());
-  for (std::size_t i = 0; i < inputs.size(); ++i)
-    if (inputs[i].shape() != inputs_[i].shape || inputs[i].dtype() != inputs_[i].dtype)
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Input& in = inputs_[i];
+    if (inputs[i].shape() != in.shape || inputs[i].dtype() != in.dtype)
       throw_range_error(op, ": tensor ", i, " of the batch has shape ", shape_str(inputs[i].shape()), " and dtype ",
-                        dtype_name(inputs[i].dtype()), ", the trace was recorded with ", shape_str(inputs_[i].shape),
-                        " and ", dtype_name(inputs_[i].dtype));
+                        dtype_name(inputs[i].dtype()), ", the trace was recorded with ", shape_str(in.shape), " and ",
+                        dtype_name(in.dtype));
+    if (in.same_as >= 0 && !inputs[i].same(inputs[static_cast<std::size_t>(in.same_as)]))
+      throw_range_error(op, ": tensors ", in.same_as, " and ", i,
+                        " of the batch were one tensor when the trace was recorded; a replay needs one there too");
+  }
+}
+
+std::vector<Tensor> Trace::run(const std::vector<Tensor>& inputs, const char* op, RandomDraws* draws) const {
+  check_inputs(inputs, op);
   std::vector<Tensor> values(value_count_);
   std::copy(inputs.begin(), inputs.end(), values.begin());
   for (std::size_t k = 0; k < captured_.size(); ++k) values[captured_ids_[k]] = captured_[k];
   GradModeGuard grad_mode(grad_enabled_);
+  RandomDrawsScope random(draws);
   for (const TraceCall& call : calls_) {
     OpArgs args(call.reads, values);
     std::vector<Tensor> outs = call.run(args);
@@ -253,8 +222,11 @@ using TraceBox = std::shared_ptr<const Trace>;
 // traceBegin(inputs): records the op calls from here on this thread.
 Napi::Value trace_begin(const Napi::CallbackInfo& info) {
   if (t_recorder) throw_error("traceBegin: a trace is already being recorded on this thread");
-  const std::vector<Tensor> inputs = arg_tensors(info, 0, "traceBegin", "inputs");
-  t_recorder = std::make_unique<TraceRecorder>(handle_keys(info[0]), inputs);
+  std::vector<std::uint64_t> keys;
+  const std::vector<Tensor> inputs = tensor_list(info[0], "traceBegin", "inputs", &keys);
+  t_recorder = std::make_unique<TraceRecorder>(keys, inputs);
+  t_active_recorder = t_recorder.get();
+  g_recording_threads.fetch_add(1);
   return info.Env().Undefined();
 }
 
@@ -262,9 +234,12 @@ Napi::Value trace_begin(const Napi::CallbackInfo& info) {
 Napi::Value trace_end(const Napi::CallbackInfo& info) {
   if (!t_recorder) throw_error("traceEnd: no trace is being recorded on this thread");
   std::unique_ptr<TraceRecorder> recorder = std::move(t_recorder);
+  t_active_recorder = nullptr;
+  g_recording_threads.fetch_sub(1);
   std::string why_not;
-  const std::vector<Tensor> outputs = arg_tensors(info, 0, "traceEnd", "outputs");
-  TraceBox trace = recorder->finish(handle_keys(info[0]), outputs, why_not);
+  std::vector<std::uint64_t> keys;
+  const std::vector<Tensor> outputs = tensor_list(info[0], "traceEnd", "outputs", &keys);
+  TraceBox trace = recorder->finish(keys, outputs, why_not);
   recorder.reset();
   Napi::Object out = Napi::Object::New(info.Env());
   if (!trace) {
@@ -282,6 +257,8 @@ Napi::Value trace_end(const Napi::CallbackInfo& info) {
 
 // traceAbort(): stops recording (the forward pass threw).
 Napi::Value trace_abort(const Napi::CallbackInfo& info) {
+  if (t_recorder) g_recording_threads.fetch_sub(1);
+  t_active_recorder = nullptr;
   t_recorder.reset();
   return info.Env().Undefined();
 }
@@ -289,7 +266,7 @@ Napi::Value trace_abort(const Napi::CallbackInfo& info) {
 // _traceRun(trace, inputs) -> handles: replays on the JS thread (tests compare it with the JS forward pass).
 Napi::Value trace_run(const Napi::CallbackInfo& info) {
   const TraceBox& trace = arg_trace(info, 0, "_traceRun");
-  return wrap_all(info.Env(), trace->run(arg_tensors(info, 1, "_traceRun", "inputs"), "_traceRun"));
+  return wrap_all(info.Env(), trace->run(arg_tensors(info, 1, "_traceRun", "inputs"), "_traceRun", nullptr));
 }
 
 }  // namespace
@@ -301,7 +278,6 @@ const std::shared_ptr<const Trace>& arg_trace(const Napi::CallbackInfo& info, st
   return *v.As<Napi::External<TraceBox>>().Data();
 }
 
-TraceRecorder* active_trace_recorder() { return t_recorder.get(); }
 
 void register_trace(Napi::Env env, Napi::Object exports) {
   define<trace_begin>(env, exports, "traceBegin", InTrace::Ignored);

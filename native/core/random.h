@@ -1,35 +1,65 @@
-// The seeded generator behind rand/randn/randint/dropout: one stream per JS
+// The seeded generator behind rand/randn/randint/dropout: one stream per
 // thread. xoshiro256** with splitmix64 seeding: the same seed gives the same
 // numbers on every platform.
 #pragma once
 
 #include <cstdint>
-#include <memory>
+#include <vector>
 
 namespace tapegrad {
 
-// A generator's state. Each thread draws from its own stream unless a
-// RandomStreamScope lends it another's: a training step replayed off the JS
-// thread draws from the JS thread's stream, so it gets the numbers the same
-// step would get on the JS thread.
-struct RandomStream;
-std::shared_ptr<RandomStream> current_random_stream();
-
-class RandomStreamScope {
- public:
-  explicit RandomStreamScope(std::shared_ptr<RandomStream> stream);
-  ~RandomStreamScope();
-  RandomStreamScope(const RandomStreamScope&) = delete;
-  RandomStreamScope& operator=(const RandomStreamScope&) = delete;
-
- private:
-  std::shared_ptr<RandomStream> previous_;
-};
-
 void manual_seed(std::uint64_t seed);
-// Fills `out` with n draws; each call holds the generator's lock once.
+// Fill `out` with n draws from the calling thread's stream.
 void random_uniform(double* out, std::int64_t n);       // [0, 1), 53 bits
 void random_normal(double* out, std::int64_t n);        // N(0, 1), Box-Muller
 void random_integers(std::int64_t* out, std::int64_t n, std::int64_t low, std::int64_t high);  // [low, high)
+
+// Random numbers for a replay on another thread (binding/trace.h): the
+// calls a traced forward pass makes are logged while it is recorded; before
+// each replay the JS thread draws what they will need, in order, from its
+// own stream (draw_ahead), and the replay's calls take those draws instead
+// of drawing. So a replayed step gets exactly the numbers the same step
+// would have drawn on the JS thread, and the JS thread's stream moves on as
+// it would have, whatever the JS thread draws while the replay runs.
+struct RandomCall {
+  enum class Kind : std::uint8_t { Uniform, Normal, Integers } kind;
+  std::int64_t n, low, high;
+};
+
+// While alive, logs the random calls made on the constructing thread.
+class RandomCallLog {
+ public:
+  RandomCallLog();
+  ~RandomCallLog();
+  RandomCallLog(const RandomCallLog&) = delete;
+  RandomCallLog& operator=(const RandomCallLog&) = delete;
+  std::vector<RandomCall> calls;
+
+ private:
+  RandomCallLog* previous_;
+};
+
+struct RandomDraws {
+  std::vector<RandomCall> calls;
+  std::vector<double> reals;
+  std::vector<std::int64_t> integers;
+  std::size_t next_call = 0, next_real = 0, next_integer = 0;
+};
+
+// Draws now, on the calling thread, what `calls` will take.
+RandomDraws draw_ahead(const std::vector<RandomCall>& calls);
+
+// While alive, the random calls on the constructing thread take their
+// numbers from `draws`; a call that was not drawn ahead throws.
+class RandomDrawsScope {
+ public:
+  explicit RandomDrawsScope(RandomDraws* draws);
+  ~RandomDrawsScope();
+  RandomDrawsScope(const RandomDrawsScope&) = delete;
+  RandomDrawsScope& operator=(const RandomDrawsScope&) = delete;
+
+ private:
+  RandomDraws* previous_;
+};
 
 }  // namespace tapegrad

@@ -98,7 +98,7 @@ void check_inplace(const Tensor& a, const char* op) {
   if (grad_enabled() && a.requires_grad())
     throw_error(op, ": cannot modify a tensor that requires grad in place", a.is_leaf() ? " (a leaf)" : "",
                 "; wrap the update in noGrad(), or use the out-of-place op");
-  if (a.storage().locks.load() != 0)
+  if (locked_against_writes(a.storage()))
     throw_error(op, ": the tensor is in use by a running async operation; await it before writing");
 }
 

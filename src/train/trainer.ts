@@ -72,7 +72,9 @@ interface TraceEntry {
   reached: ReadonlySet<Tensor>;
 }
 
-const maxTraces = 8;
+// Traces kept per trainer, the least recently used dropped first: a loader's
+// last, smaller batch and a validation shape or two fit many times over.
+const maxTraces = 16;
 
 /** The layers of a plain Sequential (nested ones flattened), or null when forward is custom. */
 function sequentialLayers(model: unknown): Module[] | null {
@@ -220,6 +222,8 @@ export class Trainer {
       const key = this.traceKey(inputs, target);
       const entry = this.traces.get(key);
       if (entry === undefined) return this.recordStep(key, inputs, target);
+      this.traces.delete(key); // most recently used last
+      this.traces.set(key, entry);
       if (entry.trace !== null) return this.replayStep(entry.trace, entry.reached, inputs, target);
       this.lastReason = entry.reason;
     } else {
@@ -267,10 +271,11 @@ export class Trainer {
   }
 
   // What a trace depends on besides the JS code: the batch's shapes and
-  // dtypes, the modules' train/eval modes, which parameters require grad,
-  // and grad mode.
+  // dtypes (and which of its tensors are the same one), the modules'
+  // train/eval modes, which parameters require grad, and grad mode.
   private traceKey(inputs: Tensor[], target: Tensor): string {
-    const shapes = [...inputs, target].map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(' ');
+    const batch = [...inputs, target];
+    const shapes = batch.map((t, i) => `${t.dtype}[${t.shape.join(',')}]${batch.indexOf(t) < i ? `=${batch.indexOf(t)}` : ''}`).join(' ');
     const modes = this.model instanceof Module ? this.model.modules().map((m) => (m.training ? 't' : 'e')).join('') : '';
     const grads = this.params.map((p) => (p.requiresGrad ? 'g' : 'n')).join('');
     return `${shapes}|${modes}|${grads}|${isGradEnabled() ? 'grad' : 'nograd'}`;
@@ -298,10 +303,11 @@ export class Trainer {
     try {
       const values = tidy(() => metricValues(this.metrics, prediction as Tensor, target));
       const reached = this.reachedBy(loss);
-      if (this.traces.size >= maxTraces) this.traces.delete(this.traces.keys().next().value as string);
-      this.traces.set(key, { trace: recorded.trace, reason: recorded.reason, reached });
       this.lastReason = recorded.reason;
       await this.backwardAndUpdate(loss, reached, batch);
+      // Kept once the step it was recorded in went through.
+      if (this.traces.size >= maxTraces) this.traces.delete(this.traces.keys().next().value as string);
+      this.traces.set(key, { trace: recorded.trace, reason: recorded.reason, reached });
       return { loss: loss.item(), ...values };
     } finally {
       if (!owned.has(prediction)) prediction.dispose();

@@ -86,6 +86,26 @@ struct KernelTable {
   void (*gemm_f64)(std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const double* a, std::int64_t a_rs,
                    std::int64_t a_cs, const double* b, std::int64_t b_rs, std::int64_t b_cs, double beta, double* c,
                    std::int64_t c_rs, std::int64_t c_cs);
+  // The same product for `count` batch elements with one operand shared by
+  // all of them (a weight times a stack of inputs): element e computes
+  // C_e = alpha * A_e·B_e + beta * C_e with A_e at a + a_off[e], B_e at
+  // b + b_off[e], C_e at c + c_off[e] (offsets in elements, strides as
+  // gemm's, the same for every element). Exactly one of a_off and b_off is
+  // null: that operand is shared (A_e = a, or B_e = b). A block of the
+  // shared operand is packed once for all elements instead of once per
+  // element. Each C_e is bitwise identical to gemm on that element alone,
+  // whatever the thread count. Returns false, having written nothing, where
+  // it would gain nothing or is not built for the layout (the elements'
+  // products take the unpacked path, C is column-major, or not exactly one
+  // operand is shared): the caller then runs gemm per element.
+  bool (*gemm_batch_f32)(std::int64_t count, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+                         const float* a, const std::int64_t* a_off, std::int64_t a_rs, std::int64_t a_cs,
+                         const float* b, const std::int64_t* b_off, std::int64_t b_rs, std::int64_t b_cs, float beta,
+                         float* c, const std::int64_t* c_off, std::int64_t c_rs, std::int64_t c_cs);
+  bool (*gemm_batch_f64)(std::int64_t count, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+                         const double* a, const std::int64_t* a_off, std::int64_t a_rs, std::int64_t a_cs,
+                         const double* b, const std::int64_t* b_off, std::int64_t b_rs, std::int64_t b_cs,
+                         double beta, double* c, const std::int64_t* c_off, std::int64_t c_rs, std::int64_t c_cs);
   // out[i] = op(a[i * a_step], b[i * b_step]), i < n; each step is 1
   // (contiguous) or 0 (one value repeated). out may be a or b exactly.
   void (*binary_f32)(BinaryOp op, std::int64_t n, const float* a, std::int64_t a_step, const float* b,

@@ -49,6 +49,31 @@ void product(i64 rows, i64 cols, i64 k, const T* a, i64 a_rs, i64 a_cs, const T*
   }
 }
 
+// product() for every element of a batch whose A (shared_a) or B is the same
+// matrix for all elements; offsets[e] = {A, B, C offsets}, C row-major with
+// row stride cols. False, having done nothing, where the kernel leaves the
+// products to one call each (they take its unpacked path).
+template <typename T>
+bool batched_gemm(const std::vector<std::array<i64, 3>>& offsets, bool shared_a, i64 rows, i64 cols, i64 k,
+                  const T* a, i64 a_rs, i64 a_cs, const T* b, i64 b_rs, i64 b_cs, bool accumulate, T* c) {
+  if (k == 0) return false;  // product() handles the empty sum
+  const std::size_t count = offsets.size();
+  std::vector<i64> own(count), c_off(count);
+  for (std::size_t e = 0; e < count; ++e) {
+    own[e] = offsets[e][shared_a ? 1 : 0];
+    c_off[e] = offsets[e][2];
+  }
+  const i64* a_off = shared_a ? nullptr : own.data();
+  const i64* b_off = shared_a ? own.data() : nullptr;
+  const i64 ne = static_cast<i64>(count);
+  if constexpr (std::is_same_v<T, float>)
+    return kernels::active().gemm_batch_f32(ne, rows, cols, k, 1.0f, a, a_off, a_rs, a_cs, b, b_off, b_rs, b_cs,
+                                            accumulate ? 1.0f : 0.0f, c, c_off.data(), cols, 1);
+  else
+    return kernels::active().gemm_batch_f64(ne, rows, cols, k, 1.0, a, a_off, a_rs, a_cs, b, b_off, b_rs, b_cs,
+                                            accumulate ? 1.0 : 0.0, c, c_off.data(), cols, 1);
+}
+
 // Whether the dims before the last one of `t` can be read as a single dim of
 // rows, and that dim's stride. Lets a stack of matrices times one matrix run
 // as a single GEMM instead of one per batch element.
@@ -129,6 +154,15 @@ void batched_product(const Tensor& a, const Tensor& b, const Shape& batch, const
     for_each_row<3>(batch, {&sa, &sb, &so}, {0, 0, 0}, [&](const auto& off, i64 count, const auto& in) {
       for (i64 i = 0; i < count; ++i) offsets.push_back({off[0] + i * in[0], off[1] + i * in[1], off[2] + i * in[2]});
     });
+    if constexpr (std::is_floating_point_v<T>) {
+      // One operand shared by every element (its batch dims all broadcast):
+      // the batched GEMM packs it once instead of once per element.
+      const bool shared_a = std::all_of(sa.begin(), sa.end(), [](i64 s) { return s == 0; });
+      const bool shared_b = std::all_of(sb.begin(), sb.end(), [](i64 s) { return s == 0; });
+      if (offsets.size() > 1 && shared_a != shared_b && batched_gemm<T>(offsets, shared_a, n, m, k, pa, a_rs, a_cs, pb,
+                                                                           b_rs, b_cs, accumulate, po))
+        return;
+    }
     const double macs = static_cast<double>(n) * static_cast<double>(m) * static_cast<double>(k);
     const i64 grain = macs >= kernels::kGemmParallelMinMacs
                           ? static_cast<i64>(offsets.size())  // each product splits itself

@@ -1,5 +1,8 @@
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectClose, leaf, tg, type Tensor } from '../helpers.js';
+import { expectClose, leaf, runCaseScript, runnableIsas, tg, type Tensor } from '../helpers.js';
+
+const batchCases = path.join(__dirname, 'matmul-batch-cases.cjs');
 
 // A float64 tensor (no grad) with deterministic values.
 function values(shape: number[], seed: number): Tensor {
@@ -148,6 +151,31 @@ describe('matmul values', () => {
     const a = tg.randn([70, 130], { dtype: 'float64' }), b = tg.randn([130, 90], { dtype: 'float64' });
     expectMatches(a, b, 1e-10);
     expectMatches(b.transpose(0, 1), a.transpose(0, 1), 1e-10);
+  });
+});
+
+describe('batched matmul with a shared operand', () => {
+  // W·X and X·W over a batch run on the kernel's batched GEMM (the shared
+  // operand packed once): each element must be bitwise the 2-D product of
+  // its operands, on every ISA path, with the packed path forced or chosen
+  // by size, on 1, 2 and 3 threads.
+  for (const isa of runnableIsas()) for (const gemmPath of ['auto', 'packed']) {
+    it(`${isa}, ${gemmPath} path: bitwise equal to the per-element products`, () => {
+      const r = runCaseScript(batchCases, { TAPEGRAD_ISA: isa, TAPEGRAD_GEMM_PATH: gemmPath });
+      expect(r.isa).toBe(isa);
+      expect(r.path).toBe(gemmPath);
+      expect(r.cases).toBeGreaterThan(50);
+      expect(r.failures).toEqual([]);
+      expect(r.checked).toBeGreaterThan(800);
+    });
+  }
+
+  it('broadcast A and B against the reference (float64)', () => {
+    tg.manualSeed(5);
+    const w = tg.randn([40, 300], { dtype: 'float64' }), x = tg.randn([3, 300, 50], { dtype: 'float64' });
+    expectMatches(w, x, 1e-10);
+    expectMatches(x.transpose(1, 2), w.transpose(0, 1), 1e-10);
+    expectMatches(tg.randn([2, 1, 30, 300], { dtype: 'float64' }), x, 1e-10);
   });
 });
 

@@ -11,9 +11,13 @@
 //          between steps: Node runs finalizers only between event-loop
 //          turns, so a synchronous loop that leaves tensors to the GC grows
 //          until it yields (use tidy there).
+//   trainer MLP + Adam through train.Trainer: the forward pass replayed
+//          from a trace, backward and the update on the background thread,
+//          a fresh batch per step disposed after it.
 // Asserts nothing; prints the RSS growth between the first report and the end.
 //
-//   npm run bench:soak                    # 100,000 steps per loop
+//   npm run bench:soak                    # 100,000 steps per loop (tidy, manual)
+//   npm run bench:soak -- --loop trainer  # the Trainer loop
 //   npm run bench:soak -- --quick         # 20,000 steps per loop
 //   npm run bench:soak -- --steps 50000 --loop tidy
 import { createRequire } from 'node:module';
@@ -58,7 +62,7 @@ function report(name, step, loss, t0, rows) {
   rows.push(rss);
   const secs = (performance.now() - t0) / 1000;
   console.log(
-    `${name.padEnd(6)} step ${String(step).padStart(7)}  rss ${mb(rss).padStart(7)} MB  heap ${mb(process.memoryUsage().heapUsed).padStart(6)} MB  ` +
+    `${name.padEnd(7)} step ${String(step).padStart(7)}  rss ${mb(rss).padStart(7)} MB  heap ${mb(process.memoryUsage().heapUsed).padStart(6)} MB  ` +
       `live ${String(m.liveTensors).padStart(4)} tensors ${mb(m.liveBytes).padStart(6)} MB  cached ${mb(m.cachedBytes).padStart(6)} MB  ` +
       `loss ${loss.toFixed(4)}  ${(secs * 1e6 / step).toFixed(0)} µs/step`,
   );
@@ -113,12 +117,32 @@ async function runManual() {
   return rows;
 }
 
+async function runTrainer() {
+  const net = model();
+  const optimizer = new tg.optim.Adam(net.parameters(), { lr: 1e-3 });
+  const trainer = new tg.train.Trainer(net, { loss: new tg.nn.CrossEntropyLoss(), optimizer, threads: 1 });
+  const rows = [];
+  let loss = NaN;
+  const t0 = performance.now();
+  for (let step = 1; step <= steps; step++) {
+    const { x, y } = batch();
+    loss = await trainer.step([x, y]);
+    x.dispose();
+    y.dispose();
+    if (step % every === 0) report('trainer', step, loss, t0, rows);
+  }
+  if (trainer.forwardInJsReason !== null) throw new Error(`the forward pass was not traced: ${trainer.forwardInJsReason}`);
+  return rows;
+}
+
+const runs = { tidy: runTidy, manual: runManual, trainer: runTrainer };
+
 tg.setNumThreads(1);
 console.log(`soak: ${steps} steps per loop, MLP ${IN}→${HIDDEN}→${HIDDEN}→${CLASSES}, batch ${BATCH}, 1 thread`);
 const summary = [];
 for (const name of loops) {
-  const rows = name === 'tidy' ? runTidy() : name === 'manual' ? await runManual() : null;
-  if (!rows) throw new Error(`unknown loop '${name}' (tidy or manual)`);
+  if (!(name in runs)) throw new Error(`unknown loop '${name}' (tidy, manual or trainer)`);
+  const rows = await runs[name]();
   const growth = rows[rows.length - 1] - rows[0];
   const max = Math.max(...rows), min = Math.min(...rows);
   // The GC lets untidied tensors pile up to its external-memory threshold

@@ -123,7 +123,8 @@ export class Trainer {
   private readonly threads: number;
   private readonly yieldEveryMs: number;
   private readonly layers: Module[] | null;
-  private readonly model: Model;
+  /** The model's modules (their train/eval modes are part of a trace's key). */
+  private readonly modules: Module[];
   private readonly tracing: boolean;
   private readonly traces = new Map<string, TraceEntry>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -146,7 +147,7 @@ export class Trainer {
     if (typeof this.yieldEveryMs !== 'number' || !(this.yieldEveryMs >= 0))
       throw new RangeError(`Trainer: yieldEveryMs must be a non-negative number, got ${String(options.yieldEveryMs)}`);
     this.layers = sequentialLayers(model);
-    this.model = model;
+    this.modules = model instanceof Module ? model.modules() : [];
     const trace = options.traceForward ?? 'auto';
     if (trace !== 'auto' && typeof trace !== 'boolean')
       throw new TypeError(`Trainer: traceForward must be 'auto', true or false, got ${String(options.traceForward)}`);
@@ -275,10 +276,17 @@ export class Trainer {
   // train/eval modes, which parameters require grad, and grad mode.
   private traceKey(inputs: Tensor[], target: Tensor): string {
     const batch = [...inputs, target];
-    const shapes = batch.map((t, i) => `${t.dtype}[${t.shape.join(',')}]${batch.indexOf(t) < i ? `=${batch.indexOf(t)}` : ''}`).join(' ');
-    const modes = this.model instanceof Module ? this.model.modules().map((m) => (m.training ? 't' : 'e')).join('') : '';
-    const grads = this.params.map((p) => (p.requiresGrad ? 'g' : 'n')).join('');
-    return `${shapes}|${modes}|${grads}|${isGradEnabled() ? 'grad' : 'nograd'}`;
+    let key = isGradEnabled() ? 'grad|' : 'nograd|';
+    for (let i = 0; i < batch.length; i++) {
+      const t = batch[i] as Tensor;
+      const first = batch.indexOf(t);
+      key += `${t.dtype}[${t.shape.join(',')}]${first < i ? `=${first}` : ''} `;
+    }
+    key += '|';
+    for (const m of this.modules) key += m.training ? 't' : 'e';
+    key += '|';
+    for (const p of this.params) key += p.requiresGrad ? 'g' : 'n';
+    return key;
   }
 
   // A step whose forward pass and loss run in JS while their native calls

@@ -1,5 +1,7 @@
 // Jobs that run the backward engine (and optimizer updates after it) on a
-// libuv worker thread, so the event loop keeps serving while they run.
+// background thread of our own (runtime/background.h: lower priority, never
+// preempts the JS thread), so the event loop keeps serving while they run
+// and no libuv worker (file system, DNS, crypto) is held by a training step.
 #pragma once
 
 #include <napi.h>
@@ -20,8 +22,8 @@ struct LockSets {
   std::vector<Tensor> writes, reads;
 };
 
-// Queues backward from `roots`, then each of `updates` in order, on a worker
-// thread; the promise settles on the JS thread. Until then the storages of
+// Queues backward from `roots`, then each of `updates` in order, on a
+// background thread; the promise settles on the JS thread. Until then the storages of
 // the roots, of every leaf the backward reaches (and of its .grad) and of
 // `also_lock` are locked: writes, optimizer steps, .grad access and
 // dispose() from JS fail with a clear error instead of racing the job.
@@ -34,7 +36,7 @@ Napi::Promise queue_backward_job(Napi::Env env, const char* op, std::vector<Tens
 
 // A whole training step: replays `trace` (a recorded forward pass and loss)
 // on `inputs`, runs backward from its first output, then `updates`, all on
-// the worker thread. The promise resolves with handles to the trace's
+// the background thread. The promise resolves with handles to the trace's
 // outputs. Locked until then: `inputs`, `also_lock` and every tensor the
 // trace captured (the parameters) with its gradient. The random numbers the
 // trace's ops take are drawn from the calling JS thread's stream when the

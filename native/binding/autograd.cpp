@@ -1,5 +1,7 @@
 // requiresGrad, .grad, backward, grad(), grad mode and hooks.
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
@@ -119,24 +121,26 @@ Napi::Value backward(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-// See async_job.h. The engine runs off the JS thread; optimizer updates
-// follow it on the same thread, allowed to write what the job locked.
-class BackwardJob final : public Napi::AsyncWorker {
+// See async_job.h. The engine runs on a background thread (runtime/
+// background.h); optimizer updates follow it on the same thread, allowed to
+// write what the job locked. The job reports back to the JS thread through a
+// thread-safe function: one wake-up each way.
+class BackwardJob final {
  public:
-  BackwardJob(Napi::Env env, const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
+  BackwardJob(const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
               BackwardOptions options, std::vector<std::function<void()>> updates, const LockSets& also_lock,
               int threads)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), op_(op), roots_(std::move(roots)),
-        grads_(std::move(grads)), options_(options), updates_(std::move(updates)), threads_(threads) {
+      : op_(op), roots_(std::move(roots)), grads_(std::move(grads)), options_(options), updates_(std::move(updates)),
+        threads_(threads) {
     collect_and_lock(also_lock);
   }
 
   // A traced step: the roots come from replaying `trace` on `inputs` in
   // Execute; the random numbers it will take are drawn now, on the JS thread.
-  BackwardJob(Napi::Env env, const char* op, std::shared_ptr<const Trace> trace, std::vector<Tensor> inputs,
+  BackwardJob(const char* op, std::shared_ptr<const Trace> trace, std::vector<Tensor> inputs,
               std::vector<std::function<void()>> updates, const LockSets& also_lock, int threads)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), op_(op), grads_{Tensor()},
-        updates_(std::move(updates)), threads_(threads), trace_(std::move(trace)), trace_inputs_(std::move(inputs)) {
+      : op_(op), grads_{Tensor()}, updates_(std::move(updates)), threads_(threads), trace_(std::move(trace)),
+        trace_inputs_(std::move(inputs)) {
     trace_->check_inputs(trace_inputs_, op_);
     LockSets locks = also_lock;
     const std::vector<Tensor>& captured = trace_->captured();
@@ -155,14 +159,19 @@ class BackwardJob final : public Napi::AsyncWorker {
     draws_ = draw_ahead(trace_->random_calls());
   }
 
-  Napi::Promise promise() const { return deferred_.Promise(); }
+  BackwardJob(const BackwardJob&) = delete;
+  BackwardJob& operator=(const BackwardJob&) = delete;
+  ~BackwardJob() { unlock(); }
 
-  void Execute() override {
+  // Queues the job on a background thread; the promise settles on the JS thread.
+  static Napi::Promise start(Napi::Env env, std::unique_ptr<BackwardJob> job);
+
+  // On the background thread: never preempts the JS thread, and uses at most
+  // all but one of the pool's threads, so the event loop keeps a core.
+  void execute() {
     try {
-      // On a background thread that never preempts the JS thread, with at
-      // most all but one of the pool's threads: the event loop keeps a core.
       const int threads = threads_ > 0 ? threads_ : std::max(1, runtime::num_threads() - 1);
-      runtime::run_in_background([&] {
+      {
         AsyncJobScope scope;
         runtime::ThreadCapScope cap(threads);
         if (trace_) {
@@ -173,7 +182,7 @@ class BackwardJob final : public Napi::AsyncWorker {
         }
         tapegrad::backward(roots_, grads_, options_);
         for (const auto& update : updates_) update();
-      });
+      }
     } catch (const Error& e) {
       kind_ = e.kind();
       message_ = e.what();
@@ -185,22 +194,33 @@ class BackwardJob final : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override {
+  // On the JS thread once execute() returned: unlocks, then settles.
+  void settle(Napi::Env env, Napi::Promise::Deferred& deferred) {
     unlock();
-    if (!failed_) {
-      deferred_.Resolve(trace_ ? wrap_all(Env(), std::move(outputs_)) : Env().Undefined());
-      return;
-    }
     try {
-      throw_js(Env(), Error(kind_, message_));
+      if (failed_) throw_js(env, Error(kind_, message_));
+      deferred.Resolve(trace_ ? wrap_all(env, std::move(outputs_)) : env.Undefined());
     } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+      deferred.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred.Reject(Napi::Error::New(env, e.what()).Value());
     }
   }
 
-  void OnError(const Napi::Error& e) override {
-    unlock();
-    deferred_.Reject(e.Value());
+  void mark_finished() {
+    std::lock_guard<std::mutex> lock(finished_mutex_);
+    finished_ = true;
+    finished_cv_.notify_all();
+  }
+
+  void wait_finished() {
+    std::unique_lock<std::mutex> lock(finished_mutex_);
+    finished_cv_.wait(lock, [&] { return finished_; });
+  }
+
+  void unlock() {
+    for (const auto& [storage, amount] : locked_) storage->locks.fetch_sub(amount);
+    locked_.clear();
   }
 
  private:
@@ -259,16 +279,10 @@ class BackwardJob final : public Napi::AsyncWorker {
     for (const Tensor& t : locks.reads) held_.push_back(t.impl()->storage);
   }
 
-  void unlock() {
-    for (const auto& [storage, amount] : locked_) storage->locks.fetch_sub(amount);
-    locked_.clear();
-  }
-
   // Added to a storage's lock count by a job that writes it; a job that only
   // reads it adds 1, and may share it with other readers but not a writer.
   static constexpr std::int32_t kWriteLock = 1 << 20;
 
-  Napi::Promise::Deferred deferred_;
   const char* op_;
   std::vector<Tensor> roots_, grads_;
   BackwardOptions options_;
@@ -282,25 +296,67 @@ class BackwardJob final : public Napi::AsyncWorker {
   bool failed_ = false;
   ErrorKind kind_ = ErrorKind::Tapegrad;
   std::string message_;
+  std::mutex finished_mutex_;
+  std::condition_variable finished_cv_;
+  bool finished_ = false;  // execute() returned and the thread-safe function is no longer used
 };
+
+namespace {
+
+// The JS side of a running job: the promise, and the job shared with the background thread.
+struct JobContext {
+  Napi::Promise::Deferred deferred;
+  std::shared_ptr<BackwardJob> job;
+};
+
+void job_done(Napi::Env env, Napi::Function, JobContext* context, void*) {
+  if (env == nullptr) return;  // the environment is going away: job_finalize cleans up
+  context->job->settle(env, context->deferred);
+}
+
+using JobDone = Napi::TypedThreadSafeFunction<JobContext, void, job_done>;
+
+}  // namespace
+
+Napi::Promise BackwardJob::start(Napi::Env env, std::unique_ptr<BackwardJob> job) {
+  auto* context = new JobContext{Napi::Promise::Deferred::New(env), std::shared_ptr<BackwardJob>(std::move(job))};
+  const Napi::Promise promise = context->deferred.Promise();
+  JobDone done;
+  try {
+    // Runs on the JS thread when the job has reported back, or when the
+    // environment is torn down (a worker terminated) while the job runs:
+    // Node then frees the thread-safe function at once, so this waits until
+    // the background thread no longer uses it.
+    done = JobDone::New(env, "tapegrad backward", 0, 1, context, [](Napi::Env, void*, JobContext* c) {
+      c->job->wait_finished();
+      delete c;
+    });
+  } catch (...) {
+    delete context;
+    throw;
+  }
+  std::shared_ptr<BackwardJob> work = context->job;
+  runtime::post_to_background([work, done]() {
+    work->execute();
+    // napi_closing: the environment is gone; the thread must not use `done` again.
+    if (done.NonBlockingCall() == napi_ok) done.Release();
+    work->mark_finished();
+  });
+  return promise;
+}
 
 Napi::Promise queue_backward_job(Napi::Env env, const char* op, std::vector<Tensor> roots, std::vector<Tensor> grads,
                                  BackwardOptions options, std::vector<std::function<void()>> updates,
                                  const LockSets& also_lock, int threads) {
-  auto* job =
-      new BackwardJob(env, op, std::move(roots), std::move(grads), options, std::move(updates), also_lock, threads);
-  Napi::Promise promise = job->promise();
-  job->Queue();
-  return promise;
+  return BackwardJob::start(env, std::make_unique<BackwardJob>(op, std::move(roots), std::move(grads), options,
+                                                              std::move(updates), also_lock, threads));
 }
 
 Napi::Promise queue_traced_step_job(Napi::Env env, const char* op, std::shared_ptr<const Trace> trace,
                                     std::vector<Tensor> inputs, std::vector<std::function<void()>> updates,
                                     const LockSets& also_lock, int threads) {
-  auto* job = new BackwardJob(env, op, std::move(trace), std::move(inputs), std::move(updates), also_lock, threads);
-  Napi::Promise promise = job->promise();
-  job->Queue();
-  return promise;
+  return BackwardJob::start(
+      env, std::make_unique<BackwardJob>(op, std::move(trace), std::move(inputs), std::move(updates), also_lock, threads));
 }
 
 namespace {

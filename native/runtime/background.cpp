@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
-#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -23,13 +22,13 @@ namespace {
 // (nice values run from -20 to 19, the lowest priority).
 [[maybe_unused]] constexpr int kBackgroundNiceIncrement = 5;
 
+void release(struct Runner* r);
+
 // One background thread and its hand-over slot.
 struct Runner {
   std::mutex m;
   std::condition_variable cv;
-  const std::function<void()>* task = nullptr;
-  std::exception_ptr error;
-  bool done = false;
+  std::function<void()> task;
 
   void main() {
 #if defined(__linux__)
@@ -45,17 +44,17 @@ struct Runner {
     const int nice = getpriority(PRIO_PROCESS, self);
     if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, nice + kBackgroundNiceIncrement));
 #endif
-    std::unique_lock<std::mutex> lock(m);
     for (;;) {
-      cv.wait(lock, [&] { return task != nullptr; });
-      try {
-        (*task)();
-      } catch (...) {
-        error = std::current_exception();
+      std::function<void()> run;
+      {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait(lock, [&] { return static_cast<bool>(task); });
+        run = std::move(task);
+        task = nullptr;
       }
-      task = nullptr;
-      done = true;
-      cv.notify_all();
+      run();
+      run = nullptr;  // what the task holds is freed before the runner is handed out again
+      release(this);
     }
   }
 };
@@ -95,20 +94,11 @@ void release(Runner* r) {
 
 }  // namespace
 
-void run_in_background(const std::function<void()>& fn) {
+void post_to_background(std::function<void()> fn) {
   Runner* r = acquire();
-  std::exception_ptr error;
-  {
-    std::unique_lock<std::mutex> lock(r->m);
-    r->task = &fn;
-    r->done = false;
-    r->cv.notify_all();
-    r->cv.wait(lock, [&] { return r->done; });
-    error = r->error;
-    r->error = nullptr;
-  }
-  release(r);
-  if (error) std::rethrow_exception(error);
+  std::lock_guard<std::mutex> lock(r->m);
+  r->task = std::move(fn);
+  r->cv.notify_one();
 }
 
 }  // namespace tapegrad::runtime

@@ -9,10 +9,10 @@
 
 namespace tapegrad::runtime {
 
-// Runs `fn` on a background thread and returns when it has finished,
-// rethrowing what it threw. Threads are reused; one is started when all are
-// busy. Thread-local settings of the caller (grad mode, thread caps) do not
-// carry over: set them inside `fn`.
-void run_in_background(const std::function<void()>& fn);
+// Runs `fn` on a background thread and returns at once; `fn` must not
+// throw. Threads are reused; one is started when all are busy. Thread-local
+// settings of the caller (grad mode, thread caps) do not carry over: set
+// them inside `fn`.
+void post_to_background(std::function<void()> fn);
 
 }  // namespace tapegrad::runtime

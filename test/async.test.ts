@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tg } from './helpers.js';
 
@@ -31,6 +33,27 @@ describe('backwardAsync', () => {
     const h = x.mul(2);
     h.registerHook((g) => g);
     expect(() => h.sum().backwardAsync()).toThrow(/hooks registered from JS/);
+  });
+
+  it('holds no libuv worker while it runs: file system work goes on with a pool of one', () => {
+    // A child process, since the pool size is read once per process.
+    const script = `
+      const fs = require('node:fs');
+      const dist = ${JSON.stringify(path.join(__dirname, '..', 'dist', 'index.js'))};
+      const tg = require(dist);
+      const w = tg.randn([512, 512], { requiresGrad: true });
+      let h = w;
+      for (let i = 0; i < 60; i++) h = h.matmul(w).tanh();
+      const loss = h.sum();
+      let stepDone = false, readDone = false, readFirst = false;
+      loss.backwardAsync().then(() => { stepDone = true; });
+      fs.readFile(dist, (err) => { if (err) throw err; readDone = true; readFirst = !stepDone; });
+      const check = setInterval(() => {
+        if (stepDone && readDone) { clearInterval(check); console.log(JSON.stringify({ readFirst })); }
+      }, 1);
+    `;
+    const out = execFileSync(process.execPath, ['-e', script], { env: { ...process.env, UV_THREADPOOL_SIZE: '1' }, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ readFirst: true });
   });
 
   it('tidyAsync frees what it does not return', async () => {

@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
-"""Fits the polynomials of the float32 exact-GELU gradient kernel
-(gelu_grad_core in native/kernels/basic.inc) and prints their coefficients
-and errors. Needs mpmath and numpy (Debian: python3-mpmath, python3-numpy).
+"""Fits the polynomials of the float32 exact-GELU kernels in
+native/kernels/basic.inc, the gradient's (gelu_grad_core: T and M) and the
+forward's (gelu_cdf: S and a longer M), and prints their coefficients and
+errors. Needs mpmath and numpy (Debian: python3-mpmath, python3-numpy).
 
-    python3 scripts/fit-gelu-grad.py [degree+1 of T] [degree+1 of M]   # default 11 11
+    python3 scripts/fit-gelu-grad.py [degree+1 of T] [degree+1 of M] [degree+1 of S] [degree+1 of forward M]
+    # default 11 11 10 13
 
 T(w) = (Phi(sqrt w) - 1/2)/sqrt w + phi(sqrt w) on w in [0, 1]; Mills' ratio
 M(y) = Phi(-y)/phi(y) on y in [1, 20] as a polynomial in u, the affine map of
 t = 4/(4 + y) onto [-1, 1]. Chebyshev interpolation at 40 digits, then
 monomial coefficients for Horner's rule.
+
+Forward, Phi(x) = 1/2 + x*S(x^2) for |x| < 1 with S(w) = (Phi(sqrt w) - 1/2)/sqrt w
+on w in [0, 1], and Phi(x) = phi(x)*M(|x|) (x < 0) or 1 - phi(x)*M(|x|)
+(x > 0) beyond: there gelu(x) = x*phi*M for x < 0 is tiny and takes M's
+relative error, so M is fitted as above (same map u) to a higher degree and
+its relative error is printed; the gradient's M only needs an error small
+against y - M.
 """
 import sys
 
@@ -38,6 +47,8 @@ def cheb_coefs(f, lo, hi, n):
 A = 1.0; C = 4.0; YMAX = 20.0
 NT = int(sys.argv[1]) if len(sys.argv) > 1 else 11
 NM = int(sys.argv[2]) if len(sys.argv) > 2 else 11
+NS = int(sys.argv[3]) if len(sys.argv) > 3 else 10
+NF = int(sys.argv[4]) if len(sys.argv) > 4 else 13
 
 def cheb_to_mono(c, lo, hi):
     # sum c_j T_j(u), u = (2v - lo - hi)/(hi - lo)  ->  monomials in v? we return monomials in u
@@ -96,3 +107,22 @@ for y, m in zip(ys, M):
     mr = mills(y)
     worst = max(worst, float(abs(m - mr)/(y - mr)))
 print('far: max f\'-relative err %.2e' % worst)
+
+# ---- forward: S on [0, A^2] in w, M on [A, YMAX] in u to degree NF - 1 ----
+def S(w):
+    w = mp.mpf(w)
+    if w == 0: return 1/SQ2PI
+    x = mp.sqrt(w)
+    return (mp.ncdf(x) - mp.mpf(1)/2)/x
+cS = cheb_coefs(S, mp.mpf(0), mp.mpf(A)**2, NS)
+Sw = [float(v) for v in shift(cheb_to_mono(cS, 0, A*A), 0, A*A)]
+cF = cheb_coefs(lambda t: mills(C*(1/t-1)), tlo, thi, NF)
+Fu = [float(v) for v in cheb_to_mono(cF, tlo, thi)]
+print('S', Sw); print('forward M', Fu)
+cdf = 0.5 + xs*horner(Sw, xs*xs)
+worst = max(float(abs(f - mp.ncdf(x))/mp.ncdf(x)) for x, f in zip(xs, cdf))
+print('forward near: max rel err of Phi %.2e' % worst)
+ys = np.concatenate([np.linspace(A, 6, 3000), np.linspace(6, YMAX, 2000)])
+M = horner(Fu, alpha*(C/(C + ys)) + beta)
+worst = max(float(abs(m - mills(y))/mills(y)) for y, m in zip(ys, M))
+print('forward far: max rel err of M %.2e' % worst)

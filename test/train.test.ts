@@ -330,6 +330,40 @@ describe('Trainer.step with a traced forward pass', () => {
     );
   });
 
+  it('traces a transformer encoder layer with dropout (attention, layer norm, GELU) bit for bit', async () => {
+    const build = () => {
+      tg.manualSeed(3);
+      const model = new tg.nn.Sequential(
+        new tg.nn.TransformerEncoderLayer(32, 4, { dimFeedforward: 64, dropout: 0.1, batchFirst: true }),
+        new tg.nn.Flatten(),
+        new tg.nn.Linear(8 * 32, 5),
+      );
+      return { model, optimizer: new tg.optim.AdamW(model.parameters(), { lr: 1e-3 }), loss: new tg.nn.CrossEntropyLoss() };
+    };
+    const a = build();
+    const b = build();
+    tg.manualSeed(5);
+    const x = tg.randn([6, 8, 32]);
+    const y = tg.randint(0, 5, [6]);
+    const trainer = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer });
+    tg.manualSeed(7);
+    const expected = Array.from({ length: 4 }, () =>
+      tg.tidy(() => {
+        a.optimizer.zeroGrad();
+        const l = a.loss.forward(a.model.forward(x), y);
+        l.backward();
+        a.optimizer.step();
+        return l.item();
+      }),
+    );
+    tg.manualSeed(7);
+    const losses: number[] = [];
+    for (let i = 0; i < 4; i++) losses.push(await trainer.step([x, y]));
+    expect(losses).toEqual(expected);
+    expect(trainer.forwardInJsReason).toBeNull();
+    expect(weights(b.model)).toEqual(weights(a.model));
+  });
+
   it('trains an autoencoder (the batch holds one tensor twice), and then other batches, as on the JS thread', async () => {
     const build = () => {
       tg.manualSeed(4);

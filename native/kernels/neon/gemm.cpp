@@ -130,29 +130,8 @@ volatile double g_probe_sink;
 
 }  // namespace
 
-void gemm_f32(Index m, Index n, Index k, float alpha, const float* a, Index a_rs, Index a_cs, const float* b,
-              Index b_rs, Index b_cs, float beta, float* c, Index c_rs, Index c_cs) {
-  gemm_run<GemmF32>(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
-}
-
-void gemm_f64(Index m, Index n, Index k, double alpha, const double* a, Index a_rs, Index a_cs, const double* b,
-              Index b_rs, Index b_cs, double beta, double* c, Index c_rs, Index c_cs) {
-  gemm_run<GemmF64>(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
-}
-
-bool gemm_batch_f32(Index count, Index m, Index n, Index k, float alpha, const float* a, const Index* a_off,
-                    Index a_rs, Index a_cs, const float* b, const Index* b_off, Index b_rs, Index b_cs, float beta,
-                    float* c, const Index* c_off, Index c_rs, Index c_cs) {
-  return gemm_batch_run<GemmF32>(count, m, n, k, alpha, a, a_off, a_rs, a_cs, b, b_off, b_rs, b_cs, beta, c, c_off,
-                                 c_rs, c_cs);
-}
-
-bool gemm_batch_f64(Index count, Index m, Index n, Index k, double alpha, const double* a, const Index* a_off,
-                    Index a_rs, Index a_cs, const double* b, const Index* b_off, Index b_rs, Index b_cs, double beta,
-                    double* c, const Index* c_off, Index c_rs, Index c_cs) {
-  return gemm_batch_run<GemmF64>(count, m, n, k, alpha, a, a_off, a_rs, a_cs, b, b_off, b_rs, b_cs, beta, c, c_off,
-                                 c_rs, c_cs);
-}
+// The kernel-table entries (gemm.inc).
+TG_GEMM_ENTRY_POINTS(GemmF32, GemmF64)
 
 double fma_probe_f32(std::int64_t iters) { return portable_probe<float, true>(iters, g_probe_sink); }
 double fma_probe_f64(std::int64_t iters) { return portable_probe<double, true>(iters, g_probe_sink); }

@@ -2,7 +2,8 @@
 // runCaseScript, gemm.test.ts): when the script is the main module, load the
 // built package, apply TAPEGRAD_TEST_THREADS, run the script's runAll(tg,
 // native) and print one JSON line: the ISA path, the script's own fields
-// about the run, then runAll's report (its failures cut to 20).
+// about the run, then runAll's report (its failures cut to 20). Also the
+// helpers several case scripts share.
 'use strict';
 const path = require('node:path');
 
@@ -18,4 +19,25 @@ function caseMain(caller, runAll, runFields = () => ({})) {
   process.stdout.write(JSON.stringify(report) + '\n');
 }
 
-module.exports = { caseMain };
+// Deterministic values in [0, 1) (mulberry32).
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Whether two typed arrays hold the same bytes.
+function sameBits(x, y) {
+  const u = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  const v = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
+  if (u.length !== v.length) return false;
+  for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
+  return true;
+}
+
+module.exports = { caseMain, rng, sameBits };

@@ -6,19 +6,7 @@
 // prints one JSON line: { isa, detectedIsa, path, cases, checked, failures, threadMismatches }.
 // TAPEGRAD_GEMM_PATH=packed|direct forces the kernel's path for every size
 // (direct only where the layout allows it), so small shapes reach both.
-const { caseMain } = require('../case-main.cjs');
-
-// Deterministic values (mulberry32).
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { caseMain, rng, sameBits } = require('../case-main.cjs');
 
 // Operand layouts of a rows×cols view; elements outside the view are NaN, so
 // reading one poisons the result, and they must be unchanged afterwards.
@@ -162,14 +150,6 @@ function check(dtype, cs, ops, out) {
   return null;
 }
 const expected = (ops, cs, i, j) => ops.expected[i * cs.n + j];
-
-function sameBits(x, y) {
-  const u = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  const v = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
-  if (u.length !== v.length) return false;
-  for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
-  return true;
-}
 
 // Runs every case in float32 and float64 on 1 thread (checked against the
 // reference), then on 2 and 5 threads (checked bit for bit against 1 thread).

@@ -11,18 +11,7 @@
 // once per ISA path (TAPEGRAD_ISA) and GEMM path (TAPEGRAD_GEMM_PATH); run
 // directly:
 //   TAPEGRAD_ISA=avx2 TAPEGRAD_GEMM_PATH=packed node test/ops/matmul-batch-cases.cjs
-const { caseMain } = require('../case-main.cjs');
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { caseMain, rng, sameBits } = require('../case-main.cjs');
 
 // A [...batch, rows, cols] operand in one of these layouts (values outside
 // the view are NaN, so reading one poisons the result):
@@ -96,14 +85,6 @@ function pick(t, index) {
   let v = t;
   for (let d = 0; d < index.length; d++) v = v.narrow(0, v.shape[0] === 1 ? 0 : index[d], 1).squeeze(0);
   return v;
-}
-
-function sameBits(x, y) {
-  const u = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  const v = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
-  if (u.length !== v.length) return false;
-  for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
-  return true;
 }
 
 function runAll(tg) {

@@ -27,6 +27,21 @@ function setup(make: (p: tg.Tensor[]) => Opt, sizes = [12, 32, 32, 4], batch = 1
 
 const weights = (m: tg.nn.Module) => m.parameters().flatMap((p) => Array.from(p.data()));
 
+// The reference for a Trainer step: the same step synchronously on the JS thread; its loss.
+interface Training {
+  model: tg.nn.Module;
+  optimizer: { zeroGrad(): void; step(): void };
+  loss: tg.nn.Module;
+}
+const syncStep = (s: Training, x: tg.Tensor, y: tg.Tensor): number =>
+  tg.tidy(() => {
+    s.optimizer.zeroGrad();
+    const l = s.loss.forward(s.model.forward(x), y);
+    l.backward();
+    s.optimizer.step();
+    return l.item();
+  });
+
 describe('Trainer.step', () => {
   for (const [name, make] of Object.entries(optimizers)) {
     it(`matches synchronous steps bit for bit: ${name}`, async () => {
@@ -34,13 +49,7 @@ describe('Trainer.step', () => {
       const b = setup(make);
       const trainer = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer });
       for (let i = 0; i < 4; i++) {
-        const expected = tg.tidy(() => {
-          a.optimizer.zeroGrad();
-          const l = a.loss.forward(a.model.forward(a.x), a.y);
-          l.backward();
-          a.optimizer.step();
-          return l.item();
-        });
+        const expected = syncStep(a, a.x, a.y);
         expect(await trainer.step([b.x, b.y])).toBe(expected);
       }
       expect(weights(b.model)).toEqual(weights(a.model));
@@ -152,14 +161,7 @@ describe('Trainer.step', () => {
     const b = setup(make);
     const trainer = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer });
     const expected: number[] = [];
-    for (let i = 0; i < 3; i++)
-      expected.push(tg.tidy(() => {
-        a.optimizer.zeroGrad();
-        const l = a.loss.forward(a.model.forward(a.x), a.y);
-        l.backward();
-        a.optimizer.step();
-        return l.item();
-      }));
+    for (let i = 0; i < 3; i++) expected.push(syncStep(a, a.x, a.y));
     const losses = await Promise.all([0, 1, 2].map(() => trainer.step([b.x, b.y])));
     expect(losses).toEqual(expected);
     expect(weights(b.model)).toEqual(weights(a.model));
@@ -218,16 +220,6 @@ describe('Trainer.step', () => {
 });
 
 describe('Trainer.step with a traced forward pass', () => {
-  // A reference: the same steps on the JS thread, synchronously.
-  const syncStep = (s: ReturnType<typeof setup>, x: tg.Tensor, y: tg.Tensor) =>
-    tg.tidy(() => {
-      s.optimizer.zeroGrad();
-      const l = s.loss.forward(s.model.forward(x), y);
-      l.backward();
-      s.optimizer.step();
-      return l.item();
-    });
-
   it('runs the forward pass of later steps off the JS thread, bit for bit as on it', async () => {
     const a = setup(optimizers['Adam (AMSGrad)']!);
     const b = setup(optimizers['Adam (AMSGrad)']!);
@@ -347,15 +339,7 @@ describe('Trainer.step with a traced forward pass', () => {
     const y = tg.randint(0, 5, [6]);
     const trainer = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer });
     tg.manualSeed(7);
-    const expected = Array.from({ length: 4 }, () =>
-      tg.tidy(() => {
-        a.optimizer.zeroGrad();
-        const l = a.loss.forward(a.model.forward(x), y);
-        l.backward();
-        a.optimizer.step();
-        return l.item();
-      }),
-    );
+    const expected = Array.from({ length: 4 }, () => syncStep(a, x, y));
     tg.manualSeed(7);
     const losses: number[] = [];
     for (let i = 0; i < 4; i++) losses.push(await trainer.step([x, y]));
@@ -377,13 +361,7 @@ describe('Trainer.step with a traced forward pass', () => {
     const y = tg.randn([8, 6]);
     const trainer = new tg.train.Trainer(b.model, { loss: b.loss, optimizer: b.optimizer });
     for (const batch of [[x, x], [x, x], [x, y], [x, y], [x, x]] as const) {
-      const expected = tg.tidy(() => {
-        a.optimizer.zeroGrad();
-        const l = a.loss.forward(a.model.forward(batch[0]), batch[1]);
-        l.backward();
-        a.optimizer.step();
-        return l.item();
-      });
+      const expected = syncStep(a, batch[0], batch[1]);
       expect(await trainer.step([...batch])).toBe(expected);
     }
   });

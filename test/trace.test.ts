@@ -60,6 +60,30 @@ function expectSameBits(actual: Tensor | null, expected: Tensor | null, where: s
     if (!Object.is(a[i], e[i])) expect(a[i], `${where}: element ${i}`).toBe(e[i]); // toBe is Object.is
 }
 
+/**
+ * Replays `trace` on a new input of `shape` (leaf seed `seed`) and runs
+ * `forward` in JS on an equal one: the outputs, and the input's gradient of
+ * `loss` of the outputs, must have the same bits. Returns the replay's outputs.
+ */
+function expectReplayLikeJs(
+  trace: TraceHandle,
+  forward: (xs: Tensor[]) => Tensor[],
+  shape: number[],
+  seed: number,
+  loss: (outs: Tensor[]) => Tensor,
+): Tensor[] {
+  const xr = leaf(shape, seed);
+  const xj = leaf(shape, seed);
+  const replayed = replay(trace, [xr]);
+  const js = forward([xj]);
+  expect(replayed.length).toBe(js.length);
+  replayed.forEach((t, i) => expectSameBits(t, js[i]!, `output ${i}`));
+  loss(replayed).backward();
+  loss(js).backward();
+  expectSameBits(xr.grad, xj.grad, 'grad');
+  return replayed;
+}
+
 const values = (t: Tensor): number[] => Array.from(t.data());
 
 // ---- the random programs of the differential test -------------------------------
@@ -153,16 +177,8 @@ describe('trace replay', () => {
         return [rows[0]!, rows[2]!.exp(), cols[1]!.sin(), rows[1]!.sum().add(cols[0]!.square().sum()), a!.mul(b!.sum(0, true))];
       };
       const trace = usable(record([leaf([6, 4], 1)], forward));
-      const xr = leaf([6, 4], 2);
-      const xj = leaf([6, 4], 2);
-      const replayed = replay(trace, [xr]);
-      const js = forward([xj]);
-      expect(replayed.length).toBe(5);
-      replayed.forEach((t, i) => expectSameBits(t, js[i]!, `output ${i}`));
       const loss = (outs: Tensor[]): Tensor => outs.map((t, i) => t.sum().mul(i + 1)).reduce((s, t) => s.add(t));
-      loss(replayed).backward();
-      loss(js).backward();
-      expectSameBits(xr.grad, xj.grad, 'grad');
+      expect(expectReplayLikeJs(trace, forward, [6, 4], 2, loss).length).toBe(5);
     });
   });
 
@@ -178,16 +194,9 @@ describe('trace replay', () => {
         return [buffer, x!.mul(buffer).add(scratch)];
       };
       const trace = usable(record([leaf([3, 4], 1)], forward));
-      const xr = leaf([3, 4], 5);
-      const xj = leaf([3, 4], 5);
-      const replayed = replay(trace, [xr]);
-      const js = forward([xj]);
-      replayed.forEach((t, i) => expectSameBits(t, js[i]!, `output ${i}`));
+      const replayed = expectReplayLikeJs(trace, forward, [3, 4], 5, (outs) => outs[1]!.sum());
       // The buffer starts from zeros on every replay: a second one gives the same bits.
-      replay(trace, [xr]).forEach((t, i) => expectSameBits(t, js[i]!, `second replay, output ${i}`));
-      replayed[1]!.sum().backward();
-      js[1]!.sum().backward();
-      expectSameBits(xr.grad, xj.grad, 'grad');
+      replay(trace, [leaf([3, 4], 5)]).forEach((t, i) => expectSameBits(t, replayed[i]!, `second replay, output ${i}`));
     });
   });
 
@@ -335,14 +344,7 @@ describe('trace replay', () => {
         return [a.mul(b).add(c.exp()).sub(x!), x!, a, x!.flatten(0, 0)];
       };
       const trace = usable(record([leaf([2, 3], 1)], forward));
-      const xr = leaf([2, 3], 2);
-      const xj = leaf([2, 3], 2);
-      const replayed = replay(trace, [xr]);
-      const js = forward([xj]);
-      replayed.forEach((t, i) => expectSameBits(t, js[i]!, `output ${i}`));
-      replayed[0]!.sum().backward();
-      js[0]!.sum().backward();
-      expectSameBits(xr.grad, xj.grad, 'grad');
+      expectReplayLikeJs(trace, forward, [2, 3], 2, (outs) => outs[0]!.sum());
     });
   });
 

@@ -170,13 +170,7 @@ export interface NativeAddon {
   traceEnd(outputs: Handle[]): { trace: TraceHandle; reason: null } | { trace: null; reason: string };
   traceAbort(): void;
   _traceRun(trace: TraceHandle, inputs: Handle[]): Handle[];
-  tracedStepAsync(
-    trace: TraceHandle,
-    inputs: Handle[],
-    updates: [string, unknown[]][],
-    threads: number,
-    alsoLock: Handle[],
-  ): Promise<Handle[]>;
+  tracedStepAsync(trace: TraceHandle, inputs: Handle[], updates: [string, unknown[]][], threads: number): Promise<Handle[]>;
   gradNorm(params: Handle[], normType: number): number;
   gradScale(params: Handle[], coef: number): void;
   gradClamp(params: Handle[], clipValue: number): void;

@@ -182,7 +182,7 @@ export class Tensor {
     );
   }
   /**
-   * backward() on a worker thread: the event loop keeps serving while it runs.
+   * backward() on a background thread: the event loop keeps serving while it runs.
    * Until the promise settles, in-place writes to the leaves and to their .grad
    * (including optimizer steps) throw. Graphs with JS hooks need backward().
    */

@@ -256,9 +256,10 @@ class BackwardJob final {
   // Locks what the job writes for it alone, and what it only reads shared
   // with other jobs that only read it. JS writes fail while either is held.
   void lock_all(const LockSets& locks) {
-    std::unordered_map<Storage*, bool> wanted;  // storage -> written (views and repeats lock once)
-    for (const Tensor& t : locks.writes) wanted[t.impl()->storage.get()] = true;
-    for (const Tensor& t : locks.reads) wanted.emplace(t.impl()->storage.get(), false);
+    // Storage -> written; views and repeats lock once.
+    std::unordered_map<std::shared_ptr<Storage>, bool> wanted;
+    for (const Tensor& t : locks.writes) wanted[t.impl()->storage] = true;
+    for (const Tensor& t : locks.reads) wanted.emplace(t.impl()->storage, false);
     for (const auto& [storage, written] : wanted) {
       std::int32_t current = storage->locks.load();
       bool taken = false;
@@ -272,11 +273,8 @@ class BackwardJob final {
         unlock();
         throw_error(op_, ": a tensor it uses is in use by another running backwardAsync or train step; await it first");
       }
-      locked_.push_back({storage, written ? kWriteLock : 1});
+      locked_.emplace_back(storage, written ? kWriteLock : 1);
     }
-    // The job holds the storages: their tensors may be dropped by JS meanwhile.
-    for (const Tensor& t : locks.writes) held_.push_back(t.impl()->storage);
-    for (const Tensor& t : locks.reads) held_.push_back(t.impl()->storage);
   }
 
   // Added to a storage's lock count by a job that writes it; a job that only
@@ -291,8 +289,8 @@ class BackwardJob final {
   std::shared_ptr<const Trace> trace_;
   std::vector<Tensor> trace_inputs_, outputs_;
   RandomDraws draws_;
-  std::vector<std::pair<Storage*, std::int32_t>> locked_;
-  std::vector<std::shared_ptr<Storage>> held_;
+  // What the job locked, and by how much; held, since JS may drop the tensors meanwhile.
+  std::vector<std::pair<std::shared_ptr<Storage>, std::int32_t>> locked_;
   bool failed_ = false;
   ErrorKind kind_ = ErrorKind::Tapegrad;
   std::string message_;

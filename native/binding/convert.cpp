@@ -174,6 +174,12 @@ std::vector<std::uint64_t> handle_keys(const Napi::Value& array) {
   return keys;
 }
 
+Napi::Value wrap_all(Napi::Env env, std::vector<Tensor> tensors) {
+  Napi::Array out = Napi::Array::New(env, tensors.size());
+  for (std::uint32_t i = 0; i < tensors.size(); ++i) out.Set(i, wrap(env, std::move(tensors[i])));
+  return out;
+}
+
 Tensor unwrap(const Napi::Value& v, const char* op, const char* arg) {
   HandleSlot* s = nullptr;
   switch (lookup(addon_data(v.Env()), v, &s)) {
@@ -314,13 +320,7 @@ Napi::Value call_guarded(const Napi::CallbackInfo& info, Napi::Value (*fn)(const
     if (TraceRecorder* recorder = active_trace_recorder())
       recorder->fail(concat("the forward pass calls ", static_cast<const char*>(info.Data()),
                             ", which reads tensor values or changes state outside the graph"));
-  try {
-    return fn(info);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw_js(info.Env(), e);
-  }
+  return run_guarded(info.Env(), [&] { return fn(info); });
 }
 
 }  // namespace tapegrad::binding

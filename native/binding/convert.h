@@ -26,6 +26,8 @@ namespace tapegrad::binding {
 // and reporting it again on every read would only make V8 collect garbage
 // more often.
 Napi::Value wrap(Napi::Env env, Tensor t, bool report = true);
+// An array of new handles.
+Napi::Value wrap_all(Napi::Env env, std::vector<Tensor> tensors);
 // Releases the handle's reference now (idempotent).
 void dispose(Napi::Env env, const Napi::Value& handle);
 // Frees the handle's tensor when `owner` (the JS Tensor object) is collected.
@@ -87,5 +89,17 @@ void define(Napi::Env env, Napi::Object exports, const char* name, InTrace in_tr
 
 // Throws a JS error of the matching class for a core error.
 [[noreturn]] void throw_js(Napi::Env env, const std::exception& e);
+
+// Returns fn(), turning core errors into JS errors (see throw_js).
+template <typename F>
+Napi::Value run_guarded(Napi::Env env, F&& fn) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw_js(env, e);
+  }
+}
 
 }  // namespace tapegrad::binding

@@ -129,12 +129,10 @@ std::vector<Tensor> replay_op(OpArgs& args) {
   }
 }
 
-Napi::Value wrap_all(Napi::Env env, std::vector<Tensor> tensors);
-
 template <auto Fn>
 Napi::Value op_entry(const Napi::CallbackInfo& info) {
   const char* name = static_cast<const char*>(info.Data());
-  try {
+  return run_guarded(info.Env(), [&]() -> Napi::Value {
     TraceRecorder* recorder = active_trace_recorder();
     OpArgs args(info, recorder);
     using R = decltype(Fn(args));
@@ -151,11 +149,7 @@ Napi::Value op_entry(const Napi::CallbackInfo& info) {
       if (recorder) recorder->add_call(&replay_op<Fn>, name, std::move(args.reads()), handle_keys(outs), false);
       return outs;
     }
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw_js(info.Env(), e);
-  }
+  });
 }
 
 // Adds an op's binding function to `exports` (`name` must outlive the addon: a literal).

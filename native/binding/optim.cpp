@@ -220,7 +220,7 @@ StepPlan step_plan(const Napi::CallbackInfo& info, std::size_t first, const char
 }
 
 // trainStepAsync(loss, updates: [kind, args][], threads, alsoLock) -> Promise<void>:
-// backward from `loss`, then each optimizer update, on a worker thread with
+// backward from `loss`, then each optimizer update, on a background thread with
 // at most `threads` compute threads (0: all but one). `alsoLock` (the batch)
 // is locked against writes from JS too, since the graph reads it.
 Napi::Value train_step_async(const Napi::CallbackInfo& info) {
@@ -230,9 +230,10 @@ Napi::Value train_step_async(const Napi::CallbackInfo& info) {
                             plan.locks, plan.threads);
 }
 
-// tracedStepAsync(trace, inputs, updates, threads, alsoLock) -> Promise<handle[]>:
-// as trainStepAsync, with the forward pass too: the trace (whose first output
-// is the loss) is replayed on `inputs` in the job. Resolves with the trace's outputs.
+// tracedStepAsync(trace, inputs, updates, threads) -> Promise<handle[]>: as
+// trainStepAsync, with the forward pass too: the trace (whose first output
+// is the loss) is replayed on `inputs` (locked by the job, as the batch) in
+// the job. Resolves with the trace's outputs.
 Napi::Value traced_step_async(const Napi::CallbackInfo& info) {
   const char* op = "tracedStepAsync";
   std::shared_ptr<const Trace> trace = arg_trace(info, 0, op);

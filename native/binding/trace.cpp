@@ -27,7 +27,7 @@ Tensor OpArgs::traced_tensor(std::size_t i, const char* op, const char* arg) {
   if (replay_) return replayed(*values_, answer<TensorRef>([] { return TensorRef{}; }).id);
   const Napi::Value handle = (*info_)[i];
   Tensor t = unwrap(handle, op, arg);
-  if (recorder_) reads_.emplace_back(TensorRef{recorder_->id_of(handle_key(handle), t)});
+  reads_.emplace_back(TensorRef{recorder_->id_of(handle_key(handle), t)});
   return t;
 }
 
@@ -36,7 +36,7 @@ Tensor OpArgs::traced_tensor_or_number(std::size_t i, const DType* like, const c
   if (replay_) return replayed(*values_, answer<TensorRef>([] { return TensorRef{}; }).id);
   if (!(*info_)[i].IsNumber()) return traced_tensor(i, op, arg);
   Tensor t = arg_tensor_or_number(*info_, i, like, op, arg);
-  if (recorder_) reads_.emplace_back(TensorRef{recorder_->capture(t)});
+  reads_.emplace_back(TensorRef{recorder_->capture(t)});
   return t;
 }
 
@@ -71,7 +71,7 @@ ElementsView OpArgs::elements(std::size_t i, const char* op) {
   }
   const auto* bytes = static_cast<const std::uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
   const auto count = static_cast<std::int64_t>(array.ElementLength());
-  if (recorder_) {
+  if (recorder_) {  // (plain calls come here too)
     // The elements as they are now: a later change to the JS array does not reach the replay.
     auto copy = std::make_shared<std::vector<std::uint8_t>>(bytes, bytes + array.ByteLength());
     reads_.emplace_back(Bytes{std::move(copy), dtype, count});
@@ -79,11 +79,6 @@ ElementsView OpArgs::elements(std::size_t i, const char* op) {
   return {bytes, dtype, count};
 }
 
-Napi::Value wrap_all(Napi::Env env, std::vector<Tensor> tensors) {
-  Napi::Array out = Napi::Array::New(env, tensors.size());
-  for (std::uint32_t i = 0; i < tensors.size(); ++i) out.Set(i, wrap(env, std::move(tensors[i])));
-  return out;
-}
 
 // ---- recording --------------------------------------------------------------
 
@@ -189,7 +184,6 @@ void Trace::check_inputs(const std::vector<Tensor>& inputs, const char* op) cons
 }
 
 std::vector<Tensor> Trace::run(const std::vector<Tensor>& inputs, const char* op, RandomDraws* draws) const {
-  check_inputs(inputs, op);
   std::vector<Tensor> values(value_count_);
   std::copy(inputs.begin(), inputs.end(), values.begin());
   for (std::size_t k = 0; k < captured_.size(); ++k) values[captured_ids_[k]] = captured_[k];
@@ -266,7 +260,9 @@ Napi::Value trace_abort(const Napi::CallbackInfo& info) {
 // _traceRun(trace, inputs) -> handles: replays on the JS thread (tests compare it with the JS forward pass).
 Napi::Value trace_run(const Napi::CallbackInfo& info) {
   const TraceBox& trace = arg_trace(info, 0, "_traceRun");
-  return wrap_all(info.Env(), trace->run(arg_tensors(info, 1, "_traceRun", "inputs"), "_traceRun", nullptr));
+  const std::vector<Tensor> inputs = arg_tensors(info, 1, "_traceRun", "inputs");
+  trace->check_inputs(inputs, "_traceRun");
+  return wrap_all(info.Env(), trace->run(inputs, "_traceRun", nullptr));
 }
 
 }  // namespace

@@ -61,7 +61,7 @@ class Trace {
   // shapes and dtypes, and the same tensor where the recording got one
   // tensor twice. RangeError naming `op` otherwise.
   void check_inputs(const std::vector<Tensor>& inputs, const char* op) const;
-  // Runs the calls on `inputs` (checked) on the calling thread, with the
+  // Runs the calls on `inputs` (passed by check_inputs) on the calling thread, with the
   // grad mode the recording started with. Random ops take their numbers
   // from `draws` (drawn ahead for random_calls()), or draw on this thread.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs, const char* op, RandomDraws* draws) const;

@@ -1,5 +1,6 @@
-// Trainer: training steps whose backward pass and optimizer update run on a
-// worker thread, so a server's event loop keeps serving while it trains.
+// Trainer: training steps whose forward pass (replayed from a trace),
+// backward pass and optimizer update run on a background thread, so a
+// server's event loop keeps serving while it trains.
 import { isGradEnabled } from '../autograd.js';
 import { tidy } from '../memory.js';
 import { native, type TraceHandle } from '../native.js';
@@ -334,7 +335,8 @@ export class Trainer {
     const batch = [...inputs, target];
     const handles = batch.map((t) => t._handle);
     const plan = this.optimizer._plan((p) => reached.has(p));
-    const outputs = await native.tracedStepAsync(trace, handles, plan?.updates ?? [], this.threads, handles);
+    // The job locks the batch itself: they are the trace's inputs.
+    const outputs = await native.tracedStepAsync(trace, handles, plan?.updates ?? [], this.threads);
     const [loss, prediction] = outputs.map((h) => Tensor._fromHandle(h)) as [Tensor, Tensor];
     try {
       if (plan === null) this.optimizer.step();

@@ -128,7 +128,6 @@ bool splits_itself(const NodeWork& w) {
   if (w.one_thread) return false;
   // Each GEMM splits its tiles from kGemmParallelMinMacs on, and a matmul's
   // two GEMMs run side by side from the same size (kConcurrentGemmFlops).
-  static_assert(kConcurrentGemmFlops == 2 * kernels::kGemmParallelMinMacs);
   if (w.gemms > 0 && w.macs / w.gemms >= kernels::kGemmParallelMinMacs) return true;
   return w.elements >= 2 * static_cast<double>(runtime::kElementwiseGrain);
 }

@@ -15,6 +15,7 @@
 
 #include "core/autograd.h"
 #include "core/grad_mode.h"
+#include "kernels/kernels.h"
 #include "runtime/parallel.h"
 
 namespace tapegrad {
@@ -68,8 +69,9 @@ struct NodeEstimate {
 NodeEstimate estimate_node(const Node& node);
 
 // Work below which the two GEMMs of a matmul backward run one after the
-// other (each still splitting its tiles across the pool).
-inline constexpr double kConcurrentGemmFlops = 1 << 21;
+// other (each still splitting its tiles across the pool): the size from
+// which one GEMM splits its own tiles.
+inline constexpr double kConcurrentGemmFlops = 2 * kernels::kGemmParallelMinMacs;
 
 // Runs first() and second() (the two GEMMs of a matmul backward) on two pool
 // threads when each does at least kConcurrentGemmFlops of work, one after

@@ -188,36 +188,6 @@ T* state_at(bool used, const std::vector<Tensor>& list, std::size_t i, std::int6
   return used ? list[i].data<T>() + begin : nullptr;
 }
 
-// The active ISA's kernel for the element type.
-void run_kernel(const kernels::SgdUpdate& u, std::int64_t n, float* p, const float* g, float* buf) {
-  kernels::active().sgd_f32(u, n, p, g, buf);
-}
-void run_kernel(const kernels::SgdUpdate& u, std::int64_t n, double* p, const double* g, double* buf) {
-  kernels::active().sgd_f64(u, n, p, g, buf);
-}
-void run_kernel(const kernels::AdamUpdate& u, std::int64_t n, float* p, const float* g, float* m, float* v,
-                float* vmax) {
-  kernels::active().adam_f32(u, n, p, g, m, v, vmax);
-}
-void run_kernel(const kernels::AdamUpdate& u, std::int64_t n, double* p, const double* g, double* m, double* v,
-                double* vmax) {
-  kernels::active().adam_f64(u, n, p, g, m, v, vmax);
-}
-void run_kernel(const kernels::RmspropUpdate& u, std::int64_t n, float* p, const float* g, float* sq, float* gavg,
-                float* buf) {
-  kernels::active().rmsprop_f32(u, n, p, g, sq, gavg, buf);
-}
-void run_kernel(const kernels::RmspropUpdate& u, std::int64_t n, double* p, const double* g, double* sq,
-                double* gavg, double* buf) {
-  kernels::active().rmsprop_f64(u, n, p, g, sq, gavg, buf);
-}
-void run_kernel(const kernels::AdagradUpdate& u, std::int64_t n, float* p, const float* g, float* sum) {
-  kernels::active().adagrad_f32(u, n, p, g, sum);
-}
-void run_kernel(const kernels::AdagradUpdate& u, std::int64_t n, double* p, const double* g, double* sum) {
-  kernels::active().adagrad_f64(u, n, p, g, sum);
-}
-
 }  // namespace
 
 void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
@@ -228,8 +198,9 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
   const kernels::SgdUpdate u{o.lr, o.momentum, o.weight_decay, 1 - o.dampening, o.nesterov, o.maximize, first_step};
   update_each_param(params, grads, [&](std::int64_t begin, std::int64_t end, std::size_t i, auto zero) {
     using T = decltype(zero);
-    run_kernel(u, end - begin, params[i].data<T>() + begin, grads[i].data<T>() + begin,
-               state_at<T>(momentum, bufs, i, begin));
+    const kernels::KernelTable& t = kernels::active();
+    kernel_for<T>(t.sgd_f32, t.sgd_f64)(u, end - begin, params[i].data<T>() + begin, grads[i].data<T>() + begin,
+                                        state_at<T>(momentum, bufs, i, begin));
   });
 }
 
@@ -246,8 +217,10 @@ void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
                               o.maximize};
   update_each_param(params, grads, [&](std::int64_t begin, std::int64_t end, std::size_t i, auto zero) {
     using T = decltype(zero);
-    run_kernel(u, end - begin, params[i].data<T>() + begin, grads[i].data<T>() + begin, m[i].data<T>() + begin,
-               v[i].data<T>() + begin, state_at<T>(o.amsgrad, vmax, i, begin));
+    const kernels::KernelTable& t = kernels::active();
+    kernel_for<T>(t.adam_f32, t.adam_f64)(u, end - begin, params[i].data<T>() + begin, grads[i].data<T>() + begin,
+                                          m[i].data<T>() + begin, v[i].data<T>() + begin,
+                                          state_at<T>(o.amsgrad, vmax, i, begin));
   });
 }
 
@@ -262,8 +235,11 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
   const kernels::RmspropUpdate u{o.lr, o.alpha, o.eps, o.weight_decay, o.momentum, o.centered, o.maximize};
   update_each_param(params, grads, [&](std::int64_t begin, std::int64_t end, std::size_t i, auto zero) {
     using T = decltype(zero);
-    run_kernel(u, end - begin, params[i].data<T>() + begin, grads[i].data<T>() + begin, sq[i].data<T>() + begin,
-               state_at<T>(o.centered, gavg, i, begin), state_at<T>(momentum, bufs, i, begin));
+    const kernels::KernelTable& t = kernels::active();
+    kernel_for<T>(t.rmsprop_f32, t.rmsprop_f64)(u, end - begin, params[i].data<T>() + begin,
+                                                grads[i].data<T>() + begin, sq[i].data<T>() + begin,
+                                                state_at<T>(o.centered, gavg, i, begin),
+                                                state_at<T>(momentum, bufs, i, begin));
   });
 }
 
@@ -274,7 +250,9 @@ void adagrad_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
   const kernels::AdagradUpdate u{o.lr / (1 + (o.step - 1) * o.lr_decay), o.eps, o.weight_decay, o.maximize};
   update_each_param(params, grads, [&](std::int64_t begin, std::int64_t end, std::size_t i, auto zero) {
     using T = decltype(zero);
-    run_kernel(u, end - begin, params[i].data<T>() + begin, grads[i].data<T>() + begin, sums[i].data<T>() + begin);
+    const kernels::KernelTable& t = kernels::active();
+    kernel_for<T>(t.adagrad_f32, t.adagrad_f64)(u, end - begin, params[i].data<T>() + begin,
+                                                grads[i].data<T>() + begin, sums[i].data<T>() + begin);
   });
 }
 

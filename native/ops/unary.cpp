@@ -65,10 +65,7 @@ Tensor map_floating(const Tensor& x, const char* op, F f) {
 // loop (strided inputs, TAPEGRAD_ELEMENTWISE=generic) agrees with them.
 template <typename F>
 Tensor map_floating_in_double(const Tensor& x, const char* op, F f) {
-  return visit_floating(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    return unary_map<T, T>(x, x.dtype(), op, [&](T v) { return static_cast<T>(f(static_cast<double>(v))); });
-  });
+  return map_floating(x, op, [&](auto v) { return f(static_cast<double>(v)); });
 }
 
 // out = f(x) for floats and fi(x) for int32, keeping x's dtype.

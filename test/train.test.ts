@@ -81,6 +81,8 @@ describe('Trainer.step', () => {
     expect(() => w.grad).toThrow(/in use by a running backwardAsync or train step; await it first/);
     expect(() => s.optimizer.step()).toThrow(tg.TapegradError);
     expect(() => w.dispose()).toThrow(/in use by a running async operation/);
+    expect(() => w.registerHook((g) => g)).toThrow(/in use by a running backwardAsync or train step/);
+    expect(() => w.setRequiresGrad(false)).toThrow(/in use by a running backwardAsync or train step/);
     // The batch is read by the backward pass: locked too.
     expect(() => tg.noGrad(() => s.x.mulInPlace(2))).toThrow(/in use by a running async operation/);
     expect(() => s.y.dispose()).toThrow(/in use by a running async operation/);
@@ -402,6 +404,33 @@ describe('Trainer.step with a traced forward pass', () => {
     for (let epoch = 0; epoch < 3; epoch++)
       for (const n of sizes) await trainer.step([s.x.narrow(0, 0, n), s.y.narrow(0, 0, n)]);
     expect(forwardCalls).toBe(sizes.length);
+  });
+
+  it('drops the least recently used trace beyond 16 batch shapes', async () => {
+    const s = setup(optimizers['SGD (Nesterov, weight decay)']!, [12, 32, 32, 4], 17);
+    let forwardCalls = 0;
+    const model = (x: tg.Tensor) => {
+      forwardCalls++;
+      return s.model.forward(x);
+    };
+    const trainer = new tg.train.Trainer(model, { loss: s.loss, optimizer: s.optimizer, traceForward: true });
+    const step = (n: number) => trainer.step([s.x.narrow(0, 0, n), s.y.narrow(0, 0, n)]);
+    for (let n = 1; n <= 16; n++) await step(n);
+    await step(1); // replayed: shape 1 is now the most recently used
+    expect(forwardCalls).toBe(16);
+    await step(17); // recorded; shape 2, the least recently used, is dropped
+    await step(1);
+    expect(forwardCalls).toBe(17);
+    await step(2);
+    expect(forwardCalls).toBe(18);
+  });
+
+  it('refuses a traced step when a parameter got a JS hook after the trace was recorded', async () => {
+    const s = setup(optimizers['SGD (Nesterov, weight decay)']!);
+    const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer });
+    await trainer.step([s.x, s.y]);
+    s.model.parameters()[0]!.registerHook((g) => g);
+    await expect(trainer.step([s.x, s.y])).rejects.toThrow(/hooks registered from JS, which can only run on the JS thread/);
   });
 
   it('replays in-place updates of tensors the forward pass captured, as on the JS thread', async () => {

@@ -50,7 +50,7 @@ void add_into(const Tensor& a, const Tensor& b, const Tensor& out) {
 
 Tensor accumulate(const Tensor& a, const Tensor& b) {
   std::optional<Tensor> fast = ops::fast_binary(kernels::BinaryOp::Add, a, b, "backward");
-  Tensor out = fast ? *fast : empty(a.shape(), a.dtype(), "backward");
+  Tensor out = fast ? std::move(*fast) : empty(a.shape(), a.dtype(), "backward");
   if (!fast) add_into(a, b, out);
   record("add", {a, b}, out, [](const Grads& g, const Node&) { return Grads{g[0], g[0]}; });
   return out;

@@ -57,7 +57,7 @@ void take_drawn(const RandomCall& call, T* out, std::vector<T> RandomDraws::*poo
   RandomDraws& d = *t_draws;
   const std::vector<T>& numbers = d.*pool;
   std::size_t& at = d.*next;
-  const RandomCall* expected = d.next_call < d.calls.size() ? &d.calls[d.next_call] : nullptr;
+  const RandomCall* expected = d.next_call < d.calls->size() ? &(*d.calls)[d.next_call] : nullptr;
   if (!expected || expected->kind != call.kind || expected->n != call.n || expected->low != call.low ||
       expected->high != call.high || at + static_cast<std::size_t>(call.n) > numbers.size())
     throw_error("trace replay: a random op asked for other numbers than the recorded forward pass drew");
@@ -125,17 +125,21 @@ RandomCallLog::~RandomCallLog() { t_log = previous_; }
 
 RandomDraws draw_ahead(const std::vector<RandomCall>& calls) {
   RandomDraws d;
-  d.calls = calls;
+  d.calls = &calls;
+  std::size_t reals = 0, integers = 0;
+  for (const RandomCall& c : calls) (c.kind == RandomCall::Kind::Integers ? integers : reals) += static_cast<std::size_t>(c.n);
+  d.reals.resize(reals);
+  d.integers.resize(integers);
+  double* real = d.reals.data();
+  std::int64_t* integer = d.integers.data();
   for (const RandomCall& c : calls) {
-    const auto n = static_cast<std::size_t>(c.n);
     if (c.kind == RandomCall::Kind::Integers) {
-      d.integers.resize(d.integers.size() + n);
-      draw_integers(d.integers.data() + d.integers.size() - n, c.n, c.low, c.high);
+      draw_integers(integer, c.n, c.low, c.high);
+      integer += c.n;
     } else {
-      d.reals.resize(d.reals.size() + n);
-      double* out = d.reals.data() + d.reals.size() - n;
-      if (c.kind == RandomCall::Kind::Uniform) draw_uniform(out, c.n);
-      else draw_normal(out, c.n);
+      if (c.kind == RandomCall::Kind::Uniform) draw_uniform(real, c.n);
+      else draw_normal(real, c.n);
+      real += c.n;
     }
   }
   return d;

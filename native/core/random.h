@@ -40,13 +40,14 @@ class RandomCallLog {
 };
 
 struct RandomDraws {
-  std::vector<RandomCall> calls;
+  const std::vector<RandomCall>* calls = nullptr;  // those of the trace, which outlives its replays
   std::vector<double> reals;
   std::vector<std::int64_t> integers;
   std::size_t next_call = 0, next_real = 0, next_integer = 0;
 };
 
-// Draws now, on the calling thread, what `calls` will take.
+// Draws now, on the calling thread, what `calls` will take (`calls` must
+// outlive the draws).
 RandomDraws draw_ahead(const std::vector<RandomCall>& calls);
 
 // While alive, the random calls on the constructing thread take their

@@ -29,11 +29,15 @@ SQ2PI = mp.sqrt(2*mp.pi)
 def mills(y):  # Q(y)/phi(y)
     y = mp.mpf(y)
     return mp.erfc(y/mp.sqrt(2))/2 / (mp.exp(-y*y/2)/SQ2PI)
-def T(w):
+def S(w):  # (Phi(x) - 1/2)/x with x = sqrt(w): the forward's polynomial
+    w = mp.mpf(w)
+    if w == 0: return 1/SQ2PI
+    x = mp.sqrt(w)
+    return (mp.ncdf(x) - mp.mpf(1)/2)/x
+def T(w):  # S(w) + phi(sqrt(w)): the gradient's
     w = mp.mpf(w)
     if w == 0: return 2/SQ2PI
-    x = mp.sqrt(w)
-    return (mp.ncdf(x) - mp.mpf(1)/2)/x + mp.npdf(x)
+    return S(w) + mp.npdf(mp.sqrt(w))
 def cheb_coefs(f, lo, hi, n):
     # Chebyshev interpolation coefficients on [lo,hi], n nodes
     nodes = [mp.cos(mp.pi*(k+mp.mpf(1)/2)/n) for k in range(n)]
@@ -50,8 +54,8 @@ NM = int(sys.argv[2]) if len(sys.argv) > 2 else 11
 NS = int(sys.argv[3]) if len(sys.argv) > 3 else 10
 NF = int(sys.argv[4]) if len(sys.argv) > 4 else 13
 
-def cheb_to_mono(c, lo, hi):
-    # sum c_j T_j(u), u = (2v - lo - hi)/(hi - lo)  ->  monomials in v? we return monomials in u
+def cheb_to_mono(c):
+    # sum c_j T_j(u) as monomial coefficients in u
     n = len(c)
     # T_j as polynomial coefficient lists
     Tp = [[mp.mpf(1)], [mp.mpf(0), mp.mpf(1)]]
@@ -75,11 +79,11 @@ def shift(mono_u, lo, hi):
 
 # T in w on [0, A^2], monomials in w
 cT = cheb_coefs(T, mp.mpf(0), mp.mpf(A)**2, NT)
-Tw = [float(v) for v in shift(cheb_to_mono(cT, 0, A*A), 0, A*A)]
+Tw = [float(v) for v in shift(cheb_to_mono(cT), 0, A*A)]
 # M in t = C/(C+y), t in [C/(C+YMAX), C/(C+A)], monomials in u
 tlo, thi = mp.mpf(C)/(C+YMAX), mp.mpf(C)/(C+A)
 cM = cheb_coefs(lambda t: mills(C*(1/t-1)), tlo, thi, NM)
-Mu = [float(v) for v in cheb_to_mono(cM, tlo, thi)]
+Mu = [float(v) for v in cheb_to_mono(cM)]
 alpha = float(2/(thi-tlo)); beta = float(-(thi+tlo)/(thi-tlo))
 print('T', Tw); print('M', Mu); print('alpha beta', repr(alpha), repr(beta))
 
@@ -89,7 +93,7 @@ def horner(cs, v):
     return p
 # T check: absolute error of x*T near the root and relative f' error elsewhere
 xs = np.linspace(-1, 1, 4001)
-w = 0.5*0+xs*xs
+w = xs*xs
 fp = 0.5 + xs*horner(Tw, w)
 errs = []
 for x, f in zip(xs, fp):
@@ -109,20 +113,14 @@ for y, m in zip(ys, M):
 print('far: max f\'-relative err %.2e' % worst)
 
 # ---- forward: S on [0, A^2] in w, M on [A, YMAX] in u to degree NF - 1 ----
-def S(w):
-    w = mp.mpf(w)
-    if w == 0: return 1/SQ2PI
-    x = mp.sqrt(w)
-    return (mp.ncdf(x) - mp.mpf(1)/2)/x
 cS = cheb_coefs(S, mp.mpf(0), mp.mpf(A)**2, NS)
-Sw = [float(v) for v in shift(cheb_to_mono(cS, 0, A*A), 0, A*A)]
+Sw = [float(v) for v in shift(cheb_to_mono(cS), 0, A*A)]
 cF = cheb_coefs(lambda t: mills(C*(1/t-1)), tlo, thi, NF)
-Fu = [float(v) for v in cheb_to_mono(cF, tlo, thi)]
+Fu = [float(v) for v in cheb_to_mono(cF)]
 print('S', Sw); print('forward M', Fu)
 cdf = 0.5 + xs*horner(Sw, xs*xs)
 worst = max(float(abs(f - mp.ncdf(x))/mp.ncdf(x)) for x, f in zip(xs, cdf))
 print('forward near: max rel err of Phi %.2e' % worst)
-ys = np.concatenate([np.linspace(A, 6, 3000), np.linspace(6, YMAX, 2000)])
 M = horner(Fu, alpha*(C/(C + ys)) + beta)
 worst = max(float(abs(m - mills(y))/mills(y)) for y, m in zip(ys, M))
 print('forward far: max rel err of M %.2e' % worst)

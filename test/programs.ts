@@ -4,10 +4,10 @@
 // of steps from an input, running each step in tapegrad as it goes.
 import { tg, type Tensor } from './helpers.js';
 
-export const F = tg.nn.functional;
+const F = tg.nn.functional;
 
 /** One instruction: an op applied to earlier values (by index) with parameters. */
-export interface Step {
+interface Step {
   op: string;
   args: number[];
   p: Record<string, unknown>;
@@ -38,7 +38,7 @@ export class Rng {
   }
 }
 
-export const positive = (t: Tensor): Tensor => t.abs().add(0.5);
+const positive = (t: Tensor): Tensor => t.abs().add(0.5);
 
 // How each op runs in tapegrad. `v` holds the program's values so far.
 export const RUN: Record<string, (v: Tensor[], s: Step) => Tensor> = {
@@ -121,7 +121,7 @@ export const RUN: Record<string, (v: Tensor[], s: Step) => Tensor> = {
   embedding: (v, s) => F.embedding(v[s.args[1]!]!, v[s.args[0]!]!),
 };
 
-export const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 export const randomData = (rng: Rng, n: number): number[] => Array.from({ length: n }, () => Math.round((rng.next() * 4 - 2) * 1e6) / 1e6);
 
 /** Builds one random program by growing a chain from an input, running each step in tapegrad as it goes. */
@@ -269,7 +269,7 @@ export function generate(seed: number): { program: Program; values: Tensor[] } {
   return { program: { steps, weights: randomData(rng, out.size) }, values };
 }
 
-export function softmaxRows(rng: Rng, shape: readonly number[]): number[] {
+function softmaxRows(rng: Rng, shape: readonly number[]): number[] {
   const rows: number[] = [];
   for (let i = 0; i < shape[0]!; i++) {
     const raw = Array.from({ length: shape[1]! }, () => rng.next() + 0.1);

@@ -65,7 +65,8 @@ Napi::Value get_grad(const Napi::CallbackInfo& info) {
 }
 
 // hasGrad(handle): whether .grad is set, without wrapping it: optimizer steps
-// ask it of every parameter on every step.
+// ask it of every parameter on every step. Its errors name `grad`, the
+// property the user reads.
 Napi::Value has_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
   check_unlocked(t, "grad");

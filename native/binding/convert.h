@@ -22,9 +22,10 @@ namespace tapegrad::binding {
 
 // A new JS handle owning a reference to `t`. Its bytes are reported to V8 as
 // external memory unless `report` is false: for a tensor that something
-// native owns anyway (a leaf's gradient), freeing the handle frees nothing,
-// and reporting it again on every read would only make V8 collect garbage
-// more often.
+// native owns anyway (a leaf's gradient), freeing the handle usually frees
+// nothing, and reporting it again on every read would only make V8 collect
+// garbage more often. (If the leaf then drops its gradient, the handle is
+// the last owner of bytes V8 was never told about.)
 Napi::Value wrap(Napi::Env env, Tensor t, bool report = true);
 // An array of new handles.
 Napi::Value wrap_all(Napi::Env env, std::vector<Tensor> tensors);

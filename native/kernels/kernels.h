@@ -122,6 +122,12 @@ struct KernelTable {
   // out[i] = op(x[i]), i < n; out may be x exactly.
   void (*unary_f32)(UnaryOp op, std::int64_t n, const float* x, float* out, float lo, float hi);
   void (*unary_f64)(UnaryOp op, std::int64_t n, const double* x, double* out, double lo, double hi);
+  // dst = src (bytes, not overlapping), dst's whole 64-byte lines written
+  // with streaming (non-temporal) stores where the ISA has them (x86-64):
+  // a line is not read from memory before it is overwritten and does not
+  // push other data out of the caches. Ends with a store fence. For outputs
+  // too large to stay in cache (ops/elementwise_fast).
+  void (*stream_copy)(std::int64_t bytes, const void* src, void* dst);
   // Layer normalisation of `rows` contiguous rows of `cols` elements: per
   // row mean and rstd = 1/sqrt(biased variance + eps) (two passes, in
   // double, a fixed summation order), and out = (x - mean)·rstd·weight +

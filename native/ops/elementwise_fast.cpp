@@ -1,9 +1,11 @@
 #include "ops/elementwise_fast.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 #include "ops/common.h"
+#include "runtime/cpu_features.h"
 #include "runtime/parallel.h"
 
 namespace tapegrad::ops {
@@ -51,22 +53,56 @@ std::optional<Access> access_at(const Shape& shape, const Shape& s, std::size_t 
   return std::nullopt;
 }
 
+// Whether an op whose operands and output take `bytes` together writes its
+// output with streaming stores (runtime::streaming_store_min_bytes).
+bool streams_output(std::int64_t bytes) { return bytes >= runtime::streaming_store_min_bytes(); }
+
+std::int64_t bytes_of(const Tensor& t) { return t.numel() * static_cast<std::int64_t>(dtype_size(t.dtype())); }
+
+// The staging block of a streamed output: small enough to stay in L1.
+constexpr std::int64_t kStreamBlockBytes = 8192;
+
+// Writes outputs [0, n) of `out` with fill(dst, i, count), which computes
+// outputs i .. i + count - 1 into dst: straight into out, or, streaming,
+// block by block into a buffer that stream_copy moves to out.
+template <typename T, typename Fill>
+void write_output(T* out, std::int64_t n, bool streaming, Fill&& fill) {
+  if (!streaming) {
+    fill(out, 0, n);
+    return;
+  }
+  alignas(64) unsigned char block[kStreamBlockBytes];
+  constexpr std::int64_t kPerBlock = kStreamBlockBytes / static_cast<std::int64_t>(sizeof(T));
+  const auto& table = kernels::active();
+  for (std::int64_t i = 0; i < n; i += kPerBlock) {
+    const std::int64_t count = std::min(kPerBlock, n - i);
+    fill(reinterpret_cast<T*>(block), i, count);
+    table.stream_copy(count * static_cast<std::int64_t>(sizeof(T)), block, out + i);
+  }
+}
+
 template <typename T>
 void run_binary(kernels::BinaryOp op, std::int64_t rows, std::int64_t inner, const T* pa, Access aa, const T* pb,
-                Access ab, T* po) {
+                Access ab, T* po, bool streaming) {
   const auto& table = kernels::active();
   const auto kernel = kernel_for<T>(table.binary_f32, table.binary_f64);
+  // Outputs [begin, begin + count) of one row, whose operands start at ra and rb.
+  const auto run_row = [&](const T* ra, const T* rb, T* row_out, std::int64_t begin, std::int64_t count) {
+    write_output(row_out + begin, count, streaming, [&](T* dst, std::int64_t i, std::int64_t n) {
+      kernel(op, n, ra + (begin + i) * aa.step, aa.step, rb + (begin + i) * ab.step, ab.step, dst);
+    });
+  };
   if (rows == 1) {
     // One flat run: split it by elements.
     runtime::parallel_for(0, inner, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
-      kernel(op, end - begin, pa + begin * aa.step, aa.step, pb + begin * ab.step, ab.step, po + begin);
+      run_row(pa, pb, po, begin, end - begin);
     });
     return;
   }
   const std::int64_t grain = inner >= kElementwiseGrain ? 1 : kElementwiseGrain / inner;
   runtime::parallel_for(0, rows, grain, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t r = begin; r < end; ++r)
-      kernel(op, inner, pa + r * aa.row_stride, aa.step, pb + r * ab.row_stride, ab.step, po + r * inner);
+      run_row(pa + r * aa.row_stride, pb + r * ab.row_stride, po + r * inner, 0, inner);
   });
 }
 
@@ -124,13 +160,17 @@ std::optional<BinaryPlan> plan_binary(const Tensor& a, const Tensor& b, const ch
   return std::nullopt;
 }
 
-void run_plan(kernels::BinaryOp op, const BinaryPlan& plan, const Tensor& a, const Tensor& b, const Tensor& out) {
+// `streaming`: write the output with streaming stores (never in place: an
+// output that is also an operand is in cache as it is read).
+void run_plan(kernels::BinaryOp op, const BinaryPlan& plan, const Tensor& a, const Tensor& b, const Tensor& out,
+              bool streaming) {
   if (plan.rows == 0 || plan.inner == 0) return;
   if (a.dtype() == DType::Float32)
-    run_binary<float>(op, plan.rows, plan.inner, a.data<float>(), plan.a, b.data<float>(), plan.b, out.data<float>());
+    run_binary<float>(op, plan.rows, plan.inner, a.data<float>(), plan.a, b.data<float>(), plan.b, out.data<float>(),
+                      streaming);
   else
     run_binary<double>(op, plan.rows, plan.inner, a.data<double>(), plan.a, b.data<double>(), plan.b,
-                       out.data<double>());
+                       out.data<double>(), streaming);
 }
 
 }  // namespace
@@ -139,7 +179,7 @@ std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a, const T
   const std::optional<BinaryPlan> plan = plan_binary(a, b, name);
   if (!plan) return std::nullopt;
   Tensor out = empty(plan->shape, a.dtype(), name);
-  run_plan(op, *plan, a, b, out);
+  run_plan(op, *plan, a, b, out, streams_output(bytes_of(a) + bytes_of(b) + bytes_of(out)));
   return out;
 }
 
@@ -152,7 +192,7 @@ bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b,
   if (b.storage().data == a.storage().data &&
       !(b.offset() == a.offset() && b.strides() == a.strides() && b.shape() == a.shape()))
     return false;  // b is some other view of a's memory: the generic loop's order applies
-  run_plan(op, *plan, a, b, a);
+  run_plan(op, *plan, a, b, a, false);
   return true;
 }
 
@@ -163,21 +203,19 @@ std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const cha
     return std::nullopt;  // a bound float cannot hold exactly: the generic clamp compares in double
   Tensor out = empty(x.shape(), x.dtype(), name);
   const std::int64_t n = x.numel();
+  const bool streaming = streams_output(bytes_of(x) + bytes_of(out));
   const auto& table = kernels::active();
-  if (x.dtype() == DType::Float32) {
-    const float* px = x.data<float>();
-    float* po = out.data<float>();
-    const float l = static_cast<float>(lo), h = static_cast<float>(hi);
+  const auto run = [&](auto* px, auto* po, auto kernel, auto l, auto h) {
     runtime::parallel_for(0, n, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
-      table.unary_f32(op, end - begin, px + begin, po + begin, l, h);
+      write_output(po + begin, end - begin, streaming, [&](auto* dst, std::int64_t i, std::int64_t count) {
+        kernel(op, count, px + begin + i, dst, l, h);
+      });
     });
-  } else {
-    const double* px = x.data<double>();
-    double* po = out.data<double>();
-    runtime::parallel_for(0, n, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
-      table.unary_f64(op, end - begin, px + begin, po + begin, lo, hi);
-    });
-  }
+  };
+  if (x.dtype() == DType::Float32)
+    run(x.data<float>(), out.data<float>(), table.unary_f32, static_cast<float>(lo), static_cast<float>(hi));
+  else
+    run(x.data<double>(), out.data<double>(), table.unary_f64, lo, hi);
   return out;
 }
 

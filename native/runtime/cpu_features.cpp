@@ -1,7 +1,10 @@
 #include "runtime/cpu_features.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 namespace tapegrad::runtime {
 
@@ -63,6 +66,28 @@ GemmPath gemm_path_override() {
     return GemmPath::Auto;
   }();
   return path;
+}
+
+// The largest cache level's size in bytes, 0 if unknown.
+static std::int64_t last_level_cache_bytes() {
+  long bytes = 0;
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+  bytes = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  if (bytes <= 0) bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+  return bytes > 0 ? static_cast<std::int64_t>(bytes) : 0;
+}
+
+std::int64_t streaming_store_min_bytes() {
+  static const std::int64_t min_bytes = [] {
+    constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+    const char* want = std::getenv("TAPEGRAD_STREAM_STORES");
+    if (want && !std::strcmp(want, "always")) return std::int64_t{0};
+    if (want && !std::strcmp(want, "never")) return kNever;
+    const std::int64_t cache = last_level_cache_bytes();
+    return cache > 0 ? cache / 2 : kNever;
+  }();
+  return min_bytes;
 }
 
 const char* isa_name(Isa isa) {

@@ -2,6 +2,8 @@
 // architecture; SIMD code is chosen here, once, from what the CPU reports.
 #pragma once
 
+#include <cstdint>
+
 namespace tapegrad::runtime {
 
 enum class Isa { Scalar, Neon, Avx2, Avx512 };
@@ -19,5 +21,14 @@ const char* isa_name(Isa isa);
 // its direct path wherever the layout allows one. Read once.
 enum class GemmPath { Auto, Packed, Direct };
 GemmPath gemm_path_override();
+
+// Out-of-place elementwise ops whose operands and output take at least this
+// many bytes together write the output with streaming stores
+// (kernels::KernelTable::stream_copy): half the largest cache the OS
+// reports, so such an op's data could not stay cached anyway and a plain
+// store would first read each output line from memory. Never when no cache
+// size is known. TAPEGRAD_STREAM_STORES=always|never overrides it (tests,
+// measurements). Read once.
+std::int64_t streaming_store_min_bytes();
 
 }  // namespace tapegrad::runtime

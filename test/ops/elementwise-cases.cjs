@@ -5,9 +5,10 @@
 // reference computed here in float64 (rounded to float32 where the op is
 // float32; +, -, ×, ÷ and sqrt round the same either way).
 //
-// Run as a child with TAPEGRAD_ISA / TAPEGRAD_ELEMENTWISE set, it prints one
-// JSON line; elementwise.test.ts runs it for every ISA path and for the
-// generic loops.
+// Run as a child with TAPEGRAD_ISA / TAPEGRAD_ELEMENTWISE /
+// TAPEGRAD_STREAM_STORES set, it prints one JSON line; elementwise.test.ts
+// runs it for every ISA path, with outputs written by streaming stores, and
+// for the generic loops.
 'use strict';
 const { caseMain } = require('../case-main.cjs');
 
@@ -230,4 +231,7 @@ function runAll(tg) {
 
 module.exports = { runAll };
 
-caseMain(module, runAll, () => ({ mode: process.env.TAPEGRAD_ELEMENTWISE ?? 'auto' }));
+caseMain(module, runAll, () => ({
+  mode: process.env.TAPEGRAD_ELEMENTWISE ?? 'auto',
+  streaming: process.env.TAPEGRAD_STREAM_STORES ?? 'auto',
+}));

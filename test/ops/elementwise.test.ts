@@ -21,6 +21,18 @@ describe('elementwise fast paths', () => {
     });
   }
 
+  // Outputs written through an L1 block and streaming stores (large tensors'
+  // path, forced here for every size): runs split across threads start at
+  // any alignment, so the stores' unaligned heads and tails are covered.
+  for (const isa of runnableIsas()) {
+    it(`${isa}: outputs written with streaming stores match the reference exactly`, () => {
+      const r = runCaseScript(casesPath, { TAPEGRAD_ISA: isa, TAPEGRAD_STREAM_STORES: 'always' });
+      expect([r.isa, r.streaming]).toEqual([isa, 'always']);
+      expect(r.cases).toBeGreaterThan(3000);
+      expect(r.failures).toEqual([]);
+    });
+  }
+
   it('the generic loops (TAPEGRAD_ELEMENTWISE=generic) give the same results', () => {
     const r = runCaseScript(casesPath, { TAPEGRAD_ELEMENTWISE: 'generic' });
     expect(r.mode).toBe('generic');

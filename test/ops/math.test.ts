@@ -29,6 +29,12 @@ describe('float32 transcendental kernels', () => {
       check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', ...BACKWARD]);
     });
 
+  it('outputs written with streaming stores (forced for every size): the same checks', () => {
+    const r = runCaseScript<Report & { streaming: string }>(casesPath, { TAPEGRAD_STREAM_STORES: 'always' });
+    expect(r.streaming).toBe('always');
+    check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', ...BACKWARD]);
+  });
+
   // exp, log, tanh and sigmoid fall back to the C library's float functions
   // there (a few ulps); gelu, silu and the gradients are evaluated in double.
   it('generic loops (TAPEGRAD_ELEMENTWISE=generic): gelu, silu and the gradients within 1 ulp', () => {

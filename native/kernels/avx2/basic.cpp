@@ -1,9 +1,20 @@
 // Basic vector kernels for the avx2 path.
+#include <immintrin.h>
+
 #include "kernels/kernels.h"
 
 namespace tapegrad::kernels::avx2 {
 namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Avx2;
+// One 64-byte line (dst aligned to 64) written past the caches.
+constexpr bool kStreamingStores = true;
+inline void stream_line(void* dst, const void* src) {
+  const auto* s = static_cast<const __m256i*>(src);
+  auto* d = static_cast<__m256i*>(dst);
+  _mm256_stream_si256(d, _mm256_loadu_si256(s));
+  _mm256_stream_si256(d + 1, _mm256_loadu_si256(s + 1));
+}
+inline void stream_fence() { _mm_sfence(); }
 }
 #include "kernels/basic.inc"
 }  // namespace tapegrad::kernels::avx2

@@ -1,9 +1,17 @@
 // Basic vector kernels for the avx512 path.
+#include <immintrin.h>
+
 #include "kernels/kernels.h"
 
 namespace tapegrad::kernels::avx512 {
 namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Avx512;
+// One 64-byte line (dst aligned to 64) written past the caches.
+constexpr bool kStreamingStores = true;
+inline void stream_line(void* dst, const void* src) {
+  _mm512_stream_si512(static_cast<__m512i*>(dst), _mm512_loadu_si512(src));
+}
+inline void stream_fence() { _mm_sfence(); }
 }
 #include "kernels/basic.inc"
 }  // namespace tapegrad::kernels::avx512

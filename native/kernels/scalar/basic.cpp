@@ -1,9 +1,28 @@
 // Basic vector kernels for the scalar path.
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "kernels/kernels.h"
 
 namespace tapegrad::kernels::scalar {
 namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Scalar;
+// One 64-byte line (dst aligned to 64) written past the caches: SSE2's
+// streaming store is in the x86-64 baseline; elsewhere a plain copy.
+#if defined(__SSE2__)
+constexpr bool kStreamingStores = true;
+inline void stream_line(void* dst, const void* src) {
+  const auto* s = static_cast<const __m128i*>(src);
+  auto* d = static_cast<__m128i*>(dst);
+  for (int i = 0; i < 4; ++i) _mm_stream_si128(d + i, _mm_loadu_si128(s + i));
+}
+inline void stream_fence() { _mm_sfence(); }
+#else
+constexpr bool kStreamingStores = false;
+inline void stream_line(void* dst, const void* src) { __builtin_memcpy(dst, src, 64); }
+inline void stream_fence() {}
+#endif
 }
 #include "kernels/basic.inc"
 }  // namespace tapegrad::kernels::scalar

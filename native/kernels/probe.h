@@ -10,8 +10,8 @@
 namespace tapegrad::kernels {
 
 // Runs independent FMA chains with the active ISA's widest vectors on
-// `threads` threads (through the pool) for about `seconds`; returns GFLOP/s
-// (an FMA counts as two flops).
+// `threads` threads (through the pool) for about `seconds` in ten runs;
+// returns the best run's GFLOP/s (an FMA counts as two flops).
 double measure_fma_peak(bool f64, int threads, double seconds);
 
 // Operand layouts for time_gemm: A·B, Aᵀ·B, A·Bᵀ, Aᵀ·Bᵀ, all from row-major

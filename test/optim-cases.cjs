@@ -129,10 +129,13 @@ const STATE_FIELD = {
   square_avg: 'sq', grad_avg: 'gavg', sum: 'sum',
 };
 
-// FNV-1a over the bytes of typed arrays.
+// FNV-1a over the bytes of typed arrays, every NaN hashed as 0: a NaN made
+// by arithmetic is negative on x86-64 and positive on arm64, and no result
+// promises its NaNs' bits.
 function hash(arrays) {
   let h = 0x811c9dc5;
-  for (const a of arrays) {
+  for (let a of arrays) {
+    a = a.map((x) => (Number.isNaN(x) ? 0 : x));
     const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 16777619) >>> 0;
   }

@@ -4,6 +4,7 @@ import { expectClose, leaf, runCaseScript, runnableIsas, tg, type Tensor } from 
 
 const F = tg.nn.functional;
 const layerNormCases = path.join(__dirname, 'layer-norm-cases.cjs');
+const softmaxCases = path.join(__dirname, 'softmax-cases.cjs');
 
 function ints(values: number[] | number[][], shape?: number[]): Tensor {
   return tg.tensor(values as number[], { dtype: 'int32', ...(shape ? { shape } : {}) });
@@ -72,6 +73,19 @@ describe('softmax and logSoftmax', () => {
     expectClose(flat(F.softmax(x.to('float32'), 1)), flat(F.softmax(x, 1)), 1e-6);
     expectClose(flat(F.logSoftmax(x.to('float32'), 1)), flat(F.logSoftmax(x, 1)), 1e-5);
     expect(F.softmax(x.to('float32'), 1).dtype).toBe('float32');
+  });
+
+  it('the fast path (last dim) agrees with the generic one (dim 0 of a transpose) on every ISA path', () => {
+    // Forward and backward, float32 within a few ulps, float64 forward exactly.
+    const digests = new Set<string>();
+    for (const isa of runnableIsas()) {
+      const r = runCaseScript(softmaxCases, { TAPEGRAD_ISA: isa });
+      expect(r.isa).toBe(isa);
+      expect(r.cases).toBe(32);
+      expect(r.failures).toEqual([]);
+      digests.add(r.digest);
+    }
+    expect(digests.size).toBe(1);
   });
 
   it('errors', () => {

@@ -525,6 +525,62 @@ describe('layerNorm', () => {
     expectClose(flat(x2.grad!), [0, 0, 0, 0, 0, 0], 1e-15);
   });
 
+  // An input that needs no gradient (an input batch, the output of a frozen
+  // embedding) gets no dx: the backward computes only the affine gradients.
+  const bits = (t: Tensor | null) => {
+    if (t === null) return null;
+    const d = t.data();
+    return Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('base64');
+  };
+
+  it('an input that needs no gradient: no dx, and the same weight and bias gradients', () => {
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const affine of ['both', 'weight', 'bias'] as const)
+        for (const shape of [[6, 19], [96, 1024]]) {
+          const cols = shape[1];
+          const x = leaf(shape, 60).detach().to(dtype), g = leaf(shape, 61).detach().to(dtype);
+          const run = (xIn: Tensor) => {
+            const w = affine !== 'bias' ? leaf([cols], 62).detach().to(dtype).setRequiresGrad(true) : null;
+            const b = affine !== 'weight' ? leaf([cols], 63).detach().to(dtype).setRequiresGrad(true) : null;
+            F.layerNorm(xIn, [cols], w, b).backward(g);
+            return [w && w.grad, b && b.grad].map(bits);
+          };
+          const withDx = x.clone().setRequiresGrad(true);
+          const expected = run(withDx);
+          expect(withDx.grad).not.toBeNull();
+          expect(run(x)).toEqual(expected);
+          expect(x.grad).toBeNull();
+        }
+  });
+
+  it('after a frozen embedding: the LayerNorm gradients of a trainable one, none for the embedding', () => {
+    const emb = new tg.nn.Embedding(10, 24), ln = new tg.nn.LayerNorm(24);
+    const idx = ints([[1, 2, 3], [4, 5, 9]]);
+    const g = leaf([2, 3, 24], 64).detach().to('float32');
+    const run = (frozen: boolean) => {
+      emb.weight.setRequiresGrad(!frozen);
+      emb.weight.grad = null;
+      ln.zeroGrad();
+      ln.forward(emb.forward(idx)).backward(g);
+      return [ln.weight!.grad, ln.bias!.grad].map(bits);
+    };
+    const expected = run(false);
+    expect(emb.weight.grad).not.toBeNull();
+    expect(run(true)).toEqual(expected);
+    expect(emb.weight.grad).toBeNull();
+  });
+
+  it('without dx, the affine gradients differentiate again in the output gradient', () => {
+    const x = leaf([3, 5], 65).detach();
+    // dweight = Σ g·x̂ and dbias = Σ g: linear in g, constant in weight and bias.
+    const grads = (g: Tensor, w: Tensor, b: Tensor) =>
+      tg.grad(F.layerNorm(x, [5], w, b), [w, b], { gradOutputs: g, createGraph: true }) as Tensor[];
+    expect(tg.gradcheck(grads, [leaf([3, 5], 66), leaf([5], 67), leaf([5], 68)])).toBe(true);
+    const [dw, db] = grads(leaf([3, 5], 69), leaf([5], 70), leaf([5], 71));
+    expect(dw.gradFn).toBe('layerNormBackward');
+    expect(db.gradFn).toBe('layerNormBackward');
+  });
+
   it('normalizedShape over two trailing dims, and no weight or bias', () => {
     const x = leaf([3, 2, 5], 46).detach();
     const z = F.layerNorm(x, [2, 5]);

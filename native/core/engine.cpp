@@ -269,6 +269,9 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   std::vector<Node*> group;
   std::vector<Grads> group_inputs, group_outputs;
   std::vector<char> group_runs;
+  // A concurrent group's run order and cost estimates, reused from group to group.
+  std::vector<std::size_t> group_order;
+  std::vector<double> group_cost;
 
   auto prepare = [&](Node* node, Grads& inputs) -> bool {
     NodeState& s = state[node];
@@ -339,19 +342,23 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
       // does not leave the others' threads idle behind a fixed split. Which
       // thread runs a node does not change its result. Grad mode is per
       // thread: set it on the pool threads too.
-      std::vector<std::size_t> order(count);
-      std::vector<double> cost(count);
+      group_order.resize(count);
+      group_cost.resize(count);
       // Under the hybrid policy the estimates were found when the nodes were queued.
       for (std::size_t i = 0; i < count; ++i)
-        order[i] = i, cost[i] = hybrid ? state[group[i]].cost : node_cost(*group[i]);
-      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
+        group_order[i] = i, group_cost[i] = hybrid ? state[group[i]].cost : node_cost(*group[i]);
+      // Largest first, ties in group order: std::sort with the index as a
+      // tie-break orders as a stable sort would, without its scratch buffer.
+      std::sort(group_order.begin(), group_order.end(), [&](std::size_t a, std::size_t b) {
+        return group_cost[a] != group_cost[b] ? group_cost[a] > group_cost[b] : a < b;
+      });
       std::atomic<std::size_t> next{0};
       const bool mode = options.create_graph;
       note_grouped_nodes(count);
       const auto threads = std::min<std::int64_t>(static_cast<std::int64_t>(count), runtime::num_threads());
       runtime::parallel_for(0, threads, 1, [&](std::int64_t, std::int64_t) {
         GradModeGuard pool_mode(mode);
-        for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;) apply(order[i]);
+        for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;) apply(group_order[i]);
       });
     }
     for (std::size_t g = 0; g < count; ++g) {

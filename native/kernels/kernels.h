@@ -139,7 +139,9 @@ struct KernelTable {
   // Its gradient for the same rows, g the output's: dx = rstd·(ĝ - mean(ĝ)
   // - x̂·mean(ĝ·x̂)) with x̂ = (x - mean)·rstd, ĝ = g·weight (weight may be
   // null: ĝ = g). When dweight is not null, also adds Σ g·x̂ into dweight
-  // and Σ g into dbias (cols doubles each), rows in order.
+  // and Σ g into dbias (cols doubles each), rows in order. dx may be null
+  // (the input needs no gradient): then only dweight and dbias, not null,
+  // are computed, with the same bits.
   void (*layer_norm_backward_f32)(std::int64_t rows, std::int64_t cols, const float* g, const float* x,
                                   const float* mean, const float* rstd, const float* weight, float* dx,
                                   double* dweight, double* dbias);

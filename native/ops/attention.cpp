@@ -82,10 +82,8 @@ void gemm(i64 rows, i64 cols, i64 k, T alpha, const T* a, i64 a_rs, i64 a_cs, co
       for (i64 j = 0; j < cols; ++j) c[i * c_rs + j] = beta == T(0) ? T(0) : beta * c[i * c_rs + j];
     return;
   }
-  if constexpr (std::is_same_v<T, float>)
-    kernels::active().gemm_f32(rows, cols, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, 1);
-  else
-    kernels::active().gemm_f64(rows, cols, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, 1);
+  const auto& table = kernels::active();
+  kernel_for<T>(table.gemm_f32, table.gemm_f64)(rows, cols, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, 1);
 }
 
 // Everything the kernels need, checked once.

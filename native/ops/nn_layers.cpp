@@ -82,8 +82,9 @@ void layer_norm_forward(const Tensor& xc, const Tensor& wc, const Tensor& bc, do
   });
 }
 
-// The fused first-order backward: dx, and when dweight/dbias are defined,
-// their sums over rows (per row block in double, blocks combined in order).
+// The fused first-order backward: dx (when defined), and when dweight/dbias
+// are defined, their sums over rows (per row block in double, blocks
+// combined in order). At least one of dx and dweight is defined.
 template <typename T>
 void layer_norm_backward_kernel(const Tensor& gc, const Tensor& xc, const Tensor& mean, const Tensor& rstd,
                                 const Tensor& wc, i64 rows, i64 cols, const Tensor& dx, const Tensor& dweight,
@@ -92,7 +93,7 @@ void layer_norm_backward_kernel(const Tensor& gc, const Tensor& xc, const Tensor
   const auto kernel = kernel_for<T>(table.layer_norm_backward_f32, table.layer_norm_backward_f64);
   const T *pg = gc.data<T>(), *px = xc.data<T>(), *pm = mean.data<T>(), *pr = rstd.data<T>();
   const T* pw = data_or_null<T>(wc);
-  T* pdx = dx.data<T>();
+  T* pdx = dx.defined() ? dx.data<T>() : nullptr;
   const bool affine = dweight.defined();
   const i64 numel = rows * cols;
   const i64 blocks =
@@ -105,8 +106,8 @@ void layer_norm_backward_kernel(const Tensor& gc, const Tensor& xc, const Tensor
     for (i64 b = first; b < last; ++b) {
       const i64 begin = std::min(rows, b * rows_per_block), end = std::min(rows, begin + rows_per_block);
       double* block_partials = affine ? partials.data() + b * 2 * cols : nullptr;
-      kernel(end - begin, cols, pg + begin * cols, px + begin * cols, pm + begin, pr + begin, pw, pdx + begin * cols,
-             block_partials, affine ? block_partials + cols : nullptr);
+      kernel(end - begin, cols, pg + begin * cols, px + begin * cols, pm + begin, pr + begin, pw,
+             pdx ? pdx + begin * cols : nullptr, block_partials, affine ? block_partials + cols : nullptr);
     }
   });
   if (!affine) return;
@@ -124,21 +125,24 @@ void layer_norm_backward_kernel(const Tensor& gc, const Tensor& xc, const Tensor
 }
 
 struct LayerNormGrads {
-  Tensor dx, dweight, dbias;  // dweight and dbias only when asked for
+  Tensor dx, dweight, dbias;  // each only when asked for
 };
 
 // The first-order gradients of layerNorm in one fused pass per row, from the
 // output's gradient and the forward's saved mean and rstd (the outputs of
 // norm_stats). Recorded as "layerNormBackward" with inputs
 // {grad, x, mean, rstd, weight}, its own backward written in differentiable
-// ops, so that gradients of any order work.
+// ops, so that gradients of any order work. Without dx (with_dx false: x
+// needs no gradient, and so neither do mean and rstd, its statistics, which
+// norm_stats records only for an x that does) only dweight and dbias are
+// computed, and recorded with grad as their only input.
 LayerNormGrads layer_norm_backward(const Tensor& grad0, const Tensor& x, const Tensor& mean, const Tensor& rstd,
-                                   const Tensor& weight, i64 nd, bool affine_grads) {
+                                   const Tensor& weight, i64 nd, bool with_dx, bool affine_grads) {
   const Tensor grad = grad0.dtype() == x.dtype() ? grad0 : cast(grad0, x.dtype());
   const Shape normalized_shape(x.shape().end() - nd, x.shape().end());
   const i64 rows = mean.numel(), cols = checked_numel(normalized_shape, "layerNormBackward");
   LayerNormGrads out;
-  out.dx = empty(x.shape(), x.dtype(), "layerNormBackward");
+  if (with_dx) out.dx = empty(x.shape(), x.dtype(), "layerNormBackward");
   if (affine_grads) {
     out.dweight = empty(normalized_shape, x.dtype(), "layerNormBackward");
     out.dbias = empty(normalized_shape, x.dtype(), "layerNormBackward");
@@ -150,6 +154,16 @@ LayerNormGrads layer_norm_backward(const Tensor& grad0, const Tensor& x, const T
       using T = decltype(tag);
       layer_norm_backward_kernel<T>(gc, xc, mean, rstd, wc, rows, cols, out.dx, out.dweight, out.dbias);
     });
+  }
+  if (!with_dx) {
+    // dweight = Σ g·x̂ and dbias = Σ g over rows are linear in g: with vw
+    // and vb their gradients, grad's is vw·x̂ + vb.
+    record("layerNormBackward", std::vector<Tensor>{grad}, std::vector<Tensor>{out.dweight, out.dbias},
+           [sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd)](const Grads& gg, const Node&) {
+             const Tensor xhat = mul(sub(sx.unpack(), sm.unpack()), sr.unpack());
+             return Grads{add(mul(gg[0], xhat), gg[1])};
+           });
+    return out;
   }
   std::vector<Tensor> outputs{out.dx};
   if (affine_grads) {
@@ -283,10 +297,13 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   record("layerNorm", {x, weight, bias}, out,
          [sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd), sw = SavedTensor(weight),
           nd](const Grads& g, const Node& node) {
+           // dx only for an input that needs it: after a frozen embedding, or
+           // on an input batch, the rows' sums and the dx pass are skipped.
+           const bool with_dx = node.needs_grad(0);
            const bool affine_grads = node.needs_grad(1) || node.needs_grad(2);
-           LayerNormGrads grads =
-               layer_norm_backward(g[0], sx.unpack(), sm.unpack(), sr.unpack(), sw.unpack(), nd, affine_grads);
-           return Grads{node.needs_grad(0) ? grads.dx : Tensor(), node.needs_grad(1) ? grads.dweight : Tensor(),
+           LayerNormGrads grads = layer_norm_backward(g[0], sx.unpack(), sm.unpack(), sr.unpack(), sw.unpack(), nd,
+                                                      with_dx, affine_grads);
+           return Grads{grads.dx, node.needs_grad(1) ? grads.dweight : Tensor(),
                         node.needs_grad(2) ? grads.dbias : Tensor()};
          });
   return out;

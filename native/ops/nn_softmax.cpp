@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -22,9 +23,51 @@ namespace {
 
 using i64 = std::int64_t;
 
-// For each of `outer` blocks of `size` × `inner` contiguous elements, the
-// softmax (or log-softmax) along the middle dim. Max and sum are kept per
-// inner position so the inner loops run over contiguous memory.
+// Softmax along the middle dim of a block of `size` × `inner` contiguous
+// elements, in three passes: shift by the maximum, exponentiate, normalise.
+// Max and sum are kept per inner position so the inner loops run over
+// contiguous memory. The two paths below differ only in how they
+// exponentiate. Rows (inner == 1) pass `inner` as the constant Inner1, so
+// that the shared passes' loops run along the row (the elementwise ones
+// vectorise) instead of over a runtime inner size of 1.
+using Inner1 = std::integral_constant<i64, 1>;
+
+// mx[i] = the maximum at inner position i, and y = x - mx, the values to
+// exponentiate. A NaN value may or may not end up in mx[i], but its own exp
+// is NaN, so the sum, and with it the whole row, is NaN either way.
+template <typename T, typename Inner>
+void shift_by_max(const T* x, T* y, i64 size, Inner inner, T* mx) {
+  std::fill(mx, mx + inner, -std::numeric_limits<T>::infinity());
+  for (i64 d = 0; d < size; ++d)
+    for (i64 i = 0; i < inner; ++i) {
+      const T v = x[d * inner + i];
+      if (!(v <= mx[i])) mx[i] = v;
+    }
+  for (i64 d = 0; d < size; ++d)
+    for (i64 i = 0; i < inner; ++i) y[d * inner + i] = x[d * inner + i] - mx[i];
+}
+
+// From y = exp(x - mx): y / Σy, or for log-softmax (x - mx) - log Σy, with
+// the sums (total, `inner` doubles of scratch) in double along the middle
+// dim, in order.
+template <typename T, bool Log, typename Inner>
+void normalise(const T* x, T* y, i64 size, Inner inner, const T* mx, double* total) {
+  std::fill(total, total + inner, 0.0);
+  for (i64 d = 0; d < size; ++d)
+    for (i64 i = 0; i < inner; ++i) total[i] += y[d * inner + i];
+  if constexpr (Log) {
+    for (i64 i = 0; i < inner; ++i) total[i] = std::log(total[i]);
+    for (i64 d = 0; d < size; ++d)
+      for (i64 i = 0; i < inner; ++i)
+        y[d * inner + i] = static_cast<T>(static_cast<double>(x[d * inner + i] - mx[i]) - total[i]);
+  } else {
+    for (i64 d = 0; d < size; ++d)
+      for (i64 i = 0; i < inner; ++i) y[d * inner + i] = static_cast<T>(y[d * inner + i] / total[i]);
+  }
+}
+
+// The generic path: each of `outer` blocks in turn, exponentiated by the C
+// library.
 template <typename T, bool Log>
 void softmax_blocks(const T* x, T* y, i64 outer, i64 size, i64 inner) {
   std::vector<T> mx(static_cast<std::size_t>(inner));
@@ -32,59 +75,24 @@ void softmax_blocks(const T* x, T* y, i64 outer, i64 size, i64 inner) {
   for (i64 o = 0; o < outer; ++o) {
     const T* xo = x + o * size * inner;
     T* yo = y + o * size * inner;
-    std::fill(mx.begin(), mx.end(), -std::numeric_limits<T>::infinity());
-    std::fill(total.begin(), total.end(), 0.0);
-    for (i64 d = 0; d < size; ++d)
-      for (i64 i = 0; i < inner; ++i) {
-        const T v = xo[d * inner + i];
-        if (!(v <= mx[i])) mx[i] = v;  // NaN propagates to the whole row
-      }
-    for (i64 d = 0; d < size; ++d)
-      for (i64 i = 0; i < inner; ++i) {
-        const T e = std::exp(xo[d * inner + i] - mx[i]);
-        total[i] += e;
-        if constexpr (!Log) yo[d * inner + i] = e;
-      }
-    for (i64 d = 0; d < size; ++d)
-      for (i64 i = 0; i < inner; ++i) {
-        if constexpr (Log)
-          yo[d * inner + i] = static_cast<T>(static_cast<double>(xo[d * inner + i] - mx[i]) - std::log(total[i]));
-        else
-          yo[d * inner + i] = static_cast<T>(yo[d * inner + i] / total[i]);
-      }
+    shift_by_max(xo, yo, size, inner, mx.data());
+    for (i64 k = 0; k < size * inner; ++k) yo[k] = std::exp(yo[k]);
+    normalise<T, Log>(xo, yo, size, inner, mx.data(), total.data());
   }
 }
 
 // Softmax along the last dim (inner == 1, the common case): the shifted
 // values of all rows are exponentiated in one call of the active ISA's
-// vectorised exp (rows are often short), then each row is summed in double.
+// vectorised exp (rows are often short).
 template <typename T, bool Log>
 void softmax_rows(const T* x, T* y, i64 rows, i64 size) {
   std::vector<T> mx(static_cast<std::size_t>(rows));
-  for (i64 r = 0; r < rows; ++r) {
-    const T* xr = x + r * size;
-    T m = -std::numeric_limits<T>::infinity();
-    for (i64 d = 0; d < size; ++d)
-      if (!(xr[d] <= m)) m = xr[d];  // NaN propagates to the whole row
-    mx[static_cast<std::size_t>(r)] = m;
-    T* yr = y + r * size;
-    for (i64 d = 0; d < size; ++d) yr[d] = xr[d] - m;
-  }
-  if constexpr (sizeof(T) == 4) kernels::active().unary_f32(kernels::UnaryOp::Exp, rows * size, y, y, 0, 0);
-  else kernels::active().unary_f64(kernels::UnaryOp::Exp, rows * size, y, y, 0, 0);
-  for (i64 r = 0; r < rows; ++r) {
-    const T* xr = x + r * size;
-    T* yr = y + r * size;
-    double total = 0;
-    for (i64 d = 0; d < size; ++d) total += yr[d];
-    if constexpr (Log) {
-      const T m = mx[static_cast<std::size_t>(r)];
-      const double log_total = std::log(total);
-      for (i64 d = 0; d < size; ++d) yr[d] = static_cast<T>(static_cast<double>(xr[d] - m) - log_total);
-    } else {
-      for (i64 d = 0; d < size; ++d) yr[d] = static_cast<T>(yr[d] / total);
-    }
-  }
+  for (i64 r = 0; r < rows; ++r) shift_by_max(x + r * size, y + r * size, size, Inner1{}, mx.data() + r);
+  const auto& table = kernels::active();
+  kernel_for<T>(table.unary_f32, table.unary_f64)(kernels::UnaryOp::Exp, rows * size, y, y, 0, 0);
+  double total;
+  for (i64 r = 0; r < rows; ++r)
+    normalise<T, Log>(x + r * size, y + r * size, size, Inner1{}, mx.data() + r, &total);
 }
 
 template <bool Log>

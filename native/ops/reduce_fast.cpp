@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/kernels.h"
+#include "ops/common.h"
 #include "ops/elementwise_fast.h"
 #include "runtime/parallel.h"
 
@@ -13,13 +14,11 @@ namespace {
 // Elements per block of a blocked sum (and per parallel chunk of a column sum).
 constexpr std::int64_t kBlock = 8192;
 
+// float32 is summed in double (sum_wide_f32).
 template <typename T>
 double block_sum(std::int64_t n, const T* x) {
   const auto& table = kernels::active();
-  if constexpr (std::is_same_v<T, float>)
-    return table.sum_wide_f32(n, x);
-  else
-    return table.sum_f64(n, x);
+  return kernel_for<T>(table.sum_wide_f32, table.sum_f64)(n, x);
 }
 
 // Sums v[begin, end) pairwise (halving), a fixed tree for a given length.
@@ -87,10 +86,7 @@ std::vector<double> sums(const Tensor& t, const ReducePlan& plan, bool trailing)
   const auto sum_block = [&](std::int64_t block, std::int64_t begin, std::int64_t width, double* into) {
     const std::int64_t r0 = block * kRowBlock, rows = std::min(kRowBlock, group - r0);
     std::fill(into, into + width, 0.0);
-    if constexpr (std::is_same_v<T, float>)
-      table.add_rows_f32(rows, width, x + r0 * outputs + begin, outputs, into);
-    else
-      table.add_rows_f64(rows, width, x + r0 * outputs + begin, outputs, into);
+    kernel_for<T>(table.add_rows_f32, table.add_rows_f64)(rows, width, x + r0 * outputs + begin, outputs, into);
   };
   if (blocks >= 4 && blocks * outputs <= (std::int64_t{1} << 24)) {
     std::vector<double> partial(static_cast<std::size_t>(blocks * outputs));

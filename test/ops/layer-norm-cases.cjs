@@ -2,10 +2,12 @@
 // bias, row lengths around the kernels' 16 lanes, inputs large enough to be
 // split across threads) against a float64 reference computed here; prints a
 // digest of every result bit so that runs on other ISA paths and thread
-// counts can be compared exactly.
+// counts can be compared exactly. With weight and bias, the backward again
+// for an input that needs no gradient (no dx computed): the same bits of
+// dweight and dbias.
 'use strict';
 const crypto = require('node:crypto');
-const { caseMain } = require('../case-main.cjs');
+const { caseMain, sameBits } = require('../case-main.cjs');
 
 function values(n, seed, offset = 0) {
   const out = new Float64Array(n);
@@ -88,6 +90,10 @@ function runAll(tg) {
       if (affine) {
         check('dweight', bits(w.grad), ref.dw);
         check('dbias', bits(b.grad), ref.db);
+        const w2 = tg.tensor(w.data(), { dtype, requiresGrad: true }), b2 = tg.tensor(b.data(), { dtype, requiresGrad: true });
+        F.layerNorm(x.detach(), [cols], w2, b2, eps).backward(g);
+        if (!sameBits(w2.grad.data(), w.grad.data()) || !sameBits(b2.grad.data(), b.grad.data()))
+          failures.push({ dtype, shape, name: 'affine gradients without dx differ' });
       }
     }
   return { cases, failures, digest: hash.digest('hex') };

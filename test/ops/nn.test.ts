@@ -4,6 +4,7 @@ import { expectClose, leaf, runCaseScript, runnableIsas, tg, type Tensor } from 
 
 const F = tg.nn.functional;
 const layerNormCases = path.join(__dirname, 'layer-norm-cases.cjs');
+const softmaxCases = path.join(__dirname, 'softmax-cases.cjs');
 
 function ints(values: number[] | number[][], shape?: number[]): Tensor {
   return tg.tensor(values as number[], { dtype: 'int32', ...(shape ? { shape } : {}) });
@@ -72,6 +73,19 @@ describe('softmax and logSoftmax', () => {
     expectClose(flat(F.softmax(x.to('float32'), 1)), flat(F.softmax(x, 1)), 1e-6);
     expectClose(flat(F.logSoftmax(x.to('float32'), 1)), flat(F.logSoftmax(x, 1)), 1e-5);
     expect(F.softmax(x.to('float32'), 1).dtype).toBe('float32');
+  });
+
+  it('the fast path (last dim) agrees with the generic one (dim 0 of a transpose) on every ISA path', () => {
+    // Forward and backward, float32 within a few ulps, float64 forward exactly.
+    const digests = new Set<string>();
+    for (const isa of runnableIsas()) {
+      const r = runCaseScript(softmaxCases, { TAPEGRAD_ISA: isa });
+      expect(r.isa).toBe(isa);
+      expect(r.cases).toBe(32);
+      expect(r.failures).toEqual([]);
+      digests.add(r.digest);
+    }
+    expect(digests.size).toBe(1);
   });
 
   it('errors', () => {
@@ -509,6 +523,62 @@ describe('layerNorm', () => {
     const x2 = tg.tensor([[1, 5, 2], [3, 3, 9]], { dtype: 'float64', requiresGrad: true });
     F.layerNorm(x2, [3]).sum().backward();
     expectClose(flat(x2.grad!), [0, 0, 0, 0, 0, 0], 1e-15);
+  });
+
+  // An input that needs no gradient (an input batch, the output of a frozen
+  // embedding) gets no dx: the backward computes only the affine gradients.
+  const bits = (t: Tensor | null) => {
+    if (t === null) return null;
+    const d = t.data();
+    return Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('base64');
+  };
+
+  it('an input that needs no gradient: no dx, and the same weight and bias gradients', () => {
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const affine of ['both', 'weight', 'bias'] as const)
+        for (const shape of [[6, 19], [96, 1024]]) {
+          const cols = shape[1];
+          const x = leaf(shape, 60).detach().to(dtype), g = leaf(shape, 61).detach().to(dtype);
+          const run = (xIn: Tensor) => {
+            const w = affine !== 'bias' ? leaf([cols], 62).detach().to(dtype).setRequiresGrad(true) : null;
+            const b = affine !== 'weight' ? leaf([cols], 63).detach().to(dtype).setRequiresGrad(true) : null;
+            F.layerNorm(xIn, [cols], w, b).backward(g);
+            return [w && w.grad, b && b.grad].map(bits);
+          };
+          const withDx = x.clone().setRequiresGrad(true);
+          const expected = run(withDx);
+          expect(withDx.grad).not.toBeNull();
+          expect(run(x)).toEqual(expected);
+          expect(x.grad).toBeNull();
+        }
+  });
+
+  it('after a frozen embedding: the LayerNorm gradients of a trainable one, none for the embedding', () => {
+    const emb = new tg.nn.Embedding(10, 24), ln = new tg.nn.LayerNorm(24);
+    const idx = ints([[1, 2, 3], [4, 5, 9]]);
+    const g = leaf([2, 3, 24], 64).detach().to('float32');
+    const run = (frozen: boolean) => {
+      emb.weight.setRequiresGrad(!frozen);
+      emb.weight.grad = null;
+      ln.zeroGrad();
+      ln.forward(emb.forward(idx)).backward(g);
+      return [ln.weight!.grad, ln.bias!.grad].map(bits);
+    };
+    const expected = run(false);
+    expect(emb.weight.grad).not.toBeNull();
+    expect(run(true)).toEqual(expected);
+    expect(emb.weight.grad).toBeNull();
+  });
+
+  it('without dx, the affine gradients differentiate again in the output gradient', () => {
+    const x = leaf([3, 5], 65).detach();
+    // dweight = Σ g·x̂ and dbias = Σ g: linear in g, constant in weight and bias.
+    const grads = (g: Tensor, w: Tensor, b: Tensor) =>
+      tg.grad(F.layerNorm(x, [5], w, b), [w, b], { gradOutputs: g, createGraph: true }) as Tensor[];
+    expect(tg.gradcheck(grads, [leaf([3, 5], 66), leaf([5], 67), leaf([5], 68)])).toBe(true);
+    const [dw, db] = grads(leaf([3, 5], 69), leaf([5], 70), leaf([5], 71));
+    expect(dw.gradFn).toBe('layerNormBackward');
+    expect(db.gradFn).toBe('layerNormBackward');
   });
 
   it('normalizedShape over two trailing dims, and no weight or bias', () => {

@@ -1,0 +1,104 @@
+// softmax and logSoftmax: the fast path (along the last dim: softmax_rows,
+// the active ISA's vectorised exp) against the generic path (the same values
+// laid out along dim 0 of a transpose: softmax_blocks, the C library's exp),
+// forward and first-order backward, float32 and float64. Rows of ordinary
+// values, large offsets, -Infinity (masked) entries, and rows that give NaN.
+// float32 may differ by the exps' rounding (each within 1 ulp), float64 not
+// at all in the forward (both paths call the C library's exp and sum in the
+// same order). Prints a digest of the fast path's bits so that runs on other
+// ISA paths can be compared exactly.
+'use strict';
+const crypto = require('node:crypto');
+const { caseMain, rng } = require('../case-main.cjs');
+
+// At least two rows each: the transpose of one row has inner size 1 and
+// would take the fast path too.
+const SHAPES = [[3, 1], [4, 5], [7, 16], [5, 17], [3, 33], [64, 100], [2, 1000], [2, 3, 19]];
+
+// Row values: ordinary, offset by 1e4 (the shift by the maximum matters),
+// or with some entries -Infinity; the last two rows of the larger shapes are
+// all -Infinity and have one NaN (both give NaN rows).
+function values(shape, seed) {
+  const size = shape[shape.length - 1], rows = shape.reduce((a, c) => a * c, 1) / size;
+  const r = rng(seed), v = new Float64Array(rows * size);
+  for (let i = 0; i < rows; i++) {
+    const kind = rows >= 4 && i === rows - 1 ? 'nan' : rows >= 4 && i === rows - 2 ? 'inf' : ['plain', 'offset', 'masked'][i % 3];
+    for (let j = 0; j < size; j++) {
+      let x = (r() - 0.5) * 30;
+      if (kind === 'offset') x += 1e4;
+      if (kind === 'masked' && j > 0 && r() < 0.4) x = -Infinity;
+      if (kind === 'inf') x = -Infinity;
+      if (kind === 'nan' && j === size >> 1) x = NaN;
+      v[i * size + j] = x;
+    }
+  }
+  return v;
+}
+
+// The generic path: the last dim moved to the front, softmax along dim 0, moved back.
+function viaDim0(tg, fn, x) {
+  const n = x.shape.length;
+  const front = [n - 1, ...Array.from({ length: n - 1 }, (_, i) => i)];
+  const back = [...Array.from({ length: n - 1 }, (_, i) => i + 1), 0];
+  return tg.nn.functional[fn](x.permute(front), 0).permute(back);
+}
+
+function runAll(tg) {
+  const F = tg.nn.functional;
+  const failures = [];
+  const hash = crypto.createHash('sha1');
+  let cases = 0;
+  for (const dtype of ['float32', 'float64'])
+    for (const shape of SHAPES)
+      for (const fn of ['softmax', 'logSoftmax']) {
+        cases++;
+        const size = shape[shape.length - 1];
+        const v = values(shape, cases);
+        const gv = Float64Array.from(values(shape, cases + 1000), (x) => (Number.isFinite(x) ? x / 15 : 0.5));
+        const g = tg.tensor(gv, { shape, dtype });
+        const xa = tg.tensor(v, { shape, dtype, requiresGrad: true });
+        const xb = tg.tensor(v, { shape, dtype, requiresGrad: true });
+        const ya = F[fn](xa, -1), yb = viaDim0(tg, fn, xb);
+        ya.backward(g);
+        yb.backward(g);
+        const fa = ya.data(), fb = yb.data(), da = xa.grad.data(), db = xb.grad.data(), gd = g.data();
+        for (const d of [fa, da]) hash.update(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+        // Units in the last place of the dtype; tiny: a floor for values near 0.
+        const eps = dtype === 'float32' ? 2 ** -24 : 2 ** -53, tiny = dtype === 'float32' ? 2 ** -140 : 2 ** -1060;
+        const same = (a, b, tol) => a === b || (Number.isNaN(a) ? Number.isNaN(b) : Math.abs(a - b) <= tol);
+        const fail = (name, i, a, b) => failures.push({ dtype, shape, fn, name, i, fast: a, generic: b });
+        const rows = fa.length / size;
+        for (let r = 0; r < rows; r++) {
+          const o = r * size;
+          // Backward bounds from the sums the gradients are made of: softmax
+          // y·(g - Σ g·y), logSoftmax g - exp(y)·Σ g.
+          let sumGy = 0, sumG = 0;
+          for (let j = 0; j < size; j++) {
+            sumGy += Math.abs(gd[o + j] * fa[o + j]);
+            sumG += Math.abs(gd[o + j]);
+          }
+          for (let j = 0; j < size; j++) {
+            const i = o + j, y = fa[i];
+            // float64 forward: the same bits (NaN rows: NaN, of either sign).
+            const fwdTol = dtype === 'float64' ? 0 : fn === 'softmax' ? 8 * eps * Math.abs(y) + tiny : 8 * eps * (1 + Math.abs(y));
+            const bwdScale = fn === 'softmax' ? Math.abs(y) * (Math.abs(gd[i]) + sumGy) : Math.abs(gd[i]) + Math.exp(y) * sumG;
+            if (!same(y, fb[i], fwdTol)) {
+              fail('forward', i, y, fb[i]);
+              break;
+            }
+            if (!same(da[i], db[i], 32 * eps * bwdScale + tiny)) {
+              fail('backward', i, da[i], db[i]);
+              break;
+            }
+          }
+        }
+        // The special rows really are NaN on both paths.
+        if (rows >= 4 && !(fa.slice(-2 * size).every(Number.isNaN) && fb.slice(-2 * size).every(Number.isNaN)))
+          fail('NaN rows', fa.length - 2 * size, fa[fa.length - 1], fb[fb.length - 1]);
+      }
+  return { cases, failures, digest: hash.digest('hex') };
+}
+
+module.exports = { runAll };
+
+caseMain(module, runAll);

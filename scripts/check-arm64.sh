@@ -62,6 +62,7 @@ check 'elementwise' test/ops/elementwise-cases.cjs
 check 'elementwise, streamed outputs' test/ops/elementwise-cases.cjs TAPEGRAD_STREAM_STORES=always
 check 'float32 math' test/ops/math-cases.cjs
 check 'reductions' test/ops/reduce-cases.cjs
+check 'softmax' test/ops/softmax-cases.cjs
 check 'layer norm' test/ops/layer-norm-cases.cjs
 check 'optimizers' test/optim-cases.cjs
 exit $failed

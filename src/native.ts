@@ -188,6 +188,19 @@ export interface NativeAddon {
     b: T, bOffset: number, bRowStride: number, bColStride: number,
     beta: number, c: T, cOffset: number, cRowStride: number, cColStride: number,
   ): T;
+  /**
+   * Internal test hook, not part of the package API: C_e = alpha·A_e·B_e + beta·C_e for e < count
+   * through the active batched GEMM kernel, in place on `c`. Each operand's offsets are one number
+   * (one matrix shared by every element) or an array of `count` (one matrix per element); exactly
+   * one of A and B is meant to be shared. Returns whether the kernel ran the products (false: it
+   * wrote nothing and leaves them to one GEMM each).
+   */
+  _testGemmBatch<T extends Float32Array | Float64Array>(
+    dtype: 'float32' | 'float64', count: number, m: number, n: number, k: number,
+    alpha: number, a: T, aOffsets: number | readonly number[], aRowStride: number, aColStride: number,
+    b: T, bOffsets: number | readonly number[], bRowStride: number, bColStride: number,
+    beta: number, c: T, cOffsets: readonly number[], cRowStride: number, cColStride: number,
+  ): boolean;
   /** Internal benchmark hook: GFLOP/s of independent FMA chains on `threads` threads. */
   _fmaPeak(dtype: 'float32' | 'float64', threads: number, seconds: number): number;
   /**

@@ -2,10 +2,12 @@
 // directly for tests and the benchmark (names starting with `_`, typed in
 // src/native.ts as internal, not exported by the package).
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "binding/addon.h"
 #include "binding/convert.h"
@@ -39,6 +41,38 @@ bool arg_f64(const Napi::CallbackInfo& info, std::size_t i, const char* op) {
   throw_type_error(op, ": dtype must be 'float32' or 'float64', got '", dtype, "'");
 }
 
+// The typed array of a GEMM hook's operand: a Float32Array or Float64Array
+// as the dtype says.
+Napi::TypedArray arg_matrix_array(const Napi::CallbackInfo& info, std::size_t i, bool f64, const char* op,
+                                  const char* name) {
+  const Napi::Value v = info[i];
+  const napi_typedarray_type want = f64 ? napi_float64_array : napi_float32_array;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
+    throw_type_error(op, ": ", name, " must be a ", f64 ? "Float64Array" : "Float32Array");
+  return v.As<Napi::TypedArray>();
+}
+
+void* array_data(const Napi::TypedArray& array) {
+  return static_cast<std::uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+}
+
+// Checks that a rows×cols view (offset, row stride, column stride) lies
+// inside `array`, with offset and strides below 2^31 in magnitude.
+void check_view(const Napi::TypedArray& array, std::int64_t rows, std::int64_t cols, std::int64_t offset,
+                std::int64_t rs, std::int64_t cs, const char* op, const char* name) {
+  constexpr std::int64_t kLimit = std::int64_t{1} << 31;
+  if (offset < 0 || offset >= kLimit || rs <= -kLimit || rs >= kLimit || cs <= -kLimit || cs >= kLimit)
+    throw_range_error(op, ": ", name, ": offset and strides must be below 2^31 in magnitude");
+  if (rows > 0 && cols > 0) {
+    const std::int64_t dr = (rows - 1) * rs, dc = (cols - 1) * cs;
+    const std::int64_t lo = offset + (dr < 0 ? dr : 0) + (dc < 0 ? dc : 0);
+    const std::int64_t hi = offset + (dr > 0 ? dr : 0) + (dc > 0 ? dc : 0);
+    if (lo < 0 || hi >= static_cast<std::int64_t>(array.ElementLength()))
+      throw_range_error(op, ": ", name, ": a ", rows, "x", cols, " view with offset ", offset, " and strides (", rs,
+                        ", ", cs, ") does not fit in ", array.ElementLength(), " elements");
+  }
+}
+
 // An operand: typed array, offset, row stride, column stride, checked so that
 // every element of a rows×cols view lies inside the array.
 struct Operand {
@@ -49,24 +83,10 @@ struct Operand {
 Operand arg_operand(const Napi::CallbackInfo& info, std::size_t i, bool f64, std::int64_t rows, std::int64_t cols,
                     const char* name) {
   constexpr const char* op = "_testGemm";
-  const Napi::Value v = info[i];
-  const napi_typedarray_type want = f64 ? napi_float64_array : napi_float32_array;
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
-    throw_type_error(op, ": ", name, " must be a ", f64 ? "Float64Array" : "Float32Array");
-  const Napi::TypedArray array = v.As<Napi::TypedArray>();
-  Operand o{static_cast<std::uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset(), arg_int(info, i + 1, op, "offset"),
-            arg_int(info, i + 2, op, "row stride"), arg_int(info, i + 3, op, "column stride")};
-  constexpr std::int64_t kLimit = std::int64_t{1} << 31;
-  if (o.offset < 0 || o.offset >= kLimit || o.rs <= -kLimit || o.rs >= kLimit || o.cs <= -kLimit || o.cs >= kLimit)
-    throw_range_error(op, ": ", name, ": offset and strides must be below 2^31 in magnitude");
-  if (rows > 0 && cols > 0) {
-    const std::int64_t dr = (rows - 1) * o.rs, dc = (cols - 1) * o.cs;
-    const std::int64_t lo = o.offset + (dr < 0 ? dr : 0) + (dc < 0 ? dc : 0);
-    const std::int64_t hi = o.offset + (dr > 0 ? dr : 0) + (dc > 0 ? dc : 0);
-    if (lo < 0 || hi >= static_cast<std::int64_t>(array.ElementLength()))
-      throw_range_error(op, ": ", name, ": a ", rows, "x", cols, " view with offset ", o.offset, " and strides (", o.rs,
-                        ", ", o.cs, ") does not fit in ", array.ElementLength(), " elements");
-  }
+  const Napi::TypedArray array = arg_matrix_array(info, i, f64, op, name);
+  const Operand o{array_data(array), arg_int(info, i + 1, op, "offset"), arg_int(info, i + 2, op, "row stride"),
+                  arg_int(info, i + 3, op, "column stride")};
+  check_view(array, rows, cols, o.offset, o.rs, o.cs, op, name);
   return o;
 }
 
@@ -95,6 +115,83 @@ Napi::Value test_gemm(const Napi::CallbackInfo& info) {
                 static_cast<float*>(c.data) + c.offset, c.rs, c.cs);
   }
   return info[14];
+}
+
+// An operand of a batched product: typed array, then either one offset (the
+// matrix every element shares) or an array of `count` offsets (one matrix
+// per element), then row and column strides; every matrix checked to lie
+// inside the array.
+struct BatchOperand {
+  void* data;
+  bool shared;
+  std::int64_t shared_offset;
+  std::vector<std::int64_t> offsets;  // per element; one spare entry, so data() is never null
+  std::int64_t rs, cs;
+  // The kernel's per-element offsets: null for the shared matrix.
+  const std::int64_t* element_offsets() const { return shared ? nullptr : offsets.data(); }
+};
+
+BatchOperand arg_batch_operand(const Napi::CallbackInfo& info, std::size_t i, bool f64, std::int64_t count,
+                               std::int64_t rows, std::int64_t cols, const char* name) {
+  constexpr const char* op = "_testGemmBatch";
+  const Napi::TypedArray array = arg_matrix_array(info, i, f64, op, name);
+  BatchOperand o{array_data(array), info[i + 1].IsNumber(), 0, {}, arg_int(info, i + 2, op, "row stride"),
+                 arg_int(info, i + 3, op, "column stride")};
+  if (o.shared) {
+    o.shared_offset = arg_int(info, i + 1, op, "offset");
+    check_view(array, rows, cols, o.shared_offset, o.rs, o.cs, op, name);
+    return o;
+  }
+  const Napi::Value v = info[i + 1];
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != static_cast<std::uint32_t>(count))
+    throw_type_error(op, ": ", name, ": offsets must be one integer or an array of ", count, " integers");
+  const Napi::Array list = v.As<Napi::Array>();
+  for (std::uint32_t e = 0; e < list.Length(); ++e) {
+    const Napi::Value x = list.Get(e);
+    const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : NAN;
+    if (!std::isfinite(d) || std::trunc(d) != d || std::fabs(d) > 9007199254740991.0)
+      throw_range_error(op, ": ", name, ": offsets must be integers, the one at index ", e, " is not");
+    o.offsets.push_back(static_cast<std::int64_t>(d));
+    check_view(array, rows, cols, o.offsets.back(), o.rs, o.cs, op, name);
+  }
+  o.offsets.push_back(0);
+  return o;
+}
+
+// _testGemmBatch(dtype, count, m, n, k, alpha, a, aOffsets, aRowStride, aColStride, b, ..., beta, c, ...):
+// C_e = alpha·A_e·B_e + beta·C_e for e < count through the active kernel
+// table's batched GEMM, in place on c's array. Each operand's offsets are
+// one integer (shared by every element; exactly one of A and B should be)
+// or an array of count integers; c's must be an array. Returns whether the
+// kernel ran the products (false: it wrote nothing).
+Napi::Value test_gemm_batch(const Napi::CallbackInfo& info) {
+  constexpr const char* op = "_testGemmBatch";
+  const bool f64 = arg_f64(info, 0, op);
+  const std::int64_t count = arg_int(info, 1, op, "count");
+  if (count < 0 || count >= (1 << 16)) throw_range_error(op, ": count must be from 0 to 2^16, got ", count);
+  const std::int64_t m = arg_int(info, 2, op, "m"), n = arg_int(info, 3, op, "n"), k = arg_int(info, 4, op, "k");
+  if (m < 0 || n < 0 || k < 0 || m >= (1 << 20) || n >= (1 << 20) || k >= (1 << 20))
+    throw_range_error(op, ": sizes must be from 0 to 2^20, got ", m, "x", n, "x", k);
+  const double alpha = arg_number(info, 5, op, "alpha");
+  const BatchOperand a = arg_batch_operand(info, 6, f64, count, m, k, "a");
+  const BatchOperand b = arg_batch_operand(info, 10, f64, count, k, n, "b");
+  const double beta = arg_number(info, 14, op, "beta");
+  const BatchOperand c = arg_batch_operand(info, 15, f64, count, m, n, "c");
+  if (c.shared) throw_type_error(op, ": c: offsets must be an array of ", count, " integers");
+  const kernels::KernelTable& kt = kernels::active();
+  bool ran;
+  if (f64) {
+    ran = kt.gemm_batch_f64(count, m, n, k, alpha, static_cast<const double*>(a.data) + a.shared_offset,
+                            a.element_offsets(), a.rs, a.cs, static_cast<const double*>(b.data) + b.shared_offset,
+                            b.element_offsets(), b.rs, b.cs, beta, static_cast<double*>(c.data),
+                            c.element_offsets(), c.rs, c.cs);
+  } else {
+    ran = kt.gemm_batch_f32(count, m, n, k, static_cast<float>(alpha),
+                            static_cast<const float*>(a.data) + a.shared_offset, a.element_offsets(), a.rs, a.cs,
+                            static_cast<const float*>(b.data) + b.shared_offset, b.element_offsets(), b.rs, b.cs,
+                            static_cast<float>(beta), static_cast<float*>(c.data), c.element_offsets(), c.rs, c.cs);
+  }
+  return Napi::Boolean::New(info.Env(), ran);
 }
 
 // _fmaPeak(dtype, threads, seconds): GFLOP/s of independent FMA chains on the
@@ -169,6 +266,7 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   define<set_num_threads>(env, exports, "setNumThreads");
   define<get_num_threads>(env, exports, "getNumThreads", InTrace::Ignored);
   define<test_gemm>(env, exports, "_testGemm");
+  define<test_gemm_batch>(env, exports, "_testGemmBatch");
   define<fma_peak>(env, exports, "_fmaPeak");
   define<time_gemm>(env, exports, "_timeGemm");
   define<test_parallel_for>(env, exports, "_testParallelFor");

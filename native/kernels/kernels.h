@@ -97,7 +97,10 @@ struct KernelTable {
   // whatever the thread count. Returns false, having written nothing, where
   // it would gain nothing or is not built for the layout (the elements'
   // products take the unpacked path, C is column-major, or not exactly one
-  // operand is shared): the caller then runs gemm per element.
+  // operand is shared): the caller then runs gemm per element. The answer
+  // depends on the sizes, strides, alpha and which operand is shared, never
+  // on count or the offsets: with count == 0 it computes nothing and says
+  // whether it would take such products.
   bool (*gemm_batch_f32)(std::int64_t count, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
                          const float* a, const std::int64_t* a_off, std::int64_t a_rs, std::int64_t a_cs,
                          const float* b, const std::int64_t* b_off, std::int64_t b_rs, std::int64_t b_cs, float beta,

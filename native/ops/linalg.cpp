@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <numeric>
 #include <type_traits>
 #include <vector>
 
@@ -49,29 +50,94 @@ void product(i64 rows, i64 cols, i64 k, const T* a, i64 a_rs, i64 a_cs, const T*
   }
 }
 
-// product() for every element of a batch whose A (shared_a) or B is the same
-// matrix for all elements; offsets[e] = {A, B, C offsets}, C row-major with
-// row stride cols. False, having done nothing, where the kernel leaves the
-// products to one call each (they take its unpacked path).
-template <typename T>
-bool batched_gemm(const std::vector<std::array<i64, 3>>& offsets, bool shared_a, i64 rows, i64 cols, i64 k,
-                  const T* a, i64 a_rs, i64 a_cs, const T* b, i64 b_rs, i64 b_cs, bool accumulate, T* c) {
-  if (k == 0) return false;  // product() handles the empty sum
-  const std::size_t count = offsets.size();
-  std::vector<i64> own(count), c_off(count);
-  for (std::size_t e = 0; e < count; ++e) {
-    own[e] = offsets[e][shared_a ? 1 : 0];
-    c_off[e] = offsets[e][2];
+// How many products of `macs` multiply-adds each one chunk of a parallel
+// loop over them takes: all of them where each product is big enough to
+// split itself across the threads, else enough to pay for waking a thread.
+i64 products_per_chunk(double macs, i64 count) {
+  if (macs >= kernels::kGemmParallelMinMacs) return count;
+  return std::max<i64>(1, static_cast<i64>(kernels::kGemmParallelMinMacs / std::max(macs, 1.0)));
+}
+
+// The batch elements grouped by one operand's offset (0: A, 1: B), so that
+// the elements of a group share that operand's matrix, at shared[g]. `order`
+// lists the elements group by group (batch order within a group); group g
+// is order[starts[g]] up to order[starts[g + 1]].
+struct SharedGroups {
+  int operand;
+  std::vector<i64> order, starts, shared;
+  i64 count() const { return static_cast<i64>(shared.size()); }
+};
+
+SharedGroups group_by_operand(const std::vector<std::array<i64, 3>>& offsets, int operand) {
+  SharedGroups g{operand, std::vector<i64>(offsets.size()), {}, {}};
+  std::iota(g.order.begin(), g.order.end(), i64{0});
+  const auto key = [&](i64 e) { return offsets[static_cast<std::size_t>(e)][static_cast<std::size_t>(operand)]; };
+  std::stable_sort(g.order.begin(), g.order.end(), [&](i64 x, i64 y) { return key(x) < key(y); });
+  for (std::size_t i = 0; i < g.order.size(); ++i) {
+    if (i > 0 && key(g.order[i]) == g.shared.back()) continue;
+    g.starts.push_back(static_cast<i64>(i));
+    g.shared.push_back(key(g.order[i]));
   }
-  const i64* a_off = shared_a ? nullptr : own.data();
-  const i64* b_off = shared_a ? own.data() : nullptr;
-  const i64 ne = static_cast<i64>(count);
-  if constexpr (std::is_same_v<T, float>)
-    return kernels::active().gemm_batch_f32(ne, rows, cols, k, 1.0f, a, a_off, a_rs, a_cs, b, b_off, b_rs, b_cs,
-                                            accumulate ? 1.0f : 0.0f, c, c_off.data(), cols, 1);
-  else
-    return kernels::active().gemm_batch_f64(ne, rows, cols, k, 1.0, a, a_off, a_rs, a_cs, b, b_off, b_rs, b_cs,
-                                            accumulate ? 1.0 : 0.0, c, c_off.data(), cols, 1);
+  g.starts.push_back(static_cast<i64>(g.order.size()));
+  return g;
+}
+
+// product() for every element of a batch (offsets[e] = {A, B, C offsets}, C
+// row-major with row stride cols) where elements share an operand's matrix
+// (a weight broadcast over all or some of the batch dims): the elements are
+// grouped by the shared matrix and each group runs as one batched GEMM,
+// which packs each block of that matrix once for the whole group instead
+// of once per element. False, having done nothing, where no two elements
+// share an operand or the kernel leaves such products to one call each
+// (they take its unpacked path).
+template <typename T>
+bool shared_operand_products(const std::vector<std::array<i64, 3>>& offsets, i64 rows, i64 cols, i64 k, const T* a,
+                             i64 a_rs, i64 a_cs, const T* b, i64 b_rs, i64 b_cs, bool accumulate, T* c) {
+  const T beta = accumulate ? T(1) : T(0);
+  const auto gemm_batch = [&](i64 count, const T* a0, const i64* a_off, const T* b0, const i64* b_off,
+                              const i64* c_off) {
+    if constexpr (std::is_same_v<T, float>)
+      return kernels::active().gemm_batch_f32(count, rows, cols, k, 1.0f, a0, a_off, a_rs, a_cs, b0, b_off, b_rs, b_cs,
+                                              beta, c, c_off, cols, 1);
+    else
+      return kernels::active().gemm_batch_f64(count, rows, cols, k, 1.0, a0, a_off, a_rs, a_cs, b0, b_off, b_rs, b_cs,
+                                              beta, c, c_off, cols, 1);
+  };
+  // Asked about no elements, the kernel says whether it takes products of
+  // this shape and layout at all (its answer is the same for every group).
+  const i64 no_offsets = 0;
+  if (!gemm_batch(0, a, nullptr, b, &no_offsets, &no_offsets)) return false;
+
+  // Share the operand that saves the most packing: every element of a group
+  // after the first reuses the group's packed matrix. (None with k == 0:
+  // product() writes the empty sums.)
+  const i64 count = static_cast<i64>(offsets.size());
+  const SharedGroups by_a = group_by_operand(offsets, 0), by_b = group_by_operand(offsets, 1);
+  const double saved_a = static_cast<double>(count - by_a.count()) * static_cast<double>(rows * k);
+  const double saved_b = static_cast<double>(count - by_b.count()) * static_cast<double>(k * cols);
+  if (saved_a == 0 && saved_b == 0) return false;
+  const SharedGroups& groups = saved_a >= saved_b ? by_a : by_b;
+  const bool shared_a = groups.operand == 0;
+
+  // The other operand's and C's offsets, group by group.
+  std::vector<i64> own_off(offsets.size()), c_off(offsets.size());
+  for (std::size_t i = 0; i < offsets.size(); ++i) {
+    const auto& o = offsets[static_cast<std::size_t>(groups.order[i])];
+    own_off[i] = o[shared_a ? 1 : 0];
+    c_off[i] = o[2];
+  }
+  const double group_macs = static_cast<double>(count) / static_cast<double>(groups.count()) *
+                            static_cast<double>(rows) * static_cast<double>(cols) * static_cast<double>(k);
+  runtime::parallel_for(0, groups.count(), products_per_chunk(group_macs, groups.count()), [&](i64 begin, i64 end) {
+    for (i64 g = begin; g < end; ++g) {
+      const std::size_t gi = static_cast<std::size_t>(g);
+      const i64 first = groups.starts[gi], size = groups.starts[gi + 1] - first, shared = groups.shared[gi];
+      // Taken, as the kernel said above.
+      if (shared_a) gemm_batch(size, a + shared, nullptr, b, own_off.data() + first, c_off.data() + first);
+      else gemm_batch(size, a, own_off.data() + first, b + shared, nullptr, c_off.data() + first);
+    }
+  });
+  return true;
 }
 
 // Whether the dims before the last one of `t` can be read as a single dim of
@@ -155,19 +221,13 @@ void batched_product(const Tensor& a, const Tensor& b, const Shape& batch, const
       for (i64 i = 0; i < count; ++i) offsets.push_back({off[0] + i * in[0], off[1] + i * in[1], off[2] + i * in[2]});
     });
     if constexpr (std::is_floating_point_v<T>) {
-      // One operand shared by every element (its batch dims all broadcast):
-      // the batched GEMM packs it once instead of once per element.
-      const bool shared_a = std::all_of(sa.begin(), sa.end(), [](i64 s) { return s == 0; });
-      const bool shared_b = std::all_of(sb.begin(), sb.end(), [](i64 s) { return s == 0; });
-      if (offsets.size() > 1 && shared_a != shared_b && batched_gemm<T>(offsets, shared_a, n, m, k, pa, a_rs, a_cs, pb,
-                                                                           b_rs, b_cs, accumulate, po))
+      if (offsets.size() > 1 &&
+          shared_operand_products<T>(offsets, n, m, k, pa, a_rs, a_cs, pb, b_rs, b_cs, accumulate, po))
         return;
     }
     const double macs = static_cast<double>(n) * static_cast<double>(m) * static_cast<double>(k);
-    const i64 grain = macs >= kernels::kGemmParallelMinMacs
-                          ? static_cast<i64>(offsets.size())  // each product splits itself
-                          : std::max<i64>(1, static_cast<i64>(kernels::kGemmParallelMinMacs / std::max(macs, 1.0)));
-    runtime::parallel_for(0, static_cast<i64>(offsets.size()), grain, [&](i64 begin, i64 end) {
+    const i64 count = static_cast<i64>(offsets.size());
+    runtime::parallel_for(0, count, products_per_chunk(macs, count), [&](i64 begin, i64 end) {
       for (i64 i = begin; i < end; ++i) {
         const auto& o = offsets[static_cast<std::size_t>(i)];
         product<T>(n, m, k, pa + o[0], a_rs, a_cs, pb + o[1], b_rs, b_cs, accumulate, po + o[2], m);

@@ -1,5 +1,5 @@
-// The GEMM kernel and the thread pool, tested below the ops through internal
-// hooks (native._testGemm, native._testParallelFor).
+// The GEMM kernels and the thread pool, tested below the ops through internal
+// hooks (native._testGemm, native._testGemmBatch, native._testParallelFor).
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -10,6 +10,7 @@ import { native } from '../../dist/native.js';
 
 const require = createRequire(import.meta.url);
 const casesPath = path.join(__dirname, 'gemm-cases.cjs');
+const batchCasesPath = path.join(__dirname, 'gemm-batch-cases.cjs');
 const G = require(casesPath) as {
   runAll(t: typeof tg, n: typeof native): { cases: number; checked: number; failures: unknown[]; threadMismatches: number };
 };
@@ -102,6 +103,78 @@ describe('gemm kernel values', () => {
     expect(() =>
       native._testGemm('int32' as 'float32', 2, 2, 2, 1, a, 0, 2, 1, b, 0, 2, 1, 0, c, 0, 2, 1),
     ).toThrow(TypeError);
+  });
+});
+
+describe('batched gemm kernel on every ISA path', () => {
+  // gemm_batch_f32/f64 straight through the kernel table: A or B shared,
+  // counts 1 to 16, blocking edges, strided operands, alpha/beta, k = 0, on
+  // 1/2/3 threads, each C_e bitwise the plain GEMM of its element; and the
+  // products it must decline (direct path, column-major C, not exactly one
+  // shared operand) left unwritten.
+  for (const isa of runnableIsas()) for (const gemmPath of ['auto', 'packed', 'direct']) {
+    it(`${isa}, ${gemmPath} path: bitwise equal to the plain GEMM per element, declines left to it`, () => {
+      const r = runCaseScript(batchCasesPath, { TAPEGRAD_ISA: isa, TAPEGRAD_GEMM_PATH: gemmPath });
+      expect(r.isa).toBe(isa);
+      expect(r.path).toBe(gemmPath);
+      expect(r.cases).toBeGreaterThan(500);
+      expect(r.checked).toBe(3 * r.cases);
+      expect(r.failures).toEqual([]);
+      expect(r.ran).toBeGreaterThan(100);
+      expect(r.declined).toBeGreaterThan(0);
+    });
+  }
+
+  it('computes hand-worked products with A shared and with B shared', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const Arr = dtype === 'float32' ? Float32Array : Float64Array;
+      // Packed-path sized, so the kernel takes them (direct products it declines).
+      const m = 120, n = 20, k = 1200;
+      const a = new Arr(2 * m * k), b = new Arr(2 * k * n);
+      // A_0 = all ones, A_1 = all twos; B_0 = all threes, B_1 = all fours.
+      a.fill(1, 0, m * k).fill(2, m * k);
+      b.fill(3, 0, k * n).fill(4, k * n);
+      const c = new Arr(2 * m * n).fill(NaN);
+      // A_1 shared: C_e = A_1·B_e.
+      expect(native._testGemmBatch(dtype, 2, m, n, k, 1, a, m * k, k, 1, b, [0, k * n], n, 1, 0, c, [0, m * n], n, 1))
+        .toBe(true);
+      expect([c[0], c[m * n - 1], c[m * n], c[2 * m * n - 1]]).toEqual([6 * k, 6 * k, 8 * k, 8 * k]);
+      // B_0 shared, C_e = 0.5·A_e·B_0 + 2·C_e.
+      expect(native._testGemmBatch(dtype, 2, m, n, k, 0.5, a, [m * k, 0], k, 1, b, 0, n, 1, 2, c, [0, m * n], n, 1))
+        .toBe(true);
+      expect([c[0], c[m * n - 1], c[m * n], c[2 * m * n - 1]]).toEqual([15 * k, 15 * k, 17.5 * k, 17.5 * k]);
+    }
+  });
+
+  it('with count 0 computes nothing and answers as it would for any count', () => {
+    const m = 120, n = 20, k = 1200;
+    const a = new Float64Array(m * k), b = new Float64Array(k * n), c = new Float64Array(m * n).fill(7);
+    // Packed-sized with row-major C: taken; column-major C or a direct-sized product: declined.
+    expect(native._testGemmBatch('float64', 0, m, n, k, 1, a, 0, k, 1, b, [], n, 1, 0, c, [], n, 1)).toBe(true);
+    expect(native._testGemmBatch('float64', 0, m, n, k, 1, a, 0, k, 1, b, [], n, 1, 0, c, [], 1, m)).toBe(false);
+    expect(native._testGemmBatch('float64', 1, m, n, k, 1, a, 0, k, 1, b, [0], n, 1, 0, c, [0], 1, m)).toBe(false);
+    expect(native._testGemmBatch('float64', 0, 4, 4, 4, 1, a, 0, 4, 1, b, [], 4, 1, 0, c, [], 4, 1)).toBe(false);
+    expect(native._testGemmBatch('float64', 1, 4, 4, 4, 1, a, 0, 4, 1, b, [0], 4, 1, 0, c, [0], 4, 1)).toBe(false);
+    expect(c.every((x) => x === 7)).toBe(true);
+  });
+
+  it('rejects bad arguments of the hook with JS errors', () => {
+    const a = new Float32Array(8), b = new Float32Array(8), c = new Float32Array(8);
+    expect(() => native._testGemmBatch('float32', 2, 2, 2, 2, 1, a, 0, 2, 1, b, [0, 4], 2, 1, 0, c, [0, 5], 2, 1))
+      .toThrow(/_testGemmBatch: c: a 2x2 view with offset 5 and strides \(2, 1\) does not fit in 8 elements/);
+    expect(() => native._testGemmBatch('float32', 2, 2, 2, 2, 1, a, 0, 2, 1, b, [0], 2, 1, 0, c, [0, 4], 2, 1))
+      .toThrow(/_testGemmBatch: b: offsets must be one integer or an array of 2 integers/);
+    expect(() => native._testGemmBatch('float32', 2, 2, 2, 2, 1, a, 0, 2, 1, b, [0, 0.5], 2, 1, 0, c, [0, 4], 2, 1))
+      .toThrow(RangeError);
+    const cShared = 0 as unknown as number[];
+    expect(() => native._testGemmBatch('float32', 2, 2, 2, 2, 1, a, 0, 2, 1, b, [0, 4], 2, 1, 0, c, cShared, 2, 1))
+      .toThrow(/_testGemmBatch: c: offsets must be an array of 2 integers/);
+    expect(() => native._testGemmBatch('float32', -1, 2, 2, 2, 1, a, 0, 2, 1, b, [], 2, 1, 0, c, [], 2, 1))
+      .toThrow(RangeError);
+    expect(() =>
+      native._testGemmBatch('float64', 1, 2, 2, 2, 1, a as unknown as Float64Array, 0, 2, 1,
+        b as unknown as Float64Array, [0], 2, 1, 0, c as unknown as Float64Array, [0], 2, 1),
+    ).toThrow(/_testGemmBatch: a must be a Float64Array/);
   });
 });
 

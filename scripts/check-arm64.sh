@@ -56,6 +56,8 @@ check() {
 check 'gemm' test/kernels/gemm-cases.cjs
 check 'gemm, packed path' test/kernels/gemm-cases.cjs TAPEGRAD_GEMM_PATH=packed
 check 'gemm, direct path' test/kernels/gemm-cases.cjs TAPEGRAD_GEMM_PATH=direct
+check 'batched gemm kernel' test/kernels/gemm-batch-cases.cjs
+check 'batched gemm kernel, packed path' test/kernels/gemm-batch-cases.cjs TAPEGRAD_GEMM_PATH=packed
 check 'batched matmul' test/ops/matmul-batch-cases.cjs
 check 'batched matmul, packed path' test/ops/matmul-batch-cases.cjs TAPEGRAD_GEMM_PATH=packed
 check 'elementwise' test/ops/elementwise-cases.cjs

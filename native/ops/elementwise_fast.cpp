@@ -1,6 +1,5 @@
 #include "ops/elementwise_fast.h"
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -59,50 +58,22 @@ bool streams_output(std::int64_t bytes) { return bytes >= runtime::streaming_sto
 
 std::int64_t bytes_of(const Tensor& t) { return t.numel() * static_cast<std::int64_t>(dtype_size(t.dtype())); }
 
-// The staging block of a streamed output: small enough to stay in L1.
-constexpr std::int64_t kStreamBlockBytes = 8192;
-
-// Writes outputs [0, n) of `out` with fill(dst, i, count), which computes
-// outputs i .. i + count - 1 into dst: straight into out, or, streaming,
-// block by block into a buffer that stream_copy moves to out.
-template <typename T, typename Fill>
-void write_output(T* out, std::int64_t n, bool streaming, Fill&& fill) {
-  if (!streaming) {
-    fill(out, 0, n);
-    return;
-  }
-  alignas(64) unsigned char block[kStreamBlockBytes];
-  constexpr std::int64_t kPerBlock = kStreamBlockBytes / static_cast<std::int64_t>(sizeof(T));
-  const auto& table = kernels::active();
-  for (std::int64_t i = 0; i < n; i += kPerBlock) {
-    const std::int64_t count = std::min(kPerBlock, n - i);
-    fill(reinterpret_cast<T*>(block), i, count);
-    table.stream_copy(count * static_cast<std::int64_t>(sizeof(T)), block, out + i);
-  }
-}
-
 template <typename T>
 void run_binary(kernels::BinaryOp op, std::int64_t rows, std::int64_t inner, const T* pa, Access aa, const T* pb,
                 Access ab, T* po, bool streaming) {
   const auto& table = kernels::active();
   const auto kernel = kernel_for<T>(table.binary_f32, table.binary_f64);
-  // Outputs [begin, begin + count) of one row, whose operands start at ra and rb.
-  const auto run_row = [&](const T* ra, const T* rb, T* row_out, std::int64_t begin, std::int64_t count) {
-    write_output(row_out + begin, count, streaming, [&](T* dst, std::int64_t i, std::int64_t n) {
-      kernel(op, n, ra + (begin + i) * aa.step, aa.step, rb + (begin + i) * ab.step, ab.step, dst);
-    });
-  };
   if (rows == 1) {
     // One flat run: split it by elements.
     runtime::parallel_for(0, inner, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
-      run_row(pa, pb, po, begin, end - begin);
+      kernel(op, end - begin, pa + begin * aa.step, aa.step, pb + begin * ab.step, ab.step, po + begin, streaming);
     });
     return;
   }
   const std::int64_t grain = inner >= kElementwiseGrain ? 1 : kElementwiseGrain / inner;
   runtime::parallel_for(0, rows, grain, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t r = begin; r < end; ++r)
-      run_row(pa + r * aa.row_stride, pb + r * ab.row_stride, po + r * inner, 0, inner);
+      kernel(op, inner, pa + r * aa.row_stride, aa.step, pb + r * ab.row_stride, ab.step, po + r * inner, streaming);
   });
 }
 
@@ -205,17 +176,20 @@ std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const cha
   const std::int64_t n = x.numel();
   const bool streaming = streams_output(bytes_of(x) + bytes_of(out));
   const auto& table = kernels::active();
-  const auto run = [&](auto* px, auto* po, auto kernel, auto l, auto h) {
+  if (x.dtype() == DType::Float32) {
+    const float* px = x.data<float>();
+    float* po = out.data<float>();
+    const float l = static_cast<float>(lo), h = static_cast<float>(hi);
     runtime::parallel_for(0, n, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
-      write_output(po + begin, end - begin, streaming, [&](auto* dst, std::int64_t i, std::int64_t count) {
-        kernel(op, count, px + begin + i, dst, l, h);
-      });
+      table.unary_f32(op, end - begin, px + begin, po + begin, l, h, streaming);
     });
-  };
-  if (x.dtype() == DType::Float32)
-    run(x.data<float>(), out.data<float>(), table.unary_f32, static_cast<float>(lo), static_cast<float>(hi));
-  else
-    run(x.data<double>(), out.data<double>(), table.unary_f64, lo, hi);
+  } else {
+    const double* px = x.data<double>();
+    double* po = out.data<double>();
+    runtime::parallel_for(0, n, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
+      table.unary_f64(op, end - begin, px + begin, po + begin, lo, hi, streaming);
+    });
+  }
   return out;
 }
 

@@ -89,7 +89,7 @@ void softmax_rows(const T* x, T* y, i64 rows, i64 size) {
   std::vector<T> mx(static_cast<std::size_t>(rows));
   for (i64 r = 0; r < rows; ++r) shift_by_max(x + r * size, y + r * size, size, Inner1{}, mx.data() + r);
   const auto& table = kernels::active();
-  kernel_for<T>(table.unary_f32, table.unary_f64)(kernels::UnaryOp::Exp, rows * size, y, y, 0, 0);
+  kernel_for<T>(table.unary_f32, table.unary_f64)(kernels::UnaryOp::Exp, rows * size, y, y, 0, 0, false);
   double total;
   for (i64 r = 0; r < rows; ++r)
     normalise<T, Log>(x + r * size, y + r * size, size, Inner1{}, mx.data() + r, &total);

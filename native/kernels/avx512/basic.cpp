@@ -6,7 +6,8 @@
 namespace tapegrad::kernels::avx512 {
 namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Avx512;
-// One 64-byte line (dst aligned to 64) written past the caches.
+// Streaming stores for write_each (basic.inc): one 64-byte line, dst
+// aligned to 64, written past the caches, and the fence that ends a run.
 constexpr bool kStreamingStores = true;
 inline void stream_line(void* dst, const void* src) {
   _mm512_stream_si512(static_cast<__m512i*>(dst), _mm512_loadu_si512(src));

@@ -8,8 +8,9 @@
 namespace tapegrad::kernels::scalar {
 namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Scalar;
-// One 64-byte line (dst aligned to 64) written past the caches: SSE2's
-// streaming store is in the x86-64 baseline; elsewhere a plain copy.
+// Streaming stores for write_each (basic.inc): one 64-byte line, dst
+// aligned to 64, written past the caches, and the fence that ends a run.
+// SSE2's streaming store is in the x86-64 baseline; elsewhere plain stores.
 #if defined(__SSE2__)
 constexpr bool kStreamingStores = true;
 inline void stream_line(void* dst, const void* src) {
@@ -20,8 +21,6 @@ inline void stream_line(void* dst, const void* src) {
 inline void stream_fence() { _mm_sfence(); }
 #else
 constexpr bool kStreamingStores = false;
-inline void stream_line(void* dst, const void* src) { __builtin_memcpy(dst, src, 64); }
-inline void stream_fence() {}
 #endif
 }
 #include "kernels/basic.inc"

@@ -6,7 +6,10 @@ namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Neon;
 // No streaming stores on this path (write_each stores plainly): arm64's
 // non-temporal pair stores are only a hint, and this path is not measured.
+// The two functions are declared for write_each's discarded branch only.
 constexpr bool kStreamingStores = false;
+inline void stream_line(void*, const void*) {}
+inline void stream_fence() {}
 }
 #include "kernels/basic.inc"
 }  // namespace tapegrad::kernels::neon

@@ -16,6 +16,7 @@
 #include "ops/nn.h"
 #include "ops/reduce.h"
 #include "ops/unary.h"
+#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 
@@ -81,18 +82,23 @@ void softmax_blocks(const T* x, T* y, i64 outer, i64 size, i64 inner) {
   }
 }
 
-// Softmax along the last dim (inner == 1, the common case): the shifted
-// values of all rows are exponentiated in one call of the active ISA's
-// vectorised exp (rows are often short).
+// Softmax along the last dim (inner == 1, the common case): rows split
+// across the pool (each row's arithmetic is the same on any thread), the
+// shifted values of a run of rows exponentiated in one call of the active
+// ISA's vectorised exp (rows are often short).
 template <typename T, bool Log>
 void softmax_rows(const T* x, T* y, i64 rows, i64 size) {
   std::vector<T> mx(static_cast<std::size_t>(rows));
-  for (i64 r = 0; r < rows; ++r) shift_by_max(x + r * size, y + r * size, size, Inner1{}, mx.data() + r);
   const auto& table = kernels::active();
-  kernel_for<T>(table.unary_f32, table.unary_f64)(kernels::UnaryOp::Exp, rows * size, y, y, 0, 0, false);
-  double total;
-  for (i64 r = 0; r < rows; ++r)
-    normalise<T, Log>(x + r * size, y + r * size, size, Inner1{}, mx.data() + r, &total);
+  const auto exp = kernel_for<T>(table.unary_f32, table.unary_f64);
+  const i64 grain = std::max<i64>(1, runtime::kElementwiseGrain / size);
+  runtime::parallel_for(0, rows, grain, [&](i64 begin, i64 end) {
+    for (i64 r = begin; r < end; ++r) shift_by_max(x + r * size, y + r * size, size, Inner1{}, mx.data() + r);
+    exp(kernels::UnaryOp::Exp, (end - begin) * size, y + begin * size, y + begin * size, 0, 0, false);
+    double total;
+    for (i64 r = begin; r < end; ++r)
+      normalise<T, Log>(x + r * size, y + r * size, size, Inner1{}, mx.data() + r, &total);
+  });
 }
 
 template <bool Log>

@@ -88,6 +88,22 @@ describe('softmax and logSoftmax', () => {
     expect(digests.size).toBe(1);
   });
 
+  it('rows split across threads give the one-thread bits', () => {
+    // 300 rows of 257: several chunks of rows, split at odd positions.
+    const x = tg.randn([300, 257]).mul(4);
+    const threads = tg.getNumThreads();
+    const run = (n: number) => {
+      tg.setNumThreads(n);
+      return [F.softmax(x, 1), F.logSoftmax(x, 1)].map((t) => Array.from(t.data()));
+    };
+    try {
+      const one = run(1);
+      for (const n of [2, 3]) expect(run(n)).toEqual(one);
+    } finally {
+      tg.setNumThreads(threads);
+    }
+  });
+
   it('errors', () => {
     expect(() => F.softmax(tg.tensor([1, 2], { dtype: 'int32' }), 0)).toThrow(TypeError);
     expect(() => F.softmax(tg.tensor([1, 2], { dtype: 'int32' }), 0)).toThrow(

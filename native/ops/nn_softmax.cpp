@@ -48,14 +48,10 @@ void shift_by_max(const T* x, T* y, i64 size, Inner inner, T* mx) {
     for (i64 i = 0; i < inner; ++i) y[d * inner + i] = x[d * inner + i] - mx[i];
 }
 
-// From y = exp(x - mx): y / Σy, or for log-softmax (x - mx) - log Σy, with
-// the sums (total, `inner` doubles of scratch) in double along the middle
-// dim, in order.
+// From y = exp(x - mx) and total = Σy (`inner` doubles): y / Σy, or for
+// log-softmax (x - mx) - log Σy.
 template <typename T, bool Log, typename Inner>
-void normalise(const T* x, T* y, i64 size, Inner inner, const T* mx, double* total) {
-  std::fill(total, total + inner, 0.0);
-  for (i64 d = 0; d < size; ++d)
-    for (i64 i = 0; i < inner; ++i) total[i] += y[d * inner + i];
+void divide_by_total(const T* x, T* y, i64 size, Inner inner, const T* mx, double* total) {
   if constexpr (Log) {
     for (i64 i = 0; i < inner; ++i) total[i] = std::log(total[i]);
     for (i64 d = 0; d < size; ++d)
@@ -65,6 +61,36 @@ void normalise(const T* x, T* y, i64 size, Inner inner, const T* mx, double* tot
     for (i64 d = 0; d < size; ++d)
       for (i64 i = 0; i < inner; ++i) y[d * inner + i] = static_cast<T>(y[d * inner + i] / total[i]);
   }
+}
+
+// divide_by_total with the sums (total, `inner` doubles of scratch) taken
+// in double along the middle dim, in order.
+template <typename T, bool Log>
+void normalise(const T* x, T* y, i64 size, i64 inner, const T* mx, double* total) {
+  std::fill(total, total + inner, 0.0);
+  for (i64 d = 0; d < size; ++d)
+    for (i64 i = 0; i < inner; ++i) total[i] += y[d * inner + i];
+  divide_by_total<T, Log>(x, y, size, inner, mx, total);
+}
+
+// The maximum of a row in 16 independent lanes, so that the loop
+// vectorises instead of waiting on one compare-select chain. The same value
+// as a running maximum, except possibly which of -0 and +0 is kept, or
+// whether a NaN is: exp(±0) = 1, and a row with a NaN is NaN either way.
+template <typename T>
+T row_max(const T* x, i64 size) {
+  constexpr int kLanes = 16;
+  T lane[kLanes];
+  std::fill(lane, lane + kLanes, -std::numeric_limits<T>::infinity());
+  i64 i = 0;
+  for (; i + kLanes <= size; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) lane[j] = !(x[i + j] <= lane[j]) ? x[i + j] : lane[j];
+  T m = -std::numeric_limits<T>::infinity();
+  for (; i < size; ++i)
+    if (!(x[i] <= m)) m = x[i];
+  for (int j = 0; j < kLanes; ++j)
+    if (!(lane[j] <= m)) m = lane[j];
+  return m;
 }
 
 // The generic path: each of `outer` blocks in turn, exponentiated by the C
@@ -86,18 +112,27 @@ void softmax_blocks(const T* x, T* y, i64 outer, i64 size, i64 inner) {
 // across the pool (each row's arithmetic is the same on any thread), the
 // shifted values of a run of rows exponentiated in one call of the active
 // ISA's vectorised exp (rows are often short).
+// Each row's maximum and sum are taken in 16 lanes (row_max, and the kernel
+// table's sum, the same order on every ISA), not in one chain each.
 template <typename T, bool Log>
 void softmax_rows(const T* x, T* y, i64 rows, i64 size) {
   std::vector<T> mx(static_cast<std::size_t>(rows));
   const auto& table = kernels::active();
   const auto exp = kernel_for<T>(table.unary_f32, table.unary_f64);
+  const auto sum = kernel_for<T>(table.sum_wide_f32, table.sum_f64);
   const i64 grain = std::max<i64>(1, runtime::kElementwiseGrain / size);
   runtime::parallel_for(0, rows, grain, [&](i64 begin, i64 end) {
-    for (i64 r = begin; r < end; ++r) shift_by_max(x + r * size, y + r * size, size, Inner1{}, mx.data() + r);
+    for (i64 r = begin; r < end; ++r) {
+      const T* xr = x + r * size;
+      T* yr = y + r * size;
+      const T m = mx[static_cast<std::size_t>(r)] = row_max(xr, size);
+      for (i64 i = 0; i < size; ++i) yr[i] = xr[i] - m;
+    }
     exp(kernels::UnaryOp::Exp, (end - begin) * size, y + begin * size, y + begin * size, 0, 0, false);
-    double total;
-    for (i64 r = begin; r < end; ++r)
-      normalise<T, Log>(x + r * size, y + r * size, size, Inner1{}, mx.data() + r, &total);
+    for (i64 r = begin; r < end; ++r) {
+      double total = sum(size, y + r * size);
+      divide_by_total<T, Log>(x + r * size, y + r * size, size, Inner1{}, mx.data() + r, &total);
+    }
   });
 }
 

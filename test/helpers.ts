@@ -51,6 +51,25 @@ export function runCaseScript<T = any>(script: string, env: Record<string, strin
   return JSON.parse(out.trim().split('\n').pop()!) as T;
 }
 
+/**
+ * Runs a case script that reports a digest of its results on every ISA path
+ * this CPU runs, once per entry of `threads` (TAPEGRAD_TEST_THREADS; none:
+ * the default), checks that each run took its path, found no failures and
+ * passes `check`, and that every run gave the same digest.
+ */
+export function expectSameDigestOnEveryIsa(script: string, threads: string[] = [], check: (report: any) => void = () => {}): void {
+  const digests = new Set<string>();
+  for (const isa of runnableIsas())
+    for (const t of threads.length > 0 ? threads : [undefined]) {
+      const r = runCaseScript(script, t === undefined ? { TAPEGRAD_ISA: isa } : { TAPEGRAD_ISA: isa, TAPEGRAD_TEST_THREADS: t });
+      expect(r.isa).toBe(isa);
+      check(r);
+      expect(r.failures).toEqual([]);
+      digests.add(r.digest);
+    }
+  expect(digests.size).toBe(1);
+}
+
 /** Whether /usr/bin/python3 can import torch (tests against PyTorch run only then). */
 export function torchAvailable(): boolean {
   try {

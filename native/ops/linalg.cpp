@@ -94,14 +94,11 @@ template <typename T>
 bool shared_operand_products(const std::vector<std::array<i64, 3>>& offsets, i64 rows, i64 cols, i64 k, const T* a,
                              i64 a_rs, i64 a_cs, const T* b, i64 b_rs, i64 b_cs, bool accumulate, T* c) {
   const T beta = accumulate ? T(1) : T(0);
+  const auto& table = kernels::active();
+  const auto kernel = kernel_for<T>(table.gemm_batch_f32, table.gemm_batch_f64);
   const auto gemm_batch = [&](i64 count, const T* a0, const i64* a_off, const T* b0, const i64* b_off,
                               const i64* c_off) {
-    if constexpr (std::is_same_v<T, float>)
-      return kernels::active().gemm_batch_f32(count, rows, cols, k, 1.0f, a0, a_off, a_rs, a_cs, b0, b_off, b_rs, b_cs,
-                                              beta, c, c_off, cols, 1);
-    else
-      return kernels::active().gemm_batch_f64(count, rows, cols, k, 1.0, a0, a_off, a_rs, a_cs, b0, b_off, b_rs, b_cs,
-                                              beta, c, c_off, cols, 1);
+    return kernel(count, rows, cols, k, T(1), a0, a_off, a_rs, a_cs, b0, b_off, b_rs, b_cs, beta, c, c_off, cols, 1);
   };
   // Asked about no elements, the kernel says whether it takes products of
   // this shape and layout at all (its answer is the same for every group).

@@ -25,25 +25,31 @@ namespace {
 using i64 = std::int64_t;
 
 // Softmax along the middle dim of a block of `size` × `inner` contiguous
-// elements, in three passes: shift by the maximum, exponentiate, normalise.
+// elements, in passes: the maximum, y = x - max, exponentiate, normalise.
 // Max and sum are kept per inner position so the inner loops run over
-// contiguous memory. The two paths below differ only in how they
-// exponentiate. Rows (inner == 1) pass `inner` as the constant Inner1, so
-// that the shared passes' loops run along the row (the elementwise ones
+// contiguous memory. The generic path (softmax_blocks) takes them in order;
+// the rows path (softmax_rows, inner == 1) in lanes, and exponentiates with
+// the active ISA's vectorised exp. Rows pass `inner` as the constant Inner1
+// to the shared passes, so that their loops run along the row (and
 // vectorise) instead of over a runtime inner size of 1.
 using Inner1 = std::integral_constant<i64, 1>;
 
-// mx[i] = the maximum at inner position i, and y = x - mx, the values to
-// exponentiate. A NaN value may or may not end up in mx[i], but its own exp
-// is NaN, so the sum, and with it the whole row, is NaN either way.
-template <typename T, typename Inner>
-void shift_by_max(const T* x, T* y, i64 size, Inner inner, T* mx) {
+// mx[i] = the maximum at inner position i, as a running maximum. A NaN
+// value may or may not end up in mx[i], but its own exp is NaN, so the sum,
+// and with it the whole row, is NaN either way.
+template <typename T>
+void column_max(const T* x, i64 size, i64 inner, T* mx) {
   std::fill(mx, mx + inner, -std::numeric_limits<T>::infinity());
   for (i64 d = 0; d < size; ++d)
     for (i64 i = 0; i < inner; ++i) {
       const T v = x[d * inner + i];
       if (!(v <= mx[i])) mx[i] = v;
     }
+}
+
+// y = x - mx, the values to exponentiate.
+template <typename T, typename Inner>
+void subtract_max(const T* x, T* y, i64 size, Inner inner, const T* mx) {
   for (i64 d = 0; d < size; ++d)
     for (i64 i = 0; i < inner; ++i) y[d * inner + i] = x[d * inner + i] - mx[i];
 }
@@ -75,8 +81,9 @@ void normalise(const T* x, T* y, i64 size, i64 inner, const T* mx, double* total
 
 // The maximum of a row in 16 independent lanes, so that the loop
 // vectorises instead of waiting on one compare-select chain. The same value
-// as a running maximum, except possibly which of -0 and +0 is kept, or
-// whether a NaN is: exp(±0) = 1, and a row with a NaN is NaN either way.
+// as column_max's running maximum, except possibly which of -0 and +0 is
+// kept, or whether a NaN is: exp(±0) = 1, and a row with a NaN is NaN
+// either way.
 template <typename T>
 T row_max(const T* x, i64 size) {
   constexpr int kLanes = 16;
@@ -102,18 +109,19 @@ void softmax_blocks(const T* x, T* y, i64 outer, i64 size, i64 inner) {
   for (i64 o = 0; o < outer; ++o) {
     const T* xo = x + o * size * inner;
     T* yo = y + o * size * inner;
-    shift_by_max(xo, yo, size, inner, mx.data());
+    column_max(xo, size, inner, mx.data());
+    subtract_max(xo, yo, size, inner, mx.data());
     for (i64 k = 0; k < size * inner; ++k) yo[k] = std::exp(yo[k]);
     normalise<T, Log>(xo, yo, size, inner, mx.data(), total.data());
   }
 }
 
 // Softmax along the last dim (inner == 1, the common case): rows split
-// across the pool (each row's arithmetic is the same on any thread), the
+// across the pool (each row's arithmetic is the same on any thread), each
+// row's maximum and sum taken in 16 lanes (row_max, and the kernel table's
+// sum, the same order on every ISA) instead of one chain each, and the
 // shifted values of a run of rows exponentiated in one call of the active
 // ISA's vectorised exp (rows are often short).
-// Each row's maximum and sum are taken in 16 lanes (row_max, and the kernel
-// table's sum, the same order on every ISA), not in one chain each.
 template <typename T, bool Log>
 void softmax_rows(const T* x, T* y, i64 rows, i64 size) {
   std::vector<T> mx(static_cast<std::size_t>(rows));
@@ -123,10 +131,8 @@ void softmax_rows(const T* x, T* y, i64 rows, i64 size) {
   const i64 grain = std::max<i64>(1, runtime::kElementwiseGrain / size);
   runtime::parallel_for(0, rows, grain, [&](i64 begin, i64 end) {
     for (i64 r = begin; r < end; ++r) {
-      const T* xr = x + r * size;
-      T* yr = y + r * size;
-      const T m = mx[static_cast<std::size_t>(r)] = row_max(xr, size);
-      for (i64 i = 0; i < size; ++i) yr[i] = xr[i] - m;
+      mx[static_cast<std::size_t>(r)] = row_max(x + r * size, size);
+      subtract_max(x + r * size, y + r * size, size, Inner1{}, mx.data() + r);
     }
     exp(kernels::UnaryOp::Exp, (end - begin) * size, y + begin * size, y + begin * size, 0, 0, false);
     for (i64 r = begin; r < end; ++r) {

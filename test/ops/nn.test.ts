@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as path from 'node:path';
-import { expectClose, leaf, runCaseScript, runnableIsas, tg, type Tensor } from '../helpers.js';
+import { expectClose, expectSameDigestOnEveryIsa, leaf, tg, type Tensor } from '../helpers.js';
 
 const F = tg.nn.functional;
 const layerNormCases = path.join(__dirname, 'layer-norm-cases.cjs');
@@ -77,15 +77,7 @@ describe('softmax and logSoftmax', () => {
 
   it('the fast path (last dim) agrees with the generic one (dim 0 of a transpose) on every ISA path', () => {
     // Forward and backward, within the exps' rounding (float32) and the sums' orders (both).
-    const digests = new Set<string>();
-    for (const isa of runnableIsas()) {
-      const r = runCaseScript(softmaxCases, { TAPEGRAD_ISA: isa });
-      expect(r.isa).toBe(isa);
-      expect(r.cases).toBe(32);
-      expect(r.failures).toEqual([]);
-      digests.add(r.digest);
-    }
-    expect(digests.size).toBe(1);
+    expectSameDigestOnEveryIsa(softmaxCases, [], (r) => expect(r.cases).toBe(32));
   });
 
   it('rows split across threads give the one-thread bits', () => {
@@ -630,15 +622,7 @@ describe('layerNorm', () => {
   });
 
   it('accurate, and bitwise identical across ISA paths and thread counts', () => {
-    const digests = new Set<string>();
-    for (const isa of runnableIsas())
-      for (const threads of ['1', '2']) {
-        const r = runCaseScript(layerNormCases, { TAPEGRAD_ISA: isa, TAPEGRAD_TEST_THREADS: threads });
-        expect(r.isa).toBe(isa);
-        expect(r.failures).toEqual([]);
-        digests.add(r.digest);
-      }
-    expect(digests.size).toBe(1);
+    expectSameDigestOnEveryIsa(layerNormCases, ['1', '2']);
   });
 
   it('errors', () => {

@@ -213,11 +213,13 @@ double arg_number(const Napi::CallbackInfo& info, std::size_t i, const char* op,
   return v.As<Napi::Number>().DoubleValue();
 }
 
+bool is_safe_integer(double x) { return std::isfinite(x) && std::trunc(x) == x && std::fabs(x) <= 9007199254740991.0; }
+
 std::int64_t arg_int(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg) {
   const Napi::Value v = info[i];
   if (!v.IsNumber()) throw_type_error(op, ": ", arg, " must be an integer, got ", describe(v));
   const double x = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(x) || std::trunc(x) != x || std::fabs(x) > 9007199254740991.0)
+  if (!is_safe_integer(x))
     throw_range_error(op, ": ", arg, " must be an integer, got ", describe(v));
   return static_cast<std::int64_t>(x);
 }
@@ -251,7 +253,7 @@ Shape arg_shape(const Napi::CallbackInfo& info, std::size_t i, const char* op, c
   for (std::uint32_t k = 0; k < n; ++k) {
     const Napi::Value e = a.Get(k);
     const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
-    if (!std::isfinite(x) || std::trunc(x) != x || x < (allow_minus_one ? -1 : 0) || x > 9007199254740991.0)
+    if (!is_safe_integer(x) || x < (allow_minus_one ? -1 : 0))
       throw_range_error(op, ": ", arg, " must hold ", allow_minus_one ? "non-negative integers or -1" : "non-negative integers",
                         ", got ", describe(e), " at index ", k);
     shape[k] = static_cast<std::int64_t>(x);
@@ -269,7 +271,7 @@ std::vector<std::int64_t> arg_dims(const Napi::CallbackInfo& info, std::size_t i
   for (std::uint32_t k = 0; k < a.Length(); ++k) {
     const Napi::Value e = a.Get(k);
     const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
-    if (!std::isfinite(x) || std::trunc(x) != x || std::fabs(x) > 9007199254740991.0)
+    if (!is_safe_integer(x))
       throw_range_error(op, ": dims must be integers, got ", describe(e), " at index ", k);
     dims.push_back(static_cast<std::int64_t>(x));
   }

@@ -49,6 +49,9 @@ Tensor arg_tensor(const Napi::CallbackInfo& info, std::size_t i, const char* op,
 Tensor arg_tensor_or_number(const Napi::CallbackInfo& info, std::size_t i, const DType* like, const char* op,
                             const char* arg);
 double arg_number(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
+// Whether x is an integer a double holds exactly: finite, no fraction,
+// |x| < 2^53.
+bool is_safe_integer(double x);
 // An integer argument (rejects NaN, fractions, values beyond 2^53).
 std::int64_t arg_int(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
 bool arg_bool(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);

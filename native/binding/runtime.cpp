@@ -149,7 +149,7 @@ BatchOperand arg_batch_operand(const Napi::CallbackInfo& info, std::size_t i, bo
   for (std::uint32_t e = 0; e < list.Length(); ++e) {
     const Napi::Value x = list.Get(e);
     const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : NAN;
-    if (!std::isfinite(d) || std::trunc(d) != d || std::fabs(d) > 9007199254740991.0)
+    if (!is_safe_integer(d))
       throw_range_error(op, ": ", name, ": offsets must be integers, the one at index ", e, " is not");
     o.offsets.push_back(static_cast<std::int64_t>(d));
     check_view(array, rows, cols, o.offsets.back(), o.rs, o.cs, op, name);

@@ -154,6 +154,14 @@ struct KernelTable {
   void (*layer_norm_backward_f64)(std::int64_t rows, std::int64_t cols, const double* g, const double* x,
                                   const double* mean, const double* rstd, const double* weight, double* dx,
                                   double* dweight, double* dbias);
+  // Softmax along each of `rows` contiguous rows of `size` elements, or with
+  // log, log-softmax: y = e^(x - max) / Σ e^(x - max), the sum in double in
+  // sum_wide_f32's order (float32 multiplies by 1/Σ in double, within 1 ulp
+  // of the quotient of the float exps); log-softmax (x - max) - log Σ. float32 uses the
+  // table's exp (UnaryOp::Exp), float64 the C library's. The same bits on
+  // every ISA; y must not overlap x.
+  void (*softmax_rows_f32)(std::int64_t rows, std::int64_t size, const float* x, float* y, bool log);
+  void (*softmax_rows_f64)(std::int64_t rows, std::int64_t size, const double* x, double* y, bool log);
   // Optimizer updates of one parameter's elements [0, n). State pointers an
   // update does not use (no momentum, not centered, no amsgrad) may be null.
   void (*sgd_f32)(const SgdUpdate& u, std::int64_t n, float* param, const float* grad, float* momentum_buffer);

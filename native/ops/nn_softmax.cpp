@@ -4,7 +4,6 @@
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -27,12 +26,8 @@ using i64 = std::int64_t;
 // Softmax along the middle dim of a block of `size` × `inner` contiguous
 // elements, in passes: the maximum, y = x - max, exponentiate, normalise.
 // Max and sum are kept per inner position so the inner loops run over
-// contiguous memory. The generic path (softmax_blocks) takes them in order;
-// the rows path (softmax_rows, inner == 1) in lanes, and exponentiates with
-// the active ISA's vectorised exp. Rows pass `inner` as the constant Inner1
-// to the shared passes, so that their loops run along the row (and
-// vectorise) instead of over a runtime inner size of 1.
-using Inner1 = std::integral_constant<i64, 1>;
+// contiguous memory, and taken in order. Along the last dim (inner == 1)
+// the kernel table's softmax_rows runs instead, when fast paths are on.
 
 // mx[i] = the maximum at inner position i, as a running maximum. A NaN
 // value may or may not end up in mx[i], but its own exp is NaN, so the sum,
@@ -48,16 +43,20 @@ void column_max(const T* x, i64 size, i64 inner, T* mx) {
 }
 
 // y = x - mx, the values to exponentiate.
-template <typename T, typename Inner>
-void subtract_max(const T* x, T* y, i64 size, Inner inner, const T* mx) {
+template <typename T>
+void subtract_max(const T* x, T* y, i64 size, i64 inner, const T* mx) {
   for (i64 d = 0; d < size; ++d)
     for (i64 i = 0; i < inner; ++i) y[d * inner + i] = x[d * inner + i] - mx[i];
 }
 
-// From y = exp(x - mx) and total = Σy (`inner` doubles): y / Σy, or for
-// log-softmax (x - mx) - log Σy.
-template <typename T, bool Log, typename Inner>
-void divide_by_total(const T* x, T* y, i64 size, Inner inner, const T* mx, double* total) {
+// From y = exp(x - mx): y / Σy, or for log-softmax (x - mx) - log Σy, with
+// the sums (total, `inner` doubles of scratch) taken in double along the
+// middle dim, in order.
+template <typename T, bool Log>
+void normalise(const T* x, T* y, i64 size, i64 inner, const T* mx, double* total) {
+  std::fill(total, total + inner, 0.0);
+  for (i64 d = 0; d < size; ++d)
+    for (i64 i = 0; i < inner; ++i) total[i] += y[d * inner + i];
   if constexpr (Log) {
     for (i64 i = 0; i < inner; ++i) total[i] = std::log(total[i]);
     for (i64 d = 0; d < size; ++d)
@@ -67,37 +66,6 @@ void divide_by_total(const T* x, T* y, i64 size, Inner inner, const T* mx, doubl
     for (i64 d = 0; d < size; ++d)
       for (i64 i = 0; i < inner; ++i) y[d * inner + i] = static_cast<T>(y[d * inner + i] / total[i]);
   }
-}
-
-// divide_by_total with the sums (total, `inner` doubles of scratch) taken
-// in double along the middle dim, in order.
-template <typename T, bool Log>
-void normalise(const T* x, T* y, i64 size, i64 inner, const T* mx, double* total) {
-  std::fill(total, total + inner, 0.0);
-  for (i64 d = 0; d < size; ++d)
-    for (i64 i = 0; i < inner; ++i) total[i] += y[d * inner + i];
-  divide_by_total<T, Log>(x, y, size, inner, mx, total);
-}
-
-// The maximum of a row in 16 independent lanes, so that the loop
-// vectorises instead of waiting on one compare-select chain. The same value
-// as column_max's running maximum, except possibly which of -0 and +0 is
-// kept, or whether a NaN is: exp(±0) = 1, and a row with a NaN is NaN
-// either way.
-template <typename T>
-T row_max(const T* x, i64 size) {
-  constexpr int kLanes = 16;
-  T lane[kLanes];
-  std::fill(lane, lane + kLanes, -std::numeric_limits<T>::infinity());
-  i64 i = 0;
-  for (; i + kLanes <= size; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) lane[j] = !(x[i + j] <= lane[j]) ? x[i + j] : lane[j];
-  T m = -std::numeric_limits<T>::infinity();
-  for (; i < size; ++i)
-    if (!(x[i] <= m)) m = x[i];
-  for (int j = 0; j < kLanes; ++j)
-    if (!(lane[j] <= m)) m = lane[j];
-  return m;
 }
 
 // The generic path: each of `outer` blocks in turn, exponentiated by the C
@@ -116,29 +84,16 @@ void softmax_blocks(const T* x, T* y, i64 outer, i64 size, i64 inner) {
   }
 }
 
-// Softmax along the last dim (inner == 1, the common case): rows split
-// across the pool (each row's arithmetic is the same on any thread), each
-// row's maximum and sum taken in 16 lanes (row_max, and the kernel table's
-// sum, the same order on every ISA) instead of one chain each, and the
-// shifted values of a run of rows exponentiated in one call of the active
-// ISA's vectorised exp (rows are often short).
+// Softmax along the last dim (inner == 1, the common case): the kernel
+// table's vectorised rows, rows split across the pool (a row's bits do not
+// depend on the thread that computes it).
 template <typename T, bool Log>
 void softmax_rows(const T* x, T* y, i64 rows, i64 size) {
-  std::vector<T> mx(static_cast<std::size_t>(rows));
   const auto& table = kernels::active();
-  const auto exp = kernel_for<T>(table.unary_f32, table.unary_f64);
-  const auto sum = kernel_for<T>(table.sum_wide_f32, table.sum_f64);
+  const auto kernel = kernel_for<T>(table.softmax_rows_f32, table.softmax_rows_f64);
   const i64 grain = std::max<i64>(1, runtime::kElementwiseGrain / size);
   runtime::parallel_for(0, rows, grain, [&](i64 begin, i64 end) {
-    for (i64 r = begin; r < end; ++r) {
-      mx[static_cast<std::size_t>(r)] = row_max(x + r * size, size);
-      subtract_max(x + r * size, y + r * size, size, Inner1{}, mx.data() + r);
-    }
-    exp(kernels::UnaryOp::Exp, (end - begin) * size, y + begin * size, y + begin * size, 0, 0, false);
-    for (i64 r = begin; r < end; ++r) {
-      double total = sum(size, y + r * size);
-      divide_by_total<T, Log>(x + r * size, y + r * size, size, Inner1{}, mx.data() + r, &total);
-    }
+    kernel(end - begin, size, x + begin * size, y + begin * size, Log);
   });
 }
 

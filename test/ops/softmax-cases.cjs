@@ -1,12 +1,14 @@
-// softmax and logSoftmax: the fast path (along the last dim: softmax_rows,
-// the active ISA's vectorised exp) against the generic path (the same values
-// laid out along dim 0 of a transpose: softmax_blocks, the C library's exp),
-// forward and first-order backward, float32 and float64. Rows of ordinary
-// values, large offsets, -Infinity (masked) entries, and rows that give NaN.
-// float32 may differ by the exps' rounding (each within 1 ulp), float64 by
-// the two summation orders' (the fast path sums a row in 16 lanes combined
-// pairwise, the generic one in order: within the sequential sum's bound). Prints a digest of the fast path's bits so that runs on other
-// ISA paths can be compared exactly.
+// softmax and logSoftmax: the fast path (along the last dim: the kernel
+// table's softmax_rows, with the active ISA's vectorised exp) against the
+// generic path (the same values laid out along dim 0 of a transpose:
+// softmax_blocks, the C library's exp), forward and first-order backward,
+// float32 and float64. Rows of ordinary values, large offsets, -Infinity
+// (masked) entries, and rows that give NaN. float32 may differ by the exps'
+// rounding (each within 1 ulp) and the fast path's product with 1/Σ,
+// float64 by the two summation orders' (the fast path sums a row in 16
+// lanes combined pairwise, the generic one in order: within the sequential
+// sum's bound). Prints a digest of the fast path's bits so that runs on
+// other ISA paths can be compared exactly.
 'use strict';
 const crypto = require('node:crypto');
 const { caseMain, rng } = require('../case-main.cjs');
@@ -85,7 +87,7 @@ function runAll(tg) {
             const i = o + j, y = fa[i];
             // float64 forward: the sums' orders differ (a sequential sum of n
             // positive terms is within (n - 1)·eps of the exact one); float32:
-            // the exps' rounding. NaN rows: NaN, of either sign.
+            // the exps' rounding and the product with 1/Σ. NaN rows: NaN, of either sign.
             const rel = dtype === 'float64' ? (size + 2) * eps : 8 * eps;
             const fwdTol = fn === 'softmax' ? rel * Math.abs(y) + tiny : rel * (1 + Math.abs(y));
             const bwdScale = fn === 'softmax' ? Math.abs(y) * (Math.abs(gd[i]) + sumGy) : Math.abs(gd[i]) + Math.exp(y) * sumG;

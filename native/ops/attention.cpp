@@ -1,5 +1,6 @@
 // scaledDotProductAttention: per batch element one GEMM for the scores, a
-// masked max-shifted softmax over each row in place, one GEMM for the output.
+// masked max-shifted softmax over each row in place (the kernel table's
+// softmax_rows), one GEMM for the output.
 // The strided GEMM reads Kᵀ, Pᵀ and head-split views of q/k/v in place, so
 // nothing is transposed or copied.
 //
@@ -11,12 +12,10 @@
 #include "ops/attention.h"
 
 #include <algorithm>
-#include <bit>
 #include <cstdint>
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -176,88 +175,6 @@ Plan make_plan(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& 
   return p;
 }
 
-// e^x for x in [-inf, 0] (a row minus its finite maximum), float32: Cephes'
-// range reduction and degree-6 polynomial (about 1 ulp). std::exp per
-// element cost more than both GEMMs together, so this is written to
-// vectorise: no calls, and no float compares (under the default
-// -ftrapping-math GCC will not if-convert them). Below about -87.3 (where e^x
-// is subnormal) the power of two underflows to exactly 0, as e^-inf must.
-inline float exp_nonpositive(float x) {
-  // Clamp to >= -88: for floats of sign 1 a larger magnitude is a larger bit pattern.
-  const std::uint32_t bits = std::bit_cast<std::uint32_t>(x), limit = std::bit_cast<std::uint32_t>(-88.0f);
-  const float xc = std::bit_cast<float>(bits < limit ? bits : limit);
-  // n = round(xc·log2(e)) in [-127, 0], rounded by the adder: 1.5·2^23 pushes the fraction out.
-  const float shifted = xc * 1.44269504088896341f + 12582912.0f;
-  const float fn = shifted - 12582912.0f;
-  const std::int32_t n = std::bit_cast<std::int32_t>(shifted) - 0x4B400000;
-  const float r = (xc - fn * 0.693359375f) + fn * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  // 2^n; n = -127 gives the bit pattern of +0.
-  return y * std::bit_cast<float>(static_cast<std::uint32_t>(n + 127) << 23);
-}
-
-// The largest element of a row; NaN when the row holds a NaN.
-template <typename T>
-T row_max(const T* row, i64 n) {
-  T mx = -std::numeric_limits<T>::infinity();
-  for (i64 j = 0; j < n; ++j)
-    if (!(row[j] <= mx)) mx = row[j];
-  return mx;
-}
-
-// The same for float32 on integer keys that order as the floats do, so that
-// the loop vectorises (see exp_nonpositive); NaN is found from its bits.
-template <>
-float row_max<float>(const float* row, i64 n) {
-  std::int32_t best = std::numeric_limits<std::int32_t>::min();
-  std::uint32_t nan = 0;
-  for (i64 j = 0; j < n; ++j) {
-    const std::uint32_t bits = std::bit_cast<std::uint32_t>(row[j]);
-    // Negative floats: flip the magnitude bits so a larger magnitude is a smaller key.
-    const std::int32_t key = static_cast<std::int32_t>(bits ^ ((bits >> 31) * 0x7FFFFFFFu));
-    best = key > best ? key : best;
-    nan |= (bits & 0x7FFFFFFFu) > 0x7F800000u;
-  }
-  if (nan) return std::numeric_limits<float>::quiet_NaN();
-  if (n == 0) return -std::numeric_limits<float>::infinity();
-  const std::uint32_t k = static_cast<std::uint32_t>(best);
-  return std::bit_cast<float>(k ^ ((k >> 31) * 0x7FFFFFFFu));
-}
-
-// A sum in a fixed order over 8 lanes (so it vectorises), the same on every run.
-template <typename T>
-T row_sum(const T* row, i64 n) {
-  constexpr int W = 8;
-  T acc[W] = {};
-  i64 j = 0;
-  for (; j + W <= n; j += W)
-    for (int l = 0; l < W; ++l) acc[l] += row[j + l];
-  for (; j < n; ++j) acc[0] += row[j];
-  T total = 0;
-  for (int l = 0; l < W; ++l) total += acc[l];
-  return total;
-}
-
-// sum(a·b) over 8 lanes in a fixed order, as row_sum.
-template <typename T>
-T row_dot(const T* a, const T* b, i64 n) {
-  constexpr int W = 8;
-  T acc[W] = {};
-  i64 j = 0;
-  for (; j + W <= n; j += W)
-    for (int l = 0; l < W; ++l) acc[l] += a[j + l] * b[j + l];
-  for (; j < n; ++j) acc[0] += a[j] * b[j];
-  T total = 0;
-  for (int l = 0; l < W; ++l) total += acc[l];
-  return total;
-}
-
 // scores[i, :] → softmax(scores[i, :] + mask[i, :]) in place for the rows of
 // one batch element. Masked-out positions get exactly 0; a row with no
 // position left is NaN (0/0), as PyTorch's softmax over all -inf.
@@ -275,17 +192,10 @@ void masked_softmax(const Plan& p, T* scores, const void* mask, i64 row_begin, i
     } else if (p.causal) {
       for (i64 j = i + 1; j < p.S; ++j) row[j] = neg_inf;
     }
-    const T mx = row_max(row, p.S);
-    if (std::is_same_v<T, float> && std::isfinite(mx)) {
-      for (i64 j = 0; j < p.S; ++j) row[j] = exp_nonpositive(static_cast<float>(row[j] - mx));
-    } else {
-      // float64, and rows whose maximum is ±inf or NaN: all masked gives NaN, as 0/0.
-      for (i64 j = 0; j < p.S; ++j) row[j] = std::exp(row[j] - mx);
-    }
-    const T total = row_sum(row, p.S);
-    const T inv = T(1) / total;
-    for (i64 j = 0; j < p.S; ++j) row[j] *= inv;
   }
+  const auto& table = kernels::active();
+  kernel_for<T>(table.softmax_rows_f32, table.softmax_rows_f64)(row_end - row_begin, p.S, scores + row_begin * p.S,
+                                                                scores + row_begin * p.S, false);
 }
 
 template <typename T>
@@ -383,6 +293,8 @@ void backward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tens
   const Layout g = layout_of(grad, p.batch, p.L, p.Ev);
   const i64 LS = p.L * p.S;
   const T scale = static_cast<T>(p.scale);
+  const auto& table = kernels::active();
+  const auto softmax_backward = kernel_for<T>(table.softmax_backward_rows_f32, table.softmax_backward_rows_f64);
   runtime::parallel_for(0, p.nbatch, 1, [&](i64 begin, i64 end) {
     std::vector<T> scratch(dmask ? 0 : static_cast<std::size_t>(LS));
     for (i64 b = begin; b < end; ++b) {
@@ -397,12 +309,7 @@ void backward_kernel(const Plan& p, const Tensor& q, const Tensor& k, const Tens
       if (!dq && !dk && !dmask) continue;
       T* ds = dmask ? dmask + b * LS : scratch.data();
       gemm<T>(p.L, p.S, p.Ev, T(1), gb, g.rs, g.cs, vb, p.v.cs, p.v.rs, T(0), ds, p.S);
-      for (i64 i = 0; i < p.L; ++i) {
-        T* row = ds + i * p.S;
-        const T* pr = pb + i * p.S;
-        const T d = row_dot(row, pr, p.S);
-        for (i64 j = 0; j < p.S; ++j) row[j] = pr[j] * (row[j] - d);
-      }
+      softmax_backward(p.L, p.S, pb, ds, ds, false);
       if (dq)
         gemm<T>(p.L, p.E, p.S, scale, ds, p.S, 1, kb, p.k.rs, p.k.cs, T(0), dq + batch_offset(b, p.batch, lq.batch_strides),
                 lq.rs);

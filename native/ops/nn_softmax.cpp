@@ -1,5 +1,6 @@
-// softmax and logSoftmax: fused, max-shifted loops forward; backward rules
-// made of differentiable ops, so they differentiate again.
+// softmax and logSoftmax: fused, max-shifted loops forward; their gradients
+// fused too along the last dim, as ops whose own backward is made of
+// differentiable ops, so they differentiate again.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -116,16 +117,65 @@ Tensor softmax_forward(const Tensor& x, i64 dim, const char* op) {
   return out;
 }
 
+// The gradient of softmax (Log: log-softmax) along dim from its output y
+// and y's gradient g: softmax dx = y·(g - Σ g·y), log-softmax
+// dx = g - e^y·Σ g. Along the last dim with fast paths on, one fused pass
+// per row (the kernel table's softmax_backward_rows), recorded as its own
+// op with inputs {g, y} and a backward made of differentiable ops, so that
+// gradients of any order work; otherwise those formulas in ops.
+Tensor softmax_grad(const Tensor& g0, const Tensor& y, i64 dim, bool log) {
+  const char* op = log ? "logSoftmaxBackward" : "softmaxBackward";
+  const Tensor g = g0.dtype() == y.dtype() ? g0 : cast(g0, y.dtype());
+  const i64 d = normalize_dim(dim, y.dim(), op);
+  if (d != y.dim() - 1 || !elementwise_fast_paths()) {
+    if (log) return sub(g, mul(exp(y), sum(g, {dim}, true)));
+    return mul(y, sub(g, sum(mul(g, y), {dim}, true)));
+  }
+  const i64 size = y.shape()[d], rows = size == 0 ? 0 : y.numel() / size;
+  Tensor dx = empty(y.shape(), y.dtype(), op);
+  if (rows > 0) {
+    const Tensor gc = contiguous_data(g), yc = contiguous_data(y);
+    visit_floating(y.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const auto& table = kernels::active();
+      const auto kernel = kernel_for<T>(table.softmax_backward_rows_f32, table.softmax_backward_rows_f64);
+      const T *py = yc.data<T>(), *pg = gc.data<T>();
+      T* pd = dx.data<T>();
+      runtime::parallel_for(0, rows, std::max<i64>(1, runtime::kElementwiseGrain / size), [&](i64 begin, i64 end) {
+        kernel(end - begin, size, py + begin * size, pg + begin * size, pd + begin * size, log);
+      });
+    });
+  }
+  // With u the gradient of dx. softmax: g's gradient is this same op on u,
+  // y·(u - Σ u·y); y's is u·(g - Σ g·y) - g·Σ u·y. log-softmax: g's is
+  // u - Σ u·e^y, y's -u·e^y·Σ g.
+  record(op, {g, y}, dx, [sg = SavedTensor(g), sy = SavedTensor(y), dim, log](const Grads& gu, const Node& node) {
+    const Tensor g = sg.unpack(), y = sy.unpack();
+    const Tensor& u = gu[0];
+    Grads result(2);
+    if (log) {
+      const Tensor ue = mul(u, exp(y));
+      if (node.needs_grad(0)) result[0] = sub(u, sum(ue, {dim}, true));
+      if (node.needs_grad(1)) result[1] = neg(mul(ue, sum(g, {dim}, true)));
+    } else {
+      if (node.needs_grad(0)) result[0] = softmax_grad(u, y, dim, false);
+      if (node.needs_grad(1))
+        result[1] = sub(mul(u, sub(g, sum(mul(g, y), {dim}, true))), mul(g, sum(mul(u, y), {dim}, true)));
+    }
+    return result;
+  });
+  return dx;
+}
+
 }  // namespace
 
 Tensor softmax(const Tensor& x, std::int64_t dim) {
   Tensor y = softmax_forward<false>(x, dim, "softmax");
-  // dx = y·(g - sum(g·y)) along dim. y is the op's own output: saved after
-  // record() so that it refers to this node weakly.
+  // y is the op's own output: saved after record() so that it refers to
+  // this node weakly.
   auto saved = std::make_shared<SavedTensor>();
   record("softmax", {x}, y, [saved, dim](const Grads& g, const Node&) {
-    const Tensor s = saved->unpack();
-    return Grads{mul(s, sub(g[0], sum(mul(g[0], s), {dim}, true)))};
+    return Grads{softmax_grad(g[0], saved->unpack(), dim, false)};
   });
   *saved = SavedTensor(y, true);
   return y;
@@ -133,10 +183,9 @@ Tensor softmax(const Tensor& x, std::int64_t dim) {
 
 Tensor log_softmax(const Tensor& x, std::int64_t dim) {
   Tensor y = softmax_forward<true>(x, dim, "logSoftmax");
-  // dx = g - exp(y)·sum(g) along dim (exp(y) is the softmax).
   auto saved = std::make_shared<SavedTensor>();
   record("logSoftmax", {x}, y, [saved, dim](const Grads& g, const Node&) {
-    return Grads{sub(g[0], mul(exp(saved->unpack()), sum(g[0], {dim}, true)))};
+    return Grads{softmax_grad(g[0], saved->unpack(), dim, true)};
   });
   *saved = SavedTensor(y, true);
   return y;

@@ -68,6 +68,21 @@ describe('softmax and logSoftmax', () => {
     expect(tg.gradgradcheck((x) => F.logSoftmax(x.transpose(0, 1), -1), [leaf([3, 2], 8)])).toBe(true);
   });
 
+  it('fused last-dim gradients: second and third order, with the gradient itself a differentiable input', () => {
+    // Rows of 19: 16 lanes and a tail. Third order: gradgradcheck of a
+    // function that is itself a first-order gradient (createGraph).
+    for (const fn of ['softmax', 'logSoftmax'] as const) {
+      expect(tg.gradgradcheck((x) => F[fn](x, -1), [leaf([2, 19], 10)]), fn).toBe(true);
+      const w = leaf([2, 19], 11).detach();
+      const gradOf = (x: Tensor) => tg.grad(F[fn](x, -1).mul(w).sum(), x, { createGraph: true })[0]!;
+      expect(tg.gradgradcheck(gradOf, [leaf([2, 19], 12)]), fn).toBe(true);
+      // The incoming gradient as an input: the fused op's gradient with respect to it.
+      const x = leaf([2, 19], 13);
+      const dxOf = (g: Tensor) => tg.grad(F[fn](x, -1), x, { gradOutputs: [g], createGraph: true })[0]!;
+      expect(tg.gradcheck(dxOf, [leaf([2, 19], 14)]), fn).toBe(true);
+    }
+  });
+
   it('float32 agrees with float64', () => {
     const x = leaf([3, 5], 9, 4).detach();
     expectClose(flat(F.softmax(x.to('float32'), 1)), flat(F.softmax(x, 1)), 1e-6);

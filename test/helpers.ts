@@ -53,13 +53,18 @@ export function runCaseScript<T = any>(script: string, env: Record<string, strin
 
 /**
  * Runs a case script that reports a digest of its results on every ISA path
- * this CPU runs, once per entry of `threads` (TAPEGRAD_TEST_THREADS; none:
+ * this CPU runs (or those in `isas`), once per entry of `threads` (TAPEGRAD_TEST_THREADS; none:
  * the default), checks that each run took its path, found no failures and
  * passes `check`, and that every run gave the same digest.
  */
-export function expectSameDigestOnEveryIsa(script: string, threads: string[] = [], check: (report: any) => void = () => {}): void {
+export function expectSameDigestOnEveryIsa(
+  script: string,
+  threads: string[] = [],
+  check: (report: any) => void = () => {},
+  isas: string[] = runnableIsas(),
+): void {
   const digests = new Set<string>();
-  for (const isa of runnableIsas())
+  for (const isa of isas)
     for (const t of threads.length > 0 ? threads : [undefined]) {
       const r = runCaseScript(script, t === undefined ? { TAPEGRAD_ISA: isa } : { TAPEGRAD_ISA: isa, TAPEGRAD_TEST_THREADS: t });
       expect(r.isa).toBe(isa);

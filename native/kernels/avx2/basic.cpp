@@ -6,6 +6,8 @@
 namespace tapegrad::kernels::avx2 {
 namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Avx2;
+// basic.inc's mul_add: one fused instruction.
+constexpr bool kFusedMultiplyAdd = true;
 // Streaming stores for write_each (basic.inc): one 64-byte line, dst
 // aligned to 64, written past the caches, and the fence that ends a run.
 constexpr bool kStreamingStores = true;

@@ -4,6 +4,8 @@
 namespace tapegrad::kernels::neon {
 namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Neon;
+// basic.inc's mul_add: one fused instruction.
+constexpr bool kFusedMultiplyAdd = true;
 // No streaming stores on this path (write_each stores plainly): arm64's
 // non-temporal pair stores are only a hint, and this path is not measured.
 // The two functions are declared for write_each's discarded branch only.

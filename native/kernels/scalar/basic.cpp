@@ -8,6 +8,9 @@
 namespace tapegrad::kernels::scalar {
 namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Scalar;
+// basic.inc's mul_add: a multiply and an add, each rounded (the CPUs on
+// this path have no FMA; the C library's would be exact but emulated).
+constexpr bool kFusedMultiplyAdd = false;
 // Streaming stores for write_each (basic.inc): one 64-byte line, dst
 // aligned to 64, written past the caches, and the fence that ends a run.
 // SSE2's streaming store is in the x86-64 baseline; elsewhere plain stores.

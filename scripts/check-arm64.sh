@@ -3,8 +3,9 @@
 # runs the kernel case scripts under qemu-aarch64 with Debian's arm64 Node
 # and compares each report with this machine's run of the same script. The
 # reports hold failures against the scripts' references (none expected) and
-# digests of every result bit, so equal reports mean NEON gives the x86-64
-# paths' bits. Takes about 10 minutes on 2 cores.
+# digests of every result bit, so equal reports mean NEON gives the bits of
+# this machine's default path (AVX-512 or AVX2: with FMA, as NEON). Takes
+# about 10 minutes on 2 cores.
 #
 # Needs (Debian 12): g++-aarch64-linux-gnu, qemu-user, cmake, and arm64
 # enabled for apt (dpkg --add-architecture arm64 && apt-get update). Node's

@@ -39,6 +39,8 @@ export function runElementwise(tg, { quick = false } = {}) {
     // (reads g and x, writes the gradient).
     const leaf = a.detach().setRequiresGrad(true);
     const geluOut = leaf.gelu(), geluTanhOut = leaf.gelu({ approximate: 'tanh' });
+    const { softmax, logSoftmax } = tg.nn.functional;
+    const softmaxOut = softmax(leaf, -1);
     const backward = (y) => () => tg.grad([y], [leaf], { gradOutputs: [b], retainGraph: true })[0].dispose();
     const target = a.clone();
     const src = new Float32Array(n).fill(1), dst = new Float32Array(n);
@@ -62,6 +64,10 @@ export function runElementwise(tg, { quick = false } = {}) {
       ['silu', 2 * n * F, () => a.silu().dispose()],
       ['gelu grad', 3 * n * F, backward(geluOut)],
       ['gelu tanh grad', 3 * n * F, backward(geluTanhOut)],
+      // Along rows of 1024 (the last dim).
+      ['softmax', 2 * n * F, () => softmax(a, -1).dispose()],
+      ['logSoftmax', 2 * n * F, () => logSoftmax(a, -1).dispose()],
+      ['softmax grad', 3 * n * F, backward(softmaxOut)],
       ['sum (all)', n * F, () => a.sum().dispose()],
       ['sum dim 0', n * F, () => a.sum([0]).dispose()],
       ['sum dim 1', n * F, () => a.sum([1]).dispose()],
@@ -85,7 +91,7 @@ export function runElementwise(tg, { quick = false } = {}) {
       }
       console.log('  ' + row.join(' '));
     }
-    for (const t of [a, b, bias, pos, target, geluOut, geluTanhOut, leaf]) t.dispose();
+    for (const t of [a, b, bias, pos, target, geluOut, geluTanhOut, softmaxOut, leaf]) t.dispose();
   }
   console.log('\n  %cpy: against a single-threaded memcpy of the same bytes (memcpy does not use threads).');
 }

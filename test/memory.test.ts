@@ -158,6 +158,28 @@ describe.skipIf(!cacheOn)('buffer cache', () => {
     tg.tidy(() => void tg.zeros([1000]));
     expect(tg.memory().cachedBytes).toBe(0);
   });
+
+  it('a full cache makes room for a newly freed size by returning buffers of other sizes', () => {
+    if (!tg.memory().cacheLimitBytes) return;  // cache bypassed (sanitizer build)
+    tg.emptyCache();
+    const MiB = 1 << 20;
+    tg.setCacheLimit(4 * MiB);
+    // Four buffers of 1 MiB fill the cache (a phase with other shapes).
+    tg.tidy(() => {
+      for (let i = 0; i < 4; i++) tg.zeros([MiB / 4]);
+    });
+    expect(tg.memory().cachedBytes).toBe(4 * MiB);
+    // A 2 MiB buffer freed now is kept (two of the old ones go back to the
+    // system), so the next 2 MiB allocation takes it from the cache.
+    tg.zeros([MiB / 2]).dispose();
+    expect(tg.memory().cachedBytes).toBe(4 * MiB);
+    const again = tg.zeros([MiB / 2]);
+    expect(tg.memory().cachedBytes).toBe(2 * MiB);
+    again.dispose();
+    // Larger than the whole limit: never cached, nothing evicted for it.
+    tg.zeros([2 * MiB]).dispose();
+    expect(tg.memory().cachedBytes).toBe(4 * MiB);
+  });
 });
 
 describe('setCacheLimit arguments', () => {

@@ -125,6 +125,30 @@ struct SharedCache {
       }
     }
   }
+
+  // Makes room under `limit` for a buffer of class `keep` and `size` bytes
+  // by returning cached buffers of other classes, largest first, and
+  // reserves it; false (nothing reserved) if that is not enough. The buffer
+  // just freed belongs to the working set; cached ones of other sizes have
+  // waited longer (left by a phase with other shapes, they would otherwise
+  // keep every buffer of the new shapes out and send each to mmap and its
+  // page faults).
+  bool make_room(int keep, std::int64_t size, std::int64_t limit) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (int c = kNumClasses; c-- > 0;) {
+      if (c == keep) continue;
+      const std::size_t csize = class_size(c);
+      while (head[c] && g_cached_bytes.load(std::memory_order_relaxed) + size > limit) {
+        FreeBuffer* b = head[c];
+        head[c] = b->next;
+        g_cached_bytes.fetch_sub(static_cast<std::int64_t>(csize), std::memory_order_relaxed);
+        system_release(b, csize);
+      }
+    }
+    if (g_cached_bytes.fetch_add(size, std::memory_order_relaxed) + size <= limit) return true;
+    g_cached_bytes.fetch_sub(size, std::memory_order_relaxed);
+    return false;
+  }
 };
 SharedCache& shared_cache() {
   static SharedCache* cache = new SharedCache();  // never destroyed: threads may free at exit
@@ -242,10 +266,13 @@ void release(void* ptr, std::size_t nbytes) {
   const std::size_t size = class_size(c);
   const auto isize = static_cast<std::int64_t>(size);
   // Reserve room under the limit first, so concurrent releases cannot overshoot it.
-  if (g_cached_bytes.fetch_add(isize, std::memory_order_relaxed) + isize > g_cache_limit.load(std::memory_order_relaxed)) {
+  const std::int64_t limit = g_cache_limit.load(std::memory_order_relaxed);
+  if (g_cached_bytes.fetch_add(isize, std::memory_order_relaxed) + isize > limit) {
     g_cached_bytes.fetch_sub(isize, std::memory_order_relaxed);
-    system_release(ptr, size);
-    return;
+    if (isize > limit || !shared_cache().make_room(c, isize, limit)) {
+      system_release(ptr, size);
+      return;
+    }
   }
   auto* b = static_cast<FreeBuffer*>(ptr);
   if (c < kThreadClasses) {

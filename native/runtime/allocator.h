@@ -5,7 +5,9 @@
 // Requests are rounded up to a size class (multiples of 64 bytes up to 1 KiB,
 // then four classes per power of two, so at most 25% is lost to rounding).
 // A freed buffer goes to a cache of its class instead of back to the system,
-// while the bytes cached stay within a limit (set_cache_limit). Each thread
+// while the bytes cached stay within a limit (set_cache_limit); to stay
+// within it, cached buffers of other classes are returned first (the one
+// just freed is more likely to be needed again). Each thread
 // has a small cache of its own for buffers up to 64 KiB, so the common path
 // takes no lock; larger buffers and overflow go to a shared cache behind a
 // mutex. Large buffers come from mmap, so memory given back is returned to

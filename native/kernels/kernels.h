@@ -159,9 +159,11 @@ struct KernelTable {
   // sum_wide_f32's order (float32 multiplies by 1/Σ in double, within 1 ulp
   // of the quotient of the float exps); log-softmax (x - max) - log Σ.
   // float32 uses the table's exp (UnaryOp::Exp), float64 the C library's.
-  // The same bits on every ISA. y may be x exactly, and must not overlap it
-  // otherwise. (Streaming stores measured no faster here: 5% slower on
-  // [4096,1024], whose output the backward reads next; mixed beyond.)
+  // The same bits on every ISA with FMA (the scalar path's float32 exp
+  // rounds differently, within the same bound). y may be x exactly, and must
+  // not overlap it otherwise. Outputs are stored plainly: streaming stores
+  // measured 5% slower on [4096,1024] (the backward reads the output next)
+  // and mixed on larger rows.
   void (*softmax_rows_f32)(std::int64_t rows, std::int64_t size, const float* x, float* y, bool log);
   void (*softmax_rows_f64)(std::int64_t rows, std::int64_t size, const double* x, double* y, bool log);
   // Its gradient for the same rows, from y (the output) and g (y's

@@ -71,7 +71,12 @@ export interface MemoryInfo {
    * cannot free them); bounded by cacheLimitBytes. emptyCache() frees them.
    */
   cachedBytes: number;
-  /** The most cachedBytes may reach (setCacheLimit); 0 when the cache is off, Infinity when unlimited. */
+  /**
+   * The most cachedBytes may reach: by default peakBytes, at least 256 MiB
+   * (so a training step's buffers are all reused by the next step); the
+   * value given to setCacheLimit once called; 0 when the cache is off,
+   * Infinity when unlimited.
+   */
   cacheLimitBytes: number;
 }
 
@@ -83,8 +88,9 @@ export function memory(): MemoryInfo {
 }
 
 /**
- * Sets the most bytes the buffer cache may keep (default 256 MiB; 0 turns
- * caching off, Infinity removes the limit) and frees what is above it.
+ * Sets the most bytes the buffer cache may keep (default: the most bytes
+ * ever live at once, at least 256 MiB; 0 turns caching off, Infinity removes
+ * the limit) and frees what is above it.
  * Process-wide. A thread's own small cache (at most 1 MiB) is trimmed when
  * that thread next allocates or frees.
  */

@@ -72,10 +72,25 @@ std::atomic<std::int64_t> g_live_bytes{0};
 std::atomic<std::int64_t> g_peak_bytes{0};
 std::atomic<std::int64_t> g_live_buffers{0};
 std::atomic<std::int64_t> g_cached_bytes{0};
-std::atomic<std::int64_t> g_cache_limit{kDefaultCacheLimit};
+// Set by set_cache_limit; kFollowPeak (the default) means the larger of
+// kDefaultCacheLimit and the most bytes ever live at once (cache_limit()).
+constexpr std::int64_t kFollowPeak = -1;
+std::atomic<std::int64_t> g_cache_limit{kFollowPeak};
 // Bumped by empty_cache and by a lower limit: threads flush their own cache
 // when they see a new value.
 std::atomic<std::uint64_t> g_epoch{0};
+
+// The limit in force: by default as many bytes as were ever live at once
+// (at least kDefaultCacheLimit), so that every buffer of a training step,
+// however large, is reused by the next step instead of going back to the
+// system and returning through mmap and its page faults (25% of a step's
+// time measured with a 420 MB working set under a fixed 256 MiB limit).
+std::int64_t cache_limit() {
+  const std::int64_t set = g_cache_limit.load(std::memory_order_relaxed);
+  if (set != kFollowPeak) return set;
+  const std::int64_t peak = g_peak_bytes.load(std::memory_order_relaxed);
+  return peak > kDefaultCacheLimit ? peak : kDefaultCacheLimit;
+}
 
 // The system's memory, without the cache.
 void* system_allocate(std::size_t size) {
@@ -266,7 +281,7 @@ void release(void* ptr, std::size_t nbytes) {
   const std::size_t size = class_size(c);
   const auto isize = static_cast<std::int64_t>(size);
   // Reserve room under the limit first, so concurrent releases cannot overshoot it.
-  const std::int64_t limit = g_cache_limit.load(std::memory_order_relaxed);
+  const std::int64_t limit = cache_limit();
   if (g_cached_bytes.fetch_add(isize, std::memory_order_relaxed) + isize > limit) {
     g_cached_bytes.fetch_sub(isize, std::memory_order_relaxed);
     if (isize > limit || !shared_cache().make_room(c, isize, limit)) {
@@ -292,7 +307,7 @@ void release(void* ptr, std::size_t nbytes) {
 
 MemoryStats memory_stats() {
   return {g_live_bytes.load(), g_peak_bytes.load(), g_live_buffers.load(), g_cached_bytes.load(),
-          g_enabled ? g_cache_limit.load() : 0};
+          g_enabled ? cache_limit() : 0};
 }
 
 void set_cache_limit(std::int64_t bytes) {

@@ -5,9 +5,11 @@
 // Requests are rounded up to a size class (multiples of 64 bytes up to 1 KiB,
 // then four classes per power of two, so at most 25% is lost to rounding).
 // A freed buffer goes to a cache of its class instead of back to the system,
-// while the bytes cached stay within a limit (set_cache_limit); to stay
-// within it, cached buffers of other classes are returned first (the one
-// just freed is more likely to be needed again). Each thread
+// while the bytes cached stay within a limit: by default the most bytes ever
+// live at once (at least 256 MiB), so a training step's buffers are all
+// reused by the next; set_cache_limit fixes it. To stay within it, cached
+// buffers of other classes are returned first (the one just freed is more
+// likely to be needed again). Each thread
 // has a small cache of its own for buffers up to 64 KiB, so the common path
 // takes no lock; larger buffers and overflow go to a shared cache behind a
 // mutex. Large buffers come from mmap, so memory given back is returned to
@@ -33,11 +35,12 @@ struct MemoryStats {
   std::int64_t peak_bytes;     // the most live_bytes ever reached
   std::int64_t live_buffers;
   std::int64_t cached_bytes;   // freed buffers kept for reuse (their class size)
-  std::int64_t cache_limit;    // the most cached_bytes may reach
+  std::int64_t cache_limit;    // the most cached_bytes may reach now
 };
 MemoryStats memory_stats();
 
-// Sets the most bytes the cache may hold (0 disables caching) and trims it.
+// Sets the most bytes the cache may hold (0 disables caching), instead of
+// the default that follows peak_bytes, and trims it.
 // Buffers in other threads' own caches are trimmed when those threads next
 // allocate or free; a thread's own cache is at most 1 MiB.
 void set_cache_limit(std::int64_t bytes);

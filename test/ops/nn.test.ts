@@ -100,13 +100,19 @@ describe('softmax and logSoftmax', () => {
     expectSameDigestOnEveryIsa(softmaxCases, [], check, ['scalar']);
   });
 
-  it('rows split across threads give the one-thread bits', () => {
+  it('rows split across threads give the one-thread bits, forward and backward', () => {
     // 300 rows of 257: several chunks of rows, split at odd positions.
     const x = tg.randn([300, 257]).mul(4);
+    const g = tg.randn([300, 257]);
     const threads = tg.getNumThreads();
     const run = (n: number) => {
       tg.setNumThreads(n);
-      return [F.softmax(x, 1), F.logSoftmax(x, 1)].map((t) => Array.from(t.data()));
+      return [F.softmax, F.logSoftmax].flatMap((f) => {
+        const leaf = x.detach().setRequiresGrad(true);
+        const y = f(leaf, 1);
+        y.backward(g);
+        return [Array.from(y.data()), Array.from(leaf.grad!.data())];
+      });
     };
     try {
       const one = run(1);

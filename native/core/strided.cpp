@@ -1,12 +1,90 @@
 #include "core/strided.h"
 
 #include <algorithm>
+#include <cstdlib>
+
+#include "runtime/parallel.h"
 
 namespace tapegrad {
+
+namespace {
+
+using i64 = std::int64_t;
+
+// A copy whose source runs along another dim than the destination's last
+// (x.transpose(0, 1).contiguous(), a permute of attention heads) copied
+// element by element reads a new cache line, and often a new page, for every
+// element it writes. Instead, blocks of kBlock × kBlock elements of the two
+// dims (the pages each touches stay in the TLB) in tiles of kTile × kTile
+// (each tile's lines stay in L1), blocks split across the pool.
+// [4096,1024]ᵀ float32, one thread: 28.4 ms element by element, 12.2 with
+// 32 × 32 tiles alone; in a standalone test 4.2 with 16 × 16 tiles in
+// 512-blocks and 2.8 with 8 × 8.
+constexpr i64 kBlock = 512, kTile = 8;
+constexpr i64 kTiledMin = 1 << 14;
+
+template <typename T>
+bool copy_tiled(const Tensor& src, const Tensor& dst) {
+  const Shape& shape = src.shape();
+  const std::size_t nd = shape.size();
+  if (nd < 2 || src.numel() < kTiledMin) return false;
+  const Shape &ss = src.strides(), &ds = dst.strides();
+  const std::size_t last = nd - 1;
+  if (ds[last] != 1 || ss[last] == 0 || std::abs(ss[last]) == 1) return false;
+  // p: the dim the source is laid out along (its smallest stride).
+  std::size_t p = nd;
+  for (std::size_t k = 0; k < last; ++k)
+    if (shape[k] > 1 && ss[k] != 0 && (p == nd || std::abs(ss[k]) < std::abs(ss[p]))) p = k;
+  if (p == nd || std::abs(ss[p]) >= std::abs(ss[last])) return false;
+  // The other dims, walked per task from a flat index (last one fastest).
+  Shape outer_shape, outer_src, outer_dst;
+  i64 outer = 1;
+  for (std::size_t k = 0; k < last; ++k)
+    if (k != p) {
+      outer_shape.push_back(shape[k]);
+      outer_src.push_back(ss[k]);
+      outer_dst.push_back(ds[k]);
+      outer *= shape[k];
+    }
+  const i64 rows = shape[p], cols = shape[last];
+  const i64 row_blocks = (rows + kBlock - 1) / kBlock, col_blocks = (cols + kBlock - 1) / kBlock;
+  const i64 s_row = ss[p], s_col = ss[last], d_row = ds[p];
+  const T* s = static_cast<const T*>(src.storage().data) + src.offset();
+  T* d = static_cast<T*>(dst.storage().data) + dst.offset();
+  const i64 block_elements = std::min(rows, kBlock) * std::min(cols, kBlock);
+  const i64 grain = std::max<i64>(1, runtime::kElementwiseGrain / block_elements);
+  runtime::parallel_for(0, outer * row_blocks * col_blocks, grain, [&](i64 begin, i64 end) {
+    for (i64 task = begin; task < end; ++task) {
+      i64 o = task / (row_blocks * col_blocks), s_off = 0, d_off = 0;
+      for (std::size_t k = outer_shape.size(); k-- > 0;) {
+        const i64 i = o % outer_shape[k];
+        o /= outer_shape[k];
+        s_off += i * outer_src[k];
+        d_off += i * outer_dst[k];
+      }
+      const i64 block = task % (row_blocks * col_blocks);
+      const i64 br0 = (block / col_blocks) * kBlock, br1 = std::min(rows, br0 + kBlock);
+      const i64 bc0 = (block % col_blocks) * kBlock, bc1 = std::min(cols, bc0 + kBlock);
+      for (i64 r0 = br0; r0 < br1; r0 += kTile)
+        for (i64 c0 = bc0; c0 < bc1; c0 += kTile) {
+          const i64 r1 = std::min(br1, r0 + kTile), c1 = std::min(bc1, c0 + kTile);
+          for (i64 r = r0; r < r1; ++r) {
+            const T* sr = s + s_off + r * s_row;
+            T* dr = d + d_off + r * d_row;
+            for (i64 c = c0; c < c1; ++c) dr[c] = sr[c * s_col];
+          }
+        }
+    }
+  });
+  return true;
+}
+
+}  // namespace
 
 void copy_elements(const Tensor& src, const Tensor& dst) {
   visit_dtype(src.dtype(), [&](auto tag) {
     using T = decltype(tag);
+    if (copy_tiled<T>(src, dst)) return;
     const T* s = static_cast<const T*>(src.storage().data);
     T* d = static_cast<T*>(dst.storage().data);
     for_each_row<2>(src.shape(), {&src.strides(), &dst.strides()}, {src.offset(), dst.offset()},

@@ -485,6 +485,69 @@ describe('stack', () => {
   });
 });
 
+describe('copies of permuted views (contiguous)', () => {
+  // Sources laid out along another dim than the last take the tiled copy
+  // (blocks of 512, tiles of 8) once they hold 2^14 elements: sizes off
+  // those multiples, every dtype, outer dims, offsets, threads.
+  const permuted = (data: ArrayLike<number>, shape: number[], order: number[]): number[] => {
+    const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+    const outShape = order.map((d) => shape[d]!);
+    const n = outShape.reduce((a, b) => a * b, 1);
+    const out: number[] = new Array(n);
+    const index = new Array(outShape.length).fill(0);
+    for (let k = 0; k < n; k++) {
+      let off = 0;
+      for (let j = 0; j < order.length; j++) off += index[j] * strides[order[j]!]!;
+      out[k] = data[off]!;
+      for (let j = outShape.length - 1; j >= 0; j--) {
+        if (++index[j] < outShape[j]!) break;
+        index[j] = 0;
+      }
+    }
+    return out;
+  };
+  const cases: [number[], number[]][] = [
+    [[1030, 17], [1, 0]],
+    [[17, 1030], [1, 0]],
+    [[3, 700, 37], [2, 0, 1]],
+    [[3, 700, 37], [0, 2, 1]],
+    [[5, 4, 600, 9], [0, 3, 2, 1]],
+    [[2, 513, 3, 40], [3, 1, 0, 2]],
+    [[1100, 1100], [1, 0]],
+  ];
+  for (const dtype of ['float32', 'float64', 'int32'] as const)
+    it(`${dtype}: every element in place`, () => {
+      const threads = tg.getNumThreads();
+      try {
+        for (const [shape, order] of cases) {
+          const n = shape.reduce((a, b) => a * b, 1);
+          const x = tg.arange(0, n, 1, { dtype }).reshape(shape);
+          const want = permuted(Array.from(x.data()), shape, order);
+          for (const t of [1, 2, 3]) {
+            tg.setNumThreads(t);
+            expect(Array.from(x.permute(order).contiguous().data()), `${shape} ${order} ${t}`).toEqual(want);
+          }
+        }
+      } finally {
+        tg.setNumThreads(threads);
+      }
+    });
+
+  it('a view with an offset as the source, and a strided destination (cat)', () => {
+    const base = tg.arange(0, 40 * 1200, 1).reshape([40, 1200]);
+    const x = base.slice(1, 100, 1100).slice(0, 3, 40);  // [37, 1000], offset, row stride 1200
+    const want = permuted(Array.from(x.contiguous().data()), [37, 1000], [1, 0]);
+    expect(Array.from(x.transpose(0, 1).contiguous().data())).toEqual(want);
+    const c = tg.cat([x.transpose(0, 1), x.transpose(0, 1)], 1);  // each copied into a strided half
+    const rows = Array.from(c.data());
+    for (let i = 0; i < 1000; i += 97)
+      for (let j = 0; j < 37; j++) {
+        expect(rows[i * 74 + j]).toBe(want[i * 37 + j]);
+        expect(rows[i * 74 + 37 + j]).toBe(want[i * 37 + j]);
+      }
+  });
+});
+
 describe('float32 and float64 agree', () => {
   it('through a chain of shape ops', () => {
     const run = (dtype: 'float32' | 'float64') => {

@@ -1,23 +1,22 @@
 #!/usr/bin/env python3
 """Fits the polynomials of the float32 exact-GELU kernels in
 native/kernels/basic.inc, the gradient's (gelu_grad_core: T and M) and the
-forward's (gelu_cdf: S and a longer M), and prints their coefficients and
-errors. Needs mpmath and numpy (Debian: python3-mpmath, python3-numpy).
+forward's (gelu_cdf: a longer M over [0, 20]), and prints their coefficients
+and errors. Needs mpmath and numpy (Debian: python3-mpmath, python3-numpy).
 
-    python3 scripts/fit-gelu-grad.py [degree+1 of T] [degree+1 of M] [degree+1 of S] [degree+1 of forward M]
-    # default 11 11 10 13
+    python3 scripts/fit-gelu-grad.py [degree+1 of T] [degree+1 of M] [degree+1 of forward M]
+    # default 11 11 16
 
 T(w) = (Phi(sqrt w) - 1/2)/sqrt w + phi(sqrt w) on w in [0, 1]; Mills' ratio
 M(y) = Phi(-y)/phi(y) on y in [1, 20] as a polynomial in u, the affine map of
 t = 4/(4 + y) onto [-1, 1]. Chebyshev interpolation at 40 digits, then
 monomial coefficients for Horner's rule.
 
-Forward, Phi(x) = 1/2 + x*S(x^2) for |x| < 1 with S(w) = (Phi(sqrt w) - 1/2)/sqrt w
-on w in [0, 1], and Phi(x) = phi(x)*M(|x|) (x < 0) or 1 - phi(x)*M(|x|)
-(x > 0) beyond: there gelu(x) = x*phi*M for x < 0 is tiny and takes M's
-relative error, so M is fitted as above (same map u) to a higher degree and
-its relative error is printed; the gradient's M only needs an error small
-against y - M.
+Forward, Phi(x) = phi(x)*M(|x|) (x < 0) or 1 - phi(x)*M(|x|) (x >= 0) for
+every x: gelu(x) = x*phi*M for x < 0 takes M's relative error, so M is
+fitted over y in [0, 20] (t = 4/(4 + y) mapped onto [-1, 1]: u = 9.6/(4 + y)
+- 1.4) to a higher degree and its relative error is printed; the gradient's
+M only needs an error small against y - M.
 """
 import sys
 
@@ -29,7 +28,7 @@ SQ2PI = mp.sqrt(2*mp.pi)
 def mills(y):  # Q(y)/phi(y)
     y = mp.mpf(y)
     return mp.erfc(y/mp.sqrt(2))/2 / (mp.exp(-y*y/2)/SQ2PI)
-def S(w):  # (Phi(x) - 1/2)/x with x = sqrt(w): the forward's polynomial
+def S(w):  # (Phi(x) - 1/2)/x with x = sqrt(w)
     w = mp.mpf(w)
     if w == 0: return 1/SQ2PI
     x = mp.sqrt(w)
@@ -51,8 +50,7 @@ def cheb_coefs(f, lo, hi, n):
 A = 1.0; C = 4.0; YMAX = 20.0
 NT = int(sys.argv[1]) if len(sys.argv) > 1 else 11
 NM = int(sys.argv[2]) if len(sys.argv) > 2 else 11
-NS = int(sys.argv[3]) if len(sys.argv) > 3 else 10
-NF = int(sys.argv[4]) if len(sys.argv) > 4 else 13
+NF = int(sys.argv[3]) if len(sys.argv) > 3 else 16
 
 def cheb_to_mono(c):
     # sum c_j T_j(u) as monomial coefficients in u
@@ -112,15 +110,13 @@ for y, m in zip(ys, M):
     worst = max(worst, float(abs(m - mr)/(y - mr)))
 print('far: max f\'-relative err %.2e' % worst)
 
-# ---- forward: S on [0, A^2] in w, M on [A, YMAX] in u to degree NF - 1 ----
-cS = cheb_coefs(S, mp.mpf(0), mp.mpf(A)**2, NS)
-Sw = [float(v) for v in shift(cheb_to_mono(cS), 0, A*A)]
-cF = cheb_coefs(lambda t: mills(C*(1/t-1)), tlo, thi, NF)
+# ---- forward: M on [0, YMAX] in u to degree NF - 1 ----
+flo, fhi = mp.mpf(C)/(C+YMAX), mp.mpf(1)
+cF = cheb_coefs(lambda t: mills(C*(1/t-1)), flo, fhi, NF)
 Fu = [float(v) for v in cheb_to_mono(cF)]
-print('S', Sw); print('forward M', Fu)
-cdf = 0.5 + xs*horner(Sw, xs*xs)
-worst = max(float(abs(f - mp.ncdf(x))/mp.ncdf(x)) for x, f in zip(xs, cdf))
-print('forward near: max rel err of Phi %.2e' % worst)
-M = horner(Fu, alpha*(C/(C + ys)) + beta)
-worst = max(float(abs(m - mills(y))/mills(y)) for y, m in zip(ys, M))
-print('forward far: max rel err of M %.2e' % worst)
+fa = float(2/(fhi-flo)); fb = float(-(fhi+flo)/(fhi-flo))
+print('forward M', Fu); print('forward u = %r/(%r + y) + %r' % (fa*C, C, fb))
+yf = np.concatenate([np.linspace(0, 6, 4000), np.linspace(6, YMAX, 2000)])
+M = horner(Fu, fa*C/(C + yf) + fb)
+worst = max(float(abs(m - mills(y))/mills(y)) for y, m in zip(yf, M))
+print('forward: max rel err of M %.2e' % worst)

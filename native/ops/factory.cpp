@@ -6,6 +6,7 @@
 
 #include "core/random.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 
@@ -33,7 +34,11 @@ Tensor full(const Shape& shape, double value, DType dtype, const char* op) {
   return generate(shape, dtype, op, [&](auto* p, std::int64_t n) {
     using T = std::remove_pointer_t<decltype(p)>;
     const T v = static_cast<T>(value);
-    for (std::int64_t i = 0; i < n; ++i) p[i] = v;
+    // Split across the pool: large fills (a gradient's zeros) are bound by
+    // the first touch of fresh pages as much as by bandwidth.
+    runtime::parallel_for(0, n, runtime::kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) p[i] = v;
+    });
   });
 }
 

@@ -53,9 +53,10 @@ export function runCaseScript<T = any>(script: string, env: Record<string, strin
 
 /**
  * Runs a case script that reports a digest of its results on every ISA path
- * this CPU runs (or those in `isas`), once per entry of `threads` (TAPEGRAD_TEST_THREADS; none:
- * the default), checks that each run took its path, found no failures and
- * passes `check`, and that every run gave the same digest.
+ * this CPU runs (or those in `isas`), once per entry of `threads`
+ * (TAPEGRAD_TEST_THREADS; none: the default), checks that each run took its
+ * path, found no failures and passes `check`, and that every run gave the
+ * same digest.
  */
 export function expectSameDigestOnEveryIsa(
   script: string,

@@ -176,20 +176,16 @@ std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const cha
   const std::int64_t n = x.numel();
   const bool streaming = streams_output(bytes_of(x) + bytes_of(out));
   const auto& table = kernels::active();
-  if (x.dtype() == DType::Float32) {
-    const float* px = x.data<float>();
-    float* po = out.data<float>();
-    const float l = static_cast<float>(lo), h = static_cast<float>(hi);
+  visit_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const auto kernel = kernel_for<T>(table.unary_f32, table.unary_f64);
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    const T l = static_cast<T>(lo), h = static_cast<T>(hi);
     runtime::parallel_for(0, n, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
-      table.unary_f32(op, end - begin, px + begin, po + begin, l, h, streaming);
+      kernel(op, end - begin, px + begin, po + begin, l, h, streaming);
     });
-  } else {
-    const double* px = x.data<double>();
-    double* po = out.data<double>();
-    runtime::parallel_for(0, n, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
-      table.unary_f64(op, end - begin, px + begin, po + begin, lo, hi, streaming);
-    });
-  }
+  });
   return out;
 }
 

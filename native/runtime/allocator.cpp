@@ -127,10 +127,12 @@ struct SharedCache {
   std::mutex mutex;
   FreeBuffer* head[kNumClasses] = {};
 
-  // Frees cached buffers until at most `target` bytes are cached in all.
-  void trim(std::int64_t target) {
+  // Frees cached buffers, largest class first and never of class `keep`,
+  // until at most `target` bytes are cached in all.
+  void trim(std::int64_t target, int keep = -1) {
     std::lock_guard<std::mutex> lock(mutex);
     for (int c = kNumClasses; c-- > 0 && g_cached_bytes.load(std::memory_order_relaxed) > target;) {
+      if (c == keep) continue;
       const std::size_t size = class_size(c);
       while (head[c] && g_cached_bytes.load(std::memory_order_relaxed) > target) {
         FreeBuffer* b = head[c];
@@ -142,24 +144,13 @@ struct SharedCache {
   }
 
   // Makes room under `limit` for a buffer of class `keep` and `size` bytes
-  // by returning cached buffers of other classes, largest first, and
-  // reserves it; false (nothing reserved) if that is not enough. The buffer
-  // just freed belongs to the working set; cached ones of other sizes have
-  // waited longer (left by a phase with other shapes, they would otherwise
-  // keep every buffer of the new shapes out and send each to mmap and its
-  // page faults).
+  // by returning cached buffers of other classes, and reserves it; false
+  // (nothing reserved) if that is not enough. The buffer just freed belongs
+  // to the working set; cached ones of other sizes have waited longer (left
+  // by a phase with other shapes, they would otherwise keep every buffer of
+  // the new shapes out and send each to mmap and its page faults).
   bool make_room(int keep, std::int64_t size, std::int64_t limit) {
-    std::lock_guard<std::mutex> lock(mutex);
-    for (int c = kNumClasses; c-- > 0;) {
-      if (c == keep) continue;
-      const std::size_t csize = class_size(c);
-      while (head[c] && g_cached_bytes.load(std::memory_order_relaxed) + size > limit) {
-        FreeBuffer* b = head[c];
-        head[c] = b->next;
-        g_cached_bytes.fetch_sub(static_cast<std::int64_t>(csize), std::memory_order_relaxed);
-        system_release(b, csize);
-      }
-    }
+    trim(limit - size, keep);
     if (g_cached_bytes.fetch_add(size, std::memory_order_relaxed) + size <= limit) return true;
     g_cached_bytes.fetch_sub(size, std::memory_order_relaxed);
     return false;

@@ -22,9 +22,9 @@ function inputs() {
     bits[0] = s;
     v.push(f[0]);
   }
-  // Every 8191st float of exp's finite, nonzero range (about 270 000 of
-  // them, each low-bit pattern reached): exp runs in float arithmetic,
-  // where a weak spot would be narrow.
+  // Every 8191st float from 0 to where exp overflows (88.7) or underflows
+  // (-103.97), about 270 000 of them, each low-bit pattern reached: exp
+  // runs in float arithmetic, where a weak spot would be narrow.
   for (const sign of [0, 0x80000000])
     for (let b = 0; b <= (sign ? 0x42d00000 : 0x42b20000); b += 8191) {
       bits[0] = (sign | b) >>> 0;

@@ -22,20 +22,23 @@ function inputs() {
     bits[0] = s;
     v.push(f[0]);
   }
-  // Every 8191st float from 0 to where exp overflows (88.7) or underflows
-  // (-103.97), about 270 000 of them, each low-bit pattern reached: exp
-  // runs in float arithmetic, where a weak spot would be narrow.
+  // Every 8191st float from 0 to where exp overflows (88.7) or silu
+  // underflows (-112), about 275 000 of them, each low-bit pattern reached:
+  // exp, and on the FMA paths sigmoid, silu and tanh, run in float
+  // arithmetic, where a weak spot would be narrow.
   for (const sign of [0, 0x80000000])
-    for (let b = 0; b <= (sign ? 0x42d00000 : 0x42b20000); b += 8191) {
+    for (let b = 0; b <= (sign ? 0x42e00000 : 0x42b20000); b += 8191) {
       bits[0] = (sign | b) >>> 0;
       v.push(f[0]);
     }
   // Dense sweeps where the functions change.
   for (let i = 0; i <= 200000; i++) v.push(-110 + (200 * i) / 200000);
   for (let i = 0; i <= 20000; i++) v.push(-0.1 + (0.2 * i) / 20000, 0.5 + (1.5 * i) / 20000);
-  // Around the zeros of the gelu, gelu-tanh and silu derivatives (x ≈ -0.7518, -0.7525, -1.2785),
-  // every float there.
-  for (const root of [-0.7517915, -0.7524614, -1.2784645]) {
+  // Every float around the zeros of the gelu, gelu-tanh and silu
+  // derivatives (x ≈ -0.7518, -0.7525, -1.2785) and where the float
+  // sigmoid and tanh switch from e^-|x| = 1 + r + … to a scaled form
+  // (|x| = ln2/2 and ln2/4).
+  for (const root of [-0.7517915, -0.7524614, -1.2784645, 0.34657359, -0.34657359, 0.1732868, -0.1732868]) {
     const c = new Float32Array([root]);
     const cb = new Uint32Array(c.buffer);
     for (let d = -20000; d <= 20000; d++) {

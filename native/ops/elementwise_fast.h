@@ -1,8 +1,9 @@
 // Fast paths of the elementwise ops: float32/float64 operands in the common
 // layouts (same shape and contiguous, one operand a single value, a row or
-// column broadcast over a contiguous tensor) run through the active ISA's
-// vectorised kernels, split over the pool when large. Every other case is
-// left to the generic strided loops (elementwise_impl.h).
+// column broadcast over a contiguous tensor; unary ops on any layout) run
+// through the active ISA's vectorised kernels, split over the pool when
+// large. Every other case is left to the generic strided loops
+// (elementwise_impl.h).
 #pragma once
 
 #include <optional>
@@ -25,8 +26,9 @@ std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a, const T
 // broadcast to a's shape in a fast layout; false (nothing written) otherwise.
 bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name);
 
-// op(x) for a contiguous floating x; nullopt otherwise. Clamp's bounds must
-// be exact in x's dtype (or infinite).
+// op(x) for a floating x of any layout (a strided x is copied first), as a
+// new contiguous tensor; nullopt otherwise. Clamp's bounds must be exact in
+// x's dtype (or infinite).
 std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const char* name, double lo = 0, double hi = 0);
 
 }  // namespace tapegrad::ops

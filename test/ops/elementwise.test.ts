@@ -75,4 +75,34 @@ describe('elementwise fast paths', () => {
     const [gg] = tg.grad([gx!.sum()], [g]);
     expectClose(gg!.toArray(), [0, 4, 6]);
   });
+
+  // A strided input is copied and computed in place by the same kernels:
+  // the results of its contiguous copy, bit for bit, and the input untouched.
+  it('unary ops on transposed, sliced and broadcast views: the contiguous results, input unchanged', () => {
+    const ops: [string, (t: tg.Tensor) => tg.Tensor][] = [
+      ['exp', (t) => t.exp()], ['log', (t) => t.log()], ['tanh', (t) => t.tanh()],
+      ['sigmoid', (t) => t.sigmoid()], ['gelu', (t) => t.gelu()], ['geluTanh', (t) => t.gelu({ approximate: 'tanh' })],
+      ['silu', (t) => t.silu()], ['relu', (t) => t.relu()], ['neg', (t) => t.neg()], ['sqrt', (t) => t.sqrt()],
+      ['clamp', (t) => t.clamp(-0.5, 0.75)],
+    ];
+    for (const dtype of ['float32', 'float64'] as const) {
+      const base = tg.randn([6, 70, 90], { dtype }).mul(3);
+      const before = Array.from(base.data());
+      const views: [string, tg.Tensor][] = [
+        ['transpose', base.transpose(1, 2)],
+        ['permute', base.permute(2, 0, 1)],
+        ['slice with step', base.slice(2, 1, 88, 3)],
+        ['broadcast', base.narrow(0, 0, 1).expand(4, 70, 90)],
+      ];
+      for (const [view, v] of views) {
+        expect(v.isContiguous(), view).toBe(false);
+        for (const [name, op] of ops) {
+          const got = op(v), want = op(v.contiguous());
+          expect(got.shape, `${dtype} ${view} ${name}`).toEqual(want.shape);
+          expect(Array.from(got.data()), `${dtype} ${view} ${name}`).toEqual(Array.from(want.data()));
+        }
+      }
+      expect(Array.from(base.data())).toEqual(before);
+    }
+  });
 });

@@ -49,7 +49,7 @@ Tensor sum(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim)
     // Accumulate in double (int64 for int32) so float32 sums keep their accuracy.
     using Acc = std::conditional_t<std::is_same_v<T, std::int32_t>, std::int64_t, double>;
     if constexpr (std::is_same_v<Acc, double>)
-      if (auto fast = fast_sum(t, plan)) return tensor_from<T>(*fast, plan.out_shape, "sum");
+      if (auto fast = fast_sum(t, plan, 1.0, "sum")) return *std::move(fast);
     auto acc = reduce_into<T, Acc>(t, plan, Acc(0), [](Acc& a, T x, std::int64_t) { a += x; });
     return tensor_from<T>(acc, plan.out_shape, "sum");
   });
@@ -67,9 +67,8 @@ Tensor mean(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim
   const ReducePlan plan = plan_reduce(t, dims, keepdim, "mean");
   Tensor out = visit_floating(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    std::optional<std::vector<double>> fast = fast_sum(t, plan);
-    auto acc = fast ? *std::move(fast)
-                    : reduce_into<T, double>(t, plan, 0.0, [](double& a, T x, std::int64_t) { a += x; });
+    if (auto fast = fast_sum(t, plan, static_cast<double>(plan.group), "mean")) return *std::move(fast);
+    auto acc = reduce_into<T, double>(t, plan, 0.0, [](double& a, T x, std::int64_t) { a += x; });
     // 0 / 0 gives NaN for the mean of nothing, as in PyTorch.
     for (double& a : acc) a /= static_cast<double>(plan.group);
     return tensor_from<T>(acc, plan.out_shape, "mean");

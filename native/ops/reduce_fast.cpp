@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/strided.h"
 #include "kernels/kernels.h"
 #include "ops/common.h"
 #include "ops/elementwise_fast.h"
@@ -48,79 +49,108 @@ double blocked_sum(std::int64_t n, const T* x, bool parallel) {
   return pairwise(partial, 0, partial.size());
 }
 
-// True when dims == {first, ..., first + count - 1}.
-bool consecutive(const std::vector<std::int64_t>& dims, std::int64_t first, std::int64_t count) {
-  if (static_cast<std::int64_t>(dims.size()) != count) return false;
-  for (std::int64_t i = 0; i < count; ++i)
-    if (dims[static_cast<std::size_t>(i)] != first + i) return false;
-  return true;
-}
-
+// The sums of a contiguous x seen as [outer, group, inner] over the middle
+// dim, each divided by `divisor` and rounded to T into out:
+// out[o·inner + j] = (Σ_g x[(o·group + g)·inner + j]) / divisor.
 template <typename T>
-std::vector<double> sums(const Tensor& t, const ReducePlan& plan, bool trailing) {
-  const T* x = t.data<T>();
-  const std::int64_t outputs = plan.outputs, group = plan.group;
-  std::vector<double> acc(static_cast<std::size_t>(outputs), 0.0);
-  if (outputs == 0 || group == 0) return acc;
-  if (trailing) {
-    // outputs rows of `group` contiguous elements each.
-    if (outputs == 1) {
-      acc[0] = blocked_sum(group, x, true);
+void sums(const T* x, std::int64_t outer, std::int64_t group, std::int64_t inner, double divisor, T* out) {
+  const auto put = [&](std::int64_t i, double sum) { out[i] = static_cast<T>(sum / divisor); };
+  if (outer * inner == 0) return;
+  if (inner == 1) {
+    // outer rows of `group` contiguous elements each.
+    if (outer == 1) {
+      put(0, blocked_sum(group, x, true));
     } else {
-      const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / group);
-      runtime::parallel_for(0, outputs, grain, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t r = begin; r < end; ++r) acc[static_cast<std::size_t>(r)] = blocked_sum(group, x + r * group, false);
+      const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / std::max<std::int64_t>(group, 1));
+      runtime::parallel_for(0, outer, grain, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) put(r, blocked_sum(group, x + r * group, false));
       });
     }
-    return acc;
+    return;
   }
-  // group rows of `outputs` columns: column sums, split over columns.
+  // Column sums of each [group, inner] slice. Rows are summed in blocks of
+  // kRowBlock, then the block sums are added in block order: error grows
+  // with kRowBlock + group / kRowBlock, not with group. Split over (slice,
+  // row block) pairs when there are enough blocks (each thread streams
+  // whole rows), else over columns; the arithmetic is the same.
   const auto& table = kernels::active();
-  const std::int64_t grain = std::max<std::int64_t>(64, runtime::kElementwiseGrain / group);
-  // Rows are summed in blocks of kRowBlock, then the block sums are added in
-  // block order: error grows with kRowBlock + group / kRowBlock, not with
-  // group. Split over row blocks when there are enough of them (each thread
-  // streams whole rows), else over columns; the arithmetic is the same.
+  const auto add_rows = kernel_for<T>(table.add_rows_f32, table.add_rows_f64);
   constexpr std::int64_t kRowBlock = 256;
   const std::int64_t blocks = (group + kRowBlock - 1) / kRowBlock;
-  const auto sum_block = [&](std::int64_t block, std::int64_t begin, std::int64_t width, double* into) {
-    const std::int64_t r0 = block * kRowBlock, rows = std::min(kRowBlock, group - r0);
+  // Block b of slice o, columns [j0, j0 + width), summed into `into`.
+  const auto sum_block = [&](std::int64_t o, std::int64_t b, std::int64_t j0, std::int64_t width, double* into) {
+    const std::int64_t r0 = b * kRowBlock, rows = std::min(kRowBlock, group - r0);
     std::fill(into, into + width, 0.0);
-    kernel_for<T>(table.add_rows_f32, table.add_rows_f64)(rows, width, x + r0 * outputs + begin, outputs, into);
+    add_rows(rows, width, x + (o * group + r0) * inner + j0, inner, into);
   };
-  if (blocks >= 4 && blocks * outputs <= (std::int64_t{1} << 24)) {
-    std::vector<double> partial(static_cast<std::size_t>(blocks * outputs));
-    const std::int64_t block_grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / (kRowBlock * outputs));
-    runtime::parallel_for(0, blocks, block_grain, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t b = begin; b < end; ++b) sum_block(b, 0, outputs, partial.data() + b * outputs);
+  if (blocks >= 4 && outer * blocks * inner <= (std::int64_t{1} << 24)) {
+    std::vector<double> partial(static_cast<std::size_t>(outer * blocks * inner));
+    const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / (kRowBlock * inner));
+    runtime::parallel_for(0, outer * blocks, grain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t t = begin; t < end; ++t) sum_block(t / blocks, t % blocks, 0, inner, partial.data() + t * inner);
     });
-    for (std::int64_t b = 0; b < blocks; ++b)
-      for (std::int64_t j = 0; j < outputs; ++j)
-        acc[static_cast<std::size_t>(j)] += partial[static_cast<std::size_t>(b * outputs + j)];
-    return acc;
+    const std::int64_t combine_grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / (blocks * inner));
+    runtime::parallel_for(0, outer, combine_grain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t o = begin; o < end; ++o)
+        for (std::int64_t j = 0; j < inner; ++j) {
+          double sum = 0.0;
+          for (std::int64_t b = 0; b < blocks; ++b) sum += partial[static_cast<std::size_t>((o * blocks + b) * inner + j)];
+          put(o * inner + j, sum);
+        }
+    });
+    return;
   }
-  runtime::parallel_for(0, outputs, grain, [&](std::int64_t begin, std::int64_t end) {
-    const std::int64_t width = end - begin;
-    std::vector<double> block(static_cast<std::size_t>(width));
-    for (std::int64_t b = 0; b < blocks; ++b) {
-      sum_block(b, begin, width, block.data());
-      for (std::int64_t j = 0; j < width; ++j) acc[static_cast<std::size_t>(begin + j)] += block[static_cast<std::size_t>(j)];
+  // Columns numbered across slices (o·inner + j), split into chunks, each
+  // summed in strips of at most kStrip columns (their sums stay in L1 across
+  // the rows).
+  constexpr std::int64_t kStrip = 1024;
+  const std::int64_t grain = std::max<std::int64_t>(64, runtime::kElementwiseGrain / std::max<std::int64_t>(group, 1));
+  runtime::parallel_for(0, outer * inner, grain, [&](std::int64_t begin, std::int64_t end) {
+    const std::int64_t most = std::min({end - begin, inner, kStrip});
+    std::vector<double> acc(static_cast<std::size_t>(most)), block(static_cast<std::size_t>(most));
+    for (std::int64_t c = begin; c < end;) {
+      const std::int64_t o = c / inner, j0 = c % inner, width = std::min({end - c, inner - j0, kStrip});
+      // The first block straight into acc (0 + its sum is its sum), as the
+      // partial path's running sum starts.
+      sum_block(o, 0, j0, width, acc.data());
+      for (std::int64_t b = 1; b < blocks; ++b) {
+        sum_block(o, b, j0, width, block.data());
+        for (std::int64_t j = 0; j < width; ++j) acc[static_cast<std::size_t>(j)] += block[static_cast<std::size_t>(j)];
+      }
+      for (std::int64_t j = 0; j < width; ++j) put(c + j, acc[static_cast<std::size_t>(j)]);
+      c += width;
     }
   });
-  return acc;
 }
 
 }  // namespace
 
-std::optional<std::vector<double>> fast_sum(const Tensor& t, const ReducePlan& plan) {
-  if (!elementwise_fast_paths() || !is_floating(t.dtype()) || !t.is_contiguous() || plan.dims.empty())
-    return std::nullopt;
-  const auto nd = t.dim();
-  const auto count = static_cast<std::int64_t>(plan.dims.size());
-  const bool trailing = consecutive(plan.dims, nd - count, count);
-  if (!trailing && !consecutive(plan.dims, 0, count)) return std::nullopt;
-  if (t.dtype() == DType::Float32) return sums<float>(t, plan, trailing);
-  return sums<double>(t, plan, trailing);
+std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double divisor, const char* op) {
+  if (!elementwise_fast_paths() || !is_floating(t.dtype()) || plan.dims.empty()) return std::nullopt;
+  // The dims of size > 1 must read kept* reduced* kept*: then x is
+  // [outer, group, inner] with the reduced block in the middle.
+  std::int64_t outer = 1, inner = 1;
+  int phase = 0;  // 0: before the reduced block, 1: in it, 2: after it
+  for (std::int64_t d = 0; d < t.dim(); ++d) {
+    const std::int64_t size = t.shape()[d];
+    if (size == 1) continue;
+    const bool reduced = std::find(plan.dims.begin(), plan.dims.end(), d) != plan.dims.end();
+    if (reduced && phase == 2) return std::nullopt;
+    if (reduced) phase = 1;
+    else if (phase == 1) phase = 2;
+    if (!reduced) (phase == 0 ? outer : inner) *= size;
+  }
+  // A strided view is copied first (one pass; the generic loop is several
+  // times slower), unless it broadcasts: the copy would be larger than its
+  // data.
+  if (!t.is_contiguous())
+    for (std::int64_t d = 0; d < t.dim(); ++d)
+      if (t.shape()[d] > 1 && t.strides()[d] == 0) return std::nullopt;
+  const Tensor x = contiguous_data(t);
+  Tensor out = empty(plan.out_shape, x.dtype(), op);
+  if (x.dtype() == DType::Float32) sums<float>(x.data<float>(), outer, plan.group, inner, divisor, out.data<float>());
+  else sums<double>(x.data<double>(), outer, plan.group, inner, divisor, out.data<double>());
+  return out;
 }
 
 }  // namespace tapegrad::ops

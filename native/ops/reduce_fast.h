@@ -1,6 +1,8 @@
-// The fast path of sum and mean: a contiguous float32/float64 input whose
-// reduced dims are a trailing block (rows summed) or a leading block (column
-// sums, e.g. a bias gradient), through the active ISA's kernels and the pool.
+// The fast path of sum and mean: a float32/float64 input whose reduced dims
+// are one block of consecutive dims (ignoring dims of size 1), trailing (rows
+// summed), leading (column sums, e.g. a bias gradient) or in the middle
+// (column sums per slice), through the active ISA's kernels and the pool.
+// A strided input is copied first, unless it broadcasts.
 // Summation is blocked: fixed blocks summed in 16 lanes, block sums combined
 // pairwise, in double; the order depends only on the shape, never on the
 // thread count or ISA, so results are deterministic.
@@ -13,8 +15,9 @@
 
 namespace tapegrad::ops {
 
-// The group sums in double, one per output (kept_shape order); nullopt when
-// the layout has no fast path.
-std::optional<std::vector<double>> fast_sum(const Tensor& t, const ReducePlan& plan);
+// The group sums (in double) divided by `divisor` (1 for sum, the group size
+// for mean) and rounded once, as a new tensor of plan.out_shape; nullopt
+// when the layout has no fast path.
+std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double divisor, const char* op);
 
 }  // namespace tapegrad::ops

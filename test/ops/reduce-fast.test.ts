@@ -1,5 +1,5 @@
-// sum and mean through the blocked fast path (contiguous input, trailing or
-// leading dims) against a compensated float64 reference, and bitwise the
+// sum and mean through the blocked fast path (one block of consecutive
+// reduced dims, leading, middle or trailing) against a compensated float64 reference, and bitwise the
 // same on every ISA path and thread count (child processes).
 import { createRequire } from 'node:module';
 import * as path from 'node:path';

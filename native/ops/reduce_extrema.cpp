@@ -1,4 +1,5 @@
 // Extrema: max / min (values, PyTorch's amax / amin) and argmax / argmin.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -6,9 +7,11 @@
 #include "core/autograd.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
+#include "ops/reduce_fast.h"
 #include "ops/reduce_impl.h"
 #include "ops/shape.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 
@@ -28,16 +31,57 @@ bool beats(T x, T current) {
   return Max ? x > current : x < current;
 }
 
+// The extrema of a contiguous x seen as [outer, group, inner] over the
+// middle dim, into out: each group's elements in increasing order, as the
+// generic loop (so the same element wins ties), split across the pool by
+// rows (inner == 1) or by columns.
+template <bool Max, typename T>
+void extrema(const T* x, std::int64_t outer, std::int64_t group, std::int64_t inner, T init, T* out) {
+  if (inner == 1) {
+    const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / group);
+    runtime::parallel_for(0, outer, grain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t r = begin; r < end; ++r) {
+        const T* row = x + r * group;
+        T a = init;
+        for (std::int64_t g = 0; g < group; ++g)
+          if (beats<Max>(row[g], a)) a = row[g];
+        out[r] = a;
+      }
+    });
+    return;
+  }
+  const std::int64_t grain = std::max<std::int64_t>(64, runtime::kElementwiseGrain / group);
+  runtime::parallel_for(0, outer * inner, grain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t c = begin; c < end;) {
+      const std::int64_t o = c / inner, j0 = c % inner, width = std::min(end - c, inner - j0);
+      T* a = out + c;
+      std::fill(a, a + width, init);
+      for (std::int64_t g = 0; g < group; ++g) {
+        const T* row = x + (o * group + g) * inner + j0;
+        for (std::int64_t j = 0; j < width; ++j) a[j] = beats<Max>(row[j], a[j]) ? row[j] : a[j];
+      }
+      c += width;
+    }
+  });
+}
+
 template <bool Max>
 Tensor extremum(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim, const char* op) {
   const ReducePlan plan = plan_reduce(t, dims, keepdim, op);
   require_nonempty_groups(t, plan, op);
+  const std::optional<BlockLayout> layout = block_layout(t, plan);
   Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
     // Starting from the far end of the range gives the right value for any non-empty group.
     using L = std::numeric_limits<T>;
     T init = Max ? L::lowest() : L::max();
     if constexpr (L::has_infinity) init = Max ? -L::infinity() : L::infinity();
+    if (layout) {
+      const Tensor x = contiguous_data(t);
+      Tensor result = empty(plan.out_shape, t.dtype(), op);
+      extrema<Max, T>(x.data<T>(), layout->outer, layout->group, layout->inner, init, result.data<T>());
+      return result;
+    }
     auto acc = reduce_into<T, T>(t, plan, init, [](T& a, T x, std::int64_t) {
       if (beats<Max>(x, a)) a = x;
     });

@@ -125,11 +125,10 @@ void sums(const T* x, std::int64_t outer, std::int64_t group, std::int64_t inner
 
 }  // namespace
 
-std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double divisor, const char* op) {
-  if (!elementwise_fast_paths() || !is_floating(t.dtype()) || plan.dims.empty()) return std::nullopt;
-  // The dims of size > 1 must read kept* reduced* kept*: then x is
-  // [outer, group, inner] with the reduced block in the middle.
-  std::int64_t outer = 1, inner = 1;
+std::optional<BlockLayout> block_layout(const Tensor& t, const ReducePlan& plan) {
+  if (!elementwise_fast_paths() || plan.dims.empty()) return std::nullopt;
+  // The dims of size > 1 must read kept* reduced* kept*.
+  BlockLayout layout{1, plan.group, 1};
   int phase = 0;  // 0: before the reduced block, 1: in it, 2: after it
   for (std::int64_t d = 0; d < t.dim(); ++d) {
     const std::int64_t size = t.shape()[d];
@@ -138,18 +137,27 @@ std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double d
     if (reduced && phase == 2) return std::nullopt;
     if (reduced) phase = 1;
     else if (phase == 1) phase = 2;
-    if (!reduced) (phase == 0 ? outer : inner) *= size;
+    if (!reduced) (phase == 0 ? layout.outer : layout.inner) *= size;
   }
-  // A strided view is copied first (one pass; the generic loop is several
-  // times slower), unless it broadcasts: the copy would be larger than its
-  // data.
+  // A strided view is copied by the callers (one pass; the generic loop is
+  // several times slower), unless it broadcasts: the copy would be larger
+  // than its data.
   if (!t.is_contiguous())
     for (std::int64_t d = 0; d < t.dim(); ++d)
       if (t.shape()[d] > 1 && t.strides()[d] == 0) return std::nullopt;
+  return layout;
+}
+
+std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double divisor, const char* op) {
+  if (!is_floating(t.dtype())) return std::nullopt;
+  const std::optional<BlockLayout> layout = block_layout(t, plan);
+  if (!layout) return std::nullopt;
   const Tensor x = contiguous_data(t);
   Tensor out = empty(plan.out_shape, x.dtype(), op);
-  if (x.dtype() == DType::Float32) sums<float>(x.data<float>(), outer, plan.group, inner, divisor, out.data<float>());
-  else sums<double>(x.data<double>(), outer, plan.group, inner, divisor, out.data<double>());
+  if (x.dtype() == DType::Float32)
+    sums<float>(x.data<float>(), layout->outer, layout->group, layout->inner, divisor, out.data<float>());
+  else
+    sums<double>(x.data<double>(), layout->outer, layout->group, layout->inner, divisor, out.data<double>());
   return out;
 }
 

@@ -127,6 +127,47 @@ describe('max and min', () => {
     x.max().backward();
     expect(x.grad!.toArray()).toEqual([0, 1, 0]);
   });
+  // Leading, middle and trailing blocks (split across the pool, strided views
+  // copied first) and a split block (the generic loop): each group's elements
+  // in order, NaN winning and the first of equal values (-0 against 0) kept.
+  it('matches an in-order reference on every layout, with NaN and signed-zero ties', () => {
+    const cases: [number[], number[], boolean][] = [
+      [[40, 3000], [1], false], [[3000, 40], [0], false], [[6, 700, 9], [1], false], [[6, 50, 9, 7], [1, 2], false],
+      [[5, 1, 300], [0, 2], false], [[4, 30, 20], [0, 2], false], [[300, 200], [0], true], [[300, 200], [1], true],
+      [[3000, 2], [1], false], [[2, 3000], [0], false], [[50, 2, 400], [1], false],
+    ];
+    let seed = 7;
+    const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;
+    for (const dtype of ['float32', 'float64', 'int32'] as const)
+      for (const [shape, dims, transposed] of cases) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const data = Array.from({ length: n }, () => {
+          const r = next();
+          if (dtype === 'int32') return Math.floor(r * 50) - 25;
+          return r < 0.001 ? NaN : r < 0.3 ? (r < 0.15 ? -0 : 0) : Math.round((r - 0.6) * 40);
+        });
+        // Same logical values; transposed: stored as the transpose, read through a view.
+        let x = tg.tensor(data, { dtype, shape });
+        if (transposed) x = x.transpose(0, 1).contiguous().transpose(0, 1);
+        const strides = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+        const keptShape = shape.map((s, d) => (dims.includes(d) ? 1 : s));
+        const keptStrides = keptShape.map((_, d) => keptShape.slice(d + 1).reduce((a, b) => a * b, 1));
+        for (const max of [true, false]) {
+          const want: number[] = new Array(keptShape.reduce((a, b) => a * b, 1)).fill(undefined);
+          for (let i = 0; i < n; i++) {
+            let pos = 0;
+            for (let d = 0; d < shape.length; d++) pos += dims.includes(d) ? 0 : (Math.floor(i / strides[d]!) % shape[d]!) * keptStrides[d]!;
+            const v = Math.fround(data[i]!), a = want[pos];
+            const beats = Number.isNaN(v) ? !Number.isNaN(a) : max ? v > a! : v < a!;
+            if (a === undefined || beats) want[pos] = v;
+          }
+          const got = Array.from((max ? x.max(dims) : x.min(dims)).data());
+          const label = `${dtype} ${max ? 'max' : 'min'} [${shape}] dims [${dims}]${transposed ? ' transposed' : ''}`;
+          expect(got.length, label).toBe(want.length);
+          for (let j = 0; j < want.length; j++) if (!Object.is(got[j], want[j])) expect([j, got[j]], label).toEqual([j, want[j]]);
+        }
+      }
+  });
   it('refuses empty reductions with a RangeError naming the op', () => {
     expect(() => tg.zeros([0]).max()).toThrow(RangeError);
     expect(() => tg.zeros([0]).max()).toThrow(/max: cannot reduce over dim 0 of size 0/);

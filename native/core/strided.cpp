@@ -88,17 +88,25 @@ void copy_elements(const Tensor& src, const Tensor& dst) {
     if (copy_tiled<T>(src, dst)) return;
     const T* s = static_cast<const T*>(src.storage().data);
     T* d = static_cast<T*>(dst.storage().data);
-    for_each_row<2>(src.shape(), {&src.strides(), &dst.strides()}, {src.offset(), dst.offset()},
-                    [&](const auto& off, std::int64_t n, const auto& inner) {
-                      // Contiguous and broadcast rows as library copies and fills (vectorised).
-                      if (inner[1] == 1 && inner[0] == 1) {
-                        std::copy_n(s + off[0], n, d + off[1]);
-                      } else if (inner[1] == 1 && inner[0] == 0) {
-                        std::fill_n(d + off[1], n, s[off[0]]);
-                      } else {
-                        for (std::int64_t i = 0; i < n; ++i) d[off[1] + i * inner[1]] = s[off[0] + i * inner[0]];
-                      }
-                    });
+    // Contiguous and broadcast rows as library copies and fills (vectorised).
+    const auto row = [&](const auto& off, std::int64_t n, const auto& inner) {
+      if (inner[1] == 1 && inner[0] == 1) {
+        std::copy_n(s + off[0], n, d + off[1]);
+      } else if (inner[1] == 1 && inner[0] == 0) {
+        std::fill_n(d + off[1], n, s[off[0]]);
+      } else {
+        for (std::int64_t i = 0; i < n; ++i) d[off[1] + i * inner[1]] = s[off[0] + i * inner[0]];
+      }
+    };
+    // Split across the pool when no element is written twice and the source
+    // cannot overlap the destination; else rows in order, as assigned.
+    bool disjoint = s != d;
+    for (std::size_t k = 0; k < dst.shape().size(); ++k)
+      if (dst.shape()[k] > 1 && dst.strides()[k] == 0) disjoint = false;
+    const std::array<const Shape*, 2> strides{&src.strides(), &dst.strides()};
+    const std::array<std::int64_t, 2> base{src.offset(), dst.offset()};
+    if (disjoint) parallel_for_each_row<2>(src.shape(), strides, base, runtime::kElementwiseGrain, row);
+    else for_each_row<2>(src.shape(), strides, base, row);
   });
 }
 

@@ -1,6 +1,8 @@
 // The loop behind every elementwise op: broadcast the operands, promote to
-// one dtype, then run a per-element function over any strides. Only op
-// families include this file.
+// one dtype, then run a per-element function over any strides, split across
+// the pool when large (f must be a pure function of its arguments: each
+// element is computed once, on whichever thread). Only op families include
+// this file.
 #pragma once
 
 #include <array>
@@ -8,6 +10,7 @@
 #include "core/strided.h"
 #include "ops/common.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 
@@ -22,16 +25,18 @@ Tensor binary_map(const Tensor& a, const Tensor& b, DType out_dtype, const char*
   if (a.shape() == shape && b.shape() == shape && a.is_contiguous() && b.is_contiguous()) {
     pa += a.offset();
     pb += b.offset();
-    for (std::int64_t i = 0, n = out.numel(); i < n; ++i) po[i] = f(pa[i], pb[i]);
+    runtime::parallel_for(0, out.numel(), runtime::kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
+    });
     return out;
   }
   const Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
   const Shape& so = out.strides();
-  for_each_row<3>(shape, {&sa, &sb, &so}, {a.offset(), b.offset(), 0},
-                  [&](const auto& off, std::int64_t n, const auto& in) {
-                    for (std::int64_t i = 0; i < n; ++i)
-                      po[off[2] + i * in[2]] = f(pa[off[0] + i * in[0]], pb[off[1] + i * in[1]]);
-                  });
+  parallel_for_each_row<3>(shape, {&sa, &sb, &so}, {a.offset(), b.offset(), 0}, runtime::kElementwiseGrain,
+                           [&](const auto& off, std::int64_t n, const auto& in) {
+                             for (std::int64_t i = 0; i < n; ++i)
+                               po[off[2] + i * in[2]] = f(pa[off[0] + i * in[0]], pb[off[1] + i * in[1]]);
+                           });
   return out;
 }
 
@@ -43,13 +48,16 @@ Tensor unary_map(const Tensor& a, DType out_dtype, const char* op, F f) {
   Out* po = out.data<Out>();
   if (a.is_contiguous()) {
     pa += a.offset();
-    for (std::int64_t i = 0, n = out.numel(); i < n; ++i) po[i] = f(pa[i]);
+    runtime::parallel_for(0, out.numel(), runtime::kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i]);
+    });
     return out;
   }
   const Shape& so = out.strides();
-  for_each_row<2>(a.shape(), {&a.strides(), &so}, {a.offset(), 0}, [&](const auto& off, std::int64_t n, const auto& in) {
-    for (std::int64_t i = 0; i < n; ++i) po[off[1] + i * in[1]] = f(pa[off[0] + i * in[0]]);
-  });
+  parallel_for_each_row<2>(a.shape(), {&a.strides(), &so}, {a.offset(), 0}, runtime::kElementwiseGrain,
+                           [&](const auto& off, std::int64_t n, const auto& in) {
+                             for (std::int64_t i = 0; i < n; ++i) po[off[1] + i * in[1]] = f(pa[off[0] + i * in[0]]);
+                           });
   return out;
 }
 

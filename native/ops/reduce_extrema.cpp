@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "core/autograd.h"
 #include "ops/elementwise.h"
@@ -106,6 +107,48 @@ Tensor extremum(const Tensor& t, const std::vector<std::int64_t>& dims, bool kee
   return out;
 }
 
+// The positions of the extrema of a contiguous x seen as [outer, group,
+// inner] within their groups, into out: as extrema(), the first element of
+// a group starts it and only a beating element replaces it.
+template <bool Max, typename T>
+void arg_extrema(const T* x, std::int64_t outer, std::int64_t group, std::int64_t inner, std::int32_t* out) {
+  if (inner == 1) {
+    const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / group);
+    runtime::parallel_for(0, outer, grain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t r = begin; r < end; ++r) {
+        const T* row = x + r * group;
+        T best = row[0];
+        std::int64_t at = 0;
+        for (std::int64_t g = 1; g < group; ++g)
+          if (beats<Max>(row[g], best)) best = row[g], at = g;
+        out[r] = static_cast<std::int32_t>(at);
+      }
+    });
+    return;
+  }
+  const std::int64_t grain = std::max<std::int64_t>(64, runtime::kElementwiseGrain / group);
+  runtime::parallel_for(0, outer * inner, grain, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<T> best(static_cast<std::size_t>(std::min(end - begin, inner)));
+    for (std::int64_t c = begin; c < end;) {
+      const std::int64_t o = c / inner, j0 = c % inner, width = std::min(end - c, inner - j0);
+      std::int32_t* at = out + c;
+      std::copy_n(x + o * group * inner + j0, width, best.begin());
+      std::fill(at, at + width, 0);
+      for (std::int64_t g = 1; g < group; ++g) {
+        const T* row = x + (o * group + g) * inner + j0;
+        for (std::int64_t j = 0; j < width; ++j) {
+          // Selects, not a branch: the loop vectorises.
+          T& b = best[static_cast<std::size_t>(j)];
+          const bool wins = beats<Max>(row[j], b);
+          b = wins ? row[j] : b;
+          at[j] = wins ? static_cast<std::int32_t>(g) : at[j];
+        }
+      }
+      c += width;
+    }
+  });
+}
+
 template <bool Max>
 Tensor arg_extremum(const Tensor& t, std::optional<std::int64_t> dim, bool keepdim, const char* op) {
   std::vector<std::int64_t> dims;
@@ -123,8 +166,17 @@ Tensor arg_extremum(const Tensor& t, std::optional<std::int64_t> dim, bool keepd
     for (std::int64_t k = d + 1; k < t.dim(); ++k) inner *= t.shape()[k];
     extent = t.shape()[d];
   }
+  // The reduced dims of size > 1 are one block (a single dim, or every dim):
+  // a position in the group is the index along `dim`, or the flat index.
+  const std::optional<BlockLayout> layout = block_layout(t, plan);
   return visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
+    if (layout) {
+      const Tensor x = contiguous_data(t);
+      Tensor result = empty(plan.out_shape, DType::Int32, op);
+      arg_extrema<Max, T>(x.data<T>(), layout->outer, layout->group, layout->inner, result.data<std::int32_t>());
+      return result;
+    }
     std::vector<T> best(static_cast<std::size_t>(plan.outputs));
     std::vector<std::int32_t> at(static_cast<std::size_t>(plan.outputs), -1);
     for_each_reduced<T>(t, plan, [&](std::int64_t pos, T x, std::int64_t index) {

@@ -129,12 +129,13 @@ describe('max and min', () => {
   });
   // Leading, middle and trailing blocks (split across the pool, strided views
   // copied first) and a split block (the generic loop): each group's elements
-  // in order, NaN winning and the first of equal values (-0 against 0) kept.
-  it('matches an in-order reference on every layout, with NaN and signed-zero ties', () => {
+  // in order, NaN winning and the first of equal values (-0 against 0) kept;
+  // argmax and argmin along the single reduced dims too.
+  it('max, min, argmax and argmin match an in-order reference on every layout, with NaN and signed-zero ties', () => {
     const cases: [number[], number[], boolean][] = [
       [[40, 3000], [1], false], [[3000, 40], [0], false], [[6, 700, 9], [1], false], [[6, 50, 9, 7], [1, 2], false],
       [[5, 1, 300], [0, 2], false], [[4, 30, 20], [0, 2], false], [[300, 200], [0], true], [[300, 200], [1], true],
-      [[3000, 2], [1], false], [[2, 3000], [0], false], [[50, 2, 400], [1], false],
+      [[3000, 2], [1], false], [[2, 3000], [0], false], [[50, 2, 400], [1], false], [[70, 900], [0, 1], true],
     ];
     let seed = 7;
     const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;
@@ -165,6 +166,25 @@ describe('max and min', () => {
           const label = `${dtype} ${max ? 'max' : 'min'} [${shape}] dims [${dims}]${transposed ? ' transposed' : ''}`;
           expect(got.length, label).toBe(want.length);
           for (let j = 0; j < want.length; j++) if (!Object.is(got[j], want[j])) expect([j, got[j]], label).toEqual([j, want[j]]);
+          // argmax / argmin along a single reduced dim (of size > 1) or over everything.
+          const all = dims.length === shape.length;
+          if (!all && dims.length !== 1) continue;
+          const along = all ? undefined : dims[0];
+          const at: number[] = new Array(along === undefined ? 1 : want.length).fill(-1);
+          const best: number[] = new Array(at.length).fill(NaN);
+          for (let i = 0; i < n; i++) {
+            let pos = 0;
+            if (along !== undefined)
+              for (let d = 0; d < shape.length; d++) pos += d === along ? 0 : (Math.floor(i / strides[d]!) % shape[d]!) * keptStrides[d]!;
+            const v = Math.fround(data[i]!), a = best[pos]!;
+            const beats = Number.isNaN(v) ? !Number.isNaN(a) : max ? v > a : v < a;
+            if (at[pos] === -1 || beats) {
+              best[pos] = v;
+              at[pos] = along === undefined ? i : Math.floor(i / strides[along]!) % shape[along]!;
+            }
+          }
+          const arg = along === undefined ? (max ? x.argmax() : x.argmin()) : max ? x.argmax(along) : x.argmin(along);
+          expect(Array.from(arg.data()), `arg${label}`).toEqual(at);
         }
       }
   });

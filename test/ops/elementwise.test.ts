@@ -105,4 +105,26 @@ describe('elementwise fast paths', () => {
       expect(Array.from(base.data())).toEqual(before);
     }
   });
+
+  // Layouts without a kernel run the generic loop split across the pool by
+  // rows: every thread count gives the reference, element for element.
+  it('generic loops split across threads: transposed operands, int32, sliced copies', () => {
+    const before = tg.getNumThreads();
+    try {
+      const a = tg.randn([300, 410]), bt = tg.randn([410, 300]);
+      const ia = tg.randint(-1000, 1000, [70000]), ib = tg.randint(-1000, 1000, [70000]);
+      const av = a.data(), btv = bt.data(), iav = ia.data(), ibv = ib.data();
+      const wantSum = Float32Array.from(av, (v, i) => v + btv[(i % 410) * 300 + Math.floor(i / 410)]!);
+      const wantInt = Int32Array.from(iav, (v, i) => v * ibv[i]!);
+      const wantSlice = Float32Array.from({ length: 300 * 400 }, (_, i) => av[Math.floor(i / 400) * 410 + (i % 400) + 5]!);
+      for (const threads of [1, 2, 3]) {
+        tg.setNumThreads(threads);
+        expect(Array.from(a.add(bt.transpose(0, 1)).data()), `${threads} threads`).toEqual(Array.from(wantSum));
+        expect(Array.from(ia.mul(ib).data()), `${threads} threads`).toEqual(Array.from(wantInt));
+        expect(Array.from(a.narrow(1, 5, 400).contiguous().data()), `${threads} threads`).toEqual(Array.from(wantSlice));
+      }
+    } finally {
+      tg.setNumThreads(before);
+    }
+  });
 });

@@ -200,6 +200,27 @@ describe('pow', () => {
     });
   });
 
+  // A constant exponent of 2 or -1 runs as square / reciprocal: the same
+  // results as the C library's pow, special values and gradients included.
+  it('x ** 2 and x ** -1 with a number exponent: pow results at special values, and pow gradients', () => {
+    const xs = [NaN, Infinity, -Infinity, 0, -0, 3, -2.5, 1e-200, 1e200, -1e-310, 7e-46, 3.4e38];
+    for (const dtype of ['float32', 'float64'] as const) {
+      const r = dtype === 'float32' ? Math.fround : (v: number) => v;
+      const x = tg.tensor(xs, { dtype });
+      const v = Array.from(x.data());
+      expectSame(list(x.pow(2)), v.map((t) => r(t * t)), `${dtype} ** 2`);
+      expectSame(list(x.pow(-1)), v.map((t) => r(1 / t)), `${dtype} ** -1`);
+      for (const [e, slope] of [[2, (t: number) => 2 * t], [-1, (t: number) => -1 / (t * t)], [0, () => 0]] as const) {
+        const base = tg.tensor([0.5, -3, 4], { dtype, requiresGrad: true });
+        base.pow(e).sum().backward();
+        expectClose(list(base.grad!), [0.5, -3, 4].map(slope), 1e-6);
+      }
+    }
+    const zero = tg.tensor([0, -0, Infinity], { dtype: 'float64', requiresGrad: true });
+    zero.pow(0).sum().backward();
+    expectSame(list(zero.grad!), [0, 0, 0], 'd/dx x ** 0');
+  });
+
   it('follows C and PyTorch where they differ from JavaScript: 1 ** NaN and (-1) ** ±Infinity are 1', () => {
     expectSame(list(f64([1, 1, -1, -1]).pow(f64([NaN, Infinity, Infinity, -Infinity]))), [1, 1, 1, 1], 'pow');
   });

@@ -10,6 +10,7 @@
 #include "ops/factory.h"
 #include "ops/shape.h"
 #include "ops/unary.h"
+#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 
@@ -309,12 +310,38 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
       const T* pa = static_cast<const T*>(a.storage().data);
       const T* pb = static_cast<const T*>(b.storage().data);
       T* po = out.data<T>();
-      for_each_row<4>(shape, {&sc, &sa, &sb, &so}, {cond.offset(), a.offset(), b.offset(), 0},
-                      [&](const auto& off, std::int64_t n, const auto& in) {
-                        for (std::int64_t i = 0; i < n; ++i)
-                          po[off[3] + i * in[3]] =
-                              pc[off[0] + i * in[0]] != C(0) ? pa[off[1] + i * in[1]] : pb[off[2] + i * in[2]];
-                      });
+      // Rows split across the pool (out is fresh); the common rows (every
+      // operand contiguous along the row, or one value a repeated number)
+      // as plain indexed loops reading both values, so that the choice is a
+      // select and the loop vectorises (a branch on a random mask
+      // mispredicts half the time: [4096,1024], one thread, 20 -> 2.2 ms).
+      parallel_for_each_row<4>(
+          shape, {&sc, &sa, &sb, &so}, {cond.offset(), a.offset(), b.offset(), 0}, runtime::kElementwiseGrain,
+          [&](const auto& off, std::int64_t n, const auto& in) {
+            const C* c = pc + off[0];
+            const T *x = pa + off[1], *y = pb + off[2];
+            T* o = po + off[3];
+            if (in[0] == 1 && in[3] == 1 && in[1] == 1 && in[2] == 1) {
+              for (std::int64_t i = 0; i < n; ++i) {
+                const T xi = x[i], yi = y[i];
+                o[i] = c[i] != C(0) ? xi : yi;
+              }
+            } else if (in[0] == 1 && in[3] == 1 && in[1] == 1 && in[2] == 0) {
+              const T yv = *y;
+              for (std::int64_t i = 0; i < n; ++i) {
+                const T xi = x[i];
+                o[i] = c[i] != C(0) ? xi : yv;
+              }
+            } else if (in[0] == 1 && in[3] == 1 && in[1] == 0 && in[2] == 1) {
+              const T xv = *x;
+              for (std::int64_t i = 0; i < n; ++i) {
+                const T yi = y[i];
+                o[i] = c[i] != C(0) ? xv : yi;
+              }
+            } else {
+              for (std::int64_t i = 0; i < n; ++i) o[i * in[3]] = c[i * in[0]] != C(0) ? x[i * in[1]] : y[i * in[2]];
+            }
+          });
     });
   });
   record("where", {a, b}, out, [sc = SavedTensor(cond), sa = a.shape(), sb = b.shape()](const Grads& g, const Node& n) {

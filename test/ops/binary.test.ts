@@ -397,6 +397,40 @@ describe('where', () => {
     expect(list(tg.where(a.gt(2), a, 0))).toEqual([0, 0, 3, 4]);
   });
 
+  // Rows split across threads; full, single-value and strided operands; the
+  // exact bits of the chosen value (NaN, -0) and NaN / -0 conditions.
+  it('large tensors on every thread count and layout: the chosen bits, element for element', () => {
+    const before = tg.getNumThreads();
+    try {
+      const n = 300, m = 410;
+      const special = [NaN, -0, 0, Infinity, -Infinity];
+      const pick = (i: number, base: number) => (i % 97 === 0 ? special[i % 5]! : base);
+      const cv = Array.from({ length: n * m }, (_, i) => pick(i, Math.sin(i) > 0 ? 1 : 0));
+      const xv = Array.from({ length: n * m }, (_, i) => pick(i + 3, Math.cos(i)));
+      const yv = Array.from({ length: n * m }, (_, i) => pick(i + 1, -i));
+      const c = tg.tensor(cv, { shape: [n, m] }), x = f64(xv).reshape([n, m]), y = f64(yv).reshape([n, m]);
+      const yT = f64(yv).reshape([m, n]).transpose(0, 1);  // strided: the generic row loop
+      const at = (v: number[], i: number) => v[i]!;
+      const choose = (i: number, xi: number, yi: number) => (at(cv, i) !== 0 ? xi : yi);  // NaN is true
+      const cases: [string, () => tg.Tensor, (i: number) => number][] = [
+        ['full', () => tg.where(c, x, y), (i) => choose(i, at(xv, i), at(yv, i))],
+        ['other a number', () => tg.where(c, x, -0), (i) => choose(i, at(xv, i), -0)],
+        ['input a number', () => tg.where(c, NaN, y), (i) => choose(i, NaN, at(yv, i))],
+        ['strided other', () => tg.where(c, x, yT), (i) => choose(i, at(xv, i), at(yv, (i % m) * n + Math.floor(i / m)))],
+      ];
+      for (const threads of [1, 2, 3]) {
+        tg.setNumThreads(threads);
+        for (const [label, run, want] of cases) {
+          const got = list(run());
+          for (let i = 0; i < n * m; i++)
+            if (!Object.is(got[i], want(i))) expect([i, got[i]], `${label}, ${threads} threads`).toEqual([i, want(i)]);
+        }
+      }
+    } finally {
+      tg.setNumThreads(before);
+    }
+  });
+
   it('as a tensor method takes this where the condition holds, like PyTorch', () => {
     const a = f64([1, 2, 3, 4]);
     expect(list(a.where(a.gt(2), -1))).toEqual([-1, -1, 3, 4]);

@@ -175,7 +175,13 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor sign(const Tensor& x) {
-  Tensor out = map_any(x, "sign", [](auto v) { return v > 0 ? decltype(v)(1) : v < 0 ? decltype(v)(-1) : v; },
+  // Selects over values computed up front, not branches (which a random
+  // sign mispredicts half the time), so the loop vectorises.
+  Tensor out = map_any(x, "sign", [](auto v) {
+                         using T = decltype(v);
+                         const T below = v < T(0) ? T(-1) : v;  // keeps ±0 and NaN
+                         return v > T(0) ? T(1) : below;
+                       },
                        [](std::int32_t v) { return static_cast<std::int32_t>((v > 0) - (v < 0)); });
   record("sign", {x}, out, [shape = x.shape()](const Grads& g, const Node&) {
     return Grads{full(shape, 0, g[0].dtype(), "sign")};
@@ -292,7 +298,11 @@ Tensor sqrt(const Tensor& x0) {
 
 Tensor rsqrt(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
+  // 1/√x rounded twice, as the C library's sqrt then a division would: the
+  // vectorised sqrt and reciprocal kernels where x has them (one pass each).
+  const std::optional<Tensor> root = fast_unary(kernels::UnaryOp::Sqrt, x, "rsqrt");
+  const std::optional<Tensor> fast = root ? fast_unary(kernels::UnaryOp::Reciprocal, *root, "rsqrt") : std::nullopt;
+  Tensor out = fast ? *fast : map_floating(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
   // d/dx x^(-1/2) = -y³/2.
   record_with_output("rsqrt", x, out, [](const Tensor& g, const Tensor& y) {
     return mul(mul(g, mul(y, square(y))), k(-0.5, y));
@@ -360,7 +370,8 @@ Tensor leaky_relu(const Tensor& x0, double negative_slope) {
   const Tensor x = as_floating(x0);
   Tensor out = map_floating(x, "leakyRelu", [negative_slope](auto v) {
     using T = decltype(v);
-    return v > T(0) ? v : v * static_cast<T>(negative_slope);
+    const T scaled = v * static_cast<T>(negative_slope);  // a select below, not a branch: vectorises
+    return v > T(0) ? v : scaled;
   });
   record_with_input("leakyRelu", x, out, [negative_slope](const Tensor& g, const Tensor& v) {
     return where(gt(v, k(0, v)), g, mul(g, k(negative_slope, g)));

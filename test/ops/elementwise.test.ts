@@ -127,4 +127,22 @@ describe('elementwise fast paths', () => {
       tg.setNumThreads(before);
     }
   });
+
+  // rsqrt through the sqrt and reciprocal kernels (two roundings, as 1/√x in
+  // C), leakyRelu and sign through selects: exact against JavaScript.
+  it('rsqrt, leakyRelu and sign: exact values, special values included', () => {
+    const specials = [NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-45, 4, -4, 2, 1e30, 3.4e38];
+    for (const dtype of ['float32', 'float64'] as const) {
+      const r = dtype === 'float32' ? Math.fround : (v: number) => v;
+      const x = tg.tensor([...specials, ...Array.from({ length: 70000 }, (_, i) => Math.sin(i) * 10 ** ((i % 9) - 4))], { dtype });
+      const v = Array.from(x.data());
+      const same = (got: tg.Tensor, want: (t: number) => number, what: string) => {
+        const g = Array.from(got.data());
+        for (let i = 0; i < v.length; i++) if (!Object.is(g[i], want(v[i]!))) expect([v[i], g[i]], `${dtype} ${what}`).toEqual([v[i], want(v[i]!)]);
+      };
+      same(x.rsqrt(), (t) => r(1 / r(Math.sqrt(t))), 'rsqrt');
+      same(x.leakyRelu(0.2), (t) => (t > 0 ? t : r(t * r(0.2))), 'leakyRelu');
+      same(x.sign(), (t) => (t > 0 ? 1 : t < 0 ? -1 : t), 'sign');
+    }
+  });
 });

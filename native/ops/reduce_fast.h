@@ -15,16 +15,6 @@
 
 namespace tapegrad::ops {
 
-// An input whose reduced dims of size > 1 are one block of consecutive dims,
-// seen as [outer, group, inner] (row-major, the block in the middle), once
-// made contiguous; nullopt for other dims, for a strided view that
-// broadcasts (its copy would be larger than its data) and when
-// TAPEGRAD_ELEMENTWISE=generic.
-struct BlockLayout {
-  std::int64_t outer, group, inner;
-};
-std::optional<BlockLayout> block_layout(const Tensor& t, const ReducePlan& plan);
-
 // The group sums (in double) divided by `divisor` (1 for sum, the group size
 // for mean) and rounded once, as a new tensor of plan.out_shape; nullopt
 // when the layout has no fast path.

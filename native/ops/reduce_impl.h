@@ -1,10 +1,13 @@
 // The loops and helpers behind reductions. Only op families include this file.
 #pragma once
 
+#include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "core/strided.h"
 #include "ops/common.h"
+#include "runtime/parallel.h"
 
 // Backward rules of logsumexp and the general p-norm use exp, pow, eq, where.
 #include "ops/unary.h"
@@ -25,11 +28,50 @@ ReducePlan plan_reduce(const Tensor& t, const std::vector<std::int64_t>& dims, b
 // reduced dim is empty.
 void require_nonempty_groups(const Tensor& t, const ReducePlan& plan, const char* op);
 
-// Calls f(out_pos, x, index) for every input element in a fixed order
-// (row-major over the input): out_pos is the element's output position in a
+// An input whose reduced dims of size > 1 are one block of consecutive dims,
+// seen as [outer, group, inner] (row-major, the block in the middle), once
+// made contiguous; nullopt for other dims, for a strided view that
+// broadcasts (its copy would be larger than its data) and when
+// TAPEGRAD_ELEMENTWISE=generic.
+struct BlockLayout {
+  std::int64_t outer, group, inner;
+};
+std::optional<BlockLayout> block_layout(const Tensor& t, const ReducePlan& plan);
+
+// Calls f(out_pos, x, index) for every input element, each output's
+// elements in input order: out_pos is the element's output position in a
 // contiguous kept_shape buffer, index its row-major position in the input.
+// With a block layout the input is walked contiguously (a strided one copied
+// first) and split across the pool by outputs, so f may update state of its
+// own out_pos only; else one row-major walk over the input.
 template <typename T, typename F>
 void for_each_reduced(const Tensor& t, const ReducePlan& plan, F&& f) {
+  if (const std::optional<BlockLayout> layout = block_layout(t, plan)) {
+    const Tensor c = contiguous_data(t);
+    const T* x = c.data<T>();
+    const std::int64_t outer = layout->outer, group = layout->group, inner = layout->inner;
+    if (outer * inner == 0 || group == 0) return;
+    const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / group);
+    if (inner == 1) {
+      runtime::parallel_for(0, outer, grain, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t o = begin; o < end; ++o)
+          for (std::int64_t g = 0, i = o * group; g < group; ++g, ++i) f(o, x[i], i);
+      });
+    } else {
+      // Columns numbered across slices (o·inner + j), split into chunks.
+      runtime::parallel_for(0, outer * inner, std::max<std::int64_t>(64, grain), [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t c0 = begin; c0 < end;) {
+          const std::int64_t o = c0 / inner, j0 = c0 % inner, width = std::min(end - c0, inner - j0);
+          for (std::int64_t g = 0; g < group; ++g) {
+            const std::int64_t row = (o * group + g) * inner;
+            for (std::int64_t j = j0; j < j0 + width; ++j) f(o * inner + j, x[row + j], row + j);
+          }
+          c0 += width;
+        }
+      });
+    }
+    return;
+  }
   Shape out_strides = contiguous_strides(plan.kept_shape);
   for (std::int64_t d : plan.dims) out_strides[d] = 0;
   const T* p = static_cast<const T*>(t.storage().data);

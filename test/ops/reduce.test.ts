@@ -188,6 +188,52 @@ describe('max and min', () => {
         }
       }
   });
+  // The reductions that accumulate each group in input order (norm, prod,
+  // var, logsumexp, max's gradient) walk a block layout contiguously and split
+  // the groups across the pool: the same arithmetic, so a JavaScript double
+  // reference in the same order matches bit for bit on any thread count.
+  it('in-order reductions on block layouts: bitwise the in-order double reference on 1, 2 and 3 threads', () => {
+    const before = tg.getNumThreads();
+    try {
+      const cases: [number[], number[], boolean][] = [
+        [[40, 3000], [1], false], [[3000, 40], [0], false], [[6, 700, 9], [1], false], [[300, 200], [0], true],
+      ];
+      for (const [shape, dims, transposed] of cases) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        // float64, where the order of the additions shows in the last bits.
+        const data = Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 1.5);
+        const near1 = data.map((v) => 1 + v / 64);  // long products stay normal
+        const layout = (t: tg.Tensor) => (transposed ? t.transpose(0, 1).contiguous().transpose(0, 1) : t);
+        const x = layout(tg.tensor(data, { shape, dtype: 'float64' }));
+        const y = layout(tg.tensor(near1, { shape, dtype: 'float64' }));
+        const strides = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+        const keptShape = shape.map((s, d) => (dims.includes(d) ? 1 : s));
+        const keptStrides = keptShape.map((_, d) => keptShape.slice(d + 1).reduce((a, b) => a * b, 1));
+        const outputs = keptShape.reduce((a, b) => a * b, 1);
+        const sq = new Array(outputs).fill(0), pr = new Array(outputs).fill(1);
+        for (let i = 0; i < n; i++) {
+          let pos = 0;
+          for (let d = 0; d < shape.length; d++) pos += dims.includes(d) ? 0 : (Math.floor(i / strides[d]!) % shape[d]!) * keptStrides[d]!;
+          sq[pos] += data[i]! * data[i]!;
+          pr[pos] *= near1[i]!;
+        }
+        for (const threads of [1, 2, 3]) {
+          tg.setNumThreads(threads);
+          const label = `[${shape}] dims [${dims}]${transposed ? ' transposed' : ''}, ${threads} threads`;
+          expect(Array.from(x.norm(2, dims).data()), `norm ${label}`).toEqual(sq.map((v) => Math.sqrt(v)));
+          expect(Array.from(y.prod(dims[0]).data()), `prod ${label}`).toEqual(pr);
+          if (threads === 1) continue;
+          tg.setNumThreads(1);
+          const one = [x.var(dims), x.logsumexp(dims)].map((t) => Array.from(t.data()));
+          tg.setNumThreads(threads);
+          expect([x.var(dims), x.logsumexp(dims)].map((t) => Array.from(t.data())), `var, logsumexp ${label}`).toEqual(one);
+        }
+      }
+    } finally {
+      tg.setNumThreads(before);
+    }
+  });
+
   it('refuses empty reductions with a RangeError naming the op', () => {
     expect(() => tg.zeros([0]).max()).toThrow(RangeError);
     expect(() => tg.zeros([0]).max()).toThrow(/max: cannot reduce over dim 0 of size 0/);

@@ -1,5 +1,6 @@
 #include "ops/indexing.h"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "core/autograd.h"
@@ -64,11 +65,17 @@ void gather_kernel(const Shape& shape, const Tensor& out, const Tensor& src, con
     using T = decltype(tag);
     T* po = static_cast<T*>(out.storage().data);
     const T* ps = static_cast<const T*>(src.storage().data);
-    for_each_row<3>(shape, {&out.strides(), &s.strides, &x.strides}, {out.offset(), s.offset, x.offset},
-                    [&](const auto& off, std::int64_t n, const auto& in) {
-                      for (std::int64_t i = 0; i < n; ++i)
-                        po[off[0] + i * in[0]] = ps[off[1] + i * in[1] + idx[off[2] + i * in[2]] * step];
-                    });
+    // out is a fresh tensor: rows split across the pool. A row whose index
+    // is one value (index_select along an earlier dim) is a plain copy.
+    parallel_for_each_row<3>(shape, {&out.strides(), &s.strides, &x.strides}, {out.offset(), s.offset, x.offset},
+                             runtime::kElementwiseGrain, [&](const auto& off, std::int64_t n, const auto& in) {
+                               if (in[0] == 1 && in[1] == 1 && in[2] == 0) {
+                                 std::copy_n(ps + off[1] + idx[off[2]] * step, n, po + off[0]);
+                                 return;
+                               }
+                               for (std::int64_t i = 0; i < n; ++i)
+                                 po[off[0] + i * in[0]] = ps[off[1] + i * in[1] + idx[off[2] + i * in[2]] * step];
+                             });
   });
 }
 

@@ -18,6 +18,30 @@ const int = (values: number[] | number[][] | number) => tg.tensor(values, { dtyp
 const m23 = () => tg.tensor([[1, 2, 3], [4, 5, 6]]);
 
 describe('indexSelect', () => {
+  // Rows split across threads; whole rows copied where the index is one value
+  // along the row; a strided input; against JavaScript, element for element.
+  it('large inputs on 1, 2 and 3 threads, along either dim and from a transposed view', () => {
+    const before = tg.getNumThreads();
+    try {
+      const rows = 700, cols = 300;
+      const data = Array.from({ length: rows * cols }, (_, i) => Math.fround(Math.sin(i)));
+      const x = tg.tensor(data, { shape: [rows, cols] }), xt = tg.tensor(data, { shape: [cols, rows] }).transpose(0, 1);
+      const pick = Array.from({ length: 900 }, (_, i) => (i * 7919) % rows), pickCols = pick.map((v) => v % cols);
+      const at = (r: number, c: number) => data[r * cols + c]!, atT = (r: number, c: number) => data[c * rows + r]!;
+      for (const threads of [1, 2, 3]) {
+        tg.setNumThreads(threads);
+        const byRow = Array.from(x.indexSelect(0, int(pick)).data());
+        expect(byRow.every((v, i) => v === at(pick[Math.floor(i / cols)]!, i % cols)), `rows, ${threads} threads`).toBe(true);
+        const byCol = Array.from(x.indexSelect(1, int(pickCols)).data());
+        expect(byCol.every((v, i) => v === at(Math.floor(i / 900), pickCols[i % 900]!)), `cols, ${threads} threads`).toBe(true);
+        const fromView = Array.from(xt.indexSelect(0, int(pick)).data());
+        expect(fromView.every((v, i) => v === atT(pick[Math.floor(i / cols)]!, i % cols)), `view, ${threads} threads`).toBe(true);
+      }
+    } finally {
+      tg.setNumThreads(before);
+    }
+  });
+
   it('picks entries along a dim, repeats allowed', () => {
     const x = m23();
     expect(x.indexSelect(1, int([2, 0, 2])).toArray()).toEqual([[3, 1, 3], [6, 4, 6]]);

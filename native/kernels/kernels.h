@@ -33,7 +33,8 @@ enum class BinaryOp : int {
 // approximation, as x·σ(2u)) and Silu (x·σ(x)) are vectorised for float32,
 // within 1 ulp of the correctly rounded result (see basic.inc); float64
 // calls the C library per element.
-enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu };
+// Elu takes alpha as lo; Softplus beta as lo and threshold as hi.
+enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus };
 
 // Products below this many multiply-adds run on one thread: waking the pool
 // costs more than it saves. Shared with the backward scheduler, which runs

@@ -176,8 +176,8 @@ bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b,
 
 std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const char* name, double lo, double hi) {
   if (!elementwise_fast_paths() || !is_floating(x.dtype())) return std::nullopt;
-  if (x.dtype() == DType::Float32 && (static_cast<double>(static_cast<float>(lo)) != lo ||
-                                      static_cast<double>(static_cast<float>(hi)) != hi))
+  if (op == kernels::UnaryOp::Clamp && x.dtype() == DType::Float32 &&
+      (static_cast<double>(static_cast<float>(lo)) != lo || static_cast<double>(static_cast<float>(hi)) != hi))
     return std::nullopt;  // a bound float cannot hold exactly: the generic clamp compares in double
   // A strided x (a transpose, a slice, a broadcast) is copied (tiled and split
   // across the pool, copy_elements) and computed in place: one extra pass, but

@@ -27,8 +27,9 @@ std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a, const T
 bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name);
 
 // op(x) for a floating x of any layout (a strided x is copied first), as a
-// new contiguous tensor; nullopt otherwise. Clamp's bounds must be exact in
-// x's dtype (or infinite).
+// new contiguous tensor; nullopt otherwise. lo and hi are the op's
+// parameters (kernels.h), taken in x's dtype; Clamp's bounds must be exact in
+// it (or infinite).
 std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const char* name, double lo = 0, double hi = 0);
 
 }  // namespace tapegrad::ops

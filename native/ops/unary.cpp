@@ -48,6 +48,11 @@ Tensor fast_or(kernels::UnaryOp op, const Tensor& x, const char* name, G generic
 Tensor k(double value, const Tensor& like) { return scalar(value, like.dtype()); }
 Tensor zero_where_not(const Tensor& mask, const Tensor& g) { return where(mask, g, k(0, g)); }
 
+// A parameter as x's dtype holds it (float32 rounds it).
+double in_dtype(double value, DType dtype) {
+  return dtype == DType::Float32 ? static_cast<double>(static_cast<float>(value)) : value;
+}
+
 // The input of a float-valued op: int32 computes as float32, as in PyTorch.
 Tensor as_floating(const Tensor& x) { return is_floating(x.dtype()) ? x : cast(x, DType::Float32); }
 
@@ -382,9 +387,12 @@ Tensor leaky_relu(const Tensor& x0, double negative_slope) {
 Tensor elu(const Tensor& x0, double alpha) {
   check_number(alpha, true, "elu", "alpha");
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "elu", [alpha](auto v) {
-    using T = decltype(v);
-    return v > T(0) ? v : static_cast<T>(alpha) * std::expm1(v);
+  // alpha in x's dtype; float32 evaluated in double and rounded once, by the
+  // kernel or (other layouts, TAPEGRAD_ELEMENTWISE=generic) the same formula.
+  const double a = in_dtype(alpha, x.dtype());
+  std::optional<Tensor> fast = fast_unary(kernels::UnaryOp::Elu, x, "elu", a);
+  Tensor out = fast ? *std::move(fast) : map_floating_in_double(x, "elu", [a](double v) {
+    return v > 0 ? v : a * std::expm1(v);
   });
   // For x <= 0 the derivative alpha·e^x is y + alpha; it is taken from the
   // output so that no e^x of a large positive x (inf) enters the graph.
@@ -456,9 +464,11 @@ Tensor softplus(const Tensor& x0, double beta, double threshold) {
   if (beta == 0) throw_range_error("softplus: beta must be nonzero, got 0");
   check_number(threshold, false, "softplus", "threshold");
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "softplus", [beta, threshold](auto v) {
-    using T = decltype(v);
-    return math::softplus(v, static_cast<T>(beta), static_cast<T>(threshold));
+  // beta and threshold in x's dtype; float32 evaluated in double as elu.
+  const double b = in_dtype(beta, x.dtype()), limit = in_dtype(threshold, x.dtype());
+  std::optional<Tensor> fast = fast_unary(kernels::UnaryOp::Softplus, x, "softplus", b, limit);
+  Tensor out = fast ? *std::move(fast) : map_floating_in_double(x, "softplus", [b, limit](double v) {
+    return math::softplus(v, b, limit);
   });
   // d/dx = σ(βx) below the threshold, 1 above it (where the op is x itself).
   record_with_input("softplus", x, out, [beta, threshold](const Tensor& g, const Tensor& v) {

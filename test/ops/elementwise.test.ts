@@ -83,7 +83,7 @@ describe('elementwise fast paths', () => {
       ['exp', (t) => t.exp()], ['log', (t) => t.log()], ['tanh', (t) => t.tanh()],
       ['sigmoid', (t) => t.sigmoid()], ['gelu', (t) => t.gelu()], ['geluTanh', (t) => t.gelu({ approximate: 'tanh' })],
       ['silu', (t) => t.silu()], ['relu', (t) => t.relu()], ['neg', (t) => t.neg()], ['sqrt', (t) => t.sqrt()],
-      ['clamp', (t) => t.clamp(-0.5, 0.75)],
+      ['clamp', (t) => t.clamp(-0.5, 0.75)], ['elu', (t) => t.elu(0.7)], ['softplus', (t) => t.softplus(1.5, 10)],
     ];
     for (const dtype of ['float32', 'float64'] as const) {
       const base = tg.randn([6, 70, 90], { dtype }).mul(3);

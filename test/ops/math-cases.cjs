@@ -1,4 +1,4 @@
-// float32 exp, log, tanh, sigmoid and gelu against float64 references over
+// float32 exp, log, tanh, sigmoid, gelu, silu, elu and softplus against float64 references over
 // the whole float range: special values, denormals, every power of two,
 // random bit patterns and dense sweeps of the interesting intervals. Reports
 // the largest error in ulps of the float32 result, and any special-value
@@ -89,6 +89,9 @@ function runAll(tg) {
     gelu: [(a) => a.gelu(), (a) => a.gelu(), null],
     geluTanh: [(a) => a.gelu({ approximate: 'tanh' }), (a) => a.gelu({ approximate: 'tanh' }), null],
     silu: [(a) => a.silu(), (a) => a.silu(), null],
+    elu: [(a) => a.elu(), null, (v) => (v > 0 ? v : Math.expm1(v))],
+    // PyTorch's rule: x itself beyond the threshold (20).
+    softplus: [(a) => a.softplus(), null, (v) => (v > 20 ? v : v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v)))],
   };
   const result = {};
   for (const [name, [op32, op64, ref]] of Object.entries(ops)) {

@@ -1,4 +1,4 @@
-// float32 exp, log, tanh, sigmoid, gelu (both forms) and silu, and the fused
+// float32 exp, log, tanh, sigmoid, gelu (both forms), silu, elu and softplus, and the fused
 // activation gradients (vectorised per ISA), within their documented error
 // (1 ulp of the float64 reference) over the whole float range, with exact
 // special values, on every ISA path this CPU runs and on the generic loops.
@@ -26,21 +26,21 @@ describe('float32 transcendental kernels', () => {
     it(`${isa}: within 1 ulp of float64 over the float range, special values exact`, () => {
       const r = runCaseScript<Report & { isa: string }>(casesPath, { TAPEGRAD_ISA: isa });
       expect(r.isa).toBe(isa);
-      check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', ...BACKWARD]);
+      check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...BACKWARD]);
     });
 
   it('outputs written with streaming stores (forced for every size): the same checks', () => {
     const r = runCaseScript<Report & { streaming: string }>(casesPath, { TAPEGRAD_STREAM_STORES: 'always' });
     expect(r.streaming).toBe('always');
-    check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', ...BACKWARD]);
+    check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...BACKWARD]);
   });
 
   // exp, log, tanh and sigmoid fall back to the C library's float functions
   // there (a few ulps); gelu, silu and the gradients are evaluated in double.
-  it('generic loops (TAPEGRAD_ELEMENTWISE=generic): gelu, silu and the gradients within 1 ulp', () => {
+  it('generic loops (TAPEGRAD_ELEMENTWISE=generic): gelu, silu, elu, softplus and the gradients within 1 ulp', () => {
     const r = runCaseScript<Report & { mode: string }>(casesPath, { TAPEGRAD_ELEMENTWISE: 'generic' });
     expect(r.mode).toBe('generic');
-    check(r, ['gelu', 'geluTanh', 'silu', ...BACKWARD]);
+    check(r, ['gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...BACKWARD]);
   });
 
   it('special values by hand', () => {
@@ -56,6 +56,17 @@ describe('float32 transcendental kernels', () => {
     expect(gelu.filter((_, i) => i !== 5)).toEqual([NaN, Infinity, 0, 0, 0, 100, 0]);
     expect(list(x.gelu({ approximate: 'tanh' })).map((v) => (v === 0 ? 0 : v))).toEqual([NaN, Infinity, 0, 0, 0, 0, 100, 0]);
     expect(list(x.silu()).map((v) => (v === 0 ? 0 : v))).toEqual([NaN, Infinity, 0, 0, 0, 0, 100, 0]);
+  });
+
+  it('elu and softplus: special values, and their parameters taken in float32', () => {
+    const x = tg.tensor([NaN, Infinity, -Infinity, 0, -0, -1, 3, 30]);
+    expect(list(x.elu()).map((v) => (Object.is(v, -0) ? '-0' : v))).toEqual([NaN, Infinity, -1, 0, '-0', Math.fround(Math.expm1(-1)), 3, 30]);
+    expect(list(x.softplus())).toEqual([NaN, Infinity, 0, Math.fround(Math.LN2), Math.fround(Math.LN2), Math.fround(Math.log1p(Math.exp(-1))), Math.fround(3 + Math.log1p(Math.exp(-3))), 30]);
+    const a = Math.fround(0.3), b = Math.fround(0.7);
+    expect(list(tg.tensor([-1, -0.001, 2]).elu(0.3))).toEqual([Math.fround(a * Math.expm1(-1)), Math.fround(a * Math.expm1(Math.fround(-0.001))), 2]);
+    // threshold 4 on βx: 0.7·5 = 3.5 is below it, 0.7·6 = 4.2 above (x itself).
+    expect(list(tg.tensor([5, 6, -2]).softplus(0.7, 4))).toEqual([
+      Math.fround((b * 5 + Math.log1p(Math.exp(-b * 5))) / b), 6, Math.fround(Math.log1p(Math.exp(b * -2)) / b)]);
   });
 
   it('gradients at special values by hand: the limits 1 and 0 at ±Infinity, NaN passed on', () => {

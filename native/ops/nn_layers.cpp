@@ -232,8 +232,16 @@ Tensor embedding_backward(const Tensor& g, const Tensor& indices, i64 rows) {
     using T = decltype(tag);
     const T* pg = gc.data<T>();
     T* po = out.data<T>();
-    for (i64 k = 0, n = ic.numel(); k < n; ++k)
-      for (i64 j = 0; j < dim; ++j) po[pi[k] * dim + j] += pg[k * dim + j];
+    const i64 n = ic.numel();
+    // Split by columns: each thread adds every index's row, in index order,
+    // into its own columns, so each sum has the same order on any thread count.
+    runtime::parallel_for(0, dim, std::max<i64>(16, runtime::kElementwiseGrain / std::max<i64>(n, 1)), [&](i64 j0, i64 j1) {
+      for (i64 k = 0; k < n; ++k) {
+        T* row = po + pi[k] * dim;
+        const T* src = pg + k * dim;
+        for (i64 j = j0; j < j1; ++j) row[j] += src[j];
+      }
+    });
   });
   record("embeddingBackward", {g}, out, [si = SavedTensor(indices)](const Grads& gg, const Node&) {
     return Grads{embedding_rows(si.unpack(), gg[0])};
@@ -254,8 +262,10 @@ Tensor embedding_rows(const Tensor& indices, const Tensor& weight) {
     const T* pw = static_cast<const T*>(weight.storage().data);
     T* po = out.data<T>();
     const i64 rs = weight.strides()[0], cs = weight.strides()[1];
-    for (i64 k = 0, n = ic.numel(); k < n; ++k)
-      for (i64 j = 0; j < dim; ++j) po[k * dim + j] = pw[weight.offset() + pi[k] * rs + j * cs];
+    runtime::parallel_for(0, ic.numel(), std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(dim, 1)), [&](i64 k0, i64 k1) {
+      for (i64 k = k0; k < k1; ++k)
+        for (i64 j = 0; j < dim; ++j) po[k * dim + j] = pw[weight.offset() + pi[k] * rs + j * cs];
+    });
   });
   record("embedding", {weight}, out, [si = SavedTensor(indices), rows = weight.size(0)](const Grads& g, const Node&) {
     return Grads{embedding_backward(g[0], si.unpack(), rows)};

@@ -706,6 +706,31 @@ describe('dropout', () => {
 });
 
 describe('embedding and oneHot', () => {
+  // The forward split by indices, the backward by columns: each weight row's
+  // gradient adds its indices' rows in index order on any thread count.
+  it('embedding forward and backward on 1, 2 and 3 threads: the in-order float32 sums, bit for bit', () => {
+    const before = tg.getNumThreads();
+    try {
+      const rows = 50, dim = 300, n = 5000;
+      const ids = Array.from({ length: n }, (_, k) => (k * 7919 + (k >> 3)) % rows);
+      const wv = Array.from({ length: rows * dim }, (_, i) => Math.fround(Math.sin(i)));
+      const gv = Array.from({ length: n * dim }, (_, i) => Math.fround(Math.cos(i * 0.7)));
+      const want = new Float32Array(rows * dim);
+      for (let k = 0; k < n; k++) for (let j = 0; j < dim; j++) want[ids[k]! * dim + j] += gv[k * dim + j]!;
+      for (const threads of [1, 2, 3]) {
+        tg.setNumThreads(threads);
+        const w = tg.tensor(wv, { shape: [rows, dim], requiresGrad: true });
+        const out = F.embedding(tg.tensor(ids, { dtype: 'int32' }), w);
+        const got = Array.from(out.data());
+        expect(got.every((v, i) => v === wv[ids[Math.floor(i / dim)]! * dim + (i % dim)]), `forward, ${threads} threads`).toBe(true);
+        out.backward(tg.tensor(gv, { shape: [n, dim] }));
+        expect(Array.from(w.grad!.data()), `backward, ${threads} threads`).toEqual(Array.from(want));
+      }
+    } finally {
+      tg.setNumThreads(before);
+    }
+  });
+
   it('embedding picks rows and accumulates gradients of repeated indices', () => {
     const w = tg.tensor([[1, 2], [3, 4], [5, 6]], { dtype: 'float64', requiresGrad: true });
     const idx = ints([[2, 0], [2, 2]]);

@@ -35,8 +35,9 @@ bool beats(T x, T current) {
 // middle dim, into out: each group's elements in increasing order, as the
 // generic loop (so the same element wins ties), split across the pool by
 // rows (inner == 1) or by columns. (for_each_reduced walks the same layout
-// through a per-element callback; these loops are selects that vectorise,
-// 2-3x faster.)
+// through a per-element callback; these loops are selects that vectorise:
+// [64,8,128,128] over dim 1 5.6 ms, against 29.7 for norm(Infinity) through
+// the callback.)
 template <bool Max, typename T>
 void extrema(const T* x, std::int64_t outer, std::int64_t group, std::int64_t inner, T init, T* out) {
   if (inner == 1) {

@@ -6,6 +6,7 @@
 
 #include "core/autograd.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_fast.h"
 #include "ops/reduce_fast.h"
 #include "ops/reduce_impl.h"
 #include "ops/shape.h"
@@ -36,6 +37,29 @@ void require_nonempty_groups(const Tensor& t, const ReducePlan& plan, const char
     if (t.shape()[d] == 0)
       throw_range_error(op, ": cannot reduce over dim ", d, " of size 0 (input shape ", shape_str(t.shape()), "); ",
                         op, " of an empty set is undefined");
+}
+
+std::optional<BlockLayout> block_layout(const Tensor& t, const ReducePlan& plan) {
+  if (!elementwise_fast_paths() || plan.dims.empty()) return std::nullopt;
+  // The dims of size > 1 must read kept* reduced* kept*.
+  BlockLayout layout{1, plan.group, 1};
+  int phase = 0;  // 0: before the reduced block, 1: in it, 2: after it
+  for (std::int64_t d = 0; d < t.dim(); ++d) {
+    const std::int64_t size = t.shape()[d];
+    if (size == 1) continue;
+    const bool reduced = std::find(plan.dims.begin(), plan.dims.end(), d) != plan.dims.end();
+    if (reduced && phase == 2) return std::nullopt;
+    if (reduced) phase = 1;
+    else if (phase == 1) phase = 2;
+    if (!reduced) (phase == 0 ? layout.outer : layout.inner) *= size;
+  }
+  // A strided view is copied by the callers (one pass; the generic loop is
+  // several times slower), unless it broadcasts: the copy would be larger
+  // than its data.
+  if (!t.is_contiguous())
+    for (std::int64_t d = 0; d < t.dim(); ++d)
+      if (t.shape()[d] > 1 && t.strides()[d] == 0) return std::nullopt;
+  return layout;
 }
 
 Tensor expand_reduced(const Tensor& g, const ReducePlan& plan, const Shape& input_shape) {

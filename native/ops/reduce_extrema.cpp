@@ -39,33 +39,27 @@ bool beats(T x, T current) {
 // [64,8,128,128] over dim 1 5.6 ms, against 29.7 for norm(Infinity) through
 // the callback.)
 template <bool Max, typename T>
-void extrema(const T* x, std::int64_t outer, std::int64_t group, std::int64_t inner, T init, T* out) {
-  if (inner == 1) {
-    const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / group);
-    runtime::parallel_for(0, outer, grain, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t r = begin; r < end; ++r) {
-        const T* row = x + r * group;
-        T a = init;
-        for (std::int64_t g = 0; g < group; ++g)
-          if (beats<Max>(row[g], a)) a = row[g];
-        out[r] = a;
-      }
-    });
-    return;
-  }
-  const std::int64_t grain = std::max<std::int64_t>(64, runtime::kElementwiseGrain / group);
-  runtime::parallel_for(0, outer * inner, grain, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t c = begin; c < end;) {
-      const std::int64_t o = c / inner, j0 = c % inner, width = std::min(end - c, inner - j0);
-      T* a = out + c;
-      std::fill(a, a + width, init);
-      for (std::int64_t g = 0; g < group; ++g) {
-        const T* row = x + (o * group + g) * inner + j0;
-        for (std::int64_t j = 0; j < width; ++j) a[j] = beats<Max>(row[j], a[j]) ? row[j] : a[j];
-      }
-      c += width;
-    }
-  });
+void extrema(const T* x, const BlockLayout& l, T init, T* out) {
+  const std::int64_t group = l.group, inner = l.inner;
+  split_outputs(
+      l,
+      [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) {
+          const T* row = x + r * group;
+          T a = init;
+          for (std::int64_t g = 0; g < group; ++g)
+            if (beats<Max>(row[g], a)) a = row[g];
+          out[r] = a;
+        }
+      },
+      [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
+        T* a = out + o * inner + j0;
+        std::fill(a, a + width, init);
+        for (std::int64_t g = 0; g < group; ++g) {
+          const T* row = x + (o * group + g) * inner + j0;
+          for (std::int64_t j = 0; j < width; ++j) a[j] = beats<Max>(row[j], a[j]) ? row[j] : a[j];
+        }
+      });
 }
 
 template <bool Max>
@@ -82,7 +76,7 @@ Tensor extremum(const Tensor& t, const std::vector<std::int64_t>& dims, bool kee
     if (layout) {
       const Tensor x = contiguous_data(t);
       Tensor result = empty(plan.out_shape, t.dtype(), op);
-      extrema<Max, T>(x.data<T>(), layout->outer, layout->group, layout->inner, init, result.data<T>());
+      extrema<Max, T>(x.data<T>(), *layout, init, result.data<T>());
       return result;
     }
     auto acc = reduce_into<T, T>(t, plan, init, [](T& a, T x, std::int64_t) {
@@ -113,42 +107,37 @@ Tensor extremum(const Tensor& t, const std::vector<std::int64_t>& dims, bool kee
 // inner] within their groups, into out: as extrema(), the first element of
 // a group starts it and only a beating element replaces it.
 template <bool Max, typename T>
-void arg_extrema(const T* x, std::int64_t outer, std::int64_t group, std::int64_t inner, std::int32_t* out) {
-  if (inner == 1) {
-    const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / group);
-    runtime::parallel_for(0, outer, grain, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t r = begin; r < end; ++r) {
-        const T* row = x + r * group;
-        T best = row[0];
-        std::int64_t at = 0;
-        for (std::int64_t g = 1; g < group; ++g)
-          if (beats<Max>(row[g], best)) best = row[g], at = g;
-        out[r] = static_cast<std::int32_t>(at);
-      }
-    });
-    return;
-  }
-  const std::int64_t grain = std::max<std::int64_t>(64, runtime::kElementwiseGrain / group);
-  runtime::parallel_for(0, outer * inner, grain, [&](std::int64_t begin, std::int64_t end) {
-    std::vector<T> best(static_cast<std::size_t>(std::min(end - begin, inner)));
-    for (std::int64_t c = begin; c < end;) {
-      const std::int64_t o = c / inner, j0 = c % inner, width = std::min(end - c, inner - j0);
-      std::int32_t* at = out + c;
-      std::copy_n(x + o * group * inner + j0, width, best.begin());
-      std::fill(at, at + width, 0);
-      for (std::int64_t g = 1; g < group; ++g) {
-        const T* row = x + (o * group + g) * inner + j0;
-        for (std::int64_t j = 0; j < width; ++j) {
-          // Selects, not a branch: the loop vectorises.
-          T& b = best[static_cast<std::size_t>(j)];
-          const bool wins = beats<Max>(row[j], b);
-          b = wins ? row[j] : b;
-          at[j] = wins ? static_cast<std::int32_t>(g) : at[j];
+void arg_extrema(const T* x, const BlockLayout& l, std::int32_t* out) {
+  const std::int64_t group = l.group, inner = l.inner;
+  split_outputs(
+      l,
+      // By value: captured by reference, GCC 12 kept a slower loop (argmax of
+      // [8192,1000] 5.9-6.0 against 4.7-4.9 ms).
+      [x, group, out](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) {
+          const T* row = x + r * group;
+          T best = row[0];
+          std::int64_t at = 0;
+          for (std::int64_t g = 1; g < group; ++g)
+            if (beats<Max>(row[g], best)) best = row[g], at = g;
+          out[r] = static_cast<std::int32_t>(at);
         }
-      }
-      c += width;
-    }
-  });
+      },
+      [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
+        T best[kOutputStrip];
+        std::int32_t* at = out + o * inner + j0;
+        std::copy_n(x + o * group * inner + j0, width, best);
+        std::fill(at, at + width, 0);
+        for (std::int64_t g = 1; g < group; ++g) {
+          const T* row = x + (o * group + g) * inner + j0;
+          for (std::int64_t j = 0; j < width; ++j) {
+            // Selects, not a branch: the loop vectorises.
+            const bool wins = beats<Max>(row[j], best[j]);
+            best[j] = wins ? row[j] : best[j];
+            at[j] = wins ? static_cast<std::int32_t>(g) : at[j];
+          }
+        }
+      });
 }
 
 template <bool Max>
@@ -176,7 +165,7 @@ Tensor arg_extremum(const Tensor& t, std::optional<std::int64_t> dim, bool keepd
     if (layout) {
       const Tensor x = contiguous_data(t);
       Tensor result = empty(plan.out_shape, DType::Int32, op);
-      arg_extrema<Max, T>(x.data<T>(), layout->outer, layout->group, layout->inner, result.data<std::int32_t>());
+      arg_extrema<Max, T>(x.data<T>(), *layout, result.data<std::int32_t>());
       return result;
     }
     std::vector<T> best(static_cast<std::size_t>(plan.outputs));

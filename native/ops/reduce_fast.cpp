@@ -5,7 +5,6 @@
 #include "core/strided.h"
 #include "kernels/kernels.h"
 #include "ops/common.h"
-#include "ops/elementwise_fast.h"
 #include "runtime/parallel.h"
 
 namespace tapegrad::ops {
@@ -53,26 +52,17 @@ double blocked_sum(std::int64_t n, const T* x, bool parallel) {
 // dim, each divided by `divisor` and rounded to T into out:
 // out[o·inner + j] = (Σ_g x[(o·group + g)·inner + j]) / divisor.
 template <typename T>
-void sums(const T* x, std::int64_t outer, std::int64_t group, std::int64_t inner, double divisor, T* out) {
+void sums(const T* x, const BlockLayout& l, double divisor, T* out) {
+  const std::int64_t outer = l.outer, group = l.group, inner = l.inner;
   const auto put = [&](std::int64_t i, double sum) { out[i] = static_cast<T>(sum / divisor); };
   if (outer * inner == 0) return;
-  if (inner == 1) {
-    // outer rows of `group` contiguous elements each.
-    if (outer == 1) {
-      put(0, blocked_sum(group, x, true));
-    } else {
-      const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / std::max<std::int64_t>(group, 1));
-      runtime::parallel_for(0, outer, grain, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t r = begin; r < end; ++r) put(r, blocked_sum(group, x + r * group, false));
-      });
-    }
-    return;
-  }
+  if (inner == 1 && outer == 1) return put(0, blocked_sum(group, x, true));
   // Column sums of each [group, inner] slice. Rows are summed in blocks of
   // kRowBlock, then the block sums are added in block order: error grows
   // with kRowBlock + group / kRowBlock, not with group. Split over (slice,
   // row block) pairs when there are enough blocks (each thread streams
-  // whole rows), else over columns; the arithmetic is the same.
+  // whole rows), else over strips of columns (whose sums stay in L1 across
+  // the rows); the arithmetic is the same.
   const auto& table = kernels::active();
   const auto add_rows = kernel_for<T>(table.add_rows_f32, table.add_rows_f64);
   constexpr std::int64_t kRowBlock = 256;
@@ -83,7 +73,7 @@ void sums(const T* x, std::int64_t outer, std::int64_t group, std::int64_t inner
     std::fill(into, into + width, 0.0);
     add_rows(rows, width, x + (o * group + r0) * inner + j0, inner, into);
   };
-  if (blocks >= 4 && outer * blocks * inner <= (std::int64_t{1} << 24)) {
+  if (inner > 1 && blocks >= 4 && outer * blocks * inner <= (std::int64_t{1} << 24)) {
     std::vector<double> partial(static_cast<std::size_t>(outer * blocks * inner));
     const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / (kRowBlock * inner));
     runtime::parallel_for(0, outer * blocks, grain, [&](std::int64_t begin, std::int64_t end) {
@@ -100,53 +90,26 @@ void sums(const T* x, std::int64_t outer, std::int64_t group, std::int64_t inner
     });
     return;
   }
-  // Columns numbered across slices (o·inner + j), split into chunks, each
-  // summed in strips of at most kStrip columns (their sums stay in L1 across
-  // the rows).
-  constexpr std::int64_t kStrip = 1024;
-  const std::int64_t grain = std::max<std::int64_t>(64, runtime::kElementwiseGrain / std::max<std::int64_t>(group, 1));
-  runtime::parallel_for(0, outer * inner, grain, [&](std::int64_t begin, std::int64_t end) {
-    const std::int64_t most = std::min({end - begin, inner, kStrip});
-    std::vector<double> acc(static_cast<std::size_t>(most)), block(static_cast<std::size_t>(most));
-    for (std::int64_t c = begin; c < end;) {
-      const std::int64_t o = c / inner, j0 = c % inner, width = std::min({end - c, inner - j0, kStrip});
-      // The first block straight into acc (0 + its sum is its sum), as the
-      // partial path's running sum starts.
-      sum_block(o, 0, j0, width, acc.data());
-      for (std::int64_t b = 1; b < blocks; ++b) {
-        sum_block(o, b, j0, width, block.data());
-        for (std::int64_t j = 0; j < width; ++j) acc[static_cast<std::size_t>(j)] += block[static_cast<std::size_t>(j)];
-      }
-      for (std::int64_t j = 0; j < width; ++j) put(c + j, acc[static_cast<std::size_t>(j)]);
-      c += width;
-    }
-  });
+  split_outputs(
+      l,
+      [&](std::int64_t begin, std::int64_t end) {
+        // outer rows of `group` contiguous elements each.
+        for (std::int64_t r = begin; r < end; ++r) put(r, blocked_sum(group, x + r * group, false));
+      },
+      [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
+        double acc[kOutputStrip], block[kOutputStrip];
+        // The first block straight into acc (0 + its sum is its sum), as the
+        // partial path's running sum starts.
+        sum_block(o, 0, j0, width, acc);
+        for (std::int64_t b = 1; b < blocks; ++b) {
+          sum_block(o, b, j0, width, block);
+          for (std::int64_t j = 0; j < width; ++j) acc[j] += block[j];
+        }
+        for (std::int64_t j = 0; j < width; ++j) put(o * inner + j0 + j, acc[j]);
+      });
 }
 
 }  // namespace
-
-std::optional<BlockLayout> block_layout(const Tensor& t, const ReducePlan& plan) {
-  if (!elementwise_fast_paths() || plan.dims.empty()) return std::nullopt;
-  // The dims of size > 1 must read kept* reduced* kept*.
-  BlockLayout layout{1, plan.group, 1};
-  int phase = 0;  // 0: before the reduced block, 1: in it, 2: after it
-  for (std::int64_t d = 0; d < t.dim(); ++d) {
-    const std::int64_t size = t.shape()[d];
-    if (size == 1) continue;
-    const bool reduced = std::find(plan.dims.begin(), plan.dims.end(), d) != plan.dims.end();
-    if (reduced && phase == 2) return std::nullopt;
-    if (reduced) phase = 1;
-    else if (phase == 1) phase = 2;
-    if (!reduced) (phase == 0 ? layout.outer : layout.inner) *= size;
-  }
-  // A strided view is copied by the callers (one pass; the generic loop is
-  // several times slower), unless it broadcasts: the copy would be larger
-  // than its data.
-  if (!t.is_contiguous())
-    for (std::int64_t d = 0; d < t.dim(); ++d)
-      if (t.shape()[d] > 1 && t.strides()[d] == 0) return std::nullopt;
-  return layout;
-}
 
 std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double divisor, const char* op) {
   if (!is_floating(t.dtype())) return std::nullopt;
@@ -155,9 +118,9 @@ std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double d
   const Tensor x = contiguous_data(t);
   Tensor out = empty(plan.out_shape, x.dtype(), op);
   if (x.dtype() == DType::Float32)
-    sums<float>(x.data<float>(), layout->outer, layout->group, layout->inner, divisor, out.data<float>());
+    sums<float>(x.data<float>(), *layout, divisor, out.data<float>());
   else
-    sums<double>(x.data<double>(), layout->outer, layout->group, layout->inner, divisor, out.data<double>());
+    sums<double>(x.data<double>(), *layout, divisor, out.data<double>());
   return out;
 }
 

@@ -38,6 +38,25 @@ struct BlockLayout {
 };
 std::optional<BlockLayout> block_layout(const Tensor& t, const ReducePlan& plan);
 
+// Splits a block layout's outputs across the pool: with inner == 1, rows
+// [begin, end) of `group` contiguous elements each, to rows(begin, end);
+// else strips of at most kOutputStrip outputs of one slice, to
+// strip(o, j0, width) (outputs o·inner + j0 ... o·inner + j0 + width - 1).
+// Each output falls in exactly one call.
+inline constexpr std::int64_t kOutputStrip = 1024;
+template <typename Rows, typename Strip>
+void split_outputs(const BlockLayout& l, Rows&& rows, Strip&& strip) {
+  const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / std::max<std::int64_t>(l.group, 1));
+  if (l.inner == 1) return runtime::parallel_for(0, l.outer, grain, rows);
+  runtime::parallel_for(0, l.outer * l.inner, std::max<std::int64_t>(64, grain), [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t c = begin; c < end;) {
+      const std::int64_t o = c / l.inner, j0 = c % l.inner, width = std::min({end - c, l.inner - j0, kOutputStrip});
+      strip(o, j0, width);
+      c += width;
+    }
+  });
+}
+
 // Calls f(out_pos, x, index) for every input element, each output's
 // elements in input order: out_pos is the element's output position in a
 // contiguous kept_shape buffer, index its row-major position in the input.
@@ -49,27 +68,20 @@ void for_each_reduced(const Tensor& t, const ReducePlan& plan, F&& f) {
   if (const std::optional<BlockLayout> layout = block_layout(t, plan)) {
     const Tensor c = contiguous_data(t);
     const T* x = c.data<T>();
-    const std::int64_t outer = layout->outer, group = layout->group, inner = layout->inner;
-    if (outer * inner == 0 || group == 0) return;
-    const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / group);
-    if (inner == 1) {
-      runtime::parallel_for(0, outer, grain, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t o = begin; o < end; ++o)
-          for (std::int64_t g = 0, i = o * group; g < group; ++g, ++i) f(o, x[i], i);
-      });
-    } else {
-      // Columns numbered across slices (o·inner + j), split into chunks.
-      runtime::parallel_for(0, outer * inner, std::max<std::int64_t>(64, grain), [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t c0 = begin; c0 < end;) {
-          const std::int64_t o = c0 / inner, j0 = c0 % inner, width = std::min(end - c0, inner - j0);
+    const std::int64_t group = layout->group, inner = layout->inner;
+    if (layout->outer * inner == 0 || group == 0) return;
+    split_outputs(
+        *layout,
+        [&](std::int64_t begin, std::int64_t end) {
+          for (std::int64_t o = begin; o < end; ++o)
+            for (std::int64_t g = 0, i = o * group; g < group; ++g, ++i) f(o, x[i], i);
+        },
+        [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
           for (std::int64_t g = 0; g < group; ++g) {
             const std::int64_t row = (o * group + g) * inner;
             for (std::int64_t j = j0; j < j0 + width; ++j) f(o * inner + j, x[row + j], row + j);
           }
-          c0 += width;
-        }
-      });
-    }
+        });
     return;
   }
   Shape out_strides = contiguous_strides(plan.kept_shape);

@@ -30,11 +30,11 @@ enum class BinaryOp : int {
 // Elementwise unary ops on float32/float64. Clamp reads lo and hi (min then
 // max, NaN passes through); the others ignore them. Relu keeps NaN. Exp,
 // Log, Tanh, Sigmoid, Gelu (exact, x·Φ(x)), GeluTanh (PyTorch's tanh
-// approximation, as x·σ(2u)), Silu (x·σ(x)), Elu and Softplus are
+// approximation, as x·σ(2u)), Silu (x·σ(x)), Elu, Softplus, Sin and Cos are
 // vectorised for float32, within 1 ulp of the correctly rounded result (see
 // basic.inc); float64 calls the C library per element. Elu takes alpha as
 // lo; Softplus beta as lo and threshold as hi.
-enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus };
+enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos };
 
 // Products below this many multiply-adds run on one thread: waking the pool
 // costs more than it saves. Shared with the backward scheduler, which runs

@@ -317,14 +317,18 @@ Tensor rsqrt(const Tensor& x0) {
 
 Tensor sin(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "sin", [](auto v) { return std::sin(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Sin, x, "sin", [&] {
+    return map_floating_in_double(x, "sin", [](double v) { return std::sin(v); });
+  });
   record_with_input("sin", x, out, [](const Tensor& g, const Tensor& v) { return mul(g, cos(v)); });
   return out;
 }
 
 Tensor cos(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "cos", [](auto v) { return std::cos(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Cos, x, "cos", [&] {
+    return map_floating_in_double(x, "cos", [](double v) { return std::cos(v); });
+  });
   record_with_input("cos", x, out, [](const Tensor& g, const Tensor& v) { return neg(mul(g, sin(v))); });
   return out;
 }

@@ -1,4 +1,4 @@
-// float32 exp, log, tanh, sigmoid, gelu, silu, elu and softplus against float64 references over
+// float32 exp, log, tanh, sigmoid, gelu, silu, elu, softplus, sin and cos against float64 references over
 // the whole float range: special values, denormals, every power of two,
 // random bit patterns and dense sweeps of the interesting intervals. Reports
 // the largest error in ulps of the float32 result, and any special-value
@@ -46,6 +46,30 @@ function inputs() {
       v.push(f[0]);
     }
   }
+  // Every float near multiples of π/2 (where sin or cos is near 0 and the
+  // reduction cancels), up to the kernels' reduction limit 2^20 and past it.
+  for (const n of [1, 2, 3, 4, 5, 7, 10, 31, 100, 355, 1000, 20000, 103993, 411557, 667544, 667545, 700000]) {
+    const c = new Float32Array([(n * Math.PI) / 2]);
+    const cb = new Uint32Array(c.buffer);
+    for (let d = -3000; d <= 3000; d++) {
+      bits[0] = cb[0] + d;
+      v.push(f[0], -f[0]);
+    }
+  }
+  // The 30 floats below 2^20 closest to a multiple of π/2 (found by a
+  // search over every float in long double): sin or cos there is about
+  // 4e-9, so a reduction short of ~2^-80 absolute shows up in ulps.
+  const closest = [252.89820861816406, 505.7964172363281, 4.71238899230957, 52516.43359375, 1011.5928344726562,
+    9.42477798461914, 105032.8671875, 2023.1856689453125, 267058.9375, 14.137166976928711, 1.5707963705062866,
+    18.84955596923828, 2238.384765625, 23.56194496154785, 210065.734375, 4046.371337890625, 534117.875,
+    28.274333953857422, 1.570796251296997, 3.1415927410125732, 215.1990966796875, 37.69911193847656, 56993.203125,
+    290.5973205566406, 801176.8125, 796.3937377929688, 4476.76953125, 47.1238899230957, 1807.986572265625,
+    420131.46875];
+  for (const c of closest) v.push(c, -c);
+  for (let d = -3000; d <= 3000; d++) {
+    bits[0] = 0x49800000 + d;  // 2^20
+    v.push(f[0], -f[0]);
+  }
   return Float32Array.from(v);
 }
 
@@ -92,6 +116,8 @@ function runAll(tg) {
     elu: [(a) => a.elu(), null, (v) => (v > 0 ? v : Math.expm1(v))],
     // PyTorch's rule: x itself beyond the threshold (20).
     softplus: [(a) => a.softplus(), null, (v) => (v > 20 ? v : v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v)))],
+    sin: [(a) => a.sin(), null, Math.sin],
+    cos: [(a) => a.cos(), null, Math.cos],
   };
   const result = {};
   for (const [name, [op32, op64, ref]] of Object.entries(ops)) {

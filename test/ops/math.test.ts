@@ -1,4 +1,4 @@
-// float32 exp, log, tanh, sigmoid, gelu (both forms), silu, elu and softplus, and the fused
+// float32 exp, log, tanh, sigmoid, gelu (both forms), silu, elu, softplus, sin and cos, and the fused
 // activation gradients (vectorised per ISA), within their documented error
 // (1 ulp of the float64 reference) over the whole float range, with exact
 // special values, on every ISA path this CPU runs and on the generic loops.
@@ -26,21 +26,21 @@ describe('float32 transcendental kernels', () => {
     it(`${isa}: within 1 ulp of float64 over the float range, special values exact`, () => {
       const r = runCaseScript<Report & { isa: string }>(casesPath, { TAPEGRAD_ISA: isa });
       expect(r.isa).toBe(isa);
-      check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...BACKWARD]);
+      check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', 'sin', 'cos', ...BACKWARD]);
     });
 
   it('outputs written with streaming stores (forced for every size): the same checks', () => {
     const r = runCaseScript<Report & { streaming: string }>(casesPath, { TAPEGRAD_STREAM_STORES: 'always' });
     expect(r.streaming).toBe('always');
-    check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...BACKWARD]);
+    check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', 'sin', 'cos', ...BACKWARD]);
   });
 
   // exp, log, tanh and sigmoid fall back to the C library's float functions
-  // there (a few ulps); gelu, silu and the gradients are evaluated in double.
-  it('generic loops (TAPEGRAD_ELEMENTWISE=generic): gelu, silu, elu, softplus and the gradients within 1 ulp', () => {
+  // there (a few ulps); gelu, silu, sin, cos and the gradients are evaluated in double.
+  it('generic loops (TAPEGRAD_ELEMENTWISE=generic): gelu, silu, elu, softplus, sin, cos and the gradients within 1 ulp', () => {
     const r = runCaseScript<Report & { mode: string }>(casesPath, { TAPEGRAD_ELEMENTWISE: 'generic' });
     expect(r.mode).toBe('generic');
-    check(r, ['gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...BACKWARD]);
+    check(r, ['gelu', 'geluTanh', 'silu', 'elu', 'softplus', 'sin', 'cos', ...BACKWARD]);
   });
 
   it('special values by hand', () => {
@@ -67,6 +67,18 @@ describe('float32 transcendental kernels', () => {
     // threshold 4 on βx: 0.7·5 = 3.5 is below it, 0.7·6 = 4.2 above (x itself).
     expect(list(tg.tensor([5, 6, -2]).softplus(0.7, 4))).toEqual([
       Math.fround((b * 5 + Math.log1p(Math.exp(-b * 5))) / b), 6, Math.fround(Math.log1p(Math.exp(b * -2)) / b)]);
+  });
+
+  it('sin and cos: special values, signed zero, beyond the reduction limit, float64 unchanged', () => {
+    const values = [NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-30, Math.fround(Math.PI), 1048575.9375, 1048576, -3e38];
+    const x = tg.tensor(values);
+    const signed = (v: number) => (Object.is(v, -0) ? '-0' : v);
+    const f = Float32Array.from(values);
+    expect(list(x.sin()).map(signed)).toEqual([NaN, NaN, NaN, 0, '-0', Math.fround(1e-45), Math.fround(-1e-30), ...Array.from(f.slice(7), (v) => Math.fround(Math.sin(v)))]);
+    expect(list(x.cos())).toEqual([NaN, NaN, NaN, 1, 1, 1, 1, ...Array.from(f.slice(7), (v) => Math.fround(Math.cos(v)))]);
+    const x64 = tg.tensor([0.5, -3, 1e6, 1e300], { dtype: 'float64' });
+    expect(list(x64.sin())).toEqual([0.5, -3, 1e6, 1e300].map(Math.sin));
+    expect(list(x64.cos())).toEqual([0.5, -3, 1e6, 1e300].map(Math.cos));
   });
 
   it('gradients at special values by hand: the limits 1 and 0 at ±Infinity, NaN passed on', () => {

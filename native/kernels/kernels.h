@@ -21,10 +21,13 @@ namespace tapegrad::kernels {
 // a·(1 - y²), and SigmoidBackward, a·y·(1 - y). float32 computes them in
 // double and rounds once: within 1 ulp of a·f'(b) (basic.inc says how that
 // holds near the zeros of f'); float64 uses the generic path's formulas with
-// the C library's erfc and exp, so both paths give the same bits.
+// the C library's erfc and exp, so both paths give the same bits. Pow is
+// a^b with the C library's special values: float32 vectorised in double
+// on the FMA paths (within 1 ulp), the C library's powf on the scalar path
+// and pow for float64.
 enum class BinaryOp : int {
   Add, Sub, Mul, Div, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
-  ReluBackward, GeluBackward, GeluTanhBackward, SiluBackward, TanhBackward, SigmoidBackward
+  ReluBackward, GeluBackward, GeluTanhBackward, SiluBackward, TanhBackward, SigmoidBackward, Pow
 };
 
 // Elementwise unary ops on float32/float64. Clamp reads lo and hi (min then

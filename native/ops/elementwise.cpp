@@ -217,12 +217,17 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
     if (e == 2.0) return square(a);
     if (e == -1.0) return reciprocal(a);
   }
-  Tensor out = visit_dtype(a.dtype(), [&](auto tag) {
+  // float32 evaluated in double and rounded once, by the kernel or (other
+  // layouts, TAPEGRAD_ELEMENTWISE=generic) the C library's double pow.
+  std::optional<Tensor> fast = fast_binary(kernels::BinaryOp::Pow, a, b, "pow");
+  Tensor out = fast ? *std::move(fast) : visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, std::int32_t>)
       return binary_map<T, T>(a, b, a.dtype(), "pow", int_pow);
     else
-      return binary_map<T, T>(a, b, a.dtype(), "pow", [](T x, T y) { return static_cast<T>(std::pow(x, y)); });
+      return binary_map<T, T>(a, b, a.dtype(), "pow", [](T x, T y) {
+        return static_cast<T>(std::pow(static_cast<double>(x), static_cast<double>(y)));
+      });
   });
   // The output is saved after record() gave it its grad_fn, so that the saved
   // copy refers to the node weakly instead of forming a cycle.

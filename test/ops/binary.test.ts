@@ -200,6 +200,38 @@ describe('pow', () => {
     });
   });
 
+  // float32 pow is computed in double (vectorised on the FMA paths): the C
+  // standard's special values, exact results exact, the rest within 1 ulp.
+  it('float32: special values as the C library, exact powers exact, number and tensor exponents alike', () => {
+    const bases = [0, -0, 0.5, 2, -2, 10, -10, -Infinity, Infinity, NaN, 1, -1, 1e-30, 3e38];
+    const exps = [0, -0, 1, 2, 3, -1, -3, 0.5, -2.5, 1 / 3, 127, 128, -149, -151, 300, -300, Infinity, -Infinity, NaN];
+    const a: number[] = [];
+    const b: number[] = [];
+    for (const x of bases) for (const y of exps) {
+      a.push(Math.fround(x));
+      b.push(Math.fround(y));
+    }
+    const cpow = (x: number, y: number) => (x === 1 || y === 0 || (x === -1 && Math.abs(y) === Infinity) ? 1 : x ** y);
+    const want = a.map((x, i) => Math.fround(cpow(x, b[i] as number)));
+    const check = (got: number[], what: string) =>
+      got.forEach((v, i) => {
+        const e = want[i] as number;
+        const exact = !Number.isFinite(e) || e === 0 || Number.isInteger(Math.log2(Math.abs(e)));
+        if (exact) expect(Object.is(v, e), `${what}: ${a[i]} ** ${b[i]}: ${v} vs ${e}`).toBe(true);
+        else expect(Math.abs(v - e), `${what}: ${a[i]} ** ${b[i]}`).toBeLessThanOrEqual(2 ** (Math.floor(Math.log2(Math.abs(e))) - 23));
+      });
+    check(list(tg.tensor(a).pow(tg.tensor(b))), 'tensor exponent');
+    // One number exponent per row: the kernel's constant-exponent layout.
+    const rows = bases.length, cols = exps.length;
+    const byColumn = Array.from({ length: cols }, (_, j) => list(tg.tensor(bases).pow(exps[j] as number)));
+    check(Array.from({ length: rows * cols }, (_, k) => byColumn[k % cols]![Math.floor(k / cols)]!), 'number exponent');
+    // Exact powers, a denormal result, overflow; 2^-150, halfway between 0
+    // and the smallest denormal, may round either way (within 1 ulp).
+    expect(list(tg.tensor([2, -2, 4, -8, 0.5, 2, -2, 3]).pow(tg.tensor([3, 3, -0.5, 1 / 3, 149, 128, 127, 2.5])))).toEqual([
+      8, -8, 0.5, NaN, Math.fround(2 ** -149), Infinity, -(2 ** 127), Math.fround(3 ** 2.5)]);
+    expect([0, Math.fround(2 ** -149)]).toContain(list(tg.tensor([0.5]).pow(150))[0]);
+  });
+
   // A constant exponent of 2 or -1 runs as square / reciprocal: the same
   // results as the C library's pow, special values and gradients included.
   it('x ** 2 and x ** -1 with a number exponent: pow results at special values, and pow gradients', () => {

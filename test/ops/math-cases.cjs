@@ -1,4 +1,4 @@
-// float32 exp, log, tanh, sigmoid, gelu, silu, elu, softplus, sin and cos against float64 references over
+// float32 exp, log, tanh, sigmoid, gelu, silu, elu, softplus, pow, sin and cos against float64 references over
 // the whole float range: special values, denormals, every power of two,
 // random bit patterns and dense sweeps of the interesting intervals. Reports
 // the largest error in ulps of the float32 result, and any special-value
@@ -93,6 +93,29 @@ function gradients(n) {
   return g;
 }
 
+// Exponents for pow: the special ones, small integers (odd and even, so
+// negative bases keep or flip their sign), moderate fractions, and any
+// finite float (results that overflow or vanish).
+function exponents(n) {
+  const e = new Float32Array(n);
+  const bits = new Uint32Array(1);
+  const f = new Float32Array(bits.buffer);
+  const specials = [0, -0, 1, -1, 2, 3, -3, 0.5, -0.5, 1 / 3, Infinity, -Infinity, NaN, 2 ** 24, 2 ** 24 + 2, 2 ** 24 - 1, 1 - 2 ** 24, 2 ** 23 + 1, 1e10, -1e10, 1e-10];
+  let s = 4242;
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0);
+  for (let i = 0; i < n; i++) {
+    const r = next() / 4294967296;
+    if (r < 0.1) e[i] = specials[next() % specials.length];
+    else if (r < 0.4) e[i] = (next() % 41) - 20;
+    else if (r < 0.7) e[i] = (next() / 4294967296 - 0.5) * 60;
+    else {
+      bits[0] = next() & 0xff7fffff;  // finite
+      e[i] = f[0];
+    }
+  }
+  return e;
+}
+
 function ulp(r) {
   const a = Math.min(Math.abs(r), FLT_MAX);
   if (a < 2 ** -126) return 2 ** -149;
@@ -103,6 +126,8 @@ function runAll(tg) {
   const x = inputs();
   const t = tg.tensor(x, { dtype: 'float32' });
   const t64 = tg.tensor(Float64Array.from(x), { dtype: 'float64' });
+  const e = exponents(x.length);
+  const cpow = (b, p) => (b === 1 || p === 0 || (b === -1 && Math.abs(p) === Infinity) ? 1 : Math.pow(b, p));
   const sig = (v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
   const ops = {
     exp: [(a) => a.exp(), null, Math.exp],
@@ -116,6 +141,13 @@ function runAll(tg) {
     elu: [(a) => a.elu(), null, (v) => (v > 0 ? v : Math.expm1(v))],
     // PyTorch's rule: x itself beyond the threshold (20).
     softplus: [(a) => a.softplus(), null, (v) => (v > 20 ? v : v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v)))],
+    // pow against the C standard's pow (Math.pow but for 1 ** NaN and
+    // (-1) ** ±Infinity, which are 1), with number and tensor exponents.
+    pow3: [(a) => a.pow(3), null, (v) => cpow(v, 3)],
+    powHalf: [(a) => a.pow(0.5), null, (v) => cpow(v, 0.5)],
+    powMinus2_5: [(a) => a.pow(-2.5), null, (v) => cpow(v, -2.5)],
+    powMinus7: [(a) => a.pow(-7), null, (v) => cpow(v, -7)],
+    powTensor: [(a) => a.pow(tg.tensor(e, { dtype: 'float32' })), null, (v, i) => cpow(v, e[i])],
     sin: [(a) => a.sin(), null, Math.sin],
     cos: [(a) => a.cos(), null, Math.cos],
   };

@@ -1,4 +1,4 @@
-// float32 exp, log, tanh, sigmoid, gelu (both forms), silu, elu, softplus, sin and cos, and the fused
+// float32 exp, log, tanh, sigmoid, gelu (both forms), silu, elu, softplus, pow, sin and cos, and the fused
 // activation gradients (vectorised per ISA), within their documented error
 // (1 ulp of the float64 reference) over the whole float range, with exact
 // special values, on every ISA path this CPU runs and on the generic loops.
@@ -11,6 +11,7 @@ const list = (t: tg.Tensor) => Array.from(t.data());
 type Report = { count: number; result: Record<string, { maxUlp: number; mismatches: unknown[] }> };
 
 // The gradients g·f'(x) for float32 g and x, from backward().
+const POW = ['pow3', 'powHalf', 'powMinus2_5', 'powMinus7', 'powTensor'];
 const BACKWARD = ['geluBackward', 'geluTanhBackward', 'siluBackward', 'tanhBackward', 'sigmoidBackward'];
 
 function check(r: Report, ops: string[]) {
@@ -26,21 +27,21 @@ describe('float32 transcendental kernels', () => {
     it(`${isa}: within 1 ulp of float64 over the float range, special values exact`, () => {
       const r = runCaseScript<Report & { isa: string }>(casesPath, { TAPEGRAD_ISA: isa });
       expect(r.isa).toBe(isa);
-      check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', 'sin', 'cos', ...BACKWARD]);
+      check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...POW, 'sin', 'cos', ...BACKWARD]);
     });
 
   it('outputs written with streaming stores (forced for every size): the same checks', () => {
     const r = runCaseScript<Report & { streaming: string }>(casesPath, { TAPEGRAD_STREAM_STORES: 'always' });
     expect(r.streaming).toBe('always');
-    check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', 'sin', 'cos', ...BACKWARD]);
+    check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...POW, 'sin', 'cos', ...BACKWARD]);
   });
 
   // exp, log, tanh and sigmoid fall back to the C library's float functions
-  // there (a few ulps); gelu, silu, sin, cos and the gradients are evaluated in double.
-  it('generic loops (TAPEGRAD_ELEMENTWISE=generic): gelu, silu, elu, softplus, sin, cos and the gradients within 1 ulp', () => {
+  // there (a few ulps); gelu, silu, pow, sin, cos and the gradients are evaluated in double.
+  it('generic loops (TAPEGRAD_ELEMENTWISE=generic): gelu, silu, elu, softplus, pow, sin, cos and the gradients within 1 ulp', () => {
     const r = runCaseScript<Report & { mode: string }>(casesPath, { TAPEGRAD_ELEMENTWISE: 'generic' });
     expect(r.mode).toBe('generic');
-    check(r, ['gelu', 'geluTanh', 'silu', 'elu', 'softplus', 'sin', 'cos', ...BACKWARD]);
+    check(r, ['gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...POW, 'sin', 'cos', ...BACKWARD]);
   });
 
   it('special values by hand', () => {

@@ -178,6 +178,14 @@ struct KernelTable {
                                     bool log);
   void (*softmax_backward_rows_f64)(std::int64_t rows, std::int64_t size, const double* y, const double* g,
                                     double* dx, bool log);
+  // log Σ e^x of each of `rows` contiguous rows of `size` elements, into
+  // out[row]: m + log Σ e^(x - m), m the row's maximum, the terms and their
+  // sum in double (float32's terms by the table's double exp, within 1e-14;
+  // float64's by the C library) in sum_wide_f32's order. NaN anywhere gives
+  // NaN; otherwise a maximum of ±Infinity (-Infinity for an empty row) is
+  // the result.
+  void (*logsumexp_rows_f32)(std::int64_t rows, std::int64_t size, const float* x, float* out);
+  void (*logsumexp_rows_f64)(std::int64_t rows, std::int64_t size, const double* x, double* out);
   // Optimizer updates of one parameter's elements [0, n). State pointers an
   // update does not use (no momentum, not centered, no amsgrad) may be null.
   void (*sgd_f32)(const SgdUpdate& u, std::int64_t n, float* param, const float* grad, float* momentum_buffer);

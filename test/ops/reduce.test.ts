@@ -404,6 +404,23 @@ describe('logsumexp', () => {
     expect(Number.isNaN(tg.tensor([NaN, 1]).logsumexp(0).item())).toBe(true);
     expect(tg.zeros([0]).logsumexp(0).item()).toBe(-Infinity);
   });
+  // Along trailing dims the kernel table's rows run (sum in lane order,
+  // float32's terms by a double exp); other dims the generic in-order loop.
+  it('trailing dims (the row kernel) and other dims agree; float32 is the float64 result rounded', () => {
+    const rows = 300, cols = 257;
+    const data = Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.61) * 30);
+    const x32 = tg.tensor(data, { shape: [rows, cols] });
+    const x64 = tg.tensor(Array.from(x32.data()), { shape: [rows, cols], dtype: 'float64' });
+    const want = Array.from(x64.logsumexp(1).data());
+    expect(Array.from(x32.logsumexp(1).data())).toEqual(want.map(Math.fround));
+    // The same groups as columns of the transpose (the generic loop).
+    expectClose(Array.from(x64.transpose(0, 1).contiguous().logsumexp(0).data()), want, 1e-15);
+    expect(Array.from(x32.transpose(0, 1).contiguous().logsumexp(0).data())).toEqual(want.map(Math.fround));
+    const specials = tg.tensor([[NaN, 1], [1, NaN], [Infinity, NaN], [NaN, -Infinity], [-Infinity, -Infinity], [Infinity, Infinity], [-Infinity, 3]]);
+    for (const t of [specials, specials.to('float64')])
+      expect(Array.from(t.logsumexp(1).data())).toEqual([NaN, NaN, NaN, NaN, -Infinity, Infinity, 3]);
+    expect(Array.from(tg.zeros([3, 0]).logsumexp(1).data())).toEqual([-Infinity, -Infinity, -Infinity]);
+  });
   it('computes int32 input in float32, as PyTorch', () => {
     const r = tg.tensor([0, 0], { dtype: 'int32' }).logsumexp(0);
     expect(r.dtype).toBe('float32');

@@ -189,9 +189,11 @@ describe('max and min', () => {
       }
   });
   // The reductions that accumulate each group in input order (norm, prod,
-  // var, logsumexp, max's gradient) walk a block layout contiguously and split
-  // the groups across the pool: the same arithmetic, so a JavaScript double
-  // reference in the same order matches bit for bit on any thread count.
+  // var, logsumexp over leading or middle dims, max's gradient) walk a block
+  // layout contiguously and split the groups across the pool: the same
+  // arithmetic, so a JavaScript double reference in the same order matches
+  // bit for bit on any thread count (logsumexp over trailing dims runs the
+  // row kernel, in lane order: the same bits on any thread count too).
   it('in-order reductions on block layouts: bitwise the in-order double reference on 1, 2 and 3 threads', () => {
     const before = tg.getNumThreads();
     try {

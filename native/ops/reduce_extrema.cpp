@@ -62,6 +62,46 @@ void extrema(const T* x, const BlockLayout& l, T init, T* out) {
       });
 }
 
+// The gradient weights of max / min for a contiguous x seen as [outer,
+// group, inner], into w (x's shape): 1/count for each element equal to its
+// group's extremum r (the NaN elements where r is NaN), 0 elsewhere. Two
+// passes over each row or column strip while it is in cache, split across
+// the pool as extrema(); the same values as the generic walk below.
+template <typename T>
+void extrema_weights(const T* x, const BlockLayout& l, const T* r, T* w) {
+  const std::int64_t group = l.group, inner = l.inner;
+  const auto hits = [](T v, T target, bool nan_target) { return (v == target) | (nan_target & (v != v)); };
+  split_outputs(
+      l,
+      [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t o = begin; o < end; ++o) {
+          const T* row = x + o * group;
+          T* wr = w + o * group;
+          const T target = r[o];
+          const bool nan_target = target != target;
+          std::int64_t count = 0;
+          for (std::int64_t g = 0; g < group; ++g) count += hits(row[g], target, nan_target) ? 1 : 0;
+          const T weight = static_cast<T>(1.0 / static_cast<double>(count));
+          for (std::int64_t g = 0; g < group; ++g) wr[g] = hits(row[g], target, nan_target) ? weight : T(0);
+        }
+      },
+      [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
+        const T* target = r + o * inner + j0;
+        std::int64_t count[kOutputStrip] = {};
+        for (std::int64_t g = 0; g < group; ++g) {
+          const T* row = x + (o * group + g) * inner + j0;
+          for (std::int64_t j = 0; j < width; ++j) count[j] += hits(row[j], target[j], target[j] != target[j]) ? 1 : 0;
+        }
+        T weight[kOutputStrip];
+        for (std::int64_t j = 0; j < width; ++j) weight[j] = static_cast<T>(1.0 / static_cast<double>(count[j]));
+        for (std::int64_t g = 0; g < group; ++g) {
+          const std::int64_t at = (o * group + g) * inner + j0;
+          for (std::int64_t j = 0; j < width; ++j)
+            w[at + j] = hits(x[at + j], target[j], target[j] != target[j]) ? weight[j] : T(0);
+        }
+      });
+}
+
 template <bool Max>
 Tensor extremum(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim, const char* op) {
   const ReducePlan plan = plan_reduce(t, dims, keepdim, op);
@@ -93,6 +133,12 @@ Tensor extremum(const Tensor& t, const std::vector<std::int64_t>& dims, bool kee
     Tensor weights = visit_floating(in.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* r = res.data<T>();
+      if (const std::optional<BlockLayout> layout = block_layout(in, plan)) {
+        const Tensor x = contiguous_data(in);
+        Tensor w = empty(in.shape(), in.dtype(), op);
+        if (x.numel() > 0) extrema_weights<T>(x.data<T>(), *layout, r, w.data<T>());
+        return w;
+      }
       auto hits = [&](std::int64_t pos, T v) { return is_nan(r[pos]) ? is_nan(v) : v == r[pos]; };
       std::vector<double> count(static_cast<std::size_t>(plan.outputs), 0.0);
       for_each_reduced<T>(in, plan, [&](std::int64_t pos, T v, std::int64_t) { count[pos] += hits(pos, v) ? 1 : 0; });

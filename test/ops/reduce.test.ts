@@ -131,7 +131,7 @@ describe('max and min', () => {
   // copied first) and a split block (the generic loop): each group's elements
   // in order, NaN winning and the first of equal values (-0 against 0) kept;
   // argmax and argmin along the single reduced dims too.
-  it('max, min, argmax and argmin match an in-order reference on every layout, with NaN and signed-zero ties', () => {
+  it('max, min (and their gradients), argmax and argmin match an in-order reference on every layout, with NaN and signed-zero ties', () => {
     const cases: [number[], number[], boolean][] = [
       [[40, 3000], [1], false], [[3000, 40], [0], false], [[6, 700, 9], [1], false], [[6, 50, 9, 7], [1, 2], false],
       [[5, 1, 300], [0, 2], false], [[4, 30, 20], [0, 2], false], [[300, 200], [0], true], [[300, 200], [1], true],
@@ -166,6 +166,28 @@ describe('max and min', () => {
           const label = `${dtype} ${max ? 'max' : 'min'} [${shape}] dims [${dims}]${transposed ? ' transposed' : ''}`;
           expect(got.length, label).toBe(want.length);
           for (let j = 0; j < want.length; j++) if (!Object.is(got[j], want[j])) expect([j, got[j]], label).toEqual([j, want[j]]);
+          if (dtype !== 'int32') {
+            // The gradient of ones: 1/count on each element equal to its
+            // group's extremum (0 and -0 alike; NaN where it is NaN), else 0.
+            const count: number[] = new Array(want.length).fill(0);
+            const posOf: number[] = [];
+            const hit = (v: number, r: number) => (Number.isNaN(r) ? Number.isNaN(v) : v === r);
+            for (let i = 0; i < n; i++) {
+              let pos = 0;
+              for (let d = 0; d < shape.length; d++) pos += dims.includes(d) ? 0 : (Math.floor(i / strides[d]!) % shape[d]!) * keptStrides[d]!;
+              posOf.push(pos);
+              if (hit(Math.fround(data[i]!), want[pos]!)) count[pos]!++;
+            }
+            const round = dtype === 'float32' ? Math.fround : (v: number) => v;
+            const base = tg.tensor(data, { dtype, shape, requiresGrad: true });
+            const view = transposed ? base.transpose(0, 1).contiguous().transpose(0, 1) : base;
+            (max ? view.max(dims) : view.min(dims)).backward(tg.ones(keptShape.filter((_, d) => !dims.includes(d)), { dtype }));
+            const grad = Array.from(base.grad!.data());
+            for (let i = 0; i < n; i++) {
+              const w = hit(Math.fround(data[i]!), want[posOf[i]!]!) ? round(1 / count[posOf[i]!]!) : 0;
+              if (grad[i] !== w) expect([i, grad[i]], `${label} gradient`).toEqual([i, w]);
+            }
+          }
           // argmax / argmin along a single reduced dim (of size > 1) or over everything.
           const all = dims.length === shape.length;
           if (!all && dims.length !== 1) continue;

@@ -383,7 +383,28 @@ Tensor leaky_relu(const Tensor& x0, double negative_slope) {
     return v > T(0) ? v : scaled;
   });
   record_with_input("leakyRelu", x, out, [negative_slope](const Tensor& g, const Tensor& v) {
-    return where(gt(v, k(0, v)), g, mul(g, k(negative_slope, g)));
+    return leaky_relu_backward(g, v, negative_slope);
+  });
+  return out;
+}
+
+// g where x > 0, else g·slope (slope in g's dtype, the product rounded as
+// mul's): one pass, where where(x > 0, g, g·slope) took three ([4096,1024]
+// float32 forward + backward, one thread: 4.9 -> 2.95 ms; PyTorch 3.0).
+// Linear in g with a mask of x, so its own backward is itself and x gets no
+// gradient.
+Tensor leaky_relu_backward(const Tensor& grad0, const Tensor& x, double negative_slope) {
+  const Tensor grad = grad0.dtype() == x.dtype() ? grad0 : cast(grad0, x.dtype());
+  Tensor out = visit_floating(grad.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T slope = static_cast<T>(negative_slope);
+    return binary_map<T, T>(grad, x, grad.dtype(), "leakyReluBackward", [slope](T g, T v) {
+      const T scaled = g * slope;  // a select below, not a branch: vectorises
+      return v > T(0) ? g : scaled;
+    });
+  });
+  record("leakyReluBackward", {grad}, out, [sx = SavedTensor(detach(x)), negative_slope](const Grads& g, const Node&) {
+    return Grads{leaky_relu_backward(g[0], sx.unpack(), negative_slope)};
   });
   return out;
 }

@@ -40,6 +40,7 @@ Tensor sigmoid_backward(const Tensor& grad, const Tensor& output);
 Tensor reciprocal(const Tensor& x);
 
 Tensor leaky_relu(const Tensor& x, double negative_slope);
+Tensor leaky_relu_backward(const Tensor& grad, const Tensor& x, double negative_slope);
 Tensor elu(const Tensor& x, double alpha);
 enum class GeluApproximate { None, Tanh };
 // x·Φ(x) with the exact erf form, or PyTorch's tanh approximation.

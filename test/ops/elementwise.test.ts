@@ -130,7 +130,7 @@ describe('elementwise fast paths', () => {
 
   // rsqrt through the sqrt and reciprocal kernels (two roundings, as 1/√x in
   // C), leakyRelu and sign through selects: exact against JavaScript.
-  it('rsqrt, leakyRelu and sign: exact values, special values included', () => {
+  it('rsqrt, leakyRelu (and its gradient) and sign: exact values, special values included', () => {
     const specials = [NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-45, 4, -4, 2, 1e30, 3.4e38];
     for (const dtype of ['float32', 'float64'] as const) {
       const r = dtype === 'float32' ? Math.fround : (v: number) => v;
@@ -143,6 +143,15 @@ describe('elementwise fast paths', () => {
       same(x.rsqrt(), (t) => r(1 / r(Math.sqrt(t))), 'rsqrt');
       same(x.leakyRelu(0.2), (t) => (t > 0 ? t : r(t * r(0.2))), 'leakyRelu');
       same(x.sign(), (t) => (t > 0 ? 1 : t < 0 ? -1 : t), 'sign');
+      // leakyRelu's gradient for an incoming gradient of 3: 3 or 3·0.2 (NaN
+      // inputs take the slope, as where(x > 0, …) does).
+      const leafX = x.detach().setRequiresGrad(true);
+      leafX.leakyRelu(0.2).backward(tg.full(x.shape, 3, { dtype }));
+      const grad = Array.from(leafX.grad!.data());
+      for (let i = 0; i < v.length; i++) {
+        const want = v[i]! > 0 ? 3 : r(3 * r(0.2));
+        if (grad[i] !== want) expect([v[i], grad[i]], `${dtype} leakyRelu gradient`).toEqual([v[i], want]);
+      }
     }
   });
 });

@@ -36,8 +36,10 @@ enum class BinaryOp : int {
 // approximation, as x·σ(2u)), Silu (x·σ(x)), Elu, Softplus, Sin and Cos are
 // vectorised for float32, within 1 ulp of the correctly rounded result (see
 // basic.inc); float64 calls the C library per element. Elu takes alpha as
-// lo; Softplus beta as lo and threshold as hi.
-enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos };
+// lo; Softplus beta as lo and threshold as hi. Cube is x³ as the C library's
+// pow(x, 3): float32 in double (x² exact, one rounding there, then to
+// float), float64 by pow itself.
+enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube };
 
 // Products below this many multiply-adds run on one thread: waking the pool
 // costs more than it saves. Shared with the backward scheduler, which runs

@@ -38,8 +38,9 @@ enum class BinaryOp : int {
 // basic.inc); float64 calls the C library per element. Elu takes alpha as
 // lo; Softplus beta as lo and threshold as hi. Cube is x³ as the C library's
 // pow(x, 3): float32 in double (x² exact, one rounding there, then to
-// float), float64 by pow itself.
-enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube };
+// float), float64 by pow itself. Rsqrt is 1/√x rounded twice (the square
+// root, then the quotient), as the C library's sqrt and a division give.
+enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube, Rsqrt };
 
 // Products below this many multiply-adds run on one thread: waking the pool
 // costs more than it saves. Shared with the backward scheduler, which runs

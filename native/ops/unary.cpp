@@ -303,11 +303,10 @@ Tensor sqrt(const Tensor& x0) {
 
 Tensor rsqrt(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  // 1/√x rounded twice, as the C library's sqrt then a division would: the
-  // vectorised sqrt and reciprocal kernels where x has them (one pass each).
-  const std::optional<Tensor> root = fast_unary(kernels::UnaryOp::Sqrt, x, "rsqrt");
-  const std::optional<Tensor> fast = root ? fast_unary(kernels::UnaryOp::Reciprocal, *root, "rsqrt") : std::nullopt;
-  Tensor out = fast ? *fast : map_floating(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
+  // 1/√x rounded twice, as the C library's sqrt then a division would.
+  Tensor out = fast_or(kernels::UnaryOp::Rsqrt, x, "rsqrt", [&] {
+    return map_floating(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
+  });
   // d/dx x^(-1/2) = -y³/2.
   record_with_output("rsqrt", x, out, [](const Tensor& g, const Tensor& y) {
     return mul(mul(g, mul(y, square(y))), k(-0.5, y));

@@ -296,8 +296,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& w
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
   const auto [x, t] = float_pair(input, target, "mseLoss");
-  const Tensor d = sub(x, t);
-  return reduce_loss(mul(d, d), reduction);
+  // square(d), not mul(d, d): the same values, and a backward of one
+  // product and a doubling instead of two products and their sum.
+  return reduce_loss(square(sub(x, t)), reduction);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {

@@ -422,10 +422,40 @@ Tensor elu(const Tensor& x0, double alpha) {
   // output so that no e^x of a large positive x (inf) enters the graph.
   auto saved = std::make_shared<SavedTensor>();
   record("elu", {x}, out, [sx = SavedTensor(x), saved, alpha](const Grads& g, const Node&) {
-    const Tensor v = sx.unpack(), y = saved->unpack();
-    return Grads{where(gt(v, k(0, v)), g[0], mul(g[0], add(y, k(alpha, y))))};
+    return Grads{elu_backward(g[0], sx.unpack(), saved->unpack(), alpha)};
   });
   *saved = SavedTensor(out, true);
+  return out;
+}
+
+// g where x > 0, else g·(y + alpha) (alpha in y's dtype, rounded as add's),
+// y = elu(x): the slope in one generic pass over x and y, then one product
+// (as where(x > 0, g, g·(y + alpha)) it took four passes: [4096,1024]
+// float32 forward + backward, one thread, 11.8 -> 9.6 ms; PyTorch 7.7). Recorded
+// with inputs {g, y}: linear in g (its gradient there is this op again) and
+// g where not x > 0 in y, through which the second derivative reaches x.
+Tensor elu_backward(const Tensor& grad0, const Tensor& x, const Tensor& y, double alpha) {
+  const Tensor grad = grad0.dtype() == y.dtype() ? grad0 : cast(grad0, y.dtype());
+  const Tensor slope = visit_floating(y.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T a = static_cast<T>(alpha);
+    return binary_map<T, T>(x, y, y.dtype(), "eluBackward", [a](T v, T out) {
+      const T s = out + a;  // a select below, not a branch: vectorises
+      return v > T(0) ? T(1) : s;
+    });
+  });
+  std::optional<Tensor> fast = fast_binary(kernels::BinaryOp::Mul, grad, slope, "eluBackward");
+  Tensor out = fast ? *std::move(fast) : visit_floating(y.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return binary_map<T, T>(grad, slope, y.dtype(), "eluBackward", [](T a, T b) { return a * b; });
+  });
+  record("eluBackward", {grad, y}, out,
+         [sg = SavedTensor(grad), sx = SavedTensor(detach(x)), sy = SavedTensor(y), alpha](const Grads& g,
+                                                                                           const Node& node) {
+           const Tensor v = sx.unpack();
+           return Grads{node.needs_grad(0) ? elu_backward(g[0], v, sy.unpack(), alpha) : Tensor(),
+                        node.needs_grad(1) ? where(gt(v, k(0, v)), k(0, v), mul(g[0], sg.unpack())) : Tensor()};
+         });
   return out;
 }
 

@@ -41,6 +41,7 @@ Tensor reciprocal(const Tensor& x);
 
 Tensor leaky_relu(const Tensor& x, double negative_slope);
 Tensor leaky_relu_backward(const Tensor& grad, const Tensor& x, double negative_slope);
+Tensor elu_backward(const Tensor& grad, const Tensor& x, const Tensor& y, double alpha);
 Tensor elu(const Tensor& x, double alpha);
 enum class GeluApproximate { None, Tanh };
 // x·Φ(x) with the exact erf form, or PyTorch's tanh approximation.

@@ -59,12 +59,17 @@ describe('float32 transcendental kernels', () => {
     expect(list(x.silu()).map((v) => (v === 0 ? 0 : v))).toEqual([NaN, Infinity, 0, 0, 0, 0, 100, 0]);
   });
 
-  it('elu and softplus: special values, and their parameters taken in float32', () => {
+  it('elu and softplus: special values (and elu\'s gradient), and their parameters taken in float32', () => {
     const x = tg.tensor([NaN, Infinity, -Infinity, 0, -0, -1, 3, 30]);
     expect(list(x.elu()).map((v) => (Object.is(v, -0) ? '-0' : v))).toEqual([NaN, Infinity, -1, 0, '-0', Math.fround(Math.expm1(-1)), 3, 30]);
     expect(list(x.softplus())).toEqual([NaN, Infinity, 0, Math.fround(Math.LN2), Math.fround(Math.LN2), Math.fround(Math.log1p(Math.exp(-1))), Math.fround(3 + Math.log1p(Math.exp(-3))), 30]);
     const a = Math.fround(0.3), b = Math.fround(0.7);
     expect(list(tg.tensor([-1, -0.001, 2]).elu(0.3))).toEqual([Math.fround(a * Math.expm1(-1)), Math.fround(a * Math.expm1(Math.fround(-0.001))), 2]);
+    // elu's gradient from its output: g where x > 0, else g·(y + alpha).
+    const leafX = x.detach().setRequiresGrad(true);
+    leafX.elu().backward(tg.full([8], 3));
+    const y1 = Math.fround(Math.expm1(-1));
+    expect(list(leafX.grad!)).toEqual([NaN, 3, 0, 3, 3, Math.fround(3 * Math.fround(y1 + 1)), 3, 3]);
     // threshold 4 on βx: 0.7·5 = 3.5 is below it, 0.7·6 = 4.2 above (x itself).
     expect(list(tg.tensor([5, 6, -2]).softplus(0.7, 4))).toEqual([
       Math.fround((b * 5 + Math.log1p(Math.exp(-b * 5))) / b), 6, Math.fround(Math.log1p(Math.exp(b * -2)) / b)]);

@@ -40,7 +40,8 @@ enum class BinaryOp : int {
 // pow(x, 3): float32 in double (x² exact, one rounding there, then to
 // float), float64 by pow itself. Rsqrt is 1/√x rounded twice (the square
 // root, then the quotient), as the C library's sqrt and a division give.
-enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube, Rsqrt };
+// SqrtPow is pow(x, 0.5): √x but +0 at -0 and +Infinity at -Infinity.
+enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube, Rsqrt, SqrtPow };
 
 // Products below this many multiply-adds run on one thread: waking the pool
 // costs more than it saves. Shared with the backward scheduler, which runs

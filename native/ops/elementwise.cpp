@@ -216,12 +216,14 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
   if (constant_exponent && exponent == 2.0) return square(a);
   if (constant_exponent && exponent == -1.0) return reciprocal(a);
   // float32 evaluated in double and rounded once, by the kernels or (other
-  // layouts, TAPEGRAD_ELEMENTWISE=generic) the C library's double pow; a
-  // constant 3 as x·x·x in double (x² exact), memory-bound: x.pow(3) of
-  // [4096,1024] float32, one thread, 11.1 ms through the pow kernel, 0.75-0.85
-  // so (PyTorch 1.1).
-  std::optional<Tensor> fast =
-      constant_exponent && exponent == 3.0 ? fast_unary(kernels::UnaryOp::Cube, a, "pow") : std::nullopt;
+  // layouts, TAPEGRAD_ELEMENTWISE=generic) the C library's double pow. A
+  // constant 3 as x·x·x in double (x² exact) and 0.5 as the square root
+  // (correctly rounded, pow's special values), both memory-bound: x.pow(3)
+  // of [4096,1024] float32, one thread, 11.1 ms through the pow kernel,
+  // 0.75-0.85 so (PyTorch 1.1); x.pow(0.5) 11.2 -> 0.8 (0.9).
+  std::optional<Tensor> fast;
+  if (constant_exponent && exponent == 3.0) fast = fast_unary(kernels::UnaryOp::Cube, a, "pow");
+  if (constant_exponent && exponent == 0.5) fast = fast_unary(kernels::UnaryOp::SqrtPow, a, "pow");
   if (!fast) fast = fast_binary(kernels::BinaryOp::Pow, a, b, "pow");
   Tensor out = fast ? *std::move(fast) : visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);

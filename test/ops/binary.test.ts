@@ -232,6 +232,24 @@ describe('pow', () => {
     expect([0, Math.fround(2 ** -149)]).toContain(list(tg.tensor([0.5]).pow(150))[0]);
   });
 
+  // A constant exponent of 3 or 0.5 runs as a cube in double / the square
+  // root: pow's values, special ones included, in both dtypes.
+  it('x ** 3 and x ** 0.5 with a number exponent: pow results at special values', () => {
+    const xs = [NaN, Infinity, -Infinity, 0, -0, 4, 2, -4, 3, -2.5, 1e-300, 1e-30, 7e-46, 3e38, -3e38];
+    for (const dtype of ['float32', 'float64'] as const) {
+      const r = dtype === 'float32' ? Math.fround : (v: number) => v;
+      const x = tg.tensor(xs, { dtype });
+      const v = Array.from(x.data());
+      expectSame(list(x.pow(0.5)), v.map((t) => r(Math.pow(t, 0.5))), `${dtype} ** 0.5`);
+      const cube = list(x.pow(3));
+      v.forEach((t, i) => {
+        const e = r(t ** 3);
+        if (!Number.isFinite(e) || e === 0 || dtype === 'float32') expect(Object.is(cube[i], e), `${dtype} ${t} ** 3`).toBe(true);
+        else expect(Math.abs(cube[i]! - e)).toBeLessThanOrEqual(2 ** (Math.floor(Math.log2(Math.abs(e))) - 52));
+      });
+    }
+  });
+
   // A constant exponent of 2 or -1 runs as square / reciprocal: the same
   // results as the C library's pow, special values and gradients included.
   it('x ** 2 and x ** -1 with a number exponent: pow results at special values, and pow gradients', () => {

@@ -190,6 +190,12 @@ struct KernelTable {
   // the result.
   void (*logsumexp_rows_f32)(std::int64_t rows, std::int64_t size, const float* x, float* out);
   void (*logsumexp_rows_f64)(std::int64_t rows, std::int64_t size, const double* x, double* out);
+  // The same over `group` rows `stride` elements apart, for `width`
+  // columns each (out[j] for column j), each column's terms in row order.
+  void (*logsumexp_columns_f32)(std::int64_t group, std::int64_t stride, std::int64_t width, const float* x,
+                                float* out);
+  void (*logsumexp_columns_f64)(std::int64_t group, std::int64_t stride, std::int64_t width, const double* x,
+                                double* out);
   // Optimizer updates of one parameter's elements [0, n). State pointers an
   // update does not use (no momentum, not centered, no amsgrad) may be null.
   void (*sgd_f32)(const SgdUpdate& u, std::int64_t n, float* param, const float* grad, float* momentum_buffer);

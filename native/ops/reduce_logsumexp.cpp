@@ -66,24 +66,27 @@ Tensor logsumexp(const Tensor& t0, const std::vector<std::int64_t>& dims, bool k
   const std::optional<BlockLayout> layout = block_layout(t, plan);
   Tensor out = visit_floating(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    if (layout && layout->inner == 1) {
-      // Trailing dims: the kernel table's rows, split across the pool
-      // (float32 [4096,1024] along dim 1, one thread: 22.5 -> 3.8-4.0 ms
-      // through the loop below; PyTorch 4.6).
-      const Tensor c = contiguous_data(t);
-      Tensor result = empty(plan.out_shape, t.dtype(), "logsumexp");
-      const auto& table = kernels::active();
-      const auto kernel = kernel_for<T>(table.logsumexp_rows_f32, table.logsumexp_rows_f64);
-      const std::int64_t size = layout->group;
-      const T* x = c.data<T>();
-      T* y = result.data<T>();
-      const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / std::max<std::int64_t>(size, 1));
-      runtime::parallel_for(0, layout->outer, grain, [&](std::int64_t begin, std::int64_t end) {
-        kernel(end - begin, size, x + begin * size, y + begin);
-      });
-      return result;
-    }
-    return generic_logsumexp<T>(t, plan);
+    if (!layout) return generic_logsumexp<T>(t, plan);
+    // One block of reduced dims: the kernel table's rows (trailing dims) or
+    // column strips (leading or middle dims), split across the pool. float32,
+    // one thread, ms, against generic_logsumexp (PyTorch): [4096,1024] along
+    // dim 1 4.0 against 22.5 (4.6), along dim 0 6.8 against 24 (10.8);
+    // [64,8,128,128] along dim 1 15.6 against 96 (31).
+    const Tensor c = contiguous_data(t);
+    Tensor result = empty(plan.out_shape, t.dtype(), "logsumexp");
+    if (c.numel() == 0 && layout->group > 0) return result;
+    const auto& table = kernels::active();
+    const auto rows = kernel_for<T>(table.logsumexp_rows_f32, table.logsumexp_rows_f64);
+    const auto columns = kernel_for<T>(table.logsumexp_columns_f32, table.logsumexp_columns_f64);
+    const std::int64_t group = layout->group, inner = layout->inner;
+    const T* x = c.data<T>();
+    T* y = result.data<T>();
+    split_outputs(
+        *layout, [&](std::int64_t begin, std::int64_t end) { rows(end - begin, group, x + begin * group, y + begin); },
+        [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
+          columns(group, inner, width, x + o * group * inner + j0, y + o * inner + j0);
+        });
+    return result;
   });
   record("logsumexp", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {
     const Tensor in = x.unpack();

@@ -211,11 +211,11 @@ describe('max and min', () => {
       }
   });
   // The reductions that accumulate each group in input order (norm, prod,
-  // var, logsumexp over leading or middle dims, max's gradient) walk a block
-  // layout contiguously and split the groups across the pool: the same
-  // arithmetic, so a JavaScript double reference in the same order matches
-  // bit for bit on any thread count (logsumexp over trailing dims runs the
-  // row kernel, in lane order: the same bits on any thread count too).
+  // var) walk a block layout contiguously and split the groups across the
+  // pool: the same arithmetic, so a JavaScript double reference in the same
+  // order matches bit for bit on any thread count. logsumexp runs the kernel
+  // table's rows (lane order) or column strips (row order): the same bits on
+  // any thread count too.
   it('in-order reductions on block layouts: bitwise the in-order double reference on 1, 2 and 3 threads', () => {
     const before = tg.getNumThreads();
     try {
@@ -429,8 +429,9 @@ describe('logsumexp', () => {
     expect(tg.zeros([0]).logsumexp(0).item()).toBe(-Infinity);
   });
   // Along trailing dims the kernel table's rows run (sum in lane order,
-  // float32's terms by a double exp); other dims the generic in-order loop.
-  it('trailing dims (the row kernel) and other dims agree; float32 is the float64 result rounded', () => {
+  // float32's terms by a double exp), along leading or middle dims its column
+  // strips (row order), other dims the generic in-order loop.
+  it('trailing, leading, middle and split dims agree; float32 is the float64 result rounded', () => {
     const rows = 300, cols = 257;
     const data = Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.61) * 30);
     const x32 = tg.tensor(data, { shape: [rows, cols] });
@@ -440,9 +441,34 @@ describe('logsumexp', () => {
     // The same groups as columns of the transpose (the generic loop).
     expectClose(Array.from(x64.transpose(0, 1).contiguous().logsumexp(0).data()), want, 1e-15);
     expect(Array.from(x32.transpose(0, 1).contiguous().logsumexp(0).data())).toEqual(want.map(Math.fround));
+    // The same groups along a middle dim ([3, 257, 100]) and split around a
+    // kept dim (the generic loop).
+    const mid = x64.reshape([3, 100, cols]).transpose(1, 2).contiguous();
+    expectClose(Array.from(mid.logsumexp(1).data()), want, 1e-15);
+    expect(Array.from(mid.to('float32').logsumexp(1).data())).toEqual(want.map(Math.fround));
+    // Middle-dim slices wider than a strip of output columns (1024), on 1-3
+    // threads: the row kernel's results on the transposed copy.
+    const wide = tg.tensor(Array.from({ length: 2 * 9 * 1500 }, (_, i) => Math.cos(i * 0.77) * 20), { shape: [2, 9, 1500], dtype: 'float64' });
+    const byRows = Array.from(wide.transpose(1, 2).contiguous().logsumexp(2).data());
+    const before = tg.getNumThreads();
+    try {
+      for (const threads of [1, 2, 3]) {
+        tg.setNumThreads(threads);
+        expectClose(Array.from(wide.logsumexp(1).data()), byRows, 1e-15);
+      }
+    } finally {
+      tg.setNumThreads(before);
+    }
+    const split = x64.reshape([3, 100, cols]).permute([1, 0, 2]).contiguous();  // [100, 3, 257]
+    expectClose(Array.from(split.logsumexp([0, 2]).data()), [0, 1, 2].map((b) => {
+      const m = Math.max(...want.slice(b * 100, b * 100 + 100));
+      return m + Math.log(want.slice(b * 100, b * 100 + 100).reduce((a, v) => a + Math.exp(v - m), 0));
+    }), 1e-13);
     const specials = tg.tensor([[NaN, 1], [1, NaN], [Infinity, NaN], [NaN, -Infinity], [-Infinity, -Infinity], [Infinity, Infinity], [-Infinity, 3]]);
-    for (const t of [specials, specials.to('float64')])
+    for (const t of [specials, specials.to('float64')]) {
       expect(Array.from(t.logsumexp(1).data())).toEqual([NaN, NaN, NaN, NaN, -Infinity, Infinity, 3]);
+      expect(Array.from(t.transpose(0, 1).contiguous().logsumexp(0).data())).toEqual([NaN, NaN, NaN, NaN, -Infinity, Infinity, 3]);
+    }
     expect(Array.from(tg.zeros([3, 0]).logsumexp(1).data())).toEqual([-Infinity, -Infinity, -Infinity]);
   });
   it('computes int32 input in float32, as PyTorch', () => {

@@ -232,6 +232,18 @@ describe('pow', () => {
     expect([0, Math.fround(2 ** -149)]).toContain(list(tg.tensor([0.5]).pow(150))[0]);
   });
 
+  // Layouts the kernel does not take are made contiguous first: the same bits.
+  it('float32 pow gives the contiguous results on transposed and broadcast operands', () => {
+    const base = tg.tensor(Array.from({ length: 300 * 70 }, (_, i) => Math.sin(i * 0.3) * 4), { shape: [300, 70] });
+    const exps = tg.tensor(Array.from({ length: 70 * 300 }, (_, i) => Math.cos(i * 0.7) * 6), { shape: [70, 300] });
+    const want = Array.from(base.pow(exps.transpose(0, 1).contiguous()).data());
+    expect(Array.from(base.pow(exps.transpose(0, 1)).data())).toEqual(want);
+    expect(Array.from(base.transpose(0, 1).contiguous().transpose(0, 1).pow(exps.transpose(0, 1)).data())).toEqual(want);
+    const column = tg.tensor(Array.from({ length: 70 }, (_, i) => i / 7 - 5), { shape: [70, 1] });
+    const wantColumn = Array.from(base.transpose(0, 1).contiguous().pow(column.expand([70, 300]).contiguous()).data());
+    expect(Array.from(base.transpose(0, 1).pow(column).data())).toEqual(wantColumn);
+  });
+
   // A constant exponent of 3 or 0.5 runs as a cube in double / the square
   // root: pow's values, special ones included, in both dtypes.
   it('x ** 3 and x ** 0.5 with a number exponent: pow results at special values', () => {

@@ -132,6 +132,9 @@ struct KernelTable {
   // Sum of n floats accumulated in double: 16 interleaved lanes combined
   // pairwise, the same order (and result) on every ISA.
   double (*sum_wide_f32)(std::int64_t n, const float* x);
+  // Σ x² in double (float32 widened first), in sum_wide_f32's order.
+  double (*sum_squares_f32)(std::int64_t n, const float* x);
+  double (*sum_squares_f64)(std::int64_t n, const double* x);
   // acc[j] += sum over i < rows of x[i * row_stride + j], j < cols, in
   // double, rows in order (column sums of a row-major block).
   void (*add_rows_f32)(std::int64_t rows, std::int64_t cols, const float* x, std::int64_t row_stride, double* acc);

@@ -1,6 +1,7 @@
 #include "ops/reduce_fast.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/strided.h"
 #include "kernels/kernels.h"
@@ -14,11 +15,12 @@ namespace {
 // Elements per block of a blocked sum (and per parallel chunk of a column sum).
 constexpr std::int64_t kBlock = 8192;
 
-// float32 is summed in double (sum_wide_f32).
-template <typename T>
+// float32 is summed in double (sum_wide_f32); Squares: Σ x² instead.
+template <bool Squares, typename T>
 double block_sum(std::int64_t n, const T* x) {
   const auto& table = kernels::active();
-  return kernel_for<T>(table.sum_wide_f32, table.sum_f64)(n, x);
+  if constexpr (Squares) return kernel_for<T>(table.sum_squares_f32, table.sum_squares_f64)(n, x);
+  else return kernel_for<T>(table.sum_wide_f32, table.sum_f64)(n, x);
 }
 
 // Sums v[begin, end) pairwise (halving), a fixed tree for a given length.
@@ -30,15 +32,15 @@ double pairwise(const std::vector<double>& v, std::size_t begin, std::size_t end
 
 // The blocked sum of n contiguous elements; blocks run on the pool when
 // `parallel`, and combine in the same order either way.
-template <typename T>
+template <bool Squares = false, typename T>
 double blocked_sum(std::int64_t n, const T* x, bool parallel) {
-  if (n <= kBlock) return n == 0 ? 0.0 : block_sum(n, x);
+  if (n <= kBlock) return n == 0 ? 0.0 : block_sum<Squares>(n, x);
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> partial(static_cast<std::size_t>(blocks));
   const auto run = [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t b = begin; b < end; ++b) {
       const std::int64_t lo = b * kBlock, len = std::min(kBlock, n - lo);
-      partial[static_cast<std::size_t>(b)] = block_sum(len, x + lo);
+      partial[static_cast<std::size_t>(b)] = block_sum<Squares>(len, x + lo);
     }
   };
   if (parallel)
@@ -109,7 +111,39 @@ void sums(const T* x, const BlockLayout& l, double divisor, T* out) {
       });
 }
 
+// Euclidean norms of rows of `group` contiguous elements: √(Σ x²) with the
+// squares summed as blocked_sum does, rounded once.
+template <typename T>
+void row_norms(const T* x, const BlockLayout& l, T* out) {
+  const std::int64_t group = l.group;
+  if (l.outer == 1) {
+    out[0] = static_cast<T>(std::sqrt(blocked_sum<true>(group, x, true)));
+    return;
+  }
+  split_outputs(
+      l,
+      [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r)
+          out[r] = static_cast<T>(std::sqrt(blocked_sum<true>(group, x + r * group, false)));
+      },
+      [](std::int64_t, std::int64_t, std::int64_t) {});  // inner == 1: rows only
+}
+
 }  // namespace
+
+std::optional<Tensor> fast_norm2(const Tensor& t, const ReducePlan& plan, const char* op) {
+  if (!is_floating(t.dtype())) return std::nullopt;
+  const std::optional<BlockLayout> layout = block_layout(t, plan);
+  if (!layout || layout->inner != 1) return std::nullopt;
+  const Tensor x = contiguous_data(t);
+  Tensor out = empty(plan.out_shape, x.dtype(), op);
+  if (layout->outer == 0) return out;
+  if (x.dtype() == DType::Float32)
+    row_norms<float>(x.data<float>(), *layout, out.data<float>());
+  else
+    row_norms<double>(x.data<double>(), *layout, out.data<double>());
+  return out;
+}
 
 std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double divisor, const char* op) {
   if (!is_floating(t.dtype())) return std::nullopt;

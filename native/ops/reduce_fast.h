@@ -20,4 +20,9 @@ namespace tapegrad::ops {
 // when the layout has no fast path.
 std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double divisor, const char* op);
 
+// The Euclidean norms (p = 2) of the groups, √(Σ x²) with the squares in
+// double summed in the same blocked order, rounded once, when the reduced
+// dims are trailing (or all of them); nullopt for other layouts.
+std::optional<Tensor> fast_norm2(const Tensor& t, const ReducePlan& plan, const char* op);
+
 }  // namespace tapegrad::ops

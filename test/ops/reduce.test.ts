@@ -213,9 +213,28 @@ describe('max and min', () => {
   // The reductions that accumulate each group in input order (norm, prod,
   // var) walk a block layout contiguously and split the groups across the
   // pool: the same arithmetic, so a JavaScript double reference in the same
-  // order matches bit for bit on any thread count. logsumexp runs the kernel
+  // order matches bit for bit on any thread count. The 2-norm over trailing
+  // dims sums as sum() does (replayed above); logsumexp runs the kernel
   // table's rows (lane order) or column strips (row order): the same bits on
   // any thread count too.
+  // Σ v² in double in the order of sum()'s blocked path: blocks of 8192,
+  // each over 16 interleaved lanes folded pairwise, block sums added
+  // pairwise by halving.
+  const laneSquares = (v: number[]) => {
+    const acc = new Array(16).fill(0);
+    let i = 0;
+    for (; i + 16 <= v.length; i += 16) for (let l = 0; l < 16; l++) acc[l] += v[i + l]! * v[i + l]!;
+    for (let l = 0; i < v.length; i++, l++) acc[l] += v[i]! * v[i]!;
+    for (let w = 8; w >= 1; w /= 2) for (let l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0] as number;
+  };
+  const pairwise = (p: number[], b: number, e: number): number => (e - b === 1 ? p[b]! : pairwise(p, b, b + Math.floor((e - b) / 2)) + pairwise(p, b + Math.floor((e - b) / 2), e));
+  const blockedSquares = (v: number[]) => {
+    if (v.length <= 8192) return laneSquares(v);
+    const partial = [];
+    for (let b = 0; b < v.length; b += 8192) partial.push(laneSquares(v.slice(b, b + 8192)));
+    return pairwise(partial, 0, partial.length);
+  };
   it('in-order reductions on block layouts: bitwise the in-order double reference on 1, 2 and 3 threads', () => {
     const before = tg.getNumThreads();
     try {
@@ -241,10 +260,18 @@ describe('max and min', () => {
           sq[pos] += data[i]! * data[i]!;
           pr[pos] *= near1[i]!;
         }
+        // The 2-norm over trailing dims sums its squares as sum() does
+        // (blocked, lanes): that order, replayed.
+        const rows = !transposed && dims.length === 1 && dims[0] === shape.length - 1;
+        const rowLength = shape[shape.length - 1]!;
+        const norms = rows
+          ? Array.from({ length: n / rowLength }, (_, r) => Math.sqrt(blockedSquares(data.slice(r * rowLength, (r + 1) * rowLength))))
+          : sq.map((v) => Math.sqrt(v));
         for (const threads of [1, 2, 3]) {
           tg.setNumThreads(threads);
           const label = `[${shape}] dims [${dims}]${transposed ? ' transposed' : ''}, ${threads} threads`;
-          expect(Array.from(x.norm(2, dims).data()), `norm ${label}`).toEqual(sq.map((v) => Math.sqrt(v)));
+          expect(Array.from(x.norm(2, dims).data()), `norm ${label}`).toEqual(norms);
+          if (!transposed) expect(x.norm().item(), `whole norm ${label}`).toBe(Math.sqrt(blockedSquares(data)));
           expect(Array.from(y.prod(dims[0]).data()), `prod ${label}`).toEqual(pr);
           if (threads === 1) continue;
           tg.setNumThreads(1);

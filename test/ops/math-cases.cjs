@@ -58,7 +58,7 @@ function inputs() {
   }
   // The 30 floats below 2^20 closest to a multiple of π/2 (found by a
   // search over every float in long double): sin or cos there is about
-  // 4e-9, so a reduction short of ~2^-80 absolute shows up in ulps.
+  // 4e-9, so a reduction that errs by 2^-52 absolute there is an ulp off.
   const closest = [252.89820861816406, 505.7964172363281, 4.71238899230957, 52516.43359375, 1011.5928344726562,
     9.42477798461914, 105032.8671875, 2023.1856689453125, 267058.9375, 14.137166976928711, 1.5707963705062866,
     18.84955596923828, 2238.384765625, 23.56194496154785, 210065.734375, 4046.371337890625, 534117.875,

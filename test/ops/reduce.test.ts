@@ -465,7 +465,7 @@ describe('logsumexp', () => {
     const x64 = tg.tensor(Array.from(x32.data()), { shape: [rows, cols], dtype: 'float64' });
     const want = Array.from(x64.logsumexp(1).data());
     expect(Array.from(x32.logsumexp(1).data())).toEqual(want.map(Math.fround));
-    // The same groups as columns of the transpose (the generic loop).
+    // The same groups as columns of the transpose (the column kernel).
     expectClose(Array.from(x64.transpose(0, 1).contiguous().logsumexp(0).data()), want, 1e-15);
     expect(Array.from(x32.transpose(0, 1).contiguous().logsumexp(0).data())).toEqual(want.map(Math.fround));
     // The same groups along a middle dim ([3, 257, 100]) and split around a

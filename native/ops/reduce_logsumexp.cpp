@@ -74,7 +74,10 @@ Tensor logsumexp(const Tensor& t0, const std::vector<std::int64_t>& dims, bool k
     // [64,8,128,128] along dim 1 15.6 against 96 (31).
     const Tensor c = contiguous_data(t);
     Tensor result = empty(plan.out_shape, t.dtype(), "logsumexp");
-    if (c.numel() == 0 && layout->group > 0) return result;
+    if (c.numel() == 0) {  // no outputs, or empty groups: -Infinity (no data to point into)
+      std::fill(result.data<T>(), result.data<T>() + result.numel(), -std::numeric_limits<T>::infinity());
+      return result;
+    }
     const auto& table = kernels::active();
     const auto rows = kernel_for<T>(table.logsumexp_rows_f32, table.logsumexp_rows_f64);
     const auto columns = kernel_for<T>(table.logsumexp_columns_f32, table.logsumexp_columns_f64);

@@ -497,6 +497,8 @@ describe('logsumexp', () => {
       expect(Array.from(t.transpose(0, 1).contiguous().logsumexp(0).data())).toEqual([NaN, NaN, NaN, NaN, -Infinity, Infinity, 3]);
     }
     expect(Array.from(tg.zeros([3, 0]).logsumexp(1).data())).toEqual([-Infinity, -Infinity, -Infinity]);
+    expect(Array.from(tg.zeros([2, 0, 2]).logsumexp(1).data())).toEqual([-Infinity, -Infinity, -Infinity, -Infinity]);
+    expect(tg.zeros([0, 3]).logsumexp(1).shape).toEqual([0]);
   });
   it('computes int32 input in float32, as PyTorch', () => {
     const r = tg.tensor([0, 0], { dtype: 'int32' }).logsumexp(0);

@@ -525,9 +525,14 @@ Tensor softplus(const Tensor& x0, double beta, double threshold) {
     return math::softplus(v, b, limit);
   });
   // d/dx = σ(βx) below the threshold, 1 above it (where the op is x itself).
-  record_with_input("softplus", x, out, [beta, threshold](const Tensor& g, const Tensor& v) {
-    const Tensor bx = mul(v, k(beta, v));
-    return where(gt(bx, k(threshold, bx)), g, mul(g, sigmoid(bx)));
+  // The threshold is tested as the forward tests it (βx in double against
+  // the parameters in x's dtype), so both take the same branch: βx rounded to
+  // float could fall on the other side (x = 5.7142859, β = 0.7, threshold 4).
+  record_with_input("softplus", x, out, [b, limit](const Tensor& g, const Tensor& v) {
+    const Tensor above = map_floating(v, "softplus", [b, limit](auto t) {
+      return static_cast<double>(t) * b > limit ? 1.0 : 0.0;
+    });
+    return where(above, g, mul(g, sigmoid(mul(v, k(b, v)))));
   });
   return out;
 }

@@ -70,6 +70,13 @@ describe('float32 transcendental kernels', () => {
     leafX.elu().backward(tg.full([8], 3));
     const y1 = Math.fround(Math.expm1(-1));
     expect(list(leafX.grad!)).toEqual([NaN, 3, 0, 3, 3, Math.fround(3 * Math.fround(y1 + 1)), 3, 3]);
+    // The gradient takes the forward's branch where βx rounded to float
+    // would fall on the other side of the threshold (βx = 4.00000003 in
+    // double, 4 in float): 1, not σ(4).
+    const edge = tg.tensor([5.714285850524902], { requiresGrad: true });
+    expect(list(edge.softplus(0.7, 4))).toEqual([Math.fround(5.714285850524902)]);
+    edge.softplus(0.7, 4).backward();
+    expect(list(edge.grad!)).toEqual([1]);
     // threshold 4 on βx: 0.7·5 = 3.5 is below it, 0.7·6 = 4.2 above (x itself).
     expect(list(tg.tensor([5, 6, -2]).softplus(0.7, 4))).toEqual([
       Math.fround((b * 5 + Math.log1p(Math.exp(-b * 5))) / b), 6, Math.fround(Math.log1p(Math.exp(b * -2)) / b)]);

@@ -31,7 +31,9 @@ Moments plan_moments(const Tensor& t, const std::vector<std::int64_t>& dims, dou
 // (mean, then deviations) with the compensation term of the corrected
 // two-pass algorithm, which stays accurate when the mean is large.
 template <typename T>
-std::vector<double> squared_deviations(const Tensor& t, const ReducePlan& plan) {
+std::vector<double> squared_deviations(const Tensor& t0, const ReducePlan& plan) {
+  // A strided input with a block layout is copied once here, not by each pass.
+  const Tensor t = block_layout(t0, plan) ? contiguous_data(t0) : t0;
   auto mean = reduce_into<T, double>(t, plan, 0.0, [](double& a, T x, std::int64_t) { a += x; });
   for (double& m : mean) m /= static_cast<double>(plan.group);
   std::vector<double> sq(mean.size(), 0.0), dev(mean.size(), 0.0);

@@ -50,6 +50,21 @@ double blocked_sum(std::int64_t n, const T* x, bool parallel) {
   return pairwise(partial, 0, partial.size());
 }
 
+// The blocked sums (Squares: of squares) of the rows of a layout with
+// inner == 1, to put(row, sum): a single row's blocks on the pool, else the
+// rows split across it.
+template <bool Squares, typename T, typename Put>
+void row_sums(const T* x, const BlockLayout& l, Put put) {
+  const std::int64_t group = l.group;
+  if (l.outer == 1) return put(0, blocked_sum<Squares>(group, x, true));
+  split_outputs(
+      l,
+      [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) put(r, blocked_sum<Squares>(group, x + r * group, false));
+      },
+      [](std::int64_t, std::int64_t, std::int64_t) {});  // inner == 1: rows only
+}
+
 // The sums of a contiguous x seen as [outer, group, inner] over the middle
 // dim, each divided by `divisor` and rounded to T into out:
 // out[o·inner + j] = (Σ_g x[(o·group + g)·inner + j]) / divisor.
@@ -58,7 +73,7 @@ void sums(const T* x, const BlockLayout& l, double divisor, T* out) {
   const std::int64_t outer = l.outer, group = l.group, inner = l.inner;
   const auto put = [&](std::int64_t i, double sum) { out[i] = static_cast<T>(sum / divisor); };
   if (outer * inner == 0) return;
-  if (inner == 1 && outer == 1) return put(0, blocked_sum(group, x, true));
+  if (inner == 1) return row_sums<false>(x, l, put);
   // Column sums of each [group, inner] slice. Rows are summed in blocks of
   // kRowBlock, then the block sums are added in block order: error grows
   // with kRowBlock + group / kRowBlock, not with group. Split over (slice,
@@ -93,11 +108,7 @@ void sums(const T* x, const BlockLayout& l, double divisor, T* out) {
     return;
   }
   split_outputs(
-      l,
-      [&](std::int64_t begin, std::int64_t end) {
-        // outer rows of `group` contiguous elements each.
-        for (std::int64_t r = begin; r < end; ++r) put(r, blocked_sum(group, x + r * group, false));
-      },
+      l, [](std::int64_t, std::int64_t) {},  // inner > 1: strips only
       [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
         double acc[kOutputStrip], block[kOutputStrip];
         // The first block straight into acc (0 + its sum is its sum), as the
@@ -111,24 +122,6 @@ void sums(const T* x, const BlockLayout& l, double divisor, T* out) {
       });
 }
 
-// Euclidean norms of rows of `group` contiguous elements: √(Σ x²) with the
-// squares summed as blocked_sum does, rounded once.
-template <typename T>
-void row_norms(const T* x, const BlockLayout& l, T* out) {
-  const std::int64_t group = l.group;
-  if (l.outer == 1) {
-    out[0] = static_cast<T>(std::sqrt(blocked_sum<true>(group, x, true)));
-    return;
-  }
-  split_outputs(
-      l,
-      [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t r = begin; r < end; ++r)
-          out[r] = static_cast<T>(std::sqrt(blocked_sum<true>(group, x + r * group, false)));
-      },
-      [](std::int64_t, std::int64_t, std::int64_t) {});  // inner == 1: rows only
-}
-
 }  // namespace
 
 std::optional<Tensor> fast_norm2(const Tensor& t, const ReducePlan& plan, const char* op) {
@@ -138,10 +131,11 @@ std::optional<Tensor> fast_norm2(const Tensor& t, const ReducePlan& plan, const 
   const Tensor x = contiguous_data(t);
   Tensor out = empty(plan.out_shape, x.dtype(), op);
   if (layout->outer == 0) return out;
-  if (x.dtype() == DType::Float32)
-    row_norms<float>(x.data<float>(), *layout, out.data<float>());
-  else
-    row_norms<double>(x.data<double>(), *layout, out.data<double>());
+  visit_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* po = out.data<T>();
+    row_sums<true>(x.data<T>(), *layout, [po](std::int64_t r, double squares) { po[r] = static_cast<T>(std::sqrt(squares)); });
+  });
   return out;
 }
 

@@ -12,7 +12,6 @@
 #include "ops/reduce_impl.h"
 #include "ops/shape.h"
 #include "runtime/error.h"
-#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 

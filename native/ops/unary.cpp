@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/autograd.h"
+#include "core/grad_mode.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_fast.h"
 #include "ops/elementwise_impl.h"
@@ -125,7 +126,7 @@ Tensor sigmoid_second(const Tensor& y) { return sub(k(1, y), mul(y, k(2, y))); }
 template <typename Slope>
 Tensor fused_backward(kernels::BinaryOp op, const char* name, const Tensor& grad0, const Tensor& v, Slope slope,
                       Tensor (*second)(const Tensor&), Tensor (*again)(const Tensor&, const Tensor&)) {
-  const Tensor grad = grad0.dtype() == v.dtype() ? grad0 : cast(grad0, v.dtype());
+  const Tensor grad = cast(grad0, v.dtype());
   std::optional<Tensor> fast = fast_binary(op, grad, v, name);
   Tensor out = fast ? *std::move(fast) : visit_floating(v.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -393,7 +394,7 @@ Tensor leaky_relu(const Tensor& x0, double negative_slope) {
 // Linear in g with a mask of x, so its own backward is itself and x gets no
 // gradient.
 Tensor leaky_relu_backward(const Tensor& grad0, const Tensor& x, double negative_slope) {
-  const Tensor grad = grad0.dtype() == x.dtype() ? grad0 : cast(grad0, x.dtype());
+  const Tensor grad = cast(grad0, x.dtype());
   Tensor out = visit_floating(grad.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T slope = static_cast<T>(negative_slope);
@@ -435,7 +436,7 @@ Tensor elu(const Tensor& x0, double alpha) {
 // with inputs {g, y}: linear in g (its gradient there is this op again) and
 // g where not x > 0 in y, through which the second derivative reaches x.
 Tensor elu_backward(const Tensor& grad0, const Tensor& x, const Tensor& y, double alpha) {
-  const Tensor grad = grad0.dtype() == y.dtype() ? grad0 : cast(grad0, y.dtype());
+  const Tensor grad = cast(grad0, y.dtype());
   const Tensor slope = visit_floating(y.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T a = static_cast<T>(alpha);
@@ -444,11 +445,11 @@ Tensor elu_backward(const Tensor& grad0, const Tensor& x, const Tensor& y, doubl
       return v > T(0) ? T(1) : s;
     });
   });
-  std::optional<Tensor> fast = fast_binary(kernels::BinaryOp::Mul, grad, slope, "eluBackward");
-  Tensor out = fast ? *std::move(fast) : visit_floating(y.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    return binary_map<T, T>(grad, slope, y.dtype(), "eluBackward", [](T a, T b) { return a * b; });
-  });
+  Tensor out;
+  {
+    GradModeGuard no_grad(false);  // recorded below, with y as an input
+    out = mul(grad, slope);
+  }
   record("eluBackward", {grad, y}, out,
          [sg = SavedTensor(grad), sx = SavedTensor(detach(x)), sy = SavedTensor(y), alpha](const Grads& g,
                                                                                            const Node& node) {

@@ -100,6 +100,7 @@ describe('binary ops: gradients', () => {
       ['x ** 3', (t) => t.pow(3), x],
       ['x ** 2', (t) => t.pow(2), x],
       ['p ** -1.5', (t) => t.pow(-1.5), p],
+      ['p ** 0.5', (t) => t.pow(0.5), p],
       ['2 ** x', (t) => tg.pow(2, t), x],
       ['max(x, 0.1)', (t) => t.maximum(0.1), x],
       ['min(0.1, x)', (t) => tg.minimum(0.1, t), x],

@@ -526,14 +526,20 @@ Tensor softplus(const Tensor& x0, double beta, double threshold) {
     return math::softplus(v, b, limit);
   });
   // d/dx = σ(βx) below the threshold, 1 above it (where the op is x itself).
-  // The threshold is tested as the forward tests it (βx in double against
-  // the parameters in x's dtype), so both take the same branch: βx rounded to
-  // float could fall on the other side (x = 5.7142859, β = 0.7, threshold 4).
+  // A threshold past where σ rounds to 1 (βx > 17.33 in float32, 36.8 in
+  // float64; the default 20 for float32, and binaryCrossEntropyWithLogits'
+  // Infinity) needs no mask: σ(βx) is 1 there anyway, so g·σ(βx) is g.
+  // Otherwise the threshold is tested as the forward tests it (βx in double
+  // against the parameters in x's dtype), so both take the same branch: βx
+  // rounded to float could fall on the other side (x = 5.7142859, β = 0.7,
+  // threshold 4).
   record_with_input("softplus", x, out, [b, limit](const Tensor& g, const Tensor& v) {
+    const Tensor slope = sigmoid(b == 1 ? v : mul(v, k(b, v)));
+    if (limit >= (v.dtype() == DType::Float32 ? 18.0 : 38.0)) return mul(g, slope);
     const Tensor above = map_floating(v, "softplus", [b, limit](auto t) {
       return static_cast<double>(t) * b > limit ? 1.0 : 0.0;
     });
-    return where(above, g, mul(g, sigmoid(mul(v, k(b, v)))));
+    return where(above, g, mul(g, slope));
   });
   return out;
 }

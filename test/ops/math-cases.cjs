@@ -222,7 +222,14 @@ function runAll(tg) {
     r.maxUlp = Math.ceil(r.maxUlp * 1e6) / 1e6;  // up, so the 1-ulp bound stays strict
     if (r.worst) r.worst.want = Number(r.worst.want.toPrecision(12));
   }
-  return { count: x.length, result };
+  // σ rounds to 1 beyond 17.33 (1 - σ below half an ulp of 1): softplus's
+  // gradient takes σ(βx) unmasked above a threshold of at least 18. Every
+  // float from 17.5 to 18.5, and beyond.
+  const steps = Uint32Array.from({ length: 0x80001 }, (_, i) => 0x418c0000 + i);  // 17.5 ... 18.5
+  const above = [...new Float32Array(steps.buffer), 20, 88.7, 1e10, FLT_MAX, Infinity];
+  const sigmoidAbove = tg.tensor(above, { dtype: 'float32' }).sigmoid().data();
+  const sigmoidNotOne = above.filter((_, i) => sigmoidAbove[i] !== 1).slice(0, 10);
+  return { count: x.length, result, sigmoidNotOne };
 }
 
 module.exports = { runAll };

@@ -8,7 +8,7 @@ import { tg, runnableIsas, runCaseScript } from '../helpers.js';
 
 const casesPath = path.join(__dirname, 'math-cases.cjs');
 const list = (t: tg.Tensor) => Array.from(t.data());
-type Report = { count: number; result: Record<string, { maxUlp: number; mismatches: unknown[] }> };
+type Report = { count: number; result: Record<string, { maxUlp: number; mismatches: unknown[] }>; sigmoidNotOne: number[] };
 
 // The gradients g·f'(x) for float32 g and x, from backward().
 const POW = ['pow3', 'powHalf', 'powMinus2_5', 'powMinus7', 'powTensor'];
@@ -16,6 +16,7 @@ const BACKWARD = ['geluBackward', 'geluTanhBackward', 'siluBackward', 'tanhBackw
 
 function check(r: Report, ops: string[]) {
   expect(r.count).toBeGreaterThan(400000);
+  expect(r.sigmoidNotOne).toEqual([]);
   for (const op of ops) {
     expect(r.result[op]!.mismatches, op).toEqual([]);
     expect(r.result[op]!.maxUlp, op).toBeLessThanOrEqual(1);
@@ -77,6 +78,18 @@ describe('float32 transcendental kernels', () => {
     expect(list(edge.softplus(0.7, 4))).toEqual([Math.fround(5.714285850524902)]);
     edge.softplus(0.7, 4).backward();
     expect(list(edge.grad!)).toEqual([1]);
+    // Thresholds of 18 and more take σ(βx) unmasked (it is 1 above them):
+    // above the threshold the gradient is still g itself, below it g·σ(βx)
+    // (in float32: σ rounded, then the product).
+    const gr = [3.7, -1.25, 3.7, 2.5, 3.7];
+    const sig32 = (v: number) => Math.fround(1 / (1 + Math.exp(-v)));
+    for (const [beta, threshold] of [[1, 20], [0.5, 18], [1, Infinity]]) {
+      const xs = [25, 20.5, 17, -3, Infinity].map((v) => v / beta);
+      const leaf = tg.tensor(xs, { requiresGrad: true });
+      leaf.softplus(beta, threshold).backward(tg.tensor(gr));
+      const want = xs.map((v, i) => (beta * v > threshold || v === Infinity ? Math.fround(gr[i]!) : Math.fround(Math.fround(gr[i]!) * sig32(Math.fround(beta * v)))));
+      expect(list(leaf.grad!), `softplus(${beta}, ${threshold})`).toEqual(want);
+    }
     // threshold 4 on βx: 0.7·5 = 3.5 is below it, 0.7·6 = 4.2 above (x itself).
     expect(list(tg.tensor([5, 6, -2]).softplus(0.7, 4))).toEqual([
       Math.fround((b * 5 + Math.log1p(Math.exp(-b * 5))) / b), 6, Math.fround(Math.log1p(Math.exp(b * -2)) / b)]);

@@ -57,6 +57,10 @@ class Node : public std::enable_shared_from_this<Node> {
   const std::uint64_t sequence_nr;
   // Hooks registered on non-leaf outputs: (output index, hook).
   std::vector<std::pair<std::uint32_t, GradHook>> pre_hooks;
+  // The engine passes zeros for outputs that got no gradient, unless the
+  // rule handles those itself (undefined gradients; split's, which then
+  // writes zeros only once, into its input's gradient).
+  bool takes_missing_grads = false;
 };
 
 // A tensor kept for backward. For an op's own output it keeps no strong

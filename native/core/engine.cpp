@@ -298,7 +298,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
         for (auto [slot, index] : it->second) captured[index] = inputs[slot];
     }
     const bool run_node = any && (captures ? needed.count(node) > 0 && !dynamic_cast<AccumulateGrad*>(node) : true);
-    if (run_node)
+    if (run_node && !node->takes_missing_grads)
       for (std::size_t k = 0; k < inputs.size(); ++k)
         if (!inputs[k].defined()) inputs[k] = filled(node->outputs[k].shape, node->outputs[k].dtype, 0.0);
     return run_node;

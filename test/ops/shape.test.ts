@@ -356,6 +356,25 @@ describe('split and chunk', () => {
     expect(tg.zeros([2, 0]).chunk(3, 1).map((p) => p.shape)).toEqual([[2, 0], [2, 0], [2, 0]]);
   });
 
+  it('gradients when only some pieces are used: zeros elsewhere, differentiable twice', () => {
+    const x = tg.arange(12, { dtype: 'float64' }).reshape(3, 4).setRequiresGrad(true);
+    const [a, , c] = x.split([2, 1, 1], 1) as [Tensor, Tensor, Tensor];
+    a.mul(tg.tensor([[1, 2]], { dtype: 'float64' })).sum().add(c.mul(3).sum()).backward();
+    expect(x.grad!.toArray()).toEqual([[1, 2, 0, 3], [1, 2, 0, 3], [1, 2, 0, 3]]);
+    // The first and last of three pieces along dim 0, then through a second derivative.
+    const f = (t: Tensor) => {
+      const [p, , r] = t.split([1, 2, 1]) as [Tensor, Tensor, Tensor];
+      return p.mul(p).sum().add(r.mul(p).sum());
+    };
+    const y = tg.tensor([[0.5, -1.5], [2, 3], [0.25, 1], [-2, 0.75]], { dtype: 'float64', requiresGrad: true });
+    expect(tg.gradcheck(f, [y])).toBe(true);
+    expect(tg.gradgradcheck(f, [y])).toBe(true);
+    const z = tg.ones([2, 3]).setRequiresGrad(true);
+    z.chunk(3, 1)[1]!.backward(tg.full([2, 1], 2));
+    expect(z.grad!.dtype).toBe('float32');
+    expect(z.grad!.toArray()).toEqual([[0, 2, 0], [0, 2, 0]]);
+  });
+
   it('rejects bad arguments', () => {
     const x = tg.zeros([4, 2]);
     expectError(() => x.split([1, 2]), RangeError, /^split: sections \[1, 2\] sum to 3 but dim 0 has size 4/);

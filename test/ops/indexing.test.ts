@@ -83,6 +83,10 @@ describe('indexSelect', () => {
     expect(y.gradFn).toBe('indexSelect');
     y.mul(tg.tensor([1, 2, 3])).sum().backward();
     expect(x.grad!.toArray()).toEqual([2, 0, 4]);
+    // Rows along dim 0, repeated: whole rows added, in index order.
+    const m = tg.zeros([3, 2], { requiresGrad: true });
+    m.indexSelect(0, int([2, 0, 2])).backward(tg.tensor([[0.1, 1], [2, 3], [0.2, 5]]));
+    expect(m.grad!.toArray()).toEqual([[2, 3], [0, 0], [Math.fround(Math.fround(0.1) + Math.fround(0.2)), 6]]);
   });
 
   it('gradcheck and gradgradcheck', () => {
@@ -163,6 +167,10 @@ describe('scatterAdd', () => {
     // int32 sums wrap as in PyTorch, without undefined behaviour.
     expect(int([2147483647]).scatterAdd(0, int([0]), int([1])).toArray()).toEqual([-2147483648]);
     expect(tg.tensor(1).scatterAdd(0, int(0), tg.tensor(2)).item()).toBe(3);
+    // An index constant along rows (expanded) adds whole rows at once: same sums, wrapping too.
+    const rows = int([[1], [1], [0]]).expand([3, 3]);
+    const summed = tg.zeros([2, 3], { dtype: 'int32' }).scatterAdd(0, rows, int([[2147483647, 1, 2], [1, 10, 20], [7, 8, 9]]));
+    expect(summed.toArray()).toEqual([[7, 8, 9], [-2147483648, 11, 22]]);
   });
 
   it('validates every index and shape before writing', () => {

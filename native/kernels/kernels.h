@@ -31,7 +31,8 @@ enum class BinaryOp : int {
 };
 
 // Elementwise unary ops on float32/float64. Clamp reads lo and hi (min then
-// max, NaN passes through); the others ignore them. Relu keeps NaN. Exp,
+// max, NaN passes through); the others ignore them. Relu keeps NaN;
+// LeakyRelu is x > 0 ? x : x·lo (NaN·lo for NaN). Exp,
 // Log, Tanh, Sigmoid, Gelu (exact, x·Φ(x)), GeluTanh (PyTorch's tanh
 // approximation, as x·σ(2u)), Silu (x·σ(x)), Elu, Softplus, Sin and Cos are
 // vectorised for float32, within 1 ulp of the correctly rounded result (see
@@ -41,7 +42,7 @@ enum class BinaryOp : int {
 // float), float64 by pow itself. Rsqrt is 1/√x rounded twice (the square
 // root, then the quotient), as the C library's sqrt and a division give.
 // SqrtPow is pow(x, 0.5): √x but +0 at -0 and +Infinity at -Infinity.
-enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube, Rsqrt, SqrtPow };
+enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube, Rsqrt, SqrtPow, LeakyRelu };
 
 // Products below this many multiply-adds run on one thread: waking the pool
 // costs more than it saves. Shared with the backward scheduler, which runs
@@ -140,7 +141,7 @@ struct KernelTable {
   void (*add_rows_f32)(std::int64_t rows, std::int64_t cols, const float* x, std::int64_t row_stride, double* acc);
   void (*add_rows_f64)(std::int64_t rows, std::int64_t cols, const double* x, std::int64_t row_stride, double* acc);
   // out[i] = op(x[i]), i < n; out may be x exactly. stream_out as for
-  // binary ops: honoured by Neg, Abs, Square, Sqrt, Reciprocal, Relu and
+  // binary ops: honoured by Neg, Abs, Square, Sqrt, Reciprocal, Relu, LeakyRelu and
   // Clamp, not by the transcendental functions (bound by arithmetic).
   void (*unary_f32)(UnaryOp op, std::int64_t n, const float* x, float* out, float lo, float hi, bool stream_out);
   void (*unary_f64)(UnaryOp op, std::int64_t n, const double* x, double* out, double lo, double hi,

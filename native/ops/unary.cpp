@@ -377,9 +377,12 @@ Tensor reciprocal(const Tensor& x0) {
 Tensor leaky_relu(const Tensor& x0, double negative_slope) {
   check_number(negative_slope, true, "leakyRelu", "negativeSlope");
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "leakyRelu", [negative_slope](auto v) {
+  // The slope in x's dtype, as the kernel takes it (other layouts: the same formula).
+  const double slope = in_dtype(negative_slope, x.dtype());
+  std::optional<Tensor> fast = fast_unary(kernels::UnaryOp::LeakyRelu, x, "leakyRelu", slope);
+  Tensor out = fast ? *std::move(fast) : map_floating(x, "leakyRelu", [slope](auto v) {
     using T = decltype(v);
-    const T scaled = v * static_cast<T>(negative_slope);  // a select below, not a branch: vectorises
+    const T scaled = v * static_cast<T>(slope);  // a select below, not a branch: vectorises
     return v > T(0) ? v : scaled;
   });
   record_with_input("leakyRelu", x, out, [negative_slope](const Tensor& g, const Tensor& v) {

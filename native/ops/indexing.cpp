@@ -140,30 +140,19 @@ Tensor pad_to(Tensor t, const Shape& shape) {
 }
 
 // The gradients of gather and index_select: grad added through the index
-// into zeros of the input's shape. The zeros are this op's own, so the sum
-// goes in place (scatterAdd and indexAdd copy their input first: for a
-// [4096, 1024] float32 input 16 MB more read and written). Differentiable:
-// their gradient gathers again.
-Tensor gather_backward(const Tensor& grad, std::int64_t d, const Tensor& index, const Shape& in) {
-  Tensor out = full(in, 0.0, grad.dtype(), "gather");
-  const Tensor out1 = at_least_1d(out), idx = at_least_1d(index);
-  scatter_add_kernel(idx.shape(), out1, without_dim(out1, d), out1.strides()[d], at_least_1d(grad), idx,
-                     {idx.strides(), idx.offset()});
-  record("gatherBackward", {grad}, out, [d, saved = SavedTensor(index)](const Grads& g, const Node&) {
-    return Grads{gather(g[0], d, saved.unpack())};
-  });
-  return out;
-}
-
-Tensor index_select_backward(const Tensor& grad, std::int64_t d, const Tensor& index, const Shape& in) {
-  Tensor out = full(in, 0.0, grad.dtype(), "indexSelect");
-  const Tensor out1 = at_least_1d(out), idx = at_least_1d(index);
-  Shape shape = out1.shape();
-  shape[d] = idx.shape()[0];
-  scatter_add_kernel(shape, out1, without_dim(out1, d), out1.strides()[d], at_least_1d(grad), idx,
-                     index_along(idx, shape.size(), d));
-  record("indexSelectBackward", {grad}, out, [d, saved = SavedTensor(index)](const Grads& g, const Node&) {
-    return Grads{index_select(g[0], d, saved.unpack())};
+// into zeros of the input's shape, walking `shape` with the index at `x`
+// (as the forward read it). The zeros are this op's own, so the sum goes in
+// place (scatterAdd and indexAdd copy their input first: for a [4096, 1024]
+// float32 input 16 MB more read and written). Differentiable: the gradient
+// gathers again (`forward`, the op `op` itself; `name` names this node).
+Tensor add_into_zeros(const char* op, const char* name, const Tensor& grad, std::int64_t d, const Tensor& index,
+                      const Shape& in, const Shape& shape, const Strided& x,
+                      Tensor (*forward)(const Tensor&, std::int64_t, const Tensor&)) {
+  Tensor out = full(in, 0.0, grad.dtype(), op);
+  const Tensor out1 = at_least_1d(out);
+  scatter_add_kernel(shape, out1, without_dim(out1, d), out1.strides()[d], at_least_1d(grad), at_least_1d(index), x);
+  record(name, {grad}, out, [d, forward, saved = SavedTensor(index)](const Grads& g, const Node&) {
+    return Grads{forward(g[0], d, saved.unpack())};
   });
   return out;
 }
@@ -184,7 +173,11 @@ Tensor index_select(const Tensor& t, std::int64_t dim, const Tensor& index) {
   gather_kernel(shape, at_least_1d(out), self, without_dim(self, d), self.strides()[d], idx,
                 index_along(idx, shape.size(), d));
   record(op, {t}, out, [d, in = t.shape(), saved = SavedTensor(index)](const Grads& g, const Node&) {
-    return Grads{index_select_backward(g[0], d, saved.unpack(), in)};
+    const Tensor index = saved.unpack(), idx = at_least_1d(index);
+    Shape walked = in.empty() ? Shape{1} : in;
+    walked[d] = idx.shape()[0];
+    return Grads{add_into_zeros("indexSelect", "indexSelectBackward", g[0], d, index, in, walked,
+                                index_along(idx, walked.size(), d), index_select)};
   });
   return out;
 }
@@ -230,7 +223,9 @@ Tensor gather(const Tensor& t, std::int64_t dim, const Tensor& index) {
   gather_kernel(idx.shape(), at_least_1d(out), self, without_dim(self, d), self.strides()[d], idx,
                 {idx.strides(), idx.offset()});
   record(op, {t}, out, [d, in = t.shape(), saved = SavedTensor(index)](const Grads& g, const Node&) {
-    return Grads{gather_backward(g[0], d, saved.unpack(), in)};
+    const Tensor index = saved.unpack(), idx = at_least_1d(index);
+    return Grads{add_into_zeros("gather", "gatherBackward", g[0], d, index, in, idx.shape(),
+                                {idx.strides(), idx.offset()}, gather)};
   });
   return out;
 }

@@ -136,6 +136,10 @@ struct KernelTable {
   // Σ x² in double (float32 widened first), in sum_wide_f32's order.
   double (*sum_squares_f32)(std::int64_t n, const float* x);
   double (*sum_squares_f64)(std::int64_t n, const double* x);
+  // Σ (x - mean)² into sums[0] and Σ (x - mean) into sums[1], in double, in
+  // sum_wide_f32's order: the two sums of a corrected two-pass variance.
+  void (*sum_deviations_f32)(std::int64_t n, const float* x, double mean, double* sums);
+  void (*sum_deviations_f64)(std::int64_t n, const double* x, double mean, double* sums);
   // acc[j] += sum over i < rows of x[i * row_stride + j], j < cols, in
   // double, rows in order (column sums of a row-major block).
   void (*add_rows_f32)(std::int64_t rows, std::int64_t cols, const float* x, std::int64_t row_stride, double* acc);

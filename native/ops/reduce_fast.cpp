@@ -23,24 +23,32 @@ double block_sum(std::int64_t n, const T* x) {
   else return kernel_for<T>(table.sum_wide_f32, table.sum_f64)(n, x);
 }
 
+// The two sums of a corrected two-pass variance, added as a pair.
+struct DeviationSums {
+  double squares = 0.0, deviations = 0.0;
+  DeviationSums operator+(const DeviationSums& o) const { return {squares + o.squares, deviations + o.deviations}; }
+};
+
 // Sums v[begin, end) pairwise (halving), a fixed tree for a given length.
-double pairwise(const std::vector<double>& v, std::size_t begin, std::size_t end) {
+template <typename Value>
+Value pairwise(const std::vector<Value>& v, std::size_t begin, std::size_t end) {
   if (end - begin == 1) return v[begin];
   const std::size_t mid = begin + (end - begin) / 2;
   return pairwise(v, begin, mid) + pairwise(v, mid, end);
 }
 
-// The blocked sum of n contiguous elements; blocks run on the pool when
-// `parallel`, and combine in the same order either way.
-template <bool Squares = false, typename T>
-double blocked_sum(std::int64_t n, const T* x, bool parallel) {
-  if (n <= kBlock) return n == 0 ? 0.0 : block_sum<Squares>(n, x);
+// block(len, x) over the blocks of n contiguous elements, added pairwise;
+// blocks run on the pool when `parallel`, and combine in the same order
+// either way.
+template <typename Value, typename T, typename Block>
+Value blocked(std::int64_t n, const T* x, bool parallel, Block block) {
+  if (n <= kBlock) return n == 0 ? Value{} : block(n, x);
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
-  std::vector<double> partial(static_cast<std::size_t>(blocks));
+  std::vector<Value> partial(static_cast<std::size_t>(blocks));
   const auto run = [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t b = begin; b < end; ++b) {
       const std::int64_t lo = b * kBlock, len = std::min(kBlock, n - lo);
-      partial[static_cast<std::size_t>(b)] = block_sum<Squares>(len, x + lo);
+      partial[static_cast<std::size_t>(b)] = block(len, x + lo);
     }
   };
   if (parallel)
@@ -50,19 +58,43 @@ double blocked_sum(std::int64_t n, const T* x, bool parallel) {
   return pairwise(partial, 0, partial.size());
 }
 
-// The blocked sums (Squares: of squares) of the rows of a layout with
-// inner == 1, to put(row, sum): a single row's blocks on the pool, else the
-// rows split across it.
-template <bool Squares, typename T, typename Put>
-void row_sums(const T* x, const BlockLayout& l, Put put) {
+// The blocked sum (Squares: of squares) of n contiguous elements.
+template <bool Squares = false, typename T>
+double blocked_sum(std::int64_t n, const T* x, bool parallel) {
+  return blocked<double>(n, x, parallel, [](std::int64_t len, const T* p) { return block_sum<Squares>(len, p); });
+}
+
+// Σ (x - mean)² and Σ (x - mean) of n contiguous elements, blocked.
+template <typename T>
+DeviationSums blocked_deviations(std::int64_t n, const T* x, double mean, bool parallel) {
+  const auto kernel = kernel_for<T>(kernels::active().sum_deviations_f32, kernels::active().sum_deviations_f64);
+  return blocked<DeviationSums>(n, x, parallel, [&](std::int64_t len, const T* p) {
+    double sums[2];
+    kernel(len, p, mean, sums);
+    return DeviationSums{sums[0], sums[1]};
+  });
+}
+
+// row(r, x + r·group, parallel) for each row of a layout with inner == 1:
+// a single row with `parallel` (its blocks on the pool), else the rows split
+// across the pool.
+template <typename T, typename Row>
+void each_row(const T* x, const BlockLayout& l, Row row) {
   const std::int64_t group = l.group;
-  if (l.outer == 1) return put(0, blocked_sum<Squares>(group, x, true));
+  if (l.outer == 1) return row(0, x, true);
   split_outputs(
       l,
       [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t r = begin; r < end; ++r) put(r, blocked_sum<Squares>(group, x + r * group, false));
+        for (std::int64_t r = begin; r < end; ++r) row(r, x + r * group, false);
       },
       [](std::int64_t, std::int64_t, std::int64_t) {});  // inner == 1: rows only
+}
+
+// The blocked sums (Squares: of squares) of the rows of a layout with
+// inner == 1, to put(row, sum).
+template <bool Squares, typename T, typename Put>
+void row_sums(const T* x, const BlockLayout& l, Put put) {
+  each_row(x, l, [&](std::int64_t r, const T* xr, bool parallel) { put(r, blocked_sum<Squares>(l.group, xr, parallel)); });
 }
 
 // The sums of a contiguous x seen as [outer, group, inner] over the middle
@@ -123,6 +155,25 @@ void sums(const T* x, const BlockLayout& l, double divisor, T* out) {
 }
 
 }  // namespace
+
+std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, const ReducePlan& plan) {
+  if (!is_floating(t.dtype())) return std::nullopt;
+  const std::optional<BlockLayout> layout = block_layout(t, plan);
+  if (!layout || layout->inner != 1 || layout->group == 0) return std::nullopt;
+  const Tensor x = contiguous_data(t);
+  std::vector<double> out(static_cast<std::size_t>(layout->outer));
+  if (layout->outer == 0) return out;
+  visit_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const double n = static_cast<double>(layout->group);
+    each_row(x.data<T>(), *layout, [&](std::int64_t r, const T* xr, bool parallel) {
+      const double mean = blocked_sum(layout->group, xr, parallel) / n;
+      const DeviationSums d = blocked_deviations(layout->group, xr, mean, parallel);
+      out[static_cast<std::size_t>(r)] = d.squares - d.deviations * d.deviations / n;
+    });
+  });
+  return out;
+}
 
 std::optional<Tensor> fast_norm2(const Tensor& t, const ReducePlan& plan, const char* op) {
   if (!is_floating(t.dtype())) return std::nullopt;

@@ -20,6 +20,12 @@ namespace tapegrad::ops {
 // when the layout has no fast path.
 std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double divisor, const char* op);
 
+// Per group, Σ (x - mean)² - (Σ (x - mean))²/n in double (the corrected
+// two-pass sum of squared deviations of var and std), the mean and both
+// sums blocked as above, when the reduced dims are trailing (or all of them)
+// and not empty; nullopt for other layouts.
+std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, const ReducePlan& plan);
+
 // The Euclidean norms (p = 2) of the groups, √(Σ x²) with the squares in
 // double summed in the same blocked order, rounded once, when the reduced
 // dims are trailing (or all of them); nullopt for other layouts.

@@ -4,6 +4,7 @@
 #include "core/autograd.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
+#include "ops/reduce_fast.h"
 #include "ops/reduce_impl.h"
 #include "ops/shape.h"
 #include "runtime/error.h"
@@ -30,8 +31,10 @@ Moments plan_moments(const Tensor& t, const std::vector<std::int64_t>& dims, dou
 // Sum of squared deviations from the mean per group, in double: two passes
 // (mean, then deviations) with the compensation term of the corrected
 // two-pass algorithm, which stays accurate when the mean is large.
+// Rows (trailing reduced dims) take the blocked kernels of reduce_fast.h.
 template <typename T>
 std::vector<double> squared_deviations(const Tensor& t0, const ReducePlan& plan) {
+  if (std::optional<std::vector<double>> fast = fast_squared_deviations(t0, plan)) return std::move(*fast);
   // A strided input with a block layout is copied once here, not by each pass.
   const Tensor t = block_layout(t0, plan) ? contiguous_data(t0) : t0;
   auto mean = reduce_into<T, double>(t, plan, 0.0, [](double& a, T x, std::int64_t) { a += x; });

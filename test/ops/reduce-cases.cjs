@@ -1,6 +1,6 @@
-// sum and mean over inputs reduced over one block of dims (the blocked fast
-// path, any layout) and over other dims, against a compensated
-// float64 reference; prints a digest of every result bit so that runs on
+// sum, mean and var over inputs reduced over one block of dims (the blocked
+// fast path, any layout; var's over trailing dims) and over other dims,
+// against compensated float64 references; prints a digest of every result bit so that runs on
 // other ISA paths and thread counts can be compared exactly.
 'use strict';
 const crypto = require('node:crypto');
@@ -26,6 +26,14 @@ function refSum(xs) {
     s = t;
   }
   return s + c;
+}
+
+// The corrected two-pass variance (divisor n - 1) from compensated sums.
+function refVar(xs) {
+  const n = xs.length, mean = refSum(xs) / n;
+  const d = xs.map((x) => x - mean);
+  const dev = refSum(d);
+  return (refSum(d.map((v) => v * v)) - (dev * dev) / n) / Math.max(0, n - 1);
 }
 
 const CASES = [
@@ -65,7 +73,7 @@ function runAll(tg) {
           for (let d = 0; d < nd; d++) pos += Math.floor(i / strides[d]) % shape[d] * keptStrides[d];
           groups[pos].push(xv[i]);
         }
-        for (const op of ['sum', 'mean']) {
+        for (const op of ['sum', 'mean', 'var']) {
           const out = x[op](dims);
           const got = out.data();
           // NaNs hashed as 0: their sign differs between x86-64 and arm64.
@@ -78,14 +86,15 @@ function runAll(tg) {
           }
           for (let j = 0; j < groups.length; j++) {
             const g = groups[j];
-            const exact = refSum(g) / (op === 'mean' ? g.length : 1);
-            const scale = g.reduce((a, v) => a + Math.abs(v), 0) / (op === 'mean' ? g.length : 1);
+            const exact = op === 'var' ? refVar(g) : refSum(g) / (op === 'mean' ? g.length : 1);
+            const scale = op === 'var' ? exact : g.reduce((a, v) => a + Math.abs(v), 0) / (op === 'mean' ? g.length : 1);
             const want = dtype === 'float32' ? Math.fround(exact) : exact;
             // The blocked fast path (the reduced dims of size > 1 one block, any
-            // layout: a strided one is copied) is held to a tighter bound than
-            // the generic running sum.
+            // layout: a strided one is copied; for var trailing dims) is held
+            // to a tighter bound than the generic running sums.
             const pattern = shape.map((s, d) => (s === 1 ? '' : dims.includes(d) ? 'r' : 'k')).join('');
-            const fast = process.env.TAPEGRAD_ELEMENTWISE !== 'generic' && /^k*r+k*$/.test(pattern);
+            const generic = process.env.TAPEGRAD_ELEMENTWISE === 'generic';
+            const fast = !generic && (op === 'var' ? /^k*r+$/ : /^k*r+k*$/).test(pattern);
             const tol = dtype === 'float32' ? 6e-8 * Math.abs(exact) + 1e-12 * scale : (fast ? 2e-14 : 1e-12) * scale;
             const ok = Number.isNaN(exact) ? Number.isNaN(got[j]) : Math.abs(got[j] - want) <= tol;
             if (!ok) {

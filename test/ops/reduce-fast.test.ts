@@ -1,6 +1,7 @@
 // sum and mean through the blocked fast path (one block of consecutive
-// reduced dims, leading, middle or trailing) against a compensated float64 reference, and bitwise the
-// same on every ISA path and thread count (child processes).
+// reduced dims, leading, middle or trailing; var's trailing) against
+// compensated float64 references, and bitwise the same on every ISA path
+// and thread count (child processes).
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -211,9 +211,10 @@ describe('max and min', () => {
       }
   });
   // The reductions that accumulate each group in input order (norm, prod,
-  // var) walk a block layout contiguously and split the groups across the
-  // pool: the same arithmetic, so a JavaScript double reference in the same
-  // order matches bit for bit on any thread count. The 2-norm over trailing
+  // var over leading or middle dims) walk a block layout contiguously and
+  // split the groups across the pool: the same arithmetic, so a JavaScript
+  // double reference in the same order matches bit for bit on any thread
+  // count. var over trailing dims is replayed under 'var and std'. The 2-norm over trailing
   // dims sums as sum() does (replayed above); logsumexp runs the kernel
   // table's rows (lane order) or column strips (row order): the same bits on
   // any thread count too.
@@ -359,6 +360,84 @@ describe('var and std', () => {
   it('stays accurate in float32 when the mean is large', () => {
     const x = tg.tensor([10000.5, 10001.5, 10002.5, 10003.5]);
     expectClose(x.var().item(), 5 / 3, 1e-6);
+  });
+  // Trailing reduced dims (rows, or the whole tensor) take the kernels'
+  // blocked sums: the mean as sum() computes it, then Σ (x - mean)² and
+  // Σ (x - mean) over 16 interleaved lanes folded pairwise per block of
+  // 8192, block sums added pairwise by halving, and Σd² - (Σd)²/n. Replayed
+  // here in double: the same bits on any thread count.
+  it('sums rows in the blocked order of sum(): bitwise a replay on 1, 2 and 3 threads', () => {
+    const fold = (acc: number[]) => {
+      for (let w = 8; w >= 1; w /= 2) for (let l = 0; l < w; l++) acc[l] += acc[l + w]!;
+      return acc[0]!;
+    };
+    const pairwise = (p: number[][], b: number, e: number): number[] => {
+      if (e - b === 1) return p[b]!;
+      const m = b + Math.floor((e - b) / 2);
+      const [l, r] = [pairwise(p, b, m), pairwise(p, m, e)];
+      return l.map((v, k) => v + r[k]!);
+    };
+    const blocked = (v: number[], block: (b: number[]) => number[]) => {
+      const parts: number[][] = [];
+      for (let b = 0; b < v.length; b += 8192) parts.push(block(v.slice(b, b + 8192)));
+      return pairwise(parts, 0, parts.length);
+    };
+    const replay = (v: number[], correction: number) => {
+      const n = v.length;
+      const mean =
+        blocked(v, (b) => {
+          const s = new Array(16).fill(0);
+          b.forEach((x, i) => (s[i % 16] += x));
+          return [fold(s)];
+        })[0]! / n;
+      const [sq, dev] = blocked(v, (b) => {
+        const s = new Array(16).fill(0), d = new Array(16).fill(0);
+        b.forEach((x, i) => {
+          s[i % 16] += (x - mean) * (x - mean);
+          d[i % 16] += x - mean;
+        });
+        return [fold(s), fold(d)];
+      });
+      return (sq! - (dev! * dev!) / n) / Math.max(0, n - correction);
+    };
+    const before = tg.getNumThreads();
+    try {
+      // Rows with a tail, rows of several blocks, two trailing dims, the
+      // whole tensor (its blocks on the pool), a short row.
+      const cases: [number[], number[] | undefined][] = [
+        [[7, 3000], [1]], [[3, 20000], [1]], [[5, 4, 33], [1, 2]], [[120, 250], undefined], [[2, 17], [1]],
+      ];
+      for (const [shape, dims] of cases) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        // An offset mean, where the correction term Σd matters.
+        const data = Array.from({ length: n }, (_, i) => 1000 + Math.sin(i * 0.37) * 1.5);
+        const row = dims ? dims.reduce((a, d) => a * shape[d]!, 1) : n;
+        const rows = Array.from({ length: n / row }, (_, r) => data.slice(r * row, (r + 1) * row));
+        for (const dtype of ['float64', 'float32'] as const) {
+          const round = dtype === 'float32' ? Math.fround : (v: number) => v;
+          const x = tg.tensor(data, { shape, dtype });
+          const values = rows.map((r) => r.map(round));
+          for (const threads of [1, 2, 3]) {
+            tg.setNumThreads(threads);
+            const label = `[${shape}] dims [${dims}] ${dtype}, ${threads} threads`;
+            expect(Array.from(x.var(dims).data()), `var ${label}`).toEqual(values.map((r) => round(replay(r, 1))));
+            expect(Array.from(x.std(dims, { correction: 0 }).data()), `std ${label}`).toEqual(
+              values.map((r) => round(Math.sqrt(replay(r, 0)))),
+            );
+          }
+        }
+      }
+    } finally {
+      tg.setNumThreads(before);
+    }
+  });
+  it('gives NaN for a row holding NaN or Infinity, and 0 for a constant row', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = tg.tensor([[1, NaN, 3], [1, Infinity, 3], [-Infinity, 2, 2], [5, 5, 5]], { dtype });
+      const v = Array.from(x.var(1).data());
+      expect(v.slice(0, 3).every(Number.isNaN), dtype).toBe(true);
+      expect(v[3], dtype).toBe(0);
+    }
   });
   it('gradcheck and gradgradcheck', () => {
     // correction 0: the size-1 groups of gradcheckDims would divide by N - 1 = 0.

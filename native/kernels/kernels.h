@@ -140,6 +140,11 @@ struct KernelTable {
   // sum_wide_f32's order: the two sums of a corrected two-pass variance.
   void (*sum_deviations_f32)(std::int64_t n, const float* x, double mean, double* sums);
   void (*sum_deviations_f64)(std::int64_t n, const double* x, double mean, double* sums);
+  // The largest (max) or smallest element of x[0, n), n >= 1, in 16 lanes;
+  // NaN if any element is. Which of -0 and +0, or which NaN, comes back when
+  // several are present is not fixed (ops/reduce_extrema.cpp picks the first).
+  float (*extremum_f32)(std::int64_t n, const float* x, bool max);
+  double (*extremum_f64)(std::int64_t n, const double* x, bool max);
   // acc[j] += sum over i < rows of x[i * row_stride + j], j < cols, in
   // double, rows in order (column sums of a row-major block).
   void (*add_rows_f32)(std::int64_t rows, std::int64_t cols, const float* x, std::int64_t row_stride, double* acc);

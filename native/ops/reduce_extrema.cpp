@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "kernels/kernels.h"
+#include "ops/common.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "ops/reduce_impl.h"
@@ -31,26 +33,59 @@ bool beats(T x, T current) {
   return Max ? x > current : x < current;
 }
 
+// The extremum of a row of n >= 1 contiguous elements, the generic loop's
+// element: floats by the kernel table's lanes (one row: chunks on the pool
+// when `parallel`), which find the value; where that is ±0 or NaN, the only
+// values whose copies can differ in bits, the first element equal to it is
+// taken, as the generic loop keeps. int32 in order.
+template <bool Max, typename T>
+T row_extremum(std::int64_t n, const T* x, T init, bool parallel) {
+  if constexpr (std::is_floating_point_v<T>) {
+    const auto kernel = kernel_for<T>(kernels::active().extremum_f32, kernels::active().extremum_f64);
+    constexpr std::int64_t kChunk = std::int64_t{1} << 16;
+    T a;
+    if (parallel && n > kChunk) {
+      std::vector<T> part(static_cast<std::size_t>((n + kChunk - 1) / kChunk));
+      runtime::parallel_for(0, static_cast<std::int64_t>(part.size()), 1, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t c = begin; c < end; ++c)
+          part[static_cast<std::size_t>(c)] = kernel(std::min(kChunk, n - c * kChunk), x + c * kChunk, Max);
+      });
+      a = init;
+      for (const T v : part)
+        if (beats<Max>(v, a)) a = v;
+    } else {
+      a = kernel(n, x, Max);
+    }
+    if (a == T(0) || a != a)
+      for (std::int64_t i = 0; i < n; ++i)
+        if (x[i] == a || (a != a && x[i] != x[i])) return x[i];
+    return a;
+  } else {
+    T a = init;
+    for (std::int64_t i = 0; i < n; ++i)
+      if (beats<Max>(x[i], a)) a = x[i];
+    return a;
+  }
+}
+
 // The extrema of a contiguous x seen as [outer, group, inner] over the
-// middle dim, into out: each group's elements in increasing order, as the
-// generic loop (so the same element wins ties), split across the pool by
-// rows (inner == 1) or by columns. (for_each_reduced walks the same layout
-// through a per-element callback; these loops are selects that vectorise:
-// [64,8,128,128] over dim 1 5.6 ms, against 29.7 for norm(Infinity) through
-// the callback.)
+// middle dim, into out: each group's extremum as the generic loop finds it
+// (its elements in increasing order, so the same element wins ties), split
+// across the pool by rows (inner == 1, row_extremum) or by columns.
+// (for_each_reduced walks the same layout through a per-element callback;
+// these loops are selects that vectorise: [64,8,128,128] over dim 1 5.6 ms,
+// against 29.7 for norm(Infinity) through the callback.)
 template <bool Max, typename T>
 void extrema(const T* x, const BlockLayout& l, T init, T* out) {
   const std::int64_t group = l.group, inner = l.inner;
+  if (inner == 1 && l.outer == 1) {
+    out[0] = row_extremum<Max>(group, x, init, true);
+    return;
+  }
   split_outputs(
       l,
       [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t r = begin; r < end; ++r) {
-          const T* row = x + r * group;
-          T a = init;
-          for (std::int64_t g = 0; g < group; ++g)
-            if (beats<Max>(row[g], a)) a = row[g];
-          out[r] = a;
-        }
+        for (std::int64_t r = begin; r < end; ++r) out[r] = row_extremum<Max>(group, x + r * group, init, false);
       },
       [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
         T* a = out + o * inner + j0;

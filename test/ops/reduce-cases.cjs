@@ -1,6 +1,6 @@
 // sum, mean and var over inputs reduced over one block of dims (the blocked
 // fast path, any layout; var's over trailing dims) and over other dims,
-// against compensated float64 references; prints a digest of every result bit so that runs on
+// against compensated float64 references, and max and min exactly; prints a digest of every result bit so that runs on
 // other ISA paths and thread counts can be compared exactly.
 'use strict';
 const crypto = require('node:crypto');
@@ -73,7 +73,9 @@ function runAll(tg) {
           for (let d = 0; d < nd; d++) pos += Math.floor(i / strides[d]) % shape[d] * keptStrides[d];
           groups[pos].push(xv[i]);
         }
-        for (const op of ['sum', 'mean', 'var']) {
+        for (const op of ['sum', 'mean', 'var', 'max', 'min']) {
+          const extremum = op === 'max' || op === 'min';
+          if (extremum && groups.some((g) => g.length === 0)) continue;  // a RangeError, as PyTorch
           const out = x[op](dims);
           const got = out.data();
           // NaNs hashed as 0: their sign differs between x86-64 and arm64.
@@ -86,7 +88,9 @@ function runAll(tg) {
           }
           for (let j = 0; j < groups.length; j++) {
             const g = groups[j];
-            const exact = op === 'var' ? refVar(g) : refSum(g) / (op === 'mean' ? g.length : 1);
+            const exact = extremum
+              ? g.reduce((a, v) => (op === 'max' ? (v > a ? v : a) : v < a ? v : a))
+              : op === 'var' ? refVar(g) : refSum(g) / (op === 'mean' ? g.length : 1);
             const scale = op === 'var' ? exact : g.reduce((a, v) => a + Math.abs(v), 0) / (op === 'mean' ? g.length : 1);
             const want = dtype === 'float32' ? Math.fround(exact) : exact;
             // The blocked fast path (the reduced dims of size > 1 one block, any
@@ -96,7 +100,7 @@ function runAll(tg) {
             const generic = process.env.TAPEGRAD_ELEMENTWISE === 'generic';
             const fast = !generic && (op === 'var' ? /^k*r+$/ : /^k*r+k*$/).test(pattern);
             const tol = dtype === 'float32' ? 6e-8 * Math.abs(exact) + 1e-12 * scale : (fast ? 2e-14 : 1e-12) * scale;
-            const ok = Number.isNaN(exact) ? Number.isNaN(got[j]) : Math.abs(got[j] - want) <= tol;
+            const ok = Number.isNaN(exact) ? Number.isNaN(got[j]) : extremum ? got[j] === want : Math.abs(got[j] - want) <= tol;
             if (!ok) {
               failures.push({ label, index: j, got: got[j], want });
               break;

@@ -127,6 +127,29 @@ describe('max and min', () => {
     x.max().backward();
     expect(x.grad!.toArray()).toEqual([0, 1, 0]);
   });
+  // Rows and whole tensors find the extremum in 16 lanes (a long row in
+  // chunks on the pool), then take the first element equal to it when it is
+  // ±0 or NaN: the generic loop's bits.
+  it('returns the first of equal signed zeros over rows and whole tensors, long ones too', () => {
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const n of [5, 17, 200003]) {
+        // The first zero (index 1, lane 1) has one sign, every later one
+        // the other (lane 0 meets one at index 16).
+        const zeros = (lead: number, first: number, later: number) =>
+          tg.tensor(Array.from({ length: n }, (_, i) => (i === 0 ? lead : i === 1 ? first : later)), { dtype });
+        const below = tg.tensor(Array.from({ length: n }, (_, i) => (i === n - 1 ? -0 : -1 - (i % 5))), { dtype });
+        const label = `${dtype} n = ${n}`;
+        expect(Object.is(zeros(-1, -0, 0).max().item(), -0), label).toBe(true);
+        expect(Object.is(zeros(-1, 0, -0).max().item(), 0), label).toBe(true);
+        expect(Object.is(zeros(1, -0, 0).min().item(), -0), label).toBe(true);
+        expect(Object.is(zeros(1, 0, -0).min(0).item(), 0), label).toBe(true);
+        expect(Object.is(below.max().item(), -0), label).toBe(true);
+        expect(Object.is(below.neg().min().item(), 0), label).toBe(true);
+        const nan = tg.tensor(Array.from({ length: n }, (_, i) => (i === n >> 1 ? NaN : i)), { dtype });
+        expect(Number.isNaN(nan.max().item()) && Number.isNaN(nan.min().item()), label).toBe(true);
+        expect(Number.isNaN(nan.reshape([1, n]).max(1).item()), label).toBe(true);
+      }
+  });
   // Leading, middle and trailing blocks (split across the pool, strided views
   // copied first) and a split block (the generic loop): each group's elements
   // in order, NaN winning and the first of equal values (-0 against 0) kept;
@@ -136,6 +159,7 @@ describe('max and min', () => {
       [[40, 3000], [1], false], [[3000, 40], [0], false], [[6, 700, 9], [1], false], [[6, 50, 9, 7], [1, 2], false],
       [[5, 1, 300], [0, 2], false], [[4, 30, 20], [0, 2], false], [[300, 200], [0], true], [[300, 200], [1], true],
       [[3000, 2], [1], false], [[2, 3000], [0], false], [[50, 2, 400], [1], false], [[70, 900], [0, 1], true],
+      [[300, 300], [0, 1], false],
     ];
     let seed = 7;
     const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;

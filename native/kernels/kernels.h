@@ -34,7 +34,8 @@ enum class BinaryOp : int {
 // max, NaN passes through); the others ignore them. Relu keeps NaN;
 // LeakyRelu is x > 0 ? x : x·lo (NaN·lo for NaN). Exp,
 // Log, Tanh, Sigmoid, Gelu (exact, x·Φ(x)), GeluTanh (PyTorch's tanh
-// approximation, as x·σ(2u)), Silu (x·σ(x)), Elu, Softplus, Sin and Cos are
+// approximation, as x·σ(2u)), Silu (x·σ(x)), Elu, Softplus, Sin, Cos, Log1p
+// (log(1 + x)) and Expm1 (e^x - 1) are
 // vectorised for float32, within 1 ulp of the correctly rounded result (see
 // basic.inc); float64 calls the C library per element. Elu takes alpha as
 // lo; Softplus beta as lo and threshold as hi. Cube is x³ as the C library's
@@ -42,7 +43,7 @@ enum class BinaryOp : int {
 // float), float64 by pow itself. Rsqrt is 1/√x rounded twice (the square
 // root, then the quotient), as the C library's sqrt and a division give.
 // SqrtPow is pow(x, 0.5): √x but +0 at -0 and +Infinity at -Infinity.
-enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube, Rsqrt, SqrtPow, LeakyRelu };
+enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube, Rsqrt, SqrtPow, LeakyRelu, Log1p, Expm1 };
 
 // Products below this many multiply-adds run on one thread: waking the pool
 // costs more than it saves. Shared with the backward scheduler, which runs

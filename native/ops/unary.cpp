@@ -281,14 +281,18 @@ Tensor log(const Tensor& x0) {
 
 Tensor log1p(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "log1p", [](auto v) { return std::log1p(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Log1p, x, "log1p", [&] {
+    return map_floating(x, "log1p", [](auto v) { return std::log1p(v); });
+  });
   record_with_input("log1p", x, out, [](const Tensor& g, const Tensor& v) { return div(g, add(v, k(1, v))); });
   return out;
 }
 
 Tensor expm1(const Tensor& x0) {
   const Tensor x = as_floating(x0);
-  Tensor out = map_floating(x, "expm1", [](auto v) { return std::expm1(v); });
+  Tensor out = fast_or(kernels::UnaryOp::Expm1, x, "expm1", [&] {
+    return map_floating(x, "expm1", [](auto v) { return std::expm1(v); });
+  });
   record_with_output("expm1", x, out, [](const Tensor& g, const Tensor& y) { return mul(g, add(y, k(1, y))); });
   return out;
 }

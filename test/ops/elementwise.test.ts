@@ -85,7 +85,7 @@ describe('elementwise fast paths', () => {
       ['silu', (t) => t.silu()], ['relu', (t) => t.relu()], ['neg', (t) => t.neg()], ['sqrt', (t) => t.sqrt()],
       ['clamp', (t) => t.clamp(-0.5, 0.75)], ['elu', (t) => t.elu(0.7)], ['softplus', (t) => t.softplus(1.5, 10)],
       ['leakyRelu', (t) => t.leakyRelu(0.2)], ['sin', (t) => t.sin()], ['cos', (t) => t.cos()],
-      ['pow 3', (t) => t.pow(3)], ['pow 0.5', (t) => t.pow(0.5)],
+      ['pow 3', (t) => t.pow(3)], ['pow 0.5', (t) => t.pow(0.5)], ['log1p', (t) => t.log1p()], ['expm1', (t) => t.expm1()],
     ];
     for (const dtype of ['float32', 'float64'] as const) {
       const base = tg.randn([6, 70, 90], { dtype }).mul(3);

@@ -1,4 +1,4 @@
-// float32 exp, log, tanh, sigmoid, gelu, silu, elu, softplus, pow, sin and cos against float64 references over
+// float32 exp, log, tanh, sigmoid, gelu, silu, elu, softplus, pow, sin, cos, log1p and expm1 against float64 references over
 // the whole float range: special values, denormals, every power of two,
 // random bit patterns and dense sweeps of the interesting intervals. Reports
 // the largest error in ulps of the float32 result, and any special-value
@@ -150,6 +150,8 @@ function runAll(tg) {
     powTensor: [(a) => a.pow(tg.tensor(e, { dtype: 'float32' })), null, (v, i) => cpow(v, e[i])],
     sin: [(a) => a.sin(), null, Math.sin],
     cos: [(a) => a.cos(), null, Math.cos],
+    log1p: [(a) => a.log1p(), null, Math.log1p],
+    expm1: [(a) => a.expm1(), null, Math.expm1],
   };
   const result = {};
   for (const [name, [op32, op64, ref]] of Object.entries(ops)) {

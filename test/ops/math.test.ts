@@ -1,10 +1,10 @@
-// float32 exp, log, tanh, sigmoid, gelu (both forms), silu, elu, softplus, pow, sin and cos, and the fused
+// float32 exp, log, tanh, sigmoid, gelu (both forms), silu, elu, softplus, pow, sin, cos, log1p and expm1, and the fused
 // activation gradients (vectorised per ISA), within their documented error
 // (1 ulp of the float64 reference) over the whole float range, with exact
 // special values, on every ISA path this CPU runs and on the generic loops.
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tg, runnableIsas, runCaseScript } from '../helpers.js';
+import { expectClose, tg, runnableIsas, runCaseScript } from '../helpers.js';
 
 const casesPath = path.join(__dirname, 'math-cases.cjs');
 const list = (t: tg.Tensor) => Array.from(t.data());
@@ -28,16 +28,16 @@ describe('float32 transcendental kernels', () => {
     it(`${isa}: within 1 ulp of float64 over the float range, special values exact`, () => {
       const r = runCaseScript<Report & { isa: string }>(casesPath, { TAPEGRAD_ISA: isa });
       expect(r.isa).toBe(isa);
-      check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...POW, 'sin', 'cos', ...BACKWARD]);
+      check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...POW, 'sin', 'cos', 'log1p', 'expm1', ...BACKWARD]);
     });
 
   it('outputs written with streaming stores (forced for every size): the same checks', () => {
     const r = runCaseScript<Report & { streaming: string }>(casesPath, { TAPEGRAD_STREAM_STORES: 'always' });
     expect(r.streaming).toBe('always');
-    check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...POW, 'sin', 'cos', ...BACKWARD]);
+    check(r, ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'silu', 'elu', 'softplus', ...POW, 'sin', 'cos', 'log1p', 'expm1', ...BACKWARD]);
   });
 
-  // exp, log, tanh and sigmoid fall back to the C library's float functions
+  // exp, log, tanh, sigmoid, log1p and expm1 fall back to the C library's float functions
   // there (a few ulps); gelu, silu, pow, sin, cos and the gradients are evaluated in double.
   it('generic loops (TAPEGRAD_ELEMENTWISE=generic): gelu, silu, elu, softplus, pow, sin, cos and the gradients within 1 ulp', () => {
     const r = runCaseScript<Report & { mode: string }>(casesPath, { TAPEGRAD_ELEMENTWISE: 'generic' });
@@ -93,6 +93,18 @@ describe('float32 transcendental kernels', () => {
     // threshold 4 on βx: 0.7·5 = 3.5 is below it, 0.7·6 = 4.2 above (x itself).
     expect(list(tg.tensor([5, 6, -2]).softplus(0.7, 4))).toEqual([
       Math.fround((b * 5 + Math.log1p(Math.exp(-b * 5))) / b), 6, Math.fround(Math.log1p(Math.exp(b * -2)) / b)]);
+  });
+
+  it('log1p and expm1: special values, signed zero, tiny and overflowing inputs', () => {
+    const signed = (v: number) => (Object.is(v, -0) ? '-0' : v);
+    const x = tg.tensor([NaN, Infinity, -Infinity, 0, -0, -1, -2, 1e-45, 1e-30, -0.5, 3e38]);
+    expect(list(x.log1p()).map(signed)).toEqual([NaN, Infinity, NaN, 0, '-0', -Infinity, NaN, Math.fround(1e-45), Math.fround(1e-30), Math.fround(Math.log1p(-0.5)), Math.fround(Math.log1p(Math.fround(3e38)))]);
+    const y = tg.tensor([NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-30, 88.7, 88.8, -17, -18, -200]);
+    expect(list(y.expm1()).map(signed)).toEqual([NaN, Infinity, -1, 0, '-0', Math.fround(1e-45), Math.fround(-1e-30), Math.fround(Math.expm1(Math.fround(88.7))), Infinity, Math.fround(Math.expm1(-17)), -1, -1]);
+    // float64 calls the C library.
+    const x64 = tg.tensor([1e-300, -0.5, 700, -1], { dtype: 'float64' });
+    expectClose(list(x64.log1p()), [1e-300, Math.log1p(-0.5), Math.log1p(700), -Infinity], 1e-15);
+    expectClose(list(x64.expm1()), [1e-300, Math.expm1(-0.5), Math.expm1(700), Math.expm1(-1)], 1e-15);
   });
 
   it('sin and cos: special values, signed zero, beyond the reduction limit, float64 unchanged', () => {

@@ -208,14 +208,18 @@ Tensor check_broadcast_weight(const Tensor& weight, const Shape& shape, DType dt
 // max(log(x), -100), PyTorch's clamp for binary cross-entropy: finite for
 // x = 0, with gradient 1/x where the log is not clamped and 0 where it is.
 Tensor log_clamped(const Tensor& x) {
-  Tensor out = map1(x, "binaryCrossEntropy", [](auto v) { return std::max<decltype(v)>(std::log(v), -100); });
-  record("binaryCrossEntropy", {x}, out, [sx = SavedTensor(x)](const Grads& g, const Node&) {
-    const Tensor x = sx.unpack();
-    // g·m / (x + (1 - m)) with m = 1 where unclamped: the shift keeps the
-    // clamped entries (x ≈ 0) at 0 instead of 0/0.
-    const Tensor m = map1(x, "binaryCrossEntropy", [](auto v) { return std::log(v) > -100 ? 1 : 0; });
-    const Tensor shift = map1(x, "binaryCrossEntropy", [](auto v) { return std::log(v) > -100 ? 0 : 1; });
-    return Grads{div(mul(g[0], m), add(x, shift))};
+  Tensor out;
+  {
+    GradModeGuard no_grad(false);  // recorded below as one node
+    out = clamp(log(x), -100.0, std::nullopt);
+  }
+  record("binaryCrossEntropy", {x}, out, [sx = SavedTensor(x), so = SavedTensor(out, true)](const Grads& g, const Node& node) {
+    const Tensor x = sx.unpack(), y = so.unpack(&node);
+    // g·m / (x + (1 - m)) with m = 1 where unclamped (log x > -100, read
+    // from the output): the shift keeps the clamped entries (x ≈ 0) at 0
+    // instead of 0/0.
+    const Tensor limit = scalar(-100, y.dtype());
+    return Grads{div(mul(g[0], gt(y, limit)), add(x, le(y, limit)))};
   });
   return out;
 }
@@ -337,7 +341,18 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
   const char* op = "binaryCrossEntropy";
   const auto [x, t] = float_pair(input, target, op);
   const Tensor weight = check_broadcast_weight(weight0, x.shape(), x.dtype(), op, "weight");
-  visit_floating(x.dtype(), [&](auto tag) {
+  // The range is checked through the extrema (vectorised); the value to
+  // report is looked for only when one is out (or NaN).
+  bool inside = true;
+  if (x.numel() > 0) {
+    GradModeGuard no_grad(false);
+    const Tensor lo = amin(x, {}, false), hi = amax(x, {}, false);
+    visit_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      inside = lo.data<T>()[0] >= 0 && hi.data<T>()[0] <= 1;
+    });
+  }
+  if (!inside) visit_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = static_cast<const T*>(x.storage().data);
     for_each_row<1>(x.shape(), {&x.strides()}, {x.offset()}, [&](const auto& off, i64 n, const auto& in) {

@@ -146,6 +146,10 @@ struct KernelTable {
   // several are present is not fixed (ops/reduce_extrema.cpp picks the first).
   float (*extremum_f32)(std::int64_t n, const float* x, bool max);
   double (*extremum_f64)(std::int64_t n, const double* x, bool max);
+  // The product of n elements in double (float32 widened first): element i
+  // into lane i % 16, the lanes multiplied pairwise as sum_wide_f32 adds them.
+  double (*prod_wide_f32)(std::int64_t n, const float* x);
+  double (*prod_f64)(std::int64_t n, const double* x);
   // acc[j] += sum over i < rows of x[i * row_stride + j], j < cols, in
   // double, rows in order (column sums of a row-major block).
   void (*add_rows_f32)(std::int64_t rows, std::int64_t cols, const float* x, std::int64_t row_stride, double* acc);

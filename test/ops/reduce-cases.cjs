@@ -1,6 +1,7 @@
 // sum, mean and var over inputs reduced over one block of dims (the blocked
 // fast path, any layout; var's over trailing dims) and over other dims,
-// against compensated float64 references, and max and min exactly; prints a digest of every result bit so that runs on
+// against compensated float64 references (prod: in-order products), and max
+// and min exactly; prints a digest of every result bit so that runs on
 // other ISA paths and thread counts can be compared exactly.
 'use strict';
 const crypto = require('node:crypto');
@@ -67,16 +68,19 @@ function runAll(tg) {
         const keptStrides = [];
         let kacc = 1;
         for (let d = nd - 1; d >= 0; d--) { keptStrides[d] = dims.includes(d) ? 0 : kacc; kacc *= dims.includes(d) ? 1 : shape[d]; }
-        const groups = Array.from({ length: kacc }, () => []);
+        // prod takes values near 1 (1 + x/10^6, same layout), so that long products stay finite.
+        const near1 = x.mul(1e-6).add(1), near1Values = near1.data();
+        const groups = Array.from({ length: kacc }, () => []), near1Groups = Array.from({ length: kacc }, () => []);
         for (let i = 0; i < n; i++) {
           let pos = 0;
           for (let d = 0; d < nd; d++) pos += Math.floor(i / strides[d]) % shape[d] * keptStrides[d];
           groups[pos].push(xv[i]);
+          near1Groups[pos].push(near1Values[i]);
         }
-        for (const op of ['sum', 'mean', 'var', 'max', 'min']) {
+        for (const op of ['sum', 'mean', 'var', 'max', 'min', 'prod']) {
           const extremum = op === 'max' || op === 'min';
           if (extremum && groups.some((g) => g.length === 0)) continue;  // a RangeError, as PyTorch
-          const out = x[op](dims);
+          const out = op === 'prod' ? near1.prod(dims) : x[op](dims);
           const got = out.data();
           // NaNs hashed as 0: their sign differs between x86-64 and arm64.
           const bits = got.map((v) => (Number.isNaN(v) ? 0 : v));
@@ -87,11 +91,13 @@ function runAll(tg) {
             continue;
           }
           for (let j = 0; j < groups.length; j++) {
-            const g = groups[j];
-            const exact = extremum
+            const g = op === 'prod' ? near1Groups[j] : groups[j];
+            const exact = op === 'prod'
+              ? g.reduce((a, v) => a * v, 1)
+              : extremum
               ? g.reduce((a, v) => (op === 'max' ? (v > a ? v : a) : v < a ? v : a))
               : op === 'var' ? refVar(g) : refSum(g) / (op === 'mean' ? g.length : 1);
-            const scale = op === 'var' ? exact : g.reduce((a, v) => a + Math.abs(v), 0) / (op === 'mean' ? g.length : 1);
+            const scale = op === 'var' || op === 'prod' ? Math.abs(exact) * (op === 'prod' ? 1 + g.length : 1) : g.reduce((a, v) => a + Math.abs(v), 0) / (op === 'mean' ? g.length : 1);
             const want = dtype === 'float32' ? Math.fround(exact) : exact;
             // The blocked fast path (the reduced dims of size > 1 one block, any
             // layout: a strided one is copied; for var trailing dims) is held
@@ -100,7 +106,7 @@ function runAll(tg) {
             const generic = process.env.TAPEGRAD_ELEMENTWISE === 'generic';
             const fast = !generic && (op === 'var' ? /^k*r+$/ : /^k*r+k*$/).test(pattern);
             const tol = dtype === 'float32' ? 6e-8 * Math.abs(exact) + 1e-12 * scale : (fast ? 2e-14 : 1e-12) * scale;
-            const ok = Number.isNaN(exact) ? Number.isNaN(got[j]) : extremum ? got[j] === want : Math.abs(got[j] - want) <= tol;
+            const ok = Number.isNaN(exact) ? Number.isNaN(got[j]) : got[j] === want || (!extremum && Math.abs(got[j] - want) <= tol);
             if (!ok) {
               failures.push({ label, index: j, got: got[j], want });
               break;

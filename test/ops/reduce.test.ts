@@ -238,7 +238,8 @@ describe('max and min', () => {
   // var over leading or middle dims) walk a block layout contiguously and
   // split the groups across the pool: the same arithmetic, so a JavaScript
   // double reference in the same order matches bit for bit on any thread
-  // count. var over trailing dims is replayed under 'var and std'. The 2-norm over trailing
+  // count. prod over trailing dims multiplies in sum()'s 16 lanes (replayed
+  // below), var's is replayed under 'var and std'. The 2-norm over trailing
   // dims sums as sum() does (replayed above); logsumexp runs the kernel
   // table's rows (lane order) or column strips (row order): the same bits on
   // any thread count too.
@@ -292,12 +293,24 @@ describe('max and min', () => {
         const norms = rows
           ? Array.from({ length: n / rowLength }, (_, r) => Math.sqrt(blockedSquares(data.slice(r * rowLength, (r + 1) * rowLength))))
           : sq.map((v) => Math.sqrt(v));
+        // Products of rows: element i into lane i % 16, lanes multiplied pairwise.
+        const laneProduct = (v: number[]) => {
+          const acc = new Array(16).fill(1);
+          v.forEach((x, i) => (acc[i % 16] *= x));
+          for (let w = 8; w >= 1; w /= 2) for (let l = 0; l < w; l++) acc[l] *= acc[l + w];
+          return acc[0] as number;
+        };
+        const products = rows ? Array.from({ length: n / rowLength }, (_, r) => laneProduct(near1.slice(r * rowLength, (r + 1) * rowLength))) : pr;
         for (const threads of [1, 2, 3]) {
           tg.setNumThreads(threads);
           const label = `[${shape}] dims [${dims}]${transposed ? ' transposed' : ''}, ${threads} threads`;
           expect(Array.from(x.norm(2, dims).data()), `norm ${label}`).toEqual(norms);
           if (!transposed) expect(x.norm().item(), `whole norm ${label}`).toBe(Math.sqrt(blockedSquares(data)));
-          expect(Array.from(y.prod(dims[0]).data()), `prod ${label}`).toEqual(pr);
+          expect(Array.from(y.prod(dims[0]).data()), `prod ${label}`).toEqual(products);
+          // The whole tensor: chunks of 2^16 (on the pool), multiplied in order.
+          let whole = 1;
+          for (let c = 0; c < n; c += 65536) whole *= laneProduct(near1.slice(c, c + 65536));
+          if (!transposed) expect(y.prod().item(), `whole prod ${label}`).toBe(whole);
           if (threads === 1) continue;
           tg.setNumThreads(1);
           const one = [x.var(dims), x.logsumexp(dims)].map((t) => Array.from(t.data()));

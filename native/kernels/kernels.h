@@ -137,6 +137,9 @@ struct KernelTable {
   // Σ x² in double (float32 widened first), in sum_wide_f32's order.
   double (*sum_squares_f32)(std::int64_t n, const float* x);
   double (*sum_squares_f64)(std::int64_t n, const double* x);
+  // Σ |x| in double, in sum_wide_f32's order.
+  double (*sum_abs_f32)(std::int64_t n, const float* x);
+  double (*sum_abs_f64)(std::int64_t n, const double* x);
   // Σ (x - mean)² into sums[0] and Σ (x - mean) into sums[1], in double, in
   // sum_wide_f32's order: the two sums of a corrected two-pass variance.
   void (*sum_deviations_f32)(std::int64_t n, const float* x, double mean, double* sums);

@@ -15,11 +15,14 @@ namespace {
 // Elements per block of a blocked sum (and per parallel chunk of a column sum).
 constexpr std::int64_t kBlock = 8192;
 
-// float32 is summed in double (sum_wide_f32); Squares: Σ x² instead.
-template <bool Squares, typename T>
+// The terms of a blocked sum: x, x² or |x| (float32 widened to double first).
+enum class Terms { Values, Squares, Magnitudes };
+
+template <Terms kTerms, typename T>
 double block_sum(std::int64_t n, const T* x) {
   const auto& table = kernels::active();
-  if constexpr (Squares) return kernel_for<T>(table.sum_squares_f32, table.sum_squares_f64)(n, x);
+  if constexpr (kTerms == Terms::Squares) return kernel_for<T>(table.sum_squares_f32, table.sum_squares_f64)(n, x);
+  else if constexpr (kTerms == Terms::Magnitudes) return kernel_for<T>(table.sum_abs_f32, table.sum_abs_f64)(n, x);
   else return kernel_for<T>(table.sum_wide_f32, table.sum_f64)(n, x);
 }
 
@@ -58,10 +61,10 @@ Value blocked(std::int64_t n, const T* x, bool parallel, Block block) {
   return pairwise(partial, 0, partial.size());
 }
 
-// The blocked sum (Squares: of squares) of n contiguous elements.
-template <bool Squares = false, typename T>
+// The blocked sum of the terms of n contiguous elements.
+template <Terms kTerms = Terms::Values, typename T>
 double blocked_sum(std::int64_t n, const T* x, bool parallel) {
-  return blocked<double>(n, x, parallel, [](std::int64_t len, const T* p) { return block_sum<Squares>(len, p); });
+  return blocked<double>(n, x, parallel, [](std::int64_t len, const T* p) { return block_sum<kTerms>(len, p); });
 }
 
 // Σ (x - mean)² and Σ (x - mean) of n contiguous elements, blocked.
@@ -90,11 +93,11 @@ void each_row(const T* x, const BlockLayout& l, Row row) {
       [](std::int64_t, std::int64_t, std::int64_t) {});  // inner == 1: rows only
 }
 
-// The blocked sums (Squares: of squares) of the rows of a layout with
+// The blocked sums of the terms of the rows of a layout with
 // inner == 1, to put(row, sum).
-template <bool Squares, typename T, typename Put>
+template <Terms kTerms, typename T, typename Put>
 void row_sums(const T* x, const BlockLayout& l, Put put) {
-  each_row(x, l, [&](std::int64_t r, const T* xr, bool parallel) { put(r, blocked_sum<Squares>(l.group, xr, parallel)); });
+  each_row(x, l, [&](std::int64_t r, const T* xr, bool parallel) { put(r, blocked_sum<kTerms>(l.group, xr, parallel)); });
 }
 
 // The sums of a contiguous x seen as [outer, group, inner] over the middle
@@ -105,7 +108,7 @@ void sums(const T* x, const BlockLayout& l, double divisor, T* out) {
   const std::int64_t outer = l.outer, group = l.group, inner = l.inner;
   const auto put = [&](std::int64_t i, double sum) { out[i] = static_cast<T>(sum / divisor); };
   if (outer * inner == 0) return;
-  if (inner == 1) return row_sums<false>(x, l, put);
+  if (inner == 1) return row_sums<Terms::Values>(x, l, put);
   // Column sums of each [group, inner] slice. Rows are summed in blocks of
   // kRowBlock, then the block sums are added in block order: error grows
   // with kRowBlock + group / kRowBlock, not with group. Split over (slice,
@@ -175,8 +178,8 @@ std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, cons
   return out;
 }
 
-std::optional<Tensor> fast_norm2(const Tensor& t, const ReducePlan& plan, const char* op) {
-  if (!is_floating(t.dtype())) return std::nullopt;
+std::optional<Tensor> fast_norm(const Tensor& t, const ReducePlan& plan, double p, const char* op) {
+  if (!is_floating(t.dtype()) || (p != 1 && p != 2)) return std::nullopt;
   const std::optional<BlockLayout> layout = block_layout(t, plan);
   if (!layout || layout->inner != 1) return std::nullopt;
   const Tensor x = contiguous_data(t);
@@ -185,7 +188,10 @@ std::optional<Tensor> fast_norm2(const Tensor& t, const ReducePlan& plan, const 
   visit_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* po = out.data<T>();
-    row_sums<true>(x.data<T>(), *layout, [po](std::int64_t r, double squares) { po[r] = static_cast<T>(std::sqrt(squares)); });
+    if (p == 2)
+      row_sums<Terms::Squares>(x.data<T>(), *layout, [po](std::int64_t r, double squares) { po[r] = static_cast<T>(std::sqrt(squares)); });
+    else
+      row_sums<Terms::Magnitudes>(x.data<T>(), *layout, [po](std::int64_t r, double total) { po[r] = static_cast<T>(total); });
   });
   return out;
 }

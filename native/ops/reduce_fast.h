@@ -26,9 +26,9 @@ std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double d
 // and not empty; nullopt for other layouts.
 std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, const ReducePlan& plan);
 
-// The Euclidean norms (p = 2) of the groups, √(Σ x²) with the squares in
-// double summed in the same blocked order, rounded once, when the reduced
-// dims are trailing (or all of them); nullopt for other layouts.
-std::optional<Tensor> fast_norm2(const Tensor& t, const ReducePlan& plan, const char* op);
+// The p-norms of the groups for p = 2 (√(Σ x²)) and p = 1 (Σ |x|), the
+// terms in double summed in the same blocked order, rounded once, when the
+// reduced dims are trailing (or all of them); nullopt for other layouts and p.
+std::optional<Tensor> fast_norm(const Tensor& t, const ReducePlan& plan, double p, const char* op);
 
 }  // namespace tapegrad::ops

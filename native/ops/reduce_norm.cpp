@@ -117,10 +117,11 @@ Tensor norm(const Tensor& t, double p, const std::vector<std::int64_t>& dims, bo
   const ReducePlan plan = plan_reduce(t, dims, keepdim, op);
   // max / min of nothing is undefined; PyTorch refuses the infinity norms of empty tensors too.
   if (std::isinf(p)) require_nonempty_groups(t, plan, p > 0 ? "norm (p = Infinity)" : "norm (p = -Infinity)");
-  // p = 2 over trailing dims (a whole tensor, rows): blocked sums of squares
-  // on the pool, as sum's ([4096,1024] float32 whole, one thread: 3.5 ms in
-  // order, 0.65 so; PyTorch 0.62); other cases in order, in double.
-  std::optional<Tensor> fast = p == 2 ? fast_norm2(t, plan, op) : std::nullopt;
+  // p = 2 and p = 1 over trailing dims (a whole tensor, rows): blocked sums
+  // of squares or magnitudes on the pool, as sum's ([4096,1024] float32
+  // whole, one thread, p = 2: 3.5 ms in order, 0.65 so; PyTorch 0.62); other
+  // cases in order, in double.
+  std::optional<Tensor> fast = fast_norm(t, plan, p, op);
   Tensor out = fast ? *std::move(fast) : visit_floating(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return tensor_from<T>(norms<T>(t, plan, p), plan.out_shape, op);

@@ -239,28 +239,31 @@ describe('max and min', () => {
   // split the groups across the pool: the same arithmetic, so a JavaScript
   // double reference in the same order matches bit for bit on any thread
   // count. prod over trailing dims multiplies in sum()'s 16 lanes (replayed
-  // below), var's is replayed under 'var and std'. The 2-norm over trailing
-  // dims sums as sum() does (replayed above); logsumexp runs the kernel
+  // below), var's is replayed under 'var and std'. The 1- and 2-norms over trailing
+  // dims sum as sum() does (replayed below); logsumexp runs the kernel
   // table's rows (lane order) or column strips (row order): the same bits on
   // any thread count too.
   // Σ v² in double in the order of sum()'s blocked path: blocks of 8192,
   // each over 16 interleaved lanes folded pairwise, block sums added
   // pairwise by halving.
-  const laneSquares = (v: number[]) => {
+  // (|v| for norm(1), in the same order.)
+  const laneTerms = (v: number[], term: (x: number) => number) => {
     const acc = new Array(16).fill(0);
     let i = 0;
-    for (; i + 16 <= v.length; i += 16) for (let l = 0; l < 16; l++) acc[l] += v[i + l]! * v[i + l]!;
-    for (let l = 0; i < v.length; i++, l++) acc[l] += v[i]! * v[i]!;
+    for (; i + 16 <= v.length; i += 16) for (let l = 0; l < 16; l++) acc[l] += term(v[i + l]!);
+    for (let l = 0; i < v.length; i++, l++) acc[l] += term(v[i]!);
     for (let w = 8; w >= 1; w /= 2) for (let l = 0; l < w; l++) acc[l] += acc[l + w];
     return acc[0] as number;
   };
   const pairwise = (p: number[], b: number, e: number): number => (e - b === 1 ? p[b]! : pairwise(p, b, b + Math.floor((e - b) / 2)) + pairwise(p, b + Math.floor((e - b) / 2), e));
-  const blockedSquares = (v: number[]) => {
-    if (v.length <= 8192) return laneSquares(v);
+  const blockedTerms = (v: number[], term: (x: number) => number) => {
+    if (v.length <= 8192) return laneTerms(v, term);
     const partial = [];
-    for (let b = 0; b < v.length; b += 8192) partial.push(laneSquares(v.slice(b, b + 8192)));
+    for (let b = 0; b < v.length; b += 8192) partial.push(laneTerms(v.slice(b, b + 8192), term));
     return pairwise(partial, 0, partial.length);
   };
+  const blockedSquares = (v: number[]) => blockedTerms(v, (x) => x * x);
+  const blockedMagnitudes = (v: number[]) => blockedTerms(v, Math.abs);
   it('in-order reductions on block layouts: bitwise the in-order double reference on 1, 2 and 3 threads', () => {
     const before = tg.getNumThreads();
     try {
@@ -279,20 +282,21 @@ describe('max and min', () => {
         const keptShape = shape.map((s, d) => (dims.includes(d) ? 1 : s));
         const keptStrides = keptShape.map((_, d) => keptShape.slice(d + 1).reduce((a, b) => a * b, 1));
         const outputs = keptShape.reduce((a, b) => a * b, 1);
-        const sq = new Array(outputs).fill(0), pr = new Array(outputs).fill(1);
+        const sq = new Array(outputs).fill(0), pr = new Array(outputs).fill(1), mag = new Array(outputs).fill(0);
         for (let i = 0; i < n; i++) {
           let pos = 0;
           for (let d = 0; d < shape.length; d++) pos += dims.includes(d) ? 0 : (Math.floor(i / strides[d]!) % shape[d]!) * keptStrides[d]!;
           sq[pos] += data[i]! * data[i]!;
           pr[pos] *= near1[i]!;
+          mag[pos] += Math.abs(data[i]!);
         }
         // The 2-norm over trailing dims sums its squares as sum() does
         // (blocked, lanes): that order, replayed.
         const rows = !transposed && dims.length === 1 && dims[0] === shape.length - 1;
         const rowLength = shape[shape.length - 1]!;
-        const norms = rows
-          ? Array.from({ length: n / rowLength }, (_, r) => Math.sqrt(blockedSquares(data.slice(r * rowLength, (r + 1) * rowLength))))
-          : sq.map((v) => Math.sqrt(v));
+        const eachRow = (f: (v: number[]) => number) => Array.from({ length: n / rowLength }, (_, r) => f(data.slice(r * rowLength, (r + 1) * rowLength)));
+        const norms = rows ? eachRow((v) => Math.sqrt(blockedSquares(v))) : sq.map((v) => Math.sqrt(v));
+        const norms1 = rows ? eachRow(blockedMagnitudes) : mag;
         // Products of rows: element i into lane i % 16, lanes multiplied pairwise.
         const laneProduct = (v: number[]) => {
           const acc = new Array(16).fill(1);
@@ -306,6 +310,8 @@ describe('max and min', () => {
           const label = `[${shape}] dims [${dims}]${transposed ? ' transposed' : ''}, ${threads} threads`;
           expect(Array.from(x.norm(2, dims).data()), `norm ${label}`).toEqual(norms);
           if (!transposed) expect(x.norm().item(), `whole norm ${label}`).toBe(Math.sqrt(blockedSquares(data)));
+          expect(Array.from(x.norm(1, dims).data()), `norm(1) ${label}`).toEqual(norms1);
+          if (!transposed) expect(x.norm(1).item(), `whole norm(1) ${label}`).toBe(blockedMagnitudes(data));
           expect(Array.from(y.prod(dims[0]).data()), `prod ${label}`).toEqual(products);
           // The whole tensor: chunks of 2^16 (on the pool), multiplied in order.
           let whole = 1;

@@ -123,7 +123,7 @@ void grad_scale(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
   for_each_grad("clipGradNorm", params, grads, [&](auto* g, std::int64_t n, auto zero) {
     using T = decltype(zero);
     const T c = static_cast<T>(coef);
-    kernel_for<T>(table.binary_f32, table.binary_f64)(kernels::BinaryOp::Mul, n, g, 1, &c, 0, g, false);
+    kernel_for<T>(table.binary_f32, table.binary_f64)(kernels::BinaryOp::Mul, n, g, 1, &c, 0, g, kernels::Store::Plain);
   });
   for (const Tensor& g : grads)
     if (g.defined()) g.bump_version();
@@ -136,7 +136,7 @@ void grad_clamp(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
     using T = decltype(zero);
     const T hi = static_cast<T>(clip), lo = -hi;
     // The ISA's clamp kernel: NaN passes through.
-    kernel_for<T>(table.unary_f32, table.unary_f64)(kernels::UnaryOp::Clamp, n, g, g, lo, hi, false);
+    kernel_for<T>(table.unary_f32, table.unary_f64)(kernels::UnaryOp::Clamp, n, g, g, lo, hi, kernels::Store::Plain);
   });
   for (const Tensor& g : grads)
     if (g.defined()) g.bump_version();

@@ -147,6 +147,10 @@ struct KernelTable {
   // Σ x² in double (float32 widened first), in sum_wide_f32's order.
   double (*sum_squares_f32)(std::int64_t n, const float* x);
   double (*sum_squares_f64)(std::int64_t n, const double* x);
+  // Σ (a - b)² in double, each difference and square rounded in T first (as
+  // sub, then square, would), in sum_wide_f32's order.
+  double (*sum_squared_differences_f32)(std::int64_t n, const float* a, const float* b);
+  double (*sum_squared_differences_f64)(std::int64_t n, const double* a, const double* b);
   // Σ |x| in double, in sum_wide_f32's order.
   double (*sum_abs_f32)(std::int64_t n, const float* x);
   double (*sum_abs_f64)(std::int64_t n, const double* x);

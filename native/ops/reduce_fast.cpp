@@ -6,6 +6,7 @@
 #include "core/strided.h"
 #include "kernels/kernels.h"
 #include "ops/common.h"
+#include "ops/elementwise_fast.h"
 #include "runtime/parallel.h"
 
 namespace tapegrad::ops {
@@ -176,6 +177,19 @@ std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, cons
     });
   });
   return out;
+}
+
+std::optional<double> fast_sum_squared_differences(const Tensor& a, const Tensor& b) {
+  if (!elementwise_fast_paths() || !is_floating(a.dtype()) || a.dtype() != b.dtype() || a.shape() != b.shape() ||
+      !a.is_contiguous() || !b.is_contiguous())
+    return std::nullopt;
+  return visit_floating(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const auto kernel =
+        kernel_for<T>(kernels::active().sum_squared_differences_f32, kernels::active().sum_squared_differences_f64);
+    const T *pa = a.data<T>(), *pb = b.data<T>();
+    return blocked<double>(a.numel(), pa, true, [&](std::int64_t len, const T* p) { return kernel(len, p, pb + (p - pa)); });
+  });
 }
 
 std::optional<Tensor> fast_norm(const Tensor& t, const ReducePlan& plan, double p, const char* op) {

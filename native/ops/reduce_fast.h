@@ -26,6 +26,13 @@ std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double d
 // and not empty; nullopt for other layouts.
 std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, const ReducePlan& plan);
 
+// Σ (a - b)² over all elements of two contiguous floating tensors of one
+// shape and dtype, each difference and square rounded in their dtype (the
+// values of square(sub(a, b))), summed as sum() sums a whole tensor: the
+// same result as sum(square(sub(a, b))) without its two intermediate
+// tensors; nullopt for other inputs or with the fast paths off.
+std::optional<double> fast_sum_squared_differences(const Tensor& a, const Tensor& b);
+
 // The p-norms of the groups for p = 2 (√(Σ x²)) and p = 1 (Σ |x|), the
 // terms in double summed in the same blocked order, rounded once, when the
 // reduced dims are trailing (or all of them); nullopt for other layouts and p.

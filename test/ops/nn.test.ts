@@ -353,6 +353,34 @@ describe('regression losses', () => {
     expect(tg.gradgradcheck((u, v) => F.l1Loss(u, v, { reduction: 'none' }), [p, leaf([2, 3], 7)])).toBe(true);
   });
 
+  // Reduced, mseLoss sums (x - t)² in one pass: the bits of the composite
+  // sub, square, sum (and divide), and the composite's gradient.
+  it('mseLoss reduced: the bits of the composite ops, forward and gradient, contiguous or not', () => {
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const shape of [[5], [3, 7], [300, 70], [2, 40000]]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const xs = tg.tensor(Array.from({ length: n }, (_, i) => Math.sin(i * 0.7) * 3), { shape, dtype });
+        const ts = tg.tensor(Array.from({ length: n }, (_, i) => Math.cos(i * 0.3)), { shape, dtype });
+        const views: [string, tg.Tensor, tg.Tensor][] = [['contiguous', xs, ts]];
+        if (shape.length === 2) views.push(['transposed', xs.transpose(0, 1), ts.transpose(0, 1)]);
+        for (const [layout, a, t] of views)
+          for (const reduction of ['mean', 'sum'] as const) {
+            const label = `${dtype} [${shape}] ${layout} ${reduction}`;
+            const leafA = a.detach().setRequiresGrad(true), leafT = t.detach().setRequiresGrad(true);
+            const fused = F.mseLoss(leafA, leafT, { reduction });
+            const refA = a.detach().setRequiresGrad(true), refT = t.detach().setRequiresGrad(true);
+            const sq = refA.sub(refT).square();
+            // (The losses' mean: the sum rounded, then divided.)
+            const composite = reduction === 'mean' ? sq.sum().div(n) : sq.sum();
+            expect(fused.item(), label).toBe(composite.item());
+            fused.backward();
+            composite.backward();
+            expect(Array.from(leafA.grad!.data()), label).toEqual(Array.from(refA.grad!.data()));
+            expect(Array.from(leafT.grad!.data()), label).toEqual(Array.from(refT.grad!.data()));
+          }
+      }
+  });
+
   it('mixed float dtypes promote; float32 agrees with float64', () => {
     const out = F.mseLoss(tg.tensor(x), f64(y));
     expect(out.dtype).toBe('float64');

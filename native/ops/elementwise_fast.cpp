@@ -190,6 +190,7 @@ std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const cha
   if (copied) copy_elements(x, out);
   const std::int64_t n = x.numel();
   const bool streaming = !copied && streams_output(bytes_of(x) + bytes_of(out));
+  const kernels::Store store = streaming ? kernels::Store::Streamed : kernels::Store::Plain;
   const auto& table = kernels::active();
   visit_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -198,7 +199,7 @@ std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const cha
     const T* px = copied ? po : x.data<T>();
     const T l = static_cast<T>(lo), h = static_cast<T>(hi);
     runtime::parallel_for(0, n, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
-      kernel(op, end - begin, px + begin, po + begin, l, h, streaming ? kernels::Store::Streamed : kernels::Store::Plain);
+      kernel(op, end - begin, px + begin, po + begin, l, h, store);
     });
   });
   return out;

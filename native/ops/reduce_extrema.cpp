@@ -34,7 +34,7 @@ bool beats(T x, T current) {
 }
 
 // The extremum of a row of n >= 1 contiguous elements, the generic loop's
-// element: floats by the kernel table's lanes (one row: chunks on the pool
+// element: floats by the kernel table's lanes (pieces of 2^16 on the pool
 // when `parallel`), which find the value; where that is ±0 or NaN, the only
 // values whose copies can differ in bits, the first element equal to it is
 // taken, as the generic loop keeps. int32 in order.
@@ -42,16 +42,11 @@ template <bool Max, typename T>
 T row_extremum(std::int64_t n, const T* x, T init, bool parallel) {
   if constexpr (std::is_floating_point_v<T>) {
     const auto kernel = kernel_for<T>(kernels::active().extremum_f32, kernels::active().extremum_f64);
-    constexpr std::int64_t kChunk = std::int64_t{1} << 16;
-    T a;
-    if (parallel && n > kChunk) {
-      std::vector<T> part(static_cast<std::size_t>((n + kChunk - 1) / kChunk));
-      runtime::parallel_for(0, static_cast<std::int64_t>(part.size()), 1, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t c = begin; c < end; ++c)
-          part[static_cast<std::size_t>(c)] = kernel(std::min(kChunk, n - c * kChunk), x + c * kChunk, Max);
-      });
-      a = init;
-      for (const T v : part)
+    constexpr std::int64_t kPiece = std::int64_t{1} << 16;
+    T a = init;
+    if (parallel && n > kPiece) {
+      const auto piece = [&](std::int64_t lo, std::int64_t len) { return kernel(len, x + lo, Max); };
+      for (const T v : piece_values<T>(n, kPiece, true, 1, piece))
         if (beats<Max>(v, a)) a = v;
     } else {
       a = kernel(n, x, Max);
@@ -78,15 +73,12 @@ T row_extremum(std::int64_t n, const T* x, T init, bool parallel) {
 template <bool Max, typename T>
 void extrema(const T* x, const BlockLayout& l, T init, T* out) {
   const std::int64_t group = l.group, inner = l.inner;
-  if (inner == 1 && l.outer == 1) {
-    out[0] = row_extremum<Max>(group, x, init, true);
-    return;
-  }
+  if (inner == 1)
+    return each_row(x, l, [&](std::int64_t r, const T* row, bool parallel) {
+      out[r] = row_extremum<Max>(group, row, init, parallel);
+    });
   split_outputs(
-      l,
-      [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t r = begin; r < end; ++r) out[r] = row_extremum<Max>(group, x + r * group, init, false);
-      },
+      l, [](std::int64_t, std::int64_t) {},  // inner > 1: strips only
       [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
         T* a = out + o * inner + j0;
         std::fill(a, a + width, init);

@@ -47,18 +47,8 @@ Value pairwise(const std::vector<Value>& v, std::size_t begin, std::size_t end) 
 template <typename Value, typename T, typename Block>
 Value blocked(std::int64_t n, const T* x, bool parallel, Block block) {
   if (n <= kBlock) return n == 0 ? Value{} : block(n, x);
-  const std::int64_t blocks = (n + kBlock - 1) / kBlock;
-  std::vector<Value> partial(static_cast<std::size_t>(blocks));
-  const auto run = [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t b = begin; b < end; ++b) {
-      const std::int64_t lo = b * kBlock, len = std::min(kBlock, n - lo);
-      partial[static_cast<std::size_t>(b)] = block(len, x + lo);
-    }
-  };
-  if (parallel)
-    runtime::parallel_for(0, blocks, 4, run);
-  else
-    run(0, blocks);
+  const std::vector<Value> partial =
+      piece_values<Value>(n, kBlock, parallel, 4, [&](std::int64_t lo, std::int64_t len) { return block(len, x + lo); });
   return pairwise(partial, 0, partial.size());
 }
 
@@ -77,21 +67,6 @@ DeviationSums blocked_deviations(std::int64_t n, const T* x, double mean, bool p
     kernel(len, p, mean, sums);
     return DeviationSums{sums[0], sums[1]};
   });
-}
-
-// row(r, x + r·group, parallel) for each row of a layout with inner == 1:
-// a single row with `parallel` (its blocks on the pool), else the rows split
-// across the pool.
-template <typename T, typename Row>
-void each_row(const T* x, const BlockLayout& l, Row row) {
-  const std::int64_t group = l.group;
-  if (l.outer == 1) return row(0, x, true);
-  split_outputs(
-      l,
-      [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t r = begin; r < end; ++r) row(r, x + r * group, false);
-      },
-      [](std::int64_t, std::int64_t, std::int64_t) {});  // inner == 1: rows only
 }
 
 // The blocked sums of the terms of the rows of a layout with
@@ -188,7 +163,9 @@ std::optional<double> fast_sum_squared_differences(const Tensor& a, const Tensor
     const auto kernel =
         kernel_for<T>(kernels::active().sum_squared_differences_f32, kernels::active().sum_squared_differences_f64);
     const T *pa = a.data<T>(), *pb = b.data<T>();
-    return blocked<double>(a.numel(), pa, true, [&](std::int64_t len, const T* p) { return kernel(len, p, pb + (p - pa)); });
+    // Blocks of a, with the same blocks of b.
+    return blocked<double>(a.numel(), pa, true,
+                           [&](std::int64_t len, const T* p) { return kernel(len, p, pb + (p - pa)); });
   });
 }
 

@@ -57,6 +57,38 @@ void split_outputs(const BlockLayout& l, Rows&& rows, Strip&& strip) {
   });
 }
 
+// row(r, x + r·group, parallel) for each row of a layout with inner == 1:
+// a single row with `parallel` (its pieces may go on the pool, piece_values),
+// else the rows split across the pool.
+template <typename T, typename Row>
+void each_row(const T* x, const BlockLayout& l, Row&& row) {
+  const std::int64_t group = l.group;
+  if (l.outer == 1) return row(0, x, true);
+  split_outputs(
+      l,
+      [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) row(r, x + r * group, false);
+      },
+      [](std::int64_t, std::int64_t, std::int64_t) {});  // inner == 1: rows only
+}
+
+// piece(begin, length) for the pieces of [0, n) of `size` elements (the
+// last one shorter), one value each, in order; `grain` pieces per task on
+// the pool when `parallel`. The values do not depend on the thread count.
+template <typename Value, typename Piece>
+std::vector<Value> piece_values(std::int64_t n, std::int64_t size, bool parallel, std::int64_t grain, Piece&& piece) {
+  std::vector<Value> values(static_cast<std::size_t>((n + size - 1) / size));
+  const auto run = [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t p = begin; p < end; ++p)
+      values[static_cast<std::size_t>(p)] = piece(p * size, std::min(size, n - p * size));
+  };
+  if (parallel)
+    runtime::parallel_for(0, static_cast<std::int64_t>(values.size()), grain, run);
+  else
+    run(0, static_cast<std::int64_t>(values.size()));
+  return values;
+}
+
 // Calls f(out_pos, x, index) for every input element, each output's
 // elements in input order: out_pos is the element's output position in a
 // contiguous kept_shape buffer, index its row-major position in the input.

@@ -58,20 +58,16 @@ Tensor product_of_others(const Tensor& x, const Tensor& result, const ReducePlan
 }
 
 // The product of a row of n contiguous floats in double through the kernel
-// table's lanes (one row: chunks on the pool when `parallel`, their products
-// multiplied in chunk order).
+// table's lanes (pieces of 2^16 on the pool when `parallel`, their products
+// multiplied in order).
 template <typename T>
 double row_product(std::int64_t n, const T* x, bool parallel) {
   const auto kernel = kernel_for<T>(kernels::active().prod_wide_f32, kernels::active().prod_f64);
-  constexpr std::int64_t kChunk = std::int64_t{1} << 16;
-  if (!parallel || n <= kChunk) return kernel(n, x);
-  std::vector<double> part(static_cast<std::size_t>((n + kChunk - 1) / kChunk));
-  runtime::parallel_for(0, static_cast<std::int64_t>(part.size()), 1, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t c = begin; c < end; ++c)
-      part[static_cast<std::size_t>(c)] = kernel(std::min(kChunk, n - c * kChunk), x + c * kChunk);
-  });
+  constexpr std::int64_t kPiece = std::int64_t{1} << 16;
+  if (!parallel || n <= kPiece) return kernel(n, x);
   double p = 1.0;
-  for (const double v : part) p *= v;
+  const auto piece = [&](std::int64_t lo, std::int64_t len) { return kernel(len, x + lo); };
+  for (const double v : piece_values<double>(n, kPiece, true, 1, piece)) p *= v;
   return p;
 }
 
@@ -94,18 +90,9 @@ Tensor prod(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim
         const Tensor x = contiguous_data(t);
         Tensor result = empty(plan.out_shape, t.dtype(), "prod");
         T* out = result.data<T>();
-        const T* px = x.data<T>();
-        const std::int64_t group = layout->group;
-        if (layout->outer == 1) {
-          out[0] = static_cast<T>(row_product(group, px, true));
-        } else {
-          split_outputs(
-              *layout,
-              [&](std::int64_t begin, std::int64_t end) {
-                for (std::int64_t r = begin; r < end; ++r) out[r] = static_cast<T>(row_product(group, px + r * group, false));
-              },
-              [](std::int64_t, std::int64_t, std::int64_t) {});  // inner == 1: rows only
-        }
+        each_row(x.data<T>(), *layout, [&](std::int64_t r, const T* row, bool parallel) {
+          out[r] = static_cast<T>(row_product(layout->group, row, parallel));
+        });
         return result;
       }
       auto acc = reduce_into<T, double>(t, plan, 1.0, [](double& a, T x, std::int64_t) { a *= x; });

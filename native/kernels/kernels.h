@@ -12,6 +12,13 @@
 
 namespace tapegrad::kernels {
 
+// How an elementwise kernel writes its output: plain stores; streamed (whole
+// 64-byte lines with streaming stores where the ISA has them), ending with a
+// store fence; or streamed without the fence, for a caller that writes an
+// output in pieces (a call per row) and fences once after the last
+// (fence_streamed_stores): a fence per 4 KiB row took 40% of a bias add.
+enum class Store : int { Plain, Streamed, StreamedUnfenced };
+
 // Elementwise binary ops on float32/float64. Comparisons write 1 or 0.
 // maximum/minimum: NaN wins. ReluBackward: out = b > 0 ? a : 0 (a is the
 // incoming gradient, b the relu output; NaN in b blocks the gradient).
@@ -25,13 +32,6 @@ namespace tapegrad::kernels {
 // a^b with the C library's special values: float32 vectorised in double
 // on the FMA paths (within 1 ulp), the C library's powf on the scalar path
 // and pow for float64.
-// How an elementwise kernel writes its output: plain stores; streamed (whole
-// 64-byte lines with streaming stores where the ISA has them), ending with a
-// store fence; or streamed without the fence, for a caller that writes an
-// output in pieces (a call per row) and fences once after the last
-// (fence_streamed_stores): a fence per 4 KiB row took 40% of a bias add.
-enum class Store : int { Plain, Streamed, StreamedUnfenced };
-
 enum class BinaryOp : int {
   Add, Sub, Mul, Div, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
   ReluBackward, GeluBackward, GeluTanhBackward, SiluBackward, TanhBackward, SigmoidBackward, Pow

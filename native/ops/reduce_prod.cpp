@@ -1,9 +1,8 @@
 // prod, with a gradient that stays exact where the input holds zeros.
-#include <algorithm>
 #include <cstdint>
 #include <optional>
-#include <vector>
 #include <type_traits>
+#include <vector>
 
 #include "core/autograd.h"
 #include "kernels/kernels.h"
@@ -12,7 +11,6 @@
 #include "ops/reduce.h"
 #include "ops/reduce_impl.h"
 #include "ops/shape.h"
-#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 

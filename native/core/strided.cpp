@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "kernels/kernels.h"
+#include "runtime/cpu_features.h"
 #include "runtime/parallel.h"
 
 namespace tapegrad {
@@ -88,24 +90,44 @@ void copy_elements(const Tensor& src, const Tensor& dst) {
     if (copy_tiled<T>(src, dst)) return;
     const T* s = static_cast<const T*>(src.storage().data);
     T* d = static_cast<T*>(dst.storage().data);
-    // Contiguous and broadcast rows as library copies and fills (vectorised).
-    const auto row = [&](const auto& off, std::int64_t n, const auto& inner) {
-      if (inner[1] == 1 && inner[0] == 1) {
-        std::copy_n(s + off[0], n, d + off[1]);
-      } else if (inner[1] == 1 && inner[0] == 0) {
-        std::fill_n(d + off[1], n, s[off[0]]);
-      } else {
-        for (std::int64_t i = 0; i < n; ++i) d[off[1] + i * inner[1]] = s[off[0] + i * inner[0]];
-      }
-    };
     // Split across the pool when no element is written twice and the source
     // cannot overlap the destination; else rows in order, as assigned.
     bool disjoint = s != d;
     for (std::size_t k = 0; k < dst.shape().size(); ++k)
       if (dst.shape()[k] > 1 && dst.strides()[k] == 0) disjoint = false;
+    const auto& table = kernels::active();
+    // Large copies stream their output past the caches, as elementwise ops
+    // do (runtime::streaming_store_min_bytes), fenced once per chunk.
+    const bool streaming =
+        disjoint && 2 * src.numel() * static_cast<i64>(sizeof(T)) >= runtime::streaming_store_min_bytes();
+    const kernels::Store store = streaming ? kernels::Store::StreamedUnfenced : kernels::Store::Plain;
+    const auto done = [&] {
+      if (streaming) table.fence_streamed_stores();
+    };
+    if (disjoint && src.is_contiguous() && dst.is_contiguous()) {
+      // One flat run, split by elements.
+      const T* s0 = s + src.offset();
+      T* d0 = d + dst.offset();
+      runtime::parallel_for(0, src.numel(), runtime::kElementwiseGrain, [&](i64 begin, i64 end) {
+        table.copy_bytes((end - begin) * static_cast<i64>(sizeof(T)), s0 + begin, d0 + begin, store);
+        done();
+      });
+      return;
+    }
+    // Contiguous rows through the copy kernel, broadcast rows as fills.
+    const auto row = [&](const auto& off, i64 n, const auto& inner) {
+      if (inner[1] == 1 && inner[0] == 1) {
+        if (disjoint) table.copy_bytes(n * static_cast<i64>(sizeof(T)), s + off[0], d + off[1], store);
+        else std::copy_n(s + off[0], n, d + off[1]);  // may overlap: a memmove
+      } else if (inner[1] == 1 && inner[0] == 0) {
+        std::fill_n(d + off[1], n, s[off[0]]);
+      } else {
+        for (i64 i = 0; i < n; ++i) d[off[1] + i * inner[1]] = s[off[0] + i * inner[0]];
+      }
+    };
     const std::array<const Shape*, 2> strides{&src.strides(), &dst.strides()};
-    const std::array<std::int64_t, 2> base{src.offset(), dst.offset()};
-    if (disjoint) parallel_for_each_row<2>(src.shape(), strides, base, runtime::kElementwiseGrain, row);
+    const std::array<i64, 2> base{src.offset(), dst.offset()};
+    if (disjoint) parallel_for_each_row<2>(src.shape(), strides, base, runtime::kElementwiseGrain, row, done);
     else for_each_row<2>(src.shape(), strides, base, row);
   });
 }

@@ -70,14 +70,27 @@ void for_each_row(const Shape& shape, const std::array<const Shape*, N>& strides
 // elements, each chunk walked as for_each_row walks it. Only for row() that
 // writes nothing outside its own row's elements (a fresh output, never a view
 // that repeats elements) and has no state shared between calls.
+// chunk_done() runs after each chunk, on the thread that walked it.
+template <std::size_t N, typename Row, typename ChunkDone>
+void parallel_for_each_row(const Shape& shape, const std::array<const Shape*, N>& strides,
+                           const std::array<std::int64_t, N>& base, std::int64_t grain, Row&& row,
+                           ChunkDone&& chunk_done) {
+  const std::int64_t rows = detail::row_count(shape);
+  const std::int64_t n = shape.empty() ? 1 : shape.back();
+  if (shape.size() <= 1 || rows * n < 2 * grain) {
+    detail::walk_rows<N>(shape, strides, base, 0, rows, row);
+    return chunk_done();
+  }
+  runtime::parallel_for(0, rows, std::max<std::int64_t>(1, grain / n), [&](std::int64_t r0, std::int64_t r1) {
+    detail::walk_rows<N>(shape, strides, base, r0, r1, row);
+    chunk_done();
+  });
+}
+
 template <std::size_t N, typename Row>
 void parallel_for_each_row(const Shape& shape, const std::array<const Shape*, N>& strides,
                            const std::array<std::int64_t, N>& base, std::int64_t grain, Row&& row) {
-  const std::int64_t rows = detail::row_count(shape);
-  const std::int64_t n = shape.empty() ? 1 : shape.back();
-  if (shape.size() <= 1 || rows * n < 2 * grain) return detail::walk_rows<N>(shape, strides, base, 0, rows, row);
-  runtime::parallel_for(0, rows, std::max<std::int64_t>(1, grain / n),
-                        [&](std::int64_t r0, std::int64_t r1) { detail::walk_rows<N>(shape, strides, base, r0, r1, row); });
+  parallel_for_each_row<N>(shape, strides, base, grain, row, [] {});
 }
 
 // A contiguous copy of `t` (or `t` itself when already contiguous), with no

@@ -22,9 +22,9 @@ const char* isa_name(Isa isa);
 enum class GemmPath { Auto, Packed, Direct };
 GemmPath gemm_path_override();
 
-// Out-of-place elementwise ops whose operands and output take at least this
-// many bytes together write the output with streaming stores
-// (kernels::KernelTable::stream_copy): half the largest cache the OS
+// Out-of-place elementwise ops and copies whose operands and output take at
+// least this many bytes together write the output with streaming stores
+// (kernels::Store::Streamed): half the largest cache the OS
 // reports, so such an op's data could not stay cached anyway and a plain
 // store would first read each output line from memory. Never when no cache
 // size is known. TAPEGRAD_STREAM_STORES=always|never overrides it (tests,

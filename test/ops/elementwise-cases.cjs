@@ -226,7 +226,57 @@ function runAll(tg) {
         x.dispose();
       }
   }
+  cases += runCopies(tg, failures);
   return { cases, failures };
+}
+
+// Copies (clone, contiguous(), cat) give the source's bits, int32 too,
+// for runs starting at any alignment: a flat run, rows of a column slice,
+// and the pieces of a cat along either dim.
+function runCopies(tg, failures) {
+  let cases = 0, seed = 1000;
+  for (const dtype of ['float32', 'float64', 'int32']) {
+    const make = (n) => {
+      const v = values(n, seed++, dtype === 'int32' ? 'float64' : dtype);
+      return dtype === 'int32' ? Int32Array.from(v, (x) => (Number.isFinite(x) ? Math.trunc(x * 1000) | 0 : 7)) : v;
+    };
+    for (const n of [1, 7, 16, 33, 1000, 70001]) {
+      const v = make(n + 5);
+      const base = tg.tensor(v, { shape: [n + 5], dtype });
+      for (const at of [0, 1, 3]) {
+        const want = Array.from(v.subarray(at, at + n));
+        compare(failures, `${dtype} clone of [${n}] at offset ${at}`, base.narrow(0, at, n).clone().data(), want);
+        const k = n >> 1;
+        const joined = tg.cat([base.narrow(0, at, k), base.narrow(0, at + k, n - k)], 0);
+        compare(failures, `${dtype} cat of [${k}] and [${n - k}] at offset ${at}`, joined.data(), want);
+        cases += 2;
+      }
+      base.dispose();
+    }
+    for (const [rows, cols] of [[3, 9], [40, 33], [300, 257], [7, 4100]]) {
+      const v = make(rows * cols);
+      const x = tg.tensor(v, { shape: [rows, cols], dtype });
+      // Columns 1 .. cols - 2: each row's run starts one element in.
+      const inner = x.slice(1, 1, cols - 1);
+      const want = [];
+      for (let r = 0; r < rows; r++) for (let c = 1; c < cols - 1; c++) want.push(v[r * cols + c]);
+      compare(failures, `${dtype} contiguous() of columns 1..${cols - 2} of [${rows},${cols}]`,
+        inner.contiguous().data(), want);
+      // A cat along dim 1 writes rows into the middle of each output row.
+      const left = x.slice(1, 0, 1), right = x.slice(1, cols - 1, cols);
+      const joined = tg.cat([right, inner, left], 1);
+      const wantJoined = [];
+      for (let r = 0; r < rows; r++) {
+        wantJoined.push(v[r * cols + cols - 1]);
+        for (let c = 1; c < cols - 1; c++) wantJoined.push(v[r * cols + c]);
+        wantJoined.push(v[r * cols]);
+      }
+      compare(failures, `${dtype} cat along dim 1 of [${rows},${cols}] pieces`, joined.data(), wantJoined);
+      cases += 2;
+      x.dispose();
+    }
+  }
+  return cases;
 }
 
 module.exports = { runAll };

@@ -1,7 +1,6 @@
 // Creating tensors, reading them back, and the facts about the backend.
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include "binding/addon.h"
 #include "binding/convert.h"
@@ -92,8 +91,8 @@ Napi::Value data(const Napi::CallbackInfo& info) {
   const Tensor t = contiguous_data(arg_tensor(info, 0, "data", "tensor"));
   const std::size_t bytes = static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), bytes);
-  if (bytes)
-    std::memcpy(buffer.Data(), static_cast<const std::uint8_t*>(t.storage().data) + t.offset() * dtype_size(t.dtype()), bytes);
+  copy_memory(static_cast<const std::uint8_t*>(t.storage().data) + t.offset() * dtype_size(t.dtype()), buffer.Data(),
+              static_cast<std::int64_t>(bytes));
   const auto n = static_cast<std::size_t>(t.numel());
   switch (t.dtype()) {
     case DType::Float32: return Napi::Float32Array::New(info.Env(), n, buffer, 0);

@@ -84,6 +84,27 @@ bool copy_tiled(const Tensor& src, const Tensor& dst) {
 
 }  // namespace
 
+namespace {
+
+// Large copies stream their output past the caches, as elementwise ops do
+// (runtime::streaming_store_min_bytes), fenced once per chunk.
+bool streams_copy(i64 bytes) { return 2 * bytes >= runtime::streaming_store_min_bytes(); }
+
+}  // namespace
+
+void copy_memory(const void* src, void* dst, std::int64_t bytes) {
+  const auto& table = kernels::active();
+  const bool streaming = streams_copy(bytes);
+  const kernels::Store store = streaming ? kernels::Store::StreamedUnfenced : kernels::Store::Plain;
+  constexpr i64 kGrainBytes = runtime::kElementwiseGrain * 4;
+  const auto* s = static_cast<const unsigned char*>(src);
+  auto* d = static_cast<unsigned char*>(dst);
+  runtime::parallel_for(0, bytes, kGrainBytes, [&](i64 begin, i64 end) {
+    table.copy_bytes(end - begin, s + begin, d + begin, store);
+    if (streaming) table.fence_streamed_stores();
+  });
+}
+
 void copy_elements(const Tensor& src, const Tensor& dst) {
   visit_dtype(src.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -95,25 +116,15 @@ void copy_elements(const Tensor& src, const Tensor& dst) {
     bool disjoint = s != d;
     for (std::size_t k = 0; k < dst.shape().size(); ++k)
       if (dst.shape()[k] > 1 && dst.strides()[k] == 0) disjoint = false;
+    const i64 bytes = src.numel() * static_cast<i64>(sizeof(T));
+    if (disjoint && src.is_contiguous() && dst.is_contiguous())
+      return copy_memory(s + src.offset(), d + dst.offset(), bytes);
     const auto& table = kernels::active();
-    // Large copies stream their output past the caches, as elementwise ops
-    // do (runtime::streaming_store_min_bytes), fenced once per chunk.
-    const bool streaming =
-        disjoint && 2 * src.numel() * static_cast<i64>(sizeof(T)) >= runtime::streaming_store_min_bytes();
+    const bool streaming = disjoint && streams_copy(bytes);
     const kernels::Store store = streaming ? kernels::Store::StreamedUnfenced : kernels::Store::Plain;
     const auto done = [&] {
       if (streaming) table.fence_streamed_stores();
     };
-    if (disjoint && src.is_contiguous() && dst.is_contiguous()) {
-      // One flat run, split by elements.
-      const T* s0 = s + src.offset();
-      T* d0 = d + dst.offset();
-      runtime::parallel_for(0, src.numel(), runtime::kElementwiseGrain, [&](i64 begin, i64 end) {
-        table.copy_bytes((end - begin) * static_cast<i64>(sizeof(T)), s0 + begin, d0 + begin, store);
-        done();
-      });
-      return;
-    }
     // Contiguous rows through the copy kernel, broadcast rows as fills.
     const auto row = [&](const auto& off, i64 n, const auto& inner) {
       if (inner[1] == 1 && inner[0] == 1) {

@@ -98,5 +98,8 @@ void parallel_for_each_row(const Shape& shape, const std::array<const Shape*, N>
 Tensor contiguous_data(const Tensor& t);
 // Copies src's elements into dst (same shape and dtype; any strides).
 void copy_elements(const Tensor& src, const Tensor& dst);
+// Copies `bytes` bytes between buffers that do not overlap, split across
+// the pool; large copies write with streaming stores.
+void copy_memory(const void* src, void* dst, std::int64_t bytes);
 
 }  // namespace tapegrad

@@ -1,6 +1,5 @@
 #include "binding/convert.h"
 
-#include <charconv>
 #include <cmath>
 #include <new>
 
@@ -29,21 +28,13 @@ std::int64_t owned_bytes(const Tensor& t) {
   return t.impl()->is_view ? 0 : static_cast<std::int64_t>(t.storage().nbytes);
 }
 
-// Numbers as JavaScript prints them.
-std::string js_number(double x) {
-  if (std::isnan(x)) return "NaN";
-  if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
-  return std::string(buf, end);
-}
 
 std::string describe(const Napi::Value& v) {
   switch (v.Type()) {
     case napi_undefined: return "undefined";
     case napi_null: return "null";
     case napi_boolean: return v.As<Napi::Boolean>().Value() ? "true" : "false";
-    case napi_number: return js_number(v.As<Napi::Number>().DoubleValue());
+    case napi_number: return number_text(v.As<Napi::Number>().DoubleValue());
     case napi_string: return "'" + v.As<Napi::String>().Utf8Value() + "'";
     case napi_object: return v.IsArray() ? "an array" : "an object";
     case napi_function: return "a function";

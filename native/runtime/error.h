@@ -3,12 +3,28 @@
 // expected and what was given.
 #pragma once
 
+#include <charconv>
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace tapegrad {
+
+// A number as JavaScript prints it: the shortest digits that read back as
+// the same float or double, NaN, Infinity. (A stream's default six digits
+// printed float32 1.0000001 as 1.)
+template <typename F>
+std::string number_text(F x) {
+  static_assert(std::is_floating_point_v<F>);
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+  char buf[40];
+  const auto result = std::to_chars(buf, buf + sizeof buf, x);
+  return std::string(buf, result.ptr);
+}
 
 enum class ErrorKind { Type, Range, Tapegrad };
 
@@ -21,10 +37,20 @@ class Error : public std::runtime_error {
   ErrorKind kind_;
 };
 
+namespace detail {
+template <typename Part>
+void put(std::ostringstream& out, const Part& part) {
+  if constexpr (std::is_floating_point_v<Part>) out << number_text(part);
+  else out << part;
+}
+}  // namespace detail
+
+// The parts written one after another; floating-point numbers as
+// number_text writes them.
 template <typename... Parts>
 std::string concat(const Parts&... parts) {
   std::ostringstream out;
-  (out << ... << parts);
+  (detail::put(out, parts), ...);
   return out.str();
 }
 

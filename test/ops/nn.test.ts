@@ -436,6 +436,16 @@ describe('binaryCrossEntropy', () => {
     expect(() => F.binaryCrossEntropy(tg.tensor([0.5, 1.5]), tg.tensor([0, 1]))).toThrow(
       'binaryCrossEntropy: input values must be between 0 and 1, got 1.5',
     );
+    // The first value out of range (checked through the extrema), NaN and
+    // negatives included, printed as JavaScript prints it.
+    const bad = (values: number[]) => () => F.binaryCrossEntropy(tg.tensor(values), tg.zerosLike(tg.tensor(values)));
+    expect(bad([0.5, NaN, 2])).toThrow('between 0 and 1, got NaN');
+    expect(bad([0.25, -0.5, 0.75])).toThrow('between 0 and 1, got -0.5');
+    expect(bad([0.25, -Infinity])).toThrow('between 0 and 1, got -Infinity');
+    expect(bad([1, Math.fround(1.0000001)])).toThrow(/between 0 and 1, got 1\.0000001$/);
+    expect(() =>
+      F.binaryCrossEntropy(tg.tensor([0.5, NaN], { dtype: 'float64' }), tg.tensor([0, 1], { dtype: 'float64' })),
+    ).toThrow('got NaN');
     expect(() => F.binaryCrossEntropy(tg.tensor([0.5]), ints([1]))).toThrow(TypeError);
     expect(() => F.binaryCrossEntropy(tg.tensor([0.5, 0.5]), tg.tensor([1, 0]), { weight: tg.ones([3]) })).toThrow(RangeError);
   });

@@ -431,6 +431,40 @@ describe('binaryCrossEntropy', () => {
     expect(tg.gradgradcheck((u, v) => F.binaryCrossEntropy(u, v), [probs([2, 2], 6), probs([2, 2], 7)])).toBe(true);
   });
 
+  // One node whose gradient takes (x - t)/(x·(1 - x)) when no log can be
+  // clamped, and the per-term masked form when an x is 0, 1 or below 1e-40.
+  it('gradients of both inputs by hand, on both paths, and through createGraph', () => {
+    const grads = (xs: number[], ts: number[], gs: number[], dtype: 'float32' | 'float64' = 'float64') => {
+      const x = tg.tensor(xs, { dtype, requiresGrad: true }), t = tg.tensor(ts, { dtype, requiresGrad: true });
+      F.binaryCrossEntropy(x, t, { reduction: 'none' }).backward(tg.tensor(gs, { dtype }));
+      return [flat(x.grad!).map((v) => v + 0), flat(t.grad!).map((v) => v + 0)];
+    };
+    const dx = (x: number, t: number, g: number) => g * ((1 - t) / (1 - x) - t / x);
+    const dt = (x: number, t: number, g: number) => g * (Math.log(1 - x) - Math.log(x));
+    const xs = [0.2, 0.9, 0.5, 0.01], ts = [0, 1, 0.25, 0.7], gs = [1, 2, -1, 0.5];
+    const [fx, ft] = grads(xs, ts, gs);
+    expectClose(fx, xs.map((x, i) => dx(x, ts[i], gs[i])), 1e-14);
+    expectClose(ft, xs.map((x, i) => dt(x, ts[i], gs[i])), 1e-14);
+    // An x of 0 or 1 clamps a log: that term has no gradient (d/dt uses
+    // the clamped value, -100); the other elements as above.
+    const [cx, ct] = grads([0, 1, 1e-300, ...xs], [0.25, 0.75, 0.5, ...ts], [1, 1, 1, ...gs]);
+    expectClose(cx, [0.75, -0.75, 0.5, ...fx], 1e-14);
+    expectClose(ct, [100, -100, 100, ...ft], 1e-14);
+    // float32: both paths agree with float64 to float32 precision.
+    const [gx32] = grads(xs, ts, gs, 'float32'), [cx32] = grads([1, ...xs], [1, ...ts], [1, ...gs], 'float32');
+    expectClose(gx32, fx, 1e-6);
+    expectClose(cx32, [-1, ...fx], 1e-6);
+    // Second derivatives through createGraph on the masked path (an x of 1):
+    // d²l/dx² = t/x² + (1 - t)/(1 - x)² where both logs are unclamped, t/x²
+    // at x = 1; d²l/dxdt = -1/(1 - x) - 1/x, the clamped log's term 0.
+    const x = tg.tensor([0.3, 1], { dtype: 'float64', requiresGrad: true });
+    const t = tg.tensor([0.5, 1], { dtype: 'float64', requiresGrad: true });
+    const [gx] = tg.grad(F.binaryCrossEntropy(x, t, { reduction: 'sum' }), x, { createGraph: true });
+    const [gxx, gxt] = tg.grad(gx!.sum(), [x, t]);
+    expectClose(flat(gxx!), [0.5 / 0.09 + 0.5 / 0.49, 1], 1e-13);
+    expectClose(flat(gxt!), [-1 / 0.7 - 1 / 0.3, -1], 1e-13);
+  });
+
   it('errors', () => {
     expect(() => F.binaryCrossEntropy(tg.tensor([0.5, 1.5]), tg.tensor([0, 1]))).toThrow(RangeError);
     expect(() => F.binaryCrossEntropy(tg.tensor([0.5, 1.5]), tg.tensor([0, 1]))).toThrow(

@@ -45,6 +45,11 @@ for (const n of squares) for (const layout of ['nn', 'tn', 'nt']) shapes.push([`
 shapes.push(['mlp Y=X·W', 128, 256, 784, 'nn']);
 shapes.push(['mlp dW=Xᵀ·dY', 784, 256, 128, 'tn']);
 shapes.push(['mlp dX=dY·Wᵀ', 128, 784, 256, 'nt']);
+// Matrix-vector products: a 1024→1024 layer on one input row, a 1024→1
+// layer on a batch of 256, and that layer's weight gradient.
+shapes.push(['gemv y=x·Wᵀ', 1, 1024, 1024, 'nt']);
+shapes.push(['gemv y=X·wᵀ', 256, 1, 1024, 'nt']);
+shapes.push(['gemv dw=dyᵀ·X', 1, 1024, 256, 'tn']);
 
 function cpuName() {
   try {

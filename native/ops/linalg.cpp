@@ -204,7 +204,11 @@ void batched_product(const Tensor& a, const Tensor& b, const Shape& batch, const
     const T* pb = b.data<T>();
     T* po = out.data<T>();
     i64 rows_stride = 0;
-    if (nb == 2 && merged_rows(a, rows_stride)) {
+    // Not for one row per element: alone, each is a matrix-vector product,
+    // which the kernel adds up in another order than its tiles would
+    // (gemm.inc: gemm_dots, gemm_sweeps); the batched kernel below keeps
+    // that order.
+    if (nb == 2 && n > 1 && merged_rows(a, rows_stride)) {
       product<T>(rows_of(a.shape()), m, k, pa, rows_stride, a_cs, pb, b_rs, b_cs, accumulate, po, m);
       return;
     }

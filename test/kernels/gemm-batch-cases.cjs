@@ -108,6 +108,15 @@ function cases() {
   add('A', 3, 200, 70, 300, { own: 'g', mine: 't' });
   add('B', 6, 70, 260, 200, { own: 't', mine: 'g' });
   add('B', 3, 40, 1030, 120, { own: 'p', mine: 'n', cL: 'n' });
+  // Matrix-vector products (one row or column per element) swept four
+  // elements at a time over the shared long operand: vector counts around
+  // 4, outputs past one 512-wide strip, lane and row-block tails, threads.
+  for (const count of [1, 3, 4, 5, 9]) {
+    add('B', count, 1, 1100, 37, { own: 'n', mine: 'n' });
+    add('A', count, 600, 1, 23, { own: 'n', mine: 't' });
+  }
+  add('B', 13, 1, 700, 1500, { own: 'n', mine: 'n', cL: 'n' });
+  add('A', 6, 1200, 1, 900, { own: 't', mine: 't' });
   // k = 0 (A and B not read; C scaled by beta, NaN ignored with beta = 0),
   // alpha = 0 (NaN in A ignored), empty C.
   both(3, 5, 7, 0, { ab: [1, 0] });
@@ -168,6 +177,12 @@ function expectedRun(cs, ops, gemmPath) {
   const c = ops.c;
   // gemm computes a column-major C transposed; the batched kernel leaves it.
   if (c.cs !== 1 && (c.rs === 1 || (cs.n > 1 && cs.m > 1 && Math.abs(c.rs) < Math.abs(c.cs)))) return false;
+  // Matrix-vector products (automatic path): dot products are left to one
+  // call each; sweeps over the rows of the long operand are taken.
+  if (gemmPath === 'auto' && (cs.m === 1 || cs.n === 1)) {
+    if (ops.a.cs === 1 && ops.b.rs === 1) return false;
+    if ((cs.m === 1 && ops.b.cs === 1) || (cs.n === 1 && ops.a.rs === 1)) return true;
+  }
   // The direct path needs B with unit column stride, or A with unit row
   // stride (computed transposed).
   const directLayout = ops.b.cs === 1 || ops.a.rs === 1;

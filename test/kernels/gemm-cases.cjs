@@ -3,9 +3,10 @@
 // processes it starts with TAPEGRAD_ISA set (the ISA is read when the addon
 // loads, so each path needs its own process). Run directly:
 //   TAPEGRAD_ISA=avx2 TAPEGRAD_GEMM_PATH=packed node test/kernels/gemm-cases.cjs
-// prints one JSON line: { isa, detectedIsa, path, cases, checked, failures, threadMismatches }.
+// prints one JSON line: { isa, detectedIsa, path, cases, checked, failures, threadMismatches, gemvDigest }.
 // TAPEGRAD_GEMM_PATH=packed|direct forces the kernel's path for every size
 // (direct only where the layout allows it), so small shapes reach both.
+const crypto = require('node:crypto');
 const { caseMain, rng, sameBits } = require('../case-main.cjs');
 
 // Operand layouts of a rows×cols view; elements outside the view are NaN, so
@@ -83,6 +84,14 @@ function cases() {
   for (const [m, n, k] of [[200, 300, 50], [257, 129, 131], [1000, 37, 45], [33, 1000, 41], [40, 40, 2000],
     [128, 256, 97], [611, 7, 401], [5, 613, 397]])
     add(m, n, k);
+  // Matrix-vector products (m or n = 1: dot products where both operands
+  // run along k with unit stride, sweeps over the rows of a long operand
+  // with unit stride otherwise): every layout pair, lane tails (k not a
+  // multiple of 16), output counts around the 4-row blocks and the
+  // 512-output strips, large enough to split across threads.
+  for (const [m, n, k] of [[1, 1, 1], [1, 1, 37], [1, 5, 1], [6, 1, 16], [1, 7, 33], [9, 1, 100], [1, 515, 21],
+    [1030, 1, 19], [1, 3000, 700], [2500, 1, 900], [1, 40, 5001], [3, 1, 4096]])
+    for (const aL of LAYOUTS) for (const bL of LAYOUTS) add(m, n, k, { aL, bL });
   // k = 0 and alpha = 0 (A and B not read, NaN in A ignored), empty C.
   add(5, 7, 0, { ab: [1, 0] });
   add(5, 7, 0, { ab: [1, 2] });
@@ -151,11 +160,28 @@ function check(dtype, cs, ops, out) {
 }
 const expected = (ops, cs, i, j) => ops.expected[i * cs.n + j];
 
+// Whether the kernel computes a case as dot products or row sweeps
+// (gemm.inc's takes_dots and takes_sweeps, after its orientation choice).
+function vectorProduct(cs, ops) {
+  let { m, n } = cs;
+  let [ars, acs, brs, bcs] = [ops.a.rs, ops.a.cs, ops.b.rs, ops.b.cs];
+  const [crs, ccs] = [ops.c.rs, ops.c.cs];
+  if (m <= 0 || n <= 0 || cs.k <= 0 || cs.alpha === 0) return false;
+  if (ccs !== 1 && (crs === 1 || (n > 1 && m > 1 && Math.abs(crs) < Math.abs(ccs))))
+    [m, n, ars, acs, brs, bcs] = [n, m, bcs, brs, acs, ars];
+  const dots = (m === 1 || n === 1) && acs === 1 && brs === 1;
+  return dots || (m === 1 && bcs === 1) || (n === 1 && ars === 1);
+}
+
 // Runs every case in float32 and float64 on 1 thread (checked against the
 // reference), then on 2 and 5 threads (checked bit for bit against 1 thread).
+// On the automatic path the report adds gemvDigest, a digest of the bits of
+// every matrix-vector result (m or n = 1): the same on every ISA path.
 function runAll(tg, native) {
   const before = tg.getNumThreads();
   const failures = [];
+  const auto = (process.env.TAPEGRAD_GEMM_PATH ?? 'auto') === 'auto';
+  const gemv = crypto.createHash('sha1');
   let checked = 0, threadMismatches = 0, n = 0;
   try {
     for (const dtype of ['float32', 'float64']) {
@@ -164,6 +190,7 @@ function runAll(tg, native) {
         const ops = prepare(dtype, cs);
         tg.setNumThreads(1);
         const one = runGemm(native, dtype, cs, ops);
+        if (auto && vectorProduct(cs, ops)) gemv.update(Buffer.from(one.data.buffer));
         const err = check(dtype, cs, ops, one);
         checked++;
         if (err && failures.length < 20) failures.push({ dtype, ...cs, seed: undefined, err });
@@ -180,10 +207,10 @@ function runAll(tg, native) {
   } finally {
     tg.setNumThreads(before);
   }
-  return { cases: n, checked, failures, threadMismatches };
+  return { cases: n, checked, failures, threadMismatches, ...(auto ? { gemvDigest: gemv.digest('hex') } : {}) };
 }
 
-module.exports = { rng, cases, prepare, runGemm, check, runAll, LAYOUTS, makeView };
+module.exports = { rng, cases, prepare, runGemm, check, runAll, LAYOUTS, makeView, vectorProduct };
 
 caseMain(module, runAll, (tg) => ({
   detectedIsa: tg.backendInfo().detectedIsa,

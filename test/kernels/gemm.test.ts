@@ -42,6 +42,14 @@ describe('gemm kernel on every ISA path', () => {
     });
   }
 
+  // Matrix-vector products are dot products or row sweeps with a multiply
+  // then an add (no FMA): the same bits on every path, scalar included.
+  it('matrix-vector products give the same bits on every ISA path', () => {
+    const digests = runnableIsas().map((isa) => runCaseScript<{ gemvDigest: string }>(casesPath, { TAPEGRAD_ISA: isa }).gemvDigest);
+    expect(digests[0]).toMatch(/^[0-9a-f]{40}$/);
+    expect(new Set(digests).size).toBe(1);
+  });
+
   it('the in-process path passes the same checks', () => {
     const r = G.runAll(tg, native);
     expect(r.failures).toEqual([]);

@@ -67,6 +67,7 @@ struct Avx2Gemm {
   static constexpr int MR = MR_;
   static constexpr int NR = 2 * L;
   static constexpr bool kAInPlace = true;
+  static constexpr int kVectorBytes = 32;  // gemm_dots' vectors
 
   static TG_INLINE V combine(V va, V acc, V vb, V old, bool zero_beta) {
     return zero_beta ? Vt::mul(va, acc) : Vt::fmadd(va, acc, Vt::mul(vb, old));

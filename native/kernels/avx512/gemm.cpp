@@ -75,6 +75,7 @@ struct Avx512Gemm {
   static constexpr int MR = MR_;
   static constexpr int NR = 2 * L;
   static constexpr bool kAInPlace = true;
+  static constexpr int kVectorBytes = 64;  // gemm_dots' vectors
 
   // C = alpha·acc + beta·C on a tile with unit column stride.
   static TG_INLINE void update(V (&acc)[MR][2], T* c, Index c_rs, int mr, int nr, T alpha, T beta) {

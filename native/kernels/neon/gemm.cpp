@@ -52,6 +52,7 @@ struct NeonGemm {
   static constexpr int L = Vt::L, NV = 3;
   static constexpr int MR = 8, NR = NV * L;
   static constexpr bool kAInPlace = false;
+  static constexpr int kVectorBytes = 16;  // gemm_dots' vectors
 
   // acc[i][v] += b[v] · a[i] for rows I.., with a[i] taken from a lane (A
   // loaded as vectors: 24 accumulators + 3 B + 2-4 A vectors fit in 32).

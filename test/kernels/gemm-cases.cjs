@@ -86,11 +86,13 @@ function cases() {
     add(m, n, k);
   // Matrix-vector products (m or n = 1: dot products where both operands
   // run along k with unit stride, sweeps over the rows of a long operand
-  // with unit stride otherwise): every layout pair, lane tails (k not a
-  // multiple of 16), output counts around the 4-row blocks and the
-  // 512-output strips, large enough to split across threads.
+  // with unit stride otherwise), and a few narrow ones beside them: every
+  // layout pair, lane tails (k not a multiple of 16), output counts around
+  // the 4-row blocks and the 512-output strips, large enough to split
+  // across threads.
   for (const [m, n, k] of [[1, 1, 1], [1, 1, 37], [1, 5, 1], [6, 1, 16], [1, 7, 33], [9, 1, 100], [1, 515, 21],
-    [1030, 1, 19], [1, 3000, 700], [2500, 1, 900], [1, 40, 5001], [3, 1, 4096]])
+    [1030, 1, 19], [1, 3000, 700], [2500, 1, 900], [1, 40, 5001], [3, 1, 4096], [7, 15, 31], [130, 10, 257],
+    [600, 2, 300], [5, 16, 40]])
     for (const aL of LAYOUTS) for (const bL of LAYOUTS) add(m, n, k, { aL, bL });
   // k = 0 and alpha = 0 (A and B not read, NaN in A ignored), empty C.
   add(5, 7, 0, { ab: [1, 0] });

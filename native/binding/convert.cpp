@@ -28,7 +28,6 @@ std::int64_t owned_bytes(const Tensor& t) {
   return t.impl()->is_view ? 0 : static_cast<std::int64_t>(t.storage().nbytes);
 }
 
-
 std::string describe(const Napi::Value& v) {
   switch (v.Type()) {
     case napi_undefined: return "undefined";

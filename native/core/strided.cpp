@@ -82,10 +82,6 @@ bool copy_tiled(const Tensor& src, const Tensor& dst) {
   return true;
 }
 
-}  // namespace
-
-namespace {
-
 // Large copies stream their output past the caches, as elementwise ops do
 // (runtime::streaming_store_min_bytes), fenced once per chunk.
 bool streams_copy(i64 bytes) { return 2 * bytes >= runtime::streaming_store_min_bytes(); }

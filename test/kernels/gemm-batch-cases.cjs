@@ -177,10 +177,12 @@ function expectedRun(cs, ops, gemmPath) {
   const c = ops.c;
   // gemm computes a column-major C transposed; the batched kernel leaves it.
   if (c.cs !== 1 && (c.rs === 1 || (cs.n > 1 && cs.m > 1 && Math.abs(c.rs) < Math.abs(c.cs)))) return false;
-  // Matrix-vector products (automatic path): dot products are left to one
-  // call each; sweeps over the rows of the long operand are taken.
-  if (gemmPath === 'auto' && (cs.m === 1 || cs.n === 1)) {
-    if (ops.a.cs === 1 && ops.b.rs === 1) return false;
+  // Automatic path: dot products (one row or column, or under 16 columns
+  // at least 128 deep) are left to one call each; sweeps over the rows of a
+  // matrix-vector product's long operand are taken.
+  if (gemmPath === 'auto') {
+    const narrow = cs.m === 1 || cs.n === 1 || (cs.n < 16 && cs.k >= 128);
+    if (narrow && ops.a.cs === 1 && ops.b.rs === 1) return false;
     if ((cs.m === 1 && ops.b.cs === 1) || (cs.n === 1 && ops.a.rs === 1)) return true;
   }
   // The direct path needs B with unit column stride, or A with unit row

@@ -86,7 +86,8 @@ function cases() {
     add(m, n, k);
   // Matrix-vector products (m or n = 1: dot products where both operands
   // run along k with unit stride, sweeps over the rows of a long operand
-  // with unit stride otherwise), and a few narrow ones beside them: every
+  // with unit stride otherwise), and narrow ones (dot products too when at
+  // least 128 deep, tiles when shallower): every
   // layout pair, lane tails (k not a multiple of 16), output counts around
   // the 4-row blocks and the 512-output strips, large enough to split
   // across threads.
@@ -162,8 +163,9 @@ function check(dtype, cs, ops, out) {
 }
 const expected = (ops, cs, i, j) => ops.expected[i * cs.n + j];
 
-// Whether the kernel computes a case as dot products or row sweeps
-// (gemm.inc's takes_dots and takes_sweeps, after its orientation choice).
+// Whether the kernel computes a case as dot products (one row or column,
+// or under 16 columns at least 128 deep) or row sweeps (gemm.inc's
+// takes_dots and takes_sweeps, after its orientation choice).
 function vectorProduct(cs, ops) {
   let { m, n } = cs;
   let [ars, acs, brs, bcs] = [ops.a.rs, ops.a.cs, ops.b.rs, ops.b.cs];
@@ -171,7 +173,7 @@ function vectorProduct(cs, ops) {
   if (m <= 0 || n <= 0 || cs.k <= 0 || cs.alpha === 0) return false;
   if (ccs !== 1 && (crs === 1 || (n > 1 && m > 1 && Math.abs(crs) < Math.abs(ccs))))
     [m, n, ars, acs, brs, bcs] = [n, m, bcs, brs, acs, ars];
-  const dots = (m === 1 || n === 1) && acs === 1 && brs === 1;
+  const dots = (m === 1 || n === 1 || (n < 16 && cs.k >= 128)) && acs === 1 && brs === 1;
   return dots || (m === 1 && bcs === 1) || (n === 1 && ars === 1);
 }
 

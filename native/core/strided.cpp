@@ -82,15 +82,13 @@ bool copy_tiled(const Tensor& src, const Tensor& dst) {
   return true;
 }
 
-// Large copies stream their output past the caches, as elementwise ops do
-// (runtime::streaming_store_min_bytes), fenced once per chunk.
-bool streams_copy(i64 bytes) { return 2 * bytes >= runtime::streaming_store_min_bytes(); }
-
 }  // namespace
 
 void copy_memory(const void* src, void* dst, std::int64_t bytes) {
   const auto& table = kernels::active();
-  const bool streaming = streams_copy(bytes);
+  // Large copies stream their output past the caches, as elementwise ops
+  // do (source and destination count), fenced once per chunk.
+  const bool streaming = runtime::streams_output(2 * bytes);
   const kernels::Store store = streaming ? kernels::Store::StreamedUnfenced : kernels::Store::Plain;
   constexpr i64 kGrainBytes = runtime::kElementwiseGrain * 4;
   const auto* s = static_cast<const unsigned char*>(src);
@@ -116,7 +114,7 @@ void copy_elements(const Tensor& src, const Tensor& dst) {
     if (disjoint && src.is_contiguous() && dst.is_contiguous())
       return copy_memory(s + src.offset(), d + dst.offset(), bytes);
     const auto& table = kernels::active();
-    const bool streaming = disjoint && streams_copy(bytes);
+    const bool streaming = disjoint && runtime::streams_output(2 * bytes);
     const kernels::Store store = streaming ? kernels::Store::StreamedUnfenced : kernels::Store::Plain;
     const auto done = [&] {
       if (streaming) table.fence_streamed_stores();

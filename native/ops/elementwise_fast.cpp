@@ -53,10 +53,6 @@ std::optional<Access> access_at(const Shape& shape, const Shape& s, std::size_t 
   return std::nullopt;
 }
 
-// Whether an op whose operands and output take `bytes` together writes its
-// output with streaming stores (runtime::streaming_store_min_bytes).
-bool streams_output(std::int64_t bytes) { return bytes >= runtime::streaming_store_min_bytes(); }
-
 std::int64_t bytes_of(const Tensor& t) { return t.numel() * static_cast<std::int64_t>(dtype_size(t.dtype())); }
 
 template <typename T>
@@ -158,7 +154,7 @@ std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a, const T
   const std::optional<BinaryPlan> plan = plan_binary(a, b, name);
   if (!plan) return std::nullopt;
   Tensor out = empty(plan->shape, a.dtype(), name);
-  run_plan(op, *plan, a, b, out, streams_output(bytes_of(a) + bytes_of(b) + bytes_of(out)));
+  run_plan(op, *plan, a, b, out, runtime::streams_output(bytes_of(a) + bytes_of(b) + bytes_of(out)));
   return out;
 }
 
@@ -189,7 +185,7 @@ std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const cha
   Tensor out = empty(x.shape(), x.dtype(), name);  // an allocation failure names the op
   if (copied) copy_elements(x, out);
   const std::int64_t n = x.numel();
-  const bool streaming = !copied && streams_output(bytes_of(x) + bytes_of(out));
+  const bool streaming = !copied && runtime::streams_output(bytes_of(x) + bytes_of(out));
   const kernels::Store store = streaming ? kernels::Store::Streamed : kernels::Store::Plain;
   const auto& table = kernels::active();
   visit_floating(x.dtype(), [&](auto tag) {

@@ -100,7 +100,7 @@ static std::int64_t last_level_cache_bytes() {
   return largest;
 }
 
-std::int64_t streaming_store_min_bytes() {
+bool streams_output(std::int64_t bytes) {
   static const std::int64_t min_bytes = [] {
     constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
     const char* want = std::getenv("TAPEGRAD_STREAM_STORES");
@@ -109,7 +109,7 @@ std::int64_t streaming_store_min_bytes() {
     const std::int64_t cache = last_level_cache_bytes();
     return cache > 0 ? cache / 2 : kNever;
   }();
-  return min_bytes;
+  return bytes >= min_bytes;
 }
 
 const char* isa_name(Isa isa) {

@@ -22,13 +22,13 @@ const char* isa_name(Isa isa);
 enum class GemmPath { Auto, Packed, Direct };
 GemmPath gemm_path_override();
 
-// Out-of-place elementwise ops and copies whose operands and output take at
-// least this many bytes together write the output with streaming stores
-// (kernels::Store::Streamed): half the largest cache the OS
-// reports, so such an op's data could not stay cached anyway and a plain
-// store would first read each output line from memory. Never when no cache
-// size is known. TAPEGRAD_STREAM_STORES=always|never overrides it (tests,
+// Whether an out-of-place elementwise op or a copy whose operands and output
+// take `bytes` together writes the output with streaming stores
+// (kernels::Store::Streamed): from half the largest cache the OS reports,
+// where such an op's data could not stay cached anyway and a plain store
+// would first read each output line from memory. Never when no cache size
+// is known. TAPEGRAD_STREAM_STORES=always|never overrides it (tests,
 // measurements). Read once.
-std::int64_t streaming_store_min_bytes();
+bool streams_output(std::int64_t bytes);
 
 }  // namespace tapegrad::runtime

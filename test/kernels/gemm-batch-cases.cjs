@@ -11,6 +11,7 @@
 //   TAPEGRAD_ISA=avx2 TAPEGRAD_GEMM_PATH=packed node test/kernels/gemm-batch-cases.cjs
 // prints one JSON line: { isa, path, cases, checked, ran, declined, failures }.
 const { caseMain, rng, sameBits } = require('../case-main.cjs');
+const { kernelRoute } = require('./gemm-cases.cjs');
 
 // `count` matrices of rows×cols in one typed array, all with the same
 // strides, at offsets[e]; fill(value) sets their elements. Elements outside
@@ -177,13 +178,11 @@ function expectedRun(cs, ops, gemmPath) {
   const c = ops.c;
   // gemm computes a column-major C transposed; the batched kernel leaves it.
   if (c.cs !== 1 && (c.rs === 1 || (cs.n > 1 && cs.m > 1 && Math.abs(c.rs) < Math.abs(c.cs)))) return false;
-  // Automatic path: dot products (one row or column, or under 16 columns
-  // at least 128 deep) are left to one call each; sweeps over the rows of a
-  // matrix-vector product's long operand are taken.
+  // Automatic path: dot products are left to one call each; sweeps over
+  // the rows of a matrix-vector product's long operand are taken.
   if (gemmPath === 'auto') {
-    const narrow = cs.m === 1 || cs.n === 1 || (cs.n < 16 && cs.k >= 128);
-    if (narrow && ops.a.cs === 1 && ops.b.rs === 1) return false;
-    if ((cs.m === 1 && ops.b.cs === 1) || (cs.n === 1 && ops.a.rs === 1)) return true;
+    const route = kernelRoute(cs.m, cs.n, cs.k, cs.alpha, ops.a, ops.b, c);
+    if (route !== 'tiles') return route === 'sweeps';
   }
   // The direct path needs B with unit column stride, or A with unit row
   // stride (computed transposed).

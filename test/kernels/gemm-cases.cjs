@@ -87,10 +87,9 @@ function cases() {
   // Matrix-vector products (m or n = 1: dot products where both operands
   // run along k with unit stride, sweeps over the rows of a long operand
   // with unit stride otherwise), and narrow ones (dot products too when at
-  // least 128 deep, tiles when shallower): every
-  // layout pair, lane tails (k not a multiple of 16), output counts around
-  // the 4-row blocks and the 512-output strips, large enough to split
-  // across threads.
+  // least 128 deep, tiles when shallower): every layout pair, lane tails (k
+  // not a multiple of 16), output counts around the 4-row blocks and the
+  // 512-output strips, large enough to split across threads.
   for (const [m, n, k] of [[1, 1, 1], [1, 1, 37], [1, 5, 1], [6, 1, 16], [1, 7, 33], [9, 1, 100], [1, 515, 21],
     [1030, 1, 19], [1, 3000, 700], [2500, 1, 900], [1, 40, 5001], [3, 1, 4096], [7, 15, 31], [130, 10, 257],
     [600, 2, 300], [5, 16, 40]])
@@ -163,24 +162,26 @@ function check(dtype, cs, ops, out) {
 }
 const expected = (ops, cs, i, j) => ops.expected[i * cs.n + j];
 
-// Whether the kernel computes a case as dot products (one row or column,
-// or under 16 columns at least 128 deep) or row sweeps (gemm.inc's
-// takes_dots and takes_sweeps, after its orientation choice).
-function vectorProduct(cs, ops) {
-  let { m, n } = cs;
-  let [ars, acs, brs, bcs] = [ops.a.rs, ops.a.cs, ops.b.rs, ops.b.cs];
-  const [crs, ccs] = [ops.c.rs, ops.c.cs];
-  if (m <= 0 || n <= 0 || cs.k <= 0 || cs.alpha === 0) return false;
-  if (ccs !== 1 && (crs === 1 || (n > 1 && m > 1 && Math.abs(crs) < Math.abs(ccs))))
+// How the kernel's automatic path computes an m×n×k product of operands
+// with these strides (gemm.inc's takes_dots and takes_sweeps, after its
+// orientation choice): 'dots' (one row or column, or under 16 columns at
+// least 128 deep, both operands along k with unit stride), 'sweeps' (one
+// row or column, the long operand's rows contiguous) or 'tiles'. Products
+// with nothing to add up (m, n or k = 0, alpha = 0) count as tiles.
+function kernelRoute(m, n, k, alpha, a, b, c) {
+  let [ars, acs, brs, bcs] = [a.rs, a.cs, b.rs, b.cs];
+  if (m <= 0 || n <= 0 || k <= 0 || alpha === 0) return 'tiles';
+  if (c.cs !== 1 && (c.rs === 1 || (n > 1 && m > 1 && Math.abs(c.rs) < Math.abs(c.cs))))
     [m, n, ars, acs, brs, bcs] = [n, m, bcs, brs, acs, ars];
-  const dots = (m === 1 || n === 1 || (n < 16 && cs.k >= 128)) && acs === 1 && brs === 1;
-  return dots || (m === 1 && bcs === 1) || (n === 1 && ars === 1);
+  if ((m === 1 || n === 1 || (n < 16 && k >= 128)) && acs === 1 && brs === 1) return 'dots';
+  if ((m === 1 && bcs === 1) || (n === 1 && ars === 1)) return 'sweeps';
+  return 'tiles';
 }
 
 // Runs every case in float32 and float64 on 1 thread (checked against the
 // reference), then on 2 and 5 threads (checked bit for bit against 1 thread).
 // On the automatic path the report adds gemvDigest, a digest of the bits of
-// every matrix-vector result (m or n = 1): the same on every ISA path.
+// every result computed as dots or sweeps: the same on every ISA path.
 function runAll(tg, native) {
   const before = tg.getNumThreads();
   const failures = [];
@@ -194,7 +195,8 @@ function runAll(tg, native) {
         const ops = prepare(dtype, cs);
         tg.setNumThreads(1);
         const one = runGemm(native, dtype, cs, ops);
-        if (auto && vectorProduct(cs, ops)) gemv.update(Buffer.from(one.data.buffer));
+        if (auto && kernelRoute(cs.m, cs.n, cs.k, cs.alpha, ops.a, ops.b, ops.c) !== 'tiles')
+          gemv.update(Buffer.from(one.data.buffer));
         const err = check(dtype, cs, ops, one);
         checked++;
         if (err && failures.length < 20) failures.push({ dtype, ...cs, seed: undefined, err });
@@ -214,7 +216,7 @@ function runAll(tg, native) {
   return { cases: n, checked, failures, threadMismatches, ...(auto ? { gemvDigest: gemv.digest('hex') } : {}) };
 }
 
-module.exports = { rng, cases, prepare, runGemm, check, runAll, LAYOUTS, makeView, vectorProduct };
+module.exports = { rng, cases, prepare, runGemm, check, runAll, LAYOUTS, makeView, kernelRoute };
 
 caseMain(module, runAll, (tg) => ({
   detectedIsa: tg.backendInfo().detectedIsa,

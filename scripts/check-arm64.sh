@@ -66,6 +66,7 @@ check 'batched matmul, packed path' test/ops/matmul-batch-cases.cjs TAPEGRAD_GEM
 check 'elementwise' test/ops/elementwise-cases.cjs
 check 'elementwise, streamed outputs' test/ops/elementwise-cases.cjs TAPEGRAD_STREAM_STORES=always
 check 'float32 math' test/ops/math-cases.cjs
+check 'float64 math' test/ops/math64-cases.cjs
 check 'reductions' test/ops/reduce-cases.cjs
 check 'softmax' test/ops/softmax-cases.cjs
 check 'layer norm' test/ops/layer-norm-cases.cjs

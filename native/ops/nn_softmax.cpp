@@ -16,6 +16,7 @@
 #include "ops/nn.h"
 #include "ops/reduce.h"
 #include "ops/unary.h"
+#include "ops/unary_math.h"
 #include "runtime/parallel.h"
 
 namespace tapegrad::ops {
@@ -69,8 +70,8 @@ void normalise(const T* x, T* y, i64 size, i64 inner, const T* mx, double* total
   }
 }
 
-// The generic path: each of `outer` blocks in turn, exponentiated by the C
-// library.
+// The generic path: each of `outer` blocks in turn, exponentiated as the
+// ops' generic loops do (math::exp_of).
 template <typename T, bool Log>
 void softmax_blocks(const T* x, T* y, i64 outer, i64 size, i64 inner) {
   std::vector<T> mx(static_cast<std::size_t>(inner));
@@ -80,7 +81,7 @@ void softmax_blocks(const T* x, T* y, i64 outer, i64 size, i64 inner) {
     T* yo = y + o * size * inner;
     column_max(xo, size, inner, mx.data());
     subtract_max(xo, yo, size, inner, mx.data());
-    for (i64 k = 0; k < size * inner; ++k) yo[k] = std::exp(yo[k]);
+    for (i64 k = 0; k < size * inner; ++k) yo[k] = math::exp_of(yo[k]);
     normalise<T, Log>(xo, yo, size, inner, mx.data(), total.data());
   }
 }

@@ -11,6 +11,7 @@
 #include "ops/reduce.h"
 #include "ops/reduce_impl.h"
 #include "ops/shape.h"
+#include "ops/unary_math.h"
 #include "runtime/error.h"
 
 namespace tapegrad::ops {
@@ -49,7 +50,7 @@ Tensor generic_logsumexp(const Tensor& t, const ReducePlan& plan) {
   });
   std::vector<double> total(shift.size(), 0.0);
   for_each_reduced<T>(t, plan, [&](std::int64_t pos, T x, std::int64_t) {
-    if (std::isfinite(shift[pos])) total[pos] += std::exp(static_cast<double>(x) - shift[pos]);
+    if (std::isfinite(shift[pos])) total[pos] += math::exp_f64(static_cast<double>(x) - shift[pos]);
   });
   for (std::size_t i = 0; i < shift.size(); ++i)
     if (std::isfinite(shift[i])) shift[i] += std::log(total[i]);

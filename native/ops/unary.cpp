@@ -264,7 +264,7 @@ Tensor clamp(const Tensor& x0, std::optional<double> lo, std::optional<double> h
 Tensor exp(const Tensor& x0) {
   const Tensor x = as_floating(x0);
   Tensor out = fast_or(kernels::UnaryOp::Exp, x, "exp", [&] {
-    return map_floating(x, "exp", [](auto v) { return std::exp(v); });
+    return map_floating(x, "exp", [](auto v) { return math::exp_of(v); });
   });
   record_with_output("exp", x, out, [](const Tensor& g, const Tensor& y) { return mul(g, y); });
   return out;
@@ -291,7 +291,7 @@ Tensor log1p(const Tensor& x0) {
 Tensor expm1(const Tensor& x0) {
   const Tensor x = as_floating(x0);
   Tensor out = fast_or(kernels::UnaryOp::Expm1, x, "expm1", [&] {
-    return map_floating(x, "expm1", [](auto v) { return std::expm1(v); });
+    return map_floating(x, "expm1", [](auto v) { return math::expm1_of(v); });
   });
   record_with_output("expm1", x, out, [](const Tensor& g, const Tensor& y) { return mul(g, add(y, k(1, y))); });
   return out;
@@ -340,7 +340,7 @@ Tensor cos(const Tensor& x0) {
 Tensor tanh(const Tensor& x0) {
   const Tensor x = as_floating(x0);
   Tensor out = fast_or(kernels::UnaryOp::Tanh, x, "tanh", [&] {
-    return map_floating(x, "tanh", [](auto v) { return std::tanh(v); });
+    return map_floating(x, "tanh", [](auto v) { return math::tanh_of(v); });
   });
   record_with_output("tanh", x, out, [](const Tensor& g, const Tensor& y) { return tanh_backward(g, y); });
   return out;
@@ -424,7 +424,7 @@ Tensor elu(const Tensor& x0, double alpha) {
   const double a = in_dtype(alpha, x.dtype());
   std::optional<Tensor> fast = fast_unary(kernels::UnaryOp::Elu, x, "elu", a);
   Tensor out = fast ? *std::move(fast) : map_floating_in_double(x, "elu", [a](double v) {
-    return v > 0 ? v : a * std::expm1(v);
+    return v > 0 ? v : a * math::expm1_f64(v);
   });
   // For x <= 0 the derivative alpha·e^x is y + alpha; it is taken from the
   // output so that no e^x of a large positive x (inf) enters the graph.

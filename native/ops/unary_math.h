@@ -6,9 +6,32 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <type_traits>
 
 namespace tapegrad::ops::math {
+
+// float64 e^x, e^x - 1, σ and tanh as the kernels compute them.
+#include "kernels/math_f64.inc"
+
+// e^x, e^x - 1 and tanh: float64 by math_f64.inc (the kernels' bits),
+// float by the C library's float functions.
+template <typename T>
+T exp_of(T x) {
+  if constexpr (std::is_same_v<T, double>) return exp_f64(x);
+  else return std::exp(x);
+}
+template <typename T>
+T expm1_of(T x) {
+  if constexpr (std::is_same_v<T, double>) return expm1_f64(x);
+  else return std::expm1(x);
+}
+template <typename T>
+T tanh_of(T x) {
+  if constexpr (std::is_same_v<T, double>) return tanh_f64(x);
+  else return std::tanh(x);
+}
 
 inline constexpr double kSqrtHalf = 0.70710678118654752440;         // 1/√2
 inline constexpr double kInvSqrt2Pi = 0.39894228040143267794;       // 1/√(2π)
@@ -18,6 +41,7 @@ inline constexpr double kGeluCubic = 0.044715;                      // tanh-gelu
 // 1 / (1 + e^-x) without overflow: e^-x is only formed for x >= 0.
 template <typename T>
 T sigmoid(T x) {
+  if constexpr (std::is_same_v<T, double>) return sigmoid_f64(x);
   if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
   const T e = std::exp(x);
   return e / (T(1) + e);
@@ -44,7 +68,7 @@ template <typename T>
 T gelu_grad(T x) {
   if (std::isinf(x)) return x > T(0) ? T(1) : T(0);
   const T cdf = T(0.5) * std::erfc(-x * T(kSqrtHalf));
-  const T pdf = std::exp(T(-0.5) * x * x) * T(kInvSqrt2Pi);
+  const T pdf = exp_of(T(-0.5) * x * x) * T(kInvSqrt2Pi);
   return cdf + x * pdf;
 }
 

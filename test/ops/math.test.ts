@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { expectClose, tg, runnableIsas, runCaseScript } from '../helpers.js';
 
 const casesPath = path.join(__dirname, 'math-cases.cjs');
+const cases64Path = path.join(__dirname, 'math64-cases.cjs');
 const list = (t: tg.Tensor) => Array.from(t.data());
 type Report = { count: number; result: Record<string, { maxUlp: number; mismatches: unknown[] }>; sigmoidNotOne: number[] };
 
@@ -131,5 +132,56 @@ describe('float32 transcendental kernels', () => {
     expect(grad((t) => t.silu())).toEqual([NaN, 3, 0, 1.5, 3, 0]);
     expect(grad((t) => t.tanh())).toEqual([NaN, 0, 0, 3, 0, 0]);
     expect(grad((t) => t.sigmoid())).toEqual([NaN, 0, 0, 0.75, 0, 0]);
+  });
+});
+
+// float64 e^x and what is built on it (kernels/math_f64.inc): plain
+// operations, so every path and the generic loops give the same bits.
+describe('float64 exp, expm1, tanh, sigmoid, silu and elu', () => {
+  type Report64 = { count: number; digest: string; mode: string; result: Record<string, { maxUlp: number; mismatches?: unknown[] }> };
+  // The largest errors measured (ulps of the exact result), with room for
+  // inputs the cases do not reach: exp 0.66 (in the denormals; 0.5 plus
+  // about 0.17 elsewhere), expm1 0.93, elu 0.71, tanh 1.67, sigmoid 1.68,
+  // silu 2.72 (σ's error, then the product).
+  const BOUNDS: Record<string, number> = { exp: 1, expm1: 1, elu: 1, tanh: 2, sigmoid: 2, silu: 3 };
+  const check64 = (r: Report64) => {
+    expect(r.count).toBeGreaterThan(200000);
+    for (const [op, bound] of Object.entries(BOUNDS)) {
+      expect(r.result[op]!.mismatches, op).toBeUndefined();
+      expect(r.result[op]!.maxUlp, op).toBeLessThanOrEqual(bound);
+    }
+  };
+
+  it('within their bounds of double-double references on every ISA path and on the generic loops, with the same bits', () => {
+    const digests = new Set<string>();
+    for (const env of [...runnableIsas().map((isa) => ({ TAPEGRAD_ISA: isa })), { TAPEGRAD_ELEMENTWISE: 'generic' }]) {
+      const r = runCaseScript<Report64 & { isa: string }>(cases64Path, env);
+      if ('TAPEGRAD_ISA' in env) expect(r.isa).toBe(env.TAPEGRAD_ISA);
+      else expect(r.mode).toBe('generic');
+      check64(r);
+      digests.add(r.digest);
+    }
+    expect(digests.size).toBe(1);
+  });
+
+  // The finite values below are the correctly rounded ones (50-digit
+  // decimal arithmetic), which these inputs happen to get.
+  it('values and special values by hand', () => {
+    const f64 = (v: number[]) => tg.tensor(v, { dtype: 'float64' });
+    const signed = (v: number) => (Object.is(v, -0) ? '-0' : v);
+    // e, 1/e and 2^10 are correctly rounded; overflow past 709.7827, the
+    // smallest denormal at -744.44, 0 below -745.1332.
+    expect(list(f64([0, 1, -1, 10 * Math.LN2, 709.78, 709.79, -744.44, -745.2, NaN, Infinity, -Infinity]).exp())).toEqual([
+      1, Math.E, 1 / Math.E, 1024, 1.7928227943945155e308, Infinity, 5e-324, 0, NaN, Infinity, 0]);
+    // e - 1 correctly rounded (Math.expm1(1) is one ulp below it).
+    expect(list(f64([0, -0, 1e-300, -5e-324, 1, -50, 800, NaN, -Infinity]).expm1()).map(signed)).toEqual([
+      0, '-0', 1e-300, -5e-324, 1.7182818284590453, -1, Infinity, NaN, -1]);
+    expect(list(f64([0, -0, 5e-324, 0.5, -0.5, 20, -25, Infinity, NaN]).tanh()).map(signed)).toEqual([
+      0, '-0', 5e-324, 0.46211715726000974, -0.46211715726000974, 1, -1, 1, NaN]);
+    expect(list(f64([0, -0, 1, -1, 40, -40, -800, Infinity, -Infinity, NaN]).sigmoid())).toEqual([
+      0.5, 0.5, 0.7310585786300049, 0.2689414213699951, 1, 4.248354255291589e-18, 0, 1, 0, NaN]);
+    expect(list(f64([0, -0, 2, -2, -800, Infinity, -Infinity, NaN]).silu()).map(signed)).toEqual([
+      0, '-0', 1.7615941559557649, -0.23840584404423512, '-0', Infinity, 0, NaN]);
+    expect(list(f64([3, 0, -0, -1, -50, -Infinity]).elu(0.5)).map(signed)).toEqual([3, 0, '-0', -0.31606027941427883, -0.5, -0.5]);
   });
 });

@@ -1,0 +1,236 @@
+// float64 exp, expm1, tanh, sigmoid, silu and elu (the kernels' own e^x,
+// kernels/math_f64.inc) against references computed here in double-double
+// arithmetic (about 104 bits), over the whole double range where they
+// change: special values, denormals, powers of two, random bit patterns,
+// dense sweeps, and every few doubles around the points where the argument
+// reduction switches from n to n + 1. Reports the largest error in ulps of
+// each result, any special-value mismatch, and a digest of every output bit.
+// Run as a child with TAPEGRAD_ISA / TAPEGRAD_ELEMENTWISE set (math.test.ts
+// does), it prints one JSON line.
+'use strict';
+const crypto = require('node:crypto');
+const { caseMain } = require('../case-main.cjs');
+
+// ---- double-double arithmetic: a value is [hi, lo], |lo| <= ulp(hi)/2 ----
+
+function twoSum(a, b) {
+  const s = a + b, bb = s - a;
+  return [s, (a - (s - bb)) + (b - bb)];
+}
+function quickTwoSum(a, b) {
+  const s = a + b;
+  return [s, b - (s - a)];
+}
+function split(a) {
+  const c = 134217729 * a;  // 2^27 + 1
+  const hi = c - (c - a);
+  return [hi, a - hi];
+}
+function twoProd(a, b) {
+  const p = a * b;
+  const [ah, al] = split(a), [bh, bl] = split(b);
+  return [p, ((ah * bh - p) + ah * bl + al * bh) + al * bl];
+}
+function add(x, y) {
+  const [s, e] = twoSum(x[0], y[0]);
+  return quickTwoSum(s, e + x[1] + y[1]);
+}
+function neg(x) {
+  return [-x[0], -x[1]];
+}
+function mul(x, y) {
+  const [p, e] = twoProd(x[0], y[0]);
+  return quickTwoSum(p, e + x[0] * y[1] + x[1] * y[0]);
+}
+function div(x, y) {
+  const q1 = x[0] / y[0];
+  const r1 = add(x, neg(mul([q1, 0], y)));
+  const q2 = r1[0] / y[0];
+  const r2 = add(r1, neg(mul([q2, 0], y)));
+  const q3 = r2[0] / y[0];
+  return add(quickTwoSum(q1, q2), [q3, 0]);
+}
+const ONE = [1, 0];
+const LN2 = [0.6931471805599453, 2.3190468138462996e-17];
+
+// e^r - 1 for |r| <= 0.36 by its Taylor series (terms below 2^-110 of it).
+function expm1Small(r) {
+  let term = r, sum = r;
+  for (let k = 2; k <= 30; k++) {
+    term = div(mul(term, r), [k, 0]);
+    sum = add(sum, term);
+    if (Math.abs(term[0]) < 1e-34 * Math.abs(sum[0])) break;
+  }
+  return sum;
+}
+// v·2^k, in two steps so that 2^k itself need not be a double.
+function timesPow2(v, k) {
+  const h = Math.trunc(k / 2);
+  return v * 2 ** h * 2 ** (k - h);
+}
+// A reference is {v: [hi, lo], n}: the value v·2^n, so that results in the
+// denormal range are not rounded before they are compared.
+// e^x = e^r·2^n, x = n·ln2 + r.
+function expRef(x) {
+  if (x > 710) return { v: [Infinity, 0], n: 0 };
+  if (x < -760) return { v: [0, 0], n: 0 };
+  const n = Math.round(x / LN2[0]);
+  const r = add([x, 0], neg(mul([n, 0], LN2)));
+  return { v: add(ONE, expm1Small(r)), n };
+}
+function scaled(ref) {
+  return [timesPow2(ref.v[0], ref.n), timesPow2(ref.v[1], ref.n)];
+}
+function expm1Dd(x) {
+  if (Math.abs(x) <= 0.36) return expm1Small([x, 0]);
+  if (x < -60) return [-1, 0];
+  const e = scaled(expRef(x));
+  return Number.isFinite(e[0]) ? add(e, [-1, 0]) : e;
+}
+function expm1Ref(x) {
+  return { v: expm1Dd(x), n: 0 };
+}
+function tanhRef(x) {
+  const a = Math.abs(x);
+  if (a > 30) return { v: [Math.sign(x), 0], n: 0 };
+  const t = expm1Dd(2 * a);
+  const q = div(t, add(t, [2, 0]));
+  return { v: x < 0 ? neg(q) : q, n: 0 };
+}
+// σ(x) = 1/(1 + e^-|x|) or e^-|x|/(1 + e^-|x|), the latter as 2^n·(e^r/(1 + e^-|x|)).
+function sigmoidRef(x) {
+  const e = expRef(-Math.abs(x));
+  const denominator = add(ONE, scaled(e));
+  return x < 0 ? { v: div(e.v, denominator), n: e.n } : { v: div(ONE, denominator), n: 0 };
+}
+function siluRef(x) {
+  if (Math.abs(x) > 1e300) return { v: [x > 0 ? x : 0, 0], n: 0 };  // beyond split's range
+  const s = sigmoidRef(x);
+  return { v: mul([x, 0], s.v), n: s.n };
+}
+
+// ---- inputs ---------------------------------------------------------------
+
+const DBL_MIN = 2 ** -1022;
+
+function inputs() {
+  const v = [NaN, Infinity, -Infinity, 0, -0, 5e-324, -5e-324, DBL_MIN, -DBL_MIN, 1e-300, -1e-300, Number.MAX_VALUE, -Number.MAX_VALUE,
+    709.78, 709.79, -708.4, -745.1, -745.2, 20, -20, 19.5, 40, -40, 37.5];
+  for (let k = -1074; k <= 10; k++)
+    for (const m of [1, 1.25, 1.5, 1.9999999999999998]) v.push(m * 2 ** k, -m * 2 ** k);
+  // Random bit patterns with any exponent up to 2^10 (beyond, every result
+  // is 0, 1, ±1 or ±Infinity).
+  const bits = new Uint32Array(2);
+  const f = new Float64Array(bits.buffer);
+  let s = 4321;
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0);
+  for (let i = 0; i < 60000; i++) {
+    bits[0] = next();
+    bits[1] = (next() % 0x40900000) | (next() & 0x80000000);  // exponent field below 1033
+    v.push(f[0]);
+  }
+  // Dense sweeps: the exp range, and where tanh, σ and expm1 change most.
+  const sweep = (a, b, n) => {
+    for (let i = 0; i <= n; i++) v.push(a + ((b - a) * i) / n + (next() / 4294967296 - 0.5) * ((b - a) / n));
+  };
+  sweep(-750, 712, 60000);
+  sweep(-40, 40, 40000);
+  sweep(-2, 2, 40000);
+  sweep(-0.05, 0.05, 10000);
+  // Where the reduction's n changes ((j + 1/2)·ln2), the doubles next to it,
+  // for the n of ordinary arguments and a sample up to both ends.
+  const near = (c, count) => {
+    let lo = c, hi = c;
+    for (let d = 0; d < count; d++) {
+      lo = nextDown(lo);
+      hi = nextUp(hi);
+      v.push(lo, hi);
+    }
+  };
+  for (let j = -1076; j <= 1024; j += j > -60 && j < 60 ? 1 : 37) near((j + 0.5) * LN2[0], 30);
+  // Each op's own switch points: |x| = 20 (tanh), -40 (expm1), the
+  // overflow and underflow thresholds.
+  for (const c of [20, -20, -40, 709.782712893384, -745.1332191019411, -708.3964185322641, 354.8913564466919]) near(c, 200);
+  return Float64Array.from(v);
+}
+
+const view = new DataView(new ArrayBuffer(8));
+function nextUp(x) {
+  if (x === 0) return 5e-324;
+  view.setFloat64(0, x);
+  view.setBigInt64(0, view.getBigInt64(0) + (x > 0 ? 1n : -1n));
+  return view.getFloat64(0);
+}
+function nextDown(x) {
+  return -nextUp(-x);
+}
+// The spacing of doubles at |r| (denormal spacing below 2^-1022).
+function ulp(r) {
+  const a = Math.abs(r);
+  if (a < DBL_MIN) return 5e-324;
+  view.setFloat64(0, a);
+  const e = (view.getUint32(0) >>> 20) & 0x7ff;
+  return 2 ** (e - 1075);
+}
+
+// The error of `got` against the reference, in ulps of the correctly
+// rounded result (whose spacing is ulp(w), w the reference rounded; in the
+// denormals 2^-1074), or in units of `floor` where that is larger: both
+// taken to the scale of ref.v.
+function ulpError(got, ref, floor) {
+  const w = timesPow2(ref.v[0], ref.n);
+  // Beyond the largest double by half its ulp or more, the result is +-Infinity.
+  if (!Number.isFinite(w)) return got === w ? 0 : Infinity;
+  if (!Number.isFinite(got)) return Infinity;
+  const diff = (timesPow2(got, -ref.n) - ref.v[0]) - ref.v[1];
+  return Math.abs(diff) / timesPow2(Math.max(ulp(w), floor), -ref.n);
+}
+
+function runAll(tg) {
+  const x = inputs();
+  const t = tg.tensor(x, { dtype: 'float64' });
+  const finite = (v) => Number.isFinite(v);
+  const ops = {
+    exp: [(a) => a.exp(), expRef, (v) => (v === Infinity ? Infinity : v === -Infinity ? 0 : NaN)],
+    expm1: [(a) => a.expm1(), expm1Ref, (v) => (v === Infinity ? Infinity : v === -Infinity ? -1 : NaN)],
+    tanh: [(a) => a.tanh(), tanhRef, (v) => (v === Infinity ? 1 : v === -Infinity ? -1 : NaN)],
+    sigmoid: [(a) => a.sigmoid(), sigmoidRef, (v) => (v === Infinity ? 1 : v === -Infinity ? 0 : NaN)],
+    // Below -708.4 σ(x) is a denormal, with fewer bits than x·σ(x): there
+    // the unit is |x| times the smallest denormal.
+    silu: [(a) => a.silu(), siluRef, (v) => (v === Infinity ? Infinity : v === -Infinity ? 0 : NaN), (v) => Math.abs(v) * 5e-324],
+    elu: [(a) => a.elu(), (v) => (v > 0 ? { v: [v, 0], n: 0 } : expm1Ref(v)), (v) => (v === Infinity ? Infinity : v === -Infinity ? -1 : NaN)],
+  };
+  const result = {};
+  const hash = crypto.createHash('sha256');
+  for (const [name, [op, ref, special, floor = () => 0]] of Object.entries(ops)) {
+    const got = op(t).data();
+    hash.update(new Uint8Array(got.buffer, got.byteOffset, got.byteLength));
+    let maxUlp = 0, worst = null;
+    const mismatches = [];
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i], g = got[i];
+      if (!finite(v)) {
+        if (!Object.is(g, special(v)) && mismatches.length < 10) mismatches.push({ x: String(v), got: String(g), want: String(special(v)) });
+        continue;
+      }
+      const want = ref(v);
+      // ±0 in: expm1, tanh, silu and elu keep the sign.
+      if (v === 0 && name !== 'exp' && name !== 'sigmoid') {
+        if (!Object.is(g, v) && mismatches.length < 10) mismatches.push({ x: String(v), got: String(g), want: String(v) });
+        continue;
+      }
+      const e = ulpError(g, want, floor(v));
+      if (!(e <= maxUlp)) {
+        maxUlp = e;
+        worst = { x: v, got: g, want: timesPow2(want.v[0], want.n) };
+      }
+    }
+    result[name] = { maxUlp: Math.ceil(maxUlp * 1e6) / 1e6, worst };
+    if (mismatches.length > 0) result[name].mismatches = mismatches;
+  }
+  return { count: x.length, result, digest: hash.digest('hex') };
+}
+
+module.exports = { runAll };
+
+caseMain(module, runAll, () => ({ mode: process.env.TAPEGRAD_ELEMENTWISE ?? 'auto' }));

@@ -90,6 +90,7 @@ T gelu_tanh(T x) {
 template <typename T>
 T gelu_tanh_grad(T x) {
   if (std::isinf(x)) return x > T(0) ? T(1) : T(0);
+  if (std::isnan(x)) return x;  // the NaN itself, as the kernels
   const T z = T(2) * gelu_tanh_inner(x);
   const T s = sigmoid(z), w = s * sigmoid(-z);
   if (w == T(0)) return s;  // far tails: the second term is 0 (and 0·inf must not make NaN)
@@ -108,6 +109,7 @@ T silu(T x) {
 template <typename T>
 T silu_grad(T x) {
   if (std::isinf(x)) return x > T(0) ? T(1) : T(0);
+  if (std::isnan(x)) return x;  // the NaN itself, as the kernels
   const T s = sigmoid(x), w = s * sigmoid(-x);
   return w == T(0) ? s : s + x * w;
 }

@@ -4,7 +4,8 @@
 // change: special values, denormals, powers of two, random bit patterns,
 // dense sweeps, and every few doubles around the points where the argument
 // reduction switches from n to n + 1. Reports the largest error in ulps of
-// each result, any special-value mismatch, and a digest of every output bit.
+// each result, any special-value mismatch, and a digest of every output bit
+// (with the gradients of silu and tanh-gelu).
 // Run as a child with TAPEGRAD_ISA / TAPEGRAD_ELEMENTWISE set (math.test.ts
 // does), it prints one JSON line.
 'use strict';
@@ -227,6 +228,14 @@ function runAll(tg) {
     }
     result[name] = { maxUlp: Math.ceil(maxUlp * 1e6) / 1e6, worst };
     if (mismatches.length > 0) result[name].mismatches = mismatches;
+  }
+  // The fused gradients built on σ (no reference here: the bits must
+  // agree across paths, and gradcheck tests their values).
+  for (const f of [(a) => a.silu(), (a) => a.gelu({ approximate: 'tanh' })]) {
+    const leaf = t.detach().setRequiresGrad(true);
+    f(leaf).backward(tg.onesLike(leaf));
+    const d = leaf.grad.data();
+    hash.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
   }
   return { count: x.length, result, digest: hash.digest('hex') };
 }

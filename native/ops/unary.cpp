@@ -273,7 +273,7 @@ Tensor exp(const Tensor& x0) {
 Tensor log(const Tensor& x0) {
   const Tensor x = as_floating(x0);
   Tensor out = fast_or(kernels::UnaryOp::Log, x, "log", [&] {
-    return map_floating(x, "log", [](auto v) { return std::log(v); });
+    return map_floating(x, "log", [](auto v) { return math::log_of(v); });
   });
   record_with_input("log", x, out, [](const Tensor& g, const Tensor& v) { return div(g, v); });
   return out;
@@ -282,7 +282,7 @@ Tensor log(const Tensor& x0) {
 Tensor log1p(const Tensor& x0) {
   const Tensor x = as_floating(x0);
   Tensor out = fast_or(kernels::UnaryOp::Log1p, x, "log1p", [&] {
-    return map_floating(x, "log1p", [](auto v) { return std::log1p(v); });
+    return map_floating(x, "log1p", [](auto v) { return math::log1p_of(v); });
   });
   record_with_input("log1p", x, out, [](const Tensor& g, const Tensor& v) { return div(g, add(v, k(1, v))); });
   return out;

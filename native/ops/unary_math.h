@@ -12,11 +12,12 @@
 
 namespace tapegrad::ops::math {
 
-// float64 e^x, e^x - 1, σ and tanh as the kernels compute them.
+// float64 e^x, e^x - 1, σ, tanh, log and log(1 + x) as the kernels compute
+// them.
 #include "kernels/math_f64.inc"
 
-// e^x, e^x - 1 and tanh: float64 by math_f64.inc (the kernels' bits),
-// float by the C library's float functions.
+// e^x, e^x - 1, tanh, log and log(1 + x): float64 by math_f64.inc (the
+// kernels' bits), float by the C library's float functions.
 template <typename T>
 T exp_of(T x) {
   if constexpr (std::is_same_v<T, double>) return exp_f64(x);
@@ -31,6 +32,16 @@ template <typename T>
 T tanh_of(T x) {
   if constexpr (std::is_same_v<T, double>) return tanh_f64(x);
   else return std::tanh(x);
+}
+template <typename T>
+T log_of(T x) {
+  if constexpr (std::is_same_v<T, double>) return log_f64(x);
+  else return std::log(x);
+}
+template <typename T>
+T log1p_of(T x) {
+  if constexpr (std::is_same_v<T, double>) return log1p_f64(x);
+  else return std::log1p(x);
 }
 
 inline constexpr double kSqrtHalf = 0.70710678118654752440;         // 1/√2
@@ -51,8 +62,8 @@ T sigmoid(T x) {
 template <typename T>
 T softplus(T x, T beta, T threshold) {
   const T bx = x * beta;
-  if (bx > threshold) return x;
-  return ((bx > T(0) ? bx : T(0)) + std::log1p(std::exp(-std::fabs(bx)))) / beta;
+  if (bx > threshold || x != x) return x;
+  return ((bx > T(0) ? bx : T(0)) + log1p_of(exp_of(-std::fabs(bx)))) / beta;
 }
 
 // x·Φ(x) = x·erfc(-x/√2)/2; erfc keeps the tail accurate for x ≪ 0 where

@@ -102,7 +102,7 @@ describe('float32 transcendental kernels', () => {
     expect(list(x.log1p()).map(signed)).toEqual([NaN, Infinity, NaN, 0, '-0', -Infinity, NaN, Math.fround(1e-45), Math.fround(1e-30), Math.fround(Math.log1p(-0.5)), Math.fround(Math.log1p(Math.fround(3e38)))]);
     const y = tg.tensor([NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-30, 88.7, 88.8, -17, -18, -200]);
     expect(list(y.expm1()).map(signed)).toEqual([NaN, Infinity, -1, 0, '-0', Math.fround(1e-45), Math.fround(-1e-30), Math.fround(Math.expm1(Math.fround(88.7))), Infinity, Math.fround(Math.expm1(-17)), -1, -1]);
-    // float64 calls the C library.
+    // float64: math_f64.inc's (the float64 cases test their accuracy).
     const x64 = tg.tensor([1e-300, -0.5, 700, -1], { dtype: 'float64' });
     expectClose(list(x64.log1p()), [1e-300, Math.log1p(-0.5), Math.log1p(700), -Infinity], 1e-15);
     expectClose(list(x64.expm1()), [1e-300, Math.expm1(-0.5), Math.expm1(700), Math.expm1(-1)], 1e-15);
@@ -137,13 +137,14 @@ describe('float32 transcendental kernels', () => {
 
 // float64 e^x and what is built on it (kernels/math_f64.inc): plain
 // operations, so every path and the generic loops give the same bits.
-describe('float64 exp, expm1, tanh, sigmoid, silu and elu', () => {
+describe('float64 exp, expm1, tanh, sigmoid, silu, elu, log, log1p and softplus', () => {
   type Report64 = { count: number; digest: string; mode: string; result: Record<string, { maxUlp: number; mismatches?: unknown[] }> };
   // The largest errors measured (ulps of the exact result), with room for
   // inputs the cases do not reach: exp 0.66 (in the denormals; 0.5 plus
-  // about 0.17 elsewhere), expm1 0.93, elu 0.71, tanh 1.67, sigmoid 1.68,
-  // silu 2.72 (σ's error, then the product).
-  const BOUNDS: Record<string, number> = { exp: 1, expm1: 1, elu: 1, tanh: 2, sigmoid: 2, silu: 3 };
+  // about 0.17 elsewhere), expm1 0.93, elu 0.71, log 0.75, log1p 0.81,
+  // tanh 1.67, sigmoid 1.68, softplus 1.51, silu 2.72 (σ's error, then the
+  // product).
+  const BOUNDS: Record<string, number> = { exp: 1, expm1: 1, elu: 1, log: 1, log1p: 1, tanh: 2, sigmoid: 2, softplus: 2, silu: 3 };
   const check64 = (r: Report64) => {
     expect(r.count).toBeGreaterThan(200000);
     for (const [op, bound] of Object.entries(BOUNDS)) {
@@ -183,5 +184,16 @@ describe('float64 exp, expm1, tanh, sigmoid, silu and elu', () => {
     expect(list(f64([0, -0, 2, -2, -800, Infinity, -Infinity, NaN]).silu()).map(signed)).toEqual([
       0, '-0', 1.7615941559557649, -0.23840584404423512, '-0', Infinity, 0, NaN]);
     expect(list(f64([3, 0, -0, -1, -50, -Infinity]).elu(0.5)).map(signed)).toEqual([3, 0, '-0', -0.31606027941427883, -0.5, -0.5]);
+    // log 2^-1074 = -1074·ln2; log 10, log1p(1) = ln 2, log1p(-0.5) = -ln 2.
+    expect(list(f64([1, 2, 10, 5e-324, Number.MAX_VALUE, 0, -0, -1, Infinity, -Infinity, NaN]).log())).toEqual([
+      0, Math.LN2, Math.LN10, -744.4400719213812, 709.782712893384, -Infinity, -Infinity, NaN, Infinity, NaN, NaN]);
+    expect(list(f64([0, -0, 5e-324, 1, -0.5, -1, -2, 1e300, Infinity, NaN]).log1p()).map(signed)).toEqual([
+      0, '-0', 5e-324, Math.LN2, -Math.LN2, -Infinity, NaN, 690.7755278982137, Infinity, NaN]);
+    // softplus(0) = ln 2; x itself beyond the threshold 20; e^x far below 0.
+    expect(list(f64([0, 1, -2, 20, 20.5, -800, Infinity, -Infinity, NaN]).softplus())).toEqual([
+      Math.LN2, 1.3132616875182228, 0.1269280110429725, 20.000000002061153, 20.5, 0, Infinity, 0, NaN]);
+    // softplus(-1) is not (0.31326168751822286, one ulp above): within the bound.
+    const one = f64([-1]).softplus().data()[0]!;
+    expect(Math.abs(one - 0.3132616875182228)).toBeLessThanOrEqual(2 * 2 ** -54);
   });
 });

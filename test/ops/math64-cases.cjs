@@ -1,5 +1,6 @@
-// float64 exp, expm1, tanh, sigmoid, silu and elu (the kernels' own e^x,
-// kernels/math_f64.inc) against references computed here in double-double
+// float64 exp, expm1, tanh, sigmoid, silu, elu, log, log1p and softplus
+// (the kernels' own e^x and log, kernels/math_f64.inc) against references
+// computed here in double-double
 // arithmetic (about 104 bits), over the whole double range where they
 // change: special values, denormals, powers of two, random bit patterns,
 // dense sweeps, and every few doubles around the points where the argument
@@ -73,8 +74,8 @@ function timesPow2(v, k) {
 // denormal range are not rounded before they are compared.
 // e^x = e^r·2^n, x = n·ln2 + r.
 function expRef(x) {
-  if (x > 710) return { v: [Infinity, 0], n: 0 };
-  if (x < -760) return { v: [0, 0], n: 0 };
+  if (x > 2000) return { v: [Infinity, 0], n: 0 };
+  if (x < -2000) return { v: [0, 0], n: 0 };
   const n = Math.round(x / LN2[0]);
   const r = add([x, 0], neg(mul([n, 0], LN2)));
   return { v: add(ONE, expm1Small(r)), n };
@@ -103,6 +104,45 @@ function sigmoidRef(x) {
   const e = expRef(-Math.abs(x));
   const denominator = add(ONE, scaled(e));
   return x < 0 ? { v: div(e.v, denominator), n: e.n } : { v: div(ONE, denominator), n: 0 };
+}
+// log w for a double-double w > 0 (w's hi in the double range): one
+// Newton step y + (w·e^-y - 1) from the library's y = Math.log(w), the
+// product taken at the scale of e^-y's parts so that nothing overflows.
+function logDd(w, y) {
+  const e = expRef(-y);
+  const t = mul([timesPow2(w[0], e.n), timesPow2(w[1], e.n)], e.v);
+  return add([y, 0], add(t, [-1, 0]));
+}
+// log(1 + w) for a double-double w > -1: below 1/64 in magnitude by its
+// series (the Newton step's w·e^-y - 1 would be below the double-double
+// precision of 1 there), else by logDd with 1 + w exact in double-double.
+function log1pDd(w) {
+  if (Math.abs(w[0]) < 1 / 64) {
+    let power = w, sum = w;
+    for (let k = 2; k <= 40; k++) {
+      power = mul(power, neg(w));
+      sum = add(sum, div(power, [k, 0]));
+      if (Math.abs(power[0]) < 1e-36 * Math.abs(sum[0])) break;
+    }
+    return sum;
+  }
+  const [hi, lo] = twoSum(1, w[0]);
+  return logDd(add([hi, lo], [w[1], 0]), Math.log1p(w[0]));
+}
+function logRef(x) {
+  // Near 1 as log(1 + (x - 1)), x - 1 exact in double-double.
+  return { v: Math.abs(x - 1) < 1 / 64 ? log1pDd(twoSum(x, -1)) : logDd([x, 0], Math.log(x)), n: 0 };
+}
+function log1pRef(x) {
+  return { v: log1pDd([x, 0]), n: 0 };
+}
+// β = 1, threshold 20: x beyond it; else max(x, 0) + log(1 + e^-|x|), which
+// below -40 is e^x·(1 - e^x/2) to 2^-120 (kept at e^x's scale).
+function softplusRef(x) {
+  if (x > 20) return { v: [x, 0], n: 0 };
+  const e = expRef(-Math.abs(x));
+  if (x < -40) return { v: mul(e.v, [1 - timesPow2(e.v[0], e.n) / 2, 0]), n: e.n };
+  return { v: add([x > 0 ? x : 0, 0], log1pDd(scaled(e))), n: 0 };
 }
 function siluRef(x) {
   if (Math.abs(x) > 1e300) return { v: [x > 0 ? x : 0, 0], n: 0 };  // beyond split's range
@@ -200,27 +240,36 @@ function runAll(tg) {
     // the unit is |x| times the smallest denormal.
     silu: [(a) => a.silu(), siluRef, (v) => (v === Infinity ? Infinity : v === -Infinity ? 0 : NaN), (v) => Math.abs(v) * 5e-324],
     elu: [(a) => a.elu(), (v) => (v > 0 ? { v: [v, 0], n: 0 } : expm1Ref(v)), (v) => (v === Infinity ? Infinity : v === -Infinity ? -1 : NaN)],
+    // Negative inputs give NaN, -1 -Infinity (log1p): checked as specials.
+    log: [(a) => a.log(), logRef, (v) => (v === Infinity ? Infinity : NaN), null, (v) => (v < 0 ? NaN : undefined)],
+    log1p: [(a) => a.log1p(), log1pRef, (v) => (v === Infinity ? Infinity : NaN), null, (v) => (v < -1 ? NaN : v === -1 ? -Infinity : undefined)],
+    softplus: [(a) => a.softplus(), softplusRef, (v) => (v === Infinity ? Infinity : v === -Infinity ? 0 : NaN)],
   };
   const result = {};
   const hash = crypto.createHash('sha256');
-  for (const [name, [op, ref, special, floor = () => 0]] of Object.entries(ops)) {
+  for (const [name, [op, ref, special, floor, outside]] of Object.entries(ops)) {
     const got = op(t).data();
     hash.update(new Uint8Array(got.buffer, got.byteOffset, got.byteLength));
     let maxUlp = 0, worst = null;
     const mismatches = [];
     for (let i = 0; i < x.length; i++) {
       const v = x[i], g = got[i];
-      if (!finite(v)) {
-        if (!Object.is(g, special(v)) && mismatches.length < 10) mismatches.push({ x: String(v), got: String(g), want: String(special(v)) });
+      if (!finite(v) || (outside && outside(v) !== undefined)) {
+        const want = !finite(v) ? special(v) : outside(v);
+        if (!Object.is(g, want) && mismatches.length < 10) mismatches.push({ x: String(v), got: String(g), want: String(want) });
         continue;
       }
       const want = ref(v);
-      // ±0 in: expm1, tanh, silu and elu keep the sign.
-      if (v === 0 && name !== 'exp' && name !== 'sigmoid') {
+      // ±0 in: expm1, tanh, silu, elu and log1p keep the sign; log gives -Infinity.
+      if (v === 0 && name === 'log') {
+        if (g !== -Infinity && mismatches.length < 10) mismatches.push({ x: String(v), got: String(g), want: '-Infinity' });
+        continue;
+      }
+      if (v === 0 && name !== 'exp' && name !== 'sigmoid' && name !== 'softplus') {
         if (!Object.is(g, v) && mismatches.length < 10) mismatches.push({ x: String(v), got: String(g), want: String(v) });
         continue;
       }
-      const e = ulpError(g, want, floor(v));
+      const e = ulpError(g, want, floor ? floor(v) : 0);
       if (!(e <= maxUlp)) {
         maxUlp = e;
         worst = { x: v, got: g, want: timesPow2(want.v[0], want.n) };

@@ -156,6 +156,11 @@ struct KernelTable {
   // sub, then square, would), in sum_wide_f32's order.
   double (*sum_squared_differences_f32)(std::int64_t n, const float* a, const float* b);
   double (*sum_squared_differences_f64)(std::int64_t n, const double* a, const double* b);
+  // Σ of huberLoss's terms (|d| < delta ? d²/2 : delta·(|d| - delta/2),
+  // d = a - b, in double, each rounded to T first) in double, in
+  // sum_wide_f32's order.
+  double (*sum_huber_f32)(std::int64_t n, const float* a, const float* b, double delta);
+  double (*sum_huber_f64)(std::int64_t n, const double* a, const double* b, double delta);
   // Σ |x| in double, in sum_wide_f32's order.
   double (*sum_abs_f32)(std::int64_t n, const float* x);
   double (*sum_abs_f64)(std::int64_t n, const double* x);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "core/strided.h"
 #include "kernels/kernels.h"
@@ -133,6 +134,23 @@ void sums(const T* x, const BlockLayout& l, double divisor, T* out) {
       });
 }
 
+// Σ kernel(block of a, the same block of b) in sum()'s blocks, for
+// same-shape contiguous floating a and b; nullopt otherwise.
+template <typename Kernel32, typename Kernel64>
+std::optional<double> pair_sum(const Tensor& a, const Tensor& b, Kernel32 kernel32, Kernel64 kernel64) {
+  if (!elementwise_fast_paths() || !is_floating(a.dtype()) || a.dtype() != b.dtype() || a.shape() != b.shape() ||
+      !a.is_contiguous() || !b.is_contiguous())
+    return std::nullopt;
+  return visit_floating(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T *pa = a.data<T>(), *pb = b.data<T>();
+    return blocked<double>(a.numel(), pa, true, [&](std::int64_t len, const T* p) {
+      if constexpr (std::is_same_v<T, float>) return kernel32(len, p, pb + (p - pa));
+      else return kernel64(len, p, pb + (p - pa));
+    });
+  });
+}
+
 }  // namespace
 
 std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, const ReducePlan& plan) {
@@ -154,19 +172,17 @@ std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, cons
   return out;
 }
 
+
 std::optional<double> fast_sum_squared_differences(const Tensor& a, const Tensor& b) {
-  if (!elementwise_fast_paths() || !is_floating(a.dtype()) || a.dtype() != b.dtype() || a.shape() != b.shape() ||
-      !a.is_contiguous() || !b.is_contiguous())
-    return std::nullopt;
-  return visit_floating(a.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const auto kernel =
-        kernel_for<T>(kernels::active().sum_squared_differences_f32, kernels::active().sum_squared_differences_f64);
-    const T *pa = a.data<T>(), *pb = b.data<T>();
-    // Blocks of a, with the same blocks of b.
-    return blocked<double>(a.numel(), pa, true,
-                           [&](std::int64_t len, const T* p) { return kernel(len, p, pb + (p - pa)); });
-  });
+  const auto& table = kernels::active();
+  return pair_sum(a, b, table.sum_squared_differences_f32, table.sum_squared_differences_f64);
+}
+
+std::optional<double> fast_sum_huber(const Tensor& a, const Tensor& b, double delta) {
+  const auto& table = kernels::active();
+  return pair_sum(
+      a, b, [&](std::int64_t n, const float* x, const float* y) { return table.sum_huber_f32(n, x, y, delta); },
+      [&](std::int64_t n, const double* x, const double* y) { return table.sum_huber_f64(n, x, y, delta); });
 }
 
 std::optional<Tensor> fast_norm(const Tensor& t, const ReducePlan& plan, double p, const char* op) {

@@ -32,6 +32,9 @@ std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, cons
 // same result as sum(square(sub(a, b))) without its two intermediate
 // tensors; nullopt for other inputs or with the fast paths off.
 std::optional<double> fast_sum_squared_differences(const Tensor& a, const Tensor& b);
+// Σ of huberLoss's elementwise terms over same-shape contiguous a and b, the
+// bits of summing huberLoss's unreduced output; nullopt otherwise.
+std::optional<double> fast_sum_huber(const Tensor& a, const Tensor& b, double delta);
 
 // The p-norms of the groups for p = 2 (√(Σ x²)) and p = 1 (Σ |x|), the
 // terms in double summed in the same blocked order, rounded once, when the

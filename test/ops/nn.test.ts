@@ -381,6 +381,37 @@ describe('regression losses', () => {
       }
   });
 
+  it('huberLoss reduced: the bits of the unreduced loss summed, forward and gradient, contiguous or not', () => {
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const shape of [[5], [3, 7], [300, 70], [2, 40000]]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        // Differences in both zones and on the edges |d| = delta.
+        const xs = tg.tensor(Array.from({ length: n }, (_, i) => (i % 17 === 0 ? 1.5 : Math.sin(i * 0.7) * 3)), { shape, dtype });
+        const ts = tg.tensor(Array.from({ length: n }, (_, i) => (i % 17 === 0 ? 1 : Math.cos(i * 0.3))), { shape, dtype });
+        const views: [string, tg.Tensor, tg.Tensor][] = [['contiguous', xs, ts]];
+        if (shape.length === 2) views.push(['transposed', xs.transpose(0, 1), ts.transpose(0, 1)]);
+        for (const [layout, a, t] of views)
+          for (const reduction of ['mean', 'sum'] as const)
+            for (const delta of [1, 0.5]) {
+              const label = `${dtype} [${shape}] ${layout} ${reduction} delta ${delta}`;
+              const leafA = a.detach().setRequiresGrad(true), leafT = t.detach().setRequiresGrad(true);
+              const fused = F.huberLoss(leafA, leafT, { reduction, delta });
+              const refA = a.detach().setRequiresGrad(true), refT = t.detach().setRequiresGrad(true);
+              const terms = F.huberLoss(refA, refT, { reduction: 'none', delta });
+              const composite = reduction === 'mean' ? terms.sum().div(n) : terms.sum();
+              expect(fused.item(), label).toBe(composite.item());
+              fused.backward();
+              composite.backward();
+              expect(Array.from(leafA.grad!.data()), label).toEqual(Array.from(refA.grad!.data()));
+              expect(Array.from(leafT.grad!.data()), label).toEqual(Array.from(refT.grad!.data()));
+            }
+      }
+    // A NaN anywhere makes the sum NaN, as the elementwise terms would.
+    expect(F.huberLoss(tg.tensor([0, NaN, 3]), tg.tensor([1, 1, 1])).item()).toBeNaN();
+    // By hand: |d| = 0.5 (quadratic, 0.125), 3 (linear, 1·(3 - 0.5) = 2.5), 1 (edge: linear, 0.5).
+    expect(F.huberLoss(tg.tensor([0.5, 4, 2]), tg.tensor([0, 1, 1]), { reduction: 'sum' }).item()).toBe(3.125);
+  });
+
   it('mixed float dtypes promote; float32 agrees with float64', () => {
     const out = F.mseLoss(tg.tensor(x), f64(y));
     expect(out.dtype).toBe('float64');

@@ -322,7 +322,7 @@ Tensor rsqrt(const Tensor& x0) {
 Tensor sin(const Tensor& x0) {
   const Tensor x = as_floating(x0);
   Tensor out = fast_or(kernels::UnaryOp::Sin, x, "sin", [&] {
-    return map_floating_in_double(x, "sin", [](double v) { return std::sin(v); });
+    return map_floating_in_double(x, "sin", [](double v) { return math::sin_f64(v); });
   });
   record_with_input("sin", x, out, [](const Tensor& g, const Tensor& v) { return mul(g, cos(v)); });
   return out;
@@ -331,7 +331,7 @@ Tensor sin(const Tensor& x0) {
 Tensor cos(const Tensor& x0) {
   const Tensor x = as_floating(x0);
   Tensor out = fast_or(kernels::UnaryOp::Cos, x, "cos", [&] {
-    return map_floating_in_double(x, "cos", [](double v) { return std::cos(v); });
+    return map_floating_in_double(x, "cos", [](double v) { return math::cos_f64(v); });
   });
   record_with_input("cos", x, out, [](const Tensor& g, const Tensor& v) { return neg(mul(g, sin(v))); });
   return out;

@@ -12,8 +12,8 @@
 
 namespace tapegrad::ops::math {
 
-// float64 e^x, e^x - 1, σ, tanh, log and log(1 + x) as the kernels compute
-// them.
+// float64 e^x, e^x - 1, σ, tanh, log, log(1 + x), sin and cos as the
+// kernels compute them.
 #include "kernels/math_f64.inc"
 
 // e^x, e^x - 1, tanh, log and log(1 + x): float64 by math_f64.inc (the

@@ -1,12 +1,15 @@
-// float64 exp, expm1, tanh, sigmoid, silu, elu, log, log1p and softplus
-// (the kernels' own e^x and log, kernels/math_f64.inc) against references
+// float64 exp, expm1, tanh, sigmoid, silu, elu, log, log1p, softplus, sin
+// and cos (the kernels' own, kernels/math_f64.inc) against references
 // computed here in double-double
 // arithmetic (about 104 bits), over the whole double range where they
 // change: special values, denormals, powers of two, random bit patterns,
 // dense sweeps, and every few doubles around the points where the argument
 // reduction switches from n to n + 1. Reports the largest error in ulps of
 // each result, any special-value mismatch, and a digest of every output bit
-// (with the gradients of silu and tanh-gelu).
+// (with the gradients of silu and tanh-gelu) but sin's and cos's that the
+// C library computes (|x| >= 2^20, or within 2^-30 of a multiple of π/2:
+// its last bits may differ between platforms), which are held to 2 ulps of
+// JavaScript's Math.sin and Math.cos instead.
 // Run as a child with TAPEGRAD_ISA / TAPEGRAD_ELEMENTWISE set (math.test.ts
 // does), it prints one JSON line.
 'use strict';
@@ -65,17 +68,18 @@ function expm1Small(r) {
   }
   return sum;
 }
-// v·2^k, in two steps so that 2^k itself need not be a double.
+// v·2^k, in steps so that 2^k itself need not be a double.
 function timesPow2(v, k) {
-  const h = Math.trunc(k / 2);
-  return v * 2 ** h * 2 ** (k - h);
+  for (; k > 1000; k -= 1000) v *= 2 ** 1000;
+  for (; k < -1000; k += 1000) v *= 2 ** -1000;
+  return v * 2 ** k;
 }
 // A reference is {v: [hi, lo], n}: the value v·2^n, so that results in the
 // denormal range are not rounded before they are compared.
 // e^x = e^r·2^n, x = n·ln2 + r.
 function expRef(x) {
   if (x > 2000) return { v: [Infinity, 0], n: 0 };
-  if (x < -2000) return { v: [0, 0], n: 0 };
+  if (x < -800) return { v: [0, 0], n: 0 };
   const n = Math.round(x / LN2[0]);
   const r = add([x, 0], neg(mul([n, 0], LN2)));
   return { v: add(ONE, expm1Small(r)), n };
@@ -144,6 +148,36 @@ function softplusRef(x) {
   if (x < -40) return { v: mul(e.v, [1 - timesPow2(e.v[0], e.n) / 2, 0]), n: e.n };
   return { v: add([x > 0 ? x : 0, 0], log1pDd(scaled(e))), n: 0 };
 }
+// sin and cos for |x| < 2^22: x = n·π/2 + r with π/2 as three doubles
+// (to 2^-160), r in double-double (to about 2^-106·|x|), then the Taylor
+// series of sin r or cos r, picked and signed by n mod 4.
+const PIO2 = [1.5707963267948966, 6.123233995736766e-17, -1.4973849048591698e-33];
+function trigRef(x, cosine) {
+  const n = Math.round(x / PIO2[0]);
+  let r = [x, 0];
+  for (const p of PIO2) r = add(r, neg(twoProd(n, p)));
+  const r2 = mul(r, r);
+  const series = (start, first) => {
+    let term = start, sum = start;
+    for (let k = first; k < 60; k += 2) {
+      term = neg(div(mul(term, r2), [k * (k + 1), 0]));
+      sum = add(sum, term);
+      if (Math.abs(term[0]) < 1e-36 * Math.abs(sum[0])) break;
+    }
+    return sum;
+  };
+  const q = (((n + (cosine ? 1 : 0)) % 4) + 4) % 4;
+  const v = q % 2 === 1 ? series(ONE, 1) : series(r, 2);
+  return { v: q >= 2 ? neg(v) : v, n: 0 };
+}
+// Whether the C library computes sin or cos of x in the kernels: beyond
+// the reduction, or close to a nonzero multiple of π/2 (2^-20 here: the
+// kernels' 2^-30, with room for this double-precision estimate).
+function trigByLibrary(x) {
+  const a = Math.abs(x);
+  const n = Math.round(a / PIO2[0]);
+  return !(a < 2 ** 20) || (n !== 0 && Math.abs(a - n * PIO2[0] - n * PIO2[1]) < 2 ** -20);
+}
 function siluRef(x) {
   if (Math.abs(x) > 1e300) return { v: [x > 0 ? x : 0, 0], n: 0 };  // beyond split's range
   const s = sigmoidRef(x);
@@ -192,6 +226,11 @@ function inputs() {
   // Each op's own switch points: |x| = 20 (tanh), -40 (expm1), the
   // overflow and underflow thresholds.
   for (const c of [20, -20, -40, 709.782712893384, -745.1332191019411, -708.3964185322641, 354.8913564466919]) near(c, 200);
+  // sin and cos: arguments up to past their reduction's limit 2^20, and the
+  // doubles next to multiples of π/2 (the closest go to the C library).
+  sweep(-(2 ** 21), 2 ** 21, 20000);
+  for (const n of [1, 2, 3, 4, 7, 100, 1000, 65536, 355, 103993, 411557, 667544, 667545, 700000]) near(n * PIO2[0], 40);
+  for (const c of [2 ** 20, -(2 ** 20), 1e10, 1e300]) near(c, 20);
   return Float64Array.from(v);
 }
 
@@ -244,16 +283,24 @@ function runAll(tg) {
     log: [(a) => a.log(), logRef, (v) => (v === Infinity ? Infinity : NaN), null, (v) => (v < 0 ? NaN : undefined)],
     log1p: [(a) => a.log1p(), log1pRef, (v) => (v === Infinity ? Infinity : NaN), null, (v) => (v < -1 ? NaN : v === -1 ? -Infinity : undefined)],
     softplus: [(a) => a.softplus(), softplusRef, (v) => (v === Infinity ? Infinity : v === -Infinity ? 0 : NaN)],
+    sin: [(a) => a.sin(), (v) => trigRef(v, false), () => NaN, null, undefined, Math.sin],
+    cos: [(a) => a.cos(), (v) => trigRef(v, true), () => NaN, null, undefined, Math.cos],
   };
   const result = {};
   const hash = crypto.createHash('sha256');
-  for (const [name, [op, ref, special, floor, outside]] of Object.entries(ops)) {
+  for (const [name, [op, ref, special, floor, outside, library]] of Object.entries(ops)) {
     const got = op(t).data();
-    hash.update(new Uint8Array(got.buffer, got.byteOffset, got.byteLength));
+    const hashed = Float64Array.from(got, (g, i) => (library && trigByLibrary(x[i]) ? 0 : g));
+    hash.update(new Uint8Array(hashed.buffer));
     let maxUlp = 0, worst = null;
     const mismatches = [];
     for (let i = 0; i < x.length; i++) {
       const v = x[i], g = got[i];
+      if (library && Number.isFinite(v) && trigByLibrary(v)) {
+        const want = library(v);
+        if (!(Math.abs(g - want) <= 2 * ulp(want)) && mismatches.length < 10) mismatches.push({ x: v, got: g, want, library: true });
+        continue;
+      }
       if (!finite(v) || (outside && outside(v) !== undefined)) {
         const want = !finite(v) ? special(v) : outside(v);
         if (!Object.is(g, want) && mismatches.length < 10) mismatches.push({ x: String(v), got: String(g), want: String(want) });
@@ -265,12 +312,16 @@ function runAll(tg) {
         if (g !== -Infinity && mismatches.length < 10) mismatches.push({ x: String(v), got: String(g), want: '-Infinity' });
         continue;
       }
-      if (v === 0 && name !== 'exp' && name !== 'sigmoid' && name !== 'softplus') {
+      if (v === 0 && name !== 'exp' && name !== 'sigmoid' && name !== 'softplus' && name !== 'cos') {
         if (!Object.is(g, v) && mismatches.length < 10) mismatches.push({ x: String(v), got: String(g), want: String(v) });
         continue;
       }
       const e = ulpError(g, want, floor ? floor(v) : 0);
-      if (!(e <= maxUlp)) {
+      if (e !== e) {
+        if (mismatches.length < 10) mismatches.push({ x: v, got: String(g), want: String(timesPow2(want.v[0], want.n)) });
+        continue;
+      }
+      if (e > maxUlp) {
         maxUlp = e;
         worst = { x: v, got: g, want: timesPow2(want.v[0], want.n) };
       }

@@ -94,4 +94,34 @@ export function runElementwise(tg, { quick = false } = {}) {
     for (const t of [a, b, bias, pos, target, geluOut, geluTanhOut, softmaxOut, leaf]) t.dispose();
   }
   console.log('\n  %cpy: against a single-threaded memcpy of the same bytes (memcpy does not use threads).');
+
+  // float64's transcendental functions (kernels/math_f64.inc), one thread.
+  console.log('\nfloat64 functions, one thread: ns per element, GB/s (bytes read + written / median time):');
+  tg.setNumThreads(1);
+  for (const n of quick ? [1 << 16] : [1 << 16, 1 << 22]) {
+    const a = tg.randn([n / cols, cols], { dtype: 'float64' }).mul(4);
+    const pos = tg.noGrad(() => a.abs().add(0.5));
+    const { softmax } = tg.nn.functional;
+    const ops = [
+      ['exp', () => a.exp().dispose()],
+      ['expm1', () => a.expm1().dispose()],
+      ['log', () => pos.log().dispose()],
+      ['log1p', () => pos.log1p().dispose()],
+      ['tanh', () => a.tanh().dispose()],
+      ['sigmoid', () => a.sigmoid().dispose()],
+      ['silu', () => a.silu().dispose()],
+      ['softplus', () => a.softplus().dispose()],
+      ['sin', () => a.sin().dispose()],
+      ['cos', () => a.cos().dispose()],
+      ['softmax', () => softmax(a, -1).dispose()],
+    ];
+    console.log(`\n  ${n} elements (${(n * 8) / (1 << 20)} MiB per tensor)`);
+    console.log('  ' + ['op'.padEnd(16), 'ns/elem'.padStart(10), 'GB/s'.padStart(10)].join(' '));
+    for (const [label, fn] of ops) {
+      const seconds = time(fn, budget);
+      console.log('  ' + [label.padEnd(16), ((seconds * 1e9) / n).toFixed(2).padStart(10), ((2 * n * 8) / seconds / 1e9).toFixed(1).padStart(10)].join(' '));
+    }
+    for (const t of [a, pos]) t.dispose();
+  }
+  tg.setNumThreads(allThreads);
 }

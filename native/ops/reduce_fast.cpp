@@ -172,7 +172,6 @@ std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, cons
   return out;
 }
 
-
 std::optional<double> fast_sum_squared_differences(const Tensor& a, const Tensor& b) {
   const auto& table = kernels::active();
   return pair_sum(a, b, table.sum_squared_differences_f32, table.sum_squared_differences_f64);

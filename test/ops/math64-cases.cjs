@@ -6,10 +6,10 @@
 // dense sweeps, and every few doubles around the points where the argument
 // reduction switches from n to n + 1. Reports the largest error in ulps of
 // each result, any special-value mismatch, and a digest of every output bit
-// (with the gradients of silu and tanh-gelu) but sin's and cos's that the
-// C library computes (|x| >= 2^20, or within 2^-30 of a multiple of π/2:
-// its last bits may differ between platforms), which are held to 2 ulps of
-// JavaScript's Math.sin and Math.cos instead.
+// (with the gradients of silu and tanh-gelu) but the results the C library
+// computes (sin and cos of |x| >= 2^20 or within 2^-30 of a multiple of
+// π/2, x³ for |x| outside (2^-300, 2^300): their last bits may differ
+// between platforms), which are held to 2 ulps of JavaScript's instead.
 // Run as a child with TAPEGRAD_ISA / TAPEGRAD_ELEMENTWISE set (math.test.ts
 // does), it prints one JSON line.
 'use strict';
@@ -178,6 +178,19 @@ function trigByLibrary(x) {
   const n = Math.round(a / PIO2[0]);
   return !(a < 2 ** 20) || (n !== 0 && Math.abs(a - n * PIO2[0] - n * PIO2[1]) < 2 ** -20);
 }
+// x³ exactly in double-double (below 1e-90 at the scale 2^1200, so that
+// denormal results are not rounded first).
+function cubeRef(x) {
+  const k = Math.abs(x) < 1e-90 ? 400 : 0;
+  const v = timesPow2(x, k);
+  return { v: mul(mul([v, 0], [v, 0]), [v, 0]), n: -3 * k };
+}
+// Whether the kernels leave x³ to the C library's pow: |x| outside
+// (2^-300, 2^300).
+function cubeByLibrary(x) {
+  const a = Math.abs(x);
+  return !(a > 2 ** -300 && a < 2 ** 300);
+}
 function siluRef(x) {
   if (Math.abs(x) > 1e300) return { v: [x > 0 ? x : 0, 0], n: 0 };  // beyond split's range
   const s = sigmoidRef(x);
@@ -283,22 +296,26 @@ function runAll(tg) {
     log: [(a) => a.log(), logRef, (v) => (v === Infinity ? Infinity : NaN), null, (v) => (v < 0 ? NaN : undefined)],
     log1p: [(a) => a.log1p(), log1pRef, (v) => (v === Infinity ? Infinity : NaN), null, (v) => (v < -1 ? NaN : v === -1 ? -Infinity : undefined)],
     softplus: [(a) => a.softplus(), softplusRef, (v) => (v === Infinity ? Infinity : v === -Infinity ? 0 : NaN)],
-    sin: [(a) => a.sin(), (v) => trigRef(v, false), () => NaN, null, undefined, Math.sin],
-    cos: [(a) => a.cos(), (v) => trigRef(v, true), () => NaN, null, undefined, Math.cos],
+    // x³ by a constant exponent (the cube kernel) and by a tensor of 3s (the
+    // pow kernel); Infinity beyond 1e103.
+    pow3: [(a) => a.pow(3), cubeRef, (v) => v, null, undefined, { by: cubeByLibrary, js: (v) => v ** 3 }],
+    powTensor3: [(a) => a.pow(tg.fullLike(a, 3)), cubeRef, (v) => v, null, undefined, { by: cubeByLibrary, js: (v) => v ** 3 }],
+    sin: [(a) => a.sin(), (v) => trigRef(v, false), () => NaN, null, undefined, { by: trigByLibrary, js: Math.sin }],
+    cos: [(a) => a.cos(), (v) => trigRef(v, true), () => NaN, null, undefined, { by: trigByLibrary, js: Math.cos }],
   };
   const result = {};
   const hash = crypto.createHash('sha256');
   for (const [name, [op, ref, special, floor, outside, library]] of Object.entries(ops)) {
     const got = op(t).data();
-    const hashed = Float64Array.from(got, (g, i) => (library && trigByLibrary(x[i]) ? 0 : g));
+    const hashed = Float64Array.from(got, (g, i) => (library && library.by(x[i]) ? 0 : g));
     hash.update(new Uint8Array(hashed.buffer));
     let maxUlp = 0, worst = null;
     const mismatches = [];
     for (let i = 0; i < x.length; i++) {
       const v = x[i], g = got[i];
-      if (library && Number.isFinite(v) && trigByLibrary(v)) {
-        const want = library(v);
-        if (!(Math.abs(g - want) <= 2 * ulp(want)) && mismatches.length < 10) mismatches.push({ x: v, got: g, want, library: true });
+      if (library && Number.isFinite(v) && v !== 0 && library.by(v)) {
+        const want = library.js(v);
+        if (!(Object.is(g, want) || Math.abs(g - want) <= 2 * ulp(want)) && mismatches.length < 10) mismatches.push({ x: v, got: g, want, library: true });
         continue;
       }
       if (!finite(v) || (outside && outside(v) !== undefined)) {
@@ -312,7 +329,7 @@ function runAll(tg) {
         if (g !== -Infinity && mismatches.length < 10) mismatches.push({ x: String(v), got: String(g), want: '-Infinity' });
         continue;
       }
-      if (v === 0 && name !== 'exp' && name !== 'sigmoid' && name !== 'softplus' && name !== 'cos') {
+      if (v === 0 && name !== 'exp' && name !== 'sigmoid' && name !== 'softplus' && name !== 'cos') {  // pow3 too
         if (!Object.is(g, v) && mismatches.length < 10) mismatches.push({ x: String(v), got: String(g), want: String(v) });
         continue;
       }

@@ -424,7 +424,7 @@ Tensor elu(const Tensor& x0, double alpha) {
   const double a = in_dtype(alpha, x.dtype());
   std::optional<Tensor> fast = fast_unary(kernels::UnaryOp::Elu, x, "elu", a);
   Tensor out = fast ? *std::move(fast) : map_floating_in_double(x, "elu", [a](double v) {
-    return v > 0 ? v : a * math::expm1_f64(v);
+    return math::elu_f64(v, a);
   });
   // For x <= 0 the derivative alpha·e^x is y + alpha; it is taken from the
   // output so that no e^x of a large positive x (inf) enters the graph.
@@ -471,7 +471,7 @@ Tensor gelu(const Tensor& x0, GeluApproximate approximate) {
   const Tensor x = as_floating(x0);
   if (approximate == GeluApproximate::Tanh) {
     Tensor out = fast_or(kernels::UnaryOp::GeluTanh, x, "gelu", [&] {
-      return map_floating_in_double(x, "gelu", [](double v) { return math::gelu_tanh(v); });
+      return map_floating_in_double(x, "gelu", [](double v) { return math::gelu_tanh_f64(v); });
     });
     record_with_input("gelu", x, out, [](const Tensor& g, const Tensor& v) {
       return gelu_backward(g, v, GeluApproximate::Tanh);
@@ -479,7 +479,7 @@ Tensor gelu(const Tensor& x0, GeluApproximate approximate) {
     return out;
   }
   Tensor out = fast_or(kernels::UnaryOp::Gelu, x, "gelu", [&] {
-    return map_floating_in_double(x, "gelu", [](double v) { return math::gelu(v); });
+    return map_floating_in_double(x, "gelu", [](double v) { return math::gelu_f64(v); });
   });
   record_with_input("gelu", x, out, [](const Tensor& g, const Tensor& v) {
     return gelu_backward(g, v, GeluApproximate::None);
@@ -500,16 +500,16 @@ Tensor gelu_backward(const Tensor& grad, const Tensor& input, GeluApproximate ap
   if (approximate == GeluApproximate::Tanh)
     return fused_backward(
         kernels::BinaryOp::GeluTanhBackward, "geluBackward", grad, input,
-        [](double g, double x) { return g * math::gelu_tanh_grad(x); }, gelu_tanh_second, gelu_tanh_backward);
+        [](double g, double x) { return g * math::gelu_tanh_grad_f64(x); }, gelu_tanh_second, gelu_tanh_backward);
   return fused_backward(
       kernels::BinaryOp::GeluBackward, "geluBackward", grad, input,
-      [](double g, double x) { return g * math::gelu_grad(x); }, gelu_second, gelu_erf_backward);
+      [](double g, double x) { return g * math::gelu_grad_f64(x); }, gelu_second, gelu_erf_backward);
 }
 
 Tensor silu(const Tensor& x0) {
   const Tensor x = as_floating(x0);
   Tensor out = fast_or(kernels::UnaryOp::Silu, x, "silu", [&] {
-    return map_floating_in_double(x, "silu", [](double v) { return math::silu(v); });
+    return map_floating_in_double(x, "silu", [](double v) { return math::silu_f64(v); });
   });
   record_with_input("silu", x, out, [](const Tensor& g, const Tensor& v) { return silu_backward(g, v); });
   return out;
@@ -518,7 +518,7 @@ Tensor silu(const Tensor& x0) {
 Tensor silu_backward(const Tensor& grad, const Tensor& input) {
   return fused_backward(
       kernels::BinaryOp::SiluBackward, "siluBackward", grad, input,
-      [](double g, double x) { return g * math::silu_grad(x); }, silu_second, silu_backward);
+      [](double g, double x) { return g * math::silu_grad_f64(x); }, silu_second, silu_backward);
 }
 
 Tensor softplus(const Tensor& x0, double beta, double threshold) {
@@ -530,7 +530,7 @@ Tensor softplus(const Tensor& x0, double beta, double threshold) {
   const double b = in_dtype(beta, x.dtype()), limit = in_dtype(threshold, x.dtype());
   std::optional<Tensor> fast = fast_unary(kernels::UnaryOp::Softplus, x, "softplus", b, limit);
   Tensor out = fast ? *std::move(fast) : map_floating_in_double(x, "softplus", [b, limit](double v) {
-    return math::softplus(v, b, limit);
+    return math::softplus_f64(v, b, limit);
   });
   // d/dx = σ(βx) below the threshold, 1 above it (where the op is x itself).
   // A threshold past where σ rounds to 1 (βx > 17.33 in float32, 36.8 in

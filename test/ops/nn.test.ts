@@ -353,59 +353,52 @@ describe('regression losses', () => {
     expect(tg.gradgradcheck((u, v) => F.l1Loss(u, v, { reduction: 'none' }), [p, leaf([2, 3], 7)])).toBe(true);
   });
 
-  // Reduced, mseLoss sums (x - t)² in one pass: the bits of the composite
-  // sub, square, sum (and divide), and the composite's gradient.
-  it('mseLoss reduced: the bits of the composite ops, forward and gradient, contiguous or not', () => {
+  // A reduced loss (mean, sum) against its composite, forward and both
+  // gradients bit for bit, in both dtypes, on contiguous and transposed
+  // inputs of several shapes (xv, tv give the elements by index).
+  function expectReducedBits(
+    name: string, xv: (i: number) => number, tv: (i: number) => number,
+    fused: (a: tg.Tensor, t: tg.Tensor, reduction: 'mean' | 'sum') => tg.Tensor,
+    composite: (a: tg.Tensor, t: tg.Tensor) => tg.Tensor,
+  ) {
     for (const dtype of ['float32', 'float64'] as const)
       for (const shape of [[5], [3, 7], [300, 70], [2, 40000]]) {
         const n = shape.reduce((a, b) => a * b, 1);
-        const xs = tg.tensor(Array.from({ length: n }, (_, i) => Math.sin(i * 0.7) * 3), { shape, dtype });
-        const ts = tg.tensor(Array.from({ length: n }, (_, i) => Math.cos(i * 0.3)), { shape, dtype });
+        const xs = tg.tensor(Array.from({ length: n }, (_, i) => xv(i)), { shape, dtype });
+        const ts = tg.tensor(Array.from({ length: n }, (_, i) => tv(i)), { shape, dtype });
         const views: [string, tg.Tensor, tg.Tensor][] = [['contiguous', xs, ts]];
         if (shape.length === 2) views.push(['transposed', xs.transpose(0, 1), ts.transpose(0, 1)]);
         for (const [layout, a, t] of views)
           for (const reduction of ['mean', 'sum'] as const) {
-            const label = `${dtype} [${shape}] ${layout} ${reduction}`;
+            const label = `${name} ${dtype} [${shape}] ${layout} ${reduction}`;
             const leafA = a.detach().setRequiresGrad(true), leafT = t.detach().setRequiresGrad(true);
-            const fused = F.mseLoss(leafA, leafT, { reduction });
+            const out = fused(leafA, leafT, reduction);
             const refA = a.detach().setRequiresGrad(true), refT = t.detach().setRequiresGrad(true);
-            const sq = refA.sub(refT).square();
+            const terms = composite(refA, refT);
             // (The losses' mean: the sum rounded, then divided.)
-            const composite = reduction === 'mean' ? sq.sum().div(n) : sq.sum();
-            expect(fused.item(), label).toBe(composite.item());
-            fused.backward();
-            composite.backward();
+            const ref = reduction === 'mean' ? terms.sum().div(n) : terms.sum();
+            expect(out.item(), label).toBe(ref.item());
+            out.backward();
+            ref.backward();
             expect(Array.from(leafA.grad!.data()), label).toEqual(Array.from(refA.grad!.data()));
             expect(Array.from(leafT.grad!.data()), label).toEqual(Array.from(refT.grad!.data()));
           }
       }
+  }
+
+  // Reduced, mseLoss sums (x - t)² in one pass: the bits of the composite
+  // sub, square, sum (and divide), and the composite's gradient.
+  it('mseLoss reduced: the bits of the composite ops, forward and gradient, contiguous or not', () => {
+    expectReducedBits('mseLoss', (i) => Math.sin(i * 0.7) * 3, (i) => Math.cos(i * 0.3),
+      (a, t, reduction) => F.mseLoss(a, t, { reduction }), (a, t) => a.sub(t).square());
   });
 
   it('huberLoss reduced: the bits of the unreduced loss summed, forward and gradient, contiguous or not', () => {
-    for (const dtype of ['float32', 'float64'] as const)
-      for (const shape of [[5], [3, 7], [300, 70], [2, 40000]]) {
-        const n = shape.reduce((a, b) => a * b, 1);
-        // Differences in both zones and on the edges |d| = delta.
-        const xs = tg.tensor(Array.from({ length: n }, (_, i) => (i % 17 === 0 ? 1.5 : Math.sin(i * 0.7) * 3)), { shape, dtype });
-        const ts = tg.tensor(Array.from({ length: n }, (_, i) => (i % 17 === 0 ? 1 : Math.cos(i * 0.3))), { shape, dtype });
-        const views: [string, tg.Tensor, tg.Tensor][] = [['contiguous', xs, ts]];
-        if (shape.length === 2) views.push(['transposed', xs.transpose(0, 1), ts.transpose(0, 1)]);
-        for (const [layout, a, t] of views)
-          for (const reduction of ['mean', 'sum'] as const)
-            for (const delta of [1, 0.5]) {
-              const label = `${dtype} [${shape}] ${layout} ${reduction} delta ${delta}`;
-              const leafA = a.detach().setRequiresGrad(true), leafT = t.detach().setRequiresGrad(true);
-              const fused = F.huberLoss(leafA, leafT, { reduction, delta });
-              const refA = a.detach().setRequiresGrad(true), refT = t.detach().setRequiresGrad(true);
-              const terms = F.huberLoss(refA, refT, { reduction: 'none', delta });
-              const composite = reduction === 'mean' ? terms.sum().div(n) : terms.sum();
-              expect(fused.item(), label).toBe(composite.item());
-              fused.backward();
-              composite.backward();
-              expect(Array.from(leafA.grad!.data()), label).toEqual(Array.from(refA.grad!.data()));
-              expect(Array.from(leafT.grad!.data()), label).toEqual(Array.from(refT.grad!.data()));
-            }
-      }
+    // Differences in both zones and on the edges |d| = delta.
+    for (const delta of [1, 0.5])
+      expectReducedBits(`huberLoss delta ${delta}`, (i) => (i % 17 === 0 ? 1.5 : Math.sin(i * 0.7) * 3),
+        (i) => (i % 17 === 0 ? 1 : Math.cos(i * 0.3)),
+        (a, t, reduction) => F.huberLoss(a, t, { reduction, delta }), (a, t) => F.huberLoss(a, t, { reduction: 'none', delta }));
     // A NaN anywhere makes the sum NaN, as the elementwise terms would.
     expect(F.huberLoss(tg.tensor([0, NaN, 3]), tg.tensor([1, 1, 1])).item()).toBeNaN();
     // By hand: |d| = 0.5 (quadratic, 0.125), 3 (linear, 1·(3 - 0.5) = 2.5), 1 (edge: linear, 0.5).

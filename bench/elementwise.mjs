@@ -113,6 +113,8 @@ export function runElementwise(tg, { quick = false } = {}) {
       ['softplus', () => a.softplus().dispose()],
       ['sin', () => a.sin().dispose()],
       ['cos', () => a.cos().dispose()],
+      ['gelu', () => a.gelu().dispose()],
+      ['gelu tanh', () => a.gelu({ approximate: 'tanh' }).dispose()],
       ['softmax', () => softmax(a, -1).dispose()],
     ];
     console.log(`\n  ${n} elements (${(n * 8) / (1 << 20)} MiB per tensor)`);

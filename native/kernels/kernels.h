@@ -27,11 +27,11 @@ enum class Store : int { Plain, Streamed, StreamedUnfenced };
 // GeluTanhBackward and SiluBackward; from b the output y for TanhBackward,
 // a·(1 - y²), and SigmoidBackward, a·y·(1 - y). float32 computes them in
 // double and rounds once: within 1 ulp of a·f'(b) (basic.inc says how that
-// holds near the zeros of f'); float64 uses the generic path's formulas with
-// the C library's erfc and exp, so both paths give the same bits. Pow is
+// holds near the zeros of f'); float64 uses math_f64.inc's formulas, as
+// the generic path does, so both paths give the same bits. Pow is
 // a^b with the C library's special values: float32 vectorised in double
 // on the FMA paths (within 1 ulp), the C library's powf on the scalar path
-// and pow for float64.
+// and pow for float64 (but x³: math_f64.inc's cube).
 enum class BinaryOp : int {
   Add, Sub, Mul, Div, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
   ReluBackward, GeluBackward, GeluTanhBackward, SiluBackward, TanhBackward, SigmoidBackward, Pow

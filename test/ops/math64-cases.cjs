@@ -203,7 +203,7 @@ function siluRef(x) {
 // for y <= 5 as 1/2 - φ(y)·S(y), S(y) = Σ y^(2k+1)/(2k+1)!! (all terms
 // positive; the subtraction loses at most 21 of the 106 bits), beyond by
 // Laplace's continued fraction M(y) = 1/(y + 1/(y + 2/(y + 3/(y + …))))
-// (120 levels: below 1e-37 relative for y >= 5).
+// (500/y levels: below 3e-34 relative for y in [5, 40]).
 const INV_SQRT_2PI = [0.3989422804014327, -2.49232720227773e-17];
 function gaussRef(y) {
   const square = twoProd(y, y);
@@ -226,7 +226,7 @@ function geluParts(x) {
     tail = { v: add([0.5, 0], neg(mul(scaled(density), sum))), n: 0 };
   } else {
     let t = [y, 0];
-    for (let k = 120; k >= 1; k--) t = add([y, 0], div([k, 0], t));
+    for (let k = Math.ceil(500 / y); k >= 1; k--) t = add([y, 0], div([k, 0], t));
     tail = { v: div(density.v, t), n: density.n };
   }
   return { tail, density };
@@ -245,10 +245,14 @@ function geluGradRef(x) {
 function timesPow2Dd(ref, n) {
   return [timesPow2(ref.v[0], ref.n - n), timesPow2(ref.v[1], ref.n - n)];
 }
-// The gradient crosses zero near x = -0.75: there its error is in units of
-// the larger term's ulp, |x|·φ(x) or Φ(x) (at most about max(|x|, 1)·φ(x)).
+// The gradient crosses zero at x = -0.7518: where it is below half of
+// |x|·φ(x) (x in about (-1.1, -0.5)), its error is in units of the ulp of
+// |x|·φ(x), the larger of its terms there; elsewhere in its own ulps.
 function geluGradUnit(x) {
-  return x < 0 ? ulp(Math.max(-x, 1) * Math.exp((-x * x) / 2) * INV_SQRT_2PI[0]) : 0;
+  if (!(x < -0.3 && x > -1.5)) return 0;
+  const term = -x * Math.exp((-x * x) / 2) * INV_SQRT_2PI[0];
+  const g = geluGradRef(x);
+  return Math.abs(timesPow2(g.v[0], g.n)) < term / 2 ? ulp(term) : 0;
 }
 
 // ---- inputs ---------------------------------------------------------------
@@ -279,6 +283,8 @@ function inputs() {
   sweep(-40, 40, 40000);
   sweep(-2, 2, 40000);
   sweep(-0.05, 0.05, 10000);
+  sweep(-38, -5, 20000);  // gelu's tail
+  v.push(-24.292181917718164, -25.49147898581572, -26.08296536031776, -25.514326320259077, -1.2687, -5.27);
   // Where the reduction's n changes ((j + 1/2)·ln2), the doubles next to it,
   // for the n of ordinary arguments and a sample up to both ends.
   const near = (c, count) => {

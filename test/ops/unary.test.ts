@@ -356,7 +356,7 @@ describe('unary ops: values', () => {
   });
 
   it('gelu matches a float64 erf reference, including the far negative tail', () => {
-    // (Below -37.5 x·Φ(x) is a denormal, where relative error is not the
+    // (Below -37.6 x·Φ(x) is a denormal, where relative error is not the
     // measure: math.test.ts checks that range against exact references.)
     const xs = [-37, -20, -10, -6, -3.3, -1.7, -0.9, -0.2, -1e-8, 0, 1e-8, 0.3, 1.1, 2.2, 4.5, 9, 30];
     expectNear(list(f64(xs).gelu()), xs.map(geluRef), 1e-12, 'gelu');

@@ -23,6 +23,8 @@ import sys
 
 import mpmath as mp
 
+from chebyshev import coefficients, monomials, shifted
+
 mp.mp.dps = 50
 K, YMAX = 4, 40
 NG = int(sys.argv[1]) if len(sys.argv) > 1 else 24
@@ -39,25 +41,7 @@ V0 = mp.mpf(K - YMAX) / (K + YMAX)
 
 def fit(f, n):
     """Monomial coefficients in v of f's Chebyshev interpolant on [V0, 1]."""
-    nodes = [mp.cos(mp.pi * (j + mp.mpf(1) / 2) / n) for j in range(n)]
-    vals = [f((u + 1) / 2 * (1 - V0) + V0) for u in nodes]
-    cheb = [(2 if j else 1) * sum(vals[i] * mp.cos(mp.pi * j * (i + mp.mpf(1) / 2) / n) for i in range(n)) / n
-            for j in range(n)]
-    t = [[mp.mpf(1)], [mp.mpf(0), mp.mpf(1)]]
-    for j in range(2, n):
-        a = [mp.mpf(0)] + [2 * c for c in t[-1]]
-        b = t[-2] + [mp.mpf(0)] * (len(a) - len(t[-2]))
-        t.append([p - q for p, q in zip(a, b)])
-    in_u = [mp.mpf(0)] * n
-    for j in range(n):
-        for i, c in enumerate(t[j]):
-            in_u[i] += cheb[j] * c
-    a, b = 2 / (1 - V0), -(1 + V0) / (1 - V0)  # u = a v + b
-    out = [mp.mpf(0)] * n
-    for j, c in enumerate(in_u):
-        for i in range(j + 1):
-            out[i] += c * mp.binomial(j, i) * a**i * b**(j - i)
-    return out
+    return shifted(monomials(coefficients(f, V0, mp.mpf(1), n)), V0, 1)
 
 
 def G(v):

@@ -30,6 +30,8 @@ import sys
 import mpmath as mp
 import numpy as np
 
+from chebyshev import coefficients, monomials, shifted
+
 mp.mp.dps = 40
 SQ2PI = mp.sqrt(2*mp.pi)
 def mills(y):  # Q(y)/phi(y)
@@ -44,15 +46,6 @@ def T(w):  # S(w) + phi(sqrt(w)): the gradient's
     w = mp.mpf(w)
     if w == 0: return 2/SQ2PI
     return S(w) + mp.npdf(mp.sqrt(w))
-def cheb_coefs(f, lo, hi, n):
-    # Chebyshev interpolation coefficients on [lo,hi], n nodes
-    nodes = [mp.cos(mp.pi*(k+mp.mpf(1)/2)/n) for k in range(n)]
-    vals = [f((hi-lo)/2*u + (hi+lo)/2) for u in nodes]
-    c = []
-    for j in range(n):
-        s = sum(vals[k]*mp.cos(mp.pi*j*(k+mp.mpf(1)/2)/n) for k in range(n))
-        c.append(2*s/n if j else s/n)
-    return c
 
 A = 1.0; C = 4.0; YMAX = 20.0
 NT = int(sys.argv[1]) if len(sys.argv) > 1 else 11
@@ -61,36 +54,14 @@ NF = int(sys.argv[3]) if len(sys.argv) > 3 else 13
 NE = int(sys.argv[4]) if len(sys.argv) > 4 else 8
 CF = 5.0
 
-def cheb_to_mono(c):
-    # sum c_j T_j(u) as monomial coefficients in u
-    n = len(c)
-    # T_j as polynomial coefficient lists
-    Tp = [[mp.mpf(1)], [mp.mpf(0), mp.mpf(1)]]
-    for j in range(2, n):
-        a = [mp.mpf(0)] + [2*v for v in Tp[-1]]
-        b = Tp[-2] + [mp.mpf(0)]*(len(a)-len(Tp[-2]))
-        Tp.append([x - y for x, y in zip(a, b)])
-    mono = [mp.mpf(0)]*n
-    for j in range(n):
-        for k, v in enumerate(Tp[j]): mono[k] += c[j]*v
-    return mono
-def shift(mono_u, lo, hi):
-    # u = alpha v + beta -> monomials in v
-    alpha = 2/(mp.mpf(hi)-lo); beta = -(mp.mpf(hi)+lo)/(mp.mpf(hi)-lo)
-    n = len(mono_u); out = [mp.mpf(0)]*n
-    for k, ck in enumerate(mono_u):
-        # (alpha v + beta)^k
-        for i in range(k+1):
-            out[i] += ck*mp.binomial(k, i)*alpha**i*beta**(k-i)
-    return out
 
 # T in w on [0, A^2], monomials in w
-cT = cheb_coefs(T, mp.mpf(0), mp.mpf(A)**2, NT)
-Tw = [float(v) for v in shift(cheb_to_mono(cT), 0, A*A)]
+cT = coefficients(T, mp.mpf(0), mp.mpf(A)**2, NT)
+Tw = [float(v) for v in shifted(monomials(cT), 0, A*A)]
 # M in t = C/(C+y), t in [C/(C+YMAX), C/(C+A)], monomials in u
 tlo, thi = mp.mpf(C)/(C+YMAX), mp.mpf(C)/(C+A)
-cM = cheb_coefs(lambda t: mills(C*(1/t-1)), tlo, thi, NM)
-Mu = [float(v) for v in cheb_to_mono(cM)]
+cM = coefficients(lambda t: mills(C*(1/t-1)), tlo, thi, NM)
+Mu = [float(v) for v in monomials(cM)]
 alpha = float(2/(thi-tlo)); beta = float(-(thi+tlo)/(thi-tlo))
 print('T', Tw); print('M / sqrt(2 pi)', [v/float(SQ2PI) for v in Mu]); print('alpha beta', repr(alpha), repr(beta))
 
@@ -121,8 +92,8 @@ print('far: max f\'-relative err %.2e' % worst)
 
 # ---- forward: M on [0, YMAX] in u to degree NF - 1 ----
 flo, fhi = mp.mpf(CF)/(CF+YMAX), mp.mpf(1)
-cF = cheb_coefs(lambda t: mills(CF*(1/t-1))/SQ2PI, flo, fhi, NF)
-Fu = [float(v) for v in cheb_to_mono(cF)]
+cF = coefficients(lambda t: mills(CF*(1/t-1))/SQ2PI, flo, fhi, NF)
+Fu = [float(v) for v in monomials(cF)]
 fa = float(2/(fhi-flo)); fb = float(-(fhi+flo)/(fhi-flo))
 print('forward M / sqrt(2 pi)', Fu); print('forward u = %r/(%r + y) + %r' % (fa*CF, CF, fb))
 yf = np.concatenate([np.linspace(0, 6, 4000), np.linspace(6, YMAX, 2000)])
@@ -132,7 +103,7 @@ print('forward: max rel err of M %.2e' % worst)
 
 # ---- e^r on |r| <= ln2/2 to degree NE - 1 (monomials in r) ----
 H = mp.mpf('0.3466')  # just above ln2/2 = 0.346574
-cE = cheb_to_mono(cheb_coefs(mp.exp, -H, H, NE))
+cE = monomials(coefficients(mp.exp, -H, H, NE))
 Er = [float(v/H**k) for k, v in enumerate(cE)]
 print('exp', Er)
 worst = 0

@@ -245,10 +245,9 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
       return binary_map<T, T>(a, b, a.dtype(), "pow", int_pow);
     else
       return binary_map<T, T>(a, b, a.dtype(), "pow", [](T x, T y) {
-        // float64's x³ as the kernels compute it (math_f64.inc).
-        if constexpr (std::is_same_v<T, double>)
-          if (y == 3.0) return math::cube_f64(x);
-        return static_cast<T>(std::pow(static_cast<double>(x), static_cast<double>(y)));
+        // float64 as the kernels compute it (math_f64.inc: x³ its own).
+        if constexpr (std::is_same_v<T, double>) return math::pow_f64(x, y);
+        else return static_cast<T>(std::pow(static_cast<double>(x), static_cast<double>(y)));
       });
   });
   // The output is saved after record() gave it its grad_fn, so that the saved

@@ -77,16 +77,20 @@ function timesPow2(v, k) {
 }
 // A reference is {v: [hi, lo], n}: the value v·2^n, so that results in the
 // denormal range are not rounded before they are compared.
-// e^x = e^r·2^n, x = n·ln2 + r.
-function expRef(x) {
+// e^(x + xLo) = e^r·2^n, x + xLo = n·ln2 + r.
+function expRef(x, xLo = 0) {
   if (x > 2000) return { v: [Infinity, 0], n: 0 };
   if (x < -800) return { v: [0, 0], n: 0 };
   const n = Math.round(x / LN2[0]);
-  const r = add([x, 0], neg(mul([n, 0], LN2)));
+  const r = add([x, xLo], neg(mul([n, 0], LN2)));
   return { v: add(ONE, expm1Small(r)), n };
 }
+// A reference's value at the scale 2^n (scaled: its value).
+function atScale(ref, n) {
+  return [timesPow2(ref.v[0], ref.n - n), timesPow2(ref.v[1], ref.n - n)];
+}
 function scaled(ref) {
-  return [timesPow2(ref.v[0], ref.n), timesPow2(ref.v[1], ref.n)];
+  return atScale(ref, 0);
 }
 function expm1Dd(x) {
   if (Math.abs(x) <= 0.36) return expm1Small([x, 0]);
@@ -205,19 +209,13 @@ function siluRef(x) {
 // Laplace's continued fraction M(y) = 1/(y + 1/(y + 2/(y + 3/(y + …))))
 // (500/y levels: below 3e-34 relative for y in [5, 40]).
 const INV_SQRT_2PI = [0.3989422804014327, -2.49232720227773e-17];
-function gaussRef(y) {
-  const square = twoProd(y, y);
-  const a = [-square[0] / 2, -square[1] / 2];
-  const n = Math.round(a[0] / LN2[0]);
-  return { v: add(ONE, expm1Small(add(a, neg(mul([n, 0], LN2))))), n };
-}
 function geluParts(x) {
   const y = Math.abs(x);
-  const g = gaussRef(y);
+  const square = twoProd(y, y);
+  const g = expRef(-square[0] / 2, -square[1] / 2);
   const density = { v: mul(g.v, INV_SQRT_2PI), n: g.n };  // φ(y)
   let tail;
   if (y <= 5) {
-    const square = twoProd(y, y);
     let term = [y, 0], sum = [y, 0];
     for (let k = 1; k < 200 && Math.abs(term[0]) > 1e-34 * sum[0]; k++) {
       term = div(mul(term, square), [2 * k + 1, 0]);
@@ -238,12 +236,8 @@ function geluRef(x) {
 }
 function geluGradRef(x) {
   const { tail, density } = geluParts(x);
-  if (x < 0) return { v: add(timesPow2Dd(tail, density.n), mul([x, 0], density.v)), n: density.n };
+  if (x < 0) return { v: add(atScale(tail, density.n), mul([x, 0], density.v)), n: density.n };
   return { v: add(add(ONE, neg(scaled(tail))), mul([x, 0], scaled(density))), n: 0 };
-}
-// A reference's value at the scale 2^n.
-function timesPow2Dd(ref, n) {
-  return [timesPow2(ref.v[0], ref.n - n), timesPow2(ref.v[1], ref.n - n)];
 }
 // The gradient crosses zero at x = -0.7518: where it is below half of
 // |x|·φ(x) (x in about (-1.1, -0.5)), its error is in units of the ulp of

@@ -156,30 +156,32 @@ struct Avx2Gemm {
     kernel_rows<MR>(kc, a, b, c, c_rs, c_cs, mr, nr, alpha, beta);
   }
 
-  template <int ROWS>
+  // NV vectors of B per row: a tile at most L wide (a narrow product, or
+  // the last columns) runs half the multiply-adds.
+  template <int ROWS, int NV>
   static TG_INLINE void direct_rows(Index kc, const T* a, Index a_rs, Index a_cs, const T* b, Index b_rs, int nr,
                                     V (&acc)[MR][2]) {
     const M m0 = Vt::mask(nr), m1 = Vt::mask(nr - L);
-    const bool full = nr == NR;
+    const bool full = nr == NV * L;
     for (Index p = 0; p < kc; ++p) {
       const T* bp = b + p * b_rs;
       const V b0 = full ? Vt::load(bp) : Vt::maskz_load(m0, bp);
-      const V b1 = full ? Vt::load(bp + L) : Vt::maskz_load(m1, bp + L);
+      const V b1 = NV == 1 ? Vt::zero() : full ? Vt::load(bp + L) : Vt::maskz_load(m1, bp + L);
       const T* ap = a + p * a_cs;
 #pragma GCC unroll 8
       for (int i = 0; i < ROWS; ++i) {
         const V ai = Vt::set1(ap[i * a_rs]);
         acc[i][0] = Vt::fmadd(ai, b0, acc[i][0]);
-        acc[i][1] = Vt::fmadd(ai, b1, acc[i][1]);
+        if (NV == 2) acc[i][1] = Vt::fmadd(ai, b1, acc[i][1]);
       }
     }
   }
 
-  template <int ROWS>
+  template <int ROWS, int NV>
   static TG_INLINE void direct_dispatch(int mr, Index kc, const T* a, Index a_rs, Index a_cs, const T* b, Index b_rs,
                                         int nr, V (&acc)[MR][2]) {
-    if (mr == ROWS) direct_rows<ROWS>(kc, a, a_rs, a_cs, b, b_rs, nr, acc);
-    else if constexpr (ROWS > 1) direct_dispatch<ROWS - 1>(mr, kc, a, a_rs, a_cs, b, b_rs, nr, acc);
+    if (mr == ROWS) direct_rows<ROWS, NV>(kc, a, a_rs, a_cs, b, b_rs, nr, acc);
+    else if constexpr (ROWS > 1) direct_dispatch<ROWS - 1, NV>(mr, kc, a, a_rs, a_cs, b, b_rs, nr, acc);
   }
 
   static void direct(Index kc, const T* a, Index a_rs, Index a_cs, const T* b, Index b_rs, T* c, Index c_rs,
@@ -187,7 +189,8 @@ struct Avx2Gemm {
     V acc[MR][2];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = Vt::zero();
-    direct_dispatch<MR>(mr, kc, a, a_rs, a_cs, b, b_rs, nr, acc);
+    if (nr > L) direct_dispatch<MR, 2>(mr, kc, a, a_rs, a_cs, b, b_rs, nr, acc);
+    else direct_dispatch<MR, 1>(mr, kc, a, a_rs, a_cs, b, b_rs, nr, acc);
     store(acc, c, c_rs, c_cs, mr, nr, alpha, beta);
   }
 

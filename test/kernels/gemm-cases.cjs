@@ -73,12 +73,11 @@ function cases() {
   add(13, 40, 512, { aL: 'n' });
   add(30, 70, 1024, { aL: 'n', bL: 't' });
   // Products at most one micro-tile wide take the direct path however
-  // large (A read in place once): 4 KiB rows, column-major A, the last
-  // NR of every ISA.
-  add(700, 10, 1024, { aL: 'n', bL: 'n' });
-  add(650, 16, 600, { aL: 't', bL: 'n' });
-  add(400, 32, 700, { aL: 'n', bL: 'sn' });
-  add(300, 8, 2100, { aL: 'n', bL: 'n', ab: [1, 1] });
+  // large (A read in place once; above 128³ multiply-adds they were
+  // packed): 4 KiB rows, column-major A, the widest NR.
+  add(260, 10, 1024, { aL: 'n', bL: 'n', ab: [1, 1] });
+  add(420, 16, 330, { aL: 't', bL: 'n' });
+  add(70, 32, 1000, { aL: 'n', bL: 'sn' });
   // Column-major A, narrow and wide (read in place or packed).
   add(9, 40, 300, { aL: 't' });
   add(700, 40, 300, { aL: 't' });

@@ -47,7 +47,7 @@ describe('gemm kernel on every ISA path', () => {
       expect(r.checked).toBe(r.cases);
       expect(r.failures).toEqual([]);
       expect(r.threadMismatches).toBe(0);
-    });
+    }, 240_000);  // every case at 1, 2 and 5 threads: over a minute on the scalar path under the sanitizers
   }
 
   // Matrix-vector and narrow products taken as dot products or row sweeps

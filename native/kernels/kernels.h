@@ -44,10 +44,11 @@ enum class BinaryOp : int {
 // approximation, as x·σ(2u)), Silu (x·σ(x)), Elu, Softplus, Sin, Cos, Log1p
 // (log(1 + x)) and Expm1 (e^x - 1) are
 // vectorised for float32, within 1 ulp of the correctly rounded result (see
-// basic.inc); float64 calls the C library per element. Elu takes alpha as
+// basic.inc); float64 by math_f64.inc's functions, the generic path's (sin
+// and cos call the C library where those do not reach). Elu takes alpha as
 // lo; Softplus beta as lo and threshold as hi. Cube is x³ as the C library's
 // pow(x, 3): float32 in double (x² exact, one rounding there, then to
-// float), float64 by pow itself. Rsqrt is 1/√x rounded twice (the square
+// float), float64 correctly rounded (math_f64.inc's cube). Rsqrt is 1/√x rounded twice (the square
 // root, then the quotient), as the C library's sqrt and a division give.
 // SqrtPow is pow(x, 0.5): √x but +0 at -0 and +Infinity at -Infinity.
 enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube, Rsqrt, SqrtPow, LeakyRelu, Log1p, Expm1 };

@@ -1,5 +1,6 @@
 #include "ops/elementwise_fast.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -55,6 +56,28 @@ std::optional<Access> access_at(const Shape& shape, const Shape& s, std::size_t 
 
 std::int64_t bytes_of(const Tensor& t) { return t.numel() * static_cast<std::int64_t>(dtype_size(t.dtype())); }
 
+// Elements per chunk of an op: a transcendental function per element splits
+// from fewer elements than a pass over memory (runtime/parallel.h).
+std::int64_t grain_of(kernels::UnaryOp op) {
+  using U = kernels::UnaryOp;
+  switch (op) {
+    case U::Exp: case U::Log: case U::Tanh: case U::Sigmoid: case U::Gelu: case U::GeluTanh: case U::Silu:
+    case U::Elu: case U::Softplus: case U::Sin: case U::Cos: case U::Log1p: case U::Expm1:
+      return runtime::kTranscendentalGrain;
+    default:
+      return kElementwiseGrain;
+  }
+}
+std::int64_t grain_of(kernels::BinaryOp op) {
+  using B = kernels::BinaryOp;
+  switch (op) {
+    case B::GeluBackward: case B::GeluTanhBackward: case B::SiluBackward: case B::Pow:
+      return runtime::kTranscendentalGrain;
+    default:
+      return kElementwiseGrain;
+  }
+}
+
 template <typename T>
 void run_binary(kernels::BinaryOp op, std::int64_t rows, std::int64_t inner, const T* pa, Access aa, const T* pb,
                 Access ab, T* po, bool streaming) {
@@ -63,12 +86,12 @@ void run_binary(kernels::BinaryOp op, std::int64_t rows, std::int64_t inner, con
   if (rows == 1) {
     // One flat run: split it by elements.
     const kernels::Store store = streaming ? kernels::Store::Streamed : kernels::Store::Plain;
-    runtime::parallel_for(0, inner, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
+    runtime::parallel_for(0, inner, grain_of(op), [&](std::int64_t begin, std::int64_t end) {
       kernel(op, end - begin, pa + begin * aa.step, aa.step, pb + begin * ab.step, ab.step, po + begin, store);
     });
     return;
   }
-  const std::int64_t grain = inner >= kElementwiseGrain ? 1 : kElementwiseGrain / inner;
+  const std::int64_t grain = std::max<std::int64_t>(1, grain_of(op) / inner);
   // One kernel call per row, streamed without a fence each: one fence ends
   // each run of rows. (A fence per row made [4096,1024] + a bias 1.1 ms
   // instead of 0.65, and rows under 2 KiB slower streamed than plain; now
@@ -194,7 +217,7 @@ std::optional<Tensor> fast_unary(kernels::UnaryOp op, const Tensor& x, const cha
     T* po = out.data<T>();
     const T* px = copied ? po : x.data<T>();
     const T l = static_cast<T>(lo), h = static_cast<T>(hi);
-    runtime::parallel_for(0, n, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
+    runtime::parallel_for(0, n, grain_of(op), [&](std::int64_t begin, std::int64_t end) {
       kernel(op, end - begin, px + begin, po + begin, l, h, store);
     });
   });

@@ -87,11 +87,12 @@ void softmax_blocks(const T* x, T* y, i64 outer, i64 size, i64 inner) {
 }
 
 // Calls fn(begin, end) on runs of `rows` rows of `size` elements, split
-// across the pool: the kernel table's softmax kernels compute each row alone,
-// so its bits do not depend on the run or thread it falls in.
+// across the pool, `grain` elements at least per run: the kernel table's
+// softmax kernels compute each row alone, so its bits do not depend on the
+// run or thread it falls in.
 template <typename Fn>
-void split_rows(i64 rows, i64 size, Fn&& fn) {
-  runtime::parallel_for(0, rows, std::max<i64>(1, runtime::kElementwiseGrain / size), fn);
+void split_rows(i64 rows, i64 size, i64 grain, Fn&& fn) {
+  runtime::parallel_for(0, rows, std::max<i64>(1, grain / size), fn);
 }
 
 // Softmax along the last dim (inner == 1, the common case): the kernel
@@ -100,7 +101,9 @@ template <typename T, bool Log>
 void softmax_rows(const T* x, T* y, i64 rows, i64 size) {
   const auto& table = kernels::active();
   const auto kernel = kernel_for<T>(table.softmax_rows_f32, table.softmax_rows_f64);
-  split_rows(rows, size, [&](i64 begin, i64 end) { kernel(end - begin, size, x + begin * size, y + begin * size, Log); });
+  // An exponential per element.
+  split_rows(rows, size, runtime::kTranscendentalGrain,
+             [&](i64 begin, i64 end) { kernel(end - begin, size, x + begin * size, y + begin * size, Log); });
 }
 
 template <bool Log>
@@ -146,7 +149,9 @@ Tensor softmax_grad(const Tensor& g0, const Tensor& y, i64 dim, bool log) {
       const auto kernel = kernel_for<T>(table.softmax_backward_rows_f32, table.softmax_backward_rows_f64);
       const T *py = yc.data<T>(), *pg = gc.data<T>();
       T* pd = dx.data<T>();
-      split_rows(rows, size, [&](i64 begin, i64 end) {
+      // log-softmax's takes an exponential per element, softmax's a multiply-add.
+      const i64 grain = log ? runtime::kTranscendentalGrain : runtime::kElementwiseGrain;
+      split_rows(rows, size, grain, [&](i64 begin, i64 end) {
         kernel(end - begin, size, py + begin * size, pg + begin * size, pd + begin * size, log);
       });
     });

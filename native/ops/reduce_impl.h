@@ -42,11 +42,13 @@ std::optional<BlockLayout> block_layout(const Tensor& t, const ReducePlan& plan)
 // [begin, end) of `group` contiguous elements each, to rows(begin, end);
 // else strips of at most kOutputStrip outputs of one slice, to
 // strip(o, j0, width) (outputs o·inner + j0 ... o·inner + j0 + width - 1).
-// Each output falls in exactly one call.
+// Each output falls in exactly one call. A task takes `input_grain` input
+// elements at least (runtime/parallel.h).
 inline constexpr std::int64_t kOutputStrip = 1024;
 template <typename Rows, typename Strip>
-void split_outputs(const BlockLayout& l, Rows&& rows, Strip&& strip) {
-  const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / std::max<std::int64_t>(l.group, 1));
+void split_outputs(const BlockLayout& l, Rows&& rows, Strip&& strip,
+                   std::int64_t input_grain = runtime::kElementwiseGrain) {
+  const std::int64_t grain = std::max<std::int64_t>(1, input_grain / std::max<std::int64_t>(l.group, 1));
   if (l.inner == 1) return runtime::parallel_for(0, l.outer, grain, rows);
   runtime::parallel_for(0, l.outer * l.inner, std::max<std::int64_t>(64, grain), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t c = begin; c < end;) {

@@ -88,7 +88,8 @@ Tensor logsumexp(const Tensor& t0, const std::vector<std::int64_t>& dims, bool k
         *layout, [&](std::int64_t begin, std::int64_t end) { rows(end - begin, group, x + begin * group, y + begin); },
         [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
           columns(group, inner, width, x + o * group * inner + j0, y + o * inner + j0);
-        });
+        },
+        runtime::kTranscendentalGrain);  // an exponential per element
     return result;
   });
   record("logsumexp", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {

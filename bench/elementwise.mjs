@@ -8,20 +8,28 @@
 // Part of `npm run bench:kernels` (alone: `npm run bench:kernels -- --elementwise`).
 import { median } from './common.mjs';
 
-// Median seconds of fn() over enough calls for about `budget` seconds.
-function time(fn, budget) {
-  fn();
-  const t0 = process.hrtime.bigint();
-  fn();
-  const once = Number(process.hrtime.bigint() - t0) / 1e9;
-  const reps = Math.max(5, Math.min(400, Math.ceil(budget / Math.max(once, 1e-7))));
-  const times = [];
-  for (let i = 0; i < reps; i++) {
-    const s = process.hrtime.bigint();
+// Median seconds of a call of each of `fns`, from rounds that call every fn
+// once: a noisy phase of a shared machine (seconds long) then falls on every
+// op alike instead of on whichever op was being timed, so the rows compare.
+// About `budget` seconds per fn.
+function timeRounds(fns, budget) {
+  const once = fns.map((fn) => {
     fn();
-    times.push(Number(process.hrtime.bigint() - s) / 1e9);
+    const t0 = process.hrtime.bigint();
+    fn();
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  });
+  const round = once.reduce((sum, s) => sum + s, 0);
+  const rounds = Math.max(5, Math.min(400, Math.ceil((budget * fns.length) / Math.max(round, 1e-7))));
+  const times = fns.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    fns.forEach((fn, i) => {
+      const t0 = process.hrtime.bigint();
+      fn();
+      times[i].push(Number(process.hrtime.bigint() - t0) / 1e9);
+    });
   }
-  return median(times);
+  return times.map(median);
 }
 
 // The copy baseline, one thread: the faster of a memcpy
@@ -33,18 +41,15 @@ function time(fn, budget) {
 // the allocator happened to put them. Beyond the cache the C library may keep
 // plain stores where streaming ones pay (it sizes that switch from the cache
 // the CPU reports; the same VM: 9 GB/s against the clone's 16-20 at 16 MiB).
-function copyRate(tg, a, n, F, budget) {
+function copyCalls(a, n, F) {
   const bytes = n * F;  // a multiple of 4 KiB: dst - src is bytes + offset
   const buf = new ArrayBuffer(2 * bytes + 4096);
   const src = new Float32Array(buf, 0, n).fill(1);
-  let memmove = 0;
-  for (const offset of [0, 64, 2048]) {
+  const memmoves = [0, 64, 2048].map((offset) => {
     const dst = new Float32Array(buf, bytes + offset, n);
-    memmove = Math.max(memmove, (2 * bytes) / time(() => dst.set(src), budget) / 1e9);
-  }
-  tg.setNumThreads(1);
-  const clone = (2 * bytes) / time(() => a.clone().dispose(), budget) / 1e9;
-  return { memmove, clone, best: Math.max(memmove, clone) };
+    return () => dst.set(src);
+  });
+  return { memmoves, clone: () => a.clone().dispose() };
 }
 
 export function runElementwise(tg, { quick = false } = {}) {
@@ -94,10 +99,20 @@ export function runElementwise(tg, { quick = false } = {}) {
       ['sum dim 0', n * F, () => a.sum([0]).dispose()],
       ['sum dim 1', n * F, () => a.sum([1]).dispose()],
     ];
-    const copy = copyRate(tg, a, n, F, budget), rates = {};
+    const calls = copyCalls(a, n, F), copy = {}, rates = {};
     for (const t of threadCounts) {
       tg.setNumThreads(t);
-      for (const [label, bytes, fn] of ops) rates[`${t}|${label}`] = bytes / time(fn, budget) / 1e9;
+      // The copies (one thread) in the same rounds as the ops.
+      const copies = t === 1 ? [...calls.memmoves, calls.clone] : [];
+      const seconds = timeRounds([...ops.map(([, , fn]) => fn), ...copies], budget);
+      ops.forEach(([label, bytes], i) => (rates[`${t}|${label}`] = bytes / seconds[i] / 1e9));
+      if (t === 1) {
+        const rate = (s) => (2 * n * F) / s / 1e9;
+        const copySeconds = seconds.slice(ops.length);
+        copy.memmove = Math.max(...copySeconds.slice(0, -1).map(rate));
+        copy.clone = rate(copySeconds[copySeconds.length - 1]);
+        copy.best = Math.max(copy.memmove, copy.clone);
+      }
     }
     tg.setNumThreads(allThreads);
     const mib = (n * F) / (1 << 20);
@@ -141,9 +156,9 @@ export function runElementwise(tg, { quick = false } = {}) {
     ];
     console.log(`\n  ${n} elements (${(n * 8) / (1 << 20)} MiB per tensor)`);
     console.log('  ' + ['op'.padEnd(16), 'ns/elem'.padStart(10), 'GB/s'.padStart(10)].join(' '));
-    for (const [label, fn] of ops) {
-      const seconds = time(fn, budget);
-      console.log('  ' + [label.padEnd(16), ((seconds * 1e9) / n).toFixed(2).padStart(10), ((2 * n * 8) / seconds / 1e9).toFixed(1).padStart(10)].join(' '));
+    const seconds = timeRounds(ops.map(([, fn]) => fn), budget);
+    for (const [i, [label]] of ops.entries()) {
+      console.log('  ' + [label.padEnd(16), ((seconds[i] * 1e9) / n).toFixed(2).padStart(10), ((2 * n * 8) / seconds[i] / 1e9).toFixed(1).padStart(10)].join(' '));
     }
     for (const t of [a, pos]) t.dispose();
   }

@@ -48,8 +48,9 @@ enum class BinaryOp : int {
 // and cos call the C library where those do not reach). Elu takes alpha as
 // lo; Softplus beta as lo and threshold as hi. Cube is x³ as the C library's
 // pow(x, 3): float32 in double (x² exact, one rounding there, then to
-// float), float64 correctly rounded (math_f64.inc's cube). Rsqrt is 1/√x rounded twice (the square
-// root, then the quotient), as the C library's sqrt and a division give.
+// float), float64 correctly rounded (math_f64.inc's cube). Rsqrt is 1/√x
+// rounded twice (the square root, then the quotient), as the C library's
+// sqrt and a division give.
 // SqrtPow is pow(x, 0.5): √x but +0 at -0 and +Infinity at -Infinity.
 enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube, Rsqrt, SqrtPow, LeakyRelu, Log1p, Expm1 };
 

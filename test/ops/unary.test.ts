@@ -381,6 +381,23 @@ describe('unary ops: values', () => {
     expectNear(list(f64([1, -30]).softplus(-1)), [-Math.log1p(Math.exp(-1)), -30], 1e-15, 'softplus(-1)');
   });
 
+  it('float32 softplus tests x against the threshold rounded to float32, as PyTorch', () => {
+    // 2.2 rounds up to the float 2.2000000477, which is then not above the
+    // threshold; 2.5 is a float. β = 1 (its own kernel on the FMA paths) and 2.
+    for (const [beta, t] of [[1, 2.2], [1, 2.5], [2, 4.4]] as const) {
+      const limit = Math.fround(t), at = Math.fround(limit / beta);
+      const xs = [Math.fround(at - 2 ** -21), at, Math.fround(at + 2 ** -21)];
+      const got = list(tg.tensor(xs).softplus(beta, t));
+      xs.forEach((x, i) => {
+        const what = `x = ${x}, beta ${beta}, threshold ${t}`;
+        if (beta * x > limit) expect(got[i], what).toBe(x);
+        else expect(Math.abs(got[i]! - Math.log1p(Math.exp(beta * x)) / beta), what).toBeLessThan(2 ** -20);
+      });
+    }
+    // No threshold (binaryCrossEntropyWithLogits' Infinity): the limits.
+    expect(list(tg.tensor([Infinity, -Infinity, 3e38, -3e38]).softplus(1, Infinity))).toEqual([Infinity, 0, 3e38, 0].map(Math.fround));
+  });
+
   it('every op matches its reference over a range in float64', () => {
     const values = Array.from({ length: 41 }, (_, i) => -5 + i * 0.25 + 0.01);
     for (const spec of specs) {

@@ -1,5 +1,5 @@
 // Elementwise and reduction throughput in GB/s against a copy of the same
-// size (copyRate below), on 1 and on all threads, for a tensor inside L2 and
+// size (copyCalls below), on 1 and on all threads, for a tensor inside L2 and
 // two beyond it. Bytes are those the op must move:
 // every input read once and the output written once. Times are medians of
 // repeated calls from JS (a microsecond or two of call overhead is included;

@@ -114,6 +114,17 @@ struct Avx2Gemm {
     else update_strided(acc, c, c_rs, c_cs, mr, nr, alpha, beta);
   }
 
+  // The tile of C is needed at the end of a micro-kernel: start fetching it
+  // (each row's first and last element) at the beginning.
+  static TG_INLINE void prefetch_c(const T* c, Index c_rs, Index c_cs, int mr, int nr) {
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      if (i >= mr) break;
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs + (nr - 1) * c_cs), _MM_HINT_T0);
+    }
+  }
+
   // A tile of ROWS × NV vectors out of a packed MR × NR panel pair: edge
   // tiles (m = 128 leaves 8 rows of a 12-row tile) skip the padding's work.
   template <int ROWS, int NV>
@@ -123,12 +134,8 @@ struct Avx2Gemm {
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       acc[i][0] = acc[i][1] = Vt::zero();
-      // The tile of C is needed at the end: start fetching it now.
-      if (i < mr) {
-        _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs + NR - 1), _MM_HINT_T0);
-      }
     }
+    prefetch_c(c, c_rs, c_cs, mr, nr);
     // Unrolled 4 times: about 10% faster on Zen 3 for a stream of full tiles.
 #pragma GCC unroll 4
     for (Index p = 0; p < kc; ++p) {
@@ -170,6 +177,7 @@ struct Avx2Gemm {
                                     V (&acc)[MR][2]) {
     const M m0 = Vt::mask(nr), m1 = Vt::mask(nr - L);
     const bool full = nr == NV * L;
+#pragma GCC unroll 4
     for (Index p = 0; p < kc; ++p) {
       const T* bp = b + p * b_rs;
       const V b0 = full ? Vt::load(bp) : Vt::maskz_load(m0, bp);
@@ -196,6 +204,7 @@ struct Avx2Gemm {
     V acc[MR][2];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = Vt::zero();
+    prefetch_c(c, c_rs, c_cs, mr, nr);
     if (nr > L) direct_dispatch<MR, 2>(mr, kc, a, a_rs, a_cs, b, b_rs, nr, acc);
     else direct_dispatch<MR, 1>(mr, kc, a, a_rs, a_cs, b, b_rs, nr, acc);
     store(acc, c, c_rs, c_cs, mr, nr, alpha, beta);

@@ -128,6 +128,15 @@ struct KernelTable {
                          const double* a, const std::int64_t* a_off, std::int64_t a_rs, std::int64_t a_cs,
                          const double* b, const std::int64_t* b_off, std::int64_t b_rs, std::int64_t b_cs,
                          double beta, double* c, const std::int64_t* c_off, std::int64_t c_rs, std::int64_t c_cs);
+  // The path gemm takes for a product of this shape and layout (alpha
+  // nonzero), as a number: two products on the same path, with the same k
+  // and strides, add up each element of C in the same order (so a stack of
+  // products may run as one product of all their rows where both answers
+  // agree).
+  int (*gemm_route_f32)(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t a_rs, std::int64_t a_cs,
+                        std::int64_t b_rs, std::int64_t b_cs, std::int64_t c_rs, std::int64_t c_cs);
+  int (*gemm_route_f64)(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t a_rs, std::int64_t a_cs,
+                        std::int64_t b_rs, std::int64_t b_cs, std::int64_t c_rs, std::int64_t c_cs);
   // out[i] = op(a[i * a_step], b[i * b_step]), i < n; each step is 1
   // (contiguous) or 0 (one value repeated). out may be a or b exactly.
   // store: Store::Streamed writes out's whole 64-byte lines with streaming

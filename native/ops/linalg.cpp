@@ -159,6 +159,22 @@ bool merged_rows(const Tensor& t, i64& stride) {
   return true;
 }
 
+// Whether the kernel takes the same path (kernels.h, gemm_route) for a
+// product of `rows` rows of A, `a_rs` apart, as for one of `total` rows
+// `total_rs` apart, into a row-major C. Integer products are exact in any
+// order.
+template <typename T>
+bool same_gemm_route(i64 rows, i64 a_rs, i64 total, i64 total_rs, i64 cols, i64 k, i64 a_cs, i64 b_rs, i64 b_cs) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    const auto& table = kernels::active();
+    const auto route = kernel_for<T>(table.gemm_route_f32, table.gemm_route_f64);
+    return route(rows, cols, k, a_rs, a_cs, b_rs, b_cs, cols, 1) ==
+           route(total, cols, k, total_rs, a_cs, b_rs, b_cs, cols, 1);
+  } else {
+    return true;
+  }
+}
+
 i64 rows_of(const Shape& s) {
   i64 rows = 1;
   for (std::size_t d = 0; d + 1 < s.size(); ++d) rows *= s[d];
@@ -204,11 +220,13 @@ void batched_product(const Tensor& a, const Tensor& b, const Shape& batch, const
     const T* pb = b.data<T>();
     T* po = out.data<T>();
     i64 rows_stride = 0;
-    // Not for one row per element: alone, each is a matrix-vector product,
-    // which the kernel adds up in another order than its tiles would
-    // (gemm.inc: gemm_dots, gemm_sweeps); the batched kernel below keeps
-    // that order.
-    if (nb == 2 && n > 1 && merged_rows(a, rows_stride)) {
+    // Only where the kernel takes the same path for one element and for all
+    // the rows (kernels.h, gemm_route): a few rows alone may be dot
+    // products or sweeps, or skip the packing, each adding up in another
+    // order than the tiles of the whole stack would; the batched kernel
+    // below keeps each element's order.
+    if (nb == 2 && merged_rows(a, rows_stride) &&
+        same_gemm_route<T>(n, a_rs, rows_of(a.shape()), rows_stride, m, k, a_cs, b_rs, b_cs)) {
       product<T>(rows_of(a.shape()), m, k, pa, rows_stride, a_cs, pb, b_rs, b_cs, accumulate, po, m);
       return;
     }

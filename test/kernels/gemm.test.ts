@@ -63,7 +63,7 @@ describe('gemm kernel on every ISA path', () => {
     const r = G.runAll(tg, native);
     expect(r.failures).toEqual([]);
     expect(r.threadMismatches).toBe(0);
-  });
+  }, 240_000);  // the cases above, in this process
 });
 
 describe('gemm kernel values', () => {

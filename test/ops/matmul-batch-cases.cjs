@@ -88,6 +88,13 @@ function cases() {
   sharedB([3], 40, 520, 120, 't', 'g');  // W rows 4 KiB or more apart: the packed path on every ISA
   sharedB([2], 30, 1030, 70, 'p');
   sharedB([3], 9, 1, 50, 'p');  // a one-column B
+  // A contiguous stack times a 2-D W, which may run as one product of all
+  // the rows: only where the kernel takes the same path for one element
+  // (here direct, or swept rows) as for the stack (packed).
+  sharedB([5], 3, 900, 700);
+  sharedB([4], 8, 1024, 300);
+  sharedB([6], 2, 300, 1200);
+  sharedB([3], 4, 40, 100);
   // A shared over some batch dims only: W[h, m, k]·X[b, h, k, n] (one group
   // per head), A[b, 1, m, k]·B[b, h, k, n] (one group per b), both layouts.
   add([3], [4, 3], 37, 53, 401);

@@ -129,8 +129,8 @@ struct KernelTable {
                          const double* b, const std::int64_t* b_off, std::int64_t b_rs, std::int64_t b_cs,
                          double beta, double* c, const std::int64_t* c_off, std::int64_t c_rs, std::int64_t c_cs);
   // The path gemm takes for a product of this shape and layout (alpha
-  // nonzero), as a number: two products on the same path, with the same k
-  // and strides, add up each element of C in the same order (so a stack of
+  // nonzero), as a number: two products with the same number, k and
+  // strides add up each element of C in the same order (so a stack of
   // products may run as one product of all their rows where both answers
   // agree).
   int (*gemm_route_f32)(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t a_rs, std::int64_t a_cs,

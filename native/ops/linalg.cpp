@@ -221,10 +221,11 @@ void batched_product(const Tensor& a, const Tensor& b, const Shape& batch, const
     T* po = out.data<T>();
     i64 rows_stride = 0;
     // Only where the kernel takes the same path for one element and for all
-    // the rows (kernels.h, gemm_route): a few rows alone may be dot
-    // products or sweeps, or skip the packing, each adding up in another
-    // order than the tiles of the whole stack would; the batched kernel
-    // below keeps each element's order.
+    // the rows (kernels.h, gemm_route): one row alone is a matrix-vector
+    // product, and a deep product of a few rows may take the direct path's
+    // depth blocks, each adding up in another order than the tiles of the
+    // whole stack would; the batched kernel below keeps each element's
+    // order.
     if (nb == 2 && merged_rows(a, rows_stride) &&
         same_gemm_route<T>(n, a_rs, rows_of(a.shape()), rows_stride, m, k, a_cs, b_rs, b_cs)) {
       product<T>(rows_of(a.shape()), m, k, pa, rows_stride, a_cs, pb, b_rs, b_cs, accumulate, po, m);

@@ -93,15 +93,14 @@ function cases() {
   // Matrix-vector products (m or n = 1: dot products where both operands
   // run along k with unit stride, sweeps over the rows of a long operand
   // with unit stride otherwise), and narrow ones (dot products too when at
-  // least 128 deep; sweeps for up to 12 columns, or 8 rows of a large
-  // product; tiles otherwise): every layout pair, lane tails (k not a
-  // multiple of 16), output counts around the 4-vector groups and the
-  // 512-output strips, sizes on both sides of the sweeps' limits, large
-  // enough to split across threads.
+  // least 128 deep; sweeps for up to 12 columns; tiles otherwise): every
+  // layout pair, lane tails (k not a multiple of 16), output counts around
+  // the 4-vector groups and the 512-output strips, sizes on both sides of
+  // the sweeps' limit, large enough to split across threads.
   for (const [m, n, k] of [[1, 1, 1], [1, 1, 37], [1, 5, 1], [6, 1, 16], [1, 7, 33], [9, 1, 100], [1, 515, 21],
     [1030, 1, 19], [1, 3000, 700], [2500, 1, 900], [1, 40, 5001], [3, 1, 4096], [7, 15, 31], [130, 10, 257],
     [600, 2, 300], [5, 16, 40], [1030, 3, 60], [513, 4, 700], [40, 13, 90], [300, 12, 77], [3, 700, 1000],
-    [7, 256, 1171], [8, 255, 1100], [9, 256, 1000], [2, 1030, 7]])
+    [2, 1030, 7]])
     for (const aL of LAYOUTS) for (const bL of LAYOUTS) add(m, n, k, { aL, bL });
   // k = 0 and alpha = 0 (A and B not read, NaN in A ignored), empty C.
   add(5, 7, 0, { ab: [1, 0] });
@@ -175,8 +174,8 @@ const expected = (ops, cs, i, j) => ops.expected[i * cs.n + j];
 // with these strides (gemm.inc's takes_dots and takes_sweeps, after its
 // orientation choice): 'dots' (one row or column, or under 16 columns at
 // least 128 deep, both operands along k with unit stride), 'sweeps' (the
-// long operand's rows contiguous: one row of A, or up to 8 of a large
-// product at least 256 wide; up to 12 columns of B) or 'tiles'. Products
+// long operand's rows contiguous: one row of A, or up to 12 columns of B)
+// or 'tiles'. Products
 // with nothing to add up (m, n or k = 0, alpha = 0) count as tiles.
 function kernelRoute(m, n, k, alpha, a, b, c) {
   let [ars, acs, brs, bcs] = [a.rs, a.cs, b.rs, b.cs];
@@ -184,9 +183,7 @@ function kernelRoute(m, n, k, alpha, a, b, c) {
   if (c.cs !== 1 && (c.rs === 1 || (n > 1 && m > 1 && Math.abs(c.rs) < Math.abs(c.cs))))
     [m, n, ars, acs, brs, bcs] = [n, m, bcs, brs, acs, ars];
   if ((m === 1 || n === 1 || (n < 16 && k >= 128)) && acs === 1 && brs === 1) return 'dots';
-  const rowsOfB = bcs === 1 && (m === 1 || (m <= 8 && n >= 256 && m * n * k > 128 ** 3));
-  const columnsOfA = ars === 1 && n <= 12;
-  if (rowsOfB || columnsOfA) return 'sweeps';
+  if ((m === 1 && bcs === 1) || (ars === 1 && n <= 12)) return 'sweeps';
   return 'tiles';
 }
 

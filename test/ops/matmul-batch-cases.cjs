@@ -89,11 +89,12 @@ function cases() {
   sharedB([2], 30, 1030, 70, 'p');
   sharedB([3], 9, 1, 50, 'p');  // a one-column B
   // A contiguous stack times a 2-D W, which may run as one product of all
-  // the rows: only where the kernel takes the same path for one element
-  // (here direct, or swept rows) as for the stack (packed).
+  // the rows: only where the kernel adds up each element as for one element
+  // (the direct path for the element, packed for the stack: depth blocks
+  // that differ past 256, the same below).
   sharedB([5], 3, 900, 700);
-  sharedB([4], 8, 1024, 300);
   sharedB([6], 2, 300, 1200);
+  sharedB([40], 16, 64, 100);
   sharedB([3], 4, 40, 100);
   // A shared over some batch dims only: W[h, m, k]·X[b, h, k, n] (one group
   // per head), A[b, 1, m, k]·B[b, h, k, n] (one group per b), both layouts.

@@ -118,6 +118,11 @@ function cases() {
   }
   add('B', 13, 1, 700, 1500, { own: 'n', mine: 'n', cL: 'n' });
   add('A', 6, 1200, 1, 900, { own: 't', mine: 't' });
+  // Up to 12 columns of B per element against a shared transposed A: the
+  // elements' columns swept together, four vectors a pass, groups spanning
+  // two elements.
+  for (const n of [3, 5, 12]) add('A', 3, 600, n, 23, { own: 'n', mine: 't' });
+  add('A', 2, 1100, 7, 300, { own: 't', mine: 't' });
   // k = 0 (A and B not read; C scaled by beta, NaN ignored with beta = 0),
   // alpha = 0 (NaN in A ignored), empty C.
   both(3, 5, 7, 0, { ab: [1, 0] });

@@ -37,6 +37,25 @@ struct VecF32 {
   static TG_INLINE M mask(int count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
+  // In-register 8×8 transpose.
+  static TG_INLINE void transpose(V (&r)[L]) {
+    V t[L], u[L];
+    for (int i = 0; i < L; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < L; i += 4) {
+      u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+      r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+      r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+  }
+  static TG_INLINE __m256i bits(V v) { return _mm256_castps_si256(v); }
 };
 
 struct VecF64 {
@@ -56,6 +75,16 @@ struct VecF64 {
   static TG_INLINE M mask(int count) {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(count), _mm256_setr_epi64x(0, 1, 2, 3));
   }
+  // In-register 4×4 transpose.
+  static TG_INLINE void transpose(V (&r)[L]) {
+    const V t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    const V t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+  }
+  static TG_INLINE __m256i bits(V v) { return _mm256_castpd_si256(v); }
 };
 
 template <typename Vt, int MR_>
@@ -211,7 +240,46 @@ struct Avx2Gemm {
   }
 
   static void interleave(const T* src, Index stride, int count, Index kc, T* out, int W) {
-    interleave_portable(src, stride, count, kc, out, W);
+    // The transposing pack (rows of A, or columns of a transposed B, are
+    // contiguous along p): L streams × L steps at a time through registers.
+    const Index kc_main = kc / L * L;
+    for (int s0 = 0; s0 < W; s0 += L) {
+      const int width = W - s0 < L ? W - s0 : L;
+      const int active = count - s0;
+      for (Index p = 0; p < kc_main; p += L) {
+        V r[L];
+#pragma GCC unroll 8
+        for (int t = 0; t < L; ++t) {
+          if (t < active) _mm_prefetch(reinterpret_cast<const char*>(src + (s0 + t) * stride + p + 4 * L), _MM_HINT_T0);
+          r[t] = t < active ? Vt::load(src + (s0 + t) * stride + p) : Vt::zero();
+        }
+        Vt::transpose(r);
+#pragma GCC unroll 8
+        for (int q = 0; q < L; ++q) store_first(out + (p + q) * W + s0, r[q], width);
+      }
+    }
+    if (kc_main < kc) interleave_portable(src + kc_main, stride, count, kc - kc_main, out + kc_main * W, W);
+  }
+
+  // Stores the first `count` lanes of v (whole 16-, 8- and 4-byte pieces).
+  static TG_INLINE void store_first(T* p, V v, int count) {
+    if (count == L) return Vt::store(p, v);
+    int bytes = count * static_cast<int>(sizeof(T));
+    char* out = reinterpret_cast<char*>(p);
+    __m128i x = _mm256_castsi256_si128(Vt::bits(v));
+    if (bytes >= 16) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out), x);
+      x = _mm256_extracti128_si256(Vt::bits(v), 1);
+      out += 16;
+      bytes -= 16;
+    }
+    if (bytes >= 8) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out), x);
+      x = _mm_unpackhi_epi64(x, x);
+      out += 8;
+      bytes -= 8;
+    }
+    if (bytes >= 4) _mm_storeu_si32(out, x);
   }
 };
 

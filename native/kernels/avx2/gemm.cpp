@@ -261,10 +261,12 @@ struct Avx2Gemm {
     if (kc_main < kc) interleave_portable(src + kc_main, stride, count, kc - kc_main, out + kc_main * W, W);
   }
 
-  // Stores the first `count` lanes of v (whole 16-, 8- and 4-byte pieces).
-  static TG_INLINE void store_first(T* p, V v, int count) {
-    if (count == L) return Vt::store(p, v);
-    int bytes = count * static_cast<int>(sizeof(T));
+  // Stores the first `lanes` lanes of v, in whole 16- and 8-byte pieces:
+  // the panel widths (MR, 2L) leave an even number of floats in a vector.
+  static_assert(MR % 2 == 0, "store_first writes 8-byte pieces");
+  static TG_INLINE void store_first(T* p, V v, int lanes) {
+    if (lanes == L) return Vt::store(p, v);
+    int bytes = lanes * static_cast<int>(sizeof(T));
     char* out = reinterpret_cast<char*>(p);
     __m128i x = _mm256_castsi256_si128(Vt::bits(v));
     if (bytes >= 16) {
@@ -273,13 +275,7 @@ struct Avx2Gemm {
       out += 16;
       bytes -= 16;
     }
-    if (bytes >= 8) {
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(out), x);
-      x = _mm_unpackhi_epi64(x, x);
-      out += 8;
-      bytes -= 8;
-    }
-    if (bytes >= 4) _mm_storeu_si32(out, x);
+    if (bytes >= 8) _mm_storel_epi64(reinterpret_cast<__m128i*>(out), x);
   }
 };
 

@@ -89,15 +89,15 @@ function cases() {
   for (const m of [1, 5, 11, 12, 13, 25]) for (const n of [1, 15, 16, 17, 31, 32, 33, 47]) both(3, m, n, 29);
   // Depth blocks (KC = 256 / 384).
   for (const k of [255, 256, 257, 383, 384, 385, 769]) both(2, 13, 35, k);
-  // B blocks (NC = 96 / 126 / 128 / 192 / 240 / 252 / 256 / 480) over the
+  // B blocks (NC = 64 / 126 / 128 / 240 / 252 / 256 / 480) over the
   // B_e laid end to end (A shared), some straddling two elements.
-  for (const n of [95, 96, 97, 191, 192, 193, 239, 240, 241, 255, 256, 257, 479, 480, 481]) add('A', 3, 19, n, 67);
+  for (const n of [63, 64, 65, 127, 128, 129, 239, 240, 241, 255, 256, 257, 479, 480, 481]) add('A', 3, 19, n, 67);
   add('A', 8, 19, 33, 67);
   add('A', 7, 19, 100, 67);
-  // A blocks (MC = 1536 rows) over the A_e laid end to end (B shared).
+  // A blocks (MC = 768 / 1536 rows) over the A_e laid end to end (B shared).
   add('B', 16, 100, 20, 30);
   for (const m of [127, 128, 129]) add('B', 13, m, 21, 19);
-  for (const m of [1535, 1536, 1537]) add('B', 2, m, 9, 11);
+  for (const m of [767, 768, 769, 1535, 1536, 1537]) add('B', 2, m, 9, 11);
   // Several B column blocks: row blocks of one element's rows (tall A)
   // on some ISAs and dtypes, of several elements on others.
   add('B', 4, 300, 260, 30, { own: 'n', mine: 't' });

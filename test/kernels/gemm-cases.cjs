@@ -64,9 +64,8 @@ function cases() {
   // The direct path by A's size (A under 512 KiB, B rows under 4 KiB apart), deep and wide.
   add(60, 70, 1500, { aL: 'n', bL: 'n' });
   add(300, 33, 140, { aL: 't', bL: 'n' });
-  // Packed B blocks (NC = 96 / 126 / 128 / 192 / 240 / 252 / 256 / 480).
-  for (const n of [95, 96, 97, 125, 126, 127, 128, 129, 191, 192, 193, 239, 240, 241, 251, 252, 253, 255, 256, 257,
-    479, 480, 481])
+  // Packed B blocks (NC = 64 / 126 / 128 / 240 / 252 / 256 / 480).
+  for (const n of [63, 64, 65, 125, 126, 127, 128, 129, 239, 240, 241, 251, 252, 253, 255, 256, 257, 479, 480, 481])
     add(19, n, 67);
   // Row-major A with rows 4 KiB apart (packed rather than read in place).
   add(13, 40, 1024, { aL: 'n' });
@@ -81,8 +80,8 @@ function cases() {
   // Column-major A, narrow and wide (read in place or packed).
   add(9, 40, 300, { aL: 't' });
   add(700, 40, 300, { aL: 't' });
-  // Packed A blocks (MC = 1536).
-  for (const m of [1535, 1536, 1537]) add(m, 9, 11);
+  // Packed A blocks (MC = 768 / 1536).
+  for (const m of [767, 768, 769, 1535, 1536, 1537]) add(m, 9, 11);
   // Around the direct-path limits (32³ and 48³ multiply-adds).
   for (const [m, n, k] of [[32, 32, 32], [33, 32, 32], [47, 48, 49], [48, 48, 48], [49, 48, 48], [3, 5, 5000]])
     add(m, n, k);

@@ -280,14 +280,20 @@ struct Avx2Gemm {
 };
 
 // Blocking (same on every AVX2 CPU): the kc×6 A micro-panel (6 KiB f32,
-// 12 KiB f64) in L1, the KC×NC packed B block (192 KiB) in a 256 KiB+ L2.
+// 12 KiB f64) in L1, the KC×NC packed B block (128 KiB) in half of the
+// smallest L2 (256 KiB), leaving room for the A panels and C tiles passing
+// through; A blocks of at most 768 rows. On a shared Zen 3 (512 KiB L2, L3
+// shared with other guests) the earlier 192 KiB B block and 1536-row A
+// block lost up to 10% on products larger than 1024³ (one thread, GFLOP/s:
+// float32 1536³ 77-82 -> 84-89, m = 3000 with n = k = 1000 76-81 -> 85-89;
+// float64 2048³ 41 -> 44.5), and tied on the smaller ones.
 struct GemmF32 : Avx2Gemm<VecF32, 6> {
-  static constexpr Index KC = 256, NC = 192, MC = 1536;
+  static constexpr Index KC = 256, NC = 128, MC = 768;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
   static constexpr double kDirectMaxABytes = 0;
 };
 struct GemmF64 : Avx2Gemm<VecF64, 6> {
-  static constexpr Index KC = 256, NC = 96, MC = 1536;
+  static constexpr Index KC = 256, NC = 64, MC = 768;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
   static constexpr double kDirectMaxABytes = 0;
 };

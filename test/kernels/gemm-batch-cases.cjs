@@ -109,6 +109,10 @@ function cases() {
   add('A', 3, 200, 70, 300, { own: 'g', mine: 't' });
   add('B', 6, 70, 260, 200, { own: 't', mine: 'g' });
   add('B', 3, 40, 1030, 120, { own: 'p', mine: 'n', cL: 'n' });
+  // A shared, column-major, 128 rows (steps along k 512 bytes apart or a
+  // multiple): each element packed from 128 columns on avx2, direct below.
+  add('A', 3, 128, 128, 100, { own: 'n', mine: 't' });
+  add('A', 2, 128, 127, 64, { own: 'n', mine: 't', cL: 'n' });
   // Matrix-vector products (one row or column per element) swept four
   // elements at a time over the shared long operand: vector counts around
   // 4, outputs past one 512-wide strip, lane and row-block tails, threads.

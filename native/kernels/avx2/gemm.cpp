@@ -291,11 +291,13 @@ struct GemmF32 : Avx2Gemm<VecF32, 6> {
   static constexpr Index KC = 256, NC = 128, MC = 768;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
   static constexpr double kDirectMaxABytes = 0;
+  static constexpr bool kDirectAvoidsSetConflicts = true;
 };
 struct GemmF64 : Avx2Gemm<VecF64, 6> {
   static constexpr Index KC = 256, NC = 64, MC = 768;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
   static constexpr double kDirectMaxABytes = 0;
+  static constexpr bool kDirectAvoidsSetConflicts = true;
 };
 
 volatile double g_probe_sink;

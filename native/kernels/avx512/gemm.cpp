@@ -258,11 +258,13 @@ struct GemmF32 : Avx512Gemm<VecF32, 12> {
   static constexpr Index KC = 384, NC = 480, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
   static constexpr double kDirectMaxABytes = 512.0 * 1024;
+  static constexpr bool kDirectAvoidsSetConflicts = false;
 };
 struct GemmF64 : Avx512Gemm<VecF64, 12> {
   static constexpr Index KC = 384, NC = 240, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
   static constexpr double kDirectMaxABytes = 512.0 * 1024;
+  static constexpr bool kDirectAvoidsSetConflicts = false;
 };
 
 volatile double g_probe_sink;

@@ -120,11 +120,13 @@ struct GemmF32 : NeonGemm<VecF32> {
   static constexpr Index KC = 256, NC = 252, MC = 1536;
   static constexpr double kDirectMax = 32.0 * 32.0 * 32.0;
   static constexpr double kDirectMaxABytes = 0;
+  static constexpr bool kDirectAvoidsSetConflicts = false;
 };
 struct GemmF64 : NeonGemm<VecF64> {
   static constexpr Index KC = 256, NC = 126, MC = 1536;
   static constexpr double kDirectMax = 32.0 * 32.0 * 32.0;
   static constexpr double kDirectMaxABytes = 0;
+  static constexpr bool kDirectAvoidsSetConflicts = false;
 };
 
 volatile double g_probe_sink;

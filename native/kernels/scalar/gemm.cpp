@@ -20,11 +20,13 @@ struct GemmF32 : PortableGemm<float, 6, 8, false> {
   static constexpr Index KC = 256, NC = 256, MC = 1536;
   static constexpr double kDirectMax = 32.0 * 32.0 * 32.0;
   static constexpr double kDirectMaxABytes = 0;
+  static constexpr bool kDirectAvoidsSetConflicts = false;
 };
 struct GemmF64 : PortableGemm<double, 6, 4, false> {
   static constexpr Index KC = 256, NC = 128, MC = 1536;
   static constexpr double kDirectMax = 32.0 * 32.0 * 32.0;
   static constexpr double kDirectMaxABytes = 0;
+  static constexpr bool kDirectAvoidsSetConflicts = false;
 };
 
 volatile double g_probe_sink;

@@ -80,11 +80,14 @@ function cases() {
   // Column-major A, narrow and wide (read in place or packed).
   add(9, 40, 300, { aL: 't' });
   add(700, 40, 300, { aL: 't' });
-  // Small products with a column-major A whose steps along k are a multiple
-  // of 512 bytes apart: packed from 128 columns of B on avx2, direct below.
+  // Small products with a column-major A or a row-major B whose steps along
+  // k are a multiple of 512 bytes apart: packed from 128 columns of B (rows
+  // of A) on avx2, direct below.
   add(128, 128, 128, { aL: 't', bL: 'n' });
   add(128, 127, 128, { aL: 't', bL: 'n' });
   add(64, 128, 256, { aL: 't', bL: 'n', cL: 'n' });
+  add(256, 128, 32, { aL: 'n', bL: 'n' });
+  add(127, 128, 64, { aL: 'n', bL: 'n', cL: 'n' });
   // Packed A blocks (MC = 768 / 1536).
   for (const m of [767, 768, 769, 1535, 1536, 1537]) add(m, 9, 11);
   // Around the direct-path limits (32³ and 48³ multiply-adds).

@@ -87,8 +87,9 @@ struct VecF64 {
   static TG_INLINE __m256i bits(V v) { return _mm256_castpd_si256(v); }
 };
 
-template <typename Vt, int MR_>
+template <typename Vt_, int MR_>
 struct Avx2Gemm {
+  using Vt = Vt_;
   using T = typename Vt::T;
   using V = typename Vt::V;
   using M = typename Vt::M;
@@ -240,26 +241,10 @@ struct Avx2Gemm {
   }
 
   static void interleave(const T* src, Index stride, int count, Index kc, T* out, int W) {
-    // The transposing pack (rows of A, or columns of a transposed B, are
-    // contiguous along p): L streams × L steps at a time through registers.
-    const Index kc_main = kc / L * L;
-    for (int s0 = 0; s0 < W; s0 += L) {
-      const int width = W - s0 < L ? W - s0 : L;
-      const int active = count - s0;
-      for (Index p = 0; p < kc_main; p += L) {
-        V r[L];
-#pragma GCC unroll 8
-        for (int t = 0; t < L; ++t) {
-          if (t < active) _mm_prefetch(reinterpret_cast<const char*>(src + (s0 + t) * stride + p + 4 * L), _MM_HINT_T0);
-          r[t] = t < active ? Vt::load(src + (s0 + t) * stride + p) : Vt::zero();
-        }
-        Vt::transpose(r);
-#pragma GCC unroll 8
-        for (int q = 0; q < L; ++q) store_first(out + (p + q) * W + s0, r[q], width);
-      }
-    }
-    if (kc_main < kc) interleave_portable(src + kc_main, stride, count, kc - kc_main, out + kc_main * W, W);
+    interleave_in_registers<Avx2Gemm>(src, stride, count, kc, out, W);
   }
+
+  static TG_INLINE void transpose(V (&r)[L]) { Vt::transpose(r); }
 
   // Stores the first `lanes` lanes of v, in whole 16- and 8-byte pieces:
   // the panel widths (MR, 2L) leave an even number of floats in a vector.

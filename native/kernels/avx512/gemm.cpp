@@ -66,8 +66,9 @@ struct VecF64 {
 };
 
 // Micro-kernels for an MR × 2L tile.
-template <typename Vt, int MR_>
+template <typename Vt_, int MR_>
 struct Avx512Gemm {
+  using Vt = Vt_;
   using T = typename Vt::T;
   using V = typename Vt::V;
   using M = typename Vt::M;
@@ -221,32 +222,11 @@ struct Avx512Gemm {
     }
   }
 
-  // The transposing pack (rows of A, or columns of a transposed B, are
-  // contiguous along p): L streams × L steps at a time through registers.
   static void interleave(const T* src, Index stride, int count, Index kc, T* out, int W) {
-    for (int s0 = 0; s0 < W; s0 += L) {
-      const M store_mask = Vt::mask(W - s0);
-      const int active = count - s0;
-      for (Index p = 0; p < kc; p += L) {
-        const int np = static_cast<int>(min_index(L, kc - p));
-        const M load_mask = Vt::mask(np);
-        V r[L];
-#pragma GCC unroll 16
-        for (int t = 0; t < L; ++t) {
-          // Streams are far apart (rows of A, columns of Bᵀ): fetch ahead.
-          if (t < active) _mm_prefetch(reinterpret_cast<const char*>(src + (s0 + t) * stride + p + 4 * L), _MM_HINT_T0);
-          r[t] = t < active ? Vt::maskz_load(load_mask, src + (s0 + t) * stride + p) : Vt::zero();
-        }
-        transpose(r);
-        if (np == L) {
-#pragma GCC unroll 16
-          for (int q = 0; q < L; ++q) Vt::mask_store(out + (p + q) * W + s0, store_mask, r[q]);
-        } else {
-          for (int q = 0; q < np; ++q) Vt::mask_store(out + (p + q) * W + s0, store_mask, r[q]);
-        }
-      }
-    }
+    interleave_in_registers<Avx512Gemm>(src, stride, count, kc, out, W);
   }
+
+  static TG_INLINE void store_first(T* p, V v, int lanes) { Vt::mask_store(p, Vt::mask(lanes), v); }
 };
 
 // Blocking (same on every AVX-512 CPU): a kc×MR A micro-panel (18 KiB f32,

@@ -30,6 +30,8 @@ constexpr std::int64_t kThreadCacheBytes = 1 << 20;
 // Class sizes from here up come from mmap: given back, they return to the
 // system at once instead of fragmenting the malloc heap.
 constexpr std::size_t kMmapThreshold = 256 * 1024;
+// mmap'd buffers from here up are backed by huge pages where the system allows.
+constexpr std::size_t kHugePageThreshold = 4 * 1024 * 1024;
 constexpr std::int64_t kDefaultCacheLimit = std::int64_t{256} << 20;
 
 constexpr int floor_log2(std::size_t n) { return 63 - __builtin_clzll(static_cast<unsigned long long>(n)); }
@@ -97,7 +99,14 @@ void* system_allocate(std::size_t size) {
 #if !defined(_WIN32)
   if (g_enabled && size >= kMmapThreshold) {
     void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? nullptr : p;
+    if (p == MAP_FAILED) return nullptr;
+#ifdef MADV_HUGEPAGE
+    // Large buffers ask for transparent huge pages, as NumPy's do (where the
+    // system grants them on request): a matrix's rows a few KiB apart then
+    // share TLB entries instead of taking one page each.
+    if (size >= kHugePageThreshold) madvise(p, size, MADV_HUGEPAGE);
+#endif
+    return p;
   }
   void* p = nullptr;
   return posix_memalign(&p, kAlignment, size) == 0 ? p : nullptr;

@@ -59,7 +59,7 @@ export class Tensor {
   /** The size of each dimension. */
   get shape(): readonly number[] {
     if (this._shape === undefined) this._shape = Object.freeze(native.shape(this._handle));
-    else if (this._disposed) throw new TapegradError('shape: the tensor was disposed');
+    else if (this._disposed) throw new TapegradError('shape: tensor is a disposed tensor');
     return this._shape;
   }
   get dtype(): DType {
@@ -194,9 +194,12 @@ export class Tensor {
    * returns replaces the gradient.
    */
   registerHook(fn: (grad: Tensor) => Tensor | void): void {
+    if (typeof fn !== 'function') throw new TypeError(`registerHook: hook must be a function, got ${typeof fn}`);
     native.registerHook(this._handle, (g) => {
       const result = fn(new Tensor(g));
-      return result instanceof Tensor ? result._handle : undefined;
+      if (result instanceof Tensor) return result._handle;
+      if (result === undefined || result === null) return undefined;
+      throw new TypeError(`registerHook: the hook must return a Tensor or nothing, got ${typeof result}`);
     });
   }
   /** The in-place version counter of the storage (bumped by every in-place write). */
@@ -363,7 +366,7 @@ export class Tensor {
   }
   /** Sets every element to `value`. */
   fill(value: number): this {
-    native.copyFrom(this._handle, value);
+    native.fill(this._handle, value);
     return this;
   }
   /** Sets every element to zero. */
@@ -504,11 +507,13 @@ export class Tensor {
    * number of dims; use `mT` to transpose batches of matrices).
    */
   get T(): Tensor {
+    if (this._disposed) throw new TapegradError('T: input is a disposed tensor');
     const dims = Array.from({ length: this.ndim }, (_, i) => this.ndim - 1 - i);
     return new Tensor(native.permute(this._handle, dims));
   }
   /** A view with the last two dims swapped (a batch of transposed matrices). */
   get mT(): Tensor {
+    if (this._disposed) throw new TapegradError('mT: input is a disposed tensor');
     if (this.ndim < 2)
       throw new RangeError(`mT: the tensor must have at least 2 dims, got shape [${this.shape.join(', ')}]`);
     return new Tensor(native.transpose(this._handle, -2, -1));

@@ -404,7 +404,16 @@ Napi::Value register_hook(const Napi::CallbackInfo& info) {
     Napi::Env e(env);
     Napi::Value result = fn->Call({wrap(e, g)});
     if (result.IsUndefined() || result.IsNull()) return {};
-    return unwrap(result, "registerHook", "the hook's return value");
+    Tensor replaced = unwrap(result, "registerHook", "the hook's return value");
+    // It replaces the gradient: another shape or dtype would reach the
+    // inputs' gradients as if it were one (PyTorch refuses it too).
+    if (replaced.shape() != g.shape())
+      throw_range_error("registerHook: the hook returned a gradient of shape ", shape_str(replaced.shape()),
+                        " for a gradient of shape ", shape_str(g.shape()));
+    if (replaced.dtype() != g.dtype())
+      throw_type_error("registerHook: the hook returned a ", dtype_name(replaced.dtype()), " gradient for a ",
+                       dtype_name(g.dtype()), " one");
+    return replaced;
   };
   if (t.is_leaf()) {
     t.impl()->hooks.push_back(std::move(hook));

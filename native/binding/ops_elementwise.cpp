@@ -60,7 +60,7 @@ constexpr char kAdd[] = "add", kSub[] = "sub", kMul[] = "mul", kDiv[] = "div", k
                kMaximum[] = "maximum", kMinimum[] = "minimum";
 constexpr char kEq[] = "eq", kNe[] = "ne", kLt[] = "lt", kLe[] = "le", kGt[] = "gt", kGe[] = "ge";
 constexpr char kAddInPlace[] = "addInPlace", kSubInPlace[] = "subInPlace", kMulInPlace[] = "mulInPlace",
-               kCopyFrom[] = "copyFrom";
+               kCopyFrom[] = "copyFrom", kFill[] = "fill";
 
 }  // namespace
 
@@ -83,6 +83,7 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
   define_op<inplace<ops::sub_inplace, kSubInPlace>>(env, exports, kSubInPlace);
   define_op<inplace<ops::mul_inplace, kMulInPlace>>(env, exports, kMulInPlace);
   define_op<inplace<ops::copy_inplace, kCopyFrom>>(env, exports, kCopyFrom);
+  define_op<inplace<ops::fill_inplace, kFill>>(env, exports, kFill);
   define_op<cast>(env, exports, "cast");
 }
 

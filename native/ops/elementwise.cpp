@@ -97,13 +97,50 @@ Grads extremum_backward(const Tensor& g, const Tensor& x, const Tensor& y, const
                n.needs_grad(1) ? sum_to(where(y_loses, zero, shared), y.shape()) : Tensor()};
 }
 
-// Rejects in-place writes that would corrupt autograd history.
+// Rejects in-place writes that would corrupt autograd history, and writes
+// into a view some of whose elements share memory (an expanded view: each
+// would be written several times), as PyTorch does.
 void check_inplace(const Tensor& a, const char* op) {
   if (grad_enabled() && a.requires_grad())
     throw_error(op, ": cannot modify a tensor that requires grad in place", a.is_leaf() ? " (a leaf)" : "",
                 "; wrap the update in noGrad(), or use the out-of-place op");
   if (locked_against_writes(a.storage()))
     throw_error(op, ": the tensor is in use by a running async operation; await it before writing");
+  for (std::int64_t d = 0; d < a.dim(); ++d)
+    if (a.size(d) > 1 && a.strides()[static_cast<std::size_t>(d)] == 0)
+      throw_error(op, ": cannot write in place into an expanded view (shape ", shape_str(a.shape()), ", strides ",
+                  shape_str(a.strides()), "): several of its elements share memory; write into a clone() instead");
+}
+
+// The span of storage elements [first, last] a non-empty tensor covers.
+std::pair<std::int64_t, std::int64_t> storage_span(const Tensor& t) {
+  std::int64_t first = t.offset(), last = t.offset();
+  for (std::int64_t d = 0; d < t.dim(); ++d) {
+    const std::int64_t reach = (t.size(d) - 1) * t.strides()[static_cast<std::size_t>(d)];
+    (reach < 0 ? first : last) += reach;
+  }
+  return {first, last};
+}
+
+// The operand of an in-place write into `a`, read as it was before the
+// write: one that overlaps `a` in another layout (a.T, a shifted slice, a
+// broadcast row of a) is copied first, as NumPy does; one laid out as `a`
+// (a itself) reads each element just before it is written.
+Tensor inplace_operand(const Tensor& a, const Tensor& b, const char* op) {
+  if (&a.storage() != &b.storage() || a.numel() == 0 || b.numel() == 0 || b.dim() > a.dim()) return b;
+  const Shape sb = broadcast_strides(b, a.shape());
+  bool same_layout = a.offset() == b.offset();
+  for (std::int64_t d = 0; d < a.dim(); ++d) {
+    const auto i = static_cast<std::size_t>(d);
+    if (a.size(d) > 1 && sb[i] != a.strides()[i]) same_layout = false;
+  }
+  if (same_layout) return b;
+  const auto [a_first, a_last] = storage_span(a);
+  const auto [b_first, b_last] = storage_span(b);
+  if (b_last < a_first || a_last < b_first) return b;
+  Tensor copy = empty(b.shape(), b.dtype(), op);
+  copy_elements(b, copy);
+  return copy;
 }
 
 template <typename F>
@@ -112,7 +149,7 @@ void arithmetic_inplace(const Tensor& a, const Tensor& b0, std::optional<kernels
   check_inplace(a, op);
   if (!is_floating(a.dtype()) && is_floating(b0.dtype()))
     throw_type_error(op, ": cannot write a ", dtype_name(b0.dtype()), " result into an int32 tensor in place");
-  Tensor b = cast(b0, a.dtype());
+  const Tensor b = inplace_operand(a, cast(b0, a.dtype()), op);
   if (kernel_op && fast_binary_inplace(*kernel_op, a, b, op)) {
     a.bump_version();
     return;
@@ -389,6 +426,9 @@ void mul_inplace(const Tensor& a, const Tensor& b) {
 }
 void copy_inplace(const Tensor& dst, const Tensor& src) {
   arithmetic_inplace(dst, src, std::nullopt, "copyFrom", [](auto, auto y) { return y; });
+}
+void fill_inplace(const Tensor& dst, const Tensor& value) {
+  arithmetic_inplace(dst, value, std::nullopt, "fill", [](auto, auto y) { return y; });
 }
 
 }  // namespace tapegrad::ops

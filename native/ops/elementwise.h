@@ -43,5 +43,6 @@ void add_inplace(const Tensor& a, const Tensor& b);
 void sub_inplace(const Tensor& a, const Tensor& b);
 void mul_inplace(const Tensor& a, const Tensor& b);
 void copy_inplace(const Tensor& dst, const Tensor& src);  // copyFrom
+void fill_inplace(const Tensor& dst, const Tensor& value);  // fill, zero
 
 }  // namespace tapegrad::ops

@@ -270,7 +270,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& w
     return reduce_loss(negated(sum(prod, {class_dim}, false)), reduction);
   }
 
-  if (target.dtype() == DType::Int32 && target.dim() == logits.dim())
+  if (target.dtype() == DType::Int32 && target.shape() == logits.shape())
     throw_type_error(op, ": a target of the input's shape holds class probabilities and must be float32 or float64, got ",
                      dtype_name(target.dtype()));
   check_class_targets(logits, target, weight, ignore_index, op);

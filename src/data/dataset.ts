@@ -2,6 +2,7 @@
 // once (one native gather per field), so a training loop never touches
 // single examples from JS.
 import { tensor } from '../creation.js';
+import { TapegradError } from '../errors.js';
 import { untrack } from '../scope.js';
 import { Tensor, type TypedArray } from '../tensor.js';
 
@@ -62,7 +63,7 @@ export class TensorDataset implements Dataset {
 
   private toTensor(s: DatasetSource, i: number): Tensor {
     if (s instanceof Tensor) {
-      if (s.isDisposed) throw new TypeError(`TensorDataset: field ${i} is a disposed tensor`);
+      if (s.isDisposed) throw new TapegradError(`TensorDataset: field ${i} is a disposed tensor`);
       if (s.ndim === 0) throw new RangeError(`TensorDataset: field ${i} must have at least one dimension (the examples), got a 0-d tensor`);
       return s;
     }

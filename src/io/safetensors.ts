@@ -192,6 +192,7 @@ function encode(tensors: Record<string, Tensor> | Map<string, Tensor>, options: 
   const unique: [string, Tensor][] = [];
   for (const [name, t] of pairs) {
     if (!(t instanceof Tensor)) throw new TypeError(`${op}: '${name}' must be a Tensor`);
+    if (t.isDisposed) throw new TapegradError(`${op}: '${name}' is a disposed tensor`);
     if (name === '__metadata__') throw new RangeError(`${op}: '__metadata__' is reserved and cannot name a tensor`);
     if (seen.has(t)) continue;
     seen.add(t);

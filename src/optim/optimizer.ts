@@ -2,6 +2,7 @@
 // per-parameter state, and state dicts for resuming training.
 import { noGrad } from '../autograd.js';
 import { zerosLike } from '../creation.js';
+import { TapegradError } from '../errors.js';
 import { native } from '../native.js';
 import { untrack } from '../scope.js';
 import { Tensor } from '../tensor.js';
@@ -102,6 +103,11 @@ export abstract class Optimizer<O extends { lr: number }> {
 
   /** Applies one update to every parameter that has a gradient. */
   step(): void {
+    this.paramGroups.forEach((g, gi) =>
+      g.params.forEach((p, pi) => {
+        if (p.isDisposed) throw new TapegradError(`${this.name}.step: parameter ${pi} of group ${gi} is a disposed tensor`);
+      }),
+    );
     const plan = this._plan((p) => native.hasGrad(p._handle));
     if (plan === null) throw new TypeError(`${this.name}: step() is not implemented`);
     for (const u of plan.updates) runUpdate(u);

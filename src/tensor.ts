@@ -114,6 +114,8 @@ export class Tensor {
     return values[0] as number;
   }
   toString(): string {
+    // Logging a disposed tensor (an error path, a debug line) must not throw.
+    if (this._disposed) return 'tensor(<disposed>)';
     const parts: string[] = [];
     if (this.dtype !== 'float32') parts.push(`dtype=${this.dtype}`);
     const fn = native.gradFn(this._handle);

@@ -747,3 +747,22 @@ describe('disposed tensors handed to the library outside the ops', () => {
     x.dispose();
   });
 });
+
+describe('a dataset whose tensor was disposed after it was made', () => {
+  it('getBatch, get and a DataLoader over it name the dataset and the field', async () => {
+    const x = tg.tensor([[1], [2], [3]]);
+    const y = tg.tensor([1, 2, 3]);
+    const ds = new tg.data.TensorDataset(x, y);
+    y.dispose();
+    expect(() => ds.getBatch(Int32Array.from([0, 2]))).toThrow(
+      new tg.TapegradError('TensorDataset.getBatch: field 1 is a disposed tensor'),
+    );
+    expect(() => ds.get(1)).toThrow(new tg.TapegradError('TensorDataset.get: field 1 is a disposed tensor'));
+    const loader = new tg.data.DataLoader(ds, { batchSize: 2 });
+    await expect(async () => {
+      for await (const batch of loader) for (const t of batch) t.dispose();
+    }).rejects.toThrow(/^TensorDataset\.getBatch: field 1 is a disposed tensor$/);
+    expect(valuesOf(x)).toEqual([1, 2, 3]);
+    x.dispose();
+  });
+});

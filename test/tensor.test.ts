@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { expectClose, tg } from './helpers.js';
@@ -173,6 +174,16 @@ describe('reading back', () => {
     const x = tg.tensor([1], { requiresGrad: true });
     expect(x.toString()).toContain('requiresGrad=true');
     expect(x.mul(2).toString()).toContain('gradFn=<mul>');
+  });
+
+  it('a disposed tensor prints as such instead of throwing (logging it must not fail)', () => {
+    const t = tg.tensor([1, 2]);
+    const view = t.narrow(0, 1, 1);
+    t.dispose();
+    expect(t.toString()).toBe('tensor(<disposed>)');
+    expect(inspect(t)).toBe('tensor(<disposed>)');
+    expect(view.toString()).toBe('tensor([2.0000])');
+    view.dispose();
   });
 
   it('item needs exactly one element', () => {

@@ -87,6 +87,7 @@ export class TensorDataset implements Dataset {
   get(i: number): Tensor[] {
     if (!Number.isInteger(i) || i < 0 || i >= this.length)
       throw new RangeError(`TensorDataset.get: index must be an integer in [0, ${this.length}), got ${i}`);
+    this.checkLive('get');
     return this.tensors.map((t) => {
       const view = t.narrow(0, i, 1);
       const example = view.squeeze(0);
@@ -98,6 +99,7 @@ export class TensorDataset implements Dataset {
   getBatch(indices: Int32Array): Tensor[] {
     const n = indices.length;
     if (n === 0) throw new RangeError('TensorDataset.getBatch: indices must not be empty');
+    this.checkLive('getBatch');
     const start = indices[0] as number;
     let consecutive = true;
     for (let k = 0; k < n; k++) {
@@ -114,6 +116,14 @@ export class TensorDataset implements Dataset {
     } finally {
       index.dispose();
     }
+  }
+
+  // A field's tensor disposed since the dataset was made (by its owner, or
+  // by this dataset's dispose()).
+  private checkLive(method: string): void {
+    this.tensors.forEach((t, i) => {
+      if (t.isDisposed) throw new TapegradError(`TensorDataset.${method}: field ${i} is a disposed tensor`);
+    });
   }
 
   /** Frees the tensors this dataset made from typed arrays. */

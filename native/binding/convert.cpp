@@ -209,8 +209,12 @@ std::int64_t arg_int(const Napi::CallbackInfo& info, std::size_t i, const char* 
   const Napi::Value v = info[i];
   if (!v.IsNumber()) throw_type_error(op, ": ", arg, " must be an integer, got ", describe(v));
   const double x = v.As<Napi::Number>().DoubleValue();
-  if (!is_safe_integer(x))
-    throw_range_error(op, ": ", arg, " must be an integer, got ", describe(v));
+  if (!is_safe_integer(x)) {
+    const bool whole = std::isfinite(x) && std::trunc(x) == x;
+    throw_range_error(op, ": ", arg,
+                      whole ? " must be a safe integer (at most 2^53 - 1 in magnitude)" : " must be an integer",
+                      ", got ", describe(v));
+  }
   return static_cast<std::int64_t>(x);
 }
 

@@ -170,6 +170,9 @@ Plan make_plan(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& 
     p.mask = layout_of(mask, p.batch, p.L, p.S);
   }
   p.causal = is_causal;
+  if (!scale.has_value() && p.E == 0)
+    throw_range_error(kOp, ": the query and key have an empty last dim (E = 0, query shape ", shape_str(q.shape()),
+                      "), so the default scale 1/sqrt(E) is undefined; pass scale");
   p.scale = scale.has_value() ? *scale : 1.0 / std::sqrt(static_cast<double>(p.E));
   if (!std::isfinite(p.scale)) throw_range_error(kOp, ": scale must be a finite number, got ", p.scale);
   return p;

@@ -197,6 +197,10 @@ describe('scaledDotProductAttention errors', () => {
     expect(() => sdpa(q, k, v, { attnMask: tg.zeros([3, 5]) })).toThrow(/attnMask must be int32 \(a boolean mask\) or the query's dtype float64/);
     expect(() => sdpa(q, k, v, { attnMask: leaf([3, 5], 9), isCausal: true })).toThrow(/attnMask and isCausal cannot both be given/);
     expect(() => sdpa(q, k, v, { scale: Number.NaN })).toThrow(/scale must be a finite number/);
+    const empty = (shape: number[]) => tg.zeros(shape, { dtype: 'float64' });
+    expect(() => sdpa(empty([2, 0]), empty([3, 0]), empty([3, 4]))).toThrow(
+      new RangeError('scaledDotProductAttention: the query and key have an empty last dim (E = 0, query shape [2, 0]), so the default scale 1/sqrt(E) is undefined; pass scale'),
+    );
     expect(() => sdpa(q, [1, 2] as unknown as Tensor, v)).toThrow(TypeError);
   });
 });

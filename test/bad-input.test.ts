@@ -101,7 +101,7 @@ const SMALL: Op[] = [
   op("gelu({ approximate: 'tanh' })", ['input'], one, (x) => x!.gelu({ approximate: 'tanh' }), { id: 'gelu' }),
   op('clamp', ['input'], one, (x) => x!.clamp(-0.5, 0.5)),
   op('to', ['input'], one, (x) => x!.to('float32')),
-  op('detach', ['tensor'], one, (x) => x!.detach()),
+  op('detach', ['input'], one, (x) => x!.detach()),
   ...(['relu', 'gelu', 'silu', 'sigmoid', 'tanh', 'leakyRelu', 'elu', 'softplus'] as const)
     .map((n) => op(`F.${n}`, ['input'], one, (x) => F[n](x!), { id: n })),
   // reductions

@@ -90,7 +90,7 @@ Napi::Value set_grad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Tensor detach_op(OpArgs& info) { return detach(info.tensor(0, "detach", "tensor")); }
+Tensor detach_op(OpArgs& info) { return detach(info.tensor(0, "detach", "input")); }
 
 Napi::Value version(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), arg_tensor(info, 0, "version", "tensor").version());

@@ -13,7 +13,7 @@
 // variants (SIMD bodies and tails, work split across the thread pool).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { tg, type Tensor } from './helpers.js';
+import { away, tg, type Tensor } from './helpers.js';
 
 const F = tg.nn.functional;
 type DT = 'float32' | 'float64' | 'int32';
@@ -21,18 +21,6 @@ type Out = Tensor | Tensor[];
 
 // ---- inputs -------------------------------------------------------------------
 
-// Deterministic values in [-1, 1], kept away from 0 (|v| >= 0.2), as in op-table.
-function away(shape: number[], seed: number, positive = false, requiresGrad = true): Tensor {
-  let n = 1;
-  for (const s of shape) n *= s;
-  const v = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = Math.sin(seed * 12.9898 + i * 78.233 + 0.5);
-    const mag = 0.2 + 0.8 * Math.abs(Math.sin(seed * 3.1 + i * 1.7));
-    v[i] = positive ? 0.3 + mag : (r < 0 ? -1 : 1) * mag;
-  }
-  return tg.tensor(v, { shape, dtype: 'float64', requiresGrad });
-}
 const pos = (shape: number[], seed: number) => away(shape, seed, true);
 /** Tensors written in place or used as class weights must not require grad. */
 const plain = (shape: number[], seed: number) => away(shape, seed, false, false);

@@ -32,6 +32,23 @@ export function leaf(shape: number[], seed = 1, scale = 1): Tensor {
   return tg.tensor(values, { shape, dtype: 'float64', requiresGrad: true });
 }
 
+/**
+ * A float64 tensor with deterministic values in [-1, 1] kept away from 0
+ * (|v| >= 0.2; positive: in [0.5, 1.3]), so that kinks (abs, relu, max) and
+ * ties are never under the finite differences of a gradient check.
+ */
+export function away(shape: number[], seed: number, positive = false, requiresGrad = true): Tensor {
+  let n = 1;
+  for (const s of shape) n *= s;
+  const v = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = Math.sin(seed * 12.9898 + i * 78.233 + 0.5);
+    const mag = 0.2 + 0.8 * Math.abs(Math.sin(seed * 3.1 + i * 1.7));
+    v[i] = positive ? 0.3 + mag : (r < 0 ? -1 : 1) * mag;
+  }
+  return tg.tensor(v, { shape, dtype: 'float64', requiresGrad });
+}
+
 /** The ISA paths this CPU can run (TAPEGRAD_ISA only lowers the path). */
 export function runnableIsas(): string[] {
   const detected = tg.backendInfo().detectedIsa;

@@ -5,24 +5,11 @@
 // UPDATE_OP_TABLE=1 npx vitest run test/op-table.test.ts rewrites the README table.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { tg, type Tensor } from './helpers.js';
+import { away, tg, type Tensor } from './helpers.js';
 
 const F = tg.nn.functional;
 type DT = 'float32' | 'float64' | 'int32';
 
-// Deterministic float64 leaves: values in [-1, 1] kept away from 0 (|v| ≥ 0.2)
-// so kinks (abs, relu, max) and ties are never under the finite differences.
-function away(shape: number[], seed: number, positive = false): Tensor {
-  let n = 1;
-  for (const s of shape) n *= s;
-  const v = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = Math.sin(seed * 12.9898 + i * 78.233 + 0.5);
-    const mag = 0.2 + 0.8 * Math.abs(Math.sin(seed * 3.1 + i * 1.7));
-    v[i] = positive ? 0.3 + mag : (r < 0 ? -1 : 1) * mag;
-  }
-  return tg.tensor(v, { shape, dtype: 'float64', requiresGrad: true });
-}
 const pos = (shape: number[], seed: number) => away(shape, seed, true);
 const ints = (values: number[], shape?: number[]) => tg.tensor(values, { dtype: 'int32', ...(shape ? { shape } : {}) });
 const probs = (shape: number[], seed: number) => tg.noGrad(() => away(shape, seed).sigmoid()).setRequiresGrad(true);

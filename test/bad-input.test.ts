@@ -691,6 +691,16 @@ describe('gradient hooks that return bad values', () => {
     });
   });
 
+  it('a leaf hook returning a view of the accumulated .grad in another layout adds the values before the sum', () => {
+    tg.tidy(() => {
+      const b = tg.tensor([[1, 2], [3, 4]], { requiresGrad: true });
+      b.mul(tg.tensor([[1, 2], [3, 4]])).sum().backward();
+      b.registerHook(() => b.grad!.T);
+      b.mul(2).sum().backward();
+      expect(valuesOf(b.grad!)).toEqual([2, 5, 5, 8]);
+    });
+  });
+
   it('registerHook(5) is refused when registered', () => {
     tg.tidy(() => {
       const b = tg.tensor([1, 2], { requiresGrad: true });

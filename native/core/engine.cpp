@@ -82,6 +82,13 @@ Grads AccumulateGrad::apply(Grads&& grads) {
   if (create_graph || current.requires_grad()) {
     leaf->grad = accumulate(current, g).impl_ptr();
   } else {
+    if (&g.storage() == &current.storage()) {
+      // A hook returned a view of .grad itself: added from a copy, since the
+      // sum is written over what it reads.
+      Tensor copy = empty(g.shape(), g.dtype(), "backward");
+      copy_elements(g, copy);
+      g = copy;
+    }
     if (!ops::fast_binary_inplace(kernels::BinaryOp::Add, current, g, "backward")) add_into(current, g, current);
     current.bump_version();
   }

@@ -118,6 +118,20 @@ describe('optimizers match PyTorch formulas', () => {
     expect(() => new SGD([p, p], { lr: 0.1 })).toThrow(/appears in more than one place/);
     expect(() => new SGD([p.mul(2)], { lr: 0.1 })).toThrow(/not a leaf/);
   });
+
+  it('refuses a gradient that overlaps its parameter at another offset, leaving both unchanged', () => {
+    const storage = tg.tensor([1, 2, 3, 4, 5]);
+    const p = storage.narrow(0, 0, 4).detach().setRequiresGrad(true);
+    p.grad = storage.narrow(0, 1, 4);
+    for (const opt of [new SGD([p], { lr: 1 }), new Adam([p], { lr: 1 })])
+      expect(() => opt.step()).toThrow(/^\w+\.step: the gradient for parameter 0 overlaps the parameter's memory/);
+    expect(storage.toArray()).toEqual([1, 2, 3, 4, 5]);
+    // The same memory at the same offset is the parameter itself: p -= lr * p.
+    const q = tg.tensor([2, 4]).setRequiresGrad(true);
+    q.grad = q.detach();
+    new SGD([q], { lr: 0.5 }).step();
+    expect(q.toArray()).toEqual([1, 2]);
+  });
 });
 
 describe('state dicts resume bit-identically', () => {

@@ -72,9 +72,7 @@ Grads AccumulateGrad::apply(Grads&& grads) {
                !g.impl()->grad_fn) {
       leaf->grad = g.impl_ptr();
     } else {
-      Tensor copy = empty(g.shape(), g.dtype(), "backward");
-      copy_elements(g, copy);
-      leaf->grad = copy.impl_ptr();
+      leaf->grad = copy_of(g, "backward").impl_ptr();
     }
     return {};
   }
@@ -82,13 +80,9 @@ Grads AccumulateGrad::apply(Grads&& grads) {
   if (create_graph || current.requires_grad()) {
     leaf->grad = accumulate(current, g).impl_ptr();
   } else {
-    if (&g.storage() == &current.storage()) {
-      // A hook returned a view of .grad itself: added from a copy, since the
-      // sum is written over what it reads.
-      Tensor copy = empty(g.shape(), g.dtype(), "backward");
-      copy_elements(g, copy);
-      g = copy;
-    }
+    // A hook returned a view of .grad itself: added from a copy, since the
+    // sum is written over what it reads.
+    if (overlaps(g, current)) g = copy_of(g, "backward");
     if (!ops::fast_binary_inplace(kernels::BinaryOp::Add, current, g, "backward")) add_into(current, g, current);
     current.bump_version();
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <utility>
 
 #include "kernels/kernels.h"
 #include "runtime/cpu_features.h"
@@ -139,9 +140,34 @@ void copy_elements(const Tensor& src, const Tensor& dst) {
 
 Tensor contiguous_data(const Tensor& t) {
   if (t.is_contiguous()) return t;
-  Tensor out = empty(t.shape(), t.dtype(), "contiguous");
+  return copy_of(t, "contiguous");
+}
+
+Tensor copy_of(const Tensor& t, const char* op) {
+  Tensor out = empty(t.shape(), t.dtype(), op);
   copy_elements(t, out);
   return out;
+}
+
+namespace {
+
+// The storage elements [first, last] a non-empty tensor covers.
+std::pair<std::int64_t, std::int64_t> storage_span(const Tensor& t) {
+  std::int64_t first = t.offset(), last = t.offset();
+  for (std::int64_t d = 0; d < t.dim(); ++d) {
+    const std::int64_t reach = (t.size(d) - 1) * t.strides()[static_cast<std::size_t>(d)];
+    (reach < 0 ? first : last) += reach;
+  }
+  return {first, last};
+}
+
+}  // namespace
+
+bool overlaps(const Tensor& a, const Tensor& b) {
+  if (&a.storage() != &b.storage() || a.numel() == 0 || b.numel() == 0) return false;
+  const auto [a_first, a_last] = storage_span(a);
+  const auto [b_first, b_last] = storage_span(b);
+  return a_first <= b_last && b_first <= a_last;
 }
 
 }  // namespace tapegrad

@@ -96,6 +96,12 @@ void parallel_for_each_row(const Shape& shape, const std::array<const Shape*, N>
 // A contiguous copy of `t` (or `t` itself when already contiguous), with no
 // autograd history.
 Tensor contiguous_data(const Tensor& t);
+// A fresh contiguous copy of `t`'s elements, with no autograd history; an
+// allocation failure names `op`.
+Tensor copy_of(const Tensor& t, const char* op);
+// Whether two non-empty tensors' spans of storage intersect (a write to one
+// may change what the other reads).
+bool overlaps(const Tensor& a, const Tensor& b);
 // Copies src's elements into dst (same shape and dtype; any strides).
 void copy_elements(const Tensor& src, const Tensor& dst);
 // Copies `bytes` bytes between buffers that do not overlap, split across

@@ -112,35 +112,19 @@ void check_inplace(const Tensor& a, const char* op) {
                   shape_str(a.strides()), "): several of its elements share memory; write into a clone() instead");
 }
 
-// The span of storage elements [first, last] a non-empty tensor covers.
-std::pair<std::int64_t, std::int64_t> storage_span(const Tensor& t) {
-  std::int64_t first = t.offset(), last = t.offset();
-  for (std::int64_t d = 0; d < t.dim(); ++d) {
-    const std::int64_t reach = (t.size(d) - 1) * t.strides()[static_cast<std::size_t>(d)];
-    (reach < 0 ? first : last) += reach;
-  }
-  return {first, last};
-}
-
 // The operand of an in-place write into `a`, read as it was before the
 // write: one that overlaps `a` in another layout (a.T, a shifted slice, a
 // broadcast row of a) is copied first, as NumPy does; one laid out as `a`
 // (a itself) reads each element just before it is written.
 Tensor inplace_operand(const Tensor& a, const Tensor& b, const char* op) {
-  if (&a.storage() != &b.storage() || a.numel() == 0 || b.numel() == 0 || b.dim() > a.dim()) return b;
+  if (!overlaps(a, b) || b.dim() > a.dim()) return b;
   const Shape sb = broadcast_strides(b, a.shape());
   bool same_layout = a.offset() == b.offset();
   for (std::int64_t d = 0; d < a.dim(); ++d) {
     const auto i = static_cast<std::size_t>(d);
     if (a.size(d) > 1 && sb[i] != a.strides()[i]) same_layout = false;
   }
-  if (same_layout) return b;
-  const auto [a_first, a_last] = storage_span(a);
-  const auto [b_first, b_last] = storage_span(b);
-  if (b_last < a_first || a_last < b_first) return b;
-  Tensor copy = empty(b.shape(), b.dtype(), op);
-  copy_elements(b, copy);
-  return copy;
+  return same_layout ? b : copy_of(b, op);
 }
 
 template <typename F>

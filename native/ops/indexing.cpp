@@ -106,12 +106,6 @@ void scatter_add_kernel(const Shape& shape, const Tensor& out, const Strided& o,
   });
 }
 
-// A fresh contiguous copy with no history, to add into.
-Tensor copy_of(const Tensor& t, const char* op) {
-  Tensor out = empty(t.shape(), t.dtype(), op);
-  copy_elements(t, out);
-  return out;
-}
 
 // Index strides for index_select / index_add: the 1-D index runs along `dim` only.
 Strided index_along(const Tensor& idx, std::size_t ndim, std::int64_t dim) {

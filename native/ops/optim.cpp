@@ -4,11 +4,11 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <initializer_list>
 #include <limits>
 #include <type_traits>
 
+#include "core/strided.h"
 #include "kernels/kernels.h"
 #include "ops/common.h"
 #include "runtime/error.h"
@@ -27,10 +27,10 @@ void check_state(const char* op, const Tensor& param, const Tensor& t, const cha
                       dtype_name(t.dtype()), ", expected ", shape_str(param.shape()), " and ",
                       dtype_name(param.dtype()));
   if (!t.is_contiguous()) throw_error(op, ": ", what, " for parameter ", i, " must be contiguous");
-  // Both contiguous with the same size: another offset into the same storage
-  // within that size would be read after the update wrote over it.
-  if (&t.storage() == &param.storage() && t.offset() != param.offset() &&
-      std::abs(t.offset() - param.offset()) < param.numel())
+  // Another offset into the parameter's memory would be read after the
+  // update wrote over it (the same offset is the parameter itself, updated
+  // element by element).
+  if (t.offset() != param.offset() && overlaps(t, param))
     throw_range_error(op, ": ", what, " for parameter ", i, " overlaps the parameter's memory; give it its own tensor");
   if (locked_against_writes(t.storage()))
     throw_error(op, ": parameter ", i, " is in use by a running async operation; await it first");

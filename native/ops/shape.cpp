@@ -221,8 +221,7 @@ Tensor contiguous(const Tensor& t) {
 }
 
 Tensor clone(const Tensor& t) {
-  Tensor out = empty(t.shape(), t.dtype(), "clone");
-  copy_elements(t, out);
+  Tensor out = copy_of(t, "clone");
   record("clone", {t}, out, [](const Grads& g, const Node&) { return Grads{g[0]}; });
   return out;
 }

@@ -25,11 +25,21 @@ function describe(v: unknown): string {
   return String(v);
 }
 
-// Shape of nested arrays, checking that they are rectangular and hold numbers.
+// The most dimensions a tensor may have (the native layer's limit).
+const kMaxDims = 64;
+
+// Shape of nested arrays, read along their first elements (flatten checks
+// that they are rectangular and hold numbers). Bounded by kMaxDims, so an
+// array that contains itself throws instead of growing the shape until the
+// process runs out of memory, and flatten's recursion stays shallow.
 function nestedShape(data: NestedArray): number[] {
   const shape: number[] = [];
   let level: unknown = data;
   while (Array.isArray(level)) {
+    if (shape.length === kMaxDims)
+      throw new RangeError(
+        `tensor: data nests arrays more than ${kMaxDims} deep (or an array contains itself); at most ${kMaxDims} dimensions are supported`,
+      );
     shape.push(level.length);
     level = level[0];
   }
@@ -74,7 +84,12 @@ export function tensor(data: NestedArray | TypedArray, options: FromDataOptions 
   const shape = nestedShape(data);
   let size = 1;
   for (const s of shape) size *= s;
-  const flat = new Float64Array(size);
+  let flat: Float64Array;
+  try {
+    flat = new Float64Array(size);
+  } catch {
+    throw new RangeError(`tensor: data of shape [${shape.join(', ')}] has ${size} elements, more than can be allocated`);
+  }
   flatten(data, shape, flat);
   const target = options.shape ?? shape;
   return finish(new Tensor(native.fromData(flat, target, options.dtype ?? 'float32', 'tensor')), options);

@@ -199,6 +199,32 @@ describe('bad input', () => {
     expect(() => tg.tensor('abc' as unknown as number)).toThrow(/tensor: data must be/);
   });
 
+  it('refuses data nested deeper than 64 arrays, and an array that contains itself', () => {
+    let deep: unknown = [1];
+    for (let i = 1; i < 64; i++) deep = [deep];
+    expect(tg.tensor(deep as number[]).shape).toEqual(new Array(64).fill(1));
+    for (const d of [65, 100_000]) {
+      let v: unknown = [1];
+      for (let i = 1; i < d; i++) v = [v];
+      expect(() => tg.tensor(v as number[])).toThrow(/tensor: data nests arrays more than 64 deep.*at most 64 dimensions/);
+    }
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
+    expect(() => tg.tensor(cyclic as number[])).toThrow(RangeError);
+    const inner: unknown[] = [1, 2];
+    inner[1] = inner; // rectangular by its first elements, but holds itself further on
+    expect(() => tg.tensor([inner, inner] as unknown as number[])).toThrow(/tensor: data must hold numbers, got an array at \[0\]\[1\]/);
+  });
+
+  it('refuses data with more elements than can be allocated, naming the shape', () => {
+    // 2^64 elements: beyond any typed array, whatever the machine's memory.
+    const outer = new Array(2 ** 32 - 1);
+    outer[0] = new Array(2 ** 32 - 1);
+    expect(() => tg.tensor(outer as number[])).toThrow(
+      /tensor: data of shape \[4294967295, 4294967295\] has \d+ elements, more than can be allocated/,
+    );
+  });
+
   it('rejects data that does not match the shape', () => {
     expect(() => tg.tensor(new Float32Array(5), { shape: [2, 3] })).toThrow(
       /tensor: data has 5 elements but shape \[2, 3\] needs 6/,

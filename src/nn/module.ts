@@ -1,6 +1,9 @@
 // nn.Module: a tree of layers that owns its parameters. Parameters and
 // children are found from the module's own properties, in the order they
 // were assigned, so names match PyTorch's ("0.weight", "encoder.bias").
+// A child shared by several parents is a node of the tree once per place;
+// a property pointing back to an ancestor (a parent reference, or a module
+// holding itself) is not followed, so every walk ends.
 import { noGrad } from '../autograd.js';
 import { untrack } from '../scope.js';
 import { Tensor, type DType } from '../tensor.js';
@@ -60,21 +63,31 @@ export abstract class Module {
   children(): Module[] {
     return [...this.namedChildren()].map(([, m]) => m);
   }
-  /** This module and every descendant, depth first. */
+  /** This module and every descendant, depth first, each once (under its first name), as in PyTorch. */
   *namedModules(prefix = ''): Generator<[string, Module]> {
+    yield* this.namedModulesOnce(prefix, new Set());
+  }
+  private *namedModulesOnce(prefix: string, seen: Set<Module>): Generator<[string, Module]> {
+    if (seen.has(this)) return;
+    seen.add(this);
     yield [prefix, this];
-    for (const [k, m] of this.namedChildren()) yield* m.namedModules(prefix ? `${prefix}.${k}` : k);
+    for (const [k, m] of this.namedChildren()) yield* m.namedModulesOnce(prefix ? `${prefix}.${k}` : k, seen);
   }
   modules(): Module[] {
     return [...this.namedModules()].map(([, m]) => m);
   }
 
-  private *namedTensors(kind: WeakSet<Tensor>, prefix = ''): Generator<[string, Tensor, Slot]> {
+  // Every path to a tensor of `kind` (a shared child's under each of its
+  // names), skipping children that are ancestors on the path (`path`).
+  private *namedTensors(kind: WeakSet<Tensor>, prefix = '', path = new Set<Module>()): Generator<[string, Tensor, Slot]> {
+    path.add(this);
     for (const [k, v, slot] of this.entries()) {
       const name = prefix ? `${prefix}.${k}` : k;
-      if (v instanceof Module) yield* v.namedTensors(kind, name);
-      else if (kind.has(v)) yield [name, v, slot];
+      if (v instanceof Module) {
+        if (!path.has(v)) yield* v.namedTensors(kind, name, path);
+      } else if (kind.has(v)) yield [name, v, slot];
     }
+    path.delete(this);
   }
 
   /** Every parameter with its dotted name. A parameter shared by two layers appears once. */
@@ -190,12 +203,20 @@ export abstract class Module {
     return '';
   }
 
-  /** The module tree, as PyTorch prints it. */
+  /** The module tree, as PyTorch prints it; a reference back to an ancestor prints as <ancestor Name>. */
   toString(): string {
+    return this.describeTree(new Set());
+  }
+  private describeTree(path: Set<Module>): string {
     const children = [...this.namedChildren()];
     const head = `${this.constructor.name}(${this.extraRepr()}`;
     if (children.length === 0) return `${head})`;
-    const lines = children.map(([k, m]) => `  (${k}): ${m.toString().split('\n').join('\n  ')}`);
+    path.add(this);
+    const lines = children.map(([k, m]) => {
+      const text = path.has(m) ? `<ancestor ${m.constructor.name}>` : m.describeTree(path);
+      return `  (${k}): ${text.split('\n').join('\n  ')}`;
+    });
+    path.delete(this);
     return `${head}\n${lines.join('\n')}\n)`;
   }
 }

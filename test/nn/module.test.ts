@@ -76,6 +76,58 @@ describe('nn.Module', () => {
     expect(u.emb.weight.toArray()).toEqual(t.emb.weight.toArray());
   });
 
+  it('a shared child is one module and its state is named at each place; a reference back to an ancestor is not followed', () => {
+    const lin = new nn.Linear(2, 2);
+    const seq = new nn.Sequential(lin, new nn.ReLU(), lin);
+    expect([...seq.namedModules()].map(([n]) => n)).toEqual(['', '0', '1']);
+    expect(seq.parameters()).toEqual([lin.weight, lin.bias]);
+    expect(Object.keys(seq.stateDict())).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
+
+    class Looped extends nn.Module {
+      fc = new nn.Linear(2, 3);
+      self: nn.Module = this;
+      inner = new Child(this);
+      forward(x: tg.Tensor): tg.Tensor {
+        return this.inner.forward(x);
+      }
+    }
+    class Child extends nn.Module {
+      proj = new nn.Linear(3, 1);
+      parent: nn.Module;
+      constructor(parent: nn.Module) {
+        super();
+        this.parent = parent;
+      }
+      forward(x: tg.Tensor): tg.Tensor {
+        return this.proj.forward(x);
+      }
+    }
+    const m = new Looped();
+    expect([...m.namedModules()].map(([n]) => n)).toEqual(['', 'fc', 'inner', 'inner.proj']);
+    expect(m.namedParameters().map(([n]) => n)).toEqual(['fc.weight', 'fc.bias', 'inner.proj.weight', 'inner.proj.bias']);
+    expect(Object.keys(m.stateDict())).toEqual(['fc.weight', 'fc.bias', 'inner.proj.weight', 'inner.proj.bias']);
+    m.eval();
+    expect(m.modules().every((x) => !x.training)).toBe(true);
+    expect(String(m)).toBe(
+      [
+        'Looped(',
+        '  (fc): Linear(inFeatures=2, outFeatures=3, bias=true)',
+        '  (self): <ancestor Looped>',
+        '  (inner): Child(',
+        '    (proj): Linear(inFeatures=3, outFeatures=1, bias=true)',
+        '    (parent): <ancestor Looped>',
+        '  )',
+        ')',
+      ].join('\n'),
+    );
+    m.to('float64');
+    expect(m.parameters().map((p) => p.dtype)).toEqual(['float64', 'float64', 'float64', 'float64']);
+    const n = new Looped();
+    n.to('float64');
+    n.loadStateDict(m.stateDict());
+    expect(n.inner.proj.weight.toArray()).toEqual(m.inner.proj.weight.toArray());
+  });
+
   it('strict loadStateDict names missing and unexpected keys and shape mismatches; strict: false reports them', () => {
     const b = new Block();
     const state = b.stateDict();

@@ -27,6 +27,19 @@ export function pythonEnv(threads) {
   return env;
 }
 
+/**
+ * Whether the BLAS a Python child loaded (the library paths from its
+ * /proc/self/maps) is an optimised one. The library that answers sgemm is
+ * the libblas.so.3 loaded first, when there is one: with the reference
+ * libblas.so.3 first, OpenBLAS may still be loaded (through liblapack.so.3)
+ * without being called for matmul.
+ */
+export function blasLooksOptimised(libraries) {
+  const optimised = (l) => /openblas|mkl|blis/i.test(l);
+  const blas = libraries.find((l) => /\/libblas\.so/.test(l));
+  return blas ? optimised(blas) : libraries.some(optimised);
+}
+
 /** Whether /usr/bin/python3 can import torch (PyTorch columns run only then). */
 export function torchAvailable() {
   try {

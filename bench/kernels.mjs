@@ -28,7 +28,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runElementwise } from './elementwise.mjs';
-import { pythonEnv } from './common.mjs';
+import { blasLooksOptimised, pythonEnv } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -111,7 +111,7 @@ for dtype in json.loads(sys.argv[2]):
             t0 = time.perf_counter(); np.matmul(a, b, out=c); bestt = min(bestt, time.perf_counter() - t0)
         out[f"{dtype}|{label}|{layout}"] = bestt
 with open('/proc/self/maps') as maps:
-    out['blas'] = sorted({l.split()[-1] for l in maps if 'blas' in l.lower() and '/' in l})
+    out['blas'] = list(dict.fromkeys(l.split()[-1] for l in maps if 'blas' in l.lower() and '/' in l))
 print(json.dumps(out))
 `;
 
@@ -190,7 +190,7 @@ for (const dtype of dtypes)
   console.log(`  ${dtype}: ${threadCounts.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(peak[`${dtype}|${t}`])}`).join(', ')}`);
 if (hasNumpy) {
   console.log(`NumPy's BLAS libraries: ${blasLibs.join(', ') || 'unknown'}`);
-  if (!blasLibs.some((l) => /openblas|mkl|blis/i.test(l)))
+  if (!blasLooksOptimised(blasLibs))
     console.log('  (this looks like the reference BLAS, not an optimised one: see TAPEGRAD_BENCH_BLAS_DIR above)');
 }
 tg.setNumThreads(allThreads);

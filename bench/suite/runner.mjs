@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { renderSvg } from './svg.mjs';
 import { cells as allCells, generate, matmulReference, writeData } from './workloads.mjs';
-import { median, pythonEnv } from '../common.mjs';
+import { blasLooksOptimised, median, pythonEnv } from '../common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -140,7 +140,7 @@ export async function runBench(opts = {}) {
       try {
         const r = await proc.ready;
         engineInfo[name] = { available: true, version: r.version };
-        if (name === 'pytorch') engineInfo[name].blas = process.env.TAPEGRAD_BENCH_BLAS_DIR || 'the system libblas.so.3';
+        if (name === 'pytorch') engineInfo[name].blas = r.blas ?? [];
       } catch (e) {
         engineInfo[name] = { available: false, reason: String(e.message).slice(0, 300) };
         delete procs[name];
@@ -149,6 +149,12 @@ export async function runBench(opts = {}) {
     const live = Object.keys(procs);
     log(`Machine: ${results.machine.cpu}, ${results.machine.cores} cores, Node ${results.machine.node}`);
     log(`Engines: ${Object.entries(engineInfo).map(([n, i]) => `${n} ${i.available ? i.version : `(unavailable: ${i.reason})`}`).join('; ')}`);
+    const torchBlas = engineInfo.pytorch?.available ? engineInfo.pytorch.blas : undefined;
+    if (torchBlas) {
+      log(`PyTorch's BLAS libraries: ${torchBlas.join(', ') || 'unknown'}`);
+      if (!blasLooksOptimised(torchBlas))
+        log('  (this looks like the reference BLAS, not an optimised one: PyTorch\'s matmul figures will be far below its usual ones; install libopenblas0-pthread or set TAPEGRAD_BENCH_BLAS_DIR)');
+    }
 
     for (const [index, cell] of list.entries()) {
       const record = { id: cell.id, workload: cell.workload, params: cell.params, unit: UNITS[cell.workload], results: {} };

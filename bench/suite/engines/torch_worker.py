@@ -103,7 +103,14 @@ def main():
     threads = torch.get_num_threads()
     # Without --threads the BLAS under torch (OpenBLAS) picks its own thread count.
     blas = os.environ.get('OPENBLAS_NUM_THREADS') or 'all cores'
-    reply({'ready': True, 'version': f'{torch.__version__} ({threads} thread{"" if threads == 1 else "s"}, BLAS on {blas})'})
+    # Which BLAS libraries torch loaded: Debian's torch calls whatever
+    # libblas.so.3 is selected, the reference BLAS (some 20x slower) unless
+    # an OpenBLAS package provides it.
+    torch.ones(2, 2) @ torch.ones(2, 2)
+    with open('/proc/self/maps') as maps:
+        libraries = list(dict.fromkeys(l.split()[-1] for l in maps if 'blas' in l.lower() and '/' in l))
+    reply({'ready': True, 'version': f'{torch.__version__} ({threads} thread{"" if threads == 1 else "s"}, BLAS on {blas})',
+           'blas': libraries})
     step = None
     for line in sys.stdin:
         if not line.strip():

@@ -14,6 +14,10 @@ Isa detect_isa() {
 #if defined(__x86_64__) || defined(_M_X64)
 #if defined(__GNUC__)
   __builtin_cpu_init();
+#if defined(TAPEGRAD_EMULATE_AVX512)
+  // The check build's AVX-512 kernels need only AVX2 and FMA (CMakeLists.txt).
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx512;
+#endif
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("fma"))

@@ -145,8 +145,9 @@ describe('batched gemm kernel on every ISA path', () => {
   it('computes hand-worked products with A shared and with B shared', () => {
     for (const dtype of ['float32', 'float64'] as const) {
       const Arr = dtype === 'float32' ? Float32Array : Float64Array;
-      // Packed-path sized, so the kernel takes them (direct products it declines).
-      const m = 120, n = 20, k = 1200;
+      // Packed-path sized, so the kernel takes them (direct products it
+      // declines): wider than every ISA's micro-tile (AVX-512 float32: 32).
+      const m = 120, n = 40, k = 1200;
       const a = new Arr(2 * m * k), b = new Arr(2 * k * n);
       // A_0 = all ones, A_1 = all twos; B_0 = all threes, B_1 = all fours.
       a.fill(1, 0, m * k).fill(2, m * k);
@@ -164,7 +165,7 @@ describe('batched gemm kernel on every ISA path', () => {
   });
 
   it('with count 0 computes nothing and answers as it would for any count', () => {
-    const m = 120, n = 20, k = 1200;
+    const m = 120, n = 40, k = 1200;
     const a = new Float64Array(m * k), b = new Float64Array(k * n), c = new Float64Array(m * n).fill(7);
     // Packed-sized with row-major C: taken; column-major C or a direct-sized product: declined.
     expect(native._testGemmBatch('float64', 0, m, n, k, 1, a, 0, k, 1, b, [], n, 1, 0, c, [], n, 1)).toBe(true);

@@ -1,5 +1,5 @@
 // Basic vector kernels for the avx512 path.
-#include <immintrin.h>
+#include "kernels/avx512/intrinsics.h"
 
 #include "kernels/kernels.h"
 

@@ -1,6 +1,6 @@
 // GEMM for the AVX-512 path: 12×32 (float32) and 12×16 (float64)
 // micro-tiles, two vectors wide, 24 accumulators out of 32 registers.
-#include <immintrin.h>
+#include "kernels/avx512/intrinsics.h"
 
 #include <cstdint>
 

@@ -54,8 +54,8 @@ for (const n of squares) for (const layout of ['nn', 'tn', 'nt']) shapes.push([`
 shapes.push(['mlp Y=X·W', 128, 256, 784, 'nn']);
 shapes.push(['mlp dW=Xᵀ·dY', 784, 256, 128, 'tn']);
 shapes.push(['mlp dX=dY·Wᵀ', 128, 784, 256, 'nt']);
-// A 10-class head stored [in, out] on a batch of 1024 (Y = X·W, one
-// micro-tile wide) and its weight gradient Xᵀ·dY.
+// A 10-class head stored [in, out] on a batch of 1024 (Y = X·W: dot
+// products on a contiguous copy of W's columns) and its weight gradient Xᵀ·dY.
 shapes.push(['head Y=X·W', 1024, 10, 1024, 'nn']);
 shapes.push(['head dW=Xᵀ·dY', 1024, 10, 1024, 'tn']);
 // Matrix-vector products: a 1024→1024 layer on one input row, a 1024→1

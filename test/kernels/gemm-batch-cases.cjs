@@ -181,7 +181,7 @@ function runEach(native, dtype, cs, ops) {
 // Whether the kernel must run the case (true), decline it (false), or may
 // do either (undefined: the path the kernel picks by size, which differs
 // between ISAs).
-function expectedRun(cs, ops, gemmPath) {
+function expectedRun(cs, ops, gemmPath, bytes) {
   if (cs.shared === 'both' || cs.shared === 'none') return false;
   if (cs.m === 0 || cs.n === 0 || cs.k === 0 || cs.alpha === 0) return true;
   const c = ops.c;
@@ -190,7 +190,7 @@ function expectedRun(cs, ops, gemmPath) {
   // Automatic path: dot products are left to one call each; sweeps over
   // the rows of a matrix-vector product's long operand are taken.
   if (gemmPath === 'auto') {
-    const route = kernelRoute(cs.m, cs.n, cs.k, cs.alpha, ops.a, ops.b, c);
+    const route = kernelRoute(cs.m, cs.n, cs.k, cs.alpha, ops.a, ops.b, c, bytes);
     if (route !== 'tiles') return route === 'sweeps';
   }
   // The direct path needs B with unit column stride, or A with unit row
@@ -215,7 +215,7 @@ function runAll(tg, native) {
       for (const cs of cases()) {
         n++;
         const ops = prepare(dtype, cs);
-        const want = expectedRun(cs, ops, gemmPath);
+        const want = expectedRun(cs, ops, gemmPath, dtype === 'float32' ? 4 : 8);
         tg.setNumThreads(1);
         const each = runEach(native, dtype, cs, ops);
         const desc = { dtype, ...cs, seed: undefined };

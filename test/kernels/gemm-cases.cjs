@@ -109,6 +109,11 @@ function cases() {
     [600, 2, 300], [5, 16, 40], [1030, 3, 60], [513, 4, 700], [40, 13, 90], [300, 12, 77], [3, 700, 1000],
     [2, 1030, 7]])
     for (const aL of LAYOUTS) for (const bL of LAYOUTS) add(m, n, k, { aL, bL });
+  // Narrow with B's columns not along k (copied for the dots): C rows of
+  // whole 32 bytes (tiles: 8 float32 columns, 4 and 8 float64), and B just
+  // under and over 1 MiB (float32 and float64 sides of the limit).
+  for (const [m, n, k] of [[37, 8, 300], [21, 4, 129], [3, 13, 20164], [2, 15, 17476], [4, 15, 17477]])
+    for (const bL of ['n', 'sn', 'g', 'neg']) add(m, n, k, { aL: 'n', bL });
   // k = 0 and alpha = 0 (A and B not read, NaN in A ignored), empty C.
   add(5, 7, 0, { ab: [1, 0] });
   add(5, 7, 0, { ab: [1, 2] });
@@ -178,18 +183,22 @@ function check(dtype, cs, ops, out) {
 const expected = (ops, cs, i, j) => ops.expected[i * cs.n + j];
 
 // How the kernel's automatic path computes an m×n×k product of operands
-// with these strides (gemm.inc's takes_dots and takes_sweeps, after its
-// orientation choice): 'dots' (one row or column, or under 16 columns at
-// least 128 deep, both operands along k with unit stride), 'sweeps' (the
-// long operand's rows contiguous: one row of A, or up to 12 columns of B)
-// or 'tiles'. Products
-// with nothing to add up (m, n or k = 0, alpha = 0) count as tiles.
-function kernelRoute(m, n, k, alpha, a, b, c) {
+// with these strides and `bytes` per element (gemm.inc's takes_dots and
+// takes_sweeps, after its orientation choice): 'dots' (A along k with unit
+// stride and: one row or column of B along k with unit stride, or under 16
+// columns at least 128 deep, B along k with unit stride or else copied so:
+// at most 1 MiB of it, a row of C not a whole number of 32 bytes),
+// 'sweeps' (the long operand's rows contiguous: one row of A, or up to 12
+// columns of B) or 'tiles'. Products with nothing to add up (m, n or k = 0,
+// alpha = 0) count as tiles.
+function kernelRoute(m, n, k, alpha, a, b, c, bytes) {
   let [ars, acs, brs, bcs] = [a.rs, a.cs, b.rs, b.cs];
   if (m <= 0 || n <= 0 || k <= 0 || alpha === 0) return 'tiles';
   if (c.cs !== 1 && (c.rs === 1 || (n > 1 && m > 1 && Math.abs(c.rs) < Math.abs(c.cs))))
     [m, n, ars, acs, brs, bcs] = [n, m, bcs, brs, acs, ars];
-  if ((m === 1 || n === 1 || (n < 16 && k >= 128)) && acs === 1 && brs === 1) return 'dots';
+  const narrow = n < 16 && k >= 128;
+  if (acs === 1 && brs === 1 && (m === 1 || n === 1 || narrow)) return 'dots';
+  if (acs === 1 && narrow && (n * bytes) % 32 !== 0 && n * k * bytes <= 2 ** 20) return 'dots';
   if ((m === 1 && bcs === 1) || (ars === 1 && n <= 12)) return 'sweeps';
   return 'tiles';
 }
@@ -211,7 +220,7 @@ function runAll(tg, native) {
         const ops = prepare(dtype, cs);
         tg.setNumThreads(1);
         const one = runGemm(native, dtype, cs, ops);
-        if (auto && kernelRoute(cs.m, cs.n, cs.k, cs.alpha, ops.a, ops.b, ops.c) !== 'tiles')
+        if (auto && kernelRoute(cs.m, cs.n, cs.k, cs.alpha, ops.a, ops.b, ops.c, dtype === 'float32' ? 4 : 8) !== 'tiles')
           gemv.update(Buffer.from(one.data.buffer));
         const err = check(dtype, cs, ops, one);
         checked++;

@@ -31,9 +31,7 @@ other_node() {
   script=$1
   shift
   if [ "$SANITIZE" = 1 ]; then
-    env "$@" TAPEGRAD_NATIVE="$OUT/build/tapegrad.node" LD_PRELOAD="$(g++ -print-file-name=libasan.so)" \
-      ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
-      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 node "$script"
+    env "$@" node scripts/asan-env.js "$OUT/build/tapegrad.node" node "$script"
   else
     env "$@" TAPEGRAD_NATIVE="$OUT/build/tapegrad.node" node "$script"
   fi

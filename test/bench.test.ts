@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ES module without types
 import { runBench, verify } from '../bench/suite/runner.mjs';
+// @ts-expect-error plain ES module without types
+import { blasLooksOptimised } from '../bench/common.mjs';
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -68,5 +70,21 @@ describe('bench harness', () => {
     expect(v.bad.maxError).toBeCloseTo(0.005, 9);
     expect(v.short.ok).toBe(false);
     expect(verify([1], { nan: [NaN] }, 1e-3).nan.ok).toBe(false);
+  });
+});
+
+describe("the peers' BLAS", () => {
+  const dir = '/usr/lib/x86_64-linux-gnu';
+  it('judges by the libblas.so.3 that answers sgemm, else by any optimised library loaded', () => {
+    // Debian with OpenBLAS selected: its libblas.so.3 wrapper.
+    expect(blasLooksOptimised([`${dir}/openblas-pthread/liblapack.so.3`, `${dir}/openblas-pthread/libopenblasp-r0.3.21.so`,
+      `${dir}/openblas-pthread/libblas.so.3`])).toBe(true);
+    // The reference libblas.so.3 first on the path: OpenBLAS is loaded through liblapack but not called.
+    expect(blasLooksOptimised([`${dir}/openblas-pthread/libopenblasp-r0.3.21.so`, `${dir}/openblas-pthread/liblapack.so.3`,
+      `${dir}/blas/libblas.so.3.11.0`])).toBe(false);
+    expect(blasLooksOptimised([`${dir}/blas/libblas.so.3.11.0`])).toBe(false);
+    // No libblas.so at all (a wheel linking MKL or OpenBLAS directly), or nothing found.
+    expect(blasLooksOptimised(['/opt/lib/libmkl_rt.so.2'])).toBe(true);
+    expect(blasLooksOptimised([])).toBe(false);
   });
 });

@@ -106,7 +106,6 @@ void scatter_add_kernel(const Shape& shape, const Tensor& out, const Strided& o,
   });
 }
 
-
 // Index strides for index_select / index_add: the 1-D index runs along `dim` only.
 Strided index_along(const Tensor& idx, std::size_t ndim, std::int64_t dim) {
   Strided x{Shape(ndim, 0), idx.offset()};

@@ -66,15 +66,47 @@ Tensor expand_reduced(const Tensor& g, const ReducePlan& plan, const Shape& inpu
   return expand(reshape(g, plan.kept_shape), input_shape);
 }
 
+namespace {
+
+// t with the reduced dims along which it broadcasts (stride 0, size > 1)
+// made size 1, and how many times each of its elements repeats in a group:
+// sum and mean read a repeated value once and multiply (the gradient of
+// sum() or mean() reaches the add of a bias as such a view).
+struct Unrepeated {
+  Tensor view;
+  ReducePlan plan;
+  std::int64_t repeats = 1;
+};
+
+Unrepeated without_repeats(const Tensor& t, const ReducePlan& plan) {
+  Unrepeated u{t, plan};
+  if (t.numel() == 0) return u;
+  Shape shape = t.shape();
+  for (std::int64_t d : plan.dims)
+    if (shape[d] > 1 && t.strides()[d] == 0) {
+      u.repeats *= shape[d];
+      shape[d] = 1;
+    }
+  if (u.repeats > 1) {
+    u.view = make_view(t, shape, t.strides(), t.offset());
+    u.plan.group /= u.repeats;
+  }
+  return u;
+}
+
+}  // namespace
+
 Tensor sum(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim) {
   const ReducePlan plan = plan_reduce(t, dims, keepdim, "sum");
+  const Unrepeated u = without_repeats(t, plan);
   Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
     // Accumulate in double (int64 for int32) so float32 sums keep their accuracy.
     using Acc = std::conditional_t<std::is_same_v<T, std::int32_t>, std::int64_t, double>;
     if constexpr (std::is_same_v<Acc, double>)
-      if (auto fast = fast_sum(t, plan, 1.0, "sum")) return *std::move(fast);
-    auto acc = reduce_into<T, Acc>(t, plan, Acc(0), [](Acc& a, T x, std::int64_t) { a += x; });
+      if (auto fast = fast_sum(u.view, u.plan, static_cast<double>(u.repeats), 1.0, "sum")) return *std::move(fast);
+    auto acc = reduce_into<T, Acc>(u.view, u.plan, Acc(0), [](Acc& a, T x, std::int64_t) { a += x; });
+    for (Acc& a : acc) a *= static_cast<Acc>(u.repeats);
     return tensor_from<T>(acc, plan.out_shape, "sum");
   });
   record("sum", {t}, out, [plan, in = t.shape()](const Grads& g, const Node&) {
@@ -89,12 +121,15 @@ Tensor mean(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim
     throw_type_error("mean: input must be a float32 or float64 tensor, got ", dtype_name(t.dtype()),
                      "; convert it first, e.g. x.to('float32').mean()");
   const ReducePlan plan = plan_reduce(t, dims, keepdim, "mean");
+  // Repeated values leave the mean as it is: it is the mean of the rest.
+  const Unrepeated u = without_repeats(t, plan);
   Tensor out = visit_floating(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    if (auto fast = fast_sum(t, plan, static_cast<double>(plan.group), "mean")) return *std::move(fast);
-    auto acc = reduce_into<T, double>(t, plan, 0.0, [](double& a, T x, std::int64_t) { a += x; });
+    const auto group = static_cast<double>(u.plan.group);
+    if (auto fast = fast_sum(u.view, u.plan, 1.0, group, "mean")) return *std::move(fast);
+    auto acc = reduce_into<T, double>(u.view, u.plan, 0.0, [](double& a, T x, std::int64_t) { a += x; });
     // 0 / 0 gives NaN for the mean of nothing, as in PyTorch.
-    for (double& a : acc) a /= static_cast<double>(plan.group);
+    for (double& a : acc) a /= group;
     return tensor_from<T>(acc, plan.out_shape, "mean");
   });
   record("mean", {t}, out, [plan, in = t.shape()](const Grads& g, const Node&) {

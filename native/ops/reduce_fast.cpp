@@ -78,12 +78,12 @@ void row_sums(const T* x, const BlockLayout& l, Put put) {
 }
 
 // The sums of a contiguous x seen as [outer, group, inner] over the middle
-// dim, each divided by `divisor` and rounded to T into out:
-// out[o·inner + j] = (Σ_g x[(o·group + g)·inner + j]) / divisor.
+// dim, each times `repeats`, divided by `divisor` and rounded to T into out:
+// out[o·inner + j] = (Σ_g x[(o·group + g)·inner + j]) · repeats / divisor.
 template <typename T>
-void sums(const T* x, const BlockLayout& l, double divisor, T* out) {
+void sums(const T* x, const BlockLayout& l, double repeats, double divisor, T* out) {
   const std::int64_t outer = l.outer, group = l.group, inner = l.inner;
-  const auto put = [&](std::int64_t i, double sum) { out[i] = static_cast<T>(sum / divisor); };
+  const auto put = [&](std::int64_t i, double sum) { out[i] = static_cast<T>(sum * repeats / divisor); };
   if (outer * inner == 0) return;
   if (inner == 1) return row_sums<Terms::Values>(x, l, put);
   // Column sums of each [group, inner] slice. Rows are summed in blocks of
@@ -202,16 +202,17 @@ std::optional<Tensor> fast_norm(const Tensor& t, const ReducePlan& plan, double 
   return out;
 }
 
-std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double divisor, const char* op) {
+std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double repeats, double divisor,
+                               const char* op) {
   if (!is_floating(t.dtype())) return std::nullopt;
   const std::optional<BlockLayout> layout = block_layout(t, plan);
   if (!layout) return std::nullopt;
   const Tensor x = contiguous_data(t);
   Tensor out = empty(plan.out_shape, x.dtype(), op);
   if (x.dtype() == DType::Float32)
-    sums<float>(x.data<float>(), *layout, divisor, out.data<float>());
+    sums<float>(x.data<float>(), *layout, repeats, divisor, out.data<float>());
   else
-    sums<double>(x.data<double>(), *layout, divisor, out.data<double>());
+    sums<double>(x.data<double>(), *layout, repeats, divisor, out.data<double>());
   return out;
 }
 

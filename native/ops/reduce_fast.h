@@ -15,10 +15,12 @@
 
 namespace tapegrad::ops {
 
-// The group sums (in double) divided by `divisor` (1 for sum, the group size
-// for mean) and rounded once, as a new tensor of plan.out_shape; nullopt
-// when the layout has no fast path.
-std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double divisor, const char* op);
+// The group sums (in double) times `repeats` (how many times each element
+// counts), divided by `divisor` (1 for sum, the group size for mean) and
+// rounded once, as a new tensor of plan.out_shape; nullopt when the layout
+// has no fast path.
+std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double repeats, double divisor,
+                               const char* op);
 
 // Per group, Σ (x - mean)² - (Σ (x - mean))²/n in double (the corrected
 // two-pass sum of squared deviations of var and std), the mean and both

@@ -1,5 +1,6 @@
 // sum, mean and var over inputs reduced over one block of dims (the blocked
-// fast path, any layout; var's over trailing dims) and over other dims,
+// fast path, any layout; var's over trailing dims) and over other dims, and
+// over views that broadcast along a reduced or a kept dim,
 // against compensated float64 references (prod: in-order products), and max
 // and min exactly; prints a digest of every result bit so that runs on
 // other ISA paths and thread counts can be compared exactly.
@@ -53,12 +54,23 @@ function runAll(tg) {
   let cases = 0;
   for (const dtype of ['float32', 'float64'])
     for (const [shape, dims] of CASES)
-      for (const layout of ['contiguous', 'transposed']) {
+      for (const layout of ['contiguous', 'transposed', 'repeated', 'broadcast']) {
         const n = shape.reduce((a, b) => a * b, 1);
-        let x = tg.tensor(values(n, cases + 1), { shape, dtype });
+        // repeated: expanded along its first reduced dim of size > 1 (each
+        // value counts that many times); broadcast: along its first kept one.
+        const expandedDim = layout === 'repeated' ? shape.findIndex((s, d) => s > 1 && dims.includes(d))
+          : layout === 'broadcast' ? shape.findIndex((s, d) => s > 1 && !dims.includes(d)) : -1;
+        const baseShape = shape.map((s, d) => (d === expandedDim ? 1 : s));
+        let x;
         if (layout === 'transposed') {
           if (shape.length < 2) continue;
+          x = tg.tensor(values(n, cases + 1), { shape, dtype });
           x = x.transpose(0, 1).contiguous().transpose(0, 1);  // same values, not contiguous
+        } else if (layout === 'contiguous') {
+          x = tg.tensor(values(n, cases + 1), { shape, dtype });
+        } else {
+          if (expandedDim < 0) continue;
+          x = tg.tensor(values(n / shape[expandedDim], cases + 1), { shape: baseShape, dtype }).expand(shape);
         }
         const xv = x.data();
         // Reference per output over the logical values.
@@ -78,6 +90,9 @@ function runAll(tg) {
           near1Groups[pos].push(near1Values[i]);
         }
         for (const op of ['sum', 'mean', 'var', 'max', 'min', 'prod']) {
+          // One value repeated 2^19 times: its product underflows, where the
+          // in-order reference stalls among the subnormals.
+          if (op === 'prod' && layout === 'repeated') continue;
           const extremum = op === 'max' || op === 'min';
           if (extremum && groups.some((g) => g.length === 0)) continue;  // a RangeError, as PyTorch
           const out = op === 'prod' ? near1.prod(dims) : x[op](dims);
@@ -101,9 +116,12 @@ function runAll(tg) {
             const want = dtype === 'float32' ? Math.fround(exact) : exact;
             // The blocked fast path (the reduced dims of size > 1 one block, any
             // layout: a strided one is copied; for var trailing dims) is held
-            // to a tighter bound than the generic running sums.
-            const pattern = shape.map((s, d) => (s === 1 ? '' : dims.includes(d) ? 'r' : 'k')).join('');
-            const generic = process.env.TAPEGRAD_ELEMENTWISE === 'generic';
+            // to a tighter bound than the generic running sums. sum and mean
+            // leave a repeated dim out; other views that broadcast take the
+            // generic loops.
+            const sumsOnce = layout === 'repeated' && (op === 'sum' || op === 'mean');
+            const pattern = (sumsOnce ? baseShape : shape).map((s, d) => (s === 1 ? '' : dims.includes(d) ? 'r' : 'k')).join('');
+            const generic = process.env.TAPEGRAD_ELEMENTWISE === 'generic' || (expandedDim >= 0 && !sumsOnce);
             const fast = !generic && (op === 'var' ? /^k*r+$/ : /^k*r+k*$/).test(pattern);
             const tol = dtype === 'float32' ? 6e-8 * Math.abs(exact) + 1e-12 * scale : (fast ? 2e-14 : 1e-12) * scale;
             const ok = Number.isNaN(exact) ? Number.isNaN(got[j]) : got[j] === want || (!extremum && Math.abs(got[j] - want) <= tol);

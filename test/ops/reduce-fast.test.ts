@@ -29,4 +29,21 @@ describe('sum and mean fast path', () => {
     expect(Number.isNaN(tg.tensor([1, NaN, 2]).sum().item())).toBe(true);
     expect(tg.tensor([1, Infinity]).sum().item()).toBe(Infinity);
   });
+
+  it('a view repeating values along reduced dims counts each repeat', () => {
+    // [[1], [2]] expanded to 2 x 3 x 4 along dims 1 (reduced below) and 2.
+    const x = tg.tensor([[[1]], [[2]]]).expand([2, 3, 4]);
+    expect(x.sum().item()).toBe(36);
+    expect(x.sum([1]).toArray()).toEqual([[3, 3, 3, 3], [6, 6, 6, 6]]);
+    expect(x.sum([0, 1], true).toArray()).toEqual([[[9, 9, 9, 9]]]);
+    expect(x.mean([1, 2]).toArray()).toEqual([1, 2]);
+    expect(tg.tensor([[7]], { dtype: 'int32' }).expand([5, 3]).sum([0]).toArray()).toEqual([35, 35, 35]);
+    expect(tg.tensor([[0.1]], { dtype: 'float64' }).expand([3, 1000]).sum().item()).toBe(0.1 * 3000);
+    expect(Number.isNaN(tg.tensor([NaN]).expand([4]).mean().item())).toBe(true);
+    expect(tg.tensor([[1]]).expand([0, 3]).sum([0]).toArray()).toEqual([0, 0, 0]);
+    // The gradient of sum() reaches a broadcast add as such a view.
+    const w = tg.ones([3], { requiresGrad: true });
+    tg.ones([5, 3]).add(w).sum().backward();
+    expect(w.grad!.toArray()).toEqual([5, 5, 5]);
+  });
 });

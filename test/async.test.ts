@@ -23,6 +23,17 @@ describe('backwardAsync', () => {
     tg.noGrad(() => b.w.addInPlace(1)); // unlocked again
   });
 
+  it('locks the gradient it starts from while it runs', async () => {
+    const x = tg.randn([512, 512], { requiresGrad: true });
+    const y = x.mul(x);
+    const g = tg.ones([512, 512]);
+    const pending = y.backwardAsync(g);
+    expect(() => g.fill(100)).toThrow(/in use by a running async operation/);
+    await pending;
+    expect(Array.from(x.grad!.data())).toEqual(Array.from(x.mul(2).data()));
+    g.fill(100); // unlocked again
+  });
+
   it('rejects with the same error classes as backward', async () => {
     const x = tg.tensor([1, 2], { requiresGrad: true });
     const y = x.mul(x).sum();

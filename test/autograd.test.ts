@@ -133,6 +133,21 @@ describe('backward', () => {
     });
     expect(x.grad!.item()).toBe(1);
   });
+
+  it('frees deep graphs whose nodes save their inputs, with no backward run', () => {
+    // Each mul saves both inputs, and a saved input holds the node before
+    // it: 70,000 such steps overflowed the stack when the graph was freed
+    // (at dispose, garbage collection or exit).
+    const w = tg.full([1], 0.999, { dtype: 'float64', requiresGrad: true });
+    let last = 0;
+    tg.tidy(() => {
+      let y = tg.ones([1], { dtype: 'float64', requiresGrad: true });
+      for (let i = 0; i < 200000; i++) y = y.mul(w);
+      last = y.item();
+    });
+    expect(last).toBeCloseTo(Math.pow(0.999, 200000), 90);
+    expect(w.grad).toBe(null);
+  });
 });
 
 describe('grad()', () => {

@@ -232,6 +232,21 @@ describe('bad input', () => {
     expect(() => tg.tensor(new Float32Array(5), { shape: [2, 3] })).toThrow(RangeError);
   });
 
+  it('reads the shape before the data: a shape getter that shrinks or detaches the buffer is caught', () => {
+    // Reading the data's memory after the getter ran read freed memory (a crash).
+    const buffer = new ArrayBuffer(64, { maxByteLength: 64 });
+    const data = new Float32Array(buffer).fill(1);
+    const shape: number[] = [];
+    Object.defineProperty(shape, 0, { get: () => { buffer.resize(0); return 16; } });
+    shape.length = 1;
+    expect(() => tg.tensor(data, { shape })).toThrow(/tensor: data has 0 elements but shape \[16\] needs 16/);
+    const detached = new Float32Array(1 << 20).fill(2);
+    const shape2: number[] = [];
+    Object.defineProperty(shape2, 0, { get: () => { structuredClone(detached.buffer, { transfer: [detached.buffer] }); return 1 << 20; } });
+    shape2.length = 1;
+    expect(() => tg.tensor(detached, { shape: shape2 })).toThrow(/tensor: data has 0 elements/);
+  });
+
   it('rejects bad dims', () => {
     expect(() => tg.zeros([2, -1])).toThrow(/zeros: shape must hold non-negative integers, got -1 at index 1/);
     expect(() => tg.zeros([1.5])).toThrow(RangeError);

@@ -251,6 +251,8 @@ class BackwardJob final {
         if (e.node && seen.insert(e.node.get()).second) stack.push_back(e.node.get());
     }
     locks.reads.insert(locks.reads.end(), roots_.begin(), roots_.end());
+    for (const Tensor& g : grads_)  // read by the first node, on the background thread
+      if (g.defined()) locks.reads.push_back(g);
     lock_all(locks);
   }
 

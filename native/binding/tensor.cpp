@@ -20,9 +20,13 @@ namespace {
 // fromData(typedArray, shape, dtype, opName)
 Tensor from_data(OpArgs& info) {
   const std::string op = info.is_string(3) ? info.string(3, "tensor", "opName") : "tensor";
-  const ElementsView data = info.elements(0, op.c_str());
+  // The shape and dtype first: reading them can run JS (an array getter)
+  // that detaches or shrinks the data's buffer. No JS runs between taking
+  // the data pointer and copying from it.
   const Shape shape = info.shape(1, op.c_str(), "shape");
-  return ops::from_data(data.bytes, data.dtype, data.count, shape, info.dtype(2, op.c_str()), op.c_str());
+  const DType dtype = info.dtype(2, op.c_str());
+  const ElementsView data = info.elements(0, op.c_str());
+  return ops::from_data(data.bytes, data.dtype, data.count, shape, dtype, op.c_str());
 }
 
 // full(shape, value, dtype, opName)

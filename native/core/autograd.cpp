@@ -22,7 +22,11 @@ Node::Node(EdgeList edges)
 
 // Long chains (an RNN over thousands of steps) would overflow the stack if
 // each node's destructor released the next one recursively: move edges that
-// hold the last reference onto a heap stack instead.
+// hold the last reference onto a heap stack instead. A node's saved tensors
+// are dropped before its edges are looked at: a saved input holds its own
+// grad_fn, the node the edge leads to (mul saves both inputs), which would
+// otherwise still have two owners here and be freed recursively later.
+// (A derived node's saved state is gone by the time ~Node runs.)
 Node::~Node() {
   std::vector<std::shared_ptr<Node>> stack;
   auto take = [&stack](EdgeList& edges) {
@@ -34,6 +38,7 @@ Node::~Node() {
   while (!stack.empty()) {
     std::shared_ptr<Node> node = std::move(stack.back());
     stack.pop_back();
+    node->release_saved();
     take(node->next_edges);
   }
 }

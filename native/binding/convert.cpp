@@ -1,6 +1,7 @@
 #include "binding/convert.h"
 
 #include <cmath>
+#include <limits>
 #include <new>
 
 #include "binding/addon.h"
@@ -237,12 +238,17 @@ DType arg_dtype(const Napi::CallbackInfo& info, std::size_t i, const char* op) {
   return parse_dtype(v.As<Napi::String>().Utf8Value(), op);
 }
 
-Shape arg_shape(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg, bool allow_minus_one) {
+namespace {
+
+// An array of integers, each >= 0 (or -1 when allowed), of at most `max_length`
+// entries (named `entries` in the message).
+Shape arg_integers(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg, bool allow_minus_one,
+                   std::uint32_t max_length, const char* entries) {
   const Napi::Value v = info[i];
   if (!v.IsArray()) throw_type_error(op, ": ", arg, " must be an array of integers, got ", describe(v));
   const Napi::Array a = v.As<Napi::Array>();
   const std::uint32_t n = a.Length();
-  if (n > 64) throw_range_error(op, ": ", arg, " has ", n, " dimensions; at most 64 are supported");
+  if (n > max_length) throw_range_error(op, ": ", arg, " has ", n, " ", entries, "; at most ", max_length, " are supported");
   Shape shape(n);
   for (std::uint32_t k = 0; k < n; ++k) {
     const Napi::Value e = a.Get(k);
@@ -253,6 +259,16 @@ Shape arg_shape(const Napi::CallbackInfo& info, std::size_t i, const char* op, c
     shape[k] = static_cast<std::int64_t>(x);
   }
   return shape;
+}
+
+}  // namespace
+
+Shape arg_shape(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg, bool allow_minus_one) {
+  return arg_integers(info, i, op, arg, allow_minus_one, 64, "dimensions");
+}
+
+Shape arg_sizes(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg) {
+  return arg_integers(info, i, op, arg, false, std::numeric_limits<std::uint32_t>::max(), "entries");
 }
 
 std::vector<std::int64_t> arg_dims(const Napi::CallbackInfo& info, std::size_t i, const char* op) {

@@ -60,6 +60,8 @@ DType arg_dtype(const Napi::CallbackInfo& info, std::size_t i, const char* op);
 // An array of integers; with allow_minus_one, -1 entries pass (reshape).
 Shape arg_shape(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg,
                 bool allow_minus_one = false);
+// An array of non-negative integers of any length (split's piece sizes).
+Shape arg_sizes(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
 // A number or an array of integer dims; undefined/null gives an empty list (all dims).
 std::vector<std::int64_t> arg_dims(const Napi::CallbackInfo& info, std::size_t i, const char* op);
 // An array of tensor handles; with `keys`, also each handle's key (read

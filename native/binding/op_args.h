@@ -61,6 +61,9 @@ class OpArgs {
   Shape shape(std::size_t i, const char* op, const char* arg, bool allow_minus_one = false) {
     return answer<Shape>([&] { return arg_shape(*info_, i, op, arg, allow_minus_one); });
   }
+  Shape sizes(std::size_t i, const char* op, const char* arg) {
+    return answer<Shape>([&] { return arg_sizes(*info_, i, op, arg); });
+  }
   std::vector<std::int64_t> dims(std::size_t i, const char* op) {
     return answer<std::vector<std::int64_t>>([&] { return arg_dims(*info_, i, op); });
   }

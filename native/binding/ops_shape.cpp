@@ -90,7 +90,7 @@ std::vector<Tensor> split(OpArgs& info) {
   const Tensor t = info.tensor(0, "split", "input");
   const std::int64_t dim = info.integer(2, "split", "dim");
   if (info.is_array(1)) {
-    const Shape sizes = info.shape(1, "split", "splitSizeOrSections");
+    const Shape sizes = info.sizes(1, "split", "splitSizeOrSections");
     return ops::split_with_sizes(t, std::vector<std::int64_t>(sizes.begin(), sizes.end()), dim);
   }
   return ops::split(t, info.integer(1, "split", "splitSizeOrSections"), dim);

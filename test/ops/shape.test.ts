@@ -339,6 +339,10 @@ describe('split and chunk', () => {
     const parts = tg.arange(6).split([1, 0, 5]);
     expect(parts.map((p) => p.toArray())).toEqual([[0], [], [1, 2, 3, 4, 5]]);
     expect(tg.zeros([2, 5]).split([2, 3], 1).map((p) => p.shape)).toEqual([[2, 2], [2, 3]]);
+    // Any number of sections (the 64-entry cap is for shapes).
+    const many = tg.arange(100).split(new Array(100).fill(1));
+    expect(many.length).toBe(100);
+    expect(many[99]!.toArray()).toEqual([99]);
   });
 
   it('pieces are views of the input', () => {

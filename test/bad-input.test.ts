@@ -764,3 +764,56 @@ describe('a dataset whose tensor was disposed after it was made', () => {
     x.dispose();
   });
 });
+
+describe('a crafted checkpoint resumed as the README shows', () => {
+  // Names in a file are data: whatever a load says about them, none may reach
+  // Object.prototype (which every object of the process shares).
+  const { addPrefix, selectPrefix } = tg.nn.utils;
+  const flag = () => tg.tensor(1, { dtype: 'int32' });
+  const cases: [string, RegExp][] = [
+    ['model.__proto__.isAdmin', /^loadStateDict: unexpected keys: __proto__\.isAdmin$/],
+    ['optimizer.__proto__.isAdmin', /^SGD\.loadStateDict: the state dict has a key '__proto__'/],
+    ['optimizer.paramGroups.0.__proto__.isAdmin', /^SGD\.loadStateDict: group 0 has option '__proto__', which SGD does not have/],
+    ['optimizer.state.__proto__.isAdmin', /^SGD\.loadStateDict: state key '__proto__' is not a parameter index/],
+    ['optimizer.state.0.__proto__.isAdmin', /^SGD\.loadStateDict: state of parameter 0 has a key '__proto__'/],
+    ['optimizer.state.0.tensors.__proto__', /^SGD\.loadStateDict: state '__proto__' of parameter 0 is not a state tensor of SGD/],
+    ['optimizer.constructor.prototype.isAdmin', /^SGD\.loadStateDict: the state dict has a key 'constructor'/],
+    ['scheduler.__proto__.isAdmin', /^StepLR\.loadStateDict: the state dict has a key '__proto__'/],
+    ['scheduler.baseLrs.__proto__.isAdmin', /^stateDictFromTensors: 'baseLrs\.__proto__\.isAdmin' is below 'baseLrs', which is a value$/],
+  ];
+  for (const [name, message] of cases) {
+    it(`${name}: a named error, and Object.prototype as it was`, () => {
+      const model = new tg.nn.Linear(2, 1);
+      const opt = new tg.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+      const sched = new tg.optim.lrScheduler.StepLR(opt, { stepSize: 1 });
+      model.forward(tg.ones([1, 2])).sum().backward();
+      opt.step();
+      sched.step();
+      const bytes = tg.serialize({
+        ...addPrefix('model.', model.stateDict()),
+        ...addPrefix('optimizer.', tg.optim.stateDictToTensors(opt.stateDict())),
+        ...addPrefix('scheduler.', tg.optim.stateDictToTensors(sched.stateDict())),
+        [name]: name.endsWith('tensors.__proto__') ? tg.zeros([2]) : flag(),
+      });
+      const before = Object.getOwnPropertyNames(Object.prototype);
+      try {
+        const checkpoint = tg.deserialize(bytes).tensors;
+        let error: unknown;
+        try {
+          model.loadStateDict(selectPrefix('model.', checkpoint));
+          opt.loadStateDict(tg.optim.stateDictFromTensors(selectPrefix('optimizer.', checkpoint)));
+          sched.loadStateDict(tg.optim.stateDictFromTensors(selectPrefix('scheduler.', checkpoint)));
+        } catch (e) {
+          error = e;
+        }
+        expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+        expect(Object.getOwnPropertyNames(Object.prototype)).toEqual(before);
+        expect(error).toBeInstanceOf(Error);
+        expect((error as Error).message).toMatch(message);
+      } finally {
+        for (const key of Object.getOwnPropertyNames(Object.prototype))
+          if (!before.includes(key)) delete (Object.prototype as Record<string, unknown>)[key];
+      }
+    });
+  }
+});

@@ -223,6 +223,34 @@ describe('stateDictToTensors / stateDictFromTensors', () => {
     expect(() => stateDictFromTensors({ a: tg.ones([]), 'a.b': tg.ones([]) })).toThrow(/is below 'a', which is a value/);
     expect(() => stateDictFromTensors({ 'a..b': tg.ones([]) })).toThrow(/not a dotted name/);
   });
+
+  it('a name from a file never writes through __proto__: such names are keys of ordinary objects', () => {
+    const flag = () => tg.tensor(1, { dtype: 'int32' });
+    try {
+      const back = stateDictFromTensors({ '__proto__.isAdmin': flag(), 'a.__proto__.isAdmin': flag() });
+      expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+      expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+      expect(Object.keys(back)).toEqual(['__proto__', 'a']);
+      expect(Object.hasOwn(back, '__proto__')).toBe(true);
+      expect(back['__proto__']).toEqual({ isAdmin: true });
+      expect(Object.hasOwn(back.a, '__proto__')).toBe(true);
+      const more = stateDictFromTensors({ 'constructor.isAdmin': flag(), 'prototype.isAdmin': flag(), toString: flag() });
+      expect(Object.keys(more)).toEqual(['constructor', 'prototype', 'toString']);
+      expect(more.constructor).toEqual({ isAdmin: true });
+      expect(more.toString).toBe(true);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).isAdmin;
+    }
+  });
+
+  it('keys that Object.prototype has round trip as own keys', () => {
+    const dict = JSON.parse('{"__proto__":1,"constructor":{"x":2},"toString":[3,4],"valueOf":true}') as Record<string, unknown>;
+    const t = stateDictToTensors(dict);
+    expect(Object.keys(t).sort()).toEqual(['__proto__', 'constructor.x', 'toString', 'valueOf']);
+    expect(Object.getPrototypeOf(t)).toBe(Object.prototype);
+    const back = stateDictFromTensors(t);
+    expect(Object.entries(back)).toEqual([['__proto__', 1], ['constructor', { x: 2 }], ['toString', [3, 4]], ['valueOf', true]]);
+  });
 });
 
 describe('Optimizer.loadStateDict validates before changing anything', () => {
@@ -261,6 +289,62 @@ describe('Optimizer.loadStateDict validates before changing anything', () => {
     expect(() => new Adam([param(2), param(3)]).loadStateDict(badStep)).toThrow(/step count of parameter 0 must be a non-negative integer, got 1.5/);
     expect(() => new Adam([param(2), param(3)]).loadStateDict({ ...dict, state: { 7: dict.state[0]! } })).toThrow(/state for parameter 7, which does not exist/);
     expect(() => new Adam([param(2)]).loadStateDict(null as never)).toThrow(TypeError);
+  });
+
+  it('refuses state tensors of names it does not hold, listing those it does', () => {
+    const dict = trained();
+    const { exp_avg: m, ...rest } = dict.state[0]!.tensors;
+    const renamed = { ...dict, state: { ...dict.state, 0: { ...dict.state[0]!, tensors: { ...rest, expAvg: m! } } } };
+    // Accepted, exp_avg would restart at zero while the step count goes on.
+    expect(() => new Adam([param(2), param(3)]).loadStateDict(renamed)).toThrow(
+      /^Adam.loadStateDict: state 'expAvg' of parameter 0 is not a state tensor of Adam \(expected exp_avg, exp_avg_sq, max_exp_avg_sq\)$/,
+    );
+    const makers: [string, (ps: tg.Tensor[]) => Opt][] = [
+      ['SGD', (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9 })],
+      ['AdamW', (ps) => new AdamW(ps)],
+      ['RMSprop', (ps) => new RMSprop(ps, { centered: true, momentum: 0.5 })],
+      ['Adagrad', (ps) => new Adagrad(ps)],
+    ];
+    for (const [name, make] of makers) {
+      const opt = make([param(2)]);
+      opt.step();
+      const own = opt.stateDict();
+      make([param(2)]).loadStateDict(own);
+      const extra = { ...own, state: { 0: { ...own.state[0]!, tensors: { ...own.state[0]!.tensors, constructor: tg.zeros([2]) } } } };
+      expect(() => make([param(2)]).loadStateDict(extra)).toThrow(new RegExp(`^${name}.loadStateDict: state 'constructor' of parameter 0 is not a state tensor of ${name}`));
+    }
+  });
+
+  it('state keys are parameter indices as String(i) writes them: no second name for a parameter', () => {
+    const dict = trained();
+    for (const key of ['00', '0.0', '0e0', '-0', ' 0', '+0', '0x0', '1.'])
+      expect(() => new Adam([param(2), param(3)]).loadStateDict({ ...dict, state: { [key]: dict.state[1]! } })).toThrow(
+        `Adam.loadStateDict: state key '${key}' is not a parameter index; expected one of '0' to '1', as String(i) writes them`,
+      );
+    // Both would be parameter 0, the last silently winning.
+    expect(() => new Adam([param(2), param(3)]).loadStateDict({ ...dict, state: { 0: dict.state[0]!, '00': dict.state[0]! } as never })).toThrow(/state key '00'/);
+    const tensors = addPrefix('state.00.', stateDictToTensors(dict.state[0]!));
+    const fromFile = stateDictFromTensors({ ...stateDictToTensors({ paramGroups: dict.paramGroups }), ...tensors });
+    expect(() => new Adam([param(2), param(3)]).loadStateDict(fromFile)).toThrow(/state key '00' is not a parameter index/);
+  });
+
+  it('only own properties count: option names Object.prototype has are unknown options, inherited fields are absent', () => {
+    const dict = trained();
+    for (const key of ['constructor', 'toString']) {
+      const group = { ...dict.paramGroups[0]!, [key]: 1 };
+      expect(() => new Adam([param(2), param(3)]).loadStateDict({ ...dict, paramGroups: [group] })).toThrow(
+        `Adam.loadStateDict: group 0 has option '${key}', which Adam does not have`,
+      );
+    }
+    expect(() => new Adam([param(2), param(3)]).loadStateDict(Object.create(dict))).toThrow(/expected an object with paramGroups/);
+    expect(() => new Adam([param(2), param(3)]).loadStateDict({ ...dict, extra: 1 } as never)).toThrow(
+      /^Adam.loadStateDict: the state dict has a key 'extra'; expected paramGroups and state, as stateDict\(\) returns$/,
+    );
+    expect(() => new Adam([param(2), param(3)]).loadStateDict({ ...dict, state: { 0: { ...dict.state[0]!, stepCount: 1 } as never } })).toThrow(
+      /^Adam.loadStateDict: state of parameter 0 has a key 'stepCount'; expected step and tensors$/,
+    );
+    const inheritedStep = { ...dict, state: { 0: Object.assign(Object.create({ step: 1 }), { tensors: dict.state[0]!.tensors }) } };
+    expect(() => new Adam([param(2), param(3)]).loadStateDict(inheritedStep)).toThrow(/step count of parameter 0 must be a non-negative integer, got undefined/);
   });
 
   it('a failed load leaves the optimizer as it was', () => {
@@ -319,6 +403,13 @@ describe('scheduler state dicts', () => {
     expect(c.o.paramGroups[0]!.lr).toBe(a.o.paramGroups[0]!.lr);
     expect(c.s.stateDict()).toEqual(a.s.stateDict());
     expect(() => c.s.loadStateDict({ best: 1, badEpochs: -1, cooldownCounter: 0, lastEpoch: 0 })).toThrow(/badEpochs must be a non-negative integer/);
+    expect(() => c.s.loadStateDict({ best: NaN, badEpochs: 0, cooldownCounter: 0, lastEpoch: 0 })).toThrow(
+      /^ReduceLROnPlateau.loadStateDict: best must be a number, got NaN$/,
+    );
+    expect(() => c.s.loadStateDict({ ...a.s.stateDict(), patience: 3 } as never)).toThrow(
+      /^ReduceLROnPlateau.loadStateDict: the state dict has a key 'patience'; expected best, badEpochs, cooldownCounter, lastEpoch/,
+    );
+    expect(c.s.stateDict()).toEqual(a.s.stateDict());
   });
 
   it('LRScheduler.loadStateDict checks its input', () => {
@@ -328,6 +419,35 @@ describe('scheduler state dicts', () => {
     expect(() => s.loadStateDict({ lastEpoch: 3, baseLrs: [1, 2] })).toThrow(/baseLrs must be 1 numbers, one per parameter group/);
     s.loadStateDict({ lastEpoch: 4, baseLrs: [2] });
     expect(o.paramGroups[0]!.lr).toBeCloseTo(0.02, 15);
+  });
+
+  it('LRScheduler.loadStateDict checks baseLrs as the optimizer checks an lr, one per group of the optimizer', () => {
+    const o = new SGD([tg.zeros([1], { requiresGrad: true })], { lr: 1 });
+    const s = new lrScheduler.StepLR(o, { stepSize: 2 });
+    // A negative lr would be gradient ascent.
+    for (const [bad, shown] of [[-1, '-1'], [NaN, 'NaN'], ['1', '1'], [null, 'null']] as const)
+      expect(() => s.loadStateDict({ lastEpoch: 3, baseLrs: [bad as number] })).toThrow(
+        new RegExp(`^StepLR.loadStateDict: baseLrs\\[0\\] must be a non-negative number, got ${shown}$`),
+      );
+    expect(() => s.loadStateDict(Object.create({ lastEpoch: 3, baseLrs: [1] }))).toThrow(/lastEpoch must be an integer >= -1, got undefined/);
+    expect(() => s.loadStateDict({ lastEpoch: 3, baseLrs: [1], gamma: 2 } as never)).toThrow(
+      /^StepLR.loadStateDict: the state dict has a key 'gamma'; expected lastEpoch and baseLrs, as stateDict\(\) returns$/,
+    );
+    expect([s.lastEpoch, s.baseLrs, o.paramGroups[0]!.lr]).toEqual([0, [1], 1]);
+    // A group added after the scheduler was made: the state dict must cover it.
+    o.addParamGroup({ params: [tg.zeros([1], { requiresGrad: true })], lr: 0.5 });
+    expect(() => s.loadStateDict({ lastEpoch: 2, baseLrs: [1] })).toThrow(/^StepLR.loadStateDict: baseLrs must be 2 numbers, one per parameter group of the optimizer, got 1$/);
+    s.loadStateDict({ lastEpoch: 2, baseLrs: [1, 0.5] });
+    expect(s.baseLrs).toEqual([1, 0.5]);
+    expect(o.paramGroups.map((g) => g.lr)).toEqual([0.1, 0.05]);
+  });
+
+  it('a scheduler load that fails changes nothing (OneCycleLR past totalSteps)', () => {
+    const o = new SGD([tg.zeros([1], { requiresGrad: true })], { lr: 1 });
+    const s = new lrScheduler.OneCycleLR(o, { maxLr: 0.1, totalSteps: 10 });
+    const before = [s.stateDict(), o.paramGroups[0]!.lr];
+    expect(() => s.loadStateDict({ lastEpoch: 10, baseLrs: [0.5] })).toThrow(/OneCycleLR: stepped 11 times, more than totalSteps \(10\)/);
+    expect([s.stateDict(), o.paramGroups[0]!.lr]).toEqual(before);
   });
 });
 

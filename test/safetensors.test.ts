@@ -108,6 +108,44 @@ describe('safetensors round trips', () => {
   });
 });
 
+// Tensor names are data: the reference implementation takes any string, so
+// names that Object.prototype also has are ordinary own keys both ways.
+describe('safetensors names that Object.prototype has', () => {
+  const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+  // Own properties, as JSON.parse makes them (an object literal's __proto__ would set the prototype).
+  const named = () => Object.fromEntries(names.map((n, i) => [n, tg.tensor([i + 1])])) as Record<string, tg.Tensor>;
+
+  it('a file from another writer that names a tensor __proto__ gives it as an own key', () => {
+    const json = Buffer.from('{"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}');
+    const file = Buffer.alloc(8 + json.length + 8);
+    file.writeBigUInt64LE(BigInt(json.length));
+    json.copy(file, 8);
+    file.set(bytesOf(new Float32Array([5, 6])), 8 + json.length);
+    const { tensors } = tg.deserialize(file);
+    expect(Object.getPrototypeOf(tensors)).toBe(Object.prototype);
+    expect(Object.keys(tensors)).toEqual(['__proto__', 'x']);
+    expect(Object.hasOwn(tensors, '__proto__')).toBe(true);
+    expect(tensors['__proto__']!.toArray()).toEqual([5]);
+  });
+
+  it('round trip through serialize, a file and the reference reader, from an object or a Map', () => {
+    const tensors = named();
+    const metadata = JSON.parse('{"__proto__":"m","constructor":"c"}') as Record<string, string>;
+    const buf = tg.serialize(tensors, { metadata });
+    expect(Object.keys(ref.read(buf).header).sort()).toEqual(['__metadata__', ...names].sort());
+    const back = tg.deserialize(buf);
+    expect(Object.getPrototypeOf(back.tensors)).toBe(Object.prototype);
+    expect(Object.keys(back.tensors).sort()).toEqual([...names].sort());
+    for (const n of names) expect(back.tensors[n]!.toArray()).toEqual(tensors[n]!.toArray());
+    expect(Object.entries(back.metadata!)).toEqual([['__proto__', 'm'], ['constructor', 'c']]);
+    const file = path.join(dir, 'names.safetensors');
+    tg.saveSync(new Map(Object.entries(tensors)), file);
+    const loaded = tg.loadSync(file);
+    expect(Object.keys(loaded).sort()).toEqual([...names].sort());
+    expect(loaded['__proto__']!.toArray()).toEqual([1]);
+  });
+});
+
 describe('safetensors rejects malformed files', () => {
   const good = () => ref.write([{ name: 'x', dtype: 'F32', shape: [2], bytes: bytesOf(new Float32Array([1, 2])) }]);
   const withHeader = (header: string, data = new Uint8Array(8)) => {
@@ -136,6 +174,7 @@ describe('safetensors rejects malformed files', () => {
     ['not an object', () => withHeader('{"x": 3}'), /must be an object/],
     ['duplicate names', () => withHeader('{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}'), /duplicate key "x"/],
     ['unknown dtype', () => withHeader('{"x":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}'), /dtype "Q4"; supported/],
+    ['a dtype that Object.prototype has', () => withHeader('{"x":{"dtype":"toString","shape":[2],"data_offsets":[0,8]}}'), /dtype "toString"; supported/],
     ['shape not matching offsets', () => withHeader('{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}'), /needs 12 bytes, but its data_offsets cover 8/],
     ['negative shape', () => withHeader('{"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}'), /non-negative integers/],
     ['offsets reversed', () => withHeader('{"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}'), /begin <= end/],

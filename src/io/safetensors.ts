@@ -94,7 +94,7 @@ function decode(bytes: Uint8Array, op: string): SafetensorsContents {
     }
     if (!isPlainObject(info)) fail(op, `the entry for tensor '${name}' must be an object`);
     const { dtype, shape, data_offsets: offsets } = info;
-    if (typeof dtype !== 'string' || !(dtype in BYTES))
+    if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype))
       fail(op, `tensor '${name}' has dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(BYTES).join(', ')}`);
     if (!Array.isArray(shape) || !shape.every(safeInteger))
       fail(op, `tensor '${name}' has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
@@ -128,8 +128,8 @@ function decode(bytes: Uint8Array, op: string): SafetensorsContents {
       ? `the tensors need ${cursor} bytes of data, but the file has ${dataLength}`
       : `the file has ${dataLength - cursor} bytes after the last tensor`);
 
-  const tensors: Record<string, Tensor> = {};
-  for (const e of entries) tensors[e.name] = readTensor(op, bytes, dataStart, e);
+  // Own properties, as JSON.parse makes them: a tensor named '__proto__' stays a key.
+  const tensors: Record<string, Tensor> = Object.fromEntries(entries.map((e) => [e.name, readTensor(op, bytes, dataStart, e)]));
   return { tensors, metadata };
 }
 
@@ -205,7 +205,8 @@ function encode(tensors: Record<string, Tensor> | Map<string, Tensor>, options: 
   }
   // Larger dtypes first, then by name, as the reference writer orders them.
   unique.sort(([na, a], [nb, b]) => BYTES[FILE_DTYPE[b.dtype]] - BYTES[FILE_DTYPE[a.dtype]] || (na < nb ? -1 : na > nb ? 1 : 0));
-  const header: Record<string, unknown> = {};
+  // No prototype, so that a tensor named '__proto__' becomes a key of the header.
+  const header: Record<string, unknown> = Object.create(null);
   if (options.metadata) header.__metadata__ = options.metadata;
   const chunks: Uint8Array[] = [];
   let offset = 0;

@@ -5,6 +5,7 @@
 // a property pointing back to an ancestor (a parent reference, or a module
 // holding itself) is not followed, so every walk ends.
 import { noGrad } from '../autograd.js';
+import { ownValue } from '../keys.js';
 import { untrack } from '../scope.js';
 import { Tensor, type DType } from '../tensor.js';
 
@@ -139,10 +140,13 @@ export abstract class Module {
     const strict = options.strict ?? true;
     if (state === null || typeof state !== 'object') throw new TypeError('loadStateDict: expected an object of tensors');
     const own = this.stateDict();
+    // Own keys only, on both sides: 'constructor' or 'toString' in a file is unexpected, and an
+    // inherited property does not stand in for a missing key.
+    const has = (k: string) => Object.hasOwn(state, k);
     // A tied tensor (one tensor under several names) is saved once: any of its names will do.
-    const provided = new Set(Object.keys(own).filter((k) => k in state).map((k) => own[k]));
-    const missingKeys = Object.keys(own).filter((k) => !(k in state) && !provided.has(own[k]));
-    const unexpectedKeys = Object.keys(state).filter((k) => !(k in own));
+    const provided = new Set(Object.keys(own).filter(has).map((k) => own[k]));
+    const missingKeys = Object.keys(own).filter((k) => !has(k) && !provided.has(own[k]));
+    const unexpectedKeys = Object.keys(state).filter((k) => !Object.hasOwn(own, k));
     if (strict && (missingKeys.length || unexpectedKeys.length))
       throw new RangeError(
         `loadStateDict: ${missingKeys.length ? `missing keys: ${missingKeys.join(', ')}` : ''}` +
@@ -150,7 +154,7 @@ export abstract class Module {
           `${unexpectedKeys.length ? `unexpected keys: ${unexpectedKeys.join(', ')}` : ''}`,
       );
     for (const [k, target] of Object.entries(own)) {
-      const source = state[k];
+      const source = ownValue(state, k);
       if (source === undefined) continue;
       if (!(source instanceof Tensor)) throw new TypeError(`loadStateDict: '${k}' must be a Tensor`);
       if (source.shape.join() !== target.shape.join())
@@ -160,7 +164,7 @@ export abstract class Module {
     }
     noGrad(() => {
       for (const [k, target] of Object.entries(own)) {
-        const source = state[k];
+        const source = ownValue(state, k) as Tensor | undefined;
         if (!source) continue;
         if (source.dtype === target.dtype) target.copyFrom(source);
         else {

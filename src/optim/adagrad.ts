@@ -12,6 +12,8 @@ export interface AdagradOptions {
 
 /** Adagrad, as PyTorch computes it. */
 export class Adagrad extends Optimizer<AdagradOptions> {
+  protected override readonly stateNames = ['sum'];
+
   constructor(params: Params<AdagradOptions>, options: Partial<AdagradOptions> = {}) {
     super('Adagrad', params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false }, options);
   }

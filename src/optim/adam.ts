@@ -13,6 +13,7 @@ export interface AdamOptions {
 // Adam and AdamW differ only in how weight decay is applied.
 abstract class AdamFamily extends Optimizer<AdamOptions> {
   protected abstract readonly decoupled: boolean;
+  protected override readonly stateNames = ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'];
 
   protected override validate(g: ParamGroup<AdamOptions>, i: number): void {
     super.validate(g, i);

@@ -1,6 +1,7 @@
 // Learning-rate schedules. Each sets the lr of every parameter group from
 // the group's initial lr and the step count, in closed form (PyTorch's
 // formulas), so a schedule can be resumed from lastEpoch.
+import { ownValue } from '../keys.js';
 import type { Optimizer } from './optimizer.js';
 
 type AnyOptimizer = Optimizer<{ lr: number }>;
@@ -37,17 +38,32 @@ export abstract class LRScheduler {
     return { lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs] };
   }
 
+  /** Restores lastEpoch and baseLrs, checked as the optimizer checks an lr, and sets each group's lr from them. */
   loadStateDict(state: { lastEpoch: number; baseLrs: number[] }): void {
     const op = `${this.constructor.name}.loadStateDict`;
     if (state === null || typeof state !== 'object') throw new TypeError(`${op}: expected an object with lastEpoch and baseLrs`);
-    if (!Number.isInteger(state.lastEpoch) || state.lastEpoch < -1)
-      throw new RangeError(`${op}: lastEpoch must be an integer >= -1, got ${String(state.lastEpoch)}`);
-    if (!Array.isArray(state.baseLrs) || state.baseLrs.length !== this.baseLrs.length || !state.baseLrs.every((v) => typeof v === 'number'))
-      throw new RangeError(`${op}: baseLrs must be ${this.baseLrs.length} numbers, one per parameter group`);
-    this.lastEpoch = state.lastEpoch;
-    this.baseLrs.splice(0, this.baseLrs.length, ...state.baseLrs);
+    const stray = Object.keys(state).find((k) => k !== 'lastEpoch' && k !== 'baseLrs');
+    if (stray !== undefined) throw new RangeError(`${op}: the state dict has a key '${stray}'; expected lastEpoch and baseLrs, as stateDict() returns`);
+    const lastEpoch = ownValue(state, 'lastEpoch') as number;
+    const baseLrs = ownValue(state, 'baseLrs');
+    if (!Number.isInteger(lastEpoch) || lastEpoch < -1)
+      throw new RangeError(`${op}: lastEpoch must be an integer >= -1, got ${String(lastEpoch)}`);
+    const groups = this.optimizer.paramGroups.length;
+    if (!Array.isArray(baseLrs) || baseLrs.length !== groups)
+      throw new RangeError(
+        `${op}: baseLrs must be ${groups} numbers, one per parameter group of the optimizer, got ` +
+          (Array.isArray(baseLrs) ? `${baseLrs.length}` : String(baseLrs)),
+      );
+    // A negative lr would ascend the gradient, silently.
+    baseLrs.forEach((v: unknown, i) => {
+      if (typeof v !== 'number' || !(v >= 0)) throw new RangeError(`${op}: baseLrs[${i}] must be a non-negative number, got ${String(v)}`);
+    });
+    // Every lr first: lrAt may refuse lastEpoch (OneCycleLR past totalSteps), and then nothing has changed.
+    const lrs = (baseLrs as number[]).map((base, i) => this.lrAt(lastEpoch, base, i));
+    this.lastEpoch = lastEpoch;
+    this.baseLrs.splice(0, this.baseLrs.length, ...(baseLrs as number[]));
     this.optimizer.paramGroups.forEach((g, i) => {
-      g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i] as number, i);
+      g.lr = lrs[i] as number;
     });
   }
 }
@@ -252,13 +268,20 @@ export class ReduceLROnPlateau {
 
   loadStateDict(state: { best: number; badEpochs: number; cooldownCounter: number; lastEpoch: number }): void {
     if (state === null || typeof state !== 'object') throw new TypeError('ReduceLROnPlateau.loadStateDict: expected an object');
-    if (typeof state.best !== 'number') throw new TypeError(`ReduceLROnPlateau.loadStateDict: best must be a number, got ${String(state.best)}`);
-    for (const key of ['badEpochs', 'cooldownCounter', 'lastEpoch'] as const)
-      if (!Number.isInteger(state[key]) || state[key] < 0)
-        throw new RangeError(`ReduceLROnPlateau.loadStateDict: ${key} must be a non-negative integer, got ${String(state[key])}`);
-    this.best = state.best;
-    this.badEpochs = state.badEpochs;
-    this.cooldownCounter = state.cooldownCounter;
-    this.lastEpoch = state.lastEpoch;
+    const fields = ['best', 'badEpochs', 'cooldownCounter', 'lastEpoch'];
+    const stray = Object.keys(state).find((k) => !fields.includes(k));
+    if (stray !== undefined)
+      throw new RangeError(`ReduceLROnPlateau.loadStateDict: the state dict has a key '${stray}'; expected ${fields.join(', ')}, as stateDict() returns`);
+    const field = (key: string) => ownValue(state, key) as number;
+    // step() refuses a NaN metric, so a NaN best (no metric would count as better) cannot come from a run.
+    if (typeof field('best') !== 'number' || Number.isNaN(field('best')))
+      throw new TypeError(`ReduceLROnPlateau.loadStateDict: best must be a number, got ${String(field('best'))}`);
+    for (const key of ['badEpochs', 'cooldownCounter', 'lastEpoch'])
+      if (!Number.isInteger(field(key)) || field(key) < 0)
+        throw new RangeError(`ReduceLROnPlateau.loadStateDict: ${key} must be a non-negative integer, got ${String(field(key))}`);
+    this.best = field('best');
+    this.badEpochs = field('badEpochs');
+    this.cooldownCounter = field('cooldownCounter');
+    this.lastEpoch = field('lastEpoch');
   }
 }

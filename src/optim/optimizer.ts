@@ -3,6 +3,7 @@
 import { noGrad } from '../autograd.js';
 import { zerosLike } from '../creation.js';
 import { TapegradError } from '../errors.js';
+import { ownValue, setOwn } from '../keys.js';
 import { native } from '../native.js';
 import { untrack } from '../scope.js';
 import { Tensor } from '../tensor.js';
@@ -43,6 +44,12 @@ export abstract class Optimizer<O extends { lr: number }> {
   readonly paramGroups: ParamGroup<O>[];
   protected readonly state = new Map<Tensor, ParamState>();
   protected readonly defaults: O;
+  /**
+   * The names of the per-parameter state tensors this optimizer can hold;
+   * loadStateDict refuses others. Undefined (an optimizer that does not
+   * declare them) accepts any name.
+   */
+  protected readonly stateNames?: readonly string[];
   private readonly name: string;
 
   /** `defaults` holds every option's default (its type is the option's type); `options` overrides them. */
@@ -158,40 +165,46 @@ export abstract class Optimizer<O extends { lr: number }> {
    * Restores options and state (copied) from stateDict() of an optimizer of
    * the same kind over parameters of the same shapes. Everything is checked
    * before anything changes: group and parameter counts, option names and
-   * types, state shapes and step counts.
+   * types, state names, shapes and step counts; a key it does not know is an error.
    */
   loadStateDict(dict: OptimizerStateDict<O>): void {
     const op = `${this.name}.loadStateDict`;
-    if (dict === null || typeof dict !== 'object' || !Array.isArray(dict.paramGroups))
+    const groupsIn = dict !== null && typeof dict === 'object' ? ownValue(dict, 'paramGroups') : undefined;
+    if (!Array.isArray(groupsIn))
       throw new TypeError(`${op}: expected an object with paramGroups (and state), as stateDict() returns`);
+    const stray = Object.keys(dict).find((k) => k !== 'paramGroups' && k !== 'state');
+    if (stray !== undefined) throw new RangeError(`${op}: the state dict has a key '${stray}'; expected paramGroups and state, as stateDict() returns`);
     // A state dict taken before the first step may have no state at all (stateDictFromTensors drops empty objects).
-    const stateIn = dict.state ?? {};
+    const stateIn = ownValue(dict, 'state') ?? {};
     if (stateIn === null || typeof stateIn !== 'object') throw new TypeError(`${op}: state must be an object`);
-    if (dict.paramGroups.length !== this.paramGroups.length)
+    if (groupsIn.length !== this.paramGroups.length)
       throw new RangeError(
-        `${op}: the state dict has ${dict.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`,
+        `${op}: the state dict has ${groupsIn.length} parameter groups, this optimizer ${this.paramGroups.length}`,
       );
     const flat: Tensor[] = [];
-    const groups = dict.paramGroups.map((g, i) => {
+    const groups = groupsIn.map((g: unknown, i) => {
       const mine = this.paramGroups[i] as ParamGroup<O>;
-      if (g === null || typeof g !== 'object' || !Array.isArray(g.params))
+      const params = g !== null && typeof g === 'object' ? ownValue(g, 'params') : undefined;
+      if (!Array.isArray(params))
         throw new TypeError(`${op}: group ${i} must be an object with a params list`);
-      if (g.params.length !== mine.params.length)
+      if (params.length !== mine.params.length)
         throw new RangeError(
-          `${op}: group ${i} has ${g.params.length} parameters in the state dict and ${mine.params.length} here`,
+          `${op}: group ${i} has ${params.length} parameters in the state dict and ${mine.params.length} here`,
         );
       flat.push(...mine.params);
       const { params: _ignored, ...options } = g as Record<string, unknown>;
       const merged = { ...mine } as Record<string, unknown>;
       const copied: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(options)) {
-        if (!(key in mine))
+        if (!Object.hasOwn(mine, key))
           throw new RangeError(`${op}: group ${i} has option '${key}', which ${this.name} does not have (a state dict of another optimizer?)`);
         checkOptionType(op, key, value, (mine as Record<string, unknown>)[key], i);
-        merged[key] = copied[key] = Array.isArray(value) ? [...value] : value;
+        const kept = Array.isArray(value) ? [...value] : value;
+        setOwn(merged, key, kept);
+        setOwn(copied, key, kept);
       }
       for (const key of Object.keys(mine)) {
-        if (key !== 'params' && !(key in options))
+        if (key !== 'params' && !Object.hasOwn(options, key))
           throw new RangeError(`${op}: group ${i} lacks option '${key}' (a state dict of another optimizer?)`);
       }
       const group = merged as ParamGroup<O>;
@@ -200,18 +213,28 @@ export abstract class Optimizer<O extends { lr: number }> {
     });
     const entries: [string, ParamState][] = [];
     for (const [key, s] of Object.entries(stateIn as Record<string, ParamState>)) {
-      const index = Number(key);
-      const p = Number.isInteger(index) && index >= 0 ? flat[index] : undefined;
+      // Only the keys stateDict() writes: '00', '0.0' or '0e0' would name parameter 0 a second time.
+      if (!/^(?:0|[1-9]\d*)$/.test(key))
+        throw new RangeError(`${op}: state key '${key}' is not a parameter index; expected one of '0' to '${flat.length - 1}', as String(i) writes them`);
+      const p = flat[Number(key)];
       if (!p) throw new RangeError(`${op}: state for parameter ${key}, which does not exist (${flat.length} parameters)`);
       if (s === null || typeof s !== 'object') throw new TypeError(`${op}: state of parameter ${key} must be an object with step and tensors`);
+      const strayField = Object.keys(s).find((k) => k !== 'step' && k !== 'tensors');
+      if (strayField !== undefined) throw new RangeError(`${op}: state of parameter ${key} has a key '${strayField}'; expected step and tensors`);
       // An optimizer without state tensors (SGD without momentum) may come back with no tensors object.
-      const tensors = s.tensors ?? {};
+      const tensors = (ownValue(s, 'tensors') ?? {}) as Record<string, Tensor>;
       if (tensors === null || typeof tensors !== 'object')
         throw new TypeError(`${op}: state of parameter ${key} must be an object with step and tensors`);
-      if (!Number.isInteger(s.step) || s.step < 0)
-        throw new RangeError(`${op}: the step count of parameter ${key} must be a non-negative integer, got ${String(s.step)}`);
-      entries.push([key, { step: s.step, tensors }]);
+      const step = ownValue(s, 'step') as number;
+      if (!Number.isInteger(step) || step < 0)
+        throw new RangeError(`${op}: the step count of parameter ${key} must be a non-negative integer, got ${String(step)}`);
+      entries.push([key, { step, tensors }]);
       for (const [name, t] of Object.entries(tensors)) {
+        // An unknown name would leave the state it stands for at zero while the step count goes on.
+        if (this.stateNames && !this.stateNames.includes(name))
+          throw new RangeError(
+            `${op}: state '${name}' of parameter ${key} is not a state tensor of ${this.name} (expected ${this.stateNames.join(', ')})`,
+          );
         if (!(t instanceof Tensor) || t.shape.join() !== p.shape.join())
           throw new RangeError(
             `${op}: state '${name}' of parameter ${key} must be a tensor of shape [${p.shape.join(', ')}]` +
@@ -227,7 +250,7 @@ export abstract class Optimizer<O extends { lr: number }> {
         const p = flat[Number(key)] as Tensor;
         const tensors: Record<string, Tensor> = {};
         for (const [name, t] of Object.entries(s.tensors)) {
-          tensors[name] = owned(t.dtype === p.dtype ? t.clone() : t.to(p.dtype));
+          setOwn(tensors, name, owned(t.dtype === p.dtype ? t.clone() : t.to(p.dtype)));
         }
         next.set(p, { step: s.step, tensors });
       }

@@ -13,6 +13,8 @@ export interface RMSpropOptions {
 
 /** RMSprop (PyTorch's form: eps outside the square root; optional centering and momentum). */
 export class RMSprop extends Optimizer<RMSpropOptions> {
+  protected override readonly stateNames = ['square_avg', 'grad_avg', 'momentum_buffer'];
+
   constructor(params: Params<RMSpropOptions>, options: Partial<RMSpropOptions> = {}) {
     super('RMSprop', params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false }, options);
   }

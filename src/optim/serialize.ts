@@ -12,6 +12,7 @@
 // per-parameter state of an optimizer: exp_avg, momentum_buffer, ...) stays a
 // tensor, everything else becomes a plain value.
 import { tensor } from '../creation.js';
+import { setOwn } from '../keys.js';
 import { Tensor } from '../tensor.js';
 
 const TENSORS_KEY = 'tensors';
@@ -25,15 +26,15 @@ function encode(value: unknown, path: string, out: Record<string, Tensor>, under
   const where = path || 'the state dict';
   if (value instanceof Tensor) {
     if (!underTensors) throw new TypeError(`stateDictToTensors: a tensor at '${where}' outside a 'tensors' object cannot be told apart from a plain value`);
-    out[path] = value;
+    setOwn(out, path, value);
   } else if (underTensors) {
     throw new TypeError(`stateDictToTensors: '${where}' must be a Tensor`);
   } else if (typeof value === 'number') {
-    out[path] = tensor(value, { dtype: 'float64' });
+    setOwn(out, path, tensor(value, { dtype: 'float64' }));
   } else if (typeof value === 'boolean') {
-    out[path] = tensor(value ? 1 : 0, { dtype: 'int32' });
+    setOwn(out, path, tensor(value ? 1 : 0, { dtype: 'int32' }));
   } else if (Array.isArray(value) && value.every((v) => typeof v === 'number')) {
-    out[path] = tensor(value as number[], { dtype: 'float64', shape: [value.length] });
+    setOwn(out, path, tensor(value as number[], { dtype: 'float64', shape: [value.length] }));
   } else if (Array.isArray(value) || isPlainObject(value)) {
     for (const [key, v] of Object.entries(value)) {
       if (key === '' || key.includes('.'))
@@ -72,13 +73,13 @@ function decodeValue(name: string, t: Tensor): number | boolean | number[] {
   );
 }
 
-// Objects whose keys are exactly 0..n-1 were arrays (parameter groups).
+// Objects whose keys are exactly 0..n-1 were arrays (parameter groups); the
+// others become ordinary objects again, with every key (even '__proto__') an own property.
 function arraysBack(node: unknown): unknown {
   if (!isPlainObject(node)) return node;
-  for (const key of Object.keys(node)) node[key] = arraysBack(node[key]);
-  const keys = Object.keys(node);
-  if (keys.length > 0 && keys.every((k, i) => k === String(i))) return keys.map((k) => node[k]);
-  return node;
+  const entries = Object.entries(node).map(([k, v]) => [k, arraysBack(v)] as const);
+  if (entries.length > 0 && entries.every(([k], i) => k === String(i))) return entries.map(([, v]) => v);
+  return Object.fromEntries(entries);
 }
 
 /**
@@ -89,19 +90,21 @@ function arraysBack(node: unknown): unknown {
  */
 export function stateDictFromTensors<T = any>(tensors: Record<string, Tensor>): T {
   if (!isPlainObject(tensors)) throw new TypeError('stateDictFromTensors: expected an object of named tensors');
-  const root: Record<string, unknown> = {};
+  // Nodes without a prototype while the names are read: 'optimizer.__proto__.x' from a file
+  // makes a key '__proto__', never a write to Object.prototype, and 'constructor' finds nothing.
+  const root: Record<string, unknown> = Object.create(null);
   for (const [name, t] of Object.entries(tensors)) {
     if (!(t instanceof Tensor)) throw new TypeError(`stateDictFromTensors: '${name}' is not a Tensor`);
     const path = name.split('.');
     if (path.some((k) => k === '')) throw new RangeError(`stateDictFromTensors: '${name}' is not a dotted name`);
     let node = root;
     for (const key of path.slice(0, -1)) {
-      const next = node[key] ?? (node[key] = {});
+      const next = Object.hasOwn(node, key) ? node[key] : (node[key] = Object.create(null));
       if (!isPlainObject(next)) throw new RangeError(`stateDictFromTensors: '${name}' is below '${key}', which is a value`);
       node = next;
     }
     const leaf = path[path.length - 1] as string;
-    if (leaf in node) throw new RangeError(`stateDictFromTensors: '${name}' is both a value and a parent of other names`);
+    if (Object.hasOwn(node, leaf)) throw new RangeError(`stateDictFromTensors: '${name}' is both a value and a parent of other names`);
     node[leaf] = path.length >= 2 && path[path.length - 2] === TENSORS_KEY ? t : decodeValue(name, t);
   }
   return arraysBack(root) as T;

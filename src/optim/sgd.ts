@@ -12,6 +12,8 @@ export interface SGDOptions {
 
 /** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's formulas). */
 export class SGD extends Optimizer<SGDOptions> {
+  protected override readonly stateNames = ['momentum_buffer'];
+
   constructor(params: Params<SGDOptions>, options: Partial<SGDOptions> & { lr: number }) {
     super('SGD', params, { lr: undefined as unknown as number, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false }, options);
   }

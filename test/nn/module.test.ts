@@ -152,6 +152,23 @@ describe('nn.Module', () => {
     expect(b.norm.bias!.toArray()).toEqual([0.5, 0.5, 0.5, 0.5]);
   });
 
+  it('loadStateDict sees only own keys: names Object.prototype has are unexpected, inherited tensors fill no missing key', () => {
+    const lin = new nn.Linear(2, 2);
+    const state = lin.stateDict();
+    const extra = { ...state, constructor: tg.ones([1]), toString: tg.ones([1]) };
+    expect(() => lin.loadStateDict(extra)).toThrow(/^loadStateDict: unexpected keys: constructor, toString$/);
+    expect(lin.loadStateDict(extra, { strict: false })).toEqual({ missingKeys: [], unexpectedKeys: ['constructor', 'toString'] });
+    // An own key named __proto__, as JSON.parse and tg.load give it.
+    const proto = Object.fromEntries([...Object.entries(state), ['__proto__', tg.ones([1])]]) as Record<string, tg.Tensor>;
+    expect(() => lin.loadStateDict(proto)).toThrow(/^loadStateDict: unexpected keys: __proto__$/);
+    const before = lin.weight.toArray();
+    const inherited = Object.assign(Object.create({ weight: tg.ones([2, 2]) }) as Record<string, tg.Tensor>, { bias: tg.zeros([2]) });
+    expect(() => lin.loadStateDict(inherited)).toThrow(/^loadStateDict: missing keys: weight$/);
+    expect(lin.loadStateDict(inherited, { strict: false })).toEqual({ missingKeys: ['weight'], unexpectedKeys: [] });
+    expect(lin.weight.toArray()).toEqual(before);
+    expect(lin.bias!.toArray()).toEqual([0, 0]);
+  });
+
   it("to('float64') converts float parameters and buffers, keeps ties and integer buffers, and trains in float64", () => {
     tg.manualSeed(9);
     const t = new Tied();

@@ -1,8 +1,8 @@
 // Grad mode, functional gradients, and gradient checks against finite differences.
-import { TapegradError } from './errors.js';
-import { native } from './native.js';
+import { TapegradError, describe } from './errors.js';
+import { native, type Handle } from './native.js';
 import { tidy } from './memory.js';
-import { Tensor } from './tensor.js';
+import { Tensor, gradientHandle, operand } from './tensor.js';
 import { tensor } from './creation.js';
 
 /** Runs `fn` with gradient recording off (on this thread), then restores the previous mode. */
@@ -30,7 +30,11 @@ function withGradMode<T>(enabled: boolean, fn: () => T): T {
 }
 
 export interface GradOptions {
-  gradOutputs?: (Tensor | null)[] | Tensor;
+  /**
+   * The gradient of each output (a Tensor for one output); null, for one or
+   * for all, is the default: ones, for an output of one element.
+   */
+  gradOutputs?: (Tensor | null)[] | Tensor | null;
   retainGraph?: boolean;
   createGraph?: boolean;
   /** Return null for inputs the outputs do not depend on instead of throwing. */
@@ -39,13 +43,21 @@ export interface GradOptions {
 
 /** Gradients of `outputs` with respect to `inputs`, without touching any .grad. */
 export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], options: GradOptions = {}): (Tensor | null)[] {
-  const outs = Array.isArray(outputs) ? outputs : [outputs];
-  const ins = Array.isArray(inputs) ? inputs : [inputs];
-  const g = options.gradOutputs;
-  const gradHandles = g === undefined ? null : (Array.isArray(g) ? g : [g]).map((t) => (t ? t._handle : null));
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`grad: options must be an object like { allowUnused: true }, got ${describe(options)}`);
+  // operand() passes what is not a Tensor on for the native layer to reject
+  // ("grad: inputs[0] must be a Tensor, got ..."), never a look-alike's _handle.
+  const outs = (Array.isArray(outputs) ? outputs : [outputs]).map(operand) as Handle[];
+  const ins = (Array.isArray(inputs) ? inputs : [inputs]).map(operand) as Handle[];
+  const g: unknown = options.gradOutputs;
+  let gradHandles: (Handle | null)[] | null = null;
+  if (Array.isArray(g)) gradHandles = g.map((t, i) => gradientHandle(t, 'grad', `gradOutputs[${i}]`));
+  else if (g instanceof Tensor) gradHandles = [g._handle];
+  else if (g !== undefined && g !== null)
+    throw new TypeError(`grad: gradOutputs must be a Tensor, an array of Tensors (or nulls), or null, got ${describe(g)}`);
   const result = native.grad(
-    outs.map((t) => t._handle),
-    ins.map((t) => t._handle),
+    outs,
+    ins,
     gradHandles,
     options.retainGraph ?? false,
     options.createGraph ?? false,
@@ -65,8 +77,43 @@ export interface GradcheckOptions {
 
 type Fn = (...inputs: Tensor[]) => Tensor | Tensor[];
 
-function asList(r: Tensor | Tensor[]): Tensor[] {
-  return Array.isArray(r) ? r : [r];
+// What fn returned, as a list of tensors.
+function outputsOf(r: unknown, op: string): Tensor[] {
+  const list = Array.isArray(r) ? r : [r];
+  list.forEach((t, i) => {
+    if (!(t instanceof Tensor))
+      throw new TypeError(
+        `${op}: fn must return a Tensor or an array of Tensors, got ${
+          Array.isArray(r) ? `an array holding ${describe(t)} at index ${i}` : describe(r)
+        }`,
+      );
+  });
+  return list as Tensor[];
+}
+
+// Checks the arguments of gradcheck and gradgradcheck and returns the
+// numeric options: a NaN or a string tolerance would make every comparison
+// pass (or fail) whatever the gradients.
+function checkArgs(op: string, fn: unknown, inputs: unknown, options: unknown): { eps: number; atol: number; rtol: number } {
+  if (typeof fn !== 'function') throw new TypeError(`${op}: fn must be a function, got ${describe(fn)}`);
+  if (!Array.isArray(inputs)) throw new TypeError(`${op}: inputs must be an array of Tensors, got ${describe(inputs)}`);
+  inputs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new TypeError(`${op}: inputs[${i}] must be a Tensor, got ${describe(t)}`);
+  });
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`${op}: options must be an object like { atol: 1e-5 }, got ${describe(options)}`);
+  const number = (name: 'eps' | 'atol' | 'rtol', fallback: number, positive: boolean): number => {
+    const v: unknown = (options as GradcheckOptions)[name] ?? fallback;
+    if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${describe(v)}`);
+    if (!Number.isFinite(v) || v < 0 || (positive && v === 0))
+      throw new RangeError(`${op}: ${name} must be a finite number ${positive ? '> 0' : '>= 0'}, got ${v}`);
+    return v;
+  };
+  return {
+    eps: number('eps', 1e-6, true),
+    atol: number('atol', 1e-5, false),
+    rtol: number('rtol', 1e-3, false),
+  };
 }
 
 /**
@@ -75,19 +122,22 @@ function asList(r: Tensor | Tensor[]): Tensor[] {
  * Throws a TapegradError naming the worst element on mismatch.
  */
 export function gradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = {}): boolean {
-  const eps = options.eps ?? 1e-6;
-  const atol = options.atol ?? 1e-5;
-  const rtol = options.rtol ?? 1e-3;
+  const { eps, atol, rtol } = checkArgs('gradcheck', fn, inputs, options);
+  return check('gradcheck', fn, inputs, eps, atol, rtol, options.raiseException !== false);
+}
+
+// gradcheck on checked arguments; `op` names the function the user called.
+function check(op: string, fn: Fn, inputs: Tensor[], eps: number, atol: number, rtol: number, raise: boolean): boolean {
   const diff = inputs.map((t, i) => {
     if (!t.requiresGrad) return false;
     if (t.dtype !== 'float64')
-      throw new TypeError(`gradcheck: input ${i} requires grad and must be float64 for finite differences, got ${t.dtype}`);
+      throw new TypeError(`${op}: input ${i} requires grad and must be float64 for finite differences, got ${t.dtype}`);
     return true;
   });
-  if (!diff.some(Boolean)) throw new TapegradError('gradcheck: no input requires grad');
+  if (!diff.some(Boolean)) throw new TapegradError(`${op}: no input requires grad`);
 
   return tidy(() => {
-    const outputs = asList(fn(...inputs));
+    const outputs = outputsOf(fn(...inputs), op);
     const outSizes = outputs.map((o) => o.size);
     const totalOut = outSizes.reduce((a, b) => a + b, 0);
     const diffInputs = inputs.filter((_, i) => diff[i]);
@@ -119,7 +169,7 @@ export function gradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = 
             values[element] = (values[element] as number) + delta;
             return tensor(values, { shape: t.shape, dtype: 'float64', requiresGrad: true });
           });
-          const outs = asList(fn(...moved));
+          const outs = outputsOf(fn(...moved), op);
           const flat = new Float64Array(totalOut);
           let pos = 0;
           for (const o of outs) for (const v of o.to('float64').data()) flat[pos++] = v;
@@ -144,7 +194,7 @@ export function gradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = 
             worst = {
               excess: Number.isNaN(err) ? Infinity : err - tol,
               message:
-                `gradcheck: gradient mismatch for input ${i}, element ${e}, output element ${r}: ` +
+                `${op}: gradient mismatch for input ${i}, element ${e}, output element ${r}: ` +
                 `analytical ${analyticalValue}, numerical ${numerical} (atol ${atol}, rtol ${rtol})`,
             };
           }
@@ -152,7 +202,7 @@ export function gradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = 
       }
     });
     if (worst.message) {
-      if (options.raiseException === false) return false;
+      if (!raise) return false;
       throw new TapegradError(worst.message);
     }
     return true;
@@ -164,8 +214,9 @@ export function gradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = 
  * gradOutputs) to the gradients of `fn` computed with createGraph.
  */
 export function gradgradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = {}): boolean {
+  const { eps, atol, rtol } = checkArgs('gradgradcheck', fn, inputs, options);
   return tidy(() => {
-    const outputs = asList(fn(...inputs));
+    const outputs = outputsOf(fn(...inputs), 'gradgradcheck');
     const gradOutputs = outputs.map((o) => {
       const values = new Float64Array(o.size);
       for (let i = 0; i < values.length; i++) values[i] = Math.sin(1.7 * i + 0.3);
@@ -175,12 +226,12 @@ export function gradgradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOption
     const second = (...args: Tensor[]): Tensor[] => {
       const xs = args.slice(0, nIn);
       const vs = args.slice(nIn);
-      const outs = asList(fn(...xs));
+      const outs = outputsOf(fn(...xs), 'gradgradcheck');
       const diffXs = xs.filter((_, i) => (inputs[i] as Tensor).requiresGrad);
       return grad(outs, diffXs, { gradOutputs: vs, createGraph: true, allowUnused: true }).map(
         (g, i) => g ?? (diffXs[i] as Tensor).mul(0),
       );
     };
-    return gradcheck(second, [...inputs, ...gradOutputs], options);
+    return check('gradgradcheck', second, [...inputs, ...gradOutputs], eps, atol, rtol, options.raiseException !== false);
   });
 }

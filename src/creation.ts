@@ -1,4 +1,5 @@
 // Factories: tensors from JS data, constants, ranges and seeded random numbers.
+import { TapegradError, describe } from './errors.js';
 import { native } from './native.js';
 import { Tensor, type DType, type NestedArray, type TypedArray } from './tensor.js';
 
@@ -17,12 +18,22 @@ function finish(t: Tensor, options: TensorOptions | undefined): Tensor {
   return t;
 }
 
-function describe(v: unknown): string {
-  if (Array.isArray(v)) return 'an array';
-  if (v === null) return 'null';
-  if (typeof v === 'string') return `'${v}'`;
-  if (typeof v === 'object') return `${(v as object).constructor?.name ?? 'an object'}`;
-  return String(v);
+// The options argument ({} when left out). Checked because null would fail
+// on a property read with an error naming no op, and a string or a number
+// would be ignored.
+function optionsArg<T extends object>(options: T | undefined, op: string): T {
+  if (options === undefined) return {} as T;
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new TypeError(`${op}: options must be an object like { dtype: 'float64' }, got ${describe(options)}`);
+  return options;
+}
+
+// The tensor a ...Like factory copies the shape and dtype of; the errors name
+// that factory, not the shape getter that would fail first.
+function likeArg(t: unknown, op: string): Tensor {
+  if (!(t instanceof Tensor)) throw new TypeError(`${op}: input must be a Tensor, got ${describe(t)}`);
+  if (t.isDisposed) throw new TapegradError(`${op}: input is a disposed tensor`);
+  return t;
 }
 
 // The most dimensions a tensor may have (the native layer's limit).
@@ -71,7 +82,8 @@ function flatten(data: NestedArray, shape: number[], out: Float64Array): void {
  * Float64Array, Int32Array; 1-D unless `shape` is given). The dtype follows
  * the typed array, else float32, unless `dtype` says otherwise.
  */
-export function tensor(data: NestedArray | TypedArray, options: FromDataOptions = {}): Tensor {
+export function tensor(data: NestedArray | TypedArray, options?: FromDataOptions): Tensor {
+  options = optionsArg(options, 'tensor');
   if (data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array) {
     const dtype: DType =
       options.dtype ?? (data instanceof Float64Array ? 'float64' : data instanceof Int32Array ? 'int32' : 'float32');
@@ -95,33 +107,45 @@ export function tensor(data: NestedArray | TypedArray, options: FromDataOptions 
   return finish(new Tensor(native.fromData(flat, target, options.dtype ?? 'float32', 'tensor')), options);
 }
 
+// Anything but an array goes on for the native layer to reject, naming the op.
 function shapeArg(shape: readonly number[] | [readonly number[]] | number[]): readonly number[] {
-  return Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as readonly number[]);
+  return Array.isArray(shape) && Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as readonly number[]);
 }
 
 /** A tensor of zeros: zeros([2, 3]) or zeros([2, 3], { dtype }). */
-export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.full(shapeArg(shape), 0, options.dtype ?? 'float32', 'zeros')), options);
+export function zeros(shape: readonly number[], options?: TensorOptions): Tensor {
+  return filled('zeros', shape, 0, options);
 }
 
-export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.full(shapeArg(shape), 1, options.dtype ?? 'float32', 'ones')), options);
+export function ones(shape: readonly number[], options?: TensorOptions): Tensor {
+  return filled('ones', shape, 1, options);
 }
 
-export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.full(shapeArg(shape), value, options.dtype ?? 'float32', 'full')), options);
+export function full(shape: readonly number[], value: number, options?: TensorOptions): Tensor {
+  return filled('full', shape, value, options);
 }
 
-export function zerosLike(t: Tensor, options: TensorOptions = {}): Tensor {
-  return zeros(t.shape, { dtype: t.dtype, ...options });
+export function zerosLike(t: Tensor, options?: TensorOptions): Tensor {
+  return filledLike('zerosLike', t, 0, options);
 }
 
-export function onesLike(t: Tensor, options: TensorOptions = {}): Tensor {
-  return ones(t.shape, { dtype: t.dtype, ...options });
+export function onesLike(t: Tensor, options?: TensorOptions): Tensor {
+  return filledLike('onesLike', t, 1, options);
 }
 
-export function fullLike(t: Tensor, value: number, options: TensorOptions = {}): Tensor {
-  return full(t.shape, value, { dtype: t.dtype, ...options });
+export function fullLike(t: Tensor, value: number, options?: TensorOptions): Tensor {
+  return filledLike('fullLike', t, value, options);
+}
+
+function filled(op: string, shape: readonly number[], value: number, options: TensorOptions | undefined): Tensor {
+  const o = optionsArg(options, op);
+  return finish(new Tensor(native.full(shapeArg(shape), value, o.dtype ?? 'float32', op)), o);
+}
+
+function filledLike(op: string, t: Tensor, value: number, options: TensorOptions | undefined): Tensor {
+  const like = likeArg(t, op);
+  const o = optionsArg(options, op);
+  return finish(new Tensor(native.full(like.shape, value, o.dtype ?? like.dtype, op)), o);
 }
 
 /**
@@ -135,38 +159,48 @@ export function arange(a: number, b?: number | TensorOptions, c?: number | Tenso
   let start = 0;
   let end = a;
   let step = 1;
-  let options: TensorOptions = {};
+  let options: TensorOptions;
   if (typeof b === 'number') {
     start = a;
     end = b;
-    if (typeof c === 'number') step = c;
-    else if (c) options = c;
-    if (d) options = d;
-  } else if (b) {
-    options = b;
+    if (typeof c === 'number' || c === undefined) {
+      if (c !== undefined) step = c;
+      options = optionsArg(d, 'arange');
+    } else {
+      // arange(start, end, options): nothing may follow the options.
+      if (d !== undefined) throw new TypeError(`arange: step must be a number, got ${describe(c)}`);
+      options = optionsArg(c, 'arange');
+    }
+  } else {
+    if (c !== undefined || d !== undefined) throw new TypeError(`arange: end must be a number, got ${describe(b)}`);
+    options = optionsArg(b, 'arange');
   }
   const dtype = options.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
   return finish(new Tensor(native.arange(start, end, step, dtype)), options);
 }
 
 /** An n×m identity matrix (m defaults to n). */
-export function eye(n: number, m: number = n, options: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.eye(n, m, options.dtype ?? 'float32')), options);
+export function eye(n: number, m: number = n, options?: TensorOptions): Tensor {
+  const o = optionsArg(options, 'eye');
+  return finish(new Tensor(native.eye(n, m, o.dtype ?? 'float32')), o);
 }
 
 /** Uniform random numbers in [0, 1), from the seeded generator (see manualSeed). */
-export function rand(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.rand(shapeArg(shape), options.dtype ?? 'float32')), options);
+export function rand(shape: readonly number[], options?: TensorOptions): Tensor {
+  const o = optionsArg(options, 'rand');
+  return finish(new Tensor(native.rand(shapeArg(shape), o.dtype ?? 'float32')), o);
 }
 
 /** Standard normal random numbers, from the seeded generator. */
-export function randn(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.randn(shapeArg(shape), options.dtype ?? 'float32')), options);
+export function randn(shape: readonly number[], options?: TensorOptions): Tensor {
+  const o = optionsArg(options, 'randn');
+  return finish(new Tensor(native.randn(shapeArg(shape), o.dtype ?? 'float32')), o);
 }
 
 /** Random integers in [low, high), int32 unless `dtype` says otherwise. */
-export function randint(low: number, high: number, shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.randint(low, high, shapeArg(shape), options.dtype ?? 'int32')), options);
+export function randint(low: number, high: number, shape: readonly number[], options?: TensorOptions): Tensor {
+  const o = optionsArg(options, 'randint');
+  return finish(new Tensor(native.randint(low, high, shapeArg(shape), o.dtype ?? 'int32')), o);
 }
 
 /**

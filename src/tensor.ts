@@ -2,7 +2,7 @@
 // The Tensor class: a JS handle on a native tensor. Methods call the native
 // layer; the native layer checks every argument and throws errors naming
 // the op.
-import { TapegradError } from './errors.js';
+import { TapegradError, describe } from './errors.js';
 import { formatTensor } from './format.js';
 import { native, type Handle } from './native.js';
 import { track, type Scope } from './scope.js';
@@ -31,7 +31,29 @@ export interface BackwardOptions {
 
 /** @internal Passes a tensor's handle, or a number (or anything else, for the native layer to reject). */
 export function operand(x: unknown): Handle | number {
-  return x instanceof Tensor ? x._handle : (x as Handle | number);
+  if (x instanceof Tensor) return x._handle;
+  // Handles are BigInts, so a user's BigInt could name another live tensor.
+  // No negative BigInt is a handle: the native layer rejects -1n as it
+  // rejects any other BigInt ("add: other must be a Tensor, got a BigInt").
+  if (typeof x === 'bigint') return -1n as unknown as Handle;
+  return x as Handle | number;
+}
+
+/**
+ * @internal The handle of a gradient argument, or null (undefined too) for
+ * the default. Checked here: the native layer takes a missing handle as the
+ * default, so a number or a look-alike object must not reach it as one.
+ */
+export function gradientHandle(g: unknown, op: string, arg: string): Handle | null {
+  if (g === undefined || g === null) return null;
+  if (g instanceof Tensor) return g._handle;
+  throw new TypeError(`${op}: ${arg} must be a Tensor or null, got ${describe(g)}`);
+}
+
+function optionsObject<T>(options: T, op: string, example: string): T {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`${op}: options must be an object like ${example}, got ${describe(options)}`);
+  return options;
 }
 
 export class Tensor {
@@ -163,8 +185,27 @@ export class Tensor {
     const g = native.getGrad(this._handle);
     return g === null ? null : new Tensor(g);
   }
-  set grad(value: Tensor | null) {
-    native.setGrad(this._handle, value === null ? null : value._handle);
+  /**
+   * Sets the gradient that backward() accumulates into (in place): a tensor
+   * of this tensor's shape and dtype, or null to clear it. undefined clears
+   * it too, as elsewhere where a gradient may be left out (PyTorch has only
+   * None). An expanded view (a dim of size > 1 with stride 0) is refused:
+   * its elements share memory, so accumulating would add into each several
+   * times; assign `value.contiguous()` or `value.clone()`.
+   */
+  set grad(value: Tensor | null | undefined) {
+    const g = gradientHandle(value, 'grad', 'value');
+    if (g !== null && !(value as Tensor)._disposed) {
+      const shape = native.shape(g);
+      const strides = native.strides(g);
+      if (shape.some((size, d) => size > 1 && strides[d] === 0))
+        throw new RangeError(
+          `grad: cannot assign an expanded view (shape [${shape.join(', ')}], strides [${strides.join(', ')}]) ` +
+            'as a gradient: several of its elements share memory, and backward accumulates into .grad in place; ' +
+            'assign value.contiguous() or value.clone() instead',
+        );
+    }
+    native.setGrad(this._handle, g);
   }
   /** Sets .grad to null. */
   zeroGrad(): void {
@@ -176,12 +217,9 @@ export class Tensor {
   }
   /** Computes gradients of this tensor with respect to the leaves and accumulates them into their .grad. */
   backward(gradOutput?: Tensor | null, options: BackwardOptions = {}): void {
-    native.backward(
-      [this._handle],
-      gradOutput ? [gradOutput._handle] : null,
-      options.retainGraph ?? false,
-      options.createGraph ?? false,
-    );
+    const g = gradientHandle(gradOutput, 'backward', 'gradOutput');
+    optionsObject(options, 'backward', '{ retainGraph: true }');
+    native.backward([this._handle], g === null ? null : [g], options.retainGraph ?? false, options.createGraph ?? false);
   }
   /**
    * backward() on a background thread: the event loop keeps serving while it runs.
@@ -189,7 +227,9 @@ export class Tensor {
    * (including optimizer steps) throw. Graphs with JS hooks need backward().
    */
   backwardAsync(gradOutput?: Tensor | null, options: { retainGraph?: boolean } = {}): Promise<void> {
-    return native.backwardAsync([this._handle], gradOutput ? [gradOutput._handle] : null, options.retainGraph ?? false);
+    const g = gradientHandle(gradOutput, 'backwardAsync', 'gradOutput');
+    optionsObject(options, 'backwardAsync', '{ retainGraph: true }');
+    return native.backwardAsync([this._handle], g === null ? null : [g], options.retainGraph ?? false);
   }
   /**
    * Calls `fn` with the gradient of this tensor during backward; a tensor it

@@ -86,6 +86,76 @@ describe('backward', () => {
     expect(Array.from((x.grad as Tensor).data())).toEqual([7, 8, 9]);
   });
 
+  it('refuses gradients that are not tensors instead of taking them as null (as PyTorch)', () => {
+    const x = tg.tensor([1, 2, 3], { requiresGrad: true });
+    expect(() => x.sum().backward(2 as never)).toThrow(new TypeError('backward: gradOutput must be a Tensor or null, got 2'));
+    expect(() => x.mul(2).backward([1, 1, 1] as never)).toThrow(/^backward: gradOutput must be a Tensor or null, got an array$/);
+    expect(() => x.sum().backwardAsync('1' as never)).toThrow(new TypeError("backwardAsync: gradOutput must be a Tensor or null, got '1'"));
+    expect(x.grad).toBeNull();
+    const y = x.mul(2);
+    expect(() => tg.grad(y, x, { gradOutputs: [5 as never] })).toThrow(
+      new TypeError('grad: gradOutputs[0] must be a Tensor or null, got 5'),
+    );
+    expect(() => tg.grad(y, x, { gradOutputs: 5 as never })).toThrow(
+      /^grad: gradOutputs must be a Tensor, an array of Tensors \(or nulls\), or null, got 5$/,
+    );
+    // null and undefined are the default gradient, as None in PyTorch.
+    x.sum().backward(undefined);
+    x.sum().backward(null);
+    expect(x.grad!.toArray()).toEqual([2, 2, 2]);
+    expect(tg.grad(x.sum(), x, { gradOutputs: null })[0]!.toArray()).toEqual([1, 1, 1]);
+  });
+
+  it('refuses a .grad that is not a tensor, keeping the gradient; undefined clears it as null does', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    x.mul(3).sum().backward();
+    for (const [bad, got] of [[5, '5'], ['g', "'g'"], [[1, 2], 'an array'], [{}, 'an object']] as const) {
+      expect(() => {
+        x.grad = bad as never;
+      }).toThrow(new TypeError(`grad: value must be a Tensor or null, got ${got}`));
+    }
+    expect(x.grad!.toArray()).toEqual([3, 3]);
+    x.grad = undefined;
+    expect(x.grad).toBeNull();
+  });
+
+  it('options of backward and grad must be objects', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    expect(() => x.sum().backward(null, null as never)).toThrow(
+      new TypeError('backward: options must be an object like { retainGraph: true }, got null'),
+    );
+    expect(() => x.sum().backwardAsync(null, 'x' as never)).toThrow(/^backwardAsync: options must be an object/);
+    expect(() => tg.grad(x.sum(), x, null as never)).toThrow(/^grad: options must be an object/);
+    expect(x.grad).toBeNull();
+  });
+
+  it('refuses an expanded view as .grad: backward would add into its shared elements', () => {
+    // The shared element would receive every element's gradient (PyTorch
+    // refuses the write at backward); a contiguous copy is accepted.
+    const base = tg.zeros([1]);
+    const a = tg.ones([3], { requiresGrad: true });
+    expect(() => {
+      a.grad = base.expand([3]);
+    }).toThrow(RangeError);
+    expect(() => {
+      a.grad = base.expand([3]);
+    }).toThrow(/^grad: cannot assign an expanded view \(shape \[3\], strides \[0\]\).*value\.contiguous\(\) or value\.clone\(\)/);
+    const m = tg.ones([2, 3], { requiresGrad: true });
+    expect(() => {
+      m.grad = tg.zeros([3]).broadcastTo([2, 3]);
+    }).toThrow(/^grad: cannot assign an expanded view \(shape \[2, 3\], strides \[0, 1\]\)/);
+    expect(a.grad).toBeNull();
+    a.grad = base.expand([3]).contiguous();
+    a.mul(tg.tensor([1, 2, 3])).sum().backward();
+    expect(a.grad!.toArray()).toEqual([1, 2, 3]);
+    expect(base.toArray()).toEqual([0]);
+    // A size-1 dim of stride 0 shares nothing.
+    const one = tg.ones([1, 2], { requiresGrad: true });
+    one.grad = tg.zeros([2]).unsqueeze(0).expand([1, 2]);
+    one.sum().backward();
+    expect(one.grad!.toArray()).toEqual([[1, 1]]);
+  });
+
   it('sums gradients of a tensor used several times', () => {
     const x = tg.tensor([2], { dtype: 'float64', requiresGrad: true });
     const y = x.mul(x).mul(x).add(x.mul(4)); // x^3 + 4x
@@ -269,6 +339,45 @@ describe('gradcheck', () => {
     const wrong = (x: tg.Tensor) => x.mul(x.detach());
     expect(() => tg.gradcheck(wrong, [leaf([3], 3)])).toThrow(/gradcheck: gradient mismatch for input 0/);
     expect(tg.gradcheck(wrong, [leaf([3], 3)], { raiseException: false })).toBe(false);
+  });
+
+  it('refuses tolerances and steps that are not finite non-negative numbers, which would pass any gradient', () => {
+    const wrong = (x: tg.Tensor) => x.mul(x.detach()); // its analytical gradient is off
+    const x = leaf([3], 3);
+    const bad: [tg.GradcheckOptions, ErrorConstructor, RegExp][] = [
+      [{ atol: NaN }, RangeError, /^gradcheck: atol must be a finite number >= 0, got NaN$/],
+      [{ rtol: NaN }, RangeError, /^gradcheck: rtol must be a finite number >= 0, got NaN$/],
+      [{ atol: Infinity }, RangeError, /^gradcheck: atol must be a finite number >= 0, got Infinity$/],
+      [{ rtol: -1 }, RangeError, /^gradcheck: rtol must be a finite number >= 0, got -1$/],
+      [{ eps: NaN }, RangeError, /^gradcheck: eps must be a finite number > 0, got NaN$/],
+      [{ eps: 0 }, RangeError, /^gradcheck: eps must be a finite number > 0, got 0$/],
+      [{ atol: '1' as never }, TypeError, /^gradcheck: atol must be a number, got '1'$/],
+      [{ eps: '1e-6' as never }, TypeError, /^gradcheck: eps must be a number, got '1e-6'$/],
+    ];
+    for (const [options, kind, message] of bad) {
+      expect(() => tg.gradcheck(wrong, [x], { ...options, raiseException: false })).toThrow(kind);
+      expect(() => tg.gradcheck(wrong, [x], options)).toThrow(message);
+      expect(() => tg.gradgradcheck(wrong, [x], options)).toThrow(new RegExp(message.source.replace('^gradcheck', '^gradgradcheck')));
+    }
+    expect(() => tg.gradcheck(wrong, [x], null as never)).toThrow(/^gradcheck: options must be an object/);
+    expect(tg.gradcheck((t) => t.mul(3), [x], { atol: 0, rtol: 1e-6, eps: 1e-4 })).toBe(true);
+  });
+
+  it('fn must be a function returning tensors, and inputs an array of tensors', () => {
+    const x = leaf([2], 4);
+    expect(() => tg.gradcheck((() => 5) as never, [x])).toThrow(
+      new TypeError('gradcheck: fn must return a Tensor or an array of Tensors, got 5'),
+    );
+    expect(() => tg.gradcheck(((t: tg.Tensor) => [t.mul(2), null]) as never, [x])).toThrow(
+      new TypeError('gradcheck: fn must return a Tensor or an array of Tensors, got an array holding null at index 1'),
+    );
+    expect(() => tg.gradgradcheck((() => 'y') as never, [x])).toThrow(
+      new TypeError("gradgradcheck: fn must return a Tensor or an array of Tensors, got 'y'"),
+    );
+    expect(() => tg.gradcheck(5 as never, [x])).toThrow(new TypeError('gradcheck: fn must be a function, got 5'));
+    expect(() => tg.gradcheck((t) => t, x as never)).toThrow(/^gradcheck: inputs must be an array of Tensors, got a Tensor$/);
+    expect(() => tg.gradcheck((t) => t, [x, null as never])).toThrow(new TypeError('gradcheck: inputs[1] must be a Tensor, got null'));
+    expect(tg.gradcheck((t) => [t.mul(2), t.square()], [x])).toBe(true);
   });
 
   it('needs float64 inputs', () => {

@@ -730,6 +730,18 @@ describe('disposed tensors handed to the library outside the ops', () => {
     kept.dispose();
   });
 
+  it('loadStateDict names itself and the entry, and leaves the module as it was', () => {
+    const layer = new tg.nn.Linear(2, 1);
+    const before = layer.parameters().map(valuesOf);
+    const weight = tg.tensor([[5, 6]]);
+    const bias = tg.tensor([7]);
+    bias.dispose();
+    expect(() => layer.loadStateDict({ weight, bias })).toThrow(new tg.TapegradError("loadStateDict: 'bias' is a disposed tensor"));
+    expect(layer.parameters().map(valuesOf)).toEqual(before);
+    expect(() => layer.loadStateDict({ weight }, null as never)).toThrow(/^loadStateDict: options must be an object/);
+    weight.dispose();
+  });
+
   it('TensorDataset throws a TapegradError naming the field', () => {
     const x = tg.tensor([[1], [2]]);
     const y = tg.tensor([1, 2]);
@@ -816,4 +828,77 @@ describe('a crafted checkpoint resumed as the README shows', () => {
       }
     });
   }
+
+describe('BigInts and look-alike objects where a tensor is expected', () => {
+  // Tensor handles are BigInts: one that names a live tensor (a copied
+  // handle, a guessed slot) must be refused like any other BigInt, never used
+  // as that tensor; an object with a _handle property is not a tensor either.
+  const handleOf = (t: Tensor) => (t as unknown as { _handle: bigint })._handle;
+  const looksLike = (t: Tensor) => ({ _handle: handleOf(t) }) as unknown as Tensor;
+
+  it('a BigInt naming a live tensor is refused as an operand of every kind of op', () => {
+    tg.tidy(() => {
+      const x = tg.tensor([1, 2, 3]);
+      const m = tg.eye(3);
+      const live = tg.tensor([10, 20, 30]);
+      const h = handleOf(live) as unknown as Tensor;
+      const cases: [() => unknown, string][] = [
+        [() => x.add(h), 'add: other'],
+        [() => tg.sub(h, x), 'sub: input'],
+        [() => x.mulInPlace(h), 'mulInPlace: other'],
+        [() => x.copyFrom(h), 'copyFrom: other'],
+        [() => tg.where(h, x, 0), 'where: condition'],
+        [() => m.matmul(h), 'matmul: other'],
+        [() => x.indexSelect(0, h), 'indexSelect: index'],
+        [() => tg.cat([x, h]), 'cat: tensors[1]'],
+        [() => tg.stack([h, x]), 'stack: tensors[0]'],
+        [() => F.mseLoss(x, h), 'mseLoss: target'],
+        [() => F.linear(m, m, h), 'linear: bias'],
+        [() => F.crossEntropy(m, ints([0, 1, 2]), { weight: h }), 'crossEntropy: weight'],
+      ];
+      for (const [call, named] of cases) expect(call).toThrow(new TypeError(`${named} must be a Tensor, got a BigInt`));
+      expect(() => x.add(5n as unknown as Tensor)).toThrow(new TypeError('add: other must be a Tensor, got a BigInt'));
+      expect(valuesOf(x)).toEqual([1, 2, 3]);
+      expect(valuesOf(live)).toEqual([10, 20, 30]);
+    });
+  });
+
+  it('an object with the _handle of a live tensor is refused by autograd entry points', () => {
+    tg.tidy(() => {
+      const x = tg.tensor([1, 2], { requiresGrad: true });
+      const live = tg.tensor([10, 20]);
+      const fake = looksLike(live);
+      const y = x.mul(3);
+      expect(() => y.backward(fake)).toThrow(new TypeError('backward: gradOutput must be a Tensor or null, got an object'));
+      expect(() => tg.grad(y, x, { gradOutputs: [fake] })).toThrow(
+        new TypeError('grad: gradOutputs[0] must be a Tensor or null, got an object'),
+      );
+      expect(() => tg.grad(y.sum(), [fake])).toThrow(new TypeError('grad: inputs[0] must be a Tensor, got an object'));
+      expect(() => tg.grad(looksLike(y.sum()), [x])).toThrow(new TypeError('grad: outputs[0] must be a Tensor, got an object'));
+      expect(() => tg.grad(y.sum(), [handleOf(x) as unknown as Tensor])).toThrow(
+        new TypeError('grad: inputs[0] must be a Tensor, got a BigInt'),
+      );
+      expect(() => {
+        x.grad = fake;
+      }).toThrow(new TypeError('grad: value must be a Tensor or null, got an object'));
+      expect(x.grad).toBeNull();
+      expect(valuesOf(live)).toEqual([10, 20]);
+    });
+  });
+
+  it("a Trainer whose model returns a look-alike refuses it instead of passing its handle on", async () => {
+    const w = tg.tensor([1, 2], { requiresGrad: true });
+    const live = tg.tensor([5, 6]);
+    const optimizer = new tg.optim.SGD([w], { lr: 0.1 });
+    for (const traceForward of [true, false]) {
+      const trainer = new tg.train.Trainer(() => looksLike(live), { loss: (_p, t) => w.mul(t).sum(), optimizer, traceForward });
+      await expect(trainer.step([tg.tensor([1, 1]), tg.tensor([1, 1])])).rejects.toThrow(
+        new TypeError('Trainer.step: the model must return a Tensor, got an object'),
+      );
+    }
+    expect(valuesOf(w)).toEqual([1, 2]);
+    expect(live.isDisposed).toBe(false);
+    expect(valuesOf(live)).toEqual([5, 6]);
+    for (const t of [w, live]) t.dispose();
+  });
 });

@@ -279,6 +279,50 @@ describe('bad input', () => {
     expect(() => tg.eye(-1)).toThrow(RangeError);
   });
 
+  it('factories refuse options that are not objects, naming the factory', () => {
+    const t = tg.zeros([2]);
+    const calls: [string, (o: never) => unknown][] = [
+      ['tensor', (o) => tg.tensor([1], o)],
+      ['zeros', (o) => tg.zeros([2], o)],
+      ['ones', (o) => tg.ones([2], o)],
+      ['full', (o) => tg.full([2], 7, o)],
+      ['zerosLike', (o) => tg.zerosLike(t, o)],
+      ['onesLike', (o) => tg.onesLike(t, o)],
+      ['fullLike', (o) => tg.fullLike(t, 7, o)],
+      ['arange', (o) => tg.arange(3, o)],
+      ['arange', (o) => tg.arange(0, 3, 1, o)],
+      ['eye', (o) => tg.eye(2, 2, o)],
+      ['rand', (o) => tg.rand([2], o)],
+      ['randn', (o) => tg.randn([2], o)],
+      ['randint', (o) => tg.randint(0, 3, [2], o)],
+    ];
+    for (const [op, call] of calls) {
+      expect(() => call(null as never)).toThrow(new TypeError(`${op}: options must be an object like { dtype: 'float64' }, got null`));
+      expect(() => call('float64' as never)).toThrow(new RegExp(`^${op}: options must be an object .*, got 'float64'$`));
+    }
+    expect(tg.arange(0, 3, undefined, { dtype: 'float64' }).toArray()).toEqual([0, 1, 2]);
+    expect(tg.zerosLike(t, { dtype: 'int32' }).dtype).toBe('int32');
+  });
+
+  it('factories refuse a missing shape and ...Like factories a value that is not a tensor, naming themselves', () => {
+    expect(() => tg.zeros(null as never)).toThrow(new TypeError('zeros: shape must be an array of integers, got null'));
+    expect(() => tg.rand(undefined as never)).toThrow(/^rand: shape must be an array of integers, got undefined$/);
+    expect(() => tg.randint(0, 3, null as never)).toThrow(/^randint: shape must be an array of integers, got null$/);
+    expect(() => tg.zerosLike([1, 2] as never)).toThrow(new TypeError('zerosLike: input must be a Tensor, got an array'));
+    expect(() => tg.onesLike(null as never)).toThrow(new TypeError('onesLike: input must be a Tensor, got null'));
+    expect(() => tg.fullLike(3 as never, 1)).toThrow(new TypeError('fullLike: input must be a Tensor, got 3'));
+    // Disposed, whether or not its shape was read before.
+    const read = tg.zeros([2]);
+    void read.shape;
+    const unread = tg.zeros([2]);
+    read.dispose();
+    unread.dispose();
+    for (const d of [read, unread]) {
+      expect(() => tg.zerosLike(d)).toThrow(new tg.TapegradError('zerosLike: input is a disposed tensor'));
+      expect(() => tg.fullLike(d, 2)).toThrow(new tg.TapegradError('fullLike: input is a disposed tensor'));
+    }
+  });
+
   it('never crashes on a disposed tensor', () => {
     const t = tg.tensor([1, 2]);
     t.dispose();

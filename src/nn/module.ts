@@ -5,6 +5,7 @@
 // a property pointing back to an ancestor (a parent reference, or a module
 // holding itself) is not followed, so every walk ends.
 import { noGrad } from '../autograd.js';
+import { TapegradError } from '../errors.js';
 import { ownValue } from '../keys.js';
 import { untrack } from '../scope.js';
 import { Tensor, type DType } from '../tensor.js';
@@ -137,8 +138,10 @@ export abstract class Module {
    * (default), missing or unexpected names and any shape mismatch are errors.
    */
   loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
-    const strict = options.strict ?? true;
     if (state === null || typeof state !== 'object') throw new TypeError('loadStateDict: expected an object of tensors');
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`loadStateDict: options must be an object like { strict: false }, got ${String(options)}`);
+    const strict = options.strict ?? true;
     const own = this.stateDict();
     // Own keys only, on both sides: 'constructor' or 'toString' in a file is unexpected, and an
     // inherited property does not stand in for a missing key.
@@ -157,6 +160,8 @@ export abstract class Module {
       const source = ownValue(state, k);
       if (source === undefined) continue;
       if (!(source instanceof Tensor)) throw new TypeError(`loadStateDict: '${k}' must be a Tensor`);
+      // Named here: the shape getter below would report itself, not loadStateDict.
+      if (source.isDisposed) throw new TapegradError(`loadStateDict: '${k}' is a disposed tensor`);
       if (source.shape.join() !== target.shape.join())
         throw new RangeError(
           `loadStateDict: '${k}' has shape [${source.shape.join(', ')}] in the state dict and [${target.shape.join(', ')}] in the module`,

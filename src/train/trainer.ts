@@ -2,6 +2,7 @@
 // backward pass and optimizer update run on a background thread, so a
 // server's event loop keeps serving while it trains.
 import { isGradEnabled } from '../autograd.js';
+import { describe } from '../errors.js';
 import { tidy } from '../memory.js';
 import { native, type TraceHandle } from '../native.js';
 import { Sequential } from '../nn/containers.js';
@@ -133,7 +134,14 @@ export class Trainer {
 
   constructor(model: Model, options: TrainerOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError('Trainer: options must be an object');
-    this.forward = forwardOf(model, 'Trainer');
+    const forward = forwardOf(model, 'Trainer');
+    // A traced step hands the prediction's handle to the native layer as it is.
+    this.forward = (inputs) => {
+      const prediction: unknown = forward(inputs);
+      if (!(prediction instanceof Tensor))
+        throw new TypeError(`Trainer.step: the model must return a Tensor, got ${describe(prediction)}`);
+      return prediction;
+    };
     this.lossFn = lossOf(options.loss, 'Trainer');
     const { optimizer } = options;
     if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.step !== 'function' || !Array.isArray(optimizer.paramGroups))

@@ -44,6 +44,18 @@ describe('TensorDataset', () => {
     ds.dispose();
   });
 
+  it('getBatch returns copies, even of consecutive examples or the whole dataset', () => {
+    const x = tg.tensor([[0, 1], [2, 3], [4, 5]]);
+    const ds = new TensorDataset(x);
+    for (const indices of [[1, 2], [0, 1, 2], [2], [2, 0]]) {
+      const [b] = ds.getBatch(Int32Array.from(indices)) as [tg.Tensor];
+      expect(b.isContiguous()).toBe(true);
+      tg.noGrad(() => b.fill(-1));
+      b.dispose();
+    }
+    expect(x.toArray()).toEqual([[0, 1], [2, 3], [4, 5]]);
+  });
+
   it('rejects mismatched lengths, bad sources and out-of-range indices', () => {
     expect(() => new TensorDataset()).toThrow(TypeError);
     expect(() => new TensorDataset(tg.zeros([3, 2]), tg.zeros([4]))).toThrow(/field 0 has 3, field 1 has 4/);
@@ -64,6 +76,26 @@ describe('DataLoader', () => {
     expect(loader.numExamples).toBe(10);
     expect(epoch(loader)).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
     expect(epoch(loader)).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+  });
+
+  it('hands out batches that own their memory: changing one in place changes neither the dataset nor later epochs', () => {
+    const { x, y } = numbered(6);
+    const xs = tg.tensor(x, { shape: [6, 2] });
+    // In order, all at once, and shuffled one by one (each batch a run of consecutive examples).
+    for (const options of [{ batchSize: 4 }, { batchSize: 6 }, { batchSize: 10 }, { batchSize: 1, shuffle: true, seed: 1 }]) {
+      const loader = new DataLoader([xs, y], options);
+      for (let e = 0; e < 2; e++) {
+        expect(epoch(loader).flat().sort()).toEqual([0, 1, 2, 3, 4, 5]); // checks every row against its label
+        for (const [xb, yb] of loader) {
+          xb!.mulInPlace(10);
+          yb!.addInPlace(100);
+          xb!.dispose();
+          yb!.dispose();
+        }
+      }
+      expect(Array.from(xs.data())).toEqual(Array.from(x));
+      loader.dispose();
+    }
   });
 
   it('drops the last partial batch when asked', () => {

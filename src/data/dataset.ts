@@ -9,8 +9,9 @@ import { Tensor, type TypedArray } from '../tensor.js';
 /**
  * What a DataLoader draws from: `length` examples, each made of one or more
  * fields (inputs, targets, ...). `getBatch` returns one tensor per field
- * with the examples at `indices` stacked along a new first dimension; the
- * caller owns (and disposes) the returned tensors.
+ * with the examples at `indices` stacked along a new first dimension: new
+ * tensors sharing no memory with the dataset, which the caller owns (and
+ * disposes) and may change in place.
  */
 export interface Dataset {
   readonly length: number;
@@ -83,7 +84,11 @@ export class TensorDataset implements Dataset {
     return t;
   }
 
-  /** Example `i`: one tensor per field, without the example dimension. */
+  /**
+   * Example `i`: one tensor per field, without the example dimension. They
+   * are views of the dataset's tensors, as indexing a PyTorch TensorDataset
+   * gives: an in-place change writes into the dataset (getBatch copies).
+   */
   get(i: number): Tensor[] {
     if (!Number.isInteger(i) || i < 0 || i >= this.length)
       throw new RangeError(`TensorDataset.get: index must be an integer in [0, ${this.length}), got ${i}`);
@@ -108,8 +113,19 @@ export class TensorDataset implements Dataset {
         throw new RangeError(`TensorDataset.getBatch: index ${i} is out of range for ${this.length} examples`);
       if (i !== start + k) consecutive = false;
     }
-    // A run of consecutive examples is a view; anything else one gather per field.
-    if (consecutive) return this.tensors.map((t) => t.narrow(0, start, n));
+    // A batch owns its memory, as PyTorch's collate makes new tensors: an
+    // in-place change to it (normalising it) must not reach the dataset. A
+    // run of consecutive examples (the whole dataset too) is one contiguous
+    // copy of a view per field; anything else one gather per field.
+    if (consecutive)
+      return this.tensors.map((t) => {
+        const view = t.narrow(0, start, n);
+        try {
+          return view.clone();
+        } finally {
+          view.dispose();
+        }
+      });
     const index = tensor(indices);
     try {
       return this.tensors.map((t) => t.indexSelect(0, index));

@@ -35,8 +35,9 @@ function isTypedArray(v: unknown): v is TypedArray {
 /**
  * Iterates over a dataset in batches: each iteration of the loader is one
  * epoch, each item a list of tensors (one per field of the dataset, e.g.
- * `[inputs, targets]`) whose first dimension is the batch. The batches
- * belong to the caller: dispose them, or make them inside tidy().
+ * `[inputs, targets]`) whose first dimension is the batch. The batches are
+ * copies that belong to the caller (changing one in place leaves the
+ * dataset as it was): dispose them, or make them inside tidy().
  *
  *     const loader = new DataLoader(new TensorDataset(x, y), { batchSize: 64, shuffle: true, seed: 1 });
  *     for (const [xb, yb] of loader) { ... }

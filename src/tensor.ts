@@ -56,6 +56,22 @@ function optionsObject<T>(options: T, op: string, example: string): T {
   return options;
 }
 
+/**
+ * @internal Throws, naming `op` and `what`, when `t` is disposed or held by
+ * a running async job (backwardAsync, a Trainer step), as writing it,
+ * freeing it or setting its .grad would. A change to several tensors checks
+ * them all first, so that an error leaves every one of them as it was.
+ */
+export function checkNotInUse(t: Tensor, op: string, what: string): void {
+  if (t._disposed) throw new TapegradError(`${op}: ${what} is a disposed tensor`);
+  try {
+    native.hasGrad(t._handle); // changes nothing; throws while a job holds the tensor's storage
+  } catch (e) {
+    if (!(e instanceof TapegradError) || !/ in use /.test(e.message)) throw e;
+    throw new TapegradError(`${op}: ${what} is in use by a running backwardAsync or train step; await it first`);
+  }
+}
+
 export class Tensor {
   /** @internal */
   _handle: Handle;

@@ -34,6 +34,27 @@ describe('backwardAsync', () => {
     g.fill(100); // unlocked again
   });
 
+  it('zeroGrad and optimizer.step refused while it runs change nothing', async () => {
+    // The running backward reaches the second layer only; the first has gradients from before.
+    const first = new tg.nn.Linear(4, 4);
+    const second = new tg.nn.Linear(256, 256);
+    const model = new tg.nn.Sequential(first, second);
+    first.forward(tg.ones([1, 4])).sum().backward();
+    const opt = new tg.optim.SGD([{ params: first.parameters() }, { params: second.parameters() }], { lr: 0.1, momentum: 0.9 });
+    const pending = second.forward(tg.randn([256, 256])).tanh().sum().backwardAsync();
+    expect(() => opt.step()).toThrow(/^SGD.step: parameter 0 of group 1 is in use by a running backwardAsync or train step; await it first$/);
+    expect(opt.stateDict().state).toEqual({}); // no momentum buffers made for the first group
+    expect(() => opt.zeroGrad()).toThrow(/^SGD.zeroGrad: parameter 0 of group 1 is in use/);
+    expect(() => model.zeroGrad()).toThrow(/^zeroGrad: parameter '1.weight' is in use/);
+    expect(first.weight.grad).not.toBeNull();
+    expect(first.bias!.grad).not.toBeNull();
+    await pending;
+    opt.step();
+    expect(Object.keys(opt.stateDict().state)).toEqual(['0', '1', '2', '3']);
+    model.zeroGrad();
+    expect(model.parameters().every((p) => p.grad === null)).toBe(true);
+  });
+
   it('rejects with the same error classes as backward', async () => {
     const x = tg.tensor([1, 2], { requiresGrad: true });
     const y = x.mul(x).sum();

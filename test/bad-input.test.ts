@@ -828,6 +828,7 @@ describe('a crafted checkpoint resumed as the README shows', () => {
       }
     });
   }
+});
 
 describe('BigInts and look-alike objects where a tensor is expected', () => {
   // Tensor handles are BigInts: one that names a live tensor (a copied

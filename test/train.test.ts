@@ -94,6 +94,49 @@ describe('Trainer.step', () => {
     expect(w.grad).not.toBeNull();
   });
 
+  it('refuses to change the model or the optimizer while the step runs, and then has changed nothing', async () => {
+    tg.manualSeed(4);
+    const model = new tg.nn.MLP([256, 512, 512, 10]);
+    // Fine-tuning: the first layer is frozen, so the step holds only the others.
+    const named = model.namedParameters();
+    for (const [, p] of named.slice(0, 2)) p.setRequiresGrad(false);
+    const trained = named.slice(2).map(([, p]) => p);
+    const optimizer = new tg.optim.Adam(trained, { lr: 1e-3 });
+    // Untraced, the whole forward pass at once: the job is queued when step() returns.
+    const trainer = new tg.train.Trainer(model, { loss: new tg.nn.CrossEntropyLoss(), optimizer, traceForward: false, yieldEveryMs: 0 });
+    tg.manualSeed(5);
+    const x = tg.randn([256, 256]);
+    const y = tg.randint(0, 10, [256]);
+    await trainer.step([x, y]); // creates the optimizer state
+    const saved = optimizer.stateDict();
+    const frozen = named[0]![1].data();
+    const pending = trainer.step([x, y]);
+    expect(() => model.to('float64')).toThrow(/^MLP.to: parameter '2.weight' is in use by a running backwardAsync or train step; await it first$/);
+    expect(() => model.loadStateDict(Object.fromEntries(named.map(([k, p]) => [k, tg.zerosLike(p)])))).toThrow(
+      /^loadStateDict: '2.weight' is in use by a running backwardAsync or train step/,
+    );
+    expect(() => optimizer.loadStateDict({ ...saved, paramGroups: [{ ...saved.paramGroups[0]!, lr: 0.5 }] })).toThrow(
+      /^Adam.loadStateDict: state 'exp_avg' of parameter 0 is in use by a running backwardAsync or train step/,
+    );
+    await pending;
+    // The module's tensors are still the optimizer's, float32, the frozen layer's values untouched.
+    const after = model.stateDict();
+    for (const [k, p] of named) {
+      expect(after[k], k).toBe(p);
+      expect(p.dtype).toBe('float32');
+    }
+    expect(optimizer.paramGroups[0]!.params.every((p, i) => p === trained[i])).toBe(true);
+    expect(named[0]![1].data()).toEqual(frozen);
+    expect(optimizer.paramGroups[0]!.lr).toBe(1e-3);
+    const state = optimizer.stateDict().state;
+    for (const [i, s] of Object.entries(saved.state))
+      for (const [n, t] of Object.entries(s.tensors)) {
+        expect(state[Number(i)]!.tensors[n]).toBe(t);
+        expect(t.isDisposed).toBe(false);
+      }
+    expect(Number.isFinite(await trainer.step([x, y]))).toBe(true);
+  });
+
   it('gives the same result whatever number of threads the job uses', async () => {
     const make = optimizers['Adam (AMSGrad)']!;
     const run = async (threads: number) => {

@@ -8,7 +8,7 @@ import { noGrad } from '../autograd.js';
 import { TapegradError } from '../errors.js';
 import { ownValue } from '../keys.js';
 import { untrack } from '../scope.js';
-import { Tensor, type DType } from '../tensor.js';
+import { checkNotInUse, Tensor, type DType } from '../tensor.js';
 
 const parameters = new WeakSet<Tensor>();
 const buffers = new WeakSet<Tensor>();
@@ -122,7 +122,10 @@ export abstract class Module {
 
   /** Sets every parameter's gradient to null. */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.zeroGrad();
+    const named = this.namedParameters();
+    // All checked first: one a running step holds must not leave the others cleared.
+    for (const [name, p] of named) checkNotInUse(p, 'zeroGrad', `parameter '${name}'`);
+    for (const [, p] of named) p.zeroGrad();
   }
 
   /** Parameters and buffers by name. The tensors are the module's own (not copies). */
@@ -166,6 +169,8 @@ export abstract class Module {
         throw new RangeError(
           `loadStateDict: '${k}' has shape [${source.shape.join(', ')}] in the state dict and [${target.shape.join(', ')}] in the module`,
         );
+      // A tensor a running step holds cannot be written: found here, before any is.
+      checkNotInUse(target, 'loadStateDict', `'${k}'`);
     }
     noGrad(() => {
       for (const [k, target] of Object.entries(own)) {
@@ -185,25 +190,40 @@ export abstract class Module {
   /**
    * Converts every floating-point parameter and buffer to `dtype` (new
    * tensors; make optimizers after this). Integer buffers keep their dtype, as in PyTorch.
+   * Throws, changing nothing, when one of them is disposed or a running step holds it.
    */
   to(dtype: DType): this {
+    const op = `${this.constructor.name}.to`;
     if (dtype !== 'float32' && dtype !== 'float64')
-      throw new TypeError(`${this.constructor.name}.to: dtype must be 'float32' or 'float64', got ${String(dtype)}`);
-    // A tensor shared by several layers (tied weights) is converted once and stays shared.
-    const converted = new Map<Tensor, Tensor>();
-    for (const m of this.modules()) {
-      for (const [, v, slot] of m.entries()) {
-        if (!(v instanceof Tensor) || v.dtype === dtype || v.dtype === 'int32') continue;
-        let next = converted.get(v);
-        if (!next) {
-          const cast = noGrad(() => v.to(dtype));
-          next = parameters.has(v) ? parameter(cast, v.requiresGrad) : buffer(cast);
-          converted.set(v, next);
-        }
-        slot.owner[slot.key] = next;
+      throw new TypeError(`${op}: dtype must be 'float32' or 'float64', got ${String(dtype)}`);
+    // Every tensor to convert is found and checked before any slot changes
+    // (the old ones are freed at the end, which fails for one in use).
+    const slots: [Slot, Tensor][] = [];
+    const sources = new Set<Tensor>();
+    for (const [prefix, m] of this.namedModules()) {
+      for (const [key, v, slot] of m.entries()) {
+        if (!(v instanceof Tensor)) continue;
+        const what = `${parameters.has(v) ? 'parameter' : 'buffer'} '${prefix ? `${prefix}.${key}` : key}'`;
+        if (v.isDisposed) throw new TapegradError(`${op}: ${what} is a disposed tensor`);
+        if (v.dtype === dtype || v.dtype === 'int32') continue;
+        // A tensor shared by several layers (tied weights) is converted once and stays shared.
+        if (!sources.has(v)) checkNotInUse(v, op, what);
+        sources.add(v);
+        slots.push([slot, v]);
       }
     }
-    for (const v of converted.keys()) v.dispose();
+    const converted = new Map<Tensor, Tensor>();
+    try {
+      for (const v of sources) {
+        const cast = noGrad(() => v.to(dtype));
+        converted.set(v, parameters.has(v) ? parameter(cast, v.requiresGrad) : buffer(cast));
+      }
+    } catch (e) {
+      for (const t of converted.values()) t.dispose();
+      throw e;
+    }
+    for (const [slot, v] of slots) slot.owner[slot.key] = converted.get(v);
+    for (const v of sources) v.dispose();
     return this;
   }
 

@@ -23,9 +23,17 @@ export abstract class LRScheduler {
 
   /** Advances one step (call after optimizer.step()) and sets each group's lr. */
   step(): void {
-    this.lastEpoch++;
+    this.apply(this.lastEpoch + 1, this.baseLrs);
+  }
+
+  // Every lr is worked out before anything changes: OneCycleLR throws past
+  // its last step, leaving the step count and the lrs as they were.
+  private apply(lastEpoch: number, baseLrs: readonly number[]): void {
+    const lrs = this.optimizer.paramGroups.map((_, i) => this.lrAt(lastEpoch, baseLrs[i] as number, i));
+    this.lastEpoch = lastEpoch;
+    this.baseLrs.splice(0, this.baseLrs.length, ...baseLrs);
     this.optimizer.paramGroups.forEach((g, i) => {
-      g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i] as number, i);
+      g.lr = lrs[i] as number;
     });
   }
 
@@ -58,13 +66,7 @@ export abstract class LRScheduler {
     baseLrs.forEach((v: unknown, i) => {
       if (typeof v !== 'number' || !(v >= 0)) throw new RangeError(`${op}: baseLrs[${i}] must be a non-negative number, got ${String(v)}`);
     });
-    // Every lr first: lrAt may refuse lastEpoch (OneCycleLR past totalSteps), and then nothing has changed.
-    const lrs = (baseLrs as number[]).map((base, i) => this.lrAt(lastEpoch, base, i));
-    this.lastEpoch = lastEpoch;
-    this.baseLrs.splice(0, this.baseLrs.length, ...(baseLrs as number[]));
-    this.optimizer.paramGroups.forEach((g, i) => {
-      g.lr = lrs[i] as number;
-    });
+    this.apply(lastEpoch, baseLrs as number[]);
   }
 }
 

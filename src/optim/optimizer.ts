@@ -6,7 +6,7 @@ import { TapegradError } from '../errors.js';
 import { ownValue, setOwn } from '../keys.js';
 import { native } from '../native.js';
 import { untrack } from '../scope.js';
-import { Tensor } from '../tensor.js';
+import { checkNotInUse, Tensor } from '../tensor.js';
 
 /** A group of parameters with options that override the optimizer's defaults. */
 export type ParamGroupSpec<O> = { params: Iterable<Tensor> } & Partial<O>;
@@ -110,11 +110,9 @@ export abstract class Optimizer<O extends { lr: number }> {
 
   /** Applies one update to every parameter that has a gradient. */
   step(): void {
-    this.paramGroups.forEach((g, gi) =>
-      g.params.forEach((p, pi) => {
-        if (p.isDisposed) throw new TapegradError(`${this.name}.step: parameter ${pi} of group ${gi} is a disposed tensor`);
-      }),
-    );
+    // Planning makes state group by group: every parameter is checked first,
+    // so that one a running step holds throws before any state is made.
+    this.checkParams('step');
     const plan = this._plan((p) => native.hasGrad(p._handle));
     if (plan === null) throw new TypeError(`${this.name}: step() is not implemented`);
     for (const u of plan.updates) runUpdate(u);
@@ -132,7 +130,16 @@ export abstract class Optimizer<O extends { lr: number }> {
 
   /** Sets every parameter's gradient to null. */
   zeroGrad(): void {
+    // All checked first: one a running step holds must not leave the others cleared.
+    this.checkParams('zeroGrad');
     for (const g of this.paramGroups) for (const p of g.params) p.zeroGrad();
+  }
+
+  // Throws, naming the parameter, when one is disposed or a running step holds it.
+  private checkParams(method: string): void {
+    this.paramGroups.forEach((g, gi) =>
+      g.params.forEach((p, pi) => checkNotInUse(p, `${this.name}.${method}`, `parameter ${pi} of group ${gi}`)),
+    );
   }
 
   /** The state of `p`, with its tensors created (zeros, owned by the optimizer) on first use. */
@@ -242,19 +249,28 @@ export abstract class Optimizer<O extends { lr: number }> {
           );
       }
     }
-    groups.forEach((options, i) => Object.assign(this.paramGroups[i] as ParamGroup<O>, options));
+    // The old state is freed below, which fails for a tensor a running step holds.
+    flat.forEach((p, i) => {
+      for (const [name, t] of Object.entries(this.state.get(p)?.tensors ?? {})) checkNotInUse(t, op, `state '${name}' of parameter ${i}`);
+    });
     // Copy first, then free the old state: `dict` may hold this optimizer's own tensors.
     const next = new Map<Tensor, ParamState>();
-    noGrad(() => {
-      for (const [key, s] of entries) {
-        const p = flat[Number(key)] as Tensor;
-        const tensors: Record<string, Tensor> = {};
-        for (const [name, t] of Object.entries(s.tensors)) {
-          setOwn(tensors, name, owned(t.dtype === p.dtype ? t.clone() : t.to(p.dtype)));
+    try {
+      noGrad(() => {
+        for (const [key, s] of entries) {
+          const p = flat[Number(key)] as Tensor;
+          const tensors: Record<string, Tensor> = {};
+          next.set(p, { step: s.step, tensors });
+          for (const [name, t] of Object.entries(s.tensors)) {
+            setOwn(tensors, name, owned(t.dtype === p.dtype ? t.clone() : t.to(p.dtype)));
+          }
         }
-        next.set(p, { step: s.step, tensors });
-      }
-    });
+      });
+    } catch (e) {
+      for (const s of next.values()) for (const t of Object.values(s.tensors)) t.dispose();
+      throw e;
+    }
+    groups.forEach((options, i) => Object.assign(this.paramGroups[i] as ParamGroup<O>, options));
     for (const s of this.state.values()) for (const t of Object.values(s.tensors)) t.dispose();
     this.state.clear();
     for (const [p, s] of next) this.state.set(p, s);

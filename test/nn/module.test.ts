@@ -192,6 +192,17 @@ describe('nn.Module', () => {
     expect(() => t.to('int32')).toThrow(/Tied.to: dtype must be 'float32' or 'float64', got int32/);
   });
 
+  it('to() that fails on one tensor (a disposed one) changes none', () => {
+    const b = new Block();
+    const before = b.stateDict();
+    (b.body[0] as tg.nn.Linear).bias!.dispose();
+    expect(() => b.to('float64')).toThrow(/^Block.to: parameter 'body.0.bias' is a disposed tensor$/);
+    const after = b.stateDict();
+    for (const [k, t] of Object.entries(before)) expect(after[k], k).toBe(t);
+    expect(b.norm.weight!.dtype).toBe('float32');
+    expect(b.norm.weight!.isDisposed).toBe(false);
+  });
+
   it('zeroGrad clears the gradients of every parameter', () => {
     const b = new Block();
     b.forward(tg.ones([2, 4])).sum().backward();

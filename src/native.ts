@@ -44,6 +44,8 @@ export interface NativeAddon {
   getGrad(h: Handle): Handle | null;
   hasGrad(h: Handle): boolean;
   setGrad(h: Handle, g: Handle | null): void;
+  /** Whether a running async job holds the tensor's memory (writes, dispose and setGrad would throw). */
+  inUse(h: Handle): boolean;
   detach(h: Handle): Handle;
   version(h: Handle): number;
   backward(roots: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean, createGraph: boolean): void;

@@ -64,12 +64,8 @@ function optionsObject<T>(options: T, op: string, example: string): T {
  */
 export function checkNotInUse(t: Tensor, op: string, what: string): void {
   if (t._disposed) throw new TapegradError(`${op}: ${what} is a disposed tensor`);
-  try {
-    native.hasGrad(t._handle); // changes nothing; throws while a job holds the tensor's storage
-  } catch (e) {
-    if (!(e instanceof TapegradError) || !/ in use /.test(e.message)) throw e;
+  if (native.inUse(t._handle))
     throw new TapegradError(`${op}: ${what} is in use by a running backwardAsync or train step; await it first`);
-  }
 }
 
 export class Tensor {

@@ -73,6 +73,13 @@ Napi::Value has_grad(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), static_cast<bool>(t.impl()->grad));
 }
 
+// inUse(handle): whether a running async job (backwardAsync, a train step)
+// holds the tensor's memory, so that writing, freeing it or setting its .grad
+// would throw. A change to several tensors asks it of all of them first.
+Napi::Value in_use(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), arg_tensor(info, 0, "inUse", "tensor").storage().locks.load() != 0);
+}
+
 // setGrad(handle, gradHandle | null)
 Napi::Value set_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
@@ -451,6 +458,7 @@ void register_autograd(Napi::Env env, Napi::Object exports) {
   define<get_grad>(env, exports, "getGrad");
   define<has_grad>(env, exports, "hasGrad");
   define<set_grad>(env, exports, "setGrad");
+  define<in_use>(env, exports, "inUse", InTrace::Ignored);
   define_op<detach_op>(env, exports, "detach");
   define<version>(env, exports, "version", InTrace::Ignored);
   define<backward>(env, exports, "backward");

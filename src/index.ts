@@ -6,7 +6,7 @@ native.setErrorClass(TapegradError);
 
 export { TapegradError } from './errors.js';
 export { Tensor } from './tensor.js';
-export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions, VarOptions, GeluOptions } from './tensor.js';
+export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions, RemovableHandle, VarOptions, GeluOptions } from './tensor.js';
 export { add, sub, mul, div, pow, maximum, minimum, where, matmul, dot, outer, cat, stack } from './ops.js';
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint, manualSeed,

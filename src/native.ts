@@ -56,7 +56,8 @@ export interface NativeAddon {
   ): (Handle | null)[];
   isGradEnabled(): boolean;
   setGradEnabled(enabled: boolean): void;
-  registerHook(h: Handle, fn: (grad: Handle) => Handle | undefined): void;
+  /** Returns the function that removes the hook. */
+  registerHook(h: Handle, fn: (grad: Handle) => Handle | undefined): () => void;
   // elementwise
   add(a: Operand, b: Operand): Handle;
   sub(a: Operand, b: Operand): Handle;

@@ -22,6 +22,11 @@ export interface GeluOptions {
   approximate?: 'none' | 'tanh';
 }
 
+/** What registerHook returns: `remove()` takes the hook off (removing it twice does nothing). */
+export interface RemovableHandle {
+  remove(): void;
+}
+
 export interface BackwardOptions {
   /** Keep the graph's saved tensors so backward can run through it again. */
   retainGraph?: boolean;
@@ -245,16 +250,19 @@ export class Tensor {
   }
   /**
    * Calls `fn` with the gradient of this tensor during backward; a tensor it
-   * returns replaces the gradient.
+   * returns replaces the gradient. Returns a handle whose `remove()` takes
+   * the hook off again (as PyTorch's RemovableHandle). Hooks registered or
+   * removed by a hook while backward runs take effect from the next backward.
    */
-  registerHook(fn: (grad: Tensor) => Tensor | void): void {
+  registerHook(fn: (grad: Tensor) => Tensor | void): RemovableHandle {
     if (typeof fn !== 'function') throw new TypeError(`registerHook: hook must be a function, got ${typeof fn}`);
-    native.registerHook(this._handle, (g) => {
+    const remove = native.registerHook(this._handle, (g) => {
       const result = fn(new Tensor(g));
       if (result instanceof Tensor) return result._handle;
       if (result === undefined || result === null) return undefined;
       throw new TypeError(`registerHook: the hook must return a Tensor or nothing, got ${typeof result}`);
     });
+    return { remove: () => remove() };
   }
   /** The in-place version counter of the storage (bumped by every in-place write). */
   get version(): number {

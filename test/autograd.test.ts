@@ -313,6 +313,48 @@ describe('hooks', () => {
     expect(seen).toEqual([[30, 30]]);
     expect(x.grad!.toArray()).toEqual([30, 30]);
   });
+
+  it('remove() takes a hook off a leaf or an intermediate; removing twice, or after dispose, does nothing', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const calls: string[] = [];
+    const onLeaf = x.registerHook(() => { calls.push('leaf'); });
+    const kept = x.registerHook(() => { calls.push('kept'); });
+    const h = x.mul(3);
+    const onH = h.registerHook((g) => g.mul(10));
+    onLeaf.remove();
+    onLeaf.remove();
+    onH.remove();
+    h.sum().backward();
+    expect(calls).toEqual(['kept']);
+    expect(x.grad!.toArray()).toEqual([3, 3]);
+    kept.remove();
+    // No JS hook left: the graph may run on a background thread again.
+    x.grad = null;
+    return x.mul(3).sum().backwardAsync().then(() => {
+      expect(x.grad!.toArray()).toEqual([3, 3]);
+      const y = x.mul(2);
+      const onY = y.registerHook(() => {});
+      y.dispose();
+      onY.remove();
+    });
+  });
+
+  it('a hook that registers or removes hooks while backward runs changes the next backward, not this one', () => {
+    // Registering during backward grew the list the engine was walking: a crash.
+    for (const leaf of [true, false]) {
+      const x = tg.tensor([1, 2], { requiresGrad: true });
+      const t = leaf ? x : x.mul(1);
+      let added = 0;
+      const self = t.registerHook(() => {
+        for (let i = 0; i < 50; i++) t.registerHook(() => { added++; });
+        self.remove();
+      });
+      t.sum().backward(null, { retainGraph: true });
+      expect(added).toBe(0);
+      t.sum().backward();
+      expect(added).toBe(50);
+    }
+  });
 });
 
 describe('determinism', () => {

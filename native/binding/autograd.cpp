@@ -399,8 +399,10 @@ Napi::Value is_grad_enabled(const Napi::CallbackInfo& info) {
 // An op, so that noGrad() inside a traced forward pass is replayed.
 void set_grad_enabled_op(OpArgs& info) { set_grad_enabled(info.boolean(0, "setGradEnabled", "enabled")); }
 
-// registerHook(handle, fn): fn(gradHandle) returns a handle or undefined.
-// Hooks run on the JS thread during a synchronous backward.
+// registerHook(handle, fn) -> remove(): fn(gradHandle) returns a handle or
+// undefined. Hooks run on the JS thread during a synchronous backward. The
+// returned function removes the hook (again: nothing); it holds neither the
+// tensor nor its node.
 Napi::Value register_hook(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "registerHook", "tensor");
   if (!info[1].IsFunction()) throw_type_error("registerHook: hook must be a function");
@@ -424,12 +426,30 @@ Napi::Value register_hook(const Napi::CallbackInfo& info) {
                        dtype_name(g.dtype()), " one");
     return replaced;
   };
+  static std::uint64_t next_id = 0;  // JS thread only
+  const std::uint64_t id = ++next_id;
+  const auto remove_from = [id](std::vector<RegisteredHook>& hooks) {
+    hooks.erase(std::remove_if(hooks.begin(), hooks.end(), [id](const RegisteredHook& h) { return h.id == id; }),
+                hooks.end());
+  };
+  std::function<void()> remove;
   if (t.is_leaf()) {
-    t.impl()->hooks.push_back(std::move(hook));
+    t.impl()->hooks.push_back({id, 0, std::move(hook)});
+    remove = [leaf = std::weak_ptr<TensorImpl>(t.impl_ptr()), remove_from] {
+      if (auto impl = leaf.lock()) remove_from(impl->hooks);
+    };
   } else {
-    t.grad_fn()->pre_hooks.emplace_back(t.impl()->output_nr, std::move(hook));
+    t.grad_fn()->pre_hooks.push_back({id, t.impl()->output_nr, std::move(hook)});
+    remove = [node = std::weak_ptr<Node>(t.grad_fn()), remove_from] {
+      if (auto n = node.lock()) remove_from(n->pre_hooks);
+    };
   }
-  return info.Env().Undefined();
+  return Napi::Function::New(
+      info.Env(), [remove = std::move(remove)](const Napi::CallbackInfo& call) {
+        remove();
+        return call.Env().Undefined();
+      },
+      "remove");
 }
 
 // _setBackwardStrategy(name) -> previous name: internal switch for the

@@ -55,8 +55,8 @@ class Node : public std::enable_shared_from_this<Node> {
   // Creation order; the engine runs later nodes first and sums gradients in
   // this order, so results do not depend on scheduling.
   const std::uint64_t sequence_nr;
-  // Hooks registered on non-leaf outputs: (output index, hook).
-  std::vector<std::pair<std::uint32_t, GradHook>> pre_hooks;
+  // Hooks registered on non-leaf outputs (slot: the output's index).
+  std::vector<RegisteredHook> pre_hooks;
   // The engine passes zeros for outputs that got no gradient, unless the
   // rule handles those itself (undefined gradients; split's, which then
   // writes zeros only once, into its input's gradient).

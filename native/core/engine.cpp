@@ -282,14 +282,21 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
       if (k < s.slots.size()) inputs[k] = sum_slot(s.slots[k]);
       any = any || inputs[k].defined();
     }
-    for (auto& [slot, hook] : node->pre_hooks) {
-      if (!inputs[slot].defined()) continue;
-      Tensor replaced = hook(inputs[slot]);
-      if (replaced.defined()) inputs[slot] = replaced;
+    // Each list is copied first: a hook may register or remove hooks (which
+    // apply from the next backward on), and the list must not change under
+    // the loop.
+    if (!node->pre_hooks.empty()) {
+      const std::vector<RegisteredHook> hooks = node->pre_hooks;
+      for (const RegisteredHook& h : hooks) {
+        if (!inputs[h.slot].defined()) continue;
+        Tensor replaced = h.fn(inputs[h.slot]);
+        if (replaced.defined()) inputs[h.slot] = replaced;
+      }
     }
-    if (auto* acc = dynamic_cast<AccumulateGrad*>(node); acc && inputs[0].defined()) {
-      for (const GradHook& hook : acc->leaf()->hooks) {
-        Tensor replaced = hook(inputs[0]);
+    if (auto* acc = dynamic_cast<AccumulateGrad*>(node); acc && inputs[0].defined() && !acc->leaf()->hooks.empty()) {
+      const std::vector<RegisteredHook> hooks = acc->leaf()->hooks;
+      for (const RegisteredHook& h : hooks) {
+        Tensor replaced = h.fn(inputs[0]);
         if (replaced.defined()) inputs[0] = replaced;
       }
     }

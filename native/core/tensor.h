@@ -52,6 +52,13 @@ class AsyncJobScope {
 
 // Called with a gradient; returns a replacement, or an undefined tensor to keep it.
 using GradHook = std::function<Tensor(const Tensor&)>;
+// A registered hook and the id that removes it; `slot` is the output of a
+// node a non-leaf's hook is for (0 for a leaf's).
+struct RegisteredHook {
+  std::uint64_t id;
+  std::uint32_t slot;
+  GradHook fn;
+};
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
@@ -68,7 +75,7 @@ struct TensorImpl {
   std::uint32_t output_nr = 0;
   std::weak_ptr<Node> grad_accumulator;  // leaves: their AccumulateGrad node
   std::shared_ptr<TensorImpl> grad;      // leaves: accumulated gradient
-  std::vector<GradHook> hooks;           // leaves: run before accumulation
+  std::vector<RegisteredHook> hooks;     // leaves: run before accumulation
   bool is_view = false;                  // shares storage with another tensor
 };
 

@@ -44,6 +44,7 @@ check_all_cases() {
   check 'float32 math' test/ops/math-cases.cjs
   check 'float64 math' test/ops/math64-cases.cjs
   check 'reductions' test/ops/reduce-cases.cjs
+  check 'permuted copies' test/ops/permute-cases.cjs
   check 'softmax' test/ops/softmax-cases.cjs
   check 'layer norm' test/ops/layer-norm-cases.cjs
   check 'optimizers' test/optim-cases.cjs

@@ -1,5 +1,6 @@
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectClose, leaf, tg } from '../helpers.js';
+import { expectClose, expectSameDigestOnEveryIsa, leaf, tg } from '../helpers.js';
 import type { Tensor } from '../helpers.js';
 
 /** Asserts `fn` throws an error of class `cls` whose message matches `message`. */
@@ -556,6 +557,11 @@ describe('copies of permuted views (contiguous)', () => {
         tg.setNumThreads(threads);
       }
     });
+
+  it('every bit of every element, NaN payloads included, the same on every ISA path and thread count', () => {
+    // The AVX paths shuffle tiles in vectors, the others move single elements.
+    expectSameDigestOnEveryIsa(path.join(__dirname, 'permute-cases.cjs'), ['1', '2'], (r) => expect(r.cases).toBe(45));
+  });
 
   it('a view with an offset as the source, and a strided destination (cat)', () => {
     const base = tg.arange(0, 40 * 1200, 1).reshape([40, 1200]);

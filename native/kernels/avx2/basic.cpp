@@ -18,6 +18,8 @@ inline void stream_line(void* dst, const void* src) {
   _mm256_stream_si256(d + 1, _mm256_loadu_si256(s + 1));
 }
 inline void stream_fence() { _mm_sfence(); }
+// Transposing copies shuffle 8 × 8 tiles in 32-byte vectors (basic.inc).
+constexpr bool kVectorTranspose = true;
 }
 #include "kernels/basic.inc"
 }  // namespace tapegrad::kernels::avx2

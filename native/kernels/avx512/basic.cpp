@@ -15,6 +15,8 @@ inline void stream_line(void* dst, const void* src) {
   _mm512_stream_si512(static_cast<__m512i*>(dst), _mm512_loadu_si512(src));
 }
 inline void stream_fence() { _mm_sfence(); }
+// Transposing copies shuffle 8 × 8 tiles in 32-byte vectors (basic.inc).
+constexpr bool kVectorTranspose = true;
 }
 #include "kernels/basic.inc"
 }  // namespace tapegrad::kernels::avx512

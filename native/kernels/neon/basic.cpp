@@ -12,6 +12,9 @@ constexpr bool kFusedMultiplyAdd = true;
 constexpr bool kStreamingStores = false;
 inline void stream_line(void*, const void*) {}
 inline void stream_fence() {}
+// Transposing copies move single elements (basic.inc), as on the baseline
+// path (not measured on arm64).
+constexpr bool kVectorTranspose = false;
 }
 #include "kernels/basic.inc"
 }  // namespace tapegrad::kernels::neon

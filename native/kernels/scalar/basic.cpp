@@ -27,6 +27,9 @@ constexpr bool kStreamingStores = false;  // the two below are never called
 inline void stream_line(void*, const void*) {}
 inline void stream_fence() {}
 #endif
+// Transposing copies move single elements (basic.inc): 32-byte shuffles
+// split into 16-byte halves here, and were no faster.
+constexpr bool kVectorTranspose = false;
 }
 #include "kernels/basic.inc"
 }  // namespace tapegrad::kernels::scalar

@@ -22,6 +22,11 @@ describe('tensor()', () => {
     expect(i32.dtype).toBe('int32');
     expect(Array.from(i32.data())).toEqual([7, -8]);
     expect(i32.data()).toBeInstanceOf(Int32Array);
+    // A typed array over a SharedArrayBuffer (one a worker fills), whole or a window of it.
+    const shared = new Float32Array(new SharedArrayBuffer(16));
+    shared.set([1, 2, 3, 4]);
+    expect(tg.tensor(shared).toArray()).toEqual([1, 2, 3, 4]);
+    expect(tg.tensor(shared.subarray(1, 3)).toArray()).toEqual([2, 3]);
   });
 
   it('follows the dtype option over the data', () => {

@@ -69,7 +69,12 @@ ElementsView OpArgs::elements(std::size_t i, const char* op) {
     case napi_int32_array: dtype = DType::Int32; break;
     default: throw_type_error(op, ": data must be a Float32Array, Float64Array or Int32Array");
   }
-  const auto* bytes = static_cast<const std::uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  // The element pointer straight from the typed array: its buffer may be a
+  // SharedArrayBuffer, which Napi::ArrayBuffer refuses ("Invalid argument").
+  void* first = nullptr;
+  if (napi_get_typedarray_info(v.Env(), v, nullptr, nullptr, &first, nullptr, nullptr) != napi_ok)
+    throw_type_error(op, ": cannot read the data's typed array");
+  const auto* bytes = static_cast<const std::uint8_t*>(first);
   const auto count = static_cast<std::int64_t>(array.ElementLength());
   if (recorder_) {  // (plain calls come here too)
     // The elements as they are now: a later change to the JS array does not reach the replay.

@@ -1,5 +1,6 @@
 // requiresGrad, .grad, backward, grad(), grad mode and hooks.
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <memory>
@@ -426,7 +427,7 @@ Napi::Value register_hook(const Napi::CallbackInfo& info) {
                        dtype_name(g.dtype()), " one");
     return replaced;
   };
-  static std::uint64_t next_id = 0;  // JS thread only
+  static std::atomic<std::uint64_t> next_id{0};  // worker threads register too
   const std::uint64_t id = ++next_id;
   const auto remove_from = [id](std::vector<RegisteredHook>& hooks) {
     hooks.erase(std::remove_if(hooks.begin(), hooks.end(), [id](const RegisteredHook& h) { return h.id == id; }),

@@ -1,5 +1,5 @@
 // Grad mode, functional gradients, and gradient checks against finite differences.
-import { TapegradError, describe } from './errors.js';
+import { TapegradError, checkOptions, describe } from './errors.js';
 import { native, type Handle } from './native.js';
 import { tidy } from './memory.js';
 import { Tensor, gradientHandle, operand } from './tensor.js';
@@ -43,8 +43,7 @@ export interface GradOptions {
 
 /** Gradients of `outputs` with respect to `inputs`, without touching any .grad. */
 export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], options: GradOptions = {}): (Tensor | null)[] {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError(`grad: options must be an object like { allowUnused: true }, got ${describe(options)}`);
+  checkOptions(options, 'grad', '{ allowUnused: true }');
   // operand() passes what is not a Tensor on for the native layer to reject
   // ("grad: inputs[0] must be a Tensor, got ..."), never a look-alike's _handle.
   const outs = (Array.isArray(outputs) ? outputs : [outputs]).map(operand) as Handle[];
@@ -100,8 +99,7 @@ function checkArgs(op: string, fn: unknown, inputs: unknown, options: unknown): 
   inputs.forEach((t, i) => {
     if (!(t instanceof Tensor)) throw new TypeError(`${op}: inputs[${i}] must be a Tensor, got ${describe(t)}`);
   });
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError(`${op}: options must be an object like { atol: 1e-5 }, got ${describe(options)}`);
+  checkOptions(options, op, '{ atol: 1e-5 }');
   const number = (name: 'eps' | 'atol' | 'rtol', fallback: number, positive: boolean): number => {
     const v: unknown = (options as GradcheckOptions)[name] ?? fallback;
     if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${describe(v)}`);

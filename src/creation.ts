@@ -1,5 +1,5 @@
 // Factories: tensors from JS data, constants, ranges and seeded random numbers.
-import { TapegradError, describe } from './errors.js';
+import { TapegradError, checkOptions, describe } from './errors.js';
 import { native } from './native.js';
 import { Tensor, type DType, type NestedArray, type TypedArray } from './tensor.js';
 
@@ -18,14 +18,9 @@ function finish(t: Tensor, options: TensorOptions | undefined): Tensor {
   return t;
 }
 
-// The options argument ({} when left out). Checked because null would fail
-// on a property read with an error naming no op, and a string or a number
-// would be ignored.
+// The options argument ({} when left out), checked.
 function optionsArg<T extends object>(options: T | undefined, op: string): T {
-  if (options === undefined) return {} as T;
-  if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw new TypeError(`${op}: options must be an object like { dtype: 'float64' }, got ${describe(options)}`);
-  return options;
+  return options === undefined ? ({} as T) : checkOptions(options, op, "{ dtype: 'float64' }");
 }
 
 // The tensor a ...Like factory copies the shape and dtype of; the errors name

@@ -32,3 +32,14 @@ export function describe(v: unknown): string {
     default: return String(v);
   }
 }
+
+/**
+ * @internal Checks an options argument: an object (not null, not an array),
+ * since null would fail on a property read with an error naming no op, and
+ * a string or a number would be ignored. `example` shows one in the message.
+ */
+export function checkOptions<T>(options: T, op: string, example: string): T {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new TypeError(`${op}: options must be an object like ${example}, got ${describe(options)}`);
+  return options;
+}

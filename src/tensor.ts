@@ -2,7 +2,7 @@
 // The Tensor class: a JS handle on a native tensor. Methods call the native
 // layer; the native layer checks every argument and throws errors naming
 // the op.
-import { TapegradError, describe } from './errors.js';
+import { TapegradError, checkOptions, describe } from './errors.js';
 import { formatTensor } from './format.js';
 import { native, type Handle } from './native.js';
 import { track, type Scope } from './scope.js';
@@ -55,11 +55,6 @@ export function gradientHandle(g: unknown, op: string, arg: string): Handle | nu
   throw new TypeError(`${op}: ${arg} must be a Tensor or null, got ${describe(g)}`);
 }
 
-function optionsObject<T>(options: T, op: string, example: string): T {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError(`${op}: options must be an object like ${example}, got ${describe(options)}`);
-  return options;
-}
 
 /**
  * @internal Throws, naming `op` and `what`, when `t` is disposed or held by
@@ -235,7 +230,7 @@ export class Tensor {
   /** Computes gradients of this tensor with respect to the leaves and accumulates them into their .grad. */
   backward(gradOutput?: Tensor | null, options: BackwardOptions = {}): void {
     const g = gradientHandle(gradOutput, 'backward', 'gradOutput');
-    optionsObject(options, 'backward', '{ retainGraph: true }');
+    checkOptions(options, 'backward', '{ retainGraph: true }');
     native.backward([this._handle], g === null ? null : [g], options.retainGraph ?? false, options.createGraph ?? false);
   }
   /**
@@ -245,7 +240,7 @@ export class Tensor {
    */
   backwardAsync(gradOutput?: Tensor | null, options: { retainGraph?: boolean } = {}): Promise<void> {
     const g = gradientHandle(gradOutput, 'backwardAsync', 'gradOutput');
-    optionsObject(options, 'backwardAsync', '{ retainGraph: true }');
+    checkOptions(options, 'backwardAsync', '{ retainGraph: true }');
     return native.backwardAsync([this._handle], g === null ? null : [g], options.retainGraph ?? false);
   }
   /**

@@ -23,8 +23,11 @@ namespace tapegrad::binding {
 
 namespace {
 
+// Whether a running async job holds the tensor's memory.
+bool held_by_job(const Tensor& t) { return t.storage().locks.load() != 0; }
+
 void check_unlocked(const Tensor& t, const char* op) {
-  if (t.storage().locks.load() != 0)
+  if (held_by_job(t))
     throw_error(op, ": the tensor is in use by a running backwardAsync or train step; await it first");
 }
 
@@ -78,7 +81,7 @@ Napi::Value has_grad(const Napi::CallbackInfo& info) {
 // holds the tensor's memory, so that writing, freeing it or setting its .grad
 // would throw. A change to several tensors asks it of all of them first.
 Napi::Value in_use(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), arg_tensor(info, 0, "inUse", "tensor").storage().locks.load() != 0);
+  return Napi::Boolean::New(info.Env(), held_by_job(arg_tensor(info, 0, "inUse", "tensor")));
 }
 
 // setGrad(handle, gradHandle | null)

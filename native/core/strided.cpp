@@ -23,10 +23,11 @@ using i64 = std::int64_t;
 // [4096,1024]ᵀ float32, one thread: 28.4 ms element by element, 12.2 with
 // 32 × 32 tiles alone (the sweep along a row of tiles thrashed the TLB),
 // 3.5 as here; in a standalone test 16 × 16 tiles in 512-blocks took 4.2,
-// 8 × 8 2.8. A source contiguous along the dim (a plain transpose) goes to
-// the kernel table's transposing copy, which shuffles tiles in vectors:
-// [2048,2048]ᵀ float32 on a Zen 1, 9.1 ms as element tiles, 5.6 so.
-constexpr i64 kBlock = 512, kTile = 8;
+// 8 × 8 2.8. Each block goes to the kernel table's transposing copy, which
+// shuffles tiles in vectors where the source is contiguous along the dim (a
+// plain transpose): [2048,2048]ᵀ float32 on a Zen 1 through contiguous(),
+// 10.5-13.8 ms as element tiles, 6.6-7.0 so.
+constexpr i64 kBlock = 512;
 constexpr i64 kTiledMin = 1 << 14;
 
 template <typename T>
@@ -59,8 +60,8 @@ bool copy_tiled(const Tensor& src, const Tensor& dst) {
   T* d = static_cast<T*>(dst.storage().data) + dst.offset();
   const i64 block_elements = std::min(rows, kBlock) * std::min(cols, kBlock);
   const i64 grain = std::max<i64>(1, runtime::kElementwiseGrain / block_elements);
-  const auto& table = kernels::active();
-  const auto transpose = s_row != 1 ? nullptr : sizeof(T) == 4 ? table.transpose_32 : sizeof(T) == 8 ? table.transpose_64 : nullptr;
+  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "the transposing copies move 4- or 8-byte elements");
+  const auto transpose = sizeof(T) == 4 ? kernels::active().transpose_32 : kernels::active().transpose_64;
   runtime::parallel_for(0, outer * row_blocks * col_blocks, grain, [&](i64 begin, i64 end) {
     for (i64 task = begin; task < end; ++task) {
       i64 o = task / (row_blocks * col_blocks), s_off = 0, d_off = 0;
@@ -73,19 +74,8 @@ bool copy_tiled(const Tensor& src, const Tensor& dst) {
       const i64 block = task % (row_blocks * col_blocks);
       const i64 br0 = (block / col_blocks) * kBlock, br1 = std::min(rows, br0 + kBlock);
       const i64 bc0 = (block % col_blocks) * kBlock, bc1 = std::min(cols, bc0 + kBlock);
-      if (transpose) {
-        transpose(br1 - br0, bc1 - bc0, s + s_off + br0 + bc0 * s_col, s_col, d + d_off + br0 * d_row + bc0, d_row);
-        continue;
-      }
-      for (i64 r0 = br0; r0 < br1; r0 += kTile)
-        for (i64 c0 = bc0; c0 < bc1; c0 += kTile) {
-          const i64 r1 = std::min(br1, r0 + kTile), c1 = std::min(bc1, c0 + kTile);
-          for (i64 r = r0; r < r1; ++r) {
-            const T* sr = s + s_off + r * s_row;
-            T* dr = d + d_off + r * d_row;
-            for (i64 c = c0; c < c1; ++c) dr[c] = sr[c * s_col];
-          }
-        }
+      transpose(br1 - br0, bc1 - bc0, s + s_off + br0 * s_row + bc0 * s_col, s_row, s_col,
+                d + d_off + br0 * d_row + bc0, d_row);
     }
   });
   return true;

@@ -158,13 +158,14 @@ struct KernelTable {
   // of a 16 MiB cat with its backward loop: 3x this kernel's time.)
   void (*copy_bytes)(std::int64_t bytes, const void* src, void* dst, Store store);
   // Transposing copies of 4-byte (float32, int32) and 8-byte (float64)
-  // elements: dst[r·dst_row_stride + c] = src[r + c·src_col_stride] for
-  // r < rows, c < cols (a block of a transpose's .contiguous(), at most 512
-  // square: core/strided.cpp). The bits are copied as they are.
-  void (*transpose_32)(std::int64_t rows, std::int64_t cols, const void* src, std::int64_t src_col_stride, void* dst,
-                       std::int64_t dst_row_stride);
-  void (*transpose_64)(std::int64_t rows, std::int64_t cols, const void* src, std::int64_t src_col_stride, void* dst,
-                       std::int64_t dst_row_stride);
+  // elements: dst[r·dst_row_stride + c] = src[r·src_row_stride +
+  // c·src_col_stride] for r < rows, c < cols (a block of a permuted view's
+  // .contiguous(), at most 512 square: core/strided.cpp). The bits are
+  // copied as they are.
+  void (*transpose_32)(std::int64_t rows, std::int64_t cols, const void* src, std::int64_t src_row_stride,
+                       std::int64_t src_col_stride, void* dst, std::int64_t dst_row_stride);
+  void (*transpose_64)(std::int64_t rows, std::int64_t cols, const void* src, std::int64_t src_row_stride,
+                       std::int64_t src_col_stride, void* dst, std::int64_t dst_row_stride);
   // Sum of n floats accumulated in double: 16 interleaved lanes combined
   // pairwise, the same order (and result) on every ISA.
   double (*sum_wide_f32)(std::int64_t n, const float* x);

@@ -2,7 +2,7 @@
 // once (one native gather per field), so a training loop never touches
 // single examples from JS.
 import { tensor } from '../creation.js';
-import { TapegradError } from '../errors.js';
+import { TapegradError, describe } from '../errors.js';
 import { untrack } from '../scope.js';
 import { Tensor, type TypedArray } from '../tensor.js';
 
@@ -29,13 +29,6 @@ export type DatasetSource = Tensor | TypedArray | ShapedArray;
 
 function isTypedArray(v: unknown): v is TypedArray {
   return v instanceof Float32Array || v instanceof Float64Array || v instanceof Int32Array;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
-  return typeof v === 'string' ? `'${v}'` : String(v);
 }
 
 /**

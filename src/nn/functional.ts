@@ -1,5 +1,6 @@
 // tg.nn.functional: activations, losses and layers as functions, with
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
+import { describe } from '../errors.js';
 import { native, type Handle } from '../native.js';
 import { Tensor, operand, type GeluOptions } from '../tensor.js';
 
@@ -43,12 +44,6 @@ function optional(t: Tensor | null | undefined): Handle | null {
 
 // ---- activations (the Tensor methods, as functions) ----------------------------
 
-function describe(v: unknown): string {
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return `'${v}'`;
-  if (typeof v === 'object' && v !== null) return 'an object';
-  return String(v);
-}
 function tensorArg(x: unknown, op: string): Tensor {
   if (x instanceof Tensor) return x;
   throw new TypeError(`${op}: input must be a Tensor, got ${describe(x)}`);

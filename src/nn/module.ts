@@ -5,7 +5,7 @@
 // a property pointing back to an ancestor (a parent reference, or a module
 // holding itself) is not followed, so every walk ends.
 import { noGrad } from '../autograd.js';
-import { TapegradError } from '../errors.js';
+import { TapegradError, checkOptions } from '../errors.js';
 import { ownValue } from '../keys.js';
 import { untrack } from '../scope.js';
 import { checkNotInUse, Tensor, type DType } from '../tensor.js';
@@ -142,8 +142,7 @@ export abstract class Module {
    */
   loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
     if (state === null || typeof state !== 'object') throw new TypeError('loadStateDict: expected an object of tensors');
-    if (options === null || typeof options !== 'object')
-      throw new TypeError(`loadStateDict: options must be an object like { strict: false }, got ${String(options)}`);
+    checkOptions(options, 'loadStateDict', '{ strict: false }');
     const strict = options.strict ?? true;
     const own = this.stateDict();
     // Own keys only, on both sides: 'constructor' or 'toString' in a file is unexpected, and an

@@ -301,7 +301,10 @@ export class Tensor {
   where(condition: Tensor, other: TensorLike): Tensor {
     return new Tensor(native.where(operand(condition) as Handle, this._handle, operand(other)));
   }
-  /** Converts to another dtype (differentiable between float dtypes). */
+  /**
+   * Converts to another dtype (differentiable between float dtypes). Float to int32 truncates
+   * toward zero; a value int32 cannot hold (NaN, ±Infinity, beyond ±2**31) throws a RangeError.
+   */
   to(dtype: DType): Tensor {
     return new Tensor(native.cast(this._handle, dtype));
   }
@@ -462,7 +465,10 @@ export class Tensor {
 
   // ---- reductions ------------------------------------------------------
 
-  /** Sum over all elements, or over `dim` (keepDim keeps reduced dims as size 1). */
+  /**
+   * Sum over all elements, or over `dim` (keepDim keeps reduced dims as size 1). An int32
+   * tensor's sum is int32 (PyTorch widens to int64): one that int32 cannot hold throws.
+   */
   sum(dim?: Dims, keepDim = false): Tensor {
     return new Tensor(native.sum(this._handle, dim, keepDim));
   }
@@ -470,7 +476,10 @@ export class Tensor {
   mean(dim?: Dims, keepDim = false): Tensor {
     return new Tensor(native.mean(this._handle, dim, keepDim));
   }
-  /** Product over all elements or over `dim` (1 for an empty reduction). */
+  /**
+   * Product over all elements or over `dim` (1 for an empty reduction). An int32 product that
+   * int32 cannot hold throws, as sum's does.
+   */
   prod(dim?: Dims, keepDim = false): Tensor {
     return new Tensor(native.prod(this._handle, dim, keepDim));
   }

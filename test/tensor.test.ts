@@ -344,6 +344,41 @@ describe('bad input', () => {
   });
 });
 
+describe('to (dtype conversion)', () => {
+  it('truncates toward zero from float to int32, as PyTorch', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = tg.tensor([-3.7, -0.5, 0, 2.9, 2147483647, -2147483648], { dtype: dtype === 'float32' ? 'float64' : dtype });
+      const y = (dtype === 'float32' ? tg.tensor([-3.7, -0.5, 0, 2.9, 2147483520, -2147483648]) : x).to('int32');
+      expect(y.dtype).toBe('int32');
+      expect(y.toArray()).toEqual(dtype === 'float32' ? [-3, 0, 0, 2, 2147483520, -2147483648] : [-3, 0, 0, 2, 2147483647, -2147483648]);
+      // Strided and broadcast sources convert in their logical order.
+      const m = tg.tensor([[1.5, -2.5], [3.5, -4.5]], { dtype });
+      expect(m.transpose(0, 1).to('int32').toArray()).toEqual([[1, 3], [-2, -4]]);
+      expect(tg.tensor([7.9], { dtype }).expand([3]).to('int32').toArray()).toEqual([7, 7, 7]);
+    }
+    expect(tg.tensor([-7, 5], { dtype: 'int32' }).to('float64').toArray()).toEqual([-7, 5]);
+  });
+  it('throws for values int32 cannot hold, naming the first (a C++ cast of them is undefined)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const bad: [number, string][] = [[NaN, 'NaN'], [Infinity, 'Infinity'], [-Infinity, '-Infinity'], [2147483648, '2147483648'], [-2147483904, '-2147483904']];
+      for (const [v, shown] of bad) {
+        const x = tg.tensor([1, 2, v, v], { dtype });
+        expect(() => x.to('int32')).toThrow(new RangeError(
+          `to: element 2 (${shown}) does not fit in int32; int32 holds whole numbers in [-2147483648, 2147483647]`,
+        ));
+      }
+      // Large tensors convert on several threads; the first bad element is named whatever thread saw one.
+      const big = tg.zeros([1 << 20], { dtype }).contiguous();
+      const data = tg.tensor(Array.from({ length: 1 << 20 }, (_, i) => (i === 700001 || i === 1000000 ? NaN : i % 1000)), { dtype });
+      expect(() => data.to('int32')).toThrow(/^to: element 700001 \(NaN\) does not fit in int32/);
+      expect(big.to('int32').sum().item()).toBe(0);
+      // Transposed: 'element' counts in the tensor's logical order.
+      const t = tg.tensor([[0, NaN], [1, 2]], { dtype }).transpose(0, 1);
+      expect(() => t.to('int32')).toThrow(/^to: element 2 \(NaN\)/);
+    }
+  });
+});
+
 describe('memory', () => {
   it('dispose frees native memory at once', () => {
     const before = tg.memory().liveBytes;

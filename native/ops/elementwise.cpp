@@ -1,5 +1,6 @@
 #include "ops/elementwise.h"
 
+#include <atomic>
 #include <cmath>
 #include <optional>
 #include <type_traits>
@@ -159,13 +160,41 @@ Tensor scalar(double value, DType dtype) {
   return t;
 }
 
+namespace {
+
+// Float to int32 truncates toward zero, as PyTorch; a value outside int32's
+// range (NaN, ±Infinity, ±2**31 and beyond) has no int32 to become. A C++
+// cast of one is undefined (INT_MIN on x86, saturated on arm64), so it throws,
+// as tensor([NaN], { dtype: 'int32' }) does.
+template <typename In>
+Tensor float_to_int32(const Tensor& t) {
+  std::atomic<bool> outside{false};
+  Tensor out = unary_map<In, std::int32_t>(t, DType::Int32, "to", [&outside](In x) {
+    if (x >= In(-2147483648.0) && x < In(2147483648.0)) return static_cast<std::int32_t>(x);
+    outside.store(true, std::memory_order_relaxed);
+    return std::int32_t{0};
+  });
+  if (!outside.load()) return out;
+  // The error path finds the first such value in the tensor's order, so the
+  // message does not depend on which thread saw one first.
+  const Tensor dense = contiguous(t);
+  const In* p = dense.data<In>();
+  std::int64_t i = 0;
+  while (p[i] >= In(-2147483648.0) && p[i] < In(2147483648.0)) ++i;
+  throw_range_error("to: element ", i, " (", static_cast<double>(p[i]),
+                    ") does not fit in int32; int32 holds whole numbers in [-2147483648, 2147483647]");
+}
+
+}  // namespace
+
 Tensor cast(const Tensor& t, DType dtype) {
   if (t.dtype() == dtype) return t;
   Tensor out = visit_dtype(t.dtype(), [&](auto in_tag) {
     using In = decltype(in_tag);
-    return visit_dtype(dtype, [&](auto out_tag) {
+    return visit_dtype(dtype, [&](auto out_tag) -> Tensor {
       using Out = decltype(out_tag);
-      return unary_map<In, Out>(t, dtype, "cast", [](In x) { return static_cast<Out>(x); });
+      if constexpr (std::is_floating_point_v<In> && std::is_same_v<Out, std::int32_t>) return float_to_int32<In>(t);
+      else return unary_map<In, Out>(t, dtype, "cast", [](In x) { return static_cast<Out>(x); });
     });
   });
   if (is_floating(t.dtype()) && is_floating(dtype)) {

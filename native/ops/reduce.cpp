@@ -101,13 +101,19 @@ Tensor sum(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim)
   const Unrepeated u = without_repeats(t, plan);
   Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    // Accumulate in double (int64 for int32) so float32 sums keep their accuracy.
-    using Acc = std::conditional_t<std::is_same_v<T, std::int32_t>, std::int64_t, double>;
-    if constexpr (std::is_same_v<Acc, double>)
+    if constexpr (std::is_same_v<T, std::int32_t>) {
+      auto acc = reduce_into<T, std::uint64_t>(u.view, u.plan, 0u, [](std::uint64_t& a, T x, std::int64_t) {
+        a += static_cast<std::uint64_t>(static_cast<std::int64_t>(x));
+      });
+      for (std::uint64_t& a : acc) a *= static_cast<std::uint64_t>(u.repeats);
+      return int32_from_wide(acc, plan.out_shape, "sum");
+    } else {
+      // Accumulate in double so float32 sums keep their accuracy.
       if (auto fast = fast_sum(u.view, u.plan, static_cast<double>(u.repeats), 1.0, "sum")) return *std::move(fast);
-    auto acc = reduce_into<T, Acc>(u.view, u.plan, Acc(0), [](Acc& a, T x, std::int64_t) { a += x; });
-    for (Acc& a : acc) a *= static_cast<Acc>(u.repeats);
-    return tensor_from<T>(acc, plan.out_shape, "sum");
+      auto acc = reduce_into<T, double>(u.view, u.plan, 0.0, [](double& a, T x, std::int64_t) { a += x; });
+      for (double& a : acc) a *= static_cast<double>(u.repeats);
+      return tensor_from<T>(acc, plan.out_shape, "sum");
+    }
   });
   record("sum", {t}, out, [plan, in = t.shape()](const Grads& g, const Node&) {
     return Grads{expand_reduced(g[0], plan, in)};

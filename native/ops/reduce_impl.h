@@ -2,11 +2,14 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <vector>
 
 #include "core/strided.h"
 #include "ops/common.h"
+#include "runtime/error.h"
 #include "runtime/parallel.h"
 
 // Backward rules of logsumexp and the general p-norm use exp, pow, eq, where.
@@ -143,6 +146,23 @@ Tensor tensor_from(const std::vector<Src>& values, const Shape& shape, const cha
   Tensor out = empty(shape, dtype_of<T>::value, op);
   T* po = out.data<T>();
   for (std::size_t i = 0; i < values.size(); ++i) po[i] = static_cast<T>(values[i]);
+  return out;
+}
+
+// The int32 result of an int32 sum or product, accumulated in 64 bits
+// (unsigned, so wrapping past 2**63 stays defined and matches PyTorch's int64
+// result). PyTorch's int64 holds values that int32 cannot: those throw rather
+// than wrap.
+inline Tensor int32_from_wide(const std::vector<std::uint64_t>& values, const Shape& shape, const char* op) {
+  Tensor out = empty(shape, DType::Int32, op);
+  std::int32_t* po = out.data<std::int32_t>();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto v = static_cast<std::int64_t>(values[i]);
+    if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max())
+      throw_range_error(op, ": the result ", v, " does not fit in int32 (an int32 tensor's ", op,
+                        " is int32); convert first, e.g. x.to('float64').", op, "()");
+    po[i] = static_cast<std::int32_t>(v);
+  }
   return out;
 }
 

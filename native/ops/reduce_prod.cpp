@@ -76,11 +76,10 @@ Tensor prod(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim
   Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, std::int32_t>) {
-      // int32 products wrap around as in PyTorch; unsigned arithmetic keeps that defined in C++.
-      auto acc = reduce_into<T, std::uint32_t>(t, plan, 1u, [](std::uint32_t& a, T x, std::int64_t) {
-        a *= static_cast<std::uint32_t>(x);
+      auto acc = reduce_into<T, std::uint64_t>(t, plan, 1u, [](std::uint64_t& a, T x, std::int64_t) {
+        a *= static_cast<std::uint64_t>(static_cast<std::int64_t>(x));
       });
-      return tensor_from<T>(acc, plan.out_shape, "prod");
+      return int32_from_wide(acc, plan.out_shape, "prod");
     } else {
       // Rows (trailing reduced dims, or all of them) in lanes; other layouts in order.
       const std::optional<BlockLayout> layout = block_layout(t, plan);

@@ -54,6 +54,20 @@ describe('sum', () => {
     expect(tg.gradgradcheck((x) => x.sum(1, true).mul(x.sum(0, true)), [leaf([2, 3])])).toBe(true);
     expect(tg.gradgradcheck((x) => x.mul(x).sum([0, 2]), [leaf([2, 3, 2])])).toBe(true);
   });
+  it('throws for an int32 sum that int32 cannot hold (PyTorch gives it in int64)', () => {
+    const max = 2 ** 31 - 1;
+    const i = tg.tensor([max, max, -max, 1 - max], { dtype: 'int32' });
+    expect(i.sum().item()).toBe(1);
+    expect(() => tg.full([4], max, { dtype: 'int32' }).sum()).toThrow(
+      /sum: the result 8589934588 does not fit in int32 .*x\.to\('float64'\)\.sum\(\)/,
+    );
+    expect(tg.tensor([[max, -1], [-max, -1]], { dtype: 'int32' }).sum(1).toArray()).toEqual([max - 1, -max - 1]);
+    expect(() => tg.full([2, 2], -max, { dtype: 'int32' }).sum(1)).toThrow(/sum: the result -4294967294 does not fit/);
+    // A broadcast view's repeats are multiplied in, with the same check.
+    const b = tg.tensor([3], { dtype: 'int32' }).expand([2 ** 40]);
+    expect(() => b.sum()).toThrow(/sum: the result 3298534883328 does not fit in int32/);
+    expect(tg.tensor([0], { dtype: 'int32' }).expand([2 ** 40]).sum().item()).toBe(0);
+  });
   it('is 0 over nothing', () => {
     expect(tg.zeros([0]).sum().item()).toBe(0);
     expect(tg.zeros([2, 0]).sum(1).toArray()).toEqual([0, 0]);
@@ -524,9 +538,19 @@ describe('prod', () => {
     expect(x.prod(1).toArray()).toEqual([6, 120]);
     expect(x.prod(0, true).toArray()).toEqual([[4, 10, 18]]);
     expect(tg.tensor([[2, -3]], { dtype: 'int32' }).prod().item()).toBe(-6);
-    // int32 products wrap around, as in PyTorch's int32 arithmetic.
-    expect(tg.tensor([65536, 65536], { dtype: 'int32' }).prod().item()).toBe(0);
-    expect(tg.tensor([65536, 32769], { dtype: 'int32' }).prod().item()).toBe(-2147418112);
+  });
+  it('throws for an int32 product that int32 cannot hold (PyTorch gives it in int64)', () => {
+    const i = (v: number[]) => tg.tensor(v, { dtype: 'int32' });
+    expect(i([65536, 32767]).prod().item()).toBe(2147418112);
+    expect(i([-65536, 32768]).prod().item()).toBe(-2147483648);
+    expect(() => i([65536, 65536]).prod()).toThrow(
+      /prod: the result 4294967296 does not fit in int32 .*x\.to\('float64'\)\.prod\(\)/,
+    );
+    expect(() => i([65536, 32769]).prod()).toThrow(/prod: the result 2147549184 does not fit in int32/);
+    expect(() => i([[1, 2], [65536, 65536]]).prod(1)).toThrow(RangeError);
+    // Past int32 and back: the exact int64 product is what decides.
+    expect(i([65536, 65536, 0]).prod().item()).toBe(0);
+    expect(i([65536, 65536, 65536, 65536]).prod().item()).toBe(0); // 2**64 wraps to 0 in int64, as in PyTorch
   });
   it('is 1 over nothing', () => {
     expect(tg.zeros([0]).prod().item()).toBe(1);

@@ -66,18 +66,6 @@ Tensor expand_reduced(const Tensor& g, const ReducePlan& plan, const Shape& inpu
   return expand(reshape(g, plan.kept_shape), input_shape);
 }
 
-namespace {
-
-// t with the reduced dims along which it broadcasts (stride 0, size > 1)
-// made size 1, and how many times each of its elements repeats in a group:
-// sum and mean read a repeated value once and multiply (the gradient of
-// sum() or mean() reaches the add of a bias as such a view).
-struct Unrepeated {
-  Tensor view;
-  ReducePlan plan;
-  std::int64_t repeats = 1;
-};
-
 Unrepeated without_repeats(const Tensor& t, const ReducePlan& plan) {
   Unrepeated u{t, plan};
   if (t.numel() == 0) return u;
@@ -93,8 +81,6 @@ Unrepeated without_repeats(const Tensor& t, const ReducePlan& plan) {
   }
   return u;
 }
-
-}  // namespace
 
 Tensor sum(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim) {
   const ReducePlan plan = plan_reduce(t, dims, keepdim, "sum");

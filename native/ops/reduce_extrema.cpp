@@ -133,7 +133,9 @@ template <bool Max>
 Tensor extremum(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim, const char* op) {
   const ReducePlan plan = plan_reduce(t, dims, keepdim, op);
   require_nonempty_groups(t, plan, op);
-  const std::optional<BlockLayout> layout = block_layout(t, plan);
+  // Repeats of a value change no extremum (the first copy of one is the first repeat's).
+  const Unrepeated u = without_repeats(t, plan);
+  const std::optional<BlockLayout> layout = block_layout(u.view, u.plan);
   Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
     // Starting from the far end of the range gives the right value for any non-empty group.
@@ -141,12 +143,12 @@ Tensor extremum(const Tensor& t, const std::vector<std::int64_t>& dims, bool kee
     T init = Max ? L::lowest() : L::max();
     if constexpr (L::has_infinity) init = Max ? -L::infinity() : L::infinity();
     if (layout) {
-      const Tensor x = contiguous_data(t);
+      const Tensor x = contiguous_data(u.view);
       Tensor result = empty(plan.out_shape, t.dtype(), op);
       extrema<Max, T>(x.data<T>(), *layout, init, result.data<T>());
       return result;
     }
-    auto acc = reduce_into<T, T>(t, plan, init, [](T& a, T x, std::int64_t) {
+    auto acc = reduce_into<T, T>(u.view, u.plan, init, [](T& a, T x, std::int64_t) {
       if (beats<Max>(x, a)) a = x;
     });
     return tensor_from<T>(acc, plan.out_shape, op);
@@ -213,6 +215,22 @@ void arg_extrema(const T* x, const BlockLayout& l, std::int32_t* out) {
       });
 }
 
+// argmax / argmin give the index along `dim`, or without one (and for a 0-d
+// input) the flat index over all elements.
+bool along_dim_of(const Tensor& t, std::optional<std::int64_t> dim) { return dim && t.dim() > 0; }
+
+// The flat index in `to` of the element at flat index i of `from`, a shape of
+// the same rank whose sizes are no larger.
+std::int64_t unravel_in(std::int64_t i, const Shape& from, const Shape& to) {
+  std::int64_t flat = 0, scale = 1;
+  for (std::size_t d = from.size(); d-- > 0;) {
+    flat += (i % from[d]) * scale;
+    i /= from[d];
+    scale *= to[d];
+  }
+  return flat;
+}
+
 template <bool Max>
 Tensor arg_extremum(const Tensor& t, std::optional<std::int64_t> dim, bool keepdim, const char* op) {
   std::vector<std::int64_t> dims;
@@ -221,10 +239,20 @@ Tensor arg_extremum(const Tensor& t, std::optional<std::int64_t> dim, bool keepd
   require_nonempty_groups(t, plan, op);
   if (plan.group - 1 > std::numeric_limits<std::int32_t>::max())
     throw_range_error(op, ": the reduced size ", plan.group, " is too large for int32 indices");
+  // A dim that repeats one value gives index 0 along it: the search runs on
+  // the view without repeats, and a flat index found there is the same
+  // position's in the whole view (row-major order compares coordinates
+  // whatever the sizes, and repeated dims' coordinates are 0).
+  if (const Unrepeated u = without_repeats(t, plan); u.repeats > 1) {
+    const Tensor found = arg_extremum<Max>(u.view, dim, keepdim, op);
+    if (along_dim_of(t, dim)) return found;
+    const std::int64_t flat = unravel_in(found.data<std::int32_t>()[0], u.view.shape(), t.shape());
+    return tensor_from<std::int32_t>(std::vector<std::int64_t>{flat}, plan.out_shape, op);
+  }
   // Position of an element inside its group: its index along `dim`, or its
   // flat index when reducing everything (a 0-d input has only index 0).
   std::int64_t inner = 1, extent = 1;
-  const bool along_dim = dim && t.dim() > 0;
+  const bool along_dim = along_dim_of(t, dim);
   if (along_dim) {
     const std::int64_t d = plan.dims[0];
     for (std::int64_t k = d + 1; k < t.dim(); ++k) inner *= t.shape()[k];

@@ -27,6 +27,19 @@ struct ReducePlan {
 
 ReducePlan plan_reduce(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim, const char* op);
 
+// t with the reduced dims along which it broadcasts (stride 0, size > 1)
+// made size 1, its plan, and how many times each of its elements repeats in
+// a group. Reductions read a repeated value once and account for the
+// repeats (sum multiplies, max takes it once): the gradient of sum() reaches
+// the add of a bias as such a view, and a view of 2**40 repeats of one value
+// takes no longer than the value itself. Gradients still see the whole view.
+struct Unrepeated {
+  Tensor view;
+  ReducePlan plan;
+  std::int64_t repeats = 1;
+};
+Unrepeated without_repeats(const Tensor& t, const ReducePlan& plan);
+
 // For ops with no identity (max, argmax): a RangeError naming the op when a
 // reduced dim is empty.
 void require_nonempty_groups(const Tensor& t, const ReducePlan& plan, const char* op);

@@ -39,9 +39,9 @@ Tensor logsumexp_backward(const Tensor& g, const Tensor& x, const Tensor& res, c
 }
 
 // Any dims: the group maximum, then the sum of e^(x - max) in input order,
-// in double.
+// in double. Each element counts `repeats` times.
 template <typename T>
-Tensor generic_logsumexp(const Tensor& t, const ReducePlan& plan) {
+Tensor generic_logsumexp(const Tensor& t, const ReducePlan& plan, std::int64_t repeats = 1) {
   constexpr double inf = std::numeric_limits<double>::infinity();
   // NaN propagates through the shift; an all -inf (or empty) group gives
   // -inf rather than -inf - -inf = NaN; +inf anywhere gives +inf.
@@ -53,7 +53,7 @@ Tensor generic_logsumexp(const Tensor& t, const ReducePlan& plan) {
     if (std::isfinite(shift[pos])) total[pos] += math::exp_f64(static_cast<double>(x) - shift[pos]);
   });
   for (std::size_t i = 0; i < shift.size(); ++i)
-    if (std::isfinite(shift[i])) shift[i] += std::log(total[i]);
+    if (std::isfinite(shift[i])) shift[i] += std::log(total[i] * static_cast<double>(repeats));
   return tensor_from<T>(shift, plan.out_shape, "logsumexp");
 }
 
@@ -64,8 +64,11 @@ Tensor logsumexp(const Tensor& t0, const std::vector<std::int64_t>& dims, bool k
   const Tensor t = is_floating(t0.dtype()) ? t0 : cast(t0, DType::Float32);
   const ReducePlan plan = plan_reduce(t, dims, keepdim, "logsumexp");
   const std::optional<BlockLayout> layout = block_layout(t, plan);
+  // A broadcast view's repeated values are read once and counted.
+  const Unrepeated u = without_repeats(t, plan);
   Tensor out = visit_floating(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
+    if (u.repeats > 1) return generic_logsumexp<T>(u.view, u.plan, u.repeats);
     if (!layout) return generic_logsumexp<T>(t, plan);
     // One block of reduced dims: the kernel table's rows (trailing dims) or
     // column strips (leading or middle dims), split across the pool. float32,

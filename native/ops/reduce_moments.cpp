@@ -33,7 +33,7 @@ Moments plan_moments(const Tensor& t, const std::vector<std::int64_t>& dims, dou
 // two-pass algorithm, which stays accurate when the mean is large.
 // Rows (trailing reduced dims) take the blocked kernels of reduce_fast.h.
 template <typename T>
-std::vector<double> squared_deviations(const Tensor& t0, const ReducePlan& plan) {
+std::vector<double> unrepeated_squared_deviations(const Tensor& t0, const ReducePlan& plan) {
   if (std::optional<std::vector<double>> fast = fast_squared_deviations(t0, plan)) return std::move(*fast);
   // A strided input with a block layout is copied once here, not by each pass.
   const Tensor t = block_layout(t0, plan) ? contiguous_data(t0) : t0;
@@ -46,6 +46,16 @@ std::vector<double> squared_deviations(const Tensor& t0, const ReducePlan& plan)
     dev[pos] += d;
   });
   for (std::size_t i = 0; i < sq.size(); ++i) sq[i] -= dev[i] * dev[i] / static_cast<double>(plan.group);
+  return sq;
+}
+
+// The same for any input: repeated values (a broadcast view) leave the mean as
+// it is and repeat their deviations.
+template <typename T>
+std::vector<double> squared_deviations(const Tensor& t, const ReducePlan& plan) {
+  const Unrepeated u = without_repeats(t, plan);
+  std::vector<double> sq = unrepeated_squared_deviations<T>(u.view, u.plan);
+  for (double& v : sq) v *= static_cast<double>(u.repeats);
   return sq;
 }
 

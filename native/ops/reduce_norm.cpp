@@ -21,9 +21,9 @@ T sign_of(T v) {
 
 // Forward in double: (sum |x|^p)^(1/p), with the special cases computed
 // directly (p = 2 without pow, p = +-inf as max / min of |x|, p = 0 counting
-// nonzeros).
+// nonzeros). Each element counts `repeats` times.
 template <typename T>
-std::vector<double> norms(const Tensor& t, const ReducePlan& plan, double p) {
+std::vector<double> norms(const Tensor& t, const ReducePlan& plan, double p, std::int64_t repeats) {
   if (std::isinf(p)) {
     const bool largest = p > 0;
     auto acc = reduce_into<T, double>(t, plan, largest ? 0.0 : std::numeric_limits<double>::infinity(),
@@ -40,6 +40,7 @@ std::vector<double> norms(const Tensor& t, const ReducePlan& plan, double p) {
     else if (p == 0) a += v != 0 ? 1 : 0;
     else a += std::pow(v, p);
   });
+  for (double& a : acc) a *= static_cast<double>(repeats);
   if (p == 2)
     for (double& a : acc) a = std::sqrt(a);
   else if (p != 1 && p != 0)
@@ -120,11 +121,13 @@ Tensor norm(const Tensor& t, double p, const std::vector<std::int64_t>& dims, bo
   // p = 2 and p = 1 over trailing dims (a whole tensor, rows): blocked sums
   // of squares or magnitudes on the pool, as sum's ([4096,1024] float32
   // whole, one thread, p = 2: 3.5 ms in order, 0.65 so; PyTorch 0.62); other
-  // cases in order, in double.
-  std::optional<Tensor> fast = fast_norm(t, plan, p, op);
+  // cases in order, in double. A broadcast view's repeated values are read
+  // once (the infinity norms take them once, the others count them).
+  const Unrepeated u = without_repeats(t, plan);
+  std::optional<Tensor> fast = u.repeats == 1 ? fast_norm(t, plan, p, op) : std::nullopt;
   Tensor out = fast ? *std::move(fast) : visit_floating(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    return tensor_from<T>(norms<T>(t, plan, p), plan.out_shape, op);
+    return tensor_from<T>(norms<T>(u.view, u.plan, p, u.repeats), plan.out_shape, op);
   });
   record(op, {t}, out, [plan, p, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {
     const Tensor in = x.unpack();

@@ -1,4 +1,5 @@
 // prod, with a gradient that stays exact where the input holds zeros.
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <type_traits>
@@ -69,30 +70,48 @@ double row_product(std::int64_t n, const T* x, bool parallel) {
   return p;
 }
 
+// The product of n repeats of a group's product p: floats by pow, with the
+// sign from n's parity (a double would round an n above 2^53 to an even
+// one); int32's 64-bit accumulator by squaring, wrapping as n multiplications do.
+double repeated(double p, std::int64_t n) {
+  if (n == 1) return p;
+  const double magnitude = std::pow(std::fabs(p), static_cast<double>(n));
+  return std::signbit(p) && n % 2 == 1 ? -magnitude : magnitude;
+}
+std::uint64_t repeated(std::uint64_t p, std::int64_t n) {
+  std::uint64_t result = 1;
+  for (auto e = static_cast<std::uint64_t>(n); e != 0; e >>= 1, p *= p)
+    if (e & 1) result *= p;
+  return result;
+}
+
 }  // namespace
 
 Tensor prod(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim) {
   const ReducePlan plan = plan_reduce(t, dims, keepdim, "prod");
+  const Unrepeated u = without_repeats(t, plan);
   Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, std::int32_t>) {
-      auto acc = reduce_into<T, std::uint64_t>(t, plan, 1u, [](std::uint64_t& a, T x, std::int64_t) {
+      auto acc = reduce_into<T, std::uint64_t>(u.view, u.plan, 1u, [](std::uint64_t& a, T x, std::int64_t) {
         a *= static_cast<std::uint64_t>(static_cast<std::int64_t>(x));
       });
+      for (std::uint64_t& a : acc) a = repeated(a, u.repeats);
       return int32_from_wide(acc, plan.out_shape, "prod");
     } else {
       // Rows (trailing reduced dims, or all of them) in lanes; other layouts in order.
-      const std::optional<BlockLayout> layout = block_layout(t, plan);
+      const std::optional<BlockLayout> layout = block_layout(u.view, u.plan);
       if (layout && layout->inner == 1) {
-        const Tensor x = contiguous_data(t);
+        const Tensor x = contiguous_data(u.view);
         Tensor result = empty(plan.out_shape, t.dtype(), "prod");
         T* out = result.data<T>();
         each_row(x.data<T>(), *layout, [&](std::int64_t r, const T* row, bool parallel) {
-          out[r] = static_cast<T>(row_product(layout->group, row, parallel));
+          out[r] = static_cast<T>(repeated(row_product(layout->group, row, parallel), u.repeats));
         });
         return result;
       }
-      auto acc = reduce_into<T, double>(t, plan, 1.0, [](double& a, T x, std::int64_t) { a *= x; });
+      auto acc = reduce_into<T, double>(u.view, u.plan, 1.0, [](double& a, T x, std::int64_t) { a *= x; });
+      for (double& a : acc) a = repeated(a, u.repeats);
       return tensor_from<T>(acc, plan.out_shape, "prod");
     }
   });

@@ -824,3 +824,71 @@ describe('all reductions', () => {
     expect(s.sum(0, true).shape).toEqual([]);
   });
 });
+
+describe('reductions over broadcast views', () => {
+  // Each reduction reads a value repeated along a reduced dim (stride 0) once
+  // and accounts for its repeats; it must give what it gives on a copy.
+  const cases: [string, (x: Tensor) => Tensor][] = [
+    ['max', (x) => x.max()], ['max(1)', (x) => x.max(1)], ['min([0, 2])', (x) => x.min([0, 2], true)],
+    ['argmax', (x) => x.argmax()], ['argmin', (x) => x.argmin()], ['argmax(1)', (x) => x.argmax(1)],
+    ['argmin(0, keepDim)', (x) => x.argmin(0, true)], ['argmax(2)', (x) => x.argmax(2)],
+    ['prod', (x) => x.prod()], ['prod(1)', (x) => x.prod(1)], ['prod([1, 2])', (x) => x.prod([1, 2])],
+    ['var', (x) => x.var()], ['var(1)', (x) => x.var(1)], ['std([0, 1])', (x) => x.std([0, 1], { correction: 0 })],
+    ['norm', (x) => x.norm()], ['norm(1, 1)', (x) => x.norm(1, 1)], ['norm(3)', (x) => x.norm(3)],
+    ['norm(0)', (x) => x.norm(0)], ['norm(Inf, 1)', (x) => x.norm(Infinity, 1)], ['norm(-Inf)', (x) => x.norm(-Infinity)],
+    ['logsumexp([0, 1, 2])', (x) => x.logsumexp([0, 1, 2])], ['logsumexp(1)', (x) => x.logsumexp(1)],
+  ];
+  // [3, 1, 4] seen as [3, 5, 4]; a [4] row seen as [3, 5, 4]; a 0-d value as [3, 5, 4];
+  // ties and NaN included, so first-occurrence indices are checked.
+  const base = [[[0.5, -2, 0.5, 1.25]], [[-1.5, 3, 0, 3]], [[2, -0.25, 3, -3]]];
+  const views = (dtype: 'float32' | 'float64'): [string, Tensor][] => [
+    ['[3,1,4]', tg.tensor(base, { dtype }).expand([3, 5, 4])],
+    ['[4]', tg.tensor([0.75, -1, 2, 2], { dtype }).expand([3, 5, 4])],
+    ['0-d', tg.tensor(-1.5, { dtype }).expand([3, 5, 4])],
+    ['[3,1,1] transposed', tg.tensor([[[1.5]], [[-0.5]], [[1.5]]], { dtype }).expand([3, 5, 4]).transpose(0, 2)],
+    ['with NaN', tg.tensor([[[1, NaN, 2, NaN]]], { dtype }).expand([3, 5, 4])],
+  ];
+  it('give what they give on a contiguous copy, float32 and float64', () => {
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const [name, view] of views(dtype)) {
+        const copy = view.contiguous();
+        for (const [op, f] of cases) {
+          const got = f(view), want = f(copy);
+          const where = `${op} of ${name} (${dtype})`;
+          expect(got.shape, where).toEqual(want.shape);
+          expect(got.dtype, where).toBe(want.dtype);
+          if (got.dtype === 'int32' || op.startsWith('max') || op.startsWith('min') || op.includes('Inf')) expect(got.toArray(), where).toEqual(want.toArray());
+          else expectClose(got.toArray(), want.toArray(), dtype === 'float32' ? 2e-7 : 1e-14, where);
+        }
+      }
+  });
+  it('give int32 sums, products and extrema of broadcast views', () => {
+    const v = tg.tensor([[3], [-2], [1]], { dtype: 'int32' }).expand([3, 7]);
+    expect(v.prod(1).toArray()).toEqual([2187, -128, 1]);
+    expect(v.sum(1).toArray()).toEqual([21, -14, 7]);
+    expect(v.max(1).toArray()).toEqual([3, -2, 1]);
+    expect(v.argmin().item()).toBe(7);
+    expect(v.transpose(0, 1).argmin().item()).toBe(1);
+    expect(() => tg.tensor([-2], { dtype: 'int32' }).expand([32]).prod()).toThrow(/prod: the result 4294967296 does not fit in int32/);
+    expect(tg.tensor([-2], { dtype: 'int32' }).expand([31]).prod().item()).toBe(-2147483648);
+    expect(tg.tensor([-1], { dtype: 'int32' }).expand([2 ** 40 + 1]).prod().item()).toBe(-1);
+  });
+  it('take no longer over 2**40 repeats than over the value (each walked every element before)', () => {
+    const one = (v: number) => tg.tensor([v], { dtype: 'float64' }).expand([2 ** 20, 2 ** 20]);
+    expect(one(2).max().item()).toBe(2);
+    expect(one(2).min(1).shape).toEqual([2 ** 20]);
+    expect(one(-1).prod().item()).toBe(1);
+    expect(one(-1).expand([3, 2 ** 20, 2 ** 20]).prod([0, 1, 2]).item()).toBe(1);
+    expect(one(-0.5).prod().item()).toBe(0);
+    expect(one(3).var().item()).toBe(0);
+    expect(one(3).std().item()).toBe(0);
+    expect(one(2).norm(1).item()).toBe(2 ** 41);
+    expect(one(2).norm().item()).toBe(2 ** 21);
+    expect(one(2).norm(Infinity).item()).toBe(2);
+    expect(one(5).norm(0).item()).toBe(2 ** 40);
+    expectClose(one(1).logsumexp([0, 1]).item(), 1 + 40 * Math.LN2, 1e-15);
+    expect(one(1).argmax(1).shape).toEqual([2 ** 20]);
+    expect(tg.tensor([[1, 4]], { dtype: 'float64' }).expand([2 ** 30, 2]).argmax().item()).toBe(1);
+    expect(() => one(1).argmax()).toThrow(/argmax: the reduced size 1099511627776 is too large for int32 indices/);
+  });
+});

@@ -34,6 +34,33 @@ describe('backwardAsync', () => {
     g.fill(100); // unlocked again
   });
 
+  it('refuses to run, or hook, a part of the graph it walks from the JS thread until it settles', async () => {
+    // Both losses go through h's nodes: a synchronous backward through them
+    // alongside the job ran and freed the same nodes on two threads.
+    const x = tg.randn([256, 256], { requiresGrad: true });
+    let h = x;
+    for (let i = 0; i < 5; i++) h = h.mul(1.01).exp().mul(0.5);
+    const other = tg.randn([4], { requiresGrad: true });
+    const a = h.sum(), b = h.mean(), c = other.mul(2).sum();
+    const pending = a.backwardAsync(null, { retainGraph: true });
+    const inUse = /the graph \(at 'mul'\) is in use by a running backwardAsync; await it first/;
+    expect(() => b.backward()).toThrow(inUse);
+    expect(() => tg.grad([b], [x])).toThrow(/^grad: the graph \(at 'mul'\) is in use by a running backwardAsync/);
+    expect(() => h.registerHook(() => undefined)).toThrow(
+      /^registerHook: the tensor's graph is in use by a running backwardAsync; await it first$/,
+    );
+    expect(() => b.backwardAsync()).toThrow(/backwardAsync: the graph \(at 'mul'\) is in use by another running backwardAsync/);
+    c.backward(); // a graph it does not walk
+    expect(Array.from(other.grad!.data())).toEqual([2, 2, 2, 2]);
+    await pending;
+    // Settled: the same calls go through.
+    const [gx] = tg.grad([b], [x], { retainGraph: true });
+    expect(gx!.shape).toEqual([256, 256]);
+    h.registerHook(() => undefined).remove();
+    b.backward();
+    expect(x.grad!.shape).toEqual([256, 256]);
+  });
+
   it('zeroGrad and optimizer.step refused while it runs change nothing', async () => {
     // The running backward reaches the second layer only; the first has gradients from before.
     const first = new tg.nn.Linear(4, 4);

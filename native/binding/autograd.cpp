@@ -233,25 +233,31 @@ class BackwardJob final {
   void unlock() {
     for (const auto& [storage, amount] : locked_) storage->locks.fetch_sub(amount);
     locked_.clear();
+    for (const auto& n : walked_) n->walking_jobs.fetch_sub(1);
+    walked_.clear();
   }
 
  private:
   void collect_and_lock(const LockSets& also_lock) {
-    std::vector<Node*> stack;
+    std::vector<std::shared_ptr<Node>> stack, walked;
     std::unordered_set<Node*> seen;
     for (const Tensor& r : roots_) {
       if (!r.requires_grad())
         throw_error(op_, ": the output does not require grad and has no grad_fn");
       const Edge e = gradient_edge(r);
-      if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+      if (seen.insert(e.node.get()).second) stack.push_back(e.node);
     }
     LockSets locks = also_lock;
     while (!stack.empty()) {
-      Node* n = stack.back();
+      const std::shared_ptr<Node> n = std::move(stack.back());
       stack.pop_back();
+      walked.push_back(n);
+      // Two jobs through one node would both run it and free its saved tensors.
+      if (n->walking_jobs.load() != 0)
+        throw_error(op_, ": the graph (at '", n->name(), "') is in use by another running backwardAsync; await it first");
       if (!n->pre_hooks.empty())
         throw_error(op_, ": the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
-      if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
+      if (auto* acc = dynamic_cast<AccumulateGrad*>(n.get())) {
         if (!acc->leaf()->hooks.empty())
           throw_error(op_, ": the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
         // Its gradient is accumulated: written.
@@ -259,12 +265,14 @@ class BackwardJob final {
         if (acc->leaf()->grad) locks.writes.push_back(Tensor(acc->leaf()->grad));
       }
       for (const Edge& e : n->next_edges)
-        if (e.node && seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+        if (e.node && seen.insert(e.node.get()).second) stack.push_back(e.node);
     }
     locks.reads.insert(locks.reads.end(), roots_.begin(), roots_.end());
     for (const Tensor& g : grads_)  // read by the first node, on the background thread
       if (g.defined()) locks.reads.push_back(g);
     lock_all(locks);
+    for (const auto& n : walked) n->walking_jobs.fetch_add(1);
+    walked_ = std::move(walked);
   }
 
   // Locks what the job writes for it alone, and what it only reads shared
@@ -297,6 +305,7 @@ class BackwardJob final {
 
   const char* op_;
   std::vector<Tensor> roots_, grads_;
+  std::vector<std::shared_ptr<Node>> walked_;  // marked walking_jobs while it runs
   BackwardOptions options_;
   std::vector<std::function<void()>> updates_;
   int threads_;
@@ -443,6 +452,9 @@ Napi::Value register_hook(const Napi::CallbackInfo& info) {
       if (auto impl = leaf.lock()) remove_from(impl->hooks);
     };
   } else {
+    // A running job reads the node's hooks on its thread.
+    if (walked_by_another_job(*t.grad_fn()))
+      throw_error("registerHook: the tensor's graph is in use by a running backwardAsync; await it first");
     t.grad_fn()->pre_hooks.push_back({id, t.impl()->output_nr, std::move(hook)});
     remove = [node = std::weak_ptr<Node>(t.grad_fn()), remove_from] {
       if (auto n = node.lock()) remove_from(n->pre_hooks);

@@ -17,6 +17,8 @@ thread_local bool t_grad_enabled = true;
 bool grad_enabled() { return t_grad_enabled; }
 void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
 
+bool walked_by_another_job(const Node& node) { return node.walking_jobs.load() != 0 && !in_async_job(); }
+
 Node::Node(EdgeList edges)
     : next_edges(std::move(edges)), sequence_nr(g_next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
 

@@ -3,6 +3,7 @@
 // `record` call every op uses to attach its backward rule.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -61,7 +62,16 @@ class Node : public std::enable_shared_from_this<Node> {
   // rule handles those itself (undefined gradients; split's, which then
   // writes zeros only once, into its input's gradient).
   bool takes_missing_grads = false;
+  // Set while a running async job (backwardAsync) walks the node, from the
+  // JS thread when it starts until it settles: the JS thread may then
+  // neither run the node (a synchronous backward or grad through a shared
+  // part of the graph would race the job's, freeing what it reads) nor
+  // change its hooks.
+  std::atomic<std::int32_t> walking_jobs{0};
 };
+
+// True when a running async job walks `node` and the caller is not that job.
+bool walked_by_another_job(const Node& node);
 
 // A tensor kept for backward. For an op's own output it keeps no strong
 // reference to the output or its node (either would be a cycle through the

@@ -185,7 +185,9 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     root_edges.push_back(gradient_edge(r));
   }
 
-  // Count dependencies: one per edge reaching a node from the roots.
+  // Count dependencies: one per edge reaching a node from the roots. Every
+  // node is seen here before any runs, so a graph that a running async job
+  // walks (in part) is refused whole.
   std::unordered_map<Node*, NodeState> state;
   std::vector<Node*> stack;
   for (const Edge& e : root_edges) {
@@ -194,6 +196,8 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
+    if (walked_by_another_job(*n))
+      throw_error(op, ": the graph (at '", n->name(), "') is in use by a running backwardAsync; await it first");
     for (const Edge& e : n->next_edges) {
       if (!e.node) continue;
       auto [it, inserted] = state.emplace(e.node.get(), NodeState{});

@@ -20,6 +20,7 @@ thread_local bool t_in_async_job = false;
 }  // namespace
 
 bool locked_against_writes(const Storage& s) { return s.locks.load() != 0 && !t_in_async_job; }
+bool in_async_job() { return t_in_async_job; }
 
 AsyncJobScope::AsyncJobScope() : previous_(t_in_async_job) { t_in_async_job = true; }
 AsyncJobScope::~AsyncJobScope() { t_in_async_job = previous_; }

@@ -39,6 +39,9 @@ struct Storage {
 // AsyncJobScope, so the updates it was queued to make pass.
 bool locked_against_writes(const Storage& s);
 
+// True on a thread inside an AsyncJobScope.
+bool in_async_job();
+
 class AsyncJobScope {
  public:
   AsyncJobScope();

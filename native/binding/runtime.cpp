@@ -119,40 +119,50 @@ Napi::Value test_gemm(const Napi::CallbackInfo& info) {
 
 // An operand of a batched product: typed array, then either one offset (the
 // matrix every element shares) or an array of `count` offsets (one matrix
-// per element), then row and column strides; every matrix checked to lie
-// inside the array.
+// per element), then row and column strides. Reading an offsets array can
+// run JS (getters) that detaches or shrinks any of the arrays, so the data
+// pointers are taken, and every matrix checked to lie inside its array, by
+// bind() once all arguments are read.
 struct BatchOperand {
-  void* data;
+  Napi::TypedArray array;
+  const char* name;
+  std::int64_t rows, cols;
   bool shared;
   std::int64_t shared_offset;
   std::vector<std::int64_t> offsets;  // per element; one spare entry, so data() is never null
   std::int64_t rs, cs;
+  void* data = nullptr;
   // The kernel's per-element offsets: null for the shared matrix.
   const std::int64_t* element_offsets() const { return shared ? nullptr : offsets.data(); }
+
+  void bind(const char* op) {
+    array = Napi::TypedArray(array.Env(), array);  // its length now, not when it was read
+    if (shared) check_view(array, rows, cols, shared_offset, rs, cs, op, name);
+    else
+      for (std::size_t e = 0; e + 1 < offsets.size(); ++e) check_view(array, rows, cols, offsets[e], rs, cs, op, name);
+    data = array_data(array);
+  }
 };
 
 BatchOperand arg_batch_operand(const Napi::CallbackInfo& info, std::size_t i, bool f64, std::int64_t count,
                                std::int64_t rows, std::int64_t cols, const char* name) {
   constexpr const char* op = "_testGemmBatch";
-  const Napi::TypedArray array = arg_matrix_array(info, i, f64, op, name);
-  BatchOperand o{array_data(array), info[i + 1].IsNumber(), 0, {}, arg_int(info, i + 2, op, "row stride"),
-                 arg_int(info, i + 3, op, "column stride")};
+  BatchOperand o{arg_matrix_array(info, i, f64, op, name), name, rows, cols, info[i + 1].IsNumber(), 0, {},
+                 arg_int(info, i + 2, op, "row stride"), arg_int(info, i + 3, op, "column stride")};
   if (o.shared) {
     o.shared_offset = arg_int(info, i + 1, op, "offset");
-    check_view(array, rows, cols, o.shared_offset, o.rs, o.cs, op, name);
     return o;
   }
   const Napi::Value v = info[i + 1];
   if (!v.IsArray() || v.As<Napi::Array>().Length() != static_cast<std::uint32_t>(count))
     throw_type_error(op, ": ", name, ": offsets must be one integer or an array of ", count, " integers");
   const Napi::Array list = v.As<Napi::Array>();
-  for (std::uint32_t e = 0; e < list.Length(); ++e) {
+  for (std::uint32_t e = 0; e < static_cast<std::uint32_t>(count); ++e) {
     const Napi::Value x = list.Get(e);
     const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : NAN;
     if (!is_safe_integer(d))
       throw_range_error(op, ": ", name, ": offsets must be integers, the one at index ", e, " is not");
     o.offsets.push_back(static_cast<std::int64_t>(d));
-    check_view(array, rows, cols, o.offsets.back(), o.rs, o.cs, op, name);
   }
   o.offsets.push_back(0);
   return o;
@@ -173,11 +183,13 @@ Napi::Value test_gemm_batch(const Napi::CallbackInfo& info) {
   if (m < 0 || n < 0 || k < 0 || m >= (1 << 20) || n >= (1 << 20) || k >= (1 << 20))
     throw_range_error(op, ": sizes must be from 0 to 2^20, got ", m, "x", n, "x", k);
   const double alpha = arg_number(info, 5, op, "alpha");
-  const BatchOperand a = arg_batch_operand(info, 6, f64, count, m, k, "a");
-  const BatchOperand b = arg_batch_operand(info, 10, f64, count, k, n, "b");
+  BatchOperand a = arg_batch_operand(info, 6, f64, count, m, k, "a");
+  BatchOperand b = arg_batch_operand(info, 10, f64, count, k, n, "b");
   const double beta = arg_number(info, 14, op, "beta");
-  const BatchOperand c = arg_batch_operand(info, 15, f64, count, m, n, "c");
+  BatchOperand c = arg_batch_operand(info, 15, f64, count, m, n, "c");
   if (c.shared) throw_type_error(op, ": c: offsets must be an array of ", count, " integers");
+  // No JS runs from here on.
+  for (BatchOperand* o : {&a, &b, &c}) o->bind(op);
   const kernels::KernelTable& kt = kernels::active();
   bool ran;
   if (f64) {

@@ -194,6 +194,14 @@ describe('batched gemm kernel on every ISA path', () => {
         b as unknown as Float64Array, [0], 2, 1, 0, c as unknown as Float64Array, [0], 2, 1),
     ).toThrow(/_testGemmBatch: a must be a Float64Array/);
   });
+
+  it('checks every matrix against its array after reading all offsets (a getter may detach an array)', () => {
+    const a = new Float32Array(8), b = new Float32Array(8), c = new Float32Array(8);
+    const offsets = [0, 4];
+    Object.defineProperty(offsets, 1, { get: () => (structuredClone(a.buffer, { transfer: [a.buffer] }), 4) });
+    expect(() => native._testGemmBatch('float32', 2, 2, 2, 2, 1, a, 0, 2, 1, b, offsets, 2, 1, 0, c, [0, 4], 2, 1))
+      .toThrow(/_testGemmBatch: a: a 2x2 view with offset 0 and strides \(2, 1\) does not fit in 0 elements/);
+  });
 });
 
 describe('thread pool', () => {

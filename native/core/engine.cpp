@@ -161,6 +161,20 @@ void check_grad(const Node& producer, std::size_t input, const Tensor& grad, con
                 shape_str(expected.shape), " and ", dtype_name(expected.dtype));
 }
 
+// Runs the hooks of a node's outputs (a leaf's: slot 0) on the gradients
+// that reached them; a hook's result replaces the gradient. The list is
+// copied first: a hook may register or remove hooks (which apply from the
+// next backward on), and the list must not change under the loop.
+void run_hooks(const std::vector<RegisteredHook>& registered, Grads& inputs) {
+  if (registered.empty()) return;
+  const std::vector<RegisteredHook> hooks = registered;
+  for (const RegisteredHook& h : hooks) {
+    if (!inputs[h.slot].defined()) continue;
+    Tensor replaced = h.fn(inputs[h.slot]);
+    if (replaced.defined()) inputs[h.slot] = replaced;
+  }
+}
+
 // Runs the graph under `roots`. With captures, gradients arriving at those
 // (node, slot) pairs are returned instead of accumulated into leaves.
 std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
@@ -286,24 +300,8 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
       if (k < s.slots.size()) inputs[k] = sum_slot(s.slots[k]);
       any = any || inputs[k].defined();
     }
-    // Each list is copied first: a hook may register or remove hooks (which
-    // apply from the next backward on), and the list must not change under
-    // the loop.
-    if (!node->pre_hooks.empty()) {
-      const std::vector<RegisteredHook> hooks = node->pre_hooks;
-      for (const RegisteredHook& h : hooks) {
-        if (!inputs[h.slot].defined()) continue;
-        Tensor replaced = h.fn(inputs[h.slot]);
-        if (replaced.defined()) inputs[h.slot] = replaced;
-      }
-    }
-    if (auto* acc = dynamic_cast<AccumulateGrad*>(node); acc && inputs[0].defined() && !acc->leaf()->hooks.empty()) {
-      const std::vector<RegisteredHook> hooks = acc->leaf()->hooks;
-      for (const RegisteredHook& h : hooks) {
-        Tensor replaced = h.fn(inputs[0]);
-        if (replaced.defined()) inputs[0] = replaced;
-      }
-    }
+    run_hooks(node->pre_hooks, inputs);
+    if (auto* acc = dynamic_cast<AccumulateGrad*>(node)) run_hooks(acc->leaf()->hooks, inputs);  // slot 0
     if (captures) {
       auto it = capture_at.find(node);
       if (it != capture_at.end())

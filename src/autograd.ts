@@ -2,7 +2,7 @@
 import { TapegradError, checkOptions, describe } from './errors.js';
 import { native, type Handle } from './native.js';
 import { tidy } from './memory.js';
-import { Tensor, gradientHandle, operand } from './tensor.js';
+import { Tensor, gradientHandle, operand, isTensor, handleOf } from './tensor.js';
 import { tensor } from './creation.js';
 
 /** Runs `fn` with gradient recording off (on this thread), then restores the previous mode. */
@@ -51,7 +51,7 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opti
   const g: unknown = options.gradOutputs;
   let gradHandles: (Handle | null)[] | null = null;
   if (Array.isArray(g)) gradHandles = g.map((t, i) => gradientHandle(t, 'grad', `gradOutputs[${i}]`));
-  else if (g instanceof Tensor) gradHandles = [g._handle];
+  else if (isTensor(g)) gradHandles = [handleOf(g)];
   else if (g !== undefined && g !== null)
     throw new TypeError(`grad: gradOutputs must be a Tensor, an array of Tensors (or nulls), or null, got ${describe(g)}`);
   const result = native.grad(
@@ -80,7 +80,7 @@ type Fn = (...inputs: Tensor[]) => Tensor | Tensor[];
 function outputsOf(r: unknown, op: string): Tensor[] {
   const list = Array.isArray(r) ? r : [r];
   list.forEach((t, i) => {
-    if (!(t instanceof Tensor))
+    if (!isTensor(t))
       throw new TypeError(
         `${op}: fn must return a Tensor or an array of Tensors, got ${
           Array.isArray(r) ? `an array holding ${describe(t)} at index ${i}` : describe(r)
@@ -97,7 +97,7 @@ function checkArgs(op: string, fn: unknown, inputs: unknown, options: unknown): 
   if (typeof fn !== 'function') throw new TypeError(`${op}: fn must be a function, got ${describe(fn)}`);
   if (!Array.isArray(inputs)) throw new TypeError(`${op}: inputs must be an array of Tensors, got ${describe(inputs)}`);
   inputs.forEach((t, i) => {
-    if (!(t instanceof Tensor)) throw new TypeError(`${op}: inputs[${i}] must be a Tensor, got ${describe(t)}`);
+    if (!isTensor(t)) throw new TypeError(`${op}: inputs[${i}] must be a Tensor, got ${describe(t)}`);
   });
   checkOptions(options, op, '{ atol: 1e-5 }');
   const number = (name: 'eps' | 'atol' | 'rtol', fallback: number, positive: boolean): number => {

@@ -1,7 +1,7 @@
 // Factories: tensors from JS data, constants, ranges and seeded random numbers.
 import { TapegradError, checkOptions, describe } from './errors.js';
 import { native } from './native.js';
-import { Tensor, type DType, type NestedArray, type TypedArray } from './tensor.js';
+import { Tensor, type DType, type NestedArray, type TypedArray, isTensor } from './tensor.js';
 
 export interface TensorOptions {
   dtype?: DType;
@@ -26,7 +26,7 @@ function optionsArg<T extends object>(options: T | undefined, op: string): T {
 // The tensor a ...Like factory copies the shape and dtype of; the errors name
 // that factory, not the shape getter that would fail first.
 function likeArg(t: unknown, op: string): Tensor {
-  if (!(t instanceof Tensor)) throw new TypeError(`${op}: input must be a Tensor, got ${describe(t)}`);
+  if (!isTensor(t)) throw new TypeError(`${op}: input must be a Tensor, got ${describe(t)}`);
   if (t.isDisposed) throw new TapegradError(`${op}: input is a disposed tensor`);
   return t;
 }

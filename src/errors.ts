@@ -11,6 +11,14 @@ export class TapegradError extends Error {
   }
 }
 
+// tensor.ts registers its brand check (errors.ts imports nothing, so there is no cycle).
+let isTensor: (v: unknown) => boolean = () => true;
+
+/** @internal Lets describe() tell a tensor from an object that only has Tensor.prototype. */
+export function setTensorCheck(check: (v: unknown) => boolean): void {
+  isTensor = check;
+}
+
 /**
  * @internal A value as error messages show what came, in the native layer's
  * words ('x', an array, a BigInt, null), so that errors raised in TS read
@@ -27,6 +35,7 @@ export function describe(v: unknown): string {
     case 'object': {
       const name = (v as object).constructor?.name;
       if (!name || name === 'Object') return 'an object';
+      if (name === 'Tensor' && !isTensor(v)) return 'an object made from Tensor.prototype, not a tensor made by tapegrad';
       return /^[AEIOU]/.test(name) ? `an ${name}` : `a ${name}`;
     }
     default: return String(v);

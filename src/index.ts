@@ -5,7 +5,7 @@ import { native } from './native.js';
 native.setErrorClass(TapegradError);
 
 export { TapegradError } from './errors.js';
-export { Tensor } from './tensor.js';
+export { Tensor, isTensor } from './tensor.js';
 export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions, RemovableHandle, VarOptions, GeluOptions } from './tensor.js';
 export { add, sub, mul, div, pow, maximum, minimum, where, matmul, dot, outer, cat, stack } from './ops.js';
 export {

@@ -1,10 +1,10 @@
 // Deterministic freeing: tidy scopes and memory statistics.
 import { native } from './native.js';
 import { closeScope, openScope } from './scope.js';
-import { Tensor } from './tensor.js';
+import { Tensor, isTensor } from './tensor.js';
 
 function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): void {
-  if (value instanceof Tensor) into.add(value);
+  if (isTensor(value)) into.add(value);
   else if (depth < 8 && Array.isArray(value)) for (const v of value) collectTensors(v, into, depth + 1);
   else if (depth < 8 && value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
     for (const v of Object.values(value)) collectTensors(v, into, depth + 1);

@@ -4,7 +4,7 @@
 // finalizer (`adopt`). Tensors inside a scope need no finalizer, which keeps
 // small ops cheap.
 import { native } from './native.js';
-import type { Tensor } from './tensor.js';
+import { handleOf, type Tensor } from './tensor.js';
 
 /**
  * @internal The tensors made while a scope was open. It owns those whose
@@ -39,7 +39,7 @@ export function track(t: Tensor): void {
     t._scope = top;
     top.tensors.push(t);
   } else {
-    native.adopt(t, t._handle);
+    native.adopt(t, handleOf(t));
   }
 }
 
@@ -47,7 +47,7 @@ export function track(t: Tensor): void {
 export function untrack(t: Tensor): void {
   if (t._scope === null) return;
   t._scope = null;
-  if (!t._disposed) native.adopt(t, t._handle);
+  if (!t._disposed) native.adopt(t, handleOf(t));
 }
 
 /** @internal */
@@ -70,7 +70,7 @@ export function closeScope(scope: Scope, keep: KeepSet): void {
     if (keep.size !== 0 && keep.has(t)) {
       t._scope = parent ?? null;
       if (parent !== undefined) parent.tensors.push(t);
-      else if (!t._disposed) native.adopt(t, t._handle);
+      else if (!t._disposed) native.adopt(t, handleOf(t));
       continue;
     }
     t._scope = null;
@@ -78,7 +78,7 @@ export function closeScope(scope: Scope, keep: KeepSet): void {
       t.dispose();
     } catch (e) {
       // In use by an async job: the GC frees it later; the rest are still disposed.
-      native.adopt(t, t._handle);
+      native.adopt(t, handleOf(t));
       failure ??= e;
     }
   }

@@ -2,7 +2,7 @@
 // The Tensor class: a JS handle on a native tensor. Methods call the native
 // layer; the native layer checks every argument and throws errors naming
 // the op.
-import { TapegradError, checkOptions, describe } from './errors.js';
+import { TapegradError, checkOptions, describe, setTensorCheck } from './errors.js';
 import { formatTensor } from './format.js';
 import { native, type Handle } from './native.js';
 import { track, type Scope } from './scope.js';
@@ -34,9 +34,41 @@ export interface BackwardOptions {
   createGraph?: boolean;
 }
 
+/**
+ * Whether `x` is a tensor made by tapegrad. An object that merely has
+ * Tensor.prototype in its prototype chain (Object.create(Tensor.prototype),
+ * Object.setPrototypeOf) is not one, though `instanceof Tensor` says it is:
+ * the library checks tensors with this, never with instanceof, so such an
+ * object cannot pass a handle it copied from another tensor (which would
+ * let it free or write that tensor's memory).
+ */
+export function isTensor(x: unknown): x is Tensor {
+  return Tensor.isTensor(x);
+}
+
+/**
+ * @internal The native handle of `t`, a tensor made by tapegrad (anything
+ * else throws a TypeError). How the library reads a handle, besides
+ * operand(): a `_handle` property defined on an object is never read.
+ */
+export function handleOf(t: Tensor): Handle {
+  const h = Tensor._handleOf(t);
+  if (h === undefined) throw new TypeError(`expected a Tensor made by tapegrad, got ${describe(t)}`);
+  return h;
+}
+
+// The handle of `this` in a method. A method called on an object that is
+// not a tensor (Tensor.prototype.exp.call({}), an object made from
+// Tensor.prototype) gets undefined, which the native layer refuses naming
+// the op ("exp: input must be a Tensor, got undefined").
+function own(t: Tensor): Handle {
+  return Tensor._handleOf(t) as Handle;
+}
+
 /** @internal Passes a tensor's handle, or a number (or anything else, for the native layer to reject). */
 export function operand(x: unknown): Handle | number {
-  if (x instanceof Tensor) return x._handle;
+  const h = Tensor._handleOf(x);
+  if (h !== undefined) return h;
   // Handles are BigInts, so a user's BigInt could name another live tensor.
   // No negative BigInt is a handle: the native layer rejects -1n as it
   // rejects any other BigInt ("add: other must be a Tensor, got a BigInt").
@@ -51,7 +83,8 @@ export function operand(x: unknown): Handle | number {
  */
 export function gradientHandle(g: unknown, op: string, arg: string): Handle | null {
   if (g === undefined || g === null) return null;
-  if (g instanceof Tensor) return g._handle;
+  const h = Tensor._handleOf(g);
+  if (h !== undefined) return h;
   throw new TypeError(`${op}: ${arg} must be a Tensor or null, got ${describe(g)}`);
 }
 
@@ -64,13 +97,13 @@ export function gradientHandle(g: unknown, op: string, arg: string): Handle | nu
  */
 export function checkNotInUse(t: Tensor, op: string, what: string): void {
   if (t._disposed) throw new TapegradError(`${op}: ${what} is a disposed tensor`);
-  if (native.inUse(t._handle))
+  if (native.inUse(handleOf(t)))
     throw new TapegradError(`${op}: ${what} is in use by a running backwardAsync or train step; await it first`);
 }
 
 export class Tensor {
-  /** @internal */
-  _handle: Handle;
+  // Private, so that only objects this constructor made carry one (see isTensor).
+  readonly #handle: Handle;
   /** @internal */
   _disposed = false;
   /** @internal The tidy() scope that owns this tensor; null when the GC or a module/optimizer owns it. */
@@ -79,8 +112,23 @@ export class Tensor {
 
   /** @internal Use `tensor()` and the other factories to make tensors. */
   constructor(handle: Handle) {
-    this._handle = handle;
+    this.#handle = handle;
     track(this);
+  }
+
+  /** Whether `x` is a tensor made by tapegrad (the same as `tg.isTensor(x)`). */
+  static isTensor(x: unknown): x is Tensor {
+    return typeof x === 'object' && x !== null && #handle in x;
+  }
+
+  /** @internal See handleOf. */
+  static _handleOf(x: unknown): Handle | undefined {
+    return Tensor.isTensor(x) ? x.#handle : undefined;
+  }
+
+  /** @internal The native handle (read-only; code that unwraps tensors it was given uses handleOf). */
+  get _handle(): Handle {
+    return own(this);
   }
 
   /** @internal */
@@ -92,12 +140,12 @@ export class Tensor {
 
   /** The size of each dimension. */
   get shape(): readonly number[] {
-    if (this._shape === undefined) this._shape = Object.freeze(native.shape(this._handle));
+    if (this._shape === undefined) this._shape = Object.freeze(native.shape(own(this)));
     else if (this._disposed) throw new TapegradError('shape: tensor is a disposed tensor');
     return this._shape;
   }
   get dtype(): DType {
-    return native.dtype(this._handle);
+    return native.dtype(own(this));
   }
   /** Number of dimensions. */
   get ndim(): number {
@@ -114,17 +162,17 @@ export class Tensor {
   }
   /** Element strides of the view into its storage. */
   strides(): number[] {
-    return native.strides(this._handle);
+    return native.strides(own(this));
   }
   isContiguous(): boolean {
-    return native.isContiguous(this._handle);
+    return native.isContiguous(own(this));
   }
 
   // ---- reading back ----------------------------------------------------
 
   /** A typed-array copy of the elements in row-major order. */
   data(): TypedArray {
-    return native.data(this._handle);
+    return native.data(own(this));
   }
   /** The elements as nested arrays (a number for a 0-d tensor). */
   toArray(): NestedArray {
@@ -152,7 +200,7 @@ export class Tensor {
     if (this._disposed) return 'tensor(<disposed>)';
     const parts: string[] = [];
     if (this.dtype !== 'float32') parts.push(`dtype=${this.dtype}`);
-    const fn = native.gradFn(this._handle);
+    const fn = native.gradFn(own(this));
     if (fn !== null) parts.push(`gradFn=<${fn}>`);
     else if (this.requiresGrad) parts.push('requiresGrad=true');
     const suffix = parts.length ? ', ' + parts.join(', ') : '';
@@ -167,7 +215,7 @@ export class Tensor {
   /** Frees the native memory now (unless a graph or a view still uses it). Idempotent. */
   dispose(): void {
     if (this._disposed) return;
-    native.dispose(this._handle);
+    native.dispose(own(this));
     this._disposed = true;
   }
   [Symbol.dispose](): void {
@@ -177,24 +225,24 @@ export class Tensor {
   // ---- autograd --------------------------------------------------------
 
   get requiresGrad(): boolean {
-    return native.requiresGrad(this._handle);
+    return native.requiresGrad(own(this));
   }
   /** Marks a leaf tensor as requiring grad (or not). Returns this tensor. */
   setRequiresGrad(value = true): this {
-    native.setRequiresGrad(this._handle, value);
+    native.setRequiresGrad(own(this), value);
     return this;
   }
   /** True for tensors created by the user rather than by an op that recorded a graph. */
   get isLeaf(): boolean {
-    return native.isLeaf(this._handle);
+    return native.isLeaf(own(this));
   }
   /** The name of the backward node that created this tensor, or null for a leaf. */
   get gradFn(): string | null {
-    return native.gradFn(this._handle);
+    return native.gradFn(own(this));
   }
   /** The gradient accumulated by backward() into this leaf, or null. */
   get grad(): Tensor | null {
-    const g = native.getGrad(this._handle);
+    const g = native.getGrad(own(this));
     return g === null ? null : new Tensor(g);
   }
   /**
@@ -217,21 +265,21 @@ export class Tensor {
             'assign value.contiguous() or value.clone() instead',
         );
     }
-    native.setGrad(this._handle, g);
+    native.setGrad(own(this), g);
   }
   /** Sets .grad to null. */
   zeroGrad(): void {
-    native.setGrad(this._handle, null);
+    native.setGrad(own(this), null);
   }
   /** The same data without autograd history (a leaf that does not require grad). */
   detach(): Tensor {
-    return new Tensor(native.detach(this._handle));
+    return new Tensor(native.detach(own(this)));
   }
   /** Computes gradients of this tensor with respect to the leaves and accumulates them into their .grad. */
   backward(gradOutput?: Tensor | null, options: BackwardOptions = {}): void {
     const g = gradientHandle(gradOutput, 'backward', 'gradOutput');
     checkOptions(options, 'backward', '{ retainGraph: true }');
-    native.backward([this._handle], g === null ? null : [g], options.retainGraph ?? false, options.createGraph ?? false);
+    native.backward([own(this)], g === null ? null : [g], options.retainGraph ?? false, options.createGraph ?? false);
   }
   /**
    * backward() on a background thread: the event loop keeps serving while it runs.
@@ -241,7 +289,7 @@ export class Tensor {
   backwardAsync(gradOutput?: Tensor | null, options: { retainGraph?: boolean } = {}): Promise<void> {
     const g = gradientHandle(gradOutput, 'backwardAsync', 'gradOutput');
     checkOptions(options, 'backwardAsync', '{ retainGraph: true }');
-    return native.backwardAsync([this._handle], g === null ? null : [g], options.retainGraph ?? false);
+    return native.backwardAsync([own(this)], g === null ? null : [g], options.retainGraph ?? false);
   }
   /**
    * Calls `fn` with the gradient of this tensor during backward; a tensor it
@@ -251,9 +299,10 @@ export class Tensor {
    */
   registerHook(fn: (grad: Tensor) => Tensor | void): RemovableHandle {
     if (typeof fn !== 'function') throw new TypeError(`registerHook: hook must be a function, got ${typeof fn}`);
-    const remove = native.registerHook(this._handle, (g) => {
+    const remove = native.registerHook(own(this), (g) => {
       const result = fn(new Tensor(g));
-      if (result instanceof Tensor) return result._handle;
+      const h = Tensor._handleOf(result);
+      if (h !== undefined) return h;
       if (result === undefined || result === null) return undefined;
       throw new TypeError(`registerHook: the hook must return a Tensor or nothing, got ${typeof result}`);
     });
@@ -261,22 +310,22 @@ export class Tensor {
   }
   /** The in-place version counter of the storage (bumped by every in-place write). */
   get version(): number {
-    return native.version(this._handle);
+    return native.version(own(this));
   }
 
   // ---- elementwise binary ----------------------------------------------
 
   add(other: TensorLike): Tensor {
-    return new Tensor(native.add(this._handle, operand(other)));
+    return new Tensor(native.add(own(this), operand(other)));
   }
   sub(other: TensorLike): Tensor {
-    return new Tensor(native.sub(this._handle, operand(other)));
+    return new Tensor(native.sub(own(this), operand(other)));
   }
   mul(other: TensorLike): Tensor {
-    return new Tensor(native.mul(this._handle, operand(other)));
+    return new Tensor(native.mul(own(this), operand(other)));
   }
   div(other: TensorLike): Tensor {
-    return new Tensor(native.div(this._handle, operand(other)));
+    return new Tensor(native.div(own(this), operand(other)));
   }
   /**
    * this ** exponent. Gradients flow to both sides as in PyTorch (0 for the
@@ -284,29 +333,29 @@ export class Tensor {
    * the exponent >= 0). int32 ** negative gives 0 except for bases 1 and -1.
    */
   pow(exponent: TensorLike): Tensor {
-    return new Tensor(native.pow(this._handle, operand(exponent)));
+    return new Tensor(native.pow(own(this), operand(exponent)));
   }
   /** Elementwise maximum; NaN wins; on ties the gradient is split half and half. */
   maximum(other: TensorLike): Tensor {
-    return new Tensor(native.maximum(this._handle, operand(other)));
+    return new Tensor(native.maximum(own(this), operand(other)));
   }
   /** Elementwise minimum; NaN wins; on ties the gradient is split half and half. */
   minimum(other: TensorLike): Tensor {
-    return new Tensor(native.minimum(this._handle, operand(other)));
+    return new Tensor(native.minimum(own(this), operand(other)));
   }
   /**
    * Elements of this tensor where `condition` is true, of `other` elsewhere (PyTorch's
    * `Tensor.where`); the same as `tg.where(condition, this, other)`.
    */
   where(condition: Tensor, other: TensorLike): Tensor {
-    return new Tensor(native.where(operand(condition) as Handle, this._handle, operand(other)));
+    return new Tensor(native.where(operand(condition) as Handle, own(this), operand(other)));
   }
   /**
    * Converts to another dtype (differentiable between float dtypes). Float to int32 truncates
    * toward zero; a value int32 cannot hold (NaN, ±Infinity, beyond ±2**31) throws a RangeError.
    */
   to(dtype: DType): Tensor {
-    return new Tensor(native.cast(this._handle, dtype));
+    return new Tensor(native.cast(own(this), dtype));
   }
 
   // ---- elementwise unary ----------------------------------------------
@@ -315,23 +364,23 @@ export class Tensor {
 
   /** -x. */
   neg(): Tensor {
-    return new Tensor(native.neg(this._handle));
+    return new Tensor(native.neg(own(this)));
   }
   /** |x|; the gradient at 0 is 0. */
   abs(): Tensor {
-    return new Tensor(native.abs(this._handle));
+    return new Tensor(native.abs(own(this)));
   }
   /** -1, 0 or 1 (NaN and ±0 pass through, as Math.sign); the gradient is 0. */
   sign(): Tensor {
-    return new Tensor(native.sign(this._handle));
+    return new Tensor(native.sign(own(this)));
   }
   /** x². */
   square(): Tensor {
-    return new Tensor(native.square(this._handle));
+    return new Tensor(native.square(own(this)));
   }
   /** max(x, 0); NaN passes through. */
   relu(): Tensor {
-    return new Tensor(native.relu(this._handle));
+    return new Tensor(native.relu(own(this)));
   }
   /**
    * min(max(x, min), max). Either bound may be left out (undefined or null),
@@ -340,93 +389,93 @@ export class Tensor {
    * are integers, else the result is float32.
    */
   clamp(min?: number | null, max?: number | null): Tensor {
-    return new Tensor(native.clamp(this._handle, min, max));
+    return new Tensor(native.clamp(own(this), min, max));
   }
   /** e^x. */
   exp(): Tensor {
-    return new Tensor(native.exp(this._handle));
+    return new Tensor(native.exp(own(this)));
   }
   /** Natural logarithm. */
   log(): Tensor {
-    return new Tensor(native.log(this._handle));
+    return new Tensor(native.log(own(this)));
   }
   /** log(1 + x), accurate near 0. */
   log1p(): Tensor {
-    return new Tensor(native.log1p(this._handle));
+    return new Tensor(native.log1p(own(this)));
   }
   /** e^x - 1, accurate near 0. */
   expm1(): Tensor {
-    return new Tensor(native.expm1(this._handle));
+    return new Tensor(native.expm1(own(this)));
   }
   sqrt(): Tensor {
-    return new Tensor(native.sqrt(this._handle));
+    return new Tensor(native.sqrt(own(this)));
   }
   /** 1 / sqrt(x). */
   rsqrt(): Tensor {
-    return new Tensor(native.rsqrt(this._handle));
+    return new Tensor(native.rsqrt(own(this)));
   }
   sin(): Tensor {
-    return new Tensor(native.sin(this._handle));
+    return new Tensor(native.sin(own(this)));
   }
   cos(): Tensor {
-    return new Tensor(native.cos(this._handle));
+    return new Tensor(native.cos(own(this)));
   }
   tanh(): Tensor {
-    return new Tensor(native.tanh(this._handle));
+    return new Tensor(native.tanh(own(this)));
   }
   /** 1 / (1 + e^-x), computed without overflow for any x. */
   sigmoid(): Tensor {
-    return new Tensor(native.sigmoid(this._handle));
+    return new Tensor(native.sigmoid(own(this)));
   }
   /** 1 / x. */
   reciprocal(): Tensor {
-    return new Tensor(native.reciprocal(this._handle));
+    return new Tensor(native.reciprocal(own(this)));
   }
   /** x for x > 0, else negativeSlope·x. */
   leakyRelu(negativeSlope = 0.01): Tensor {
-    return new Tensor(native.leakyRelu(this._handle, negativeSlope));
+    return new Tensor(native.leakyRelu(own(this), negativeSlope));
   }
   /** x for x > 0, else alpha·(e^x - 1). */
   elu(alpha = 1): Tensor {
-    return new Tensor(native.elu(this._handle, alpha));
+    return new Tensor(native.elu(own(this), alpha));
   }
   /** x·Φ(x) (Φ the standard normal CDF), or its tanh approximation. */
   gelu(options: GeluOptions = {}): Tensor {
     if (typeof options !== 'object' || options === null)
       throw new TypeError(`gelu: options must be an object like { approximate: 'tanh' }, got ${String(options)}`);
-    return new Tensor(native.gelu(this._handle, options.approximate ?? 'none'));
+    return new Tensor(native.gelu(own(this), options.approximate ?? 'none'));
   }
   /** x·sigmoid(x) (also called swish). */
   silu(): Tensor {
-    return new Tensor(native.silu(this._handle));
+    return new Tensor(native.silu(own(this)));
   }
   /** log(1 + e^(beta·x)) / beta; x itself where beta·x > threshold (as PyTorch). */
   softplus(beta = 1, threshold = 20): Tensor {
-    return new Tensor(native.softplus(this._handle, beta, threshold));
+    return new Tensor(native.softplus(own(this), beta, threshold));
   }
 
   // ---- in place --------------------------------------------------------
 
   addInPlace(other: TensorLike): this {
-    native.addInPlace(this._handle, operand(other));
+    native.addInPlace(own(this), operand(other));
     return this;
   }
   subInPlace(other: TensorLike): this {
-    native.subInPlace(this._handle, operand(other));
+    native.subInPlace(own(this), operand(other));
     return this;
   }
   mulInPlace(other: TensorLike): this {
-    native.mulInPlace(this._handle, operand(other));
+    native.mulInPlace(own(this), operand(other));
     return this;
   }
   /** Copies `source`'s elements (broadcast to this shape) into this tensor. */
   copyFrom(source: TensorLike): this {
-    native.copyFrom(this._handle, operand(source));
+    native.copyFrom(own(this), operand(source));
     return this;
   }
   /** Sets every element to `value`. */
   fill(value: number): this {
-    native.fill(this._handle, value);
+    native.fill(own(this), value);
     return this;
   }
   /** Sets every element to zero. */
@@ -440,27 +489,27 @@ export class Tensor {
 
   /** 1 where this == other, else 0. */
   eq(other: TensorLike): Tensor {
-    return new Tensor(native.eq(this._handle, operand(other)));
+    return new Tensor(native.eq(own(this), operand(other)));
   }
   /** 1 where this != other (NaN != NaN), else 0. */
   ne(other: TensorLike): Tensor {
-    return new Tensor(native.ne(this._handle, operand(other)));
+    return new Tensor(native.ne(own(this), operand(other)));
   }
   /** 1 where this < other, else 0. */
   lt(other: TensorLike): Tensor {
-    return new Tensor(native.lt(this._handle, operand(other)));
+    return new Tensor(native.lt(own(this), operand(other)));
   }
   /** 1 where this <= other, else 0. */
   le(other: TensorLike): Tensor {
-    return new Tensor(native.le(this._handle, operand(other)));
+    return new Tensor(native.le(own(this), operand(other)));
   }
   /** 1 where this > other, else 0. */
   gt(other: TensorLike): Tensor {
-    return new Tensor(native.gt(this._handle, operand(other)));
+    return new Tensor(native.gt(own(this), operand(other)));
   }
   /** 1 where this >= other, else 0. */
   ge(other: TensorLike): Tensor {
-    return new Tensor(native.ge(this._handle, operand(other)));
+    return new Tensor(native.ge(own(this), operand(other)));
   }
 
   // ---- reductions ------------------------------------------------------
@@ -470,56 +519,56 @@ export class Tensor {
    * tensor's sum is int32 (PyTorch widens to int64): one that int32 cannot hold throws.
    */
   sum(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.sum(this._handle, dim, keepDim));
+    return new Tensor(native.sum(own(this), dim, keepDim));
   }
   /** Mean over all elements or over `dim` (float dtypes only; NaN for an empty reduction). */
   mean(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.mean(this._handle, dim, keepDim));
+    return new Tensor(native.mean(own(this), dim, keepDim));
   }
   /**
    * Product over all elements or over `dim` (1 for an empty reduction). An int32 product that
    * int32 cannot hold throws, as sum's does.
    */
   prod(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.prod(this._handle, dim, keepDim));
+    return new Tensor(native.prod(own(this), dim, keepDim));
   }
   /**
    * Largest value over all elements or over `dim` (values only, like PyTorch's
    * amax; NaN propagates). The gradient is split evenly among tied maxima.
    */
   max(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.max(this._handle, dim, keepDim));
+    return new Tensor(native.max(own(this), dim, keepDim));
   }
   /** Smallest value over all elements or over `dim` (like amin; ties share the gradient). */
   min(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.min(this._handle, dim, keepDim));
+    return new Tensor(native.min(own(this), dim, keepDim));
   }
   /** int32 index of the first maximum along `dim`, or the flat index over all elements. */
   argmax(dim?: number, keepDim = false): Tensor {
-    return new Tensor(native.argmax(this._handle, dim, keepDim));
+    return new Tensor(native.argmax(own(this), dim, keepDim));
   }
   /** int32 index of the first minimum along `dim`, or the flat index over all elements. */
   argmin(dim?: number, keepDim = false): Tensor {
-    return new Tensor(native.argmin(this._handle, dim, keepDim));
+    return new Tensor(native.argmin(own(this), dim, keepDim));
   }
   /** Variance over all elements or over `dim`, divided by max(0, N - correction) (correction 1 by default). */
   var(dim?: Dims, options: VarOptions = {}): Tensor {
-    return new Tensor(native.var(this._handle, dim, options.correction ?? 1, options.keepDim ?? false));
+    return new Tensor(native.var(own(this), dim, options.correction ?? 1, options.keepDim ?? false));
   }
   /** Standard deviation: the square root of var() (gradient 0 where it is 0). */
   std(dim?: Dims, options: VarOptions = {}): Tensor {
-    return new Tensor(native.std(this._handle, dim, options.correction ?? 1, options.keepDim ?? false));
+    return new Tensor(native.std(own(this), dim, options.correction ?? 1, options.keepDim ?? false));
   }
   /** log(sum(exp(x))) over `dim`, computed stably (shifted by the maximum). */
   logsumexp(dim: Dims, keepDim = false): Tensor {
-    return new Tensor(native.logsumexp(this._handle, dim, keepDim));
+    return new Tensor(native.logsumexp(own(this), dim, keepDim));
   }
   /**
    * Vector p-norm over all elements or over `dim`: p = 2 (default, also 'fro'),
    * 1, Infinity (max |x|), -Infinity (min |x|), 0 (count of nonzeros) or any other number.
    */
   norm(p: number | 'fro' = 2, dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.norm(this._handle, p, dim, keepDim));
+    return new Tensor(native.norm(own(this), p, dim, keepDim));
   }
 
   // ---- shape -----------------------------------------------------------
@@ -527,46 +576,46 @@ export class Tensor {
   /** The same elements in a new shape (one entry may be -1); a view when the layout allows. */
   reshape(...shape: number[] | [readonly number[]]): Tensor {
     const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
-    return new Tensor(native.reshape(this._handle, s));
+    return new Tensor(native.reshape(own(this), s));
   }
   /** A broadcast view with size-1 dims repeated (-1 keeps a dim). */
   expand(...shape: number[] | [readonly number[]]): Tensor {
     const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
-    return new Tensor(native.expand(this._handle, s));
+    return new Tensor(native.expand(own(this), s));
   }
   /** A view with dims `dim0` and `dim1` swapped. */
   transpose(dim0: number, dim1: number): Tensor {
-    return new Tensor(native.transpose(this._handle, dim0, dim1));
+    return new Tensor(native.transpose(own(this), dim0, dim1));
   }
   /** A view with the dims in the given order. */
   permute(...dims: number[] | [readonly number[]]): Tensor {
     const d = Array.isArray(dims[0]) ? (dims[0] as readonly number[]) : (dims as number[]);
-    return new Tensor(native.permute(this._handle, d));
+    return new Tensor(native.permute(own(this), d));
   }
   /** This tensor if contiguous, else a contiguous copy. */
   contiguous(): Tensor {
-    return new Tensor(native.contiguous(this._handle));
+    return new Tensor(native.contiguous(own(this)));
   }
   /** A copy with its own storage (differentiable). */
   clone(): Tensor {
-    return new Tensor(native.clone(this._handle));
+    return new Tensor(native.clone(own(this)));
   }
   /** As reshape, but always a view sharing storage; a RangeError naming both shapes when the layout forbids it. */
   view(...shape: number[] | [readonly number[]]): Tensor {
     const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
-    return new Tensor(native.view(this._handle, s));
+    return new Tensor(native.view(own(this), s));
   }
   /** Merges dims `startDim`..`endDim` into one (a view when the layout allows; a 0-d tensor becomes shape [1]). */
   flatten(startDim = 0, endDim = -1): Tensor {
-    return new Tensor(native.flatten(this._handle, startDim, endDim));
+    return new Tensor(native.flatten(own(this), startDim, endDim));
   }
   /** A view without size-1 dims: all of them, or those in `dim` (listed dims of other sizes stay). */
   squeeze(dim?: Dims): Tensor {
-    return new Tensor(native.squeeze(this._handle, dim));
+    return new Tensor(native.squeeze(own(this), dim));
   }
   /** A view with a size-1 dim inserted at `dim` (in [-ndim-1, ndim]). */
   unsqueeze(dim: number): Tensor {
-    return new Tensor(native.unsqueeze(this._handle, dim));
+    return new Tensor(native.unsqueeze(own(this), dim));
   }
   /**
    * A view with all dims reversed (as PyTorch's `.T`, which still allows any
@@ -575,50 +624,50 @@ export class Tensor {
   get T(): Tensor {
     if (this._disposed) throw new TapegradError('T: input is a disposed tensor');
     const dims = Array.from({ length: this.ndim }, (_, i) => this.ndim - 1 - i);
-    return new Tensor(native.permute(this._handle, dims));
+    return new Tensor(native.permute(own(this), dims));
   }
   /** A view with the last two dims swapped (a batch of transposed matrices). */
   get mT(): Tensor {
     if (this._disposed) throw new TapegradError('mT: input is a disposed tensor');
     if (this.ndim < 2)
       throw new RangeError(`mT: the tensor must have at least 2 dims, got shape [${this.shape.join(', ')}]`);
-    return new Tensor(native.transpose(this._handle, -2, -1));
+    return new Tensor(native.transpose(own(this), -2, -1));
   }
   /** A broadcast view of this tensor as `shape` (the same as expand). */
   broadcastTo(...shape: number[] | [readonly number[]]): Tensor {
     const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
-    return new Tensor(native.broadcastTo(this._handle, s));
+    return new Tensor(native.broadcastTo(own(this), s));
   }
   /**
    * A view of `start:end:step` along `dim`, as Python slicing: negative bounds
    * count from the end, bounds past either end are clamped, `step` must be positive.
    */
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
-    return new Tensor(native.slice(this._handle, dim, start, end, step));
+    return new Tensor(native.slice(own(this), dim, start, end, step));
   }
   /** A view of `length` elements from `start` along `dim` (a negative start counts from the end; no clamping). */
   narrow(dim: number, start: number, length: number): Tensor {
-    return new Tensor(native.narrow(this._handle, dim, start, length));
+    return new Tensor(native.narrow(own(this), dim, start, length));
   }
   /** Views of pieces along `dim`: of size `splitSizeOrSections` (the last may be smaller), or of the listed sizes. */
   split(splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
-    return native.split(this._handle, splitSizeOrSections, dim).map((h) => new Tensor(h));
+    return native.split(own(this), splitSizeOrSections, dim).map((h) => new Tensor(h));
   }
   /** Views of at most `chunks` equal pieces along `dim` (the last may be smaller; there may be fewer). */
   chunk(chunks: number, dim = 0): Tensor[] {
-    return native.chunk(this._handle, chunks, dim).map((h) => new Tensor(h));
+    return native.chunk(own(this), chunks, dim).map((h) => new Tensor(h));
   }
   /** The entries `index[i]` along `dim` (index: int32, 0-d or 1-D). */
   indexSelect(dim: number, index: Tensor): Tensor {
-    return new Tensor(native.indexSelect(this._handle, dim, operand(index)));
+    return new Tensor(native.indexSelect(own(this), dim, operand(index)));
   }
   /** out[i][j] = this[i][index[i][j]] for dim 1 (index: int32 with this tensor's number of dims). */
   gather(dim: number, index: Tensor): Tensor {
-    return new Tensor(native.gather(this._handle, dim, operand(index)));
+    return new Tensor(native.gather(own(this), dim, operand(index)));
   }
   /** A copy with src[i][j] added at [index[i][j]][j] for dim 0 (out of place; differentiable in this and src). */
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
-    return new Tensor(native.scatterAdd(this._handle, dim, operand(index), operand(src)));
+    return new Tensor(native.scatterAdd(own(this), dim, operand(index), operand(src)));
   }
 
   // ---- linear algebra --------------------------------------------------
@@ -630,17 +679,19 @@ export class Tensor {
    * Both operands must have the same dtype (int32 works, without gradients).
    */
   matmul(other: Tensor): Tensor {
-    return new Tensor(native.matmul(this._handle, operand(other) as Handle));
+    return new Tensor(native.matmul(own(this), operand(other) as Handle));
   }
   /** Dot product of two 1-D tensors of the same size (a 0-d tensor). */
   dot(other: Tensor): Tensor {
-    return new Tensor(native.dot(this._handle, operand(other) as Handle));
+    return new Tensor(native.dot(own(this), operand(other) as Handle));
   }
   /** Outer product of two 1-D tensors: out[i][j] = this[i] * other[j]. */
   outer(other: Tensor): Tensor {
-    return new Tensor(native.outer(this._handle, operand(other) as Handle));
+    return new Tensor(native.outer(own(this), operand(other) as Handle));
   }
 }
+
+setTensorCheck(isTensor);
 
 /** Options of var() and std(). */
 export interface VarOptions {

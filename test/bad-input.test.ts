@@ -11,7 +11,8 @@
 // tests in this file too), with index, target and mask tensors as inputs of
 // their own, functional forms, in-place ops, and large inputs for the layout
 // variants (SIMD bodies and tails, work split across the thread pool).
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { away, tg, type Tensor } from './helpers.js';
 
@@ -885,6 +886,106 @@ describe('BigInts and look-alike objects where a tensor is expected', () => {
       expect(x.grad).toBeNull();
       expect(valuesOf(live)).toEqual([10, 20]);
     });
+  });
+
+  // An object whose prototype is Tensor.prototype passes `instanceof Tensor`;
+  // with the handle of a live tensor on it, it must still pass nowhere.
+  const forged = (t: Tensor, how: 'create' | 'setPrototypeOf' = 'create') => {
+    const f = how === 'create' ? Object.create(tg.Tensor.prototype) : Object.setPrototypeOf({}, tg.Tensor.prototype);
+    Object.defineProperty(f, '_handle', { value: handleOf(t) });
+    f._disposed = false;
+    f._scope = null;
+    return f as Tensor;
+  };
+  const posing = 'an object made from Tensor.prototype, not a tensor made by tapegrad';
+
+  it('an object made from Tensor.prototype with a live handle is not a tensor anywhere', () => {
+    tg.tidy(() => {
+      const x = tg.tensor([1, 2], { requiresGrad: true });
+      const live = tg.tensor([10, 20]);
+      for (const how of ['create', 'setPrototypeOf'] as const) {
+        const fake = forged(live, how);
+        expect(fake instanceof tg.Tensor).toBe(true);
+        expect(tg.isTensor(fake)).toBe(false);
+        expect(tg.Tensor.isTensor(fake)).toBe(false);
+        const cases: [() => unknown, RegExp][] = [
+          [() => x.add(fake), /^add: other must be a Tensor, got an object$/],
+          [() => tg.mul(fake, x), /^mul: input must be a Tensor, got an object$/],
+          [() => x.copyFrom(fake), /^copyFrom: other must be a Tensor, got an object$/],
+          [() => tg.cat([x, fake]), /^cat: tensors\[1\] must be a Tensor, got an object$/],
+          [() => F.relu(fake), new RegExp(`^relu: input must be a Tensor, got ${posing}$`)],
+          [() => tg.zerosLike(fake), new RegExp(`^zerosLike: input must be a Tensor, got ${posing}$`)],
+          [() => x.mul(3).backward(fake), new RegExp(`^backward: gradOutput must be a Tensor or null, got ${posing}$`)],
+          [() => tg.grad(x.sum(), [fake]), /^grad: inputs\[0\] must be a Tensor, got an object$/],
+          [() => tg.grad(fake, [x]), /^grad: outputs\[0\] must be a Tensor, got an object$/],
+          [() => tg.grad(x.sum(), [x], { gradOutputs: fake }), /^grad: gradOutputs must be a Tensor/],
+          [() => { x.grad = fake; }, new RegExp(`^grad: value must be a Tensor or null, got ${posing}$`)],
+          [() => tg.gradcheck((t) => t, [fake]), new RegExp(`^gradcheck: inputs\\[0\\] must be a Tensor, got ${posing}$`)],
+          [() => new tg.optim.SGD([fake], { lr: 1 }), new RegExp(`^SGD: parameter 0 of group 0 is not a Tensor, got ${posing}$`)],
+          [() => tg.nn.utils.clipGradNorm([fake], 1), /^clipGradNorm: parameter 0 is not a Tensor/],
+          [() => tg.serialize({ w: fake }), /^serialize: 'w' must be a Tensor/],
+          // Its own methods read the handle from the private field it lacks, not its _handle.
+          [() => fake.add(1), /^add: input must be a Tensor, got undefined$/],
+          [() => fake.dispose(), /^dispose: tensor must be a Tensor, got undefined$/],
+          [() => fake.toArray(), /^data: tensor must be a Tensor, got undefined$/],
+          [() => fake.shape, /^shape: tensor must be a Tensor, got undefined$/],
+        ];
+        for (const [call, message] of cases) expect(call, String(message)).toThrow(message);
+        // tidy does not keep it (nor the tensor whose handle it holds).
+        expect(tg.tidy(() => fake)).toBe(fake);
+      }
+      expect(valuesOf(live)).toEqual([10, 20]);
+      expect(live.isDisposed).toBe(false);
+      expect(x.grad).toBeNull();
+    });
+  });
+
+  it("a handle defined on a real tensor is never read in place of its own", () => {
+    const a = tg.tensor([1, 2]);
+    const b = tg.tensor([5, 6]);
+    expect(() => {
+      (a as unknown as { _handle: bigint })._handle = handleOf(b);
+    }).toThrow(TypeError);
+    Object.defineProperty(a, '_handle', { value: handleOf(b) });
+    a.addInPlace(1);
+    expect(valuesOf(a)).toEqual([2, 3]);
+    expect(tg.add(a, 0).toArray()).toEqual([2, 3]);
+    const w = tg.tensor([1, 1], { requiresGrad: true });
+    Object.defineProperty(w, '_handle', { value: handleOf(b) });
+    w.grad = tg.tensor([1, 1]);
+    new tg.optim.SGD([w], { lr: 1 }).step();
+    expect(valuesOf(w)).toEqual([0, 0]);
+    tg.tidy(() => {
+      const inner = tg.ones([1]);
+      Object.defineProperty(inner, '_handle', { value: handleOf(b) });
+    });
+    a.dispose();
+    w.dispose();
+    expect(valuesOf(b)).toEqual([5, 6]);
+    b.dispose();
+  });
+
+  it('a Trainer refuses a forged batch tensor and an optimizer made from a prototype', async () => {
+    const w = tg.tensor([1, 2], { requiresGrad: true });
+    const live = tg.tensor([5, 6]);
+    const optimizer = new tg.optim.SGD([w], { lr: 0.1 });
+    const trainer = new tg.train.Trainer((x: Tensor) => x.mul(w), { loss: (p, t) => p.sub(t).square().sum(), optimizer });
+    await expect(trainer.step([forged(live), tg.tensor([1, 1])])).rejects.toThrow(TypeError);
+    const fakeOptimizer = Object.assign(Object.create(tg.optim.SGD.prototype), { paramGroups: [] });
+    expect(() => new tg.train.Trainer((x: Tensor) => x, { loss: (p) => p.sum(), optimizer: { step() {}, paramGroups: [] } as never })).toThrow(
+      /^Trainer: options.optimizer must be an optimizer \(tg.optim.SGD, Adam, ...\), got an object$/,
+    );
+    expect(fakeOptimizer).toBeInstanceOf(tg.optim.SGD);
+    expect(valuesOf(w)).toEqual([1, 2]);
+    expect(valuesOf(live)).toEqual([5, 6]);
+    for (const t of [w, live]) t.dispose();
+  });
+
+  it('the library checks tensors with isTensor, never with instanceof', () => {
+    const sources = readdirSync(path.resolve(__dirname, '..', 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const code = (f: string) => readFileSync(path.resolve(__dirname, '..', 'src', f), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+    expect(sources).toContain('tensor.ts');
+    expect(sources.filter((f) => /instanceof Tensor\b(?!Dataset)|\._handle\b/.test(code(f)))).toEqual([]);
   });
 
   it("a Trainer whose model returns a look-alike refuses it instead of passing its handle on", async () => {

@@ -4,7 +4,7 @@
 import { tensor } from '../creation.js';
 import { TapegradError, describe } from '../errors.js';
 import { untrack } from '../scope.js';
-import { Tensor, type TypedArray } from '../tensor.js';
+import { Tensor, type TypedArray, isTensor } from '../tensor.js';
 
 /**
  * What a DataLoader draws from: `length` examples, each made of one or more
@@ -56,7 +56,7 @@ export class TensorDataset implements Dataset {
   }
 
   private toTensor(s: DatasetSource, i: number): Tensor {
-    if (s instanceof Tensor) {
+    if (isTensor(s)) {
       if (s.isDisposed) throw new TapegradError(`TensorDataset: field ${i} is a disposed tensor`);
       if (s.ndim === 0) throw new RangeError(`TensorDataset: field ${i} must have at least one dimension (the examples), got a 0-d tensor`);
       return s;

@@ -1,6 +1,6 @@
 // DataLoader: batches of a dataset in order or in a seeded random order.
 import { randint } from '../creation.js';
-import { Tensor, type TypedArray } from '../tensor.js';
+import { Tensor, type TypedArray, isTensor } from '../tensor.js';
 import { TensorDataset, type Dataset, type DatasetSource } from './dataset.js';
 import { ShuffleRng } from './random.js';
 
@@ -59,7 +59,7 @@ export class DataLoader implements Iterable<Tensor[]> {
     if (isDataset(data)) {
       this.dataset = data;
       this.ownsDataset = false;
-    } else if (data instanceof Tensor || isTypedArray(data)) {
+    } else if (isTensor(data) || isTypedArray(data)) {
       this.dataset = new TensorDataset(data);
       this.ownsDataset = true;
     } else if (Array.isArray(data)) {

@@ -5,7 +5,7 @@
 import { promises as fsp, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { TapegradError } from '../errors.js';
 import { tensor } from '../creation.js';
-import { Tensor, type DType } from '../tensor.js';
+import { Tensor, type DType, isTensor } from '../tensor.js';
 import { JsonError, parseJsonStrict } from './json.js';
 
 const MAX_HEADER_BYTES = 100_000_000;
@@ -191,7 +191,7 @@ function encode(tensors: Record<string, Tensor> | Map<string, Tensor>, options: 
   const seen = new Set<Tensor>();
   const unique: [string, Tensor][] = [];
   for (const [name, t] of pairs) {
-    if (!(t instanceof Tensor)) throw new TypeError(`${op}: '${name}' must be a Tensor`);
+    if (!isTensor(t)) throw new TypeError(`${op}: '${name}' must be a Tensor`);
     if (t.isDisposed) throw new TapegradError(`${op}: '${name}' is a disposed tensor`);
     if (name === '__metadata__') throw new RangeError(`${op}: '__metadata__' is reserved and cannot name a tensor`);
     if (seen.has(t)) continue;

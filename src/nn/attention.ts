@@ -5,7 +5,7 @@
 import { tensor, zeros } from '../creation.js';
 import { tidy } from '../memory.js';
 import { where } from '../ops.js';
-import { Tensor, type DType } from '../tensor.js';
+import { Tensor, type DType, isTensor } from '../tensor.js';
 import * as F from './functional.js';
 import * as init from './init.js';
 import { Dropout, LayerNorm, Linear, positiveInt, type LayerOptions } from './layers.js';
@@ -116,7 +116,7 @@ export class MultiheadAttention extends Module {
     const op = 'MultiheadAttention';
     const o = optionsObject(op, options) as MultiheadAttentionForwardOptions;
     for (const [name, t] of [['query', query], ['key', key], ['value', value]] as const)
-      if (!(t instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${String(t)}`);
+      if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${String(t)}`);
     const batched = query.ndim === 3;
     if (query.ndim !== 2 && query.ndim !== 3)
       throw new RangeError(`${op}: query must be 3-D (batched) or 2-D (unbatched), got shape ${shapeStr(query)}`);
@@ -203,7 +203,7 @@ export class MultiheadAttention extends Module {
     const H = this.numHeads;
     const check = (name: string, t: unknown) => {
       if (t === undefined || t === null) return null;
-      if (!(t instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${String(t)}`);
+      if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${String(t)}`);
       if (t.dtype !== 'int32' && t.dtype !== dtype)
         throw new TypeError(`${op}: ${name} must be int32 (a boolean mask) or the query's dtype ${dtype}, got ${t.dtype}`);
       return t;
@@ -335,7 +335,7 @@ export class TransformerEncoderLayer extends Module {
 
   forward(src: Tensor, options: TransformerEncoderLayerForwardOptions = {}): Tensor {
     const o = optionsObject('TransformerEncoderLayer', options) as TransformerEncoderLayerForwardOptions;
-    if (!(src instanceof Tensor)) throw new TypeError(`TransformerEncoderLayer: src must be a Tensor, got ${String(src)}`);
+    if (!isTensor(src)) throw new TypeError(`TransformerEncoderLayer: src must be a Tensor, got ${String(src)}`);
     return tidy(() => {
       const attend = (x: Tensor) =>
         this.dropout1.forward(

@@ -2,7 +2,7 @@
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
 import { describe } from '../errors.js';
 import { native, type Handle } from '../native.js';
-import { Tensor, operand, type GeluOptions } from '../tensor.js';
+import { Tensor, operand, type GeluOptions, isTensor } from '../tensor.js';
 
 /** How a loss combines its per-element values. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -45,7 +45,7 @@ function optional(t: Tensor | null | undefined): Handle | null {
 // ---- activations (the Tensor methods, as functions) ----------------------------
 
 function tensorArg(x: unknown, op: string): Tensor {
-  if (x instanceof Tensor) return x;
+  if (isTensor(x)) return x;
   throw new TypeError(`${op}: input must be a Tensor, got ${describe(x)}`);
 }
 

@@ -1,7 +1,7 @@
 // Losses as modules: each keeps its options and calls nn.functional in
 // forward(input, target). Class weights are buffers, so they are saved in
 // the state dict as in PyTorch.
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import * as F from './functional.js';
 import { buffer, Module } from './module.js';
 
@@ -14,7 +14,7 @@ function reductionArg(op: string, r: unknown): F.Reduction {
 
 function optionalBuffer(op: string, name: string, t: unknown): Tensor | null {
   if (t === undefined || t === null) return null;
-  if (!(t instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor or null, got ${String(t)}`);
+  if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor or null, got ${String(t)}`);
   return buffer(t);
 }
 

@@ -8,7 +8,7 @@ import { noGrad } from '../autograd.js';
 import { TapegradError, checkOptions } from '../errors.js';
 import { ownValue } from '../keys.js';
 import { untrack } from '../scope.js';
-import { checkNotInUse, Tensor, type DType } from '../tensor.js';
+import { checkNotInUse, Tensor, type DType, isTensor } from '../tensor.js';
 
 const parameters = new WeakSet<Tensor>();
 const buffers = new WeakSet<Tensor>();
@@ -53,7 +53,7 @@ export abstract class Module {
     const self = this as unknown as Record<string, unknown>;
     for (const key of Object.keys(self)) {
       const v = self[key];
-      if (v instanceof Module || (v instanceof Tensor && (parameters.has(v) || buffers.has(v))))
+      if (v instanceof Module || (isTensor(v) && (parameters.has(v) || buffers.has(v))))
         yield [key, v, { owner: self, key }];
     }
   }
@@ -161,7 +161,7 @@ export abstract class Module {
     for (const [k, target] of Object.entries(own)) {
       const source = ownValue(state, k);
       if (source === undefined) continue;
-      if (!(source instanceof Tensor)) throw new TypeError(`loadStateDict: '${k}' must be a Tensor`);
+      if (!isTensor(source)) throw new TypeError(`loadStateDict: '${k}' must be a Tensor`);
       // Named here: the shape getter below would report itself, not loadStateDict.
       if (source.isDisposed) throw new TapegradError(`loadStateDict: '${k}' is a disposed tensor`);
       if (source.shape.join() !== target.shape.join())
@@ -201,7 +201,7 @@ export abstract class Module {
     const sources = new Set<Tensor>();
     for (const [prefix, m] of this.namedModules()) {
       for (const [key, v, slot] of m.entries()) {
-        if (!(v instanceof Tensor)) continue;
+        if (!isTensor(v)) continue;
         const what = `${parameters.has(v) ? 'parameter' : 'buffer'} '${prefix ? `${prefix}.${key}` : key}'`;
         if (v.isDisposed) throw new TapegradError(`${op}: ${what} is a disposed tensor`);
         if (v.dtype === dtype || v.dtype === 'int32') continue;

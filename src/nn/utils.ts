@@ -2,7 +2,7 @@
 // over every gradient (nothing per element in JS, no temporary tensors).
 import { TapegradError } from '../errors.js';
 import { native, type Handle } from '../native.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor, handleOf } from '../tensor.js';
 
 export interface ClipGradNormOptions {
   /** The p of the p-norm: any positive number, or Infinity for the largest |g| (default 2). */
@@ -13,13 +13,13 @@ export interface ClipGradNormOptions {
 
 /** The native handles of `params`, checked. */
 function handlesOf(op: string, params: Tensor | Iterable<Tensor>): Handle[] {
-  if (params instanceof Tensor) params = [params];
+  if (isTensor(params)) params = [params];
   if (params === null || typeof params !== 'object' || typeof (params as Iterable<Tensor>)[Symbol.iterator] !== 'function')
     throw new TypeError(`${op}: params must be a Tensor or an iterable of Tensors, got ${String(params)}`);
   const handles: Handle[] = [];
   for (const p of params) {
-    if (!(p instanceof Tensor)) throw new TypeError(`${op}: parameter ${handles.length} is not a Tensor`);
-    handles.push(p._handle);
+    if (!isTensor(p)) throw new TypeError(`${op}: parameter ${handles.length} is not a Tensor`);
+    handles.push(handleOf(p));
   }
   return handles;
 }

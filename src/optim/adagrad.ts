@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor.js';
+import { handleOf, type Tensor } from '../tensor.js';
 import { Optimizer, type NativeUpdate, type ParamGroup, type ParamState, type Params, type StepPlan } from './optimizer.js';
 
 export interface AdagradOptions {
@@ -42,8 +42,8 @@ export class Adagrad extends Optimizer<AdagradOptions> {
       states.forEach((s, i) => byStep.set(s.step + 1, [...(byStep.get(s.step + 1) ?? []), i]));
       for (const [step, idx] of byStep)
         updates.push(['adagrad', [
-          idx.map((i) => params[i]!._handle),
-          idx.map((i) => states[i]!.tensors.sum!._handle),
+          idx.map((i) => handleOf(params[i]!)),
+          idx.map((i) => handleOf(states[i]!.tensors.sum!)),
           { lr: g.lr, lrDecay: g.lrDecay, weightDecay: g.weightDecay, eps: g.eps, maximize: g.maximize, step },
         ]]);
       stepped.push(...states);

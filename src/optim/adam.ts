@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor.js';
+import { handleOf, type Tensor } from '../tensor.js';
 import { Optimizer, type NativeUpdate, type ParamGroup, type ParamState, type Params, type StepPlan } from './optimizer.js';
 
 export interface AdamOptions {
@@ -37,9 +37,9 @@ abstract class AdamFamily extends Optimizer<AdamOptions> {
       const byStep = new Map<number, number[]>();
       states.forEach((s, i) => byStep.set(s.step + 1, [...(byStep.get(s.step + 1) ?? []), i]));
       for (const [step, idx] of byStep) {
-        const tensors = (name: string) => idx.map((i) => states[i]!.tensors[name]!._handle);
+        const tensors = (name: string) => idx.map((i) => handleOf(states[i]!.tensors[name]!));
         updates.push(['adam', [
-          idx.map((i) => params[i]!._handle),
+          idx.map((i) => handleOf(params[i]!)),
           tensors('exp_avg'),
           tensors('exp_avg_sq'),
           g.amsgrad ? tensors('max_exp_avg_sq') : null,

@@ -2,11 +2,11 @@
 // per-parameter state, and state dicts for resuming training.
 import { noGrad } from '../autograd.js';
 import { zerosLike } from '../creation.js';
-import { TapegradError } from '../errors.js';
+import { TapegradError, describe } from '../errors.js';
 import { ownValue, setOwn } from '../keys.js';
 import { native } from '../native.js';
 import { untrack } from '../scope.js';
-import { checkNotInUse, Tensor } from '../tensor.js';
+import { checkNotInUse, Tensor, isTensor, handleOf } from '../tensor.js';
 
 /** A group of parameters with options that override the optimizer's defaults. */
 export type ParamGroupSpec<O> = { params: Iterable<Tensor> } & Partial<O>;
@@ -62,8 +62,12 @@ export abstract class Optimizer<O extends { lr: number }> {
     defaults = { ...defaults, ...options };
     this.defaults = defaults;
     const list = Array.isArray(params) ? params : [...(params as Iterable<Tensor>)];
+    // Groups are objects with a params list; anything else is a list of tensors, checked as such.
+    const first: unknown = list[0];
     const specs: ParamGroupSpec<O>[] =
-      list.length > 0 && !(list[0] instanceof Tensor) ? (list as ParamGroupSpec<O>[]) : [{ params: list as Tensor[] } as unknown as ParamGroupSpec<O>];
+      first !== null && typeof first === 'object' && !isTensor(first) && 'params' in first
+        ? (list as ParamGroupSpec<O>[])
+        : [{ params: list as Tensor[] } as unknown as ParamGroupSpec<O>];
     this.paramGroups = [];
     for (const spec of specs) this.addParamGroup(spec);
     if (this.paramGroups.every((g) => g.params.length === 0)) throw new RangeError(`${name}: got an empty parameter list`);
@@ -82,7 +86,7 @@ export abstract class Optimizer<O extends { lr: number }> {
     const seen = new Set(this.paramGroups.flatMap((group) => group.params));
     const groupParams = [...spec.params];
     groupParams.forEach((p, i) => {
-      if (!(p instanceof Tensor)) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a Tensor`);
+      if (!isTensor(p)) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a Tensor, got ${describe(p)}`);
       if (!p.isLeaf) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a leaf tensor`);
       if (p.dtype === 'int32') throw new TypeError(`${name}: parameter ${i} of group ${g} must be float32 or float64`);
       if (seen.has(p)) throw new RangeError(`${name}: parameter ${i} of group ${g} appears in more than one place`);
@@ -113,7 +117,7 @@ export abstract class Optimizer<O extends { lr: number }> {
     // Planning makes state group by group: every parameter is checked first,
     // so that one a running step holds throws before any state is made.
     this.checkParams('step');
-    const plan = this._plan((p) => native.hasGrad(p._handle));
+    const plan = this._plan((p) => native.hasGrad(handleOf(p)));
     if (plan === null) throw new TypeError(`${this.name}: step() is not implemented`);
     for (const u of plan.updates) runUpdate(u);
     plan.commit();
@@ -242,10 +246,10 @@ export abstract class Optimizer<O extends { lr: number }> {
           throw new RangeError(
             `${op}: state '${name}' of parameter ${key} is not a state tensor of ${this.name} (expected ${this.stateNames.join(', ')})`,
           );
-        if (!(t instanceof Tensor) || t.shape.join() !== p.shape.join())
+        if (!isTensor(t) || t.shape.join() !== p.shape.join())
           throw new RangeError(
             `${op}: state '${name}' of parameter ${key} must be a tensor of shape [${p.shape.join(', ')}]` +
-              (t instanceof Tensor ? `, got [${t.shape.join(', ')}]` : ''),
+              (isTensor(t) ? `, got [${t.shape.join(', ')}]` : ''),
           );
       }
     }

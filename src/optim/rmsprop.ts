@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor.js';
+import { handleOf, type Tensor } from '../tensor.js';
 import { Optimizer, type NativeUpdate, type ParamGroup, type ParamState, type Params, type StepPlan } from './optimizer.js';
 
 export interface RMSpropOptions {
@@ -35,9 +35,9 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
       if (params.length === 0) continue;
       const names = ['square_avg', ...(g.centered ? ['grad_avg'] : []), ...(g.momentum > 0 ? ['momentum_buffer'] : [])];
       const states = params.map((p) => this.stateOf(p, names));
-      const tensors = (name: string) => states.map((s) => s.tensors[name]!._handle);
+      const tensors = (name: string) => states.map((s) => handleOf(s.tensors[name]!));
       updates.push(['rmsprop', [
-        params.map((p) => p._handle),
+        params.map((p) => handleOf(p)),
         tensors('square_avg'),
         g.centered ? tensors('grad_avg') : null,
         g.momentum > 0 ? tensors('momentum_buffer') : null,

@@ -13,18 +13,18 @@
 // tensor, everything else becomes a plain value.
 import { tensor } from '../creation.js';
 import { setOwn } from '../keys.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 
 const TENSORS_KEY = 'tensors';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Tensor);
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !isTensor(v);
 }
 
 // `underTensors`: `value` is an entry of a "tensors" object.
 function encode(value: unknown, path: string, out: Record<string, Tensor>, underTensors: boolean): void {
   const where = path || 'the state dict';
-  if (value instanceof Tensor) {
+  if (isTensor(value)) {
     if (!underTensors) throw new TypeError(`stateDictToTensors: a tensor at '${where}' outside a 'tensors' object cannot be told apart from a plain value`);
     setOwn(out, path, value);
   } else if (underTensors) {
@@ -94,7 +94,7 @@ export function stateDictFromTensors<T = any>(tensors: Record<string, Tensor>): 
   // makes a key '__proto__', never a write to Object.prototype, and 'constructor' finds nothing.
   const root: Record<string, unknown> = Object.create(null);
   for (const [name, t] of Object.entries(tensors)) {
-    if (!(t instanceof Tensor)) throw new TypeError(`stateDictFromTensors: '${name}' is not a Tensor`);
+    if (!isTensor(t)) throw new TypeError(`stateDictFromTensors: '${name}' is not a Tensor`);
     const path = name.split('.');
     if (path.some((k) => k === '')) throw new RangeError(`stateDictFromTensors: '${name}' is not a dotted name`);
     let node = root;

@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor.js';
+import { handleOf, type Tensor } from '../tensor.js';
 import { Optimizer, type NativeUpdate, type ParamGroup, type ParamState, type Params, type StepPlan } from './optimizer.js';
 
 export interface SGDOptions {
@@ -41,8 +41,8 @@ export class SGD extends Optimizer<SGDOptions> {
         const idx = fresh.flatMap((f, i) => (f === firstStep ? [i] : []));
         if (idx.length === 0) continue;
         updates.push(['sgd', [
-          idx.map((i) => params[i]!._handle),
-          g.momentum !== 0 ? idx.map((i) => states[i]!.tensors.momentum_buffer!._handle) : null,
+          idx.map((i) => handleOf(params[i]!)),
+          g.momentum !== 0 ? idx.map((i) => handleOf(states[i]!.tensors.momentum_buffer!)) : null,
           { ...g, params: undefined, firstStep },
         ]]);
       }

@@ -1,7 +1,7 @@
 // The pieces of a training step shared by fit and Trainer: calling the
 // model and the loss, splitting batches, checking what comes back.
 import { Module } from '../nn/module.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import type { Metric } from './metrics.js';
 
 /** A model: an nn.Module (its forward is called) or a function of the input tensors. */
@@ -30,14 +30,14 @@ export function lossOf(loss: LossFn | undefined, op: string): (p: Tensor, t: Ten
 
 /** @internal */
 export function splitBatch(batch: unknown, op: string): { inputs: Tensor[]; target: Tensor } {
-  if (!Array.isArray(batch) || batch.length < 2 || !batch.every((t) => t instanceof Tensor))
+  if (!Array.isArray(batch) || batch.length < 2 || !batch.every((t) => isTensor(t)))
     throw new TypeError(`${op}: each batch must be a list of tensors, the inputs followed by the target (e.g. [x, y])`);
   return { inputs: batch.slice(0, -1) as Tensor[], target: batch[batch.length - 1] as Tensor };
 }
 
 /** @internal */
 export function scalarLoss(l: unknown, op: string): Tensor {
-  if (!(l instanceof Tensor)) throw new TypeError(`${op}: the loss function must return a Tensor, got ${typeof l}`);
+  if (!isTensor(l)) throw new TypeError(`${op}: the loss function must return a Tensor, got ${typeof l}`);
   if (l.size !== 1) throw new RangeError(`${op}: the loss must be a single value, got shape [${l.shape.join(', ')}]; use reduction 'mean' or 'sum'`);
   return l;
 }

@@ -7,8 +7,8 @@ import { tidy } from '../memory.js';
 import { native, type TraceHandle } from '../native.js';
 import { Sequential } from '../nn/containers.js';
 import { Module } from '../nn/module.js';
-import type { Optimizer } from '../optim/optimizer.js';
-import { Tensor } from '../tensor.js';
+import { Optimizer } from '../optim/optimizer.js';
+import { Tensor, isTensor, handleOf } from '../tensor.js';
 import * as nn from '../nn/index.js';
 import { forwardOf, lossOf, metricValues, scalarLoss, splitBatch, type LossFn, type Model } from './step.js';
 import { resolveMetrics, type Metric, type MetricSpec } from './metrics.js';
@@ -138,14 +138,14 @@ export class Trainer {
     // A traced step hands the prediction's handle to the native layer as it is.
     this.forward = (inputs) => {
       const prediction: unknown = forward(inputs);
-      if (!(prediction instanceof Tensor))
+      if (!isTensor(prediction))
         throw new TypeError(`Trainer.step: the model must return a Tensor, got ${describe(prediction)}`);
       return prediction;
     };
     this.lossFn = lossOf(options.loss, 'Trainer');
     const { optimizer } = options;
-    if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.step !== 'function' || !Array.isArray(optimizer.paramGroups))
-      throw new TypeError('Trainer: options.optimizer must be an optimizer (tg.optim.SGD, Adam, ...)');
+    if (!(optimizer instanceof Optimizer))
+      throw new TypeError(`Trainer: options.optimizer must be an optimizer (tg.optim.SGD, Adam, ...), got ${describe(optimizer)}`);
     this.optimizer = optimizer;
     this.params = optimizer.paramGroups.flatMap((g) => g.params);
     this.metrics = resolveMetrics(options.metrics, 'Trainer');
@@ -263,7 +263,7 @@ export class Trainer {
   }
 
   private reachedBy(loss: Tensor): Set<Tensor> {
-    const reached = native.leavesReached(loss._handle, this.params.map((p) => p._handle));
+    const reached = native.leavesReached(handleOf(loss), this.params.map((p) => handleOf(p)));
     return new Set(this.params.filter((_, i) => reached[i]));
   }
 
@@ -275,7 +275,7 @@ export class Trainer {
       await loss.backwardAsync();
       this.optimizer.step();
     } else {
-      await native.trainStepAsync(loss._handle, plan.updates, this.threads, batch.map((t) => t._handle));
+      await native.trainStepAsync(handleOf(loss), plan.updates, this.threads, batch.map((t) => handleOf(t)));
       plan.commit();
     }
   }
@@ -305,12 +305,12 @@ export class Trainer {
     const owned = new Set(batch);
     let prediction: Tensor | undefined, loss: Tensor | undefined;
     let recorded: ReturnType<typeof native.traceEnd>;
-    native.traceBegin(batch.map((t) => t._handle));
+    native.traceBegin(batch.map((t) => handleOf(t)));
     try {
       prediction = tidy(() => this.forward(inputs));
       const p = prediction;
       loss = tidy(() => scalarLoss(this.lossFn(p, target), 'Trainer.step'));
-      recorded = native.traceEnd([loss._handle, prediction._handle]);
+      recorded = native.traceEnd([handleOf(loss), handleOf(prediction)]);
     } catch (e) {
       native.traceAbort();
       if (loss !== undefined && !owned.has(loss)) loss.dispose();
@@ -341,7 +341,7 @@ export class Trainer {
   ): Promise<Record<string, number>> {
     this.lastReason = null;
     const batch = [...inputs, target];
-    const handles = batch.map((t) => t._handle);
+    const handles = batch.map((t) => handleOf(t));
     const plan = this.optimizer._plan((p) => reached.has(p));
     // The job locks the batch itself: they are the trace's inputs.
     const outputs = await native.tracedStepAsync(trace, handles, plan?.updates ?? [], this.threads);

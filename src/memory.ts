@@ -1,18 +1,56 @@
 // Deterministic freeing: tidy scopes and memory statistics.
 import { native } from './native.js';
-import { closeScope, openScope } from './scope.js';
+import { closeScope, openScope, type Scope } from './scope.js';
 import { Tensor, isTensor } from './tensor.js';
 
-function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): void {
-  if (isTensor(value)) into.add(value);
-  else if (depth < 8 && Array.isArray(value)) for (const v of value) collectTensors(v, into, depth + 1);
-  else if (depth < 8 && value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
-    for (const v of Object.values(value)) collectTensors(v, into, depth + 1);
+// The tensors reachable from `value` (see tidy for what is looked into).
+// Iterative, with a set of the objects seen: any depth, cycles included.
+function collectTensors(value: unknown): Set<Tensor> {
+  const found = new Set<Tensor>();
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    seen.add(v);
+    if (isTensor(v)) found.add(v);
+    else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    else if (v instanceof Map) for (const [k, x] of v) stack.push(k, x);
+    else if (v instanceof Set) for (const x of v) stack.push(x);
+    else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet) continue;
+    else {
+      // Data properties only: a getter is code, which tidy does not run.
+      const props = Object.getOwnPropertyDescriptors(v);
+      for (const key of Reflect.ownKeys(props)) {
+        const d = props[key as keyof typeof props] as PropertyDescriptor;
+        if (d.enumerable && 'value' in d) stack.push(d.value);
+      }
+    }
+  }
+  return found;
+}
+
+// What closeScope(scope) keeps of `result`. A Proxy's trap may throw while
+// the result is walked: the scope is closed (keeping nothing) before that
+// error goes on, so no scope is left open.
+function keptBy(result: unknown, scope: Scope): Set<Tensor> {
+  try {
+    return collectTensors(result);
+  } catch (e) {
+    closeScope(scope, new Set());
+    throw e;
+  }
 }
 
 /**
  * Runs `fn` and disposes every tensor created inside it, except the tensors
- * it returns (directly, or inside arrays and plain objects). Scopes nest.
+ * it returns. Scopes nest. A returned tensor is kept wherever it sits in the
+ * returned value, at any depth (cycles are fine): in arrays, as a Map's key
+ * or value, in a Set, or in an own enumerable data property of any other
+ * object (a plain object or a class instance). Tensors that are reachable
+ * only through a closure, a getter, a WeakMap or WeakSet, a Promise or an
+ * inherited property are not kept (TensorFlow.js's tidy walks arrays and
+ * objects alike, but not Maps or Sets); keep them by returning them.
  */
 export function tidy<T>(fn: () => T): T {
   const scope = openScope();
@@ -27,15 +65,14 @@ export function tidy<T>(fn: () => T): T {
     closeScope(scope, new Set());
     throw new TypeError('tidy: fn returned a Promise; use tidyAsync for async functions');
   }
-  const keep = new Set<Tensor>();
-  collectTensors(result, keep);
-  closeScope(scope, keep);
+  closeScope(scope, keptBy(result, scope));
   return result;
 }
 
 /**
  * tidy() for async functions: disposes every tensor created inside `fn`
- * (including after awaits) except those it resolves to. Tensors created by
+ * (including after awaits) except those it resolves to (found as tidy
+ * finds those fn returns). Tensors created by
  * unrelated code that runs while `fn` awaits are tracked too, so keep other
  * work out of the scope or return what it needs.
  */
@@ -48,9 +85,7 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
     closeScope(scope, new Set());
     throw e;
   }
-  const keep = new Set<Tensor>();
-  collectTensors(result, keep);
-  closeScope(scope, keep);
+  closeScope(scope, keptBy(result, scope));
   return result;
 }
 

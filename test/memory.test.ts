@@ -331,6 +331,86 @@ describe('ownership', () => {
     expect(tg.memory().liveTensors).toBe(before);
   });
 
+  it('tidy keeps returned tensors at any depth, in Maps, Sets and class instances, through cycles', () => {
+    const before = tg.memory().liveTensors;
+    class Holder {
+      readonly symbolKeyed: Record<symbol, tg.Tensor>;
+      constructor(readonly weight: tg.Tensor, key: symbol, other: tg.Tensor) {
+        this.symbolKeyed = { [key]: other };
+      }
+    }
+    const kept = tg.tidy(() => {
+      tg.ones([1]); // not returned: disposed
+      let deep: unknown = tg.full([1], 1);
+      for (let i = 0; i < 40; i++) deep = i % 2 ? [deep] : { next: deep };
+      const cycle: Record<string, unknown> = { t: tg.full([1], 2) };
+      cycle.self = cycle;
+      const key = tg.full([1], 3);
+      return {
+        deep,
+        map: new Map<unknown, unknown>([[key, tg.full([1], 4)], ['nested', new Map([['x', [tg.full([1], 5)]]])]]),
+        set: new Set([tg.full([1], 6)]),
+        holder: new Holder(tg.full([1], 7), Symbol('s'), tg.full([1], 8)),
+        bare: Object.assign(Object.create(null) as object, { t: tg.full([1], 9) }),
+        cycle,
+      };
+    });
+    const values: number[] = [];
+    const walk = (v: unknown, seen = new Set<unknown>()): void => {
+      if (v === null || typeof v !== 'object' || seen.has(v)) return;
+      seen.add(v);
+      if (v instanceof tg.Tensor) values.push(v.item());
+      else if (v instanceof Map) for (const [k, x] of v) walk(k, seen), walk(x, seen);
+      else if (v instanceof Set || Array.isArray(v)) for (const x of v) walk(x, seen);
+      else for (const k of Reflect.ownKeys(v)) walk((v as Record<PropertyKey, unknown>)[k], seen);
+    };
+    walk(kept);
+    expect(values.sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(tg.memory().liveTensors).toBe(before + 9);
+    tg.tidy(() => kept); // still kept by a second tidy that returns them
+    expect(tg.memory().liveTensors).toBe(before + 9);
+  });
+
+  it('tidy disposes tensors reachable only through a getter, a closure or a WeakMap, and reads no getter', () => {
+    const before = tg.memory().liveTensors;
+    let getterRan = false;
+    const hidden: tg.Tensor[] = [];
+    const result = tg.tidy(() => {
+      const a = tg.ones([1]);
+      const b = tg.ones([1]);
+      const c = tg.ones([1]);
+      hidden.push(a, b, c);
+      const weak = new WeakMap([[{}, c]]);
+      return {
+        get viaGetter() {
+          getterRan = true;
+          return a;
+        },
+        viaClosure: () => b,
+        weak,
+        data: new Float32Array(1e6), // not walked element by element
+        kept: tg.zeros([1]),
+      };
+    });
+    expect(getterRan).toBe(false);
+    expect(hidden.map((t) => t.isDisposed)).toEqual([true, true, true]);
+    expect(result.kept.isDisposed).toBe(false);
+    expect(tg.memory().liveTensors).toBe(before + 1);
+    result.kept.dispose();
+  });
+
+  it('tidy closes its scope when walking the result throws (a Proxy trap)', () => {
+    const before = tg.memory().liveTensors;
+    const trap = new Proxy({}, { ownKeys: () => { throw new Error('trap'); } });
+    expect(() => tg.tidy(() => [tg.ones([1]), trap])).toThrow('trap');
+    expect(tg.memory().liveTensors).toBe(before);
+    // The scope is closed: a tensor made now is not owned by it.
+    const t = tg.ones([1]);
+    tg.tidy(() => 0);
+    expect(t.isDisposed).toBe(false);
+    t.dispose();
+  });
+
   it('frees tensors that escape every scope when they are garbage-collected', async () => {
     await collect();
     const before = tg.memory();

@@ -481,4 +481,109 @@ describe('addParamGroup', () => {
     expect(() => opt.addParamGroup({ params: 3 } as never)).toThrow(/parameter group 2 must be an object with a params list/);
     expect(opt.paramGroups).toHaveLength(2);
   });
+
+  it('refuses what the constructor refuses, naming what came', () => {
+    const a = tg.zeros([1], { requiresGrad: true });
+    const opt = new Adam([a], { lr: 0.1 });
+    const nonLeaf = tg.zeros([1], { requiresGrad: true }).mul(2);
+    const gone = tg.zeros([1], { requiresGrad: true });
+    gone.dispose();
+    const cases: [unknown, RegExp][] = [
+      [5, /^Adam: parameter 0 of group 1 is not a Tensor, got 5$/],
+      [Object.create(tg.Tensor.prototype), /^Adam: parameter 0 of group 1 is not a Tensor, got an object made from Tensor.prototype/],
+      [nonLeaf, /^Adam: parameter 0 of group 1 is not a leaf tensor$/],
+      [tg.zeros([1], { dtype: 'int32' }), /^Adam: parameter 0 of group 1 must be float32 or float64, got int32$/],
+      [gone, /^Adam: parameter 0 of group 1 is a disposed tensor$/],
+      [a, /^Adam: parameter 0 of group 1 appears in more than one place$/],
+    ];
+    for (const [p, message] of cases) expect(() => opt.addParamGroup({ params: [p as tg.Tensor] })).toThrow(message);
+    expect(() => new SGD([5 as never], { lr: 1 })).toThrow(/^SGD: parameter 0 of group 0 is not a Tensor, got 5$/);
+    expect(opt.paramGroups).toHaveLength(1);
+  });
+});
+
+describe('parameter groups changed after the optimizer was made', () => {
+  // Each optimizer, with a parameter that has a gradient.
+  const makers = {
+    SGD: (p: tg.Tensor[]) => new SGD(p, { lr: 0.1, momentum: 0.9 }),
+    Adam: (p: tg.Tensor[]) => new Adam(p, { lr: 0.1 }),
+    AdamW: (p: tg.Tensor[]) => new AdamW(p, { lr: 0.1 }),
+    RMSprop: (p: tg.Tensor[]) => new RMSprop(p, { lr: 0.1 }),
+    Adagrad: (p: tg.Tensor[]) => new Adagrad(p, { lr: 0.1 }),
+  };
+  const param = () => {
+    const p = tg.tensor([1, 2], { requiresGrad: true });
+    p.grad = tg.tensor([1, 1]);
+    return p;
+  };
+
+  for (const [name, make] of Object.entries(makers)) {
+    it(`${name}: a tensor pushed onto params is checked at step, zeroGrad and stateDict, changing nothing`, () => {
+      const gone = param();
+      gone.dispose();
+      const nonLeaf = tg.tensor([1, 2], { requiresGrad: true }).mul(2);
+      const ints = tg.tensor([1, 2], { dtype: 'int32' });
+      const cases: [(w: tg.Tensor) => unknown, RegExp][] = [
+        [() => 5, /parameter 1 of group 0 is not a Tensor, got 5$/],
+        [() => Object.create(tg.Tensor.prototype), /parameter 1 of group 0 is not a Tensor, got an object made from Tensor.prototype/],
+        [() => nonLeaf, /parameter 1 of group 0 is not a leaf tensor$/],
+        [() => ints, /parameter 1 of group 0 must be float32 or float64, got int32$/],
+        [() => gone, /parameter 1 of group 0 is a disposed tensor$/],
+        [(w) => w, /parameter 1 of group 0 appears in more than one place$/],
+      ];
+      for (const [extra, message] of cases) {
+        const w = param();
+        const opt = make([w]);
+        opt.step();
+        const before = [Array.from(w.data()), JSON.stringify(opt.stateDict().paramGroups)];
+        opt.paramGroups[0]!.params.push(extra(w) as tg.Tensor);
+        for (const method of ['step', 'zeroGrad', 'stateDict'] as const)
+          expect(() => opt[method](), `${method} ${message}`).toThrow(new RegExp(`^${name}.${method}: ${message.source}`));
+        expect(w.grad).not.toBeNull();
+        opt.paramGroups[0]!.params.pop();
+        expect([Array.from(w.data()), JSON.stringify(opt.stateDict().paramGroups)]).toEqual(before);
+        w.dispose();
+      }
+    });
+  }
+
+  it('a parameter pushed into a second group that another group holds is refused', () => {
+    const w = param();
+    const opt = new SGD([w], { lr: 0.1 });
+    opt.addParamGroup({ params: [param()] });
+    opt.paramGroups[1]!.params.push(w);
+    expect(() => opt.step()).toThrow(/^SGD.step: parameter 1 of group 1 appears in more than one place$/);
+    expect(Array.from(w.data())).toEqual([1, 2]);
+    // addParamGroup checks the groups it already holds too.
+    expect(() => opt.addParamGroup({ params: [param()] })).toThrow(/^SGD: parameter 1 of group 1 appears in more than one place$/);
+  });
+
+  it('a valid tensor pushed onto params is optimized from the next step, as in PyTorch', () => {
+    const a = param();
+    const b = param();
+    const opt = new SGD([a], { lr: 0.5 });
+    opt.paramGroups[0]!.params.push(b);
+    opt.step();
+    expect([Array.from(a.data()), Array.from(b.data())]).toEqual([[0.5, 1.5], [0.5, 1.5]]);
+    expect(opt.stateDict().paramGroups[0]!.params).toEqual([0, 1]);
+  });
+
+  it('groups pushed or changed by hand are checked at step', () => {
+    const make = () => new Adam([param()], { lr: 0.1 });
+    const cases: [(o: ReturnType<typeof make>) => void, RegExp][] = [
+      [(o) => o.paramGroups.push(null as never), /^Adam.step: parameter group 1 must be an object with a params list \(add groups with addParamGroup\), got null$/],
+      [(o) => o.paramGroups.push({ params: [param()] } as never), /^Adam.step: parameter group 1 lacks option 'lr' \(add groups with addParamGroup, which fills in the defaults\)$/],
+      [(o) => { o.paramGroups[0]!.params = 'w' as never; }, /^Adam.step: params of parameter group 0 must be an array of Tensors, got 'w'$/],
+      [(o) => { o.paramGroups[0]!.params = new Set([param()]) as never; }, /^Adam.step: params of parameter group 0 must be an array of Tensors, got a Set$/],
+      [(o) => { o.paramGroups[0]!.lr = -1; }, /^Adam: lr must be a non-negative number, got -1 \(group 0\)$/],
+      [(o) => { o.paramGroups[0]!.betas = [2, 0.999]; }, /^Adam: betas\[0\] must be in \[0, 1\), got 2 \(group 0\)$/],
+    ];
+    for (const [change, message] of cases) {
+      const opt = make();
+      const w = opt.paramGroups[0]!.params[0]!;
+      change(opt);
+      expect(() => opt.step()).toThrow(message);
+      expect(Array.from(w.data())).toEqual([1, 2]);
+    }
+  });
 });

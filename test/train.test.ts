@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tg } from './helpers.js';
+import { expectClose, tg } from './helpers.js';
 
 type Opt = tg.optim.Optimizer<{ lr: number }>;
 
@@ -228,6 +228,26 @@ describe('Trainer.step', () => {
     const trainer = new tg.train.Trainer((x: tg.Tensor) => x.mul(w).sum().reshape([1]), { loss: (p: tg.Tensor) => p.sum(), optimizer: opt });
     expect(await trainer.step([tg.tensor([3, 4]), tg.tensor([0])])).toBe(11);
     expect(w.toArray()).toEqual([1 - 1.5, 2 - 2]);
+  });
+
+  it('trains a parameter group added after the trainer was made, and refuses a bad tensor pushed onto params', async () => {
+    for (const traceForward of [false, true]) {
+      const w = tg.tensor([1, 2], { requiresGrad: true });
+      const b = tg.tensor([0.5], { requiresGrad: true });
+      const optimizer = new tg.optim.SGD([w], { lr: 0.1 });
+      const model = (x: tg.Tensor) => x.mul(w).sum().add(b).reshape([1]);
+      const trainer = new tg.train.Trainer(model, { loss: (p: tg.Tensor) => p.sum(), optimizer, traceForward });
+      const x = tg.tensor([3, 4]);
+      const y = tg.tensor([0]);
+      await trainer.step([x, y]);
+      expectClose([w.toArray(), b.toArray()], [[1 - 0.3, 2 - 0.4], [0.5]]);
+      optimizer.addParamGroup({ params: [b], lr: 0.5 });
+      await trainer.step([x, y]);
+      expectClose([w.toArray(), b.toArray()], [[1 - 0.6, 2 - 0.8], [0]]);
+      optimizer.paramGroups[1]!.params.push(tg.tensor([1], { dtype: 'int32' }) as tg.Tensor);
+      await expect(trainer.step([x, y])).rejects.toThrow(/^SGD.zeroGrad: parameter 1 of group 1 must be float32 or float64, got int32$/);
+      expectClose([w.toArray(), b.toArray()], [[1 - 0.6, 2 - 0.8], [0]]);
+    }
   });
 
   it('does not leak tensors from step to step', async () => {

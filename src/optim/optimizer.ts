@@ -76,22 +76,19 @@ export abstract class Optimizer<O extends { lr: number }> {
   /**
    * Adds a group of parameters with its own options (the optimizer's
    * defaults fill the rest), e.g. layers unfrozen while fine-tuning.
-   * A scheduler made before this does not know the new group.
+   * Checked as the constructor checks groups. A scheduler made before this
+   * does not know the new group.
    */
   addParamGroup(spec: ParamGroupSpec<O>): void {
     const { name } = this;
     const g = this.paramGroups.length;
     if (spec === null || typeof spec !== 'object' || !('params' in spec) || typeof spec.params?.[Symbol.iterator] !== 'function')
       throw new TypeError(`${name}: parameter group ${g} must be an object with a params list`);
-    const seen = new Set(this.paramGroups.flatMap((group) => group.params));
+    // The groups already held are checked too: their params lists may have been changed since.
+    const seen = new Set<Tensor>();
+    this.paramGroups.forEach((group, gi) => this.checkGroup(group, gi, name, seen));
     const groupParams = [...spec.params];
-    groupParams.forEach((p, i) => {
-      if (!isTensor(p)) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a Tensor, got ${describe(p)}`);
-      if (!p.isLeaf) throw new TypeError(`${name}: parameter ${i} of group ${g} is not a leaf tensor`);
-      if (p.dtype === 'int32') throw new TypeError(`${name}: parameter ${i} of group ${g} must be float32 or float64`);
-      if (seen.has(p)) throw new RangeError(`${name}: parameter ${i} of group ${g} appears in more than one place`);
-      seen.add(p);
-    });
+    groupParams.forEach((p, i) => checkParam(p, i, g, name, seen));
     const defaults = this.defaults as Record<string, unknown>;
     for (const [key, value] of Object.entries(spec))
       if (key !== 'params' && value !== undefined && defaults[key] !== undefined) checkOptionType(name, key, value, defaults[key], g);
@@ -114,13 +111,23 @@ export abstract class Optimizer<O extends { lr: number }> {
 
   /** Applies one update to every parameter that has a gradient. */
   step(): void {
-    // Planning makes state group by group: every parameter is checked first,
-    // so that one a running step holds throws before any state is made.
-    this.checkParams('step');
-    const plan = this._plan((p) => native.hasGrad(handleOf(p)));
+    const plan = this._checkedPlan('step', (p) => native.hasGrad(handleOf(p)));
     if (plan === null) throw new TypeError(`${this.name}: step() is not implemented`);
     for (const u of plan.updates) runUpdate(u);
     plan.commit();
+  }
+
+  /**
+   * @internal _plan after checking every group as addParamGroup does: the
+   * groups and their params lists are the user's to change (a tensor pushed
+   * onto params is optimized from the next step, as in PyTorch), so they
+   * are checked at each step rather than trusted. Planning makes state group
+   * by group, so everything is checked first: a parameter a running step
+   * holds throws before any state is made. `method` names the caller.
+   */
+  _checkedPlan(method: string, hasGrad: (p: Tensor) => boolean): StepPlan | null {
+    this.checkGroups(method);
+    return this._plan(hasGrad);
   }
 
   /**
@@ -135,15 +142,34 @@ export abstract class Optimizer<O extends { lr: number }> {
   /** Sets every parameter's gradient to null. */
   zeroGrad(): void {
     // All checked first: one a running step holds must not leave the others cleared.
-    this.checkParams('zeroGrad');
+    this.checkGroups('zeroGrad');
     for (const g of this.paramGroups) for (const p of g.params) p.zeroGrad();
   }
 
-  // Throws, naming the parameter, when one is disposed or a running step holds it.
-  private checkParams(method: string): void {
-    this.paramGroups.forEach((g, gi) =>
-      g.params.forEach((p, pi) => checkNotInUse(p, `${this.name}.${method}`, `parameter ${pi} of group ${gi}`)),
-    );
+  // Checks every group as addParamGroup does, naming `method` and the
+  // parameter; with `writes`, also that no parameter is held by a running step.
+  private checkGroups(method: string, writes = true): void {
+    const op = `${this.name}.${method}`;
+    const seen = new Set<Tensor>();
+    this.paramGroups.forEach((g, gi) => {
+      this.checkGroup(g, gi, op, seen);
+      if (writes) g.params.forEach((p, pi) => checkNotInUse(p, op, `parameter ${pi} of group ${gi}`));
+    });
+  }
+
+  // A group as addParamGroup made it: an object with every option (valid)
+  // and a params array of distinct float leaf tensors, none in `seen`.
+  private checkGroup(group: unknown, gi: number, op: string, seen: Set<Tensor>): void {
+    if (group === null || typeof group !== 'object')
+      throw new TypeError(`${op}: parameter group ${gi} must be an object with a params list (add groups with addParamGroup), got ${describe(group)}`);
+    const { params } = group as { params?: unknown };
+    if (!Array.isArray(params))
+      throw new TypeError(`${op}: params of parameter group ${gi} must be an array of Tensors, got ${describe(params)}`);
+    params.forEach((p: unknown, pi) => checkParam(p, pi, gi, op, seen));
+    for (const key of Object.keys(this.defaults))
+      if (!(key in group))
+        throw new TypeError(`${op}: parameter group ${gi} lacks option '${key}' (add groups with addParamGroup, which fills in the defaults)`);
+    this.validate(group as ParamGroup<O>, gi);
   }
 
   /** The state of `p`, with its tensors created (zeros, owned by the optimizer) on first use. */
@@ -159,6 +185,8 @@ export abstract class Optimizer<O extends { lr: number }> {
 
   /** Options and state, enough to resume exactly with loadStateDict. */
   stateDict(): OptimizerStateDict<O> {
+    // A parameter listed twice would shift the indices of those after it.
+    this.checkGroups('stateDict', false);
     const index = new Map<Tensor, number>();
     const paramGroups = this.paramGroups.map((g) => {
       const { params, ...options } = g;
@@ -180,6 +208,7 @@ export abstract class Optimizer<O extends { lr: number }> {
    */
   loadStateDict(dict: OptimizerStateDict<O>): void {
     const op = `${this.name}.loadStateDict`;
+    this.checkGroups('loadStateDict', false);
     const groupsIn = dict !== null && typeof dict === 'object' ? ownValue(dict, 'paramGroups') : undefined;
     if (!Array.isArray(groupsIn))
       throw new TypeError(`${op}: expected an object with paramGroups (and state), as stateDict() returns`);
@@ -291,6 +320,24 @@ function checkOptionType(op: string, key: string, value: unknown, current: unkno
     throw new TypeError(
       `${op}: option '${key}' of ${where} must be ${describe(current)}, got ${Array.isArray(value) ? 'an array' : typeof value} ${JSON.stringify(value)}`,
     );
+}
+
+// Tensors found to be float32 or float64 (a tensor's dtype never changes),
+// so that checking the parameters at each step asks the native layer once less.
+const floatTensors = new WeakSet<Tensor>();
+
+// Checks parameter `i` of group `g` as the constructor and addParamGroup do:
+// a float leaf tensor made by tapegrad, not already in `seen` (then added).
+function checkParam(p: unknown, i: number, g: number, op: string, seen: Set<Tensor>): void {
+  if (!isTensor(p)) throw new TypeError(`${op}: parameter ${i} of group ${g} is not a Tensor, got ${describe(p)}`);
+  if (p.isDisposed) throw new TapegradError(`${op}: parameter ${i} of group ${g} is a disposed tensor`);
+  if (!p.isLeaf) throw new TypeError(`${op}: parameter ${i} of group ${g} is not a leaf tensor`);
+  if (!floatTensors.has(p)) {
+    if (p.dtype === 'int32') throw new TypeError(`${op}: parameter ${i} of group ${g} must be float32 or float64, got int32`);
+    floatTensors.add(p);
+  }
+  if (seen.has(p)) throw new RangeError(`${op}: parameter ${i} of group ${g} appears in more than one place`);
+  seen.add(p);
 }
 
 /** Keeps an optimizer-owned tensor out of any tidy scope. */

@@ -121,7 +121,6 @@ export class Trainer {
   private readonly forward: (inputs: Tensor[]) => Tensor;
   private readonly lossFn: (p: Tensor, t: Tensor) => Tensor;
   private readonly metrics: Metric[];
-  private readonly params: Tensor[];
   private readonly threads: number;
   private readonly yieldEveryMs: number;
   private readonly layers: Module[] | null;
@@ -147,7 +146,6 @@ export class Trainer {
     if (!(optimizer instanceof Optimizer))
       throw new TypeError(`Trainer: options.optimizer must be an optimizer (tg.optim.SGD, Adam, ...), got ${describe(optimizer)}`);
     this.optimizer = optimizer;
-    this.params = optimizer.paramGroups.flatMap((g) => g.params);
     this.metrics = resolveMetrics(options.metrics, 'Trainer');
     this.threads = options.threads ?? 0;
     if (!Number.isInteger(this.threads) || this.threads < 0)
@@ -262,14 +260,21 @@ export class Trainer {
     }
   }
 
+  // The optimizer's parameters as they are now: groups added (or params
+  // pushed) after the trainer was made are trained from the next step.
+  private get params(): Tensor[] {
+    return this.optimizer.paramGroups.flatMap((g) => g.params);
+  }
+
   private reachedBy(loss: Tensor): Set<Tensor> {
-    const reached = native.leavesReached(handleOf(loss), this.params.map((p) => handleOf(p)));
-    return new Set(this.params.filter((_, i) => reached[i]));
+    const params = this.params;
+    const reached = native.leavesReached(handleOf(loss), params.map((p) => handleOf(p)));
+    return new Set(params.filter((_, i) => reached[i]));
   }
 
   // Backward from `loss` and the optimizer update, off the JS thread.
   private async backwardAndUpdate(loss: Tensor, reached: ReadonlySet<Tensor>, batch: Tensor[]): Promise<void> {
-    const plan = this.optimizer._plan((p) => reached.has(p));
+    const plan = this.optimizer._checkedPlan('step', (p) => reached.has(p));
     if (plan === null) {
       // An optimizer that only defines step(): backward off the thread, the update on it.
       await loss.backwardAsync();
@@ -278,6 +283,14 @@ export class Trainer {
       await native.trainStepAsync(handleOf(loss), plan.updates, this.threads, batch.map((t) => handleOf(t)));
       plan.commit();
     }
+  }
+
+  private readonly ids = new WeakMap<Tensor, number>();
+  private nextId = 0;
+  private idOf(p: Tensor): number {
+    let id = this.ids.get(p);
+    if (id === undefined) this.ids.set(p, (id = this.nextId++));
+    return id;
   }
 
   // What a trace depends on besides the JS code: the batch's shapes and
@@ -294,7 +307,8 @@ export class Trainer {
     key += '|';
     for (const m of this.modules) key += m.training ? 't' : 'e';
     key += '|';
-    for (const p of this.params) key += p.requiresGrad ? 'g' : 'n';
+    // Which tensors the optimizer holds is part of the key: a trace knows the parameters its loss reached.
+    for (const p of this.params) key += `${this.idOf(p)}${p.requiresGrad ? 'g' : 'n'},`;
     return key;
   }
 
@@ -342,7 +356,7 @@ export class Trainer {
     this.lastReason = null;
     const batch = [...inputs, target];
     const handles = batch.map((t) => handleOf(t));
-    const plan = this.optimizer._plan((p) => reached.has(p));
+    const plan = this.optimizer._checkedPlan('step', (p) => reached.has(p));
     // The job locks the batch itself: they are the trace's inputs.
     const outputs = await native.tracedStepAsync(trace, handles, plan?.updates ?? [], this.threads);
     const [loss, prediction] = outputs.map((h) => Tensor._fromHandle(h)) as [Tensor, Tensor];

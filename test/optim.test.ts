@@ -225,6 +225,60 @@ describe('learning-rate schedules', () => {
     s.step(0.1);
     expect(o.paramGroups[0]!.lr).toBe(0.5);
   });
+
+  // Each schedule with the lr of its first group after each of 3 steps.
+  const schedules: [string, (o: InstanceType<typeof SGD>) => { step(): void; getLastLr(): number[]; loadStateDict(s: { lastEpoch: number; baseLrs: number[] }): void }][] = [
+    ['StepLR', (o) => new lrScheduler.StepLR(o, { stepSize: 1, gamma: 0.5 })],
+    ['CosineAnnealingLR', (o) => new lrScheduler.CosineAnnealingLR(o, { tMax: 4 })],
+    ['LinearLR', (o) => new lrScheduler.LinearLR(o, { startFactor: 0.25, totalIters: 3 })],
+    ['OneCycleLR', (o) => new lrScheduler.OneCycleLR(o, { maxLr: 1, totalSteps: 10 })],
+  ];
+  for (const [name, make] of schedules) {
+    it(`${name} leaves the lr of a group added after it was made alone, until a state dict gives it a base lr`, () => {
+      const o = opt();
+      const reference = make(opt());
+      const s = make(o);
+      o.addParamGroup({ params: [paramWithGrad([1], [1])], lr: 0.3 });
+      for (let i = 0; i < 3; i++) {
+        s.step();
+        reference.step();
+        expect(s.getLastLr()).toEqual([reference.getLastLr()[0], 0.3]);
+      }
+      // A state dict with a base lr per group schedules the new one too (as a scheduler made after it would).
+      const base = name === 'OneCycleLR' ? 0.04 : 1;
+      s.loadStateDict({ lastEpoch: 3, baseLrs: [base, base / 2] });
+      const [first, second] = s.getLastLr() as [number, number];
+      expect(Number.isFinite(second)).toBe(true);
+      expect(second).toBeCloseTo(first / 2, 12);
+      s.step();
+      expect(s.getLastLr()[1]).toBeCloseTo(s.getLastLr()[0]! / 2, 12);
+    });
+  }
+
+  it('ReduceLROnPlateau reduces a group added later with a single minLr, and refuses to guess one from a list', () => {
+    const o = opt();
+    const s = new lrScheduler.ReduceLROnPlateau(o, { patience: 0, factor: 0.5, minLr: 0.2 });
+    o.addParamGroup({ params: [paramWithGrad([1], [1])], lr: 0.3 });
+    for (const m of [1, 1, 1]) s.step(m);
+    expect(s.getLastLr()).toEqual([0.25, 0.2]);
+    expect(s.minLrs).toEqual([0.2, 0.2]);
+
+    const o2 = opt();
+    const s2 = new lrScheduler.ReduceLROnPlateau(o2, { patience: 0, factor: 0.5, minLr: [0.1] });
+    s2.step(1);
+    o2.addParamGroup({ params: [paramWithGrad([1], [1])], lr: 0.3 });
+    const before = s2.stateDict();
+    expect(() => s2.step(1)).toThrow(
+      new RangeError(
+        'ReduceLROnPlateau.step: the optimizer has 2 parameter groups but minLrs holds 1 ' +
+          '(a group added after the scheduler was made?); set minLrs to one value per group',
+      ),
+    );
+    expect([s2.stateDict(), s2.getLastLr()]).toEqual([before, [1, 0.3]]);
+    s2.minLrs = [0.1, 0.2];
+    s2.step(1);
+    expect(s2.getLastLr()).toEqual([0.5, 0.2]);
+  });
 });
 
 describe('more hand-computed updates', () => {

@@ -1,14 +1,22 @@
 // Learning-rate schedules. Each sets the lr of every parameter group from
 // the group's initial lr and the step count, in closed form (PyTorch's
 // formulas), so a schedule can be resumed from lastEpoch.
+import { describe } from '../errors.js';
 import { ownValue } from '../keys.js';
 import type { Optimizer } from './optimizer.js';
 
 type AnyOptimizer = Optimizer<{ lr: number }>;
 
+/**
+ * A schedule for the parameter groups the optimizer had when the scheduler
+ * was made (one base lr each). A group added later (addParamGroup) keeps the
+ * lr it was added with: the scheduler leaves it alone, as PyTorch's
+ * closed-form schedules do, until loadStateDict gives it a base lr (a state
+ * dict has one per group of the optimizer).
+ */
 export abstract class LRScheduler {
   readonly optimizer: AnyOptimizer;
-  /** The lr each group had when the scheduler was made. */
+  /** The lr each group had when the scheduler was made: the groups it schedules. */
   readonly baseLrs: number[];
   lastEpoch: number;
 
@@ -27,12 +35,14 @@ export abstract class LRScheduler {
   }
 
   // Every lr is worked out before anything changes: OneCycleLR throws past
-  // its last step, leaving the step count and the lrs as they were.
+  // its last step, leaving the step count and the lrs as they were. Only the
+  // groups with a base lr are set (see the class's comment).
   private apply(lastEpoch: number, baseLrs: readonly number[]): void {
-    const lrs = this.optimizer.paramGroups.map((_, i) => this.lrAt(lastEpoch, baseLrs[i] as number, i));
+    const groups = this.optimizer.paramGroups.slice(0, baseLrs.length);
+    const lrs = groups.map((_, i) => this.lrAt(lastEpoch, baseLrs[i] as number, i));
     this.lastEpoch = lastEpoch;
     this.baseLrs.splice(0, this.baseLrs.length, ...baseLrs);
-    this.optimizer.paramGroups.forEach((g, i) => {
+    groups.forEach((g, i) => {
       g.lr = lrs[i] as number;
     });
   }
@@ -175,10 +185,11 @@ export class OneCycleLR extends LRScheduler {
     });
     this.step();
   }
-  protected lrAt(t: number, _base: number, i: number): number {
+  protected lrAt(t: number, base: number, i: number): number {
     if (t >= this.options.totalSteps)
       throw new RangeError(`OneCycleLR: stepped ${t + 1} times, more than totalSteps (${this.options.totalSteps})`);
-    const max = this.maxLrs[i] as number;
+    // A group added later has a base lr only once loadStateDict gave it one: maxLr is base·divFactor, as at the start.
+    const max = this.maxLrs[i] ?? base * this.options.divFactor;
     const value = { initial: max / this.options.divFactor, max, min: max / this.options.divFactor / this.options.finalDivFactor };
     let start = 0;
     for (const [k, phase] of this.phases.entries()) {
@@ -205,10 +216,19 @@ export interface ReduceLROnPlateauOptions {
   eps?: number;
 }
 
-/** Multiplies the lr by `factor` when a metric stops improving for `patience` steps. */
+/**
+ * Multiplies the lr by `factor` when a metric stops improving for `patience`
+ * steps. Groups added to the optimizer later are reduced too, with minLr
+ * when it is one number; with one minLr per group, a reduction with another
+ * number of groups throws a RangeError (as PyTorch), since no minLr is known
+ * for the new group: set `minLrs` to one value per group.
+ */
 export class ReduceLROnPlateau {
   readonly optimizer: AnyOptimizer;
-  private readonly o: Required<Omit<ReduceLROnPlateauOptions, 'minLr'>> & { minLr: number[] };
+  private readonly o: Required<Omit<ReduceLROnPlateauOptions, 'minLr'>>;
+  /** The least lr of each group; one number given as minLr applies to groups added later too. */
+  minLrs: number[];
+  private readonly defaultMinLr: number | null;
   private best: number;
   private badEpochs = 0;
   private cooldownCounter = 0;
@@ -221,10 +241,12 @@ export class ReduceLROnPlateau {
     this.o = {
       mode: options.mode ?? 'min', factor: options.factor ?? 0.1, patience: options.patience ?? 10,
       threshold: options.threshold ?? 1e-4, thresholdMode: options.thresholdMode ?? 'rel', cooldown: options.cooldown ?? 0,
-      eps: options.eps ?? 1e-8, minLr: Array.isArray(minLr) ? minLr : new Array(n).fill(minLr),
+      eps: options.eps ?? 1e-8,
     };
+    this.minLrs = Array.isArray(minLr) ? [...minLr] : new Array(n).fill(minLr);
+    this.defaultMinLr = Array.isArray(minLr) ? null : minLr;
     if (!(this.o.factor < 1 && this.o.factor >= 0)) throw new RangeError(`ReduceLROnPlateau: factor must be in [0, 1), got ${this.o.factor}`);
-    if (this.o.minLr.length !== n) throw new RangeError(`ReduceLROnPlateau: expected ${n} minLr values, got ${this.o.minLr.length}`);
+    if (this.minLrs.length !== n) throw new RangeError(`ReduceLROnPlateau: expected ${n} minLr values, got ${this.minLrs.length}`);
     this.best = this.o.mode === 'min' ? Infinity : -Infinity;
   }
 
@@ -238,6 +260,15 @@ export class ReduceLROnPlateau {
   step(metric: number): void {
     if (typeof metric !== 'number' || Number.isNaN(metric))
       throw new TypeError(`ReduceLROnPlateau.step: metric must be a number, got ${metric}`);
+    const groups = this.optimizer.paramGroups.length;
+    if (!Array.isArray(this.minLrs) || this.minLrs.length !== groups) {
+      if (this.defaultMinLr === null)
+        throw new RangeError(
+          `ReduceLROnPlateau.step: the optimizer has ${groups} parameter groups but minLrs holds ${Array.isArray(this.minLrs) ? this.minLrs.length : describe(this.minLrs)} ` +
+            '(a group added after the scheduler was made?); set minLrs to one value per group',
+        );
+      this.minLrs = new Array(groups).fill(this.defaultMinLr);
+    }
     this.lastEpoch++;
     if (this.isBetter(metric)) {
       this.best = metric;
@@ -251,7 +282,7 @@ export class ReduceLROnPlateau {
     }
     if (this.badEpochs > this.o.patience) {
       this.optimizer.paramGroups.forEach((g, i) => {
-        const next = Math.max(g.lr * this.o.factor, this.o.minLr[i] as number);
+        const next = Math.max(g.lr * this.o.factor, this.minLrs[i] as number);
         if (g.lr - next > this.o.eps) g.lr = next;
       });
       this.cooldownCounter = this.o.cooldown;

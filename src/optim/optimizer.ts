@@ -77,7 +77,7 @@ export abstract class Optimizer<O extends { lr: number }> {
    * Adds a group of parameters with its own options (the optimizer's
    * defaults fill the rest), e.g. layers unfrozen while fine-tuning.
    * Checked as the constructor checks groups. A scheduler made before this
-   * does not know the new group.
+   * leaves the new group's lr alone (ReduceLROnPlateau reduces it too).
    */
   addParamGroup(spec: ParamGroupSpec<O>): void {
     const { name } = this;

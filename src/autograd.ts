@@ -2,7 +2,7 @@
 import { TapegradError, checkOptions, describe } from './errors.js';
 import { native, type Handle } from './native.js';
 import { tidy } from './memory.js';
-import { Tensor, gradientHandle, operand, isTensor, handleOf } from './tensor.js';
+import { Tensor, gradientHandle, operand, isTensor, handleOf, type DType } from './tensor.js';
 import { tensor } from './creation.js';
 
 /** Runs `fn` with gradient recording off (on this thread), then restores the previous mode. */
@@ -124,12 +124,16 @@ export function gradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = 
   return check('gradcheck', fn, inputs, eps, atol, rtol, options.raiseException !== false);
 }
 
-// gradcheck on checked arguments; `op` names the function the user called.
-function check(op: string, fn: Fn, inputs: Tensor[], eps: number, atol: number, rtol: number, raise: boolean): boolean {
+// gradcheck on checked arguments; `op` names the function the user called,
+// `nameOf` an input in messages.
+function check(
+  op: string, fn: Fn, inputs: Tensor[], eps: number, atol: number, rtol: number, raise: boolean,
+  nameOf: (i: number) => string = (i) => `input ${i}`,
+): boolean {
   const diff = inputs.map((t, i) => {
     if (!t.requiresGrad) return false;
     if (t.dtype !== 'float64')
-      throw new TypeError(`${op}: input ${i} requires grad and must be float64 for finite differences, got ${t.dtype}`);
+      throw new TypeError(`${op}: ${nameOf(i)} requires grad and must be float64 for finite differences, got ${t.dtype}`);
     return true;
   });
   if (!diff.some(Boolean)) throw new TapegradError(`${op}: no input requires grad`);
@@ -192,7 +196,7 @@ function check(op: string, fn: Fn, inputs: Tensor[], eps: number, atol: number, 
             worst = {
               excess: Number.isNaN(err) ? Infinity : err - tol,
               message:
-                `${op}: gradient mismatch for input ${i}, element ${e}, output element ${r}: ` +
+                `${op}: gradient mismatch for ${nameOf(i)}, element ${e}, output element ${r}: ` +
                 `analytical ${analyticalValue}, numerical ${numerical} (atol ${atol}, rtol ${rtol})`,
             };
           }
@@ -209,12 +213,21 @@ function check(op: string, fn: Fn, inputs: Tensor[], eps: number, atol: number, 
 
 /**
  * Checks second derivatives: gradcheck of the function that maps (inputs,
- * gradOutputs) to the gradients of `fn` computed with createGraph.
+ * gradOutputs) to the gradients of `fn` computed with createGraph. As in
+ * PyTorch, each gradient output has its output's dtype: a float32 output
+ * gets a float32 one (made from a float64 leaf, so that finite differences
+ * move it in float64 as gradcheck needs), and the check then compares
+ * float32 gradients, which usually needs a larger eps and looser tolerances.
  */
 export function gradgradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = {}): boolean {
   const { eps, atol, rtol } = checkArgs('gradgradcheck', fn, inputs, options);
   return tidy(() => {
     const outputs = outputsOf(fn(...inputs), 'gradgradcheck');
+    const dtypes = outputs.map((o, i) => {
+      if (o.dtype === 'int32')
+        throw new TypeError(`gradgradcheck: output ${i} of fn is int32, which has no gradient; fn must return float32 or float64 tensors`);
+      return o.dtype;
+    });
     const gradOutputs = outputs.map((o) => {
       const values = new Float64Array(o.size);
       for (let i = 0; i < values.length; i++) values[i] = Math.sin(1.7 * i + 0.3);
@@ -223,13 +236,15 @@ export function gradgradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOption
     const nIn = inputs.length;
     const second = (...args: Tensor[]): Tensor[] => {
       const xs = args.slice(0, nIn);
-      const vs = args.slice(nIn);
+      const vs = args.slice(nIn).map((v, i) => (v.dtype === dtypes[i] ? v : v.to(dtypes[i] as DType)));
       const outs = outputsOf(fn(...xs), 'gradgradcheck');
       const diffXs = xs.filter((_, i) => (inputs[i] as Tensor).requiresGrad);
       return grad(outs, diffXs, { gradOutputs: vs, createGraph: true, allowUnused: true }).map(
         (g, i) => g ?? (diffXs[i] as Tensor).mul(0),
       );
     };
-    return check('gradgradcheck', second, [...inputs, ...gradOutputs], eps, atol, rtol, options.raiseException !== false);
+    // The gradient outputs are inputs of `second`; messages name them as such.
+    const nameOf = (i: number) => (i < nIn ? `input ${i}` : `gradOutputs[${i - nIn}] (the gradient of output ${i - nIn})`);
+    return check('gradgradcheck', second, [...inputs, ...gradOutputs], eps, atol, rtol, options.raiseException !== false, nameOf);
   });
 }

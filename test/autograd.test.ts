@@ -431,6 +431,24 @@ describe('gradcheck', () => {
     expect(tg.gradgradcheck((x, y) => x.mul(x).mul(y).div(y.add(3)), [leaf([2, 2], 4), leaf([2], 5)])).toBe(true);
   });
 
+  it('gradgradcheck gives a float32 output a float32 gradient output, as PyTorch', () => {
+    const x = leaf([3], 8);
+    const cube = (t: Tensor) => t.to('float32').pow(3);
+    // Second derivatives of float32 computations, within float32's accuracy.
+    expect(tg.gradgradcheck(cube, [x], { eps: 1e-3, atol: 1e-2, rtol: 1e-2 })).toBe(true);
+    expect(tg.gradgradcheck((t) => [cube(t), t.square()], [x], { eps: 1e-3, atol: 1e-2, rtol: 1e-2 })).toBe(true);
+    // With float64's tolerances, a mismatch (not a dtype error), as in PyTorch.
+    expect(() => tg.gradgradcheck(cube, [x])).toThrow(/^gradgradcheck: gradient mismatch for (input 0|gradOutputs\[0\] \(the gradient of output 0\)), element/);
+    expect(tg.gradgradcheck(cube, [x], { raiseException: false })).toBe(false);
+    // float32 inputs that require grad are refused as by gradcheck; an int32 output has no gradient to check.
+    expect(() => tg.gradgradcheck((t) => t.pow(3), [tg.tensor([1, 2], { requiresGrad: true })])).toThrow(
+      new TypeError('gradgradcheck: input 0 requires grad and must be float64 for finite differences, got float32'),
+    );
+    expect(() => tg.gradgradcheck((t) => [t.square(), t.argmax()], [x])).toThrow(
+      new TypeError('gradgradcheck: output 1 of fn is int32, which has no gradient; fn must return float32 or float64 tensors'),
+    );
+  });
+
   it('covers broadcasting, non-contiguous inputs and shared inputs of the arithmetic ops', () => {
     const a = leaf([3, 1], 6);
     const b = leaf([1, 4], 7);

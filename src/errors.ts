@@ -1,3 +1,7 @@
+import { types } from 'node:util';
+
+const { isProxy } = types;
+
 /**
  * Misuse of tapegrad's state: autograd errors (backward twice through a freed
  * graph, a saved tensor modified in place), disposed tensors, tensors locked
@@ -46,9 +50,57 @@ export function describe(v: unknown): string {
  * @internal Checks an options argument: an object (not null, not an array),
  * since null would fail on a property read with an error naming no op, and
  * a string or a number would be ignored. `example` shows one in the message.
+ * With `accepted`, any other own key is a TypeError naming it and the
+ * accepted ones, as PyTorch refuses an unexpected keyword argument: a
+ * misspelt option would otherwise leave its default in place, silently.
  */
-export function checkOptions<T>(options: T, op: string, example: string): T {
+export function checkOptions<T>(options: T, op: string, example: string, accepted?: readonly string[]): T {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new TypeError(`${op}: options must be an object like ${example}, got ${describe(options)}`);
+  if (accepted !== undefined)
+    for (const key of Object.keys(options))
+      if (!accepted.includes(key))
+        throw new TypeError(`${op}: unknown option '${key}'; the options are ${accepted.join(', ')}`);
   return options;
+}
+
+/**
+ * @internal Checks a number argument: a TypeError when `v` is not a number,
+ * a RangeError when `ok` refuses it. `expected` completes "must be ..."
+ * ('a positive integer', 'in (0, 1)').
+ */
+export function checkNumber(v: unknown, op: string, name: string, expected: string, ok: (v: number) => boolean = () => true): number {
+  if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be ${expected}, got ${describe(v)}`);
+  if (!ok(v)) throw new RangeError(`${op}: ${name} must be ${expected}, got ${describe(v)}`);
+  return v;
+}
+
+/** @internal Checks a boolean argument (a TypeError for anything else: 'false' and 0 are not booleans). */
+export function checkBoolean(v: unknown, op: string, name: string): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${op}: ${name} must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
+/** @internal Checks a string argument that names one of `choices`: a TypeError for a non-string, a RangeError for another string. */
+export function checkChoice<C extends string>(v: unknown, op: string, name: string, choices: readonly C[]): C {
+  const quoted = choices.map((c) => `'${c}'`);
+  const expected = quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}` : quoted.join('');
+  if (typeof v !== 'string') throw new TypeError(`${op}: ${name} must be ${expected}, got ${describe(v)}`);
+  if (!(choices as readonly string[]).includes(v)) throw new RangeError(`${op}: ${name} must be ${expected}, got ${describe(v)}`);
+  return v as C;
+}
+
+/**
+ * @internal An array argument (a shape, dims, a list of tensors) as an array
+ * the native layer reads: a Proxy of an array, which Array.isArray accepts
+ * but the native layer would take for an object, is copied, reading its
+ * length and each element once. Other values pass through as they are, for
+ * the native layer to read or refuse.
+ */
+export function plainArray<T>(v: T): T {
+  if (!Array.isArray(v) || !isProxy(v)) return v;
+  const n = v.length;
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = v[i];
+  return out as T;
 }

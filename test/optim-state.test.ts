@@ -278,7 +278,7 @@ describe('Optimizer.loadStateDict validates before changing anything', () => {
       /state 'exp_avg' of parameter 1 must be a tensor of shape \[4\], got \[3\]/,
     );
     const badType = { ...dict, paramGroups: [{ ...dict.paramGroups[0]!, lr: '0.1' as unknown as number }] };
-    expect(() => new Adam([param(2), param(3)]).loadStateDict(badType)).toThrow(/option 'lr' of group 0 must be a number, got string "0.1"/);
+    expect(() => new Adam([param(2), param(3)]).loadStateDict(badType)).toThrow(/option 'lr' of group 0 must be a number, got '0.1'/);
     const badBetas = { ...dict, paramGroups: [{ ...dict.paramGroups[0]!, betas: [0.9] as unknown as [number, number] }] };
     expect(() => new Adam([param(2), param(3)]).loadStateDict(badBetas)).toThrow(/option 'betas' of group 0 must be an array of 2 numbers/);
     const badRange = { ...dict, paramGroups: [{ ...dict.paramGroups[0]!, lr: -1 }] };
@@ -378,7 +378,7 @@ describe('Optimizer.loadStateDict validates before changing anything', () => {
 
   it('option types are checked when the optimizer is made', () => {
     expect(() => new SGD([param(1)], { lr: 0.1, momentum: '0.9' as unknown as number })).toThrow(
-      /SGD: option 'momentum' of options must be a number, got string "0.9"/,
+      /SGD: option 'momentum' of options must be a number, got '0.9'/,
     );
     expect(() => new Adam([param(1)], { amsgrad: 1 as unknown as boolean })).toThrow(/option 'amsgrad' of options must be a boolean/);
     expect(() => new Adam([{ params: [param(1)], betas: 0.9 as unknown as [number, number] }])).toThrow(/option 'betas' of group 0 must be an array of 2 numbers/);

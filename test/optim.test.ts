@@ -119,6 +119,35 @@ describe('optimizers match PyTorch formulas', () => {
     expect(() => new SGD([p.mul(2)], { lr: 0.1 })).toThrow(/not a leaf/);
   });
 
+  it('refuses options it would ignore or misread: unknown keys (as PyTorch\'s unexpected keyword argument), strings for numbers', () => {
+    const p = paramWithGrad([1], [1]);
+    expect(() => new SGD([p], { lr: 0.1, momentun: 0.9 } as never)).toThrow(
+      new TypeError("SGD: unknown option 'momentun'; the options are lr, momentum, dampening, weightDecay, nesterov, maximize"),
+    );
+    expect(() => new Adam([p], { lr: 0.1, weight_decay: 0.1 } as never)).toThrow(/^Adam: unknown option 'weight_decay'; the options are lr, betas, eps, weightDecay, amsgrad, maximize$/);
+    expect(() => new RMSprop([p], { momentumm: 0.9 } as never)).toThrow(TypeError);
+    expect(() => new Adagrad([p], { lr_decay: 0.1 } as never)).toThrow(TypeError);
+    expect(() => new AdamW([p], { params: [p] } as never)).toThrow(/^AdamW: unknown option 'params'/);
+    // In a parameter group too, where 'params' is the group's own key.
+    const q = paramWithGrad([2], [1]);
+    expect(() => new SGD([{ params: [p] }, { params: [q], lr: 0.01, momentun: 0.9 }] as never, { lr: 0.1 })).toThrow(
+      new TypeError(
+        "SGD (parameter group 1): unknown option 'momentun'; the options are params, lr, momentum, dampening, weightDecay, nesterov, maximize",
+      ),
+    );
+    const opt = new SGD([p], { lr: 0.1 });
+    expect(() => opt.addParamGroup({ params: [q], betas: [0.9, 0.99] } as never)).toThrow(/^SGD \(parameter group 1\): unknown option 'betas'/);
+    expect(opt.paramGroups.length).toBe(1);
+    // A string is a TypeError that shows it is a string, not a RangeError reading "got 0.1".
+    expect(() => new SGD([p], { lr: '0.1' as never })).toThrow(new TypeError("SGD: lr must be a non-negative number, got '0.1' (group 0)"));
+    expect(() => new SGD([p], {} as never)).toThrow(new TypeError('SGD: lr must be a non-negative number, got undefined (group 0)'));
+    expect(() => new SGD([p], 0.1 as never)).toThrow(new TypeError('SGD: options must be an object like { lr: 0.01 }, got 0.1'));
+    expect(() => new Adam([p], { eps: '1e-8' as never })).toThrow(new TypeError("Adam: option 'eps' of options must be a number, got '1e-8'"));
+    expect(() => new Adam([p], { betas: [0.9] as never })).toThrow(
+      new TypeError("Adam: option 'betas' of options must be an array of 2 numbers, got an array of length 1"),
+    );
+  });
+
   it('refuses a gradient that overlaps its parameter at another offset, leaving both unchanged', () => {
     const storage = tg.tensor([1, 2, 3, 4, 5]);
     const p = storage.narrow(0, 0, 4).detach().setRequiresGrad(true);
@@ -215,6 +244,47 @@ describe('learning-rate schedules', () => {
     expect(lrs[9]).toBeCloseTo(0.04 / 1e4, 12);
     for (let i = 3; i < 10; i++) expect(lrs[i]!).toBeLessThan(lrs[i - 1]!);
     expect(() => s.step()).toThrow(/more than totalSteps/);
+  });
+
+  it('every scheduler refuses options of the wrong type or value, and unknown options, leaving the lr as it was', () => {
+    const o = opt();
+    const { StepLR, CosineAnnealingLR, LinearLR, OneCycleLR, ReduceLROnPlateau } = lrScheduler;
+    const cases: [() => unknown, ErrorConstructor, string][] = [
+      [() => new StepLR(o, { stepSize: 2, gamma: '0.5' as never }), TypeError, "StepLR: gamma must be a non-negative finite number, got '0.5'"],
+      [() => new StepLR(o, { stepSize: 2, gamma: -0.5 }), RangeError, 'StepLR: gamma must be a non-negative finite number, got -0.5'],
+      [() => new StepLR(o, { stepSize: '2' as never }), TypeError, "StepLR: stepSize must be a positive integer, got '2'"],
+      [() => new StepLR(o, { step_size: 2 } as never), TypeError, "StepLR: unknown option 'step_size'; the options are stepSize, gamma"],
+      [() => new StepLR(o, 2 as never), TypeError, 'StepLR: options must be an object like { stepSize: 30, gamma: 0.1 }, got 2'],
+      [() => new CosineAnnealingLR(o, { tMax: 4, etaMin: NaN }), RangeError, 'CosineAnnealingLR: etaMin must be a non-negative finite number, got NaN'],
+      [() => new CosineAnnealingLR(o, { T_max: 4 } as never), TypeError, "CosineAnnealingLR: unknown option 'T_max'; the options are tMax, etaMin"],
+      [() => new LinearLR(o, { startFactor: '0.5' as never }), TypeError, "LinearLR: startFactor must be in (0, 1], got '0.5'"],
+      [() => new LinearLR(o, { totalIters: 2.5 }), RangeError, 'LinearLR: totalIters must be a positive integer, got 2.5'],
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, divFactor: 0 }), RangeError, 'OneCycleLR: divFactor must be a positive finite number, got 0'],
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, finalDivFactor: -1 }), RangeError, 'OneCycleLR: finalDivFactor must be a positive finite number, got -1'],
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, pctStart: 1 }), RangeError, 'OneCycleLR: pctStart must be in (0, 1), got 1'],
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, pctStart: '0.3' as never }), TypeError, "OneCycleLR: pctStart must be in (0, 1), got '0.3'"],
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, annealStrategy: 'cosine' as never }), RangeError, "OneCycleLR: annealStrategy must be 'cos' or 'linear', got 'cosine'"],
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, threePhase: 'yes' as never }), TypeError, "OneCycleLR: threePhase must be a boolean, got 'yes'"],
+      [() => new OneCycleLR(o, { maxLr: '1' as never, totalSteps: 10 }), TypeError, "OneCycleLR: maxLr must be a non-negative finite number, got '1'"],
+      [() => new OneCycleLR(o, { maxLr: [1, 2], totalSteps: 10 }), RangeError, 'OneCycleLR: expected 1 maxLr values, one per parameter group, got 2'],
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, max_lr: 1 } as never), TypeError, "OneCycleLR: unknown option 'max_lr'; the options are maxLr, totalSteps, pctStart, annealStrategy, divFactor, finalDivFactor, threePhase"],
+      [() => new ReduceLROnPlateau(o, { mode: 'maxx' as never }), RangeError, "ReduceLROnPlateau: mode must be 'min' or 'max', got 'maxx'"],
+      [() => new ReduceLROnPlateau(o, { patience: -1 }), RangeError, 'ReduceLROnPlateau: patience must be a non-negative integer, got -1'],
+      [() => new ReduceLROnPlateau(o, { cooldown: NaN }), RangeError, 'ReduceLROnPlateau: cooldown must be a non-negative integer, got NaN'],
+      [() => new ReduceLROnPlateau(o, { thresholdMode: 'relative' as never }), RangeError, "ReduceLROnPlateau: thresholdMode must be 'rel' or 'abs', got 'relative'"],
+      [() => new ReduceLROnPlateau(o, { threshold: '0.1' as never }), TypeError, "ReduceLROnPlateau: threshold must be a non-negative finite number, got '0.1'"],
+      [() => new ReduceLROnPlateau(o, { factor: 1 }), RangeError, 'ReduceLROnPlateau: factor must be in [0, 1), got 1'],
+      [() => new ReduceLROnPlateau(o, { eps: -1 }), RangeError, 'ReduceLROnPlateau: eps must be a non-negative finite number, got -1'],
+      [() => new ReduceLROnPlateau(o, { minLr: [0, 0] }), RangeError, 'ReduceLROnPlateau: expected 1 minLr values, one per parameter group, got 2'],
+      [() => new ReduceLROnPlateau(o, { minLr: ['0'] as never }), TypeError, "ReduceLROnPlateau: minLr[0] must be a non-negative finite number, got '0'"],
+      [() => new ReduceLROnPlateau(o, { min_lr: 0.1 } as never), TypeError, "ReduceLROnPlateau: unknown option 'min_lr'; the options are mode, factor, patience, threshold, thresholdMode, cooldown, minLr, eps"],
+      [() => new ReduceLROnPlateau(o, 'min' as never), TypeError, "ReduceLROnPlateau: options must be an object like { mode: 'max', patience: 5 }, got 'min'"],
+    ];
+    for (const [make, type, message] of cases) {
+      expect(make, message).toThrow(new type(message));
+      expect(make, message).toThrow(type);
+    }
+    expect(o.paramGroups[0]!.lr).toBe(1);
   });
 
   it('ReduceLROnPlateau cuts the lr after patience bad epochs', () => {
@@ -382,6 +452,6 @@ describe('scheduler curves at given steps', () => {
       return o.paramGroups[0]!.lr;
     });
     expect(lrs).toEqual([1, 1, 1, 1, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3, 0.3]);
-    expect(() => s.step(NaN)).toThrow(/metric must be a number/);
+    expect(() => s.step(NaN)).toThrow(new RangeError("ReduceLROnPlateau.step: metric must be a number (not NaN), got NaN"));
   });
 });

@@ -1,7 +1,7 @@
 // Learning-rate schedules. Each sets the lr of every parameter group from
 // the group's initial lr and the step count, in closed form (PyTorch's
 // formulas), so a schedule can be resumed from lastEpoch.
-import { describe } from '../errors.js';
+import { checkBoolean, checkChoice, checkNumber, checkOptions, describe } from '../errors.js';
 import { ownValue } from '../keys.js';
 import type { Optimizer } from './optimizer.js';
 
@@ -80,8 +80,28 @@ export abstract class LRScheduler {
   }
 }
 
-function positiveInteger(name: string, option: string, v: number): void {
-  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name}: ${option} must be a positive integer, got ${v}`);
+function positiveInteger(name: string, option: string, v: unknown): number {
+  return checkNumber(v, name, option, 'a positive integer', (x) => Number.isInteger(x) && x > 0);
+}
+
+function nonNegativeInteger(name: string, option: string, v: unknown): number {
+  return checkNumber(v, name, option, 'a non-negative integer', (x) => Number.isInteger(x) && x >= 0);
+}
+
+// A factor or an lr: a negative or NaN one would make a negative or NaN lr, which the optimizer would use silently.
+function nonNegative(name: string, option: string, v: unknown): number {
+  return checkNumber(v, name, option, 'a non-negative finite number', (x) => x >= 0 && Number.isFinite(x));
+}
+
+function positive(name: string, option: string, v: unknown): number {
+  return checkNumber(v, name, option, 'a positive finite number', (x) => x > 0 && Number.isFinite(x));
+}
+
+// One value per parameter group: a number for all of them, or an array of one per group.
+function perGroup(name: string, option: string, v: unknown, groups: number): number[] {
+  if (!Array.isArray(v)) return new Array(groups).fill(nonNegative(name, option, v));
+  if (v.length !== groups) throw new RangeError(`${name}: expected ${groups} ${option} values, one per parameter group, got ${v.length}`);
+  return v.map((x: unknown, i) => nonNegative(name, `${option}[${i}]`, x));
 }
 
 /** lr = base · gamma^floor(t / stepSize). */
@@ -90,9 +110,9 @@ export class StepLR extends LRScheduler {
   readonly gamma: number;
   constructor(optimizer: AnyOptimizer, options: { stepSize: number; gamma?: number }) {
     super(optimizer);
-    positiveInteger('StepLR', 'stepSize', options.stepSize);
-    this.stepSize = options.stepSize;
-    this.gamma = options.gamma ?? 0.1;
+    checkOptions(options, 'StepLR', '{ stepSize: 30, gamma: 0.1 }', ['stepSize', 'gamma']);
+    this.stepSize = positiveInteger('StepLR', 'stepSize', options.stepSize);
+    this.gamma = nonNegative('StepLR', 'gamma', options.gamma ?? 0.1);
     this.step();
   }
   protected lrAt(t: number, base: number): number {
@@ -106,9 +126,9 @@ export class CosineAnnealingLR extends LRScheduler {
   readonly etaMin: number;
   constructor(optimizer: AnyOptimizer, options: { tMax: number; etaMin?: number }) {
     super(optimizer);
-    positiveInteger('CosineAnnealingLR', 'tMax', options.tMax);
-    this.tMax = options.tMax;
-    this.etaMin = options.etaMin ?? 0;
+    checkOptions(options, 'CosineAnnealingLR', '{ tMax: 100, etaMin: 0 }', ['tMax', 'etaMin']);
+    this.tMax = positiveInteger('CosineAnnealingLR', 'tMax', options.tMax);
+    this.etaMin = nonNegative('CosineAnnealingLR', 'etaMin', options.etaMin ?? 0);
     this.step();
   }
   protected lrAt(t: number, base: number): number {
@@ -123,14 +143,10 @@ export class LinearLR extends LRScheduler {
   readonly totalIters: number;
   constructor(optimizer: AnyOptimizer, options: { startFactor?: number; endFactor?: number; totalIters?: number } = {}) {
     super(optimizer);
-    this.startFactor = options.startFactor ?? 1 / 3;
-    this.endFactor = options.endFactor ?? 1;
-    this.totalIters = options.totalIters ?? 5;
-    if (!(this.startFactor > 0 && this.startFactor <= 1))
-      throw new RangeError(`LinearLR: startFactor must be in (0, 1], got ${this.startFactor}`);
-    if (!(this.endFactor >= 0 && this.endFactor <= 1))
-      throw new RangeError(`LinearLR: endFactor must be in [0, 1], got ${this.endFactor}`);
-    positiveInteger('LinearLR', 'totalIters', this.totalIters);
+    checkOptions(options, 'LinearLR', '{ startFactor: 0.1, totalIters: 5 }', ['startFactor', 'endFactor', 'totalIters']);
+    this.startFactor = checkNumber(options.startFactor ?? 1 / 3, 'LinearLR', 'startFactor', 'in (0, 1]', (v) => v > 0 && v <= 1);
+    this.endFactor = checkNumber(options.endFactor ?? 1, 'LinearLR', 'endFactor', 'in [0, 1]', (v) => v >= 0 && v <= 1);
+    this.totalIters = positiveInteger('LinearLR', 'totalIters', options.totalIters ?? 5);
     this.step();
   }
   protected lrAt(t: number, base: number): number {
@@ -156,16 +172,20 @@ export class OneCycleLR extends LRScheduler {
   private readonly options: Required<Omit<OneCycleOptions, 'maxLr'>>;
   constructor(optimizer: AnyOptimizer, options: OneCycleOptions) {
     super(optimizer);
+    const op = 'OneCycleLR';
+    checkOptions(options, op, '{ maxLr: 0.1, totalSteps: 1000 }', [
+      'maxLr', 'totalSteps', 'pctStart', 'annealStrategy', 'divFactor', 'finalDivFactor', 'threePhase',
+    ]);
     this.options = {
-      totalSteps: options.totalSteps, pctStart: options.pctStart ?? 0.3, annealStrategy: options.annealStrategy ?? 'cos',
-      divFactor: options.divFactor ?? 25, finalDivFactor: options.finalDivFactor ?? 1e4, threePhase: options.threePhase ?? false,
+      totalSteps: positiveInteger(op, 'totalSteps', options.totalSteps),
+      pctStart: checkNumber(options.pctStart ?? 0.3, op, 'pctStart', 'in (0, 1)', (v) => v > 0 && v < 1),
+      annealStrategy: checkChoice(options.annealStrategy ?? 'cos', op, 'annealStrategy', ['cos', 'linear']),
+      // The lrs are maxLr / divFactor and that / finalDivFactor: 0 or Infinity would make them Infinity or 0.
+      divFactor: positive(op, 'divFactor', options.divFactor ?? 25),
+      finalDivFactor: positive(op, 'finalDivFactor', options.finalDivFactor ?? 1e4),
+      threePhase: checkBoolean(options.threePhase ?? false, op, 'threePhase'),
     };
-    positiveInteger('OneCycleLR', 'totalSteps', this.options.totalSteps);
-    if (!(this.options.pctStart > 0 && this.options.pctStart < 1))
-      throw new RangeError(`OneCycleLR: pctStart must be in (0, 1), got ${this.options.pctStart}`);
-    const n = optimizer.paramGroups.length;
-    this.maxLrs = Array.isArray(options.maxLr) ? options.maxLr : new Array(n).fill(options.maxLr);
-    if (this.maxLrs.length !== n) throw new RangeError(`OneCycleLR: expected ${n} maxLr values, got ${this.maxLrs.length}`);
+    this.maxLrs = perGroup(op, 'maxLr', options.maxLr, optimizer.paramGroups.length);
     const up = this.options.pctStart * this.options.totalSteps - 1;
     const last = this.options.totalSteps - 1;
     this.phases = this.options.threePhase
@@ -236,17 +256,22 @@ export class ReduceLROnPlateau {
 
   constructor(optimizer: AnyOptimizer, options: ReduceLROnPlateauOptions = {}) {
     this.optimizer = optimizer;
-    const n = optimizer.paramGroups.length;
-    const minLr = options.minLr ?? 0;
+    const op = 'ReduceLROnPlateau';
+    checkOptions(options, op, "{ mode: 'max', patience: 5 }", [
+      'mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps',
+    ]);
     this.o = {
-      mode: options.mode ?? 'min', factor: options.factor ?? 0.1, patience: options.patience ?? 10,
-      threshold: options.threshold ?? 1e-4, thresholdMode: options.thresholdMode ?? 'rel', cooldown: options.cooldown ?? 0,
-      eps: options.eps ?? 1e-8,
+      mode: checkChoice(options.mode ?? 'min', op, 'mode', ['min', 'max']),
+      factor: checkNumber(options.factor ?? 0.1, op, 'factor', 'in [0, 1)', (v) => v >= 0 && v < 1),
+      patience: nonNegativeInteger(op, 'patience', options.patience ?? 10),
+      threshold: nonNegative(op, 'threshold', options.threshold ?? 1e-4),
+      thresholdMode: checkChoice(options.thresholdMode ?? 'rel', op, 'thresholdMode', ['rel', 'abs']),
+      cooldown: nonNegativeInteger(op, 'cooldown', options.cooldown ?? 0),
+      eps: nonNegative(op, 'eps', options.eps ?? 1e-8),
     };
-    this.minLrs = Array.isArray(minLr) ? [...minLr] : new Array(n).fill(minLr);
-    this.defaultMinLr = Array.isArray(minLr) ? null : minLr;
-    if (!(this.o.factor < 1 && this.o.factor >= 0)) throw new RangeError(`ReduceLROnPlateau: factor must be in [0, 1), got ${this.o.factor}`);
-    if (this.minLrs.length !== n) throw new RangeError(`ReduceLROnPlateau: expected ${n} minLr values, got ${this.minLrs.length}`);
+    const minLr = options.minLr ?? 0;
+    this.minLrs = perGroup(op, 'minLr', minLr, optimizer.paramGroups.length);
+    this.defaultMinLr = Array.isArray(minLr) ? null : (minLr as number);
     this.best = this.o.mode === 'min' ? Infinity : -Infinity;
   }
 
@@ -258,8 +283,7 @@ export class ReduceLROnPlateau {
 
   /** Reports the metric of the epoch that just ended. */
   step(metric: number): void {
-    if (typeof metric !== 'number' || Number.isNaN(metric))
-      throw new TypeError(`ReduceLROnPlateau.step: metric must be a number, got ${metric}`);
+    checkNumber(metric, 'ReduceLROnPlateau.step', 'metric', 'a number (not NaN)', (v) => !Number.isNaN(v));
     const groups = this.optimizer.paramGroups.length;
     if (!Array.isArray(this.minLrs) || this.minLrs.length !== groups) {
       if (this.defaultMinLr === null)

@@ -2,7 +2,7 @@
 // per-parameter state, and state dicts for resuming training.
 import { noGrad } from '../autograd.js';
 import { zerosLike } from '../creation.js';
-import { TapegradError, describe } from '../errors.js';
+import { TapegradError, checkOptions, describe } from '../errors.js';
 import { ownValue, setOwn } from '../keys.js';
 import { native } from '../native.js';
 import { untrack } from '../scope.js';
@@ -55,7 +55,8 @@ export abstract class Optimizer<O extends { lr: number }> {
   /** `defaults` holds every option's default (its type is the option's type); `options` overrides them. */
   protected constructor(name: string, params: Params<O>, defaults: O, options: Partial<O> = {}) {
     this.name = name;
-    if (options === null || typeof options !== 'object') throw new TypeError(`${name}: options must be an object`);
+    // A misspelt option (momentun) would leave its default in place, silently.
+    checkOptions(options, name, '{ lr: 0.01 }', Object.keys(defaults));
     for (const [key, value] of Object.entries(options))
       if (value !== undefined && (defaults as Record<string, unknown>)[key] !== undefined)
         checkOptionType(name, key, value, (defaults as Record<string, unknown>)[key], 0, 'options');
@@ -90,6 +91,7 @@ export abstract class Optimizer<O extends { lr: number }> {
     const groupParams = [...spec.params];
     groupParams.forEach((p, i) => checkParam(p, i, g, name, seen));
     const defaults = this.defaults as Record<string, unknown>;
+    checkOptions(spec, `${name} (parameter group ${g})`, '{ params, lr: 0.01 }', ['params', ...Object.keys(defaults)]);
     for (const [key, value] of Object.entries(spec))
       if (key !== 'params' && value !== undefined && defaults[key] !== undefined) checkOptionType(name, key, value, defaults[key], g);
     const group = { ...this.defaults, ...spec, params: groupParams } as ParamGroup<O>;
@@ -97,15 +99,19 @@ export abstract class Optimizer<O extends { lr: number }> {
     this.paramGroups.push(group);
   }
 
-  /** Checks a group's options; throws RangeError naming the option. */
+  /** Checks a group's options; throws a RangeError naming the option (a TypeError for an lr that is not a number). */
   protected validate(group: ParamGroup<O>, index: number): void {
-    if (typeof group.lr !== 'number' || !(group.lr >= 0)) throw new RangeError(`${this.name}: lr must be a non-negative number, got ${group.lr} (group ${index})`);
+    // SGD has no default lr, so no default's type checked this one.
+    if (typeof group.lr !== 'number' || !(group.lr >= 0))
+      throw new (typeof group.lr === 'number' ? RangeError : TypeError)(
+        `${this.name}: lr must be a non-negative number, got ${describe(group.lr)} (group ${index})`,
+      );
   }
 
   protected checkRange(value: number, lo: number, hi: number, option: string, index: number, hiOpen = false): void {
     if (!(value >= lo && (hiOpen ? value < hi : value <= hi)))
       throw new RangeError(
-        `${this.name}: ${option} must be in [${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${value} (group ${index})`,
+        `${this.name}: ${option} must be in [${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${describe(value)} (group ${index})`,
       );
   }
 
@@ -312,13 +318,14 @@ export abstract class Optimizer<O extends { lr: number }> {
 
 /** Checks that a loaded option has the type of the optimizer's own value (number, boolean, or array of numbers). */
 function checkOptionType(op: string, key: string, value: unknown, current: unknown, group: number, where = `group ${group}`): void {
-  const describe = (v: unknown) => (Array.isArray(v) ? `an array of ${v.length} numbers` : `a ${typeof v}`);
   const ok = Array.isArray(current)
     ? Array.isArray(value) && value.length === current.length && value.every((x) => typeof x === 'number')
     : typeof value === typeof current;
   if (!ok)
     throw new TypeError(
-      `${op}: option '${key}' of ${where} must be ${describe(current)}, got ${Array.isArray(value) ? 'an array' : typeof value} ${JSON.stringify(value)}`,
+      `${op}: option '${key}' of ${where} must be ${Array.isArray(current) ? `an array of ${current.length} numbers` : `a ${typeof current}`}, got ${
+        Array.isArray(value) ? `an array of length ${value.length}` : describe(value)
+      }`,
     );
 }
 

@@ -1,5 +1,5 @@
 // Factories: tensors from JS data, constants, ranges and seeded random numbers.
-import { TapegradError, checkOptions, describe } from './errors.js';
+import { TapegradError, checkBoolean, checkOptions, describe, plainArray } from './errors.js';
 import { native } from './native.js';
 import { Tensor, type DType, type NestedArray, type TypedArray, isTensor } from './tensor.js';
 
@@ -18,9 +18,13 @@ function finish(t: Tensor, options: TensorOptions | undefined): Tensor {
   return t;
 }
 
-// The options argument ({} when left out), checked.
-function optionsArg<T extends object>(options: T | undefined, op: string): T {
-  return options === undefined ? ({} as T) : checkOptions(options, op, "{ dtype: 'float64' }");
+// The options argument ({} when left out), checked: a misspelt key (requires_grad) or
+// requiresGrad: 'false' would otherwise be taken for something else.
+function optionsArg<T extends TensorOptions>(options: T | undefined, op: string, accepted = ['dtype', 'requiresGrad']): T {
+  if (options === undefined) return {} as T;
+  checkOptions(options, op, "{ dtype: 'float64' }", accepted);
+  if (options.requiresGrad !== undefined) checkBoolean(options.requiresGrad, op, 'requiresGrad');
+  return options;
 }
 
 // The tensor a ...Like factory copies the shape and dtype of; the errors name
@@ -78,11 +82,11 @@ function flatten(data: NestedArray, shape: number[], out: Float64Array): void {
  * the typed array, else float32, unless `dtype` says otherwise.
  */
 export function tensor(data: NestedArray | TypedArray, options?: FromDataOptions): Tensor {
-  options = optionsArg(options, 'tensor');
+  options = optionsArg(options, 'tensor', ['dtype', 'requiresGrad', 'shape']);
   if (data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array) {
     const dtype: DType =
       options.dtype ?? (data instanceof Float64Array ? 'float64' : data instanceof Int32Array ? 'int32' : 'float32');
-    return finish(new Tensor(native.fromData(data, options.shape ?? [data.length], dtype, 'tensor')), options);
+    return finish(new Tensor(native.fromData(data, plainArray(options.shape) ?? [data.length], dtype, 'tensor')), options);
   }
   if (typeof data !== 'number' && !Array.isArray(data))
     throw new TypeError(
@@ -98,13 +102,14 @@ export function tensor(data: NestedArray | TypedArray, options?: FromDataOptions
     throw new RangeError(`tensor: data of shape [${shape.join(', ')}] has ${size} elements, more than can be allocated`);
   }
   flatten(data, shape, flat);
-  const target = options.shape ?? shape;
+  const target = plainArray(options.shape) ?? shape;
   return finish(new Tensor(native.fromData(flat, target, options.dtype ?? 'float32', 'tensor')), options);
 }
 
 // Anything but an array goes on for the native layer to reject, naming the op.
 function shapeArg(shape: readonly number[] | [readonly number[]] | number[]): readonly number[] {
-  return Array.isArray(shape) && Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as readonly number[]);
+  const s = plainArray(shape);
+  return Array.isArray(s) && Array.isArray(s[0]) ? plainArray(s[0] as readonly number[]) : (s as readonly number[]);
 }
 
 /** A tensor of zeros: zeros([2, 3]) or zeros([2, 3], { dtype }). */

@@ -1,4 +1,5 @@
 // Functions over several tensors, exported at the top level (tg.cat, tg.where, ...).
+import { describe } from './errors.js';
 import { native, type Handle } from './native.js';
 import { Tensor, operand, type TensorLike } from './tensor.js';
 
@@ -62,7 +63,7 @@ export function outer(a: Tensor, b: Tensor): Tensor {
 // ---- joining ----------------------------------------------------------------
 
 function handles(op: string, tensors: readonly Tensor[]): ReturnType<typeof operand>[] {
-  if (!Array.isArray(tensors)) throw new TypeError(`${op}: tensors must be an array of tensors, got ${typeof tensors}`);
+  if (!Array.isArray(tensors)) throw new TypeError(`${op}: tensors must be an array of tensors, got ${describe(tensors)}`);
   return tensors.map(operand);
 }
 

@@ -2,7 +2,7 @@
 // The Tensor class: a JS handle on a native tensor. Methods call the native
 // layer; the native layer checks every argument and throws errors naming
 // the op.
-import { TapegradError, checkOptions, describe, setTensorCheck } from './errors.js';
+import { TapegradError, checkOptions, describe, plainArray, setTensorCheck } from './errors.js';
 import { formatTensor } from './format.js';
 import { native, type Handle } from './native.js';
 import { track, type Scope } from './scope.js';
@@ -74,6 +74,11 @@ export function operand(x: unknown): Handle | number {
   // rejects any other BigInt ("add: other must be a Tensor, got a BigInt").
   if (typeof x === 'bigint') return -1n as unknown as Handle;
   return x as Handle | number;
+}
+
+// A shape or dims given as separate numbers or as one array (a Proxy of an array too).
+function shapeArgs(args: number[] | [readonly number[]]): readonly number[] {
+  return Array.isArray(args[0]) ? plainArray(args[0] as readonly number[]) : (args as number[]);
 }
 
 /**
@@ -278,7 +283,7 @@ export class Tensor {
   /** Computes gradients of this tensor with respect to the leaves and accumulates them into their .grad. */
   backward(gradOutput?: Tensor | null, options: BackwardOptions = {}): void {
     const g = gradientHandle(gradOutput, 'backward', 'gradOutput');
-    checkOptions(options, 'backward', '{ retainGraph: true }');
+    checkOptions(options, 'backward', '{ retainGraph: true }', ['retainGraph', 'createGraph']);
     native.backward([own(this)], g === null ? null : [g], options.retainGraph ?? false, options.createGraph ?? false);
   }
   /**
@@ -288,7 +293,7 @@ export class Tensor {
    */
   backwardAsync(gradOutput?: Tensor | null, options: { retainGraph?: boolean } = {}): Promise<void> {
     const g = gradientHandle(gradOutput, 'backwardAsync', 'gradOutput');
-    checkOptions(options, 'backwardAsync', '{ retainGraph: true }');
+    checkOptions(options, 'backwardAsync', '{ retainGraph: true }', ['retainGraph']);
     return native.backwardAsync([own(this)], g === null ? null : [g], options.retainGraph ?? false);
   }
   /**
@@ -298,13 +303,13 @@ export class Tensor {
    * removed by a hook while backward runs take effect from the next backward.
    */
   registerHook(fn: (grad: Tensor) => Tensor | void): RemovableHandle {
-    if (typeof fn !== 'function') throw new TypeError(`registerHook: hook must be a function, got ${typeof fn}`);
+    if (typeof fn !== 'function') throw new TypeError(`registerHook: hook must be a function, got ${describe(fn)}`);
     const remove = native.registerHook(own(this), (g) => {
       const result = fn(new Tensor(g));
       const h = Tensor._handleOf(result);
       if (h !== undefined) return h;
       if (result === undefined || result === null) return undefined;
-      throw new TypeError(`registerHook: the hook must return a Tensor or nothing, got ${typeof result}`);
+      throw new TypeError(`registerHook: the hook must return a Tensor or nothing, got ${describe(result)}`);
     });
     return { remove: () => remove() };
   }
@@ -441,8 +446,7 @@ export class Tensor {
   }
   /** x·Φ(x) (Φ the standard normal CDF), or its tanh approximation. */
   gelu(options: GeluOptions = {}): Tensor {
-    if (typeof options !== 'object' || options === null)
-      throw new TypeError(`gelu: options must be an object like { approximate: 'tanh' }, got ${String(options)}`);
+    checkOptions(options, 'gelu', "{ approximate: 'tanh' }", ['approximate']);
     return new Tensor(native.gelu(own(this), options.approximate ?? 'none'));
   }
   /** x·sigmoid(x) (also called swish). */
@@ -519,29 +523,29 @@ export class Tensor {
    * tensor's sum is int32 (PyTorch widens to int64): one that int32 cannot hold throws.
    */
   sum(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.sum(own(this), dim, keepDim));
+    return new Tensor(native.sum(own(this), plainArray(dim), keepDim));
   }
   /** Mean over all elements or over `dim` (float dtypes only; NaN for an empty reduction). */
   mean(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.mean(own(this), dim, keepDim));
+    return new Tensor(native.mean(own(this), plainArray(dim), keepDim));
   }
   /**
    * Product over all elements or over `dim` (1 for an empty reduction). An int32 product that
    * int32 cannot hold throws, as sum's does.
    */
   prod(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.prod(own(this), dim, keepDim));
+    return new Tensor(native.prod(own(this), plainArray(dim), keepDim));
   }
   /**
    * Largest value over all elements or over `dim` (values only, like PyTorch's
    * amax; NaN propagates). The gradient is split evenly among tied maxima.
    */
   max(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.max(own(this), dim, keepDim));
+    return new Tensor(native.max(own(this), plainArray(dim), keepDim));
   }
   /** Smallest value over all elements or over `dim` (like amin; ties share the gradient). */
   min(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.min(own(this), dim, keepDim));
+    return new Tensor(native.min(own(this), plainArray(dim), keepDim));
   }
   /** int32 index of the first maximum along `dim`, or the flat index over all elements. */
   argmax(dim?: number, keepDim = false): Tensor {
@@ -553,34 +557,36 @@ export class Tensor {
   }
   /** Variance over all elements or over `dim`, divided by max(0, N - correction) (correction 1 by default). */
   var(dim?: Dims, options: VarOptions = {}): Tensor {
-    return new Tensor(native.var(own(this), dim, options.correction ?? 1, options.keepDim ?? false));
+    varOptions(options, 'var');
+    return new Tensor(native.var(own(this), plainArray(dim), options.correction ?? 1, options.keepDim ?? false));
   }
   /** Standard deviation: the square root of var() (gradient 0 where it is 0). */
   std(dim?: Dims, options: VarOptions = {}): Tensor {
-    return new Tensor(native.std(own(this), dim, options.correction ?? 1, options.keepDim ?? false));
+    varOptions(options, 'std');
+    return new Tensor(native.std(own(this), plainArray(dim), options.correction ?? 1, options.keepDim ?? false));
   }
   /** log(sum(exp(x))) over `dim`, computed stably (shifted by the maximum). */
   logsumexp(dim: Dims, keepDim = false): Tensor {
-    return new Tensor(native.logsumexp(own(this), dim, keepDim));
+    return new Tensor(native.logsumexp(own(this), plainArray(dim), keepDim));
   }
   /**
    * Vector p-norm over all elements or over `dim`: p = 2 (default, also 'fro'),
    * 1, Infinity (max |x|), -Infinity (min |x|), 0 (count of nonzeros) or any other number.
    */
   norm(p: number | 'fro' = 2, dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.norm(own(this), p, dim, keepDim));
+    return new Tensor(native.norm(own(this), p, plainArray(dim), keepDim));
   }
 
   // ---- shape -----------------------------------------------------------
 
   /** The same elements in a new shape (one entry may be -1); a view when the layout allows. */
   reshape(...shape: number[] | [readonly number[]]): Tensor {
-    const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
+    const s = shapeArgs(shape);
     return new Tensor(native.reshape(own(this), s));
   }
   /** A broadcast view with size-1 dims repeated (-1 keeps a dim). */
   expand(...shape: number[] | [readonly number[]]): Tensor {
-    const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
+    const s = shapeArgs(shape);
     return new Tensor(native.expand(own(this), s));
   }
   /** A view with dims `dim0` and `dim1` swapped. */
@@ -589,7 +595,7 @@ export class Tensor {
   }
   /** A view with the dims in the given order. */
   permute(...dims: number[] | [readonly number[]]): Tensor {
-    const d = Array.isArray(dims[0]) ? (dims[0] as readonly number[]) : (dims as number[]);
+    const d = shapeArgs(dims);
     return new Tensor(native.permute(own(this), d));
   }
   /** This tensor if contiguous, else a contiguous copy. */
@@ -602,7 +608,7 @@ export class Tensor {
   }
   /** As reshape, but always a view sharing storage; a RangeError naming both shapes when the layout forbids it. */
   view(...shape: number[] | [readonly number[]]): Tensor {
-    const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
+    const s = shapeArgs(shape);
     return new Tensor(native.view(own(this), s));
   }
   /** Merges dims `startDim`..`endDim` into one (a view when the layout allows; a 0-d tensor becomes shape [1]). */
@@ -611,7 +617,7 @@ export class Tensor {
   }
   /** A view without size-1 dims: all of them, or those in `dim` (listed dims of other sizes stay). */
   squeeze(dim?: Dims): Tensor {
-    return new Tensor(native.squeeze(own(this), dim));
+    return new Tensor(native.squeeze(own(this), plainArray(dim)));
   }
   /** A view with a size-1 dim inserted at `dim` (in [-ndim-1, ndim]). */
   unsqueeze(dim: number): Tensor {
@@ -635,7 +641,7 @@ export class Tensor {
   }
   /** A broadcast view of this tensor as `shape` (the same as expand). */
   broadcastTo(...shape: number[] | [readonly number[]]): Tensor {
-    const s = Array.isArray(shape[0]) ? (shape[0] as readonly number[]) : (shape as number[]);
+    const s = shapeArgs(shape);
     return new Tensor(native.broadcastTo(own(this), s));
   }
   /**
@@ -651,7 +657,7 @@ export class Tensor {
   }
   /** Views of pieces along `dim`: of size `splitSizeOrSections` (the last may be smaller), or of the listed sizes. */
   split(splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
-    return native.split(own(this), splitSizeOrSections, dim).map((h) => new Tensor(h));
+    return native.split(own(this), plainArray(splitSizeOrSections), dim).map((h) => new Tensor(h));
   }
   /** Views of at most `chunks` equal pieces along `dim` (the last may be smaller; there may be fewer). */
   chunk(chunks: number, dim = 0): Tensor[] {
@@ -692,6 +698,12 @@ export class Tensor {
 }
 
 setTensorCheck(isTensor);
+
+// var(0, 0) or var(0, { unbiased: false }) (PyTorch's spellings) would
+// otherwise keep correction 1, silently.
+function varOptions(options: VarOptions, op: string): void {
+  checkOptions(options, op, '{ correction: 0, keepDim: true }', ['correction', 'keepDim']);
+}
 
 /** Options of var() and std(). */
 export interface VarOptions {

@@ -126,6 +126,13 @@ describe('backward', () => {
     );
     expect(() => x.sum().backwardAsync(null, 'x' as never)).toThrow(/^backwardAsync: options must be an object/);
     expect(() => tg.grad(x.sum(), x, null as never)).toThrow(/^grad: options must be an object/);
+    // retain_graph would be ignored, and the graph freed.
+    expect(() => x.sum().backward(null, { retain_graph: true } as never)).toThrow(
+      new TypeError("backward: unknown option 'retain_graph'; the options are retainGraph, createGraph"),
+    );
+    expect(() => x.sum().backwardAsync(null, { createGraph: true } as never)).toThrow(
+      new TypeError("backwardAsync: unknown option 'createGraph'; the options are retainGraph"),
+    );
     expect(x.grad).toBeNull();
   });
 

@@ -304,9 +304,40 @@ describe('bad input', () => {
     for (const [op, call] of calls) {
       expect(() => call(null as never)).toThrow(new TypeError(`${op}: options must be an object like { dtype: 'float64' }, got null`));
       expect(() => call('float64' as never)).toThrow(new RegExp(`^${op}: options must be an object .*, got 'float64'$`));
+      // A misspelt key or requiresGrad: 'false' (truthy) would be taken for something else.
+      expect(() => call({ requires_grad: true } as never)).toThrow(new RegExp(`^${op}: unknown option 'requires_grad'; the options are dtype, requiresGrad`));
+      expect(() => call({ requiresGrad: 'false' } as never)).toThrow(new TypeError(`${op}: requiresGrad must be a boolean, got 'false'`));
     }
+    expect(() => tg.tensor(new Float32Array(4), { shape: [2, 2], dtyp: 'float64' } as never)).toThrow(
+      new TypeError("tensor: unknown option 'dtyp'; the options are dtype, requiresGrad, shape"),
+    );
+    expect(() => tg.zeros([2], { shape: [3] } as never)).toThrow(/^zeros: unknown option 'shape'/);
     expect(tg.arange(0, 3, undefined, { dtype: 'float64' }).toArray()).toEqual([0, 1, 2]);
     expect(tg.zerosLike(t, { dtype: 'int32' }).dtype).toBe('int32');
+  });
+
+  it('a Proxy of an array (Array.isArray says it is one) serves as a shape, dims or a list of tensors', () => {
+    const p = <T>(a: T[]) => new Proxy(a, {});
+    expect(tg.zeros(p([2, 3])).shape).toEqual([2, 3]);
+    expect(tg.rand(p([2, 3])).shape).toEqual([2, 3]);
+    expect(tg.full(p([2]), 7).toArray()).toEqual([7, 7]);
+    expect(tg.tensor(new Float32Array(6), { shape: p([3, 2]) }).shape).toEqual([3, 2]);
+    expect(tg.tensor(p([p([1, 2]), p([3, 4])])).toArray()).toEqual([[1, 2], [3, 4]]);
+    const x = tg.arange(6, { dtype: 'float32' });
+    expect(x.reshape(p([2, 3])).shape).toEqual([2, 3]);
+    expect(x.view(p([3, 2])).shape).toEqual([3, 2]);
+    const m = x.reshape([2, 3]);
+    expect(m.permute(p([1, 0])).shape).toEqual([3, 2]);
+    expect(m.sum(p([0, 1])).item()).toBe(15);
+    expect(m.mean(p([1])).toArray()).toEqual([1, 4]);
+    expect(m.var(p([1])).toArray()).toEqual([1, 1]);
+    expect(m.split(p([1, 2]), 1).map((t) => t.shape)).toEqual([[2, 1], [2, 2]]);
+    expect(tg.cat(p([m, m])).shape).toEqual([4, 3]);
+    // The elements are read once each, through the proxy's get trap.
+    const reads: PropertyKey[] = [];
+    const counted = new Proxy([2, 3], { get: (target, key, receiver) => (reads.push(key), Reflect.get(target, key, receiver)) });
+    expect(x.reshape(counted).shape).toEqual([2, 3]);
+    expect(reads.filter((k) => k === '0' || k === '1')).toEqual(['0', '1']);
   });
 
   it('factories refuse a missing shape and ...Like factories a value that is not a tensor, naming themselves', () => {

@@ -529,6 +529,15 @@ describe('var and std', () => {
     expect(() => tg.ones([2]).var(0, { correction: NaN })).toThrow(/var: correction must be a finite number/);
     expect(() => tg.ones([2]).std(0, { correction: 'x' as unknown as number })).toThrow(TypeError);
   });
+  it('refuses options it would ignore: a number (PyTorch\'s positional unbiased) or an unknown key', () => {
+    const x = tg.tensor([1, 2, 4]);
+    for (const op of ['var', 'std'] as const) {
+      expect(() => x[op](0, 0 as never)).toThrow(new TypeError(`${op}: options must be an object like { correction: 0, keepDim: true }, got 0`));
+      expect(() => x[op](0, false as never)).toThrow(new TypeError(`${op}: options must be an object like { correction: 0, keepDim: true }, got false`));
+      expect(() => x[op](0, { unbiased: false } as never)).toThrow(new TypeError(`${op}: unknown option 'unbiased'; the options are correction, keepDim`));
+      expect(() => x[op](0, { keepdim: true } as never)).toThrow(/unknown option 'keepdim'/);
+    }
+  });
 });
 
 describe('prod', () => {

@@ -505,5 +505,7 @@ describe('unary ops: errors', () => {
     );
     expectThrow(() => x.gelu({ approximate: 1 as unknown as 'none' }), TypeError, /^gelu: approximate must be a string, got 1/);
     expectThrow(() => x.gelu('tanh' as never), TypeError, /^gelu: options must be an object/);
+    expectThrow(() => x.gelu({ approximation: 'tanh' } as never), TypeError, /^gelu: unknown option 'approximation'; the options are approximate$/);
+    expectThrow(() => tg.nn.functional.gelu(x, { approx: 'tanh' } as never), TypeError, /^gelu: unknown option 'approx'/);
   });
 });

@@ -740,6 +740,10 @@ describe('disposed tensors handed to the library outside the ops', () => {
     expect(() => layer.loadStateDict({ weight, bias })).toThrow(new tg.TapegradError("loadStateDict: 'bias' is a disposed tensor"));
     expect(layer.parameters().map(valuesOf)).toEqual(before);
     expect(() => layer.loadStateDict({ weight }, null as never)).toThrow(/^loadStateDict: options must be an object/);
+    // strict: 'false' was truthy (strict), a misspelt key left strict on.
+    expect(() => layer.loadStateDict({ weight }, { strict: 'false' } as never)).toThrow(new TypeError("loadStateDict: strict must be a boolean, got 'false'"));
+    expect(() => layer.loadStateDict({ weight }, { strcit: false } as never)).toThrow(new TypeError("loadStateDict: unknown option 'strcit'; the options are strict"));
+    expect(layer.parameters().map(valuesOf)).toEqual(before);
     weight.dispose();
   });
 

@@ -5,21 +5,15 @@
 import { tensor, zeros } from '../creation.js';
 import { tidy } from '../memory.js';
 import { where } from '../ops.js';
+import { checkChoice, checkNumber, checkOptions, describe } from '../errors.js';
 import { Tensor, type DType, isTensor } from '../tensor.js';
 import * as F from './functional.js';
 import * as init from './init.js';
-import { Dropout, LayerNorm, Linear, positiveInt, type LayerOptions } from './layers.js';
+import { Dropout, LayerNorm, Linear, flag, layerDtype, layerOptions, positiveInt, type LayerOptions } from './layers.js';
 import { Module, parameter } from './module.js';
 
 function probability(op: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new RangeError(`${op}: ${name} must be a probability in [0, 1], got ${String(v)}`);
-  return v;
-}
-
-function optionsObject<T>(op: string, v: T | undefined): T | Record<string, never> {
-  if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null) throw new TypeError(`${op}: options must be an object, got ${String(v)}`);
-  return v;
+  return checkNumber(v, op, name, 'a probability in [0, 1]', (x) => x >= 0 && x <= 1);
 }
 
 function shapeStr(t: Tensor): string {
@@ -86,7 +80,7 @@ export class MultiheadAttention extends Module {
   constructor(embedDim: number, numHeads: number, options: MultiheadAttentionOptions = {}) {
     super();
     const op = 'MultiheadAttention';
-    const o = optionsObject(op, options) as MultiheadAttentionOptions;
+    const o = layerOptions(op, options, ['bias', 'batchFirst', 'kdim', 'vdim', 'dropout']);
     this.embedDim = positiveInt(op, 'embedDim', embedDim);
     this.numHeads = positiveInt(op, 'numHeads', numHeads);
     if (embedDim % numHeads !== 0)
@@ -94,10 +88,10 @@ export class MultiheadAttention extends Module {
     this.headDim = embedDim / numHeads;
     this.kdim = positiveInt(op, 'kdim', o.kdim ?? embedDim);
     this.vdim = positiveInt(op, 'vdim', o.vdim ?? embedDim);
-    this.batchFirst = o.batchFirst ?? false;
+    this.batchFirst = flag(op, 'batchFirst', o.batchFirst, false);
     this.dropout = probability(op, 'dropout', o.dropout ?? 0);
-    const dtype: DType = o.dtype ?? 'float32';
-    const bias = o.bias ?? true;
+    const dtype: DType = layerDtype(op, o);
+    const bias = flag(op, 'bias', o.bias, true);
     // Xavier-uniform projections and zero biases, as PyTorch's _reset_parameters.
     const xavier = (rows: number, cols: number) => parameter(init.xavierUniform(zeros([rows, cols], { dtype })));
     const packed = this.kdim === embedDim && this.vdim === embedDim;
@@ -114,9 +108,11 @@ export class MultiheadAttention extends Module {
     query: Tensor, key: Tensor, value: Tensor, options: MultiheadAttentionForwardOptions = {},
   ): [Tensor, Tensor | null] {
     const op = 'MultiheadAttention';
-    const o = optionsObject(op, options) as MultiheadAttentionForwardOptions;
+    const o = checkOptions(options, op, '{ needWeights: false }', [
+      'attnMask', 'keyPaddingMask', 'needWeights', 'averageAttnWeights', 'isCausal',
+    ]);
     for (const [name, t] of [['query', query], ['key', key], ['value', value]] as const)
-      if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${String(t)}`);
+      if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(t)}`);
     const batched = query.ndim === 3;
     if (query.ndim !== 2 && query.ndim !== 3)
       throw new RangeError(`${op}: query must be 3-D (batched) or 2-D (unbatched), got shape ${shapeStr(query)}`);
@@ -137,7 +133,8 @@ export class MultiheadAttention extends Module {
     if (key.shape[key.ndim - 2 - (batched && !this.batchFirst ? 1 : 0)] !==
       value.shape[value.ndim - 2 - (batched && !this.batchFirst ? 1 : 0)])
       throw new RangeError(`${op}: key and value must have the same sequence length, got shapes ${shapeStr(key)} and ${shapeStr(value)}`);
-    const needWeights = o.needWeights ?? true;
+    const needWeights = flag(op, 'needWeights', o.needWeights, true);
+    const averageAttnWeights = flag(op, 'averageAttnWeights', o.averageAttnWeights, true);
 
     return tidy(() => {
       // Everything below works on [N, seq, features]; unbatched inputs get N = 1.
@@ -159,7 +156,7 @@ export class MultiheadAttention extends Module {
         let p = F.softmax(scores, -1);
         if (dropoutP > 0) p = F.dropout(p, dropoutP, true);
         out = p.matmul(vh);
-        if (needWeights) weights = o.averageAttnWeights ?? true ? p.mean(1) : p;
+        if (needWeights) weights = averageAttnWeights ? p.mean(1) : p;
         if (weights && !batched) weights = weights.squeeze(0);
       } else {
         out = F.scaledDotProductAttention(qh, kh, vh, { attnMask: mask.sdpa, isCausal: mask.causal });
@@ -203,7 +200,7 @@ export class MultiheadAttention extends Module {
     const H = this.numHeads;
     const check = (name: string, t: unknown) => {
       if (t === undefined || t === null) return null;
-      if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${String(t)}`);
+      if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(t)}`);
       if (t.dtype !== 'int32' && t.dtype !== dtype)
         throw new TypeError(`${op}: ${name} must be int32 (a boolean mask) or the query's dtype ${dtype}, got ${t.dtype}`);
       return t;
@@ -226,7 +223,7 @@ export class MultiheadAttention extends Module {
         throw new RangeError(`${op}: keyPaddingMask must be [${want.join(', ')}], got shape ${shapeStr(padding)}`);
       padding = padding.reshape(N, 1, 1, S);
     }
-    let causal = o.isCausal ?? false;
+    let causal = flag(op, 'isCausal', o.isCausal, false);
     // With attnMask given, isCausal only says that it is causal (PyTorch's hint).
     if (causal && attn) causal = false;
     // Combined with padding, the causal mask is needed as a tensor.
@@ -310,20 +307,18 @@ export class TransformerEncoderLayer extends Module {
   constructor(dModel: number, nhead: number, options: TransformerEncoderLayerOptions = {}) {
     super();
     const op = 'TransformerEncoderLayer';
-    const o = optionsObject(op, options) as TransformerEncoderLayerOptions;
+    const o = layerOptions(op, options, ['dimFeedforward', 'dropout', 'activation', 'normFirst', 'batchFirst', 'layerNormEps', 'bias']);
     this.dModel = positiveInt(op, 'dModel', dModel);
     this.nhead = positiveInt(op, 'nhead', nhead);
     const ff = positiveInt(op, 'dimFeedforward', o.dimFeedforward ?? 2048);
     const p = probability(op, 'dropout', o.dropout ?? 0.1);
-    const activation = o.activation ?? 'relu';
-    if (activation !== 'relu' && activation !== 'gelu')
-      throw new RangeError(`${op}: activation must be 'relu' or 'gelu', got '${String(activation)}'`);
-    this.activation = activation;
-    this.normFirst = o.normFirst ?? false;
-    const dtype = o.dtype ?? 'float32';
-    const bias = o.bias ?? true;
-    const eps = o.layerNormEps ?? 1e-5;
-    this.self_attn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst: o.batchFirst ?? false, dtype });
+    this.activation = checkChoice(o.activation ?? 'relu', op, 'activation', ['relu', 'gelu']);
+    this.normFirst = flag(op, 'normFirst', o.normFirst, false);
+    const dtype = layerDtype(op, o);
+    const bias = flag(op, 'bias', o.bias, true);
+    const eps = checkNumber(o.layerNormEps ?? 1e-5, op, 'layerNormEps', 'a non-negative number', (v) => v >= 0);
+    const batchFirst = flag(op, 'batchFirst', o.batchFirst, false);
+    this.self_attn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst, dtype });
     this.linear1 = new Linear(dModel, ff, { bias, dtype });
     this.dropout = new Dropout(p);
     this.linear2 = new Linear(ff, dModel, { bias, dtype });
@@ -334,8 +329,8 @@ export class TransformerEncoderLayer extends Module {
   }
 
   forward(src: Tensor, options: TransformerEncoderLayerForwardOptions = {}): Tensor {
-    const o = optionsObject('TransformerEncoderLayer', options) as TransformerEncoderLayerForwardOptions;
-    if (!isTensor(src)) throw new TypeError(`TransformerEncoderLayer: src must be a Tensor, got ${String(src)}`);
+    const o = checkOptions(options, 'TransformerEncoderLayer', '{ isCausal: true }', ['srcMask', 'srcKeyPaddingMask', 'isCausal']);
+    if (!isTensor(src)) throw new TypeError(`TransformerEncoderLayer: src must be a Tensor, got ${describe(src)}`);
     return tidy(() => {
       const attend = (x: Tensor) =>
         this.dropout1.forward(

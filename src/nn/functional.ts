@@ -1,6 +1,6 @@
 // tg.nn.functional: activations, losses and layers as functions, with
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
-import { describe } from '../errors.js';
+import { checkOptions, describe, plainArray } from '../errors.js';
 import { native, type Handle } from '../native.js';
 import { Tensor, operand, type GeluOptions, isTensor } from '../tensor.js';
 
@@ -32,6 +32,13 @@ export interface HuberLossOptions extends LossOptions {
 export interface BinaryCrossEntropyOptions extends LossOptions {
   /** Rescales each element's loss; broadcasts to the input. */
   weight?: Tensor | null;
+}
+
+// A loss's options, checked: an object with reduction and the loss's own
+// `accepted` keys (crossEntropy(x, t, 'sum') or a misspelt key would
+// otherwise give the mean, silently).
+function lossOptions<T>(options: T, op: string, accepted: readonly string[] = []): T {
+  return checkOptions(options, op, "{ reduction: 'sum' }", ['reduction', ...accepted]);
 }
 
 // A tensor argument, or anything else for the native layer to reject with a TypeError.
@@ -103,6 +110,7 @@ export function logSoftmax(input: Tensor, dim: number): Tensor {
  * that are not ignored; over probabilities, by the number of samples.
  */
 export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  lossOptions(options, 'crossEntropy', ['weight', 'ignoreIndex', 'labelSmoothing']);
   return new Tensor(
     native.crossEntropy(
       h(input), h(target), optional(options.weight), options.ignoreIndex ?? -100, options.labelSmoothing ?? 0,
@@ -113,6 +121,7 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
 
 /** Negative log-likelihood of int32 class indices under log-probabilities (see crossEntropy for shapes). */
 export function nllLoss(input: Tensor, target: Tensor, options: NllLossOptions = {}): Tensor {
+  lossOptions(options, 'nllLoss', ['weight', 'ignoreIndex']);
   return new Tensor(
     native.nllLoss(h(input), h(target), optional(options.weight), options.ignoreIndex ?? -100, options.reduction ?? 'mean'),
   );
@@ -120,16 +129,19 @@ export function nllLoss(input: Tensor, target: Tensor, options: NllLossOptions =
 
 /** (input - target)², reduced. input and target have the same shape. */
 export function mseLoss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  lossOptions(options, 'mseLoss');
   return new Tensor(native.mseLoss(h(input), h(target), options.reduction ?? 'mean'));
 }
 
 /** |input - target|, reduced. */
 export function l1Loss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  lossOptions(options, 'l1Loss');
   return new Tensor(native.l1Loss(h(input), h(target), options.reduction ?? 'mean'));
 }
 
 /** 0.5·d² where |d| < delta, else delta·(|d| - 0.5·delta), with d = input - target. */
 export function huberLoss(input: Tensor, target: Tensor, options: HuberLossOptions = {}): Tensor {
+  lossOptions(options, 'huberLoss', ['delta']);
   return new Tensor(native.huberLoss(h(input), h(target), options.delta ?? 1, options.reduction ?? 'mean'));
 }
 
@@ -138,6 +150,7 @@ export function huberLoss(input: Tensor, target: Tensor, options: HuberLossOptio
  * clamped at -100 as in PyTorch, so x = 0 or 1 gives a finite loss.
  */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BinaryCrossEntropyOptions = {}): Tensor {
+  lossOptions(options, 'binaryCrossEntropy', ['weight']);
   return new Tensor(native.binaryCrossEntropy(h(input), h(target), optional(options.weight), options.reduction ?? 'mean'));
 }
 
@@ -153,6 +166,7 @@ export interface BinaryCrossEntropyWithLogitsOptions extends BinaryCrossEntropyO
 export function binaryCrossEntropyWithLogits(
   input: Tensor, target: Tensor, options: BinaryCrossEntropyWithLogitsOptions = {},
 ): Tensor {
+  lossOptions(options, 'binaryCrossEntropyWithLogits', ['weight', 'posWeight']);
   return new Tensor(
     native.binaryCrossEntropyWithLogits(
       h(input), h(target), optional(options.weight), optional(options.posWeight), options.reduction ?? 'mean',
@@ -178,7 +192,7 @@ export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Ten
 export function layerNorm(
   input: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5,
 ): Tensor {
-  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : plainArray(normalizedShape);
   return new Tensor(native.layerNorm(h(input), shape, optional(weight), optional(bias), eps));
 }
 
@@ -228,8 +242,7 @@ export interface ScaledDotProductAttentionOptions {
 export function scaledDotProductAttention(
   query: Tensor, key: Tensor, value: Tensor, options: ScaledDotProductAttentionOptions = {},
 ): Tensor {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError(`scaledDotProductAttention: options must be an object, got ${describe(options)}`);
+  checkOptions(options, 'scaledDotProductAttention', '{ isCausal: true }', ['attnMask', 'isCausal', 'scale']);
   return new Tensor(
     native.scaledDotProductAttention(
       h(query), h(key), h(value), optional(options.attnMask), options.isCausal ?? false, options.scale ?? null,

@@ -2,6 +2,7 @@
 // with PyTorch's formulas for fan-in/fan-out based schemes.
 import { noGrad } from '../autograd.js';
 import { rand, randn } from '../creation.js';
+import { checkChoice, checkNumber, checkOptions } from '../errors.js';
 import { tidy } from '../memory.js';
 import type { Tensor } from '../tensor.js';
 
@@ -12,9 +13,18 @@ function fans(t: Tensor): [number, number] {
 }
 
 export type Nonlinearity = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu';
+const NONLINEARITIES: readonly Nonlinearity[] = ['linear', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu'];
+
+const finite = (v: number) => Number.isFinite(v);
 
 /** The recommended gain for a nonlinearity (PyTorch's calculate_gain). */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
+  return gain('nn.init.calculateGain', nonlinearity, param, 'param');
+}
+
+function gain(op: string, nonlinearity: unknown, param: unknown, paramName: string): number {
+  checkChoice(nonlinearity, op, 'nonlinearity', NONLINEARITIES);
+  if (param !== undefined) checkNumber(param, op, paramName, 'a finite number', finite);
   switch (nonlinearity) {
     case 'linear':
     case 'sigmoid':
@@ -24,29 +34,43 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
     case 'relu':
       return Math.SQRT2;
     case 'leaky_relu': {
-      const slope = param ?? 0.01;
+      const slope = (param as number | undefined) ?? 0.01;
       return Math.sqrt(2 / (1 + slope * slope));
     }
-    case 'selu':
+    default: // 'selu'
       return 3 / 4;
-    default:
-      throw new RangeError(`calculateGain: unknown nonlinearity '${nonlinearity as string}'`);
   }
 }
 
-/** Fills with U(a, b). */
+/** Fills with U(a, b); a <= b (as PyTorch's uniform_, which refuses from > to). */
 export function uniform(t: Tensor, a = 0, b = 1): Tensor {
+  const op = 'nn.init.uniform';
+  checkNumber(a, op, 'a', 'a finite number', finite);
+  checkNumber(b, op, 'b', `a finite number >= a (${a})`, (v) => finite(v) && v >= a);
+  return fillUniform(t, a, b);
+}
+
+// The bounds of xavier and kaiming are Infinity only for a tensor with no elements (a fan of 0), which stays as it is.
+function fillUniform(t: Tensor, a: number, b: number): Tensor {
   noGrad(() => tidy(() => t.copyFrom(rand(t.shape, { dtype: t.dtype }).mul(b - a).add(a))));
   return t;
 }
 
-/** Fills with N(mean, std²). */
+/** Fills with N(mean, std²); std >= 0. */
 export function normal(t: Tensor, mean = 0, std = 1): Tensor {
+  const op = 'nn.init.normal';
+  checkNumber(mean, op, 'mean', 'a finite number', finite);
+  checkNumber(std, op, 'std', 'a non-negative finite number', (v) => finite(v) && v >= 0);
+  return fillNormal(t, mean, std);
+}
+
+function fillNormal(t: Tensor, mean: number, std: number): Tensor {
   noGrad(() => tidy(() => t.copyFrom(randn(t.shape, { dtype: t.dtype }).mul(std).add(mean))));
   return t;
 }
 
 export function constant(t: Tensor, value: number): Tensor {
+  checkNumber(value, 'nn.init.constant', 'value', 'a number');
   noGrad(() => t.fill(value));
   return t;
 }
@@ -58,14 +82,18 @@ export function ones(t: Tensor): Tensor {
 }
 
 export function xavierUniform(t: Tensor, gain = 1): Tensor {
+  const op = 'nn.init.xavierUniform';
+  checkNumber(gain, op, 'gain', 'a finite number', finite);
   const [fanIn, fanOut] = fans(t);
   const bound = gain * Math.sqrt(6 / (fanIn + fanOut));
-  return uniform(t, -bound, bound);
+  return fillUniform(t, -bound, bound);
 }
 
 export function xavierNormal(t: Tensor, gain = 1): Tensor {
+  const op = 'nn.init.xavierNormal';
+  checkNumber(gain, op, 'gain', 'a finite number', finite);
   const [fanIn, fanOut] = fans(t);
-  return normal(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
+  return fillNormal(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
 }
 
 export interface KaimingOptions {
@@ -75,17 +103,24 @@ export interface KaimingOptions {
   nonlinearity?: Nonlinearity;
 }
 
-export function kaimingUniform(t: Tensor, options: KaimingOptions = {}): Tensor {
+// The gain and the fan kaiming* divide by, from checked options.
+function kaiming(op: string, t: Tensor, options: KaimingOptions): [number, number] {
+  checkOptions(options, op, "{ mode: 'fanOut', nonlinearity: 'relu' }", ['a', 'mode', 'nonlinearity']);
+  const mode = checkChoice(options.mode ?? 'fanIn', op, 'mode', ['fanIn', 'fanOut']);
+  const g = gain(op, options.nonlinearity ?? 'leaky_relu', options.a ?? 0, 'a');
   const [fanIn, fanOut] = fans(t);
-  const gain = calculateGain(options.nonlinearity ?? 'leaky_relu', options.a ?? 0);
-  const bound = gain * Math.sqrt(3 / (options.mode === 'fanOut' ? fanOut : fanIn));
-  return uniform(t, -bound, bound);
+  return [g, mode === 'fanOut' ? fanOut : fanIn];
+}
+
+export function kaimingUniform(t: Tensor, options: KaimingOptions = {}): Tensor {
+  const [g, fan] = kaiming('nn.init.kaimingUniform', t, options);
+  const bound = g * Math.sqrt(3 / fan);
+  return fillUniform(t, -bound, bound);
 }
 
 export function kaimingNormal(t: Tensor, options: KaimingOptions = {}): Tensor {
-  const [fanIn, fanOut] = fans(t);
-  const gain = calculateGain(options.nonlinearity ?? 'leaky_relu', options.a ?? 0);
-  return normal(t, 0, gain / Math.sqrt(options.mode === 'fanOut' ? fanOut : fanIn));
+  const [g, fan] = kaiming('nn.init.kaimingNormal', t, options);
+  return fillNormal(t, 0, g / Math.sqrt(fan));
 }
 
 /** @internal fan in of a weight, for layer initialisation. */

@@ -1,6 +1,7 @@
 // Layers: each holds its parameters and calls nn.functional in forward().
 import { noGrad } from '../autograd.js';
 import { ones, zeros } from '../creation.js';
+import { checkBoolean, checkChoice, checkNumber, checkOptions, describe, plainArray } from '../errors.js';
 import { tidy } from '../memory.js';
 import { where } from '../ops.js';
 import type { DType, GeluOptions, Tensor } from '../tensor.js';
@@ -16,9 +17,36 @@ export interface LayerOptions {
 
 /** @internal */
 export function positiveInt(op: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
-    throw new RangeError(`${op}: ${name} must be a positive integer, got ${String(v)}`);
-  return v;
+  return checkNumber(v, op, name, 'a positive integer', (x) => Number.isInteger(x) && x >= 1);
+}
+
+/** @internal The options of a layer, checked: an object with only the `accepted` keys. */
+export function layerOptions<T extends LayerOptions>(op: string, options: T, accepted: readonly string[]): T {
+  return checkOptions(options, op, "{ dtype: 'float64' }", ['dtype', ...accepted]);
+}
+
+/** @internal The dtype of a layer's parameters (float32 by default). */
+export function layerDtype(op: string, options: LayerOptions): 'float32' | 'float64' {
+  return checkChoice(options.dtype ?? 'float32', op, 'dtype', ['float32', 'float64']);
+}
+
+/** @internal An optional boolean option, `fallback` when left out. */
+export function flag(op: string, name: string, v: unknown, fallback: boolean): boolean {
+  return v === undefined ? fallback : checkBoolean(v, op, name);
+}
+
+/**
+ * @internal Makes a layer's parameters; an allocation that fails names the
+ * layer, the shape and the bytes asked for, not only the factory that failed.
+ */
+export function allocate<T>(op: string, what: string, shape: readonly number[], dtype: 'float32' | 'float64', make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    if (!(e instanceof RangeError) || !/out of memory/.test(e.message)) throw e;
+    const bytes = shape.reduce((n, s) => n * s, dtype === 'float64' ? 8 : 4);
+    throw new RangeError(`${op}: cannot allocate ${what} of shape [${shape.join(', ')}] (${dtype}, ${bytes} bytes): ${e.message}`);
+  }
 }
 
 /** y = x·Wᵀ + b, with W of shape [outFeatures, inFeatures]; PyTorch's default initialisation. */
@@ -30,13 +58,18 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, options: LayerOptions & { bias?: boolean } = {}) {
     super();
-    this.inFeatures = positiveInt('Linear', 'inFeatures', inFeatures);
-    this.outFeatures = positiveInt('Linear', 'outFeatures', outFeatures);
-    const dtype = options.dtype ?? 'float32';
+    const op = 'Linear';
+    this.inFeatures = positiveInt(op, 'inFeatures', inFeatures);
+    this.outFeatures = positiveInt(op, 'outFeatures', outFeatures);
+    layerOptions(op, options, ['bias']);
+    const dtype = layerDtype(op, options);
+    const bias = flag(op, 'bias', options.bias, true);
     // kaiming_uniform(a=√5) gives U(±1/√inFeatures), as torch.nn.Linear.
-    this.weight = parameter(init.kaimingUniform(zeros([outFeatures, inFeatures], { dtype }), { a: Math.sqrt(5) }));
+    this.weight = allocate(op, 'the weight', [outFeatures, inFeatures], dtype, () =>
+      parameter(init.kaimingUniform(zeros([outFeatures, inFeatures], { dtype }), { a: Math.sqrt(5) })),
+    );
     const bound = 1 / Math.sqrt(inFeatures);
-    this.bias = options.bias === false ? null : parameter(init.uniform(zeros([outFeatures], { dtype }), -bound, bound));
+    this.bias = bias ? parameter(init.uniform(zeros([outFeatures], { dtype }), -bound, bound)) : null;
   }
 
   forward(x: Tensor): Tensor {
@@ -63,12 +96,8 @@ export class GELU extends Module {
 
   constructor(options: GeluOptions = {}) {
     super();
-    if (typeof options !== 'object' || options === null)
-      throw new TypeError(`GELU: options must be an object like { approximate: 'tanh' }, got ${String(options)}`);
-    const approximate = options.approximate ?? 'none';
-    if (approximate !== 'none' && approximate !== 'tanh')
-      throw new RangeError(`GELU: approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
-    this.approximate = approximate;
+    checkOptions(options, 'GELU', "{ approximate: 'tanh' }", ['approximate']);
+    this.approximate = checkChoice(options.approximate ?? 'none', 'GELU', 'approximate', ['none', 'tanh']);
   }
 
   forward(x: Tensor): Tensor {
@@ -101,8 +130,7 @@ export class SiLU extends Module {
 }
 
 function intArg(op: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${op}: ${name} must be an integer, got ${String(v)}`);
-  return v;
+  return checkNumber(v, op, name, 'an integer', Number.isInteger);
 }
 
 /** softmax along `dim` (negative dims count from the end). */
@@ -146,9 +174,7 @@ export class Dropout extends Module {
   readonly p: number;
   constructor(p = 0.5) {
     super();
-    if (typeof p !== 'number' || !(p >= 0 && p <= 1))
-      throw new RangeError(`Dropout: p must be a probability in [0, 1], got ${String(p)}`);
-    this.p = p;
+    this.p = checkNumber(p, 'Dropout', 'p', 'a probability in [0, 1]', (v) => v >= 0 && v <= 1);
   }
   forward(x: Tensor): Tensor {
     return F.dropout(x, this.p, this.training);
@@ -177,18 +203,19 @@ export class LayerNorm extends Module {
 
   constructor(normalizedShape: number | readonly number[], options: LayerNormOptions = {}) {
     super();
-    const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+    const op = 'LayerNorm';
+    const shape = typeof normalizedShape === 'number' ? [normalizedShape] : plainArray(normalizedShape);
     if (!Array.isArray(shape) || shape.length === 0)
-      throw new TypeError(`LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${String(normalizedShape)}`);
-    shape.forEach((s, i) => positiveInt('LayerNorm', `normalizedShape[${i}]`, s));
+      throw new TypeError(`${op}: normalizedShape must be a positive integer or a non-empty array of them, got ${describe(normalizedShape)}`);
+    shape.forEach((s, i) => positiveInt(op, `normalizedShape[${i}]`, s));
     this.normalizedShape = Object.freeze([...shape]);
-    const eps = options.eps ?? 1e-5;
-    if (typeof eps !== 'number' || !(eps >= 0)) throw new RangeError(`LayerNorm: eps must be a non-negative number, got ${String(eps)}`);
-    this.eps = eps;
-    this.elementwiseAffine = options.elementwiseAffine ?? true;
-    const dtype = options.dtype ?? 'float32';
+    layerOptions(op, options, ['eps', 'elementwiseAffine', 'bias']);
+    this.eps = checkNumber(options.eps ?? 1e-5, op, 'eps', 'a non-negative number', (v) => v >= 0);
+    this.elementwiseAffine = flag(op, 'elementwiseAffine', options.elementwiseAffine, true);
+    const bias = flag(op, 'bias', options.bias, true);
+    const dtype = layerDtype(op, options);
     this.weight = this.elementwiseAffine ? parameter(ones(shape, { dtype })) : null;
-    this.bias = this.elementwiseAffine && options.bias !== false ? parameter(zeros(shape, { dtype })) : null;
+    this.bias = this.elementwiseAffine && bias ? parameter(zeros(shape, { dtype })) : null;
   }
 
   forward(x: Tensor): Tensor {
@@ -217,6 +244,8 @@ export class Embedding extends Module {
     super();
     this.numEmbeddings = positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     this.embeddingDim = positiveInt('Embedding', 'embeddingDim', embeddingDim);
+    layerOptions('Embedding', options, ['paddingIdx']);
+    const dtype = layerDtype('Embedding', options);
     const pad = options.paddingIdx ?? null;
     if (pad !== null) {
       intArg('Embedding', 'paddingIdx', pad);
@@ -224,7 +253,9 @@ export class Embedding extends Module {
         throw new RangeError(`Embedding: paddingIdx must be in [${-numEmbeddings}, ${numEmbeddings - 1}], got ${pad}`);
     }
     this.paddingIdx = pad === null ? null : pad < 0 ? pad + numEmbeddings : pad;
-    const weight = init.normal(zeros([numEmbeddings, embeddingDim], { dtype: options.dtype ?? 'float32' }));
+    const weight = allocate('Embedding', 'the weight', [numEmbeddings, embeddingDim], dtype, () =>
+      init.normal(zeros([numEmbeddings, embeddingDim], { dtype })),
+    );
     if (this.paddingIdx !== null) {
       const row = this.paddingIdx;
       noGrad(() => tidy(() => weight.narrow(0, row, 1).zero()));
@@ -274,25 +305,26 @@ export interface MLPOptions extends LayerOptions {
   dropout?: number;
 }
 
-function mlpLayers(sizes: readonly number[], options: MLPOptions): Module[] {
-  if (!Array.isArray(sizes) || sizes.length < 2)
-    throw new TypeError(`MLP: sizes must be an array of at least 2 layer widths, like [784, 256, 10], got ${String(sizes)}`);
+function mlpLayers(sizesArg: readonly number[], options: MLPOptions): Module[] {
+  const sizes = plainArray(sizesArg);
+  if (!Array.isArray(sizes))
+    throw new TypeError(`MLP: sizes must be an array of at least 2 layer widths, like [784, 256, 10], got ${describe(sizes)}`);
+  if (sizes.length < 2)
+    throw new RangeError(`MLP: sizes must be an array of at least 2 layer widths, like [784, 256, 10], got ${sizes.length}`);
   sizes.forEach((s, i) => positiveInt('MLP', `sizes[${i}]`, s));
-  const activation = options.activation ?? 'relu';
+  layerOptions('MLP', options, ['activation', 'dropout']);
+  const dtype = layerDtype('MLP', options);
   const makers: Record<Activation, () => Module> = {
     relu: () => new ReLU(),
     gelu: () => new GELU(),
     tanh: () => new Tanh(),
     silu: () => new SiLU(),
   };
-  if (!Object.hasOwn(makers, activation))
-    throw new RangeError(`MLP: activation must be 'relu', 'gelu', 'tanh' or 'silu', got '${String(activation)}'`);
-  const make = makers[activation];
-  const p = options.dropout ?? 0;
-  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new RangeError(`MLP: dropout must be a probability in [0, 1], got ${String(p)}`);
+  const make = makers[checkChoice(options.activation ?? 'relu', 'MLP', 'activation', ['relu', 'gelu', 'tanh', 'silu'])];
+  const p = checkNumber(options.dropout ?? 0, 'MLP', 'dropout', 'a probability in [0, 1]', (v) => v >= 0 && v <= 1);
   const layers: Module[] = [];
   for (let i = 0; i + 1 < sizes.length; i++) {
-    layers.push(new Linear(sizes[i] as number, sizes[i + 1] as number, { dtype: options.dtype }));
+    layers.push(new Linear(sizes[i] as number, sizes[i + 1] as number, { dtype }));
     if (i + 2 < sizes.length) {
       layers.push(make());
       if (p > 0) layers.push(new Dropout(p));

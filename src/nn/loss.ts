@@ -1,28 +1,28 @@
 // Losses as modules: each keeps its options and calls nn.functional in
 // forward(input, target). Class weights are buffers, so they are saved in
 // the state dict as in PyTorch.
+import { checkChoice, checkNumber, checkOptions, describe } from '../errors.js';
 import { Tensor, isTensor } from '../tensor.js';
 import * as F from './functional.js';
 import { buffer, Module } from './module.js';
 
+// The options of a loss module: reduction and the loss's own `accepted` keys (a misspelt one would keep its default).
+function lossOptions<T>(options: T, op: string, accepted: readonly string[] = []): T {
+  return checkOptions(options, op, "{ reduction: 'sum' }", ['reduction', ...accepted]);
+}
+
 function reductionArg(op: string, r: unknown): F.Reduction {
-  const value = r ?? 'mean';
-  if (value !== 'mean' && value !== 'sum' && value !== 'none')
-    throw new RangeError(`${op}: reduction must be 'mean', 'sum' or 'none', got ${typeof value === 'string' ? `'${value}'` : String(value)}`);
-  return value;
+  return checkChoice(r ?? 'mean', op, 'reduction', ['mean', 'sum', 'none']);
 }
 
 function optionalBuffer(op: string, name: string, t: unknown): Tensor | null {
   if (t === undefined || t === null) return null;
-  if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor or null, got ${String(t)}`);
+  if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor or null, got ${describe(t)}`);
   return buffer(t);
 }
 
-function optionsArg<T>(op: string, options: T | undefined): T {
-  if (options === undefined) return {} as T;
-  if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw new TypeError(`${op}: options must be an object, got ${String(options)}`);
-  return options;
+function ignoreIndexArg(op: string, v: unknown): number {
+  return checkNumber(v ?? -100, op, 'ignoreIndex', 'an integer', Number.isInteger);
 }
 
 /** The shared part of every loss: the reduction. */
@@ -45,15 +45,11 @@ export class CrossEntropyLoss extends Loss {
   readonly labelSmoothing: number;
 
   constructor(options: F.CrossEntropyOptions = {}) {
-    const o = optionsArg('CrossEntropyLoss', options);
+    const o = lossOptions(options, 'CrossEntropyLoss', ['weight', 'ignoreIndex', 'labelSmoothing']);
     super(o);
     this.weight = optionalBuffer('CrossEntropyLoss', 'weight', o.weight);
-    this.ignoreIndex = o.ignoreIndex ?? -100;
-    if (!Number.isInteger(this.ignoreIndex))
-      throw new TypeError(`CrossEntropyLoss: ignoreIndex must be an integer, got ${String(o.ignoreIndex)}`);
-    this.labelSmoothing = o.labelSmoothing ?? 0;
-    if (typeof this.labelSmoothing !== 'number' || !(this.labelSmoothing >= 0 && this.labelSmoothing <= 1))
-      throw new RangeError(`CrossEntropyLoss: labelSmoothing must be in [0, 1], got ${String(o.labelSmoothing)}`);
+    this.ignoreIndex = ignoreIndexArg('CrossEntropyLoss', o.ignoreIndex);
+    this.labelSmoothing = checkNumber(o.labelSmoothing ?? 0, 'CrossEntropyLoss', 'labelSmoothing', 'in [0, 1]', (v) => v >= 0 && v <= 1);
   }
 
   forward(input: Tensor, target: Tensor): Tensor {
@@ -69,12 +65,10 @@ export class NLLLoss extends Loss {
   readonly ignoreIndex: number;
 
   constructor(options: F.NllLossOptions = {}) {
-    const o = optionsArg('NLLLoss', options);
+    const o = lossOptions(options, 'NLLLoss', ['weight', 'ignoreIndex']);
     super(o);
     this.weight = optionalBuffer('NLLLoss', 'weight', o.weight);
-    this.ignoreIndex = o.ignoreIndex ?? -100;
-    if (!Number.isInteger(this.ignoreIndex))
-      throw new TypeError(`NLLLoss: ignoreIndex must be an integer, got ${String(o.ignoreIndex)}`);
+    this.ignoreIndex = ignoreIndexArg('NLLLoss', o.ignoreIndex);
   }
 
   forward(input: Tensor, target: Tensor): Tensor {
@@ -85,7 +79,7 @@ export class NLLLoss extends Loss {
 /** Mean (or sum) of squared differences. */
 export class MSELoss extends Loss {
   constructor(options: F.LossOptions = {}) {
-    super(optionsArg('MSELoss', options));
+    super(lossOptions(options, 'MSELoss'));
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return F.mseLoss(input, target, { reduction: this.reduction });
@@ -95,7 +89,7 @@ export class MSELoss extends Loss {
 /** Mean (or sum) of absolute differences. */
 export class L1Loss extends Loss {
   constructor(options: F.LossOptions = {}) {
-    super(optionsArg('L1Loss', options));
+    super(lossOptions(options, 'L1Loss'));
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return F.l1Loss(input, target, { reduction: this.reduction });
@@ -106,11 +100,9 @@ export class L1Loss extends Loss {
 export class HuberLoss extends Loss {
   readonly delta: number;
   constructor(options: F.HuberLossOptions = {}) {
-    const o = optionsArg('HuberLoss', options);
+    const o = lossOptions(options, 'HuberLoss', ['delta']);
     super(o);
-    this.delta = o.delta ?? 1;
-    if (typeof this.delta !== 'number' || !(this.delta > 0))
-      throw new RangeError(`HuberLoss: delta must be a positive number, got ${String(o.delta)}`);
+    this.delta = checkNumber(o.delta ?? 1, 'HuberLoss', 'delta', 'a positive number', (v) => v > 0);
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return F.huberLoss(input, target, { delta: this.delta, reduction: this.reduction });
@@ -121,7 +113,7 @@ export class HuberLoss extends Loss {
 export class BCELoss extends Loss {
   weight: Tensor | null;
   constructor(options: F.BinaryCrossEntropyOptions = {}) {
-    const o = optionsArg('BCELoss', options);
+    const o = lossOptions(options, 'BCELoss', ['weight']);
     super(o);
     this.weight = optionalBuffer('BCELoss', 'weight', o.weight);
   }
@@ -135,7 +127,7 @@ export class BCEWithLogitsLoss extends Loss {
   weight: Tensor | null;
   posWeight: Tensor | null;
   constructor(options: F.BinaryCrossEntropyWithLogitsOptions = {}) {
-    const o = optionsArg('BCEWithLogitsLoss', options);
+    const o = lossOptions(options, 'BCEWithLogitsLoss', ['weight', 'posWeight']);
     super(o);
     this.weight = optionalBuffer('BCEWithLogitsLoss', 'weight', o.weight);
     this.posWeight = optionalBuffer('BCEWithLogitsLoss', 'posWeight', o.posWeight);

@@ -5,7 +5,7 @@
 // a property pointing back to an ancestor (a parent reference, or a module
 // holding itself) is not followed, so every walk ends.
 import { noGrad } from '../autograd.js';
-import { TapegradError, checkOptions } from '../errors.js';
+import { TapegradError, checkBoolean, checkOptions, describe } from '../errors.js';
 import { ownValue } from '../keys.js';
 import { untrack } from '../scope.js';
 import { checkNotInUse, Tensor, type DType, isTensor } from '../tensor.js';
@@ -142,8 +142,8 @@ export abstract class Module {
    */
   loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
     if (state === null || typeof state !== 'object') throw new TypeError('loadStateDict: expected an object of tensors');
-    checkOptions(options, 'loadStateDict', '{ strict: false }');
-    const strict = options.strict ?? true;
+    checkOptions(options, 'loadStateDict', '{ strict: false }', ['strict']);
+    const strict = options.strict === undefined ? true : checkBoolean(options.strict, 'loadStateDict', 'strict');
     const own = this.stateDict();
     // Own keys only, on both sides: 'constructor' or 'toString' in a file is unexpected, and an
     // inherited property does not stand in for a missing key.
@@ -194,7 +194,7 @@ export abstract class Module {
   to(dtype: DType): this {
     const op = `${this.constructor.name}.to`;
     if (dtype !== 'float32' && dtype !== 'float64')
-      throw new TypeError(`${op}: dtype must be 'float32' or 'float64', got ${String(dtype)}`);
+      throw new TypeError(`${op}: dtype must be 'float32' or 'float64', got ${describe(dtype)}`);
     // Every tensor to convert is found and checked before any slot changes
     // (the old ones are freed at the end, which fails for one in use).
     const slots: [Slot, Tensor][] = [];

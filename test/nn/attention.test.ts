@@ -202,6 +202,10 @@ describe('scaledDotProductAttention errors', () => {
       new RangeError('scaledDotProductAttention: the query and key have an empty last dim (E = 0, query shape [2, 0]), so the default scale 1/sqrt(E) is undefined; pass scale'),
     );
     expect(() => sdpa(q, [1, 2] as unknown as Tensor, v)).toThrow(TypeError);
+    expect(() => sdpa(q, k, v, { is_causal: true } as never)).toThrow(
+      new TypeError("scaledDotProductAttention: unknown option 'is_causal'; the options are attnMask, isCausal, scale"),
+    );
+    expect(() => sdpa(q, k, v, 'causal' as never)).toThrow(/^scaledDotProductAttention: options must be an object like \{ isCausal: true \}, got 'causal'$/);
   });
 });
 
@@ -275,6 +279,37 @@ describe('MultiheadAttention', () => {
     expect(() => m.forward(x, x, x, { attnMask: tg.zeros([2, 2]) })).toThrow(/attnMask must be \[3, 3\] or \[4, 3, 3\]/);
     expect(() => m.forward(x, x, x, { keyPaddingMask: tg.zeros([3, 2], { dtype: 'int32' }) })).toThrow(/keyPaddingMask must be \[2, 3\]/);
     expect(() => new nn.TransformerEncoderLayer(4, 2, { activation: 'tanh' as 'relu' })).toThrow(RangeError);
+  });
+
+  it('refuses options it would misread: unknown keys, strings for booleans and numbers', () => {
+    const m = new nn.MultiheadAttention(4, 2);
+    const x = tg.zeros([3, 2, 4]);
+    // needWeights: 'false' was truthy (weights computed); need_weights was ignored.
+    expect(() => m.forward(x, x, x, { needWeights: 'false' as never })).toThrow(new TypeError("MultiheadAttention: needWeights must be a boolean, got 'false'"));
+    expect(() => m.forward(x, x, x, { need_weights: false } as never)).toThrow(
+      new TypeError("MultiheadAttention: unknown option 'need_weights'; the options are attnMask, keyPaddingMask, needWeights, averageAttnWeights, isCausal"),
+    );
+    expect(() => m.forward(x, x, x, { isCausal: 1 as never })).toThrow(new TypeError('MultiheadAttention: isCausal must be a boolean, got 1'));
+    expect(() => m.forward(x, x, x, 5 as never)).toThrow(/^MultiheadAttention: options must be an object like .*, got 5$/);
+    expect(() => m.forward(x, 5 as never, x)).toThrow(new TypeError('MultiheadAttention: key must be a Tensor, got 5'));
+    expect(() => new nn.MultiheadAttention(4, 2, { batch_first: true } as never)).toThrow(
+      new TypeError("MultiheadAttention: unknown option 'batch_first'; the options are dtype, bias, batchFirst, kdim, vdim, dropout"),
+    );
+    expect(() => new nn.MultiheadAttention(4, 2, { batchFirst: 'yes' as never })).toThrow(new TypeError("MultiheadAttention: batchFirst must be a boolean, got 'yes'"));
+    expect(() => new nn.MultiheadAttention(4, 2, { dropout: '0.1' as never })).toThrow(
+      new TypeError("MultiheadAttention: dropout must be a probability in [0, 1], got '0.1'"),
+    );
+    expect(() => new nn.TransformerEncoderLayer(4, 2, { norm_first: true } as never)).toThrow(/^TransformerEncoderLayer: unknown option 'norm_first'/);
+    expect(() => new nn.TransformerEncoderLayer(4, 2, { normFirst: 'true' as never })).toThrow(new TypeError("TransformerEncoderLayer: normFirst must be a boolean, got 'true'"));
+    expect(() => new nn.TransformerEncoderLayer(4, 2, { layerNormEps: '1e-5' as never })).toThrow(
+      new TypeError("TransformerEncoderLayer: layerNormEps must be a non-negative number, got '1e-5'"),
+    );
+    expect(() => new nn.TransformerEncoderLayer(4, 2, { activation: 5 as never })).toThrow(new TypeError("TransformerEncoderLayer: activation must be 'relu' or 'gelu', got 5"));
+    const layer = new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 });
+    expect(() => layer.forward(x, { src_mask: null } as never)).toThrow(
+      new TypeError("TransformerEncoderLayer: unknown option 'src_mask'; the options are srcMask, srcKeyPaddingMask, isCausal"),
+    );
+    expect(() => layer.forward('x' as never)).toThrow(new TypeError("TransformerEncoderLayer: src must be a Tensor, got 'x'"));
   });
 });
 

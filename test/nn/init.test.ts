@@ -20,7 +20,36 @@ describe('nn.init', () => {
     expect(init.calculateGain('leaky_relu')).toBe(Math.sqrt(2 / (1 + 0.01 ** 2)));
     expect(init.calculateGain('leaky_relu', 0.2)).toBe(Math.sqrt(2 / 1.04));
     expect(init.calculateGain('selu')).toBe(0.75);
-    expect(() => init.calculateGain('swish' as never)).toThrow(/unknown nonlinearity 'swish'/);
+    expect(() => init.calculateGain('swish' as never)).toThrow(
+      new RangeError("nn.init.calculateGain: nonlinearity must be 'linear', 'sigmoid', 'tanh', 'relu', 'leaky_relu' or 'selu', got 'swish'"),
+    );
+    expect(() => init.calculateGain('leaky_relu', '0.2' as never)).toThrow(new TypeError("nn.init.calculateGain: param must be a finite number, got '0.2'"));
+  });
+
+  it('refuses arguments it would misuse: unknown modes and nonlinearities, a > b, std < 0, wrong types', () => {
+    const w = tg.zeros([3, 4]);
+    expect(() => init.kaimingUniform(w, { mode: 'x' as never })).toThrow(
+      new RangeError("nn.init.kaimingUniform: mode must be 'fanIn' or 'fanOut', got 'x'"),
+    );
+    expect(() => init.kaimingNormal(w, { mode: 'fan_out' as never })).toThrow(/^nn.init.kaimingNormal: mode must be 'fanIn' or 'fanOut', got 'fan_out'$/);
+    expect(() => init.kaimingUniform(w, { nonlinearity: 'x' as never })).toThrow(/^nn.init.kaimingUniform: nonlinearity must be .*, got 'x'$/);
+    expect(() => init.kaimingNormal(w, { nonlinearity: 'gelu' as never })).toThrow(RangeError);
+    expect(() => init.kaimingUniform(w, { a: '1' as never })).toThrow(new TypeError("nn.init.kaimingUniform: a must be a finite number, got '1'"));
+    expect(() => init.kaimingUniform(w, { fan: 'fanOut' } as never)).toThrow(
+      new TypeError("nn.init.kaimingUniform: unknown option 'fan'; the options are a, mode, nonlinearity"),
+    );
+    expect(() => init.kaimingUniform(w, 'fanOut' as never)).toThrow(/^nn.init.kaimingUniform: options must be an object like .*, got 'fanOut'$/);
+    expect(() => init.uniform(w, 1, 0)).toThrow(new RangeError('nn.init.uniform: b must be a finite number >= a (1), got 0'));
+    expect(() => init.uniform(w, 0, Infinity)).toThrow(RangeError);
+    expect(() => init.uniform(w, '0' as never, 1)).toThrow(new TypeError("nn.init.uniform: a must be a finite number, got '0'"));
+    expect(() => init.normal(w, 0, -1)).toThrow(new RangeError('nn.init.normal: std must be a non-negative finite number, got -1'));
+    expect(() => init.normal(w, NaN, 1)).toThrow(new RangeError('nn.init.normal: mean must be a finite number, got NaN'));
+    expect(() => init.constant(w, '1' as never)).toThrow(new TypeError("nn.init.constant: value must be a number, got '1'"));
+    expect(() => init.xavierUniform(w, '2' as never)).toThrow(new TypeError("nn.init.xavierUniform: gain must be a finite number, got '2'"));
+    // Nothing was written on the way.
+    expect([...w.data()].every((v) => v === 0)).toBe(true);
+    // uniform(t, a, a) is a constant fill, as PyTorch allows from == to.
+    expect([...init.uniform(w, 2, 2).data()].every((v) => v === 2)).toBe(true);
   });
 
   it('uniform and normal fill in place with the asked distribution', () => {

@@ -71,6 +71,9 @@ describe('activation layers', () => {
     expectClose(new nn.GELU({ approximate: 'tanh' }).forward(t).toArray(), [0.8411919906082768, -0.15428599017485606, 0], 1e-14);
     expect(() => new nn.GELU({ approximate: 'fast' as 'tanh' })).toThrow(RangeError);
     expect(() => new nn.GELU({ approximate: 'fast' as 'tanh' })).toThrow("GELU: approximate must be 'none' or 'tanh', got 'fast'");
+    expect(() => new nn.GELU('tanh' as never)).toThrow(new TypeError("GELU: options must be an object like { approximate: 'tanh' }, got 'tanh'"));
+    expect(() => new nn.GELU({ approximation: 'tanh' } as never)).toThrow(new TypeError("GELU: unknown option 'approximation'; the options are approximate"));
+    expect(() => new nn.GELU({ approximate: true as never })).toThrow(new TypeError("GELU: approximate must be 'none' or 'tanh', got true"));
   });
 
   it('Softmax and LogSoftmax along a dim, negative dims included', () => {
@@ -79,7 +82,8 @@ describe('activation layers', () => {
     expectClose(new nn.Softmax(-1).forward(t).toArray(), [[1 / 6, 2 / 6, 3 / 6], [1 / 3, 1 / 3, 1 / 3]], 1e-15);
     expectClose(new nn.Softmax(0).forward(t).toArray(), [[0.5, 2 / 3, 3 / 4], [0.5, 1 / 3, 1 / 4]], 1e-15);
     expectClose(new nn.LogSoftmax(1).forward(t).toArray(), [[1 / 6, 2 / 6, 3 / 6].map(Math.log), [1, 1, 1].map(() => -Math.log(3))], 1e-14);
-    expect(() => new nn.Softmax(0.5)).toThrow(TypeError);
+    expect(() => new nn.Softmax(0.5)).toThrow(new RangeError('Softmax: dim must be an integer, got 0.5'));
+    expect(() => new nn.Softmax('1' as never)).toThrow(new TypeError("Softmax: dim must be an integer, got '1'"));
     expect(() => new nn.Softmax(3).forward(t)).toThrow(RangeError);
   });
 
@@ -153,6 +157,7 @@ describe('Dropout', () => {
     expect(() => new nn.Dropout(1.5)).toThrow(RangeError);
     expect(() => new nn.Dropout(-0.1)).toThrow('Dropout: p must be a probability in [0, 1], got -0.1');
     expect(() => new nn.Dropout(NaN)).toThrow(RangeError);
+    expect(() => new nn.Dropout('0.5' as never)).toThrow(new TypeError("Dropout: p must be a probability in [0, 1], got '0.5'"));
   });
 });
 
@@ -197,6 +202,14 @@ describe('LayerNorm', () => {
     expect(() => new nn.LayerNorm([])).toThrow(TypeError);
     expect(() => new nn.LayerNorm(3, { eps: -1 })).toThrow(RangeError);
     expect(() => new nn.LayerNorm(3).forward(tg.ones([2, 4]))).toThrow(/layerNorm/);
+    expect(() => new nn.LayerNorm(3, { eps: '1e-5' as never })).toThrow(new TypeError("LayerNorm: eps must be a non-negative number, got '1e-5'"));
+    expect(() => new nn.LayerNorm(3, { elementwiseAffine: 'no' as never })).toThrow(new TypeError("LayerNorm: elementwiseAffine must be a boolean, got 'no'"));
+    expect(() => new nn.LayerNorm(3, { bias: 0 as never })).toThrow(new TypeError('LayerNorm: bias must be a boolean, got 0'));
+    expect(() => new nn.LayerNorm(3, { epsilon: 1e-6 } as never)).toThrow(
+      new TypeError("LayerNorm: unknown option 'epsilon'; the options are dtype, eps, elementwiseAffine, bias"),
+    );
+    // A Proxy of an array is an array.
+    expect(new nn.LayerNorm(new Proxy([2, 3], {})).normalizedShape).toEqual([2, 3]);
   });
 });
 
@@ -237,6 +250,16 @@ describe('Embedding', () => {
     expect(() => new nn.Embedding(5, 3, { paddingIdx: 5 })).toThrow('Embedding: paddingIdx must be in [-5, 4], got 5');
   });
 
+  it('refuses arguments of the wrong type with a TypeError that shows what came', () => {
+    expect(() => new nn.Embedding('5' as never, 3)).toThrow(new TypeError("Embedding: numEmbeddings must be a positive integer, got '5'"));
+    expect(() => new nn.Embedding(5, 0)).toThrow(new RangeError('Embedding: embeddingDim must be a positive integer, got 0'));
+    expect(() => new nn.Embedding(5, 3, { paddingIdx: '1' as never })).toThrow(new TypeError("Embedding: paddingIdx must be an integer, got '1'"));
+    expect(() => new nn.Embedding(5, 3, { padding_idx: 1 } as never)).toThrow(
+      new TypeError("Embedding: unknown option 'padding_idx'; the options are dtype, paddingIdx"),
+    );
+    expect(() => new nn.Embedding(5, 3, { dtype: 'int32' as never })).toThrow(new RangeError("Embedding: dtype must be 'float32' or 'float64', got 'int32'"));
+  });
+
   it('gradcheck through the weight', () => {
     const e = new nn.Embedding(5, 3, { dtype: 'float64' });
     gradcheckModule(e, tg.tensor([[0, 4, 4], [2, 1, 0]], { dtype: 'int32' }));
@@ -252,7 +275,7 @@ describe('Flatten', () => {
     expect(new nn.Flatten(-2).forward(x).shape).toEqual([2, 3, 20]);
     const t = f64([[[1, 2], [3, 4]]]);
     expect(new nn.Flatten().forward(t).toArray()).toEqual([[1, 2, 3, 4]]);
-    expect(() => new nn.Flatten(1.5)).toThrow(TypeError);
+    expect(() => new nn.Flatten(1.5)).toThrow(RangeError);
   });
 });
 
@@ -279,6 +302,25 @@ describe('Linear', () => {
     setTo(l.bias!, f64([0.5, -0.5]));
     expect(l.forward(f64([[1, 1, 1], [0, 2, -1]])).toArray()).toEqual([[6.5, -0.5], [1.5, -1.5]]);
     gradcheckModule(l, leaf([4, 3], 1));
+  });
+
+  it('refuses options it would misread, and names itself when its weight cannot be allocated', () => {
+    expect(() => new nn.Linear('3' as never, 2)).toThrow(new TypeError("Linear: inFeatures must be a positive integer, got '3'"));
+    // bias: 'no' would have made a bias (truthy), as would 0.
+    expect(() => new nn.Linear(3, 2, { bias: 'no' as never })).toThrow(new TypeError("Linear: bias must be a boolean, got 'no'"));
+    expect(() => new nn.Linear(3, 2, { bias: 0 as never })).toThrow(TypeError);
+    expect(() => new nn.Linear(3, 2, { useBias: false } as never)).toThrow(new TypeError("Linear: unknown option 'useBias'; the options are dtype, bias"));
+    expect(() => new nn.Linear(3, 2, { dtype: 'float16' as never })).toThrow(new RangeError("Linear: dtype must be 'float32' or 'float64', got 'float16'"));
+    expect(() => new nn.Linear(3, 2, false as never)).toThrow(/^Linear: options must be an object like .*, got false$/);
+    // 2^48 float32 elements: 1 PiB, more than any address space gives.
+    const n = 2 ** 24;
+    expect(() => new nn.Linear(n, n)).toThrow(RangeError);
+    expect(() => new nn.Linear(n, n)).toThrow(
+      /^Linear: cannot allocate the weight of shape \[16777216, 16777216\] \(float32, 1125899906842624 bytes\): .*out of memory/,
+    );
+    expect(() => new nn.Embedding(n, n, { dtype: 'float64' })).toThrow(
+      /^Embedding: cannot allocate the weight of shape \[16777216, 16777216\] \(float64, 2251799813685248 bytes\): .*out of memory/,
+    );
   });
 });
 
@@ -343,12 +385,18 @@ describe('MLP', () => {
   });
 
   it('rejects bad sizes, activations and dropout', () => {
-    expect(() => new nn.MLP([4])).toThrow(TypeError);
+    expect(() => new nn.MLP([4])).toThrow(new RangeError('MLP: sizes must be an array of at least 2 layer widths, like [784, 256, 10], got 1'));
     expect(() => new nn.MLP([4, 0, 2])).toThrow('MLP: sizes[1] must be a positive integer, got 0');
     expect(() => new nn.MLP([4, 2], { activation: 'softmax' as 'relu' })).toThrow(
       "MLP: activation must be 'relu', 'gelu', 'tanh' or 'silu', got 'softmax'",
     );
     expect(() => new nn.MLP([4, 2], { dropout: 2 })).toThrow(RangeError);
+    expect(() => new nn.MLP([4, 2], { dropout: '0.1' as never })).toThrow(new TypeError("MLP: dropout must be a probability in [0, 1], got '0.1'"));
+    expect(() => new nn.MLP('4,2' as never)).toThrow(/^MLP: sizes must be an array of at least 2 layer widths, like \[784, 256, 10\], got '4,2'$/);
+    expect(() => new nn.MLP([4, 2], { activations: 'gelu' } as never)).toThrow(
+      new TypeError("MLP: unknown option 'activations'; the options are dtype, activation, dropout"),
+    );
+    expect(new nn.MLP(new Proxy([4, 3, 2], {})).length).toBe(3);
   });
 });
 

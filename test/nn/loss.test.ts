@@ -59,7 +59,8 @@ describe('CrossEntropyLoss', () => {
       "CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got 'avg'",
     );
     expect(() => new nn.CrossEntropyLoss({ labelSmoothing: 1.5 })).toThrow(RangeError);
-    expect(() => new nn.CrossEntropyLoss({ ignoreIndex: 0.5 })).toThrow(TypeError);
+    expect(() => new nn.CrossEntropyLoss({ ignoreIndex: 0.5 })).toThrow(new RangeError('CrossEntropyLoss: ignoreIndex must be an integer, got 0.5'));
+    expect(() => new nn.CrossEntropyLoss({ ignoreIndex: '1' as never })).toThrow(new TypeError("CrossEntropyLoss: ignoreIndex must be an integer, got '1'"));
     expect(() => new nn.CrossEntropyLoss({ weight: [1, 2] as unknown as tg.Tensor })).toThrow(TypeError);
     expect(() => new nn.CrossEntropyLoss().forward(logits, i32([3, 0]))).toThrow(RangeError);
   });
@@ -103,9 +104,24 @@ describe('MSELoss, L1Loss and HuberLoss', () => {
 
   it('reject bad options and shapes', () => {
     expect(() => new nn.MSELoss({ reduction: 'max' as 'sum' })).toThrow("MSELoss: reduction must be 'mean', 'sum' or 'none', got 'max'");
-    expect(() => new nn.L1Loss(3 as unknown as object)).toThrow('L1Loss: options must be an object, got 3');
+    expect(() => new nn.L1Loss(3 as unknown as object)).toThrow(new TypeError("L1Loss: options must be an object like { reduction: 'sum' }, got 3"));
     expect(() => new nn.HuberLoss({ delta: 0 })).toThrow('HuberLoss: delta must be a positive number, got 0');
     expect(() => new nn.MSELoss().forward(x, f64([1, 2]))).toThrow(RangeError);
+    expect(() => new nn.HuberLoss({ delta: '1' as never })).toThrow(new TypeError("HuberLoss: delta must be a positive number, got '1'"));
+    expect(() => new nn.MSELoss({ reduction: 0 as never })).toThrow(new TypeError("MSELoss: reduction must be 'mean', 'sum' or 'none', got 0"));
+  });
+
+  it('refuse options they would ignore: unknown keys, and a string in place of the options object', () => {
+    expect(() => new nn.MSELoss({ reduce: 'sum' } as never)).toThrow(new TypeError("MSELoss: unknown option 'reduce'; the options are reduction"));
+    expect(() => new nn.CrossEntropyLoss({ ignore_index: 0 } as never)).toThrow(
+      new TypeError("CrossEntropyLoss: unknown option 'ignore_index'; the options are reduction, weight, ignoreIndex, labelSmoothing"),
+    );
+    expect(() => new nn.BCEWithLogitsLoss({ pos_weight: f64([2]) } as never)).toThrow(/^BCEWithLogitsLoss: unknown option 'pos_weight'/);
+    // The functional forms gave the mean for these.
+    expect(() => F.mseLoss(x, x, 'sum' as never)).toThrow(new TypeError("mseLoss: options must be an object like { reduction: 'sum' }, got 'sum'"));
+    expect(() => F.l1Loss(x, x, { reductions: 'sum' } as never)).toThrow(new TypeError("l1Loss: unknown option 'reductions'; the options are reduction"));
+    expect(() => F.crossEntropy(f64([[1, 2]]), i32([0]), { label_smoothing: 0.1 } as never)).toThrow(/^crossEntropy: unknown option 'label_smoothing'/);
+    expect(() => F.huberLoss(x, x, { beta: 2 } as never)).toThrow(/^huberLoss: unknown option 'beta'; the options are reduction, delta$/);
   });
 });
 

@@ -189,7 +189,7 @@ describe('nn.Module', () => {
     expect(t.emb.weight.grad!.dtype).toBe('float64');
     t.to('float32');
     expect(t.emb.weight.dtype).toBe('float32');
-    expect(() => t.to('int32')).toThrow(/Tied.to: dtype must be 'float32' or 'float64', got int32/);
+    expect(() => t.to('int32')).toThrow(/Tied.to: dtype must be 'float32' or 'float64', got 'int32'/);
   });
 
   it('to() that fails on one tensor (a disposed one) changes none', () => {

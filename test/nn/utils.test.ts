@@ -133,6 +133,26 @@ describe('clipGradNorm', () => {
     expect(() => clipGradNorm(5 as unknown as tg.Tensor[], 1)).toThrow(/params must be a Tensor or an iterable of Tensors/);
     expect(() => clipGradNorm([a, 3 as unknown as tg.Tensor], 1)).toThrow(/parameter 1 is not a Tensor/);
   });
+
+  it('refuses options it would ignore: a number (PyTorch\'s positional norm_type), unknown keys, wrong types', () => {
+    const a = withGrad([3, 4]);
+    expect(() => clipGradNorm([a], 1, Infinity as never)).toThrow(
+      new TypeError('clipGradNorm: options must be an object like { normType: Infinity }, got Infinity'),
+    );
+    expect(() => clipGradNorm([a], 1, { norm_type: 1 } as never)).toThrow(
+      new TypeError("clipGradNorm: unknown option 'norm_type'; the options are normType, errorIfNonfinite"),
+    );
+    expect(() => clipGradNorm([a], 1, { normType: '1' as never })).toThrow(
+      new TypeError("clipGradNorm: normType must be a positive number or Infinity, got '1'"),
+    );
+    expect(() => clipGradNorm([a], '1' as never)).toThrow(new TypeError("clipGradNorm: maxNorm must be a non-negative number, got '1'"));
+    expect(() => clipGradNorm([a], 1, { errorIfNonfinite: 'yes' as never })).toThrow(
+      new TypeError("clipGradNorm: errorIfNonfinite must be a boolean, got 'yes'"),
+    );
+    expect(() => tg.nn.utils.clipGradValue([a], '1' as never)).toThrow(new TypeError("clipGradValue: clipValue must be a non-negative number, got '1'"));
+    // Nothing was clipped on the way.
+    expectClose(gradOf(a), [3, 4]);
+  });
 });
 
 describe('clipGradValue', () => {

@@ -146,6 +146,33 @@ describe('safetensors names that Object.prototype has', () => {
   });
 });
 
+describe('safetensors refuses arguments it would misread', () => {
+  it('serialize, save and saveSync take an object or a Map of tensors, and options with metadata only', async () => {
+    const t = tg.tensor([1, 2]);
+    for (const bad of [5, 'ab', null, [t], t]) {
+      const shown = bad === null ? 'null' : bad === 5 ? '5' : bad === 'ab' ? "'ab'" : Array.isArray(bad) ? 'an array' : 'a Tensor';
+      const message = `tensors must be an object or a Map of named tensors (as model.stateDict() returns), got ${shown}`;
+      expect(() => tg.serialize(bad as never)).toThrow(new TypeError(`serialize: ${message}`));
+      expect(() => tg.saveSync(bad as never, path.join(dir, 'bad.safetensors'))).toThrow(new TypeError(`saveSync: ${message}`));
+      await expect(tg.save(bad as never, path.join(dir, 'bad.safetensors'))).rejects.toThrow(new TypeError(`save: ${message}`));
+    }
+    expect(() => tg.serialize({ t }, 5 as never)).toThrow(/^serialize: options must be an object like .*, got 5$/);
+    expect(() => tg.serialize({ t }, { meta: { a: 'b' } } as never)).toThrow(
+      new TypeError("serialize: unknown option 'meta'; the options are metadata"),
+    );
+    expect(() => tg.serialize({ t }, { metadata: { a: 1 } } as never)).toThrow(new TypeError("serialize: metadata 'a' must be a string, got 1"));
+  });
+
+  it('paths are strings: a number would be read as a file descriptor', async () => {
+    const t = tg.tensor([1, 2]);
+    expect(() => tg.loadSync(0 as never)).toThrow(new TypeError('loadSync: path must be a string, got 0'));
+    await expect(tg.load(0 as never)).rejects.toThrow(new TypeError('load: path must be a string, got 0'));
+    expect(() => tg.saveSync({ t }, 5 as never)).toThrow(new TypeError('saveSync: path must be a string, got 5'));
+    await expect(tg.save({ t }, 5 as never)).rejects.toThrow(new TypeError('save: path must be a string, got 5'));
+    expect(() => tg.deserialize('abc' as never)).toThrow(new TypeError("deserialize: expected a Buffer or Uint8Array, got 'abc'"));
+  });
+});
+
 describe('safetensors rejects malformed files', () => {
   const good = () => ref.write([{ name: 'x', dtype: 'F32', shape: [2], bytes: bytesOf(new Float32Array([1, 2])) }]);
   const withHeader = (header: string, data = new Uint8Array(8)) => {

@@ -3,7 +3,7 @@
 // Reading validates like the reference implementation: untrusted files give
 // errors, never over-reads or wrong tensors.
 import { promises as fsp, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { TapegradError } from '../errors.js';
+import { TapegradError, checkOptions, describe } from '../errors.js';
 import { tensor } from '../creation.js';
 import { Tensor, type DType, isTensor } from '../tensor.js';
 import { JsonError, parseJsonStrict } from './json.js';
@@ -58,7 +58,7 @@ export function deserialize(bytes: Uint8Array): SafetensorsContents {
 }
 
 function decode(bytes: Uint8Array, op: string): SafetensorsContents {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${op}: expected a Buffer or Uint8Array`);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${op}: expected a Buffer or Uint8Array, got ${describe(bytes)}`);
   if (bytes.length < 8) fail(op, `the file has ${bytes.length} bytes, too few for the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
@@ -187,7 +187,12 @@ export function serialize(tensors: Record<string, Tensor> | Map<string, Tensor>,
 
 // Returns a Buffer (a Uint8Array) so fs writes it without a copy.
 function encode(tensors: Record<string, Tensor> | Map<string, Tensor>, options: SaveOptions, op: string): Buffer {
-  const pairs = tensors instanceof Map ? [...tensors] : Object.entries(tensors ?? fail(op, 'expected an object of tensors'));
+  // A number or a string has no entries (or one per character), an array has names '0', '1', ...: each would write
+  // a file other than the one meant, silently.
+  if (!(tensors instanceof Map) && (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors) || tensors instanceof Tensor))
+    throw new TypeError(`${op}: tensors must be an object or a Map of named tensors (as model.stateDict() returns), got ${describe(tensors)}`);
+  checkOptions(options, op, "{ metadata: { format: 'pt' } }", ['metadata']);
+  const pairs = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const seen = new Set<Tensor>();
   const unique: [string, Tensor][] = [];
   for (const [name, t] of pairs) {
@@ -199,9 +204,9 @@ function encode(tensors: Record<string, Tensor> | Map<string, Tensor>, options: 
     unique.push([name, t]);
   }
   if (options.metadata !== undefined) {
-    if (!isPlainObject(options.metadata)) throw new TypeError(`${op}: metadata must be an object of strings`);
+    if (!isPlainObject(options.metadata)) throw new TypeError(`${op}: metadata must be an object of strings, got ${describe(options.metadata)}`);
     for (const [k, v] of Object.entries(options.metadata))
-      if (typeof v !== 'string') throw new TypeError(`${op}: metadata '${k}' must be a string`);
+      if (typeof v !== 'string') throw new TypeError(`${op}: metadata '${k}' must be a string, got ${describe(v)}`);
   }
   // Larger dtypes first, then by name, as the reference writer orders them.
   unique.sort(([na, a], [nb, b]) => BYTES[FILE_DTYPE[b.dtype]] - BYTES[FILE_DTYPE[a.dtype]] || (na < nb ? -1 : na > nb ? 1 : 0));
@@ -233,8 +238,15 @@ function encode(tensors: Record<string, Tensor> | Map<string, Tensor>, options: 
 }
 
 /** Writes named tensors (e.g. model.stateDict()) to a .safetensors file; replaces it atomically. */
+// A number would be taken for a file descriptor (or written as a file named '5'), a Buffer or URL spliced into a temp name.
+function pathArg(path: unknown, op: string): string {
+  if (typeof path !== 'string') throw new TypeError(`${op}: path must be a string, got ${describe(path)}`);
+  return path;
+}
+
 export async function save(tensors: Record<string, Tensor> | Map<string, Tensor>, path: string, options: SaveOptions = {}): Promise<void> {
   const bytes = encode(tensors, options, 'save');
+  pathArg(path, 'save');
   const tmp = `${path}.${process.pid}.tmp`;
   await fsp.writeFile(tmp, bytes);
   await fsp.rename(tmp, path);
@@ -242,6 +254,7 @@ export async function save(tensors: Record<string, Tensor> | Map<string, Tensor>
 
 export function saveSync(tensors: Record<string, Tensor> | Map<string, Tensor>, path: string, options: SaveOptions = {}): void {
   const bytes = encode(tensors, options, 'saveSync');
+  pathArg(path, 'saveSync');
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, bytes);
   renameSync(tmp, path);
@@ -249,9 +262,9 @@ export function saveSync(tensors: Record<string, Tensor> | Map<string, Tensor>, 
 
 /** Reads a .safetensors file into named tensors. */
 export async function load(path: string): Promise<Record<string, Tensor>> {
-  return decode(await fsp.readFile(path), 'load').tensors;
+  return decode(await fsp.readFile(pathArg(path, 'load')), 'load').tensors;
 }
 
 export function loadSync(path: string): Record<string, Tensor> {
-  return decode(readFileSync(path), 'loadSync').tensors;
+  return decode(readFileSync(pathArg(path, 'loadSync')), 'loadSync').tensors;
 }

@@ -171,4 +171,19 @@ describe('DataLoader', () => {
     expect(() => new DataLoader('abc' as never)).toThrow(TypeError);
     expect(() => new DataLoader(tg.zeros([4]), null as never)).toThrow(/options must be an object/);
   });
+
+  it('refuses options it would misread, before it wraps the data in a dataset', () => {
+    const x = tg.zeros([4]);
+    const before = tg.memory().liveTensors;
+    // shuffle: 'false' was true by truthiness; batch_size was ignored, giving batches of 1.
+    expect(() => new DataLoader(x, { shuffle: 'false' as never })).toThrow(new TypeError("DataLoader: shuffle must be a boolean, got 'false'"));
+    expect(() => new DataLoader(x, { dropLast: 1 as never })).toThrow(new TypeError('DataLoader: dropLast must be a boolean, got 1'));
+    expect(() => new DataLoader(x, { batch_size: 2 } as never)).toThrow(
+      new TypeError("DataLoader: unknown option 'batch_size'; the options are batchSize, shuffle, dropLast, seed"),
+    );
+    expect(() => new DataLoader(x, { batchSize: '2' as never })).toThrow(new TypeError("DataLoader: batchSize must be a positive integer, got '2'"));
+    expect(() => new DataLoader(x, { seed: '1' as never })).toThrow(new TypeError("DataLoader: seed must be an integer, got '1'"));
+    expect(() => new DataLoader(x, 2 as never)).toThrow(/^DataLoader: options must be an object like .*, got 2$/);
+    expect(tg.memory().liveTensors).toBe(before);
+  });
 });

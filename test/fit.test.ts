@@ -163,6 +163,20 @@ describe('fit', () => {
     await expect(tg.train.fit(s.model, s.train, { ...base, metrics: ['f2' as never] })).rejects.toThrow(/metrics\[0\] must be 'accuracy'/);
     await expect(tg.train.fit(s.model, [], base)).rejects.toThrow(/no batches/);
     await expect(tg.train.fit(s.model, s.train, { ...base, verbose: 3 as never })).rejects.toThrow(/verbose must be/);
+    await expect(tg.train.fit(s.model, s.train, { ...base, verbose: '1' as never })).rejects.toThrow(new TypeError("fit: verbose must be 0, 1, 2 or a boolean, got '1'"));
+    // Options it would misread: offThread: 'false' was truthy, epoch was ignored (one epoch), epochs: '2' a string.
+    await expect(tg.train.fit(s.model, s.train, { ...base, offThread: 'false' as never })).rejects.toThrow(new TypeError("fit: offThread must be a boolean, got 'false'"));
+    await expect(tg.train.fit(s.model, s.train, { ...base, epoch: 2 } as never)).rejects.toThrow(/^fit: unknown option 'epoch'; the options are loss, metrics, optimizer, epochs, /);
+    await expect(tg.train.fit(s.model, s.train, { ...base, epochs: '2' as never })).rejects.toThrow(new TypeError("fit: epochs must be a non-negative integer, got '2'"));
+    await expect(tg.train.fit(s.model, s.train, { ...base, schedulerInterval: 'step' as never })).rejects.toThrow(
+      new RangeError("fit: schedulerInterval must be 'epoch' or 'batch', got 'step'"),
+    );
+    await expect(tg.train.fit(s.model, s.train, { ...base, callbacks: {} as never })).rejects.toThrow(new TypeError('fit: callbacks must be an array, got an object'));
+    await expect(tg.train.fit(s.model, s.train, 5 as never)).rejects.toThrow(/^fit: options must be an object like .*, got 5$/);
+    expect(() => tg.train.evaluate(s.model, s.train, { loss: s.loss, metric: ['accuracy'] } as never)).toThrow(
+      new TypeError("evaluate: unknown option 'metric'; the options are loss, metrics"),
+    );
+    expect(() => tg.train.evaluate(s.model, s.train, undefined as never)).toThrow(/^evaluate: options must be an object like .*, got undefined$/);
     await expect(
       tg.train.fit(s.model, s.train, { ...base, callbacks: [new tg.train.EarlyStopping()] }),
     ).rejects.toThrow(/'valLoss' is not logged \(logged: loss, lr, seconds, examplesPerSecond\); pass validation data/);
@@ -220,5 +234,12 @@ describe('EarlyStopping', () => {
   it('validates its options', () => {
     expect(() => new tg.train.EarlyStopping({ patience: -1 })).toThrow(/patience must be a non-negative integer/);
     expect(() => new tg.train.EarlyStopping({ mode: 'up' as never })).toThrow(/mode must be 'min', 'max' or 'auto'/);
+    // minDelta: '0.1' went through Math.abs as 0.1; restoreBest: 'no' was truthy.
+    expect(() => new tg.train.EarlyStopping({ minDelta: '0.1' as never })).toThrow(new TypeError("EarlyStopping: minDelta must be a finite number, got '0.1'"));
+    expect(() => new tg.train.EarlyStopping({ restoreBest: 'no' as never })).toThrow(new TypeError("EarlyStopping: restoreBest must be a boolean, got 'no'"));
+    expect(() => new tg.train.EarlyStopping({ min_delta: 0.1 } as never)).toThrow(
+      new TypeError("EarlyStopping: unknown option 'min_delta'; the options are monitor, mode, patience, minDelta, restoreBest"),
+    );
+    expect(() => new tg.train.EarlyStopping({ patience: '2' as never })).toThrow(new TypeError("EarlyStopping: patience must be a non-negative integer, got '2'"));
   });
 });

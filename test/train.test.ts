@@ -270,6 +270,16 @@ describe('Trainer.step', () => {
     expect(() => new tg.train.Trainer(null as never, { loss: s.loss, optimizer: s.optimizer })).toThrow(/Trainer: model must be/);
     expect(() => new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, threads: -1 })).toThrow(/threads must be a non-negative integer/);
     expect(() => new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer, yieldEveryMs: -1 })).toThrow(/yieldEveryMs must be a non-negative number/);
+    // Options it would misread: a string for a number, an unknown key, a number for the options.
+    const base = { loss: s.loss, optimizer: s.optimizer };
+    expect(() => new tg.train.Trainer(s.model, { ...base, threads: '2' as never })).toThrow(
+      new TypeError("Trainer: threads must be a non-negative integer (0: all but one), got '2'"),
+    );
+    expect(() => new tg.train.Trainer(s.model, { ...base, yieldEveryMs: '1' as never })).toThrow(new TypeError("Trainer: yieldEveryMs must be a non-negative number, got '1'"));
+    expect(() => new tg.train.Trainer(s.model, { ...base, thread: 2 } as never)).toThrow(
+      new TypeError("Trainer: unknown option 'thread'; the options are loss, optimizer, metrics, threads, yieldEveryMs, traceForward"),
+    );
+    expect(() => new tg.train.Trainer(s.model, 5 as never)).toThrow(/^Trainer: options must be an object like \{ loss, optimizer \}, got 5$/);
     const trainer = new tg.train.Trainer(s.model, { loss: s.loss, optimizer: s.optimizer });
     await expect(trainer.step([s.x])).rejects.toThrow(/inputs followed by the target/);
     const gone = tg.randn([16, 12]);

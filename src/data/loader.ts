@@ -1,5 +1,6 @@
 // DataLoader: batches of a dataset in order or in a seeded random order.
 import { randint } from '../creation.js';
+import { checkBoolean, checkNumber, checkOptions, describe } from '../errors.js';
 import { Tensor, type TypedArray, isTensor } from '../tensor.js';
 import { TensorDataset, type Dataset, type DatasetSource } from './dataset.js';
 import { ShuffleRng } from './random.js';
@@ -54,8 +55,14 @@ export class DataLoader implements Iterable<Tensor[]> {
   private readonly ownsDataset: boolean;
 
   constructor(data: Dataset | DatasetSource | DatasetSource[], options: DataLoaderOptions = {}) {
-    if (options === null || typeof options !== 'object')
-      throw new TypeError(`DataLoader: options must be an object, got ${String(options)}`);
+    const op = 'DataLoader';
+    // All checked before a TensorDataset is made from `data`.
+    checkOptions(options, op, '{ batchSize: 64, shuffle: true }', ['batchSize', 'shuffle', 'dropLast', 'seed']);
+    const batchSize = checkNumber(options.batchSize ?? 1, op, 'batchSize', 'a positive integer', (v) => Number.isInteger(v) && v > 0);
+    // 'false' or 0 would be taken as true or false by truthiness.
+    const shuffle = options.shuffle === undefined ? false : checkBoolean(options.shuffle, op, 'shuffle');
+    const dropLast = options.dropLast === undefined ? false : checkBoolean(options.dropLast, op, 'dropLast');
+    const seed = options.seed === undefined ? undefined : checkNumber(options.seed, op, 'seed', 'an integer', Number.isInteger);
     if (isDataset(data)) {
       this.dataset = data;
       this.ownsDataset = false;
@@ -67,20 +74,15 @@ export class DataLoader implements Iterable<Tensor[]> {
       this.ownsDataset = true;
     } else {
       throw new TypeError(
-        `DataLoader: data must be a Dataset, a Tensor, a typed array, or an array of them, got ${data === null ? 'null' : typeof data}`,
+        `DataLoader: data must be a Dataset, a Tensor, a typed array, or an array of them, got ${describe(data)}`,
       );
     }
-    const batchSize = options.batchSize ?? 1;
-    if (!Number.isInteger(batchSize) || batchSize <= 0)
-      throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${String(options.batchSize)}`);
     if (!Number.isInteger(this.dataset.length) || this.dataset.length < 0)
       throw new RangeError(`DataLoader: the dataset's length must be a non-negative integer, got ${this.dataset.length}`);
     this.batchSize = batchSize;
-    this.shuffle = Boolean(options.shuffle ?? false);
-    this.dropLast = Boolean(options.dropLast ?? false);
-    if (options.seed !== undefined && !Number.isInteger(options.seed))
-      throw new TypeError(`DataLoader: seed must be an integer, got ${String(options.seed)}`);
-    this.seed = options.seed ?? drawSeed();
+    this.shuffle = shuffle;
+    this.dropLast = dropLast;
+    this.seed = seed ?? drawSeed();
     this.rng = new ShuffleRng(this.seed);
   }
 

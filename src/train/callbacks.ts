@@ -1,5 +1,6 @@
 // Callbacks: code fit runs at the boundaries of training, epochs and steps.
 import { noGrad } from '../autograd.js';
+import { checkBoolean, checkChoice, checkNumber, checkOptions, describe } from '../errors.js';
 import { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { untrack } from '../scope.js';
@@ -59,18 +60,17 @@ export class EarlyStopping implements Callback {
   private snapshot: Record<string, Tensor> | null = null;
 
   constructor(options: EarlyStoppingOptions = {}) {
+    const op = 'EarlyStopping';
+    checkOptions(options, op, '{ patience: 2, restoreBest: true }', ['monitor', 'mode', 'patience', 'minDelta', 'restoreBest']);
     this.monitor = options.monitor ?? 'valLoss';
-    if (typeof this.monitor !== 'string') throw new TypeError('EarlyStopping: monitor must be the name of a logged quantity');
-    const mode = options.mode ?? 'auto';
-    if (mode !== 'min' && mode !== 'max' && mode !== 'auto')
-      throw new RangeError(`EarlyStopping: mode must be 'min', 'max' or 'auto', got '${String(mode)}'`);
+    if (typeof this.monitor !== 'string')
+      throw new TypeError(`${op}: monitor must be the name of a logged quantity, got ${describe(this.monitor)}`);
+    const mode = checkChoice(options.mode ?? 'auto', op, 'mode', ['min', 'max', 'auto']);
     this.mode = mode === 'auto' ? (/acc|auc|f1|precision|recall/i.test(this.monitor) ? 'max' : 'min') : mode;
-    this.patience = options.patience ?? 0;
-    if (!Number.isInteger(this.patience) || this.patience < 0)
-      throw new RangeError(`EarlyStopping: patience must be a non-negative integer, got ${String(options.patience)}`);
-    this.minDelta = Math.abs(options.minDelta ?? 0);
-    if (!Number.isFinite(this.minDelta)) throw new RangeError(`EarlyStopping: minDelta must be a finite number, got ${String(options.minDelta)}`);
-    this.restoreBest = options.restoreBest ?? false;
+    this.patience = checkNumber(options.patience ?? 0, op, 'patience', 'a non-negative integer', (v) => Number.isInteger(v) && v >= 0);
+    // Math.abs would turn '0.1' into 0.1.
+    this.minDelta = Math.abs(checkNumber(options.minDelta ?? 0, op, 'minDelta', 'a finite number', Number.isFinite));
+    this.restoreBest = options.restoreBest === undefined ? false : checkBoolean(options.restoreBest, op, 'restoreBest');
   }
 
   onTrainBegin(ctx: FitContext): void {

@@ -1,6 +1,7 @@
 // fit and evaluate: the training loop most models need, with progress,
 // validation, metrics, callbacks and a history.
 import { noGrad } from '../autograd.js';
+import { checkBoolean, checkChoice, checkNumber, checkOptions, describe } from '../errors.js';
 import { tidy } from '../memory.js';
 import { Module } from '../nn/module.js';
 import type { LRScheduler, ReduceLROnPlateau } from '../optim/lr_scheduler.js';
@@ -145,8 +146,9 @@ function withMode<T>(model: Model, training: boolean, fn: () => Promise<T>): Pro
  * with the model in eval mode: `{ loss, accuracy, ... }`.
  */
 export function evaluate(model: Model, data: Batches, options: EvaluateOptions): Promise<Record<string, number>> {
+  checkOptions(options, 'evaluate', '{ loss, metrics }', ['loss', 'metrics']);
   const forward = forwardOf(model, 'evaluate');
-  const lossFn = lossOf(options?.loss, 'evaluate');
+  const lossFn = lossOf(options.loss, 'evaluate');
   const metrics = resolveMetrics(options.metrics, 'evaluate');
   return withMode(model, false, () => evaluateWith(forward, lossFn, metrics, data, 'evaluate'));
 }
@@ -155,7 +157,7 @@ function verbosity(v: FitOptions['verbose']): 0 | 1 | 2 {
   if (v === undefined || v === true) return 1;
   if (v === false) return 0;
   if (v === 0 || v === 1 || v === 2) return v;
-  throw new RangeError(`fit: verbose must be 0, 1, 2 or a boolean, got ${String(v)}`);
+  throw new (typeof v === 'number' ? RangeError : TypeError)(`fit: verbose must be 0, 1, 2 or a boolean, got ${describe(v)}`);
 }
 
 function isPlateau(s: unknown): s is ReduceLROnPlateau {
@@ -176,7 +178,9 @@ function isPlateau(s: unknown): s is ReduceLROnPlateau {
  * so timers and I/O keep running (each step itself runs on the JS thread).
  */
 export async function fit(model: Model, data: Batches, options: FitOptions): Promise<History> {
-  if (options === null || typeof options !== 'object') throw new TypeError('fit: options must be an object');
+  checkOptions(options, 'fit', '{ loss, optimizer, epochs: 10 }', [
+    'loss', 'metrics', 'optimizer', 'epochs', 'validation', 'callbacks', 'scheduler', 'schedulerInterval', 'verbose', 'output', 'offThread',
+  ]);
   const forward = forwardOf(model, 'fit');
   const lossFn = lossOf(options.loss, 'fit');
   const { optimizer } = options;
@@ -184,15 +188,14 @@ export async function fit(model: Model, data: Batches, options: FitOptions): Pro
     throw new TypeError('fit: options.optimizer must be an optimizer (tg.optim.SGD, Adam, ...)');
   if (data === null || typeof (data as Partial<Batches>)[Symbol.iterator] !== 'function')
     throw new TypeError('fit: data must be a DataLoader or an iterable of batches');
-  const epochs = options.epochs ?? 1;
-  if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${String(options.epochs)}`);
+  const epochs = checkNumber(options.epochs ?? 1, 'fit', 'epochs', 'a non-negative integer', (v) => Number.isInteger(v) && v >= 0);
+  // 'false' would be taken as true by truthiness.
+  const offThread = options.offThread === undefined ? false : checkBoolean(options.offThread, 'fit', 'offThread');
   const metrics = resolveMetrics(options.metrics, 'fit');
-  const trainer = options.offThread ? new Trainer(model, { loss: options.loss, optimizer, metrics }) : null;
+  const trainer = offThread ? new Trainer(model, { loss: options.loss, optimizer, metrics }) : null;
   const callbacks = options.callbacks ?? [];
-  if (!Array.isArray(callbacks)) throw new TypeError('fit: callbacks must be an array');
-  const interval = options.schedulerInterval ?? 'epoch';
-  if (interval !== 'epoch' && interval !== 'batch')
-    throw new RangeError(`fit: schedulerInterval must be 'epoch' or 'batch', got '${String(interval)}'`);
+  if (!Array.isArray(callbacks)) throw new TypeError(`fit: callbacks must be an array, got ${describe(callbacks)}`);
+  const interval = checkChoice(options.schedulerInterval ?? 'epoch', 'fit', 'schedulerInterval', ['epoch', 'batch']);
   const progress = new Progress(options.output ?? process.stdout, verbosity(options.verbose));
 
   const history = new History();

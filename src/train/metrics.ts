@@ -1,5 +1,6 @@
 // Metrics computed per batch and averaged over an epoch, weighted by batch size.
 import { noGrad } from '../autograd.js';
+import { describe } from '../errors.js';
 import { tidy } from '../memory.js';
 import type { Tensor } from '../tensor.js';
 
@@ -40,11 +41,11 @@ export function accuracy(prediction: Tensor, target: Tensor): number {
 /** @internal */
 export function resolveMetrics(specs: readonly MetricSpec[] | undefined, op: string): Metric[] {
   if (specs === undefined) return [];
-  if (!Array.isArray(specs)) throw new TypeError(`${op}: metrics must be an array, got ${typeof specs}`);
+  if (!Array.isArray(specs)) throw new TypeError(`${op}: metrics must be an array, got ${describe(specs)}`);
   return specs.map((m, i) => {
     if (m === 'accuracy') return { name: 'accuracy', fn: accuracy, higherIsBetter: true };
     if (m !== null && typeof m === 'object' && typeof m.name === 'string' && typeof m.fn === 'function') return m;
-    throw new TypeError(`${op}: metrics[${i}] must be 'accuracy' or { name, fn }, got ${typeof m === 'string' ? `'${m}'` : String(m)}`);
+    throw new TypeError(`${op}: metrics[${i}] must be 'accuracy' or { name, fn }, got ${describe(m)}`);
   });
 }
 

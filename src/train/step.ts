@@ -1,5 +1,6 @@
 // The pieces of a training step shared by fit and Trainer: calling the
 // model and the loss, splitting batches, checking what comes back.
+import { describe } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { Tensor, isTensor } from '../tensor.js';
 import type { Metric } from './metrics.js';
@@ -18,14 +19,14 @@ export type Batches = Iterable<Tensor[]>;
 export function forwardOf(model: Model, op: string): (inputs: Tensor[]) => Tensor {
   if (model instanceof Module) return (inputs) => model.forward(...inputs);
   if (typeof model === 'function') return (inputs) => model(...inputs);
-  throw new TypeError(`${op}: model must be an nn.Module or a function, got ${model === null ? 'null' : typeof model}`);
+  throw new TypeError(`${op}: model must be an nn.Module or a function, got ${describe(model)}`);
 }
 
 /** @internal */
 export function lossOf(loss: LossFn | undefined, op: string): (p: Tensor, t: Tensor) => Tensor {
   if (loss instanceof Module) return (p, t) => loss.forward(p, t);
   if (typeof loss === 'function') return loss;
-  throw new TypeError(`${op}: options.loss must be a loss module or a function (prediction, target) => tensor, got ${String(loss)}`);
+  throw new TypeError(`${op}: options.loss must be a loss module or a function (prediction, target) => tensor, got ${describe(loss)}`);
 }
 
 /** @internal */
@@ -37,7 +38,7 @@ export function splitBatch(batch: unknown, op: string): { inputs: Tensor[]; targ
 
 /** @internal */
 export function scalarLoss(l: unknown, op: string): Tensor {
-  if (!isTensor(l)) throw new TypeError(`${op}: the loss function must return a Tensor, got ${typeof l}`);
+  if (!isTensor(l)) throw new TypeError(`${op}: the loss function must return a Tensor, got ${describe(l)}`);
   if (l.size !== 1) throw new RangeError(`${op}: the loss must be a single value, got shape [${l.shape.join(', ')}]; use reduction 'mean' or 'sum'`);
   return l;
 }

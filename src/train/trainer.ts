@@ -2,7 +2,7 @@
 // backward pass and optimizer update run on a background thread, so a
 // server's event loop keeps serving while it trains.
 import { isGradEnabled } from '../autograd.js';
-import { describe } from '../errors.js';
+import { checkNumber, checkOptions, describe } from '../errors.js';
 import { tidy } from '../memory.js';
 import { native, type TraceHandle } from '../native.js';
 import { Sequential } from '../nn/containers.js';
@@ -132,7 +132,7 @@ export class Trainer {
   private pending = 0;
 
   constructor(model: Model, options: TrainerOptions) {
-    if (options === null || typeof options !== 'object') throw new TypeError('Trainer: options must be an object');
+    checkOptions(options, 'Trainer', '{ loss, optimizer }', ['loss', 'optimizer', 'metrics', 'threads', 'yieldEveryMs', 'traceForward']);
     const forward = forwardOf(model, 'Trainer');
     // A traced step hands the prediction's handle to the native layer as it is.
     this.forward = (inputs) => {
@@ -147,17 +147,13 @@ export class Trainer {
       throw new TypeError(`Trainer: options.optimizer must be an optimizer (tg.optim.SGD, Adam, ...), got ${describe(optimizer)}`);
     this.optimizer = optimizer;
     this.metrics = resolveMetrics(options.metrics, 'Trainer');
-    this.threads = options.threads ?? 0;
-    if (!Number.isInteger(this.threads) || this.threads < 0)
-      throw new RangeError(`Trainer: threads must be a non-negative integer (0: all but one), got ${String(options.threads)}`);
-    this.yieldEveryMs = options.yieldEveryMs ?? 1;
-    if (typeof this.yieldEveryMs !== 'number' || !(this.yieldEveryMs >= 0))
-      throw new RangeError(`Trainer: yieldEveryMs must be a non-negative number, got ${String(options.yieldEveryMs)}`);
+    this.threads = checkNumber(options.threads ?? 0, 'Trainer', 'threads', 'a non-negative integer (0: all but one)', (v) => Number.isInteger(v) && v >= 0);
+    this.yieldEveryMs = checkNumber(options.yieldEveryMs ?? 1, 'Trainer', 'yieldEveryMs', 'a non-negative number', (v) => v >= 0);
     this.layers = sequentialLayers(model);
     this.modules = model instanceof Module ? model.modules() : [];
     const trace = options.traceForward ?? 'auto';
     if (trace !== 'auto' && typeof trace !== 'boolean')
-      throw new TypeError(`Trainer: traceForward must be 'auto', true or false, got ${String(options.traceForward)}`);
+      throw new TypeError(`Trainer: traceForward must be 'auto', true or false, got ${describe(trace)}`);
     this.tracing =
       trace === 'auto' ? builtFromTraceableModules(model) && builtFromTraceableModules(options.loss) : trace;
   }

@@ -112,6 +112,8 @@ export abstract class Module {
 
   /** Training mode on (default) or off, for this module and its descendants. */
   train(mode = true): this {
+    // As PyTorch: train('false') or train(0) would set a mode that is not a boolean (dropout reads it as one).
+    checkBoolean(mode, `${this.constructor.name}.train`, 'mode');
     for (const m of this.modules()) m.training = mode;
     return this;
   }

@@ -62,6 +62,10 @@ describe('nn.Module', () => {
     expect(b.modules().every((m) => !m.training)).toBe(true);
     b.train();
     expect(b.modules().every((m) => m.training)).toBe(true);
+    // A mode that is not a boolean ('false' is truthy) is refused, changing nothing.
+    expect(() => b.train('false' as never)).toThrow(new TypeError("Block.train: mode must be a boolean, got 'false'"));
+    expect(() => b.train(0 as never)).toThrow(new TypeError('Block.train: mode must be a boolean, got 0'));
+    expect(b.modules().every((m) => m.training === true)).toBe(true);
   });
 
   it('a tied weight is one parameter; the state dict names it under both names and loads from either', () => {

@@ -173,6 +173,18 @@ describe('fit', () => {
     );
     await expect(tg.train.fit(s.model, s.train, { ...base, callbacks: {} as never })).rejects.toThrow(new TypeError('fit: callbacks must be an array, got an object'));
     await expect(tg.train.fit(s.model, s.train, 5 as never)).rejects.toThrow(/^fit: options must be an object like .*, got 5$/);
+    // These were used only after the first batch or epoch had trained: refused before training.
+    const w = s.model.parameters()[0]!.toArray();
+    await expect(tg.train.fit(s.model, s.train, { ...base, scheduler: 5 as never })).rejects.toThrow(
+      new TypeError('fit: scheduler must be an lr scheduler (tg.optim.lrScheduler.StepLR, ...), got 5'),
+    );
+    await expect(tg.train.fit(s.model, s.train, { ...base, validation: 5 as never })).rejects.toThrow(
+      new TypeError('fit: validation must be a DataLoader or an iterable of batches, got 5'),
+    );
+    await expect(tg.train.fit(s.model, s.train, { ...base, output: 'log.txt' as never })).rejects.toThrow(
+      new TypeError("fit: output must be a stream or an object with write(text), got 'log.txt'"),
+    );
+    expect(s.model.parameters()[0]!.toArray()).toEqual(w);
     expect(() => tg.train.evaluate(s.model, s.train, { loss: s.loss, metric: ['accuracy'] } as never)).toThrow(
       new TypeError("evaluate: unknown option 'metric'; the options are loss, metrics"),
     );

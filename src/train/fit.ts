@@ -196,7 +196,16 @@ export async function fit(model: Model, data: Batches, options: FitOptions): Pro
   const callbacks = options.callbacks ?? [];
   if (!Array.isArray(callbacks)) throw new TypeError(`fit: callbacks must be an array, got ${describe(callbacks)}`);
   const interval = checkChoice(options.schedulerInterval ?? 'epoch', 'fit', 'schedulerInterval', ['epoch', 'batch']);
-  const progress = new Progress(options.output ?? process.stdout, verbosity(options.verbose));
+  // Checked before training: these are used only at the end of a batch or an epoch.
+  const { scheduler, validation } = options;
+  if (scheduler !== undefined && (scheduler === null || typeof scheduler !== 'object' || typeof scheduler.step !== 'function'))
+    throw new TypeError(`fit: scheduler must be an lr scheduler (tg.optim.lrScheduler.StepLR, ...), got ${describe(scheduler)}`);
+  if (validation !== undefined && (validation === null || typeof (validation as Partial<Batches>)[Symbol.iterator] !== 'function'))
+    throw new TypeError(`fit: validation must be a DataLoader or an iterable of batches, got ${describe(validation)}`);
+  const output = options.output ?? process.stdout;
+  if (output === null || typeof output !== 'object' || typeof output.write !== 'function')
+    throw new TypeError(`fit: output must be a stream or an object with write(text), got ${describe(output)}`);
+  const progress = new Progress(output, verbosity(options.verbose));
 
   const history = new History();
   const ctx: FitContext = { model, optimizer, epochs, stepsPerEpoch: stepsOf(data) ?? NaN, history, stopTraining: false };

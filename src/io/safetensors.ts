@@ -189,7 +189,7 @@ export function serialize(tensors: Record<string, Tensor> | Map<string, Tensor>,
 function encode(tensors: Record<string, Tensor> | Map<string, Tensor>, options: SaveOptions, op: string): Buffer {
   // A number or a string has no entries (or one per character), an array has names '0', '1', ...: each would write
   // a file other than the one meant, silently.
-  if (!(tensors instanceof Map) && (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors) || tensors instanceof Tensor))
+  if (!(tensors instanceof Map) && (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors) || isTensor(tensors)))
     throw new TypeError(`${op}: tensors must be an object or a Map of named tensors (as model.stateDict() returns), got ${describe(tensors)}`);
   checkOptions(options, op, "{ metadata: { format: 'pt' } }", ['metadata']);
   const pairs = tensors instanceof Map ? [...tensors] : Object.entries(tensors);

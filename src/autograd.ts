@@ -1,5 +1,5 @@
 // Grad mode, functional gradients, and gradient checks against finite differences.
-import { TapegradError, checkOptions, describe } from './errors.js';
+import { TapegradError, checkBoolean, checkOptions, describe } from './errors.js';
 import { native, type Handle } from './native.js';
 import { tidy } from './memory.js';
 import { Tensor, gradientHandle, operand, isTensor, handleOf, type DType } from './tensor.js';
@@ -43,7 +43,9 @@ export interface GradOptions {
 
 /** Gradients of `outputs` with respect to `inputs`, without touching any .grad. */
 export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], options: GradOptions = {}): (Tensor | null)[] {
-  checkOptions(options, 'grad', '{ allowUnused: true }');
+  checkOptions(options, 'grad', '{ allowUnused: true }', ['gradOutputs', 'retainGraph', 'createGraph', 'allowUnused']);
+  for (const name of ['retainGraph', 'createGraph', 'allowUnused'] as const)
+    if (options[name] !== undefined) checkBoolean(options[name], 'grad', name);
   // operand() passes what is not a Tensor on for the native layer to reject
   // ("grad: inputs[0] must be a Tensor, got ..."), never a look-alike's _handle.
   const outs = (Array.isArray(outputs) ? outputs : [outputs]).map(operand) as Handle[];
@@ -99,7 +101,9 @@ function checkArgs(op: string, fn: unknown, inputs: unknown, options: unknown): 
   inputs.forEach((t, i) => {
     if (!isTensor(t)) throw new TypeError(`${op}: inputs[${i}] must be a Tensor, got ${describe(t)}`);
   });
-  checkOptions(options, op, '{ atol: 1e-5 }');
+  checkOptions(options, op, '{ atol: 1e-5 }', ['eps', 'atol', 'rtol', 'raiseException']);
+  const raise = (options as GradcheckOptions).raiseException;
+  if (raise !== undefined) checkBoolean(raise, op, 'raiseException');
   const number = (name: 'eps' | 'atol' | 'rtol', fallback: number, positive: boolean): number => {
     const v: unknown = (options as GradcheckOptions)[name] ?? fallback;
     if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${describe(v)}`);

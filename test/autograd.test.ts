@@ -133,6 +133,10 @@ describe('backward', () => {
     expect(() => x.sum().backwardAsync(null, { createGraph: true } as never)).toThrow(
       new TypeError("backwardAsync: unknown option 'createGraph'; the options are retainGraph"),
     );
+    expect(() => tg.grad(x.sum(), x, { allow_unused: true } as never)).toThrow(
+      new TypeError("grad: unknown option 'allow_unused'; the options are gradOutputs, retainGraph, createGraph, allowUnused"),
+    );
+    expect(() => tg.grad(x.sum(), x, { retainGraph: 'yes' } as never)).toThrow(new TypeError("grad: retainGraph must be a boolean, got 'yes'"));
     expect(x.grad).toBeNull();
   });
 
@@ -409,6 +413,13 @@ describe('gradcheck', () => {
       expect(() => tg.gradgradcheck(wrong, [x], options)).toThrow(new RegExp(message.source.replace('^gradcheck', '^gradgradcheck')));
     }
     expect(() => tg.gradcheck(wrong, [x], null as never)).toThrow(/^gradcheck: options must be an object/);
+    // raise_exception would be ignored; 'false' would have counted as true.
+    expect(() => tg.gradcheck(wrong, [x], { raise_exception: false } as never)).toThrow(
+      new TypeError("gradcheck: unknown option 'raise_exception'; the options are eps, atol, rtol, raiseException"),
+    );
+    expect(() => tg.gradgradcheck(wrong, [x], { raiseException: 'false' } as never)).toThrow(
+      new TypeError("gradgradcheck: raiseException must be a boolean, got 'false'"),
+    );
     expect(tg.gradcheck((t) => t.mul(3), [x], { atol: 0, rtol: 1e-6, eps: 1e-4 })).toBe(true);
   });
 

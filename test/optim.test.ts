@@ -279,6 +279,10 @@ describe('learning-rate schedules', () => {
       [() => new ReduceLROnPlateau(o, { minLr: ['0'] as never }), TypeError, "ReduceLROnPlateau: minLr[0] must be a non-negative finite number, got '0'"],
       [() => new ReduceLROnPlateau(o, { min_lr: 0.1 } as never), TypeError, "ReduceLROnPlateau: unknown option 'min_lr'; the options are mode, factor, patience, threshold, thresholdMode, cooldown, minLr, eps"],
       [() => new ReduceLROnPlateau(o, 'min' as never), TypeError, "ReduceLROnPlateau: options must be an object like { mode: 'max', patience: 5 }, got 'min'"],
+      // A look-alike optimizer failed later on a property read, naming no scheduler.
+      [() => new StepLR({ paramGroups: [] } as never, { stepSize: 2 }), TypeError, 'StepLR: optimizer must be an Optimizer, got an object'],
+      [() => new OneCycleLR(undefined as never, { maxLr: 1, totalSteps: 10 }), TypeError, 'OneCycleLR: optimizer must be an Optimizer, got undefined'],
+      [() => new ReduceLROnPlateau([o] as never), TypeError, 'ReduceLROnPlateau: optimizer must be an Optimizer, got an array'],
     ];
     for (const [make, type, message] of cases) {
       expect(make, message).toThrow(new type(message));

@@ -1,4 +1,5 @@
 // Containers: modules that hold other modules.
+import { describe } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { Module } from './module.js';
 
@@ -10,7 +11,7 @@ export class Sequential extends Module {
   constructor(...modules: Module[]) {
     super();
     modules.forEach((m, i) => {
-      if (!(m instanceof Module)) throw new TypeError(`Sequential: argument ${i} is not a Module`);
+      if (!(m instanceof Module)) throw new TypeError(`Sequential: argument ${i} must be a Module, got ${describe(m)}`);
       this[i] = m;
     });
     this.length = modules.length;
@@ -34,7 +35,7 @@ export class ModuleList extends Module {
   }
 
   append(m: Module): this {
-    if (!(m instanceof Module)) throw new TypeError('ModuleList.append: expected a Module');
+    if (!(m instanceof Module)) throw new TypeError(`ModuleList.append: module must be a Module, got ${describe(m)}`);
     this[this.length++] = m;
     return this;
   }

@@ -3,7 +3,7 @@
 // formulas), so a schedule can be resumed from lastEpoch.
 import { checkBoolean, checkChoice, checkNumber, checkOptions, describe } from '../errors.js';
 import { ownValue } from '../keys.js';
-import type { Optimizer } from './optimizer.js';
+import { Optimizer } from './optimizer.js';
 
 type AnyOptimizer = Optimizer<{ lr: number }>;
 
@@ -21,6 +21,7 @@ export abstract class LRScheduler {
   lastEpoch: number;
 
   protected constructor(optimizer: AnyOptimizer, lastEpoch = -1) {
+    checkOptimizer(new.target.name, optimizer);
     this.optimizer = optimizer;
     this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
     this.lastEpoch = lastEpoch;
@@ -82,6 +83,12 @@ export abstract class LRScheduler {
 
 function positiveInteger(name: string, option: string, v: unknown): number {
   return checkNumber(v, name, option, 'a positive integer', (x) => Number.isInteger(x) && x > 0);
+}
+
+// A scheduler reads and sets its optimizer's paramGroups: anything else would
+// fail later on a property read, with an error naming no scheduler.
+function checkOptimizer(name: string, optimizer: unknown): void {
+  if (!(optimizer instanceof Optimizer)) throw new TypeError(`${name}: optimizer must be an Optimizer, got ${describe(optimizer)}`);
 }
 
 function nonNegativeInteger(name: string, option: string, v: unknown): number {
@@ -255,8 +262,9 @@ export class ReduceLROnPlateau {
   lastEpoch = 0;
 
   constructor(optimizer: AnyOptimizer, options: ReduceLROnPlateauOptions = {}) {
-    this.optimizer = optimizer;
     const op = 'ReduceLROnPlateau';
+    checkOptimizer(op, optimizer);
+    this.optimizer = optimizer;
     checkOptions(options, op, "{ mode: 'max', patience: 5 }", [
       'mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps',
     ]);

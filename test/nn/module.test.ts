@@ -207,6 +207,14 @@ describe('nn.Module', () => {
     expect(b.norm.weight!.isDisposed).toBe(false);
   });
 
+  it('Sequential and ModuleList refuse what is not a module, saying what came', () => {
+    expect(() => new nn.Sequential(new nn.ReLU(), ((x: tg.Tensor) => x) as never)).toThrow(
+      new TypeError('Sequential: argument 1 must be a Module, got a function'),
+    );
+    expect(() => new nn.ModuleList([new nn.ReLU(), 3 as never])).toThrow(new TypeError('ModuleList.append: module must be a Module, got 3'));
+    expect(() => new nn.ModuleList().append(null as never)).toThrow(new TypeError('ModuleList.append: module must be a Module, got null'));
+  });
+
   it('zeroGrad clears the gradients of every parameter', () => {
     const b = new Block();
     b.forward(tg.ones([2, 4])).sum().backward();

@@ -76,7 +76,9 @@ describe('fit', () => {
       epochs: 6, loss, optimizer, validation: val, metrics: ['accuracy'], verbose: 0,
       callbacks: [{ onEpochEnd: () => void counts.push(tg.memory().liveTensors) }],
     });
-    expect(new Set(counts.slice(1)).size).toBe(1);
+    // Tensors that earlier code left to the garbage collector may be finalized
+    // between epochs, so the count may fall; any growth is a leak.
+    for (const c of counts.slice(2)) expect(c).toBeLessThanOrEqual(counts[1]!);
   });
 
   it('frees the batches a loader makes but not batches the caller made', async () => {

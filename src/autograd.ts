@@ -95,15 +95,15 @@ function outputsOf(r: unknown, op: string): Tensor[] {
 // Checks the arguments of gradcheck and gradgradcheck and returns the
 // numeric options: a NaN or a string tolerance would make every comparison
 // pass (or fail) whatever the gradients.
-function checkArgs(op: string, fn: unknown, inputs: unknown, options: unknown): { eps: number; atol: number; rtol: number } {
+function checkArgs(
+  op: string, fn: unknown, inputs: unknown, options: unknown,
+): { eps: number; atol: number; rtol: number; raise: boolean } {
   if (typeof fn !== 'function') throw new TypeError(`${op}: fn must be a function, got ${describe(fn)}`);
   if (!Array.isArray(inputs)) throw new TypeError(`${op}: inputs must be an array of Tensors, got ${describe(inputs)}`);
   inputs.forEach((t, i) => {
     if (!isTensor(t)) throw new TypeError(`${op}: inputs[${i}] must be a Tensor, got ${describe(t)}`);
   });
   checkOptions(options, op, '{ atol: 1e-5 }', ['eps', 'atol', 'rtol', 'raiseException']);
-  const raise = (options as GradcheckOptions).raiseException;
-  if (raise !== undefined) checkBoolean(raise, op, 'raiseException');
   const number = (name: 'eps' | 'atol' | 'rtol', fallback: number, positive: boolean): number => {
     const v: unknown = (options as GradcheckOptions)[name] ?? fallback;
     if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${describe(v)}`);
@@ -115,6 +115,7 @@ function checkArgs(op: string, fn: unknown, inputs: unknown, options: unknown): 
     eps: number('eps', 1e-6, true),
     atol: number('atol', 1e-5, false),
     rtol: number('rtol', 1e-3, false),
+    raise: checkBoolean((options as GradcheckOptions).raiseException, op, 'raiseException', true),
   };
 }
 
@@ -124,8 +125,8 @@ function checkArgs(op: string, fn: unknown, inputs: unknown, options: unknown): 
  * Throws a TapegradError naming the worst element on mismatch.
  */
 export function gradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = {}): boolean {
-  const { eps, atol, rtol } = checkArgs('gradcheck', fn, inputs, options);
-  return check('gradcheck', fn, inputs, eps, atol, rtol, options.raiseException !== false);
+  const { eps, atol, rtol, raise } = checkArgs('gradcheck', fn, inputs, options);
+  return check('gradcheck', fn, inputs, eps, atol, rtol, raise);
 }
 
 // gradcheck on checked arguments; `op` names the function the user called,
@@ -224,7 +225,7 @@ function check(
  * float32 gradients, which usually needs a larger eps and looser tolerances.
  */
 export function gradgradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOptions = {}): boolean {
-  const { eps, atol, rtol } = checkArgs('gradgradcheck', fn, inputs, options);
+  const { eps, atol, rtol, raise } = checkArgs('gradgradcheck', fn, inputs, options);
   return tidy(() => {
     const outputs = outputsOf(fn(...inputs), 'gradgradcheck');
     const dtypes = outputs.map((o, i) => {
@@ -249,6 +250,6 @@ export function gradgradcheck(fn: Fn, inputs: Tensor[], options: GradcheckOption
     };
     // The gradient outputs are inputs of `second`; messages name them as such.
     const nameOf = (i: number) => (i < nIn ? `input ${i}` : `gradOutputs[${i - nIn}] (the gradient of output ${i - nIn})`);
-    return check('gradgradcheck', second, [...inputs, ...gradOutputs], eps, atol, rtol, options.raiseException !== false, nameOf);
+    return check('gradgradcheck', second, [...inputs, ...gradOutputs], eps, atol, rtol, raise, nameOf);
   });
 }

@@ -75,8 +75,12 @@ export function checkNumber(v: unknown, op: string, name: string, expected: stri
   return v;
 }
 
-/** @internal Checks a boolean argument (a TypeError for anything else: 'false' and 0 are not booleans). */
-export function checkBoolean(v: unknown, op: string, name: string): boolean {
+/**
+ * @internal Checks a boolean argument (a TypeError for anything else: 'false'
+ * and 0 are not booleans); with `fallback`, undefined (left out) gives it.
+ */
+export function checkBoolean(v: unknown, op: string, name: string, fallback?: boolean): boolean {
+  if (v === undefined && fallback !== undefined) return fallback;
   if (typeof v !== 'boolean') throw new TypeError(`${op}: ${name} must be a boolean, got ${describe(v)}`);
   return v;
 }

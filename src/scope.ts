@@ -3,7 +3,7 @@
 // it escapes every scope, by the garbage collector through a native
 // finalizer (`adopt`). Tensors inside a scope need no finalizer, which keeps
 // small ops cheap.
-import { native } from './native.js';
+import { native, type Handle } from './native.js';
 import { handleOf, type Tensor } from './tensor.js';
 
 /**
@@ -32,14 +32,17 @@ export interface KeepSet {
 
 const scopes: Scope[] = [];
 
-/** @internal Called for every new tensor: tracks it in the current scope, or hands it to the GC. */
-export function track(t: Tensor): void {
+/**
+ * @internal Called by the Tensor constructor for every new tensor, with its
+ * handle: tracks it in the current scope, or hands it to the GC.
+ */
+export function track(t: Tensor, handle: Handle): void {
   const top = scopes[scopes.length - 1];
   if (top !== undefined) {
     t._scope = top;
     top.tensors.push(t);
   } else {
-    native.adopt(t, handleOf(t));
+    native.adopt(t, handle);
   }
 }
 

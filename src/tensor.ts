@@ -118,7 +118,7 @@ export class Tensor {
   /** @internal Use `tensor()` and the other factories to make tensors. */
   constructor(handle: Handle) {
     this.#handle = handle;
-    track(this);
+    track(this, handle);
   }
 
   /** Whether `x` is a tensor made by tapegrad (the same as `tg.isTensor(x)`). */

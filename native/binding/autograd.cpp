@@ -253,7 +253,7 @@ class BackwardJob final {
       stack.pop_back();
       walked.push_back(n);
       // Two jobs through one node would both run it and free its saved tensors.
-      if (n->walking_jobs.load() != 0)
+      if (walked_by_another_job(*n))
         throw_error(op_, ": the graph (at '", n->name(), "') is in use by another running backwardAsync; await it first");
       if (!n->pre_hooks.empty())
         throw_error(op_, ": the graph has hooks registered from JS, which can only run on the JS thread; use backward()");

@@ -168,9 +168,10 @@ namespace {
 // as tensor([NaN], { dtype: 'int32' }) does.
 template <typename In>
 Tensor float_to_int32(const Tensor& t) {
+  const auto fits = [](In x) { return x >= In(-2147483648.0) && x < In(2147483648.0); };
   std::atomic<bool> outside{false};
-  Tensor out = unary_map<In, std::int32_t>(t, DType::Int32, "to", [&outside](In x) {
-    if (x >= In(-2147483648.0) && x < In(2147483648.0)) return static_cast<std::int32_t>(x);
+  Tensor out = unary_map<In, std::int32_t>(t, DType::Int32, "to", [&](In x) {
+    if (fits(x)) return static_cast<std::int32_t>(x);
     outside.store(true, std::memory_order_relaxed);
     return std::int32_t{0};
   });
@@ -180,7 +181,7 @@ Tensor float_to_int32(const Tensor& t) {
   const Tensor dense = contiguous(t);
   const In* p = dense.data<In>();
   std::int64_t i = 0;
-  while (p[i] >= In(-2147483648.0) && p[i] < In(2147483648.0)) ++i;
+  while (fits(p[i])) ++i;
   throw_range_error("to: element ", i, " (", static_cast<double>(p[i]),
                     ") does not fit in int32; int32 holds whole numbers in [-2147483648, 2147483647]");
 }

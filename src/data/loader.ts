@@ -60,8 +60,8 @@ export class DataLoader implements Iterable<Tensor[]> {
     checkOptions(options, op, '{ batchSize: 64, shuffle: true }', ['batchSize', 'shuffle', 'dropLast', 'seed']);
     const batchSize = checkNumber(options.batchSize ?? 1, op, 'batchSize', 'a positive integer', (v) => Number.isInteger(v) && v > 0);
     // 'false' or 0 would be taken as true or false by truthiness.
-    const shuffle = options.shuffle === undefined ? false : checkBoolean(options.shuffle, op, 'shuffle');
-    const dropLast = options.dropLast === undefined ? false : checkBoolean(options.dropLast, op, 'dropLast');
+    const shuffle = checkBoolean(options.shuffle, op, 'shuffle', false);
+    const dropLast = checkBoolean(options.dropLast, op, 'dropLast', false);
     const seed = options.seed === undefined ? undefined : checkNumber(options.seed, op, 'seed', 'an integer', Number.isInteger);
     if (isDataset(data)) {
       this.dataset = data;

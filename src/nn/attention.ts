@@ -5,16 +5,12 @@
 import { tensor, zeros } from '../creation.js';
 import { tidy } from '../memory.js';
 import { where } from '../ops.js';
-import { checkChoice, checkNumber, checkOptions, describe } from '../errors.js';
+import { checkBoolean, checkChoice, checkNumber, checkOptions, describe } from '../errors.js';
 import { Tensor, type DType, isTensor } from '../tensor.js';
 import * as F from './functional.js';
 import * as init from './init.js';
-import { Dropout, LayerNorm, Linear, flag, layerDtype, layerOptions, positiveInt, type LayerOptions } from './layers.js';
+import { Dropout, LayerNorm, Linear, layerDtype, layerOptions, positiveInt, probability, type LayerOptions } from './layers.js';
 import { Module, parameter } from './module.js';
-
-function probability(op: string, name: string, v: unknown): number {
-  return checkNumber(v, op, name, 'a probability in [0, 1]', (x) => x >= 0 && x <= 1);
-}
 
 function shapeStr(t: Tensor): string {
   return `[${t.shape.join(', ')}]`;
@@ -88,10 +84,10 @@ export class MultiheadAttention extends Module {
     this.headDim = embedDim / numHeads;
     this.kdim = positiveInt(op, 'kdim', o.kdim ?? embedDim);
     this.vdim = positiveInt(op, 'vdim', o.vdim ?? embedDim);
-    this.batchFirst = flag(op, 'batchFirst', o.batchFirst, false);
+    this.batchFirst = checkBoolean(o.batchFirst, op, 'batchFirst', false);
     this.dropout = probability(op, 'dropout', o.dropout ?? 0);
     const dtype: DType = layerDtype(op, o);
-    const bias = flag(op, 'bias', o.bias, true);
+    const bias = checkBoolean(o.bias, op, 'bias', true);
     // Xavier-uniform projections and zero biases, as PyTorch's _reset_parameters.
     const xavier = (rows: number, cols: number) => parameter(init.xavierUniform(zeros([rows, cols], { dtype })));
     const packed = this.kdim === embedDim && this.vdim === embedDim;
@@ -133,8 +129,8 @@ export class MultiheadAttention extends Module {
     if (key.shape[key.ndim - 2 - (batched && !this.batchFirst ? 1 : 0)] !==
       value.shape[value.ndim - 2 - (batched && !this.batchFirst ? 1 : 0)])
       throw new RangeError(`${op}: key and value must have the same sequence length, got shapes ${shapeStr(key)} and ${shapeStr(value)}`);
-    const needWeights = flag(op, 'needWeights', o.needWeights, true);
-    const averageAttnWeights = flag(op, 'averageAttnWeights', o.averageAttnWeights, true);
+    const needWeights = checkBoolean(o.needWeights, op, 'needWeights', true);
+    const averageAttnWeights = checkBoolean(o.averageAttnWeights, op, 'averageAttnWeights', true);
 
     return tidy(() => {
       // Everything below works on [N, seq, features]; unbatched inputs get N = 1.
@@ -223,7 +219,7 @@ export class MultiheadAttention extends Module {
         throw new RangeError(`${op}: keyPaddingMask must be [${want.join(', ')}], got shape ${shapeStr(padding)}`);
       padding = padding.reshape(N, 1, 1, S);
     }
-    let causal = flag(op, 'isCausal', o.isCausal, false);
+    let causal = checkBoolean(o.isCausal, op, 'isCausal', false);
     // With attnMask given, isCausal only says that it is causal (PyTorch's hint).
     if (causal && attn) causal = false;
     // Combined with padding, the causal mask is needed as a tensor.
@@ -313,11 +309,11 @@ export class TransformerEncoderLayer extends Module {
     const ff = positiveInt(op, 'dimFeedforward', o.dimFeedforward ?? 2048);
     const p = probability(op, 'dropout', o.dropout ?? 0.1);
     this.activation = checkChoice(o.activation ?? 'relu', op, 'activation', ['relu', 'gelu']);
-    this.normFirst = flag(op, 'normFirst', o.normFirst, false);
+    this.normFirst = checkBoolean(o.normFirst, op, 'normFirst', false);
     const dtype = layerDtype(op, o);
-    const bias = flag(op, 'bias', o.bias, true);
+    const bias = checkBoolean(o.bias, op, 'bias', true);
     const eps = checkNumber(o.layerNormEps ?? 1e-5, op, 'layerNormEps', 'a non-negative number', (v) => v >= 0);
-    const batchFirst = flag(op, 'batchFirst', o.batchFirst, false);
+    const batchFirst = checkBoolean(o.batchFirst, op, 'batchFirst', false);
     this.self_attn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst, dtype });
     this.linear1 = new Linear(dModel, ff, { bias, dtype });
     this.dropout = new Dropout(p);

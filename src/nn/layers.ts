@@ -30,9 +30,9 @@ export function layerDtype(op: string, options: LayerOptions): 'float32' | 'floa
   return checkChoice(options.dtype ?? 'float32', op, 'dtype', ['float32', 'float64']);
 }
 
-/** @internal An optional boolean option, `fallback` when left out. */
-export function flag(op: string, name: string, v: unknown, fallback: boolean): boolean {
-  return v === undefined ? fallback : checkBoolean(v, op, name);
+/** @internal A probability: Dropout's p, an attention or MLP dropout. */
+export function probability(op: string, name: string, v: unknown): number {
+  return checkNumber(v, op, name, 'a probability in [0, 1]', (x) => x >= 0 && x <= 1);
 }
 
 /**
@@ -63,7 +63,7 @@ export class Linear extends Module {
     this.outFeatures = positiveInt(op, 'outFeatures', outFeatures);
     layerOptions(op, options, ['bias']);
     const dtype = layerDtype(op, options);
-    const bias = flag(op, 'bias', options.bias, true);
+    const bias = checkBoolean(options.bias, op, 'bias', true);
     // kaiming_uniform(a=√5) gives U(±1/√inFeatures), as torch.nn.Linear.
     this.weight = allocate(op, 'the weight', [outFeatures, inFeatures], dtype, () =>
       parameter(init.kaimingUniform(zeros([outFeatures, inFeatures], { dtype }), { a: Math.sqrt(5) })),
@@ -174,7 +174,7 @@ export class Dropout extends Module {
   readonly p: number;
   constructor(p = 0.5) {
     super();
-    this.p = checkNumber(p, 'Dropout', 'p', 'a probability in [0, 1]', (v) => v >= 0 && v <= 1);
+    this.p = probability('Dropout', 'p', p);
   }
   forward(x: Tensor): Tensor {
     return F.dropout(x, this.p, this.training);
@@ -211,8 +211,8 @@ export class LayerNorm extends Module {
     this.normalizedShape = Object.freeze([...shape]);
     layerOptions(op, options, ['eps', 'elementwiseAffine', 'bias']);
     this.eps = checkNumber(options.eps ?? 1e-5, op, 'eps', 'a non-negative number', (v) => v >= 0);
-    this.elementwiseAffine = flag(op, 'elementwiseAffine', options.elementwiseAffine, true);
-    const bias = flag(op, 'bias', options.bias, true);
+    this.elementwiseAffine = checkBoolean(options.elementwiseAffine, op, 'elementwiseAffine', true);
+    const bias = checkBoolean(options.bias, op, 'bias', true);
     const dtype = layerDtype(op, options);
     this.weight = this.elementwiseAffine ? parameter(ones(shape, { dtype })) : null;
     this.bias = this.elementwiseAffine && bias ? parameter(zeros(shape, { dtype })) : null;
@@ -321,7 +321,7 @@ function mlpLayers(sizesArg: readonly number[], options: MLPOptions): Module[] {
     silu: () => new SiLU(),
   };
   const make = makers[checkChoice(options.activation ?? 'relu', 'MLP', 'activation', ['relu', 'gelu', 'tanh', 'silu'])];
-  const p = checkNumber(options.dropout ?? 0, 'MLP', 'dropout', 'a probability in [0, 1]', (v) => v >= 0 && v <= 1);
+  const p = probability('MLP', 'dropout', options.dropout ?? 0);
   const layers: Module[] = [];
   for (let i = 0; i + 1 < sizes.length; i++) {
     layers.push(new Linear(sizes[i] as number, sizes[i + 1] as number, { dtype }));

@@ -145,7 +145,7 @@ export abstract class Module {
   loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
     if (state === null || typeof state !== 'object') throw new TypeError('loadStateDict: expected an object of tensors');
     checkOptions(options, 'loadStateDict', '{ strict: false }', ['strict']);
-    const strict = options.strict === undefined ? true : checkBoolean(options.strict, 'loadStateDict', 'strict');
+    const strict = checkBoolean(options.strict, 'loadStateDict', 'strict', true);
     const own = this.stateDict();
     // Own keys only, on both sides: 'constructor' or 'toString' in a file is unexpected, and an
     // inherited property does not stand in for a missing key.

@@ -37,7 +37,7 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
   // clipGradNorm(params, 1, Infinity), PyTorch's positional norm_type, would clip by the 2-norm.
   checkOptions(options, op, '{ normType: Infinity }', ['normType', 'errorIfNonfinite']);
   const normType = checkNumber(options.normType ?? 2, op, 'normType', 'a positive number or Infinity', (v) => v > 0);
-  const errorIfNonfinite = checkBoolean(options.errorIfNonfinite ?? false, op, 'errorIfNonfinite');
+  const errorIfNonfinite = checkBoolean(options.errorIfNonfinite, op, 'errorIfNonfinite', false);
   const handles = handlesOf(op, params);
   const total = native.gradNorm(handles, normType);
   if (errorIfNonfinite && !Number.isFinite(total))

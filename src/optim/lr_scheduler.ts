@@ -190,7 +190,7 @@ export class OneCycleLR extends LRScheduler {
       // The lrs are maxLr / divFactor and that / finalDivFactor: 0 or Infinity would make them Infinity or 0.
       divFactor: positive(op, 'divFactor', options.divFactor ?? 25),
       finalDivFactor: positive(op, 'finalDivFactor', options.finalDivFactor ?? 1e4),
-      threePhase: checkBoolean(options.threePhase ?? false, op, 'threePhase'),
+      threePhase: checkBoolean(options.threePhase, op, 'threePhase', false),
     };
     this.maxLrs = perGroup(op, 'maxLr', options.maxLr, optimizer.paramGroups.length);
     const up = this.options.pctStart * this.options.totalSteps - 1;

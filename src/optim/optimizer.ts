@@ -329,19 +329,20 @@ function checkOptionType(op: string, key: string, value: unknown, current: unkno
     );
 }
 
-// Tensors found to be float32 or float64 (a tensor's dtype never changes),
-// so that checking the parameters at each step asks the native layer once less.
-const floatTensors = new WeakSet<Tensor>();
+// Tensors found to be float leaves. Neither property changes (an op's output
+// gets its graph node when it is made), so checking the parameters at each
+// step asks the native layer nothing more for them.
+const floatLeaves = new WeakSet<Tensor>();
 
 // Checks parameter `i` of group `g` as the constructor and addParamGroup do:
 // a float leaf tensor made by tapegrad, not already in `seen` (then added).
 function checkParam(p: unknown, i: number, g: number, op: string, seen: Set<Tensor>): void {
   if (!isTensor(p)) throw new TypeError(`${op}: parameter ${i} of group ${g} is not a Tensor, got ${describe(p)}`);
   if (p.isDisposed) throw new TapegradError(`${op}: parameter ${i} of group ${g} is a disposed tensor`);
-  if (!p.isLeaf) throw new TypeError(`${op}: parameter ${i} of group ${g} is not a leaf tensor`);
-  if (!floatTensors.has(p)) {
+  if (!floatLeaves.has(p)) {
+    if (!p.isLeaf) throw new TypeError(`${op}: parameter ${i} of group ${g} is not a leaf tensor`);
     if (p.dtype === 'int32') throw new TypeError(`${op}: parameter ${i} of group ${g} must be float32 or float64, got int32`);
-    floatTensors.add(p);
+    floatLeaves.add(p);
   }
   if (seen.has(p)) throw new RangeError(`${op}: parameter ${i} of group ${g} appears in more than one place`);
   seen.add(p);

@@ -70,7 +70,7 @@ export class EarlyStopping implements Callback {
     this.patience = checkNumber(options.patience ?? 0, op, 'patience', 'a non-negative integer', (v) => Number.isInteger(v) && v >= 0);
     // Math.abs would turn '0.1' into 0.1.
     this.minDelta = Math.abs(checkNumber(options.minDelta ?? 0, op, 'minDelta', 'a finite number', Number.isFinite));
-    this.restoreBest = options.restoreBest === undefined ? false : checkBoolean(options.restoreBest, op, 'restoreBest');
+    this.restoreBest = checkBoolean(options.restoreBest, op, 'restoreBest', false);
   }
 
   onTrainBegin(ctx: FitContext): void {

@@ -190,7 +190,7 @@ export async function fit(model: Model, data: Batches, options: FitOptions): Pro
     throw new TypeError('fit: data must be a DataLoader or an iterable of batches');
   const epochs = checkNumber(options.epochs ?? 1, 'fit', 'epochs', 'a non-negative integer', (v) => Number.isInteger(v) && v >= 0);
   // 'false' would be taken as true by truthiness.
-  const offThread = options.offThread === undefined ? false : checkBoolean(options.offThread, 'fit', 'offThread');
+  const offThread = checkBoolean(options.offThread, 'fit', 'offThread', false);
   const metrics = resolveMetrics(options.metrics, 'fit');
   const trainer = offThread ? new Trainer(model, { loss: options.loss, optimizer, metrics }) : null;
   const callbacks = options.callbacks ?? [];

@@ -871,6 +871,16 @@ describe('reductions over broadcast views', () => {
         }
       }
   });
+  it('have the gradients of the whole view (gradcheck through expand)', () => {
+    // Every repeat of a value ties with the others: moving the value moves them all.
+    const x = tg.tensor([[[0.7, -1.3, 0.4]], [[1.1, 0.6, -0.8]]], { dtype: 'float64', requiresGrad: true });
+    const fs: [string, (v: Tensor) => Tensor][] = [
+      ['max', (v) => v.max()], ['min(1)', (v) => v.min(1)], ['prod', (v) => v.prod()], ['prod(1)', (v) => v.prod(1)],
+      ['var', (v) => v.var()], ['std(1)', (v) => v.std(1)], ['norm', (v) => v.norm()], ['norm(3, [0, 1])', (v) => v.norm(3, [0, 1])],
+      ['norm(Inf)', (v) => v.norm(Infinity)], ['logsumexp([0, 1, 2])', (v) => v.logsumexp([0, 1, 2])], ['logsumexp(1)', (v) => v.logsumexp(1)],
+    ];
+    for (const [name, f] of fs) expect(tg.gradcheck((v) => f(v.expand([2, 4, 3])), [x]), name).toBe(true);
+  });
   it('give int32 sums, products and extrema of broadcast views', () => {
     const v = tg.tensor([[3], [-2], [1]], { dtype: 'int32' }).expand([3, 7]);
     expect(v.prod(1).toArray()).toEqual([2187, -128, 1]);

@@ -388,6 +388,9 @@ describe('to (dtype conversion)', () => {
       expect(tg.tensor([7.9], { dtype }).expand([3]).to('int32').toArray()).toEqual([7, 7, 7]);
     }
     expect(tg.tensor([-7, 5], { dtype: 'int32' }).to('float64').toArray()).toEqual([-7, 5]);
+    // Values beyond the ends that truncate onto them fit (float64 has them; float32 does not).
+    expect(tg.tensor([-2147483648.5, 2147483647.75], { dtype: 'float64' }).to('int32').toArray()).toEqual([-2147483648, 2147483647]);
+    expect(() => tg.tensor([-2147483649], { dtype: 'float64' }).to('int32')).toThrow(/^to: element 0 \(-2147483649\) does not fit in int32/);
   });
   it('throws for values int32 cannot hold, naming the first (a C++ cast of them is undefined)', () => {
     for (const dtype of ['float32', 'float64'] as const) {

@@ -168,7 +168,12 @@ namespace {
 // as tensor([NaN], { dtype: 'int32' }) does.
 template <typename In>
 Tensor float_to_int32(const Tensor& t) {
-  const auto fits = [](In x) { return x >= In(-2147483648.0) && x < In(2147483648.0); };
+  // What truncates into int32: (-2**31 - 1, 2**31); in float32, whose
+  // neighbours of -2**31 are 128 and more away, [-2**31, 2**31).
+  const auto fits = [](In x) {
+    if constexpr (std::is_same_v<In, float>) return x >= -2147483648.0f && x < 2147483648.0f;
+    else return x > -2147483649.0 && x < 2147483648.0;
+  };
   std::atomic<bool> outside{false};
   Tensor out = unary_map<In, std::int32_t>(t, DType::Int32, "to", [&](In x) {
     if (fits(x)) return static_cast<std::int32_t>(x);

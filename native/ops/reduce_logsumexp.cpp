@@ -59,9 +59,14 @@ Tensor generic_logsumexp(const Tensor& t, const ReducePlan& plan, std::int64_t r
 
 }  // namespace
 
-Tensor logsumexp(const Tensor& t0, const std::vector<std::int64_t>& dims, bool keepdim) {
-  // Integer inputs are computed in the default float dtype, as in PyTorch.
-  const Tensor t = is_floating(t0.dtype()) ? t0 : cast(t0, DType::Float32);
+Tensor logsumexp(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim) {
+  if (!is_floating(t.dtype())) {
+    // Integer inputs are computed in the default float dtype, as in PyTorch.
+    // A broadcast view is cast without its repeats, which a copy would hold.
+    const Unrepeated u = without_repeats(t, plan_reduce(t, dims, keepdim, "logsumexp"));
+    if (u.repeats > 1) return generic_logsumexp<float>(cast(u.view, DType::Float32), u.plan, u.repeats);
+    return logsumexp(cast(t, DType::Float32), dims, keepdim);
+  }
   const ReducePlan plan = plan_reduce(t, dims, keepdim, "logsumexp");
   const std::optional<BlockLayout> layout = block_layout(t, plan);
   // A broadcast view's repeated values are read once and counted.

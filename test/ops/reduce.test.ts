@@ -891,6 +891,11 @@ describe('reductions over broadcast views', () => {
     expect(() => tg.tensor([-2], { dtype: 'int32' }).expand([32]).prod()).toThrow(/prod: the result 4294967296 does not fit in int32/);
     expect(tg.tensor([-2], { dtype: 'int32' }).expand([31]).prod().item()).toBe(-2147483648);
     expect(tg.tensor([-1], { dtype: 'int32' }).expand([2 ** 40 + 1]).prod().item()).toBe(-1);
+    // logsumexp computes in float32; the view was cast whole first (2**40 elements).
+    const l = tg.tensor([[1], [2]], { dtype: 'int32' }).expand([2, 2 ** 40]).logsumexp(1);
+    expect(l.dtype).toBe('float32');
+    expectClose(l.toArray(), [1 + 40 * Math.LN2, 2 + 40 * Math.LN2], 1e-6);
+    expect(v.logsumexp(1).toArray()).toEqual(v.to('float32').contiguous().logsumexp(1).toArray());
   });
   it('take no longer over 2**40 repeats than over the value (each walked every element before)', () => {
     const one = (v: number) => tg.tensor([v], { dtype: 'float64' }).expand([2 ** 20, 2 ** 20]);

@@ -289,7 +289,8 @@ export class Tensor {
   /**
    * backward() on a background thread: the event loop keeps serving while it runs.
    * Until the promise settles, in-place writes to the leaves and to their .grad
-   * (including optimizer steps) throw. Graphs with JS hooks need backward().
+   * (including optimizer steps), and to every tensor the graph saved for
+   * backward, throw, as does disposing one. Graphs with JS hooks need backward().
    */
   backwardAsync(gradOutput?: Tensor | null, options: { retainGraph?: boolean } = {}): Promise<void> {
     const g = gradientHandle(gradOutput, 'backwardAsync', 'gradOutput');

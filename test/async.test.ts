@@ -34,6 +34,31 @@ describe('backwardAsync', () => {
     g.fill(100); // unlocked again
   });
 
+  it('locks what the graph saved for backward while it runs, and only that', async () => {
+    // x: data; y: an intermediate the next op saves; s: tanh saves its output.
+    // Written while the job reads them, the gradients would be wrong: the
+    // version check sees only writes made before a rule unpacks.
+    const x = tg.randn([256, 256]);
+    const w = tg.randn([256, 256], { requiresGrad: true });
+    const unsaved = tg.randn([256, 256]);
+    const y = x.matmul(w);
+    const s = y.mul(y).tanh();
+    const loss = s.add(unsaved).sum();
+    const pending = loss.backwardAsync();
+    const inUse = /in use by a running async operation; await it before writing/;
+    expect(() => x.addInPlace(1)).toThrow(inUse);
+    expect(() => tg.noGrad(() => y.detach().fill(0))).toThrow(inUse);
+    expect(() => tg.noGrad(() => s.detach().mulInPlace(2))).toThrow(inUse);
+    expect(() => x.dispose()).toThrow(/dispose: the tensor is in use by a running async operation/);
+    unsaved.addInPlace(1); // add saved neither input: not locked
+    await pending;
+    // Settled: gradients as from the untouched values, and the writes go through.
+    const expected = tg.grad([x.matmul(w).mul(x.matmul(w)).tanh().sum()], [w])[0]!;
+    expect(Array.from(w.grad!.data())).toEqual(Array.from(expected.data()));
+    x.addInPlace(1);
+    tg.noGrad(() => y.detach().fill(0));
+  });
+
   it('refuses to run, or hook, a part of the graph it walks from the JS thread until it settles', async () => {
     // Both losses go through h's nodes: a synchronous backward through them
     // alongside the job ran and freed the same nodes on two threads.

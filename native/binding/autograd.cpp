@@ -248,6 +248,9 @@ class BackwardJob final {
       if (seen.insert(e.node.get()).second) stack.push_back(e.node);
     }
     LockSets locks = also_lock;
+    // What the rules saved: read by the job. A JS write to one would race
+    // the rule that reads it (the version check sees only writes made before).
+    std::vector<std::shared_ptr<Storage>> saved;
     while (!stack.empty()) {
       const std::shared_ptr<Node> n = std::move(stack.back());
       stack.pop_back();
@@ -264,24 +267,26 @@ class BackwardJob final {
         locks.writes.push_back(Tensor(acc->leaf()));
         if (acc->leaf()->grad) locks.writes.push_back(Tensor(acc->leaf()->grad));
       }
+      saved.insert(saved.end(), n->saved_storages.begin(), n->saved_storages.end());
       for (const Edge& e : n->next_edges)
         if (e.node && seen.insert(e.node.get()).second) stack.push_back(e.node);
     }
     locks.reads.insert(locks.reads.end(), roots_.begin(), roots_.end());
     for (const Tensor& g : grads_)  // read by the first node, on the background thread
       if (g.defined()) locks.reads.push_back(g);
-    lock_all(locks);
+    lock_all(locks, saved);
     for (const auto& n : walked) n->walking_jobs.fetch_add(1);
     walked_ = std::move(walked);
   }
 
   // Locks what the job writes for it alone, and what it only reads shared
   // with other jobs that only read it. JS writes fail while either is held.
-  void lock_all(const LockSets& locks) {
+  void lock_all(const LockSets& locks, const std::vector<std::shared_ptr<Storage>>& also_read = {}) {
     // Storage -> written; views and repeats lock once.
     std::unordered_map<std::shared_ptr<Storage>, bool> wanted;
     for (const Tensor& t : locks.writes) wanted[t.impl()->storage] = true;
     for (const Tensor& t : locks.reads) wanted.emplace(t.impl()->storage, false);
+    for (const auto& storage : also_read) wanted.emplace(storage, false);
     for (const auto& [storage, written] : wanted) {
       std::int32_t current = storage->locks.load();
       bool taken = false;

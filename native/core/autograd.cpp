@@ -1,6 +1,8 @@
 #include "core/autograd.h"
 
+#include <algorithm>
 #include <atomic>
+#include <iterator>
 
 #include "core/grad_mode.h"
 #include "core/strided.h"
@@ -12,6 +14,14 @@ namespace tapegrad {
 namespace {
 std::atomic<std::uint64_t> g_next_sequence_nr{0};
 thread_local bool t_grad_enabled = true;
+// Storages saved in a rule's capture list since the last record() on this
+// thread: that rule's node, made by the next record(), takes them.
+thread_local std::vector<std::shared_ptr<Storage>> t_saved_before_record;
+#ifdef TAPEGRAD_SANITIZE
+// The node whose rule runs on this thread: the sanitizer build checks that
+// what the rule unpacks was registered with it, which the async lock needs.
+thread_local const Node* t_running_node = nullptr;
+#endif
 }  // namespace
 
 bool grad_enabled() { return t_grad_enabled; }
@@ -57,10 +67,21 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
   } else {
     data_ = t;
   }
+  if (is_output_ && t.grad_fn())
+    t.grad_fn()->saved_storages.push_back(t.impl()->storage);
+  else
+    t_saved_before_record.push_back(t.impl()->storage);
 }
 
 Tensor SavedTensor::unpack(const Node* owner) const {
   if (!data_.defined()) return data_;
+#ifdef TAPEGRAD_SANITIZE
+  if (t_running_node != nullptr) {
+    const auto& saved = t_running_node->saved_storages;
+    if (std::none_of(saved.begin(), saved.end(), [&](const auto& s) { return s.get() == &data_.storage(); }))
+      throw_error("internal: '", t_running_node->name(), "' unpacked a saved tensor not registered with it");
+  }
+#endif
   if (data_.version() != version_)
     throw_error("one of the tensors saved for the gradient was modified by an in-place operation (version ",
                 data_.version(), ", expected ", version_, ")");
@@ -83,6 +104,13 @@ Grads FunctionNode::apply(Grads&& grad_outputs) {
     throw_error("backward: tried to go through the graph a second time (at '", name_,
                 "'); its saved tensors were freed by the first backward. Pass { retainGraph: true } "
                 "to the first call to backward through it again");
+#ifdef TAPEGRAD_SANITIZE
+  const Node* outer = std::exchange(t_running_node, this);
+  struct Restore {
+    const Node* outer;
+    ~Restore() { t_running_node = outer; }
+  } restore{outer};
+#endif
   return backward_(grad_outputs, *this);
 }
 
@@ -115,6 +143,12 @@ bool should_record(const std::vector<Tensor>& inputs) {
 
 namespace {
 
+// Empties t_saved_before_record when record() returns or throws, whether or
+// not it made a node: a rule not recorded leaves nothing for the next.
+struct ClearSavedBeforeRecord {
+  ~ClearSavedBeforeRecord() { t_saved_before_record.clear(); }
+};
+
 void record_node(const char* name, const Tensor* inputs, std::size_t n_inputs, const Tensor* outputs,
                  std::size_t n_outputs, BackwardFn fn) {
   EdgeList edges;
@@ -122,6 +156,8 @@ void record_node(const char* name, const Tensor* inputs, std::size_t n_inputs, c
   for (std::size_t i = 0; i < n_inputs; ++i) edges.push_back(inputs[i].defined() ? gradient_edge(inputs[i]) : Edge{});
   auto node = std::allocate_shared<FunctionNode>(runtime::PoolAllocator<FunctionNode>(), name, std::move(edges),
                                                  std::move(fn));
+  node->saved_storages.assign(std::make_move_iterator(t_saved_before_record.begin()),
+                              std::make_move_iterator(t_saved_before_record.end()));
   node->outputs.reserve(n_outputs);
   for (std::uint32_t i = 0; i < n_outputs; ++i) {
     node->outputs.push_back({outputs[i].shape(), outputs[i].dtype()});
@@ -133,11 +169,13 @@ void record_node(const char* name, const Tensor* inputs, std::size_t n_inputs, c
 }  // namespace
 
 void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn fn) {
+  ClearSavedBeforeRecord clear;
   if (!should_record(inputs)) return;
   record_node(name, inputs.data(), inputs.size(), outputs.data(), outputs.size(), std::move(fn));
 }
 
 void record(const char* name, std::initializer_list<Tensor> inputs, const Tensor& output, BackwardFn fn) {
+  ClearSavedBeforeRecord clear;
   if (!grad_enabled()) return;
   bool any = false;
   for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());

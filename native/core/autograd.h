@@ -35,6 +35,7 @@ struct OutputMeta {
 
 // A node's edges, in memory from the per-thread object pool.
 using EdgeList = std::vector<Edge, runtime::PoolAllocator<Edge>>;
+using StorageList = std::vector<std::shared_ptr<Storage>, runtime::PoolAllocator<std::shared_ptr<Storage>>>;
 
 class Node : public std::enable_shared_from_this<Node> {
  public:
@@ -68,6 +69,10 @@ class Node : public std::enable_shared_from_this<Node> {
   // part of the graph would race the job's, freeing what it reads) nor
   // change its hooks.
   std::atomic<std::int32_t> walking_jobs{0};
+  // The storages of the tensors its backward rule saved (SavedTensor
+  // registers them), so that an async job walking the node can lock them
+  // against writes from JS. Emptied with the rule by release_saved().
+  StorageList saved_storages;
 };
 
 // True when a running async job walks `node` and the caller is not that job.
@@ -78,6 +83,12 @@ bool walked_by_another_job(const Node& node);
 // node's backward rule) and re-attaches the node on unpack. An output saved
 // before record() gave it a node (in the rule's capture list) is re-attached
 // to the node passed to unpack, which must be the rule's own node.
+//
+// Each one registers its storage with the node whose rule keeps it (see
+// Node::saved_storages): one made in a rule's capture list goes to the node
+// the next record() on this thread makes, and an output saved after record()
+// goes to the node record() gave it. Save an output after record() only when
+// record() gave it a node; otherwise the next record() would take it.
 class SavedTensor {
  public:
   SavedTensor() = default;
@@ -170,7 +181,10 @@ class FunctionNode final : public Node {
  public:
   FunctionNode(const char* name, EdgeList next_edges, BackwardFn fn);
   Grads apply(Grads&& grad_outputs) override;
-  void release_saved() override { backward_ = nullptr; }
+  void release_saved() override {
+    backward_ = nullptr;
+    saved_storages.clear();
+  }
   const char* name() const override { return name_; }
 
  private:

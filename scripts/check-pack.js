@@ -41,11 +41,13 @@ try {
   }
   fs.writeFileSync(
     path.join(dir, 'consumer.mts'),
-    `import { tensor, zeros, type Tensor, type DType } from 'tapegrad';\n` +
+    `import { tensor, zeros, isTensor, Tensor, type DType } from 'tapegrad';\n` +
       `const t: Tensor = tensor([1, 2, 3], { dtype: 'float64' });\n` +
       `const d: DType = t.dtype;\nconst s: readonly number[] = zeros([2]).shape;\n` +
-      `const bad = () => {\n  // @ts-expect-error: shape must be an array\n  zeros('2');\n};\n` +
-      `export { d, s, bad };\n`,
+      `const both = (x: unknown): x is Tensor => isTensor(x) && Tensor.isTensor(x);\n` +
+      `const bad = () => {\n  // @ts-expect-error: shape must be an array\n  zeros('2');\n` +
+      `  // @ts-expect-error: the constructor is private, even given a live handle (a second Tensor on it would free its memory)\n  new Tensor(t._handle);\n};\n` +
+      `export { d, s, both, bad };\n`,
   );
   fs.writeFileSync(
     path.join(dir, 'tsconfig.json'),

@@ -2,7 +2,7 @@
 import { TapegradError, checkBoolean, checkOptions, describe } from './errors.js';
 import { native, type Handle } from './native.js';
 import { tidy } from './memory.js';
-import { Tensor, gradientHandle, operand, isTensor, handleOf, type DType } from './tensor.js';
+import { fromHandle, gradientHandle, operand, isTensor, handleOf, type DType, type Tensor } from './tensor.js';
 import { tensor } from './creation.js';
 
 /** Runs `fn` with gradient recording off (on this thread), then restores the previous mode. */
@@ -64,7 +64,7 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opti
     options.createGraph ?? false,
     options.allowUnused ?? false,
   );
-  return result.map((h) => (h === null ? null : new Tensor(h)));
+  return result.map((h) => (h === null ? null : fromHandle(h)));
 }
 
 export interface GradcheckOptions {

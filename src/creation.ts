@@ -1,7 +1,7 @@
 // Factories: tensors from JS data, constants, ranges and seeded random numbers.
 import { TapegradError, checkBoolean, checkOptions, describe, plainArray } from './errors.js';
 import { native } from './native.js';
-import { Tensor, type DType, type NestedArray, type TypedArray, isTensor } from './tensor.js';
+import { fromHandle, isTensor, type DType, type NestedArray, type Tensor, type TypedArray } from './tensor.js';
 
 export interface TensorOptions {
   dtype?: DType;
@@ -86,7 +86,7 @@ export function tensor(data: NestedArray | TypedArray, options?: FromDataOptions
   if (data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array) {
     const dtype: DType =
       options.dtype ?? (data instanceof Float64Array ? 'float64' : data instanceof Int32Array ? 'int32' : 'float32');
-    return finish(new Tensor(native.fromData(data, plainArray(options.shape) ?? [data.length], dtype, 'tensor')), options);
+    return finish(fromHandle(native.fromData(data, plainArray(options.shape) ?? [data.length], dtype, 'tensor')), options);
   }
   if (typeof data !== 'number' && !Array.isArray(data))
     throw new TypeError(
@@ -103,7 +103,7 @@ export function tensor(data: NestedArray | TypedArray, options?: FromDataOptions
   }
   flatten(data, shape, flat);
   const target = plainArray(options.shape) ?? shape;
-  return finish(new Tensor(native.fromData(flat, target, options.dtype ?? 'float32', 'tensor')), options);
+  return finish(fromHandle(native.fromData(flat, target, options.dtype ?? 'float32', 'tensor')), options);
 }
 
 // Anything but an array goes on for the native layer to reject, naming the op.
@@ -139,13 +139,13 @@ export function fullLike(t: Tensor, value: number, options?: TensorOptions): Ten
 
 function filled(op: string, shape: readonly number[], value: number, options: TensorOptions | undefined): Tensor {
   const o = optionsArg(options, op);
-  return finish(new Tensor(native.full(shapeArg(shape), value, o.dtype ?? 'float32', op)), o);
+  return finish(fromHandle(native.full(shapeArg(shape), value, o.dtype ?? 'float32', op)), o);
 }
 
 function filledLike(op: string, t: Tensor, value: number, options: TensorOptions | undefined): Tensor {
   const like = likeArg(t, op);
   const o = optionsArg(options, op);
-  return finish(new Tensor(native.full(like.shape, value, o.dtype ?? like.dtype, op)), o);
+  return finish(fromHandle(native.full(like.shape, value, o.dtype ?? like.dtype, op)), o);
 }
 
 /**
@@ -176,31 +176,31 @@ export function arange(a: number, b?: number | TensorOptions, c?: number | Tenso
     options = optionsArg(b, 'arange');
   }
   const dtype = options.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
-  return finish(new Tensor(native.arange(start, end, step, dtype)), options);
+  return finish(fromHandle(native.arange(start, end, step, dtype)), options);
 }
 
 /** An n×m identity matrix (m defaults to n). */
 export function eye(n: number, m: number = n, options?: TensorOptions): Tensor {
   const o = optionsArg(options, 'eye');
-  return finish(new Tensor(native.eye(n, m, o.dtype ?? 'float32')), o);
+  return finish(fromHandle(native.eye(n, m, o.dtype ?? 'float32')), o);
 }
 
 /** Uniform random numbers in [0, 1), from the seeded generator (see manualSeed). */
 export function rand(shape: readonly number[], options?: TensorOptions): Tensor {
   const o = optionsArg(options, 'rand');
-  return finish(new Tensor(native.rand(shapeArg(shape), o.dtype ?? 'float32')), o);
+  return finish(fromHandle(native.rand(shapeArg(shape), o.dtype ?? 'float32')), o);
 }
 
 /** Standard normal random numbers, from the seeded generator. */
 export function randn(shape: readonly number[], options?: TensorOptions): Tensor {
   const o = optionsArg(options, 'randn');
-  return finish(new Tensor(native.randn(shapeArg(shape), o.dtype ?? 'float32')), o);
+  return finish(fromHandle(native.randn(shapeArg(shape), o.dtype ?? 'float32')), o);
 }
 
 /** Random integers in [low, high), int32 unless `dtype` says otherwise. */
 export function randint(low: number, high: number, shape: readonly number[], options?: TensorOptions): Tensor {
   const o = optionsArg(options, 'randint');
-  return finish(new Tensor(native.randint(low, high, shapeArg(shape), o.dtype ?? 'int32')), o);
+  return finish(fromHandle(native.randint(low, high, shapeArg(shape), o.dtype ?? 'int32')), o);
 }
 
 /**

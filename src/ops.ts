@@ -1,7 +1,7 @@
 // Functions over several tensors, exported at the top level (tg.cat, tg.where, ...).
 import { describe } from './errors.js';
 import { native, type Handle } from './native.js';
-import { Tensor, operand, type TensorLike } from './tensor.js';
+import { fromHandle, operand, type Tensor, type TensorLike } from './tensor.js';
 
 // ---- elementwise ----------------------------------------------------------
 // Functional forms of the binary ops: a number is allowed on either side
@@ -9,31 +9,31 @@ import { Tensor, operand, type TensorLike } from './tensor.js';
 
 /** a + b. */
 export function add(a: TensorLike, b: TensorLike): Tensor {
-  return new Tensor(native.add(operand(a), operand(b)));
+  return fromHandle(native.add(operand(a), operand(b)));
 }
 /** a - b. */
 export function sub(a: TensorLike, b: TensorLike): Tensor {
-  return new Tensor(native.sub(operand(a), operand(b)));
+  return fromHandle(native.sub(operand(a), operand(b)));
 }
 /** a * b. */
 export function mul(a: TensorLike, b: TensorLike): Tensor {
-  return new Tensor(native.mul(operand(a), operand(b)));
+  return fromHandle(native.mul(operand(a), operand(b)));
 }
 /** a / b (true division: int32 operands divide as float32). */
 export function div(a: TensorLike, b: TensorLike): Tensor {
-  return new Tensor(native.div(operand(a), operand(b)));
+  return fromHandle(native.div(operand(a), operand(b)));
 }
 /** a ** b, differentiable in both (see Tensor.pow). */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
-  return new Tensor(native.pow(operand(a), operand(b)));
+  return fromHandle(native.pow(operand(a), operand(b)));
 }
 /** Elementwise maximum (see Tensor.maximum). */
 export function maximum(a: TensorLike, b: TensorLike): Tensor {
-  return new Tensor(native.maximum(operand(a), operand(b)));
+  return fromHandle(native.maximum(operand(a), operand(b)));
 }
 /** Elementwise minimum (see Tensor.minimum). */
 export function minimum(a: TensorLike, b: TensorLike): Tensor {
-  return new Tensor(native.minimum(operand(a), operand(b)));
+  return fromHandle(native.minimum(operand(a), operand(b)));
 }
 /**
  * `input` where `condition` is nonzero (NaN counts as nonzero), else `other`.
@@ -42,22 +42,22 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
  * Differentiable in input and other.
  */
 export function where(condition: Tensor, input: TensorLike, other: TensorLike): Tensor {
-  return new Tensor(native.where(operand(condition) as Handle, operand(input), operand(other)));
+  return fromHandle(native.where(operand(condition) as Handle, operand(input), operand(other)));
 }
 
 // ---- linear algebra ---------------------------------------------------------
 
 /** Matrix product with PyTorch's rules (see Tensor.matmul). */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  return new Tensor(native.matmul(operand(a) as Handle, operand(b) as Handle));
+  return fromHandle(native.matmul(operand(a) as Handle, operand(b) as Handle));
 }
 /** Dot product of two 1-D tensors of the same size. */
 export function dot(a: Tensor, b: Tensor): Tensor {
-  return new Tensor(native.dot(operand(a) as Handle, operand(b) as Handle));
+  return fromHandle(native.dot(operand(a) as Handle, operand(b) as Handle));
 }
 /** Outer product of two 1-D tensors. */
 export function outer(a: Tensor, b: Tensor): Tensor {
-  return new Tensor(native.outer(operand(a) as Handle, operand(b) as Handle));
+  return fromHandle(native.outer(operand(a) as Handle, operand(b) as Handle));
 }
 
 // ---- joining ----------------------------------------------------------------
@@ -73,10 +73,10 @@ function handles(op: string, tensors: readonly Tensor[]): ReturnType<typeof oper
  * tensors (shape [0]) are skipped.
  */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  return new Tensor(native.cat(handles('cat', tensors), dim));
+  return fromHandle(native.cat(handles('cat', tensors), dim));
 }
 
 /** Joins tensors of one shape along a new dim `dim` (in [-ndim-1, ndim]). Dtypes promote as in cat. */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  return new Tensor(native.stack(handles('stack', tensors), dim));
+  return fromHandle(native.stack(handles('stack', tensors), dim));
 }

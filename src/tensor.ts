@@ -106,6 +106,23 @@ export function checkNotInUse(t: Tensor, op: string, what: string): void {
     throw new TapegradError(`${op}: ${what} is in use by a running backwardAsync or train step; await it first`);
 }
 
+// Only the library makes tensors: a second Tensor on a handle another one
+// owns would free its memory when disposed. The constructor refuses a call
+// without this token, which only this module holds; other modules of the
+// library make tensors with fromHandle (the package exports neither).
+const madeByTapegrad = Symbol('made by tapegrad');
+
+// Assigned in the class's static block, the one place that may call its private constructor.
+let construct: (handle: Handle) => Tensor;
+
+/**
+ * @internal Wraps a handle the native layer just returned in a new Tensor,
+ * which owns it: the one way the library makes tensors.
+ */
+export function fromHandle(handle: Handle): Tensor {
+  return construct(handle);
+}
+
 export class Tensor {
   // Private, so that only objects this constructor made carry one (see isTensor).
   readonly #handle: Handle;
@@ -115,10 +132,19 @@ export class Tensor {
   _scope: Scope | null = null;
   private _shape: readonly number[] | undefined;
 
-  /** @internal Use `tensor()` and the other factories to make tensors. */
-  constructor(handle: Handle) {
+  /** Tensors are made with `tensor()`, `zeros()` and the other factories, and by ops; `new Tensor()` throws. */
+  private constructor(token: symbol, handle: Handle) {
+    if (token !== madeByTapegrad)
+      throw new TypeError(
+        'Tensor: tensors are made with tg.tensor(data), tg.zeros(shape), tg.randn(shape) and the other factories, ' +
+          `or by ops on tensors, not with new Tensor(...); got new Tensor(${describe(token)})`,
+      );
     this.#handle = handle;
     track(this, handle);
+  }
+
+  static {
+    construct = (handle) => new Tensor(madeByTapegrad, handle);
   }
 
   /** Whether `x` is a tensor made by tapegrad (the same as `tg.isTensor(x)`). */
@@ -134,11 +160,6 @@ export class Tensor {
   /** @internal The native handle (read-only; code that unwraps tensors it was given uses handleOf). */
   get _handle(): Handle {
     return own(this);
-  }
-
-  /** @internal */
-  static _fromHandle(handle: Handle): Tensor {
-    return new Tensor(handle);
   }
 
   // ---- facts -----------------------------------------------------------
@@ -248,7 +269,7 @@ export class Tensor {
   /** The gradient accumulated by backward() into this leaf, or null. */
   get grad(): Tensor | null {
     const g = native.getGrad(own(this));
-    return g === null ? null : new Tensor(g);
+    return g === null ? null : fromHandle(g);
   }
   /**
    * Sets the gradient that backward() accumulates into (in place): a tensor
@@ -278,7 +299,7 @@ export class Tensor {
   }
   /** The same data without autograd history (a leaf that does not require grad). */
   detach(): Tensor {
-    return new Tensor(native.detach(own(this)));
+    return fromHandle(native.detach(own(this)));
   }
   /** Computes gradients of this tensor with respect to the leaves and accumulates them into their .grad. */
   backward(gradOutput?: Tensor | null, options: BackwardOptions = {}): void {
@@ -306,7 +327,7 @@ export class Tensor {
   registerHook(fn: (grad: Tensor) => Tensor | void): RemovableHandle {
     if (typeof fn !== 'function') throw new TypeError(`registerHook: hook must be a function, got ${describe(fn)}`);
     const remove = native.registerHook(own(this), (g) => {
-      const result = fn(new Tensor(g));
+      const result = fn(fromHandle(g));
       const h = Tensor._handleOf(result);
       if (h !== undefined) return h;
       if (result === undefined || result === null) return undefined;
@@ -322,16 +343,16 @@ export class Tensor {
   // ---- elementwise binary ----------------------------------------------
 
   add(other: TensorLike): Tensor {
-    return new Tensor(native.add(own(this), operand(other)));
+    return fromHandle(native.add(own(this), operand(other)));
   }
   sub(other: TensorLike): Tensor {
-    return new Tensor(native.sub(own(this), operand(other)));
+    return fromHandle(native.sub(own(this), operand(other)));
   }
   mul(other: TensorLike): Tensor {
-    return new Tensor(native.mul(own(this), operand(other)));
+    return fromHandle(native.mul(own(this), operand(other)));
   }
   div(other: TensorLike): Tensor {
-    return new Tensor(native.div(own(this), operand(other)));
+    return fromHandle(native.div(own(this), operand(other)));
   }
   /**
    * this ** exponent. Gradients flow to both sides as in PyTorch (0 for the
@@ -339,29 +360,29 @@ export class Tensor {
    * the exponent >= 0). int32 ** negative gives 0 except for bases 1 and -1.
    */
   pow(exponent: TensorLike): Tensor {
-    return new Tensor(native.pow(own(this), operand(exponent)));
+    return fromHandle(native.pow(own(this), operand(exponent)));
   }
   /** Elementwise maximum; NaN wins; on ties the gradient is split half and half. */
   maximum(other: TensorLike): Tensor {
-    return new Tensor(native.maximum(own(this), operand(other)));
+    return fromHandle(native.maximum(own(this), operand(other)));
   }
   /** Elementwise minimum; NaN wins; on ties the gradient is split half and half. */
   minimum(other: TensorLike): Tensor {
-    return new Tensor(native.minimum(own(this), operand(other)));
+    return fromHandle(native.minimum(own(this), operand(other)));
   }
   /**
    * Elements of this tensor where `condition` is true, of `other` elsewhere (PyTorch's
    * `Tensor.where`); the same as `tg.where(condition, this, other)`.
    */
   where(condition: Tensor, other: TensorLike): Tensor {
-    return new Tensor(native.where(operand(condition) as Handle, own(this), operand(other)));
+    return fromHandle(native.where(operand(condition) as Handle, own(this), operand(other)));
   }
   /**
    * Converts to another dtype (differentiable between float dtypes). Float to int32 truncates
    * toward zero; a value int32 cannot hold (NaN, ±Infinity, beyond ±2**31) throws a RangeError.
    */
   to(dtype: DType): Tensor {
-    return new Tensor(native.cast(own(this), dtype));
+    return fromHandle(native.cast(own(this), dtype));
   }
 
   // ---- elementwise unary ----------------------------------------------
@@ -370,23 +391,23 @@ export class Tensor {
 
   /** -x. */
   neg(): Tensor {
-    return new Tensor(native.neg(own(this)));
+    return fromHandle(native.neg(own(this)));
   }
   /** |x|; the gradient at 0 is 0. */
   abs(): Tensor {
-    return new Tensor(native.abs(own(this)));
+    return fromHandle(native.abs(own(this)));
   }
   /** -1, 0 or 1 (NaN and ±0 pass through, as Math.sign); the gradient is 0. */
   sign(): Tensor {
-    return new Tensor(native.sign(own(this)));
+    return fromHandle(native.sign(own(this)));
   }
   /** x². */
   square(): Tensor {
-    return new Tensor(native.square(own(this)));
+    return fromHandle(native.square(own(this)));
   }
   /** max(x, 0); NaN passes through. */
   relu(): Tensor {
-    return new Tensor(native.relu(own(this)));
+    return fromHandle(native.relu(own(this)));
   }
   /**
    * min(max(x, min), max). Either bound may be left out (undefined or null),
@@ -395,68 +416,68 @@ export class Tensor {
    * are integers, else the result is float32.
    */
   clamp(min?: number | null, max?: number | null): Tensor {
-    return new Tensor(native.clamp(own(this), min, max));
+    return fromHandle(native.clamp(own(this), min, max));
   }
   /** e^x. */
   exp(): Tensor {
-    return new Tensor(native.exp(own(this)));
+    return fromHandle(native.exp(own(this)));
   }
   /** Natural logarithm. */
   log(): Tensor {
-    return new Tensor(native.log(own(this)));
+    return fromHandle(native.log(own(this)));
   }
   /** log(1 + x), accurate near 0. */
   log1p(): Tensor {
-    return new Tensor(native.log1p(own(this)));
+    return fromHandle(native.log1p(own(this)));
   }
   /** e^x - 1, accurate near 0. */
   expm1(): Tensor {
-    return new Tensor(native.expm1(own(this)));
+    return fromHandle(native.expm1(own(this)));
   }
   sqrt(): Tensor {
-    return new Tensor(native.sqrt(own(this)));
+    return fromHandle(native.sqrt(own(this)));
   }
   /** 1 / sqrt(x). */
   rsqrt(): Tensor {
-    return new Tensor(native.rsqrt(own(this)));
+    return fromHandle(native.rsqrt(own(this)));
   }
   sin(): Tensor {
-    return new Tensor(native.sin(own(this)));
+    return fromHandle(native.sin(own(this)));
   }
   cos(): Tensor {
-    return new Tensor(native.cos(own(this)));
+    return fromHandle(native.cos(own(this)));
   }
   tanh(): Tensor {
-    return new Tensor(native.tanh(own(this)));
+    return fromHandle(native.tanh(own(this)));
   }
   /** 1 / (1 + e^-x), computed without overflow for any x. */
   sigmoid(): Tensor {
-    return new Tensor(native.sigmoid(own(this)));
+    return fromHandle(native.sigmoid(own(this)));
   }
   /** 1 / x. */
   reciprocal(): Tensor {
-    return new Tensor(native.reciprocal(own(this)));
+    return fromHandle(native.reciprocal(own(this)));
   }
   /** x for x > 0, else negativeSlope·x. */
   leakyRelu(negativeSlope = 0.01): Tensor {
-    return new Tensor(native.leakyRelu(own(this), negativeSlope));
+    return fromHandle(native.leakyRelu(own(this), negativeSlope));
   }
   /** x for x > 0, else alpha·(e^x - 1). */
   elu(alpha = 1): Tensor {
-    return new Tensor(native.elu(own(this), alpha));
+    return fromHandle(native.elu(own(this), alpha));
   }
   /** x·Φ(x) (Φ the standard normal CDF), or its tanh approximation. */
   gelu(options: GeluOptions = {}): Tensor {
     checkOptions(options, 'gelu', "{ approximate: 'tanh' }", ['approximate']);
-    return new Tensor(native.gelu(own(this), options.approximate ?? 'none'));
+    return fromHandle(native.gelu(own(this), options.approximate ?? 'none'));
   }
   /** x·sigmoid(x) (also called swish). */
   silu(): Tensor {
-    return new Tensor(native.silu(own(this)));
+    return fromHandle(native.silu(own(this)));
   }
   /** log(1 + e^(beta·x)) / beta; x itself where beta·x > threshold (as PyTorch). */
   softplus(beta = 1, threshold = 20): Tensor {
-    return new Tensor(native.softplus(own(this), beta, threshold));
+    return fromHandle(native.softplus(own(this), beta, threshold));
   }
 
   // ---- in place --------------------------------------------------------
@@ -494,27 +515,27 @@ export class Tensor {
 
   /** 1 where this == other, else 0. */
   eq(other: TensorLike): Tensor {
-    return new Tensor(native.eq(own(this), operand(other)));
+    return fromHandle(native.eq(own(this), operand(other)));
   }
   /** 1 where this != other (NaN != NaN), else 0. */
   ne(other: TensorLike): Tensor {
-    return new Tensor(native.ne(own(this), operand(other)));
+    return fromHandle(native.ne(own(this), operand(other)));
   }
   /** 1 where this < other, else 0. */
   lt(other: TensorLike): Tensor {
-    return new Tensor(native.lt(own(this), operand(other)));
+    return fromHandle(native.lt(own(this), operand(other)));
   }
   /** 1 where this <= other, else 0. */
   le(other: TensorLike): Tensor {
-    return new Tensor(native.le(own(this), operand(other)));
+    return fromHandle(native.le(own(this), operand(other)));
   }
   /** 1 where this > other, else 0. */
   gt(other: TensorLike): Tensor {
-    return new Tensor(native.gt(own(this), operand(other)));
+    return fromHandle(native.gt(own(this), operand(other)));
   }
   /** 1 where this >= other, else 0. */
   ge(other: TensorLike): Tensor {
-    return new Tensor(native.ge(own(this), operand(other)));
+    return fromHandle(native.ge(own(this), operand(other)));
   }
 
   // ---- reductions ------------------------------------------------------
@@ -524,58 +545,58 @@ export class Tensor {
    * tensor's sum is int32 (PyTorch widens to int64): one that int32 cannot hold throws.
    */
   sum(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.sum(own(this), plainArray(dim), keepDim));
+    return fromHandle(native.sum(own(this), plainArray(dim), keepDim));
   }
   /** Mean over all elements or over `dim` (float dtypes only; NaN for an empty reduction). */
   mean(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.mean(own(this), plainArray(dim), keepDim));
+    return fromHandle(native.mean(own(this), plainArray(dim), keepDim));
   }
   /**
    * Product over all elements or over `dim` (1 for an empty reduction). An int32 product that
    * int32 cannot hold throws, as sum's does.
    */
   prod(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.prod(own(this), plainArray(dim), keepDim));
+    return fromHandle(native.prod(own(this), plainArray(dim), keepDim));
   }
   /**
    * Largest value over all elements or over `dim` (values only, like PyTorch's
    * amax; NaN propagates). The gradient is split evenly among tied maxima.
    */
   max(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.max(own(this), plainArray(dim), keepDim));
+    return fromHandle(native.max(own(this), plainArray(dim), keepDim));
   }
   /** Smallest value over all elements or over `dim` (like amin; ties share the gradient). */
   min(dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.min(own(this), plainArray(dim), keepDim));
+    return fromHandle(native.min(own(this), plainArray(dim), keepDim));
   }
   /** int32 index of the first maximum along `dim`, or the flat index over all elements. */
   argmax(dim?: number, keepDim = false): Tensor {
-    return new Tensor(native.argmax(own(this), dim, keepDim));
+    return fromHandle(native.argmax(own(this), dim, keepDim));
   }
   /** int32 index of the first minimum along `dim`, or the flat index over all elements. */
   argmin(dim?: number, keepDim = false): Tensor {
-    return new Tensor(native.argmin(own(this), dim, keepDim));
+    return fromHandle(native.argmin(own(this), dim, keepDim));
   }
   /** Variance over all elements or over `dim`, divided by max(0, N - correction) (correction 1 by default). */
   var(dim?: Dims, options: VarOptions = {}): Tensor {
     varOptions(options, 'var');
-    return new Tensor(native.var(own(this), plainArray(dim), options.correction ?? 1, options.keepDim ?? false));
+    return fromHandle(native.var(own(this), plainArray(dim), options.correction ?? 1, options.keepDim ?? false));
   }
   /** Standard deviation: the square root of var() (gradient 0 where it is 0). */
   std(dim?: Dims, options: VarOptions = {}): Tensor {
     varOptions(options, 'std');
-    return new Tensor(native.std(own(this), plainArray(dim), options.correction ?? 1, options.keepDim ?? false));
+    return fromHandle(native.std(own(this), plainArray(dim), options.correction ?? 1, options.keepDim ?? false));
   }
   /** log(sum(exp(x))) over `dim`, computed stably (shifted by the maximum). */
   logsumexp(dim: Dims, keepDim = false): Tensor {
-    return new Tensor(native.logsumexp(own(this), plainArray(dim), keepDim));
+    return fromHandle(native.logsumexp(own(this), plainArray(dim), keepDim));
   }
   /**
    * Vector p-norm over all elements or over `dim`: p = 2 (default, also 'fro'),
    * 1, Infinity (max |x|), -Infinity (min |x|), 0 (count of nonzeros) or any other number.
    */
   norm(p: number | 'fro' = 2, dim?: Dims, keepDim = false): Tensor {
-    return new Tensor(native.norm(own(this), p, plainArray(dim), keepDim));
+    return fromHandle(native.norm(own(this), p, plainArray(dim), keepDim));
   }
 
   // ---- shape -----------------------------------------------------------
@@ -583,46 +604,46 @@ export class Tensor {
   /** The same elements in a new shape (one entry may be -1); a view when the layout allows. */
   reshape(...shape: number[] | [readonly number[]]): Tensor {
     const s = shapeArgs(shape);
-    return new Tensor(native.reshape(own(this), s));
+    return fromHandle(native.reshape(own(this), s));
   }
   /** A broadcast view with size-1 dims repeated (-1 keeps a dim). */
   expand(...shape: number[] | [readonly number[]]): Tensor {
     const s = shapeArgs(shape);
-    return new Tensor(native.expand(own(this), s));
+    return fromHandle(native.expand(own(this), s));
   }
   /** A view with dims `dim0` and `dim1` swapped. */
   transpose(dim0: number, dim1: number): Tensor {
-    return new Tensor(native.transpose(own(this), dim0, dim1));
+    return fromHandle(native.transpose(own(this), dim0, dim1));
   }
   /** A view with the dims in the given order. */
   permute(...dims: number[] | [readonly number[]]): Tensor {
     const d = shapeArgs(dims);
-    return new Tensor(native.permute(own(this), d));
+    return fromHandle(native.permute(own(this), d));
   }
   /** This tensor if contiguous, else a contiguous copy. */
   contiguous(): Tensor {
-    return new Tensor(native.contiguous(own(this)));
+    return fromHandle(native.contiguous(own(this)));
   }
   /** A copy with its own storage (differentiable). */
   clone(): Tensor {
-    return new Tensor(native.clone(own(this)));
+    return fromHandle(native.clone(own(this)));
   }
   /** As reshape, but always a view sharing storage; a RangeError naming both shapes when the layout forbids it. */
   view(...shape: number[] | [readonly number[]]): Tensor {
     const s = shapeArgs(shape);
-    return new Tensor(native.view(own(this), s));
+    return fromHandle(native.view(own(this), s));
   }
   /** Merges dims `startDim`..`endDim` into one (a view when the layout allows; a 0-d tensor becomes shape [1]). */
   flatten(startDim = 0, endDim = -1): Tensor {
-    return new Tensor(native.flatten(own(this), startDim, endDim));
+    return fromHandle(native.flatten(own(this), startDim, endDim));
   }
   /** A view without size-1 dims: all of them, or those in `dim` (listed dims of other sizes stay). */
   squeeze(dim?: Dims): Tensor {
-    return new Tensor(native.squeeze(own(this), plainArray(dim)));
+    return fromHandle(native.squeeze(own(this), plainArray(dim)));
   }
   /** A view with a size-1 dim inserted at `dim` (in [-ndim-1, ndim]). */
   unsqueeze(dim: number): Tensor {
-    return new Tensor(native.unsqueeze(own(this), dim));
+    return fromHandle(native.unsqueeze(own(this), dim));
   }
   /**
    * A view with all dims reversed (as PyTorch's `.T`, which still allows any
@@ -631,50 +652,50 @@ export class Tensor {
   get T(): Tensor {
     if (this._disposed) throw new TapegradError('T: input is a disposed tensor');
     const dims = Array.from({ length: this.ndim }, (_, i) => this.ndim - 1 - i);
-    return new Tensor(native.permute(own(this), dims));
+    return fromHandle(native.permute(own(this), dims));
   }
   /** A view with the last two dims swapped (a batch of transposed matrices). */
   get mT(): Tensor {
     if (this._disposed) throw new TapegradError('mT: input is a disposed tensor');
     if (this.ndim < 2)
       throw new RangeError(`mT: the tensor must have at least 2 dims, got shape [${this.shape.join(', ')}]`);
-    return new Tensor(native.transpose(own(this), -2, -1));
+    return fromHandle(native.transpose(own(this), -2, -1));
   }
   /** A broadcast view of this tensor as `shape` (the same as expand). */
   broadcastTo(...shape: number[] | [readonly number[]]): Tensor {
     const s = shapeArgs(shape);
-    return new Tensor(native.broadcastTo(own(this), s));
+    return fromHandle(native.broadcastTo(own(this), s));
   }
   /**
    * A view of `start:end:step` along `dim`, as Python slicing: negative bounds
    * count from the end, bounds past either end are clamped, `step` must be positive.
    */
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
-    return new Tensor(native.slice(own(this), dim, start, end, step));
+    return fromHandle(native.slice(own(this), dim, start, end, step));
   }
   /** A view of `length` elements from `start` along `dim` (a negative start counts from the end; no clamping). */
   narrow(dim: number, start: number, length: number): Tensor {
-    return new Tensor(native.narrow(own(this), dim, start, length));
+    return fromHandle(native.narrow(own(this), dim, start, length));
   }
   /** Views of pieces along `dim`: of size `splitSizeOrSections` (the last may be smaller), or of the listed sizes. */
   split(splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
-    return native.split(own(this), plainArray(splitSizeOrSections), dim).map((h) => new Tensor(h));
+    return native.split(own(this), plainArray(splitSizeOrSections), dim).map(fromHandle);
   }
   /** Views of at most `chunks` equal pieces along `dim` (the last may be smaller; there may be fewer). */
   chunk(chunks: number, dim = 0): Tensor[] {
-    return native.chunk(own(this), chunks, dim).map((h) => new Tensor(h));
+    return native.chunk(own(this), chunks, dim).map(fromHandle);
   }
   /** The entries `index[i]` along `dim` (index: int32, 0-d or 1-D). */
   indexSelect(dim: number, index: Tensor): Tensor {
-    return new Tensor(native.indexSelect(own(this), dim, operand(index)));
+    return fromHandle(native.indexSelect(own(this), dim, operand(index)));
   }
   /** out[i][j] = this[i][index[i][j]] for dim 1 (index: int32 with this tensor's number of dims). */
   gather(dim: number, index: Tensor): Tensor {
-    return new Tensor(native.gather(own(this), dim, operand(index)));
+    return fromHandle(native.gather(own(this), dim, operand(index)));
   }
   /** A copy with src[i][j] added at [index[i][j]][j] for dim 0 (out of place; differentiable in this and src). */
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
-    return new Tensor(native.scatterAdd(own(this), dim, operand(index), operand(src)));
+    return fromHandle(native.scatterAdd(own(this), dim, operand(index), operand(src)));
   }
 
   // ---- linear algebra --------------------------------------------------
@@ -686,15 +707,15 @@ export class Tensor {
    * Both operands must have the same dtype (int32 works, without gradients).
    */
   matmul(other: Tensor): Tensor {
-    return new Tensor(native.matmul(own(this), operand(other) as Handle));
+    return fromHandle(native.matmul(own(this), operand(other) as Handle));
   }
   /** Dot product of two 1-D tensors of the same size (a 0-d tensor). */
   dot(other: Tensor): Tensor {
-    return new Tensor(native.dot(own(this), operand(other) as Handle));
+    return fromHandle(native.dot(own(this), operand(other) as Handle));
   }
   /** Outer product of two 1-D tensors: out[i][j] = this[i] * other[j]. */
   outer(other: Tensor): Tensor {
-    return new Tensor(native.outer(own(this), operand(other) as Handle));
+    return fromHandle(native.outer(own(this), operand(other) as Handle));
   }
 }
 

@@ -969,6 +969,37 @@ describe('BigInts and look-alike objects where a tensor is expected', () => {
     b.dispose();
   });
 
+  it('new Tensor(...) throws, pointing to the factories: a second Tensor on a live handle would free its memory', () => {
+    // The constructor is private in the .d.ts, so TypeScript refuses the call too.
+    const construct = tg.Tensor as unknown as new (...args: unknown[]) => Tensor;
+    const live = tg.tensor([5, 6]);
+    const refusal = (what: string) =>
+      new TypeError(
+        'Tensor: tensors are made with tg.tensor(data), tg.zeros(shape), tg.randn(shape) and the other factories, ' +
+          `or by ops on tensors, not with new Tensor(...); got new Tensor(${what})`,
+      );
+    expect(() => new construct(handleOf(live))).toThrow(refusal('a BigInt'));
+    expect(() => new construct([1, 2])).toThrow(refusal('an array'));
+    expect(() => new construct()).toThrow(refusal('undefined'));
+    expect(() => new construct(Symbol('token'), handleOf(live))).toThrow(refusal('a symbol'));
+    class Sub extends construct {}
+    expect(() => new Sub(handleOf(live))).toThrow(refusal('a BigInt'));
+    expect(() => Reflect.construct(construct, [handleOf(live)], Object)).toThrow(refusal('a BigInt'));
+    // Nor is there a static factory taking a handle.
+    expect(Object.getOwnPropertyNames(tg.Tensor).filter((k) => /handle/i.test(k))).toEqual(['_handleOf']);
+    expect(valuesOf(live)).toEqual([5, 6]);
+    // Tensors the library makes (factories, ops, views, gradients, hook arguments) are tensors.
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    let hooked: unknown;
+    x.registerHook((g) => {
+      hooked = g;
+    });
+    const fromLibrary = [tg.zeros([2]), x.mul(2), ...x.split(1), x.T, tg.grad(x.square().sum(), [x])[0]];
+    x.sum().backward();
+    for (const t of [...fromLibrary, x.grad, hooked]) expect(tg.isTensor(t) && tg.Tensor.isTensor(t)).toBe(true);
+    live.dispose();
+  });
+
   it('a Trainer refuses a forged batch tensor and an optimizer made from a prototype', async () => {
     const w = tg.tensor([1, 2], { requiresGrad: true });
     const live = tg.tensor([5, 6]);

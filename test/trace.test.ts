@@ -6,10 +6,16 @@
 // multi-output ops, in-place ops, ops that return their input, grad mode,
 // captured numbers/constants/parameters, tg.tensor data, random ops and their
 // seed, calls that make a trace unusable, misuse errors, and memory.
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { leaf, tg, type Tensor } from './helpers.js';
 import { native, type TraceHandle } from '../dist/native.js';
 import { generate, randomData, Rng, RUN, type Program } from './programs.js';
+
+// The library's own way to wrap a handle, which the package does not export.
+// Loaded with require, as dist/index.js loads it: an import would load a
+// second copy of the module, whose Tensor class the package's ops refuse.
+const { fromHandle } = createRequire(import.meta.url)('../dist/tensor.js') as typeof import('../dist/tensor.js');
 
 const F = tg.nn.functional;
 
@@ -43,7 +49,7 @@ function usable(r: Recorded, where = 'trace'): TraceHandle {
 
 /** Replays `trace` on `inputs` on this thread. */
 function replay(trace: TraceHandle, inputs: Tensor[]): Tensor[] {
-  return native._traceRun(trace, inputs.map((t) => t._handle)).map((h) => tg.Tensor._fromHandle(h));
+  return native._traceRun(trace, inputs.map((t) => t._handle)).map(fromHandle);
 }
 
 /** Same dtype, shape and bits (Object.is: NaN equals NaN, 0 differs from -0). */

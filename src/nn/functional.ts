@@ -2,7 +2,7 @@
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
 import { checkOptions, describe, plainArray } from '../errors.js';
 import { native, type Handle } from '../native.js';
-import { Tensor, operand, type GeluOptions, isTensor } from '../tensor.js';
+import { fromHandle, operand, isTensor, type GeluOptions, type Tensor } from '../tensor.js';
 
 /** How a loss combines its per-element values. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -92,12 +92,12 @@ export function softplus(input: Tensor, beta = 1, threshold = 20): Tensor {
 
 /** exp(x) / sum(exp(x)) along `dim`, computed with the max subtracted (no overflow). */
 export function softmax(input: Tensor, dim: number): Tensor {
-  return new Tensor(native.softmax(h(input), dim));
+  return fromHandle(native.softmax(h(input), dim));
 }
 
 /** log(softmax(x)) along `dim`, computed stably as x - max - log(sum(exp(x - max))). */
 export function logSoftmax(input: Tensor, dim: number): Tensor {
-  return new Tensor(native.logSoftmax(h(input), dim));
+  return fromHandle(native.logSoftmax(h(input), dim));
 }
 
 // ---- losses -------------------------------------------------------------------
@@ -111,7 +111,7 @@ export function logSoftmax(input: Tensor, dim: number): Tensor {
  */
 export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   lossOptions(options, 'crossEntropy', ['weight', 'ignoreIndex', 'labelSmoothing']);
-  return new Tensor(
+  return fromHandle(
     native.crossEntropy(
       h(input), h(target), optional(options.weight), options.ignoreIndex ?? -100, options.labelSmoothing ?? 0,
       options.reduction ?? 'mean',
@@ -122,7 +122,7 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
 /** Negative log-likelihood of int32 class indices under log-probabilities (see crossEntropy for shapes). */
 export function nllLoss(input: Tensor, target: Tensor, options: NllLossOptions = {}): Tensor {
   lossOptions(options, 'nllLoss', ['weight', 'ignoreIndex']);
-  return new Tensor(
+  return fromHandle(
     native.nllLoss(h(input), h(target), optional(options.weight), options.ignoreIndex ?? -100, options.reduction ?? 'mean'),
   );
 }
@@ -130,19 +130,19 @@ export function nllLoss(input: Tensor, target: Tensor, options: NllLossOptions =
 /** (input - target)², reduced. input and target have the same shape. */
 export function mseLoss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
   lossOptions(options, 'mseLoss');
-  return new Tensor(native.mseLoss(h(input), h(target), options.reduction ?? 'mean'));
+  return fromHandle(native.mseLoss(h(input), h(target), options.reduction ?? 'mean'));
 }
 
 /** |input - target|, reduced. */
 export function l1Loss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
   lossOptions(options, 'l1Loss');
-  return new Tensor(native.l1Loss(h(input), h(target), options.reduction ?? 'mean'));
+  return fromHandle(native.l1Loss(h(input), h(target), options.reduction ?? 'mean'));
 }
 
 /** 0.5·d² where |d| < delta, else delta·(|d| - 0.5·delta), with d = input - target. */
 export function huberLoss(input: Tensor, target: Tensor, options: HuberLossOptions = {}): Tensor {
   lossOptions(options, 'huberLoss', ['delta']);
-  return new Tensor(native.huberLoss(h(input), h(target), options.delta ?? 1, options.reduction ?? 'mean'));
+  return fromHandle(native.huberLoss(h(input), h(target), options.delta ?? 1, options.reduction ?? 'mean'));
 }
 
 /**
@@ -151,7 +151,7 @@ export function huberLoss(input: Tensor, target: Tensor, options: HuberLossOptio
  */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BinaryCrossEntropyOptions = {}): Tensor {
   lossOptions(options, 'binaryCrossEntropy', ['weight']);
-  return new Tensor(native.binaryCrossEntropy(h(input), h(target), optional(options.weight), options.reduction ?? 'mean'));
+  return fromHandle(native.binaryCrossEntropy(h(input), h(target), optional(options.weight), options.reduction ?? 'mean'));
 }
 
 export interface BinaryCrossEntropyWithLogitsOptions extends BinaryCrossEntropyOptions {
@@ -167,7 +167,7 @@ export function binaryCrossEntropyWithLogits(
   input: Tensor, target: Tensor, options: BinaryCrossEntropyWithLogitsOptions = {},
 ): Tensor {
   lossOptions(options, 'binaryCrossEntropyWithLogits', ['weight', 'posWeight']);
-  return new Tensor(
+  return fromHandle(
     native.binaryCrossEntropyWithLogits(
       h(input), h(target), optional(options.weight), optional(options.posWeight), options.reduction ?? 'mean',
     ),
@@ -182,7 +182,7 @@ export function binaryCrossEntropyWithLogits(
  * broadcasts to the output.
  */
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  return new Tensor(native.linear(h(input), h(weight), optional(bias)));
+  return fromHandle(native.linear(h(input), h(weight), optional(bias)));
 }
 
 /**
@@ -193,7 +193,7 @@ export function layerNorm(
   input: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5,
 ): Tensor {
   const shape = typeof normalizedShape === 'number' ? [normalizedShape] : plainArray(normalizedShape);
-  return new Tensor(native.layerNorm(h(input), shape, optional(weight), optional(bias), eps));
+  return fromHandle(native.layerNorm(h(input), shape, optional(weight), optional(bias), eps));
 }
 
 /**
@@ -202,17 +202,17 @@ export function layerNorm(
  * when training is false.
  */
 export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
-  return new Tensor(native.dropout(h(input), p, training));
+  return fromHandle(native.dropout(h(input), p, training));
 }
 
 /** Rows of `weight` [numEmbeddings, embeddingDim] at the int32 `indices`: shape [...indices.shape, embeddingDim]. */
 export function embedding(indices: Tensor, weight: Tensor): Tensor {
-  return new Tensor(native.embedding(h(indices), h(weight)));
+  return fromHandle(native.embedding(h(indices), h(weight)));
 }
 
 /** int32 one-hot vectors of length numClasses (-1: the largest index + 1). */
 export function oneHot(indices: Tensor, numClasses = -1): Tensor {
-  return new Tensor(native.oneHot(h(indices), numClasses));
+  return fromHandle(native.oneHot(h(indices), numClasses));
 }
 
 // ---- attention ------------------------------------------------------------------
@@ -243,7 +243,7 @@ export function scaledDotProductAttention(
   query: Tensor, key: Tensor, value: Tensor, options: ScaledDotProductAttentionOptions = {},
 ): Tensor {
   checkOptions(options, 'scaledDotProductAttention', '{ isCausal: true }', ['attnMask', 'isCausal', 'scale']);
-  return new Tensor(
+  return fromHandle(
     native.scaledDotProductAttention(
       h(query), h(key), h(value), optional(options.attnMask), options.isCausal ?? false, options.scale ?? null,
     ),

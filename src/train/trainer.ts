@@ -8,7 +8,7 @@ import { native, type TraceHandle } from '../native.js';
 import { Sequential } from '../nn/containers.js';
 import { Module } from '../nn/module.js';
 import { Optimizer } from '../optim/optimizer.js';
-import { Tensor, isTensor, handleOf } from '../tensor.js';
+import { fromHandle, handleOf, isTensor, type Tensor } from '../tensor.js';
 import * as nn from '../nn/index.js';
 import { forwardOf, lossOf, metricValues, scalarLoss, splitBatch, type LossFn, type Model } from './step.js';
 import { resolveMetrics, type Metric, type MetricSpec } from './metrics.js';
@@ -355,7 +355,7 @@ export class Trainer {
     const plan = this.optimizer._checkedPlan('step', (p) => reached.has(p));
     // The job locks the batch itself: they are the trace's inputs.
     const outputs = await native.tracedStepAsync(trace, handles, plan?.updates ?? [], this.threads);
-    const [loss, prediction] = outputs.map((h) => Tensor._fromHandle(h)) as [Tensor, Tensor];
+    const [loss, prediction] = outputs.map(fromHandle) as [Tensor, Tensor];
     try {
       if (plan === null) this.optimizer.step();
       else plan.commit();

@@ -52,6 +52,44 @@ describe('nn.init', () => {
     expect([...init.uniform(w, 2, 2).data()].every((v) => v === 2)).toBe(true);
   });
 
+  it('refuses a tensor argument that is not a tensor it can fill, naming the init function (not rand, copyFrom or fill)', () => {
+    const gone = tg.zeros([2, 2]);
+    gone.dispose();
+    const fns = {
+      uniform: (t: tg.Tensor) => init.uniform(t),
+      normal: (t: tg.Tensor) => init.normal(t),
+      constant: (t: tg.Tensor) => init.constant(t, 1),
+      zeros: (t: tg.Tensor) => init.zeros(t),
+      ones: (t: tg.Tensor) => init.ones(t),
+      xavierUniform: (t: tg.Tensor) => init.xavierUniform(t),
+      xavierNormal: (t: tg.Tensor) => init.xavierNormal(t),
+      kaimingUniform: (t: tg.Tensor) => init.kaimingUniform(t),
+      kaimingNormal: (t: tg.Tensor) => init.kaimingNormal(t),
+    };
+    for (const [name, fill] of Object.entries(fns)) {
+      const op = `nn.init.${name}`;
+      // An array has a fill method of its own: it must not be filled in place of a tensor.
+      const array = [[0, 0]];
+      const cases: [unknown, Error][] = [
+        [5, new TypeError(`${op}: tensor must be a Tensor, got 5`)],
+        [undefined, new TypeError(`${op}: tensor must be a Tensor, got undefined`)],
+        [array, new TypeError(`${op}: tensor must be a Tensor, got an array`)],
+        [{ shape: [2, 2] }, new TypeError(`${op}: tensor must be a Tensor, got an object`)],
+        [Object.create(tg.Tensor.prototype), new TypeError(`${op}: tensor must be a Tensor, got an object made from Tensor.prototype, not a tensor made by tapegrad`)],
+        [gone, new tg.TapegradError(`${op}: tensor is a disposed tensor`)],
+      ];
+      for (const [arg, error] of cases) expect(() => fill(arg as tg.Tensor), error.message).toThrow(error);
+      expect(array).toEqual([[0, 0]]);
+      // The random fills need a float tensor (PyTorch's uniform_ and normal_ refuse integer ones); fill takes any.
+      const ints = tg.zeros([2, 2], { dtype: 'int32' });
+      if (['constant', 'zeros', 'ones'].includes(name)) expect(fill(ints)).toBe(ints);
+      else expect(() => fill(ints)).toThrow(new TypeError(`${op}: tensor must be float32 or float64, got int32`));
+    }
+    expect(() => init.kaimingNormal(tg.zeros([3]))).toThrow(
+      new RangeError('nn.init.kaimingNormal: fan in and fan out need a tensor with at least 2 dims, got [3]'),
+    );
+  });
+
   it('uniform and normal fill in place with the asked distribution', () => {
     tg.manualSeed(1);
     const u = tg.zeros([200, 100]);

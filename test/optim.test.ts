@@ -353,6 +353,30 @@ describe('learning-rate schedules', () => {
     s2.step(1);
     expect(s2.getLastLr()).toEqual([0.5, 0.2]);
   });
+
+  it('ReduceLROnPlateau keeps the minLrs set by hand when a group is added: only the new group gets the single minLr', () => {
+    const o = opt();
+    const s = new lrScheduler.ReduceLROnPlateau(o, { patience: 0, factor: 0.5, minLr: 0.05 });
+    s.minLrs = [0.4];
+    o.addParamGroup({ params: [paramWithGrad([1], [1])], lr: 0.3 });
+    for (const m of [1, 1, 1]) s.step(m);
+    expect(s.minLrs).toEqual([0.4, 0.05]);
+    // 1 → 0.5 → 0.4 (not 0.25: the first group's own minLr holds); 0.3 → 0.15 → 0.075.
+    expect(s.getLastLr()).toEqual([0.4, 0.075]);
+    // Removing a group keeps the values of those left.
+    s.minLrs = [0.3, 0.06];
+    o.paramGroups.pop();
+    s.step(1);
+    expect(s.minLrs).toEqual([0.3]);
+    expect(s.getLastLr()).toEqual([0.3]);
+    // minLrs that is not an array is refused, whether minLr was one number or a list.
+    for (const minLr of [0.05, [0.05]]) {
+      const s3 = new lrScheduler.ReduceLROnPlateau(opt(), { minLr });
+      s3.minLrs = 0.1 as never;
+      expect(() => s3.step(1)).toThrow(new TypeError('ReduceLROnPlateau.step: minLrs must be an array of one number per parameter group, got 0.1'));
+      expect(s3.stateDict().lastEpoch).toBe(0);
+    }
+  });
 });
 
 describe('more hand-computed updates', () => {

@@ -246,14 +246,15 @@ export interface ReduceLROnPlateauOptions {
 /**
  * Multiplies the lr by `factor` when a metric stops improving for `patience`
  * steps. Groups added to the optimizer later are reduced too, with minLr
- * when it is one number; with one minLr per group, a reduction with another
- * number of groups throws a RangeError (as PyTorch), since no minLr is known
- * for the new group: set `minLrs` to one value per group.
+ * when it is one number (values set in `minLrs` by hand for the groups held
+ * before stay); with one minLr per group, a step with another number of
+ * groups throws a RangeError (as PyTorch), since no minLr is known for the
+ * new group: set `minLrs` to one value per group.
  */
 export class ReduceLROnPlateau {
   readonly optimizer: AnyOptimizer;
   private readonly o: Required<Omit<ReduceLROnPlateauOptions, 'minLr'>>;
-  /** The least lr of each group; one number given as minLr applies to groups added later too. */
+  /** The least lr of each group (settable); one number given as minLr applies to groups added later too. */
   minLrs: number[];
   private readonly defaultMinLr: number | null;
   private best: number;
@@ -293,13 +294,19 @@ export class ReduceLROnPlateau {
   step(metric: number): void {
     checkNumber(metric, 'ReduceLROnPlateau.step', 'metric', 'a number (not NaN)', (v) => !Number.isNaN(v));
     const groups = this.optimizer.paramGroups.length;
-    if (!Array.isArray(this.minLrs) || this.minLrs.length !== groups) {
+    const held: unknown = this.minLrs;
+    if (!Array.isArray(held))
+      throw new TypeError(`ReduceLROnPlateau.step: minLrs must be an array of one number per parameter group, got ${describe(held)}`);
+    if (held.length !== groups) {
       if (this.defaultMinLr === null)
         throw new RangeError(
-          `ReduceLROnPlateau.step: the optimizer has ${groups} parameter groups but minLrs holds ${Array.isArray(this.minLrs) ? this.minLrs.length : describe(this.minLrs)} ` +
+          `ReduceLROnPlateau.step: the optimizer has ${groups} parameter groups but minLrs holds ${held.length} ` +
             '(a group added after the scheduler was made?); set minLrs to one value per group',
         );
-      this.minLrs = new Array(groups).fill(this.defaultMinLr);
+      // Only a group without a minLr gets the default: values set per group
+      // by hand stay (PyTorch refills them all with the default).
+      const defaultMinLr = this.defaultMinLr;
+      this.minLrs = Array.from({ length: groups }, (_, i) => (i < held.length ? (held[i] as number) : defaultMinLr));
     }
     this.lastEpoch++;
     if (this.isBetter(metric)) {

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { tg } from './helpers.js';
 
 const { SGD, Adam, AdamW, RMSprop, Adagrad, lrScheduler, stateDictToTensors, stateDictFromTensors } = tg.optim;
@@ -499,6 +499,32 @@ describe('addParamGroup', () => {
     for (const [p, message] of cases) expect(() => opt.addParamGroup({ params: [p as tg.Tensor] })).toThrow(message);
     expect(() => new SGD([5 as never], { lr: 1 })).toThrow(/^SGD: parameter 0 of group 0 is not a Tensor, got 5$/);
     expect(opt.paramGroups).toHaveLength(1);
+  });
+
+  it('checks only the new group, besides a parameter held twice: each parameter once in a constructor with many groups', () => {
+    const groups = Array.from({ length: 40 }, () => ({ params: [tg.zeros([1], { requiresGrad: true })] }));
+    // Every parameter check reads isDisposed once: the count is the number of parameters checked.
+    const checks = vi.spyOn(tg.Tensor.prototype, 'isDisposed', 'get');
+    try {
+      const opt = new SGD(groups, { lr: 0.1 });
+      expect(checks).toHaveBeenCalledTimes(40); // not 40·41/2: the groups before each one are not checked again
+      checks.mockClear();
+      opt.addParamGroup({ params: [tg.zeros([1], { requiresGrad: true }), tg.zeros([1], { requiresGrad: true })] });
+      expect(checks).toHaveBeenCalledTimes(2);
+      // A parameter of a held group is still refused in the new one.
+      expect(() => opt.addParamGroup({ params: [groups[7]!.params[0]!] })).toThrow(/^SGD: parameter 0 of group 41 appears in more than one place$/);
+    } finally {
+      checks.mockRestore();
+    }
+    // A held group changed by hand no longer blocks adding a group; step refuses it, as before.
+    const a = tg.tensor([1, 2], { requiresGrad: true });
+    const opt = new SGD([a], { lr: 0.1 });
+    opt.paramGroups[0]!.params.push(tg.tensor([1, 2], { requiresGrad: true }).mul(2));
+    opt.addParamGroup({ params: [tg.tensor([3], { requiresGrad: true })] });
+    expect(opt.paramGroups).toHaveLength(2);
+    a.grad = tg.tensor([1, 1]);
+    expect(() => opt.step()).toThrow(/^SGD.step: parameter 1 of group 0 is not a leaf tensor$/);
+    expect(Array.from(a.data())).toEqual([1, 2]);
   });
 });
 

@@ -70,26 +70,35 @@ export abstract class Optimizer<O extends { lr: number }> {
         ? (list as ParamGroupSpec<O>[])
         : [{ params: list as Tensor[] } as unknown as ParamGroupSpec<O>];
     this.paramGroups = [];
-    for (const spec of specs) this.addParamGroup(spec);
+    // One set across the groups: nothing can change them between these adds.
+    const held = new Set<Tensor>();
+    for (const spec of specs) this.addGroup(spec, held);
     if (this.paramGroups.every((g) => g.params.length === 0)) throw new RangeError(`${name}: got an empty parameter list`);
   }
 
   /**
    * Adds a group of parameters with its own options (the optimizer's
    * defaults fill the rest), e.g. layers unfrozen while fine-tuning.
-   * Checked as the constructor checks groups. A scheduler made before this
-   * leaves the new group's lr alone (ReduceLROnPlateau reduces it too).
+   * Checked as the constructor checks groups; of the groups already held,
+   * only that none holds a parameter of the new group (or one another holds)
+   * is checked: the rest is checked at each step. A scheduler made before
+   * this leaves the new group's lr alone (ReduceLROnPlateau reduces it too).
    */
   addParamGroup(spec: ParamGroupSpec<O>): void {
+    // The groups' params lists may have changed since they were added, so the parameters they hold are gathered afresh.
+    const held = new Set<Tensor>();
+    this.paramGroups.forEach((group, gi) => paramsOf(group, gi, this.name).forEach((p, pi) => claim(p, pi, gi, this.name, held)));
+    this.addGroup(spec, held);
+  }
+
+  // Checks `spec` as a new group, its parameters distinct from those in `held` (then added to it), and appends it.
+  private addGroup(spec: ParamGroupSpec<O>, held: Set<Tensor>): void {
     const { name } = this;
     const g = this.paramGroups.length;
     if (spec === null || typeof spec !== 'object' || !('params' in spec) || typeof spec.params?.[Symbol.iterator] !== 'function')
       throw new TypeError(`${name}: parameter group ${g} must be an object with a params list`);
-    // The groups already held are checked too: their params lists may have been changed since.
-    const seen = new Set<Tensor>();
-    this.paramGroups.forEach((group, gi) => this.checkGroup(group, gi, name, seen));
     const groupParams = [...spec.params];
-    groupParams.forEach((p, i) => checkParam(p, i, g, name, seen));
+    groupParams.forEach((p, i) => checkParam(p, i, g, name, held));
     const defaults = this.defaults as Record<string, unknown>;
     checkOptions(spec, `${name} (parameter group ${g})`, '{ params, lr: 0.01 }', ['params', ...Object.keys(defaults)]);
     for (const [key, value] of Object.entries(spec))
@@ -124,7 +133,7 @@ export abstract class Optimizer<O extends { lr: number }> {
   }
 
   /**
-   * @internal _plan after checking every group as addParamGroup does: the
+   * @internal _plan after checking every group as addParamGroup checks a new one: the
    * groups and their params lists are the user's to change (a tensor pushed
    * onto params is optimized from the next step, as in PyTorch), so they
    * are checked at each step rather than trusted. Planning makes state group
@@ -152,7 +161,7 @@ export abstract class Optimizer<O extends { lr: number }> {
     for (const g of this.paramGroups) for (const p of g.params) p.zeroGrad();
   }
 
-  // Checks every group as addParamGroup does, naming `method` and the
+  // Checks every group as addParamGroup checks a new one, naming `method` and the
   // parameter; with `writes`, also that no parameter is held by a running step.
   private checkGroups(method: string, writes = true): void {
     const op = `${this.name}.${method}`;
@@ -166,14 +175,9 @@ export abstract class Optimizer<O extends { lr: number }> {
   // A group as addParamGroup made it: an object with every option (valid)
   // and a params array of distinct float leaf tensors, none in `seen`.
   private checkGroup(group: unknown, gi: number, op: string, seen: Set<Tensor>): void {
-    if (group === null || typeof group !== 'object')
-      throw new TypeError(`${op}: parameter group ${gi} must be an object with a params list (add groups with addParamGroup), got ${describe(group)}`);
-    const { params } = group as { params?: unknown };
-    if (!Array.isArray(params))
-      throw new TypeError(`${op}: params of parameter group ${gi} must be an array of Tensors, got ${describe(params)}`);
-    params.forEach((p: unknown, pi) => checkParam(p, pi, gi, op, seen));
+    paramsOf(group, gi, op).forEach((p, pi) => checkParam(p, pi, gi, op, seen));
     for (const key of Object.keys(this.defaults))
-      if (!(key in group))
+      if (!(key in (group as object)))
         throw new TypeError(`${op}: parameter group ${gi} lacks option '${key}' (add groups with addParamGroup, which fills in the defaults)`);
     this.validate(group as ParamGroup<O>, gi);
   }
@@ -334,6 +338,15 @@ function checkOptionType(op: string, key: string, value: unknown, current: unkno
 // step asks the native layer nothing more for them.
 const floatLeaves = new WeakSet<Tensor>();
 
+// The params array of held group `gi`, which the user may have replaced or changed since it was added.
+function paramsOf(group: unknown, gi: number, op: string): unknown[] {
+  if (group === null || typeof group !== 'object')
+    throw new TypeError(`${op}: parameter group ${gi} must be an object with a params list (add groups with addParamGroup), got ${describe(group)}`);
+  const { params } = group as { params?: unknown };
+  if (!Array.isArray(params)) throw new TypeError(`${op}: params of parameter group ${gi} must be an array of Tensors, got ${describe(params)}`);
+  return params;
+}
+
 // Checks parameter `i` of group `g` as the constructor and addParamGroup do:
 // a float leaf tensor made by tapegrad, not already in `seen` (then added).
 function checkParam(p: unknown, i: number, g: number, op: string, seen: Set<Tensor>): void {
@@ -344,6 +357,13 @@ function checkParam(p: unknown, i: number, g: number, op: string, seen: Set<Tens
     if (p.dtype === 'int32') throw new TypeError(`${op}: parameter ${i} of group ${g} must be float32 or float64, got int32`);
     floatLeaves.add(p);
   }
+  claim(p, i, g, op, seen);
+}
+
+// Adds parameter `i` of group `g` to `seen`: a parameter in two places would
+// be updated twice a step (PyTorch: "some parameters appear in more than one
+// parameter group").
+function claim(p: unknown, i: number, g: number, op: string, seen: Set<unknown>): void {
   if (seen.has(p)) throw new RangeError(`${op}: parameter ${i} of group ${g} appears in more than one place`);
   seen.add(p);
 }

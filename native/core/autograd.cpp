@@ -1,8 +1,6 @@
 #include "core/autograd.h"
 
-#include <algorithm>
 #include <atomic>
-#include <iterator>
 
 #include "core/grad_mode.h"
 #include "core/strided.h"
@@ -14,9 +12,9 @@ namespace tapegrad {
 namespace {
 std::atomic<std::uint64_t> g_next_sequence_nr{0};
 thread_local bool t_grad_enabled = true;
-// Storages saved in a rule's capture list since the last record() on this
+// Tensors saved in a rule's capture list since the last record() on this
 // thread: that rule's node, made by the next record(), takes them.
-thread_local std::vector<std::shared_ptr<Storage>> t_saved_before_record;
+thread_local std::vector<const TensorImpl*> t_saved_before_record;
 #ifdef TAPEGRAD_SANITIZE
 // The node whose rule runs on this thread: the sanitizer build checks that
 // what the rule unpacks was registered with it, which the async lock needs.
@@ -67,19 +65,20 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
   } else {
     data_ = t;
   }
+  // data_'s impl, not t's: an output's detached copy is the one kept.
   if (is_output_ && t.grad_fn())
-    t.grad_fn()->saved_storages.push_back(t.impl()->storage);
-  else
-    t_saved_before_record.push_back(t.impl()->storage);
+    t.grad_fn()->saved.add(data_.impl());
+  else if (grad_enabled())  // else record() records nothing (a backward rule's ops, without createGraph)
+    t_saved_before_record.push_back(data_.impl());
 }
 
 Tensor SavedTensor::unpack(const Node* owner) const {
   if (!data_.defined()) return data_;
 #ifdef TAPEGRAD_SANITIZE
   if (t_running_node != nullptr) {
-    const auto& saved = t_running_node->saved_storages;
-    if (std::none_of(saved.begin(), saved.end(), [&](const auto& s) { return s.get() == &data_.storage(); }))
-      throw_error("internal: '", t_running_node->name(), "' unpacked a saved tensor not registered with it");
+    bool registered = false;
+    t_running_node->saved.for_each([&](const TensorImpl* t) { registered = registered || t == data_.impl(); });
+    if (!registered) throw_error("internal: '", t_running_node->name(), "' unpacked a saved tensor not registered with it");
   }
 #endif
   if (data_.version() != version_)
@@ -156,8 +155,7 @@ void record_node(const char* name, const Tensor* inputs, std::size_t n_inputs, c
   for (std::size_t i = 0; i < n_inputs; ++i) edges.push_back(inputs[i].defined() ? gradient_edge(inputs[i]) : Edge{});
   auto node = std::allocate_shared<FunctionNode>(runtime::PoolAllocator<FunctionNode>(), name, std::move(edges),
                                                  std::move(fn));
-  node->saved_storages.assign(std::make_move_iterator(t_saved_before_record.begin()),
-                              std::make_move_iterator(t_saved_before_record.end()));
+  for (const TensorImpl* t : t_saved_before_record) node->saved.add(t);
   node->outputs.reserve(n_outputs);
   for (std::uint32_t i = 0; i < n_outputs; ++i) {
     node->outputs.push_back({outputs[i].shape(), outputs[i].dtype()});

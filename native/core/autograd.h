@@ -3,6 +3,7 @@
 // `record` call every op uses to attach its backward rule.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -35,7 +36,35 @@ struct OutputMeta {
 
 // A node's edges, in memory from the per-thread object pool.
 using EdgeList = std::vector<Edge, runtime::PoolAllocator<Edge>>;
-using StorageList = std::vector<std::shared_ptr<Storage>, runtime::PoolAllocator<std::shared_ptr<Storage>>>;
+
+// The tensors a node's backward rule saved, so that an async job walking the
+// node can lock their storages against writes from JS. Raw pointers: the
+// rule's SavedTensors hold them until release_saved() empties the list. Four
+// are held in place (most rules save at most that many), more in the pool:
+// every recorded op fills one, so it should cost neither an allocation nor
+// a reference count.
+class SavedList {
+ public:
+  void add(const TensorImpl* t) {
+    if (size_ < first_.size()) first_[size_] = t;
+    else rest_.push_back(t);
+    ++size_;
+  }
+  void clear() {
+    size_ = 0;
+    rest_.clear();
+  }
+  template <typename F>
+  void for_each(F&& f) const {
+    for (std::size_t i = 0; i < size_ && i < first_.size(); ++i) f(first_[i]);
+    for (const TensorImpl* t : rest_) f(t);
+  }
+
+ private:
+  std::array<const TensorImpl*, 4> first_{};
+  std::size_t size_ = 0;
+  std::vector<const TensorImpl*, runtime::PoolAllocator<const TensorImpl*>> rest_;
+};
 
 class Node : public std::enable_shared_from_this<Node> {
  public:
@@ -69,10 +98,8 @@ class Node : public std::enable_shared_from_this<Node> {
   // part of the graph would race the job's, freeing what it reads) nor
   // change its hooks.
   std::atomic<std::int32_t> walking_jobs{0};
-  // The storages of the tensors its backward rule saved (SavedTensor
-  // registers them), so that an async job walking the node can lock them
-  // against writes from JS. Emptied with the rule by release_saved().
-  StorageList saved_storages;
+  // What its backward rule saved (SavedTensor registers them here).
+  SavedList saved;
 };
 
 // True when a running async job walks `node` and the caller is not that job.
@@ -84,8 +111,8 @@ bool walked_by_another_job(const Node& node);
 // before record() gave it a node (in the rule's capture list) is re-attached
 // to the node passed to unpack, which must be the rule's own node.
 //
-// Each one registers its storage with the node whose rule keeps it (see
-// Node::saved_storages): one made in a rule's capture list goes to the node
+// Each one registers itself with the node whose rule keeps it (see
+// Node::saved): one made in a rule's capture list goes to the node
 // the next record() on this thread makes, and an output saved after record()
 // goes to the node record() gave it. Save an output after record() only when
 // record() gave it a node; otherwise the next record() would take it.
@@ -183,7 +210,7 @@ class FunctionNode final : public Node {
   Grads apply(Grads&& grad_outputs) override;
   void release_saved() override {
     backward_ = nullptr;
-    saved_storages.clear();
+    saved.clear();
   }
   const char* name() const override { return name_; }
 

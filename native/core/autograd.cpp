@@ -1,5 +1,6 @@
 #include "core/autograd.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "core/grad_mode.h"
@@ -70,6 +71,28 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
     t.grad_fn()->saved.add(data_.impl());
   else if (grad_enabled())  // else record() records nothing (a backward rule's ops, without createGraph)
     t_saved_before_record.push_back(data_.impl());
+}
+
+SavedTensor& SavedTensor::operator=(SavedTensor&& other) noexcept {
+  if (this != &other) {
+    withdraw();
+    data_ = std::move(other.data_);
+    version_ = other.version_;
+    grad_fn_ = std::move(other.grad_fn_);
+    output_nr_ = other.output_nr_;
+    is_output_ = other.is_output_;
+    awaits_owner_ = other.awaits_owner_;
+  }
+  return *this;
+}
+
+// Its entry in t_saved_before_record, if no record() took it (one entry per
+// registered SavedTensor: two may save the same tensor).
+void SavedTensor::withdraw() noexcept {
+  auto& pending = t_saved_before_record;
+  if (!data_.defined() || pending.empty()) return;
+  const auto it = std::find(pending.begin(), pending.end(), data_.impl());
+  if (it != pending.end()) pending.erase(it);
 }
 
 Tensor SavedTensor::unpack(const Node* owner) const {

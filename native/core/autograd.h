@@ -114,17 +114,26 @@ bool walked_by_another_job(const Node& node);
 // Each one registers itself with the node whose rule keeps it (see
 // Node::saved): one made in a rule's capture list goes to the node
 // the next record() on this thread makes, and an output saved after record()
-// goes to the node record() gave it. Save an output after record() only when
-// record() gave it a node; otherwise the next record() would take it.
+// goes to the node record() gave it. One destroyed before a record() took it
+// (its op threw first, or recorded nothing) withdraws, so that the next
+// record() does not take a pointer to freed memory.
 class SavedTensor {
  public:
   SavedTensor() = default;
   SavedTensor(const Tensor& t, bool is_output = false);
+  ~SavedTensor() { withdraw(); }
+  // Moves only: a copy would not be registered, and its end would withdraw the original.
+  SavedTensor(SavedTensor&&) noexcept = default;
+  SavedTensor& operator=(SavedTensor&& other) noexcept;
+  SavedTensor(const SavedTensor&) = delete;
+  SavedTensor& operator=(const SavedTensor&) = delete;
   // Throws if the tensor was modified in place after it was saved.
   Tensor unpack(const Node* owner = nullptr) const;
   bool defined() const { return data_.defined(); }
 
  private:
+  void withdraw() noexcept;
+
   Tensor data_;
   std::uint32_t version_ = 0;
   std::weak_ptr<Node> grad_fn_;

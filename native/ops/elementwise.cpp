@@ -331,7 +331,7 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
            }
            return Grads{ga, gb};
          });
-  if (out.grad_fn()) *saved_out = SavedTensor(out, true);
+  *saved_out = SavedTensor(out, true);
   return out;
 }
 

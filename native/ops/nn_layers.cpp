@@ -60,7 +60,6 @@ void record_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& rstd, 
            const Tensor from_rstd = mul(mul(g[1], r3), mul(sub(x, m), scalar(-1.0 / static_cast<double>(group), d)));
            return Grads{add(from_mean, from_rstd)};
          });
-  if (!mean.grad_fn()) return;
   *saved_mean = SavedTensor(mean, true);
   *saved_rstd = SavedTensor(rstd, true);
 }

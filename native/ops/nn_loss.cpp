@@ -318,13 +318,13 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
         return scalar(static_cast<double>(v), x.dtype());
       });
       const bool mean = reduction == Reduction::Mean;
-      const auto backward = [sx = SavedTensor(x), st = SavedTensor(t), mean, n](const Grads& g, const Node& node) {
+      auto backward = [sx = SavedTensor(x), st = SavedTensor(t), mean, n](const Grads& g, const Node& node) {
         const Tensor d = sub(sx.unpack(), st.unpack());
         const Tensor per = mean ? div(g[0], scalar(n, g[0].dtype())) : g[0];
         const Tensor gx = mul(d, mul(per, scalar(2, d.dtype())));
         return Grads{node.needs_grad(0) ? gx : Tensor(), node.needs_grad(1) ? negated(gx) : Tensor()};
       };
-      record("mseLoss", {x, t}, out, backward);
+      record("mseLoss", {x, t}, out, std::move(backward));
       return out;
     }
   // square(d), not mul(d, d): the same values, and a backward of one

@@ -187,7 +187,7 @@ Tensor softmax(const Tensor& x, std::int64_t dim) {
   record("softmax", {x}, y, [saved, dim](const Grads& g, const Node&) {
     return Grads{softmax_grad(g[0], saved->unpack(), dim, false)};
   });
-  if (y.grad_fn()) *saved = SavedTensor(y, true);
+  *saved = SavedTensor(y, true);
   return y;
 }
 
@@ -197,7 +197,7 @@ Tensor log_softmax(const Tensor& x, std::int64_t dim) {
   record("logSoftmax", {x}, y, [saved, dim](const Grads& g, const Node&) {
     return Grads{softmax_grad(g[0], saved->unpack(), dim, true)};
   });
-  if (y.grad_fn()) *saved = SavedTensor(y, true);
+  *saved = SavedTensor(y, true);
   return y;
 }
 

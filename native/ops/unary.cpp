@@ -36,7 +36,7 @@ void record_with_output(const char* name, const Tensor& x, const Tensor& out, Ru
   record(name, {x}, out, [saved, rule = std::move(rule)](const Grads& g, const Node&) {
     return Grads{rule(g[0], saved->unpack())};
   });
-  if (out.grad_fn()) *saved = SavedTensor(out, true);
+  *saved = SavedTensor(out, true);
 }
 
 // The vectorised kernel's result where x's layout has one, else generic().
@@ -432,7 +432,7 @@ Tensor elu(const Tensor& x0, double alpha) {
   record("elu", {x}, out, [sx = SavedTensor(x), saved, alpha](const Grads& g, const Node&) {
     return Grads{elu_backward(g[0], sx.unpack(), saved->unpack(), alpha)};
   });
-  if (out.grad_fn()) *saved = SavedTensor(out, true);
+  *saved = SavedTensor(out, true);
   return out;
 }
 

@@ -59,6 +59,20 @@ describe('backwardAsync', () => {
     tg.noGrad(() => y.detach().fill(0));
   });
 
+  it('refuses a backward that would add into a .grad its graph saved', async () => {
+    const w = tg.randn([256], { requiresGrad: true });
+    w.mul(2).sum().backward();
+    const v = tg.randn([256, 256], { requiresGrad: true });
+    const pending = v.mul(w.grad!).sum().backwardAsync(); // mul saved w.grad
+    expect(() => w.mul(3).sum().backward()).toThrow(
+      /^backward: the \.grad of a leaf it accumulates into is in use by a running backwardAsync or train step; await it first$/,
+    );
+    await pending;
+    expect(Array.from(v.grad!.data())).toEqual(Array.from(tg.full([256, 256], 2).mul(tg.ones([256])).data()));
+    w.mul(3).sum().backward();
+    expect(Array.from(w.grad!.data())).toEqual(new Array(256).fill(5));
+  });
+
   it('refuses to run, or hook, a part of the graph it walks from the JS thread until it settles', async () => {
     // Both losses go through h's nodes: a synchronous backward through them
     // alongside the job ran and freed the same nodes on two threads.

@@ -267,7 +267,7 @@ class BackwardJob final {
         locks.writes.push_back(Tensor(acc->leaf()));
         if (acc->leaf()->grad) locks.writes.push_back(Tensor(acc->leaf()->grad));
       }
-      n->saved.for_each([&](const TensorImpl* t) { saved.push_back(t->storage); });
+      if (const SavedList* list = n->saved()) list->for_each([&](const TensorImpl* t) { saved.push_back(t->storage); });
       for (const Edge& e : n->next_edges)
         if (e.node && seen.insert(e.node.get()).second) stack.push_back(e.node);
     }

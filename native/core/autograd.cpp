@@ -1,6 +1,5 @@
 #include "core/autograd.h"
 
-#include <algorithm>
 #include <atomic>
 
 #include "core/grad_mode.h"
@@ -13,15 +12,14 @@ namespace tapegrad {
 namespace {
 std::atomic<std::uint64_t> g_next_sequence_nr{0};
 thread_local bool t_grad_enabled = true;
-// Tensors saved in a rule's capture list since the last record() on this
-// thread: that rule's node, made by the next record(), takes them.
-thread_local std::vector<const TensorImpl*> t_saved_before_record;
 #ifdef TAPEGRAD_SANITIZE
 // The node whose rule runs on this thread: the sanitizer build checks that
 // what the rule unpacks was registered with it, which the async lock needs.
 thread_local const Node* t_running_node = nullptr;
 #endif
 }  // namespace
+
+thread_local constinit SavedList* detail::collecting_saved = nullptr;
 
 bool grad_enabled() { return t_grad_enabled; }
 void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
@@ -66,41 +64,32 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
   } else {
     data_ = t;
   }
-  // data_'s impl, not t's: an output's detached copy is the one kept.
+  // An output saved after record(): its node's rule exists already. (data_'s
+  // impl, not t's: the detached copy is the one kept.)
   if (is_output_ && t.grad_fn())
-    t.grad_fn()->saved.add(data_.impl());
-  else if (grad_enabled())  // else record() records nothing (a backward rule's ops, without createGraph)
-    t_saved_before_record.push_back(data_.impl());
+    if (SavedList* list = t.grad_fn()->saved()) list->add(data_.impl());
 }
 
-SavedTensor& SavedTensor::operator=(SavedTensor&& other) noexcept {
-  if (this != &other) {
-    withdraw();
-    data_ = std::move(other.data_);
-    version_ = other.version_;
-    grad_fn_ = std::move(other.grad_fn_);
-    output_nr_ = other.output_nr_;
-    is_output_ = other.is_output_;
-    awaits_owner_ = other.awaits_owner_;
-  }
+SavedTensor& SavedTensor::operator=(SavedTensor&& other) {
+  if (this == &other) return *this;
+  if (data_.defined()) throw_error("internal: a saved tensor slot was filled twice");
+  data_ = std::move(other.data_);
+  version_ = other.version_;
+  grad_fn_ = std::move(other.grad_fn_);
+  output_nr_ = other.output_nr_;
+  is_output_ = other.is_output_;
+  awaits_owner_ = other.awaits_owner_;
   return *this;
 }
 
-// Its entry in t_saved_before_record, if no record() took it (one entry per
-// registered SavedTensor: two may save the same tensor).
-void SavedTensor::withdraw() noexcept {
-  auto& pending = t_saved_before_record;
-  if (!data_.defined() || pending.empty()) return;
-  const auto it = std::find(pending.begin(), pending.end(), data_.impl());
-  if (it != pending.end()) pending.erase(it);
-}
 
 Tensor SavedTensor::unpack(const Node* owner) const {
   if (!data_.defined()) return data_;
 #ifdef TAPEGRAD_SANITIZE
   if (t_running_node != nullptr) {
     bool registered = false;
-    t_running_node->saved.for_each([&](const TensorImpl* t) { registered = registered || t == data_.impl(); });
+    if (const SavedList* list = t_running_node->saved())
+      list->for_each([&](const TensorImpl* t) { registered = registered || t == data_.impl(); });
     if (!registered) throw_error("internal: '", t_running_node->name(), "' unpacked a saved tensor not registered with it");
   }
 #endif
@@ -165,12 +154,6 @@ bool should_record(const std::vector<Tensor>& inputs) {
 
 namespace {
 
-// Empties t_saved_before_record when record() returns or throws, whether or
-// not it made a node: a rule not recorded leaves nothing for the next.
-struct ClearSavedBeforeRecord {
-  ~ClearSavedBeforeRecord() { t_saved_before_record.clear(); }
-};
-
 void record_node(const char* name, const Tensor* inputs, std::size_t n_inputs, const Tensor* outputs,
                  std::size_t n_outputs, BackwardFn fn) {
   EdgeList edges;
@@ -178,7 +161,6 @@ void record_node(const char* name, const Tensor* inputs, std::size_t n_inputs, c
   for (std::size_t i = 0; i < n_inputs; ++i) edges.push_back(inputs[i].defined() ? gradient_edge(inputs[i]) : Edge{});
   auto node = std::allocate_shared<FunctionNode>(runtime::PoolAllocator<FunctionNode>(), name, std::move(edges),
                                                  std::move(fn));
-  for (const TensorImpl* t : t_saved_before_record) node->saved.add(t);
   node->outputs.reserve(n_outputs);
   for (std::uint32_t i = 0; i < n_outputs; ++i) {
     node->outputs.push_back({outputs[i].shape(), outputs[i].dtype()});
@@ -190,13 +172,11 @@ void record_node(const char* name, const Tensor* inputs, std::size_t n_inputs, c
 }  // namespace
 
 void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn fn) {
-  ClearSavedBeforeRecord clear;
   if (!should_record(inputs)) return;
   record_node(name, inputs.data(), inputs.size(), outputs.data(), outputs.size(), std::move(fn));
 }
 
 void record(const char* name, std::initializer_list<Tensor> inputs, const Tensor& output, BackwardFn fn) {
-  ClearSavedBeforeRecord clear;
   if (!grad_enabled()) return;
   bool any = false;
   for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());

@@ -37,14 +37,23 @@ struct OutputMeta {
 // A node's edges, in memory from the per-thread object pool.
 using EdgeList = std::vector<Edge, runtime::PoolAllocator<Edge>>;
 
-// The tensors a node's backward rule saved, so that an async job walking the
-// node can lock their storages against writes from JS. Raw pointers: the
-// rule's SavedTensors hold them until release_saved() empties the list. Four
-// are held in place (most rules save at most that many), more in the pool:
-// every recorded op fills one, so it should cost neither an allocation nor
-// a reference count.
+// The tensors a backward rule saved, so that an async job walking its node
+// can lock their storages against writes from JS. Raw pointers: the rule's
+// SavedTensors hold them, and the list is emptied before the rule is freed.
+// Four are held in place (most rules save at most that many), more in the
+// pool: every recorded op fills one, so it should cost neither an
+// allocation nor a reference count.
 class SavedList {
  public:
+  SavedList() = default;
+  SavedList(SavedList&& other) noexcept
+      : first_(other.first_), size_(std::exchange(other.size_, 0)), rest_(std::move(other.rest_)) {}
+  SavedList& operator=(SavedList&& other) noexcept {
+    first_ = other.first_;
+    size_ = std::exchange(other.size_, 0);
+    rest_ = std::move(other.rest_);
+    return *this;
+  }
   void add(const TensorImpl* t) {
     if (size_ < first_.size()) first_[size_] = t;
     else rest_.push_back(t);
@@ -77,6 +86,9 @@ class Node : public std::enable_shared_from_this<Node> {
   virtual Grads apply(Grads&& grad_outputs) = 0;
   // Drops saved tensors after a backward pass without retainGraph.
   virtual void release_saved() {}
+  // What its backward rule saved; null for a node without one.
+  virtual SavedList* saved() { return nullptr; }
+  const SavedList* saved() const { return const_cast<Node*>(this)->saved(); }
   virtual const char* name() const = 0;
 
   bool needs_grad(std::size_t input) const { return input < next_edges.size() && next_edges[input].node; }
@@ -98,12 +110,17 @@ class Node : public std::enable_shared_from_this<Node> {
   // part of the graph would race the job's, freeing what it reads) nor
   // change its hooks.
   std::atomic<std::int32_t> walking_jobs{0};
-  // What its backward rule saved (SavedTensor registers them here).
-  SavedList saved;
 };
 
 // True when a running async job walks `node` and the caller is not that job.
 bool walked_by_another_job(const Node& node);
+
+namespace detail {
+// The list of the BackwardFn whose state is being made on this thread, if
+// any (BackwardFn::CollectSaved). Declared here so that a SavedTensor's move
+// inlines: every recorded op moves its saved tensors once.
+extern thread_local constinit SavedList* collecting_saved;
+}  // namespace detail
 
 // A tensor kept for backward. For an op's own output it keeps no strong
 // reference to the output or its node (either would be a cycle through the
@@ -111,20 +128,25 @@ bool walked_by_another_job(const Node& node);
 // before record() gave it a node (in the rule's capture list) is re-attached
 // to the node passed to unpack, which must be the rule's own node.
 //
-// Each one registers itself with the node whose rule keeps it (see
-// Node::saved): one made in a rule's capture list goes to the node
-// the next record() on this thread makes, and an output saved after record()
-// goes to the node record() gave it. One destroyed before a record() took it
-// (its op threw first, or recorded nothing) withdraws, so that the next
-// record() does not take a pointer to freed memory.
+// Each one registers with the rule that keeps it (Node::saved): one in a
+// rule's capture list when it is moved into the BackwardFn's state, an
+// output saved after record() with the node record() gave it.
 class SavedTensor {
  public:
   SavedTensor() = default;
   SavedTensor(const Tensor& t, bool is_output = false);
-  ~SavedTensor() { withdraw(); }
-  // Moves only: a copy would not be registered, and its end would withdraw the original.
-  SavedTensor(SavedTensor&&) noexcept = default;
-  SavedTensor& operator=(SavedTensor&& other) noexcept;
+  // Moves only: a copy would not be registered.
+  SavedTensor(SavedTensor&& other)
+      : data_(std::move(other.data_)),
+        version_(other.version_),
+        grad_fn_(std::move(other.grad_fn_)),
+        output_nr_(other.output_nr_),
+        is_output_(other.is_output_),
+        awaits_owner_(other.awaits_owner_) {
+    if (SavedList* list = detail::collecting_saved; list != nullptr && data_.defined()) list->add(data_.impl());
+  }
+  // Into an empty slot only (an output saved after record()): the node holds the one it has.
+  SavedTensor& operator=(SavedTensor&& other);
   SavedTensor(const SavedTensor&) = delete;
   SavedTensor& operator=(const SavedTensor&) = delete;
   // Throws if the tensor was modified in place after it was saved.
@@ -132,8 +154,6 @@ class SavedTensor {
   bool defined() const { return data_.defined(); }
 
  private:
-  void withdraw() noexcept;
-
   Tensor data_;
   std::uint32_t version_ = 0;
   std::weak_ptr<Node> grad_fn_;
@@ -158,6 +178,7 @@ class BackwardFn {
   BackwardFn(F&& f) {
     void* mem = fits<Fn>() ? runtime::pool_allocate(sizeof(Fn)) : ::operator new(sizeof(Fn), std::align_val_t{alignof(Fn)});
     try {
+      const CollectSaved collect(saved_);  // the SavedTensors moved into the state register here
       state_ = new (mem) Fn(std::forward<F>(f));
     } catch (...) {
       free_memory<Fn>(mem);
@@ -170,13 +191,17 @@ class BackwardFn {
     };
   }
   BackwardFn(BackwardFn&& other) noexcept
-      : state_(std::exchange(other.state_, nullptr)), invoke_(other.invoke_), destroy_(other.destroy_) {}
+      : state_(std::exchange(other.state_, nullptr)),
+        invoke_(other.invoke_),
+        destroy_(other.destroy_),
+        saved_(std::move(other.saved_)) {}
   BackwardFn& operator=(BackwardFn&& other) noexcept {
     if (this != &other) {
       reset();
       state_ = std::exchange(other.state_, nullptr);
       invoke_ = other.invoke_;
       destroy_ = other.destroy_;
+      saved_ = std::move(other.saved_);
     }
     return *this;
   }
@@ -190,8 +215,22 @@ class BackwardFn {
 
   explicit operator bool() const { return state_ != nullptr; }
   Grads operator()(const Grads& g, const Node& node) const { return invoke_(state_, g, node); }
+  // The tensors its state saved.
+  SavedList& saved() { return saved_; }
 
  private:
+  // While alive, SavedTensors moved on this thread register with `list`.
+  class CollectSaved {
+   public:
+    explicit CollectSaved(SavedList& list) : outer_(std::exchange(detail::collecting_saved, &list)) {}
+    ~CollectSaved() { detail::collecting_saved = outer_; }
+    CollectSaved(const CollectSaved&) = delete;
+    CollectSaved& operator=(const CollectSaved&) = delete;
+
+   private:
+    SavedList* outer_;
+  };
+
   template <typename Fn>
   static constexpr bool fits() {
     return sizeof(Fn) <= runtime::kPoolMaxBlock && alignof(Fn) <= alignof(std::max_align_t);
@@ -205,22 +244,22 @@ class BackwardFn {
   }
   void reset() noexcept {
     // Clear first: destroying the state may free tensors whose graphs lead back here.
+    saved_.clear();
     if (void* state = std::exchange(state_, nullptr)) destroy_(state);
   }
 
   void* state_ = nullptr;
   Grads (*invoke_)(void*, const Grads&, const Node&) = nullptr;
   void (*destroy_)(void*) = nullptr;
+  SavedList saved_;
 };
 
 class FunctionNode final : public Node {
  public:
   FunctionNode(const char* name, EdgeList next_edges, BackwardFn fn);
   Grads apply(Grads&& grad_outputs) override;
-  void release_saved() override {
-    backward_ = nullptr;
-    saved.clear();
-  }
+  void release_saved() override { backward_ = nullptr; }
+  SavedList* saved() override { return &backward_.saved(); }
   const char* name() const override { return name_; }
 
  private:

@@ -212,6 +212,12 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     stack.pop_back();
     if (walked_by_another_job(*n))
       throw_error(op, ": the graph (at '", n->name(), "') is in use by a running backwardAsync; await it first");
+    // A .grad that a running job read-locked (a rule of its graph saved it) is added into in place below.
+    if (n->next_edges.empty() && !captures && !options.create_graph)
+      if (const auto* acc = dynamic_cast<const AccumulateGrad*>(n); acc && acc->leaf()->grad &&
+                                                                     locked_against_writes(*acc->leaf()->grad->storage))
+        throw_error(op, ": the .grad of a leaf it accumulates into is in use by a running backwardAsync or train "
+                    "step; await it first");
     for (const Edge& e : n->next_edges) {
       if (!e.node) continue;
       auto [it, inserted] = state.emplace(e.node.get(), NodeState{});

@@ -50,6 +50,7 @@ describe('backwardAsync', () => {
     expect(() => tg.noGrad(() => y.detach().fill(0))).toThrow(inUse);
     expect(() => tg.noGrad(() => s.detach().mulInPlace(2))).toThrow(inUse);
     expect(() => x.dispose()).toThrow(/dispose: the tensor is in use by a running async operation/);
+    expect(x.grad).toBeNull(); // only read by the job: its .grad is not touched
     unsaved.addInPlace(1); // add saved neither input: not locked
     await pending;
     // Settled: gradients as from the untouched values, and the writes go through.
@@ -71,6 +72,30 @@ describe('backwardAsync', () => {
     expect(Array.from(v.grad!.data())).toEqual(Array.from(tg.full([256, 256], 2).mul(tg.ones([256])).data()));
     w.mul(3).sum().backward();
     expect(Array.from(w.grad!.data())).toEqual(new Array(256).fill(5));
+  });
+
+  it('refuses to start from a hook of a running backward() (the call runs nodes without marking them)', async () => {
+    const x = tg.randn([64, 64], { requiresGrad: true });
+    let h = x;
+    for (let i = 0; i < 3; i++) h = h.mul(1.01).exp().mul(0.5);
+    const z = tg.randn([4], { requiresGrad: true });
+    const zz = z.mul(2);
+    const b = h.mean();
+    const errors: unknown[] = [];
+    zz.registerHook(() => {
+      try {
+        void b.backwardAsync();
+      } catch (e) {
+        errors.push(e);
+      }
+    });
+    h.sum().add(zz.sum()).backward(null, { retainGraph: true });
+    expect(errors.map(String)).toEqual([
+      'TapegradError: backwardAsync: cannot start from a hook while backward() or grad() runs; start it after that call returns',
+    ]);
+    const before = Array.from(x.grad!.data());
+    await b.backwardAsync(); // after the call: runs
+    expect(Array.from(x.grad!.data())).not.toEqual(before);
   });
 
   it('refuses to run, or hook, a part of the graph it walks from the JS thread until it settles', async () => {

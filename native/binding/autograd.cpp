@@ -31,6 +31,13 @@ void check_unlocked(const Tensor& t, const char* op) {
     throw_error(op, ": the tensor is in use by a running backwardAsync or train step; await it first");
 }
 
+// For reading .grad: a job writes the .grad of the leaves it accumulates
+// into, which it write-locks; one it only reads (a saved input) keeps its .grad.
+void check_not_written_by_job(const Tensor& t, const char* op) {
+  if (t.storage().locks.load() >= Storage::kWriteLock)
+    throw_error(op, ": the tensor is in use by a running backwardAsync or train step; await it first");
+}
+
 Napi::Value requires_grad(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), arg_tensor(info, 0, "requiresGrad", "tensor").requires_grad());
 }
@@ -62,7 +69,7 @@ Napi::Value grad_fn_name(const Napi::CallbackInfo& info) {
 
 Napi::Value get_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
-  check_unlocked(t, "grad");
+  check_not_written_by_job(t, "grad");
   if (!t.impl()->grad) return info.Env().Null();
   // The leaf owns its gradient: the handle does not report its bytes again.
   return wrap(info.Env(), Tensor(t.impl()->grad), false);
@@ -73,7 +80,7 @@ Napi::Value get_grad(const Napi::CallbackInfo& info) {
 // property the user reads.
 Napi::Value has_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
-  check_unlocked(t, "grad");
+  check_not_written_by_job(t, "grad");
   return Napi::Boolean::New(info.Env(), static_cast<bool>(t.impl()->grad));
 }
 
@@ -144,6 +151,7 @@ class BackwardJob final {
               int threads)
       : op_(op), roots_(std::move(roots)), grads_(std::move(grads)), options_(options), updates_(std::move(updates)),
         threads_(threads) {
+    refuse_inside_backward();
     collect_and_lock(also_lock);
   }
 
@@ -153,6 +161,7 @@ class BackwardJob final {
               std::vector<std::function<void()>> updates, const LockSets& also_lock, int threads)
       : op_(op), grads_{Tensor()}, updates_(std::move(updates)), threads_(threads), trace_(std::move(trace)),
         trace_inputs_(std::move(inputs)) {
+    refuse_inside_backward();
     trace_->check_inputs(trace_inputs_, op_);
     LockSets locks = also_lock;
     const std::vector<Tensor>& captured = trace_->captured();
@@ -238,6 +247,14 @@ class BackwardJob final {
   }
 
  private:
+  // From a hook of a synchronous backward: the job could run the nodes that
+  // call runs, which are not marked as a job's are, and both would write the
+  // leaves' gradients.
+  void refuse_inside_backward() const {
+    if (backward_running())
+      throw_error(op_, ": cannot start from a hook while backward() or grad() runs; start it after that call returns");
+  }
+
   void collect_and_lock(const LockSets& also_lock) {
     std::vector<std::shared_ptr<Node>> stack, walked;
     std::unordered_set<Node*> seen;
@@ -290,8 +307,8 @@ class BackwardJob final {
     for (const auto& [storage, written] : wanted) {
       std::int32_t current = storage->locks.load();
       bool taken = false;
-      while (written ? current == 0 : current < kWriteLock) {
-        if (storage->locks.compare_exchange_weak(current, current + (written ? kWriteLock : 1))) {
+      while (written ? current == 0 : current < Storage::kWriteLock) {
+        if (storage->locks.compare_exchange_weak(current, current + (written ? Storage::kWriteLock : 1))) {
           taken = true;
           break;
         }
@@ -300,13 +317,9 @@ class BackwardJob final {
         unlock();
         throw_error(op_, ": a tensor it uses is in use by another running backwardAsync or train step; await it first");
       }
-      locked_.emplace_back(storage, written ? kWriteLock : 1);
+      locked_.emplace_back(storage, written ? Storage::kWriteLock : 1);
     }
   }
-
-  // Added to a storage's lock count by a job that writes it; a job that only
-  // reads it adds 1, and may share it with other readers but not a writer.
-  static constexpr std::int32_t kWriteLock = 1 << 20;
 
   const char* op_;
   std::vector<Tensor> roots_, grads_;

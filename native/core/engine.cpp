@@ -177,9 +177,15 @@ void run_hooks(const std::vector<RegisteredHook>& registered, Grads& inputs) {
 
 // Runs the graph under `roots`. With captures, gradients arriving at those
 // (node, slot) pairs are returned instead of accumulated into leaves.
+thread_local int t_runs = 0;  // run() calls in progress on this thread (a hook may nest one)
+
 std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
                         BackwardOptions options, const std::vector<Capture>* captures) {
   const char* op = captures ? "grad" : "backward";
+  struct Running {
+    Running() { ++t_runs; }
+    ~Running() { --t_runs; }
+  } running;
   if (roots.size() != grad_roots.size())
     throw_range_error(op, ": expected ", roots.size(), " output gradients, got ", grad_roots.size());
 
@@ -399,6 +405,8 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
 }
 
 }  // namespace
+
+bool backward_running() { return t_runs > 0; }
 
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots, BackwardOptions options) {
   run(roots, grad_roots, options, nullptr);

@@ -26,6 +26,10 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_
 std::vector<Tensor> grad(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
                          const std::vector<Tensor>& inputs, BackwardOptions options, bool allow_unused);
 
+// True while backward() or grad() runs on this thread (its hooks call JS,
+// which may try to start an async job through the same nodes).
+bool backward_running();
+
 // a + b for gradients of one shape; differentiable when grad mode is on.
 Tensor accumulate(const Tensor& a, const Tensor& b);
 

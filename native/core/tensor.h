@@ -31,7 +31,9 @@ struct Storage {
   std::size_t nbytes;
   std::atomic<std::uint32_t> version{0};
   // Set while an async job reads or writes the storage; JS writes then fail.
+  // A job that writes it adds kWriteLock, each job that only reads it 1.
   std::atomic<std::int32_t> locks{0};
+  static constexpr std::int32_t kWriteLock = 1 << 20;
 };
 
 // True when `s` is locked by an async job and the caller is not that job:

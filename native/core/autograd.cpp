@@ -82,7 +82,6 @@ SavedTensor& SavedTensor::operator=(SavedTensor&& other) {
   return *this;
 }
 
-
 Tensor SavedTensor::unpack(const Node* owner) const {
   if (!data_.defined()) return data_;
 #ifdef TAPEGRAD_SANITIZE

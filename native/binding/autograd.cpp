@@ -26,15 +26,11 @@ namespace {
 // Whether a running async job holds the tensor's memory.
 bool held_by_job(const Tensor& t) { return t.storage().locks.load() != 0; }
 
-void check_unlocked(const Tensor& t, const char* op) {
-  if (held_by_job(t))
-    throw_error(op, ": the tensor is in use by a running backwardAsync or train step; await it first");
-}
-
-// For reading .grad: a job writes the .grad of the leaves it accumulates
-// into, which it write-locks; one it only reads (a saved input) keeps its .grad.
-void check_not_written_by_job(const Tensor& t, const char* op) {
-  if (t.storage().locks.load() >= Storage::kWriteLock)
+// With `reading_grad`, only a job that writes the tensor counts: a job writes
+// the .grad of the leaves it accumulates into, which it write-locks; one it
+// only reads (a saved input) keeps its .grad.
+void check_unlocked(const Tensor& t, const char* op, bool reading_grad = false) {
+  if (t.storage().locks.load() >= (reading_grad ? Storage::kWriteLock : 1))
     throw_error(op, ": the tensor is in use by a running backwardAsync or train step; await it first");
 }
 
@@ -69,7 +65,7 @@ Napi::Value grad_fn_name(const Napi::CallbackInfo& info) {
 
 Napi::Value get_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
-  check_not_written_by_job(t, "grad");
+  check_unlocked(t, "grad", true);
   if (!t.impl()->grad) return info.Env().Null();
   // The leaf owns its gradient: the handle does not report its bytes again.
   return wrap(info.Env(), Tensor(t.impl()->grad), false);
@@ -80,7 +76,7 @@ Napi::Value get_grad(const Napi::CallbackInfo& info) {
 // property the user reads.
 Napi::Value has_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "grad", "tensor");
-  check_not_written_by_job(t, "grad");
+  check_unlocked(t, "grad", true);
   return Napi::Boolean::New(info.Env(), static_cast<bool>(t.impl()->grad));
 }
 

@@ -15,7 +15,7 @@ thread_local bool t_grad_enabled = true;
 #ifdef TAPEGRAD_SANITIZE
 // The node whose rule runs on this thread: the sanitizer build checks that
 // what the rule unpacks was registered with it, which the async lock needs.
-thread_local const Node* t_running_node = nullptr;
+thread_local Node* t_running_node = nullptr;
 #endif
 }  // namespace
 
@@ -73,12 +73,7 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
 SavedTensor& SavedTensor::operator=(SavedTensor&& other) {
   if (this == &other) return *this;
   if (data_.defined()) throw_error("internal: a saved tensor slot was filled twice");
-  data_ = std::move(other.data_);
-  version_ = other.version_;
-  grad_fn_ = std::move(other.grad_fn_);
-  output_nr_ = other.output_nr_;
-  is_output_ = other.is_output_;
-  awaits_owner_ = other.awaits_owner_;
+  take(other);
   return *this;
 }
 
@@ -115,9 +110,9 @@ Grads FunctionNode::apply(Grads&& grad_outputs) {
                 "'); its saved tensors were freed by the first backward. Pass { retainGraph: true } "
                 "to the first call to backward through it again");
 #ifdef TAPEGRAD_SANITIZE
-  const Node* outer = std::exchange(t_running_node, this);
+  Node* outer = std::exchange(t_running_node, this);
   struct Restore {
-    const Node* outer;
+    Node* outer;
     ~Restore() { t_running_node = outer; }
   } restore{outer};
 #endif

@@ -88,7 +88,6 @@ class Node : public std::enable_shared_from_this<Node> {
   virtual void release_saved() {}
   // What its backward rule saved; null for a node without one.
   virtual SavedList* saved() { return nullptr; }
-  const SavedList* saved() const { return const_cast<Node*>(this)->saved(); }
   virtual const char* name() const = 0;
 
   bool needs_grad(std::size_t input) const { return input < next_edges.size() && next_edges[input].node; }
@@ -136,13 +135,8 @@ class SavedTensor {
   SavedTensor() = default;
   SavedTensor(const Tensor& t, bool is_output = false);
   // Moves only: a copy would not be registered.
-  SavedTensor(SavedTensor&& other)
-      : data_(std::move(other.data_)),
-        version_(other.version_),
-        grad_fn_(std::move(other.grad_fn_)),
-        output_nr_(other.output_nr_),
-        is_output_(other.is_output_),
-        awaits_owner_(other.awaits_owner_) {
+  SavedTensor(SavedTensor&& other) {
+    take(other);
     if (SavedList* list = detail::collecting_saved; list != nullptr && data_.defined()) list->add(data_.impl());
   }
   // Into an empty slot only (an output saved after record()): the node holds the one it has.
@@ -154,6 +148,15 @@ class SavedTensor {
   bool defined() const { return data_.defined(); }
 
  private:
+  void take(SavedTensor& other) {
+    data_ = std::move(other.data_);
+    version_ = other.version_;
+    grad_fn_ = std::move(other.grad_fn_);
+    output_nr_ = other.output_nr_;
+    is_output_ = other.is_output_;
+    awaits_owner_ = other.awaits_owner_;
+  }
+
   Tensor data_;
   std::uint32_t version_ = 0;
   std::weak_ptr<Node> grad_fn_;

@@ -175,10 +175,10 @@ void run_hooks(const std::vector<RegisteredHook>& registered, Grads& inputs) {
   }
 }
 
-// Runs the graph under `roots`. With captures, gradients arriving at those
-// (node, slot) pairs are returned instead of accumulated into leaves.
 thread_local int t_runs = 0;  // run() calls in progress on this thread (a hook may nest one)
 
+// Runs the graph under `roots`. With captures, gradients arriving at those
+// (node, slot) pairs are returned instead of accumulated into leaves.
 std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
                         BackwardOptions options, const std::vector<Capture>* captures) {
   const char* op = captures ? "grad" : "backward";

@@ -52,29 +52,16 @@ Node::~Node() {
   }
 }
 
-SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
-  if (!t.defined()) return;
-  version_ = t.version();
-  is_output_ = is_output;
-  if (is_output_) {
-    data_ = detach(t);
-    awaits_owner_ = t.grad_fn() == nullptr;
-    grad_fn_ = t.grad_fn();
-    output_nr_ = t.impl()->output_nr;
-  } else {
-    data_ = t;
-  }
-  // An output saved after record(): its node's rule exists already. (data_'s
-  // impl, not t's: the detached copy is the one kept.)
-  if (is_output_ && t.grad_fn())
-    if (SavedList* list = t.grad_fn()->saved()) list->add(data_.impl());
-}
+SavedTensor::SavedTensor(const Tensor& t) : data_(t), version_(t.defined() ? t.version() : 0) {}
 
-SavedTensor& SavedTensor::operator=(SavedTensor&& other) {
-  if (this == &other) return *this;
-  if (data_.defined()) throw_error("internal: a saved tensor slot was filled twice");
-  take(other);
-  return *this;
+SavedTensor SavedTensor::output(const Tensor& out, std::uint32_t output_nr) {
+  SavedTensor saved;
+  if (!out.defined()) return saved;
+  saved.data_ = detach(out);
+  saved.version_ = out.version();
+  saved.output_nr_ = output_nr;
+  saved.is_output_ = true;
+  return saved;
 }
 
 Tensor SavedTensor::unpack(const Node* owner) const {
@@ -91,12 +78,9 @@ Tensor SavedTensor::unpack(const Node* owner) const {
     throw_error("one of the tensors saved for the gradient was modified by an in-place operation (version ",
                 data_.version(), ", expected ", version_, ")");
   if (!is_output_) return data_;
-  if (awaits_owner_ && owner == nullptr)
-    throw_error("internal: an output saved before record() must be unpacked with its node");
-  std::shared_ptr<Node> fn = awaits_owner_ ? std::const_pointer_cast<Node>(owner->shared_from_this()) : grad_fn_.lock();
-  if (!fn) return data_;
+  if (owner == nullptr) throw_error("internal: a saved output must be unpacked with its node");
   Tensor t = detach(data_);
-  t.impl()->grad_fn = std::move(fn);
+  t.impl()->grad_fn = std::const_pointer_cast<Node>(owner->shared_from_this());
   t.impl()->output_nr = output_nr_;
   return t;
 }

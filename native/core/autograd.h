@@ -121,48 +121,40 @@ namespace detail {
 extern thread_local constinit SavedList* collecting_saved;
 }  // namespace detail
 
-// A tensor kept for backward. For an op's own output it keeps no strong
-// reference to the output or its node (either would be a cycle through the
-// node's backward rule) and re-attaches the node on unpack. An output saved
-// before record() gave it a node (in the rule's capture list) is re-attached
-// to the node passed to unpack, which must be the rule's own node.
+// A tensor kept for backward, in the capture list of the rule that reads
+// it. An op's own output (SavedTensor::output) keeps no reference to the
+// output's node, which would be a cycle through the node's rule: it is
+// re-attached to the node passed to unpack, the rule's own.
 //
-// Each one registers with the rule that keeps it (Node::saved): one in a
-// rule's capture list when it is moved into the BackwardFn's state, an
-// output saved after record() with the node record() gave it.
+// Each one registers with the rule that keeps it (Node::saved) when it is
+// moved into the BackwardFn's state.
 class SavedTensor {
  public:
   SavedTensor() = default;
-  SavedTensor(const Tensor& t, bool is_output = false);
+  explicit SavedTensor(const Tensor& t);
+  // Output `output_nr` of the op about to be recorded: unpack it with the node.
+  static SavedTensor output(const Tensor& out, std::uint32_t output_nr = 0);
   // Moves only: a copy would not be registered.
-  SavedTensor(SavedTensor&& other) {
-    take(other);
+  SavedTensor(SavedTensor&& other)
+      : data_(std::move(other.data_)),
+        version_(other.version_),
+        output_nr_(other.output_nr_),
+        is_output_(other.is_output_) {
     if (SavedList* list = detail::collecting_saved; list != nullptr && data_.defined()) list->add(data_.impl());
   }
-  // Into an empty slot only (an output saved after record()): the node holds the one it has.
-  SavedTensor& operator=(SavedTensor&& other);
   SavedTensor(const SavedTensor&) = delete;
   SavedTensor& operator=(const SavedTensor&) = delete;
-  // Throws if the tensor was modified in place after it was saved.
+  SavedTensor& operator=(SavedTensor&&) = delete;
+  // Throws if the tensor was modified in place after it was saved. `owner`:
+  // the node whose rule runs, for an output.
   Tensor unpack(const Node* owner = nullptr) const;
   bool defined() const { return data_.defined(); }
 
  private:
-  void take(SavedTensor& other) {
-    data_ = std::move(other.data_);
-    version_ = other.version_;
-    grad_fn_ = std::move(other.grad_fn_);
-    output_nr_ = other.output_nr_;
-    is_output_ = other.is_output_;
-    awaits_owner_ = other.awaits_owner_;
-  }
-
   Tensor data_;
   std::uint32_t version_ = 0;
-  std::weak_ptr<Node> grad_fn_;
   std::uint32_t output_nr_ = 0;
   bool is_output_ = false;
-  bool awaits_owner_ = false;  // saved before record(): the node comes with unpack
 };
 
 // The backward rule of an op: from gradients of its outputs, gradients of

@@ -306,11 +306,8 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
         else return static_cast<T>(std::pow(static_cast<double>(x), static_cast<double>(y)));
       });
   });
-  // The output is saved after record() gave it its grad_fn, so that the saved
-  // copy refers to the node weakly instead of forming a cycle.
-  auto saved_out = std::make_shared<SavedTensor>();
   record("pow", {a, b}, out,
-         [sa = SavedTensor(a), sb = SavedTensor(b), saved_out](const Grads& g, const Node& n) {
+         [sa = SavedTensor(a), sb = SavedTensor(b), so = SavedTensor::output(out)](const Grads& g, const Node& n) {
            Tensor x = sa.unpack(), y = sb.unpack();
            const Tensor zero = scalar(0, g[0].dtype()), one = scalar(1, g[0].dtype());
            Tensor ga, gb;
@@ -327,11 +324,10 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
            // d/db = a^b·log(a), taken as 0 where a == 0 and b >= 0 (the limit; log(0) would give NaN).
            if (n.needs_grad(1)) {
              const Tensor at_zero = mul(eq(x, zero), ge(y, zero));
-             gb = sum_to(where(at_zero, zero, mul(g[0], mul(saved_out->unpack(), log(x)))), y.shape());
+             gb = sum_to(where(at_zero, zero, mul(g[0], mul(so.unpack(&n), log(x)))), y.shape());
            }
            return Grads{ga, gb};
          });
-  *saved_out = SavedTensor(out, true);
   return out;
 }
 

@@ -50,18 +50,16 @@ constexpr i64 kMinBlockRows = 8;
 // backward, which reads them, can be differentiated again:
 // d mean = 1/D, d rstd = -rstd³·(x - mean)/D.
 void record_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& rstd, i64 group) {
-  auto saved_mean = std::make_shared<SavedTensor>(), saved_rstd = std::make_shared<SavedTensor>();
   record("layerNorm", std::vector<Tensor>{x}, std::vector<Tensor>{mean, rstd},
-         [sx = SavedTensor(x), saved_mean, saved_rstd, group](const Grads& g, const Node&) {
-           const Tensor x = sx.unpack(), m = saved_mean->unpack(), r = saved_rstd->unpack();
+         [sx = SavedTensor(x), sm = SavedTensor::output(mean, 0), sr = SavedTensor::output(rstd, 1),
+          group](const Grads& g, const Node& node) {
+           const Tensor x = sx.unpack(), m = sm.unpack(&node), r = sr.unpack(&node);
            const DType d = x.dtype();
            const Tensor from_mean = div(g[0], scalar(static_cast<double>(group), d));
            const Tensor r3 = mul(mul(r, r), r);
            const Tensor from_rstd = mul(mul(g[1], r3), mul(sub(x, m), scalar(-1.0 / static_cast<double>(group), d)));
            return Grads{add(from_mean, from_rstd)};
          });
-  *saved_mean = SavedTensor(mean, true);
-  *saved_rstd = SavedTensor(rstd, true);
 }
 
 template <typename T>

@@ -222,7 +222,7 @@ Tensor log_clamped(const Tensor& x) {
     GradModeGuard no_grad(false);  // recorded below as one node
     out = clamp(log(x), -100.0, std::nullopt);
   }
-  record("binaryCrossEntropy", {x}, out, [sx = SavedTensor(x), so = SavedTensor(out, true)](const Grads& g, const Node& node) {
+  record("binaryCrossEntropy", {x}, out, [sx = SavedTensor(x), so = SavedTensor::output(out)](const Grads& g, const Node& node) {
     return Grads{mul(g[0], reciprocal_unclamped(sx.unpack(), so.unpack(&node)))};
   });
   return out;

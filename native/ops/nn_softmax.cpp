@@ -181,23 +181,17 @@ Tensor softmax_grad(const Tensor& g0, const Tensor& y, i64 dim, bool log) {
 
 Tensor softmax(const Tensor& x, std::int64_t dim) {
   Tensor y = softmax_forward<false>(x, dim, "softmax");
-  // y is the op's own output: saved after record() so that it refers to
-  // this node weakly.
-  auto saved = std::make_shared<SavedTensor>();
-  record("softmax", {x}, y, [saved, dim](const Grads& g, const Node&) {
-    return Grads{softmax_grad(g[0], saved->unpack(), dim, false)};
+  record("softmax", {x}, y, [sy = SavedTensor::output(y), dim](const Grads& g, const Node& node) {
+    return Grads{softmax_grad(g[0], sy.unpack(&node), dim, false)};
   });
-  *saved = SavedTensor(y, true);
   return y;
 }
 
 Tensor log_softmax(const Tensor& x, std::int64_t dim) {
   Tensor y = softmax_forward<true>(x, dim, "logSoftmax");
-  auto saved = std::make_shared<SavedTensor>();
-  record("logSoftmax", {x}, y, [saved, dim](const Grads& g, const Node&) {
-    return Grads{softmax_grad(g[0], saved->unpack(), dim, true)};
+  record("logSoftmax", {x}, y, [sy = SavedTensor::output(y), dim](const Grads& g, const Node& node) {
+    return Grads{softmax_grad(g[0], sy.unpack(&node), dim, true)};
   });
-  *saved = SavedTensor(y, true);
   return y;
 }
 

@@ -156,7 +156,7 @@ Tensor extremum(const Tensor& t, const std::vector<std::int64_t>& dims, bool kee
   // d out / d x: 1 / count for each element equal to its group's extremum
   // (split evenly among ties, as amax / amin do); NaN extrema send the
   // gradient to the NaN elements.
-  record(op, {t}, out, [plan, op, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {
+  record(op, {t}, out, [plan, op, x = SavedTensor(t), o = SavedTensor::output(out)](const Grads& g, const Node& node) {
     const Tensor in = x.unpack();
     const Tensor res = contiguous_data(o.unpack(&node));
     Tensor weights = visit_floating(in.dtype(), [&](auto tag) {

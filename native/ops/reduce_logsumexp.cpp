@@ -100,7 +100,7 @@ Tensor logsumexp(const Tensor& t, const std::vector<std::int64_t>& dims, bool ke
         runtime::kTranscendentalGrain);  // an exponential per element
     return result;
   });
-  record("logsumexp", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {
+  record("logsumexp", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor::output(out)](const Grads& g, const Node& node) {
     const Tensor in = x.unpack();
     const Tensor res = reshape(o.unpack(&node), plan.kept_shape);
     return Grads{logsumexp_backward(reshape(g[0], plan.kept_shape), in, res, plan)};

@@ -92,7 +92,7 @@ Tensor std_dev(const Tensor& t, const std::vector<std::int64_t>& dims, double co
   // d std / d x = (x - mean) / (divisor * std). Where std is 0 the gradient
   // is 0, as in PyTorch: std is replaced by 1 there and the factor masked,
   // so no 0/0 reaches the graph (which would poison gradients of gradients).
-  record("std", {t}, out, [m, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {
+  record("std", {t}, out, [m, x = SavedTensor(t), o = SavedTensor::output(out)](const Grads& g, const Node& node) {
     const Tensor in = x.unpack();
     const Tensor res = reshape(o.unpack(&node), m.plan.kept_shape);
     const Tensor data = contiguous_data(res);

@@ -129,7 +129,7 @@ Tensor norm(const Tensor& t, double p, const std::vector<std::int64_t>& dims, bo
     using T = decltype(tag);
     return tensor_from<T>(norms<T>(u.view, u.plan, p, u.repeats), plan.out_shape, op);
   });
-  record(op, {t}, out, [plan, p, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {
+  record(op, {t}, out, [plan, p, x = SavedTensor(t), o = SavedTensor::output(out)](const Grads& g, const Node& node) {
     const Tensor in = x.unpack();
     const Tensor res = reshape(o.unpack(&node), plan.kept_shape);
     return Grads{norm_backward(reshape(g[0], plan.kept_shape), in, res, plan, p)};

@@ -115,7 +115,7 @@ Tensor prod(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim
       return tensor_from<T>(acc, plan.out_shape, "prod");
     }
   });
-  record("prod", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor(out, true)](const Grads& g, const Node& node) {
+  record("prod", {t}, out, [plan, x = SavedTensor(t), o = SavedTensor::output(out)](const Grads& g, const Node& node) {
     const Tensor in = x.unpack();
     return Grads{mul(expand_reduced(g[0], plan, in.shape()), product_of_others(in, o.unpack(&node), plan))};
   });

@@ -28,15 +28,11 @@ void record_with_input(const char* name, const Tensor& x, const Tensor& out, Rul
   });
 }
 
-// Records an op whose backward reads its output. The output is saved after
-// record() gave it its grad_fn, so that the saved copy refers to the node
-// weakly instead of forming a cycle.
+// Records an op whose backward reads its output.
 void record_with_output(const char* name, const Tensor& x, const Tensor& out, Rule rule) {
-  auto saved = std::make_shared<SavedTensor>();
-  record(name, {x}, out, [saved, rule = std::move(rule)](const Grads& g, const Node&) {
-    return Grads{rule(g[0], saved->unpack())};
+  record(name, {x}, out, [so = SavedTensor::output(out), rule = std::move(rule)](const Grads& g, const Node& node) {
+    return Grads{rule(g[0], so.unpack(&node))};
   });
-  *saved = SavedTensor(out, true);
 }
 
 // The vectorised kernel's result where x's layout has one, else generic().
@@ -428,11 +424,9 @@ Tensor elu(const Tensor& x0, double alpha) {
   });
   // For x <= 0 the derivative alpha·e^x is y + alpha; it is taken from the
   // output so that no e^x of a large positive x (inf) enters the graph.
-  auto saved = std::make_shared<SavedTensor>();
-  record("elu", {x}, out, [sx = SavedTensor(x), saved, alpha](const Grads& g, const Node&) {
-    return Grads{elu_backward(g[0], sx.unpack(), saved->unpack(), alpha)};
+  record("elu", {x}, out, [sx = SavedTensor(x), so = SavedTensor::output(out), alpha](const Grads& g, const Node& node) {
+    return Grads{elu_backward(g[0], sx.unpack(), so.unpack(&node), alpha)};
   });
-  *saved = SavedTensor(out, true);
   return out;
 }
 

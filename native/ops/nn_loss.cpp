@@ -294,7 +294,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& w
       for (i64 i = 0, n = t.numel(); i < n; ++i) pk[i] = pt[i] == ignore_index ? T(0) : T(1);
     });
   }
-  smooth = mul(smooth, keep);
+  // A select, not a product with the mask: an ignored row's gradient stays 0
+  // when the mean's divisor is 0 (every target ignored), where g/0·0 is NaN.
+  smooth = where(keep, smooth, scalar(0, smooth.dtype()));
   if (reduction == Reduction::Sum) smooth = sum(smooth, {}, false);
   if (reduction == Reduction::Mean)
     smooth = div(sum(smooth, {}, false), scalar(target_weight_sum(target, w, ignore_index), smooth.dtype()));

@@ -204,6 +204,27 @@ describe('crossEntropy and nllLoss', () => {
     }
   });
 
+  it('label smoothing: ignored rows get gradient 0 even when every target is ignored', () => {
+    // PyTorch 1.13: the loss is NaN (0/0 for the mean) but the ignored rows'
+    // gradient is 0, so one all-padding batch does not poison the weights.
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const reduction of ['mean', 'sum', 'none'] as const) {
+        const x = tg.tensor([[0.2, -0.3, 0.1], [1, 2, 3]], { dtype, requiresGrad: true });
+        const loss = F.crossEntropy(x, ints([-100, -100]), { labelSmoothing: 0.1, reduction });
+        if (reduction === 'mean') expect(loss.item()).toBeNaN();
+        else expect(flat(loss).every((v) => v === 0)).toBe(true);
+        loss.sum().backward();
+        expect(flat(x.grad!)).toEqual([0, 0, 0, 0, 0, 0]);
+      }
+    }
+    // Weighted: the kept row's target has weight 0 (PyTorch: that row NaN, the ignored row 0).
+    const x = tg.tensor([[0.2, -0.3, 0.1], [1, 2, 3]], { dtype: 'float64', requiresGrad: true });
+    F.crossEntropy(x, ints([0, -100]), { labelSmoothing: 0.1, weight: f64([0, 1, 1]) }).backward();
+    const g = flat(x.grad!);
+    expect(g.slice(0, 3).every(Number.isNaN)).toBe(true);
+    expect(g.slice(3)).toEqual([0, 0, 0]);
+  });
+
   it('probability targets', () => {
     const x = f64([[1, 2, 3], [1, 0, -1]]);
     const lp = F.logSoftmax(x, 1).toArray() as number[][];

@@ -153,6 +153,15 @@ describe('fit', () => {
     expect(h2.get('lr')[1]).toBeCloseTo(0.01 * (1 - 0.5 * 13 / 26), 12);
   });
 
+  it('finishes with a per-batch OneCycleLR of epochs × batches steps', async () => {
+    const s = setup();
+    const batches = s.train.length;
+    const scheduler = new tg.optim.lrScheduler.OneCycleLR(s.optimizer, { maxLr: 0.05, totalSteps: 2 * batches });
+    const h = await tg.train.fit(s.model, s.train, { epochs: 2, loss: s.loss, optimizer: s.optimizer, scheduler, schedulerInterval: 'batch', verbose: 0 });
+    expect(h.epochs).toHaveLength(2);
+    expect(scheduler.lastEpoch).toBe(2 * batches);
+  });
+
   it('rejects bad arguments with errors that say what is wrong', async () => {
     const s = setup();
     const base = { loss: s.loss, optimizer: s.optimizer, verbose: 0 as const };

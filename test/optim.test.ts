@@ -243,7 +243,23 @@ describe('learning-rate schedules', () => {
     expect(lrs[2]).toBeCloseTo(1, 12);
     expect(lrs[9]).toBeCloseTo(0.04 / 1e4, 12);
     for (let i = 3; i < 10; i++) expect(lrs[i]!).toBeLessThan(lrs[i - 1]!);
-    expect(() => s.step()).toThrow(/more than totalSteps/);
+    // The totalSteps-th step() ends a loop of totalSteps iterations (optimizer.step, then scheduler.step); as
+    // PyTorch 1.13, its lr carries the last phase's curve one step on (0.04951936798652623 from torch's OneCycleLR
+    // with max_lr=1, total_steps=10). Only the step after it throws.
+    s.step();
+    expect(o.paramGroups[0]!.lr).toBeCloseTo(0.04951936798652623, 15);
+    expect(() => s.step()).toThrow(new RangeError('OneCycleLR: step() called 11 times, more than totalSteps (10)'));
+  });
+
+  it('OneCycleLR runs a loop of totalSteps iterations, as PyTorch does', () => {
+    const p = paramWithGrad([1], [1]);
+    const o = new SGD([p], { lr: 0.1, momentum: 0.9 });
+    const s = new lrScheduler.OneCycleLR(o, { maxLr: 1, totalSteps: 10 });
+    for (let i = 0; i < 10; i++) {
+      o.step();
+      s.step();
+    }
+    expect(s.lastEpoch).toBe(10);
   });
 
   it('every scheduler refuses options of the wrong type or value, and unknown options, leaving the lr as it was', () => {

@@ -213,8 +213,10 @@ export class OneCycleLR extends LRScheduler {
     this.step();
   }
   protected lrAt(t: number, base: number, i: number): number {
-    if (t >= this.options.totalSteps)
-      throw new RangeError(`OneCycleLR: stepped ${t + 1} times, more than totalSteps (${this.options.totalSteps})`);
+    // As PyTorch: the totalSteps-th step() (after the last optimizer step of
+    // a loop of totalSteps iterations) is allowed; the one after it is not.
+    if (t > this.options.totalSteps)
+      throw new RangeError(`OneCycleLR: step() called ${t} times, more than totalSteps (${this.options.totalSteps})`);
     // A group added later has a base lr only once loadStateDict gave it one: maxLr is base·divFactor, as at the start.
     const max = this.maxLrs[i] ?? base * this.options.divFactor;
     const value = { initial: max / this.options.divFactor, max, min: max / this.options.divFactor / this.options.finalDivFactor };

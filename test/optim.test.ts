@@ -278,6 +278,16 @@ describe('learning-rate schedules', () => {
       [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, divFactor: 0 }), RangeError, 'OneCycleLR: divFactor must be a positive finite number, got 0'],
       [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, finalDivFactor: -1 }), RangeError, 'OneCycleLR: finalDivFactor must be a positive finite number, got -1'],
       [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, pctStart: 1 }), RangeError, 'OneCycleLR: pctStart must be in (0, 1), got 1'],
+      // pctStart·totalSteps = 1: a warm-up of zero steps made the lr NaN (PyTorch: ZeroDivisionError at construction).
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, pctStart: 0.1 }), RangeError,
+        'OneCycleLR: pctStart 0.1 with totalSteps 10 makes phase 1 of 2 zero steps long (from step 0 to step 0); expected pctStart·totalSteps - 1 to be non-zero'],
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, pctStart: 0.1, threePhase: true }), RangeError,
+        'OneCycleLR: pctStart 0.1 with totalSteps 10 makes phase 1 of 3 zero steps long (from step 0 to step 0); ' +
+          'expected pctStart·totalSteps - 1 to be non-zero and totalSteps - 1 to differ from 2·(pctStart·totalSteps - 1)'],
+      // Three phases, the last from step 2·(pctStart·totalSteps - 1) = 4 to totalSteps - 1 = 4.
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 5, pctStart: 0.6, threePhase: true }), RangeError,
+        'OneCycleLR: pctStart 0.6 with totalSteps 5 makes phase 3 of 3 zero steps long (from step 4 to step 4); ' +
+          'expected pctStart·totalSteps - 1 to be non-zero and totalSteps - 1 to differ from 2·(pctStart·totalSteps - 1)'],
       [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, pctStart: '0.3' as never }), TypeError, "OneCycleLR: pctStart must be in (0, 1), got '0.3'"],
       [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, annealStrategy: 'cosine' as never }), RangeError, "OneCycleLR: annealStrategy must be 'cos' or 'linear', got 'cosine'"],
       [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, threePhase: 'yes' as never }), TypeError, "OneCycleLR: threePhase must be a boolean, got 'yes'"],

@@ -205,6 +205,17 @@ export class OneCycleLR extends LRScheduler {
           { end: up, from: 'initial', to: 'max' },
           { end: last, from: 'max', to: 'min' },
         ];
+    // A phase that starts and ends on the same step divides by zero: the lr
+    // would become NaN and the error come later, from the optimizer.
+    this.phases.forEach((phase, k) => {
+      const start = k === 0 ? 0 : (this.phases[k - 1] as { end: number }).end;
+      if (phase.end === start)
+        throw new RangeError(
+          `${op}: pctStart ${this.options.pctStart} with totalSteps ${this.options.totalSteps} makes phase ${k + 1} of ` +
+            `${this.phases.length} zero steps long (from step ${start} to step ${phase.end}); ` +
+            'expected pctStart·totalSteps - 1 to be non-zero' + (this.options.threePhase ? ' and totalSteps - 1 to differ from 2·(pctStart·totalSteps - 1)' : ''),
+        );
+    });
     // As PyTorch: the initial lr is maxLr / divFactor, whatever the optimizer had.
     optimizer.paramGroups.forEach((g, i) => {
       g.lr = (this.maxLrs[i] as number) / this.options.divFactor;

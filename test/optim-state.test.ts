@@ -417,8 +417,12 @@ describe('scheduler state dicts', () => {
     const s = new lrScheduler.StepLR(o, { stepSize: 2 });
     expect(() => s.loadStateDict({ lastEpoch: 0.5, baseLrs: [1] })).toThrow(/StepLR.loadStateDict: lastEpoch must be an integer >= -1, got 0.5/);
     expect(() => s.loadStateDict({ lastEpoch: 3, baseLrs: [1, 2] })).toThrow(/baseLrs must be 1 numbers, one per parameter group/);
+    // The lr is the optimizer's to restore (as in PyTorch); the next steps scale it.
     s.loadStateDict({ lastEpoch: 4, baseLrs: [2] });
-    expect(o.paramGroups[0]!.lr).toBeCloseTo(0.02, 15);
+    expect([s.lastEpoch, s.baseLrs, o.paramGroups[0]!.lr]).toEqual([4, [2], 1]);
+    s.step();
+    s.step();
+    expect(o.paramGroups[0]!.lr).toBeCloseTo(0.1, 15);
   });
 
   it('LRScheduler.loadStateDict checks baseLrs as the optimizer checks an lr, one per group of the optimizer', () => {
@@ -439,6 +443,8 @@ describe('scheduler state dicts', () => {
     expect(() => s.loadStateDict({ lastEpoch: 2, baseLrs: [1] })).toThrow(/^StepLR.loadStateDict: baseLrs must be 2 numbers, one per parameter group of the optimizer, got 1$/);
     s.loadStateDict({ lastEpoch: 2, baseLrs: [1, 0.5] });
     expect(s.baseLrs).toEqual([1, 0.5]);
+    s.step();
+    s.step();
     expect(o.paramGroups.map((g) => g.lr)).toEqual([0.1, 0.05]);
   });
 

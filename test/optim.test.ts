@@ -344,14 +344,16 @@ describe('learning-rate schedules', () => {
         reference.step();
         expect(s.getLastLr()).toEqual([reference.getLastLr()[0], 0.3]);
       }
-      // A state dict with a base lr per group schedules the new one too (as a scheduler made after it would).
+      // A state dict with a base lr per group schedules the new one too. The load leaves the lrs alone: they come
+      // with the optimizer's state dict, here set by hand.
       const base = name === 'OneCycleLR' ? 0.04 : 1;
       s.loadStateDict({ lastEpoch: 3, baseLrs: [base, base / 2] });
-      const [first, second] = s.getLastLr() as [number, number];
-      expect(Number.isFinite(second)).toBe(true);
-      expect(second).toBeCloseTo(first / 2, 12);
-      s.step();
-      expect(s.getLastLr()[1]).toBeCloseTo(s.getLastLr()[0]! / 2, 12);
+      expect(s.getLastLr()[1]).toBe(0.3);
+      o.paramGroups[1]!.lr = o.paramGroups[0]!.lr / 2;
+      for (let i = 0; i < 2; i++) {
+        s.step();
+        expect(s.getLastLr()[1]).toBeCloseTo(s.getLastLr()[0]! / 2, 12);
+      }
     });
   }
 
@@ -507,5 +509,71 @@ describe('scheduler curves at given steps', () => {
     });
     expect(lrs).toEqual([1, 1, 1, 1, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3, 0.3]);
     expect(() => s.step(NaN)).toThrow(new RangeError("ReduceLROnPlateau.step: metric must be a number (not NaN), got NaN"));
+  });
+});
+
+// Values from PyTorch 1.13 (torch.optim.lr_scheduler, float64 Python floats), printed with repr.
+describe('schedulers chain as PyTorch’s do', () => {
+  const opt = (lr = 1) => new SGD([paramWithGrad([1], [1])], { lr });
+  // |a - e| <= 1e-12·|e|: the recursive forms round as PyTorch's do, so the lrs agree to the last bits or so.
+  const expectRel = (actual: number[], expected: number[]) => {
+    expect(actual).toHaveLength(expected.length);
+    actual.forEach((a, i) => expect(Math.abs(a - expected[i]!), `[${i}]: ${a} vs ${expected[i]}`).toBeLessThanOrEqual(1e-12 * Math.abs(expected[i]!)));
+  };
+  const run = (o: InstanceType<typeof SGD>, scheds: { step(): void }[], n: number, before?: (i: number) => void) => {
+    const lrs = [o.paramGroups[0]!.lr];
+    for (let i = 0; i < n; i++) {
+      before?.(i);
+      for (const s of scheds) s.step();
+      lrs.push(o.paramGroups[0]!.lr);
+    }
+    return lrs;
+  };
+
+  it('a LinearLR warm-up then CosineAnnealingLR on one optimizer (the cosine takes the first lr as its base)', () => {
+    const o = opt();
+    const lrs = run(o, [new lrScheduler.LinearLR(o, { startFactor: 0.1, totalIters: 3 }), new lrScheduler.CosineAnnealingLR(o, { tMax: 6 })], 8);
+    expectRel(lrs, [0.1, 0.37320508075688774, 0.525, 0.5, 0.2500000000000001, 0.06698729810778065, 0, 0.06698729810778065, 0.25]);
+  });
+
+  it('StepLR keeps the cuts ReduceLROnPlateau makes', () => {
+    const o = opt();
+    const step = new lrScheduler.StepLR(o, { stepSize: 100 });
+    const plateau = new lrScheduler.ReduceLROnPlateau(o, { patience: 0, factor: 0.5 });
+    const lrs = [1, 1, 1, 1].map((m) => {
+      plateau.step(m);
+      step.step();
+      return o.paramGroups[0]!.lr;
+    });
+    expect(lrs).toEqual([1, 0.5, 0.25, 0.125]);
+  });
+
+  it('an lr set by hand between steps carries on (StepLR, CosineAnnealingLR)', () => {
+    const byHand = (o: InstanceType<typeof SGD>) => (i: number) => {
+      if (i === 1) o.paramGroups[0]!.lr = 0.01;
+    };
+    const o1 = opt();
+    expectRel(run(o1, [new lrScheduler.StepLR(o1, { stepSize: 2, gamma: 0.5 })], 5, byHand(o1)), [1, 1, 0.005, 0.005, 0.0025, 0.0025]);
+    const o2 = opt();
+    expectRel(run(o2, [new lrScheduler.CosineAnnealingLR(o2, { tMax: 4, etaMin: 0.1 })], 10, byHand(o2)), [
+      1, 0.8681980515339464, 0.04727922061357855, 0.08455844122715711, 0.1, 0.2318019484660536, 0.55, 0.8681980515339467,
+      1.0000000000000004, 0.8681980515339468, 0.5500000000000004,
+    ]);
+  });
+
+  it('single schedulers: the recursive forms give PyTorch’s values', () => {
+    const o1 = opt(0.1);
+    expectRel(run(o1, [new lrScheduler.CosineAnnealingLR(o1, { tMax: 3, etaMin: 0.01 })], 14), [
+      0.1, 0.0775, 0.032500000000000015, 0.01, 0.0325, 0.07750000000000005, 0.10000000000000007, 0.07750000000000007,
+      0.03250000000000006, 0.01, 0.0325, 0.07749999999999992, 0.09999999999999995, 0.07749999999999996, 0.03250000000000003,
+    ]);
+    const o2 = opt(0.1);
+    expectRel(run(o2, [new lrScheduler.LinearLR(o2, { startFactor: 0.25, endFactor: 0.9, totalIters: 4 })], 7), [
+      0.025, 0.04125, 0.05750000000000001, 0.07375000000000001, 0.09000000000000002, 0.09000000000000002, 0.09000000000000002, 0.09000000000000002,
+    ]);
+    const o3 = opt(0.1);
+    expectRel(run(o3, [new lrScheduler.StepLR(o3, { stepSize: 3, gamma: 0.3 })], 10), [
+      0.1, 0.1, 0.1, 0.03, 0.03, 0.03, 0.009, 0.009, 0.009, 0.0026999999999999997, 0.0026999999999999997,
+    ]);
   });
 });

@@ -1,48 +1,73 @@
-// Learning-rate schedules. Each sets the lr of every parameter group from
-// the group's initial lr and the step count, in closed form (PyTorch's
-// formulas), so a schedule can be resumed from lastEpoch.
+// Learning-rate schedules, as PyTorch 1.13's. StepLR, CosineAnnealingLR and
+// LinearLR are chainable: each step() scales the lr the group has now (PyTorch's
+// recursive forms), so two schedulers on one optimizer compose (a LinearLR
+// warm-up with a CosineAnnealingLR), and an lr set by hand or cut by
+// ReduceLROnPlateau carries on. OneCycleLR sets the lr from the step count
+// alone. Every scheduler also has its closed form (the lr from the base lr
+// and the step count).
 import { checkBoolean, checkChoice, checkNumber, checkOptions, describe } from '../errors.js';
 import { ownValue } from '../keys.js';
 import { Optimizer } from './optimizer.js';
 
 type AnyOptimizer = Optimizer<{ lr: number }>;
 
+// The lr each parameter group had when the first scheduler was attached to it
+// (PyTorch's group['initial_lr']): a second scheduler takes it as its base lr,
+// not the lr the first one has already changed.
+const initialLrs = new WeakMap<object, number>();
+
+function initialLr(group: { lr: number }): number {
+  if (!initialLrs.has(group)) initialLrs.set(group, group.lr);
+  return initialLrs.get(group) as number;
+}
+
 /**
  * A schedule for the parameter groups the optimizer had when the scheduler
  * was made (one base lr each). A group added later (addParamGroup) keeps the
- * lr it was added with: the scheduler leaves it alone, as PyTorch's
- * closed-form schedules do, until loadStateDict gives it a base lr (a state
- * dict has one per group of the optimizer).
+ * lr it was added with: the scheduler leaves it alone until loadStateDict
+ * gives it a base lr (a state dict has one per group of the optimizer).
  */
 export abstract class LRScheduler {
   readonly optimizer: AnyOptimizer;
-  /** The lr each group had when the scheduler was made: the groups it schedules. */
+  /**
+   * The base lr of each group it schedules: the lr the group had when the
+   * first scheduler was attached to it (PyTorch's initial_lr).
+   */
   readonly baseLrs: number[];
-  lastEpoch: number;
+  /** The number of step() calls since the scheduler was made (its constructor's own first step is step 0). */
+  lastEpoch = -1;
 
-  protected constructor(optimizer: AnyOptimizer, lastEpoch = -1) {
+  protected constructor(optimizer: AnyOptimizer) {
     checkOptimizer(new.target.name, optimizer);
     this.optimizer = optimizer;
-    this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
-    this.lastEpoch = lastEpoch;
+    this.baseLrs = optimizer.paramGroups.map(initialLr);
   }
 
-  /** The lr for group `i` at step `t`. */
+  /** The lr of group `i` at step `t` from its base lr alone (the closed form). */
   protected abstract lrAt(t: number, base: number, i: number): number;
+
+  /**
+   * The lr of group `i` at step `t` from its lr now (at step t - 1). This is
+   * the closed form; a chainable scheduler overrides it with a form that
+   * scales `lr`, so that other changes to the lr carry on.
+   */
+  protected nextLr(t: number, _lr: number, base: number, i: number): number {
+    return this.lrAt(t, base, i);
+  }
 
   /** Advances one step (call after optimizer.step()) and sets each group's lr. */
   step(): void {
-    this.apply(this.lastEpoch + 1, this.baseLrs);
+    const t = this.lastEpoch + 1;
+    this.setLrs(t, (lr, base, i) => this.nextLr(t, lr, base, i));
   }
 
   // Every lr is worked out before anything changes: OneCycleLR throws past
   // its last step, leaving the step count and the lrs as they were. Only the
   // groups with a base lr are set (see the class's comment).
-  private apply(lastEpoch: number, baseLrs: readonly number[]): void {
-    const groups = this.optimizer.paramGroups.slice(0, baseLrs.length);
-    const lrs = groups.map((_, i) => this.lrAt(lastEpoch, baseLrs[i] as number, i));
-    this.lastEpoch = lastEpoch;
-    this.baseLrs.splice(0, this.baseLrs.length, ...baseLrs);
+  protected setLrs(t: number, lrOf: (lr: number, base: number, i: number) => number): void {
+    const groups = this.optimizer.paramGroups.slice(0, this.baseLrs.length);
+    const lrs = groups.map((g, i) => lrOf(g.lr, this.baseLrs[i] as number, i));
+    this.lastEpoch = t;
     groups.forEach((g, i) => {
       g.lr = lrs[i] as number;
     });
@@ -57,7 +82,11 @@ export abstract class LRScheduler {
     return { lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs] };
   }
 
-  /** Restores lastEpoch and baseLrs, checked as the optimizer checks an lr, and sets each group's lr from them. */
+  /**
+   * Restores lastEpoch and baseLrs, checked as the optimizer checks an lr.
+   * The lrs themselves are not changed: they come back with the optimizer's
+   * state dict (as in PyTorch), which chained schedulers need.
+   */
   loadStateDict(state: { lastEpoch: number; baseLrs: number[] }): void {
     const op = `${this.constructor.name}.loadStateDict`;
     if (state === null || typeof state !== 'object') throw new TypeError(`${op}: expected an object with lastEpoch and baseLrs`);
@@ -67,17 +96,19 @@ export abstract class LRScheduler {
     const baseLrs = ownValue(state, 'baseLrs');
     if (!Number.isInteger(lastEpoch) || lastEpoch < -1)
       throw new RangeError(`${op}: lastEpoch must be an integer >= -1, got ${String(lastEpoch)}`);
-    const groups = this.optimizer.paramGroups.length;
-    if (!Array.isArray(baseLrs) || baseLrs.length !== groups)
+    const groups = this.optimizer.paramGroups;
+    if (!Array.isArray(baseLrs) || baseLrs.length !== groups.length)
       throw new RangeError(
-        `${op}: baseLrs must be ${groups} numbers, one per parameter group of the optimizer, got ` +
+        `${op}: baseLrs must be ${groups.length} numbers, one per parameter group of the optimizer, got ` +
           (Array.isArray(baseLrs) ? `${baseLrs.length}` : String(baseLrs)),
       );
     // A negative lr would ascend the gradient, silently.
     baseLrs.forEach((v: unknown, i) => {
       if (typeof v !== 'number' || !(v >= 0)) throw new RangeError(`${op}: baseLrs[${i}] must be a non-negative number, got ${String(v)}`);
     });
-    this.apply(lastEpoch, baseLrs as number[]);
+    this.lastEpoch = lastEpoch;
+    this.baseLrs.splice(0, this.baseLrs.length, ...(baseLrs as number[]));
+    groups.forEach((g, i) => initialLrs.set(g, baseLrs[i] as number));
   }
 }
 
@@ -111,7 +142,7 @@ function perGroup(name: string, option: string, v: unknown, groups: number): num
   return v.map((x: unknown, i) => nonNegative(name, `${option}[${i}]`, x));
 }
 
-/** lr = base · gamma^floor(t / stepSize). */
+/** Multiplies the lr by gamma every stepSize steps: lr = base · gamma^floor(t / stepSize) alone. Chainable. */
 export class StepLR extends LRScheduler {
   readonly stepSize: number;
   readonly gamma: number;
@@ -125,9 +156,12 @@ export class StepLR extends LRScheduler {
   protected lrAt(t: number, base: number): number {
     return base * this.gamma ** Math.floor(t / this.stepSize);
   }
+  protected override nextLr(t: number, lr: number): number {
+    return t > 0 && t % this.stepSize === 0 ? lr * this.gamma : lr;
+  }
 }
 
-/** Cosine from base to etaMin over tMax steps. */
+/** Cosine from base to etaMin over tMax steps (and back up over the next tMax). Chainable. */
 export class CosineAnnealingLR extends LRScheduler {
   readonly tMax: number;
   readonly etaMin: number;
@@ -141,9 +175,16 @@ export class CosineAnnealingLR extends LRScheduler {
   protected lrAt(t: number, base: number): number {
     return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * t) / this.tMax))) / 2;
   }
+  protected override nextLr(t: number, lr: number, base: number): number {
+    const { tMax, etaMin } = this;
+    if (t === 0) return lr;
+    // At the bottom of the cosine the ratio below is 0/0: step up by the first step's amount instead.
+    if ((((t - 1 - tMax) % (2 * tMax)) + 2 * tMax) % (2 * tMax) === 0) return lr + ((base - etaMin) * (1 - Math.cos(Math.PI / tMax))) / 2;
+    return ((1 + Math.cos((Math.PI * t) / tMax)) / (1 + Math.cos((Math.PI * (t - 1)) / tMax))) * (lr - etaMin) + etaMin;
+  }
 }
 
-/** Linear change of the factor from startFactor to endFactor over totalIters steps (a warm-up). */
+/** Linear change of the factor from startFactor to endFactor over totalIters steps (a warm-up). Chainable. */
 export class LinearLR extends LRScheduler {
   readonly startFactor: number;
   readonly endFactor: number;
@@ -159,6 +200,13 @@ export class LinearLR extends LRScheduler {
   protected lrAt(t: number, base: number): number {
     const progress = Math.min(t, this.totalIters) / this.totalIters;
     return base * (this.startFactor + (this.endFactor - this.startFactor) * progress);
+  }
+  protected override nextLr(t: number, lr: number): number {
+    const { startFactor: a, endFactor: b, totalIters: n } = this;
+    if (t === 0) return lr * a;
+    if (t > n) return lr;
+    // The factor at step t over the factor at step t - 1.
+    return lr * (1 + (b - a) / (n * a + (t - 1) * (b - a)));
   }
 }
 
@@ -220,6 +268,7 @@ export class OneCycleLR extends LRScheduler {
     optimizer.paramGroups.forEach((g, i) => {
       g.lr = (this.maxLrs[i] as number) / this.options.divFactor;
       this.baseLrs[i] = g.lr;
+      initialLrs.set(g, g.lr);
     });
     this.step();
   }

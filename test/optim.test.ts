@@ -293,7 +293,7 @@ describe('learning-rate schedules', () => {
       [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, threePhase: 'yes' as never }), TypeError, "OneCycleLR: threePhase must be a boolean, got 'yes'"],
       [() => new OneCycleLR(o, { maxLr: '1' as never, totalSteps: 10 }), TypeError, "OneCycleLR: maxLr must be a non-negative finite number, got '1'"],
       [() => new OneCycleLR(o, { maxLr: [1, 2], totalSteps: 10 }), RangeError, 'OneCycleLR: expected 1 maxLr values, one per parameter group, got 2'],
-      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, max_lr: 1 } as never), TypeError, "OneCycleLR: unknown option 'max_lr'; the options are maxLr, totalSteps, pctStart, annealStrategy, divFactor, finalDivFactor, threePhase"],
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, max_lr: 1 } as never), TypeError, "OneCycleLR: unknown option 'max_lr'; the options are maxLr, totalSteps, pctStart, annealStrategy, divFactor, finalDivFactor, threePhase, cycleMomentum, baseMomentum, maxMomentum"],
       [() => new ReduceLROnPlateau(o, { mode: 'maxx' as never }), RangeError, "ReduceLROnPlateau: mode must be 'min' or 'max', got 'maxx'"],
       [() => new ReduceLROnPlateau(o, { patience: -1 }), RangeError, 'ReduceLROnPlateau: patience must be a non-negative integer, got -1'],
       [() => new ReduceLROnPlateau(o, { cooldown: NaN }), RangeError, 'ReduceLROnPlateau: cooldown must be a non-negative integer, got NaN'],
@@ -575,5 +575,108 @@ describe('schedulers chain as PyTorch’s do', () => {
     expectRel(run(o3, [new lrScheduler.StepLR(o3, { stepSize: 3, gamma: 0.3 })], 10), [
       0.1, 0.1, 0.1, 0.03, 0.03, 0.03, 0.009, 0.009, 0.009, 0.0026999999999999997, 0.0026999999999999997,
     ]);
+  });
+});
+
+// Values from PyTorch 1.13's OneCycleLR (cycle_momentum=True by default), printed with repr.
+describe('OneCycleLR cycles the momentum as PyTorch’s does', () => {
+  const param = () => paramWithGrad([1], [1]);
+  const expectRel = (actual: number[], expected: number[]) => {
+    expect(actual).toHaveLength(expected.length);
+    actual.forEach((a, i) => expect(Math.abs(a - expected[i]!), `[${i}]: ${a} vs ${expected[i]}`).toBeLessThanOrEqual(1e-12 * Math.abs(expected[i]!)));
+  };
+  // The lr and the momentum (or betas[0]) of group 0 after construction and after each of n steps.
+  const run = (o: tg.optim.Optimizer<{ lr: number }>, s: { step(): void }, n: number) => {
+    const g = o.paramGroups[0] as unknown as { lr: number; momentum?: number; betas?: [number, number] };
+    const read = () => [g.lr, g.betas ? g.betas[0] : (g.momentum as number)] as const;
+    const out = [read()];
+    for (let i = 0; i < n; i++) {
+      s.step();
+      out.push(read());
+    }
+    return { lrs: out.map(([lr]) => lr), momentums: out.map(([, m]) => m) };
+  };
+
+  it('SGD: from maxMomentum 0.95 to baseMomentum 0.85 at the peak lr and back, over totalSteps steps', () => {
+    const o = new SGD([param()], { lr: 0.1, momentum: 0.9 });
+    const { lrs, momentums } = run(o, new lrScheduler.OneCycleLR(o, { maxLr: 1, totalSteps: 10 }), 10);
+    expectRel(lrs, [
+      0.040000000000000036, 0.52, 1.0, 0.9504846320134737, 0.8117456539497631, 0.6112620219362893, 0.38874197806371075,
+      0.18825834605023697, 0.049519367986526286, 4e-06, 0.04951936798652623,
+    ]);
+    expectRel(momentums, [
+      0.95, 0.8999999999999999, 0.85, 0.854951556604879, 0.8688255099070633, 0.8888739533021842, 0.9111260466978157,
+      0.9311744900929366, 0.945048443395121, 0.95, 0.945048443395121,
+    ]);
+  });
+
+  it('three phases with linear annealing (SGD), and with Adam’s betas[0] between given momentums', () => {
+    const o = new SGD([param()], { lr: 1 });
+    const s = new lrScheduler.OneCycleLR(o, { maxLr: 1, totalSteps: 9, pctStart: 0.25, annealStrategy: 'linear', threePhase: true, divFactor: 4, finalDivFactor: 10 });
+    const { lrs, momentums } = run(o, s, 8);
+    expectRel(lrs, [0.25, 0.8500000000000001, 0.55, 0.22954545454545455, 0.18863636363636363, 0.14772727272727273, 0.10681818181818181,
+      0.06590909090909089, 0.024999999999999994]);
+    expectRel(momentums, [0.95, 0.87, 0.9099999999999999, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95]);
+
+    const a = new Adam([param()], { lr: 0.1, betas: [0.8, 0.99] });
+    const r = run(a, new lrScheduler.OneCycleLR(a, { maxLr: 1, totalSteps: 10, threePhase: true, baseMomentum: 0.8, maxMomentum: 0.9 }), 10);
+    expectRel(r.momentums, [0.9, 0.8500000000000001, 0.8, 0.8500000000000001, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]);
+    expectRel(r.lrs.slice(0, 6), [0.040000000000000036, 0.52, 1.0, 0.52, 0.04, 0.0361807218535102]);
+    expect(a.paramGroups[0]!.betas[1]).toBe(0.99);
+  });
+
+  it('RMSprop’s momentum is cycled too; SGD without momentum gets one, as in PyTorch', () => {
+    const r = new RMSprop([param()], { lr: 0.1 });
+    expectRel(run(r, new lrScheduler.OneCycleLR(r, { maxLr: 1, totalSteps: 5 }), 5).momentums, [
+      0.95, 0.854951556604879, 0.8888739533021842, 0.9311744900929366, 0.95, 0.9311744900929366,
+    ]);
+    // torch: p = zeros(1, float64), SGD(lr=0.1), OneCycleLR(max_lr=1, total_steps=4), 4 × (grad = 1, opt.step, sched.step)
+    // -> p = -2.3276548251714586: the updates used the cycled momentum.
+    const p = tg.zeros([1], { dtype: 'float64', requiresGrad: true });
+    const o = new SGD([p], { lr: 0.1 });
+    const s = new lrScheduler.OneCycleLR(o, { maxLr: 1, totalSteps: 4 });
+    for (let i = 0; i < 4; i++) {
+      p.grad = tg.ones([1], { dtype: 'float64' });
+      o.step();
+      s.step();
+    }
+    expectRel([p.item()], [-2.3276548251714586]);
+  });
+
+  it('refuses an optimizer without momentum unless cycleMomentum is false, and bad momentums', () => {
+    const o = new Adagrad([param()], { lr: 0.1 });
+    expect(() => new lrScheduler.OneCycleLR(o, { maxLr: 1, totalSteps: 5 })).toThrow(
+      new TypeError(
+        'OneCycleLR: cycleMomentum (on by default) needs an optimizer with momentum or betas (SGD, RMSprop, Adam, AdamW), got Adagrad; pass cycleMomentum: false',
+      ),
+    );
+    expect(o.paramGroups[0]!.lr).toBe(0.1);
+    const { lrs } = run(o, new lrScheduler.OneCycleLR(o, { maxLr: 1, totalSteps: 5, cycleMomentum: false }), 5);
+    expectRel(lrs, [0.040000000000000036, 0.9504846320134737, 0.6112620219362893, 0.18825834605023697, 4e-06, 0.18825834605023686]);
+    const sgd = new SGD([param()], { lr: 1 });
+    const cases: [() => unknown, ErrorConstructor, string][] = [
+      [() => new lrScheduler.OneCycleLR(sgd, { maxLr: 1, totalSteps: 5, maxMomentum: 1 }), RangeError, 'OneCycleLR: maxMomentum must be in [0, 1), got 1'],
+      [() => new lrScheduler.OneCycleLR(sgd, { maxLr: 1, totalSteps: 5, baseMomentum: [0.8, 0.9] }), RangeError, 'OneCycleLR: expected 1 baseMomentum values, one per parameter group, got 2'],
+      [() => new lrScheduler.OneCycleLR(sgd, { maxLr: 1, totalSteps: 5, baseMomentum: ['0.8'] as never }), TypeError, "OneCycleLR: baseMomentum[0] must be in [0, 1), got '0.8'"],
+      [() => new lrScheduler.OneCycleLR(sgd, { maxLr: 1, totalSteps: 5, cycleMomentum: 0 as never }), TypeError, 'OneCycleLR: cycleMomentum must be a boolean, got 0'],
+      [() => new lrScheduler.OneCycleLR(sgd, { maxLr: 1, totalSteps: 5, cycleMomentum: false, maxMomentum: 0.9 }), RangeError, 'OneCycleLR: baseMomentum and maxMomentum need cycleMomentum: true'],
+    ];
+    for (const [make, type, message] of cases) expect(make, message).toThrow(new type(message));
+    expect([sgd.paramGroups[0]!.lr, sgd.paramGroups[0]!.momentum]).toEqual([1, 0]);
+  });
+
+  it('resumes from state dicts: the momentum comes back with the optimizer’s', () => {
+    const make = () => {
+      const o = new SGD([param()], { lr: 0.1, momentum: 0.5 });
+      return { o, s: new lrScheduler.OneCycleLR(o, { maxLr: 1, totalSteps: 10, threePhase: true }) };
+    };
+    const whole = make();
+    const part = make();
+    for (let i = 0; i < 4; i++) [whole, part].forEach(({ s }) => s.step());
+    const fresh = make();
+    fresh.o.loadStateDict(part.o.stateDict());
+    fresh.s.loadStateDict(part.s.stateDict());
+    const rest = (x: ReturnType<typeof make>) => run(x.o, x.s, 6);
+    expect(rest(fresh)).toEqual(rest(whole));
   });
 });

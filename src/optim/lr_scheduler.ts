@@ -135,11 +135,16 @@ function positive(name: string, option: string, v: unknown): number {
   return checkNumber(v, name, option, 'a positive finite number', (x) => x > 0 && Number.isFinite(x));
 }
 
-// One value per parameter group: a number for all of them, or an array of one per group.
-function perGroup(name: string, option: string, v: unknown, groups: number): number[] {
-  if (!Array.isArray(v)) return new Array(groups).fill(nonNegative(name, option, v));
+// One value per parameter group: a number for all of them, or an array of one per group, each checked by `check`.
+function perGroup(name: string, option: string, v: unknown, groups: number, check = nonNegative): number[] {
+  if (!Array.isArray(v)) return new Array(groups).fill(check(name, option, v));
   if (v.length !== groups) throw new RangeError(`${name}: expected ${groups} ${option} values, one per parameter group, got ${v.length}`);
-  return v.map((x: unknown, i) => nonNegative(name, `${option}[${i}]`, x));
+  return v.map((x: unknown, i) => check(name, `${option}[${i}]`, x));
+}
+
+// A momentum or beta1 of 1 or more would never forget a gradient (Adam refuses it).
+function momentumRange(name: string, option: string, v: unknown): number {
+  return checkNumber(v, name, option, 'in [0, 1)', (x) => x >= 0 && x < 1);
 }
 
 /** Multiplies the lr by gamma every stepSize steps: lr = base · gamma^floor(t / stepSize) alone. Chainable. */
@@ -218,18 +223,44 @@ export interface OneCycleOptions {
   divFactor?: number;
   finalDivFactor?: number;
   threePhase?: boolean;
+  /**
+   * Cycles the momentum (SGD, RMSprop) or betas[0] (Adam, AdamW) inversely to
+   * the lr, from maxMomentum down to baseMomentum and back (default true, as
+   * PyTorch; an optimizer with neither, such as Adagrad, needs false).
+   */
+  cycleMomentum?: boolean;
+  /** The momentum at the peak of the lr (default 0.85). */
+  baseMomentum?: number | number[];
+  /** The momentum at the start and end of the cycle (default 0.95). */
+  maxMomentum?: number | number[];
 }
 
-/** The 1cycle policy: warm up from maxLr/divFactor to maxLr, then anneal to a tiny lr. */
+type OneCycleLrPoint = 'initial' | 'max' | 'min';
+type OneCycleMomentumPoint = 'base' | 'max';
+interface OneCyclePhase {
+  /** The step the phase ends on (not necessarily an integer). */
+  end: number;
+  lr: [OneCycleLrPoint, OneCycleLrPoint];
+  momentum: [OneCycleMomentumPoint, OneCycleMomentumPoint];
+}
+
+/**
+ * The 1cycle policy: warm up from maxLr/divFactor to maxLr, then anneal to a
+ * tiny lr, with the momentum moving the other way. The lr and momentum come
+ * from the step count alone (not chainable, as in PyTorch). Momentum is
+ * cycled for the groups the optimizer had when the scheduler was made.
+ */
 export class OneCycleLR extends LRScheduler {
-  private readonly phases: { end: number; from: 'initial' | 'max' | 'min'; to: 'initial' | 'max' | 'min' }[];
+  private readonly phases: OneCyclePhase[];
   private readonly maxLrs: number[];
-  private readonly options: Required<Omit<OneCycleOptions, 'maxLr'>>;
+  private readonly momentums: { key: 'momentum' | 'betas'; base: number[]; max: number[] } | null;
+  private readonly options: Required<Omit<OneCycleOptions, 'maxLr' | 'baseMomentum' | 'maxMomentum'>>;
   constructor(optimizer: AnyOptimizer, options: OneCycleOptions) {
     super(optimizer);
     const op = 'OneCycleLR';
     checkOptions(options, op, '{ maxLr: 0.1, totalSteps: 1000 }', [
       'maxLr', 'totalSteps', 'pctStart', 'annealStrategy', 'divFactor', 'finalDivFactor', 'threePhase',
+      'cycleMomentum', 'baseMomentum', 'maxMomentum',
     ]);
     this.options = {
       totalSteps: positiveInteger(op, 'totalSteps', options.totalSteps),
@@ -239,24 +270,44 @@ export class OneCycleLR extends LRScheduler {
       divFactor: positive(op, 'divFactor', options.divFactor ?? 25),
       finalDivFactor: positive(op, 'finalDivFactor', options.finalDivFactor ?? 1e4),
       threePhase: checkBoolean(options.threePhase, op, 'threePhase', false),
+      cycleMomentum: checkBoolean(options.cycleMomentum, op, 'cycleMomentum', true),
     };
-    this.maxLrs = perGroup(op, 'maxLr', options.maxLr, optimizer.paramGroups.length);
+    const groups = optimizer.paramGroups;
+    this.maxLrs = perGroup(op, 'maxLr', options.maxLr, groups.length);
+    this.momentums = null;
+    if (this.options.cycleMomentum) {
+      // As PyTorch: betas[0] if the optimizer has betas, else momentum; neither is an error.
+      const first = groups[0] as object;
+      const key = 'betas' in first ? 'betas' : 'momentum' in first ? 'momentum' : null;
+      if (key === null)
+        throw new TypeError(
+          `${op}: cycleMomentum (on by default) needs an optimizer with momentum or betas (SGD, RMSprop, Adam, AdamW), ` +
+            `got ${optimizer.constructor.name}; pass cycleMomentum: false`,
+        );
+      this.momentums = {
+        key,
+        base: perGroup(op, 'baseMomentum', options.baseMomentum ?? 0.85, groups.length, momentumRange),
+        max: perGroup(op, 'maxMomentum', options.maxMomentum ?? 0.95, groups.length, momentumRange),
+      };
+    } else if (options.baseMomentum !== undefined || options.maxMomentum !== undefined) {
+      throw new RangeError(`${op}: baseMomentum and maxMomentum need cycleMomentum: true`);
+    }
     const up = this.options.pctStart * this.options.totalSteps - 1;
     const last = this.options.totalSteps - 1;
     this.phases = this.options.threePhase
       ? [
-          { end: up, from: 'initial', to: 'max' },
-          { end: 2 * up, from: 'max', to: 'initial' },
-          { end: last, from: 'initial', to: 'min' },
+          { end: up, lr: ['initial', 'max'], momentum: ['max', 'base'] },
+          { end: 2 * up, lr: ['max', 'initial'], momentum: ['base', 'max'] },
+          { end: last, lr: ['initial', 'min'], momentum: ['max', 'max'] },
         ]
       : [
-          { end: up, from: 'initial', to: 'max' },
-          { end: last, from: 'max', to: 'min' },
+          { end: up, lr: ['initial', 'max'], momentum: ['max', 'base'] },
+          { end: last, lr: ['max', 'min'], momentum: ['base', 'max'] },
         ];
     // A phase that starts and ends on the same step divides by zero: the lr
     // would become NaN and the error come later, from the optimizer.
     this.phases.forEach((phase, k) => {
-      const start = k === 0 ? 0 : (this.phases[k - 1] as { end: number }).end;
+      const start = k === 0 ? 0 : (this.phases[k - 1] as OneCyclePhase).end;
       if (phase.end === start)
         throw new RangeError(
           `${op}: pctStart ${this.options.pctStart} with totalSteps ${this.options.totalSteps} makes phase ${k + 1} of ` +
@@ -265,13 +316,29 @@ export class OneCycleLR extends LRScheduler {
         );
     });
     // As PyTorch: the initial lr is maxLr / divFactor, whatever the optimizer had.
-    optimizer.paramGroups.forEach((g, i) => {
+    groups.forEach((g, i) => {
       g.lr = (this.maxLrs[i] as number) / this.options.divFactor;
       this.baseLrs[i] = g.lr;
       initialLrs.set(g, g.lr);
     });
     this.step();
   }
+
+  /** Advances one step and sets each group's lr and, with cycleMomentum, its momentum. */
+  override step(): void {
+    super.step();
+    const m = this.momentums;
+    if (m === null) return;
+    const { phase, pct } = this.phaseAt(this.lastEpoch);
+    this.optimizer.paramGroups.slice(0, m.max.length).forEach((g, i) => {
+      const value = { base: m.base[i] as number, max: m.max[i] as number };
+      const momentum = this.anneal(value[phase.momentum[0]], value[phase.momentum[1]], pct);
+      const group = g as unknown as { momentum: number; betas: [number, number] };
+      if (m.key === 'betas') group.betas = [momentum, group.betas[1]];
+      else group.momentum = momentum;
+    });
+  }
+
   protected lrAt(t: number, base: number, i: number): number {
     // As PyTorch: the totalSteps-th step() (after the last optimizer step of
     // a loop of totalSteps iterations) is allowed; the one after it is not.
@@ -280,17 +347,22 @@ export class OneCycleLR extends LRScheduler {
     // A group added later has a base lr only once loadStateDict gave it one: maxLr is base·divFactor, as at the start.
     const max = this.maxLrs[i] ?? base * this.options.divFactor;
     const value = { initial: max / this.options.divFactor, max, min: max / this.options.divFactor / this.options.finalDivFactor };
+    const { phase, pct } = this.phaseAt(t);
+    return this.anneal(value[phase.lr[0]], value[phase.lr[1]], pct);
+  }
+
+  // The phase step t is in and how far through it (past 1 at step totalSteps, which carries the last phase on).
+  private phaseAt(t: number): { phase: OneCyclePhase; pct: number } {
     let start = 0;
     for (const [k, phase] of this.phases.entries()) {
-      if (t <= phase.end || k === this.phases.length - 1) {
-        const pct = (t - start) / (phase.end - start);
-        const a = value[phase.from];
-        const b = value[phase.to];
-        return this.options.annealStrategy === 'cos' ? b + ((a - b) / 2) * (1 + Math.cos(Math.PI * pct)) : (b - a) * pct + a;
-      }
+      if (t <= phase.end || k === this.phases.length - 1) return { phase, pct: (t - start) / (phase.end - start) };
       start = phase.end;
     }
-    return value.min;
+    throw new Error('unreachable: the last phase takes every step');
+  }
+
+  private anneal(a: number, b: number, pct: number): number {
+    return this.options.annealStrategy === 'cos' ? b + ((a - b) / 2) * (1 + Math.cos(Math.PI * pct)) : (b - a) * pct + a;
   }
 }
 

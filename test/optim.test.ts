@@ -680,3 +680,115 @@ describe('OneCycleLR cycles the momentum as PyTorch’s does', () => {
     expect(rest(fresh)).toEqual(rest(whole));
   });
 });
+
+// Values from PyTorch 1.13 (torch.optim.lr_scheduler, lr 0.1 unless said), printed with repr.
+describe('MultiStepLR, ExponentialLR, LambdaLR and SequentialLR give PyTorch’s lrs', () => {
+  const opt = (lr = 0.1) => new SGD([paramWithGrad([1], [1])], { lr });
+  const expectRel = (actual: number[], expected: number[]) => {
+    expect(actual).toHaveLength(expected.length);
+    actual.forEach((a, i) => expect(Math.abs(a - expected[i]!), `[${i}]: ${a} vs ${expected[i]}`).toBeLessThanOrEqual(1e-12 * Math.abs(expected[i]!)));
+  };
+  const run = (o: InstanceType<typeof SGD>, scheds: { step(): void }[], n: number) => {
+    const lrs = [o.paramGroups.map((g) => g.lr)];
+    for (let i = 0; i < n; i++) {
+      for (const s of scheds) s.step();
+      lrs.push(o.paramGroups.map((g) => g.lr));
+    }
+    return lrs;
+  };
+  const first = (lrs: number[][]) => lrs.map((l) => l[0]!);
+
+  it('MultiStepLR (a milestone listed twice counts twice) and ExponentialLR, alone and chained', () => {
+    const o1 = opt();
+    expectRel(first(run(o1, [new lrScheduler.MultiStepLR(o1, { milestones: [7, 2, 5, 5], gamma: 0.5 })], 9)), [
+      0.1, 0.1, 0.05, 0.05, 0.05, 0.0125, 0.0125, 0.00625, 0.00625, 0.00625,
+    ]);
+    const o2 = opt();
+    expectRel(first(run(o2, [new lrScheduler.ExponentialLR(o2, { gamma: 0.7 })], 6)), [
+      0.1, 0.06999999999999999, 0.048999999999999995, 0.0343, 0.024009999999999997, 0.016806999999999996, 0.011764899999999997,
+    ]);
+    const o3 = opt();
+    const chained = [new lrScheduler.ExponentialLR(o3, { gamma: 0.9 }), new lrScheduler.MultiStepLR(o3, { milestones: [2, 4] })];
+    expectRel(first(run(o3, chained, 6)), [
+      0.1, 0.09000000000000001, 0.008100000000000001, 0.007290000000000001, 0.0006561000000000002, 0.0005904900000000002, 0.0005314410000000001,
+    ]);
+  });
+
+  it('LambdaLR with one function per group', () => {
+    const o = new SGD([{ params: [paramWithGrad([1], [1])] }, { params: [paramWithGrad([1], [1])], lr: 0.5 }], { lr: 0.1 });
+    const s = new lrScheduler.LambdaLR(o, { lrLambda: [(t) => 0.9 ** t, (t) => 1 / (t + 1)] });
+    const lrs = run(o, [s], 4);
+    expectRel(lrs.flat(), [0.1, 0.5, 0.09000000000000001, 0.25, 0.08100000000000002, 0.16666666666666666, 0.0729, 0.125, 0.06561, 0.1]);
+    // One function serves every group, even one added later and given a base lr; a list has none for it.
+    const one = new lrScheduler.LambdaLR(opt(), { lrLambda: (t) => 0.5 ** t });
+    const list = new lrScheduler.LambdaLR(opt(), { lrLambda: [(t) => 0.5 ** t] });
+    for (const sched of [one, list]) {
+      sched.optimizer.addParamGroup({ params: [paramWithGrad([1], [1])], lr: 0.2 });
+      sched.loadStateDict({ lastEpoch: 0, baseLrs: [0.1, 0.2] });
+    }
+    one.step();
+    expect(one.getLastLr()).toEqual([0.05, 0.1]);
+    expect(() => list.step()).toThrow(new RangeError('LambdaLR: group 1 has no lrLambda (one was given per group, for 1 groups)'));
+  });
+
+  it('SequentialLR: a LinearLR warm-up, then a CosineAnnealingLR restarted from the base lr at the milestone', () => {
+    const o = opt();
+    const s = new lrScheduler.SequentialLR(o, {
+      schedulers: [new lrScheduler.LinearLR(o, { startFactor: 0.1, totalIters: 3 }), new lrScheduler.CosineAnnealingLR(o, { tMax: 5, etaMin: 0.001 })],
+      milestones: [3],
+    });
+    expectRel(first(run(o, [s], 9)), [
+      0.010000000000000002, 0.04, 0.07, 0.1, 0.0905463412215599, 0.06579634122155989, 0.035203658778440096, 0.010453658778440105, 0.001,
+      0.010453658778440102,
+    ]);
+  });
+
+  it('SequentialLR of three, resumed from its state dict through tensors', () => {
+    const make = () => {
+      const o = opt();
+      const parts = [
+        new lrScheduler.ExponentialLR(o, { gamma: 0.5 }),
+        new lrScheduler.StepLR(o, { stepSize: 2, gamma: 0.1 }),
+        new lrScheduler.LambdaLR(o, { lrLambda: (t) => t + 1 }),
+      ];
+      return { o, s: new lrScheduler.SequentialLR(o, { schedulers: parts, milestones: [2, 5] }) };
+    };
+    const a = make();
+    expectRel(first(run(a.o, [a.s], 8)), [0.1, 0.05, 0.1, 0.1, 0.010000000000000002, 0.1, 0.2, 0.30000000000000004, 0.4]);
+    const b = make();
+    run(b.o, [b.s], 4);
+    const c = make();
+    c.o.loadStateDict(b.o.stateDict());
+    c.s.loadStateDict(tg.optim.stateDictFromTensors(tg.optim.stateDictToTensors(b.s.stateDict())));
+    expect(c.s.stateDict()).toEqual(b.s.stateDict());
+    expect(run(c.o, [c.s], 4)).toEqual(run(b.o, [b.s], 4));
+    // A state dict that fails part-way leaves everything as it was.
+    const before = c.s.stateDict();
+    const bad = { ...before, schedulers: [before.schedulers[0]!, { lastEpoch: -5, baseLrs: [0.1] }, before.schedulers[2]!] };
+    expect(() => c.s.loadStateDict(bad)).toThrow(new RangeError('StepLR.loadStateDict: lastEpoch must be an integer >= -1, got -5'));
+    expect(c.s.stateDict()).toEqual(before);
+  });
+
+  it('refuse bad options with errors naming the scheduler and the option', () => {
+    const o = opt();
+    const other = opt();
+    const { MultiStepLR, ExponentialLR, LambdaLR, SequentialLR, LinearLR, ReduceLROnPlateau } = lrScheduler;
+    const cases: [() => unknown, ErrorConstructor, string][] = [
+      [() => new MultiStepLR(o, { milestones: 3 as never }), TypeError, 'MultiStepLR: milestones must be an array of step counts, got 3'],
+      [() => new MultiStepLR(o, { milestones: [2, 1.5] }), RangeError, 'MultiStepLR: milestones[1] must be a non-negative integer, got 1.5'],
+      [() => new ExponentialLR(o, {} as never), TypeError, 'ExponentialLR: gamma must be a non-negative finite number, got undefined'],
+      [() => new LambdaLR(o, { lrLambda: 0.5 as never }), TypeError, 'LambdaLR: lrLambda must be a function of the step count, got 0.5'],
+      [() => new LambdaLR(o, { lrLambda: [() => 1, () => 1] }), RangeError, 'LambdaLR: expected 1 lrLambda functions, one per parameter group, got 2'],
+      [() => new LambdaLR(o, { lrLambda: (t) => (t === 0 ? NaN : 1) }), RangeError, 'LambdaLR: lrLambda returned NaN at step 0 for group 0; expected a non-negative finite number'],
+      [() => new SequentialLR(o, { schedulers: [], milestones: [] }), TypeError, 'SequentialLR: schedulers must be a non-empty array of lr schedulers, got an array'],
+      [() => new SequentialLR(o, { schedulers: [new ReduceLROnPlateau(o) as never], milestones: [] }), TypeError,
+        'SequentialLR: schedulers[0] must be an lr scheduler such as LinearLR (not ReduceLROnPlateau or SequentialLR), got a ReduceLROnPlateau'],
+      [() => new SequentialLR(o, { schedulers: [new LinearLR(other)], milestones: [] }), RangeError, 'SequentialLR: schedulers[0] belongs to another optimizer than the one given'],
+      [() => new SequentialLR(o, { schedulers: [new ExponentialLR(o, { gamma: 1 })], milestones: [3] }), RangeError,
+        'SequentialLR: milestones must be an array of 0 step counts, one fewer than the schedulers, got 1'],
+      [() => new SequentialLR(o, { schedulers: [new ExponentialLR(o, { gamma: 1 }), new ExponentialLR(o, { gamma: 1 }), new ExponentialLR(o, { gamma: 1 })], milestones: [3, 3] }),
+        RangeError, 'SequentialLR: milestones[1] must be an integer > 3 (milestones ascend), got 3'],
+    ];
+    for (const [make, type, message] of cases) expect(make, message).toThrow(new type(message));
+  });
+});

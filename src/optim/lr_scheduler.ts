@@ -1,10 +1,11 @@
-// Learning-rate schedules, as PyTorch 1.13's. StepLR, CosineAnnealingLR and
-// LinearLR are chainable: each step() scales the lr the group has now (PyTorch's
-// recursive forms), so two schedulers on one optimizer compose (a LinearLR
-// warm-up with a CosineAnnealingLR), and an lr set by hand or cut by
-// ReduceLROnPlateau carries on. OneCycleLR sets the lr from the step count
-// alone. Every scheduler also has its closed form (the lr from the base lr
-// and the step count).
+// Learning-rate schedules, as PyTorch 1.13's. StepLR, MultiStepLR,
+// ExponentialLR, CosineAnnealingLR and LinearLR are chainable: each step()
+// scales the lr the group has now (PyTorch's recursive forms), so two
+// schedulers on one optimizer compose (a LinearLR warm-up with a
+// CosineAnnealingLR), and an lr set by hand or cut by ReduceLROnPlateau
+// carries on. LambdaLR and OneCycleLR set the lr from the step count alone.
+// Every scheduler also has its closed form (the lr from the base lr and the
+// step count), which SequentialLR uses to start one at its milestone.
 import { checkBoolean, checkChoice, checkNumber, checkOptions, describe } from '../errors.js';
 import { ownValue } from '../keys.js';
 import { Optimizer } from './optimizer.js';
@@ -59,6 +60,11 @@ export abstract class LRScheduler {
   step(): void {
     const t = this.lastEpoch + 1;
     this.setLrs(t, (lr, base, i) => this.nextLr(t, lr, base, i));
+  }
+
+  /** @internal Goes back to step 0, with the lrs of the closed form (SequentialLR at a milestone, as PyTorch's step(0)). */
+  _restart(): void {
+    this.setLrs(0, (_lr, base, i) => this.lrAt(0, base, i));
   }
 
   // Every lr is worked out before anything changes: OneCycleLR throws past
@@ -215,6 +221,166 @@ export class LinearLR extends LRScheduler {
   }
 }
 
+/** Multiplies the lr by gamma at each milestone (a step count; one listed twice multiplies twice). Chainable. */
+export class MultiStepLR extends LRScheduler {
+  readonly milestones: readonly number[];
+  readonly gamma: number;
+  constructor(optimizer: AnyOptimizer, options: { milestones: number[]; gamma?: number }) {
+    super(optimizer);
+    checkOptions(options, 'MultiStepLR', '{ milestones: [30, 80], gamma: 0.1 }', ['milestones', 'gamma']);
+    const { milestones } = options;
+    if (!Array.isArray(milestones)) throw new TypeError(`MultiStepLR: milestones must be an array of step counts, got ${describe(milestones)}`);
+    this.milestones = Object.freeze(milestones.map((m: unknown, i) => nonNegativeInteger('MultiStepLR', `milestones[${i}]`, m)).sort((a, b) => a - b));
+    this.gamma = nonNegative('MultiStepLR', 'gamma', options.gamma ?? 0.1);
+    this.step();
+  }
+  protected lrAt(t: number, base: number): number {
+    return base * this.gamma ** this.milestones.filter((m) => m <= t).length;
+  }
+  protected override nextLr(t: number, lr: number): number {
+    const hits = this.milestones.filter((m) => m === t).length;
+    return hits === 0 ? lr : lr * this.gamma ** hits;
+  }
+}
+
+/** Multiplies the lr by gamma every step: lr = base · gamma^t alone. Chainable. */
+export class ExponentialLR extends LRScheduler {
+  readonly gamma: number;
+  constructor(optimizer: AnyOptimizer, options: { gamma: number }) {
+    super(optimizer);
+    checkOptions(options, 'ExponentialLR', '{ gamma: 0.95 }', ['gamma']);
+    this.gamma = nonNegative('ExponentialLR', 'gamma', options.gamma);
+    this.step();
+  }
+  protected lrAt(t: number, base: number): number {
+    return base * this.gamma ** t;
+  }
+  protected override nextLr(t: number, lr: number): number {
+    return t === 0 ? lr : lr * this.gamma;
+  }
+}
+
+/** A function of the step count (0 at construction) that gives the factor of the base lr. */
+export type LrLambda = (step: number) => number;
+
+/**
+ * lr = base · lrLambda(t): one function for every group, or one per group.
+ * Not chainable (as PyTorch's): it sets the lr from the base lr alone. Its
+ * state dict holds the step count, not the functions.
+ */
+export class LambdaLR extends LRScheduler {
+  private readonly lrLambda: LrLambda | readonly LrLambda[];
+  constructor(optimizer: AnyOptimizer, options: { lrLambda: LrLambda | LrLambda[] }) {
+    super(optimizer);
+    checkOptions(options, 'LambdaLR', '{ lrLambda: (t) => 0.95 ** t }', ['lrLambda']);
+    const { lrLambda } = options;
+    const groups = optimizer.paramGroups.length;
+    if (Array.isArray(lrLambda) && lrLambda.length !== groups)
+      throw new RangeError(`LambdaLR: expected ${groups} lrLambda functions, one per parameter group, got ${lrLambda.length}`);
+    (Array.isArray(lrLambda) ? lrLambda : [lrLambda]).forEach((f: unknown, i) => {
+      if (typeof f !== 'function')
+        throw new TypeError(`LambdaLR: lrLambda${Array.isArray(lrLambda) ? `[${i}]` : ''} must be a function of the step count, got ${describe(f)}`);
+    });
+    this.lrLambda = Array.isArray(lrLambda) ? Object.freeze([...lrLambda]) : lrLambda;
+    this.step();
+  }
+  protected lrAt(t: number, base: number, i: number): number {
+    const f = typeof this.lrLambda === 'function' ? this.lrLambda : this.lrLambda[i];
+    // Only a group added after the scheduler was made (then given a base lr by loadStateDict) can lack one.
+    if (f === undefined)
+      throw new RangeError(`LambdaLR: group ${i} has no lrLambda (one was given per group, for ${(this.lrLambda as LrLambda[]).length} groups)`);
+    const factor: unknown = f(t);
+    // A NaN or negative factor would reach the optimizer, which would name neither this scheduler nor the function.
+    if (typeof factor !== 'number' || !(factor >= 0) || !Number.isFinite(factor))
+      throw new RangeError(`LambdaLR: lrLambda returned ${describe(factor)} at step ${t} for group ${i}; expected a non-negative finite number`);
+    return base * factor;
+  }
+}
+
+/**
+ * Runs schedulers one after another on one optimizer: schedulers[k] from
+ * milestones[k - 1] on, restarted at its step 0 there (e.g. a LinearLR
+ * warm-up, then a CosineAnnealingLR from the base lr). The schedulers must
+ * be made on this optimizer just before; SequentialLR puts the lrs back to
+ * their base and takes over from their own first step.
+ */
+export class SequentialLR extends LRScheduler {
+  readonly schedulers: readonly LRScheduler[];
+  readonly milestones: readonly number[];
+  constructor(optimizer: AnyOptimizer, options: { schedulers: LRScheduler[]; milestones: number[] }) {
+    super(optimizer);
+    const op = 'SequentialLR';
+    checkOptions(options, op, '{ schedulers: [warmup, cosine], milestones: [5] }', ['schedulers', 'milestones']);
+    const { schedulers, milestones } = options;
+    if (!Array.isArray(schedulers) || schedulers.length === 0)
+      throw new TypeError(`${op}: schedulers must be a non-empty array of lr schedulers, got ${describe(schedulers)}`);
+    schedulers.forEach((s: unknown, k) => {
+      // ReduceLROnPlateau steps with a metric, and a SequentialLR has no closed form to restart from.
+      if (!(s instanceof LRScheduler) || s instanceof SequentialLR)
+        throw new TypeError(`${op}: schedulers[${k}] must be an lr scheduler such as LinearLR (not ReduceLROnPlateau or SequentialLR), got ${describe(s)}`);
+      if (s.optimizer !== optimizer) throw new RangeError(`${op}: schedulers[${k}] belongs to another optimizer than the one given`);
+    });
+    if (!Array.isArray(milestones) || milestones.length !== schedulers.length - 1)
+      throw new RangeError(
+        `${op}: milestones must be an array of ${schedulers.length - 1} step counts, one fewer than the schedulers, got ` +
+          (Array.isArray(milestones) ? `${milestones.length}` : describe(milestones)),
+      );
+    milestones.forEach((m: unknown, k) => {
+      const previous = k === 0 ? 0 : (milestones[k - 1] as number);
+      checkNumber(m, op, `milestones[${k}]`, `an integer > ${previous} (milestones ascend)`, (v) => Number.isInteger(v) && v > previous);
+    });
+    this.schedulers = Object.freeze([...schedulers]);
+    this.milestones = Object.freeze([...milestones]);
+    // As PyTorch: undo what the schedulers' constructors did, then take the first one's first step again.
+    optimizer.paramGroups.slice(0, this.baseLrs.length).forEach((g, i) => {
+      g.lr = this.baseLrs[i] as number;
+    });
+    for (const s of this.schedulers) s.lastEpoch -= 1;
+    (this.schedulers[0] as LRScheduler).step();
+    this.lastEpoch = 0;
+  }
+
+  /** Steps the scheduler whose turn it is; at a milestone, restarts the next one at its step 0. */
+  override step(): void {
+    const t = this.lastEpoch + 1;
+    const k = this.milestones.filter((m) => m <= t).length;
+    const s = this.schedulers[k] as LRScheduler;
+    if (k > 0 && this.milestones[k - 1] === t) s._restart();
+    else s.step();
+    this.lastEpoch = t;
+  }
+
+  protected lrAt(): number {
+    throw new TypeError('SequentialLR: has no closed form of its own');
+  }
+
+  override stateDict(): { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] } {
+    return { ...super.stateDict(), schedulers: this.schedulers.map((s) => s.stateDict()) };
+  }
+
+  /** Restores its step count and each scheduler's state (all or nothing). */
+  override loadStateDict(state: { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] }): void {
+    const op = 'SequentialLR.loadStateDict';
+    if (state === null || typeof state !== 'object') throw new TypeError(`${op}: expected an object with lastEpoch, baseLrs and schedulers`);
+    const inner: unknown = ownValue(state, 'schedulers');
+    if (!Array.isArray(inner) || inner.length !== this.schedulers.length)
+      throw new RangeError(
+        `${op}: schedulers must be ${this.schedulers.length} state dicts, one per scheduler, got ` +
+          (Array.isArray(inner) ? `${inner.length}` : describe(inner)),
+      );
+    const before = this.stateDict();
+    const { schedulers: _inner, ...own } = state;
+    try {
+      super.loadStateDict(own);
+      this.schedulers.forEach((s, k) => s.loadStateDict(inner[k]));
+    } catch (e) {
+      super.loadStateDict({ lastEpoch: before.lastEpoch, baseLrs: before.baseLrs });
+      this.schedulers.forEach((s, k) => s.loadStateDict(before.schedulers[k] as { lastEpoch: number; baseLrs: number[] }));
+      throw e;
+    }
+  }
+}
+
 export interface OneCycleOptions {
   maxLr: number | number[];
   totalSteps: number;
@@ -324,12 +490,12 @@ export class OneCycleLR extends LRScheduler {
     this.step();
   }
 
-  /** Advances one step and sets each group's lr and, with cycleMomentum, its momentum. */
-  override step(): void {
-    super.step();
+  // With cycleMomentum, each lr set comes with its momentum.
+  protected override setLrs(t: number, lrOf: (lr: number, base: number, i: number) => number): void {
+    super.setLrs(t, lrOf);
     const m = this.momentums;
     if (m === null) return;
-    const { phase, pct } = this.phaseAt(this.lastEpoch);
+    const { phase, pct } = this.phaseAt(t);
     this.optimizer.paramGroups.slice(0, m.max.length).forEach((g, i) => {
       const value = { base: m.base[i] as number, max: m.max[i] as number };
       const momentum = this.anneal(value[phase.momentum[0]], value[phase.momentum[1]], pct);

@@ -122,17 +122,21 @@ export class BCELoss extends Loss {
   }
 }
 
-/** Binary cross-entropy of logits, computed stably; posWeight weighs the positive term per class. */
+/**
+ * Binary cross-entropy of logits, computed stably; the posWeight option
+ * weighs the positive term per class. It is held as `pos_weight`, PyTorch's
+ * state-dict name, so that PyTorch's state dicts load.
+ */
 export class BCEWithLogitsLoss extends Loss {
   weight: Tensor | null;
-  posWeight: Tensor | null;
+  pos_weight: Tensor | null;
   constructor(options: F.BinaryCrossEntropyWithLogitsOptions = {}) {
     const o = lossOptions(options, 'BCEWithLogitsLoss', ['weight', 'posWeight']);
     super(o);
     this.weight = optionalBuffer('BCEWithLogitsLoss', 'weight', o.weight);
-    this.posWeight = optionalBuffer('BCEWithLogitsLoss', 'posWeight', o.posWeight);
+    this.pos_weight = optionalBuffer('BCEWithLogitsLoss', 'posWeight', o.posWeight);
   }
   forward(input: Tensor, target: Tensor): Tensor {
-    return F.binaryCrossEntropyWithLogits(input, target, { weight: this.weight, posWeight: this.posWeight, reduction: this.reduction });
+    return F.binaryCrossEntropyWithLogits(input, target, { weight: this.weight, posWeight: this.pos_weight, reduction: this.reduction });
   }
 }

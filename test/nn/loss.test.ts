@@ -143,7 +143,15 @@ describe('BCEWithLogitsLoss and BCELoss', () => {
     const weight = f64([2, 0, 1]);
     expectClose(new nn.BCEWithLogitsLoss({ weight, reduction: 'sum' }).forward(x, t).item(), 2 * log(2) + softplus(1), 1e-14);
     const loss = new nn.BCEWithLogitsLoss({ weight, posWeight });
-    expect(Object.keys(loss.stateDict())).toEqual(['weight', 'posWeight']);
+    expect(Object.keys(loss.stateDict())).toEqual(['weight', 'pos_weight']);
+  });
+
+  it('loads a state dict with PyTorch’s key names (pos_weight)', () => {
+    // torch.nn.BCEWithLogitsLoss(weight=..., pos_weight=...).state_dict().keys() -> ['weight', 'pos_weight']
+    const loss = new nn.BCEWithLogitsLoss({ weight: f64([1, 1, 1]), posWeight: f64([1]), reduction: 'none' });
+    loss.loadStateDict({ weight: f64([2, 0, 1]), pos_weight: f64([3]) });
+    expect(loss.pos_weight!.toArray()).toEqual([3]);
+    expectClose(loss.forward(x, t).toArray(), [6 * log(2), 0, 3 * softplus(1)], 1e-14);
   });
 
   it('BCELoss on probabilities equals BCEWithLogitsLoss on logits', () => {

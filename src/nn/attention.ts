@@ -9,7 +9,7 @@ import { checkBoolean, checkChoice, checkNumber, checkOptions, describe } from '
 import { Tensor, type DType, isTensor } from '../tensor.js';
 import * as F from './functional.js';
 import * as init from './init.js';
-import { Dropout, LayerNorm, Linear, layerDtype, layerOptions, positiveInt, probability, type LayerOptions } from './layers.js';
+import { Dropout, LayerNorm, Linear, allocate, layerDtype, layerOptions, positiveInt, probability, type LayerOptions } from './layers.js';
 import { Module, parameter } from './module.js';
 
 function shapeStr(t: Tensor): string {
@@ -89,13 +89,14 @@ export class MultiheadAttention extends Module {
     const dtype: DType = layerDtype(op, o);
     const bias = checkBoolean(o.bias, op, 'bias', true);
     // Xavier-uniform projections and zero biases, as PyTorch's _reset_parameters.
-    const xavier = (rows: number, cols: number) => parameter(init.xavierUniform(zeros([rows, cols], { dtype })));
+    const xavier = (name: string, rows: number, cols: number) =>
+      allocate(op, name, [rows, cols], dtype, () => parameter(init.xavierUniform(zeros([rows, cols], { dtype }))));
     const packed = this.kdim === embedDim && this.vdim === embedDim;
-    this.in_proj_weight = packed ? xavier(3 * embedDim, embedDim) : null;
-    this.q_proj_weight = packed ? null : xavier(embedDim, embedDim);
-    this.k_proj_weight = packed ? null : xavier(embedDim, this.kdim);
-    this.v_proj_weight = packed ? null : xavier(embedDim, this.vdim);
-    this.in_proj_bias = bias ? parameter(zeros([3 * embedDim], { dtype })) : null;
+    this.in_proj_weight = packed ? xavier('in_proj_weight', 3 * embedDim, embedDim) : null;
+    this.q_proj_weight = packed ? null : xavier('q_proj_weight', embedDim, embedDim);
+    this.k_proj_weight = packed ? null : xavier('k_proj_weight', embedDim, this.kdim);
+    this.v_proj_weight = packed ? null : xavier('v_proj_weight', embedDim, this.vdim);
+    this.in_proj_bias = bias ? allocate(op, 'in_proj_bias', [3 * embedDim], dtype, () => parameter(zeros([3 * embedDim], { dtype }))) : null;
     this.out_proj = new Linear(embedDim, embedDim, { bias, dtype });
     if (this.out_proj.bias) init.zeros(this.out_proj.bias);
   }

@@ -43,8 +43,10 @@ export function allocate<T>(op: string, what: string, shape: readonly number[], 
   try {
     return make();
   } catch (e) {
-    if (!(e instanceof RangeError) || !/out of memory/.test(e.message)) throw e;
-    const bytes = shape.reduce((n, s) => n * s, dtype === 'float64' ? 8 : 4);
+    // A shape past the element limit fails before any memory is asked for; either way the layer is named.
+    if (!(e instanceof RangeError) || !/out of memory|too many elements/.test(e.message)) throw e;
+    // Exact past 2^53 bytes, where a number would round.
+    const bytes = shape.reduce((n, s) => n * BigInt(s), BigInt(dtype === 'float64' ? 8 : 4));
     throw new RangeError(`${op}: cannot allocate ${what} of shape [${shape.join(', ')}] (${dtype}, ${bytes} bytes): ${e.message}`);
   }
 }
@@ -214,8 +216,8 @@ export class LayerNorm extends Module {
     this.elementwiseAffine = checkBoolean(options.elementwiseAffine, op, 'elementwiseAffine', true);
     const bias = checkBoolean(options.bias, op, 'bias', true);
     const dtype = layerDtype(op, options);
-    this.weight = this.elementwiseAffine ? parameter(ones(shape, { dtype })) : null;
-    this.bias = this.elementwiseAffine && bias ? parameter(zeros(shape, { dtype })) : null;
+    this.weight = this.elementwiseAffine ? allocate(op, 'the weight', shape, dtype, () => parameter(ones(shape, { dtype }))) : null;
+    this.bias = this.elementwiseAffine && bias ? allocate(op, 'the bias', shape, dtype, () => parameter(zeros(shape, { dtype }))) : null;
   }
 
   forward(x: Tensor): Tensor {

@@ -321,6 +321,26 @@ describe('Linear', () => {
     expect(() => new nn.Embedding(n, n, { dtype: 'float64' })).toThrow(
       /^Embedding: cannot allocate the weight of shape \[16777216, 16777216\] \(float64, 2251799813685248 bytes\): .*out of memory/,
     );
+    expect(() => new nn.LayerNorm([n, n], { dtype: 'float64' })).toThrow(
+      /^LayerNorm: cannot allocate the weight of shape \[16777216, 16777216\] \(float64, 2251799813685248 bytes\): .*out of memory/,
+    );
+  });
+
+  // Shapes past the element limit failed in the factory (zeros, ones), naming no layer.
+  it('names the layer, the shape and the bytes when a shape has too many elements', () => {
+    const cases: [() => unknown, string][] = [
+      [() => new nn.Linear(2 ** 31, 2 ** 31), 'Linear: cannot allocate the weight of shape [2147483648, 2147483648] (float32, 18446744073709551616 bytes): zeros: shape'],
+      [() => new nn.Embedding(2 ** 31 - 1, 2 ** 31 - 1), 'Embedding: cannot allocate the weight of shape [2147483647, 2147483647] (float32, 18446744056529682436 bytes): zeros: shape'],
+      [() => new nn.LayerNorm([2 ** 31, 2 ** 31]), 'LayerNorm: cannot allocate the weight of shape [2147483648, 2147483648] (float32, 18446744073709551616 bytes): ones: shape'],
+      [() => new nn.MultiheadAttention(2 ** 30, 1), 'MultiheadAttention: cannot allocate in_proj_weight of shape [3221225472, 1073741824] (float32, 13835058055282163712 bytes): zeros: shape'],
+      [() => new nn.MultiheadAttention(2 ** 30, 1, { kdim: 2, vdim: 2 }),
+        'MultiheadAttention: cannot allocate q_proj_weight of shape [1073741824, 1073741824] (float32, 4611686018427387904 bytes): zeros: shape'],
+    ];
+    for (const [make, start] of cases) {
+      expect(make, start).toThrow(RangeError);
+      expect(make, start).toThrow(start);
+      expect(make, start).toThrow(/has too many elements$/);
+    }
   });
 });
 

@@ -1,6 +1,8 @@
 // tg.nn.functional: activations, losses and layers as functions, with
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
-import { checkOptions, describe, plainArray } from '../errors.js';
+import { checkNumber, checkOptions, describe, plainArray } from '../errors.js';
+import { tidy } from '../memory.js';
+import { where } from '../ops.js';
 import { native, type Handle } from '../native.js';
 import { fromHandle, operand, isTensor, type GeluOptions, type Tensor } from '../tensor.js';
 
@@ -205,9 +207,25 @@ export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
   return fromHandle(native.dropout(h(input), p, training));
 }
 
+export interface EmbeddingOptions {
+  /** Lookups of this row (negative counts from the end) pass its value but no gradient to weight, as in PyTorch. */
+  paddingIdx?: number | null;
+}
+
 /** Rows of `weight` [numEmbeddings, embeddingDim] at the int32 `indices`: shape [...indices.shape, embeddingDim]. */
-export function embedding(indices: Tensor, weight: Tensor): Tensor {
-  return fromHandle(native.embedding(h(indices), h(weight)));
+export function embedding(indices: Tensor, weight: Tensor, options: EmbeddingOptions = {}): Tensor {
+  checkOptions(options, 'embedding', '{ paddingIdx: 0 }', ['paddingIdx']);
+  const pad = options.paddingIdx ?? null;
+  if (pad === null) return fromHandle(native.embedding(h(indices), h(weight)));
+  checkNumber(pad, 'embedding', 'paddingIdx', 'an integer', Number.isInteger);
+  return tidy(() => {
+    const out = fromHandle(native.embedding(h(indices), h(weight)));
+    const rows = weight.shape[0] as number;
+    if (pad < -rows || pad >= rows)
+      throw new RangeError(`embedding: paddingIdx must be in [${-rows}, ${rows - 1}] (weight has ${rows} rows), got ${pad}`);
+    if (!weight.requiresGrad) return out;
+    return where(indices.eq(pad < 0 ? pad + rows : pad).unsqueeze(-1), out.detach(), out);
+  });
 }
 
 /** int32 one-hot vectors of length numClasses (-1: the largest index + 1). */

@@ -3,7 +3,6 @@ import { noGrad } from '../autograd.js';
 import { ones, zeros } from '../creation.js';
 import { checkBoolean, checkChoice, checkNumber, checkOptions, describe, plainArray } from '../errors.js';
 import { tidy } from '../memory.js';
-import { where } from '../ops.js';
 import type { DType, GeluOptions, Tensor } from '../tensor.js';
 import { Sequential } from './containers.js';
 import * as F from './functional.js';
@@ -266,10 +265,7 @@ export class Embedding extends Module {
   }
 
   forward(indices: Tensor): Tensor {
-    const out = F.embedding(indices, this.weight);
-    if (this.paddingIdx === null || !this.weight.requiresGrad) return out;
-    // Lookups of the padding row pass their value but no gradient, as in PyTorch.
-    return tidy(() => where(indices.eq(this.paddingIdx as number).unsqueeze(-1), out.detach(), out));
+    return F.embedding(indices, this.weight, { paddingIdx: this.paddingIdx });
   }
 
   protected override extraRepr(): string {

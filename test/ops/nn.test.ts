@@ -861,6 +861,35 @@ describe('embedding and oneHot', () => {
     expect(F.embedding(ints([0, 2]), w.detach().transpose(0, 1).contiguous().transpose(0, 1)).toArray()).toEqual([[1, 2], [5, 6]]);
   });
 
+  it('embedding with paddingIdx: the padding row passes its value but gets no gradient', () => {
+    for (const paddingIdx of [1, -2]) {
+      const w = tg.tensor([[1, 2], [3, 4], [5, 6]], { dtype: 'float64', requiresGrad: true });
+      const out = F.embedding(ints([[1, 0], [1, 2]]), w, { paddingIdx });
+      expect(out.toArray()).toEqual([[[3, 4], [1, 2]], [[3, 4], [5, 6]]]);
+      out.mul(tg.tensor([2, 3], { dtype: 'float64' })).sum().backward();
+      expect(w.grad!.toArray()).toEqual([[2, 3], [0, 0], [2, 3]]);
+    }
+    // The other rows' gradients are the plain lookup's (no gradcheck: the padding row's value does move the output).
+    const idx = ints([[1, 0, 1], [3, 3, 2]]);
+    const w = leaf([4, 2], 4), v = leaf([4, 2], 4);
+    F.embedding(idx, w, { paddingIdx: 3 }).square().sum().backward();
+    F.embedding(idx, v).square().sum().backward();
+    expect(flat(w.grad!)).toEqual([...flat(v.grad!).slice(0, 6), 0, 0]);
+    // A weight that needs no gradient gets the plain lookup; null is no padding row.
+    expect(F.embedding(ints([0, 2]), tg.zeros([3, 2]), { paddingIdx: 0 }).shape).toEqual([2, 2]);
+    expect(F.embedding(ints([0]), tg.ones([3, 2]), { paddingIdx: null }).toArray()).toEqual([[1, 1]]);
+    const z = tg.zeros([3, 2]);
+    expect(() => F.embedding(ints([0]), z, { paddingIdx: 3 })).toThrow(
+      new RangeError('embedding: paddingIdx must be in [-3, 2] (weight has 3 rows), got 3'),
+    );
+    expect(() => F.embedding(ints([0]), z, { paddingIdx: 0.5 })).toThrow(
+      new RangeError('embedding: paddingIdx must be an integer, got 0.5'),
+    );
+    expect(() => F.embedding(ints([0]), z, { padding_idx: 0 } as never)).toThrow(
+      new TypeError("embedding: unknown option 'padding_idx'; the options are paddingIdx"),
+    );
+  });
+
   it('embedding gradcheck and gradgradcheck', () => {
     const idx = ints([[1, 0, 1], [3, 3, 3]]);
     expect(tg.gradcheck((w) => F.embedding(idx, w), [leaf([4, 2], 1)])).toBe(true);

@@ -309,9 +309,11 @@ export class Tensor {
   }
   /**
    * backward() on a background thread: the event loop keeps serving while it runs.
-   * Until the promise settles, in-place writes to the leaves and to their .grad
-   * (including optimizer steps), and to every tensor the graph saved for
-   * backward, throw, as does disposing one. Graphs with JS hooks need backward().
+   * Until the promise settles, these throw: in-place writes to the leaves
+   * (including optimizer steps), reading or setting their .grad, in-place
+   * writes to every tensor the graph saved for backward, and disposing any of
+   * them. Other jobs may read the leaves meanwhile. Graphs with JS hooks need
+   * backward().
    */
   backwardAsync(gradOutput?: Tensor | null, options: { retainGraph?: boolean } = {}): Promise<void> {
     const g = gradientHandle(gradOutput, 'backwardAsync', 'gradOutput');

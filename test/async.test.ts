@@ -60,6 +60,29 @@ describe('backwardAsync', () => {
     tg.noGrad(() => y.detach().fill(0));
   });
 
+  it('holds a leaf it accumulates into and its .grad, while other jobs may read the leaf', async () => {
+    const w = tg.randn([256, 256], { requiresGrad: true });
+    const x = tg.randn([256, 256]);
+    const pending = w.add(x).sum().backwardAsync(); // add saves neither input
+    const held = /the tensor is in use by a running (backwardAsync or train step|async operation); await it first/;
+    expect(() => w.grad).toThrow(held);
+    expect(() => {
+      w.grad = null;
+    }).toThrow(held);
+    expect(() => w.setRequiresGrad(false)).toThrow(held);
+    expect(() => w.dispose()).toThrow(held);
+    expect(() => tg.noGrad(() => w.addInPlace(1))).toThrow(/in use by a running async operation; await it before writing/);
+    expect(() => tg.nn.utils.clipGradNorm([w], 1)).toThrow(/in use by a running/);
+    // Another job may save and read w's memory meanwhile (it used to be refused as written).
+    const v = tg.randn([256, 256], { requiresGrad: true });
+    const second = v.mul(w.detach()).sum().backwardAsync();
+    await Promise.all([pending, second]);
+    expect(Array.from(w.grad!.data())).toEqual(new Array(256 * 256).fill(1));
+    expect(Array.from(v.grad!.data())).toEqual(Array.from(w.data()));
+    w.grad = null; // settled: held no more
+    w.dispose();
+  });
+
   it('refuses a backward that would add into a .grad its graph saved', async () => {
     const w = tg.randn([256], { requiresGrad: true });
     w.mul(2).sum().backward();

@@ -94,6 +94,26 @@ describe('Trainer.step', () => {
     expect(w.grad).not.toBeNull();
   });
 
+  it('refuses a step while a backwardAsync accumulates into the parameters, and such a backwardAsync while a step runs', async () => {
+    // A parameter no rule saves (an embedding's weight), in a model the step traces (its graph is made on the
+    // job's thread): only the leaf itself tells that both jobs would write its .grad.
+    const model = new tg.nn.Sequential(new tg.nn.Embedding(64, 512));
+    const optimizer = new tg.optim.SGD(model.parameters(), { lr: 0.1 });
+    const loss = new tg.nn.MSELoss();
+    const x = tg.randint(0, 64, [512]), y = tg.randn([512, 512]);
+    const trainer = new tg.train.Trainer(model, { loss, optimizer, yieldEveryMs: 0 });
+    const inUse = /in use by (a|another) running/;
+    await trainer.step([x, y]); // traces the forward pass: later steps replay it on the job's thread
+    optimizer.zeroGrad();
+    const backward = loss.forward(model.forward(x), y).backwardAsync(); // no .grad: the job creates it
+    await expect(Promise.resolve().then(() => trainer.step([x, y]))).rejects.toThrow(inUse);
+    await backward;
+    expect(trainer.busy).toBe(false);
+    const step = trainer.step([x, y]);
+    expect(() => loss.forward(model.forward(x), y).backwardAsync()).toThrow(inUse);
+    await step;
+  });
+
   it('refuses to change the model or the optimizer while the step runs, and then has changed nothing', async () => {
     tg.manualSeed(4);
     const model = new tg.nn.MLP([256, 512, 512, 10]);

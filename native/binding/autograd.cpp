@@ -23,15 +23,14 @@ namespace tapegrad::binding {
 
 namespace {
 
-// Whether a running async job holds the tensor's memory.
-bool held_by_job(const Tensor& t) { return t.storage().locks.load() != 0; }
-
-// With `reading_grad`, only a job that writes the tensor counts: a job writes
-// the .grad of the leaves it accumulates into, which it write-locks; one it
-// only reads (a saved input) keeps its .grad.
+// With `reading_grad`, a job that only reads the tensor (a saved input)
+// does not count: it keeps its .grad. One that accumulates into its .grad
+// (backwardAsync), or writes it (a train step's update), does.
 void check_unlocked(const Tensor& t, const char* op, bool reading_grad = false) {
-  if (t.storage().locks.load() >= (reading_grad ? Storage::kWriteLock : 1))
-    throw_error(op, ": the tensor is in use by a running backwardAsync or train step; await it first");
+  const bool held = reading_grad
+                        ? t.storage().locks.load() >= Storage::kWriteLock || grad_accumulated_by_job(*t.impl())
+                        : held_by_job(t);
+  if (held) throw_error(op, ": the tensor is in use by a running backwardAsync or train step; await it first");
 }
 
 Napi::Value requires_grad(const Napi::CallbackInfo& info) {
@@ -276,8 +275,11 @@ class BackwardJob final {
       if (auto* acc = dynamic_cast<AccumulateGrad*>(n.get())) {
         if (!acc->leaf()->hooks.empty())
           throw_error(op_, ": the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
-        // Its gradient is accumulated: written.
-        locks.writes.push_back(Tensor(acc->leaf()));
+        // Its .grad is written; the walked node (below) keeps it from JS
+        // (held_by_job). The leaf itself is only read-locked: other jobs may
+        // read it too (one whose graph saved it), but a train step, which
+        // would write it and its .grad, is refused.
+        locks.reads.push_back(Tensor(acc->leaf()));
         if (acc->leaf()->grad) locks.writes.push_back(Tensor(acc->leaf()->grad));
       }
       if (const SavedList* list = n->saved()) list->for_each([&](const TensorImpl* t) { saved.push_back(t->storage); });

@@ -6,6 +6,7 @@
 
 #include "binding/addon.h"
 #include "binding/trace.h"
+#include "core/autograd.h"
 #include "ops/elementwise.h"
 #include "runtime/error.h"
 
@@ -121,7 +122,7 @@ void dispose(Napi::Env env, const Napi::Value& handle) {
     case Lookup::Disposed: return;
     case Lookup::Live: break;
   }
-  if (s->tensor.storage().locks.load() != 0)
+  if (held_by_job(s->tensor))
     throw_error("dispose: the tensor is in use by a running async operation; await it first");
   release_slot(env, d, *s);
 }

@@ -26,6 +26,13 @@ void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
 
 bool walked_by_another_job(const Node& node) { return node.walking_jobs.load() != 0 && !in_async_job(); }
 
+bool grad_accumulated_by_job(const TensorImpl& leaf) {
+  const std::shared_ptr<Node> accumulator = leaf.grad_accumulator.lock();
+  return accumulator && walked_by_another_job(*accumulator);
+}
+
+bool held_by_job(const Tensor& t) { return locked_against_writes(t.storage()) || grad_accumulated_by_job(*t.impl()); }
+
 Node::Node(EdgeList edges)
     : next_edges(std::move(edges)), sequence_nr(g_next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
 

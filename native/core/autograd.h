@@ -114,6 +114,15 @@ class Node : public std::enable_shared_from_this<Node> {
 // True when a running async job walks `node` and the caller is not that job.
 bool walked_by_another_job(const Node& node);
 
+// True when a running async job accumulates into the leaf's .grad (it walks
+// the leaf's AccumulateGrad node) and the caller is not that job.
+bool grad_accumulated_by_job(const TensorImpl& leaf);
+
+// True when a running async job holds `t`, and the caller is not that job:
+// its memory (the job reads or writes it) or its .grad. JS may then neither
+// free it nor change its .grad, requires_grad or hooks.
+bool held_by_job(const Tensor& t);
+
 namespace detail {
 // The list of the BackwardFn whose state is being made on this thread, if
 // any (BackwardFn::CollectSaved). Declared here so that a SavedTensor's move

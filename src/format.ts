@@ -2,8 +2,8 @@
 // tensors only the first and last items of each dimension.
 import type { DType } from './tensor.js';
 
-const SUMMARY_THRESHOLD = 1000;
-const EDGE_ITEMS = 3;
+export const SUMMARY_THRESHOLD = 1000;
+export const EDGE_ITEMS = 3;
 
 function formatNumber(x: number, dtype: DType, fixed: boolean): string {
   if (dtype === 'int32') return String(x);
@@ -12,12 +12,26 @@ function formatNumber(x: number, dtype: DType, fixed: boolean): string {
   return fixed ? x.toFixed(4) : x.toExponential(4);
 }
 
+/**
+ * `values` are the elements shown (see summarizedData in tensor.ts): all of
+ * them, or for a tensor of more than SUMMARY_THRESHOLD elements the first and
+ * last EDGE_ITEMS along each dim longer than 2 * EDGE_ITEMS. The number format
+ * is chosen from these alone, as PyTorch does.
+ */
 export function formatTensor(values: ArrayLike<number>, shape: readonly number[], dtype: DType, suffix: string): string {
-  const summarize = values.length > SUMMARY_THRESHOLD;
-  const finite = Array.from(values).filter((v) => Number.isFinite(v)).map(Math.abs);
-  const max = finite.length ? Math.max(...finite.slice(0, 100000)) : 0;
-  const nonzeroMin = finite.filter((v) => v > 0);
-  const min = nonzeroMin.length ? Math.min(...nonzeroMin.slice(0, 100000)) : 0;
+  let numel = 1;
+  for (const s of shape) numel *= s;
+  const summarize = numel > SUMMARY_THRESHOLD;
+  const cut = (n: number): boolean => summarize && n > 2 * EDGE_ITEMS;
+  let max = 0;
+  let min = Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const a = Math.abs(values[i] as number);
+    if (!Number.isFinite(a)) continue;
+    if (a > max) max = a;
+    if (a > 0 && a < min) min = a;
+  }
+  if (min === Infinity) min = 0;
   const fixed = max < 1e8 && (min === 0 || min >= 1e-4);
   const strings = new Map<number, string>();
   let width = 1;
@@ -29,16 +43,18 @@ export function formatTensor(values: ArrayLike<number>, shape: readonly number[]
     }
     return s;
   };
+  // Strides of the shown values, whose summarized dims hold 2 * EDGE_ITEMS.
   const strides: number[] = [];
   let stride = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
     strides[d] = stride;
-    stride *= shape[d] as number;
+    stride *= cut(shape[d] as number) ? 2 * EDGE_ITEMS : (shape[d] as number);
   }
+  // Positions along a dim among the shown values; null marks the elision.
   const indices = (n: number): (number | null)[] => {
-    if (!summarize || n <= 2 * EDGE_ITEMS) return Array.from({ length: n }, (_, i) => i);
+    if (!cut(n)) return Array.from({ length: n }, (_, i) => i);
     const head = Array.from({ length: EDGE_ITEMS }, (_, i) => i);
-    const tail = Array.from({ length: EDGE_ITEMS }, (_, i) => n - EDGE_ITEMS + i);
+    const tail = Array.from({ length: EDGE_ITEMS }, (_, i) => EDGE_ITEMS + i);
     return [...head, null, ...tail];
   };
   // First pass: widths.

@@ -3,7 +3,7 @@
 // layer; the native layer checks every argument and throws errors naming
 // the op.
 import { TapegradError, checkOptions, describe, plainArray, setTensorCheck } from './errors.js';
-import { formatTensor } from './format.js';
+import { EDGE_ITEMS, SUMMARY_THRESHOLD, formatTensor } from './format.js';
 import { native, type Handle } from './native.js';
 import { track, type Scope } from './scope.js';
 
@@ -230,7 +230,8 @@ export class Tensor {
     if (fn !== null) parts.push(`gradFn=<${fn}>`);
     else if (this.requiresGrad) parts.push('requiresGrad=true');
     const suffix = parts.length ? ', ' + parts.join(', ') : '';
-    return formatTensor(this.data(), this.shape, this.dtype, suffix);
+    const shape = this.shape;
+    return formatTensor(summarizedData(own(this), shape), shape, this.dtype, suffix);
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
@@ -722,6 +723,36 @@ export class Tensor {
 }
 
 setTensorCheck(isTensor);
+
+// The elements toString shows, as PyTorch's get_summarized_data picks them:
+// all of them up to SUMMARY_THRESHOLD elements, else the first and last
+// EDGE_ITEMS along each longer dim. Cut out natively (views and a small cat,
+// without recording a graph), so that printing a large tensor, or an
+// expanded view of more elements than memory holds, copies only those.
+function summarizedData(h: Handle, shape: readonly number[]): TypedArray {
+  let numel = 1;
+  for (const s of shape) numel *= s;
+  if (numel <= SUMMARY_THRESHOLD || !shape.some((s) => s > 2 * EDGE_ITEMS)) return native.data(h);
+  const previous = native.isGradEnabled();
+  native.setGradEnabled(false);
+  const made: Handle[] = [];
+  try {
+    let cur = h;
+    shape.forEach((size, d) => {
+      if (size <= 2 * EDGE_ITEMS) return;
+      const head = native.narrow(cur, d, 0, EDGE_ITEMS);
+      made.push(head);
+      const tail = native.narrow(cur, d, size - EDGE_ITEMS, EDGE_ITEMS);
+      made.push(tail);
+      cur = native.cat([head, tail], d);
+      made.push(cur);
+    });
+    return native.data(cur);
+  } finally {
+    for (const m of made) native.dispose(m);
+    native.setGradEnabled(previous);
+  }
+}
 
 // var(0, 0) or var(0, { unbiased: false }) (PyTorch's spellings) would
 // otherwise keep correction 1, silently.

@@ -179,10 +179,18 @@ export function arange(a: number, b?: number | TensorOptions, c?: number | Tenso
   return finish(fromHandle(native.arange(start, end, step, dtype)), options);
 }
 
-/** An n×m identity matrix (m defaults to n). */
-export function eye(n: number, m: number = n, options?: TensorOptions): Tensor {
+/** An n×m identity matrix (m defaults to n): eye(3), eye(2, 3), eye(3, { dtype }) or eye(2, 3, { dtype }). */
+export function eye(n: number, options?: TensorOptions): Tensor;
+export function eye(n: number, m?: number, options?: TensorOptions): Tensor;
+export function eye(n: number, m?: number | TensorOptions, options?: TensorOptions): Tensor {
+  // eye(n, options), as PyTorch's torch.eye(n, dtype=...): nothing may follow the options.
+  if (typeof m === 'object' && m !== null && !Array.isArray(m)) {
+    if (options !== undefined) throw new TypeError(`eye: m must be an integer, got ${describe(m)}`);
+    options = m;
+    m = undefined;
+  }
   const o = optionsArg(options, 'eye');
-  return finish(fromHandle(native.eye(n, m, o.dtype ?? 'float32')), o);
+  return finish(fromHandle(native.eye(n, (m as number | undefined) ?? n, o.dtype ?? 'float32')), o);
 }
 
 /** Uniform random numbers in [0, 1), from the seeded generator (see manualSeed). */

@@ -285,6 +285,19 @@ describe('bad input', () => {
     expect(() => tg.eye(-1)).toThrow(RangeError);
   });
 
+  it('eye takes its options in place of m, as torch.eye(n, dtype=...)', () => {
+    // torch.eye(2, dtype=torch.float64) -> [[1., 0.], [0., 1.]], float64.
+    // (Before: "eye: m must be an integer, got an object".)
+    const e = tg.eye(2, { dtype: 'float64', requiresGrad: true });
+    expect(e.dtype).toBe('float64');
+    expect(e.requiresGrad).toBe(true);
+    expect(e.toArray()).toEqual([[1, 0], [0, 1]]);
+    expect(tg.eye(2, undefined, { dtype: 'int32' }).dtype).toBe('int32');
+    expect(() => tg.eye(2, { dtype: 'int32' } as never, {})).toThrow(new TypeError('eye: m must be an integer, got an object'));
+    expect(() => tg.eye(2, { dtype: 'int8' } as never)).toThrow(TypeError);
+    expect(() => tg.eye(2, { requires_grad: true } as never)).toThrow(/^eye: unknown option 'requires_grad'/);
+  });
+
   it('factories refuse options that are not objects, naming the factory', () => {
     const t = tg.zeros([2]);
     const calls: [string, (o: never) => unknown][] = [

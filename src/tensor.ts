@@ -502,9 +502,26 @@ export class Tensor {
     native.copyFrom(own(this), operand(source));
     return this;
   }
-  /** Sets every element to `value`. */
-  fill(value: number): this {
-    native.fill(own(this), value);
+  /**
+   * Sets every element to `value`: a number or a 0-d tensor (as PyTorch's fill_). An int32
+   * tensor takes a number truncated toward zero, as full() and PyTorch do; one int32
+   * cannot hold (NaN, ±Infinity, beyond ±2**31) throws a RangeError.
+   */
+  fill(value: number | Tensor): this {
+    const h = own(this);
+    if (isTensor(value)) {
+      if (!value._disposed && value.ndim !== 0)
+        throw new RangeError(`fill: value must be a number or a 0-d tensor, got a tensor of shape [${value.shape.join(', ')}]`);
+      native.fill(h, operand(value) as number);
+      return this;
+    }
+    if (typeof value !== 'number') throw new TypeError(`fill: value must be a number or a 0-d tensor, got ${describe(value)}`);
+    if (h !== undefined && !this._disposed && native.dtype(h) === 'int32') {
+      const v = Math.trunc(value);
+      if (!(v >= -2147483648 && v <= 2147483647)) throw new RangeError(`fill: value ${value} does not fit in int32`);
+      value = v;
+    }
+    native.fill(h, value);
     return this;
   }
   /** Sets every element to zero. */

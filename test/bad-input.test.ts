@@ -52,7 +52,7 @@ interface Op {
    * attention mask is boolean, a float one is added), the expected output,
    * computed another way from the inputs with that one in float64.
    */
-  dtypeExpect?: Record<number, (xs: Tensor[]) => Out>;
+  dtypeExpect?: Record<number, (xs: Tensor[], dtype: DT) => Out>;
 }
 
 const op = (name: string, args: string[], inputs: () => Tensor[], fn: Op['fn'], extra: Partial<Op> = {}): Op =>
@@ -133,7 +133,8 @@ const SMALL: Op[] = [
   // in place
   ...(['addInPlace', 'subInPlace', 'mulInPlace', 'copyFrom'] as const).map((n) =>
     op(n, IO, () => [plain([2, 3], 40), plain([3], 41)], (a, b) => a![n](b!), { inplace: true })),
-  op('fill', ['input'], () => [plain([2, 3], 40)], (a) => a!.fill(0.25), { inplace: true }),
+  // An int32 tensor takes the value truncated toward zero (as PyTorch's fill_ and tg.full).
+  op('fill', ['input'], () => [plain([2, 3], 40)], (a) => a!.fill(0.25), { inplace: true, dtypeExpect: { 0: ([a], to) => tg.fullLike(a!, to === 'int32' ? 0 : 0.25) } }),
   // linear algebra
   op('matmul', IO, () => [away([2, 2, 3], 14), away([3, 2], 15)], (a, b) => a!.matmul(b!)),
   op('tg.matmul (2-D)', IO, () => [away([2, 3], 14), away([3, 4], 15)], (a, b) => tg.matmul(a!, b!), { id: 'matmul' }),
@@ -438,7 +439,7 @@ function checkCase(o: Op, i: number, v: Variant): void {
       const same = () => o.inputs().map((x, k) => (k === i ? asFloat64 : x));
       const asFloat64 = tg.noGrad(() => replaced.to('float64'));
       const custom = o.dtypeExpect?.[i];
-      if (custom !== undefined) expected = () => custom(same());
+      if (custom !== undefined) expected = () => custom(same(), to);
       else if (dtype === 'int32') expected = () => o.fn(...o.inputs()); // the same values, as int32
       else expected = () => o.fn(...same());
     } else if (v === '0-d') {

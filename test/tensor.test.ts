@@ -465,3 +465,29 @@ describe('backendInfo', () => {
     expect(['release', 'debug', 'sanitize', 'relwithdebinfo']).toContain(info.buildType);
   });
 });
+
+describe('fill', () => {
+  it('takes a number or a 0-d tensor, naming its argument otherwise', () => {
+    // torch.zeros(2).fill_(torch.tensor(3.)) -> [3., 3.]; fill_ of a 1-D tensor is refused.
+    // (Before: "fill: other must be a Tensor, got an object" for a tensor, and
+    // "fill: other must be a Tensor, got '1'" for a string.)
+    expect(tg.zeros([2]).fill(tg.tensor(3)).toArray()).toEqual([3, 3]);
+    expect(() => tg.zeros([2]).fill(tg.tensor([3, 4]))).toThrow(
+      new RangeError('fill: value must be a number or a 0-d tensor, got a tensor of shape [2]'),
+    );
+    expect(() => tg.zeros([2]).fill('1' as never)).toThrow(new TypeError("fill: value must be a number or a 0-d tensor, got '1'"));
+  });
+
+  it('truncates a number into an int32 tensor, as full() and PyTorch do', () => {
+    // torch.zeros(3, dtype=torch.int32).fill_(-1.7) -> [-1, -1, -1]; fill_(2.5) -> [2, 2, 2];
+    // fill_(nan) -> "value cannot be converted to type int without overflow".
+    // (Before: "fill: cannot write a float32 result into an int32 tensor in place".)
+    const t = tg.zeros([3], { dtype: 'int32' });
+    expect(t.fill(-1.7).toArray()).toEqual([-1, -1, -1]);
+    expect(t.fill(2.5).toArray()).toEqual([2, 2, 2]);
+    expect(tg.full([3], 2.5, { dtype: 'int32' }).toArray()).toEqual([2, 2, 2]);
+    expect(() => t.fill(NaN)).toThrow(new RangeError('fill: value NaN does not fit in int32'));
+    expect(() => t.fill(2 ** 31)).toThrow(new RangeError('fill: value 2147483648 does not fit in int32'));
+    expect(t.toArray()).toEqual([2, 2, 2]);
+  });
+});

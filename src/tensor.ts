@@ -175,10 +175,12 @@ export class Tensor {
   }
   /** Number of dimensions. */
   get ndim(): number {
+    if (this._disposed) throw new TapegradError('ndim: input is a disposed tensor');
     return this.shape.length;
   }
   /** Number of elements. */
   get size(): number {
+    if (this._disposed) throw new TapegradError('size: input is a disposed tensor');
     let n = 1;
     for (const s of this.shape) n *= s;
     return n;
@@ -202,6 +204,7 @@ export class Tensor {
   }
   /** The elements as nested arrays (a number for a 0-d tensor). */
   toArray(): NestedArray {
+    if (this._disposed) throw new TapegradError('toArray: input is a disposed tensor');
     const values = this.data();
     const shape = this.shape;
     if (shape.length === 0) return values[0] as number;
@@ -216,6 +219,7 @@ export class Tensor {
   }
   /** The value of a one-element tensor. */
   item(): number {
+    if (this._disposed) throw new TapegradError('item: input is a disposed tensor');
     const values = this.data();
     if (values.length !== 1)
       throw new RangeError(`item: the tensor must have exactly one element, got shape [${this.shape.join(', ')}]`);

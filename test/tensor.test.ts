@@ -491,3 +491,16 @@ describe('fill', () => {
     expect(t.toArray()).toEqual([2, 2, 2]);
   });
 });
+
+describe('reading a disposed tensor', () => {
+  it('names the method called', () => {
+    // (Before: toArray() and item() said "data: tensor is a disposed tensor",
+    // size and ndim "shape: tensor is a disposed tensor".)
+    const t = tg.tensor([1]);
+    t.dispose();
+    expect(() => t.toArray()).toThrow(new tg.TapegradError('toArray: input is a disposed tensor'));
+    expect(() => t.item()).toThrow(new tg.TapegradError('item: input is a disposed tensor'));
+    expect(() => t.size).toThrow(new tg.TapegradError('size: input is a disposed tensor'));
+    expect(() => t.ndim).toThrow(new tg.TapegradError('ndim: input is a disposed tensor'));
+  });
+});

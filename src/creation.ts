@@ -112,12 +112,32 @@ function shapeArg(shape: readonly number[] | [readonly number[]] | number[]): re
   return Array.isArray(s) && Array.isArray(s[0]) ? plainArray(s[0] as readonly number[]) : (s as readonly number[]);
 }
 
-/** A tensor of zeros: zeros([2, 3]) or zeros([2, 3], { dtype }). */
-export function zeros(shape: readonly number[], options?: TensorOptions): Tensor {
+/**
+ * The shape and options of zeros, ones, rand and randn: an array and options
+ * (zeros([2, 3], { dtype })), or the sizes as separate numbers with the
+ * options last (zeros(2, 3, { dtype })), as torch.zeros(2, 3) and as
+ * Tensor.reshape takes them.
+ */
+type SizesAndOptions = [shape: readonly number[], options?: TensorOptions] | [...sizes: number[], options: TensorOptions] | number[];
+
+function sizesArg(op: string, args: readonly unknown[]): [readonly number[], TensorOptions | undefined] {
+  if (typeof args[0] !== 'number') return [args[0] as readonly number[], args[1] as TensorOptions | undefined];
+  let k = 0;
+  while (k < args.length && typeof args[k] === 'number') k++;
+  if (k < args.length - 1)
+    throw new TypeError(`${op}: sizes must be numbers followed by at most an options object, got ${describe(args[k])} before the end`);
+  return [args.slice(0, k) as number[], args[k] as TensorOptions | undefined];
+}
+
+/** A tensor of zeros: zeros([2, 3]), zeros(2, 3), zeros([2, 3], { dtype }) or zeros(2, 3, { dtype }). */
+export function zeros(...args: SizesAndOptions): Tensor {
+  const [shape, options] = sizesArg('zeros', args);
   return filled('zeros', shape, 0, options);
 }
 
-export function ones(shape: readonly number[], options?: TensorOptions): Tensor {
+/** A tensor of ones; the shape as for zeros. */
+export function ones(...args: SizesAndOptions): Tensor {
+  const [shape, options] = sizesArg('ones', args);
   return filled('ones', shape, 1, options);
 }
 
@@ -193,14 +213,16 @@ export function eye(n: number, m?: number | TensorOptions, options?: TensorOptio
   return finish(fromHandle(native.eye(n, (m as number | undefined) ?? n, o.dtype ?? 'float32')), o);
 }
 
-/** Uniform random numbers in [0, 1), from the seeded generator (see manualSeed). */
-export function rand(shape: readonly number[], options?: TensorOptions): Tensor {
+/** Uniform random numbers in [0, 1), from the seeded generator (see manualSeed); the shape as for zeros. */
+export function rand(...args: SizesAndOptions): Tensor {
+  const [shape, options] = sizesArg('rand', args);
   const o = optionsArg(options, 'rand');
   return finish(fromHandle(native.rand(shapeArg(shape), o.dtype ?? 'float32')), o);
 }
 
-/** Standard normal random numbers, from the seeded generator. */
-export function randn(shape: readonly number[], options?: TensorOptions): Tensor {
+/** Standard normal random numbers, from the seeded generator; the shape as for zeros. */
+export function randn(...args: SizesAndOptions): Tensor {
+  const [shape, options] = sizesArg('randn', args);
   const o = optionsArg(options, 'randn');
   return finish(fromHandle(native.randn(shapeArg(shape), o.dtype ?? 'float32')), o);
 }

@@ -285,6 +285,27 @@ describe('bad input', () => {
     expect(() => tg.eye(-1)).toThrow(RangeError);
   });
 
+  it('zeros, ones, rand and randn take the sizes as separate numbers too, as torch.zeros(2, 3)', () => {
+    // torch.zeros(3).shape == (3,), torch.ones(2, 3, dtype=torch.float64), torch.randn(2, 3).shape == (2, 3).
+    // (Before: zeros(3) threw "shape must be an array of integers, got 3", randn(2, 3)
+    // "options must be an object like { dtype: 'float64' }, got 3".)
+    expect(tg.zeros(3).toArray()).toEqual([0, 0, 0]);
+    const o = tg.ones(2, 3, { dtype: 'float64' });
+    expect([o.shape, o.dtype, o.toArray()]).toEqual([[2, 3], 'float64', [[1, 1, 1], [1, 1, 1]]]);
+    expect(tg.rand(4).shape).toEqual([4]);
+    expect(tg.randn(2, 3).shape).toEqual([2, 3]);
+    expect(tg.randn(2, 3, { requiresGrad: true }).requiresGrad).toBe(true);
+    tg.manualSeed(5);
+    const a = tg.randn([2, 3]).toArray();
+    tg.manualSeed(5);
+    expect(tg.randn(2, 3).toArray()).toEqual(a);
+    expect(() => tg.zeros(2, 'float64' as never)).toThrow(new TypeError("zeros: options must be an object like { dtype: 'float64' }, got 'float64'"));
+    expect(() => tg.zeros(2, 2.5)).toThrow(RangeError);
+    expect(() => tg.zeros(2, {}, 3 as never)).toThrow(
+      new TypeError('zeros: sizes must be numbers followed by at most an options object, got an object before the end'),
+    );
+  });
+
   it('eye takes its options in place of m, as torch.eye(n, dtype=...)', () => {
     // torch.eye(2, dtype=torch.float64) -> [[1., 0.], [0., 1.]], float64.
     // (Before: "eye: m must be an integer, got an object".)

@@ -489,20 +489,27 @@ export class Tensor {
 
   // ---- in place --------------------------------------------------------
 
+  // In-place writes are not recorded by autograd. One that writes a value that
+  // requires grad into a tensor that does not is refused while grad mode is on
+  // (see checkInPlaceOperand): PyTorch would record it, here its gradient would be lost.
   addInPlace(other: TensorLike): this {
+    checkInPlaceOperand(this, other, 'addInPlace', 'add');
     native.addInPlace(own(this), operand(other));
     return this;
   }
   subInPlace(other: TensorLike): this {
+    checkInPlaceOperand(this, other, 'subInPlace', 'sub');
     native.subInPlace(own(this), operand(other));
     return this;
   }
   mulInPlace(other: TensorLike): this {
+    checkInPlaceOperand(this, other, 'mulInPlace', 'mul');
     native.mulInPlace(own(this), operand(other));
     return this;
   }
   /** Copies `source`'s elements (broadcast to this shape) into this tensor. */
   copyFrom(source: TensorLike): this {
+    checkInPlaceOperand(this, source, 'copyFrom', null);
     native.copyFrom(own(this), operand(source));
     return this;
   }
@@ -744,6 +751,24 @@ export class Tensor {
 }
 
 setTensorCheck(isTensor);
+
+// In-place ops are not recorded by autograd (native/ops/elementwise.cpp,
+// arithmetic_inplace). With grad mode on, writing an operand that requires grad
+// into a tensor that does not would give a result that silently carries none
+// of the operand's gradient (buf.copyFrom(x.mul(2)); buf.sum().backward()
+// leaves x.grad without it), where PyTorch records the write: refused instead.
+// A tensor that requires grad itself is refused by the native layer.
+function checkInPlaceOperand(t: Tensor, other: unknown, op: string, outOfPlace: string | null): void {
+  const h = Tensor._handleOf(t);
+  const o = Tensor._handleOf(other);
+  if (h === undefined || o === undefined || t._disposed || (other as Tensor)._disposed) return;
+  if (!native.isGradEnabled() || !native.requiresGrad(o) || native.requiresGrad(h)) return;
+  const instead = outOfPlace === null ? 'use the source itself (or source.clone())' : `use the out-of-place ${outOfPlace}()`;
+  throw new TapegradError(
+    `${op}: the operand requires grad, but in-place writes are not recorded by autograd, so the result would ` +
+      `not carry its gradient; ${instead}, or detach() the operand (or write inside noGrad()) if no gradient should flow`,
+  );
+}
 
 // The elements toString shows, as PyTorch's get_summarized_data picks them:
 // all of them up to SUMMARY_THRESHOLD elements, else the first and last

@@ -509,3 +509,27 @@ describe('graph lifetime', () => {
     expect(after.liveBuffers).toBe(before.liveBuffers);
   });
 });
+
+describe('in-place writes of an operand that requires grad', () => {
+  it('are refused while grad mode is on, instead of losing its gradient', () => {
+    // PyTorch records the write: x = tensor([2., 3], requires_grad=True); buf = zeros(2);
+    // buf.copy_(x * 2); (buf.sum() + x.sum()).backward() gives x.grad == [3., 3.] (add_ alike).
+    // In-place writes are not recorded here, so x.grad came out [1, 1] without a word.
+    const x = tg.tensor([2, 3], { requiresGrad: true });
+    const y = x.mul(2);
+    for (const op of ['copyFrom', 'addInPlace', 'subInPlace', 'mulInPlace'] as const) {
+      const buf = tg.zeros([2]);
+      expect(() => buf[op](y)).toThrow(tg.TapegradError);
+      expect(() => buf[op](y)).toThrow(new RegExp(`^${op}: the operand requires grad, but in-place writes are not recorded by autograd`));
+      expect(buf.toArray()).toEqual([0, 0]); // nothing written
+      // Without gradients wanted: detached, or in noGrad, or an operand that needs none.
+      buf[op](y.detach());
+      tg.noGrad(() => buf[op](y));
+      buf[op](tg.tensor([1, 1]));
+      buf[op](2);
+    }
+    const buf = tg.zeros([2]);
+    tg.noGrad(() => buf.copyFrom(y));
+    expect(buf.toArray()).toEqual([4, 6]);
+  });
+});

@@ -306,6 +306,21 @@ describe('bad input', () => {
     );
   });
 
+  it('arange says when the int32 it chose for integer arguments cannot hold the values', () => {
+    // torch.arange(0, 10**10, 10**9) -> int64 [0, 1000000000, ..., 9000000000]; tapegrad has no
+    // int64. (Before: "arange: end 9e+09 does not fit in int32", naming as the end a value
+    // never passed, for a dtype never asked for.)
+    expect(() => tg.arange(0, 1e10, 1e9)).toThrow(
+      new RangeError(
+        "arange: integer start, end and step make an int32 tensor, which cannot hold its last value 9000000000 (int32 holds [-2147483648, 2147483647]); pass { dtype: 'float64' }",
+      ),
+    );
+    expect(() => tg.arange(-3e9, 0, 1e9)).toThrow(/cannot hold its first value -3000000000 /);
+    expect(tg.arange(0, 1e10, 1e9, { dtype: 'float64' }).toArray()).toEqual([0, 1e9, 2e9, 3e9, 4e9, 5e9, 6e9, 7e9, 8e9, 9e9]);
+    expect(tg.arange(2147483640, 2147483647, 3).toArray()).toEqual([2147483640, 2147483643, 2147483646]);
+    expect(() => tg.arange(5, 0)).toThrow(/arange: step 1 goes away from end/); // as PyTorch; the native layer's error
+  });
+
   it('eye takes its options in place of m, as torch.eye(n, dtype=...)', () => {
     // torch.eye(2, dtype=torch.float64) -> [[1., 0.], [0., 1.]], float64.
     // (Before: "eye: m must be an integer, got an object".)

@@ -240,10 +240,25 @@ export function randn(...args: SizesAndOptions): Tensor {
   return finish(fromHandle(native.randn(shapeArg(shape), o.dtype ?? 'float32')), o);
 }
 
-/** Random integers in [low, high), int32 unless `dtype` says otherwise. */
-export function randint(low: number, high: number, shape: readonly number[], options?: TensorOptions): Tensor {
-  const o = optionsArg(options, 'randint');
-  return finish(fromHandle(native.randint(low, high, shapeArg(shape), o.dtype ?? 'int32')), o);
+/**
+ * Random integers in [low, high), int32 unless `dtype` says otherwise:
+ * randint(low, high, shape) or, as torch.randint(high, size), randint(high, shape) with low 0.
+ */
+export function randint(high: number, shape: readonly number[], options?: TensorOptions): Tensor;
+export function randint(low: number, high: number, shape: readonly number[], options?: TensorOptions): Tensor;
+export function randint(
+  a: number,
+  b: number | readonly number[],
+  c?: readonly number[] | TensorOptions,
+  d?: TensorOptions,
+): Tensor {
+  // randint(high, shape[, options]): the shape comes second.
+  if (Array.isArray(b)) {
+    if (d !== undefined) throw new TypeError(`randint: high must be a number, got ${describe(b)}`);
+    return randint(0, a, b as readonly number[], c as TensorOptions | undefined);
+  }
+  const o = optionsArg(d, 'randint');
+  return finish(fromHandle(native.randint(a, b as number, shapeArg(c as readonly number[]), o.dtype ?? 'int32')), o);
 }
 
 /**

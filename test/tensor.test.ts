@@ -321,6 +321,21 @@ describe('bad input', () => {
     expect(() => tg.arange(5, 0)).toThrow(/arange: step 1 goes away from end/); // as PyTorch; the native layer's error
   });
 
+  it('randint(high, shape) draws from [0, high), as torch.randint(high, size)', () => {
+    // torch.randint(1, (4,)) -> [0, 0, 0, 0]. (Before: "randint: shape must be an array of
+    // integers, got undefined", with the shape given.)
+    expect(tg.randint(1, [4]).toArray()).toEqual([0, 0, 0, 0]);
+    const f = tg.randint(3, [2, 5], { dtype: 'float64' });
+    expect([f.shape, f.dtype]).toEqual([[2, 5], 'float64']);
+    expect((Array.from(f.data()) as number[]).every((v) => v >= 0 && v < 3 && Number.isInteger(v))).toBe(true);
+    // The same numbers as randint(0, high, shape) from the same seed.
+    tg.manualSeed(9);
+    const a = tg.randint(0, 100, [6]).toArray();
+    tg.manualSeed(9);
+    expect(tg.randint(100, [6]).toArray()).toEqual(a);
+    expect(() => tg.randint(3, [2], {}, {} as never)).toThrow(new TypeError('randint: high must be a number, got an array'));
+  });
+
   it('eye takes its options in place of m, as torch.eye(n, dtype=...)', () => {
     // torch.eye(2, dtype=torch.float64) -> [[1., 0.], [0., 1.]], float64.
     // (Before: "eye: m must be an integer, got an object".)

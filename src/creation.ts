@@ -42,10 +42,16 @@ const kMaxDims = 64;
 // that they are rectangular and hold numbers). Bounded by kMaxDims, so an
 // array that contains itself throws instead of growing the shape until the
 // process runs out of memory, and flatten's recursion stays shallow.
+// A level of nested data: an array, or (as a NumPy array row is to torch.tensor)
+// a typed array such as a Float32Array row.
+function isLevel(v: unknown): v is ArrayLike<unknown> {
+  return Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+}
+
 function nestedShape(data: NestedArray): number[] {
   const shape: number[] = [];
   let level: unknown = data;
-  while (Array.isArray(level)) {
+  while (isLevel(level)) {
     if (shape.length === kMaxDims)
       throw new RangeError(
         `tensor: data nests arrays more than ${kMaxDims} deep (or an array contains itself); at most ${kMaxDims} dimensions are supported`,
@@ -65,10 +71,10 @@ function flatten(data: NestedArray, shape: number[], out: Float64Array): void {
       out[pos++] = v;
       return;
     }
-    if (!Array.isArray(v) || v.length !== shape[dim])
+    if (!isLevel(v) || v.length !== shape[dim])
       throw new RangeError(
         `tensor: data is not rectangular: expected an array of ${shape[dim]} elements at ${where || 'the top level'}, got ${
-          Array.isArray(v) ? `${v.length} elements` : describe(v)
+          isLevel(v) ? `${v.length} elements` : describe(v)
         }`,
       );
     for (let i = 0; i < v.length; i++) walk(v[i], dim + 1, `${where}[${i}]`);
@@ -76,12 +82,15 @@ function flatten(data: NestedArray, shape: number[], out: Float64Array): void {
   walk(data, 0, '');
 }
 
+/** Nested arrays whose innermost rows may be typed arrays ([Float32Array, Float32Array]). */
+export type NestedRows = readonly (TypedArray | NestedRows | NestedArray)[];
+
 /**
- * A tensor from a number, nested arrays, or a typed array (Float32Array,
+ * A tensor from a number, nested arrays (whose rows may be typed arrays), or a typed array (Float32Array,
  * Float64Array, Int32Array; 1-D unless `shape` is given). The dtype follows
  * the typed array, else float32, unless `dtype` says otherwise.
  */
-export function tensor(data: NestedArray | TypedArray, options?: FromDataOptions): Tensor {
+export function tensor(data: NestedArray | TypedArray | NestedRows, options?: FromDataOptions): Tensor {
   options = optionsArg(options, 'tensor', ['dtype', 'requiresGrad', 'shape']);
   if (data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array) {
     const dtype: DType =

@@ -11,7 +11,7 @@ export { add, sub, mul, div, pow, maximum, minimum, where, matmul, dot, outer, c
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint, manualSeed,
 } from './creation.js';
-export type { TensorOptions, FromDataOptions } from './creation.js';
+export type { TensorOptions, FromDataOptions, NestedRows } from './creation.js';
 export { noGrad, enableGrad, isGradEnabled, grad, gradcheck, gradgradcheck } from './autograd.js';
 export type { GradOptions, GradcheckOptions } from './autograd.js';
 export { tidy, tidyAsync, memory, setCacheLimit, emptyCache } from './memory.js';

@@ -4,6 +4,22 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { expectClose, tg } from './helpers.js';
 
+describe('tensor() of rows held in typed arrays', () => {
+  it('reads typed arrays inside nested data, as torch.tensor reads a list of NumPy arrays', () => {
+    // torch.tensor([np.float32([1, 2]), np.float32([3, 4])]) -> [[1., 2.], [3., 4.]] (float32).
+    // (Before: "tensor: data must hold numbers, got a Float32Array at [0]".)
+    const t = tg.tensor([new Float32Array([1, 2]), new Float32Array([3, 4])]);
+    expect([t.shape, t.dtype, t.toArray()]).toEqual([[2, 2], 'float32', [[1, 2], [3, 4]]]);
+    const d = tg.tensor([[new Float64Array([0.1]), new Float64Array([0.2])]], { dtype: 'float64' });
+    expect([d.shape, d.toArray()]).toEqual([[1, 2, 1], [[[0.1], [0.2]]]]);
+    expect(tg.tensor([new Int32Array([1, 2]), [3, 4]], { dtype: 'int32' }).toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(() => tg.tensor([new Float32Array([1, 2]), new Float32Array([3])])).toThrow(
+      new RangeError('tensor: data is not rectangular: expected an array of 2 elements at [1], got 1 elements'),
+    );
+    expect(() => tg.tensor([1, new Float32Array([2])] as never)).toThrow(new TypeError('tensor: data must hold numbers, got a Float32Array at [1]'));
+  });
+});
+
 describe('tensor()', () => {
   it('makes 0-d, nested and typed-array tensors', () => {
     const s = tg.tensor(3.5);

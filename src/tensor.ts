@@ -220,10 +220,10 @@ export class Tensor {
   /** The value of a one-element tensor. */
   item(): number {
     if (this._disposed) throw new TapegradError('item: input is a disposed tensor');
-    const values = this.data();
-    if (values.length !== 1)
+    // Checked before reading: a large tensor would be copied whole only to be refused.
+    if (this.size !== 1)
       throw new RangeError(`item: the tensor must have exactly one element, got shape [${this.shape.join(', ')}]`);
-    return values[0] as number;
+    return this.data()[0] as number;
   }
   toString(): string {
     // Logging a disposed tensor (an error path, a debug line) must not throw.

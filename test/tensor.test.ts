@@ -211,6 +211,12 @@ describe('reading back', () => {
   it('item needs exactly one element', () => {
     expect(tg.tensor([[5]]).item()).toBe(5);
     expect(() => tg.tensor([1, 2]).item()).toThrow(RangeError);
+    // Refused before any element is read: an expanded view of 2**40 elements said
+    // "contiguous: cannot allocate 4398046511104 bytes (out of memory)" (PyTorch: "a Tensor
+    // with 1099511627776 elements cannot be converted to Scalar").
+    expect(() => tg.tensor([1]).expand(2 ** 20, 2 ** 20).item()).toThrow(
+      new RangeError('item: the tensor must have exactly one element, got shape [1048576, 1048576]'),
+    );
   });
 });
 

@@ -38,15 +38,16 @@ function likeArg(t: unknown, op: string): Tensor {
 // The most dimensions a tensor may have (the native layer's limit).
 const kMaxDims = 64;
 
-// Shape of nested arrays, read along their first elements (flatten checks
-// that they are rectangular and hold numbers). Bounded by kMaxDims, so an
-// array that contains itself throws instead of growing the shape until the
-// process runs out of memory, and flatten's recursion stays shallow.
 // A level of nested data: an array, or (as a NumPy array row is to torch.tensor)
 // a typed array such as a Float32Array row.
 function isLevel(v: unknown): v is ArrayLike<unknown> {
   return Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
 }
+
+// Shape of nested arrays, read along their first elements (flatten checks
+// that they are rectangular and hold numbers). Bounded by kMaxDims, so an
+// array that contains itself throws instead of growing the shape until the
+// process runs out of memory, and flatten's recursion stays shallow.
 
 function nestedShape(data: NestedArray): number[] {
   const shape: number[] = [];

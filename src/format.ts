@@ -4,10 +4,19 @@
 // only the first and last items of each dimension.
 import type { DType } from './tensor.js';
 
-export const SUMMARY_THRESHOLD = 1000;
+const SUMMARY_THRESHOLD = 1000;
 export const EDGE_ITEMS = 3;
 const PRECISION = 4;
 const LINE_WIDTH = 80;
+
+/**
+ * Whether a dim of `size` is cut to its first and last EDGE_ITEMS in a tensor
+ * of `numel` elements: only tensors of more than SUMMARY_THRESHOLD elements
+ * are summarized. summarizedData (tensor.ts) reads what this leaves.
+ */
+export function summarizedDim(size: number, numel: number): boolean {
+  return numel > SUMMARY_THRESHOLD && size > 2 * EDGE_ITEMS;
+}
 
 // Python's '{:.Ne}': at least two exponent digits (1.0000e-05, not 1.0000e-5).
 function exponential(x: number): string {
@@ -59,8 +68,7 @@ function formatter(values: ArrayLike<number>, dtype: DType): { width: number; fo
 
 /**
  * `values` are the elements shown (see summarizedData in tensor.ts): all of
- * them, or for a tensor of more than SUMMARY_THRESHOLD elements the first and
- * last EDGE_ITEMS along each dim longer than 2 * EDGE_ITEMS. The number format
+ * them, or the first and last EDGE_ITEMS along each summarizedDim. The number format
  * is chosen from these alone, as PyTorch does.
  */
 export function formatTensor(values: ArrayLike<number>, shape: readonly number[], dtype: DType, suffix: string): string {
@@ -69,11 +77,10 @@ export function formatTensor(values: ArrayLike<number>, shape: readonly number[]
   const indent = 'tensor('.length;
   if (numel === 0) {
     // PyTorch names the shape of an empty tensor unless it is [0].
-    const size = shape.length === 1 ? '' : `, size=(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`;
+    const size = shape.length === 1 ? '' : `, size=(${shape.join(', ')})`;
     return `tensor([]${size}${suffix})`;
   }
-  const summarize = numel > SUMMARY_THRESHOLD;
-  const cut = (n: number): boolean => summarize && n > 2 * EDGE_ITEMS;
+  const cut = (n: number): boolean => summarizedDim(n, numel);
   const { width, format } = formatter(values, dtype);
   const text = (i: number): string => format(values[i] as number).padStart(width);
   if (shape.length === 0) return `tensor(${text(0)}${suffix})`;

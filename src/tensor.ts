@@ -3,7 +3,7 @@
 // layer; the native layer checks every argument and throws errors naming
 // the op.
 import { TapegradError, checkOptions, describe, plainArray, setTensorCheck } from './errors.js';
-import { EDGE_ITEMS, SUMMARY_THRESHOLD, formatTensor } from './format.js';
+import { EDGE_ITEMS, formatTensor, summarizedDim } from './format.js';
 import { native, type Handle } from './native.js';
 import { track, type Scope } from './scope.js';
 
@@ -771,21 +771,20 @@ function checkInPlaceOperand(t: Tensor, other: unknown, op: string, outOfPlace: 
 }
 
 // The elements toString shows, as PyTorch's get_summarized_data picks them:
-// all of them up to SUMMARY_THRESHOLD elements, else the first and last
-// EDGE_ITEMS along each longer dim. Cut out natively (views and a small cat,
+// the first and last EDGE_ITEMS along each summarizedDim, else all of them. Cut out natively (views and a small cat,
 // without recording a graph), so that printing a large tensor, or an
 // expanded view of more elements than memory holds, copies only those.
 function summarizedData(h: Handle, shape: readonly number[]): TypedArray {
   let numel = 1;
   for (const s of shape) numel *= s;
-  if (numel <= SUMMARY_THRESHOLD || !shape.some((s) => s > 2 * EDGE_ITEMS)) return native.data(h);
+  if (!shape.some((s) => summarizedDim(s, numel))) return native.data(h);
   const previous = native.isGradEnabled();
   native.setGradEnabled(false);
   const made: Handle[] = [];
   try {
     let cur = h;
     shape.forEach((size, d) => {
-      if (size <= 2 * EDGE_ITEMS) return;
+      if (!summarizedDim(size, numel)) return;
       const head = native.narrow(cur, d, 0, EDGE_ITEMS);
       made.push(head);
       const tail = native.narrow(cur, d, size - EDGE_ITEMS, EDGE_ITEMS);

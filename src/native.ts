@@ -67,7 +67,7 @@ export interface NativeAddon {
   subInPlace(a: Handle, b: Operand): void;
   mulInPlace(a: Handle, b: Operand): void;
   copyFrom(a: Handle, b: Operand): void;
-  fill(a: Handle, value: number): void;
+  fill(a: Handle, value: Operand): void;
   cast(a: Handle, dtype: DTypeName): Handle;
   pow(a: Operand, b: Operand): Handle;
   maximum(a: Operand, b: Operand): Handle;

@@ -488,28 +488,32 @@ export class Tensor {
   }
 
   // ---- in place --------------------------------------------------------
+  // Recorded by autograd as PyTorch's add_, sub_, mul_ and copy_: with grad mode on and
+  // this tensor or the operand requiring grad, this tensor's history becomes the write
+  // (the gradient reaches both what it held and the operand). Refused then: a leaf that
+  // requires grad (write it inside noGrad(), as an optimizer step does), and a tensor whose
+  // memory other tensors share (views), whose histories would not see the write.
 
-  // In-place writes are not recorded by autograd. One that writes a value that
-  // requires grad into a tensor that does not is refused while grad mode is on
-  // (see checkInPlaceOperand): PyTorch would record it, here its gradient would be lost.
+  /** this += other (broadcast to this shape), in place. */
   addInPlace(other: TensorLike): this {
-    checkInPlaceOperand(this, other, 'addInPlace', 'add');
     native.addInPlace(own(this), operand(other));
     return this;
   }
+  /** this -= other (broadcast to this shape), in place. */
   subInPlace(other: TensorLike): this {
-    checkInPlaceOperand(this, other, 'subInPlace', 'sub');
     native.subInPlace(own(this), operand(other));
     return this;
   }
+  /** this *= other (broadcast to this shape), in place. */
   mulInPlace(other: TensorLike): this {
-    checkInPlaceOperand(this, other, 'mulInPlace', 'mul');
     native.mulInPlace(own(this), operand(other));
     return this;
   }
-  /** Copies `source`'s elements (broadcast to this shape) into this tensor. */
+  /**
+   * Copies `source`'s elements (broadcast to this shape) into this tensor, converted to its
+   * dtype: into int32, floats are truncated toward zero, as PyTorch's copy_.
+   */
   copyFrom(source: TensorLike): this {
-    checkInPlaceOperand(this, source, 'copyFrom', null);
     native.copyFrom(own(this), operand(source));
     return this;
   }
@@ -519,20 +523,9 @@ export class Tensor {
    * cannot hold (NaN, ±Infinity, beyond ±2**31) throws a RangeError.
    */
   fill(value: number | Tensor): this {
-    const h = own(this);
-    if (isTensor(value)) {
-      if (!value._disposed && value.ndim !== 0)
-        throw new RangeError(`fill: value must be a number or a 0-d tensor, got a tensor of shape [${value.shape.join(', ')}]`);
-      native.fill(h, operand(value) as number);
-      return this;
-    }
-    if (typeof value !== 'number') throw new TypeError(`fill: value must be a number or a 0-d tensor, got ${describe(value)}`);
-    if (h !== undefined && !this._disposed && native.dtype(h) === 'int32') {
-      const v = Math.trunc(value);
-      if (!(v >= -2147483648 && v <= 2147483647)) throw new RangeError(`fill: value ${value} does not fit in int32`);
-      value = v;
-    }
-    native.fill(h, value);
+    if (typeof value !== 'number' && !isTensor(value))
+      throw new TypeError(`fill: value must be a number or a 0-d tensor, got ${describe(value)}`);
+    native.fill(own(this), operand(value));
     return this;
   }
   /** Sets every element to zero. */
@@ -751,24 +744,6 @@ export class Tensor {
 }
 
 setTensorCheck(isTensor);
-
-// In-place ops are not recorded by autograd (native/ops/elementwise.cpp,
-// arithmetic_inplace). With grad mode on, writing an operand that requires grad
-// into a tensor that does not would give a result that silently carries none
-// of the operand's gradient (buf.copyFrom(x.mul(2)); buf.sum().backward()
-// leaves x.grad without it), where PyTorch records the write: refused instead.
-// A tensor that requires grad itself is refused by the native layer.
-function checkInPlaceOperand(t: Tensor, other: unknown, op: string, outOfPlace: string | null): void {
-  const h = Tensor._handleOf(t);
-  const o = Tensor._handleOf(other);
-  if (h === undefined || o === undefined || t._disposed || (other as Tensor)._disposed) return;
-  if (!native.isGradEnabled() || !native.requiresGrad(o) || native.requiresGrad(h)) return;
-  const instead = outOfPlace === null ? 'use the source itself (or source.clone())' : `use the out-of-place ${outOfPlace}()`;
-  throw new TapegradError(
-    `${op}: the operand requires grad, but in-place writes are not recorded by autograd, so the result would ` +
-      `not carry its gradient; ${instead}, or detach() the operand (or write inside noGrad()) if no gradient should flow`,
-  );
-}
 
 // The elements toString shows, as PyTorch's get_summarized_data picks them:
 // the first and last EDGE_ITEMS along each summarizedDim, else all of them. Cut out natively (views and a small cat,

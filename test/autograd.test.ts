@@ -278,7 +278,7 @@ describe('grad()', () => {
 describe('in-place ops and versions', () => {
   it('bump the version and refuse leaves that require grad', () => {
     const w = tg.tensor([1, 2], { requiresGrad: true });
-    expect(() => w.addInPlace(1)).toThrow(/addInPlace: cannot modify a tensor that requires grad in place \(a leaf\)/);
+    expect(() => w.addInPlace(1)).toThrow(/^addInPlace: cannot modify a leaf tensor that requires grad in place/);
     const v0 = w.version;
     tg.noGrad(() => w.subInPlace(tg.tensor([0.5, 0.5])));
     expect(w.version).toBe(v0 + 1);
@@ -510,26 +510,133 @@ describe('graph lifetime', () => {
   });
 });
 
-describe('in-place writes of an operand that requires grad', () => {
-  it('are refused while grad mode is on, instead of losing its gradient', () => {
-    // PyTorch records the write: x = tensor([2., 3], requires_grad=True); buf = zeros(2);
-    // buf.copy_(x * 2); (buf.sum() + x.sum()).backward() gives x.grad == [3., 3.] (add_ alike).
-    // In-place writes are not recorded here, so x.grad came out [1, 1] without a word.
-    const x = tg.tensor([2, 3], { requiresGrad: true });
-    const y = x.mul(2);
-    for (const op of ['copyFrom', 'addInPlace', 'subInPlace', 'mulInPlace'] as const) {
-      const buf = tg.zeros([2]);
-      expect(() => buf[op](y)).toThrow(tg.TapegradError);
-      expect(() => buf[op](y)).toThrow(new RegExp(`^${op}: the operand requires grad, but in-place writes are not recorded by autograd`));
-      expect(buf.toArray()).toEqual([0, 0]); // nothing written
-      // Without gradients wanted: detached, or in noGrad, or an operand that needs none.
-      buf[op](y.detach());
-      tg.noGrad(() => buf[op](y));
-      buf[op](tg.tensor([1, 1]));
-      buf[op](2);
+describe('in-place writes are recorded by autograd', () => {
+  const OPS = ['addInPlace', 'subInPlace', 'mulInPlace', 'copyFrom'] as const;
+
+  it('into a tensor that requires no grad, of an operand that does (values and gradients as PyTorch)', () => {
+    // x = tensor([2., 3], requires_grad=True); buf = tensor([5., 7]); buf.<op>_(x * 2);
+    // (buf.sum() + x.sum()).backward(): copy_ [4, 6], x.grad [3, 3]; add_ [9, 13], [3, 3];
+    // sub_ [1, 1], [-1, -1]; mul_ [20, 42], [11, 15]. (Before: refused, and before that,
+    // x.grad came out [1, 1] without a word.)
+    const want = {
+      addInPlace: [[9, 13], [3, 3]],
+      subInPlace: [[1, 1], [-1, -1]],
+      mulInPlace: [[20, 42], [11, 15]],
+      copyFrom: [[4, 6], [3, 3]],
+    };
+    for (const op of OPS) {
+      const x = tg.tensor([2, 3], { requiresGrad: true });
+      const buf = tg.tensor([5, 7]);
+      expect(buf[op](x.mul(2))).toBe(buf);
+      expect([buf.requiresGrad, buf.isLeaf, buf.gradFn], op).toEqual([true, false, op]);
+      buf.sum().add(x.sum()).backward();
+      expect([buf.toArray(), x.grad!.toArray()], op).toEqual(want[op]);
     }
-    const buf = tg.zeros([2]);
-    tg.noGrad(() => buf.copyFrom(y));
-    expect(buf.toArray()).toEqual([4, 6]);
+  });
+
+  it('gradients against finite differences, the operand broadcast, in float64', () => {
+    for (const op of OPS) {
+      // x.mul(1): a tensor with history, written in place.
+      const f = (x: Tensor, y: Tensor) => x.mul(1)[op](y).mul(x);
+      expect(tg.gradcheck(f, [leaf([2, 3], 1), leaf([3], 2)]), op).toBe(true);
+      expect(tg.gradcheck(f, [leaf([2, 3], 3), leaf([2, 1], 4)]), op).toBe(true);
+      expect(tg.gradgradcheck(f, [leaf([2, 3], 5), leaf([3], 6)]), op).toBe(true);
+    }
+    // fill with a 0-d tensor: its gradient is the sum; the old values get none.
+    const fill = (x: Tensor, v: Tensor) => x.mul(1).fill(v).mul(x);
+    expect(tg.gradcheck(fill, [leaf([2, 3], 7), leaf([], 8)])).toBe(true);
+    // The operand is the target itself: h *= h reads h as it was.
+    expect(tg.gradcheck((x: Tensor) => x.mul(1).mulInPlace(x.mul(1)), [leaf([4], 9)])).toBe(true);
+    const sq = (x: Tensor) => {
+      const h = x.mul(3);
+      return h.mulInPlace(h);
+    };
+    expect(tg.gradcheck(sq, [leaf([4], 10)])).toBe(true);
+    expect(tg.gradgradcheck(sq, [leaf([4], 11)])).toBe(true);
+  });
+
+  it('by hand: the values a tensor held before a copy get a zero gradient, as PyTorch', () => {
+    // x = tensor([1., 2], requires_grad=True); h = x * 3; h.copy_(y); h.sum().backward()
+    // gives x.grad [0, 0] and y.grad [1, 1]; with h.mul_(y): x.grad == 3 * y.
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const y = tg.tensor([4, 5], { requiresGrad: true });
+    x.mul(3).copyFrom(y).sum().backward();
+    expect([x.grad!.toArray(), y.grad!.toArray()]).toEqual([[0, 0], [1, 1]]);
+    x.grad = null;
+    y.grad = null;
+    const h = x.mul(3).mulInPlace(y);
+    expect(h.toArray()).toEqual([12, 30]);
+    h.sum().backward();
+    expect([x.grad!.toArray(), y.grad!.toArray()]).toEqual([[12, 15], [3, 6]]);
+  });
+
+  it('each input gets a gradient of its own dtype', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true }); // float32
+    const y = tg.tensor([3, 4], { dtype: 'float64', requiresGrad: true });
+    const h = x.mul(2).mulInPlace(y);
+    expect(h.dtype).toBe('float32');
+    h.sum().backward();
+    expect([x.grad!.dtype, x.grad!.toArray()]).toEqual(['float32', [6, 8]]);
+    expect([y.grad!.dtype, y.grad!.toArray()]).toEqual(['float64', [2, 4]]);
+  });
+
+  it('a value saved for backward and then written fails at backward, as PyTorch', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const h = x.mul(2);
+    const loss = h.mul(h).sum(); // mul saved h
+    h.addInPlace(1);
+    expect(() => loss.backward()).toThrow(/modified by an in-place operation/);
+  });
+
+  it('refuses what it cannot record, writing nothing', () => {
+    const w = tg.tensor([1, 2], { requiresGrad: true });
+    expect(() => w.addInPlace(1)).toThrow(
+      new tg.TapegradError(
+        'addInPlace: cannot modify a leaf tensor that requires grad in place; write it inside noGrad() (as an optimizer step does), or use the out-of-place op',
+      ),
+    );
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    // A view: the tensor it views would not see the write (PyTorch rebuilds its history).
+    const base = tg.zeros([2, 2]);
+    const row = base.narrow(0, 0, 1);
+    expect(() => row.copyFrom(x)).toThrow(/^copyFrom: cannot record an in-place write into a view of another tensor's memory/);
+    expect(() => x.detach().addInPlace(x)).toThrow(/^addInPlace: cannot record an in-place write into a view/);
+    // A tensor with a view of it, or whose value an op saved (exp saves its output).
+    expect(() => base.addInPlace(x.reshape([1, 2]))).toThrow(
+      /^addInPlace: cannot record an in-place write into a tensor whose memory other tensors share \(a view of it/,
+    );
+    const e = x.exp();
+    const before = e.toArray();
+    expect(() => e.mulInPlace(2)).toThrow(/^mulInPlace: cannot record an in-place write into a tensor whose memory other tensors share/);
+    expect(e.toArray()).toEqual(before);
+    expect(base.toArray()).toEqual([[0, 0], [0, 0]]);
+    // Without recording, all of these are plain writes.
+    tg.noGrad(() => {
+      w.addInPlace(1);
+      row.copyFrom(x);
+      base.addInPlace(x.reshape([1, 2]));
+    });
+    expect(w.toArray()).toEqual([2, 3]);
+    expect(base.toArray()).toEqual([[2, 4], [1, 2]]);
+    row.copyFrom(x.detach());
+    expect(row.requiresGrad).toBe(false);
+  });
+});
+
+describe('copyFrom and fill into int32', () => {
+  it('truncate floats toward zero, as PyTorch copy_ and fill_, and refuse what int32 cannot hold', () => {
+    // torch.zeros(3, dtype=torch.int32).copy_(torch.tensor([1.9, -2.9, 3.])) -> [1, -2, 3];
+    // add_ of a float is refused ("result type Float can't be cast to the desired output type Int").
+    const t = tg.zeros([3], { dtype: 'int32' });
+    expect(t.copyFrom(tg.tensor([1.9, -2.9, 3])).toArray()).toEqual([1, -2, 3]);
+    expect(t.copyFrom(tg.tensor([-0.5, 7.99, 2147483647], { dtype: 'float64' })).toArray()).toEqual([0, 7, 2147483647]);
+    expect(t.copyFrom(-4.5).toArray()).toEqual([-4, -4, -4]);
+    // A number is read in full precision: 16777217.9 is 16777218 in float32.
+    expect(t.fill(16777217.9).toArray()).toEqual([16777217, 16777217, 16777217]);
+    expect(() => t.copyFrom(tg.tensor([1, NaN, 2]))).toThrow(
+      new RangeError('copyFrom: element 1 (NaN) does not fit in int32; int32 holds whole numbers in [-2147483648, 2147483647]'),
+    );
+    expect(t.toArray()).toEqual([16777217, 16777217, 16777217]);
+    expect(() => t.addInPlace(tg.tensor([1.5]))).toThrow(new TypeError('addInPlace: cannot write a float32 result into an int32 tensor in place'));
   });
 });

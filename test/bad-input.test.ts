@@ -131,8 +131,13 @@ const SMALL: Op[] = [
   op('cat', ['tensors[0]', 'tensors[1]'], () => [away([2, 3], 1), away([1, 3], 2)], (a, b) => tg.cat([a!, b!], 0)),
   op('stack', ['tensors[0]', 'tensors[1]'], () => [away([3], 12), away([3], 13)], (a, b) => tg.stack([a!, b!], 1)),
   // in place
-  ...(['addInPlace', 'subInPlace', 'mulInPlace', 'copyFrom'] as const).map((n) =>
+  ...(['addInPlace', 'subInPlace', 'mulInPlace'] as const).map((n) =>
     op(n, IO, () => [plain([2, 3], 40), plain([3], 41)], (a, b) => a![n](b!), { inplace: true })),
+  // Into int32, the source is truncated toward zero (as PyTorch's copy_).
+  op('copyFrom', ['input', 'source'], () => [plain([2, 3], 40), plain([3], 41)], (a, b) => a!.copyFrom(b!), {
+    inplace: true,
+    dtypeExpect: { 0: ([a, b], to) => b!.to(to).add(tg.zeros(a!.shape, { dtype: to })) },
+  }),
   // An int32 tensor takes the value truncated toward zero (as PyTorch's fill_ and tg.full).
   op('fill', ['input'], () => [plain([2, 3], 40)], (a) => a!.fill(0.25), { inplace: true, dtypeExpect: { 0: ([a], to) => tg.fullLike(a!, to === 'int32' ? 0 : 0.25) } }),
   // linear algebra
@@ -853,7 +858,7 @@ describe('BigInts and look-alike objects where a tensor is expected', () => {
         [() => x.add(h), 'add: other'],
         [() => tg.sub(h, x), 'sub: input'],
         [() => x.mulInPlace(h), 'mulInPlace: other'],
-        [() => x.copyFrom(h), 'copyFrom: other'],
+        [() => x.copyFrom(h), 'copyFrom: source'],
         [() => tg.where(h, x, 0), 'where: condition'],
         [() => m.matmul(h), 'matmul: other'],
         [() => x.indexSelect(0, h), 'indexSelect: index'],
@@ -916,7 +921,7 @@ describe('BigInts and look-alike objects where a tensor is expected', () => {
         const cases: [() => unknown, RegExp][] = [
           [() => x.add(fake), /^add: other must be a Tensor, got an object$/],
           [() => tg.mul(fake, x), /^mul: input must be a Tensor, got an object$/],
-          [() => x.copyFrom(fake), /^copyFrom: other must be a Tensor, got an object$/],
+          [() => x.copyFrom(fake), /^copyFrom: source must be a Tensor, got an object$/],
           [() => tg.cat([x, fake]), /^cat: tensors\[1\] must be a Tensor, got an object$/],
           [() => F.relu(fake), new RegExp(`^relu: input must be a Tensor, got ${posing}$`)],
           [() => tg.zerosLike(fake), new RegExp(`^zerosLike: input must be a Tensor, got ${posing}$`)],

@@ -559,8 +559,9 @@ describe('fill', () => {
     expect(t.fill(-1.7).toArray()).toEqual([-1, -1, -1]);
     expect(t.fill(2.5).toArray()).toEqual([2, 2, 2]);
     expect(tg.full([3], 2.5, { dtype: 'int32' }).toArray()).toEqual([2, 2, 2]);
-    expect(() => t.fill(NaN)).toThrow(new RangeError('fill: value NaN does not fit in int32'));
-    expect(() => t.fill(2 ** 31)).toThrow(new RangeError('fill: value 2147483648 does not fit in int32'));
+    const range = ' does not fit in int32; int32 holds whole numbers in [-2147483648, 2147483647]';
+    expect(() => t.fill(NaN)).toThrow(new RangeError(`fill: value NaN${range}`));
+    expect(() => t.fill(2 ** 31)).toThrow(new RangeError(`fill: value 2147483648${range}`));
     expect(t.toArray()).toEqual([2, 2, 2]);
   });
 });

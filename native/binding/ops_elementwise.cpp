@@ -9,6 +9,8 @@ namespace tapegrad::binding {
 
 namespace {
 
+constexpr char kOther[] = "other", kSource[] = "source", kValue[] = "value";
+
 // Reads (a, b) where either may be a number, typed to suit the other operand.
 std::pair<Tensor, Tensor> operands(OpArgs& info, const char* op) {
   if (info.is_number(0) && info.is_number(1)) throw_type_error(op, ": at least one operand must be a Tensor");
@@ -28,11 +30,14 @@ Tensor binary(OpArgs& info) {
   return Op(a, b);
 }
 
-template <void (*Op)(const Tensor&, const Tensor&), const char* Name>
+// a op= b. copyFrom and fill write the number itself (`Arg` names it): into
+// an int32 tensor it is read as float64 and truncated (a float32 could round it).
+template <void (*Op)(const Tensor&, const Tensor&), const char* Name, const char* Arg>
 void inplace(OpArgs& info) {
   Tensor a = info.tensor(0, Name, "input");
-  DType like = a.dtype();
-  Op(a, info.tensor_or_number(1, &like, Name, "other"));
+  const bool writes = Arg != kOther;
+  DType like = writes && a.dtype() == DType::Int32 ? DType::Float64 : a.dtype();
+  Op(a, info.tensor_or_number(1, &like, Name, Arg));
 }
 
 // where(condition, input, other): input and other may be numbers; two numbers make float32.
@@ -79,11 +84,11 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
   define_op<binary<ops::gt, kGt>>(env, exports, kGt);
   define_op<binary<ops::ge, kGe>>(env, exports, kGe);
   define_op<where>(env, exports, "where");
-  define_op<inplace<ops::add_inplace, kAddInPlace>>(env, exports, kAddInPlace);
-  define_op<inplace<ops::sub_inplace, kSubInPlace>>(env, exports, kSubInPlace);
-  define_op<inplace<ops::mul_inplace, kMulInPlace>>(env, exports, kMulInPlace);
-  define_op<inplace<ops::copy_inplace, kCopyFrom>>(env, exports, kCopyFrom);
-  define_op<inplace<ops::fill_inplace, kFill>>(env, exports, kFill);
+  define_op<inplace<ops::add_inplace, kAddInPlace, kOther>>(env, exports, kAddInPlace);
+  define_op<inplace<ops::sub_inplace, kSubInPlace, kOther>>(env, exports, kSubInPlace);
+  define_op<inplace<ops::mul_inplace, kMulInPlace, kOther>>(env, exports, kMulInPlace);
+  define_op<inplace<ops::copy_inplace, kCopyFrom, kSource>>(env, exports, kCopyFrom);
+  define_op<inplace<ops::fill_inplace, kFill, kValue>>(env, exports, kFill);
   define_op<cast>(env, exports, "cast");
 }
 

@@ -98,19 +98,74 @@ Grads extremum_backward(const Tensor& g, const Tensor& x, const Tensor& y, const
                n.needs_grad(1) ? sum_to(where(y_loses, zero, shared), y.shape()) : Tensor()};
 }
 
-// Rejects in-place writes that would corrupt autograd history, and writes
-// into a view some of whose elements share memory (an expanded view: each
-// would be written several times), as PyTorch does.
-void check_inplace(const Tensor& a, const char* op) {
-  if (grad_enabled() && a.requires_grad())
-    throw_error(op, ": cannot modify a tensor that requires grad in place", a.is_leaf() ? " (a leaf)" : "",
-                "; wrap the update in noGrad(), or use the out-of-place op");
+// Float to int32 truncates toward zero, as PyTorch; a value outside int32's
+// range (NaN, ±Infinity, ±2**31 and beyond) has no int32 to become. A C++
+// cast of one is undefined (INT_MIN on x86, saturated on arm64), so it throws,
+// as tensor([NaN], { dtype: 'int32' }) does. `op` names the caller in messages.
+template <typename In>
+Tensor float_to_int32(const Tensor& t, const char* op) {
+  // What truncates into int32: (-2**31 - 1, 2**31); in float32, whose
+  // neighbours of -2**31 are 128 and more away, [-2**31, 2**31).
+  const auto fits = [](In x) {
+    if constexpr (std::is_same_v<In, float>) return x >= -2147483648.0f && x < 2147483648.0f;
+    else return x > -2147483649.0 && x < 2147483648.0;
+  };
+  std::atomic<bool> outside{false};
+  Tensor out = unary_map<In, std::int32_t>(t, DType::Int32, op, [&](In x) {
+    if (fits(x)) return static_cast<std::int32_t>(x);
+    outside.store(true, std::memory_order_relaxed);
+    return std::int32_t{0};
+  });
+  if (!outside.load()) return out;
+  // The error path finds the first such value in the tensor's order, so the
+  // message does not depend on which thread saw one first.
+  const Tensor dense = contiguous(t);
+  const In* p = dense.data<In>();
+  std::int64_t i = 0;
+  while (fits(p[i])) ++i;
+  constexpr const char* range = " does not fit in int32; int32 holds whole numbers in [-2147483648, 2147483647]";
+  if (t.dim() == 0) throw_range_error(op, ": value ", static_cast<double>(p[0]), range);
+  throw_range_error(op, ": element ", i, " (", static_cast<double>(p[i]), ")", range);
+}
+
+// What an in-place write does to autograd history. With grad mode on and
+// the target or the operand requiring grad it is recorded, as PyTorch does:
+// the target's history becomes a node whose inputs are the target as it was
+// and the operand.
+enum class InPlace { Add, Sub, Mul, Copy };
+
+// Rejects in-place writes autograd could not follow, and writes into a view
+// some of whose elements share memory (an expanded view: each would be
+// written several times), as PyTorch does. Returns whether the write is
+// recorded. `b`: the operand, already of a's dtype.
+bool check_inplace(const Tensor& a, const Tensor& b, const char* op) {
+  const bool recorded = grad_enabled() && (a.requires_grad() || b.requires_grad());
+  if (recorded && a.is_leaf() && a.requires_grad())
+    throw_error(op, ": cannot modify a leaf tensor that requires grad in place; write it inside noGrad() (as an ",
+                "optimizer step does), or use the out-of-place op");
   if (locked_against_writes(a.storage()))
     throw_error(op, ": the tensor is in use by a running async operation; await it before writing");
   for (std::int64_t d = 0; d < a.dim(); ++d)
     if (a.size(d) > 1 && a.strides()[static_cast<std::size_t>(d)] == 0)
       throw_error(op, ": cannot write in place into an expanded view (shape ", shape_str(a.shape()), ", strides ",
                   shape_str(a.strides()), "): several of its elements share memory; write into a clone() instead");
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
+  if (shape != a.shape())
+    throw_range_error(op, ": the operand of shape ", shape_str(b.shape()), " cannot be broadcast to the shape ",
+                      shape_str(a.shape()), " of the tensor written in place");
+  // A recorded write gives the target a new history; tensors sharing its
+  // memory (a view of it or it of another, a copy saved for backward) keep
+  // their old one, which would not see the write. PyTorch rebuilds views'
+  // histories; here the write is refused instead of giving wrong gradients.
+  if (recorded && (a.impl()->is_view || a.impl()->storage.use_count() > 1))
+    throw_error(op, ": cannot record an in-place write into ",
+                a.impl()->is_view ? "a view of another tensor's memory (a slice, a reshape, a detach()...): that "
+                                    "tensor's history"
+                                  : "a tensor whose memory other tensors share (a view of it, or its value saved "
+                                    "for backward): their histories",
+                " would not see the write; use the out-of-place op, or write inside noGrad() if no gradient should "
+                "flow through it");
+  return recorded;
 }
 
 // The operand of an in-place write into `a`, read as it was before the
@@ -128,28 +183,77 @@ Tensor inplace_operand(const Tensor& a, const Tensor& b, const char* op) {
   return same_layout ? b : copy_of(b, op);
 }
 
-template <typename F>
-void arithmetic_inplace(const Tensor& a, const Tensor& b0, std::optional<kernels::BinaryOp> kernel_op, const char* op,
-                        F f) {
-  check_inplace(a, op);
-  if (!is_floating(a.dtype()) && is_floating(b0.dtype()))
-    throw_type_error(op, ": cannot write a ", dtype_name(b0.dtype()), " result into an int32 tensor in place");
-  const Tensor b = inplace_operand(a, cast(b0, a.dtype()), op);
-  if (kernel_op && fast_binary_inplace(*kernel_op, a, b, op)) {
-    a.bump_version();
-    return;
+// The operand in a's dtype. add, sub and mul refuse a floating operand into
+// an int32 target (PyTorch: "result type Float can't be cast to Int");
+// copyFrom and fill truncate it, as copy_ and fill_ do.
+Tensor inplace_cast(const Tensor& a, const Tensor& b, InPlace kind, const char* op) {
+  if (!is_floating(a.dtype()) && is_floating(b.dtype())) {
+    if (kind != InPlace::Copy)
+      throw_type_error(op, ": cannot write a ", dtype_name(b.dtype()), " result into an int32 tensor in place");
+    return visit_dtype(b.dtype(), [&](auto tag) -> Tensor {
+      if constexpr (std::is_floating_point_v<decltype(tag)>) return float_to_int32<decltype(tag)>(b, op);
+      else return b;
+    });
   }
-  visit_dtype(a.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_same_v<T, std::int32_t>) {
-      inplace_map<T>(a, b, op, [&](T x, T y) {
-        return static_cast<T>(f(static_cast<std::uint32_t>(x), static_cast<std::uint32_t>(y)));
+  return cast(b, a.dtype());
+}
+
+// Records the write of `b` into `a` (a has its new values). The gradient of
+// a product needs each factor as it was: `a_before` (a copy of a, taken
+// before the write, when b needs a gradient) and `b_before` (b, or a copy
+// if b overlaps a, when a does).
+void record_inplace(InPlace kind, const Tensor& a, const Tensor& b, const Tensor& a_before, const Tensor& b_before,
+                    const char* op) {
+  const Shape sa = a.shape(), sb = b.shape();
+  const DType dtype = a.dtype();
+  switch (kind) {
+    case InPlace::Add:
+    case InPlace::Sub:
+      record(op, {a, b}, a, [sb, negate = kind == InPlace::Sub](const Grads& g, const Node& n) {
+        return Grads{n.needs_grad(0) ? g[0] : Tensor(),
+                     n.needs_grad(1) ? sum_to(negate ? neg(g[0]) : g[0], sb) : Tensor()};
       });
-    } else {
-      inplace_map<T>(a, b, op, [&](T x, T y) { return static_cast<T>(f(x, y)); });
-    }
-  });
+      return;
+    case InPlace::Mul:
+      record(op, {a, b}, a, [sa = SavedTensor(a_before), sb_ = SavedTensor(b_before), sb](const Grads& g, const Node& n) {
+        return Grads{n.needs_grad(0) ? mul(g[0], sb_.unpack()) : Tensor(),
+                     n.needs_grad(1) ? sum_to(mul(g[0], sa.unpack()), sb) : Tensor()};
+      });
+      return;
+    case InPlace::Copy:
+      // The values a held are gone: their history gets zeros, as PyTorch's.
+      record(op, {a, b}, a, [sa, sb, dtype](const Grads& g, const Node& n) {
+        return Grads{n.needs_grad(0) ? full(sa, 0, dtype) : Tensor(), n.needs_grad(1) ? sum_to(g[0], sb) : Tensor()};
+      });
+      return;
+  }
+}
+
+template <typename F>
+void arithmetic_inplace(const Tensor& a, const Tensor& b0, InPlace kind, std::optional<kernels::BinaryOp> kernel_op,
+                        const char* op, F f) {
+  const Tensor b_cast = inplace_cast(a, b0, kind, op);
+  const bool recorded = check_inplace(a, b_cast, op);
+  Tensor a_before, b_before;
+  if (recorded && kind == InPlace::Mul) {
+    if (b_cast.requires_grad()) a_before = clone(a);
+    if (a.requires_grad()) b_before = overlaps(a, b_cast) ? clone(b_cast) : b_cast;
+  }
+  const Tensor b = inplace_operand(a, b_cast, op);
+  if (!(kernel_op && fast_binary_inplace(*kernel_op, a, b, op))) {
+    visit_dtype(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_same_v<T, std::int32_t>) {
+        inplace_map<T>(a, b, [&](T x, T y) {
+          return static_cast<T>(f(static_cast<std::uint32_t>(x), static_cast<std::uint32_t>(y)));
+        });
+      } else {
+        inplace_map<T>(a, b, [&](T x, T y) { return static_cast<T>(f(x, y)); });
+      }
+    });
+  }
   a.bump_version();
+  if (recorded) record_inplace(kind, a, b_cast, a_before, b_before, op);
 }
 
 }  // namespace
@@ -160,46 +264,13 @@ Tensor scalar(double value, DType dtype) {
   return t;
 }
 
-namespace {
-
-// Float to int32 truncates toward zero, as PyTorch; a value outside int32's
-// range (NaN, ±Infinity, ±2**31 and beyond) has no int32 to become. A C++
-// cast of one is undefined (INT_MIN on x86, saturated on arm64), so it throws,
-// as tensor([NaN], { dtype: 'int32' }) does.
-template <typename In>
-Tensor float_to_int32(const Tensor& t) {
-  // What truncates into int32: (-2**31 - 1, 2**31); in float32, whose
-  // neighbours of -2**31 are 128 and more away, [-2**31, 2**31).
-  const auto fits = [](In x) {
-    if constexpr (std::is_same_v<In, float>) return x >= -2147483648.0f && x < 2147483648.0f;
-    else return x > -2147483649.0 && x < 2147483648.0;
-  };
-  std::atomic<bool> outside{false};
-  Tensor out = unary_map<In, std::int32_t>(t, DType::Int32, "to", [&](In x) {
-    if (fits(x)) return static_cast<std::int32_t>(x);
-    outside.store(true, std::memory_order_relaxed);
-    return std::int32_t{0};
-  });
-  if (!outside.load()) return out;
-  // The error path finds the first such value in the tensor's order, so the
-  // message does not depend on which thread saw one first.
-  const Tensor dense = contiguous(t);
-  const In* p = dense.data<In>();
-  std::int64_t i = 0;
-  while (fits(p[i])) ++i;
-  throw_range_error("to: element ", i, " (", static_cast<double>(p[i]),
-                    ") does not fit in int32; int32 holds whole numbers in [-2147483648, 2147483647]");
-}
-
-}  // namespace
-
 Tensor cast(const Tensor& t, DType dtype) {
   if (t.dtype() == dtype) return t;
   Tensor out = visit_dtype(t.dtype(), [&](auto in_tag) {
     using In = decltype(in_tag);
     return visit_dtype(dtype, [&](auto out_tag) -> Tensor {
       using Out = decltype(out_tag);
-      if constexpr (std::is_floating_point_v<In> && std::is_same_v<Out, std::int32_t>) return float_to_int32<In>(t);
+      if constexpr (std::is_floating_point_v<In> && std::is_same_v<Out, std::int32_t>) return float_to_int32<In>(t, "to");
       else return unary_map<In, Out>(t, dtype, "cast", [](In x) { return static_cast<Out>(x); });
     });
   });
@@ -431,19 +502,21 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
 }
 
 void add_inplace(const Tensor& a, const Tensor& b) {
-  arithmetic_inplace(a, b, kernels::BinaryOp::Add, "addInPlace", [](auto x, auto y) { return x + y; });
+  arithmetic_inplace(a, b, InPlace::Add, kernels::BinaryOp::Add, "addInPlace", [](auto x, auto y) { return x + y; });
 }
 void sub_inplace(const Tensor& a, const Tensor& b) {
-  arithmetic_inplace(a, b, kernels::BinaryOp::Sub, "subInPlace", [](auto x, auto y) { return x - y; });
+  arithmetic_inplace(a, b, InPlace::Sub, kernels::BinaryOp::Sub, "subInPlace", [](auto x, auto y) { return x - y; });
 }
 void mul_inplace(const Tensor& a, const Tensor& b) {
-  arithmetic_inplace(a, b, kernels::BinaryOp::Mul, "mulInPlace", [](auto x, auto y) { return x * y; });
+  arithmetic_inplace(a, b, InPlace::Mul, kernels::BinaryOp::Mul, "mulInPlace", [](auto x, auto y) { return x * y; });
 }
 void copy_inplace(const Tensor& dst, const Tensor& src) {
-  arithmetic_inplace(dst, src, std::nullopt, "copyFrom", [](auto, auto y) { return y; });
+  arithmetic_inplace(dst, src, InPlace::Copy, std::nullopt, "copyFrom", [](auto, auto y) { return y; });
 }
 void fill_inplace(const Tensor& dst, const Tensor& value) {
-  arithmetic_inplace(dst, value, std::nullopt, "fill", [](auto, auto y) { return y; });
+  if (value.dim() != 0)
+    throw_range_error("fill: value must be a number or a 0-d tensor, got a tensor of shape ", shape_str(value.shape()));
+  arithmetic_inplace(dst, value, InPlace::Copy, std::nullopt, "fill", [](auto, auto y) { return y; });
 }
 
 }  // namespace tapegrad::ops

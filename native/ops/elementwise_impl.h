@@ -61,13 +61,10 @@ Tensor unary_map(const Tensor& a, DType out_dtype, const char* op, F f) {
   return out;
 }
 
-// a[i] = f(a[i], b[i]) with b broadcast to a's shape.
+// a[i] = f(a[i], b[i]) with b broadcast to a's shape (the caller checked it broadcasts).
 template <typename T, typename F>
-void inplace_map(const Tensor& a, const Tensor& b, const char* op, F f) {
-  const Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
-  if (shape != a.shape())
-    throw_range_error(op, ": the operand of shape ", shape_str(b.shape()), " cannot be broadcast to the shape ",
-                      shape_str(a.shape()), " of the tensor written in place");
+void inplace_map(const Tensor& a, const Tensor& b, F f) {
+  const Shape& shape = a.shape();
   T* pa = static_cast<T*>(a.storage().data);
   const T* pb = static_cast<const T*>(b.storage().data);
   const Shape sb = broadcast_strides(b, shape);

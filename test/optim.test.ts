@@ -293,7 +293,14 @@ describe('learning-rate schedules', () => {
       [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, threePhase: 'yes' as never }), TypeError, "OneCycleLR: threePhase must be a boolean, got 'yes'"],
       [() => new OneCycleLR(o, { maxLr: '1' as never, totalSteps: 10 }), TypeError, "OneCycleLR: maxLr must be a non-negative finite number, got '1'"],
       [() => new OneCycleLR(o, { maxLr: [1, 2], totalSteps: 10 }), RangeError, 'OneCycleLR: expected 1 maxLr values, one per parameter group, got 2'],
-      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, max_lr: 1 } as never), TypeError, "OneCycleLR: unknown option 'max_lr'; the options are maxLr, totalSteps, pctStart, annealStrategy, divFactor, finalDivFactor, threePhase, cycleMomentum, baseMomentum, maxMomentum"],
+      [() => new OneCycleLR(o, { maxLr: 1, totalSteps: 10, max_lr: 1 } as never), TypeError, "OneCycleLR: unknown option 'max_lr'; the options are maxLr, totalSteps, epochs, stepsPerEpoch, pctStart, annealStrategy, divFactor, finalDivFactor, threePhase, cycleMomentum, baseMomentum, maxMomentum"],
+      [() => new lrScheduler.ConstantLR(o, { factor: 1.5 }), RangeError, 'ConstantLR: factor must be in (0, 1], got 1.5'],
+      [() => new lrScheduler.ConstantLR(o, { total_iters: 3 } as never), TypeError, "ConstantLR: unknown option 'total_iters'; the options are factor, totalIters"],
+      [() => new lrScheduler.CosineAnnealingWarmRestarts(o, { t0: 0 }), RangeError, 'CosineAnnealingWarmRestarts: t0 must be a positive integer, got 0'],
+      [() => new lrScheduler.CosineAnnealingWarmRestarts(o, { T_0: 3 } as never), TypeError, "CosineAnnealingWarmRestarts: unknown option 'T_0'; the options are t0, tMult, etaMin"],
+      [() => new lrScheduler.CosineAnnealingWarmRestarts(o, { t0: 3, etaMin: -1 }), RangeError, 'CosineAnnealingWarmRestarts: etaMin must be a non-negative finite number, got -1'],
+      [() => new lrScheduler.ChainedScheduler([o] as never), TypeError, 'ChainedScheduler: schedulers[0] must be an lr scheduler such as ExponentialLR (not ReduceLROnPlateau), got a SGD'],
+      [() => new OneCycleLR(o, { maxLr: 1, epochs: 2, stepsPerEpoch: 0 }), RangeError, 'OneCycleLR: stepsPerEpoch must be a positive integer, got 0'],
       [() => new ReduceLROnPlateau(o, { mode: 'maxx' as never }), RangeError, "ReduceLROnPlateau: mode must be 'min' or 'max', got 'maxx'"],
       [() => new ReduceLROnPlateau(o, { patience: -1 }), RangeError, 'ReduceLROnPlateau: patience must be a non-negative integer, got -1'],
       [() => new ReduceLROnPlateau(o, { cooldown: NaN }), RangeError, 'ReduceLROnPlateau: cooldown must be a non-negative integer, got NaN'],
@@ -682,6 +689,94 @@ describe('OneCycleLR cycles the momentum as PyTorch’s does', () => {
 });
 
 // Values from PyTorch 1.13 (torch.optim.lr_scheduler, lr 0.1 unless said), printed with repr.
+describe('ConstantLR, CosineAnnealingWarmRestarts, ChainedScheduler and OneCycleLR by epochs give PyTorch’s lrs', () => {
+  // The lrs PyTorch 1.13 gives for SGD(lr=0.1, momentum=0.9), before and after each step().
+  const opt = () => new SGD([paramWithGrad([1], [1])], { lr: 0.1, momentum: 0.9 });
+  const run = (o: InstanceType<typeof SGD>, s: { step(): void }[], n: number) => {
+    const lrs = [o.paramGroups[0]!.lr];
+    for (let i = 0; i < n; i++) {
+      for (const x of s) x.step();
+      lrs.push(o.paramGroups[0]!.lr);
+    }
+    return lrs;
+  };
+  const expectRel = (actual: number[], expected: number[]) => {
+    expect(actual).toHaveLength(expected.length);
+    actual.forEach((a, i) => expect(Math.abs(a - expected[i]!), `[${i}]: ${a} vs ${expected[i]}`).toBeLessThanOrEqual(1e-12 * Math.abs(expected[i]!)));
+  };
+
+  it('ConstantLR alone and chained with ExponentialLR', () => {
+    const o1 = opt();
+    expectRel(run(o1, [new lrScheduler.ConstantLR(o1, { factor: 0.5, totalIters: 3 })], 6), [0.05, 0.05, 0.05, 0.1, 0.1, 0.1, 0.1]);
+    const o2 = opt();
+    const both = [new lrScheduler.ConstantLR(o2, { factor: 0.5, totalIters: 2 }), new lrScheduler.ExponentialLR(o2, { gamma: 0.9 })];
+    expectRel(run(o2, both, 5), [0.05, 0.045000000000000005, 0.08100000000000002, 0.07290000000000002, 0.06561000000000002, 0.05904900000000002]);
+    expect(() => new lrScheduler.ConstantLR(opt(), { factor: 0 })).toThrow(new RangeError('ConstantLR: factor must be in (0, 1], got 0'));
+  });
+
+  it('CosineAnnealingWarmRestarts, cycles growing by tMult and of one length', () => {
+    const o1 = opt();
+    expectRel(run(o1, [new lrScheduler.CosineAnnealingWarmRestarts(o1, { t0: 3, tMult: 2, etaMin: 0.01 })], 12), [
+      0.1, 0.0775, 0.032500000000000015, 0.1, 0.09397114317029975, 0.0775, 0.05500000000000001, 0.032500000000000015,
+      0.01602885682970026, 0.1, 0.09846666218300808, 0.09397114317029975, 0.08681980515339464,
+    ]);
+    const o2 = opt();
+    expectRel(run(o2, [new lrScheduler.CosineAnnealingWarmRestarts(o2, { t0: 4 })], 9), [
+      0.1, 0.08535533905932738, 0.05, 0.014644660940672627, 0.1, 0.08535533905932738, 0.05, 0.014644660940672627, 0.1, 0.08535533905932738,
+    ]);
+    expect(() => new lrScheduler.CosineAnnealingWarmRestarts(opt(), { t0: 4, tMult: 1.5 })).toThrow(
+      new RangeError('CosineAnnealingWarmRestarts: tMult must be a positive integer, got 1.5'),
+    );
+  });
+
+  it('ChainedScheduler steps its schedulers in order, and resumes from its state dict', () => {
+    const make = () => {
+      const o = opt();
+      const s = new lrScheduler.ChainedScheduler([
+        new lrScheduler.ConstantLR(o, { factor: 0.1, totalIters: 2 }),
+        new lrScheduler.ExponentialLR(o, { gamma: 0.9 }),
+      ]);
+      return { o, s };
+    };
+    const a = make();
+    const lrs = run(a.o, [a.s], 5);
+    expectRel(lrs, [0.010000000000000002, 0.009000000000000003, 0.08100000000000003, 0.07290000000000003, 0.06561000000000003, 0.059049000000000025]);
+    const b = make();
+    run(b.o, [b.s], 1);
+    const c = make();
+    c.s.loadStateDict(b.s.stateDict());
+    c.o.loadStateDict(b.o.stateDict());
+    expectRel(run(c.o, [c.s], 4), lrs.slice(1));
+    expect(c.s.lastEpoch).toBe(5);
+    // All or nothing: a bad inner state leaves every scheduler as it was.
+    const before = c.s.stateDict();
+    expect(() => c.s.loadStateDict({ ...before, schedulers: [before.schedulers[0]!, { lastEpoch: -5, baseLrs: [0.1] }] })).toThrow(
+      new RangeError('ExponentialLR.loadStateDict: lastEpoch must be an integer >= -1, got -5'),
+    );
+    expect(c.s.stateDict()).toEqual(before);
+    expect(() => new lrScheduler.ChainedScheduler([])).toThrow(TypeError);
+    expect(() => new lrScheduler.ChainedScheduler([new lrScheduler.ExponentialLR(opt(), { gamma: 0.9 }), new lrScheduler.ExponentialLR(opt(), { gamma: 0.9 })])).toThrow(
+      new RangeError('ChainedScheduler: schedulers[1] belongs to another optimizer than schedulers[0]'),
+    );
+  });
+
+  it('OneCycleLR takes epochs and stepsPerEpoch for its length', () => {
+    const o = opt();
+    expectRel(run(o, [new lrScheduler.OneCycleLR(o, { maxLr: 1, epochs: 2, stepsPerEpoch: 3 })], 6), [
+      0.040000000000000036, 0.9944154354509117, 0.811745653949763, 0.46263710266697505, 0.1334775301888306, 4e-6, 0.13347753018883055,
+    ]);
+    expect(() => new lrScheduler.OneCycleLR(opt(), { maxLr: 1 })).toThrow(
+      new RangeError('OneCycleLR: expected totalSteps, or epochs and stepsPerEpoch (got no epochs)'),
+    );
+    expect(() => new lrScheduler.OneCycleLR(opt(), { maxLr: 1, epochs: 2 })).toThrow(
+      new RangeError('OneCycleLR: expected totalSteps, or epochs and stepsPerEpoch (got no stepsPerEpoch)'),
+    );
+    expect(() => new lrScheduler.OneCycleLR(opt(), { maxLr: 1, totalSteps: 6, epochs: 2, stepsPerEpoch: 3 })).toThrow(
+      new RangeError('OneCycleLR: give either totalSteps or epochs and stepsPerEpoch, not both'),
+    );
+  });
+});
+
 describe('MultiStepLR, ExponentialLR, LambdaLR and SequentialLR give PyTorch’s lrs', () => {
   const opt = (lr = 0.1) => new SGD([paramWithGrad([1], [1])], { lr });
   const expectRel = (actual: number[], expected: number[]) => {

@@ -1,9 +1,10 @@
 // Learning-rate schedules, as PyTorch 1.13's. StepLR, MultiStepLR,
-// ExponentialLR, CosineAnnealingLR and LinearLR are chainable: each step()
+// ExponentialLR, CosineAnnealingLR, LinearLR and ConstantLR are chainable: each step()
 // scales the lr the group has now (PyTorch's recursive forms), so two
 // schedulers on one optimizer compose (a LinearLR warm-up with a
 // CosineAnnealingLR), and an lr set by hand or cut by ReduceLROnPlateau
-// carries on. LambdaLR and OneCycleLR set the lr from the step count alone.
+// carries on (ChainedScheduler steps several together). LambdaLR,
+// CosineAnnealingWarmRestarts and OneCycleLR set the lr from the step count alone.
 // Every scheduler also has its closed form (the lr from the base lr and the
 // step count), which SequentialLR uses to start one at its milestone.
 import { checkBoolean, checkChoice, checkNumber, checkOptions, describe } from '../errors.js';
@@ -260,6 +261,136 @@ export class ExponentialLR extends LRScheduler {
   }
 }
 
+/**
+ * Multiplies the lr by factor for the first totalIters steps, then restores it
+ * (a constant warm-up): lr = base · factor before step totalIters, base from
+ * then on. Chainable.
+ */
+export class ConstantLR extends LRScheduler {
+  readonly factor: number;
+  readonly totalIters: number;
+  constructor(optimizer: AnyOptimizer, options: { factor?: number; totalIters?: number } = {}) {
+    super(optimizer);
+    checkOptions(options, 'ConstantLR', '{ factor: 0.5, totalIters: 5 }', ['factor', 'totalIters']);
+    // 0 is refused: the lr could never be restored from it (PyTorch's then becomes NaN).
+    this.factor = checkNumber(options.factor ?? 1 / 3, 'ConstantLR', 'factor', 'in (0, 1]', (v) => v > 0 && v <= 1);
+    this.totalIters = positiveInteger('ConstantLR', 'totalIters', options.totalIters ?? 5);
+    this.step();
+  }
+  protected lrAt(t: number, base: number): number {
+    return t < this.totalIters ? base * this.factor : base;
+  }
+  protected override nextLr(t: number, lr: number): number {
+    if (t === 0) return lr * this.factor;
+    return t === this.totalIters ? lr / this.factor : lr;
+  }
+}
+
+/**
+ * Cosine from base to etaMin over t0 steps, then again from base (a warm
+ * restart), each cycle tMult times as long as the one before (SGDR). The lr
+ * comes from the step count alone (not chainable, as PyTorch's).
+ */
+export class CosineAnnealingWarmRestarts extends LRScheduler {
+  readonly t0: number;
+  readonly tMult: number;
+  readonly etaMin: number;
+  constructor(optimizer: AnyOptimizer, options: { t0: number; tMult?: number; etaMin?: number }) {
+    super(optimizer);
+    const op = 'CosineAnnealingWarmRestarts';
+    checkOptions(options, op, '{ t0: 10, tMult: 2, etaMin: 0 }', ['t0', 'tMult', 'etaMin']);
+    this.t0 = positiveInteger(op, 't0', options.t0);
+    this.tMult = positiveInteger(op, 'tMult', options.tMult ?? 1);
+    this.etaMin = nonNegative(op, 'etaMin', options.etaMin ?? 0);
+    this.step();
+  }
+  protected lrAt(t: number, base: number): number {
+    // The step within the current cycle, and that cycle's length; in
+    // integers, so that a restart falls exactly on its step.
+    let cycle = this.t0;
+    let inCycle = this.tMult === 1 ? t % cycle : t;
+    while (inCycle >= cycle) {
+      inCycle -= cycle;
+      cycle *= this.tMult;
+    }
+    return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * inCycle) / cycle))) / 2;
+  }
+}
+
+/**
+ * Steps several schedulers of one optimizer together, in the order given (a
+ * ConstantLR warm-up with an ExponentialLR decay), as PyTorch's
+ * ChainedScheduler: only chainable schedulers compose this way.
+ */
+export class ChainedScheduler extends LRScheduler {
+  readonly schedulers: readonly LRScheduler[];
+  constructor(schedulers: LRScheduler[]) {
+    super(chainedOptimizer(schedulers));
+    this.schedulers = Object.freeze([...schedulers]);
+    this.lastEpoch = 0;
+  }
+
+  override step(): void {
+    for (const s of this.schedulers) s.step();
+    this.lastEpoch += 1;
+  }
+
+  protected lrAt(): number {
+    throw new TypeError('ChainedScheduler: has no closed form of its own');
+  }
+
+  override stateDict(): { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] } {
+    return { ...super.stateDict(), schedulers: this.schedulers.map((s) => s.stateDict()) };
+  }
+
+  /** Restores its step count and each scheduler's state (all or nothing). */
+  override loadStateDict(state: { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] }): void {
+    loadNested(this, state, (own) => super.loadStateDict(own));
+  }
+}
+
+// The optimizer of the schedulers ChainedScheduler is given, which must share one.
+function chainedOptimizer(schedulers: unknown): AnyOptimizer {
+  const op = 'ChainedScheduler';
+  if (!Array.isArray(schedulers) || schedulers.length === 0)
+    throw new TypeError(`${op}: schedulers must be a non-empty array of lr schedulers, got ${describe(schedulers)}`);
+  schedulers.forEach((s: unknown, k) => {
+    if (!(s instanceof LRScheduler))
+      throw new TypeError(`${op}: schedulers[${k}] must be an lr scheduler such as ExponentialLR (not ReduceLROnPlateau), got ${describe(s)}`);
+    if (s.optimizer !== (schedulers[0] as LRScheduler).optimizer)
+      throw new RangeError(`${op}: schedulers[${k}] belongs to another optimizer than schedulers[0]`);
+  });
+  return (schedulers[0] as LRScheduler).optimizer;
+}
+
+// loadStateDict of a scheduler made of others (SequentialLR, ChainedScheduler):
+// its own step count and base lrs through `loadOwn`, then each scheduler's,
+// all or nothing.
+function loadNested(
+  outer: LRScheduler & { readonly schedulers: readonly LRScheduler[] },
+  state: { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] },
+  loadOwn: (own: { lastEpoch: number; baseLrs: number[] }) => void,
+): void {
+  const op = `${outer.constructor.name}.loadStateDict`;
+  if (state === null || typeof state !== 'object') throw new TypeError(`${op}: expected an object with lastEpoch, baseLrs and schedulers`);
+  const inner: unknown = ownValue(state, 'schedulers');
+  if (!Array.isArray(inner) || inner.length !== outer.schedulers.length)
+    throw new RangeError(
+      `${op}: schedulers must be ${outer.schedulers.length} state dicts, one per scheduler, got ` +
+        (Array.isArray(inner) ? `${inner.length}` : describe(inner)),
+    );
+  const before = { lastEpoch: outer.lastEpoch, baseLrs: [...outer.baseLrs], schedulers: outer.schedulers.map((s) => s.stateDict()) };
+  const { schedulers: _inner, ...own } = state;
+  try {
+    loadOwn(own);
+    outer.schedulers.forEach((s, k) => s.loadStateDict(inner[k]));
+  } catch (e) {
+    loadOwn({ lastEpoch: before.lastEpoch, baseLrs: before.baseLrs });
+    outer.schedulers.forEach((s, k) => s.loadStateDict(before.schedulers[k] as { lastEpoch: number; baseLrs: number[] }));
+    throw e;
+  }
+}
+
 /** A function of the step count (0 at construction) that gives the factor of the base lr. */
 export type LrLambda = (step: number) => number;
 
@@ -360,30 +491,16 @@ export class SequentialLR extends LRScheduler {
 
   /** Restores its step count and each scheduler's state (all or nothing). */
   override loadStateDict(state: { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] }): void {
-    const op = 'SequentialLR.loadStateDict';
-    if (state === null || typeof state !== 'object') throw new TypeError(`${op}: expected an object with lastEpoch, baseLrs and schedulers`);
-    const inner: unknown = ownValue(state, 'schedulers');
-    if (!Array.isArray(inner) || inner.length !== this.schedulers.length)
-      throw new RangeError(
-        `${op}: schedulers must be ${this.schedulers.length} state dicts, one per scheduler, got ` +
-          (Array.isArray(inner) ? `${inner.length}` : describe(inner)),
-      );
-    const before = this.stateDict();
-    const { schedulers: _inner, ...own } = state;
-    try {
-      super.loadStateDict(own);
-      this.schedulers.forEach((s, k) => s.loadStateDict(inner[k]));
-    } catch (e) {
-      super.loadStateDict({ lastEpoch: before.lastEpoch, baseLrs: before.baseLrs });
-      this.schedulers.forEach((s, k) => s.loadStateDict(before.schedulers[k] as { lastEpoch: number; baseLrs: number[] }));
-      throw e;
-    }
+    loadNested(this, state, (own) => super.loadStateDict(own));
   }
 }
 
 export interface OneCycleOptions {
   maxLr: number | number[];
-  totalSteps: number;
+  /** The number of steps in the cycle; or give epochs and stepsPerEpoch (their product). */
+  totalSteps?: number;
+  epochs?: number;
+  stepsPerEpoch?: number;
   pctStart?: number;
   annealStrategy?: 'cos' | 'linear';
   divFactor?: number;
@@ -420,16 +537,16 @@ export class OneCycleLR extends LRScheduler {
   private readonly phases: OneCyclePhase[];
   private readonly maxLrs: number[];
   private readonly momentums: { key: 'momentum' | 'betas'; base: number[]; max: number[] } | null;
-  private readonly options: Required<Omit<OneCycleOptions, 'maxLr' | 'baseMomentum' | 'maxMomentum'>>;
+  private readonly options: Required<Omit<OneCycleOptions, 'maxLr' | 'epochs' | 'stepsPerEpoch' | 'baseMomentum' | 'maxMomentum'>>;
   constructor(optimizer: AnyOptimizer, options: OneCycleOptions) {
     super(optimizer);
     const op = 'OneCycleLR';
     checkOptions(options, op, '{ maxLr: 0.1, totalSteps: 1000 }', [
-      'maxLr', 'totalSteps', 'pctStart', 'annealStrategy', 'divFactor', 'finalDivFactor', 'threePhase',
-      'cycleMomentum', 'baseMomentum', 'maxMomentum',
+      'maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'annealStrategy', 'divFactor', 'finalDivFactor',
+      'threePhase', 'cycleMomentum', 'baseMomentum', 'maxMomentum',
     ]);
     this.options = {
-      totalSteps: positiveInteger(op, 'totalSteps', options.totalSteps),
+      totalSteps: oneCycleSteps(options),
       pctStart: checkNumber(options.pctStart ?? 0.3, op, 'pctStart', 'in (0, 1)', (v) => v > 0 && v < 1),
       annealStrategy: checkChoice(options.annealStrategy ?? 'cos', op, 'annealStrategy', ['cos', 'linear']),
       // The lrs are maxLr / divFactor and that / finalDivFactor: 0 or Infinity would make them Infinity or 0.
@@ -530,6 +647,21 @@ export class OneCycleLR extends LRScheduler {
   private anneal(a: number, b: number, pct: number): number {
     return this.options.annealStrategy === 'cos' ? b + ((a - b) / 2) * (1 + Math.cos(Math.PI * pct)) : (b - a) * pct + a;
   }
+}
+
+// The cycle's length: totalSteps, or epochs · stepsPerEpoch, as PyTorch (which takes totalSteps when both are given;
+// here that is refused, as one of them would be ignored).
+function oneCycleSteps(options: OneCycleOptions): number {
+  const op = 'OneCycleLR';
+  const { totalSteps, epochs, stepsPerEpoch } = options;
+  if (totalSteps !== undefined) {
+    if (epochs !== undefined || stepsPerEpoch !== undefined)
+      throw new RangeError(`${op}: give either totalSteps or epochs and stepsPerEpoch, not both`);
+    return positiveInteger(op, 'totalSteps', totalSteps);
+  }
+  if (epochs === undefined || stepsPerEpoch === undefined)
+    throw new RangeError(`${op}: expected totalSteps, or epochs and stepsPerEpoch (got ${epochs === undefined ? 'no epochs' : 'no stepsPerEpoch'})`);
+  return positiveInteger(op, 'epochs', epochs) * positiveInteger(op, 'stepsPerEpoch', stepsPerEpoch);
 }
 
 export interface ReduceLROnPlateauOptions {

@@ -12,12 +12,14 @@ namespace tapegrad {
 namespace {
 std::atomic<std::uint64_t> g_next_sequence_nr{0};
 thread_local bool t_grad_enabled = true;
-#ifdef TAPEGRAD_SANITIZE
 // The node whose rule runs on this thread: the sanitizer build checks that
 // what the rule unpacks was registered with it, which the async lock needs.
 thread_local Node* t_running_node = nullptr;
-#endif
 }  // namespace
+
+Node* running_node() { return t_running_node; }
+RunningNodeScope::RunningNodeScope(Node* node) : outer_(std::exchange(t_running_node, node)) {}
+RunningNodeScope::~RunningNodeScope() { t_running_node = outer_; }
 
 thread_local constinit SavedList* detail::collecting_saved = nullptr;
 
@@ -100,13 +102,7 @@ Grads FunctionNode::apply(Grads&& grad_outputs) {
     throw_error("backward: tried to go through the graph a second time (at '", name_,
                 "'); its saved tensors were freed by the first backward. Pass { retainGraph: true } "
                 "to the first call to backward through it again");
-#ifdef TAPEGRAD_SANITIZE
-  Node* outer = std::exchange(t_running_node, this);
-  struct Restore {
-    Node* outer;
-    ~Restore() { t_running_node = outer; }
-  } restore{outer};
-#endif
+  const RunningNodeScope running(this);
   return backward_(grad_outputs, *this);
 }
 

@@ -283,6 +283,21 @@ class AccumulateGrad final : public Node {
   std::shared_ptr<TensorImpl> leaf_;
 };
 
+// The node whose backward rule runs on this thread, or null. Work a rule
+// hands to pool threads carries it there (RunningNodeScope), so that the
+// sanitizer build's check of each unpack sees those threads too.
+Node* running_node();
+class RunningNodeScope {
+ public:
+  explicit RunningNodeScope(Node* node);
+  ~RunningNodeScope();
+  RunningNodeScope(const RunningNodeScope&) = delete;
+  RunningNodeScope& operator=(const RunningNodeScope&) = delete;
+
+ private:
+  Node* outer_;
+};
+
 // The edge a gradient for `t` flows along: its grad_fn, or for a leaf that
 // requires grad its AccumulateGrad node (created on first use).
 Edge gradient_edge(const Tensor& t);

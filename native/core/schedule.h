@@ -86,8 +86,10 @@ void run_side_by_side(double flops_each, First&& first, Second&& second) {
     second();
     return;
   }
+  Node* const node = running_node();
   runtime::parallel_for(0, 2, 1, [&](std::int64_t b, std::int64_t e) {
     GradModeGuard pool_mode(false);  // per thread: a pool thread starts with it on
+    const RunningNodeScope running(node);
     for (std::int64_t i = b; i < e; ++i) i == 0 ? first() : second();
   });
 }

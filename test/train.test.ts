@@ -335,6 +335,33 @@ describe('Trainer.step with a traced forward pass', () => {
     expect(weights(b.model)).toEqual(weights(a.model));
   });
 
+  it('replays in-place writes with their gradients, bit for bit as on the JS thread', async () => {
+    class Scaled extends tg.nn.Module {
+      lin = new tg.nn.Linear(4, 3);
+      scale = tg.tensor([1, 2, 3]);
+      forward(x: tg.Tensor) {
+        // Recorded in-place writes: the gradient reaches the weight through both.
+        return this.lin.forward(x).mulInPlace(this.scale).addInPlace(1);
+      }
+    }
+    tg.manualSeed(1);
+    const x = tg.randn([8, 4]), y = tg.randn([8, 3]);
+    const loss = new tg.nn.MSELoss();
+    const run = async (traced: boolean) => {
+      tg.manualSeed(2);
+      const model = new Scaled();
+      const optimizer = new tg.optim.SGD(model.parameters(), { lr: 0.1 });
+      const trainer = new tg.train.Trainer(model, { loss, optimizer, yieldEveryMs: 0, traceForward: traced });
+      const losses = [];
+      for (let i = 0; i < 3; i++) losses.push(await trainer.step([x, y]));
+      if (traced) expect(trainer.forwardInJsReason).toBe(null);
+      return [losses, model.lin.weight.toArray()];
+    };
+    const onJs = await run(false);
+    expect(await run(true)).toEqual(onJs);
+    expect((onJs[0] as number[])[2]).toBeLessThan((onJs[0] as number[])[0]!);
+  });
+
   it('draws dropout masks from the JS thread\'s random stream, as a step on it would', async () => {
     const build = () => {
       tg.manualSeed(4);

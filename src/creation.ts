@@ -222,6 +222,18 @@ export function arange(a: number, b?: number | TensorOptions, c?: number | Tenso
   return finish(fromHandle(native.arange(start, end, step, dtype)), options);
 }
 
+/**
+ * `steps` values evenly spaced from start to end, both included, as torch.linspace:
+ * linspace(0, 1, 5) is [0, 0.25, 0.5, 0.75, 1]. Both ends are exact (the first half of the
+ * values counts up from start, the rest down from end). float32 unless `dtype` says
+ * otherwise; int32 truncates start, end and each value toward zero. steps 0 gives an empty
+ * tensor, 1 gives [start].
+ */
+export function linspace(start: number, end: number, steps: number, options?: TensorOptions): Tensor {
+  const o = optionsArg(options, 'linspace');
+  return finish(fromHandle(native.linspace(start, end, steps, o.dtype ?? 'float32')), o);
+}
+
 /** An n×m identity matrix (m defaults to n): eye(3), eye(2, 3), eye(3, { dtype }) or eye(2, 3, { dtype }). */
 export function eye(n: number, options?: TensorOptions): Tensor;
 export function eye(n: number, m?: number, options?: TensorOptions): Tensor;

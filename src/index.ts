@@ -7,9 +7,9 @@ native.setErrorClass(TapegradError);
 export { TapegradError } from './errors.js';
 export { Tensor, isTensor } from './tensor.js';
 export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions, RemovableHandle, VarOptions, GeluOptions } from './tensor.js';
-export { add, sub, mul, div, pow, maximum, minimum, where, matmul, dot, outer, cat, stack } from './ops.js';
+export { add, sub, mul, div, pow, maximum, minimum, remainder, fmod, where, matmul, dot, outer, cat, stack } from './ops.js';
 export {
-  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint, manualSeed,
+  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, rand, randn, randint, manualSeed,
 } from './creation.js';
 export type { TensorOptions, FromDataOptions, NestedRows } from './creation.js';
 export { noGrad, enableGrad, isGradEnabled, grad, gradcheck, gradgradcheck } from './autograd.js';

@@ -16,6 +16,7 @@ export interface NativeAddon {
   fromData(data: Float32Array | Float64Array | Int32Array, shape: readonly number[], dtype: DTypeName, op: string): Handle;
   full(shape: readonly number[], value: number, dtype: DTypeName, op: string): Handle;
   arange(start: number, end: number, step: number, dtype: DTypeName): Handle;
+  linspace(start: number, end: number, steps: number, dtype: DTypeName): Handle;
   eye(n: number, m: number, dtype: DTypeName): Handle;
   rand(shape: readonly number[], dtype: DTypeName): Handle;
   randn(shape: readonly number[], dtype: DTypeName): Handle;
@@ -72,6 +73,8 @@ export interface NativeAddon {
   pow(a: Operand, b: Operand): Handle;
   maximum(a: Operand, b: Operand): Handle;
   minimum(a: Operand, b: Operand): Handle;
+  remainder(a: Operand, b: Operand): Handle;
+  fmod(a: Operand, b: Operand): Handle;
   eq(a: Operand, b: Operand): Handle;
   ne(a: Operand, b: Operand): Handle;
   lt(a: Operand, b: Operand): Handle;
@@ -79,10 +82,15 @@ export interface NativeAddon {
   gt(a: Operand, b: Operand): Handle;
   ge(a: Operand, b: Operand): Handle;
   where(cond: Handle, a: Operand, b: Operand): Handle;
+  maskedFill(a: Handle, mask: Handle, value: Operand): Handle;
   // unary (elementwise helper: add unary ops here)
   neg(a: Handle): Handle;
   abs(a: Handle): Handle;
   sign(a: Handle): Handle;
+  floor(a: Handle): Handle;
+  ceil(a: Handle): Handle;
+  round(a: Handle): Handle;
+  trunc(a: Handle): Handle;
   square(a: Handle): Handle;
   relu(a: Handle): Handle;
   exp(a: Handle): Handle;
@@ -132,6 +140,8 @@ export interface NativeAddon {
   chunk(a: Handle, chunks: number, dim: number): Handle[];
   cat(tensors: readonly Operand[], dim: number): Handle;
   stack(tensors: readonly Operand[], dim: number): Handle;
+  tril(a: Handle, diagonal: number): Handle;
+  triu(a: Handle, diagonal: number): Handle;
   indexSelect(a: Handle, dim: number, index: Operand): Handle;
   gather(a: Handle, dim: number, index: Operand): Handle;
   scatterAdd(a: Handle, dim: number, index: Operand, src: Operand): Handle;

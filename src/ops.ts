@@ -35,6 +35,14 @@ export function maximum(a: TensorLike, b: TensorLike): Tensor {
 export function minimum(a: TensorLike, b: TensorLike): Tensor {
   return fromHandle(native.minimum(operand(a), operand(b)));
 }
+/** The remainder of a / b with the sign of b, as Python's % (see Tensor.remainder). */
+export function remainder(a: TensorLike, b: TensorLike): Tensor {
+  return fromHandle(native.remainder(operand(a), operand(b)));
+}
+/** The remainder of a / b with the sign of a, as C's fmod (see Tensor.fmod). */
+export function fmod(a: TensorLike, b: TensorLike): Tensor {
+  return fromHandle(native.fmod(operand(a), operand(b)));
+}
 /**
  * `input` where `condition` is nonzero (NaN counts as nonzero), else `other`.
  * condition may have any dtype; the three broadcast together; the result has

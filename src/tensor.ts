@@ -378,11 +378,39 @@ export class Tensor {
     return fromHandle(native.minimum(own(this), operand(other)));
   }
   /**
+   * The remainder of this / other with the sign of other (the divisor), as Python's `%`
+   * and torch.remainder: remainder(-5, 3) is 1. The gradient is 1 for this and
+   * -floor(this / other) for other. A zero divisor gives NaN in floats; with int32
+   * operands it throws a RangeError.
+   */
+  remainder(other: TensorLike): Tensor {
+    return fromHandle(native.remainder(own(this), operand(other)));
+  }
+  /**
+   * The remainder of this / other with the sign of this (the dividend), as C's fmod and
+   * torch.fmod: fmod(-5, 3) is -2. The gradient is 1 for this and -trunc(this / other)
+   * for other. A zero divisor gives NaN in floats; with int32 operands it throws a RangeError.
+   */
+  fmod(other: TensorLike): Tensor {
+    return fromHandle(native.fmod(own(this), operand(other)));
+  }
+  /**
    * Elements of this tensor where `condition` is true, of `other` elsewhere (PyTorch's
    * `Tensor.where`); the same as `tg.where(condition, this, other)`.
    */
   where(condition: Tensor, other: TensorLike): Tensor {
     return fromHandle(native.where(operand(condition) as Handle, own(this), operand(other)));
+  }
+  /**
+   * A copy with `value` where `mask` is nonzero (as torch.masked_fill, out of place). The
+   * mask may have any dtype (comparisons give 1 and 0 in their operands' dtype) and
+   * broadcasts to this tensor's shape (never the other way: the result has this shape, as
+   * with PyTorch's in-place masked_fill_); `value` is a number or a 0-d tensor, converted to
+   * this dtype (an int32 tensor truncates it toward zero). Gradients: to this tensor where
+   * the mask is 0, and to a `value` tensor the sum of the gradient where it is nonzero.
+   */
+  maskedFill(mask: Tensor, value: number | Tensor): Tensor {
+    return fromHandle(native.maskedFill(own(this), operand(mask) as Handle, operand(value)));
   }
   /**
    * Converts to another dtype (differentiable between float dtypes). Float to int32 truncates
@@ -393,8 +421,8 @@ export class Tensor {
   }
 
   // ---- elementwise unary ----------------------------------------------
-  // neg, abs, sign, square, relu and clamp keep int32; the others compute an
-  // int32 tensor as float32 (as PyTorch).
+  // neg, abs, sign, floor, ceil, round, trunc, square, relu and clamp keep
+  // int32; the others compute an int32 tensor as float32 (as PyTorch).
 
   /** -x. */
   neg(): Tensor {
@@ -407,6 +435,22 @@ export class Tensor {
   /** -1, 0 or 1 (NaN and ±0 pass through, as Math.sign); the gradient is 0. */
   sign(): Tensor {
     return fromHandle(native.sign(own(this)));
+  }
+  /** The largest integer <= x. NaN, ±Infinity and ±0 pass through; int32 is returned as is (a copy); the gradient is 0. */
+  floor(): Tensor {
+    return fromHandle(native.floor(own(this)));
+  }
+  /** The smallest integer >= x; otherwise as floor. */
+  ceil(): Tensor {
+    return fromHandle(native.ceil(own(this)));
+  }
+  /** The nearest integer, ties to even (as torch.round: 0.5 -> 0, 1.5 -> 2, -2.5 -> -2); otherwise as floor. */
+  round(): Tensor {
+    return fromHandle(native.round(own(this)));
+  }
+  /** x rounded toward zero (its integer part); otherwise as floor. */
+  trunc(): Tensor {
+    return fromHandle(native.trunc(own(this)));
   }
   /** x². */
   square(): Tensor {
@@ -684,6 +728,18 @@ export class Tensor {
     if (this.ndim < 2)
       throw new RangeError(`mT: the tensor must have at least 2 dims, got shape [${this.shape.join(', ')}]`);
     return fromHandle(native.transpose(own(this), -2, -1));
+  }
+  /**
+   * The lower triangle of each matrix in the last two dims, other elements zeroed: element
+   * (i, j) is kept where j - i <= diagonal (0: the main diagonal and below; positive: more
+   * diagonals above it; negative: fewer). A copy; the gradient is tril of the gradient.
+   */
+  tril(diagonal = 0): Tensor {
+    return fromHandle(native.tril(own(this), diagonal));
+  }
+  /** The upper triangle: element (i, j) is kept where j - i >= diagonal; otherwise as tril. */
+  triu(diagonal = 0): Tensor {
+    return fromHandle(native.triu(own(this), diagonal));
   }
   /** A broadcast view of this tensor as `shape` (the same as expand). */
   broadcastTo(...shape: number[] | [readonly number[]]): Tensor {

@@ -73,17 +73,22 @@ const attention = (q: Tensor, k: Tensor, v: Tensor, additive: Tensor | null) => 
 
 const SMALL: Op[] = [
   // elementwise binary, as methods and as functions (a number may stand on either side)
-  ...(['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const).map((n) => op(n, IO, two, (a, b) => a![n](b!))),
+  ...(['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'remainder', 'fmod'] as const).map((n) => op(n, IO, two, (a, b) => a![n](b!))),
   op('pow', IO, () => [pos([2, 3], 5), away([3], 6)], (a, b) => a!.pow(b!)),
   ...(['add', 'mul', 'maximum', 'minimum'] as const).map((n) => op(`tg.${n}`, IO, two, (a, b) => tg[n](a!, b!), { id: n })),
   op('tg.sub (swapped)', ['other', 'input'], two, (a, b) => tg.sub(b!, a!), { id: 'sub' }),
   op('tg.div (swapped)', ['other', 'input'], two, (a, b) => tg.div(b!, a!), { id: 'div' }),
+  op('tg.remainder', IO, two, (a, b) => tg.remainder(a!, b!), { id: 'remainder' }),
+  op('tg.fmod (swapped)', ['other', 'input'], two, (a, b) => tg.fmod(b!, a!), { id: 'fmod' }),
   op('tg.pow', IO, () => [pos([2, 3], 5), away([3], 6)], (a, b) => tg.pow(a!, b!), { id: 'pow' }),
   op('where', ['condition', 'input', 'other'], () => [ints([1, 0, 1]), away([2, 3], 7), away([3], 8)], (c, a, b) => tg.where(c!, a!, b!)),
   op('Tensor.where', ['condition', 'input', 'other'], () => [ints([1, 0, 1]), away([2, 3], 7), away([3], 8)], (c, a, b) => a!.where(c!, b!), { id: 'where' }),
   ...(['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const).map((n) => op(n, IO, two, (a, b) => a![n](b!))),
+  // An int32 input takes the value truncated toward zero, as PyTorch's masked_fill.
+  op('maskedFill', ['input', 'mask', 'value'], () => [away([2, 3], 7), ints([1, 0, 1]), away([], 8)],
+    (x, m, v) => x!.maskedFill(m!, v!), { dtypeExpect: { 0: ([x, m, v], to) => x!.maskedFill(m!, to === 'int32' ? v!.trunc() : v!) } }),
   // unary
-  ...(['neg', 'abs', 'sign', 'square', 'exp', 'expm1', 'reciprocal', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'elu', 'gelu', 'silu', 'softplus'] as const)
+  ...(['neg', 'abs', 'sign', 'floor', 'ceil', 'round', 'trunc', 'square', 'exp', 'expm1', 'reciprocal', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'elu', 'gelu', 'silu', 'softplus'] as const)
     .map((n) => op(n, ['input'], one, (x) => x![n]())),
   ...(['log', 'log1p', 'sqrt', 'rsqrt'] as const).map((n) => op(n, ['input'], onePos, (x) => x![n]())),
   op('leakyRelu', ['input'], one, (x) => x!.leakyRelu(0.1)),
@@ -130,6 +135,8 @@ const SMALL: Op[] = [
     (x, i, s) => x!.scatterAdd(1, i!, s!)),
   op('cat', ['tensors[0]', 'tensors[1]'], () => [away([2, 3], 1), away([1, 3], 2)], (a, b) => tg.cat([a!, b!], 0)),
   op('stack', ['tensors[0]', 'tensors[1]'], () => [away([3], 12), away([3], 13)], (a, b) => tg.stack([a!, b!], 1)),
+  op('tril', ['input'], one, (x) => x!.tril()),
+  op('triu', ['input'], one, (x) => x!.triu(1)),
   // in place
   ...(['addInPlace', 'subInPlace', 'mulInPlace'] as const).map((n) =>
     op(n, IO, () => [plain([2, 3], 40), plain([3], 41)], (a, b) => a![n](b!), { inplace: true })),
@@ -195,13 +202,14 @@ const C = 193;
 const big = (name: string, args: string[], inputs: () => Tensor[], fn: Op['fn'], extra: Partial<Op> = {}): Op =>
   op(`${name} [large]`, args, inputs, fn, { id: name, layoutOnly: true, ...extra });
 const LARGE: Op[] = [
-  ...(['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'lt', 'ge'] as const)
+  ...(['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'remainder', 'fmod', 'eq', 'lt', 'ge'] as const)
     .map((n) => big(n, IO, () => [away([R, C], 1), away([C], 2)], (a, b) => a![n](b!))),
   big('add', IO, () => [away([R, C], 1), away([R, C], 2)], (a, b) => a!.add(b!), { name: 'add (same shape) [large]' }),
   big('mul', IO, () => [away([R, C], 1), away([R, 1], 2)], (a, b) => a!.mul(b!), { name: 'mul (column) [large]' }),
   big('pow', IO, () => [pos([R, C], 5), away([C], 6)], (a, b) => a!.pow(b!)),
   big('where', ['condition', 'input', 'other'], () => [idx(C, 2, 1), away([R, C], 7), away([C], 8)], (c, a, b) => tg.where(c!, a!, b!)),
-  ...(['neg', 'abs', 'square', 'exp', 'expm1', 'sin', 'tanh', 'sigmoid', 'relu', 'elu', 'gelu', 'silu', 'softplus', 'reciprocal'] as const)
+  big('maskedFill', ['input', 'mask', 'value'], () => [away([R, C], 7), idx(C, 2, 1), away([], 8)], (x, m, v) => x!.maskedFill(m!, v!)),
+  ...(['neg', 'abs', 'floor', 'round', 'square', 'exp', 'expm1', 'sin', 'tanh', 'sigmoid', 'relu', 'elu', 'gelu', 'silu', 'softplus', 'reciprocal'] as const)
     .map((n) => big(n, ['input'], () => [away([R, C], 3)], (x) => x![n]())),
   ...(['log', 'sqrt', 'rsqrt', 'log1p'] as const).map((n) => big(n, ['input'], () => [pos([R, C], 4)], (x) => x![n]())),
   big('clamp', ['input'], () => [away([R, C], 3)], (x) => x!.clamp(-0.5, 0.5)),
@@ -228,6 +236,8 @@ const LARGE: Op[] = [
   big('gather', ['input', 'index'], () => [away([R, C], 3), idx(R * 50, C, 3, [R, 50])], (x, i) => x!.gather(1, i!)),
   big('scatterAdd', ['input', 'index', 'src'], () => [away([R, C], 3), idx(R * 50, C, 4, [R, 50]), away([R, 50], 5)],
     (x, i, s) => x!.scatterAdd(1, i!, s!)),
+  big('tril', ['input'], () => [away([R, C], 3)], (x) => x!.tril(5)),
+  big('triu', ['input'], () => [away([R, C], 3)], (x) => x!.triu(-5)),
   big('cat', ['tensors[0]', 'tensors[1]'], () => [away([R, C], 1), away([31, C], 2)], (a, b) => tg.cat([a!, b!], 0)),
   big('stack', ['tensors[0]', 'tensors[1]'], () => [away([R, C], 1), away([R, C], 2)], (a, b) => tg.stack([a!, b!], 1)),
   big('addInPlace', IO, () => [plain([R, C], 40), plain([C], 41)], (a, b) => a!.addInPlace(b!), { inplace: true }),

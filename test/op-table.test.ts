@@ -35,6 +35,13 @@ const nd = (name: string, dtypes: DT[], inputs: () => Tensor[], fn: Op['fn']): O
 const two = () => [away([2, 3], 1), away([3], 2)];
 const one = () => [away([2, 3], 3)];
 const onePos = () => [pos([2, 3], 4)];
+// Away from the jumps of the rounding ops (integers, and half-integers for round).
+const between = () => [tg.tensor(new Float64Array([0.3, 1.7, -2.2, -0.6, 3.45, -1.25]), { shape: [2, 3], dtype: 'float64', requiresGrad: true })];
+// Dividend and divisor whose quotients stay away from integers (the jumps of remainder and fmod).
+const quotients = () => [
+  tg.tensor(new Float64Array([5.3, -5.3, 2.2, -0.7, 7.9, -3.1]), { shape: [2, 3], dtype: 'float64', requiresGrad: true }),
+  tg.tensor(new Float64Array([2.1, -1.7, 0.9]), { dtype: 'float64', requiresGrad: true }),
+];
 const unary = (name: string, fn: (x: Tensor) => Tensor, inputs = one, dtypes = FLOAT, gradgrad = true) =>
   d(name, dtypes, inputs, fn, gradgrad);
 
@@ -47,12 +54,19 @@ export const OPS: Op[] = [
   d('pow', FLOAT, () => [pos([2, 3], 5), away([3], 6)], (a, b) => a!.pow(b!)),
   d('maximum', ALL, two, (a, b) => a!.maximum(b!)),
   d('minimum', ALL, two, (a, b) => a!.minimum(b!)),
+  d('remainder', ALL, quotients, (a, b) => a!.remainder(b!)),
+  d('fmod', ALL, quotients, (a, b) => a!.fmod(b!)),
   d('where', ALL, () => [ints([1, 0, 1]), away([2, 3], 7), away([3], 8)], (c, a, b) => tg.where(c!, a!, b!)),
+  d('maskedFill', ALL, () => [away([2, 3], 7), away([], 8)], (x, v) => x!.maskedFill(ints([1, 0, 1]), v!)),
   ...(['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const).map((n) => nd(n, ALL, two, (a, b) => a![n](b!))),
   // unary
   unary('neg', (x) => x.neg(), one, ALL),
   unary('abs', (x) => x.abs(), one, ALL),
   unary('sign', (x) => x.sign(), one, ALL),
+  unary('floor', (x) => x.floor(), between, ALL),
+  unary('ceil', (x) => x.ceil(), between, ALL),
+  unary('round', (x) => x.round(), between, ALL),
+  unary('trunc', (x) => x.trunc(), between, ALL),
   unary('square', (x) => x.square(), one, ALL),
   unary('exp', (x) => x.exp()),
   unary('log', (x) => x.log(), onePos),
@@ -107,6 +121,8 @@ export const OPS: Op[] = [
   d('scatterAdd', ALL, () => [away([2, 3], 10), away([2, 2], 11)], (x, s) => x!.scatterAdd(1, ints([0, 2, 2, 2], [2, 2]), s!)),
   d('cat', ALL, two, (a, b) => tg.cat([a!, b!.unsqueeze(0)], 0)),
   d('stack', ALL, () => [away([3], 12), away([3], 13)], (a, b) => tg.stack([a!, b!], 1)),
+  d('tril', ALL, () => [away([2, 3, 4], 41)], (x) => x!.tril()),
+  d('triu', ALL, () => [away([2, 3, 4], 42)], (x) => x!.triu(1)),
   // linear algebra
   d('matmul', FLOAT, () => [away([2, 2, 3], 14), away([3, 2], 15)], (a, b) => a!.matmul(b!)),
   d('dot', FLOAT, () => [away([3], 16), away([3], 17)], (a, b) => a!.dot(b!)),

@@ -578,3 +578,71 @@ describe('reading a disposed tensor', () => {
     expect(() => t.ndim).toThrow(new tg.TapegradError('ndim: input is a disposed tensor'));
   });
 });
+
+describe('linspace', () => {
+  const list = (t: tg.Tensor) => Array.from(t.data());
+
+  it('spaces steps values from start to end, both included, float32 unless dtype says otherwise', () => {
+    const t = tg.linspace(0, 1, 5);
+    expect([t.dtype, t.shape, list(t)]).toEqual(['float32', [5], [0, 0.25, 0.5, 0.75, 1]]);
+    expect(tg.linspace(0, 1, 0).shape).toEqual([0]);
+    expect(list(tg.linspace(3, 7, 1))).toEqual([3]);
+    expect(list(tg.linspace(3, 7, 2))).toEqual([3, 7]);
+    expect(list(tg.linspace(2, -2, 3))).toEqual([2, 0, -2]);
+    expect(list(tg.linspace(4, 4, 3))).toEqual([4, 4, 4]);
+    const d = tg.linspace(0, 1, 3, { dtype: 'float64', requiresGrad: true });
+    expect([d.dtype, d.requiresGrad, d.isLeaf]).toEqual(['float64', true, true]);
+  });
+
+  it('gives PyTorch 1.13 values, counting up from start for the first half and down from end for the rest', () => {
+    // torch.linspace outputs (as float64 numbers); 7 and 11 steps take PyTorch's scalar loop.
+    expect(list(tg.linspace(0.1, 0.7, 7))).toEqual([0.10000000149011612, 0.19999998807907104, 0.29999998211860657, 0.4000000059604645, 0.5,
+      0.6000000238418579, 0.699999988079071]);
+    expect(list(tg.linspace(-1.3, 2.9, 7))).toEqual([-1.2999999523162842, -0.5999999642372131, 0.10000002384185791, 0.8000001311302185,
+      1.5000001192092896, 2.200000047683716, 2.9000000953674316]);
+    expect(list(tg.linspace(3.7, -11.1, 11))).toEqual([3.700000047683716, 2.2200000286102295, 0.7400000095367432, -0.7400000095367432,
+      -2.2200000286102295, -3.700000286102295, -5.180000305175781, -6.660000324249268, -8.140000343322754, -9.620000839233398,
+      -11.100000381469727]);
+    // Each value rounded once (a fused multiply-add): a multiply then an add gives -10.956123352050781 at index 3.
+    expect(list(tg.linspace(-98.159012, 76.24677, 7))).toEqual([-98.15901184082031, -69.09137725830078, -40.023746490478516,
+      -10.956125259399414, 18.111507415771484, 47.17913818359375, 76.24677276611328]);
+    expect(list(tg.linspace(0.1, 0.7, 7, { dtype: 'float64' }))).toEqual([0.1, 0.2, 0.3, 0.39999999999999997, 0.5, 0.6, 0.7]);
+    expect(list(tg.linspace(-2.3, 7.1, 7, { dtype: 'float64' }))).toEqual([-2.3, -0.7333333333333334, 0.833333333333333,
+      2.4000000000000004, 3.966666666666667, 5.533333333333333, 7.1]);
+  });
+
+  it('hits both ends exactly for any number of steps', () => {
+    for (let k = 0; k < 300; k++) {
+      const start = 100 * Math.sin(k * 1.7), end = 100 * Math.cos(k * 2.3), steps = 2 + ((k * 37) % 400);
+      for (const dtype of ['float32', 'float64'] as const) {
+        const v = tg.linspace(start, end, steps, { dtype }).data();
+        const round = dtype === 'float32' ? Math.fround : (x: number) => x;
+        if (v[0] !== round(start) || v[steps - 1] !== round(end)) expect([k, dtype, v[0], v[steps - 1]]).toEqual([k, dtype, round(start), round(end)]);
+      }
+    }
+  });
+
+  it('int32 truncates start and end, then each value, as PyTorch', () => {
+    const t = tg.linspace(0.5, 10.7, 4, { dtype: 'int32' });
+    expect([t.dtype, list(t)]).toEqual(['int32', [0, 3, 6, 10]]);
+    expect(list(tg.linspace(-3, 3, 5, { dtype: 'int32' }))).toEqual([-3, -1, 0, 1, 3]);
+    expect(list(tg.linspace(-7.9, 8.9, 6, { dtype: 'int32' }))).toEqual([-7, -4, -1, 2, 5, 8]);
+    expect(list(tg.linspace(10, -10, 7, { dtype: 'int32' }))).toEqual([10, 6, 3, 0, -3, -6, -10]);
+  });
+
+  it('rejects bad arguments, naming linspace', () => {
+    expect(() => tg.linspace(0, 1, -1)).toThrow(new RangeError('linspace: steps must be non-negative, got -1'));
+    expect(() => tg.linspace(0, 1, 2.5)).toThrow(RangeError);
+    expect(() => tg.linspace(0, 1, 2.5)).toThrow(/^linspace: steps must be an integer, got 2.5/);
+    expect(() => tg.linspace(0, 1, '3' as unknown as number)).toThrow(/^linspace: steps must be an integer, got '3'/);
+    expect(() => tg.linspace('0' as unknown as number, 1, 3)).toThrow(TypeError);
+    expect(() => tg.linspace('0' as unknown as number, 1, 3)).toThrow(/^linspace: start must be a number, got '0'/);
+    expect(() => tg.linspace(0, NaN, 3)).toThrow(new RangeError('linspace: start and end must be finite, got 0 and NaN'));
+    expect(() => tg.linspace(-Infinity, 1, 3)).toThrow(new RangeError('linspace: start and end must be finite, got -Infinity and 1'));
+    expect(() => tg.linspace(0, 1e39, 3)).toThrow(/^linspace: start and end must fit in float32, got 0 and 1e\+39/);
+    expect(() => tg.linspace(-3e38, 3e38, 3)).toThrow(/^linspace: the distance from start -3e\+38 to end 3e\+38 overflows float32/);
+    expect(() => tg.linspace(0, 3e9, 3, { dtype: 'int32' })).toThrow(/^linspace: end .* does not fit in int32/);
+    expect(() => tg.linspace(0, 1, 3, { dtype: 'int64' as 'int32' })).toThrow(/^linspace: dtype must be 'float32', 'float64' or 'int32', got 'int64'/);
+    expect(() => tg.linspace(0, 1, 3, { dtpye: 'float64' } as never)).toThrow(/^linspace: unknown option 'dtpye'/);
+  });
+});

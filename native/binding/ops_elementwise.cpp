@@ -1,5 +1,5 @@
 // Binary elementwise ops: each takes two tensors, or a tensor and a number;
-// where(condition, input, other).
+// where(condition, input, other); maskedFill(input, mask, value).
 #include "binding/addon.h"
 #include "binding/convert.h"
 #include "binding/op_args.h"
@@ -57,12 +57,22 @@ Tensor where(OpArgs& info) {
                     info.tensor_or_number(2, nullptr, "where", "other"));
 }
 
+// maskedFill(input, mask, value): value a number or a 0-d tensor. A number
+// for an int32 input is read as float64, so that it truncates from its own
+// value rather than from a float32 rounding of it.
+Tensor masked_fill(OpArgs& info) {
+  Tensor x = info.tensor(0, "maskedFill", "input");
+  Tensor mask = info.tensor(1, "maskedFill", "mask");
+  const DType like = is_floating(x.dtype()) ? x.dtype() : DType::Float64;
+  return ops::masked_fill(x, mask, info.tensor_or_number(2, &like, "maskedFill", "value"));
+}
+
 Tensor cast(OpArgs& info) {
   return ops::cast(info.tensor(0, "to", "input"), info.dtype(1, "to"));
 }
 
 constexpr char kAdd[] = "add", kSub[] = "sub", kMul[] = "mul", kDiv[] = "div", kPow[] = "pow",
-               kMaximum[] = "maximum", kMinimum[] = "minimum";
+               kMaximum[] = "maximum", kMinimum[] = "minimum", kRemainder[] = "remainder", kFmod[] = "fmod";
 constexpr char kEq[] = "eq", kNe[] = "ne", kLt[] = "lt", kLe[] = "le", kGt[] = "gt", kGe[] = "ge";
 constexpr char kAddInPlace[] = "addInPlace", kSubInPlace[] = "subInPlace", kMulInPlace[] = "mulInPlace",
                kCopyFrom[] = "copyFrom", kFill[] = "fill";
@@ -77,6 +87,8 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
   define_op<binary<ops::pow, kPow>>(env, exports, kPow);
   define_op<binary<ops::maximum, kMaximum>>(env, exports, kMaximum);
   define_op<binary<ops::minimum, kMinimum>>(env, exports, kMinimum);
+  define_op<binary<ops::remainder, kRemainder>>(env, exports, kRemainder);
+  define_op<binary<ops::fmod, kFmod>>(env, exports, kFmod);
   define_op<binary<ops::eq, kEq>>(env, exports, kEq);
   define_op<binary<ops::ne, kNe>>(env, exports, kNe);
   define_op<binary<ops::lt, kLt>>(env, exports, kLt);
@@ -84,6 +96,7 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
   define_op<binary<ops::gt, kGt>>(env, exports, kGt);
   define_op<binary<ops::ge, kGe>>(env, exports, kGe);
   define_op<where>(env, exports, "where");
+  define_op<masked_fill>(env, exports, "maskedFill");
   define_op<inplace<ops::add_inplace, kAddInPlace, kOther>>(env, exports, kAddInPlace);
   define_op<inplace<ops::sub_inplace, kSubInPlace, kOther>>(env, exports, kSubInPlace);
   define_op<inplace<ops::mul_inplace, kMulInPlace, kOther>>(env, exports, kMulInPlace);

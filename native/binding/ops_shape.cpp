@@ -108,6 +108,14 @@ Tensor stack(OpArgs& info) {
   return ops::stack(info.tensors(0, "stack", "tensors"), info.integer(1, "stack", "dim"));
 }
 
+Tensor tril(OpArgs& info) {
+  return ops::tril(info.tensor(0, "tril", "input"), info.integer(1, "tril", "diagonal"));
+}
+
+Tensor triu(OpArgs& info) {
+  return ops::triu(info.tensor(0, "triu", "input"), info.integer(1, "triu", "diagonal"));
+}
+
 Tensor index_select(OpArgs& info) {
   return ops::index_select(info.tensor(0, "indexSelect", "input"),
                            info.integer(1, "indexSelect", "dim"),
@@ -146,6 +154,8 @@ void register_shape(Napi::Env env, Napi::Object exports) {
   define_op<chunk>(env, exports, "chunk");
   define_op<cat>(env, exports, "cat");
   define_op<stack>(env, exports, "stack");
+  define_op<tril>(env, exports, "tril");
+  define_op<triu>(env, exports, "triu");
   define_op<index_select>(env, exports, "indexSelect");
   define_op<gather>(env, exports, "gather");
   define_op<scatter_add>(env, exports, "scatterAdd");

@@ -49,7 +49,8 @@ Tensor clamp(OpArgs& info) {
   return ops::clamp(x, lo, hi);
 }
 
-constexpr char kNeg[] = "neg", kAbs[] = "abs", kSign[] = "sign", kSquare[] = "square", kRelu[] = "relu",
+constexpr char kNeg[] = "neg", kAbs[] = "abs", kSign[] = "sign", kFloor[] = "floor", kCeil[] = "ceil",
+               kRound[] = "round", kTrunc[] = "trunc", kSquare[] = "square", kRelu[] = "relu",
                kExp[] = "exp", kLog[] = "log", kLog1p[] = "log1p", kExpm1[] = "expm1", kSqrt[] = "sqrt",
                kRsqrt[] = "rsqrt", kSin[] = "sin", kCos[] = "cos", kTanh[] = "tanh", kSigmoid[] = "sigmoid",
                kReciprocal[] = "reciprocal", kSilu[] = "silu";
@@ -60,6 +61,10 @@ void register_unary(Napi::Env env, Napi::Object exports) {
   define_op<unary<ops::neg, kNeg>>(env, exports, kNeg);
   define_op<unary<ops::abs, kAbs>>(env, exports, kAbs);
   define_op<unary<ops::sign, kSign>>(env, exports, kSign);
+  define_op<unary<ops::floor, kFloor>>(env, exports, kFloor);
+  define_op<unary<ops::ceil, kCeil>>(env, exports, kCeil);
+  define_op<unary<ops::round, kRound>>(env, exports, kRound);
+  define_op<unary<ops::trunc, kTrunc>>(env, exports, kTrunc);
   define_op<unary<ops::square, kSquare>>(env, exports, kSquare);
   define_op<unary<ops::relu, kRelu>>(env, exports, kRelu);
   define_op<unary<ops::exp, kExp>>(env, exports, kExp);

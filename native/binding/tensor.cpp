@@ -42,6 +42,11 @@ Tensor arange(OpArgs& info) {
                      info.number(2, "arange", "step"), info.dtype(3, "arange"));
 }
 
+Tensor linspace(OpArgs& info) {
+  return ops::linspace(info.number(0, "linspace", "start"), info.number(1, "linspace", "end"),
+                       info.integer(2, "linspace", "steps"), info.dtype(3, "linspace"));
+}
+
 Tensor eye(OpArgs& info) {
   const std::int64_t n = info.integer(0, "eye", "n");
   const std::int64_t m = info.integer(1, "eye", "m");
@@ -168,6 +173,7 @@ void register_tensor(Napi::Env env, Napi::Object exports) {
   define_op<from_data>(env, exports, "fromData");
   define_op<full>(env, exports, "full");
   define_op<arange>(env, exports, "arange");
+  define_op<linspace>(env, exports, "linspace");
   define_op<eye>(env, exports, "eye");
   define_op<rand>(env, exports, "rand");
   define_op<randn>(env, exports, "randn");

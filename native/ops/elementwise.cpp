@@ -98,6 +98,37 @@ Grads extremum_backward(const Tensor& g, const Tensor& x, const Tensor& y, const
                n.needs_grad(1) ? sum_to(where(y_loses, zero, shared), y.shape()) : Tensor()};
 }
 
+// Refuses an int32 divisor that holds 0: integer division by zero has no
+// result (x86 traps it with SIGFPE, which would end the process). Names the
+// first zero in the divisor's own order.
+void check_int32_divisor(const Tensor& b, const char* op) {
+  const Tensor dense = contiguous_data(b);
+  const std::int32_t* p = dense.data<std::int32_t>();
+  for (std::int64_t i = 0; i < dense.numel(); ++i)
+    if (p[i] == 0)
+      throw_range_error(op, ": division by zero: other is 0", b.dim() > 0 ? concat(" at element ", i) : "",
+                        ", and int32 has no NaN for the result; convert an operand to a float dtype to get NaN");
+}
+
+// a mod b for operands of one dtype: fmod's remainder, which has the sign of
+// a, and with Floored that remainder moved into b's sign by adding b where
+// the signs differ (never overflows: |r| < |b| and their signs differ).
+template <bool Floored>
+Tensor modulo(const Tensor& a, const Tensor& b, const char* op) {
+  return visit_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const auto floored = [](T r, T y) { return Floored && r != T(0) && ((r < T(0)) != (y < T(0))) ? r + y : r; };
+    if constexpr (std::is_same_v<T, std::int32_t>) {
+      // Zeros refused first (none to refuse when the result is empty). A
+      // divisor of -1 leaves no remainder; INT32_MIN % -1 would trap too.
+      if (a.numel() > 0) check_int32_divisor(b, op);
+      return binary_map<T, T>(a, b, a.dtype(), op, [&](T x, T y) { return y == -1 ? T(0) : floored(x % y, y); });
+    } else {
+      return binary_map<T, T>(a, b, a.dtype(), op, [&](T x, T y) { return floored(std::fmod(x, y), y); });
+    }
+  });
+}
+
 // Float to int32 truncates toward zero, as PyTorch; a value outside int32's
 // range (NaN, ±Infinity, ±2**31 and beyond) has no int32 to become. A C++
 // cast of one is undefined (INT_MIN on x86, saturated on arm64), so it throws,
@@ -420,6 +451,28 @@ Tensor minimum(const Tensor& a0, const Tensor& b0) {
   return out;
 }
 
+Tensor remainder(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0);
+  Tensor out = modulo<true>(a, b, "remainder");
+  record("remainder", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
+    const Tensor x = sa.unpack(), y = sb.unpack();
+    return Grads{n.needs_grad(0) ? sum_to(g[0], x.shape()) : Tensor(),
+                 n.needs_grad(1) ? sum_to(neg(mul(g[0], floor(div(x, y)))), y.shape()) : Tensor()};
+  });
+  return out;
+}
+
+Tensor fmod(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0);
+  Tensor out = modulo<false>(a, b, "fmod");
+  record("fmod", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
+    const Tensor x = sa.unpack(), y = sb.unpack();
+    return Grads{n.needs_grad(0) ? sum_to(g[0], x.shape()) : Tensor(),
+                 n.needs_grad(1) ? sum_to(neg(mul(g[0], trunc(div(x, y)))), y.shape()) : Tensor()};
+  });
+  return out;
+}
+
 Tensor eq(const Tensor& a, const Tensor& b) {
   return compare(a, b, kernels::BinaryOp::Eq, "eq", [](auto x, auto y) { return x == y; });
 }
@@ -439,16 +492,12 @@ Tensor ge(const Tensor& a, const Tensor& b) {
   return compare(a, b, kernels::BinaryOp::Ge, "ge", [](auto x, auto y) { return x >= y; });
 }
 
-Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = promoted(a0, b0);
-  Shape shape;
-  try {
-    shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
-  } catch (const Error&) {
-    throw_range_error("where: shapes ", shape_str(cond.shape()), " (condition), ", shape_str(a.shape()), " (input) and ",
-                      shape_str(b.shape()), " (other) cannot be broadcast together");
-  }
-  Tensor out = empty(shape, a.dtype(), "where");
+namespace {
+
+// where(cond, a, b) for a and b of one dtype, at `shape` (all three
+// broadcast to it, checked by the caller); `op` names the backward node.
+Tensor select(const char* op, const Tensor& cond, const Tensor& a, const Tensor& b, const Shape& shape) {
+  Tensor out = empty(shape, a.dtype(), op);
   const Shape sc = broadcast_strides(cond, shape), sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
   const Shape& so = out.strides();
   visit_dtype(cond.dtype(), [&](auto cond_tag) {
@@ -493,12 +542,50 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
           });
     });
   });
-  record("where", {a, b}, out, [sc = SavedTensor(cond), sa = a.shape(), sb = b.shape()](const Grads& g, const Node& n) {
+  record(op, {a, b}, out, [sc = SavedTensor(cond), sa = a.shape(), sb = b.shape()](const Grads& g, const Node& n) {
     const Tensor c = sc.unpack(), zero = scalar(0, g[0].dtype());
     return Grads{n.needs_grad(0) ? sum_to(where(c, g[0], zero), sa) : Tensor(),
                  n.needs_grad(1) ? sum_to(where(c, zero, g[0]), sb) : Tensor()};
   });
   return out;
+}
+
+}  // namespace
+
+Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0);
+  Shape shape;
+  try {
+    shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  } catch (const Error&) {
+    throw_range_error("where: shapes ", shape_str(cond.shape()), " (condition), ", shape_str(a.shape()), " (input) and ",
+                      shape_str(b.shape()), " (other) cannot be broadcast together");
+  }
+  return select("where", cond, a, b, shape);
+}
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value) {
+  if (value.dim() != 0)
+    throw_range_error("maskedFill: value must be a number or a 0-d tensor, got a tensor of shape ",
+                      shape_str(value.shape()));
+  // The mask broadcasts to x's shape, never x to the mask's (PyTorch's
+  // masked_fill_), so that the result always has x's shape.
+  bool fits = false;
+  try {
+    fits = broadcast_shapes(mask.shape(), x.shape(), "maskedFill") == x.shape();
+  } catch (const Error&) {
+  }
+  if (!fits)
+    throw_range_error("maskedFill: mask of shape ", shape_str(mask.shape()), " cannot be broadcast to the input's shape ",
+                      shape_str(x.shape()));
+  // An int32 input takes the value truncated toward zero, as PyTorch's.
+  if (!is_floating(x.dtype()) && is_floating(value.dtype())) {
+    const double v = single_value(value);
+    if (!(v > -2147483649.0 && v < 2147483648.0))
+      throw_range_error("maskedFill: value ", v, " does not fit in the int32 input; int32 holds whole numbers in ",
+                        "[-2147483648, 2147483647]");
+  }
+  return select("maskedFill", mask, cast(value, x.dtype()), x, x.shape());
 }
 
 void add_inplace(const Tensor& a, const Tensor& b) {

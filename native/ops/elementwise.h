@@ -23,6 +23,13 @@ Tensor pow(const Tensor& a, const Tensor& b);
 // NaN wins; on ties the gradient is split half and half, as PyTorch.
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
+// The remainder of a / b with the sign of b (Python's %, torch.remainder)
+// or of a (C's fmod, torch.fmod). Gradients as PyTorch's: 1 for a, and
+// -floor(a / b) (remainder) or -trunc(a / b) (fmod) for b. A zero divisor
+// gives NaN in floats; with int32 operands it is a RangeError (as PyTorch's
+// ZeroDivisionError), checked before anything is divided.
+Tensor remainder(const Tensor& a, const Tensor& b);
+Tensor fmod(const Tensor& a, const Tensor& b);
 
 // Comparisons: 1 where true and 0 where false, in the promoted dtype of the
 // operands (there is no bool dtype), so a mask multiplies directly. They are
@@ -37,6 +44,11 @@ Tensor ge(const Tensor& a, const Tensor& b);
 // a where cond is nonzero (NaN counts as nonzero), else b; cond of any dtype,
 // all three broadcast together. Differentiable in a and b.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+// x with `value` (0-d, converted to x's dtype: int32 truncates toward zero)
+// where mask is nonzero; mask of any dtype, broadcast to x's shape.
+// Differentiable in x (the gradient where mask is zero) and value (the sum
+// of the gradient where mask is nonzero).
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value);
 
 // In-place: a op= b, b broadcast to a's shape. Bumps a's version.
 void add_inplace(const Tensor& a, const Tensor& b);

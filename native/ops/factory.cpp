@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/random.h"
@@ -83,6 +84,32 @@ Tensor arange(double start, double end, double step, DType dtype) {
   return generate({static_cast<std::int64_t>(count)}, dtype, "arange", [&](auto* p, std::int64_t n) {
     using T = std::remove_pointer_t<decltype(p)>;
     for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + step * static_cast<double>(i));
+  });
+}
+
+Tensor linspace(double start, double end, std::int64_t steps, DType dtype) {
+  if (!std::isfinite(start) || !std::isfinite(end))
+    throw_range_error("linspace: start and end must be finite, got ", start, " and ", end);
+  if (steps < 0) throw_range_error("linspace: steps must be non-negative, got ", steps);
+  if (dtype == DType::Float32 && (std::fabs(start) > std::numeric_limits<float>::max() ||
+                                  std::fabs(end) > std::numeric_limits<float>::max()))
+    throw_range_error("linspace: start and end must fit in float32, got ", start, " and ", end);
+  if (dtype == DType::Int32) {
+    check_int32_value(std::trunc(start), "linspace", "start");
+    check_int32_value(std::trunc(end), "linspace", "end");
+  }
+  return generate({steps}, dtype, "linspace", [&](auto* p, std::int64_t n) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    // Floats compute in their own dtype, int32 in double, as PyTorch does.
+    using S = std::conditional_t<std::is_floating_point_v<T>, T, double>;
+    const S first = static_cast<T>(start), last = static_cast<T>(end);
+    const S step = n > 1 ? (last - first) / static_cast<S>(n - 1) : S(0);
+    if (!std::isfinite(step))
+      throw_range_error("linspace: the distance from start ", start, " to end ", end, " overflows ", dtype_name(dtype));
+    const std::int64_t half = n == 1 ? 1 : n / 2;  // one value: start
+    for (std::int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(i < half ? std::fma(step, static_cast<S>(i), first)
+                                     : std::fma(-step, static_cast<S>(n - 1 - i), last));
   });
 }
 

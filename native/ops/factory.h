@@ -9,6 +9,11 @@ Tensor full(const Shape& shape, double value, DType dtype, const char* op = "ful
 // Copies n values of `src_dtype` from `src` into a new tensor of `dtype`.
 Tensor from_data(const void* src, DType src_dtype, std::int64_t n, const Shape& shape, DType dtype, const char* op);
 Tensor arange(double start, double end, double step, DType dtype);
+// `steps` values evenly spaced from start to end, both included (steps 1:
+// start alone). The first half counts up from start and the rest down from
+// end, each value rounded once, so both ends are exact (as torch.linspace).
+// int32 truncates start and end first, then each value (PyTorch's rule).
+Tensor linspace(double start, double end, std::int64_t steps, DType dtype);
 Tensor eye(std::int64_t n, std::int64_t m, DType dtype);
 Tensor rand(const Shape& shape, DType dtype);
 Tensor randn(const Shape& shape, DType dtype);

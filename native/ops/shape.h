@@ -52,4 +52,11 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim);
 // Joins tensors of one shape along a new dim.
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim);
 
+// The lower (tril) or upper (triu) triangle of each matrix in the last two
+// dims, the other elements zeroed: element (i, j) is kept where
+// j - i <= diagonal (tril) or j - i >= diagonal (triu). A copy, not a view.
+// Needs at least 2 dims.
+Tensor tril(const Tensor& x, std::int64_t diagonal);
+Tensor triu(const Tensor& x, std::int64_t diagonal);
+
 }  // namespace tapegrad::ops

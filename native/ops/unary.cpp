@@ -45,6 +45,13 @@ Tensor fast_or(kernels::UnaryOp op, const Tensor& x, const char* name, G generic
 Tensor k(double value, const Tensor& like) { return scalar(value, like.dtype()); }
 Tensor zero_where_not(const Tensor& mask, const Tensor& g) { return where(mask, g, k(0, g)); }
 
+// Records an op whose gradient is 0 everywhere (sign, the rounding ops).
+void record_zero_grad(const char* name, const Tensor& x, const Tensor& out) {
+  record(name, {x}, out, [name, shape = x.shape()](const Grads& g, const Node&) {
+    return Grads{full(shape, 0, g[0].dtype(), name)};
+  });
+}
+
 // A parameter as x's dtype holds it (float32 rounds it).
 double in_dtype(double value, DType dtype) {
   return dtype == DType::Float32 ? static_cast<double>(static_cast<float>(value)) : value;
@@ -185,10 +192,33 @@ Tensor sign(const Tensor& x) {
                          return v > T(0) ? T(1) : below;
                        },
                        [](std::int32_t v) { return static_cast<std::int32_t>((v > 0) - (v < 0)); });
-  record("sign", {x}, out, [shape = x.shape()](const Grads& g, const Node&) {
-    return Grads{full(shape, 0, g[0].dtype(), "sign")};
-  });
+  record_zero_grad("sign", x, out);
   return out;
+}
+
+namespace {
+// A rounding op: f on floats; int32 values are integral already.
+template <typename F>
+Tensor rounding(const Tensor& x, const char* op, F f) {
+  Tensor out = map_any(x, op, f, [](std::int32_t v) { return v; });
+  record_zero_grad(op, x, out);
+  return out;
+}
+}  // namespace
+
+Tensor floor(const Tensor& x) {
+  return rounding(x, "floor", [](auto v) { return std::floor(v); });
+}
+Tensor ceil(const Tensor& x) {
+  return rounding(x, "ceil", [](auto v) { return std::ceil(v); });
+}
+// nearbyint rounds in the current rounding mode: the default, to nearest
+// with ties to even (nothing in tapegrad changes it).
+Tensor round(const Tensor& x) {
+  return rounding(x, "round", [](auto v) { return std::nearbyint(v); });
+}
+Tensor trunc(const Tensor& x) {
+  return rounding(x, "trunc", [](auto v) { return std::trunc(v); });
 }
 
 Tensor square(const Tensor& x) {

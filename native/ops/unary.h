@@ -1,6 +1,6 @@
-// Elementwise unary ops and activations. neg, abs, sign, square, relu and
-// clamp keep int32 (int32 arithmetic wraps); the others are float-valued and
-// compute an int32 input as float32, as PyTorch does.
+// Elementwise unary ops and activations. neg, abs, sign, the rounding ops,
+// square, relu and clamp keep int32 (int32 arithmetic wraps); the others are
+// float-valued and compute an int32 input as float32, as PyTorch does.
 #pragma once
 
 #include <optional>
@@ -13,6 +13,14 @@ Tensor neg(const Tensor& x);
 Tensor abs(const Tensor& x);
 // -1, 0 or 1 (NaN and ±0 pass through, as Math.sign); its gradient is 0.
 Tensor sign(const Tensor& x);
+// Rounding to an integral value: down, up, to the nearest (ties to even, as
+// torch.round) and toward zero. NaN, ±Infinity and ±0 pass through; int32
+// input comes back unchanged (a copy, still int32). The gradient is 0 (as
+// PyTorch's: 0 between the jumps, where the derivative exists).
+Tensor floor(const Tensor& x);
+Tensor ceil(const Tensor& x);
+Tensor round(const Tensor& x);
+Tensor trunc(const Tensor& x);
 Tensor square(const Tensor& x);
 Tensor relu(const Tensor& x);
 // The gradient of relu: grad where output > 0, else 0 (NaN outputs block

@@ -606,3 +606,198 @@ describe('binary ops: errors', () => {
     expect(i32([2]).pow(i32([3])).requiresGrad).toBe(false);
   });
 });
+
+describe('remainder and fmod', () => {
+  // Special values and the sign of zero; outputs are PyTorch 1.13's
+  // (torch.remainder and torch.fmod on these float64 tensors).
+  const a = [5, -5, 5, -5, 0, -0, 0, -0, 5.5, Infinity, -Infinity, 3, 3, NaN, 3, 1e-20, -1e-20, 7, 7];
+  const b = [3, 3, -3, -3, 3, 3, -3, -3, 0, 2, 2, Infinity, -Infinity, 2, NaN, 1, 1, 0, -0];
+  const torchRemainder = [2, 1, -1, -2, 0, -0, 0, -0, NaN, NaN, NaN, 3, -Infinity, NaN, NaN, 1e-20, 1, NaN, NaN];
+  const torchFmod = [2, -2, 2, -2, 0, -0, 0, -0, NaN, NaN, NaN, 3, 3, NaN, NaN, 1e-20, -1e-20, NaN, NaN];
+
+  it('match PyTorch on special values and signs, in float64 and float32', () => {
+    expectSame(list(f64(a).remainder(f64(b))), torchRemainder, 'remainder float64');
+    expectSame(list(f64(a).fmod(f64(b))), torchFmod, 'fmod float64');
+    const r32 = tg.tensor(a).remainder(tg.tensor(b));
+    expect(r32.dtype).toBe('float32');
+    expectSame(list(r32), torchRemainder.map(Math.fround), 'remainder float32');
+    expectSame(list(tg.tensor(a).fmod(tg.tensor(b))), torchFmod.map(Math.fround), 'fmod float32');
+  });
+
+  it('give hand-computed values with broadcasting and numbers on either side', () => {
+    const x = f64([5.3, -5.3, 2.2, -0.7, 7.9, -3.1], [2, 3]);
+    const y = f64([2.1, -1.7, 0.9]);
+    // PyTorch: remainder [[1.0999999999999996, -0.19999999999999996, 0.40000000000000013],
+    // [1.4000000000000001, -0.5999999999999994, 0.5]]; fmod's second row [-0.7, 1.1000000000000005, -0.4].
+    expectSame(list(x.remainder(y)), [1.0999999999999996, -0.19999999999999996, 0.40000000000000013, 1.4000000000000001, -0.5999999999999994, 0.5], 'remainder');
+    expectSame(list(x.fmod(y)), [1.0999999999999996, -0.19999999999999996, 0.40000000000000013, -0.7, 1.1000000000000005, -0.4], 'fmod');
+    expect(list(tg.remainder(5, f64([3, -3])))).toEqual([2, -1]);
+    expect(list(tg.fmod(-5, f64([3, -3])))).toEqual([-2, -2]);
+    expect(list(f64([-7, 7]).remainder(4))).toEqual([1, 3]);
+    expect(list(tg.fmod(f64([-7, 7]), 4))).toEqual([-3, 3]);
+    expect(tg.remainder(f64([1, 2]).reshape([2, 1]), f64([3, 4, 5])).shape).toEqual([2, 3]);
+  });
+
+  it('int32: exact integer remainders, INT32_MIN by -1 included; float operands promote', () => {
+    const x = i32([7, -7, 7, -7, 0, -2147483648, -2147483648, 2147483647]);
+    const y = i32([3, 3, -3, -3, 5, 1, -1, -1]);
+    const r = x.remainder(y);
+    expect(r.dtype).toBe('int32');
+    expect(list(r)).toEqual([1, 2, -2, -1, 0, 0, 0, 0]);
+    expect(list(x.fmod(y))).toEqual([1, -1, 1, -1, 0, 0, 0, 0]);
+    expect(list(i32([-7, 7]).remainder(-4))).toEqual([-3, -1]);
+    // A float number or tensor makes the result float, as in PyTorch ([0., -0.]).
+    const half = i32([5, -5]).remainder(2.5);
+    expect(half.dtype).toBe('float32');
+    expectSame(list(half), [0, -0], 'remainder by 2.5');
+    const mixed = i32([5, -5]).fmod(f64([2, 2]));
+    expect(mixed.dtype).toBe('float64');
+    expect(list(mixed)).toEqual([1, -1]);
+  });
+
+  it('int32: a zero divisor is a RangeError (PyTorch: ZeroDivisionError), never a crash', () => {
+    for (const name of ['remainder', 'fmod'] as const) {
+      expectThrow(() => i32([1, 2, 3])[name](i32([4, 0, 0])), RangeError,
+        new RegExp(`^${name}: division by zero: other is 0 at element 1, and int32 has no NaN`));
+      expectThrow(() => i32([1, 2, 3])[name](0), RangeError, new RegExp(`^${name}: division by zero: other is 0, and int32`));
+      expectThrow(() => tg[name](7, i32([0])), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 0`));
+      // A zero in a transposed divisor: its index in the divisor's own order (storage index 1).
+      const t = i32([1, 0, 1, 1, 1, 1]).reshape([2, 3]).transpose(0, 1);
+      expectThrow(() => i32([5])[name](t), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 2,`));
+      // An empty result divides nothing.
+      expect(tg.zeros([0, 2], { dtype: 'int32' })[name](i32([0, 1])).shape).toEqual([0, 2]);
+      // Floats give NaN, as in PyTorch.
+      expect(list(i32([1]).to('float32')[name](0))).toEqual([NaN]);
+    }
+  });
+
+  it('gradients: 1 for the input, -floor(a / b) (remainder) or -trunc(a / b) (fmod) for the divisor', () => {
+    const w = f64([1, 2, 3, 4, 5, 6], [2, 3]);
+    const expected = { remainder: [2, 19, 18], fmod: [-2, 14, 12] };  // PyTorch's, for these weights
+    for (const name of ['remainder', 'fmod'] as const) {
+      const x = leafOf([5.3, -5.3, 2.2, -0.7, 7.9, -3.1], [2, 3]);
+      const y = leafOf([2.1, -1.7, 0.9]);
+      const out = x[name](y);
+      expect(out.gradFn).toBe(name);
+      out.mul(w).sum().backward();
+      expect(list(x.grad!), name).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(list(y.grad!), name).toEqual(expected[name]);
+    }
+  });
+
+  it('gradcheck and gradgradcheck in float64 away from the jumps, with broadcasting and numbers', () => {
+    // No quotient within the finite-difference step of an integer.
+    for (const name of ['remainder', 'fmod'] as const) {
+      const f = (p: Tensor, q: Tensor) => p[name](q);
+      const x = () => leafOf([5.3, -5.3, 2.2, -0.7, 7.9, -3.1], [2, 3]);
+      expect(tg.gradcheck(f, [x(), leafOf([2.1, -1.7, 0.9])]), name).toBe(true);
+      expect(tg.gradcheck(f, [x(), leafOf([2.3], [])]), name).toBe(true);
+      expect(tg.gradcheck(f, [leafOf([5.3], []), leafOf([2.1, -1.7, 0.9])]), name).toBe(true);
+      expect(tg.gradcheck(f, [x().transpose(0, 1), leafOf([2.1, -1.7], [2])]), name).toBe(true);
+      expect(tg.gradcheck((q) => tg[name](5.3, q), [leafOf([2.1, -1.7, 0.9])]), name).toBe(true);
+      expect(tg.gradcheck((p) => tg[name](p, -2.3), [x()]), name).toBe(true);
+      expect(tg.gradgradcheck((p, q) => p[name](q).mul(q), [x(), leafOf([2.1, -1.7, 0.9])]), name).toBe(true);
+    }
+  });
+
+  it('send float32 and float64 operands gradients of their own dtype', () => {
+    const x = tg.tensor([5.5, -2.5], { requiresGrad: true });
+    const y = tg.tensor([2, 2], { dtype: 'float64', requiresGrad: true });
+    const out = x.remainder(y);
+    expect(out.dtype).toBe('float64');
+    out.sum().backward();
+    expect(x.grad!.dtype).toBe('float32');
+    expect(list(y.grad!)).toEqual([-2, 2]);
+  });
+
+  it('errors name the op and the argument', () => {
+    const x = tg.tensor([1, 2, 3]);
+    expectThrow(() => x.remainder(tg.zeros([2])), RangeError, /^remainder: shapes \[3\] and \[2\] cannot be broadcast/);
+    expectThrow(() => x.fmod('2' as unknown as number), TypeError, /^fmod: other must be a Tensor, got '2'/);
+    expectThrow(() => tg.remainder(1, 2), TypeError, /^remainder: at least one operand must be a Tensor/);
+    const d = tg.tensor([1]);
+    d.dispose();
+    expectThrow(() => x.fmod(d), tg.TapegradError, /^fmod: other is a disposed tensor/);
+    expectThrow(() => d.remainder(x), tg.TapegradError, /^remainder: input is a disposed tensor/);
+  });
+});
+
+describe('maskedFill', () => {
+  const x = () => f64([1, 2, 3, 4, 5, 6], [2, 3]);
+
+  it('fills where the mask is nonzero; a comparison result, any dtype and NaN work as masks', () => {
+    const t = x();
+    expect(t.maskedFill(t.gt(3), -1).toArray()).toEqual([[1, 2, 3], [-1, -1, -1]]);
+    expect(t.maskedFill(tg.tensor([1, 0, 1], { dtype: 'int32' }), 0.5).toArray()).toEqual([[0.5, 2, 0.5], [0.5, 5, 0.5]]);
+    expect(t.maskedFill(tg.tensor([[0], [1]]), NaN).toArray()).toEqual([[1, 2, 3], [NaN, NaN, NaN]]);
+    expect(t.maskedFill(f64([NaN, 0, -0]), 9).toArray()).toEqual([[9, 2, 3], [9, 5, 6]]);
+    expect(t.maskedFill(tg.tensor(1), tg.tensor(7)).toArray()).toEqual([[7, 7, 7], [7, 7, 7]]);
+    // The input is not changed.
+    expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    // A transposed input and an expanded mask.
+    expect(t.T.maskedFill(tg.tensor([[1], [0], [0]]).expand(3, 2), 0).toArray()).toEqual([[0, 0], [2, 5], [3, 6]]);
+  });
+
+  it('keeps the input dtype: int32 truncates the value toward zero, as PyTorch', () => {
+    const n = tg.tensor(new Int32Array([1, 2, 3]));
+    const m = tg.tensor([1, 0, 1]);
+    const check = (out: Tensor, expected: number[]) => {
+      expect(out.dtype).toBe('int32');
+      expect(list(out)).toEqual(expected);
+    };
+    check(n.maskedFill(m, 2.7), [2, 2, 2]);
+    check(n.maskedFill(m, -2.7), [-2, 2, -2]);
+    check(n.maskedFill(m, 16777217.5), [16777217, 2, 16777217]);
+    check(n.maskedFill(m, tg.tensor(-7.9, { dtype: 'float64' })), [-7, 2, -7]);
+    const f = tg.tensor([1, 2]).maskedFill(tg.tensor([1, 0]), tg.tensor(0.1, { dtype: 'float64' }));
+    expect(f.dtype).toBe('float32');
+    expect(list(f)).toEqual([Math.fround(0.1), 2]);
+    expectThrow(() => n.maskedFill(m, NaN), RangeError, /^maskedFill: value NaN does not fit in the int32 input/);
+    expectThrow(() => n.maskedFill(m, 3e9), RangeError, /^maskedFill: value 3e\+09 does not fit in the int32 input/);
+  });
+
+  it('gradients: to the input where the mask is 0, to a 0-d value the sum where it is not', () => {
+    const t = leafOf([0, 1, 2, 3, 4, 5], [2, 3]);
+    const v = leafOf([2], []);
+    const out = t.maskedFill(tg.tensor([1, 0, 1]), v);
+    expect(out.gradFn).toBe('maskedFill');
+    out.mul(f64([0, 1, 2, 3, 4, 5], [2, 3])).sum().backward();
+    expect(list(t.grad!)).toEqual([0, 1, 0, 0, 4, 0]);
+    expect(list(v.grad!)).toEqual([10]);  // 0 + 2 + 3 + 5, as PyTorch
+    // A float32 input takes a float64 value; each gets a gradient of its own dtype.
+    const s = tg.tensor([1, 2], { requiresGrad: true });
+    const w = tg.tensor(3, { dtype: 'float64', requiresGrad: true });
+    s.maskedFill(tg.tensor([0, 1]), w).sum().backward();
+    expect(s.grad!.dtype).toBe('float32');
+    expect(list(s.grad!)).toEqual([1, 0]);
+    expect(w.grad!.dtype).toBe('float64');
+    expect(list(w.grad!)).toEqual([1]);
+  });
+
+  it('gradcheck and gradgradcheck in float64', () => {
+    const mask = tg.tensor([[1, 0, 0], [0, 1, 1]]);
+    expect(tg.gradcheck((t, v) => t.maskedFill(mask, v), [leaf([2, 3], 1), leafOf([0.7], [])])).toBe(true);
+    expect(tg.gradcheck((t) => t.maskedFill(tg.tensor([0, 1, 0]), 0.5), [leaf([2, 3], 2)])).toBe(true);
+    expect(tg.gradcheck((t) => t.transpose(0, 1).maskedFill(tg.tensor([1, 0]), 0), [leaf([2, 3], 3)])).toBe(true);
+    expect(tg.gradgradcheck((t, v) => t.mul(t).maskedFill(mask, v.mul(v)), [leaf([2, 3], 4), leafOf([0.7], [])])).toBe(true);
+  });
+
+  it('errors name maskedFill and the argument', () => {
+    const t = x();
+    expectThrow(() => t.maskedFill(tg.tensor([1, 0]), 0), RangeError,
+      /^maskedFill: mask of shape \[2\] cannot be broadcast to the input's shape \[2, 3\]/);
+    // The mask broadcasts to the input, never the input to the mask.
+    expectThrow(() => f64([1, 2, 3]).maskedFill(tg.ones([2, 3]), 0), RangeError,
+      /^maskedFill: mask of shape \[2, 3\] cannot be broadcast to the input's shape \[3\]/);
+    expectThrow(() => t.maskedFill(tg.tensor([1, 0, 1]), tg.tensor([1])), RangeError,
+      /^maskedFill: value must be a number or a 0-d tensor, got a tensor of shape \[1\]/);
+    expectThrow(() => t.maskedFill(1 as unknown as Tensor, 0), TypeError, /^maskedFill: mask must be a Tensor, got 1/);
+    expectThrow(() => t.maskedFill(t.gt(1), '0' as unknown as number), TypeError, /^maskedFill: value must be a Tensor, got '0'/);
+    expectThrow(() => t.maskedFill(t.gt(1), undefined as unknown as number), TypeError, /^maskedFill: value must be a Tensor, got undefined/);
+    const d = tg.tensor([1]);
+    d.dispose();
+    expectThrow(() => t.maskedFill(d, 0), tg.TapegradError, /^maskedFill: mask is a disposed tensor/);
+    expectThrow(() => t.maskedFill(t.gt(1), d), tg.TapegradError, /^maskedFill: value is a disposed tensor/);
+    expectThrow(() => d.maskedFill(t.gt(1), 0), tg.TapegradError, /^maskedFill: input is a disposed tensor/);
+  });
+});

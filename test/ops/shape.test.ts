@@ -593,3 +593,92 @@ describe('float32 and float64 agree', () => {
     expectClose(g64, [[3, 6, 3], [0, 3, 3]], 1e-12);
   });
 });
+
+describe('tril and triu', () => {
+  const x34 = () => tg.arange(12, { dtype: 'float64' }).reshape(3, 4);
+  // PyTorch 1.13's torch.tril / torch.triu of arange(12).reshape(3, 4).
+  const torchTril: Record<number, number[][]> = {
+    0: [[0, 0, 0, 0], [4, 5, 0, 0], [8, 9, 10, 0]],
+    1: [[0, 1, 0, 0], [4, 5, 6, 0], [8, 9, 10, 11]],
+    [-1]: [[0, 0, 0, 0], [4, 0, 0, 0], [8, 9, 0, 0]],
+    [-3]: [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+    5: [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]],
+  };
+  const torchTriu: Record<number, number[][]> = {
+    0: [[0, 1, 2, 3], [0, 5, 6, 7], [0, 0, 10, 11]],
+    1: [[0, 1, 2, 3], [0, 0, 6, 7], [0, 0, 0, 11]],
+    [-1]: [[0, 1, 2, 3], [4, 5, 6, 7], [0, 9, 10, 11]],
+    [-3]: [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]],
+    5: [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+  };
+
+  it('keep the triangle on and below (tril) or above (triu) the diagonal, as PyTorch', () => {
+    for (const d of [0, 1, -1, -3, 5]) {
+      expect(x34().tril(d).toArray(), `tril ${d}`).toEqual(torchTril[d]);
+      expect(x34().triu(d).toArray(), `triu ${d}`).toEqual(torchTriu[d]);
+    }
+    expect(x34().tril().toArray()).toEqual(torchTril[0]);
+    expect(x34().triu().toArray()).toEqual(torchTriu[0]);
+    // Diagonals far beyond the matrix, and the input left as it was.
+    const x = x34();
+    expect(x.tril(2 ** 53 - 1).toArray()).toEqual(x.toArray());
+    expect(x.triu(-(2 ** 53 - 1)).toArray()).toEqual(x.toArray());
+    expect(x.tril(-(2 ** 53 - 1)).toArray()).toEqual(torchTril[-3]);
+    expect(x.toArray()).toEqual(x34().toArray());
+  });
+
+  it('work on each matrix of a batch, on views, on int32 and on empty matrices', () => {
+    const b = tg.arange(18).reshape(2, 3, 3);
+    expect(b.dtype).toBe('int32');
+    const t = b.tril();
+    expect(t.dtype).toBe('int32');
+    expect(t.toArray()).toEqual([[[0, 0, 0], [3, 4, 0], [6, 7, 8]], [[9, 0, 0], [12, 13, 0], [15, 16, 17]]]);
+    expect(b.triu(1).toArray()).toEqual([[[0, 1, 2], [0, 0, 5], [0, 0, 0]], [[0, 10, 11], [0, 0, 14], [0, 0, 0]]]);
+    // A transposed view: the triangle of what the view shows.
+    expect(x34().T.tril().toArray()).toEqual([[0, 0, 0], [1, 5, 0], [2, 6, 10], [3, 7, 11]]);
+    expect(x34().T.tril().isContiguous()).toBe(true);
+    expect(tg.zeros([0, 3]).tril().shape).toEqual([0, 3]);
+    expect(tg.zeros([2, 3, 0]).triu(1).shape).toEqual([2, 3, 0]);
+    // Large enough to be split across threads: each row of each matrix in its place.
+    const big = tg.rand([3, 200, 150], { dtype: 'float64' });
+    const rows = big.toArray() as number[][][];
+    const lower = big.tril(-2).toArray() as number[][][];
+    const upper = big.triu(7).toArray() as number[][][];
+    const wrong: string[] = [];
+    for (let m = 0; m < 3; m++)
+      for (let i = 0; i < 200; i++)
+        for (let j = 0; j < 150; j++) {
+          if (lower[m]![i]![j] !== (j - i <= -2 ? rows[m]![i]![j] : 0)) wrong.push(`tril [${m}, ${i}, ${j}]`);
+          if (upper[m]![i]![j] !== (j - i >= 7 ? rows[m]![i]![j] : 0)) wrong.push(`triu [${m}, ${i}, ${j}]`);
+        }
+    expect(wrong.slice(0, 5)).toEqual([]);
+  });
+
+  it('gradient: the same triangle of the gradient; gradcheck and gradgradcheck in float64', () => {
+    const x = x34().setRequiresGrad(true);
+    const y = x.tril(1);
+    expect(y.gradFn).toBe('tril');
+    y.sum().backward();
+    expect(x.grad!.toArray()).toEqual([[1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]);
+    for (const d of [0, 1, -1]) {
+      expect(tg.gradcheck((t) => t.tril(d), [leaf([2, 3, 4], 1)])).toBe(true);
+      expect(tg.gradcheck((t) => t.triu(d), [leaf([2, 3, 4], 2)])).toBe(true);
+      expect(tg.gradgradcheck((t) => t.mul(t).tril(d), [leaf([3, 3], 3)])).toBe(true);
+      expect(tg.gradgradcheck((t) => t.mul(t).triu(d), [leaf([3, 3], 4)])).toBe(true);
+    }
+    expect(tg.gradcheck((t) => t.transpose(1, 2).triu(), [leaf([2, 3, 4], 5)])).toBe(true);
+  });
+
+  it('errors name the op and say what came', () => {
+    for (const name of ['tril', 'triu'] as const) {
+      expectError(() => tg.tensor([1, 2, 3])[name](), RangeError,
+        new RegExp(`^${name}: input must have at least 2 dims \\(a matrix or a batch of them\\), got shape \\[3\\]`));
+      expectError(() => tg.tensor(1)[name](), RangeError, new RegExp(`^${name}: input must have at least 2 dims.*got shape \\[\\]`));
+      expectError(() => m23()[name](1.5), RangeError, new RegExp(`^${name}: diagonal must be an integer, got 1.5`));
+      expectError(() => m23()[name]('1' as unknown as number), TypeError, new RegExp(`^${name}: diagonal must be an integer, got '1'`));
+      const d = m23();
+      d.dispose();
+      expectError(() => d[name](), tg.TapegradError, new RegExp(`^${name}: input is a disposed tensor`));
+    }
+  });
+});

@@ -509,3 +509,86 @@ describe('unary ops: errors', () => {
     expectThrow(() => tg.nn.functional.gelu(x, { approx: 'tanh' } as never), TypeError, /^gelu: unknown option 'approx'/);
   });
 });
+
+describe('rounding: floor, ceil, round, trunc', () => {
+  const NAMES = ['floor', 'ceil', 'round', 'trunc'] as const;
+  // Inputs and PyTorch 1.13's outputs (torch.floor, ...). 8388608.5 is float32's
+  // 8388608 (its spacing there is 1), 16777217 is float32's 16777216;
+  // 0.49999997 is the float just below 0.5, which round(x + 0.5) would take to 1.
+  const input = [NaN, Infinity, -Infinity, -0, 0, 2.5, -2.5, 0.5, -0.5, 1.5, 8388609, 8388608.5, 16777217, 1e30, -3.7, 3.7, 0.49999997, -1.5];
+  const f32 = (values: number[]) => values.map(Math.fround);
+  const torch32: Record<(typeof NAMES)[number], number[]> = {
+    floor: f32([NaN, Infinity, -Infinity, -0, 0, 2, -3, 0, -1, 1, 8388609, 8388608, 16777216, 1e30, -4, 3, 0, -2]),
+    ceil: f32([NaN, Infinity, -Infinity, -0, 0, 3, -2, 1, -0, 2, 8388609, 8388608, 16777216, 1e30, -3, 4, 1, -1]),
+    round: f32([NaN, Infinity, -Infinity, -0, 0, 2, -2, 0, -0, 2, 8388609, 8388608, 16777216, 1e30, -4, 4, 0, -2]),
+    trunc: f32([NaN, Infinity, -Infinity, -0, 0, 2, -2, 0, -0, 1, 8388609, 8388608, 16777216, 1e30, -3, 3, 0, -1]),
+  };
+  const torch64: Record<(typeof NAMES)[number], number[]> = {
+    floor: [NaN, Infinity, -Infinity, -0, 0, 2, -3, 0, -1, 1, 8388609, 8388608, 16777217, 1e30, -4, 3, 0, -2],
+    ceil: [NaN, Infinity, -Infinity, -0, 0, 3, -2, 1, -0, 2, 8388609, 8388609, 16777217, 1e30, -3, 4, 1, -1],
+    round: [NaN, Infinity, -Infinity, -0, 0, 2, -2, 0, -0, 2, 8388609, 8388608, 16777217, 1e30, -4, 4, 0, -2],
+    trunc: [NaN, Infinity, -Infinity, -0, 0, 2, -2, 0, -0, 1, 8388609, 8388608, 16777217, 1e30, -3, 3, 0, -1],
+  };
+
+  it('match PyTorch on special values, ties and large values, in float32 and float64', () => {
+    for (const name of NAMES) {
+      const x32 = tg.tensor(input);
+      expect(x32[name]().dtype).toBe('float32');
+      expectSame(list(x32[name]()), torch32[name], `${name} float32`);
+      expectSame(list(f64(input)[name]()), torch64[name], `${name} float64`);
+    }
+  });
+
+  it('round ties to even, also where x + 0.5 is not exact', () => {
+    // PyTorch: [2251799813685248, 4503599627370496, -1, 0] for these float64 values.
+    expectSame(list(f64([2251799813685248.5, 4503599627370495.5, -0.5000000000000001, 0.49999999999999994]).round()),
+      [2251799813685248, 4503599627370496, -1, 0], 'round');
+    expectSame(list(f64([-3.5, -4.5, 3.5, 4.5, 1e300, -1e-300]).round()), [-4, -4, 4, 4, 1e300, -0], 'round');
+  });
+
+  it('give the same values for strided views and large inputs as for contiguous ones', () => {
+    const x = tg.randn([67, 131]).mul(40);
+    const xs = list(x);
+    for (const name of NAMES) {
+      const ref = list(x[name]());
+      expect(ref.every((v, i) => Number.isInteger(v) && Math.abs(v - xs[i]!) < 1), name).toBe(true);
+      expectSame(list(x.T[name]().T.contiguous()), ref, `${name} of a transposed view`);
+      expectSame(list(x.slice(1, 0, null, 2)[name]()), list(x.slice(1, 0, null, 2).contiguous()[name]()), `${name} of a strided view`);
+    }
+  });
+
+  it('keep int32 and its values, as PyTorch returns int input unchanged', () => {
+    const x = tg.tensor(new Int32Array([-3, 0, 5, -2147483648, 2147483647]));
+    for (const name of NAMES) {
+      const out = x[name]();
+      expect(out.dtype, name).toBe('int32');
+      expect(list(out), name).toEqual([-3, 0, 5, -2147483648, 2147483647]);
+      expect(out.requiresGrad).toBe(false);
+    }
+  });
+
+  it('have a zero gradient: gradcheck and gradgradcheck in float64 between the jumps', () => {
+    // No value within the finite-difference step of an integer (floor, ceil,
+    // trunc) or of a half-integer (round).
+    const values = [0.3, 1.7, -2.2, -0.6, 3.45, -1.25];
+    for (const name of NAMES) {
+      const x = leafOf(values, [2, 3]);
+      expect(tg.gradcheck((t) => t[name](), [x]), name).toBe(true);
+      expect(tg.gradgradcheck((t) => t[name]().mul(t), [x]), name).toBe(true);
+      const y = x[name]();
+      expect(y.gradFn).toBe(name);
+      y.add(x).mul(x).sum().backward();
+      // d/dx (round(x) + x)·x = round(x) + 2x: the rounded value counts only as a constant.
+      expectClose(list(x.grad!), values.map((v, i) => list(y)[i]! + 2 * v), 1e-12);
+    }
+  });
+
+  it('reject a non-tensor or disposed input, naming the op', () => {
+    for (const name of NAMES) {
+      expectThrow(() => tg.Tensor.prototype[name].call({} as Tensor), TypeError, new RegExp(`^${name}: input must be a Tensor, got undefined`));
+      const d = tg.tensor([1.5]);
+      d.dispose();
+      expectThrow(() => d[name](), tg.TapegradError, new RegExp(`^${name}: input is a disposed tensor`));
+    }
+  });
+});

@@ -100,14 +100,19 @@ Grads extremum_backward(const Tensor& g, const Tensor& x, const Tensor& y, const
 
 // Refuses an int32 divisor that holds 0: integer division by zero has no
 // result (x86 traps it with SIGFPE, which would end the process). Names the
-// first zero in the divisor's own order.
+// first zero in the divisor's own order; read in place (an expanded divisor
+// is not copied out to its full size).
 void check_int32_divisor(const Tensor& b, const char* op) {
-  const Tensor dense = contiguous_data(b);
-  const std::int32_t* p = dense.data<std::int32_t>();
-  for (std::int64_t i = 0; i < dense.numel(); ++i)
-    if (p[i] == 0)
-      throw_range_error(op, ": division by zero: other is 0", b.dim() > 0 ? concat(" at element ", i) : "",
-                        ", and int32 has no NaN for the result; convert an operand to a float dtype to get NaN");
+  const std::int32_t* p = static_cast<const std::int32_t*>(b.storage().data);
+  std::int64_t index = 0, zero_at = -1;
+  for_each_row<1>(b.shape(), {&b.strides()}, {b.offset()}, [&](const auto& off, std::int64_t n, const auto& in) {
+    for (std::int64_t i = 0; i < n && zero_at < 0; ++i)
+      if (p[off[0] + i * in[0]] == 0) zero_at = index + i;
+    index += n;
+  });
+  if (zero_at >= 0)
+    throw_range_error(op, ": division by zero: other is 0", b.dim() > 0 ? concat(" at element ", zero_at) : "",
+                      ", and int32 has no NaN for the result; convert an operand to a float dtype to get NaN");
 }
 
 // a mod b for operands of one dtype: fmod's remainder, which has the sign of

@@ -664,6 +664,9 @@ describe('remainder and fmod', () => {
       // A zero in a transposed divisor: its index in the divisor's own order (storage index 1).
       const t = i32([1, 0, 1, 1, 1, 1]).reshape([2, 3]).transpose(0, 1);
       expectThrow(() => i32([5])[name](t), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 2,`));
+      // An expanded divisor is read in place (the second's 10^10 elements are never copied).
+      expectThrow(() => i32([5])[name](i32([3, 0]).expand(2, 3, 2)), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 1,`));
+      expectThrow(() => i32([5])[name](i32([0]).expand(100000, 100000)), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 0,`));
       // An empty result divides nothing.
       expect(tg.zeros([0, 2], { dtype: 'int32' })[name](i32([0, 1])).shape).toEqual([0, 2]);
       // Floats give NaN, as in PyTorch.

@@ -6,7 +6,7 @@ native.setErrorClass(TapegradError);
 
 export { TapegradError } from './errors.js';
 export { Tensor, isTensor } from './tensor.js';
-export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions, RemovableHandle, VarOptions, GeluOptions } from './tensor.js';
+export type { DType, Dims, NestedArray, TensorLike, TypedArray, BackwardOptions, RemovableHandle, VarOptions, GeluOptions, SortOptions, TopkOptions, SortResult } from './tensor.js';
 export { add, sub, mul, div, pow, maximum, minimum, remainder, fmod, where, matmul, dot, outer, cat, stack } from './ops.js';
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, rand, randn, randint, manualSeed,

@@ -122,11 +122,19 @@ export interface NativeAddon {
   std(a: Handle, dims: Dims, correction: number, keepDim: boolean): Handle;
   logsumexp(a: Handle, dims: Dims, keepDim: boolean): Handle;
   norm(a: Handle, p: number | 'fro', dims: Dims, keepDim: boolean): Handle;
+  cumsum(a: Handle, dim: number): Handle;
+  cumprod(a: Handle, dim: number): Handle;
+  /** [values, indices] */
+  sort(a: Handle, dim: number, descending: boolean): [Handle, Handle];
+  argsort(a: Handle, dim: number, descending: boolean): Handle;
+  /** [values, indices] */
+  topk(a: Handle, k: number, dim: number, largest: boolean): [Handle, Handle];
   // shape
   reshape(a: Handle, shape: readonly number[]): Handle;
   expand(a: Handle, shape: readonly number[]): Handle;
   transpose(a: Handle, dim0: number, dim1: number): Handle;
   permute(a: Handle, dims: readonly number[]): Handle;
+  repeat(a: Handle, sizes: readonly number[]): Handle;
   contiguous(a: Handle): Handle;
   clone(a: Handle): Handle;
   view(a: Handle, shape: readonly number[]): Handle;

@@ -2,7 +2,7 @@
 // The Tensor class: a JS handle on a native tensor. Methods call the native
 // layer; the native layer checks every argument and throws errors naming
 // the op.
-import { TapegradError, checkOptions, describe, plainArray, setTensorCheck } from './errors.js';
+import { TapegradError, checkBoolean, checkOptions, describe, plainArray, setTensorCheck } from './errors.js';
 import { EDGE_ITEMS, formatTensor, summarizedDim } from './format.js';
 import { native, type Handle } from './native.js';
 import { track, type Scope } from './scope.js';
@@ -667,6 +667,51 @@ export class Tensor {
     return fromHandle(native.norm(own(this), p, plainArray(dim), keepDim));
   }
 
+  /**
+   * Running sums along `dim` (negative counts from the end), in the input's shape.
+   * float32 accumulates in double, each output rounded once (PyTorch's CPU result, bit for bit).
+   * An int32 tensor's cumsum is int32 (PyTorch widens to int64): a running sum int32 cannot hold throws.
+   */
+  cumsum(dim: number): Tensor {
+    return fromHandle(native.cumsum(own(this), dim));
+  }
+  /**
+   * Running products along `dim`, accumulated as cumsum's (double for float32; an int32 running
+   * product int32 cannot hold throws). The gradient is exact where the input holds zeros, as PyTorch's.
+   */
+  cumprod(dim: number): Tensor {
+    return fromHandle(native.cumprod(own(this), dim));
+  }
+  /**
+   * The elements sorted along `dim` (default -1), ascending unless `descending`, and the int32
+   * index along `dim` each came from. NaN sorts above Infinity (first when descending), -0 and
+   * 0 are equal, and equal elements keep their order: every sort is stable (`stable` is
+   * accepted for PyTorch's signature). The gradient of values goes back to those positions.
+   */
+  sort(options: SortOptions = {}): SortResult {
+    const [dim, descending] = sortOptions(options, 'sort');
+    const [values, indices] = native.sort(own(this), dim, descending);
+    return { values: fromHandle(values), indices: fromHandle(indices) };
+  }
+  /** The int32 indices that sort this tensor along `dim`: sort(options).indices (stable, NaN last ascending). */
+  argsort(options: SortOptions = {}): Tensor {
+    const [dim, descending] = sortOptions(options, 'argsort');
+    return fromHandle(native.argsort(own(this), dim, descending));
+  }
+  /**
+   * The `k` largest elements along `dim` (default -1), or the smallest when `largest` is false,
+   * in sorted order, and their int32 indices. NaN counts as the largest value. Equal elements
+   * come in index order (PyTorch leaves their order unspecified). The result is sorted whatever
+   * `sorted` says (PyTorch then leaves the order unspecified). k must be in [0, size of dim].
+   */
+  topk(k: number, options: TopkOptions = {}): SortResult {
+    checkOptions(options, 'topk', '{ dim: -1, largest: false }', ['dim', 'largest', 'sorted']);
+    const largest = checkBoolean(options.largest, 'topk', 'largest', true);
+    checkBoolean(options.sorted, 'topk', 'sorted', true);
+    const [values, indices] = native.topk(own(this), k, options.dim ?? -1, largest);
+    return { values: fromHandle(values), indices: fromHandle(indices) };
+  }
+
   // ---- shape -----------------------------------------------------------
 
   /** The same elements in a new shape (one entry may be -1); a view when the layout allows. */
@@ -687,6 +732,14 @@ export class Tensor {
   permute(...dims: number[] | [readonly number[]]): Tensor {
     const d = shapeArgs(dims);
     return fromHandle(native.permute(own(this), d));
+  }
+  /**
+   * A copy tiled `sizes[k]` times along each dim k, as PyTorch's repeat: repeat(2, 3) of shape
+   * [a, b] has shape [2a, 3b]. More sizes than dims add leading dims; sizes of 0 give an empty
+   * tensor; fewer sizes than dims is a RangeError. The gradient sums over the tiles.
+   */
+  repeat(...sizes: number[] | [readonly number[]]): Tensor {
+    return fromHandle(native.repeat(own(this), shapeArgs(sizes)));
   }
   /** This tensor if contiguous, else a contiguous copy. */
   contiguous(): Tensor {
@@ -834,6 +887,38 @@ function summarizedData(h: Handle, shape: readonly number[]): TypedArray {
 // otherwise keep correction 1, silently.
 function varOptions(options: VarOptions, op: string): void {
   checkOptions(options, op, '{ correction: 0, keepDim: true }', ['correction', 'keepDim']);
+}
+
+/** Options of sort() and argsort(). */
+export interface SortOptions {
+  /** The dim to sort along (default -1). */
+  dim?: number;
+  /** Largest first (default false). */
+  descending?: boolean;
+  /** Accepted for PyTorch's signature: every sort is stable. */
+  stable?: boolean;
+}
+
+/** Options of topk(). */
+export interface TopkOptions {
+  /** The dim to pick along (default -1). */
+  dim?: number;
+  /** The k largest (default true), else the k smallest. */
+  largest?: boolean;
+  /** Accepted for PyTorch's signature: the result is always sorted. */
+  sorted?: boolean;
+}
+
+/** What sort() and topk() return: the values, and the int32 index along the dim each came from. */
+export interface SortResult {
+  values: Tensor;
+  indices: Tensor;
+}
+
+function sortOptions(options: SortOptions, op: string): [number, boolean] {
+  checkOptions(options, op, '{ dim: -1, descending: true }', ['dim', 'descending', 'stable']);
+  checkBoolean(options.stable, op, 'stable', false);
+  return [options.dim ?? -1, checkBoolean(options.descending, op, 'descending', false)];
 }
 
 /** Options of var() and std(). */

@@ -1,5 +1,6 @@
 // Reductions: (tensor, dims | undefined, keepDim), plus the extra arguments
-// of argmax (one dim), var / std (correction) and norm (p).
+// of argmax (one dim), var / std (correction) and norm (p); the ops along one
+// dim: cumsum, cumprod, sort, argsort, topk.
 #include <cmath>
 #include <optional>
 
@@ -7,6 +8,7 @@
 #include "binding/convert.h"
 #include "binding/op_args.h"
 #include "ops/reduce.h"
+#include "ops/sort.h"
 
 namespace tapegrad::binding {
 
@@ -63,6 +65,37 @@ Tensor logsumexp(OpArgs& info) {
   return ops::logsumexp(t, info.dims(1, "logsumexp"), info.boolean(2, "logsumexp", "keepDim"));
 }
 
+Tensor cumsum(OpArgs& info) {
+  return ops::cumsum(info.tensor(0, "cumsum", "input"), info.integer(1, "cumsum", "dim"));
+}
+
+Tensor cumprod(OpArgs& info) {
+  return ops::cumprod(info.tensor(0, "cumprod", "input"), info.integer(1, "cumprod", "dim"));
+}
+
+// sort(t, dim, descending) -> [values, indices]
+std::vector<Tensor> sort(OpArgs& info) {
+  const Tensor t = info.tensor(0, "sort", "input");
+  const std::int64_t dim = info.integer(1, "sort", "dim");
+  ops::Sorted s = ops::sort(t, dim, info.boolean(2, "sort", "descending"));
+  return {std::move(s.values), std::move(s.indices)};
+}
+
+Tensor argsort(OpArgs& info) {
+  const Tensor t = info.tensor(0, "argsort", "input");
+  const std::int64_t dim = info.integer(1, "argsort", "dim");
+  return ops::sort(t, dim, info.boolean(2, "argsort", "descending"), "argsort").indices;
+}
+
+// topk(t, k, dim, largest) -> [values, indices]
+std::vector<Tensor> topk(OpArgs& info) {
+  const Tensor t = info.tensor(0, "topk", "input");
+  const std::int64_t k = info.integer(1, "topk", "k");
+  const std::int64_t dim = info.integer(2, "topk", "dim");
+  ops::Sorted s = ops::topk(t, k, dim, info.boolean(3, "topk", "largest"));
+  return {std::move(s.values), std::move(s.indices)};
+}
+
 constexpr char kSum[] = "sum", kMean[] = "mean", kProd[] = "prod", kMax[] = "max", kMin[] = "min",
                kArgmax[] = "argmax", kArgmin[] = "argmin", kVar[] = "var", kStd[] = "std";
 
@@ -80,6 +113,11 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
   define_op<moments<ops::std_dev, kStd>>(env, exports, kStd);
   define_op<logsumexp>(env, exports, "logsumexp");
   define_op<norm>(env, exports, "norm");
+  define_op<cumsum>(env, exports, "cumsum");
+  define_op<cumprod>(env, exports, "cumprod");
+  define_op<sort>(env, exports, "sort");
+  define_op<argsort>(env, exports, "argsort");
+  define_op<topk>(env, exports, "topk");
 }
 
 }  // namespace tapegrad::binding

@@ -30,6 +30,10 @@ Tensor permute(OpArgs& info) {
   return ops::permute(info.tensor(0, "permute", "input"), info.dims(1, "permute"));
 }
 
+Tensor repeat(OpArgs& info) {
+  return ops::repeat(info.tensor(0, "repeat", "input"), info.shape(1, "repeat", "sizes"));
+}
+
 Tensor contiguous(OpArgs& info) {
   return ops::contiguous(info.tensor(0, "contiguous", "input"));
 }
@@ -141,6 +145,7 @@ void register_shape(Napi::Env env, Napi::Object exports) {
   define_op<expand>(env, exports, "expand");
   define_op<transpose>(env, exports, "transpose");
   define_op<permute>(env, exports, "permute");
+  define_op<repeat>(env, exports, "repeat");
   define_op<contiguous>(env, exports, "contiguous");
   define_op<clone>(env, exports, "clone");
   define_op<view>(env, exports, "view");

@@ -216,11 +216,15 @@ Tensor gather(const Tensor& t, std::int64_t dim, const Tensor& index) {
   gather_kernel(idx.shape(), at_least_1d(out), self, without_dim(self, d), self.strides()[d], idx,
                 {idx.strides(), idx.offset()});
   record(op, {t}, out, [d, in = t.shape(), saved = SavedTensor(index)](const Grads& g, const Node&) {
-    const Tensor index = saved.unpack(), idx = at_least_1d(index);
-    return Grads{add_into_zeros("gather", "gatherBackward", g[0], d, index, in, idx.shape(),
-                                {idx.strides(), idx.offset()}, gather)};
+    return Grads{gather_backward(g[0], d, saved.unpack(), in)};
   });
   return out;
+}
+
+Tensor gather_backward(const Tensor& grad, std::int64_t dim, const Tensor& index, const Shape& shape) {
+  const Tensor idx = at_least_1d(index);
+  return add_into_zeros("gather", "gatherBackward", grad, dim, index, shape, idx.shape(), {idx.strides(), idx.offset()},
+                        gather);
 }
 
 Tensor scatter_add(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& src) {

@@ -17,6 +17,9 @@ Tensor index_select(const Tensor& t, std::int64_t dim, const Tensor& index);
 Tensor index_add(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& source);
 // out[p] = t[p with p[dim] replaced by index[p]]; index has t's number of dims.
 Tensor gather(const Tensor& t, std::int64_t dim, const Tensor& index);
+// The gradient of gather from an input of `shape`: grad added through the
+// index into zeros of that shape. Differentiable (its gradient gathers).
+Tensor gather_backward(const Tensor& grad, std::int64_t dim, const Tensor& index, const Shape& shape);
 // A copy of t with src[p] added at (p with p[dim] replaced by index[p]).
 Tensor scatter_add(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& src);
 

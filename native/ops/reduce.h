@@ -36,4 +36,13 @@ Tensor logsumexp(const Tensor& t, const std::vector<std::int64_t>& dims, bool ke
 // Vector p-norm over the dims: any real p, +-Infinity; p = 2 is also 'fro'.
 Tensor norm(const Tensor& t, double p, const std::vector<std::int64_t>& dims, bool keepdim);
 
+// Running sums / products along `dim` (a 0-d tensor has dim 0 / -1), shaped
+// as the input. Floats accumulate in double in order, each output rounded
+// once, as PyTorch's CPU kernels do (the same float32 bits). int32 gives
+// int32 (PyTorch: int64), accumulated in 64 bits; a running value int32
+// cannot hold throws, as sum's does. cumprod's gradient is exact where the
+// input holds zeros.
+Tensor cumsum(const Tensor& t, std::int64_t dim);
+Tensor cumprod(const Tensor& t, std::int64_t dim);
+
 }  // namespace tapegrad::ops

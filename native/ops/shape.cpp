@@ -1,5 +1,7 @@
 #include "ops/shape.h"
 
+#include <limits>
+
 #include "core/autograd.h"
 #include "core/strided.h"
 #include "ops/common.h"
@@ -212,6 +214,35 @@ Tensor permute(const Tensor& t, const std::vector<std::int64_t>& dims) {
   }
   Tensor out = make_view(t, shape, strides, t.offset());
   record("permute", {t}, out, [inverse](const Grads& g, const Node&) { return Grads{permute(g[0], inverse)}; });
+  return out;
+}
+
+Tensor repeat(const Tensor& t, const Shape& sizes) {
+  const char* op = "repeat";
+  if (static_cast<std::int64_t>(sizes.size()) < t.dim())
+    throw_range_error(op, ": sizes must have at least as many entries as the tensor has dims (", t.dim(),
+                      ") for a tensor of shape ", shape_str(t.shape()), ", got ", shape_str(sizes));
+  // t read as [1, s0, 1, s1, ...] and broadcast to `tiled` = [r0, s0, r1, s1, ...]:
+  // walked row-major, that is the output [r0 * s0, r1 * s1, ...].
+  const std::size_t lead = sizes.size() - t.shape().size();
+  Shape tiled, strides, shape;
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    const std::int64_t r = sizes[k], s = k < lead ? 1 : t.shape()[k - lead];
+    if (s != 0 && r > std::numeric_limits<std::int64_t>::max() / 16 / s)
+      throw_range_error(op, ": dim ", k, " of size ", s, " repeated ", r, " times has too many elements");
+    tiled.insert(tiled.end(), {r, s});
+    strides.insert(strides.end(), {0, k < lead ? 0 : t.strides()[k - lead]});
+    shape.push_back(r * s);
+  }
+  Tensor out = empty(shape, t.dtype(), op);
+  if (out.numel() > 0)
+    copy_elements(make_view(t, tiled, strides, t.offset()), make_view(out, tiled, contiguous_strides(tiled), 0));
+  // Each input element's gradient is the sum over its tiles.
+  record(op, {t}, out, [tiled, in = t.shape()](const Grads& g, const Node&) {
+    Shape once = tiled;
+    for (std::size_t k = 0; k < once.size(); k += 2) once[k] = 1;
+    return Grads{reshape(sum_to(reshape(g[0], tiled), once), in)};
+  });
   return out;
 }
 

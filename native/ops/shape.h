@@ -28,6 +28,9 @@ Tensor sum_to(const Tensor& t, const Shape& shape);
 // Views with dims reordered (negative dims allowed).
 Tensor transpose(const Tensor& t, std::int64_t dim0, std::int64_t dim1);
 Tensor permute(const Tensor& t, const std::vector<std::int64_t>& dims);
+// A copy of t tiled sizes[k] times along each dim k (PyTorch's repeat). sizes
+// may be longer than t's shape: t is then read as having leading dims of size 1.
+Tensor repeat(const Tensor& t, const Shape& sizes);
 Tensor contiguous(const Tensor& t);
 Tensor clone(const Tensor& t);
 

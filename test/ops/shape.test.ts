@@ -680,5 +680,62 @@ describe('tril and triu', () => {
       d.dispose();
       expectError(() => d[name](), tg.TapegradError, new RegExp(`^${name}: input is a disposed tensor`));
     }
+
+describe('repeat', () => {
+  it('tiles along each dim, adding leading dims for extra sizes (as PyTorch)', () => {
+    const x = tg.tensor([[1, 2], [3, 4]]);
+    expect(x.repeat(1, 2).toArray()).toEqual([[1, 2, 1, 2], [3, 4, 3, 4]]);
+    expect(x.repeat(2, 1).toArray()).toEqual([[1, 2], [3, 4], [1, 2], [3, 4]]);
+    const three = x.repeat([2, 1, 3]);
+    expect(three.shape).toEqual([2, 2, 6]);
+    const plane = [[1, 2, 1, 2, 1, 2], [3, 4, 3, 4, 3, 4]];
+    expect(three.toArray()).toEqual([plane, plane]); // PyTorch's x.repeat(2, 1, 3)
+    expect(tg.tensor(5).repeat(2, 3).toArray()).toEqual([[5, 5, 5], [5, 5, 5]]);
+    expect(tg.tensor(5).repeat().shape).toEqual([]);
+    expect(x.repeat(0, 2).shape).toEqual([0, 4]);
+    expect(tg.zeros([0, 2]).repeat(3, 1).shape).toEqual([0, 2]);
+    expect(tg.tensor([1, 2], { dtype: 'int32' }).repeat(2).toArray()).toEqual([1, 2, 1, 2]);
+    expect(tg.tensor([1, 2], { dtype: 'int32' }).repeat(2).dtype).toBe('int32');
+  });
+
+  it('copies: the result shares no storage, and reads views through their strides', () => {
+    const x = tg.tensor([[1, 2], [3, 4]]);
+    const r = x.repeat(1, 1);
+    overwrite(x, 0);
+    expect(r.toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(tg.tensor([[1, 2], [3, 4]]).T.repeat(1, 2).toArray()).toEqual([[1, 3, 1, 3], [2, 4, 2, 4]]);
+    expect(tg.tensor([7, 8]).expand(2, 2).repeat(2, 1).toArray()).toEqual([[7, 8], [7, 8], [7, 8], [7, 8]]);
+  });
+
+  it('large inputs: the same as cat of the copies', () => {
+    const x = leaf([300, 129], 3);
+    const want = tg.cat([tg.cat([x, x, x], 1), tg.cat([x, x, x], 1)], 0);
+    expect(Array.from(x.repeat(2, 3).data())).toEqual(Array.from(want.data()));
+  });
+
+  it('gradient: each element gets the sum over its tiles', () => {
+    const x = tg.tensor([1, 2], { dtype: 'float64', requiresGrad: true });
+    const y = x.repeat(2, 2);
+    expect(y.gradFn).toBe('repeat');
+    y.backward(tg.tensor([[1, 2, 3, 4], [5, 6, 7, 8]], { dtype: 'float64' }));
+    expect(x.grad!.toArray()).toEqual([1 + 3 + 5 + 7, 2 + 4 + 6 + 8]);
+    expect(tg.gradcheck((t) => t.repeat(2, 1, 3), [leaf([2, 3])])).toBe(true);
+    expect(tg.gradcheck((t) => t.T.repeat(1, 2), [leaf([2, 3])])).toBe(true);
+    expect(tg.gradcheck((t) => t.repeat(3), [leaf([])])).toBe(true);
+    expect(tg.gradcheck((t) => t.repeat(0, 1), [leaf([2])])).toBe(true);
+    expect(tg.gradgradcheck((t) => t.repeat(2, 2).square(), [leaf([2, 3])])).toBe(true);
+  });
+
+  it('rejects fewer sizes than dims, negative and non-integer sizes, and overflow', () => {
+    const x = tg.zeros([2, 3]);
+    expectError(() => x.repeat(2), RangeError,
+      /^repeat: sizes must have at least as many entries as the tensor has dims \(2\) for a tensor of shape \[2, 3\], got \[2\]$/);
+    expectError(() => x.repeat(-1, 2), RangeError, /^repeat: sizes must hold non-negative integers, got -1 at index 0$/);
+    expectError(() => x.repeat(2, 1.5), RangeError, /^repeat: sizes must hold non-negative integers, got 1\.5 at index 1$/);
+    expectError(() => x.repeat(2, '1' as unknown as number), RangeError, /^repeat: sizes must hold non-negative integers, got '1' at index 1$/);
+    // An empty result too: the size of each dim must be representable.
+    expectError(() => tg.zeros([100, 0]).repeat(2 ** 53 - 1, 1), RangeError,
+      /^repeat: dim 0 of size 100 repeated 9007199254740991 times has too many elements$/);
+    expectError(() => x.repeat(2 ** 30, 2 ** 30), RangeError, /^repeat: shape \[2147483648, 3221225472\] has too many elements$/);
   });
 });

@@ -4,8 +4,8 @@
 // rtol 1e-7. Runs where /usr/bin/python3 can import torch.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { tg, torchAvailable } from './helpers.js';
-import { generate, RUN } from './programs.js';
+import { tg, torchAvailable, type Tensor } from './helpers.js';
+import { generate, Rng, RUN } from './programs.js';
 
 // The same ops in torch, interpreted from the program's JSON.
 const TORCH_INTERPRETER = String.raw`
@@ -137,4 +137,87 @@ describe.runIf(torchAvailable())('random programs agree with PyTorch in float64'
     const missing = Object.keys(RUN).filter((op) => !opsSeen.has(op));
     expect(missing).toEqual([]);
   }, 120_000);
+});
+
+// The sorting and scanning ops on random tensors full of ties, NaN and zeros
+// (signed), where PyTorch's conventions are easy to get wrong: sort (stable)
+// must give PyTorch's indices exactly; topk PyTorch's values (it leaves the
+// order of ties unspecified, so the indices need only point at them); cumsum,
+// cumprod and repeat PyTorch's values and gradients.
+const TORCH_STRUCTURAL = String.raw`
+import json, sys, torch
+def out(t):
+    return [None if v != v else v for v in t.detach().flatten().tolist()]
+results = []
+for c in json.load(sys.stdin):
+    # NaN comes as null, -0 as '-0' (JSON has neither).
+    x = torch.tensor([float('nan') if v is None else float(v) for v in c['data']], dtype=torch.float64).reshape(c['shape'])
+    v, i = torch.sort(x, dim=c['dim'], descending=c['desc'], stable=True)
+    tv = torch.topk(x, c['k'], dim=c['dim'], largest=c['desc']).values
+    r = {'sortValues': out(v), 'sortIndices': i.flatten().tolist(), 'topValues': out(tv)}
+    xs = torch.nan_to_num(x, nan=1.5).requires_grad_()
+    for name, fn in (('cumsum', lambda t: t.cumsum(c['dim'])), ('cumprod', lambda t: t.cumprod(c['dim'])), ('repeat', lambda t: t.repeat(*c['reps']))):
+        xs.grad = None
+        y = fn(xs)
+        (y * torch.tensor([i % 7 - 3 for i in range(y.numel())], dtype=torch.float64).reshape(y.shape)).sum().backward()
+        r[name] = {'out': out(y), 'shape': list(y.shape), 'grad': out(xs.grad)}
+    results.append(r)
+json.dump(results, sys.stdout)
+`;
+
+describe.runIf(torchAvailable())('sort, topk, cumsum, cumprod and repeat agree with PyTorch', () => {
+  it('on 200 random tensors with ties, NaN and signed zeros', () => {
+    const rng = new Rng(77);
+    const cases = Array.from({ length: 200 }, () => {
+      const nd = rng.int(1, 3);
+      const shape = Array.from({ length: nd }, () => rng.int(1, 6));
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = Array.from({ length: n }, () => {
+        const r = rng.next();
+        return r < 0.1 ? NaN : r < 0.2 ? 0 : r < 0.25 ? -0 : rng.int(-2, 2) + rng.pick([0, 0.5]);
+      });
+      const dim = rng.int(-nd, nd - 1);
+      const k = rng.int(0, shape[dim < 0 ? dim + nd : dim]!);
+      const reps = [...(rng.bool() ? [rng.int(1, 2)] : []), ...shape.map(() => rng.int(0, 2))];
+      return { shape, data, dim, desc: rng.bool(), k, reps };
+    });
+    const reference = JSON.parse(
+      execFileSync('/usr/bin/python3', ['-c', TORCH_STRUCTURAL], {
+        input: JSON.stringify(cases.map((c) => ({ ...c, data: c.data.map((v) => (Number.isNaN(v) ? null : Object.is(v, -0) ? '-0' : v)) }))),
+        encoding: 'utf8',
+        env: { ...process.env, OMP_NUM_THREADS: '1' },
+      }),
+    ) as Record<string, unknown>[];
+    const nan = (a: (number | null)[]) => a.map((v) => (v === null ? NaN : v));
+    cases.forEach((c, n) => {
+      const want = reference[n]! as { sortValues: (number | null)[]; sortIndices: number[]; topValues: (number | null)[] } &
+        Record<'cumsum' | 'cumprod' | 'repeat', { out: (number | null)[]; shape: number[]; grad: (number | null)[] }>;
+      const where = `case ${n}: ${JSON.stringify(c)}`;
+      tg.tidy(() => {
+        const x = tg.tensor(c.data, { shape: c.shape, dtype: 'float64' });
+        const sorted = x.sort({ dim: c.dim, descending: c.desc });
+        expect(Array.from(sorted.indices.data()), `${where}: sort indices`).toEqual(want.sortIndices);
+        expect(Array.from(sorted.values.data()), `${where}: sort values`).toEqual(nan(want.sortValues));
+        const top = x.topk(c.k, { dim: c.dim, largest: c.desc });
+        // Which of tied -0 and 0 comes first is a tie order too.
+        const unsigned = (a: ArrayLike<number>) => Array.from(a, (v) => (v === 0 ? 0 : v));
+        expect(unsigned(top.values.data()), `${where}: topk values`).toEqual(unsigned(nan(want.topValues)));
+        expect(unsigned(x.gather(c.dim, top.indices).data()), `${where}: topk indices`).toEqual(unsigned(nan(want.topValues)));
+        const xs = tg.tensor(c.data.map((v) => (Number.isNaN(v) ? 1.5 : v)), { shape: c.shape, dtype: 'float64', requiresGrad: true });
+        for (const [name, fn] of [
+          ['cumsum', (t: Tensor) => t.cumsum(c.dim)],
+          ['cumprod', (t: Tensor) => t.cumprod(c.dim)],
+          ['repeat', (t: Tensor) => t.repeat(c.reps)],
+        ] as const) {
+          xs.zeroGrad();
+          const y = fn(xs);
+          expect(y.shape, `${where}: ${name} shape`).toEqual(want[name].shape);
+          close(y.data(), nan(want[name].out), `${where}: ${name}`);
+          const weights = tg.tensor(Array.from({ length: y.size }, (_, i) => (i % 7) - 3), { shape: y.shape, dtype: 'float64' });
+          y.mul(weights).sum().backward();
+          close(xs.grad!.data(), nan(want[name].grad), `${where}: ${name} gradient`);
+        }
+      });
+    });
+  }, 60_000);
 });

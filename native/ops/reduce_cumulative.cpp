@@ -1,4 +1,5 @@
 // Scans along one dim: cumsum and cumprod.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <type_traits>

@@ -680,6 +680,8 @@ describe('tril and triu', () => {
       d.dispose();
       expectError(() => d[name](), tg.TapegradError, new RegExp(`^${name}: input is a disposed tensor`));
     }
+  });
+});
 
 describe('repeat', () => {
   it('tiles along each dim, adding leading dims for extra sizes (as PyTorch)', () => {

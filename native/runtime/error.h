@@ -14,16 +14,26 @@
 namespace tapegrad {
 
 // A number as JavaScript prints it: the shortest digits that read back as
-// the same float or double, NaN, Infinity. (A stream's default six digits
-// printed float32 1.0000001 as 1.)
+// the same float or double, NaN, Infinity; plain digits from 1e-6 up to
+// 1e21 (9000000000, not 9e+09), else an exponent without leading zeros
+// (1e-7, 1e+21). (A stream's default six digits printed float32 1.0000001 as 1.)
 template <typename F>
 std::string number_text(F x) {
   static_assert(std::is_floating_point_v<F>);
   if (std::isnan(x)) return "NaN";
   if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
-  char buf[40];
-  const auto result = std::to_chars(buf, buf + sizeof buf, x);
-  return std::string(buf, result.ptr);
+  if (x == 0) return "0";  // -0 too, as String(-0)
+  const bool plain = std::fabs(x) >= F(1e-6) && std::fabs(x) < F(1e21);
+  char buf[48];
+  const auto result =
+      std::to_chars(buf, buf + sizeof buf, x, plain ? std::chars_format::fixed : std::chars_format::scientific);
+  std::string text(buf, result.ptr);
+  if (!plain) {
+    const std::size_t sign = text.find('e') + 1;  // "1e-07" -> "1e-7"
+    const std::size_t digits = sign + 1;
+    while (text.size() > digits + 1 && text[digits] == '0') text.erase(digits, 1);
+  }
+  return text;
 }
 
 enum class ErrorKind { Type, Range, Tapegrad };

@@ -281,7 +281,9 @@ describe('slice', () => {
     expectError(() => r().slice(1), RangeError, /^slice: dim must be in \[-1, 0\] for a tensor with 1 dimensions, got 1/);
     expectError(() => tg.tensor(1).slice(0), RangeError, /^slice: cannot be applied to a 0-d tensor/);
     expectError(() => r().slice(0, 1.5), RangeError, /^slice: start must be an integer, got 1\.5/);
-    expectError(() => r().slice(0, -1e18), RangeError, /^slice: start must be a safe integer \(at most 2\^53 - 1 in magnitude\), got -1e\+?18/);
+    expectError(() => r().slice(0, -1e18), RangeError, /^slice: start must be a safe integer \(at most 2\^53 - 1 in magnitude\), got -1000000000000000000$/);
+    expectError(() => r().slice(0, NaN), RangeError, /^slice: start must be an integer, got NaN/);
+    expectError(() => r().slice(0, 0, NaN), RangeError, /^slice: end must be an integer, got NaN/);
     expectError(() => r().slice(0, 1, '2' as unknown as number), TypeError, /^slice: end must be an integer, got '2'/);
   });
 

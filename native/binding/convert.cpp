@@ -193,8 +193,18 @@ Tensor arg_tensor_or_number(const Napi::CallbackInfo& info, std::size_t i, const
   const double x = v.As<Napi::Number>().DoubleValue();
   DType d = DType::Float32;
   if (like) {
-    if (is_floating(*like)) d = *like;
-    else if (std::trunc(x) == x && std::fabs(x) <= 2147483647.0) d = DType::Int32;
+    if (is_floating(*like)) {
+      d = *like;
+    } else if (std::isfinite(x) && std::trunc(x) == x) {
+      // A whole number with an int32 operand is an int32. One beyond int32
+      // would wrap (PyTorch) or turn the result float32 (a non-integer's
+      // promotion); neither is what the caller meant, so it is refused.
+      if (!(x >= -2147483648.0 && x <= 2147483647.0))
+        throw_range_error(op, ": ", arg, " ", describe(v),
+                          " does not fit in int32, the dtype of the other operand; int32 holds whole numbers in "
+                          "[-2147483648, 2147483647] (convert the tensor with .to('float64') first)");
+      d = DType::Int32;
+    }
   }
   return ops::scalar(x, d);
 }

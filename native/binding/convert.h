@@ -45,7 +45,9 @@ std::vector<std::uint64_t> handle_keys(const Napi::Value& array);
 Tensor unwrap(const Napi::Value& v, const char* op, const char* arg);
 
 Tensor arg_tensor(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
-// A tensor handle, or a number turned into a 0-d tensor whose dtype suits `like`.
+// A tensor handle, or a number turned into a 0-d tensor whose dtype suits
+// `like`: like's floating dtype; with int32, int32 for a whole number (a
+// RangeError beyond int32's range) and float32 otherwise; float32 without.
 Tensor arg_tensor_or_number(const Napi::CallbackInfo& info, std::size_t i, const DType* like, const char* op,
                             const char* arg);
 double arg_number(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);

@@ -26,4 +26,12 @@ DType promote(DType a, DType b) {
   return DType::Int32;
 }
 
+DType result_type(DType a, bool a_is_0d, DType b, bool b_is_0d) {
+  if (a_is_0d == b_is_0d) return promote(a, b);
+  const DType dimensioned = a_is_0d ? b : a, zero_d = a_is_0d ? a : b;
+  // A higher category (floating over integer) is the only way a 0-d operand
+  // decides; within a category the dimensioned operand keeps its dtype.
+  return is_floating(zero_d) && !is_floating(dimensioned) ? zero_d : dimensioned;
+}
+
 }  // namespace tapegrad

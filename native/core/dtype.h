@@ -16,6 +16,11 @@ DType parse_dtype(std::string_view name, const char* op);
 
 // PyTorch's promotion for tensor-tensor ops: float64 > float32 > int32.
 DType promote(DType a, DType b);
+// The dtype of a binary op's result, as torch.result_type: dimensioned
+// operands decide; a 0-d operand (a JS number is one) counts only when it is
+// floating and the dimensioned operand is int32. Two 0-d or two dimensioned
+// operands promote as promote() does.
+DType result_type(DType a, bool a_is_0d, DType b, bool b_is_0d);
 
 template <typename T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::Float32; };

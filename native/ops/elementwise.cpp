@@ -19,10 +19,12 @@ namespace tapegrad::ops {
 
 namespace {
 
-// Brings both operands to their promoted dtype. The casts are recorded, so an
-// op that records the promoted pair sends each input a gradient of its own dtype.
+// Brings both operands to the dtype of the result (result_type: a 0-d
+// operand does not widen a dimensioned one of its category). The casts are
+// recorded, so an op that records the promoted pair sends each input a
+// gradient of its own dtype.
 std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b) {
-  const DType d = promote(a.dtype(), b.dtype());
+  const DType d = result_type(a.dtype(), a.dim() == 0, b.dtype(), b.dim() == 0);
   return {cast(a, d), cast(b, d)};
 }
 

@@ -180,6 +180,144 @@ describe('arithmetic: values and dtypes', () => {
   });
 });
 
+describe('type promotion with 0-d tensors, as torch.result_type', () => {
+  // Every pair of (int32, float32, float64) × (shape [3], 0-d), with the dtype
+  // PyTorch 1.13 gives both a + b and torch.where(cond, a, b): dimensioned
+  // tensors decide, and a 0-d one counts only when it is floating and the
+  // dimensioned one int32. Probed with torch.ones(3, dtype=...) and
+  // torch.tensor(1, dtype=...).
+  const table: [string, string, string][] = [
+    ['int32[3]', 'int32[3]', 'int32'],
+    ['int32[3]', 'int32', 'int32'],
+    ['int32[3]', 'float32[3]', 'float32'],
+    ['int32[3]', 'float32', 'float32'],
+    ['int32[3]', 'float64[3]', 'float64'],
+    ['int32[3]', 'float64', 'float64'],
+    ['int32', 'int32[3]', 'int32'],
+    ['int32', 'int32', 'int32'],
+    ['int32', 'float32[3]', 'float32'],
+    ['int32', 'float32', 'float32'],
+    ['int32', 'float64[3]', 'float64'],
+    ['int32', 'float64', 'float64'],
+    ['float32[3]', 'int32[3]', 'float32'],
+    ['float32[3]', 'int32', 'float32'],
+    ['float32[3]', 'float32[3]', 'float32'],
+    ['float32[3]', 'float32', 'float32'],
+    ['float32[3]', 'float64[3]', 'float64'],
+    ['float32[3]', 'float64', 'float32'],
+    ['float32', 'int32[3]', 'float32'],
+    ['float32', 'int32', 'float32'],
+    ['float32', 'float32[3]', 'float32'],
+    ['float32', 'float32', 'float32'],
+    ['float32', 'float64[3]', 'float64'],
+    ['float32', 'float64', 'float64'],
+    ['float64[3]', 'int32[3]', 'float64'],
+    ['float64[3]', 'int32', 'float64'],
+    ['float64[3]', 'float32[3]', 'float64'],
+    ['float64[3]', 'float32', 'float64'],
+    ['float64[3]', 'float64[3]', 'float64'],
+    ['float64[3]', 'float64', 'float64'],
+    ['float64', 'int32[3]', 'float64'],
+    ['float64', 'int32', 'float64'],
+    ['float64', 'float32[3]', 'float32'],
+    ['float64', 'float32', 'float64'],
+    ['float64', 'float64[3]', 'float64'],
+    ['float64', 'float64', 'float64'],
+  ];
+  // 'float32[3]' -> [1, 2, 3]; 'float32' -> a 0-d 5.
+  function operand(spec: string): Tensor {
+    const dtype = spec.replace('[3]', '') as tg.DType;
+    return spec.endsWith('[3]') ? tg.tensor([1, 2, 3], { dtype }) : tg.tensor(5, { dtype });
+  }
+
+  it('add and where give PyTorch\'s dtype for every pair', () => {
+    for (const [a, b, expected] of table) {
+      const sum = operand(a).add(operand(b));
+      expect(sum.dtype, `${a} + ${b}`).toBe(expected);
+      const both0d = !a.endsWith('[3]') && !b.endsWith('[3]');
+      expect(list(sum), `${a} + ${b}`).toEqual(both0d ? [10] : a.endsWith('[3]') && b.endsWith('[3]') ? [2, 4, 6] : [6, 7, 8]);
+      const cond = both0d ? tg.tensor(1) : tg.tensor([1, 0, 1]);
+      const picked = tg.where(cond, operand(a), operand(b));
+      expect(picked.dtype, `where(c, ${a}, ${b})`).toBe(expected);
+    }
+  });
+
+  it('the other binary ops and comparisons follow the same rule', () => {
+    const x = tg.tensor([1, 2, 4]);
+    const d = tg.tensor(2, { dtype: 'float64' });
+    for (const fn of [(a: Tensor, b: Tensor) => a.sub(b), (a: Tensor, b: Tensor) => a.mul(b), (a: Tensor, b: Tensor) => a.div(b),
+      (a: Tensor, b: Tensor) => a.pow(b), (a: Tensor, b: Tensor) => a.maximum(b), (a: Tensor, b: Tensor) => a.minimum(b),
+      (a: Tensor, b: Tensor) => a.lt(b), (a: Tensor, b: Tensor) => a.eq(b)]) {
+      expect(fn(x, d).dtype).toBe('float32');
+      expect(fn(d, x).dtype).toBe('float32');
+      expect(fn(i32([1, 2]), d).dtype).toBe('float64');
+    }
+    // float32 arithmetic, as torch.tensor([1., 2., 4.]) / torch.tensor(3., dtype=torch.float64).
+    expect(list(x.div(tg.tensor(3, { dtype: 'float64' })))).toEqual(Array.from(new Float32Array([1 / 3, 2 / 3, 4 / 3])));
+    // A float64 [1] tensor is dimensioned: it promotes.
+    expect(x.add(f64([1])).dtype).toBe('float64');
+  });
+
+  it('sends each input a gradient of its own dtype and shape', () => {
+    // torch: a = float32 [1.5, 2, -1], b = float64 0-d 0.1, both requiring grad; (a * b).sum().backward()
+    // -> float32 result; a.grad float32 [0.10000000149011612] * 3, b.grad float64 0-d 2.5.
+    const a = tg.tensor([1.5, 2, -1], { requiresGrad: true });
+    const b = tg.tensor(0.1, { dtype: 'float64', requiresGrad: true });
+    const out = a.mul(b);
+    expect(out.dtype).toBe('float32');
+    out.sum().backward();
+    expect([a.grad!.dtype, a.grad!.shape, list(a.grad!)]).toEqual(['float32', [3], Array(3).fill(Math.fround(0.1))]);
+    expect([b.grad!.dtype, b.grad!.shape, b.grad!.item()]).toEqual(['float64', [], 2.5]);
+    // where: torch.where(c, a, b) -> a.grad [1, 0, 1], b.grad float64 1.
+    a.zeroGrad();
+    b.zeroGrad();
+    tg.where(tg.tensor([1, 0, 1]), a, b).sum().backward();
+    expect([a.grad!.dtype, list(a.grad!)]).toEqual(['float32', [1, 0, 1]]);
+    expect([b.grad!.dtype, b.grad!.shape, b.grad!.item()]).toEqual(['float64', [], 1]);
+  });
+
+  it('gradcheck in float64 where an int32 tensor meets a 0-d float64 one', () => {
+    // int32 [3] * float64 0-d is float64 (torch: b.grad = 6.0 for [1, 2, 3]).
+    const n = i32([1, 2, 3]);
+    const b = tg.tensor(0.7, { dtype: 'float64', requiresGrad: true });
+    for (const fn of [(t: Tensor) => n.mul(t), (t: Tensor) => t.sub(n), (t: Tensor) => n.div(t), (t: Tensor) => tg.where(tg.tensor([1, 0, 1]), n, t)]) {
+      expect(fn(b).dtype).toBe('float64');
+      expect(tg.gradcheck(fn, [b])).toBe(true);
+      expect(tg.gradgradcheck(fn, [b])).toBe(true);
+    }
+    n.mul(b).sum().backward();
+    expect(b.grad!.item()).toBe(6);
+  });
+});
+
+describe('a number beside an int32 tensor', () => {
+  it('beyond int32 is a RangeError naming the op, the argument and the value', () => {
+    // PyTorch wraps (torch.tensor([1, 2], dtype=torch.int32) + 2**40 -> [1, 2]); tapegrad used to make the
+    // result float32. Neither is what was meant.
+    const n = i32([1, 2]);
+    const range = '; int32 holds whole numbers in [-2147483648, 2147483647] (convert the tensor with .to(\'float64\') first)';
+    expect(() => n.add(2 ** 40)).toThrow(new RangeError(`add: other 1099511627776 does not fit in int32, the dtype of the other operand${range}`));
+    expect(() => tg.sub(2 ** 31, n)).toThrow(new RangeError(`sub: input 2147483648 does not fit in int32, the dtype of the other operand${range}`));
+    expect(() => n.mul(-(2 ** 31) - 1)).toThrow(/^mul: other -2147483649 does not fit in int32/);
+    expect(() => tg.where(tg.tensor([1, 0]), n, 3e10)).toThrow(/^where: other 30000000000 does not fit in int32/);
+    expect(() => n.eq(2 ** 53)).toThrow(RangeError);
+    expect(() => tg.tensor(7, { dtype: 'int32' }).add(2 ** 32)).toThrow(RangeError);
+  });
+
+  it('at int32\'s ends stays int32; non-integers and ±Infinity make the result float32, as PyTorch', () => {
+    const n = i32([1, 2]);
+    expect([n.add(2147483647).dtype, list(n.sub(2147483647))]).toEqual(['int32', [-2147483646, -2147483645]]);
+    expect([n.add(-2147483648).dtype, list(n.add(-2147483648))]).toEqual(['int32', [-2147483647, -2147483646]]);
+    // torch: int32 + 1.5 -> float32 [2.5, 3.5]; + inf -> float32 [inf, inf]; + nan -> float32 nan.
+    expect([n.add(1.5).dtype, list(n.add(1.5))]).toEqual(['float32', [2.5, 3.5]]);
+    expect([n.add(Infinity).dtype, list(n.add(Infinity))]).toEqual(['float32', [Infinity, Infinity]]);
+    expect([n.add(NaN).dtype, list(n.add(NaN))]).toEqual(['float32', [NaN, NaN]]);
+    expect(n.add(2 ** 40 + 0.5).dtype).toBe('float32');
+    // A float tensor takes any number in its own dtype.
+    expect(tg.tensor([1]).add(2 ** 40).dtype).toBe('float32');
+  });
+});
+
 describe('pow', () => {
   it('matches hand-computed values and JavaScript ** in float64', () => {
     expect(list(f64([2, 3, -2]).pow(2))).toEqual([4, 9, 4]);

@@ -117,9 +117,14 @@ Tensor flatten(const Tensor& t, std::int64_t start_dim, std::int64_t end_dim) {
   if (t.dim() == 0) return reshape_as(t, {1}, "flatten");
   if (start == end) return t;  // as PyTorch: nothing to merge
   Shape shape(t.shape().begin(), t.shape().begin() + start);
-  std::int64_t merged = 1;
-  for (std::int64_t d = start; d <= end; ++d) merged *= t.shape()[d];
-  shape.push_back(merged);
+  // Checked: beside a 0-sized dim, the merged dims' product can exceed what
+  // any tensor may hold ([0, 2**40, 2**40].flatten(1)) and would overflow.
+  try {
+    shape.push_back(checked_numel(Shape(t.shape().begin() + start, t.shape().begin() + end + 1), "flatten"));
+  } catch (const Error&) {
+    throw_range_error("flatten: merging dims ", start, " to ", end, " of shape ", shape_str(t.shape()),
+                      " gives more elements than a tensor may hold");
+  }
   shape.insert(shape.end(), t.shape().begin() + end + 1, t.shape().end());
   return reshape_as(t, shape, "flatten");
 }

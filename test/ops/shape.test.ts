@@ -113,6 +113,19 @@ describe('flatten', () => {
     expectError(() => tg.zeros([2]).flatten(0.5), RangeError, /^flatten: startDim must be an integer, got 0\.5/);
   });
 
+  it('merges huge dims beside a 0-sized one only when the merged size can exist', () => {
+    // A tensor of shape [0, 2**40, 2**40] holds nothing; merging all of it, or the 0 with 2**40, is fine
+    // (torch: flatten() -> [0], flatten(0, 1) -> [0, 2**40]).
+    const x = tg.zeros([0, 2 ** 40, 2 ** 40]);
+    expect(x.flatten().shape).toEqual([0]);
+    expect(x.flatten(0, 1).shape).toEqual([0, 2 ** 40]);
+    // Merging the two 2**40 dims would make a dim of 2**80, beyond any size (torch gives [0, 0], its product
+    // overflowed); the product was computed unchecked before.
+    expectError(() => x.flatten(1), RangeError,
+      /^flatten: merging dims 1 to 2 of shape \[0, 1099511627776, 1099511627776\] gives more elements than a tensor may hold$/);
+    expect(tg.zeros([0, 3, 5]).flatten(1).shape).toEqual([0, 15]);
+  });
+
   it('gradcheck', () => {
     expect(tg.gradcheck((x) => x.flatten(1).mul(x.flatten(1)), [leaf([2, 3, 2])])).toBe(true);
     expect(tg.gradcheck((x) => x.transpose(0, 2).flatten(0, 1), [leaf([2, 3, 2])])).toBe(true);

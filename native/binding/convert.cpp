@@ -263,10 +263,12 @@ Shape arg_integers(const Napi::CallbackInfo& info, std::size_t i, const char* op
   Shape shape(n);
   for (std::uint32_t k = 0; k < n; ++k) {
     const Napi::Value e = a.Get(k);
-    const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
+    const char* expected = allow_minus_one ? "non-negative integers or -1" : "non-negative integers";
+    // Not a number: a TypeError; a number that is no such integer: a RangeError.
+    if (!e.IsNumber()) throw_type_error(op, ": ", arg, " must hold ", expected, ", got ", describe(e), " at index ", k);
+    const double x = e.As<Napi::Number>().DoubleValue();
     if (!is_safe_integer(x) || x < (allow_minus_one ? -1 : 0))
-      throw_range_error(op, ": ", arg, " must hold ", allow_minus_one ? "non-negative integers or -1" : "non-negative integers",
-                        ", got ", describe(e), " at index ", k);
+      throw_range_error(op, ": ", arg, " must hold ", expected, ", got ", describe(e), " at index ", k);
     shape[k] = static_cast<std::int64_t>(x);
   }
   return shape;
@@ -291,7 +293,8 @@ std::vector<std::int64_t> arg_dims(const Napi::CallbackInfo& info, std::size_t i
   std::vector<std::int64_t> dims;
   for (std::uint32_t k = 0; k < a.Length(); ++k) {
     const Napi::Value e = a.Get(k);
-    const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
+    if (!e.IsNumber()) throw_type_error(op, ": dims must be integers, got ", describe(e), " at index ", k);
+    const double x = e.As<Napi::Number>().DoubleValue();
     if (!is_safe_integer(x))
       throw_range_error(op, ": dims must be integers, got ", describe(e), " at index ", k);
     dims.push_back(static_cast<std::int64_t>(x));

@@ -55,6 +55,20 @@ describe('view', () => {
     expectError(() => m23().view(-1, -1), RangeError, /^view: only one dimension can be -1/);
     expectError(() => m23().view(-2, 3), RangeError, /^view: shape must hold non-negative integers or -1, got -2 at index 0/);
     expectError(() => m23().view(1.5, 4), RangeError, /got 1\.5 at index 0/);
+    // A size that is not a number is a TypeError (README: wrong types), one that is a number but no size a RangeError.
+    expectError(() => m23().view('6' as never), TypeError, /^view: shape must hold non-negative integers or -1, got '6' at index 0$/);
+    expectError(() => m23().reshape('6' as never), TypeError, /^reshape: shape must hold non-negative integers or -1, got '6' at index 0$/);
+    expectError(() => m23().reshape([2, null] as never), TypeError, /^reshape: shape must hold non-negative integers or -1, got null at index 1$/);
+    expectError(() => m23().expand(2, 3n as never), TypeError, /^expand: shape must hold non-negative integers or -1, got a BigInt at index 1$/);
+    expectError(() => m23().broadcastTo([[2], 3] as never), TypeError, /^broadcastTo: shape must hold/);
+    expectError(() => m23().reshape(NaN, 6), RangeError, /^reshape: shape must hold non-negative integers or -1, got NaN at index 0$/);
+    expectError(() => m23().reshape(Infinity), RangeError, /got Infinity at index 0$/);
+    expectError(() => m23().reshape(2 ** 53, 1), RangeError, /got 9007199254740992 at index 0$/);
+    expectError(() => m23().permute(['1', 0] as never), TypeError, /^permute: dims must be integers, got '1' at index 0$/);
+    expectError(() => m23().permute(0.5, 1), RangeError, /^permute: dims must be integers, got 0\.5 at index 0$/);
+    expectError(() => tg.zeros([2, 3]).split([1, '2'] as never), TypeError, /^split: splitSizeOrSections must hold non-negative integers, got '2' at index 1$/);
+    expectError(() => tg.zeros(['2'] as never), TypeError, /^zeros: shape must hold non-negative integers, got '2' at index 0$/);
+    expectError(() => tg.randn([2, true] as never), TypeError, /^randn: shape must hold non-negative integers, got true at index 1$/);
   });
 
   it('gradcheck', () => {

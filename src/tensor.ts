@@ -462,9 +462,10 @@ export class Tensor {
   }
   /**
    * min(max(x, min), max). Either bound may be left out (undefined or null),
-   * not both; min > max gives max everywhere. The gradient is 1 inside
-   * [min, max] (inclusive) and 0 outside. int32 stays int32 when the bounds
-   * are integers, else the result is float32.
+   * not both; min > max gives max everywhere; a NaN bound gives NaN
+   * everywhere (gradient 0). The gradient is 1 inside [min, max] (inclusive)
+   * and 0 outside. int32 stays int32 when the bounds are integers, else the
+   * result is float32.
    */
   clamp(min?: number | null, max?: number | null): Tensor {
     return fromHandle(native.clamp(own(this), min, max));

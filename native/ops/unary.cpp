@@ -254,14 +254,18 @@ Tensor relu_backward(const Tensor& grad, const Tensor& output) {
 
 Tensor clamp(const Tensor& x0, std::optional<double> lo, std::optional<double> hi) {
   if (!lo && !hi) throw_type_error("clamp: at least one of min and max must be given");
-  if (lo) check_number(*lo, false, "clamp", "min");
-  if (hi) check_number(*hi, false, "clamp", "max");
-  // Bounds that int32 cannot hold make the result float32 (PyTorch's promotion with a float scalar).
+  // Bounds that int32 cannot hold (NaN too) make the result float32 (PyTorch's promotion with a float scalar).
   const bool keep_int = !is_floating(x0.dtype()) && (!lo || fits_int32(*lo)) && (!hi || fits_int32(*hi));
   const Tensor x = keep_int || is_floating(x0.dtype()) ? x0 : cast(x0, DType::Float32);
   const double inf = std::numeric_limits<double>::infinity();
   const double low = lo.value_or(-inf), high = hi.value_or(inf);
-  std::optional<Tensor> fast = fast_unary(kernels::UnaryOp::Clamp, x, "clamp", low, high);
+  // A NaN bound makes every element NaN, as torch.clamp(x, min=nan, max=1)
+  // and x.clamp_min(nan) do (no comparison with NaN holds); the backward
+  // rule's mask is then 0 everywhere, as PyTorch's gradient.
+  const bool nan_bound = std::isnan(low) || std::isnan(high);
+  std::optional<Tensor> fast;
+  if (nan_bound) fast = full(x.shape(), std::numeric_limits<double>::quiet_NaN(), x.dtype(), "clamp");
+  else fast = fast_unary(kernels::UnaryOp::Clamp, x, "clamp", low, high);
   Tensor out = fast ? *std::move(fast) : visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, std::int32_t>) {

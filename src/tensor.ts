@@ -802,7 +802,7 @@ export class Tensor {
   }
   /**
    * A view of `start:end:step` along `dim`, as Python slicing: negative bounds
-   * count from the end, bounds past either end are clamped, `step` must be positive.
+   * count from the end, bounds past either end (±Infinity too) are clamped, `step` must be positive.
    */
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
     return fromHandle(native.slice(own(this), dim, start, end, step));

@@ -1,4 +1,6 @@
 // Shape and indexing ops.
+#include <cmath>
+#include <limits>
 #include <optional>
 
 #include "binding/addon.h"
@@ -68,18 +70,23 @@ Tensor broadcast_to(OpArgs& info) {
                      info.shape(1, "broadcastTo", "shape", true), "broadcastTo");
 }
 
-std::optional<std::int64_t> optional_int(OpArgs& info, std::size_t i, const char* op,
-                                         const char* arg) {
+// A slice bound: absent, an integer, or ±Infinity, which lies past either
+// end and is clamped there as any such bound is.
+std::optional<std::int64_t> slice_bound(OpArgs& info, std::size_t i, const char* arg) {
   if (!info.present(i)) return std::nullopt;
-  return info.integer(i, op, arg);
+  if (info.is_number(i)) {
+    const double x = info.number(i, "slice", arg);
+    if (std::isinf(x)) return x > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+  }
+  return info.integer(i, "slice", arg);
 }
 
 // slice(t, dim, start?, end?, step)
 Tensor slice(OpArgs& info) {
   const Tensor t = info.tensor(0, "slice", "input");
   const std::int64_t dim = info.integer(1, "slice", "dim");
-  const auto start = optional_int(info, 2, "slice", "start");
-  const auto end = optional_int(info, 3, "slice", "end");
+  const auto start = slice_bound(info, 2, "start");
+  const auto end = slice_bound(info, 3, "end");
   return ops::slice(t, dim, start, end, info.integer(4, "slice", "step"));
 }
 

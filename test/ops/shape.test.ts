@@ -262,6 +262,13 @@ describe('slice', () => {
     expect(r().slice(0, 20).toArray()).toEqual([]);
     expect(r().slice(0, 6, 2).toArray()).toEqual([]);
     expect(r().slice(0, 3, 9, 2 ** 52).toArray()).toEqual([3]);
+    // ±Infinity lies past either end and is clamped, as x[-math.inf:math.inf] would be in Python.
+    expect(r().slice(0, -Infinity, Infinity).toArray()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(r().slice(0, 7, Infinity).toArray()).toEqual([7, 8, 9]);
+    expect(r().slice(0, -Infinity, 2).toArray()).toEqual([0, 1]);
+    expect(r().slice(0, Infinity).toArray()).toEqual([]);
+    expect(r().slice(0, 2, -Infinity).toArray()).toEqual([]);
+    expect(r().slice(0, -Infinity, Infinity, 4).toArray()).toEqual([0, 4, 8]);
     const x = tg.arange(12).reshape(3, 4);
     expect(x.slice(1, 1, 3).toArray()).toEqual([[1, 2], [5, 6], [9, 10]]);
     expect(x.slice(-1, -1).toArray()).toEqual([[3], [7], [11]]);

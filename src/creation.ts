@@ -89,7 +89,9 @@ export type NestedRows = readonly (TypedArray | NestedRows | NestedArray)[];
 /**
  * A tensor from a number, nested arrays (whose rows may be typed arrays), or a typed array (Float32Array,
  * Float64Array, Int32Array; 1-D unless `shape` is given). The dtype follows
- * the typed array, else float32, unless `dtype` says otherwise.
+ * the typed array, else float32, unless `dtype` says otherwise. Into int32,
+ * floats are truncated toward zero, as torch.tensor does; NaN, ±Infinity and
+ * values beyond int32's range are a RangeError naming the first and its index.
  */
 export function tensor(data: NestedArray | TypedArray | NestedRows, options?: FromDataOptions): Tensor {
   options = optionsArg(options, 'tensor', ['dtype', 'requiresGrad', 'shape']);

@@ -289,9 +289,30 @@ describe('bad input', () => {
     expect(() => tg.zeros([2], { dtype: 'float16' as 'float32' })).toThrow(TypeError);
   });
 
-  it('rejects non-integers for int32 data', () => {
-    expect(() => tg.tensor([1.5], { dtype: 'int32' })).toThrow(/int32 data must be integers, got 1.5/);
-    expect(() => tg.tensor([3e10], { dtype: 'int32' })).toThrow(/does not fit in int32/);
+  it('truncates float data toward zero into int32, as torch.tensor(..., dtype=torch.int32)', () => {
+    // torch.tensor([1.7, -1.7, 2.5, -0.5, 2147483647.0, -2147483648.0], dtype=torch.int32)
+    // -> [1, -1, 2, 0, 2147483647, -2147483648]; torch.tensor([[0.9, -0.9]], dtype=torch.int32) -> [[0, 0]].
+    const t = tg.tensor([1.7, -1.7, 2.5, -0.5, 2147483647, -2147483648], { dtype: 'int32' });
+    expect([t.dtype, t.toArray()]).toEqual(['int32', [1, -1, 2, 0, 2147483647, -2147483648]]);
+    expect(tg.tensor([[0.9, -0.9]], { dtype: 'int32' }).toArray()).toEqual([[0, 0]]);
+    expect(tg.tensor(-3.99, { dtype: 'int32' }).item()).toBe(-3);
+    // Typed arrays too (torch.tensor(np.array([1.7, -1.7]), dtype=torch.int32) -> [1, -1]).
+    expect(tg.tensor(new Float64Array([1.7, -1.7]), { dtype: 'int32' }).toArray()).toEqual([1, -1]);
+    expect(tg.tensor(new Float32Array([1.7, -1.7, 5]), { dtype: 'int32', shape: [3, 1] }).toArray()).toEqual([[1], [-1], [5]]);
+    // Values that truncate onto int32's ends fit, as in to('int32'). (torch.tensor refuses 2147483647.9: it
+    // checks before truncating.)
+    expect(tg.tensor([2147483647.9, -2147483648.9], { dtype: 'int32' }).toArray()).toEqual([2147483647, -2147483648]);
+  });
+
+  it('refuses float data int32 cannot hold, naming the value and its index', () => {
+    // PyTorch: "value cannot be converted to type int32 without overflow", naming neither.
+    const range = 'does not fit in int32; int32 holds whole numbers in [-2147483648, 2147483647]';
+    expect(() => tg.tensor([1, 3e10], { dtype: 'int32' })).toThrow(new RangeError(`tensor: element 1 (30000000000) ${range}`));
+    expect(() => tg.tensor([[1, 2], [NaN, 4]], { dtype: 'int32' })).toThrow(new RangeError(`tensor: element 2 (NaN) ${range}`));
+    expect(() => tg.tensor([Infinity], { dtype: 'int32' })).toThrow(new RangeError(`tensor: element 0 (Infinity) ${range}`));
+    expect(() => tg.tensor(new Float64Array([0, 0, -Infinity]), { dtype: 'int32' })).toThrow(/^tensor: element 2 \(-Infinity\)/);
+    expect(() => tg.tensor([2147483648], { dtype: 'int32' })).toThrow(/^tensor: element 0 \(2147483648\)/);
+    expect(() => tg.tensor([-2147483649], { dtype: 'int32' })).toThrow(/^tensor: element 0 \(-2147483649\)/);
   });
 
   it('turns impossible allocations into RangeErrors', () => {

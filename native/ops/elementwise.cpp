@@ -302,14 +302,14 @@ Tensor scalar(double value, DType dtype) {
   return t;
 }
 
-Tensor cast(const Tensor& t, DType dtype) {
+Tensor cast(const Tensor& t, DType dtype, const char* op) {
   if (t.dtype() == dtype) return t;
   Tensor out = visit_dtype(t.dtype(), [&](auto in_tag) {
     using In = decltype(in_tag);
     return visit_dtype(dtype, [&](auto out_tag) -> Tensor {
       using Out = decltype(out_tag);
-      if constexpr (std::is_floating_point_v<In> && std::is_same_v<Out, std::int32_t>) return float_to_int32<In>(t, "to");
-      else return unary_map<In, Out>(t, dtype, "cast", [](In x) { return static_cast<Out>(x); });
+      if constexpr (std::is_floating_point_v<In> && std::is_same_v<Out, std::int32_t>) return float_to_int32<In>(t, op);
+      else return unary_map<In, Out>(t, dtype, op, [](In x) { return static_cast<Out>(x); });
     });
   });
   if (is_floating(t.dtype()) && is_floating(dtype)) {

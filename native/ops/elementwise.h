@@ -8,8 +8,10 @@ namespace tapegrad::ops {
 
 // A 0-d tensor holding `value`, for the number operand of a binary op.
 Tensor scalar(double value, DType dtype);
-// Converts to `dtype` (differentiable between floating dtypes).
-Tensor cast(const Tensor& t, DType dtype);
+// Converts to `dtype` (differentiable between floating dtypes). Floats
+// become int32 truncated toward zero; one int32 cannot hold (NaN, ±Infinity,
+// ±2**31 and beyond) is a RangeError naming `op`.
+Tensor cast(const Tensor& t, DType dtype, const char* op = "to");
 
 // Arithmetic: both operands are brought to their promoted dtype first.
 Tensor add(const Tensor& a, const Tensor& b);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/random.h"
+#include "ops/elementwise.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -47,6 +48,10 @@ Tensor from_data(const void* src, DType src_dtype, std::int64_t n, const Shape& 
   const std::int64_t expected = checked_numel(shape, op);
   if (n != expected)
     throw_range_error(op, ": data has ", n, " elements but shape ", shape_str(shape), " needs ", expected);
+  // Floats into int32 truncate toward zero, as torch.tensor([1.7], dtype=torch.int32);
+  // cast refuses what int32 cannot hold, naming the element (PyTorch names neither).
+  if (dtype == DType::Int32 && src_dtype != DType::Int32)
+    return cast(from_data(src, src_dtype, n, shape, src_dtype, op), DType::Int32, op);
   Tensor t = empty(shape, dtype, op);
   visit_dtype(src_dtype, [&](auto src_tag) {
     using S = decltype(src_tag);
@@ -54,16 +59,7 @@ Tensor from_data(const void* src, DType src_dtype, std::int64_t n, const Shape& 
     visit_dtype(dtype, [&](auto dst_tag) {
       using D = decltype(dst_tag);
       D* d = t.data<D>();
-      if constexpr (std::is_same_v<D, std::int32_t> && !std::is_same_v<S, std::int32_t>) {
-        for (std::int64_t i = 0; i < n; ++i) {
-          if (!(std::isfinite(static_cast<double>(s[i])) && s[i] == std::trunc(s[i])))
-            throw_type_error(op, ": int32 data must be integers, got ", static_cast<double>(s[i]), " at index ", i);
-          check_int32_value(static_cast<double>(s[i]), op, "value");
-          d[i] = static_cast<D>(s[i]);
-        }
-      } else {
-        for (std::int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
-      }
+      for (std::int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
     });
   });
   return t;

@@ -207,21 +207,8 @@ export function arange(a: number, b?: number | TensorOptions, c?: number | Tenso
     if (c !== undefined || d !== undefined) throw new TypeError(`arange: end must be a number, got ${describe(b)}`);
     options = optionsArg(b, 'arange');
   }
-  const dtype = options.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
-  if (options.dtype === undefined && dtype === 'int32' && step !== 0) {
-    // int32 was chosen here, not asked for: say so when it cannot hold the values
-    // (PyTorch would make them int64), rather than the native layer's "end ... does
-    // not fit in int32", which names as the end a value the caller never passed.
-    const count = Math.ceil((end - start) / step);
-    const fits = (v: number): boolean => v >= -2147483648 && v <= 2147483647;
-    const bad = count <= 0 ? null : !fits(start) ? ['first', start] : !fits(start + step * (count - 1)) ? ['last', start + step * (count - 1)] : null;
-    if (bad !== null)
-      throw new RangeError(
-        `arange: integer start, end and step make an int32 tensor, which cannot hold its ${bad[0]} value ${bad[1]} ` +
-          `(int32 holds [-2147483648, 2147483647]); pass { dtype: 'float64' }`,
-      );
-  }
-  return finish(fromHandle(native.arange(start, end, step, dtype)), options);
+  // Without a dtype, the native layer chooses int32 or float32 (and says when int32 cannot hold the values).
+  return finish(fromHandle(native.arange(start, end, step, options.dtype)), options);
 }
 
 /**

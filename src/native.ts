@@ -15,7 +15,8 @@ export interface NativeAddon {
   // tensor
   fromData(data: Float32Array | Float64Array | Int32Array, shape: readonly number[], dtype: DTypeName, op: string): Handle;
   full(shape: readonly number[], value: number, dtype: DTypeName, op: string): Handle;
-  arange(start: number, end: number, step: number, dtype: DTypeName): Handle;
+  /** Without a dtype: int32 for whole-number arguments, else float32. */
+  arange(start: number, end: number, step: number, dtype: DTypeName | undefined): Handle;
   linspace(start: number, end: number, steps: number, dtype: DTypeName): Handle;
   eye(n: number, m: number, dtype: DTypeName): Handle;
   rand(shape: readonly number[], dtype: DTypeName): Handle;

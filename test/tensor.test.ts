@@ -349,6 +349,19 @@ describe('bad input', () => {
     );
   });
 
+  it('arange with dtype int32 names the value int32 cannot hold', () => {
+    // torch.arange(0, 10**10, 10**9, dtype=torch.int32) gives values that wrapped; tapegrad refuses.
+    expect(() => tg.arange(0, 1e10, 1e9, { dtype: 'int32' })).toThrow(
+      new RangeError("arange: an int32 tensor cannot hold its last value 9000000000 (int32 holds [-2147483648, 2147483647]); pass { dtype: 'float64' }"),
+    );
+    expect(() => tg.arange(-3e9, 0, 1e9, { dtype: 'int32' })).toThrow(/^arange: an int32 tensor cannot hold its first value -3000000000 /);
+    // end only bounds the values: [0, 2**31) ends at 2**31 - 1, which fits.
+    expect(tg.arange(2147483645, 2147483648, { dtype: 'int32' }).toArray()).toEqual([2147483645, 2147483646, 2147483647]);
+    expect(tg.arange(3e9, 3e9, { dtype: 'int32' }).shape).toEqual([0]);
+    expect(tg.arange(0.5, 3, { dtype: 'int32' }).toArray()).toEqual([0, 1, 2]); // torch.arange(0.5, 3, dtype=torch.int32)
+    expect(tg.arange(0.5, 3).dtype).toBe('float32');
+  });
+
   it('arange says when the int32 it chose for integer arguments cannot hold the values', () => {
     // torch.arange(0, 10**10, 10**9) -> int64 [0, 1000000000, ..., 9000000000]; tapegrad has no
     // int64. (Before: "arange: end 9e+09 does not fit in int32", naming as the end a value

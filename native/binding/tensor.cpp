@@ -37,9 +37,13 @@ Tensor full(OpArgs& info) {
   return ops::full(shape, value, info.dtype(2, op.c_str()), op.c_str());
 }
 
+// arange(start, end, step, dtype?): without a dtype, the native layer chooses one.
 Tensor arange(OpArgs& info) {
-  return ops::arange(info.number(0, "arange", "start"), info.number(1, "arange", "end"),
-                     info.number(2, "arange", "step"), info.dtype(3, "arange"));
+  const double start = info.number(0, "arange", "start"), end = info.number(1, "arange", "end"),
+               step = info.number(2, "arange", "step");
+  std::optional<DType> dtype;
+  if (info.present(3)) dtype = info.dtype(3, "arange");
+  return ops::arange(start, end, step, dtype);
 }
 
 Tensor linspace(OpArgs& info) {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -65,7 +66,7 @@ Tensor from_data(const void* src, DType src_dtype, std::int64_t n, const Shape& 
   return t;
 }
 
-Tensor arange(double start, double end, double step, DType dtype) {
+Tensor arange(double start, double end, double step, std::optional<DType> dtype_arg) {
   if (!std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
     throw_range_error("arange: start, end and step must be finite, got ", start, ", ", end, ", ", step);
   if (step == 0) throw_range_error("arange: step must be non-zero");
@@ -73,9 +74,19 @@ Tensor arange(double start, double end, double step, DType dtype) {
     throw_range_error("arange: step ", step, " goes away from end (start ", start, ", end ", end, ")");
   const double count = std::ceil((end - start) / step);
   if (count > 1e15) throw_range_error("arange: too many elements (", count, ")");
-  if (dtype == DType::Int32) {
-    check_int32_value(start, "arange", "start");
-    check_int32_value(start + step * (count - 1), "arange", "end");
+  const auto whole = [](double v) { return std::trunc(v) == v; };
+  const DType dtype = dtype_arg.value_or(whole(start) && whole(end) && whole(step) ? DType::Int32 : DType::Float32);
+  if (dtype == DType::Int32 && count > 0) {
+    // The values run from start to the last one, start + step·(count - 1),
+    // which end only bounds: name the one int32 cannot hold, and whether
+    // int32 was asked for or chosen here (PyTorch would choose int64).
+    const double last = start + step * (count - 1);
+    const bool first_fits = start >= -2147483648.0 && start <= 2147483647.0;
+    if (!first_fits || !(last >= -2147483648.0 && last <= 2147483647.0))
+      throw_range_error("arange: ",
+                        dtype_arg ? "an int32 tensor" : "integer start, end and step make an int32 tensor, which",
+                        " cannot hold its ", first_fits ? "last" : "first", " value ", first_fits ? last : start,
+                        " (int32 holds [-2147483648, 2147483647]); pass { dtype: 'float64' }");
   }
   return generate({static_cast<std::int64_t>(count)}, dtype, "arange", [&](auto* p, std::int64_t n) {
     using T = std::remove_pointer_t<decltype(p)>;

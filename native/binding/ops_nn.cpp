@@ -90,9 +90,12 @@ Tensor dropout(OpArgs& info) {
                       info.boolean(2, op, "training"));
 }
 
+// embedding(indices, weight, paddingIdx?): undefined or null for no padding row.
 Tensor embedding(OpArgs& info) {
-  return ops::embedding(info.tensor(0, "embedding", "indices"),
-                        info.tensor(1, "embedding", "weight"));
+  const Tensor indices = info.tensor(0, "embedding", "indices"), weight = info.tensor(1, "embedding", "weight");
+  std::optional<std::int64_t> padding_idx;
+  if (info.present(2)) padding_idx = info.integer(2, "embedding", "paddingIdx");
+  return ops::embedding(indices, weight, padding_idx);
 }
 
 Tensor one_hot(OpArgs& info) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "core/tensor.h"
 
@@ -45,7 +46,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 // rest by 1/(1-p); returns x itself when !training or p == 0.
 Tensor dropout(const Tensor& x, double p, bool training);
 // Rows of `weight` [num, dim] picked by int32 `indices`: shape indices + [dim].
-Tensor embedding(const Tensor& indices, const Tensor& weight);
+// Lookups of row `padding_idx` (negative counts from the end) send it no gradient.
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std::int64_t> padding_idx);
 // int32 one-hot vectors of length num_classes (-1: max index + 1).
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes);
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/autograd.h"
@@ -218,10 +219,12 @@ void check_affine(const Tensor& t, const Tensor& x, const Shape& normalized_shap
 }
 
 // Scatter-adds the rows of g (shape indices + [D]) into a [rows, D] zero
-// tensor: embedding's gradient. Its own gradient is embedding again.
-Tensor embedding_rows(const Tensor& indices, const Tensor& weight);
+// tensor: embedding's gradient. Lookups of row `pad` (-1: none) add nothing,
+// so the padding row's gradient stays 0, as PyTorch's padding_idx. Its own
+// gradient is embedding again, 0 at those lookups.
+Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad);
 
-Tensor embedding_backward(const Tensor& g, const Tensor& indices, i64 rows) {
+Tensor embedding_backward(const Tensor& g, const Tensor& indices, i64 rows, i64 pad) {
   const i64 dim = g.shape().back();
   Tensor out = full({rows, dim}, 0, g.dtype(), "embedding");
   const Tensor gc = contiguous_data(g), ic = contiguous_data(indices);
@@ -235,20 +238,25 @@ Tensor embedding_backward(const Tensor& g, const Tensor& indices, i64 rows) {
     // into its own columns, so each sum has the same order on any thread count.
     runtime::parallel_for(0, dim, std::max<i64>(16, runtime::kElementwiseGrain / std::max<i64>(n, 1)), [&](i64 j0, i64 j1) {
       for (i64 k = 0; k < n; ++k) {
+        if (pi[k] == pad) continue;
         T* row = po + pi[k] * dim;
         const T* src = pg + k * dim;
         for (i64 j = j0; j < j1; ++j) row[j] += src[j];
       }
     });
   });
-  record("embeddingBackward", {g}, out, [si = SavedTensor(indices)](const Grads& gg, const Node&) {
-    return Grads{embedding_rows(si.unpack(), gg[0])};
+  record("embeddingBackward", {g}, out, [si = SavedTensor(indices), pad](const Grads& gg, const Node&) {
+    const Tensor indices = si.unpack();
+    const Tensor looked_up = embedding_rows(indices, gg[0], pad);
+    if (pad < 0) return Grads{looked_up};
+    const Tensor at_pad = unsqueeze(eq(indices, scalar(static_cast<double>(pad), DType::Int32)), -1);
+    return Grads{where(at_pad, scalar(0, looked_up.dtype()), looked_up)};
   });
   return out;
 }
 
 // embedding with indices already checked against weight's rows.
-Tensor embedding_rows(const Tensor& indices, const Tensor& weight) {
+Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad) {
   const i64 dim = weight.size(1);
   Shape shape = indices.shape();
   shape.push_back(dim);
@@ -265,9 +273,10 @@ Tensor embedding_rows(const Tensor& indices, const Tensor& weight) {
         for (i64 j = 0; j < dim; ++j) po[k * dim + j] = pw[weight.offset() + pi[k] * rs + j * cs];
     });
   });
-  record("embedding", {weight}, out, [si = SavedTensor(indices), rows = weight.size(0)](const Grads& g, const Node&) {
-    return Grads{embedding_backward(g[0], si.unpack(), rows)};
-  });
+  record("embedding", {weight}, out,
+         [si = SavedTensor(indices), rows = weight.size(0), pad](const Grads& g, const Node&) {
+           return Grads{embedding_backward(g[0], si.unpack(), rows, pad)};
+         });
   return out;
 }
 
@@ -340,19 +349,24 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   return out;
 }
 
-Tensor embedding(const Tensor& indices, const Tensor& weight) {
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std::int64_t> padding_idx) {
   if (indices.dtype() != DType::Int32)
     throw_type_error("embedding: indices must be an int32 tensor, got ", dtype_name(indices.dtype()));
   require_floating(weight, "embedding", "weight");
   if (weight.dim() != 2)
     throw_range_error("embedding: weight must be 2-D [numEmbeddings, embeddingDim], got shape ",
                       shape_str(weight.shape()));
+  const i64 rows = weight.size(0);
+  if (padding_idx && (*padding_idx < -rows || *padding_idx >= rows))
+    throw_range_error("embedding: paddingIdx must be in [", -rows, ", ", rows - 1, "] (weight has ", rows,
+                      " rows), got ", *padding_idx);
   const Tensor ic = contiguous_data(indices);
   const std::int32_t* pi = ic.data<std::int32_t>();
   for (i64 k = 0, n = ic.numel(); k < n; ++k)
-    if (pi[k] < 0 || pi[k] >= weight.size(0))
-      throw_range_error("embedding: index ", pi[k], " is out of range for a weight with ", weight.size(0), " rows");
-  return embedding_rows(indices, weight);
+    if (pi[k] < 0 || pi[k] >= rows)
+      throw_range_error("embedding: index ", pi[k], " is out of range for a weight with ", rows, " rows");
+  const i64 pad = !padding_idx ? -1 : *padding_idx < 0 ? *padding_idx + rows : *padding_idx;
+  return embedding_rows(indices, weight, pad);
 }
 
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes) {

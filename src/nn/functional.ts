@@ -1,8 +1,6 @@
 // tg.nn.functional: activations, losses and layers as functions, with
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
-import { checkNumber, checkOptions, describe, plainArray } from '../errors.js';
-import { tidy } from '../memory.js';
-import { where } from '../ops.js';
+import { checkOptions, describe, plainArray } from '../errors.js';
 import { native, type Handle } from '../native.js';
 import { fromHandle, operand, isTensor, type GeluOptions, type Tensor } from '../tensor.js';
 
@@ -215,17 +213,8 @@ export interface EmbeddingOptions {
 /** Rows of `weight` [numEmbeddings, embeddingDim] at the int32 `indices`: shape [...indices.shape, embeddingDim]. */
 export function embedding(indices: Tensor, weight: Tensor, options: EmbeddingOptions = {}): Tensor {
   checkOptions(options, 'embedding', '{ paddingIdx: 0 }', ['paddingIdx']);
-  const pad = options.paddingIdx ?? null;
-  if (pad === null) return fromHandle(native.embedding(h(indices), h(weight)));
-  checkNumber(pad, 'embedding', 'paddingIdx', 'an integer', Number.isInteger);
-  return tidy(() => {
-    const out = fromHandle(native.embedding(h(indices), h(weight)));
-    const rows = weight.shape[0] as number;
-    if (pad < -rows || pad >= rows)
-      throw new RangeError(`embedding: paddingIdx must be in [${-rows}, ${rows - 1}] (weight has ${rows} rows), got ${pad}`);
-    if (!weight.requiresGrad) return out;
-    return where(indices.eq(pad < 0 ? pad + rows : pad).unsqueeze(-1), out.detach(), out);
-  });
+  // The native op checks paddingIdx against weight's rows, and its backward skips that row's lookups.
+  return fromHandle(native.embedding(h(indices), h(weight), options.paddingIdx));
 }
 
 /** int32 one-hot vectors of length numClasses (-1: the largest index + 1). */

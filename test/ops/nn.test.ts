@@ -897,6 +897,22 @@ describe('embedding and oneHot', () => {
     expect(tg.gradgradcheck((w) => F.embedding(idx, w).mul(F.embedding(idx, w)), [leaf([4, 2], 3)])).toBe(true);
   });
 
+  it('embedding with paddingIdx: gradcheck and gradgradcheck in float64', () => {
+    const idx = ints([[1, 0, 3], [3, 2, 3]]);
+    // First order: the padding row's value moves the output but gets no gradient by definition, so it is
+    // a constant here; the other rows are checked with padding lookups among theirs.
+    const pad = tg.tensor([[0.25, -0.5]], { dtype: 'float64' });
+    expect(tg.gradcheck((w) => F.embedding(idx, tg.cat([w, pad]), { paddingIdx: 3 }), [leaf([3, 2], 5)])).toBe(true);
+    expect(tg.gradcheck((w) => F.embedding(idx, tg.cat([w, pad]).T.contiguous().T, { paddingIdx: -1 }), [leaf([3, 2], 6)])).toBe(true);
+    // Second order, with the padding row a leaf: the gradient never depends on the gradient outputs at
+    // padding lookups, so the backward's own gradient must be 0 there.
+    for (const paddingIdx of [3, -1, 0]) {
+      const f = (w: Tensor) => F.embedding(idx, w, { paddingIdx }).mul(F.embedding(idx, w, { paddingIdx }));
+      expect(tg.gradgradcheck(f, [leaf([4, 2], 7)]), `paddingIdx ${paddingIdx}`).toBe(true);
+      expect(tg.gradgradcheck((w) => F.embedding(idx, w, { paddingIdx }), [leaf([4, 2], 8)]), `paddingIdx ${paddingIdx}`).toBe(true);
+    }
+  });
+
   it('oneHot', () => {
     expect(F.oneHot(ints([0, 2, 1])).toArray()).toEqual([[1, 0, 0], [0, 0, 1], [0, 1, 0]]);
     expect(F.oneHot(ints([1]), 4).toArray()).toEqual([[0, 1, 0, 0]]);

@@ -770,7 +770,7 @@ describe('repeat', () => {
       /^repeat: sizes must have at least as many entries as the tensor has dims \(2\) for a tensor of shape \[2, 3\], got \[2\]$/);
     expectError(() => x.repeat(-1, 2), RangeError, /^repeat: sizes must hold non-negative integers, got -1 at index 0$/);
     expectError(() => x.repeat(2, 1.5), RangeError, /^repeat: sizes must hold non-negative integers, got 1\.5 at index 1$/);
-    expectError(() => x.repeat(2, '1' as unknown as number), RangeError, /^repeat: sizes must hold non-negative integers, got '1' at index 1$/);
+    expectError(() => x.repeat(2, '1' as unknown as number), TypeError, /^repeat: sizes must hold non-negative integers, got '1' at index 1$/);
     // An empty result too: the size of each dim must be representable.
     expectError(() => tg.zeros([100, 0]).repeat(2 ** 53 - 1, 1), RangeError,
       /^repeat: dim 0 of size 100 repeated 9007199254740991 times has too many elements$/);

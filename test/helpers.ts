@@ -6,6 +6,18 @@ import * as tg from '../dist/index.js';
 export { tg };
 export type Tensor = tg.Tensor;
 
+/** Asserts `fn` throws an error of class `cls` whose message matches `message`. */
+export function expectError(fn: () => unknown, cls: new (...args: never[]) => Error, message: RegExp): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `expected ${cls.name}`).toBeInstanceOf(cls);
+  expect((caught as Error).message).toMatch(message);
+}
+
 /** Asserts nested arrays / numbers are elementwise close. */
 export function expectClose(actual: unknown, expected: unknown, tol = 1e-6, path = ''): void {
   if (typeof expected === 'number') {

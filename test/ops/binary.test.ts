@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectClose, leaf, tg, type Tensor } from '../helpers.js';
+import { expectClose, expectError, leaf, tg, type Tensor } from '../helpers.js';
 
 /** A float64 leaf holding `values`. */
 function leafOf(values: number[], shape = [values.length]): Tensor {
@@ -25,17 +25,6 @@ function expectSame(actual: number[], expected: number[], what: string): void {
   actual.forEach((a, i) => expect(Object.is(a, expected[i]), `${what}[${i}]: ${a} vs ${expected[i]}`).toBe(true));
 }
 /** Asserts that fn throws an instance of cls whose message matches. */
-function expectThrow(fn: () => unknown, cls: new (...args: never[]) => Error, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${cls.name}`).toBeInstanceOf(cls);
-  expect((caught as Error).message).toMatch(message);
-}
-
 type Binary = (a: Tensor, b: Tensor) => Tensor;
 
 // Differentiable binary ops, with the domain their gradient checks need.
@@ -702,19 +691,19 @@ describe('binary ops: errors', () => {
 
   it('reject shapes that do not broadcast, naming both shapes', () => {
     for (const name of ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const) {
-      expectThrow(
+      expectError(
         () => x[name](tg.tensor([1, 2, 3, 4])),
         RangeError,
         new RegExp(`^${name}: shapes \\[2, 3\\] and \\[4\\] cannot be broadcast together`),
       );
     }
-    expectThrow(() => tg.pow(tg.zeros([4]), x), RangeError, /^pow: shapes \[4\] and \[2, 3\] cannot be broadcast/);
-    expectThrow(
+    expectError(() => tg.pow(tg.zeros([4]), x), RangeError, /^pow: shapes \[4\] and \[2, 3\] cannot be broadcast/);
+    expectError(
       () => tg.where(tg.tensor([1, 0]), x, 0),
       RangeError,
       /^where: shapes \[2\] \(condition\), \[2, 3\] \(input\) and \[\] \(other\) cannot be broadcast together/,
     );
-    expectThrow(
+    expectError(
       () => tg.where(tg.tensor([[1], [0]]), tg.zeros([1, 3]), tg.zeros([4])),
       RangeError,
       /^where: shapes \[2, 1\] \(condition\), \[1, 3\] \(input\) and \[4\] \(other\)/,
@@ -722,23 +711,23 @@ describe('binary ops: errors', () => {
   });
 
   it('reject operands that are neither tensors nor numbers', () => {
-    expectThrow(() => x.pow('2' as unknown as number), TypeError, /^pow: other must be a Tensor, got '2'/);
-    expectThrow(() => x.maximum(null as unknown as number), TypeError, /^maximum: other must be a Tensor, got null/);
-    expectThrow(() => x.lt([1] as unknown as number), TypeError, /^lt: other must be a Tensor, got an array/);
-    expectThrow(() => tg.pow('a' as unknown as number, x), TypeError, /^pow: input must be a Tensor, got 'a'/);
-    expectThrow(() => tg.add(1, 2), TypeError, /^add: at least one operand must be a Tensor/);
-    expectThrow(() => tg.minimum(1, 2), TypeError, /^minimum: at least one operand must be a Tensor/);
-    expectThrow(() => tg.where(1 as unknown as Tensor, x, 0), TypeError, /^where: condition must be a Tensor, got 1/);
-    expectThrow(() => tg.where(x, 'a' as unknown as number, 0), TypeError, /^where: input must be a Tensor, got 'a'/);
-    expectThrow(() => tg.where(x, 0, {} as unknown as number), TypeError, /^where: other must be a Tensor, got an object/);
+    expectError(() => x.pow('2' as unknown as number), TypeError, /^pow: other must be a Tensor, got '2'/);
+    expectError(() => x.maximum(null as unknown as number), TypeError, /^maximum: other must be a Tensor, got null/);
+    expectError(() => x.lt([1] as unknown as number), TypeError, /^lt: other must be a Tensor, got an array/);
+    expectError(() => tg.pow('a' as unknown as number, x), TypeError, /^pow: input must be a Tensor, got 'a'/);
+    expectError(() => tg.add(1, 2), TypeError, /^add: at least one operand must be a Tensor/);
+    expectError(() => tg.minimum(1, 2), TypeError, /^minimum: at least one operand must be a Tensor/);
+    expectError(() => tg.where(1 as unknown as Tensor, x, 0), TypeError, /^where: condition must be a Tensor, got 1/);
+    expectError(() => tg.where(x, 'a' as unknown as number, 0), TypeError, /^where: input must be a Tensor, got 'a'/);
+    expectError(() => tg.where(x, 0, {} as unknown as number), TypeError, /^where: other must be a Tensor, got an object/);
     const d = tg.tensor([1]);
     d.dispose();
-    expectThrow(() => x.pow(d), tg.TapegradError, /^pow: other is a disposed tensor/);
-    expectThrow(() => tg.where(d, 1, 0), tg.TapegradError, /^where: condition is a disposed tensor/);
+    expectError(() => x.pow(d), tg.TapegradError, /^pow: other is a disposed tensor/);
+    expectError(() => tg.where(d, 1, 0), tg.TapegradError, /^where: condition is a disposed tensor/);
   });
 
   it('int32 tensors cannot require grad, and int32 results of these ops never do', () => {
-    expectThrow(() => i32([1]).setRequiresGrad(true), TypeError, /^setRequiresGrad: only float32 and float64/);
+    expectError(() => i32([1]).setRequiresGrad(true), TypeError, /^setRequiresGrad: only float32 and float64/);
     const a = leafOf([1, 2]);
     expect(a.gt(1).requiresGrad).toBe(false);
     expect(i32([2]).pow(i32([3])).requiresGrad).toBe(false);
@@ -795,16 +784,16 @@ describe('remainder and fmod', () => {
 
   it('int32: a zero divisor is a RangeError (PyTorch: ZeroDivisionError), never a crash', () => {
     for (const name of ['remainder', 'fmod'] as const) {
-      expectThrow(() => i32([1, 2, 3])[name](i32([4, 0, 0])), RangeError,
+      expectError(() => i32([1, 2, 3])[name](i32([4, 0, 0])), RangeError,
         new RegExp(`^${name}: division by zero: other is 0 at element 1, and int32 has no NaN`));
-      expectThrow(() => i32([1, 2, 3])[name](0), RangeError, new RegExp(`^${name}: division by zero: other is 0, and int32`));
-      expectThrow(() => tg[name](7, i32([0])), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 0`));
+      expectError(() => i32([1, 2, 3])[name](0), RangeError, new RegExp(`^${name}: division by zero: other is 0, and int32`));
+      expectError(() => tg[name](7, i32([0])), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 0`));
       // A zero in a transposed divisor: its index in the divisor's own order (storage index 1).
       const t = i32([1, 0, 1, 1, 1, 1]).reshape([2, 3]).transpose(0, 1);
-      expectThrow(() => i32([5])[name](t), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 2,`));
+      expectError(() => i32([5])[name](t), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 2,`));
       // An expanded divisor is read in place (the second's 10^10 elements are never copied).
-      expectThrow(() => i32([5])[name](i32([3, 0]).expand(2, 3, 2)), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 1,`));
-      expectThrow(() => i32([5])[name](i32([0]).expand(100000, 100000)), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 0,`));
+      expectError(() => i32([5])[name](i32([3, 0]).expand(2, 3, 2)), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 1,`));
+      expectError(() => i32([5])[name](i32([0]).expand(100000, 100000)), RangeError, new RegExp(`^${name}: division by zero: other is 0 at element 0,`));
       // An empty result divides nothing.
       expect(tg.zeros([0, 2], { dtype: 'int32' })[name](i32([0, 1])).shape).toEqual([0, 2]);
       // Floats give NaN, as in PyTorch.
@@ -853,13 +842,13 @@ describe('remainder and fmod', () => {
 
   it('errors name the op and the argument', () => {
     const x = tg.tensor([1, 2, 3]);
-    expectThrow(() => x.remainder(tg.zeros([2])), RangeError, /^remainder: shapes \[3\] and \[2\] cannot be broadcast/);
-    expectThrow(() => x.fmod('2' as unknown as number), TypeError, /^fmod: other must be a Tensor, got '2'/);
-    expectThrow(() => tg.remainder(1, 2), TypeError, /^remainder: at least one operand must be a Tensor/);
+    expectError(() => x.remainder(tg.zeros([2])), RangeError, /^remainder: shapes \[3\] and \[2\] cannot be broadcast/);
+    expectError(() => x.fmod('2' as unknown as number), TypeError, /^fmod: other must be a Tensor, got '2'/);
+    expectError(() => tg.remainder(1, 2), TypeError, /^remainder: at least one operand must be a Tensor/);
     const d = tg.tensor([1]);
     d.dispose();
-    expectThrow(() => x.fmod(d), tg.TapegradError, /^fmod: other is a disposed tensor/);
-    expectThrow(() => d.remainder(x), tg.TapegradError, /^remainder: input is a disposed tensor/);
+    expectError(() => x.fmod(d), tg.TapegradError, /^fmod: other is a disposed tensor/);
+    expectError(() => d.remainder(x), tg.TapegradError, /^remainder: input is a disposed tensor/);
   });
 });
 
@@ -893,8 +882,8 @@ describe('maskedFill', () => {
     const f = tg.tensor([1, 2]).maskedFill(tg.tensor([1, 0]), tg.tensor(0.1, { dtype: 'float64' }));
     expect(f.dtype).toBe('float32');
     expect(list(f)).toEqual([Math.fround(0.1), 2]);
-    expectThrow(() => n.maskedFill(m, NaN), RangeError, /^maskedFill: value NaN does not fit in the int32 input/);
-    expectThrow(() => n.maskedFill(m, 3e9), RangeError, /^maskedFill: value 3000000000 does not fit in the int32 input/);
+    expectError(() => n.maskedFill(m, NaN), RangeError, /^maskedFill: value NaN does not fit in the int32 input/);
+    expectError(() => n.maskedFill(m, 3e9), RangeError, /^maskedFill: value 3000000000 does not fit in the int32 input/);
   });
 
   it('gradients: to the input where the mask is 0, to a 0-d value the sum where it is not', () => {
@@ -925,20 +914,20 @@ describe('maskedFill', () => {
 
   it('errors name maskedFill and the argument', () => {
     const t = x();
-    expectThrow(() => t.maskedFill(tg.tensor([1, 0]), 0), RangeError,
+    expectError(() => t.maskedFill(tg.tensor([1, 0]), 0), RangeError,
       /^maskedFill: mask of shape \[2\] cannot be broadcast to the input's shape \[2, 3\]/);
     // The mask broadcasts to the input, never the input to the mask.
-    expectThrow(() => f64([1, 2, 3]).maskedFill(tg.ones([2, 3]), 0), RangeError,
+    expectError(() => f64([1, 2, 3]).maskedFill(tg.ones([2, 3]), 0), RangeError,
       /^maskedFill: mask of shape \[2, 3\] cannot be broadcast to the input's shape \[3\]/);
-    expectThrow(() => t.maskedFill(tg.tensor([1, 0, 1]), tg.tensor([1])), RangeError,
+    expectError(() => t.maskedFill(tg.tensor([1, 0, 1]), tg.tensor([1])), RangeError,
       /^maskedFill: value must be a number or a 0-d tensor, got a tensor of shape \[1\]/);
-    expectThrow(() => t.maskedFill(1 as unknown as Tensor, 0), TypeError, /^maskedFill: mask must be a Tensor, got 1/);
-    expectThrow(() => t.maskedFill(t.gt(1), '0' as unknown as number), TypeError, /^maskedFill: value must be a Tensor, got '0'/);
-    expectThrow(() => t.maskedFill(t.gt(1), undefined as unknown as number), TypeError, /^maskedFill: value must be a Tensor, got undefined/);
+    expectError(() => t.maskedFill(1 as unknown as Tensor, 0), TypeError, /^maskedFill: mask must be a Tensor, got 1/);
+    expectError(() => t.maskedFill(t.gt(1), '0' as unknown as number), TypeError, /^maskedFill: value must be a Tensor, got '0'/);
+    expectError(() => t.maskedFill(t.gt(1), undefined as unknown as number), TypeError, /^maskedFill: value must be a Tensor, got undefined/);
     const d = tg.tensor([1]);
     d.dispose();
-    expectThrow(() => t.maskedFill(d, 0), tg.TapegradError, /^maskedFill: mask is a disposed tensor/);
-    expectThrow(() => t.maskedFill(t.gt(1), d), tg.TapegradError, /^maskedFill: value is a disposed tensor/);
-    expectThrow(() => d.maskedFill(t.gt(1), 0), tg.TapegradError, /^maskedFill: input is a disposed tensor/);
+    expectError(() => t.maskedFill(d, 0), tg.TapegradError, /^maskedFill: mask is a disposed tensor/);
+    expectError(() => t.maskedFill(t.gt(1), d), tg.TapegradError, /^maskedFill: value is a disposed tensor/);
+    expectError(() => d.maskedFill(t.gt(1), 0), tg.TapegradError, /^maskedFill: input is a disposed tensor/);
   });
 });

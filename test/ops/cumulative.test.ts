@@ -1,17 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectClose, leaf, tg } from '../helpers.js';
-
-/** Asserts `fn` throws an error of class `cls` whose message matches `message`. */
-function expectError(fn: () => unknown, cls: new (...args: never[]) => Error, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(cls);
-  expect((caught as Error).message).toMatch(message);
-}
+import { expectClose, expectError, leaf, tg } from '../helpers.js';
 
 const int = (values: number[] | number[][]) => tg.tensor(values, { dtype: 'int32' });
 

@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expectClose, leaf, tg } from '../helpers.js';
+import { expectClose, expectError, leaf, tg } from '../helpers.js';
 import type { Tensor } from '../helpers.js';
-
-/** Asserts `fn` throws an error of class `cls` whose message matches `message`. */
-function expectError(fn: () => unknown, cls: new (...args: never[]) => Error, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(cls);
-  expect((caught as Error).message).toMatch(message);
-}
 
 const int = (values: number[] | number[][] | number) => tg.tensor(values, { dtype: 'int32' });
 const m23 = () => tg.tensor([[1, 2, 3], [4, 5, 6]]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectClose, leaf, tg, type Tensor } from '../helpers.js';
+import { expectClose, expectError, leaf, tg, type Tensor } from '../helpers.js';
 
 // ---- references ------------------------------------------------------------
 
@@ -60,17 +60,6 @@ function expectNear(actual: number[], expected: number[], rtol: number, what: st
 }
 
 /** Asserts that fn throws an instance of cls whose message matches. */
-function expectThrow(fn: () => unknown, cls: new (...args: never[]) => Error, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${cls.name}`).toBeInstanceOf(cls);
-  expect((caught as Error).message).toMatch(message);
-}
-
 // ---- the op table --------------------------------------------------------------
 
 interface Spec {
@@ -295,7 +284,7 @@ describe('unary ops: gradients', () => {
     const y = x.exp();
     const z = y.sum();
     tg.noGrad(() => y.addInPlace(1));
-    expectThrow(() => z.backward(), tg.TapegradError, /modified by an in-place operation/);
+    expectError(() => z.backward(), tg.TapegradError, /modified by an in-place operation/);
   });
 });
 
@@ -499,35 +488,35 @@ describe('unary ops: errors', () => {
   const x = tg.tensor([1, 2]);
 
   it('rejects a non-tensor or disposed input', () => {
-    expectThrow(() => tg.Tensor.prototype.exp.call({} as Tensor), TypeError, /^exp: input must be a Tensor, got undefined/);
+    expectError(() => tg.Tensor.prototype.exp.call({} as Tensor), TypeError, /^exp: input must be a Tensor, got undefined/);
     const d = tg.tensor([1]);
     d.dispose();
-    expectThrow(() => d.sigmoid(), tg.TapegradError, /^sigmoid: input is a disposed tensor/);
+    expectError(() => d.sigmoid(), tg.TapegradError, /^sigmoid: input is a disposed tensor/);
   });
 
   it('checks clamp bounds', () => {
-    expectThrow(() => x.clamp(), TypeError, /^clamp: at least one of min and max must be given/);
-    expectThrow(() => x.clamp(null, null), TypeError, /^clamp: at least one of min and max/);
-    expectThrow(() => x.clamp('1' as unknown as number), TypeError, /^clamp: min must be a number, got '1'/);
-    expectThrow(() => x.clamp(0, [1] as unknown as number), TypeError, /^clamp: max must be a number, got an array/);
+    expectError(() => x.clamp(), TypeError, /^clamp: at least one of min and max must be given/);
+    expectError(() => x.clamp(null, null), TypeError, /^clamp: at least one of min and max/);
+    expectError(() => x.clamp('1' as unknown as number), TypeError, /^clamp: min must be a number, got '1'/);
+    expectError(() => x.clamp(0, [1] as unknown as number), TypeError, /^clamp: max must be a number, got an array/);
   });
 
   it('checks activation parameters', () => {
-    expectThrow(() => x.leakyRelu('a' as unknown as number), TypeError, /^leakyRelu: negativeSlope must be a number, got 'a'/);
-    expectThrow(() => x.leakyRelu(NaN), RangeError, /^leakyRelu: negativeSlope must be a finite number, got NaN/);
-    expectThrow(() => x.elu(Infinity), RangeError, /^elu: alpha must be a finite number, got Infinity/);
-    expectThrow(() => x.softplus(0), RangeError, /^softplus: beta must be nonzero, got 0/);
-    expectThrow(() => x.softplus(1, NaN), RangeError, /^softplus: threshold must be a number \(not NaN\)/);
-    expectThrow(() => x.softplus(null as unknown as number), TypeError, /^softplus: beta must be a number, got null/);
-    expectThrow(
+    expectError(() => x.leakyRelu('a' as unknown as number), TypeError, /^leakyRelu: negativeSlope must be a number, got 'a'/);
+    expectError(() => x.leakyRelu(NaN), RangeError, /^leakyRelu: negativeSlope must be a finite number, got NaN/);
+    expectError(() => x.elu(Infinity), RangeError, /^elu: alpha must be a finite number, got Infinity/);
+    expectError(() => x.softplus(0), RangeError, /^softplus: beta must be nonzero, got 0/);
+    expectError(() => x.softplus(1, NaN), RangeError, /^softplus: threshold must be a number \(not NaN\)/);
+    expectError(() => x.softplus(null as unknown as number), TypeError, /^softplus: beta must be a number, got null/);
+    expectError(
       () => x.gelu({ approximate: 'erf' as 'none' }),
       RangeError,
       /^gelu: approximate must be 'none' or 'tanh', got 'erf'/,
     );
-    expectThrow(() => x.gelu({ approximate: 1 as unknown as 'none' }), TypeError, /^gelu: approximate must be a string, got 1/);
-    expectThrow(() => x.gelu('tanh' as never), TypeError, /^gelu: options must be an object/);
-    expectThrow(() => x.gelu({ approximation: 'tanh' } as never), TypeError, /^gelu: unknown option 'approximation'; the options are approximate$/);
-    expectThrow(() => tg.nn.functional.gelu(x, { approx: 'tanh' } as never), TypeError, /^gelu: unknown option 'approx'/);
+    expectError(() => x.gelu({ approximate: 1 as unknown as 'none' }), TypeError, /^gelu: approximate must be a string, got 1/);
+    expectError(() => x.gelu('tanh' as never), TypeError, /^gelu: options must be an object/);
+    expectError(() => x.gelu({ approximation: 'tanh' } as never), TypeError, /^gelu: unknown option 'approximation'; the options are approximate$/);
+    expectError(() => tg.nn.functional.gelu(x, { approx: 'tanh' } as never), TypeError, /^gelu: unknown option 'approx'/);
   });
 });
 
@@ -606,10 +595,10 @@ describe('rounding: floor, ceil, round, trunc', () => {
 
   it('reject a non-tensor or disposed input, naming the op', () => {
     for (const name of NAMES) {
-      expectThrow(() => tg.Tensor.prototype[name].call({} as Tensor), TypeError, new RegExp(`^${name}: input must be a Tensor, got undefined`));
+      expectError(() => tg.Tensor.prototype[name].call({} as Tensor), TypeError, new RegExp(`^${name}: input must be a Tensor, got undefined`));
       const d = tg.tensor([1.5]);
       d.dispose();
-      expectThrow(() => d[name](), tg.TapegradError, new RegExp(`^${name}: input is a disposed tensor`));
+      expectError(() => d[name](), tg.TapegradError, new RegExp(`^${name}: input is a disposed tensor`));
     }
   });
 });

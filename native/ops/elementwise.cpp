@@ -117,12 +117,14 @@ void check_int32_divisor(const Tensor& b, const char* op) {
                       ", and int32 has no NaN for the result; convert an operand to a float dtype to get NaN");
 }
 
-// a mod b for operands of one dtype: fmod's remainder, which has the sign of
-// a, and with Floored that remainder moved into b's sign by adding b where
-// the signs differ (never overflows: |r| < |b| and their signs differ).
+// a mod b: fmod's remainder, which has the sign of a, and with Floored that
+// remainder moved into b's sign by adding b where the signs differ (never
+// overflows: |r| < |b| and their signs differ). Gradients as PyTorch's: 1
+// for a, -floor(a / b) (Floored) or -trunc(a / b) for b.
 template <bool Floored>
-Tensor modulo(const Tensor& a, const Tensor& b, const char* op) {
-  return visit_dtype(a.dtype(), [&](auto tag) {
+Tensor modulo(const Tensor& a0, const Tensor& b0, const char* op) {
+  auto [a, b] = promoted(a0, b0);
+  Tensor out = visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const auto floored = [](T r, T y) { return Floored && r != T(0) && ((r < T(0)) != (y < T(0))) ? r + y : r; };
     if constexpr (std::is_same_v<T, std::int32_t>) {
@@ -134,6 +136,13 @@ Tensor modulo(const Tensor& a, const Tensor& b, const char* op) {
       return binary_map<T, T>(a, b, a.dtype(), op, [&](T x, T y) { return floored(std::fmod(x, y), y); });
     }
   });
+  record(op, {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
+    const Tensor x = sa.unpack(), y = sb.unpack();
+    if (!n.needs_grad(1)) return Grads{sum_to(g[0], x.shape()), Tensor()};
+    const Tensor quotient = Floored ? floor(div(x, y)) : trunc(div(x, y));
+    return Grads{n.needs_grad(0) ? sum_to(g[0], x.shape()) : Tensor(), sum_to(neg(mul(g[0], quotient)), y.shape())};
+  });
+  return out;
 }
 
 // Float to int32 truncates toward zero, as PyTorch; a value outside int32's
@@ -458,27 +467,8 @@ Tensor minimum(const Tensor& a0, const Tensor& b0) {
   return out;
 }
 
-Tensor remainder(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = promoted(a0, b0);
-  Tensor out = modulo<true>(a, b, "remainder");
-  record("remainder", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
-    const Tensor x = sa.unpack(), y = sb.unpack();
-    return Grads{n.needs_grad(0) ? sum_to(g[0], x.shape()) : Tensor(),
-                 n.needs_grad(1) ? sum_to(neg(mul(g[0], floor(div(x, y)))), y.shape()) : Tensor()};
-  });
-  return out;
-}
-
-Tensor fmod(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = promoted(a0, b0);
-  Tensor out = modulo<false>(a, b, "fmod");
-  record("fmod", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
-    const Tensor x = sa.unpack(), y = sb.unpack();
-    return Grads{n.needs_grad(0) ? sum_to(g[0], x.shape()) : Tensor(),
-                 n.needs_grad(1) ? sum_to(neg(mul(g[0], trunc(div(x, y)))), y.shape()) : Tensor()};
-  });
-  return out;
-}
+Tensor remainder(const Tensor& a, const Tensor& b) { return modulo<true>(a, b, "remainder"); }
+Tensor fmod(const Tensor& a, const Tensor& b) { return modulo<false>(a, b, "fmod"); }
 
 Tensor eq(const Tensor& a, const Tensor& b) {
   return compare(a, b, kernels::BinaryOp::Eq, "eq", [](auto x, auto y) { return x == y; });

@@ -26,6 +26,9 @@ AsyncJobScope::AsyncJobScope() : previous_(t_in_async_job) { t_in_async_job = tr
 AsyncJobScope::~AsyncJobScope() { t_in_async_job = previous_; }
 
 bool Tensor::is_contiguous() const {
+  // An empty tensor has no elements to lay out (as PyTorch): its strides may
+  // stand for more elements than int64 counts ([0, 2**40, 2**40]).
+  if (impl_->numel == 0) return true;
   std::int64_t expected = 1;
   for (std::size_t i = impl_->shape.size(); i-- > 0;) {
     if (impl_->shape[i] == 1) continue;
@@ -40,7 +43,10 @@ Shape contiguous_strides(const Shape& shape) {
   std::int64_t stride = 1;
   for (std::size_t i = shape.size(); i-- > 0;) {
     strides[i] = stride;
-    stride *= shape[i] > 0 ? shape[i] : 1;
+    // Only an empty tensor's strides can pass int64 (its other dims may be
+    // huge): they address nothing, so they saturate.
+    if (__builtin_mul_overflow(stride, shape[i] > 0 ? shape[i] : 1, &stride))
+      stride = std::numeric_limits<std::int64_t>::max();
   }
   return strides;
 }

@@ -30,13 +30,16 @@ Tensor binary(OpArgs& info) {
   return Op(a, b);
 }
 
-// a op= b. copyFrom and fill write the number itself (`Arg` names it): into
-// an int32 tensor it is read as float64 and truncated (a float32 could round it).
+// The dtype a number written into a `target` tensor is read in (copyFrom,
+// fill, maskedFill): into int32, float64, so that it truncates from its own
+// value rather than from a float32 rounding of it.
+DType written_number_dtype(DType target) { return is_floating(target) ? target : DType::Float64; }
+
+// a op= b. copyFrom and fill write the number itself (`Arg` names it).
 template <void (*Op)(const Tensor&, const Tensor&), const char* Name, const char* Arg>
 void inplace(OpArgs& info) {
   Tensor a = info.tensor(0, Name, "input");
-  const bool writes = Arg != kOther;
-  DType like = writes && a.dtype() == DType::Int32 ? DType::Float64 : a.dtype();
+  DType like = Arg == kOther ? a.dtype() : written_number_dtype(a.dtype());
   Op(a, info.tensor_or_number(1, &like, Name, Arg));
 }
 
@@ -57,13 +60,11 @@ Tensor where(OpArgs& info) {
                     info.tensor_or_number(2, nullptr, "where", "other"));
 }
 
-// maskedFill(input, mask, value): value a number or a 0-d tensor. A number
-// for an int32 input is read as float64, so that it truncates from its own
-// value rather than from a float32 rounding of it.
+// maskedFill(input, mask, value): value a number or a 0-d tensor.
 Tensor masked_fill(OpArgs& info) {
   Tensor x = info.tensor(0, "maskedFill", "input");
   Tensor mask = info.tensor(1, "maskedFill", "mask");
-  const DType like = is_floating(x.dtype()) ? x.dtype() : DType::Float64;
+  const DType like = written_number_dtype(x.dtype());
   return ops::masked_fill(x, mask, info.tensor_or_number(2, &like, "maskedFill", "value"));
 }
 

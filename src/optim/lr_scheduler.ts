@@ -317,12 +317,52 @@ export class CosineAnnealingWarmRestarts extends LRScheduler {
   }
 }
 
+type NestedState = { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] };
+
+/**
+ * A scheduler made of others on one optimizer (SequentialLR, ChainedScheduler):
+ * no closed form of its own, and a state dict that holds each scheduler's.
+ */
+export abstract class ComposedScheduler extends LRScheduler {
+  abstract readonly schedulers: readonly LRScheduler[];
+
+  protected lrAt(): number {
+    throw new TypeError(`${this.constructor.name}: has no closed form of its own`);
+  }
+
+  override stateDict(): NestedState {
+    return { ...super.stateDict(), schedulers: this.schedulers.map((s) => s.stateDict()) };
+  }
+
+  /** Restores its step count and base lrs, then each scheduler's state (all or nothing). */
+  override loadStateDict(state: NestedState): void {
+    const op = `${this.constructor.name}.loadStateDict`;
+    if (state === null || typeof state !== 'object') throw new TypeError(`${op}: expected an object with lastEpoch, baseLrs and schedulers`);
+    const inner: unknown = ownValue(state, 'schedulers');
+    if (!Array.isArray(inner) || inner.length !== this.schedulers.length)
+      throw new RangeError(
+        `${op}: schedulers must be ${this.schedulers.length} state dicts, one per scheduler, got ` +
+          (Array.isArray(inner) ? `${inner.length}` : describe(inner)),
+      );
+    const before = this.stateDict();
+    const { schedulers: _inner, ...own } = state;
+    try {
+      super.loadStateDict(own);
+      this.schedulers.forEach((s, k) => s.loadStateDict(inner[k]));
+    } catch (e) {
+      super.loadStateDict({ lastEpoch: before.lastEpoch, baseLrs: before.baseLrs });
+      this.schedulers.forEach((s, k) => s.loadStateDict(before.schedulers[k] as { lastEpoch: number; baseLrs: number[] }));
+      throw e;
+    }
+  }
+}
+
 /**
  * Steps several schedulers of one optimizer together, in the order given (a
  * ConstantLR warm-up with an ExponentialLR decay), as PyTorch's
  * ChainedScheduler: only chainable schedulers compose this way.
  */
-export class ChainedScheduler extends LRScheduler {
+export class ChainedScheduler extends ComposedScheduler {
   readonly schedulers: readonly LRScheduler[];
   constructor(schedulers: LRScheduler[]) {
     super(chainedOptimizer(schedulers));
@@ -333,19 +373,6 @@ export class ChainedScheduler extends LRScheduler {
   override step(): void {
     for (const s of this.schedulers) s.step();
     this.lastEpoch += 1;
-  }
-
-  protected lrAt(): number {
-    throw new TypeError('ChainedScheduler: has no closed form of its own');
-  }
-
-  override stateDict(): { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] } {
-    return { ...super.stateDict(), schedulers: this.schedulers.map((s) => s.stateDict()) };
-  }
-
-  /** Restores its step count and each scheduler's state (all or nothing). */
-  override loadStateDict(state: { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] }): void {
-    loadNested(this, state, (own) => super.loadStateDict(own));
   }
 }
 
@@ -363,33 +390,6 @@ function chainedOptimizer(schedulers: unknown): AnyOptimizer {
   return (schedulers[0] as LRScheduler).optimizer;
 }
 
-// loadStateDict of a scheduler made of others (SequentialLR, ChainedScheduler):
-// its own step count and base lrs through `loadOwn`, then each scheduler's,
-// all or nothing.
-function loadNested(
-  outer: LRScheduler & { readonly schedulers: readonly LRScheduler[] },
-  state: { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] },
-  loadOwn: (own: { lastEpoch: number; baseLrs: number[] }) => void,
-): void {
-  const op = `${outer.constructor.name}.loadStateDict`;
-  if (state === null || typeof state !== 'object') throw new TypeError(`${op}: expected an object with lastEpoch, baseLrs and schedulers`);
-  const inner: unknown = ownValue(state, 'schedulers');
-  if (!Array.isArray(inner) || inner.length !== outer.schedulers.length)
-    throw new RangeError(
-      `${op}: schedulers must be ${outer.schedulers.length} state dicts, one per scheduler, got ` +
-        (Array.isArray(inner) ? `${inner.length}` : describe(inner)),
-    );
-  const before = { lastEpoch: outer.lastEpoch, baseLrs: [...outer.baseLrs], schedulers: outer.schedulers.map((s) => s.stateDict()) };
-  const { schedulers: _inner, ...own } = state;
-  try {
-    loadOwn(own);
-    outer.schedulers.forEach((s, k) => s.loadStateDict(inner[k]));
-  } catch (e) {
-    loadOwn({ lastEpoch: before.lastEpoch, baseLrs: before.baseLrs });
-    outer.schedulers.forEach((s, k) => s.loadStateDict(before.schedulers[k] as { lastEpoch: number; baseLrs: number[] }));
-    throw e;
-  }
-}
 
 /** A function of the step count (0 at construction) that gives the factor of the base lr. */
 export type LrLambda = (step: number) => number;
@@ -435,7 +435,7 @@ export class LambdaLR extends LRScheduler {
  * be made on this optimizer just before; SequentialLR puts the lrs back to
  * their base and takes over from their own first step.
  */
-export class SequentialLR extends LRScheduler {
+export class SequentialLR extends ComposedScheduler {
   readonly schedulers: readonly LRScheduler[];
   readonly milestones: readonly number[];
   constructor(optimizer: AnyOptimizer, options: { schedulers: LRScheduler[]; milestones: number[] }) {
@@ -479,19 +479,6 @@ export class SequentialLR extends LRScheduler {
     if (k > 0 && this.milestones[k - 1] === t) s._restart();
     else s.step();
     this.lastEpoch = t;
-  }
-
-  protected lrAt(): number {
-    throw new TypeError('SequentialLR: has no closed form of its own');
-  }
-
-  override stateDict(): { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] } {
-    return { ...super.stateDict(), schedulers: this.schedulers.map((s) => s.stateDict()) };
-  }
-
-  /** Restores its step count and each scheduler's state (all or nothing). */
-  override loadStateDict(state: { lastEpoch: number; baseLrs: number[]; schedulers: { lastEpoch: number; baseLrs: number[] }[] }): void {
-    loadNested(this, state, (own) => super.loadStateDict(own));
   }
 }
 

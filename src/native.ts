@@ -60,6 +60,8 @@ export interface NativeAddon {
   setGradEnabled(enabled: boolean): void;
   /** Returns the function that removes the hook. */
   registerHook(h: Handle, fn: (grad: Handle) => Handle | undefined): () => void;
+  retainGrad(h: Handle): void;
+  retainsGrad(h: Handle): boolean;
   // elementwise
   add(a: Operand, b: Operand): Handle;
   sub(a: Operand, b: Operand): Handle;

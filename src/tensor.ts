@@ -342,6 +342,21 @@ export class Tensor {
     });
     return { remove: () => remove() };
   }
+  /**
+   * Makes backward() and grad() keep this non-leaf tensor's gradient in its
+   * .grad (accumulated over calls, as a leaf's), as PyTorch's retain_grad.
+   * The kept gradient is the one the tensor's hooks return, and after a
+   * recorded in-place write it is the new value's. Does nothing on a leaf.
+   * backwardAsync refuses a graph with such a tensor (it would write a .grad
+   * that JS may be reading).
+   */
+  retainGrad(): void {
+    native.retainGrad(own(this));
+  }
+  /** Whether backward() and grad() keep this non-leaf tensor's gradient (retainGrad). */
+  get retainsGrad(): boolean {
+    return native.retainsGrad(own(this));
+  }
   /** The in-place version counter of the storage (bumped by every in-place write). */
   get version(): number {
     return native.version(own(this));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectClose, leaf, tg, type Tensor } from './helpers.js';
+import { expectClose, expectError, leaf, tg, type Tensor } from './helpers.js';
 
 describe('recording', () => {
   it('records only when grad mode is on and an input requires grad', () => {
@@ -365,6 +365,101 @@ describe('hooks', () => {
       t.sum().backward();
       expect(added).toBe(50);
     }
+  });
+});
+
+describe('retainGrad', () => {
+  // Expected values from PyTorch 1.13's retain_grad on the same programs.
+  it('keeps a non-leaf gradient in .grad, accumulated over backward calls', () => {
+    const x = tg.tensor([1, 2, 3], { requiresGrad: true });
+    const h = x.mul(2);
+    expect(h.retainsGrad).toBe(false);
+    h.retainGrad();
+    h.retainGrad(); // twice: kept once
+    expect(h.retainsGrad).toBe(true);
+    const y = h.mul(h).sum();
+    y.backward(null, { retainGraph: true });
+    expect(h.grad!.toArray()).toEqual([4, 8, 12]);
+    expect(x.grad!.toArray()).toEqual([8, 16, 24]);
+    y.backward();
+    expect(h.grad!.toArray()).toEqual([8, 16, 24]);
+    expect(x.grad!.toArray()).toEqual([16, 32, 48]);
+    // Without retainGrad a non-leaf gets no .grad.
+    const other = x.mul(2);
+    other.sum().backward();
+    expect(other.grad).toBeNull();
+  });
+
+  it('keeps what the hooks return, the new value after an in-place write, and a copy', () => {
+    const x = tg.tensor([1, 2, 3], { requiresGrad: true });
+    const hooked = x.mul(1);
+    hooked.retainGrad();
+    hooked.registerHook((g) => g.mul(10)); // registered later, still runs first (PyTorch 2)
+    hooked.sum().backward();
+    expect(hooked.grad!.toArray()).toEqual([10, 10, 10]);
+
+    const written = x.mul(2);
+    written.retainGrad();
+    written.mulInPlace(3);
+    expect(written.retainsGrad).toBe(true);
+    written.sum().backward();
+    expect(written.grad!.toArray()).toEqual([1, 1, 1]);
+
+    // The second output of a split: its own slot of the node.
+    x.grad = null;
+    const [, b] = x.mul(1).split(2);
+    b.retainGrad();
+    b.sum().mul(2).backward();
+    expect(b.grad!.toArray()).toEqual([2]);
+    expect(x.grad!.toArray()).toEqual([0, 0, 2]);
+
+    // The kept gradient is a copy: add passes the same tensor on to x.
+    x.grad = null;
+    const shifted = x.add(1);
+    shifted.retainGrad();
+    shifted.sum().backward();
+    shifted.grad!.fill(5);
+    expect(x.grad!.toArray()).toEqual([1, 1, 1]);
+  });
+
+  it('grad() keeps it too; createGraph gives a differentiable .grad', () => {
+    const x = tg.tensor([1, 2, 3], { requiresGrad: true });
+    const h = x.mul(1);
+    h.retainGrad();
+    expect(tg.grad([h.sum()], [x])[0].toArray()).toEqual([1, 1, 1]);
+    expect(h.grad!.toArray()).toEqual([1, 1, 1]);
+    expect(x.grad).toBeNull();
+
+    const sq = x.mul(x);
+    sq.retainGrad();
+    sq.mul(sq).sum().backward(null, { createGraph: true });
+    expect(sq.grad!.toArray()).toEqual([2, 8, 18]);
+    expect(sq.grad!.requiresGrad).toBe(true);
+    // d/dx of sum(sq.grad) = sum(2x²)' = 4x
+    expect(tg.grad([sq.grad!.sum()], [x])[0].toArray()).toEqual([4, 8, 12]);
+  });
+
+  it('does nothing on a leaf; refuses a tensor without grad and a graph for backwardAsync; a freed tensor is skipped', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    x.retainGrad();
+    expect(x.retainsGrad).toBe(false);
+    x.sum().backward();
+    expect(x.grad!.toArray()).toEqual([1, 1]);
+    expectError(() => tg.tensor([1, 2]).retainGrad(), tg.TapegradError, /retainGrad: cannot retain the gradient of a tensor that does not require grad/);
+
+    const h = x.mul(1);
+    h.retainGrad();
+    expectError(() => h.sum().backwardAsync(), tg.TapegradError, /backwardAsync: the graph has tensors whose gradient retainGrad\(\) keeps; use backward\(\)/);
+
+    const freed = x.mul(1);
+    freed.retainGrad();
+    const loss = freed.sum();
+    freed.dispose();
+    x.grad = null;
+    loss.backward();
+    expect(x.grad!.toArray()).toEqual([1, 1]);
+    // Once the retaining tensor is gone the graph may run in the background.
+    return x.mul(3).sum().backwardAsync();
   });
 });
 

@@ -272,6 +272,9 @@ class BackwardJob final {
         throw_error(op_, ": the graph (at '", n->name(), "') is in use by another running backwardAsync; await it first");
       if (!n->pre_hooks.empty())
         throw_error(op_, ": the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
+      // The job would write a .grad that JS may be reading.
+      if (std::any_of(n->retained.begin(), n->retained.end(), [](const RetainedGrad& r) { return !r.tensor.expired(); }))
+        throw_error(op_, ": the graph has tensors whose gradient retainGrad() keeps; use backward()");
       if (auto* acc = dynamic_cast<AccumulateGrad*>(n.get())) {
         if (!acc->leaf()->hooks.empty())
           throw_error(op_, ": the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
@@ -484,6 +487,33 @@ Napi::Value register_hook(const Napi::CallbackInfo& info) {
       "remove");
 }
 
+// The entry of t (a non-leaf) in its node's retained list, or null.
+const RetainedGrad* retained_entry(const Tensor& t) {
+  for (const RetainedGrad& r : t.grad_fn()->retained)
+    if (r.tensor.lock().get() == t.impl()) return &r;
+  return nullptr;
+}
+
+// retainGrad(handle): backward() and grad() keep the gradient of a non-leaf
+// tensor in its .grad, as PyTorch's retain_grad; on a leaf it does nothing.
+Napi::Value retain_grad(const Napi::CallbackInfo& info) {
+  const Tensor t = arg_tensor(info, 0, "retainGrad", "tensor");
+  check_unlocked(t, "retainGrad");
+  if (!t.requires_grad())
+    throw_error("retainGrad: cannot retain the gradient of a tensor that does not require grad");
+  if (t.is_leaf() || retained_entry(t)) return info.Env().Undefined();
+  // A running job reads the node's list on its thread.
+  if (walked_by_another_job(*t.grad_fn()))
+    throw_error("retainGrad: the tensor's graph is in use by a running backwardAsync; await it first");
+  t.grad_fn()->retained.push_back({t.impl()->output_nr, t.impl_ptr()});
+  return info.Env().Undefined();
+}
+
+Napi::Value retains_grad(const Napi::CallbackInfo& info) {
+  const Tensor t = arg_tensor(info, 0, "retainsGrad", "tensor");
+  return Napi::Boolean::New(info.Env(), !t.is_leaf() && retained_entry(t));
+}
+
 // _setBackwardStrategy(name) -> previous name: internal switch for the
 // backward-scaling bench and the determinism tests (see core/schedule.h).
 Napi::Value set_backward_strategy_js(const Napi::CallbackInfo& info) {
@@ -519,6 +549,8 @@ void register_autograd(Napi::Env env, Napi::Object exports) {
   define<is_grad_enabled>(env, exports, "isGradEnabled", InTrace::Ignored);
   define_op<set_grad_enabled_op>(env, exports, "setGradEnabled");
   define<register_hook>(env, exports, "registerHook");
+  define<retain_grad>(env, exports, "retainGrad");
+  define<retains_grad>(env, exports, "retainsGrad", InTrace::Ignored);
   define<set_backward_strategy_js>(env, exports, "_setBackwardStrategy");
   define<backward_grouped_nodes>(env, exports, "_backwardGroupedNodes");
 }

@@ -135,6 +135,17 @@ bool should_record(const std::vector<Tensor>& inputs) {
 
 namespace {
 
+// Moves t's entry, if any, from one node's retained list to another's.
+void move_retained(Node& from, Node& to, const TensorImpl& t, std::uint32_t slot) {
+  auto& list = from.retained;
+  for (auto it = list.begin(); it != list.end(); ++it) {
+    if (it->tensor.lock().get() != &t) continue;
+    to.retained.push_back({slot, std::move(it->tensor)});
+    list.erase(it);
+    return;
+  }
+}
+
 void record_node(const char* name, const Tensor* inputs, std::size_t n_inputs, const Tensor* outputs,
                  std::size_t n_outputs, BackwardFn fn) {
   EdgeList edges;
@@ -145,6 +156,9 @@ void record_node(const char* name, const Tensor* inputs, std::size_t n_inputs, c
   node->outputs.reserve(n_outputs);
   for (std::uint32_t i = 0; i < n_outputs; ++i) {
     node->outputs.push_back({outputs[i].shape(), outputs[i].dtype()});
+    // A recorded in-place write: a retained gradient is now the new value's.
+    if (Node* old = outputs[i].impl()->grad_fn.get(); old && !old->retained.empty())
+      move_retained(*old, *node, *outputs[i].impl(), i);
     outputs[i].impl()->grad_fn = node;
     outputs[i].impl()->output_nr = i;
   }

@@ -34,6 +34,14 @@ struct OutputMeta {
   DType dtype;
 };
 
+// An output whose gradient backward() also keeps in the tensor's .grad
+// (retainGrad). The node does not own the tensor: once JS frees it, its
+// gradient is simply not kept.
+struct RetainedGrad {
+  std::uint32_t slot;
+  std::weak_ptr<TensorImpl> tensor;
+};
+
 // A node's edges, in memory from the per-thread object pool.
 using EdgeList = std::vector<Edge, runtime::PoolAllocator<Edge>>;
 
@@ -99,6 +107,8 @@ class Node : public std::enable_shared_from_this<Node> {
   const std::uint64_t sequence_nr;
   // Hooks registered on non-leaf outputs (slot: the output's index).
   std::vector<RegisteredHook> pre_hooks;
+  // Outputs whose gradients backward() keeps, after the hooks have run.
+  std::vector<RetainedGrad> retained;
   // The engine passes zeros for outputs that got no gradient, unless the
   // rule handles those itself (undefined gradients; split's, which then
   // writes zeros only once, into its input's gradient).

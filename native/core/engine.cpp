@@ -58,27 +58,27 @@ Tensor accumulate(const Tensor& a, const Tensor& b) {
 
 AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : Node({}), leaf_(std::move(leaf)) {}
 
-Grads AccumulateGrad::apply(Grads&& grads) {
-  Tensor g = std::move(grads[0]);
-  if (!g.defined()) return {};
-  TensorImpl* leaf = leaf_.get();
-  // A gradient nobody else holds becomes .grad as it is; otherwise copy, so
-  // later in-place accumulation cannot write into another tensor.
+namespace {
+
+// Adds g to owner's .grad (a leaf's, or a retained gradient's). A gradient
+// nobody else holds becomes .grad as it is; otherwise copy, so later
+// in-place accumulation cannot write into another tensor.
+void accumulate_grad(TensorImpl* owner, Tensor g) {
   const bool create_graph = grad_enabled();
-  if (!leaf->grad) {
+  if (!owner->grad) {
     if (create_graph) {
-      leaf->grad = g.impl_ptr();
+      owner->grad = g.impl_ptr();
     } else if (g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous() &&
                !g.impl()->grad_fn) {
-      leaf->grad = g.impl_ptr();
+      owner->grad = g.impl_ptr();
     } else {
-      leaf->grad = copy_of(g, "backward").impl_ptr();
+      owner->grad = copy_of(g, "backward").impl_ptr();
     }
-    return {};
+    return;
   }
-  Tensor current(leaf->grad);
+  Tensor current(owner->grad);
   if (create_graph || current.requires_grad()) {
-    leaf->grad = accumulate(current, g).impl_ptr();
+    owner->grad = accumulate(current, g).impl_ptr();
   } else {
     // A hook returned a view of .grad itself: added from a copy, since the
     // sum is written over what it reads.
@@ -86,6 +86,12 @@ Grads AccumulateGrad::apply(Grads&& grads) {
     if (!ops::fast_binary_inplace(kernels::BinaryOp::Add, current, g, "backward")) add_into(current, g, current);
     current.bump_version();
   }
+}
+
+}  // namespace
+
+Grads AccumulateGrad::apply(Grads&& grads) {
+  if (grads[0].defined()) accumulate_grad(leaf_.get(), std::move(grads[0]));
   return {};
 }
 
@@ -313,6 +319,11 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
       any = any || inputs[k].defined();
     }
     run_hooks(node->pre_hooks, inputs);
+    // Retained gradients, as PyTorch's, see what the hooks made, and are
+    // kept by grad() too.
+    for (const RetainedGrad& r : node->retained)
+      if (inputs[r.slot].defined())
+        if (std::shared_ptr<TensorImpl> t = r.tensor.lock()) accumulate_grad(t.get(), inputs[r.slot]);
     if (auto* acc = dynamic_cast<AccumulateGrad*>(node)) run_hooks(acc->leaf()->hooks, inputs);  // slot 0
     if (captures) {
       auto it = capture_at.find(node);

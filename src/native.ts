@@ -92,7 +92,7 @@ export interface NativeAddon {
   sign(a: Handle): Handle;
   floor(a: Handle): Handle;
   ceil(a: Handle): Handle;
-  round(a: Handle): Handle;
+  round(a: Handle, decimals?: number): Handle;
   trunc(a: Handle): Handle;
   square(a: Handle): Handle;
   relu(a: Handle): Handle;

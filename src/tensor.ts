@@ -418,9 +418,9 @@ export class Tensor {
   }
   /**
    * A copy with `value` where `mask` is nonzero (as torch.masked_fill, out of place). The
-   * mask may have any dtype (comparisons give 1 and 0 in their operands' dtype) and
-   * broadcasts to this tensor's shape (never the other way: the result has this shape, as
-   * with PyTorch's in-place masked_fill_); `value` is a number or a 0-d tensor, converted to
+   * mask may have any dtype (comparisons give 1 and 0 in their operands' dtype); it and
+   * this tensor broadcast together, as with PyTorch's masked_fill (the result has their
+   * broadcast shape); `value` is a number or a 0-d tensor, converted to
    * this dtype (an int32 tensor truncates it toward zero). Gradients: to this tensor where
    * the mask is 0, and to a `value` tensor the sum of the gradient where it is nonzero.
    */
@@ -459,9 +459,14 @@ export class Tensor {
   ceil(): Tensor {
     return fromHandle(native.ceil(own(this)));
   }
-  /** The nearest integer, ties to even (as torch.round: 0.5 -> 0, 1.5 -> 2, -2.5 -> -2); otherwise as floor. */
-  round(): Tensor {
-    return fromHandle(native.round(own(this)));
+  /**
+   * The nearest integer, ties to even (as torch.round: 0.5 -> 0, 1.5 -> 2, -2.5 -> -2); otherwise as floor.
+   * With `decimals` (an integer, negative for tens, hundreds...), as torch.round(x, decimals=d):
+   * x·10^d rounded to an integer, then divided by 10^d, in the input's own precision (so
+   * round(2.675, 2) of a float32 is 2.68 and of a float64 2.67). int32 takes only decimals 0.
+   */
+  round(decimals?: number): Tensor {
+    return fromHandle(decimals === undefined ? native.round(own(this)) : native.round(own(this), decimals));
   }
   /** x rounded toward zero (its integer part); otherwise as floor. */
   trunc(): Tensor {

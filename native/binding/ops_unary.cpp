@@ -16,6 +16,12 @@ Tensor unary(OpArgs& info) {
   return Op(info.tensor(0, Name, "input"));
 }
 
+// round(x, decimals?): decimals an integer, 0 when absent.
+Tensor round(OpArgs& info) {
+  Tensor x = info.tensor(0, "round", "input");
+  return ops::round(x, info.present(1) ? info.integer(1, "round", "decimals") : 0);
+}
+
 Tensor leaky_relu(OpArgs& info) {
   Tensor x = info.tensor(0, "leakyRelu", "input");
   return ops::leaky_relu(x, info.number(1, "leakyRelu", "negativeSlope"));
@@ -50,7 +56,7 @@ Tensor clamp(OpArgs& info) {
 }
 
 constexpr char kNeg[] = "neg", kAbs[] = "abs", kSign[] = "sign", kFloor[] = "floor", kCeil[] = "ceil",
-               kRound[] = "round", kTrunc[] = "trunc", kSquare[] = "square", kRelu[] = "relu",
+               kTrunc[] = "trunc", kSquare[] = "square", kRelu[] = "relu",
                kExp[] = "exp", kLog[] = "log", kLog1p[] = "log1p", kExpm1[] = "expm1", kSqrt[] = "sqrt",
                kRsqrt[] = "rsqrt", kSin[] = "sin", kCos[] = "cos", kTanh[] = "tanh", kSigmoid[] = "sigmoid",
                kReciprocal[] = "reciprocal", kSilu[] = "silu";
@@ -63,7 +69,7 @@ void register_unary(Napi::Env env, Napi::Object exports) {
   define_op<unary<ops::sign, kSign>>(env, exports, kSign);
   define_op<unary<ops::floor, kFloor>>(env, exports, kFloor);
   define_op<unary<ops::ceil, kCeil>>(env, exports, kCeil);
-  define_op<unary<ops::round, kRound>>(env, exports, kRound);
+  define_op<round>(env, exports, "round");
   define_op<unary<ops::trunc, kTrunc>>(env, exports, kTrunc);
   define_op<unary<ops::square, kSquare>>(env, exports, kSquare);
   define_op<unary<ops::relu, kRelu>>(env, exports, kRelu);

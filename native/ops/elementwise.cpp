@@ -565,16 +565,15 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value) {
   if (value.dim() != 0)
     throw_range_error("maskedFill: value must be a number or a 0-d tensor, got a tensor of shape ",
                       shape_str(value.shape()));
-  // The mask broadcasts to x's shape, never x to the mask's (PyTorch's
-  // masked_fill_), so that the result always has x's shape.
-  bool fits = false;
+  // The mask and the input broadcast together, as PyTorch's out-of-place
+  // masked_fill (its in-place masked_fill_ broadcasts only the mask).
+  Shape shape;
   try {
-    fits = broadcast_shapes(mask.shape(), x.shape(), "maskedFill") == x.shape();
+    shape = broadcast_shapes(mask.shape(), x.shape(), "maskedFill");
   } catch (const Error&) {
+    throw_range_error("maskedFill: mask of shape ", shape_str(mask.shape()), " and input of shape ",
+                      shape_str(x.shape()), " cannot be broadcast together");
   }
-  if (!fits)
-    throw_range_error("maskedFill: mask of shape ", shape_str(mask.shape()), " cannot be broadcast to the input's shape ",
-                      shape_str(x.shape()));
   // An int32 input takes the value truncated toward zero, as PyTorch's.
   if (!is_floating(x.dtype()) && is_floating(value.dtype())) {
     const double v = single_value(value);
@@ -582,7 +581,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value) {
       throw_range_error("maskedFill: value ", v, " does not fit in the int32 input; int32 holds whole numbers in ",
                         "[-2147483648, 2147483647]");
   }
-  return select("maskedFill", mask, cast(value, x.dtype()), x, x.shape());
+  return select("maskedFill", mask, cast(value, x.dtype()), x, shape);
 }
 
 void add_inplace(const Tensor& a, const Tensor& b) {

@@ -213,9 +213,20 @@ Tensor ceil(const Tensor& x) {
   return rounding(x, "ceil", [](auto v) { return std::ceil(v); });
 }
 // nearbyint rounds in the current rounding mode: the default, to nearest
-// with ties to even (nothing in tapegrad changes it).
-Tensor round(const Tensor& x) {
-  return rounding(x, "round", [](auto v) { return std::nearbyint(v); });
+// with ties to even (nothing in tapegrad changes it). With decimals, in the
+// input's own precision as PyTorch's round(decimals=): x·10^d rounded, then
+// divided by 10^d (for d < 0: x/10^-d rounded, times 10^-d).
+Tensor round(const Tensor& x, std::int64_t decimals) {
+  if (decimals == 0) return rounding(x, "round", [](auto v) { return std::nearbyint(v); });
+  if (!is_floating(x.dtype()))
+    throw_type_error("round: decimals needs a float32 or float64 input, got int32 (int32 rounds only with decimals 0)");
+  const bool negative = decimals < 0;
+  const double scale = std::pow(10.0, static_cast<double>(negative ? -decimals : decimals));
+  return rounding(x, "round", [negative, scale](auto v) {
+    using T = decltype(v);
+    const T p = static_cast<T>(scale);
+    return negative ? std::nearbyint(v / p) * p : std::nearbyint(v * p) / p;
+  });
 }
 Tensor trunc(const Tensor& x) {
   return rounding(x, "trunc", [](auto v) { return std::trunc(v); });

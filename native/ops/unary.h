@@ -19,7 +19,7 @@ Tensor sign(const Tensor& x);
 // PyTorch's: 0 between the jumps, where the derivative exists).
 Tensor floor(const Tensor& x);
 Tensor ceil(const Tensor& x);
-Tensor round(const Tensor& x);
+Tensor round(const Tensor& x, std::int64_t decimals = 0);
 Tensor trunc(const Tensor& x);
 Tensor square(const Tensor& x);
 Tensor relu(const Tensor& x);

@@ -904,6 +904,18 @@ describe('maskedFill', () => {
     expect(list(w.grad!)).toEqual([1]);
   });
 
+  it('the input broadcasts to the mask too, as PyTorch\'s out-of-place masked_fill', () => {
+    // Values and gradients from PyTorch 1.13.
+    expect(tg.tensor([[1], [2]]).maskedFill(tg.tensor([1, 0, 1]), -1).toArray()).toEqual([[-1, 1, -1], [-1, 2, -1]]);
+    const t = leafOf([1, 2, 3], [3]);
+    const out = t.maskedFill(tg.tensor([[1, 0, 0], [0, 1, 0]]), 0);
+    expect(out.toArray()).toEqual([[0, 2, 3], [1, 0, 3]]);
+    out.mul(f64([0, 1, 2, 3, 4, 5], [2, 3])).sum().backward();
+    expect(list(t.grad!)).toEqual([3, 1, 7]);
+    expect(tg.gradcheck((x, v) => x.maskedFill(tg.tensor([[1, 0, 0], [0, 1, 0]]), v), [leaf([3], 5), leafOf([0.7], [])])).toBe(true);
+    expect(tg.gradgradcheck((x) => x.mul(x).maskedFill(tg.tensor([[0], [1]]), 0.5), [leaf([3], 6)])).toBe(true);
+  });
+
   it('gradcheck and gradgradcheck in float64', () => {
     const mask = tg.tensor([[1, 0, 0], [0, 1, 1]]);
     expect(tg.gradcheck((t, v) => t.maskedFill(mask, v), [leaf([2, 3], 1), leafOf([0.7], [])])).toBe(true);
@@ -915,10 +927,7 @@ describe('maskedFill', () => {
   it('errors name maskedFill and the argument', () => {
     const t = x();
     expectError(() => t.maskedFill(tg.tensor([1, 0]), 0), RangeError,
-      /^maskedFill: mask of shape \[2\] cannot be broadcast to the input's shape \[2, 3\]/);
-    // The mask broadcasts to the input, never the input to the mask.
-    expectError(() => f64([1, 2, 3]).maskedFill(tg.ones([2, 3]), 0), RangeError,
-      /^maskedFill: mask of shape \[2, 3\] cannot be broadcast to the input's shape \[3\]/);
+      /^maskedFill: mask of shape \[2\] and input of shape \[2, 3\] cannot be broadcast together/);
     expectError(() => t.maskedFill(tg.tensor([1, 0, 1]), tg.tensor([1])), RangeError,
       /^maskedFill: value must be a number or a 0-d tensor, got a tensor of shape \[1\]/);
     expectError(() => t.maskedFill(1 as unknown as Tensor, 0), TypeError, /^maskedFill: mask must be a Tensor, got 1/);

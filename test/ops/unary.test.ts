@@ -556,6 +556,34 @@ describe('rounding: floor, ceil, round, trunc', () => {
     expectSame(list(f64([-3.5, -4.5, 3.5, 4.5, 1e300, -1e-300]).round()), [-4, -4, 4, 4, 1e300, -0], 'round');
   });
 
+  it('round with decimals as torch.round(x, decimals=d), in the input\'s precision', () => {
+    // PyTorch 1.13's outputs for these inputs (float32, then float64 of the same floats).
+    // Its formula overflows to Infinity (3e38·100) and gives NaN when 10^d does (d = 40).
+    const x = [1.2345, -2.5, 0.125, 1234.5, 1e30, NaN, 2.675, 3e38, -0.004, 5e-45];
+    const torch32: Record<number, number[]> = {
+      2: [1.2300000190734863, -2.5, 0.11999999731779099, 1234.5, 1.0000000150474662e30, NaN, 2.680000066757202, Infinity, -0, 0],
+      [-2]: [0, -0, 0, 1200, 1.00000009060533e30, NaN, 0, 3.0000000054977558e38, -0, 0],
+      1: [1.2000000476837158, -2.5, 0.10000000149011612, 1234.5, 1.0000000150474662e30, NaN, 2.700000047683716, Infinity, -0, 0],
+      40: x.map(() => NaN),
+    };
+    for (const d of [2, -2, 1, 40]) expectSame(list(tg.tensor(x).round(d)), torch32[d]!, `round(${d}) float32`);
+    expectSame(list(tg.tensor(x).to('float64').round(2)),
+      [1.23, -2.5, 0.12, 1234.5, 1.0000000150474662e30, NaN, 2.67, 3.0000000054977558e38, -0, 0], 'round(2) float64');
+    expectSame(list(tg.tensor(x).to('float64').round(-2)),
+      [0, -0, 0, 1200, 1.0000000150474662e30, NaN, 0, 3.000000005497756e38, -0, 0], 'round(-2) float64');
+    // decimals 0 is round(); a strided view; a zero gradient.
+    expectSame(list(tg.tensor(x).round(0)), list(tg.tensor(x).round()), 'round(0)');
+    const m = tg.randn([5, 7]).mul(100);
+    expectSame(list(m.T.round(1).T.contiguous()), list(m.round(1)), 'round(1) of a transposed view');
+    const w = leafOf([0.312, -1.777, 2.041], [3]);
+    expect(tg.gradcheck((t) => t.round(1).add(t), [w])).toBe(true);
+    // int32 takes only decimals 0 (PyTorch's round has no int kernel); decimals is an integer.
+    expectError(() => tg.tensor(new Int32Array([15])).round(-1), TypeError,
+      /^round: decimals needs a float32 or float64 input, got int32/);
+    expectError(() => tg.tensor([1]).round(1.5), RangeError, /^round: decimals must be an integer, got 1.5/);
+    expectError(() => tg.tensor([1]).round('2' as unknown as number), TypeError, /^round: decimals must be an integer, got '2'/);
+  });
+
   it('give the same values for strided views and large inputs as for contiguous ones', () => {
     const x = tg.randn([67, 131]).mul(40);
     const xs = list(x);

@@ -555,9 +555,11 @@ export class Tensor {
   // ---- in place --------------------------------------------------------
   // Recorded by autograd as PyTorch's add_, sub_, mul_ and copy_: with grad mode on and
   // this tensor or the operand requiring grad, this tensor's history becomes the write
-  // (the gradient reaches both what it held and the operand). Refused then: a leaf that
-  // requires grad (write it inside noGrad(), as an optimizer step does), and a tensor whose
-  // memory other tensors share (views), whose histories would not see the write.
+  // (the gradient reaches both what it held and the operand). A write into a view also
+  // rebuilds the histories of the tensor it views and of that tensor's other live views,
+  // as PyTorch's CopySlices. Refused then: a leaf that requires grad or a view of one (write
+  // it inside noGrad(), as an optimizer step does), and views of a tensor not laid out
+  // contiguously from its first element.
 
   /** this += other (broadcast to this shape), in place. */
   addInPlace(other: TensorLike): this {

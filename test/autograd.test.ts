@@ -690,31 +690,110 @@ describe('in-place writes are recorded by autograd', () => {
         'addInPlace: cannot modify a leaf tensor that requires grad in place; write it inside noGrad() (as an optimizer step does), or use the out-of-place op',
       ),
     );
-    const x = tg.tensor([1, 2], { requiresGrad: true });
-    // A view: the tensor it views would not see the write (PyTorch rebuilds its history).
-    const base = tg.zeros([2, 2]);
-    const row = base.narrow(0, 0, 1);
-    expect(() => row.copyFrom(x)).toThrow(/^copyFrom: cannot record an in-place write into a view of another tensor's memory/);
-    expect(() => x.detach().addInPlace(x)).toThrow(/^addInPlace: cannot record an in-place write into a view/);
-    // A tensor with a view of it, or whose value an op saved (exp saves its output).
-    expect(() => base.addInPlace(x.reshape([1, 2]))).toThrow(
-      /^addInPlace: cannot record an in-place write into a tensor whose memory other tensors share \(a view of it/,
+    // A view of such a leaf (PyTorch: "a view of a leaf Variable that requires grad is being used in an in-place operation").
+    expect(() => w.narrow(0, 0, 1).mulInPlace(2)).toThrow(
+      /^mulInPlace: cannot record an in-place write into a view of a leaf tensor that requires grad; use the out-of-place op/,
     );
-    const e = x.exp();
-    const before = e.toArray();
-    expect(() => e.mulInPlace(2)).toThrow(/^mulInPlace: cannot record an in-place write into a tensor whose memory other tensors share/);
-    expect(e.toArray()).toEqual(before);
-    expect(base.toArray()).toEqual([[0, 0], [0, 0]]);
-    // Without recording, all of these are plain writes.
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    // Attention's output on head-split views is laid out [N, L, H, D] under
+    // its [N, H, L, D] shape: its views' histories cannot index it flat.
+    const q = tg.randn([1, 3, 2, 4]).transpose(1, 2);
+    const att = tg.nn.functional.scaledDotProductAttention(q, q, q);
+    expect(att.isContiguous()).toBe(false);
+    const slot = att.narrow(3, 0, 1);
+    const before = att.toArray();
+    expect(() => slot.copyFrom(x.reshape([1, 2, 1, 1]).expand(1, 2, 3, 1))).toThrow(
+      /^copyFrom: cannot record an in-place write into a view of a tensor not laid out contiguously from its first element/,
+    );
+    expect(() => att.addInPlace(x.reshape([1, 2, 1, 1]))).toThrow(
+      /^addInPlace: cannot record an in-place write into a tensor with views not laid out contiguously/,
+    );
+    expect(att.toArray()).toEqual(before);
+    expect(w.toArray()).toEqual([1, 2]);
+    // Without recording, these are plain writes.
     tg.noGrad(() => {
       w.addInPlace(1);
-      row.copyFrom(x);
-      base.addInPlace(x.reshape([1, 2]));
+      slot.fill(0);
     });
     expect(w.toArray()).toEqual([2, 3]);
-    expect(base.toArray()).toEqual([[2, 4], [1, 2]]);
-    row.copyFrom(x.detach());
-    expect(row.requiresGrad).toBe(false);
+    expect(att.narrow(3, 0, 1).sum().item()).toBe(0);
+  });
+});
+
+describe('in-place writes into views rebuild the histories of the base and its views, as PyTorch', () => {
+  // Expected values from PyTorch 1.13 on the same programs.
+  it('rows of an output buffer written one step at a time (an RNN\'s pattern)', () => {
+    const w = tg.tensor([0.5, -1, 2], { requiresGrad: true });
+    const weights = tg.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9]]);
+    const out = tg.zeros([3, 3]);
+    let h = tg.tensor([1, 2, 3]);
+    for (let t = 0; t < 3; t++) {
+      h = h.mul(w).add(1);
+      out.narrow(0, t, 1).copyFrom(h.reshape([1, 3]));
+    }
+    expect(out.gradFn).toBe('copySlices');
+    expect(out.toArray()).toEqual([[1.5, -1, 7], [1.75, 2, 15], [1.875, -1, 31]]);
+    out.mul(weights).sum().backward();
+    expect(w.grad!.toArray()).toEqual([28.25, 29, 456]);
+  });
+
+  it('a view made before the write sees it in its history: of the base, or of another view', () => {
+    const x = tg.tensor([1, 2, 3, 4], { requiresGrad: true });
+    const b = tg.zeros([4]);
+    const early = b.narrow(0, 0, 2);
+    const untouched = b.narrow(0, 3, 1);
+    b.narrow(0, 1, 2).copyFrom(x.narrow(0, 0, 2).mul(3));
+    expect(early.toArray()).toEqual([0, 3]);
+    expect(early.gradFn).toBe('asStrided');
+    expect(untouched.requiresGrad).toBe(false); // no overlap: its history stands
+    early.sum().backward();
+    expect(x.grad!.toArray()).toEqual([3, 0, 0, 0]);
+
+    const y = tg.tensor([1, 2], { requiresGrad: true });
+    const base = tg.ones([2, 2]);
+    const column = base.narrow(1, 0, 1);
+    base.addInPlace(y);
+    expect(column.toArray()).toEqual([[2], [2]]);
+    column.sum().backward();
+    expect(y.grad!.toArray()).toEqual([2, 0]);
+  });
+
+  it('gradcheck and gradgradcheck in float64 through writes into views, transposed views and the base', () => {
+    const f = (x: Tensor, w: Tensor) => {
+      const buf = tg.zeros([4, 3], { dtype: 'float64' });
+      const early = buf.T.narrow(0, 0, 1); // made before the writes
+      buf.narrow(0, 1, 2).copyFrom(x.mul(w));
+      buf.T.narrow(0, 2, 1).addInPlace(w.sum().reshape([1, 1]));
+      buf.narrow(1, 1, 1).mulInPlace(x.narrow(1, 0, 1).sum().add(1));
+      buf.subInPlace(x.sum());
+      return buf.mul(buf).sum().add(early.mul(early).sum());
+    };
+    const x = leaf([2, 3], 11), w = leaf([3], 12);
+    expect(tg.gradcheck(f, [x, w])).toBe(true);
+    expect(tg.gradgradcheck(f, [x, w])).toBe(true);
+  });
+
+  it('a detach()ed tensor is a base of its own: the write has a history there, not in the tensor it came from', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const w = tg.tensor([3, 4], { requiresGrad: true });
+    const h = x.mul(1);
+    const d = h.detach();
+    d.addInPlace(w);
+    expect(h.toArray()).toEqual([4, 6]);
+    expect(h.gradFn).toBe('mul');
+    d.sum().backward();
+    expect(w.grad!.toArray()).toEqual([1, 1]);
+    expect(x.grad).toBeNull();
+    const d2 = x.mul(1).detach();
+    d2.narrow(0, 0, 1).mulInPlace(w.narrow(0, 0, 1));
+    expect(d2.gradFn).toBe('copySlices');
+  });
+
+  it('a value saved for backward and then written through a view fails at backward', () => {
+    const p = tg.tensor([1, 2], { requiresGrad: true });
+    const e = p.exp(); // exp saves its output
+    e.narrow(0, 0, 1).mulInPlace(2);
+    expect(() => e.sum().backward()).toThrow(/modified by an in-place operation/);
   });
 });
 

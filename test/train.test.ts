@@ -362,6 +362,36 @@ describe('Trainer.step with a traced forward pass', () => {
     expect((onJs[0] as number[])[2]).toBeLessThan((onJs[0] as number[])[0]!);
   });
 
+  it('replays writes into views, whose histories are rebuilt, as on the JS thread', async () => {
+    class Stepwise extends tg.nn.Module {
+      lin = new tg.nn.Linear(4, 3);
+      forward(x: tg.Tensor) {
+        // An RNN's pattern: each column of the output written through a view.
+        const h = this.lin.forward(x);
+        const out = tg.zeros([8, 3]);
+        const first = out.narrow(1, 0, 2); // a view made before the writes
+        for (let t = 0; t < 3; t++) out.narrow(1, t, 1).copyFrom(h.narrow(1, t, 1).mul(t + 1).tanh());
+        return out.add(first.sum(1, true));
+      }
+    }
+    tg.manualSeed(1);
+    const x = tg.randn([8, 4]), y = tg.randn([8, 3]);
+    const loss = new tg.nn.MSELoss();
+    const run = async (traced: boolean) => {
+      tg.manualSeed(2);
+      const model = new Stepwise();
+      const optimizer = new tg.optim.SGD(model.parameters(), { lr: 0.1 });
+      const trainer = new tg.train.Trainer(model, { loss, optimizer, yieldEveryMs: 0, traceForward: traced });
+      const losses = [];
+      for (let i = 0; i < 3; i++) losses.push(await trainer.step([x, y]));
+      if (traced) expect(trainer.forwardInJsReason).toBe(null);
+      return [losses, model.lin.weight.toArray()];
+    };
+    const onJs = await run(false);
+    expect(await run(true)).toEqual(onJs);
+    expect((onJs[0] as number[])[2]).toBeLessThan((onJs[0] as number[])[0]!);
+  });
+
   it('draws dropout masks from the JS thread\'s random stream, as a step on it would', async () => {
     const build = () => {
       tg.manualSeed(4);

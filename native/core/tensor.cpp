@@ -1,6 +1,8 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <limits>
+#include <mutex>
 #include <string>
 
 #include "runtime/allocator.h"
@@ -76,6 +78,10 @@ Tensor empty(const Shape& shape, DType dtype, const char* op) {
   return Tensor(std::move(impl));
 }
 
+namespace {
+std::mutex g_views_mutex;  // every tensor's `views`
+}  // namespace
+
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
   auto impl = new_tensor_impl();
   impl->storage = base.impl()->storage;
@@ -86,7 +92,31 @@ Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t of
   impl->offset = offset;
   impl->dtype = base.dtype();
   impl->is_view = true;
+  TensorImpl* owner = base.impl()->view_base ? base.impl()->view_base.get() : base.impl();
+  impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl_ptr();
+  {
+    std::lock_guard<std::mutex> lock(g_views_mutex);
+    auto& views = owner->views;
+    // Dead views are dropped when the list is full, so it stays within
+    // twice the live ones (a parameter viewed every step).
+    if (views.size() == views.capacity())
+      views.erase(std::remove_if(views.begin(), views.end(), [](const auto& v) { return v.expired(); }), views.end());
+    views.push_back(impl);
+  }
   return Tensor(std::move(impl));
+}
+
+void own_storage(const Tensor& t) {
+  t.impl()->is_view = false;
+  t.impl()->view_base.reset();
+}
+
+std::vector<std::shared_ptr<TensorImpl>> live_views(TensorImpl& base) {
+  std::vector<std::shared_ptr<TensorImpl>> out;
+  std::lock_guard<std::mutex> lock(g_views_mutex);
+  for (const auto& v : base.views)
+    if (auto impl = v.lock()) out.push_back(std::move(impl));
+  return out;
 }
 
 Tensor detach(const Tensor& t) {

@@ -82,6 +82,13 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl> grad;      // leaves: accumulated gradient
   std::vector<RegisteredHook> hooks;     // leaves: run before accumulation
   bool is_view = false;                  // shares storage with another tensor
+  // A view made by make_view: the tensor owning the memory it views (never
+  // itself such a view). A recorded in-place write into a view or into its
+  // base rebuilds the histories of the base and of its other live views
+  // (ops/elementwise.cpp), as PyTorch's; detach() makes a base of its own.
+  std::shared_ptr<TensorImpl> view_base;
+  // A base: its views, registered by make_view (read them with live_views).
+  std::vector<std::weak_ptr<TensorImpl>> views;
 };
 
 class Tensor {
@@ -129,8 +136,15 @@ std::int64_t checked_numel(const Shape& shape, const char* op);
 std::shared_ptr<TensorImpl> new_tensor_impl();
 // A new contiguous tensor with uninitialised memory.
 Tensor empty(const Shape& shape, DType dtype, const char* op);
-// A view of `base`'s storage (no autograd edges: the caller records them).
+// A view of `base`'s storage (no autograd edges: the caller records them),
+// registered with the tensor owning that storage.
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset);
+// A tensor made by make_view that owns its storage after all (a copy laid
+// out by the caller): no longer a view, reported to V8 as its own memory.
+void own_storage(const Tensor& t);
+// The views of `base` (its view_base) still alive. Views are made on any
+// thread, so the registry has a lock.
+std::vector<std::shared_ptr<TensorImpl>> live_views(TensorImpl& base);
 // The same data and version counter, without autograd history.
 Tensor detach(const Tensor& t);
 

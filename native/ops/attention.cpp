@@ -228,7 +228,7 @@ Tensor result_like(const Plan& p, const Tensor& like, i64 rows, i64 cols) {
   Shape strides = contiguous_strides(storage_shape);  // [..., rows, B, cols]
   std::swap(strides[nb - 1], strides[nb]);            // read as [..., B, rows, cols]
   Tensor out = make_view(base, with_matrix(p.batch, rows, cols), strides, 0);
-  out.impl()->is_view = false;  // the only owner of its storage
+  own_storage(out);  // the only owner of its storage
   return out;
 }
 

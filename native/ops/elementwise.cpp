@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <type_traits>
 
@@ -10,6 +11,7 @@
 #include "ops/elementwise_fast.h"
 #include "ops/elementwise_impl.h"
 #include "ops/factory.h"
+#include "ops/indexing.h"
 #include "ops/shape.h"
 #include "ops/unary.h"
 #include "ops/unary_math.h"
@@ -185,6 +187,85 @@ enum class InPlace { Add, Sub, Mul, Copy };
 // some of whose elements share memory (an expanded view: each would be
 // written several times), as PyTorch does. Returns whether the write is
 // recorded. `b`: the operand, already of a's dtype.
+// A recorded write gives the target a new history, and the tensors sharing
+// its memory through views new ones too (rebase_views): as PyTorch's, the
+// base's history becomes "the old base with the view's elements replaced",
+// and each overlapping view's a strided view of that. Values saved for
+// backward are not rebuilt: the version check reports them at backward.
+// These histories index the base's elements, so the base must be laid out
+// contiguously from its first element, with int32 indices. A detach()ed
+// tensor is a base of its own, as in PyTorch: the tensor it was detached
+// from keeps its history (its saved values are still version-checked).
+void check_recordable_view_write(const Tensor& a, const char* op) {
+  TensorImpl* impl = a.impl();
+  const char* fix = "; use the out-of-place op, or write inside noGrad() if no gradient should flow through it";
+  if (!impl->view_base && live_views(*impl).empty()) return;
+  const Tensor base(impl->view_base ? impl->view_base : a.impl_ptr());
+  if (impl->view_base && base.is_leaf() && base.requires_grad())
+    throw_error(op, ": cannot record an in-place write into a view of a leaf tensor that requires grad", fix);
+  if (!(base.is_contiguous() && base.offset() == 0 && base.numel() <= std::numeric_limits<std::int32_t>::max()))
+    throw_error(op, ": cannot record an in-place write into ",
+                impl->view_base ? "a view of a tensor" : "a tensor with views",
+                " not laid out contiguously from its first element (or of more than 2^31 - 1 elements): the views' ",
+                "histories could not be rebuilt", fix);
+}
+
+// For each element of `view`, the index of the base element it shares
+// memory with (the base contiguous from offset 0): int32, view's shape.
+Tensor base_index(const Tensor& view) {
+  Tensor index = empty(view.shape(), DType::Int32, "inPlace");
+  std::int32_t* out = index.data<std::int32_t>();
+  const std::int64_t dims = view.dim();
+  Shape at(static_cast<std::size_t>(dims), 0);
+  std::int64_t element = view.offset();
+  for (std::int64_t i = 0; i < view.numel(); ++i) {
+    out[i] = static_cast<std::int32_t>(element);
+    for (std::int64_t d = dims - 1; d >= 0; --d) {
+      const auto k = static_cast<std::size_t>(d);
+      element += view.strides()[k];
+      if (++at[k] < view.shape()[k]) break;
+      element -= at[k] * view.strides()[k];
+      at[k] = 0;
+    }
+  }
+  return index;
+}
+
+// After a recorded write into `a`: a view's base gets the history "old base
+// with a's elements from a's new value" (copySlices), and every other live
+// view overlapping `a` that of a strided view of the base (asStrided).
+// Both backward rules gather and scatter-add through base_index, so they
+// are differentiable.
+void rebase_views(const Tensor& a) {
+  TensorImpl* impl = a.impl();
+  const Tensor base(impl->view_base ? impl->view_base : a.impl_ptr());
+  const std::vector<std::shared_ptr<TensorImpl>> views = live_views(*base.impl());
+  if (!impl->view_base && views.empty()) return;
+  const Shape base_shape = base.shape();
+  const Shape flat{base.numel()};
+  if (impl->view_base) {
+    const Tensor index = reshape(base_index(a), {a.numel()});
+    record("copySlices", {base, a}, base,
+           [base_shape, flat, view_shape = a.shape(), saved = SavedTensor(index)](const Grads& g, const Node& n) {
+             const Tensor index = saved.unpack();
+             const Tensor g_flat = reshape(g[0], flat);
+             const Tensor region = gather(g_flat, 0, index);
+             return Grads{n.needs_grad(0) ? reshape(sub(g_flat, gather_backward(region, 0, index, flat)), base_shape)
+                                          : Tensor(),
+                          n.needs_grad(1) ? reshape(region, view_shape) : Tensor()};
+           });
+  }
+  for (const std::shared_ptr<TensorImpl>& other : views) {
+    const Tensor view(other);
+    if (other.get() == impl || !overlaps(view, a)) continue;
+    const Tensor index = reshape(base_index(view), {view.numel()});
+    record("asStrided", {base}, view, [base_shape, flat, saved = SavedTensor(index)](const Grads& g, const Node&) {
+      const Tensor index = saved.unpack();
+      return Grads{reshape(gather_backward(reshape(g[0], {index.numel()}), 0, index, flat), base_shape)};
+    });
+  }
+}
+
 bool check_inplace(const Tensor& a, const Tensor& b, const char* op) {
   const bool recorded = grad_enabled() && (a.requires_grad() || b.requires_grad());
   if (recorded && a.is_leaf() && a.requires_grad())
@@ -200,18 +281,7 @@ bool check_inplace(const Tensor& a, const Tensor& b, const char* op) {
   if (shape != a.shape())
     throw_range_error(op, ": the operand of shape ", shape_str(b.shape()), " cannot be broadcast to the shape ",
                       shape_str(a.shape()), " of the tensor written in place");
-  // A recorded write gives the target a new history; tensors sharing its
-  // memory (a view of it or it of another, a copy saved for backward) keep
-  // their old one, which would not see the write. PyTorch rebuilds views'
-  // histories; here the write is refused instead of giving wrong gradients.
-  if (recorded && (a.impl()->is_view || a.impl()->storage.use_count() > 1))
-    throw_error(op, ": cannot record an in-place write into ",
-                a.impl()->is_view ? "a view of another tensor's memory (a slice, a reshape, a detach()...): that "
-                                    "tensor's history"
-                                  : "a tensor whose memory other tensors share (a view of it, or its value saved "
-                                    "for backward): their histories",
-                " would not see the write; use the out-of-place op, or write inside noGrad() if no gradient should "
-                "flow through it");
+  if (recorded) check_recordable_view_write(a, op);
   return recorded;
 }
 
@@ -300,7 +370,10 @@ void arithmetic_inplace(const Tensor& a, const Tensor& b0, InPlace kind, std::op
     });
   }
   a.bump_version();
-  if (recorded) record_inplace(kind, a, b_cast, a_before, b_before, op);
+  if (recorded) {
+    record_inplace(kind, a, b_cast, a_before, b_before, op);
+    rebase_views(a);
+  }
 }
 
 }  // namespace

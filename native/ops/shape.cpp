@@ -86,7 +86,7 @@ Tensor reshape_as(const Tensor& t, const Shape& shape, const char* name) {
   Shape strides;
   if (view_strides(t, shape, strides)) return view_of(t, shape, strides, name);
   Tensor out = make_view(contiguous_data(t), shape, contiguous_strides(shape), 0);
-  out.impl()->is_view = false;  // owns its copy: reported to V8 as its own memory
+  own_storage(out);  // its copy
   return record_reshape(name, t, out);
 }
 

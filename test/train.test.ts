@@ -335,21 +335,15 @@ describe('Trainer.step with a traced forward pass', () => {
     expect(weights(b.model)).toEqual(weights(a.model));
   });
 
-  it('replays in-place writes with their gradients, bit for bit as on the JS thread', async () => {
-    class Scaled extends tg.nn.Module {
-      lin = new tg.nn.Linear(4, 3);
-      scale = tg.tensor([1, 2, 3]);
-      forward(x: tg.Tensor) {
-        // Recorded in-place writes: the gradient reaches the weight through both.
-        return this.lin.forward(x).mulInPlace(this.scale).addInPlace(1);
-      }
-    }
+  // Three Trainer steps of `Model` on the JS thread and traced: the same
+  // losses and weights, bit for bit, and the loss going down.
+  async function expectTracedAsOnJs(Model: new () => tg.nn.Module & { lin: tg.nn.Linear }) {
     tg.manualSeed(1);
     const x = tg.randn([8, 4]), y = tg.randn([8, 3]);
     const loss = new tg.nn.MSELoss();
     const run = async (traced: boolean) => {
       tg.manualSeed(2);
-      const model = new Scaled();
+      const model = new Model();
       const optimizer = new tg.optim.SGD(model.parameters(), { lr: 0.1 });
       const trainer = new tg.train.Trainer(model, { loss, optimizer, yieldEveryMs: 0, traceForward: traced });
       const losses = [];
@@ -360,6 +354,18 @@ describe('Trainer.step with a traced forward pass', () => {
     const onJs = await run(false);
     expect(await run(true)).toEqual(onJs);
     expect((onJs[0] as number[])[2]).toBeLessThan((onJs[0] as number[])[0]!);
+  }
+
+  it('replays in-place writes with their gradients, bit for bit as on the JS thread', async () => {
+    class Scaled extends tg.nn.Module {
+      lin = new tg.nn.Linear(4, 3);
+      scale = tg.tensor([1, 2, 3]);
+      forward(x: tg.Tensor) {
+        // Recorded in-place writes: the gradient reaches the weight through both.
+        return this.lin.forward(x).mulInPlace(this.scale).addInPlace(1);
+      }
+    }
+    await expectTracedAsOnJs(Scaled);
   });
 
   it('replays writes into views, whose histories are rebuilt, as on the JS thread', async () => {
@@ -374,22 +380,7 @@ describe('Trainer.step with a traced forward pass', () => {
         return out.add(first.sum(1, true));
       }
     }
-    tg.manualSeed(1);
-    const x = tg.randn([8, 4]), y = tg.randn([8, 3]);
-    const loss = new tg.nn.MSELoss();
-    const run = async (traced: boolean) => {
-      tg.manualSeed(2);
-      const model = new Stepwise();
-      const optimizer = new tg.optim.SGD(model.parameters(), { lr: 0.1 });
-      const trainer = new tg.train.Trainer(model, { loss, optimizer, yieldEveryMs: 0, traceForward: traced });
-      const losses = [];
-      for (let i = 0; i < 3; i++) losses.push(await trainer.step([x, y]));
-      if (traced) expect(trainer.forwardInJsReason).toBe(null);
-      return [losses, model.lin.weight.toArray()];
-    };
-    const onJs = await run(false);
-    expect(await run(true)).toEqual(onJs);
-    expect((onJs[0] as number[])[2]).toBeLessThan((onJs[0] as number[])[0]!);
+    await expectTracedAsOnJs(Stepwise);
   });
 
   it('draws dropout masks from the JS thread\'s random stream, as a step on it would', async () => {

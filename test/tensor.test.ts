@@ -491,7 +491,7 @@ describe('bad input', () => {
   });
 
   it('rejects values that are not tensors', () => {
-    expect(() => tg.tensor([1]).add('x' as unknown as number)).toThrow(/add: other must be a Tensor, got 'x'/);
+    expect(() => tg.tensor([1]).add('x' as unknown as number)).toThrow(/add: other must be a number or a Tensor, got 'x'/);
     expect(() => tg.tensor([1]).add({} as unknown as number)).toThrow(TypeError);
   });
 });

@@ -172,14 +172,14 @@ Napi::Value wrap_all(Napi::Env env, std::vector<Tensor> tensors) {
   return out;
 }
 
-Tensor unwrap(const Napi::Value& v, const char* op, const char* arg) {
+Tensor unwrap(const Napi::Value& v, const char* op, const char* arg, const char* expected) {
   HandleSlot* s = nullptr;
   switch (lookup(addon_data(v.Env()), v, &s)) {
     case Lookup::Live: return s->tensor;
     case Lookup::Disposed: throw_error(op, ": ", arg, " is a disposed tensor");
     case Lookup::NotAHandle: break;
   }
-  throw_type_error(op, ": ", arg, " must be a Tensor, got ", describe(v));
+  throw_type_error(op, ": ", arg, " must be ", expected, ", got ", describe(v));
 }
 
 Tensor arg_tensor(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg) {
@@ -189,7 +189,7 @@ Tensor arg_tensor(const Napi::CallbackInfo& info, std::size_t i, const char* op,
 Tensor arg_tensor_or_number(const Napi::CallbackInfo& info, std::size_t i, const DType* like, const char* op,
                             const char* arg) {
   const Napi::Value v = info[i];
-  if (!v.IsNumber()) return unwrap(v, op, arg);
+  if (!v.IsNumber()) return unwrap(v, op, arg, kNumberOrTensor);
   const double x = v.As<Napi::Number>().DoubleValue();
   DType d = DType::Float32;
   if (like) {

@@ -40,11 +40,13 @@ void adopt(Napi::Env env, const Napi::Value& owner, const Napi::Value& handle);
 std::uint64_t handle_key(const Napi::Value& handle);
 // The keys of an array of handles.
 std::vector<std::uint64_t> handle_keys(const Napi::Value& array);
-// The tensor behind a handle; TypeError when `v` is not a tensor handle,
-// TapegradError when it was disposed.
-Tensor unwrap(const Napi::Value& v, const char* op, const char* arg);
+// The tensor behind a handle; TypeError when `v` is not a tensor handle
+// ("<op>: <arg> must be <expected>, got ..."), TapegradError when it was
+// disposed.
+Tensor unwrap(const Napi::Value& v, const char* op, const char* arg, const char* expected = "a Tensor");
 
 Tensor arg_tensor(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg);
+inline constexpr char kNumberOrTensor[] = "a number or a Tensor";
 // A tensor handle, or a number turned into a 0-d tensor whose dtype suits
 // `like`: like's floating dtype; with int32, int32 for a whole number (a
 // RangeError beyond int32's range) and float32 otherwise; float32 without.

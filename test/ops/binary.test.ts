@@ -711,15 +711,15 @@ describe('binary ops: errors', () => {
   });
 
   it('reject operands that are neither tensors nor numbers', () => {
-    expectError(() => x.pow('2' as unknown as number), TypeError, /^pow: other must be a Tensor, got '2'/);
-    expectError(() => x.maximum(null as unknown as number), TypeError, /^maximum: other must be a Tensor, got null/);
-    expectError(() => x.lt([1] as unknown as number), TypeError, /^lt: other must be a Tensor, got an array/);
+    expectError(() => x.pow('2' as unknown as number), TypeError, /^pow: other must be a number or a Tensor, got '2'/);
+    expectError(() => x.maximum(null as unknown as number), TypeError, /^maximum: other must be a number or a Tensor, got null/);
+    expectError(() => x.lt([1] as unknown as number), TypeError, /^lt: other must be a number or a Tensor, got an array/);
     expectError(() => tg.pow('a' as unknown as number, x), TypeError, /^pow: input must be a Tensor, got 'a'/);
     expectError(() => tg.add(1, 2), TypeError, /^add: at least one operand must be a Tensor/);
     expectError(() => tg.minimum(1, 2), TypeError, /^minimum: at least one operand must be a Tensor/);
     expectError(() => tg.where(1 as unknown as Tensor, x, 0), TypeError, /^where: condition must be a Tensor, got 1/);
-    expectError(() => tg.where(x, 'a' as unknown as number, 0), TypeError, /^where: input must be a Tensor, got 'a'/);
-    expectError(() => tg.where(x, 0, {} as unknown as number), TypeError, /^where: other must be a Tensor, got an object/);
+    expectError(() => tg.where(x, 'a' as unknown as number, 0), TypeError, /^where: input must be a number or a Tensor, got 'a'/);
+    expectError(() => tg.where(x, 0, {} as unknown as number), TypeError, /^where: other must be a number or a Tensor, got an object/);
     const d = tg.tensor([1]);
     d.dispose();
     expectError(() => x.pow(d), tg.TapegradError, /^pow: other is a disposed tensor/);
@@ -843,7 +843,7 @@ describe('remainder and fmod', () => {
   it('errors name the op and the argument', () => {
     const x = tg.tensor([1, 2, 3]);
     expectError(() => x.remainder(tg.zeros([2])), RangeError, /^remainder: shapes \[3\] and \[2\] cannot be broadcast/);
-    expectError(() => x.fmod('2' as unknown as number), TypeError, /^fmod: other must be a Tensor, got '2'/);
+    expectError(() => x.fmod('2' as unknown as number), TypeError, /^fmod: other must be a number or a Tensor, got '2'/);
     expectError(() => tg.remainder(1, 2), TypeError, /^remainder: at least one operand must be a Tensor/);
     const d = tg.tensor([1]);
     d.dispose();
@@ -931,8 +931,8 @@ describe('maskedFill', () => {
     expectError(() => t.maskedFill(tg.tensor([1, 0, 1]), tg.tensor([1])), RangeError,
       /^maskedFill: value must be a number or a 0-d tensor, got a tensor of shape \[1\]/);
     expectError(() => t.maskedFill(1 as unknown as Tensor, 0), TypeError, /^maskedFill: mask must be a Tensor, got 1/);
-    expectError(() => t.maskedFill(t.gt(1), '0' as unknown as number), TypeError, /^maskedFill: value must be a Tensor, got '0'/);
-    expectError(() => t.maskedFill(t.gt(1), undefined as unknown as number), TypeError, /^maskedFill: value must be a Tensor, got undefined/);
+    expectError(() => t.maskedFill(t.gt(1), '0' as unknown as number), TypeError, /^maskedFill: value must be a number or a Tensor, got '0'/);
+    expectError(() => t.maskedFill(t.gt(1), undefined as unknown as number), TypeError, /^maskedFill: value must be a number or a Tensor, got undefined/);
     const d = tg.tensor([1]);
     d.dispose();
     expectError(() => t.maskedFill(d, 0), tg.TapegradError, /^maskedFill: mask is a disposed tensor/);

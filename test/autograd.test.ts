@@ -793,6 +793,52 @@ describe('in-place writes into views rebuild the histories of the base and its v
     expect(d2.gradFn).toBe('copySlices');
   });
 
+  it('refuses a view of a leaf that requires grad however it is reached, and a view made in noGrad() without its base\'s history', () => {
+    // A parameter that is itself a view (of a transposed tensor): a view of it
+    // shares the untracked tensor as base, but writing it would change the leaf.
+    const p = tg.randn([4, 3]).T.setRequiresGrad(true);
+    expect(p.isLeaf).toBe(true);
+    expect(() => p.narrow(0, 0, 1).fill(0)).toThrow(/^fill: cannot record an in-place write into a view of a leaf tensor that requires grad/);
+    expect(p.isLeaf).toBe(true);
+
+    // PyTorch: "A view was created in no_grad mode and is being modified inplace with grad mode enabled".
+    const x = tg.tensor([1, 2, 3], { requiresGrad: true }), y = tg.tensor([10, 20], { requiresGrad: true });
+    const b = x.mul(1);
+    const v = tg.noGrad(() => b.narrow(0, 0, 2));
+    expect(() => v.mulInPlace(y)).toThrow(/^mulInPlace: cannot record an in-place write into a view made inside noGrad\(\) of a tensor that requires grad/);
+    expect(b.toArray()).toEqual([1, 2, 3]);
+    // Once a write into the base has given it the base's history, it may be
+    // written (PyTorch still refuses); the gradients are those of the program.
+    b.addInPlace(1);
+    v.mulInPlace(y);
+    b.sum().backward();
+    expect(x.grad!.toArray()).toEqual([10, 20, 1]);
+    expect(y.grad!.toArray()).toEqual([2, 3]);
+    // A view made in noGrad() of a tensor without history is just a view.
+    const buffer = tg.zeros([3]);
+    tg.noGrad(() => buffer.narrow(0, 0, 2)).copyFrom(y);
+    expect(buffer.gradFn).toBe('copySlices');
+  });
+
+  it('keeps no reference cycle: graphs whose ops saved views of a written buffer are freed', () => {
+    const w = tg.randn([8, 8], { requiresGrad: true });
+    const before = tg.memory().liveBytes;
+    for (let i = 0; i < 20; i++) {
+      tg.tidy(() => {
+        // mulInPlace saves its operand, a view of the buffer it writes.
+        const x = tg.randn([1000], { requiresGrad: true });
+        const buf = x.mul(1);
+        buf.narrow(0, 0, 500).mulInPlace(buf.narrow(0, 500, 500));
+        // Each step reads the last one's row through a view that matmul saves.
+        const out = tg.zeros([10, 8]);
+        out.narrow(0, 0, 1).fill(1);
+        for (let t = 1; t < 10; t++) out.narrow(0, t, 1).copyFrom(out.narrow(0, t - 1, 1).matmul(w).tanh());
+      });
+    }
+    // Before, each iteration kept its graph and buffers (2.4 MB over 200).
+    expect(tg.memory().liveBytes).toBe(before);
+  });
+
   it('a value saved for backward and then written through a view fails at backward', () => {
     const p = tg.tensor([1, 2], { requiresGrad: true });
     const e = p.exp(); // exp saves its output

@@ -61,7 +61,32 @@ Node::~Node() {
   }
 }
 
-SavedTensor::SavedTensor(const Tensor& t) : data_(t), version_(t.defined() ? t.version() : 0) {}
+namespace {
+// What a saved input keeps. A view keeps the tensor it views (view_base),
+// whose history a later write into one of its views leads back through the
+// op that saved this (out.narrow(0, t, 1).copyFrom(f(out.narrow(0, t - 1, 1)))):
+// a reference cycle. So a saved view is a copy of the handle without it,
+// unless it is a leaf that requires grad, whose identity double backward
+// accumulates into (and whose memory no recorded write may change).
+Tensor kept_for_backward(const Tensor& t) {
+  if (!t.defined() || !t.impl()->view_base || (t.is_leaf() && t.requires_grad())) return t;
+  const TensorImpl& from = *t.impl();
+  auto impl = new_tensor_impl();
+  impl->storage = from.storage;
+  impl->shape = from.shape;
+  impl->strides = from.strides;
+  impl->offset = from.offset;
+  impl->numel = from.numel;
+  impl->dtype = from.dtype;
+  impl->requires_grad = from.requires_grad;
+  impl->grad_fn = from.grad_fn;
+  impl->output_nr = from.output_nr;
+  impl->is_view = true;
+  return Tensor(std::move(impl));
+}
+}  // namespace
+
+SavedTensor::SavedTensor(const Tensor& t) : data_(kept_for_backward(t)), version_(t.defined() ? t.version() : 0) {}
 
 SavedTensor SavedTensor::output(const Tensor& out, std::uint32_t output_nr) {
   SavedTensor saved;

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/grad_mode.h"
 #include "runtime/allocator.h"
 #include "runtime/error.h"
 #include "runtime/object_pool.h"
@@ -94,6 +95,7 @@ Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t of
   impl->is_view = true;
   TensorImpl* owner = base.impl()->view_base ? base.impl()->view_base.get() : base.impl();
   impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl_ptr();
+  impl->view_without_history = base.impl()->view_without_history || (!grad_enabled() && base.requires_grad());
   {
     std::lock_guard<std::mutex> lock(g_views_mutex);
     auto& views = owner->views;

@@ -87,6 +87,11 @@ struct TensorImpl {
   // base rebuilds the histories of the base and of its other live views
   // (ops/elementwise.cpp), as PyTorch's; detach() makes a base of its own.
   std::shared_ptr<TensorImpl> view_base;
+  // A view made with grad mode off of a tensor that required grad (or of
+  // such a view): it has none of that tensor's history, so a recorded write
+  // into it is refused, as PyTorch's, until a write into an overlapping
+  // view gives it one.
+  bool view_without_history = false;
   // A base: its views, registered by make_view (read them with live_views).
   std::vector<std::weak_ptr<TensorImpl>> views;
 };

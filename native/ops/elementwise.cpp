@@ -201,8 +201,17 @@ void check_recordable_view_write(const Tensor& a, const char* op) {
   const char* fix = "; use the out-of-place op, or write inside noGrad() if no gradient should flow through it";
   if (!impl->view_base && live_views(*impl).empty()) return;
   const Tensor base(impl->view_base ? impl->view_base : a.impl_ptr());
-  if (impl->view_base && base.is_leaf() && base.requires_grad())
-    throw_error(op, ": cannot record an in-place write into a view of a leaf tensor that requires grad", fix);
+  if (impl->view_without_history)
+    throw_error(op, ": cannot record an in-place write into a view made inside noGrad() of a tensor that requires ",
+                "grad: the view has none of its history; make the view with grad mode on", fix);
+  // A leaf that requires grad may be the base or a view of it (a parameter
+  // made of a transposed tensor): its memory is not written under autograd.
+  bool of_leaf = impl->view_base && base.is_leaf() && base.requires_grad();
+  for (const std::shared_ptr<TensorImpl>& other : live_views(*base.impl())) {
+    const Tensor view(other);
+    of_leaf = of_leaf || (other.get() != impl && view.is_leaf() && view.requires_grad() && overlaps(view, a));
+  }
+  if (of_leaf) throw_error(op, ": cannot record an in-place write into a view of a leaf tensor that requires grad", fix);
   if (!(base.is_contiguous() && base.offset() == 0 && base.numel() <= std::numeric_limits<std::int32_t>::max()))
     throw_error(op, ": cannot record an in-place write into ",
                 impl->view_base ? "a view of a tensor" : "a tensor with views",
@@ -231,6 +240,26 @@ Tensor base_index(const Tensor& view) {
   return index;
 }
 
+// Whether two views of `base` (contiguous from offset 0) share an element:
+// exactly when both are boxes of it (its strides, dim for dim: its narrow()
+// slices, the steps an RNN writes), else by their memory ranges, which may
+// also say yes for interleaved views (a rebuilt history is then unneeded,
+// not wrong).
+bool share_elements(const Tensor& x, const Tensor& y, const Tensor& base) {
+  if (x.strides() != base.strides() || y.strides() != base.strides()) return overlaps(x, y);
+  if (x.numel() == 0 || y.numel() == 0) return false;
+  std::int64_t ox = x.offset(), oy = y.offset();
+  for (std::int64_t d = 0; d < base.dim(); ++d) {
+    const std::int64_t s = base.strides()[static_cast<std::size_t>(d)];
+    if (s <= 0) return overlaps(x, y);
+    const std::int64_t cx = ox / s, cy = oy / s;
+    ox -= cx * s;
+    oy -= cy * s;
+    if (cx + x.size(d) <= cy || cy + y.size(d) <= cx) return false;
+  }
+  return true;
+}
+
 // After a recorded write into `a`: a view's base gets the history "old base
 // with a's elements from a's new value" (copySlices), and every other live
 // view overlapping `a` that of a strided view of the base (asStrided).
@@ -257,7 +286,8 @@ void rebase_views(const Tensor& a) {
   }
   for (const std::shared_ptr<TensorImpl>& other : views) {
     const Tensor view(other);
-    if (other.get() == impl || !overlaps(view, a)) continue;
+    if (other.get() == impl || !share_elements(view, a, base)) continue;
+    other->view_without_history = false;
     const Tensor index = reshape(base_index(view), {view.numel()});
     record("asStrided", {base}, view, [base_shape, flat, saved = SavedTensor(index)](const Grads& g, const Node&) {
       const Tensor index = saved.unpack();

@@ -558,8 +558,8 @@ export class Tensor {
   // (the gradient reaches both what it held and the operand). A write into a view also
   // rebuilds the histories of the tensor it views and of that tensor's other live views,
   // as PyTorch's CopySlices. Refused then: a leaf that requires grad or a view of one (write
-  // it inside noGrad(), as an optimizer step does), and views of a tensor not laid out
-  // contiguously from its first element.
+  // it inside noGrad(), as an optimizer step does), and a view made inside noGrad() of a
+  // tensor that requires grad.
 
   /** this += other (broadcast to this shape), in place. */
   addInPlace(other: TensorLike): this {

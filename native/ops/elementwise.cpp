@@ -1,5 +1,6 @@
 #include "ops/elementwise.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -187,13 +188,32 @@ enum class InPlace { Add, Sub, Mul, Copy };
 // some of whose elements share memory (an expanded view: each would be
 // written several times), as PyTorch does. Returns whether the write is
 // recorded. `b`: the operand, already of a's dtype.
+// The dims of a base whose elements fill its memory once each from offset
+// 0 (contiguous, or permuted: attention's head-merged output), outermost in
+// memory first; size-1 dims left out. None for any other layout.
+std::optional<std::vector<std::int64_t>> element_order(const Tensor& base) {
+  if (base.offset() != 0) return std::nullopt;
+  std::vector<std::int64_t> dims;
+  for (std::int64_t d = 0; d < base.dim(); ++d)
+    if (base.size(d) > 1) dims.push_back(d);
+  const Shape& st = base.strides();
+  std::stable_sort(dims.begin(), dims.end(),
+                   [&](std::int64_t p, std::int64_t q) { return st[static_cast<std::size_t>(p)] > st[static_cast<std::size_t>(q)]; });
+  std::int64_t expected = 1;
+  for (auto it = dims.rbegin(); it != dims.rend(); ++it) {
+    if (st[static_cast<std::size_t>(*it)] != expected) return std::nullopt;
+    expected *= base.size(*it);
+  }
+  return dims;
+}
+
 // A recorded write gives the target a new history, and the tensors sharing
 // its memory through views new ones too (rebase_views): as PyTorch's, the
 // base's history becomes "the old base with the view's elements replaced",
 // and each overlapping view's a strided view of that. Values saved for
 // backward are not rebuilt: the version check reports them at backward.
-// These histories index the base's elements, so the base must be laid out
-// contiguously from its first element, with int32 indices. A detach()ed
+// These histories index the base's elements, so each must fill the base's
+// memory once from its first one (any dim order), with int32 indices. A detach()ed
 // tensor is a base of its own, as in PyTorch: the tensor it was detached
 // from keeps its history (its saved values are still version-checked).
 void check_recordable_view_write(const Tensor& a, const char* op) {
@@ -212,23 +232,36 @@ void check_recordable_view_write(const Tensor& a, const char* op) {
     of_leaf = of_leaf || (other.get() != impl && view.is_leaf() && view.requires_grad() && overlaps(view, a));
   }
   if (of_leaf) throw_error(op, ": cannot record an in-place write into a view of a leaf tensor that requires grad", fix);
-  if (!(base.is_contiguous() && base.offset() == 0 && base.numel() <= std::numeric_limits<std::int32_t>::max()))
+  if (!element_order(base) || base.numel() > std::numeric_limits<std::int32_t>::max())
     throw_error(op, ": cannot record an in-place write into ",
                 impl->view_base ? "a view of a tensor" : "a tensor with views",
-                " not laid out contiguously from its first element (or of more than 2^31 - 1 elements): the views' ",
-                "histories could not be rebuilt", fix);
+                " whose elements do not fill its memory from its first one (or of more than 2^31 - 1 elements): ",
+                "the views' histories could not be rebuilt", fix);
 }
 
-// For each element of `view`, the index of the base element it shares
-// memory with (the base contiguous from offset 0): int32, view's shape.
-Tensor base_index(const Tensor& view) {
+// For each element of `view`, the index in `base`'s element order of the
+// base element it shares memory with: int32, view's shape. `order` is
+// element_order(base).
+Tensor base_index(const Tensor& view, const Tensor& base, const std::vector<std::int64_t>& order) {
   Tensor index = empty(view.shape(), DType::Int32, "inPlace");
   std::int32_t* out = index.data<std::int32_t>();
+  const bool in_place = base.is_contiguous();
+  const Shape logical = contiguous_strides(base.shape());
   const std::int64_t dims = view.dim();
   Shape at(static_cast<std::size_t>(dims), 0);
   std::int64_t element = view.offset();
   for (std::int64_t i = 0; i < view.numel(); ++i) {
-    out[i] = static_cast<std::int32_t>(element);
+    std::int64_t position = element;
+    if (!in_place) {
+      std::int64_t rest = element;
+      position = 0;
+      for (const std::int64_t d : order) {
+        const std::int64_t s = base.strides()[static_cast<std::size_t>(d)], c = rest / s;
+        rest -= c * s;
+        position += c * logical[static_cast<std::size_t>(d)];
+      }
+    }
+    out[i] = static_cast<std::int32_t>(position);
     for (std::int64_t d = dims - 1; d >= 0; --d) {
       const auto k = static_cast<std::size_t>(d);
       element += view.strides()[k];
@@ -240,18 +273,16 @@ Tensor base_index(const Tensor& view) {
   return index;
 }
 
-// Whether two views of `base` (contiguous from offset 0) share an element:
-// exactly when both are boxes of it (its strides, dim for dim: its narrow()
-// slices, the steps an RNN writes), else by their memory ranges, which may
-// also say yes for interleaved views (a rebuilt history is then unneeded,
-// not wrong).
-bool share_elements(const Tensor& x, const Tensor& y, const Tensor& base) {
+// Whether two views of `base` share an element: exactly when both are
+// boxes of it (its strides, dim for dim: its narrow() slices, the steps an
+// RNN writes), else by their memory ranges, which may also say yes for
+// interleaved views (a rebuilt history is then unneeded, not wrong).
+bool share_elements(const Tensor& x, const Tensor& y, const Tensor& base, const std::vector<std::int64_t>& order) {
   if (x.strides() != base.strides() || y.strides() != base.strides()) return overlaps(x, y);
   if (x.numel() == 0 || y.numel() == 0) return false;
   std::int64_t ox = x.offset(), oy = y.offset();
-  for (std::int64_t d = 0; d < base.dim(); ++d) {
+  for (const std::int64_t d : order) {
     const std::int64_t s = base.strides()[static_cast<std::size_t>(d)];
-    if (s <= 0) return overlaps(x, y);
     const std::int64_t cx = ox / s, cy = oy / s;
     ox -= cx * s;
     oy -= cy * s;
@@ -270,10 +301,11 @@ void rebase_views(const Tensor& a) {
   const Tensor base(impl->view_base ? impl->view_base : a.impl_ptr());
   const std::vector<std::shared_ptr<TensorImpl>> views = live_views(*base.impl());
   if (!impl->view_base && views.empty()) return;
+  const std::vector<std::int64_t> order = *element_order(base);  // checked before the write
   const Shape base_shape = base.shape();
   const Shape flat{base.numel()};
   if (impl->view_base) {
-    const Tensor index = reshape(base_index(a), {a.numel()});
+    const Tensor index = reshape(base_index(a, base, order), {a.numel()});
     record("copySlices", {base, a}, base,
            [base_shape, flat, view_shape = a.shape(), saved = SavedTensor(index)](const Grads& g, const Node& n) {
              const Tensor index = saved.unpack();
@@ -286,9 +318,9 @@ void rebase_views(const Tensor& a) {
   }
   for (const std::shared_ptr<TensorImpl>& other : views) {
     const Tensor view(other);
-    if (other.get() == impl || !share_elements(view, a, base)) continue;
+    if (other.get() == impl || !share_elements(view, a, base, order)) continue;
     other->view_without_history = false;
-    const Tensor index = reshape(base_index(view), {view.numel()});
+    const Tensor index = reshape(base_index(view, base, order), {view.numel()});
     record("asStrided", {base}, view, [base_shape, flat, saved = SavedTensor(index)](const Grads& g, const Node&) {
       const Tensor index = saved.unpack();
       return Grads{reshape(gather_backward(reshape(g[0], {index.numel()}), 0, index, flat), base_shape)};

@@ -265,6 +265,22 @@ describe('grad()', () => {
     expect(gg!.item()).toBe(12);
   });
 
+  it('a .grad made under createGraph is its own copy: a later backward adds into it once per element', () => {
+    // sum's gradient is one element expanded: kept as it was, the plain
+    // backward added into that one element three times ([4, 4, 4]; with a
+    // retained gradient sharing it, [7, 7, 7]). PyTorch: [2, 2, 2].
+    for (const retain of [false, true]) {
+      const x = tg.tensor([1, 2, 3], { dtype: 'float64', requiresGrad: true });
+      const y = x.add(1);
+      if (retain) y.retainGrad();
+      const s = y.sum();
+      s.backward(null, { createGraph: true, retainGraph: true });
+      s.backward();
+      expect(x.grad!.toArray()).toEqual([2, 2, 2]);
+      if (retain) expect(y.grad!.toArray()).toEqual([2, 2, 2]);
+    }
+  });
+
   it('backward with createGraph builds a differentiable .grad', () => {
     const x = tg.tensor([3], { dtype: 'float64', requiresGrad: true });
     x.mul(x).sum().backward(null, { createGraph: true });
@@ -420,6 +436,17 @@ describe('retainGrad', () => {
     shifted.sum().backward();
     shifted.grad!.fill(5);
     expect(x.grad!.toArray()).toEqual([1, 1, 1]);
+  });
+
+  it('grad() keeps it only for the nodes it runs', () => {
+    // PyTorch leaves y.grad None: grad() with respect to w needs nothing below w.
+    const x = tg.tensor([1, 2, 3], { requiresGrad: true });
+    const y = x.mul(1);
+    y.retainGrad();
+    const w = y.mul(3);
+    expect(tg.grad([w.sum()], [w])[0]!.toArray()).toEqual([1, 1, 1]);
+    expect(y.grad).toBeNull();
+    expect(x.grad).toBeNull();
   });
 
   it('grad() keeps it too; createGraph gives a differentiable .grad', () => {
@@ -756,6 +783,27 @@ describe('in-place writes into views rebuild the histories of the base and its v
     const x = leaf([2, 3], 11), w = leaf([3], 12);
     expect(tg.gradcheck(f, [x, w])).toBe(true);
     expect(tg.gradgradcheck(f, [x, w])).toBe(true);
+  });
+
+  it('a view with the base\'s strides that is not a box of it is rebuilt when it shares elements with the write', () => {
+    // Values from PyTorch 1.13. A size-1 dim transposed keeps the strides of [2, 1, 3].
+    const w = tg.tensor([1, 2, 3, 4, 5, 6], { dtype: 'float64', requiresGrad: true });
+    const z = tg.tensor([[[10, 20, 30]]], { dtype: 'float64', requiresGrad: true });
+    const b = w.reshape([2, 1, 3]).mul(1);
+    const x = b.transpose(0, 1); // [1, 2, 3], strides [3, 3, 1]
+    b.narrow(0, 1, 1).copyFrom(z);
+    x.sum().backward();
+    expect(w.grad!.toArray()).toEqual([1, 1, 1, 0, 0, 0]);
+    expect(z.grad!.toArray()).toEqual([[[1, 1, 1]]]);
+    // A range of a [2, 3] base that wraps past its first row, read as [1, 3].
+    const u = tg.tensor([[0, 1, 2], [3, 4, 5]], { dtype: 'float64', requiresGrad: true });
+    const y = tg.tensor([[7, 8, 9]], { dtype: 'float64', requiresGrad: true });
+    const c = u.mul(1);
+    const wrapped = c.reshape([6]).narrow(0, 1, 3).reshape([1, 3]);
+    c.narrow(0, 1, 1).copyFrom(y);
+    wrapped.mul(tg.tensor([1, 2, 3], { dtype: 'float64' })).sum().backward();
+    expect(u.grad!.toArray()).toEqual([[0, 1, 2], [0, 0, 0]]);
+    expect(y.grad!.toArray()).toEqual([[3, 0, 0]]);
   });
 
   it('a base laid out in another dim order (attention\'s head-merged output) is rebuilt too', () => {

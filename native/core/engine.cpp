@@ -13,6 +13,7 @@
 #include "core/strided.h"
 #include "kernels/kernels.h"
 #include "ops/elementwise_fast.h"
+#include "ops/shape.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -62,12 +63,15 @@ namespace {
 
 // Adds g to owner's .grad (a leaf's, or a retained gradient's). A gradient
 // nobody else holds becomes .grad as it is; otherwise copy, so later
-// in-place accumulation cannot write into another tensor.
+// in-place accumulation cannot write into another tensor. With createGraph
+// always a recorded clone, as PyTorch's: g may be sum's expanded gradient
+// (one element in memory) or also reach another .grad, and a later plain
+// backward adds into .grad in place.
 void accumulate_grad(TensorImpl* owner, Tensor g) {
   const bool create_graph = grad_enabled();
   if (!owner->grad) {
     if (create_graph) {
-      owner->grad = g.impl_ptr();
+      owner->grad = ops::clone(g).impl_ptr();
     } else if (g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous() &&
                !g.impl()->grad_fn) {
       owner->grad = g.impl_ptr();
@@ -320,10 +324,11 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     }
     run_hooks(node->pre_hooks, inputs);
     // Retained gradients, as PyTorch's, see what the hooks made, and are
-    // kept by grad() too.
-    for (const RetainedGrad& r : node->retained)
-      if (inputs[r.slot].defined())
-        if (std::shared_ptr<TensorImpl> t = r.tensor.lock()) accumulate_grad(t.get(), inputs[r.slot]);
+    // kept by grad() too where it runs the node.
+    if (!captures || needed.count(node) > 0)
+      for (const RetainedGrad& r : node->retained)
+        if (inputs[r.slot].defined())
+          if (std::shared_ptr<TensorImpl> t = r.tensor.lock()) accumulate_grad(t.get(), inputs[r.slot]);
     if (auto* acc = dynamic_cast<AccumulateGrad*>(node)) run_hooks(acc->leaf()->hooks, inputs);  // slot 0
     if (captures) {
       auto it = capture_at.find(node);

@@ -184,10 +184,6 @@ Tensor float_to_int32(const Tensor& t, const char* op) {
 // and the operand.
 enum class InPlace { Add, Sub, Mul, Copy };
 
-// Rejects in-place writes autograd could not follow, and writes into a view
-// some of whose elements share memory (an expanded view: each would be
-// written several times), as PyTorch does. Returns whether the write is
-// recorded. `b`: the operand, already of a's dtype.
 // The dims of a base whose elements fill its memory once each from offset
 // 0 (contiguous, or permuted: attention's head-merged output), outermost in
 // memory first; size-1 dims left out. None for any other layout.
@@ -197,11 +193,11 @@ std::optional<std::vector<std::int64_t>> element_order(const Tensor& base) {
   for (std::int64_t d = 0; d < base.dim(); ++d)
     if (base.size(d) > 1) dims.push_back(d);
   const Shape& st = base.strides();
-  std::stable_sort(dims.begin(), dims.end(),
-                   [&](std::int64_t p, std::int64_t q) { return st[static_cast<std::size_t>(p)] > st[static_cast<std::size_t>(q)]; });
+  const auto stride = [&](std::int64_t d) { return st[static_cast<std::size_t>(d)]; };
+  std::stable_sort(dims.begin(), dims.end(), [&](std::int64_t p, std::int64_t q) { return stride(p) > stride(q); });
   std::int64_t expected = 1;
   for (auto it = dims.rbegin(); it != dims.rend(); ++it) {
-    if (st[static_cast<std::size_t>(*it)] != expected) return std::nullopt;
+    if (stride(*it) != expected) return std::nullopt;
     expected *= base.size(*it);
   }
   return dims;
@@ -212,10 +208,10 @@ std::optional<std::vector<std::int64_t>> element_order(const Tensor& base) {
 // base's history becomes "the old base with the view's elements replaced",
 // and each overlapping view's a strided view of that. Values saved for
 // backward are not rebuilt: the version check reports them at backward.
-// These histories index the base's elements, so each must fill the base's
-// memory once from its first one (any dim order), with int32 indices. A detach()ed
-// tensor is a base of its own, as in PyTorch: the tensor it was detached
-// from keeps its history (its saved values are still version-checked).
+// These histories index the base's elements, so they must fill its memory
+// once each from its first one (in any dim order), with int32 indices. A
+// detach()ed tensor is a base of its own, as in PyTorch: the tensor it was
+// detached from keeps its history (its saved values are still checked).
 void check_recordable_view_write(const Tensor& a, const char* op) {
   TensorImpl* impl = a.impl();
   const char* fix = "; use the out-of-place op, or write inside noGrad() if no gradient should flow through it";
@@ -229,9 +225,10 @@ void check_recordable_view_write(const Tensor& a, const char* op) {
   bool of_leaf = impl->view_base && base.is_leaf() && base.requires_grad();
   for (const std::shared_ptr<TensorImpl>& other : live_views(*base.impl())) {
     const Tensor view(other);
-    of_leaf = of_leaf || (other.get() != impl && view.is_leaf() && view.requires_grad() && overlaps(view, a));
+    if (other.get() != impl && view.is_leaf() && view.requires_grad() && overlaps(view, a)) of_leaf = true;
   }
-  if (of_leaf) throw_error(op, ": cannot record an in-place write into a view of a leaf tensor that requires grad", fix);
+  if (of_leaf)
+    throw_error(op, ": cannot record an in-place write into a view of a leaf tensor that requires grad", fix);
   if (!element_order(base) || base.numel() > std::numeric_limits<std::int32_t>::max())
     throw_error(op, ": cannot record an in-place write into ",
                 impl->view_base ? "a view of a tensor" : "a tensor with views",
@@ -273,19 +270,35 @@ Tensor base_index(const Tensor& view, const Tensor& base, const std::vector<std:
   return index;
 }
 
-// Whether two views of `base` share an element: exactly when both are
-// boxes of it (its strides, dim for dim: its narrow() slices, the steps an
-// RNN writes), else by their memory ranges, which may also say yes for
-// interleaved views (a rebuilt history is then unneeded, not wrong).
-bool share_elements(const Tensor& x, const Tensor& y, const Tensor& base, const std::vector<std::int64_t>& order) {
-  if (x.strides() != base.strides() || y.strides() != base.strides()) return overlaps(x, y);
-  if (x.numel() == 0 || y.numel() == 0) return false;
-  std::int64_t ox = x.offset(), oy = y.offset();
+// The box of `base` a view covers: its first element's coordinates in each
+// of base's dims, when the view is one (base's strides; within base's sizes
+// in every dim, size-1 dims included: its narrow() slices, the steps an RNN
+// writes). None otherwise (a transpose, a stride-2 slice, a reshape of a
+// range that wraps past a row).
+std::optional<Shape> box_start(const Tensor& view, const Tensor& base, const std::vector<std::int64_t>& order) {
+  if (view.strides() != base.strides()) return std::nullopt;
+  Shape start(static_cast<std::size_t>(base.dim()), 0);
+  std::int64_t rest = view.offset();
   for (const std::int64_t d : order) {
     const std::int64_t s = base.strides()[static_cast<std::size_t>(d)];
-    const std::int64_t cx = ox / s, cy = oy / s;
-    ox -= cx * s;
-    oy -= cy * s;
+    start[static_cast<std::size_t>(d)] = rest / s;
+    rest -= start[static_cast<std::size_t>(d)] * s;
+  }
+  if (rest != 0) return std::nullopt;
+  for (std::int64_t d = 0; d < base.dim(); ++d)
+    if (start[static_cast<std::size_t>(d)] + view.size(d) > base.size(d)) return std::nullopt;
+  return start;
+}
+
+// Whether two views of `base` share an element: exactly when both are
+// boxes of it, else by their memory ranges, which may also say yes for
+// interleaved views (a rebuilt history is then unneeded, not wrong).
+bool share_elements(const Tensor& x, const Tensor& y, const Tensor& base, const std::vector<std::int64_t>& order) {
+  if (x.numel() == 0 || y.numel() == 0) return false;
+  const std::optional<Shape> bx = box_start(x, base, order), by = box_start(y, base, order);
+  if (!bx || !by) return overlaps(x, y);
+  for (std::int64_t d = 0; d < base.dim(); ++d) {
+    const std::int64_t cx = (*bx)[static_cast<std::size_t>(d)], cy = (*by)[static_cast<std::size_t>(d)];
     if (cx + x.size(d) <= cy || cy + y.size(d) <= cx) return false;
   }
   return true;
@@ -328,6 +341,10 @@ void rebase_views(const Tensor& a) {
   }
 }
 
+// Rejects in-place writes autograd could not follow, and writes into a view
+// some of whose elements share memory (an expanded view: each would be
+// written several times), as PyTorch does. Returns whether the write is
+// recorded. `b`: the operand, already of a's dtype.
 bool check_inplace(const Tensor& a, const Tensor& b, const char* op) {
   const bool recorded = grad_enabled() && (a.requires_grad() || b.requires_grad());
   if (recorded && a.is_leaf() && a.requires_grad())

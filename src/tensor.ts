@@ -466,7 +466,7 @@ export class Tensor {
    * round(2.675, 2) of a float32 is 2.68 and of a float64 2.67). int32 takes only decimals 0.
    */
   round(decimals?: number): Tensor {
-    return fromHandle(decimals === undefined ? native.round(own(this)) : native.round(own(this), decimals));
+    return fromHandle(native.round(own(this), decimals));
   }
   /** x rounded toward zero (its integer part); otherwise as floor. */
   trunc(): Tensor {

@@ -485,8 +485,14 @@ describe('retainGrad', () => {
     x.grad = null;
     loss.backward();
     expect(x.grad!.toArray()).toEqual([1, 1]);
+    // Nor may a running job's graph take one.
+    const walked = x.mul(2);
+    const job = walked.sum().backwardAsync();
+    expectError(() => walked.retainGrad(), tg.TapegradError,
+      /^retainGrad: the tensor's graph is in use by a running backwardAsync; await it first/);
+    expect(walked.retainsGrad).toBe(false);
     // Once the retaining tensor is gone the graph may run in the background.
-    return x.mul(3).sum().backwardAsync();
+    return job.then(() => x.mul(3).sum().backwardAsync());
   });
 });
 

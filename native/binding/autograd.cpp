@@ -487,13 +487,6 @@ Napi::Value register_hook(const Napi::CallbackInfo& info) {
       "remove");
 }
 
-// The entry of t (a non-leaf) in its node's retained list, or null.
-const RetainedGrad* retained_entry(const Tensor& t) {
-  for (const RetainedGrad& r : t.grad_fn()->retained)
-    if (r.tensor.lock().get() == t.impl()) return &r;
-  return nullptr;
-}
-
 // retainGrad(handle): backward() and grad() keep the gradient of a non-leaf
 // tensor in its .grad, as PyTorch's retain_grad; on a leaf it does nothing.
 Napi::Value retain_grad(const Napi::CallbackInfo& info) {
@@ -501,7 +494,7 @@ Napi::Value retain_grad(const Napi::CallbackInfo& info) {
   check_unlocked(t, "retainGrad");
   if (!t.requires_grad())
     throw_error("retainGrad: cannot retain the gradient of a tensor that does not require grad");
-  if (t.is_leaf() || retained_entry(t)) return info.Env().Undefined();
+  if (t.is_leaf() || find_retained(*t.grad_fn(), *t.impl())) return info.Env().Undefined();
   // A running job reads the node's list on its thread.
   if (walked_by_another_job(*t.grad_fn()))
     throw_error("retainGrad: the tensor's graph is in use by a running backwardAsync; await it first");
@@ -511,7 +504,7 @@ Napi::Value retain_grad(const Napi::CallbackInfo& info) {
 
 Napi::Value retains_grad(const Napi::CallbackInfo& info) {
   const Tensor t = arg_tensor(info, 0, "retainsGrad", "tensor");
-  return Napi::Boolean::New(info.Env(), !t.is_leaf() && retained_entry(t));
+  return Napi::Boolean::New(info.Env(), !t.is_leaf() && find_retained(*t.grad_fn(), *t.impl()));
 }
 
 // _setBackwardStrategy(name) -> previous name: internal switch for the

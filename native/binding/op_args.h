@@ -32,8 +32,9 @@ class OpArgs {
 
   // Each accessor reads and checks as the arg_* helper of the same name
   // does; only while recording or replaying does it take the slower path.
-  Tensor tensor(std::size_t i, const char* op, const char* arg) {
-    return plain() ? arg_tensor(*info_, i, op, arg) : traced_tensor(i, op, arg);
+  // `expected` names what the argument may be in the TypeError.
+  Tensor tensor(std::size_t i, const char* op, const char* arg, const char* expected = "a Tensor") {
+    return plain() ? unwrap((*info_)[i], op, arg, expected) : traced_tensor(i, op, arg, expected);
   }
   // A tensor, or a number made a 0-d tensor whose dtype suits `like`.
   Tensor tensor_or_number(std::size_t i, const DType* like, const char* op, const char* arg) {
@@ -94,7 +95,7 @@ class OpArgs {
   }
   template <class T, class Read>
   T traced_answer(Read& read);
-  Tensor traced_tensor(std::size_t i, const char* op, const char* arg);
+  Tensor traced_tensor(std::size_t i, const char* op, const char* arg, const char* expected = "a Tensor");
   Tensor traced_tensor_or_number(std::size_t i, const DType* like, const char* op, const char* arg);
   std::vector<Tensor> traced_tensors(std::size_t i, const char* op, const char* arg);
 

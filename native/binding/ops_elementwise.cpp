@@ -48,12 +48,12 @@ Tensor where(OpArgs& info) {
   Tensor cond = info.tensor(0, "where", "condition");
   // Each of input and other may be a number: one that is not must be a tensor.
   if (!info.is_number(1)) {
-    Tensor a = info.tensor_or_number(1, nullptr, "where", "input");
+    Tensor a = info.tensor(1, "where", "input", kNumberOrTensor);
     DType like = a.dtype();
     return ops::where(cond, a, info.tensor_or_number(2, &like, "where", "other"));
   }
   if (!info.is_number(2)) {
-    Tensor b = info.tensor_or_number(2, nullptr, "where", "other");
+    Tensor b = info.tensor(2, "where", "other", kNumberOrTensor);
     DType like = b.dtype();
     return ops::where(cond, info.tensor_or_number(1, &like, "where", "input"), b);
   }

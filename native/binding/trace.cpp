@@ -23,10 +23,10 @@ Tensor replayed(const std::vector<Tensor>& values, std::int32_t id) {
 
 }  // namespace
 
-Tensor OpArgs::traced_tensor(std::size_t i, const char* op, const char* arg) {
+Tensor OpArgs::traced_tensor(std::size_t i, const char* op, const char* arg, const char* expected) {
   if (replay_) return replayed(*values_, answer<TensorRef>([] { return TensorRef{}; }).id);
   const Napi::Value handle = (*info_)[i];
-  Tensor t = unwrap(handle, op, arg);
+  Tensor t = unwrap(handle, op, arg, expected);
   reads_.emplace_back(TensorRef{recorder_->id_of(handle_key(handle), t)});
   return t;
 }
@@ -34,10 +34,7 @@ Tensor OpArgs::traced_tensor(std::size_t i, const char* op, const char* arg) {
 Tensor OpArgs::traced_tensor_or_number(std::size_t i, const DType* like, const char* op, const char* arg) {
   // A number becomes a new 0-d tensor, captured by the trace as a constant.
   if (replay_) return replayed(*values_, answer<TensorRef>([] { return TensorRef{}; }).id);
-  if (!(*info_)[i].IsNumber()) {
-    unwrap((*info_)[i], op, arg, kNumberOrTensor);  // the message a number-or-tensor argument gets
-    return traced_tensor(i, op, arg);
-  }
+  if (!(*info_)[i].IsNumber()) return traced_tensor(i, op, arg, kNumberOrTensor);
   Tensor t = arg_tensor_or_number(*info_, i, like, op, arg);
   reads_.emplace_back(TensorRef{recorder_->capture(t)});
   return t;

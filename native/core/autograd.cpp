@@ -70,19 +70,11 @@ namespace {
 // accumulates into (and whose memory no recorded write may change).
 Tensor kept_for_backward(const Tensor& t) {
   if (!t.defined() || !t.impl()->view_base || (t.is_leaf() && t.requires_grad())) return t;
-  const TensorImpl& from = *t.impl();
-  auto impl = new_tensor_impl();
-  impl->storage = from.storage;
-  impl->shape = from.shape;
-  impl->strides = from.strides;
-  impl->offset = from.offset;
-  impl->numel = from.numel;
-  impl->dtype = from.dtype;
-  impl->requires_grad = from.requires_grad;
-  impl->grad_fn = from.grad_fn;
-  impl->output_nr = from.output_nr;
-  impl->is_view = true;
-  return Tensor(std::move(impl));
+  Tensor kept = detach(t);
+  kept.impl()->requires_grad = t.impl()->requires_grad;
+  kept.impl()->grad_fn = t.impl()->grad_fn;
+  kept.impl()->output_nr = t.impl()->output_nr;
+  return kept;
 }
 }  // namespace
 
@@ -151,6 +143,12 @@ bool should_record(std::initializer_list<const Tensor*> inputs) {
   return false;
 }
 
+RetainedGrad* find_retained(Node& node, const TensorImpl& t) {
+  for (RetainedGrad& r : node.retained)
+    if (r.tensor.lock().get() == &t) return &r;
+  return nullptr;
+}
+
 bool should_record(const std::vector<Tensor>& inputs) {
   if (!grad_enabled()) return false;
   for (const Tensor& t : inputs)
@@ -162,12 +160,9 @@ namespace {
 
 // Moves t's entry, if any, from one node's retained list to another's.
 void move_retained(Node& from, Node& to, const TensorImpl& t, std::uint32_t slot) {
-  auto& list = from.retained;
-  for (auto it = list.begin(); it != list.end(); ++it) {
-    if (it->tensor.lock().get() != &t) continue;
-    to.retained.push_back({slot, std::move(it->tensor)});
-    list.erase(it);
-    return;
+  if (RetainedGrad* entry = find_retained(from, t)) {
+    to.retained.push_back({slot, std::move(entry->tensor)});
+    from.retained.erase(from.retained.begin() + (entry - from.retained.data()));
   }
 }
 

@@ -121,6 +121,9 @@ class Node : public std::enable_shared_from_this<Node> {
   std::atomic<std::int32_t> walking_jobs{0};
 };
 
+// t's entry in the node's retained list (retainGrad), or null.
+RetainedGrad* find_retained(Node& node, const TensorImpl& t);
+
 // True when a running async job walks `node` and the caller is not that job.
 bool walked_by_another_job(const Node& node);
 

@@ -93,12 +93,11 @@ Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t of
   impl->offset = offset;
   impl->dtype = base.dtype();
   impl->is_view = true;
-  TensorImpl* owner = base.impl()->view_base ? base.impl()->view_base.get() : base.impl();
   impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl_ptr();
   impl->view_without_history = base.impl()->view_without_history || (!grad_enabled() && base.requires_grad());
   {
     std::lock_guard<std::mutex> lock(g_views_mutex);
-    auto& views = owner->views;
+    auto& views = impl->view_base->views;
     // Dead views are dropped when the list is full, so it stays within
     // twice the live ones (a parameter viewed every step).
     if (views.size() == views.capacity())

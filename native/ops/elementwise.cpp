@@ -212,92 +212,103 @@ std::optional<std::vector<std::int64_t>> element_order(const Tensor& base) {
 // once each from its first one (in any dim order), with int32 indices. A
 // detach()ed tensor is a base of its own, as in PyTorch: the tensor it was
 // detached from keeps its history (its saved values are still checked).
-void check_recordable_view_write(const Tensor& a, const char* op) {
+struct SharedMemory {
+  Tensor base;
+  std::vector<std::shared_ptr<TensorImpl>> views;  // the base's live views
+  std::vector<std::int64_t> order;                 // element_order(base)
+};
+
+// Refuses a recorded write into `a` whose sharers' histories could not be
+// rebuilt; returns what to rebuild, none when `a` shares its memory with no
+// other tensor through views.
+std::optional<SharedMemory> views_to_rebuild(const Tensor& a, const char* op) {
   TensorImpl* impl = a.impl();
   const char* fix = "; use the out-of-place op, or write inside noGrad() if no gradient should flow through it";
-  if (!impl->view_base && live_views(*impl).empty()) return;
   const Tensor base(impl->view_base ? impl->view_base : a.impl_ptr());
+  std::vector<std::shared_ptr<TensorImpl>> views = live_views(*base.impl());
+  if (!impl->view_base && views.empty()) return std::nullopt;
   if (impl->view_without_history)
     throw_error(op, ": cannot record an in-place write into a view made inside noGrad() of a tensor that requires ",
                 "grad: the view has none of its history; make the view with grad mode on", fix);
   // A leaf that requires grad may be the base or a view of it (a parameter
   // made of a transposed tensor): its memory is not written under autograd.
   bool of_leaf = impl->view_base && base.is_leaf() && base.requires_grad();
-  for (const std::shared_ptr<TensorImpl>& other : live_views(*base.impl())) {
+  for (const std::shared_ptr<TensorImpl>& other : views) {
     const Tensor view(other);
     if (other.get() != impl && view.is_leaf() && view.requires_grad() && overlaps(view, a)) of_leaf = true;
   }
   if (of_leaf)
     throw_error(op, ": cannot record an in-place write into a view of a leaf tensor that requires grad", fix);
-  if (!element_order(base) || base.numel() > std::numeric_limits<std::int32_t>::max())
+  std::optional<std::vector<std::int64_t>> order = element_order(base);
+  if (!order || base.numel() > std::numeric_limits<std::int32_t>::max())
     throw_error(op, ": cannot record an in-place write into ",
                 impl->view_base ? "a view of a tensor" : "a tensor with views",
                 " whose elements do not fill its memory from its first one (or of more than 2^31 - 1 elements): ",
                 "the views' histories could not be rebuilt", fix);
+  return SharedMemory{base, std::move(views), std::move(*order)};
 }
 
-// For each element of `view`, the index in `base`'s element order of the
-// base element it shares memory with: int32, view's shape. `order` is
-// element_order(base).
-Tensor base_index(const Tensor& view, const Tensor& base, const std::vector<std::int64_t>& order) {
+// Splits memory position `position` of a dense base into its coordinate in
+// each dim of `order` (element_order(base)), calling at(dim, coordinate);
+// returns what is left over (nonzero: not the start of an element).
+template <typename At>
+std::int64_t split_position(std::int64_t position, const SharedMemory& m, At at) {
+  for (const std::int64_t d : m.order) {
+    const std::int64_t s = m.base.strides()[static_cast<std::size_t>(d)], c = position / s;
+    position -= c * s;
+    at(d, c);
+  }
+  return position;
+}
+
+// For each element of `view`, the index in the base's element order of the
+// base element it shares memory with: int32, view's shape.
+Tensor base_index(const Tensor& view, const SharedMemory& m) {
   Tensor index = empty(view.shape(), DType::Int32, "inPlace");
   std::int32_t* out = index.data<std::int32_t>();
-  const bool in_place = base.is_contiguous();
-  const Shape logical = contiguous_strides(base.shape());
-  const std::int64_t dims = view.dim();
-  Shape at(static_cast<std::size_t>(dims), 0);
-  std::int64_t element = view.offset();
-  for (std::int64_t i = 0; i < view.numel(); ++i) {
-    std::int64_t position = element;
-    if (!in_place) {
-      std::int64_t rest = element;
-      position = 0;
-      for (const std::int64_t d : order) {
-        const std::int64_t s = base.strides()[static_cast<std::size_t>(d)], c = rest / s;
-        rest -= c * s;
-        position += c * logical[static_cast<std::size_t>(d)];
-      }
-    }
-    out[i] = static_cast<std::int32_t>(position);
-    for (std::int64_t d = dims - 1; d >= 0; --d) {
-      const auto k = static_cast<std::size_t>(d);
-      element += view.strides()[k];
-      if (++at[k] < view.shape()[k]) break;
-      element -= at[k] * view.strides()[k];
-      at[k] = 0;
-    }
-  }
+  const Shape logical = contiguous_strides(m.base.shape());
+  // A contiguous base's element order is its memory order: no division per
+  // element (200 column writes into a [64, 12800] buffer: 13 -> 9 ms).
+  const bool in_memory_order = m.base.is_contiguous();
+  for_each_row<1>(view.shape(), {&view.strides()}, {view.offset()},
+                  [&](const auto& off, std::int64_t n, const auto& in) {
+                    for (std::int64_t i = 0; i < n; ++i) {
+                      const std::int64_t position = off[0] + i * in[0];
+                      std::int64_t element = in_memory_order ? position : 0;
+                      if (!in_memory_order)
+                        split_position(position, m, [&](std::int64_t d, std::int64_t c) {
+                          element += c * logical[static_cast<std::size_t>(d)];
+                        });
+                      *out++ = static_cast<std::int32_t>(element);
+                    }
+                  });
   return index;
 }
 
-// The box of `base` a view covers: its first element's coordinates in each
-// of base's dims, when the view is one (base's strides; within base's sizes
-// in every dim, size-1 dims included: its narrow() slices, the steps an RNN
-// writes). None otherwise (a transpose, a stride-2 slice, a reshape of a
-// range that wraps past a row).
-std::optional<Shape> box_start(const Tensor& view, const Tensor& base, const std::vector<std::int64_t>& order) {
+// The box of the base a view covers: its first element's coordinates in
+// each of the base's dims, when the view is one (the base's strides; within
+// its sizes in every dim, size-1 dims included: its narrow() slices, the
+// steps an RNN writes). None otherwise (a transpose, a stride-2 slice, a
+// reshape of a range that wraps past a row).
+std::optional<Shape> box_start(const Tensor& view, const SharedMemory& m) {
+  const Tensor& base = m.base;
   if (view.strides() != base.strides()) return std::nullopt;
   Shape start(static_cast<std::size_t>(base.dim()), 0);
-  std::int64_t rest = view.offset();
-  for (const std::int64_t d : order) {
-    const std::int64_t s = base.strides()[static_cast<std::size_t>(d)];
-    start[static_cast<std::size_t>(d)] = rest / s;
-    rest -= start[static_cast<std::size_t>(d)] * s;
-  }
-  if (rest != 0) return std::nullopt;
+  if (split_position(view.offset(), m, [&](std::int64_t d, std::int64_t c) { start[static_cast<std::size_t>(d)] = c; }))
+    return std::nullopt;
   for (std::int64_t d = 0; d < base.dim(); ++d)
     if (start[static_cast<std::size_t>(d)] + view.size(d) > base.size(d)) return std::nullopt;
   return start;
 }
 
-// Whether two views of `base` share an element: exactly when both are
+// Whether two views of the base share an element: exactly when both are
 // boxes of it, else by their memory ranges, which may also say yes for
 // interleaved views (a rebuilt history is then unneeded, not wrong).
-bool share_elements(const Tensor& x, const Tensor& y, const Tensor& base, const std::vector<std::int64_t>& order) {
+bool share_elements(const Tensor& x, const Tensor& y, const SharedMemory& m) {
   if (x.numel() == 0 || y.numel() == 0) return false;
-  const std::optional<Shape> bx = box_start(x, base, order), by = box_start(y, base, order);
+  const std::optional<Shape> bx = box_start(x, m), by = box_start(y, m);
   if (!bx || !by) return overlaps(x, y);
-  for (std::int64_t d = 0; d < base.dim(); ++d) {
+  for (std::int64_t d = 0; d < m.base.dim(); ++d) {
     const std::int64_t cx = (*bx)[static_cast<std::size_t>(d)], cy = (*by)[static_cast<std::size_t>(d)];
     if (cx + x.size(d) <= cy || cy + y.size(d) <= cx) return false;
   }
@@ -309,16 +320,12 @@ bool share_elements(const Tensor& x, const Tensor& y, const Tensor& base, const 
 // view overlapping `a` that of a strided view of the base (asStrided).
 // Both backward rules gather and scatter-add through base_index, so they
 // are differentiable.
-void rebase_views(const Tensor& a) {
-  TensorImpl* impl = a.impl();
-  const Tensor base(impl->view_base ? impl->view_base : a.impl_ptr());
-  const std::vector<std::shared_ptr<TensorImpl>> views = live_views(*base.impl());
-  if (!impl->view_base && views.empty()) return;
-  const std::vector<std::int64_t> order = *element_order(base);  // checked before the write
+void rebase_views(const Tensor& a, const SharedMemory& m) {
+  const Tensor& base = m.base;
   const Shape base_shape = base.shape();
   const Shape flat{base.numel()};
-  if (impl->view_base) {
-    const Tensor index = reshape(base_index(a, base, order), {a.numel()});
+  if (a.impl()->view_base) {
+    const Tensor index = reshape(base_index(a, m), {a.numel()});
     record("copySlices", {base, a}, base,
            [base_shape, flat, view_shape = a.shape(), saved = SavedTensor(index)](const Grads& g, const Node& n) {
              const Tensor index = saved.unpack();
@@ -329,11 +336,11 @@ void rebase_views(const Tensor& a) {
                           n.needs_grad(1) ? reshape(region, view_shape) : Tensor()};
            });
   }
-  for (const std::shared_ptr<TensorImpl>& other : views) {
+  for (const std::shared_ptr<TensorImpl>& other : m.views) {
     const Tensor view(other);
-    if (other.get() == impl || !share_elements(view, a, base, order)) continue;
+    if (other.get() == a.impl() || !share_elements(view, a, m)) continue;
     other->view_without_history = false;
-    const Tensor index = reshape(base_index(view, base, order), {view.numel()});
+    const Tensor index = reshape(base_index(view, m), {view.numel()});
     record("asStrided", {base}, view, [base_shape, flat, saved = SavedTensor(index)](const Grads& g, const Node&) {
       const Tensor index = saved.unpack();
       return Grads{reshape(gather_backward(reshape(g[0], {index.numel()}), 0, index, flat), base_shape)};
@@ -360,7 +367,6 @@ bool check_inplace(const Tensor& a, const Tensor& b, const char* op) {
   if (shape != a.shape())
     throw_range_error(op, ": the operand of shape ", shape_str(b.shape()), " cannot be broadcast to the shape ",
                       shape_str(a.shape()), " of the tensor written in place");
-  if (recorded) check_recordable_view_write(a, op);
   return recorded;
 }
 
@@ -430,6 +436,7 @@ void arithmetic_inplace(const Tensor& a, const Tensor& b0, InPlace kind, std::op
                         const char* op, F f) {
   const Tensor b_cast = inplace_cast(a, b0, kind, op);
   const bool recorded = check_inplace(a, b_cast, op);
+  const std::optional<SharedMemory> shared = recorded ? views_to_rebuild(a, op) : std::nullopt;
   Tensor a_before, b_before;
   if (recorded && kind == InPlace::Mul) {
     if (b_cast.requires_grad()) a_before = clone(a);
@@ -451,7 +458,7 @@ void arithmetic_inplace(const Tensor& a, const Tensor& b0, InPlace kind, std::op
   a.bump_version();
   if (recorded) {
     record_inplace(kind, a, b_cast, a_before, b_before, op);
-    rebase_views(a);
+    if (shared) rebase_views(a, *shared);
   }
 }
 

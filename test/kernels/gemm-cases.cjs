@@ -59,13 +59,14 @@ function cases() {
   for (const m of [1, 2, 5, 6, 7, 11, 12, 13, 25])
     for (const n of [1, 3, 4, 5, 8, 9, 15, 16, 17, 31, 32, 33, 47])
       for (const k of [3, 29, 389]) add(m, n, k);
-  // Depth blocks (KC = 256 / 384, the direct path's 512).
-  for (const k of [255, 256, 257, 383, 384, 385, 511, 512, 513, 767, 768, 769, 1025]) add(13, 35, k);
+  // Depth blocks (KC = 192 / 256 / 384, the direct path's 512).
+  for (const k of [191, 192, 193, 255, 256, 257, 383, 384, 385, 511, 512, 513, 767, 768, 769, 1025]) add(13, 35, k);
   // The direct path by A's size (A under 512 KiB, B rows under 4 KiB apart), deep and wide.
   add(60, 70, 1500, { aL: 'n', bL: 'n' });
   add(300, 33, 140, { aL: 't', bL: 'n' });
-  // Packed B blocks (NC = 64 / 126 / 128 / 240 / 252 / 256 / 480).
-  for (const n of [63, 64, 65, 125, 126, 127, 128, 129, 239, 240, 241, 251, 252, 253, 255, 256, 257, 479, 480, 481])
+  // Packed B blocks (NC = 64 / 126 / 128 / 240 / 252 / 256 / 480 / 960).
+  for (const n of [63, 64, 65, 125, 126, 127, 128, 129, 239, 240, 241, 251, 252, 253, 255, 256, 257, 479, 480, 481,
+    959, 960, 961])
     add(19, n, 67);
   // Row-major A with rows 4 KiB apart (packed rather than read in place).
   add(13, 40, 1024, { aL: 'n' });

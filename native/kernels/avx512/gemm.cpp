@@ -229,11 +229,14 @@ struct Avx512Gemm {
   static TG_INLINE void store_first(T* p, V v, int lanes) { Vt::mask_store(p, Vt::mask(lanes), v); }
 };
 
-// Blocking (same on every AVX-512 CPU): a kc×MR A micro-panel (18 KiB f32,
-// 36 KiB f64) stays in L1 (48 KiB on Ice Lake and Zen 5; on 32 KiB parts the
-// f64 panel partly streams from L2, which measured cheaper than a shallower
-// KC's extra passes over C); the KC×NC packed B block (720 KiB) in a 1-2 MiB
-// L2. MC only bounds the A pack buffer.
+// Blocking (same on every AVX-512 CPU): a kc×MR A micro-panel stays in L1
+// while the B micro-panels stream through from the L2-resident KC×NC packed
+// B block (720 KiB f32, 1.4 MiB f64). float64's shallower KC keeps the A
+// micro-panel (18 KiB) and one B micro-panel (24 KiB) in a 48 KiB L1
+// together; at 384 the f64 panels (36 + 48 KiB) evicted each other and A
+// came from L2 too: one thread, % of peak, 512³-2048³ 65-68 -> 69-72 (256³
+// within noise). float32's panels (16 + 43 KiB) lost nothing measurable to
+// that. MC only bounds the A pack buffer.
 struct GemmF32 : Avx512Gemm<VecF32, 12> {
   static constexpr Index KC = 384, NC = 480, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
@@ -241,7 +244,7 @@ struct GemmF32 : Avx512Gemm<VecF32, 12> {
   static constexpr bool kDirectAvoidsSetConflicts = false;
 };
 struct GemmF64 : Avx512Gemm<VecF64, 12> {
-  static constexpr Index KC = 384, NC = 240, MC = 1536;
+  static constexpr Index KC = 192, NC = 960, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
   static constexpr double kDirectMaxABytes = 512.0 * 1024;
   static constexpr bool kDirectAvoidsSetConflicts = false;

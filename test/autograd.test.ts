@@ -313,6 +313,59 @@ describe('in-place ops and versions', () => {
     expect(() => loss2.backward()).toThrow(/modified by an in-place operation/);
   });
 
+  it('an operand only a frozen input\'s gradient would read is not saved: later writes into it pass, as PyTorch', () => {
+    // Values from PyTorch 1.13 on the same programs.
+    // An RNN reading the previous step back from its output buffer through a frozen W.
+    const x0 = tg.tensor([[1, 2]], { requiresGrad: true });
+    const frozen = tg.tensor([[0.5, -1], [2, 0.25]]);
+    const run = (w: Tensor, steps: number) => {
+      const out = tg.zeros([steps, 2]);
+      out.narrow(0, 0, 1).copyFrom(x0.mul(1));
+      for (let t = 1; t < steps; t++) out.narrow(0, t, 1).copyFrom(out.narrow(0, t - 1, 1).matmul(w).tanh());
+      return out;
+    };
+    const out = run(frozen, 4);
+    expectClose(out.toArray(), [[1, 2], [0.99975324, -0.46211717], [-0.40059522, -0.80592179], [-0.94804901, 0.19652443]], 1e-6);
+    out.mul(tg.tensor([[1, 2], [3, 4], [5, 6], [7, 8]])).sum().backward();
+    expectClose(x0.grad!.toArray(), [[0.29602593, 2.17467833]], 1e-6);
+    // With W trained, each step's input is saved for W's gradient: the next write fails backward, as PyTorch.
+    const trained = tg.tensor([[0.5, -1], [2, 0.25]], { requiresGrad: true });
+    expect(() => run(trained, 3).sum().backward()).toThrow(/modified by an in-place operation/);
+
+    // linear with a frozen weight; mul and div by constants (the divisor itself is still saved).
+    const x = tg.tensor([[1, 2, 3]], { requiresGrad: true });
+    const h = x.mul(2);
+    const y = tg.nn.functional.linear(h, tg.tensor([[1, 0, -1], [2, 1, 0.5]]), tg.tensor([0.5, -0.5]));
+    h.addInPlace(100);
+    y.sum().backward();
+    expect([y.toArray(), x.grad!.toArray()]).toEqual([[[-3.5, 10.5]], [[6, 2, -1]]]);
+    const v = tg.tensor([1, 2, 3], { requiresGrad: true });
+    const hv = v.mul(1);
+    const m = tg.tensor([2, 0, 4]);
+    const d = m.add(1);
+    const both = hv.mul(m).sum().add(hv.div(d).sum());
+    hv.mulInPlace(10);
+    both.backward();
+    expectClose(v.grad!.toArray(), [2.3333333, 1, 4.2], 1e-6);
+    const again = hv.div(d).sum();
+    d.addInPlace(1);
+    expect(() => again.backward()).toThrow(/modified by an in-place operation/);
+  });
+
+  it('a frozen weight\'s input is not held for backward', () => {
+    const x = tg.randn([256, 256]).setRequiresGrad(true);
+    const frozen = tg.randn([256, 256]);
+    const trained = tg.randn([256, 256]).setRequiresGrad(true);
+    for (const [w, held] of [[frozen, false], [trained, true]] as const) {
+      const before = tg.memory().liveBytes;
+      const h = x.add(x); // 256 KiB
+      const ys = [h.matmul(w), w.matmul(h), tg.nn.functional.linear(h, w), h.mul(w)];
+      h.dispose();
+      expect(tg.memory().liveBytes - before, held ? 'trained' : 'frozen').toBe((ys.length + (held ? 1 : 0)) * 256 * 1024);
+      for (const y of ys) y.dispose();
+    }
+  });
+
   it('fill, zero, copyFrom and views see the same storage', () => {
     const a = tg.zeros([2, 3]);
     const t = a.transpose(0, 1);

@@ -179,6 +179,12 @@ class SavedTensor {
   bool is_output_ = false;
 };
 
+// `t` kept for backward only where a gradient that reads it will be
+// computed (`needed`, from the other inputs' requires_grad at record time):
+// as PyTorch, an operand that only a frozen input's gradient would read is
+// neither held in memory nor checked for later in-place writes.
+inline SavedTensor saved_if(bool needed, const Tensor& t) { return needed ? SavedTensor(t) : SavedTensor(); }
+
 // The backward rule of an op: from gradients of its outputs, gradients of
 // its inputs (undefined where node.needs_grad(i) is false). Written with
 // differentiable ops so that createGraph records gradients of gradients.

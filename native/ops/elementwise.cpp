@@ -139,12 +139,15 @@ Tensor modulo(const Tensor& a0, const Tensor& b0, const char* op) {
       return binary_map<T, T>(a, b, a.dtype(), op, [&](T x, T y) { return floored(std::fmod(x, y), y); });
     }
   });
-  record(op, {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
-    const Tensor x = sa.unpack(), y = sb.unpack();
-    if (!n.needs_grad(1)) return Grads{sum_to(g[0], x.shape()), Tensor()};
-    const Tensor quotient = Floored ? floor(div(x, y)) : trunc(div(x, y));
-    return Grads{n.needs_grad(0) ? sum_to(g[0], x.shape()) : Tensor(), sum_to(neg(mul(g[0], quotient)), y.shape())};
-  });
+  // Only b's gradient reads the operands.
+  record(op, {a, b}, out,
+         [sa = saved_if(b.requires_grad(), a), sb = saved_if(b.requires_grad(), b), a_shape = a.shape()](
+             const Grads& g, const Node& n) {
+           if (!n.needs_grad(1)) return Grads{sum_to(g[0], a_shape), Tensor()};
+           const Tensor x = sa.unpack(), y = sb.unpack();
+           const Tensor quotient = Floored ? floor(div(x, y)) : trunc(div(x, y));
+           return Grads{n.needs_grad(0) ? sum_to(g[0], a_shape) : Tensor(), sum_to(neg(mul(g[0], quotient)), y.shape())};
+         });
   return out;
 }
 
@@ -509,11 +512,14 @@ Tensor sub(const Tensor& a0, const Tensor& b0) {
 Tensor mul(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0);
   Tensor out = arithmetic(a, b, kernels::BinaryOp::Mul, "mul", [](auto x, auto y) { return x * y; });
-  record("mul", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
-    Tensor x = sa.unpack(), y = sb.unpack();
-    return Grads{n.needs_grad(0) ? sum_to(mul(g[0], y), x.shape()) : Tensor(),
-                 n.needs_grad(1) ? sum_to(mul(g[0], x), y.shape()) : Tensor()};
-  });
+  // Each factor is kept only for the other's gradient (a frozen weight's
+  // input, dropout-style masks' activations are not held).
+  record("mul", {a, b}, out,
+         [sa = saved_if(b.requires_grad(), a), sb = saved_if(a.requires_grad(), b), a_shape = a.shape(),
+          b_shape = b.shape()](const Grads& g, const Node& n) {
+           return Grads{n.needs_grad(0) ? sum_to(mul(g[0], sb.unpack()), a_shape) : Tensor(),
+                        n.needs_grad(1) ? sum_to(mul(g[0], sa.unpack()), b_shape) : Tensor()};
+         });
   return out;
 }
 
@@ -522,12 +528,16 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
   const bool ints = !is_floating(a0.dtype()) && !is_floating(b0.dtype());
   auto [a, b] = promoted(ints ? cast(a0, DType::Float32) : a0, ints ? cast(b0, DType::Float32) : b0);
   Tensor out = arithmetic(a, b, kernels::BinaryOp::Div, "div", [](auto x, auto y) { return x / y; });
-  record("div", {a, b}, out, [sa = SavedTensor(a), sb = SavedTensor(b)](const Grads& g, const Node& n) {
-    Tensor x = sa.unpack(), y = sb.unpack();
-    Tensor ga = div(g[0], y);
-    return Grads{n.needs_grad(0) ? sum_to(ga, x.shape()) : Tensor(),
-                 n.needs_grad(1) ? sum_to(mul(mul(ga, div(x, y)), scalar(-1, g[0].dtype())), y.shape()) : Tensor()};
-  });
+  // The dividend is read only by the divisor's gradient.
+  record("div", {a, b}, out,
+         [sa = saved_if(b.requires_grad(), a), sb = SavedTensor(b), a_shape = a.shape()](const Grads& g,
+                                                                                        const Node& n) {
+           const Tensor y = sb.unpack();
+           const Tensor ga = div(g[0], y);
+           return Grads{n.needs_grad(0) ? sum_to(ga, a_shape) : Tensor(),
+                        n.needs_grad(1) ? sum_to(mul(mul(ga, div(sa.unpack(), y)), scalar(-1, g[0].dtype())), y.shape())
+                                        : Tensor()};
+         });
   return out;
 }
 
@@ -584,7 +594,8 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
       });
   });
   record("pow", {a, b}, out,
-         [sa = SavedTensor(a), sb = SavedTensor(b), so = SavedTensor::output(out)](const Grads& g, const Node& n) {
+         [sa = SavedTensor(a), sb = SavedTensor(b),
+          so = b.requires_grad() ? SavedTensor::output(out) : SavedTensor()](const Grads& g, const Node& n) {
            Tensor x = sa.unpack(), y = sb.unpack();
            const Tensor zero = scalar(0, g[0].dtype()), one = scalar(1, g[0].dtype());
            Tensor ga, gb;

@@ -281,18 +281,20 @@ Tensor matmul_impl(const Tensor& a, const Tensor& b, const char* op) {
   Tensor out = empty(shape, a.dtype(), op);
   batched_product(a2, b2, batch, out, false);
 
+  // dA reads B and dB reads A: each is kept only for the other's gradient.
   record(op, {a, b}, out,
-         [sa = SavedTensor(a), sb = SavedTensor(b), as = a2.shape(), bs = b2.shape(), os = shape2](const Grads& g,
-                                                                                                 const Node& node) {
-           const Tensor a0 = sa.unpack(), b0 = sb.unpack();
-           const Tensor x = reshape(a0, as), y = reshape(b0, bs), go = reshape(g[0], os);
+         [sa = saved_if(b.requires_grad(), a), sb = saved_if(a.requires_grad(), b), a_shape = a.shape(),
+          b_shape = b.shape(), as = a2.shape(), bs = b2.shape(), os = shape2](const Grads& g, const Node& node) {
+           const Tensor go = reshape(g[0], os);
            Tensor ga, gb;
            // dA = g·Bᵀ and dB = Aᵀ·g, summed over the batch dims each operand was broadcast along.
            auto grad_a = [&] {
-             if (node.needs_grad(0)) ga = reshape(sum_to(matmul(go, transpose(y, -1, -2)), as), a0.shape());
+             if (node.needs_grad(0))
+               ga = reshape(sum_to(matmul(go, transpose(reshape(sb.unpack(), bs), -1, -2)), as), a_shape);
            };
            auto grad_b = [&] {
              if (!node.needs_grad(1)) return;
+             const Tensor x = reshape(sa.unpack(), as);
              if (bs.size() == 2 && as.size() > 2) {
                // B was shared by every batch element: fold the batch into the rows so one GEMM also does the sum.
                const i64 rows = rows_of(as);
@@ -300,7 +302,7 @@ Tensor matmul_impl(const Tensor& a, const Tensor& b, const char* op) {
              } else {
                gb = sum_to(matmul(transpose(x, -1, -2), go), bs);
              }
-             gb = reshape(gb, b0.shape());
+             gb = reshape(gb, b_shape);
            };
            if (node.needs_grad(0) && node.needs_grad(1))
              run_side_by_side(2.0 * static_cast<double>(go.numel()) * static_cast<double>(as.back()), grad_a, grad_b);
@@ -380,7 +382,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
     });
   }
   record("linear", {x, w, bias}, out,
-         [sx = SavedTensor(x), sw = SavedTensor(w), bias_shape = bias.defined() ? bias.shape() : Shape{}, rows, in,
+         [sx = saved_if(w.requires_grad(), x), sw = saved_if(x.requires_grad(), w), bias_shape = bias.defined() ? bias.shape() : Shape{}, rows, in,
           out_f](const Grads& g, const Node& node) {
            Tensor gx, gw, gb;
            auto grad_x = [&] {

@@ -900,6 +900,36 @@ describe('in-place writes into views rebuild the histories of the base and its v
     expect(d2.gradFn).toBe('copySlices');
   });
 
+  it('a detach()ed slice is a base at its offset: writes into its views are recorded (PyTorch 1.13\'s values)', () => {
+    const x = tg.tensor([[1, 2, 3], [4, 5, 6]], { requiresGrad: true });
+    const w = tg.tensor([0.5, -1, 2], { requiresGrad: true });
+    const buf = tg.arange(12, { dtype: 'float32' }).reshape([4, 3]);
+    const d = buf.narrow(0, 1, 2).detach();
+    const row = d.narrow(0, 1, 1);
+    d.narrow(1, 1, 1).copyFrom(x.narrow(1, 0, 1).mul(2));
+    d.mulInPlace(w);
+    expect(buf.toArray()).toEqual([[0, 1, 2], [1.5, -2, 10], [3, -8, 16], [9, 10, 11]]);
+    expect([d.gradFn, row.gradFn]).toEqual(['mulInPlace', 'asStrided']);
+    d.mul(d).sum().add(row.sum()).backward();
+    expect([x.grad!.toArray(), w.grad!.toArray()]).toEqual([[[8, 0, 0], [30, 0, 0]], [51, -128, 364]]);
+    // float64, against finite differences; a slice in the middle of a permuted buffer too.
+    const f = (a: Tensor, v: Tensor) => {
+      const mem = tg.zeros([5, 4], { dtype: 'float64' });
+      const s = mem.narrow(0, 2, 2).detach();
+      s.narrow(1, 1, 2).copyFrom(a.mul(v));
+      s.narrow(0, 1, 1).addInPlace(v.sum());
+      const p = tg.zeros([3, 4, 2], { dtype: 'float64' }).permute([1, 0, 2]).narrow(1, 1, 2).detach();
+      p.narrow(2, 0, 1).copyFrom(s.T.reshape([4, 2, 1]));
+      return s.mul(s).sum().add(p.mul(p).sum());
+    };
+    expect(tg.gradcheck(f, [leaf([2, 2], 21), leaf([2], 22)])).toBe(true);
+    // A detach()ed slice whose elements are not one block (two of four columns): its views' writes are refused.
+    const columns = tg.zeros([3, 4]).narrow(1, 1, 2).detach();
+    expect(() => columns.narrow(0, 0, 1).copyFrom(w.narrow(0, 0, 2))).toThrow(
+      /^copyFrom: cannot record an in-place write into a view of a tensor whose elements do not fill a block of memory/);
+    expect(columns.toArray()).toEqual([[0, 0], [0, 0], [0, 0]]);
+  });
+
   it('refuses a view of a leaf that requires grad however it is reached, and a view made in noGrad() without its base\'s history', () => {
     // A parameter that is itself a view (of a transposed tensor): a view of it
     // shares the untracked tensor as base, but writing it would change the leaf.

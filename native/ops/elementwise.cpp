@@ -187,11 +187,11 @@ Tensor float_to_int32(const Tensor& t, const char* op) {
 // and the operand.
 enum class InPlace { Add, Sub, Mul, Copy };
 
-// The dims of a base whose elements fill its memory once each from offset
-// 0 (contiguous, or permuted: attention's head-merged output), outermost in
-// memory first; size-1 dims left out. None for any other layout.
+// The dims of a base whose elements fill a block of memory once each from
+// its first one (contiguous, or permuted: attention's head-merged output; at
+// any offset: a detach()ed slice), outermost in memory first; size-1 dims
+// left out. None for any other layout.
 std::optional<std::vector<std::int64_t>> element_order(const Tensor& base) {
-  if (base.offset() != 0) return std::nullopt;
   std::vector<std::int64_t> dims;
   for (std::int64_t d = 0; d < base.dim(); ++d)
     if (base.size(d) > 1) dims.push_back(d);
@@ -211,8 +211,8 @@ std::optional<std::vector<std::int64_t>> element_order(const Tensor& base) {
 // base's history becomes "the old base with the view's elements replaced",
 // and each overlapping view's a strided view of that. Values saved for
 // backward are not rebuilt: the version check reports them at backward.
-// These histories index the base's elements, so they must fill its memory
-// once each from its first one (in any dim order), with int32 indices. A
+// These histories index the base's elements, so they must fill a block of
+// memory once each from its first one (in any dim order), with int32 indices. A
 // detach()ed tensor is a base of its own, as in PyTorch: the tensor it was
 // detached from keeps its history (its saved values are still checked).
 struct SharedMemory {
@@ -246,7 +246,7 @@ std::optional<SharedMemory> views_to_rebuild(const Tensor& a, const char* op) {
   if (!order || base.numel() > std::numeric_limits<std::int32_t>::max())
     throw_error(op, ": cannot record an in-place write into ",
                 impl->view_base ? "a view of a tensor" : "a tensor with views",
-                " whose elements do not fill its memory from its first one (or of more than 2^31 - 1 elements): ",
+                " whose elements do not fill a block of memory (or of more than 2^31 - 1 elements): ",
                 "the views' histories could not be rebuilt", fix);
   return SharedMemory{base, std::move(views), std::move(*order)};
 }
@@ -256,6 +256,7 @@ std::optional<SharedMemory> views_to_rebuild(const Tensor& a, const char* op) {
 // returns what is left over (nonzero: not the start of an element).
 template <typename At>
 std::int64_t split_position(std::int64_t position, const SharedMemory& m, At at) {
+  position -= m.base.offset();
   for (const std::int64_t d : m.order) {
     const std::int64_t s = m.base.strides()[static_cast<std::size_t>(d)], c = position / s;
     position -= c * s;
@@ -277,7 +278,7 @@ Tensor base_index(const Tensor& view, const SharedMemory& m) {
                   [&](const auto& off, std::int64_t n, const auto& in) {
                     for (std::int64_t i = 0; i < n; ++i) {
                       const std::int64_t position = off[0] + i * in[0];
-                      std::int64_t element = in_memory_order ? position : 0;
+                      std::int64_t element = in_memory_order ? position - m.base.offset() : 0;
                       if (!in_memory_order)
                         split_position(position, m, [&](std::int64_t d, std::int64_t c) {
                           element += c * logical[static_cast<std::size_t>(d)];

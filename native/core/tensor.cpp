@@ -83,15 +83,22 @@ namespace {
 std::mutex g_views_mutex;  // every tensor's `views`
 }  // namespace
 
-Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
+namespace {
+std::shared_ptr<TensorImpl> with_layout(const Tensor& t, Shape shape, Shape strides, std::int64_t offset) {
   auto impl = new_tensor_impl();
-  impl->storage = base.impl()->storage;
+  impl->storage = t.impl()->storage;
   impl->numel = 1;
   for (std::int64_t s : shape) impl->numel *= s;
   impl->shape = std::move(shape);
   impl->strides = std::move(strides);
   impl->offset = offset;
-  impl->dtype = base.dtype();
+  impl->dtype = t.dtype();
+  return impl;
+}
+}  // namespace
+
+Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
+  auto impl = with_layout(base, std::move(shape), std::move(strides), offset);
   impl->is_view = true;
   impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl_ptr();
   impl->view_without_history = base.impl()->view_without_history || (!grad_enabled() && base.requires_grad());
@@ -107,9 +114,8 @@ Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t of
   return Tensor(std::move(impl));
 }
 
-void own_storage(const Tensor& t) {
-  t.impl()->is_view = false;
-  t.impl()->view_base.reset();
+Tensor relayout(const Tensor& source, Shape shape, Shape strides) {
+  return Tensor(with_layout(source, std::move(shape), std::move(strides), source.offset()));
 }
 
 std::vector<std::shared_ptr<TensorImpl>> live_views(TensorImpl& base) {

@@ -144,9 +144,9 @@ Tensor empty(const Shape& shape, DType dtype, const char* op);
 // A view of `base`'s storage (no autograd edges: the caller records them),
 // registered with the tensor owning that storage.
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset);
-// A tensor made by make_view that owns its storage after all (a copy laid
-// out by the caller): no longer a view, reported to V8 as its own memory.
-void own_storage(const Tensor& t);
+// `source`'s storage in another layout, as its owner (source: a new tensor
+// nothing else holds, its elements laid out by the caller): not a view.
+Tensor relayout(const Tensor& source, Shape shape, Shape strides);
 // The views of `base` (its view_base) still alive. Views are made on any
 // thread, so the registry has a lock.
 std::vector<std::shared_ptr<TensorImpl>> live_views(TensorImpl& base);

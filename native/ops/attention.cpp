@@ -227,9 +227,7 @@ Tensor result_like(const Plan& p, const Tensor& like, i64 rows, i64 cols) {
   const Tensor base = empty(storage_shape, dtype, kOp);
   Shape strides = contiguous_strides(storage_shape);  // [..., rows, B, cols]
   std::swap(strides[nb - 1], strides[nb]);            // read as [..., B, rows, cols]
-  Tensor out = make_view(base, with_matrix(p.batch, rows, cols), strides, 0);
-  own_storage(out);  // the only owner of its storage
-  return out;
+  return relayout(base, with_matrix(p.batch, rows, cols), strides);
 }
 
 // probs (contiguous) ← softmax(scale·Q·Kᵀ + mask), out ← probs·V.

@@ -85,9 +85,7 @@ Tensor view_of(const Tensor& t, const Shape& shape, const Shape& strides, const 
 Tensor reshape_as(const Tensor& t, const Shape& shape, const char* name) {
   Shape strides;
   if (view_strides(t, shape, strides)) return view_of(t, shape, strides, name);
-  Tensor out = make_view(contiguous_data(t), shape, contiguous_strides(shape), 0);
-  own_storage(out);  // its copy
-  return record_reshape(name, t, out);
+  return record_reshape(name, t, relayout(copy_of(t, name), shape, contiguous_strides(shape)));
 }
 
 }  // namespace

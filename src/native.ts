@@ -177,7 +177,8 @@ export interface NativeAddon {
   ): Handle;
   layerNorm(x: Handle, normalizedShape: readonly number[], weight: Handle | null, bias: Handle | null, eps: number): Handle;
   dropout(x: Handle, p: number, training: boolean): Handle;
-  embedding(indices: Handle, weight: Handle, paddingIdx: number | null | undefined): Handle;
+  embedding(indices: Handle, weight: Handle, paddingIdx: number | null | undefined, maxNorm?: number | null,
+    normType?: number): Handle;
   oneHot(indices: Handle, numClasses: number): Handle;
   scaledDotProductAttention(
     query: Handle, key: Handle, value: Handle, attnMask: Handle | null, isCausal: boolean, scale: number | null,

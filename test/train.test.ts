@@ -383,6 +383,18 @@ describe('Trainer.step with a traced forward pass', () => {
     await expectTracedAsOnJs(Stepwise);
   });
 
+  it('replays an embedding\'s maxNorm rescaling of its weight, as on the JS thread', async () => {
+    class Renormed extends tg.nn.Module {
+      lin = new tg.nn.Linear(4, 3);
+      emb = new tg.nn.Embedding(5, 4, { maxNorm: 0.5 });
+      idx = tg.tensor([0, 1, 2, 3, 4, 0, 1, 2], { dtype: 'int32' });
+      forward(x: tg.Tensor) {
+        return this.lin.forward(x.add(this.emb.forward(this.idx)));
+      }
+    }
+    await expectTracedAsOnJs(Renormed);
+  });
+
   it('draws dropout masks from the JS thread\'s random stream, as a step on it would', async () => {
     const build = () => {
       tg.manualSeed(4);

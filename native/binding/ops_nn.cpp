@@ -90,12 +90,17 @@ Tensor dropout(OpArgs& info) {
                       info.boolean(2, op, "training"));
 }
 
-// embedding(indices, weight, paddingIdx?): undefined or null for no padding row.
+// embedding(indices, weight, paddingIdx?, maxNorm?, normType?): undefined or
+// null for no padding row and no renormalisation.
 Tensor embedding(OpArgs& info) {
-  const Tensor indices = info.tensor(0, "embedding", "indices"), weight = info.tensor(1, "embedding", "weight");
+  const char* op = "embedding";
+  const Tensor indices = info.tensor(0, op, "indices"), weight = info.tensor(1, op, "weight");
   std::optional<std::int64_t> padding_idx;
-  if (info.present(2)) padding_idx = info.integer(2, "embedding", "paddingIdx");
-  return ops::embedding(indices, weight, padding_idx);
+  if (info.present(2)) padding_idx = info.integer(2, op, "paddingIdx");
+  std::optional<double> max_norm;
+  if (info.present(3)) max_norm = info.number(3, op, "maxNorm");
+  const double norm_type = info.present(4) ? info.number(4, op, "normType") : 2.0;
+  return ops::embedding(indices, weight, padding_idx, max_norm, norm_type);
 }
 
 Tensor one_hot(OpArgs& info) {

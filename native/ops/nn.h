@@ -47,7 +47,11 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 Tensor dropout(const Tensor& x, double p, bool training);
 // Rows of `weight` [num, dim] picked by int32 `indices`: shape indices + [dim].
 // Lookups of row `padding_idx` (negative counts from the end) send it no gradient.
-Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std::int64_t> padding_idx);
+// With max_norm, each looked-up row of weight whose norm_type-norm exceeds
+// it is first scaled down to it, in place and unrecorded (PyTorch's
+// embedding_renorm_): weight's version changes.
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std::int64_t> padding_idx,
+                 std::optional<double> max_norm = std::nullopt, double norm_type = 2);
 // int32 one-hot vectors of length num_classes (-1: max index + 1).
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes);
 

@@ -208,13 +208,21 @@ export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
 export interface EmbeddingOptions {
   /** Lookups of this row (negative counts from the end) pass its value but no gradient to weight, as in PyTorch. */
   paddingIdx?: number | null;
+  /**
+   * Each looked-up row of weight whose norm exceeds maxNorm is first scaled
+   * down to it, in place and without a gradient (weight's version changes:
+   * a graph that saved weight before fails at backward), as PyTorch's.
+   */
+  maxNorm?: number | null;
+  /** The p of maxNorm's p-norm (default 2; Infinity for the largest magnitude). */
+  normType?: number;
 }
 
 /** Rows of `weight` [numEmbeddings, embeddingDim] at the int32 `indices`: shape [...indices.shape, embeddingDim]. */
 export function embedding(indices: Tensor, weight: Tensor, options: EmbeddingOptions = {}): Tensor {
-  checkOptions(options, 'embedding', '{ paddingIdx: 0 }', ['paddingIdx']);
+  checkOptions(options, 'embedding', '{ paddingIdx: 0 }', ['paddingIdx', 'maxNorm', 'normType']);
   // The native op checks paddingIdx against weight's rows, and its backward skips that row's lookups.
-  return fromHandle(native.embedding(h(indices), h(weight), options.paddingIdx));
+  return fromHandle(native.embedding(h(indices), h(weight), options.paddingIdx, options.maxNorm, options.normType));
 }
 
 /** int32 one-hot vectors of length numClasses (-1: the largest index + 1). */

@@ -232,6 +232,10 @@ export class LayerNorm extends Module {
 export interface EmbeddingOptions extends LayerOptions {
   /** A row that starts at zero and gets no gradient (negative counts from the end). */
   paddingIdx?: number | null;
+  /** Looked-up rows whose norm exceeds it are scaled down to it in place first (F.embedding's maxNorm). */
+  maxNorm?: number | null;
+  /** The p of maxNorm's p-norm (default 2). */
+  normType?: number;
 }
 
 /** A lookup table: int32 indices of any shape → rows of weight [numEmbeddings, embeddingDim], initialised N(0, 1). */
@@ -239,13 +243,15 @@ export class Embedding extends Module {
   readonly numEmbeddings: number;
   readonly embeddingDim: number;
   readonly paddingIdx: number | null;
+  readonly maxNorm: number | null;
+  readonly normType: number;
   weight: Tensor;
 
   constructor(numEmbeddings: number, embeddingDim: number, options: EmbeddingOptions = {}) {
     super();
     this.numEmbeddings = positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     this.embeddingDim = positiveInt('Embedding', 'embeddingDim', embeddingDim);
-    layerOptions('Embedding', options, ['paddingIdx']);
+    layerOptions('Embedding', options, ['paddingIdx', 'maxNorm', 'normType']);
     const dtype = layerDtype('Embedding', options);
     const pad = options.paddingIdx ?? null;
     if (pad !== null) {
@@ -254,6 +260,10 @@ export class Embedding extends Module {
         throw new RangeError(`Embedding: paddingIdx must be in [${-numEmbeddings}, ${numEmbeddings - 1}], got ${pad}`);
     }
     this.paddingIdx = pad === null ? null : pad < 0 ? pad + numEmbeddings : pad;
+    const maxNorm = options.maxNorm ?? null;
+    this.maxNorm = maxNorm === null ? null
+      : checkNumber(maxNorm, 'Embedding', 'maxNorm', 'a finite non-negative number', (v) => v >= 0 && Number.isFinite(v));
+    this.normType = checkNumber(options.normType ?? 2, 'Embedding', 'normType', 'a positive number (Infinity for the largest magnitude)', (v) => v > 0);
     const weight = allocate('Embedding', 'the weight', [numEmbeddings, embeddingDim], dtype, () =>
       init.normal(zeros([numEmbeddings, embeddingDim], { dtype })),
     );
@@ -265,11 +275,16 @@ export class Embedding extends Module {
   }
 
   forward(indices: Tensor): Tensor {
-    return F.embedding(indices, this.weight, { paddingIdx: this.paddingIdx });
+    return F.embedding(indices, this.weight, { paddingIdx: this.paddingIdx, maxNorm: this.maxNorm, normType: this.normType });
   }
 
   protected override extraRepr(): string {
-    return `${this.numEmbeddings}, ${this.embeddingDim}` + (this.paddingIdx !== null ? `, paddingIdx=${this.paddingIdx}` : '');
+    return (
+      `${this.numEmbeddings}, ${this.embeddingDim}` +
+      (this.paddingIdx !== null ? `, paddingIdx=${this.paddingIdx}` : '') +
+      (this.maxNorm !== null ? `, maxNorm=${this.maxNorm}` : '') +
+      (this.maxNorm !== null && this.normType !== 2 ? `, normType=${this.normType}` : '')
+    );
   }
 }
 

@@ -179,6 +179,10 @@ export interface NativeAddon {
   dropout(x: Handle, p: number, training: boolean): Handle;
   embedding(indices: Handle, weight: Handle, paddingIdx: number | null | undefined, maxNorm?: number | null,
     normType?: number): Handle;
+  maxPool2d(input: Handle, kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number,
+    dilationH: number, dilationW: number, ceilMode: boolean): [Handle, Handle];
+  avgPool2d(input: Handle, kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number,
+    ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null | undefined): Handle;
   oneHot(indices: Handle, numClasses: number): Handle;
   scaledDotProductAttention(
     query: Handle, key: Handle, value: Handle, attnMask: Handle | null, isCausal: boolean, scale: number | null,

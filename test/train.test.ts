@@ -395,6 +395,19 @@ describe('Trainer.step with a traced forward pass', () => {
     await expectTracedAsOnJs(Renormed);
   });
 
+  it('replays pooling, as on the JS thread', async () => {
+    class Pooled extends tg.nn.Module {
+      lin = new tg.nn.Linear(4, 3);
+      forward(x: tg.Tensor) {
+        const planes = x.reshape([1, 2, 4, 4]).tanh();
+        const same = { stride: 1, padding: 1 };
+        const pooled = tg.nn.functional.maxPool2d(planes, 3, same).add(tg.nn.functional.avgPool2d(planes, 3, same));
+        return this.lin.forward(pooled.reshape([8, 4]));
+      }
+    }
+    await expectTracedAsOnJs(Pooled);
+  });
+
   it('draws dropout masks from the JS thread\'s random stream, as a step on it would', async () => {
     const build = () => {
       tg.manualSeed(4);

@@ -107,6 +107,34 @@ Tensor one_hot(OpArgs& info) {
   return ops::one_hot(info.tensor(0, "oneHot", "indices"), info.integer(1, "oneHot", "numClasses"));
 }
 
+// Two integers at i and i + 1: a (height, width) pair the TypeScript layer spread out.
+ops::Pair arg_pair(OpArgs& info, std::size_t i, const char* op, const char* arg) {
+  return {info.integer(i, op, arg), info.integer(i + 1, op, arg)};
+}
+
+// (input, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, ceilMode) -> [values, indices]
+std::vector<Tensor> max_pool2d(OpArgs& info) {
+  const char* op = "maxPool2d";
+  // Read in order, so that the first bad argument is the one reported.
+  const Tensor x = info.tensor(0, op, "input");
+  const ops::Pair kernel = arg_pair(info, 1, op, "kernelSize"), stride = arg_pair(info, 3, op, "stride");
+  const ops::Pair padding = arg_pair(info, 5, op, "padding"), dilation = arg_pair(info, 7, op, "dilation");
+  ops::MaxPooled r = ops::max_pool2d(x, kernel, stride, padding, dilation, info.boolean(9, op, "ceilMode"));
+  return {std::move(r.values), std::move(r.indices)};
+}
+
+// (input, kH, kW, strideH, strideW, padH, padW, ceilMode, countIncludePad, divisorOverride?)
+Tensor avg_pool2d(OpArgs& info) {
+  const char* op = "avgPool2d";
+  const Tensor x = info.tensor(0, op, "input");
+  const ops::Pair kernel = arg_pair(info, 1, op, "kernelSize"), stride = arg_pair(info, 3, op, "stride");
+  const ops::Pair padding = arg_pair(info, 5, op, "padding");
+  const bool ceil_mode = info.boolean(7, op, "ceilMode"), count_include_pad = info.boolean(8, op, "countIncludePad");
+  std::optional<std::int64_t> divisor;
+  if (info.present(9)) divisor = info.integer(9, op, "divisorOverride");
+  return ops::avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor);
+}
+
 constexpr char kMse[] = "mseLoss", kL1[] = "l1Loss";
 
 }  // namespace
@@ -125,6 +153,8 @@ void register_nn(Napi::Env env, Napi::Object exports) {
   define_op<dropout>(env, exports, "dropout");
   define_op<embedding>(env, exports, "embedding");
   define_op<one_hot>(env, exports, "oneHot");
+  define_op<max_pool2d>(env, exports, "maxPool2d");
+  define_op<avg_pool2d>(env, exports, "avgPool2d");
 }
 
 }  // namespace tapegrad::binding

@@ -3,6 +3,7 @@
 // ops, so every op here also has gradients of gradients.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 
@@ -52,6 +53,24 @@ Tensor dropout(const Tensor& x, double p, bool training);
 // embedding_renorm_): weight's version changes.
 Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std::int64_t> padding_idx,
                  std::optional<double> max_norm = std::nullopt, double norm_type = 2);
+// A pair of sizes (height, width) for the 2-D window ops.
+using Pair = std::array<std::int64_t, 2>;
+
+// Pooling over the last two dims of x [N, C, H, W] (or [C, H, W]), as
+// PyTorch's: windows of `kernel` every `stride`, padding at most half the
+// kernel (max: -Infinity; average: see count_include_pad), ceil_mode counts
+// a last partial window that starts inside the input.
+struct MaxPooled {
+  Tensor values;   // differentiable: each gradient goes to its window's argmax
+  Tensor indices;  // int32 argmax positions h·W + w in each plane
+};
+MaxPooled max_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair& padding,
+                     const Pair& dilation, bool ceil_mode);
+// The average of each window: over its taps inside the padded input
+// (count_include_pad) or inside the input, or divided by divisor_override.
+Tensor avg_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair& padding, bool ceil_mode,
+                  bool count_include_pad, std::optional<std::int64_t> divisor_override);
+
 // int32 one-hot vectors of length num_classes (-1: max index + 1).
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes);
 

@@ -1,6 +1,6 @@
 // tg.nn.functional: activations, losses and layers as functions, with
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
-import { checkOptions, describe, plainArray } from '../errors.js';
+import { checkBoolean, checkOptions, describe, plainArray } from '../errors.js';
 import { native, type Handle } from '../native.js';
 import { fromHandle, operand, isTensor, type GeluOptions, type Tensor } from '../tensor.js';
 
@@ -228,6 +228,78 @@ export function embedding(indices: Tensor, weight: Tensor, options: EmbeddingOpt
 /** int32 one-hot vectors of length numClasses (-1: the largest index + 1). */
 export function oneHot(indices: Tensor, numClasses = -1): Tensor {
   return fromHandle(native.oneHot(h(indices), numClasses));
+}
+
+// ---- pooling --------------------------------------------------------------------
+
+/** A size for both spatial dims, or a pair [height, width]. */
+export type Size2 = number | readonly [number, number];
+
+// A number or a pair, as two numbers; the native layer checks that they are integers in range.
+function pair(v: unknown, op: string, name: string): [number, number] {
+  const p = plainArray(v);
+  if (typeof p === 'number') return [p, p];
+  if (Array.isArray(p) && p.length === 2 && typeof p[0] === 'number' && typeof p[1] === 'number') return [p[0], p[1]];
+  throw new TypeError(`${op}: ${name} must be an integer or a pair of integers [h, w], got ${Array.isArray(p) ? `an array of length ${p.length}` : describe(p)}`);
+}
+
+export interface MaxPool2dOptions {
+  /** Step between windows. Default: the kernel size. */
+  stride?: Size2 | null;
+  /** -Infinity added on both sides of each spatial dim, at most half the kernel. Default 0. */
+  padding?: Size2;
+  /** Spacing between a window's taps. Default 1. */
+  dilation?: Size2;
+  /** Count a last partial window that starts inside the input. Default false. */
+  ceilMode?: boolean;
+  /** Also return the int32 argmax of each window (h·W + w in its plane). Default false. */
+  returnIndices?: boolean;
+}
+
+/**
+ * The largest value of each window over the last two dims of input
+ * [N, C, H, W] (or [C, H, W]), as PyTorch's max_pool2d: the first largest
+ * wins (its tap gets the gradient), NaN propagates. With returnIndices,
+ * { values, indices }.
+ */
+export function maxPool2d(input: Tensor, kernelSize: Size2, options: MaxPool2dOptions & { returnIndices: true }): { values: Tensor; indices: Tensor };
+export function maxPool2d(input: Tensor, kernelSize: Size2, options?: MaxPool2dOptions): Tensor;
+export function maxPool2d(input: Tensor, kernelSize: Size2, options: MaxPool2dOptions = {}): Tensor | { values: Tensor; indices: Tensor } {
+  const op = 'maxPool2d';
+  checkOptions(options, op, '{ stride: 2 }', ['stride', 'padding', 'dilation', 'ceilMode', 'returnIndices']);
+  const k = pair(kernelSize, op, 'kernelSize');
+  const [values, indices] = native.maxPool2d(
+    h(input), ...k, ...pair(options.stride ?? k, op, 'stride'), ...pair(options.padding ?? 0, op, 'padding'),
+    ...pair(options.dilation ?? 1, op, 'dilation'), checkBoolean(options.ceilMode, op, 'ceilMode', false),
+  );
+  if (checkBoolean(options.returnIndices, op, 'returnIndices', false)) return { values: fromHandle(values), indices: fromHandle(indices) };
+  native.dispose(indices);
+  return fromHandle(values);
+}
+
+export interface AvgPool2dOptions {
+  /** Step between windows. Default: the kernel size. */
+  stride?: Size2 | null;
+  /** Zeros added on both sides of each spatial dim, at most half the kernel. Default 0. */
+  padding?: Size2;
+  /** Count a last partial window that starts inside the input. Default false. */
+  ceilMode?: boolean;
+  /** Divide by the window's size within the padded input (default true), else by its taps inside the input. */
+  countIncludePad?: boolean;
+  /** Divide every window's sum by this instead. */
+  divisorOverride?: number | null;
+}
+
+/** The average of each window over the last two dims of input [N, C, H, W] (or [C, H, W]), as PyTorch's avg_pool2d. */
+export function avgPool2d(input: Tensor, kernelSize: Size2, options: AvgPool2dOptions = {}): Tensor {
+  const op = 'avgPool2d';
+  checkOptions(options, op, '{ stride: 2 }', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
+  const k = pair(kernelSize, op, 'kernelSize');
+  return fromHandle(native.avgPool2d(
+    h(input), ...k, ...pair(options.stride ?? k, op, 'stride'), ...pair(options.padding ?? 0, op, 'padding'),
+    checkBoolean(options.ceilMode, op, 'ceilMode', false), checkBoolean(options.countIncludePad, op, 'countIncludePad', true),
+    options.divisorOverride,
+  ));
 }
 
 // ---- attention ------------------------------------------------------------------

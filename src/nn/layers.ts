@@ -185,6 +185,47 @@ export class Dropout extends Module {
   }
 }
 
+/** Max pooling over the last two dims, as F.maxPool2d (stride defaults to the kernel size). */
+export class MaxPool2d extends Module {
+  readonly kernelSize: F.Size2;
+  readonly options: Readonly<Omit<F.MaxPool2dOptions, 'returnIndices'>>;
+  constructor(kernelSize: F.Size2, options: Omit<F.MaxPool2dOptions, 'returnIndices'> = {}) {
+    super();
+    checkOptions(options, 'MaxPool2d', '{ stride: 2 }', ['stride', 'padding', 'dilation', 'ceilMode']);
+    this.kernelSize = kernelSize;
+    this.options = { ...options };
+  }
+  forward(x: Tensor): Tensor {
+    return F.maxPool2d(x, this.kernelSize, this.options);
+  }
+  protected override extraRepr(): string {
+    return poolRepr(this.kernelSize, this.options);
+  }
+}
+
+/** Average pooling over the last two dims, as F.avgPool2d (stride defaults to the kernel size). */
+export class AvgPool2d extends Module {
+  readonly kernelSize: F.Size2;
+  readonly options: Readonly<F.AvgPool2dOptions>;
+  constructor(kernelSize: F.Size2, options: F.AvgPool2dOptions = {}) {
+    super();
+    checkOptions(options, 'AvgPool2d', '{ stride: 2 }', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
+    this.kernelSize = kernelSize;
+    this.options = { ...options };
+  }
+  forward(x: Tensor): Tensor {
+    return F.avgPool2d(x, this.kernelSize, this.options);
+  }
+  protected override extraRepr(): string {
+    return poolRepr(this.kernelSize, this.options);
+  }
+}
+
+function poolRepr(kernelSize: F.Size2, options: object): string {
+  const show = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+  return [`kernelSize=${show(kernelSize)}`, ...Object.entries(options).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${show(v)}`)].join(', ');
+}
+
 export interface LayerNormOptions extends LayerOptions {
   /** Added to the variance before the square root. Default 1e-5. */
   eps?: number;

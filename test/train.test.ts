@@ -349,7 +349,8 @@ describe('Trainer.step with a traced forward pass', () => {
       const losses = [];
       for (let i = 0; i < 3; i++) losses.push(await trainer.step([x, y]));
       if (traced) expect(trainer.forwardInJsReason).toBe(null);
-      return [losses, model.lin.weight.toArray()];
+      // Every parameter and buffer (running statistics too).
+      return [losses, Object.entries(model.stateDict()).map(([k, v]) => [k, v.toArray()])];
     };
     const onJs = await run(false);
     expect(await run(true)).toEqual(onJs);
@@ -393,6 +394,17 @@ describe('Trainer.step with a traced forward pass', () => {
       }
     }
     await expectTracedAsOnJs(Renormed);
+  });
+
+  it('replays batch normalisation and its running statistics, as on the JS thread', async () => {
+    class Normed extends tg.nn.Module {
+      lin = new tg.nn.Linear(4, 3);
+      bn = new tg.nn.BatchNorm1d(4);
+      forward(x: tg.Tensor) {
+        return this.lin.forward(this.bn.forward(x));
+      }
+    }
+    await expectTracedAsOnJs(Normed);
   });
 
   it('replays pooling, as on the JS thread', async () => {

@@ -1,6 +1,8 @@
 // tg.nn.functional: activations, losses and layers as functions, with
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
-import { checkBoolean, checkOptions, describe, plainArray } from '../errors.js';
+import { noGrad } from '../autograd.js';
+import { checkBoolean, checkNumber, checkOptions, describe, plainArray } from '../errors.js';
+import { tidy } from '../memory.js';
 import { native, type Handle } from '../native.js';
 import { fromHandle, operand, isTensor, type GeluOptions, type Tensor } from '../tensor.js';
 
@@ -194,6 +196,74 @@ export function layerNorm(
 ): Tensor {
   const shape = typeof normalizedShape === 'number' ? [normalizedShape] : plainArray(normalizedShape);
   return fromHandle(native.layerNorm(h(input), shape, optional(weight), optional(bias), eps));
+}
+
+export interface BatchNormOptions {
+  /** Per-channel scale [C] (none: 1). */
+  weight?: Tensor | null;
+  /** Per-channel shift [C] (none: 0). */
+  bias?: Tensor | null;
+  /** Normalise with the batch's statistics and update the running ones (default false: use the running ones). */
+  training?: boolean;
+  /** Weight of the batch in the running averages: running = (1 - momentum)·running + momentum·batch. Default 0.1. */
+  momentum?: number;
+  /** Added to the variance before the square root. Default 1e-5. */
+  eps?: number;
+}
+
+/**
+ * Batch normalisation over channel dim 1 of input [N, C, ...], as PyTorch's
+ * batch_norm: training normalises by the batch's mean and biased variance
+ * per channel (gradients flow through both) and, where runningMean and
+ * runningVar [C] are given, updates them in place without a gradient (the
+ * variance unbiased); otherwise it normalises by the running statistics.
+ */
+export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
+  const op = 'batchNorm';
+  checkOptions(options, op, '{ training: true }', ['weight', 'bias', 'training', 'momentum', 'eps']);
+  const training = checkBoolean(options.training, op, 'training', false);
+  const momentum = checkNumber(options.momentum ?? 0.1, op, 'momentum', 'a finite number', Number.isFinite);
+  const eps = checkNumber(options.eps ?? 1e-5, op, 'eps', 'a finite non-negative number', (v) => v >= 0 && Number.isFinite(v));
+  if (!isTensor(input)) throw new TypeError(`${op}: input must be a Tensor, got ${describe(input)}`);
+  if (input.dtype === 'int32') throw new TypeError(`${op}: input must be float32 or float64, got int32`);
+  if (input.ndim < 2) throw new RangeError(`${op}: input must have at least 2 dims [N, C, ...], got shape [${input.shape.join(', ')}]`);
+  const channels = input.shape[1]!;
+  const perChannel = (t: Tensor | null | undefined, name: string): Tensor | null => {
+    if (t === null || t === undefined) return null;
+    if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor or null, got ${describe(t)}`);
+    if (t.ndim !== 1 || t.shape[0] !== channels)
+      throw new RangeError(`${op}: ${name} must have shape [${channels}] (the input's channels), got [${t.shape.join(', ')}]`);
+    if (t.dtype !== input.dtype) throw new TypeError(`${op}: ${name} must have the input's dtype ${input.dtype}, got ${t.dtype}`);
+    return t;
+  };
+  const mean = perChannel(runningMean, 'runningMean'), variance = perChannel(runningVar, 'runningVar');
+  const weight = perChannel(options.weight, 'weight'), bias = perChannel(options.bias, 'bias');
+  if ((mean === null) !== (variance === null)) throw new TypeError(`${op}: runningMean and runningVar must be given together`);
+  // [1, C, 1, ...]: a per-channel value broadcast over the input.
+  const along = [1, channels, ...input.shape.slice(2).map(() => 1)];
+  const dims = input.shape.map((_, d) => d).filter((d) => d !== 1);
+  let normalized: Tensor;
+  if (training) {
+    const count = input.size / Math.max(channels, 1);
+    if (count <= 1)
+      throw new RangeError(`${op}: training needs more than one value per channel, got input shape [${input.shape.join(', ')}]`);
+    const batchMean = input.mean(dims, true);
+    const centered = input.sub(batchMean);
+    const batchVar = centered.mul(centered).mean(dims, true);
+    normalized = centered.mul(batchVar.add(eps).rsqrt());
+    if (mean !== null && variance !== null) {
+      noGrad(() => tidy(() => {
+        mean.copyFrom(batchMean.reshape([channels]).mul(momentum).add(mean.mul(1 - momentum)));
+        variance.copyFrom(batchVar.reshape([channels]).mul(momentum * count / (count - 1)).add(variance.mul(1 - momentum)));
+      }));
+    }
+  } else {
+    if (mean === null || variance === null) throw new TypeError(`${op}: runningMean and runningVar are needed when not training`);
+    normalized = input.sub(mean.reshape(along)).mul(variance.add(eps).rsqrt().reshape(along));
+  }
+  if (weight !== null) normalized = normalized.mul(weight.reshape(along));
+  if (bias !== null) normalized = normalized.add(bias.reshape(along));
+  return normalized;
 }
 
 /**

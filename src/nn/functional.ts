@@ -1,7 +1,7 @@
 // tg.nn.functional: activations, losses and layers as functions, with
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
 import { noGrad } from '../autograd.js';
-import { checkBoolean, checkNumber, checkOptions, describe, plainArray } from '../errors.js';
+import { TapegradError, checkBoolean, checkNumber, checkOptions, describe, plainArray } from '../errors.js';
 import { tidy } from '../memory.js';
 import { native, type Handle } from '../native.js';
 import { fromHandle, operand, isTensor, type GeluOptions, type Tensor } from '../tensor.js';
@@ -224,13 +224,19 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   const training = checkBoolean(options.training, op, 'training', false);
   const momentum = checkNumber(options.momentum ?? 0.1, op, 'momentum', 'a finite number', Number.isFinite);
   const eps = checkNumber(options.eps ?? 1e-5, op, 'eps', 'a finite non-negative number', (v) => v >= 0 && Number.isFinite(v));
-  if (!isTensor(input)) throw new TypeError(`${op}: input must be a Tensor, got ${describe(input)}`);
+  // Composed of tensor methods: each argument is checked here, so that errors name batchNorm.
+  const live = (t: unknown, name: string, orNull: boolean): t is Tensor => {
+    if (orNull && (t === null || t === undefined)) return false;
+    if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor${orNull ? ' or null' : ''}, got ${describe(t)}`);
+    if (t.isDisposed) throw new TapegradError(`${op}: ${name} is a disposed tensor`);
+    return true;
+  };
+  live(input, 'input', false);
   if (input.dtype === 'int32') throw new TypeError(`${op}: input must be float32 or float64, got int32`);
   if (input.ndim < 2) throw new RangeError(`${op}: input must have at least 2 dims [N, C, ...], got shape [${input.shape.join(', ')}]`);
   const channels = input.shape[1]!;
   const perChannel = (t: Tensor | null | undefined, name: string): Tensor | null => {
-    if (t === null || t === undefined) return null;
-    if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor or null, got ${describe(t)}`);
+    if (!live(t, name, true)) return null;
     if (t.ndim !== 1 || t.shape[0] !== channels)
       throw new RangeError(`${op}: ${name} must have shape [${channels}] (the input's channels), got [${t.shape.join(', ')}]`);
     if (t.dtype !== input.dtype) throw new TypeError(`${op}: ${name} must have the input's dtype ${input.dtype}, got ${t.dtype}`);

@@ -87,5 +87,10 @@ describe('BatchNorm2d', () => {
     expect(() => F.batchNorm(tg.zeros([4]), null, null, { training: true })).toThrow(
       new RangeError('batchNorm: input must have at least 2 dims [N, C, ...], got shape [4]'));
     expect(() => F.batchNorm(x, null, null, { training: 1 as never })).toThrow(new TypeError('batchNorm: training must be a boolean, got 1'));
+    const gone = tg.zeros([2]);
+    gone.dispose();
+    expect(() => F.batchNorm(x, gone, tg.ones([2]), { training: true })).toThrow(/^batchNorm: runningMean is a disposed tensor$/);
+    expect(() => F.batchNorm(gone, null, null, { training: true })).toThrow(/^batchNorm: input is a disposed tensor$/);
+    expect(() => F.batchNorm(x, [0, 0] as never, tg.ones([2]))).toThrow(new TypeError('batchNorm: runningMean must be a Tensor or null, got an array'));
   });
 });

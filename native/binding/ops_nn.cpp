@@ -135,6 +135,13 @@ Tensor avg_pool2d(OpArgs& info) {
   return ops::avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor);
 }
 
+// (input, outH, outW)
+Tensor adaptive_avg_pool2d(OpArgs& info) {
+  const char* op = "adaptiveAvgPool2d";
+  const Tensor x = info.tensor(0, op, "input");
+  return ops::adaptive_avg_pool2d(x, arg_pair(info, 1, op, "outputSize"));
+}
+
 constexpr char kMse[] = "mseLoss", kL1[] = "l1Loss";
 
 }  // namespace
@@ -155,6 +162,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
   define_op<one_hot>(env, exports, "oneHot");
   define_op<max_pool2d>(env, exports, "maxPool2d");
   define_op<avg_pool2d>(env, exports, "avgPool2d");
+  define_op<adaptive_avg_pool2d>(env, exports, "adaptiveAvgPool2d");
 }
 
 }  // namespace tapegrad::binding

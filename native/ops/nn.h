@@ -70,6 +70,10 @@ MaxPooled max_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, co
 // (count_include_pad) or inside the input, or divided by divisor_override.
 Tensor avg_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair& padding, bool ceil_mode,
                   bool count_include_pad, std::optional<std::int64_t> divisor_override);
+// The average over output_size windows tiling each plane, as PyTorch's
+// adaptive_avg_pool2d: output i of n along a dim of size s averages
+// [floor(i·s/n), ceil((i + 1)·s/n)).
+Tensor adaptive_avg_pool2d(const Tensor& x, const Pair& output_size);
 
 // int32 one-hot vectors of length num_classes (-1: max index + 1).
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes);

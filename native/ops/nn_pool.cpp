@@ -23,7 +23,8 @@ namespace {
 using i64 = std::int64_t;
 
 // The window of one pooling op on one plane: sizes, steps, padding and
-// dilation per spatial dim, the plane's size and the output's.
+// dilation per spatial dim, the plane's size and the output's (kernel 0:
+// adaptive, the output size given).
 struct Window {
   Pair kernel, stride, padding, dilation;
   Pair in, out;
@@ -123,13 +124,20 @@ void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
 
 // The in-bounds box of an average window and its divisor, as PyTorch's
 // avg_pool2d: the window clipped to the padded input counts padding
-// (countIncludePad), else only the input; divisorOverride replaces both.
+// (countIncludePad), else only the input; divisorOverride replaces both. A
+// window of kernel 0 is adaptive_avg_pool2d's, which tiles the input.
 struct AvgBox {
   i64 h0, h1, w0, w1;
   double divisor;
 };
 AvgBox avg_box(const Window& w, i64 oh, i64 ow, bool count_include_pad, std::optional<i64> divisor) {
   const i64 H = w.in[0], W = w.in[1];
+  if (w.kernel[0] == 0) {
+    // Adaptive: output i of n covers [floor(i·in/n), ceil((i + 1)·in/n)).
+    const i64 h0 = oh * H / w.out[0], h1 = ((oh + 1) * H + w.out[0] - 1) / w.out[0];
+    const i64 w0 = ow * W / w.out[1], w1 = ((ow + 1) * W + w.out[1] - 1) / w.out[1];
+    return {h0, h1, w0, w1, static_cast<double>((h1 - h0) * (w1 - w0))};
+  }
   i64 h0 = oh * w.stride[0] - w.padding[0], w0 = ow * w.stride[1] - w.padding[1];
   i64 h1 = std::min(h0 + w.kernel[0], H + w.padding[0]), w1 = std::min(w0 + w.kernel[1], W + w.padding[1]);
   const i64 padded = (h1 - h0) * (w1 - w0);
@@ -144,8 +152,8 @@ AvgBox avg_box(const Window& w, i64 oh, i64 ow, bool count_include_pad, std::opt
 template <bool Forward, typename T>
 void avg_pass(const T* src, T* dst, const Window& w, bool count_include_pad, std::optional<i64> divisor) {
   const i64 H = w.in[0], W = w.in[1], OH = w.out[0], OW = w.out[1];
-  runtime::parallel_for(0, w.planes, std::max<i64>(1, runtime::kElementwiseGrain / (OH * OW * w.kernel[0] * w.kernel[1])),
-                        [&](i64 p0, i64 p1) {
+  const i64 per_plane = std::max<i64>(H * W, OH * OW);
+  runtime::parallel_for(0, w.planes, std::max<i64>(1, runtime::kElementwiseGrain / per_plane), [&](i64 p0, i64 p1) {
                           for (i64 p = p0; p < p1; ++p) {
                             if constexpr (!Forward) std::fill(dst + p * H * W, dst + (p + 1) * H * W, T(0));
                             for (i64 oh = 0; oh < OH; ++oh)
@@ -173,34 +181,36 @@ struct AvgArgs {
   std::optional<i64> divisor;
 };
 
-Tensor avg_pool_adjoint(const Tensor& g, const Shape& in_shape, const AvgArgs& a);
+Tensor avg_pool_adjoint(const Tensor& g, const Shape& in_shape, const AvgArgs& a, const char* op);
 
 // The averages of x's windows, recorded: the gradient is the adjoint.
-Tensor avg_pool_forward(const Tensor& x, const Shape& out_shape, const AvgArgs& a) {
-  Tensor out = empty(out_shape, x.dtype(), "avgPool2d");
+Tensor avg_pool_forward(const Tensor& x, const Shape& out_shape, const AvgArgs& a, const char* op) {
+  Tensor out = empty(out_shape, x.dtype(), op);
   const Tensor xc = contiguous_data(x);
   visit_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     avg_pass<true>(xc.data<T>(), out.data<T>(), a.window, a.count_include_pad, a.divisor);
   });
-  record("avgPool2d", {x}, out, [in_shape = x.shape(), a](const Grads& g, const Node&) {
-    return Grads{avg_pool_adjoint(g[0], in_shape, a)};
+  record(op, {x}, out, [in_shape = x.shape(), a, op](const Grads& g, const Node&) {
+    return Grads{avg_pool_adjoint(g[0], in_shape, a, op)};
   });
   return out;
 }
 
 // Each output gradient spread over its window, recorded: its gradient is
 // the forward average again.
-Tensor avg_pool_adjoint(const Tensor& g, const Shape& in_shape, const AvgArgs& a) {
-  Tensor out = empty(in_shape, g.dtype(), "avgPool2d");
+Tensor avg_pool_adjoint(const Tensor& g, const Shape& in_shape, const AvgArgs& a, const char* op) {
+  Tensor out = empty(in_shape, g.dtype(), op);
   const Tensor gc = contiguous_data(g);
   visit_floating(g.dtype(), [&](auto tag) {
     using T = decltype(tag);
     avg_pass<false>(gc.data<T>(), out.data<T>(), a.window, a.count_include_pad, a.divisor);
   });
-  record("avgPool2dBackward", {g}, out, [out_shape = g.shape(), a](const Grads& gg, const Node&) {
-    return Grads{avg_pool_forward(gg[0], out_shape, a)};
-  });
+  // Node names: "avgPool2dBackward", "adaptiveAvgPool2dBackward".
+  record(a.window.kernel[0] == 0 ? "adaptiveAvgPool2dBackward" : "avgPool2dBackward", {g}, out,
+         [out_shape = g.shape(), a, op](const Grads& gg, const Node&) {
+           return Grads{avg_pool_forward(gg[0], out_shape, a, op)};
+         });
   return out;
 }
 
@@ -229,11 +239,26 @@ MaxPooled max_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, co
   return {values, indices};
 }
 
+Tensor adaptive_avg_pool2d(const Tensor& x, const Pair& output_size) {
+  const char* op = "adaptiveAvgPool2d";
+  require_floating(x, op, "input");
+  if (x.dim() != 3 && x.dim() != 4)
+    throw_range_error(op, ": input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ", shape_str(x.shape()));
+  for (i64 d = 1; d < x.dim(); ++d)
+    if (x.size(d) == 0)
+      throw_range_error(op, ": input may be empty only in its first dim, got shape ", shape_str(x.shape()));
+  if (output_size[0] <= 0 || output_size[1] <= 0)
+    throw_range_error(op, ": outputSize must be positive, got [", output_size[0], ", ", output_size[1], "]");
+  Window w{{0, 0}, {1, 1}, {0, 0}, {1, 1}, {x.size(x.dim() - 2), x.size(x.dim() - 1)}, output_size, 1};
+  for (i64 d = 0; d < x.dim() - 2; ++d) w.planes *= x.size(d);
+  return avg_pool_forward(x, pooled_shape(x, w), AvgArgs{w, true, std::nullopt}, op);
+}
+
 Tensor avg_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair& padding, bool ceil_mode,
                   bool count_include_pad, std::optional<std::int64_t> divisor_override) {
   if (divisor_override && *divisor_override == 0) throw_range_error("avgPool2d: divisorOverride must not be 0");
   const AvgArgs a{plan(x, kernel, stride, padding, {1, 1}, ceil_mode, "avgPool2d"), count_include_pad, divisor_override};
-  return avg_pool_forward(x, pooled_shape(x, a.window), a);
+  return avg_pool_forward(x, pooled_shape(x, a.window), a, "avgPool2d");
 }
 
 }  // namespace tapegrad::ops

@@ -353,6 +353,20 @@ export function maxPool2d(input: Tensor, kernelSize: Size2, options: MaxPool2dOp
   return fromHandle(values);
 }
 
+/**
+ * The average over windows that tile the last two dims of input [N, C, H, W]
+ * (or [C, H, W]) into outputSize, as PyTorch's adaptive_avg_pool2d (1 gives
+ * a global average). A null entry keeps that dim's size.
+ */
+export function adaptiveAvgPool2d(input: Tensor, outputSize: number | readonly [number | null, number | null]): Tensor {
+  const op = 'adaptiveAvgPool2d';
+  const plain = plainArray(outputSize);
+  // A null entry keeps that dim's size, read here from a live input (the native op reports a bad one).
+  const spatial = isTensor(input) && !input.isDisposed && input.ndim >= 2 ? input.shape.slice(-2) : [1, 1];
+  const size = Array.isArray(plain) && plain.length === 2 ? plain.map((v, i) => (v === null ? spatial[i] : v)) : plain;
+  return fromHandle(native.adaptiveAvgPool2d(h(input), ...pair(size, op, 'outputSize')));
+}
+
 export interface AvgPool2dOptions {
   /** Step between windows. Default: the kernel size. */
   stride?: Size2 | null;

@@ -221,6 +221,22 @@ export class AvgPool2d extends Module {
   }
 }
 
+/** Average pooling to a fixed output size, as F.adaptiveAvgPool2d. */
+export class AdaptiveAvgPool2d extends Module {
+  readonly outputSize: number | readonly [number | null, number | null];
+  constructor(outputSize: number | readonly [number | null, number | null]) {
+    super();
+    this.outputSize = outputSize;
+  }
+  forward(x: Tensor): Tensor {
+    return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
+  protected override extraRepr(): string {
+    const s = this.outputSize;
+    return `outputSize=${Array.isArray(s) ? `[${s.join(', ')}]` : String(s)}`;
+  }
+}
+
 function poolRepr(kernelSize: F.Size2, options: object): string {
   const show = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
   return [`kernelSize=${show(kernelSize)}`, ...Object.entries(options).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${show(v)}`)].join(', ');

@@ -110,6 +110,35 @@ describe('avgPool2d', () => {
   });
 });
 
+describe('adaptiveAvgPool2d', () => {
+  it('tiles each plane into outputSize windows, as PyTorch', () => {
+    const x = tg.arange(1, 16, 1, { dtype: 'float32' }).reshape([1, 1, 3, 5]).setRequiresGrad(true);
+    const y = F.adaptiveAvgPool2d(x, [2, 3]);
+    expect(y.toArray()).toEqual([[[[4, 5.5, 7], [9, 10.5, 12]]]]);
+    y.mul(tg.tensor([[[[1, 2, 3], [4, 5, 6]]]])).sum().backward();
+    expectClose(x.grad!.toArray(), [[[[0.25, 0.58333337, 0.33333334, 1.08333337, 0.75], [1.25, 2.41666675, 1.16666663, 3.41666675, 2.25],
+      [1, 1.83333325, 0.83333331, 2.33333325, 1.5]]]], 1e-7);
+    expect(F.adaptiveAvgPool2d(x, [null, 2]).toArray()).toEqual([[[[2, 4], [7, 9], [12, 14]]]]);
+    expect(F.adaptiveAvgPool2d(x, 1).toArray()).toEqual([[[[8]]]]);
+    expect(F.adaptiveAvgPool2d(x, [4, 7]).shape).toEqual([1, 1, 4, 7]);
+    expect(y.gradFn).toBe('adaptiveAvgPool2d');
+    expect(String(new tg.nn.AdaptiveAvgPool2d([1, null]))).toBe('AdaptiveAvgPool2d(outputSize=[1, ])');
+  });
+
+  it('gradcheck and gradgradcheck in float64; errors', () => {
+    for (const size of [[2, 3], [4, 7], [1, 1]] as [number, number][]) {
+      const f = (x: tg.Tensor) => F.adaptiveAvgPool2d(x, size);
+      expect(tg.gradcheck(f, [leaf([2, 2, 3, 5], 7)]), String(size)).toBe(true);
+      expect(tg.gradgradcheck(f, [leaf([2, 2, 3, 5], 8)]), String(size)).toBe(true);
+    }
+    expect(() => F.adaptiveAvgPool2d(image(), 0)).toThrow(new RangeError('adaptiveAvgPool2d: outputSize must be positive, got [0, 0]'));
+    expect(() => F.adaptiveAvgPool2d(image(), [1, 2, 3] as never)).toThrow(
+      new TypeError('adaptiveAvgPool2d: outputSize must be an integer or a pair of integers [h, w], got an array of length 3'));
+    expect(() => F.adaptiveAvgPool2d(tg.zeros([4, 4]), 2)).toThrow(
+      new RangeError('adaptiveAvgPool2d: input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape [4, 4]'));
+  });
+});
+
 describe('MaxPool2d and AvgPool2d modules', () => {
   it('apply the functions with their options, in a Sequential', () => {
     const x = image();

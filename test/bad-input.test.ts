@@ -190,6 +190,7 @@ const SMALL: Op[] = [
   op('maxPool2d', ['input'], () => [away([1, 2, 4, 5], 40)], (x) => F.maxPool2d(x!, 2)),
   op('avgPool2d', ['input'], () => [away([1, 2, 4, 5], 41)], (x) => F.avgPool2d(x!, 2)),
   op('adaptiveAvgPool2d', ['input'], () => [away([1, 2, 3, 5], 42)], (x) => F.adaptiveAvgPool2d(x!, [2, 3])),
+  op('pad', ['input'], () => [away([2, 3], 43)], (x) => F.pad(x!, [2, -1, 1, 0], { value: 2 })),
   op('scaledDotProductAttention', ['query', 'key', 'value', 'attnMask'],
     () => [away([2, 3, 2], 31), away([2, 4, 2], 32), away([2, 4, 3], 33), away([3, 4], 34)],
     (q, k, v, m) => F.scaledDotProductAttention(q!, k!, v!, { attnMask: m! }),

@@ -886,7 +886,7 @@ describe('embedding and oneHot', () => {
       new RangeError('embedding: paddingIdx must be an integer, got 0.5'),
     );
     expect(() => F.embedding(ints([0]), z, { padding_idx: 0 } as never)).toThrow(
-      new TypeError("embedding: unknown option 'padding_idx'; the options are paddingIdx"),
+      new TypeError("embedding: unknown option 'padding_idx'; the options are paddingIdx, maxNorm, normType"),
     );
   });
 

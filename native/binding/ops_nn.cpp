@@ -102,6 +102,43 @@ Tensor one_hot(OpArgs& info) {
   return ops::one_hot(info.tensor(0, "oneHot", "indices"), info.integer(1, "oneHot", "numClasses"));
 }
 
+// Two integers at i and i + 1: a (height, width) pair the TypeScript layer spread out.
+ops::Pair arg_pair(OpArgs& info, std::size_t i, const char* op, const char* arg) {
+  return {info.integer(i, op, arg), info.integer(i + 1, op, arg)};
+}
+
+// (input, kH, kW, dilationH, dilationW, padH, padW, strideH, strideW)
+Tensor unfold(OpArgs& info) {
+  const char* op = "unfold";
+  return ops::unfold(info.tensor(0, op, "input"), arg_pair(info, 1, op, "kernelSize"),
+                     arg_pair(info, 3, op, "dilation"), arg_pair(info, 5, op, "padding"),
+                     arg_pair(info, 7, op, "stride"));
+}
+
+// (input, outH, outW, kH, kW, dilationH, dilationW, padH, padW, strideH, strideW)
+Tensor fold(OpArgs& info) {
+  const char* op = "fold";
+  return ops::fold(info.tensor(0, op, "input"), arg_pair(info, 1, op, "outputSize"),
+                   arg_pair(info, 3, op, "kernelSize"), arg_pair(info, 5, op, "dilation"),
+                   arg_pair(info, 7, op, "padding"), arg_pair(info, 9, op, "stride"));
+}
+
+// (input, weight, bias | null, strideH, strideW, padding mode, padH, padW,
+// dilationH, dilationW, groups); mode is 'explicit', 'same' or 'valid'.
+Tensor conv2d(OpArgs& info) {
+  const char* op = "conv2d";
+  const Tensor x = info.tensor(0, op, "input"), weight = info.tensor(1, op, "weight");
+  const Tensor bias = optional_tensor(info, 2, op, "bias");
+  const ops::Pair stride = arg_pair(info, 3, op, "stride");
+  const std::string mode = info.string(5, op, "padding");
+  ops::ConvPadding padding_mode = ops::ConvPadding::Explicit;
+  if (mode == "same") padding_mode = ops::ConvPadding::Same;
+  else if (mode == "valid") padding_mode = ops::ConvPadding::Valid;
+  else if (mode != "explicit") throw_range_error(op, ": padding must be a number, a pair, 'same' or 'valid', got '", mode, "'");
+  return ops::conv2d(x, weight, bias, stride, padding_mode, arg_pair(info, 6, op, "padding"),
+                     arg_pair(info, 8, op, "dilation"), info.integer(10, op, "groups"));
+}
+
 constexpr char kMse[] = "mseLoss", kL1[] = "l1Loss";
 
 }  // namespace
@@ -120,6 +157,9 @@ void register_nn(Napi::Env env, Napi::Object exports) {
   define_op<dropout>(env, exports, "dropout");
   define_op<embedding>(env, exports, "embedding");
   define_op<one_hot>(env, exports, "oneHot");
+  define_op<unfold>(env, exports, "unfold");
+  define_op<fold>(env, exports, "fold");
+  define_op<conv2d>(env, exports, "conv2d");
 }
 
 }  // namespace tapegrad::binding

@@ -1,6 +1,6 @@
 // tg.nn.functional: activations, losses and layers as functions, with
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
-import { checkOptions, describe, plainArray } from '../errors.js';
+import { checkChoice, checkOptions, describe, plainArray } from '../errors.js';
 import { native, type Handle } from '../native.js';
 import { fromHandle, operand, isTensor, type GeluOptions, type Tensor } from '../tensor.js';
 
@@ -220,6 +220,91 @@ export function embedding(indices: Tensor, weight: Tensor, options: EmbeddingOpt
 /** int32 one-hot vectors of length numClasses (-1: the largest index + 1). */
 export function oneHot(indices: Tensor, numClasses = -1): Tensor {
   return fromHandle(native.oneHot(h(indices), numClasses));
+}
+
+// ---- convolution ----------------------------------------------------------------
+
+/** A size for both spatial dims, or a pair [height, width]. */
+export type Size2 = number | readonly [number, number];
+
+export interface UnfoldOptions {
+  /** Spacing between kernel elements. Default 1. */
+  dilation?: Size2;
+  /** Zeros added on both sides of each spatial dim. Default 0. */
+  padding?: Size2;
+  /** Step between blocks. Default 1. */
+  stride?: Size2;
+}
+
+// A number or a pair, as two numbers; the native layer checks that they are integers in range.
+function pair(v: unknown, op: string, name: string): [number, number] {
+  const p = plainArray(v);
+  if (typeof p === 'number') return [p, p];
+  if (Array.isArray(p) && p.length === 2 && typeof p[0] === 'number' && typeof p[1] === 'number') return [p[0], p[1]];
+  throw new TypeError(`${op}: ${name} must be an integer or a pair of integers [h, w], got ${Array.isArray(p) ? `an array of length ${p.length}` : describe(p)}`);
+}
+
+function windowArgs(op: string, kernelSize: unknown, options: UnfoldOptions): number[] {
+  checkOptions(options, op, '{ stride: 2 }', ['dilation', 'padding', 'stride']);
+  return [
+    ...pair(kernelSize, op, 'kernelSize'), ...pair(options.dilation ?? 1, op, 'dilation'),
+    ...pair(options.padding ?? 0, op, 'padding'), ...pair(options.stride ?? 1, op, 'stride'),
+  ];
+}
+
+/**
+ * Extracts sliding blocks (im2col), as PyTorch's unfold: input [N, C, H, W]
+ * (or [C, H, W]) gives [N, C·kh·kw, L] (or [C·kh·kw, L]), one column per
+ * block, L = number of blocks. Rows run over channels, then kernel rows, then
+ * kernel columns. Its gradient is fold.
+ */
+export function unfold(input: Tensor, kernelSize: Size2, options: UnfoldOptions = {}): Tensor {
+  const [kh, kw, dh, dw, ph, pw, sh, sw] = windowArgs('unfold', kernelSize, options);
+  return fromHandle(native.unfold(h(input), kh!, kw!, dh!, dw!, ph!, pw!, sh!, sw!));
+}
+
+/**
+ * Sums sliding blocks back into images (col2im), as PyTorch's fold, the
+ * adjoint of unfold: input [N, C·kh·kw, L] (or [C·kh·kw, L]) gives
+ * [N, C, ...outputSize] (or [C, ...outputSize]); overlapping entries add up.
+ * L must be the number of blocks the options give on outputSize.
+ */
+export function fold(input: Tensor, outputSize: Size2, kernelSize: Size2, options: UnfoldOptions = {}): Tensor {
+  const [oh, ow] = pair(outputSize, 'fold', 'outputSize');
+  const [kh, kw, dh, dw, ph, pw, sh, sw] = windowArgs('fold', kernelSize, options);
+  return fromHandle(native.fold(h(input), oh, ow, kh!, kw!, dh!, dw!, ph!, pw!, sh!, sw!));
+}
+
+export interface Conv2dOptions {
+  /** Step between output positions. Default 1. */
+  stride?: Size2;
+  /**
+   * Zeros on both sides of each spatial dim (default 0), or 'valid' (none),
+   * or 'same' (output as large as the input; stride 1 only; an odd total puts
+   * the extra row or column after, as PyTorch).
+   */
+  padding?: Size2 | 'same' | 'valid';
+  /** Spacing between kernel elements. Default 1. */
+  dilation?: Size2;
+  /** Split channels into this many groups, each convolved with its own filters. Default 1. */
+  groups?: number;
+}
+
+/**
+ * 2-D cross-correlation, as PyTorch's conv2d: input [N, C, H, W] (or
+ * [C, H, W]), weight [O, C/groups, kh, kw], optional bias [O]; gives
+ * [N, O, H', W']. Composed of unfold and a batched matmul, so it has
+ * gradients of every order and is traced by the Trainer.
+ */
+export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  checkOptions(options, op, "{ padding: 'same' }", ['stride', 'padding', 'dilation', 'groups']);
+  const padding = options.padding ?? 0;
+  const mode = typeof padding === 'string' ? checkChoice(padding, op, 'padding', ['same', 'valid']) : 'explicit';
+  const [ph, pw] = mode === 'explicit' ? pair(padding, op, 'padding') : [0, 0];
+  const [sh, sw] = pair(options.stride ?? 1, op, 'stride');
+  const [dh, dw] = pair(options.dilation ?? 1, op, 'dilation');
+  return fromHandle(native.conv2d(h(input), h(weight), optional(bias), sh, sw, mode, ph, pw, dh, dw, options.groups ?? 1));
 }
 
 // ---- attention ------------------------------------------------------------------

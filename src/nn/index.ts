@@ -6,9 +6,9 @@ export { Module, parameter, buffer } from './module.js';
 export type { LoadResult } from './module.js';
 export { Sequential, ModuleList, Identity } from './containers.js';
 export {
-  Linear, ReLU, GELU, Tanh, Sigmoid, SiLU, Softmax, LogSoftmax, Dropout, LayerNorm, Embedding, Flatten, MLP,
+  Linear, Conv2d, ReLU, GELU, Tanh, Sigmoid, SiLU, Softmax, LogSoftmax, Dropout, LayerNorm, Embedding, Flatten, MLP,
 } from './layers.js';
-export type { LayerOptions, LayerNormOptions, EmbeddingOptions, MLPOptions, Activation } from './layers.js';
+export type { LayerOptions, Conv2dOptions, LayerNormOptions, EmbeddingOptions, MLPOptions, Activation } from './layers.js';
 export { CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss } from './loss.js';
 export { MultiheadAttention, TransformerEncoderLayer } from './attention.js';
 export type {

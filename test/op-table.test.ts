@@ -152,6 +152,10 @@ export const OPS: Op[] = [
     return F.dropout(x!, 0.4);
   }),
   d('embedding', FLOAT, () => [away([4, 3], 30)], (w) => F.embedding(ints([3, 0, 3]), w!)),
+  d('unfold', FLOAT, () => [away([1, 2, 4, 4], 43)], (x) => F.unfold(x!, [2, 3], { padding: 1, stride: [2, 1] })),
+  d('fold', FLOAT, () => [away([1, 12, 9], 44)], (c) => F.fold(c!, [4, 5], [2, 3], { padding: 1, stride: 2 })),
+  d('conv2d', FLOAT, () => [away([2, 4, 4, 3], 45), away([4, 2, 2, 2], 46), away([4], 47)],
+    (x, w, b) => F.conv2d(x!, w!, b!, { groups: 2, padding: 1 })),
   nd('oneHot', ['int32'], () => [ints([2, 0, 1])], (i) => F.oneHot(i!, 4)),
   d('scaledDotProductAttention', FLOAT, () => [away([2, 3, 2], 31), away([2, 4, 2], 32), away([2, 4, 3], 33), away([3, 4], 34)],
     (q, k, v, m) => F.scaledDotProductAttention(q!, k!, v!, { attnMask: m! })),

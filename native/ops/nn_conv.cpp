@@ -192,11 +192,11 @@ Tensor fold(const Tensor& x, const Pair& output_size, const Pair& kernel, const 
   const i64 rows = x.size(x.dim() - 2), blocks = x.size(x.dim() - 1);
   i64 per_channel = 0;
   if (__builtin_mul_overflow(kernel[0], kernel[1], &per_channel) || per_channel > rows || rows % per_channel != 0)
-    throw_range_error(op, ": input's C·kh·kw dim (", rows, ") must be divisible by kernelSize[0]·kernelSize[1] (",
-                      pair_str(kernel), ")");
+    throw_range_error(op, ": input of shape ", shape_str(x.shape()), ": its C·kh·kw dim (", rows,
+                      ") must be divisible by kernelSize[0]·kernelSize[1] (", pair_str(kernel), ")");
   const Pair grid = grid_of(op, output_size[0], output_size[1], kernel, dilation, padding, stride);
   if (grid[0] * grid[1] != blocks)
-    throw_range_error(op, ": input has L = ", blocks, " blocks, but outputSize ", pair_str(output_size),
+    throw_range_error(op, ": input of shape ", shape_str(x.shape()), " has L = ", blocks, " blocks, but outputSize ", pair_str(output_size),
                       " with kernelSize ", pair_str(kernel), ", dilation ", pair_str(dilation), ", padding ",
                       pair_str(padding), " and stride ", pair_str(stride), " gives ", grid[0], " × ", grid[1], " = ",
                       grid[0] * grid[1]);

@@ -187,9 +187,9 @@ describe('F.fold', () => {
       expectError(() => F.fold(tg.zeros([8]), 3, 2), RangeError, /^fold: input must be 2-D \[C·kh·kw, L\] or 3-D \[N, C·kh·kw, L\], got shape \[8\]$/);
       expectError(() => F.fold(tg.zeros([0, 4]), 3, 2), RangeError, /^fold: input must have non-zero C·kh·kw and L \(only N may be 0\), got shape \[0, 4\]$/);
       expectError(() => F.fold(tg.zeros([1, 8, 4], { dtype: 'int32' }), 3, 2), TypeError, /^fold: input must be a float32 or float64 tensor, got int32$/);
-      expectError(() => F.fold(tg.zeros([1, 6, 4]), 3, 2), RangeError, /^fold: input's C·kh·kw dim \(6\) must be divisible by kernelSize\[0\]·kernelSize\[1\] \(\[2, 2\]\)$/);
+      expectError(() => F.fold(tg.zeros([1, 6, 4]), 3, 2), RangeError, /^fold: input of shape \[1, 6, 4\]: its C·kh·kw dim \(6\) must be divisible by kernelSize\[0\]·kernelSize\[1\] \(\[2, 2\]\)$/);
       expectError(() => F.fold(c, 4, 2), RangeError,
-        /^fold: input has L = 4 blocks, but outputSize \[4, 4\] with kernelSize \[2, 2\], dilation \[1, 1\], padding \[0, 0\] and stride \[1, 1\] gives 3 × 3 = 9$/);
+        /^fold: input of shape \[1, 8, 4\] has L = 4 blocks, but outputSize \[4, 4\] with kernelSize \[2, 2\], dilation \[1, 1\], padding \[0, 0\] and stride \[1, 1\] gives 3 × 3 = 9$/);
       expectError(() => F.fold(c, [0, 3], 2), RangeError, /^fold: outputSize must be positive, got \[0, 3\]$/);
       expectError(() => F.fold(c, 3, 2, { stride: 0 }), RangeError, /^fold: stride must be positive, got \[0, 0\]$/);
       expectError(() => F.fold(c, 3, 2, { padding: [0, -2] }), RangeError, /^fold: padding must be non-negative, got \[0, -2\]$/);

@@ -54,6 +54,14 @@ Pair extent(const Pair& kernel, const Pair& dilation) {
   return e;
 }
 
+// a·b, or a RangeError naming `op` past int64 (a grid or a column length no
+// tensor could hold; sizes that fit are checked again when allocated).
+i64 checked_mul(i64 a, i64 b, const char* op) {
+  i64 r = 0;
+  if (__builtin_mul_overflow(a, b, &r)) throw_range_error(op, ": the output would have too many elements");
+  return r;
+}
+
 // Blocks along one dim of `size` padded by `before` and `after`: 0 when the
 // kernel's extent does not fit.
 i64 blocks_along(i64 size, i64 before, i64 after, i64 ext, i64 stride) {
@@ -65,6 +73,7 @@ i64 blocks_along(i64 size, i64 before, i64 after, i64 ext, i64 stride) {
 // out[n, (c·kh + i)·kw + j, oy·ow + ox] = x[n, c, oy·sh - ph + i·dh, ox·sw - pw + j·dw] (0 outside).
 template <typename T>
 void im2col(const T* x, T* out, i64 planes, i64 h, i64 w, const Window& win) {
+  if (planes == 0) return;  // otherwise per_plane fits: the output holds planes·per_plane elements
   const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1];
   const i64 per_plane = kh * kw * oh * ow;
   runtime::parallel_for(0, planes, std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(per_plane, 1)),
@@ -90,6 +99,7 @@ void im2col(const T* x, T* out, i64 planes, i64 h, i64 w, const Window& win) {
 // whatever the thread count.
 template <typename T>
 void col2im(const T* cols, T* out, i64 planes, i64 h, i64 w, const Window& win) {
+  if (planes == 0) return;  // otherwise per_plane fits: the input holds planes·per_plane elements
   const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1];
   const i64 per_plane = kh * kw * oh * ow;
   runtime::parallel_for(0, planes, std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(per_plane, 1)),
@@ -116,8 +126,8 @@ Tensor fold_checked(const Tensor& cols, i64 h, i64 w, const Window& win);
 // unfold of a checked 4-D x [N, C, H, W]: [N, C·kh·kw, oh·ow].
 Tensor unfold_checked(const Tensor& x, const Window& win) {
   const i64 n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const i64 k = c * win.kernel[0] * win.kernel[1];
-  Tensor out = empty({n, k, win.grid[0] * win.grid[1]}, x.dtype(), "unfold");
+  const i64 k = checked_mul(checked_mul(c, win.kernel[0], "unfold"), win.kernel[1], "unfold");
+  Tensor out = empty({n, k, checked_mul(win.grid[0], win.grid[1], "unfold")}, x.dtype(), "unfold");
   {
     const Tensor xc = contiguous_data(x);
     visit_floating(x.dtype(), [&](auto tag) {
@@ -154,6 +164,7 @@ Pair grid_of(const char* op, i64 h, i64 w, const Pair& kernel, const Pair& dilat
     throw_range_error(op, ": spatial size [", h, ", ", w, "] with kernelSize ", pair_str(kernel), ", dilation ",
                       pair_str(dilation), ", padding ", pair_str(padding), " and stride ", pair_str(stride),
                       " gives a grid of ", grid[0], " × ", grid[1], " blocks; it must be at least 1 × 1");
+  checked_mul(grid[0], grid[1], op);
   return grid;
 }
 
@@ -267,7 +278,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const P
 
   const Window win{kernel, dilation, before, stride, grid};
   const Tensor x4 = batched ? x : unsqueeze(x, 0);
-  const i64 n = x4.size(0), k = cg * kernel[0] * kernel[1], l = grid[0] * grid[1];
+  const i64 n = x4.size(0), k = cg * kernel[0] * kernel[1], l = checked_mul(grid[0], grid[1], op);
   // [N, g, C/g·kh·kw, L]: unfold's rows are channel-major, so each group's rows are consecutive.
   const Tensor cols = reshape(unfold_checked(x4, win), {n, groups, k, l});
   // [g, O/g, C/g·kh·kw] times each group's columns: [N, g, O/g, L].

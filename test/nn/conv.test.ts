@@ -137,6 +137,10 @@ describe('F.unfold', () => {
       expectError(() => F.unfold(x, '2' as never), TypeError, /^unfold: kernelSize must be an integer or a pair of integers \[h, w\], got '2'$/);
       expectError(() => F.unfold(x, 2, { strides: 2 } as never), TypeError, /^unfold: unknown option 'strides'; the options are dilation, padding, stride$/);
       expectError(() => F.unfold([1, 2] as never, 2), TypeError, /^unfold: input must be a Tensor, got an array$/);
+      // Sizes whose products pass int64 (a crash before they were checked).
+      expectError(() => F.unfold(x, 2 ** 52, { padding: 2 ** 52 }), RangeError, /^unfold: the output would have too many elements$/);
+      expectError(() => F.unfold(x, 1, { padding: [2 ** 31, 2 ** 31] }), RangeError, /^unfold: the output would have too many elements$/);
+      expectError(() => F.unfold(x, 3, { dilation: 2 ** 52 }), RangeError, /^unfold: spatial size \[3, 3\] with kernelSize \[3, 3\], dilation \[4503599627370496, 4503599627370496\]/);
     });
   });
 });
@@ -194,6 +198,7 @@ describe('F.fold', () => {
       expectError(() => F.fold(c, 3, 2, { stride: 0 }), RangeError, /^fold: stride must be positive, got \[0, 0\]$/);
       expectError(() => F.fold(c, 3, 2, { padding: [0, -2] }), RangeError, /^fold: padding must be non-negative, got \[0, -2\]$/);
       expectError(() => F.fold(c, 1, 2), RangeError, /^fold: spatial size \[1, 1\] with kernelSize \[2, 2\].* gives a grid of 0 × 0 blocks; it must be at least 1 × 1$/);
+      expectError(() => F.fold(c, [2 ** 40, 2 ** 40], 1, { stride: 2 ** 39 }), RangeError, /^fold: shape \[1, 8, 1099511627776, 1099511627776\] has too many elements$/);
       expectError(() => F.fold(c, [3] as never, 2), TypeError, /^fold: outputSize must be an integer or a pair of integers \[h, w\], got an array of length 1$/);
     });
   });
@@ -313,6 +318,7 @@ describe('F.conv2d', () => {
         /^conv2d: the padded input of spatial size \[5, 5\] is smaller than the kernel's extent dilation·\(kernelSize - 1\) \+ 1 = \[6, 3\]$/);
       expectError(() => F.conv2d(x, w, null, { dilation: 3 }), RangeError, /^conv2d: the padded input of spatial size \[5, 5\] is smaller than the kernel's extent .* = \[7, 7\]$/);
       expectError(() => F.conv2d(x, w, null, { groups: 1.5 }), RangeError, /^conv2d: groups must be an integer, got 1.5$/);
+      expectError(() => F.conv2d(x, tg.zeros([1, 4, 1, 1]), null, { padding: [2 ** 31, 2 ** 31] }), RangeError, /^conv2d: the output would have too many elements$/);
       expectError(() => F.conv2d(x, w, null, { pad: 1 } as never), TypeError, /^conv2d: unknown option 'pad'; the options are stride, padding, dilation, groups$/);
     });
   });

@@ -177,7 +177,13 @@ export interface NativeAddon {
   ): Handle;
   layerNorm(x: Handle, normalizedShape: readonly number[], weight: Handle | null, bias: Handle | null, eps: number): Handle;
   dropout(x: Handle, p: number, training: boolean): Handle;
-  embedding(indices: Handle, weight: Handle, paddingIdx: number | null | undefined): Handle;
+  embedding(indices: Handle, weight: Handle, paddingIdx: number | null | undefined, maxNorm?: number | null,
+    normType?: number): Handle;
+  maxPool2d(input: Handle, kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number,
+    dilationH: number, dilationW: number, ceilMode: boolean): [Handle, Handle];
+  avgPool2d(input: Handle, kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number,
+    ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null | undefined): Handle;
+  adaptiveAvgPool2d(input: Handle, outH: number, outW: number): Handle;
   oneHot(indices: Handle, numClasses: number): Handle;
   // Pairs are spread as (height, width).
   unfold(x: Handle, kH: number, kW: number, dilationH: number, dilationW: number, padH: number, padW: number,

@@ -157,6 +157,10 @@ export const OPS: Op[] = [
   d('conv2d', FLOAT, () => [away([2, 4, 4, 3], 45), away([4, 2, 2, 2], 46), away([4], 47)],
     (x, w, b) => F.conv2d(x!, w!, b!, { groups: 2, padding: 1 })),
   nd('oneHot', ['int32'], () => [ints([2, 0, 1])], (i) => F.oneHot(i!, 4)),
+  d('maxPool2d', FLOAT, () => [away([1, 2, 4, 5], 40)], (x) => F.maxPool2d(x!, 2, { stride: 1, padding: 1 })),
+  d('avgPool2d', FLOAT, () => [away([1, 2, 4, 5], 41)],
+    (x) => F.avgPool2d(x!, 3, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false })),
+  d('adaptiveAvgPool2d', FLOAT, () => [away([1, 2, 3, 5], 42)], (x) => F.adaptiveAvgPool2d(x!, [2, 3])),
   d('scaledDotProductAttention', FLOAT, () => [away([2, 3, 2], 31), away([2, 4, 2], 32), away([2, 4, 3], 33), away([3, 4], 34)],
     (q, k, v, m) => F.scaledDotProductAttention(q!, k!, v!, { attnMask: m! })),
 ];

@@ -349,7 +349,8 @@ describe('Trainer.step with a traced forward pass', () => {
       const losses = [];
       for (let i = 0; i < 3; i++) losses.push(await trainer.step([x, y]));
       if (traced) expect(trainer.forwardInJsReason).toBe(null);
-      return [losses, model.lin.weight.toArray()];
+      // Every parameter and buffer (running statistics too).
+      return [losses, Object.entries(model.stateDict()).map(([k, v]) => [k, v.toArray()])];
     };
     const onJs = await run(false);
     expect(await run(true)).toEqual(onJs);
@@ -381,6 +382,42 @@ describe('Trainer.step with a traced forward pass', () => {
       }
     }
     await expectTracedAsOnJs(Stepwise);
+  });
+
+  it('replays an embedding\'s maxNorm rescaling of its weight, as on the JS thread', async () => {
+    class Renormed extends tg.nn.Module {
+      lin = new tg.nn.Linear(4, 3);
+      emb = new tg.nn.Embedding(5, 4, { maxNorm: 0.5 });
+      idx = tg.tensor([0, 1, 2, 3, 4, 0, 1, 2], { dtype: 'int32' });
+      forward(x: tg.Tensor) {
+        return this.lin.forward(x.add(this.emb.forward(this.idx)));
+      }
+    }
+    await expectTracedAsOnJs(Renormed);
+  });
+
+  it('replays batch normalisation and its running statistics, as on the JS thread', async () => {
+    class Normed extends tg.nn.Module {
+      lin = new tg.nn.Linear(4, 3);
+      bn = new tg.nn.BatchNorm1d(4);
+      forward(x: tg.Tensor) {
+        return this.lin.forward(this.bn.forward(x));
+      }
+    }
+    await expectTracedAsOnJs(Normed);
+  });
+
+  it('replays pooling, as on the JS thread', async () => {
+    class Pooled extends tg.nn.Module {
+      lin = new tg.nn.Linear(4, 3);
+      forward(x: tg.Tensor) {
+        const planes = x.reshape([1, 2, 4, 4]).tanh();
+        const same = { stride: 1, padding: 1 };
+        const pooled = tg.nn.functional.maxPool2d(planes, 3, same).add(tg.nn.functional.avgPool2d(planes, 3, same));
+        return this.lin.forward(pooled.reshape([8, 4]));
+      }
+    }
+    await expectTracedAsOnJs(Pooled);
   });
 
   it('draws dropout masks from the JS thread\'s random stream, as a step on it would', async () => {

@@ -90,12 +90,17 @@ Tensor dropout(OpArgs& info) {
                       info.boolean(2, op, "training"));
 }
 
-// embedding(indices, weight, paddingIdx?): undefined or null for no padding row.
+// embedding(indices, weight, paddingIdx?, maxNorm?, normType?): undefined or
+// null for no padding row and no renormalisation.
 Tensor embedding(OpArgs& info) {
-  const Tensor indices = info.tensor(0, "embedding", "indices"), weight = info.tensor(1, "embedding", "weight");
+  const char* op = "embedding";
+  const Tensor indices = info.tensor(0, op, "indices"), weight = info.tensor(1, op, "weight");
   std::optional<std::int64_t> padding_idx;
-  if (info.present(2)) padding_idx = info.integer(2, "embedding", "paddingIdx");
-  return ops::embedding(indices, weight, padding_idx);
+  if (info.present(2)) padding_idx = info.integer(2, op, "paddingIdx");
+  std::optional<double> max_norm;
+  if (info.present(3)) max_norm = info.number(3, op, "maxNorm");
+  const double norm_type = info.present(4) ? info.number(4, op, "normType") : 2.0;
+  return ops::embedding(indices, weight, padding_idx, max_norm, norm_type);
 }
 
 Tensor one_hot(OpArgs& info) {
@@ -139,6 +144,36 @@ Tensor conv2d(OpArgs& info) {
                      arg_pair(info, 8, op, "dilation"), info.integer(10, op, "groups"));
 }
 
+// (input, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, ceilMode) -> [values, indices]
+std::vector<Tensor> max_pool2d(OpArgs& info) {
+  const char* op = "maxPool2d";
+  // Read in order, so that the first bad argument is the one reported.
+  const Tensor x = info.tensor(0, op, "input");
+  const ops::Pair kernel = arg_pair(info, 1, op, "kernelSize"), stride = arg_pair(info, 3, op, "stride");
+  const ops::Pair padding = arg_pair(info, 5, op, "padding"), dilation = arg_pair(info, 7, op, "dilation");
+  ops::MaxPooled r = ops::max_pool2d(x, kernel, stride, padding, dilation, info.boolean(9, op, "ceilMode"));
+  return {std::move(r.values), std::move(r.indices)};
+}
+
+// (input, kH, kW, strideH, strideW, padH, padW, ceilMode, countIncludePad, divisorOverride?)
+Tensor avg_pool2d(OpArgs& info) {
+  const char* op = "avgPool2d";
+  const Tensor x = info.tensor(0, op, "input");
+  const ops::Pair kernel = arg_pair(info, 1, op, "kernelSize"), stride = arg_pair(info, 3, op, "stride");
+  const ops::Pair padding = arg_pair(info, 5, op, "padding");
+  const bool ceil_mode = info.boolean(7, op, "ceilMode"), count_include_pad = info.boolean(8, op, "countIncludePad");
+  std::optional<std::int64_t> divisor;
+  if (info.present(9)) divisor = info.integer(9, op, "divisorOverride");
+  return ops::avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor);
+}
+
+// (input, outH, outW)
+Tensor adaptive_avg_pool2d(OpArgs& info) {
+  const char* op = "adaptiveAvgPool2d";
+  const Tensor x = info.tensor(0, op, "input");
+  return ops::adaptive_avg_pool2d(x, arg_pair(info, 1, op, "outputSize"));
+}
+
 constexpr char kMse[] = "mseLoss", kL1[] = "l1Loss";
 
 }  // namespace
@@ -160,6 +195,9 @@ void register_nn(Napi::Env env, Napi::Object exports) {
   define_op<unfold>(env, exports, "unfold");
   define_op<fold>(env, exports, "fold");
   define_op<conv2d>(env, exports, "conv2d");
+  define_op<max_pool2d>(env, exports, "maxPool2d");
+  define_op<avg_pool2d>(env, exports, "avgPool2d");
+  define_op<adaptive_avg_pool2d>(env, exports, "adaptiveAvgPool2d");
 }
 
 }  // namespace tapegrad::binding

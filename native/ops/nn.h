@@ -48,9 +48,32 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 Tensor dropout(const Tensor& x, double p, bool training);
 // Rows of `weight` [num, dim] picked by int32 `indices`: shape indices + [dim].
 // Lookups of row `padding_idx` (negative counts from the end) send it no gradient.
-Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std::int64_t> padding_idx);
+// With max_norm, each looked-up row of weight whose norm_type-norm exceeds
+// it is first scaled down to it, in place and unrecorded (PyTorch's
+// embedding_renorm_): weight's version changes.
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std::int64_t> padding_idx,
+                 std::optional<double> max_norm = std::nullopt, double norm_type = 2);
 // A pair of sizes (height, width) for the 2-D window ops.
 using Pair = std::array<std::int64_t, 2>;
+
+// Pooling over the last two dims of x [N, C, H, W] (or [C, H, W]), as
+// PyTorch's: windows of `kernel` every `stride`, padding at most half the
+// kernel (max: -Infinity; average: see count_include_pad), ceil_mode counts
+// a last partial window that starts inside the input.
+struct MaxPooled {
+  Tensor values;   // differentiable: each gradient goes to its window's argmax
+  Tensor indices;  // int32 argmax positions h·W + w in each plane
+};
+MaxPooled max_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair& padding,
+                     const Pair& dilation, bool ceil_mode);
+// The average of each window: over its taps inside the padded input
+// (count_include_pad) or inside the input, or divided by divisor_override.
+Tensor avg_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair& padding, bool ceil_mode,
+                  bool count_include_pad, std::optional<std::int64_t> divisor_override);
+// The average over output_size windows tiling each plane, as PyTorch's
+// adaptive_avg_pool2d: output i of n along a dim of size s averages
+// [floor(i·s/n), ceil((i + 1)·s/n)).
+Tensor adaptive_avg_pool2d(const Tensor& x, const Pair& output_size);
 
 // im2col, as PyTorch's unfold: x [N, C, H, W] (or [C, H, W]) gives the
 // blocks of kernelSize as columns, [N, C·kh·kw, L] (or [C·kh·kw, L]), L the

@@ -349,7 +349,52 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   return out;
 }
 
-Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std::int64_t> padding_idx) {
+namespace {
+
+// Scales each distinct row of weight listed in `rows` (checked indices)
+// whose norm exceeds max_norm by max_norm / (norm + 1e-7), as PyTorch's
+// embedding_renorm_ (norm in double; a row is multiplied by the scale
+// rounded to its dtype). Not recorded: as PyTorch's, under no grad.
+void renorm_rows(const Tensor& weight, const std::int32_t* rows, i64 count, double max_norm, double norm_type) {
+  if (locked_against_writes(weight.storage()))
+    throw_error("embedding: maxNorm rescales rows of weight in place, but weight is in use by a running async ",
+                "operation; await it first");
+  if ((weight.size(0) > 1 && weight.strides()[0] == 0) || (weight.size(1) > 1 && weight.strides()[1] == 0))
+    throw_error("embedding: maxNorm rescales rows of weight in place, but weight is an expanded view whose ",
+                "elements share memory; pass a clone() instead");
+  std::vector<std::int32_t> distinct(rows, rows + count);
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  bool wrote = false;
+  visit_floating(weight.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* pw = static_cast<T*>(weight.storage().data) + weight.offset();
+    const i64 rs = weight.strides()[0], cs = weight.strides()[1], dim = weight.size(1);
+    for (const std::int32_t r : distinct) {
+      T* row = pw + r * rs;
+      double norm = 0;
+      if (std::isinf(norm_type)) {
+        for (i64 j = 0; j < dim; ++j) norm = std::max(norm, std::fabs(static_cast<double>(row[j * cs])));
+      } else if (norm_type == 2) {
+        for (i64 j = 0; j < dim; ++j) norm += static_cast<double>(row[j * cs]) * static_cast<double>(row[j * cs]);
+        norm = std::sqrt(norm);
+      } else {
+        for (i64 j = 0; j < dim; ++j) norm += std::pow(std::fabs(static_cast<double>(row[j * cs])), norm_type);
+        norm = std::pow(norm, 1 / norm_type);
+      }
+      if (!(norm > max_norm)) continue;
+      const T scale = static_cast<T>(max_norm / (norm + 1e-7));
+      for (i64 j = 0; j < dim; ++j) row[j * cs] *= scale;
+      wrote = true;
+    }
+  });
+  if (wrote) weight.bump_version();
+}
+
+}  // namespace
+
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std::int64_t> padding_idx,
+                 std::optional<double> max_norm, double norm_type) {
   if (indices.dtype() != DType::Int32)
     throw_type_error("embedding: indices must be an int32 tensor, got ", dtype_name(indices.dtype()));
   require_floating(weight, "embedding", "weight");
@@ -360,12 +405,17 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std:
   if (padding_idx && (*padding_idx < -rows || *padding_idx >= rows))
     throw_range_error("embedding: paddingIdx must be in [", -rows, ", ", rows - 1, "] (weight has ", rows,
                       " rows), got ", *padding_idx);
+  if (max_norm && !(*max_norm >= 0 && std::isfinite(*max_norm)))
+    throw_range_error("embedding: maxNorm must be a finite non-negative number, got ", *max_norm);
+  if (max_norm && !(norm_type > 0))
+    throw_range_error("embedding: normType must be a positive number (Infinity for the largest magnitude), got ", norm_type);
   const Tensor ic = contiguous_data(indices);
   const std::int32_t* pi = ic.data<std::int32_t>();
   for (i64 k = 0, n = ic.numel(); k < n; ++k)
     if (pi[k] < 0 || pi[k] >= rows)
       throw_range_error("embedding: index ", pi[k], " is out of range for a weight with ", rows, " rows");
   const i64 pad = !padding_idx ? -1 : *padding_idx < 0 ? *padding_idx + rows : *padding_idx;
+  if (max_norm) renorm_rows(weight, pi, ic.numel(), *max_norm, norm_type);
   return embedding_rows(indices, weight, pad);
 }
 

@@ -1,6 +1,8 @@
 // tg.nn.functional: activations, losses and layers as functions, with
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
-import { checkChoice, checkOptions, describe, plainArray } from '../errors.js';
+import { noGrad } from '../autograd.js';
+import { TapegradError, checkBoolean, checkChoice, checkNumber, checkOptions, describe, plainArray } from '../errors.js';
+import { tidy } from '../memory.js';
 import { native, type Handle } from '../native.js';
 import { fromHandle, operand, isTensor, type GeluOptions, type Tensor } from '../tensor.js';
 
@@ -196,6 +198,80 @@ export function layerNorm(
   return fromHandle(native.layerNorm(h(input), shape, optional(weight), optional(bias), eps));
 }
 
+export interface BatchNormOptions {
+  /** Per-channel scale [C] (none: 1). */
+  weight?: Tensor | null;
+  /** Per-channel shift [C] (none: 0). */
+  bias?: Tensor | null;
+  /** Normalise with the batch's statistics and update the running ones (default false: use the running ones). */
+  training?: boolean;
+  /** Weight of the batch in the running averages: running = (1 - momentum)·running + momentum·batch. Default 0.1. */
+  momentum?: number;
+  /** Added to the variance before the square root. Default 1e-5. */
+  eps?: number;
+}
+
+/**
+ * Batch normalisation over channel dim 1 of input [N, C, ...], as PyTorch's
+ * batch_norm: training normalises by the batch's mean and biased variance
+ * per channel (gradients flow through both) and, where runningMean and
+ * runningVar [C] are given, updates them in place without a gradient (the
+ * variance unbiased); otherwise it normalises by the running statistics.
+ */
+export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
+  const op = 'batchNorm';
+  checkOptions(options, op, '{ training: true }', ['weight', 'bias', 'training', 'momentum', 'eps']);
+  const training = checkBoolean(options.training, op, 'training', false);
+  const momentum = checkNumber(options.momentum ?? 0.1, op, 'momentum', 'a finite number', Number.isFinite);
+  const eps = checkNumber(options.eps ?? 1e-5, op, 'eps', 'a finite non-negative number', (v) => v >= 0 && Number.isFinite(v));
+  // Composed of tensor methods: each argument is checked here, so that errors name batchNorm.
+  const live = (t: unknown, name: string, orNull: boolean): t is Tensor => {
+    if (orNull && (t === null || t === undefined)) return false;
+    if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor${orNull ? ' or null' : ''}, got ${describe(t)}`);
+    if (t.isDisposed) throw new TapegradError(`${op}: ${name} is a disposed tensor`);
+    return true;
+  };
+  live(input, 'input', false);
+  if (input.dtype === 'int32') throw new TypeError(`${op}: input must be float32 or float64, got int32`);
+  if (input.ndim < 2) throw new RangeError(`${op}: input must have at least 2 dims [N, C, ...], got shape [${input.shape.join(', ')}]`);
+  const channels = input.shape[1]!;
+  const perChannel = (t: Tensor | null | undefined, name: string): Tensor | null => {
+    if (!live(t, name, true)) return null;
+    if (t.ndim !== 1 || t.shape[0] !== channels)
+      throw new RangeError(`${op}: ${name} must have shape [${channels}] (the input's channels), got [${t.shape.join(', ')}]`);
+    if (t.dtype !== input.dtype) throw new TypeError(`${op}: ${name} must have the input's dtype ${input.dtype}, got ${t.dtype}`);
+    return t;
+  };
+  const mean = perChannel(runningMean, 'runningMean'), variance = perChannel(runningVar, 'runningVar');
+  const weight = perChannel(options.weight, 'weight'), bias = perChannel(options.bias, 'bias');
+  if ((mean === null) !== (variance === null)) throw new TypeError(`${op}: runningMean and runningVar must be given together`);
+  // [1, C, 1, ...]: a per-channel value broadcast over the input.
+  const along = [1, channels, ...input.shape.slice(2).map(() => 1)];
+  const dims = input.shape.map((_, d) => d).filter((d) => d !== 1);
+  let normalized: Tensor;
+  if (training) {
+    const count = input.size / Math.max(channels, 1);
+    if (count <= 1)
+      throw new RangeError(`${op}: training needs more than one value per channel, got input shape [${input.shape.join(', ')}]`);
+    const batchMean = input.mean(dims, true);
+    const centered = input.sub(batchMean);
+    const batchVar = centered.mul(centered).mean(dims, true);
+    normalized = centered.mul(batchVar.add(eps).rsqrt());
+    if (mean !== null && variance !== null) {
+      noGrad(() => tidy(() => {
+        mean.copyFrom(batchMean.reshape([channels]).mul(momentum).add(mean.mul(1 - momentum)));
+        variance.copyFrom(batchVar.reshape([channels]).mul(momentum * count / (count - 1)).add(variance.mul(1 - momentum)));
+      }));
+    }
+  } else {
+    if (mean === null || variance === null) throw new TypeError(`${op}: runningMean and runningVar are needed when not training`);
+    normalized = input.sub(mean.reshape(along)).mul(variance.add(eps).rsqrt().reshape(along));
+  }
+  if (weight !== null) normalized = normalized.mul(weight.reshape(along));
+  if (bias !== null) normalized = normalized.add(bias.reshape(along));
+  return normalized;
+}
+
 /**
  * Zeroes each element with probability p, drawn from the global generator
  * (manualSeed), and scales the others by 1/(1 - p). Returns the input itself
@@ -208,13 +284,21 @@ export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
 export interface EmbeddingOptions {
   /** Lookups of this row (negative counts from the end) pass its value but no gradient to weight, as in PyTorch. */
   paddingIdx?: number | null;
+  /**
+   * Each looked-up row of weight whose norm exceeds maxNorm is first scaled
+   * down to it, in place and without a gradient (weight's version changes:
+   * a graph that saved weight before fails at backward), as PyTorch's.
+   */
+  maxNorm?: number | null;
+  /** The p of maxNorm's p-norm (default 2; Infinity for the largest magnitude). */
+  normType?: number;
 }
 
 /** Rows of `weight` [numEmbeddings, embeddingDim] at the int32 `indices`: shape [...indices.shape, embeddingDim]. */
 export function embedding(indices: Tensor, weight: Tensor, options: EmbeddingOptions = {}): Tensor {
-  checkOptions(options, 'embedding', '{ paddingIdx: 0 }', ['paddingIdx']);
+  checkOptions(options, 'embedding', '{ paddingIdx: 0 }', ['paddingIdx', 'maxNorm', 'normType']);
   // The native op checks paddingIdx against weight's rows, and its backward skips that row's lookups.
-  return fromHandle(native.embedding(h(indices), h(weight), options.paddingIdx));
+  return fromHandle(native.embedding(h(indices), h(weight), options.paddingIdx, options.maxNorm, options.normType));
 }
 
 /** int32 one-hot vectors of length numClasses (-1: the largest index + 1). */
@@ -222,10 +306,93 @@ export function oneHot(indices: Tensor, numClasses = -1): Tensor {
   return fromHandle(native.oneHot(h(indices), numClasses));
 }
 
-// ---- convolution ----------------------------------------------------------------
+// ---- pooling --------------------------------------------------------------------
 
 /** A size for both spatial dims, or a pair [height, width]. */
 export type Size2 = number | readonly [number, number];
+
+// A number or a pair, as two numbers; the native layer checks that they are integers in range.
+function pair(v: unknown, op: string, name: string): [number, number] {
+  const p = plainArray(v);
+  if (typeof p === 'number') return [p, p];
+  if (Array.isArray(p) && p.length === 2 && typeof p[0] === 'number' && typeof p[1] === 'number') return [p[0], p[1]];
+  throw new TypeError(`${op}: ${name} must be an integer or a pair of integers [h, w], got ${Array.isArray(p) ? `an array of length ${p.length}` : describe(p)}`);
+}
+
+export interface MaxPool2dOptions {
+  /** Step between windows. Default: the kernel size. */
+  stride?: Size2 | null;
+  /** -Infinity added on both sides of each spatial dim, at most half the kernel. Default 0. */
+  padding?: Size2;
+  /** Spacing between a window's taps. Default 1. */
+  dilation?: Size2;
+  /** Count a last partial window that starts inside the input. Default false. */
+  ceilMode?: boolean;
+  /** Also return the int32 argmax of each window (h·W + w in its plane). Default false. */
+  returnIndices?: boolean;
+}
+
+/**
+ * The largest value of each window over the last two dims of input
+ * [N, C, H, W] (or [C, H, W]), as PyTorch's max_pool2d: the first largest
+ * wins (its tap gets the gradient), NaN propagates. With returnIndices,
+ * { values, indices }.
+ */
+export function maxPool2d(input: Tensor, kernelSize: Size2, options: MaxPool2dOptions & { returnIndices: true }): { values: Tensor; indices: Tensor };
+export function maxPool2d(input: Tensor, kernelSize: Size2, options?: MaxPool2dOptions): Tensor;
+export function maxPool2d(input: Tensor, kernelSize: Size2, options: MaxPool2dOptions = {}): Tensor | { values: Tensor; indices: Tensor } {
+  const op = 'maxPool2d';
+  checkOptions(options, op, '{ stride: 2 }', ['stride', 'padding', 'dilation', 'ceilMode', 'returnIndices']);
+  const k = pair(kernelSize, op, 'kernelSize');
+  const [values, indices] = native.maxPool2d(
+    h(input), ...k, ...pair(options.stride ?? k, op, 'stride'), ...pair(options.padding ?? 0, op, 'padding'),
+    ...pair(options.dilation ?? 1, op, 'dilation'), checkBoolean(options.ceilMode, op, 'ceilMode', false),
+  );
+  if (checkBoolean(options.returnIndices, op, 'returnIndices', false)) return { values: fromHandle(values), indices: fromHandle(indices) };
+  native.dispose(indices);
+  return fromHandle(values);
+}
+
+/**
+ * The average over windows that tile the last two dims of input [N, C, H, W]
+ * (or [C, H, W]) into outputSize, as PyTorch's adaptive_avg_pool2d (1 gives
+ * a global average). A null entry keeps that dim's size.
+ */
+export function adaptiveAvgPool2d(input: Tensor, outputSize: number | readonly [number | null, number | null]): Tensor {
+  const op = 'adaptiveAvgPool2d';
+  const plain = plainArray(outputSize);
+  // A null entry keeps that dim's size, read here from a live input (the native op reports a bad one).
+  const spatial = isTensor(input) && !input.isDisposed && input.ndim >= 2 ? input.shape.slice(-2) : [1, 1];
+  const size = Array.isArray(plain) && plain.length === 2 ? plain.map((v, i) => (v === null ? spatial[i] : v)) : plain;
+  return fromHandle(native.adaptiveAvgPool2d(h(input), ...pair(size, op, 'outputSize')));
+}
+
+export interface AvgPool2dOptions {
+  /** Step between windows. Default: the kernel size. */
+  stride?: Size2 | null;
+  /** Zeros added on both sides of each spatial dim, at most half the kernel. Default 0. */
+  padding?: Size2;
+  /** Count a last partial window that starts inside the input. Default false. */
+  ceilMode?: boolean;
+  /** Divide by the window's size within the padded input (default true), else by its taps inside the input. */
+  countIncludePad?: boolean;
+  /** Divide every window's sum by this instead. */
+  divisorOverride?: number | null;
+}
+
+/** The average of each window over the last two dims of input [N, C, H, W] (or [C, H, W]), as PyTorch's avg_pool2d. */
+export function avgPool2d(input: Tensor, kernelSize: Size2, options: AvgPool2dOptions = {}): Tensor {
+  const op = 'avgPool2d';
+  checkOptions(options, op, '{ stride: 2 }', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
+  const k = pair(kernelSize, op, 'kernelSize');
+  return fromHandle(native.avgPool2d(
+    h(input), ...k, ...pair(options.stride ?? k, op, 'stride'), ...pair(options.padding ?? 0, op, 'padding'),
+    checkBoolean(options.ceilMode, op, 'ceilMode', false), checkBoolean(options.countIncludePad, op, 'countIncludePad', true),
+    options.divisorOverride,
+  ));
+}
+
+// ---- convolution ----------------------------------------------------------------
 
 export interface UnfoldOptions {
   /** Spacing between kernel elements. Default 1. */
@@ -234,14 +401,6 @@ export interface UnfoldOptions {
   padding?: Size2;
   /** Step between blocks. Default 1. */
   stride?: Size2;
-}
-
-// A number or a pair, as two numbers; the native layer checks that they are integers in range.
-function pair(v: unknown, op: string, name: string): [number, number] {
-  const p = plainArray(v);
-  if (typeof p === 'number') return [p, p];
-  if (Array.isArray(p) && p.length === 2 && typeof p[0] === 'number' && typeof p[1] === 'number') return [p[0], p[1]];
-  throw new TypeError(`${op}: ${name} must be an integer or a pair of integers [h, w], got ${Array.isArray(p) ? `an array of length ${p.length}` : describe(p)}`);
 }
 
 function windowArgs(op: string, kernelSize: unknown, options: UnfoldOptions): number[] {

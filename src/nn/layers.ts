@@ -3,11 +3,11 @@ import { noGrad } from '../autograd.js';
 import { ones, zeros } from '../creation.js';
 import { checkBoolean, checkChoice, checkNumber, checkOptions, describe, plainArray } from '../errors.js';
 import { tidy } from '../memory.js';
-import type { DType, GeluOptions, Tensor } from '../tensor.js';
+import { isTensor, type DType, type GeluOptions, type Tensor } from '../tensor.js';
 import { Sequential } from './containers.js';
 import * as F from './functional.js';
 import * as init from './init.js';
-import { Module, parameter } from './module.js';
+import { Module, buffer, parameter } from './module.js';
 
 export interface LayerOptions {
   /** Dtype of the layer's parameters (default float32). */
@@ -274,6 +274,161 @@ export class Dropout extends Module {
   }
 }
 
+/** Max pooling over the last two dims, as F.maxPool2d (stride defaults to the kernel size). */
+export class MaxPool2d extends Module {
+  readonly kernelSize: F.Size2;
+  readonly options: Readonly<Omit<F.MaxPool2dOptions, 'returnIndices'>>;
+  constructor(kernelSize: F.Size2, options: Omit<F.MaxPool2dOptions, 'returnIndices'> = {}) {
+    super();
+    checkOptions(options, 'MaxPool2d', '{ stride: 2 }', ['stride', 'padding', 'dilation', 'ceilMode']);
+    this.kernelSize = kernelSize;
+    this.options = { ...options };
+  }
+  forward(x: Tensor): Tensor {
+    return F.maxPool2d(x, this.kernelSize, this.options);
+  }
+  protected override extraRepr(): string {
+    return poolRepr(this.kernelSize, this.options);
+  }
+}
+
+/** Average pooling over the last two dims, as F.avgPool2d (stride defaults to the kernel size). */
+export class AvgPool2d extends Module {
+  readonly kernelSize: F.Size2;
+  readonly options: Readonly<F.AvgPool2dOptions>;
+  constructor(kernelSize: F.Size2, options: F.AvgPool2dOptions = {}) {
+    super();
+    checkOptions(options, 'AvgPool2d', '{ stride: 2 }', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
+    this.kernelSize = kernelSize;
+    this.options = { ...options };
+  }
+  forward(x: Tensor): Tensor {
+    return F.avgPool2d(x, this.kernelSize, this.options);
+  }
+  protected override extraRepr(): string {
+    return poolRepr(this.kernelSize, this.options);
+  }
+}
+
+/** Average pooling to a fixed output size, as F.adaptiveAvgPool2d. */
+export class AdaptiveAvgPool2d extends Module {
+  readonly outputSize: number | readonly [number | null, number | null];
+  constructor(outputSize: number | readonly [number | null, number | null]) {
+    super();
+    this.outputSize = outputSize;
+  }
+  forward(x: Tensor): Tensor {
+    return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
+  protected override extraRepr(): string {
+    const s = this.outputSize;
+    return `outputSize=${Array.isArray(s) ? `[${s.join(', ')}]` : String(s)}`;
+  }
+}
+
+function poolRepr(kernelSize: F.Size2, options: object): string {
+  const show = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+  return [`kernelSize=${show(kernelSize)}`, ...Object.entries(options).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${show(v)}`)].join(', ');
+}
+
+export interface BatchNormOptions extends LayerOptions {
+  /** Added to the variance before the square root. Default 1e-5. */
+  eps?: number;
+  /** Weight of each batch in the running statistics; null: their plain average over all batches. Default 0.1. */
+  momentum?: number | null;
+  /** Learn a per-channel weight (ones) and bias (zeros). Default true. */
+  affine?: boolean;
+  /** Keep running statistics for eval mode (else eval normalises by the batch too). Default true. */
+  trackRunningStats?: boolean;
+}
+
+/**
+ * Batch normalisation over channel dim 1 (F.batchNorm), as PyTorch's
+ * _BatchNorm: batch statistics in training mode, which also updates the
+ * running ones; the running statistics in eval mode. Its tensors carry
+ * PyTorch's names (weight, bias, running_mean, running_var,
+ * num_batches_tracked, int32 here), so state dicts load as they are.
+ */
+abstract class BatchNorm extends Module {
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly affine: boolean;
+  readonly trackRunningStats: boolean;
+  weight: Tensor | null;
+  bias: Tensor | null;
+  running_mean: Tensor | null;
+  running_var: Tensor | null;
+  num_batches_tracked: Tensor | null;
+
+  protected constructor(op: string, numFeatures: number, options: BatchNormOptions) {
+    super();
+    this.numFeatures = positiveInt(op, 'numFeatures', numFeatures);
+    layerOptions(op, options, ['eps', 'momentum', 'affine', 'trackRunningStats']);
+    this.eps = checkNumber(options.eps ?? 1e-5, op, 'eps', 'a finite non-negative number', (v) => v >= 0 && Number.isFinite(v));
+    const momentum = options.momentum === undefined ? 0.1 : options.momentum;
+    this.momentum = momentum === null ? null : checkNumber(momentum, op, 'momentum', 'a finite number or null', Number.isFinite);
+    this.affine = checkBoolean(options.affine, op, 'affine', true);
+    this.trackRunningStats = checkBoolean(options.trackRunningStats, op, 'trackRunningStats', true);
+    const dtype = layerDtype(op, options);
+    const shape = [numFeatures];
+    this.weight = this.affine ? allocate(op, 'the weight', shape, dtype, () => parameter(ones(shape, { dtype }))) : null;
+    this.bias = this.affine ? allocate(op, 'the bias', shape, dtype, () => parameter(zeros(shape, { dtype }))) : null;
+    const track = this.trackRunningStats;
+    this.running_mean = track ? allocate(op, 'running_mean', shape, dtype, () => buffer(zeros(shape, { dtype }))) : null;
+    this.running_var = track ? allocate(op, 'running_var', shape, dtype, () => buffer(ones(shape, { dtype }))) : null;
+    this.num_batches_tracked = track ? buffer(zeros([], { dtype: 'int32' })) : null;
+  }
+
+  /** Throws unless x has the dims this layer takes. */
+  protected abstract checkInput(x: Tensor): void;
+
+  forward(x: Tensor): Tensor {
+    this.checkInput(x);
+    let momentum = this.momentum ?? 0;
+    if (this.training && this.num_batches_tracked !== null) {
+      const counter = this.num_batches_tracked;
+      noGrad(() => counter.addInPlace(1));
+      if (this.momentum === null) momentum = 1 / counter.item();
+    }
+    // Eval mode without running statistics normalises by the batch, as PyTorch's.
+    const useBatch = this.training || this.running_mean === null;
+    return F.batchNorm(x, useBatch && !this.training ? null : this.running_mean, useBatch && !this.training ? null : this.running_var, {
+      weight: this.weight, bias: this.bias, training: useBatch, momentum, eps: this.eps,
+    });
+  }
+
+  protected override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.affine}, trackRunningStats=${this.trackRunningStats}`;
+  }
+}
+
+function dimsOf(x: unknown, op: string): number {
+  if (!isTensor(x)) throw new TypeError(`${op}: input must be a Tensor, got ${describe(x)}`);
+  return (x as Tensor).ndim;
+}
+
+/** BatchNorm over [N, C] or [N, C, L] inputs. */
+export class BatchNorm1d extends BatchNorm {
+  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    super('BatchNorm1d', numFeatures, options);
+  }
+  protected checkInput(x: Tensor): void {
+    const nd = dimsOf(x, 'BatchNorm1d');
+    if (nd !== 2 && nd !== 3) throw new RangeError(`BatchNorm1d: input must be 2-D [N, C] or 3-D [N, C, L], got shape [${x.shape.join(', ')}]`);
+  }
+}
+
+/** BatchNorm over [N, C, H, W] inputs. */
+export class BatchNorm2d extends BatchNorm {
+  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    super('BatchNorm2d', numFeatures, options);
+  }
+  protected checkInput(x: Tensor): void {
+    if (dimsOf(x, 'BatchNorm2d') !== 4) throw new RangeError(`BatchNorm2d: input must be 4-D [N, C, H, W], got shape [${x.shape.join(', ')}]`);
+  }
+}
+
 export interface LayerNormOptions extends LayerOptions {
   /** Added to the variance before the square root. Default 1e-5. */
   eps?: number;
@@ -321,6 +476,10 @@ export class LayerNorm extends Module {
 export interface EmbeddingOptions extends LayerOptions {
   /** A row that starts at zero and gets no gradient (negative counts from the end). */
   paddingIdx?: number | null;
+  /** Looked-up rows whose norm exceeds it are scaled down to it in place first (F.embedding's maxNorm). */
+  maxNorm?: number | null;
+  /** The p of maxNorm's p-norm (default 2). */
+  normType?: number;
 }
 
 /** A lookup table: int32 indices of any shape → rows of weight [numEmbeddings, embeddingDim], initialised N(0, 1). */
@@ -328,13 +487,15 @@ export class Embedding extends Module {
   readonly numEmbeddings: number;
   readonly embeddingDim: number;
   readonly paddingIdx: number | null;
+  readonly maxNorm: number | null;
+  readonly normType: number;
   weight: Tensor;
 
   constructor(numEmbeddings: number, embeddingDim: number, options: EmbeddingOptions = {}) {
     super();
     this.numEmbeddings = positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     this.embeddingDim = positiveInt('Embedding', 'embeddingDim', embeddingDim);
-    layerOptions('Embedding', options, ['paddingIdx']);
+    layerOptions('Embedding', options, ['paddingIdx', 'maxNorm', 'normType']);
     const dtype = layerDtype('Embedding', options);
     const pad = options.paddingIdx ?? null;
     if (pad !== null) {
@@ -343,6 +504,10 @@ export class Embedding extends Module {
         throw new RangeError(`Embedding: paddingIdx must be in [${-numEmbeddings}, ${numEmbeddings - 1}], got ${pad}`);
     }
     this.paddingIdx = pad === null ? null : pad < 0 ? pad + numEmbeddings : pad;
+    const maxNorm = options.maxNorm ?? null;
+    this.maxNorm = maxNorm === null ? null
+      : checkNumber(maxNorm, 'Embedding', 'maxNorm', 'a finite non-negative number', (v) => v >= 0 && Number.isFinite(v));
+    this.normType = checkNumber(options.normType ?? 2, 'Embedding', 'normType', 'a positive number (Infinity for the largest magnitude)', (v) => v > 0);
     const weight = allocate('Embedding', 'the weight', [numEmbeddings, embeddingDim], dtype, () =>
       init.normal(zeros([numEmbeddings, embeddingDim], { dtype })),
     );
@@ -354,11 +519,16 @@ export class Embedding extends Module {
   }
 
   forward(indices: Tensor): Tensor {
-    return F.embedding(indices, this.weight, { paddingIdx: this.paddingIdx });
+    return F.embedding(indices, this.weight, { paddingIdx: this.paddingIdx, maxNorm: this.maxNorm, normType: this.normType });
   }
 
   protected override extraRepr(): string {
-    return `${this.numEmbeddings}, ${this.embeddingDim}` + (this.paddingIdx !== null ? `, paddingIdx=${this.paddingIdx}` : '');
+    return (
+      `${this.numEmbeddings}, ${this.embeddingDim}` +
+      (this.paddingIdx !== null ? `, paddingIdx=${this.paddingIdx}` : '') +
+      (this.maxNorm !== null ? `, maxNorm=${this.maxNorm}` : '') +
+      (this.maxNorm !== null && this.normType !== 2 ? `, normType=${this.normType}` : '')
+    );
   }
 }
 

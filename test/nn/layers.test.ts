@@ -255,9 +255,61 @@ describe('Embedding', () => {
     expect(() => new nn.Embedding(5, 0)).toThrow(new RangeError('Embedding: embeddingDim must be a positive integer, got 0'));
     expect(() => new nn.Embedding(5, 3, { paddingIdx: '1' as never })).toThrow(new TypeError("Embedding: paddingIdx must be an integer, got '1'"));
     expect(() => new nn.Embedding(5, 3, { padding_idx: 1 } as never)).toThrow(
-      new TypeError("Embedding: unknown option 'padding_idx'; the options are dtype, paddingIdx"),
+      new TypeError("Embedding: unknown option 'padding_idx'; the options are dtype, paddingIdx, maxNorm, normType"),
     );
     expect(() => new nn.Embedding(5, 3, { dtype: 'int32' as never })).toThrow(new RangeError("Embedding: dtype must be 'float32' or 'float64', got 'int32'"));
+  });
+
+  it('maxNorm: looked-up rows above it are scaled down in place first, as PyTorch 1.13', () => {
+    // w = tensor([[3., 4], [.3, .4], [-6, 8], [1, -1]], requires_grad=True)
+    // y = F.embedding(tensor([[2, 0], [2, 1]]), w, max_norm=2.)
+    // (y * arange(1., 9).reshape(2, 2, 2)).sum().backward()
+    const w = tg.tensor([[3, 4], [0.3, 0.4], [-6, 8], [1, -1]], { requiresGrad: true });
+    const version = w.version;
+    const y = nn.functional.embedding(tg.tensor([[2, 0], [2, 1]], { dtype: 'int32' }), w, { maxNorm: 2 });
+    expectClose(y.toArray(), [[[-1.2, 1.6], [1.2, 1.6]], [[-1.2, 1.6], [0.3, 0.4]]], 1e-7);
+    expectClose(w.toArray(), [[1.2, 1.6], [0.3, 0.4], [-1.2, 1.6], [1, -1]], 1e-7);
+    expect(w.version).toBeGreaterThan(version);
+    y.mul(tg.arange(1, 9, 1, { dtype: 'float32' }).reshape([2, 2, 2])).sum().backward();
+    expect(w.grad!.toArray()).toEqual([[3, 4], [7, 8], [6, 8], [0, 0]]);
+    // Other norms, in float64 (exact: scale = maxNorm / (norm + 1e-7)); rows at or below the bound keep their bits.
+    const rows = () => tg.tensor([[3, 4], [0.3, 0.4], [-6, 8], [1, -1]], { dtype: 'float64' });
+    const idx = tg.tensor([0, 2, 3], { dtype: 'int32' });
+    const scaled = (p: number, maxNorm: number) => {
+      const t = rows();
+      nn.functional.embedding(idx, t, { maxNorm, normType: p });
+      return t.toArray();
+    };
+    const s3 = (v: number[]) => 1 / ((Math.abs(v[0]!) ** 3 + Math.abs(v[1]!) ** 3) ** (1 / 3) + 1e-7);
+    expectClose(scaled(3, 1), [[3 * s3([3, 4]), 4 * s3([3, 4])], [0.3, 0.4], [-6 * s3([6, 8]), 8 * s3([6, 8])],
+      [s3([1, 1]), -s3([1, 1])]], 1e-15);
+    expectClose(scaled(1, 1.5), [[3 * 1.5 / (7 + 1e-7), 4 * 1.5 / (7 + 1e-7)], [0.3, 0.4],
+      [-6 * 1.5 / (14 + 1e-7), 8 * 1.5 / (14 + 1e-7)], [0.75 / (1 + 5e-8), -0.75 / (1 + 5e-8)]], 1e-15);
+    expect(scaled(Infinity, 5)).toEqual([[3, 4], [0.3, 0.4], [-6 * 5 / (8 + 1e-7), 8 * 5 / (8 + 1e-7)], [1, -1]]);
+    // A graph that saved the weight before the rows changed fails at backward, as PyTorch's.
+    const v = tg.tensor([[3, 4], [1, 0]], { requiresGrad: true });
+    const saved = v.mul(v).sum();
+    nn.functional.embedding(tg.tensor([0], { dtype: 'int32' }), v, { maxNorm: 1 });
+    expect(() => saved.backward()).toThrow(/modified by an in-place operation/);
+    // The module passes them on.
+    const e = new nn.Embedding(3, 2, { maxNorm: 1, dtype: 'float64' });
+    setTo(e.weight, f64([[3, 4], [0.6, 0.8], [0, 2]]));
+    e.forward(tg.tensor([0, 1], { dtype: 'int32' }));
+    expectClose(e.weight.toArray(), [[0.6 / (1 + 2e-8), 0.8 / (1 + 2e-8)], [0.6, 0.8], [0, 2]], 1e-15);
+    expect(String(new nn.Embedding(10, 3, { maxNorm: 1, normType: 1 }))).toBe('Embedding(10, 3, maxNorm=1, normType=1)');
+    expect(() => new nn.Embedding(5, 3, { maxNorm: -1 })).toThrow(new RangeError('Embedding: maxNorm must be a finite non-negative number, got -1'));
+    expect(() => new nn.Embedding(5, 3, { maxNorm: '1' as never })).toThrow(new TypeError("Embedding: maxNorm must be a finite non-negative number, got '1'"));
+    expect(() => new nn.Embedding(5, 3, { maxNorm: 1, normType: 0 })).toThrow(
+      new RangeError('Embedding: normType must be a positive number (Infinity for the largest magnitude), got 0'));
+    const one = tg.tensor([0], { dtype: 'int32' });
+    expect(() => nn.functional.embedding(one, rows(), { maxNorm: NaN })).toThrow(/^embedding: maxNorm must be a finite non-negative number, got NaN$/);
+    expect(() => nn.functional.embedding(one, rows(), { maxNorm: 1, normType: -2 })).toThrow(
+      /^embedding: normType must be a positive number \(Infinity for the largest magnitude\), got -2$/);
+    expect(() => nn.functional.embedding(one, rows(), { maxNorm: '1' as never })).toThrow(/^embedding: maxNorm must be a number/);
+    // A weight whose rows share memory (an expanded view) is refused, unwritten.
+    const shared = tg.tensor([[3, 4]]).expand([4, 2]);
+    expect(() => nn.functional.embedding(one, shared, { maxNorm: 1 })).toThrow(/^embedding: maxNorm rescales rows of weight in place/);
+    expect(shared.toArray()[0]).toEqual([3, 4]);
   });
 
   it('gradcheck through the weight', () => {

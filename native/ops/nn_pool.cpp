@@ -1,0 +1,264 @@
+// 2-D pooling: maxPool2d and avgPool2d, as PyTorch's, on planes of
+// [N, C, H, W] (or [C, H, W]) inputs. Each output reads a window of its
+// plane; the backward rules are recorded ops (a scatter-add through the
+// argmax, the adjoint of the average), so both have gradients of every order.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "core/autograd.h"
+#include "core/strided.h"
+#include "ops/common.h"
+#include "ops/indexing.h"
+#include "ops/nn.h"
+#include "ops/shape.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+using i64 = std::int64_t;
+
+// The window of one pooling op on one plane: sizes, steps, padding and
+// dilation per spatial dim, the plane's size and the output's (kernel 0:
+// adaptive, the output size given).
+struct Window {
+  Pair kernel, stride, padding, dilation;
+  Pair in, out;
+  i64 planes;  // N·C
+};
+
+// Outputs along one dim, as PyTorch's pooling_output_shape: with ceil_mode
+// the last window may run past the end but must start inside the input or
+// its left padding.
+i64 pooled_size(i64 in, i64 k, i64 pad, i64 stride, i64 dilation, bool ceil_mode) {
+  const i64 span = in + 2 * pad - dilation * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+  i64 out = (span >= 0 ? span / stride : -((-span + stride - 1) / stride)) + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+// Checks the input and the window arguments as PyTorch does, naming `op`.
+Window plan(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair& padding, const Pair& dilation,
+            bool ceil_mode, const char* op) {
+  require_floating(x, op, "input");
+  if (x.dim() != 3 && x.dim() != 4)
+    throw_range_error(op, ": input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ", shape_str(x.shape()));
+  // As PyTorch: only the first dim may be empty.
+  for (i64 d = 1; d < x.dim(); ++d)
+    if (x.size(d) == 0)
+      throw_range_error(op, ": input may be empty only in its first dim, got shape ", shape_str(x.shape()));
+  const char* names[] = {"kernelSize", "stride", "dilation"};
+  const Pair* pairs[] = {&kernel, &stride, &dilation};
+  for (int a = 0; a < 3; ++a)
+    for (const i64 v : *pairs[a])
+      if (v <= 0) throw_range_error(op, ": ", names[a], " must be positive, got [", (*pairs[a])[0], ", ", (*pairs[a])[1], "]");
+  for (int d = 0; d < 2; ++d)
+    if (padding[d] < 0 || 2 * padding[d] > kernel[d])
+      throw_range_error(op, ": padding must be between 0 and half the kernel size, got padding [", padding[0], ", ",
+                        padding[1], "] for kernelSize [", kernel[0], ", ", kernel[1], "]");
+  Window w{kernel, stride, padding, dilation, {x.size(x.dim() - 2), x.size(x.dim() - 1)}, {}, 1};
+  for (i64 d = 0; d < x.dim() - 2; ++d) w.planes *= x.size(d);
+  for (int d = 0; d < 2; ++d)
+    w.out[d] = pooled_size(w.in[d], kernel[d], padding[d], stride[d], dilation[d], ceil_mode);
+  if (w.out[0] < 1 || w.out[1] < 1)
+    throw_range_error(op, ": the output would be ", w.out[0], "x", w.out[1], " for input ", w.in[0], "x", w.in[1],
+                      ", kernelSize [", kernel[0], ", ", kernel[1], "], padding [", padding[0], ", ", padding[1],
+                      "] and dilation [", dilation[0], ", ", dilation[1], "]: too small");
+  return w;
+}
+
+Shape pooled_shape(const Tensor& x, const Window& w) {
+  Shape shape = x.shape();
+  shape[shape.size() - 2] = w.out[0];
+  shape[shape.size() - 1] = w.out[1];
+  return shape;
+}
+
+// First in-bounds tap of a window starting at `start` (may be negative) and
+// one past its last, along one dim, stepping by `dilation`.
+struct Taps {
+  i64 first, end;
+};
+Taps taps(i64 start, i64 k, i64 dilation, i64 in) {
+  i64 first = start;
+  if (first < 0) first += ((-first + dilation - 1) / dilation) * dilation;
+  return {first, std::min(start + (k - 1) * dilation + 1, in)};
+}
+
+// Values and int32 argmax positions (h·W + w in the plane). As PyTorch's:
+// the first largest value wins, a NaN wins over anything (the last NaN), and
+// a window of -Infinity keeps its first in-bounds tap.
+template <typename T>
+void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
+  const i64 H = w.in[0], W = w.in[1], OH = w.out[0], OW = w.out[1];
+  runtime::parallel_for(0, w.planes, std::max<i64>(1, runtime::kElementwiseGrain / (OH * OW * w.kernel[0] * w.kernel[1])),
+                        [&](i64 p0, i64 p1) {
+                          for (i64 p = p0; p < p1; ++p) {
+                            const T* plane = x + p * H * W;
+                            for (i64 oh = 0; oh < OH; ++oh) {
+                              const Taps th = taps(oh * w.stride[0] - w.padding[0], w.kernel[0], w.dilation[0], H);
+                              for (i64 ow = 0; ow < OW; ++ow) {
+                                const Taps tw = taps(ow * w.stride[1] - w.padding[1], w.kernel[1], w.dilation[1], W);
+                                T best = -std::numeric_limits<T>::infinity();
+                                i64 at = th.first * W + tw.first;
+                                for (i64 ih = th.first; ih < th.end; ih += w.dilation[0])
+                                  for (i64 iw = tw.first; iw < tw.end; iw += w.dilation[1]) {
+                                    const T v = plane[ih * W + iw];
+                                    if (v > best || std::isnan(v)) {
+                                      best = v;
+                                      at = ih * W + iw;
+                                    }
+                                  }
+                                const i64 o = (p * OH + oh) * OW + ow;
+                                out[o] = best;
+                                index[o] = static_cast<std::int32_t>(at);
+                              }
+                            }
+                          }
+                        });
+}
+
+// The in-bounds box of an average window and its divisor, as PyTorch's
+// avg_pool2d: the window clipped to the padded input counts padding
+// (countIncludePad), else only the input; divisorOverride replaces both. A
+// window of kernel 0 is adaptive_avg_pool2d's, which tiles the input.
+struct AvgBox {
+  i64 h0, h1, w0, w1;
+  double divisor;
+};
+AvgBox avg_box(const Window& w, i64 oh, i64 ow, bool count_include_pad, std::optional<i64> divisor) {
+  const i64 H = w.in[0], W = w.in[1];
+  if (w.kernel[0] == 0) {
+    // Adaptive: output i of n covers [floor(i·in/n), ceil((i + 1)·in/n)).
+    const i64 h0 = oh * H / w.out[0], h1 = ((oh + 1) * H + w.out[0] - 1) / w.out[0];
+    const i64 w0 = ow * W / w.out[1], w1 = ((ow + 1) * W + w.out[1] - 1) / w.out[1];
+    return {h0, h1, w0, w1, static_cast<double>((h1 - h0) * (w1 - w0))};
+  }
+  i64 h0 = oh * w.stride[0] - w.padding[0], w0 = ow * w.stride[1] - w.padding[1];
+  i64 h1 = std::min(h0 + w.kernel[0], H + w.padding[0]), w1 = std::min(w0 + w.kernel[1], W + w.padding[1]);
+  const i64 padded = (h1 - h0) * (w1 - w0);
+  h0 = std::max<i64>(h0, 0), w0 = std::max<i64>(w0, 0), h1 = std::min(h1, H), w1 = std::min(w1, W);
+  const i64 inside = std::max<i64>(h1 - h0, 0) * std::max<i64>(w1 - w0, 0);
+  return {h0, h1, w0, w1, static_cast<double>(divisor ? *divisor : count_include_pad ? padded : inside)};
+}
+
+// out = the windows' averages of x (Forward), or x = the adjoint: each
+// output's gradient spread over its window (!Forward). Sums in double; the
+// adjoint adds into each input in window order, per plane, on one thread.
+template <bool Forward, typename T>
+void avg_pass(const T* src, T* dst, const Window& w, bool count_include_pad, std::optional<i64> divisor) {
+  const i64 H = w.in[0], W = w.in[1], OH = w.out[0], OW = w.out[1];
+  const i64 per_plane = std::max<i64>(H * W, OH * OW);
+  runtime::parallel_for(0, w.planes, std::max<i64>(1, runtime::kElementwiseGrain / per_plane), [&](i64 p0, i64 p1) {
+                          for (i64 p = p0; p < p1; ++p) {
+                            if constexpr (!Forward) std::fill(dst + p * H * W, dst + (p + 1) * H * W, T(0));
+                            for (i64 oh = 0; oh < OH; ++oh)
+                              for (i64 ow = 0; ow < OW; ++ow) {
+                                const AvgBox b = avg_box(w, oh, ow, count_include_pad, divisor);
+                                const i64 o = (p * OH + oh) * OW + ow;
+                                if constexpr (Forward) {
+                                  double sum = 0;
+                                  for (i64 ih = b.h0; ih < b.h1; ++ih)
+                                    for (i64 iw = b.w0; iw < b.w1; ++iw) sum += static_cast<double>(src[(p * H + ih) * W + iw]);
+                                  dst[o] = b.h0 < b.h1 && b.w0 < b.w1 ? static_cast<T>(sum / b.divisor) : T(0);
+                                } else {
+                                  const T share = static_cast<T>(static_cast<double>(src[o]) / b.divisor);
+                                  for (i64 ih = b.h0; ih < b.h1; ++ih)
+                                    for (i64 iw = b.w0; iw < b.w1; ++iw) dst[(p * H + ih) * W + iw] += share;
+                                }
+                              }
+                          }
+                        });
+}
+
+struct AvgArgs {
+  Window window;
+  bool count_include_pad;
+  std::optional<i64> divisor;
+};
+
+Tensor avg_pool_adjoint(const Tensor& g, const Shape& in_shape, const AvgArgs& a, const char* op);
+
+// The averages of x's windows, recorded: the gradient is the adjoint.
+Tensor avg_pool_forward(const Tensor& x, const Shape& out_shape, const AvgArgs& a, const char* op) {
+  Tensor out = empty(out_shape, x.dtype(), op);
+  const Tensor xc = contiguous_data(x);
+  visit_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    avg_pass<true>(xc.data<T>(), out.data<T>(), a.window, a.count_include_pad, a.divisor);
+  });
+  record(op, {x}, out, [in_shape = x.shape(), a, op](const Grads& g, const Node&) {
+    return Grads{avg_pool_adjoint(g[0], in_shape, a, op)};
+  });
+  return out;
+}
+
+// Each output gradient spread over its window, recorded: its gradient is
+// the forward average again.
+Tensor avg_pool_adjoint(const Tensor& g, const Shape& in_shape, const AvgArgs& a, const char* op) {
+  Tensor out = empty(in_shape, g.dtype(), op);
+  const Tensor gc = contiguous_data(g);
+  visit_floating(g.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    avg_pass<false>(gc.data<T>(), out.data<T>(), a.window, a.count_include_pad, a.divisor);
+  });
+  // Node names: "avgPool2dBackward", "adaptiveAvgPool2dBackward".
+  record(a.window.kernel[0] == 0 ? "adaptiveAvgPool2dBackward" : "avgPool2dBackward", {g}, out,
+         [out_shape = g.shape(), a, op](const Grads& gg, const Node&) {
+           return Grads{avg_pool_forward(gg[0], out_shape, a, op)};
+         });
+  return out;
+}
+
+}  // namespace
+
+MaxPooled max_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair& padding,
+                      const Pair& dilation, bool ceil_mode) {
+  const Window w = plan(x, kernel, stride, padding, dilation, ceil_mode, "maxPool2d");
+  const Shape shape = pooled_shape(x, w);
+  if (w.in[0] * w.in[1] > std::numeric_limits<std::int32_t>::max())
+    throw_range_error("maxPool2d: planes of more than 2^31 - 1 elements are not supported, got ", w.in[0], "x", w.in[1]);
+  Tensor values = empty(shape, x.dtype(), "maxPool2d"), indices = empty(shape, DType::Int32, "maxPool2d");
+  const Tensor xc = contiguous_data(x);
+  visit_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    max_forward(xc.data<T>(), w, values.data<T>(), indices.data<std::int32_t>());
+  });
+  // Each output's gradient goes to its argmax: a scatter-add over the plane
+  // (gather_backward), whose own gradient gathers.
+  const Shape planes{w.planes, w.out[0] * w.out[1]}, in_planes{w.planes, w.in[0] * w.in[1]};
+  record("maxPool2d", {x}, values,
+         [si = SavedTensor(indices), in_shape = x.shape(), planes, in_planes](const Grads& g, const Node&) {
+           const Tensor index = reshape(si.unpack(), planes);
+           return Grads{reshape(gather_backward(reshape(g[0], planes), 1, index, in_planes), in_shape)};
+         });
+  return {values, indices};
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, const Pair& output_size) {
+  const char* op = "adaptiveAvgPool2d";
+  require_floating(x, op, "input");
+  if (x.dim() != 3 && x.dim() != 4)
+    throw_range_error(op, ": input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ", shape_str(x.shape()));
+  for (i64 d = 1; d < x.dim(); ++d)
+    if (x.size(d) == 0)
+      throw_range_error(op, ": input may be empty only in its first dim, got shape ", shape_str(x.shape()));
+  if (output_size[0] <= 0 || output_size[1] <= 0)
+    throw_range_error(op, ": outputSize must be positive, got [", output_size[0], ", ", output_size[1], "]");
+  Window w{{0, 0}, {1, 1}, {0, 0}, {1, 1}, {x.size(x.dim() - 2), x.size(x.dim() - 1)}, output_size, 1};
+  for (i64 d = 0; d < x.dim() - 2; ++d) w.planes *= x.size(d);
+  return avg_pool_forward(x, pooled_shape(x, w), AvgArgs{w, true, std::nullopt}, op);
+}
+
+Tensor avg_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair& padding, bool ceil_mode,
+                  bool count_include_pad, std::optional<std::int64_t> divisor_override) {
+  if (divisor_override && *divisor_override == 0) throw_range_error("avgPool2d: divisorOverride must not be 0");
+  const AvgArgs a{plan(x, kernel, stride, padding, {1, 1}, ceil_mode, "avgPool2d"), count_include_pad, divisor_override};
+  return avg_pool_forward(x, pooled_shape(x, a.window), a, "avgPool2d");
+}
+
+}  // namespace tapegrad::ops

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { expectClose, leaf, tg } from '../helpers.js';
+
+const F = tg.nn.functional;
+// Values from PyTorch 1.13 on the same programs.
+const input = () =>
+  tg.tensor([[[[1, 2], [3, 4]], [[0, -1], [2, 5]]], [[[2, 0], [1, 1]], [[3, 3], [-2, 0.5]]]], { requiresGrad: true });
+
+describe('BatchNorm2d', () => {
+  it('training: batch statistics, running ones updated, gradients as PyTorch', () => {
+    const x = input();
+    const bn = new tg.nn.BatchNorm2d(2);
+    tg.noGrad(() => {
+      bn.weight!.copyFrom(tg.tensor([1.5, -0.5]));
+      bn.bias!.copyFrom(tg.tensor([0.25, 1]));
+    });
+    const y = bn.forward(x);
+    expectClose(y.toArray(), [[[[-0.68831158, 0.56277061], [1.81385279, 3.06493497]], [[1.29926765, 1.52728117], [0.84324074, 0.1592003]]],
+      [[[0.56277061, -1.93939376], [-0.68831158, -0.68831158]], [[0.61522722, 0.61522722], [1.75529456, 1.18526089]]]], 1e-6);
+    expectClose(bn.running_mean!.toArray(), [0.175, 0.13125001], 1e-7);
+    expectClose(bn.running_var!.toArray(), [1.06428576, 1.44955361], 1e-6);
+    expect(bn.num_batches_tracked!.item()).toBe(1);
+    y.mul(tg.arange(0, 16, 1, { dtype: 'float32' }).reshape([2, 2, 2, 2])).sum().backward();
+    expectClose(x.grad!.toArray(), [[[[-8.51278687, -5.08592463], [-1.6590625, 1.76779938]], [[1.27935743, 1.07060742], [0.78480351, 0.4989996]]],
+      [[[3.67165041, 0.57117271], [3.99803495, 5.2491169]], [[-0.60254079, -0.83055425], [-0.96225029, -1.23842251]]]], 1e-5);
+    expectClose(bn.weight!.grad!.toArray(), [-16.68109512, -1.48208761], 1e-5);
+    expect(bn.bias!.grad!.toArray()).toEqual([44, 76]);
+    bn.eval();
+    expectClose(bn.forward(x).toArray(), [[[[1.44953823, 2.90352392], [4.35750961, 5.8114953]], [[1.05450678, 1.46979666], [0.22392702, -1.02194262]]],
+      [[[2.90352392, -0.00444749], [1.44953823, 1.44953823]], [[-0.19136286, -0.19136286], [1.88508654, 0.84686184]]]], 1e-6);
+    expect(bn.num_batches_tracked!.item()).toBe(1);
+    expect(Object.keys(bn.stateDict())).toEqual(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+  });
+
+  it('momentum null averages every batch; without running statistics eval normalises by the batch', () => {
+    const bn = new tg.nn.BatchNorm1d(2, { momentum: null });
+    bn.forward(tg.tensor([[1, 2], [3, 5], [0, -1]]));
+    bn.forward(tg.tensor([[4, 0], [2, 2]]));
+    expectClose(bn.running_mean!.toArray(), [2.16666675, 1.5], 1e-6);
+    expectClose(bn.running_var!.toArray(), [2.16666651, 5.5], 1e-6);
+    expect(bn.num_batches_tracked!.item()).toBe(2);
+    const free = new tg.nn.BatchNorm1d(2, { trackRunningStats: false, affine: false }).eval();
+    expect([free.weight, free.running_mean, free.num_batches_tracked]).toEqual([null, null, null]);
+    expectClose(free.forward(tg.tensor([[1, 2], [3, 5], [0, -1]])).toArray(),
+      [[-0.26726043, 0], [1.33630192, 1.22474384], [-1.06904161, -1.22474384]], 1e-6);
+    expect(String(new tg.nn.BatchNorm2d(4))).toBe('BatchNorm2d(4, eps=0.00001, momentum=0.1, affine=true, trackRunningStats=true)');
+  });
+
+  it('gradcheck and gradgradcheck of F.batchNorm in float64, training and eval, 2-D to 4-D inputs', () => {
+    const w = leaf([3], 2), b = leaf([3], 3);
+    const stats = () => [tg.zeros([3], { dtype: 'float64' }), tg.ones([3], { dtype: 'float64' }).mul(1.5)];
+    for (const shape of [[4, 3], [2, 3, 5], [2, 3, 2, 3]]) {
+      const train = (x: tg.Tensor, wt: tg.Tensor, bs: tg.Tensor) => {
+        const [m, v] = stats();
+        return F.batchNorm(x, m!, v!, { weight: wt, bias: bs, training: true });
+      };
+      const evaluate = (x: tg.Tensor, wt: tg.Tensor, bs: tg.Tensor) => {
+        const [m, v] = stats();
+        return F.batchNorm(x, m!, v!, { weight: wt, bias: bs });
+      };
+      for (const f of [train, evaluate]) {
+        expect(tg.gradcheck(f, [leaf(shape, 4), w, b]), `${f.name} ${shape}`).toBe(true);
+        expect(tg.gradgradcheck(f, [leaf(shape, 5), w, b]), `${f.name} ${shape}`).toBe(true);
+      }
+    }
+  });
+
+  it('refuses bad input with the layer or op, the argument and what came', () => {
+    expect(() => new tg.nn.BatchNorm1d(2).forward(tg.tensor([[1, 2]]))).toThrow(
+      new RangeError('batchNorm: training needs more than one value per channel, got input shape [1, 2]'));
+    expect(() => new tg.nn.BatchNorm2d(2).forward(tg.zeros([2, 2, 3]))).toThrow(
+      new RangeError('BatchNorm2d: input must be 4-D [N, C, H, W], got shape [2, 2, 3]'));
+    expect(() => new tg.nn.BatchNorm1d(2).forward(tg.zeros([2, 2, 3, 1]))).toThrow(
+      new RangeError('BatchNorm1d: input must be 2-D [N, C] or 3-D [N, C, L], got shape [2, 2, 3, 1]'));
+    expect(() => new tg.nn.BatchNorm1d(3).forward(tg.zeros([4, 2]))).toThrow(
+      new RangeError('batchNorm: runningMean must have shape [2] (the input\'s channels), got [3]'));
+    expect(() => new tg.nn.BatchNorm1d(0)).toThrow(new RangeError('BatchNorm1d: numFeatures must be a positive integer, got 0'));
+    expect(() => new tg.nn.BatchNorm1d(2, { momentum: '0.1' as never })).toThrow(
+      new TypeError("BatchNorm1d: momentum must be a finite number or null, got '0.1'"));
+    expect(() => new tg.nn.BatchNorm1d(2, { eps: -1 })).toThrow(new RangeError('BatchNorm1d: eps must be a finite non-negative number, got -1'));
+    const x = tg.zeros([4, 2]);
+    expect(() => F.batchNorm(x, null, null)).toThrow(new TypeError('batchNorm: runningMean and runningVar are needed when not training'));
+    expect(() => F.batchNorm(x, tg.zeros([2]), null, { training: true })).toThrow(
+      new TypeError('batchNorm: runningMean and runningVar must be given together'));
+    expect(() => F.batchNorm(x, null, null, { training: true, weight: tg.zeros([2], { dtype: 'float64' }) })).toThrow(
+      new TypeError('batchNorm: weight must have the input\'s dtype float32, got float64'));
+    expect(() => F.batchNorm(tg.zeros([4]), null, null, { training: true })).toThrow(
+      new RangeError('batchNorm: input must have at least 2 dims [N, C, ...], got shape [4]'));
+    expect(() => F.batchNorm(x, null, null, { training: 1 as never })).toThrow(new TypeError('batchNorm: training must be a boolean, got 1'));
+    const gone = tg.zeros([2]);
+    gone.dispose();
+    expect(() => F.batchNorm(x, gone, tg.ones([2]), { training: true })).toThrow(/^batchNorm: runningMean is a disposed tensor$/);
+    expect(() => F.batchNorm(gone, null, null, { training: true })).toThrow(/^batchNorm: input is a disposed tensor$/);
+    expect(() => F.batchNorm(x, [0, 0] as never, tg.ones([2]))).toThrow(new TypeError('batchNorm: runningMean must be a Tensor or null, got an array'));
+  });
+});

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { expectClose, leaf, tg } from '../helpers.js';
+
+const F = tg.nn.functional;
+// Values below from PyTorch 1.13 on the same programs (F.max_pool2d, F.avg_pool2d).
+const image = () =>
+  tg.tensor([[[[1, 5, 2, 0], [3, 4, 8, 1], [0, 2, 6, 7], [9, 1, 3, 3]]]], { requiresGrad: true });
+
+describe('maxPool2d', () => {
+  it('takes each window\'s largest value and sends its gradient there', () => {
+    const x = image();
+    const { values, indices } = F.maxPool2d(x, 2, { returnIndices: true });
+    expect(values.toArray()).toEqual([[[[5, 8], [9, 7]]]]);
+    expect([indices.dtype, indices.toArray()]).toEqual(['int32', [[[[1, 6], [12, 11]]]]]);
+    values.mul(tg.tensor([[[[1, 2], [3, 4]]]])).sum().backward();
+    expect(x.grad!.toArray()).toEqual([[[[0, 1, 0, 0], [0, 0, 2, 0], [0, 0, 0, 4], [3, 0, 0, 0]]]]);
+    expect(values.gradFn).toBe('maxPool2d');
+  });
+
+  it('stride, padding, ceilMode and dilation as PyTorch; an unbatched input', () => {
+    const x = image();
+    expect(F.maxPool2d(x, 3, { stride: 2, padding: 1, ceilMode: true }).toArray()).toEqual([[[[5, 8, 1], [9, 8, 7], [9, 3, 3]]]]);
+    expect(F.maxPool2d(x, 2, { stride: 1, dilation: 2 }).toArray()).toEqual([[[[6, 7], [9, 4]]]]);
+    expect(F.maxPool2d(x, 3, { stride: 2, padding: 1 }).shape).toEqual([1, 1, 2, 2]);
+    expect(F.maxPool2d(x.reshape([1, 4, 4]), [2, 4]).toArray()).toEqual([[[8], [9]]]);
+    expect(F.maxPool2d(x, [1, 2], { stride: [2, 1] }).toArray()).toEqual([[[[5, 5, 2], [2, 6, 7]]]]);
+  });
+
+  it('ties go to the first, NaN wins (the last NaN), a window of -Infinity keeps its first tap', () => {
+    const t = tg.tensor([[[0, 0, 1, 1], [0, 0, 1, 1]]], { requiresGrad: true });
+    const y = F.maxPool2d(t, 2);
+    y.sum().backward();
+    expect([y.toArray(), t.grad!.toArray()]).toEqual([[[[0, 1]]], [[[1, 0, 1, 0], [0, 0, 0, 0]]]]);
+    const n = tg.tensor([[[1, NaN, 2, NaN], [NaN, 0, 3, 1]]]);
+    const r = F.maxPool2d(n, 2, { returnIndices: true });
+    expect([r.values.toArray(), r.indices.toArray()]).toEqual([[[[NaN, NaN]]], [[[4, 3]]]]);
+    const inf = F.maxPool2d(tg.full([1, 2, 2], -Infinity), 2, { returnIndices: true });
+    expect([inf.values.toArray(), inf.indices.toArray()]).toEqual([[[[-Infinity]]], [[[0]]]]);
+  });
+
+  it('gradcheck and gradgradcheck in float64', () => {
+    const cases: [number | [number, number], tg.nn.functional.MaxPool2dOptions][] = [
+      [2, {}], [3, { stride: 2, padding: 1, ceilMode: true }], [[2, 3], { stride: [1, 2], dilation: [2, 1] }],
+    ];
+    for (const [k, options] of cases) {
+      const f = (x: tg.Tensor) => F.maxPool2d(x, k, options);
+      expect(tg.gradcheck(f, [leaf([2, 3, 5, 6], 3)]), JSON.stringify(options)).toBe(true);
+      expect(tg.gradgradcheck(f, [leaf([2, 3, 5, 6], 4)]), JSON.stringify(options)).toBe(true);
+    }
+  });
+
+  it('refuses bad arguments with the op, the argument and what came', () => {
+    const x = image();
+    expect(() => F.maxPool2d(x, 2, { padding: 2 })).toThrow(
+      new RangeError('maxPool2d: padding must be between 0 and half the kernel size, got padding [2, 2] for kernelSize [2, 2]'));
+    expect(() => F.maxPool2d(x, 5)).toThrow(/^maxPool2d: the output would be 0x0 for input 4x4, kernelSize \[5, 5\]/);
+    expect(() => F.maxPool2d(x, 0)).toThrow(new RangeError('maxPool2d: kernelSize must be positive, got [0, 0]'));
+    expect(() => F.maxPool2d(x, 2, { stride: [1, -1] })).toThrow(new RangeError('maxPool2d: stride must be positive, got [1, -1]'));
+    expect(() => F.maxPool2d(x, 1.5)).toThrow(/^maxPool2d: kernelSize must be an integer/);
+    expect(() => F.maxPool2d(x, [2, 2, 2] as never)).toThrow(
+      new TypeError('maxPool2d: kernelSize must be an integer or a pair of integers [h, w], got an array of length 3'));
+    expect(() => F.maxPool2d(x, 2, { ceilMode: 1 as never })).toThrow(new TypeError('maxPool2d: ceilMode must be a boolean, got 1'));
+    expect(() => F.maxPool2d(x, 2, { pad: 1 } as never)).toThrow(/^maxPool2d: unknown option 'pad'/);
+    expect(() => F.maxPool2d(x.reshape([16]), 2)).toThrow(
+      new RangeError('maxPool2d: input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape [16]'));
+    expect(() => F.maxPool2d(tg.zeros([1, 0, 4, 4]), 2)).toThrow(
+      new RangeError('maxPool2d: input may be empty only in its first dim, got shape [1, 0, 4, 4]'));
+    expect(() => F.maxPool2d(tg.zeros([1, 4, 4], { dtype: 'int32' }), 2)).toThrow(TypeError);
+    expect(F.maxPool2d(tg.zeros([0, 2, 4, 4]), 2).shape).toEqual([0, 2, 2, 2]);
+  });
+});
+
+describe('avgPool2d', () => {
+  it('averages windows: countIncludePad, ceilMode and divisorOverride as PyTorch', () => {
+    const x = image();
+    expectClose(F.avgPool2d(x, 3, { stride: 2, padding: 1 }).toArray(), [[[[1.4444444, 2.2222223], [2.1111112, 3.8888888]]]], 1e-6);
+    expectClose(F.avgPool2d(x, 3, { stride: 2, padding: 1, countIncludePad: false }).toArray(),
+      [[[[3.25, 3.3333333], [3.1666667, 3.8888888]]]], 1e-6);
+    expectClose(F.avgPool2d(x, 3, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false }).toArray(),
+      [[[[3.25, 3.3333333, 0.5], [3.1666667, 3.8888888, 3.6666667], [5, 2.3333333, 3]]]], 1e-6);
+    expectClose(F.avgPool2d(x, 2, { divisorOverride: 3 }).toArray(), [[[[4.3333335, 3.6666667], [4, 6.3333335]]]], 1e-6);
+    const y = F.avgPool2d(x, 3, { stride: 2, padding: 1, ceilMode: true });
+    expectClose(y.toArray(), [[[[1.4444444, 2.2222223, 0.16666667], [2.1111112, 3.8888888, 1.8333334], [1.6666666, 1.1666666, 0.75]]]], 1e-6);
+    y.mul(tg.arange(1, 10, 1, { dtype: 'float32' }).reshape([1, 1, 3, 3])).sum().backward();
+    expectClose(x.grad!.toArray(), [[[[0.11111111, 0.33333334, 0.22222222, 0.72222221], [0.55555558, 1.3333334, 0.77777779, 2.2777777],
+      [0.44444445, 1, 0.55555558, 1.5555556], [1.6111110, 3.5, 1.8888890, 5.1388888]]]], 1e-6);
+    expect(y.gradFn).toBe('avgPool2d');
+  });
+
+  it('gradcheck and gradgradcheck in float64', () => {
+    const cases: [number | [number, number], tg.nn.functional.AvgPool2dOptions][] = [
+      [2, {}], [3, { stride: 2, padding: 1, ceilMode: true }], [3, { stride: 2, padding: 1, countIncludePad: false }],
+      [[2, 3], { stride: [1, 2], divisorOverride: -4 }],
+    ];
+    for (const [k, options] of cases) {
+      const f = (x: tg.Tensor) => F.avgPool2d(x, k, options);
+      expect(tg.gradcheck(f, [leaf([2, 3, 5, 6], 5)]), JSON.stringify(options)).toBe(true);
+      expect(tg.gradgradcheck(f, [leaf([2, 3, 5, 6], 6)]), JSON.stringify(options)).toBe(true);
+    }
+  });
+
+  it('refuses bad arguments with the op, the argument and what came', () => {
+    const x = image();
+    expect(() => F.avgPool2d(x, 2, { divisorOverride: 0 })).toThrow(new RangeError('avgPool2d: divisorOverride must not be 0'));
+    expect(() => F.avgPool2d(x, 2, { divisorOverride: 1.5 })).toThrow(/^avgPool2d: divisorOverride must be an integer/);
+    expect(() => F.avgPool2d(x, 2, { dilation: 2 } as never)).toThrow(/^avgPool2d: unknown option 'dilation'/);
+    expect(() => F.avgPool2d(x, 2, { countIncludePad: 'yes' as never })).toThrow(
+      new TypeError("avgPool2d: countIncludePad must be a boolean, got 'yes'"));
+    expect(() => F.avgPool2d(x, 3, { padding: 2 })).toThrow(/^avgPool2d: padding must be between 0 and half the kernel size/);
+  });
+});
+
+describe('adaptiveAvgPool2d', () => {
+  it('tiles each plane into outputSize windows, as PyTorch', () => {
+    const x = tg.arange(1, 16, 1, { dtype: 'float32' }).reshape([1, 1, 3, 5]).setRequiresGrad(true);
+    const y = F.adaptiveAvgPool2d(x, [2, 3]);
+    expect(y.toArray()).toEqual([[[[4, 5.5, 7], [9, 10.5, 12]]]]);
+    y.mul(tg.tensor([[[[1, 2, 3], [4, 5, 6]]]])).sum().backward();
+    expectClose(x.grad!.toArray(), [[[[0.25, 0.58333337, 0.33333334, 1.08333337, 0.75], [1.25, 2.41666675, 1.16666663, 3.41666675, 2.25],
+      [1, 1.83333325, 0.83333331, 2.33333325, 1.5]]]], 1e-7);
+    expect(F.adaptiveAvgPool2d(x, [null, 2]).toArray()).toEqual([[[[2, 4], [7, 9], [12, 14]]]]);
+    expect(F.adaptiveAvgPool2d(x, 1).toArray()).toEqual([[[[8]]]]);
+    expect(F.adaptiveAvgPool2d(x, [4, 7]).shape).toEqual([1, 1, 4, 7]);
+    expect(y.gradFn).toBe('adaptiveAvgPool2d');
+    expect(String(new tg.nn.AdaptiveAvgPool2d([1, null]))).toBe('AdaptiveAvgPool2d(outputSize=[1, ])');
+  });
+
+  it('gradcheck and gradgradcheck in float64; errors', () => {
+    for (const size of [[2, 3], [4, 7], [1, 1]] as [number, number][]) {
+      const f = (x: tg.Tensor) => F.adaptiveAvgPool2d(x, size);
+      expect(tg.gradcheck(f, [leaf([2, 2, 3, 5], 7)]), String(size)).toBe(true);
+      expect(tg.gradgradcheck(f, [leaf([2, 2, 3, 5], 8)]), String(size)).toBe(true);
+    }
+    expect(() => F.adaptiveAvgPool2d(image(), 0)).toThrow(new RangeError('adaptiveAvgPool2d: outputSize must be positive, got [0, 0]'));
+    expect(() => F.adaptiveAvgPool2d(image(), [1, 2, 3] as never)).toThrow(
+      new TypeError('adaptiveAvgPool2d: outputSize must be an integer or a pair of integers [h, w], got an array of length 3'));
+    expect(() => F.adaptiveAvgPool2d(tg.zeros([4, 4]), 2)).toThrow(
+      new RangeError('adaptiveAvgPool2d: input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape [4, 4]'));
+  });
+});
+
+describe('MaxPool2d and AvgPool2d modules', () => {
+  it('apply the functions with their options, in a Sequential', () => {
+    const x = image();
+    const net = new tg.nn.Sequential(new tg.nn.MaxPool2d(2, { stride: 1 }), new tg.nn.AvgPool2d([1, 3]));
+    expectClose(net.forward(x).toArray(), F.avgPool2d(F.maxPool2d(x, 2, { stride: 1 }), [1, 3]).toArray(), 0);
+    expect(String(new tg.nn.MaxPool2d(3, { stride: 2, padding: 1 }))).toBe('MaxPool2d(kernelSize=3, stride=2, padding=1)');
+    expect(String(new tg.nn.AvgPool2d([2, 3], { countIncludePad: false }))).toBe('AvgPool2d(kernelSize=[2, 3], countIncludePad=false)');
+    expect(() => new tg.nn.MaxPool2d(2, { returnIndices: true } as never)).toThrow(/^MaxPool2d: unknown option 'returnIndices'/);
+  });
+});

@@ -184,6 +184,7 @@ export interface NativeAddon {
   avgPool2d(input: Handle, kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number,
     ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null | undefined): Handle;
   adaptiveAvgPool2d(input: Handle, outH: number, outW: number): Handle;
+  pad(input: Handle, widths: number[], value: number): Handle;
   oneHot(indices: Handle, numClasses: number): Handle;
   // Pairs are spread as (height, width).
   unfold(x: Handle, kH: number, kW: number, dilationH: number, dilationW: number, padH: number, padW: number,

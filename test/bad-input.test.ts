@@ -190,6 +190,7 @@ const SMALL: Op[] = [
   op('maxPool2d', ['input'], () => [away([1, 2, 4, 5], 40)], (x) => F.maxPool2d(x!, 2)),
   op('avgPool2d', ['input'], () => [away([1, 2, 4, 5], 41)], (x) => F.avgPool2d(x!, 2)),
   op('adaptiveAvgPool2d', ['input'], () => [away([1, 2, 3, 5], 42)], (x) => F.adaptiveAvgPool2d(x!, [2, 3])),
+  op('pad', ['input'], () => [away([2, 3], 43)], (x) => F.pad(x!, [2, -1, 1, 0], { value: 2 })),
   op('unfold', ['input'], () => [away([1, 2, 4, 4], 43)], (x) => F.unfold(x!, [2, 3], { padding: 1, stride: [2, 1] })),
   op('fold', ['input'], () => [away([1, 12, 9], 44)], (c) => F.fold(c!, [4, 5], [2, 3], { padding: 1, stride: 2 })),
   op('conv2d', ['input', 'weight', 'bias'], () => [away([2, 4, 4, 3], 45), away([4, 2, 2, 2], 46), away([4], 47)],

@@ -161,6 +161,7 @@ export const OPS: Op[] = [
   d('avgPool2d', FLOAT, () => [away([1, 2, 4, 5], 41)],
     (x) => F.avgPool2d(x!, 3, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false })),
   d('adaptiveAvgPool2d', FLOAT, () => [away([1, 2, 3, 5], 42)], (x) => F.adaptiveAvgPool2d(x!, [2, 3])),
+  d('pad', ALL, () => [away([2, 3], 43)], (x) => F.pad(x!, [2, -1, 1, 0], { value: 2 })),
   d('scaledDotProductAttention', FLOAT, () => [away([2, 3, 2], 31), away([2, 4, 2], 32), away([2, 4, 3], 33), away([3, 4], 34)],
     (q, k, v, m) => F.scaledDotProductAttention(q!, k!, v!, { attnMask: m! })),
 ];

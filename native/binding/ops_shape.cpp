@@ -119,6 +119,15 @@ Tensor stack(OpArgs& info) {
   return ops::stack(info.tensors(0, "stack", "tensors"), info.integer(1, "stack", "dim"));
 }
 
+// (input, widths: an array of integers, value). The TypeScript layer checks
+// the widths' types; here any array of integers is taken.
+Tensor pad(OpArgs& info) {
+  const char* op = "pad";
+  const Tensor x = info.tensor(0, op, "input");
+  const std::vector<std::int64_t> widths = info.dims(1, op);
+  return ops::pad(x, widths, info.number(2, op, "value"));
+}
+
 Tensor tril(OpArgs& info) {
   return ops::tril(info.tensor(0, "tril", "input"), info.integer(1, "tril", "diagonal"));
 }
@@ -166,6 +175,7 @@ void register_shape(Napi::Env env, Napi::Object exports) {
   define_op<chunk>(env, exports, "chunk");
   define_op<cat>(env, exports, "cat");
   define_op<stack>(env, exports, "stack");
+  define_op<pad>(env, exports, "pad");
   define_op<tril>(env, exports, "tril");
   define_op<triu>(env, exports, "triu");
   define_op<index_select>(env, exports, "indexSelect");

@@ -50,6 +50,10 @@ std::vector<Tensor> split_with_sizes(const Tensor& t, const std::vector<std::int
 // At most `chunks` pieces of equal size (the last may be smaller). Views.
 std::vector<Tensor> chunk(const Tensor& t, std::int64_t chunks, std::int64_t dim);
 
+// F.pad's constant mode: widths (before, after) for the last dim, then the
+// one before it, ...; negative widths cut. New elements hold `value`.
+Tensor pad(const Tensor& x, const std::vector<std::int64_t>& widths, double value);
+
 // Joins tensors along an existing dim; dtypes promote (int32 < float32 < float64).
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim);
 // Joins tensors of one shape along a new dim.

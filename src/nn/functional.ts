@@ -198,6 +198,15 @@ export function layerNorm(
   return fromHandle(native.layerNorm(h(input), shape, optional(weight), optional(bias), eps));
 }
 
+// For functions composed of tensor methods: checks an argument so that an
+// error names the function. False for null or undefined where allowed.
+function liveTensor(t: unknown, op: string, name: string, orNull = false): t is Tensor {
+  if (orNull && (t === null || t === undefined)) return false;
+  if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor${orNull ? ' or null' : ''}, got ${describe(t)}`);
+  if (t.isDisposed) throw new TapegradError(`${op}: ${name} is a disposed tensor`);
+  return true;
+}
+
 export interface BatchNormOptions {
   /** Per-channel scale [C] (none: 1). */
   weight?: Tensor | null;
@@ -225,12 +234,7 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   const momentum = checkNumber(options.momentum ?? 0.1, op, 'momentum', 'a finite number', Number.isFinite);
   const eps = checkNumber(options.eps ?? 1e-5, op, 'eps', 'a finite non-negative number', (v) => v >= 0 && Number.isFinite(v));
   // Composed of tensor methods: each argument is checked here, so that errors name batchNorm.
-  const live = (t: unknown, name: string, orNull: boolean): t is Tensor => {
-    if (orNull && (t === null || t === undefined)) return false;
-    if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor${orNull ? ' or null' : ''}, got ${describe(t)}`);
-    if (t.isDisposed) throw new TapegradError(`${op}: ${name} is a disposed tensor`);
-    return true;
-  };
+  const live = (t: unknown, name: string, orNull: boolean) => liveTensor(t, op, name, orNull);
   live(input, 'input', false);
   if (input.dtype === 'int32') throw new TypeError(`${op}: input must be float32 or float64, got int32`);
   if (input.ndim < 2) throw new RangeError(`${op}: input must have at least 2 dims [N, C, ...], got shape [${input.shape.join(', ')}]`);
@@ -304,6 +308,68 @@ export function embedding(indices: Tensor, weight: Tensor, options: EmbeddingOpt
 /** int32 one-hot vectors of length numClasses (-1: the largest index + 1). */
 export function oneHot(indices: Tensor, numClasses = -1): Tensor {
   return fromHandle(native.oneHot(h(indices), numClasses));
+}
+
+// ---- padding --------------------------------------------------------------------
+
+export interface PadOptions {
+  /**
+   * 'constant' (default: new elements hold value; negative widths cut),
+   * 'reflect' (mirrored without the edge, widths below the size), 'replicate'
+   * (the edge repeated) or 'circular' (wrapped, widths at most the size).
+   */
+  mode?: 'constant' | 'reflect' | 'replicate' | 'circular';
+  /** The value of new elements in 'constant' mode. Default 0. */
+  value?: number;
+}
+
+/**
+ * Pads the last dims, as PyTorch's F.pad: `pad` holds (before, after) for the
+ * last dim, then the one before it, and so on. Differentiable in every mode
+ * (the other modes gather with indexSelect).
+ */
+export function pad(input: Tensor, pad: readonly number[], options: PadOptions = {}): Tensor {
+  const op = 'pad';
+  checkOptions(options, op, "{ mode: 'reflect' }", ['mode', 'value']);
+  const mode = checkChoice(options.mode ?? 'constant', op, 'mode', ['constant', 'reflect', 'replicate', 'circular']);
+  const widths = plainArray(pad);
+  if (!Array.isArray(widths))
+    throw new TypeError(`${op}: pad must be an array of integers (before and after for each dim from the last), got ${describe(pad)}`);
+  widths.forEach((w: unknown, i) => {
+    if (typeof w !== 'number') throw new TypeError(`${op}: pad must hold integers, got ${describe(w)} at index ${i}`);
+    if (!Number.isSafeInteger(w)) throw new RangeError(`${op}: pad must hold integers, got ${describe(w)} at index ${i}`);
+  });
+  if (mode === 'constant') {
+    const value = checkNumber(options.value ?? 0, op, 'value', 'a number');
+    return fromHandle(native.pad(h(input), widths as number[], value));
+  }
+  if (options.value !== undefined) throw new TypeError(`${op}: value is only for mode 'constant', got mode '${mode}'`);
+  liveTensor(input, op, 'input');
+  if (widths.length % 2 !== 0)
+    throw new RangeError(`${op}: pad must have an even length (before and after for each dim from the last), got length ${widths.length}`);
+  if (widths.length / 2 > input.ndim)
+    throw new RangeError(`${op}: pad of length ${widths.length} pads ${widths.length / 2} dims, but the input has shape [${input.shape.join(', ')}]`);
+  let out = input;
+  for (let k = 0; k < widths.length / 2; k++) {
+    const d = input.ndim - 1 - k, size = input.shape[d]!;
+    const before = widths[2 * k] as number, after = widths[2 * k + 1] as number;
+    if (before === 0 && after === 0) continue;
+    const range = `(${before}, ${after}) of dim ${d} (size ${size})`;
+    if (before < 0 || after < 0) throw new RangeError(`${op}: mode '${mode}' takes non-negative padding, got ${range}`);
+    if (mode === 'reflect' && (before >= size || after >= size)) throw new RangeError(`${op}: reflect padding must be less than the size, got ${range}`);
+    if (mode === 'circular' && (before > size || after > size)) throw new RangeError(`${op}: circular padding must be at most the size, got ${range}`);
+    if (size === 0) throw new RangeError(`${op}: mode '${mode}' cannot pad an empty dim, got ${range}`);
+    // Where each element of the padded dim is read from.
+    const index = new Int32Array(size + before + after);
+    for (let i = 0; i < index.length; i++) {
+      const j = i - before;
+      index[i] = mode === 'replicate' ? Math.min(Math.max(j, 0), size - 1)
+        : mode === 'circular' ? ((j % size) + size) % size
+        : j < 0 ? -j : j > size - 1 ? 2 * (size - 1) - j : j;
+    }
+    out = out.indexSelect(d, fromHandle(native.fromData(index, [index.length], 'int32', op)));
+  }
+  return out;
 }
 
 // ---- pooling --------------------------------------------------------------------

@@ -115,17 +115,21 @@ ops::Pair arg_pair(OpArgs& info, std::size_t i, const char* op, const char* arg)
 // (input, kH, kW, dilationH, dilationW, padH, padW, strideH, strideW)
 Tensor unfold(OpArgs& info) {
   const char* op = "unfold";
-  return ops::unfold(info.tensor(0, op, "input"), arg_pair(info, 1, op, "kernelSize"),
-                     arg_pair(info, 3, op, "dilation"), arg_pair(info, 5, op, "padding"),
-                     arg_pair(info, 7, op, "stride"));
+  // Read in order, so that the first bad argument is the one reported.
+  const Tensor x = info.tensor(0, op, "input");
+  const ops::Pair kernel = arg_pair(info, 1, op, "kernelSize"), dilation = arg_pair(info, 3, op, "dilation");
+  const ops::Pair padding = arg_pair(info, 5, op, "padding"), stride = arg_pair(info, 7, op, "stride");
+  return ops::unfold(x, kernel, dilation, padding, stride);
 }
 
 // (input, outH, outW, kH, kW, dilationH, dilationW, padH, padW, strideH, strideW)
 Tensor fold(OpArgs& info) {
   const char* op = "fold";
-  return ops::fold(info.tensor(0, op, "input"), arg_pair(info, 1, op, "outputSize"),
-                   arg_pair(info, 3, op, "kernelSize"), arg_pair(info, 5, op, "dilation"),
-                   arg_pair(info, 7, op, "padding"), arg_pair(info, 9, op, "stride"));
+  const Tensor x = info.tensor(0, op, "input");
+  const ops::Pair output_size = arg_pair(info, 1, op, "outputSize"), kernel = arg_pair(info, 3, op, "kernelSize");
+  const ops::Pair dilation = arg_pair(info, 5, op, "dilation"), padding = arg_pair(info, 7, op, "padding");
+  const ops::Pair stride = arg_pair(info, 9, op, "stride");
+  return ops::fold(x, output_size, kernel, dilation, padding, stride);
 }
 
 // (input, weight, bias | null, strideH, strideW, padding mode, padH, padW,
@@ -140,8 +144,9 @@ Tensor conv2d(OpArgs& info) {
   if (mode == "same") padding_mode = ops::ConvPadding::Same;
   else if (mode == "valid") padding_mode = ops::ConvPadding::Valid;
   else if (mode != "explicit") throw_range_error(op, ": padding must be a number, a pair, 'same' or 'valid', got '", mode, "'");
-  return ops::conv2d(x, weight, bias, stride, padding_mode, arg_pair(info, 6, op, "padding"),
-                     arg_pair(info, 8, op, "dilation"), info.integer(10, op, "groups"));
+  const ops::Pair padding = arg_pair(info, 6, op, "padding"), dilation = arg_pair(info, 8, op, "dilation");
+  const std::int64_t groups = info.integer(10, op, "groups");
+  return ops::conv2d(x, weight, bias, stride, padding_mode, padding, dilation, groups);
 }
 
 // (input, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, ceilMode) -> [values, indices]

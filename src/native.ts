@@ -186,6 +186,14 @@ export interface NativeAddon {
   adaptiveAvgPool2d(input: Handle, outH: number, outW: number): Handle;
   pad(input: Handle, widths: number[], value: number): Handle;
   oneHot(indices: Handle, numClasses: number): Handle;
+  // Pairs are spread as (height, width).
+  unfold(x: Handle, kH: number, kW: number, dilationH: number, dilationW: number, padH: number, padW: number,
+    strideH: number, strideW: number): Handle;
+  fold(x: Handle, outH: number, outW: number, kH: number, kW: number, dilationH: number, dilationW: number,
+    padH: number, padW: number, strideH: number, strideW: number): Handle;
+  conv2d(x: Handle, weight: Handle, bias: Handle | null, strideH: number, strideW: number,
+    paddingMode: 'explicit' | 'same' | 'valid', padH: number, padW: number, dilationH: number, dilationW: number,
+    groups: number): Handle;
   scaledDotProductAttention(
     query: Handle, key: Handle, value: Handle, attnMask: Handle | null, isCausal: boolean, scale: number | null,
   ): Handle;

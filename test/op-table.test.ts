@@ -152,6 +152,10 @@ export const OPS: Op[] = [
     return F.dropout(x!, 0.4);
   }),
   d('embedding', FLOAT, () => [away([4, 3], 30)], (w) => F.embedding(ints([3, 0, 3]), w!)),
+  d('unfold', FLOAT, () => [away([1, 2, 4, 4], 43)], (x) => F.unfold(x!, [2, 3], { padding: 1, stride: [2, 1] })),
+  d('fold', FLOAT, () => [away([1, 12, 9], 44)], (c) => F.fold(c!, [4, 5], [2, 3], { padding: 1, stride: 2 })),
+  d('conv2d', FLOAT, () => [away([2, 4, 4, 3], 45), away([4, 2, 2, 2], 46), away([4], 47)],
+    (x, w, b) => F.conv2d(x!, w!, b!, { groups: 2, padding: 1 })),
   nd('oneHot', ['int32'], () => [ints([2, 0, 1])], (i) => F.oneHot(i!, 4)),
   d('maxPool2d', FLOAT, () => [away([1, 2, 4, 5], 40)], (x) => F.maxPool2d(x!, 2, { stride: 1, padding: 1 })),
   d('avgPool2d', FLOAT, () => [away([1, 2, 4, 5], 41)],

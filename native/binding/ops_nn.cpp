@@ -112,6 +112,43 @@ ops::Pair arg_pair(OpArgs& info, std::size_t i, const char* op, const char* arg)
   return {info.integer(i, op, arg), info.integer(i + 1, op, arg)};
 }
 
+// (input, kH, kW, dilationH, dilationW, padH, padW, strideH, strideW)
+Tensor unfold(OpArgs& info) {
+  const char* op = "unfold";
+  // Read in order, so that the first bad argument is the one reported.
+  const Tensor x = info.tensor(0, op, "input");
+  const ops::Pair kernel = arg_pair(info, 1, op, "kernelSize"), dilation = arg_pair(info, 3, op, "dilation");
+  const ops::Pair padding = arg_pair(info, 5, op, "padding"), stride = arg_pair(info, 7, op, "stride");
+  return ops::unfold(x, kernel, dilation, padding, stride);
+}
+
+// (input, outH, outW, kH, kW, dilationH, dilationW, padH, padW, strideH, strideW)
+Tensor fold(OpArgs& info) {
+  const char* op = "fold";
+  const Tensor x = info.tensor(0, op, "input");
+  const ops::Pair output_size = arg_pair(info, 1, op, "outputSize"), kernel = arg_pair(info, 3, op, "kernelSize");
+  const ops::Pair dilation = arg_pair(info, 5, op, "dilation"), padding = arg_pair(info, 7, op, "padding");
+  const ops::Pair stride = arg_pair(info, 9, op, "stride");
+  return ops::fold(x, output_size, kernel, dilation, padding, stride);
+}
+
+// (input, weight, bias | null, strideH, strideW, padding mode, padH, padW,
+// dilationH, dilationW, groups); mode is 'explicit', 'same' or 'valid'.
+Tensor conv2d(OpArgs& info) {
+  const char* op = "conv2d";
+  const Tensor x = info.tensor(0, op, "input"), weight = info.tensor(1, op, "weight");
+  const Tensor bias = optional_tensor(info, 2, op, "bias");
+  const ops::Pair stride = arg_pair(info, 3, op, "stride");
+  const std::string mode = info.string(5, op, "padding");
+  ops::ConvPadding padding_mode = ops::ConvPadding::Explicit;
+  if (mode == "same") padding_mode = ops::ConvPadding::Same;
+  else if (mode == "valid") padding_mode = ops::ConvPadding::Valid;
+  else if (mode != "explicit") throw_range_error(op, ": padding must be a number, a pair, 'same' or 'valid', got '", mode, "'");
+  const ops::Pair padding = arg_pair(info, 6, op, "padding"), dilation = arg_pair(info, 8, op, "dilation");
+  const std::int64_t groups = info.integer(10, op, "groups");
+  return ops::conv2d(x, weight, bias, stride, padding_mode, padding, dilation, groups);
+}
+
 // (input, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, ceilMode) -> [values, indices]
 std::vector<Tensor> max_pool2d(OpArgs& info) {
   const char* op = "maxPool2d";
@@ -160,6 +197,9 @@ void register_nn(Napi::Env env, Napi::Object exports) {
   define_op<dropout>(env, exports, "dropout");
   define_op<embedding>(env, exports, "embedding");
   define_op<one_hot>(env, exports, "oneHot");
+  define_op<unfold>(env, exports, "unfold");
+  define_op<fold>(env, exports, "fold");
+  define_op<conv2d>(env, exports, "conv2d");
   define_op<max_pool2d>(env, exports, "maxPool2d");
   define_op<avg_pool2d>(env, exports, "avgPool2d");
   define_op<adaptive_avg_pool2d>(env, exports, "adaptiveAvgPool2d");

@@ -75,6 +75,26 @@ Tensor avg_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, const
 // [floor(i·s/n), ceil((i + 1)·s/n)).
 Tensor adaptive_avg_pool2d(const Tensor& x, const Pair& output_size);
 
+// im2col, as PyTorch's unfold: x [N, C, H, W] (or [C, H, W]) gives the
+// blocks of kernelSize as columns, [N, C·kh·kw, L] (or [C·kh·kw, L]), L the
+// number of blocks; rows are channel-major, then kernel row, then column.
+// Zero padding on both sides of each spatial dim. Its gradient is fold.
+Tensor unfold(const Tensor& x, const Pair& kernel, const Pair& dilation, const Pair& padding, const Pair& stride);
+// col2im, unfold's adjoint: sums the columns of x [N, C·kh·kw, L] (or
+// [C·kh·kw, L]) back onto planes of output_size, [N, C, H, W] (or [C, H, W]).
+// Its gradient is unfold.
+Tensor fold(const Tensor& x, const Pair& output_size, const Pair& kernel, const Pair& dilation, const Pair& padding,
+            const Pair& stride);
+
+// Padding of conv2d: the given pair, 'same' (output size = input size, stride
+// 1; an odd total puts the extra row/column after) or 'valid' (none).
+enum class ConvPadding { Explicit, Same, Valid };
+// 2-D cross-correlation of x [N, C, H, W] (or [C, H, W]) with weight
+// [O, C/groups, kh, kw] plus an optional bias [O], composed of recorded ops:
+// unfold, then one batched matmul per group.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Pair& stride, ConvPadding mode,
+              const Pair& padding, const Pair& dilation, std::int64_t groups);
+
 // int32 one-hot vectors of length num_classes (-1: max index + 1).
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes);
 

@@ -458,6 +458,80 @@ export function avgPool2d(input: Tensor, kernelSize: Size2, options: AvgPool2dOp
   ));
 }
 
+// ---- convolution ----------------------------------------------------------------
+
+export interface UnfoldOptions {
+  /** Spacing between kernel elements. Default 1. */
+  dilation?: Size2;
+  /** Zeros added on both sides of each spatial dim. Default 0. */
+  padding?: Size2;
+  /** Step between blocks. Default 1. */
+  stride?: Size2;
+}
+
+function windowArgs(op: string, kernelSize: unknown, options: UnfoldOptions): number[] {
+  checkOptions(options, op, '{ stride: 2 }', ['dilation', 'padding', 'stride']);
+  return [
+    ...pair(kernelSize, op, 'kernelSize'), ...pair(options.dilation ?? 1, op, 'dilation'),
+    ...pair(options.padding ?? 0, op, 'padding'), ...pair(options.stride ?? 1, op, 'stride'),
+  ];
+}
+
+/**
+ * Extracts sliding blocks (im2col), as PyTorch's unfold: input [N, C, H, W]
+ * (or [C, H, W]) gives [N, C·kh·kw, L] (or [C·kh·kw, L]), one column per
+ * block, L = number of blocks. Rows run over channels, then kernel rows, then
+ * kernel columns. Its gradient is fold.
+ */
+export function unfold(input: Tensor, kernelSize: Size2, options: UnfoldOptions = {}): Tensor {
+  const [kh, kw, dh, dw, ph, pw, sh, sw] = windowArgs('unfold', kernelSize, options);
+  return fromHandle(native.unfold(h(input), kh!, kw!, dh!, dw!, ph!, pw!, sh!, sw!));
+}
+
+/**
+ * Sums sliding blocks back into images (col2im), as PyTorch's fold, the
+ * adjoint of unfold: input [N, C·kh·kw, L] (or [C·kh·kw, L]) gives
+ * [N, C, ...outputSize] (or [C, ...outputSize]); overlapping entries add up.
+ * L must be the number of blocks the options give on outputSize.
+ */
+export function fold(input: Tensor, outputSize: Size2, kernelSize: Size2, options: UnfoldOptions = {}): Tensor {
+  const [oh, ow] = pair(outputSize, 'fold', 'outputSize');
+  const [kh, kw, dh, dw, ph, pw, sh, sw] = windowArgs('fold', kernelSize, options);
+  return fromHandle(native.fold(h(input), oh, ow, kh!, kw!, dh!, dw!, ph!, pw!, sh!, sw!));
+}
+
+export interface Conv2dOptions {
+  /** Step between output positions. Default 1. */
+  stride?: Size2;
+  /**
+   * Zeros on both sides of each spatial dim (default 0), or 'valid' (none),
+   * or 'same' (output as large as the input; stride 1 only; an odd total puts
+   * the extra row or column after, as PyTorch).
+   */
+  padding?: Size2 | 'same' | 'valid';
+  /** Spacing between kernel elements. Default 1. */
+  dilation?: Size2;
+  /** Split channels into this many groups, each convolved with its own filters. Default 1. */
+  groups?: number;
+}
+
+/**
+ * 2-D cross-correlation, as PyTorch's conv2d: input [N, C, H, W] (or
+ * [C, H, W]), weight [O, C/groups, kh, kw], optional bias [O]; gives
+ * [N, O, H', W']. Composed of unfold and a batched matmul, so it has
+ * gradients of every order and is traced by the Trainer.
+ */
+export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  checkOptions(options, op, "{ padding: 'same' }", ['stride', 'padding', 'dilation', 'groups']);
+  const padding = options.padding ?? 0;
+  const mode = typeof padding === 'string' ? checkChoice(padding, op, 'padding', ['same', 'valid']) : 'explicit';
+  const [ph, pw] = mode === 'explicit' ? pair(padding, op, 'padding') : [0, 0];
+  const [sh, sw] = pair(options.stride ?? 1, op, 'stride');
+  const [dh, dw] = pair(options.dilation ?? 1, op, 'dilation');
+  return fromHandle(native.conv2d(h(input), h(weight), optional(bias), sh, sw, mode, ph, pw, dh, dw, options.groups ?? 1));
+}
+
 // ---- attention ------------------------------------------------------------------
 
 export interface ScaledDotProductAttentionOptions {

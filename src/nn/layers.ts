@@ -82,6 +82,95 @@ export class Linear extends Module {
   }
 }
 
+export interface Conv2dOptions extends LayerOptions {
+  /** Step between output positions. Default 1. */
+  stride?: F.Size2;
+  /** Zeros on both sides of each spatial dim (default 0), 'valid' (none) or 'same' (stride 1 only). */
+  padding?: F.Size2 | 'same' | 'valid';
+  /** Spacing between kernel elements. Default 1. */
+  dilation?: F.Size2;
+  /** Channel groups; inChannels and outChannels must both be divisible by it. Default 1. */
+  groups?: number;
+  /** Learn an additive bias per output channel. Default true. */
+  bias?: boolean;
+}
+
+// A layer's number-or-pair option as a checked pair of integers >= min.
+function sizePair(op: string, name: string, v: unknown, min: number): [number, number] {
+  const p = plainArray(v);
+  const expected = `${min === 1 ? 'a positive' : 'a non-negative'} integer or a pair of them`;
+  const pair = typeof p === 'number' ? [p, p] : Array.isArray(p) && p.length === 2 ? p : null;
+  if (pair === null) throw new TypeError(`${op}: ${name} must be ${expected}, got ${describe(p)}`);
+  for (const x of pair) checkNumber(x, op, name, expected, (n) => Number.isInteger(n) && n >= min);
+  return [pair[0] as number, pair[1] as number];
+}
+
+/**
+ * 2-D convolution over [N, C, H, W] (or [C, H, W]) inputs: weight
+ * [outChannels, inChannels / groups, kh, kw] and bias [outChannels], both
+ * initialised U(±1/√fanIn) with fanIn = inChannels / groups · kh · kw, as
+ * torch.nn.Conv2d. Zero padding only.
+ */
+export class Conv2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: readonly [number, number];
+  readonly stride: readonly [number, number];
+  readonly padding: readonly [number, number] | 'same' | 'valid';
+  readonly dilation: readonly [number, number];
+  readonly groups: number;
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: F.Size2, options: Conv2dOptions = {}) {
+    super();
+    const op = 'Conv2d';
+    this.inChannels = positiveInt(op, 'inChannels', inChannels);
+    this.outChannels = positiveInt(op, 'outChannels', outChannels);
+    this.kernelSize = Object.freeze(sizePair(op, 'kernelSize', kernelSize, 1));
+    layerOptions(op, options, ['stride', 'padding', 'dilation', 'groups', 'bias']);
+    const dtype = layerDtype(op, options);
+    this.stride = Object.freeze(sizePair(op, 'stride', options.stride ?? 1, 1));
+    this.dilation = Object.freeze(sizePair(op, 'dilation', options.dilation ?? 1, 1));
+    const padding = options.padding ?? 0;
+    this.padding = typeof padding === 'string'
+      ? checkChoice(padding, op, 'padding', ['same', 'valid'] as const)
+      : Object.freeze(sizePair(op, 'padding', padding, 0));
+    if (this.padding === 'same' && (this.stride[0] !== 1 || this.stride[1] !== 1))
+      throw new RangeError(`${op}: padding 'same' needs stride 1, got stride [${this.stride.join(', ')}]`);
+    this.groups = positiveInt(op, 'groups', options.groups ?? 1);
+    if (inChannels % this.groups !== 0)
+      throw new RangeError(`${op}: inChannels (${inChannels}) must be divisible by groups (${this.groups})`);
+    if (outChannels % this.groups !== 0)
+      throw new RangeError(`${op}: outChannels (${outChannels}) must be divisible by groups (${this.groups})`);
+    const bias = checkBoolean(options.bias, op, 'bias', true);
+    const shape = [outChannels, inChannels / this.groups, ...this.kernelSize];
+    // kaiming_uniform(a=√5) gives U(±1/√fanIn), fanIn = shape[1]·kh·kw, as torch.nn.Conv2d.
+    this.weight = allocate(op, 'the weight', shape, dtype, () =>
+      parameter(init.kaimingUniform(zeros(shape, { dtype }), { a: Math.sqrt(5) })),
+    );
+    const bound = 1 / Math.sqrt((inChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1]);
+    this.bias = bias ? parameter(init.uniform(zeros([outChannels], { dtype }), -bound, bound)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.conv2d(x, this.weight, this.bias, {
+      stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups,
+    });
+  }
+
+  protected override extraRepr(): string {
+    const pair = (p: readonly number[]) => `[${p.join(', ')}]`;
+    let s = `${this.inChannels}, ${this.outChannels}, kernelSize=${pair(this.kernelSize)}, stride=${pair(this.stride)}`;
+    if (typeof this.padding === 'string') s += `, padding='${this.padding}'`;
+    else if (this.padding[0] !== 0 || this.padding[1] !== 0) s += `, padding=${pair(this.padding)}`;
+    if (this.dilation[0] !== 1 || this.dilation[1] !== 1) s += `, dilation=${pair(this.dilation)}`;
+    if (this.groups !== 1) s += `, groups=${this.groups}`;
+    if (this.bias === null) s += ', bias=false';
+    return s;
+  }
+}
+
 // ---- activations ----------------------------------------------------------------
 
 /** max(x, 0) elementwise. */

@@ -1,0 +1,291 @@
+// Convolution: unfold (im2col), fold (col2im) and conv2d built on them.
+// unfold and fold are each other's adjoint, so each one's backward is the
+// other and gradients of any order follow. conv2d is composed of recorded
+// ops (unfold, reshape, matmul, add) and needs no backward of its own.
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/strided.h"
+#include "ops/common.h"
+#include "ops/elementwise.h"
+#include "ops/linalg.h"
+#include "ops/nn.h"
+#include "ops/shape.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+
+namespace tapegrad::ops {
+
+namespace {
+
+using i64 = std::int64_t;
+
+std::string pair_str(const Pair& p) { return "[" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + "]"; }
+
+// Where the blocks sit on a [H, W] plane: the kernel, its dilation, the zero
+// padding before the first row and column, the stride, and the grid of
+// blocks (oh × ow). Padding after the last row and column is implied by the grid.
+struct Window {
+  Pair kernel, dilation, pad, stride, grid;
+};
+
+// kernelSize, dilation and stride positive, padding non-negative.
+void check_window(const char* op, const Pair& kernel, const Pair& dilation, const Pair& padding, const Pair& stride) {
+  const auto check = [&](const Pair& p, const char* arg, i64 min) {
+    if (p[0] < min || p[1] < min)
+      throw_range_error(op, ": ", arg, min == 1 ? " must be positive" : " must be non-negative", ", got ", pair_str(p));
+  };
+  check(kernel, "kernelSize", 1);
+  check(dilation, "dilation", 1);
+  check(padding, "padding", 0);
+  check(stride, "stride", 1);
+}
+
+// dilation·(kernel - 1) + 1 in each dim, or -1 past 2^53 (no plane is that large).
+Pair extent(const Pair& kernel, const Pair& dilation) {
+  Pair e{};
+  for (int d = 0; d < 2; ++d) {
+    i64 span = 0;
+    e[d] = __builtin_mul_overflow(dilation[d], kernel[d] - 1, &span) || span >= (i64{1} << 53) ? -1 : span + 1;
+  }
+  return e;
+}
+
+// a·b, or a RangeError naming `op` past int64 (a grid or a column length no
+// tensor could hold; sizes that fit are checked again when allocated).
+i64 checked_mul(i64 a, i64 b, const char* op) {
+  i64 r = 0;
+  if (__builtin_mul_overflow(a, b, &r)) throw_range_error(op, ": the output would have too many elements");
+  return r;
+}
+
+// Blocks along one dim of `size` padded by `before` and `after`: 0 when the
+// kernel's extent does not fit.
+i64 blocks_along(i64 size, i64 before, i64 after, i64 ext, i64 stride) {
+  if (ext < 0) return 0;
+  const i64 room = size + before + after - ext;
+  return room < 0 ? 0 : room / stride + 1;
+}
+
+// out[n, (c·kh + i)·kw + j, oy·ow + ox] = x[n, c, oy·sh - ph + i·dh, ox·sw - pw + j·dw] (0 outside).
+template <typename T>
+void im2col(const T* x, T* out, i64 planes, i64 h, i64 w, const Window& win) {
+  if (planes == 0) return;  // otherwise per_plane fits: the output holds planes·per_plane elements
+  const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1];
+  const i64 per_plane = kh * kw * oh * ow;
+  runtime::parallel_for(0, planes, std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(per_plane, 1)),
+                        [&](i64 p0, i64 p1) {
+                          for (i64 p = p0; p < p1; ++p) {
+                            const T* src = x + p * h * w;
+                            T* dst = out + p * per_plane;
+                            for (i64 i = 0; i < kh; ++i)
+                              for (i64 j = 0; j < kw; ++j)
+                                for (i64 oy = 0; oy < oh; ++oy) {
+                                  const i64 iy = oy * win.stride[0] - win.pad[0] + i * win.dilation[0];
+                                  for (i64 ox = 0; ox < ow; ++ox, ++dst) {
+                                    const i64 ix = ox * win.stride[1] - win.pad[1] + j * win.dilation[1];
+                                    *dst = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[iy * w + ix] : T(0);
+                                  }
+                                }
+                          }
+                        });
+}
+
+// The adjoint of im2col: each column entry is added into the plane position
+// it was read from. Planes are disjoint, so the sums run in a fixed order
+// whatever the thread count.
+template <typename T>
+void col2im(const T* cols, T* out, i64 planes, i64 h, i64 w, const Window& win) {
+  if (planes == 0) return;  // otherwise per_plane fits: the input holds planes·per_plane elements
+  const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1];
+  const i64 per_plane = kh * kw * oh * ow;
+  runtime::parallel_for(0, planes, std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(per_plane, 1)),
+                        [&](i64 p0, i64 p1) {
+                          for (i64 p = p0; p < p1; ++p) {
+                            T* dst = out + p * h * w;
+                            std::fill(dst, dst + h * w, T(0));
+                            const T* src = cols + p * per_plane;
+                            for (i64 i = 0; i < kh; ++i)
+                              for (i64 j = 0; j < kw; ++j)
+                                for (i64 oy = 0; oy < oh; ++oy) {
+                                  const i64 iy = oy * win.stride[0] - win.pad[0] + i * win.dilation[0];
+                                  for (i64 ox = 0; ox < ow; ++ox, ++src) {
+                                    const i64 ix = ox * win.stride[1] - win.pad[1] + j * win.dilation[1];
+                                    if (iy >= 0 && iy < h && ix >= 0 && ix < w) dst[iy * w + ix] += *src;
+                                  }
+                                }
+                          }
+                        });
+}
+
+Tensor fold_checked(const Tensor& cols, i64 h, i64 w, const Window& win);
+
+// unfold of a checked 4-D x [N, C, H, W]: [N, C·kh·kw, oh·ow].
+Tensor unfold_checked(const Tensor& x, const Window& win) {
+  const i64 n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  const i64 k = checked_mul(checked_mul(c, win.kernel[0], "unfold"), win.kernel[1], "unfold");
+  Tensor out = empty({n, k, checked_mul(win.grid[0], win.grid[1], "unfold")}, x.dtype(), "unfold");
+  {
+    const Tensor xc = contiguous_data(x);
+    visit_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      im2col<T>(xc.data<T>(), out.data<T>(), n * c, h, w, win);
+    });
+  }
+  record("unfold", {x}, out, [h, w, win](const Grads& g, const Node&) { return Grads{fold_checked(g[0], h, w, win)}; });
+  return out;
+}
+
+// fold of checked 3-D cols [N, C·kh·kw, oh·ow] onto [N, C, H, W].
+Tensor fold_checked(const Tensor& cols, i64 h, i64 w, const Window& win) {
+  const i64 n = cols.size(0), c = cols.size(1) / (win.kernel[0] * win.kernel[1]);
+  Tensor out = empty({n, c, h, w}, cols.dtype(), "fold");
+  {
+    const Tensor cc = contiguous_data(cols);
+    visit_floating(cols.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      col2im<T>(cc.data<T>(), out.data<T>(), n * c, h, w, win);
+    });
+  }
+  record("fold", {cols}, out, [win](const Grads& g, const Node&) { return Grads{unfold_checked(g[0], win)}; });
+  return out;
+}
+
+// The grid of blocks for an [h, w] plane, or a RangeError naming `op` when it is empty.
+Pair grid_of(const char* op, i64 h, i64 w, const Pair& kernel, const Pair& dilation, const Pair& padding,
+             const Pair& stride) {
+  const Pair ext = extent(kernel, dilation);
+  const Pair grid{blocks_along(h, padding[0], padding[0], ext[0], stride[0]),
+                  blocks_along(w, padding[1], padding[1], ext[1], stride[1])};
+  if (grid[0] < 1 || grid[1] < 1)
+    throw_range_error(op, ": spatial size [", h, ", ", w, "] with kernelSize ", pair_str(kernel), ", dilation ",
+                      pair_str(dilation), ", padding ", pair_str(padding), " and stride ", pair_str(stride),
+                      " gives a grid of ", grid[0], " × ", grid[1], " blocks; it must be at least 1 × 1");
+  checked_mul(grid[0], grid[1], op);
+  return grid;
+}
+
+}  // namespace
+
+Tensor unfold(const Tensor& x, const Pair& kernel, const Pair& dilation, const Pair& padding, const Pair& stride) {
+  const char* op = "unfold";
+  require_floating(x, op, "input");
+  if (x.dim() != 3 && x.dim() != 4)
+    throw_range_error(op, ": input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ", shape_str(x.shape()));
+  const bool batched = x.dim() == 4;
+  for (i64 d = batched ? 1 : 0; d < x.dim(); ++d)
+    if (x.size(d) == 0)
+      throw_range_error(op, ": input must have non-zero C, H and W (only N may be 0), got shape ", shape_str(x.shape()));
+  check_window(op, kernel, dilation, padding, stride);
+  const i64 h = x.size(x.dim() - 2), w = x.size(x.dim() - 1);
+  const Window win{kernel, dilation, padding, stride, grid_of(op, h, w, kernel, dilation, padding, stride)};
+  if (batched) return unfold_checked(x, win);
+  return squeeze(unfold_checked(unsqueeze(x, 0), win), std::vector<i64>{0});
+}
+
+Tensor fold(const Tensor& x, const Pair& output_size, const Pair& kernel, const Pair& dilation, const Pair& padding,
+            const Pair& stride) {
+  const char* op = "fold";
+  require_floating(x, op, "input");
+  if (x.dim() != 2 && x.dim() != 3)
+    throw_range_error(op, ": input must be 2-D [C·kh·kw, L] or 3-D [N, C·kh·kw, L], got shape ", shape_str(x.shape()));
+  const bool batched = x.dim() == 3;
+  for (i64 d = batched ? 1 : 0; d < x.dim(); ++d)
+    if (x.size(d) == 0)
+      throw_range_error(op, ": input must have non-zero C·kh·kw and L (only N may be 0), got shape ",
+                        shape_str(x.shape()));
+  if (output_size[0] < 1 || output_size[1] < 1)
+    throw_range_error(op, ": outputSize must be positive, got ", pair_str(output_size));
+  check_window(op, kernel, dilation, padding, stride);
+  const i64 rows = x.size(x.dim() - 2), blocks = x.size(x.dim() - 1);
+  i64 per_channel = 0;
+  if (__builtin_mul_overflow(kernel[0], kernel[1], &per_channel) || per_channel > rows || rows % per_channel != 0)
+    throw_range_error(op, ": input of shape ", shape_str(x.shape()), ": its C·kh·kw dim (", rows,
+                      ") must be divisible by kernelSize[0]·kernelSize[1] (", pair_str(kernel), ")");
+  const Pair grid = grid_of(op, output_size[0], output_size[1], kernel, dilation, padding, stride);
+  if (grid[0] * grid[1] != blocks)
+    throw_range_error(op, ": input of shape ", shape_str(x.shape()), " has L = ", blocks, " blocks, but outputSize ", pair_str(output_size),
+                      " with kernelSize ", pair_str(kernel), ", dilation ", pair_str(dilation), ", padding ",
+                      pair_str(padding), " and stride ", pair_str(stride), " gives ", grid[0], " × ", grid[1], " = ",
+                      grid[0] * grid[1]);
+  const Window win{kernel, dilation, padding, stride, grid};
+  if (batched) return fold_checked(x, output_size[0], output_size[1], win);
+  return squeeze(fold_checked(unsqueeze(x, 0), output_size[0], output_size[1], win), std::vector<i64>{0});
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Pair& stride, ConvPadding mode,
+              const Pair& padding, const Pair& dilation, i64 groups) {
+  const char* op = "conv2d";
+  require_floating(x, op, "input");
+  if (weight.dtype() != x.dtype())
+    throw_type_error(op, ": weight must have the input's dtype ", dtype_name(x.dtype()), ", got ",
+                     dtype_name(weight.dtype()));
+  if (bias.defined() && bias.dtype() != x.dtype())
+    throw_type_error(op, ": bias must have the input's dtype ", dtype_name(x.dtype()), ", got ",
+                     dtype_name(bias.dtype()));
+  if (x.dim() != 3 && x.dim() != 4)
+    throw_range_error(op, ": input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ", shape_str(x.shape()));
+  const bool batched = x.dim() == 4;
+  for (i64 d = batched ? 1 : 0; d < x.dim(); ++d)
+    if (x.size(d) == 0)
+      throw_range_error(op, ": input must have non-zero C, H and W (only N may be 0), got shape ", shape_str(x.shape()));
+  if (weight.dim() != 4)
+    throw_range_error(op, ": weight must be 4-D [outChannels, inChannels / groups, kH, kW], got shape ",
+                      shape_str(weight.shape()));
+  for (i64 d = 0; d < 4; ++d)
+    if (weight.size(d) == 0)
+      throw_range_error(op, ": weight must have no zero-sized dim, got shape ", shape_str(weight.shape()));
+  if (groups < 1) throw_range_error(op, ": groups must be a positive integer, got ", groups);
+  const i64 c = x.size(x.dim() - 3), h = x.size(x.dim() - 2), w = x.size(x.dim() - 1);
+  const i64 o = weight.size(0), cg = weight.size(1);
+  const Pair kernel{weight.size(2), weight.size(3)};
+  if (o % groups != 0)
+    throw_range_error(op, ": weight's outChannels (", o, ", its dim 0) must be divisible by groups (", groups, ")");
+  if (cg > c || c / cg != groups || c % cg != 0)
+    throw_range_error(op, ": input has ", c, " channels, but weight of shape ", shape_str(weight.shape()),
+                      " with groups ", groups, " expects ", cg, " × ", groups, " = ", cg * groups);
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != o))
+    throw_range_error(op, ": bias must have shape [", o, "] (weight's outChannels), got ", shape_str(bias.shape()));
+  if (stride[0] < 1 || stride[1] < 1) throw_range_error(op, ": stride must be positive, got ", pair_str(stride));
+  if (dilation[0] < 1 || dilation[1] < 1) throw_range_error(op, ": dilation must be positive, got ", pair_str(dilation));
+  const Pair ext = extent(kernel, dilation);
+  // Zero padding before and after each spatial dim.
+  Pair before{0, 0}, after{0, 0};
+  if (mode == ConvPadding::Explicit) {
+    if (padding[0] < 0 || padding[1] < 0)
+      throw_range_error(op, ": padding must be non-negative, got ", pair_str(padding));
+    before = after = padding;
+  } else if (mode == ConvPadding::Same) {
+    if (stride[0] != 1 || stride[1] != 1)
+      throw_range_error(op, ": padding 'same' needs stride 1, got stride ", pair_str(stride));
+    // As PyTorch: the total dilation·(k - 1) split in two, the odd one out after.
+    for (int d = 0; d < 2; ++d) {
+      const i64 total = ext[d] < 0 ? -1 : ext[d] - 1;
+      if (total < 0) throw_range_error(op, ": the kernel's extent dilation·(kernelSize - 1) + 1 is too large");
+      before[d] = total / 2;
+      after[d] = total - before[d];
+    }
+  }
+  const Pair grid{blocks_along(h, before[0], after[0], ext[0], stride[0]),
+                  blocks_along(w, before[1], after[1], ext[1], stride[1])};
+  if (grid[0] < 1 || grid[1] < 1)
+    throw_range_error(op, ": the padded input of spatial size [", h + before[0] + after[0], ", ",
+                      w + before[1] + after[1], "] is smaller than the kernel's extent dilation·(kernelSize - 1) + 1 = ",
+                      pair_str(ext));
+
+  const Window win{kernel, dilation, before, stride, grid};
+  const Tensor x4 = batched ? x : unsqueeze(x, 0);
+  const i64 n = x4.size(0), k = cg * kernel[0] * kernel[1], l = checked_mul(grid[0], grid[1], op);
+  // [N, g, C/g·kh·kw, L]: unfold's rows are channel-major, so each group's rows are consecutive.
+  const Tensor cols = reshape(unfold_checked(x4, win), {n, groups, k, l});
+  // [g, O/g, C/g·kh·kw] times each group's columns: [N, g, O/g, L].
+  const Tensor w3 = reshape(weight, {groups, o / groups, k});
+  Tensor out = reshape(matmul(w3, cols), {n, o, grid[0], grid[1]});
+  if (bias.defined()) out = add(out, reshape(bias, {o, 1, 1}));
+  return batched ? out : squeeze(out, std::vector<i64>{0});
+}
+
+}  // namespace tapegrad::ops

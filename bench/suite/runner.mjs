@@ -20,8 +20,8 @@ export const ENGINE_LABELS = {
   plainjs: 'plain JS', pytorch: 'PyTorch',
 };
 /** Agreement required between engines, relative to max(1, |reference|), float32 everywhere. */
-export const TOLERANCE = { matmul: 1e-3, mlp: 1e-3, elementwise: 1e-3, transformer: 2e-3 };
-const UNITS = { matmul: 'GFLOP/s', mlp: 'ms/step', elementwise: 'µs/op', transformer: 'ms/step', conv: '' };
+export const TOLERANCE = { matmul: 1e-3, mlp: 1e-3, elementwise: 1e-3, transformer: 2e-3, conv: 1e-3 };
+const UNITS = { matmul: 'GFLOP/s', mlp: 'ms/step', elementwise: 'µs/op', transformer: 'ms/step', conv: 'ms/step' };
 export const HIGHER_IS_BETTER = { matmul: true };
 
 function pytorchAvailable() {
@@ -159,11 +159,6 @@ export async function runBench(opts = {}) {
     for (const [index, cell] of list.entries()) {
       const record = { id: cell.id, workload: cell.workload, params: cell.params, unit: UNITS[cell.workload], results: {} };
       results.cells.push(record);
-      if (cell.leftForLater) {
-        record.status = 'left for later';
-        log(`${cell.id}: left for later (a convolutional network step is not part of this suite yet)`);
-        continue;
-      }
       const data = generate(cell);
       const manifest = writeData(dataDir, index, data);
       // Set up and check in every engine (not timed; the check's steps are also the first warm-up).
@@ -239,7 +234,6 @@ function printTable(results, log) {
   const engines = Object.keys(results.engines).filter((e) => results.engines[e].available);
   const header = ['workload', 'unit', ...engines.map((e) => ENGINE_LABELS[e])];
   const rows = results.cells.map((c) => {
-    if (c.status === 'left for later') return [c.id, '', ...engines.map(() => 'left for later')];
     return [c.id, c.unit, ...engines.map((e) => {
       const r = c.results[e];
       if (!r) return '';
@@ -258,5 +252,4 @@ function printTable(results, log) {
     for (const [e, r] of Object.entries(c.results))
       if (r.status !== 'ok' && r.reason) notes.push(`${c.id}, ${e}: ${r.status} — ${r.reason}`);
   if (notes.length) log('\n' + notes.join('\n'));
-  log('conv step: left for later (a small convolutional network is not part of this suite yet).');
 }

@@ -10,7 +10,7 @@ const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? 
 
 export function renderSvg(results) {
   const engines = Object.keys(results.engines).filter((e) => results.engines[e].available);
-  const cells = results.cells.filter((c) => c.status !== 'left for later');
+  const cells = results.cells;
   const ratios = [];
   for (const c of cells) for (const e of engines) if (c.results[e]?.timeRatio) ratios.push(c.results[e].timeRatio);
   const lo = Math.floor(Math.log10(Math.min(1, ...ratios)));

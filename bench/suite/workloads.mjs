@@ -58,7 +58,14 @@ export function cells(size = 'full') {
       ? { batch: 2, seq: 4, width: 8, heads: 2, hidden: 16, lr: 0.01 }
       : { batch: 16, seq: 64, width: 128, heads: 4, hidden: 512, lr: 0.01 },
   });
-  list.push({ id: 'conv step', workload: 'conv', params: {}, leftForLater: true });
+  // An MNIST-sized CNN: conv 3×3 (padding 1) → ReLU → max-pool 2, twice, then a linear head.
+  list.push({
+    id: 'conv step',
+    workload: 'conv',
+    params: tiny
+      ? { batch: 2, size: 8, channels: [1, 2, 4], classes: 3, lr: 0.01 }
+      : { batch: 32, size: 28, channels: [1, 8, 16], classes: 10, lr: 0.01 },
+  });
   return list;
 }
 
@@ -96,6 +103,20 @@ export function generate(cell) {
         wo: linearWeight(c, c, 49), bo: linearBias(c, c, 50),
         w1: linearWeight(c, hidden, 51), b1: linearBias(c, hidden, 52),
         w2: linearWeight(hidden, c, 53), b2: linearBias(hidden, c, 54),
+      };
+    }
+    case 'conv': {
+      const { batch, size, channels: [c0, c1, c2], classes } = p;
+      const flat = c2 * (size / 4) * (size / 4);
+      // Conv weights [out, in, 3, 3] with PyTorch's default bound 1/sqrt(in·9).
+      const conv = (cin, cout, seed) => uniform(cout * cin * 9, seed, -1 / Math.sqrt(cin * 9), 1 / Math.sqrt(cin * 9));
+      const convBias = (cin, cout, seed) => uniform(cout, seed, -1 / Math.sqrt(cin * 9), 1 / Math.sqrt(cin * 9));
+      return {
+        x: uniform(batch * c0 * size * size, 61, 0, 1),
+        y: intsBelow(batch, 62, classes),
+        k1: conv(c0, c1, 63), kb1: convBias(c0, c1, 64),
+        k2: conv(c1, c2, 65), kb2: convBias(c1, c2, 66),
+        w: linearWeight(flat, classes, 67), b: linearBias(flat, classes, 68),
       };
     }
     default:

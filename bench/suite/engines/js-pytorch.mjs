@@ -69,6 +69,8 @@ export function setup(cell, d) {
     }
     case 'transformer':
       return 'js-pytorch has no GELU, tanh or erf op';
+    case 'conv':
+      return 'js-pytorch has no convolution or pooling op';
     default:
       return 'not implemented';
   }

@@ -113,6 +113,7 @@ export function setup(cell, d) {
     case 'elementwise':
       return elementwise(p, d);
     case 'transformer':
+    case 'conv':
       return 'no autograd; a hand-written backward exists only for the MLP';
     default:
       return 'not implemented';

@@ -96,6 +96,24 @@ export function setup(cell, d) {
       });
       return { check: () => [step(), step()], step, dispose: () => { for (const w of [x, target, ...Object.values(P)]) w.dispose(); } };
     }
+    case 'conv': {
+      const { batch: B, size: S, channels: [c0, c1, c2], classes } = p;
+      const x = t(d.x, [B, c0, S, S]);
+      const y = tg.tensor(d.y, { shape: [B] });
+      const P = [t(d.k1, [c1, c0, 3, 3], true), t(d.kb1, [c1], true), t(d.k2, [c2, c1, 3, 3], true), t(d.kb2, [c2], true),
+        t(d.w, [c2 * (S / 4) * (S / 4), classes], true), t(d.b, [classes], true)];
+      const opt = sgd(P, p.lr);
+      const step = () => tg.tidy(() => {
+        opt.zeroGrad();
+        const h1 = F.maxPool2d(F.conv2d(x, P[0], P[1], { padding: 1 }).relu(), 2);
+        const h2 = F.maxPool2d(F.conv2d(h1, P[2], P[3], { padding: 1 }).relu(), 2);
+        const loss = F.crossEntropy(h2.flatten(1).matmul(P[4]).add(P[5]), y);
+        loss.backward();
+        opt.step();
+        return loss.item();
+      });
+      return { check: () => [step(), step()], step, dispose: () => { for (const w of [x, y, ...P]) w.dispose(); } };
+    }
     default:
       return 'not implemented';
   }

@@ -109,6 +109,31 @@ export function setup(cell, d) {
       };
       return { check: () => [step(), step()], step, dispose: () => { for (const w of [x, target, ...Object.values(P)]) w.dispose(); } };
     }
+    case 'conv': {
+      // TensorFlow.js convolves NHWC inputs with [kh, kw, in, out] filters: the
+      // shared NCHW / [out, in, kh, kw] data is transposed once here, and the
+      // pooled maps back to NCHW before flattening, so the head sees PyTorch's order.
+      if (tf.getBackend() === 'wasm') return "TF.js's wasm backend has no Conv2DBackpropFilter kernel: conv2d has no gradient there";
+      const { batch: B, size: S, channels: [c0, c1, c2], classes } = p;
+      const x = tf.tidy(() => tf.transpose(tf.tensor4d(d.x, [B, c0, S, S]), [0, 2, 3, 1]));
+      const y = tf.oneHot(tf.tensor1d(d.y, 'int32'), classes);
+      const filter = (arr, cin, cout) => tf.variable(tf.tidy(() => tf.transpose(tf.tensor4d(arr, [cout, cin, 3, 3]), [2, 3, 1, 0])));
+      const P = [filter(d.k1, c0, c1), tf.variable(tf.tensor1d(d.kb1)), filter(d.k2, c1, c2), tf.variable(tf.tensor1d(d.kb2)),
+        tf.variable(tf.tensor2d(d.w, [c2 * (S / 4) * (S / 4), classes])), tf.variable(tf.tensor1d(d.b))];
+      const opt = tf.train.sgd(p.lr);
+      const block = (z, k, b) => tf.maxPool(tf.relu(tf.add(tf.conv2d(z, k, 1, 'same'), b)), 2, 2, 'valid');
+      const step = () => {
+        const loss = opt.minimize(() => {
+          const h2 = block(block(x, P[0], P[1]), P[2], P[3]);
+          const flat = tf.reshape(tf.transpose(h2, [0, 3, 1, 2]), [B, -1]);
+          return tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(flat, P[4]), P[5]));
+        }, true, P);
+        const v = loss.dataSync()[0];
+        loss.dispose();
+        return v;
+      };
+      return { check: () => [step(), step()], step, dispose: () => { for (const w of [x, y, ...P]) w.dispose(); } };
+    }
     default:
       return 'not implemented';
   }

@@ -94,6 +94,23 @@ def setup(cell, d):
             opt.step()
             return loss.item()
         return (lambda: [step(), step()]), step
+    if w == 'conv':
+        B, S, (c0, c1, c2), classes = p['batch'], p['size'], p['channels'], p['classes']
+        x = d['x'].reshape(B, c0, S, S)
+        y = d['y'].long()
+        shapes = [('k1', [c1, c0, 3, 3]), ('kb1', [c1]), ('k2', [c2, c1, 3, 3]), ('kb2', [c2]),
+                  ('w', [c2 * (S // 4) * (S // 4), classes]), ('b', [classes])]
+        P = [d[name].reshape(shape).clone().requires_grad_() for name, shape in shapes]
+        opt = torch.optim.SGD(P, lr=p['lr'])
+        def step():
+            opt.zero_grad()
+            h1 = F.max_pool2d(torch.relu(F.conv2d(x, P[0], P[1], padding=1)), 2)
+            h2 = F.max_pool2d(torch.relu(F.conv2d(h1, P[2], P[3], padding=1)), 2)
+            loss = F.cross_entropy(h2.flatten(1) @ P[4] + P[5], y)
+            loss.backward()
+            opt.step()
+            return loss.item()
+        return (lambda: [step(), step()]), step
     return 'not implemented'
 
 

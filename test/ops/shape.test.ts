@@ -368,6 +368,10 @@ describe('split and chunk', () => {
     const many = tg.arange(100).split(new Array(100).fill(1));
     expect(many.length).toBe(100);
     expect(many[99]!.toArray()).toEqual([99]);
+    // No sections of an empty dim: no pieces, as PyTorch (it crashed the process).
+    expect(tg.zeros([0, 3]).split([])).toEqual([]);
+    expect(tg.zeros([3, 0], { requiresGrad: true }).split([], 1)).toEqual([]);
+    expect(() => tg.zeros([3]).split([])).toThrow(new RangeError('split: sections [] sum to 0 but dim 0 has size 3'));
   });
 
   it('pieces are views of the input', () => {

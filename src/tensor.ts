@@ -9,6 +9,9 @@ import { track, type Scope } from './scope.js';
 
 export type DType = 'float32' | 'float64' | 'int32';
 export type TypedArray = Float32Array | Float64Array | Int32Array;
+/** The most elements toArray() converts (2^25). */
+const MAX_TO_ARRAY = 2 ** 25;
+
 /** Nested arrays of numbers, as returned by toArray(). */
 export type NestedArray = number | NestedArray[];
 /** A tensor, or a number used as a 0-d tensor of a suitable dtype. */
@@ -205,6 +208,10 @@ export class Tensor {
   /** The elements as nested arrays (a number for a 0-d tensor). */
   toArray(): NestedArray {
     if (this._disposed) throw new TapegradError('toArray: input is a disposed tensor');
+    // Past this, V8 builds a dictionary array for a long row and can abort the
+    // process when it outgrows its table (2^28 elements did): a RangeError first.
+    if (this.size > MAX_TO_ARRAY)
+      throw new RangeError(`toArray: ${this.size} elements are too many for nested JS arrays (at most ${MAX_TO_ARRAY}); read data() as a typed array instead`);
     const values = this.data();
     const shape = this.shape;
     if (shape.length === 0) return values[0] as number;

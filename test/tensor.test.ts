@@ -34,6 +34,10 @@ describe('tensor()', () => {
     const f64 = tg.tensor(new Float64Array([1, 2, 3, 4]), { shape: [2, 2] });
     expect(f64.dtype).toBe('float64');
     expect(f64.toArray()).toEqual([[1, 2], [3, 4]]);
+    // Too many elements for nested arrays: a RangeError, not V8 aborting the process (2^28 did).
+    expect(() => tg.ones([1]).expand(2 ** 28).toArray()).toThrow(
+      new RangeError('toArray: 268435456 elements are too many for nested JS arrays (at most 33554432); read data() as a typed array instead'));
+    expect(tg.ones([1]).expand(2 ** 25).toArray()).toHaveLength(2 ** 25);
     const i32 = tg.tensor(new Int32Array([7, -8]));
     expect(i32.dtype).toBe('int32');
     expect(Array.from(i32.data())).toEqual([7, -8]);

@@ -396,6 +396,22 @@ describe('Trainer.step with a traced forward pass', () => {
     await expectTracedAsOnJs(Renormed);
   });
 
+  it('traces again when a weight or a layer of the model is replaced (it replayed the old one)', async () => {
+    tg.manualSeed(1);
+    const model = new tg.nn.Sequential(new tg.nn.Linear(4, 8), new tg.nn.ReLU(), new tg.nn.Linear(8, 2));
+    const loss = new tg.nn.MSELoss();
+    const trainer = new tg.train.Trainer(model, { loss, optimizer: new tg.optim.SGD(model.parameters(), { lr: 0 }) });
+    const x = tg.randn([5, 4]), y = tg.randn([5, 2]);
+    await trainer.step([x, y]);
+    await trainer.step([x, y]);
+    const first = model.children()[0] as tg.nn.Linear;
+    first.weight = tg.nn.parameter(tg.zeros([8, 4]));
+    expect(await trainer.step([x, y])).toBe(tg.nn.functional.mseLoss(model.forward(x), y).item());
+    (model as unknown as Record<string, tg.nn.Module>)['2'] = new tg.nn.Linear(8, 2);
+    expect(await trainer.step([x, y])).toBe(tg.nn.functional.mseLoss(model.forward(x), y).item());
+    expect(trainer.forwardInJsReason).toBeNull();
+  });
+
   it('replays batch normalisation and its running statistics, as on the JS thread', async () => {
     class Normed extends tg.nn.Module {
       lin = new tg.nn.Linear(4, 3);

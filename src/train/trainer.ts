@@ -124,8 +124,8 @@ export class Trainer {
   private readonly threads: number;
   private readonly yieldEveryMs: number;
   private readonly layers: Module[] | null;
-  /** The model's modules (their train/eval modes are part of a trace's key). */
-  private readonly modules: Module[];
+  /** The model, when it is a Module: its modules' modes and tensors are part of a trace's key. */
+  private readonly module: Module | null;
   private readonly tracing: boolean;
   private readonly traces = new Map<string, TraceEntry>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -150,7 +150,7 @@ export class Trainer {
     this.threads = checkNumber(options.threads ?? 0, 'Trainer', 'threads', 'a non-negative integer (0: all but one)', (v) => Number.isInteger(v) && v >= 0);
     this.yieldEveryMs = checkNumber(options.yieldEveryMs ?? 1, 'Trainer', 'yieldEveryMs', 'a non-negative number', (v) => v >= 0);
     this.layers = sequentialLayers(model);
-    this.modules = model instanceof Module ? model.modules() : [];
+    this.module = model instanceof Module ? model : null;
     const trace = options.traceForward ?? 'auto';
     if (trace !== 'auto' && typeof trace !== 'boolean')
       throw new TypeError(`Trainer: traceForward must be 'auto', true or false, got ${describe(trace)}`);
@@ -281,17 +281,20 @@ export class Trainer {
     }
   }
 
-  private readonly ids = new WeakMap<Tensor, number>();
+  private readonly ids = new WeakMap<object, number>();
   private nextId = 0;
-  private idOf(p: Tensor): number {
+  private idOf(p: object): number {
     let id = this.ids.get(p);
     if (id === undefined) this.ids.set(p, (id = this.nextId++));
     return id;
   }
 
   // What a trace depends on besides the JS code: the batch's shapes and
-  // dtypes (and which of its tensors are the same one), the modules'
-  // train/eval modes, which parameters require grad, and grad mode.
+  // dtypes (and which of its tensors are the same one), the modules (read
+  // afresh: a child may be replaced) and their train/eval modes, which
+  // tensors the model and the optimizer hold (a trace replays the ones it
+  // saw: a weight replaced by assignment must retrace) and which of them
+  // require grad, and grad mode.
   private traceKey(inputs: Tensor[], target: Tensor): string {
     const batch = [...inputs, target];
     let key = isGradEnabled() ? 'grad|' : 'nograd|';
@@ -301,7 +304,12 @@ export class Trainer {
       key += `${t.dtype}[${t.shape.join(',')}]${first < i ? `=${first}` : ''} `;
     }
     key += '|';
-    for (const m of this.modules) key += m.training ? 't' : 'e';
+    if (this.module !== null) {
+      for (const m of this.module.modules()) key += `${this.idOf(m)}${m.training ? 't' : 'e'},`;
+      key += '|';
+      for (const [, t] of this.module.namedParameters()) key += `${this.idOf(t)}${t.requiresGrad ? 'g' : 'n'},`;
+      for (const [, t] of this.module.namedBuffers()) key += `${this.idOf(t)},`;
+    }
     key += '|';
     // Which tensors the optimizer holds is part of the key: a trace knows the parameters its loss reached.
     for (const p of this.params) key += `${this.idOf(p)}${p.requiresGrad ? 'g' : 'n'},`;

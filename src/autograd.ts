@@ -7,19 +7,20 @@ import { tensor } from './creation.js';
 
 /** Runs `fn` with gradient recording off (on this thread), then restores the previous mode. */
 export function noGrad<T>(fn: () => T): T {
-  return withGradMode(false, fn);
+  return withGradMode(false, fn, 'noGrad');
 }
 
 /** Runs `fn` with gradient recording on, then restores the previous mode. */
 export function enableGrad<T>(fn: () => T): T {
-  return withGradMode(true, fn);
+  return withGradMode(true, fn, 'enableGrad');
 }
 
 export function isGradEnabled(): boolean {
   return native.isGradEnabled();
 }
 
-function withGradMode<T>(enabled: boolean, fn: () => T): T {
+function withGradMode<T>(enabled: boolean, fn: () => T, op: string): T {
+  if (typeof fn !== 'function') throw new TypeError(`${op}: fn must be a function, got ${describe(fn)}`);
   const previous = native.isGradEnabled();
   native.setGradEnabled(enabled);
   try {

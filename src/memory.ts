@@ -1,4 +1,5 @@
 // Deterministic freeing: tidy scopes and memory statistics.
+import { describe } from './errors.js';
 import { native } from './native.js';
 import { closeScope, openScope, type Scope } from './scope.js';
 import { Tensor, isTensor } from './tensor.js';
@@ -53,6 +54,7 @@ function keptBy(result: unknown, scope: Scope): Set<Tensor> {
  * objects alike, but not Maps or Sets); keep them by returning them.
  */
 export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TypeError(`tidy: fn must be a function, got ${describe(fn)}`);
   const scope = openScope();
   let result: T;
   try {
@@ -77,6 +79,7 @@ export function tidy<T>(fn: () => T): T {
  * work out of the scope or return what it needs.
  */
 export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  if (typeof fn !== 'function') throw new TypeError(`tidyAsync: fn must be a function, got ${describe(fn)}`);
   const scope = openScope();
   let result: T;
   try {

@@ -16,6 +16,16 @@ describe('recording', () => {
     expect(d.isLeaf).toBe(true);
   });
 
+  it('noGrad, enableGrad, tidy and tidyAsync name themselves when fn is not a function', async () => {
+    expect(() => tg.noGrad(5 as never)).toThrow(new TypeError('noGrad: fn must be a function, got 5'));
+    expect(() => tg.enableGrad('x' as never)).toThrow(new TypeError("enableGrad: fn must be a function, got 'x'"));
+    expect(() => tg.tidy(null as never)).toThrow(new TypeError('tidy: fn must be a function, got null'));
+    await expect(tg.tidyAsync(5 as never)).rejects.toThrow(new TypeError('tidyAsync: fn must be a function, got 5'));
+    expect(tg.isGradEnabled()).toBe(true);
+    expect(() => new tg.optim.SGD(5 as never, { lr: 0.1 })).toThrow(
+      new TypeError('SGD: params must be an array or iterable of tensors (model.parameters()) or of parameter groups, got 5'));
+  });
+
   it('grad mode nests and is restored after errors', () => {
     expect(tg.isGradEnabled()).toBe(true);
     tg.noGrad(() => {

@@ -62,6 +62,9 @@ export abstract class Optimizer<O extends { lr: number }> {
         checkOptionType(name, key, value, (defaults as Record<string, unknown>)[key], 0, 'options');
     defaults = { ...defaults, ...options };
     this.defaults = defaults;
+    const iterable = params !== null && typeof params === 'object' && Symbol.iterator in params;
+    if (!iterable)
+      throw new TypeError(`${name}: params must be an array or iterable of tensors (model.parameters()) or of parameter groups, got ${describe(params)}`);
     const list = Array.isArray(params) ? params : [...(params as Iterable<Tensor>)];
     // Groups are objects with a params list; anything else is a list of tensors, checked as such.
     const first: unknown = list[0];

@@ -1,7 +1,7 @@
 // Deterministic freeing: tidy scopes and memory statistics.
 import { describe } from './errors.js';
 import { native } from './native.js';
-import { closeScope, openScope, type Scope } from './scope.js';
+import { closeScope, inAsyncScope, openScope, type Scope } from './scope.js';
 import { Tensor, isTensor } from './tensor.js';
 
 // The tensors reachable from `value` (see tidy for what is looked into).
@@ -74,16 +74,17 @@ export function tidy<T>(fn: () => T): T {
 /**
  * tidy() for async functions: disposes every tensor created inside `fn`
  * (including after awaits) except those it resolves to (found as tidy
- * finds those fn returns). Tensors created by
- * unrelated code that runs while `fn` awaits are tracked too, so keep other
- * work out of the scope or return what it needs.
+ * finds those fn returns), which move to the caller's scope. Its scope
+ * follows fn's own async work (AsyncLocalStorage): tensors made by other
+ * code that runs while fn awaits, another request's tidyAsync among them,
+ * are not in it.
  */
 export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError(`tidyAsync: fn must be a function, got ${describe(fn)}`);
-  const scope = openScope();
+  const scope = openScope(false);
   let result: T;
   try {
-    result = await fn();
+    result = await inAsyncScope(scope, fn);
   } catch (e) {
     closeScope(scope, new Set());
     throw e;

@@ -3,6 +3,7 @@
 // it escapes every scope, by the garbage collector through a native
 // finalizer (`adopt`). Tensors inside a scope need no finalizer, which keeps
 // small ops cheap.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { native, type Handle } from './native.js';
 import { handleOf, type Tensor } from './tensor.js';
 
@@ -30,13 +31,39 @@ export interface KeepSet {
   has(t: Tensor): boolean;
 }
 
+// The open scopes, innermost last. Synchronous code shares one stack; a
+// tidyAsync call runs its function with a stack of its own (the caller's
+// scopes and its scope), carried across awaits by AsyncLocalStorage, so
+// tidyAsync calls that overlap in time do not see each other's scopes (one
+// disposed the result the other had returned). While none runs, no lookup.
 const scopes: Scope[] = [];
+const asyncScopes = new AsyncLocalStorage<Scope[]>();
+let asyncCalls = 0;
+
+/** @internal The scope stack of the code running now. */
+export function currentScopes(): Scope[] {
+  return asyncCalls === 0 ? scopes : (asyncScopes.getStore() ?? scopes);
+}
+
+/**
+ * @internal Runs async `fn` with `scope` open on top of the caller's scopes,
+ * in a stack of its own; resolves with what fn does, the scope still open.
+ */
+export async function inAsyncScope<T>(scope: Scope, fn: () => Promise<T>): Promise<T> {
+  asyncCalls++;
+  try {
+    return await asyncScopes.run([...currentScopes(), scope], fn);
+  } finally {
+    asyncCalls--;
+  }
+}
 
 /**
  * @internal Called by the Tensor constructor for every new tensor, with its
  * handle: tracks it in the current scope, or hands it to the GC.
  */
 export function track(t: Tensor, handle: Handle): void {
+  const scopes = currentScopes();
   const top = scopes[scopes.length - 1];
   if (top !== undefined) {
     t._scope = top;
@@ -53,15 +80,20 @@ export function untrack(t: Tensor): void {
   if (!t._disposed) native.adopt(t, handleOf(t));
 }
 
-/** @internal */
-export function openScope(): Scope {
+/** @internal Opens a scope in the current stack (tidyAsync passes `open` false: inAsyncScope opens it). */
+export function openScope(open = true): Scope {
   const s = new Scope();
-  scopes.push(s);
+  if (open) currentScopes().push(s);
   return s;
 }
 
-/** @internal Closes `scope`, disposing what it owns except `keep`; kept tensors move to the parent scope. */
+/**
+ * @internal Closes `scope`, disposing what it owns except `keep`; kept
+ * tensors move to the scope below it in the current stack (for tidyAsync,
+ * its caller's).
+ */
 export function closeScope(scope: Scope, keep: KeepSet): void {
+  const scopes = currentScopes();
   const i = scopes.lastIndexOf(scope);
   if (i >= 0) scopes.splice(i, 1);
   const parent = scopes[scopes.length - 1];

@@ -218,4 +218,38 @@ describe('backwardAsync', () => {
     // At most the one kept: the await lets finalizers of earlier garbage run, so the count may also fall.
     expect(tg.memory().liveTensors).toBeLessThanOrEqual(before + 1);
   });
+
+  it('tidyAsync calls that overlap keep to their own tensors (one disposed what the other returned)', async () => {
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const inner: tg.Tensor[] = [];
+    const slow = tg.tidyAsync(async () => {
+      await pause(20);
+      inner.push(tg.zeros([2]));
+      return tg.ones([2]);
+    });
+    const fast = tg.tidyAsync(async () => {
+      const b = tg.ones([3]);
+      await pause(5);
+      return b;
+    });
+    const fromFast = await fast;
+    const fromSlow = await slow;
+    expect([fromFast.isDisposed, fromSlow.isDisposed, inner[0]!.isDisposed]).toEqual([false, false, true]);
+    // Nested: what the inner call returns moves to the outer one's scope, which disposes it unless returned.
+    let moved: tg.Tensor | undefined;
+    const outer = await tg.tidyAsync(async () => {
+      moved = await tg.tidyAsync(async () => {
+        await pause(1);
+        return tg.ones([1]);
+      });
+      return tg.tidy(() => moved!.add(1));
+    });
+    expect([moved!.isDisposed, outer.isDisposed, outer.toArray()]).toEqual([true, false, [2]]);
+    // Code outside any scope while a tidyAsync awaits: its tensors are its own (the GC's), not the scope's.
+    let outside: tg.Tensor | undefined;
+    const running = tg.tidyAsync(async () => { await pause(10); return 0; });
+    outside = tg.zeros([1]);
+    await running;
+    expect(outside.isDisposed).toBe(false);
+  });
 });

@@ -210,9 +210,10 @@ export class Tensor {
     if (this._disposed) throw new TapegradError('toArray: input is a disposed tensor');
     // Past this, V8 builds a dictionary array for a long row and can abort the
     // process when it outgrows its table (2^28 elements did): a RangeError first.
-    if (this.size > MAX_TO_ARRAY)
+    const handle = own(this);  // undefined for an object posing as a tensor: data reports it
+    if (handle !== undefined && this.size > MAX_TO_ARRAY)
       throw new RangeError(`toArray: ${this.size} elements are too many for nested JS arrays (at most ${MAX_TO_ARRAY}); read data() as a typed array instead`);
-    const values = this.data();
+    const values = native.data(handle);
     const shape = this.shape;
     if (shape.length === 0) return values[0] as number;
     let pos = 0;

@@ -290,6 +290,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const P
   }
   const Pair grid{blocks_along(h, before[0], after[0], ext[0], stride[0]),
                   blocks_along(w, before[1], after[1], ext[1], stride[1])};
+  if (ext[0] < 0 || ext[1] < 0)
+    throw_range_error(op, ": the kernel's extent dilation·(kernelSize - 1) + 1 is past 2^53 for kernelSize ",
+                      pair_str(kernel), " and dilation ", pair_str(dilation));
   if (grid[0] < 1 || grid[1] < 1)
     throw_range_error(op, ": the padded input of spatial size [", h + before[0] + after[0], ", ",
                       w + before[1] + after[1], "] is smaller than the kernel's extent dilation·(kernelSize - 1) + 1 = ",

@@ -35,11 +35,22 @@ struct Window {
 // Outputs along one dim, as PyTorch's pooling_output_shape: with ceil_mode
 // the last window may run past the end but must start inside the input or
 // its left padding.
+// Window arguments are at most kMaxWindowArg (as PyTorch's int), so these
+// products fit: dilation·(k - 1) < 2^62.
 i64 pooled_size(i64 in, i64 k, i64 pad, i64 stride, i64 dilation, bool ceil_mode) {
   const i64 span = in + 2 * pad - dilation * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
   i64 out = (span >= 0 ? span / stride : -((-span + stride - 1) / stride)) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  // (out - 1)·stride >= in + pad, without the product.
+  if (ceil_mode && out - 1 >= (in + pad + stride - 1) / stride) --out;
   return out;
+}
+
+inline constexpr i64 kMaxWindowArg = 2147483647;
+
+// Planes per parallel chunk for `work` element visits per plane (in double:
+// a huge window over an empty batch must not overflow).
+i64 planes_grain(double work) {
+  return static_cast<i64>(std::max(1.0, static_cast<double>(runtime::kElementwiseGrain) / std::max(work, 1.0)));
 }
 
 // Checks the input and the window arguments as PyTorch does, naming `op`.
@@ -52,11 +63,15 @@ Window plan(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair&
   for (i64 d = 1; d < x.dim(); ++d)
     if (x.size(d) == 0)
       throw_range_error(op, ": input may be empty only in its first dim, got shape ", shape_str(x.shape()));
-  const char* names[] = {"kernelSize", "stride", "dilation"};
-  const Pair* pairs[] = {&kernel, &stride, &dilation};
-  for (int a = 0; a < 3; ++a)
-    for (const i64 v : *pairs[a])
-      if (v <= 0) throw_range_error(op, ": ", names[a], " must be positive, got [", (*pairs[a])[0], ", ", (*pairs[a])[1], "]");
+  const char* names[] = {"kernelSize", "stride", "dilation", "padding"};
+  const Pair* pairs[] = {&kernel, &stride, &dilation, &padding};
+  for (int a = 0; a < 4; ++a)
+    for (const i64 v : *pairs[a]) {
+      if (a < 3 && v <= 0) throw_range_error(op, ": ", names[a], " must be positive, got [", (*pairs[a])[0], ", ", (*pairs[a])[1], "]");
+      if (v > kMaxWindowArg)
+        throw_range_error(op, ": ", names[a], " must be at most ", kMaxWindowArg, ", got [", (*pairs[a])[0], ", ",
+                          (*pairs[a])[1], "]");
+    }
   for (int d = 0; d < 2; ++d)
     if (padding[d] < 0 || 2 * padding[d] > kernel[d])
       throw_range_error(op, ": padding must be between 0 and half the kernel size, got padding [", padding[0], ", ",
@@ -66,9 +81,22 @@ Window plan(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair&
   for (int d = 0; d < 2; ++d)
     w.out[d] = pooled_size(w.in[d], kernel[d], padding[d], stride[d], dilation[d], ceil_mode);
   if (w.out[0] < 1 || w.out[1] < 1)
-    throw_range_error(op, ": the output would be ", w.out[0], "x", w.out[1], " for input ", w.in[0], "x", w.in[1],
-                      ", kernelSize [", kernel[0], ", ", kernel[1], "], padding [", padding[0], ", ", padding[1],
-                      "] and dilation [", dilation[0], ", ", dilation[1], "]: too small");
+    throw_range_error(op, ": the output would be ", std::max<i64>(w.out[0], 0), "x", std::max<i64>(w.out[1], 0),
+                      " for input ", w.in[0], "x", w.in[1], ", kernelSize [", kernel[0], ", ", kernel[1],
+                      "], padding [", padding[0], ", ", padding[1], "] and dilation [", dilation[0], ", ", dilation[1],
+                      "]: too small");
+  // With dilation above the input's size a window starting in the padding
+  // can skip the input entirely (taps at -1 and 1 of one row): it has no
+  // maximum and no tap to send a gradient to (PyTorch 1.13 wrote outside its
+  // buffer). Only the first outputs start in the padding, and such a
+  // dilation leaves at most a kernel of 2 and a padding of 1 there.
+  for (int d = 0; d < 2; ++d)
+    for (i64 o = 0; dilation[d] > w.in[d] && o < w.out[d] && o * stride[d] < padding[d]; ++o) {
+      const i64 start = o * stride[d] - padding[d];
+      if (start + (-start + dilation[d] - 1) / dilation[d] * dilation[d] >= w.in[d])
+        throw_range_error(op, ": the window of output ", o, " along dim ", x.dim() - 2 + d, " (padding ", padding[d],
+                          ", dilation ", dilation[d], ") covers no element of the input of size ", w.in[d]);
+    }
   return w;
 }
 
@@ -100,7 +128,8 @@ template <typename T>
 void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
   const i64 H = w.in[0], W = w.in[1], OH = w.out[0], OW = w.out[1];
   const i64 sw = w.stride[1];
-  runtime::parallel_for(0, w.planes, std::max<i64>(1, runtime::kElementwiseGrain / (OH * OW * w.kernel[0] * w.kernel[1])),
+  const double window = static_cast<double>(w.kernel[0]) * static_cast<double>(w.kernel[1]);
+  runtime::parallel_for(0, w.planes, planes_grain(static_cast<double>(OH) * static_cast<double>(OW) * window),
                         [&](i64 p0, i64 p1) {
                           for (i64 p = p0; p < p1; ++p) {
                             const T* plane = x + p * H * W;
@@ -142,9 +171,11 @@ struct AvgBox {
 AvgBox avg_box(const Window& w, i64 oh, i64 ow, bool count_include_pad, std::optional<i64> divisor) {
   const i64 H = w.in[0], W = w.in[1];
   if (w.kernel[0] == 0) {
-    // Adaptive: output i of n covers [floor(i·in/n), ceil((i + 1)·in/n)).
-    const i64 h0 = oh * H / w.out[0], h1 = ((oh + 1) * H + w.out[0] - 1) / w.out[0];
-    const i64 w0 = ow * W / w.out[1], w1 = ((ow + 1) * W + w.out[1] - 1) / w.out[1];
+    // Adaptive: output i of n covers [floor(i·in/n), ceil((i + 1)·in/n)),
+    // in 128 bits (i·in may pass 2^63).
+    const auto lo = [](i64 i, i64 in, i64 n) { return static_cast<i64>(static_cast<__int128>(i) * in / n); };
+    const auto hi = [](i64 i, i64 in, i64 n) { return static_cast<i64>((static_cast<__int128>(i + 1) * in + n - 1) / n); };
+    const i64 h0 = lo(oh, H, w.out[0]), h1 = hi(oh, H, w.out[0]), w0 = lo(ow, W, w.out[1]), w1 = hi(ow, W, w.out[1]);
     return {h0, h1, w0, w1, static_cast<double>((h1 - h0) * (w1 - w0))};
   }
   i64 h0 = oh * w.stride[0] - w.padding[0], w0 = ow * w.stride[1] - w.padding[1];
@@ -161,8 +192,8 @@ AvgBox avg_box(const Window& w, i64 oh, i64 ow, bool count_include_pad, std::opt
 template <bool Forward, typename T>
 void avg_pass(const T* src, T* dst, const Window& w, bool count_include_pad, std::optional<i64> divisor) {
   const i64 H = w.in[0], W = w.in[1], OH = w.out[0], OW = w.out[1];
-  const i64 per_plane = std::max<i64>(H * W, OH * OW);
-  runtime::parallel_for(0, w.planes, std::max<i64>(1, runtime::kElementwiseGrain / per_plane), [&](i64 p0, i64 p1) {
+  const double per_plane = std::max(static_cast<double>(H) * static_cast<double>(W), static_cast<double>(OH) * static_cast<double>(OW));
+  runtime::parallel_for(0, w.planes, planes_grain(per_plane), [&](i64 p0, i64 p1) {
                           for (i64 p = p0; p < p1; ++p) {
                             if constexpr (!Forward) std::fill(dst + p * H * W, dst + (p + 1) * H * W, T(0));
                             for (i64 oh = 0; oh < OH; ++oh)
@@ -256,8 +287,9 @@ Tensor adaptive_avg_pool2d(const Tensor& x, const Pair& output_size) {
   for (i64 d = 1; d < x.dim(); ++d)
     if (x.size(d) == 0)
       throw_range_error(op, ": input may be empty only in its first dim, got shape ", shape_str(x.shape()));
-  if (output_size[0] <= 0 || output_size[1] <= 0)
-    throw_range_error(op, ": outputSize must be positive, got [", output_size[0], ", ", output_size[1], "]");
+  if (output_size[0] <= 0 || output_size[1] <= 0 || output_size[0] > kMaxWindowArg || output_size[1] > kMaxWindowArg)
+    throw_range_error(op, ": outputSize must be from 1 to ", kMaxWindowArg, ", got [", output_size[0], ", ",
+                      output_size[1], "]");
   Window w{{0, 0}, {1, 1}, {0, 0}, {1, 1}, {x.size(x.dim() - 2), x.size(x.dim() - 1)}, output_size, 1};
   for (i64 d = 0; d < x.dim() - 2; ++d) w.planes *= x.size(d);
   return avg_pool_forward(x, pooled_shape(x, w), AvgArgs{w, true, std::nullopt}, op);

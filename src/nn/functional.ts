@@ -231,7 +231,8 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   const op = 'batchNorm';
   checkOptions(options, op, '{ training: true }', ['weight', 'bias', 'training', 'momentum', 'eps']);
   const training = checkBoolean(options.training, op, 'training', false);
-  const momentum = checkNumber(options.momentum ?? 0.1, op, 'momentum', 'a finite number', Number.isFinite);
+  // null is the modules' running average over all batches; here the weight of this batch must be given.
+  const momentum = checkNumber(options.momentum === undefined ? 0.1 : options.momentum, op, 'momentum', 'a finite number', Number.isFinite);
   const eps = checkNumber(options.eps ?? 1e-5, op, 'eps', 'a finite non-negative number', (v) => v >= 0 && Number.isFinite(v));
   // Composed of tensor methods: each argument is checked here, so that errors name batchNorm.
   const live = (t: unknown, name: string, orNull: boolean) => liveTensor(t, op, name, orNull);
@@ -359,6 +360,8 @@ export function pad(input: Tensor, pad: readonly number[], options: PadOptions =
     if (mode === 'reflect' && (before >= size || after >= size)) throw new RangeError(`${op}: reflect padding must be less than the size, got ${range}`);
     if (mode === 'circular' && (before > size || after > size)) throw new RangeError(`${op}: circular padding must be at most the size, got ${range}`);
     if (size === 0) throw new RangeError(`${op}: mode '${mode}' cannot pad an empty dim, got ${range}`);
+    if (size + before + after > 2 ** 31 - 1)
+      throw new RangeError(`${op}: mode '${mode}' pads dim ${d} to ${size + before + after} elements; at most ${2 ** 31 - 1} are supported`);
     // Where each element of the padded dim is read from.
     const index = new Int32Array(size + before + after);
     for (let i = 0; i < index.length; i++) {
@@ -410,11 +413,12 @@ export function maxPool2d(input: Tensor, kernelSize: Size2, options: MaxPool2dOp
   const op = 'maxPool2d';
   checkOptions(options, op, '{ stride: 2 }', ['stride', 'padding', 'dilation', 'ceilMode', 'returnIndices']);
   const k = pair(kernelSize, op, 'kernelSize');
+  const withIndices = checkBoolean(options.returnIndices, op, 'returnIndices', false);
   const [values, indices] = native.maxPool2d(
     h(input), ...k, ...pair(options.stride ?? k, op, 'stride'), ...pair(options.padding ?? 0, op, 'padding'),
     ...pair(options.dilation ?? 1, op, 'dilation'), checkBoolean(options.ceilMode, op, 'ceilMode', false),
   );
-  if (checkBoolean(options.returnIndices, op, 'returnIndices', false)) return { values: fromHandle(values), indices: fromHandle(indices) };
+  if (withIndices) return { values: fromHandle(values), indices: fromHandle(indices) };
   native.dispose(indices);
   return fromHandle(values);
 }

@@ -1,7 +1,7 @@
 // Layers: each holds its parameters and calls nn.functional in forward().
 import { noGrad } from '../autograd.js';
 import { ones, zeros } from '../creation.js';
-import { checkBoolean, checkChoice, checkNumber, checkOptions, describe, plainArray } from '../errors.js';
+import { TapegradError, checkBoolean, checkChoice, checkNumber, checkOptions, describe, plainArray } from '../errors.js';
 import { tidy } from '../memory.js';
 import { isTensor, type DType, type GeluOptions, type Tensor } from '../tensor.js';
 import { Sequential } from './containers.js';
@@ -281,8 +281,8 @@ export class MaxPool2d extends Module {
   constructor(kernelSize: F.Size2, options: Omit<F.MaxPool2dOptions, 'returnIndices'> = {}) {
     super();
     checkOptions(options, 'MaxPool2d', '{ stride: 2 }', ['stride', 'padding', 'dilation', 'ceilMode']);
-    this.kernelSize = kernelSize;
-    this.options = { ...options };
+    this.kernelSize = frozenSize(kernelSize);
+    this.options = frozenOptions(options);
   }
   forward(x: Tensor): Tensor {
     return F.maxPool2d(x, this.kernelSize, this.options);
@@ -299,8 +299,8 @@ export class AvgPool2d extends Module {
   constructor(kernelSize: F.Size2, options: F.AvgPool2dOptions = {}) {
     super();
     checkOptions(options, 'AvgPool2d', '{ stride: 2 }', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
-    this.kernelSize = kernelSize;
-    this.options = { ...options };
+    this.kernelSize = frozenSize(kernelSize);
+    this.options = frozenOptions(options);
   }
   forward(x: Tensor): Tensor {
     return F.avgPool2d(x, this.kernelSize, this.options);
@@ -315,7 +315,7 @@ export class AdaptiveAvgPool2d extends Module {
   readonly outputSize: number | readonly [number | null, number | null];
   constructor(outputSize: number | readonly [number | null, number | null]) {
     super();
-    this.outputSize = outputSize;
+    this.outputSize = frozenSize(outputSize);
   }
   forward(x: Tensor): Tensor {
     return F.adaptiveAvgPool2d(x, this.outputSize);
@@ -324,6 +324,14 @@ export class AdaptiveAvgPool2d extends Module {
     const s = this.outputSize;
     return `outputSize=${Array.isArray(s) ? `[${s.join(', ')}]` : String(s)}`;
   }
+}
+
+// A layer's copy of its sizes, so that changing an array passed in does not change the layer.
+function frozenSize<T>(v: T): T {
+  return (Array.isArray(v) ? Object.freeze([...v]) : v) as T;
+}
+function frozenOptions<T extends object>(options: T): Readonly<T> {
+  return Object.freeze(Object.fromEntries(Object.entries(options).map(([k, v]) => [k, frozenSize(v)]))) as Readonly<T>;
 }
 
 function poolRepr(kernelSize: F.Size2, options: object): string {
@@ -405,6 +413,7 @@ abstract class BatchNorm extends Module {
 
 function dimsOf(x: unknown, op: string): number {
   if (!isTensor(x)) throw new TypeError(`${op}: input must be a Tensor, got ${describe(x)}`);
+  if ((x as Tensor).isDisposed) throw new TapegradError(`${op}: input is a disposed tensor`);
   return (x as Tensor).ndim;
 }
 

@@ -91,6 +91,10 @@ describe('BatchNorm2d', () => {
     gone.dispose();
     expect(() => F.batchNorm(x, gone, tg.ones([2]), { training: true })).toThrow(/^batchNorm: runningMean is a disposed tensor$/);
     expect(() => F.batchNorm(gone, null, null, { training: true })).toThrow(/^batchNorm: input is a disposed tensor$/);
+    expect(() => new tg.nn.BatchNorm1d(2).forward(gone)).toThrow(/^BatchNorm1d: input is a disposed tensor$/);
+    // null is the modules' running average; the function needs this batch's weight.
+    expect(() => F.batchNorm(x, tg.zeros([2]), tg.ones([2]), { training: true, momentum: null as never })).toThrow(
+      new TypeError('batchNorm: momentum must be a finite number, got null'));
     expect(() => F.batchNorm(x, [0, 0] as never, tg.ones([2]))).toThrow(new TypeError('batchNorm: runningMean must be a Tensor or null, got an array'));
   });
 });

@@ -310,6 +310,8 @@ describe('F.conv2d', () => {
       expectError(() => F.conv2d(x, tg.zeros([2, 4, 3, 3], { dtype: 'float64' })), TypeError, /^conv2d: weight must have the input's dtype float32, got float64$/);
       expectError(() => F.conv2d(tg.zeros([1, 4, 5, 5], { dtype: 'int32' }), w), TypeError, /^conv2d: input must be a float32 or float64 tensor, got int32$/);
       expectError(() => F.conv2d(x, w, null, { stride: 0 }), RangeError, /^conv2d: stride must be positive, got \[0, 0\]$/);
+      expectError(() => F.conv2d(x, w, null, { dilation: 2 ** 53 - 1 }), RangeError,
+        /^conv2d: the kernel's extent dilation·\(kernelSize - 1\) \+ 1 is past 2\^53 for kernelSize \[3, 3\] and dilation \[9007199254740991, 9007199254740991\]$/);
       expectError(() => F.conv2d(x, w, null, { dilation: [1, 0] }), RangeError, /^conv2d: dilation must be positive, got \[1, 0\]$/);
       expectError(() => F.conv2d(x, w, null, { padding: [-1, 0] }), RangeError, /^conv2d: padding must be non-negative, got \[-1, 0\]$/);
       expectError(() => F.conv2d(x, w, null, { padding: 'same', stride: 2 }), RangeError, /^conv2d: padding 'same' needs stride 1, got stride \[2, 2\]$/);

@@ -67,6 +67,18 @@ describe('maxPool2d', () => {
       new RangeError('maxPool2d: input may be empty only in its first dim, got shape [1, 0, 4, 4]'));
     expect(() => F.maxPool2d(tg.zeros([1, 4, 4], { dtype: 'int32' }), 2)).toThrow(TypeError);
     expect(F.maxPool2d(tg.zeros([0, 2, 4, 4]), 2).shape).toEqual([0, 2, 2, 2]);
+    // Window arguments past int32 (PyTorch: integer out of range): a product of them wrapped to 0 and
+    // divided (SIGFPE), or made a tall window one row high (the input came back).
+    expect(() => F.maxPool2d(tg.randn([1, 1, 1, 1]), 2 ** 32, { padding: 2 ** 31 })).toThrow(
+      new RangeError('maxPool2d: kernelSize must be at most 2147483647, got [4294967296, 4294967296]'));
+    expect(() => F.maxPool2d(x, [2 ** 31 - 1, 1], { dilation: [2 ** 33, 1], stride: 1 })).toThrow(/^maxPool2d: dilation must be at most 2147483647/);
+    expect(() => F.avgPool2d(tg.ones([1, 1, 1, 1]), [2 ** 32, 2 ** 32], { padding: [2 ** 31, 2 ** 31] })).toThrow(/^avgPool2d: kernelSize must be at most/);
+    expect(() => F.maxPool2d(x, 2 ** 31 - 1)).toThrow(/^maxPool2d: the output would be 0x0 for input 4x4/);
+    // A window that skips the input (taps at -1 and 1 of a one-row input): refused, as it has no element
+    // to take or send a gradient to (its index pointed into the next plane, and backward wrote past the buffer).
+    expect(() => F.maxPool2d(tg.randn([2, 1, 1, 3]), [2, 1], { padding: [1, 0], dilation: [2, 1] })).toThrow(
+      new RangeError('maxPool2d: the window of output 0 along dim 2 (padding 1, dilation 2) covers no element of the input of size 1'));
+    expect(F.maxPool2d(tg.tensor([[[1, 2, 3]]]), [1, 2], { padding: [0, 1], dilation: [1, 2] }).toArray()).toEqual([[[2, 2]]]); // PyTorch 1.13 too
   });
 });
 
@@ -131,7 +143,7 @@ describe('adaptiveAvgPool2d', () => {
       expect(tg.gradcheck(f, [leaf([2, 2, 3, 5], 7)]), String(size)).toBe(true);
       expect(tg.gradgradcheck(f, [leaf([2, 2, 3, 5], 8)]), String(size)).toBe(true);
     }
-    expect(() => F.adaptiveAvgPool2d(image(), 0)).toThrow(new RangeError('adaptiveAvgPool2d: outputSize must be positive, got [0, 0]'));
+    expect(() => F.adaptiveAvgPool2d(image(), 0)).toThrow(new RangeError('adaptiveAvgPool2d: outputSize must be from 1 to 2147483647, got [0, 0]'));
     expect(() => F.adaptiveAvgPool2d(image(), [1, 2, 3] as never)).toThrow(
       new TypeError('adaptiveAvgPool2d: outputSize must be an integer or a pair of integers [h, w], got an array of length 3'));
     expect(() => F.adaptiveAvgPool2d(tg.zeros([4, 4]), 2)).toThrow(
@@ -147,5 +159,14 @@ describe('MaxPool2d and AvgPool2d modules', () => {
     expect(String(new tg.nn.MaxPool2d(3, { stride: 2, padding: 1 }))).toBe('MaxPool2d(kernelSize=3, stride=2, padding=1)');
     expect(String(new tg.nn.AvgPool2d([2, 3], { countIncludePad: false }))).toBe('AvgPool2d(kernelSize=[2, 3], countIncludePad=false)');
     expect(() => new tg.nn.MaxPool2d(2, { returnIndices: true } as never)).toThrow(/^MaxPool2d: unknown option 'returnIndices'/);
+    // The layer keeps its own copy of the sizes.
+    const stride: [number, number] = [1, 1];
+    const pool = new tg.nn.MaxPool2d(2, { stride });
+    stride[0] = 2;
+    expect(pool.forward(x).shape).toEqual([1, 1, 3, 3]);
+    // A bad returnIndices is refused before anything is computed (the results leaked).
+    const before = tg.memory().liveTensors;
+    for (let i = 0; i < 3; i++) expect(() => F.maxPool2d(x, 2, { returnIndices: 'yes' as never })).toThrow(TypeError);
+    expect(tg.memory().liveTensors).toBe(before);
   });
 });

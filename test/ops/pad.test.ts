@@ -51,6 +51,8 @@ describe('pad', () => {
     // int32: a fractional value truncates, as PyTorch's; one out of range is refused.
     expect(F.pad(tg.tensor([1, 2], { dtype: 'int32' }), [1, 0], { value: -1.7 }).toArray()).toEqual([-1, 1, 2]);
     expect(() => F.pad(tg.zeros([2], { dtype: 'int32' }), [1, 0], { value: 1e10 })).toThrow(new RangeError('pad: value 10000000000 does not fit in int32'));
+    expect(() => F.pad(x, [2 ** 40, 0], { mode: 'replicate' })).toThrow(
+      new RangeError("pad: mode 'replicate' pads dim 1 to 1099511627779 elements; at most 2147483647 are supported"));
     const gone = tg.zeros([3]);
     gone.dispose();
     expect(() => F.pad(gone, [1, 0], { mode: 'replicate' })).toThrow(/^pad: input is a disposed tensor$/);

@@ -231,12 +231,15 @@ struct Avx512Gemm {
 
 // Blocking (same on every AVX-512 CPU): a kc×MR A micro-panel stays in L1
 // while the B micro-panels stream through from the L2-resident KC×NC packed
-// B block (720 KiB f32, 1.4 MiB f64). float64's shallower KC keeps the A
-// micro-panel (18 KiB) and one B micro-panel (24 KiB) in a 48 KiB L1
-// together; at 384 the f64 panels (36 + 48 KiB) evicted each other and A
-// came from L2 too: one thread, % of peak, 512³-2048³ 65-68 -> 69-72 (256³
-// within noise). float32's panels (16 + 43 KiB) lost nothing measurable to
-// that. MC only bounds the A pack buffer.
+// B block (720 KiB for both dtypes, within the 1-2 MiB L2 of AVX-512 cores).
+// float64's shallower KC keeps the A micro-panel (18 KiB) and one B
+// micro-panel (24 KiB) in a 48 KiB L1 together; at 384 the f64 panels (36 +
+// 48 KiB) evicted each other and A came from L2 too: one thread, % of peak,
+// means of 512³-2048³ in three layouts 64-68 -> 68-71 (an NC of 960, a 1.4
+// MiB block that 1 MiB L2s would not hold, measured no better on 2 MiB).
+// float32's panels (18 + 48 KiB) lost nothing measurable at KC 256. On
+// 32 KiB-L1 parts the panels stream partly from L2 (not measured). MC only
+// bounds the A pack buffer.
 struct GemmF32 : Avx512Gemm<VecF32, 12> {
   static constexpr Index KC = 384, NC = 480, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
@@ -244,7 +247,7 @@ struct GemmF32 : Avx512Gemm<VecF32, 12> {
   static constexpr bool kDirectAvoidsSetConflicts = false;
 };
 struct GemmF64 : Avx512Gemm<VecF64, 12> {
-  static constexpr Index KC = 192, NC = 960, MC = 1536;
+  static constexpr Index KC = 192, NC = 480, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
   static constexpr double kDirectMaxABytes = 512.0 * 1024;
   static constexpr bool kDirectAvoidsSetConflicts = false;

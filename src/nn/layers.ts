@@ -274,69 +274,95 @@ export class Dropout extends Module {
   }
 }
 
-/** Max pooling over the last two dims, as F.maxPool2d (stride defaults to the kernel size). */
+type Pair = readonly [number, number];
+const showPair = (p: Pair) => (p[0] === p[1] ? String(p[0]) : `[${p[0]}, ${p[1]}]`);
+
+/**
+ * Max pooling over the last two dims, as F.maxPool2d. Its sizes are checked
+ * and resolved when it is made (stride defaults to the kernel size).
+ */
 export class MaxPool2d extends Module {
-  readonly kernelSize: F.Size2;
-  readonly options: Readonly<Omit<F.MaxPool2dOptions, 'returnIndices'>>;
+  readonly kernelSize: Pair;
+  readonly stride: Pair;
+  readonly padding: Pair;
+  readonly dilation: Pair;
+  readonly ceilMode: boolean;
   constructor(kernelSize: F.Size2, options: Omit<F.MaxPool2dOptions, 'returnIndices'> = {}) {
     super();
-    checkOptions(options, 'MaxPool2d', '{ stride: 2 }', ['stride', 'padding', 'dilation', 'ceilMode']);
-    this.kernelSize = frozenSize(kernelSize);
-    this.options = frozenOptions(options);
+    const op = 'MaxPool2d';
+    checkOptions(options, op, '{ stride: 2 }', ['stride', 'padding', 'dilation', 'ceilMode']);
+    this.kernelSize = Object.freeze(sizePair(op, 'kernelSize', kernelSize, 1));
+    this.stride = Object.freeze(sizePair(op, 'stride', options.stride ?? this.kernelSize, 1));
+    this.padding = Object.freeze(sizePair(op, 'padding', options.padding ?? 0, 0));
+    this.dilation = Object.freeze(sizePair(op, 'dilation', options.dilation ?? 1, 1));
+    this.ceilMode = checkBoolean(options.ceilMode, op, 'ceilMode', false);
   }
   forward(x: Tensor): Tensor {
-    return F.maxPool2d(x, this.kernelSize, this.options);
+    return F.maxPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding, dilation: this.dilation, ceilMode: this.ceilMode });
   }
   protected override extraRepr(): string {
-    return poolRepr(this.kernelSize, this.options);
+    return `kernelSize=${showPair(this.kernelSize)}, stride=${showPair(this.stride)}, padding=${showPair(this.padding)}, ` +
+      `dilation=${showPair(this.dilation)}, ceilMode=${this.ceilMode}`;
   }
 }
 
-/** Average pooling over the last two dims, as F.avgPool2d (stride defaults to the kernel size). */
+/**
+ * Average pooling over the last two dims, as F.avgPool2d. Its sizes are
+ * checked and resolved when it is made (stride defaults to the kernel size).
+ */
 export class AvgPool2d extends Module {
-  readonly kernelSize: F.Size2;
-  readonly options: Readonly<F.AvgPool2dOptions>;
+  readonly kernelSize: Pair;
+  readonly stride: Pair;
+  readonly padding: Pair;
+  readonly ceilMode: boolean;
+  readonly countIncludePad: boolean;
+  readonly divisorOverride: number | null;
   constructor(kernelSize: F.Size2, options: F.AvgPool2dOptions = {}) {
     super();
-    checkOptions(options, 'AvgPool2d', '{ stride: 2 }', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
-    this.kernelSize = frozenSize(kernelSize);
-    this.options = frozenOptions(options);
+    const op = 'AvgPool2d';
+    checkOptions(options, op, '{ stride: 2 }', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
+    this.kernelSize = Object.freeze(sizePair(op, 'kernelSize', kernelSize, 1));
+    this.stride = Object.freeze(sizePair(op, 'stride', options.stride ?? this.kernelSize, 1));
+    this.padding = Object.freeze(sizePair(op, 'padding', options.padding ?? 0, 0));
+    this.ceilMode = checkBoolean(options.ceilMode, op, 'ceilMode', false);
+    this.countIncludePad = checkBoolean(options.countIncludePad, op, 'countIncludePad', true);
+    const divisor = options.divisorOverride ?? null;
+    this.divisorOverride = divisor === null ? null
+      : checkNumber(divisor, op, 'divisorOverride', 'a nonzero integer or null', (v) => Number.isInteger(v) && v !== 0);
   }
   forward(x: Tensor): Tensor {
-    return F.avgPool2d(x, this.kernelSize, this.options);
+    return F.avgPool2d(x, this.kernelSize, {
+      stride: this.stride, padding: this.padding, ceilMode: this.ceilMode, countIncludePad: this.countIncludePad,
+      divisorOverride: this.divisorOverride,
+    });
   }
   protected override extraRepr(): string {
-    return poolRepr(this.kernelSize, this.options);
+    return `kernelSize=${showPair(this.kernelSize)}, stride=${showPair(this.stride)}, padding=${showPair(this.padding)}, ` +
+      `ceilMode=${this.ceilMode}, countIncludePad=${this.countIncludePad}` +
+      (this.divisorOverride !== null ? `, divisorOverride=${this.divisorOverride}` : '');
   }
 }
 
-/** Average pooling to a fixed output size, as F.adaptiveAvgPool2d. */
+/** Average pooling to a fixed output size, as F.adaptiveAvgPool2d (a null entry keeps that dim). */
 export class AdaptiveAvgPool2d extends Module {
-  readonly outputSize: number | readonly [number | null, number | null];
+  readonly outputSize: readonly [number | null, number | null];
   constructor(outputSize: number | readonly [number | null, number | null]) {
     super();
-    this.outputSize = frozenSize(outputSize);
+    const op = 'AdaptiveAvgPool2d';
+    const p = plainArray(outputSize);
+    const pair = typeof p === 'number' ? [p, p] : Array.isArray(p) && p.length === 2 ? p : null;
+    if (pair === null) throw new TypeError(`${op}: outputSize must be a positive integer or a pair of them (or null), got ${describe(p)}`);
+    for (const v of pair)
+      if (v !== null) checkNumber(v, op, 'outputSize', 'a positive integer or a pair of them (or null)', (n) => Number.isInteger(n) && n >= 1);
+    this.outputSize = Object.freeze([pair[0] as number | null, pair[1] as number | null]);
   }
   forward(x: Tensor): Tensor {
     return F.adaptiveAvgPool2d(x, this.outputSize);
   }
   protected override extraRepr(): string {
-    const s = this.outputSize;
-    return `outputSize=${Array.isArray(s) ? `[${s.join(', ')}]` : String(s)}`;
+    const [h, w] = this.outputSize;
+    return `outputSize=${h === w ? String(h) : `[${h}, ${w}]`}`;
   }
-}
-
-// A layer's copy of its sizes, so that changing an array passed in does not change the layer.
-function frozenSize<T>(v: T): T {
-  return (Array.isArray(v) ? Object.freeze([...v]) : v) as T;
-}
-function frozenOptions<T extends object>(options: T): Readonly<T> {
-  return Object.freeze(Object.fromEntries(Object.entries(options).map(([k, v]) => [k, frozenSize(v)]))) as Readonly<T>;
-}
-
-function poolRepr(kernelSize: F.Size2, options: object): string {
-  const show = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
-  return [`kernelSize=${show(kernelSize)}`, ...Object.entries(options).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${show(v)}`)].join(', ');
 }
 
 export interface BatchNormOptions extends LayerOptions {

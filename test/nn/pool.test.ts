@@ -134,7 +134,7 @@ describe('adaptiveAvgPool2d', () => {
     expect(F.adaptiveAvgPool2d(x, 1).toArray()).toEqual([[[[8]]]]);
     expect(F.adaptiveAvgPool2d(x, [4, 7]).shape).toEqual([1, 1, 4, 7]);
     expect(y.gradFn).toBe('adaptiveAvgPool2d');
-    expect(String(new tg.nn.AdaptiveAvgPool2d([1, null]))).toBe('AdaptiveAvgPool2d(outputSize=[1, ])');
+    expect(String(new tg.nn.AdaptiveAvgPool2d([1, null]))).toBe('AdaptiveAvgPool2d(outputSize=[1, null])');
   });
 
   it('gradcheck and gradgradcheck in float64; errors', () => {
@@ -156,8 +156,15 @@ describe('MaxPool2d and AvgPool2d modules', () => {
     const x = image();
     const net = new tg.nn.Sequential(new tg.nn.MaxPool2d(2, { stride: 1 }), new tg.nn.AvgPool2d([1, 3]));
     expectClose(net.forward(x).toArray(), F.avgPool2d(F.maxPool2d(x, 2, { stride: 1 }), [1, 3]).toArray(), 0);
-    expect(String(new tg.nn.MaxPool2d(3, { stride: 2, padding: 1 }))).toBe('MaxPool2d(kernelSize=3, stride=2, padding=1)');
-    expect(String(new tg.nn.AvgPool2d([2, 3], { countIncludePad: false }))).toBe('AvgPool2d(kernelSize=[2, 3], countIncludePad=false)');
+    expect(String(new tg.nn.MaxPool2d(3, { stride: 2, padding: 1 }))).toBe('MaxPool2d(kernelSize=3, stride=2, padding=1, dilation=1, ceilMode=false)');
+    expect(String(new tg.nn.AvgPool2d([2, 3], { countIncludePad: false }))).toBe(
+      'AvgPool2d(kernelSize=[2, 3], stride=[2, 3], padding=0, ceilMode=false, countIncludePad=false)');
+    // Sizes are checked when the layer is made, naming it.
+    expect(() => new tg.nn.MaxPool2d(0)).toThrow(new RangeError('MaxPool2d: kernelSize must be a positive integer or a pair of them, got 0'));
+    expect(() => new tg.nn.AvgPool2d(2, { padding: -1 })).toThrow(new RangeError('AvgPool2d: padding must be a non-negative integer or a pair of them, got -1'));
+    expect(() => new tg.nn.AvgPool2d(2, { divisorOverride: 0 })).toThrow(new RangeError('AvgPool2d: divisorOverride must be a nonzero integer or null, got 0'));
+    expect(() => new tg.nn.AdaptiveAvgPool2d('x' as never)).toThrow(
+      new TypeError("AdaptiveAvgPool2d: outputSize must be a positive integer or a pair of them (or null), got 'x'"));
     expect(() => new tg.nn.MaxPool2d(2, { returnIndices: true } as never)).toThrow(/^MaxPool2d: unknown option 'returnIndices'/);
     // The layer keeps its own copy of the sizes.
     const stride: [number, number] = [1, 1];

@@ -27,7 +27,7 @@ const options = {
   'batch-size': { type: 'string', default: '128', description: 'examples per optimizer step' },
   threads: { type: 'string', default: String(tg.getNumThreads()), description: `compute threads (default: the physical cores, here ${tg.getNumThreads()})` },
   model: { type: 'string', default: 'mlp', description: "'mlp' (two hidden layers) or 'cnn' (two conv 3x3 + max-pool blocks, then a linear layer)" },
-  width: { type: 'string', default: '256', description: 'units in each hidden layer of the MLP; channels of the first conv block (the second has twice as many) with --model cnn' },
+  width: { type: 'string', description: 'units in each hidden layer of the MLP (default 256); channels of the first conv block with --model cnn, the second having twice as many (default 16)' },
   lr: { type: 'string', default: '0.1', description: 'peak learning rate of SGD with Nesterov momentum (cosine decay to 0)' },
   shift: { type: 'string', default: '2', description: 'largest random shift of the training images, in pixels (0: no augmentation)' },
   seed: { type: 'string', default: '1', description: 'seed of the split, the initial weights, the shuffle and the shifts' },
@@ -75,7 +75,7 @@ const cnn = args.model === 'cnn';
 const epochs = int('epochs', 1);
 const batchSize = int('batch-size', 1);
 const threads = int('threads', 1, 256);
-const width = cnn && args.width === options.width.default ? 16 : int('width', 1);
+const width = args.width === undefined ? (cnn ? 16 : 256) : int('width', 1);
 const outFile = args.out ?? path.join(here, `mnist-${args.model}.safetensors`);
 const shift = int('shift', 0, 8);
 const seed = int('seed', 0);

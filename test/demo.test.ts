@@ -29,6 +29,18 @@ describe('npm run demo', () => {
     expect(statSync(out).size).toBeGreaterThan(4 * (784 * 64 + 64 * 64 + 64 * 10 + 138));
   });
 
+  it('trains the small CNN with --model cnn', async () => {
+    const out = path.join(dir, 'cnn.safetensors');
+    const { stdout } = await run(process.execPath, [script, '--model', 'cnn', '--epochs', '2', '--train', '1000', '--width', '4', '--out', out]);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^MNIST: 1,000 training and 2,000 test digits \(seed 1\); CNN conv4-pool-conv8-pool-linear10, batch 128, 2 epochs/);
+    const acc = /^Test accuracy: (\d+\.\d\d)% /.exec(lines[3]!);
+    // Two epochs on 1,000 digits beat chance (10%).
+    expect(Number(acc![1])).toBeGreaterThan(20);
+    expect(lines[5]).toBe(`Saved the weights to ${out}; reloaded into a fresh model: test accuracy ${acc![1]}% (the same)`);
+    await expect(run(process.execPath, [script, '--model', 'rnn'])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--model must be 'mlp' or 'cnn', got 'rnn'/) });
+  });
+
   it('lists its options with --help and rejects unknown ones', async () => {
     const { stdout } = await run(process.execPath, [script, '--help']);
     for (const flag of ['--epochs', '--batch-size', '--threads', '--width', '--seed']) expect(stdout).toContain(flag);

@@ -191,13 +191,8 @@ Pair grid_of(const char* op, i64 h, i64 w, const Pair& kernel, const Pair& dilat
 
 Tensor unfold(const Tensor& x, const Pair& kernel, const Pair& dilation, const Pair& padding, const Pair& stride) {
   const char* op = "unfold";
-  require_floating(x, op, "input");
-  if (x.dim() != 3 && x.dim() != 4)
-    throw_range_error(op, ": input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ", shape_str(x.shape()));
+  check_image_input(x, op);
   const bool batched = x.dim() == 4;
-  for (i64 d = batched ? 1 : 0; d < x.dim(); ++d)
-    if (x.size(d) == 0)
-      throw_range_error(op, ": input must have non-zero C, H and W (only N may be 0), got shape ", shape_str(x.shape()));
   check_window(op, kernel, dilation, padding, stride);
   const i64 h = x.size(x.dim() - 2), w = x.size(x.dim() - 1);
   const Window win{kernel, dilation, padding, stride, grid_of(op, h, w, kernel, dilation, padding, stride)};
@@ -245,12 +240,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const P
   if (bias.defined() && bias.dtype() != x.dtype())
     throw_type_error(op, ": bias must have the input's dtype ", dtype_name(x.dtype()), ", got ",
                      dtype_name(bias.dtype()));
-  if (x.dim() != 3 && x.dim() != 4)
-    throw_range_error(op, ": input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ", shape_str(x.shape()));
+  check_image_input(x, op);
   const bool batched = x.dim() == 4;
-  for (i64 d = batched ? 1 : 0; d < x.dim(); ++d)
-    if (x.size(d) == 0)
-      throw_range_error(op, ": input must have non-zero C, H and W (only N may be 0), got shape ", shape_str(x.shape()));
   if (weight.dim() != 4)
     throw_range_error(op, ": weight must be 4-D [outChannels, inChannels / groups, kH, kW], got shape ",
                       shape_str(weight.shape()));

@@ -56,13 +56,7 @@ i64 planes_grain(double work) {
 // Checks the input and the window arguments as PyTorch does, naming `op`.
 Window plan(const Tensor& x, const Pair& kernel, const Pair& stride, const Pair& padding, const Pair& dilation,
             bool ceil_mode, const char* op) {
-  require_floating(x, op, "input");
-  if (x.dim() != 3 && x.dim() != 4)
-    throw_range_error(op, ": input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ", shape_str(x.shape()));
-  // As PyTorch: only the first dim may be empty.
-  for (i64 d = 1; d < x.dim(); ++d)
-    if (x.size(d) == 0)
-      throw_range_error(op, ": input may be empty only in its first dim, got shape ", shape_str(x.shape()));
+  check_image_input(x, op);
   const char* names[] = {"kernelSize", "stride", "dilation", "padding"};
   const Pair* pairs[] = {&kernel, &stride, &dilation, &padding};
   for (int a = 0; a < 4; ++a)
@@ -281,12 +275,7 @@ MaxPooled max_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, co
 
 Tensor adaptive_avg_pool2d(const Tensor& x, const Pair& output_size) {
   const char* op = "adaptiveAvgPool2d";
-  require_floating(x, op, "input");
-  if (x.dim() != 3 && x.dim() != 4)
-    throw_range_error(op, ": input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ", shape_str(x.shape()));
-  for (i64 d = 1; d < x.dim(); ++d)
-    if (x.size(d) == 0)
-      throw_range_error(op, ": input may be empty only in its first dim, got shape ", shape_str(x.shape()));
+  check_image_input(x, op);
   if (output_size[0] <= 0 || output_size[1] <= 0 || output_size[0] > kMaxWindowArg || output_size[1] > kMaxWindowArg)
     throw_range_error(op, ": outputSize must be from 1 to ", kMaxWindowArg, ", got [", output_size[0], ", ",
                       output_size[1], "]");

@@ -64,7 +64,7 @@ describe('maxPool2d', () => {
     expect(() => F.maxPool2d(x.reshape([16]), 2)).toThrow(
       new RangeError('maxPool2d: input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape [16]'));
     expect(() => F.maxPool2d(tg.zeros([1, 0, 4, 4]), 2)).toThrow(
-      new RangeError('maxPool2d: input may be empty only in its first dim, got shape [1, 0, 4, 4]'));
+      new RangeError('maxPool2d: input must have non-zero C, H and W (only N may be 0), got shape [1, 0, 4, 4]'));
     expect(() => F.maxPool2d(tg.zeros([1, 4, 4], { dtype: 'int32' }), 2)).toThrow(TypeError);
     expect(F.maxPool2d(tg.zeros([0, 2, 4, 4]), 2).shape).toEqual([0, 2, 2, 2]);
     // Window arguments past int32 (PyTorch: integer out of range): a product of them wrapped to 0 and

@@ -71,69 +71,59 @@ i64 blocks_along(i64 size, i64 before, i64 after, i64 ext, i64 stride) {
   return room < 0 ? 0 : room / stride + 1;
 }
 
-// out[n, (c·kh + i)·kw + j, oy·ow + ox] = x[n, c, oy·sh - ph + i·dh, ox·sw - pw + j·dw] (0 outside).
-// A row of blocks at a time: zeros, then the in-bounds taps (a plain copy
-// at stride 1), then zeros ([128, 16, 14, 14], kernel 3, padding 1, one
-// thread: 4.9 ms with a bounds test per element, 1.2 this way).
-template <typename T>
-void im2col(const T* x, T* out, i64 planes, i64 h, i64 w, const Window& win) {
-  if (planes == 0) return;  // otherwise per_plane fits: the output holds planes·per_plane elements
+// From `in` to `out`: ToColumns (im2col), image to columns,
+// cols[n, (c·kh + i)·kw + j, oy·ow + ox] = image[n, c, oy·sh - ph + i·dh,
+// ox·sw - pw + j·dw] (0 outside); otherwise (col2im, its adjoint) columns to
+// image, each column entry added into the position it was read from. A row
+// of blocks at a time: the in-bounds taps (a plain copy at stride 1) between
+// zeros ([128, 16, 14, 14], kernel 3, padding 1, one thread: 4.9 ms with a
+// bounds test per element, 1.2 this way). Planes are disjoint, and each
+// plane's sums run in the same order (kernel tap, then block) whatever the
+// thread count.
+template <bool ToColumns, typename T>
+void columns_pass(const T* in, T* out, i64 planes, i64 h, i64 w, const Window& win) {
+  if (planes == 0) return;  // otherwise per_plane fits: the columns hold planes·per_plane elements
   const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1], sw = win.stride[1];
   const i64 per_plane = kh * kw * oh * ow;
   runtime::parallel_for(0, planes, std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(per_plane, 1)),
                         [&](i64 p0, i64 p1) {
                           for (i64 p = p0; p < p1; ++p) {
-                            const T* src = x + p * h * w;
-                            T* dst = out + p * per_plane;
+                            // This plane's image and columns.
+                            const T* src = in + p * (ToColumns ? h * w : per_plane);
+                            T* dst = out + p * (ToColumns ? per_plane : h * w);
+                            if constexpr (!ToColumns) std::fill(dst, dst + h * w, T(0));
                             for (i64 i = 0; i < kh; ++i)
                               for (i64 j = 0; j < kw; ++j) {
                                 const i64 off = j * win.dilation[1] - win.pad[1];
                                 const Span span = inside(off, sw, w, ow);
-                                for (i64 oy = 0; oy < oh; ++oy, dst += ow) {
+                                for (i64 oy = 0; oy < oh; ++oy) {
                                   const i64 iy = oy * win.stride[0] - win.pad[0] + i * win.dilation[0];
-                                  if (iy < 0 || iy >= h) {
-                                    std::fill(dst, dst + ow, T(0));
-                                    continue;
+                                  const bool row_inside = iy >= 0 && iy < h;
+                                  // Tap ox of this row is at [iy·w + ox·sw + off]; off may be < 0.
+                                  if constexpr (ToColumns) {
+                                    T* col = dst;
+                                    dst += ow;
+                                    if (!row_inside) {
+                                      std::fill(col, col + ow, T(0));
+                                      continue;
+                                    }
+                                    const T* row = src + iy * w;
+                                    std::fill(col, col + span.lo, T(0));
+                                    if (sw == 1)
+                                      for (i64 ox = span.lo; ox < span.hi; ++ox) col[ox] = row[ox + off];
+                                    else
+                                      for (i64 ox = span.lo; ox < span.hi; ++ox) col[ox] = row[ox * sw + off];
+                                    std::fill(col + span.hi, col + ow, T(0));
+                                  } else {
+                                    const T* col = src;
+                                    src += ow;
+                                    if (!row_inside) continue;
+                                    T* row = dst + iy * w;
+                                    if (sw == 1)
+                                      for (i64 ox = span.lo; ox < span.hi; ++ox) row[ox + off] += col[ox];
+                                    else
+                                      for (i64 ox = span.lo; ox < span.hi; ++ox) row[ox * sw + off] += col[ox];
                                   }
-                                  const T* row = src + iy * w;  // tap ox at row[ox·sw + off], off may be < 0
-                                  std::fill(dst, dst + span.lo, T(0));
-                                  if (sw == 1)
-                                    for (i64 ox = span.lo; ox < span.hi; ++ox) dst[ox] = row[ox + off];
-                                  else
-                                    for (i64 ox = span.lo; ox < span.hi; ++ox) dst[ox] = row[ox * sw + off];
-                                  std::fill(dst + span.hi, dst + ow, T(0));
-                                }
-                              }
-                          }
-                        });
-}
-
-// The adjoint of im2col: each column entry is added into the plane position
-// it was read from. Planes are disjoint, and each plane's sums run in the
-// same order (kernel tap, then block) whatever the thread count.
-template <typename T>
-void col2im(const T* cols, T* out, i64 planes, i64 h, i64 w, const Window& win) {
-  if (planes == 0) return;  // otherwise per_plane fits: the input holds planes·per_plane elements
-  const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1], sw = win.stride[1];
-  const i64 per_plane = kh * kw * oh * ow;
-  runtime::parallel_for(0, planes, std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(per_plane, 1)),
-                        [&](i64 p0, i64 p1) {
-                          for (i64 p = p0; p < p1; ++p) {
-                            T* dst = out + p * h * w;
-                            std::fill(dst, dst + h * w, T(0));
-                            const T* src = cols + p * per_plane;
-                            for (i64 i = 0; i < kh; ++i)
-                              for (i64 j = 0; j < kw; ++j) {
-                                const i64 off = j * win.dilation[1] - win.pad[1];
-                                const Span span = inside(off, sw, w, ow);
-                                for (i64 oy = 0; oy < oh; ++oy, src += ow) {
-                                  const i64 iy = oy * win.stride[0] - win.pad[0] + i * win.dilation[0];
-                                  if (iy < 0 || iy >= h) continue;
-                                  T* row = dst + iy * w;
-                                  if (sw == 1)
-                                    for (i64 ox = span.lo; ox < span.hi; ++ox) row[ox + off] += src[ox];
-                                  else
-                                    for (i64 ox = span.lo; ox < span.hi; ++ox) row[ox * sw + off] += src[ox];
                                 }
                               }
                           }
@@ -151,7 +141,7 @@ Tensor unfold_checked(const Tensor& x, const Window& win) {
     const Tensor xc = contiguous_data(x);
     visit_floating(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      im2col<T>(xc.data<T>(), out.data<T>(), n * c, h, w, win);
+      columns_pass<true, T>(xc.data<T>(), out.data<T>(), n * c, h, w, win);
     });
   }
   record("unfold", {x}, out, [h, w, win](const Grads& g, const Node&) { return Grads{fold_checked(g[0], h, w, win)}; });
@@ -166,7 +156,7 @@ Tensor fold_checked(const Tensor& cols, i64 h, i64 w, const Window& win) {
     const Tensor cc = contiguous_data(cols);
     visit_floating(cols.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      col2im<T>(cc.data<T>(), out.data<T>(), n * c, h, w, win);
+      columns_pass<false, T>(cc.data<T>(), out.data<T>(), n * c, h, w, win);
     });
   }
   record("fold", {cols}, out, [win](const Grads& g, const Node&) { return Grads{unfold_checked(g[0], win)}; });

@@ -277,6 +277,11 @@ describe('Optimizer.loadStateDict validates before changing anything', () => {
     expect(() => new Adam([param(2), param(4)]).loadStateDict(dict)).toThrow(
       /state 'exp_avg' of parameter 1 must be a tensor of shape \[4\], got \[3\]/,
     );
+    const gone = trained();
+    gone.state[1]!.tensors['exp_avg']!.dispose();
+    expect(() => new Adam([param(2), param(3)]).loadStateDict(gone)).toThrow(
+      /^Adam.loadStateDict: state 'exp_avg' of parameter 1 is a disposed tensor$/,
+    );
     const badType = { ...dict, paramGroups: [{ ...dict.paramGroups[0]!, lr: '0.1' as unknown as number }] };
     expect(() => new Adam([param(2), param(3)]).loadStateDict(badType)).toThrow(/option 'lr' of group 0 must be a number, got '0.1'/);
     const badBetas = { ...dict, paramGroups: [{ ...dict.paramGroups[0]!, betas: [0.9] as unknown as [number, number] }] };

@@ -204,6 +204,8 @@ describe('safetensors rejects malformed files', () => {
     ['a dtype that Object.prototype has', () => withHeader('{"x":{"dtype":"toString","shape":[2],"data_offsets":[0,8]}}'), /dtype "toString"; supported/],
     ['shape not matching offsets', () => withHeader('{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}'), /needs 12 bytes, but its data_offsets cover 8/],
     ['negative shape', () => withHeader('{"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}'), /non-negative integers/],
+    ['more than 64 dims', () => withHeader(`{"x":{"dtype":"F32","shape":[${new Array(100).fill(1).join(',')}],"data_offsets":[0,4]}}`),
+      /^deserialize: tensor 'x' has 100 dims; at most 64 are supported$/],
     ['offsets reversed', () => withHeader('{"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}'), /begin <= end/],
     ['overlap', () => withHeader('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}'), /overlaps/],
     ['gap', () => withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}'), /gap in the data/],

@@ -98,6 +98,8 @@ function decode(bytes: Uint8Array, op: string): SafetensorsContents {
       fail(op, `tensor '${name}' has dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(BYTES).join(', ')}`);
     if (!Array.isArray(shape) || !shape.every(safeInteger))
       fail(op, `tensor '${name}' has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
+    // The most dims a tensor may have (the native shape limit), checked here so the error names this file's tensor.
+    if (shape.length > 64) fail(op, `tensor '${name}' has ${shape.length} dims; at most 64 are supported`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(safeInteger) || (offsets[0] as number) > (offsets[1] as number))
       fail(op, `tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] with begin <= end`);
     let bytesNeeded = BYTES[dtype as FileDType];

@@ -15,6 +15,8 @@ const buffers = new WeakSet<Tensor>();
 
 /** Marks `t` as a parameter: a leaf that requires grad, owned by its module (never freed by tidy). */
 export function parameter(t: Tensor, requiresGrad = true): Tensor {
+  if (!isTensor(t)) throw new TypeError(`parameter: t must be a Tensor, got ${describe(t)}`);
+  if (t.isDisposed) throw new TapegradError('parameter: t is a disposed tensor');
   const p = t.isLeaf ? t : t.detach();
   if (requiresGrad && p.dtype !== 'int32') p.setRequiresGrad(true);
   untrack(p);
@@ -24,6 +26,8 @@ export function parameter(t: Tensor, requiresGrad = true): Tensor {
 
 /** Marks `t` as a buffer: state saved in the state dict but not trained (running statistics, masks). */
 export function buffer(t: Tensor): Tensor {
+  if (!isTensor(t)) throw new TypeError(`buffer: t must be a Tensor, got ${describe(t)}`);
+  if (t.isDisposed) throw new TapegradError('buffer: t is a disposed tensor');
   untrack(t);
   buffers.add(t);
   return t;

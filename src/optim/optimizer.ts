@@ -288,6 +288,7 @@ export abstract class Optimizer<O extends { lr: number }> {
           throw new RangeError(
             `${op}: state '${name}' of parameter ${key} is not a state tensor of ${this.name} (expected ${this.stateNames.join(', ')})`,
           );
+        if (isTensor(t) && t.isDisposed) throw new TapegradError(`${op}: state '${name}' of parameter ${key} is a disposed tensor`);
         if (!isTensor(t) || t.shape.join() !== p.shape.join())
           throw new RangeError(
             `${op}: state '${name}' of parameter ${key} must be a tensor of shape [${p.shape.join(', ')}]` +

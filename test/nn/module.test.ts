@@ -29,6 +29,14 @@ class Tied extends nn.Module {
 }
 
 describe('nn.Module', () => {
+  it('parameter and buffer name a disposed or non-tensor argument', () => {
+    const t = tg.zeros([2]);
+    t.dispose();
+    expect(() => tg.nn.parameter(t)).toThrow(/^parameter: t is a disposed tensor$/);
+    expect(() => tg.nn.buffer(t)).toThrow(/^buffer: t is a disposed tensor$/);
+    expect(() => tg.nn.parameter([1, 2] as never)).toThrow(new TypeError('parameter: t must be a Tensor, got an array'));
+  });
+
   it('Identity returns its input and has no parameters', () => {
     const id = new nn.Identity();
     const x = tg.tensor([1, 2]);

@@ -184,6 +184,10 @@ class SavedTensor {
 // as PyTorch, an operand that only a frozen input's gradient would read is
 // neither held in memory nor checked for later in-place writes.
 inline SavedTensor saved_if(bool needed, const Tensor& t) { return needed ? SavedTensor(t) : SavedTensor(); }
+// The same for an op's own output (SavedTensor::output).
+inline SavedTensor saved_output_if(bool needed, const Tensor& out) {
+  return needed ? SavedTensor::output(out) : SavedTensor();
+}
 
 // The backward rule of an op: from gradients of its outputs, gradients of
 // its inputs (undefined where node.needs_grad(i) is false). Written with

@@ -596,7 +596,7 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
   });
   record("pow", {a, b}, out,
          [sa = SavedTensor(a), sb = SavedTensor(b),
-          so = b.requires_grad() ? SavedTensor::output(out) : SavedTensor()](const Grads& g, const Node& n) {
+          so = saved_output_if(b.requires_grad(), out)](const Grads& g, const Node& n) {
            Tensor x = sa.unpack(), y = sb.unpack();
            const Tensor zero = scalar(0, g[0].dtype()), one = scalar(1, g[0].dtype());
            Tensor ga, gb;

@@ -24,12 +24,14 @@ namespace {
 using i64 = std::int64_t;
 
 // The window of one pooling op on one plane: sizes, steps, padding and
-// dilation per spatial dim, the plane's size and the output's (kernel 0:
-// adaptive, the output size given).
+// dilation per spatial dim, the plane's size and the output's. An adaptive
+// window (adaptive_avg_pool2d's) tiles the input into the output size given
+// and uses none of the others.
 struct Window {
   Pair kernel, stride, padding, dilation;
   Pair in, out;
   i64 planes;  // N·C
+  bool adaptive = false;
 };
 
 // Outputs along one dim, as PyTorch's pooling_output_shape: with ceil_mode
@@ -157,14 +159,14 @@ void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
 // The in-bounds box of an average window and its divisor, as PyTorch's
 // avg_pool2d: the window clipped to the padded input counts padding
 // (countIncludePad), else only the input; divisorOverride replaces both. A
-// window of kernel 0 is adaptive_avg_pool2d's, which tiles the input.
+// window that is adaptive tiles the input.
 struct AvgBox {
   i64 h0, h1, w0, w1;
   double divisor;
 };
 AvgBox avg_box(const Window& w, i64 oh, i64 ow, bool count_include_pad, std::optional<i64> divisor) {
   const i64 H = w.in[0], W = w.in[1];
-  if (w.kernel[0] == 0) {
+  if (w.adaptive) {
     // Adaptive: output i of n covers [floor(i·in/n), ceil((i + 1)·in/n)),
     // in 128 bits (i·in may pass 2^63).
     const auto lo = [](i64 i, i64 in, i64 n) { return static_cast<i64>(static_cast<__int128>(i) * in / n); };
@@ -241,7 +243,7 @@ Tensor avg_pool_adjoint(const Tensor& g, const Shape& in_shape, const AvgArgs& a
     avg_pass<false>(gc.data<T>(), out.data<T>(), a.window, a.count_include_pad, a.divisor);
   });
   // Node names: "avgPool2dBackward", "adaptiveAvgPool2dBackward".
-  record(a.window.kernel[0] == 0 ? "adaptiveAvgPool2dBackward" : "avgPool2dBackward", {g}, out,
+  record(a.window.adaptive ? "adaptiveAvgPool2dBackward" : "avgPool2dBackward", {g}, out,
          [out_shape = g.shape(), a, op](const Grads& gg, const Node&) {
            return Grads{avg_pool_forward(gg[0], out_shape, a, op)};
          });
@@ -279,7 +281,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, const Pair& output_size) {
   if (output_size[0] <= 0 || output_size[1] <= 0 || output_size[0] > kMaxWindowArg || output_size[1] > kMaxWindowArg)
     throw_range_error(op, ": outputSize must be from 1 to ", kMaxWindowArg, ", got [", output_size[0], ", ",
                       output_size[1], "]");
-  Window w{{0, 0}, {1, 1}, {0, 0}, {1, 1}, {x.size(x.dim() - 2), x.size(x.dim() - 1)}, output_size, 1};
+  Window w{{1, 1}, {1, 1}, {0, 0}, {1, 1}, {x.size(x.dim() - 2), x.size(x.dim() - 1)}, output_size, 1, true};
   for (i64 d = 0; d < x.dim() - 2; ++d) w.planes *= x.size(d);
   return avg_pool_forward(x, pooled_shape(x, w), AvgArgs{w, true, std::nullopt}, op);
 }

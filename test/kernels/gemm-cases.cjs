@@ -103,11 +103,12 @@ function cases() {
   // least 128 deep; sweeps for up to 12 columns; tiles otherwise): every
   // layout pair, lane tails (k not a multiple of 16), output counts around
   // the 4-vector groups and the 512-output strips, sizes on both sides of
-  // the sweeps' limit, large enough to split across threads.
+  // the sweeps' limit, large enough to split across threads, depths of
+  // several blocks (4096 for the dots, 256 for the sweeps) with a tail.
   for (const [m, n, k] of [[1, 1, 1], [1, 1, 37], [1, 5, 1], [6, 1, 16], [1, 7, 33], [9, 1, 100], [1, 515, 21],
     [1030, 1, 19], [1, 3000, 700], [2500, 1, 900], [1, 40, 5001], [3, 1, 4096], [7, 15, 31], [130, 10, 257],
     [600, 2, 300], [5, 16, 40], [1030, 3, 60], [513, 4, 700], [40, 13, 90], [300, 12, 77], [3, 700, 1000],
-    [2, 1030, 7]])
+    [2, 1030, 7], [600, 3, 1027]])
     for (const aL of LAYOUTS) for (const bL of LAYOUTS) add(m, n, k, { aL, bL });
   // Narrow with B's columns not along k (copied for the dots): C rows of
   // whole 32 bytes (tiles: 8 float32 columns, 4 and 8 float64), and B just

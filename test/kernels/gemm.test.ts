@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tg, runCaseScript, runnableIsas } from '../helpers.js';
+import { tg, runCaseScript, runnableIsas, type Tensor } from '../helpers.js';
 import { native } from '../../dist/native.js';
 
 const require = createRequire(import.meta.url);
@@ -104,6 +104,29 @@ describe('gemm kernel values', () => {
     let s = 0;
     for (let p = 0; p < k; p++) s += a[5 * k + p] * b[p * n + 7];
     expect(Math.abs(results[0][5 * n + 7] - s)).toBeLessThan(1e-3);
+  });
+
+  it('deep products on the dot and sweep paths add up in blocks: the float32 error is bounded by the block, not k', () => {
+    // 2^20 terms of fround(0.1) times 1: added in one run per output, float32
+    // rounding drifted by 1e-2 (6e-4 in the dots' 16 lanes); in blocks whose
+    // sums are added up in double, by 2.4e-6.
+    const k = 2 ** 20;
+    const exact = k * Math.fround(0.1);
+    const tenth = tg.full([k], 0.1), ones = tg.ones([k]);
+    const products: Array<[string, () => Tensor]> = [
+      ['dot', () => tg.dot(tenth, ones)],
+      ['row times column (dots)', () => tg.matmul(tenth.reshape([1, k]), ones.reshape([k, 1]))],
+      ['narrow, B copied (dots)', () => tg.matmul(tg.full([3, k], 0.1), tg.ones([3, k]).transpose(0, 1))],
+      ['row times a matrix (sweeps over B)', () => tg.matmul(tenth.reshape([1, k]), tg.ones([k, 3]))],
+      ['Aᵀ·B (sweeps over the columns of A)', () => tg.matmul(tg.full([k, 2], 0.1).transpose(0, 1), tg.ones([k, 3]))],
+      ['an expanded row (sweeps over B)', () => tg.matmul(tg.full([1, 1], 0.1).expand([1, k]), tg.ones([k, 2]))],
+    ];
+    for (const [name, product] of products) {
+      const values = tg.tidy(() => Array.from(product().data() as Float32Array));
+      for (const v of values) expect(Math.abs(v / exact - 1), name).toBeLessThan(2e-5);
+    }
+    tenth.dispose();
+    ones.dispose();
   });
 
   it('rejects bad arguments of the hook with JS errors', () => {

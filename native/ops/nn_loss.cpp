@@ -395,18 +395,13 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
   const Tensor weight = check_broadcast_weight(weight0, x.shape(), x.dtype(), op, "weight");
   // The range is checked through the extrema (vectorised); the value to
   // report is looked for only when one is out (or NaN).
-  bool inside = true, clamps = true;
+  bool inside = true;
   if (x.numel() > 0) {
     GradModeGuard no_grad(false);
     const Tensor lo = amin(x, {}, false), hi = amax(x, {}, false);
     visit_floating(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      const T low = lo.data<T>()[0], high = hi.data<T>()[0];
-      inside = low >= 0 && high <= 1;
-      // Neither log can reach the clamp at -100 when every x is above
-      // 1e-40 (log > -92.2) and below 1 (1 - x is at least an ulp of 1:
-      // log > -36.8).
-      clamps = !(low > T(1e-40) && high < 1);
+      inside = lo.data<T>()[0] >= 0 && hi.data<T>()[0] <= 1;
     });
   }
   if (!inside) visit_floating(x.dtype(), [&](auto tag) {
@@ -432,20 +427,16 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
     l = sub(mul(sub(t, one), log_1mx), mul(t, log_x));
   }
   record(op, {x, t}, l,
-         [sx = SavedTensor(x), st = SavedTensor(t), slx = SavedTensor(log_x), sl1 = SavedTensor(log_1mx), clamps](
+         [sx = SavedTensor(x), st = SavedTensor(t), slx = SavedTensor(log_x), sl1 = SavedTensor(log_1mx)](
              const Grads& g, const Node& node) {
            const Tensor x = sx.unpack(), t = st.unpack(), one = scalar(1, x.dtype());
            Tensor gx, gt;
            if (node.needs_grad(0)) {
-             if (clamps) {
-               // d/dx: (1 - t)/(1 - x) - t/x, each term 0 where its log is
-               // clamped (log_clamped's rule).
-               gx = mul(g[0], sub(mul(sub(one, t), reciprocal_unclamped(sub(one, x), sl1.unpack())),
-                                  mul(t, reciprocal_unclamped(x, slx.unpack()))));
-             } else {
-               // The same, over one denominator: (x - t) / (x·(1 - x)).
-               gx = mul(g[0], div(sub(x, t), mul(x, sub(one, x))));
-             }
+             // d/dx = (x - t) / (x·(1 - x)), the denominator at least 1e-12
+             // as PyTorch's: an x of 0 or 1 (a saturated sigmoid) with the
+             // wrong target still gets a gradient (±1e12), though its log
+             // is clamped.
+             gx = mul(g[0], div(sub(x, t), clamp(mul(x, sub(one, x)), 1e-12, std::nullopt)));
            }
            if (node.needs_grad(1)) {
              // d/dt = log(1 - x) - log(x), the clamped logs. With createGraph

@@ -463,10 +463,11 @@ describe('binaryCrossEntropy', () => {
     expect(F.binaryCrossEntropy(xx.to('float32'), tt.to('float32')).item()).toBeCloseTo(F.binaryCrossEntropy(xx, tt).item(), 6);
   });
 
-  it('gradient at the clamp is finite; gradcheck and gradgradcheck', () => {
-    const a = tg.tensor([0, 0.5], { dtype: 'float64', requiresGrad: true });
-    F.binaryCrossEntropy(a, f64([1, 1]), { reduction: 'sum' }).backward();
-    expect(flat(a.grad!).map((v) => v + 0)).toEqual([0, -2]); // no gradient through the clamped log
+  it('gradient at the clamp as in PyTorch (denominator at least 1e-12); gradcheck and gradgradcheck', () => {
+    const a = tg.tensor([0, 0.5, 1], { dtype: 'float64', requiresGrad: true });
+    F.binaryCrossEntropy(a, f64([1, 1, 1]), { reduction: 'sum' }).backward();
+    // (x - t) / max(x(1 - x), 1e-12): a confident wrong answer still learns
+    expect(flat(a.grad!).map((v) => v + 0)).toEqual([-1e12, -2, 0]);
     for (const reduction of ['mean', 'sum', 'none'] as const) {
       expect(tg.gradcheck((u, v) => F.binaryCrossEntropy(u, v, { reduction }), [probs([2, 3], 1), probs([2, 3], 2)])).toBe(true);
       expect(
@@ -476,9 +477,9 @@ describe('binaryCrossEntropy', () => {
     expect(tg.gradgradcheck((u, v) => F.binaryCrossEntropy(u, v), [probs([2, 2], 6), probs([2, 2], 7)])).toBe(true);
   });
 
-  // One node whose gradient takes (x - t)/(x·(1 - x)) when no log can be
-  // clamped, and the per-term masked form when an x is 0, 1 or below 1e-40.
-  it('gradients of both inputs by hand, on both paths, and through createGraph', () => {
+  // One node: d/dx = (x - t)/max(x·(1 - x), 1e-12) as PyTorch's, d/dt the
+  // difference of the clamped logs (PyTorch 1.13 gives ±inf there).
+  it('gradients of both inputs by hand, at the clamp, and through createGraph', () => {
     const grads = (xs: number[], ts: number[], gs: number[], dtype: 'float32' | 'float64' = 'float64') => {
       const x = tg.tensor(xs, { dtype, requiresGrad: true }), t = tg.tensor(ts, { dtype, requiresGrad: true });
       F.binaryCrossEntropy(x, t, { reduction: 'none' }).backward(tg.tensor(gs, { dtype }));
@@ -490,24 +491,25 @@ describe('binaryCrossEntropy', () => {
     const [fx, ft] = grads(xs, ts, gs);
     expectClose(fx, xs.map((x, i) => dx(x, ts[i], gs[i])), 1e-14);
     expectClose(ft, xs.map((x, i) => dt(x, ts[i], gs[i])), 1e-14);
-    // An x of 0 or 1 clamps a log: that term has no gradient (d/dt uses
-    // the clamped value, -100); the other elements as above.
+    // An x of 0, 1 or 1e-300 clamps a log: d/dx divides by 1e-12 (PyTorch
+    // 1.13: -2.5e11, 2.5e11, -5e11), d/dt uses the clamped value, -100.
     const [cx, ct] = grads([0, 1, 1e-300, ...xs], [0.25, 0.75, 0.5, ...ts], [1, 1, 1, ...gs]);
-    expectClose(cx, [0.75, -0.75, 0.5, ...fx], 1e-14);
+    expectClose(cx, [-2.5e11, 2.5e11, -5e11, ...fx], 1e-14);
     expectClose(ct, [100, -100, 100, ...ft], 1e-14);
-    // float32: both paths agree with float64 to float32 precision.
-    const [gx32] = grads(xs, ts, gs, 'float32'), [cx32] = grads([1, ...xs], [1, ...ts], [1, ...gs], 'float32');
-    expectClose(gx32, fx, 1e-6);
-    expectClose(cx32, [-1, ...fx], 1e-6);
-    // Second derivatives through createGraph on the masked path (an x of 1):
-    // d²l/dx² = t/x² + (1 - t)/(1 - x)² where both logs are unclamped, t/x²
-    // at x = 1; d²l/dxdt = -1/(1 - x) - 1/x, the clamped log's term 0.
+    // float32 agrees with float64 to float32 precision; a right answer at
+    // the clamp has no gradient.
+    const [gx32] = grads([1, 0, ...xs], [1, 0, ...ts], [1, 1, ...gs], 'float32');
+    expectClose(gx32, [0, 0, ...fx], 1e-6);
+    // Second derivatives through createGraph: d²l/dx² = (x² - 2xt + t) /
+    // (x(1 - x))² and d²l/dxdt = -1/(x(1 - x)) inside; at x = 1 the
+    // derivatives of the clamped denominator: 1/1e-12 and -1/1e-12 (PyTorch's
+    // own second derivative gives 0 and -1e12 there).
     const x = tg.tensor([0.3, 1], { dtype: 'float64', requiresGrad: true });
     const t = tg.tensor([0.5, 1], { dtype: 'float64', requiresGrad: true });
     const [gx] = tg.grad(F.binaryCrossEntropy(x, t, { reduction: 'sum' }), x, { createGraph: true });
     const [gxx, gxt] = tg.grad(gx!.sum(), [x, t]);
-    expectClose(flat(gxx!), [0.5 / 0.09 + 0.5 / 0.49, 1], 1e-13);
-    expectClose(flat(gxt!), [-1 / 0.7 - 1 / 0.3, -1], 1e-13);
+    expectClose(flat(gxx!), [0.29 / 0.21 ** 2, 1e12], 1e-13);
+    expectClose(flat(gxt!), [-1 / 0.21, -1e12], 1e-13);
   });
 
   it('errors', () => {

@@ -9,7 +9,7 @@ namespace tapegrad::binding {
 
 namespace {
 
-constexpr char kOther[] = "other", kSource[] = "source", kValue[] = "value";
+constexpr char kOther[] = "other", kSource[] = "source", kValue[] = "value", kPowName[] = "pow";
 
 // Reads (a, b) where either may be a number, typed to suit the other operand.
 std::pair<Tensor, Tensor> operands(OpArgs& info, const char* op) {
@@ -28,6 +28,18 @@ template <Tensor (*Op)(const Tensor&, const Tensor&), const char* Name>
 Tensor binary(OpArgs& info) {
   auto [a, b] = operands(info, Name);
   return Op(a, b);
+}
+
+// pow(a, b): as the other binary ops, except that an integer tensor raised
+// to a negative integer number is refused, as PyTorch refuses it (a tensor
+// of exponents computes: 2^-1 is 0, 1^-1 is 1, (-1)^-1 is -1).
+Tensor pow(OpArgs& info) {
+  auto [a, b] = operands(info, kPowName);
+  if (!info.is_number(0) && info.is_number(1) && !is_floating(a.dtype()) && !is_floating(b.dtype()) &&
+      b.data<std::int32_t>()[0] < 0)
+    throw_range_error("pow: an ", dtype_name(a.dtype()), " input cannot be raised to a negative integer power, got ",
+                      b.data<std::int32_t>()[0], " (convert the input to a float dtype first)");
+  return ops::pow(a, b);
 }
 
 // The dtype a number written into a `target` tensor is read in (copyFrom,
@@ -73,7 +85,7 @@ Tensor cast(OpArgs& info) {
   return ops::cast(info.tensor(0, "to", "input"), info.dtype(1, "to"));
 }
 
-constexpr char kAdd[] = "add", kSub[] = "sub", kMul[] = "mul", kDiv[] = "div", kPow[] = "pow",
+constexpr char kAdd[] = "add", kSub[] = "sub", kMul[] = "mul", kDiv[] = "div",
                kMaximum[] = "maximum", kMinimum[] = "minimum", kRemainder[] = "remainder", kFmod[] = "fmod";
 constexpr char kEq[] = "eq", kNe[] = "ne", kLt[] = "lt", kLe[] = "le", kGt[] = "gt", kGe[] = "ge";
 constexpr char kAddInPlace[] = "addInPlace", kSubInPlace[] = "subInPlace", kMulInPlace[] = "mulInPlace",
@@ -86,7 +98,7 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
   define_op<binary<ops::sub, kSub>>(env, exports, kSub);
   define_op<binary<ops::mul, kMul>>(env, exports, kMul);
   define_op<binary<ops::div, kDiv>>(env, exports, kDiv);
-  define_op<binary<ops::pow, kPow>>(env, exports, kPow);
+  define_op<pow>(env, exports, kPowName);
   define_op<binary<ops::maximum, kMaximum>>(env, exports, kMaximum);
   define_op<binary<ops::minimum, kMinimum>>(env, exports, kMinimum);
   define_op<binary<ops::remainder, kRemainder>>(env, exports, kRemainder);

@@ -423,6 +423,16 @@ describe('pow', () => {
     expect(i32([2]).pow(0.5).dtype).toBe('float32');
     expect(list(i32([4]).pow(0.5))).toEqual([2]);
     expect(i32([2]).pow(f64([2])).dtype).toBe('float64');
+    // A negative integer number as the exponent is refused, as PyTorch
+    // refuses it; a tensor of exponents (0-d included) and a negative
+    // non-integer number (float result) compute.
+    expect(() => i32([2, 3]).pow(-1)).toThrow(RangeError);
+    expect(() => i32([2, 3]).pow(-2)).toThrow(
+      'pow: an int32 input cannot be raised to a negative integer power, got -2 (convert the input to a float dtype first)',
+    );
+    expect(list(i32([2, 1, -1]).pow(tg.tensor(-1, { dtype: 'int32' })))).toEqual([0, 1, -1]);
+    expect(list(i32([4]).pow(-0.5))).toEqual([0.5]);
+    expect(list(tg.pow(2, i32([-1, 2])))).toEqual([0, 4]);
   });
 
   it('has PyTorch gradients at a zero base: no NaN where the exact gradient is defined', () => {

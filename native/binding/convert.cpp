@@ -277,7 +277,7 @@ Shape arg_integers(const Napi::CallbackInfo& info, std::size_t i, const char* op
 }  // namespace
 
 Shape arg_shape(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg, bool allow_minus_one) {
-  return arg_integers(info, i, op, arg, allow_minus_one, 64, "dimensions");
+  return arg_integers(info, i, op, arg, allow_minus_one, static_cast<std::uint32_t>(kMaxDims), "dimensions");
 }
 
 Shape arg_sizes(const Napi::CallbackInfo& info, std::size_t i, const char* op, const char* arg) {

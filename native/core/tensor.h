@@ -134,6 +134,10 @@ class Tensor {
 
 // Contiguous strides for a shape.
 Shape contiguous_strides(const Shape& shape);
+
+// The most dims a tensor may have (PyTorch's limit): shape arguments longer
+// than this are refused, and so are the ops that would add a dim past it.
+inline constexpr std::int64_t kMaxDims = 64;
 // Element count; throws a RangeError naming `op` on negative sizes or overflow.
 std::int64_t checked_numel(const Shape& shape, const char* op);
 

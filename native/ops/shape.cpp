@@ -148,6 +148,8 @@ Tensor unsqueeze(const Tensor& t, std::int64_t dim) {
   if (dim < -nd - 1 || dim > nd)
     throw_range_error("unsqueeze: dim must be in [", -nd - 1, ", ", nd, "] for a tensor with ", nd,
                       " dimensions, got ", dim);
+  if (nd >= kMaxDims)
+    throw_range_error("unsqueeze: the input has ", nd, " dimensions already; at most ", kMaxDims, " are supported");
   const std::int64_t d = dim < 0 ? dim + nd + 1 : dim;
   Shape shape = t.shape(), strides = t.strides();
   // Any stride is valid for a size-1 dim; this one keeps contiguous tensors contiguous.

@@ -94,6 +94,8 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
   if (dim < -nd - 1 || dim > nd)
     throw_range_error("stack: dim must be in [", -nd - 1, ", ", nd, "] for tensors with ", nd, " dimensions, got ",
                       dim);
+  if (nd >= kMaxDims)
+    throw_range_error("stack: the tensors have ", nd, " dimensions already; at most ", kMaxDims, " are supported");
   const std::int64_t d = dim < 0 ? dim + nd + 1 : dim;
   std::vector<Tensor> parts;
   parts.reserve(tensors.size());

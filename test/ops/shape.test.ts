@@ -159,6 +159,11 @@ describe('squeeze and unsqueeze', () => {
     expect(x.unsqueeze(1).isContiguous()).toBe(true);
     expect(tg.tensor(3).unsqueeze(0).toArray()).toEqual([3]);
     expect(tg.tensor(3).unsqueeze(-1).shape).toEqual([1]);
+    // Up to 64 dims, as a shape argument allows; not past them.
+    const dims64 = tg.zeros(new Array(63).fill(1)).unsqueeze(0);
+    expect(dims64.shape.length).toBe(64);
+    expectError(() => dims64.unsqueeze(0), RangeError,
+      /^unsqueeze: the input has 64 dimensions already; at most 64 are supported$/);
   });
 
   it('both are views', () => {
@@ -528,6 +533,10 @@ describe('stack', () => {
     expectError(() => tg.stack([tg.zeros([2]), tg.zeros([3])]), RangeError,
       /^stack: all tensors must have the same shape; tensors\[0\] has shape \[2\] and tensors\[1\] has shape \[3\]/);
     expectError(() => tg.stack([tg.zeros([2])], 2), RangeError, /^stack: dim must be in \[-2, 1\] for tensors with 1 dimensions, got 2/);
+    const dims64 = tg.zeros(new Array(64).fill(1));
+    expect(tg.stack([tg.zeros(new Array(63).fill(1))]).shape.length).toBe(64);
+    expectError(() => tg.stack([dims64, dims64]), RangeError,
+      /^stack: the tensors have 64 dimensions already; at most 64 are supported$/);
   });
 
   it('gradcheck', () => {

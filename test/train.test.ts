@@ -412,6 +412,28 @@ describe('Trainer.step with a traced forward pass', () => {
     expect(trainer.forwardInJsReason).toBeNull();
   });
 
+  it('traces again when a setting of a layer or of the loss changes (it replayed the numbers it recorded)', async () => {
+    tg.manualSeed(2);
+    const norm = new tg.nn.LayerNorm([3]);
+    const drop = new tg.nn.Dropout(0);
+    const model = new tg.nn.Sequential(new tg.nn.Linear(4, 3), norm, drop);
+    const loss = new tg.nn.MSELoss();
+    const trainer = new tg.train.Trainer(model, { loss, optimizer: new tg.optim.SGD(model.parameters(), { lr: 0 }) });
+    const x = tg.randn([5, 4]), y = tg.randn([5, 3]);
+    const expected = () => tg.tidy(() => loss.forward(model.forward(x), y).item());
+    await trainer.step([x, y]);
+    expect(await trainer.step([x, y])).toBe(expected());
+    (norm as { eps: number }).eps = 10;
+    expect(await trainer.step([x, y])).toBe(expected());
+    (loss as { reduction: string }).reduction = 'sum';
+    expect(await trainer.step([x, y])).toBe(expected());
+    // Dropout's p: its draws come from the random stream, so compare the
+    // mask's effect (p = 1 zeroes the output: the loss is Σ y²).
+    (drop as { p: number }).p = 1;
+    expect(await trainer.step([x, y])).toBe(tg.tidy(() => y.square().sum().item()));
+    expect(trainer.forwardInJsReason).toBeNull();
+  });
+
   it('replays batch normalisation and its running statistics, as on the JS thread', async () => {
     class Normed extends tg.nn.Module {
       lin = new tg.nn.Linear(4, 3);

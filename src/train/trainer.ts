@@ -78,6 +78,19 @@ interface TraceEntry {
 // last, smaller batch and a validation shape or two fit many times over.
 const maxTraces = 16;
 
+// A module's settings for a trace key: its own fields that hold a number,
+// string, boolean, null or an array of numbers (training, p, eps,
+// reduction, kernelSize, ...), as `name=value;`.
+function settingsOf(m: Module): string {
+  let out = '';
+  for (const name of Object.keys(m)) {
+    const v: unknown = (m as unknown as Record<string, unknown>)[name];
+    if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') out += `${name}=${String(v)};`;
+    else if (Array.isArray(v) && v.every((e) => typeof e === 'number')) out += `${name}=${v.join('x')};`;
+  }
+  return out;
+}
+
 /** The layers of a plain Sequential (nested ones flattened), or null when forward is custom. */
 function sequentialLayers(model: unknown): Module[] | null {
   if (!(model instanceof Sequential) || model.forward !== Sequential.prototype.forward) return null;
@@ -124,8 +137,9 @@ export class Trainer {
   private readonly threads: number;
   private readonly yieldEveryMs: number;
   private readonly layers: Module[] | null;
-  /** The model, when it is a Module: its modules' modes and tensors are part of a trace's key. */
+  /** The model and the loss, when they are Modules: their modules' settings and tensors are part of a trace's key. */
   private readonly module: Module | null;
+  private readonly lossModule: Module | null;
   private readonly tracing: boolean;
   private readonly traces = new Map<string, TraceEntry>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -151,6 +165,7 @@ export class Trainer {
     this.yieldEveryMs = checkNumber(options.yieldEveryMs ?? 1, 'Trainer', 'yieldEveryMs', 'a non-negative number', (v) => v >= 0);
     this.layers = sequentialLayers(model);
     this.module = model instanceof Module ? model : null;
+    this.lossModule = options.loss instanceof Module ? options.loss : null;
     const trace = options.traceForward ?? 'auto';
     if (trace !== 'auto' && typeof trace !== 'boolean')
       throw new TypeError(`Trainer: traceForward must be 'auto', true or false, got ${describe(trace)}`);
@@ -290,8 +305,11 @@ export class Trainer {
   }
 
   // What a trace depends on besides the JS code: the batch's shapes and
-  // dtypes (and which of its tensors are the same one), the modules (read
-  // afresh: a child may be replaced) and their train/eval modes, which
+  // dtypes (and which of its tensors are the same one), the modules of the
+  // model and of the loss (read afresh: a child may be replaced) and their
+  // settings (train/eval mode, and every field holding a number, string,
+  // boolean or array of them: a trace replays the numbers it recorded, so a
+  // Dropout's p or a loss's reduction set later must retrace), which
   // tensors the model and the optimizer hold (a trace replays the ones it
   // saw: a weight replaced by assignment must retrace) and which of them
   // require grad, and grad mode.
@@ -303,12 +321,13 @@ export class Trainer {
       const first = batch.indexOf(t);
       key += `${t.dtype}[${t.shape.join(',')}]${first < i ? `=${first}` : ''} `;
     }
-    key += '|';
-    if (this.module !== null) {
-      for (const m of this.module.modules()) key += `${this.idOf(m)}${m.training ? 't' : 'e'},`;
+    for (const root of [this.module, this.lossModule]) {
       key += '|';
-      for (const [, t] of this.module.namedParameters()) key += `${this.idOf(t)}${t.requiresGrad ? 'g' : 'n'},`;
-      for (const [, t] of this.module.namedBuffers()) key += `${this.idOf(t)},`;
+      if (root === null) continue;
+      for (const m of root.modules()) key += `${this.idOf(m)}${settingsOf(m)},`;
+      key += '|';
+      for (const [, t] of root.namedParameters()) key += `${this.idOf(t)}${t.requiresGrad ? 'g' : 'n'},`;
+      for (const [, t] of root.namedBuffers()) key += `${this.idOf(t)},`;
     }
     key += '|';
     // Which tensors the optimizer holds is part of the key: a trace knows the parameters its loss reached.

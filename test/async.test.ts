@@ -176,6 +176,11 @@ describe('backwardAsync', () => {
     await expect(y.backwardAsync()).rejects.toThrow(tg.TapegradError);
     await expect(y.backwardAsync()).rejects.toThrow(/second time/);
     expect(() => tg.tensor([1]).sum().backwardAsync()).toThrow(/does not require grad/);
+    // Checked before the promise is made, as the other arguments, and named backwardAsync.
+    expect(() => x.mul(2).backwardAsync()).toThrow(
+      /^backwardAsync: output 0 has shape \[2\]; gradients can be created implicitly only for outputs with one element/,
+    );
+    expect(() => x.mul(2).backwardAsync(tg.ones([3]))).toThrow(/^backwardAsync: gradient 0 has shape \[3\] and dtype float32, expected shape \[2\]/);
     const h = x.mul(2);
     h.registerHook((g) => g);
     expect(() => h.sum().backwardAsync()).toThrow(/hooks registered from JS/);

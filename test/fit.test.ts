@@ -173,6 +173,13 @@ describe('fit', () => {
     await expect(tg.train.fit(s.model, s.train, { ...base, loss: (p: tg.Tensor) => p })).rejects.toThrow(/the loss must be a single value, got shape \[32, 2\]/);
     await expect(tg.train.fit(s.model, s.train, { ...base, metrics: ['f2' as never] })).rejects.toThrow(/metrics\[0\] must be 'accuracy'/);
     await expect(tg.train.fit(s.model, [], base)).rejects.toThrow(/no batches/);
+    // A generator runs once: the second epoch finds it used up.
+    function* once() {
+      yield* s.train;
+    }
+    await expect(tg.train.fit(s.model, once(), { ...base, epochs: 2 })).rejects.toThrow(
+      /^fit: the data has no batches in epoch 2: it is an iterator \(a generator, say\), used up by the first; pass an array, a DataLoader/,
+    );
     await expect(tg.train.fit(s.model, s.train, { ...base, verbose: 3 as never })).rejects.toThrow(/verbose must be/);
     await expect(tg.train.fit(s.model, s.train, { ...base, verbose: '1' as never })).rejects.toThrow(new TypeError("fit: verbose must be 0, 1, 2 or a boolean, got '1'"));
     // Options it would misread: offThread: 'false' was truthy, epoch was ignored (one epoch), epochs: '2' a string.

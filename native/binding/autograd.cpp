@@ -147,6 +147,7 @@ class BackwardJob final {
       : op_(op), roots_(std::move(roots)), grads_(std::move(grads)), options_(options), updates_(std::move(updates)),
         threads_(threads) {
     refuse_inside_backward();
+    check_roots(roots_, grads_, op_);  // here, so that the promise is not made for them
     collect_and_lock(also_lock);
   }
 
@@ -254,8 +255,6 @@ class BackwardJob final {
     std::vector<std::shared_ptr<Node>> stack, walked;
     std::unordered_set<Node*> seen;
     for (const Tensor& r : roots_) {
-      if (!r.requires_grad())
-        throw_error(op_, ": the output does not require grad and has no grad_fn");
       const Edge e = gradient_edge(r);
       if (seen.insert(e.node.get()).second) stack.push_back(e.node);
     }

@@ -185,21 +185,11 @@ void run_hooks(const std::vector<RegisteredHook>& registered, Grads& inputs) {
   }
 }
 
-thread_local int t_runs = 0;  // run() calls in progress on this thread (a hook may nest one)
+}  // namespace
 
-// Runs the graph under `roots`. With captures, gradients arriving at those
-// (node, slot) pairs are returned instead of accumulated into leaves.
-std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
-                        BackwardOptions options, const std::vector<Capture>* captures) {
-  const char* op = captures ? "grad" : "backward";
-  struct Running {
-    Running() { ++t_runs; }
-    ~Running() { --t_runs; }
-  } running;
+void check_roots(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots, const char* op) {
   if (roots.size() != grad_roots.size())
     throw_range_error(op, ": expected ", roots.size(), " output gradients, got ", grad_roots.size());
-
-  std::vector<Edge> root_edges;
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const Tensor& r = roots[i];
     if (!r.requires_grad())
@@ -212,8 +202,25 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     if (g.defined() && (g.shape() != r.shape() || g.dtype() != r.dtype()))
       throw_range_error(op, ": gradient ", i, " has shape ", shape_str(g.shape()), " and dtype ", dtype_name(g.dtype()),
                         ", expected shape ", shape_str(r.shape()), " and dtype ", dtype_name(r.dtype()));
-    root_edges.push_back(gradient_edge(r));
   }
+}
+
+namespace {
+
+thread_local int t_runs = 0;  // run() calls in progress on this thread (a hook may nest one)
+
+// Runs the graph under `roots`. With captures, gradients arriving at those
+// (node, slot) pairs are returned instead of accumulated into leaves.
+std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
+                        BackwardOptions options, const std::vector<Capture>* captures) {
+  const char* op = captures ? "grad" : "backward";
+  struct Running {
+    Running() { ++t_runs; }
+    ~Running() { --t_runs; }
+  } running;
+  check_roots(roots, grad_roots, op);
+  std::vector<Edge> root_edges;
+  for (const Tensor& r : roots) root_edges.push_back(gradient_edge(r));
 
   // Count dependencies: one per edge reaching a node from the roots. Every
   // node is seen here before any runs, so a graph that a running async job

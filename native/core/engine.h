@@ -17,6 +17,10 @@ struct BackwardOptions {
   bool create_graph = false;
 };
 
+// Refuses, naming `op`, roots that do not require grad, and gradients that
+// do not match their roots (an undefined one needs a one-element root).
+void check_roots(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots, const char* op);
+
 // Accumulates d(roots)/d(leaf) into every leaf's .grad. `grad_roots` holds
 // one gradient per root (undefined: ones, allowed for scalar roots only).
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots, BackwardOptions options);

@@ -14,6 +14,16 @@ const parameters = new WeakSet<Tensor>();
 const buffers = new WeakSet<Tensor>();
 
 /** Marks `t` as a parameter: a leaf that requires grad, owned by its module (never freed by tidy). */
+// A Map state dict as an object without a prototype: its keys must be strings.
+function mapEntries(state: ReadonlyMap<unknown, unknown>): Record<string, Tensor> {
+  const out: Record<string, Tensor> = Object.create(null);
+  for (const [k, v] of state) {
+    if (typeof k !== 'string') throw new TypeError(`loadStateDict: a Map state dict must have string keys, got ${describe(k)}`);
+    out[k] = v as Tensor;
+  }
+  return out;
+}
+
 export function parameter(t: Tensor, requiresGrad = true): Tensor {
   if (!isTensor(t)) throw new TypeError(`parameter: t must be a Tensor, got ${describe(t)}`);
   if (t.isDisposed) throw new TapegradError('parameter: t is a disposed tensor');
@@ -143,11 +153,15 @@ export abstract class Module {
   }
 
   /**
-   * Copies values from `state` into the parameters and buffers. With strict
-   * (default), missing or unexpected names and any shape mismatch are errors.
+   * Copies values from `state` (an object or a Map of tensors) into the
+   * parameters and buffers. With strict (default), missing or unexpected
+   * names and any shape mismatch are errors.
    */
-  loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
-    if (state === null || typeof state !== 'object') throw new TypeError('loadStateDict: expected an object of tensors');
+  loadStateDict(state: Record<string, Tensor> | ReadonlyMap<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
+    if (state === null || typeof state !== 'object')
+      throw new TypeError(`loadStateDict: expected an object (or a Map) of tensors, got ${describe(state)}`);
+    // A Map (PyTorch's state dicts are ordered dicts) is read as the object of its entries.
+    if (state instanceof Map) state = mapEntries(state);
     checkOptions(options, 'loadStateDict', '{ strict: false }', ['strict']);
     const strict = checkBoolean(options.strict, 'loadStateDict', 'strict', true);
     const own = this.stateDict();

@@ -266,7 +266,16 @@ export async function fit(model: Model, data: Batches, options: FitOptions): Pro
         }
       }
     });
-    if (step === 0) throw new RangeError('fit: the data has no batches');
+    if (step === 0) {
+      // An iterator (a generator) is its own iterable: used up after the first epoch.
+      const usedUp = epoch > 0 && (data as Batches)[Symbol.iterator]() === (data as unknown);
+      throw new RangeError(
+        usedUp
+          ? `fit: the data has no batches in epoch ${epoch + 1}: it is an iterator (a generator, say), used up by the first; ` +
+              'pass an array, a DataLoader or an iterable that starts again'
+          : 'fit: the data has no batches',
+      );
+    }
     const seconds = (performance.now() - started) / 1000;
     const logs: EpochLogs = { epoch, ...means.result(), lr, seconds, examplesPerSecond: means.examples / seconds } as EpochLogs;
     if (options.validation) {

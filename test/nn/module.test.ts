@@ -140,6 +140,19 @@ describe('nn.Module', () => {
     expect(n.inner.proj.weight.toArray()).toEqual(m.inner.proj.weight.toArray());
   });
 
+  it('loadStateDict takes a Map of tensors as an object of its entries', () => {
+    tg.manualSeed(3);
+    const a = new tg.nn.Linear(2, 3), b = new tg.nn.Linear(2, 3);
+    b.loadStateDict(new Map(Object.entries(a.stateDict())));
+    expect(b.weight.toArray()).toEqual(a.weight.toArray());
+    expect(b.bias!.toArray()).toEqual(a.bias!.toArray());
+    expect(() => b.loadStateDict(new Map([['weight', a.weight]]))).toThrow(/^loadStateDict: missing keys: bias$/);
+    expect(() => b.loadStateDict(new Map<unknown, tg.Tensor>([[1, a.weight]]) as never)).toThrow(
+      new TypeError('loadStateDict: a Map state dict must have string keys, got 1'),
+    );
+    expect(() => b.loadStateDict(5 as never)).toThrow(new TypeError('loadStateDict: expected an object (or a Map) of tensors, got 5'));
+  });
+
   it('strict loadStateDict names missing and unexpected keys and shape mismatches; strict: false reports them', () => {
     const b = new Block();
     const state = b.stateDict();

@@ -39,6 +39,20 @@ void require_nonempty_groups(const Tensor& t, const ReducePlan& plan, const char
                         op, " of an empty set is undefined");
 }
 
+namespace {
+
+// A strided view is copied by the fast paths (one pass; the generic loop is
+// several times slower), unless it broadcasts: the copy would be larger than
+// its data.
+bool broadcasts(const Tensor& t) {
+  if (t.is_contiguous()) return false;
+  for (std::int64_t d = 0; d < t.dim(); ++d)
+    if (t.shape()[d] > 1 && t.strides()[d] == 0) return true;
+  return false;
+}
+
+}  // namespace
+
 std::optional<BlockLayout> block_layout(const Tensor& t, const ReducePlan& plan) {
   if (!elementwise_fast_paths() || plan.dims.empty()) return std::nullopt;
   // The dims of size > 1 must read kept* reduced* kept*.
@@ -53,13 +67,27 @@ std::optional<BlockLayout> block_layout(const Tensor& t, const ReducePlan& plan)
     else if (phase == 1) phase = 2;
     if (!reduced) (phase == 0 ? layout.outer : layout.inner) *= size;
   }
-  // A strided view is copied by the callers (one pass; the generic loop is
-  // several times slower), unless it broadcasts: the copy would be larger
-  // than its data.
-  if (!t.is_contiguous())
-    for (std::int64_t d = 0; d < t.dim(); ++d)
-      if (t.shape()[d] > 1 && t.strides()[d] == 0) return std::nullopt;
+  if (broadcasts(t)) return std::nullopt;
   return layout;
+}
+
+std::optional<TwoBlockLayout> two_block_layouts(const Tensor& t, const ReducePlan& plan) {
+  if (!elementwise_fast_paths() || plan.dims.empty()) return std::nullopt;
+  // The dims of size > 1 must read kept* reduced+ kept+ reduced+ kept*:
+  // sizes[phase] multiplies the dims of each run.
+  std::int64_t sizes[5] = {1, 1, 1, 1, 1};
+  int phase = 0;  // even: kept, odd: reduced
+  for (std::int64_t d = 0; d < t.dim(); ++d) {
+    const std::int64_t size = t.shape()[d];
+    if (size == 1) continue;
+    const bool reduced = std::find(plan.dims.begin(), plan.dims.end(), d) != plan.dims.end();
+    if (reduced != (phase % 2 == 1)) ++phase;
+    if (phase > 4) return std::nullopt;
+    sizes[phase] *= size;
+  }
+  if (phase < 3 || broadcasts(t)) return std::nullopt;
+  const auto [a, r1, b, r2, c] = sizes;
+  return TwoBlockLayout{{a * r1 * b, r2, c}, {a, r1, b * c}};
 }
 
 Tensor expand_reduced(const Tensor& g, const ReducePlan& plan, const Shape& input_shape) {

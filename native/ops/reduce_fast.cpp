@@ -80,10 +80,10 @@ void row_sums(const T* x, const BlockLayout& l, Put put) {
 // The sums of a contiguous x seen as [outer, group, inner] over the middle
 // dim, each times `repeats`, divided by `divisor` and rounded to T into out:
 // out[o·inner + j] = (Σ_g x[(o·group + g)·inner + j]) · repeats / divisor.
-template <typename T>
-void sums(const T* x, const BlockLayout& l, double repeats, double divisor, T* out) {
+template <typename T, typename Out = T>
+void sums(const T* x, const BlockLayout& l, double repeats, double divisor, Out* out) {
   const std::int64_t outer = l.outer, group = l.group, inner = l.inner;
-  const auto put = [&](std::int64_t i, double sum) { out[i] = static_cast<T>(sum * repeats / divisor); };
+  const auto put = [&](std::int64_t i, double sum) { out[i] = static_cast<Out>(sum * repeats / divisor); };
   if (outer * inner == 0) return;
   if (inner == 1) return row_sums<Terms::Values>(x, l, put);
   // Column sums of each [group, inner] slice. Rows are summed in blocks of
@@ -206,13 +206,18 @@ std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double r
                                const char* op) {
   if (!is_floating(t.dtype())) return std::nullopt;
   const std::optional<BlockLayout> layout = block_layout(t, plan);
-  if (!layout) return std::nullopt;
+  const std::optional<TwoBlockLayout> two = layout ? std::nullopt : two_block_layouts(t, plan);
+  if (!layout && !two) return std::nullopt;
   const Tensor x = contiguous_data(t);
   Tensor out = empty(plan.out_shape, x.dtype(), op);
-  if (x.dtype() == DType::Float32)
-    sums<float>(x.data<float>(), *layout, repeats, divisor, out.data<float>());
-  else
-    sums<double>(x.data<double>(), *layout, repeats, divisor, out.data<double>());
+  visit_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if (layout) return sums<T>(x.data<T>(), *layout, repeats, divisor, out.data<T>());
+    // The inner block's sums kept in double, then summed over the outer one.
+    std::vector<double> partial(static_cast<std::size_t>(two->inner.outer * two->inner.inner));
+    sums<T, double>(x.data<T>(), two->inner, 1.0, 1.0, partial.data());
+    sums<double, T>(partial.data(), two->outer, repeats, divisor, out.data<T>());
+  });
   return out;
 }
 

@@ -54,6 +54,15 @@ struct BlockLayout {
 };
 std::optional<BlockLayout> block_layout(const Tensor& t, const ReducePlan& plan);
 
+// An input whose reduced dims of size > 1 are two blocks with kept dims
+// between them ([N, C, H, W] over N, H and W, a batch norm's statistics):
+// the inner block is reduced first (`inner`, its outputs in the order of
+// the input's remaining dims), then the outer one over those (`outer`).
+struct TwoBlockLayout {
+  BlockLayout inner, outer;
+};
+std::optional<TwoBlockLayout> two_block_layouts(const Tensor& t, const ReducePlan& plan);
+
 // Splits a block layout's outputs across the pool: with inner == 1, rows
 // [begin, end) of `group` contiguous elements each, to rows(begin, end);
 // else strips of at most kOutputStrip outputs of one slice, to

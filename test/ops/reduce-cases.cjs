@@ -1,5 +1,6 @@
 // sum, mean and var over inputs reduced over one block of dims (the blocked
-// fast path, any layout; var's over trailing dims) and over other dims, and
+// fast path, any layout; var's over trailing dims; sum's and mean's over two
+// blocks too) and over other dims, and
 // over views that broadcast along a reduced or a kept dim,
 // against compensated float64 references (prod: in-order products), and max
 // and min exactly; prints a digest of every result bit so that runs on
@@ -46,6 +47,10 @@ const CASES = [
   // blocks), dims of size 1 around the reduced block, and a split block.
   [[3, 700, 5], [1]], [[2, 1100, 7], [1]], [[4, 3, 1, 50], [1, 2]], [[6, 1, 9], [0, 2]], [[5, 4, 300], [0, 2]],
   [[8, 2, 3000], [1]],
+  // Two blocks with kept dims between (the inner block summed first, then
+  // the outer: a batch norm's [N, C, H, W] over N, H, W), and three blocks
+  // (the generic loops).
+  [[16, 6, 7, 7], [0, 2, 3]], [[3, 5, 2, 4, 6], [1, 3]], [[4, 300, 3, 50], [0, 1, 3]], [[2, 3, 4, 5, 6], [0, 2, 4]],
 ];
 
 function runAll(tg) {
@@ -122,7 +127,7 @@ function runAll(tg) {
             const sumsOnce = layout === 'repeated' && (op === 'sum' || op === 'mean');
             const pattern = (sumsOnce ? baseShape : shape).map((s, d) => (s === 1 ? '' : dims.includes(d) ? 'r' : 'k')).join('');
             const generic = process.env.TAPEGRAD_ELEMENTWISE === 'generic' || (expandedDim >= 0 && !sumsOnce);
-            const fast = !generic && (op === 'var' ? /^k*r+$/ : /^k*r+k*$/).test(pattern);
+            const fast = !generic && (op === 'var' ? /^k*r+$/ : /^k*r+(k+r+)?k*$/).test(pattern);
             const tol = dtype === 'float32' ? 6e-8 * Math.abs(exact) + 1e-12 * scale : (fast ? 2e-14 : 1e-12) * scale;
             const ok = Number.isNaN(exact) ? Number.isNaN(got[j]) : got[j] === want || (!extremum && Math.abs(got[j] - want) <= tol);
             if (!ok) {

@@ -16,16 +16,21 @@ namespace {
 using runtime::kElementwiseGrain;
 
 // How one operand is read, row by row, for an output seen as rows × inner:
-// row r starts at base + r * row_stride and steps by `step` (0 or 1).
+// row r starts at base + r * row_stride (base + (r mod period) * row_stride
+// when the rows repeat with a period) and steps by `step` (0 or 1).
 struct Access {
   std::int64_t row_stride = 0;
   std::int64_t step = 0;
+  std::int64_t period = 0;  // 0: the rows do not repeat
+
+  std::int64_t row_offset(std::int64_t r) const { return (period != 0 ? r % period : r) * row_stride; }
 };
 
 // True when `strides` (as broadcast to `shape`) read dims [from, to) as one
-// contiguous block; dims of size 1 do not matter.
-bool contiguous_span(const Shape& shape, const Shape& strides, std::size_t from, std::size_t to) {
-  std::int64_t expected = 1;
+// contiguous block of elements `unit` apart; dims of size 1 do not matter.
+bool contiguous_span(const Shape& shape, const Shape& strides, std::size_t from, std::size_t to,
+                     std::int64_t unit = 1) {
+  std::int64_t expected = unit;
   for (std::size_t d = to; d-- > from;) {
     if (shape[d] != 1 && strides[d] != expected) return false;
     expected *= shape[d];
@@ -42,7 +47,9 @@ bool zero_span(const Shape& shape, const Shape& strides, std::size_t from, std::
 
 // The access of an operand with broadcast strides `s` when the output splits
 // at dim k into rows (dims before k) × inner (dims from k): full, a repeated
-// row, a repeated column value, or one value.
+// row, a repeated column value, or one value; or a value per row that
+// repeats over leading dims (a per-channel [C, 1, 1] operand of an
+// [N, C, H, W] output: a conv bias, a batch norm's scale).
 std::optional<Access> access_at(const Shape& shape, const Shape& s, std::size_t k, std::int64_t inner) {
   const std::size_t nd = shape.size();
   const bool rows_contig = contiguous_span(shape, s, 0, k), rows_zero = zero_span(shape, s, 0, k);
@@ -51,6 +58,13 @@ std::optional<Access> access_at(const Shape& shape, const Shape& s, std::size_t 
   if (inner_zero && rows_zero) return Access{0, 0};
   if (inner_contig && contiguous_span(shape, s, 0, nd)) return Access{inner, 1};
   if (inner_zero && rows_contig) return Access{1, 0};
+  if (inner_zero)
+    for (std::size_t j = 1; j < k; ++j)
+      if (zero_span(shape, s, 0, j) && contiguous_span(shape, s, j, k)) {
+        std::int64_t period = 1;
+        for (std::size_t d = j; d < k; ++d) period *= shape[d];
+        return Access{1, 0, period};
+      }
   return std::nullopt;
 }
 
@@ -99,7 +113,7 @@ void run_binary(kernels::BinaryOp op, std::int64_t rows, std::int64_t inner, con
   const kernels::Store store = streaming ? kernels::Store::StreamedUnfenced : kernels::Store::Plain;
   runtime::parallel_for(0, rows, grain, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t r = begin; r < end; ++r)
-      kernel(op, inner, pa + r * aa.row_stride, aa.step, pb + r * ab.row_stride, ab.step, po + r * inner, store);
+      kernel(op, inner, pa + aa.row_offset(r), aa.step, pb + ab.row_offset(r), ab.step, po + r * inner, store);
     if (streaming) table.fence_streamed_stores();
   });
 }
@@ -185,7 +199,8 @@ bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b,
   if (!a.is_contiguous()) return false;
   const std::optional<BinaryPlan> plan = plan_binary(a, b, name);
   // a is read and written at the same positions only when it is the full operand.
-  if (!plan || plan->shape != a.shape() || plan->a.step != 1 || (plan->rows > 1 && plan->a.row_stride != plan->inner))
+  if (!plan || plan->shape != a.shape() || plan->a.step != 1 || plan->a.period != 0 ||
+      (plan->rows > 1 && plan->a.row_stride != plan->inner))
     return false;
   if (b.storage().data == a.storage().data &&
       !(b.offset() == a.offset() && b.strides() == a.strides() && b.shape() == a.shape()))

@@ -1,18 +1,24 @@
 // Convolution: unfold (im2col), fold (col2im) and conv2d built on them.
 // unfold and fold are each other's adjoint, so each one's backward is the
-// other and gradients of any order follow. conv2d is composed of recorded
-// ops (unfold, reshape, matmul, add) and needs no backward of its own.
+// other and gradients of any order follow. conv2d is one node over chunks
+// of images (unfold, then a matmul per chunk) whose backward unfolds again:
+// a layer keeps its input for backward, not its columns (kh·kw times as
+// large); with createGraph the backward is made of recorded ops, so
+// gradients of any order follow there too.
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/grad_mode.h"
 #include "core/strided.h"
 #include "ops/common.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
 #include "ops/nn.h"
+#include "ops/reduce.h"
 #include "ops/shape.h"
 #include "ops/window.h"
 #include "runtime/error.h"
@@ -177,6 +183,104 @@ Pair grid_of(const char* op, i64 h, i64 w, const Pair& kernel, const Pair& dilat
   return grid;
 }
 
+// The columns of a chunk of images are at most this large (at least one
+// image): the forward and backward passes unfold that many images at once.
+// [64, 64, 56, 56] with a 3×3 kernel unfolded whole is 462 MB; a chunk of
+// 9 images keeps a matmul's operands large enough for the packed GEMM.
+constexpr i64 kConvChunkBytes = i64{64} << 20;
+
+// kConvChunkBytes, or TAPEGRAD_CONV_CHUNK_BYTES (the tests' way to run the
+// chunked path on small inputs).
+i64 conv_chunk_bytes() {
+  static const i64 bytes = [] {
+    const char* set = std::getenv("TAPEGRAD_CONV_CHUNK_BYTES");
+    const long long value = set ? std::atoll(set) : 0;
+    return value > 0 ? static_cast<i64>(value) : kConvChunkBytes;
+  }();
+  return bytes;
+}
+
+// The images per chunk when each has `per_image` column elements of `dtype`.
+i64 images_per_chunk(i64 per_image, DType dtype) {
+  const double bytes = static_cast<double>(per_image) * static_cast<double>(dtype_size(dtype));
+  return std::max<i64>(1, static_cast<i64>(static_cast<double>(conv_chunk_bytes()) / std::max(bytes, 1.0)));
+}
+
+// f(n0, count) for each chunk of images [n0, n0 + count) of n.
+template <typename F>
+void each_chunk(i64 n, i64 chunk, F&& f) {
+  for (i64 n0 = 0; n0 < n; n0 += chunk) f(n0, std::min(chunk, n - n0));
+}
+
+// Images [n0, n0 + part.size(0)) of `whole` set to `part`.
+void write_images(const Tensor& whole, i64 n0, const Tensor& part) {
+  copy_elements(part, narrow(whole, 0, n0, part.size(0)));
+}
+
+// out [N, O, oh, ow] of a checked x [N, C, H, W] and weight [O, C/g, kh, kw]:
+// per group, the weight's rows times unfold(x)'s columns, as one node.
+Tensor conv_core(const Tensor& x, const Tensor& weight, const Window& win, i64 groups) {
+  const i64 n = x.size(0), h = x.size(2), w = x.size(3), o = weight.size(0);
+  const i64 k = weight.size(1) * win.kernel[0] * win.kernel[1], l = win.grid[0] * win.grid[1];
+  const Shape out_shape{n, o, win.grid[0], win.grid[1]};
+  // The columns of images [n0, n0 + count): [count, g, C/g·kh·kw, L]
+  // (unfold's rows are channel-major, so each group's rows are consecutive).
+  const auto columns = [=](const Tensor& images) {
+    return reshape(unfold_checked(images, win), {images.size(0), groups, k, l});
+  };
+  const auto weight3 = [=](const Tensor& wt) { return reshape(wt, {groups, o / groups, k}); };
+  Tensor out;
+  {
+    GradModeGuard no_grad(false);  // recorded below as one node
+    const Tensor w3 = weight3(weight);
+    const auto product = [&](const Tensor& images) {
+      return reshape(matmul(w3, columns(images)), {images.size(0), o, win.grid[0], win.grid[1]});
+    };
+    const i64 chunk = images_per_chunk(groups * k * l, x.dtype());
+    if (n <= chunk) {
+      out = product(x);
+    } else {
+      out = empty(out_shape, x.dtype(), "conv2d");
+      each_chunk(n, chunk, [&](i64 n0, i64 count) { write_images(out, n0, product(narrow(x, 0, n0, count))); });
+    }
+  }
+  // dx reads the weight and dW reads x: each kept only for the other's gradient.
+  record("conv2d", {x, weight}, out,
+         [sx = saved_if(weight.requires_grad(), x), sw = saved_if(x.requires_grad(), weight), x_shape = x.shape(),
+          w_shape = weight.shape(), h, w, win, groups, o, k, l, columns, weight3](const Grads& g, const Node& node) {
+           const i64 n = x_shape[0];
+           const auto g4 = [&](const Tensor& gi) { return reshape(gi, {gi.size(0), groups, o / groups, l}); };
+           // Per chunk: dW's share Σ_images g·colsᵀ and dx = fold(Wᵀ·g).
+           const auto grad_w = [&](const Tensor& images, const Tensor& gi) {
+             return sum(matmul(g4(gi), transpose(columns(images), -1, -2)), {0}, false);
+           };
+           const auto grad_x = [&](const Tensor& w3t, const Tensor& gi) {
+             return fold_checked(reshape(matmul(w3t, g4(gi)), {gi.size(0), groups * k, l}), h, w, win);
+           };
+           Tensor gx, gw;
+           const Tensor x = node.needs_grad(1) ? sx.unpack() : Tensor();
+           const Tensor w3t = node.needs_grad(0) ? transpose(weight3(sw.unpack()), -1, -2) : Tensor();
+           const i64 chunk = images_per_chunk(groups * k * l, g[0].dtype());
+           if (grad_enabled() || n <= chunk) {
+             // One chunk (and with createGraph, so that these ops are recorded).
+             if (node.needs_grad(0)) gx = grad_x(w3t, g[0]);
+             if (node.needs_grad(1)) gw = grad_w(x, g[0]);
+           } else {
+             if (node.needs_grad(0)) gx = empty(x_shape, g[0].dtype(), "conv2d");
+             each_chunk(n, chunk, [&](i64 n0, i64 count) {
+               const Tensor gi = narrow(g[0], 0, n0, count);
+               if (node.needs_grad(0)) write_images(gx, n0, grad_x(w3t, gi));
+               if (node.needs_grad(1)) {
+                 const Tensor share = grad_w(narrow(x, 0, n0, count), gi);
+                 gw = gw.defined() ? add(gw, share) : share;
+               }
+             });
+           }
+           return Grads{gx, gw.defined() ? reshape(gw, w_shape) : gw};
+         });
+  return out;
+}
+
 }  // namespace
 
 Tensor unfold(const Tensor& x, const Pair& kernel, const Pair& dilation, const Pair& padding, const Pair& stride) {
@@ -280,13 +384,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const P
                       pair_str(ext));
 
   const Window win{kernel, dilation, before, stride, grid};
-  const Tensor x4 = batched ? x : unsqueeze(x, 0);
-  const i64 n = x4.size(0), k = cg * kernel[0] * kernel[1], l = checked_mul(grid[0], grid[1], op);
-  // [N, g, C/g·kh·kw, L]: unfold's rows are channel-major, so each group's rows are consecutive.
-  const Tensor cols = reshape(unfold_checked(x4, win), {n, groups, k, l});
-  // [g, O/g, C/g·kh·kw] times each group's columns: [N, g, O/g, L].
-  const Tensor w3 = reshape(weight, {groups, o / groups, k});
-  Tensor out = reshape(matmul(w3, cols), {n, o, grid[0], grid[1]});
+  checked_mul(checked_mul(cg * kernel[0] * kernel[1], groups, op), checked_mul(grid[0], grid[1], op), op);
+  Tensor out = conv_core(batched ? x : unsqueeze(x, 0), weight, win, groups);
   if (bias.defined()) out = add(out, reshape(bias, {o, 1, 1}));
   return batched ? out : squeeze(out, std::vector<i64>{0});
 }

@@ -3,8 +3,9 @@
 // in the comments (import torch, torch.nn.functional as F, float64 default)
 // where vals(shape, seed) = torch.sin(seed + 0.7 * torch.arange(n)).reshape(shape),
 // the same values as vals() below.
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectClose, expectError, leaf, tg, type Tensor } from '../helpers.js';
+import { expectClose, expectError, leaf, runCaseScript, tg, type Tensor } from '../helpers.js';
 
 const F = tg.nn.functional;
 const nn = tg.nn;
@@ -272,6 +273,34 @@ describe('F.conv2d', () => {
 
   it('keeps an empty batch', () => {
     expect(F.conv2d(tg.zeros([0, 2, 4, 4]), tg.zeros([3, 2, 3, 3])).shape).toEqual([0, 3, 2, 2]);
+  });
+
+  it('keeps its input for backward, not the unfolded columns (9 times as large for 3×3)', () => {
+    const x = tg.randn([4, 8, 32, 32]).setRequiresGrad(true), w = tg.randn([8, 8, 3, 3]).setRequiresGrad(true);
+    const before = tg.memory().liveBytes;
+    const y = F.conv2d(x, w, null, { padding: 1 });
+    expect(tg.memory().liveBytes - before).toBe(4 * 8 * 32 * 32 * 4); // y alone
+    y.sum().backward();
+    expect(w.grad!.shape).toEqual([8, 8, 3, 3]);
+    for (const t of [x, w, y]) t.dispose();
+  });
+
+  it('runs chunk by chunk as on the whole batch: values and input gradients bit for bit, weight gradients to rounding', () => {
+    // One image per chunk (TAPEGRAD_CONV_CHUNK_BYTES=1) against one chunk.
+    const script = path.join(__dirname, 'conv-chunk-cases.cjs');
+    const whole = runCaseScript(script, {}), chunked = runCaseScript(script, { TAPEGRAD_CONV_CHUNK_BYTES: '1' });
+    expect([whole.chunkBytes, chunked.chunkBytes]).toEqual([null, '1']);
+    expect(chunked.results.length).toBe(4);
+    whole.results.forEach((r: Record<string, number[] | null>, i: number) => {
+      const c = chunked.results[i];
+      expect(c.y).toEqual(r.y);
+      expect(c.dx).toEqual(r.dx);
+      expect(c.db).toEqual(r.db);
+      if (r.dw === null) expect(c.dw).toBeNull();
+      else expectClose(c.dw, r.dw, 1e-12);
+    });
+    expect(whole.results[2].dw).toBeNull();
+    expect(whole.results[3].dx).toBeNull();
   });
 
   const cases: [string, number[], number[], boolean, Record<string, unknown>][] = [

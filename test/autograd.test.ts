@@ -952,8 +952,17 @@ describe('in-place writes into views rebuild the histories of the base and its v
     const x = tg.tensor([1, 2, 3], { requiresGrad: true }), y = tg.tensor([10, 20], { requiresGrad: true });
     const b = x.mul(1);
     const v = tg.noGrad(() => b.narrow(0, 0, 2));
-    expect(() => v.mulInPlace(y)).toThrow(/^mulInPlace: cannot record an in-place write into a view made inside noGrad\(\) of a tensor that requires grad/);
+    const refused = /^(mulInPlace|fill|copyFrom): cannot write in place with grad mode on into a view made inside noGrad\(\) of a tensor that requires grad/;
+    expect(() => v.mulInPlace(y)).toThrow(refused);
+    // Also with an operand that needs no gradient: unrecorded, the write
+    // would change b behind its history (backward would miss the factor).
+    expect(() => v.mulInPlace(3)).toThrow(refused);
+    expect(() => v.copyFrom(tg.tensor([7, 8]))).toThrow(refused);
+    expect(() => tg.noGrad(() => x.narrow(0, 0, 1)).fill(100)).toThrow(refused);
     expect(b.toArray()).toEqual([1, 2, 3]);
+    expect(x.toArray()).toEqual([1, 2, 3]);
+    // Inside noGrad() the write is the caller's to answer for, as PyTorch's.
+    tg.noGrad(() => tg.noGrad(() => x.narrow(0, 2, 1)).fill(3));
     // Once a write into the base has given it the base's history, it may be
     // written (PyTorch still refuses); the gradients are those of the program.
     b.addInPlace(1);

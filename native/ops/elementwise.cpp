@@ -230,9 +230,6 @@ std::optional<SharedMemory> views_to_rebuild(const Tensor& a, const char* op) {
   const Tensor base(impl->view_base ? impl->view_base : a.impl_ptr());
   std::vector<std::shared_ptr<TensorImpl>> views = live_views(*base.impl());
   if (!impl->view_base && views.empty()) return std::nullopt;
-  if (impl->view_without_history)
-    throw_error(op, ": cannot record an in-place write into a view made inside noGrad() of a tensor that requires ",
-                "grad: the view has none of its history; make the view with grad mode on", fix);
   // A leaf that requires grad may be the base or a view of it (a parameter
   // made of a transposed tensor): its memory is not written under autograd.
   bool of_leaf = impl->view_base && base.is_leaf() && base.requires_grad();
@@ -357,6 +354,13 @@ void rebase_views(const Tensor& a, const SharedMemory& m) {
 // written several times), as PyTorch does. Returns whether the write is
 // recorded. `b`: the operand, already of a's dtype.
 bool check_inplace(const Tensor& a, const Tensor& b, const char* op) {
+  // As PyTorch: the view has none of its base's history to record the write
+  // in, and unrecorded (an operand without grad) it would change values its
+  // base's history does not know of.
+  if (grad_enabled() && a.impl()->view_without_history)
+    throw_error(op, ": cannot write in place with grad mode on into a view made inside noGrad() of a tensor that ",
+                "requires grad: the view has none of its history; make the view with grad mode on, or write inside ",
+                "noGrad() if no gradient should flow through it");
   const bool recorded = grad_enabled() && (a.requires_grad() || b.requires_grad());
   if (recorded && a.is_leaf() && a.requires_grad())
     throw_error(op, ": cannot modify a leaf tensor that requires grad in place; write it inside noGrad() (as an ",

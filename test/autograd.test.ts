@@ -203,6 +203,34 @@ describe('backward', () => {
     kept.backward(null, { retainGraph: true });
     kept.backward();
     expect(x.grad!.toArray()).toEqual([2 + 4, 4 + 8]);
+    // Found before any rule runs: a branch that could run again adds nothing.
+    const a = tg.tensor([1, 2], { requiresGrad: true });
+    const both = a.sum().add(x.mul(x).sum());
+    both.backward();
+    expect(() => both.backward()).toThrow(/^backward: tried to go through the graph a second time \(at 'mul'\)/);
+    expect(a.grad!.toArray()).toEqual([1, 1]);
+  });
+
+  it('walks again through rules that saved no tensor, as PyTorch (a view of a weight made once, used every step)', () => {
+    const w = tg.tensor([[1, 2], [3, 4]], { requiresGrad: true }), b = tg.tensor([1, -1], { requiresGrad: true });
+    const wt = w.T, row = b.reshape([1, 2]);
+    const x = tg.tensor([[1, 1]]);
+    for (let step = 0; step < 2; step++) x.matmul(wt).add(row).sum().backward();
+    expect(w.grad!.toArray()).toEqual([[2, 2], [2, 2]]);
+    expect(b.grad!.toArray()).toEqual([2, 2]);
+    const total = w.sum().add(b.sum()); // sum and add save nothing: a second walk is allowed
+    total.backward();
+    total.backward();
+    expect(b.grad!.toArray()).toEqual([4, 4]);
+  });
+
+  it('names the rule and the tensor a write spoiled for backward', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true }), h = x.add(1);
+    const y = h.mul(x);
+    h.addInPlace(1);
+    expect(() => y.sum().backward()).toThrow(
+      /^backward: a float32 tensor of shape \[2\] saved by 'mul' for the gradient was modified by an in-place operation \(version 1, expected 0\)/,
+    );
   });
 
   it('refuses backward from a tensor that does not require grad', () => {
@@ -357,7 +385,7 @@ describe('in-place ops and versions', () => {
     hv.mulInPlace(10);
     both.backward();
     expectClose(v.grad!.toArray(), [2.3333333, 1, 4.2], 1e-6);
-    const again = hv.div(d).sum();
+    const again = v.div(d).sum();
     d.addInPlace(1);
     expect(() => again.backward()).toThrow(/modified by an in-place operation/);
   });

@@ -100,9 +100,14 @@ Tensor SavedTensor::unpack(const Node* owner) const {
     if (!registered) throw_error("internal: '", t_running_node->name(), "' unpacked a saved tensor not registered with it");
   }
 #endif
-  if (data_.version() != version_)
-    throw_error("one of the tensors saved for the gradient was modified by an in-place operation (version ",
-                data_.version(), ", expected ", version_, ")");
+  if (data_.version() != version_) {
+    // As PyTorch's message: the rule that needed it, and what it was.
+    const Node* rule = owner != nullptr ? owner : t_running_node;
+    throw_error("backward: a ", dtype_name(data_.dtype()), " tensor of shape ", shape_str(data_.shape()),
+                is_output_ ? " (an output of '" : " saved by '", rule != nullptr ? rule->name() : "an op",
+                "'", is_output_ ? ")" : "", " for the gradient was modified by an in-place operation (version ",
+                data_.version(), ", expected ", version_, "); use the out-of-place op, or clone() it first");
+  }
   if (!is_output_) return data_;
   if (owner == nullptr) throw_error("internal: a saved output must be unpacked with its node");
   Tensor t = detach(data_);
@@ -111,14 +116,17 @@ Tensor SavedTensor::unpack(const Node* owner) const {
   return t;
 }
 
+void throw_released(const char* op, const char* node) {
+  throw_error(op, ": tried to go through the graph a second time (at '", node,
+              "'); the tensors it saved were freed by the first backward. Pass { retainGraph: true } to the first "
+              "call to backward through it again");
+}
+
 FunctionNode::FunctionNode(const char* name, EdgeList next_edges, BackwardFn fn)
     : Node(std::move(next_edges)), name_(name), backward_(std::move(fn)) {}
 
 Grads FunctionNode::apply(Grads&& grad_outputs) {
-  if (!backward_)
-    throw_error("backward: tried to go through the graph a second time (at '", name_,
-                "'); its saved tensors were freed by the first backward. Pass { retainGraph: true } "
-                "to the first call to backward through it again");
+  if (!backward_) throw_released("backward", name_);
   const RunningNodeScope running(this);
   return backward_(grad_outputs, *this);
 }

@@ -71,6 +71,7 @@ class SavedList {
     size_ = 0;
     rest_.clear();
   }
+  bool empty() const { return size_ == 0; }
   template <typename F>
   void for_each(F&& f) const {
     for (std::size_t i = 0; i < size_ && i < first_.size(); ++i) f(first_[i]);
@@ -94,6 +95,8 @@ class Node : public std::enable_shared_from_this<Node> {
   virtual Grads apply(Grads&& grad_outputs) = 0;
   // Drops saved tensors after a backward pass without retainGraph.
   virtual void release_saved() {}
+  // Whether release_saved() dropped the rule: the node cannot run again.
+  virtual bool released() const { return false; }
   // What its backward rule saved; null for a node without one.
   virtual SavedList* saved() { return nullptr; }
   virtual const char* name() const = 0;
@@ -281,11 +284,20 @@ class BackwardFn {
   SavedList saved_;
 };
 
+// The error for a second walk through a released node (`node`'s name).
+[[noreturn]] void throw_released(const char* op, const char* node);
+
 class FunctionNode final : public Node {
  public:
   FunctionNode(const char* name, EdgeList next_edges, BackwardFn fn);
   Grads apply(Grads&& grad_outputs) override;
-  void release_saved() override { backward_ = nullptr; }
+  // As PyTorch, a rule that saved no tensor (a transpose, a reshape, an
+  // add) stays: a graph through it may be walked again (a view of a weight
+  // made once and used every step).
+  void release_saved() override {
+    if (!backward_.saved().empty()) backward_ = nullptr;
+  }
+  bool released() const override { return !backward_; }
   SavedList* saved() override { return &backward_.saved(); }
   const char* name() const override { return name_; }
 

@@ -235,6 +235,8 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     stack.pop_back();
     if (walked_by_another_job(*n))
       throw_error(op, ": the graph (at '", n->name(), "') is in use by a running backwardAsync; await it first");
+    // Found before any rule runs, so that no gradient is accumulated.
+    if (n->released()) throw_released(op, n->name());
     // A .grad that a running job read-locked (a rule of its graph saved it) is added into in place below.
     if (n->next_edges.empty() && !captures && !options.create_graph)
       if (const auto* acc = dynamic_cast<const AccumulateGrad*>(n); acc && acc->leaf()->grad &&

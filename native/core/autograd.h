@@ -147,9 +147,11 @@ extern thread_local constinit SavedList* collecting_saved;
 }  // namespace detail
 
 // A tensor kept for backward, in the capture list of the rule that reads
-// it. An op's own output (SavedTensor::output) keeps no reference to the
-// output's node, which would be a cycle through the node's rule: it is
-// re-attached to the node passed to unpack, the rule's own.
+// it (never a Tensor captured as it is: a backward without retainGraph
+// frees the rules that saved tensors, and keeps those that saved none for
+// another walk). An op's own output (SavedTensor::output) keeps no
+// reference to the output's node, which would be a cycle through the node's
+// rule: it is re-attached to the node passed to unpack, the rule's own.
 //
 // Each one registers with the rule that keeps it (Node::saved) when it is
 // moved into the BackwardFn's state.

@@ -345,7 +345,8 @@ Tensor dropout(const Tensor& x, double p, bool training) {
     }
   });
   Tensor out = mul(detach(x), mask);
-  record("dropout", {x}, out, [mask](const Grads& g, const Node&) { return Grads{mul(g[0], mask)}; });
+  // Saved (not captured): freed by a backward without retainGraph, as saved tensors are.
+  record("dropout", {x}, out, [sm = SavedTensor(mask)](const Grads& g, const Node&) { return Grads{mul(g[0], sm.unpack())}; });
   return out;
 }
 

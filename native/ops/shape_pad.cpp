@@ -35,9 +35,15 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& widths, double valu
                         ") leaves a negative size ", size);
     shape[i] = size;
     // The part of x that survives the cuts, and where it lands in the output.
+    // As PyTorch, the cuts may take all of the dim but no more: padding
+    // (3, -2) of a size-1 dim is refused, not the two padding elements it
+    // would leave.
     const std::int64_t cut_before = std::max<std::int64_t>(-before, 0), cut_after = std::max<std::int64_t>(-after, 0);
     const std::int64_t kept = x.size(d) - cut_before - cut_after;
-    if (kept <= 0) empty_overlap = true;
+    if (kept < 0)
+      throw_range_error(op, ": padding (", before, ", ", after, ") of dim ", d, " (size ", x.size(d), ") cuts ",
+                        cut_before + cut_after, " elements from it");
+    if (kept == 0) empty_overlap = true;
     dst_sizes[i] = std::max<std::int64_t>(kept, 0);
     src_offset += cut_before * src_strides[i];
     dst_start[i] = std::max<std::int64_t>(before, 0);

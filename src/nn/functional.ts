@@ -385,7 +385,12 @@ function pair(v: unknown, op: string, name: string): [number, number] {
   const p = plainArray(v);
   if (typeof p === 'number') return [p, p];
   if (Array.isArray(p) && p.length === 2 && typeof p[0] === 'number' && typeof p[1] === 'number') return [p[0], p[1]];
-  throw new TypeError(`${op}: ${name} must be an integer or a pair of integers [h, w], got ${Array.isArray(p) ? `an array of length ${p.length}` : describe(p)}`);
+  const got = !Array.isArray(p)
+    ? describe(p)
+    : p.length !== 2
+      ? `an array of length ${p.length}`
+      : `${describe(typeof p[0] === 'number' ? p[1] : p[0])} at index ${typeof p[0] === 'number' ? 1 : 0}`;
+  throw new TypeError(`${op}: ${name} must be an integer or a pair of integers [h, w], got ${got}`);
 }
 
 export interface MaxPool2dOptions {

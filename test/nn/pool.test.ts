@@ -59,6 +59,10 @@ describe('maxPool2d', () => {
     expect(() => F.maxPool2d(x, 1.5)).toThrow(/^maxPool2d: kernelSize must be an integer/);
     expect(() => F.maxPool2d(x, [2, 2, 2] as never)).toThrow(
       new TypeError('maxPool2d: kernelSize must be an integer or a pair of integers [h, w], got an array of length 3'));
+    expect(() => F.maxPool2d(tg.zeros([1, 1, 4, 4]), [2, '2'] as never)).toThrow(
+      new TypeError("maxPool2d: kernelSize must be an integer or a pair of integers [h, w], got '2' at index 1"));
+    expect(() => F.maxPool2d(tg.zeros([1, 1, 4, 4]), 2, { stride: [undefined, 1] as never })).toThrow(
+      new TypeError('maxPool2d: stride must be an integer or a pair of integers [h, w], got undefined at index 0'));
     expect(() => F.maxPool2d(x, 2, { ceilMode: 1 as never })).toThrow(new TypeError('maxPool2d: ceilMode must be a boolean, got 1'));
     expect(() => F.maxPool2d(x, 2, { pad: 1 } as never)).toThrow(/^maxPool2d: unknown option 'pad'/);
     expect(() => F.maxPool2d(x.reshape([16]), 2)).toThrow(

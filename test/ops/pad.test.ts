@@ -41,6 +41,10 @@ describe('pad', () => {
     expect(() => F.pad(x, [1])).toThrow(new RangeError('pad: pad must have an even length (before and after for each dim from the last), got length 1'));
     expect(() => F.pad(x, [1, 1, 1, 1, 1, 1])).toThrow(new RangeError('pad: pad of length 6 pads 3 dims, but the input has shape [2, 3]'));
     expect(() => F.pad(x, [-2, -2])).toThrow(new RangeError('pad: padding (-2, -2) of dim 1 (size 3) leaves a negative size -1'));
+    // Cuts past the input into the padding are refused, as PyTorch; a cut of exactly the whole dim is not.
+    expect(() => F.pad(tg.tensor([[1], [2]]), [3, -2])).toThrow(new RangeError('pad: padding (3, -2) of dim 1 (size 1) cuts 2 elements from it'));
+    expect(() => F.pad(tg.tensor([5]), [-3, 3])).toThrow(new RangeError('pad: padding (-3, 3) of dim 0 (size 1) cuts 3 elements from it'));
+    expect(F.pad(tg.tensor([5]), [-1, 3]).toArray()).toEqual([0, 0, 0]);
     expect(() => F.pad(x, [1.5, 0])).toThrow(new RangeError('pad: pad must hold integers, got 1.5 at index 0'));
     expect(() => F.pad(x, 2 as never)).toThrow(new TypeError('pad: pad must be an array of integers (before and after for each dim from the last), got 2'));
     expect(() => F.pad(x, [3, 0], { mode: 'reflect' })).toThrow(new RangeError('pad: reflect padding must be less than the size, got (3, 0) of dim 1 (size 3)'));

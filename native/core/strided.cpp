@@ -136,9 +136,9 @@ void copy_elements(const Tensor& src, const Tensor& dst) {
   });
 }
 
-Tensor contiguous_data(const Tensor& t) {
+Tensor contiguous_data(const Tensor& t, const char* op) {
   if (t.is_contiguous()) return t;
-  return copy_of(t, "contiguous");
+  return copy_of(t, op);
 }
 
 Tensor copy_of(const Tensor& t, const char* op) {

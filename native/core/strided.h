@@ -94,8 +94,8 @@ void parallel_for_each_row(const Shape& shape, const std::array<const Shape*, N>
 }
 
 // A contiguous copy of `t` (or `t` itself when already contiguous), with no
-// autograd history.
-Tensor contiguous_data(const Tensor& t);
+// autograd history; `op` names a failed allocation.
+Tensor contiguous_data(const Tensor& t, const char* op = "contiguous");
 // A fresh contiguous copy of `t`'s elements, with no autograd history; an
 // allocation failure names `op`.
 Tensor copy_of(const Tensor& t, const char* op);

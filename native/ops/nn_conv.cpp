@@ -136,15 +136,16 @@ void columns_pass(const T* in, T* out, i64 planes, i64 h, i64 w, const Window& w
                         });
 }
 
-Tensor fold_checked(const Tensor& cols, i64 h, i64 w, const Window& win);
+Tensor fold_checked(const Tensor& cols, i64 h, i64 w, const Window& win, const char* op = "fold");
 
-// unfold of a checked 4-D x [N, C, H, W]: [N, C·kh·kw, oh·ow].
-Tensor unfold_checked(const Tensor& x, const Window& win) {
+// unfold of a checked 4-D x [N, C, H, W]: [N, C·kh·kw, oh·ow]. `op` names
+// an allocation that fails (conv2d's own, inside it).
+Tensor unfold_checked(const Tensor& x, const Window& win, const char* op = "unfold") {
   const i64 n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const i64 k = checked_mul(checked_mul(c, win.kernel[0], "unfold"), win.kernel[1], "unfold");
-  Tensor out = empty({n, k, checked_mul(win.grid[0], win.grid[1], "unfold")}, x.dtype(), "unfold");
+  const i64 k = checked_mul(checked_mul(c, win.kernel[0], op), win.kernel[1], op);
+  Tensor out = empty({n, k, checked_mul(win.grid[0], win.grid[1], op)}, x.dtype(), op);
   {
-    const Tensor xc = contiguous_data(x);
+    const Tensor xc = contiguous_data(x, op);
     visit_floating(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       columns_pass<true, T>(xc.data<T>(), out.data<T>(), n * c, h, w, win);
@@ -155,11 +156,11 @@ Tensor unfold_checked(const Tensor& x, const Window& win) {
 }
 
 // fold of checked 3-D cols [N, C·kh·kw, oh·ow] onto [N, C, H, W].
-Tensor fold_checked(const Tensor& cols, i64 h, i64 w, const Window& win) {
+Tensor fold_checked(const Tensor& cols, i64 h, i64 w, const Window& win, const char* op) {
   const i64 n = cols.size(0), c = cols.size(1) / (win.kernel[0] * win.kernel[1]);
-  Tensor out = empty({n, c, h, w}, cols.dtype(), "fold");
+  Tensor out = empty({n, c, h, w}, cols.dtype(), op);
   {
-    const Tensor cc = contiguous_data(cols);
+    const Tensor cc = contiguous_data(cols, op);
     visit_floating(cols.dtype(), [&](auto tag) {
       using T = decltype(tag);
       columns_pass<false, T>(cc.data<T>(), out.data<T>(), n * c, h, w, win);
@@ -226,7 +227,7 @@ Tensor conv_core(const Tensor& x, const Tensor& weight, const Window& win, i64 g
   // The columns of images [n0, n0 + count): [count, g, C/g·kh·kw, L]
   // (unfold's rows are channel-major, so each group's rows are consecutive).
   const auto columns = [=](const Tensor& images) {
-    return reshape(unfold_checked(images, win), {images.size(0), groups, k, l});
+    return reshape(unfold_checked(images, win, "conv2d"), {images.size(0), groups, k, l});
   };
   const auto weight3 = [=](const Tensor& wt) { return reshape(wt, {groups, o / groups, k}); };
   Tensor out;
@@ -255,7 +256,7 @@ Tensor conv_core(const Tensor& x, const Tensor& weight, const Window& win, i64 g
              return sum(matmul(g4(gi), transpose(columns(images), -1, -2)), {0}, false);
            };
            const auto grad_x = [&](const Tensor& w3t, const Tensor& gi) {
-             return fold_checked(reshape(matmul(w3t, g4(gi)), {gi.size(0), groups * k, l}), h, w, win);
+             return fold_checked(reshape(matmul(w3t, g4(gi)), {gi.size(0), groups * k, l}), h, w, win, "conv2d");
            };
            Tensor gx, gw;
            const Tensor x = node.needs_grad(1) ? sx.unpack() : Tensor();

@@ -222,7 +222,7 @@ Tensor avg_pool_adjoint(const Tensor& g, const Shape& in_shape, const AvgArgs& a
 // The averages of x's windows, recorded: the gradient is the adjoint.
 Tensor avg_pool_forward(const Tensor& x, const Shape& out_shape, const AvgArgs& a, const char* op) {
   Tensor out = empty(out_shape, x.dtype(), op);
-  const Tensor xc = contiguous_data(x);
+  const Tensor xc = contiguous_data(x, op);
   visit_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     avg_pass<true>(xc.data<T>(), out.data<T>(), a.window, a.count_include_pad, a.divisor);
@@ -237,7 +237,7 @@ Tensor avg_pool_forward(const Tensor& x, const Shape& out_shape, const AvgArgs& 
 // the forward average again.
 Tensor avg_pool_adjoint(const Tensor& g, const Shape& in_shape, const AvgArgs& a, const char* op) {
   Tensor out = empty(in_shape, g.dtype(), op);
-  const Tensor gc = contiguous_data(g);
+  const Tensor gc = contiguous_data(g, op);
   visit_floating(g.dtype(), [&](auto tag) {
     using T = decltype(tag);
     avg_pass<false>(gc.data<T>(), out.data<T>(), a.window, a.count_include_pad, a.divisor);
@@ -259,7 +259,7 @@ MaxPooled max_pool2d(const Tensor& x, const Pair& kernel, const Pair& stride, co
   if (w.in[0] * w.in[1] > std::numeric_limits<std::int32_t>::max())
     throw_range_error("maxPool2d: planes of more than 2^31 - 1 elements are not supported, got ", w.in[0], "x", w.in[1]);
   Tensor values = empty(shape, x.dtype(), "maxPool2d"), indices = empty(shape, DType::Int32, "maxPool2d");
-  const Tensor xc = contiguous_data(x);
+  const Tensor xc = contiguous_data(x, "maxPool2d");
   visit_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     max_forward(xc.data<T>(), w, values.data<T>(), indices.data<std::int32_t>());

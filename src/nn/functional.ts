@@ -233,7 +233,7 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   const training = checkBoolean(options.training, op, 'training', false);
   // null is the modules' running average over all batches; here the weight of this batch must be given.
   const momentum = checkNumber(options.momentum === undefined ? 0.1 : options.momentum, op, 'momentum', 'a finite number', Number.isFinite);
-  const eps = checkNumber(options.eps ?? 1e-5, op, 'eps', 'a finite non-negative number', (v) => v >= 0 && Number.isFinite(v));
+  const eps = checkNumber(options.eps === undefined ? 1e-5 : options.eps, op, 'eps', 'a finite non-negative number', (v) => v >= 0 && Number.isFinite(v));
   // Composed of tensor methods: each argument is checked here, so that errors name batchNorm.
   const live = (t: unknown, name: string, orNull: boolean) => liveTensor(t, op, name, orNull);
   live(input, 'input', false);

@@ -95,6 +95,8 @@ describe('BatchNorm2d', () => {
     // null is the modules' running average; the function needs this batch's weight.
     expect(() => F.batchNorm(x, tg.zeros([2]), tg.ones([2]), { training: true, momentum: null as never })).toThrow(
       new TypeError('batchNorm: momentum must be a finite number, got null'));
+    expect(() => F.batchNorm(x, tg.zeros([2]), tg.ones([2]), { eps: null as never })).toThrow(
+      new TypeError('batchNorm: eps must be a finite non-negative number, got null'));
     expect(() => F.batchNorm(x, [0, 0] as never, tg.ones([2]))).toThrow(new TypeError('batchNorm: runningMean must be a Tensor or null, got an array'));
   });
 });

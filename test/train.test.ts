@@ -434,6 +434,30 @@ describe('Trainer.step with a traced forward pass', () => {
     expect(trainer.forwardInJsReason).toBeNull();
   });
 
+  it('traces a model of any of tg.nn\'s modules by default (a CNN with batch norm, pooling and each activation)', async () => {
+    const build = () => {
+      tg.manualSeed(6);
+      const nn = tg.nn;
+      const model = new nn.Sequential(
+        new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.LeakyReLU(0.1), new nn.MaxPool2d(2),
+        new nn.Conv2d(4, 4, 3, { padding: 'same' }), new nn.ELU(), new nn.AvgPool2d(2), new nn.Softplus(2),
+        new nn.AdaptiveAvgPool2d(1), new nn.Flatten(), new nn.BatchNorm1d(4), new nn.Linear(4, 3),
+      );
+      return { model, optimizer: new tg.optim.SGD(model.parameters(), { lr: 0.05 }) };
+    };
+    const x = tg.randn([6, 1, 8, 8]), y = tg.tensor([0, 1, 2, 0, 1, 2], { dtype: 'int32' });
+    const losses: number[][] = [];
+    for (const traceForward of [undefined, false]) {
+      const { model, optimizer } = build();
+      const trainer = new tg.train.Trainer(model, { loss: new tg.nn.CrossEntropyLoss(), optimizer, traceForward });
+      const run: number[] = [];
+      for (let i = 0; i < 3; i++) run.push(await trainer.step([x, y]));
+      if (traceForward === undefined) expect(trainer.forwardInJsReason).toBeNull();
+      losses.push(run);
+    }
+    expect(losses[0]).toEqual(losses[1]);
+  });
+
   it('replays batch normalisation and its running statistics, as on the JS thread', async () => {
     class Normed extends tg.nn.Module {
       lin = new tg.nn.Linear(4, 3);

@@ -219,6 +219,62 @@ export class SiLU extends Module {
   }
 }
 
+/** x where x > 0, else negativeSlope·x (F.leakyRelu). */
+export class LeakyReLU extends Module {
+  readonly negativeSlope: number;
+
+  constructor(negativeSlope = 0.01) {
+    super();
+    this.negativeSlope = checkNumber(negativeSlope, 'LeakyReLU', 'negativeSlope', 'a finite number', Number.isFinite);
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.leakyRelu(x, this.negativeSlope);
+  }
+
+  protected override extraRepr(): string {
+    return `negativeSlope=${this.negativeSlope}`;
+  }
+}
+
+/** x where x > 0, else alpha·(e^x - 1) (F.elu). */
+export class ELU extends Module {
+  readonly alpha: number;
+
+  constructor(alpha = 1) {
+    super();
+    this.alpha = checkNumber(alpha, 'ELU', 'alpha', 'a finite number', Number.isFinite);
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.elu(x, this.alpha);
+  }
+
+  protected override extraRepr(): string {
+    return `alpha=${this.alpha}`;
+  }
+}
+
+/** log(1 + e^(beta·x)) / beta, x itself where beta·x > threshold (F.softplus). */
+export class Softplus extends Module {
+  readonly beta: number;
+  readonly threshold: number;
+
+  constructor(beta = 1, threshold = 20) {
+    super();
+    this.beta = checkNumber(beta, 'Softplus', 'beta', 'a finite nonzero number', (v) => Number.isFinite(v) && v !== 0);
+    this.threshold = checkNumber(threshold, 'Softplus', 'threshold', 'a number', (v) => !Number.isNaN(v));
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.softplus(x, this.beta, this.threshold);
+  }
+
+  protected override extraRepr(): string {
+    return `beta=${this.beta}, threshold=${this.threshold}`;
+  }
+}
+
 function intArg(op: string, name: string, v: unknown): number {
   return checkNumber(v, op, name, 'an integer', Number.isInteger);
 }

@@ -52,10 +52,14 @@ export interface TrainerOptions {
 
 // The classes whose forward pass is a fixed sequence of native ops for given
 // input shapes and modes, so 'auto' traces them.
+// The module classes tg.nn exports (all of them): their forward passes make
+// only native calls a trace can replay.
 const traceableModules: ReadonlySet<Function> = new Set([
-  nn.Sequential, nn.Identity, nn.Linear, nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.Softmax, nn.LogSoftmax,
-  nn.Dropout, nn.LayerNorm, nn.Embedding, nn.Flatten, nn.MLP, nn.MultiheadAttention, nn.TransformerEncoderLayer,
-  nn.CrossEntropyLoss, nn.NLLLoss, nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.BCELoss, nn.BCEWithLogitsLoss,
+  nn.Sequential, nn.ModuleList, nn.Identity, nn.Linear, nn.Conv2d, nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.LeakyReLU,
+  nn.ELU, nn.Softplus, nn.Softmax, nn.LogSoftmax, nn.Dropout, nn.LayerNorm, nn.Embedding, nn.Flatten, nn.MLP,
+  nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.MultiheadAttention,
+  nn.TransformerEncoderLayer, nn.CrossEntropyLoss, nn.NLLLoss, nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.BCELoss,
+  nn.BCEWithLogitsLoss,
 ]);
 
 function builtFromTraceableModules(m: unknown): boolean {

@@ -63,6 +63,25 @@ describe('activation layers', () => {
     expectClose(new nn.SiLU().forward(x).toArray(), [-2 * sig(-2), -0.5 * sig(-0.5), 0, 0.7310585786300049, 3 * sig(3)], 1e-15);
   });
 
+  it('LeakyReLU, ELU and Softplus: values by hand, options, printing and errors', () => {
+    const x = tg.tensor([-2, -0.5, 0, 3], { dtype: 'float64' });
+    expect(new nn.LeakyReLU().forward(x).toArray()).toEqual([-0.02, -0.005, 0, 3]);
+    expect(new nn.LeakyReLU(0.2).forward(x).toArray()).toEqual([-0.4, -0.1, 0, 3]);
+    expectClose(new nn.ELU().forward(x).toArray(), [Math.expm1(-2), Math.expm1(-0.5), 0, 3], 1e-15);
+    expectClose(new nn.ELU(2).forward(x).toArray(), [2 * Math.expm1(-2), 2 * Math.expm1(-0.5), 0, 3], 1e-15);
+    expectClose(new nn.Softplus().forward(x).toArray(), [Math.log1p(Math.exp(-2)), Math.log1p(Math.exp(-0.5)), Math.log(2), Math.log1p(Math.exp(3))], 1e-15);
+    // beta 2: log(1 + e^(2x)) / 2; past the threshold (2·3 > 5) x itself.
+    expectClose(new nn.Softplus(2, 5).forward(x).toArray(), [Math.log1p(Math.exp(-4)) / 2, Math.log1p(Math.exp(-1)) / 2, Math.log(2) / 2, 3], 1e-15);
+    expect(String(new nn.LeakyReLU(0.2))).toBe('LeakyReLU(negativeSlope=0.2)');
+    expect(String(new nn.ELU())).toBe('ELU(alpha=1)');
+    expect(String(new nn.Softplus(2, 5))).toBe('Softplus(beta=2, threshold=5)');
+    expect(() => new nn.LeakyReLU(NaN)).toThrow(new RangeError('LeakyReLU: negativeSlope must be a finite number, got NaN'));
+    expect(() => new nn.ELU('1' as never)).toThrow(new TypeError("ELU: alpha must be a finite number, got '1'"));
+    expect(() => new nn.Softplus(0)).toThrow(new RangeError('Softplus: beta must be a finite nonzero number, got 0'));
+    expect(() => new nn.Softplus(1, NaN)).toThrow(new RangeError('Softplus: threshold must be a number, got NaN'));
+    expect(new nn.ELU().parameters()).toEqual([]);
+  });
+
   it('GELU exact and tanh approximation', () => {
     const t = f64([1, -0.5, 0]);
     const exact = new nn.GELU();

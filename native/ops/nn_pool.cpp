@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/strided.h"
@@ -125,6 +126,50 @@ void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
   const i64 H = w.in[0], W = w.in[1], OH = w.out[0], OW = w.out[1];
   const i64 sw = w.stride[1];
   const double window = static_cast<double>(w.kernel[0]) * static_cast<double>(w.kernel[1]);
+  if (w.kernel == Pair{2, 2} && w.stride == Pair{2, 2} && w.dilation == Pair{1, 1} && w.padding == Pair{0, 0} &&
+      2 * OH <= H && 2 * OW <= W) {
+    // The common 2×2 window at stride 2 with every tap inside: the four taps
+    // of each output in one pass, in window order ([128, 32, 14, 14], one
+    // thread: 2.0 ms through the general loops, whose work per row is four
+    // passes over 7 outputs; 1.0 ms).
+    runtime::parallel_for(0, w.planes, planes_grain(4.0 * static_cast<double>(OH) * static_cast<double>(OW)),
+                          [&](i64 p0, i64 p1) {
+                            for (i64 p = p0; p < p1; ++p)
+                              for (i64 oh = 0; oh < OH; ++oh) {
+                                const T* r0 = x + p * H * W + 2 * oh * W;
+                                const T* r1 = r0 + W;
+                                T* best = out + (p * OH + oh) * OW;
+                                std::int32_t* at = index + (p * OH + oh) * OW;
+                                const auto first = static_cast<std::int32_t>(2 * oh * W);
+                                const auto width = static_cast<std::int32_t>(W);
+                                for (i64 ow = 0; ow < OW; ++ow) {
+                                  T b = r0[2 * ow];
+                                  std::int32_t a = first + static_cast<std::int32_t>(2 * ow);
+                                  const auto tap = [&](T v, std::int32_t position) __attribute__((always_inline)) {
+                                    const bool take = v > b || v != v;
+                                    b = take ? v : b;
+                                    a = take ? position : a;
+                                  };
+                                  const std::int32_t a0 = a;
+                                  tap(r0[2 * ow + 1], a0 + 1);
+                                  tap(r1[2 * ow], a0 + width);
+                                  tap(r1[2 * ow + 1], a0 + width + 1);
+                                  best[ow] = b;
+                                  at[ow] = a;
+                                }
+                              }
+                          });
+    return;
+  }
+  // What does not depend on the plane or the output row, once: each output
+  // column's first in-bounds tap, and each kernel column's outputs inside.
+  std::vector<std::int32_t> first_column(static_cast<std::size_t>(OW));
+  for (i64 ow = 0; ow < OW; ++ow)
+    first_column[static_cast<std::size_t>(ow)] =
+        static_cast<std::int32_t>(taps(ow * sw - w.padding[1], w.kernel[1], w.dilation[1], W).first);
+  std::vector<Span> spans(static_cast<std::size_t>(w.kernel[1]));
+  for (i64 j = 0; j < w.kernel[1]; ++j)
+    spans[static_cast<std::size_t>(j)] = inside(j * w.dilation[1] - w.padding[1], sw, W, OW);
   runtime::parallel_for(0, w.planes, planes_grain(static_cast<double>(OH) * static_cast<double>(OW) * window),
                         [&](i64 p0, i64 p1) {
                           for (i64 p = p0; p < p1; ++p) {
@@ -133,23 +178,29 @@ void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
                               const Taps th = taps(oh * w.stride[0] - w.padding[0], w.kernel[0], w.dilation[0], H);
                               T* best = out + (p * OH + oh) * OW;
                               std::int32_t* at = index + (p * OH + oh) * OW;
+                              const auto first_row = static_cast<std::int32_t>(th.first * W);
                               for (i64 ow = 0; ow < OW; ++ow) {
                                 best[ow] = -std::numeric_limits<T>::infinity();
-                                at[ow] = static_cast<std::int32_t>(
-                                    th.first * W + taps(ow * sw - w.padding[1], w.kernel[1], w.dilation[1], W).first);
+                                at[ow] = first_row + first_column[static_cast<std::size_t>(ow)];
                               }
                               for (i64 ih = th.first; ih < th.end; ih += w.dilation[0])
                                 for (i64 j = 0; j < w.kernel[1]; ++j) {
                                   const i64 off = j * w.dilation[1] - w.padding[1];
-                                  const Span span = inside(off, sw, W, OW);
+                                  const Span span = spans[static_cast<std::size_t>(j)];
                                   const T* row = plane + ih * W;  // tap ow at row[ow·sw + off], off may be < 0
                                   const auto base = static_cast<std::int32_t>(ih * W + off);
-                                  for (i64 ow = span.lo; ow < span.hi; ++ow) {
-                                    const T v = row[ow * sw + off];
+                                  const auto tap = [&](i64 ow, i64 step) __attribute__((always_inline)) {
+                                    const T v = row[ow * step + off];
                                     const bool take = v > best[ow] || v != v;
                                     best[ow] = take ? v : best[ow];
-                                    at[ow] = take ? base + static_cast<std::int32_t>(ow * sw) : at[ow];
-                                  }
+                                    at[ow] = take ? base + static_cast<std::int32_t>(ow * step) : at[ow];
+                                  };
+                                  // Stride 2 (most pools) as a constant: GCC then reads the
+                                  // taps as two-element groups and vectorises.
+                                  if (sw == 2)
+                                    for (i64 ow = span.lo; ow < span.hi; ++ow) tap(ow, 2);
+                                  else
+                                    for (i64 ow = span.lo; ow < span.hi; ++ow) tap(ow, sw);
                                 }
                             }
                           }

@@ -169,12 +169,13 @@ describe('backwardAsync', () => {
     expect(model.parameters().every((p) => p.grad === null)).toBe(true);
   });
 
-  it('rejects with the same error classes as backward', async () => {
+  it('refuses what backward refuses, with the same error classes', async () => {
     const x = tg.tensor([1, 2], { requiresGrad: true });
     const y = x.mul(x).sum();
     await y.backwardAsync();
-    await expect(y.backwardAsync()).rejects.toThrow(tg.TapegradError);
-    await expect(y.backwardAsync()).rejects.toThrow(/second time/);
+    // A freed graph is found before the promise is made, as the arguments are.
+    expect(() => y.backwardAsync()).toThrow(tg.TapegradError);
+    expect(() => y.backwardAsync()).toThrow(/^backwardAsync: tried to go through the graph a second time \(at 'mul'\)/);
     expect(() => tg.tensor([1]).sum().backwardAsync()).toThrow(/does not require grad/);
     // Checked before the promise is made, as the other arguments, and named backwardAsync.
     expect(() => x.mul(2).backwardAsync()).toThrow(

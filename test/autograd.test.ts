@@ -211,6 +211,19 @@ describe('backward', () => {
     expect(a.grad!.toArray()).toEqual([1, 1]);
   });
 
+  it('grad() runs only the rules between its outputs and inputs: a freed rule beyond them is no error, as PyTorch', () => {
+    const a = tg.tensor([1, 2, 3], { requiresGrad: true, dtype: 'float64' });
+    const e = a.exp();
+    e.sum().backward(); // frees exp's rule (it saved its output)
+    const w = tg.tensor([1, 1, 1], { requiresGrad: true, dtype: 'float64' });
+    const [gw] = tg.grad(e.mul(w).sum(), [w]);
+    expect(gw!.toArray()).toEqual([1, 2, 3].map(Math.exp));
+    // An input's own rule need not run either: its gradient is taken as it arrives.
+    const [ge] = tg.grad(e.mul(2).sum(), [e]);
+    expect(ge!.toArray()).toEqual([2, 2, 2]);
+    expect(() => tg.grad(e.mul(w).sum(), [a])).toThrow(/^grad: tried to go through the graph a second time \(at 'exp'\)/);
+  });
+
   it('walks again through rules that saved no tensor, as PyTorch (a view of a weight made once, used every step)', () => {
     const w = tg.tensor([[1, 2], [3, 4]], { requiresGrad: true }), b = tg.tensor([1, -1], { requiresGrad: true });
     const wt = w.T, row = b.reshape([1, 2]);
@@ -547,6 +560,11 @@ describe('retainGrad', () => {
     expect(tg.grad([h.sum()], [x])[0].toArray()).toEqual([1, 1, 1]);
     expect(h.grad!.toArray()).toEqual([1, 1, 1]);
     expect(x.grad).toBeNull();
+    // Not when h is the input: its rule does not run (PyTorch 1.13 leaves h.grad None there).
+    const k = x.mul(2);
+    k.retainGrad();
+    expect(tg.grad([k.mul(k).sum()], [k])[0].toArray()).toEqual([4, 8, 12]);
+    expect(k.grad).toBeNull();
 
     const sq = x.mul(x);
     sq.retainGrad();

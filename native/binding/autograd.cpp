@@ -269,6 +269,8 @@ class BackwardJob final {
       // Two jobs through one node would both run it and free its saved tensors.
       if (walked_by_another_job(*n))
         throw_error(op_, ": the graph (at '", n->name(), "') is in use by another running backwardAsync; await it first");
+      // Here, before the promise is made (the engine would find it too).
+      if (n->released()) throw_released(op_, n->name());
       if (!n->pre_hooks.empty())
         throw_error(op_, ": the graph has hooks registered from JS, which can only run on the JS thread; use backward()");
       // The job would write a .grad that JS may be reading.

@@ -235,8 +235,6 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     stack.pop_back();
     if (walked_by_another_job(*n))
       throw_error(op, ": the graph (at '", n->name(), "') is in use by a running backwardAsync; await it first");
-    // Found before any rule runs, so that no gradient is accumulated.
-    if (n->released()) throw_released(op, n->name());
     // A .grad that a running job read-locked (a rule of its graph saved it) is added into in place below.
     if (n->next_edges.empty() && !captures && !options.create_graph)
       if (const auto* acc = dynamic_cast<const AccumulateGrad*>(n); acc && acc->leaf()->grad &&
@@ -273,15 +271,27 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
           }
           continue;
         }
-        bool need = capture_at.count(n) > 0;
+        // A captured node itself need not run (its gradient is taken as it
+        // arrives); the nodes that send gradients to it do.
+        bool need = false;
         for (const Edge& c : n->next_edges)
-          if (c.node && needed.count(c.node.get())) need = true;
+          if (c.node && (needed.count(c.node.get()) || capture_at.count(c.node.get()))) need = true;
         if (need) needed.insert(n);
         seen[n] = 2;
         walk.pop_back();
       }
     }
   }
+
+  // A rule freed by an earlier backward, among those this call will run:
+  // found before any runs, so that no gradient is half accumulated. The
+  // latest such node is named (the one a walk would reach first).
+  const Node* released = nullptr;
+  for (const auto& [n, unused] : state)
+    if ((!captures || needed.count(n) > 0) && n->released() &&
+        (released == nullptr || n->sequence_nr > released->sequence_nr))
+      released = n;
+  if (released != nullptr) throw_released(op, released->name());
 
   std::vector<Tensor> captured(captures ? captures->size() : 0);
   const BackwardStrategy strategy = backward_strategy();

@@ -27,10 +27,9 @@ struct Access {
 };
 
 // True when `strides` (as broadcast to `shape`) read dims [from, to) as one
-// contiguous block of elements `unit` apart; dims of size 1 do not matter.
-bool contiguous_span(const Shape& shape, const Shape& strides, std::size_t from, std::size_t to,
-                     std::int64_t unit = 1) {
-  std::int64_t expected = unit;
+// contiguous block; dims of size 1 do not matter.
+bool contiguous_span(const Shape& shape, const Shape& strides, std::size_t from, std::size_t to) {
+  std::int64_t expected = 1;
   for (std::size_t d = to; d-- > from;) {
     if (shape[d] != 1 && strides[d] != expected) return false;
     expected *= shape[d];

@@ -234,8 +234,12 @@ Tensor conv_core(const Tensor& x, const Tensor& weight, const Window& win, i64 g
   {
     GradModeGuard no_grad(false);  // recorded below as one node
     const Tensor w3 = weight3(weight);
+    // [count, g, O/g, L] laid out as [count, O, oh, ow]: a new tensor of its
+    // own (as a reshape it would be a view, and a write into the output
+    // would rebuild the histories of its base's views for nothing).
     const auto product = [&](const Tensor& images) {
-      return reshape(matmul(w3, columns(images)), {images.size(0), o, win.grid[0], win.grid[1]});
+      const Shape shape{images.size(0), o, win.grid[0], win.grid[1]};
+      return relayout(matmul(w3, columns(images)), shape, contiguous_strides(shape));
     };
     const i64 chunk = images_per_chunk(groups * k * l, x.dtype());
     if (n <= chunk) {

@@ -432,11 +432,12 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
            const Tensor x = sx.unpack(), t = st.unpack(), one = scalar(1, x.dtype());
            Tensor gx, gt;
            if (node.needs_grad(0)) {
-             // d/dx = (x - t) / (x·(1 - x)), the denominator at least 1e-12
-             // as PyTorch's: an x of 0 or 1 (a saturated sigmoid) with the
-             // wrong target still gets a gradient (±1e12), though its log
-             // is clamped.
-             gx = mul(g[0], div(sub(x, t), clamp(mul(x, sub(one, x)), 1e-12, std::nullopt)));
+             // d/dx = (x - t) / (x·(1 - x)), the denominator at least
+             // PyTorch's EPSILON (the float 1e-12, in float64 too): an x of
+             // 0 or 1 (a saturated sigmoid) with the wrong target still gets
+             // a gradient (±1e12), though its log is clamped.
+             constexpr double kEpsilon = static_cast<double>(1e-12f);
+             gx = mul(g[0], div(sub(x, t), clamp(mul(x, sub(one, x)), kEpsilon, std::nullopt)));
            }
            if (node.needs_grad(1)) {
              // d/dt = log(1 - x) - log(x), the clamped logs. With createGraph

@@ -85,7 +85,9 @@ std::optional<TwoBlockLayout> two_block_layouts(const Tensor& t, const ReducePla
     if (phase > 4) return std::nullopt;
     sizes[phase] *= size;
   }
-  if (phase < 3 || broadcasts(t)) return std::nullopt;
+  // The inner block's sums are kept in double, numel / r2 of them: below 8
+  // they would take more memory than a float32 input's quarter.
+  if (phase < 3 || sizes[3] < 8 || broadcasts(t)) return std::nullopt;
   const auto [a, r1, b, r2, c] = sizes;
   return TwoBlockLayout{{a * r1 * b, r2, c}, {a, r1, b * c}};
 }

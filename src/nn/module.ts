@@ -13,7 +13,6 @@ import { checkNotInUse, Tensor, type DType, isTensor } from '../tensor.js';
 const parameters = new WeakSet<Tensor>();
 const buffers = new WeakSet<Tensor>();
 
-/** Marks `t` as a parameter: a leaf that requires grad, owned by its module (never freed by tidy). */
 // A Map state dict as an object without a prototype: its keys must be strings.
 function mapEntries(state: ReadonlyMap<unknown, unknown>): Record<string, Tensor> {
   const out: Record<string, Tensor> = Object.create(null);
@@ -24,6 +23,7 @@ function mapEntries(state: ReadonlyMap<unknown, unknown>): Record<string, Tensor
   return out;
 }
 
+/** Marks `t` as a parameter: a leaf that requires grad, owned by its module (never freed by tidy). */
 export function parameter(t: Tensor, requiresGrad = true): Tensor {
   if (!isTensor(t)) throw new TypeError(`parameter: t must be a Tensor, got ${describe(t)}`);
   if (t.isDisposed) throw new TapegradError('parameter: t is a disposed tensor');

@@ -83,14 +83,15 @@ interface TraceEntry {
 const maxTraces = 16;
 
 // A module's settings for a trace key: its own fields that hold a number,
-// string, boolean, null or an array of numbers (training, p, eps,
-// reduction, kernelSize, ...), as `name=value;`.
+// string, boolean, null or an array of numbers and nulls (training, p, eps,
+// reduction, kernelSize, an adaptive pool's [null, 1], ...), as `name=value;`.
 function settingsOf(m: Module): string {
+  const plain = (v: unknown) => v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean';
   let out = '';
   for (const name of Object.keys(m)) {
     const v: unknown = (m as unknown as Record<string, unknown>)[name];
-    if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') out += `${name}=${String(v)};`;
-    else if (Array.isArray(v) && v.every((e) => typeof e === 'number')) out += `${name}=${v.join('x')};`;
+    if (plain(v)) out += `${name}=${String(v)};`;
+    else if (Array.isArray(v) && v.every((e) => e === null || typeof e === 'number')) out += `${name}=${v.map(String).join('x')};`;
   }
   return out;
 }

@@ -527,8 +527,9 @@ export interface Conv2dOptions {
 /**
  * 2-D cross-correlation, as PyTorch's conv2d: input [N, C, H, W] (or
  * [C, H, W]), weight [O, C/groups, kh, kw], optional bias [O]; gives
- * [N, O, H', W']. Composed of unfold and a batched matmul, so it has
- * gradients of every order and is traced by the Trainer.
+ * [N, O, H', W']. Unfolds (im2col) chunks of images and multiplies each by
+ * the weight; keeps its input for backward, not the unfolded columns, as
+ * PyTorch. Gradients of every order; traced by the Trainer.
  */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';

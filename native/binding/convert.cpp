@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 #include <new>
+#include <string>
+#include <string_view>
 
 #include "binding/addon.h"
 #include "binding/trace.h"
@@ -343,9 +345,13 @@ void throw_js(Napi::Env env, const std::exception& e) {
 
 Napi::Value call_guarded(const Napi::CallbackInfo& info, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
   if (info.Data() != nullptr)
-    if (TraceRecorder* recorder = active_trace_recorder())
-      recorder->fail(concat("the forward pass calls ", static_cast<const char*>(info.Data()),
-                            ", which reads tensor values or changes state outside the graph"));
+    if (TraceRecorder* recorder = active_trace_recorder()) {
+      const std::string_view name = static_cast<const char*>(info.Data());
+      // item() and toArray() read through data: name what the user called.
+      recorder->fail(name == "data" ? std::string("the forward pass reads tensor values (item(), toArray() or data())")
+                                    : concat("the forward pass calls ", name,
+                                             ", which reads tensor values or changes state outside the graph"));
+    }
   return run_guarded(info.Env(), [&] { return fn(info); });
 }
 

@@ -186,8 +186,8 @@ Pair grid_of(const char* op, i64 h, i64 w, const Pair& kernel, const Pair& dilat
 
 // The columns of a chunk of images are at most this large (at least one
 // image): the forward and backward passes unfold that many images at once.
-// [64, 64, 56, 56] with a 3×3 kernel unfolded whole is 462 MB; a chunk of
-// 9 images keeps a matmul's operands large enough for the packed GEMM.
+// [64, 64, 56, 56] with a 3×3 kernel unfolded whole is 462 MB; in chunks,
+// 9 images (67 MB) at a time.
 constexpr i64 kConvChunkBytes = i64{64} << 20;
 
 // kConvChunkBytes, or TAPEGRAD_CONV_CHUNK_BYTES (the tests' way to run the

@@ -121,6 +121,12 @@ Taps taps(i64 start, i64 k, i64 dilation, i64 in) {
 // time, tap by tap in window order, with selects instead of branches, so the
 // inner loop vectorises (a window per output with a branch per tap took 6.6
 // ms on [128, 16, 28, 28], window 2, one thread; this 1.0).
+// Whether tap value v takes the place of `best`: larger, or NaN.
+template <typename T>
+inline bool replaces(T v, T best) {
+  return v > best || v != v;
+}
+
 template <typename T>
 void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
   const i64 H = w.in[0], W = w.in[1], OH = w.out[0], OW = w.out[1];
@@ -146,7 +152,7 @@ void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
                                   T b = r0[2 * ow];
                                   std::int32_t a = first + static_cast<std::int32_t>(2 * ow);
                                   const auto tap = [&](T v, std::int32_t position) __attribute__((always_inline)) {
-                                    const bool take = v > b || v != v;
+                                    const bool take = replaces(v, b);
                                     b = take ? v : b;
                                     a = take ? position : a;
                                   };
@@ -191,7 +197,7 @@ void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
                                   const auto base = static_cast<std::int32_t>(ih * W + off);
                                   const auto tap = [&](i64 ow, i64 step) __attribute__((always_inline)) {
                                     const T v = row[ow * step + off];
-                                    const bool take = v > best[ow] || v != v;
+                                    const bool take = replaces(v, best[ow]);
                                     best[ow] = take ? v : best[ow];
                                     at[ow] = take ? base + static_cast<std::int32_t>(ow * step) : at[ow];
                                   };

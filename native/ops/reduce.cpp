@@ -51,43 +51,41 @@ bool broadcasts(const Tensor& t) {
   return false;
 }
 
+// The products of the runs of dims of size > 1 that alternate kept,
+// reduced, kept, reduced, kept (a run may be empty: each starts at 1);
+// the number of runs reached, or 0 past the fifth.
+int reduced_runs(const Tensor& t, const ReducePlan& plan, std::int64_t (&sizes)[5]) {
+  int run = 0;  // even: kept, odd: reduced
+  for (std::int64_t d = 0; d < t.dim(); ++d) {
+    const std::int64_t size = t.shape()[d];
+    if (size == 1) continue;
+    const bool reduced = std::find(plan.dims.begin(), plan.dims.end(), d) != plan.dims.end();
+    if (reduced != (run % 2 == 1)) ++run;
+    if (run > 4) return 0;
+    sizes[run] *= size;
+  }
+  return run + 1;
+}
+
 }  // namespace
 
 std::optional<BlockLayout> block_layout(const Tensor& t, const ReducePlan& plan) {
   if (!elementwise_fast_paths() || plan.dims.empty()) return std::nullopt;
   // The dims of size > 1 must read kept* reduced* kept*.
-  BlockLayout layout{1, plan.group, 1};
-  int phase = 0;  // 0: before the reduced block, 1: in it, 2: after it
-  for (std::int64_t d = 0; d < t.dim(); ++d) {
-    const std::int64_t size = t.shape()[d];
-    if (size == 1) continue;
-    const bool reduced = std::find(plan.dims.begin(), plan.dims.end(), d) != plan.dims.end();
-    if (reduced && phase == 2) return std::nullopt;
-    if (reduced) phase = 1;
-    else if (phase == 1) phase = 2;
-    if (!reduced) (phase == 0 ? layout.outer : layout.inner) *= size;
-  }
-  if (broadcasts(t)) return std::nullopt;
-  return layout;
+  std::int64_t sizes[5] = {1, 1, 1, 1, 1};
+  const int runs = reduced_runs(t, plan, sizes);
+  if (runs == 0 || runs > 3 || broadcasts(t)) return std::nullopt;
+  return BlockLayout{sizes[0], plan.group, sizes[2]};
 }
 
 std::optional<TwoBlockLayout> two_block_layouts(const Tensor& t, const ReducePlan& plan) {
   if (!elementwise_fast_paths() || plan.dims.empty()) return std::nullopt;
-  // The dims of size > 1 must read kept* reduced+ kept+ reduced+ kept*:
-  // sizes[phase] multiplies the dims of each run.
+  // kept* reduced+ kept+ reduced+ kept*. The inner block's sums are kept in
+  // double, numel / r2 of them: below 8 they would take more memory than a
+  // float32 input's quarter.
   std::int64_t sizes[5] = {1, 1, 1, 1, 1};
-  int phase = 0;  // even: kept, odd: reduced
-  for (std::int64_t d = 0; d < t.dim(); ++d) {
-    const std::int64_t size = t.shape()[d];
-    if (size == 1) continue;
-    const bool reduced = std::find(plan.dims.begin(), plan.dims.end(), d) != plan.dims.end();
-    if (reduced != (phase % 2 == 1)) ++phase;
-    if (phase > 4) return std::nullopt;
-    sizes[phase] *= size;
-  }
-  // The inner block's sums are kept in double, numel / r2 of them: below 8
-  // they would take more memory than a float32 input's quarter.
-  if (phase < 3 || sizes[3] < 8 || broadcasts(t)) return std::nullopt;
+  const int runs = reduced_runs(t, plan, sizes);
+  if (runs < 4 || sizes[3] < 8 || broadcasts(t)) return std::nullopt;
   const auto [a, r1, b, r2, c] = sizes;
   return TwoBlockLayout{{a * r1 * b, r2, c}, {a, r1, b * c}};
 }

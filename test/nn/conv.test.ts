@@ -275,6 +275,11 @@ describe('F.conv2d', () => {
     expect(F.conv2d(tg.zeros([0, 2, 4, 4]), tg.zeros([3, 2, 3, 3])).shape).toEqual([0, 3, 2, 2]);
   });
 
+  it('names an output too large to count in int64', () => {
+    expectError(() => F.conv2d(tg.zeros([1, 1, 4, 4]), tg.zeros([1, 1, 3, 3]), null, { padding: 1e9 }), RangeError,
+      /^conv2d: the output would have too many elements$/);
+  });
+
   it('keeps its input for backward, not the unfolded columns (9 times as large for 3×3)', () => {
     const x = tg.randn([4, 8, 32, 32]).setRequiresGrad(true), w = tg.randn([8, 8, 3, 3]).setRequiresGrad(true);
     const before = tg.memory().liveBytes;

@@ -458,6 +458,45 @@ describe('Trainer.step with a traced forward pass', () => {
     expect(losses[0]).toEqual(losses[1]);
   });
 
+  // A guard for the hand-kept set of traceable classes in trainer.ts: every
+  // module class tg.nn exports is traced by default in one of these models
+  // (a new class fails here until it is added there, and to a case here).
+  it('traces by default a model of each module class tg.nn exports', async () => {
+    const nn = tg.nn;
+    const rows = () => tg.randn([2, 4]), images = () => tg.randn([2, 1, 4, 4]);
+    const afterLinear = (layer: tg.nn.Module) => ({ model: new nn.Sequential(new nn.Linear(4, 3), layer), x: rows() });
+    const afterConv = (layer: tg.nn.Module) => ({ model: new nn.Sequential(new nn.Conv2d(1, 2, 3, { padding: 1 }), layer), x: images() });
+    const labels = tg.tensor([0, 2], { dtype: 'int32' });
+    const cases: { model: tg.nn.Module; x: tg.Tensor; loss?: tg.nn.Module; y?: tg.Tensor }[] = [
+      ...[new nn.ReLU(), new nn.GELU(), new nn.Tanh(), new nn.Sigmoid(), new nn.SiLU(), new nn.LeakyReLU(), new nn.ELU(),
+        new nn.Softplus(), new nn.Softmax(-1), new nn.LogSoftmax(-1), new nn.Dropout(0.5), new nn.Identity(), new nn.Flatten(),
+        new nn.LayerNorm(3), new nn.BatchNorm1d(3)].map(afterLinear),
+      ...[new nn.MaxPool2d(2), new nn.AvgPool2d(2), new nn.AdaptiveAvgPool2d(1), new nn.BatchNorm2d(2)].map(afterConv),
+      { model: new nn.Sequential(new nn.Embedding(5, 3)), x: tg.tensor([[1, 4, 0], [2, 2, 3]], { dtype: 'int32' }) },
+      { model: new nn.MLP([4, 5, 3]), x: rows() },
+      { model: new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 }), x: tg.randn([2, 3, 4]) },
+      { model: new nn.Linear(4, 3), x: rows(), loss: new nn.CrossEntropyLoss(), y: labels },
+      { model: new nn.Sequential(new nn.Linear(4, 3), new nn.LogSoftmax(-1)), x: rows(), loss: new nn.NLLLoss(), y: labels },
+      ...[new nn.MSELoss(), new nn.L1Loss(), new nn.HuberLoss(), new nn.BCEWithLogitsLoss()].map((loss) => ({
+        model: new nn.Linear(4, 3), x: rows(), loss, y: tg.rand([2, 3]),
+      })),
+      { model: new nn.Sequential(new nn.Linear(4, 3), new nn.Sigmoid()), x: rows(), loss: new nn.BCELoss(), y: tg.rand([2, 3]) },
+    ];
+    const traced = new Set<unknown>();
+    for (const c of cases) {
+      const loss = c.loss ?? new nn.MSELoss();
+      const y = c.y ?? tg.noGrad(() => tg.zerosLike(c.model.forward(c.x)));
+      const trainer = new tg.train.Trainer(c.model, { loss, optimizer: new tg.optim.SGD(c.model.parameters(), { lr: 0.01 }) });
+      for (let i = 0; i < 2; i++) await trainer.step([c.x, y]);
+      expect(trainer.forwardInJsReason, c.model.constructor.name).toBeNull();
+      for (const m of [...c.model.modules(), loss]) traced.add(Object.getPrototypeOf(m).constructor);
+    }
+    // ModuleList has no forward of its own: it is traced inside a module that holds one.
+    const exported = Object.entries(nn).filter(([name, v]) => typeof v === 'function' && v.prototype instanceof nn.Module && name !== 'ModuleList');
+    expect(exported.length).toBeGreaterThan(30);
+    expect(exported.filter(([, cls]) => !traced.has(cls)).map(([name]) => name)).toEqual([]);
+  });
+
   it('replays batch normalisation and its running statistics, as on the JS thread', async () => {
     class Normed extends tg.nn.Module {
       lin = new tg.nn.Linear(4, 3);

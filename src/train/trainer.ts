@@ -51,9 +51,8 @@ export interface TrainerOptions {
 }
 
 // The classes whose forward pass is a fixed sequence of native ops for given
-// input shapes and modes, so 'auto' traces them.
-// The module classes tg.nn exports (all of them): their forward passes make
-// only native calls a trace can replay.
+// input shapes and modes, so 'auto' traces them: every module class tg.nn
+// exports (a test in train.test.ts fails for one missing here).
 const traceableModules: ReadonlySet<Function> = new Set([
   nn.Sequential, nn.ModuleList, nn.Identity, nn.Linear, nn.Conv2d, nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.LeakyReLU,
   nn.ELU, nn.Softplus, nn.Softmax, nn.LogSoftmax, nn.Dropout, nn.LayerNorm, nn.Embedding, nn.Flatten, nn.MLP,

@@ -437,7 +437,8 @@ export interface BatchNormOptions extends LayerOptions {
  * _BatchNorm: batch statistics in training mode, which also updates the
  * running ones; the running statistics in eval mode. Its tensors carry
  * PyTorch's names (weight, bias, running_mean, running_var,
- * num_batches_tracked, int32 here), so state dicts load as they are.
+ * num_batches_tracked, int32 here, counting up to 2^31 - 1), so state dicts
+ * load as they are.
  */
 abstract class BatchNorm extends Module {
   readonly numFeatures: number;
@@ -478,7 +479,9 @@ abstract class BatchNorm extends Module {
     let momentum = this.momentum ?? 0;
     if (this.training && this.num_batches_tracked !== null) {
       const counter = this.num_batches_tracked;
-      noGrad(() => counter.addInPlace(1));
+      // int32 (PyTorch's is int64): the count stops at 2^31 - 1 instead of
+      // wrapping to a negative one (momentum null would then divide by it).
+      noGrad(() => tidy(() => counter.addInPlace(counter.lt(2147483647))));
       if (this.momentum === null) momentum = 1 / counter.item();
     }
     // Eval mode without running statistics normalises by the batch, as PyTorch's.

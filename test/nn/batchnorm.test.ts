@@ -46,6 +46,15 @@ describe('BatchNorm2d', () => {
     expect(String(new tg.nn.BatchNorm2d(4))).toBe('BatchNorm2d(4, eps=0.00001, momentum=0.1, affine=true, trackRunningStats=true)');
   });
 
+  it('num_batches_tracked stops at 2^31 - 1 instead of wrapping (it is int32)', () => {
+    const bn = new tg.nn.BatchNorm1d(2, { momentum: null });
+    bn.num_batches_tracked!.fill(2147483646);
+    for (let i = 0; i < 3; i++) bn.forward(tg.tensor([[1, 2], [3, 6]]));
+    expect(bn.num_batches_tracked!.item()).toBe(2147483647);
+    // 1/count stays a tiny positive momentum: three batches of mean [2, 4] move the running mean by 3/count of it.
+    expectClose((bn.running_mean!.toArray() as number[]).map((v) => (v * 2147483647) / 3), [2, 4], 1e-4);
+  });
+
   it('gradcheck and gradgradcheck of F.batchNorm in float64, training and eval, 2-D to 4-D inputs', () => {
     const w = leaf([3], 2), b = leaf([3], 3);
     const stats = () => [tg.zeros([3], { dtype: 'float64' }), tg.ones([3], { dtype: 'float64' }).mul(1.5)];

@@ -422,4 +422,7 @@ function runAll(tg) {
 
 module.exports = { runAll };
 
-caseMain(module, runAll, () => ({ mode: process.env.TAPEGRAD_ELEMENTWISE ?? 'auto' }));
+caseMain(module, runAll, () => ({
+  mode: process.env.TAPEGRAD_ELEMENTWISE ?? 'auto',
+  streaming: process.env.TAPEGRAD_STREAM_STORES ?? 'auto',
+}));

@@ -222,7 +222,7 @@ void check_affine(const Tensor& t, const Tensor& x, const Shape& normalized_shap
 // tensor: embedding's gradient. Lookups of row `pad` (-1: none) add nothing,
 // so the padding row's gradient stays 0, as PyTorch's padding_idx. Its own
 // gradient is embedding again, 0 at those lookups.
-Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad);
+Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad, Tensor out = Tensor());
 
 Tensor embedding_backward(const Tensor& g, const Tensor& indices, i64 rows, i64 pad) {
   const i64 dim = g.shape().back();
@@ -255,12 +255,18 @@ Tensor embedding_backward(const Tensor& g, const Tensor& indices, i64 rows, i64 
   return out;
 }
 
-// embedding with indices already checked against weight's rows.
-Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad) {
-  const i64 dim = weight.size(1);
+// The output of embedding: [...indices.shape, embeddingDim].
+Tensor embedding_output(const Tensor& indices, const Tensor& weight) {
   Shape shape = indices.shape();
-  shape.push_back(dim);
-  Tensor out = empty(shape, weight.dtype(), "embedding");
+  shape.push_back(weight.size(1));
+  return empty(shape, weight.dtype(), "embedding");
+}
+
+// embedding with indices already checked against weight's rows, into out
+// (embedding_output) when given.
+Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad, Tensor out) {
+  const i64 dim = weight.size(1);
+  if (!out.defined()) out = embedding_output(indices, weight);
   const Tensor ic = contiguous_data(indices);
   const std::int32_t* pi = ic.data<std::int32_t>();
   visit_floating(weight.dtype(), [&](auto tag) {
@@ -410,6 +416,9 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std:
     throw_range_error("embedding: maxNorm must be a finite non-negative number, got ", *max_norm);
   if (max_norm && !(norm_type > 0))
     throw_range_error("embedding: normType must be a positive number (Infinity for the largest magnitude), got ", norm_type);
+  // The output first: one too large for memory fails here, before the
+  // indices (possibly a huge broadcast view) are copied and checked.
+  Tensor out = embedding_output(indices, weight);
   const Tensor ic = contiguous_data(indices);
   const std::int32_t* pi = ic.data<std::int32_t>();
   for (i64 k = 0, n = ic.numel(); k < n; ++k)
@@ -417,7 +426,7 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std:
       throw_range_error("embedding: index ", pi[k], " is out of range for a weight with ", rows, " rows");
   const i64 pad = !padding_idx ? -1 : *padding_idx < 0 ? *padding_idx + rows : *padding_idx;
   if (max_norm) renorm_rows(weight, pi, ic.numel(), *max_norm, norm_type);
-  return embedding_rows(indices, weight, pad);
+  return embedding_rows(ic, weight, pad, std::move(out));
 }
 
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes) {

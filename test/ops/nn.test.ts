@@ -932,6 +932,13 @@ describe('embedding and oneHot', () => {
     expect(() => F.embedding(tg.tensor([1]), w)).toThrow(TypeError);
     expect(() => F.embedding(tg.tensor([1]), w)).toThrow('embedding: indices must be an int32 tensor, got float32');
     expect(() => F.embedding(ints([1]), tg.zeros([3]))).toThrow(RangeError);
+    // An output too large for memory is refused before the indices (here a
+    // broadcast view of 2^40 elements) are copied and checked: the error names
+    // embedding's output, not the copy.
+    const huge = ints([1]).reshape([1, 1]).expand([2 ** 20, 2 ** 20]);
+    expect(() => F.embedding(huge, tg.zeros([3, 64]))).toThrow(
+      new RangeError('embedding: cannot allocate 281474976710656 bytes (out of memory)'),
+    );
     expect(() => F.oneHot(ints([0, 3]), 3)).toThrow(RangeError);
     expect(() => F.oneHot(ints([0, 3]), 3)).toThrow('oneHot: class index 3 is out of range for 3 classes');
     expect(() => F.oneHot(ints([-2]))).toThrow('oneHot: class index -2 is negative');

@@ -227,6 +227,23 @@ export interface BatchNormOptions {
  * runningVar [C] are given, updates them in place without a gradient (the
  * variance unbiased); otherwise it normalises by the running statistics.
  */
+/**
+ * Runs the body of an op composed of other ops, so that memory running out
+ * inside it names the op (as a native op's error does) and the step that ran
+ * out, not only the inner op.
+ */
+function composedOp<T>(op: string, body: () => T): T {
+  try {
+    return body();
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    const inner = /^(\w+): (cannot allocate .*|.*too many elements.*)$/.exec(e.message);
+    if (inner && inner[1] !== op) throw new RangeError(`${op}: ${inner[2]}, in its ${inner[1]}`);
+    if (e.message === 'Array buffer allocation failed') throw new RangeError(`${op}: cannot allocate an index array (out of memory)`);
+    throw e;
+  }
+}
+
 export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
   const op = 'batchNorm';
   checkOptions(options, op, '{ training: true }', ['weight', 'bias', 'training', 'momentum', 'eps']);
@@ -253,28 +270,42 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   // [1, C, 1, ...]: a per-channel value broadcast over the input.
   const along = [1, channels, ...input.shape.slice(2).map(() => 1)];
   const dims = input.shape.map((_, d) => d).filter((d) => d !== 1);
-  let normalized: Tensor;
-  if (training) {
-    const count = input.size / Math.max(channels, 1);
-    if (count <= 1)
-      throw new RangeError(`${op}: training needs more than one value per channel, got input shape [${input.shape.join(', ')}]`);
-    const batchMean = input.mean(dims, true);
-    const centered = input.sub(batchMean);
-    const batchVar = centered.mul(centered).mean(dims, true);
-    normalized = centered.mul(batchVar.add(eps).rsqrt());
-    if (mean !== null && variance !== null) {
-      noGrad(() => tidy(() => {
-        mean.copyFrom(batchMean.reshape([channels]).mul(momentum).add(mean.mul(1 - momentum)));
-        variance.copyFrom(batchVar.reshape([channels]).mul(momentum * count / (count - 1)).add(variance.mul(1 - momentum)));
-      }));
+  return composedOp(op, () => {
+    let normalized: Tensor;
+    if (training) {
+      const count = input.size / Math.max(channels, 1);
+      if (count <= 1)
+        throw new RangeError(`${op}: training needs more than one value per channel, got input shape [${input.shape.join(', ')}]`);
+      const batchMean = input.mean(dims, true);
+      const centered = input.sub(batchMean);
+      const batchVar = centered.mul(centered).mean(dims, true);
+      normalized = centered.mul(batchVar.add(eps).rsqrt());
+      if (mean !== null && variance !== null) {
+        noGrad(() => tidy(() => {
+          // A statistic that cannot be written (an expanded view, one in use
+          // by an async job) is named; checking before the writes would cost
+          // native calls on every step, and traces refuse strides().
+          const update = (t: Tensor, value: Tensor, name: string) => {
+            try {
+              t.copyFrom(value);
+            } catch (e) {
+              if (e instanceof TapegradError && e.message.startsWith('copyFrom: '))
+                throw new TapegradError(`${op}: ${name} cannot take the running update: ${e.message.slice('copyFrom: '.length)}`);
+              throw e;
+            }
+          };
+          update(mean, batchMean.reshape([channels]).mul(momentum).add(mean.mul(1 - momentum)), 'runningMean');
+          update(variance, batchVar.reshape([channels]).mul(momentum * count / (count - 1)).add(variance.mul(1 - momentum)), 'runningVar');
+        }));
+      }
+    } else {
+      if (mean === null || variance === null) throw new TypeError(`${op}: runningMean and runningVar are needed when not training`);
+      normalized = input.sub(mean.reshape(along)).mul(variance.add(eps).rsqrt().reshape(along));
     }
-  } else {
-    if (mean === null || variance === null) throw new TypeError(`${op}: runningMean and runningVar are needed when not training`);
-    normalized = input.sub(mean.reshape(along)).mul(variance.add(eps).rsqrt().reshape(along));
-  }
-  if (weight !== null) normalized = normalized.mul(weight.reshape(along));
-  if (bias !== null) normalized = normalized.add(bias.reshape(along));
-  return normalized;
+    if (weight !== null) normalized = normalized.mul(weight.reshape(along));
+    if (bias !== null) normalized = normalized.add(bias.reshape(along));
+    return normalized;
+  });
 }
 
 /**
@@ -350,29 +381,31 @@ export function pad(input: Tensor, pad: readonly number[], options: PadOptions =
     throw new RangeError(`${op}: pad must have an even length (before and after for each dim from the last), got length ${widths.length}`);
   if (widths.length / 2 > input.ndim)
     throw new RangeError(`${op}: pad of length ${widths.length} pads ${widths.length / 2} dims, but the input has shape [${input.shape.join(', ')}]`);
-  let out = input;
-  for (let k = 0; k < widths.length / 2; k++) {
-    const d = input.ndim - 1 - k, size = input.shape[d]!;
-    const before = widths[2 * k] as number, after = widths[2 * k + 1] as number;
-    if (before === 0 && after === 0) continue;
-    const range = `(${before}, ${after}) of dim ${d} (size ${size})`;
-    if (before < 0 || after < 0) throw new RangeError(`${op}: mode '${mode}' takes non-negative padding, got ${range}`);
-    if (mode === 'reflect' && (before >= size || after >= size)) throw new RangeError(`${op}: reflect padding must be less than the size, got ${range}`);
-    if (mode === 'circular' && (before > size || after > size)) throw new RangeError(`${op}: circular padding must be at most the size, got ${range}`);
-    if (size === 0) throw new RangeError(`${op}: mode '${mode}' cannot pad an empty dim, got ${range}`);
-    if (size + before + after > 2 ** 31 - 1)
-      throw new RangeError(`${op}: mode '${mode}' pads dim ${d} to ${size + before + after} elements; at most ${2 ** 31 - 1} are supported`);
-    // Where each element of the padded dim is read from.
-    const index = new Int32Array(size + before + after);
-    for (let i = 0; i < index.length; i++) {
-      const j = i - before;
-      index[i] = mode === 'replicate' ? Math.min(Math.max(j, 0), size - 1)
-        : mode === 'circular' ? ((j % size) + size) % size
-        : j < 0 ? -j : j > size - 1 ? 2 * (size - 1) - j : j;
+  return composedOp(op, () => {
+    let out = input;
+    for (let k = 0; k < widths.length / 2; k++) {
+      const d = input.ndim - 1 - k, size = input.shape[d]!;
+      const before = widths[2 * k] as number, after = widths[2 * k + 1] as number;
+      if (before === 0 && after === 0) continue;
+      const range = `(${before}, ${after}) of dim ${d} (size ${size})`;
+      if (before < 0 || after < 0) throw new RangeError(`${op}: mode '${mode}' takes non-negative padding, got ${range}`);
+      if (mode === 'reflect' && (before >= size || after >= size)) throw new RangeError(`${op}: reflect padding must be less than the size, got ${range}`);
+      if (mode === 'circular' && (before > size || after > size)) throw new RangeError(`${op}: circular padding must be at most the size, got ${range}`);
+      if (size === 0) throw new RangeError(`${op}: mode '${mode}' cannot pad an empty dim, got ${range}`);
+      if (size + before + after > 2 ** 31 - 1)
+        throw new RangeError(`${op}: mode '${mode}' pads dim ${d} to ${size + before + after} elements; at most ${2 ** 31 - 1} are supported`);
+      // Where each element of the padded dim is read from.
+      const index = new Int32Array(size + before + after);
+      for (let i = 0; i < index.length; i++) {
+        const j = i - before;
+        index[i] = mode === 'replicate' ? Math.min(Math.max(j, 0), size - 1)
+          : mode === 'circular' ? ((j % size) + size) % size
+          : j < 0 ? -j : j > size - 1 ? 2 * (size - 1) - j : j;
+      }
+      out = out.indexSelect(d, fromHandle(native.fromData(index, [index.length], 'int32', op)));
     }
-    out = out.indexSelect(d, fromHandle(native.fromData(index, [index.length], 'int32', op)));
-  }
-  return out;
+    return out;
+  });
 }
 
 // ---- pooling --------------------------------------------------------------------

@@ -107,5 +107,15 @@ describe('BatchNorm2d', () => {
     expect(() => F.batchNorm(x, tg.zeros([2]), tg.ones([2]), { eps: null as never })).toThrow(
       new TypeError('batchNorm: eps must be a finite non-negative number, got null'));
     expect(() => F.batchNorm(x, [0, 0] as never, tg.ones([2]))).toThrow(new TypeError('batchNorm: runningMean must be a Tensor or null, got an array'));
+    // Running statistics that cannot take the update are named.
+    const shared = tg.ones([1]).expand([2]);
+    expect(() => F.batchNorm(x, shared, tg.ones([2]), { training: true })).toThrow(new tg.TapegradError(
+      'batchNorm: runningMean cannot take the running update: cannot write in place into an expanded view (shape [2], strides [0]): ' +
+      'several of its elements share memory; write into a clone() instead'));
+    expect(F.batchNorm(x, shared, shared).shape).toEqual(x.shape);  // only read when not training
+    // Memory running out inside names batchNorm and its step.
+    const huge = tg.zeros([1, 1, 1]).expand([2 ** 16, 3, 2 ** 16]);
+    expect(() => F.batchNorm(huge, null, null, { training: true })).toThrow(
+      new RangeError('batchNorm: cannot allocate 51539607552 bytes (out of memory), in its sub'));
   });
 });

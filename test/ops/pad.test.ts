@@ -57,6 +57,9 @@ describe('pad', () => {
     expect(() => F.pad(tg.zeros([2], { dtype: 'int32' }), [1, 0], { value: 1e10 })).toThrow(new RangeError('pad: value 10000000000 does not fit in int32'));
     expect(() => F.pad(x, [2 ** 40, 0], { mode: 'replicate' })).toThrow(
       new RangeError("pad: mode 'replicate' pads dim 1 to 1099511627779 elements; at most 2147483647 are supported"));
+    // Memory running out in the gather names pad and its step.
+    expect(() => F.pad(tg.zeros([1, 1, 2 ** 14, 2 ** 14]).expand([2 ** 12, 1, 2 ** 14, 2 ** 14]), [1, 1, 1, 1], { mode: 'replicate' })).toThrow(
+      new RangeError('pad: cannot allocate 4398583382016 bytes (out of memory), in its indexSelect'));
     const gone = tg.zeros([3]);
     gone.dispose();
     expect(() => F.pad(gone, [1, 0], { mode: 'replicate' })).toThrow(/^pad: input is a disposed tensor$/);

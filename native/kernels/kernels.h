@@ -142,9 +142,11 @@ struct KernelTable {
   // store: Store::Streamed writes out's whole 64-byte lines with streaming
   // (non-temporal) stores, ending with a store fence, where the ISA has them
   // (x86-64): for outputs too large to stay in cache, so that a line is not
-  // read from memory before it is overwritten. Honoured by the ops bound by
-  // memory bandwidth (arithmetic, comparisons, maximum/minimum, relu's
-  // gradient); the activation gradients ignore it. Not with out == a or b.
+  // read from memory before it is overwritten. Honoured by every op: those
+  // bound by memory bandwidth stream each line as they compute it, those
+  // bound by arithmetic (the activation gradients, pow) compute 2 KiB blocks
+  // in cache and stream them (basic.inc, arithmetic_bound). Not with out ==
+  // a or b.
   void (*binary_f32)(BinaryOp op, std::int64_t n, const float* a, std::int64_t a_step, const float* b,
                      std::int64_t b_step, float* out, Store store);
   void (*binary_f64)(BinaryOp op, std::int64_t n, const double* a, std::int64_t a_step, const double* b,
@@ -201,9 +203,8 @@ struct KernelTable {
   // double, rows in order (column sums of a row-major block).
   void (*add_rows_f32)(std::int64_t rows, std::int64_t cols, const float* x, std::int64_t row_stride, double* acc);
   void (*add_rows_f64)(std::int64_t rows, std::int64_t cols, const double* x, std::int64_t row_stride, double* acc);
-  // out[i] = op(x[i]), i < n; out may be x exactly. store as for
-  // binary ops: honoured by Neg, Abs, Square, Sqrt, Reciprocal, Relu, LeakyRelu and
-  // Clamp, not by the transcendental functions (bound by arithmetic).
+  // out[i] = op(x[i]), i < n; out may be x exactly. store as for binary
+  // ops (the transcendental functions stream 2 KiB blocks).
   void (*unary_f32)(UnaryOp op, std::int64_t n, const float* x, float* out, float lo, float hi, Store store);
   void (*unary_f64)(UnaryOp op, std::int64_t n, const double* x, double* out, double lo, double hi, Store store);
   // Layer normalisation of `rows` contiguous rows of `cols` elements: per

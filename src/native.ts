@@ -160,7 +160,8 @@ export interface NativeAddon {
   matmul(a: Handle, b: Handle): Handle;
   dot(a: Handle, b: Handle): Handle;
   outer(a: Handle, b: Handle): Handle;
-  linear(x: Handle, weight: Handle, bias: Handle | null): Handle;
+  // reluAfter: ReLU applied to the result as the product's epilogue (one node; nn.Sequential's Linear then ReLU).
+  linear(x: Handle, weight: Handle, bias: Handle | null, reluAfter?: boolean): Handle;
   // nn
   softmax(x: Handle, dim: number): Handle;
   logSoftmax(x: Handle, dim: number): Handle;

@@ -13,10 +13,11 @@ Tensor product(OpArgs& info) {
   return Op(info.tensor(0, Name, "input"), info.tensor(1, Name, "other"));
 }
 
+// The fourth argument, true: ReLU after the product (nn.Sequential's Linear then ReLU).
 Tensor linear(OpArgs& info) {
   const Tensor bias = info.present(2) ? info.tensor(2, "linear", "bias") : Tensor();
-  return ops::linear(info.tensor(0, "linear", "input"), info.tensor(1, "linear", "weight"),
-                     bias);
+  const bool relu_after = info.present(3) && info.boolean(3, "linear", "reluAfter");
+  return ops::linear(info.tensor(0, "linear", "input"), info.tensor(1, "linear", "weight"), bias, relu_after);
 }
 
 constexpr char kMatmul[] = "matmul", kDot[] = "dot", kOuter[] = "outer";

@@ -13,6 +13,7 @@
 #include "ops/common.h"
 #include "ops/elementwise.h"
 #include "ops/shape.h"
+#include "ops/unary.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -340,7 +341,25 @@ Tensor outer(const Tensor& a, const Tensor& b) {
   return mul(reshape(a, {a.size(0), 1}), reshape(b, {1, b.size(0)}));
 }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+namespace {
+
+// out = max(out, 0) in place, out contiguous and floating: relu's kernel (the
+// same bits as relu()), split over the pool as elementwise ops are.
+void relu_in_place(Tensor& out) {
+  const auto& table = kernels::active();
+  visit_floating(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const auto kernel = kernel_for<T>(table.unary_f32, table.unary_f64);
+    T* p = out.data<T>();
+    runtime::parallel_for(0, out.numel(), runtime::kElementwiseGrain, [&](i64 begin, i64 end) {
+      kernel(kernels::UnaryOp::Relu, end - begin, p + begin, p + begin, T(0), T(0), kernels::Store::Plain);
+    });
+  });
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, bool relu_after) {
   if (x.dim() == 0) throw_range_error("linear: input must be at least 1-D, got shape []");
   if (w.dim() != 1 && w.dim() != 2)
     throw_range_error("linear: weight must be 2-D [out_features, in_features] or 1-D, got shape ",
@@ -361,8 +380,9 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
     throw_range_error("linear: bias of shape ", shape_str(bias.shape()), " cannot be broadcast to the output shape ",
                       shape_str(shape));
   if (w.dim() == 1 || !is_floating(x.dtype())) {
-    const Tensor y = matmul_impl(x, w.dim() == 2 ? transpose(w, 0, 1) : w, "linear");
-    return bias.defined() ? add(y, bias) : y;
+    const Tensor y0 = matmul_impl(x, w.dim() == 2 ? transpose(w, 0, 1) : w, "linear");
+    const Tensor y = bias.defined() ? add(y0, bias) : y0;
+    return relu_after ? relu(y) : y;
   }
 
   // One GEMM over all rows, accumulating onto the bias copied into the output.
@@ -380,10 +400,15 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
       product<T>(rows, out_f, in, xs.data<T>(), x_rs, xs.strides().back(), w.data<T>(), w.strides()[1], w.strides()[0],
                  bias.defined(), po, out_f);
     });
+    // ReLU as the product's epilogue, while the output is still in cache.
+    if (relu_after) relu_in_place(out);
   }
   record("linear", {x, w, bias}, out,
-         [sx = saved_if(w.requires_grad(), x), sw = saved_if(x.requires_grad(), w), bias_shape = bias.defined() ? bias.shape() : Shape{}, rows, in,
-          out_f](const Grads& g, const Node& node) {
+         [sx = saved_if(w.requires_grad(), x), sw = saved_if(x.requires_grad(), w),
+          sy = relu_after ? SavedTensor::output(out) : SavedTensor(), bias_shape = bias.defined() ? bias.shape() : Shape{},
+          rows, in, out_f, relu_after](const Grads& g_out, const Node& node) {
+           // Through the ReLU first, as relu()'s own backward (from its output).
+           const Grads g{relu_after ? relu_backward(g_out[0], sy.unpack(&node)) : g_out[0]};
            Tensor gx, gw, gb;
            auto grad_x = [&] {
              if (node.needs_grad(0)) gx = matmul(g[0], sw.unpack());

@@ -16,7 +16,9 @@ Tensor dot(const Tensor& a, const Tensor& b);
 // out[i, j] = a[i]·b[j] for 1-D a and b.
 Tensor outer(const Tensor& a, const Tensor& b);
 // x·weightᵀ + bias with weight [out, in] (or [in]: a dot product per row) and
-// an optional bias that broadcasts to the output.
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// an optional bias that broadcasts to the output; relu_after applies ReLU to
+// the result as the product's epilogue (relu()'s values and gradients, one
+// node and no separate pass).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, bool relu_after = false);
 
 }  // namespace tapegrad::ops

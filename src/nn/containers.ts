@@ -1,7 +1,7 @@
 // Containers: modules that hold other modules.
 import { describe } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { Module } from './module.js';
+import { Module, forwardWithNext, type Fusable } from './module.js';
 
 /** Runs its modules in order; children are named "0", "1", ... as in PyTorch. */
 export class Sequential extends Module {
@@ -19,7 +19,17 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     let y = x;
-    for (let i = 0; i < this.length; i++) y = (this[i] as Module).forward(y);
+    for (let i = 0; i < this.length; i++) {
+      const m = this[i] as Module & Fusable;
+      // A pair that runs as one op (a Linear then a ReLU) takes both steps.
+      const both = i + 1 < this.length ? (m[forwardWithNext]?.(this[i + 1] as Module, y) ?? null) : null;
+      if (both === null) {
+        y = m.forward(y);
+      } else {
+        y = both;
+        i++;
+      }
+    }
     return y;
   }
 }

@@ -50,6 +50,19 @@ export interface LoadResult {
 
 type Slot = { owner: Record<string, unknown>; key: string };
 
+/**
+ * @internal The key of a method nn.Sequential calls on a module with the
+ * module after it and the input: their joint output when the two run as one
+ * op with the same values and gradients (a Linear then a ReLU), else null.
+ * Not exported from the package.
+ */
+export const forwardWithNext: unique symbol = Symbol('forwardWithNext');
+
+/** @internal A module that may run together with the one after it (forwardWithNext). */
+export interface Fusable {
+  [forwardWithNext]?(next: Module, x: Tensor): Tensor | null;
+}
+
 export abstract class Module {
   /** True in training mode (dropout active); see train() and eval(). */
   training = true;

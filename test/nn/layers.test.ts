@@ -415,6 +415,95 @@ describe('Linear', () => {
   });
 });
 
+describe('Sequential: a Linear then a ReLU', () => {
+  // Run one after the other: what Sequential must match.
+  const stepByStep = (m: tg.nn.Sequential, x: tg.Tensor) => {
+    let y = x;
+    for (let i = 0; i < m.length; i++) y = (m[i] as tg.nn.Module).forward(y);
+    return y;
+  };
+  const bits = (t: tg.Tensor) => Array.from(t.data());
+
+  it('run as one op with the values and gradients of the two modules, bit for bit, in both dtypes and on 1 and 2 threads', () => {
+    const threads = tg.getNumThreads();
+    try {
+      for (const dtype of ['float32', 'float64'] as const)
+        for (const n of [1, 2]) {
+          tg.setNumThreads(n);
+          tg.manualSeed(3);
+          const m = new nn.Sequential(new nn.Linear(6, 40, { dtype }), new nn.ReLU(), new nn.Linear(40, 3, { dtype }), new nn.ReLU());
+          // 1000 rows: the first output (40 000 elements) splits across the threads; zero rows
+          // give zero products (ReLU at 0).
+          const x = tg.cat([tg.randn([990, 6], { dtype }), tg.zeros([10, 6], { dtype })]);
+          const g = tg.randn([1000, 3], { dtype });
+          const run = (forward: () => tg.Tensor) => {
+            m.zeroGrad();
+            const y = forward();
+            y.backward(g);
+            return { y, gradFn: y.gradFn, grads: m.parameters().map((p) => bits(p.grad!)) };
+          };
+          const fused = run(() => m.forward(x)), apart = run(() => stepByStep(m, x));
+          expect([fused.gradFn, apart.gradFn]).toEqual(['linear', 'relu']);
+          expect(bits(fused.y)).toEqual(bits(apart.y));
+          expect(bits(fused.y).some((v) => v === 0) && bits(fused.y).some((v) => v > 0)).toBe(true);
+          expect(fused.grads).toEqual(apart.grads);
+        }
+    } finally {
+      tg.setNumThreads(threads);
+    }
+  });
+
+  it('gradcheck and gradgradcheck in float64 through the fused op', () => {
+    tg.manualSeed(5);
+    const m = new nn.Sequential(new nn.Linear(3, 4, { dtype: 'float64' }), new nn.ReLU());
+    const x = leaf([5, 3], 7);
+    expect(m.forward(x).gradFn).toBe('linear');
+    expect(tg.gradcheck((v) => m.forward(v), [x])).toBe(true);
+    expect(tg.gradgradcheck((v) => m.forward(v).square(), [x])).toBe(true);
+    gradcheckModule(m, leaf([5, 3], 8));
+  });
+
+  it('are not fused when either forward is replaced (on the instance or in a subclass): that forward runs', () => {
+    const x = tg.tensor([[1, -2]]);
+    const linear = () => {
+      const l = new nn.Linear(2, 2);
+      tg.noGrad(() => {
+        l.weight.copyFrom(tg.tensor([[1, 0], [0, 1]]));
+        l.bias!.copyFrom(tg.tensor([0, 0]));
+      });
+      return l;
+    };
+    const doubled = new nn.ReLU();
+    doubled.forward = (t: tg.Tensor) => t.mul(2);
+    expect(new nn.Sequential(linear(), doubled).forward(x).toArray()).toEqual([[2, -4]]);
+    class Leaky extends nn.ReLU {
+      override forward(t: tg.Tensor) { return t.leakyRelu(0.5); }
+    }
+    expect(new nn.Sequential(linear(), new Leaky()).forward(x).toArray()).toEqual([[1, -1]]);
+    class Shifted extends nn.Linear {
+      override forward(t: tg.Tensor) { return super.forward(t).add(10); }
+    }
+    const shifted = new Shifted(2, 2);
+    tg.noGrad(() => {
+      shifted.weight.copyFrom(tg.tensor([[1, 0], [0, 1]]));
+      shifted.bias!.copyFrom(tg.tensor([0, 0]));
+    });
+    expect(new nn.Sequential(shifted, new nn.ReLU()).forward(x).toArray()).toEqual([[11, 8]]);
+    // A subclass that keeps both forwards is fused: it computes the same thing.
+    class Named extends nn.ReLU {}
+    expect(new nn.Sequential(linear(), new Named()).forward(x).gradFn).toBe('linear');
+  });
+
+  it('errors name linear, as the two modules would', () => {
+    const m = new nn.Sequential(new nn.Linear(3, 2), new nn.ReLU());
+    expect(() => m.forward(tg.zeros([4, 5]))).toThrow(
+      new RangeError('linear: input of shape [4, 5] does not match weight of shape [2, 3] (in_features 5 vs 3)'));
+    expect(() => m.forward(tg.zeros([4, 3], { dtype: 'float64' }))).toThrow(
+      new TypeError('linear: input and weight must have the same dtype, got float64 and float32'));
+    expect(() => m.forward(3 as never)).toThrow(TypeError);
+  });
+});
+
 describe('MLP', () => {
   it('is a Sequential with torch-like parameter names and a PyTorch-style tree', () => {
     const m = new nn.MLP([784, 256, 256, 10]);

@@ -160,7 +160,7 @@ export interface NativeAddon {
   matmul(a: Handle, b: Handle): Handle;
   dot(a: Handle, b: Handle): Handle;
   outer(a: Handle, b: Handle): Handle;
-  // reluAfter: ReLU applied to the result as the product's epilogue (one node; nn.Sequential's Linear then ReLU).
+  // reluAfter: ReLU applied to the result in the same op, one node 'linearRelu' (nn.Sequential's Linear then ReLU).
   linear(x: Handle, weight: Handle, bias: Handle | null, reluAfter?: boolean): Handle;
   // nn
   softmax(x: Handle, dim: number): Handle;

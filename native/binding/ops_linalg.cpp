@@ -13,7 +13,7 @@ Tensor product(OpArgs& info) {
   return Op(info.tensor(0, Name, "input"), info.tensor(1, Name, "other"));
 }
 
-// The fourth argument, true: ReLU after the product (nn.Sequential's Linear then ReLU).
+// The fourth argument, true: ReLU right after the product, in the same op (nn.Sequential's Linear then ReLU).
 Tensor linear(OpArgs& info) {
   const Tensor bias = info.present(2) ? info.tensor(2, "linear", "bias") : Tensor();
   const bool relu_after = info.present(3) && info.boolean(3, "linear", "reluAfter");

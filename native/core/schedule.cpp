@@ -104,7 +104,9 @@ NodeWork work_of(const Node& node) {
     return w;
   }
   w.elements = in + out;
-  const bool is_linear = is_named(node, {"linear"});
+  const bool is_linear = is_named(node, {"linear", "linearRelu"});
+  // ReLU's gradient first: the incoming gradient and the output read, one written.
+  if (is_named(node, {"linearRelu"})) w.elements += 3 * in;
   if (is_linear || is_named(node, {"matmul"})) {
     // out = a·b with a [.., n, k]: each needed input gradient is one GEMM of
     // (elements of out)·k multiply-adds. k is the last dim of a (and of

@@ -204,7 +204,8 @@ struct KernelTable {
   void (*add_rows_f32)(std::int64_t rows, std::int64_t cols, const float* x, std::int64_t row_stride, double* acc);
   void (*add_rows_f64)(std::int64_t rows, std::int64_t cols, const double* x, std::int64_t row_stride, double* acc);
   // out[i] = op(x[i]), i < n; out may be x exactly. store as for binary
-  // ops (the transcendental functions stream 2 KiB blocks).
+  // ops (the transcendental functions stream 2 KiB blocks), except for sin,
+  // cos and float64's cube (plain stores).
   void (*unary_f32)(UnaryOp op, std::int64_t n, const float* x, float* out, float lo, float hi, Store store);
   void (*unary_f64)(UnaryOp op, std::int64_t n, const double* x, double* out, double lo, double hi, Store store);
   // Layer normalisation of `rows` contiguous rows of `cols` elements: per

@@ -400,10 +400,11 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, bool relu_af
       product<T>(rows, out_f, in, xs.data<T>(), x_rs, xs.strides().back(), w.data<T>(), w.strides()[1], w.strides()[0],
                  bias.defined(), po, out_f);
     });
-    // ReLU as the product's epilogue, while the output is still in cache.
+    // ReLU right after the product, in the same op (a layer's output is
+    // still in cache).
     if (relu_after) relu_in_place(out);
   }
-  record("linear", {x, w, bias}, out,
+  record(relu_after ? "linearRelu" : "linear", {x, w, bias}, out,
          [sx = saved_if(w.requires_grad(), x), sw = saved_if(x.requires_grad(), w),
           sy = relu_after ? SavedTensor::output(out) : SavedTensor(), bias_shape = bias.defined() ? bias.shape() : Shape{},
           rows, in, out_f, relu_after](const Grads& g_out, const Node& node) {

@@ -17,8 +17,8 @@ Tensor dot(const Tensor& a, const Tensor& b);
 Tensor outer(const Tensor& a, const Tensor& b);
 // x·weightᵀ + bias with weight [out, in] (or [in]: a dot product per row) and
 // an optional bias that broadcasts to the output; relu_after applies ReLU to
-// the result as the product's epilogue (relu()'s values and gradients, one
-// node and no separate pass).
+// the result right after the product, in the same op: relu()'s values and
+// gradients in one node, "linearRelu".
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, bool relu_after = false);
 
 }  // namespace tapegrad::ops

@@ -222,7 +222,8 @@ void check_affine(const Tensor& t, const Tensor& x, const Shape& normalized_shap
 // tensor: embedding's gradient. Lookups of row `pad` (-1: none) add nothing,
 // so the padding row's gradient stays 0, as PyTorch's padding_idx. Its own
 // gradient is embedding again, 0 at those lookups.
-Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad, Tensor out = Tensor());
+Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad, Tensor out = Tensor(),
+                      Tensor contiguous_indices = Tensor());
 
 Tensor embedding_backward(const Tensor& g, const Tensor& indices, i64 rows, i64 pad) {
   const i64 dim = g.shape().back();
@@ -263,11 +264,12 @@ Tensor embedding_output(const Tensor& indices, const Tensor& weight) {
 }
 
 // embedding with indices already checked against weight's rows, into out
-// (embedding_output) when given.
-Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad, Tensor out) {
+// (embedding_output) and reading contiguous_indices (indices' data, already
+// copied) when given. indices itself is what backward keeps.
+Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad, Tensor out, Tensor contiguous_indices) {
   const i64 dim = weight.size(1);
   if (!out.defined()) out = embedding_output(indices, weight);
-  const Tensor ic = contiguous_data(indices);
+  const Tensor ic = contiguous_indices.defined() ? contiguous_indices : contiguous_data(indices);
   const std::int32_t* pi = ic.data<std::int32_t>();
   visit_floating(weight.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -426,7 +428,7 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std:
       throw_range_error("embedding: index ", pi[k], " is out of range for a weight with ", rows, " rows");
   const i64 pad = !padding_idx ? -1 : *padding_idx < 0 ? *padding_idx + rows : *padding_idx;
   if (max_norm) renorm_rows(weight, pi, ic.numel(), *max_norm, norm_type);
-  return embedding_rows(ic, weight, pad, std::move(out));
+  return embedding_rows(indices, weight, pad, std::move(out), ic);
 }
 
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes) {

@@ -221,13 +221,6 @@ export interface BatchNormOptions {
 }
 
 /**
- * Batch normalisation over channel dim 1 of input [N, C, ...], as PyTorch's
- * batch_norm: training normalises by the batch's mean and biased variance
- * per channel (gradients flow through both) and, where runningMean and
- * runningVar [C] are given, updates them in place without a gradient (the
- * variance unbiased); otherwise it normalises by the running statistics.
- */
-/**
  * Runs the body of an op composed of other ops, so that memory running out
  * inside it names the op (as a native op's error does) and the step that ran
  * out, not only the inner op.
@@ -239,11 +232,17 @@ function composedOp<T>(op: string, body: () => T): T {
     if (!(e instanceof RangeError)) throw e;
     const inner = /^(\w+): (cannot allocate .*|.*too many elements.*)$/.exec(e.message);
     if (inner && inner[1] !== op) throw new RangeError(`${op}: ${inner[2]}, in its ${inner[1]}`);
-    if (e.message === 'Array buffer allocation failed') throw new RangeError(`${op}: cannot allocate an index array (out of memory)`);
     throw e;
   }
 }
 
+/**
+ * Batch normalisation over channel dim 1 of input [N, C, ...], as PyTorch's
+ * batch_norm: training normalises by the batch's mean and biased variance
+ * per channel (gradients flow through both) and, where runningMean and
+ * runningVar [C] are given, updates them in place without a gradient (the
+ * variance unbiased); otherwise it normalises by the running statistics.
+ */
 export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
   const op = 'batchNorm';
   checkOptions(options, op, '{ training: true }', ['weight', 'bias', 'training', 'momentum', 'eps']);

@@ -81,9 +81,9 @@ export class Linear extends Module {
   /**
    * @internal Followed by a ReLU in a Sequential, both running their
    * classes' forward (not replaced on the instance or the prototype): one op,
-   * ReLU applied as the product's epilogue. The same values and gradients as
-   * the two modules, with one graph node and no separate pass over the
-   * output (MLP 784-256-256-10 step, batch 128, two threads: 2-3% faster).
+   * "linearRelu", with ReLU applied right after the product. The same values
+   * and gradients as the two modules, with one graph node and one native
+   * call fewer (MLP 784-256-256-10 step, batch 128, two threads: 2-3% faster).
    */
   [forwardWithNext](next: Module, x: Tensor): Tensor | null {
     if (this.forward !== linearForward || next.forward !== reluForward) return null;

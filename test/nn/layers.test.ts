@@ -451,6 +451,11 @@ describe('Sequential: a Linear then a ReLU', () => {
     } finally {
       tg.setNumThreads(threads);
     }
+    // NaN passes through as relu's does.
+    const m = new nn.Sequential(new nn.Linear(2, 3), new nn.ReLU());
+    const x = tg.tensor([[NaN, 1], [1, -1], [0, 0]]);
+    expect(bits(m.forward(x)).filter(Number.isNaN)).toHaveLength(3);
+    expect(bits(m.forward(x))).toEqual(bits(stepByStep(m, x)));
   });
 
   it('gradcheck and gradgradcheck in float64 through the fused op', () => {

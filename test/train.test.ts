@@ -412,6 +412,28 @@ describe('Trainer.step with a traced forward pass', () => {
     expect(trainer.forwardInJsReason).toBeNull();
   });
 
+  it('traces again when a parameter is frozen or a buffer is replaced (it would update the old ones)', async () => {
+    tg.manualSeed(3);
+    const norm = new tg.nn.BatchNorm1d(8);
+    const model = new tg.nn.Sequential(new tg.nn.Linear(4, 8), norm, new tg.nn.ReLU(), new tg.nn.Linear(8, 2));
+    const trainer = new tg.train.Trainer(model, { loss: new tg.nn.MSELoss(), optimizer: new tg.optim.SGD(model.parameters(), { lr: 0.1 }) });
+    const x = tg.randn([5, 4]), y = tg.randn([5, 2]);
+    await trainer.step([x, y]);
+    await trainer.step([x, y]);
+    const first = (model.children()[0] as tg.nn.Linear).weight;
+    first.setRequiresGrad(false);
+    const frozen = Array.from(first.data());
+    await trainer.step([x, y]);
+    expect(Array.from(first.data())).toEqual(frozen);
+    const old = norm.running_mean!;
+    const oldValues = Array.from(old.data());
+    norm.running_mean = tg.nn.buffer(tg.full([8], 5));
+    await trainer.step([x, y]);
+    expect(Array.from(old.data())).toEqual(oldValues);
+    expect(Array.from(norm.running_mean.data()).every((v) => v !== 5)).toBe(true);
+    expect(trainer.forwardInJsReason).toBeNull();
+  });
+
   it('traces again when a setting of a layer or of the loss changes (it replayed the numbers it recorded)', async () => {
     tg.manualSeed(2);
     const norm = new tg.nn.LayerNorm([3]);

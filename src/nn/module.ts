@@ -23,6 +23,11 @@ function mapEntries(state: ReadonlyMap<unknown, unknown>): Record<string, Tensor
   return out;
 }
 
+/** @internal Whether t was made a parameter or a buffer (module properties holding neither are not the module's state). */
+export function tensorRole(t: Tensor): 'parameter' | 'buffer' | null {
+  return parameters.has(t) ? 'parameter' : buffers.has(t) ? 'buffer' : null;
+}
+
 /** Marks `t` as a parameter: a leaf that requires grad, owned by its module (never freed by tidy). */
 export function parameter(t: Tensor, requiresGrad = true): Tensor {
   if (!isTensor(t)) throw new TypeError(`parameter: t must be a Tensor, got ${describe(t)}`);

@@ -6,7 +6,7 @@ import { checkNumber, checkOptions, describe } from '../errors.js';
 import { tidy } from '../memory.js';
 import { native, type TraceHandle } from '../native.js';
 import { Sequential } from '../nn/containers.js';
-import { Module } from '../nn/module.js';
+import { Module, tensorRole } from '../nn/module.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { fromHandle, handleOf, isTensor, type Tensor } from '../tensor.js';
 import * as nn from '../nn/index.js';
@@ -80,20 +80,6 @@ interface TraceEntry {
 // Traces kept per trainer, the least recently used dropped first: a loader's
 // last, smaller batch and a validation shape or two fit many times over.
 const maxTraces = 16;
-
-// A module's settings for a trace key: its own fields that hold a number,
-// string, boolean, null or an array of numbers and nulls (training, p, eps,
-// reduction, kernelSize, an adaptive pool's [null, 1], ...), as `name=value;`.
-function settingsOf(m: Module): string {
-  const plain = (v: unknown) => v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean';
-  let out = '';
-  for (const name of Object.keys(m)) {
-    const v: unknown = (m as unknown as Record<string, unknown>)[name];
-    if (plain(v)) out += `${name}=${String(v)};`;
-    else if (Array.isArray(v) && v.every((e) => e === null || typeof e === 'number')) out += `${name}=${v.map(String).join('x')};`;
-  }
-  return out;
-}
 
 /** The layers of a plain Sequential (nested ones flattened), or null when forward is custom. */
 function sequentialLayers(model: unknown): Module[] | null {
@@ -325,17 +311,46 @@ export class Trainer {
       const first = batch.indexOf(t);
       key += `${t.dtype}[${t.shape.join(',')}]${first < i ? `=${first}` : ''} `;
     }
-    for (const root of [this.module, this.lossModule]) {
-      key += '|';
-      if (root === null) continue;
-      for (const m of root.modules()) key += `${this.idOf(m)}${settingsOf(m)},`;
-      key += '|';
-      for (const [, t] of root.namedParameters()) key += `${this.idOf(t)}${t.requiresGrad ? 'g' : 'n'},`;
-      for (const [, t] of root.namedBuffers()) key += `${this.idOf(t)},`;
-    }
+    for (const root of [this.module, this.lossModule]) key += `|${root === null ? '' : this.stateKey(root)}`;
     key += '|';
     // Which tensors the optimizer holds is part of the key: a trace knows the parameters its loss reached.
     for (const p of this.params) key += `${this.idOf(p)}${p.requiresGrad ? 'g' : 'n'},`;
+    return key;
+  }
+
+  // A module tree's part of the trace key, in one walk over each module's
+  // own properties (modules(), namedParameters() and namedBuffers() walked
+  // them four times: 6 TransformerEncoderLayers 117 -> 37 µs per step, an
+  // MLP 14 -> 3.8): each module once, with its children by name (a shared
+  // one by its id after its first place), its parameters (and whether each
+  // requires grad) and buffers, and its settings: fields holding a number,
+  // string, boolean, null or an array of numbers and nulls (training, p,
+  // eps, reduction, kernelSize, an adaptive pool's [null, 1], ...).
+  private stateKey(root: Module): string {
+    const plain = (v: unknown) => v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean';
+    const seen = new Set<Module>();
+    let key = '';
+    const walk = (m: Module) => {
+      seen.add(m);
+      key += `${this.idOf(m)}{`;
+      for (const name of Object.keys(m)) {
+        const v: unknown = (m as unknown as Record<string, unknown>)[name];
+        if (v instanceof Module) {
+          key += `${name}:`;
+          if (seen.has(v)) key += `${this.idOf(v)};`;
+          else walk(v);
+        } else if (isTensor(v)) {
+          const role = tensorRole(v);
+          if (role !== null) key += `${name}:${this.idOf(v)}${role === 'buffer' ? 'b' : v.requiresGrad ? 'g' : 'n'};`;
+        } else if (plain(v)) {
+          key += `${name}=${String(v)};`;
+        } else if (Array.isArray(v) && v.every((e) => e === null || typeof e === 'number')) {
+          key += `${name}=${v.map(String).join('x')};`;
+        }
+      }
+      key += '}';
+    };
+    walk(root);
     return key;
   }
 

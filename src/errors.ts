@@ -108,3 +108,8 @@ export function plainArray<T>(v: T): T {
   for (let i = 0; i < n; i++) out[i] = v[i];
   return out as T;
 }
+
+/** @internal Whether e is memory that could not be had: a failed allocation or a shape past the element limit. */
+export function isAllocationFailure(e: unknown): e is RangeError {
+  return e instanceof RangeError && /out of memory|too many elements/.test(e.message);
+}

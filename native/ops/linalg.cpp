@@ -341,24 +341,6 @@ Tensor outer(const Tensor& a, const Tensor& b) {
   return mul(reshape(a, {a.size(0), 1}), reshape(b, {1, b.size(0)}));
 }
 
-namespace {
-
-// out = max(out, 0) in place, out contiguous and floating: relu's kernel (the
-// same bits as relu()), split over the pool as elementwise ops are.
-void relu_in_place(Tensor& out) {
-  const auto& table = kernels::active();
-  visit_floating(out.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const auto kernel = kernel_for<T>(table.unary_f32, table.unary_f64);
-    T* p = out.data<T>();
-    runtime::parallel_for(0, out.numel(), runtime::kElementwiseGrain, [&](i64 begin, i64 end) {
-      kernel(kernels::UnaryOp::Relu, end - begin, p + begin, p + begin, T(0), T(0), kernels::Store::Plain);
-    });
-  });
-}
-
-}  // namespace
-
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, bool relu_after) {
   if (x.dim() == 0) throw_range_error("linear: input must be at least 1-D, got shape []");
   if (w.dim() != 1 && w.dim() != 2)
@@ -401,8 +383,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, bool relu_af
                  bias.defined(), po, out_f);
     });
     // ReLU right after the product, in the same op (a layer's output is
-    // still in cache).
-    if (relu_after) relu_in_place(out);
+    // still in cache): relu()'s values, recorded below as this op's.
+    if (relu_after) out = relu_values(out);
   }
   record(relu_after ? "linearRelu" : "linear", {x, w, bias}, out,
          [sx = saved_if(w.requires_grad(), x), sw = saved_if(x.requires_grad(), w),

@@ -222,8 +222,8 @@ void check_affine(const Tensor& t, const Tensor& x, const Shape& normalized_shap
 // tensor: embedding's gradient. Lookups of row `pad` (-1: none) add nothing,
 // so the padding row's gradient stays 0, as PyTorch's padding_idx. Its own
 // gradient is embedding again, 0 at those lookups.
-Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad, Tensor out = Tensor(),
-                      Tensor contiguous_indices = Tensor());
+Tensor embedding_output(const Tensor& indices, const Tensor& weight);
+Tensor embedding_rows(const Tensor& indices, const Tensor& contiguous_indices, const Tensor& weight, i64 pad, Tensor out);
 
 Tensor embedding_backward(const Tensor& g, const Tensor& indices, i64 rows, i64 pad) {
   const i64 dim = g.shape().back();
@@ -248,7 +248,8 @@ Tensor embedding_backward(const Tensor& g, const Tensor& indices, i64 rows, i64 
   });
   record("embeddingBackward", {g}, out, [si = SavedTensor(indices), pad](const Grads& gg, const Node&) {
     const Tensor indices = si.unpack();
-    const Tensor looked_up = embedding_rows(indices, gg[0], pad);
+    const Tensor looked_up =
+        embedding_rows(indices, contiguous_data(indices), gg[0], pad, embedding_output(indices, gg[0]));
     if (pad < 0) return Grads{looked_up};
     const Tensor at_pad = unsqueeze(eq(indices, scalar(static_cast<double>(pad), DType::Int32)), -1);
     return Grads{where(at_pad, scalar(0, looked_up.dtype()), looked_up)};
@@ -263,20 +264,19 @@ Tensor embedding_output(const Tensor& indices, const Tensor& weight) {
   return empty(shape, weight.dtype(), "embedding");
 }
 
-// embedding with indices already checked against weight's rows, into out
-// (embedding_output) and reading contiguous_indices (indices' data, already
-// copied) when given. indices itself is what backward keeps.
-Tensor embedding_rows(const Tensor& indices, const Tensor& weight, i64 pad, Tensor out, Tensor contiguous_indices) {
+// embedding into out (embedding_output) with indices already checked
+// against weight's rows, read from contiguous_indices (their data, copied
+// once by the caller); indices itself is what backward keeps.
+Tensor embedding_rows(const Tensor& indices, const Tensor& contiguous_indices, const Tensor& weight, i64 pad,
+                      Tensor out) {
   const i64 dim = weight.size(1);
-  if (!out.defined()) out = embedding_output(indices, weight);
-  const Tensor ic = contiguous_indices.defined() ? contiguous_indices : contiguous_data(indices);
-  const std::int32_t* pi = ic.data<std::int32_t>();
+  const std::int32_t* pi = contiguous_indices.data<std::int32_t>();
   visit_floating(weight.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* pw = static_cast<const T*>(weight.storage().data);
     T* po = out.data<T>();
     const i64 rs = weight.strides()[0], cs = weight.strides()[1];
-    runtime::parallel_for(0, ic.numel(), std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(dim, 1)), [&](i64 k0, i64 k1) {
+    runtime::parallel_for(0, contiguous_indices.numel(), std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(dim, 1)), [&](i64 k0, i64 k1) {
       for (i64 k = k0; k < k1; ++k)
         for (i64 j = 0; j < dim; ++j) po[k * dim + j] = pw[weight.offset() + pi[k] * rs + j * cs];
     });
@@ -428,7 +428,7 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<std:
       throw_range_error("embedding: index ", pi[k], " is out of range for a weight with ", rows, " rows");
   const i64 pad = !padding_idx ? -1 : *padding_idx < 0 ? *padding_idx + rows : *padding_idx;
   if (max_norm) renorm_rows(weight, pi, ic.numel(), *max_norm, norm_type);
-  return embedding_rows(indices, weight, pad, std::move(out), ic);
+  return embedding_rows(indices, ic, weight, pad, std::move(out));
 }
 
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes) {

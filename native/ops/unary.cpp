@@ -243,11 +243,15 @@ Tensor square(const Tensor& x) {
   return out;
 }
 
-Tensor relu(const Tensor& x) {
-  Tensor out = fast_or(kernels::UnaryOp::Relu, x, "relu", [&] {
+Tensor relu_values(const Tensor& x) {
+  return fast_or(kernels::UnaryOp::Relu, x, "relu", [&] {
     return map_any(x, "relu", [](auto v) { return v > 0 ? v : v != v ? v : decltype(v)(0); },
                    [](std::int32_t v) { return v > 0 ? v : 0; });
   });
+}
+
+Tensor relu(const Tensor& x) {
+  Tensor out = relu_values(x);
   record_with_output("relu", x, out, [](const Tensor& g, const Tensor& y) { return relu_backward(g, y); });
   return out;
 }

@@ -23,6 +23,8 @@ Tensor round(const Tensor& x, std::int64_t decimals = 0);
 Tensor trunc(const Tensor& x);
 Tensor square(const Tensor& x);
 Tensor relu(const Tensor& x);
+// relu's values without recording it (linear's fused ReLU records its own node).
+Tensor relu_values(const Tensor& x);
 // The gradient of relu: grad where output > 0, else 0 (NaN outputs block
 // it). Differentiable in grad (its backward is itself), for double backward.
 Tensor relu_backward(const Tensor& grad, const Tensor& output);

@@ -1,7 +1,7 @@
 // tg.nn.functional: activations, losses and layers as functions, with
 // PyTorch's semantics and JS names (crossEntropy for cross_entropy, ...).
 import { noGrad } from '../autograd.js';
-import { TapegradError, checkBoolean, checkChoice, checkNumber, checkOptions, describe, plainArray } from '../errors.js';
+import { TapegradError, checkBoolean, checkChoice, checkNumber, checkOptions, describe, isAllocationFailure, plainArray } from '../errors.js';
 import { tidy } from '../memory.js';
 import { native, type Handle } from '../native.js';
 import { fromHandle, operand, isTensor, type GeluOptions, type Tensor } from '../tensor.js';
@@ -229,8 +229,7 @@ function composedOp<T>(op: string, body: () => T): T {
   try {
     return body();
   } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    const inner = /^(\w+): (cannot allocate .*|.*too many elements.*)$/.exec(e.message);
+    const inner = isAllocationFailure(e) ? /^(\w+): (.*)$/.exec(e.message) : null;
     if (inner && inner[1] !== op) throw new RangeError(`${op}: ${inner[2]}, in its ${inner[1]}`);
     throw e;
   }

@@ -1,7 +1,7 @@
 // Layers: each holds its parameters and calls nn.functional in forward().
 import { noGrad } from '../autograd.js';
 import { ones, zeros } from '../creation.js';
-import { TapegradError, checkBoolean, checkChoice, checkNumber, checkOptions, describe, plainArray } from '../errors.js';
+import { TapegradError, checkBoolean, checkChoice, checkNumber, checkOptions, describe, isAllocationFailure, plainArray } from '../errors.js';
 import { tidy } from '../memory.js';
 import { native, type Handle } from '../native.js';
 import { fromHandle, isTensor, operand, type DType, type GeluOptions, type Tensor } from '../tensor.js';
@@ -44,7 +44,7 @@ export function allocate<T>(op: string, what: string, shape: readonly number[], 
     return make();
   } catch (e) {
     // A shape past the element limit fails before any memory is asked for; either way the layer is named.
-    if (!(e instanceof RangeError) || !/out of memory|too many elements/.test(e.message)) throw e;
+    if (!isAllocationFailure(e)) throw e;
     // Exact past 2^53 bytes, where a number would round.
     const bytes = shape.reduce((n, s) => n * BigInt(s), BigInt(dtype === 'float64' ? 8 : 4));
     throw new RangeError(`${op}: cannot allocate ${what} of shape [${shape.join(', ')}] (${dtype}, ${bytes} bytes): ${e.message}`);

@@ -85,7 +85,7 @@ export abstract class Module {
     const self = this as unknown as Record<string, unknown>;
     for (const key of Object.keys(self)) {
       const v = self[key];
-      if (v instanceof Module || (isTensor(v) && (parameters.has(v) || buffers.has(v))))
+      if (v instanceof Module || (isTensor(v) && tensorRole(v) !== null))
         yield [key, v, { owner: self, key }];
     }
   }

@@ -60,6 +60,8 @@ describe('pad', () => {
     // Memory running out in the gather names pad and its step.
     expect(() => F.pad(tg.zeros([1, 1, 1, 1]).expand([2 ** 12, 1, 2 ** 14, 2 ** 14]), [1, 1, 1, 1], { mode: 'replicate' })).toThrow(
       new RangeError('pad: cannot allocate 4398583382016 bytes (out of memory), in its indexSelect'));
+    expect(() => F.pad(tg.zeros([1, 1]).expand([2 ** 31 - 1, 2 ** 28]), [3, 3], { mode: 'replicate' })).toThrow(
+      new RangeError('pad: shape [2147483647, 268435462] has too many elements, in its indexSelect'));
     const gone = tg.zeros([3]);
     gone.dispose();
     expect(() => F.pad(gone, [1, 0], { mode: 'replicate' })).toThrow(/^pad: input is a disposed tensor$/);

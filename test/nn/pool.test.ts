@@ -115,6 +115,52 @@ describe('avgPool2d', () => {
     }
   });
 
+  it('sums each window in order in double, bit for bit, forward and backward, in both dtypes', () => {
+    // The reference: each output's in-bounds taps summed row by row in double
+    // and divided once; the adjoint adds each output's share into its taps in
+    // output order, rounding each add to the dtype.
+    const pooled = (size: number, k: number, s: number, p: number, ceil: boolean) => {
+      let out = Math.floor((size + 2 * p - k + (ceil ? s - 1 : 0)) / s) + 1;
+      if (ceil && (out - 1) * s >= size + p) out--;
+      return out;
+    };
+    let seed = 1;
+    const pick = (n: number) => Math.floor(Math.abs(Math.sin(seed++ * 12.9898) * 43758.5453) % n);
+    for (let trial = 0; trial < 60; trial++) {
+      const dtype = trial % 2 ? 'float64' : 'float32';
+      const round = dtype === 'float32' ? Math.fround : (v: number) => v;
+      const H = 1 + pick(9), W = 1 + pick(40), kh = 1 + pick(Math.min(H, 4)), kw = 1 + pick(Math.min(W, 5));
+      const sh = 1 + pick(3), sw = 1 + pick(3), ph = pick(Math.floor(kh / 2) + 1), pw = pick(Math.floor(kw / 2) + 1);
+      const ceilMode = pick(2) === 1, countIncludePad = pick(2) === 1, divisorOverride = pick(3) === 0 ? pick(7) - 3 || 5 : null;
+      const OH = pooled(H, kh, sh, ph, ceilMode), OW = pooled(W, kw, sw, pw, ceilMode);
+      const planes = 3, xs = Array.from({ length: planes * H * W }, (_, i) => round(Math.sin(trial * 7.1 + i * 1.37) * 3));
+      const gs = Array.from({ length: planes * OH * OW }, (_, i) => round(Math.cos(trial * 3.3 + i * 0.91)));
+      const y = new Array<number>(planes * OH * OW), dx = new Array<number>(planes * H * W).fill(0);
+      for (let q = 0; q < planes; q++)
+        for (let oh = 0; oh < OH; oh++)
+          for (let ow = 0; ow < OW; ow++) {
+            let h0 = oh * sh - ph, w0 = ow * sw - pw;
+            let h1 = Math.min(h0 + kh, H + ph), w1 = Math.min(w0 + kw, W + pw);
+            const padded = (h1 - h0) * (w1 - w0);
+            h0 = Math.max(h0, 0), w0 = Math.max(w0, 0), h1 = Math.min(h1, H), w1 = Math.min(w1, W);
+            const divisor = divisorOverride ?? (countIncludePad ? padded : (h1 - h0) * (w1 - w0));
+            const o = (q * OH + oh) * OW + ow;
+            let sum = 0;
+            for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) sum += xs[(q * H + ih) * W + iw]!;
+            y[o] = round(sum / divisor);
+            const share = round(gs[o]! / divisor);
+            for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) dx[(q * H + ih) * W + iw] = round(dx[(q * H + ih) * W + iw]! + share);
+          }
+      const x = tg.tensor(xs, { dtype }).reshape([1, planes, H, W]).detach().setRequiresGrad(true);
+      const options = { stride: [sh, sw] as [number, number], padding: [ph, pw] as [number, number], ceilMode, countIncludePad, divisorOverride };
+      const out = F.avgPool2d(x, [kh, kw], options);
+      const what = JSON.stringify({ dtype, H, W, kernel: [kh, kw], ...options });
+      expect(Array.from(out.data()), what).toEqual(y);
+      out.backward(tg.tensor(gs, { dtype }).reshape([1, planes, OH, OW]));
+      expect(Array.from(x.grad!.data()), what).toEqual(dx);
+    }
+  });
+
   it('refuses bad arguments with the op, the argument and what came', () => {
     const x = image();
     expect(() => F.avgPool2d(x, 2, { divisorOverride: 0 })).toThrow(new RangeError('avgPool2d: divisorOverride must not be 0'));

@@ -96,7 +96,7 @@ struct Avx2Gemm {
   static constexpr int L = Vt::L;
   static constexpr int MR = MR_;
   static constexpr int NR = 2 * L;
-  static constexpr bool kAInPlace = true;
+  static constexpr Index kAInPlaceBlocks = Index{1} << 62;  // however many B blocks (a_in_place)
   static constexpr int kVectorBytes = 32;  // gemm_dots' vectors
 
   static TG_INLINE V combine(V va, V acc, V vb, V old, bool zero_beta) {

@@ -75,7 +75,7 @@ struct Avx512Gemm {
   static constexpr int L = Vt::L;
   static constexpr int MR = MR_;
   static constexpr int NR = 2 * L;
-  static constexpr bool kAInPlace = true;
+  static constexpr Index kAInPlaceBlocks = 1;  // a_in_place
   static constexpr int kVectorBytes = 64;  // gemm_dots' vectors
 
   // C = alpha·acc + beta·C on a tile with unit column stride.

@@ -51,7 +51,7 @@ struct NeonGemm {
   using V = typename Vt::V;
   static constexpr int L = Vt::L, NV = 3;
   static constexpr int MR = 8, NR = NV * L;
-  static constexpr bool kAInPlace = false;
+  static constexpr Index kAInPlaceBlocks = 0;
   static constexpr int kVectorBytes = 16;  // gemm_dots' vectors
 
   // acc[i][v] += b[v] · a[i] for rows I.., with a[i] taken from a lane (A

@@ -199,6 +199,12 @@ struct KernelTable {
   // into lane i % 16, the lanes multiplied pairwise as sum_wide_f32 adds them.
   double (*prod_wide_f32)(std::int64_t n, const float* x);
   double (*prod_f64)(std::int64_t n, const double* x);
+  // out[r] = the sum of row r of `rows` contiguous rows of n elements, in
+  // double (float32 widened first), each in sum_wide_f32's order (sum_f64's
+  // for float64): for many short rows, where one call per row costs more
+  // than the row.
+  void (*short_row_sums_f32)(std::int64_t rows, std::int64_t n, const float* x, double* out);
+  void (*short_row_sums_f64)(std::int64_t rows, std::int64_t n, const double* x, double* out);
   // acc[j] += sum over i < rows of x[i * row_stride + j], j < cols, in
   // double, rows in order (column sums of a row-major block).
   void (*add_rows_f32)(std::int64_t rows, std::int64_t cols, const float* x, std::int64_t row_stride, double* acc);

@@ -182,6 +182,11 @@ describe('adaptiveAvgPool2d', () => {
       [1, 1.83333325, 0.83333331, 2.33333325, 1.5]]]], 1e-7);
     expect(F.adaptiveAvgPool2d(x, [null, 2]).toArray()).toEqual([[[[2, 4], [7, 9], [12, 14]]]]);
     expect(F.adaptiveAvgPool2d(x, 1).toArray()).toEqual([[[[8]]]]);
+    // To 1×1, each plane's mean as mean() computes it, in both dtypes.
+    for (const dtype of ['float32', 'float64'] as const) {
+      const planes = tg.randn([3, 5, 7, 7], { dtype });
+      expect(F.adaptiveAvgPool2d(planes, 1).data()).toEqual(planes.mean([2, 3], true).data());
+    }
     expect(F.adaptiveAvgPool2d(x, [4, 7]).shape).toEqual([1, 1, 4, 7]);
     expect(y.gradFn).toBe('adaptiveAvgPool2d');
     expect(String(new tg.nn.AdaptiveAvgPool2d([1, null]))).toBe('AdaptiveAvgPool2d(outputSize=[1, null])');

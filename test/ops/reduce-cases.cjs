@@ -47,6 +47,9 @@ const CASES = [
   // blocks), dims of size 1 around the reduced block, and a split block.
   [[3, 700, 5], [1]], [[2, 1100, 7], [1]], [[4, 3, 1, 50], [1, 2]], [[6, 1, 9], [0, 2]], [[5, 4, 300], [0, 2]],
   [[8, 2, 3000], [1]],
+  // Many short rows (at most 64 elements: summed many rows a call), with and
+  // without a partial last 16, and the first length past them.
+  [[300, 49], [1]], [[1000, 4], [1]], [[65, 16], [1]], [[9, 64], [1]], [[5, 3, 7], [2]], [[7, 65], [1]],
   // Two blocks with kept dims between (the inner block summed first, then
   // the outer: a batch norm's [N, C, H, W] over N, H, W), and three blocks
   // (the generic loops).

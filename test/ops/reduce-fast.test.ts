@@ -30,6 +30,23 @@ describe('sum and mean fast path', () => {
     expect(tg.tensor([1, Infinity]).sum().item()).toBe(Infinity);
   });
 
+  it('short rows, summed many rows a call, add up as each row alone does, bit for bit', () => {
+    // Rows of up to 64 elements take a kernel of their own; a row alone (a
+    // single output) takes the one-row sum. Values of mixed magnitude, so
+    // another order of additions would change low bits.
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const n of [1, 2, 3, 4, 5, 8, 15, 16, 17, 31, 33, 48, 49, 63, 64, 65]) {
+        const rows = 1 + (n * 7) % 23;
+        const values = Array.from({ length: rows * n }, (_, i) => Math.sin(i * 1.7 + n) * (i % 5 === 0 ? 1e7 : 1));
+        if (n === 3) values.fill(-0);  // a row of -0 sums to +0 either way
+        const x = tg.tensor(values, { dtype, shape: [rows, n] });
+        const alone = (op: 'sum' | 'mean') => Array.from({ length: rows }, (_, r) => x.narrow(0, r, 1)[op]().item());
+        expect(Array.from(x.sum(1).data()), `${dtype} [${rows}, ${n}]`).toEqual(alone('sum'));
+        expect(Array.from(x.mean(1).data()), `${dtype} [${rows}, ${n}] mean`).toEqual(alone('mean'));
+      }
+    expect(tg.tensor([[1, NaN, 2], [Infinity, 1, 2], [-Infinity, Infinity, 0]]).sum(1).toArray()).toEqual([NaN, Infinity, NaN]);
+  });
+
   it('a view repeating values along reduced dims counts each repeat', () => {
     // [[1], [2]] expanded to 2 x 3 x 4 along dims 1 (reduced below) and 2.
     const x = tg.tensor([[[1]], [[2]]]).expand([2, 3, 4]);

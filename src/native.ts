@@ -177,6 +177,7 @@ export interface NativeAddon {
     input: Handle, target: Handle, weight: Handle | null, posWeight: Handle | null, reduction: string,
   ): Handle;
   layerNorm(x: Handle, normalizedShape: readonly number[], weight: Handle | null, bias: Handle | null, eps: number): Handle;
+  batchNorm(x: Handle, weight: Handle | null, bias: Handle | null, eps: number): [Handle, Handle, Handle];
   dropout(x: Handle, p: number, training: boolean): Handle;
   embedding(indices: Handle, weight: Handle, paddingIdx: number | null | undefined, maxNorm?: number | null,
     normType?: number): Handle;

@@ -83,6 +83,15 @@ Tensor layer_norm(OpArgs& info) {
                          info.number(4, op, "eps"));
 }
 
+// (input, weight | null, bias | null, eps) -> [output, batch mean, batch variance]
+std::vector<Tensor> batch_norm(OpArgs& info) {
+  const char* op = "batchNorm";
+  const Tensor x = info.tensor(0, op, "input");
+  const Tensor weight = optional_tensor(info, 1, op, "weight"), bias = optional_tensor(info, 2, op, "bias");
+  ops::BatchNormed r = ops::batch_norm(x, weight, bias, info.number(3, op, "eps"));
+  return {std::move(r.out), std::move(r.mean), std::move(r.var)};
+}
+
 // (input, p, training)
 Tensor dropout(OpArgs& info) {
   const char* op = "dropout";
@@ -194,6 +203,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
   define_op<binary_cross_entropy>(env, exports, "binaryCrossEntropy");
   define_op<binary_cross_entropy_with_logits>(env, exports, "binaryCrossEntropyWithLogits");
   define_op<layer_norm>(env, exports, "layerNorm");
+  define_op<batch_norm>(env, exports, "batchNorm");
   define_op<dropout>(env, exports, "dropout");
   define_op<embedding>(env, exports, "embedding");
   define_op<one_hot>(env, exports, "oneHot");

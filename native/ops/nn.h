@@ -43,6 +43,15 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 // Normalises over the trailing dims given by `normalized_shape`, then applies
 // the optional elementwise affine weight and bias (of that shape).
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps);
+// batchNorm in training, fused: x [N, C, ...] normalised per channel by the
+// batch's mean and biased variance (over every dim but 1; gradients flow
+// through both), then the optional weight and bias [C]. Also returns the
+// batch's mean and biased variance [C], without history, for the running
+// statistics (which the TypeScript layer updates).
+struct BatchNormed {
+  Tensor out, mean, var;
+};
+BatchNormed batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
 // Zeroes each element with probability p (global generator) and scales the
 // rest by 1/(1-p); returns x itself when !training or p == 0.
 Tensor dropout(const Tensor& x, double p, bool training);

@@ -1,4 +1,4 @@
-// Layers as functions: layerNorm, dropout, embedding, oneHot.
+// Layers as functions: layerNorm, batchNorm (training), dropout, embedding, oneHot.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -46,12 +46,13 @@ constexpr i64 kMaxRowBlocks = 32;
 constexpr i64 kMinBlockRows = 8;
 
 // Records norm_stats: mean and rstd = 1/sqrt(var + eps) (biased variance)
-// over the last dims of x (`group` elements), kept as size-1 dims, computed
-// by layer_norm's fused kernel. An op of its own so that layerNorm's
-// backward, which reads them, can be differentiated again:
+// of groups of `group` elements of x (layerNorm: over its last dims;
+// batchNorm: per channel), kept as size-1 dims, computed by the op's fused
+// kernel. An op of its own, named as the op, so that the backward, which
+// reads them, can be differentiated again:
 // d mean = 1/D, d rstd = -rstd³·(x - mean)/D.
-void record_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& rstd, i64 group) {
-  record("layerNorm", std::vector<Tensor>{x}, std::vector<Tensor>{mean, rstd},
+void record_norm_stats(const char* op, const Tensor& x, const Tensor& mean, const Tensor& rstd, i64 group) {
+  record(op, std::vector<Tensor>{x}, std::vector<Tensor>{mean, rstd},
          [sx = SavedTensor(x), sm = SavedTensor::output(mean, 0), sr = SavedTensor::output(rstd, 1),
           group](const Grads& g, const Node& node) {
            const Tensor x = sx.unpack(), m = sm.unpack(&node), r = sr.unpack(&node);
@@ -123,24 +124,93 @@ void layer_norm_backward_kernel(const Tensor& gc, const Tensor& xc, const Tensor
   }
 }
 
-struct LayerNormGrads {
+struct NormGrads {
   Tensor dx, dweight, dbias;  // each only when asked for
 };
 
+// How a normalisation's statistics and affine parameters lie against its
+// input x: the dims each statistic reduces (kept as size-1 dims), how many
+// elements that is, and the weight's shape as it broadcasts against x
+// (layerNorm's normalizedShape; batchNorm's [1, C, 1, ...]) and as given
+// (normalizedShape; [C]).
+struct NormLayout {
+  std::vector<i64> dims;
+  i64 count;
+  Shape affine_view, affine_shape;
+};
+
+// Records the first-order gradients `out` of a normalisation (layerNorm,
+// batchNorm) as `op` ("layerNormBackward", "batchNormBackward") with inputs
+// {grad, x, mean, rstd, weight}, its own backward written in differentiable
+// ops, so that gradients of any order work. Without dx (x needs no
+// gradient, and so neither do mean and rstd, its statistics, which
+// norm_stats records only for an x that does) only dweight and dbias were
+// computed, and are recorded with grad as their only input.
+void record_norm_backward(const char* op, const Tensor& grad, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                          const Tensor& weight, const NormLayout& layout, bool affine_grads, const NormGrads& out) {
+  const auto as_view = [view = layout.affine_view](const Tensor& t) { return t.defined() ? reshape(t, view) : t; };
+  if (!out.dx.defined()) {
+    // dweight = Σ g·x̂ and dbias = Σ g over the groups are linear in g: with
+    // vw and vb their gradients, grad's is vw·x̂ + vb.
+    record(op, std::vector<Tensor>{grad}, std::vector<Tensor>{out.dweight, out.dbias},
+           [sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd), as_view](const Grads& gg, const Node&) {
+             const Tensor xhat = mul(sub(sx.unpack(), sm.unpack()), sr.unpack());
+             return Grads{add(mul(as_view(gg[0]), xhat), as_view(gg[1]))};
+           });
+    return;
+  }
+  std::vector<Tensor> outputs{out.dx};
+  if (affine_grads) {
+    outputs.push_back(out.dweight);
+    outputs.push_back(out.dbias);
+  }
+  // With u, vw, vb the gradients of dx, dweight, dbias, ur = u·rstd, and
+  // P, Q the gradients reaching ĝ and x̂:
+  // P = ur - mean(ur) - x̂·mean(ur·x̂),  Q = -ur·mean(ĝ·x̂) - ĝ·mean(ur·x̂) + vw·g;
+  // then grad = P·weight + vw·x̂ + vb, weight: Σ P·g, x: Q·rstd,
+  // mean: -rstd·ΣQ, rstd: Σ u·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) + Σ Q·(x - mean).
+  record(op, std::vector<Tensor>{grad, x, mean, rstd, weight}, outputs,
+         [sg = SavedTensor(grad), sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd),
+          sw = SavedTensor(weight), layout, affine_grads, as_view](const Grads& gg, const Node& node) {
+           const Tensor g = sg.unpack(), x = sx.unpack(), m = sm.unpack(), r = sr.unpack(), w = as_view(sw.unpack());
+           const std::vector<i64>& dims = layout.dims;
+           const Tensor n = scalar(static_cast<double>(layout.count), x.dtype());
+           const auto group_mean = [&](const Tensor& t) { return div(sum(t, dims, true), n); };
+           const Tensor& u = gg[0];
+           const Tensor x_centered = sub(x, m), xhat = mul(x_centered, r);
+           const Tensor gh = w.defined() ? mul(g, w) : g;
+           const Tensor mean_ghx = group_mean(mul(gh, xhat));
+           const Tensor ur = mul(u, r);
+           const Tensor mean_urx = group_mean(mul(ur, xhat));
+           const Tensor p = sub(sub(ur, group_mean(ur)), mul(xhat, mean_urx));
+           Tensor q = sub(neg(mul(ur, mean_ghx)), mul(gh, mean_urx));
+           if (affine_grads) q = add(q, mul(as_view(gg[1]), g));
+           Grads result(5);
+           if (node.needs_grad(0)) {
+             Tensor for_grad = w.defined() ? mul(p, w) : p;
+             if (affine_grads) for_grad = add(add(for_grad, mul(as_view(gg[1]), xhat)), as_view(gg[2]));
+             result[0] = for_grad;
+           }
+           if (node.needs_grad(1)) result[1] = mul(q, r);
+           if (node.needs_grad(2)) result[2] = neg(mul(sum(q, dims, true), r));
+           if (node.needs_grad(3)) {
+             const Tensor dx_over_rstd = sub(sub(gh, group_mean(gh)), mul(xhat, mean_ghx));
+             result[3] = sum(add(mul(u, dx_over_rstd), mul(q, x_centered)), dims, true);
+           }
+           if (node.needs_grad(4)) result[4] = reshape(sum_to(mul(p, g), layout.affine_view), layout.affine_shape);
+           return result;
+         });
+}
+
 // The first-order gradients of layerNorm in one fused pass per row, from the
 // output's gradient and the forward's saved mean and rstd (the outputs of
-// norm_stats). Recorded as "layerNormBackward" with inputs
-// {grad, x, mean, rstd, weight}, its own backward written in differentiable
-// ops, so that gradients of any order work. Without dx (with_dx false: x
-// needs no gradient, and so neither do mean and rstd, its statistics, which
-// norm_stats records only for an x that does) only dweight and dbias are
-// computed, and recorded with grad as their only input.
-LayerNormGrads layer_norm_backward(const Tensor& grad0, const Tensor& x, const Tensor& mean, const Tensor& rstd,
-                                   const Tensor& weight, i64 nd, bool with_dx, bool affine_grads) {
+// norm_stats), recorded by record_norm_backward.
+NormGrads layer_norm_backward(const Tensor& grad0, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                              const Tensor& weight, i64 nd, bool with_dx, bool affine_grads) {
   const Tensor grad = grad0.dtype() == x.dtype() ? grad0 : cast(grad0, x.dtype());
   const Shape normalized_shape(x.shape().end() - nd, x.shape().end());
   const i64 rows = mean.numel(), cols = checked_numel(normalized_shape, "layerNormBackward");
-  LayerNormGrads out;
+  NormGrads out;
   if (with_dx) out.dx = empty(x.shape(), x.dtype(), "layerNormBackward");
   if (affine_grads) {
     out.dweight = empty(normalized_shape, x.dtype(), "layerNormBackward");
@@ -154,58 +224,278 @@ LayerNormGrads layer_norm_backward(const Tensor& grad0, const Tensor& x, const T
       layer_norm_backward_kernel<T>(gc, xc, mean, rstd, wc, rows, cols, out.dx, out.dweight, out.dbias);
     });
   }
-  if (!with_dx) {
-    // dweight = Σ g·x̂ and dbias = Σ g over rows are linear in g: with vw
-    // and vb their gradients, grad's is vw·x̂ + vb.
-    record("layerNormBackward", std::vector<Tensor>{grad}, std::vector<Tensor>{out.dweight, out.dbias},
-           [sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd)](const Grads& gg, const Node&) {
-             const Tensor xhat = mul(sub(sx.unpack(), sm.unpack()), sr.unpack());
-             return Grads{add(mul(gg[0], xhat), gg[1])};
-           });
-    return out;
-  }
-  std::vector<Tensor> outputs{out.dx};
-  if (affine_grads) {
-    outputs.push_back(out.dweight);
-    outputs.push_back(out.dbias);
-  }
-  // With u, vw, vb the gradients of dx, dweight, dbias, ur = u·rstd, and
-  // P, Q the gradients reaching ĝ and x̂:
-  // P = ur - mean(ur) - x̂·mean(ur·x̂),  Q = -ur·mean(ĝ·x̂) - ĝ·mean(ur·x̂) + vw·g;
-  // then grad = P·weight + vw·x̂ + vb, weight: Σ P·g, x: Q·rstd,
-  // mean: -rstd·ΣQ, rstd: Σ u·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) + Σ Q·(x - mean).
-  record("layerNormBackward", std::vector<Tensor>{grad, x, mean, rstd, weight}, outputs,
-         [sg = SavedTensor(grad), sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd),
-          sw = SavedTensor(weight), nd, cols, affine_grads, normalized_shape](const Grads& gg, const Node& node) {
-           const Tensor g = sg.unpack(), x = sx.unpack(), m = sm.unpack(), r = sr.unpack(), w = sw.unpack();
-           const std::vector<i64> dims = last_dims(x.dim(), nd);
-           const Tensor n = scalar(static_cast<double>(cols), x.dtype());
-           const auto row_mean = [&](const Tensor& t) { return div(sum(t, dims, true), n); };
-           const Tensor& u = gg[0];
-           const Tensor x_centered = sub(x, m), xhat = mul(x_centered, r);
-           const Tensor gh = w.defined() ? mul(g, w) : g;
-           const Tensor mean_ghx = row_mean(mul(gh, xhat));
-           const Tensor ur = mul(u, r);
-           const Tensor mean_urx = row_mean(mul(ur, xhat));
-           const Tensor p = sub(sub(ur, row_mean(ur)), mul(xhat, mean_urx));
-           Tensor q = sub(neg(mul(ur, mean_ghx)), mul(gh, mean_urx));
-           if (affine_grads) q = add(q, mul(gg[1], g));
-           Grads result(5);
-           if (node.needs_grad(0)) {
-             Tensor for_grad = w.defined() ? mul(p, w) : p;
-             if (affine_grads) for_grad = add(add(for_grad, mul(gg[1], xhat)), gg[2]);
-             result[0] = for_grad;
-           }
-           if (node.needs_grad(1)) result[1] = mul(q, r);
-           if (node.needs_grad(2)) result[2] = neg(mul(sum(q, dims, true), r));
-           if (node.needs_grad(3)) {
-             const Tensor dx_over_rstd = sub(sub(gh, row_mean(gh)), mul(xhat, mean_ghx));
-             result[3] = sum(add(mul(u, dx_over_rstd), mul(q, x_centered)), dims, true);
-           }
-           if (node.needs_grad(4)) result[4] = sum_to(mul(p, g), normalized_shape);
-           return result;
-         });
+  record_norm_backward("layerNormBackward", grad, x, mean, rstd, weight,
+                       NormLayout{last_dims(x.dim(), nd), cols, normalized_shape, normalized_shape}, affine_grads, out);
   return out;
+}
+
+// ---- batchNorm (training) ----------------------------------------------
+// x seen as [N, C, S] (S the product of the dims after the channels, 1 for
+// [N, C]); channel c's elements are the N runs x[n, c, :].
+struct Channels {
+  i64 n, c, s;
+};
+
+// Σ term(i) over channel c's elements (i the element's offset in x), in
+// double: element s of each run into lane s % 16, the runs in order, the 16
+// lanes combined pairwise. Fixed by the shape: the same for any thread count.
+template <typename Term>
+double channel_sum(const Channels& l, i64 c, Term term) {
+  double lane[16] = {};
+  for (i64 n = 0; n < l.n; ++n) {
+    const i64 base = (n * l.c + c) * l.s;
+    i64 s = 0;
+    for (; s + 16 <= l.s; s += 16)
+      for (int j = 0; j < 16; ++j) lane[j] += term(base + s + j);
+    for (int j = 0; s < l.s; ++s, ++j) lane[j] += term(base + s);
+  }
+  for (int w = 8; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) lane[j] += lane[j + w];
+  return lane[0];
+}
+
+// Channels per parallel chunk, as many elements as the elementwise kernels take.
+i64 channel_grain(const Channels& l) {
+  return std::max<i64>(1, kRowGrain / std::max<i64>(l.n * l.s, 1));
+}
+
+// Channels [c0, c1) with runs shorter than 16 (S < 16; [N, C] has S = 1),
+// as the columns j0 = c0·S ... c1·S of x seen as N rows of C·S: sums over
+// the rows in order in double, column by column (the loops run along the
+// row), then each channel's S column sums in order; per-column copies of
+// per-channel values for the passes that write.
+template <typename T>
+struct ChannelColumns {
+  const Channels& l;
+  i64 c0, c1, j0, width;
+  std::vector<double> a, b;               // column sums
+  std::vector<T> m, r, w, bias;           // per column: mean, rstd, weight, bias
+  std::vector<double> scale, mean_a, mean_b;  // per column, for dx
+
+  ChannelColumns(const Channels& layout, i64 first, i64 last)
+      : l(layout), c0(first), c1(last), j0(first * layout.s), width((last - first) * layout.s),
+        a(static_cast<std::size_t>(width)), b(static_cast<std::size_t>(width)) {}
+
+  // a[k] = Σ over rows of term_a(i, k), b[k] likewise (i the element's
+  // offset in x, k its column less j0).
+  template <typename TermA, typename TermB>
+  void sums(TermA term_a, TermB term_b) {
+    std::fill(a.begin(), a.end(), 0.0);
+    std::fill(b.begin(), b.end(), 0.0);
+    for (i64 n = 0; n < l.n; ++n) {
+      const i64 row = n * l.c * l.s + j0;
+      for (i64 k = 0; k < width; ++k) {
+        a[static_cast<std::size_t>(k)] += term_a(row + k, k);
+        b[static_cast<std::size_t>(k)] += term_b(row + k, k);
+      }
+    }
+  }
+  double channel(const std::vector<double>& sums_of_columns, i64 c) const {
+    double total = 0.0;
+    for (i64 s = 0; s < l.s; ++s) total += sums_of_columns[static_cast<std::size_t>((c - c0) * l.s + s)];
+    return total;
+  }
+  // to[k] = per_channel[the channel of column k], or `absent` without per_channel.
+  template <typename V>
+  void spread(std::vector<V>& to, const V* per_channel, V absent = V(0)) const {
+    to.resize(static_cast<std::size_t>(width));
+    for (i64 k = 0; k < width; ++k) to[static_cast<std::size_t>(k)] = per_channel ? per_channel[c0 + k / l.s] : absent;
+  }
+  // out[i] = f(i, k) over the columns' elements.
+  template <typename F>
+  void map(T* out, F f) const {
+    for (i64 n = 0; n < l.n; ++n) {
+      const i64 row = n * l.c * l.s + j0;
+      for (i64 k = 0; k < width; ++k) out[row + k] = f(row + k, k);
+    }
+  }
+};
+
+// body(c0, c1, columns) for blocks of channels split over the pool.
+template <typename T, typename Body>
+void batch_norm_columns(const Channels& l, Body body) {
+  runtime::parallel_for(0, l.c, channel_grain(l), [&](i64 c0, i64 c1) {
+    ChannelColumns<T> columns(l, c0, c1);
+    body(c0, c1, columns);
+  });
+}
+
+// Per channel: mean, the biased variance (two-pass, from the mean rounded
+// to T) and rstd = 1/sqrt(var + eps), then out = ((x - mean)·rstd)·weight +
+// bias in T, as the unfused ops would round it. Channels split over the
+// pool; each is summed whole by one thread: runs of 16 elements or more in
+// channel_sum's lanes, shorter ones ([N, C], [N, C, 3, 3]) as columns
+// (batch_norm_columns).
+template <typename T>
+void batch_norm_forward(const T* x, const T* w, const T* b, double eps, const Channels& l, T* out, T* mean, T* var,
+                        T* rstd) {
+  const double count = static_cast<double>(l.n * l.s);
+  // The statistics of channel c from its sum and from its sums of squared
+  // and plain deviations from the rounded mean (corrected two-pass).
+  const auto finish = [&](i64 c, double squares, double deviations) {
+    const double v = std::max(0.0, (squares - deviations * deviations / count) / count);
+    var[c] = static_cast<T>(v);
+    rstd[c] = static_cast<T>(1.0 / std::sqrt(v + eps));
+  };
+  const auto normalise = [&](T xv, T m, T r, T wc, T bc) -> T {
+    if (w && b) return (xv - m) * r * wc + bc;
+    if (w) return (xv - m) * r * wc;
+    if (b) return (xv - m) * r + bc;
+    return (xv - m) * r;
+  };
+  if (l.s < 16) {
+    batch_norm_columns<T>(l, [&](i64 c0, i64 c1, ChannelColumns<T>& cols) {
+      const auto value = [x](i64 i, i64) { return static_cast<double>(x[i]); };
+      cols.sums(value, [](i64, i64) { return 0.0; });
+      for (i64 c = c0; c < c1; ++c) mean[c] = static_cast<T>(cols.channel(cols.a, c) / count);
+      cols.spread(cols.m, mean);
+      cols.sums(
+          [&](i64 i, i64 k) {
+            const double d = static_cast<double>(x[i]) - static_cast<double>(cols.m[static_cast<std::size_t>(k)]);
+            return d * d;
+          },
+          [&](i64 i, i64 k) { return static_cast<double>(x[i]) - static_cast<double>(cols.m[static_cast<std::size_t>(k)]); });
+      for (i64 c = c0; c < c1; ++c) finish(c, cols.channel(cols.a, c), cols.channel(cols.b, c));
+      cols.spread(cols.r, rstd);
+      cols.spread(cols.w, w, T(1));
+      cols.spread(cols.bias, b, T(0));
+      cols.map(out, [&](i64 i, i64 k) {
+        const auto at = static_cast<std::size_t>(k);
+        return normalise(x[i], cols.m[at], cols.r[at], cols.w[at], cols.bias[at]);
+      });
+    });
+    return;
+  }
+  runtime::parallel_for(0, l.c, channel_grain(l), [&](i64 c0, i64 c1) {
+    for (i64 c = c0; c < c1; ++c) {
+      const T m = static_cast<T>(channel_sum(l, c, [x](i64 i) { return static_cast<double>(x[i]); }) / count);
+      const double md = m;
+      const double squares = channel_sum(l, c, [x, md](i64 i) {
+        const double d = static_cast<double>(x[i]) - md;
+        return d * d;
+      });
+      const double deviations = channel_sum(l, c, [x, md](i64 i) { return static_cast<double>(x[i]) - md; });
+      mean[c] = m;
+      finish(c, squares, deviations);
+      const T r = rstd[c], wc = w ? w[c] : T(1), bc = b ? b[c] : T(0);
+      for (i64 n = 0; n < l.n; ++n) {
+        const i64 base = (n * l.c + c) * l.s;
+        for (i64 s = 0; s < l.s; ++s) out[base + s] = normalise(x[base + s], m, r, wc, bc);
+      }
+    }
+  });
+}
+
+// The first-order backward per channel: Σ g and Σ g·x̂ (x̂ = (x - mean)·rstd
+// in T, as the forward rounds it) in double, then dweight, dbias = those
+// sums and dx = weight·rstd·(g - mean(g) - x̂·mean(g·x̂)), in double, rounded
+// once. dx, dweight and dbias may each be null (not asked for). Split and
+// summed as the forward.
+template <typename T>
+void batch_norm_backward_kernel(const T* g, const T* x, const T* mean, const T* rstd, const T* w, const Channels& l,
+                                T* dx, T* dweight, T* dbias) {
+  const double count = static_cast<double>(l.n * l.s);
+  const auto gradient = [](T gv, T xv, T m, T r, double scale, double mean_g, double mean_gx) {
+    const double xhat = static_cast<double>((xv - m) * r);
+    return static_cast<T>(scale * ((static_cast<double>(gv) - mean_g) - xhat * mean_gx));
+  };
+  if (l.s < 16) {
+    batch_norm_columns<T>(l, [&](i64 c0, i64 c1, ChannelColumns<T>& cols) {
+      cols.spread(cols.m, mean);
+      cols.spread(cols.r, rstd);
+      cols.sums([g](i64 i, i64) { return static_cast<double>(g[i]); }, [&](i64 i, i64 k) {
+        const auto at = static_cast<std::size_t>(k);
+        return static_cast<double>(g[i]) * static_cast<double>((x[i] - cols.m[at]) * cols.r[at]);
+      });
+      std::vector<double> scale(static_cast<std::size_t>(l.c)), mean_g(scale.size()), mean_gx(scale.size());
+      for (i64 c = c0; c < c1; ++c) {
+        const double sum_g = cols.channel(cols.a, c), sum_gx = cols.channel(cols.b, c);
+        if (dweight) dweight[c] = static_cast<T>(sum_gx);
+        if (dbias) dbias[c] = static_cast<T>(sum_g);
+        const auto at = static_cast<std::size_t>(c);
+        scale[at] = (w ? static_cast<double>(w[c]) : 1.0) * static_cast<double>(rstd[c]);
+        mean_g[at] = sum_g / count, mean_gx[at] = sum_gx / count;
+      }
+      if (!dx) return;
+      cols.spread(cols.scale, scale.data());
+      cols.spread(cols.mean_a, mean_g.data());
+      cols.spread(cols.mean_b, mean_gx.data());
+      cols.map(dx, [&](i64 i, i64 k) {
+        const auto at = static_cast<std::size_t>(k);
+        return gradient(g[i], x[i], cols.m[at], cols.r[at], cols.scale[at], cols.mean_a[at], cols.mean_b[at]);
+      });
+    });
+    return;
+  }
+  runtime::parallel_for(0, l.c, channel_grain(l), [&](i64 c0, i64 c1) {
+    for (i64 c = c0; c < c1; ++c) {
+      const T m = mean[c], r = rstd[c];
+      const double sum_g = channel_sum(l, c, [g](i64 i) { return static_cast<double>(g[i]); });
+      const double sum_gx = channel_sum(l, c, [g, x, m, r](i64 i) {
+        return static_cast<double>(g[i]) * static_cast<double>((x[i] - m) * r);
+      });
+      if (dweight) dweight[c] = static_cast<T>(sum_gx);
+      if (dbias) dbias[c] = static_cast<T>(sum_g);
+      if (!dx) continue;
+      const double scale = (w ? static_cast<double>(w[c]) : 1.0) * static_cast<double>(r);
+      const double mean_g = sum_g / count, mean_gx = sum_gx / count;
+      for (i64 n = 0; n < l.n; ++n) {
+        const i64 base = (n * l.c + c) * l.s;
+        for (i64 i = base; i < base + l.s; ++i) dx[i] = gradient(g[i], x[i], m, r, scale, mean_g, mean_gx);
+      }
+    }
+  });
+}
+
+Channels channels_of(const Tensor& x) {
+  const i64 n = x.size(0), c = x.size(1);
+  return {n, c, n * c == 0 ? 0 : x.numel() / (n * c)};
+}
+
+// The layout of batchNorm's statistics: over every dim but 1.
+NormLayout batch_norm_layout(const Tensor& x) {
+  const Channels l = channels_of(x);
+  NormLayout layout{{}, l.n * l.s, Shape(static_cast<std::size_t>(x.dim()), 1), Shape{l.c}};
+  for (i64 d = 0; d < x.dim(); ++d)
+    if (d != 1) layout.dims.push_back(d);
+  layout.affine_view[1] = l.c;
+  return layout;
+}
+
+NormGrads batch_norm_backward(const Tensor& grad0, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                              const Tensor& weight, bool with_dx, bool affine_grads) {
+  const char* op = "batchNormBackward";
+  const Tensor grad = grad0.dtype() == x.dtype() ? grad0 : cast(grad0, x.dtype());
+  const Channels l = channels_of(x);
+  NormGrads out;
+  if (with_dx) out.dx = empty(x.shape(), x.dtype(), op);
+  if (affine_grads) {
+    out.dweight = empty({l.c}, x.dtype(), op);
+    out.dbias = empty({l.c}, x.dtype(), op);
+  }
+  {
+    const Tensor gc = contiguous_data(grad), xc = contiguous_data(x);
+    const Tensor wc = weight.defined() ? contiguous_data(weight) : weight;
+    visit_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      batch_norm_backward_kernel<T>(gc.data<T>(), xc.data<T>(), mean.data<T>(), rstd.data<T>(), data_or_null<T>(wc),
+                                    l, with_dx ? out.dx.data<T>() : nullptr,
+                                    affine_grads ? out.dweight.data<T>() : nullptr,
+                                    affine_grads ? out.dbias.data<T>() : nullptr);
+    });
+  }
+  record_norm_backward(op, grad, x, mean, rstd, weight, batch_norm_layout(x), affine_grads, out);
+  return out;
+}
+
+void check_channel_param(const Tensor& t, const Tensor& x, const char* arg) {
+  if (!t.defined()) return;
+  if (t.dim() != 1 || t.size(0) != x.size(1))
+    throw_range_error("batchNorm: ", arg, " must have shape [", x.size(1), "] (the input's channels), got ",
+                      shape_str(t.shape()));
+  if (t.dtype() != x.dtype())
+    throw_type_error("batchNorm: ", arg, " must have the input's dtype ", dtype_name(x.dtype()), ", got ",
+                     dtype_name(t.dtype()));
 }
 
 void check_affine(const Tensor& t, const Tensor& x, const Shape& normalized_shape, const char* arg) {
@@ -317,7 +607,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
       layer_norm_forward<T>(xc, wc, bc, eps, mean.numel(), group, out, mean, rstd);
     });
   }
-  record_norm_stats(x, mean, rstd, group);
+  record_norm_stats("layerNorm", x, mean, rstd, group);
 
   record("layerNorm", {x, weight, bias}, out,
          [sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd), sw = SavedTensor(weight),
@@ -326,12 +616,51 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
            // on an input batch, the rows' sums and the dx pass are skipped.
            const bool with_dx = node.needs_grad(0);
            const bool affine_grads = node.needs_grad(1) || node.needs_grad(2);
-           LayerNormGrads grads = layer_norm_backward(g[0], sx.unpack(), sm.unpack(), sr.unpack(), sw.unpack(), nd,
+           NormGrads grads = layer_norm_backward(g[0], sx.unpack(), sm.unpack(), sr.unpack(), sw.unpack(), nd,
                                                       with_dx, affine_grads);
            return Grads{grads.dx, node.needs_grad(1) ? grads.dweight : Tensor(),
                         node.needs_grad(2) ? grads.dbias : Tensor()};
          });
   return out;
+}
+
+BatchNormed batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "batchNorm";
+  require_floating(x, op, "input");
+  if (x.dim() < 2) throw_range_error(op, ": input must have at least 2 dims [N, C, ...], got shape ", shape_str(x.shape()));
+  check_channel_param(weight, x, "weight");
+  check_channel_param(bias, x, "bias");
+  if (!(eps >= 0) || !std::isfinite(eps)) throw_range_error(op, ": eps must be a finite non-negative number, got ", eps);
+  const Channels l = channels_of(x);
+  if (l.n * l.s <= 1)
+    throw_range_error(op, ": training needs more than one value per channel, got input shape ", shape_str(x.shape()));
+  const NormLayout layout = batch_norm_layout(x);
+  Tensor out = empty(x.shape(), x.dtype(), op);
+  Tensor mean = empty(layout.affine_view, x.dtype(), op), rstd = empty(layout.affine_view, x.dtype(), op);
+  BatchNormed result{out, empty({l.c}, x.dtype(), op), empty({l.c}, x.dtype(), op)};
+  {
+    const Tensor xc = contiguous_data(x);
+    const Tensor wc = weight.defined() ? contiguous_data(weight) : weight;
+    const Tensor bc = bias.defined() ? contiguous_data(bias) : bias;
+    visit_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      batch_norm_forward<T>(xc.data<T>(), data_or_null<T>(wc), data_or_null<T>(bc), eps, l, out.data<T>(),
+                            mean.data<T>(), result.var.data<T>(), rstd.data<T>());
+      std::copy_n(mean.data<T>(), l.c, result.mean.data<T>());
+    });
+  }
+  record_norm_stats(op, x, mean, rstd, l.n * l.s);
+  record(op, {x, weight, bias}, out,
+         [sx = SavedTensor(x), sm = SavedTensor(mean), sr = SavedTensor(rstd), sw = SavedTensor(weight)](
+             const Grads& g, const Node& node) {
+           const bool with_dx = node.needs_grad(0);
+           const bool affine_grads = node.needs_grad(1) || node.needs_grad(2);
+           NormGrads grads =
+               batch_norm_backward(g[0], sx.unpack(), sm.unpack(), sr.unpack(), sw.unpack(), with_dx, affine_grads);
+           return Grads{grads.dx, node.needs_grad(1) ? grads.dweight : Tensor(),
+                        node.needs_grad(2) ? grads.dbias : Tensor()};
+         });
+  return result;
 }
 
 Tensor dropout(const Tensor& x, double p, bool training) {

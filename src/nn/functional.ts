@@ -267,39 +267,45 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   if ((mean === null) !== (variance === null)) throw new TypeError(`${op}: runningMean and runningVar must be given together`);
   // [1, C, 1, ...]: a per-channel value broadcast over the input.
   const along = [1, channels, ...input.shape.slice(2).map(() => 1)];
-  const dims = input.shape.map((_, d) => d).filter((d) => d !== 1);
   return composedOp(op, () => {
-    let normalized: Tensor;
     if (training) {
       const count = input.size / Math.max(channels, 1);
       if (count <= 1)
         throw new RangeError(`${op}: training needs more than one value per channel, got input shape [${input.shape.join(', ')}]`);
-      const batchMean = input.mean(dims, true);
-      const centered = input.sub(batchMean);
-      const batchVar = centered.mul(centered).mean(dims, true);
-      normalized = centered.mul(batchVar.add(eps).rsqrt());
-      if (mean !== null && variance !== null) {
-        noGrad(() => tidy(() => {
-          // A statistic that cannot be written (an expanded view, one in use
-          // by an async job) is named; checking before the writes would cost
-          // native calls on every step, and traces refuse strides().
-          const update = (t: Tensor, value: Tensor, name: string) => {
-            try {
-              t.copyFrom(value);
-            } catch (e) {
-              if (e instanceof TapegradError && e.message.startsWith('copyFrom: '))
-                throw new TapegradError(`${op}: ${name} cannot take the running update: ${e.message.slice('copyFrom: '.length)}`);
-              throw e;
-            }
-          };
-          update(mean, batchMean.reshape([channels]).mul(momentum).add(mean.mul(1 - momentum)), 'runningMean');
-          update(variance, batchVar.reshape([channels]).mul(momentum * count / (count - 1)).add(variance.mul(1 - momentum)), 'runningVar');
-        }));
+      // One fused op (statistics, normalisation, weight and bias, and its
+      // backward), which also hands back the batch's mean and biased variance.
+      const [output, batchMeanHandle, batchVarHandle] = native.batchNorm(h(input), optional(weight), optional(bias), eps);
+      const normalized = fromHandle(output), batchMean = fromHandle(batchMeanHandle), batchVar = fromHandle(batchVarHandle);
+      try {
+        if (mean !== null && variance !== null) {
+          noGrad(() => tidy(() => {
+            // A statistic that cannot be written (an expanded view, one in use
+            // by an async job) is named; checking before the writes would cost
+            // native calls on every step, and traces refuse strides().
+            const update = (t: Tensor, value: Tensor, name: string) => {
+              try {
+                t.copyFrom(value);
+              } catch (e) {
+                if (e instanceof TapegradError && e.message.startsWith('copyFrom: '))
+                  throw new TapegradError(`${op}: ${name} cannot take the running update: ${e.message.slice('copyFrom: '.length)}`);
+                throw e;
+              }
+            };
+            update(mean, batchMean.mul(momentum).add(mean.mul(1 - momentum)), 'runningMean');
+            update(variance, batchVar.mul(momentum * count / (count - 1)).add(variance.mul(1 - momentum)), 'runningVar');
+          }));
+        }
+      } catch (e) {
+        normalized.dispose();
+        throw e;
+      } finally {
+        batchMean.dispose();
+        batchVar.dispose();
       }
-    } else {
-      if (mean === null || variance === null) throw new TypeError(`${op}: runningMean and runningVar are needed when not training`);
-      normalized = input.sub(mean.reshape(along)).mul(variance.add(eps).rsqrt().reshape(along));
+      return normalized;
     }
+    if (mean === null || variance === null) throw new TypeError(`${op}: runningMean and runningVar are needed when not training`);
+    let normalized = input.sub(mean.reshape(along)).mul(variance.add(eps).rsqrt().reshape(along));
     if (weight !== null) normalized = normalized.mul(weight.reshape(along));
     if (bias !== null) normalized = normalized.add(bias.reshape(along));
     return normalized;

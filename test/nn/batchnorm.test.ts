@@ -58,7 +58,9 @@ describe('BatchNorm2d', () => {
   it('gradcheck and gradgradcheck of F.batchNorm in float64, training and eval, 2-D to 4-D inputs', () => {
     const w = leaf([3], 2), b = leaf([3], 3);
     const stats = () => [tg.zeros([3], { dtype: 'float64' }), tg.ones([3], { dtype: 'float64' }).mul(1.5)];
-    for (const shape of [[4, 3], [2, 3, 5], [2, 3, 2, 3]]) {
+    // Runs of fewer than 16 elements per channel and sample ([4, 3], [2, 3, 5],
+    // [2, 3, 2, 3]) are summed as columns, longer ones in lanes.
+    for (const shape of [[4, 3], [2, 3, 5], [2, 3, 2, 3], [2, 3, 17], [2, 3, 4, 5]]) {
       const train = (x: tg.Tensor, wt: tg.Tensor, bs: tg.Tensor) => {
         const [m, v] = stats();
         return F.batchNorm(x, m!, v!, { weight: wt, bias: bs, training: true });
@@ -71,6 +73,51 @@ describe('BatchNorm2d', () => {
         expect(tg.gradcheck(f, [leaf(shape, 4), w, b]), `${f.name} ${shape}`).toBe(true);
         expect(tg.gradgradcheck(f, [leaf(shape, 5), w, b]), `${f.name} ${shape}`).toBe(true);
       }
+    }
+  });
+
+  it('training is the composed formula, with and without weight and bias, the same bits on 1 and 2 threads', () => {
+    for (const shape of [[6, 3], [4, 3, 5], [3, 3, 2, 9], [2, 3, 40]]) {
+      for (const affine of [[true, true], [true, false], [false, true], [false, false]]) {
+        const x = leaf(shape, 7, 3), w = affine[0] ? leaf([3], 8) : null, b = affine[1] ? leaf([3], 9) : null;
+        const dims = shape.map((_, d) => d).filter((d) => d !== 1), along = shape.map((s, d) => (d === 1 ? s : 1));
+        const mean = x.mean(dims, true), centered = x.sub(mean);
+        let want = centered.mul(centered.mul(centered).mean(dims, true).add(1e-5).rsqrt());
+        if (w) want = want.mul(w.reshape(along));
+        if (b) want = want.add(b.reshape(along));
+        const runningMean = tg.zeros([3], { dtype: 'float64' }), runningVar = tg.ones([3], { dtype: 'float64' });
+        const y = F.batchNorm(x, runningMean, runningVar, { training: true, weight: w, bias: b });
+        const label = `${shape} ${affine}`;
+        expectClose(y.toArray(), want.toArray(), 1e-12);
+        expect(y.gradFn, label).toBe('batchNorm');
+        const count = x.size / 3;
+        expectClose(runningMean.toArray(), mean.reshape([3]).mul(0.1).toArray(), 1e-12);
+        expectClose(runningVar.toArray(), centered.mul(centered).sum(dims).div(count - 1).mul(0.1).add(0.9).toArray(), 1e-12);
+        const seed = leaf(shape, 10);
+        const grads = (out: tg.Tensor) => {
+          const params = [x, w, b].filter((t): t is tg.Tensor => t !== null);
+          return tg.grad([out.mul(seed).sum()], params).map((t) => t.toArray());
+        };
+        expectClose(grads(y), grads(want), 1e-11);
+      }
+    }
+    // Each channel is summed whole by one thread: the same bits for any
+    // thread count (channels of 2^15 elements: one per task, in lanes; and
+    // [2^14, 4] as columns, split likewise).
+    for (const shape of [[64, 4, 512], [16384, 4]]) {
+      const x = tg.randn(shape).setRequiresGrad(true), w = tg.randn([4]).setRequiresGrad(true);
+      const run = (threads: number) => {
+        const before = tg.getNumThreads();
+        tg.setNumThreads(threads);
+        try {
+          const y = F.batchNorm(x, null, null, { training: true, weight: w });
+          const [gx, gw] = tg.grad([y.mul(y).sum()], [x, w]);
+          return [y, gx!, gw!].map((t) => Array.from(t.data()));
+        } finally {
+          tg.setNumThreads(before);
+        }
+      };
+      expect(run(2)).toEqual(run(1));
     }
   });
 
@@ -113,9 +160,12 @@ describe('BatchNorm2d', () => {
       'batchNorm: runningMean cannot take the running update: cannot write in place into an expanded view (shape [2], strides [0]): ' +
       'several of its elements share memory; write into a clone() instead'));
     expect(F.batchNorm(x, shared, shared).shape).toEqual(x.shape);  // only read when not training
-    // Memory running out inside names batchNorm and its step.
+    // Memory running out names batchNorm (training: one op), and in eval
+    // (composed of tensor ops) the step inside.
     const huge = tg.zeros([1, 1, 1]).expand([2 ** 20, 3, 2 ** 20]);
     expect(() => F.batchNorm(huge, null, null, { training: true })).toThrow(
+      new RangeError('batchNorm: cannot allocate 13194139533312 bytes (out of memory)'));
+    expect(() => F.batchNorm(huge, tg.zeros([3]), tg.ones([3]))).toThrow(
       new RangeError('batchNorm: cannot allocate 13194139533312 bytes (out of memory), in its sub'));
   });
 });

@@ -234,6 +234,32 @@ struct KernelTable {
   void (*layer_norm_backward_f64)(std::int64_t rows, std::int64_t cols, const double* g, const double* x,
                                   const double* mean, const double* rstd, const double* weight, double* dx,
                                   double* dweight, double* dbias);
+  // One channel of a batch normalisation: `runs` runs of `len` contiguous
+  // elements, run k at x + k·stride. Sums in double, each run in
+  // sum_wide_f32's order, the runs' sums added in order.
+  // Its mean and biased variance (two passes).
+  void (*batch_norm_moments_f32)(std::int64_t runs, std::int64_t stride, std::int64_t len, const float* x, double* mean,
+                                 double* var);
+  void (*batch_norm_moments_f64)(std::int64_t runs, std::int64_t stride, std::int64_t len, const double* x,
+                                 double* mean, double* var);
+  // out = ((x - mean)·rstd)·weight + bias in T (weight, bias: one value, or
+  // null to skip).
+  void (*batch_norm_apply_f32)(std::int64_t runs, std::int64_t stride, std::int64_t len, const float* x, float mean,
+                               float rstd, const float* weight, const float* bias, float* out);
+  void (*batch_norm_apply_f64)(std::int64_t runs, std::int64_t stride, std::int64_t len, const double* x, double mean,
+                               double rstd, const double* weight, const double* bias, double* out);
+  // sums[0] = Σ g, sums[1] = Σ g·x̂ with x̂ = (x - mean)·rstd in T.
+  void (*batch_norm_grad_sums_f32)(std::int64_t runs, std::int64_t stride, std::int64_t len, const float* g,
+                                   const float* x, float mean, float rstd, double* sums);
+  void (*batch_norm_grad_sums_f64)(std::int64_t runs, std::int64_t stride, std::int64_t len, const double* g,
+                                   const double* x, double mean, double rstd, double* sums);
+  // dx = scale·((g - mean_g) - x̂·mean_gx) in double, rounded once.
+  void (*batch_norm_grad_input_f32)(std::int64_t runs, std::int64_t stride, std::int64_t len, const float* g,
+                                    const float* x, float mean, float rstd, double scale, double mean_g,
+                                    double mean_gx, float* dx);
+  void (*batch_norm_grad_input_f64)(std::int64_t runs, std::int64_t stride, std::int64_t len, const double* g,
+                                    const double* x, double mean, double rstd, double scale, double mean_g,
+                                    double mean_gx, double* dx);
   // Softmax along each of `rows` contiguous rows of `size` elements, or with
   // log, log-softmax: y = e^(x - max) / Σ e^(x - max), the sum in double in
   // sum_wide_f32's order (float32 multiplies by 1/Σ in double, within 1 ulp

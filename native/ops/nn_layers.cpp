@@ -3,6 +3,7 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -236,24 +237,6 @@ struct Channels {
   i64 n, c, s;
 };
 
-// Σ term(i) over channel c's elements (i the element's offset in x), in
-// double: element s of each run into lane s % 16, the runs in order, the 16
-// lanes combined pairwise. Fixed by the shape: the same for any thread count.
-template <typename Term>
-double channel_sum(const Channels& l, i64 c, Term term) {
-  double lane[16] = {};
-  for (i64 n = 0; n < l.n; ++n) {
-    const i64 base = (n * l.c + c) * l.s;
-    i64 s = 0;
-    for (; s + 16 <= l.s; s += 16)
-      for (int j = 0; j < 16; ++j) lane[j] += term(base + s + j);
-    for (int j = 0; s < l.s; ++s, ++j) lane[j] += term(base + s);
-  }
-  for (int w = 8; w >= 1; w /= 2)
-    for (int j = 0; j < w; ++j) lane[j] += lane[j + w];
-  return lane[0];
-}
-
 // Channels per parallel chunk, as many elements as the elementwise kernels take.
 i64 channel_grain(const Channels& l) {
   return std::max<i64>(1, kRowGrain / std::max<i64>(l.n * l.s, 1));
@@ -276,17 +259,19 @@ struct ChannelColumns {
       : l(layout), c0(first), c1(last), j0(first * layout.s), width((last - first) * layout.s),
         a(static_cast<std::size_t>(width)), b(static_cast<std::size_t>(width)) {}
 
-  // a[k] = Σ over rows of term_a(i, k), b[k] likewise (i the element's
-  // offset in x, k its column less j0).
-  template <typename TermA, typename TermB>
-  void sums(TermA term_a, TermB term_b) {
+  // a[k] = Σ over rows of term_a(i, k), and b[k] likewise where term_b is
+  // given (i the element's offset in x, k its column less j0).
+  template <typename TermA, typename TermB = std::nullptr_t>
+  void sums(TermA term_a, TermB term_b = nullptr) {
     std::fill(a.begin(), a.end(), 0.0);
     std::fill(b.begin(), b.end(), 0.0);
+    double* __restrict__ pa = a.data();
+    double* __restrict__ pb = b.data();
     for (i64 n = 0; n < l.n; ++n) {
       const i64 row = n * l.c * l.s + j0;
       for (i64 k = 0; k < width; ++k) {
-        a[static_cast<std::size_t>(k)] += term_a(row + k, k);
-        b[static_cast<std::size_t>(k)] += term_b(row + k, k);
+        pa[k] += term_a(row + k, k);
+        if constexpr (!std::is_same_v<TermB, std::nullptr_t>) pb[k] += term_b(row + k, k);
       }
     }
   }
@@ -303,7 +288,7 @@ struct ChannelColumns {
   }
   // out[i] = f(i, k) over the columns' elements.
   template <typename F>
-  void map(T* out, F f) const {
+  void map(T* __restrict__ out, F f) const {
     for (i64 n = 0; n < l.n; ++n) {
       const i64 row = n * l.c * l.s + j0;
       for (i64 k = 0; k < width; ++k) out[row + k] = f(row + k, k);
@@ -320,68 +305,55 @@ void batch_norm_columns(const Channels& l, Body body) {
   });
 }
 
-// Per channel: mean, the biased variance (two-pass, from the mean rounded
-// to T) and rstd = 1/sqrt(var + eps), then out = ((x - mean)·rstd)·weight +
-// bias in T, as the unfused ops would round it. Channels split over the
-// pool; each is summed whole by one thread: runs of 16 elements or more in
-// channel_sum's lanes, shorter ones ([N, C], [N, C, 3, 3]) as columns
-// (batch_norm_columns).
+// Per channel: mean and biased variance in double (two passes), rstd =
+// 1/sqrt(var + eps), then out = ((x - mean)·rstd)·weight + bias in T with
+// the rounded statistics, as the backward recomputes x̂. Channels split over
+// the pool; each is summed whole by one thread: runs of 16 elements or more
+// by the batch_norm kernels (each run in lanes), shorter ones ([N, C],
+// [N, C, 3, 3]) as columns (ChannelColumns).
 template <typename T>
 void batch_norm_forward(const T* x, const T* w, const T* b, double eps, const Channels& l, T* out, T* mean, T* var,
                         T* rstd) {
   const double count = static_cast<double>(l.n * l.s);
-  // The statistics of channel c from its sum and from its sums of squared
-  // and plain deviations from the rounded mean (corrected two-pass).
-  const auto finish = [&](i64 c, double squares, double deviations) {
-    const double v = std::max(0.0, (squares - deviations * deviations / count) / count);
+  const auto finish = [&](i64 c, double m, double v) {
+    mean[c] = static_cast<T>(m);
     var[c] = static_cast<T>(v);
     rstd[c] = static_cast<T>(1.0 / std::sqrt(v + eps));
   };
-  const auto normalise = [&](T xv, T m, T r, T wc, T bc) -> T {
-    if (w && b) return (xv - m) * r * wc + bc;
-    if (w) return (xv - m) * r * wc;
-    if (b) return (xv - m) * r + bc;
-    return (xv - m) * r;
-  };
   if (l.s < 16) {
     batch_norm_columns<T>(l, [&](i64 c0, i64 c1, ChannelColumns<T>& cols) {
-      const auto value = [x](i64 i, i64) { return static_cast<double>(x[i]); };
-      cols.sums(value, [](i64, i64) { return 0.0; });
-      for (i64 c = c0; c < c1; ++c) mean[c] = static_cast<T>(cols.channel(cols.a, c) / count);
+      cols.sums([x](i64 i, i64) { return static_cast<double>(x[i]); });
+      std::vector<double> m(static_cast<std::size_t>(l.c));
+      for (i64 c = c0; c < c1; ++c) m[static_cast<std::size_t>(c)] = cols.channel(cols.a, c) / count;
+      std::vector<double> m_column;
+      cols.spread(m_column, m.data());
+      cols.sums([&](i64 i, i64 k) {
+        const double d = static_cast<double>(x[i]) - m_column[static_cast<std::size_t>(k)];
+        return d * d;
+      });
+      for (i64 c = c0; c < c1; ++c) finish(c, m[static_cast<std::size_t>(c)], cols.channel(cols.a, c) / count);
       cols.spread(cols.m, mean);
-      cols.sums(
-          [&](i64 i, i64 k) {
-            const double d = static_cast<double>(x[i]) - static_cast<double>(cols.m[static_cast<std::size_t>(k)]);
-            return d * d;
-          },
-          [&](i64 i, i64 k) { return static_cast<double>(x[i]) - static_cast<double>(cols.m[static_cast<std::size_t>(k)]); });
-      for (i64 c = c0; c < c1; ++c) finish(c, cols.channel(cols.a, c), cols.channel(cols.b, c));
       cols.spread(cols.r, rstd);
       cols.spread(cols.w, w, T(1));
       cols.spread(cols.bias, b, T(0));
       cols.map(out, [&](i64 i, i64 k) {
         const auto at = static_cast<std::size_t>(k);
-        return normalise(x[i], cols.m[at], cols.r[at], cols.w[at], cols.bias[at]);
+        const T v = (x[i] - cols.m[at]) * cols.r[at];
+        return w && b ? v * cols.w[at] + cols.bias[at] : w ? v * cols.w[at] : b ? v + cols.bias[at] : v;
       });
     });
     return;
   }
+  const auto& table = kernels::active();
+  const auto moments = kernel_for<T>(table.batch_norm_moments_f32, table.batch_norm_moments_f64);
+  const auto apply = kernel_for<T>(table.batch_norm_apply_f32, table.batch_norm_apply_f64);
   runtime::parallel_for(0, l.c, channel_grain(l), [&](i64 c0, i64 c1) {
     for (i64 c = c0; c < c1; ++c) {
-      const T m = static_cast<T>(channel_sum(l, c, [x](i64 i) { return static_cast<double>(x[i]); }) / count);
-      const double md = m;
-      const double squares = channel_sum(l, c, [x, md](i64 i) {
-        const double d = static_cast<double>(x[i]) - md;
-        return d * d;
-      });
-      const double deviations = channel_sum(l, c, [x, md](i64 i) { return static_cast<double>(x[i]) - md; });
-      mean[c] = m;
-      finish(c, squares, deviations);
-      const T r = rstd[c], wc = w ? w[c] : T(1), bc = b ? b[c] : T(0);
-      for (i64 n = 0; n < l.n; ++n) {
-        const i64 base = (n * l.c + c) * l.s;
-        for (i64 s = 0; s < l.s; ++s) out[base + s] = normalise(x[base + s], m, r, wc, bc);
-      }
+      double m, v;
+      moments(l.n, l.c * l.s, l.s, x + c * l.s, &m, &v);
+      finish(c, m, v);
+      apply(l.n, l.c * l.s, l.s, x + c * l.s, mean[c], rstd[c], w ? w + c : nullptr, b ? b + c : nullptr,
+            out + c * l.s);
     }
   });
 }
@@ -395,10 +367,7 @@ template <typename T>
 void batch_norm_backward_kernel(const T* g, const T* x, const T* mean, const T* rstd, const T* w, const Channels& l,
                                 T* dx, T* dweight, T* dbias) {
   const double count = static_cast<double>(l.n * l.s);
-  const auto gradient = [](T gv, T xv, T m, T r, double scale, double mean_g, double mean_gx) {
-    const double xhat = static_cast<double>((xv - m) * r);
-    return static_cast<T>(scale * ((static_cast<double>(gv) - mean_g) - xhat * mean_gx));
-  };
+  const auto scale_of = [&](i64 c) { return (w ? static_cast<double>(w[c]) : 1.0) * static_cast<double>(rstd[c]); };
   if (l.s < 16) {
     batch_norm_columns<T>(l, [&](i64 c0, i64 c1, ChannelColumns<T>& cols) {
       cols.spread(cols.m, mean);
@@ -413,8 +382,7 @@ void batch_norm_backward_kernel(const T* g, const T* x, const T* mean, const T* 
         if (dweight) dweight[c] = static_cast<T>(sum_gx);
         if (dbias) dbias[c] = static_cast<T>(sum_g);
         const auto at = static_cast<std::size_t>(c);
-        scale[at] = (w ? static_cast<double>(w[c]) : 1.0) * static_cast<double>(rstd[c]);
-        mean_g[at] = sum_g / count, mean_gx[at] = sum_gx / count;
+        scale[at] = scale_of(c), mean_g[at] = sum_g / count, mean_gx[at] = sum_gx / count;
       }
       if (!dx) return;
       cols.spread(cols.scale, scale.data());
@@ -422,27 +390,24 @@ void batch_norm_backward_kernel(const T* g, const T* x, const T* mean, const T* 
       cols.spread(cols.mean_b, mean_gx.data());
       cols.map(dx, [&](i64 i, i64 k) {
         const auto at = static_cast<std::size_t>(k);
-        return gradient(g[i], x[i], cols.m[at], cols.r[at], cols.scale[at], cols.mean_a[at], cols.mean_b[at]);
+        const double xhat = static_cast<double>((x[i] - cols.m[at]) * cols.r[at]);
+        return static_cast<T>(cols.scale[at] * ((static_cast<double>(g[i]) - cols.mean_a[at]) - xhat * cols.mean_b[at]));
       });
     });
     return;
   }
+  const auto& table = kernels::active();
+  const auto grad_sums = kernel_for<T>(table.batch_norm_grad_sums_f32, table.batch_norm_grad_sums_f64);
+  const auto grad_input = kernel_for<T>(table.batch_norm_grad_input_f32, table.batch_norm_grad_input_f64);
   runtime::parallel_for(0, l.c, channel_grain(l), [&](i64 c0, i64 c1) {
     for (i64 c = c0; c < c1; ++c) {
-      const T m = mean[c], r = rstd[c];
-      const double sum_g = channel_sum(l, c, [g](i64 i) { return static_cast<double>(g[i]); });
-      const double sum_gx = channel_sum(l, c, [g, x, m, r](i64 i) {
-        return static_cast<double>(g[i]) * static_cast<double>((x[i] - m) * r);
-      });
-      if (dweight) dweight[c] = static_cast<T>(sum_gx);
-      if (dbias) dbias[c] = static_cast<T>(sum_g);
-      if (!dx) continue;
-      const double scale = (w ? static_cast<double>(w[c]) : 1.0) * static_cast<double>(r);
-      const double mean_g = sum_g / count, mean_gx = sum_gx / count;
-      for (i64 n = 0; n < l.n; ++n) {
-        const i64 base = (n * l.c + c) * l.s;
-        for (i64 i = base; i < base + l.s; ++i) dx[i] = gradient(g[i], x[i], m, r, scale, mean_g, mean_gx);
-      }
+      const i64 at = c * l.s, stride = l.c * l.s;
+      double sums[2];
+      grad_sums(l.n, stride, l.s, g + at, x + at, mean[c], rstd[c], sums);
+      if (dweight) dweight[c] = static_cast<T>(sums[1]);
+      if (dbias) dbias[c] = static_cast<T>(sums[0]);
+      if (dx) grad_input(l.n, stride, l.s, g + at, x + at, mean[c], rstd[c], scale_of(c), sums[0] / count,
+                         sums[1] / count, dx + at);
     }
   });
 }

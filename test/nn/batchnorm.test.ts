@@ -1,7 +1,9 @@
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectClose, leaf, tg } from '../helpers.js';
+import { expectClose, expectSameDigestOnEveryIsa, leaf, tg } from '../helpers.js';
 
 const F = tg.nn.functional;
+const batchNormCases = path.join(__dirname, 'batch-norm-cases.cjs');
 // Values from PyTorch 1.13 on the same programs.
 const input = () =>
   tg.tensor([[[[1, 2], [3, 4]], [[0, -1], [2, 5]]], [[[2, 0], [1, 1]], [[3, 3], [-2, 0.5]]]], { requiresGrad: true });
@@ -120,6 +122,10 @@ describe('BatchNorm2d', () => {
       expect(run(2)).toEqual(run(1));
     }
   });
+
+  it('training against a float64 reference, the same bits on every ISA path and thread count', () => {
+    expectSameDigestOnEveryIsa(batchNormCases, ['1', '2']);
+  }, 120_000);
 
   it('refuses bad input with the layer or op, the argument and what came', () => {
     expect(() => new tg.nn.BatchNorm1d(2).forward(tg.tensor([[1, 2]]))).toThrow(

@@ -64,13 +64,33 @@ void sort_lines(const Tensor& t, std::int64_t d, std::int64_t k, bool descending
       }
       return std::pair{in, out};
     };
+    // A few of a long line (k <= n/64): a heap of the first k so far in
+    // that order (the last of them on top), which every other element is
+    // tested against once, as a value (an equal value comes later, so it
+    // loses the tie), without making its pair first (one thread, floats:
+    // topk 5 of [512, 1000] 1.14 -> 0.95 ms, 10 of [64, 30000] 3.1 -> 2.1;
+    // with more, as 100 of 1000 or 3 of 64, partial_sort was faster).
+    const bool few = k < n && k * 64 <= n;
     const auto sort_range = [&](std::int64_t begin, std::int64_t end) {
-      std::vector<std::pair<T, std::int32_t>> line(static_cast<std::size_t>(n));
+      std::vector<std::pair<T, std::int32_t>> line(static_cast<std::size_t>(few ? k : n));
       for (std::int64_t r = begin; r < end; ++r) {
         const auto [in, out] = offsets(r);
-        for (std::int64_t i = 0; i < n; ++i) line[i] = {x[in + i * stride], static_cast<std::int32_t>(i)};
-        if (k == n) std::sort(line.begin(), line.end(), order);
-        else std::partial_sort(line.begin(), line.begin() + k, line.end(), order);
+        if (few) {
+          for (std::int64_t i = 0; i < k; ++i) line[i] = {x[in + i * stride], static_cast<std::int32_t>(i)};
+          std::make_heap(line.begin(), line.end(), order);
+          for (std::int64_t i = k; i < n; ++i) {
+            const T value = x[in + i * stride];
+            if (!before(value, line.front().first, descending)) continue;
+            std::pop_heap(line.begin(), line.end(), order);
+            line.back() = {value, static_cast<std::int32_t>(i)};
+            std::push_heap(line.begin(), line.end(), order);
+          }
+          std::sort_heap(line.begin(), line.end(), order);
+        } else {
+          for (std::int64_t i = 0; i < n; ++i) line[i] = {x[in + i * stride], static_cast<std::int32_t>(i)};
+          if (k == n) std::sort(line.begin(), line.end(), order);
+          else std::partial_sort(line.begin(), line.begin() + k, line.end(), order);
+        }
         for (std::int64_t i = 0; i < k; ++i) {
           v[out + i * out_stride] = line[i].first;
           at[out + i * out_stride] = line[i].second;

@@ -174,6 +174,21 @@ describe('topk', () => {
     }
   });
 
+  it('a few of long rows with NaN, ±0, ±Infinity and ties agree with sort, both ways, in both dtypes', () => {
+    // k at most a 64th of the row: a heap that each element is tested against.
+    const specials = [NaN, 0, -0, Infinity, -Infinity, 5, 5, -5];
+    for (const dtype of ['float32', 'float64'] as const) {
+      const data = Array.from({ length: 6 * 2000 }, (_, i) => (i % 97 === 0 ? specials[(i / 97) % 8]! : ((i * 7919) % 1013) - 500));
+      const x = tg.tensor(data, { dtype, shape: [6, 2000] });
+      for (const largest of [true, false])
+        for (const k of [1, 5, 31]) {
+          const top = x.topk(k, { largest }), sorted = x.sort({ descending: largest });
+          expect(values(top.values), `${dtype} ${largest} ${k}`).toEqual(values(sorted.values.narrow(1, 0, k)));
+          expect(top.indices.toArray(), `${dtype} ${largest} ${k}`).toEqual(sorted.indices.narrow(1, 0, k).toArray());
+        }
+    }
+  });
+
   it('0-d input: k of 0 or 1 gives the element (as PyTorch)', () => {
     expect(tg.tensor(5).topk(1).values.toArray()).toBe(5);
     expect(tg.tensor(5).topk(0).indices.toArray()).toBe(0);

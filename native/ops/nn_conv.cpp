@@ -14,6 +14,7 @@
 #include "core/autograd.h"
 #include "core/grad_mode.h"
 #include "core/strided.h"
+#include "kernels/kernels.h"
 #include "ops/common.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
@@ -23,6 +24,7 @@
 #include "ops/window.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
+#include "runtime/thread_pool.h"
 
 namespace tapegrad::ops {
 
@@ -223,6 +225,62 @@ void write_images(const Tensor& whole, i64 n0, const Tensor& part) {
   copy_elements(part, narrow(whole, 0, n0, part.size(0)));
 }
 
+// conv_core's forward with a thread per share of the images: each image
+// unfolded into a buffer of the task's own ([C·kh·kw, L], within L2) and
+// multiplied there, one GEMM per group, on that thread, so its columns
+// never leave the core's caches. The bits of the batched matmul over the
+// unfolded chunk (each element of which gets its own product's bits).
+// [32, 32, 28, 28], 64 3×3 filters, stride 2, two threads: forward 1.95 ->
+// 1.04 ms, forward and backward 4.3 -> 3.3 (one thread 2.34 -> 2.05, 7.1 -> 6.5).
+template <typename T>
+void conv_images(const T* x, const T* weight, T* out, i64 n, i64 c, i64 h, i64 w, const Window& win, i64 groups,
+                 i64 o, i64 k, i64 l) {
+  const auto& table = kernels::active();
+  const auto gemm = kernel_for<T>(table.gemm_f32, table.gemm_f64);
+  const i64 og = o / groups;
+  runtime::parallel_for(0, n, 1, [&](i64 i0, i64 i1) {
+    const Tensor buffer = empty({groups * k, l}, dtype_of<T>::value, "conv2d");
+    T* columns = buffer.data<T>();
+    for (i64 i = i0; i < i1; ++i) {
+      columns_pass<true>(x + i * c * h * w, columns, c, h, w, win);
+      for (i64 g = 0; g < groups; ++g)
+        gemm(og, l, k, T(1), weight + g * og * k, k, 1, columns + g * k * l, l, 1, T(0), out + (i * o + g * og) * l,
+             l, 1);
+    }
+  });
+}
+
+// conv_core's first-order backward split the same way: per image, dx =
+// fold(Wᵀ·g) through a buffer of the task's own (when gx is given) and the
+// image's share of dW, g·unfold(x)ᵀ, into parts [N, g, O/g, K] (when given),
+// which the caller sums over the images in a fixed order. The bits of the
+// batched matmuls over a chunk.
+template <typename T>
+void conv_backward_images(const T* x, const T* weight, const T* g, T* gx, T* parts, i64 n, i64 c, i64 h, i64 w,
+                          const Window& win, i64 groups, i64 o, i64 k, i64 l) {
+  const auto& table = kernels::active();
+  const auto gemm = kernel_for<T>(table.gemm_f32, table.gemm_f64);
+  const i64 og = o / groups;
+  runtime::parallel_for(0, n, 1, [&](i64 i0, i64 i1) {
+    const Tensor buffer = empty({groups * k, l}, dtype_of<T>::value, "conv2d");
+    T* columns = buffer.data<T>();
+    for (i64 i = i0; i < i1; ++i) {
+      const T* gi = g + i * o * l;
+      if (parts) {
+        columns_pass<true>(x + i * c * h * w, columns, c, h, w, win);
+        for (i64 q = 0; q < groups; ++q)
+          gemm(og, k, l, T(1), gi + q * og * l, l, 1, columns + q * k * l, 1, l, T(0), parts + (i * groups + q) * og * k,
+               k, 1);
+      }
+      if (gx) {
+        for (i64 q = 0; q < groups; ++q)
+          gemm(k, l, og, T(1), weight + q * og * k, 1, k, gi + q * og * l, l, 1, T(0), columns + q * k * l, l, 1);
+        columns_pass<false>(columns, gx + i * c * h * w, c, h, w, win);
+      }
+    }
+  });
+}
+
 // out [N, O, oh, ow] of a checked x [N, C, H, W] and weight [O, C/g, kh, kw]:
 // per group, the weight's rows times unfold(x)'s columns, as one node.
 Tensor conv_core(const Tensor& x, const Tensor& weight, const Window& win, i64 groups) {
@@ -247,7 +305,15 @@ Tensor conv_core(const Tensor& x, const Tensor& weight, const Window& win, i64 g
       return relayout(matmul(w3, columns(images)), shape, contiguous_strides(shape));
     };
     const i64 chunk = images_per_chunk(groups * k * l, x.dtype());
-    if (n <= chunk) {
+    if (n >= runtime::num_threads() && n > 1) {
+      // At least an image per thread: the images split across the pool.
+      out = empty(out_shape, x.dtype(), "conv2d");
+      const Tensor xc = contiguous_data(x), wc = contiguous_data(weight);
+      visit_floating(x.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        conv_images<T>(xc.data<T>(), wc.data<T>(), out.data<T>(), n, x.size(1), h, w, win, groups, o, k, l);
+      });
+    } else if (n <= chunk) {
       out = product(x);
     } else {
       out = empty(out_shape, x.dtype(), "conv2d");
@@ -269,6 +335,22 @@ Tensor conv_core(const Tensor& x, const Tensor& weight, const Window& win, i64 g
            };
            Tensor gx, gw;
            const Tensor x = node.needs_grad(1) ? sx.unpack() : Tensor();
+           if (!grad_enabled() && n >= runtime::num_threads() && n > 1) {
+             // At least an image per thread: the images split across the pool.
+             const Tensor gc = contiguous_data(g[0]);
+             const Tensor xc = x.defined() ? contiguous_data(x) : x;
+             const Tensor wc = node.needs_grad(0) ? contiguous_data(sw.unpack()) : Tensor();
+             if (node.needs_grad(0)) gx = empty(x_shape, gc.dtype(), "conv2d");
+             const Tensor parts = node.needs_grad(1) ? empty({n, groups, o / groups, k}, gc.dtype(), "conv2d") : Tensor();
+             visit_floating(gc.dtype(), [&](auto tag) {
+               using T = decltype(tag);
+               const auto data = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+               conv_backward_images<T>(data(xc), data(wc), gc.data<T>(), gx.defined() ? gx.data<T>() : nullptr,
+                                       data(parts), n, x_shape[1], h, w, win, groups, o, k, l);
+             });
+             if (node.needs_grad(1)) gw = sum(parts, {0}, false);
+             return Grads{gx, gw.defined() ? reshape(gw, w_shape) : gw};
+           }
            const Tensor w3t = node.needs_grad(0) ? transpose(weight3(sw.unpack()), -1, -2) : Tensor();
            const i64 chunk = images_per_chunk(groups * k * l, g[0].dtype());
            if (grad_enabled() || n <= chunk) {

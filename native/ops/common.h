@@ -36,4 +36,10 @@ auto kernel_for(F32 f32, F64 f64) {
     return f64;
 }
 
+// t's elements, or null for an undefined (absent) tensor.
+template <typename T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
 }  // namespace tapegrad::ops

@@ -225,11 +225,21 @@ void write_images(const Tensor& whole, i64 n0, const Tensor& part) {
   copy_elements(part, narrow(whole, 0, n0, part.size(0)));
 }
 
+// Whether conv_core splits the images across the pool (conv_images,
+// conv_backward_images): at least an image per thread, and the batch one
+// chunk (so the buffers, an image's columns per thread, stay within the
+// chunk's bound, and dW adds up over the same images as on the batched path:
+// the same bits for any thread count). Otherwise the batched matmuls, which
+// split each product instead.
+bool split_images(i64 n, i64 chunk) {
+  return n > 1 && n >= runtime::num_threads() && n <= chunk;
+}
+
 // conv_core's forward with a thread per share of the images: each image
-// unfolded into a buffer of the task's own ([C·kh·kw, L], within L2) and
-// multiplied there, one GEMM per group, on that thread, so its columns
-// never leave the core's caches. The bits of the batched matmul over the
-// unfolded chunk (each element of which gets its own product's bits).
+// unfolded into a buffer of the task's own ([C·kh·kw, L]; within L2 for
+// small images) and multiplied there, one GEMM per group, on that thread,
+// so its columns stay in the core's caches. The bits of the batched matmul
+// over the unfolded chunk (each element of which gets its own product's bits).
 // [32, 32, 28, 28], 64 3×3 filters, stride 2, two threads: forward 1.95 ->
 // 1.04 ms, forward and backward 4.3 -> 3.3 (one thread 2.34 -> 2.05, 7.1 -> 6.5).
 template <typename T>
@@ -305,8 +315,7 @@ Tensor conv_core(const Tensor& x, const Tensor& weight, const Window& win, i64 g
       return relayout(matmul(w3, columns(images)), shape, contiguous_strides(shape));
     };
     const i64 chunk = images_per_chunk(groups * k * l, x.dtype());
-    if (n >= runtime::num_threads() && n > 1) {
-      // At least an image per thread: the images split across the pool.
+    if (split_images(n, chunk)) {
       out = empty(out_shape, x.dtype(), "conv2d");
       const Tensor xc = contiguous_data(x), wc = contiguous_data(weight);
       visit_floating(x.dtype(), [&](auto tag) {
@@ -335,8 +344,8 @@ Tensor conv_core(const Tensor& x, const Tensor& weight, const Window& win, i64 g
            };
            Tensor gx, gw;
            const Tensor x = node.needs_grad(1) ? sx.unpack() : Tensor();
-           if (!grad_enabled() && n >= runtime::num_threads() && n > 1) {
-             // At least an image per thread: the images split across the pool.
+           const i64 chunk = images_per_chunk(groups * k * l, g[0].dtype());
+           if (!grad_enabled() && split_images(n, chunk)) {
              const Tensor gc = contiguous_data(g[0]);
              const Tensor xc = x.defined() ? contiguous_data(x) : x;
              const Tensor wc = node.needs_grad(0) ? contiguous_data(sw.unpack()) : Tensor();
@@ -344,15 +353,13 @@ Tensor conv_core(const Tensor& x, const Tensor& weight, const Window& win, i64 g
              const Tensor parts = node.needs_grad(1) ? empty({n, groups, o / groups, k}, gc.dtype(), "conv2d") : Tensor();
              visit_floating(gc.dtype(), [&](auto tag) {
                using T = decltype(tag);
-               const auto data = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-               conv_backward_images<T>(data(xc), data(wc), gc.data<T>(), gx.defined() ? gx.data<T>() : nullptr,
-                                       data(parts), n, x_shape[1], h, w, win, groups, o, k, l);
+               conv_backward_images<T>(data_or_null<T>(xc), data_or_null<T>(wc), gc.data<T>(), data_or_null<T>(gx),
+                                       data_or_null<T>(parts), n, x_shape[1], h, w, win, groups, o, k, l);
              });
              if (node.needs_grad(1)) gw = sum(parts, {0}, false);
              return Grads{gx, gw.defined() ? reshape(gw, w_shape) : gw};
            }
            const Tensor w3t = node.needs_grad(0) ? transpose(weight3(sw.unpack()), -1, -2) : Tensor();
-           const i64 chunk = images_per_chunk(groups * k * l, g[0].dtype());
            if (grad_enabled() || n <= chunk) {
              // One chunk (and with createGraph, so that these ops are recorded).
              if (node.needs_grad(0)) gx = grad_x(w3t, g[0]);

@@ -65,11 +65,6 @@ void record_norm_stats(const char* op, const Tensor& x, const Tensor& mean, cons
          });
 }
 
-template <typename T>
-const T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 // The fused forward: out, and the per-row mean and rstd, rows split over the pool.
 template <typename T>
 void layer_norm_forward(const Tensor& xc, const Tensor& wc, const Tensor& bc, double eps, i64 rows, i64 cols,
@@ -280,11 +275,11 @@ struct ChannelColumns {
     for (i64 s = 0; s < l.s; ++s) total += sums_of_columns[static_cast<std::size_t>((c - c0) * l.s + s)];
     return total;
   }
-  // to[k] = per_channel[the channel of column k], or `absent` without per_channel.
+  // to[k] = from[the channel of column k, less c0], or `absent` without from.
   template <typename V>
-  void spread(std::vector<V>& to, const V* per_channel, V absent = V(0)) const {
+  void spread(std::vector<V>& to, const V* from, V absent = V(0)) const {
     to.resize(static_cast<std::size_t>(width));
-    for (i64 k = 0; k < width; ++k) to[static_cast<std::size_t>(k)] = per_channel ? per_channel[c0 + k / l.s] : absent;
+    for (i64 k = 0; k < width; ++k) to[static_cast<std::size_t>(k)] = from ? from[k / l.s] : absent;
   }
   // out[i] = f(i, k) over the columns' elements.
   template <typename F>
@@ -323,19 +318,19 @@ void batch_norm_forward(const T* x, const T* w, const T* b, double eps, const Ch
   if (l.s < 16) {
     batch_norm_columns<T>(l, [&](i64 c0, i64 c1, ChannelColumns<T>& cols) {
       cols.sums([x](i64 i, i64) { return static_cast<double>(x[i]); });
-      std::vector<double> m(static_cast<std::size_t>(l.c));
-      for (i64 c = c0; c < c1; ++c) m[static_cast<std::size_t>(c)] = cols.channel(cols.a, c) / count;
+      std::vector<double> m(static_cast<std::size_t>(c1 - c0));
+      for (i64 c = c0; c < c1; ++c) m[static_cast<std::size_t>(c - c0)] = cols.channel(cols.a, c) / count;
       std::vector<double> m_column;
       cols.spread(m_column, m.data());
       cols.sums([&](i64 i, i64 k) {
         const double d = static_cast<double>(x[i]) - m_column[static_cast<std::size_t>(k)];
         return d * d;
       });
-      for (i64 c = c0; c < c1; ++c) finish(c, m[static_cast<std::size_t>(c)], cols.channel(cols.a, c) / count);
-      cols.spread(cols.m, mean);
-      cols.spread(cols.r, rstd);
-      cols.spread(cols.w, w, T(1));
-      cols.spread(cols.bias, b, T(0));
+      for (i64 c = c0; c < c1; ++c) finish(c, m[static_cast<std::size_t>(c - c0)], cols.channel(cols.a, c) / count);
+      cols.spread(cols.m, mean + c0);
+      cols.spread(cols.r, rstd + c0);
+      cols.spread(cols.w, w ? w + c0 : nullptr, T(1));
+      cols.spread(cols.bias, b ? b + c0 : nullptr, T(0));
       cols.map(out, [&](i64 i, i64 k) {
         const auto at = static_cast<std::size_t>(k);
         const T v = (x[i] - cols.m[at]) * cols.r[at];
@@ -370,18 +365,18 @@ void batch_norm_backward_kernel(const T* g, const T* x, const T* mean, const T* 
   const auto scale_of = [&](i64 c) { return (w ? static_cast<double>(w[c]) : 1.0) * static_cast<double>(rstd[c]); };
   if (l.s < 16) {
     batch_norm_columns<T>(l, [&](i64 c0, i64 c1, ChannelColumns<T>& cols) {
-      cols.spread(cols.m, mean);
-      cols.spread(cols.r, rstd);
+      cols.spread(cols.m, mean + c0);
+      cols.spread(cols.r, rstd + c0);
       cols.sums([g](i64 i, i64) { return static_cast<double>(g[i]); }, [&](i64 i, i64 k) {
         const auto at = static_cast<std::size_t>(k);
         return static_cast<double>(g[i]) * static_cast<double>((x[i] - cols.m[at]) * cols.r[at]);
       });
-      std::vector<double> scale(static_cast<std::size_t>(l.c)), mean_g(scale.size()), mean_gx(scale.size());
+      std::vector<double> scale(static_cast<std::size_t>(c1 - c0)), mean_g(scale.size()), mean_gx(scale.size());
       for (i64 c = c0; c < c1; ++c) {
         const double sum_g = cols.channel(cols.a, c), sum_gx = cols.channel(cols.b, c);
         if (dweight) dweight[c] = static_cast<T>(sum_gx);
         if (dbias) dbias[c] = static_cast<T>(sum_g);
-        const auto at = static_cast<std::size_t>(c);
+        const auto at = static_cast<std::size_t>(c - c0);
         scale[at] = scale_of(c), mean_g[at] = sum_g / count, mean_gx[at] = sum_gx / count;
       }
       if (!dx) return;

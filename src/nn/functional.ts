@@ -249,7 +249,7 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   // null is the modules' running average over all batches; here the weight of this batch must be given.
   const momentum = checkNumber(options.momentum === undefined ? 0.1 : options.momentum, op, 'momentum', 'a finite number', Number.isFinite);
   const eps = checkNumber(options.eps === undefined ? 1e-5 : options.eps, op, 'eps', 'a finite non-negative number', (v) => v >= 0 && Number.isFinite(v));
-  // Composed of tensor methods: each argument is checked here, so that errors name batchNorm.
+  // Each argument is checked here, before any op runs, so that errors name batchNorm (eval is composed of tensor methods).
   const live = (t: unknown, name: string, orNull: boolean) => liveTensor(t, op, name, orNull);
   live(input, 'input', false);
   if (input.dtype === 'int32') throw new TypeError(`${op}: input must be float32 or float64, got int32`);
@@ -270,8 +270,6 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   return composedOp(op, () => {
     if (training) {
       const count = input.size / Math.max(channels, 1);
-      if (count <= 1)
-        throw new RangeError(`${op}: training needs more than one value per channel, got input shape [${input.shape.join(', ')}]`);
       // One fused op (statistics, normalisation, weight and bias, and its
       // backward), which also hands back the batch's mean and biased variance.
       const [output, batchMeanHandle, batchVarHandle] = native.batchNorm(h(input), optional(weight), optional(bias), eps);

@@ -292,21 +292,21 @@ describe('F.conv2d', () => {
 
   it('runs chunk by chunk as on the whole batch: values and input gradients bit for bit, weight gradients to rounding', () => {
     // One image per chunk (TAPEGRAD_CONV_CHUNK_BYTES=1) against one chunk.
-    // The forward splits the images across threads when there are at least
-    // as many images as threads; on more threads than images (8, the cases
-    // have 3-5) it runs the chunks, or the whole batch, as one batched
-    // matmul: the same values, bit for bit.
+    // On one thread a batch of one chunk splits its images across the pool
+    // (each image unfolded and multiplied on its own); on more threads than
+    // images (8, the cases have 3-5) the chunk runs as batched matmuls: the
+    // same values and gradients, bit for bit.
     const script = path.join(__dirname, 'conv-chunk-cases.cjs');
-    const whole = runCaseScript(script, {}), chunked = runCaseScript(script, { TAPEGRAD_CONV_CHUNK_BYTES: '1' });
-    const manyThreads = { TAPEGRAD_TEST_THREADS: '8' };
+    const oneThread = { TAPEGRAD_TEST_THREADS: '1' }, manyThreads = { TAPEGRAD_TEST_THREADS: '8' };
+    const whole = runCaseScript(script, oneThread), chunked = runCaseScript(script, { ...oneThread, TAPEGRAD_CONV_CHUNK_BYTES: '1' });
     const batched = runCaseScript(script, manyThreads);
     const batchedChunks = runCaseScript(script, { ...manyThreads, TAPEGRAD_CONV_CHUNK_BYTES: '1' });
     expect([whole.chunkBytes, chunked.chunkBytes]).toEqual([null, '1']);
     expect(chunked.results.length).toBe(4);
     whole.results.forEach((r: Record<string, number[] | null>, i: number) => {
-      expect(batched.results[i].y).toEqual(r.y);
-      expect(batchedChunks.results[i].y).toEqual(r.y);
-      const c = chunked.results[i];
+      expect(batched.results[i]).toEqual(r);
+      const c = batchedChunks.results[i];
+      expect(chunked.results[i]).toEqual(c);
       expect(c.y).toEqual(r.y);
       expect(c.dx).toEqual(r.dx);
       expect(c.db).toEqual(r.db);

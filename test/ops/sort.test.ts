@@ -186,6 +186,11 @@ describe('topk', () => {
           expect(values(top.values), `${dtype} ${largest} ${k}`).toEqual(values(sorted.values.narrow(1, 0, k)));
           expect(top.indices.toArray(), `${dtype} ${largest} ${k}`).toEqual(sorted.indices.narrow(1, 0, k).toArray());
         }
+      // -0 and +0 as the smallest: equal, so they come in index order.
+      const zeros = tg.tensor(Array.from({ length: 640 }, (_, i) => (i % 50 === 7 ? (i % 100 === 7 ? -0 : 0) : 1 + (i % 13))), { dtype });
+      const low = zeros.topk(5, { largest: false });
+      expect(values(low.values)).toEqual([-0, 0, -0, 0, -0]);
+      expect(values(low.indices)).toEqual([7, 57, 107, 157, 207]);
     }
   });
 

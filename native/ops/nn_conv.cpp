@@ -235,6 +235,21 @@ bool split_images(i64 n, i64 chunk) {
   return n > 1 && n >= runtime::num_threads() && n <= chunk;
 }
 
+// f(i, columns) for each image i, the images split across the pool, with
+// `columns` a [rows, l] buffer of the task's own; gemm is the kernel table's.
+template <typename T, typename F>
+void each_image(i64 n, i64 rows, i64 l, F f) {
+  runtime::parallel_for(0, n, 1, [&](i64 i0, i64 i1) {
+    const Tensor buffer = empty({rows, l}, dtype_of<T>::value, "conv2d");
+    for (i64 i = i0; i < i1; ++i) f(i, buffer.data<T>());
+  });
+}
+template <typename T>
+auto gemm_kernel() {
+  const auto& table = kernels::active();
+  return kernel_for<T>(table.gemm_f32, table.gemm_f64);
+}
+
 // conv_core's forward with a thread per share of the images: each image
 // unfolded into a buffer of the task's own ([C·kh·kw, L]; within L2 for
 // small images) and multiplied there, one GEMM per group, on that thread,
@@ -245,48 +260,37 @@ bool split_images(i64 n, i64 chunk) {
 template <typename T>
 void conv_images(const T* x, const T* weight, T* out, i64 n, i64 c, i64 h, i64 w, const Window& win, i64 groups,
                  i64 o, i64 k, i64 l) {
-  const auto& table = kernels::active();
-  const auto gemm = kernel_for<T>(table.gemm_f32, table.gemm_f64);
+  const auto gemm = gemm_kernel<T>();
   const i64 og = o / groups;
-  runtime::parallel_for(0, n, 1, [&](i64 i0, i64 i1) {
-    const Tensor buffer = empty({groups * k, l}, dtype_of<T>::value, "conv2d");
-    T* columns = buffer.data<T>();
-    for (i64 i = i0; i < i1; ++i) {
-      columns_pass<true>(x + i * c * h * w, columns, c, h, w, win);
-      for (i64 g = 0; g < groups; ++g)
-        gemm(og, l, k, T(1), weight + g * og * k, k, 1, columns + g * k * l, l, 1, T(0), out + (i * o + g * og) * l,
-             l, 1);
-    }
+  each_image<T>(n, groups * k, l, [&](i64 i, T* columns) {
+    columns_pass<true>(x + i * c * h * w, columns, c, h, w, win);
+    for (i64 g = 0; g < groups; ++g)
+      gemm(og, l, k, T(1), weight + g * og * k, k, 1, columns + g * k * l, l, 1, T(0), out + (i * o + g * og) * l, l, 1);
   });
 }
 
 // conv_core's first-order backward split the same way: per image, dx =
-// fold(Wᵀ·g) through a buffer of the task's own (when gx is given) and the
-// image's share of dW, g·unfold(x)ᵀ, into parts [N, g, O/g, K] (when given),
-// which the caller sums over the images in a fixed order. The bits of the
-// batched matmuls over a chunk.
+// fold(Wᵀ·g) through the task's buffer (when gx is given) and the image's
+// share of dW, g·unfold(x)ᵀ, into parts [N, g, O/g, K] (when given), which
+// the caller sums over the images in a fixed order. The bits of the batched
+// matmuls over a chunk.
 template <typename T>
 void conv_backward_images(const T* x, const T* weight, const T* g, T* gx, T* parts, i64 n, i64 c, i64 h, i64 w,
                           const Window& win, i64 groups, i64 o, i64 k, i64 l) {
-  const auto& table = kernels::active();
-  const auto gemm = kernel_for<T>(table.gemm_f32, table.gemm_f64);
+  const auto gemm = gemm_kernel<T>();
   const i64 og = o / groups;
-  runtime::parallel_for(0, n, 1, [&](i64 i0, i64 i1) {
-    const Tensor buffer = empty({groups * k, l}, dtype_of<T>::value, "conv2d");
-    T* columns = buffer.data<T>();
-    for (i64 i = i0; i < i1; ++i) {
-      const T* gi = g + i * o * l;
-      if (parts) {
-        columns_pass<true>(x + i * c * h * w, columns, c, h, w, win);
-        for (i64 q = 0; q < groups; ++q)
-          gemm(og, k, l, T(1), gi + q * og * l, l, 1, columns + q * k * l, 1, l, T(0), parts + (i * groups + q) * og * k,
-               k, 1);
-      }
-      if (gx) {
-        for (i64 q = 0; q < groups; ++q)
-          gemm(k, l, og, T(1), weight + q * og * k, 1, k, gi + q * og * l, l, 1, T(0), columns + q * k * l, l, 1);
-        columns_pass<false>(columns, gx + i * c * h * w, c, h, w, win);
-      }
+  each_image<T>(n, groups * k, l, [&](i64 i, T* columns) {
+    const T* gi = g + i * o * l;
+    if (parts) {
+      columns_pass<true>(x + i * c * h * w, columns, c, h, w, win);
+      for (i64 q = 0; q < groups; ++q)
+        gemm(og, k, l, T(1), gi + q * og * l, l, 1, columns + q * k * l, 1, l, T(0), parts + (i * groups + q) * og * k,
+             k, 1);
+    }
+    if (gx) {
+      for (i64 q = 0; q < groups; ++q)
+        gemm(k, l, og, T(1), weight + q * og * k, 1, k, gi + q * og * l, l, 1, T(0), columns + q * k * l, l, 1);
+      columns_pass<false>(columns, gx + i * c * h * w, c, h, w, win);
     }
   });
 }

@@ -40,4 +40,38 @@ function sameBits(x, y) {
   return true;
 }
 
-module.exports = { caseMain, rng, sameBits };
+// n float64 values, uniform in [offset - 2, offset + 2), from a linear
+// congruential sequence started by `seed`.
+function spreadValues(n, seed, offset = 0) {
+  const out = new Float64Array(n);
+  let s = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = offset + (s / 4294967296 - 0.5) * 4;
+  }
+  return out;
+}
+
+// A digest of every result bit: bits(t) adds tensor t's bytes and returns
+// its data; digest() gives the hex hash.
+function resultDigest() {
+  const hash = require('node:crypto').createHash('sha1');
+  return {
+    bits(t) {
+      const d = t.data();
+      hash.update(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+      return d;
+    },
+    digest: () => hash.digest('hex'),
+  };
+}
+
+// The first i where actual[i] is not within tol (relative, absolute below
+// 1) of expected[i], or -1.
+function firstMismatch(actual, expected, tol) {
+  for (let i = 0; i < expected.length; i++)
+    if (!(Math.abs(actual[i] - expected[i]) <= tol * Math.max(1, Math.abs(expected[i])))) return i;
+  return -1;
+}
+
+module.exports = { caseMain, firstMismatch, resultDigest, rng, sameBits, spreadValues };

@@ -5,18 +5,8 @@
 // digest of every result bit so that runs on other ISA paths and thread
 // counts can be compared exactly.
 'use strict';
-const crypto = require('node:crypto');
-const { caseMain } = require('../case-main.cjs');
+const { caseMain, firstMismatch, resultDigest, spreadValues: values } = require('../case-main.cjs');
 
-function values(n, seed, offset = 0) {
-  const out = new Float64Array(n);
-  let s = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = offset + (s / 4294967296 - 0.5) * 4;
-  }
-  return out;
-}
 
 // out, dx, dweight, dbias in float64 from the (already rounded) inputs, x as [N, C, S].
 function reference(x, g, w, b, n, c, s, eps) {
@@ -59,13 +49,8 @@ const CASES = [
 function runAll(tg) {
   const F = tg.nn.functional;
   const failures = [];
-  const hash = crypto.createHash('sha1');
+  const { bits, digest } = resultDigest();
   let cases = 0;
-  const bits = (t) => {
-    const d = t.data();
-    hash.update(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
-    return d;
-  };
   for (const dtype of ['float32', 'float64'])
     for (const { shape, affine } of CASES) {
       cases++;
@@ -84,11 +69,8 @@ function runAll(tg) {
       const ref = reference(x.data(), g.data(), w && w.data(), b && b.data(), n, c, s, eps);
       const tol = dtype === 'float32' ? 5e-5 : 1e-11;
       const check = (name, actual, expected) => {
-        for (let i = 0; i < expected.length; i++)
-          if (!(Math.abs(actual[i] - expected[i]) <= tol * Math.max(1, Math.abs(expected[i])))) {
-            failures.push({ dtype, shape, name, i, actual: actual[i], expected: expected[i] });
-            return;
-          }
+        const i = firstMismatch(actual, expected, tol);
+        if (i >= 0) failures.push({ dtype, shape, name, i, actual: actual[i], expected: expected[i] });
       };
       check('out', bits(y), ref.out);
       check('dx', bits(x.grad), ref.dx);
@@ -97,7 +79,7 @@ function runAll(tg) {
         check('dbias', bits(b.grad), ref.db);
       }
     }
-  return { cases, failures, digest: hash.digest('hex') };
+  return { cases, failures, digest: digest() };
 }
 
 module.exports = { runAll };

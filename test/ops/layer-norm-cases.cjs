@@ -6,18 +6,8 @@
 // for an input that needs no gradient (no dx computed): the same bits of
 // dweight and dbias.
 'use strict';
-const crypto = require('node:crypto');
-const { caseMain, sameBits } = require('../case-main.cjs');
+const { caseMain, firstMismatch, resultDigest, sameBits, spreadValues: values } = require('../case-main.cjs');
 
-function values(n, seed, offset = 0) {
-  const out = new Float64Array(n);
-  let s = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = offset + (s / 4294967296 - 0.5) * 4;
-  }
-  return out;
-}
 
 // out, dx, dweight, dbias in float64 from the (already rounded) inputs.
 function reference(x, g, w, b, rows, cols, eps) {
@@ -57,13 +47,8 @@ const CASES = [
 function runAll(tg) {
   const F = tg.nn.functional;
   const failures = [];
-  const hash = crypto.createHash('sha1');
+  const { bits, digest } = resultDigest();
   let cases = 0;
-  const bits = (t) => {
-    const d = t.data();
-    hash.update(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
-    return d;
-  };
   for (const dtype of ['float32', 'float64'])
     for (const { shape, affine } of CASES) {
       cases++;
@@ -79,11 +64,8 @@ function runAll(tg) {
       const ref = reference(x.data(), g.data(), w && w.data(), b && b.data(), rows, cols, eps);
       const tol = dtype === 'float32' ? 2e-5 : 1e-12;
       const check = (name, actual, expected) => {
-        for (let i = 0; i < expected.length; i++)
-          if (!(Math.abs(actual[i] - expected[i]) <= tol * Math.max(1, Math.abs(expected[i])))) {
-            failures.push({ dtype, shape, name, i, actual: actual[i], expected: expected[i] });
-            return;
-          }
+        const i = firstMismatch(actual, expected, tol);
+        if (i >= 0) failures.push({ dtype, shape, name, i, actual: actual[i], expected: expected[i] });
       };
       check('out', bits(y), ref.out);
       if (n > 0) check('dx', bits(x.grad), ref.dx);
@@ -96,7 +78,7 @@ function runAll(tg) {
           failures.push({ dtype, shape, name: 'affine gradients without dx differ' });
       }
     }
-  return { cases, failures, digest: hash.digest('hex') };
+  return { cases, failures, digest: digest() };
 }
 
 module.exports = { runAll };

@@ -175,17 +175,26 @@ describe('topk', () => {
   });
 
   it('a few of long rows with NaN, ±0, ±Infinity and ties agree with sort, both ways, in both dtypes', () => {
-    // k at most a 64th of the row: a heap that each element is tested against.
+    // k at most a 64th of the row: a heap that each element is tested
+    // against; a few more, partial_sort; from 64 (or a 16th of the row),
+    // nth_element then a sort.
     const specials = [NaN, 0, -0, Infinity, -Infinity, 5, 5, -5];
     for (const dtype of ['float32', 'float64'] as const) {
       const data = Array.from({ length: 6 * 2000 }, (_, i) => (i % 97 === 0 ? specials[(i / 97) % 8]! : ((i * 7919) % 1013) - 500));
       const x = tg.tensor(data, { dtype, shape: [6, 2000] });
       for (const largest of [true, false])
-        for (const k of [1, 5, 31]) {
+        for (const k of [1, 5, 31, 32, 63, 64, 200]) {
           const top = x.topk(k, { largest }), sorted = x.sort({ descending: largest });
           expect(values(top.values), `${dtype} ${largest} ${k}`).toEqual(values(sorted.values.narrow(1, 0, k)));
           expect(top.indices.toArray(), `${dtype} ${largest} ${k}`).toEqual(sorted.indices.narrow(1, 0, k).toArray());
         }
+      // 20 of 100 (a fifth): nth_element on short rows.
+      const short = tg.tensor(data.slice(0, 500), { dtype, shape: [5, 100] });
+      for (const largest of [true, false]) {
+        const top = short.topk(20, { largest }), sorted = short.sort({ descending: largest });
+        expect(values(top.values)).toEqual(values(sorted.values.narrow(1, 0, 20)));
+        expect(top.indices.toArray()).toEqual(sorted.indices.narrow(1, 0, 20).toArray());
+      }
       // -0 and +0 as the smallest: equal, so they come in index order.
       const zeros = tg.tensor(Array.from({ length: 640 }, (_, i) => (i % 50 === 7 ? (i % 100 === 7 ? -0 : 0) : 1 + (i % 13))), { dtype });
       const low = zeros.topk(5, { largest: false });

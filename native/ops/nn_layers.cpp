@@ -232,9 +232,11 @@ struct Channels {
   i64 n, c, s;
 };
 
-// Channels per parallel chunk, as many elements as the elementwise kernels take.
-i64 channel_grain(const Channels& l) {
-  return std::max<i64>(1, kRowGrain / std::max<i64>(l.n * l.s, 1));
+// f(c0, c1) for blocks of channels split across the pool, each channel on
+// one thread, a block holding as many elements as the elementwise kernels take.
+template <typename F>
+void each_channel_block(const Channels& l, F f) {
+  runtime::parallel_for(0, l.c, std::max<i64>(1, kRowGrain / std::max<i64>(l.n * l.s, 1)), f);
 }
 
 // Channels [c0, c1) with runs shorter than 16 (S < 16; [N, C] has S = 1),
@@ -246,27 +248,28 @@ template <typename T>
 struct ChannelColumns {
   const Channels& l;
   i64 c0, c1, j0, width;
-  std::vector<double> a, b;               // column sums
+  std::vector<double> a, b;               // column sums (b: of a second term)
   std::vector<T> m, r, w, bias;           // per column: mean, rstd, weight, bias
   std::vector<double> scale, mean_a, mean_b;  // per column, for dx
 
   ChannelColumns(const Channels& layout, i64 first, i64 last)
       : l(layout), c0(first), c1(last), j0(first * layout.s), width((last - first) * layout.s),
-        a(static_cast<std::size_t>(width)), b(static_cast<std::size_t>(width)) {}
+        a(static_cast<std::size_t>(width)) {}
 
   // a[k] = Σ over rows of term_a(i, k), and b[k] likewise where term_b is
   // given (i the element's offset in x, k its column less j0).
   template <typename TermA, typename TermB = std::nullptr_t>
   void sums(TermA term_a, TermB term_b = nullptr) {
+    constexpr bool kTwo = !std::is_same_v<TermB, std::nullptr_t>;
     std::fill(a.begin(), a.end(), 0.0);
-    std::fill(b.begin(), b.end(), 0.0);
+    if (kTwo) b.assign(a.size(), 0.0);
     double* __restrict__ pa = a.data();
     double* __restrict__ pb = b.data();
     for (i64 n = 0; n < l.n; ++n) {
       const i64 row = n * l.c * l.s + j0;
       for (i64 k = 0; k < width; ++k) {
         pa[k] += term_a(row + k, k);
-        if constexpr (!std::is_same_v<TermB, std::nullptr_t>) pb[k] += term_b(row + k, k);
+        if constexpr (kTwo) pb[k] += term_b(row + k, k);
       }
     }
   }
@@ -294,7 +297,7 @@ struct ChannelColumns {
 // body(c0, c1, columns) for blocks of channels split over the pool.
 template <typename T, typename Body>
 void batch_norm_columns(const Channels& l, Body body) {
-  runtime::parallel_for(0, l.c, channel_grain(l), [&](i64 c0, i64 c1) {
+  each_channel_block(l, [&](i64 c0, i64 c1) {
     ChannelColumns<T> columns(l, c0, c1);
     body(c0, c1, columns);
   });
@@ -342,7 +345,7 @@ void batch_norm_forward(const T* x, const T* w, const T* b, double eps, const Ch
   const auto& table = kernels::active();
   const auto moments = kernel_for<T>(table.batch_norm_moments_f32, table.batch_norm_moments_f64);
   const auto apply = kernel_for<T>(table.batch_norm_apply_f32, table.batch_norm_apply_f64);
-  runtime::parallel_for(0, l.c, channel_grain(l), [&](i64 c0, i64 c1) {
+  each_channel_block(l, [&](i64 c0, i64 c1) {
     for (i64 c = c0; c < c1; ++c) {
       double m, v;
       moments(l.n, l.c * l.s, l.s, x + c * l.s, &m, &v);
@@ -394,7 +397,7 @@ void batch_norm_backward_kernel(const T* g, const T* x, const T* mean, const T* 
   const auto& table = kernels::active();
   const auto grad_sums = kernel_for<T>(table.batch_norm_grad_sums_f32, table.batch_norm_grad_sums_f64);
   const auto grad_input = kernel_for<T>(table.batch_norm_grad_input_f32, table.batch_norm_grad_input_f64);
-  runtime::parallel_for(0, l.c, channel_grain(l), [&](i64 c0, i64 c1) {
+  each_channel_block(l, [&](i64 c0, i64 c1) {
     for (i64 c = c0; c < c1; ++c) {
       const i64 at = c * l.s, stride = l.c * l.s;
       double sums[2];

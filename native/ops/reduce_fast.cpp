@@ -72,7 +72,8 @@ DeviationSums blocked_deviations(std::int64_t n, const T* x, double mean, bool p
 
 // Rows up to this long are summed by short_row_sums, many rows a call
 // (the same sums as block_sum's). Longer ones, one call per row, lose
-// less to it: rows of 64 floats took 0.29 ns per element either way.
+// less to it: rows of 64 floats took 0.19 ns per element either way, of
+// 128 0.15 one call per row and 0.18 many rows a call.
 constexpr std::int64_t kShortRow = 64;
 
 // The blocked sums of the terms of the rows of a layout with

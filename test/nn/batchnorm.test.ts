@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { native } from '../../dist/native.js';
 import { expectClose, expectSameDigestOnEveryIsa, leaf, tg } from '../helpers.js';
 
 const F = tg.nn.functional;
@@ -173,5 +174,19 @@ describe('BatchNorm2d', () => {
       new RangeError('batchNorm: cannot allocate 13194139533312 bytes (out of memory)'));
     expect(() => F.batchNorm(huge, tg.zeros([3]), tg.ones([3]))).toThrow(
       new RangeError('batchNorm: cannot allocate 13194139533312 bytes (out of memory), in its sub'));
+    // The fused op checks its arguments itself too (F.batchNorm checks them
+    // first, for eval's composed ops): called directly it refuses them alike.
+    const handleOf = (t: tg.Tensor) => (tg.Tensor as unknown as { _handleOf(t: tg.Tensor): bigint })._handleOf(t);
+    const fused = (input: tg.Tensor, weight: tg.Tensor | null, eps = 1e-5) =>
+      native.batchNorm(handleOf(input), weight === null ? null : handleOf(weight), null, eps);
+    const x2 = tg.ones([4, 2]);
+    expect(() => fused(x2, tg.ones([3]))).toThrow(
+      new RangeError("batchNorm: weight must have shape [2] (the input's channels), got [3]"));
+    expect(() => fused(x2, tg.ones([2], { dtype: 'float64' }))).toThrow(
+      new TypeError("batchNorm: weight must have the input's dtype float32, got float64"));
+    expect(() => fused(x2, null, -1)).toThrow(new RangeError('batchNorm: eps must be a finite non-negative number, got -1'));
+    expect(() => fused(tg.ones([4]), null)).toThrow(new RangeError('batchNorm: input must have at least 2 dims [N, C, ...], got shape [4]'));
+    expect(() => fused(tg.ones([1, 2]), null)).toThrow(
+      new RangeError('batchNorm: training needs more than one value per channel, got input shape [1, 2]'));
   });
 });

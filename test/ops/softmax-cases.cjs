@@ -15,7 +15,9 @@ const { caseMain, rng } = require('../case-main.cjs');
 
 // At least two rows each: the transpose of one row has inner size 1 and
 // would take the fast path too.
-const SHAPES = [[3, 1], [4, 5], [7, 16], [5, 17], [3, 33], [64, 100], [2, 1000], [2, 3, 19]];
+// Rows of up to 64 are loaded whole (softmax.inc's short rows); 300 of 10
+// and 40 of 64 take several rows a load and several blocks of rows.
+const SHAPES = [[3, 1], [4, 5], [7, 16], [5, 17], [3, 33], [300, 10], [40, 64], [64, 100], [2, 1000], [2, 3, 19]];
 
 // Row values: ordinary, offset by 1e4 (the shift by the maximum matters),
 // or with some entries -Infinity; the last two rows of the larger shapes are

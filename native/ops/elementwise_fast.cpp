@@ -184,26 +184,59 @@ void run_plan(kernels::BinaryOp op, const BinaryPlan& plan, const Tensor& a, con
                        out.data<double>(), streaming);
 }
 
+// Whether a strided operand the kernels cannot read as rows (a transpose, a
+// permuted view) is copied contiguous first (tiled and split across the
+// pool, copy_elements), as fast_unary copies: one extra pass instead of the
+// generic loop's element-by-element strides (a [1024, 1024] transpose plus
+// a matrix, one thread: 9.6 ms so, PyTorch 6.8). Only an operand whose copy
+// holds no more than its own elements: an expanded one (a stride 0) would
+// grow to the output's size, and keeps the generic loop.
+bool copied_for_kernels(const Tensor& t) {
+  if (t.is_contiguous()) return false;
+  for (std::int64_t d = 0; d < t.dim(); ++d)
+    if (t.size(d) > 1 && t.strides()[static_cast<std::size_t>(d)] == 0) return false;
+  return true;
+}
+
+// plan_binary, after copying the operands copied_for_kernels names when
+// there is no plan for them as they are (a and b then the copies).
+std::optional<BinaryPlan> plan_binary_copying(Tensor& a, Tensor& b, const char* name) {
+  std::optional<BinaryPlan> plan = plan_binary(a, b, name);
+  if (plan || !elementwise_fast_paths() || a.dtype() != b.dtype() || !is_floating(a.dtype())) return plan;
+  const bool copy_a = copied_for_kernels(a), copy_b = copied_for_kernels(b);
+  if (!copy_a && !copy_b) return plan;
+  try {
+    broadcast_shapes(a.shape(), b.shape(), name);
+  } catch (...) {
+    return plan;  // the generic path reports it
+  }
+  if (copy_a) a = copy_of(a, name);
+  if (copy_b) b = copy_of(b, name);
+  return plan_binary(a, b, name);
+}
+
 }  // namespace
 
-std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
-  const std::optional<BinaryPlan> plan = plan_binary(a, b, name);
+std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a0, const Tensor& b0, const char* name) {
+  Tensor a = a0, b = b0;
+  const std::optional<BinaryPlan> plan = plan_binary_copying(a, b, name);
   if (!plan) return std::nullopt;
   Tensor out = empty(plan->shape, a.dtype(), name);
   run_plan(op, *plan, a, b, out, runtime::streams_output(bytes_of(a) + bytes_of(b) + bytes_of(out)));
   return out;
 }
 
-bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b0, const char* name) {
   if (!a.is_contiguous()) return false;
-  const std::optional<BinaryPlan> plan = plan_binary(a, b, name);
+  if (b0.storage().data == a.storage().data &&
+      !(b0.offset() == a.offset() && b0.strides() == a.strides() && b0.shape() == a.shape()))
+    return false;  // b is some other view of a's memory: the generic loop's order applies
+  Tensor a_copy = a, b = b0;  // a is contiguous: never copied
+  const std::optional<BinaryPlan> plan = plan_binary_copying(a_copy, b, name);
   // a is read and written at the same positions only when it is the full operand.
   if (!plan || plan->shape != a.shape() || plan->a.step != 1 || plan->a.period != 0 ||
       (plan->rows > 1 && plan->a.row_stride != plan->inner))
     return false;
-  if (b.storage().data == a.storage().data &&
-      !(b.offset() == a.offset() && b.strides() == a.strides() && b.shape() == a.shape()))
-    return false;  // b is some other view of a's memory: the generic loop's order applies
   run_plan(op, *plan, a, b, a, false);
   return true;
 }

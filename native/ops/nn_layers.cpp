@@ -257,16 +257,33 @@ struct ChannelColumns {
         a(static_cast<std::size_t>(width)) {}
 
   // a[k] = Σ over rows of term_a(i, k), and b[k] likewise where term_b is
-  // given (i the element's offset in x, k its column less j0).
+  // given (i the element's offset in x, k its column less j0), in row
+  // order: eight rows a pass, each column's adds in a register (as the
+  // kernels' add_rows; a row a pass waited on the last row's stores).
   template <typename TermA, typename TermB = std::nullptr_t>
   void sums(TermA term_a, TermB term_b = nullptr) {
     constexpr bool kTwo = !std::is_same_v<TermB, std::nullptr_t>;
+    constexpr i64 kRows = 8;
     std::fill(a.begin(), a.end(), 0.0);
     if (kTwo) b.assign(a.size(), 0.0);
     double* __restrict__ pa = a.data();
     double* __restrict__ pb = b.data();
-    for (i64 n = 0; n < l.n; ++n) {
-      const i64 row = n * l.c * l.s + j0;
+    const i64 stride = l.c * l.s;
+    i64 n = 0;
+    for (; n + kRows <= l.n; n += kRows) {
+      const i64 row = n * stride + j0;
+      for (i64 k = 0; k < width; ++k) {
+        double ta = pa[k], tb = kTwo ? pb[k] : 0.0;
+        for (i64 r = 0; r < kRows; ++r) {
+          ta += term_a(row + r * stride + k, k);
+          if constexpr (kTwo) tb += term_b(row + r * stride + k, k);
+        }
+        pa[k] = ta;
+        if constexpr (kTwo) pb[k] = tb;
+      }
+    }
+    for (; n < l.n; ++n) {
+      const i64 row = n * stride + j0;
       for (i64 k = 0; k < width; ++k) {
         pa[k] += term_a(row + k, k);
         if constexpr (kTwo) pb[k] += term_b(row + k, k);

@@ -119,6 +119,16 @@ describe('gather', () => {
     expectError(() => x.gather(1, int([[0], [0], [0]])), RangeError,
       /^gather: index of shape \[3, 1\] is larger than the input of shape \[2, 2\] in dim 0 \(only dim 1 may be larger\)/);
     expectError(() => x.gather(2, int([[0]])), RangeError, /^gather: dim must be in \[-2, 1\]/);
+    // Long rows (each tested whole first) and a transposed index: the first
+    // bad value in the index's own order is named.
+    const wide = tg.zeros([3, 1000]);
+    const good = Array.from({ length: 3000 }, (_, i) => i % 1000);
+    expect(wide.gather(1, int(good).reshape([3, 1000])).shape).toEqual([3, 1000]);
+    const bad = good.map((v, i) => (i === 1500 ? 1000 : i === 2500 ? -7 : v));
+    expectError(() => wide.gather(1, int(bad).reshape([3, 1000])), RangeError, /^gather: index 1000 is out of range for dim 1 of size 1000$/);
+    // Transposed to [1000, 3]: element (500, 2) (storage 2500) comes before (999, 1) (storage 1999).
+    const badT = good.map((v, i) => (i === 2500 ? -7 : i === 1999 ? 1000 : v % 3));
+    expectError(() => tg.zeros([1000, 3]).gather(1, int(badT).reshape([3, 1000]).T), RangeError, /^gather: index -7 is out of range for dim 1 of size 3$/);
   });
 
   it('backward scatters the gradient back, adding at repeated indices', () => {

@@ -578,11 +578,12 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
   if (constant_exponent && exponent == 0.5) fast = fast_unary(kernels::UnaryOp::SqrtPow, a, "pow");
   if (!fast) fast = fast_binary(kernels::BinaryOp::Pow, a, b, "pow");
   if (!fast && is_floating(a.dtype()) && elementwise_fast_paths()) {
-    // Other layouts (a transposed operand, a broadcast the kernels do not
-    // take): both made contiguous at the output's shape, so that every
-    // layout gives the kernel's bits, as unary ops do, and faster than the
-    // generic loop's double pow ([4096,1024] float32 with a transposed base,
-    // one thread: 56.7 -> 16.6 ms).
+    // Other layouts (a broadcast the kernels do not take, as an expanded
+    // operand beside a strided one; fast_binary copies a strided operand
+    // that is not expanded itself): both made contiguous at the output's
+    // shape, so that every layout gives the kernel's bits, as unary ops do,
+    // and faster than the generic loop's double pow ([4096,1024] float32
+    // with a transposed base, one thread: 56.7 -> 16.6 ms).
     const Shape shape = broadcast_shapes(a.shape(), b.shape(), "pow");
     fast = fast_binary(kernels::BinaryOp::Pow, contiguous_data(expand(detach(a), shape)),
                        contiguous_data(expand(detach(b), shape)), "pow");

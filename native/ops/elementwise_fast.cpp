@@ -137,20 +137,37 @@ struct BinaryPlan {
   Access a, b;
 };
 
-std::optional<BinaryPlan> plan_binary(const Tensor& a, const Tensor& b, const char* name) {
-  if (!elementwise_fast_paths() || a.dtype() != b.dtype() || !is_floating(a.dtype())) return std::nullopt;
+// One operand's shape and strides: a tensor's, or those of its contiguous copy.
+struct Layout {
+  const Shape& shape;
+  Shape strides;
+};
+
+// `strides` of an operand of shape `from`, broadcast to `shape` (0 along
+// the dims it repeats), as broadcast_strides.
+Shape broadcast_layout(const Layout& l, const Shape& shape) {
+  const std::size_t n = shape.size(), k = l.shape.size();
+  Shape strides(n, 0);
+  for (std::size_t i = 0; i < k; ++i) {
+    const std::size_t j = n - k + i;
+    strides[j] = l.shape[i] == 1 && shape[j] != 1 ? 0 : l.strides[i];
+  }
+  return strides;
+}
+
+std::optional<BinaryPlan> plan_layouts(const Layout& a, const Layout& b, const char* name) {
   BinaryPlan plan;
-  if (a.shape() == b.shape()) {
-    plan.shape = a.shape();
+  if (a.shape == b.shape) {
+    plan.shape = a.shape;
   } else {
     try {
-      plan.shape = broadcast_shapes(a.shape(), b.shape(), name);
+      plan.shape = broadcast_shapes(a.shape, b.shape, name);
     } catch (...) {
       return std::nullopt;  // the generic path reports it
     }
   }
   const Shape& shape = plan.shape;
-  const Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
+  const Shape sa = broadcast_layout(a, shape), sb = broadcast_layout(b, shape);
   const std::size_t nd = shape.size();
   std::int64_t numel = 1;
   for (std::int64_t s : shape) numel *= s;
@@ -171,6 +188,15 @@ std::optional<BinaryPlan> plan_binary(const Tensor& a, const Tensor& b, const ch
   return std::nullopt;
 }
 
+bool fast_dtypes(const Tensor& a, const Tensor& b) {
+  return elementwise_fast_paths() && a.dtype() == b.dtype() && is_floating(a.dtype());
+}
+
+std::optional<BinaryPlan> plan_binary(const Tensor& a, const Tensor& b, const char* name) {
+  if (!fast_dtypes(a, b)) return std::nullopt;
+  return plan_layouts({a.shape(), a.strides()}, {b.shape(), b.strides()}, name);
+}
+
 // `streaming`: write the output with streaming stores (never in place: an
 // output that is also an operand is in cache as it is read).
 void run_plan(kernels::BinaryOp op, const BinaryPlan& plan, const Tensor& a, const Tensor& b, const Tensor& out,
@@ -185,34 +211,36 @@ void run_plan(kernels::BinaryOp op, const BinaryPlan& plan, const Tensor& a, con
 }
 
 // Whether a strided operand the kernels cannot read as rows (a transpose, a
-// permuted view) is copied contiguous first (tiled and split across the
+// permuted view) may be copied contiguous first (tiled and split across the
 // pool, copy_elements), as fast_unary copies: one extra pass instead of the
 // generic loop's element-by-element strides (a [1024, 1024] transpose plus
-// a matrix, one thread: 9.6 ms so, PyTorch 6.8). Only an operand whose copy
-// holds no more than its own elements: an expanded one (a stride 0) would
-// grow to the output's size, and keeps the generic loop.
-bool copied_for_kernels(const Tensor& t) {
+// a matrix, one thread: 9.6 ms so, 1.6 copied; PyTorch 6.8). Only an
+// operand whose copy holds no more than its own elements: an expanded one
+// (a stride 0) would grow to the output's size, and keeps the generic loop.
+bool copyable(const Tensor& t) {
   if (t.is_contiguous()) return false;
   for (std::int64_t d = 0; d < t.dim(); ++d)
     if (t.size(d) > 1 && t.strides()[static_cast<std::size_t>(d)] == 0) return false;
   return true;
 }
 
-// plan_binary, after copying the operands copied_for_kernels names when
-// there is no plan for them as they are (a and b then the copies).
+// plan_binary; where there is no plan for the operands as they are, the
+// plan for contiguous copies of the copyable ones, which are then made
+// (a and b become the copies; one copy when both are the same view). No
+// copy is made unless it gets a plan.
 std::optional<BinaryPlan> plan_binary_copying(Tensor& a, Tensor& b, const char* name) {
   std::optional<BinaryPlan> plan = plan_binary(a, b, name);
-  if (plan || !elementwise_fast_paths() || a.dtype() != b.dtype() || !is_floating(a.dtype())) return plan;
-  const bool copy_a = copied_for_kernels(a), copy_b = copied_for_kernels(b);
+  if (plan || !fast_dtypes(a, b)) return plan;
+  const bool copy_a = copyable(a), copy_b = copyable(b);
   if (!copy_a && !copy_b) return plan;
-  try {
-    broadcast_shapes(a.shape(), b.shape(), name);
-  } catch (...) {
-    return plan;  // the generic path reports it
-  }
+  plan = plan_layouts({a.shape(), copy_a ? contiguous_strides(a.shape()) : a.strides()},
+                      {b.shape(), copy_b ? contiguous_strides(b.shape()) : b.strides()}, name);
+  if (!plan) return plan;
+  const bool same_view = b.storage().data == a.storage().data && b.offset() == a.offset() &&
+                         b.strides() == a.strides() && b.shape() == a.shape();
   if (copy_a) a = copy_of(a, name);
-  if (copy_b) b = copy_of(b, name);
-  return plan_binary(a, b, name);
+  if (copy_b) b = same_view ? a : copy_of(b, name);
+  return plan;
 }
 
 }  // namespace
@@ -231,8 +259,8 @@ bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b0
   if (b0.storage().data == a.storage().data &&
       !(b0.offset() == a.offset() && b0.strides() == a.strides() && b0.shape() == a.shape()))
     return false;  // b is some other view of a's memory: the generic loop's order applies
-  Tensor a_copy = a, b = b0;  // a is contiguous: never copied
-  const std::optional<BinaryPlan> plan = plan_binary_copying(a_copy, b, name);
+  Tensor a_view = a, b = b0;  // a is contiguous: never copied
+  const std::optional<BinaryPlan> plan = plan_binary_copying(a_view, b, name);
   // a is read and written at the same positions only when it is the full operand.
   if (!plan || plan->shape != a.shape() || plan->a.step != 1 || plan->a.period != 0 ||
       (plan->rows > 1 && plan->a.row_stride != plan->inner))

@@ -1,8 +1,9 @@
 // Fast paths of the elementwise ops: float32/float64 operands in the common
 // layouts (same shape and contiguous, one operand a single value, a row or
-// column broadcast over a contiguous tensor; unary ops on any layout) run
-// through the active ISA's vectorised kernels, split over the pool when
-// large. Every other case is left to the generic strided loops
+// column broadcast over a contiguous tensor; unary ops on any layout; a
+// strided operand of a binary op that is not expanded, copied contiguous
+// first) run through the active ISA's vectorised kernels, split over the
+// pool when large. Every other case is left to the generic strided loops
 // (elementwise_impl.h).
 #pragma once
 
@@ -18,12 +19,15 @@ namespace tapegrad::ops {
 bool elementwise_fast_paths();
 
 // op(a, b) broadcast, as a new contiguous tensor, when a and b have one
-// floating dtype and a layout with a kernel; nullopt otherwise. Records no
-// autograd history. Broadcast errors are left to the generic path.
+// floating dtype and a layout with a kernel (as they are, or once their
+// strided operands that are not expanded are copied contiguous); nullopt
+// otherwise. Records no autograd history. Broadcast errors are left to the
+// generic path.
 std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name);
 
 // a = op(a, b) in place for a contiguous floating a and b of its dtype
-// broadcast to a's shape in a fast layout; false (nothing written) otherwise.
+// broadcast to a's shape in a fast layout (b as it is, or copied as for
+// fast_binary unless it shares a's memory); false (nothing written) otherwise.
 bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const char* name);
 
 // op(x) for a floating x of any layout (a strided x is copied first), as a

@@ -273,13 +273,14 @@ struct ChannelColumns {
     for (; n + kRows <= l.n; n += kRows) {
       const i64 row = n * stride + j0;
       for (i64 k = 0; k < width; ++k) {
-        double ta = pa[k], tb = kTwo ? pb[k] : 0.0;
-        for (i64 r = 0; r < kRows; ++r) {
-          ta += term_a(row + r * stride + k, k);
-          if constexpr (kTwo) tb += term_b(row + r * stride + k, k);
-        }
+        double ta = pa[k];
+        for (i64 r = 0; r < kRows; ++r) ta += term_a(row + r * stride + k, k);
         pa[k] = ta;
-        if constexpr (kTwo) pb[k] = tb;
+        if constexpr (kTwo) {
+          double tb = pb[k];
+          for (i64 r = 0; r < kRows; ++r) tb += term_b(row + r * stride + k, k);
+          pb[k] = tb;
+        }
       }
     }
     for (; n < l.n; ++n) {

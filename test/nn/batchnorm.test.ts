@@ -124,6 +124,23 @@ describe('BatchNorm2d', () => {
     }
   });
 
+  it('short runs ([N, C]) sum each column in row order: the bias gradient bit for bit', () => {
+    // float64 with spikes, where the order of the additions shows; 21 rows:
+    // passes of eight and a tail. dbias = Σ g, each channel's column in row order.
+    const rows = 21, channels = 5;
+    const g = Array.from({ length: rows * channels }, (_, i) => Math.sin(i * 0.37) * 1.5 + (i % 7 === 0 ? 1e6 : 0));
+    const x = tg.randn([rows, channels], { dtype: 'float64' });
+    const b = tg.zeros([channels], { dtype: 'float64' }).setRequiresGrad(true);
+    const y = F.batchNorm(x, null, null, { training: true, bias: b });
+    const [db] = tg.grad([y], [b], { gradOutputs: [tg.tensor(g, { shape: [rows, channels], dtype: 'float64' })] });
+    const want = Array.from({ length: channels }, (_, c) => {
+      let total = 0;
+      for (let r = 0; r < rows; r++) total += g[r * channels + c]!;
+      return total;
+    });
+    expect(Array.from(db!.data())).toEqual(want);
+  });
+
   it('training against a float64 reference, the same bits on every ISA path and thread count', () => {
     expectSameDigestOnEveryIsa(batchNormCases, ['1', '2']);
   }, 120_000);

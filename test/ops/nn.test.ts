@@ -131,7 +131,8 @@ describe('softmax and logSoftmax', () => {
     const threads = tg.getNumThreads();
     try {
       for (const dtype of ['float32', 'float64'] as const)
-        for (const size of [1, 4, 10, 16, 17, 31, 33, 48, 64]) {
+        // float64 rows of 33 or more take the loop themselves.
+        for (const size of dtype === 'float32' ? [1, 4, 10, 16, 17, 31, 33, 48, 64] : [1, 4, 10, 16, 17, 31, 32]) {
           const rows = 2000;
           const base = tg.randn([rows, size], { dtype }).mul(6);
           const x = tg.where(tg.rand([rows, size]).lt(0.1), -Infinity, base).detach();

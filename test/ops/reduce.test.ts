@@ -72,6 +72,43 @@ describe('sum', () => {
     expect(tg.zeros([0]).sum().item()).toBe(0);
     expect(tg.zeros([2, 0]).sum(1).toArray()).toEqual([0, 0]);
   });
+
+  // Column sums (over leading dims): blocks of 256 rows, each summed in row
+  // order (eight rows a pass through the kernel, each column in a register),
+  // the block sums added in block order.
+  it('sum and mean over leading dims: blocks of 256 rows in row order, bitwise the replayed reference on 1 and 2 threads', () => {
+    const before = tg.getNumThreads();
+    try {
+      const cases: [number[], number][] = [[[20, 37], 0], [[255, 64], 0], [[700, 33], 0], [[1300, 9], 0], [[3, 100, 17], 1]];
+      for (const [shape, dim] of cases) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        // float64, where the order of the additions shows in the last bits.
+        const data = Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 1.5 + (i % 5 === 0 ? 1e6 : 0));
+        const x = tg.tensor(data, { shape, dtype: 'float64' });
+        const outer = shape.slice(0, dim).reduce((a, b) => a * b, 1), group = shape[dim]!;
+        const inner = n / (outer * group);
+        const want: number[] = [];
+        for (let o = 0; o < outer; o++)
+          for (let j = 0; j < inner; j++) {
+            let total = 0;
+            for (let b0 = 0; b0 < group; b0 += 256) {
+              let block = 0;
+              for (let r = b0; r < Math.min(group, b0 + 256); r++) block += data[(o * group + r) * inner + j]!;
+              total = b0 === 0 ? block : total + block;
+            }
+            want.push(total);
+          }
+        for (const threads of [1, 2]) {
+          tg.setNumThreads(threads);
+          const label = `[${shape}] dim ${dim}, ${threads} threads`;
+          expect(Array.from(x.sum(dim).data()), `sum ${label}`).toEqual(want);
+          expect(Array.from(x.mean(dim).data()), `mean ${label}`).toEqual(want.map((v) => (v * 1) / group));
+        }
+      }
+    } finally {
+      tg.setNumThreads(before);
+    }
+  });
 });
 
 describe('mean', () => {
@@ -278,43 +315,6 @@ describe('max and min', () => {
   };
   const blockedSquares = (v: number[]) => blockedTerms(v, (x) => x * x);
   const blockedMagnitudes = (v: number[]) => blockedTerms(v, Math.abs);
-  // Column sums (over leading dims): blocks of 256 rows, each summed in row
-  // order (eight rows a pass through the kernel, each column in a register),
-  // the block sums added in block order.
-  it('sum and mean over leading dims: blocks of 256 rows in row order, bitwise the replayed reference on 1 and 2 threads', () => {
-    const before = tg.getNumThreads();
-    try {
-      const cases: [number[], number][] = [[[20, 37], 0], [[255, 64], 0], [[700, 33], 0], [[1300, 9], 0], [[3, 100, 17], 1]];
-      for (const [shape, dim] of cases) {
-        const n = shape.reduce((a, b) => a * b, 1);
-        // float64, where the order of the additions shows in the last bits.
-        const data = Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 1.5 + (i % 5 === 0 ? 1e6 : 0));
-        const x = tg.tensor(data, { shape, dtype: 'float64' });
-        const outer = shape.slice(0, dim).reduce((a, b) => a * b, 1), group = shape[dim]!;
-        const inner = n / (outer * group);
-        const want: number[] = [];
-        for (let o = 0; o < outer; o++)
-          for (let j = 0; j < inner; j++) {
-            let total = 0;
-            for (let b0 = 0; b0 < group; b0 += 256) {
-              let block = 0;
-              for (let r = b0; r < Math.min(group, b0 + 256); r++) block += data[(o * group + r) * inner + j]!;
-              total = b0 === 0 ? block : total + block;
-            }
-            want.push(total);
-          }
-        for (const threads of [1, 2]) {
-          tg.setNumThreads(threads);
-          const label = `[${shape}] dim ${dim}, ${threads} threads`;
-          expect(Array.from(x.sum(dim).data()), `sum ${label}`).toEqual(want);
-          expect(Array.from(x.mean(dim).data()), `mean ${label}`).toEqual(want.map((v) => (v * 1) / group));
-        }
-      }
-    } finally {
-      tg.setNumThreads(before);
-    }
-  });
-
   it('in-order reductions on block layouts: bitwise the in-order double reference on 1, 2 and 3 threads', () => {
     const before = tg.getNumThreads();
     try {

@@ -4,7 +4,7 @@
 // digest of every result bit so that runs on other ISA paths and thread
 // counts can be compared exactly. With weight and bias, the backward again
 // for an input that needs no gradient (no dx computed): the same bits of
-// dweight and dbias.
+// dweight and dbias; and for a weight and bias that need none: the same dx.
 'use strict';
 const { caseMain, firstMismatch, resultDigest, sameBits, spreadValues: values } = require('../case-main.cjs');
 
@@ -76,6 +76,13 @@ function runAll(tg) {
         F.layerNorm(x.detach(), [cols], w2, b2, eps).backward(g);
         if (!sameBits(w2.grad.data(), w.grad.data()) || !sameBits(b2.grad.data(), b.grad.data()))
           failures.push({ dtype, shape, name: 'affine gradients without dx differ' });
+        // A weight and bias that need no gradient (the kernel's variant
+        // without the affine sums): the same dx bits.
+        if (n > 0) {
+          const x3 = x.detach().setRequiresGrad(true);
+          F.layerNorm(x3, [cols], w.detach(), b.detach(), eps).backward(g);
+          if (!sameBits(x3.grad.data(), x.grad.data())) failures.push({ dtype, shape, name: 'dx with a frozen weight differs' });
+        }
       }
     }
   return { cases, failures, digest: digest() };

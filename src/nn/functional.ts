@@ -289,8 +289,18 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
                 throw e;
               }
             };
-            update(mean, batchMean.mul(momentum).add(mean.mul(1 - momentum)), 'runningMean');
-            update(variance, batchVar.mul(momentum * count / (count - 1)).add(variance.mul(1 - momentum)), 'runningVar');
+            // Both or neither: a runningVar that refuses its update puts
+            // runningMean's old values back (a copy of C values per step).
+            const newMean = batchMean.mul(momentum).add(mean.mul(1 - momentum));
+            const newVar = batchVar.mul(momentum * count / (count - 1)).add(variance.mul(1 - momentum));
+            const oldMean = mean.clone();
+            update(mean, newMean, 'runningMean');
+            try {
+              update(variance, newVar, 'runningVar');
+            } catch (e) {
+              mean.copyFrom(oldMean);
+              throw e;
+            }
           }));
         }
       } catch (e) {

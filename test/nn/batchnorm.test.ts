@@ -184,6 +184,10 @@ describe('BatchNorm2d', () => {
       'batchNorm: runningMean cannot take the running update: cannot write in place into an expanded view (shape [2], strides [0]): ' +
       'several of its elements share memory; write into a clone() instead'));
     expect(F.batchNorm(x, shared, shared).shape).toEqual(x.shape);  // only read when not training
+    // A runningVar that refuses the update leaves runningMean as it was.
+    const meanBefore = tg.tensor([0.5, -2]);
+    expect(() => F.batchNorm(x, meanBefore, shared, { training: true })).toThrow(/^batchNorm: runningVar cannot take the running update: /);
+    expect(meanBefore.toArray()).toEqual([0.5, -2]);
     // Memory running out names batchNorm (training: one op), and in eval
     // (composed of tensor ops) the step inside.
     const huge = tg.zeros([1, 1, 1]).expand([2 ** 20, 3, 2 ** 20]);

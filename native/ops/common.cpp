@@ -43,15 +43,17 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
-Shape broadcast_strides(const Tensor& t, const Shape& shape) {
-  const std::size_t n = shape.size(), k = t.shape().size();
+Shape broadcast_strides(const Shape& from_shape, const Shape& from_strides, const Shape& shape) {
+  const std::size_t n = shape.size(), k = from_shape.size();
   Shape strides(n, 0);
   for (std::size_t i = 0; i < k; ++i) {
     const std::size_t j = n - k + i;
-    strides[j] = t.shape()[i] == 1 && shape[j] != 1 ? 0 : t.strides()[i];
+    strides[j] = from_shape[i] == 1 && shape[j] != 1 ? 0 : from_strides[i];
   }
   return strides;
 }
+
+Shape broadcast_strides(const Tensor& t, const Shape& shape) { return broadcast_strides(t.shape(), t.strides(), shape); }
 
 void require_floating(const Tensor& t, const char* op, const char* arg) {
   if (!is_floating(t.dtype()))

@@ -16,8 +16,10 @@ std::vector<std::int64_t> normalize_dims(const std::vector<std::int64_t>& dims, 
 
 // NumPy broadcasting of two shapes; RangeError showing both shapes.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
-// Strides that read `t` as if it had `shape` (stride 0 on broadcast dims).
+// Strides that read `t` as if it had `shape` (stride 0 on broadcast dims);
+// the same for a layout given as its shape and strides.
 Shape broadcast_strides(const Tensor& t, const Shape& shape);
+Shape broadcast_strides(const Shape& from_shape, const Shape& from_strides, const Shape& shape);
 
 // Throws a TypeError naming op/arg unless t is float32 or float64.
 void require_floating(const Tensor& t, const char* op, const char* arg);

@@ -143,18 +143,6 @@ struct Layout {
   Shape strides;
 };
 
-// `strides` of an operand of shape `from`, broadcast to `shape` (0 along
-// the dims it repeats), as broadcast_strides.
-Shape broadcast_layout(const Layout& l, const Shape& shape) {
-  const std::size_t n = shape.size(), k = l.shape.size();
-  Shape strides(n, 0);
-  for (std::size_t i = 0; i < k; ++i) {
-    const std::size_t j = n - k + i;
-    strides[j] = l.shape[i] == 1 && shape[j] != 1 ? 0 : l.strides[i];
-  }
-  return strides;
-}
-
 std::optional<BinaryPlan> plan_layouts(const Layout& a, const Layout& b, const char* name) {
   BinaryPlan plan;
   if (a.shape == b.shape) {
@@ -167,7 +155,7 @@ std::optional<BinaryPlan> plan_layouts(const Layout& a, const Layout& b, const c
     }
   }
   const Shape& shape = plan.shape;
-  const Shape sa = broadcast_layout(a, shape), sb = broadcast_layout(b, shape);
+  const Shape sa = broadcast_strides(a.shape, a.strides, shape), sb = broadcast_strides(b.shape, b.strides, shape);
   const std::size_t nd = shape.size();
   std::int64_t numel = 1;
   for (std::int64_t s : shape) numel *= s;

@@ -53,7 +53,9 @@ Shape broadcast_strides(const Shape& from_shape, const Shape& from_strides, cons
   return strides;
 }
 
-Shape broadcast_strides(const Tensor& t, const Shape& shape) { return broadcast_strides(t.shape(), t.strides(), shape); }
+Shape broadcast_strides(const Tensor& t, const Shape& shape) {
+  return broadcast_strides(t.shape(), t.strides(), shape);
+}
 
 void require_floating(const Tensor& t, const char* op, const char* arg) {
   if (!is_floating(t.dtype()))

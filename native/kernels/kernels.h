@@ -260,6 +260,38 @@ struct KernelTable {
   void (*batch_norm_grad_input_f64)(std::int64_t runs, std::int64_t stride, std::int64_t len, const double* g,
                                     const double* x, double mean, double rstd, double scale, double mean_g,
                                     double mean_gx, double* dx);
+  // batchNorm's channels of runs shorter than 16 ([N, C], [N, C, 3, 3]),
+  // as `cols` columns of `rows` rows, row i at x + i·stride (x, g, out, dx
+  // alike); each column k its own values (mean[k], rstd[k], ...). Sums in
+  // double in row order, as add_rows (which gives Σ x).
+  // acc[k] += Σ (x - mean[k])².
+  void (*batch_norm_columns_deviations_f32)(std::int64_t rows, std::int64_t cols, std::int64_t stride, const float* x,
+                                            const double* mean, double* acc);
+  void (*batch_norm_columns_deviations_f64)(std::int64_t rows, std::int64_t cols, std::int64_t stride,
+                                            const double* x, const double* mean, double* acc);
+  // out = ((x - mean[k])·rstd[k])·weight[k] + bias[k] in T (weight, bias:
+  // cols values, or null to skip).
+  void (*batch_norm_columns_apply_f32)(std::int64_t rows, std::int64_t cols, std::int64_t stride, const float* x,
+                                       const float* mean, const float* rstd, const float* weight, const float* bias,
+                                       float* out);
+  void (*batch_norm_columns_apply_f64)(std::int64_t rows, std::int64_t cols, std::int64_t stride, const double* x,
+                                       const double* mean, const double* rstd, const double* weight,
+                                       const double* bias, double* out);
+  // sum_g[k] += Σ g, sum_gx[k] += Σ g·x̂ with x̂ = (x - mean[k])·rstd[k] in T.
+  void (*batch_norm_columns_grad_sums_f32)(std::int64_t rows, std::int64_t cols, std::int64_t stride, const float* g,
+                                           const float* x, const float* mean, const float* rstd, double* sum_g,
+                                           double* sum_gx);
+  void (*batch_norm_columns_grad_sums_f64)(std::int64_t rows, std::int64_t cols, std::int64_t stride, const double* g,
+                                           const double* x, const double* mean, const double* rstd, double* sum_g,
+                                           double* sum_gx);
+  // dx = scale[k]·((g - mean_g[k]) - x̂·mean_gx[k]) in double, rounded once.
+  void (*batch_norm_columns_grad_input_f32)(std::int64_t rows, std::int64_t cols, std::int64_t stride, const float* g,
+                                            const float* x, const float* mean, const float* rstd, const double* scale,
+                                            const double* mean_g, const double* mean_gx, float* dx);
+  void (*batch_norm_columns_grad_input_f64)(std::int64_t rows, std::int64_t cols, std::int64_t stride,
+                                            const double* g, const double* x, const double* mean, const double* rstd,
+                                            const double* scale, const double* mean_g, const double* mean_gx,
+                                            double* dx);
   // Softmax along each of `rows` contiguous rows of `size` elements, or with
   // log, log-softmax: y = e^(x - max) / Σ e^(x - max), the sum in double in
   // sum_wide_f32's order (float32 multiplies by 1/Σ in double, within 1 ulp

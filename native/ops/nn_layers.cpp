@@ -240,83 +240,37 @@ void each_channel_block(const Channels& l, F f) {
 }
 
 // Channels [c0, c1) with runs shorter than 16 (S < 16; [N, C] has S = 1),
-// as the columns j0 = c0·S ... c1·S of x seen as N rows of C·S: sums over
-// the rows in order in double, column by column (the loops run along the
-// row), then each channel's S column sums in order; per-column copies of
-// per-channel values for the passes that write.
-template <typename T>
+// as the columns j0 = c0·S ... c1·S of x seen as N rows of C·S, for the
+// batch_norm_columns kernels: per-column sums (in row order), then each
+// channel's S column sums in order; per-column copies of per-channel values.
 struct ChannelColumns {
   const Channels& l;
-  i64 c0, c1, j0, width;
-  std::vector<double> a, b;               // column sums (b: of a second term)
-  std::vector<T> m, r, w, bias;           // per column: mean, rstd, weight, bias
-  std::vector<double> scale, mean_a, mean_b;  // per column, for dx
+  i64 c0, c1, j0, width, stride;
+  std::vector<double> a, b;  // column sums, zeroed
 
   ChannelColumns(const Channels& layout, i64 first, i64 last)
       : l(layout), c0(first), c1(last), j0(first * layout.s), width((last - first) * layout.s),
-        a(static_cast<std::size_t>(width)) {}
+        stride(layout.c * layout.s), a(static_cast<std::size_t>(width)), b(a.size()) {}
 
-  // a[k] = Σ over rows of term_a(i, k), and b[k] likewise where term_b is
-  // given (i the element's offset in x, k its column less j0), in row
-  // order: eight rows a pass, each column's adds in a register (as the
-  // kernels' add_rows; a row a pass waited on the last row's stores).
-  template <typename TermA, typename TermB = std::nullptr_t>
-  void sums(TermA term_a, TermB term_b = nullptr) {
-    constexpr bool kTwo = !std::is_same_v<TermB, std::nullptr_t>;
-    constexpr i64 kRows = 8;
-    std::fill(a.begin(), a.end(), 0.0);
-    if (kTwo) b.assign(a.size(), 0.0);
-    double* __restrict__ pa = a.data();
-    double* __restrict__ pb = b.data();
-    const i64 stride = l.c * l.s;
-    i64 n = 0;
-    for (; n + kRows <= l.n; n += kRows) {
-      const i64 row = n * stride + j0;
-      for (i64 k = 0; k < width; ++k) {
-        double ta = pa[k];
-        for (i64 r = 0; r < kRows; ++r) ta += term_a(row + r * stride + k, k);
-        pa[k] = ta;
-        if constexpr (kTwo) {
-          double tb = pb[k];
-          for (i64 r = 0; r < kRows; ++r) tb += term_b(row + r * stride + k, k);
-          pb[k] = tb;
-        }
-      }
-    }
-    for (; n < l.n; ++n) {
-      const i64 row = n * stride + j0;
-      for (i64 k = 0; k < width; ++k) {
-        pa[k] += term_a(row + k, k);
-        if constexpr (kTwo) pb[k] += term_b(row + k, k);
-      }
-    }
-  }
   double channel(const std::vector<double>& sums_of_columns, i64 c) const {
     double total = 0.0;
     for (i64 s = 0; s < l.s; ++s) total += sums_of_columns[static_cast<std::size_t>((c - c0) * l.s + s)];
     return total;
   }
-  // to[k] = from[the channel of column k, less c0], or `absent` without from.
+  // from[the channel of column k, less c0] for each column k.
   template <typename V>
-  void spread(std::vector<V>& to, const V* from, V absent = V(0)) const {
-    to.resize(static_cast<std::size_t>(width));
-    for (i64 k = 0; k < width; ++k) to[static_cast<std::size_t>(k)] = from ? from[k / l.s] : absent;
-  }
-  // out[i] = f(i, k) over the columns' elements.
-  template <typename F>
-  void map(T* __restrict__ out, F f) const {
-    for (i64 n = 0; n < l.n; ++n) {
-      const i64 row = n * l.c * l.s + j0;
-      for (i64 k = 0; k < width; ++k) out[row + k] = f(row + k, k);
-    }
+  std::vector<V> spread(const V* from) const {
+    std::vector<V> to(static_cast<std::size_t>(width));
+    for (i64 k = 0; k < width; ++k) to[static_cast<std::size_t>(k)] = from[k / l.s];
+    return to;
   }
 };
 
 // body(c0, c1, columns) for blocks of channels split over the pool.
-template <typename T, typename Body>
+template <typename Body>
 void batch_norm_columns(const Channels& l, Body body) {
   each_channel_block(l, [&](i64 c0, i64 c1) {
-    ChannelColumns<T> columns(l, c0, c1);
+    ChannelColumns columns(l, c0, c1);
     body(c0, c1, columns);
   });
 }
@@ -337,26 +291,20 @@ void batch_norm_forward(const T* x, const T* w, const T* b, double eps, const Ch
     rstd[c] = static_cast<T>(1.0 / std::sqrt(v + eps));
   };
   if (l.s < 16) {
-    batch_norm_columns<T>(l, [&](i64 c0, i64 c1, ChannelColumns<T>& cols) {
-      cols.sums([x](i64 i, i64) { return static_cast<double>(x[i]); });
+    const auto& table = kernels::active();
+    const auto add_rows = kernel_for<T>(table.add_rows_f32, table.add_rows_f64);
+    const auto deviations =
+        kernel_for<T>(table.batch_norm_columns_deviations_f32, table.batch_norm_columns_deviations_f64);
+    const auto apply = kernel_for<T>(table.batch_norm_columns_apply_f32, table.batch_norm_columns_apply_f64);
+    batch_norm_columns(l, [&](i64 c0, i64 c1, ChannelColumns& cols) {
+      const T* xc = x + cols.j0;
+      add_rows(l.n, cols.width, xc, cols.stride, cols.a.data());
       std::vector<double> m(static_cast<std::size_t>(c1 - c0));
       for (i64 c = c0; c < c1; ++c) m[static_cast<std::size_t>(c - c0)] = cols.channel(cols.a, c) / count;
-      std::vector<double> m_column;
-      cols.spread(m_column, m.data());
-      cols.sums([&](i64 i, i64 k) {
-        const double d = static_cast<double>(x[i]) - m_column[static_cast<std::size_t>(k)];
-        return d * d;
-      });
-      for (i64 c = c0; c < c1; ++c) finish(c, m[static_cast<std::size_t>(c - c0)], cols.channel(cols.a, c) / count);
-      cols.spread(cols.m, mean + c0);
-      cols.spread(cols.r, rstd + c0);
-      cols.spread(cols.w, w ? w + c0 : nullptr, T(1));
-      cols.spread(cols.bias, b ? b + c0 : nullptr, T(0));
-      cols.map(out, [&](i64 i, i64 k) {
-        const auto at = static_cast<std::size_t>(k);
-        const T v = (x[i] - cols.m[at]) * cols.r[at];
-        return w && b ? v * cols.w[at] + cols.bias[at] : w ? v * cols.w[at] : b ? v + cols.bias[at] : v;
-      });
+      deviations(l.n, cols.width, cols.stride, xc, cols.spread(m.data()).data(), cols.b.data());
+      for (i64 c = c0; c < c1; ++c) finish(c, m[static_cast<std::size_t>(c - c0)], cols.channel(cols.b, c) / count);
+      apply(l.n, cols.width, cols.stride, xc, cols.spread(mean + c0).data(), cols.spread(rstd + c0).data(),
+            w ? cols.spread(w + c0).data() : nullptr, b ? cols.spread(b + c0).data() : nullptr, out + cols.j0);
     });
     return;
   }
@@ -385,13 +333,15 @@ void batch_norm_backward_kernel(const T* g, const T* x, const T* mean, const T* 
   const double count = static_cast<double>(l.n * l.s);
   const auto scale_of = [&](i64 c) { return (w ? static_cast<double>(w[c]) : 1.0) * static_cast<double>(rstd[c]); };
   if (l.s < 16) {
-    batch_norm_columns<T>(l, [&](i64 c0, i64 c1, ChannelColumns<T>& cols) {
-      cols.spread(cols.m, mean + c0);
-      cols.spread(cols.r, rstd + c0);
-      cols.sums([g](i64 i, i64) { return static_cast<double>(g[i]); }, [&](i64 i, i64 k) {
-        const auto at = static_cast<std::size_t>(k);
-        return static_cast<double>(g[i]) * static_cast<double>((x[i] - cols.m[at]) * cols.r[at]);
-      });
+    const auto& table = kernels::active();
+    const auto grad_sums =
+        kernel_for<T>(table.batch_norm_columns_grad_sums_f32, table.batch_norm_columns_grad_sums_f64);
+    const auto grad_input =
+        kernel_for<T>(table.batch_norm_columns_grad_input_f32, table.batch_norm_columns_grad_input_f64);
+    batch_norm_columns(l, [&](i64 c0, i64 c1, ChannelColumns& cols) {
+      const T *gc = g + cols.j0, *xc = x + cols.j0;
+      const std::vector<T> m = cols.spread(mean + c0), r = cols.spread(rstd + c0);
+      grad_sums(l.n, cols.width, cols.stride, gc, xc, m.data(), r.data(), cols.a.data(), cols.b.data());
       std::vector<double> scale(static_cast<std::size_t>(c1 - c0)), mean_g(scale.size()), mean_gx(scale.size());
       for (i64 c = c0; c < c1; ++c) {
         const double sum_g = cols.channel(cols.a, c), sum_gx = cols.channel(cols.b, c);
@@ -400,15 +350,9 @@ void batch_norm_backward_kernel(const T* g, const T* x, const T* mean, const T* 
         const auto at = static_cast<std::size_t>(c - c0);
         scale[at] = scale_of(c), mean_g[at] = sum_g / count, mean_gx[at] = sum_gx / count;
       }
-      if (!dx) return;
-      cols.spread(cols.scale, scale.data());
-      cols.spread(cols.mean_a, mean_g.data());
-      cols.spread(cols.mean_b, mean_gx.data());
-      cols.map(dx, [&](i64 i, i64 k) {
-        const auto at = static_cast<std::size_t>(k);
-        const double xhat = static_cast<double>((x[i] - cols.m[at]) * cols.r[at]);
-        return static_cast<T>(cols.scale[at] * ((static_cast<double>(g[i]) - cols.mean_a[at]) - xhat * cols.mean_b[at]));
-      });
+      if (dx)
+        grad_input(l.n, cols.width, cols.stride, gc, xc, m.data(), r.data(), cols.spread(scale.data()).data(),
+                   cols.spread(mean_g.data()).data(), cols.spread(mean_gx.data()).data(), dx + cols.j0);
     });
     return;
   }

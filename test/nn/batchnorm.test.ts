@@ -124,21 +124,31 @@ describe('BatchNorm2d', () => {
     }
   });
 
-  it('short runs ([N, C]) sum each column in row order: the bias gradient bit for bit', () => {
+  it('short runs ([N, C]) sum each column in row order: mean, variance and bias gradient bit for bit', () => {
     // float64 with spikes, where the order of the additions shows; 21 rows:
-    // passes of eight and a tail. dbias = Σ g, each channel's column in row order.
+    // passes of eight and a tail. Each channel's column in row order: the
+    // mean Σ x / N, the variance Σ (x - mean)² / N (seen through running
+    // statistics with momentum 1), dbias = Σ g.
     const rows = 21, channels = 5;
-    const g = Array.from({ length: rows * channels }, (_, i) => Math.sin(i * 0.37) * 1.5 + (i % 7 === 0 ? 1e6 : 0));
-    const x = tg.randn([rows, channels], { dtype: 'float64' });
+    const spiky = (phase: number) =>
+      Array.from({ length: rows * channels }, (_, i) => Math.sin(i * 0.37 + phase) * 1.5 + (i % 7 === 0 ? 1e6 : 0));
+    const g = spiky(0), xs = spiky(1);
+    const x = tg.tensor(xs, { shape: [rows, channels], dtype: 'float64' });
     const b = tg.zeros([channels], { dtype: 'float64' }).setRequiresGrad(true);
-    const y = F.batchNorm(x, null, null, { training: true, bias: b });
+    const runningMean = tg.zeros([channels], { dtype: 'float64' }), runningVar = tg.zeros([channels], { dtype: 'float64' });
+    const y = F.batchNorm(x, runningMean, runningVar, { training: true, bias: b, momentum: 1 });
     const [db] = tg.grad([y], [b], { gradOutputs: [tg.tensor(g, { shape: [rows, channels], dtype: 'float64' })] });
-    const want = Array.from({ length: channels }, (_, c) => {
+    const columnSum = (c: number, term: (v: number) => number, of: number[]) => {
       let total = 0;
-      for (let r = 0; r < rows; r++) total += g[r * channels + c]!;
+      for (let r = 0; r < rows; r++) total += term(of[r * channels + c]!);
       return total;
-    });
-    expect(Array.from(db!.data())).toEqual(want);
+    };
+    const columns = Array.from({ length: channels }, (_, c) => c);
+    const mean = columns.map((c) => columnSum(c, (v) => v, xs) / rows);
+    const variance = columns.map((c) => columnSum(c, (v) => (v - mean[c]!) * (v - mean[c]!), xs) / rows);
+    expect(Array.from(runningMean.data())).toEqual(mean);
+    expect(Array.from(runningVar.data())).toEqual(variance.map((v) => v * ((1 * rows) / (rows - 1))));
+    expect(Array.from(db!.data())).toEqual(columns.map((c) => columnSum(c, (v) => v, g)));
   });
 
   it('training against a float64 reference, the same bits on every ISA path and thread count', () => {

@@ -212,6 +212,12 @@ bool copyable(const Tensor& t) {
   return true;
 }
 
+// Whether b is a's view exactly: the same memory, offset, shape and strides.
+bool same_view(const Tensor& a, const Tensor& b) {
+  return b.storage().data == a.storage().data && b.offset() == a.offset() && b.strides() == a.strides() &&
+         b.shape() == a.shape();
+}
+
 // plan_binary; where there is no plan for the operands as they are, the
 // plan for contiguous copies of the copyable ones, which are then made
 // (a and b become the copies; one copy when both are the same view). No
@@ -224,10 +230,9 @@ std::optional<BinaryPlan> plan_binary_copying(Tensor& a, Tensor& b, const char* 
   plan = plan_layouts({a.shape(), copy_a ? contiguous_strides(a.shape()) : a.strides()},
                       {b.shape(), copy_b ? contiguous_strides(b.shape()) : b.strides()}, name);
   if (!plan) return plan;
-  const bool same_view = b.storage().data == a.storage().data && b.offset() == a.offset() &&
-                         b.strides() == a.strides() && b.shape() == a.shape();
+  const bool one_view = same_view(a, b);
   if (copy_a) a = copy_of(a, name);
-  if (copy_b) b = same_view ? a : copy_of(b, name);
+  if (copy_b) b = one_view ? a : copy_of(b, name);
   return plan;
 }
 
@@ -244,8 +249,7 @@ std::optional<Tensor> fast_binary(kernels::BinaryOp op, const Tensor& a0, const 
 
 bool fast_binary_inplace(kernels::BinaryOp op, const Tensor& a, const Tensor& b0, const char* name) {
   if (!a.is_contiguous()) return false;
-  if (b0.storage().data == a.storage().data &&
-      !(b0.offset() == a.offset() && b0.strides() == a.strides() && b0.shape() == a.shape()))
+  if (b0.storage().data == a.storage().data && !same_view(a, b0))
     return false;  // b is some other view of a's memory: the generic loop's order applies
   Tensor a_view = a, b = b0;  // a is contiguous: never copied
   const std::optional<BinaryPlan> plan = plan_binary_copying(a_view, b, name);

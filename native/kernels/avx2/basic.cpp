@@ -6,6 +6,9 @@
 namespace tapegrad::kernels::avx2 {
 namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Avx2;
+// The width of a vector register: kernels that pick their vectors' width
+// (softmax.inc's short rows, layer_norm.inc's backward blocks).
+constexpr int kVectorBytes = 32;
 // basic.inc's mul_add: one fused instruction.
 constexpr bool kFusedMultiplyAdd = true;
 // Streaming stores for write_each (basic.inc): one 64-byte line, dst

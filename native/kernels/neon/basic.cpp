@@ -4,6 +4,9 @@
 namespace tapegrad::kernels::neon {
 namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Neon;
+// The width of a vector register: kernels that pick their vectors' width
+// (softmax.inc's short rows, layer_norm.inc's backward blocks).
+constexpr int kVectorBytes = 16;
 // basic.inc's mul_add: one fused instruction.
 constexpr bool kFusedMultiplyAdd = true;
 // No streaming stores on this path (write_each stores plainly): arm64's

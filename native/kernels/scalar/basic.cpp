@@ -8,6 +8,9 @@
 namespace tapegrad::kernels::scalar {
 namespace {
 constexpr runtime::Isa kIsa = runtime::Isa::Scalar;
+// The width of a vector register: kernels that pick their vectors' width
+// (softmax.inc's short rows, layer_norm.inc's backward blocks).
+constexpr int kVectorBytes = 16;
 // basic.inc's mul_add: a multiply and an add, each rounded (the CPUs on
 // this path have no FMA; the C library's would be exact but emulated).
 constexpr bool kFusedMultiplyAdd = false;

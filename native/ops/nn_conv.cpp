@@ -79,6 +79,35 @@ i64 blocks_along(i64 size, i64 before, i64 after, i64 ext, i64 stride) {
   return room < 0 ? 0 : room / stride + 1;
 }
 
+// One kernel tap's columns (oh rows of ow = w) of an image plane [h, w]
+// at stride 1, where the tap of output (oy, ox) is image[oy + row_off,
+// ox + off] and ox in `span` (not empty) are those inside along a row:
+// the rows inside are one run of the image (each output row continues
+// where the last ended, as the image's rows do), copied at once, then the
+// columns outside each row set to 0. Row by row, the short copies cost
+// more than their elements: one thread, kernel 3, padding 1, unfold of
+// [1, 16, 28, 28] 24 -> 12 us, [1, 64, 14, 14] 44 -> 22; conv2d of
+// [32, 16, 28, 28] to 32 channels forward 2.17 -> 1.78 ms, forward and
+// backward 7.2 -> 6.6 (PyTorch 3.3 and 7.0).
+template <typename T>
+void unfold_tap_rows(const T* image, T* cols, i64 h, i64 w, i64 oh, i64 row_off, i64 off, const Span& span) {
+  const i64 oy0 = std::clamp<i64>(-row_off, 0, oh), oy1 = std::clamp<i64>(h - row_off, oy0, oh);
+  std::fill(cols, cols + oy0 * w, T(0));
+  std::fill(cols + oy1 * w, cols + oh * w, T(0));
+  if (oy0 == oy1) return;
+  // From the first row's first tap inside to the last row's last: inside
+  // the plane (rows oy0 + row_off ... oy1 - 1 + row_off of the image).
+  T* run = cols + oy0 * w;
+  const T* from = image + (oy0 + row_off) * w + off;
+  const i64 end = (oy1 - oy0 - 1) * w + span.hi;
+  std::copy(from + span.lo, from + end, run + span.lo);
+  for (i64 oy = oy0; oy < oy1; ++oy) {
+    T* row = cols + oy * w;
+    std::fill(row, row + span.lo, T(0));
+    std::fill(row + span.hi, row + w, T(0));
+  }
+}
+
 // From `in` to `out`: ToColumns (im2col), image to columns,
 // cols[n, (c·kh + i)·kw + j, oy·ow + ox] = image[n, c, oy·sh - ph + i·dh,
 // ox·sw - pw + j·dw] (0 outside); otherwise (col2im, its adjoint) columns to
@@ -93,6 +122,7 @@ void columns_pass(const T* in, T* out, i64 planes, i64 h, i64 w, const Window& w
   if (planes == 0) return;  // otherwise per_plane fits: the columns hold planes·per_plane elements
   const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1], sw = win.stride[1];
   const i64 per_plane = kh * kw * oh * ow;
+  const bool rows_run_on = sw == 1 && win.stride[0] == 1 && ow == w;
   runtime::parallel_for(0, planes, std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(per_plane, 1)),
                         [&](i64 p0, i64 p1) {
                           for (i64 p = p0; p < p1; ++p) {
@@ -104,6 +134,13 @@ void columns_pass(const T* in, T* out, i64 planes, i64 h, i64 w, const Window& w
                               for (i64 j = 0; j < kw; ++j) {
                                 const i64 off = j * win.dilation[1] - win.pad[1];
                                 const Span span = inside(off, sw, w, ow);
+                                if constexpr (ToColumns) {
+                                  if (rows_run_on && span.lo < span.hi) {
+                                    unfold_tap_rows(src, dst, h, w, oh, i * win.dilation[0] - win.pad[0], off, span);
+                                    dst += oh * ow;
+                                    continue;
+                                  }
+                                }
                                 for (i64 oy = 0; oy < oh; ++oy) {
                                   const i64 iy = oy * win.stride[0] - win.pad[0] + i * win.dilation[0];
                                   const bool row_inside = iy >= 0 && iy < h;

@@ -110,6 +110,45 @@ describe('F.unfold', () => {
     });
   }
 
+  it('equals a per-element reference, stride-1 layouts whose output rows are as wide as the input included', () => {
+    // At stride 1 with ow = w (2·padW = dilationW·(kw - 1)) each tap's rows
+    // inside the image are copied as one run, then the columns outside each
+    // row zeroed: rows wholly outside, taps with no column inside, planes
+    // of one row or one column, and values that a missed zero would show.
+    const cases: [number[], [number, number], [number, number], [number, number], [number, number]][] = [
+      // shape, kernel, padding, dilation, stride
+      [[2, 3, 5, 6], [3, 3], [1, 1], [1, 1], [1, 1]],
+      [[1, 2, 4, 7], [5, 5], [2, 2], [1, 1], [1, 1]],
+      [[1, 2, 6, 5], [3, 3], [3, 2], [2, 2], [1, 1]],
+      [[1, 1, 1, 6], [3, 3], [1, 1], [1, 1], [1, 1]],
+      [[1, 2, 5, 1], [3, 3], [1, 1], [1, 1], [1, 1]],
+      [[1, 1, 3, 4], [2, 9], [0, 4], [1, 1], [1, 1]],
+      [[1, 1, 3, 4], [1, 3], [0, 3], [1, 3], [1, 1]],
+      [[2, 2, 4, 5], [3, 3], [1, 1], [1, 1], [2, 1]],
+      [[1, 2, 5, 5], [3, 3], [0, 0], [1, 1], [1, 1]],
+    ];
+    for (const dtype of ['float64', 'float32'] as const)
+      for (const [shape, [kh, kw], [ph, pw], [dh, dw], [sh, sw]] of cases) {
+        const [n, c, h, w] = shape as [number, number, number, number];
+        const values = Array.from({ length: n * c * h * w }, (_, i) => 1 + (i % 13) - 0.25 * (i % 3));
+        const x = tg.tensor(values, { shape, dtype });
+        const u = F.unfold(x, [kh, kw], { padding: [ph, pw], dilation: [dh, dw], stride: [sh, sw] });
+        const oh = Math.floor((h + 2 * ph - dh * (kh - 1) - 1) / sh) + 1, ow = Math.floor((w + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
+        const want: number[] = [];
+        for (let b = 0; b < n; b++)
+          for (let ch = 0; ch < c; ch++)
+            for (let i = 0; i < kh; i++)
+              for (let j = 0; j < kw; j++)
+                for (let oy = 0; oy < oh; oy++)
+                  for (let ox = 0; ox < ow; ox++) {
+                    const iy = oy * sh - ph + i * dh, ix = ox * sw - pw + j * dw;
+                    want.push(iy >= 0 && iy < h && ix >= 0 && ix < w ? values[((b * c + ch) * h + iy) * w + ix]! : 0);
+                  }
+        expect(u.shape, `${shape} ${dtype}`).toEqual([n, c * kh * kw, oh * ow]);
+        expect(flat(u), `${shape} kernel ${[kh, kw]} padding ${[ph, pw]} dilation ${[dh, dw]} ${dtype}`).toEqual(want);
+      }
+  });
+
   it('its gradient is fold: each input element gets the sum over the blocks that read it', () => {
     tg.tidy(() => {
       const x = tg.ones([1, 1, 3, 3], { dtype: 'float64', requiresGrad: true });

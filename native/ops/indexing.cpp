@@ -10,6 +10,7 @@
 #include "ops/factory.h"
 #include "ops/shape.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace tapegrad::ops {
 
@@ -95,30 +96,59 @@ void gather_kernel(const Shape& shape, const Tensor& out, const Tensor& src, con
   });
 }
 
-// Over `shape`: out[p + index[p] * step] += src[p] (writes through the index),
-// in row-major order, so results do not depend on scheduling.
-void scatter_add_kernel(const Shape& shape, const Tensor& out, const Strided& o, std::int64_t step, const Tensor& src,
-                        const Tensor& index, const Strided& x) {
+// Over `shape`: out[p + index[p] * step] += src[p] (writes through the index
+// along dim d; out a fresh tensor), each output element's adds in the order
+// of d. Elements that differ in another coordinate never write the same
+// output element, so large walks split across the pool along the outermost
+// dim other than d (of extent > 1), each part in row-major order: the same
+// bits for any thread count (gather's gradient along dim 1 of [1024, 1024],
+// 64 indices a row, forward and backward, two threads: 0.42 -> 0.19 ms;
+// PyTorch 0.23).
+void scatter_add_kernel(const Shape& shape, std::int64_t d, const Tensor& out, const Strided& o, std::int64_t step,
+                        const Tensor& src, const Tensor& index, const Strided& x) {
   const auto* idx = static_cast<const std::int32_t*>(index.storage().data);
+  const auto dims = static_cast<std::int64_t>(shape.size());
+  std::int64_t split = 0, numel = 1;
+  while (split < dims && (split == d || shape[split] < 2)) ++split;
+  for (const std::int64_t extent : shape) numel *= extent;
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* po = static_cast<T*>(out.storage().data);
     const T* ps = static_cast<const T*>(src.storage().data);
-    for_each_row<3>(shape, {&o.strides, &src.strides(), &x.strides}, {o.offset, src.offset(), x.offset},
-                    [&](const auto& off, std::int64_t n, const auto& in) {
-                      // A row whose index is one value (index_add, index_select's
-                      // gradient along an earlier dim): one vectorised row sum.
-                      if (in[0] == 1 && in[1] == 1 && in[2] == 0) {
-                        T* y = po + off[0] + idx[off[2]] * step;
-                        const T* v = ps + off[1];
-                        for (std::int64_t i = 0; i < n; ++i) y[i] = add_wrapping(y[i], v[i]);
-                        return;
-                      }
-                      for (std::int64_t i = 0; i < n; ++i) {
-                        T& y = po[off[0] + i * in[0] + idx[off[2] + i * in[2]] * step];
-                        y = add_wrapping(y, ps[off[1] + i * in[1]]);
-                      }
-                    });
+    const auto row = [&](const auto& off, std::int64_t n, const auto& in) {
+      // A row whose index is one value (index_add, index_select's
+      // gradient along an earlier dim): one vectorised row sum.
+      if (in[0] == 1 && in[1] == 1 && in[2] == 0) {
+        T* y = po + off[0] + idx[off[2]] * step;
+        const T* v = ps + off[1];
+        for (std::int64_t i = 0; i < n; ++i) y[i] = add_wrapping(y[i], v[i]);
+        return;
+      }
+      for (std::int64_t i = 0; i < n; ++i) {
+        T& y = po[off[0] + i * in[0] + idx[off[2] + i * in[2]] * step];
+        y = add_wrapping(y, ps[off[1] + i * in[1]]);
+      }
+    };
+    const std::array<const Shape*, 3> strides{&o.strides, &src.strides(), &x.strides};
+    if (split == dims || numel < 2 * runtime::kElementwiseGrain) {
+      for_each_row<3>(shape, strides, {o.offset, src.offset(), x.offset}, row);
+      return;
+    }
+    const auto at = static_cast<std::size_t>(split);
+    const std::int64_t per_slice = numel / shape[at];
+    // Split along the rows themselves, each part keeps runs of at least 1024
+    // elements: with 128 of [4096, 256] each, the two cores each streamed
+    // every row's lines and took 1.2x the one thread's time.
+    const std::int64_t min_part = split == dims - 1 ? 1024 : 1;
+    runtime::parallel_for(0, shape[at], std::max(min_part, runtime::kElementwiseGrain / per_slice),
+                          [&](std::int64_t k0, std::int64_t k1) {
+                            Shape part = shape;
+                            part[at] = k1 - k0;
+                            for_each_row<3>(part, strides,
+                                            {o.offset + k0 * o.strides[at], src.offset() + k0 * src.strides()[at],
+                                             x.offset + k0 * x.strides[at]},
+                                            row);
+                          });
   });
 }
 
@@ -159,7 +189,7 @@ Tensor add_into_zeros(const char* op, const char* name, const Tensor& grad, std:
                       Tensor (*forward)(const Tensor&, std::int64_t, const Tensor&)) {
   Tensor out = full(in, 0.0, grad.dtype(), op);
   const Tensor out1 = at_least_1d(out);
-  scatter_add_kernel(shape, out1, without_dim(out1, d), out1.strides()[d], at_least_1d(grad), at_least_1d(index), x);
+  scatter_add_kernel(shape, d, out1, without_dim(out1, d), out1.strides()[d], at_least_1d(grad), at_least_1d(index), x);
   record(name, {grad}, out, [d, forward, saved = SavedTensor(index)](const Grads& g, const Node&) {
     return Grads{forward(g[0], d, saved.unpack())};
   });
@@ -206,7 +236,7 @@ Tensor index_add(const Tensor& t, std::int64_t dim, const Tensor& index, const T
   check_index_values(idx, d, self.shape()[d], op);
   Tensor out = copy_of(t, op);
   const Tensor out1 = at_least_1d(out);
-  scatter_add_kernel(shape, out1, without_dim(out1, d), out1.strides()[d], at_least_1d(source), idx,
+  scatter_add_kernel(shape, d, out1, without_dim(out1, d), out1.strides()[d], at_least_1d(source), idx,
                      index_along(idx, shape.size(), d));
   record(op, {t, source}, out, [d, saved = SavedTensor(index)](const Grads& g, const Node& node) {
     return Grads{node.needs_grad(0) ? g[0] : Tensor(),
@@ -265,7 +295,7 @@ Tensor scatter_add(const Tensor& t, std::int64_t dim, const Tensor& index, const
   check_index_values(idx, d, self.shape()[d], op);
   Tensor out = copy_of(t, op);
   const Tensor out1 = at_least_1d(out);
-  scatter_add_kernel(idx.shape(), out1, without_dim(out1, d), out1.strides()[d], from, idx,
+  scatter_add_kernel(idx.shape(), d, out1, without_dim(out1, d), out1.strides()[d], from, idx,
                      {idx.strides(), idx.offset()});
   record(op, {t, src}, out, [d, src_shape = src.shape(), saved = SavedTensor(index)](const Grads& g, const Node& node) {
     // src elements that no index entry covers do not reach the output: zero gradient.

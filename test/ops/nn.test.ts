@@ -904,6 +904,8 @@ describe('embedding and oneHot', () => {
     expect(F.embedding(ints([1]).reshape([]), w.detach()).toArray()).toEqual([3, 4]);
     expect(F.embedding(ints([]), w.detach()).shape).toEqual([0, 2]);
     expect(F.embedding(ints([0, 2]), w.detach().transpose(0, 1).contiguous().transpose(0, 1)).toArray()).toEqual([[1, 2], [5, 6]]);
+    // Rows of a view that starts past its storage's first element.
+    expect(F.embedding(ints([1, 0]), w.detach().narrow(0, 1, 2)).toArray()).toEqual([[5, 6], [3, 4]]);
   });
 
   it('embedding with paddingIdx: the padding row passes its value but gets no gradient', () => {

@@ -116,8 +116,8 @@ void scatter_add_kernel(const Shape& shape, std::int64_t d, const Tensor& out, c
     T* po = static_cast<T*>(out.storage().data);
     const T* ps = static_cast<const T*>(src.storage().data);
     const auto row = [&](const auto& off, std::int64_t n, const auto& in) {
-      // A row whose index is one value (index_add, index_select's
-      // gradient along an earlier dim): one vectorised row sum.
+      // A row whose index is one value (index_select's gradient along
+      // an earlier dim): one vectorised row sum.
       if (in[0] == 1 && in[1] == 1 && in[2] == 0) {
         T* y = po + off[0] + idx[off[2]] * step;
         const T* v = ps + off[1];
@@ -152,7 +152,7 @@ void scatter_add_kernel(const Shape& shape, std::int64_t d, const Tensor& out, c
   });
 }
 
-// Index strides for index_select / index_add: the 1-D index runs along `dim` only.
+// Index strides for index_select and its gradient: the 1-D index runs along `dim` only.
 Strided index_along(const Tensor& idx, std::size_t ndim, std::int64_t dim) {
   Strided x{Shape(ndim, 0), idx.offset()};
   x.strides[dim] = idx.strides()[0];
@@ -181,7 +181,7 @@ Tensor pad_to(Tensor t, const Shape& shape) {
 // The gradients of gather and index_select: grad added through the index
 // into zeros of the input's shape, walking `shape` with the index at `x`
 // (as the forward read it). The zeros are this op's own, so the sum goes in
-// place (scatterAdd and indexAdd copy their input first: for a [4096, 1024]
+// place (scatterAdd copies its input first: for a [4096, 1024]
 // float32 input 16 MB more read and written). Differentiable: the gradient
 // gathers again (`forward`, the op `op` itself; `name` names this node).
 Tensor add_into_zeros(const char* op, const char* name, const Tensor& grad, std::int64_t d, const Tensor& index,
@@ -217,30 +217,6 @@ Tensor index_select(const Tensor& t, std::int64_t dim, const Tensor& index) {
     walked[d] = idx.shape()[0];
     return Grads{add_into_zeros("indexSelect", "indexSelectBackward", g[0], d, index, in, walked,
                                 index_along(idx, walked.size(), d), index_select)};
-  });
-  return out;
-}
-
-Tensor index_add(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& source) {
-  const char* op = "indexAdd";
-  const Tensor idx = vector_index(index, op);
-  require_same_dtype(t, source, op);
-  const std::int64_t d = normalize_dim(dim, t.dim(), op);
-  const Tensor self = at_least_1d(t);
-  Shape shape = self.shape();
-  shape[d] = idx.shape()[0];
-  const Shape expected = t.dim() == 0 ? Shape{} : shape;
-  if (source.shape() != expected || (t.dim() == 0 && shape[0] != 1))
-    throw_range_error(op, ": source must have shape ", shape_str(expected), " for an input of shape ",
-                      shape_str(t.shape()), " and ", shape[d], " indices, got ", shape_str(source.shape()));
-  check_index_values(idx, d, self.shape()[d], op);
-  Tensor out = copy_of(t, op);
-  const Tensor out1 = at_least_1d(out);
-  scatter_add_kernel(shape, d, out1, without_dim(out1, d), out1.strides()[d], at_least_1d(source), idx,
-                     index_along(idx, shape.size(), d));
-  record(op, {t, source}, out, [d, saved = SavedTensor(index)](const Grads& g, const Node& node) {
-    return Grads{node.needs_grad(0) ? g[0] : Tensor(),
-                 node.needs_grad(1) ? index_select(g[0], d, saved.unpack()) : Tensor()};
   });
   return out;
 }

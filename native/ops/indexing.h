@@ -1,5 +1,5 @@
-// Indexing by int32 index tensors: indexSelect, gather, scatterAdd (out of
-// place) and indexAdd, the backward of indexSelect. Every index value is
+// Indexing by int32 index tensors: indexSelect, gather and scatterAdd (out
+// of place), and their gradients. Every index value is
 // checked before any element is read: out of range or negative values are a
 // RangeError naming the op, the value, the dim and its size.
 #pragma once
@@ -12,9 +12,6 @@ namespace tapegrad::ops {
 
 // Entries index[i] of dim (index 0-d or 1-d).
 Tensor index_select(const Tensor& t, std::int64_t dim, const Tensor& index);
-// t with source's slice i along dim added at index[i] (source shaped like the
-// index_select result). Differentiable in t and source.
-Tensor index_add(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& source);
 // out[p] = t[p with p[dim] replaced by index[p]]; index has t's number of dims.
 Tensor gather(const Tensor& t, std::int64_t dim, const Tensor& index);
 // The gradient of gather from an input of `shape`: grad added through the

@@ -40,7 +40,12 @@ void check_index_values(const Tensor& index, std::int64_t dim, std::int64_t size
   // Unsigned, a negative value is at least 2^31: bad against any size that
   // an int32 can reach; beyond, only negative values are bad.
   const std::uint32_t limit = size > INT32_MAX ? 0x80000000u : static_cast<std::uint32_t>(size);
-  for_each_row<1>(index.shape(), {&index.strides()}, {index.offset()},
+  // A contiguous index as one run: row by row, [1024, 64] paid a call per
+  // row of 64 values (gather of [1024, 64] from [1024, 1024], one thread
+  // 94-100 -> 84-95 us, two threads 30 -> 24-29).
+  const Shape flat{index.numel()}, unit{1};
+  const bool contiguous = index.is_contiguous();
+  for_each_row<1>(contiguous ? flat : index.shape(), {contiguous ? &unit : &index.strides()}, {index.offset()},
                   [&](const auto& off, std::int64_t n, const auto& in) {
                     const std::int32_t* row = p + off[0];
                     const std::int64_t step = in[0];

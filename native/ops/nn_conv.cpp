@@ -129,9 +129,9 @@ struct Phases {
     Span span;           // the columns ox inside the plane
   };
   i64 h, w, sh, sw;
-  bool identity, any = false;   // stride 1 (no split needed); some tap runs (split needed)
+  bool identity;                // stride 1: the one phase is the image (nothing split)
   std::vector<Tap> taps;        // by kernel tap i·kw + j
-  std::vector<std::array<i64, 3>> used;  // split phases: py, px, offset in the buffer
+  std::vector<std::array<i64, 3>> used;  // split phases: py, px, offset in the buffer (none: no split)
   i64 kw, size = 0;             // the split buffer's elements
 
   static i64 floor_div(i64 a, i64 b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -159,10 +159,8 @@ struct Phases {
             size += rows(py) * cols(px);
           }
         }
-        any = any || tap.runs;
         taps.push_back(tap);
       }
-    any = any && !identity;
   }
   const Tap& tap(i64 i, i64 j) const { return taps[static_cast<std::size_t>(i * kw + j)]; }
 
@@ -254,7 +252,7 @@ void columns_pass(const T* in, T* out, i64 planes, i64 h, i64 w, const Window& w
                               }
                             }
                             if constexpr (ToColumns)
-                              if (phases->any) phases->split_plane(src, split);
+                              if (!phases->used.empty()) phases->split_plane(src, split);
                             for (i64 i = 0; i < kh; ++i)
                               for (i64 j = 0; j < kw; ++j) {
                                 if constexpr (ToColumns) {

@@ -20,12 +20,6 @@ inline void stream_line(void* dst, const void* src) {
 inline void stream_fence() { _mm_sfence(); }
 // Transposing copies shuffle 8 × 8 tiles in 32-byte vectors (basic.inc).
 constexpr bool kVectorTranspose = true;
-// Four floats widened to four doubles (short_row_sums): one vcvtps2pd,
-// where GCC 12 compiles __builtin_convertvector as two halves and an insert.
-template <typename Floats, typename Doubles>
-inline __attribute__((always_inline)) void widen_four(const Floats& v, Doubles& out) {
-  out = (Doubles)_mm256_cvtps_pd((__m128)v);
-}
 }
 #include "kernels/basic.inc"
 }  // namespace tapegrad::kernels::avx512

@@ -18,11 +18,6 @@ inline void stream_fence() {}
 // Transposing copies move single elements (basic.inc), as on the baseline
 // path (not measured on arm64).
 constexpr bool kVectorTranspose = false;
-// Four floats widened to four doubles (short_row_sums).
-template <typename Floats, typename Doubles>
-inline __attribute__((always_inline)) void widen_four(const Floats& v, Doubles& out) {
-  out = __builtin_convertvector(v, Doubles);
-}
 }
 #include "kernels/basic.inc"
 }  // namespace tapegrad::kernels::neon

@@ -33,11 +33,6 @@ inline void stream_fence() {}
 // Transposing copies move single elements (basic.inc): 32-byte shuffles
 // split into 16-byte halves here, and were no faster.
 constexpr bool kVectorTranspose = false;
-// Four floats widened to four doubles (short_row_sums).
-template <typename Floats, typename Doubles>
-inline __attribute__((always_inline)) void widen_four(const Floats& v, Doubles& out) {
-  out = __builtin_convertvector(v, Doubles);
-}
 }
 #include "kernels/basic.inc"
 }  // namespace tapegrad::kernels::scalar

@@ -195,6 +195,13 @@ struct KernelTable {
   // several are present is not fixed (ops/reduce_extrema.cpp picks the first).
   float (*extremum_f32)(std::int64_t n, const float* x, bool max);
   double (*extremum_f64)(std::int64_t n, const double* x, bool max);
+  // out[j] = the extremum of out[j] and x[r·stride + j] for r < rows, the
+  // rows in order; a later element replaces out[j] only where it is further
+  // out or NaN while out[j] is not (the first of tied or NaN elements stays).
+  void (*extremum_columns_f32)(std::int64_t rows, std::int64_t n, const float* x, std::int64_t stride, float* out,
+                               bool max);
+  void (*extremum_columns_f64)(std::int64_t rows, std::int64_t n, const double* x, std::int64_t stride, double* out,
+                               bool max);
   // The product of n elements in double (float32 widened first): element i
   // into lane i % 16, the lanes multiplied pairwise as sum_wide_f32 adds them.
   double (*prod_wide_f32)(std::int64_t n, const float* x);

@@ -82,9 +82,14 @@ void extrema(const T* x, const BlockLayout& l, T init, T* out) {
       [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
         T* a = out + o * inner + j0;
         std::fill(a, a + width, init);
-        for (std::int64_t g = 0; g < group; ++g) {
-          const T* row = x + (o * group + g) * inner + j0;
-          for (std::int64_t j = 0; j < width; ++j) a[j] = beats<Max>(row[j], a[j]) ? row[j] : a[j];
+        if constexpr (std::is_floating_point_v<T>) {
+          kernel_for<T>(kernels::active().extremum_columns_f32, kernels::active().extremum_columns_f64)(
+              group, width, x + o * group * inner + j0, inner, a, Max);
+        } else {
+          for (std::int64_t g = 0; g < group; ++g) {
+            const T* row = x + (o * group + g) * inner + j0;
+            for (std::int64_t j = 0; j < width; ++j) a[j] = beats<Max>(row[j], a[j]) ? row[j] : a[j];
+          }
         }
       });
 }

@@ -3,7 +3,7 @@
 // blocks too) and over other dims, and
 // over views that broadcast along a reduced or a kept dim,
 // against compensated float64 references (prod: in-order products), and max
-// and min exactly; prints a digest of every result bit so that runs on
+// and min exactly (with NaNs and signed-zero ties: extremaEdges); prints a digest of every result bit so that runs on
 // other ISA paths and thread counts can be compared exactly.
 'use strict';
 const crypto = require('node:crypto');
@@ -147,7 +147,69 @@ function runAll(tg) {
           cases++;
         }
       }
+  cases += extremaEdges(tg, hash, failures);
   return { cases, failures, digest: hash.digest('hex') };
+}
+
+// A sequence of n values for max/min with special values placed where the
+// kernels' lanes, vector loops and tails would each meet them: 0 random,
+// 1 a NaN last, 2 a NaN in the middle, 3 zeros of both signs tying for the
+// max (-0 first), 4 the same for the min, 5 all -Infinity.
+function edgeValues(n, variant, seed) {
+  const v = Array.from(values(n, seed), (x) => Math.fround(x));
+  if (variant === 1) v[n - 1] = NaN;
+  if (variant === 2) v[n >> 1] = NaN;
+  if (variant === 3 || variant === 4)
+    for (let i = 0; i < n; i++) v[i] = i % 3 === 1 ? -0 : i % 3 === 2 ? 0 : (variant === 3 ? -1 : 1) * Math.abs(v[i]);
+  if (variant === 5) v.fill(-Infinity);
+  return v;
+}
+
+// The generic loop's result: a later element replaces the current one only
+// where it is further out, or NaN while the current one is not.
+function refExtremum(xs, max) {
+  let a = xs[0];
+  for (const v of xs) if (Number.isNaN(v) ? !Number.isNaN(a) : max ? v > a : v < a) a = v;
+  return a;
+}
+
+// max and min along rows (the one-row kernel's chains, vector loop and
+// tail) and along columns (the column kernel, strips of the output, narrow
+// and split ones), NaN and signed-zero ties exactly as the generic loop.
+function extremaEdges(tg, hash, failures) {
+  let cases = 0;
+  const lengths = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 95, 127, 128, 129, 200, 1000];
+  const layouts = [];
+  for (const n of lengths) layouts.push(['rows', [3, n], 1], ['columns', [n, 37], 0], ['narrow columns', [2, n, 5], 1]);
+  layouts.push(['one long row', [70001], 0], ['split columns', [9, 1100], 0]);
+  for (const dtype of ['float32', 'float64'])
+    for (const [kind, shape, dim] of layouts)
+      for (let variant = 0; variant < 6; variant++) {
+        const n = shape[dim], count = shape.reduce((a, b) => a * b, 1) / n;
+        const inner = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+        // Each output's sequence, then laid out so that it runs along dim.
+        const seqs = Array.from({ length: count }, (_, k) => edgeValues(n, variant, 7 * k + n + variant));
+        const flat = new Float64Array(count * n);
+        for (let k = 0; k < count; k++) {
+          const o = Math.floor(k / inner), j = k % inner;
+          for (let g = 0; g < n; g++) flat[(o * n + g) * inner + j] = seqs[k][g];
+        }
+        const x = tg.tensor(flat, { shape, dtype });
+        for (const op of ['max', 'min']) {
+          const got = x[op](dim).data();
+          hash.update(Buffer.from(got.map((v) => (Number.isNaN(v) ? 0 : v)).buffer));
+          for (let k = 0; k < count; k++) {
+            const want = refExtremum(seqs[k], op === 'max');
+            if (!(Number.isNaN(want) ? Number.isNaN(got[k]) : Object.is(got[k], want))) {
+              failures.push({ label: `${dtype} ${op} ${kind} [${shape}] dim ${dim} variant ${variant}`, index: k, got: got[k], want });
+              break;
+            }
+          }
+          cases++;
+        }
+        x.dispose();
+      }
+  return cases;
 }
 
 module.exports = { runAll };

@@ -688,6 +688,23 @@ describe('logsumexp', () => {
       expect(Array.from(t.logsumexp(1).data())).toEqual([NaN, NaN, NaN, NaN, -Infinity, Infinity, 3]);
       expect(Array.from(t.transpose(0, 1).contiguous().logsumexp(0).data())).toEqual([NaN, NaN, NaN, NaN, -Infinity, Infinity, 3]);
     }
+    // Rows past the short-row kernels, a NaN where row_max's chains, its
+    // vector loop or its tail meet it, or a row of NaNs: NaN rows (the
+    // maximum passes NaNs over; the sum of the exps brings them back).
+    const n = 203, nanAt = [0, 70, 130, 195, 202];
+    const rowsOf = nanAt.map((p) => Array.from({ length: n }, (_, i) => (i === p ? NaN : Math.sin(i * 0.3) * 5)));
+    rowsOf.push(new Array(n).fill(NaN), Array.from({ length: n }, (_, i) => Math.sin(i * 0.3) * 5));
+    const plain = rowsOf[rowsOf.length - 1], m = Math.max(...plain);
+    const plainWant = m + Math.log(plain.reduce((a, v) => a + Math.exp(v - m), 0));
+    for (const dtype of ['float32', 'float64'] as const) {
+      const t = tg.tensor(rowsOf, { dtype });
+      const got = Array.from(t.logsumexp(1).data());
+      expect(got.slice(0, -1).every(Number.isNaN)).toBe(true);
+      expect(got[got.length - 1]).toBeCloseTo(plainWant, 5);
+      const soft = Array.from(tg.nn.functional.softmax(t, 1).data());
+      expect(soft.slice(0, -n).every(Number.isNaN)).toBe(true);
+      expect(soft.slice(-n).some(Number.isNaN)).toBe(false);
+    }
     expect(Array.from(tg.zeros([3, 0]).logsumexp(1).data())).toEqual([-Infinity, -Infinity, -Infinity]);
     expect(Array.from(tg.zeros([2, 0, 2]).logsumexp(1).data())).toEqual([-Infinity, -Infinity, -Infinity, -Infinity]);
     expect(tg.zeros([0, 3]).logsumexp(1).shape).toEqual([0]);

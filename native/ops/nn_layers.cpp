@@ -266,6 +266,15 @@ struct ChannelColumns {
   }
 };
 
+// f(r0, r1) for blocks of the N rows of x seen as [N, C·S], split over the
+// pool: the passes that write every element. Split by channels as the sums
+// are, two cores wrote alternate parts of each row, and the pair took twice
+// one core's time ([4096, 128] forward 0.13 -> 0.27 ms on Zen 5).
+template <typename F>
+void each_row_block(const Channels& l, F f) {
+  runtime::parallel_for(0, l.n, std::max<i64>(1, kRowGrain / std::max<i64>(l.c * l.s, 1)), f);
+}
+
 // body(c0, c1, columns) for blocks of channels split over the pool.
 template <typename Body>
 void batch_norm_columns(const Channels& l, Body body) {
@@ -303,8 +312,13 @@ void batch_norm_forward(const T* x, const T* w, const T* b, double eps, const Ch
       for (i64 c = c0; c < c1; ++c) m[static_cast<std::size_t>(c - c0)] = cols.channel(cols.a, c) / count;
       deviations(l.n, cols.width, cols.stride, xc, cols.spread(m.data()).data(), cols.b.data());
       for (i64 c = c0; c < c1; ++c) finish(c, m[static_cast<std::size_t>(c - c0)], cols.channel(cols.b, c) / count);
-      apply(l.n, cols.width, cols.stride, xc, cols.spread(mean + c0).data(), cols.spread(rstd + c0).data(),
-            w ? cols.spread(w + c0).data() : nullptr, b ? cols.spread(b + c0).data() : nullptr, out + cols.j0);
+    });
+    const ChannelColumns all(l, 0, l.c);
+    const std::vector<T> m = all.spread(mean), r = all.spread(rstd), ws = w ? all.spread(w) : std::vector<T>(),
+                         bs = b ? all.spread(b) : std::vector<T>();
+    each_row_block(l, [&](i64 r0, i64 r1) {
+      apply(r1 - r0, all.width, all.stride, x + r0 * all.stride, m.data(), r.data(), w ? ws.data() : nullptr,
+            b ? bs.data() : nullptr, out + r0 * all.stride);
     });
     return;
   }
@@ -338,21 +352,27 @@ void batch_norm_backward_kernel(const T* g, const T* x, const T* mean, const T* 
         kernel_for<T>(table.batch_norm_columns_grad_sums_f32, table.batch_norm_columns_grad_sums_f64);
     const auto grad_input =
         kernel_for<T>(table.batch_norm_columns_grad_input_f32, table.batch_norm_columns_grad_input_f64);
+    const ChannelColumns all(l, 0, l.c);
+    const std::vector<T> m = all.spread(mean), r = all.spread(rstd);
+    std::vector<double> scale(static_cast<std::size_t>(l.c)), mean_g(scale.size()), mean_gx(scale.size());
     batch_norm_columns(l, [&](i64 c0, i64 c1, ChannelColumns& cols) {
-      const T *gc = g + cols.j0, *xc = x + cols.j0;
-      const std::vector<T> m = cols.spread(mean + c0), r = cols.spread(rstd + c0);
-      grad_sums(l.n, cols.width, cols.stride, gc, xc, m.data(), r.data(), cols.a.data(), cols.b.data());
-      std::vector<double> scale(static_cast<std::size_t>(c1 - c0)), mean_g(scale.size()), mean_gx(scale.size());
+      grad_sums(l.n, cols.width, cols.stride, g + cols.j0, x + cols.j0, m.data() + cols.j0, r.data() + cols.j0,
+                cols.a.data(), cols.b.data());
       for (i64 c = c0; c < c1; ++c) {
         const double sum_g = cols.channel(cols.a, c), sum_gx = cols.channel(cols.b, c);
         if (dweight) dweight[c] = static_cast<T>(sum_gx);
         if (dbias) dbias[c] = static_cast<T>(sum_g);
-        const auto at = static_cast<std::size_t>(c - c0);
+        const auto at = static_cast<std::size_t>(c);
         scale[at] = scale_of(c), mean_g[at] = sum_g / count, mean_gx[at] = sum_gx / count;
       }
-      if (dx)
-        grad_input(l.n, cols.width, cols.stride, gc, xc, m.data(), r.data(), cols.spread(scale.data()).data(),
-                   cols.spread(mean_g.data()).data(), cols.spread(mean_gx.data()).data(), dx + cols.j0);
+    });
+    if (!dx) return;
+    const std::vector<double> scales = all.spread(scale.data()), mean_gs = all.spread(mean_g.data()),
+                              mean_gxs = all.spread(mean_gx.data());
+    each_row_block(l, [&](i64 r0, i64 r1) {
+      const i64 at = r0 * all.stride;
+      grad_input(r1 - r0, all.width, all.stride, g + at, x + at, m.data(), r.data(), scales.data(), mean_gs.data(),
+                 mean_gxs.data(), dx + at);
     });
     return;
   }

@@ -99,44 +99,39 @@ void row_sums(const T* x, const BlockLayout& l, Put put) {
   each_row(x, l, [&](std::int64_t r, const T* xr, bool parallel) { put(r, blocked_sum<kTerms>(l.group, xr, parallel)); });
 }
 
-// The sums of a contiguous x seen as [outer, group, inner] over the middle
-// dim, each times `repeats`, divided by `divisor` and rounded to T into out:
-// out[o·inner + j] = (Σ_g x[(o·group + g)·inner + j]) · repeats / divisor.
-template <typename T, typename Out = T>
-void sums(const T* x, const BlockLayout& l, double repeats, double divisor, Out* out) {
+// Per-column totals of each [group, inner] slice (inner > 1) of a contiguous
+// x seen as [outer, group, inner], into put(o·inner + j, total): rows are
+// taken in blocks of kRowBlock, block(o, r0, rows, j0, width, into) adding
+// a block's columns [j0, j0 + width) into `into` (zeroed), and the block
+// totals are added in block order: error grows with kRowBlock + group /
+// kRowBlock, not with group. Split over (slice, row block) pairs when there
+// are enough blocks (each thread streams whole rows; as strips of columns,
+// two cores reading alternate parts of each row took longer than one), else
+// over strips of columns (whose totals stay in L1 across the rows); the
+// arithmetic is the same.
+template <typename Block, typename Put>
+void column_blocks(const BlockLayout& l, Block&& block, Put&& put) {
   const std::int64_t outer = l.outer, group = l.group, inner = l.inner;
-  const auto put = [&](std::int64_t i, double sum) { out[i] = static_cast<Out>(sum * repeats / divisor); };
-  if (outer * inner == 0) return;
-  if (inner == 1) return row_sums<Terms::Values>(x, l, put);
-  // Column sums of each [group, inner] slice. Rows are summed in blocks of
-  // kRowBlock, then the block sums are added in block order: error grows
-  // with kRowBlock + group / kRowBlock, not with group. Split over (slice,
-  // row block) pairs when there are enough blocks (each thread streams
-  // whole rows), else over strips of columns (whose sums stay in L1 across
-  // the rows); the arithmetic is the same.
-  const auto& table = kernels::active();
-  const auto add_rows = kernel_for<T>(table.add_rows_f32, table.add_rows_f64);
   constexpr std::int64_t kRowBlock = 256;
   const std::int64_t blocks = (group + kRowBlock - 1) / kRowBlock;
-  // Block b of slice o, columns [j0, j0 + width), summed into `into`.
-  const auto sum_block = [&](std::int64_t o, std::int64_t b, std::int64_t j0, std::int64_t width, double* into) {
-    const std::int64_t r0 = b * kRowBlock, rows = std::min(kRowBlock, group - r0);
+  const auto run = [&](std::int64_t o, std::int64_t b, std::int64_t j0, std::int64_t width, double* into) {
+    const std::int64_t r0 = b * kRowBlock;
     std::fill(into, into + width, 0.0);
-    add_rows(rows, width, x + (o * group + r0) * inner + j0, inner, into);
+    block(o, r0, std::min(kRowBlock, group - r0), j0, width, into);
   };
-  if (inner > 1 && blocks >= 4 && outer * blocks * inner <= (std::int64_t{1} << 24)) {
+  if (blocks >= 4 && outer * blocks * inner <= (std::int64_t{1} << 24)) {
     std::vector<double> partial(static_cast<std::size_t>(outer * blocks * inner));
     const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / (kRowBlock * inner));
     runtime::parallel_for(0, outer * blocks, grain, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t t = begin; t < end; ++t) sum_block(t / blocks, t % blocks, 0, inner, partial.data() + t * inner);
+      for (std::int64_t t = begin; t < end; ++t) run(t / blocks, t % blocks, 0, inner, partial.data() + t * inner);
     });
     const std::int64_t combine_grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / (blocks * inner));
     runtime::parallel_for(0, outer, combine_grain, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t o = begin; o < end; ++o)
         for (std::int64_t j = 0; j < inner; ++j) {
-          double sum = 0.0;
-          for (std::int64_t b = 0; b < blocks; ++b) sum += partial[static_cast<std::size_t>((o * blocks + b) * inner + j)];
-          put(o * inner + j, sum);
+          double total = 0.0;
+          for (std::int64_t b = 0; b < blocks; ++b) total += partial[static_cast<std::size_t>((o * blocks + b) * inner + j)];
+          put(o * inner + j, total);
         }
     });
     return;
@@ -144,16 +139,33 @@ void sums(const T* x, const BlockLayout& l, double repeats, double divisor, Out*
   split_outputs(
       l, [](std::int64_t, std::int64_t) {},  // inner > 1: strips only
       [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
-        double acc[kOutputStrip], block[kOutputStrip];
-        // The first block straight into acc (0 + its sum is its sum), as the
-        // partial path's running sum starts.
-        sum_block(o, 0, j0, width, acc);
+        double acc[kOutputStrip], part[kOutputStrip];
+        // The first block straight into acc (0 + its total is its total), as
+        // the partial path's running total starts.
+        run(o, 0, j0, width, acc);
         for (std::int64_t b = 1; b < blocks; ++b) {
-          sum_block(o, b, j0, width, block);
-          for (std::int64_t j = 0; j < width; ++j) acc[j] += block[j];
+          run(o, b, j0, width, part);
+          for (std::int64_t j = 0; j < width; ++j) acc[j] += part[j];
         }
         for (std::int64_t j = 0; j < width; ++j) put(o * inner + j0 + j, acc[j]);
       });
+}
+
+// The sums of a contiguous x seen as [outer, group, inner] over the middle
+// dim, each times `repeats`, divided by `divisor` and rounded to T into out:
+// out[o·inner + j] = (Σ_g x[(o·group + g)·inner + j]) · repeats / divisor.
+template <typename T, typename Out = T>
+void sums(const T* x, const BlockLayout& l, double repeats, double divisor, Out* out) {
+  const auto put = [&](std::int64_t i, double sum) { out[i] = static_cast<Out>(sum * repeats / divisor); };
+  if (l.outer * l.inner == 0) return;
+  if (l.inner == 1) return row_sums<Terms::Values>(x, l, put);
+  const auto add_rows = kernel_for<T>(kernels::active().add_rows_f32, kernels::active().add_rows_f64);
+  column_blocks(
+      l,
+      [&](std::int64_t o, std::int64_t r0, std::int64_t rows, std::int64_t j0, std::int64_t width, double* into) {
+        add_rows(rows, width, x + (o * l.group + r0) * l.inner + j0, l.inner, into);
+      },
+      put);
 }
 
 // Σ kernel(block of a, the same block of b) in sum()'s blocks, for
@@ -178,10 +190,40 @@ std::optional<double> pair_sum(const Tensor& a, const Tensor& b, Kernel32 kernel
 std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, const ReducePlan& plan) {
   if (!is_floating(t.dtype())) return std::nullopt;
   const std::optional<BlockLayout> layout = block_layout(t, plan);
-  if (!layout || layout->inner != 1 || layout->group == 0) return std::nullopt;
+  if (!layout || layout->group == 0) return std::nullopt;
   const Tensor x = contiguous_data(t);
-  std::vector<double> out(static_cast<std::size_t>(layout->outer));
-  if (layout->outer == 0) return out;
+  std::vector<double> out(static_cast<std::size_t>(layout->outer * layout->inner));
+  if (out.empty()) return out;
+  if (layout->inner > 1) {
+    // Columns: Σ x by sums(), then Σ (x - mean)² per column in sums()'s row
+    // blocks (batchNorm's column kernel). The compensation Σ (x - mean) is
+    // S - n·mean, formed exactly by one fused step (through the generic
+    // loop's per-element callbacks, var over dim 0 of [4096, 128] float32
+    // took 283 us on one thread, 778 on two; now 64 and 40).
+    const BlockLayout l = *layout;
+    visit_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const auto deviations = kernel_for<T>(kernels::active().batch_norm_columns_deviations_f32,
+                                            kernels::active().batch_norm_columns_deviations_f64);
+      const double n = static_cast<double>(l.group);
+      const T* px = x.data<T>();
+      std::vector<double> total(out.size()), mean(out.size());
+      sums<T, double>(px, l, 1.0, 1.0, total.data());
+      for (std::size_t i = 0; i < total.size(); ++i) mean[i] = total[i] / n;
+      column_blocks(
+          l,
+          [&](std::int64_t o, std::int64_t r0, std::int64_t rows, std::int64_t j0, std::int64_t width, double* into) {
+            deviations(rows, width, l.inner, px + (o * l.group + r0) * l.inner + j0, mean.data() + o * l.inner + j0,
+                       into);
+          },
+          [&](std::int64_t i, double squares) { out[static_cast<std::size_t>(i)] = squares; });
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        const double dev = std::fma(-n, mean[i], total[i]);
+        out[i] -= dev * dev / n;
+      }
+    });
+    return out;
+  }
   visit_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const double n = static_cast<double>(layout->group);

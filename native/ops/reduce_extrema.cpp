@@ -131,7 +131,8 @@ void extrema_weights(const T* x, const BlockLayout& l, const T* r, T* w) {
           for (std::int64_t j = 0; j < width; ++j)
             w[at + j] = hits(x[at + j], target[j], target[j] != target[j]) ? weight[j] : T(0);
         }
-      });
+      },
+      runtime::kElementwiseGrain, sizeof(T));
 }
 
 template <bool Max>

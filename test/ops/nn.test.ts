@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as path from 'node:path';
-import { expectClose, expectSameDigestOnEveryIsa, leaf, runnableIsas, tg, type Tensor } from '../helpers.js';
+import { expectClose, expectSameDigestOnEveryIsa, leaf, runCaseScript, runnableIsas, tg, type Tensor } from '../helpers.js';
 
 const F = tg.nn.functional;
 const layerNormCases = path.join(__dirname, 'layer-norm-cases.cjs');
@@ -90,14 +90,33 @@ describe('softmax and logSoftmax', () => {
     expect(F.softmax(x.to('float32'), 1).dtype).toBe('float32');
   });
 
-  it('the fast path (last dim) agrees with the generic one (dim 0 of a transpose) on every ISA path', () => {
-    // Forward and backward, within the exps' rounding (float32) and the sums'
-    // orders (both). The same bits on the paths with FMA; the scalar path
-    // rounds the float32 exp's Horner steps separately (basic.inc, mul_add).
+  it('along the last dim and along dim 0 of a transpose, against a float64 reference, on every ISA path', () => {
+    // Forward within the exps' rounding (float32) and the sum's order
+    // (both), backward of the two paths against each other. The same bits
+    // on the paths with FMA; the scalar path rounds the float32 exp's Horner
+    // steps separately (basic.inc, mul_add).
     const check = (r: { cases: number }) => expect(r.cases).toBe(40);
     const fused = runnableIsas().filter((isa) => isa !== 'scalar');
     expectSameDigestOnEveryIsa(softmaxCases, [], check, fused);
     expectSameDigestOnEveryIsa(softmaxCases, [], check, ['scalar']);
+    // The generic loops (softmax_blocks, the C library's exp) too.
+    expect(runCaseScript(softmaxCases, { TAPEGRAD_ELEMENTWISE: 'generic' }).failures).toEqual([]);
+  });
+
+  it('along another dim: the same bits as along the last dim of the input with that dim moved last', () => {
+    // [N, C, H, W] over the channels, as a segmentation head's, and over dim 0.
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = tg.randn([3, 5, 7, 4], { dtype }).mul(3);
+      for (const fn of ['softmax', 'logSoftmax'] as const) {
+        const byChannels = Array.from(F[fn](x, 1).data());
+        const moved = F[fn](x.permute([0, 2, 3, 1]), 3).permute([0, 3, 1, 2]).contiguous();
+        expect(byChannels).toEqual(Array.from(moved.data()));
+        const byBatch = Array.from(F[fn](x, 0).data());
+        expect(byBatch).toEqual(Array.from(F[fn](x.permute([1, 2, 3, 0]), 3).permute([3, 0, 1, 2]).contiguous().data()));
+        const sums = F.softmax(x, 1).sum(1).data();
+        if (fn === 'softmax') for (const v of sums) expect(Math.abs(v - 1)).toBeLessThan(dtype === 'float32' ? 1e-6 : 1e-14);
+      }
+    }
   });
 
   it('rows split across threads give the one-thread bits, forward and backward', () => {

@@ -1,14 +1,14 @@
-// softmax and logSoftmax: the fast path (along the last dim: the kernel
-// table's softmax_rows, with the active ISA's vectorised exp) against the
-// generic path (the same values laid out along dim 0 of a transpose:
-// softmax_blocks, the C library's exp), forward and first-order backward,
-// float32 and float64. Rows of ordinary values, large offsets, -Infinity
-// (masked) entries, and rows that give NaN. float32 may differ by the exps'
-// rounding (each within 1 ulp) and the fast path's product with 1/Σ,
-// float64 by the two summation orders' (the fast path sums a row in 16
-// lanes combined pairwise, the generic one in order: within the sequential
-// sum's bound). Prints a digest of the fast path's bits so that runs on
-// other ISA paths can be compared exactly.
+// softmax and logSoftmax along the last dim (the kernel table's
+// softmax_rows, with the active ISA's vectorised exp) and along dim 0 of a
+// transpose (the same values, moved last by a transposing copy and back;
+// with TAPEGRAD_ELEMENTWISE=generic both take softmax_blocks and the C
+// library's exp), forward against a float64 reference and the first-order
+// backward of the two against each other, float32 and float64. Rows of
+// ordinary values, large offsets, -Infinity (masked) entries, and rows that
+// give NaN. float32 may differ by the exps' rounding (each within 1 ulp) and
+// the product with 1/Σ, float64 by the sums' orders (within the sequential
+// sum's bound). Prints a digest of the last-dim bits so that runs on other
+// ISA paths can be compared exactly.
 'use strict';
 const crypto = require('node:crypto');
 const { caseMain, rng } = require('../case-main.cjs');
@@ -39,7 +39,7 @@ function values(shape, seed) {
   return v;
 }
 
-// The generic path: the last dim moved to the front, softmax along dim 0, moved back.
+// The last dim moved to the front, softmax along dim 0, moved back.
 function viaDim0(tg, fn, x) {
   const n = x.shape.length;
   const front = [n - 1, ...Array.from({ length: n - 1 }, (_, i) => i)];
@@ -85,15 +85,22 @@ function runAll(tg) {
             sumGy += Math.abs(gd[o + j] * fa[o + j]);
             sumG += Math.abs(gd[o + j]);
           }
+          // The reference in float64 from the values as stored.
+          const xs = Array.from(xa.data().slice(o, o + size));
+          const m = Math.max(...xs), total = xs.reduce((a, x) => a + (x === -Infinity ? 0 : Math.exp(x - m)), 0);
           for (let j = 0; j < size; j++) {
             const i = o + j, y = fa[i];
-            // float64 forward: the sums' orders differ (a sequential sum of n
-            // positive terms is within (n - 1)·eps of the exact one); float32:
-            // the exps' rounding and the product with 1/Σ. NaN rows: NaN, of either sign.
-            const rel = dtype === 'float64' ? (size + 2) * eps : 8 * eps;
+            const want = fn === 'softmax' ? Math.exp(xs[j] - m) / total : xs[j] - m - Math.log(total);
+            // float64 forward: the sum's order (a sequential sum of n positive
+            // terms is within (n - 1)·eps of the exact one); float32: the exps'
+            // rounding and the product with 1/Σ. NaN rows: NaN, of either sign.
+            // Both: x - max rounded in the dtype, an error e^(x - max) carries
+            // relatively, |x - max|·eps.
+            const rel = (dtype === 'float64' ? size + 2 : 8) * eps + Math.abs(xs[j] - m) * eps;
             const fwdTol = fn === 'softmax' ? rel * Math.abs(y) + tiny : rel * (1 + Math.abs(y));
             const bwdScale = fn === 'softmax' ? Math.abs(y) * (Math.abs(gd[i]) + sumGy) : Math.abs(gd[i]) + Math.exp(y) * sumG;
-            if (!same(y, fb[i], fwdTol)) {
+            const rowIsNaN = xs.some(Number.isNaN) || m === -Infinity;
+            if (!rowIsNaN && (!same(y, want, fwdTol) || !same(fb[i], want, fwdTol))) {
               fail('forward', i, y, fb[i]);
               break;
             }

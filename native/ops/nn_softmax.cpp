@@ -126,7 +126,8 @@ Tensor softmax_forward(const Tensor& x, i64 dim, const char* op) {
         // rows' kernel, and back (the same bits as along the last dim of the
         // moved input). softmax_blocks, in baseline code on one thread, took
         // [4096, 128] over dim 0 1.7 ms, PyTorch 0.63 (Zen 5, one thread).
-        const Tensor rows = contiguous_data(make_view(xc, {outer, inner, size}, {size * inner, 1, inner}, 0), op);
+        const Tensor rows =
+            contiguous_data(make_view(xc, {outer, inner, size}, {size * inner, 1, inner}, xc.offset()), op);
         const Tensor moved = empty(rows.shape(), x.dtype(), op);
         softmax_rows<T, Log>(rows.data<T>(), moved.data<T>(), outer * inner, size);
         copy_elements(make_view(moved, {outer, size, inner}, {inner * size, 1, size}, 0),

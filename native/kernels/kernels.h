@@ -190,7 +190,7 @@ struct KernelTable {
   // sum_wide_f32's order: the two sums of a corrected two-pass variance.
   void (*sum_deviations_f32)(std::int64_t n, const float* x, double mean, double* sums);
   void (*sum_deviations_f64)(std::int64_t n, const double* x, double mean, double* sums);
-  // The largest (max) or smallest element of x[0, n), n >= 1, in 16 lanes;
+  // The largest (max) or smallest element of x[0, n), n >= 1;
   // NaN if any element is. Which of -0 and +0, or which NaN, comes back when
   // several are present is not fixed (ops/reduce_extrema.cpp picks the first).
   float (*extremum_f32)(std::int64_t n, const float* x, bool max);
@@ -271,11 +271,12 @@ struct KernelTable {
   // as `cols` columns of `rows` rows, row i at x + i·stride (x, g, out, dx
   // alike); each column k its own values (mean[k], rstd[k], ...). Sums in
   // double in row order, as add_rows (which gives Σ x).
-  // acc[k] += Σ (x - mean[k])².
+  // acc[k] += Σ (x - mean[k])² and deviations[k] += Σ (x - mean[k]) (var's
+  // compensation), each where not null.
   void (*batch_norm_columns_deviations_f32)(std::int64_t rows, std::int64_t cols, std::int64_t stride, const float* x,
-                                            const double* mean, double* acc);
+                                            const double* mean, double* acc, double* deviations);
   void (*batch_norm_columns_deviations_f64)(std::int64_t rows, std::int64_t cols, std::int64_t stride,
-                                            const double* x, const double* mean, double* acc);
+                                            const double* x, const double* mean, double* acc, double* deviations);
   // out = ((x - mean[k])·rstd[k])·weight[k] + bias[k] in T (weight, bias:
   // cols values, or null to skip).
   void (*batch_norm_columns_apply_f32)(std::int64_t rows, std::int64_t cols, std::int64_t stride, const float* x,

@@ -310,7 +310,7 @@ void batch_norm_forward(const T* x, const T* w, const T* b, double eps, const Ch
       add_rows(l.n, cols.width, xc, cols.stride, cols.a.data());
       std::vector<double> m(static_cast<std::size_t>(c1 - c0));
       for (i64 c = c0; c < c1; ++c) m[static_cast<std::size_t>(c - c0)] = cols.channel(cols.a, c) / count;
-      deviations(l.n, cols.width, cols.stride, xc, cols.spread(m.data()).data(), cols.b.data());
+      deviations(l.n, cols.width, cols.stride, xc, cols.spread(m.data()).data(), cols.b.data(), nullptr);
       for (i64 c = c0; c < c1; ++c) finish(c, m[static_cast<std::size_t>(c - c0)], cols.channel(cols.b, c) / count);
     });
     const ChannelColumns all(l, 0, l.c);

@@ -47,7 +47,8 @@ T narrowed(Acc a, const char* op, const char* what) {
 // for contiguous x and out seen as l. Each line runs in order from `init`,
 // so results do not depend on the thread count; lines split across the
 // pool, in strips of up to kOutputStrip lines when inner > 1 (so that one
-// pass reads each row of the strip once), a thread's whole pages of each row.
+// pass reads each row of the strip once), a task's columns in page-sized
+// runs (split_outputs).
 template <typename T, typename Acc, typename Step>
 void scan(const T* x, T* out, const BlockLayout& l, bool reverse, Acc init, Step step, const char* op,
           const char* what) {

@@ -195,11 +195,10 @@ std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, cons
   std::vector<double> out(static_cast<std::size_t>(layout->outer * layout->inner));
   if (out.empty()) return out;
   if (layout->inner > 1) {
-    // Columns: Σ x by sums(), then Σ (x - mean)² per column in sums()'s row
-    // blocks (batchNorm's column kernel). The compensation Σ (x - mean) is
-    // S - n·mean, formed exactly by one fused step (through the generic
-    // loop's per-element callbacks, var over dim 0 of [4096, 128] float32
-    // took 283 us on one thread, 778 on two; now 64 and 40).
+    // Columns: Σ x by sums(), then Σ (x - mean)² and Σ (x - mean) per
+    // column in sums()'s row blocks (batchNorm's column kernel), a pass each.
+    // Through the generic loop's per-element callbacks, var over dim 0 of
+    // [4096, 128] float32 took 283 us on one thread, 778 on two.
     const BlockLayout l = *layout;
     visit_floating(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -207,20 +206,18 @@ std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, cons
                                             kernels::active().batch_norm_columns_deviations_f64);
       const double n = static_cast<double>(l.group);
       const T* px = x.data<T>();
-      std::vector<double> total(out.size()), mean(out.size());
-      sums<T, double>(px, l, 1.0, 1.0, total.data());
-      for (std::size_t i = 0; i < total.size(); ++i) mean[i] = total[i] / n;
-      column_blocks(
-          l,
-          [&](std::int64_t o, std::int64_t r0, std::int64_t rows, std::int64_t j0, std::int64_t width, double* into) {
-            deviations(rows, width, l.inner, px + (o * l.group + r0) * l.inner + j0, mean.data() + o * l.inner + j0,
-                       into);
-          },
-          [&](std::int64_t i, double squares) { out[static_cast<std::size_t>(i)] = squares; });
-      for (std::size_t i = 0; i < out.size(); ++i) {
-        const double dev = std::fma(-n, mean[i], total[i]);
-        out[i] -= dev * dev / n;
-      }
+      std::vector<double> mean(out.size()), dev(out.size());
+      sums<T, double>(px, l, 1.0, n, mean.data());
+      for (const bool squares : {true, false})
+        column_blocks(
+            l,
+            [&](std::int64_t o, std::int64_t r0, std::int64_t rows, std::int64_t j0, std::int64_t width,
+                double* into) {
+              deviations(rows, width, l.inner, px + (o * l.group + r0) * l.inner + j0, mean.data() + o * l.inner + j0,
+                         squares ? into : nullptr, squares ? nullptr : into);
+            },
+            [&](std::int64_t i, double total) { (squares ? out : dev)[static_cast<std::size_t>(i)] = total; });
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] -= dev[i] * dev[i] / n;
     });
     return out;
   }

@@ -25,8 +25,8 @@ std::optional<Tensor> fast_sum(const Tensor& t, const ReducePlan& plan, double r
 // Per group, Σ (x - mean)² - (Σ (x - mean))²/n in double (the corrected
 // two-pass sum of squared deviations of var and std), when the reduced
 // dims are one block and not empty: trailing ones (rows) with the mean and
-// both sums blocked as above, others (columns) with Σ x as fast_sum's and
-// each column's squares in row order; nullopt for other layouts.
+// both sums blocked as above, others (columns) in fast_sum's row blocks of
+// 256, the blocks' totals added in order; nullopt for other layouts.
 std::optional<std::vector<double>> fast_squared_deviations(const Tensor& t, const ReducePlan& plan);
 
 // Σ (a - b)² over all elements of two contiguous floating tensors of one

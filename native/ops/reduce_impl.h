@@ -71,7 +71,9 @@ std::optional<TwoBlockLayout> two_block_layouts(const Tensor& t, const ReducePla
 // elements at least (runtime/parallel.h). Walks that write an element for
 // every input element (scans, max's gradient weights) pass their element
 // size as element_bytes: a task's columns of a slice then start at multiples
-// of a 4 KiB page's elements. Two cores writing alternate parts of the same pages took longer
+// of a 4 KiB page's elements (so two tasks share at most a page at each
+// boundary; with fewer columns than a page and one slice, the walk runs on
+// one thread). Two cores writing alternate parts of the same pages took longer
 // than one core alone (Zen 5: two threads each writing half of every 4 KiB
 // row of a 4 MiB buffer 0.93 ms, one thread writing it all 0.49; each
 // reading half of every row, or writing its own buffer, 1.9-2x faster).
@@ -84,7 +86,8 @@ void split_outputs(const BlockLayout& l, Rows&& rows, Strip&& strip,
   // Columns in units of `unit` (a page's elements for writers), the last of a slice shorter.
   const std::int64_t unit = element_bytes > 0 ? std::max<std::int64_t>(1, 4096 / element_bytes) : 1;
   const std::int64_t units = (l.inner + unit - 1) / unit;
-  runtime::parallel_for(0, l.outer * units, std::max<std::int64_t>(1, std::max<std::int64_t>(64, grain) / unit),
+  const std::int64_t unit_columns = std::min(unit, l.inner), columns_grain = std::max<std::int64_t>(64, grain);
+  runtime::parallel_for(0, l.outer * units, (columns_grain + unit_columns - 1) / unit_columns,
                         [&](std::int64_t begin, std::int64_t end) {
                           for (std::int64_t u = begin; u < end;) {
                             const std::int64_t o = u / units, u0 = u % units, u1 = std::min(units, u0 + end - u);
@@ -156,7 +159,9 @@ void for_each_reduced(const Tensor& t, const ReducePlan& plan, F&& f) {
           }
         },
         // f writes its outputs' state (a double each at most) for every
-        // element: whole pages of it per task.
+        // element: page-sized runs of it per task (prod over dim 0 of [4096,
+        // 128], two threads writing alternate halves of one page of state:
+        // 281 us, one thread 94).
         runtime::kElementwiseGrain, sizeof(double));
     return;
   }

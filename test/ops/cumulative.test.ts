@@ -65,6 +65,19 @@ describe('cumsum', () => {
       });
       expect(results[1]).toEqual(results[0]);
       expect(results[2]).toEqual(results[0]);
+      // Columns split across threads in page-sized runs: several runs and a
+      // short last one per slice (2100 floats), slices of 1500 along dim 1,
+      // and max's gradient weights over dim 0 (ties spread).
+      const wide = tg.randn([40, 2100]).mul(4).round();
+      const deep = tg.randn([3, 50, 1500]);
+      const split = [1, 2, 3].map((threads) => {
+        tg.setNumThreads(threads);
+        const w = wide.detach().setRequiresGrad();
+        w.max(0).sum().backward();
+        return [Array.from(wide.cumsum(0).data()), Array.from(deep.cumsum(1).data()), Array.from(w.grad!.data())];
+      });
+      expect(split[1]).toEqual(split[0]);
+      expect(split[2]).toEqual(split[0]);
       // against JavaScript, one element
       let s = 0;
       for (let i = 0; i <= 200; i++) s += x.data()[i * 257 + 5]!;

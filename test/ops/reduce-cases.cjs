@@ -1,10 +1,11 @@
 // sum, mean and var over inputs reduced over one block of dims (the blocked
-// fast path, any layout; var's over trailing dims; sum's and mean's over two
-// blocks too) and over other dims, and
-// over views that broadcast along a reduced or a kept dim,
-// against compensated float64 references (prod: in-order products), and max
-// and min exactly (with NaNs and signed-zero ties: extremaEdges); prints a digest of every result bit so that runs on
-// other ISA paths and thread counts can be compared exactly.
+// fast path, any layout; sum's and mean's over two blocks too) and over
+// other dims, and over views that broadcast along a reduced or a kept dim,
+// against compensated float64 references (prod: in-order products; var over
+// leading or middle dims held to the generic loops' bound), and max and min
+// exactly (with NaNs and signed-zero ties: extremaEdges); prints a digest of
+// every result bit so that runs on other ISA paths and thread counts can be
+// compared exactly.
 'use strict';
 const crypto = require('node:crypto');
 const { caseMain } = require('../case-main.cjs');

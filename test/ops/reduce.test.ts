@@ -688,6 +688,16 @@ describe('logsumexp', () => {
       expect(Array.from(t.logsumexp(1).data())).toEqual([NaN, NaN, NaN, NaN, -Infinity, Infinity, 3]);
       expect(Array.from(t.transpose(0, 1).contiguous().logsumexp(0).data())).toEqual([NaN, NaN, NaN, NaN, -Infinity, Infinity, 3]);
     }
+    // Constant columns (var over a leading dim: the column kernels) have
+    // variance 0 exactly, as along rows, and std's gradient there is 0.
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const n of [3, 5, 7, 300]) {
+        const c = tg.full([n, 3], 0.1, { dtype, requiresGrad: true });
+        expect(Array.from(c.var(0).data())).toEqual([0, 0, 0]);
+        c.std(0).sum().backward();
+        expect(Array.from(c.grad!.data()).every((v) => v === 0)).toBe(true);
+        expect(Array.from(c.detach().transpose(0, 1).contiguous().var(1).data())).toEqual([0, 0, 0]);
+      }
     // Rows past the short-row kernels, a NaN where row_max's chains, its
     // vector loop or its tail meet it, or a row of NaNs: NaN rows (the
     // maximum passes NaNs over; the sum of the exps brings them back).

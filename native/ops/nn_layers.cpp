@@ -239,6 +239,15 @@ void each_channel_block(const Channels& l, F f) {
   runtime::parallel_for(0, l.c, std::max<i64>(1, kRowGrain / std::max<i64>(l.n * l.s, 1)), f);
 }
 
+// from[the channel of column k] for each of the `columns` columns k of x
+// seen as N rows of C·S (runs of S per channel).
+template <typename V>
+std::vector<V> spread_channels(const Channels& l, i64 columns, const V* from) {
+  std::vector<V> to(static_cast<std::size_t>(columns));
+  for (i64 k = 0; k < columns; ++k) to[static_cast<std::size_t>(k)] = from[k / l.s];
+  return to;
+}
+
 // Channels [c0, c1) with runs shorter than 16 (S < 16; [N, C] has S = 1),
 // as the columns j0 = c0·S ... c1·S of x seen as N rows of C·S, for the
 // batch_norm_columns kernels: per-column sums (in row order), then each
@@ -260,9 +269,7 @@ struct ChannelColumns {
   // from[the channel of column k, less c0] for each column k.
   template <typename V>
   std::vector<V> spread(const V* from) const {
-    std::vector<V> to(static_cast<std::size_t>(width));
-    for (i64 k = 0; k < width; ++k) to[static_cast<std::size_t>(k)] = from[k / l.s];
-    return to;
+    return spread_channels(l, width, from);
   }
 };
 
@@ -313,12 +320,13 @@ void batch_norm_forward(const T* x, const T* w, const T* b, double eps, const Ch
       deviations(l.n, cols.width, cols.stride, xc, cols.spread(m.data()).data(), cols.b.data(), nullptr);
       for (i64 c = c0; c < c1; ++c) finish(c, m[static_cast<std::size_t>(c - c0)], cols.channel(cols.b, c) / count);
     });
-    const ChannelColumns all(l, 0, l.c);
-    const std::vector<T> m = all.spread(mean), r = all.spread(rstd), ws = w ? all.spread(w) : std::vector<T>(),
-                         bs = b ? all.spread(b) : std::vector<T>();
+    const i64 width = l.c * l.s;
+    const std::vector<T> m = spread_channels(l, width, mean), r = spread_channels(l, width, rstd),
+                         ws = w ? spread_channels(l, width, w) : std::vector<T>(),
+                         bs = b ? spread_channels(l, width, b) : std::vector<T>();
     each_row_block(l, [&](i64 r0, i64 r1) {
-      apply(r1 - r0, all.width, all.stride, x + r0 * all.stride, m.data(), r.data(), w ? ws.data() : nullptr,
-            b ? bs.data() : nullptr, out + r0 * all.stride);
+      apply(r1 - r0, width, width, x + r0 * width, m.data(), r.data(), w ? ws.data() : nullptr,
+            b ? bs.data() : nullptr, out + r0 * width);
     });
     return;
   }
@@ -352,8 +360,8 @@ void batch_norm_backward_kernel(const T* g, const T* x, const T* mean, const T* 
         kernel_for<T>(table.batch_norm_columns_grad_sums_f32, table.batch_norm_columns_grad_sums_f64);
     const auto grad_input =
         kernel_for<T>(table.batch_norm_columns_grad_input_f32, table.batch_norm_columns_grad_input_f64);
-    const ChannelColumns all(l, 0, l.c);
-    const std::vector<T> m = all.spread(mean), r = all.spread(rstd);
+    const i64 width = l.c * l.s;
+    const std::vector<T> m = spread_channels(l, width, mean), r = spread_channels(l, width, rstd);
     std::vector<double> scale(static_cast<std::size_t>(l.c)), mean_g(scale.size()), mean_gx(scale.size());
     batch_norm_columns(l, [&](i64 c0, i64 c1, ChannelColumns& cols) {
       grad_sums(l.n, cols.width, cols.stride, g + cols.j0, x + cols.j0, m.data() + cols.j0, r.data() + cols.j0,
@@ -367,11 +375,12 @@ void batch_norm_backward_kernel(const T* g, const T* x, const T* mean, const T* 
       }
     });
     if (!dx) return;
-    const std::vector<double> scales = all.spread(scale.data()), mean_gs = all.spread(mean_g.data()),
-                              mean_gxs = all.spread(mean_gx.data());
+    const std::vector<double> scales = spread_channels(l, width, scale.data()),
+                              mean_gs = spread_channels(l, width, mean_g.data()),
+                              mean_gxs = spread_channels(l, width, mean_gx.data());
     each_row_block(l, [&](i64 r0, i64 r1) {
-      const i64 at = r0 * all.stride;
-      grad_input(r1 - r0, all.width, all.stride, g + at, x + at, m.data(), r.data(), scales.data(), mean_gs.data(),
+      const i64 at = r0 * width;
+      grad_input(r1 - r0, width, width, g + at, x + at, m.data(), r.data(), scales.data(), mean_gs.data(),
                  mean_gxs.data(), dx + at);
     });
     return;

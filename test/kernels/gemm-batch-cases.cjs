@@ -87,8 +87,8 @@ function cases() {
   // Micro-tile edges (MR = 4/6/8/12, NR = 4/6/8/12/16/32): partial tiles of
   // one element beside full tiles of the next.
   for (const m of [1, 5, 11, 12, 13, 25]) for (const n of [1, 15, 16, 17, 31, 32, 33, 47]) both(3, m, n, 29);
-  // Depth blocks (KC = 256 / 384).
-  for (const k of [255, 256, 257, 383, 384, 385, 769]) both(2, 13, 35, k);
+  // Depth blocks (KC = 256 / 384 / 512).
+  for (const k of [255, 256, 257, 383, 384, 385, 511, 512, 513, 769]) both(2, 13, 35, k);
   // B blocks (NC = 64 / 126 / 128 / 240 / 252 / 256 / 480) over the
   // B_e laid end to end (A shared), some straddling two elements.
   for (const n of [63, 64, 65, 127, 128, 129, 239, 240, 241, 255, 256, 257, 479, 480, 481]) add('A', 3, 19, n, 67);

@@ -229,17 +229,18 @@ struct Avx512Gemm {
   static TG_INLINE void store_first(T* p, V v, int lanes) { Vt::mask_store(p, Vt::mask(lanes), v); }
 };
 
-// Blocking (same on every AVX-512 CPU): a kc×MR A micro-panel stays in L1
-// while the B micro-panels stream through from the L2-resident KC×NC packed
-// B block (720 KiB for both dtypes, within the 1-2 MiB L2 of AVX-512 cores).
-// float64's shallower KC keeps the A micro-panel (18 KiB) and one B
-// micro-panel (24 KiB) in a 48 KiB L1 together; at 384 the f64 panels (36 +
-// 48 KiB) evicted each other and A came from L2 too: one thread, % of peak,
-// means of 512³-2048³ in three layouts 64-68 -> 68-71 (an NC of 960, a 1.4
-// MiB block that 1 MiB L2s would not hold, measured no better on 2 MiB).
-// float32's panels (18 + 48 KiB) lost nothing measurable at KC 256. On
-// 32 KiB-L1 parts the panels stream partly from L2 (not measured). MC only
-// bounds the A pack buffer.
+// Blocking (same on every AVX-512 CPU): a kc×MR A micro-panel is reused
+// across the B micro-panels that stream from the packed KC×NC B block, kept
+// in L2 (720 KiB for float32, 960 KiB for float64, within the 1-2 MiB L2 of
+// AVX-512 cores). float64 takes a deep KC (512: its A micro-panel, 48 KiB,
+// comes partly from L2): the C tile's load and store, and the pass over C
+// per depth block, then amortise over as many multiply-adds as float32's.
+// Measured on Zen 5 (48 KiB L1, 1 MiB L2), one thread, medians of 12:
+// KC 192 / NC 480 (720 KiB block) 84.5 GFLOP/s at 1024³, 83.7 at 2048³;
+// KC 512 / NC 240 89.0 and 88.7; 256-448 and NC 160-320 in between; 64³-512³
+// unchanged. (On an Intel Xeon with 2 MiB L2, KC 384 / NC 480 had measured
+// below KC 192, blamed then on the L1.) float32's panels (18 + 48 KiB) lost
+// nothing measurable at KC 256. MC only bounds the A pack buffer.
 struct GemmF32 : Avx512Gemm<VecF32, 12> {
   static constexpr Index KC = 384, NC = 480, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
@@ -247,7 +248,7 @@ struct GemmF32 : Avx512Gemm<VecF32, 12> {
   static constexpr bool kDirectAvoidsSetConflicts = false;
 };
 struct GemmF64 : Avx512Gemm<VecF64, 12> {
-  static constexpr Index KC = 192, NC = 480, MC = 1536;
+  static constexpr Index KC = 512, NC = 240, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
   static constexpr double kDirectMaxABytes = 512.0 * 1024;
   static constexpr bool kDirectAvoidsSetConflicts = false;

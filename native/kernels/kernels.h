@@ -190,11 +190,12 @@ struct KernelTable {
   // sum_wide_f32's order: the two sums of a corrected two-pass variance.
   void (*sum_deviations_f32)(std::int64_t n, const float* x, double mean, double* sums);
   void (*sum_deviations_f64)(std::int64_t n, const double* x, double mean, double* sums);
-  // The largest (max) or smallest element of x[0, n), n >= 1;
-  // NaN if any element is. Which of -0 and +0, or which NaN, comes back when
-  // several are present is not fixed (ops/reduce_extrema.cpp picks the first).
-  float (*extremum_f32)(std::int64_t n, const float* x, bool max);
-  double (*extremum_f64)(std::int64_t n, const double* x, bool max);
+  // out[r] = the largest (max) or smallest element of row r, x[r·n, r·n +
+  // n), r < rows, n >= 1; NaN if any element is. Which of -0 and +0, or
+  // which NaN, comes back when several are present is not fixed
+  // (ops/reduce_extrema.cpp picks the first).
+  void (*extremum_rows_f32)(std::int64_t rows, std::int64_t n, const float* x, float* out, bool max);
+  void (*extremum_rows_f64)(std::int64_t rows, std::int64_t n, const double* x, double* out, bool max);
   // out[j] = the extremum of out[j] and x[r·stride + j] for r < rows, the
   // rows in order; a later element replaces out[j] only where it is further
   // out or NaN while out[j] is not (the first of tied or NaN elements stays).

@@ -174,7 +174,7 @@ function refExtremum(xs, max) {
   return a;
 }
 
-// max and min along rows (the one-row kernel's chains, vector loop and
+// max and min along rows (the rows kernel's chains, vector loop and
 // tail) and along columns (the column kernel, strips of the output, narrow
 // and split ones), NaN and signed-zero ties exactly as the generic loop.
 function extremaEdges(tg, hash, failures) {
@@ -182,7 +182,8 @@ function extremaEdges(tg, hash, failures) {
   const lengths = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 95, 127, 128, 129, 200, 1000];
   const layouts = [];
   for (const n of lengths) layouts.push(['rows', [3, n], 1], ['columns', [n, 37], 0], ['narrow columns', [2, n, 5], 1]);
-  layouts.push(['one long row', [70001], 0], ['split columns', [9, 1100], 0]);
+  // Many short rows: several rows a kernel call, split over the pool's threads.
+  layouts.push(['one long row', [70001], 0], ['split columns', [9, 1100], 0], ['many rows', [1500, 40], 1]);
   for (const dtype of ['float32', 'float64'])
     for (const [kind, shape, dim] of layouts)
       for (let variant = 0; variant < 6; variant++) {

@@ -217,6 +217,12 @@ struct KernelTable {
   // double, rows in order (column sums of a row-major block).
   void (*add_rows_f32)(std::int64_t rows, std::int64_t cols, const float* x, std::int64_t row_stride, double* acc);
   void (*add_rows_f64)(std::int64_t rows, std::int64_t cols, const double* x, std::int64_t row_stride, double* acc);
+  // acc[j] *= x[i * row_stride + j] for i < rows in order, in double (column
+  // products: prod over leading dims, as the generic walk multiplies).
+  void (*multiply_rows_f32)(std::int64_t rows, std::int64_t cols, const float* x, std::int64_t row_stride,
+                            double* acc);
+  void (*multiply_rows_f64)(std::int64_t rows, std::int64_t cols, const double* x, std::int64_t row_stride,
+                            double* acc);
   // out[i] = op(x[i]), i < n; out may be x exactly. store as for binary
   // ops (the transcendental functions stream 2 KiB blocks), except for sin,
   // cos and float64's cube (plain stores).

@@ -1,4 +1,5 @@
 // prod, with a gradient that stays exact where the input holds zeros.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -99,7 +100,9 @@ Tensor prod(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim
       for (std::uint64_t& a : acc) a = repeated(a, u.repeats);
       return int32_from_wide(acc, plan.out_shape, "prod");
     } else {
-      // Rows (trailing reduced dims, or all of them) in lanes; other layouts in order.
+      // Rows (trailing reduced dims, or all of them) in lanes; columns
+      // (leading or middle dims) by the column kernel, each column in order
+      // as the generic walk; other layouts by that walk.
       const std::optional<BlockLayout> layout = block_layout(u.view, u.plan);
       if (layout && layout->inner == 1) {
         const Tensor x = contiguous_data(u.view);
@@ -109,6 +112,26 @@ Tensor prod(const Tensor& t, const std::vector<std::int64_t>& dims, bool keepdim
           out[r] = static_cast<T>(repeated(row_product(layout->group, row, parallel), u.repeats));
         });
         return result;
+      }
+      if (layout && layout->outer * layout->inner > 0 && layout->group > 0) {
+        // Each strip's products in a buffer of its own, written to out once
+        // (the 8-byte products, if updated in place a row at a time by two
+        // threads, would share pages: slower than one thread on Zen 5).
+        const Tensor x = contiguous_data(u.view);
+        const T* px = x.data<T>();
+        const std::int64_t group = layout->group, inner = layout->inner;
+        const auto multiply = kernel_for<T>(kernels::active().multiply_rows_f32, kernels::active().multiply_rows_f64);
+        std::vector<double> acc(static_cast<std::size_t>(layout->outer * inner));
+        split_outputs(
+            *layout, [](std::int64_t, std::int64_t) {},  // inner > 1: strips only
+            [&](std::int64_t o, std::int64_t j0, std::int64_t width) {
+              double strip[kOutputStrip];
+              std::fill(strip, strip + width, 1.0);
+              multiply(group, width, px + o * group * inner + j0, inner, strip);
+              std::copy(strip, strip + width, acc.begin() + o * inner + j0);
+            });
+        for (double& a : acc) a = repeated(a, u.repeats);
+        return tensor_from<T>(acc, plan.out_shape, "prod");
       }
       auto acc = reduce_into<T, double>(u.view, u.plan, 1.0, [](double& a, T x, std::int64_t) { a *= x; });
       for (double& a : acc) a = repeated(a, u.repeats);

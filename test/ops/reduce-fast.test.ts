@@ -51,6 +51,28 @@ describe('sum and mean fast path', () => {
     expect(special.sum(1).toArray()).toEqual([6, NaN, 15, Infinity, 24, NaN, 3, NaN, 6, 0]);
   });
 
+  it('prod over leading or middle dims multiplies each column in order, in double, bit for bit', () => {
+    // The column kernel (eight rows a pass, strips of at most 1024 columns)
+    // against the in-order product in double; values of mixed magnitude, so
+    // that another order would change low bits.
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const [shape, dim] of [[[37, 1030], 0], [[3, 21, 5], 1], [[2, 9, 1500], 1], [[8, 3], 0], [[4096, 2], 0]] as const) {
+        const [outer, group, inner] = dim === 0 ? [1, shape[0], shape[1]] : [shape[0], shape[1], shape[2]];
+        const n = outer * group * inner;
+        const round = dtype === 'float32' ? Math.fround : (v: number) => v;
+        const values = Array.from({ length: n }, (_, i) => round(1 + Math.sin(i * 0.37) * (i % 3 === 0 ? 0.9 : 1e-3)));
+        const got = tg.tensor(values, { dtype, shape: [...shape] }).prod(dim).data();
+        const want: number[] = [];
+        for (let o = 0; o < outer; o++)
+          for (let j = 0; j < inner; j++) {
+            let p = 1;
+            for (let g = 0; g < group; g++) p *= values[(o * group + g) * inner + j];
+            want.push(round(p));
+          }
+        expect(Array.from(got), `${dtype} [${shape}] dim ${dim}`).toEqual(want);
+      }
+  });
+
   it('a view repeating values along reduced dims counts each repeat', () => {
     // [[1], [2]] expanded to 2 x 3 x 4 along dims 1 (reduced below) and 2.
     const x = tg.tensor([[[1]], [[2]]]).expand([2, 3, 4]);

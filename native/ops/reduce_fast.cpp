@@ -125,7 +125,7 @@ void column_blocks(const BlockLayout& l, Block&& block, Put&& put) {
     if constexpr (kSums == 1) put(i, totals[0]);
     else put(i, totals[0], totals[1]);
   };
-  if (blocks >= 4 && outer * blocks * inner <= (std::int64_t{1} << 24)) {
+  if (blocks >= 4 && outer * blocks * inner * kSums <= (std::int64_t{1} << 24)) {
     // Block t's totals at partial[t·kSums·inner], its sum s at s·inner + j.
     std::vector<double> partial(static_cast<std::size_t>(outer * blocks * inner * kSums));
     const std::int64_t grain = std::max<std::int64_t>(1, runtime::kElementwiseGrain / (kRowBlock * inner));

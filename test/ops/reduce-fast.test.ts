@@ -73,6 +73,26 @@ describe('sum and mean fast path', () => {
       }
   });
 
+  it('var over leading or middle dims corrects for the rounding of the mean', () => {
+    // float64 values 2^52 + (i % 4): the mean, 2^52 + 1.5, rounds to a whole
+    // number, so Σ (x - mean) is far from 0 and its term (Σ (x - mean))² / n
+    // is a fifth of the result; the variance is that of i % 4 (exact here).
+    // Both column paths: many row blocks (partial totals per block) and
+    // strips, one of them past 1024 columns.
+    for (const [rows, cols] of [[1000, 3], [800, 1030], [300, 5], [500, 1030]]) {
+      const values = Array.from({ length: rows * cols }, (_, i) => 2 ** 52 + (Math.floor(i / cols) % 4));
+      const x = tg.tensor(values, { dtype: 'float64', shape: [rows, cols] });
+      let s = 0, q = 0;
+      for (let r = 0; r < rows; r++) { s += r % 4; q += (r % 4) ** 2; }
+      const want = (q - (s * s) / rows) / (rows - 1);
+      const got = Array.from(x.var(0).data());
+      for (const v of got)
+        expect(Math.abs(v - want), `[${rows}, ${cols}] var ${v} want ${want}`).toBeLessThanOrEqual(1e-12 * want);
+      const viaMiddle = Array.from(x.reshape([1, rows, cols]).var(1).data());
+      expect(viaMiddle).toEqual(got);
+    }
+  });
+
   it('a view repeating values along reduced dims counts each repeat', () => {
     // [[1], [2]] expanded to 2 x 3 x 4 along dims 1 (reduced below) and 2.
     const x = tg.tensor([[[1]], [[2]]]).expand([2, 3, 4]);

@@ -229,18 +229,21 @@ struct Avx512Gemm {
   static TG_INLINE void store_first(T* p, V v, int lanes) { Vt::mask_store(p, Vt::mask(lanes), v); }
 };
 
-// Blocking (same on every AVX-512 CPU): a kc×MR A micro-panel is reused
-// across the B micro-panels that stream from the packed KC×NC B block, kept
-// in L2 (720 KiB for float32, 960 KiB for float64, within the 1-2 MiB L2 of
-// AVX-512 cores). float64 takes a deep KC (512: its A micro-panel, 48 KiB,
-// comes partly from L2): the C tile's load and store, and the pass over C
-// per depth block, then amortise over as many multiply-adds as float32's.
-// Measured on Zen 5 (48 KiB L1, 1 MiB L2), one thread, medians of 12:
-// KC 192 / NC 480 (720 KiB block) 84.5 GFLOP/s at 1024³, 83.7 at 2048³;
-// KC 512 / NC 240 89.0 and 88.7; 256-448 and NC 160-320 in between; 64³-512³
-// unchanged. (On an Intel Xeon with 2 MiB L2, KC 384 / NC 480 had measured
-// below KC 192, blamed then on the L1.) float32's panels (18 + 48 KiB) lost
-// nothing measurable at KC 256. MC only bounds the A pack buffer.
+// Blocking (the same on every AVX-512 CPU; float64's measured on Zen 5
+// only): a kc×MR A micro-panel is reused across the B micro-panels that
+// stream from the packed KC×NC B block, kept in L2 (720 KiB for float32;
+// 960 KiB for float64, which just fits a 1 MiB L2 beside the A panel).
+// float64 takes a deep KC (512: its A micro-panel, 48 KiB, comes partly from
+// L2), so that the C tile's load and store and the pass over C per depth
+// block amortise over 512 steps of the tile instead of 192. Measured on Zen 5
+// (48 KiB L1, 1 MiB L2), one thread, medians of 12: KC 192 / NC 480 (720 KiB
+// block) 84.5 GFLOP/s at 1024³, 83.7 at 2048³; KC 512 / NC 240 89.0 and
+// 88.7; 256-448 and NC 160-320 in between; 64³-512³ unchanged. On an Intel
+// Xeon (2 MiB L2) KC 384 / NC 480 had measured below KC 192; KC 512 / NC 240
+// is not measured there. The A pack buffer (MC·KC at most, per thread) grows
+// with KC: 4 MiB for a float64 1024³. float32's panels (18 + 48 KiB) lost
+// nothing measurable at KC 256, nor gained at 512. MC only bounds the A pack
+// buffer.
 struct GemmF32 : Avx512Gemm<VecF32, 12> {
   static constexpr Index KC = 384, NC = 480, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;

@@ -278,8 +278,8 @@ struct KernelTable {
   // as `cols` columns of `rows` rows, row i at x + i·stride (x, g, out, dx
   // alike); each column k its own values (mean[k], rstd[k], ...). Sums in
   // double in row order, as add_rows (which gives Σ x).
-  // acc[k] += Σ (x - mean[k])² and deviations[k] += Σ (x - mean[k]) (var's
-  // compensation), each where not null.
+  // acc[k] += Σ (x - mean[k])² and, where deviations is not null,
+  // deviations[k] += Σ (x - mean[k]) (var's compensation) in the same pass.
   void (*batch_norm_columns_deviations_f32)(std::int64_t rows, std::int64_t cols, std::int64_t stride, const float* x,
                                             const double* mean, double* acc, double* deviations);
   void (*batch_norm_columns_deviations_f64)(std::int64_t rows, std::int64_t cols, std::int64_t stride,

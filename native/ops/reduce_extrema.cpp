@@ -62,24 +62,27 @@ void rows_extrema(std::int64_t rows, std::int64_t n, const T* x, T init, T* out)
 }
 
 // One row's extremum as rows_extrema's, floats in pieces of 2^16 on the
-// pool when `parallel`.
+// pool when `parallel` (the pieces' values straight from the kernel:
+// first_equal runs once, over the whole row).
 template <bool Max, typename T>
 T row_extremum(std::int64_t n, const T* x, T init, bool parallel) {
   constexpr std::int64_t kPiece = std::int64_t{1} << 16;
-  if (!std::is_floating_point_v<T> || !parallel || n <= kPiece) {
-    T a;
-    rows_extrema<Max>(1, n, x, init, &a);
-    return a;
-  }
-  const auto piece = [&](std::int64_t lo, std::int64_t len) {
-    T v;
-    rows_extrema<Max>(1, len, x + lo, init, &v);
-    return v;
-  };
   T a = init;
-  for (const T v : piece_values<T>(n, kPiece, true, 1, piece))
-    if (beats<Max>(v, a)) a = v;
-  return first_equal(n, x, a);
+  if constexpr (std::is_floating_point_v<T>) {
+    if (parallel && n > kPiece) {
+      const auto kernel = kernel_for<T>(kernels::active().extremum_rows_f32, kernels::active().extremum_rows_f64);
+      const auto piece = [&](std::int64_t lo, std::int64_t len) {
+        T v;
+        kernel(1, len, x + lo, &v, Max);
+        return v;
+      };
+      for (const T v : piece_values<T>(n, kPiece, true, 1, piece))
+        if (beats<Max>(v, a)) a = v;
+      return first_equal(n, x, a);
+    }
+  }
+  rows_extrema<Max>(1, n, x, init, &a);
+  return a;
 }
 
 // The extrema of a contiguous x seen as [outer, group, inner] over the

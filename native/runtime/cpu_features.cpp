@@ -76,8 +76,14 @@ GemmPath gemm_path_override() {
 
 // The largest cache the OS lists for the first CPU, in bytes (0 if none).
 // Linux's sysfs gives what that CPU shares with its neighbours, as lscpu
-// shows; glibc's sysconf figure is the fallback (in one VM it said 320 MiB
-// where sysfs said 32).
+// shows; glibc's sysconf figure is the fallback, capped at 32 MiB: in VMs it
+// gives the whole package's L3 (320 MiB in one where sysfs said 32; 508 MiB
+// in a Zen 5 VM with no cache entries in sysfs, 254 CPUs sharing it by
+// CPUID), and uncapped it meant no output ever streamed there. 32 MiB puts
+// the threshold at 16 MiB, where that VM measured the crossover: a chain of
+// four float32 ops on 4 MiB tensors ran faster plain on two threads (280-309
+// us against 353-366 streamed) and even on one, on 8 MiB tensors streamed
+// (one thread 1.3-1.4 ms against 1.8-2.0 plain; two 0.67-0.71 against 0.79-0.83).
 static std::int64_t last_level_cache_bytes() {
   std::int64_t largest = 0;
 #if defined(__linux__)
@@ -99,7 +105,7 @@ static std::int64_t last_level_cache_bytes() {
 #if defined(_SC_LEVEL3_CACHE_SIZE)
   long bytes = sysconf(_SC_LEVEL3_CACHE_SIZE);
   if (bytes <= 0) bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);
-  if (bytes > 0) largest = bytes;
+  if (bytes > 0) largest = std::min<std::int64_t>(bytes, std::int64_t{32} << 20);
 #endif
   return largest;
 }

@@ -24,7 +24,8 @@ GemmPath gemm_path_override();
 
 // Whether an out-of-place elementwise op or a copy whose operands and output
 // take `bytes` together writes the output with streaming stores
-// (kernels::Store::Streamed): from half the largest cache the OS reports,
+// (kernels::Store::Streamed): from half the largest cache the OS reports
+// (capped where only the C library reports it: cpu_features.cpp),
 // where such an op's data could not stay cached anyway and a plain store
 // would first read each output line from memory. Never when no cache size
 // is known. TAPEGRAD_STREAM_STORES=always|never overrides it (tests,

@@ -18,7 +18,8 @@ namespace tapegrad::runtime {
 inline constexpr std::int64_t kElementwiseGrain = std::int64_t{1} << 15;
 
 // Elements per chunk where each element takes a transcendental function
-// (exp, tanh, gelu, softmax's exponentials, their fused gradients): 1-4 ns
+// (tanh, gelu, softmax's exponentials, their fused gradients; not exp on
+// its own, see ops/elementwise_fast.cpp's grain_of): 1-4 ns
 // per float32 element on one thread (float64 4-15) against about 0.1 for an
 // add, so a second thread pays from far fewer elements. avx2, two threads,
 // the pool awake (a training step's back-to-back ops), 16384 floats: gelu

@@ -3,9 +3,12 @@
 // plane; the backward rules are recorded ops (a scatter-add through the
 // argmax, the adjoint of the average), so both have gradients of every order.
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -127,6 +130,19 @@ template <typename T>
 inline bool replaces(T v, T best) {
   return v > best || v != v;
 }
+// best and at take v and its position where v replaces best: selected by bit
+// masks, so that the scalar tail of a row does not branch on the data either
+// (on random inputs GCC's branches there mispredicted: [4, 32, 28, 28],
+// window 2, one thread, 67 µs, against 25 on the same input repeated).
+template <typename T>
+inline __attribute__((always_inline)) void take_if_replaces(T v, std::int32_t position, T& best,
+                                                            std::int32_t& at) {
+  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  const U mask = U(0) - static_cast<U>(replaces(v, best));
+  best = std::bit_cast<T>((std::bit_cast<U>(v) & mask) | (std::bit_cast<U>(best) & ~mask));
+  const auto take = static_cast<std::int32_t>(mask);
+  at = (position & take) | (at & ~take);
+}
 
 template <typename T>
 void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
@@ -153,9 +169,7 @@ void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
                                   T b = r0[2 * ow];
                                   std::int32_t a = first + static_cast<std::int32_t>(2 * ow);
                                   const auto tap = [&](T v, std::int32_t position) __attribute__((always_inline)) {
-                                    const bool take = replaces(v, b);
-                                    b = take ? v : b;
-                                    a = take ? position : a;
+                                    take_if_replaces(v, position, b, a);
                                   };
                                   const std::int32_t a0 = a;
                                   tap(r0[2 * ow + 1], a0 + 1);
@@ -197,10 +211,8 @@ void max_forward(const T* x, const Window& w, T* out, std::int32_t* index) {
                                   const T* row = plane + ih * W;  // tap ow at row[ow·sw + off], off may be < 0
                                   const auto base = static_cast<std::int32_t>(ih * W + off);
                                   const auto tap = [&](i64 ow, i64 step) __attribute__((always_inline)) {
-                                    const T v = row[ow * step + off];
-                                    const bool take = replaces(v, best[ow]);
-                                    best[ow] = take ? v : best[ow];
-                                    at[ow] = take ? base + static_cast<std::int32_t>(ow * step) : at[ow];
+                                    take_if_replaces(row[ow * step + off], base + static_cast<std::int32_t>(ow * step),
+                                                     best[ow], at[ow]);
                                   };
                                   // Stride 2 (most pools) as a constant: GCC then reads the
                                   // taps as two-element groups and vectorises.

@@ -38,6 +38,38 @@ describe('maxPool2d', () => {
     expect([inf.values.toArray(), inf.indices.toArray()]).toEqual([[[[-Infinity]]], [[[0]]]]);
   });
 
+  it('picks each window\'s value and index as a reference over rows with ties, NaNs and -Infinity, in both dtypes', () => {
+    // Rows wide enough for the vectorised part of the kernels and with a
+    // tail past it, on the 2×2 path and the general one; the reference scans
+    // each window's in-bounds taps in order: a larger value or a NaN replaces.
+    const specials = [NaN, -Infinity, Infinity, 0, -0, 1, 1, 2];
+    let seed = 3;
+    const pick = (n: number) => Math.floor(Math.abs(Math.sin(seed++ * 12.9898) * 43758.5453) % n);
+    for (const dtype of ['float32', 'float64'] as const)
+      for (const [H, W, k, s, p] of [[6, 30, 2, 2, 0], [5, 37, 2, 2, 0], [7, 29, 3, 2, 1], [4, 20, 2, 1, 0]]) {
+        const planes = 3, xs = Array.from({ length: planes * H * W }, () => (pick(3) === 0 ? specials[pick(8)] : pick(5) - 2));
+        const OH = Math.floor((H + 2 * p - k) / s) + 1, OW = Math.floor((W + 2 * p - k) / s) + 1;
+        const values: number[] = [], indices: number[] = [];
+        for (let q = 0; q < planes; q++)
+          for (let oh = 0; oh < OH; oh++)
+            for (let ow = 0; ow < OW; ow++) {
+              let best = NaN, at = -1;
+              for (let i = oh * s - p; i < oh * s - p + k; i++)
+                for (let j = ow * s - p; j < ow * s - p + k; j++) {
+                  if (i < 0 || i >= H || j < 0 || j >= W) continue;
+                  const v = xs[(q * H + i) * W + j];
+                  if (at < 0 || v > best || Number.isNaN(v)) [best, at] = [v, i * W + j];
+                }
+              values.push(best);
+              indices.push(at);
+            }
+        const r = F.maxPool2d(tg.tensor(xs, { dtype }).reshape([1, planes, H, W]), k, { stride: s, padding: p, returnIndices: true });
+        const label = `${dtype} ${H}x${W} kernel ${k} stride ${s} padding ${p}`;
+        expect(Array.from(r.values.data()), label).toEqual(values);
+        expect(Array.from(r.indices.data()), label).toEqual(indices);
+      }
+  });
+
   it('gradcheck and gradgradcheck in float64', () => {
     const cases: [number | [number, number], tg.nn.functional.MaxPool2dOptions][] = [
       [2, {}], [3, { stride: 2, padding: 1, ceilMode: true }], [[2, 3], { stride: [1, 2], dilation: [2, 1] }],

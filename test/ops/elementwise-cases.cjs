@@ -95,6 +95,13 @@ const clampRef = (lo, hi) => (x) => {
   const t = x < lo ? lo : x;
   return hi < t ? hi : t;
 };
+// nearbyint's rounding: to nearest, ties to even, -0 kept for (-0.5, -0].
+const roundHalfEven = (x) => {
+  if (!Number.isFinite(x)) return x;
+  const f = Math.floor(x), d = x - f;
+  const r = d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
+  return r === 0 && (x < 0 || Object.is(x, -0)) ? -0 : r;
+};
 const UNARY = [
   ['neg', (t) => t.neg(), (x) => -x],
   ['abs', (t) => t.abs(), Math.abs],
@@ -107,6 +114,11 @@ const UNARY = [
   ['clamp(null, -0.5)', (t) => t.clamp(null, -0.5), clampRef(-Infinity, -0.5)],
   ['clamp(3, 1)', (t) => t.clamp(3, 1), clampRef(3, 1)],
   ['clamp(0.1, 1e39)', (t) => t.clamp(0.1, 1e39), null],  // 0.1 is inexact in float32: reference per dtype below
+  ['floor', (t) => t.floor(), Math.floor],
+  ['ceil', (t) => t.ceil(), Math.ceil],
+  ['trunc', (t) => t.trunc(), Math.trunc],
+  ['round', (t) => t.round(), roundHalfEven],
+  ['sign', (t) => t.sign(), (x) => (x > 0 ? 1 : x < 0 ? -1 : x)],
 ];
 const UNARY_SHAPES = [[0], [1], [7], [33], [70001], [], [5, 9], [3, 0], [4, 33]];
 

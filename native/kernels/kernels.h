@@ -31,10 +31,14 @@ enum class Store : int { Plain, Streamed, StreamedUnfenced };
 // the generic path does, so both paths give the same bits. Pow is
 // a^b with the C library's special values: float32 vectorised in double
 // on the FMA paths (within 1 ulp), the C library's powf on the scalar path
-// and pow for float64 (but x³: math_f64.inc's cube).
+// and pow for float64 (but x³: math_f64.inc's cube). Fmod is the C
+// library's fmod (exact, the sign of a), and Remainder that remainder plus b
+// where it is nonzero and its sign differs from b's (rounded once): float32
+// vectorised in double where |a / b| < 2^29, the C library's fmodf for the
+// rest; float64 the C library's fmod.
 enum class BinaryOp : int {
   Add, Sub, Mul, Div, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
-  ReluBackward, GeluBackward, GeluTanhBackward, SiluBackward, TanhBackward, SigmoidBackward, Pow
+  ReluBackward, GeluBackward, GeluTanhBackward, SiluBackward, TanhBackward, SigmoidBackward, Pow, Fmod, Remainder
 };
 
 // Elementwise unary ops on float32/float64. Clamp reads lo and hi (min then

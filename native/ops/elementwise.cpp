@@ -127,7 +127,14 @@ void check_int32_divisor(const Tensor& b, const char* op) {
 template <bool Floored>
 Tensor modulo(const Tensor& a0, const Tensor& b0, const char* op) {
   auto [a, b] = promoted(a0, b0);
-  Tensor out = visit_dtype(a.dtype(), [&](auto tag) {
+  // The kernel where the layout has one (the same values: kernels.h): the C
+  // library's fmodf and the branches after it took 17-23 ns a float32
+  // element ([256, 1024], one thread: fmod 4.6 ms, remainder 6.1; now 0.33
+  // and 0.36; PyTorch 0.23 and 0.28).
+  std::optional<Tensor> fast =
+      is_floating(a.dtype()) ? fast_binary(Floored ? kernels::BinaryOp::Remainder : kernels::BinaryOp::Fmod, a, b, op)
+                             : std::nullopt;
+  Tensor out = fast ? *std::move(fast) : visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const auto floored = [](T r, T y) { return Floored && r != T(0) && ((r < T(0)) != (y < T(0))) ? r + y : r; };
     if constexpr (std::is_same_v<T, std::int32_t>) {

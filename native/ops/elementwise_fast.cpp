@@ -91,7 +91,7 @@ std::int64_t grain_of(kernels::UnaryOp op) {
 std::int64_t grain_of(kernels::BinaryOp op) {
   using B = kernels::BinaryOp;
   switch (op) {
-    case B::GeluBackward: case B::GeluTanhBackward: case B::SiluBackward: case B::Pow:
+    case B::GeluBackward: case B::GeluTanhBackward: case B::SiluBackward: case B::Pow: case B::Fmod: case B::Remainder:
     case B::TanhBackward: case B::SigmoidBackward:
       return runtime::kTranscendentalGrain;
     default:

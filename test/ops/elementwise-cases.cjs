@@ -88,6 +88,12 @@ const BINARY = {
   le: (x, y) => +(x <= y),
   gt: (x, y) => +(x > y),
   ge: (x, y) => +(x >= y),
+  // JavaScript's % is C's fmod, exact; remainder moves it into y's sign.
+  fmod: (x, y) => x % y,
+  remainder: (x, y) => {
+    const r = x % y;
+    return r !== 0 && (r < 0) !== (y < 0) ? r + y : r;
+  },
 };
 
 const clampRef = (lo, hi) => (x) => {
@@ -244,7 +250,47 @@ function runAll(tg) {
       }
   }
   cases += runCopies(tg, failures);
+  cases += runModuloEdges(tg, failures);
   return { cases, failures };
+}
+
+// fmod and remainder of float32 operands whose quotient sits where the
+// vectorised path decides: just below a multiple of y (a quotient that
+// rounds up to the integer), around 2^29 (the last quotient it takes), and
+// y from subnormal to huge, both signs; against JavaScript's exact %.
+function runModuloEdges(tg, failures) {
+  const bits = new Float32Array(1), word = new Uint32Array(bits.buffer);
+  const below = (v) => {  // the float32 next to v toward 0
+    bits[0] = v;
+    if (v !== 0) word[0] -= 1;
+    return bits[0];
+  };
+  const xs = [], ys = [];
+  const ks = [1, 2, 3, 7, 1000, 2 ** 20 + 1, 2 ** 28, 2 ** 29 - 64, 2 ** 29, 2 ** 29 + 64, 2 ** 30, 3e9];
+  for (const ey of [-149, -140, -126, -60, -20, -1, 0, 1, 23, 60, 100]) {
+    for (const mant of [1, 1.2345678, 1.999999]) {
+      const y = f32(mant * 2 ** ey);
+      if (y === 0) continue;
+      for (const k of ks) {
+        const m = f32(k * y);
+        if (!Number.isFinite(m)) continue;
+        for (const x of [m, below(m), f32(m * 1.0000001), f32(m + y / 3)])
+          for (const [sx, sy] of [[1, 1], [-1, 1], [1, -1], [-1, -1]]) {
+            xs.push(sx * x);
+            ys.push(sy * y);
+          }
+      }
+    }
+  }
+  const a = tg.tensor(xs, { dtype: 'float32' }), b = tg.tensor(ys, { dtype: 'float32' });
+  for (const name of ['fmod', 'remainder']) {
+    const out = a[name](b);
+    compare(failures, `float32 ${name} edges`, out.data(), xs.map((x, i) => f32(BINARY[name](x, ys[i]))));
+    out.dispose();
+  }
+  a.dispose();
+  b.dispose();
+  return 2;
 }
 
 // Copies (clone, contiguous(), cat) give the source's bits, int32 too,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <optional>
 #include <type_traits>
 
 #include "core/autograd.h"
@@ -109,13 +110,30 @@ void gather_kernel(const Shape& shape, const Tensor& out, const Tensor& src, con
 // bits for any thread count (gather's gradient along dim 1 of [1024, 1024],
 // 64 indices a row, forward and backward, two threads: 0.42 -> 0.19 ms;
 // PyTorch 0.23).
-void scatter_add_kernel(const Shape& shape, std::int64_t d, const Tensor& out, const Strided& o, std::int64_t step,
-                        const Tensor& src, const Tensor& index, const Strided& x) {
-  const auto* idx = static_cast<const std::int32_t*>(index.storage().data);
+// How scatter_add_kernel splits its walk across the pool: along dim `at`,
+// at least `grain` slices a task (grain 0: on one thread).
+struct ScatterSplit {
+  std::int64_t at, grain, extent;
+  bool parallel() const { return grain > 0 && extent / grain >= 2 && runtime::num_threads() > 1; }
+};
+ScatterSplit scatter_split(const Shape& shape, std::int64_t d) {
   const auto dims = static_cast<std::int64_t>(shape.size());
   std::int64_t split = 0, numel = 1;
   while (split < dims && (split == d || shape[split] < 2)) ++split;
   for (const std::int64_t extent : shape) numel *= extent;
+  if (split == dims || numel < 2 * runtime::kElementwiseGrain) return {split, 0, 0};
+  const std::int64_t extent = shape[static_cast<std::size_t>(split)], per_slice = numel / extent;
+  // Split along the rows themselves (the last dim), each part keeps runs
+  // of at least 1024 elements: [4096, 256] split into halves of 128 a row
+  // had each core stream every row's lines, 1.2x the one thread's time.
+  const std::int64_t min_part = split == dims - 1 ? 1024 : 1;
+  return {split, std::max(min_part, runtime::kElementwiseGrain / per_slice), extent};
+}
+
+void scatter_add_kernel(const Shape& shape, std::int64_t d, const Tensor& out, const Strided& o, std::int64_t step,
+                        const Tensor& src, const Tensor& index, const Strided& x) {
+  const auto* idx = static_cast<const std::int32_t*>(index.storage().data);
+  const ScatterSplit split = scatter_split(shape, d);
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* po = static_cast<T*>(out.storage().data);
@@ -135,25 +153,18 @@ void scatter_add_kernel(const Shape& shape, std::int64_t d, const Tensor& out, c
       }
     };
     const std::array<const Shape*, 3> strides{&o.strides, &src.strides(), &x.strides};
-    if (split == dims || numel < 2 * runtime::kElementwiseGrain) {
+    if (split.grain == 0) {
       for_each_row<3>(shape, strides, {o.offset, src.offset(), x.offset}, row);
       return;
     }
-    const auto at = static_cast<std::size_t>(split);
-    const std::int64_t per_slice = numel / shape[at];
-    // Split along the rows themselves (the last dim), each part keeps runs
-    // of at least 1024 elements: [4096, 256] split into halves of 128 a row
-    // had each core stream every row's lines, 1.2x the one thread's time.
-    const std::int64_t min_part = split == dims - 1 ? 1024 : 1;
-    runtime::parallel_for(0, shape[at], std::max(min_part, runtime::kElementwiseGrain / per_slice),
-                          [&](std::int64_t k0, std::int64_t k1) {
-                            Shape part = shape;
-                            part[at] = k1 - k0;
-                            for_each_row<3>(part, strides,
-                                            {o.offset + k0 * o.strides[at], src.offset() + k0 * src.strides()[at],
-                                             x.offset + k0 * x.strides[at]},
-                                            row);
-                          });
+    const auto at = static_cast<std::size_t>(split.at);
+    runtime::parallel_for(0, shape[at], split.grain, [&](std::int64_t k0, std::int64_t k1) {
+      Shape part = shape;
+      part[at] = k1 - k0;
+      for_each_row<3>(part, strides,
+                      {o.offset + k0 * o.strides[at], src.offset() + k0 * src.strides()[at], x.offset + k0 * x.strides[at]},
+                      row);
+    });
   });
 }
 
@@ -192,7 +203,14 @@ Tensor pad_to(Tensor t, const Shape& shape) {
 Tensor add_into_zeros(const char* op, const char* name, const Tensor& grad, std::int64_t d, const Tensor& index,
                       const Shape& in, const Shape& shape, const Strided& x,
                       Tensor (*forward)(const Tensor&, std::int64_t, const Tensor&)) {
+  // The zeros on the threads that add into them: filled by two threads for
+  // one to add into, half of them sat in the other core's cache (gather's
+  // gradient along dim 1 of [256, 1024], 64 indices a row, two threads: 84
+  // µs against 38 on one; now 33-36).
+  std::optional<runtime::ThreadCapScope> one_thread;
+  if (!scatter_split(shape, d).parallel()) one_thread.emplace(1);
   Tensor out = full(in, 0.0, grad.dtype(), op);
+  one_thread.reset();
   const Tensor out1 = at_least_1d(out);
   scatter_add_kernel(shape, d, out1, without_dim(out1, d), out1.strides()[d], at_least_1d(grad), at_least_1d(index), x);
   record(name, {grad}, out, [d, forward, saved = SavedTensor(index)](const Grads& g, const Node&) {

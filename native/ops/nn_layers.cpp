@@ -479,14 +479,19 @@ Tensor embedding_backward(const Tensor& g, const Tensor& indices, i64 rows, i64 
     const T* pg = gc.data<T>();
     T* po = out.data<T>();
     const i64 n = ic.numel();
-    // Split by columns: each thread adds every index's row, in index order,
-    // into its own columns, so each sum has the same order on any thread count.
-    runtime::parallel_for(0, dim, std::max<i64>(16, runtime::kElementwiseGrain / std::max<i64>(n, 1)), [&](i64 j0, i64 j1) {
+    // Split by output rows: each thread adds, in index order, the lookups
+    // that fall in its rows, so each sum has the same order on any thread
+    // count; split in halves, its rows are those full() zeroed on it.
+    // (Split by columns, two threads wrote parts of every row, into zeros
+    // half of which the other core had written: [10000, 128] float32, 2048
+    // lookups, 331 µs on two threads against 134 on one; now 77.)
+    runtime::parallel_for(0, rows, std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(dim, 1)), [&](i64 r0, i64 r1) {
       for (i64 k = 0; k < n; ++k) {
-        if (pi[k] == pad) continue;
-        T* row = po + pi[k] * dim;
+        const i64 r = pi[k];
+        if (r == pad || r < r0 || r >= r1) continue;
+        T* row = po + r * dim;
         const T* src = pg + k * dim;
-        for (i64 j = j0; j < j1; ++j) row[j] += src[j];
+        for (i64 j = 0; j < dim; ++j) row[j] += src[j];
       }
     });
   });

@@ -19,7 +19,7 @@ using i64 = std::int64_t;
 // element by element reads a new cache line, and often a new page, for every
 // element it writes. Instead, blocks of kBlock × kBlock elements of the two
 // dims (the pages each touches stay in the TLB) in tiles of kTile × kTile
-// (each tile's lines stay in L1), blocks split across the pool.
+// (each tile's lines stay in L1), split across the pool as copy_tiled says.
 // [4096,1024]ᵀ float32, one thread: 28.4 ms element by element, 12.2 with
 // 32 × 32 tiles alone (the sweep along a row of tiles thrashed the TLB),
 // 3.5 as here; in a standalone test 16 × 16 tiles in 512-blocks took 4.2,
@@ -29,6 +29,8 @@ using i64 = std::int64_t;
 // 10.5-13.8 ms as element tiles, 6.6-7.0 so.
 constexpr i64 kBlock = 512;
 constexpr i64 kTiledMin = 1 << 14;
+// The fewest rows along the source's contiguous dim that tasks split by.
+constexpr i64 kRunRowsMin = 64;
 
 template <typename T>
 bool copy_tiled(const Tensor& src, const Tensor& dst) {
@@ -73,30 +75,54 @@ bool copy_tiled(const Tensor& src, const Tensor& dst) {
   T* d = static_cast<T*>(dst.storage().data) + dst.offset();
   static_assert(sizeof(T) == 4 || sizeof(T) == 8, "the transposing copies move 4- or 8-byte elements");
   const auto transpose = sizeof(T) == 4 ? kernels::active().transpose_32 : kernels::active().transpose_64;
-  // Tasks are runs of p's rows (those of every prefix index laid end to
-  // end), each with every suffix index: in a contiguous destination a task
-  // writes one contiguous region. Split by column blocks (or by suffix
-  // dims), two threads wrote the halves of each destination row or plane,
-  // and so of the same pages, which ran slower than one thread on Zen 5
-  // ([1024, 128]ᵀ float32: 29 µs on one thread, 39 on two).
-  const i64 grain = std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(suffix.count * cols, 1));
-  runtime::parallel_for(0, prefix.count * rows, grain, [&](i64 begin, i64 end) {
-    for (i64 at = begin; at < end;) {
-      const i64 o = at / rows, r_begin = at % rows, r_end = std::min(end, (o + 1) * rows) - o * rows;
-      i64 s_pre = 0, d_pre = 0;
-      prefix.offsets(o, s_pre, d_pre);
-      for (i64 br0 = r_begin; br0 < r_end;) {
-        const i64 br1 = std::min(r_end, (br0 / kBlock + 1) * kBlock);
-        for (i64 q = 0; q < suffix.count; ++q) {
-          i64 s_off = s_pre, d_off = d_pre;
-          suffix.offsets(q, s_off, d_off);
-          for (i64 bc0 = 0; bc0 < cols; bc0 += kBlock)
-            transpose(br1 - br0, std::min(cols, bc0 + kBlock) - bc0, s + s_off + br0 * s_row + bc0 * s_col, s_row,
-                      s_col, d + d_off + br0 * d_row + bc0, d_row);
+  // Rows [r0, r1) of p at the given offsets, every column, block by block.
+  const auto copy_rows = [&](i64 s_off, i64 d_off, i64 r0, i64 r1) {
+    for (i64 c0 = 0; c0 < cols; c0 += kBlock)
+      transpose(r1 - r0, std::min(cols, c0 + kBlock) - c0, s + s_off + r0 * s_row + c0 * s_col, s_row, s_col,
+                d + d_off + r0 * d_row + c0, d_row);
+  };
+  if (rows >= kRunRowsMin) {
+    // Tasks are runs of p's rows (those of every prefix index laid end to
+    // end), each with every suffix index: in a contiguous destination a task
+    // writes one contiguous region. Split by column blocks (or by suffix
+    // dims), two threads wrote the halves of each destination row or plane,
+    // and so of the same pages, which ran slower than one thread on Zen 5
+    // ([1024, 128]ᵀ float32: 29 µs on one thread, 39 on two).
+    const i64 grain = std::max<i64>(1, runtime::kElementwiseGrain / std::max<i64>(suffix.count * cols, 1));
+    runtime::parallel_for(0, prefix.count * rows, grain, [&](i64 begin, i64 end) {
+      for (i64 at = begin; at < end;) {
+        const i64 o = at / rows, r_begin = at % rows, r_end = std::min(end, (o + 1) * rows) - o * rows;
+        i64 s_pre = 0, d_pre = 0;
+        prefix.offsets(o, s_pre, d_pre);
+        for (i64 r0 = r_begin; r0 < r_end;) {
+          const i64 r1 = std::min(r_end, (r0 / kBlock + 1) * kBlock);
+          for (i64 q = 0; q < suffix.count; ++q) {
+            i64 s_off = s_pre, d_off = d_pre;
+            suffix.offsets(q, s_off, d_off);
+            copy_rows(s_off, d_off, r0, r1);
+          }
+          r0 = r1;
         }
-        br0 = br1;
+        at += r_end - r_begin;
       }
-      at += r_end - r_begin;
+    });
+    return true;
+  }
+  // Fewer rows than that: each source line holds all of them, so split by
+  // them every thread would read the whole source ([1, 512, 512, 3] NHWC ->
+  // NCHW, two threads: 155 µs so, 245 by rows; [4000000, 2]ᵀ 1.9 ms against
+  // 2.5). Tasks are then each prefix and suffix index's column blocks, in
+  // the destination's order: each thread reads its own part of the source
+  // and writes long runs of each destination row.
+  const i64 col_blocks = (cols + kBlock - 1) / kBlock;
+  const i64 grain = std::max<i64>(1, runtime::kElementwiseGrain / (rows * std::min(cols, kBlock)));
+  runtime::parallel_for(0, prefix.count * suffix.count * col_blocks, grain, [&](i64 begin, i64 end) {
+    for (i64 task = begin; task < end; ++task) {
+      const i64 outer = task / col_blocks, c0 = (task % col_blocks) * kBlock;
+      i64 s_off = c0 * s_col, d_off = c0;
+      prefix.offsets(outer / suffix.count, s_off, d_off);
+      suffix.offsets(outer % suffix.count, s_off, d_off);
+      transpose(rows, std::min(cols, c0 + kBlock) - c0, s + s_off, s_row, s_col, d + d_off, d_row);
     }
   });
   return true;

@@ -57,8 +57,9 @@ enum class BinaryOp : int {
 // sqrt and a division give.
 // SqrtPow is pow(x, 0.5): √x but +0 at -0 and +Infinity at -Infinity.
 // Floor, Ceil, Trunc and Round (to nearest, ties to even) as the C
-// library's floor, ceil, trunc and nearbyint; Sign is 1, -1, or x itself
-// (±0, NaN).
+// library's floor, ceil, trunc and nearbyint (a NaN as the library returns
+// it: floor, ceil and trunc pass a signalling NaN on unchanged, nearbyint
+// quiets it); Sign is 1, -1, or x itself (±0, NaN).
 enum class UnaryOp : int { Neg, Abs, Square, Sqrt, Reciprocal, Relu, Clamp, Exp, Log, Tanh, Sigmoid, Gelu, GeluTanh, Silu, Elu, Softplus, Sin, Cos, Cube, Rsqrt, SqrtPow, LeakyRelu, Log1p, Expm1, Floor, Ceil, Trunc, Round, Sign };
 
 // Products below this many multiply-adds run on one thread: waking the pool

@@ -79,11 +79,12 @@ GemmPath gemm_path_override() {
 // shows; glibc's sysconf figure is the fallback, capped at 32 MiB: in VMs it
 // gives the whole package's L3 (320 MiB in one where sysfs said 32; 508 MiB
 // in a Zen 5 VM with no cache entries in sysfs, 254 CPUs sharing it by
-// CPUID), and uncapped it meant no output ever streamed there. 32 MiB puts
-// the threshold at 16 MiB, where that VM measured the crossover: a chain of
-// four float32 ops on 4 MiB tensors ran faster plain on two threads (280-309
-// us against 353-366 streamed) and even on one, on 8 MiB tensors streamed
-// (one thread 1.3-1.4 ms against 1.8-2.0 plain; two 0.67-0.71 against 0.79-0.83).
+// CPUID), and uncapped it kept every output under 254 MiB from streaming
+// there. The cap puts the threshold at 16 MiB, where that VM measured the
+// crossover: a chain of four float32 ops on 4 MiB tensors ran faster plain on
+// two threads (280-309 µs against 353-366) and as fast on one; on 8 MiB
+// tensors faster streamed (one thread 1.3-1.4 ms against 1.8-2.0; two
+// 0.67-0.71 against 0.79-0.83).
 static std::int64_t last_level_cache_bytes() {
   std::int64_t largest = 0;
 #if defined(__linux__)

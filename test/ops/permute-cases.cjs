@@ -19,8 +19,9 @@ const CASES = [
   [[1100, 1100], [1, 0], 'plain'], [[4, 5000], [1, 0], 'plain'], [[5000, 4], [1, 0], 'plain'],
   [[3, 700, 37], [2, 0, 1], 'plain'], [[3, 700, 37], [0, 2, 1], 'plain'], [[5, 4, 600, 9], [0, 3, 2, 1], 'plain'],
   [[2, 513, 3, 40], [3, 1, 0, 2], 'plain'], [[600, 300], [1, 0], 'step'], [[600, 300], [1, 0], 'offset'],
-  // Channels last to first: dims before and after the source's dim, split across threads by its rows.
-  [[3, 20, 30, 600], [0, 3, 1, 2], 'plain'],
+  // Channels last to first: dims before and after the source's dim, split across threads by its rows
+  // (600 of them), or by the other dims and the column blocks (3 rows; 2 rows of a plain transpose).
+  [[3, 20, 30, 600], [0, 3, 1, 2], 'plain'], [[2, 40, 700, 3], [0, 3, 1, 2], 'plain'], [[30000, 2], [1, 0], 'plain'],
 ];
 
 // Raw bits for 4- or 8-byte elements: random words with special values mixed in.

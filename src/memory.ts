@@ -117,6 +117,15 @@ export interface MemoryInfo {
    * Infinity when unlimited.
    */
   cacheLimitBytes: number;
+  /**
+   * Bytes of the kernels' working buffers (the matrix products' packed
+   * panels), one set per thread that ran a kernel needing one. Each thread
+   * keeps its set for reuse, grown to the largest product it has run, and
+   * frees it when it exits: a worker thread when it ends, the pool's threads
+   * when setNumThreads restarts them. Not tensor memory: not in liveBytes,
+   * not reported to V8, not freed by emptyCache().
+   */
+  scratchBytes: number;
 }
 
 /** Live tensors, native bytes, and the allocator's cache. */

@@ -36,6 +36,7 @@ export interface NativeAddon {
   backendInfo(): { isa: string; detectedIsa: string; version: string; buildType: string };
   memory(): {
     liveTensors: number; liveBytes: number; peakBytes: number; liveBuffers: number; cachedBytes: number; cacheLimitBytes: number;
+    scratchBytes: number;
   };
   sumKernel(data: Float32Array | Float64Array): number;
   // autograd

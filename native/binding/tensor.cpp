@@ -143,6 +143,7 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
   out.Set("liveBuffers", static_cast<double>(s.live_buffers));
   out.Set("cachedBytes", static_cast<double>(s.cached_bytes));
   out.Set("cacheLimitBytes", static_cast<double>(s.cache_limit));
+  out.Set("scratchBytes", static_cast<double>(s.scratch_bytes));
   return out;
 }
 

@@ -74,6 +74,7 @@ std::atomic<std::int64_t> g_live_bytes{0};
 std::atomic<std::int64_t> g_peak_bytes{0};
 std::atomic<std::int64_t> g_live_buffers{0};
 std::atomic<std::int64_t> g_cached_bytes{0};
+std::atomic<std::int64_t> g_scratch_bytes{0};
 // Set by set_cache_limit; kFollowPeak (the default) means the larger of
 // kDefaultCacheLimit and the most bytes ever live at once (cache_limit()).
 constexpr std::int64_t kFollowPeak = -1;
@@ -307,7 +308,7 @@ void release(void* ptr, std::size_t nbytes) {
 
 MemoryStats memory_stats() {
   return {g_live_bytes.load(), g_peak_bytes.load(), g_live_buffers.load(), g_cached_bytes.load(),
-          g_enabled ? cache_limit() : 0};
+          g_enabled ? cache_limit() : 0, g_scratch_bytes.load()};
 }
 
 void set_cache_limit(std::int64_t bytes) {
@@ -335,8 +336,14 @@ namespace {
 struct ScratchSet {
   void* ptr[kScratchSlots] = {};
   std::size_t size[kScratchSlots] = {};
+  void drop(int slot) {
+    std::free(ptr[slot]);
+    g_scratch_bytes.fetch_sub(static_cast<std::int64_t>(size[slot]));
+    ptr[slot] = nullptr;
+    size[slot] = 0;
+  }
   ~ScratchSet() {
-    for (void* p : ptr) std::free(p);
+    for (int slot = 0; slot < kScratchSlots; ++slot) drop(slot);
   }
 };
 thread_local ScratchSet t_scratch;
@@ -347,14 +354,13 @@ void* scratch(int slot, std::size_t nbytes, const char* op) {
   if (nbytes <= s.size[slot] && s.ptr[slot]) return s.ptr[slot];
   std::size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded < nbytes) throw_range_error(op, ": cannot allocate ", nbytes, " bytes of scratch memory");
-  std::free(s.ptr[slot]);
-  s.ptr[slot] = nullptr;
-  s.size[slot] = 0;
+  s.drop(slot);
   void* ptr = nullptr;
   if (posix_memalign(&ptr, kAlignment, rounded ? rounded : kAlignment) != 0 || ptr == nullptr)
     throw_range_error(op, ": cannot allocate ", nbytes, " bytes of scratch memory (out of memory)");
   s.ptr[slot] = ptr;
   s.size[slot] = rounded;
+  g_scratch_bytes.fetch_add(static_cast<std::int64_t>(rounded));
   return ptr;
 }
 

@@ -36,6 +36,7 @@ struct MemoryStats {
   std::int64_t live_buffers;
   std::int64_t cached_bytes;   // freed buffers kept for reuse (their class size)
   std::int64_t cache_limit;    // the most cached_bytes may reach now
+  std::int64_t scratch_bytes;  // every thread's scratch buffers (see scratch())
 };
 MemoryStats memory_stats();
 
@@ -54,7 +55,8 @@ bool cache_enabled();
 // for kernels' temporary data (GEMM pack buffers). It is kept and reused by
 // later calls with the same slot on the same thread (it only grows), and
 // freed when the thread exits. Valid until the next call with that slot on
-// that thread. Not tensor memory: memory_stats() does not count it.
+// that thread. Not tensor memory: memory_stats() counts it apart, in
+// scratch_bytes.
 // Throws a RangeError naming `op` when the memory cannot be had.
 inline constexpr int kScratchSlots = 4;
 void* scratch(int slot, std::size_t nbytes, const char* op);

@@ -64,6 +64,49 @@ describe('memory() counters', () => {
     if (cacheOn) expect(after.cachedBytes - during.cachedBytes).toBe(4096);
     else expect(after.cachedBytes).toBe(0);
   });
+
+  it('counts the kernels\' scratch buffers apart from tensors, reused by their thread and freed when it exits', async () => {
+    // A float64 product on the packed path, larger than any earlier in this file.
+    const a = tg.randn([600, 700], { dtype: 'float64' });
+    const b = tg.randn([700, 500], { dtype: 'float64' });
+    const before = tg.memory();
+    const c = a.matmul(b);
+    const during = tg.memory();
+    expect(during.scratchBytes).toBeGreaterThan(before.scratchBytes);
+    expect(during.liveBytes - before.liveBytes).toBe(600 * 500 * 8);
+    c.dispose();
+    a.matmul(b).dispose();
+    expect(tg.memory().scratchBytes).toBe(during.scratchBytes);
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const tg = require(${JSON.stringify(dist)});
+      const a = tg.randn([600, 700], { dtype: 'float64' }), b = tg.randn([700, 500], { dtype: 'float64' });
+      a.matmul(b).dispose();
+      parentPort.postMessage(tg.memory().scratchBytes);
+      a.dispose();
+      b.dispose();`;
+    const worker = new Worker(code, { eval: true });
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    const inWorker = await new Promise<number>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await exited;
+    // The worker thread's own set was counted while it ran, and freed with it.
+    expect(inWorker).toBeGreaterThan(during.scratchBytes);
+    expect(tg.memory().scratchBytes).toBe(during.scratchBytes);
+    // So is a pool thread's, when setNumThreads retires the pool's threads.
+    tg.setNumThreads(2);
+    try {
+      a.matmul(b).dispose();
+      expect(tg.memory().scratchBytes).toBeGreaterThan(during.scratchBytes);
+    } finally {
+      tg.setNumThreads(1);
+    }
+    expect(tg.memory().scratchBytes).toBe(during.scratchBytes);
+    a.dispose();
+    b.dispose();
+  });
 });
 
 describe.skipIf(!cacheOn)('buffer cache', () => {
@@ -129,49 +172,6 @@ describe.skipIf(!cacheOn)('buffer cache', () => {
     } finally {
       tg.setNumThreads(1);
     }
-  });
-
-  it('counts the kernels\' scratch buffers apart from tensors, reused by their thread and freed when it exits', async () => {
-    // A float64 product on the packed path, larger than any earlier in this file.
-    const a = tg.randn([600, 700], { dtype: 'float64' });
-    const b = tg.randn([700, 500], { dtype: 'float64' });
-    const before = tg.memory();
-    const c = a.matmul(b);
-    const during = tg.memory();
-    expect(during.scratchBytes).toBeGreaterThan(before.scratchBytes);
-    expect(during.liveBytes - before.liveBytes).toBe(600 * 500 * 8);
-    c.dispose();
-    a.matmul(b).dispose();
-    expect(tg.memory().scratchBytes).toBe(during.scratchBytes);
-    const code = `
-      const { parentPort } = require('node:worker_threads');
-      const tg = require(${JSON.stringify(dist)});
-      const a = tg.randn([600, 700], { dtype: 'float64' }), b = tg.randn([700, 500], { dtype: 'float64' });
-      a.matmul(b).dispose();
-      parentPort.postMessage(tg.memory().scratchBytes);
-      a.dispose();
-      b.dispose();`;
-    const worker = new Worker(code, { eval: true });
-    const exited = new Promise((resolve) => worker.once('exit', resolve));
-    const inWorker = await new Promise<number>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    });
-    await exited;
-    // The worker thread's own set was counted while it ran, and freed with it.
-    expect(inWorker).toBeGreaterThan(during.scratchBytes);
-    expect(tg.memory().scratchBytes).toBe(during.scratchBytes);
-    // So is a pool thread's, when setNumThreads retires the pool's threads.
-    tg.setNumThreads(2);
-    try {
-      a.matmul(b).dispose();
-      expect(tg.memory().scratchBytes).toBeGreaterThan(during.scratchBytes);
-    } finally {
-      tg.setNumThreads(1);
-    }
-    expect(tg.memory().scratchBytes).toBe(during.scratchBytes);
-    a.dispose();
-    b.dispose();
   });
 
   it('emptyCache returns every cached buffer', () => {

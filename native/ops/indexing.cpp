@@ -114,7 +114,7 @@ void gather_kernel(const Shape& shape, const Tensor& out, const Tensor& src, con
 // at least `grain` slices a task (grain 0: on one thread).
 struct ScatterSplit {
   std::int64_t at, grain, extent;
-  bool parallel() const { return grain > 0 && extent / grain >= 2 && runtime::num_threads() > 1; }
+  bool parallel() const { return grain > 0 && runtime::parallel_chunks(extent, grain) > 1; }
 };
 ScatterSplit scatter_split(const Shape& shape, std::int64_t d) {
   const auto dims = static_cast<std::int64_t>(shape.size());

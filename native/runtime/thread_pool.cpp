@@ -111,17 +111,19 @@ class Pool {
     threads_ = n;
   }
 
+  // The chunks a region over len >= 1 elements takes on this thread (1: inline).
+  std::int64_t chunks_for(std::int64_t len, std::int64_t grain) {
+    if (grain < 1) grain = 1;
+    const std::int64_t chunks = len / grain;
+    if (chunks <= 1 || t_in_region) return 1;
+    const int n = threads() < t_thread_cap ? threads() : t_thread_cap;
+    return chunks < n ? chunks : n;
+  }
+
   void run(std::int64_t begin, std::int64_t end, std::int64_t grain, RangeFn fn, void* ctx) {
     const std::int64_t len = end - begin;
     if (len <= 0) return;
-    if (grain < 1) grain = 1;
-    std::int64_t chunks = len / grain;
-    if (chunks > 1 && !t_in_region) {
-      const int n = threads() < t_thread_cap ? threads() : t_thread_cap;
-      if (chunks > n) chunks = n;
-    } else {
-      chunks = 1;
-    }
+    const std::int64_t chunks = chunks_for(len, grain);
     std::unique_lock<std::mutex> region_lock(region_mutex_, std::defer_lock);
     if (chunks <= 1 || !region_lock.try_lock()) {
       fn(ctx, begin, end);
@@ -309,6 +311,10 @@ bool in_parallel_region() { return t_in_region; }
 
 ThreadCapScope::ThreadCapScope(int max) : previous_(t_thread_cap) { t_thread_cap = max < 1 ? 1 : max; }
 ThreadCapScope::~ThreadCapScope() { t_thread_cap = previous_; }
+
+std::int64_t parallel_chunks(std::int64_t len, std::int64_t grain) {
+  return len < 1 ? 1 : pool().chunks_for(len, grain);
+}
 
 void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, RangeFn fn, void* ctx) {
   pool().run(begin, end, grain, fn, ctx);

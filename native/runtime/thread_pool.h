@@ -55,4 +55,9 @@ class ThreadCapScope {
 // thread count, never on timing.
 void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, RangeFn fn, void* ctx);
 
+// The chunks parallel_for over `len` elements with this grain splits into
+// on the calling thread (1: inline), unless the pool is busy: for ops that
+// must run two loops alike (zeros filled where they are added into).
+std::int64_t parallel_chunks(std::int64_t len, std::int64_t grain);
+
 }  // namespace tapegrad::runtime

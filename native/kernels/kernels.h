@@ -35,7 +35,9 @@ enum class Store : int { Plain, Streamed, StreamedUnfenced };
 // library's fmod (exact, the sign of a), and Remainder that remainder plus b
 // where it is nonzero and its sign differs from b's (rounded once): float32
 // vectorised in double where |a / b| < 2^29, the C library's fmodf for the
-// rest; float64 the C library's fmod.
+// rest; float64 vectorised with a fused multiply-add where |a / b| < 2^52
+// on the FMA paths, the C library's fmod for the rest and on the scalar
+// path.
 enum class BinaryOp : int {
   Add, Sub, Mul, Div, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
   ReluBackward, GeluBackward, GeluTanhBackward, SiluBackward, TanhBackward, SigmoidBackward, Pow, Fmod, Remainder

@@ -315,6 +315,44 @@ function runModuloEdges(tg, failures) {
   }
   a.dispose();
   b.dispose();
+  return 2 + runModuloEdges64(tg, failures);
+}
+
+// The same for float64 (its vectorised path takes quotients below 2^52):
+// just below and above multiples of y, around 2^52, x just below y (a
+// quotient that rounds up to 1), y from subnormal to huge.
+function runModuloEdges64(tg, failures) {
+  const bits = new Float64Array(1), word = new BigUint64Array(bits.buffer);
+  const step = (v, d) => {  // the double next to v, toward 0 (d = -1) or away (d = 1)
+    bits[0] = v;
+    if (v !== 0) word[0] += BigInt(d);
+    return bits[0];
+  };
+  const xs = [], ys = [];
+  const ks = [1, 2, 3, 7, 1000, 2 ** 29 + 1, 2 ** 40 + 3, 2 ** 51, 2 ** 52 - 1, 2 ** 52, 2 ** 52 + 2, 2 ** 53, 1e20];
+  for (const ey of [-1074, -1060, -1022, -500, -60, -1, 0, 1, 52, 300, 1000]) {
+    for (const mant of [1, 1.2345678901234567, 1.9999999999999998]) {
+      const y = mant * 2 ** ey;
+      if (y === 0 || !Number.isFinite(y)) continue;
+      for (const k of ks) {
+        const m = k * y;
+        if (!Number.isFinite(m)) continue;
+        for (const x of [m, step(m, -1), step(m, 1), step(step(m, -1), -1), m + y / 3, step(y, -1)])
+          for (const [sx, sy] of [[1, 1], [-1, 1], [1, -1], [-1, -1]]) {
+            xs.push(sx * x);
+            ys.push(sy * y);
+          }
+      }
+    }
+  }
+  const a = tg.tensor(xs, { dtype: 'float64' }), b = tg.tensor(ys, { dtype: 'float64' });
+  for (const name of ['fmod', 'remainder']) {
+    const out = a[name](b);
+    compare(failures, `float64 ${name} edges`, out.data(), xs.map((x, i) => BINARY[name](x, ys[i])));
+    out.dispose();
+  }
+  a.dispose();
+  b.dispose();
   return 2;
 }
 

@@ -122,8 +122,10 @@ export interface MemoryInfo {
    * panels), one set per thread that ran a kernel needing one. Each thread
    * keeps its set for reuse, grown to the largest product it has run, and
    * frees it when it exits: a worker thread when it ends, the pool's threads
-   * when setNumThreads restarts them. Not tensor memory: not in liveBytes,
-   * not reported to V8, not freed by emptyCache().
+   * when setNumThreads restarts them. The threads that run async work
+   * (backwardAsync, the trainer's steps) live as long as the process, and
+   * so do their sets. Not tensor memory: not in liveBytes, not reported to
+   * V8, not freed by emptyCache().
    */
   scratchBytes: number;
 }

@@ -65,7 +65,8 @@ describe('memory() counters', () => {
     else expect(after.cachedBytes).toBe(0);
   });
 
-  it('counts the kernels\' scratch buffers apart from tensors, reused by their thread and freed when it exits', async () => {
+  // TAPEGRAD_GEMM_PATH=direct forces the path that packs nothing.
+  it.skipIf(process.env.TAPEGRAD_GEMM_PATH === 'direct')('counts the kernels\' scratch buffers apart from tensors, reused by their thread and freed when it exits', async () => {
     // A float64 product on the packed path, larger than any earlier in this file.
     const a = tg.randn([600, 700], { dtype: 'float64' });
     const b = tg.randn([700, 500], { dtype: 'float64' });
@@ -96,10 +97,17 @@ describe('memory() counters', () => {
     expect(inWorker).toBeGreaterThan(during.scratchBytes);
     expect(tg.memory().scratchBytes).toBe(during.scratchBytes);
     // So is a pool thread's, when setNumThreads retires the pool's threads.
+    // The new thread starts while the product runs; the caller takes back a
+    // part it has not claimed yet, so the thread may need a few products to
+    // run one on a busy machine.
     tg.setNumThreads(2);
     try {
-      a.matmul(b).dispose();
-      expect(tg.memory().scratchBytes).toBeGreaterThan(during.scratchBytes);
+      let grew = false;
+      for (let i = 0; i < 50 && !grew; i++) {
+        a.matmul(b).dispose();
+        grew = tg.memory().scratchBytes > during.scratchBytes;
+      }
+      expect(grew).toBe(true);
     } finally {
       tg.setNumThreads(1);
     }

@@ -326,8 +326,9 @@ function compareModulo(tg, failures, dtype, xs, ys) {
 }
 
 // The same for float64 (its vectorised path takes quotients below 2^52):
-// just below and above multiples of y, around 2^52, x just below y (a
-// quotient that rounds up to 1), y from subnormal to huge.
+// just below and above multiples of y (quotients that round up to the
+// integer), around 2^52, x just below y (a quotient just below 1), y from
+// subnormal to huge.
 function runModuloEdges64(tg, failures) {
   const bits = new Float64Array(1), word = new BigUint64Array(bits.buffer);
   const step = (v, d) => {  // the double next to v, toward 0 (d = -1) or away (d = 1)

@@ -12,10 +12,11 @@
 //
 //   npm run bench:backward
 //   npm run bench:backward -- --reps 41
+//   npm run bench:backward -- --threads=1,2,4,8   # these thread counts (default: 1 and all)
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median } from './common.mjs';
+import { benchThreadCounts, median } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,7 +29,7 @@ const repsArg = process.argv.indexOf('--reps');
 const reps = repsArg > 0 ? Number(process.argv[repsArg + 1]) : 25;
 const warmup = 5;
 const allThreads = tg.getNumThreads();
-const threadCounts = allThreads > 1 ? [1, allThreads] : [1];
+const threadCounts = benchThreadCounts(allThreads);
 const strategies = ['hybrid', 'intra', 'inter'];
 const defaultStrategy = native._setBackwardStrategy('intra'); // returns the one it replaces
 
@@ -94,7 +95,7 @@ for (const [name, graph] of cases) {
     // Speed-ups: how much faster hybrid is than each pure strategy, and
     // hybrid on t threads against hybrid on one.
     console.log([name.padEnd(38), String(t).padStart(3), fmt(h), fmt(i), fmt(e),
-      ratio(i / h).padStart(9), ratio(e / h).padStart(9), ratio(r['1/hybrid'] / h), r.identical ? 'bitwise identical' : 'DIFFER'].join(' '));
+      ratio(i / h).padStart(9), ratio(e / h).padStart(9), ratio(r[`${threadCounts[0]}/hybrid`] / h), r.identical ? 'bitwise identical' : 'DIFFER'].join(' '));
   }
 }
 native._setBackwardStrategy(defaultStrategy);

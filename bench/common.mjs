@@ -1,6 +1,19 @@
 // Helpers shared by the bench scripts.
 import { execFileSync } from 'node:child_process';
 
+/**
+ * The thread counts a scaling bench compares: `--threads=1,2,4,8` on the
+ * command line, else 1 and all of the pool's threads (only 1 on one core).
+ */
+export function benchThreadCounts(allThreads, argv = process.argv) {
+  const arg = argv.find((a) => a.startsWith('--threads='));
+  if (!arg) return allThreads > 1 ? [1, allThreads] : [1];
+  const counts = arg.slice('--threads='.length).split(',').map(Number);
+  if (!counts.length || counts.some((t) => !Number.isInteger(t) || t < 1))
+    throw new Error(`bench: --threads takes a list of positive integers such as 1,2,4, got ${arg}`);
+  return [...new Set(counts)].sort((a, b) => a - b);
+}
+
 /** The median of a list of numbers (the mean of the two middle ones for an even count). */
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);

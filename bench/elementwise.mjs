@@ -1,12 +1,12 @@
 // Elementwise and reduction throughput in GB/s against a copy of the same
-// size (copyCalls below), on 1 and on all threads, for a tensor inside L2 and
-// two beyond it. Bytes are those the op must move:
+// size (copyCalls below), on 1 and on all threads (or those --threads= lists),
+// for a tensor inside L2 and two beyond it. Bytes are those the op must move:
 // every input read once and the output written once. Times are medians of
 // repeated calls from JS (a microsecond or two of call overhead is included;
 // it is noise at these sizes). Out-of-place ops allocate their output on
 // every call, as users' code does; the in-place rows show the kernels alone.
 // Part of `npm run bench:kernels` (alone: `npm run bench:kernels -- --elementwise`).
-import { median } from './common.mjs';
+import { benchThreadCounts, median } from './common.mjs';
 
 // Median seconds of a call of each of `fns`, from rounds that call every fn
 // once: a noisy phase of a shared machine (seconds long) then falls on every
@@ -54,7 +54,7 @@ function copyCalls(a, n, F) {
 
 export function runElementwise(tg, { quick = false } = {}) {
   const allThreads = tg.getNumThreads();
-  const threadCounts = allThreads > 1 ? [1, allThreads] : [1];
+  const threadCounts = benchThreadCounts(allThreads);
   // 64 Ki floats (256 KiB) sits in L2; 4 Mi (16 MiB) and 32 Mi (128 MiB) do not.
   const sizes = quick ? [1 << 16, 1 << 22] : [1 << 16, 1 << 22, 1 << 25];
   const budget = quick ? 0.1 : 0.25;

@@ -7,6 +7,7 @@
 //   npm run bench:kernels -- --quick      # N up to 1024, float32 only
 //   npm run bench:kernels -- --elementwise   # only the elementwise/reduction GB/s table
 //   npm run bench:kernels -- --rounds=5   # more alternations of NumPy and tapegrad
+//   npm run bench:kernels -- --threads=1,4,16   # these thread counts (default: 1 and all)
 //
 // NumPy uses whatever BLAS its libblas.so.3 is (the bench prints which). On
 // Debian that is the reference BLAS unless OpenBLAS is the selected
@@ -28,7 +29,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runElementwise } from './elementwise.mjs';
-import { blasLooksOptimised, pythonEnv } from './common.mjs';
+import { benchThreadCounts, blasLooksOptimised, pythonEnv } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,7 +43,8 @@ if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bench:kernels: --r
 // Seconds of repeated calls per shape and round.
 const budget = 0.3 / rounds;
 const allThreads = tg.getNumThreads();
-const threadCounts = allThreads > 1 ? [1, allThreads] : [1];
+const threadCounts = benchThreadCounts(allThreads);
+const mostThreads = threadCounts.at(-1);
 const dtypes = quick ? ['float32'] : ['float32', 'float64'];
 const squares = quick ? [64, 128, 256, 512, 1024] : [64, 128, 256, 512, 1024, 2048];
 
@@ -202,7 +204,7 @@ for (const dtype of dtypes) {
     head.push(`${t}T GFLOP/s`, `${t}T %pk`);
     if (hasNumpy) head.push(`${t}T numpy`, `${t}T ratio`);
   }
-  if (threadCounts.length > 1) head.push(`${allThreads}T/1T`);
+  if (threadCounts.length > 1) head.push(`${mostThreads}T/1T`);
   const widths = head.map((h, i) => (i === 0 ? 14 : Math.max(8, h.length)));
   console.log(head.map((h, i) => (i === 0 ? h.padEnd(widths[0]) : pad(h, widths[i]))).join(' '));
   for (const [label, m, n, k, layout] of shapes) {
@@ -218,7 +220,7 @@ for (const dtype of dtypes) {
         row.push(pad(fmt(np), widths[c++]), pad(fmt(rate[t] / np, 2) + 'x', widths[c++]));
       }
     }
-    if (threadCounts.length > 1) row.push(pad(fmt(rate[allThreads] / rate[1], 2) + 'x', widths[c++]));
+    if (threadCounts.length > 1) row.push(pad(fmt(rate[mostThreads] / rate[threadCounts[0]], 2) + 'x', widths[c++]));
     console.log(row.join(' '));
   }
 }

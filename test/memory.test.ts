@@ -1,6 +1,8 @@
 // The allocator's buffer cache, memory() counters, tidy/dispose ownership and
 // finalizers of tensors that escape every scope.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -259,6 +261,24 @@ describe.skipIf(!cacheOn)('buffer cache', () => {
     // Larger than the whole limit: never cached, nothing evicted for it.
     tg.zeros([2 * MiB]).dispose();
     expect(tg.memory().cachedBytes).toBe(4 * MiB);
+  });
+});
+
+describe('a buffer larger than the machine', () => {
+  it('is refused with the op named, also where the kernel would map it (overcommit)', () => {
+    // Twice physical memory and swap: with vm.overcommit_memory=1 (common on
+    // container hosts) mmap grants this, and filling it would end in the OOM
+    // killer; tapegrad refuses what the machine could never back. Below 2^47
+    // bytes, so the address space alone would not refuse it.
+    const swap = Number(/SwapTotal:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
+    const n = Math.ceil((os.totalmem() + swap) * 2 / 8 / 64) * 64;
+    expect(n * 8).toBeLessThan(2 ** 47);
+    const before = tg.memory();
+    expect(() => tg.zeros([n], { dtype: 'float64' })).toThrow(new RangeError(`zeros: cannot allocate ${n * 8} bytes (out of memory)`));
+    tg.tidy(() => {
+      expect(() => tg.zeros([1]).expand([2 * n]).add(1)).toThrow(new RangeError(`add: cannot allocate ${n * 8} bytes (out of memory)`));
+    });
+    expect(tg.memory().liveBytes).toBe(before.liveBytes);
   });
 });
 

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -21,6 +20,7 @@
 #endif
 
 #include "runtime/error.h"
+#include "runtime/system_limits.h"
 
 namespace tapegrad::runtime {
 
@@ -215,52 +215,6 @@ Pool& pool() {
   return *p;
 }
 
-// Reads the first whitespace-separated tokens of a small file.
-std::vector<std::string> read_tokens(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> out;
-  std::string token;
-  while (in >> token) out.push_back(token);
-  return out;
-}
-
-long to_long(const std::string& s, long fallback) {
-  try {
-    return std::stol(s);
-  } catch (...) {
-    return fallback;
-  }
-}
-
-// CPUs a cgroup quota allows (rounded up), or 0 when there is no quota.
-int cgroup_cpu_limit() {
-  // cgroup v2: "<quota|max> <period>" in cpu.max of this process's group.
-  std::string group;
-  {
-    std::ifstream in("/proc/self/cgroup");
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind("0::", 0) == 0) group = line.substr(3);
-  }
-  for (const std::string& path : {"/sys/fs/cgroup" + group + "/cpu.max", std::string("/sys/fs/cgroup/cpu.max")}) {
-    const auto t = read_tokens(path);
-    if (t.size() >= 2) {
-      if (t[0] == "max") return 0;
-      const long quota = to_long(t[0], 0), period = to_long(t[1], 0);
-      if (quota > 0 && period > 0) return static_cast<int>((quota + period - 1) / period);
-      return 0;
-    }
-  }
-  // cgroup v1.
-  const auto q = read_tokens("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
-  const auto p = read_tokens("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-  if (!q.empty() && !p.empty()) {
-    const long quota = to_long(q[0], 0), period = to_long(p[0], 0);
-    if (quota > 0 && period > 0) return static_cast<int>((quota + period - 1) / period);
-  }
-  return 0;
-}
-
 }  // namespace
 
 int default_num_threads() {
@@ -271,7 +225,7 @@ int default_num_threads() {
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
     // Count physical cores: SMT siblings share one core's FMA units, so a
     // second thread on them only adds contention to GEMM.
-    std::set<std::pair<long, long>> cores;
+    std::set<std::pair<std::string, std::string>> cores;
     int logical = 0;
     bool topology = true;
     for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
@@ -284,7 +238,7 @@ int default_num_threads() {
         topology = false;
         continue;
       }
-      cores.insert({to_long(package[0], -1), to_long(core[0], -1)});
+      cores.insert({package[0], core[0]});
     }
     n = topology && !cores.empty() ? static_cast<int>(cores.size()) : logical;
   }

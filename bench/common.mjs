@@ -9,7 +9,7 @@ export function benchThreadCounts(allThreads, argv = process.argv) {
   const arg = argv.find((a) => a.startsWith('--threads='));
   if (!arg) return allThreads > 1 ? [1, allThreads] : [1];
   const counts = arg.slice('--threads='.length).split(',').map(Number);
-  if (!counts.length || counts.some((t) => !Number.isInteger(t) || t < 1))
+  if (counts.some((t) => !Number.isInteger(t) || t < 1))
     throw new Error(`bench: --threads takes a list of positive integers such as 1,2,4, got ${arg}`);
   return [...new Set(counts)].sort((a, b) => a - b);
 }

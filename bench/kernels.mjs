@@ -204,7 +204,7 @@ for (const dtype of dtypes) {
     head.push(`${t}T GFLOP/s`, `${t}T %pk`);
     if (hasNumpy) head.push(`${t}T numpy`, `${t}T ratio`);
   }
-  if (threadCounts.length > 1) head.push(`${mostThreads}T/1T`);
+  if (threadCounts.length > 1) head.push(`${mostThreads}T/${threadCounts[0]}T`);
   const widths = head.map((h, i) => (i === 0 ? 14 : Math.max(8, h.length)));
   console.log(head.map((h, i) => (i === 0 ? h.padEnd(widths[0]) : pad(h, widths[i]))).join(' '));
   for (const [label, m, n, k, layout] of shapes) {

@@ -98,6 +98,10 @@ std::int64_t cache_limit() {
 
 // The system's memory, without the cache.
 void* system_allocate(std::size_t size) {
+  // Where the kernel overcommits (vm.overcommit_memory=1, common on container
+  // hosts) mmap grants any size the address space holds, and filling a buffer
+  // larger than the machine's memory ends in the OOM killer, not an error.
+  if (size > memory_ceiling()) return nullptr;
 #if !defined(_WIN32)
   if (g_enabled && size >= kMmapThreshold) {
     void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -237,10 +241,6 @@ void* allocate(std::size_t nbytes, const char* op) {
   std::size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded == 0) rounded = kAlignment;
   if (rounded < nbytes) throw_range_error(op, ": cannot allocate ", nbytes, " bytes");
-  // Where the kernel overcommits (vm.overcommit_memory=1, common on container
-  // hosts) mmap grants any size the address space holds, and filling a buffer
-  // larger than the machine's memory ends in the OOM killer, not an error.
-  if (rounded > memory_ceiling()) throw_range_error(op, ": cannot allocate ", nbytes, " bytes (out of memory)");
   const int c = g_enabled ? class_of(rounded) : -1;
   void* ptr = nullptr;
   if (c >= 0) {
@@ -359,11 +359,11 @@ void* scratch(int slot, std::size_t nbytes, const char* op) {
   if (nbytes <= s.size[slot] && s.ptr[slot]) return s.ptr[slot];
   std::size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded < nbytes) throw_range_error(op, ": cannot allocate ", nbytes, " bytes of scratch memory");
-  if (rounded > memory_ceiling())
-    throw_range_error(op, ": cannot allocate ", nbytes, " bytes of scratch memory (out of memory)");
   s.drop(slot);
   void* ptr = nullptr;
-  if (posix_memalign(&ptr, kAlignment, rounded ? rounded : kAlignment) != 0 || ptr == nullptr)
+  // Above the ceiling as in system_allocate: the kernel might grant it.
+  if (rounded > memory_ceiling() || posix_memalign(&ptr, kAlignment, rounded ? rounded : kAlignment) != 0 ||
+      ptr == nullptr)
     throw_range_error(op, ": cannot allocate ", nbytes, " bytes of scratch memory (out of memory)");
   s.ptr[slot] = ptr;
   s.size[slot] = rounded;

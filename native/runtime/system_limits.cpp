@@ -1,5 +1,6 @@
 #include "runtime/system_limits.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 
@@ -57,10 +58,8 @@ std::size_t read_memory_ceiling() {
     limit = to_long(v1[0], -1);
   }
   if (limit > 0) {
-    const unsigned long long with_swap =
-        static_cast<unsigned long long>(limit) +
-        (cgroup_swap >= 0 && static_cast<unsigned long long>(cgroup_swap) < swap ? static_cast<unsigned long long>(cgroup_swap) : swap);
-    if (with_swap < ceiling) ceiling = with_swap;
+    const unsigned long long usable_swap = cgroup_swap >= 0 ? std::min(swap, static_cast<unsigned long long>(cgroup_swap)) : swap;
+    ceiling = std::min(ceiling, static_cast<unsigned long long>(limit) + usable_swap);
   }
   return ceiling < SIZE_MAX ? static_cast<std::size_t>(ceiling) : SIZE_MAX;
 #else

@@ -61,6 +61,34 @@ class EngineProcess {
   close() {
     this.child.stdin.end(JSON.stringify({ cmd: 'exit' }) + '\n');
   }
+  /** CPU time (ms) the process has used, all its threads; undefined where /proc cannot tell. */
+  cpuMs() {
+    try {
+      // Fields after the parenthesised name: utime and stime are the 12th and 13th, in clock ticks (100 Hz on Linux).
+      const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return undefined;
+    }
+  }
+  /**
+   * Resolves once the process has gone quiet after its turn: BLAS and OpenMP
+   * threads keep spinning for a while after a call (PyTorch's OpenBLAS for
+   * about 150 ms here), which would take a core from the engine timed next.
+   * Quiet: at most one clock tick of CPU time in 50 ms; at most a second.
+   */
+  async settle() {
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    const start = Date.now();
+    let last = this.cpuMs();
+    if (last === undefined) return sleep(250);
+    while (Date.now() - start < 1000) {
+      await sleep(50);
+      const now = this.cpuMs();
+      if (now === undefined || now - last <= 10) return;
+      last = now;
+    }
+  }
 }
 
 /**
@@ -189,21 +217,30 @@ export async function runBench(opts = {}) {
         if (v.ok) timed.push(e);
         else Object.assign(record.results[e], { status: 'wrong', reason: v.reason });
       }
+      // Each engine's turn starts once the engine before it has gone quiet
+      // (all of them after the checks, which ran side by side).
+      await Promise.all(timed.map((e) => procs[e].settle()));
+      let previous;
+      const turn = async (e, iterations) => {
+        if (previous !== undefined && previous !== e) await procs[previous].settle();
+        previous = e;
+        return procs[e].send({ cmd: 'time', iters: iterations });
+      };
       // Calibration: a step count per engine for about repMs per repetition.
       const iters = {}, samples = Object.fromEntries(timed.map((e) => [e, []]));
       for (const e of timed) {
-        const r = await procs[e].send({ cmd: 'time', iters: 1 });
+        const r = await turn(e, 1);
         if (r.error) { Object.assign(record.results[e], { status: 'error', reason: r.error.split('\n')[0] }); continue; }
         if (r.ms > slowMs) samples[e].push(r.ms);
         iters[e] = Math.max(1, Math.round(repMs / Math.max(r.ms, 1e-3)));
       }
       // Warm-up, then repetitions with the engines in a rotating order.
       const active = timed.filter((e) => iters[e] && samples[e].length === 0);
-      for (const e of active) await procs[e].send({ cmd: 'time', iters: iters[e] });
+      for (const e of active) await turn(e, iters[e]);
       for (let rep = 0; rep < reps; rep++) {
         for (let j = 0; j < active.length; j++) {
           const e = active[(j + rep) % active.length];
-          const r = await procs[e].send({ cmd: 'time', iters: iters[e] });
+          const r = await turn(e, iters[e]);
           if (r.error) throw new Error(`${e} failed while timing ${cell.id}: ${r.error}`);
           samples[e].push(r.ms / iters[e]);
         }

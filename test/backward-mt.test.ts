@@ -109,6 +109,46 @@ describe('multithreaded backward', () => {
     expect(native._backwardGroupedNodes() - before).toBe(0);
   });
 
+  it('runs nodes of an async backward side by side only on the threads its cap leaves (all but one)', async () => {
+    native._setBackwardStrategy('inter');
+    const large = graphs.branches(tg);
+    const groupedAsync = async (threads: number) => {
+      tg.setNumThreads(threads);
+      for (const p of large.params) p.zeroGrad();
+      const before = native._backwardGroupedNodes();
+      await tg.tidyAsync(async () => {
+        await large.forward().backwardAsync();
+      });
+      return native._backwardGroupedNodes() - before;
+    };
+    expect(await groupedAsync(2)).toBe(0); // one thread left to the job: no hand-offs
+    expect(await groupedAsync(3)).toBeGreaterThanOrEqual(4);
+  });
+
+  it('runs the two GEMMs of a matmul backward side by side on two or three threads, each split across all on more', async () => {
+    native._setBackwardStrategy('intra');
+    const large = graphs.branches(tg); // 8 linears of 128×512·512×512, x requiring grad too
+    const sideBySide = async (threads: number, async: boolean) => {
+      tg.setNumThreads(threads);
+      for (const p of large.params) p.zeroGrad();
+      const before = native._backwardSideBySide();
+      await tg.tidyAsync(async () => {
+        const loss = large.forward();
+        if (async) await loss.backwardAsync();
+        else loss.backward();
+      });
+      return native._backwardSideBySide() - before;
+    };
+    expect(await sideBySide(1, false)).toBe(0);
+    expect(await sideBySide(2, false)).toBe(8);
+    expect(await sideBySide(3, false)).toBe(8);
+    expect(await sideBySide(4, false)).toBe(0);
+    // backwardAsync leaves one thread to the JS thread.
+    expect(await sideBySide(2, true)).toBe(0);
+    expect(await sideBySide(3, true)).toBe(8);
+    expect(await sideBySide(5, true)).toBe(0);
+  });
+
   it('matches the gradients computed by hand-written chains (values, not only agreement)', () => {
     // y = sum over 4 branches of (x·Wbᵀ); dL/dx for L = sum(y) is the sum of each Wb's column sums.
     tg.setNumThreads(2);

@@ -524,6 +524,11 @@ Napi::Value backward_grouped_nodes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(grouped_nodes()));
 }
 
+// _backwardSideBySide(): matmul backwards whose two GEMMs ran side by side so far (see core/schedule.h).
+Napi::Value backward_side_by_side(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(side_by_side_runs()));
+}
+
 }  // namespace
 
 void register_autograd(Napi::Env env, Napi::Object exports) {
@@ -547,6 +552,7 @@ void register_autograd(Napi::Env env, Napi::Object exports) {
   define<retains_grad>(env, exports, "retainsGrad", InTrace::Ignored);
   define<set_backward_strategy_js>(env, exports, "_setBackwardStrategy");
   define<backward_grouped_nodes>(env, exports, "_backwardGroupedNodes");
+  define<backward_side_by_side>(env, exports, "_backwardSideBySide");
 }
 
 }  // namespace tapegrad::binding

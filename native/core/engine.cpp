@@ -298,7 +298,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   // Rules that record a graph (createGraph) create and share AccumulateGrad
   // nodes of leaves, which is not safe from two threads: run them one by one.
   const int group_limit =
-      strategy == BackwardStrategy::Intra || options.create_graph ? 1 : std::max(1, runtime::num_threads());
+      strategy == BackwardStrategy::Intra || options.create_graph ? 1 : runtime::region_threads();
   const bool hybrid = group_limit > 1 && strategy == BackwardStrategy::Hybrid;
   ReadyQueue ready(hybrid);
 
@@ -412,7 +412,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
       std::atomic<std::size_t> next{0};
       const bool mode = options.create_graph;
       note_grouped_nodes(count);
-      const auto threads = std::min<std::int64_t>(static_cast<std::int64_t>(count), runtime::num_threads());
+      const auto threads = std::min<std::int64_t>(static_cast<std::int64_t>(count), runtime::region_threads());
       runtime::parallel_for(0, threads, 1, [&](std::int64_t, std::int64_t) {
         GradModeGuard pool_mode(mode);
         for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;) apply(group_order[i]);

@@ -21,6 +21,7 @@ namespace {
 // 512-wide branches (1.55x).
 std::atomic<int> g_strategy{static_cast<int>(BackwardStrategy::Intra)};
 std::atomic<std::uint64_t> g_grouped_nodes{0};
+std::atomic<std::uint64_t> g_side_by_side{0};
 
 constexpr double kNsPerElement = 0.5, kFlopsPerNs = 100;
 
@@ -57,6 +58,10 @@ const char* backward_strategy_name(BackwardStrategy strategy) {
 void note_grouped_nodes(std::size_t count) { g_grouped_nodes.fetch_add(count, std::memory_order_relaxed); }
 
 std::uint64_t grouped_nodes() { return g_grouped_nodes.load(std::memory_order_relaxed); }
+
+void note_side_by_side() { g_side_by_side.fetch_add(1, std::memory_order_relaxed); }
+
+std::uint64_t side_by_side_runs() { return g_side_by_side.load(std::memory_order_relaxed); }
 
 namespace {
 

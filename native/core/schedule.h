@@ -1,13 +1,13 @@
 // How the backward engine spreads one pass over the thread pool.
 //
 // Inside a node, kernels split across the pool on their own (GEMM tiles;
-// matmul runs dA and dB side by side). Between nodes, the engine may run
-// several ready nodes at once, each on one pool thread with its kernels
-// inline. That only pays for nodes too small to split their own kernels:
-// a node that splits itself, run on one thread beside another, loses its
-// own parallelism (measured: 4 branches of 512×512 linears took 1.5x as
-// long grouped as one by one), and a node cheaper than the hand-off gains
-// nothing.
+// matmul runs dA and dB side by side on two or three threads). Between
+// nodes, the engine may run several ready nodes at once, each on one pool
+// thread with its kernels inline. That only pays for nodes too small to
+// split their own kernels: a node that splits itself, run on one thread
+// beside another, loses its own parallelism (measured: 4 branches of
+// 512×512 linears took 1.5x as long grouped as one by one), and a node
+// cheaper than the hand-off gains nothing.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +37,9 @@ const char* backward_strategy_name(BackwardStrategy strategy);
 // started (all threads): lets tests see that a strategy took effect.
 void note_grouped_nodes(std::size_t count);
 std::uint64_t grouped_nodes();
+// Matmul backwards whose two GEMMs have run side by side (run_side_by_side).
+void note_side_by_side();
+std::uint64_t side_by_side_runs();
 
 // Estimated time of a node's backward on one thread, in nanoseconds: about
 // half a nanosecond per gradient element read or written, plus 2·m·n·k GEMM
@@ -73,20 +76,32 @@ NodeEstimate estimate_node(const Node& node);
 // which one GEMM splits its own tiles.
 inline constexpr double kConcurrentGemmFlops = 2 * kernels::kGemmParallelMinMacs;
 
+// The most threads with which the two GEMMs of a matmul backward run side
+// by side: each then runs on one thread (a region inside a region runs
+// inline), so with more threads each splits its own tiles across all of
+// them, one after the other. Side by side on 16 threads, backward stopped
+// scaling at two (16-core Xeon, 4 branches of 512×512 linears: 1.86x on 2
+// threads and the same on 16, where those GEMMs alone scaled 7x). With
+// three, side by side leaves one thread idle; a three-way split of each
+// costs its own packing and edges.
+inline constexpr int kSideBySideMaxThreads = 3;
+
 // Runs first() and second() (the two GEMMs of a matmul backward) on two pool
-// threads when each does at least kConcurrentGemmFlops of work, one after
-// the other otherwise. Each writes its own result, so the order does not
-// change them. Only without grad mode: recording a graph from two threads
-// would share leaves' AccumulateGrad nodes.
+// threads when each does at least kConcurrentGemmFlops of work and the
+// region has two or three threads, one after the other otherwise. Each
+// writes its own result, so the order does not change them. Only without
+// grad mode: recording a graph from two threads would share leaves'
+// AccumulateGrad nodes.
 template <typename First, typename Second>
 void run_side_by_side(double flops_each, First&& first, Second&& second) {
-  if (flops_each < kConcurrentGemmFlops || grad_enabled() || runtime::in_parallel_region() ||
-      runtime::num_threads() < 2) {
+  const int threads = runtime::region_threads();
+  if (flops_each < kConcurrentGemmFlops || grad_enabled() || threads < 2 || threads > kSideBySideMaxThreads) {
     first();
     second();
     return;
   }
   Node* const node = running_node();
+  note_side_by_side();
   runtime::parallel_for(0, 2, 1, [&](std::int64_t b, std::int64_t e) {
     GradModeGuard pool_mode(false);  // per thread: a pool thread starts with it on
     const RunningNodeScope running(node);

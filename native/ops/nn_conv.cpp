@@ -394,7 +394,7 @@ void write_images(const Tensor& whole, i64 n0, const Tensor& part) {
 // the same bits for any thread count). Otherwise the batched matmuls, which
 // split each product instead.
 bool split_images(i64 n, i64 chunk) {
-  return n > 1 && n >= runtime::num_threads() && n <= chunk;
+  return n > 1 && n >= runtime::region_threads() && n <= chunk;
 }
 
 // f(i, columns) for each image i, the images split across the pool, with

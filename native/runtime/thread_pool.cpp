@@ -111,12 +111,19 @@ class Pool {
     threads_ = n;
   }
 
+  // Threads a region opened on this thread may use (1: inline).
+  int region_threads() {
+    if (t_in_region) return 1;
+    const int n = threads();
+    return n < t_thread_cap ? n : t_thread_cap;
+  }
+
   // The chunks a region over len >= 1 elements takes on this thread (1: inline).
   std::int64_t chunks_for(std::int64_t len, std::int64_t grain) {
     if (grain < 1) grain = 1;
     const std::int64_t chunks = len / grain;
-    if (chunks <= 1 || t_in_region) return 1;
-    const int n = threads() < t_thread_cap ? threads() : t_thread_cap;
+    if (chunks <= 1) return 1;
+    const int n = region_threads();
     return chunks < n ? chunks : n;
   }
 
@@ -262,6 +269,8 @@ void set_num_threads(int n) {
 }
 
 bool in_parallel_region() { return t_in_region; }
+
+int region_threads() { return pool().region_threads(); }
 
 ThreadCapScope::ThreadCapScope(int max) : previous_(t_thread_cap) { t_thread_cap = max < 1 ? 1 : max; }
 ThreadCapScope::~ThreadCapScope() { t_thread_cap = previous_; }

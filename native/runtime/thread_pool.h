@@ -33,6 +33,12 @@ int default_num_threads();
 // True on a pool worker, and on a caller while its region runs.
 bool in_parallel_region();
 
+// The threads a region opened on this thread now may use, itself included:
+// 1 inside a region, else num_threads() within this thread's cap (see
+// ThreadCapScope). What work is split into, so that a capped job does not
+// cut a product into more blocks than it has threads to run them.
+int region_threads();
+
 // While it lives, regions opened on this thread use at most `max` threads
 // (the caller included). Async training jobs use it to leave a core to the
 // JS thread, so the event loop is not starved while they compute.

@@ -255,7 +255,7 @@ export interface NativeAddon {
   _setBackwardStrategy(strategy: 'hybrid' | 'intra' | 'inter'): 'hybrid' | 'intra' | 'inter';
   /** Internal test hook: how many backward nodes have run side by side with others so far, process-wide. */
   _backwardGroupedNodes(): number;
-  /** Internal test hook: how many matmul backwards have run their two GEMMs side by side so far, process-wide. */
+  /** Internal test hook: how many matmul backwards have handed their two GEMMs to two pool threads so far, process-wide. */
   _backwardSideBySide(): number;
   /** Internal benchmark hook: seconds of the fastest of `reps` GEMM calls (row-major operands). */
   _timeGemm(dtype: 'float32' | 'float64', m: number, n: number, k: number, layout: 'nn' | 'tn' | 'nt' | 'tt', reps: number): number;

@@ -81,6 +81,38 @@ describe('multithreaded backward', () => {
     }
   });
 
+  // backwardAsync runs under a thread cap (all but one): the splits it then
+  // takes (GEMM blocks, grouped nodes, conv's per-image path) change no bit.
+  const asyncCases: [string, () => Graph][] = [
+    ['4 branches sharing their input (float32)', () => graphs.branches(tg)],
+    ['transformer block (float32)', () => graphs.transformer(tg, { batch: 2, seq: 32, dim: 128 })],
+    ['conv over 5 images (float32)', () => {
+      tg.manualSeed(3);
+      const x = tg.randn([5, 8, 20, 20]).setRequiresGrad(true);
+      const w = tg.randn([16, 8, 3, 3]).mul(0.1).setRequiresGrad(true);
+      const b = tg.randn([16]).setRequiresGrad(true);
+      return { params: [x, w, b], forward: () => tg.nn.functional.conv2d(x, w, b, { padding: 1 }).tanh().square().mean() };
+    }],
+  ];
+  it.each(asyncCases)('gives the one-thread gradients from backwardAsync on any thread count and strategy: %s', async (_, build) => {
+    const g = build();
+    tg.setNumThreads(1);
+    native._setBackwardStrategy('intra');
+    const reference = backwardBytes(g);
+    for (const strategy of strategies) {
+      native._setBackwardStrategy(strategy);
+      for (const threads of [2, 3, 5]) {
+        tg.setNumThreads(threads);
+        for (const p of g.params) p.zeroGrad();
+        const got = await tg.tidyAsync(async () => {
+          await g.forward().backwardAsync();
+          return g.params.map((p) => bytes(p.grad));
+        });
+        got.forEach((b, i) => expect(b, `${strategy}, ${threads} threads, param ${i}`).toBe(reference[i]));
+      }
+    }
+  });
+
   it('runs independent nodes side by side only under the strategies and sizes that allow it', () => {
     const grouped = (strategy: 'hybrid' | 'intra' | 'inter', threads: number, g: Graph) => {
       native._setBackwardStrategy(strategy);

@@ -61,12 +61,15 @@ class EngineProcess {
   close() {
     this.child.stdin.end(JSON.stringify({ cmd: 'exit' }) + '\n');
   }
-  /** CPU time (ms) the process has used, all its threads; undefined where /proc cannot tell. */
+  /** CPU time (ms) the process has used, all its threads; undefined where /proc cannot tell (not Linux, exited). */
   cpuMs() {
     try {
-      // Fields after the parenthesised name: utime and stime are the 12th and 13th, in clock ticks (100 Hz on Linux).
-      const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return (Number(fields[11]) + Number(fields[12])) * 10;
+      // After the name (in parentheses, which may hold any character) utime and
+      // stime are the 12th and 13th fields, in clock ticks (100 Hz on Linux).
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+      return Number.isFinite(ms) ? ms : undefined;
     } catch {
       return undefined;
     }
@@ -75,7 +78,8 @@ class EngineProcess {
    * Resolves once the process has gone quiet after its turn: BLAS and OpenMP
    * threads keep spinning for a while after a call (PyTorch's OpenBLAS for
    * about 150 ms here), which would take a core from the engine timed next.
-   * Quiet: at most one clock tick of CPU time in 50 ms; at most a second.
+   * Quiet: at most one clock tick of CPU time in 30 ms; at most a second.
+   * Without /proc (macOS, Windows) a fixed 250 ms.
    */
   async settle() {
     const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -83,7 +87,7 @@ class EngineProcess {
     let last = this.cpuMs();
     if (last === undefined) return sleep(250);
     while (Date.now() - start < 1000) {
-      await sleep(50);
+      await sleep(30);
       const now = this.cpuMs();
       if (now === undefined || now - last <= 10) return;
       last = now;
@@ -219,7 +223,7 @@ export async function runBench(opts = {}) {
       }
       // Each engine's turn starts once the engine before it has gone quiet
       // (all of them after the checks, which ran side by side).
-      await Promise.all(timed.map((e) => procs[e].settle()));
+      await Promise.all(live.map((e) => procs[e].settle()));
       let previous;
       const turn = async (e, iterations) => {
         if (previous !== undefined && previous !== e) await procs[previous].settle();

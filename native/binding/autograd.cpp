@@ -524,7 +524,7 @@ Napi::Value backward_grouped_nodes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(grouped_nodes()));
 }
 
-// _backwardSideBySide(): matmul backwards whose two GEMMs ran side by side so far (see core/schedule.h).
+// _backwardSideBySide(): matmul backwards whose two GEMMs were handed to two pool threads so far (see core/schedule.h).
 Napi::Value backward_side_by_side(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(side_by_side_runs()));
 }

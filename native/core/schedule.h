@@ -37,7 +37,8 @@ const char* backward_strategy_name(BackwardStrategy strategy);
 // started (all threads): lets tests see that a strategy took effect.
 void note_grouped_nodes(std::size_t count);
 std::uint64_t grouped_nodes();
-// Matmul backwards whose two GEMMs have run side by side (run_side_by_side).
+// Matmul backwards whose two GEMMs run_side_by_side chose to run side by
+// side (inline all the same when another thread's region holds the pool).
 void note_side_by_side();
 std::uint64_t side_by_side_runs();
 
@@ -72,8 +73,9 @@ struct NodeEstimate {
 NodeEstimate estimate_node(const Node& node);
 
 // Work below which the two GEMMs of a matmul backward run one after the
-// other (each still splitting its tiles across the pool): the size from
-// which one GEMM splits its own tiles.
+// other: the size from which one GEMM splits its own tiles (below it, a
+// packed or direct GEMM runs on one thread; the dot and sweep paths split
+// from less).
 inline constexpr double kConcurrentGemmFlops = 2 * kernels::kGemmParallelMinMacs;
 
 // The most threads with which the two GEMMs of a matmul backward run side

@@ -412,7 +412,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
       std::atomic<std::size_t> next{0};
       const bool mode = options.create_graph;
       note_grouped_nodes(count);
-      const auto threads = std::min<std::int64_t>(static_cast<std::int64_t>(count), runtime::region_threads());
+      const auto threads = std::min<std::int64_t>(static_cast<std::int64_t>(count), group_limit);
       runtime::parallel_for(0, threads, 1, [&](std::int64_t, std::int64_t) {
         GradModeGuard pool_mode(mode);
         for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;) apply(group_order[i]);

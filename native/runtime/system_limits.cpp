@@ -20,6 +20,13 @@ long long to_long(const std::string& s, long long fallback) {
   }
 }
 
+// CPUs a CFS quota of `quota` per `period` (text, microseconds) allows,
+// rounded up; 0 for no quota or one that does not parse.
+int cpus_of_quota(const std::string& quota, const std::string& period) {
+  const long long q = to_long(quota, 0), p = to_long(period, 0);
+  return q > 0 && p > 0 ? static_cast<int>((q + p - 1) / p) : 0;
+}
+
 // This process's cgroup v2 group ("/..." or "" at the root).
 std::string cgroup_v2_group() {
   std::ifstream in("/proc/self/cgroup");
@@ -78,21 +85,12 @@ std::vector<std::string> read_tokens(const std::string& path) {
 }
 
 int cgroup_cpu_limit() {
-  // cgroup v2: "<quota|max> <period>" in cpu.max.
-  if (const auto t = cgroup_v2_tokens(cgroup_v2_group(), "cpu.max"); t.size() >= 2) {
-    if (t[0] == "max") return 0;
-    const long long quota = to_long(t[0], 0), period = to_long(t[1], 0);
-    if (quota > 0 && period > 0) return static_cast<int>((quota + period - 1) / period);
-    return 0;
-  }
-  // cgroup v1.
+  // cgroup v2: "<quota|max> <period>" in cpu.max ("max": no quota, parses as 0).
+  if (const auto t = cgroup_v2_tokens(cgroup_v2_group(), "cpu.max"); t.size() >= 2) return cpus_of_quota(t[0], t[1]);
+  // cgroup v1: -1 for no quota.
   const auto q = read_tokens("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
   const auto p = read_tokens("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-  if (!q.empty() && !p.empty()) {
-    const long long quota = to_long(q[0], 0), period = to_long(p[0], 0);
-    if (quota > 0 && period > 0) return static_cast<int>((quota + period - 1) / period);
-  }
-  return 0;
+  return !q.empty() && !p.empty() ? cpus_of_quota(q[0], p[0]) : 0;
 }
 
 std::size_t memory_ceiling() {

@@ -268,8 +268,6 @@ void set_num_threads(int n) {
   pool().set_threads(n);
 }
 
-bool in_parallel_region() { return t_in_region; }
-
 int region_threads() { return pool().region_threads(); }
 
 ThreadCapScope::ThreadCapScope(int max) : previous_(t_thread_cap) { t_thread_cap = max < 1 ? 1 : max; }

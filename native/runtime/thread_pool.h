@@ -30,9 +30,6 @@ inline constexpr int kMaxThreads = 1024;
 // a cgroup CPU quota when one is set.
 int default_num_threads();
 
-// True on a pool worker, and on a caller while its region runs.
-bool in_parallel_region();
-
 // The threads a region opened on this thread now may use, itself included:
 // 1 inside a region, else num_threads() within this thread's cap (see
 // ThreadCapScope). What work is split into, so that a capped job does not

@@ -181,6 +181,29 @@ describe('multithreaded backward', () => {
     expect(await sideBySide(5, true)).toBe(0);
   });
 
+  it("splits an async backward's GEMMs into at most the threads its cap leaves (all but one)", async () => {
+    native._setBackwardStrategy('intra');
+    const x = tg.randn([512, 512]).setRequiresGrad(true);
+    const w = tg.randn([512, 512]).setRequiresGrad(true);
+    const mostBlocks = async (threads: number, async: boolean) => {
+      tg.setNumThreads(threads);
+      return tg.tidyAsync(async () => {
+        const loss = tg.matmul(x, w).sum();
+        native._gemmMostBlocks(); // the forward's split does not count
+        if (async) await loss.backwardAsync();
+        else loss.backward();
+        return native._gemmMostBlocks();
+      });
+    };
+    expect(await mostBlocks(1, false)).toBe(0);
+    // Large enough to take every thread: 5 blocks of rows on 5 threads.
+    expect(await mostBlocks(5, false)).toBe(5);
+    expect(await mostBlocks(2, true)).toBe(0); // one thread left to the job: no split
+    expect(await mostBlocks(5, true)).toBe(4);
+    x.dispose();
+    w.dispose();
+  });
+
   it('matches the gradients computed by hand-written chains (values, not only agreement)', () => {
     // y = sum over 4 branches of (x·Wbᵀ); dL/dx for L = sum(y) is the sum of each Wb's column sums.
     tg.setNumThreads(2);

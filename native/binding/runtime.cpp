@@ -238,6 +238,12 @@ Napi::Value time_gemm(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kernels::time_gemm(f64, m, n, k, l, static_cast<int>(reps)));
 }
 
+// _gemmMostBlocks(): the most blocks a GEMM was split into across the pool
+// since the last call (0: none), for tests of the split under a thread cap.
+Napi::Value gemm_most_blocks(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(kernels::most_gemm_blocks()));
+}
+
 // _testParallelFor(n, grain, inner, throwAt): adds i + j over i in [0, n)
 // split across the pool and, for each i, j in a nested region over
 // [0, inner); index throwAt (or -1) throws a RangeError. Returns
@@ -281,6 +287,7 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   define<test_gemm_batch>(env, exports, "_testGemmBatch");
   define<fma_peak>(env, exports, "_fmaPeak");
   define<time_gemm>(env, exports, "_timeGemm");
+  define<gemm_most_blocks>(env, exports, "_gemmMostBlocks");
   define<test_parallel_for>(env, exports, "_testParallelFor");
 }
 

@@ -370,6 +370,12 @@ struct KernelTable {
 // The table for the active ISA (runtime::active_isa()).
 const KernelTable& active();
 
+// The most blocks a GEMM was split into across the pool since the last call
+// (0: none split), for tests of the split under a thread cap; it starts
+// again from 0. Each split notes its count (one relaxed atomic update).
+void note_gemm_split(std::int64_t blocks);
+std::int64_t most_gemm_blocks();
+
 namespace scalar { const KernelTable& table(); }
 namespace avx2 { const KernelTable& table(); }
 namespace avx512 { const KernelTable& table(); }

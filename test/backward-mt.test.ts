@@ -204,6 +204,29 @@ describe('multithreaded backward', () => {
     w.dispose();
   });
 
+  it("splits an async conv backward by images where the threads its cap leaves have an image each", async () => {
+    native._setBackwardStrategy('intra');
+    const x = tg.randn([4, 8, 32, 32]).setRequiresGrad(true);
+    const w = tg.randn([16, 8, 3, 3]).setRequiresGrad(true);
+    const mostBlocks = async (threads: number, async: boolean) => {
+      tg.setNumThreads(threads);
+      return tg.tidyAsync(async () => {
+        const loss = tg.nn.functional.conv2d(x, w, null, { padding: 1 }).sum();
+        native._gemmMostBlocks(); // the forward's split does not count
+        if (async) await loss.backwardAsync();
+        else loss.backward();
+        return native._gemmMostBlocks();
+      });
+    };
+    // 4 images on 5 threads: the batched products, each split across the pool.
+    expect(await mostBlocks(5, false)).toBeGreaterThan(1);
+    // An image per thread: per-image products, each on its thread.
+    expect(await mostBlocks(4, false)).toBe(0);
+    expect(await mostBlocks(5, true)).toBe(0); // capped to 4 threads
+    x.dispose();
+    w.dispose();
+  });
+
   it('matches the gradients computed by hand-written chains (values, not only agreement)', () => {
     // y = sum over 4 branches of (x·Wbᵀ); dL/dx for L = sum(y) is the sum of each Wb's column sums.
     tg.setNumThreads(2);

@@ -145,6 +145,10 @@ export async function runBench(opts = {}) {
   const quick = Boolean(opts.quick);
   const reps = opts.reps ?? (quick ? 3 : 7);
   const repMs = opts.repMs ?? (quick ? 60 : 200);
+  // Untimed steps that open each timed turn: after the wait for the engine
+  // before it, a two-thread step ran at one thread's speed for about 20 ms
+  // on the 2-core VM (its second thread slow to get going again).
+  const leadMs = 25;
   // One rep of a slower cell is a single step; above this one calibration run stands alone.
   const slowMs = quick ? 1000 : 3000;
   const outDir = path.resolve(opts.outDir ?? path.join(root, 'bench', 'results'));
@@ -225,18 +229,19 @@ export async function runBench(opts = {}) {
       // (all of them after the checks, which ran side by side).
       await Promise.all(live.map((e) => procs[e].settle()));
       let previous;
-      const turn = async (e, iterations) => {
+      const turn = async (e, iterations, lead = 0) => {
         if (previous !== undefined && previous !== e) await procs[previous].settle();
         previous = e;
-        return procs[e].send({ cmd: 'time', iters: iterations });
+        return procs[e].send({ cmd: 'time', iters: iterations, lead });
       };
       // Calibration: a step count per engine for about repMs per repetition.
-      const iters = {}, samples = Object.fromEntries(timed.map((e) => [e, []]));
+      const iters = {}, lead = {}, samples = Object.fromEntries(timed.map((e) => [e, []]));
       for (const e of timed) {
         const r = await turn(e, 1);
         if (r.error) { Object.assign(record.results[e], { status: 'error', reason: r.error.split('\n')[0] }); continue; }
         if (r.ms > slowMs) samples[e].push(r.ms);
         iters[e] = Math.max(1, Math.round(repMs / Math.max(r.ms, 1e-3)));
+        lead[e] = Math.max(1, Math.round(leadMs / Math.max(r.ms, 1e-3)));
       }
       // Warm-up, then repetitions with the engines in a rotating order.
       const active = timed.filter((e) => iters[e] && samples[e].length === 0);
@@ -244,7 +249,7 @@ export async function runBench(opts = {}) {
       for (let rep = 0; rep < reps; rep++) {
         for (let j = 0; j < active.length; j++) {
           const e = active[(j + rep) % active.length];
-          const r = await turn(e, iters[e]);
+          const r = await turn(e, iters[e], lead[e]);
           if (r.error) throw new Error(`${e} failed while timing ${cell.id}: ${r.error}`);
           samples[e].push(r.ms / iters[e]);
         }

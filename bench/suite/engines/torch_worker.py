@@ -143,6 +143,8 @@ def main():
                     check, step = made
                     reply({'check': [float(v) for v in check()]})
             elif msg['cmd'] == 'time':
+                for _ in range(msg.get('lead', 0)):
+                    step()
                 t0 = time.perf_counter()
                 for _ in range(msg['iters']):
                     step()

@@ -241,11 +241,17 @@ export async function runBench(opts = {}) {
         if (r.error) { Object.assign(record.results[e], { status: 'error', reason: r.error.split('\n')[0] }); continue; }
         if (r.ms > slowMs) samples[e].push(r.ms);
         iters[e] = Math.max(1, Math.round(repMs / Math.max(r.ms, 1e-3)));
-        lead[e] = Math.max(1, Math.round(leadMs / Math.max(r.ms, 1e-3)));
       }
-      // Warm-up, then repetitions with the engines in a rotating order.
+      // Warm-up, then repetitions with the engines in a rotating order. The
+      // step counts are sized again from the warm-up: a single first step
+      // can take several times a warm one (matmul 128: 50 µs against 10).
       const active = timed.filter((e) => iters[e] && samples[e].length === 0);
-      for (const e of active) await turn(e, iters[e]);
+      for (const e of active) {
+        const r = await turn(e, iters[e]);
+        const msPerStep = Math.max(r.ms / iters[e], 1e-3);
+        iters[e] = Math.max(1, Math.round(repMs / msPerStep));
+        lead[e] = Math.max(1, Math.round(leadMs / msPerStep));
+      }
       for (let rep = 0; rep < reps; rep++) {
         for (let j = 0; j < active.length; j++) {
           const e = active[(j + rep) % active.length];

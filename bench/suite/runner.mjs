@@ -248,9 +248,10 @@ export async function runBench(opts = {}) {
       const active = timed.filter((e) => iters[e] && samples[e].length === 0);
       for (const e of active) {
         const r = await turn(e, iters[e]);
+        if (r.error) throw new Error(`${e} failed while timing ${cell.id}: ${r.error}`);
         const msPerStep = Math.max(r.ms / iters[e], 1e-3);
         iters[e] = Math.max(1, Math.round(repMs / msPerStep));
-        lead[e] = Math.max(1, Math.round(leadMs / msPerStep));
+        lead[e] = Math.round(leadMs / msPerStep);  // none for steps over twice leadMs
       }
       for (let rep = 0; rep < reps; rep++) {
         for (let j = 0; j < active.length; j++) {

@@ -257,7 +257,7 @@ export interface NativeAddon {
   _backwardGroupedNodes(): number;
   /** Internal test hook: how many matmul backwards have handed their two GEMMs to two pool threads so far, process-wide. */
   _backwardSideBySide(): number;
-  /** Internal test hook: the most blocks a GEMM was split into across the pool since the last call (0: none); starts again from 0. */
+  /** Internal test hook: the most tile blocks a GEMM (packed or direct path) was split into for the pool since the last call (0: none); starts again from 0. */
   _gemmMostBlocks(): number;
   /** Internal benchmark hook: seconds of the fastest of `reps` GEMM calls (row-major operands). */
   _timeGemm(dtype: 'float32' | 'float64', m: number, n: number, k: number, layout: 'nn' | 'tn' | 'nt' | 'tt', reps: number): number;

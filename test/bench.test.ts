@@ -24,6 +24,7 @@ async function tinyRun(extra: Record<string, unknown> = {}) {
 describe('bench harness', () => {
   it('writes results of the documented shape, every cell checked before it is timed', async () => {
     const { json, svg, text } = await tinyRun();
+    expect(json.options.leadMs).toBe(25);
     expect(json.machine).toMatchObject({ cpu: expect.any(String), cores: expect.any(Number), node: process.version });
     expect(Object.keys(json.engines).sort()).toEqual(['plainjs', 'tapegrad']);
     expect(json.cells.map((c: { workload: string }) => c.workload)).toEqual([
@@ -36,6 +37,8 @@ describe('bench harness', () => {
       expect(tg.maxError).toBeLessThanOrEqual(cell.tolerance);
       expect(tg.value).toBeGreaterThan(0);
       expect(tg.timeRatio).toBe(1);
+      // Tiny cells' steps are short: each timed turn opens with 25 ms of untimed ones.
+      expect(tg.leadMs).toBe(json.options.leadMs);
       const plain = cell.results.plainjs;
       if (cell.workload === 'transformer' || cell.workload === 'conv') expect(plain.status).toBe('n/a');
       else {

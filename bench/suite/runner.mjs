@@ -145,10 +145,11 @@ export async function runBench(opts = {}) {
   const quick = Boolean(opts.quick);
   const reps = opts.reps ?? (quick ? 3 : 7);
   const repMs = opts.repMs ?? (quick ? 60 : 200);
-  // Untimed steps that open each timed turn: after the wait for the engine
-  // before it, a two-thread step ran at one thread's speed for about 20 ms
-  // on the 2-core VM (its second thread slow to get going again).
-  const leadMs = 25;
+  // Untimed steps for this long open each turn after the calibration: after
+  // the wait for the engine before it, two-thread steps ran at one thread's
+  // speed for about 20 ms on the 2-core VM (the second thread slow to get
+  // going again). Engines whose steps take over twice this get none.
+  const leadMs = opts.leadMs ?? 25;
   // One rep of a slower cell is a single step; above this one calibration run stands alone.
   const slowMs = quick ? 1000 : 3000;
   const outDir = path.resolve(opts.outDir ?? path.join(root, 'bench', 'results'));
@@ -170,7 +171,7 @@ export async function runBench(opts = {}) {
 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tapegrad-bench-'));
   const procs = Object.fromEntries(engineNames.map((e) => [e, new EngineProcess(e)]));
-  const results = { date: new Date().toISOString(), machine: machine(), options: { size, quick, reps, repMs, threads: opts.threads ?? 'default' }, engines: engineInfo, cells: [] };
+  const results = { date: new Date().toISOString(), machine: machine(), options: { size, quick, reps, repMs, leadMs, threads: opts.threads ?? 'default' }, engines: engineInfo, cells: [] };
   try {
     for (const [name, proc] of Object.entries(procs)) {
       try {
@@ -232,39 +233,41 @@ export async function runBench(opts = {}) {
       const turn = async (e, iterations, lead = 0) => {
         if (previous !== undefined && previous !== e) await procs[previous].settle();
         previous = e;
-        return procs[e].send({ cmd: 'time', iters: iterations, lead });
+        return procs[e].send({ cmd: 'time', iters: iterations, leadMs: lead });
       };
+      const fail = (e, r) => Object.assign(record.results[e], { status: 'error', reason: r.error.split('\n')[0] });
       // Calibration: a step count per engine for about repMs per repetition.
       const iters = {}, lead = {}, samples = Object.fromEntries(timed.map((e) => [e, []]));
       for (const e of timed) {
         const r = await turn(e, 1);
-        if (r.error) { Object.assign(record.results[e], { status: 'error', reason: r.error.split('\n')[0] }); continue; }
+        if (r.error) { fail(e, r); continue; }
         if (r.ms > slowMs) samples[e].push(r.ms);
         iters[e] = Math.max(1, Math.round(repMs / Math.max(r.ms, 1e-3)));
+        lead[e] = r.ms > 2 * leadMs ? 0 : leadMs;
       }
       // Warm-up, then repetitions with the engines in a rotating order. The
       // step counts are sized again from the warm-up: a single first step
       // can take several times a warm one (matmul 128: 50 µs against 10).
+      // An engine that fails is reported as such and the others go on.
       const active = timed.filter((e) => iters[e] && samples[e].length === 0);
       for (const e of active) {
-        const r = await turn(e, iters[e]);
-        if (r.error) throw new Error(`${e} failed while timing ${cell.id}: ${r.error}`);
-        const msPerStep = Math.max(r.ms / iters[e], 1e-3);
-        iters[e] = Math.max(1, Math.round(repMs / msPerStep));
-        lead[e] = Math.round(leadMs / msPerStep);  // none for steps over twice leadMs
+        const r = await turn(e, iters[e], lead[e]);
+        if (r.error) { fail(e, r); continue; }
+        iters[e] = Math.max(1, Math.round(repMs / Math.max(r.ms / iters[e], 1e-3)));
       }
       for (let rep = 0; rep < reps; rep++) {
         for (let j = 0; j < active.length; j++) {
           const e = active[(j + rep) % active.length];
+          if (record.results[e].status === 'error') continue;
           const r = await turn(e, iters[e], lead[e]);
-          if (r.error) throw new Error(`${e} failed while timing ${cell.id}: ${r.error}`);
-          samples[e].push(r.ms / iters[e]);
+          if (r.error) fail(e, r);
+          else samples[e].push(r.ms / iters[e]);
         }
       }
       for (const e of timed) {
-        if (!samples[e]?.length) continue;
+        if (!samples[e]?.length || record.results[e].status === 'error') continue;
         const ms = median(samples[e]);
-        Object.assign(record.results[e], { status: 'ok', ms, value: figure(cell, ms), samples: samples[e].length, stepsPerSample: iters[e] });
+        Object.assign(record.results[e], { status: 'ok', ms, value: figure(cell, ms), samples: samples[e].length, stepsPerSample: iters[e], leadMs: lead[e] ?? 0 });
       }
       const base = record.results.tapegrad?.status === 'ok' ? record.results.tapegrad.ms : null;
       for (const r of Object.values(record.results)) if (r.status === 'ok' && base) r.timeRatio = r.ms / base;

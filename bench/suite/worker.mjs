@@ -1,7 +1,7 @@
 // One engine's benchmark process. The runner sends JSON lines on stdin:
 //   {"cmd":"setup","cell":{...},"manifest":"<file>"} → {"check":[numbers]} or {"unsupported":"reason"}
-//   {"cmd":"time","iters":n,"lead":m}               → {"ms":total milliseconds for n steps},
-//                                                     timed after m untimed steps
+//   {"cmd":"time","iters":n,"leadMs":m}             → {"ms":total milliseconds for n steps},
+//                                                     timed after untimed steps for m ms
 // and reads one JSON line per command on stdout. Engines print warnings to
 // stdout at load time, so replies are tagged with a prefix the runner looks for.
 import { createInterface } from 'node:readline';
@@ -30,7 +30,8 @@ for await (const line of createInterface({ input: process.stdin })) {
         reply({ check: Array.from(await current.check(), Number) });
       }
     } else if (msg.cmd === 'time') {
-      for (let i = 0; i < (msg.lead ?? 0); i++) await current.step();
+      const leadEnd = process.hrtime.bigint() + BigInt(Math.round((msg.leadMs ?? 0) * 1e6));
+      while (process.hrtime.bigint() < leadEnd) await current.step();
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < msg.iters; i++) await current.step();
       reply({ ms: Number(process.hrtime.bigint() - t0) / 1e6 });

@@ -238,8 +238,8 @@ Napi::Value time_gemm(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kernels::time_gemm(f64, m, n, k, l, static_cast<int>(reps)));
 }
 
-// _gemmMostBlocks(): the most blocks a GEMM was split into across the pool
-// since the last call (0: none), for tests of the split under a thread cap.
+// _gemmMostBlocks(): the most tile blocks a GEMM was split into for the pool
+// since the last call (0: none): kernels::most_gemm_blocks.
 Napi::Value gemm_most_blocks(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(kernels::most_gemm_blocks()));
 }

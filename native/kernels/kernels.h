@@ -370,9 +370,12 @@ struct KernelTable {
 // The table for the active ISA (runtime::active_isa()).
 const KernelTable& active();
 
-// The most blocks a GEMM was split into across the pool since the last call
-// (0: none split), for tests of the split under a thread cap; it starts
-// again from 0. Each split notes its count (one relaxed atomic update).
+// The most tile blocks a GEMM (packed or direct path, batched or not) was
+// split into for the pool since the last call (0: none), for tests of the
+// split under a thread cap; it starts again from 0. The split chosen counts,
+// also where the pool was busy and the blocks ran inline; the dot and sweep
+// routes, which split by parallel_for's chunks, are not counted. Each split
+// notes its count (one relaxed atomic update).
 void note_gemm_split(std::int64_t blocks);
 std::int64_t most_gemm_blocks();
 

@@ -46,10 +46,11 @@ void probe_chunk(void* ctx, std::int64_t begin, std::int64_t end) {
   }
 }
 
-// An operand in tensor memory (runtime::allocate), zeroed: the timings see
-// what a matmul of tensors sees, huge pages for large buffers included
-// (with std::vector's memory, one thread on Zen 5 timed 2048³ 3-5 points of
-// peak lower, float32 and float64; 1024³ 0-2).
+// An operand in tensor memory (runtime::allocate), zeroed so that C's pages
+// are touched before the first timed call: the timings see what a matmul of
+// tensors sees, huge pages for large buffers included (with std::vector's
+// memory, one thread on Zen 5 timed 2048³ 3-5 points of peak lower, float32
+// and float64; 1024³ 0-2).
 template <typename T>
 struct Operand {
   explicit Operand(std::int64_t count)
@@ -85,7 +86,7 @@ double time_gemm_typed(std::int64_t m, std::int64_t n, std::int64_t k, GemmLayou
     else
       kt.gemm_f64(m, n, k, 1.0, a.data(), a_rs, a_cs, b.data(), b_rs, b_cs, 0.0, c.data(), n, 1);
   };
-  call();  // warm up: page in C, grow the pack buffers
+  call();  // warm up: grow the pack buffers, bring the operands into cache
   double best = 1e300;
   for (int r = 0; r < reps; ++r) {
     const auto t0 = Clock::now();

@@ -143,7 +143,8 @@ def main():
                     check, step = made
                     reply({'check': [float(v) for v in check()]})
             elif msg['cmd'] == 'time':
-                for _ in range(msg.get('lead', 0)):
+                lead_end = time.perf_counter() + (msg.get('leadMs') or 0) / 1000
+                while time.perf_counter() < lead_end:
                     step()
                 t0 = time.perf_counter()
                 for _ in range(msg['iters']):

@@ -24,6 +24,19 @@ afterEach(() => {
 const strategies = ['hybrid', 'intra', 'inter'] as const;
 const threadCounts = [1, 2, 3, 4];
 
+// The most tile blocks a GEMM of loss()'s backward was split into on
+// `threads` threads (the forward's splits do not count).
+async function mostBackwardBlocks(threads: number, async: boolean, loss: () => Tensor): Promise<number> {
+  tg.setNumThreads(threads);
+  return tg.tidyAsync(async () => {
+    const l = loss();
+    native._gemmMostBlocks();
+    if (async) await l.backwardAsync();
+    else l.backward();
+    return native._gemmMostBlocks();
+  });
+}
+
 function bytes(t: Tensor | null): string {
   if (t === null) return 'null';
   const d = t.data();
@@ -185,16 +198,7 @@ describe('multithreaded backward', () => {
     native._setBackwardStrategy('intra');
     const x = tg.randn([512, 512]).setRequiresGrad(true);
     const w = tg.randn([512, 512]).setRequiresGrad(true);
-    const mostBlocks = async (threads: number, async: boolean) => {
-      tg.setNumThreads(threads);
-      return tg.tidyAsync(async () => {
-        const loss = tg.matmul(x, w).sum();
-        native._gemmMostBlocks(); // the forward's split does not count
-        if (async) await loss.backwardAsync();
-        else loss.backward();
-        return native._gemmMostBlocks();
-      });
-    };
+    const mostBlocks = (threads: number, async: boolean) => mostBackwardBlocks(threads, async, () => tg.matmul(x, w).sum());
     expect(await mostBlocks(1, false)).toBe(0);
     // Large enough to take every thread: 5 blocks of rows on 5 threads.
     expect(await mostBlocks(5, false)).toBe(5);
@@ -208,16 +212,8 @@ describe('multithreaded backward', () => {
     native._setBackwardStrategy('intra');
     const x = tg.randn([4, 8, 32, 32]).setRequiresGrad(true);
     const w = tg.randn([16, 8, 3, 3]).setRequiresGrad(true);
-    const mostBlocks = async (threads: number, async: boolean) => {
-      tg.setNumThreads(threads);
-      return tg.tidyAsync(async () => {
-        const loss = tg.nn.functional.conv2d(x, w, null, { padding: 1 }).sum();
-        native._gemmMostBlocks(); // the forward's split does not count
-        if (async) await loss.backwardAsync();
-        else loss.backward();
-        return native._gemmMostBlocks();
-      });
-    };
+    const mostBlocks = (threads: number, async: boolean) =>
+      mostBackwardBlocks(threads, async, () => tg.nn.functional.conv2d(x, w, null, { padding: 1 }).sum());
     // 4 images on 5 threads: the batched products, each split across the pool.
     expect(await mostBlocks(5, false)).toBeGreaterThan(1);
     // An image per thread: per-image products, each on its thread.

@@ -150,6 +150,7 @@ export async function runBench(opts = {}) {
   // speed for about 20 ms on the 2-core VM (the second thread slow to get
   // going again). Engines whose steps take over twice this get none.
   const leadMs = opts.leadMs ?? 25;
+  const leadFor = (msPerStep) => (msPerStep > 2 * leadMs ? 0 : leadMs);
   // One rep of a slower cell is a single step; above this one calibration run stands alone.
   const slowMs = quick ? 1000 : 3000;
   const outDir = path.resolve(opts.outDir ?? path.join(root, 'bench', 'results'));
@@ -243,17 +244,20 @@ export async function runBench(opts = {}) {
         if (r.error) { fail(e, r); continue; }
         if (r.ms > slowMs) samples[e].push(r.ms);
         iters[e] = Math.max(1, Math.round(repMs / Math.max(r.ms, 1e-3)));
-        lead[e] = r.ms > 2 * leadMs ? 0 : leadMs;
+        lead[e] = leadFor(r.ms);
       }
-      // Warm-up, then repetitions with the engines in a rotating order. The
-      // step counts are sized again from the warm-up: a single first step
-      // can take several times a warm one (matmul 128: 50 µs against 10).
-      // An engine that fails is reported as such and the others go on.
+      // Step counts and lead-ins are sized again from the warm-up: a single
+      // first step can take several times a warm one (matmul 128: 50 µs
+      // against 10).
+      // Warm-up, then repetitions with the engines in a rotating order. An
+      // engine that fails is reported as such and the others go on.
       const active = timed.filter((e) => iters[e] && samples[e].length === 0);
       for (const e of active) {
         const r = await turn(e, iters[e], lead[e]);
         if (r.error) { fail(e, r); continue; }
-        iters[e] = Math.max(1, Math.round(repMs / Math.max(r.ms / iters[e], 1e-3)));
+        const msPerStep = Math.max(r.ms / iters[e], 1e-3);
+        iters[e] = Math.max(1, Math.round(repMs / msPerStep));
+        lead[e] = leadFor(msPerStep);
       }
       for (let rep = 0; rep < reps; rep++) {
         for (let j = 0; j < active.length; j++) {
@@ -267,7 +271,7 @@ export async function runBench(opts = {}) {
       for (const e of timed) {
         if (!samples[e]?.length || record.results[e].status === 'error') continue;
         const ms = median(samples[e]);
-        Object.assign(record.results[e], { status: 'ok', ms, value: figure(cell, ms), samples: samples[e].length, stepsPerSample: iters[e], leadMs: lead[e] ?? 0 });
+        Object.assign(record.results[e], { status: 'ok', ms, value: figure(cell, ms), samples: samples[e].length, stepsPerSample: iters[e], leadMs: lead[e] });
       }
       const base = record.results.tapegrad?.status === 'ok' ? record.results.tapegrad.ms : null;
       for (const r of Object.values(record.results)) if (r.status === 'ok' && base) r.timeRatio = r.ms / base;

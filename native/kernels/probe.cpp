@@ -46,18 +46,14 @@ void probe_chunk(void* ctx, std::int64_t begin, std::int64_t end) {
   }
 }
 
-// An operand in tensor memory (runtime::allocate), zeroed so that C's pages
-// are touched before the first timed call: the timings see what a matmul of
-// tensors sees, huge pages for large buffers included (with std::vector's
-// memory, one thread on Zen 5 timed 2048³ 3-5 points of peak lower, float32
-// and float64; 1024³ 0-2).
+// An operand in tensor memory (runtime::allocate): the timings see what a
+// matmul of tensors sees, huge pages for large buffers included (with
+// std::vector's memory, one thread on Zen 5 timed 2048³ 3-5 points of peak
+// lower, float32 and float64; 1024³ 0-2).
 template <typename T>
 struct Operand {
   explicit Operand(std::int64_t count)
-      : bytes(static_cast<std::size_t>(count > 0 ? count : 1) * sizeof(T)),
-        ptr(static_cast<T*>(runtime::allocate(bytes, "_timeGemm"))) {
-    std::memset(ptr, 0, bytes);
-  }
+      : bytes(static_cast<std::size_t>(count) * sizeof(T)), ptr(static_cast<T*>(runtime::allocate(bytes, "_timeGemm"))) {}
   Operand(const Operand&) = delete;
   Operand& operator=(const Operand&) = delete;
   ~Operand() { runtime::release(ptr, bytes); }
@@ -74,6 +70,7 @@ double time_gemm_typed(std::int64_t m, std::int64_t n, std::int64_t k, GemmLayou
   Operand<T> a(m * k), b(k * n), c(m * n);
   for (std::int64_t i = 0; i < m * k; ++i) a[i] = static_cast<T>(dist(rng));
   for (std::int64_t i = 0; i < k * n; ++i) b[i] = static_cast<T>(dist(rng));
+  std::memset(c.data(), 0, c.bytes);  // C's pages touched before the first timed call
   const bool ta = layout == GemmLayout::TN || layout == GemmLayout::TT;
   const bool tb = layout == GemmLayout::NT || layout == GemmLayout::TT;
   // A is stored k×m when transposed, B n×k; both row-major.

@@ -244,6 +244,16 @@ struct Avx512Gemm {
 // with KC: 4 MiB for a float64 1024³. float32's panels (18 + 48 KiB) lost
 // nothing measurable at KC 256, nor gained at 512. MC only bounds the A pack
 // buffer.
+// Where float64's last 10-15% of peak goes from 1024³ up (Zen 5 VM, one
+// thread, the micro-kernel timed alone on the same panels): with its panels
+// in L1 and L2 (one A micro-panel, the 960 KiB B block) it runs at 98-103%
+// of the FMA probe; A micro-panels cycled from a 4 MiB packed block cost
+// about 5% more, C tiles spread over an 8 MiB C 2-5%, packing about 5%.
+// Neither prefetching the next A micro-panel (T0, T1 or T2, spread over the
+// B micro-panels) nor fetching C late in the loop, BLIS's loop order (B
+// micro-panel in L1, A block in L2), or other KC/NC pairs moved it beyond
+// noise: that traffic per multiply-add falls only with larger blocks (A's
+// with NC, C's with KC), and the L2 bounds KC·NC.
 struct GemmF32 : Avx512Gemm<VecF32, 12> {
   static constexpr Index KC = 384, NC = 480, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;

@@ -62,6 +62,19 @@ describe('bench harness', () => {
     expect(text).toMatch(/disagrees with the reference/);
   });
 
+  it('reports an engine that fails in the warm-up or a timed turn as an error, and times the others', async () => {
+    for (const phase of ['warm-up', 'timed']) {
+      const { json } = await tinyRun({ failTiming: { plainjs: phase }, only: ['matmul', 'mlp'] });
+      for (const cell of json.cells) {
+        expect(cell.results.plainjs.status, `${phase} ${cell.id}`).toBe('error');
+        expect(cell.results.plainjs.reason).toBe(`${phase} turn failed (failTiming)`);
+        expect(cell.results.plainjs.ms).toBeUndefined();
+        expect(cell.results.tapegrad.status).toBe('ok');
+        expect(cell.results.tapegrad.ms).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it('verify compares each value relative to max(1, |reference|)', () => {
     const v = verify([1, 100, -0.5], { good: [1.0005, 100.05, -0.5004], bad: [1, 100.5, -0.5], short: [1] }, 1e-3);
     expect(v.good.ok).toBe(true);

@@ -231,29 +231,32 @@ export async function runBench(opts = {}) {
       // (all of them after the checks, which ran side by side).
       await Promise.all(live.map((e) => procs[e].settle()));
       let previous;
-      const turn = async (e, iterations, lead = 0) => {
+      // phase: 'calibration', 'warm-up' or 'timed'; opts.failTiming ({engine:
+      // phase}) makes that engine's turns of that phase fail, as the tests'
+      // way to reach the failure paths (as opts.corrupt reaches the check's).
+      const turn = async (e, iterations, lead, phase) => {
         if (previous !== undefined && previous !== e) await procs[previous].settle();
         previous = e;
+        if (opts.failTiming?.[e] === phase) return { error: `${phase} turn failed (failTiming)` };
         return procs[e].send({ cmd: 'time', iters: iterations, leadMs: lead });
       };
       const fail = (e, r) => Object.assign(record.results[e], { status: 'error', reason: r.error.split('\n')[0] });
       // Calibration: a step count per engine for about repMs per repetition.
       const iters = {}, lead = {}, samples = Object.fromEntries(timed.map((e) => [e, []]));
       for (const e of timed) {
-        const r = await turn(e, 1);
+        const r = await turn(e, 1, 0, 'calibration');
         if (r.error) { fail(e, r); continue; }
         if (r.ms > slowMs) samples[e].push(r.ms);
         iters[e] = Math.max(1, Math.round(repMs / Math.max(r.ms, 1e-3)));
         lead[e] = leadFor(r.ms);
       }
-      // Step counts and lead-ins are sized again from the warm-up: a single
-      // first step can take several times a warm one (matmul 128: 50 µs
-      // against 10).
-      // Warm-up, then repetitions with the engines in a rotating order. An
+      // Warm-up, then repetitions with the engines in a rotating order. The
+      // warm-up sizes step counts and lead-ins again: a single first step can
+      // take several times a warm one (matmul 128: 50 µs against 10). An
       // engine that fails is reported as such and the others go on.
       const active = timed.filter((e) => iters[e] && samples[e].length === 0);
       for (const e of active) {
-        const r = await turn(e, iters[e], lead[e]);
+        const r = await turn(e, iters[e], lead[e], 'warm-up');
         if (r.error) { fail(e, r); continue; }
         const msPerStep = Math.max(r.ms / iters[e], 1e-3);
         iters[e] = Math.max(1, Math.round(repMs / msPerStep));
@@ -263,7 +266,7 @@ export async function runBench(opts = {}) {
         for (let j = 0; j < active.length; j++) {
           const e = active[(j + rep) % active.length];
           if (record.results[e].status === 'error') continue;
-          const r = await turn(e, iters[e], lead[e]);
+          const r = await turn(e, iters[e], lead[e], 'timed');
           if (r.error) fail(e, r);
           else samples[e].push(r.ms / iters[e]);
         }

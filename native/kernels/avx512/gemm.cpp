@@ -249,11 +249,11 @@ struct Avx512Gemm {
 // in L1 and L2 (one A micro-panel, the 960 KiB B block) it runs at 98-103%
 // of the FMA probe; A micro-panels cycled from a 4 MiB packed block cost
 // about 5% more, C tiles spread over an 8 MiB C 2-5%, packing about 5%.
-// Neither prefetching the next A micro-panel (T0, T1 or T2, spread over the
-// B micro-panels) nor fetching C late in the loop, BLIS's loop order (B
-// micro-panel in L1, A block in L2), or other KC/NC pairs moved it beyond
-// noise: that traffic per multiply-add falls only with larger blocks (A's
-// with NC, C's with KC), and the L2 bounds KC·NC.
+// None of these gained beyond noise: prefetching the next A micro-panel
+// (T0, T1; T2 lost 3%) spread over the B micro-panels, fetching C late in
+// the loop, BLIS's loop order (B micro-panel in L1, A block in L2), other
+// KC/NC pairs. That traffic per multiply-add falls only with larger blocks
+// (A's with NC, C's with KC), and the L2 bounds KC·NC.
 struct GemmF32 : Avx512Gemm<VecF32, 12> {
   static constexpr Index KC = 384, NC = 480, MC = 1536;
   static constexpr double kDirectMax = 128.0 * 128.0 * 128.0;
